@@ -1,0 +1,2 @@
+# Formatting is part of the contract.
+cargo fmt --all -- --check

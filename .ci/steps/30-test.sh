@@ -1,0 +1,2 @@
+# The test command README.md gives.
+bash scripts/test.sh

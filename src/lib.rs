@@ -1,0 +1,70 @@
+//! # shmring
+//!
+//! Inter-process communication between programs that are started on their own and must
+//! talk: send data both ways, and run tasks in each other's process.
+//!
+//! The core is a lock-free single-producer/single-consumer ring of variable-length
+//! messages in POSIX shared memory, with futex wakeups ([`ring`]). Beside it, behind cargo
+//! features, every classic way: named pipe, shared file with a lock, signals, Unix/TCP
+//! sockets with an auth key, POSIX message queues, Redis, and a request/response layer over
+//! any of them. All byte transports implement [`transport::Sender`] and
+//! [`transport::Receiver`].
+//!
+//! | feature  | module | what |
+//! |----------|--------|------|
+//! | (always) | [`ring`] | SPSC ring in shared memory, zero-copy, futex wakeups |
+//! | `pipe`   | `pipe` | named FIFO, length-prefixed frames |
+//! | `file`   | `file` | append-only shared log + lock file; the JSON command mailbox |
+//! | `signal` | `signal` | pid registry, SIGUSR1/SIGUSR2, real-time signals with an `i32` |
+//! | `socket` | `socket` | Unix/TCP, HMAC auth, Python `multiprocessing.connection` compatible |
+//! | `mq`     | `mq` | POSIX message queues |
+//! | `redis`  | `redis` | Redis pub/sub and streams |
+//! | `rpc`    | `rpc` | request/response over any transport pair |
+//! | `full`   | | all of the above |
+//!
+//! # Example
+//!
+//! ```
+//! use shmring::ring::{Consumer, Producer, RingOptions};
+//!
+//! # fn main() -> shmring::Result<()> {
+//! let name = format!("/shmring-doc-{}", std::process::id());
+//! let opts = RingOptions::new().capacity(1 << 16);
+//! let mut tx = Producer::create(&name, &opts)?;   // process A
+//! let mut rx = Consumer::open(&name, &opts)?;     // process B, started on its own
+//!
+//! tx.send(b"hello")?;
+//! let msg = rx.recv()?;                           // zero-copy guard
+//! assert_eq!(&*msg, b"hello");
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs, missing_debug_implementations, unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+#[cfg(not(target_endian = "little"))]
+compile_error!("shmring's shared layouts are little-endian; big-endian targets are not supported");
+
+pub mod error;
+pub mod ring;
+pub(crate) mod sync;
+pub(crate) mod sys;
+pub mod transport;
+
+#[cfg(feature = "file")]
+pub mod file;
+#[cfg(feature = "mq")]
+pub mod mq;
+#[cfg(feature = "pipe")]
+pub mod pipe;
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(feature = "rpc")]
+pub mod rpc;
+#[cfg(feature = "signal")]
+pub mod signal;
+#[cfg(feature = "socket")]
+pub mod socket;
+
+pub use error::{Error, Result};
+pub use transport::{Receiver, Sender};

@@ -1,0 +1,178 @@
+//! The two traits every method of the crate implements: [`Sender`] and [`Receiver`].
+//!
+//! A transport moves whole byte messages, in order, each delivered once. Every operation
+//! comes in three forms:
+//!
+//! | form | returns when | on no room / no message |
+//! |------|--------------|-------------------------|
+//! | `try_`     | at once              | `Ok(false)` |
+//! | blocking   | done, or peer gone   | waits |
+//! | `_timeout` | done, or time is up  | `Err(Error::Timeout)` |
+//!
+//! When the peer is gone, and everything it sent has been delivered, every form returns
+//! [`Error::Disconnected`].
+//!
+//! The RPC layer, the comparison run and user code are written against these traits, so a
+//! program can switch from a socket to a shared-memory ring by changing one constructor.
+//!
+//! # Example
+//!
+//! A function generic over any transport:
+//!
+//! ```
+//! use shmring::transport::{Receiver, Sender};
+//! use shmring::Result;
+//!
+//! fn echo_once<S: Sender, R: Receiver>(tx: &mut S, rx: &mut R) -> Result<()> {
+//!     let mut buf = Vec::new();
+//!     rx.recv_into(&mut buf)?;
+//!     tx.send(&buf)
+//! }
+//! ```
+
+use std::time::Duration;
+
+use crate::Result;
+
+/// The sending half of a transport: moves whole byte messages to the peer.
+pub trait Sender {
+    /// Sends `msg`, waiting for room as long as needed.
+    ///
+    /// Returns [`Error::Disconnected`](crate::Error::Disconnected) if the peer is gone, and
+    /// [`Error::MessageTooLarge`](crate::Error::MessageTooLarge) if `msg` exceeds the
+    /// transport's maximum.
+    fn send(&mut self, msg: &[u8]) -> Result<()>;
+
+    /// Sends `msg` if there is room now. `Ok(false)` means no room: nothing was sent.
+    fn try_send(&mut self, msg: &[u8]) -> Result<bool>;
+
+    /// Sends `msg`, waiting at most `timeout` for room.
+    /// [`Error::Timeout`](crate::Error::Timeout) means nothing was sent.
+    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()>;
+
+    /// The largest message this sender accepts, in bytes.
+    fn max_message(&self) -> usize;
+}
+
+/// The receiving half of a transport: receives whole byte messages from the peer.
+pub trait Receiver {
+    /// Receives the next message into `buf` (cleared first), waiting as long as needed.
+    ///
+    /// Returns [`Error::Disconnected`](crate::Error::Disconnected) once the peer is gone
+    /// and every message it sent has been received.
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()>;
+
+    /// Receives the next message into `buf` (cleared first) if one is there now.
+    /// `Ok(false)` means none was waiting; `buf` is then left empty.
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool>;
+
+    /// Receives the next message into `buf` (cleared first), waiting at most `timeout`.
+    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()>;
+
+    /// Receives the next message into a new `Vec`, waiting as long as needed.
+    fn recv(&mut self) -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        self.recv_into(&mut buf)?;
+        Ok(buf)
+    }
+
+    /// Receives the next message into a new `Vec`, waiting at most `timeout`.
+    fn recv_timeout(&mut self, timeout: Duration) -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        self.recv_timeout_into(&mut buf, timeout)?;
+        Ok(buf)
+    }
+}
+
+impl<S: Sender + ?Sized> Sender for &mut S {
+    fn send(&mut self, msg: &[u8]) -> Result<()> {
+        (**self).send(msg)
+    }
+    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+        (**self).try_send(msg)
+    }
+    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
+        (**self).send_timeout(msg, timeout)
+    }
+    fn max_message(&self) -> usize {
+        (**self).max_message()
+    }
+}
+
+impl<R: Receiver + ?Sized> Receiver for &mut R {
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        (**self).recv_into(buf)
+    }
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        (**self).try_recv_into(buf)
+    }
+    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
+        (**self).recv_timeout_into(buf, timeout)
+    }
+}
+
+impl<S: Sender + ?Sized> Sender for Box<S> {
+    fn send(&mut self, msg: &[u8]) -> Result<()> {
+        (**self).send(msg)
+    }
+    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+        (**self).try_send(msg)
+    }
+    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
+        (**self).send_timeout(msg, timeout)
+    }
+    fn max_message(&self) -> usize {
+        (**self).max_message()
+    }
+}
+
+impl<R: Receiver + ?Sized> Receiver for Box<R> {
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        (**self).recv_into(buf)
+    }
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        (**self).try_recv_into(buf)
+    }
+    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
+        (**self).recv_timeout_into(buf, timeout)
+    }
+}
+
+/// A deadline helper shared by the `_timeout` forms of every method.
+///
+/// ```
+/// use std::time::Duration;
+/// use shmring::transport::Deadline;
+/// let d = Deadline::after(Duration::from_millis(5));
+/// assert!(!d.is_forever());
+/// assert!(Deadline::forever().remaining().is_none());
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline(Option<std::time::Instant>);
+
+impl Deadline {
+    /// A deadline `timeout` from now (saturating: a huge timeout means no deadline).
+    pub fn after(timeout: Duration) -> Deadline {
+        Deadline(std::time::Instant::now().checked_add(timeout))
+    }
+
+    /// No deadline.
+    pub fn forever() -> Deadline {
+        Deadline(None)
+    }
+
+    /// True if this deadline never expires.
+    pub fn is_forever(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// Time left: `None` for no deadline, `Some(ZERO)` once expired.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.0.map(|t| t.saturating_duration_since(std::time::Instant::now()))
+    }
+
+    /// True once the deadline has passed.
+    pub fn expired(&self) -> bool {
+        matches!(self.remaining(), Some(d) if d.is_zero())
+    }
+}
