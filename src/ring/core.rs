@@ -417,3 +417,266 @@ pub(crate) fn check_positions(r: u64, w: u64, capacity: u64) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::ring::layout::max_message_for;
+    use proptest::prelude::*;
+    use std::collections::VecDeque;
+
+    /// An in-process ring: shared words and data area in plain heap memory.
+    pub(crate) struct Mem {
+        shared: Box<[u64]>,
+        data: Box<[u64]>,
+        pub geo: Geometry,
+    }
+
+    impl Mem {
+        pub(crate) fn new(capacity: u64, max_message: u32) -> Mem {
+            Mem {
+                shared: vec![0u64; std::mem::size_of::<RingShared>() / 8].into_boxed_slice(),
+                data: vec![0u64; capacity as usize / 8].into_boxed_slice(),
+                geo: Geometry { capacity, max_message },
+            }
+        }
+        fn shared_ptr(&self) -> *const RingShared {
+            self.shared.as_ptr() as *const RingShared
+        }
+        fn area(&self) -> DataArea {
+            // SAFETY: the boxed slice outlives every core made from this Mem in these tests,
+            // and is 8-aligned.
+            unsafe { DataArea::new(self.data.as_ptr() as *mut u8, self.geo.capacity as usize) }
+        }
+        pub(crate) fn producer(&self) -> ProducerCore {
+            // SAFETY: see `area`; one producer per test.
+            unsafe { ProducerCore::attach(self.shared_ptr(), self.area(), self.geo).unwrap() }
+        }
+        pub(crate) fn consumer(&self) -> ConsumerCore {
+            // SAFETY: see `area`; one consumer per test.
+            unsafe { ConsumerCore::attach(self.shared_ptr(), self.area(), self.geo).unwrap() }
+        }
+        fn shared(&self) -> &RingShared {
+            // SAFETY: zeroed atomics are valid; lives as long as self.
+            unsafe { &*self.shared_ptr() }
+        }
+        fn data_words(&mut self) -> &mut [u64] {
+            &mut self.data
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Send(usize),
+        /// Reserve, write, and drop without committing.
+        Abandon(usize),
+        Recv,
+        /// Drain up to n, release once.
+        Batch(usize),
+        /// Publish several with one publication.
+        SendMany(Vec<usize>),
+        /// Replace the consumer by a fresh one (consumer restart).
+        Reattach,
+    }
+
+    fn op(max: usize) -> impl Strategy<Value = Op> {
+        let size = prop_oneof![Just(0usize), Just(max), 0..=max, 0..=16usize];
+        prop_oneof![
+            4 => size.clone().prop_map(Op::Send),
+            1 => size.clone().prop_map(Op::Abandon),
+            4 => Just(Op::Recv),
+            1 => (0..5usize).prop_map(Op::Batch),
+            1 => proptest::collection::vec(size, 0..5).prop_map(Op::SendMany),
+            1 => Just(Op::Reattach),
+        ]
+    }
+
+    fn payload(seq: u64, len: usize) -> Vec<u8> {
+        (0..len).map(|i| (seq as usize * 31 + i * 7) as u8).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// The core against a VecDeque model: every message delivered whole, in order,
+        /// once; full exactly when the model says the bytes do not fit.
+        #[test]
+        fn matches_vecdeque_model(cap_log in 6u32..11, ops in proptest::collection::vec(op(1 << 9), 1..300)) {
+            let cap = 1u64 << cap_log;
+            let max = max_message_for(cap) as u32;
+            let mem = Mem::new(cap, max);
+            let mut p = mem.producer();
+            let mut c = mem.consumer();
+            let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+            let mut seq = 0u64;
+            let mut buf = Vec::new();
+            for o in ops {
+                match o {
+                    Op::Send(n) => {
+                        let n = n.min(max as usize);
+                        let m = payload(seq, n);
+                        if p.push(&m).unwrap() {
+                            p.publish();
+                            model.push_back(m);
+                            seq += 1;
+                        } else {
+                            // Full: the model must hold enough bytes that this could not fit.
+                            prop_assert!(!model.is_empty());
+                        }
+                    }
+                    Op::Abandon(n) => {
+                        let n = n.min(max as usize);
+                        if let Some(r) = p.reserve(n).unwrap() {
+                            // SAFETY: reserved region.
+                            unsafe { p.data().write(r.offset, &vec![0xEE; n]) };
+                            // dropped without commit: nothing is published
+                        }
+                        prop_assert_eq!(p.publish(), false);
+                    }
+                    Op::Recv => {
+                        let got = c.pop_into(&mut buf).unwrap();
+                        c.release();
+                        match model.pop_front() {
+                            Some(m) => { prop_assert!(got); prop_assert_eq!(&buf, &m); }
+                            None => prop_assert!(!got),
+                        }
+                    }
+                    Op::Batch(k) => {
+                        for _ in 0..k {
+                            match c.peek().unwrap() {
+                                Some(slot) => {
+                                    // SAFETY: validated slot.
+                                    let s = unsafe { c.data().slice(slot.offset, slot.len) }.to_vec();
+                                    prop_assert_eq!(Some(s), model.pop_front());
+                                    c.advance(slot);
+                                }
+                                None => { prop_assert!(model.is_empty()); break; }
+                            }
+                        }
+                        c.release();
+                    }
+                    Op::SendMany(ns) => {
+                        let mut sent = Vec::new();
+                        for n in ns {
+                            let n = n.min(max as usize);
+                            let m = payload(seq, n);
+                            if p.push(&m).unwrap() { sent.push(m); seq += 1; } else { break; }
+                        }
+                        // Not visible before publication.
+                        let before = c.peek().unwrap().map(|s| s.len);
+                        prop_assert_eq!(before, model.front().map(|m| m.len()));
+                        p.publish();
+                        model.extend(sent);
+                    }
+                    Op::Reattach => {
+                        c = mem.consumer();
+                    }
+                }
+                prop_assert!(p.used() <= cap);
+            }
+            // Drain: everything left is delivered in order.
+            while let Some(m) = model.pop_front() {
+                prop_assert!(c.pop_into(&mut buf).unwrap());
+                prop_assert_eq!(&buf, &m);
+            }
+            prop_assert!(!c.pop_into(&mut buf).unwrap());
+        }
+
+        /// Garbage in the shared positions and the data area never panics or reads out of
+        /// bounds: every outcome is a message within bounds, "empty", or Corrupt.
+        #[test]
+        fn garbage_is_corrupt_not_ub(cap_log in 6u32..10, w in any::<u64>(), r in any::<u64>(), words in proptest::collection::vec(any::<u64>(), 0..128), valid_prefix in 0usize..4) {
+            let cap = 1u64 << cap_log;
+            let mut mem = Mem::new(cap, max_message_for(cap) as u32);
+            {
+                let mut p = mem.producer();
+                for i in 0..valid_prefix { let _ = p.push(&payload(i as u64, i * 5)); }
+                p.publish();
+            }
+            let n = mem.data_words().len();
+            for (i, v) in words.iter().enumerate() { mem.data_words()[i % n] = *v; }
+            if w % 3 == 0 { mem.shared().write_pos.store(w, Ordering::Relaxed); }
+            if r % 5 == 0 { mem.shared().read_pos.store(r, Ordering::Relaxed); }
+            // SAFETY: see Mem.
+            let c = unsafe { ConsumerCore::attach(mem.shared_ptr(), mem.area(), mem.geo) };
+            if let Ok(mut c) = c {
+                let mut buf = Vec::new();
+                for _ in 0..64 {
+                    match c.pop_into(&mut buf) {
+                        Ok(true) => { prop_assert!(buf.len() <= mem.geo.max_message as usize); c.release(); }
+                        Ok(false) => break,
+                        Err(Error::Corrupt(_)) => break,
+                        Err(e) => prop_assert!(false, "unexpected error {e}"),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn padding_record_when_message_does_not_fit_before_end() {
+        let mem = Mem::new(64, 24);
+        let mut p = mem.producer();
+        let mut c = mem.consumer();
+        let mut buf = Vec::new();
+        // 24-byte payload = 32-byte record. Two fill the ring.
+        assert!(p.push(&[1; 24]).unwrap());
+        p.publish();
+        assert!(c.pop_into(&mut buf).unwrap());
+        c.release();
+        // write at 32: a 16-byte payload (24-byte record) fits before the end (32 left).
+        assert!(p.push(&[2; 16]).unwrap());
+        // write at 56: 8 left; a 24-byte payload needs padding 8 + 32 = 40 bytes; free = 64 - (56 - 32) = 40.
+        assert!(p.push(&[3; 24]).unwrap());
+        p.publish();
+        assert!(c.pop_into(&mut buf).unwrap());
+        assert_eq!(buf, [2; 16]);
+        assert!(c.pop_into(&mut buf).unwrap());
+        assert_eq!(buf, [3; 24]);
+        c.release();
+        assert_eq!(mem.shared().read_pos.load(Ordering::Relaxed), 96);
+    }
+
+    #[test]
+    fn too_large_is_refused_not_truncated() {
+        let mem = Mem::new(64, 24);
+        let mut p = mem.producer();
+        assert!(matches!(p.push(&[0; 25]), Err(Error::MessageTooLarge { len: 25, max: 24 })));
+    }
+
+    #[test]
+    fn corrupt_record_kind_is_reported() {
+        let mut mem = Mem::new(64, 24);
+        let mut p = mem.producer();
+        assert!(p.push(b"abc").unwrap());
+        p.publish();
+        mem.data_words()[0] = 3 | (0xdead_beef_u64 << 32);
+        let mut c = mem.consumer();
+        let e = c.pop_into(&mut Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("unknown record kind"), "{e}");
+    }
+
+    #[test]
+    fn write_pos_past_capacity_is_corrupt() {
+        let mem = Mem::new(64, 24);
+        let mut c = mem.consumer();
+        mem.shared().write_pos.store(128, Ordering::Relaxed);
+        assert!(matches!(c.peek(), Err(Error::Corrupt(_))));
+    }
+
+    #[test]
+    fn read_pos_moving_backwards_is_corrupt() {
+        let mem = Mem::new(64, 24);
+        let mut p = mem.producer();
+        let mut c = mem.consumer();
+        for _ in 0..2 {
+            assert!(p.push(&[0; 24]).unwrap());
+        }
+        p.publish();
+        c.pop_into(&mut Vec::new()).unwrap();
+        c.release();
+        assert!(p.push(&[0; 24]).unwrap()); // refreshes cached_read to 32
+        mem.shared().read_pos.store(8 * 1001, Ordering::Relaxed); // past what was published
+        assert!(matches!(p.reserve(24), Err(Error::Corrupt(_))));
+    }
+}
