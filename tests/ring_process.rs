@@ -15,7 +15,9 @@ const LONG: Duration = Duration::from_secs(30);
 fn strategy(s: &str) -> WaitStrategy {
     match s {
         "spin" => WaitStrategy::Spin,
-        "yield" => WaitStrategy::SpinYield { spin: Duration::from_micros(20) },
+        "yield" => WaitStrategy::SpinYield {
+            spin: Duration::from_micros(20),
+        },
         _ => WaitStrategy::default(),
     }
 }
@@ -23,11 +25,15 @@ fn strategy(s: &str) -> WaitStrategy {
 /// Entry point of every peer role; a no-op in the normal test run.
 #[test]
 fn peer() {
-    let Some((role, args)) = peer_role() else { return };
+    let Some((role, args)) = peer_role() else {
+        return;
+    };
     let code = match role.as_str() {
         // args: name, count, strategy — produce `count` messages then exit.
         "producer" => {
-            let opts = RingOptions::new().wait(strategy(&args[2])).open_timeout(LONG);
+            let opts = RingOptions::new()
+                .wait(strategy(&args[2]))
+                .open_timeout(LONG);
             let mut tx = Producer::open(&args[0], &opts).expect("open producer");
             let n: u64 = args[1].parse().unwrap();
             let mut m = Vec::new();
@@ -39,7 +45,8 @@ fn peer() {
         }
         // args: name — produce forever (until killed).
         "producer-forever" => {
-            let mut tx = Producer::open(&args[0], &RingOptions::new().open_timeout(LONG)).expect("open producer");
+            let mut tx = Producer::open(&args[0], &RingOptions::new().open_timeout(LONG))
+                .expect("open producer");
             let mut m = Vec::new();
             for seq in 0.. {
                 message(seq, &mut m);
@@ -49,7 +56,8 @@ fn peer() {
         }
         // args: name — consume, printing each seq before releasing it, until killed.
         "consumer-print" => {
-            let mut rx = Consumer::open(&args[0], &RingOptions::new().open_timeout(LONG)).expect("open consumer");
+            let mut rx = Consumer::open(&args[0], &RingOptions::new().open_timeout(LONG))
+                .expect("open consumer");
             let out = std::io::stdout();
             let mut out = out.lock();
             let mut scratch = Vec::new();
@@ -78,7 +86,8 @@ fn peer() {
         },
         // args: name — create with keep, send 3 messages, exit (leaves a stale segment).
         "leave-stale" => {
-            let mut tx = Producer::create(&args[0], &RingOptions::new().capacity(4096).keep(true)).unwrap();
+            let mut tx =
+                Producer::create(&args[0], &RingOptions::new().capacity(4096).keep(true)).unwrap();
             for i in 0..3u8 {
                 tx.send(&[i]).unwrap();
             }
@@ -93,18 +102,25 @@ fn peer() {
 fn consume_all(rx: &mut Consumer, n: u64) {
     let mut scratch = Vec::new();
     for seq in 0..n {
-        let msg = rx.recv_timeout(LONG).unwrap_or_else(|e| panic!("message {seq}: {e}"));
+        let msg = rx
+            .recv_timeout(LONG)
+            .unwrap_or_else(|e| panic!("message {seq}: {e}"));
         check(seq, &msg, &mut scratch).unwrap();
     }
     match rx.recv_timeout(LONG) {
         Err(Error::Disconnected) => {}
-        other => panic!("expected Disconnected after {n} messages, got {:?}", other.map(|m| m.len())),
+        other => panic!(
+            "expected Disconnected after {n} messages, got {:?}",
+            other.map(|m| m.len())
+        ),
     }
 }
 
 fn stream(strategy_name: &str, n: u64) {
     let name = unique("stream");
-    let opts = RingOptions::new().capacity(1 << 16).wait(strategy(strategy_name));
+    let opts = RingOptions::new()
+        .capacity(1 << 16)
+        .wait(strategy(strategy_name));
     let mut rx = Consumer::create(&name, &opts).unwrap();
     let mut child = spawn_peer("producer", &[&name, &n.to_string(), strategy_name], false);
     consume_all(&mut rx, n);
@@ -112,7 +128,10 @@ fn stream(strategy_name: &str, n: u64) {
 }
 
 fn stream_count() -> u64 {
-    std::env::var("SHMRING_STREAM_MESSAGES").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000_000)
+    std::env::var("SHMRING_STREAM_MESSAGES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000_000)
 }
 
 #[test]
@@ -206,7 +225,10 @@ fn consumer_sigkilled_and_replaced_loses_nothing() {
     let mut rx = Consumer::open(&name, &opts).unwrap();
     let first = rx.recv_timeout(LONG).unwrap();
     let first_seq = u64::from_le_bytes(first[..8].try_into().unwrap());
-    assert!(first_seq == last || first_seq == last + 1, "printed up to {last}, replacement starts at {first_seq}");
+    assert!(
+        first_seq == last || first_seq == last + 1,
+        "printed up to {last}, replacement starts at {first_seq}"
+    );
     drop(first);
     let mut scratch = Vec::new();
     for seq in first_seq + 1..n {
@@ -220,22 +242,46 @@ fn consumer_sigkilled_and_replaced_loses_nothing() {
 fn second_producer_is_refused_in_another_process_and_in_this_one() {
     let name = unique("role");
     let _tx = Producer::create(&name, &RingOptions::new().capacity(4096)).unwrap();
-    let status = spawn_peer("second-producer", &[&name], false).wait().unwrap();
+    let status = spawn_peer("second-producer", &[&name], false)
+        .wait()
+        .unwrap();
     assert_eq!(status.code(), Some(3));
-    assert!(matches!(Producer::open(&name, &RingOptions::new()), Err(Error::RoleTaken { role: "producer", .. })));
+    assert!(matches!(
+        Producer::open(&name, &RingOptions::new()),
+        Err(Error::RoleTaken {
+            role: "producer",
+            ..
+        })
+    ));
     let _rx = Consumer::open(&name, &RingOptions::new()).unwrap();
-    assert!(matches!(Consumer::open(&name, &RingOptions::new()), Err(Error::RoleTaken { role: "consumer", .. })));
+    assert!(matches!(
+        Consumer::open(&name, &RingOptions::new()),
+        Err(Error::RoleTaken {
+            role: "consumer",
+            ..
+        })
+    ));
 }
 
 #[test]
 fn stale_segment_is_detected_and_reclaimed_on_request() {
     let name = unique("stale");
-    assert!(spawn_peer("leave-stale", &[&name], false).wait().unwrap().success());
+    assert!(spawn_peer("leave-stale", &[&name], false)
+        .wait()
+        .unwrap()
+        .success());
     let info = inspect(&name).unwrap();
     assert!(info.segment.is_stale());
     assert_eq!(info.fill, 3 * 16); // three 1-byte messages, 16-byte records
-    assert!(matches!(Producer::create(&name, &RingOptions::new()), Err(Error::AlreadyExists(_))));
-    let tx = Producer::create(&name, &RingOptions::new().capacity(4096).reclaim_stale(true)).unwrap();
+    assert!(matches!(
+        Producer::create(&name, &RingOptions::new()),
+        Err(Error::AlreadyExists(_))
+    ));
+    let tx = Producer::create(
+        &name,
+        &RingOptions::new().capacity(4096).reclaim_stale(true),
+    )
+    .unwrap();
     assert_eq!(inspect(&name).unwrap().fill, 0);
     drop(tx);
     assert!(matches!(inspect(&name), Err(Error::NotFound(_))));
@@ -255,11 +301,19 @@ fn live_segment_is_not_reclaimed() {
 fn created_with_mode_0600_by_default_and_configurable() {
     let name = unique("mode");
     let _a = Producer::create(&name, &RingOptions::new().capacity(4096)).unwrap();
-    let mode = std::fs::metadata(format!("/dev/shm{name}")).unwrap().permissions().mode() & 0o777;
+    let mode = std::fs::metadata(format!("/dev/shm{name}"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600);
     let name2 = unique("mode");
     let _b = Producer::create(&name2, &RingOptions::new().capacity(4096).mode(0o640)).unwrap();
-    let mode = std::fs::metadata(format!("/dev/shm{name2}")).unwrap().permissions().mode() & 0o777;
+    let mode = std::fs::metadata(format!("/dev/shm{name2}"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o640);
 }
 
@@ -267,7 +321,8 @@ fn created_with_mode_0600_by_default_and_configurable() {
 fn kept_file_ring(capacity: u64) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ring").to_str().unwrap().to_owned();
-    let mut tx = Producer::create(&path, &RingOptions::new().capacity(capacity).keep(true)).unwrap();
+    let mut tx =
+        Producer::create(&path, &RingOptions::new().capacity(capacity).keep(true)).unwrap();
     tx.send(b"hello").unwrap();
     drop(tx);
     (dir, path)
@@ -291,7 +346,13 @@ fn bad_files_are_refused_with_a_specific_error() {
     // Random bytes.
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk");
-    std::fs::write(&junk, (0..4096u32).map(|i| (i.wrapping_mul(2654435761u32) >> 13) as u8).collect::<Vec<_>>()).unwrap();
+    std::fs::write(
+        &junk,
+        (0..4096u32)
+            .map(|i| (i.wrapping_mul(2654435761u32) >> 13) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
     assert!(open_err(junk.to_str().unwrap()).contains("wrong magic"));
     // Too small to hold a header.
     let small = dir.path().join("small");
@@ -299,8 +360,17 @@ fn bad_files_are_refused_with_a_specific_error() {
     assert!(open_err(small.to_str().unwrap()).contains("truncated"));
     // Truncated after creation.
     let (_d, path) = kept_file_ring(4096);
-    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(2048).unwrap();
-    assert!(open_err(&path).contains("truncated or resized"), "{}", open_err(&path));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(2048)
+        .unwrap();
+    assert!(
+        open_err(&path).contains("truncated or resized"),
+        "{}",
+        open_err(&path)
+    );
     // Wrong magic.
     let (_d, path) = kept_file_ring(4096);
     patch(&path, 0, b"NOTARING");
@@ -327,16 +397,32 @@ fn bad_files_are_refused_with_a_specific_error() {
     assert!(open_err(zero.to_str().unwrap()).contains("never initialised"));
     // A missing name.
     assert!(matches!(
-        Consumer::open(&unique("missing"), &RingOptions::new().open_timeout(Duration::from_millis(20))),
+        Consumer::open(
+            &unique("missing"),
+            &RingOptions::new().open_timeout(Duration::from_millis(20))
+        ),
         Err(Error::NotFound(_))
     ));
     // Bad names.
-    assert!(matches!(Producer::create("", &RingOptions::new()), Err(Error::InvalidName { .. })));
-    assert!(matches!(Producer::create("/", &RingOptions::new()), Err(Error::InvalidName { .. })));
+    assert!(matches!(
+        Producer::create("", &RingOptions::new()),
+        Err(Error::InvalidName { .. })
+    ));
+    assert!(matches!(
+        Producer::create("/", &RingOptions::new()),
+        Err(Error::InvalidName { .. })
+    ));
     // Bad options.
     let e = Producer::create(&unique("cfg"), &RingOptions::new().capacity(1000)).unwrap_err();
-    assert_eq!(e.to_string(), "invalid configuration: capacity 1000 is not a power of two");
-    let e = Producer::create(&unique("cfg"), &RingOptions::new().capacity(1024).max_message(600)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid configuration: capacity 1000 is not a power of two"
+    );
+    let e = Producer::create(
+        &unique("cfg"),
+        &RingOptions::new().capacity(1024).max_message(600),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("max_message 600 exceeds 504"));
 }
 
@@ -355,7 +441,10 @@ fn segment_corrupted_while_in_use_yields_corrupt() {
     patch(&path, 256, &(1u64 << 50).to_le_bytes());
     match rx.try_recv() {
         Err(Error::Corrupt(msg)) => assert!(msg.contains("write_pos"), "{msg}"),
-        other => panic!("expected Corrupt, got {:?}", other.map(|m| m.map(|m| m.len()))),
+        other => panic!(
+            "expected Corrupt, got {:?}",
+            other.map(|m| m.map(|m| m.len()))
+        ),
     }
     // A lying record header.
     let mut tx = Producer::create(&unique("rec"), &RingOptions::new().capacity(4096)).unwrap();
@@ -385,6 +474,9 @@ fn consumer_never_attached_is_not_disconnected_but_times_out() {
     let mut tx = Producer::create(&name, &RingOptions::new().capacity(64)).unwrap();
     tx.send(&[0; 24]).unwrap();
     tx.send(&[0; 24]).unwrap();
-    assert!(matches!(tx.send_timeout(&[0; 24], Duration::from_millis(30)), Err(Error::Timeout)));
+    assert!(matches!(
+        tx.send_timeout(&[0; 24], Duration::from_millis(30)),
+        Err(Error::Timeout)
+    ));
     assert!(!tx.try_send(&[0; 24]).unwrap());
 }

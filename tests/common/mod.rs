@@ -8,7 +8,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// A name unique to this process and call.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("/shmring-t-{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "/shmring-t-{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Spawns this test binary as peer `role` with `args` (passed as env SHMRING_ARGS).
@@ -32,7 +36,11 @@ pub fn spawn_peer(role: &str, args: &[&str], stdout_piped: bool) -> Child {
 pub fn peer_role() -> Option<(String, Vec<String>)> {
     let role = std::env::var("SHMRING_PEER").ok()?;
     let args = std::env::var("SHMRING_ARGS").unwrap_or_default();
-    let args = if args.is_empty() { vec![] } else { args.split('\u{1f}').map(str::to_owned).collect() };
+    let args = if args.is_empty() {
+        vec![]
+    } else {
+        args.split('\u{1f}').map(str::to_owned).collect()
+    };
     Some((role, args))
 }
 
@@ -58,6 +66,12 @@ pub fn check(seq: u64, got: &[u8], scratch: &mut Vec<u8>) -> Result<(), String> 
     if got == &scratch[..] {
         return Ok(());
     }
-    let got_seq = got.get(..8).map(|b| u64::from_le_bytes(b.try_into().unwrap()));
-    Err(format!("expected message {seq} ({} bytes), got {} bytes with seq {got_seq:?}", scratch.len(), got.len()))
+    let got_seq = got
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap()));
+    Err(format!(
+        "expected message {seq} ({} bytes), got {} bytes with seq {got_seq:?}",
+        scratch.len(),
+        got.len()
+    ))
 }
