@@ -784,10 +784,7 @@ impl StreamConsumer {
                 r => Ok::<_, Failure>(r?),
             }
         });
-        let reply = match reply {
-            Ok(r) => r,
-            Err(e) => return Err(e),
-        };
+        let reply = reply?;
         // The acknowledgements went through with the command.
         self.to_ack.drain(..to_ack.len());
         if recreate_group {
