@@ -629,3 +629,61 @@ fn timeout_forms_and_limits() {
     rx.commit().unwrap();
     assert_eq!(rx.pending().unwrap(), 0);
 }
+
+#[test]
+fn large_messages_arrive_whole_through_short_reads() {
+    let Some(url) = server_url("large_messages_arrive_whole_through_short_reads") else {
+        return;
+    };
+    let _g = SERVER.read().unwrap();
+    let big: Vec<u8> = (0..4u32 << 20).map(|i| (i * 7 + i / 251) as u8).collect();
+
+    // try_recv reads in 1 ms slices: a 4 MiB message takes many, and must come out whole.
+    let ch = unique("big");
+    let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
+    let mut publ = Publisher::connect(&url, &ch, &fast()).unwrap();
+    for _ in 0..3 {
+        publ.send(&big).unwrap();
+    }
+    publ.send(b"small").unwrap();
+    let mut buf = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for want in [&big[..], &big[..], &big[..], b"small"] {
+        while !sub.try_recv_into(&mut buf).unwrap() {
+            assert!(Instant::now() < deadline, "message never completed");
+        }
+        assert!(
+            buf == want,
+            "message of {} bytes came out as {} bytes",
+            want.len(),
+            buf.len()
+        );
+    }
+
+    let key = unique("bigstream");
+    let mut tx = StreamProducer::connect(&url, &key, &stream_opts()).unwrap();
+    let mut rx = StreamConsumer::connect(&url, &key, "g", "c", &stream_opts()).unwrap();
+    tx.send(&big).unwrap();
+    assert!(rx.recv_timeout(Duration::from_secs(10)).unwrap() == big);
+}
+
+#[test]
+fn consumer_recreates_a_group_the_server_lost() {
+    let Some(url) = server_url("consumer_recreates_a_group_the_server_lost") else {
+        return;
+    };
+    let _g = SERVER.read().unwrap();
+    let key = unique("lostgroup");
+    let mut rx = StreamConsumer::connect(&url, &key, "g", "c", &stream_opts()).unwrap();
+    let mut tx = StreamProducer::connect(&url, &key, &stream_opts()).unwrap();
+    tx.send(b"one").unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), b"one");
+    // As after a restart of a server without persistence: stream and group are gone.
+    let _: u64 = redis::cmd("DEL").arg(&key).query(&mut side(&url)).unwrap();
+    assert!(rx
+        .recv_timeout(Duration::from_millis(300))
+        .unwrap_err()
+        .is_timeout());
+    tx.send(b"two").unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), b"two");
+}

@@ -109,6 +109,11 @@ impl Link {
         Ok(link)
     }
 
+    /// True unless the URL asked for RESP3 (`?protocol=resp3`).
+    pub(crate) fn is_resp2(&self) -> bool {
+        self.client.get_connection_info().redis.protocol == redis::ProtocolVersion::RESP2
+    }
+
     /// True when a connection is open now (it may still turn out to be dead).
     pub(crate) fn is_connected(&self) -> bool {
         self.conn.is_some()

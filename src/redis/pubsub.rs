@@ -250,6 +250,11 @@ impl Subscriber {
         let mut all: Vec<&str> = channels.to_vec();
         all.extend_from_slice(patterns);
         let link = Link::open(url, &format!("channels {}", all.join(",")), opts)?;
+        if !link.is_resp2() {
+            return Err(Error::InvalidConfig(Cow::Borrowed(
+                "a redis subscriber speaks RESP2: remove protocol=resp3 from the URL",
+            )));
+        }
         let mut sub = Subscriber {
             link,
             channels: channels.iter().map(|s| s.to_string()).collect(),
@@ -461,5 +466,102 @@ impl Receiver for Subscriber {
         } else {
             Err(Error::Timeout)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    /// Reads one RESP command (an array of bulk strings) from `s`; `None` at end of stream.
+    fn read_command(s: &mut TcpStream, pending: &mut Vec<u8>) -> Option<Vec<Vec<u8>>> {
+        fn parse(b: &[u8]) -> Option<(Vec<Vec<u8>>, usize)> {
+            let line = |from: usize| -> Option<(usize, usize)> {
+                let end = b[from..].windows(2).position(|w| w == b"\r\n")? + from;
+                let n = std::str::from_utf8(&b[from + 1..end]).ok()?.parse().ok()?;
+                Some((n, end + 2))
+            };
+            let (n, mut at) = line(0)?;
+            let mut args = Vec::new();
+            for _ in 0..n {
+                let (len, start) = line(at)?;
+                if b.len() < start + len + 2 {
+                    return None;
+                }
+                args.push(b[start..start + len].to_vec());
+                at = start + len + 2;
+            }
+            Some((args, at))
+        }
+        loop {
+            if let Some((args, used)) = parse(pending) {
+                pending.drain(..used);
+                return Some(args);
+            }
+            let mut chunk = [0u8; 4096];
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => pending.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    /// A fake server that confirms the subscription, then sends `message` on `ch` in three
+    /// pieces 60 ms apart, so the subscriber's 10 ms reads time out in the middle of it.
+    #[test]
+    fn a_message_split_across_read_timeouts_arrives_whole() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let payload = b"0123456789".repeat(100);
+        let server_payload = payload.clone();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut pending = Vec::new();
+            while let Some(cmd) = read_command(&mut s, &mut pending) {
+                if cmd[0].eq_ignore_ascii_case(b"SUBSCRIBE") {
+                    s.write_all(b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n")
+                        .unwrap();
+                    let mut frame = b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n".to_vec();
+                    frame.extend_from_slice(format!("${}\r\n", server_payload.len()).as_bytes());
+                    frame.extend_from_slice(&server_payload);
+                    frame.extend_from_slice(b"\r\n");
+                    let third = frame.len() / 3;
+                    for piece in [
+                        &frame[..third],
+                        &frame[third..2 * third],
+                        &frame[2 * third..],
+                    ] {
+                        std::thread::sleep(Duration::from_millis(60));
+                        s.write_all(piece).unwrap();
+                        s.flush().unwrap();
+                    }
+                } else if cmd[0].eq_ignore_ascii_case(b"PING") {
+                    s.write_all(b"*2\r\n$4\r\npong\r\n$0\r\n\r\n").unwrap();
+                } else {
+                    s.write_all(b"+OK\r\n").unwrap();
+                }
+            }
+        });
+        let opts = RedisOptions::new().health_check(Duration::from_millis(10));
+        let url = format!("redis://127.0.0.1:{port}");
+        let mut sub = Subscriber::connect(&url, "ch", &opts).unwrap();
+        let mut buf = Vec::new();
+        let mut misses = 0;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !sub.try_recv_into(&mut buf).unwrap() {
+            misses += 1;
+            assert!(Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            misses > 3,
+            "the reads timed out while the message was coming ({misses})"
+        );
+        assert_eq!(buf, payload);
+        assert_eq!(sub.gaps(), 0);
+        drop(sub);
+        server.join().unwrap();
     }
 }
