@@ -15,7 +15,7 @@
 //!
 //! Every type reconnects by itself with exponential backoff ([`RedisOptions::backoff`]); a
 //! blocking call keeps trying (or until [`RedisOptions::give_up_after`]), a `_timeout` call
-//! until its deadline ([`Error::Timeout`](crate::Error::Timeout)), a `try_` call makes one
+//! until its deadline ([`Error::Timeout`]), a `try_` call makes one
 //! attempt (`Ok(false)`).
 //!
 //! * A [`StreamConsumer`] resumes without loss: after every reconnect it first re-reads its own
@@ -28,7 +28,7 @@
 //!   persistence, `appendonly yes`).
 //!
 //! Redis has no notion of "the peer left": these receivers never return
-//! [`Error::Disconnected`](crate::Error::Disconnected); use the `_timeout` forms.
+//! [`Error::Disconnected`]; use the `_timeout` forms.
 //!
 //! # Example
 //!

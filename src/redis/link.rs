@@ -20,9 +20,8 @@ pub(crate) struct Link {
     pub(crate) what: String,
     /// Connections lost since this link was made.
     pub(crate) losses: u64,
-    /// Set when a connection was lost and not yet replaced; cleared by [`Link::take_healed`].
+    /// When the first connection lost since the last [`Link::take_healed`] was lost.
     lost_at: Option<std::time::SystemTime>,
-    healed: Option<(std::time::SystemTime, std::time::SystemTime)>,
 }
 
 impl std::fmt::Debug for Link {
@@ -102,7 +101,6 @@ impl Link {
             what,
             losses: 0,
             lost_at: None,
-            healed: None,
         };
         let deadline = Deadline::after(opts.connect_timeout);
         link.run(deadline, |_| Ok(()))?;
@@ -128,14 +126,19 @@ impl Link {
     pub(crate) fn drop_connection(&mut self) {
         if self.conn.take().is_some() {
             self.losses += 1;
-            self.lost_at = Some(std::time::SystemTime::now());
+            self.lost_at.get_or_insert_with(std::time::SystemTime::now);
         }
     }
 
-    /// If a lost connection was replaced since the last call: when it was lost and when
-    /// the new one was made.
+    /// If connections were lost since the last call and one is open again: when the first
+    /// was lost, and now (call it once the new connection is fully set up).
     pub(crate) fn take_healed(&mut self) -> Option<(std::time::SystemTime, std::time::SystemTime)> {
-        self.healed.take()
+        if self.conn.is_none() {
+            return None;
+        }
+        self.lost_at
+            .take()
+            .map(|lost| (lost, std::time::SystemTime::now()))
     }
 
     fn connect(&mut self, deadline: Deadline) -> RedisResult<&mut Connection> {
@@ -155,9 +158,6 @@ impl Link {
                     .arg("SETNAME")
                     .arg(name)
                     .query::<()>(&mut conn)?;
-            }
-            if let Some(lost) = self.lost_at.take() {
-                self.healed = Some((lost, std::time::SystemTime::now()));
             }
             self.conn = Some(conn);
         }
