@@ -133,9 +133,7 @@ impl Link {
     /// If connections were lost since the last call and one is open again: when the first
     /// was lost, and now (call it once the new connection is fully set up).
     pub(crate) fn take_healed(&mut self) -> Option<(std::time::SystemTime, std::time::SystemTime)> {
-        if self.conn.is_none() {
-            return None;
-        }
+        self.conn.as_ref()?;
         self.lost_at
             .take()
             .map(|lost| (lost, std::time::SystemTime::now()))
