@@ -57,7 +57,9 @@ mod pubsub;
 mod streams;
 
 pub use pubsub::{Gap, Publisher, Subscriber};
-pub use streams::{AckMode, StartFrom, StreamConsumer, StreamEntry, StreamOptions, StreamProducer};
+pub use streams::{
+    AckMode, StartFrom, StreamConsumer, StreamEntry, StreamOptions, StreamProducer, DATA_FIELD,
+};
 
 /// The default largest message: 16 MiB (Redis itself allows 512 MB).
 pub const DEFAULT_MAX_MESSAGE: usize = 16 << 20;

@@ -337,6 +337,10 @@ fn stream_survives_a_server_crash_and_restart() {
     const N: u32 = 300;
     let mut rx =
         StreamConsumer::connect(&url, &key, "g", "c", &stream_opts().claim_idle(None)).unwrap();
+    // A subscriber and a publisher go through the crash too.
+    let ch = unique("restartch");
+    let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
+    let mut publ = Publisher::connect(&url, &ch, &fast()).unwrap();
     let (mut child, _out) = peer("stream-produce", &url, &[&key, &N.to_string()]);
     let mut seen = BTreeSet::new();
     let mut last = None;
@@ -376,6 +380,10 @@ fn stream_survives_a_server_crash_and_restart() {
     rx.commit().unwrap();
     assert_eq!(rx.pending().unwrap(), 0);
     assert!(!rx.try_recv_into(&mut Vec::new()).unwrap());
+
+    let msg = publish_until_heard(&mut publ, &mut sub);
+    assert_eq!(sub.recv_timeout(Duration::from_secs(5)).unwrap(), msg);
+    assert_eq!(sub.gaps(), 1, "the subscriber says it was away");
 }
 
 /// Kills the connection(s) named `name` from the outside (`CLIENT KILL ID`).

@@ -16,6 +16,10 @@ use crate::transport::{Deadline, Receiver, Sender};
 use crate::{Error, Result};
 
 /// The field of a stream entry that holds the message.
+///
+/// ```
+/// assert_eq!(shmring::redis::DATA_FIELD, "data"); // XADD key * data <bytes>
+/// ```
 pub const DATA_FIELD: &str = "data";
 
 /// Where a new consumer group starts reading (only used when the group does not exist yet).
