@@ -290,3 +290,5 @@ pub(crate) fn random_u64() -> u64 {
 pub(crate) mod fifo;
 #[cfg(any(feature = "pipe", feature = "file"))]
 pub(crate) mod notify;
+#[cfg(feature = "file")]
+pub(crate) mod flock;
