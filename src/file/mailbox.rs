@@ -253,12 +253,11 @@ pub fn uuid4() -> String {
 /// assert_eq!(article_alice("add", &[json!(1)]), Err("Incorrect number of arguments".to_string()));
 /// ```
 pub fn article_alice(command: &str, args: &[Value]) -> Reply {
-    let (verb, int_op, float_op): (&str, fn(i64, i64) -> Option<i64>, fn(f64, f64) -> f64) =
-        match command {
-            "add" => ("add", i64::checked_add, |a, b| a + b),
-            "multiply" => ("multiply", i64::checked_mul, |a, b| a * b),
-            other => return Err(format!("Unknown command {other:?}")),
-        };
+    let (verb, add) = match command {
+        "add" => ("add", true),
+        "multiply" => ("multiply", false),
+        other => return Err(format!("Unknown command {other:?}")),
+    };
     if args.len() != 2 {
         return Err("Incorrect number of arguments".to_owned());
     }
@@ -267,7 +266,12 @@ pub fn article_alice(command: &str, args: &[Value]) -> Reply {
         return Err(format!("Yeah, we are only going to {verb} numbers"));
     }
     if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
-        if let Some(r) = int_op(x, y) {
+        let exact = if add {
+            x.checked_add(y)
+        } else {
+            x.checked_mul(y)
+        };
+        if let Some(r) = exact {
             return Ok(Value::from(r));
         }
     }
@@ -275,7 +279,7 @@ pub fn article_alice(command: &str, args: &[Value]) -> Reply {
         a.as_f64().unwrap_or(f64::NAN),
         b.as_f64().unwrap_or(f64::NAN),
     );
-    let r = float_op(x, y);
+    let r = if add { x + y } else { x * y };
     serde_json::Number::from_f64(r)
         .map(Value::Number)
         .ok_or_else(|| format!("result of {verb} is not a finite number"))
@@ -607,6 +611,23 @@ impl Mailbox {
             self.wait_change(Deadline::after(WAIT_SLICE))?;
         }
         Ok(())
+    }
+
+    /// Sleeps until the mailbox file changes (is written, created or replaced), at most
+    /// `timeout` (`None`: as long as needed). `Ok(false)` if the time ran out. Spurious
+    /// wake-ups are possible: re-check what you wait for.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let mut mb = shmring::file::mailbox::Mailbox::open(dir.path().join("shared.json"))?;
+    /// mb.reset()?;
+    /// let changed = mb.wait_for_change(Some(Duration::from_millis(10)))?;
+    /// # let _ = changed;
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    pub fn wait_for_change(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        self.wait_change(timeout.map_or(Deadline::forever(), Deadline::after))
     }
 
     /// Sleeps until the file changes or `deadline` passes. `Ok(false)` once it has passed.

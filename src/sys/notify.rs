@@ -21,8 +21,6 @@ pub(crate) enum Event {
     Modify,
     /// The file was opened (by anyone).
     Open,
-    /// The file was closed, or its metadata or contents changed, or it was replaced.
-    Any,
 }
 
 #[cfg(target_os = "linux")]
@@ -61,14 +59,6 @@ mod imp {
             let mask = match ev {
                 Event::Modify => libc::IN_MODIFY | libc::IN_CLOSE_WRITE,
                 Event::Open => libc::IN_OPEN,
-                Event::Any => {
-                    libc::IN_MODIFY
-                        | libc::IN_CLOSE_WRITE
-                        | libc::IN_ATTRIB
-                        | libc::IN_DELETE_SELF
-                        | libc::IN_MOVE_SELF
-                        | libc::IN_OPEN
-                }
             };
             let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::InvalidName {
                 name: path.display().to_string(),
