@@ -292,3 +292,5 @@ pub(crate) mod fifo;
 pub(crate) mod notify;
 #[cfg(feature = "file")]
 pub(crate) mod flock;
+#[cfg(feature = "signal")]
+pub(crate) mod sig;
