@@ -811,6 +811,31 @@ mod tests {
     }
 
     #[test]
+    fn a_partly_sent_frame_is_finished_before_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let opts = PipeOptions::new();
+        let mut rx = PipeReceiver::open(&path, &opts).unwrap();
+        let mut tx = PipeSender::open(&path, &opts).unwrap();
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        // Larger than the pipe buffer: part goes out, the rest waits in the sender, and the
+        // message counts as sent.
+        assert!(tx.try_send(&big).unwrap());
+        assert!(!tx.pending.is_empty());
+        // The pipe is full: a new message cannot even start.
+        assert!(!tx.try_send(b"next").unwrap());
+        assert!(tx.send_timeout(b"next", Duration::from_millis(10)).unwrap_err().is_timeout());
+        let t = std::thread::spawn(move || {
+            tx.send(b"next").unwrap();
+            tx
+        });
+        assert_eq!(rx.recv().unwrap(), big);
+        assert_eq!(rx.recv().unwrap(), b"next");
+        let tx = t.join().unwrap();
+        assert!(tx.pending.is_empty());
+    }
+
+    #[test]
     fn too_large_and_bad_options() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
