@@ -824,7 +824,10 @@ mod tests {
         assert!(!tx.pending.is_empty());
         // The pipe is full: a new message cannot even start.
         assert!(!tx.try_send(b"next").unwrap());
-        assert!(tx.send_timeout(b"next", Duration::from_millis(10)).unwrap_err().is_timeout());
+        assert!(tx
+            .send_timeout(b"next", Duration::from_millis(10))
+            .unwrap_err()
+            .is_timeout());
         let t = std::thread::spawn(move || {
             tx.send(b"next").unwrap();
             tx
