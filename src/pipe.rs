@@ -777,6 +777,11 @@ mod tests {
         let path = dir.path().join("f");
         let opts = PipeOptions::new();
         let mut tx = PipeSender::open(&path, &opts).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         // No reader yet: nothing can be sent.
         assert!(!tx.try_send(b"x").unwrap());
         assert!(tx

@@ -3,6 +3,10 @@
 # set -euo pipefail, on_exit available); everything runs in subshells or with prefixed names
 # so nothing leaks into later steps.
 
+# Python 3 with pip (a fresh Debian/Ubuntu image may have neither).
+if ! python3 -m pip --version >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-pip >/dev/null
+fi
 # The real filelock package (a system Python may need --break-system-packages, PEP 668).
 python3 -m pip install --quiet --disable-pip-version-check filelock \
   || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages filelock
