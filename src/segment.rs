@@ -320,7 +320,6 @@ impl Segment {
     pub(crate) fn set_keep(&mut self, keep: bool) {
         self.keep = keep;
     }
-
 }
 
 impl Drop for Segment {
