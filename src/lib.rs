@@ -45,10 +45,12 @@
 #[cfg(not(target_endian = "little"))]
 compile_error!("shmring's shared layouts are little-endian; big-endian targets are not supported");
 
+pub mod broadcast;
 pub mod error;
 pub mod ring;
 #[cfg(not(loom))]
 pub mod segment;
+pub mod seqlock;
 pub(crate) mod sync;
 #[cfg(not(loom))]
 pub(crate) mod sys;

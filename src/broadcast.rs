@@ -1,0 +1,1 @@
+//! Broadcast ring (in progress).
