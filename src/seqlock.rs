@@ -263,7 +263,7 @@ mod tests_loom {
     #[test]
     fn writer_vs_two_readers_never_torn() {
         let mut b = loom::model::Builder::new();
-        b.preemption_bound = Some(3);
+        b.preemption_bound = Some(2);
         b.check(|| {
             let shared = Arc::new(SeqlockShared::new_model());
             let words: Arc<Vec<AtomicU64>> = Arc::new((0..2).map(|_| AtomicU64::new(0)).collect());
@@ -284,7 +284,7 @@ mod tests_loom {
                     let (shared, words) = (shared.clone(), words.clone());
                     thread::spawn(move || {
                         let mut last = 0;
-                        for _ in 0..2 {
+                        for _ in 0..1 {
                             let mut copy = [u64::MAX; 2];
                             match try_read_words(&shared, &words, |i, v| copy[i] = v) {
                                 Attempt::Ok(seq) => {
