@@ -54,9 +54,9 @@ proptest! {
         shared.head.store(start, Ordering::Relaxed);
         let mut publisher = PublisherCore::attach(&shared, geo);
         let mut subs: Vec<SubscriberCore> = (0..3).map(|_| SubscriberCore::at(start, geo)).collect();
-        let mut model_next = vec![start; 3];
-        let mut delivered = vec![0u64; 3];
-        let mut lagged = vec![0u64; 3];
+        let mut model_next = [start; 3];
+        let mut delivered = [0u64; 3];
+        let mut lagged = [0u64; 3];
         // The message being written by a "preempted" publisher, if any.
         let mut in_progress: Option<u64> = None;
         let mut buf = Vec::new();
