@@ -457,11 +457,11 @@ impl<T: bytemuck::Pod> Drop for Writer<T> {
 /// use shmring::seqlock::{Reader, SeqlockOptions, Writer};
 /// # fn main() -> shmring::Result<()> {
 /// let name = format!("/shmring-rdoc-{}", std::process::id());
-/// let mut w = Writer::<(u32, u32)>::create(&name, &SeqlockOptions::new())?;
-/// let r = Reader::<(u32, u32)>::open(&name, &SeqlockOptions::new())?;
-/// w.write(&(1, 1));
+/// let mut w = Writer::<[u32; 2]>::create(&name, &SeqlockOptions::new())?;
+/// let r = Reader::<[u32; 2]>::open(&name, &SeqlockOptions::new())?;
+/// w.write(&[1, 1]);
 /// let snap = r.try_read().expect("no write in progress");
-/// assert_eq!(snap.value, (1, 1));
+/// assert_eq!(snap.value, [1, 1]);
 /// assert_eq!(r.version(), 1);
 /// # Ok(()) }
 /// ```
