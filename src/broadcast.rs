@@ -56,9 +56,9 @@
 //! by all of them (the ring's [`WakeWord`] protocol): a publish makes one `FUTEX_WAKE`
 //! system call (waking every sleeper) when someone sleeps, none otherwise. The publisher
 //! role is an exclusive record lock (a second publisher gets
-//! [`Error::RoleTaken`](crate::Error::RoleTaken)); subscribers hold a shared lock on
+//! [`Error::RoleTaken`]); subscribers hold a shared lock on
 //! another byte. A blocked subscriber sees a dead publisher (even killed by SIGKILL) as
-//! [`Error::Disconnected`](crate::Error::Disconnected) within
+//! [`Error::Disconnected`] within
 //! [`LIVENESS_SLICE`](crate::ring::LIVENESS_SLICE), after it has received everything
 //! still held.
 

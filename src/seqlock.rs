@@ -50,15 +50,15 @@
 //!
 //! # Waiting
 //! [`Reader::wait_changed`] spins briefly, then sleeps on a futex eventcount (the ring's
-//! [`WakeWord`](crate::ring::layout::WakeWord) protocol). The writer, after each write,
+//! [`WakeWord`] protocol). The writer, after each write,
 //! issues one fence and reads the sleeper count: it makes the `FUTEX_WAKE` system call
 //! only when a reader sleeps, so a write with nobody waiting is a few stores.
 //!
 //! # Liveness
 //! The writer role is an exclusive record lock on byte 0 of the segment (a second writer
-//! gets [`Error::RoleTaken`]); readers hold a shared lock on byte 1, so a segment in use
+//! gets [`Error::RoleTaken`](crate::Error::RoleTaken)); readers hold a shared lock on byte 1, so a segment in use
 //! by readers only is not taken for a stale leftover. A writer that dies (even by
-//! SIGKILL) is seen by a reader blocked in `wait_changed` as [`Error::Disconnected`] within
+//! SIGKILL) is seen by a reader blocked in `wait_changed` as [`Error::Disconnected`](crate::Error::Disconnected) within
 //! [`LIVENESS_SLICE`](crate::ring::LIVENESS_SLICE); the last value stays readable. A new
 //! writer may attach with [`Writer::open`] and continue the versions.
 

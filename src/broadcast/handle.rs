@@ -537,7 +537,10 @@ impl Subscriber {
             || core.try_recv(ring.shared(), ring.data(), buf),
             || ring.publisher_gone(),
         )?;
-        Ok(self.note(Some(r)).unwrap_or(r))
+        if let Recv::Lagged(n) = r {
+            self.lagged_total += n;
+        }
+        Ok(r)
     }
 
     /// Receives the next message (or the news that some were lost), waiting as long as
