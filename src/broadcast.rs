@@ -219,13 +219,15 @@ impl Geo {
 /// Stamp of a slot while message `i` is being written into it.
 #[inline(always)]
 pub(crate) const fn stamp_writing(i: u64) -> u64 {
-    2 * i + 1
+    // Wrapping: numbers below 2^63 (centuries at any real rate) never wrap; a hostile
+    // head near 2^64 must not make the arithmetic panic.
+    i.wrapping_mul(2).wrapping_add(1)
 }
 
 /// Stamp of a slot that holds the complete message `i`.
 #[inline(always)]
 pub(crate) const fn stamp_done(i: u64) -> u64 {
-    2 * i + 2
+    i.wrapping_mul(2).wrapping_add(2)
 }
 
 /// The number of the newest message whose writing a stamp says has started (`None`: the
@@ -280,7 +282,7 @@ pub(crate) fn resume_after_overwrite(next: u64, stamp: u64, head: u64, slots: u6
     // (their slots have been reused), and `head - slots` is the oldest held per `head`.
     let by_stamp = started_by(stamp).map_or(0, |j| (j + 1).saturating_sub(slots));
     let by_head = head.saturating_sub(slots);
-    by_stamp.max(by_head).max(next + 1)
+    by_stamp.max(by_head).max(next.saturating_add(1))
 }
 
 /// The publisher's side over a raw block (no OS calls: loom and proptest run it).
@@ -334,7 +336,7 @@ impl PublisherCore {
         }
         // SYNC: publishes length and payload to a subscriber that loads this stamp (Acquire).
         slot[0].store(stamp_done(i), Ordering::Release);
-        self.head = i + 1;
+        self.head = i.wrapping_add(1);
         Ok(())
     }
 
@@ -457,7 +459,7 @@ impl SubscriberCore {
                         .into(),
                     ));
                 }
-                self.next = index + 1;
+                self.next = index.wrapping_add(1);
                 return Ok(Some(Recv::Message(index)));
             }
             s2
@@ -473,7 +475,7 @@ impl SubscriberCore {
         let head = shared.head.load(Ordering::Acquire);
         let resume = resume_after_overwrite(index, seen, head, self.geo.slots);
         self.next = resume;
-        Ok(Some(Recv::Lagged(resume - index)))
+        Ok(Some(Recv::Lagged(resume.saturating_sub(index).max(1))))
     }
 }
 

@@ -196,7 +196,8 @@ impl WriterCore {
         for (i, w) in words.iter().enumerate() {
             w.store(word(i), Ordering::Relaxed);
         }
-        let end = begin + 1;
+        // Wrapping: only a hostile `seq` near 2^64 could get there; never panic on it.
+        let end = begin.wrapping_add(1);
         // SYNC: publishes the payload stores to a reader that loads `seq == end` (Acquire).
         shared.seq.store(end, Ordering::Release);
         self.seq = end;

@@ -76,6 +76,7 @@ fn peer_role() {
         "bc-sub" => bc_subscriber(&name, false),
         "bc-sub-slow" => bc_subscriber(&name, true),
         "bc-pub-then-hang" => bc_publish_then_hang(&name),
+        "seq-writer-then-hang" => seq_write_then_hang(&name),
         other => panic!("unknown role {other}"),
     }
 }
@@ -290,5 +291,39 @@ fn killed_publisher_is_seen_by_a_blocked_subscriber() {
     assert!(matches!(r, Err(Error::Disconnected)), "{r:?}");
     killer.join().unwrap();
     // The creator was killed, so nobody unlinked the name: clean up.
+    let _ = std::fs::remove_file(format!("/dev/shm{name}"));
+}
+
+fn seq_write_then_hang(name: &str) {
+    let mut w = Writer::<Value>::create(name, &SeqlockOptions::new()).unwrap();
+    w.write(&[1; WORDS]);
+    println!("@ready");
+    std::thread::sleep(Duration::from_secs(30));
+    std::process::exit(3);
+}
+
+#[test]
+fn killed_writer_is_seen_by_a_reader_waiting_for_a_change() {
+    let name = unique("seqkill");
+    let (mut child, mut out) = spawn("seq-writer-then-hang", &name);
+    line_with(&mut out, "@ready");
+    let r = Reader::<Value>::open(&name, &SeqlockOptions::new()).unwrap();
+    let s = r.read().unwrap();
+    check_value(&s.value, s.version);
+    assert_eq!(s.version, 1);
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        child.kill().unwrap();
+        child.wait().unwrap()
+    });
+    let e = r.wait_changed(1, Duration::from_secs(20));
+    assert!(
+        matches!(e, Err(Error::Disconnected)),
+        "{:?}",
+        e.map(|s| s.version)
+    );
+    killer.join().unwrap();
+    // The last value stays readable.
+    assert_eq!(r.read().unwrap().version, 1);
     let _ = std::fs::remove_file(format!("/dev/shm{name}"));
 }

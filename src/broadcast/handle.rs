@@ -776,6 +776,33 @@ mod tests {
     }
 
     #[test]
+    fn impossible_shared_values_are_corrupt_not_panics() {
+        let n = name("corrupt");
+        let o = BroadcastOptions::new().slots(4).max_message(16);
+        let mut tx = Publisher::create(&n, &o).unwrap();
+        let mut rx = Subscriber::open(&n, &o.clone().start(Start::Next)).unwrap();
+        let mut buf = Vec::new();
+        tx.publish(b"ok").unwrap();
+        assert_eq!(rx.try_recv_into(&mut buf).unwrap(), Some(Recv::Message(0)));
+        let sw = tx.ring.geo.slot_words;
+        // A stable slot claiming a length past max_message.
+        tx.publish(b"x").unwrap();
+        let data = tx.ring.data();
+        data[sw + 1].store(1 << 40, Ordering::Relaxed);
+        let e = rx.try_recv_into(&mut buf).unwrap_err();
+        assert!(matches!(e, Error::Corrupt(_)), "{e}");
+        assert!(buf.is_empty());
+        // A stamp behind a published head.
+        data[sw].store(0, Ordering::Relaxed);
+        let e = rx.try_recv_into(&mut buf).unwrap_err();
+        assert!(matches!(e, Error::Corrupt(_)), "{e}");
+        // A head that went backwards.
+        tx.ring.shared().head.store(0, Ordering::Relaxed);
+        let e = rx.try_recv_into(&mut buf).unwrap_err();
+        assert!(matches!(e, Error::Corrupt(_)), "{e}");
+    }
+
+    #[test]
     fn bad_options_refused() {
         for o in [
             BroadcastOptions::new().slots(3),

@@ -175,3 +175,47 @@ fn stamps_encode_their_message() {
     }
     assert_eq!(started_by(0), None);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// A hostile or buggy peer may write anything into the head and the slots: a
+    /// subscriber gets messages, losses, nothing, or `Corrupt`, never a panic, never a
+    /// buffer past `max_message`, and its cursor never moves backwards.
+    #[test]
+    fn garbage_never_panics(
+        words in proptest::collection::vec(any::<u64>(), 2 * 8),
+        small in proptest::collection::vec(0u64..40, 2 * 8),
+        use_small in proptest::collection::vec(any::<bool>(), 2 * 8),
+        heads in proptest::collection::vec(prop_oneof![any::<u64>(), (u64::MAX - 8)..=u64::MAX, 0u64..8], 1..6),
+        next in prop_oneof![any::<u64>(), (u64::MAX - 8)..=u64::MAX, 0u64..8],
+    ) {
+        let geo = Geo { slots: 2, slot_words: 8, max_message: 40 };
+        let shared = BroadcastShared::new_block();
+        let data: Vec<AtomicU64> = words
+            .iter()
+            .zip(&small)
+            .zip(&use_small)
+            .map(|((&w, &s), &u)| AtomicU64::new(if u { s } else { w }))
+            .collect();
+        let mut sub = SubscriberCore::at(next, geo);
+        let mut buf = Vec::new();
+        for h in heads {
+            shared.head.store(h, Ordering::Relaxed);
+            let before = sub.next();
+            match sub.try_recv(&shared, &data, &mut buf) {
+                Ok(Some(Recv::Message(i))) => {
+                    prop_assert_eq!(i, before);
+                    prop_assert!(buf.len() <= 40);
+                }
+                Ok(Some(Recv::Lagged(n))) => {
+                    prop_assert!(n > 0);
+                    prop_assert!(buf.is_empty());
+                }
+                Ok(None) | Err(Error::Corrupt(_)) => {}
+                Err(e) => prop_assert!(false, "unexpected error {e}"),
+            }
+            prop_assert!(sub.next() >= before);
+        }
+    }
+}
