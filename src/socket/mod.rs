@@ -498,7 +498,7 @@ fn abstract_addr(_name: &[u8]) -> Result<std::os::unix::net::SocketAddr> {
 /// let opts = SocketOptions::new().authkey(DEFAULT_AUTHKEY);
 /// let mut conn = Connection::connect("localhost:6000", &opts)?;
 /// conn.send_pickle(&vec![8, 8])?;
-/// let answer: Value = conn.recv_pickle()?;
+/// let answer: Value = conn.recv_value()?;
 /// println!("What is 8 * 8? Why Alice told me it's {answer}");
 /// # Ok(())
 /// # }
@@ -649,6 +649,38 @@ impl Connection {
     pub fn recv_pickle<T: DeserializeOwned>(&mut self) -> Result<T> {
         let bytes = self.rx.recv()?;
         pickle::from_slice(&bytes)
+    }
+
+    /// Sends a [`pickle::Value`]: any Python object this codec can express, such as the
+    /// `bytes` object `b'stop server'`.
+    ///
+    /// ```no_run
+    /// # use shmring::socket::{pickle::Value, Connection, SocketOptions};
+    /// # fn main() -> shmring::Result<()> {
+    /// # let mut conn = Connection::connect("localhost:6000", &SocketOptions::new())?;
+    /// conn.send_value(&Value::Bytes(b"stop server".to_vec()))?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn send_value(&mut self, value: &pickle::Value) -> Result<()> {
+        let bytes = pickle::value_to_vec(value)?;
+        self.tx.send(&bytes)
+    }
+
+    /// Receives any pickled Python object as a [`pickle::Value`].
+    ///
+    /// ```no_run
+    /// # use shmring::socket::{Connection, SocketOptions};
+    /// # fn main() -> shmring::Result<()> {
+    /// # let mut conn = Connection::connect("localhost:6000", &SocketOptions::new())?;
+    /// let v = conn.recv_value()?;
+    /// println!("{v}");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn recv_value(&mut self) -> Result<pickle::Value> {
+        let bytes = self.rx.recv()?;
+        pickle::value_from_slice(&bytes)
     }
 
     /// Splits into a sending and a receiving half, usable from two threads.
