@@ -137,7 +137,7 @@ impl SocketSender {
         for part in parts {
             let mut off = 0;
             while off < part.len() {
-                let r = if deadline.is_forever() && !(try_only && !started) {
+                let r = if deadline.is_forever() && (!try_only || started) {
                     send_nosignal(fd, &part[off..]).map(Some)
                 } else {
                     send_dontwait(fd, &part[off..])
