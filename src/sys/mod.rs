@@ -324,3 +324,7 @@ pub(crate) mod flock;
 pub(crate) mod notify;
 #[cfg(feature = "signal")]
 pub(crate) mod sig;
+#[cfg(feature = "mq")]
+pub(crate) mod mq;
+#[cfg(feature = "socket")]
+pub(crate) mod socket;
