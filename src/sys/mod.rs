@@ -320,11 +320,11 @@ pub(crate) fn random_u64() -> u64 {
 pub(crate) mod fifo;
 #[cfg(feature = "file")]
 pub(crate) mod flock;
+#[cfg(feature = "mq")]
+pub(crate) mod mq;
 #[cfg(any(feature = "pipe", feature = "file"))]
 pub(crate) mod notify;
 #[cfg(feature = "signal")]
 pub(crate) mod sig;
-#[cfg(feature = "mq")]
-pub(crate) mod mq;
 #[cfg(feature = "socket")]
 pub(crate) mod socket;
