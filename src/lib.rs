@@ -22,6 +22,7 @@
 //! | `mq`     | `mq` | POSIX message queues |
 //! | `redis`  | `redis` | Redis pub/sub and streams |
 //! | `rpc`    | `rpc` | request/response over any transport pair |
+//! | `async`  | `aio` | tokio: async send/receive over the ring and the socket, cancel safe |
 //! | `full`   | | all of the above |
 //!
 //! # Example
@@ -60,6 +61,8 @@ pub(crate) mod sync;
 pub(crate) mod sys;
 pub mod transport;
 
+#[cfg(feature = "async")]
+pub mod aio;
 #[cfg(feature = "file")]
 pub mod file;
 #[cfg(feature = "mq")]

@@ -994,3 +994,47 @@ pub fn duplex(name: &str, side: Side, opts: &RingOptions) -> Result<(Producer, C
     let rx = Consumer::open_or_create(&inn, opts)?;
     Ok((tx, rx))
 }
+
+/// Hooks for the async wrappers (`crate::aio::ring`): the wake words and liveness checks
+/// the blocking waits use, so an async waiter follows the same eventcount protocol.
+#[cfg(feature = "async")]
+impl Producer {
+    /// The word the producer sleeps on while the ring is full.
+    pub(crate) fn space_wake_word(&self) -> &crate::ring::layout::WakeWord {
+        &self.ring.shared().space_wake
+    }
+
+    /// True once a consumer had attached and is gone.
+    pub(crate) fn consumer_gone(&self) -> Result<bool> {
+        self.ring.peer_gone(CONSUMER_ROLE)
+    }
+
+    /// The wait strategy from the options (its spin time is reused by async waits).
+    pub(crate) fn wait_strategy(&self) -> WaitStrategy {
+        self.ring.wait
+    }
+}
+
+/// Hooks for the async wrappers (see the `Producer` block above).
+#[cfg(feature = "async")]
+impl Consumer {
+    /// The word the consumer sleeps on while the ring is empty.
+    pub(crate) fn data_wake_word(&self) -> &crate::ring::layout::WakeWord {
+        &self.ring.shared().data_wake
+    }
+
+    /// True once a producer had attached and is gone.
+    pub(crate) fn producer_gone(&self) -> Result<bool> {
+        self.ring.peer_gone(PRODUCER_ROLE)
+    }
+
+    /// True if a message is waiting now (does not consume it).
+    pub(crate) fn has_message(&mut self) -> Result<bool> {
+        Ok(self.core.peek()?.is_some())
+    }
+
+    /// The wait strategy from the options.
+    pub(crate) fn wait_strategy(&self) -> WaitStrategy {
+        self.ring.wait
+    }
+}

@@ -1,0 +1,137 @@
+//! Async (tokio) forms of the transports: [`AsyncSender`] and [`AsyncReceiver`], with the
+//! same semantics as the blocking [`Sender`](crate::Sender) / [`Receiver`](crate::Receiver):
+//! whole messages, in order, [`Error::Disconnected`] once the peer is gone and everything it
+//! sent was delivered; timeouts are tokio's own ([`tokio::time::timeout`]), which the
+//! `_timeout` forms wrap.
+//!
+//! | transport | async type | how a task waits |
+//! |---|---|---|
+//! | ring ([`crate::ring`]) | [`ring::AsyncProducer`], [`ring::AsyncConsumer`] | spin (yielding to the scheduler), then the ring's own futex eventcount, slept on by a blocking-pool thread *only while a task waits* (docs/methods/async.md says why) |
+//! | socket (feature `socket`) | `socket::AsyncConnection` | tokio's `UnixStream`/`TcpStream` readiness: no thread, no polling loop |
+//!
+//! Every type needs a tokio runtime (current-thread or multi-thread); waiting on a ring
+//! uses [`tokio::task::spawn_blocking`], so the runtime must have its blocking pool (every
+//! runtime built by `tokio::runtime::Builder` or `#[tokio::main]` does).
+//!
+//! # Cancellation
+//! Every future here is cancel safe, and each method says so:
+//! - dropping a `recv` future never loses a message: a message is taken out of the
+//!   transport in one synchronous step that completes before the future returns, so a future
+//!   dropped at an `.await` has taken nothing (a socket's partial frame stays buffered in
+//!   the receiver and the next `recv` continues it);
+//! - dropping a `send` future either sent the whole message or none of it (a ring copies
+//!   the message in one synchronous step; a socket frame whose first byte went out is kept
+//!   in the sender and finished by its next operation, see `AsyncConnection::send`).
+//!
+//! So `tokio::time::timeout(d, rx.recv())` and `tokio::select!` are safe to use.
+//!
+//! # Example
+//!
+//! ```
+//! use shmring::aio::ring::{AsyncConsumer, AsyncProducer};
+//! use shmring::aio::{AsyncReceiver, AsyncSender};
+//! use shmring::ring::RingOptions;
+//!
+//! # fn main() -> shmring::Result<()> {
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! rt.block_on(async {
+//!     let name = format!("/shmring-aiodoc-{}", std::process::id());
+//!     let opts = RingOptions::new().capacity(4096);
+//!     let mut tx = AsyncProducer::create(&name, &opts)?;
+//!     let mut rx = AsyncConsumer::open(&name, &opts)?;
+//!     tx.send(b"hello").await?;
+//!     assert_eq!(rx.recv().await?, b"hello");
+//!     Ok(())
+//! })
+//! # }
+//! ```
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::{Error, Result};
+
+pub mod ring;
+
+/// The sending half of an async transport: moves whole byte messages to the peer.
+///
+/// ```
+/// use shmring::aio::AsyncSender;
+/// async fn greet<S: AsyncSender>(tx: &mut S) -> shmring::Result<()> {
+///     tx.send(b"hello").await
+/// }
+/// ```
+pub trait AsyncSender: Send {
+    /// Sends `msg`, waiting for room as long as needed. Cancel safe: dropped before it
+    /// completes, the whole message was sent or none of it.
+    fn send(&mut self, msg: &[u8]) -> impl Future<Output = Result<()>> + Send;
+
+    /// Sends `msg` if there is room now, without waiting. `Ok(false)`: nothing was sent.
+    fn try_send(&mut self, msg: &[u8]) -> Result<bool>;
+
+    /// Sends `msg`, waiting at most `timeout` (tokio's timer). [`Error::Timeout`] means
+    /// nothing was sent (or, on a socket, see its `send`).
+    fn send_timeout(
+        &mut self,
+        msg: &[u8],
+        timeout: Duration,
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            tokio::time::timeout(timeout, self.send(msg))
+                .await
+                .unwrap_or(Err(Error::Timeout))
+        }
+    }
+
+    /// The largest message this sender accepts, in bytes.
+    fn max_message(&self) -> usize;
+}
+
+/// The receiving half of an async transport: receives whole byte messages from the peer.
+///
+/// ```
+/// use shmring::aio::AsyncReceiver;
+/// async fn next_len<R: AsyncReceiver>(rx: &mut R) -> shmring::Result<usize> {
+///     Ok(rx.recv().await?.len())
+/// }
+/// ```
+pub trait AsyncReceiver: Send {
+    /// Receives the next message into `buf` (cleared first), waiting as long as needed.
+    /// Cancel safe: a dropped future has taken no message.
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> impl Future<Output = Result<()>> + Send;
+
+    /// Receives the next message into `buf` if one is there now. `Ok(false)`: none.
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool>;
+
+    /// Receives the next message into `buf`, waiting at most `timeout` (tokio's timer).
+    /// On [`Error::Timeout`] no message was taken.
+    fn recv_timeout_into(
+        &mut self,
+        buf: &mut Vec<u8>,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            tokio::time::timeout(timeout, self.recv_into(buf))
+                .await
+                .unwrap_or(Err(Error::Timeout))
+        }
+    }
+
+    /// Receives the next message into a new `Vec`. Cancel safe.
+    fn recv(&mut self) -> impl Future<Output = Result<Vec<u8>>> + Send {
+        async move {
+            let mut buf = Vec::new();
+            self.recv_into(&mut buf).await?;
+            Ok(buf)
+        }
+    }
+
+    /// Receives the next message into a new `Vec`, waiting at most `timeout`. Cancel safe.
+    fn recv_timeout(&mut self, timeout: Duration) -> impl Future<Output = Result<Vec<u8>>> + Send {
+        async move {
+            let mut buf = Vec::new();
+            self.recv_timeout_into(&mut buf, timeout).await?;
+            Ok(buf)
+        }
+    }
+}

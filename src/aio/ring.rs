@@ -1,0 +1,470 @@
+//! The SPSC ring, awaited from tokio: [`AsyncProducer`] and [`AsyncConsumer`].
+//!
+//! The fast path is the blocking ring's own: a send or receive that finds room or a
+//! message makes no system call, takes no lock and does not touch the scheduler. Only when
+//! it must wait does a task:
+//! 1. spin for the ring's [`WaitStrategy`] spin time, yielding to the scheduler between
+//!    looks ([`tokio::task::yield_now`]), so other tasks on the same thread run;
+//! 2. announce itself on the ring's wake word (the same eventcount the blocking form
+//!    uses: `waiters += 1`, re-check) and hand the `FUTEX_WAIT` to a thread of tokio's
+//!    blocking pool ([`tokio::task::spawn_blocking`]) for at most one
+//!    [`LIVENESS_SLICE`]; the peer, which already wakes the futex only when `waiters != 0`,
+//!    wakes that thread, which completes the task's wait.
+//!
+//! So a ring costs nothing while no task waits on it (no thread, no registration, no
+//! announcement: the peer's publish stays syscall-free), and a waiting task borrows one
+//! pooled thread for the time it waits. The shared layout and the blocking protocol are
+//! unchanged: an async side talks to a blocking peer and back. docs/methods/async.md says
+//! why this mechanism and what it costs in wake latency.
+//!
+//! With [`WaitStrategy::Spin`] a task never sleeps on the futex: it keeps yielding (and
+//! checking the peer's liveness every slice), which keeps one runtime thread busy.
+//!
+//! ```
+//! use shmring::aio::ring::{AsyncConsumer, AsyncProducer};
+//! use shmring::ring::RingOptions;
+//!
+//! # fn main() -> shmring::Result<()> {
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! rt.block_on(async {
+//!     let name = format!("/shmring-aioring-{}", std::process::id());
+//!     let mut rx = AsyncConsumer::create(&name, &RingOptions::new().capacity(4096))?;
+//!     let mut tx = AsyncProducer::open(&name, &RingOptions::new())?;
+//!     let reader = tokio::spawn(async move { rx.recv().await.map(|m| m.to_vec()) });
+//!     tx.send(b"ping").await?;
+//!     assert_eq!(reader.await.unwrap()?, b"ping");
+//!     Ok(())
+//! })
+//! # }
+//! ```
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+
+use crate::aio::{AsyncReceiver, AsyncSender};
+use crate::ring::layout::WakeWord;
+use crate::ring::LIVENESS_SLICE;
+use crate::ring::{self, Consumer, Message, Producer, RingOptions, Side, WaitStrategy};
+use crate::{Error, Result};
+
+/// A pointer to a wake word inside a ring's mapping.
+///
+/// The mapping lives as long as the `Producer`/`Consumer` that owns it, and the async
+/// wrappers never let that handle drop while a sleeper thread still uses the pointer (see
+/// [`Waiter::settle`]). The mapping does not move when the handle moves.
+#[derive(Debug, Clone, Copy)]
+struct WordPtr(*const WakeWord);
+
+// SAFETY: WakeWord is made of atomics (Sync); the pointer is only dereferenced while the
+// mapping is alive (see the type's docs), from whichever thread.
+unsafe impl Send for WordPtr {}
+// SAFETY: as above; shared access to atomics is thread-safe.
+unsafe impl Sync for WordPtr {}
+
+impl WordPtr {
+    fn get(&self) -> &WakeWord {
+        // SAFETY: see the type's docs: the mapping outlives every use of the pointer.
+        unsafe { &*self.0 }
+    }
+}
+
+/// Set once a sleeper will never touch its wake word again.
+#[derive(Debug, Default)]
+struct Done {
+    flag: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Done {
+    fn set(&self) {
+        *self.flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.cv.notify_all();
+    }
+
+    fn wait(&self) {
+        let mut g = self.flag.lock().unwrap_or_else(|e| e.into_inner());
+        while !*g {
+            g = self.cv.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// One announcement (`waiters += 1`) on a wake word. Dropping it withdraws the
+/// announcement and marks it done, whether the sleeper ran or its task was dropped unrun.
+#[derive(Debug)]
+struct Announced {
+    word: WordPtr,
+    done: Arc<Done>,
+}
+
+impl Drop for Announced {
+    fn drop(&mut self) {
+        self.word.get().cancel_wait();
+        self.done.set();
+    }
+}
+
+/// A blocking-pool task sleeping on a wake word for a waiting future.
+#[derive(Debug)]
+struct Sleeper {
+    handle: JoinHandle<()>,
+    done: Arc<Done>,
+}
+
+/// The async wait state of one side of a ring.
+#[derive(Debug)]
+struct Waiter {
+    word: WordPtr,
+    /// How long to spin before sleeping; `None`: never sleep (WaitStrategy::Spin).
+    spin: Option<Duration>,
+    /// A sleeper still in flight, left by a wait that was cancelled (its future dropped),
+    /// or by the one running now.
+    sleeper: Option<Sleeper>,
+}
+
+impl Waiter {
+    fn new(word: &WakeWord, strategy: WaitStrategy) -> Waiter {
+        let spin = match strategy {
+            WaitStrategy::Spin => None,
+            WaitStrategy::SpinYield { spin } | WaitStrategy::SpinBlock { spin } => Some(spin),
+        };
+        Waiter {
+            word: WordPtr(word),
+            spin,
+            sleeper: None,
+        }
+    }
+
+    /// Makes sure no sleeper uses the wake word any more: wakes it and waits (a few
+    /// microseconds: the futex wait returns at once) until it has withdrawn. Called before
+    /// the ring handle, and with it the mapping, can go away.
+    fn settle(&mut self) {
+        if let Some(s) = self.sleeper.take() {
+            if !s.handle.is_finished() {
+                self.word.get().wake();
+                s.done.wait();
+            }
+        }
+    }
+
+    /// Waits until `ready(ctx)` yields a value; `gone(ctx)` says whether the peer died
+    /// (checked about once per liveness slice). Cancel safe as long as `ready` is: nothing
+    /// is taken between two `.await`s but in `ready`, which returns at once.
+    async fn wait_for<C, T>(
+        &mut self,
+        ctx: &mut C,
+        mut ready: impl FnMut(&mut C) -> Result<Option<T>> + Send,
+        gone: impl Fn(&C) -> Result<bool> + Send,
+    ) -> Result<T>
+    where
+        C: Send,
+    {
+        if let Some(v) = ready(ctx)? {
+            return Ok(v);
+        }
+        let start = Instant::now();
+        let mut next_check = start + LIVENESS_SLICE;
+        // Phase 1: spin, yielding to the scheduler between looks.
+        loop {
+            tokio::task::yield_now().await;
+            if let Some(v) = ready(ctx)? {
+                return Ok(v);
+            }
+            let now = Instant::now();
+            if now >= next_check {
+                next_check = now + LIVENESS_SLICE;
+                if gone(ctx)? {
+                    return ready(ctx)?.ok_or(Error::Disconnected);
+                }
+            }
+            if matches!(self.spin, Some(s) if now.duration_since(start) >= s) {
+                break;
+            }
+        }
+        // Phase 2: sleep on the futex, in a blocking-pool thread.
+        loop {
+            if let Some(s) = self.sleeper.as_mut() {
+                // Left by a cancelled wait: it announced before our last look, so any
+                // publish since wakes it. Wait for it rather than announcing twice.
+                let _ = (&mut s.handle).await;
+                self.sleeper = None;
+            } else {
+                let word = self.word;
+                let ticket = word.get().prepare_wait();
+                let announced = Announced {
+                    word,
+                    done: Arc::new(Done::default()),
+                };
+                match ready(ctx) {
+                    Ok(None) => {}
+                    Ok(Some(v)) => return Ok(v), // `announced` drops: withdrawn
+                    Err(e) => return Err(e),
+                }
+                let done = announced.done.clone();
+                let handle = tokio::task::spawn_blocking(move || {
+                    announced.word.get().sleep(ticket, Some(LIVENESS_SLICE));
+                    drop(announced);
+                });
+                self.sleeper = Some(Sleeper { handle, done });
+                if let Some(s) = self.sleeper.as_mut() {
+                    let _ = (&mut s.handle).await;
+                }
+                self.sleeper = None;
+            }
+            if let Some(v) = ready(ctx)? {
+                return Ok(v);
+            }
+            let now = Instant::now();
+            if now >= next_check {
+                next_check = now + LIVENESS_SLICE;
+                if gone(ctx)? {
+                    return ready(ctx)?.ok_or(Error::Disconnected);
+                }
+            }
+        }
+    }
+}
+
+/// The sending side of a ring, for tokio. Wraps a [`Producer`].
+///
+/// ```
+/// use shmring::aio::ring::AsyncProducer;
+/// use shmring::ring::RingOptions;
+/// # fn main() -> shmring::Result<()> {
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// let name = format!("/shmring-aprod-{}", std::process::id());
+/// let mut tx = AsyncProducer::create(&name, &RingOptions::new().capacity(1024))?;
+/// rt.block_on(tx.send(b"queued until a consumer comes"))?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "an AsyncProducer detaches when dropped"]
+pub struct AsyncProducer {
+    inner: Producer,
+    waiter: Waiter,
+}
+
+impl From<Producer> for AsyncProducer {
+    fn from(inner: Producer) -> AsyncProducer {
+        let waiter = Waiter::new(inner.space_wake_word(), inner.wait_strategy());
+        AsyncProducer { inner, waiter }
+    }
+}
+
+impl AsyncProducer {
+    /// Creates a ring and attaches as its producer: [`Producer::create`]. Does not wait.
+    pub fn create(name: &str, opts: &RingOptions) -> Result<AsyncProducer> {
+        Producer::create(name, opts).map(Self::from)
+    }
+
+    /// Opens a ring as its producer: [`Producer::open`]. This blocks the calling thread
+    /// up to the open timeout while the ring is not there yet; from a task whose peer may
+    /// start late, call it inside [`tokio::task::spawn_blocking`].
+    pub fn open(name: &str, opts: &RingOptions) -> Result<AsyncProducer> {
+        Producer::open(name, opts).map(Self::from)
+    }
+
+    /// Opens the ring, or creates it: [`Producer::open_or_create`].
+    pub fn open_or_create(name: &str, opts: &RingOptions) -> Result<AsyncProducer> {
+        Producer::open_or_create(name, opts).map(Self::from)
+    }
+
+    /// The blocking handle underneath (for its name, capacity, attachment state).
+    pub fn get_ref(&self) -> &Producer {
+        &self.inner
+    }
+
+    /// Copies `msg` into the ring, waiting for room.
+    ///
+    /// Cancel safe: the copy and its publication happen in one synchronous step, so a
+    /// dropped future sent the whole message or none of it.
+    /// [`Error::Disconnected`] if the consumer is gone, [`Error::MessageTooLarge`] if
+    /// `msg` exceeds [`AsyncProducer::max_message`].
+    pub async fn send(&mut self, msg: &[u8]) -> Result<()> {
+        if self.inner.try_send(msg)? {
+            return Ok(());
+        }
+        self.waiter
+            .wait_for(
+                &mut self.inner,
+                |p| Ok(p.try_send(msg)?.then_some(())),
+                |p| p.consumer_gone(),
+            )
+            .await
+    }
+
+    /// Copies `msg` into the ring if there is room now (never waits).
+    pub fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+        self.inner.try_send(msg)
+    }
+
+    /// Largest message in bytes.
+    pub fn max_message(&self) -> usize {
+        self.inner.max_message()
+    }
+}
+
+impl Drop for AsyncProducer {
+    fn drop(&mut self) {
+        self.waiter.settle();
+    }
+}
+
+impl AsyncSender for AsyncProducer {
+    async fn send(&mut self, msg: &[u8]) -> Result<()> {
+        AsyncProducer::send(self, msg).await
+    }
+    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+        AsyncProducer::try_send(self, msg)
+    }
+    fn max_message(&self) -> usize {
+        AsyncProducer::max_message(self)
+    }
+}
+
+/// The receiving side of a ring, for tokio. Wraps a [`Consumer`].
+///
+/// ```
+/// use std::time::Duration;
+/// use shmring::aio::ring::AsyncConsumer;
+/// use shmring::ring::RingOptions;
+/// # fn main() -> shmring::Result<()> {
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// let name = format!("/shmring-acons-{}", std::process::id());
+/// let mut rx = AsyncConsumer::create(&name, &RingOptions::new().capacity(1024))?;
+/// let r = rt.block_on(tokio::time::timeout(Duration::from_millis(5), rx.recv_into(&mut Vec::new())));
+/// assert!(r.is_err()); // timed out; nothing was taken
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "an AsyncConsumer detaches when dropped"]
+pub struct AsyncConsumer {
+    inner: Consumer,
+    waiter: Waiter,
+}
+
+impl From<Consumer> for AsyncConsumer {
+    fn from(inner: Consumer) -> AsyncConsumer {
+        let waiter = Waiter::new(inner.data_wake_word(), inner.wait_strategy());
+        AsyncConsumer { inner, waiter }
+    }
+}
+
+impl AsyncConsumer {
+    /// Creates a ring and attaches as its consumer: [`Consumer::create`].
+    pub fn create(name: &str, opts: &RingOptions) -> Result<AsyncConsumer> {
+        Consumer::create(name, opts).map(Self::from)
+    }
+
+    /// Opens a ring as its consumer: [`Consumer::open`] (blocks up to the open timeout
+    /// while the ring is not there yet; see [`AsyncProducer::open`]).
+    pub fn open(name: &str, opts: &RingOptions) -> Result<AsyncConsumer> {
+        Consumer::open(name, opts).map(Self::from)
+    }
+
+    /// Opens the ring, or creates it: [`Consumer::open_or_create`].
+    pub fn open_or_create(name: &str, opts: &RingOptions) -> Result<AsyncConsumer> {
+        Consumer::open_or_create(name, opts).map(Self::from)
+    }
+
+    /// The blocking handle underneath.
+    pub fn get_ref(&self) -> &Consumer {
+        &self.inner
+    }
+
+    /// The next message, zero-copy (see [`Message`]), waiting for one.
+    ///
+    /// Cancel safe: waiting only looks at the ring; the message is taken when this
+    /// returns, so a dropped future took nothing. [`Error::Disconnected`] once the
+    /// producer is gone and everything it sent was received.
+    pub async fn recv(&mut self) -> Result<Message<'_>> {
+        if !self.inner.has_message()? {
+            self.waiter
+                .wait_for(
+                    &mut self.inner,
+                    |c| Ok(c.has_message()?.then_some(())),
+                    |c| c.producer_gone(),
+                )
+                .await?;
+        }
+        self.inner
+            .try_recv()?
+            .ok_or_else(|| Error::corrupt("a message seen waiting was gone when taken"))
+    }
+
+    /// Copies the next message into `buf` (cleared first), waiting for one.
+    ///
+    /// Cancel safe: the copy and the release of the message happen in one synchronous
+    /// step, so a dropped future took no message (and `buf` may be left cleared).
+    pub async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        if self.inner.try_recv_into(buf)? {
+            return Ok(());
+        }
+        self.waiter
+            .wait_for(
+                &mut self.inner,
+                |c| Ok(c.try_recv_into(buf)?.then_some(())),
+                |c| c.producer_gone(),
+            )
+            .await
+    }
+
+    /// The next message if one is there now, zero-copy (never waits).
+    pub fn try_recv(&mut self) -> Result<Option<Message<'_>>> {
+        self.inner.try_recv()
+    }
+
+    /// Copies the next message into `buf` if one is there now (never waits).
+    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        self.inner.try_recv_into(buf)
+    }
+
+    /// Largest message in bytes.
+    pub fn max_message(&self) -> usize {
+        self.inner.max_message()
+    }
+}
+
+impl Drop for AsyncConsumer {
+    fn drop(&mut self) {
+        self.waiter.settle();
+    }
+}
+
+impl AsyncReceiver for AsyncConsumer {
+    async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        AsyncConsumer::recv_into(self, buf).await
+    }
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        AsyncConsumer::try_recv_into(self, buf)
+    }
+}
+
+/// A two-way channel of two rings, as [`ring::duplex`], with async handles.
+///
+/// ```
+/// use shmring::aio::ring::duplex;
+/// use shmring::ring::{RingOptions, Side};
+/// # fn main() -> shmring::Result<()> {
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// rt.block_on(async {
+///     let name = format!("/shmring-aduplex-{}", std::process::id());
+///     let opts = RingOptions::new().capacity(4096);
+///     let (mut a_tx, _a_rx) = duplex(&name, Side::A, &opts)?;
+///     let (_b_tx, mut b_rx) = duplex(&name, Side::B, &opts)?;
+///     a_tx.send(b"ping").await?;
+///     assert_eq!(&*b_rx.recv().await?, b"ping");
+///     Ok(())
+/// })
+/// # }
+/// ```
+pub fn duplex(
+    name: &str,
+    side: Side,
+    opts: &RingOptions,
+) -> Result<(AsyncProducer, AsyncConsumer)> {
+    let (tx, rx) = ring::duplex(name, side, opts)?;
+    Ok((tx.into(), rx.into()))
+}
