@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use common::{check, message, peer_role, spawn_peer, unique};
 use shmring::aio::ring::{duplex as aduplex, AsyncConsumer, AsyncProducer};
+use shmring::aio::socket::{AsyncConnection, AsyncListener};
 use shmring::aio::{AsyncReceiver, AsyncSender};
 use shmring::ring::{duplex, Consumer, Producer, RingOptions, Side};
+use shmring::socket::{Connection, Listener, SocketOptions};
 use shmring::Error;
+use shmring::{Receiver, Sender};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -26,6 +29,18 @@ fn multi_thread() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+fn sopts(key: &str) -> SocketOptions {
+    SocketOptions::new()
+        .authkey(key)
+        .connect_timeout(LONG)
+        .max_frame(8 << 20)
+}
+
+/// A unique abstract Unix socket address.
+fn sock_addr(prefix: &str) -> String {
+    format!("@{}", unique(prefix).trim_start_matches('/'))
 }
 
 fn ropts() -> RingOptions {
@@ -120,6 +135,81 @@ fn peer() {
                 }
             }
         }),
+        // args: addr, key — blocking listener: accept one client, echo until it leaves.
+        "sock-echo" => {
+            let l = Listener::bind(args[0].as_str(), &sopts(&args[1])).expect("bind");
+            let mut conn = l.accept().expect("accept");
+            let mut buf = Vec::new();
+            loop {
+                match conn.recv_into(&mut buf) {
+                    Ok(()) => conn.send(&buf).expect("echo"),
+                    Err(Error::Disconnected) => break 0,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+        // args: addr, key, count — blocking client: sends `count` messages, checks each
+        // echo; exit 0 if all came back intact and in order.
+        "sock-client" => {
+            let mut conn =
+                Connection::connect(args[0].as_str(), &sopts(&args[1])).expect("connect");
+            let n: u64 = args[2].parse().unwrap();
+            let mut m = Vec::new();
+            let mut scratch = Vec::new();
+            let mut buf = Vec::new();
+            for seq in 0..n {
+                message(seq, &mut m);
+                conn.send(&m).expect("send");
+                conn.recv_into(&mut buf).expect("recv");
+                if let Err(e) = check(seq, &buf, &mut scratch) {
+                    eprintln!("{e}");
+                    std::process::exit(1);
+                }
+            }
+            0
+        }
+        // args: addr — a client with the wrong key: exit 0 if refused with Auth.
+        "sock-wrong-key" => match Connection::connect(args[0].as_str(), &sopts("not the key")) {
+            Err(Error::Auth(_)) => 0,
+            other => {
+                eprintln!("expected Auth, got {:?}", other.map(|_| ()));
+                1
+            }
+        },
+        // args: addr, key, count, size — blocking listener that reads slowly: `count`
+        // frames of `size` bytes whose first 8 bytes are 0, 1, 2, ... in order; exit 0 if
+        // every frame came once, whole, in order, then Disconnected.
+        "sock-slow-sink" => {
+            let l = Listener::bind(args[0].as_str(), &sopts(&args[1])).expect("bind");
+            let mut conn = l.accept().expect("accept");
+            let n: u64 = args[2].parse().unwrap();
+            let size: usize = args[3].parse().unwrap();
+            let mut buf = Vec::new();
+            for seq in 0..n {
+                if seq % 4 == 0 {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                conn.recv_into(&mut buf).expect("recv");
+                if buf.len() != size
+                    || buf[..8] != seq.to_le_bytes()
+                    || buf[8..].iter().any(|&b| b != seq as u8)
+                {
+                    eprintln!(
+                        "frame {seq}: {} bytes, starts {:?}",
+                        buf.len(),
+                        &buf[..8.min(buf.len())]
+                    );
+                    std::process::exit(1);
+                }
+            }
+            match conn.recv_into(&mut buf) {
+                Err(Error::Disconnected) => 0,
+                other => {
+                    eprintln!("expected Disconnected, got {other:?}");
+                    2
+                }
+            }
+        }
         other => panic!("unknown role {other}"),
     };
     std::process::exit(code);
@@ -341,4 +431,151 @@ fn dropping_a_consumer_while_its_wait_sleeps_is_clean() {
         tx.send(b"x").unwrap();
         assert!(!tx.consumer_attached().unwrap());
     });
+}
+
+#[test]
+fn async_socket_client_against_a_blocking_listener_with_split_halves() {
+    let addr = sock_addr("aio-sock");
+    let n = 2000u64;
+    let rt = multi_thread();
+    rt.block_on(async {
+        let mut child = spawn_peer("sock-echo", &[&addr, "k1"], false);
+        let conn = AsyncConnection::connect(addr.as_str(), &sopts("k1"))
+            .await
+            .unwrap();
+        let (mut tx, mut rx) = conn.into_split();
+        // Nothing is sent yet: these receives time out, are dropped, and lose nothing.
+        let mut buf = Vec::new();
+        for _ in 0..3 {
+            assert!(
+                tokio::time::timeout(Duration::from_millis(5), rx.recv_into(&mut buf))
+                    .await
+                    .is_err()
+            );
+        }
+        let big = vec![0x5Au8; 3 << 20]; // several socket buffers: partial writes and reads
+        let sender = tokio::spawn(async move {
+            let mut m = Vec::new();
+            for seq in 0..n {
+                message(seq, &mut m);
+                tx.send(&m).await.unwrap();
+                if seq == n / 2 {
+                    tx.send(&big).await.unwrap();
+                }
+            }
+            tx
+        });
+        let mut scratch = Vec::new();
+        for seq in 0..n {
+            // Short timeouts that fire while a frame is half in: the next recv continues.
+            let got = loop {
+                match tokio::time::timeout(Duration::from_micros(300), rx.recv_into(&mut buf)).await
+                {
+                    Ok(r) => break r,
+                    Err(_) => continue,
+                }
+            };
+            got.unwrap();
+            check(seq, &buf, &mut scratch).unwrap();
+            if seq == n / 2 {
+                let got = loop {
+                    match tokio::time::timeout(Duration::from_micros(300), rx.recv_into(&mut buf))
+                        .await
+                    {
+                        Ok(r) => break r,
+                        Err(_) => continue,
+                    }
+                };
+                got.unwrap();
+                assert!(buf.len() == 3 << 20 && buf.iter().all(|&b| b == 0x5A));
+            }
+        }
+        let tx = sender.await.unwrap();
+        assert!(!rx.try_recv_into(&mut buf).unwrap());
+        drop(tx);
+        drop(rx);
+        assert!(child.wait().unwrap().success());
+    });
+}
+
+#[test]
+fn async_listener_serves_blocking_clients_and_refuses_a_wrong_key() {
+    let addr = sock_addr("aio-listen");
+    let rt = current_thread();
+    rt.block_on(async {
+        let listener = AsyncListener::bind(addr.as_str(), &sopts("k2")).unwrap();
+        let mut bad = spawn_peer("sock-wrong-key", &[&addr], false);
+        match listener.accept().await {
+            Err(Error::Auth(_)) => {}
+            other => panic!("expected Auth, got {:?}", other.map(|_| ())),
+        }
+        assert!(bad.wait().unwrap().success());
+        // The listener still serves; two clients at once, each on its own task.
+        let mut c1 = spawn_peer("sock-client", &[&addr, "k2", "500"], false);
+        let mut c2 = spawn_peer("sock-client", &[&addr, "k2", "500"], false);
+        let mut tasks = Vec::new();
+        for _ in 0..2 {
+            let mut conn = listener.accept().await.unwrap();
+            tasks.push(tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    match conn.recv_into(&mut buf).await {
+                        Ok(()) => conn.send(&buf).await.unwrap(),
+                        Err(Error::Disconnected) => break,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert!(c1.wait().unwrap().success());
+        assert!(c2.wait().unwrap().success());
+    });
+}
+
+#[test]
+fn cancelled_socket_sends_are_whole_or_absent() {
+    let addr = sock_addr("aio-ssend");
+    let n = 200u64;
+    let size = 256 * 1024;
+    let rt = current_thread();
+    let (sent_on_cancel, retried) = rt.block_on(async {
+        let mut child = spawn_peer(
+            "sock-slow-sink",
+            &[&addr, "k3", &n.to_string(), &size.to_string()],
+            false,
+        );
+        let mut conn = AsyncConnection::connect(addr.as_str(), &sopts("k3"))
+            .await
+            .unwrap();
+        let (mut sent_on_cancel, mut retried) = (0u32, 0u32);
+        let mut m = vec![0u8; size];
+        for seq in 0..n {
+            m[..8].copy_from_slice(&seq.to_le_bytes());
+            m[8..].fill(seq as u8);
+            loop {
+                let before = conn.sent_count();
+                match tokio::time::timeout(Duration::from_micros(500), conn.send(&m)).await {
+                    Ok(r) => break r.unwrap(),
+                    // Committed: its rest goes out with the next operation.
+                    Err(_) if conn.sent_count() == before + 1 => {
+                        sent_on_cancel += 1;
+                        break;
+                    }
+                    // Not sent at all: send it again.
+                    Err(_) => retried += 1,
+                }
+            }
+        }
+        conn.flush().await.unwrap();
+        drop(conn);
+        assert!(
+            child.wait().unwrap().success(),
+            "the sink saw a torn, missing or doubled frame"
+        );
+        (sent_on_cancel, retried)
+    });
+    eprintln!("{sent_on_cancel} sends cancelled after their first byte, {retried} before it");
 }

@@ -52,6 +52,8 @@ use std::time::Duration;
 use crate::{Error, Result};
 
 pub mod ring;
+#[cfg(feature = "socket")]
+pub mod socket;
 
 /// The sending half of an async transport: moves whole byte messages to the peer.
 ///

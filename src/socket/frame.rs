@@ -451,3 +451,37 @@ impl Receiver for SocketReceiver {
             .map(|_| ())
     }
 }
+
+/// Hooks for the async wrappers (`crate::aio::socket`): hand the stream and every byte
+/// already read over, so an async connection continues exactly where this one stopped.
+#[cfg(feature = "async")]
+impl SocketSender {
+    /// The stream, unless an earlier send left the byte stream unusable.
+    pub(crate) fn into_async_parts(self) -> Result<Arc<Stream>> {
+        match self.broken {
+            Some(Broken::Partial) => Err(Error::Framing(
+                "an earlier send timed out in the middle of a frame; this connection can no longer be used".into(),
+            )),
+            Some(Broken::Gone) => Err(Error::Disconnected),
+            None => Ok(self.stream),
+        }
+    }
+}
+
+#[cfg(feature = "async")]
+impl SocketReceiver {
+    /// The stream, the bytes received but not yet delivered (a partial frame is given
+    /// back re-encoded, so they read as the original byte stream), and whether the
+    /// connection is closed.
+    pub(crate) fn into_async_parts(self) -> (Arc<Stream>, Vec<u8>, bool) {
+        let mut pending = Vec::new();
+        if let Some(len) = self.want {
+            let mut h = [0u8; 12];
+            let n = encode_header(len, &mut h);
+            pending.extend_from_slice(&h[..n]);
+            pending.extend_from_slice(&self.payload);
+        }
+        pending.extend_from_slice(&self.rbuf[self.start..self.end]);
+        (self.stream, pending, self.closed)
+    }
+}

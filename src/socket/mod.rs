@@ -1119,3 +1119,32 @@ impl Drop for Listener {
 
 #[cfg(test)]
 mod tests;
+
+/// Hooks for the async wrappers (`crate::aio::socket`).
+#[cfg(feature = "async")]
+impl Listener {
+    /// The listening socket's descriptor (for readiness).
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        self.fd()
+    }
+
+    /// Accepts a connection if one is waiting now, without its handshake.
+    pub(crate) fn try_accept_pending(&self) -> Result<Option<Pending>> {
+        Ok(self
+            .accept_stream(Deadline::after(Duration::ZERO))?
+            .map(|s| self.pending(s)))
+    }
+
+    /// The options the listener was bound with.
+    pub(crate) fn options(&self) -> &SocketOptions {
+        &self.opts
+    }
+}
+
+#[cfg(feature = "async")]
+impl SocketOptions {
+    /// The largest frame accepted.
+    pub(crate) fn get_max_frame(&self) -> usize {
+        self.max_frame
+    }
+}
