@@ -10,7 +10,9 @@
 use shmring::mq::{MessageQueue, MqOptions};
 
 fn main() -> shmring::Result<()> {
-    let name = std::env::args().nth(1).unwrap_or_else(|| "/shmring-example".to_owned());
+    let name = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "/shmring-example".to_owned());
     let mut q = MessageQueue::open_or_create(&name, &MqOptions::new().keep(true))?;
     println!("waiting for messages on {name}");
     let mut buf = Vec::new();
