@@ -646,6 +646,16 @@ impl Drop for MessageQueue {
     }
 }
 
+/// Hooks for the async wrapper (`crate::aio::mq`).
+#[cfg(feature = "async")]
+impl MessageQueue {
+    /// The queue descriptor: on Linux a file descriptor that `poll`/`epoll` report
+    /// readable while messages wait and writable while there is room.
+    pub(crate) fn raw_mqd(&self) -> std::os::fd::RawFd {
+        self.mqd
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

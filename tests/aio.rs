@@ -6,9 +6,11 @@ mod common;
 use std::time::Duration;
 
 use common::{check, message, peer_role, spawn_peer, unique};
+use shmring::aio::mq::AsyncMessageQueue;
 use shmring::aio::ring::{duplex as aduplex, AsyncConsumer, AsyncProducer};
 use shmring::aio::socket::{AsyncConnection, AsyncListener};
 use shmring::aio::{AsyncReceiver, AsyncSender};
+use shmring::mq::{MessageQueue, MqOptions};
 use shmring::ring::{duplex, Consumer, Producer, RingOptions, Side};
 use shmring::socket::{Connection, Listener, SocketOptions};
 use shmring::Error;
@@ -41,6 +43,10 @@ fn sopts(key: &str) -> SocketOptions {
 /// A unique abstract Unix socket address.
 fn sock_addr(prefix: &str) -> String {
     format!("@{}", unique(prefix).trim_start_matches('/'))
+}
+
+fn mqopts() -> MqOptions {
+    MqOptions::new().max_messages(8).message_size(512)
 }
 
 fn ropts() -> RingOptions {
@@ -206,6 +212,47 @@ fn peer() {
                 Err(Error::Disconnected) => 0,
                 other => {
                     eprintln!("expected Disconnected, got {other:?}");
+                    2
+                }
+            }
+        }
+        // args: name, count — blocking mq sender, pausing every 10 messages.
+        "mq-sender" => {
+            let mut q = MessageQueue::open(&args[0], &mqopts()).expect("open queue");
+            let n: u64 = args[1].parse().unwrap();
+            let mut m = Vec::new();
+            for seq in 0..n {
+                // Pause before some odd messages (received under short timeouts) and some
+                // even ones (received by a plain wait on readiness).
+                if seq % 10 == 1 || seq % 10 == 4 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                message(seq, &mut m);
+                q.send(&m).expect("send");
+            }
+            0
+        }
+        // args: name, count — blocking mq receiver, slow now and then; exit 0 if `count`
+        // messages came once each, intact, in order, and nothing after them.
+        "mq-receiver-check" => {
+            let mut q = MessageQueue::open(&args[0], &mqopts()).expect("open queue");
+            let n: u64 = args[1].parse().unwrap();
+            let mut buf = Vec::new();
+            let mut scratch = Vec::new();
+            for seq in 0..n {
+                if seq % 100 == 0 {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                q.recv_timeout_into(&mut buf, LONG).expect("recv");
+                if let Err(e) = check(seq, &buf, &mut scratch) {
+                    eprintln!("{e}");
+                    std::process::exit(1);
+                }
+            }
+            match q.recv_timeout_into(&mut buf, Duration::from_millis(200)) {
+                Err(Error::Timeout) => 0,
+                other => {
+                    eprintln!("expected nothing more, got {other:?} ({} bytes)", buf.len());
                     2
                 }
             }
@@ -578,4 +625,97 @@ fn cancelled_socket_sends_are_whole_or_absent() {
         (sent_on_cancel, retried)
     });
     eprintln!("{sent_on_cancel} sends cancelled after their first byte, {retried} before it");
+}
+
+#[test]
+fn async_mq_receives_from_a_blocking_sender_through_cancelled_waits() {
+    let name = unique("aio-mq");
+    let n = 2000u64;
+    let rt = current_thread();
+    rt.block_on(async {
+        let mut q = AsyncMessageQueue::create(&name, &mqopts()).unwrap();
+        let mut child = spawn_peer("mq-sender", &[&name, &n.to_string()], false);
+        let mut buf = Vec::new();
+        let mut scratch = Vec::new();
+        let mut cancelled = 0u32;
+        for seq in 0..n {
+            if seq % 2 == 0 {
+                // A plain wait: only the queue's readiness can end it.
+                tokio::time::timeout(LONG, q.recv_into(&mut buf))
+                    .await
+                    .expect("readiness woke the receive")
+                    .unwrap();
+                check(seq, &buf, &mut scratch).unwrap();
+                continue;
+            }
+            loop {
+                // Many of these time out while the sender pauses: each dropped receive
+                // must have taken nothing.
+                match tokio::time::timeout(Duration::from_micros(300), q.recv_into(&mut buf)).await
+                {
+                    Ok(r) => break r.unwrap(),
+                    Err(_) => cancelled += 1,
+                }
+            }
+            check(seq, &buf, &mut scratch).unwrap();
+        }
+        assert!(child.wait().unwrap().success());
+        assert!(!q.try_recv_into(&mut buf).unwrap());
+        eprintln!("{cancelled} receives cancelled");
+    });
+}
+
+#[test]
+fn async_mq_sends_cancelled_on_a_full_queue_are_whole_or_absent() {
+    let name = unique("aio-mqs");
+    let n = 2000u64;
+    let rt = current_thread();
+    rt.block_on(async {
+        let mut q = AsyncMessageQueue::create(&name, &mqopts()).unwrap();
+        // Full queue, nobody draining yet: the timed send says Timeout and sends nothing.
+        let mut k = 0u64;
+        let mut m = Vec::new();
+        message(0, &mut m);
+        while q.try_send(&m).unwrap() {
+            k += 1;
+        }
+        assert_eq!(k, 8);
+        match q.send_timeout(&m, Duration::from_millis(20)).await {
+            Err(Error::Timeout) => {}
+            other => panic!("expected Timeout, got {other:?}"),
+        }
+        let mut buf = Vec::new();
+        for _ in 0..k {
+            assert!(q.try_recv_into(&mut buf).unwrap());
+        }
+        assert!(
+            !q.try_recv_into(&mut buf).unwrap(),
+            "the timed-out send was sent"
+        );
+        // Now with a slow receiver in another process, every send under a short timeout,
+        // retried when it timed out.
+        let mut child = spawn_peer("mq-receiver-check", &[&name, &n.to_string()], false);
+        for seq in 0..n {
+            message(seq, &mut m);
+            if seq % 2 == 0 {
+                // A plain wait for room: only the queue's readiness can end it.
+                tokio::time::timeout(LONG, q.send(&m))
+                    .await
+                    .expect("readiness woke the send")
+                    .unwrap();
+                continue;
+            }
+            loop {
+                match tokio::time::timeout(Duration::from_micros(200), q.send_priority(&m, 0)).await
+                {
+                    Ok(r) => break r.unwrap(),
+                    Err(_) => continue,
+                }
+            }
+        }
+        assert!(
+            child.wait().unwrap().success(),
+            "the receiver saw a gap or a duplicate"
+        );
+    });
 }

@@ -7,7 +7,8 @@
 //! | transport | async type | how a task waits |
 //! |---|---|---|
 //! | ring ([`crate::ring`]) | [`ring::AsyncProducer`], [`ring::AsyncConsumer`] | spin (yielding to the scheduler), then the ring's own futex eventcount, slept on by a blocking-pool thread *only while a task waits* (docs/methods/async.md says why) |
-//! | socket (feature `socket`) | `socket::AsyncConnection` | tokio's `UnixStream`/`TcpStream` readiness: no thread, no polling loop |
+//! | socket (feature `socket`) | `socket::AsyncConnection`, `socket::AsyncListener` | epoll readiness through [`tokio::io::unix::AsyncFd`]: no thread, no polling loop |
+//! | message queue (feature `mq`) | `mq::AsyncMessageQueue` | the queue descriptor's readiness through `AsyncFd` |
 //!
 //! Every type needs a tokio runtime (current-thread or multi-thread); waiting on a ring
 //! uses [`tokio::task::spawn_blocking`], so the runtime must have its blocking pool (every
@@ -51,6 +52,8 @@ use std::time::Duration;
 
 use crate::{Error, Result};
 
+#[cfg(feature = "mq")]
+pub mod mq;
 pub mod ring;
 #[cfg(feature = "socket")]
 pub mod socket;

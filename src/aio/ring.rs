@@ -49,6 +49,9 @@ use crate::ring::LIVENESS_SLICE;
 use crate::ring::{self, Consumer, Message, Producer, RingOptions, Side, WaitStrategy};
 use crate::{Error, Result};
 
+/// Looks at the ring between two yields to the scheduler while spinning.
+const SPINS_PER_YIELD: u32 = 64;
+
 /// A pointer to a wake word inside a ring's mapping.
 ///
 /// The mapping lives as long as the `Producer`/`Consumer` that owns it, and the async
@@ -166,8 +169,15 @@ impl Waiter {
         }
         let start = Instant::now();
         let mut next_check = start + LIVENESS_SLICE;
-        // Phase 1: spin, yielding to the scheduler between looks.
+        // Phase 1: spin, yielding to the scheduler between rounds of looks (a yield can
+        // cost the runtime a look at its I/O driver, so a round makes a few looks first).
         loop {
+            for _ in 0..SPINS_PER_YIELD {
+                std::hint::spin_loop();
+                if let Some(v) = ready(ctx)? {
+                    return Ok(v);
+                }
+            }
             tokio::task::yield_now().await;
             if let Some(v) = ready(ctx)? {
                 return Ok(v);

@@ -1,0 +1,183 @@
+//! POSIX message queues for tokio: [`AsyncMessageQueue`].
+//!
+//! On Linux a queue descriptor is a file descriptor that epoll reports readable while
+//! messages wait and writable while there is room, so a task waits on readiness through
+//! [`tokio::io::unix::AsyncFd`]: no thread, no polling loop. Each send or receive is one
+//! non-blocking `mq_timedsend`/`mq_timedreceive`, which the kernel does whole or not at all.
+//!
+//! As with the blocking [`MessageQueue`], a queue has no notion of a peer:
+//! [`Error::Disconnected`](crate::Error::Disconnected) never occurs; bound waits with
+//! [`tokio::time::timeout`] or the traits' `_timeout` forms.
+//!
+//! ```
+//! use shmring::aio::mq::AsyncMessageQueue;
+//! use shmring::mq::MqOptions;
+//!
+//! # fn main() -> shmring::Result<()> {
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! rt.block_on(async {
+//!     let name = format!("/shmring-aiomq-{}", std::process::id());
+//!     let opts = MqOptions::new().max_messages(4).message_size(64);
+//!     let mut q = AsyncMessageQueue::create(&name, &opts)?;
+//!     q.send_priority(b"later", 1).await?;
+//!     q.send_priority(b"first", 9).await?;
+//!     let mut buf = Vec::new();
+//!     assert_eq!(q.recv_priority_into(&mut buf).await?, 9);
+//!     assert_eq!(buf, b"first");
+//!     Ok(())
+//! })
+//! # }
+//! ```
+
+use std::os::fd::{AsRawFd, RawFd};
+
+use tokio::io::unix::AsyncFd;
+
+use crate::aio::{AsyncReceiver, AsyncSender};
+use crate::mq::{MessageQueue, MqOptions};
+use crate::transport::{Receiver, Sender};
+use crate::{Error, Result};
+
+/// The queue's descriptor, for readiness (the [`MessageQueue`] owns it).
+#[derive(Debug)]
+struct MqFd(RawFd);
+
+impl AsRawFd for MqFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
+/// A POSIX message queue for tokio. Wraps a [`MessageQueue`]; sends and receives.
+///
+/// ```
+/// use shmring::aio::mq::AsyncMessageQueue;
+/// use shmring::aio::AsyncReceiver;
+/// use shmring::mq::MqOptions;
+/// use std::time::Duration;
+/// # fn main() -> shmring::Result<()> {
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// rt.block_on(async {
+///     let name = format!("/shmring-aiomq2-{}", std::process::id());
+///     let mut q = AsyncMessageQueue::create(&name, &MqOptions::new())?;
+///     assert!(q.recv_timeout(Duration::from_millis(5)).await.unwrap_err().is_timeout());
+///     Ok(())
+/// })
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct AsyncMessageQueue {
+    // Field order matters: the registration drops before the queue closes its descriptor.
+    fd: AsyncFd<MqFd>,
+    q: MessageQueue,
+}
+
+impl AsyncMessageQueue {
+    /// Creates a queue ([`MessageQueue::create`]). Must be called within a tokio runtime.
+    pub fn create(name: &str, opts: &MqOptions) -> Result<AsyncMessageQueue> {
+        Self::from_blocking(MessageQueue::create(name, opts)?)
+    }
+
+    /// Opens a queue ([`MessageQueue::open`]). Must be called within a tokio runtime.
+    pub fn open(name: &str, opts: &MqOptions) -> Result<AsyncMessageQueue> {
+        Self::from_blocking(MessageQueue::open(name, opts)?)
+    }
+
+    /// Opens the queue, or creates it ([`MessageQueue::open_or_create`]).
+    pub fn open_or_create(name: &str, opts: &MqOptions) -> Result<AsyncMessageQueue> {
+        Self::from_blocking(MessageQueue::open_or_create(name, opts)?)
+    }
+
+    /// Makes an open queue async. Must be called within a tokio runtime.
+    pub fn from_blocking(q: MessageQueue) -> Result<AsyncMessageQueue> {
+        // SAFETY: the descriptor belongs to `q`, which lives in the same struct and drops
+        // after the AsyncFd (field order), so it stays open and unchanged meanwhile.
+        let fd = unsafe { AsyncFd::register(MqFd(q.raw_mqd())) }
+            .map_err(|e| Error::io("register the queue with the tokio reactor", e.into()))?;
+        Ok(AsyncMessageQueue { fd, q })
+    }
+
+    /// The blocking queue underneath (name, attributes).
+    pub fn get_ref(&self) -> &MessageQueue {
+        &self.q
+    }
+
+    /// Sends with a priority (`0 .. 32768`), waiting for room.
+    ///
+    /// Cancel safe: the message goes into the queue in one non-blocking call, whole or not
+    /// at all, so a dropped future sent it whole or not at all.
+    pub async fn send_priority(&mut self, msg: &[u8], priority: u32) -> Result<()> {
+        loop {
+            if self.q.try_send_priority(msg, priority)? {
+                return Ok(());
+            }
+            let mut guard = self
+                .fd
+                .writable()
+                .await
+                .map_err(|e| Error::io("wait for room in the queue", e))?;
+            if self.q.try_send_priority(msg, priority)? {
+                return Ok(());
+            }
+            guard.clear_ready();
+        }
+    }
+
+    /// Receives the oldest message of the highest priority into `buf`, waiting for one;
+    /// returns its priority.
+    ///
+    /// Cancel safe: a message is taken in one non-blocking call just before the future
+    /// returns, so a dropped future took none.
+    pub async fn recv_priority_into(&mut self, buf: &mut Vec<u8>) -> Result<u32> {
+        loop {
+            if let Some(p) = self.q.try_recv_priority_into(buf)? {
+                return Ok(p);
+            }
+            let mut guard = self
+                .fd
+                .readable()
+                .await
+                .map_err(|e| Error::io("wait for a message in the queue", e))?;
+            if let Some(p) = self.q.try_recv_priority_into(buf)? {
+                return Ok(p);
+            }
+            guard.clear_ready();
+        }
+    }
+}
+
+impl AsyncSender for AsyncMessageQueue {
+    /// Sends with the queue's default priority ([`MqOptions::priority`]). Cancel safe.
+    async fn send(&mut self, msg: &[u8]) -> Result<()> {
+        loop {
+            if Sender::try_send(&mut self.q, msg)? {
+                return Ok(());
+            }
+            let mut guard = self
+                .fd
+                .writable()
+                .await
+                .map_err(|e| Error::io("wait for room in the queue", e))?;
+            if Sender::try_send(&mut self.q, msg)? {
+                return Ok(());
+            }
+            guard.clear_ready();
+        }
+    }
+    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+        Sender::try_send(&mut self.q, msg)
+    }
+    fn max_message(&self) -> usize {
+        Sender::max_message(&self.q)
+    }
+}
+
+impl AsyncReceiver for AsyncMessageQueue {
+    /// See [`AsyncMessageQueue::recv_priority_into`]. Cancel safe.
+    async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        self.recv_priority_into(buf).await.map(|_| ())
+    }
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        Receiver::try_recv_into(&mut self.q, buf)
+    }
+}
