@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use common::{check, message, peer_role, spawn_peer, unique};
 use shmring::aio::mq::AsyncMessageQueue;
+use shmring::aio::pipe::{AsyncPipeReceiver, AsyncPipeSender};
 use shmring::aio::ring::{duplex as aduplex, AsyncConsumer, AsyncProducer};
 use shmring::aio::socket::{AsyncConnection, AsyncListener};
 use shmring::aio::{AsyncReceiver, AsyncSender};
 use shmring::mq::{MessageQueue, MqOptions};
+use shmring::pipe::{PipeOptions, PipeReceiver, PipeSender};
 use shmring::ring::{duplex, Consumer, Producer, RingOptions, Side};
 use shmring::socket::{Connection, Listener, SocketOptions};
 use shmring::Error;
@@ -253,6 +255,45 @@ fn peer() {
                 Err(Error::Timeout) => 0,
                 other => {
                     eprintln!("expected nothing more, got {other:?} ({} bytes)", buf.len());
+                    2
+                }
+            }
+        }
+        // args: path, count — blocking pipe writer, pausing now and then.
+        "pipe-writer" => {
+            let mut tx = PipeSender::open(&args[0], &PipeOptions::new()).expect("open pipe");
+            let n: u64 = args[1].parse().unwrap();
+            let mut m = Vec::new();
+            for seq in 0..n {
+                if seq % 10 == 1 || seq % 10 == 4 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                message(seq, &mut m);
+                tx.send(&m).expect("send");
+            }
+            0
+        }
+        // args: path, count — blocking pipe reader, slow now and then; exit 0 if `count`
+        // messages came once each, intact, in order, then Disconnected.
+        "pipe-reader-check" => {
+            let mut rx = PipeReceiver::open(&args[0], &PipeOptions::new()).expect("open pipe");
+            let n: u64 = args[1].parse().unwrap();
+            let mut buf = Vec::new();
+            let mut scratch = Vec::new();
+            for seq in 0..n {
+                if seq % 500 == 0 {
+                    std::thread::sleep(Duration::from_millis(3));
+                }
+                rx.recv_timeout_into(&mut buf, LONG).expect("recv");
+                if let Err(e) = check(seq, &buf, &mut scratch) {
+                    eprintln!("{e}");
+                    std::process::exit(1);
+                }
+            }
+            match rx.recv_timeout_into(&mut buf, LONG) {
+                Err(Error::Disconnected) => 0,
+                other => {
+                    eprintln!("expected Disconnected, got {other:?} ({} bytes)", buf.len());
                     2
                 }
             }
@@ -717,5 +758,99 @@ fn async_mq_sends_cancelled_on_a_full_queue_are_whole_or_absent() {
             child.wait().unwrap().success(),
             "the receiver saw a gap or a duplicate"
         );
+    });
+}
+
+fn fifo_path(prefix: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(format!("{prefix}.fifo"));
+    (dir, p.to_str().unwrap().to_owned())
+}
+
+#[test]
+fn async_pipe_reader_started_first_gets_every_message_then_disconnected() {
+    let (_dir, path) = fifo_path("aio-pipe-r");
+    let n = 3000u64;
+    let rt = current_thread();
+    rt.block_on(async {
+        let mut rx = AsyncPipeReceiver::open(&path, &PipeOptions::new()).unwrap();
+        // No writer yet: waits time out (readiness must not report a writer that is not
+        // there), are dropped, and take nothing.
+        let mut buf = Vec::new();
+        for _ in 0..3 {
+            assert!(
+                tokio::time::timeout(Duration::from_millis(10), rx.recv_into(&mut buf))
+                    .await
+                    .is_err()
+            );
+        }
+        let mut child = spawn_peer("pipe-writer", &[&path, &n.to_string()], false);
+        let mut scratch = Vec::new();
+        let mut cancelled = 0u32;
+        for seq in 0..n {
+            if seq % 2 == 0 {
+                tokio::time::timeout(LONG, rx.recv_into(&mut buf))
+                    .await
+                    .expect("readiness woke the receive")
+                    .unwrap();
+            } else {
+                loop {
+                    match tokio::time::timeout(Duration::from_micros(300), rx.recv_into(&mut buf))
+                        .await
+                    {
+                        Ok(r) => break r.unwrap(),
+                        Err(_) => cancelled += 1,
+                    }
+                }
+            }
+            check(seq, &buf, &mut scratch).unwrap();
+        }
+        match tokio::time::timeout(LONG, rx.recv_into(&mut buf)).await {
+            Ok(Err(Error::Disconnected)) => {}
+            other => panic!("expected Disconnected, got {other:?}"),
+        }
+        assert!(child.wait().unwrap().success());
+        eprintln!("{cancelled} receives cancelled");
+    });
+}
+
+#[test]
+fn async_pipe_writer_started_first_waits_for_the_reader_and_loses_nothing() {
+    let (_dir, path) = fifo_path("aio-pipe-w");
+    let n = 20_000u64;
+    let rt = current_thread();
+    rt.block_on(async {
+        let mut tx = AsyncPipeSender::open(&path, &PipeOptions::new()).unwrap();
+        // No reader yet: a send waits (on inotify), times out, and sent nothing.
+        let mut m = Vec::new();
+        message(0, &mut m);
+        assert!(tokio::time::timeout(Duration::from_millis(20), tx.send(&m))
+            .await
+            .is_err());
+        let mut child = spawn_peer("pipe-reader-check", &[&path, &n.to_string()], false);
+        let mut cancelled = 0u32;
+        for seq in 0..n {
+            message(seq, &mut m);
+            if seq % 2 == 0 {
+                tokio::time::timeout(LONG, tx.send(&m))
+                    .await
+                    .expect("readiness woke the send")
+                    .unwrap();
+                continue;
+            }
+            loop {
+                match tokio::time::timeout(Duration::from_micros(200), tx.send(&m)).await {
+                    Ok(r) => break r.unwrap(),
+                    Err(_) => cancelled += 1,
+                }
+            }
+        }
+        tx.flush().await.unwrap();
+        drop(tx);
+        assert!(
+            child.wait().unwrap().success(),
+            "the reader saw a gap, a duplicate or a torn message"
+        );
+        eprintln!("{cancelled} sends cancelled");
     });
 }

@@ -9,6 +9,7 @@
 //! | ring ([`crate::ring`]) | [`ring::AsyncProducer`], [`ring::AsyncConsumer`] | spin (yielding to the scheduler), then the ring's own futex eventcount, slept on by a blocking-pool thread *only while a task waits* (docs/methods/async.md says why) |
 //! | socket (feature `socket`) | `socket::AsyncConnection`, `socket::AsyncListener` | epoll readiness through [`tokio::io::unix::AsyncFd`]: no thread, no polling loop |
 //! | message queue (feature `mq`) | `mq::AsyncMessageQueue` | the queue descriptor's readiness through `AsyncFd` |
+//! | named pipe (feature `pipe`) | `pipe::AsyncPipeSender`, `pipe::AsyncPipeReceiver` | the pipe's readiness through `AsyncFd`; inotify while no reader is there |
 //!
 //! Every type needs a tokio runtime (current-thread or multi-thread); waiting on a ring
 //! uses [`tokio::task::spawn_blocking`], so the runtime must have its blocking pool (every
@@ -54,6 +55,8 @@ use crate::{Error, Result};
 
 #[cfg(feature = "mq")]
 pub mod mq;
+#[cfg(feature = "pipe")]
+pub mod pipe;
 pub mod ring;
 #[cfg(feature = "socket")]
 pub mod socket;

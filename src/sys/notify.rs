@@ -82,6 +82,13 @@ mod imp {
             Ok(())
         }
 
+        /// The inotify descriptor (readable while events are queued), for the async pipe.
+        #[cfg(feature = "async")]
+        pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+            use std::os::fd::AsFd;
+            self.fd.as_fd()
+        }
+
         /// Sleeps until an event arrives or `timeout` passes; drains pending events.
         /// Returns true if an event was seen.
         pub(crate) fn wait(&mut self, timeout: Duration) -> Result<bool> {
