@@ -42,7 +42,9 @@
 //!     let mut tx = AsyncProducer::create(&name, &opts)?;
 //!     let mut rx = AsyncConsumer::open(&name, &opts)?;
 //!     tx.send(b"hello").await?;
-//!     assert_eq!(rx.recv().await?, b"hello");
+//!     assert_eq!(&*rx.recv().await?, b"hello"); // zero-copy guard (inherent `recv`)
+//!     tx.send(b"again").await?;
+//!     assert_eq!(AsyncReceiver::recv(&mut rx).await?, b"again"); // the trait's: a Vec
 //!     Ok(())
 //! })
 //! # }

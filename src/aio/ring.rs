@@ -344,7 +344,9 @@ impl AsyncSender for AsyncProducer {
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// let name = format!("/shmring-acons-{}", std::process::id());
 /// let mut rx = AsyncConsumer::create(&name, &RingOptions::new().capacity(1024))?;
-/// let r = rt.block_on(tokio::time::timeout(Duration::from_millis(5), rx.recv_into(&mut Vec::new())));
+/// let r = rt.block_on(async {
+///     tokio::time::timeout(Duration::from_millis(5), rx.recv_into(&mut Vec::new())).await
+/// });
 /// assert!(r.is_err()); // timed out; nothing was taken
 /// # Ok(()) }
 /// ```
@@ -384,7 +386,9 @@ impl AsyncConsumer {
         &self.inner
     }
 
-    /// The next message, zero-copy (see [`Message`]), waiting for one.
+    /// The next message, zero-copy (see [`Message`]), waiting for one. (The
+    /// [`AsyncReceiver::recv`] of the trait, called as `AsyncReceiver::recv(&mut rx)`,
+    /// returns a copy in a `Vec` instead.)
     ///
     /// Cancel safe: waiting only looks at the ring; the message is taken when this
     /// returns, so a dropped future took nothing. [`Error::Disconnected`] once the
