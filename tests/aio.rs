@@ -6,11 +6,13 @@ mod common;
 use std::time::Duration;
 
 use common::{check, message, peer_role, spawn_peer, unique};
+use shmring::aio::broadcast::AsyncSubscriber;
 use shmring::aio::mq::AsyncMessageQueue;
 use shmring::aio::pipe::{AsyncPipeReceiver, AsyncPipeSender};
 use shmring::aio::ring::{duplex as aduplex, AsyncConsumer, AsyncProducer};
 use shmring::aio::socket::{AsyncConnection, AsyncListener};
 use shmring::aio::{AsyncReceiver, AsyncSender};
+use shmring::broadcast::{BroadcastOptions, Publisher, Recv, Start};
 use shmring::mq::{MessageQueue, MqOptions};
 use shmring::pipe::{PipeOptions, PipeReceiver, PipeSender};
 use shmring::ring::{duplex, Consumer, Producer, RingOptions, Side};
@@ -45,6 +47,14 @@ fn sopts(key: &str) -> SocketOptions {
 /// A unique abstract Unix socket address.
 fn sock_addr(prefix: &str) -> String {
     format!("@{}", unique(prefix).trim_start_matches('/'))
+}
+
+fn bcopts() -> BroadcastOptions {
+    BroadcastOptions::new()
+        .slots(4096)
+        .max_message(512)
+        .open_timeout(LONG)
+        .start(Start::Oldest)
 }
 
 fn mqopts() -> MqOptions {
@@ -297,6 +307,24 @@ fn peer() {
                     2
                 }
             }
+        }
+        // args: name, count — blocking publisher: waits for a subscriber, publishes
+        // `count` messages with pauses, exits.
+        "bc-publisher" => {
+            let mut tx = Publisher::create(&args[0], &bcopts()).expect("create");
+            while !tx.subscribers_attached().unwrap() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let n: u64 = args[1].parse().unwrap();
+            let mut m = Vec::new();
+            for seq in 0..n {
+                if seq % 10 == 1 || seq % 10 == 4 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                message(seq, &mut m);
+                tx.publish(&m).expect("publish");
+            }
+            0
         }
         other => panic!("unknown role {other}"),
     };
@@ -852,5 +880,44 @@ fn async_pipe_writer_started_first_waits_for_the_reader_and_loses_nothing() {
             "the reader saw a gap, a duplicate or a torn message"
         );
         eprintln!("{cancelled} sends cancelled");
+    });
+}
+
+#[test]
+fn async_subscriber_gets_every_broadcast_then_disconnected() {
+    let name = unique("aio-bc");
+    let n = 2000u64;
+    let rt = current_thread();
+    rt.block_on(async {
+        let mut child = spawn_peer("bc-publisher", &[&name, &n.to_string()], false);
+        let mut sub = AsyncSubscriber::open(&name, &bcopts()).unwrap();
+        let mut buf = Vec::new();
+        let mut scratch = Vec::new();
+        let mut cancelled = 0u32;
+        for seq in 0..n {
+            let r = if seq % 2 == 0 {
+                tokio::time::timeout(LONG, sub.recv_into(&mut buf))
+                    .await
+                    .expect("the futex wake reached the task")
+                    .unwrap()
+            } else {
+                loop {
+                    match tokio::time::timeout(Duration::from_micros(300), sub.recv_into(&mut buf))
+                        .await
+                    {
+                        Ok(r) => break r.unwrap(),
+                        Err(_) => cancelled += 1,
+                    }
+                }
+            };
+            assert_eq!(r, Recv::Message(seq));
+            check(seq, &buf, &mut scratch).unwrap();
+        }
+        match tokio::time::timeout(LONG, sub.recv_into(&mut buf)).await {
+            Ok(Err(Error::Disconnected)) => {}
+            other => panic!("expected Disconnected, got {other:?}"),
+        }
+        assert!(child.wait().unwrap().success());
+        eprintln!("{cancelled} receives cancelled");
     });
 }

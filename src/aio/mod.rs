@@ -55,6 +55,7 @@ use std::time::Duration;
 
 use crate::{Error, Result};
 
+pub mod broadcast;
 #[cfg(feature = "mq")]
 pub mod mq;
 #[cfg(feature = "pipe")]
@@ -62,6 +63,7 @@ pub mod pipe;
 pub mod ring;
 #[cfg(feature = "socket")]
 pub mod socket;
+pub(crate) mod wait;
 
 /// The sending half of an async transport: moves whole byte messages to the peer.
 ///

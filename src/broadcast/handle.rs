@@ -683,6 +683,26 @@ pub fn inspect(name: &str) -> Result<BroadcastInfo> {
     Ok(info)
 }
 
+/// Hooks for the async wrapper (`crate::aio::broadcast`): the subscribers' wake word and
+/// the publisher-liveness check the blocking wait uses.
+#[cfg(feature = "async")]
+impl Subscriber {
+    /// The word subscribers sleep on while nothing new is there.
+    pub(crate) fn data_wake_word(&self) -> &crate::ring::layout::WakeWord {
+        &self.ring.shared().data_wake
+    }
+
+    /// True once a publisher had attached and is gone.
+    pub(crate) fn publisher_gone(&self) -> Result<bool> {
+        self.ring.publisher_gone()
+    }
+
+    /// The wait strategy from the options.
+    pub(crate) fn wait_strategy(&self) -> WaitStrategy {
+        self.ring.wait
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,200 @@
+//! Waiting on a shared-memory wake word (the ring's futex eventcount) from a tokio task:
+//! spin with yields, then announce and let a blocking-pool thread sleep on the futex.
+//! Used by the ring, broadcast and seqlock wrappers; docs/methods/async.md says why.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+
+use crate::ring::layout::WakeWord;
+use crate::ring::{WaitStrategy, LIVENESS_SLICE};
+use crate::{Error, Result};
+
+/// Looks at the shared word's condition between two yields to the scheduler while spinning.
+const SPINS_PER_YIELD: u32 = 64;
+
+/// A pointer to a wake word inside a ring's mapping.
+///
+/// The mapping lives as long as the `Producer`/`Consumer` that owns it, and the async
+/// wrappers never let that handle drop while a sleeper thread still uses the pointer (see
+/// [`Waiter::settle`]). The mapping does not move when the handle moves.
+#[derive(Debug, Clone, Copy)]
+struct WordPtr(*const WakeWord);
+
+// SAFETY: WakeWord is made of atomics (Sync); the pointer is only dereferenced while the
+// mapping is alive (see the type's docs), from whichever thread.
+unsafe impl Send for WordPtr {}
+// SAFETY: as above; shared access to atomics is thread-safe.
+unsafe impl Sync for WordPtr {}
+
+impl WordPtr {
+    fn get(&self) -> &WakeWord {
+        // SAFETY: see the type's docs: the mapping outlives every use of the pointer.
+        unsafe { &*self.0 }
+    }
+}
+
+/// Set once a sleeper will never touch its wake word again.
+#[derive(Debug, Default)]
+struct Done {
+    flag: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Done {
+    fn set(&self) {
+        *self.flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.cv.notify_all();
+    }
+
+    fn wait(&self) {
+        let mut g = self.flag.lock().unwrap_or_else(|e| e.into_inner());
+        while !*g {
+            g = self.cv.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// One announcement (`waiters += 1`) on a wake word. Dropping it withdraws the
+/// announcement and marks it done, whether the sleeper ran or its task was dropped unrun.
+#[derive(Debug)]
+struct Announced {
+    word: WordPtr,
+    done: Arc<Done>,
+}
+
+impl Drop for Announced {
+    fn drop(&mut self) {
+        self.word.get().cancel_wait();
+        self.done.set();
+    }
+}
+
+/// A blocking-pool task sleeping on a wake word for a waiting future.
+#[derive(Debug)]
+struct Sleeper {
+    handle: JoinHandle<()>,
+    done: Arc<Done>,
+}
+
+/// The async wait state of one side of a ring.
+#[derive(Debug)]
+pub(crate) struct Waiter {
+    word: WordPtr,
+    /// How long to spin before sleeping; `None`: never sleep (WaitStrategy::Spin).
+    spin: Option<Duration>,
+    /// A sleeper still in flight, left by a wait that was cancelled (its future dropped),
+    /// or by the one running now.
+    sleeper: Option<Sleeper>,
+}
+
+impl Waiter {
+    pub(crate) fn new(word: &WakeWord, strategy: WaitStrategy) -> Waiter {
+        let spin = match strategy {
+            WaitStrategy::Spin => None,
+            WaitStrategy::SpinYield { spin } | WaitStrategy::SpinBlock { spin } => Some(spin),
+        };
+        Waiter {
+            word: WordPtr(word),
+            spin,
+            sleeper: None,
+        }
+    }
+
+    /// Makes sure no sleeper uses the wake word any more: wakes it and waits (a few
+    /// microseconds: the futex wait returns at once) until it has withdrawn. Called before
+    /// the ring handle, and with it the mapping, can go away.
+    pub(crate) fn settle(&mut self) {
+        if let Some(s) = self.sleeper.take() {
+            if !s.handle.is_finished() {
+                self.word.get().wake();
+                s.done.wait();
+            }
+        }
+    }
+
+    /// Waits until `ready(ctx)` yields a value; `gone(ctx)` says whether the peer died
+    /// (checked about once per liveness slice). Cancel safe as long as `ready` is: nothing
+    /// is taken between two `.await`s but in `ready`, which returns at once.
+    pub(crate) async fn wait_for<C, T>(
+        &mut self,
+        ctx: &mut C,
+        mut ready: impl FnMut(&mut C) -> Result<Option<T>> + Send,
+        gone: impl Fn(&C) -> Result<bool> + Send,
+    ) -> Result<T>
+    where
+        C: Send,
+    {
+        if let Some(v) = ready(ctx)? {
+            return Ok(v);
+        }
+        let start = Instant::now();
+        let mut next_check = start + LIVENESS_SLICE;
+        // Phase 1: spin, yielding to the scheduler between rounds of looks (a yield can
+        // cost the runtime a look at its I/O driver, so a round makes a few looks first).
+        loop {
+            for _ in 0..SPINS_PER_YIELD {
+                std::hint::spin_loop();
+                if let Some(v) = ready(ctx)? {
+                    return Ok(v);
+                }
+            }
+            tokio::task::yield_now().await;
+            if let Some(v) = ready(ctx)? {
+                return Ok(v);
+            }
+            let now = Instant::now();
+            if now >= next_check {
+                next_check = now + LIVENESS_SLICE;
+                if gone(ctx)? {
+                    return ready(ctx)?.ok_or(Error::Disconnected);
+                }
+            }
+            if matches!(self.spin, Some(s) if now.duration_since(start) >= s) {
+                break;
+            }
+        }
+        // Phase 2: sleep on the futex, in a blocking-pool thread.
+        loop {
+            if let Some(s) = self.sleeper.as_mut() {
+                // Left by a cancelled wait: it announced before our last look, so any
+                // publish since wakes it. Wait for it rather than announcing twice.
+                let _ = (&mut s.handle).await;
+                self.sleeper = None;
+            } else {
+                let word = self.word;
+                let ticket = word.get().prepare_wait();
+                let announced = Announced {
+                    word,
+                    done: Arc::new(Done::default()),
+                };
+                match ready(ctx) {
+                    Ok(None) => {}
+                    Ok(Some(v)) => return Ok(v), // `announced` drops: withdrawn
+                    Err(e) => return Err(e),
+                }
+                let done = announced.done.clone();
+                let handle = tokio::task::spawn_blocking(move || {
+                    announced.word.get().sleep(ticket, Some(LIVENESS_SLICE));
+                    drop(announced);
+                });
+                self.sleeper = Some(Sleeper { handle, done });
+                if let Some(s) = self.sleeper.as_mut() {
+                    let _ = (&mut s.handle).await;
+                }
+                self.sleeper = None;
+            }
+            if let Some(v) = ready(ctx)? {
+                return Ok(v);
+            }
+            let now = Instant::now();
+            if now >= next_check {
+                next_check = now + LIVENESS_SLICE;
+                if gone(ctx)? {
+                    return ready(ctx)?.ok_or(Error::Disconnected);
+                }
+            }
+        }
+    }
+}
