@@ -164,7 +164,14 @@ impl Waiter {
                 self.sleeper = None;
             } else {
                 let word = self.word;
-                let ticket = word.get().prepare_wait();
+                let (ticket, barrier_ok) = word.get().prepare_wait();
+                // Without the heavy barrier a wake-up can be missed: bound its cost, as
+                // the blocking wait does.
+                let slice = if barrier_ok {
+                    LIVENESS_SLICE
+                } else {
+                    Duration::from_millis(1)
+                };
                 let announced = Announced {
                     word,
                     done: Arc::new(Done::default()),
@@ -176,7 +183,7 @@ impl Waiter {
                 }
                 let done = announced.done.clone();
                 let handle = tokio::task::spawn_blocking(move || {
-                    announced.word.get().sleep(ticket, Some(LIVENESS_SLICE));
+                    announced.word.get().sleep(ticket, Some(slice));
                     drop(announced);
                 });
                 self.sleeper = Some(Sleeper { handle, done });
