@@ -10,12 +10,14 @@ use shmring::aio::broadcast::AsyncSubscriber;
 use shmring::aio::mq::AsyncMessageQueue;
 use shmring::aio::pipe::{AsyncPipeReceiver, AsyncPipeSender};
 use shmring::aio::ring::{duplex as aduplex, AsyncConsumer, AsyncProducer};
+use shmring::aio::seqlock::AsyncReader;
 use shmring::aio::socket::{AsyncConnection, AsyncListener};
 use shmring::aio::{AsyncReceiver, AsyncSender};
 use shmring::broadcast::{BroadcastOptions, Publisher, Recv, Start};
 use shmring::mq::{MessageQueue, MqOptions};
 use shmring::pipe::{PipeOptions, PipeReceiver, PipeSender};
 use shmring::ring::{duplex, Consumer, Producer, RingOptions, Side};
+use shmring::seqlock::{Reader, SeqlockOptions, Writer};
 use shmring::socket::{Connection, Listener, SocketOptions};
 use shmring::Error;
 use shmring::{Receiver, Sender};
@@ -323,6 +325,23 @@ fn peer() {
                 }
                 message(seq, &mut m);
                 tx.publish(&m).expect("publish");
+            }
+            0
+        }
+        // args: name, count — seqlock writer: waits for a reader, writes [i, i*3] for
+        // i in 1..=count with pauses, exits.
+        "sl-writer" => {
+            let mut w =
+                Writer::<[u64; 2]>::create(&args[0], &SeqlockOptions::new()).expect("create");
+            while !w.readers_attached().unwrap() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let n: u64 = args[1].parse().unwrap();
+            for i in 1..=n {
+                if i % 5 == 0 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                w.write(&[i, i * 3]);
             }
             0
         }
@@ -919,5 +938,48 @@ fn async_subscriber_gets_every_broadcast_then_disconnected() {
         }
         assert!(child.wait().unwrap().success());
         eprintln!("{cancelled} receives cancelled");
+    });
+}
+
+#[test]
+fn async_seqlock_reader_follows_a_writer_in_another_process() {
+    let name = unique("aio-sl");
+    let n = 500u64;
+    let rt = current_thread();
+    rt.block_on(async {
+        let mut child = spawn_peer("sl-writer", &[&name, &n.to_string()], false);
+        let opts = SeqlockOptions::new().open_timeout(LONG);
+        let mut r = AsyncReader::from(Reader::<[u64; 2]>::open(&name, &opts).unwrap());
+        let mut last = 0u64;
+        let mut waits = 0u32;
+        loop {
+            let got = if waits % 2 == 0 {
+                tokio::time::timeout(LONG, r.wait_changed(last))
+                    .await
+                    .expect("woken")
+            } else {
+                // Dropped waits change nothing; the next one still sees every change.
+                match tokio::time::timeout(Duration::from_micros(300), r.wait_changed(last)).await {
+                    Ok(x) => x,
+                    Err(_) => {
+                        waits += 1;
+                        continue;
+                    }
+                }
+            };
+            waits += 1;
+            match got {
+                Ok(snap) => {
+                    assert!(snap.version > last, "versions only grow");
+                    // Version k holds the k-th write: [k, 3k], never a torn mix.
+                    assert_eq!(snap.value, [snap.version, snap.version * 3]);
+                    last = snap.version;
+                }
+                Err(Error::Disconnected) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(last, n, "the last write was seen before Disconnected");
+        assert!(child.wait().unwrap().success());
     });
 }

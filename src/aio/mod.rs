@@ -7,6 +7,7 @@
 //! | transport | async type | how a task waits |
 //! |---|---|---|
 //! | ring ([`crate::ring`]) | [`ring::AsyncProducer`], [`ring::AsyncConsumer`] | spin (yielding to the scheduler), then the ring's own futex eventcount, slept on by a blocking-pool thread *only while a task waits* (docs/methods/async.md says why) |
+//! | broadcast subscriber, seqlock reader | `broadcast::AsyncSubscriber`, `seqlock::AsyncReader` | as the ring (their wake words are the same eventcount) |
 //! | socket (feature `socket`) | `socket::AsyncConnection`, `socket::AsyncListener` | epoll readiness through [`tokio::io::unix::AsyncFd`]: no thread, no polling loop |
 //! | message queue (feature `mq`) | `mq::AsyncMessageQueue` | the queue descriptor's readiness through `AsyncFd` |
 //! | named pipe (feature `pipe`) | `pipe::AsyncPipeSender`, `pipe::AsyncPipeReceiver` | the pipe's readiness through `AsyncFd`; inotify while no reader is there |
@@ -61,6 +62,7 @@ pub mod mq;
 #[cfg(feature = "pipe")]
 pub mod pipe;
 pub mod ring;
+pub mod seqlock;
 #[cfg(feature = "socket")]
 pub mod socket;
 pub(crate) mod wait;

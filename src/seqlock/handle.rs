@@ -707,6 +707,41 @@ pub fn inspect(name: &str) -> Result<SeqlockInfo> {
     Ok(info)
 }
 
+/// Hooks for the async wrapper (`crate::aio::seqlock`): the wake word, liveness check and
+/// one non-waiting look that [`Reader::wait_changed`] uses.
+#[cfg(feature = "async")]
+impl<T: bytemuck::Pod> Reader<T> {
+    /// The word readers sleep on while waiting for a change.
+    pub(crate) fn changed_wake_word(&self) -> &crate::ring::layout::WakeWord {
+        &self.cell.shared().changed
+    }
+
+    /// True once a writer had attached and is gone.
+    pub(crate) fn writer_gone(&self) -> Result<bool> {
+        self.cell.writer_gone()
+    }
+
+    /// The wait strategy from the options.
+    pub(crate) fn wait_strategy(&self) -> WaitStrategy {
+        self.cell.wait
+    }
+
+    /// A consistent value newer than `last_version`, if there is one now.
+    pub(crate) fn try_newer(&self, last_version: u64) -> Option<Snapshot<T>> {
+        if self.cell.shared().seq.load(Ordering::Acquire) / 2 <= last_version {
+            return None;
+        }
+        let mut v = T::zeroed();
+        match self.attempt(&mut v) {
+            Attempt::Ok(seq) if seq / 2 > last_version => Some(Snapshot {
+                value: v,
+                version: seq / 2,
+            }),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
