@@ -1,0 +1,338 @@
+//! The client: calls, pipelined calls, notifications.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::codec::{Codec, Reply};
+use super::RpcError;
+use crate::transport::{Deadline, Receiver, Sender};
+
+/// Calls a [`Server`](super::Server)'s handlers over one transport pair: `tx` carries
+/// requests, `rx` replies.
+///
+/// * [`Client::call`]: send, wait for the reply, with one timeout for both.
+/// * [`Client::start_call`] / [`Client::wait`]: several calls in flight; replies are matched
+///   by request id and may arrive in any order (a reply for another call in flight is kept
+///   until that call is waited for).
+/// * [`Client::notify`]: one way, no reply.
+///
+/// A call that times out, or whose [`Pending`] is dropped, is forgotten: its reply, if it
+/// comes later, is discarded.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use shmring::rpc::{BinaryCodec, Client, RpcError};
+/// use shmring::transport::{Receiver, Sender};
+///
+/// fn pipelined<S: Sender, R: Receiver>(tx: S, rx: R) -> Result<i64, RpcError> {
+///     let t = Duration::from_secs(1);
+///     let mut c = Client::new(tx, rx, BinaryCodec);
+///     let a = c.start_call::<_, i64>("add", (1i64, 2i64), t)?;
+///     let b = c.start_call::<_, i64>("multiply", (3i64, 4i64), t)?;
+///     Ok(c.wait(b, t)? + c.wait(a, t)?)
+/// }
+/// ```
+pub struct Client<S, R, C: Codec> {
+    tx: S,
+    rx: R,
+    codec: C,
+    next_id: u64,
+    /// Ids sent whose reply is still wanted.
+    in_flight: HashSet<u64>,
+    /// Replies that arrived while waiting for another call: frame and decoded envelope.
+    stash: HashMap<u64, (Vec<u8>, Reply<C::Value>)>,
+    /// Ids of `Pending`s dropped without `wait`.
+    abandoned: Arc<Mutex<Vec<u64>>>,
+    frame: Vec<u8>,
+    out: Vec<u8>,
+}
+
+impl<S, R, C: Codec> fmt::Debug for Client<S, R, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("codec", &self.codec)
+            .field("next_id", &self.next_id)
+            .field("in_flight", &self.in_flight.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A call in flight, from [`Client::start_call`]; redeem it with [`Client::wait`].
+///
+/// Dropping it forgets the call (its reply is discarded when it comes).
+#[must_use = "a pending call does nothing unless waited for with Client::wait"]
+pub struct Pending<T> {
+    id: u64,
+    method: String,
+    abandoned: Arc<Mutex<Vec<u64>>>,
+    waited: bool,
+    _ret: PhantomData<fn() -> T>,
+}
+
+impl<T> Pending<T> {
+    /// The request id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The method called.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+}
+
+impl<T> fmt::Debug for Pending<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pending")
+            .field("id", &self.id)
+            .field("method", &self.method)
+            .finish()
+    }
+}
+
+impl<T> Drop for Pending<T> {
+    fn drop(&mut self) {
+        if !self.waited {
+            if let Ok(mut v) = self.abandoned.lock() {
+                v.push(self.id);
+            }
+        }
+    }
+}
+
+fn recv_until<R: Receiver>(
+    rx: &mut R,
+    buf: &mut Vec<u8>,
+    deadline: Deadline,
+) -> Result<(), RpcError> {
+    match deadline.remaining() {
+        None => rx.recv_into(buf)?,
+        Some(left) => rx.recv_timeout_into(buf, left)?,
+    }
+    Ok(())
+}
+
+fn send_until<S: Sender>(tx: &mut S, msg: &[u8], deadline: Deadline) -> Result<(), RpcError> {
+    match deadline.remaining() {
+        None => tx.send(msg)?,
+        Some(left) => tx.send_timeout(msg, left)?,
+    }
+    Ok(())
+}
+
+impl<S: Sender, R: Receiver, C: Codec> Client<S, R, C> {
+    /// A client sending requests on `tx` and reading replies from `rx`.
+    pub fn new(tx: S, rx: R, codec: C) -> Client<S, R, C> {
+        Client {
+            tx,
+            rx,
+            codec,
+            next_id: 1,
+            in_flight: HashSet::new(),
+            stash: HashMap::new(),
+            abandoned: Arc::new(Mutex::new(Vec::new())),
+            frame: Vec::new(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Calls `method` with `args` and waits for its result, at most `timeout` in all
+    /// (`Duration::MAX` waits as long as it takes).
+    ///
+    /// ```no_run
+    /// # fn f<S: shmring::Sender, R: shmring::Receiver>(tx: S, rx: R) -> Result<(), shmring::rpc::RpcError> {
+    /// use std::time::Duration;
+    /// let mut alice = shmring::rpc::Client::new(tx, rx, shmring::rpc::JsonCodec);
+    /// let product: i64 = alice.call("multiply", (8, 5), Duration::from_secs(1))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn call<A: Serialize, T: DeserializeOwned>(
+        &mut self,
+        method: &str,
+        args: A,
+        timeout: Duration,
+    ) -> Result<T, RpcError> {
+        let deadline = Deadline::after(timeout);
+        let id = self.send_request(method, &args, deadline)?;
+        let r = self.wait_id(id, method, deadline);
+        self.in_flight.remove(&id);
+        r
+    }
+
+    /// Sends a call and returns at once with its [`Pending`] handle; `timeout` bounds only
+    /// the sending (waiting for room in the transport).
+    ///
+    /// ```no_run
+    /// # fn f<S: shmring::Sender, R: shmring::Receiver>(tx: S, rx: R) -> Result<(), shmring::rpc::RpcError> {
+    /// use std::time::Duration;
+    /// let t = Duration::from_secs(1);
+    /// let mut alice = shmring::rpc::Client::new(tx, rx, shmring::rpc::JsonCodec);
+    /// let calls: Vec<_> = (0..10)
+    ///     .map(|i| alice.start_call::<_, i64>("add", (i, 1), t))
+    ///     .collect::<Result<_, _>>()?;
+    /// for (i, p) in calls.into_iter().enumerate().rev() {
+    ///     assert_eq!(alice.wait(p, t)?, i as i64 + 1);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn start_call<A: Serialize, T: DeserializeOwned>(
+        &mut self,
+        method: &str,
+        args: A,
+        timeout: Duration,
+    ) -> Result<Pending<T>, RpcError> {
+        let id = self.send_request(method, &args, Deadline::after(timeout))?;
+        Ok(Pending {
+            id,
+            method: method.to_owned(),
+            abandoned: Arc::clone(&self.abandoned),
+            waited: false,
+            _ret: PhantomData,
+        })
+    }
+
+    /// Waits at most `timeout` for the result of a call started with [`Client::start_call`].
+    /// On [`RpcError::Timeout`] the call is forgotten.
+    pub fn wait<T: DeserializeOwned>(
+        &mut self,
+        mut pending: Pending<T>,
+        timeout: Duration,
+    ) -> Result<T, RpcError> {
+        pending.waited = true;
+        let r = self.wait_id(pending.id, &pending.method, Deadline::after(timeout));
+        self.in_flight.remove(&pending.id);
+        self.stash.remove(&pending.id);
+        r
+    }
+
+    /// Sends a one-way notification: the server runs the handler and sends nothing back,
+    /// not even an error. `timeout` bounds the sending.
+    ///
+    /// ```no_run
+    /// # fn f<S: shmring::Sender, R: shmring::Receiver>(tx: S, rx: R) -> Result<(), shmring::rpc::RpcError> {
+    /// let mut alice = shmring::rpc::Client::new(tx, rx, shmring::rpc::JsonCodec);
+    /// alice.notify("log", "Bob was here", std::time::Duration::from_secs(1))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn notify<A: Serialize>(
+        &mut self,
+        method: &str,
+        args: A,
+        timeout: Duration,
+    ) -> Result<(), RpcError> {
+        self.out.clear();
+        self.codec
+            .encode_request(None, method, &args, &mut self.out)?;
+        send_until(&mut self.tx, &self.out, Deadline::after(timeout))
+    }
+
+    /// The number of calls sent whose reply is still awaited.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// The codec.
+    pub fn codec(&self) -> &C {
+        &self.codec
+    }
+
+    /// Gives the transport back.
+    pub fn into_inner(self) -> (S, R) {
+        (self.tx, self.rx)
+    }
+
+    fn send_request<A: Serialize + ?Sized>(
+        &mut self,
+        method: &str,
+        args: &A,
+        deadline: Deadline,
+    ) -> Result<u64, RpcError> {
+        self.reap_abandoned();
+        let id = self.next_id;
+        self.next_id += 1;
+        self.out.clear();
+        self.codec
+            .encode_request(Some(id), method, args, &mut self.out)?;
+        send_until(&mut self.tx, &self.out, deadline)?;
+        self.in_flight.insert(id);
+        Ok(id)
+    }
+
+    fn reap_abandoned(&mut self) {
+        let ids = match self.abandoned.lock() {
+            Ok(mut v) if !v.is_empty() => std::mem::take(&mut *v),
+            _ => return,
+        };
+        for id in ids {
+            self.in_flight.remove(&id);
+            self.stash.remove(&id);
+        }
+    }
+
+    fn finish<T: DeserializeOwned>(
+        &self,
+        frame: &[u8],
+        reply: Reply<C::Value>,
+        method: &str,
+    ) -> Result<T, RpcError> {
+        match reply.outcome {
+            Ok(v) => self
+                .codec
+                .decode_result(frame, v)
+                .map_err(|e| RpcError::Codec {
+                    message: format!("the result of `{method}` does not decode: {e}"),
+                }),
+            Err(e) => Err(e.into_rpc_error(method)),
+        }
+    }
+
+    fn wait_id<T: DeserializeOwned>(
+        &mut self,
+        id: u64,
+        method: &str,
+        deadline: Deadline,
+    ) -> Result<T, RpcError> {
+        self.reap_abandoned();
+        if let Some((frame, reply)) = self.stash.remove(&id) {
+            return self.finish(&frame, reply, method);
+        }
+        loop {
+            let mut frame = std::mem::take(&mut self.frame);
+            let got = recv_until(&mut self.rx, &mut frame, deadline);
+            let decoded = got.and_then(|()| self.codec.decode_reply(&frame));
+            let reply = match decoded {
+                Ok(r) => r,
+                Err(e) => {
+                    self.frame = frame;
+                    return Err(e);
+                }
+            };
+            match reply.id {
+                Some(rid) if rid == id => {
+                    let r = self.finish(&frame, reply, method);
+                    self.frame = frame;
+                    return r;
+                }
+                Some(rid) if self.in_flight.contains(&rid) => {
+                    // Another call's reply: keep it (and its frame) until that call waits.
+                    self.stash.insert(rid, (frame, reply));
+                }
+                // The server could not read the request's id: only attributable when this
+                // is the one call in flight.
+                None if self.in_flight.len() == 1 && reply.outcome.is_err() => {
+                    let r = self.finish(&frame, reply, method);
+                    self.frame = frame;
+                    return r;
+                }
+                // A late reply to a forgotten call, or one that cannot be attributed.
+                _ => self.frame = frame,
+            }
+        }
+    }
+}
