@@ -18,6 +18,10 @@ pub struct Request<'f, C: Codec> {
     pub params: C::Value,
 }
 
+/// One request of a frame as the server decoded it: the request, or the error reply it earns
+/// (with the request's id, when one could be read).
+pub type Entry<'f, C> = Result<Request<'f, C>, (Option<<C as Codec>::PeerId>, ErrorObject)>;
+
 /// What one request frame holds: a single request or a batch (JSON-RPC arrays).
 ///
 /// Each entry is either a request or the error reply it earns (with the id, when one could
@@ -25,9 +29,9 @@ pub struct Request<'f, C: Codec> {
 #[derive(Debug)]
 pub enum Incoming<'f, C: Codec> {
     /// One request.
-    Single(Result<Request<'f, C>, (Option<C::PeerId>, ErrorObject)>),
+    Single(Entry<'f, C>),
     /// A batch: replies go back in one frame, in a batch (see [`Codec::encode_batch`]).
-    Batch(Vec<Result<Request<'f, C>, (Option<C::PeerId>, ErrorObject)>>),
+    Batch(Vec<Entry<'f, C>>),
 }
 
 /// A reply as the client decoded it from a frame.

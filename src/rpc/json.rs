@@ -35,7 +35,7 @@ fn invalid(detail: &str) -> ErrorObject {
     ErrorObject::new(INVALID_REQUEST, "Invalid Request").with_data(detail)
 }
 
-type Entry = Result<Request<'static, JsonCodec>, (Option<Value>, ErrorObject)>;
+type Entry = super::codec::Entry<'static, JsonCodec>;
 
 fn request_from_value(v: Value) -> Entry {
     let Value::Object(mut m) = v else {

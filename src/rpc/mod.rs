@@ -74,7 +74,7 @@ mod server;
 
 pub use binary::BinaryCodec;
 pub use client::{Client, Pending};
-pub use codec::{Codec, Incoming, Reply, Request};
+pub use codec::{Codec, Entry, Incoming, Reply, Request};
 pub use json::JsonCodec;
 pub use server::Server;
 

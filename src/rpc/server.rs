@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::codec::{Codec, Incoming, Request};
+use super::codec::{Codec, Entry, Incoming};
 use super::{
     ErrorObject, HandlerError, RpcError, INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND,
 };
@@ -207,7 +207,7 @@ impl<C: Codec> Server<C> {
     /// Handles one request of a frame; returns whether a reply was appended to `out`.
     fn handle_entry(
         &self,
-        entry: Result<Request<'_, C>, (Option<C::PeerId>, ErrorObject)>,
+        entry: Entry<'_, C>,
         frame: &[u8],
         out: &mut Vec<u8>,
         max: usize,
