@@ -130,12 +130,18 @@ pub enum Error {
 impl Error {
     /// Builds an [`Error::Io`] from the last OS error, naming the operation.
     pub(crate) fn last_os(op: impl Into<Cow<'static, str>>) -> Error {
-        Error::Io { op: op.into(), source: io::Error::last_os_error() }
+        Error::Io {
+            op: op.into(),
+            source: io::Error::last_os_error(),
+        }
     }
 
     /// Builds an [`Error::Io`] naming the operation.
     pub(crate) fn io(op: impl Into<Cow<'static, str>>, source: io::Error) -> Error {
-        Error::Io { op: op.into(), source }
+        Error::Io {
+            op: op.into(),
+            source,
+        }
     }
 
     /// Builds an [`Error::Corrupt`].
@@ -170,7 +176,10 @@ impl From<io::Error> for Error {
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::UnexpectedEof => Error::Disconnected,
-            _ => Error::Io { op: Cow::Borrowed("io"), source },
+            _ => Error::Io {
+                op: Cow::Borrowed("io"),
+                source,
+            },
         }
     }
 }

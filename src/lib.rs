@@ -47,7 +47,10 @@ compile_error!("shmring's shared layouts are little-endian; big-endian targets a
 
 pub mod error;
 pub mod ring;
+#[cfg(not(loom))]
+pub mod segment;
 pub(crate) mod sync;
+#[cfg(not(loom))]
 pub(crate) mod sys;
 pub mod transport;
 

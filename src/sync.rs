@@ -23,3 +23,184 @@ pub(crate) fn spin_hint() {
     #[cfg(not(loom))]
     core::hint::spin_loop();
 }
+
+/// The data area of a ring: bytes shared with another process.
+///
+/// Outside loom it is a raw pointer into a mapping; the ring protocol guarantees that each
+/// byte is written by one side and read by the other only after a Release/Acquire hand-over
+/// of the position that covers it. Under loom every byte is a `loom::cell::UnsafeCell`, so
+/// loom itself checks that hand-over: a read not ordered after the write is reported as a
+/// data race.
+#[cfg(not(loom))]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DataArea {
+    ptr: *mut u8,
+    len: usize,
+}
+
+#[cfg(not(loom))]
+impl DataArea {
+    /// # Safety
+    /// `ptr .. ptr + len` must stay mapped and writable for as long as this value (and
+    /// its copies) is used, and `ptr` must be 8-byte aligned.
+    pub(crate) unsafe fn new(ptr: *mut u8, len: usize) -> DataArea {
+        DataArea { ptr, len }
+    }
+
+    /// Copies `src` to offset `off`.
+    ///
+    /// # Safety
+    /// `off + src.len() <= len`, and the caller owns those bytes under the ring protocol.
+    #[inline(always)]
+    pub(crate) unsafe fn write(&self, off: usize, src: &[u8]) {
+        debug_assert!(off + src.len() <= self.len);
+        // SAFETY: in bounds by the caller's contract; the regions cannot overlap (src is
+        // not in the data area the caller owns for writing).
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr.add(off), src.len()) }
+    }
+
+    /// Copies `dst.len()` bytes from offset `off`.
+    ///
+    /// # Safety
+    /// `off + dst.len() <= len`, and the bytes were published to the caller.
+    #[inline(always)]
+    pub(crate) unsafe fn read(&self, off: usize, dst: &mut [u8]) {
+        debug_assert!(off + dst.len() <= self.len);
+        // SAFETY: in bounds by the caller's contract.
+        unsafe { std::ptr::copy_nonoverlapping(self.ptr.add(off), dst.as_mut_ptr(), dst.len()) }
+    }
+
+    /// Writes a record header (two little-endian u32) at 8-aligned offset `off`.
+    ///
+    /// # Safety
+    /// `off` is 8-aligned, `off + 8 <= len`, and the caller owns those bytes.
+    #[inline(always)]
+    pub(crate) unsafe fn write_header(&self, off: usize, len: u32, kind: u32) {
+        debug_assert!(off % 8 == 0 && off + 8 <= self.len);
+        let v = (len as u64) | ((kind as u64) << 32);
+        // SAFETY: aligned and in bounds by the contract.
+        unsafe { (self.ptr.add(off) as *mut u64).write_volatile(v.to_le()) }
+    }
+
+    /// Reads a record header written by [`DataArea::write_header`].
+    ///
+    /// # Safety
+    /// `off` is 8-aligned and `off + 8 <= len`. The value may have been written by an
+    /// untrusted peer: the caller validates both fields before use.
+    #[inline(always)]
+    pub(crate) unsafe fn read_header(&self, off: usize) -> (u32, u32) {
+        debug_assert!(off % 8 == 0 && off + 8 <= self.len);
+        // SAFETY: aligned and in bounds by the contract. A volatile read: the compiler may
+        // not assume the value is stable, nor read it twice.
+        let v = u64::from_le(unsafe { (self.ptr.add(off) as *const u64).read_volatile() });
+        (v as u32, (v >> 32) as u32)
+    }
+
+    /// A shared slice of the data area.
+    ///
+    /// # Safety
+    /// In bounds, published to the caller, and valid for `'a` (see the ring's docs on
+    /// what a hostile peer writing these bytes means).
+    #[inline(always)]
+    pub(crate) unsafe fn slice<'a>(&self, off: usize, len: usize) -> &'a [u8] {
+        debug_assert!(off + len <= self.len);
+        // SAFETY: by the contract.
+        unsafe { std::slice::from_raw_parts(self.ptr.add(off), len) }
+    }
+
+    /// A mutable slice of the data area.
+    ///
+    /// # Safety
+    /// In bounds, owned by the caller (reserved, not yet published), valid for `'a`.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn slice_mut<'a>(&self, off: usize, len: usize) -> &'a mut [u8] {
+        debug_assert!(off + len <= self.len);
+        // SAFETY: by the contract.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(off), len) }
+    }
+}
+
+#[cfg(loom)]
+#[derive(Debug, Clone)]
+pub(crate) struct DataArea {
+    cells: std::sync::Arc<[loom::cell::UnsafeCell<u8>]>,
+}
+
+#[cfg(loom)]
+impl DataArea {
+    pub(crate) fn new_model(len: usize) -> DataArea {
+        DataArea {
+            cells: (0..len).map(|_| loom::cell::UnsafeCell::new(0u8)).collect(),
+        }
+    }
+
+    pub(crate) unsafe fn write(&self, off: usize, src: &[u8]) {
+        for (i, b) in src.iter().enumerate() {
+            // SAFETY: loom checks the access.
+            self.cells[off + i].with_mut(|p| unsafe { *p = *b });
+        }
+    }
+
+    pub(crate) unsafe fn read(&self, off: usize, dst: &mut [u8]) {
+        for (i, b) in dst.iter_mut().enumerate() {
+            // SAFETY: loom checks the access.
+            *b = self.cells[off + i].with(|p| unsafe { *p });
+        }
+    }
+
+    pub(crate) unsafe fn write_header(&self, off: usize, len: u32, kind: u32) {
+        let mut b = [0u8; 8];
+        b[..4].copy_from_slice(&len.to_le_bytes());
+        b[4..].copy_from_slice(&kind.to_le_bytes());
+        // SAFETY: forwarded contract.
+        unsafe { self.write(off, &b) }
+    }
+
+    pub(crate) unsafe fn read_header(&self, off: usize) -> (u32, u32) {
+        let mut b = [0u8; 8];
+        // SAFETY: forwarded contract.
+        unsafe { self.read(off, &mut b) };
+        (
+            u32::from_le_bytes(b[..4].try_into().unwrap()),
+            u32::from_le_bytes(b[4..].try_into().unwrap()),
+        )
+    }
+}
+
+#[cfg(not(loom))]
+impl DataArea {
+    /// Copies `dst.len()` bytes from 8-aligned offset `off` with word-sized atomic loads,
+    /// so a peer writing the same bytes concurrently is not a data race in this process
+    /// (the copy may then hold a mix of old and new bytes, never anything else).
+    ///
+    /// # Safety
+    /// `off` is 8-aligned and `off + round_up_8(dst.len()) <= len`.
+    #[inline]
+    pub(crate) unsafe fn read_atomic(&self, off: usize, dst: &mut [u8]) {
+        use std::sync::atomic::AtomicU64 as StdAtomicU64;
+        debug_assert!(off % 8 == 0 && off + dst.len().div_ceil(8) * 8 <= self.len);
+        let words = dst.len() / 8;
+        for i in 0..words {
+            // SAFETY: aligned and in bounds by the contract; AtomicU64 has u64's layout.
+            let w = unsafe { StdAtomicU64::from_ptr(self.ptr.add(off + i * 8) as *mut u64) }
+                .load(std::sync::atomic::Ordering::Relaxed);
+            dst[i * 8..i * 8 + 8].copy_from_slice(&w.to_ne_bytes());
+        }
+        let rest = dst.len() - words * 8;
+        if rest > 0 {
+            // SAFETY: the tail word is within the 8-aligned record (contract).
+            let w = unsafe { StdAtomicU64::from_ptr(self.ptr.add(off + words * 8) as *mut u64) }
+                .load(std::sync::atomic::Ordering::Relaxed);
+            dst[words * 8..].copy_from_slice(&w.to_ne_bytes()[..rest]);
+        }
+    }
+}
+
+#[cfg(loom)]
+impl DataArea {
+    pub(crate) unsafe fn read_atomic(&self, off: usize, dst: &mut [u8]) {
+        // SAFETY: forwarded contract.
+        unsafe { self.read(off, dst) }
+    }
+}

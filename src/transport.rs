@@ -168,7 +168,8 @@ impl Deadline {
 
     /// Time left: `None` for no deadline, `Some(ZERO)` once expired.
     pub fn remaining(&self) -> Option<Duration> {
-        self.0.map(|t| t.saturating_duration_since(std::time::Instant::now()))
+        self.0
+            .map(|t| t.saturating_duration_since(std::time::Instant::now()))
     }
 
     /// True once the deadline has passed.

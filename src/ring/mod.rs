@@ -1,1 +1,74 @@
-//! The ring.
+//! The performance core: a lock-free single-producer/single-consumer ring of
+//! variable-length byte messages in a POSIX shared memory object or an mmap'd file, used by
+//! two processes that were started on their own and find each other by name.
+//!
+//! ```
+//! use shmring::ring::{Consumer, Producer, RingOptions};
+//!
+//! # fn main() -> shmring::Result<()> {
+//! let name = format!("/shmring-ringdoc-{}", std::process::id());
+//! let opts = RingOptions::new().capacity(4096);
+//! let mut tx = Producer::create(&name, &opts)?;       // process A
+//! let mut rx = Consumer::open(&name, &opts)?;         // process B
+//!
+//! // Zero-copy send: write in place, then commit.
+//! let mut grant = tx.reserve(5)?;
+//! grant.copy_from_slice(b"hello");
+//! grant.commit();
+//! // Copy send.
+//! tx.send(b"world")?;
+//!
+//! // Zero-copy receive: the guard derefs to &[u8] and frees the space on drop.
+//! assert_eq!(&*rx.recv()?, b"hello");
+//! // Copy-out receive.
+//! let mut buf = Vec::new();
+//! rx.recv_into(&mut buf)?;
+//! assert_eq!(buf, b"world");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Guarantees
+//! - Each message is delivered whole, in order, exactly once (a message is "delivered"
+//!   when the consumer releases it: dropping a [`Message`] or returning from a copy-out
+//!   receive). A consumer that dies is replaced by a new [`Consumer::open`] that continues at
+//!   the first unreleased message.
+//! - When neither side sleeps, send and receive make no system call and take no lock.
+//! - A peer that exits or is killed (SIGKILL included) is seen as
+//!   [`Error::Disconnected`](crate::Error::Disconnected) by a side blocked on it within
+//!   [`LIVENESS_SLICE`] (10 ms; documented bound 100 ms), after every message it had
+//!   committed has been delivered. A second producer or consumer is refused with
+//!   [`Error::RoleTaken`](crate::Error::RoleTaken).
+//!
+//! # Zero-copy and an untrusted peer
+//! A [`Message`] is a `&[u8]` over memory that the other process maps writable. The
+//! producer never writes a record it has published, so with a well-behaved peer the bytes
+//! are stable while you hold the guard. A hostile or buggy peer *can* write them anyway;
+//! the crate cannot prevent that, and in Rust's memory model such a concurrent write is a
+//! data race on memory we hand out as `&[u8]`. What the crate guarantees regardless: every
+//! position and record header is validated before use, so a hostile peer can make you read
+//! changing payload bytes, or get [`Error::Corrupt`](crate::Error::Corrupt), but never makes
+//! this crate read or write outside the mapping, panic, or hand out a slice past the data
+//! area. If you do not trust the peer, use the copy-out receives
+//! ([`Consumer::recv_into`], [`Consumer::try_recv_into`]): they copy the payload with
+//! volatile reads into your buffer and release it, so you never hold a reference into
+//! shared memory (validate the copied bytes as you would any input).
+//!
+//! Like every mapping of a shared file, the segment can also be truncated by another
+//! process with write access, which turns accesses into SIGBUS; segments are created mode
+//! 0600 so only your user can do that.
+
+pub mod layout;
+
+pub(crate) mod core;
+pub(crate) mod wait;
+
+#[cfg(all(test, loom))]
+mod tests_loom;
+
+pub use wait::{WaitStrategy, LIVENESS_SLICE};
+
+#[cfg(not(loom))]
+mod handle;
+#[cfg(not(loom))]
+pub use handle::*;

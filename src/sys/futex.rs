@@ -16,7 +16,9 @@ pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
         tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
         tv_nsec: d.subsec_nanos() as libc::c_long,
     });
-    let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let tsp = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: `word` is a valid, aligned 32-bit word for the call's duration; FUTEX_WAIT only
     // reads it. The errors it can return are all "re-check and go on":
     // EAGAIN (value already differs), EINTR (signal), ETIMEDOUT; EFAULT/EINVAL cannot happen
@@ -40,7 +42,15 @@ pub(crate) fn wake_all(word: &AtomicU32) {
     // SAFETY: `word` is a valid aligned word; FUTEX_WAKE does not touch memory. Its only
     // failure for a valid address is EINVAL on a misaligned word, which cannot happen.
     unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX, std::ptr::null::<u32>(), std::ptr::null::<u32>(), 0u32);
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE,
+            i32::MAX,
+            std::ptr::null::<u32>(),
+            std::ptr::null::<u32>(),
+            0u32,
+        );
     }
 }
 
@@ -49,7 +59,11 @@ pub(crate) fn wake_all(word: &AtomicU32) {
 pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
     use std::sync::atomic::Ordering;
     if word.load(Ordering::Acquire) == expected {
-        std::thread::sleep(timeout.unwrap_or(Duration::from_millis(1)).min(Duration::from_micros(200)));
+        std::thread::sleep(
+            timeout
+                .unwrap_or(Duration::from_millis(1))
+                .min(Duration::from_micros(200)),
+        );
     }
 }
 

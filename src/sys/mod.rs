@@ -28,7 +28,10 @@ pub(crate) enum Location {
 impl Location {
     /// Parses a user-given name, refusing the unusable ones with a clear error.
     pub(crate) fn parse(name: &str) -> Result<Location> {
-        let bad = |reason: &'static str| Error::InvalidName { name: name.to_owned(), reason: reason.into() };
+        let bad = |reason: &'static str| Error::InvalidName {
+            name: name.to_owned(),
+            reason: reason.into(),
+        };
         if name.is_empty() {
             return Err(bad("empty"));
         }
@@ -72,7 +75,9 @@ impl Location {
             // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
             Location::Shm(c) => unsafe { libc::shm_open(c.as_ptr(), flags, mode as libc::c_uint) },
             // SAFETY: as above.
-            Location::Path(c) => unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) },
+            Location::Path(c) => unsafe {
+                libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint)
+            },
         }
     }
 
@@ -80,7 +85,10 @@ impl Location {
     /// `mode` (use 0200 while initialising, then [`fchmod`] to the final mode).
     /// `Ok(None)` if it already exists.
     pub(crate) fn create_excl(&self, mode: u32) -> Result<Option<OwnedFd>> {
-        let fd = self.open_raw(libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, mode as libc::mode_t);
+        let fd = self.open_raw(
+            libc::O_RDWR | libc::O_CREAT | libc::O_EXCL,
+            mode as libc::mode_t,
+        );
         if fd < 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() == Some(libc::EEXIST) {
@@ -128,7 +136,8 @@ impl Location {
 
 /// Sets the file's size.
 pub(crate) fn ftruncate(fd: &OwnedFd, len: u64) -> Result<()> {
-    let len = libc::off_t::try_from(len).map_err(|_| Error::InvalidConfig("segment size too large".into()))?;
+    let len = libc::off_t::try_from(len)
+        .map_err(|_| Error::InvalidConfig("segment size too large".into()))?;
     // SAFETY: plain syscall on an fd we own.
     if unsafe { libc::ftruncate(fd.as_raw_fd(), len) } != 0 {
         return Err(Error::last_os("ftruncate"));
@@ -176,10 +185,23 @@ impl Mapping {
         if len == 0 {
             return Err(Error::InvalidConfig("cannot map zero bytes".into()));
         }
-        let prot = if write { libc::PROT_READ | libc::PROT_WRITE } else { libc::PROT_READ };
+        let prot = if write {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            libc::PROT_READ
+        };
         // SAFETY: a fresh mapping chosen by the kernel (addr = null), so no existing memory
         // is replaced; the result is checked against MAP_FAILED.
-        let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd.as_raw_fd(), 0) };
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
         if p == libc::MAP_FAILED {
             return Err(Error::last_os("mmap"));
         }

@@ -1,0 +1,682 @@
+//! The ring protocol over a raw memory block. No OS calls, no names, no processes: loom,
+//! proptest, miri and the fuzzer run this exact code in-process.
+//!
+//! # Protocol
+//! Positions are u64 byte counters that only grow; a position's index in the data area is
+//! `pos & (capacity - 1)`. Records are 8-byte aligned: `len: u32, kind: u32`, payload,
+//! padding to 8. A record never wraps: when it does not fit before the end, the producer
+//! first writes a padding record up to the end and starts the message at index 0, so every
+//! message is one contiguous slice.
+//!
+//! - The producer writes records past `write_pos`, then publishes them by storing the new
+//!   `write_pos` with Release. It re-reads `read_pos` (Acquire) only when its cached copy
+//!   says the ring is full.
+//! - The consumer reads records between `read_pos` and `write_pos` (Acquire, re-read only
+//!   when its cached copy says empty), and frees them by storing `read_pos` with Release.
+//!
+//! Everything read from shared memory is checked before use: positions must be 8-aligned,
+//! monotonic and within one capacity of each other; record kinds must be known, lengths
+//! within `max_message` and within what was published. A failed check is `Error::Corrupt`.
+
+use crate::ring::layout::{record_size, RingShared, RECORD_HEADER, REC_MESSAGE, REC_PADDING};
+use crate::sync::{fence, DataArea, Ordering};
+use crate::{Error, Result};
+
+/// Geometry of a ring, validated once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Geometry {
+    /// Data area size; a power of two.
+    pub capacity: u64,
+    /// Largest payload.
+    pub max_message: u32,
+}
+
+impl Geometry {
+    #[inline(always)]
+    fn mask(&self) -> u64 {
+        self.capacity - 1
+    }
+}
+
+/// A reserved region for one message, not yet committed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reservation {
+    /// Payload offset in the data area.
+    pub offset: usize,
+    /// Payload length.
+    pub len: usize,
+    /// Padding bytes to write before the record (0, or up to the end of the data area).
+    pad: u64,
+}
+
+/// The producer's view: the shared words, the data area, and its private cursors.
+#[derive(Debug)]
+pub(crate) struct ProducerCore {
+    shared: *const RingShared,
+    data: DataArea,
+    geo: Geometry,
+    /// End of what this producer has written (committed), published or not.
+    write: u64,
+    /// What `write_pos` holds (the last value this producer published).
+    published: u64,
+    /// Last `read_pos` seen; the space in `cached_read .. cached_read + capacity` is free.
+    cached_read: u64,
+}
+
+// SAFETY: the core only touches the shared block through atomics and the data area through
+// the SPSC protocol; moving it to another thread moves the only producer cursor with it.
+unsafe impl Send for ProducerCore {}
+
+impl ProducerCore {
+    /// Attaches a producer to a ring whose positions it reads now (continuing after a
+    /// previous producer, if any).
+    ///
+    /// # Safety
+    /// `shared` and `data` must stay valid for the life of the core, `data` must be
+    /// `geo.capacity` bytes, and no other producer may use this ring at the same time.
+    pub(crate) unsafe fn attach(
+        shared: *const RingShared,
+        data: DataArea,
+        geo: Geometry,
+    ) -> Result<ProducerCore> {
+        // SAFETY: valid by the caller's contract.
+        let sh = unsafe { &*shared };
+        // SYNC: Acquire pairs with the consumer's Release of read_pos (space it freed).
+        let r = sh.read_pos.load(Ordering::Acquire);
+        let w = sh.write_pos.load(Ordering::Acquire);
+        check_positions(r, w, geo.capacity)?;
+        Ok(ProducerCore {
+            shared,
+            data,
+            geo,
+            write: w,
+            published: w,
+            cached_read: r,
+        })
+    }
+
+    #[inline(always)]
+    fn shared(&self) -> &RingShared {
+        // SAFETY: valid for the core's life by `attach`'s contract.
+        unsafe { &*self.shared }
+    }
+
+    /// The data area.
+    pub(crate) fn data(&self) -> &DataArea {
+        &self.data
+    }
+
+    /// Geometry.
+    pub(crate) fn geometry(&self) -> Geometry {
+        self.geo
+    }
+
+    /// Reserves room for a message of `len` bytes. `Ok(None)` if the ring has no room now.
+    #[inline]
+    pub(crate) fn reserve(&mut self, len: usize) -> Result<Option<Reservation>> {
+        if len > self.geo.max_message as usize {
+            return Err(Error::MessageTooLarge {
+                len,
+                max: self.geo.max_message as usize,
+            });
+        }
+        let rec = record_size(len as u64);
+        let idx = self.write & self.geo.mask();
+        let to_end = self.geo.capacity - idx;
+        let (pad, start) = if rec > to_end { (to_end, 0) } else { (0, idx) };
+        let need = pad + rec;
+        if self.write + need - self.cached_read > self.geo.capacity {
+            // SYNC: Acquire pairs with the consumer's Release of read_pos: the records it
+            // freed are no longer read, so we may overwrite them.
+            let r = self.shared().read_pos.load(Ordering::Acquire);
+            if r < self.cached_read || r > self.published || r % 8 != 0 {
+                return Err(Error::corrupt(format!(
+                    "read_pos {r} outside [{}, {}] or misaligned",
+                    self.cached_read, self.published
+                )));
+            }
+            self.cached_read = r;
+            if self.write + need - r > self.geo.capacity {
+                return Ok(None);
+            }
+        }
+        Ok(Some(Reservation {
+            offset: (start + RECORD_HEADER) as usize,
+            len,
+            pad,
+        }))
+    }
+
+    /// Writes the record headers of `r` and advances the private write cursor. The message
+    /// becomes visible to the consumer at the next [`ProducerCore::publish`].
+    ///
+    /// The payload bytes must have been written already.
+    #[inline]
+    pub(crate) fn commit(&mut self, r: Reservation) {
+        let idx = (self.write & self.geo.mask()) as usize;
+        if r.pad > 0 {
+            // SAFETY: idx is 8-aligned and idx + 8 <= capacity (to_end >= 8); these bytes
+            // are past `published`, owned by the producer.
+            unsafe {
+                self.data
+                    .write_header(idx, (r.pad - RECORD_HEADER) as u32, REC_PADDING)
+            };
+        }
+        // SAFETY: the record header sits right before the reserved payload, in bounds and
+        // owned by the producer (reserve checked the space).
+        unsafe {
+            self.data
+                .write_header(r.offset - RECORD_HEADER as usize, r.len as u32, REC_MESSAGE)
+        };
+        self.write += r.pad + record_size(r.len as u64);
+    }
+
+    /// Publishes every committed record. Returns true if the consumer announced that it
+    /// sleeps and must be woken (the caller wakes it: see `ring::wait`).
+    #[inline]
+    pub(crate) fn publish(&mut self) -> bool {
+        if self.write == self.published {
+            return false;
+        }
+        // SYNC: Release publishes the record headers and payloads written before it; the
+        // consumer loads write_pos with Acquire before reading them.
+        self.shared().write_pos.store(self.write, Ordering::Release);
+        self.published = self.write;
+        // SYNC: the store above and the load of `waiters` below must not be reordered
+        // (store-load): paired with the SeqCst fence a sleeper issues after announcing
+        // itself, either we see its announcement or it sees our write_pos.
+        fence(Ordering::SeqCst);
+        self.shared().data_wake.waiters.load(Ordering::Relaxed) != 0
+    }
+
+    /// Copies `msg` in and commits it (not yet published). `Ok(false)` if no room.
+    #[inline]
+    pub(crate) fn push(&mut self, msg: &[u8]) -> Result<bool> {
+        match self.reserve(msg.len())? {
+            None => Ok(false),
+            Some(r) => {
+                // SAFETY: the reservation is in bounds and owned by the producer.
+                unsafe { self.data.write(r.offset, msg) };
+                self.commit(r);
+                Ok(true)
+            }
+        }
+    }
+
+    /// Bytes in use as far as this producer knows (published and unpublished, minus freed).
+    pub(crate) fn used(&self) -> u64 {
+        self.write - self.cached_read
+    }
+}
+
+/// Where a received message lies in the data area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Slot {
+    /// Payload offset in the data area.
+    pub offset: usize,
+    /// Payload length.
+    pub len: usize,
+}
+
+/// The consumer's view.
+#[derive(Debug)]
+pub(crate) struct ConsumerCore {
+    shared: *const RingShared,
+    data: DataArea,
+    geo: Geometry,
+    /// Position of the next record to read.
+    read: u64,
+    /// What `read_pos` holds (the last value this consumer released).
+    released: u64,
+    /// Last `write_pos` seen.
+    cached_write: u64,
+}
+
+// SAFETY: as for ProducerCore.
+unsafe impl Send for ConsumerCore {}
+
+impl ConsumerCore {
+    /// Attaches a consumer, continuing where the previous one (if any) released.
+    ///
+    /// # Safety
+    /// As [`ProducerCore::attach`], for the consumer role.
+    pub(crate) unsafe fn attach(
+        shared: *const RingShared,
+        data: DataArea,
+        geo: Geometry,
+    ) -> Result<ConsumerCore> {
+        // SAFETY: valid by the caller's contract.
+        let sh = unsafe { &*shared };
+        let r = sh.read_pos.load(Ordering::Acquire);
+        // SYNC: Acquire pairs with the producer's Release of write_pos.
+        let w = sh.write_pos.load(Ordering::Acquire);
+        check_positions(r, w, geo.capacity)?;
+        Ok(ConsumerCore {
+            shared,
+            data,
+            geo,
+            read: r,
+            released: r,
+            cached_write: w,
+        })
+    }
+
+    #[inline(always)]
+    fn shared(&self) -> &RingShared {
+        // SAFETY: valid for the core's life by `attach`'s contract.
+        unsafe { &*self.shared }
+    }
+
+    /// The data area.
+    pub(crate) fn data(&self) -> &DataArea {
+        &self.data
+    }
+
+    /// Geometry.
+    pub(crate) fn geometry(&self) -> Geometry {
+        self.geo
+    }
+
+    /// True if a record is published past the read cursor (refreshing the cached
+    /// producer position if needed). Validates the producer's position.
+    #[inline(always)]
+    fn refresh(&mut self) -> Result<bool> {
+        if self.read != self.cached_write {
+            return Ok(true);
+        }
+        // SYNC: Acquire pairs with the producer's Release store of write_pos: the records
+        // up to `w` are fully written.
+        let w = self.shared().write_pos.load(Ordering::Acquire);
+        if w == self.read {
+            return Ok(false);
+        }
+        if w < self.read || w - self.released > self.geo.capacity || w % 8 != 0 {
+            return Err(Error::corrupt(format!(
+                "write_pos {w} is not within one capacity ({}) after read_pos {} or is misaligned",
+                self.geo.capacity, self.released
+            )));
+        }
+        self.cached_write = w;
+        Ok(true)
+    }
+
+    /// The next message, if one is published: its place in the data area. Padding records
+    /// are skipped. The message stays unreleased until [`ConsumerCore::advance`] and
+    /// [`ConsumerCore::release`].
+    #[inline]
+    pub(crate) fn peek(&mut self) -> Result<Option<Slot>> {
+        loop {
+            if !self.refresh()? {
+                return Ok(None);
+            }
+            let idx = self.read & self.geo.mask();
+            let avail = self.cached_write - self.read;
+            // SAFETY: idx is 8-aligned (positions are checked to be multiples of 8) and
+            // idx + 8 <= capacity (capacity is a multiple of 8); the bytes are published
+            // (read < cached_write). Both fields are validated below.
+            let (len, kind) = unsafe { self.data.read_header(idx as usize) };
+            match kind {
+                REC_MESSAGE => {
+                    let total = record_size(len as u64);
+                    if len > self.geo.max_message
+                        || total > avail
+                        || idx + total > self.geo.capacity
+                    {
+                        return Err(Error::corrupt(format!(
+                            "message record of {len} bytes at position {} does not fit (max {}, {avail} published)",
+                            self.read, self.geo.max_message
+                        )));
+                    }
+                    return Ok(Some(Slot {
+                        offset: (idx + RECORD_HEADER) as usize,
+                        len: len as usize,
+                    }));
+                }
+                REC_PADDING => {
+                    let total = RECORD_HEADER + len as u64;
+                    if idx + total != self.geo.capacity || total > avail {
+                        return Err(Error::corrupt(format!(
+                            "padding record of {len} bytes at position {} does not end at the end of the data area",
+                            self.read
+                        )));
+                    }
+                    self.read += total;
+                }
+                other => {
+                    return Err(Error::corrupt(format!(
+                        "unknown record kind {other:#x} at position {}",
+                        self.read
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Moves the read cursor past the message `slot` returned by [`ConsumerCore::peek`].
+    #[inline(always)]
+    pub(crate) fn advance(&mut self, slot: Slot) {
+        debug_assert_eq!(
+            (self.read & self.geo.mask()) + RECORD_HEADER,
+            slot.offset as u64
+        );
+        self.read += record_size(slot.len as u64);
+    }
+
+    /// Frees everything before the read cursor for the producer. Returns true if the
+    /// producer announced that it sleeps and must be woken.
+    #[inline]
+    pub(crate) fn release(&mut self) -> bool {
+        if self.read == self.released {
+            return false;
+        }
+        // SYNC: Release orders our reads of the freed records before the producer's reuse
+        // of their bytes (it loads read_pos with Acquire).
+        self.shared().read_pos.store(self.read, Ordering::Release);
+        self.released = self.read;
+        // SYNC: store-load ordering against the producer's announcement; see
+        // ProducerCore::publish.
+        fence(Ordering::SeqCst);
+        self.shared().space_wake.waiters.load(Ordering::Relaxed) != 0
+    }
+
+    /// Copies the next message into `buf` (cleared first) and moves past it, without
+    /// releasing. `Ok(false)` if none.
+    #[inline]
+    pub(crate) fn pop_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        match self.peek()? {
+            None => Ok(false),
+            Some(slot) => {
+                buf.clear();
+                buf.resize(slot.len, 0);
+                // SAFETY: the slot was validated in bounds (its 8-aligned record ends within
+                // the data area) and is published to us.
+                unsafe { self.data.read_atomic(slot.offset, buf) };
+                self.advance(slot);
+                Ok(true)
+            }
+        }
+    }
+
+    /// Bytes published and not yet released, as of the last look at `write_pos`.
+    pub(crate) fn pending(&self) -> u64 {
+        self.cached_write - self.released
+    }
+}
+
+/// Checks a (read, write) pair read from shared memory.
+pub(crate) fn check_positions(r: u64, w: u64, capacity: u64) -> Result<()> {
+    if r % 8 != 0 || w % 8 != 0 {
+        return Err(Error::corrupt(format!(
+            "positions read {r} / write {w} are not 8-byte aligned"
+        )));
+    }
+    if w < r || w - r > capacity {
+        return Err(Error::corrupt(format!(
+            "write_pos {w} is not within one capacity ({capacity}) after read_pos {r}"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::ring::layout::max_message_for;
+    use proptest::prelude::*;
+    use std::collections::VecDeque;
+
+    /// An in-process ring: shared words and data area in plain heap memory.
+    pub(crate) struct Mem {
+        shared: Box<[u64]>,
+        data: Box<[u64]>,
+        pub geo: Geometry,
+    }
+
+    impl Mem {
+        pub(crate) fn new(capacity: u64, max_message: u32) -> Mem {
+            Mem {
+                shared: vec![0u64; std::mem::size_of::<RingShared>() / 8].into_boxed_slice(),
+                data: vec![0u64; capacity as usize / 8].into_boxed_slice(),
+                geo: Geometry { capacity, max_message },
+            }
+        }
+        fn shared_ptr(&self) -> *const RingShared {
+            self.shared.as_ptr() as *const RingShared
+        }
+        fn area(&self) -> DataArea {
+            // SAFETY: the boxed slice outlives every core made from this Mem in these tests,
+            // and is 8-aligned.
+            unsafe { DataArea::new(self.data.as_ptr() as *mut u8, self.geo.capacity as usize) }
+        }
+        pub(crate) fn producer(&self) -> ProducerCore {
+            // SAFETY: see `area`; one producer per test.
+            unsafe { ProducerCore::attach(self.shared_ptr(), self.area(), self.geo).unwrap() }
+        }
+        pub(crate) fn consumer(&self) -> ConsumerCore {
+            // SAFETY: see `area`; one consumer per test.
+            unsafe { ConsumerCore::attach(self.shared_ptr(), self.area(), self.geo).unwrap() }
+        }
+        fn shared(&self) -> &RingShared {
+            // SAFETY: zeroed atomics are valid; lives as long as self.
+            unsafe { &*self.shared_ptr() }
+        }
+        fn data_words(&mut self) -> &mut [u64] {
+            &mut self.data
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Send(usize),
+        /// Reserve, write, and drop without committing.
+        Abandon(usize),
+        Recv,
+        /// Drain up to n, release once.
+        Batch(usize),
+        /// Publish several with one publication.
+        SendMany(Vec<usize>),
+        /// Replace the consumer by a fresh one (consumer restart).
+        Reattach,
+    }
+
+    fn op(max: usize) -> impl Strategy<Value = Op> {
+        let size = prop_oneof![Just(0usize), Just(max), 0..=max, 0..=16usize];
+        prop_oneof![
+            4 => size.clone().prop_map(Op::Send),
+            1 => size.clone().prop_map(Op::Abandon),
+            4 => Just(Op::Recv),
+            1 => (0..5usize).prop_map(Op::Batch),
+            1 => proptest::collection::vec(size, 0..5).prop_map(Op::SendMany),
+            1 => Just(Op::Reattach),
+        ]
+    }
+
+    fn payload(seq: u64, len: usize) -> Vec<u8> {
+        (0..len).map(|i| (seq as usize * 31 + i * 7) as u8).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// The core against a VecDeque model: every message delivered whole, in order,
+        /// once; full exactly when the model says the bytes do not fit.
+        #[test]
+        fn matches_vecdeque_model(cap_log in 6u32..11, ops in proptest::collection::vec(op(1 << 9), 1..300)) {
+            let cap = 1u64 << cap_log;
+            let max = max_message_for(cap) as u32;
+            let mem = Mem::new(cap, max);
+            let mut p = mem.producer();
+            let mut c = mem.consumer();
+            let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+            let mut seq = 0u64;
+            let mut buf = Vec::new();
+            for o in ops {
+                match o {
+                    Op::Send(n) => {
+                        let n = n.min(max as usize);
+                        let m = payload(seq, n);
+                        if p.push(&m).unwrap() {
+                            p.publish();
+                            model.push_back(m);
+                            seq += 1;
+                        } else {
+                            // Full: the model must hold enough bytes that this could not fit.
+                            prop_assert!(!model.is_empty());
+                        }
+                    }
+                    Op::Abandon(n) => {
+                        let n = n.min(max as usize);
+                        if let Some(r) = p.reserve(n).unwrap() {
+                            // SAFETY: reserved region.
+                            unsafe { p.data().write(r.offset, &vec![0xEE; n]) };
+                            // dropped without commit: nothing is published
+                        }
+                        prop_assert_eq!(p.publish(), false);
+                    }
+                    Op::Recv => {
+                        let got = c.pop_into(&mut buf).unwrap();
+                        c.release();
+                        match model.pop_front() {
+                            Some(m) => { prop_assert!(got); prop_assert_eq!(&buf, &m); }
+                            None => prop_assert!(!got),
+                        }
+                    }
+                    Op::Batch(k) => {
+                        for _ in 0..k {
+                            match c.peek().unwrap() {
+                                Some(slot) => {
+                                    // SAFETY: validated slot.
+                                    let s = unsafe { c.data().slice(slot.offset, slot.len) }.to_vec();
+                                    prop_assert_eq!(Some(s), model.pop_front());
+                                    c.advance(slot);
+                                }
+                                None => { prop_assert!(model.is_empty()); break; }
+                            }
+                        }
+                        c.release();
+                    }
+                    Op::SendMany(ns) => {
+                        let mut sent = Vec::new();
+                        for n in ns {
+                            let n = n.min(max as usize);
+                            let m = payload(seq, n);
+                            if p.push(&m).unwrap() { sent.push(m); seq += 1; } else { break; }
+                        }
+                        // Not visible before publication.
+                        let before = c.peek().unwrap().map(|s| s.len);
+                        prop_assert_eq!(before, model.front().map(|m| m.len()));
+                        p.publish();
+                        model.extend(sent);
+                    }
+                    Op::Reattach => {
+                        c = mem.consumer();
+                    }
+                }
+                prop_assert!(p.used() <= cap);
+            }
+            // Drain: everything left is delivered in order.
+            while let Some(m) = model.pop_front() {
+                prop_assert!(c.pop_into(&mut buf).unwrap());
+                prop_assert_eq!(&buf, &m);
+            }
+            prop_assert!(!c.pop_into(&mut buf).unwrap());
+        }
+
+        /// Garbage in the shared positions and the data area never panics or reads out of
+        /// bounds: every outcome is a message within bounds, "empty", or Corrupt.
+        #[test]
+        fn garbage_is_corrupt_not_ub(cap_log in 6u32..10, w in any::<u64>(), r in any::<u64>(), words in proptest::collection::vec(any::<u64>(), 0..128), valid_prefix in 0usize..4) {
+            let cap = 1u64 << cap_log;
+            let mut mem = Mem::new(cap, max_message_for(cap) as u32);
+            {
+                let mut p = mem.producer();
+                for i in 0..valid_prefix { let _ = p.push(&payload(i as u64, i * 5)); }
+                p.publish();
+            }
+            let n = mem.data_words().len();
+            for (i, v) in words.iter().enumerate() { mem.data_words()[i % n] = *v; }
+            if w % 3 == 0 { mem.shared().write_pos.store(w, Ordering::Relaxed); }
+            if r % 5 == 0 { mem.shared().read_pos.store(r, Ordering::Relaxed); }
+            // SAFETY: see Mem.
+            let c = unsafe { ConsumerCore::attach(mem.shared_ptr(), mem.area(), mem.geo) };
+            if let Ok(mut c) = c {
+                let mut buf = Vec::new();
+                for _ in 0..64 {
+                    match c.pop_into(&mut buf) {
+                        Ok(true) => { prop_assert!(buf.len() <= mem.geo.max_message as usize); c.release(); }
+                        Ok(false) => break,
+                        Err(Error::Corrupt(_)) => break,
+                        Err(e) => prop_assert!(false, "unexpected error {e}"),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn padding_record_when_message_does_not_fit_before_end() {
+        let mem = Mem::new(64, 24);
+        let mut p = mem.producer();
+        let mut c = mem.consumer();
+        let mut buf = Vec::new();
+        // 24-byte payload = 32-byte record. Two fill the ring.
+        assert!(p.push(&[1; 24]).unwrap());
+        p.publish();
+        assert!(c.pop_into(&mut buf).unwrap());
+        c.release();
+        // write at 32: a 16-byte payload (24-byte record) fits before the end (32 left).
+        assert!(p.push(&[2; 16]).unwrap());
+        // write at 56: 8 left; a 24-byte payload needs padding 8 + 32 = 40 bytes; free = 64 - (56 - 32) = 40.
+        assert!(p.push(&[3; 24]).unwrap());
+        p.publish();
+        assert!(c.pop_into(&mut buf).unwrap());
+        assert_eq!(buf, [2; 16]);
+        assert!(c.pop_into(&mut buf).unwrap());
+        assert_eq!(buf, [3; 24]);
+        c.release();
+        assert_eq!(mem.shared().read_pos.load(Ordering::Relaxed), 96);
+    }
+
+    #[test]
+    fn too_large_is_refused_not_truncated() {
+        let mem = Mem::new(64, 24);
+        let mut p = mem.producer();
+        assert!(matches!(p.push(&[0; 25]), Err(Error::MessageTooLarge { len: 25, max: 24 })));
+    }
+
+    #[test]
+    fn corrupt_record_kind_is_reported() {
+        let mut mem = Mem::new(64, 24);
+        let mut p = mem.producer();
+        assert!(p.push(b"abc").unwrap());
+        p.publish();
+        mem.data_words()[0] = 3 | (0xdead_beef_u64 << 32);
+        let mut c = mem.consumer();
+        let e = c.pop_into(&mut Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("unknown record kind"), "{e}");
+    }
+
+    #[test]
+    fn write_pos_past_capacity_is_corrupt() {
+        let mem = Mem::new(64, 24);
+        let mut c = mem.consumer();
+        mem.shared().write_pos.store(128, Ordering::Relaxed);
+        assert!(matches!(c.peek(), Err(Error::Corrupt(_))));
+    }
+
+    #[test]
+    fn read_pos_moving_backwards_is_corrupt() {
+        let mem = Mem::new(64, 24);
+        let mut p = mem.producer();
+        let mut c = mem.consumer();
+        for _ in 0..2 {
+            assert!(p.push(&[0; 24]).unwrap());
+        }
+        p.publish();
+        c.pop_into(&mut Vec::new()).unwrap();
+        c.release();
+        assert!(p.push(&[0; 24]).unwrap()); // refreshes cached_read to 32
+        mem.shared().read_pos.store(8 * 1001, Ordering::Relaxed); // past what was published
+        assert!(matches!(p.reserve(24), Err(Error::Corrupt(_))));
+    }
+}

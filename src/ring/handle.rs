@@ -1,0 +1,996 @@
+//! Producer and Consumer handles over a named segment.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::ring::core::{ConsumerCore, Geometry, ProducerCore, Reservation, Slot};
+use crate::ring::layout::{
+    max_message_for, RingGeometry, RingShared, GEOMETRY_OFFSET, KIND_RING, MAX_CAPACITY,
+    MIN_CAPACITY, RING_HEADER_SIZE, SHARED_OFFSET,
+};
+use crate::ring::wait::{wait_for, WaitStrategy};
+use crate::segment::{self, CreateSpec, Segment, SegmentInfo};
+use crate::sync::DataArea;
+use crate::sys::Mapping;
+use crate::transport::{Deadline, Receiver, Sender};
+use crate::{Error, Result};
+
+/// Role byte of the producer's lock.
+pub(crate) const PRODUCER_ROLE: u64 = 0;
+/// Role byte of the consumer's lock.
+pub(crate) const CONSUMER_ROLE: u64 = 1;
+
+/// How to create or open a ring.
+///
+/// ```
+/// use std::time::Duration;
+/// use shmring::ring::{RingOptions, WaitStrategy};
+/// let opts = RingOptions::new()
+///     .capacity(1 << 20)                 // bytes, a power of two
+///     .max_message(64 * 1024)            // bytes, at most capacity/2 - 8
+///     .mode(0o600)                       // file mode of a created segment
+///     .open_timeout(Duration::from_secs(5))
+///     .wait(WaitStrategy::Spin);
+/// assert_eq!(opts.get_capacity(), 1 << 20);
+/// ```
+#[derive(Debug, Clone)]
+pub struct RingOptions {
+    capacity: u64,
+    max_message: Option<u32>,
+    mode: u32,
+    keep: bool,
+    reclaim_stale: bool,
+    wait: WaitStrategy,
+    open_timeout: Duration,
+}
+
+impl Default for RingOptions {
+    fn default() -> Self {
+        RingOptions {
+            capacity: 1 << 20,
+            max_message: None,
+            mode: 0o600,
+            keep: false,
+            reclaim_stale: false,
+            wait: WaitStrategy::default(),
+            open_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RingOptions {
+    /// Defaults: 1 MiB capacity, max message capacity/2 - 8, mode 0600, unlink on drop,
+    /// no reclaiming, [`WaitStrategy::default`], open timeout 5 s.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Data area size in bytes (a power of two, 64 B ..= 1 TiB). Used by `create` only: an
+    /// opener uses the creator's geometry.
+    pub fn capacity(mut self, bytes: u64) -> Self {
+        self.capacity = bytes;
+        self
+    }
+
+    /// Largest message in bytes (default and maximum: capacity/2 - 8). Used by `create`.
+    pub fn max_message(mut self, bytes: u32) -> Self {
+        self.max_message = Some(bytes);
+        self
+    }
+
+    /// File mode of a created segment (default 0600).
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Keep the name when the creating handle drops (default: unlink it).
+    pub fn keep(mut self, keep: bool) -> Self {
+        self.keep = keep;
+        self
+    }
+
+    /// When creating over a leftover segment that no live process uses, remove it and
+    /// create anew (default: `AlreadyExists`).
+    pub fn reclaim_stale(mut self, yes: bool) -> Self {
+        self.reclaim_stale = yes;
+        self
+    }
+
+    /// How blocking operations wait (default: spin 20 µs, then sleep on the futex).
+    pub fn wait(mut self, strategy: WaitStrategy) -> Self {
+        self.wait = strategy;
+        self
+    }
+
+    /// How long `open` waits for the segment to appear and be ready (default 5 s).
+    pub fn open_timeout(mut self, timeout: Duration) -> Self {
+        self.open_timeout = timeout;
+        self
+    }
+
+    /// The capacity set.
+    pub fn get_capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    fn geometry(&self) -> Result<Geometry> {
+        let cap = self.capacity;
+        if !cap.is_power_of_two() {
+            return Err(Error::InvalidConfig(
+                format!("capacity {cap} is not a power of two").into(),
+            ));
+        }
+        if !(MIN_CAPACITY..=MAX_CAPACITY).contains(&cap) {
+            return Err(Error::InvalidConfig(
+                format!("capacity {cap} is outside {MIN_CAPACITY} ..= {MAX_CAPACITY} bytes").into(),
+            ));
+        }
+        let limit = max_message_for(cap);
+        let max = match self.max_message {
+            None => limit as u32,
+            Some(m) if m as u64 <= limit => m,
+            Some(m) => {
+                return Err(Error::InvalidConfig(
+                    format!("max_message {m} exceeds {limit}, the most a {cap}-byte ring allows (capacity/2 - 8)").into(),
+                ))
+            }
+        };
+        Ok(Geometry {
+            capacity: cap,
+            max_message: max,
+        })
+    }
+}
+
+/// The ring inside an attached segment: the segment plus pointers into it.
+#[derive(Debug)]
+struct Attached {
+    seg: Segment,
+    shared: *const RingShared,
+    data: DataArea,
+    geo: Geometry,
+    wait: WaitStrategy,
+}
+
+// SAFETY: `shared` and `data` point into `seg`'s mapping, which moves with the value.
+unsafe impl Send for Attached {}
+
+impl Attached {
+    fn geometry_words(map: &Mapping) -> &RingGeometry {
+        // SAFETY: every ring mapping is at least RING_HEADER_SIZE bytes (checked before this
+        // is called), page-aligned, and RingGeometry is repr(C) atomics at an 8-aligned
+        // offset; the reference does not outlive `map`.
+        unsafe { &*(map.as_ptr().add(GEOMETRY_OFFSET) as *const RingGeometry) }
+    }
+
+    fn from_segment(seg: Segment, wait: WaitStrategy) -> Attached {
+        let map = seg.mapping();
+        let g = Self::geometry_words(map);
+        let geo = Geometry {
+            capacity: g.capacity.load(Ordering::Relaxed),
+            max_message: g.max_message.load(Ordering::Relaxed),
+        };
+        // SAFETY: validated: the mapping holds RING_HEADER_SIZE + capacity bytes.
+        let shared = unsafe { map.as_ptr().add(SHARED_OFFSET) } as *const RingShared;
+        // SAFETY: as above; the data area is the `capacity` bytes after the header, it
+        // lives as long as `seg`, which Attached owns, and is 8-aligned (offset 1024 of a
+        // page-aligned mapping).
+        let data =
+            unsafe { DataArea::new(map.as_ptr().add(RING_HEADER_SIZE), geo.capacity as usize) };
+        Attached {
+            seg,
+            shared,
+            data,
+            geo,
+            wait,
+        }
+    }
+
+    fn shared(&self) -> &RingShared {
+        // SAFETY: points into the mapping owned by `self.seg`.
+        unsafe { &*self.shared }
+    }
+
+    fn geometry_counters(&self) -> &RingGeometry {
+        Self::geometry_words(self.seg.mapping())
+    }
+
+    fn create(name: &str, opts: &RingOptions, role: u64) -> Result<Attached> {
+        let geo = opts.geometry()?;
+        let spec = CreateSpec {
+            kind: KIND_RING,
+            header_size: RING_HEADER_SIZE as u32,
+            total_size: RING_HEADER_SIZE as u64 + geo.capacity,
+            mode: opts.mode,
+            reclaim_stale: opts.reclaim_stale,
+        };
+        let mut seg = Segment::create(name, &spec, Some(role), |map| {
+            let g = Self::geometry_words(map);
+            g.capacity.store(geo.capacity, Ordering::Relaxed);
+            g.max_message.store(geo.max_message, Ordering::Relaxed);
+            g.data_offset
+                .store(RING_HEADER_SIZE as u32, Ordering::Relaxed);
+        })?;
+        seg.set_keep(opts.keep);
+        Ok(Self::from_segment(seg, opts.wait))
+    }
+
+    fn open(
+        name: &str,
+        opts: &RingOptions,
+        role: u64,
+        role_name: &'static str,
+    ) -> Result<Attached> {
+        let seg = Segment::open(
+            name,
+            KIND_RING,
+            Deadline::after(opts.open_timeout),
+            true,
+            Some((role, role_name)),
+            validate_ring,
+        )?;
+        Ok(Self::from_segment(seg, opts.wait))
+    }
+
+    fn open_or_create(
+        name: &str,
+        opts: &RingOptions,
+        role: u64,
+        role_name: &'static str,
+    ) -> Result<Attached> {
+        match Self::create(name, opts, role) {
+            Err(Error::AlreadyExists(_)) => Self::open(name, opts, role, role_name),
+            other => other,
+        }
+    }
+
+    /// True once the peer (role `peer`) had attached and no longer holds its lock.
+    fn peer_gone(&self, peer: u64) -> Result<bool> {
+        let attaches = if peer == PRODUCER_ROLE {
+            &self.geometry_counters().producer_attaches
+        } else {
+            &self.geometry_counters().consumer_attaches
+        };
+        if attaches.load(Ordering::Acquire) == 0 {
+            return Ok(false);
+        }
+        Ok(!self.seg.role_held_by_other(peer)?)
+    }
+}
+
+fn validate_ring(map: &Mapping, shown: &str) -> Result<()> {
+    let bad = |reason: String| Error::BadSegment {
+        path: shown.to_owned(),
+        reason: reason.into(),
+    };
+    let h = segment::header_of(map);
+    let hs = h.header_size.load(Ordering::Relaxed) as usize;
+    if hs != RING_HEADER_SIZE || map.len() < RING_HEADER_SIZE {
+        return Err(bad(format!(
+            "ring header size {hs} (expected {RING_HEADER_SIZE}), file of {} bytes",
+            map.len()
+        )));
+    }
+    let g = Attached::geometry_words(map);
+    let cap = g.capacity.load(Ordering::Relaxed);
+    if !cap.is_power_of_two() || !(MIN_CAPACITY..=MAX_CAPACITY).contains(&cap) {
+        return Err(bad(format!(
+            "capacity {cap} is not a power of two in {MIN_CAPACITY} ..= {MAX_CAPACITY}"
+        )));
+    }
+    if RING_HEADER_SIZE as u64 + cap != map.len() as u64 {
+        return Err(bad(format!(
+            "capacity {cap} + header {RING_HEADER_SIZE} does not match the file's {} bytes",
+            map.len()
+        )));
+    }
+    let max = g.max_message.load(Ordering::Relaxed) as u64;
+    if max > max_message_for(cap) {
+        return Err(bad(format!(
+            "max message {max} exceeds {} allowed by capacity {cap}",
+            max_message_for(cap)
+        )));
+    }
+    let off = g.data_offset.load(Ordering::Relaxed);
+    if off as usize != RING_HEADER_SIZE {
+        return Err(bad(format!(
+            "data offset {off} (expected {RING_HEADER_SIZE})"
+        )));
+    }
+    Ok(())
+}
+
+/// The sending side of a ring. One per ring at a time (others get
+/// [`Error::RoleTaken`]).
+///
+/// ```
+/// use shmring::ring::{Consumer, Producer, RingOptions};
+/// # fn main() -> shmring::Result<()> {
+/// let name = format!("/shmring-pdoc-{}", std::process::id());
+/// let mut tx = Producer::create(&name, &RingOptions::new().capacity(1024))?;
+/// assert!(tx.try_send(b"ping")?);
+/// let mut rx = Consumer::open(&name, &RingOptions::new())?;
+/// assert_eq!(&*rx.try_recv()?.unwrap(), b"ping");
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "a Producer detaches when dropped"]
+pub struct Producer {
+    ring: Attached,
+    core: ProducerCore,
+}
+
+impl Producer {
+    /// Creates a new ring named `name` (a `/shm-name` or a file path) and attaches as its
+    /// producer. Fails with [`Error::AlreadyExists`] if the name is taken (see
+    /// [`RingOptions::reclaim_stale`]).
+    pub fn create(name: &str, opts: &RingOptions) -> Result<Producer> {
+        Self::attach(Attached::create(name, opts, PRODUCER_ROLE)?)
+    }
+
+    /// Opens an existing ring as its producer, waiting up to the open timeout for it to be
+    /// created.
+    pub fn open(name: &str, opts: &RingOptions) -> Result<Producer> {
+        Self::attach(Attached::open(name, opts, PRODUCER_ROLE, "producer")?)
+    }
+
+    /// Opens the ring if it exists, else creates it: for peers that do not know who
+    /// starts first.
+    pub fn open_or_create(name: &str, opts: &RingOptions) -> Result<Producer> {
+        Self::attach(Attached::open_or_create(
+            name,
+            opts,
+            PRODUCER_ROLE,
+            "producer",
+        )?)
+    }
+
+    fn attach(ring: Attached) -> Result<Producer> {
+        // SAFETY: shared/data point into the mapping owned by `ring`, which the Producer
+        // owns for as long as the core; the role lock makes us the only producer.
+        let core = unsafe { ProducerCore::attach(ring.shared, ring.data, ring.geo)? };
+        // SYNC: Release, so a consumer that sees the count also sees our lock taken.
+        ring.geometry_counters()
+            .producer_attaches
+            .fetch_add(1, Ordering::Release);
+        Ok(Producer { ring, core })
+    }
+
+    /// The ring's name.
+    pub fn name(&self) -> String {
+        self.ring.seg.name()
+    }
+
+    /// Data area size in bytes.
+    pub fn capacity(&self) -> u64 {
+        self.ring.geo.capacity
+    }
+
+    /// Largest message in bytes.
+    pub fn max_message(&self) -> usize {
+        self.ring.geo.max_message as usize
+    }
+
+    /// Keep the name after this (creating) handle drops.
+    pub fn set_keep(&mut self, keep: bool) {
+        self.ring.seg.set_keep(keep);
+    }
+
+    /// True if a consumer is attached now.
+    pub fn consumer_attached(&self) -> Result<bool> {
+        self.ring.seg.role_held_by_other(CONSUMER_ROLE)
+    }
+
+    #[inline]
+    fn publish(&mut self) {
+        if self.core.publish() {
+            self.ring.shared().data_wake.wake();
+        }
+    }
+
+    fn wait_reserve(&mut self, len: usize, deadline: Deadline) -> Result<Reservation> {
+        let Producer { ring, core } = self;
+        wait_for(
+            &ring.shared().space_wake,
+            ring.wait,
+            deadline,
+            || core.reserve(len),
+            || ring.peer_gone(CONSUMER_ROLE),
+        )
+    }
+
+    /// Reserves room for a `len`-byte message without waiting; `Ok(None)` if the ring is
+    /// full. Write the message into the [`Grant`], then [`Grant::commit`].
+    pub fn try_reserve(&mut self, len: usize) -> Result<Option<Grant<'_>>> {
+        Ok(self.core.reserve(len)?.map(|res| Grant {
+            producer: self,
+            res,
+        }))
+    }
+
+    /// Reserves room for a `len`-byte message, waiting for space.
+    ///
+    /// ```
+    /// # use shmring::ring::{Producer, RingOptions};
+    /// # fn main() -> shmring::Result<()> {
+    /// # let name = format!("/shmring-grant-{}", std::process::id());
+    /// let mut tx = Producer::create(&name, &RingOptions::new().capacity(1024))?;
+    /// let mut g = tx.reserve(3)?;
+    /// g[..].copy_from_slice(b"abc");
+    /// g.commit();
+    /// # Ok(()) }
+    /// ```
+    pub fn reserve(&mut self, len: usize) -> Result<Grant<'_>> {
+        let res = self.wait_reserve(len, Deadline::forever())?;
+        Ok(Grant {
+            producer: self,
+            res,
+        })
+    }
+
+    /// Reserves room, waiting at most `timeout`.
+    pub fn reserve_timeout(&mut self, len: usize, timeout: Duration) -> Result<Grant<'_>> {
+        let res = self.wait_reserve(len, Deadline::after(timeout))?;
+        Ok(Grant {
+            producer: self,
+            res,
+        })
+    }
+
+    fn write_and_publish(&mut self, res: Reservation, msg: &[u8]) {
+        // SAFETY: the reservation is in bounds and owned by this producer until commit.
+        unsafe { self.core.data().write(res.offset, msg) };
+        self.core.commit(res);
+        self.publish();
+    }
+
+    /// Copies `msg` into the ring if there is room now. `Ok(false)`: full, nothing sent.
+    #[inline]
+    pub fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+        match self.core.reserve(msg.len())? {
+            Some(res) => {
+                self.write_and_publish(res, msg);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Copies `msg` into the ring, waiting for room.
+    #[inline]
+    pub fn send(&mut self, msg: &[u8]) -> Result<()> {
+        if let Some(res) = self.core.reserve(msg.len())? {
+            self.write_and_publish(res, msg);
+            return Ok(());
+        }
+        let res = self.wait_reserve(msg.len(), Deadline::forever())?;
+        self.write_and_publish(res, msg);
+        Ok(())
+    }
+
+    /// Copies `msg` into the ring, waiting at most `timeout` for room.
+    pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
+        let res = self.wait_reserve(msg.len(), Deadline::after(timeout))?;
+        self.write_and_publish(res, msg);
+        Ok(())
+    }
+
+    /// Copies as many of `msgs` as fit now, publishes them at once (one wake at most), and
+    /// returns how many were sent.
+    ///
+    /// ```
+    /// # use shmring::ring::{Consumer, Producer, RingOptions};
+    /// # fn main() -> shmring::Result<()> {
+    /// # let name = format!("/shmring-batch-{}", std::process::id());
+    /// let mut tx = Producer::create(&name, &RingOptions::new().capacity(4096))?;
+    /// assert_eq!(tx.try_send_batch([&b"a"[..], b"b", b"c"])?, 3);
+    /// # Ok(()) }
+    /// ```
+    pub fn try_send_batch<'m>(
+        &mut self,
+        msgs: impl IntoIterator<Item = &'m [u8]>,
+    ) -> Result<usize> {
+        let mut n = 0;
+        let mut result = Ok(());
+        for m in msgs {
+            match self.core.push(m) {
+                Ok(true) => n += 1,
+                Ok(false) => break,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        self.publish();
+        result.map(|_| n)
+    }
+
+    /// Sends every message of `msgs`, publishing whenever the ring fills and once at the
+    /// end: one wake per batch when the consumer sleeps, instead of one per message.
+    pub fn send_batch<'m>(&mut self, msgs: impl IntoIterator<Item = &'m [u8]>) -> Result<usize> {
+        let mut n = 0;
+        for m in msgs {
+            if !self.core.push(m)? {
+                self.publish();
+                let res = self.wait_reserve(m.len(), Deadline::forever())?;
+                // SAFETY: reserved for this producer.
+                unsafe { self.core.data().write(res.offset, m) };
+                self.core.commit(res);
+            }
+            n += 1;
+        }
+        self.publish();
+        Ok(n)
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        self.publish();
+        // Release the role before waking, so a blocked consumer that wakes sees us gone.
+        let _ = self.ring.seg.release_role(PRODUCER_ROLE);
+        self.ring.shared().data_wake.wake();
+    }
+}
+
+impl Sender for Producer {
+    fn send(&mut self, msg: &[u8]) -> Result<()> {
+        Producer::send(self, msg)
+    }
+    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+        Producer::try_send(self, msg)
+    }
+    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
+        Producer::send_timeout(self, msg, timeout)
+    }
+    fn max_message(&self) -> usize {
+        Producer::max_message(self)
+    }
+}
+
+/// Room reserved in the ring for one message: write into it (it derefs to `&mut [u8]`
+/// of the reserved length), then [`Grant::commit`]. Dropped without commit, nothing is
+/// published.
+#[derive(Debug)]
+#[must_use = "a Grant publishes nothing unless committed"]
+pub struct Grant<'a> {
+    producer: &'a mut Producer,
+    res: Reservation,
+}
+
+impl Grant<'_> {
+    /// Publishes the message (and wakes the consumer if it sleeps).
+    pub fn commit(self) {
+        self.producer.core.commit(self.res);
+        self.producer.publish();
+    }
+
+    /// Commits the message but does not publish it yet: it becomes visible with the next
+    /// commit or send (batching: one publication and at most one wake for many messages).
+    pub fn commit_deferred(self) {
+        self.producer.core.commit(self.res);
+    }
+}
+
+impl Deref for Grant<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the reservation is in bounds and owned by this producer until commit.
+        unsafe {
+            self.producer
+                .core
+                .data()
+                .slice(self.res.offset, self.res.len)
+        }
+    }
+}
+
+impl DerefMut for Grant<'_> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as above; `&mut self` makes this the only reference.
+        unsafe {
+            self.producer
+                .core
+                .data()
+                .slice_mut(self.res.offset, self.res.len)
+        }
+    }
+}
+
+/// The receiving side of a ring. One per ring at a time.
+///
+/// ```
+/// use shmring::ring::{Consumer, Producer, RingOptions};
+/// # fn main() -> shmring::Result<()> {
+/// let name = format!("/shmring-cdoc-{}", std::process::id());
+/// let mut rx = Consumer::create(&name, &RingOptions::new().capacity(1024))?;
+/// let mut tx = Producer::open(&name, &RingOptions::new())?;
+/// tx.send(b"x")?;
+/// let mut n = 0;
+/// rx.try_recv_batch(16, |m| { assert_eq!(m, b"x"); n += 1; })?;
+/// assert_eq!(n, 1);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "a Consumer detaches when dropped"]
+pub struct Consumer {
+    ring: Attached,
+    core: ConsumerCore,
+}
+
+impl Consumer {
+    /// Creates a new ring and attaches as its consumer.
+    pub fn create(name: &str, opts: &RingOptions) -> Result<Consumer> {
+        Self::attach(Attached::create(name, opts, CONSUMER_ROLE)?)
+    }
+
+    /// Opens an existing ring as its consumer (continuing after the first unreleased
+    /// message, if another consumer was here before).
+    pub fn open(name: &str, opts: &RingOptions) -> Result<Consumer> {
+        Self::attach(Attached::open(name, opts, CONSUMER_ROLE, "consumer")?)
+    }
+
+    /// Opens the ring if it exists, else creates it.
+    pub fn open_or_create(name: &str, opts: &RingOptions) -> Result<Consumer> {
+        Self::attach(Attached::open_or_create(
+            name,
+            opts,
+            CONSUMER_ROLE,
+            "consumer",
+        )?)
+    }
+
+    fn attach(ring: Attached) -> Result<Consumer> {
+        // SAFETY: as in Producer::attach, for the consumer role.
+        let core = unsafe { ConsumerCore::attach(ring.shared, ring.data, ring.geo)? };
+        // SYNC: Release, so a producer that sees the count also sees our lock taken.
+        ring.geometry_counters()
+            .consumer_attaches
+            .fetch_add(1, Ordering::Release);
+        Ok(Consumer { ring, core })
+    }
+
+    /// The ring's name.
+    pub fn name(&self) -> String {
+        self.ring.seg.name()
+    }
+
+    /// Data area size in bytes.
+    pub fn capacity(&self) -> u64 {
+        self.ring.geo.capacity
+    }
+
+    /// Largest message in bytes.
+    pub fn max_message(&self) -> usize {
+        self.ring.geo.max_message as usize
+    }
+
+    /// Keep the name after this (creating) handle drops.
+    pub fn set_keep(&mut self, keep: bool) {
+        self.ring.seg.set_keep(keep);
+    }
+
+    /// True if a producer is attached now.
+    pub fn producer_attached(&self) -> Result<bool> {
+        self.ring.seg.role_held_by_other(PRODUCER_ROLE)
+    }
+
+    #[inline]
+    fn release(&mut self) {
+        if self.core.release() {
+            self.ring.shared().space_wake.wake();
+        }
+    }
+
+    fn wait_peek(&mut self, deadline: Deadline) -> Result<Slot> {
+        let Consumer { ring, core } = self;
+        wait_for(
+            &ring.shared().data_wake,
+            ring.wait,
+            deadline,
+            || core.peek(),
+            || ring.peer_gone(PRODUCER_ROLE),
+        )
+    }
+
+    /// The next message if one is there now, as a zero-copy guard (see the module docs on
+    /// what it means to hold a reference into shared memory). Its space is freed when the
+    /// guard drops.
+    #[inline]
+    pub fn try_recv(&mut self) -> Result<Option<Message<'_>>> {
+        Ok(self.core.peek()?.map(|slot| Message {
+            consumer: self,
+            slot,
+        }))
+    }
+
+    /// The next message, waiting for one. `Err(Disconnected)` once the producer is gone
+    /// and everything it sent has been received.
+    #[inline]
+    pub fn recv(&mut self) -> Result<Message<'_>> {
+        let slot = match self.core.peek()? {
+            Some(s) => s,
+            None => self.wait_peek(Deadline::forever())?,
+        };
+        Ok(Message {
+            consumer: self,
+            slot,
+        })
+    }
+
+    /// The next message, waiting at most `timeout`.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Message<'_>> {
+        let slot = self.wait_peek(Deadline::after(timeout))?;
+        Ok(Message {
+            consumer: self,
+            slot,
+        })
+    }
+
+    fn copy_out(&mut self, slot: Slot, buf: &mut Vec<u8>) {
+        buf.clear();
+        buf.resize(slot.len, 0);
+        // SAFETY: the slot was validated (8-aligned record within the data area) and is
+        // published to us; read_atomic never hands out a reference into shared memory.
+        unsafe { self.core.data().read_atomic(slot.offset, buf) };
+        self.core.advance(slot);
+        self.release();
+    }
+
+    /// Copies the next message into `buf` (cleared first) and frees it, if one is there.
+    /// Sound even against a hostile peer: no reference into shared memory is kept.
+    #[inline]
+    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        match self.core.peek()? {
+            Some(slot) => {
+                self.copy_out(slot, buf);
+                Ok(true)
+            }
+            None => {
+                buf.clear();
+                Ok(false)
+            }
+        }
+    }
+
+    /// Copies the next message into `buf`, waiting for one.
+    #[inline]
+    pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        let slot = match self.core.peek()? {
+            Some(s) => s,
+            None => self.wait_peek(Deadline::forever())?,
+        };
+        self.copy_out(slot, buf);
+        Ok(())
+    }
+
+    /// Copies the next message into `buf`, waiting at most `timeout`.
+    pub fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
+        let slot = self.wait_peek(Deadline::after(timeout))?;
+        self.copy_out(slot, buf);
+        Ok(())
+    }
+
+    /// Hands up to `max` waiting messages to `f` (zero-copy), then frees them all at once
+    /// (one release, at most one wake). Returns how many; 0 if none was waiting.
+    pub fn try_recv_batch(&mut self, max: usize, mut f: impl FnMut(&[u8])) -> Result<usize> {
+        let mut n = 0;
+        let mut result = Ok(());
+        while n < max {
+            match self.core.peek() {
+                Ok(Some(slot)) => {
+                    // SAFETY: validated and published slot; the slice does not escape `f`.
+                    f(unsafe { self.core.data().slice(slot.offset, slot.len) });
+                    self.core.advance(slot);
+                    n += 1;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        self.release();
+        result.map(|_| n)
+    }
+
+    /// Like [`Consumer::try_recv_batch`], but waits (at most `timeout`, or forever with
+    /// `None`) for at least one message.
+    pub fn recv_batch(
+        &mut self,
+        max: usize,
+        timeout: Option<Duration>,
+        f: impl FnMut(&[u8]),
+    ) -> Result<usize> {
+        if max == 0 {
+            return Ok(0);
+        }
+        let deadline = timeout.map_or(Deadline::forever(), Deadline::after);
+        if self.core.peek()?.is_none() {
+            self.wait_peek(deadline)?;
+        }
+        self.try_recv_batch(max, f)
+    }
+
+    /// Bytes waiting (published, not yet freed), as of the last look.
+    pub fn pending_bytes(&self) -> u64 {
+        self.core.pending()
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        let _ = self.ring.seg.release_role(CONSUMER_ROLE);
+        self.ring.shared().space_wake.wake();
+    }
+}
+
+impl Receiver for Consumer {
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        Consumer::recv_into(self, buf)
+    }
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        Consumer::try_recv_into(self, buf)
+    }
+    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
+        Consumer::recv_timeout_into(self, buf, timeout)
+    }
+}
+
+/// A received message, zero-copy: derefs to the payload in shared memory, and frees its
+/// space when dropped. See the module docs on holding references into shared memory.
+#[derive(Debug)]
+#[must_use = "a Message frees its space when dropped"]
+pub struct Message<'a> {
+    consumer: &'a mut Consumer,
+    slot: Slot,
+}
+
+impl Message<'_> {
+    /// Copies the payload out (with word-sized atomic loads; see [`Consumer::recv_into`]).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = vec![0; self.slot.len];
+        // SAFETY: validated, published slot.
+        unsafe {
+            self.consumer
+                .core
+                .data()
+                .read_atomic(self.slot.offset, &mut v)
+        };
+        v
+    }
+}
+
+impl Deref for Message<'_> {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the slot was validated to lie in the data area and is published to us;
+        // the producer does not write it until we release it (on drop).
+        unsafe {
+            self.consumer
+                .core
+                .data()
+                .slice(self.slot.offset, self.slot.len)
+        }
+    }
+}
+
+impl Drop for Message<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.consumer.core.advance(self.slot);
+        self.consumer.release();
+    }
+}
+
+/// A snapshot of a ring's header and state, read without attaching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RingInfo {
+    /// The common segment header and role locks.
+    pub segment: SegmentInfo,
+    /// Data area size.
+    pub capacity: u64,
+    /// Largest message.
+    pub max_message: u32,
+    /// Producer position.
+    pub write_pos: u64,
+    /// Consumer position.
+    pub read_pos: u64,
+    /// Bytes in use (write_pos - read_pos).
+    pub fill: u64,
+    /// A producer holds its role now.
+    pub producer_attached: bool,
+    /// A consumer holds its role now.
+    pub consumer_attached: bool,
+    /// How many producers ever attached.
+    pub producer_attaches: u32,
+    /// How many consumers ever attached.
+    pub consumer_attaches: u32,
+}
+
+/// Reads a ring's header and state read-only (for `shmring inspect`). A file that is not a
+/// ring gets the same errors as [`Consumer::open`].
+///
+/// ```
+/// use shmring::ring::{inspect, Producer, RingOptions};
+/// # fn main() -> shmring::Result<()> {
+/// let name = format!("/shmring-insp-{}", std::process::id());
+/// let mut tx = Producer::create(&name, &RingOptions::new().capacity(1024))?;
+/// tx.send(b"12345")?;
+/// let info = inspect(&name)?;
+/// assert_eq!(info.capacity, 1024);
+/// assert_eq!(info.fill, 16);
+/// # Ok(()) }
+/// ```
+pub fn inspect(name: &str) -> Result<RingInfo> {
+    let (segment, info) = segment::inspect_with(name, |map, info| {
+        if info.kind != "ring" {
+            return Err(Error::BadSegment {
+                path: info.name.clone(),
+                reason: format!("is a {} segment, not a ring", info.kind).into(),
+            });
+        }
+        validate_ring(map, &info.name)?;
+        let g = Attached::geometry_words(map);
+        // SAFETY: validated ring mapping; SHARED_OFFSET is within the header.
+        let sh = unsafe { &*(map.as_ptr().add(SHARED_OFFSET) as *const RingShared) };
+        let r = sh.read_pos.load(Ordering::Acquire);
+        let w = sh.write_pos.load(Ordering::Acquire);
+        Ok(RingInfo {
+            segment: info.clone(),
+            capacity: g.capacity.load(Ordering::Relaxed),
+            max_message: g.max_message.load(Ordering::Relaxed),
+            write_pos: w,
+            read_pos: r,
+            fill: w.saturating_sub(r),
+            producer_attached: info.roles_held[PRODUCER_ROLE as usize],
+            consumer_attached: info.roles_held[CONSUMER_ROLE as usize],
+            producer_attaches: g.producer_attaches.load(Ordering::Relaxed),
+            consumer_attaches: g.consumer_attaches.load(Ordering::Relaxed),
+        })
+    })?;
+    let _ = segment;
+    Ok(info)
+}
+
+/// Which end of a [`duplex`] channel this process is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Sends on `<name>.ab`, receives on `<name>.ba`.
+    A,
+    /// Sends on `<name>.ba`, receives on `<name>.ab`.
+    B,
+}
+
+/// A two-way channel out of two rings, `<name>.ab` and `<name>.ba`, each opened or created
+/// so that either side may start first. Returns this side's (sender, receiver).
+///
+/// ```
+/// use shmring::ring::{duplex, RingOptions, Side};
+/// # fn main() -> shmring::Result<()> {
+/// let name = format!("/shmring-duplex-{}", std::process::id());
+/// let opts = RingOptions::new().capacity(4096);
+/// let (mut a_tx, mut a_rx) = duplex(&name, Side::A, &opts)?;  // in process A
+/// let (mut b_tx, mut b_rx) = duplex(&name, Side::B, &opts)?;  // in process B
+/// a_tx.send(b"ping")?;
+/// assert_eq!(&*b_rx.recv()?, b"ping");
+/// b_tx.send(b"pong")?;
+/// assert_eq!(&*a_rx.recv()?, b"pong");
+/// # Ok(()) }
+/// ```
+pub fn duplex(name: &str, side: Side, opts: &RingOptions) -> Result<(Producer, Consumer)> {
+    let ab = format!("{name}.ab");
+    let ba = format!("{name}.ba");
+    let (out, inn) = match side {
+        Side::A => (ab, ba),
+        Side::B => (ba, ab),
+    };
+    let tx = Producer::open_or_create(&out, opts)?;
+    let rx = Consumer::open_or_create(&inn, opts)?;
+    Ok((tx, rx))
+}

@@ -1,0 +1,162 @@
+//! The versioned byte layout of a ring segment. docs/LAYOUT.md is the normative text; this
+//! file is its code, with `const` assertions that keep the two in step.
+//!
+//! ```text
+//! offset  size  field                         written by
+//! 0       128   SegmentHeader (common to every segment kind; see crate::segment)
+//! 128     8     capacity (bytes, power of two) creator, before `ready`
+//! 136     4     max_message (bytes)            creator, before `ready`
+//! 140     4     data_offset (= 1024)           creator, before `ready`
+//! 144     4     producer_attaches              each producer, at attach
+//! 148     4     consumer_attaches              each consumer, at attach
+//! 256     8     write_pos                      producer (Release)
+//! 384     8     read_pos                       consumer (Release)
+//! 512     4+4   data wake: seq, waiters        consumer announces, producer wakes
+//! 640     4+4   space wake: seq, waiters       producer announces, consumer wakes
+//! 1024    cap   data: records
+//! ```
+//!
+//! Every word is little-endian and naturally aligned; words written by different sides sit
+//! on different 128-byte lines (two 64-byte lines on x86_64, where the adjacent-line
+//! prefetcher pulls pairs of lines: 128 keeps the sides from false sharing).
+
+use crate::sync::{AtomicU32, AtomicU64};
+
+/// Segment kind of an SPSC ring (in the common header's `kind` word).
+pub const KIND_RING: u32 = 1;
+
+/// Size of the ring's header; the data area starts here.
+pub const RING_HEADER_SIZE: usize = 1024;
+
+/// Record kind: a message; `len` is its payload length.
+pub const REC_MESSAGE: u32 = 0x4D53_4731; // "1GSM" little-endian: unlikely in garbage
+/// Record kind: padding up to the end of the data area; `len` counts the bytes after the
+/// 8-byte record header.
+pub const REC_PADDING: u32 = 0x4441_5031; // "1PAD"
+
+/// Size of a record header: `len: u32, kind: u32`.
+pub const RECORD_HEADER: u64 = 8;
+
+/// Smallest capacity accepted (bytes).
+pub const MIN_CAPACITY: u64 = 64;
+/// Largest capacity accepted (bytes): 2^40, far past any real mapping, small enough that
+/// positions (u64 byte counters) cannot wrap in the lifetime of a machine.
+pub const MAX_CAPACITY: u64 = 1 << 40;
+
+/// The bytes a message of `len` payload bytes occupies: header + payload, rounded up to 8.
+#[inline(always)]
+pub const fn record_size(len: u64) -> u64 {
+    (RECORD_HEADER + len + 7) & !7
+}
+
+/// The largest payload a ring of `capacity` bytes can carry.
+///
+/// A record never wraps, so in the worst case a message needs padding to the end plus
+/// itself; allowing at most half the ring per record guarantees that an empty ring always
+/// has room for any allowed message, wherever its positions stand.
+///
+/// ```
+/// assert_eq!(shmring::ring::layout::max_message_for(1024), 504);
+/// ```
+pub const fn max_message_for(capacity: u64) -> u64 {
+    let m = capacity / 2 - RECORD_HEADER;
+    if m > u32::MAX as u64 {
+        u32::MAX as u64 & !7
+    } else {
+        m
+    }
+}
+
+/// Geometry words of a ring (offset 128 in the segment). Written by the creator before the
+/// segment is published as ready; read-only afterwards except the attach counters.
+#[repr(C)]
+#[derive(Debug)]
+pub struct RingGeometry {
+    /// Data area size in bytes; a power of two.
+    pub capacity: AtomicU64,
+    /// Largest payload in bytes; at most [`max_message_for`]`(capacity)`.
+    pub max_message: AtomicU32,
+    /// Offset of the data area from the start of the segment (1024).
+    pub data_offset: AtomicU32,
+    /// Incremented by every producer that attaches: 0 means none ever did.
+    pub producer_attaches: AtomicU32,
+    /// Incremented by every consumer that attaches: 0 means none ever did.
+    pub consumer_attaches: AtomicU32,
+}
+
+/// A futex eventcount: the word a side sleeps on, and the count of sleepers.
+#[repr(C)]
+#[derive(Debug)]
+pub struct WakeWord {
+    /// Bumped by the waker; sleepers wait while it still holds the value they read.
+    pub seq: AtomicU32,
+    /// How many sleepers have announced themselves.
+    pub waiters: AtomicU32,
+    /// Under loom, a condvar stands in for the futex.
+    #[cfg(loom)]
+    pub(crate) park: (loom::sync::Mutex<()>, loom::sync::Condvar),
+}
+
+/// The words the two sides of a ring move at run time, each group on its own 128-byte line.
+#[repr(C)]
+#[derive(Debug)]
+pub struct RingShared {
+    /// Byte position one past the last published record. Only grows. Producer-owned.
+    pub write_pos: AtomicU64,
+    _pad0: [u8; 120],
+    /// Byte position of the first unreleased record. Only grows. Consumer-owned.
+    pub read_pos: AtomicU64,
+    _pad1: [u8; 120],
+    /// The consumer sleeps here waiting for data.
+    pub data_wake: WakeWord,
+    _pad2: [u8; 120],
+    /// The producer sleeps here waiting for space.
+    pub space_wake: WakeWord,
+    _pad3: [u8; 120],
+}
+
+impl RingShared {
+    /// A zeroed block for in-process models (loom).
+    #[cfg(loom)]
+    pub(crate) fn new_model() -> RingShared {
+        let ww = || WakeWord {
+            seq: AtomicU32::new(0),
+            waiters: AtomicU32::new(0),
+            park: (loom::sync::Mutex::new(()), loom::sync::Condvar::new()),
+        };
+        RingShared {
+            write_pos: AtomicU64::new(0),
+            _pad0: [0; 120],
+            read_pos: AtomicU64::new(0),
+            _pad1: [0; 120],
+            data_wake: ww(),
+            _pad2: [0; 120],
+            space_wake: ww(),
+            _pad3: [0; 120],
+        }
+    }
+}
+
+/// Offset of [`RingGeometry`] in the segment.
+pub const GEOMETRY_OFFSET: usize = 128;
+/// Offset of [`RingShared`] in the segment.
+pub const SHARED_OFFSET: usize = 256;
+
+#[cfg(not(loom))]
+const _: () = {
+    use std::mem::{align_of, offset_of, size_of};
+    assert!(size_of::<RingGeometry>() == 24);
+    assert!(offset_of!(RingGeometry, max_message) == 8);
+    assert!(offset_of!(RingGeometry, data_offset) == 12);
+    assert!(offset_of!(RingGeometry, producer_attaches) == 16);
+    assert!(offset_of!(RingGeometry, consumer_attaches) == 20);
+    assert!(size_of::<WakeWord>() == 8);
+    assert!(offset_of!(RingShared, write_pos) == 0);
+    assert!(offset_of!(RingShared, read_pos) == 128);
+    assert!(offset_of!(RingShared, data_wake) == 256);
+    assert!(offset_of!(RingShared, space_wake) == 384);
+    assert!(size_of::<RingShared>() == 512);
+    assert!(align_of::<RingShared>() == 8);
+    assert!(SHARED_OFFSET + size_of::<RingShared>() <= RING_HEADER_SIZE);
+    assert!(GEOMETRY_OFFSET + size_of::<RingGeometry>() <= SHARED_OFFSET);
+};

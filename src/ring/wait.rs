@@ -1,0 +1,220 @@
+//! Wait strategies and the sleep/wake protocol (an eventcount on a shared futex word).
+//!
+//! # Protocol
+//! A side that finds nothing to do (consumer: ring empty; producer: ring full):
+//! 1. spins for a bounded time, re-checking (no system call, no shared write);
+//! 2. announces itself: `waiters += 1` (SeqCst), then a SeqCst fence, then reads `seq`;
+//! 3. re-checks its condition; if it now holds, withdraws (`waiters -= 1`) and returns;
+//! 4. sleeps in `FUTEX_WAIT(seq, value read in 2)` (shared futex), for at most one
+//!    liveness slice, then withdraws and goes back to 3.
+//!
+//! The other side, after publishing (its Release store of a position), issues a SeqCst
+//! fence and reads `waiters`; only if it is non-zero does it bump `seq` and call
+//! `FUTEX_WAKE`. So when nobody sleeps, sending and receiving make no system call.
+//!
+//! No lost wakeup: the two fences order "publish, then read waiters" against "announce,
+//! then re-check": at least one side sees the other. If the waker saw no waiter, the
+//! sleeper's re-check sees the data; if it saw one, it bumps `seq`, and the sleeper either
+//! read `seq` after the bump (its Acquire load synchronises with the bump, so its re-check
+//! sees the data) or sleeps on the old value, which FUTEX_WAIT refuses or is woken from.
+//! The loom models in `ring::tests_loom` check this over every interleaving.
+
+use std::time::{Duration, Instant};
+
+use crate::ring::layout::WakeWord;
+use crate::sync::{fence, Ordering};
+use crate::transport::Deadline;
+use crate::{Error, Result};
+
+/// How a blocked side waits for its peer.
+///
+/// | strategy | latency when the peer answers at once | CPU while idle | system calls |
+/// |---|---|---|---|
+/// | `Spin` | lowest | one core at 100% | none |
+/// | `SpinYield` | low | one core, yielding | `sched_yield` |
+/// | `SpinBlock` (default) | low while within the spin time, one futex wake after | none after the spin time | futex only when asleep |
+///
+/// ```
+/// use std::time::Duration;
+/// use shmring::ring::{RingOptions, WaitStrategy};
+/// let opts = RingOptions::new().wait(WaitStrategy::SpinBlock { spin: Duration::from_micros(50) });
+/// # let _ = opts;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitStrategy {
+    /// Busy-poll forever (until the deadline or the peer's death). For latency-critical
+    /// pairs with a core each.
+    Spin,
+    /// Busy-poll for `spin`, then `sched_yield` between polls.
+    SpinYield {
+        /// How long to poll before yielding.
+        spin: Duration,
+    },
+    /// Busy-poll for `spin`, then sleep on the futex until woken (the default, with
+    /// [`WaitStrategy::DEFAULT_SPIN`]).
+    SpinBlock {
+        /// How long to poll before sleeping.
+        spin: Duration,
+    },
+}
+
+impl WaitStrategy {
+    /// Default spin time before sleeping: 20 µs, well above a same-machine round trip
+    /// (sub-microsecond) and well below a futex wake-up on a virtual machine (~40 µs).
+    pub const DEFAULT_SPIN: Duration = Duration::from_micros(20);
+}
+
+impl Default for WaitStrategy {
+    fn default() -> Self {
+        WaitStrategy::SpinBlock {
+            spin: WaitStrategy::DEFAULT_SPIN,
+        }
+    }
+}
+
+/// How often a blocked side checks that its peer is alive: the bound on noticing a peer's
+/// death (documented as at most 100 ms; typically one slice).
+pub const LIVENESS_SLICE: Duration = Duration::from_millis(10);
+
+/// Polls between two looks at the clock while spinning.
+const SPINS_PER_CLOCK: u32 = 64;
+
+impl WakeWord {
+    /// Step 2 of the protocol: announce a sleeper; returns the ticket to sleep on.
+    #[inline]
+    pub(crate) fn prepare_wait(&self) -> u32 {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        // SYNC: pairs with the fence in the waker's publish: announce-then-recheck vs.
+        // publish-then-read-waiters.
+        fence(Ordering::SeqCst);
+        // SYNC: Acquire pairs with the Release bump in `wake`.
+        self.seq.load(Ordering::Acquire)
+    }
+
+    /// Withdraws an announcement made by [`WakeWord::prepare_wait`].
+    #[inline]
+    pub(crate) fn cancel_wait(&self) {
+        self.waiters.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Step 4: sleeps while `seq` still equals `ticket`, at most `timeout`.
+    pub(crate) fn sleep(&self, ticket: u32, timeout: Option<Duration>) {
+        #[cfg(not(loom))]
+        crate::sys::futex::wait(&self.seq, ticket, timeout);
+        #[cfg(loom)]
+        {
+            let _ = timeout;
+            let (m, cv) = &self.park;
+            let g = m.lock().unwrap();
+            if self.seq.load(Ordering::SeqCst) == ticket {
+                drop(cv.wait(g).unwrap());
+            }
+        }
+    }
+
+    /// Wakes every sleeper (called after `publish`/`release` said someone sleeps, and on
+    /// detach so a blocked peer re-checks liveness at once).
+    pub(crate) fn wake(&self) {
+        // SYNC: Release, so a sleeper that reads the new value sees what was published.
+        self.seq.fetch_add(1, Ordering::Release);
+        #[cfg(not(loom))]
+        crate::sys::futex::wake_all(&self.seq);
+        #[cfg(loom)]
+        {
+            let (m, cv) = &self.park;
+            let _g = m.lock().unwrap();
+            cv.notify_all();
+        }
+    }
+}
+
+/// Waits until `ready` yields a value, following `strategy`, until `deadline`.
+///
+/// `peer_gone` is called at most once per [`LIVENESS_SLICE`] and only once spinning is
+/// over or has lasted a slice: when it says the peer is gone, `ready` is tried one last
+/// time (so everything the peer published before dying is still delivered), then
+/// `Error::Disconnected`.
+pub(crate) fn wait_for<T>(
+    wake: &WakeWord,
+    strategy: WaitStrategy,
+    deadline: Deadline,
+    mut ready: impl FnMut() -> Result<Option<T>>,
+    mut peer_gone: impl FnMut() -> Result<bool>,
+) -> Result<T> {
+    if let Some(v) = ready()? {
+        return Ok(v);
+    }
+    let start = Instant::now();
+    let (spin, block) = match strategy {
+        WaitStrategy::Spin => (None, false),
+        WaitStrategy::SpinYield { spin } => (Some(spin), false),
+        WaitStrategy::SpinBlock { spin } => (Some(spin), true),
+    };
+    let mut next_check = start + LIVENESS_SLICE;
+    // Phase 1: spin.
+    let mut n: u32 = 0;
+    loop {
+        if let Some(v) = ready()? {
+            return Ok(v);
+        }
+        n = n.wrapping_add(1);
+        if n % SPINS_PER_CLOCK != 0 {
+            continue;
+        }
+        let now = Instant::now();
+        if deadline.expired() {
+            return Err(Error::Timeout);
+        }
+        if now >= next_check {
+            next_check = now + LIVENESS_SLICE;
+            if peer_gone()? {
+                return ready()?.ok_or(Error::Disconnected);
+            }
+        }
+        if let Some(s) = spin {
+            if now.duration_since(start) >= s {
+                break;
+            }
+        }
+    }
+    // Phase 2: yield or block.
+    loop {
+        if block {
+            let ticket = wake.prepare_wait();
+            match ready() {
+                Ok(Some(v)) => {
+                    wake.cancel_wait();
+                    return Ok(v);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    wake.cancel_wait();
+                    return Err(e);
+                }
+            }
+            let slice = match deadline.remaining() {
+                Some(left) => left.min(LIVENESS_SLICE),
+                None => LIVENESS_SLICE,
+            };
+            if !slice.is_zero() {
+                wake.sleep(ticket, Some(slice));
+            }
+            wake.cancel_wait();
+        } else {
+            std::thread::yield_now();
+        }
+        if let Some(v) = ready()? {
+            return Ok(v);
+        }
+        if deadline.expired() {
+            return Err(Error::Timeout);
+        }
+        let now = Instant::now();
+        if block || now >= next_check {
+            next_check = now + LIVENESS_SLICE;
+            if peer_gone()? {
+                return ready()?.ok_or(Error::Disconnected);
+            }
+        }
+    }
+}

@@ -1,0 +1,477 @@
+//! Named shared-memory segments: the creation/open protocol, validation of the common
+//! header, role locks and liveness. The SPSC ring, the seqlock cell and the broadcast ring
+//! all live in segments.
+//!
+//! # Creation protocol
+//! 1. `O_CREAT|O_EXCL`, mode 0200 (write-only): nobody else can open it for reading yet.
+//! 2. The creator locks its role byte, sizes the file, maps it, writes the header and the
+//!    kind's own fields, and stores `state = READY` **last**, with Release.
+//! 3. `fchmod` to the requested mode (0600 by default).
+//!
+//! An opener retries (until its deadline) while the name is missing, inaccessible,
+//! smaller than a header, or not yet `READY`; then it validates every header field against
+//! the file's real size before touching anything past the header: a truncated file would
+//! raise SIGBUS, a lying header would send it out of bounds.
+//!
+//! # Roles and liveness
+//! Each role (producer, consumer, writer, publisher) is an exclusive record lock on one
+//! byte of the file, held for as long as the handle lives (an open-file-description lock on
+//! Linux). The kernel releases it when the process dies, however it dies, so "is the peer
+//! alive" is one `fcntl(F_OFD_GETLK)` with no pid-reuse race. A segment none of whose role
+//! bytes is locked is *stale*.
+
+use std::os::fd::OwnedFd;
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::sys::{self, Location, Mapping};
+use crate::transport::Deadline;
+use crate::{Error, Result};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// `b"SHMRING\0"` as a little-endian u64: the first 8 bytes of every segment.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"SHMRING\0");
+/// Layout version written by this crate. Openers refuse any other.
+pub const LAYOUT_VERSION: u32 = 1;
+/// `state` value of a fully initialised segment ("RDY!" little-endian).
+pub const STATE_READY: u32 = 0x2159_4452;
+/// Size of the common header.
+pub const COMMON_HEADER_SIZE: usize = 128;
+/// Role bytes used for record locks (the lock ranges do not touch the mapped data).
+pub const ROLE_BYTES: u64 = 8;
+
+/// The first 128 bytes of every segment.
+#[repr(C)]
+#[derive(Debug)]
+pub struct SegmentHeader {
+    /// [`MAGIC`].
+    pub magic: AtomicU64,
+    /// [`LAYOUT_VERSION`].
+    pub version: AtomicU32,
+    /// Size of the kind's whole header (where its data area starts).
+    pub header_size: AtomicU32,
+    /// What lives here: 1 = SPSC ring, 2 = seqlock cell, 3 = broadcast ring.
+    pub kind: AtomicU32,
+    /// 0 while the creator initialises; [`STATE_READY`] once published.
+    pub state: AtomicU32,
+    /// Pid of the creating process (informational: liveness uses locks, not pids).
+    pub creator_pid: AtomicU32,
+    /// Reserved flags, 0.
+    pub flags: AtomicU32,
+    /// Random value chosen at creation: tells two segments of the same name apart.
+    pub nonce: AtomicU64,
+    /// Size of the whole segment in bytes (header + data).
+    pub total_size: AtomicU64,
+    /// Creation time, nanoseconds since the Unix epoch.
+    pub created_ns: AtomicU64,
+}
+
+#[cfg(not(loom))]
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(offset_of!(SegmentHeader, version) == 8);
+    assert!(offset_of!(SegmentHeader, header_size) == 12);
+    assert!(offset_of!(SegmentHeader, kind) == 16);
+    assert!(offset_of!(SegmentHeader, state) == 20);
+    assert!(offset_of!(SegmentHeader, creator_pid) == 24);
+    assert!(offset_of!(SegmentHeader, flags) == 28);
+    assert!(offset_of!(SegmentHeader, nonce) == 32);
+    assert!(offset_of!(SegmentHeader, total_size) == 40);
+    assert!(offset_of!(SegmentHeader, created_ns) == 48);
+    assert!(size_of::<SegmentHeader>() <= COMMON_HEADER_SIZE);
+};
+
+/// Human name of a segment kind.
+pub fn kind_name(kind: u32) -> &'static str {
+    match kind {
+        1 => "ring",
+        2 => "seqlock",
+        3 => "broadcast",
+        _ => "unknown",
+    }
+}
+
+/// How to create a segment.
+#[derive(Debug, Clone)]
+pub(crate) struct CreateSpec {
+    pub kind: u32,
+    pub header_size: u32,
+    pub total_size: u64,
+    pub mode: u32,
+    pub reclaim_stale: bool,
+}
+
+/// An attached segment: the open file, its mapping, the role lock this handle holds.
+#[derive(Debug)]
+pub(crate) struct Segment {
+    loc: Location,
+    fd: OwnedFd,
+    map: Mapping,
+    creator: bool,
+    keep: bool,
+}
+
+impl Segment {
+    /// Creates a new segment per `spec`, locks `role` on it, runs `init` on the zeroed
+    /// mapping, then publishes it as ready.
+    pub(crate) fn create(
+        name: &str,
+        spec: &CreateSpec,
+        role: Option<u64>,
+        init: impl FnOnce(&Mapping),
+    ) -> Result<Segment> {
+        let loc = Location::parse(name)?;
+        if spec.total_size < spec.header_size as u64
+            || (spec.header_size as usize) < COMMON_HEADER_SIZE
+        {
+            return Err(Error::InvalidConfig(
+                "segment smaller than its header".into(),
+            ));
+        }
+        let total = usize::try_from(spec.total_size)
+            .map_err(|_| Error::InvalidConfig("segment too large for this platform".into()))?;
+        let fd = match loc.create_excl(0o200)? {
+            Some(fd) => fd,
+            None => {
+                if spec.reclaim_stale && Self::reclaim_if_stale(&loc)? {
+                    loc.create_excl(0o200)?
+                        .ok_or_else(|| Error::AlreadyExists(loc.display()))?
+                } else {
+                    return Err(Error::AlreadyExists(loc.display()));
+                }
+            }
+        };
+        // From here on, a failure must remove what we created.
+        let fail = |loc: &Location, e: Error| -> Error {
+            let _ = loc.unlink();
+            e
+        };
+        if let Some(r) = role {
+            match sys::try_lock_byte(&fd, r) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(fail(
+                        &loc,
+                        Error::RoleTaken {
+                            role: "creator",
+                            name: loc.display(),
+                        },
+                    ))
+                }
+                Err(e) => return Err(fail(&loc, e)),
+            }
+        }
+        if let Err(e) = sys::ftruncate(&fd, spec.total_size) {
+            return Err(fail(&loc, e));
+        }
+        let map = match Mapping::map(&fd, total, true) {
+            Ok(m) => m,
+            Err(e) => return Err(fail(&loc, e)),
+        };
+        let hdr = header_of(&map);
+        hdr.magic.store(MAGIC, Ordering::Relaxed);
+        hdr.version.store(LAYOUT_VERSION, Ordering::Relaxed);
+        hdr.header_size.store(spec.header_size, Ordering::Relaxed);
+        hdr.kind.store(spec.kind, Ordering::Relaxed);
+        hdr.creator_pid.store(sys::pid(), Ordering::Relaxed);
+        hdr.flags.store(0, Ordering::Relaxed);
+        hdr.nonce.store(sys::random_u64(), Ordering::Relaxed);
+        hdr.total_size.store(spec.total_size, Ordering::Relaxed);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        hdr.created_ns.store(now, Ordering::Relaxed);
+        init(&map);
+        // SYNC: publishes every header and kind field written above to openers, which
+        // load `state` with Acquire before reading them.
+        hdr.state.store(STATE_READY, Ordering::Release);
+        if let Err(e) = sys::fchmod(&fd, spec.mode) {
+            return Err(fail(&loc, e));
+        }
+        Ok(Segment {
+            loc,
+            fd,
+            map,
+            creator: true,
+            keep: false,
+        })
+    }
+
+    /// Opens an existing segment of `kind`, waiting until `deadline` for it to appear and
+    /// become ready, validating the common header, then `validate` for the kind's fields,
+    /// then locking `role` (if any). `write` maps it writable.
+    pub(crate) fn open(
+        name: &str,
+        kind: u32,
+        deadline: Deadline,
+        write: bool,
+        role: Option<(u64, &'static str)>,
+        validate: impl Fn(&Mapping, &str) -> Result<()>,
+    ) -> Result<Segment> {
+        let loc = Location::parse(name)?;
+        let shown = loc.display();
+        let bad = |reason: String| Error::BadSegment {
+            path: shown.clone(),
+            reason: reason.into(),
+        };
+        let mut pause = Duration::from_micros(100);
+        loop {
+            let retry_reason: String;
+            match loc.open_existing(write)? {
+                None => retry_reason = "does not exist (or is not yet accessible)".into(),
+                Some(fd) => {
+                    let (size, _, _) = sys::fstat(&fd)?;
+                    if size < COMMON_HEADER_SIZE as u64 {
+                        retry_reason = format!("truncated: {size} bytes, smaller than the {COMMON_HEADER_SIZE}-byte header");
+                    } else {
+                        let len = usize::try_from(size)
+                            .map_err(|_| bad(format!("size {size} does not fit in memory")))?;
+                        let map = Mapping::map(&fd, len, write)?;
+                        let hdr = header_of(&map);
+                        let magic = hdr.magic.load(Ordering::Relaxed);
+                        if magic != MAGIC && magic != 0 {
+                            return Err(bad(format!("wrong magic {magic:#018x} (expected {MAGIC:#018x}: \"SHMRING\\0\")")));
+                        }
+                        // SYNC: pairs with the creator's Release store of READY: every header
+                        // field is visible after this load.
+                        let state = hdr.state.load(Ordering::Acquire);
+                        if magic == MAGIC && state == STATE_READY {
+                            validate_common(&map, size, kind, &shown)?;
+                            validate(&map, &shown)?;
+                            if let Some((byte, rname)) = role {
+                                if !sys::try_lock_byte(&fd, byte)? {
+                                    return Err(Error::RoleTaken {
+                                        role: rname,
+                                        name: shown,
+                                    });
+                                }
+                            }
+                            return Ok(Segment {
+                                loc,
+                                fd,
+                                map,
+                                creator: false,
+                                keep: true,
+                            });
+                        }
+                        retry_reason = if magic == 0 {
+                            "never initialised (empty header; its creator may have died while creating it)".into()
+                        } else {
+                            format!("never became ready (state {state:#x})")
+                        };
+                    }
+                }
+            }
+            match deadline.remaining() {
+                Some(left) if left.is_zero() => {
+                    return Err(if retry_reason.starts_with("does not exist") {
+                        Error::NotFound(shown)
+                    } else {
+                        bad(retry_reason)
+                    })
+                }
+                left => {
+                    let nap = left.map_or(pause, |l| l.min(pause));
+                    thread::sleep(nap);
+                    pause = (pause * 2).min(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+
+    /// Removes a leftover segment with no live role. `Ok(true)` if it was removed.
+    pub(crate) fn reclaim_if_stale(loc: &Location) -> Result<bool> {
+        let Some(fd) = loc.open_existing(false)? else {
+            // Gone (or inaccessible): let the caller retry creation.
+            return Ok(true);
+        };
+        for b in 0..ROLE_BYTES {
+            if sys::byte_locked(&fd, b)? {
+                return Ok(false);
+            }
+        }
+        loc.unlink()?;
+        Ok(true)
+    }
+
+    /// The common header.
+    pub(crate) fn header(&self) -> &SegmentHeader {
+        header_of(&self.map)
+    }
+
+    /// The mapping.
+    pub(crate) fn mapping(&self) -> &Mapping {
+        &self.map
+    }
+
+    /// True if another handle (in any process) holds role `byte`.
+    pub(crate) fn role_held_by_other(&self, byte: u64) -> Result<bool> {
+        sys::byte_locked(&self.fd, byte)
+    }
+
+    /// The name as the user gave it.
+    pub(crate) fn name(&self) -> String {
+        self.loc.display()
+    }
+
+    /// Keep the name when this (creating) handle drops.
+    pub(crate) fn set_keep(&mut self, keep: bool) {
+        self.keep = keep;
+    }
+
+    /// True if this handle created the segment.
+    pub(crate) fn is_creator(&self) -> bool {
+        self.creator
+    }
+
+    /// Removes the name now (the mapping stays valid for everyone attached).
+    pub(crate) fn unlink(&self) -> Result<()> {
+        self.loc.unlink()
+    }
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        if self.creator && !self.keep {
+            // Cleanup never panics; a failure here leaves a stale segment that `create`
+            // with `reclaim_stale` or `shmring rm` removes later.
+            let _ = self.loc.unlink();
+        }
+    }
+}
+
+pub(crate) fn header_of(map: &Mapping) -> &SegmentHeader {
+    debug_assert!(map.len() >= COMMON_HEADER_SIZE);
+    // SAFETY: the mapping is page-aligned and at least COMMON_HEADER_SIZE bytes (checked by
+    // every caller before mapping), SegmentHeader is repr(C) of atomics, for which any bit
+    // pattern is valid, and the reference cannot outlive `map`.
+    unsafe { &*(map.as_ptr() as *const SegmentHeader) }
+}
+
+fn validate_common(map: &Mapping, size: u64, kind: u32, shown: &str) -> Result<()> {
+    let bad = |reason: String| Error::BadSegment {
+        path: shown.to_owned(),
+        reason: reason.into(),
+    };
+    let h = header_of(map);
+    let version = h.version.load(Ordering::Relaxed);
+    if version != LAYOUT_VERSION {
+        return Err(bad(format!(
+            "layout version {version}, this build reads version {LAYOUT_VERSION}"
+        )));
+    }
+    let k = h.kind.load(Ordering::Relaxed);
+    if k != kind {
+        return Err(bad(format!(
+            "is a {} segment (kind {k}), not a {}",
+            kind_name(k),
+            kind_name(kind)
+        )));
+    }
+    let total = h.total_size.load(Ordering::Relaxed);
+    if total != size {
+        return Err(bad(format!(
+            "header says {total} bytes but the file has {size} (truncated or resized)"
+        )));
+    }
+    let hs = h.header_size.load(Ordering::Relaxed) as u64;
+    if hs < COMMON_HEADER_SIZE as u64 || hs > total {
+        return Err(bad(format!(
+            "header size {hs} out of range for a {total}-byte segment"
+        )));
+    }
+    Ok(())
+}
+
+/// What the common header and role locks of a segment say, read without attaching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// The name or path.
+    pub name: String,
+    /// Kind: "ring", "seqlock", "broadcast".
+    pub kind: &'static str,
+    /// Layout version.
+    pub version: u32,
+    /// Size of the whole segment.
+    pub total_size: u64,
+    /// Creator's pid.
+    pub creator_pid: u32,
+    /// Creation nonce.
+    pub nonce: u64,
+    /// Creation time, ns since the Unix epoch.
+    pub created_ns: u64,
+    /// For each role byte 0..8: is a live handle holding it.
+    pub roles_held: [bool; ROLE_BYTES as usize],
+}
+
+impl SegmentInfo {
+    /// True if no live handle holds any role: a leftover.
+    pub fn is_stale(&self) -> bool {
+        !self.roles_held.iter().any(|&b| b)
+    }
+}
+
+/// Reads a segment's common header read-only, plus which roles are held, and hands the
+/// validated mapping to `f` for the kind's own fields.
+pub(crate) fn inspect_with<T>(
+    name: &str,
+    f: impl FnOnce(&Mapping, &SegmentInfo) -> Result<T>,
+) -> Result<(SegmentInfo, T)> {
+    let loc = Location::parse(name)?;
+    let shown = loc.display();
+    let bad = |reason: String| Error::BadSegment {
+        path: shown.clone(),
+        reason: reason.into(),
+    };
+    let fd = loc
+        .open_existing(false)?
+        .ok_or_else(|| Error::NotFound(shown.clone()))?;
+    let (size, _, _) = sys::fstat(&fd)?;
+    if size < COMMON_HEADER_SIZE as u64 {
+        return Err(bad(format!(
+            "truncated: {size} bytes, smaller than the {COMMON_HEADER_SIZE}-byte header"
+        )));
+    }
+    let len =
+        usize::try_from(size).map_err(|_| bad(format!("size {size} does not fit in memory")))?;
+    let map = Mapping::map(&fd, len, false)?;
+    let h = header_of(&map);
+    let magic = h.magic.load(Ordering::Relaxed);
+    if magic != MAGIC {
+        return Err(bad(format!(
+            "wrong magic {magic:#018x} (expected {MAGIC:#018x}: \"SHMRING\\0\")"
+        )));
+    }
+    // SYNC: pairs with the creator's Release store of READY.
+    if h.state.load(Ordering::Acquire) != STATE_READY {
+        return Err(bad(
+            "not initialised (being created, or its creator died while creating it)".into(),
+        ));
+    }
+    let kind = h.kind.load(Ordering::Relaxed);
+    validate_common(&map, size, kind, &shown)?;
+    let mut roles_held = [false; ROLE_BYTES as usize];
+    for (b, held) in roles_held.iter_mut().enumerate() {
+        *held = sys::byte_locked(&fd, b as u64)?;
+    }
+    let info = SegmentInfo {
+        name: shown,
+        kind: kind_name(kind),
+        version: h.version.load(Ordering::Relaxed),
+        total_size: size,
+        creator_pid: h.creator_pid.load(Ordering::Relaxed),
+        nonce: h.nonce.load(Ordering::Relaxed),
+        created_ns: h.created_ns.load(Ordering::Relaxed),
+        roles_held,
+    };
+    let extra = f(&map, &info)?;
+    Ok((info, extra))
+}
+
+impl Segment {
+    /// Releases this handle's role lock early (on detach, before waking the peer).
+    pub(crate) fn release_role(&self, byte: u64) -> Result<()> {
+        sys::unlock_byte(&self.fd, byte)
+    }
+}
