@@ -2,18 +2,17 @@
 //! (`peer_entry`, role chosen by an env var), over the test-only framed Unix stream transport.
 #![cfg(feature = "rpc")]
 
+#[path = "common/rpc_alice.rs"]
+mod rpc_alice;
 #[path = "common/unix_frames.rs"]
 mod unix_frames;
 
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use rpc_alice::alice;
 use serde_json::{json, Value};
-use shmring::rpc::{
-    BinaryCodec, Client, Codec, HandlerError, Incoming, JsonCodec, RpcError, Server,
-};
+use shmring::rpc::{BinaryCodec, Client, Codec, Incoming, JsonCodec, RpcError};
 use shmring::transport::{Receiver, Sender};
 use unix_frames::{
     connect_retry, connect_to_parent, framed, unique_path, FrameRx, FrameTx, Peer, ADDR_VAR,
@@ -24,55 +23,6 @@ const ENTRY: &str = "peer_entry";
 const T: Duration = Duration::from_secs(20);
 /// How many requests the out-of-order peer reads before answering them backwards.
 const REVERSED: usize = 6;
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-#[derive(Deserialize)]
-struct Subtract {
-    minuend: i64,
-    subtrahend: i64,
-}
-
-#[derive(Deserialize)]
-struct Person {
-    name: String,
-}
-
-/// The article's Alice, with a few more methods for the tests.
-fn alice<C: Codec>(codec: C) -> Server<C> {
-    let mut s = Server::new(codec);
-    s.register("add", |(a, b): (i64, i64)| Ok(a + b))
-        .register("multiply", |(a, b): (i64, i64)| Ok(a * b))
-        .register("divide", |(a, b): (i64, i64)| {
-            a.checked_div(b)
-                .ok_or_else(|| HandlerError::new("division by zero").with_code(-32042))
-        })
-        .register("subtract", |s: Subtract| Ok(s.minuend - s.subtrahend))
-        .register("sum", |v: Vec<i64>| Ok(v.iter().sum::<i64>()))
-        .register("get_data", |()| Ok(("hello", 5, "XYZ")))
-        .register("update", |_: Vec<i64>| Ok(()))
-        .register("notify_hello", |_: i64| Ok(()))
-        .register("greet", |p: Person| Ok(format!("hello {}", p.name)))
-        .register("boom", |msg: String| -> Result<(), HandlerError> {
-            panic!("{msg}")
-        })
-        .register("sleep_ms", |ms: u64| {
-            std::thread::sleep(Duration::from_millis(ms));
-            Ok(ms)
-        })
-        .register("hang", |marker: String| {
-            std::fs::write(marker, b"in the handler")
-                .map_err(|e| HandlerError::new(e.to_string()))?;
-            std::thread::sleep(Duration::from_secs(60));
-            Ok(())
-        })
-        .register("incr", |n: u64| {
-            Ok(COUNTER.fetch_add(n, Ordering::SeqCst) + n)
-        })
-        .register("count", |()| Ok(COUNTER.load(Ordering::SeqCst)))
-        .register("big", |n: usize| Ok(vec![7u8; n]));
-    s
-}
 
 /// The server roles, run in the re-executed test binary.
 #[test]
