@@ -114,10 +114,10 @@ fn postcard_exact<T: DeserializeOwned>(frame: &[u8], at: Range<usize>) -> Result
     match postcard::take_from_bytes::<T>(bytes) {
         Ok((v, [])) => Ok(v),
         Ok((_, rest)) => Err(format!(
-            "{} bytes left over after the value: wrong type",
+            "the bytes do not match the expected type ({} bytes left over)",
             rest.len()
         )),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(format!("the bytes do not match the expected type: {e}")),
     }
 }
 
