@@ -121,3 +121,24 @@ fn ring_server_killed_mid_call_gives_disconnected() {
     let r = c.wait(p, Duration::from_secs(30));
     assert!(matches!(r, Err(RpcError::Disconnected)), "{r:?}");
 }
+
+#[test]
+fn thousands_of_calls_in_flight_through_small_rings_do_not_deadlock() {
+    let name = ring_name();
+    // Bob creates both rings small (Alice opens them with Bob's geometry): far fewer
+    // messages fit than there are calls in flight, so both sides fill up; the client must
+    // keep taking replies while it waits for room to send.
+    let small = RingOptions::new().capacity(1024).open_timeout(T);
+    let (tx, rx) = duplex(&name, Side::B, &small).unwrap();
+    let mut c = Client::new(tx, rx, BinaryCodec);
+    let peer = spawn_alice("ring-binary", &name);
+    let pending: Vec<_> = (0..3000i64)
+        .map(|i| c.start_call::<_, i64>("multiply", (i, 2), T).unwrap())
+        .collect();
+    assert_eq!(c.in_flight(), 3000);
+    for (i, p) in pending.into_iter().enumerate() {
+        assert_eq!(c.wait(p, T).unwrap(), 2 * i as i64);
+    }
+    drop(c);
+    peer.finish();
+}

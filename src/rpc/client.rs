@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,7 +49,7 @@ pub struct Client<S, R, C: Codec> {
     /// Replies that arrived while waiting for another call: frame and decoded envelope.
     stash: HashMap<u64, (Vec<u8>, Reply<C::Value>)>,
     /// Ids of `Pending`s dropped without `wait`.
-    abandoned: Arc<Mutex<Vec<u64>>>,
+    abandoned: Arc<Abandoned>,
     frame: Vec<u8>,
     out: Vec<u8>,
 }
@@ -70,7 +71,7 @@ impl<S, R, C: Codec> fmt::Debug for Client<S, R, C> {
 pub struct Pending<T> {
     id: u64,
     method: String,
-    abandoned: Arc<Mutex<Vec<u64>>>,
+    abandoned: Arc<Abandoned>,
     waited: bool,
     _ret: PhantomData<fn() -> T>,
 }
@@ -99,8 +100,9 @@ impl<T> fmt::Debug for Pending<T> {
 impl<T> Drop for Pending<T> {
     fn drop(&mut self) {
         if !self.waited {
-            if let Ok(mut v) = self.abandoned.lock() {
+            if let Ok(mut v) = self.abandoned.ids.lock() {
                 v.push(self.id);
+                self.abandoned.any.store(true, Ordering::Release);
             }
         }
     }
@@ -118,13 +120,16 @@ fn recv_until<R: Receiver>(
     Ok(())
 }
 
-fn send_until<S: Sender>(tx: &mut S, msg: &[u8], deadline: Deadline) -> Result<(), RpcError> {
-    match deadline.remaining() {
-        None => tx.send(msg)?,
-        Some(left) => tx.send_timeout(msg, left)?,
-    }
-    Ok(())
+/// The ids of dropped [`Pending`]s, shared with them; `any` spares the lock on the fast path.
+#[derive(Debug, Default)]
+struct Abandoned {
+    any: AtomicBool,
+    ids: Mutex<Vec<u64>>,
 }
+
+/// While a send waits for room, it drains replies every slice this long, so a server
+/// blocked on sending replies can go on (else both sides could wait on full transports).
+const DRAIN_SLICE: Duration = Duration::from_millis(1);
 
 impl<S: Sender, R: Receiver, C: Codec> Client<S, R, C> {
     /// A client sending requests on `tx` and reading replies from `rx`.
@@ -136,7 +141,7 @@ impl<S: Sender, R: Receiver, C: Codec> Client<S, R, C> {
             next_id: 1,
             in_flight: HashSet::new(),
             stash: HashMap::new(),
-            abandoned: Arc::new(Mutex::new(Vec::new())),
+            abandoned: Arc::new(Abandoned::default()),
             frame: Vec::new(),
             out: Vec::new(),
         }
@@ -229,7 +234,7 @@ impl<S: Sender, R: Receiver, C: Codec> Client<S, R, C> {
         self.out.clear();
         self.codec
             .encode_request(None, method, &args, &mut self.out)?;
-        send_until(&mut self.tx, &self.out, Deadline::after(timeout))
+        self.send_out(Deadline::after(timeout))
     }
 
     /// The number of calls sent whose reply is still awaited.
@@ -259,15 +264,62 @@ impl<S: Sender, R: Receiver, C: Codec> Client<S, R, C> {
         self.out.clear();
         self.codec
             .encode_request(Some(id), method, args, &mut self.out)?;
-        send_until(&mut self.tx, &self.out, deadline)?;
+        self.send_out(deadline)?;
         self.in_flight.insert(id);
         Ok(id)
     }
 
+    /// Sends `self.out`. When the transport is full, receives the replies already there
+    /// (keeping those of calls in flight) between attempts: with many calls in flight the
+    /// server may itself be waiting for room to send them.
+    fn send_out(&mut self, deadline: Deadline) -> Result<(), RpcError> {
+        if self.tx.try_send(&self.out)? {
+            return Ok(());
+        }
+        loop {
+            self.drain_replies()?;
+            let slice = deadline
+                .remaining()
+                .map_or(DRAIN_SLICE, |left| left.min(DRAIN_SLICE));
+            match self.tx.send_timeout(&self.out, slice) {
+                Ok(()) => return Ok(()),
+                Err(crate::Error::Timeout) if !deadline.expired() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Takes every reply waiting in the transport, keeping those of calls in flight.
+    fn drain_replies(&mut self) -> Result<(), RpcError> {
+        loop {
+            let mut frame = std::mem::take(&mut self.frame);
+            if !self.rx.try_recv_into(&mut frame)? {
+                self.frame = frame;
+                return Ok(());
+            }
+            match self.codec.decode_reply(&frame) {
+                Ok(reply) => match reply.id {
+                    Some(rid) if self.in_flight.contains(&rid) => {
+                        self.stash.insert(rid, (frame, reply));
+                    }
+                    _ => self.frame = frame,
+                },
+                // Not attributable to any call; the call it belonged to will time out.
+                Err(_) => self.frame = frame,
+            }
+        }
+    }
+
     fn reap_abandoned(&mut self) {
-        let ids = match self.abandoned.lock() {
-            Ok(mut v) if !v.is_empty() => std::mem::take(&mut *v),
-            _ => return,
+        if !self.abandoned.any.load(Ordering::Acquire) {
+            return;
+        }
+        let ids = match self.abandoned.ids.lock() {
+            Ok(mut v) => {
+                self.abandoned.any.store(false, Ordering::Relaxed);
+                std::mem::take(&mut *v)
+            }
+            Err(_) => return,
         };
         for id in ids {
             self.in_flight.remove(&id);
