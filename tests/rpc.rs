@@ -466,6 +466,7 @@ fn json_rpc_2_conformance_of_server_replies() {
     // Notifications get nothing back, even for unknown methods or bad params.
     raw.tell_nothing_back(br#"{"jsonrpc": "2.0", "method": "update", "params": [1,2,3,4,5]}"#);
     raw.tell_nothing_back(br#"{"jsonrpc": "2.0", "method": "foobar"}"#);
+    raw.tell_nothing_back(br#"{"jsonrpc": "2.0", "method": "boom", "params": ["quietly"]}"#);
     raw.tell_nothing_back(br#"{"jsonrpc": "2.0", "method": "add", "params": ["bad", "data"]}"#);
     raw.tell_nothing_back(
         br#"[{"jsonrpc": "2.0", "method": "notify_sum", "params": [1,2,4]}, {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]}]"#,

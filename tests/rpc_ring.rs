@@ -142,3 +142,14 @@ fn thousands_of_calls_in_flight_through_small_rings_do_not_deadlock() {
     drop(c);
     peer.finish();
 }
+
+#[test]
+fn client_and_server_over_rings_can_move_to_other_threads() {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync>() {}
+    send::<Client<Producer, Consumer, BinaryCodec>>();
+    send::<Client<Producer, Consumer, JsonCodec>>();
+    send_sync::<shmring::rpc::Server<BinaryCodec>>();
+    send_sync::<shmring::rpc::Server<JsonCodec>>();
+    send::<shmring::rpc::Pending<i64>>();
+}
