@@ -202,14 +202,19 @@ impl<S: Sender, R: Receiver, C: Codec> Client<S, R, C> {
         })
     }
 
-    /// Waits at most `timeout` for the result of a call started with [`Client::start_call`].
-    /// On [`RpcError::Timeout`] the call is forgotten.
+    /// Waits at most `timeout` for the result of a call started with [`Client::start_call`]
+    /// on this client. On [`RpcError::Timeout`] the call is forgotten.
     pub fn wait<T: DeserializeOwned>(
         &mut self,
         mut pending: Pending<T>,
         timeout: Duration,
     ) -> Result<T, RpcError> {
         pending.waited = true;
+        if !Arc::ptr_eq(&pending.abandoned, &self.abandoned) {
+            return Err(RpcError::Transport(crate::Error::InvalidConfig(
+                "this Pending was started by another Client".into(),
+            )));
+        }
         let r = self.wait_id(pending.id, &pending.method, Deadline::after(timeout));
         self.in_flight.remove(&pending.id);
         self.stash.remove(&pending.id);
