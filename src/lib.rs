@@ -46,6 +46,8 @@
 compile_error!("shmring's shared layouts are little-endian; big-endian targets are not supported");
 
 pub mod error;
+#[cfg(not(loom))]
+pub mod measure;
 pub mod ring;
 #[cfg(not(loom))]
 pub mod segment;

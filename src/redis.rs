@@ -1,1 +1,310 @@
-//! (being written)
+//! Redis as the message queue between programs that may not share a machine (feature `redis`).
+//!
+//! Two ways, both implementing [`Sender`](crate::Sender) / [`Receiver`](crate::Receiver):
+//!
+//! | types | Redis feature | delivery |
+//! |-------|---------------|----------|
+//! | [`Publisher`] / [`Subscriber`] | pub/sub channel (`PUBLISH`, `SUBSCRIBE`) | fire and forget: only subscribers connected at that moment get a message |
+//! | [`StreamProducer`] / [`StreamConsumer`] | stream + consumer group (`XADD`, `XREADGROUP`, `XACK`, `XAUTOCLAIM`) | kept in the server until acknowledged; survives a restart of either program (and of the server, with persistence on); at least once |
+//!
+//! Every type is made from a URL, `redis://[user:password@]host:port/db` (or
+//! `redis+unix:///path.sock`; `rediss://` for TLS once the `redis` crate's own TLS feature,
+//! e.g. `tls-rustls`, is enabled in your Cargo.toml), and [`RedisOptions`].
+//!
+//! # Connection loss
+//!
+//! Every type reconnects by itself with exponential backoff ([`RedisOptions::backoff`]); a
+//! blocking call keeps trying (or until [`RedisOptions::give_up_after`]), a `_timeout` call
+//! until its deadline ([`Error::Timeout`]), a `try_` call makes one
+//! attempt (`Ok(false)`).
+//!
+//! * A [`StreamConsumer`] resumes without loss: after every reconnect it first re-reads its own
+//!   pending entries (delivered to it but not acknowledged), then goes on with new ones.
+//! * A [`Subscriber`] re-subscribes, but whatever was published while it was away is gone:
+//!   it says so through [`Subscriber::gaps`] / [`Subscriber::take_gap`], or as an error from
+//!   the next receive if [`Subscriber::set_gap_errors`] is on.
+//! * A send interrupted by a connection loss is retried, so a message may (rarely) arrive
+//!   twice; none that a send reported as done is lost (for streams: with server
+//!   persistence, `appendonly yes`).
+//!
+//! Redis has no notion of "the peer left": these receivers never return
+//! [`Error::Disconnected`]; use the `_timeout` forms.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use shmring::redis::{Publisher, RedisOptions, Subscriber};
+//! use shmring::{Receiver, Sender};
+//!
+//! # fn main() -> shmring::Result<()> {
+//! let url = "redis://127.0.0.1:6379";
+//! let opts = RedisOptions::new();
+//! let mut alice = Subscriber::connect(url, "my_channel", &opts)?; // program A
+//! let mut bob = Publisher::connect(url, "my_channel", &opts)?;    // program B
+//! bob.send(b"example data")?;
+//! assert_eq!(alice.recv()?, b"example data");
+//! # Ok(())
+//! # }
+//! ```
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use crate::{Error, Result};
+
+mod link;
+mod pubsub;
+mod streams;
+
+pub use pubsub::{Gap, Publisher, Subscriber};
+pub use streams::{
+    AckMode, StartFrom, StreamConsumer, StreamEntry, StreamOptions, StreamProducer, DATA_FIELD,
+};
+
+/// The default largest message: 16 MiB (Redis itself allows 512 MB).
+pub const DEFAULT_MAX_MESSAGE: usize = 16 << 20;
+
+/// Connection settings shared by every Redis type.
+///
+/// ```
+/// use std::time::Duration;
+/// use shmring::redis::RedisOptions;
+/// let opts = RedisOptions::new()
+///     .io_timeout(Duration::from_secs(2))
+///     .backoff(Duration::from_millis(20), Duration::from_secs(1))
+///     .give_up_after(Some(Duration::from_secs(60)));
+/// assert_eq!(opts.max_message_len(), shmring::redis::DEFAULT_MAX_MESSAGE);
+/// ```
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) io_timeout: Duration,
+    pub(crate) backoff_initial: Duration,
+    pub(crate) backoff_max: Duration,
+    pub(crate) give_up_after: Option<Duration>,
+    pub(crate) max_message: usize,
+    pub(crate) health_check: Duration,
+    pub(crate) client_name: Option<String>,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions {
+            connect_timeout: Duration::from_secs(5),
+            io_timeout: Duration::from_secs(5),
+            backoff_initial: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(2),
+            give_up_after: None,
+            max_message: DEFAULT_MAX_MESSAGE,
+            health_check: Duration::from_secs(5),
+            client_name: None,
+        }
+    }
+}
+
+impl RedisOptions {
+    /// The defaults: 5 s to connect (constructors retry within it), 5 s for the server to
+    /// answer a command, backoff from 50 ms doubling to 2 s, never give up, 16 MiB messages,
+    /// an idle subscriber checks its connection every 5 s.
+    ///
+    /// ```
+    /// let opts = shmring::redis::RedisOptions::new();
+    /// # let _ = opts;
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How long a constructor keeps trying to reach the server (and the bound of one
+    /// connection attempt).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let opts = shmring::redis::RedisOptions::new().connect_timeout(Duration::from_secs(1));
+    /// # let _ = opts;
+    /// ```
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+
+    /// How long the server has to answer a command (beyond a `BLOCK` the command asked for)
+    /// before the connection is taken as dead and replaced.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let opts = shmring::redis::RedisOptions::new().io_timeout(Duration::from_secs(1));
+    /// # let _ = opts;
+    /// ```
+    pub fn io_timeout(mut self, d: Duration) -> Self {
+        self.io_timeout = d;
+        self
+    }
+
+    /// Reconnect backoff: wait `initial` after the first failure, doubling up to `max`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let opts = shmring::redis::RedisOptions::new()
+    ///     .backoff(Duration::from_millis(10), Duration::from_millis(500));
+    /// # let _ = opts;
+    /// ```
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.backoff_initial = initial;
+        self.backoff_max = max;
+        self
+    }
+
+    /// After this long of failing in a row, a call returns the last error ([`Error::Redis`])
+    /// instead of trying again. `None` (the default): blocking calls try forever.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let opts = shmring::redis::RedisOptions::new().give_up_after(Some(Duration::from_secs(30)));
+    /// # let _ = opts;
+    /// ```
+    pub fn give_up_after(mut self, d: Option<Duration>) -> Self {
+        self.give_up_after = d;
+        self
+    }
+
+    /// The largest message sent or accepted, in bytes (at most 512 MB, Redis' own limit).
+    /// A larger one is refused on send with [`Error::MessageTooLarge`]; one arriving is
+    /// dropped (and acknowledged, for streams) with the same error.
+    ///
+    /// ```
+    /// let opts = shmring::redis::RedisOptions::new().max_message(1 << 20);
+    /// assert_eq!(opts.max_message_len(), 1 << 20);
+    /// ```
+    pub fn max_message(mut self, bytes: usize) -> Self {
+        self.max_message = bytes;
+        self
+    }
+
+    /// The largest message, as set by [`RedisOptions::max_message`].
+    ///
+    /// ```
+    /// assert!(shmring::redis::RedisOptions::new().max_message_len() > 0);
+    /// ```
+    pub fn max_message_len(&self) -> usize {
+        self.max_message
+    }
+
+    /// How often an idle [`Subscriber`] pings the server to find out that its connection
+    /// broke.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let opts = shmring::redis::RedisOptions::new().health_check(Duration::from_secs(1));
+    /// # let _ = opts;
+    /// ```
+    pub fn health_check(mut self, d: Duration) -> Self {
+        self.health_check = d;
+        self
+    }
+
+    /// A name set with `CLIENT SETNAME` on every connection, so `CLIENT LIST` shows who is
+    /// who. Letters, digits, `-`, `_`, `.`, `:` only.
+    ///
+    /// ```
+    /// let opts = shmring::redis::RedisOptions::new().client_name("orders-worker-1");
+    /// # let _ = opts;
+    /// ```
+    pub fn client_name(mut self, name: impl Into<String>) -> Self {
+        self.client_name = Some(name.into());
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        let positive = [
+            ("connect_timeout", self.connect_timeout),
+            ("io_timeout", self.io_timeout),
+            ("backoff initial", self.backoff_initial),
+            ("backoff max", self.backoff_max),
+            ("health_check", self.health_check),
+        ];
+        for (name, d) in positive {
+            if d.is_zero() {
+                return Err(Error::InvalidConfig(Cow::Owned(format!(
+                    "redis {name} must not be zero"
+                ))));
+            }
+        }
+        if self.max_message == 0 || self.max_message > 512 << 20 {
+            return Err(Error::InvalidConfig(Cow::Owned(format!(
+                "redis max_message {} must be in 1..=536870912",
+                self.max_message
+            ))));
+        }
+        if let Some(name) = &self.client_name {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+            {
+                return Err(Error::InvalidConfig(Cow::Owned(format!(
+                    "redis client name {name:?}: use letters, digits, '-', '_', '.', ':'"
+                ))));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Refuses names Redis would take but that make no sense as a channel/stream/group name.
+pub(crate) fn check_name(kind: &'static str, name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::InvalidName {
+            name: name.into(),
+            reason: Cow::Owned(format!("empty {kind}")),
+        });
+    }
+    if name.len() > 1024 {
+        return Err(Error::InvalidName {
+            name: name.chars().take(32).collect::<String>() + "...",
+            reason: Cow::Owned(format!("{kind} longer than 1024 bytes")),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_validated() {
+        assert!(RedisOptions::new().validate().is_ok());
+        assert!(matches!(
+            RedisOptions::new().io_timeout(Duration::ZERO).validate(),
+            Err(Error::InvalidConfig(_))
+        ));
+        assert!(matches!(
+            RedisOptions::new().max_message(0).validate(),
+            Err(Error::InvalidConfig(_))
+        ));
+        assert!(matches!(
+            RedisOptions::new().client_name("has space").validate(),
+            Err(Error::InvalidConfig(_))
+        ));
+        assert!(check_name("channel", "").is_err());
+        assert!(check_name("channel", &"x".repeat(2000)).is_err());
+        assert!(check_name("channel", "my_channel").is_ok());
+    }
+
+    #[test]
+    fn bad_url_is_invalid_config() {
+        let e = Publisher::connect("http://nope", "c", &RedisOptions::new()).unwrap_err();
+        assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
+    }
+
+    #[test]
+    fn unreachable_server_times_out_in_constructor() {
+        // Port 1 on loopback: nothing listens there, the connection is refused at once.
+        let opts = RedisOptions::new()
+            .connect_timeout(Duration::from_millis(200))
+            .backoff(Duration::from_millis(10), Duration::from_millis(50));
+        let e = Publisher::connect("redis://127.0.0.1:1", "c", &opts).unwrap_err();
+        assert!(e.is_timeout(), "{e}");
+    }
+}

@@ -437,7 +437,10 @@ mod tests {
             Mem {
                 shared: vec![0u64; std::mem::size_of::<RingShared>() / 8].into_boxed_slice(),
                 data: vec![0u64; capacity as usize / 8].into_boxed_slice(),
-                geo: Geometry { capacity, max_message },
+                geo: Geometry {
+                    capacity,
+                    max_message,
+                },
             }
         }
         fn shared_ptr(&self) -> *const RingShared {
@@ -492,7 +495,9 @@ mod tests {
     }
 
     fn payload(seq: u64, len: usize) -> Vec<u8> {
-        (0..len).map(|i| (seq as usize * 31 + i * 7) as u8).collect()
+        (0..len)
+            .map(|i| (seq as usize * 31 + i * 7) as u8)
+            .collect()
     }
 
     proptest! {
@@ -641,7 +646,10 @@ mod tests {
     fn too_large_is_refused_not_truncated() {
         let mem = Mem::new(64, 24);
         let mut p = mem.producer();
-        assert!(matches!(p.push(&[0; 25]), Err(Error::MessageTooLarge { len: 25, max: 24 })));
+        assert!(matches!(
+            p.push(&[0; 25]),
+            Err(Error::MessageTooLarge { len: 25, max: 24 })
+        ));
     }
 
     #[test]

@@ -23,17 +23,24 @@ impl Model {
         Model {
             shared: Arc::new(RingShared::new_model()),
             data: DataArea::new_model(capacity as usize),
-            geo: Geometry { capacity, max_message },
+            geo: Geometry {
+                capacity,
+                max_message,
+            },
         }
     }
     fn producer(&self) -> ProducerCore {
         // SAFETY: the Arc'd block and the cells outlive the core (both are held by the
         // model's closures for the whole execution).
-        unsafe { ProducerCore::attach(Arc::as_ptr(&self.shared), self.data.clone(), self.geo).unwrap() }
+        unsafe {
+            ProducerCore::attach(Arc::as_ptr(&self.shared), self.data.clone(), self.geo).unwrap()
+        }
     }
     fn consumer(&self) -> ConsumerCore {
         // SAFETY: as above.
-        unsafe { ConsumerCore::attach(Arc::as_ptr(&self.shared), self.data.clone(), self.geo).unwrap() }
+        unsafe {
+            ConsumerCore::attach(Arc::as_ptr(&self.shared), self.data.clone(), self.geo).unwrap()
+        }
     }
 }
 
@@ -79,7 +86,9 @@ fn send_blocking(p: &mut ProducerCore, shared: &RingShared, msg: &[u8]) {
 }
 
 fn msg(i: u8, len: usize) -> Vec<u8> {
-    (0..len).map(|k| i.wrapping_mul(17).wrapping_add(k as u8)).collect()
+    (0..len)
+        .map(|k| i.wrapping_mul(17).wrapping_add(k as u8))
+        .collect()
 }
 
 /// Publish/consume with wrap-around and a padding record: every message arrives whole

@@ -1,0 +1,323 @@
+//! Measuring against the machine's floor.
+//!
+//! Absolute times on shared machines drift from run to run; ratios measured side by side
+//! hold. This module provides the floors — a raw two-process cache-line ping-pong (busy
+//! poll) and a raw shared-futex ping-pong (blocking) — and generic round-trip and
+//! throughput drivers over any [`Sender`]/[`Receiver`] pair, so every method of the crate
+//! (and the benches and the `shmring compare` command) is measured the same way.
+//!
+//! Each driver runs in one process; its peer runs the matching `*_peer` function in
+//! another process (the caller spawns it: typically its own executable re-run in a peer
+//! role).
+//!
+//! Round trips are timed in batches of [`BATCH`] (reading the clock costs ~40 ns on a
+//! virtual machine, comparable to what is measured); percentiles are over batch means.
+//!
+//! ```no_run
+//! // Process A:
+//! let stats = shmring::measure::floor_spin("/floor", 100_000)?;
+//! println!("spin floor p50 {:?}", stats.p50);
+//! // Process B (started on its own, or spawned by A):
+//! shmring::measure::floor_spin_peer("/floor")?;
+//! # Ok::<(), shmring::Error>(())
+//! ```
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::sys::{self, futex, Location, Mapping};
+use crate::transport::{Receiver, Sender};
+use crate::{Error, Result};
+
+/// Round trips per timed batch.
+pub const BATCH: usize = 16;
+
+/// Round-trip statistics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stats {
+    /// Median round trip.
+    pub p50: Duration,
+    /// 99th percentile (of batch means).
+    pub p99: Duration,
+    /// Mean round trip.
+    pub mean: Duration,
+    /// Round trips measured.
+    pub count: usize,
+}
+
+impl Stats {
+    /// Statistics from per-batch totals of `per_batch` round trips each.
+    pub fn from_batches(mut batches: Vec<Duration>, per_batch: usize) -> Stats {
+        if batches.is_empty() {
+            return Stats {
+                p50: Duration::ZERO,
+                p99: Duration::ZERO,
+                mean: Duration::ZERO,
+                count: 0,
+            };
+        }
+        let per = per_batch.max(1) as u32;
+        batches.sort_unstable();
+        let n = batches.len();
+        let total: Duration = batches.iter().sum();
+        Stats {
+            p50: batches[n / 2] / per,
+            p99: batches[(n * 99 / 100).min(n - 1)] / per,
+            mean: total / (n as u32 * per),
+            count: n * per_batch,
+        }
+    }
+}
+
+const STOP: u64 = u64::MAX;
+
+/// A page of shared memory for the floors.
+struct FloorPage {
+    loc: Location,
+    _fd: std::os::fd::OwnedFd,
+    map: Mapping,
+    creator: bool,
+}
+
+impl FloorPage {
+    fn create(name: &str) -> Result<FloorPage> {
+        let loc = Location::parse(name)?;
+        let _ = loc.unlink();
+        let fd = loc
+            .create_excl(0o600)?
+            .ok_or_else(|| Error::AlreadyExists(name.to_owned()))?;
+        sys::ftruncate(&fd, 4096)?;
+        let map = Mapping::map(&fd, 4096, true)?;
+        Ok(FloorPage {
+            loc,
+            _fd: fd,
+            map,
+            creator: true,
+        })
+    }
+
+    fn open(name: &str) -> Result<FloorPage> {
+        let loc = Location::parse(name)?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(fd) = loc.open_existing(true)? {
+                if sys::fstat(&fd)?.0 >= 4096 {
+                    let map = Mapping::map(&fd, 4096, true)?;
+                    return Ok(FloorPage {
+                        loc,
+                        _fd: fd,
+                        map,
+                        creator: false,
+                    });
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(Error::NotFound(name.to_owned()));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn u64_at(&self, off: usize) -> &AtomicU64 {
+        assert!(off % 8 == 0 && off + 8 <= 4096);
+        // SAFETY: in bounds (asserted), 8-aligned in a page-aligned mapping that lives as
+        // long as `self`; any bit pattern is a valid AtomicU64.
+        unsafe { &*(self.map.as_ptr().add(off) as *const AtomicU64) }
+    }
+
+    fn u32_at(&self, off: usize) -> &AtomicU32 {
+        assert!(off % 4 == 0 && off + 4 <= 4096);
+        // SAFETY: as above, for a 4-aligned AtomicU32.
+        unsafe { &*(self.map.as_ptr().add(off) as *const AtomicU32) }
+    }
+}
+
+impl Drop for FloorPage {
+    fn drop(&mut self) {
+        if self.creator {
+            let _ = self.loc.unlink();
+        }
+    }
+}
+
+/// The busy-poll floor: two processes ping-pong one cache line (`ping` and `pong` words in
+/// the same 64-byte line), `iters` round trips. Creates `name`; the peer runs
+/// [`floor_spin_peer`]. The first tenth of the round trips warm up and are not counted.
+pub fn floor_spin(name: &str, iters: usize) -> Result<Stats> {
+    let page = FloorPage::create(name)?;
+    let (ping, pong) = (page.u64_at(0), page.u64_at(8));
+    let warm = iters / 10;
+    let mut batches = Vec::with_capacity(iters / BATCH + 1);
+    let mut i = 0u64;
+    let mut one = |i: u64| {
+        ping.store(i, Ordering::Release);
+        while pong.load(Ordering::Acquire) != i {}
+    };
+    for _ in 0..warm {
+        i += 1;
+        one(i);
+    }
+    for _ in 0..iters / BATCH {
+        let t = Instant::now();
+        for _ in 0..BATCH {
+            i += 1;
+            one(i);
+        }
+        batches.push(t.elapsed());
+    }
+    ping.store(STOP, Ordering::Release);
+    Ok(Stats::from_batches(batches, BATCH))
+}
+
+/// The peer of [`floor_spin`]: answers every ping until told to stop.
+pub fn floor_spin_peer(name: &str) -> Result<()> {
+    let page = FloorPage::open(name)?;
+    let (ping, pong) = (page.u64_at(0), page.u64_at(8));
+    let mut last = 0;
+    loop {
+        let v = ping.load(Ordering::Acquire);
+        if v == last {
+            continue;
+        }
+        if v == STOP {
+            return Ok(());
+        }
+        pong.store(v, Ordering::Release);
+        last = v;
+    }
+}
+
+/// The blocking floor: two processes ping-pong through shared futexes, each sleeping in
+/// FUTEX_WAIT until the other's FUTEX_WAKE: one kernel wake-up each way, no spinning.
+pub fn floor_futex(name: &str, iters: usize) -> Result<Stats> {
+    let page = FloorPage::create(name)?;
+    let (ping, pong) = (page.u32_at(0), page.u32_at(128));
+    let warm = (iters / 10).max(1);
+    let mut batches = Vec::with_capacity(iters);
+    let mut i = 0u32;
+    let one = |i: u32| {
+        ping.store(i, Ordering::Release);
+        futex::wake_all(ping);
+        loop {
+            let v = pong.load(Ordering::Acquire);
+            if v == i {
+                break;
+            }
+            futex::wait(pong, v, Some(Duration::from_millis(100)));
+        }
+    };
+    for _ in 0..warm {
+        i += 1;
+        one(i);
+    }
+    for _ in 0..iters {
+        let t = Instant::now();
+        i += 1;
+        one(i);
+        batches.push(t.elapsed());
+    }
+    ping.store(u32::MAX, Ordering::Release);
+    futex::wake_all(ping);
+    Ok(Stats::from_batches(batches, 1))
+}
+
+/// The peer of [`floor_futex`].
+pub fn floor_futex_peer(name: &str) -> Result<()> {
+    let page = FloorPage::open(name)?;
+    let (ping, pong) = (page.u32_at(0), page.u32_at(128));
+    let mut last = 0u32;
+    loop {
+        let v = ping.load(Ordering::Acquire);
+        if v == last {
+            futex::wait(ping, v, Some(Duration::from_millis(100)));
+            continue;
+        }
+        if v == u32::MAX {
+            return Ok(());
+        }
+        pong.store(v, Ordering::Release);
+        futex::wake_all(pong);
+        last = v;
+    }
+}
+
+/// Round trips of `size`-byte messages over any transport pair: send, wait for the echo.
+/// The peer runs [`echo_peer`]. `pause` (if any) is slept between round trips (to measure
+/// a peer that has gone to sleep: one wake-up per message).
+pub fn round_trip<S: Sender, R: Receiver>(
+    tx: &mut S,
+    rx: &mut R,
+    size: usize,
+    iters: usize,
+    pause: Option<Duration>,
+) -> Result<Stats> {
+    let msg = vec![0xA5u8; size];
+    let mut buf = Vec::with_capacity(size);
+    let warm = (iters / 10).max(1);
+    for _ in 0..warm {
+        tx.send(&msg)?;
+        rx.recv_into(&mut buf)?;
+    }
+    let per = if pause.is_some() { 1 } else { BATCH };
+    let mut batches = Vec::with_capacity(iters / per + 1);
+    for _ in 0..(iters / per).max(1) {
+        if let Some(p) = pause {
+            std::thread::sleep(p);
+        }
+        let t = Instant::now();
+        for _ in 0..per {
+            tx.send(&msg)?;
+            rx.recv_into(&mut buf)?;
+        }
+        batches.push(t.elapsed());
+        if buf.len() != size {
+            return Err(Error::corrupt(format!(
+                "echo of {} bytes for a {size}-byte message",
+                buf.len()
+            )));
+        }
+    }
+    Ok(Stats::from_batches(batches, per))
+}
+
+/// Echoes every message back until the other side disconnects.
+pub fn echo_peer<S: Sender, R: Receiver>(tx: &mut S, rx: &mut R) -> Result<()> {
+    let mut buf = Vec::new();
+    loop {
+        match rx.recv_into(&mut buf) {
+            Ok(()) => tx.send(&buf)?,
+            Err(Error::Disconnected) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Sends `count` messages of `size` bytes as fast as the transport takes them, then one
+/// empty message as an end marker; returns the elapsed time (first send to last).
+/// The receiving peer runs [`throughput_peer`]; the rate is what the receiver measured.
+pub fn throughput_send<S: Sender>(tx: &mut S, size: usize, count: usize) -> Result<Duration> {
+    let msg = vec![0x5Au8; size.max(1)];
+    let t = Instant::now();
+    for _ in 0..count {
+        tx.send(&msg[..size.max(1)])?;
+    }
+    tx.send(&[])?;
+    Ok(t.elapsed())
+}
+
+/// Receives until the empty end marker; returns (messages, bytes, elapsed from the first
+/// message to the marker).
+pub fn throughput_peer<R: Receiver>(rx: &mut R) -> Result<(u64, u64, Duration)> {
+    let mut buf = Vec::new();
+    rx.recv_into(&mut buf)?;
+    let t = Instant::now();
+    let (mut n, mut bytes) = (1u64, buf.len() as u64);
+    loop {
+        rx.recv_into(&mut buf)?;
+        if buf.is_empty() {
+            return Ok((n, bytes, t.elapsed()));
+        }
+        n += 1;
+        bytes += buf.len() as u64;
+    }
+}

@@ -1,0 +1,567 @@
+//! Pub/sub channels: [`Publisher`] (`PUBLISH`) and [`Subscriber`] (`SUBSCRIBE`/`PSUBSCRIBE`).
+
+use std::borrow::Cow;
+use std::mem::ManuallyDrop;
+use std::time::{Duration, Instant, SystemTime};
+
+use redis::Value;
+
+use super::link::{to_error, Failure, Link};
+use super::{check_name, RedisOptions};
+use crate::transport::{Deadline, Receiver, Sender};
+use crate::{Error, Result};
+
+/// Publishes byte messages on one Redis channel (`PUBLISH channel message`).
+///
+/// Fire and forget: a message reaches the subscribers connected at that moment, no one else.
+/// A publish interrupted by a connection loss is retried on a new connection (so a
+/// subscriber may rarely see it twice).
+///
+/// ```no_run
+/// use shmring::redis::{Publisher, RedisOptions};
+/// use shmring::Sender;
+///
+/// # fn main() -> shmring::Result<()> {
+/// let mut bob = Publisher::connect("redis://127.0.0.1:6379", "my_channel", &RedisOptions::new())?;
+/// bob.send(b"example data")?;
+/// let receivers = bob.publish(b"more")?; // how many subscribers got it
+/// # let _ = receivers;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Publisher {
+    link: Link,
+    channel: String,
+}
+
+impl Publisher {
+    /// Connects to the server at `url` to publish on `channel`.
+    ///
+    /// ```no_run
+    /// # use shmring::redis::{Publisher, RedisOptions};
+    /// let p = Publisher::connect("redis://127.0.0.1:6379/0", "my_channel", &RedisOptions::new());
+    /// # let _ = p;
+    /// ```
+    pub fn connect(url: &str, channel: &str, opts: &RedisOptions) -> Result<Publisher> {
+        check_name("channel", channel)?;
+        let link = Link::open(url, &format!("channel {channel}"), opts)?;
+        Ok(Publisher {
+            link,
+            channel: channel.to_owned(),
+        })
+    }
+
+    /// Publishes `msg`, retrying across connection losses; returns how many subscribers
+    /// received it (0 is not an error: pub/sub keeps nothing for absent subscribers).
+    ///
+    /// ```no_run
+    /// # use shmring::redis::{Publisher, RedisOptions};
+    /// # fn main() -> shmring::Result<()> {
+    /// # let mut p = Publisher::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
+    /// if p.publish(b"hello")? == 0 {
+    ///     eprintln!("nobody is listening");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn publish(&mut self, msg: &[u8]) -> Result<u64> {
+        self.publish_within(msg, Deadline::forever())
+    }
+
+    /// [`Publisher::publish`] with a deadline ([`Error::Timeout`] when it passes first).
+    ///
+    /// ```no_run
+    /// # use shmring::redis::{Publisher, RedisOptions};
+    /// # use shmring::transport::Deadline;
+    /// # use std::time::Duration;
+    /// # fn main() -> shmring::Result<()> {
+    /// # let mut p = Publisher::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
+    /// p.publish_within(b"hello", Deadline::after(Duration::from_secs(1)))?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn publish_within(&mut self, msg: &[u8], deadline: Deadline) -> Result<u64> {
+        let max = self.link.opts.max_message;
+        if msg.len() > max {
+            return Err(Error::MessageTooLarge {
+                len: msg.len(),
+                max,
+            });
+        }
+        let channel = &self.channel;
+        self.link.run(deadline, |conn| {
+            Ok(redis::cmd("PUBLISH")
+                .arg(channel)
+                .arg(msg)
+                .query::<u64>(conn)?)
+        })
+    }
+
+    /// The channel this publisher sends on.
+    ///
+    /// ```no_run
+    /// # use shmring::redis::{Publisher, RedisOptions};
+    /// # fn main() -> shmring::Result<()> {
+    /// let p = Publisher::connect("redis://127.0.0.1:6379", "my_channel", &RedisOptions::new())?;
+    /// assert_eq!(p.channel(), "my_channel");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+}
+
+impl Sender for Publisher {
+    fn send(&mut self, msg: &[u8]) -> Result<()> {
+        self.publish(msg).map(drop)
+    }
+
+    /// One attempt: `Ok(false)` when the server cannot be reached right now.
+    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+        match self.publish_within(msg, Deadline::after(Duration::ZERO)) {
+            Ok(_) => Ok(true),
+            Err(Error::Timeout) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
+        self.publish_within(msg, Deadline::after(timeout)).map(drop)
+    }
+
+    fn max_message(&self) -> usize {
+        self.link.opts.max_message
+    }
+}
+
+/// A time when a [`Subscriber`] was not subscribed: whatever was published on its channels
+/// between `lost_at` and `restored_at` never reached it.
+///
+/// ```
+/// use shmring::redis::Gap;
+/// use std::time::{Duration, SystemTime};
+/// let g = Gap { lost_at: SystemTime::UNIX_EPOCH, restored_at: SystemTime::UNIX_EPOCH, count: 1 };
+/// assert_eq!(g.duration(), Duration::ZERO);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    /// When the connection was found broken (the first one, if several are merged).
+    pub lost_at: SystemTime,
+    /// When the subscription was back (the last one, if several are merged).
+    pub restored_at: SystemTime,
+    /// How many interruptions this gap merges (all since the last [`Subscriber::take_gap`]).
+    pub count: u64,
+}
+
+impl Gap {
+    /// How long the subscriber was away (zero if the clock went backwards).
+    ///
+    /// ```
+    /// # use shmring::redis::Gap;
+    /// # use std::time::{Duration, SystemTime};
+    /// let t = SystemTime::UNIX_EPOCH;
+    /// let g = Gap { lost_at: t, restored_at: t + Duration::from_secs(2), count: 1 };
+    /// assert_eq!(g.duration(), Duration::from_secs(2));
+    /// ```
+    pub fn duration(&self) -> Duration {
+        self.restored_at
+            .duration_since(self.lost_at)
+            .unwrap_or_default()
+    }
+}
+
+/// Receives byte messages from Redis channels (`SUBSCRIBE`, `PSUBSCRIBE`).
+///
+/// Subscribed when the constructor returns: everything published from then on arrives, in
+/// the order the server received it. On connection loss it re-subscribes by itself; what
+/// was published meanwhile is lost, and the subscriber tells: [`Subscriber::gaps`] counts
+/// the interruptions, [`Subscriber::take_gap`] says when, and with
+/// [`Subscriber::set_gap_errors`] the next receive after one returns an [`Error::Redis`]
+/// saying so (once; the receive after it goes on normally).
+///
+/// ```no_run
+/// use shmring::redis::{RedisOptions, Subscriber};
+/// use shmring::Receiver;
+///
+/// # fn main() -> shmring::Result<()> {
+/// let mut alice = Subscriber::connect("redis://127.0.0.1:6379", "my_channel", &RedisOptions::new())?;
+/// loop {
+///     let msg = alice.recv()?;
+///     if let Some(gap) = alice.take_gap() {
+///         eprintln!("may have missed messages for {:?}", gap.duration());
+///     }
+///     println!("{}", String::from_utf8_lossy(&msg));
+/// }
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Subscriber {
+    link: Link,
+    channels: Vec<String>,
+    patterns: Vec<String>,
+    subscribed: bool,
+    gaps: u64,
+    gap: Option<Gap>,
+    gap_errors: bool,
+    gap_error_due: bool,
+    last_activity: Instant,
+    last_channel: String,
+}
+
+impl Subscriber {
+    /// Connects to `url` and subscribes to `channel`.
+    ///
+    /// ```no_run
+    /// # use shmring::redis::{RedisOptions, Subscriber};
+    /// let s = Subscriber::connect("redis://127.0.0.1:6379", "my_channel", &RedisOptions::new());
+    /// # let _ = s;
+    /// ```
+    pub fn connect(url: &str, channel: &str, opts: &RedisOptions) -> Result<Subscriber> {
+        Self::connect_many(url, &[channel], &[], opts)
+    }
+
+    /// Connects to `url` and subscribes to every channel in `channels` and every glob
+    /// pattern in `patterns` (`PSUBSCRIBE`, e.g. `"orders.*"`). At least one of either.
+    ///
+    /// ```no_run
+    /// # use shmring::redis::{RedisOptions, Subscriber};
+    /// let s = Subscriber::connect_many("redis://127.0.0.1:6379", &["a", "b"], &["log.*"], &RedisOptions::new());
+    /// # let _ = s;
+    /// ```
+    pub fn connect_many(
+        url: &str,
+        channels: &[&str],
+        patterns: &[&str],
+        opts: &RedisOptions,
+    ) -> Result<Subscriber> {
+        if channels.is_empty() && patterns.is_empty() {
+            return Err(Error::InvalidConfig(Cow::Borrowed(
+                "a redis subscriber needs at least one channel or pattern",
+            )));
+        }
+        for c in channels {
+            check_name("channel", c)?;
+        }
+        for p in patterns {
+            check_name("pattern", p)?;
+        }
+        let mut all: Vec<&str> = channels.to_vec();
+        all.extend_from_slice(patterns);
+        let link = Link::open(url, &format!("channels {}", all.join(",")), opts)?;
+        if !link.is_resp2() {
+            return Err(Error::InvalidConfig(Cow::Borrowed(
+                "a redis subscriber speaks RESP2: remove protocol=resp3 from the URL",
+            )));
+        }
+        let mut sub = Subscriber {
+            link,
+            channels: channels.iter().map(|s| s.to_string()).collect(),
+            patterns: patterns.iter().map(|s| s.to_string()).collect(),
+            subscribed: false,
+            gaps: 0,
+            gap: None,
+            gap_errors: false,
+            gap_error_due: false,
+            last_activity: Instant::now(),
+            last_channel: String::new(),
+        };
+        sub.ensure_subscribed(Deadline::after(opts.connect_timeout))?;
+        Ok(sub)
+    }
+
+    /// How many times the subscription was interrupted (connection lost, then restored)
+    /// since this subscriber was made. Messages published during an interruption are lost.
+    ///
+    /// ```no_run
+    /// # use shmring::redis::{RedisOptions, Subscriber};
+    /// # fn main() -> shmring::Result<()> {
+    /// let s = Subscriber::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
+    /// assert_eq!(s.gaps(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn gaps(&self) -> u64 {
+        self.gaps
+    }
+
+    /// The interruptions not yet reported, merged into one [`Gap`]; `None` if there were none
+    /// since the last call.
+    ///
+    /// ```no_run
+    /// # use shmring::redis::{RedisOptions, Subscriber};
+    /// # fn main() -> shmring::Result<()> {
+    /// let mut s = Subscriber::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
+    /// assert!(s.take_gap().is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn take_gap(&mut self) -> Option<Gap> {
+        self.gap.take()
+    }
+
+    /// When on, the first receive after an interruption returns
+    /// `Err(Error::Redis("... messages published meanwhile were missed"))` instead of a
+    /// message; the gap stays available from [`Subscriber::take_gap`]. Off by default.
+    ///
+    /// ```no_run
+    /// # use shmring::redis::{RedisOptions, Subscriber};
+    /// # fn main() -> shmring::Result<()> {
+    /// let mut s = Subscriber::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
+    /// s.set_gap_errors(true);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_gap_errors(&mut self, on: bool) {
+        self.gap_errors = on;
+    }
+
+    /// The channel the last received message was published on (useful with patterns).
+    ///
+    /// ```no_run
+    /// # use shmring::redis::{RedisOptions, Subscriber};
+    /// # use shmring::Receiver;
+    /// # fn main() -> shmring::Result<()> {
+    /// let mut s = Subscriber::connect_many("redis://127.0.0.1:6379", &[], &["log.*"], &RedisOptions::new())?;
+    /// let msg = s.recv()?;
+    /// println!("{}: {:?}", s.last_channel(), msg);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn last_channel(&self) -> &str {
+        &self.last_channel
+    }
+
+    fn ensure_subscribed(&mut self, deadline: Deadline) -> Result<()> {
+        if self.subscribed && self.link.is_connected() {
+            return Ok(());
+        }
+        self.subscribed = false;
+        let (channels, patterns) = (&self.channels, &self.patterns);
+        self.link.run(deadline, |conn| {
+            // The reply to a (P)SUBSCRIBE of n names is n confirmations; the server has
+            // registered all of them once the first arrives (it runs one command at a time).
+            // The others are skipped by the message reader.
+            if !channels.is_empty() {
+                redis::cmd("SUBSCRIBE").arg(channels).query::<Value>(conn)?;
+            }
+            if !patterns.is_empty() {
+                redis::cmd("PSUBSCRIBE")
+                    .arg(patterns)
+                    .query::<Value>(conn)?;
+            }
+            Ok::<(), Failure>(())
+        })?;
+        self.subscribed = true;
+        self.last_activity = Instant::now();
+        if let Some((lost_at, restored_at)) = self.link.take_healed() {
+            self.gaps += 1;
+            self.gap = Some(match self.gap {
+                Some(g) => Gap {
+                    lost_at: g.lost_at,
+                    restored_at,
+                    count: g.count + 1,
+                },
+                None => Gap {
+                    lost_at,
+                    restored_at,
+                    count: 1,
+                },
+            });
+            self.gap_error_due = self.gap_errors;
+        }
+        Ok(())
+    }
+
+    /// The receive loop. `Ok(false)`: the deadline passed with nothing received.
+    fn next_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<bool> {
+        buf.clear();
+        loop {
+            if self.gap_error_due {
+                self.gap_error_due = false;
+                let (when, n) = self
+                    .gap
+                    .map(|g| (g.duration(), g.count))
+                    .unwrap_or_default();
+                return Err(Error::Redis(Cow::Owned(format!(
+                    "{}: subscription interrupted {n} time(s) (last outage {when:?}); \
+                     messages published meanwhile were missed",
+                    self.link.what
+                ))));
+            }
+            match self.ensure_subscribed(deadline) {
+                Ok(()) => {}
+                Err(Error::Timeout) => return Ok(false),
+                Err(e) => return Err(e),
+            }
+            let health = self.link.opts.health_check;
+            let slice = match deadline.remaining() {
+                None => health,
+                Some(left) => left.min(health).max(Duration::from_millis(1)),
+            };
+            let Some(conn) = self.link.conn_mut() else {
+                continue;
+            };
+            let got = conn.set_read_timeout(Some(slice)).and_then(|()| {
+                // `as_pubsub` borrows the connection; dropping the PubSub would unsubscribe,
+                // so it is never dropped. It owns nothing: its message queue is only filled
+                // by its own subscribe calls, which are not used.
+                let mut ps = ManuallyDrop::new(conn.as_pubsub());
+                ps.get_message()
+            });
+            match got {
+                Ok(msg) => {
+                    self.last_activity = Instant::now();
+                    let payload = msg.get_payload_bytes();
+                    let max = self.link.opts.max_message;
+                    if payload.len() > max {
+                        return Err(Error::MessageTooLarge {
+                            len: payload.len(),
+                            max,
+                        });
+                    }
+                    self.last_channel.clear();
+                    self.last_channel.push_str(msg.get_channel_name());
+                    buf.extend_from_slice(payload);
+                    return Ok(true);
+                }
+                Err(e) if e.is_timeout() => {
+                    if self.last_activity.elapsed() >= health {
+                        // A write probe: on a connection the server closed this fails (or
+                        // the read after it sees the end of stream). The pong itself is
+                        // consumed by the message reader.
+                        self.last_activity = Instant::now();
+                        let ping = redis::cmd("PING").get_packed_command();
+                        if let Some(conn) = self.link.conn_mut() {
+                            if conn.send_packed_command(&ping).is_err() {
+                                self.link.drop_connection();
+                            }
+                        }
+                    }
+                    if deadline.expired() {
+                        return Ok(false);
+                    }
+                }
+                Err(e) if super::link::is_transient(&e) => self.link.drop_connection(),
+                Err(e) => return Err(to_error(e)),
+            }
+        }
+    }
+}
+
+impl Receiver for Subscriber {
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        while !self.next_into(buf, Deadline::forever())? {}
+        Ok(())
+    }
+
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        self.next_into(buf, Deadline::after(Duration::ZERO))
+    }
+
+    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
+        if self.next_into(buf, Deadline::after(timeout))? {
+            Ok(())
+        } else {
+            Err(Error::Timeout)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    /// Reads one RESP command (an array of bulk strings) from `s`; `None` at end of stream.
+    fn read_command(s: &mut TcpStream, pending: &mut Vec<u8>) -> Option<Vec<Vec<u8>>> {
+        fn parse(b: &[u8]) -> Option<(Vec<Vec<u8>>, usize)> {
+            let line = |from: usize| -> Option<(usize, usize)> {
+                let end = b[from..].windows(2).position(|w| w == b"\r\n")? + from;
+                let n = std::str::from_utf8(&b[from + 1..end]).ok()?.parse().ok()?;
+                Some((n, end + 2))
+            };
+            let (n, mut at) = line(0)?;
+            let mut args = Vec::new();
+            for _ in 0..n {
+                let (len, start) = line(at)?;
+                if b.len() < start + len + 2 {
+                    return None;
+                }
+                args.push(b[start..start + len].to_vec());
+                at = start + len + 2;
+            }
+            Some((args, at))
+        }
+        loop {
+            if let Some((args, used)) = parse(pending) {
+                pending.drain(..used);
+                return Some(args);
+            }
+            let mut chunk = [0u8; 4096];
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => pending.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    /// A fake server that confirms the subscription, then sends `message` on `ch` in three
+    /// pieces 60 ms apart, so the subscriber's 10 ms reads time out in the middle of it.
+    #[test]
+    fn a_message_split_across_read_timeouts_arrives_whole() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let payload = b"0123456789".repeat(100);
+        let server_payload = payload.clone();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut pending = Vec::new();
+            while let Some(cmd) = read_command(&mut s, &mut pending) {
+                if cmd[0].eq_ignore_ascii_case(b"SUBSCRIBE") {
+                    s.write_all(b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n")
+                        .unwrap();
+                    let mut frame = b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n".to_vec();
+                    frame.extend_from_slice(format!("${}\r\n", server_payload.len()).as_bytes());
+                    frame.extend_from_slice(&server_payload);
+                    frame.extend_from_slice(b"\r\n");
+                    let third = frame.len() / 3;
+                    for piece in [
+                        &frame[..third],
+                        &frame[third..2 * third],
+                        &frame[2 * third..],
+                    ] {
+                        std::thread::sleep(Duration::from_millis(60));
+                        s.write_all(piece).unwrap();
+                        s.flush().unwrap();
+                    }
+                } else if cmd[0].eq_ignore_ascii_case(b"PING") {
+                    s.write_all(b"*2\r\n$4\r\npong\r\n$0\r\n\r\n").unwrap();
+                } else {
+                    s.write_all(b"+OK\r\n").unwrap();
+                }
+            }
+        });
+        let opts = RedisOptions::new().health_check(Duration::from_millis(10));
+        let url = format!("redis://127.0.0.1:{port}");
+        let mut sub = Subscriber::connect(&url, "ch", &opts).unwrap();
+        let mut buf = Vec::new();
+        let mut misses = 0;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !sub.try_recv_into(&mut buf).unwrap() {
+            misses += 1;
+            assert!(Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            misses > 3,
+            "the reads timed out while the message was coming ({misses})"
+        );
+        assert_eq!(buf, payload);
+        assert_eq!(sub.gaps(), 0);
+        drop(sub);
+        server.join().unwrap();
+    }
+}

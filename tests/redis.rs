@@ -1,0 +1,697 @@
+//! The Redis transports against a real redis-server.
+//!
+//! Needs `SHMRING_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:46379`); without it every test
+//! prints a SKIPPED line saying why and returns. `.ci/steps/70-redis.sh` starts a server and
+//! sets it. The server-restart test also needs `SHMRING_TEST_REDIS_RESTART`, a shell command
+//! that crashes and restarts that server (`scripts/redis-test-server.sh restart DIR PORT`).
+//!
+//! Two-process tests re-execute this binary in a peer role (`peer_role`, selected by the
+//! `SHMRING_REDIS_PEER` environment variable).
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use shmring::redis::{
+    AckMode, Publisher, RedisOptions, StreamConsumer, StreamOptions, StreamProducer, Subscriber,
+};
+use shmring::transport::Deadline;
+use shmring::{Error, Receiver, Sender};
+
+const URL_VAR: &str = "SHMRING_TEST_REDIS_URL";
+const RESTART_VAR: &str = "SHMRING_TEST_REDIS_RESTART";
+const PEER_VAR: &str = "SHMRING_REDIS_PEER";
+
+/// Tests take it shared; the server-restart test takes it exclusively, so no other test
+/// sees the server vanish under it.
+static SERVER: RwLock<()> = RwLock::new(());
+
+/// Writes straight to stderr: `eprintln!` would be captured (hidden) by the test harness.
+fn loud(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{msg}");
+}
+
+fn server_url(test: &str) -> Option<String> {
+    match std::env::var(URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            loud(&format!(
+                "\n*** SKIPPED redis test {test}: {URL_VAR} is not set, so there is no \
+                 redis-server to test against. Run .ci/steps/70-redis.sh (or start one with \
+                 scripts/redis-test-server.sh and set {URL_VAR}). ***\n"
+            ));
+            None
+        }
+    }
+}
+
+/// A name no other test (or test run) uses.
+fn unique(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "shmring-test:{tag}:{}:{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn fast() -> RedisOptions {
+    RedisOptions::new()
+        .backoff(Duration::from_millis(10), Duration::from_millis(200))
+        .connect_timeout(Duration::from_secs(5))
+        .io_timeout(Duration::from_secs(5))
+}
+
+fn stream_opts() -> StreamOptions {
+    StreamOptions::new()
+        .redis(fast())
+        .block(Duration::from_millis(200))
+}
+
+/// A plain connection for checking the server's state from the outside.
+fn side(url: &str) -> redis::Connection {
+    redis::Client::open(url).unwrap().get_connection().unwrap()
+}
+
+fn peer(role: &str, url: &str, args: &[&str]) -> (Child, BufReader<ChildStdout>) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "peer_role", "--nocapture", "--test-threads", "1"])
+        .env(PEER_VAR, role)
+        .env("SHMRING_REDIS_PEER_URL", url)
+        .env("SHMRING_REDIS_PEER_ARGS", args.join(" "))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    (child, out)
+}
+
+/// Reads the peer's stdout until a line `PEER:<what>`.
+fn wait_for(out: &mut BufReader<ChildStdout>, what: &str) {
+    let want = format!("PEER:{what}");
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = out.read_line(&mut line).unwrap();
+        assert!(n > 0, "peer exited before saying {want:?}");
+        if line.trim_end().ends_with(&want) {
+            return;
+        }
+    }
+}
+
+fn say(what: &str) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    writeln!(o, "PEER:{what}").unwrap();
+    o.flush().unwrap();
+}
+
+/// The peer side of the two-process tests. A no-op unless `SHMRING_REDIS_PEER` is set.
+#[test]
+fn peer_role() {
+    let Ok(role) = std::env::var(PEER_VAR) else {
+        return;
+    };
+    let url = std::env::var("SHMRING_REDIS_PEER_URL").unwrap();
+    let args: Vec<String> = std::env::var("SHMRING_REDIS_PEER_ARGS")
+        .unwrap()
+        .split(' ')
+        .map(String::from)
+        .collect();
+    match role.as_str() {
+        // echo N messages from channel args[0] to channel args[1]
+        "pubsub-echo" => {
+            let n: usize = args[2].parse().unwrap();
+            let mut rx = Subscriber::connect(&url, &args[0], &fast()).unwrap();
+            let mut tx = Publisher::connect(&url, &args[1], &fast()).unwrap();
+            say("ready");
+            for _ in 0..n {
+                let m = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+                tx.send(&m).unwrap();
+            }
+        }
+        // echo N messages from stream args[0] to stream args[1]
+        "stream-echo" => {
+            let n: usize = args[2].parse().unwrap();
+            let mut rx =
+                StreamConsumer::connect(&url, &args[0], "echo", "echo-1", &stream_opts()).unwrap();
+            let mut tx = StreamProducer::connect(&url, &args[1], &stream_opts()).unwrap();
+            for _ in 0..n {
+                let m = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+                tx.send(&m).unwrap();
+            }
+            rx.commit().unwrap();
+        }
+        // consumer args[2] of group args[1] on stream args[0]: take N messages without
+        // acknowledging them, then wait to be killed
+        "stream-hold" => {
+            let n: usize = args[3].parse().unwrap();
+            let opts = stream_opts().ack_mode(AckMode::Manual).claim_idle(None);
+            let mut rx =
+                StreamConsumer::connect(&url, &args[0], &args[1], &args[2], &opts).unwrap();
+            for _ in 0..n {
+                let e = rx
+                    .recv_entry(Deadline::after(Duration::from_secs(10)))
+                    .unwrap();
+                say(&format!("got {}", String::from_utf8_lossy(&e.data)));
+            }
+            say("holding");
+            loop {
+                std::thread::sleep(Duration::from_secs(60));
+            }
+        }
+        // add messages 0..N to stream args[0], a few ms apart
+        "stream-produce" => {
+            let n: usize = args[1].parse().unwrap();
+            let mut tx = StreamProducer::connect(&url, &args[0], &stream_opts()).unwrap();
+            for i in 0..n {
+                tx.send(format!("{i}").as_bytes()).unwrap();
+                std::thread::sleep(Duration::from_millis(3));
+            }
+            say("done");
+        }
+        other => panic!("unknown peer role {other}"),
+    }
+    std::process::exit(0);
+}
+
+#[test]
+fn pubsub_round_trip_in_order_between_processes() {
+    let Some(url) = server_url("pubsub_round_trip_in_order_between_processes") else {
+        return;
+    };
+    let _g = SERVER.read().unwrap();
+    let (fwd, back) = (unique("fwd"), unique("back"));
+    const N: usize = 200;
+    let mut rx = Subscriber::connect(&url, &back, &fast()).unwrap();
+    let mut tx = Publisher::connect(&url, &fwd, &fast()).unwrap();
+    let (mut child, mut out) = peer("pubsub-echo", &url, &[&fwd, &back, &N.to_string()]);
+    wait_for(&mut out, "ready");
+    for i in 0..N {
+        let msg = format!("message {i}: {}", "x".repeat(i));
+        assert_eq!(
+            tx.publish(msg.as_bytes()).unwrap(),
+            1,
+            "the peer is subscribed"
+        );
+        // Round trip one at a time for the first half, then pipelined.
+        if i < N / 2 {
+            assert_eq!(
+                rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+                msg.as_bytes()
+            );
+        }
+    }
+    for i in N / 2..N {
+        let msg = format!("message {i}: {}", "x".repeat(i));
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+            msg.as_bytes()
+        );
+    }
+    assert!(child.wait().unwrap().success());
+    assert_eq!(rx.gaps(), 0);
+    assert!(!rx.try_recv_into(&mut Vec::new()).unwrap(), "nothing more");
+}
+
+#[test]
+fn stream_round_trip_in_order_between_processes() {
+    let Some(url) = server_url("stream_round_trip_in_order_between_processes") else {
+        return;
+    };
+    let _g = SERVER.read().unwrap();
+    let (fwd, back) = (unique("sfwd"), unique("sback"));
+    const N: usize = 200;
+    let mut tx = StreamProducer::connect(&url, &fwd, &stream_opts()).unwrap();
+    // Half the messages before the peer even exists: a stream keeps them for it.
+    for i in 0..N / 2 {
+        tx.send(format!("entry {i}").as_bytes()).unwrap();
+    }
+    let (mut child, _out) = peer("stream-echo", &url, &[&fwd, &back, &N.to_string()]);
+    let mut rx = StreamConsumer::connect(&url, &back, "main", "main-1", &stream_opts()).unwrap();
+    for i in N / 2..N {
+        tx.send(format!("entry {i}").as_bytes()).unwrap();
+    }
+    for i in 0..N {
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+            format!("entry {i}").as_bytes()
+        );
+    }
+    assert!(child.wait().unwrap().success());
+    rx.commit().unwrap();
+    assert_eq!(rx.pending().unwrap(), 0, "every entry acknowledged");
+    assert!(!rx.try_recv_into(&mut Vec::new()).unwrap());
+}
+
+#[test]
+fn stream_entries_of_a_killed_consumer_are_claimed_by_another() {
+    let Some(url) = server_url("stream_entries_of_a_killed_consumer_are_claimed_by_another") else {
+        return;
+    };
+    let _g = SERVER.read().unwrap();
+    let key = unique("claim");
+    let mut tx = StreamProducer::connect(&url, &key, &stream_opts()).unwrap();
+    for i in 0..10 {
+        tx.send(format!("{i}").as_bytes()).unwrap();
+    }
+    let (mut child, mut out) = peer("stream-hold", &url, &[&key, "g", "victim", "5"]);
+    wait_for(&mut out, "holding");
+    child.kill().unwrap(); // SIGKILL: no acknowledgement, no cleanup
+    child.wait().unwrap();
+
+    let opts = stream_opts()
+        .claim_idle(Some(Duration::from_millis(200)))
+        .claim_every(Duration::from_millis(50));
+    let mut rescuer = StreamConsumer::connect(&url, &key, "g", "rescuer", &opts).unwrap();
+    // The victim fetched all ten in one batch: all ten are pending under its name.
+    assert_eq!(rescuer.pending().unwrap(), 10);
+    let mut got = BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.len() < 10 && Instant::now() < deadline {
+        match rescuer.recv_timeout(Duration::from_millis(500)) {
+            Ok(m) => {
+                got.insert(String::from_utf8(m).unwrap().parse::<u32>().unwrap());
+            }
+            Err(Error::Timeout) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(
+        got,
+        (0..10).collect::<BTreeSet<_>>(),
+        "every entry of the dead consumer recovered"
+    );
+    rescuer.commit().unwrap();
+    assert_eq!(rescuer.pending().unwrap(), 0);
+}
+
+#[test]
+fn restarted_consumer_gets_its_own_pending_entries_back_first() {
+    let Some(url) = server_url("restarted_consumer_gets_its_own_pending_entries_back_first") else {
+        return;
+    };
+    let _g = SERVER.read().unwrap();
+    let key = unique("own");
+    let mut tx = StreamProducer::connect(&url, &key, &stream_opts()).unwrap();
+    for i in 0..6 {
+        tx.send(format!("{i}").as_bytes()).unwrap();
+    }
+    let (mut child, mut out) = peer("stream-hold", &url, &[&key, "g", "worker", "3"]);
+    wait_for(&mut out, "holding");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Same consumer name, no claiming: it must find what it had been given.
+    let opts = stream_opts().claim_idle(None);
+    let mut again = StreamConsumer::connect(&url, &key, "g", "worker", &opts).unwrap();
+    for i in 0..6 {
+        assert_eq!(
+            again.recv_timeout(Duration::from_secs(5)).unwrap(),
+            format!("{i}").as_bytes()
+        );
+    }
+    again.commit().unwrap();
+    assert_eq!(again.pending().unwrap(), 0);
+}
+
+#[test]
+fn stream_survives_a_server_crash_and_restart() {
+    let Some(url) = server_url("stream_survives_a_server_crash_and_restart") else {
+        return;
+    };
+    let Ok(restart) = std::env::var(RESTART_VAR) else {
+        loud(&format!(
+            "\n*** SKIPPED redis test stream_survives_a_server_crash_and_restart: {RESTART_VAR} \
+             is not set (a command that crashes and restarts the server at {url}, e.g. \
+             scripts/redis-test-server.sh restart DIR PORT). ***\n"
+        ));
+        return;
+    };
+    let _g = SERVER.write().unwrap();
+    let key = unique("restart");
+    const N: u32 = 300;
+    let mut rx =
+        StreamConsumer::connect(&url, &key, "g", "c", &stream_opts().claim_idle(None)).unwrap();
+    // A subscriber and a publisher go through the crash too.
+    let ch = unique("restartch");
+    let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
+    let mut publ = Publisher::connect(&url, &ch, &fast()).unwrap();
+    let (mut child, _out) = peer("stream-produce", &url, &[&key, &N.to_string()]);
+    let mut seen = BTreeSet::new();
+    let mut last = None;
+    let mut restarted = false;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.len() < N as usize {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {N} arrived",
+            seen.len()
+        );
+        let m = match rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(m) => m,
+            Err(Error::Timeout) => continue,
+            Err(e) => panic!("{e}"),
+        };
+        let i: u32 = String::from_utf8(m).unwrap().parse().unwrap();
+        if seen.insert(i) {
+            // First deliveries come in order; a repeat (a retried add, or an entry whose
+            // acknowledgement the crash took) may come again later.
+            assert!(last.map_or(true, |l| i > l), "{i} after {last:?}");
+            last = Some(i);
+        }
+        if i == 100 && !restarted {
+            restarted = true;
+            rx.commit().unwrap(); // these acknowledgements must survive the crash
+            let st = Command::new("sh").arg("-c").arg(&restart).status().unwrap();
+            assert!(st.success(), "restart command failed: {restart}");
+        }
+    }
+    assert!(restarted);
+    assert!(
+        child.wait().unwrap().success(),
+        "the producer saw every add through"
+    );
+    assert!(rx.reconnects() >= 1, "the consumer went through the crash");
+    rx.commit().unwrap();
+    assert_eq!(rx.pending().unwrap(), 0);
+    assert!(!rx.try_recv_into(&mut Vec::new()).unwrap());
+
+    let msg = publish_until_heard(&mut publ, &mut sub);
+    assert_eq!(sub.recv_timeout(Duration::from_secs(5)).unwrap(), msg);
+    assert_eq!(sub.gaps(), 1, "the subscriber says it was away");
+}
+
+/// Kills the connection(s) named `name` from the outside (`CLIENT KILL ID`).
+fn kill_client(url: &str, name: &str) {
+    let mut c = side(url);
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut c).unwrap();
+    let mut killed = 0;
+    for line in list
+        .lines()
+        .filter(|l| l.split(' ').any(|f| f == format!("name={name}")))
+    {
+        let id = line.split(' ').find_map(|f| f.strip_prefix("id=")).unwrap();
+        let _: () = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query(&mut c)
+            .unwrap();
+        killed += 1;
+    }
+    assert_eq!(killed, 1, "one connection named {name}");
+}
+
+/// Publishes until the subscriber is back (the server says one subscriber got it), letting
+/// the subscriber run its reconnect in between. Returns the message that got through.
+fn publish_until_heard(tx: &mut Publisher, rx: &mut Subscriber) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for k in 0.. {
+        assert!(Instant::now() < deadline, "subscriber never came back");
+        let msg = format!("after {k}").into_bytes();
+        if tx.publish(&msg).unwrap() == 1 {
+            return msg;
+        }
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Err(Error::Timeout) => {}
+            Err(Error::Redis(e)) => assert!(e.contains("missed"), "{e}"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    unreachable!()
+}
+
+#[test]
+fn subscriber_reconnects_and_reports_the_gap() {
+    let Some(url) = server_url("subscriber_reconnects_and_reports_the_gap") else {
+        return;
+    };
+    let _g = SERVER.read().unwrap();
+    let ch = unique("gap");
+    let name = format!("shmring-gap-{}", std::process::id());
+    let mut rx = Subscriber::connect(&url, &ch, &fast().client_name(name.clone())).unwrap();
+    let mut tx = Publisher::connect(&url, &ch, &fast()).unwrap();
+    tx.send(b"before").unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), b"before");
+    assert!(rx.take_gap().is_none());
+
+    kill_client(&url, &name);
+    let msg = publish_until_heard(&mut tx, &mut rx);
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), msg);
+    assert_eq!(rx.gaps(), 1);
+    let gap = rx.take_gap().expect("the gap is reported");
+    assert_eq!(gap.count, 1);
+    assert!(gap.restored_at >= gap.lost_at);
+    assert!(rx.take_gap().is_none(), "reported once");
+
+    // Now as an error from the receive itself.
+    rx.set_gap_errors(true);
+    kill_client(&url, &name);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let err = loop {
+        assert!(Instant::now() < deadline);
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Err(Error::Timeout) => continue,
+            Err(e) => break e,
+            Ok(m) => panic!("unexpected message {m:?}"),
+        }
+    };
+    assert!(
+        matches!(&err, Error::Redis(s) if s.contains("missed")),
+        "{err}"
+    );
+    let msg = publish_until_heard(&mut tx, &mut rx);
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), msg);
+    assert_eq!(rx.gaps(), 2);
+}
+
+fn redis_cli(url: &str, args: &[&str]) -> Option<String> {
+    match Command::new("redis-cli")
+        .arg("-u")
+        .arg(url)
+        .args(args)
+        .output()
+    {
+        Ok(o) => {
+            assert!(
+                o.status.success(),
+                "redis-cli {args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            Some(String::from_utf8(o.stdout).unwrap())
+        }
+        Err(e) => {
+            loud(&format!("\n*** SKIPPED redis-cli interop: cannot run redis-cli ({e}); install redis-tools ***\n"));
+            None
+        }
+    }
+}
+
+#[test]
+fn interop_with_redis_cli() {
+    let Some(url) = server_url("interop_with_redis_cli") else {
+        return;
+    };
+    let _g = SERVER.read().unwrap();
+
+    // redis-cli PUBLISH -> Subscriber
+    let ch = unique("cli");
+    let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
+    let Some(out) = redis_cli(&url, &["PUBLISH", &ch, "hello from redis-cli"]) else {
+        return;
+    };
+    assert_eq!(out.trim(), "1");
+    assert_eq!(
+        sub.recv_timeout(Duration::from_secs(5)).unwrap(),
+        b"hello from redis-cli"
+    );
+    assert_eq!(sub.last_channel(), ch);
+
+    // redis-cli XADD -> StreamConsumer, including an entry without the data field
+    let key = unique("clistream");
+    let mut rx = StreamConsumer::connect(&url, &key, "g", "c", &stream_opts()).unwrap();
+    redis_cli(&url, &["XADD", &key, "*", "data", "hi there"]).unwrap();
+    redis_cli(&url, &["XADD", &key, "*", "other", "x"]).unwrap();
+    redis_cli(&url, &["XADD", &key, "*", "data", "after"]).unwrap();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+        b"hi there"
+    );
+    let e = rx.recv_timeout(Duration::from_secs(5)).unwrap_err();
+    assert!(matches!(&e, Error::Framing(s) if s.contains("data")), "{e}");
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), b"after");
+    rx.commit().unwrap();
+    assert_eq!(
+        rx.pending().unwrap(),
+        0,
+        "the malformed entry was acknowledged too"
+    );
+
+    // StreamProducer -> redis-cli XRANGE
+    let mut tx = StreamProducer::connect(&url, &key, &stream_opts()).unwrap();
+    tx.send(b"from shmring").unwrap();
+    let out = redis_cli(&url, &["--raw", "XRANGE", &key, "-", "+"]).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(&lines[lines.len() - 2..], ["data", "from shmring"], "{out}");
+}
+
+#[test]
+fn stream_is_bounded_and_trimmed_pending_entries_are_counted() {
+    let Some(url) = server_url("stream_is_bounded_and_trimmed_pending_entries_are_counted") else {
+        return;
+    };
+    let _g = SERVER.read().unwrap();
+    let key = unique("bounded");
+    let opts = stream_opts()
+        .max_len(Some(100))
+        .ack_mode(AckMode::Manual)
+        .claim_idle(None)
+        .batch(50);
+    let mut tx = StreamProducer::connect(&url, &key, &opts).unwrap();
+    let mut rx = StreamConsumer::connect(&url, &key, "g", "c", &opts).unwrap();
+    tx.send(b"first").unwrap();
+    for i in 0..49 {
+        tx.send(format!("{i}").as_bytes()).unwrap();
+    }
+    // One read fetches all 50 (pending under "c"); hand out one.
+    assert_eq!(
+        rx.recv_entry(Deadline::after(Duration::from_secs(5)))
+            .unwrap()
+            .data,
+        b"first"
+    );
+    drop(rx);
+    for _ in 0..1000 {
+        tx.send(b"filler").unwrap();
+    }
+    let len: u64 = redis::cmd("XLEN").arg(&key).query(&mut side(&url)).unwrap();
+    assert!(
+        (100..1000).contains(&len),
+        "MAXLEN ~ 100 keeps about 100 entries, not {len}"
+    );
+    // Back as "c": its pending entries are gone from the stream; it says how many.
+    let mut rx = StreamConsumer::connect(&url, &key, "g", "c", &opts).unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), b"filler");
+    assert_eq!(rx.trimmed(), 50);
+}
+
+#[test]
+fn timeout_forms_and_limits() {
+    let Some(url) = server_url("timeout_forms_and_limits") else {
+        return;
+    };
+    let _g = SERVER.read().unwrap();
+    let small = fast().max_message(16);
+    let ch = unique("forms");
+    let mut sub = Subscriber::connect(&url, &ch, &small).unwrap();
+    let mut publ = Publisher::connect(&url, &ch, &small).unwrap();
+    let mut buf = Vec::new();
+    assert!(!sub.try_recv_into(&mut buf).unwrap());
+    assert!(sub
+        .recv_timeout(Duration::from_millis(100))
+        .unwrap_err()
+        .is_timeout());
+    assert!(matches!(
+        publ.send(&[0; 17]),
+        Err(Error::MessageTooLarge { len: 17, max: 16 })
+    ));
+    assert!(publ.try_send(b"ok").unwrap());
+    assert_eq!(sub.recv_timeout(Duration::from_secs(5)).unwrap(), b"ok");
+    assert_eq!(publ.max_message(), 16);
+
+    let key = unique("sforms");
+    let sopts = stream_opts().redis(small);
+    let mut rx = StreamConsumer::connect(&url, &key, "g", "c", &sopts).unwrap();
+    let mut tx = StreamProducer::connect(&url, &key, &sopts).unwrap();
+    assert!(!rx.try_recv_into(&mut buf).unwrap());
+    assert!(rx
+        .recv_timeout(Duration::from_millis(100))
+        .unwrap_err()
+        .is_timeout());
+    assert!(matches!(
+        tx.send(&[0; 17]),
+        Err(Error::MessageTooLarge { .. })
+    ));
+    assert!(tx.try_send(b"one").unwrap());
+    assert!(rx.try_recv_into(&mut buf).unwrap());
+    assert_eq!(buf, b"one");
+    // An oversized entry from another writer is refused, acknowledged, and skipped.
+    let _: String = redis::cmd("XADD")
+        .arg(&key)
+        .arg("*")
+        .arg("data")
+        .arg(&[7u8; 64][..])
+        .query(&mut side(&url))
+        .unwrap();
+    tx.send(b"two").unwrap();
+    assert!(matches!(
+        rx.recv_timeout(Duration::from_secs(5)),
+        Err(Error::MessageTooLarge { len: 64, max: 16 })
+    ));
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), b"two");
+    rx.commit().unwrap();
+    assert_eq!(rx.pending().unwrap(), 0);
+}
+
+#[test]
+fn large_messages_arrive_whole_through_short_reads() {
+    let Some(url) = server_url("large_messages_arrive_whole_through_short_reads") else {
+        return;
+    };
+    let _g = SERVER.read().unwrap();
+    let big: Vec<u8> = (0..4u32 << 20).map(|i| (i * 7 + i / 251) as u8).collect();
+
+    // try_recv reads in 1 ms slices: a 4 MiB message takes many, and must come out whole.
+    let ch = unique("big");
+    let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
+    let mut publ = Publisher::connect(&url, &ch, &fast()).unwrap();
+    for _ in 0..3 {
+        publ.send(&big).unwrap();
+    }
+    publ.send(b"small").unwrap();
+    let mut buf = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for want in [&big[..], &big[..], &big[..], b"small"] {
+        while !sub.try_recv_into(&mut buf).unwrap() {
+            assert!(Instant::now() < deadline, "message never completed");
+        }
+        assert!(
+            buf == want,
+            "message of {} bytes came out as {} bytes",
+            want.len(),
+            buf.len()
+        );
+    }
+
+    let key = unique("bigstream");
+    let mut tx = StreamProducer::connect(&url, &key, &stream_opts()).unwrap();
+    let mut rx = StreamConsumer::connect(&url, &key, "g", "c", &stream_opts()).unwrap();
+    tx.send(&big).unwrap();
+    assert!(rx.recv_timeout(Duration::from_secs(10)).unwrap() == big);
+}
+
+#[test]
+fn consumer_recreates_a_group_the_server_lost() {
+    let Some(url) = server_url("consumer_recreates_a_group_the_server_lost") else {
+        return;
+    };
+    let _g = SERVER.read().unwrap();
+    let key = unique("lostgroup");
+    let mut rx = StreamConsumer::connect(&url, &key, "g", "c", &stream_opts()).unwrap();
+    let mut tx = StreamProducer::connect(&url, &key, &stream_opts()).unwrap();
+    tx.send(b"one").unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), b"one");
+    // As after a restart of a server without persistence: stream and group are gone.
+    let _: u64 = redis::cmd("DEL").arg(&key).query(&mut side(&url)).unwrap();
+    assert!(rx
+        .recv_timeout(Duration::from_millis(300))
+        .unwrap_err()
+        .is_timeout());
+    tx.send(b"two").unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), b"two");
+}
