@@ -308,3 +308,11 @@ pub(crate) fn random_u64() -> u64 {
         .unwrap_or(0);
     t ^ ((pid() as u64) << 32)
 }
+#[cfg(feature = "pipe")]
+pub(crate) mod fifo;
+#[cfg(any(feature = "pipe", feature = "file"))]
+pub(crate) mod notify;
+#[cfg(feature = "file")]
+pub(crate) mod flock;
+#[cfg(feature = "signal")]
+pub(crate) mod sig;
