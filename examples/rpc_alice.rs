@@ -1,15 +1,21 @@
 //! The article's Alice as an RPC server: she offers `add` and `multiply` to whoever connects,
-//! one Bob after another, until stopped with Ctrl-C.
+//! until stopped with Ctrl-C.
 //!
 //! ```text
-//! cargo run --example rpc_alice --features rpc                 # two rings /shmring-rpc-demo.{ab,ba}, binary codec
-//! cargo run --example rpc_alice --features rpc -- --json       # JSON-RPC 2.0 codec
-//! cargo run --example rpc_alice --features rpc -- --name /other
+//! cargo run --example rpc_alice --features rpc,socket                    # two rings /shmring-rpc-demo.{ab,ba}, binary codec
+//! cargo run --example rpc_alice --features rpc,socket -- --json          # JSON-RPC 2.0 codec
+//! cargo run --example rpc_alice --features rpc,socket -- --name /other   # other ring names
+//! cargo run --example rpc_alice --features rpc,socket -- --socket localhost:6000 --json
 //! ```
 //! Start `rpc_bob` (with the same flags) in another terminal, before or after this one.
+//! Over rings she serves one Bob after another; over a socket, many at once (a thread each),
+//! with the article's authkey. Over a socket with `--json`, any JSON-RPC 2.0 client that speaks
+//! Python's `multiprocessing.connection` framing can call her
+//! (`tests/python/rpc_jsonrpc_client.py`).
 
 use shmring::ring::{duplex, RingOptions, Side};
 use shmring::rpc::{BinaryCodec, Codec, JsonCodec, RpcError, Server};
+use shmring::socket::{Flow, Listener, SocketOptions, DEFAULT_AUTHKEY};
 
 fn alice<C: Codec>(codec: C) -> Server<C> {
     let mut server = Server::new(codec);
@@ -25,7 +31,7 @@ fn alice<C: Codec>(codec: C) -> Server<C> {
     server
 }
 
-fn serve_forever<C: Codec>(name: &str, codec: C) -> Result<(), RpcError> {
+fn serve_rings<C: Codec>(name: &str, codec: C) -> Result<(), RpcError> {
     let server = alice(codec);
     // Reclaim rings left behind by a killed run; either side may create them.
     let opts = RingOptions::new().capacity(1 << 16).reclaim_stale(true);
@@ -37,18 +43,45 @@ fn serve_forever<C: Codec>(name: &str, codec: C) -> Result<(), RpcError> {
     }
 }
 
+fn serve_socket<C: Codec>(addr: &str, codec: C) -> Result<(), RpcError> {
+    let server = alice(codec);
+    let listener = Listener::bind(addr, &SocketOptions::new().authkey(DEFAULT_AUTHKEY))?;
+    println!("Alice is listening on {}", listener.local_addr());
+    listener.serve(|conn| {
+        match conn {
+            Ok(conn) => {
+                println!("Bob has connected");
+                let (tx, rx) = conn.into_split();
+                match server.serve(tx, rx) {
+                    Ok(()) => println!("Bob has left"),
+                    Err(e) => println!("Bob's connection failed: {e}"),
+                }
+            }
+            Err(e) => println!("refused a client: {e}"),
+        }
+        Ok(Flow::Continue)
+    })?;
+    Ok(())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |flag: &str| {
+        let i = args.iter().position(|a| a == flag)?;
+        args.get(i + 1).cloned()
+    };
     let json = args.iter().any(|a| a == "--json");
-    let name = args
-        .iter()
-        .position(|a| a == "--name")
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| "/shmring-rpc-demo".to_owned());
-    let r = if json {
-        serve_forever(&name, JsonCodec)
-    } else {
-        serve_forever(&name, BinaryCodec)
+    let r = match (value("--socket"), json) {
+        (Some(addr), true) => serve_socket(&addr, JsonCodec),
+        (Some(addr), false) => serve_socket(&addr, BinaryCodec),
+        (None, json) => {
+            let name = value("--name").unwrap_or_else(|| "/shmring-rpc-demo".to_owned());
+            if json {
+                serve_rings(&name, JsonCodec)
+            } else {
+                serve_rings(&name, BinaryCodec)
+            }
+        }
     };
     if let Err(e) = r {
         eprintln!("Alice stops: {e}");
