@@ -6,6 +6,7 @@
 //! cargo run --example rpc_alice --features rpc,socket -- --json          # JSON-RPC 2.0 codec
 //! cargo run --example rpc_alice --features rpc,socket -- --name /other   # other ring names
 //! cargo run --example rpc_alice --features rpc,socket -- --socket localhost:6000 --json
+//! cargo run --example rpc_alice --features rpc,socket -- --once          # stop after one Bob
 //! ```
 //! Start `rpc_bob` (with the same flags) in another terminal, before or after this one.
 //! Over rings she serves one Bob after another; over a socket, many at once (a thread each),
@@ -31,7 +32,7 @@ fn alice<C: Codec>(codec: C) -> Server<C> {
     server
 }
 
-fn serve_rings<C: Codec>(name: &str, codec: C) -> Result<(), RpcError> {
+fn serve_rings<C: Codec>(name: &str, codec: C, once: bool) -> Result<(), RpcError> {
     let server = alice(codec);
     // Reclaim rings left behind by a killed run; either side may create them.
     let opts = RingOptions::new().capacity(1 << 16).reclaim_stale(true);
@@ -40,10 +41,13 @@ fn serve_rings<C: Codec>(name: &str, codec: C) -> Result<(), RpcError> {
         println!("Alice is waiting for Bob on {name}.ab / {name}.ba");
         server.serve(tx, rx)?;
         println!("Bob has left");
+        if once {
+            return Ok(());
+        }
     }
 }
 
-fn serve_socket<C: Codec>(addr: &str, codec: C) -> Result<(), RpcError> {
+fn serve_socket<C: Codec>(addr: &str, codec: C, once: bool) -> Result<(), RpcError> {
     let server = alice(codec);
     let listener = Listener::bind(addr, &SocketOptions::new().authkey(DEFAULT_AUTHKEY))?;
     println!("Alice is listening on {}", listener.local_addr());
@@ -57,9 +61,12 @@ fn serve_socket<C: Codec>(addr: &str, codec: C) -> Result<(), RpcError> {
                     Err(e) => println!("Bob's connection failed: {e}"),
                 }
             }
-            Err(e) => println!("refused a client: {e}"),
+            Err(e) => {
+                println!("refused a client: {e}");
+                return Ok(Flow::Continue);
+            }
         }
-        Ok(Flow::Continue)
+        Ok(if once { Flow::Stop } else { Flow::Continue })
     })?;
     Ok(())
 }
@@ -71,15 +78,16 @@ fn main() {
         args.get(i + 1).cloned()
     };
     let json = args.iter().any(|a| a == "--json");
+    let once = args.iter().any(|a| a == "--once");
     let r = match (value("--socket"), json) {
-        (Some(addr), true) => serve_socket(&addr, JsonCodec),
-        (Some(addr), false) => serve_socket(&addr, BinaryCodec),
+        (Some(addr), true) => serve_socket(&addr, JsonCodec, once),
+        (Some(addr), false) => serve_socket(&addr, BinaryCodec, once),
         (None, json) => {
             let name = value("--name").unwrap_or_else(|| "/shmring-rpc-demo".to_owned());
             if json {
-                serve_rings(&name, JsonCodec)
+                serve_rings(&name, JsonCodec, once)
             } else {
-                serve_rings(&name, BinaryCodec)
+                serve_rings(&name, BinaryCodec, once)
             }
         }
     };

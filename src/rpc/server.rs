@@ -316,9 +316,12 @@ impl<C: Codec> Server<C> {
     /// that have connections (a socket listener's accepted streams, split into a sender and a
     /// receiver).
     ///
-    /// Returns when `incoming` ends, after the connections still open are done; or at the
-    /// first `Err` it yields, with that error (connections already accepted keep being served
-    /// on their threads). A connection's own failure ends only that connection.
+    /// An `Err` that concerns one connection only ([`Error::Auth`] for a client with a wrong
+    /// key, [`Error::Timeout`], [`Error::Disconnected`], [`Error::Framing`]) skips it; any
+    /// other `Err` ends the loop and is returned (connections already accepted keep being
+    /// served on their threads). Returns `Ok` when `incoming` ends, after the connections
+    /// still open are done. A connection's own failure while served ends only that
+    /// connection.
     ///
     /// ```no_run
     /// # fn f<S: shmring::Sender + Send + 'static, R: shmring::Receiver + Send + 'static>(
@@ -336,7 +339,13 @@ impl<C: Codec> Server<C> {
     {
         let mut running: Vec<JoinHandle<Result<(), RpcError>>> = Vec::new();
         for conn in incoming {
-            let (tx, rx) = conn?;
+            let (tx, rx) = match conn {
+                Ok(pair) => pair,
+                Err(Error::Auth(_) | Error::Timeout | Error::Disconnected | Error::Framing(_)) => {
+                    continue
+                }
+                Err(e) => return Err(e.into()),
+            };
             running.retain(|h| !h.is_finished());
             running.push(self.spawn(tx, rx)?);
         }
