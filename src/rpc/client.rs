@@ -307,6 +307,12 @@ impl<S: Sender, R: Receiver, C: Codec> Client<S, R, C> {
                     Some(rid) if self.in_flight.contains(&rid) => {
                         self.stash.insert(rid, (frame, reply));
                     }
+                    // An id-less error is the one call in flight's (as in `wait_id`).
+                    None if self.in_flight.len() == 1 && reply.outcome.is_err() => {
+                        if let Some(&only) = self.in_flight.iter().next() {
+                            self.stash.insert(only, (frame, reply));
+                        }
+                    }
                     _ => self.frame = frame,
                 },
                 // Not attributable to any call; the call it belonged to will time out.
