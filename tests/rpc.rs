@@ -33,6 +33,10 @@ fn peer_entry() {
     match role.as_str() {
         "json" => serve_parent(JsonCodec),
         "binary" => serve_parent(BinaryCodec),
+        "binary-concurrent" => {
+            let (tx, rx) = framed(connect_to_parent());
+            alice(BinaryCodec).serve_concurrent(tx, rx, 4).unwrap();
+        }
         "reverse-json" => answer_backwards(JsonCodec),
         "reverse-binary" => answer_backwards(BinaryCodec),
         "many-json" => {
@@ -555,4 +559,31 @@ fn serve_incoming_serves_many_connections_at_once() {
     // One process, one counter, three connections served by their own threads.
     assert_eq!(seen, [1, 2, 3]);
     peer.finish();
+}
+
+#[test]
+fn serve_concurrent_runs_calls_of_one_client_at_once() {
+    let (peer, mut c) = start("binary-concurrent", BinaryCodec);
+    // `gate_wait` blocks its worker until `gate_open` runs on another one; its reply comes
+    // after `gate_open`'s although it was sent first.
+    let waiting = c.start_call::<_, String>("gate_wait", (), T).unwrap();
+    c.call::<_, ()>("gate_open", (), T).unwrap();
+    assert_eq!(c.wait(waiting, T).unwrap(), "through the gate");
+    // The rest behaves as with `serve`.
+    let pending: Vec<_> = (0..100i64)
+        .map(|i| c.start_call::<_, i64>("add", (i, 1), T).unwrap())
+        .collect();
+    for (i, p) in pending.into_iter().enumerate() {
+        assert_eq!(c.wait(p, T).unwrap(), i as i64 + 1);
+    }
+    match c.call::<_, ()>("boom", "kaboom", T) {
+        Err(RpcError::Internal { message, .. }) => assert!(message.contains("kaboom")),
+        other => panic!("a panicking handler gave {other:?}"),
+    }
+    assert!(matches!(
+        c.call::<_, i64>("add", ("bad", "data"), T),
+        Err(RpcError::BadArguments { .. })
+    ));
+    drop(c);
+    peer.finish(); // ended with Ok once the client was gone and every call answered
 }

@@ -43,6 +43,7 @@ fn ring_peer_entry() {
     match role.as_str() {
         "ring-json" => alice(JsonCodec).serve(tx, rx).unwrap(),
         "ring-binary" => alice(BinaryCodec).serve(tx, rx).unwrap(),
+        "ring-binary-concurrent" => alice(BinaryCodec).serve_concurrent(tx, rx, 4).unwrap(),
         other => panic!("unknown role {other}"),
     }
 }
@@ -152,4 +153,23 @@ fn client_and_server_over_rings_can_move_to_other_threads() {
     send_sync::<shmring::rpc::Server<BinaryCodec>>();
     send_sync::<shmring::rpc::Server<JsonCodec>>();
     send::<shmring::rpc::Pending<i64>>();
+}
+
+#[test]
+fn serve_concurrent_over_rings_runs_calls_at_once() {
+    let name = ring_name();
+    let mut c = bob(&name, BinaryCodec);
+    let peer = spawn_alice("ring-binary-concurrent", &name);
+    // `gate_wait` holds one worker until `gate_open`, sent after it, runs on another.
+    let waiting = c.start_call::<_, String>("gate_wait", (), T).unwrap();
+    c.call::<_, ()>("gate_open", (), T).unwrap();
+    assert_eq!(c.wait(waiting, T).unwrap(), "through the gate");
+    let pending: Vec<_> = (0..200i64)
+        .map(|i| c.start_call::<_, i64>("multiply", (i, 2), T).unwrap())
+        .collect();
+    for (i, p) in pending.into_iter().enumerate().rev() {
+        assert_eq!(c.wait(p, T).unwrap(), 2 * i as i64);
+    }
+    drop(c);
+    peer.finish();
 }

@@ -3,8 +3,10 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -288,6 +290,97 @@ impl<C: Codec> Server<C> {
                 Err(Error::Disconnected) => return Ok(()),
                 Err(e) => return Err(e.into()),
             }
+        }
+    }
+
+    /// Like [`Server::serve`], but runs up to `workers` requests of this client at once, on
+    /// worker threads: a slow call does not hold up the others, and replies go back as
+    /// each call finishes (out of order; the client matches them by id). Notifications run
+    /// concurrently too, so their order is not kept.
+    ///
+    /// The transport's receiving half stays on the calling thread; the sending half is
+    /// shared by the workers (behind a lock), hence `S: Send`. Returns like
+    /// [`Server::serve`], once the requests already read have been answered.
+    ///
+    /// ```no_run
+    /// use shmring::rpc::{BinaryCodec, RpcError, Server};
+    /// use shmring::transport::{Receiver, Sender};
+    ///
+    /// fn alice<S: Sender + Send, R: Receiver>(tx: S, rx: R) -> Result<(), RpcError> {
+    ///     let mut server = Server::new(BinaryCodec);
+    ///     server.register("slow", |ms: u64| {
+    ///         std::thread::sleep(std::time::Duration::from_millis(ms));
+    ///         Ok(ms)
+    ///     });
+    ///     server.serve_concurrent(tx, rx, 4)
+    /// }
+    /// ```
+    pub fn serve_concurrent<S, R>(&self, tx: S, mut rx: R, workers: usize) -> Result<(), RpcError>
+    where
+        S: Sender + Send,
+        R: Receiver,
+    {
+        /// How often the reading thread looks whether a worker has failed.
+        const SLICE: Duration = Duration::from_millis(100);
+        let workers = workers.max(1);
+        let max = tx.max_message();
+        let tx = Mutex::new(tx);
+        let stop = AtomicBool::new(false);
+        let failed: Mutex<Option<RpcError>> = Mutex::new(None);
+        // Bounded: when every worker is busy, the reader stops taking requests.
+        let (jobs, queue) = mpsc::sync_channel::<Vec<u8>>(workers);
+        let queue = Mutex::new(queue);
+        let read = std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let (tx, stop, failed, queue) = (&tx, &stop, &failed, &queue);
+                scope.spawn(move || {
+                    let mut out = Vec::new();
+                    loop {
+                        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                        let Ok(frame) = next else { return };
+                        if !self.handle_frame_limited(&frame, &mut out, max) {
+                            continue;
+                        }
+                        let sent = tx.lock().unwrap_or_else(PoisonError::into_inner).send(&out);
+                        match sent {
+                            Ok(()) => {}
+                            Err(e) => {
+                                if !e.is_disconnected() {
+                                    let mut f =
+                                        failed.lock().unwrap_or_else(PoisonError::into_inner);
+                                    f.get_or_insert(e.into());
+                                }
+                                stop.store(true, Ordering::Release);
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+            let read = loop {
+                if stop.load(Ordering::Acquire) {
+                    break Ok(());
+                }
+                let mut frame = Vec::new();
+                match rx.recv_timeout_into(&mut frame, SLICE) {
+                    Ok(()) => {
+                        if jobs.send(frame).is_err() {
+                            break Ok(());
+                        }
+                    }
+                    Err(Error::Timeout) => {}
+                    Err(Error::Disconnected) => break Ok(()),
+                    Err(e) => break Err(RpcError::from(e)),
+                }
+            };
+            // Closing the queue lets the workers finish what was read, then return.
+            drop(jobs);
+            read
+        });
+        let failed = failed.into_inner().unwrap_or_else(PoisonError::into_inner);
+        match (read, failed) {
+            (Err(e), _) | (Ok(()), Some(e)) => Err(e),
+            (Ok(()), None) => Ok(()),
         }
     }
 

@@ -3,12 +3,16 @@
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
 use shmring::rpc::{Codec, HandlerError, Server};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
+/// A gate that `gate_wait` waits on until `gate_open` opens it: proves two calls of one
+/// client run at once (a server that runs one call at a time never gets to `gate_open`).
+static GATE: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
 
 #[derive(Deserialize)]
 struct Subtract {
@@ -53,6 +57,18 @@ pub fn alice<C: Codec>(codec: C) -> Server<C> {
             Ok(COUNTER.fetch_add(n, Ordering::SeqCst) + n)
         })
         .register("count", |()| Ok(COUNTER.load(Ordering::SeqCst)))
-        .register("big", |n: usize| Ok(vec![7u8; n]));
+        .register("big", |n: usize| Ok(vec![7u8; n]))
+        .register("gate_wait", |()| {
+            let mut open = GATE.0.lock().unwrap();
+            while !*open {
+                open = GATE.1.wait(open).unwrap();
+            }
+            Ok("through the gate")
+        })
+        .register("gate_open", |()| {
+            *GATE.0.lock().unwrap() = true;
+            GATE.1.notify_all();
+            Ok(())
+        });
     s
 }
