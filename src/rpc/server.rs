@@ -280,6 +280,9 @@ impl<C: Codec> Server<C> {
             match rx.recv_into(&mut frame) {
                 Ok(()) => {}
                 Err(Error::Disconnected) => return Ok(()),
+                // A transport with a read timeout of its own (a socket's `read_timeout`):
+                // an idle client is no error, keep waiting.
+                Err(Error::Timeout) => continue,
                 Err(e) => return Err(e.into()),
             }
             if !self.handle_frame_limited(&frame, &mut out, tx.max_message()) {
