@@ -70,6 +70,8 @@ mod binary;
 mod client;
 mod codec;
 mod json;
+#[cfg(test)]
+mod proptests;
 mod server;
 
 pub use binary::BinaryCodec;
