@@ -10,6 +10,7 @@ use shmring::aio::broadcast::AsyncSubscriber;
 use shmring::aio::mq::AsyncMessageQueue;
 use shmring::aio::pipe::{AsyncPipeReceiver, AsyncPipeSender};
 use shmring::aio::ring::{duplex as aduplex, AsyncConsumer, AsyncProducer};
+use shmring::aio::rpc::AsyncClient;
 use shmring::aio::seqlock::AsyncReader;
 use shmring::aio::socket::{AsyncConnection, AsyncListener};
 use shmring::aio::{AsyncReceiver, AsyncSender};
@@ -17,6 +18,7 @@ use shmring::broadcast::{BroadcastOptions, Publisher, Recv, Start};
 use shmring::mq::{MessageQueue, MqOptions};
 use shmring::pipe::{PipeOptions, PipeReceiver, PipeSender};
 use shmring::ring::{duplex, Consumer, Producer, RingOptions, Side};
+use shmring::rpc::{JsonCodec, RpcError, Server};
 use shmring::seqlock::{Reader, SeqlockOptions, Writer};
 use shmring::socket::{Connection, Listener, SocketOptions};
 use shmring::Error;
@@ -344,6 +346,25 @@ fn peer() {
                 w.write(&[i, i * 3]);
             }
             0
+        }
+        // args: addr — blocking RPC server (4 workers) for one connection.
+        "rpc-server" => {
+            let l = Listener::bind(args[0].as_str(), &sopts("k-rpc")).expect("bind");
+            let (tx, rx) = l.accept().expect("accept").into_split();
+            let mut server = Server::new(JsonCodec);
+            server
+                .register("add", |(a, b): (i64, i64)| Ok(a + b))
+                .register("sleep_echo", |(ms, v): (u64, i64)| {
+                    std::thread::sleep(Duration::from_millis(ms));
+                    Ok(v)
+                });
+            match server.serve_concurrent(tx, rx, 4) {
+                Ok(()) | Err(RpcError::Disconnected) => 0,
+                Err(e) => {
+                    eprintln!("serve: {e}");
+                    1
+                }
+            }
         }
         other => panic!("unknown role {other}"),
     };
@@ -980,6 +1001,65 @@ fn async_seqlock_reader_follows_a_writer_in_another_process() {
             }
         }
         assert_eq!(last, n, "the last write was seen before Disconnected");
+        assert!(child.wait().unwrap().success());
+    });
+}
+
+#[test]
+fn async_rpc_client_many_tasks_over_one_connection() {
+    let addr = sock_addr("aio-rpc");
+    let rt = multi_thread();
+    rt.block_on(async {
+        let mut child = spawn_peer("rpc-server", &[&addr], false);
+        let (tx, rx) = AsyncConnection::connect(addr.as_str(), &sopts("k-rpc"))
+            .await
+            .unwrap()
+            .into_split();
+        let client = AsyncClient::new(tx, rx, JsonCodec);
+        // Many tasks, many calls in flight at once on one connection.
+        let mut tasks = Vec::new();
+        for t in 0..20i64 {
+            let c = client.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..25i64 {
+                    let r: i64 = c.call("add", (t * 1000, i)).await.unwrap();
+                    assert_eq!(r, t * 1000 + i);
+                }
+            }));
+        }
+        // Replies out of order: the slow call was sent first.
+        let slow = {
+            let c = client.clone();
+            tokio::spawn(async move { c.call::<_, i64>("sleep_echo", (150u64, 1i64)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let fast: i64 = client.call("sleep_echo", (0u64, 2i64)).await.unwrap();
+        assert_eq!(fast, 2);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(slow.await.unwrap().unwrap(), 1);
+        // A call given up (its future dropped by the timeout) does not disturb the next;
+        // its late reply is discarded.
+        match client
+            .call_timeout::<_, i64>("sleep_echo", (200u64, 7i64), Duration::from_millis(20))
+            .await
+        {
+            Err(RpcError::Timeout) => {}
+            other => panic!("expected Timeout, got {other:?}"),
+        }
+        let r: i64 = client.call("add", (40i64, 2i64)).await.unwrap();
+        assert_eq!(r, 42);
+        match client.call::<_, i64>("nope", ()).await {
+            Err(RpcError::UnknownMethod { method }) => assert_eq!(method, "nope"),
+            other => panic!("expected UnknownMethod, got {other:?}"),
+        }
+        // Wait out the forgotten call's reply: nothing is left in flight.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let r: i64 = client.call("add", (1i64, 1i64)).await.unwrap();
+        assert_eq!(r, 2);
+        assert_eq!(client.in_flight(), 0);
+        drop(client);
         assert!(child.wait().unwrap().success());
     });
 }

@@ -12,6 +12,9 @@
 //! | message queue (feature `mq`) | `mq::AsyncMessageQueue` | the queue descriptor's readiness through `AsyncFd` |
 //! | named pipe (feature `pipe`) | `pipe::AsyncPipeSender`, `pipe::AsyncPipeReceiver` | the pipe's readiness through `AsyncFd`; inotify while no reader is there |
 //!
+//! With feature `rpc`, [`rpc::AsyncClient`] calls a [`Server`](crate::rpc::Server) over any
+//! of these: many calls in flight from many tasks over one connection.
+//!
 //! Every type needs a tokio runtime (current-thread or multi-thread); waiting on a ring
 //! uses [`tokio::task::spawn_blocking`], so the runtime must have its blocking pool (every
 //! runtime built by `tokio::runtime::Builder` or `#[tokio::main]` does).
@@ -62,6 +65,8 @@ pub mod mq;
 #[cfg(feature = "pipe")]
 pub mod pipe;
 pub mod ring;
+#[cfg(feature = "rpc")]
+pub mod rpc;
 pub mod seqlock;
 #[cfg(feature = "socket")]
 pub mod socket;
