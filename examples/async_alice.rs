@@ -1,0 +1,58 @@
+//! Alice on tokio: the ring converter of `ring_alice.rs`, written with the async handles,
+//! on the same rings and wire (she serves `ring_bob` and `async_bob` alike). Start her and
+//! Bob from two terminals, in either order:
+//!
+//! ```text
+//! cargo run --release --features async --example async_alice
+//! cargo run --release --features async --example async_bob     # or --example ring_bob
+//! ```
+//!
+//! While she waits for Bob, her task holds no thread: after a short spin the wait is one
+//! futex sleep on tokio's blocking pool, and her runtime thread is free (a ticker task
+//! runs beside her to show it). Run her with `--once` to stop after one Bob.
+
+use std::time::Duration;
+
+use shmring::aio::ring::duplex;
+use shmring::ring::{RingOptions, Side};
+use shmring::Error;
+
+fn converter(message: &[u8]) -> String {
+    String::from_utf8_lossy(message)
+        .replace(['_', '-'], " ")
+        .to_lowercase()
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> shmring::Result<()> {
+    let once = std::env::args().any(|a| a == "--once");
+    let name = std::env::var("SHMRING_EXAMPLE_NAME").unwrap_or_else(|_| "/shmring-example".into());
+    let opts = RingOptions::new().capacity(1 << 16).keep(true);
+    // Another task on the same thread: it keeps running while Alice waits.
+    let ticker = tokio::spawn(async {
+        let mut n = 0u64;
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            n += 5;
+            println!("alice: (still serving, {n} s)");
+        }
+    });
+    loop {
+        let (mut tx, mut rx) = duplex(&name, Side::A, &opts)?;
+        println!("alice: waiting for messages on {name}");
+        loop {
+            let reply = match rx.recv().await {
+                Ok(msg) => converter(&msg),
+                Err(Error::Disconnected) => break,
+                Err(e) => return Err(e),
+            };
+            println!("alice: {reply}");
+            tx.send(reply.as_bytes()).await?;
+        }
+        println!("alice: bob left");
+        if once {
+            ticker.abort();
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Bob on tokio: sends the article's machine output to Alice over the ring and prints what
+//! she makes of it, with tokio's timeout on each answer. See `async_alice.rs`; start them in
+//! either order (he talks to `ring_alice` too: same rings, same wire).
+
+use std::time::Duration;
+
+use shmring::aio::ring::duplex;
+use shmring::aio::AsyncReceiver;
+use shmring::ring::{RingOptions, Side};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> shmring::Result<()> {
+    let name = std::env::var("SHMRING_EXAMPLE_NAME").unwrap_or_else(|_| "/shmring-example".into());
+    let opts = RingOptions::new().capacity(1 << 16).keep(true);
+    let (mut tx, mut rx) = duplex(&name, Side::B, &opts)?;
+    for msg in [
+        "TERRIBLE_LOOKING-MACHINE_OUTPUT",
+        "Howdy",
+        "ANOTHER-ONE_BITES_THE-DUST",
+    ] {
+        tx.send(msg.as_bytes()).await?;
+        let reply = rx.recv_timeout(Duration::from_secs(30)).await?;
+        println!("bob: alice says: {}", String::from_utf8_lossy(&reply));
+    }
+    Ok(())
+}
