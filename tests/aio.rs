@@ -1063,3 +1063,35 @@ fn async_rpc_client_many_tasks_over_one_connection() {
         assert!(child.wait().unwrap().success());
     });
 }
+
+/// Every async operation's future can move between threads (`tokio::spawn` on a
+/// multi-thread runtime); checked at compile time, the test body only builds them.
+#[test]
+fn every_future_is_send() {
+    fn send<T: Send>(_: T) {}
+    #[allow(clippy::too_many_arguments)]
+    fn check_all(
+        p: &mut AsyncProducer,
+        c: &mut AsyncConsumer,
+        s: &mut AsyncConnection,
+        q: &mut AsyncMessageQueue,
+        pw: &mut AsyncPipeSender,
+        pr: &mut AsyncPipeReceiver,
+        b: &mut AsyncSubscriber,
+        r: &mut AsyncReader<[u64; 2]>,
+        buf: &mut Vec<u8>,
+    ) {
+        send(p.send(b"x"));
+        send(c.recv_into(buf));
+        send(s.send(b"x"));
+        send(q.send_priority(b"x", 1));
+        send(pw.send(b"x"));
+        send(pr.recv_into(buf));
+        send(b.recv_into(buf));
+        send(r.wait_changed(0));
+    }
+    fn check_rpc(c: &AsyncClient<AsyncProducer, JsonCodec>) {
+        send(c.call::<_, i64>("add", (1i64, 2i64)));
+    }
+    let _ = (check_all, check_rpc);
+}
