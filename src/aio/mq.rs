@@ -6,7 +6,7 @@
 //! non-blocking `mq_timedsend`/`mq_timedreceive`, which the kernel does whole or not at all.
 //!
 //! As with the blocking [`MessageQueue`], a queue has no notion of a peer:
-//! [`Error::Disconnected`](crate::Error::Disconnected) never occurs; bound waits with
+//! `Error::Disconnected` never occurs; bound waits with
 //! [`tokio::time::timeout`] or the traits' `_timeout` forms.
 //!
 //! ```

@@ -3,12 +3,12 @@
 //! The fast path is the blocking ring's own: a send or receive that finds room or a
 //! message makes no system call, takes no lock and does not touch the scheduler. Only when
 //! it must wait does a task:
-//! 1. spin for the ring's [`WaitStrategy`] spin time, yielding to the scheduler between
+//! 1. spin for the ring's [`WaitStrategy`](crate::ring::WaitStrategy) spin time, yielding to the scheduler between
 //!    looks ([`tokio::task::yield_now`]), so other tasks on the same thread run;
 //! 2. announce itself on the ring's wake word (the same eventcount the blocking form
 //!    uses: `waiters += 1`, re-check) and hand the `FUTEX_WAIT` to a thread of tokio's
 //!    blocking pool ([`tokio::task::spawn_blocking`]) for at most one
-//!    [`LIVENESS_SLICE`]; the peer, which already wakes the futex only when `waiters != 0`,
+//!    [`LIVENESS_SLICE`](crate::ring::LIVENESS_SLICE); the peer, which already wakes the futex only when `waiters != 0`,
 //!    wakes that thread, which completes the task's wait.
 //!
 //! So a ring costs nothing while no task waits on it (no thread, no registration, no
@@ -17,7 +17,7 @@
 //! unchanged: an async side talks to a blocking peer and back. docs/methods/async.md says
 //! why this mechanism and what it costs in wake latency.
 //!
-//! With [`WaitStrategy::Spin`] a task never sleeps on the futex: it keeps yielding (and
+//! With [`WaitStrategy::Spin`](crate::ring::WaitStrategy::Spin) a task never sleeps on the futex: it keeps yielding (and
 //! checking the peer's liveness every slice), which keeps one runtime thread busy.
 //!
 //! ```
