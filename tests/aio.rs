@@ -366,6 +366,38 @@ fn peer() {
                 }
             }
         }
+        // args: prefix, count — in a process of its own: `count` async consumers wait at
+        // once on `count` rings; prints the process's thread count while they all sleep,
+        // then feeds each ring one message and checks every consumer got its own.
+        "many-waiters" => multi_thread().block_on(async {
+            let n: usize = args[1].parse().unwrap();
+            let opts = RingOptions::new().capacity(4096);
+            let mut producers = Vec::new();
+            let mut tasks = Vec::new();
+            for i in 0..n {
+                let name = format!("{}-{i}", args[0]);
+                let mut rx = AsyncConsumer::create(&name, &opts).unwrap();
+                producers.push(Producer::open(&name, &opts).unwrap());
+                tasks.push(tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    rx.recv_into(&mut buf).await.unwrap();
+                    (i, buf)
+                }));
+            }
+            // Let every task get past its spin into its sleep.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let threads = std::fs::read_dir("/proc/self/task").unwrap().count();
+            println!("THREADS {threads}");
+            for (i, p) in producers.iter_mut().enumerate() {
+                p.send(format!("ring {i}").as_bytes()).unwrap();
+            }
+            for t in tasks {
+                let (i, buf) = tokio::time::timeout(LONG, t).await.expect("woken").unwrap();
+                assert_eq!(buf, format!("ring {i}").as_bytes());
+            }
+            println!("OK");
+            0
+        }),
         other => panic!("unknown role {other}"),
     };
     std::process::exit(code);
@@ -1094,4 +1126,48 @@ fn every_future_is_send() {
         send(c.call::<_, i64>("add", (1i64, 2i64)));
     }
     let _ = (check_all, check_rpc);
+}
+
+/// 150 tasks wait on 150 rings at once in one process: every one is woken by its own
+/// message. On Linux with futex_waitv the first 127 share the process's one waker thread
+/// (the rest fall back to a pool thread each), so the process stays far below a thread per
+/// waiting ring.
+#[test]
+fn many_waiting_rings_share_one_waker_thread() {
+    use std::io::BufRead;
+    let prefix = unique("aio-many");
+    let mut child = spawn_peer("many-waiters", &[&prefix, "150"], true);
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut threads = None;
+    let mut ok = false;
+    for line in out.lines() {
+        let line = line.unwrap();
+        // The harness may print "test peer ... " before it on the same line.
+        if let Some(at) = line.find("THREADS ") {
+            threads = Some(line[at + 8..].trim().parse::<usize>().unwrap());
+        }
+        ok |= line == "OK";
+    }
+    assert!(child.wait().unwrap().success());
+    assert!(ok, "every waiting task got its message");
+    let threads = threads.unwrap();
+    eprintln!("{threads} threads with 150 rings waited on");
+    if waitv_supported() {
+        // 127 share one thread; 23 fall back to one pool thread each; plus the runtime's.
+        assert!(
+            threads < 60,
+            "{threads} threads: not one per waiting ring expected"
+        );
+    }
+}
+
+/// Whether this kernel has futex_waitv (5.16+), read from the release string.
+fn waitv_supported() -> bool {
+    let r = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut it = r
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|x| x.parse::<u32>().ok());
+    let (a, b) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
+    (a, b) >= (5, 16)
 }

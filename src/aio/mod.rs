@@ -60,6 +60,8 @@ use std::time::Duration;
 use crate::{Error, Result};
 
 pub mod broadcast;
+#[cfg(target_os = "linux")]
+pub(crate) mod hub;
 #[cfg(feature = "mq")]
 pub mod mq;
 #[cfg(feature = "pipe")]

@@ -20,7 +20,7 @@ const SPINS_PER_YIELD: u32 = 64;
 /// wrappers never let that handle drop while a sleeper thread still uses the pointer (see
 /// [`Waiter::settle`]). The mapping does not move when the handle moves.
 #[derive(Debug, Clone, Copy)]
-struct WordPtr(*const WakeWord);
+pub(crate) struct WordPtr(pub(crate) *const WakeWord);
 
 // SAFETY: WakeWord is made of atomics (Sync); the pointer is only dereferenced while the
 // mapping is alive (see the type's docs), from whichever thread.
@@ -29,9 +29,20 @@ unsafe impl Send for WordPtr {}
 unsafe impl Sync for WordPtr {}
 
 impl WordPtr {
-    fn get(&self) -> &WakeWord {
+    pub(crate) fn get(&self) -> &WakeWord {
         // SAFETY: see the type's docs: the mapping outlives every use of the pointer.
         unsafe { &*self.0 }
+    }
+}
+
+/// An announcement on a wake word, withdrawn when this drops.
+#[cfg(target_os = "linux")]
+struct Withdraw(WordPtr);
+
+#[cfg(target_os = "linux")]
+impl Drop for Withdraw {
+    fn drop(&mut self) {
+        self.0.get().cancel_wait();
     }
 }
 
@@ -155,8 +166,58 @@ impl Waiter {
                 break;
             }
         }
-        // Phase 2: sleep on the futex, in a blocking-pool thread.
+        // Phase 2: sleep on the futex: through the process's waker thread where there is
+        // one (futex_waitv), else in a blocking-pool thread.
         loop {
+            #[cfg(target_os = "linux")]
+            if self.sleeper.is_none() {
+                if let Some(hub) = crate::aio::hub::hub() {
+                    let word = self.word;
+                    let (ticket, barrier_ok) = word.get().prepare_wait();
+                    let _announced = Withdraw(word);
+                    if let Some(v) = ready(ctx)? {
+                        return Ok(v);
+                    }
+                    let slice = if barrier_ok {
+                        LIVENESS_SLICE
+                    } else {
+                        Duration::from_millis(1)
+                    };
+                    let deadline = Instant::now() + slice;
+                    let mut reg = None;
+                    let mut full = false;
+                    std::future::poll_fn(|cx| match &reg {
+                        Some(r) => crate::aio::hub::Registration::poll_fired(r, cx),
+                        None => match hub.register(word, ticket, deadline, cx.waker()) {
+                            Some(r) => {
+                                let p = r.poll_fired(cx);
+                                reg = Some(r);
+                                p
+                            }
+                            None => {
+                                full = true;
+                                std::task::Poll::Ready(())
+                            }
+                        },
+                    })
+                    .await;
+                    drop(reg);
+                    drop(_announced);
+                    if !full {
+                        if let Some(v) = ready(ctx)? {
+                            return Ok(v);
+                        }
+                        let now = Instant::now();
+                        if now >= next_check {
+                            next_check = now + LIVENESS_SLICE;
+                            if gone(ctx)? {
+                                return ready(ctx)?.ok_or(Error::Disconnected);
+                            }
+                        }
+                        continue;
+                    }
+                }
+            }
             if let Some(s) = self.sleeper.as_mut() {
                 // Left by a cancelled wait: it announced before our last look, so any
                 // publish since wakes it. Wait for it rather than announcing twice.

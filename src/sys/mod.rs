@@ -329,3 +329,5 @@ pub(crate) mod notify;
 pub(crate) mod sig;
 #[cfg(feature = "socket")]
 pub(crate) mod socket;
+#[cfg(all(feature = "async", target_os = "linux"))]
+pub(crate) mod waitv;
