@@ -2,7 +2,7 @@
 //!
 //! A subscriber that finds nothing new waits the way an async ring consumer does (see
 //! [`crate::aio::ring`]): it spins briefly, yielding to the scheduler, then announces itself
-//! on the subscribers' futex eventcount and lets a blocking-pool thread sleep on it. The
+//! on the subscribers' futex eventcount and lets the process's waker thread sleep on it. The
 //! publisher never waits, so it needs no async form: [`Publisher::publish`] is already
 //! non-blocking and can be called from a task.
 //!

@@ -6,7 +6,7 @@
 //!
 //! | transport | async type | how a task waits |
 //! |---|---|---|
-//! | ring ([`crate::ring`]) | [`ring::AsyncProducer`], [`ring::AsyncConsumer`] | spin (yielding to the scheduler), then the ring's own futex eventcount, slept on by a blocking-pool thread *only while a task waits* (docs/methods/async.md says why) |
+//! | ring ([`crate::ring`]) | [`ring::AsyncProducer`], [`ring::AsyncConsumer`] | spin (yielding to the scheduler), then the ring's own futex eventcount, slept on for every waiting task by one waker thread per process, *only while a task waits* (docs/methods/async.md says why) |
 //! | broadcast subscriber, seqlock reader | `broadcast::AsyncSubscriber`, `seqlock::AsyncReader` | as the ring (their wake words are the same eventcount) |
 //! | socket (feature `socket`) | `socket::AsyncConnection`, `socket::AsyncListener` | epoll readiness through [`tokio::io::unix::AsyncFd`]: no thread, no polling loop |
 //! | message queue (feature `mq`) | `mq::AsyncMessageQueue` | the queue descriptor's readiness through `AsyncFd` |
@@ -15,9 +15,11 @@
 //! With feature `rpc`, [`rpc::AsyncClient`] calls a [`Server`](crate::rpc::Server) over any
 //! of these: many calls in flight from many tasks over one connection.
 //!
-//! Every type needs a tokio runtime (current-thread or multi-thread); waiting on a ring
-//! uses [`tokio::task::spawn_blocking`], so the runtime must have its blocking pool (every
-//! runtime built by `tokio::runtime::Builder` or `#[tokio::main]` does).
+//! Every type needs a tokio runtime (current-thread or multi-thread). Waiting on a ring
+//! may fall back to [`tokio::task::spawn_blocking`] (where `futex_waitv` is missing), so
+//! the runtime must have its blocking pool (every runtime built by
+//! `tokio::runtime::Builder` or `#[tokio::main]` does); the rest of the crate's async
+//! types need its I/O driver (`enable_io`, or `enable_all`).
 //!
 //! # Cancellation
 //! Every future here is cancel safe, and each method says so:

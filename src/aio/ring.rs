@@ -6,16 +6,18 @@
 //! 1. spin for the ring's [`WaitStrategy`](crate::ring::WaitStrategy) spin time, yielding to the scheduler between
 //!    looks ([`tokio::task::yield_now`]), so other tasks on the same thread run;
 //! 2. announce itself on the ring's wake word (the same eventcount the blocking form
-//!    uses: `waiters += 1`, re-check) and hand the `FUTEX_WAIT` to a thread of tokio's
-//!    blocking pool ([`tokio::task::spawn_blocking`]) for at most one
-//!    [`LIVENESS_SLICE`](crate::ring::LIVENESS_SLICE); the peer, which already wakes the futex only when `waiters != 0`,
-//!    wakes that thread, which completes the task's wait.
+//!    uses: `waiters += 1`, re-check) and register with the process's one waker thread,
+//!    which sleeps on every waited word at once (`futex_waitv`, Linux 5.16+) and wakes the
+//!    task when the peer's existing futex wake (it wakes only when `waiters != 0`) comes,
+//!    or after one [`LIVENESS_SLICE`](crate::ring::LIVENESS_SLICE) to check the peer is
+//!    alive. Where `futex_waitv` is missing, or 127 words are already waited on, the wait
+//!    is handed to a thread of tokio's blocking pool ([`tokio::task::spawn_blocking`]).
 //!
 //! So a ring costs nothing while no task waits on it (no thread, no registration, no
-//! announcement: the peer's publish stays syscall-free), and a waiting task borrows one
-//! pooled thread for the time it waits. The shared layout and the blocking protocol are
-//! unchanged: an async side talks to a blocking peer and back. docs/methods/async.md says
-//! why this mechanism and what it costs in wake latency.
+//! announcement: the peer's publish stays syscall-free), and waiting tasks share one
+//! thread. The shared layout and the blocking protocol are unchanged: an async side talks
+//! to a blocking peer and back. docs/methods/async.md says why this mechanism and what it
+//! costs in wake latency.
 //!
 //! With [`WaitStrategy::Spin`](crate::ring::WaitStrategy::Spin) a task never sleeps on the futex: it keeps yielding (and
 //! checking the peer's liveness every slice), which keeps one runtime thread busy.

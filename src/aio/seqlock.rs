@@ -4,7 +4,7 @@
 //! Reading never waits ([`Reader::read`] is already non-blocking in practice: it retries a
 //! copy that a write overlapped), so only waiting for a *change* has an async form. It
 //! waits the way an async ring consumer does ([`crate::aio::ring`]): a brief spin yielding
-//! to the scheduler, then the cell's futex eventcount slept on by a blocking-pool thread
+//! to the scheduler, then the cell's futex eventcount slept on by the process's waker thread
 //! only while a task waits. The writer never waits and needs no async form.
 //!
 //! ```
