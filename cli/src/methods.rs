@@ -1,0 +1,266 @@
+//! The methods `compare` measures: one table entry per method.
+//!
+//! Adding a method = adding one [`Method`] to [`all`]: its id and label, the article's
+//! qualitative columns, whether it busy-polls or blocks (which floor it is compared with),
+//! a check that says why it cannot run here (if so), and a constructor of this side's
+//! (sender, receiver) pair from a run-unique name. Side A is the measuring process, side B
+//! the peer process; either may connect first.
+
+use std::time::Duration;
+
+use shmring::ring::{duplex, RingOptions, Side, WaitStrategy};
+use shmring::{Receiver, Sender};
+
+/// This side's sending half.
+pub type Tx = Box<dyn Sender>;
+/// This side's receiving half.
+pub type Rx = Box<dyn Receiver>;
+/// Connects side `side` of a two-way channel identified by `name` (unique per run: use it
+/// to derive shm names, socket paths, queue names).
+pub type Connect = fn(name: &str, side: Side) -> shmring::Result<(Tx, Rx)>;
+
+/// How a method waits, which decides the floor its round trip is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Wait {
+    /// Polls shared memory without sleeping: compared with the cache-line ping-pong.
+    BusyPoll,
+    /// Sleeps in the kernel until woken: compared with the futex ping-pong.
+    Blocking,
+}
+
+/// The article's four qualitative columns ("Yes"/"No", with a short qualifier where the
+/// article has a footnote or our implementation differs).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Qual {
+    /// The article's row this method belongs to ("Shared Memory", "Sockets", ...), or
+    /// "(not in the article)".
+    pub article_row: &'static str,
+    /// Cross platform compatible.
+    pub cross_platform: &'static str,
+    /// Requires a file or file descriptor.
+    pub needs_file: &'static str,
+    /// Requires an external service.
+    pub needs_service: &'static str,
+    /// Easy to write / read code.
+    pub easy: &'static str,
+}
+
+/// The article's rows, as its table and its per-method pros and cons give them.
+mod article {
+    use super::Qual;
+    pub const SHARED_MEMORY: Qual = Qual {
+        article_row: "Shared Memory",
+        cross_platform: "Yes",
+        needs_file: "Yes",
+        needs_service: "No",
+        easy: "No",
+    };
+    pub const PIPES: Qual = Qual {
+        article_row: "Pipes",
+        cross_platform: "No",
+        needs_file: "Yes",
+        needs_service: "No",
+        easy: "No",
+    };
+    pub const FILES: Qual = Qual {
+        article_row: "Files",
+        cross_platform: "Yes",
+        needs_file: "Yes",
+        needs_service: "No",
+        easy: "Yes",
+    };
+    pub const SIGNALS: Qual = Qual {
+        article_row: "Signals",
+        cross_platform: "No",
+        needs_file: "No",
+        needs_service: "No",
+        easy: "Yes",
+    };
+    pub const SOCKETS: Qual = Qual {
+        article_row: "Sockets",
+        cross_platform: "Yes",
+        needs_file: "No",
+        needs_service: "No",
+        easy: "Yes",
+    };
+    pub const MESSAGE_QUEUES: Qual = Qual {
+        article_row: "Message Queues",
+        cross_platform: "Yes",
+        needs_file: "No",
+        needs_service: "Yes",
+        easy: "Yes",
+    };
+    /// POSIX message queues: the article lists them among message queues, but they need
+    /// no service, and macOS has none.
+    pub const POSIX_MQ: Qual = Qual {
+        article_row: "Message Queues (POSIX)",
+        cross_platform: "No",
+        needs_file: "No",
+        needs_service: "No",
+        easy: "Yes",
+    };
+    /// The article's last section (RPC over sockets).
+    pub const RPC: Qual = Qual {
+        article_row: "Sockets (RPC)",
+        cross_platform: "Yes",
+        needs_file: "No",
+        needs_service: "No",
+        easy: "Yes",
+    };
+}
+
+/// One measurable method.
+#[derive(Debug, Clone, Copy)]
+pub struct Method {
+    /// Short id for `--only` and JSON ("ring-spin").
+    pub id: &'static str,
+    /// What it is, for the table.
+    pub label: &'static str,
+    /// The article's columns.
+    pub qual: Qual,
+    /// Busy-poll or blocking.
+    pub wait: Wait,
+    /// `Err(reason)` if it cannot run here (not built, no server, a system limit).
+    pub check: fn() -> Result<(), String>,
+    /// This side's transport pair.
+    pub connect: Connect,
+}
+
+fn runs() -> Result<(), String> {
+    Ok(())
+}
+
+fn boxed<S: Sender + 'static, R: Receiver + 'static>(
+    pair: shmring::Result<(S, R)>,
+) -> shmring::Result<(Tx, Rx)> {
+    pair.map(|(s, r)| (Box::new(s) as Tx, Box::new(r) as Rx))
+}
+
+/// Ring options for the comparison: 4 MiB each way (a 64-KiB message fits many times).
+fn ring_opts(wait: WaitStrategy) -> RingOptions {
+    RingOptions::new()
+        .capacity(1 << 22)
+        .wait(wait)
+        .open_timeout(Duration::from_secs(10))
+}
+
+fn ring_spin(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    boxed(duplex(name, side, &ring_opts(WaitStrategy::Spin)))
+}
+
+/// The blocking ring with no spin phase: every wait sleeps on the futex, the same work as
+/// the futex floor (the default strategy spins 20 µs first, so when the peer answers at
+/// once its round trip is the busy-poll one).
+fn ring_block(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    boxed(duplex(
+        name,
+        side,
+        &ring_opts(WaitStrategy::SpinBlock {
+            spin: Duration::ZERO,
+        }),
+    ))
+}
+
+/// Every method, in table order. Methods whose module has not landed in this build are
+/// listed with that reason.
+pub fn all() -> Vec<Method> {
+    vec![
+        Method {
+            id: "ring-spin",
+            label: "shmring ring, busy-poll",
+            qual: article::SHARED_MEMORY,
+            wait: Wait::BusyPoll,
+            check: runs,
+            connect: ring_spin,
+        },
+        Method {
+            id: "ring-block",
+            label: "shmring ring, futex wake",
+            qual: article::SHARED_MEMORY,
+            wait: Wait::Blocking,
+            check: runs,
+            connect: ring_block,
+        },
+        pending(
+            "seqlock",
+            "seqlock cell",
+            article::SHARED_MEMORY,
+            Wait::BusyPoll,
+        ),
+        pending(
+            "broadcast",
+            "broadcast ring",
+            article::SHARED_MEMORY,
+            Wait::BusyPoll,
+        ),
+        pending("pipe", "named pipe (FIFO)", article::PIPES, Wait::Blocking),
+        pending("file", "shared file + lock", article::FILES, Wait::Blocking),
+        pending(
+            "signal",
+            "signals (sigqueue)",
+            article::SIGNALS,
+            Wait::Blocking,
+        ),
+        pending(
+            "socket-unix",
+            "Unix socket",
+            article::SOCKETS,
+            Wait::Blocking,
+        ),
+        pending(
+            "socket-tcp",
+            "TCP socket (loopback)",
+            article::SOCKETS,
+            Wait::Blocking,
+        ),
+        pending(
+            "mq",
+            "POSIX message queue",
+            article::POSIX_MQ,
+            Wait::Blocking,
+        ),
+        pending(
+            "redis",
+            "Redis pub/sub",
+            article::MESSAGE_QUEUES,
+            Wait::Blocking,
+        ),
+        pending(
+            "rpc-ring",
+            "RPC over the ring",
+            article::RPC,
+            Wait::Blocking,
+        ),
+        pending(
+            "rpc-socket",
+            "RPC over a Unix socket",
+            article::RPC,
+            Wait::Blocking,
+        ),
+    ]
+}
+
+fn not_built() -> Result<(), String> {
+    Err("not in this build yet (its module has not landed)".into())
+}
+
+fn unsupported(_: &str, _: Side) -> shmring::Result<(Tx, Rx)> {
+    Err(shmring::Error::Unsupported("not in this build".into()))
+}
+
+fn pending(id: &'static str, label: &'static str, qual: Qual, wait: Wait) -> Method {
+    Method {
+        id,
+        label,
+        qual,
+        wait,
+        check: not_built,
+        connect: unsupported,
+    }
+}
+
+/// The method with this id.
+pub fn find(id: &str) -> Option<Method> {
+    all().into_iter().find(|m| m.id == id)
+}
