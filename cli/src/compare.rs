@@ -343,6 +343,7 @@ fn with_peer<T: Send + 'static>(
     name: String,
     method: &'static str,
     limit: Duration,
+    stop_peer_after: bool,
     work: impl FnOnce(String, BufReader<ChildStdout>) -> Result<T, String> + Send + 'static,
 ) -> Result<T, String> {
     let (peer, stdout) = spawn_peer(role, &name, method)?;
@@ -352,7 +353,7 @@ fn with_peer<T: Send + 'static>(
     });
     match done_rx.recv_timeout(limit) {
         Ok(r) => {
-            let fin = peer.finish(r.is_err());
+            let fin = peer.finish(r.is_err() || stop_peer_after);
             match (r, fin) {
                 (Ok(t), Ok(())) => Ok(t),
                 (Ok(t), Err(_)) => Ok(t),
@@ -413,13 +414,20 @@ impl Runner {
             FloorKind::Futex => ("floor-futex", self.plan.limit()),
         };
         let run = |iters: usize| -> Result<Stats, String> {
-            with_peer(role, unique("floor"), "", limit, move |name, _out| {
-                match kind {
-                    FloorKind::Spin => measure::floor_spin(&name, iters),
-                    FloorKind::Futex => measure::floor_futex(&name, iters),
-                }
-                .map_err(|e| e.to_string())
-            })
+            with_peer(
+                role,
+                unique("floor"),
+                "",
+                limit,
+                false,
+                move |name, _out| {
+                    match kind {
+                        FloorKind::Spin => measure::floor_spin(&name, iters),
+                        FloorKind::Futex => measure::floor_futex(&name, iters),
+                    }
+                    .map_err(|e| e.to_string())
+                },
+            )
         };
         let per = match self.floor_per[idx] {
             Some(p) => p,
@@ -461,6 +469,7 @@ impl Runner {
             unique(m.id),
             m.id,
             self.plan.limit(),
+            !m.peer_sees_close,
             move |name, mut out| {
                 let (mut tx, mut rx) = connect(&name, Side::A).map_err(|e| e.to_string())?;
                 let ready = read_line(&mut out)?;
@@ -502,6 +511,7 @@ impl Runner {
             unique(m.id),
             m.id,
             self.plan.limit(),
+            !m.peer_sees_close,
             move |name, mut out| {
                 let (mut tx, _rx) = connect(&name, Side::A).map_err(|e| e.to_string())?;
                 let ready = read_line(&mut out)?;

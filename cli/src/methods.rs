@@ -125,6 +125,10 @@ pub struct Method {
     pub check: fn() -> Result<(), String>,
     /// This side's transport pair.
     pub connect: Connect,
+    /// The peer's receive returns `Disconnected` when this side drops its pair (so the peer
+    /// exits by itself); if not (Redis keeps no notion of the other side), the peer is
+    /// stopped once the measurement is done.
+    pub peer_sees_close: bool,
 }
 
 fn runs() -> Result<(), String> {
@@ -173,6 +177,7 @@ pub fn all() -> Vec<Method> {
             wait: Wait::BusyPoll,
             check: runs,
             connect: ring_spin,
+            peer_sees_close: true,
         },
         Method {
             id: "ring-block",
@@ -181,6 +186,7 @@ pub fn all() -> Vec<Method> {
             wait: Wait::Blocking,
             check: runs,
             connect: ring_block,
+            peer_sees_close: true,
         },
         pending(
             "seqlock",
@@ -220,12 +226,15 @@ pub fn all() -> Vec<Method> {
             article::POSIX_MQ,
             Wait::Blocking,
         ),
-        pending(
-            "redis",
-            "Redis pub/sub",
-            article::MESSAGE_QUEUES,
-            Wait::Blocking,
-        ),
+        Method {
+            id: "redis",
+            label: "Redis pub/sub",
+            qual: article::MESSAGE_QUEUES,
+            wait: Wait::Blocking,
+            check: redis_check,
+            connect: redis_pubsub,
+            peer_sees_close: false,
+        },
         pending(
             "rpc-ring",
             "RPC over the ring",
@@ -257,7 +266,52 @@ fn pending(id: &'static str, label: &'static str, qual: Qual, wait: Wait) -> Met
         wait,
         check: not_built,
         connect: unsupported,
+        peer_sees_close: true,
     }
+}
+
+/// The two directions of a duplex channel made of two one-way channels: (out, in).
+fn directions(name: &str, side: Side) -> (String, String) {
+    let base = name.trim_start_matches('/');
+    let (ab, ba) = (format!("{base}.ab"), format!("{base}.ba"));
+    match side {
+        Side::A => (ab, ba),
+        Side::B => (ba, ab),
+    }
+}
+
+/// The Redis server to measure against: `REDIS_URL`, nothing else (a comparison must not
+/// poke at whatever listens on the default port).
+fn redis_url() -> Result<String, String> {
+    match std::env::var("REDIS_URL") {
+        Ok(u) if !u.trim().is_empty() => Ok(u),
+        _ => Err("REDIS_URL is not set (no Redis server to measure against)".into()),
+    }
+}
+
+fn redis_opts() -> shmring::redis::RedisOptions {
+    shmring::redis::RedisOptions::new()
+        .connect_timeout(Duration::from_secs(2))
+        .give_up_after(Some(Duration::from_secs(10)))
+}
+
+fn redis_check() -> Result<(), String> {
+    let url = redis_url()?;
+    shmring::redis::Publisher::connect(&url, "shmring-compare-check", &redis_opts())
+        .map(drop)
+        .map_err(|e| format!("Redis server not reachable: {e}"))
+}
+
+/// Pub/sub, the article's example: subscribe to the incoming channel first, so nothing the
+/// peer publishes after it saw us ready is missed. Pub/sub keeps nothing in the server, so a
+/// run leaves nothing behind.
+fn redis_pubsub(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    use shmring::redis::{Publisher, Subscriber};
+    let url = redis_url().map_err(|r| shmring::Error::Unsupported(r.into()))?;
+    let (out, inn) = directions(name, side);
+    let rx = Subscriber::connect(&url, &inn, &redis_opts())?;
+    let tx = Publisher::connect(&url, &out, &redis_opts())?;
+    boxed(Ok((tx, rx)))
 }
 
 /// The method with this id.

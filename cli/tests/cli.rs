@@ -352,3 +352,58 @@ fn compare_quick_measures_the_ring_against_the_floors() {
     assert!(svg_text.starts_with("<svg") && svg_text.contains("shmring ring, futex wake"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn run_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
+    let mut c = Command::new(EXE);
+    c.args(args).stdin(Stdio::null());
+    for (k, v) in env {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c.output().expect("run shmring")
+}
+
+#[test]
+fn compare_redis_runs_only_against_redis_url() {
+    let out = run_env(
+        &["compare", "--list", "--only", "redis"],
+        &[("REDIS_URL", None)],
+    );
+    assert!(text(&out.stdout).contains("cannot run here: REDIS_URL is not set"));
+    // Nothing listens on port 1: listed with the reason, and a run reports it too.
+    let env = [("REDIS_URL", Some("redis://127.0.0.1:1"))];
+    let out = run_env(&["compare", "--quick", "--only", "redis"], &env);
+    assert!(out.status.success());
+    assert!(
+        text(&out.stdout).contains("not run here: Redis server not reachable"),
+        "{}",
+        text(&out.stdout)
+    );
+    let Ok(url) = std::env::var("SHMRING_TEST_REDIS_URL") else {
+        eprintln!("*** SKIPPED the Redis measurement: SHMRING_TEST_REDIS_URL is not set");
+        return;
+    };
+    let dir = tmpdir("redis");
+    let json = dir.join("out.json");
+    let out = run_env(
+        &[
+            "compare",
+            "--quick",
+            "--only",
+            "redis",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[("REDIS_URL", Some(&url))],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let m = &v["methods"][0];
+    assert_eq!(m["id"], "redis");
+    for k in ["rtt", "tput_small", "tput_large"] {
+        assert_eq!(m[k]["status"], "ok", "{m}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
