@@ -122,6 +122,8 @@ pub struct FloorResult {
 /// A round-trip result.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rtt {
+    /// Message size (64, or the method's largest message if smaller).
+    pub size: usize,
     /// Median, ns.
     pub p50_ns: f64,
     /// 99th percentile, ns.
@@ -455,7 +457,8 @@ impl Runner {
         Some(self.floors.len() - 1)
     }
 
-    fn rtt(&mut self, m: &Method) -> Outcome<Stats> {
+    /// Round trips at 64 B (or at the method's largest message, if smaller).
+    fn rtt(&mut self, m: &Method) -> Outcome<(Stats, usize)> {
         self.last_floor = None;
         let budget = self.plan.rtt;
         // Blocking methods: one round trip per timed sample, like the futex floor.
@@ -464,9 +467,10 @@ impl Runner {
             Wait::Blocking => Some(Duration::ZERO),
         };
         let connect = m.connect;
+        let name = unique(m.id);
         let r = with_peer(
             "echo",
-            unique(m.id),
+            name.clone(),
             m.id,
             self.plan.limit(),
             !m.peer_sees_close,
@@ -476,39 +480,48 @@ impl Runner {
                 if ready != "ready" {
                     return Err(format!("unexpected peer output {ready:?}"));
                 }
-                if tx.max_message() < SMALL {
+                let size = tx.max_message().min(SMALL);
+                if size == 0 {
                     return Ok(None);
                 }
                 // A pilot sizes the run; a run that took far less than its budget (the
                 // pilot hit a slow patch) is redone at the size its own mean calls for.
-                let mut s = measure::round_trip(&mut tx, &mut rx, SMALL, 2 * BATCH, pause)
+                let mut s = measure::round_trip(&mut tx, &mut rx, size, 2 * BATCH, pause)
                     .map_err(|e| e.to_string())?;
                 for _ in 0..3 {
                     let iters = iters_for(budget, ns(s.mean), 2 * BATCH, 50_000_000, BATCH);
                     let t = Instant::now();
-                    s = measure::round_trip(&mut tx, &mut rx, SMALL, iters, pause)
+                    s = measure::round_trip(&mut tx, &mut rx, size, iters, pause)
                         .map_err(|e| e.to_string())?;
                     if t.elapsed() >= budget / 3 || iters >= 50_000_000 {
                         break;
                     }
                 }
-                Ok(Some(s))
+                Ok(Some((s, size)))
             },
         );
+        (m.cleanup)(&name);
         match r {
             Ok(Some(s)) => Outcome::Ok(s),
-            Ok(None) => Outcome::Skipped(format!("messages of {SMALL} B do not fit")),
+            Ok(None) => Outcome::Skipped("carries no bytes".into()),
             Err(e) => Outcome::Failed(e),
         }
     }
 
+    /// One-way throughput at `size` (the small size shrinks to the method's largest
+    /// message if that is smaller; the large one is then skipped).
     fn tput(&mut self, m: &Method, size: usize, memcpy: f64) -> Outcome<Tput> {
+        if let Some(why) = m.no_stream {
+            return Outcome::Skipped(why.into());
+        }
         self.last_floor = None;
         let budget = self.plan.tput;
         let connect = m.connect;
+        let cap = m.max_stream_bytes;
+        let name = unique(m.id);
         let r = with_peer(
             "sink",
-            unique(m.id),
+            name.clone(),
             m.id,
             self.plan.limit(),
             !m.peer_sees_close,
@@ -518,9 +531,16 @@ impl Runner {
                 if ready != "ready" {
                     return Err(format!("unexpected peer output {ready:?}"));
                 }
-                if tx.max_message() < size {
-                    return Ok(Err(tx.max_message()));
+                let max = tx.max_message();
+                let size = match size {
+                    SMALL => max.min(SMALL),
+                    _ if max < size => return Ok(Err(max)),
+                    _ => size,
+                };
+                if size == 0 {
+                    return Ok(Err(0));
                 }
+                let most = usize::try_from(cap / size as u64).unwrap_or(usize::MAX);
                 let mut round = |count: usize| -> Result<(u64, f64), String> {
                     measure::throughput_send(&mut tx, size, count).map_err(|e| e.to_string())?;
                     let line = read_line(&mut out)?;
@@ -538,14 +558,15 @@ impl Runner {
                 let t = Instant::now();
                 let (n0, rate0) = round(pilot_n)?;
                 if t.elapsed() > budget / 2 || rate0 <= 0.0 {
-                    return Ok(Ok((n0, rate0)));
+                    return Ok(Ok((n0, rate0, size)));
                 }
                 let count = iters_for(budget, 1e9 / rate0, pilot_n, 200_000_000, 1);
-                round(count).map(Ok)
+                round(count.min(most.max(pilot_n))).map(|(n, r)| Ok((n, r, size)))
             },
         );
+        (m.cleanup)(&name);
         match r {
-            Ok(Ok((n, rate))) => Outcome::Ok(Tput {
+            Ok(Ok((n, rate, size))) => Outcome::Ok(Tput {
                 size,
                 messages: n,
                 msgs_per_s: rate,
@@ -553,7 +574,7 @@ impl Runner {
                 memcpy_msgs_per_s: memcpy,
                 ratio: if memcpy > 0.0 { rate / memcpy } else { 0.0 },
             }),
-            Ok(Err(max)) => Outcome::Skipped(format!("max message {max} B < {size} B")),
+            Ok(Err(max)) => Outcome::Skipped(format!("largest message {max} B < {size} B")),
             Err(e) => Outcome::Failed(e),
         }
     }
@@ -681,7 +702,8 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
         };
         let (fp50, fp99) = (pick(|f| f.p50_ns), pick(|f| f.p99_ns));
         res.rtt = Some(match rtt {
-            Outcome::Ok(s) => Outcome::Ok(Rtt {
+            Outcome::Ok((s, size)) => Outcome::Ok(Rtt {
+                size,
                 p50_ns: ns(s.p50),
                 p99_ns: ns(s.p99),
                 mean_ns: ns(s.mean),
@@ -878,6 +900,22 @@ pub fn render(rep: &Report) -> String {
             tp(&r.tput_small, false),
             tp(&r.tput_large, true)
         );
+        if let Some(x) = r.rtt.as_ref().and_then(|o| o.ok()) {
+            if x.size != SMALL {
+                notes.push(format!(
+                    "  {} round trip: measured at {} B, its largest message",
+                    r.label, x.size
+                ));
+            }
+        }
+        if let Some(t) = r.tput_small.as_ref().and_then(|o| o.ok()) {
+            if t.size != SMALL {
+                notes.push(format!(
+                    "  {} throughput: measured at {} B, its largest message",
+                    r.label, t.size
+                ));
+            }
+        }
         for (what, o) in [
             ("round trip", fmt_outcome(&r.rtt)),
             ("throughput 64 B", fmt_outcome(&r.tput_small)),
@@ -898,7 +936,7 @@ right before and after it.\nmsg/s, B/s: throughput one way, at the receiver; /me
 copying the same messages within one process."
     );
     if !notes.is_empty() {
-        let _ = writeln!(s, "\nNot measured:");
+        let _ = writeln!(s, "\nNotes:");
         for n in notes {
             let _ = writeln!(s, "{n}");
         }

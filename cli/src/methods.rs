@@ -129,6 +129,38 @@ pub struct Method {
     /// exits by itself); if not (Redis keeps no notion of the other side), the peer is
     /// stopped once the measurement is done.
     pub peer_sees_close: bool,
+    /// Why one-way throughput does not apply (a latest-value cell), if it does not.
+    pub no_stream: Option<&'static str>,
+    /// The most bytes one throughput run may send (a file log keeps every byte on disk).
+    pub max_stream_bytes: u64,
+    /// Removes what a measurement left behind (files, directories), given its name. Runs
+    /// after both processes are done.
+    pub cleanup: fn(&str),
+}
+
+fn no_cleanup(_: &str) {}
+
+/// A method with the defaults: runs everywhere, the peer sees the close, streams without
+/// limit, nothing to clean up. Override fields with `Method { x, ..method(..) }`.
+const fn method(
+    id: &'static str,
+    label: &'static str,
+    qual: Qual,
+    wait: Wait,
+    connect: Connect,
+) -> Method {
+    Method {
+        id,
+        label,
+        qual,
+        wait,
+        check: runs,
+        connect,
+        peer_sees_close: true,
+        no_stream: None,
+        max_stream_bytes: u64::MAX,
+        cleanup: no_cleanup,
+    }
 }
 
 fn runs() -> Result<(), String> {
@@ -170,24 +202,20 @@ fn ring_block(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
 /// listed with that reason.
 pub fn all() -> Vec<Method> {
     vec![
-        Method {
-            id: "ring-spin",
-            label: "shmring ring, busy-poll",
-            qual: article::SHARED_MEMORY,
-            wait: Wait::BusyPoll,
-            check: runs,
-            connect: ring_spin,
-            peer_sees_close: true,
-        },
-        Method {
-            id: "ring-block",
-            label: "shmring ring, futex wake",
-            qual: article::SHARED_MEMORY,
-            wait: Wait::Blocking,
-            check: runs,
-            connect: ring_block,
-            peer_sees_close: true,
-        },
+        method(
+            "ring-spin",
+            "shmring ring, busy-poll",
+            article::SHARED_MEMORY,
+            Wait::BusyPoll,
+            ring_spin,
+        ),
+        method(
+            "ring-block",
+            "shmring ring, futex wake",
+            article::SHARED_MEMORY,
+            Wait::Blocking,
+            ring_block,
+        ),
         pending(
             "seqlock",
             "seqlock cell",
@@ -227,13 +255,15 @@ pub fn all() -> Vec<Method> {
             Wait::Blocking,
         ),
         Method {
-            id: "redis",
-            label: "Redis pub/sub",
-            qual: article::MESSAGE_QUEUES,
-            wait: Wait::Blocking,
             check: redis_check,
-            connect: redis_pubsub,
             peer_sees_close: false,
+            ..method(
+                "redis",
+                "Redis pub/sub",
+                article::MESSAGE_QUEUES,
+                Wait::Blocking,
+                redis_pubsub,
+            )
         },
         pending(
             "rpc-ring",
@@ -260,13 +290,8 @@ fn unsupported(_: &str, _: Side) -> shmring::Result<(Tx, Rx)> {
 
 fn pending(id: &'static str, label: &'static str, qual: Qual, wait: Wait) -> Method {
     Method {
-        id,
-        label,
-        qual,
-        wait,
         check: not_built,
-        connect: unsupported,
-        peer_sees_close: true,
+        ..method(id, label, qual, wait, unsupported)
     }
 }
 
