@@ -70,29 +70,35 @@ impl DataArea {
         unsafe { std::ptr::copy_nonoverlapping(self.ptr.add(off), dst.as_mut_ptr(), dst.len()) }
     }
 
-    /// Writes a record header (two little-endian u32) at 8-aligned offset `off`.
+    #[inline(always)]
+    fn header_word(&self, off: usize) -> &std::sync::atomic::AtomicU64 {
+        debug_assert!(off % 8 == 0 && off + 8 <= self.len);
+        // SAFETY: every caller passes an 8-aligned `off` with `off + 8 <= len` (their
+        // contracts); the area is 8-aligned and mapped for our lifetime; AtomicU64 has the
+        // layout of u64 and any bit pattern is valid.
+        unsafe { std::sync::atomic::AtomicU64::from_ptr(self.ptr.add(off) as *mut u64) }
+    }
+
+    /// Publishes a record header (`len | kind << 32`, little-endian) at 8-aligned offset
+    /// `off` with Release: everything written before it (the payload) is visible to whoever
+    /// reads the header with [`DataArea::load_header`].
     ///
     /// # Safety
     /// `off` is 8-aligned, `off + 8 <= len`, and the caller owns those bytes.
     #[inline(always)]
-    pub(crate) unsafe fn write_header(&self, off: usize, len: u32, kind: u32) {
-        debug_assert!(off % 8 == 0 && off + 8 <= self.len);
+    pub(crate) unsafe fn store_header(&self, off: usize, len: u32, kind: u32, order: Ordering) {
         let v = (len as u64) | ((kind as u64) << 32);
-        // SAFETY: aligned and in bounds by the contract.
-        unsafe { (self.ptr.add(off) as *mut u64).write_volatile(v.to_le()) }
+        self.header_word(off).store(v.to_le(), order);
     }
 
-    /// Reads a record header written by [`DataArea::write_header`].
+    /// Reads a record header with Acquire. 0 means "nothing published here yet".
     ///
     /// # Safety
     /// `off` is 8-aligned and `off + 8 <= len`. The value may have been written by an
     /// untrusted peer: the caller validates both fields before use.
     #[inline(always)]
-    pub(crate) unsafe fn read_header(&self, off: usize) -> (u32, u32) {
-        debug_assert!(off % 8 == 0 && off + 8 <= self.len);
-        // SAFETY: aligned and in bounds by the contract. A volatile read: the compiler may
-        // not assume the value is stable, nor read it twice.
-        let v = u64::from_le(unsafe { (self.ptr.add(off) as *const u64).read_volatile() });
+    pub(crate) unsafe fn load_header(&self, off: usize) -> (u32, u32) {
+        let v = u64::from_le(self.header_word(off).load(Ordering::Acquire));
         (v as u32, (v >> 32) as u32)
     }
 
@@ -125,6 +131,9 @@ impl DataArea {
 #[derive(Debug, Clone)]
 pub(crate) struct DataArea {
     cells: std::sync::Arc<[loom::cell::UnsafeCell<u8>]>,
+    /// Record header words. In real memory they alias the bytes; the model keeps them apart
+    /// (the protocol never reads a header slot it has not zeroed or written in this lap).
+    headers: std::sync::Arc<[AtomicU64]>,
 }
 
 #[cfg(loom)]
@@ -132,6 +141,7 @@ impl DataArea {
     pub(crate) fn new_model(len: usize) -> DataArea {
         DataArea {
             cells: (0..len).map(|_| loom::cell::UnsafeCell::new(0u8)).collect(),
+            headers: (0..len / 8).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
@@ -149,22 +159,13 @@ impl DataArea {
         }
     }
 
-    pub(crate) unsafe fn write_header(&self, off: usize, len: u32, kind: u32) {
-        let mut b = [0u8; 8];
-        b[..4].copy_from_slice(&len.to_le_bytes());
-        b[4..].copy_from_slice(&kind.to_le_bytes());
-        // SAFETY: forwarded contract.
-        unsafe { self.write(off, &b) }
+    pub(crate) unsafe fn store_header(&self, off: usize, len: u32, kind: u32, order: Ordering) {
+        self.headers[off / 8].store((len as u64) | ((kind as u64) << 32), order);
     }
 
-    pub(crate) unsafe fn read_header(&self, off: usize) -> (u32, u32) {
-        let mut b = [0u8; 8];
-        // SAFETY: forwarded contract.
-        unsafe { self.read(off, &mut b) };
-        (
-            u32::from_le_bytes(b[..4].try_into().unwrap()),
-            u32::from_le_bytes(b[4..].try_into().unwrap()),
-        )
+    pub(crate) unsafe fn load_header(&self, off: usize) -> (u32, u32) {
+        let v = self.headers[off / 8].load(Ordering::Acquire);
+        (v as u32, (v >> 32) as u32)
     }
 }
 
