@@ -149,7 +149,7 @@ pub fn floor_spin(name: &str, iters: usize) -> Result<Stats> {
     let warm = iters / 10;
     let mut batches = Vec::with_capacity(iters / BATCH + 1);
     let mut i = 0u64;
-    let mut one = |i: u64| {
+    let one = |i: u64| {
         ping.store(i, Ordering::Release);
         while pong.load(Ordering::Acquire) != i {}
     };

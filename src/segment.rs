@@ -296,6 +296,7 @@ impl Segment {
     }
 
     /// The common header.
+    #[allow(dead_code)] // for the segment kinds that read it after attaching
     pub(crate) fn header(&self) -> &SegmentHeader {
         header_of(&self.map)
     }
@@ -318,16 +319,6 @@ impl Segment {
     /// Keep the name when this (creating) handle drops.
     pub(crate) fn set_keep(&mut self, keep: bool) {
         self.keep = keep;
-    }
-
-    /// True if this handle created the segment.
-    pub(crate) fn is_creator(&self) -> bool {
-        self.creator
-    }
-
-    /// Removes the name now (the mapping stays valid for everyone attached).
-    pub(crate) fn unlink(&self) -> Result<()> {
-        self.loc.unlink()
     }
 }
 

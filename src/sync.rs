@@ -10,20 +10,6 @@ pub(crate) use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
-/// One iteration of a busy-wait loop.
-///
-/// Deliberately *not* `core::hint::spin_loop()` on the hot poll: on this project's
-/// reference machine the PAUSE instruction costs about 30 ns per round trip (see
-/// README, "Measuring"). The spin phase of [`crate::ring::WaitStrategy`] calls
-/// [`spin_hint`] only every few iterations for that reason.
-#[inline(always)]
-pub(crate) fn spin_hint() {
-    #[cfg(loom)]
-    loom::thread::yield_now();
-    #[cfg(not(loom))]
-    core::hint::spin_loop();
-}
-
 /// The data area of a ring: bytes shared with another process.
 ///
 /// Outside loom it is a raw pointer into a mapping; the ring protocol guarantees that each
@@ -57,17 +43,6 @@ impl DataArea {
         // SAFETY: in bounds by the caller's contract; the regions cannot overlap (src is
         // not in the data area the caller owns for writing).
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr.add(off), src.len()) }
-    }
-
-    /// Copies `dst.len()` bytes from offset `off`.
-    ///
-    /// # Safety
-    /// `off + dst.len() <= len`, and the bytes were published to the caller.
-    #[inline(always)]
-    pub(crate) unsafe fn read(&self, off: usize, dst: &mut [u8]) {
-        debug_assert!(off + dst.len() <= self.len);
-        // SAFETY: in bounds by the caller's contract.
-        unsafe { std::ptr::copy_nonoverlapping(self.ptr.add(off), dst.as_mut_ptr(), dst.len()) }
     }
 
     #[inline(always)]

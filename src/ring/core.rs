@@ -88,7 +88,11 @@ impl ProducerCore {
     /// # Safety
     /// `shared` and `data` must stay valid for the life of the core, `data` must be
     /// `geo.capacity` bytes, and no other producer may use this ring at the same time.
-    pub(crate) unsafe fn attach(shared: *const RingShared, data: DataArea, geo: Geometry) -> Result<ProducerCore> {
+    pub(crate) unsafe fn attach(
+        shared: *const RingShared,
+        data: DataArea,
+        geo: Geometry,
+    ) -> Result<ProducerCore> {
         // SAFETY: valid by the caller's contract.
         let sh = unsafe { &*shared };
         // SYNC: Acquire pairs with the consumer's Release of read_pos (space it freed).
@@ -116,11 +120,20 @@ impl ProducerCore {
                 }
             };
             if w + size - r > geo.capacity {
-                return Err(Error::corrupt(format!("records past write_pos {w0} run over one capacity")));
+                return Err(Error::corrupt(format!(
+                    "records past write_pos {w0} run over one capacity"
+                )));
             }
             w += size;
         }
-        Ok(ProducerCore { shared, data, geo, write: w, published: w0, cached_read: r })
+        Ok(ProducerCore {
+            shared,
+            data,
+            geo,
+            write: w,
+            published: w0,
+            cached_read: r,
+        })
     }
 
     #[inline(always)]
@@ -138,7 +151,10 @@ impl ProducerCore {
     #[inline]
     pub(crate) fn reserve(&mut self, len: usize) -> Result<Option<Reservation>> {
         if len > self.geo.max_message as usize {
-            return Err(Error::MessageTooLarge { len, max: self.geo.max_message as usize });
+            return Err(Error::MessageTooLarge {
+                len,
+                max: self.geo.max_message as usize,
+            });
         }
         let rec = record_size(len as u64);
         let idx = self.write & self.geo.mask();
@@ -161,7 +177,11 @@ impl ProducerCore {
                 return Ok(None);
             }
         }
-        Ok(Some(Reservation { offset: (start + RECORD_HEADER) as usize, len, pad }))
+        Ok(Some(Reservation {
+            offset: (start + RECORD_HEADER) as usize,
+            len,
+            pad,
+        }))
     }
 
     /// Makes the message of `r` visible to the consumer (its payload must be written).
@@ -172,19 +192,30 @@ impl ProducerCore {
         let idx = (self.write & self.geo.mask()) as usize;
         let size = record_size(r.len as u64);
         let next = self.write + r.pad + size;
-        // SAFETY (all three stores): the slots are 8-aligned, in bounds (a record never
+        // SAFETY: (all three stores) the slots are 8-aligned, in bounds (a record never
         // passes the end, and `next`'s slot is inside the 8 extra bytes `reserve`
         // checked), and past `write`: owned by the producer.
         unsafe {
             // Keep the invariant: the slot at the new write position reads zero.
-            self.data.store_header((next & self.geo.mask()) as usize, 0, 0, Ordering::Relaxed);
+            self.data
+                .store_header((next & self.geo.mask()) as usize, 0, 0, Ordering::Relaxed);
             // SYNC: Release publishes the payload (and the zeroed next slot) to a consumer
             // that loads this header with Acquire.
-            self.data.store_header(r.offset - RECORD_HEADER as usize, r.len as u32, REC_MESSAGE, Ordering::Release);
+            self.data.store_header(
+                r.offset - RECORD_HEADER as usize,
+                r.len as u32,
+                REC_MESSAGE,
+                Ordering::Release,
+            );
             if r.pad > 0 {
                 // SYNC: Release after the message header at index 0, so a consumer that
                 // follows the padding finds the message.
-                self.data.store_header(idx, (r.pad - RECORD_HEADER) as u32, REC_PADDING, Ordering::Release);
+                self.data.store_header(
+                    idx,
+                    (r.pad - RECORD_HEADER) as u32,
+                    REC_PADDING,
+                    Ordering::Release,
+                );
             }
         }
         self.write = next;
@@ -256,13 +287,23 @@ impl ConsumerCore {
     ///
     /// # Safety
     /// As [`ProducerCore::attach`], for the consumer role.
-    pub(crate) unsafe fn attach(shared: *const RingShared, data: DataArea, geo: Geometry) -> Result<ConsumerCore> {
+    pub(crate) unsafe fn attach(
+        shared: *const RingShared,
+        data: DataArea,
+        geo: Geometry,
+    ) -> Result<ConsumerCore> {
         // SAFETY: valid by the caller's contract.
         let sh = unsafe { &*shared };
         let r = sh.read_pos.load(Ordering::Acquire);
         let w = sh.write_pos.load(Ordering::Acquire);
         check_positions(r, w, geo.capacity)?;
-        Ok(ConsumerCore { shared, data, geo, read: r, released: r })
+        Ok(ConsumerCore {
+            shared,
+            data,
+            geo,
+            read: r,
+            released: r,
+        })
     }
 
     #[inline(always)]
@@ -314,7 +355,10 @@ impl ConsumerCore {
                         self.geo.capacity - idx
                     )));
                 }
-                return Ok(Some(Slot { offset: (idx + RECORD_HEADER) as usize, len: len as usize }));
+                return Ok(Some(Slot {
+                    offset: (idx + RECORD_HEADER) as usize,
+                    len: len as usize,
+                }));
             }
             if idx + total != self.geo.capacity {
                 return Err(Error::corrupt(format!(
@@ -329,7 +373,10 @@ impl ConsumerCore {
     /// Moves the read cursor past the message `slot` returned by [`ConsumerCore::peek`].
     #[inline(always)]
     pub(crate) fn advance(&mut self, slot: Slot) {
-        debug_assert_eq!((self.read & self.geo.mask()) + RECORD_HEADER, slot.offset as u64);
+        debug_assert_eq!(
+            (self.read & self.geo.mask()) + RECORD_HEADER,
+            slot.offset as u64
+        );
         self.read += record_size(slot.len as u64);
     }
 
@@ -351,8 +398,9 @@ impl ConsumerCore {
     }
 
     /// Copies the next message into `buf` (cleared first) and moves past it, without
-    /// releasing. `Ok(false)` if none.
-    #[inline]
+    /// releasing. `Ok(false)` if none. (The handles copy out in `Consumer::copy_out`; this
+    /// form serves the in-process models.)
+    #[cfg(any(test, loom))]
     pub(crate) fn pop_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
         match self.peek()? {
             None => Ok(false),
@@ -370,17 +418,24 @@ impl ConsumerCore {
 
     /// Bytes committed and not yet released, per the producer's last `write_pos`.
     pub(crate) fn pending(&self) -> u64 {
-        self.shared().write_pos.load(Ordering::Relaxed).saturating_sub(self.released)
+        self.shared()
+            .write_pos
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.released)
     }
 }
 
 /// Checks a (read, write) pair read from shared memory.
 pub(crate) fn check_positions(r: u64, w: u64, capacity: u64) -> Result<()> {
     if r % 8 != 0 || w % 8 != 0 {
-        return Err(Error::corrupt(format!("positions read {r} / write {w} are not 8-byte aligned")));
+        return Err(Error::corrupt(format!(
+            "positions read {r} / write {w} are not 8-byte aligned"
+        )));
     }
     if w < r || w - r > capacity {
-        return Err(Error::corrupt(format!("write_pos {w} is not within one capacity ({capacity}) after read_pos {r}")));
+        return Err(Error::corrupt(format!(
+            "write_pos {w} is not within one capacity ({capacity}) after read_pos {r}"
+        )));
     }
     Ok(())
 }
@@ -651,7 +706,11 @@ mod tests {
         let mut mem = Mem::new(64, 24);
         // A valid-looking chain of 24-byte records all around the ring and beyond.
         for i in 0..8 {
-            mem.data_words()[i] = if i % 2 == 0 { 8 | ((REC_MESSAGE as u64) << 32) } else { 0x4141 };
+            mem.data_words()[i] = if i % 2 == 0 {
+                8 | ((REC_MESSAGE as u64) << 32)
+            } else {
+                0x4141
+            };
         }
         let mut c = mem.consumer();
         let mut buf = Vec::new();

@@ -6,7 +6,6 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::path::PathBuf;
 use std::ptr::NonNull;
 
 use crate::{Error, Result};
@@ -59,14 +58,6 @@ impl Location {
     pub(crate) fn display(&self) -> String {
         match self {
             Location::Shm(c) | Location::Path(c) => c.to_string_lossy().into_owned(),
-        }
-    }
-
-    /// The file system path of the object (for shm names on Linux: under /dev/shm).
-    pub(crate) fn fs_path(&self) -> PathBuf {
-        match self {
-            Location::Shm(c) => PathBuf::from(format!("/dev/shm{}", c.to_string_lossy())),
-            Location::Path(c) => PathBuf::from(c.to_string_lossy().into_owned()),
         }
     }
 
@@ -308,3 +299,11 @@ pub(crate) fn random_u64() -> u64 {
         .unwrap_or(0);
     t ^ ((pid() as u64) << 32)
 }
+#[cfg(feature = "pipe")]
+pub(crate) mod fifo;
+#[cfg(feature = "file")]
+pub(crate) mod flock;
+#[cfg(any(feature = "pipe", feature = "file"))]
+pub(crate) mod notify;
+#[cfg(feature = "signal")]
+pub(crate) mod sig;

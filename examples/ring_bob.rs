@@ -1,0 +1,18 @@
+//! Bob: sends the article's "gobbledygook" machine output to Alice over a shared-memory
+//! ring and prints what she makes of it. See `ring_alice.rs`; start them in either order.
+
+use std::time::Duration;
+
+use shmring::ring::{duplex, RingOptions, Side};
+
+fn main() -> shmring::Result<()> {
+    let name = std::env::var("SHMRING_EXAMPLE_NAME").unwrap_or_else(|_| "/shmring-example".into());
+    let opts = RingOptions::new().capacity(1 << 16).keep(true);
+    let (mut tx, mut rx) = duplex(&name, Side::B, &opts)?;
+    for msg in ["TERRIBLE_LOOKING-MACHINE_OUTPUT", "Howdy", "ANOTHER-ONE_BITES_THE-DUST"] {
+        tx.send(msg.as_bytes())?;
+        let reply = rx.recv_timeout(Duration::from_secs(30))?;
+        println!("bob: alice says: {}", String::from_utf8_lossy(&reply));
+    }
+    Ok(())
+}

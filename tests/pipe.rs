@@ -1,0 +1,260 @@
+//! Named pipe between real processes: this test binary re-executes itself as the peer
+//! (`peer` below acts only when `SHMRING_PIPE_ROLE` is set).
+#![cfg(feature = "pipe")]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use shmring::pipe::{PipeOptions, PipeReceiver, PipeSender};
+use shmring::{Error, Receiver, Sender};
+
+const ROLE: &str = "SHMRING_PIPE_ROLE";
+const PATH: &str = "SHMRING_PIPE_PATH";
+const COUNT: &str = "SHMRING_PIPE_COUNT";
+
+fn unique_dir() -> tempfile::TempDir {
+    static N: AtomicU32 = AtomicU32::new(0);
+    tempfile::Builder::new()
+        .prefix(&format!(
+            "shmring-pipe-{}-{}-",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ))
+        .tempdir()
+        .unwrap()
+}
+
+fn spawn(role: &str, path: &Path, count: usize) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "peer", "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .env(PATH, path)
+        .env(COUNT, count.to_string())
+        .spawn()
+        .unwrap()
+}
+
+/// Message `i`: a size cycling through small, pipe-buffer-sized and larger-than-buffer
+/// frames, filled with a pattern derived from `i`, so loss, reordering, duplication and
+/// corruption all show.
+fn message(i: usize) -> Vec<u8> {
+    let len = match i % 7 {
+        0 => 0,
+        1 => 1,
+        2 => 100,
+        3 => 4088,
+        4 => 65536,
+        5 => 200_000,
+        _ => i % 1000,
+    };
+    let mut m = Vec::with_capacity(len + 8);
+    m.extend_from_slice(&(i as u64).to_le_bytes());
+    m.extend((0..len).map(|k| (k as u64).wrapping_mul(31).wrapping_add(i as u64) as u8));
+    m
+}
+
+/// The peer roles, run in a child process.
+#[test]
+fn peer() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let path = PathBuf::from(std::env::var(PATH).unwrap());
+    let count: usize = std::env::var(COUNT).unwrap().parse().unwrap();
+    let opts = PipeOptions::new();
+    match role.as_str() {
+        "writer" => {
+            let mut tx = PipeSender::open(&path, &opts).unwrap();
+            for i in 0..count {
+                tx.send(&message(i)).unwrap();
+            }
+        }
+        "writer-then-hang" => {
+            let mut tx = PipeSender::open(&path, &opts).unwrap();
+            for i in 0..count {
+                tx.send(&message(i)).unwrap();
+            }
+            std::thread::sleep(Duration::from_secs(60));
+        }
+        "reader" => {
+            let mut rx = PipeReceiver::open(&path, &opts).unwrap();
+            for i in 0..count {
+                assert_eq!(rx.recv().unwrap(), message(i), "message {i}");
+            }
+            assert!(rx.recv().unwrap_err().is_disconnected());
+        }
+        "reader-one-and-exit" => {
+            let mut rx = PipeReceiver::open(&path, &opts.keep(true)).unwrap();
+            rx.recv().unwrap();
+        }
+        "garbage" => {
+            // A foreign writer: raw bytes that are not a frame.
+            let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            f.write_all(b"X0005HOWDY").unwrap();
+        }
+        "huge-length" => {
+            // A valid-looking header announcing 4 GiB - 1.
+            let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            f.write_all(b"SP\x01\x00\xff\xff\xff\xff").unwrap();
+            f.write_all(&[0u8; 100]).unwrap();
+        }
+        "half-frame" => {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            f.write_all(b"SP\x01\x00\x10\x00\x00\x00abc").unwrap();
+        }
+        "sigpipe-default" => {
+            // A process that does NOT ignore SIGPIPE (as a C or Python host might not):
+            // a reader that left must still be an error value, not a killed process.
+            // SAFETY: resetting a signal disposition to its default in a single-threaded
+            // moment of this child process.
+            unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+            let mut tx = PipeSender::open(&path, &opts).unwrap();
+            tx.send(b"first").unwrap();
+            // Wait until the reader has gone (it exits after one message).
+            let mut err = None;
+            for _ in 0..500 {
+                match tx.send(b"more") {
+                    Ok(()) => std::thread::sleep(Duration::from_millis(10)),
+                    Err(e) => {
+                        err = Some(e);
+                        break;
+                    }
+                }
+            }
+            assert!(err.unwrap().is_disconnected());
+            std::process::exit(42);
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+fn wait_ok(mut c: Child) {
+    let st = c.wait().unwrap();
+    assert!(st.success(), "peer failed: {st:?}");
+}
+
+#[test]
+fn order_and_integrity_writer_first() {
+    let dir = unique_dir();
+    let path = dir.path().join("fifo");
+    let n = 300;
+    let child = spawn("writer", &path, n);
+    std::thread::sleep(Duration::from_millis(50)); // let the writer start first (order, not timing, is asserted)
+    let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
+    for i in 0..n {
+        assert_eq!(rx.recv().unwrap(), message(i), "message {i}");
+    }
+    assert!(rx.recv().unwrap_err().is_disconnected());
+    wait_ok(child);
+}
+
+#[test]
+fn order_and_integrity_reader_first() {
+    let dir = unique_dir();
+    let path = dir.path().join("fifo");
+    let n = 300;
+    let child = spawn("reader", &path, n);
+    std::thread::sleep(Duration::from_millis(50));
+    let mut tx = PipeSender::open(&path, &PipeOptions::new()).unwrap();
+    for i in 0..n {
+        tx.send(&message(i)).unwrap();
+    }
+    drop(tx);
+    wait_ok(child);
+}
+
+#[test]
+fn killed_writer_is_disconnect_and_a_new_writer_reconnects() {
+    let dir = unique_dir();
+    let path = dir.path().join("fifo");
+    let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
+    let mut child = spawn("writer-then-hang", &path, 20);
+    for i in 0..20 {
+        assert_eq!(rx.recv().unwrap(), message(i));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(rx.recv().unwrap_err().is_disconnected());
+    // A new writer on the same path is received by the same receiver.
+    let child = spawn("writer", &path, 10);
+    for i in 0..10 {
+        assert_eq!(rx.recv().unwrap(), message(i));
+    }
+    assert!(rx.recv().unwrap_err().is_disconnected());
+    wait_ok(child);
+}
+
+#[test]
+fn reader_leaving_is_disconnect_for_the_writer() {
+    let dir = unique_dir();
+    let path = dir.path().join("fifo");
+    let mut tx = PipeSender::open(&path, &PipeOptions::new()).unwrap();
+    let child = spawn("reader-one-and-exit", &path, 1);
+    tx.send(b"one").unwrap();
+    wait_ok(child);
+    assert!(tx.send(b"two").unwrap_err().is_disconnected());
+    // The next send waits for a new reader again.
+    assert!(tx
+        .send_timeout(b"three", Duration::from_millis(50))
+        .unwrap_err()
+        .is_timeout());
+}
+
+#[test]
+fn sigpipe_is_an_error_not_a_death() {
+    let dir = unique_dir();
+    let path = dir.path().join("fifo");
+    let child = spawn("sigpipe-default", &path, 1);
+    {
+        let mut rx = PipeReceiver::open(&path, &PipeOptions::new().keep(true)).unwrap();
+        assert_eq!(rx.recv().unwrap(), b"first");
+    }
+    let mut child = child;
+    assert_eq!(child.wait().unwrap().code(), Some(42));
+}
+
+#[test]
+fn garbage_is_a_framing_error_then_a_good_writer_works() {
+    let dir = unique_dir();
+    let path = dir.path().join("fifo");
+    let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
+    wait_ok(spawn("garbage", &path, 0));
+    let e = rx.recv().unwrap_err();
+    assert!(matches!(e, Error::Framing(_)), "{e}");
+    assert!(rx.recv().unwrap_err().is_disconnected());
+    let child = spawn("writer", &path, 3);
+    for i in 0..3 {
+        assert_eq!(rx.recv().unwrap(), message(i));
+    }
+    wait_ok(child);
+}
+
+#[test]
+fn absurd_length_is_refused_without_allocating_it() {
+    let dir = unique_dir();
+    let path = dir.path().join("fifo");
+    let mut rx = PipeReceiver::open(&path, &PipeOptions::new().max_message(1024)).unwrap();
+    wait_ok(spawn("huge-length", &path, 0));
+    let e = rx.recv().unwrap_err();
+    assert!(
+        matches!(&e, Error::Framing(m) if m.contains("4294967295")),
+        "{e}"
+    );
+    assert!(rx.recv().unwrap_err().is_disconnected());
+}
+
+#[test]
+fn writer_leaving_mid_frame_is_a_framing_error() {
+    let dir = unique_dir();
+    let path = dir.path().join("fifo");
+    let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
+    wait_ok(spawn("half-frame", &path, 0));
+    let e = rx.recv().unwrap_err();
+    assert!(
+        matches!(&e, Error::Framing(m) if m.contains("middle of a frame")),
+        "{e}"
+    );
+}
