@@ -9,6 +9,7 @@
 //! Exit codes: 0 success, 1 failure (the message says what failed), 2 bad usage (unknown
 //! option, invalid segment name).
 
+mod adapters;
 mod compare;
 mod methods;
 mod peer;

@@ -6,6 +6,7 @@
 //! (sender, receiver) pair from a run-unique name. Side A is the measuring process, side B
 //! the peer process; either may connect first.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use shmring::ring::{duplex, RingOptions, Side, WaitStrategy};
@@ -228,14 +229,40 @@ pub fn all() -> Vec<Method> {
             article::SHARED_MEMORY,
             Wait::BusyPoll,
         ),
-        pending("pipe", "named pipe (FIFO)", article::PIPES, Wait::Blocking),
-        pending("file", "shared file + lock", article::FILES, Wait::Blocking),
-        pending(
-            "signal",
-            "signals (sigqueue)",
-            article::SIGNALS,
-            Wait::Blocking,
-        ),
+        Method {
+            cleanup: remove_paths,
+            ..method(
+                "pipe",
+                "named pipe (FIFO)",
+                article::PIPES,
+                Wait::Blocking,
+                pipe_pair,
+            )
+        },
+        Method {
+            cleanup: remove_file_logs,
+            // The log keeps every byte on disk until it is removed.
+            max_stream_bytes: 256 << 20,
+            ..method(
+                "file",
+                "shared file + lock",
+                article::FILES,
+                Wait::Blocking,
+                file_pair,
+            )
+        },
+        Method {
+            cleanup: remove_signal_registries,
+            // A receiver of signals cannot tell that the sender has gone.
+            peer_sees_close: false,
+            ..method(
+                "signal",
+                "signals (sigqueue, 3 B)",
+                article::SIGNALS,
+                Wait::Blocking,
+                signal_pair,
+            )
+        },
         pending(
             "socket-unix",
             "Unix socket",
@@ -342,4 +369,98 @@ fn redis_pubsub(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
 /// The method with this id.
 pub fn find(id: &str) -> Option<Method> {
     all().into_iter().find(|m| m.id == id)
+}
+
+/// Files of a run live in the temp directory, named after the run's unique name.
+fn temp_path(name: &str, suffix: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("{}{suffix}", name.trim_start_matches('/')))
+}
+
+/// Removes `<tmp>/<name>.ab` and `.ba` (FIFOs and the like) if still there.
+fn remove_paths(name: &str) {
+    for s in [".ab", ".ba"] {
+        let _ = std::fs::remove_file(temp_path(name, s));
+    }
+}
+
+/// Two FIFOs, one each way. Each side creates what is missing; the reader never blocks
+/// on open, the writer waits for a reader on its first send.
+fn pipe_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    use shmring::pipe::{PipeOptions, PipeReceiver, PipeSender};
+    let (out, inn) = directions(name, side);
+    let opts = PipeOptions::new();
+    let rx = PipeReceiver::open(std::env::temp_dir().join(inn), &opts)?;
+    let tx = PipeSender::open(std::env::temp_dir().join(out), &opts)?;
+    boxed(Ok((tx, rx)))
+}
+
+/// Two append-only logs, one each way (not durable: other processes see a committed
+/// message at once; an `fdatasync` per message would measure the disk).
+fn file_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    use shmring::file::{LogOptions, LogReader, LogWriter};
+    let (out, inn) = directions(name, side);
+    let opts = LogOptions::new();
+    let tx = LogWriter::open(std::env::temp_dir().join(out), &opts)?;
+    let rx = LogReader::open(std::env::temp_dir().join(inn), &opts)?;
+    boxed(Ok((tx, rx)))
+}
+
+/// Removes both logs and their lock (and cursor) files.
+fn remove_file_logs(name: &str) {
+    let base = name.trim_start_matches('/');
+    let (ab, ba) = (format!("{base}.ab"), format!("{base}.ba"));
+    let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let f = e.file_name().to_string_lossy().into_owned();
+        if f.starts_with(&ab) || f.starts_with(&ba) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+fn signal_opts(name: &str, who: &str) -> shmring::signal::SignalOptions {
+    shmring::signal::SignalOptions::new(who.to_owned()).dir(temp_path(name, &format!(".{who}.sig")))
+}
+
+/// Each side listens, registers its pid in its own registry, then waits for the other's
+/// pid; a message is one queued real-time signal whose `i32` holds a length byte and up to
+/// 3 bytes.
+fn signal_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    use shmring::signal::{Listener, Registry};
+    let (me, other) = match side {
+        Side::A => ("a", "b"),
+        Side::B => ("b", "a"),
+    };
+    let mine = signal_opts(name, me);
+    let theirs = signal_opts(name, other);
+    let listener = Listener::new(&mine)?;
+    let registration = Registry::open(&mine)?.register()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let pid = loop {
+        if let Ok(reg) = Registry::open(&theirs) {
+            if let Some(&pid) = reg.pids()?.first() {
+                break pid;
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(shmring::Error::Timeout);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    boxed(Ok((
+        crate::adapters::SignalTx { pid, opts: mine },
+        crate::adapters::SignalRx {
+            listener,
+            registration,
+        },
+    )))
+}
+
+/// Removes both registry directories.
+fn remove_signal_registries(name: &str) {
+    for who in ["a", "b"] {
+        let _ = std::fs::remove_dir_all(temp_path(name, &format!(".{who}.sig")));
+    }
 }
