@@ -76,8 +76,8 @@ impl Sender for SignalTx {
 pub struct SignalRx {
     /// The listener.
     pub listener: shmring::signal::Listener,
-    /// This process's entry in its registry (removed on drop).
-    pub registration: shmring::signal::Registration,
+    /// This process's entry in its registry (held only to be removed on drop).
+    pub _registration: shmring::signal::Registration,
 }
 
 impl std::fmt::Debug for SignalRx {

@@ -453,7 +453,7 @@ fn signal_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
         crate::adapters::SignalTx { pid, opts: mine },
         crate::adapters::SignalRx {
             listener,
-            registration,
+            _registration: registration,
         },
     )))
 }
