@@ -74,10 +74,10 @@ fn floor_spin(iters: usize) -> Stats {
     s
 }
 
-fn floor_futex(iters: usize) -> Stats {
+fn floor_futex(iters: usize, pause: Option<Duration>) -> Stats {
     let name = uniq("ff");
     let mut c = spawn("floor-futex", &name, "");
-    let s = measure::floor_futex(&name, iters).unwrap();
+    let s = measure::floor_futex(&name, iters, pause).unwrap();
     c.wait().unwrap();
     s
 }
@@ -253,27 +253,28 @@ fn main() {
 
     // Sleeping peer vs the futex floor.
     let n = 4000 / k;
-    let g1 = floor_futex(n);
-    let sleep = ring_rtt("block", 64, n, Some(Duration::from_micros(300)));
-    let g2 = floor_futex(n);
+    let pause = Some(Duration::from_micros(300));
+    let g1 = floor_futex(n, pause);
+    let sleep = ring_rtt("block", 64, n, pause);
+    let g2 = floor_futex(n, pause);
     let ffloor = ns(g1.p50).min(ns(g2.p50));
     println!(
         "{:<46} {:>8.1}us {:>8.1}us {:>8}",
-        "floor: futex ping-pong (before)",
+        "floor: futex ping-pong, 300us apart (before)",
         ns(g1.p50) / 1e3,
         ns(g1.p99) / 1e3,
         "1.00"
     );
     println!(
         "{:<46} {:>8.1}us {:>8.1}us {:>8.2}",
-        "ring 64 B, default, peer asleep",
+        "ring 64 B, default, 300us apart (peer asleep)",
         ns(sleep.p50) / 1e3,
         ns(sleep.p99) / 1e3,
         ns(sleep.p50) / ffloor
     );
     println!(
         "{:<46} {:>8.1}us {:>8.1}us {:>8}",
-        "floor: futex ping-pong (after)",
+        "floor: futex ping-pong, 300us apart (after)",
         ns(g2.p50) / 1e3,
         ns(g2.p99) / 1e3,
         ""

@@ -15,7 +15,9 @@ use shmring::ring::{duplex, RingOptions, Side};
 use shmring::Error;
 
 fn converter(message: &[u8]) -> String {
-    String::from_utf8_lossy(message).replace(['_', '-'], " ").to_lowercase()
+    String::from_utf8_lossy(message)
+        .replace(['_', '-'], " ")
+        .to_lowercase()
 }
 
 fn main() -> shmring::Result<()> {

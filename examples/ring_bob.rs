@@ -9,7 +9,11 @@ fn main() -> shmring::Result<()> {
     let name = std::env::var("SHMRING_EXAMPLE_NAME").unwrap_or_else(|_| "/shmring-example".into());
     let opts = RingOptions::new().capacity(1 << 16).keep(true);
     let (mut tx, mut rx) = duplex(&name, Side::B, &opts)?;
-    for msg in ["TERRIBLE_LOOKING-MACHINE_OUTPUT", "Howdy", "ANOTHER-ONE_BITES_THE-DUST"] {
+    for msg in [
+        "TERRIBLE_LOOKING-MACHINE_OUTPUT",
+        "Howdy",
+        "ANOTHER-ONE_BITES_THE-DUST",
+    ] {
         tx.send(msg.as_bytes())?;
         let reply = rx.recv_timeout(Duration::from_secs(30))?;
         println!("bob: alice says: {}", String::from_utf8_lossy(&reply));

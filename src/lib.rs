@@ -13,6 +13,8 @@
 //! | feature  | module | what |
 //! |----------|--------|------|
 //! | (always) | [`ring`] | SPSC ring in shared memory, zero-copy, futex wakeups |
+//! | (always) | [`seqlock`] | latest-value cell: one writer, many readers, versions, futex wait |
+//! | (always) | [`broadcast`] | one publisher, many subscribers, exact loss counts, futex wait |
 //! | `pipe`   | `pipe` | named FIFO, length-prefixed frames |
 //! | `file`   | `file` | append-only shared log + lock file; the JSON command mailbox |
 //! | `signal` | `signal` | pid registry, SIGUSR1/SIGUSR2, real-time signals with an `i32` |
@@ -45,12 +47,14 @@
 #[cfg(not(target_endian = "little"))]
 compile_error!("shmring's shared layouts are little-endian; big-endian targets are not supported");
 
+pub mod broadcast;
 pub mod error;
 #[cfg(not(loom))]
 pub mod measure;
 pub mod ring;
 #[cfg(not(loom))]
 pub mod segment;
+pub mod seqlock;
 pub(crate) mod sync;
 #[cfg(not(loom))]
 pub(crate) mod sys;

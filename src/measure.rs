@@ -189,7 +189,9 @@ pub fn floor_spin_peer(name: &str) -> Result<()> {
 
 /// The blocking floor: two processes ping-pong through shared futexes, each sleeping in
 /// FUTEX_WAIT until the other's FUTEX_WAKE: one kernel wake-up each way, no spinning.
-pub fn floor_futex(name: &str, iters: usize) -> Result<Stats> {
+/// `pause` (if any) is slept between round trips, as [`round_trip`] does, so that the
+/// floor for "a peer that went to sleep" pays the same idle-CPU wake-up cost.
+pub fn floor_futex(name: &str, iters: usize, pause: Option<Duration>) -> Result<Stats> {
     let page = FloorPage::create(name)?;
     let (ping, pong) = (page.u32_at(0), page.u32_at(128));
     let warm = (iters / 10).max(1);
@@ -211,6 +213,9 @@ pub fn floor_futex(name: &str, iters: usize) -> Result<Stats> {
         one(i);
     }
     for _ in 0..iters {
+        if let Some(p) = pause {
+            std::thread::sleep(p);
+        }
         let t = Instant::now();
         i += 1;
         one(i);

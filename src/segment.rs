@@ -461,6 +461,12 @@ pub(crate) fn inspect_with<T>(
 }
 
 impl Segment {
+    /// Takes a shared lock on role byte `byte` (many holders at once: seqlock readers,
+    /// broadcast subscribers). `Ok(false)` if an exclusive holder has it.
+    pub(crate) fn lock_shared(&self, byte: u64) -> Result<bool> {
+        sys::try_lock_byte_shared(&self.fd, byte)
+    }
+
     /// Releases this handle's role lock early (on detach, before waking the peer).
     pub(crate) fn release_role(&self, byte: u64) -> Result<()> {
         sys::unlock_byte(&self.fd, byte)

@@ -10,6 +10,16 @@ pub(crate) use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
+/// One iteration of a busy-wait loop (PAUSE on x86). Kept off the ring's own hot poll:
+/// on this project's reference machine PAUSE costs about 30 ns per round trip.
+#[inline(always)]
+pub(crate) fn spin_hint() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    core::hint::spin_loop();
+}
+
 /// The data area of a ring: bytes shared with another process.
 ///
 /// Outside loom it is a raw pointer into a mapping; the ring protocol guarantees that each

@@ -259,6 +259,23 @@ pub(crate) fn try_lock_byte(fd: &OwnedFd, byte: u64) -> Result<bool> {
     }
 }
 
+/// Takes a shared (read) lock on one byte of `fd` without waiting: many opens may hold it
+/// at once (seqlock readers, broadcast subscribers), and it shows as "held" to
+/// [`byte_locked`] from any other open, so a segment in use by readers only is not stale.
+/// `Ok(false)` if another open holds an exclusive lock on it.
+pub(crate) fn try_lock_byte_shared(fd: &OwnedFd, byte: u64) -> Result<bool> {
+    let fl = flock_for(byte, libc::F_RDLCK as libc::c_short);
+    // SAFETY: `fl` is a valid flock for the duration of the call.
+    if unsafe { libc::fcntl(fd.as_raw_fd(), SETLK, &fl) } == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EAGAIN) | Some(libc::EACCES) => Ok(false),
+        _ => Err(Error::io("fcntl shared lock", e)),
+    }
+}
+
 /// Releases a lock taken with [`try_lock_byte`].
 pub(crate) fn unlock_byte(fd: &OwnedFd, byte: u64) -> Result<()> {
     let fl = flock_for(byte, libc::F_UNLCK as libc::c_short);
@@ -303,7 +320,11 @@ pub(crate) fn random_u64() -> u64 {
 pub(crate) mod fifo;
 #[cfg(feature = "file")]
 pub(crate) mod flock;
+#[cfg(feature = "mq")]
+pub(crate) mod mq;
 #[cfg(any(feature = "pipe", feature = "file"))]
 pub(crate) mod notify;
 #[cfg(feature = "signal")]
 pub(crate) mod sig;
+#[cfg(feature = "socket")]
+pub(crate) mod socket;

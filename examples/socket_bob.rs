@@ -1,0 +1,34 @@
+//! The article's socket Bob: asks Alice for 8 * 8, prints the answer, then stops her.
+//!
+//! ```text
+//! cargo run --example socket_bob --features socket -- [ADDRESS] [AUTHKEY]
+//! ```
+//! Defaults: `localhost:6000` and `Do not let eve find us!`, so it works against the
+//! article's Python Alice unchanged. Started before Alice, it waits for her (up to 10 s).
+
+use shmring::socket::pickle::Value;
+use shmring::socket::{Connection, SocketOptions, DEFAULT_ADDRESS, DEFAULT_AUTHKEY};
+
+fn main() -> shmring::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let address = args.next().unwrap_or_else(|| DEFAULT_ADDRESS.to_owned());
+    let authkey = args
+        .next()
+        .map(String::into_bytes)
+        .unwrap_or_else(|| DEFAULT_AUTHKEY.to_vec());
+    let opts = SocketOptions::new().authkey(authkey);
+
+    {
+        let mut conn = Connection::connect(address.as_str(), &opts)?;
+        conn.send_pickle(&vec![8, 8])?; // a Vec is a Python list (an array would be a tuple)
+        let answer: Value = conn.recv_value()?;
+        println!("What is 8 * 8? Why Alice told me it's {answer}");
+    }
+
+    // We have to connect again because Alice can only handle one request at a time
+    // (the article's Python Alice; ours could take it on the same connection).
+    let mut conn = Connection::connect(address.as_str(), &opts)?;
+    // Bob's a party pooper and going to end it for everyone
+    conn.send_value(&Value::Bytes(b"stop server".to_vec()))?;
+    Ok(())
+}

@@ -1,0 +1,883 @@
+//! Writer and Reader handles over a named segment.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::{
+    try_read_words, value_words, Attempt, SeqlockGeometry, SeqlockShared, WriterCore,
+    GEOMETRY_OFFSET, KIND_SEQLOCK, MAX_VALUE_SIZE, READERS_ROLE, SEQLOCK_HEADER_SIZE,
+    SHARED_OFFSET, WRITER_ROLE,
+};
+use crate::ring::wait::wait_for;
+use crate::ring::{WaitStrategy, LIVENESS_SLICE};
+use crate::segment::{self, CreateSpec, Segment, SegmentInfo};
+use crate::sys::Mapping;
+use crate::transport::Deadline;
+use crate::{Error, Result};
+
+/// How to create or open a seqlock cell.
+///
+/// ```
+/// use std::time::Duration;
+/// use shmring::seqlock::SeqlockOptions;
+/// let opts = SeqlockOptions::new()
+///     .mode(0o600)
+///     .open_timeout(Duration::from_secs(30))
+///     .type_tag(0x5354_4154);            // any u64 both sides agree on
+/// assert_eq!(opts.get_type_tag(), 0x5354_4154);
+/// ```
+#[derive(Debug, Clone)]
+pub struct SeqlockOptions {
+    mode: u32,
+    keep: bool,
+    reclaim_stale: bool,
+    wait: WaitStrategy,
+    open_timeout: Duration,
+    type_tag: u64,
+}
+
+impl Default for SeqlockOptions {
+    fn default() -> Self {
+        SeqlockOptions {
+            mode: 0o600,
+            keep: false,
+            reclaim_stale: false,
+            wait: WaitStrategy::default(),
+            open_timeout: Duration::from_secs(5),
+            type_tag: 0,
+        }
+    }
+}
+
+impl SeqlockOptions {
+    /// Defaults: mode 0600, unlink on drop, no reclaiming, [`WaitStrategy::default`], open
+    /// timeout 5 s, type tag 0.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// File mode of a created segment (default 0600).
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Keep the name when the creating handle drops (default: unlink it).
+    pub fn keep(mut self, keep: bool) -> Self {
+        self.keep = keep;
+        self
+    }
+
+    /// When creating over a leftover segment that no live process uses, remove it and
+    /// create anew (default: `AlreadyExists`).
+    pub fn reclaim_stale(mut self, yes: bool) -> Self {
+        self.reclaim_stale = yes;
+        self
+    }
+
+    /// How [`Reader::wait_changed`] waits (default: spin 20 µs, then sleep on the futex).
+    pub fn wait(mut self, strategy: WaitStrategy) -> Self {
+        self.wait = strategy;
+        self
+    }
+
+    /// How long `open` waits for the segment to appear and be ready (default 5 s).
+    pub fn open_timeout(mut self, timeout: Duration) -> Self {
+        self.open_timeout = timeout;
+        self
+    }
+
+    /// A number naming the value type, stored at creation and checked at open (default
+    /// 0). The size of `T` is always checked; the tag also tells apart two types of the
+    /// same size.
+    pub fn type_tag(mut self, tag: u64) -> Self {
+        self.type_tag = tag;
+        self
+    }
+
+    /// The type tag set.
+    pub fn get_type_tag(&self) -> u64 {
+        self.type_tag
+    }
+}
+
+/// A consistent copy of the cell's value and the version it had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snapshot<T> {
+    /// The value.
+    pub value: T,
+    /// How many writes had completed when this value was written (0: never written).
+    pub version: u64,
+}
+
+impl<T> Snapshot<T> {
+    /// How many updates happened between the value of version `last` and this one that
+    /// the reader never saw (0 if this is the next version, or not newer).
+    ///
+    /// ```
+    /// use shmring::seqlock::Snapshot;
+    /// let s = Snapshot { value: 0u32, version: 10 };
+    /// assert_eq!(s.missed_since(7), 2);   // versions 8 and 9 were never seen
+    /// assert_eq!(s.missed_since(9), 0);
+    /// ```
+    pub fn missed_since(&self, last: u64) -> u64 {
+        self.version.saturating_sub(last).saturating_sub(1)
+    }
+}
+
+/// The attached cell: the segment and pointers into it.
+struct Cell {
+    seg: Segment,
+    shared: *const SeqlockShared,
+    words: *const AtomicU64,
+    n_words: usize,
+    wait: WaitStrategy,
+}
+
+// SAFETY: the pointers point into `seg`'s mapping, which moves with the value and is only
+// accessed through atomics.
+unsafe impl Send for Cell {}
+// SAFETY: as above: every access through a shared `Cell` is an atomic access.
+unsafe impl Sync for Cell {}
+
+impl fmt::Debug for Cell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cell")
+            .field("name", &self.seg.name())
+            .field("words", &self.n_words)
+            .finish()
+    }
+}
+
+fn geometry_of(map: &Mapping) -> &SeqlockGeometry {
+    // SAFETY: every seqlock mapping is at least SEQLOCK_HEADER_SIZE bytes (checked before
+    // this is called), page-aligned; SeqlockGeometry is repr(C) atomics at an 8-aligned
+    // offset, valid for any bit pattern; the reference does not outlive `map`.
+    unsafe { &*(map.as_ptr().add(GEOMETRY_OFFSET) as *const SeqlockGeometry) }
+}
+
+fn check_type<T>(opts: &SeqlockOptions) -> Result<()> {
+    let size = std::mem::size_of::<T>();
+    if size > MAX_VALUE_SIZE {
+        return Err(Error::InvalidConfig(
+            format!("a seqlock value is at most {MAX_VALUE_SIZE} bytes; this type has {size}")
+                .into(),
+        ));
+    }
+    let _ = opts;
+    Ok(())
+}
+
+fn validate<T>(map: &Mapping, shown: &str, tag: u64) -> Result<()> {
+    let bad = |reason: String| Error::BadSegment {
+        path: shown.to_owned(),
+        reason: reason.into(),
+    };
+    let h = segment::header_of(map);
+    let hs = h.header_size.load(Ordering::Relaxed) as usize;
+    if hs != SEQLOCK_HEADER_SIZE || map.len() < SEQLOCK_HEADER_SIZE {
+        return Err(bad(format!(
+            "seqlock header size {hs} (expected {SEQLOCK_HEADER_SIZE}), file of {} bytes",
+            map.len()
+        )));
+    }
+    let g = geometry_of(map);
+    let size = g.value_size.load(Ordering::Relaxed) as usize;
+    let words = g.value_words.load(Ordering::Relaxed) as usize;
+    if size > MAX_VALUE_SIZE || words != value_words(size) {
+        return Err(bad(format!(
+            "value size {size} / {words} words is inconsistent"
+        )));
+    }
+    if SEQLOCK_HEADER_SIZE + words * 8 != map.len() {
+        return Err(bad(format!(
+            "a {size}-byte value needs a {}-byte segment, the file has {}",
+            SEQLOCK_HEADER_SIZE + words * 8,
+            map.len()
+        )));
+    }
+    let want = std::mem::size_of::<T>();
+    if size != want {
+        return Err(bad(format!(
+            "holds a value of {size} bytes, this type has {want}"
+        )));
+    }
+    let t = g.type_tag.load(Ordering::Relaxed);
+    if t != tag {
+        return Err(bad(format!(
+            "type tag {t:#x}, this program expects {tag:#x}"
+        )));
+    }
+    Ok(())
+}
+
+impl Cell {
+    fn from_segment(seg: Segment, wait: WaitStrategy) -> Cell {
+        let map = seg.mapping();
+        let n_words = geometry_of(map).value_words.load(Ordering::Relaxed) as usize;
+        // SAFETY: validated: the mapping holds the header plus `n_words` 8-byte words.
+        let shared = unsafe { map.as_ptr().add(SHARED_OFFSET) } as *const SeqlockShared;
+        // SAFETY: as above; offset 512 of a page-aligned mapping is 8-aligned.
+        let words = unsafe { map.as_ptr().add(SEQLOCK_HEADER_SIZE) } as *const AtomicU64;
+        Cell {
+            seg,
+            shared,
+            words,
+            n_words,
+            wait,
+        }
+    }
+
+    fn shared(&self) -> &SeqlockShared {
+        // SAFETY: points into the mapping owned by `self.seg`.
+        unsafe { &*self.shared }
+    }
+
+    fn words(&self) -> &[AtomicU64] {
+        // SAFETY: `n_words` aligned words inside the mapping owned by `self.seg`; AtomicU64
+        // is valid for any bit pattern and every access is atomic.
+        unsafe { std::slice::from_raw_parts(self.words, self.n_words) }
+    }
+
+    fn geometry(&self) -> &SeqlockGeometry {
+        geometry_of(self.seg.mapping())
+    }
+
+    fn create<T>(name: &str, opts: &SeqlockOptions) -> Result<Cell> {
+        check_type::<T>(opts)?;
+        let size = std::mem::size_of::<T>();
+        let words = value_words(size);
+        let spec = CreateSpec {
+            kind: KIND_SEQLOCK,
+            header_size: SEQLOCK_HEADER_SIZE as u32,
+            total_size: (SEQLOCK_HEADER_SIZE + words * 8) as u64,
+            mode: opts.mode,
+            reclaim_stale: opts.reclaim_stale,
+        };
+        let mut seg = Segment::create(name, &spec, Some(WRITER_ROLE), |map| {
+            let g = geometry_of(map);
+            g.value_size.store(size as u32, Ordering::Relaxed);
+            g.value_words.store(words as u32, Ordering::Relaxed);
+            g.type_tag.store(opts.type_tag, Ordering::Relaxed);
+        })?;
+        seg.set_keep(opts.keep);
+        Ok(Cell::from_segment(seg, opts.wait))
+    }
+
+    fn open<T>(
+        name: &str,
+        opts: &SeqlockOptions,
+        role: Option<(u64, &'static str)>,
+    ) -> Result<Cell> {
+        check_type::<T>(opts)?;
+        let tag = opts.type_tag;
+        let seg = Segment::open(
+            name,
+            KIND_SEQLOCK,
+            Deadline::after(opts.open_timeout),
+            true,
+            role,
+            |map, shown| validate::<T>(map, shown, tag),
+        )?;
+        Ok(Cell::from_segment(seg, opts.wait))
+    }
+
+    /// True once a writer had attached and none holds the role now.
+    fn writer_gone(&self) -> Result<bool> {
+        if self.geometry().writer_attaches.load(Ordering::Acquire) == 0 {
+            return Ok(false);
+        }
+        Ok(!self.seg.role_held_by_other(WRITER_ROLE)?)
+    }
+}
+
+/// Bytes of word `i` of `value`, zero-padded past its end.
+#[inline(always)]
+fn word_of(bytes: &[u8], i: usize) -> u64 {
+    let start = i * 8;
+    match bytes.get(start..start + 8) {
+        Some(w) => u64::from_le_bytes(w.try_into().unwrap_or([0; 8])),
+        None => {
+            let mut b = [0u8; 8];
+            let rest = bytes.get(start..).unwrap_or(&[]);
+            b[..rest.len()].copy_from_slice(rest);
+            u64::from_le_bytes(b)
+        }
+    }
+}
+
+/// Stores word `i` into `bytes` (the tail word only partly).
+#[inline(always)]
+fn put_word(bytes: &mut [u8], i: usize, w: u64) {
+    let start = i * 8;
+    let b = w.to_le_bytes();
+    if let Some(dst) = bytes.get_mut(start..start + 8) {
+        dst.copy_from_slice(&b);
+    } else if let Some(dst) = bytes.get_mut(start..) {
+        let n = dst.len();
+        dst.copy_from_slice(&b[..n]);
+    }
+}
+
+/// The one writer of a seqlock cell. Writing never waits.
+///
+/// ```
+/// use shmring::seqlock::{SeqlockOptions, Writer};
+/// # fn main() -> shmring::Result<()> {
+/// let name = format!("/shmring-wdoc-{}", std::process::id());
+/// let mut w = Writer::<u64>::create(&name, &SeqlockOptions::new())?;
+/// assert_eq!(w.write(&7), 1);
+/// assert_eq!(w.update(|v| *v += 1), 2);
+/// assert_eq!(w.value(), 8);
+/// // A second writer is refused while this one lives.
+/// assert!(matches!(
+///     Writer::<u64>::open(&name, &SeqlockOptions::new()),
+///     Err(shmring::Error::RoleTaken { .. })
+/// ));
+/// # Ok(()) }
+/// ```
+#[must_use = "a Writer detaches when dropped"]
+pub struct Writer<T: bytemuck::Pod> {
+    cell: Cell,
+    core: WriterCore,
+    _t: PhantomData<fn(T) -> T>,
+}
+
+impl<T: bytemuck::Pod> fmt::Debug for Writer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Writer")
+            .field("cell", &self.cell)
+            .field("version", &self.core.version())
+            .finish()
+    }
+}
+
+impl<T: bytemuck::Pod> Writer<T> {
+    /// Creates a cell named `name` (a `/shm-name` or a file path) holding a zeroed `T`
+    /// (version 0), and attaches as its writer. [`Error::AlreadyExists`] if the name is
+    /// taken (see [`SeqlockOptions::reclaim_stale`]).
+    pub fn create(name: &str, opts: &SeqlockOptions) -> Result<Writer<T>> {
+        Self::attach(Cell::create::<T>(name, opts)?)
+    }
+
+    /// Opens an existing cell as its writer (waiting up to the open timeout for it to
+    /// appear), continuing its versions. [`Error::RoleTaken`] while another writer lives.
+    pub fn open(name: &str, opts: &SeqlockOptions) -> Result<Writer<T>> {
+        Self::attach(Cell::open::<T>(name, opts, Some((WRITER_ROLE, "writer")))?)
+    }
+
+    /// Opens the cell if it exists, else creates it.
+    pub fn open_or_create(name: &str, opts: &SeqlockOptions) -> Result<Writer<T>> {
+        match Cell::create::<T>(name, opts) {
+            Ok(c) => Self::attach(c),
+            Err(Error::AlreadyExists(_)) => Self::open(name, opts),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn attach(cell: Cell) -> Result<Writer<T>> {
+        let core = WriterCore::attach(cell.shared());
+        // SYNC: Release, so a reader that sees the count also sees our lock taken.
+        cell.geometry()
+            .writer_attaches
+            .fetch_add(1, Ordering::Release);
+        Ok(Writer {
+            cell,
+            core,
+            _t: PhantomData,
+        })
+    }
+
+    /// Publishes `value` and returns its version. Never waits; makes a system call only
+    /// when a reader sleeps in [`Reader::wait_changed`].
+    #[inline]
+    pub fn write(&mut self, value: &T) -> u64 {
+        let bytes = bytemuck::bytes_of(value);
+        if self
+            .core
+            .write(self.cell.shared(), self.cell.words(), |i| word_of(bytes, i))
+        {
+            self.cell.shared().changed.wake();
+        }
+        self.core.version()
+    }
+
+    /// The value as last written (by this writer, or by the writer before it).
+    pub fn value(&self) -> T {
+        let mut v = T::zeroed();
+        let bytes = bytemuck::bytes_of_mut(&mut v);
+        // Only this writer stores the words, so its own loads are never torn.
+        for (i, w) in self.cell.words().iter().enumerate() {
+            put_word(bytes, i, w.load(Ordering::Relaxed));
+        }
+        v
+    }
+
+    /// Reads the value, lets `f` change it, writes it back; returns the new version.
+    pub fn update(&mut self, f: impl FnOnce(&mut T)) -> u64 {
+        let mut v = self.value();
+        f(&mut v);
+        self.write(&v)
+    }
+
+    /// Version of the last completed write (0: never written).
+    pub fn version(&self) -> u64 {
+        self.core.version()
+    }
+
+    /// The cell's name.
+    pub fn name(&self) -> String {
+        self.cell.seg.name()
+    }
+
+    /// True if at least one reader is attached now (in any process).
+    pub fn readers_attached(&self) -> Result<bool> {
+        self.cell.seg.role_held_by_other(READERS_ROLE)
+    }
+
+    /// Keep the name after this (creating) handle drops.
+    pub fn set_keep(&mut self, keep: bool) {
+        self.cell.seg.set_keep(keep);
+    }
+}
+
+impl<T: bytemuck::Pod> Drop for Writer<T> {
+    fn drop(&mut self) {
+        // Release the role before waking, so a blocked reader that wakes sees us gone.
+        let _ = self.cell.seg.release_role(WRITER_ROLE);
+        self.cell.shared().changed.wake();
+    }
+}
+
+/// A reader of a seqlock cell. Any number of them, in any processes.
+///
+/// ```
+/// use shmring::seqlock::{Reader, SeqlockOptions, Writer};
+/// # fn main() -> shmring::Result<()> {
+/// let name = format!("/shmring-rdoc-{}", std::process::id());
+/// let mut w = Writer::<[u32; 2]>::create(&name, &SeqlockOptions::new())?;
+/// let r = Reader::<[u32; 2]>::open(&name, &SeqlockOptions::new())?;
+/// w.write(&[1, 1]);
+/// let snap = r.try_read().expect("no write in progress");
+/// assert_eq!(snap.value, [1, 1]);
+/// assert_eq!(r.version(), 1);
+/// # Ok(()) }
+/// ```
+#[must_use = "a Reader detaches when dropped"]
+pub struct Reader<T: bytemuck::Pod> {
+    cell: Cell,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: bytemuck::Pod> fmt::Debug for Reader<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reader").field("cell", &self.cell).finish()
+    }
+}
+
+/// Bounded backoff for a reader that keeps meeting a write in progress: spin, then
+/// yield, then sleep 1 µs doubling up to 1 ms. Says when a liveness check is due.
+struct Backoff {
+    step: u32,
+    next_check: Option<Instant>,
+}
+
+impl Backoff {
+    const SPIN_STEPS: u32 = 6;
+    const YIELD_STEPS: u32 = 10;
+
+    fn new() -> Backoff {
+        Backoff {
+            step: 0,
+            next_check: None,
+        }
+    }
+
+    /// Waits a little; `true` when the caller should check that the writer lives.
+    fn snooze(&mut self) -> bool {
+        if self.step < Self::SPIN_STEPS {
+            for _ in 0..(1u32 << self.step) {
+                crate::sync::spin_hint();
+            }
+        } else if self.step < Self::YIELD_STEPS {
+            std::thread::yield_now();
+        } else {
+            let us = 1u64 << (self.step - Self::YIELD_STEPS).min(10);
+            std::thread::sleep(Duration::from_micros(us.min(1000)));
+        }
+        self.step = self.step.saturating_add(1);
+        if self.step < Self::YIELD_STEPS {
+            return false;
+        }
+        let now = Instant::now();
+        match self.next_check {
+            None => {
+                self.next_check = Some(now + LIVENESS_SLICE);
+                false
+            }
+            Some(t) if now >= t => {
+                self.next_check = Some(now + LIVENESS_SLICE);
+                true
+            }
+            Some(_) => false,
+        }
+    }
+}
+
+impl<T: bytemuck::Pod> Reader<T> {
+    /// Opens an existing cell for reading, waiting up to the open timeout for it to
+    /// appear. The size of `T` (and the type tag) must match the creator's.
+    pub fn open(name: &str, opts: &SeqlockOptions) -> Result<Reader<T>> {
+        let cell = Cell::open::<T>(name, opts, None)?;
+        // A shared lock: many readers at once; it only tells others that readers exist.
+        let _ = cell.seg.lock_shared(READERS_ROLE)?;
+        cell.geometry()
+            .reader_attaches
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(Reader {
+            cell,
+            _t: PhantomData,
+        })
+    }
+
+    #[inline]
+    fn attempt(&self, out: &mut T) -> Attempt {
+        let bytes = bytemuck::bytes_of_mut(out);
+        try_read_words(self.cell.shared(), self.cell.words(), |i, w| {
+            put_word(bytes, i, w)
+        })
+    }
+
+    /// One read attempt: the value if no write overlapped it, `None` if a write was in
+    /// progress (call again, or use [`Reader::read`], which retries).
+    #[inline]
+    pub fn try_read(&self) -> Option<Snapshot<T>> {
+        let mut v = T::zeroed();
+        match self.attempt(&mut v) {
+            Attempt::Ok(seq) => Some(Snapshot {
+                value: v,
+                version: seq / 2,
+            }),
+            Attempt::Busy | Attempt::Torn => None,
+        }
+    }
+
+    /// Copies a consistent value into `out` and returns its version, retrying with a
+    /// bounded backoff while writes overlap the copy. `out` holds the value only on `Ok`.
+    ///
+    /// [`Error::Disconnected`] only if the writer died in the middle of a write and no new
+    /// writer has completed one since (there is then no consistent value to return).
+    pub fn read_into(&self, out: &mut T) -> Result<u64> {
+        let mut backoff = Backoff::new();
+        loop {
+            if let Attempt::Ok(seq) = self.attempt(out) {
+                return Ok(seq / 2);
+            }
+            if backoff.snooze()
+                && self.cell.shared().seq.load(Ordering::Acquire) & 1 == 1
+                && !self.cell.seg.role_held_by_other(WRITER_ROLE)?
+            {
+                // Re-check: a writer may have finished between the two loads.
+                if let Attempt::Ok(seq) = self.attempt(out) {
+                    return Ok(seq / 2);
+                }
+                return Err(Error::Disconnected);
+            }
+        }
+    }
+
+    /// A consistent copy of the value and its version (see [`Reader::read_into`]).
+    pub fn read(&self) -> Result<Snapshot<T>> {
+        let mut v = T::zeroed();
+        let version = self.read_into(&mut v)?;
+        Ok(Snapshot { value: v, version })
+    }
+
+    /// Version of the last completed write, without copying the value.
+    pub fn version(&self) -> u64 {
+        self.cell.shared().seq.load(Ordering::Acquire) / 2
+    }
+
+    /// Waits until a version newer than `last_version` is there, at most `timeout`
+    /// (`Duration::MAX`: no limit), and returns it. Spins briefly, then sleeps on a futex;
+    /// the writer wakes sleepers after each write.
+    ///
+    /// Errors: [`Error::Timeout`]; [`Error::Disconnected`] if the writer had attached and
+    /// is gone (exited or killed) and nothing newer than `last_version` is there: seen
+    /// within [`LIVENESS_SLICE`] of its death. The last value stays readable.
+    pub fn wait_changed(&self, last_version: u64, timeout: Duration) -> Result<Snapshot<T>> {
+        let shared = self.cell.shared();
+        let mut v = T::zeroed();
+        let version = wait_for(
+            &shared.changed,
+            self.cell.wait,
+            Deadline::after(timeout),
+            || {
+                if shared.seq.load(Ordering::Acquire) / 2 <= last_version {
+                    return Ok(None);
+                }
+                Ok(match self.attempt(&mut v) {
+                    Attempt::Ok(seq) if seq / 2 > last_version => Some(seq / 2),
+                    _ => None,
+                })
+            },
+            || self.cell.writer_gone(),
+        )?;
+        Ok(Snapshot { value: v, version })
+    }
+
+    /// True if a writer is attached now.
+    pub fn writer_attached(&self) -> Result<bool> {
+        self.cell.seg.role_held_by_other(WRITER_ROLE)
+    }
+
+    /// The cell's name.
+    pub fn name(&self) -> String {
+        self.cell.seg.name()
+    }
+}
+
+/// A snapshot of a seqlock cell's header and state, read without attaching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeqlockInfo {
+    /// The common segment header and role locks.
+    pub segment: SegmentInfo,
+    /// Size of the value type in bytes.
+    pub value_size: u32,
+    /// The type tag given at creation.
+    pub type_tag: u64,
+    /// Completed writes.
+    pub version: u64,
+    /// A write is in progress now (or its writer died in the middle of it).
+    pub write_in_progress: bool,
+    /// A writer holds its role now.
+    pub writer_attached: bool,
+    /// At least one reader is attached now.
+    pub readers_attached: bool,
+    /// How many writers ever attached.
+    pub writer_attaches: u32,
+    /// How many readers ever attached.
+    pub reader_attaches: u32,
+}
+
+/// Reads a seqlock cell's header and state read-only (for `shmring inspect`).
+///
+/// ```
+/// use shmring::seqlock::{inspect, SeqlockOptions, Writer};
+/// # fn main() -> shmring::Result<()> {
+/// let name = format!("/shmring-sinsp-{}", std::process::id());
+/// let mut w = Writer::<[u8; 12]>::create(&name, &SeqlockOptions::new())?;
+/// w.write(&[1; 12]);
+/// let info = inspect(&name)?;
+/// assert_eq!((info.value_size, info.version), (12, 1));
+/// # Ok(()) }
+/// ```
+pub fn inspect(name: &str) -> Result<SeqlockInfo> {
+    let (_, info) = segment::inspect_with(name, |map, info| {
+        if info.kind != "seqlock" {
+            return Err(Error::BadSegment {
+                path: info.name.clone(),
+                reason: format!("is a {} segment, not a seqlock", info.kind).into(),
+            });
+        }
+        let hs = segment::header_of(map).header_size.load(Ordering::Relaxed) as usize;
+        if hs != SEQLOCK_HEADER_SIZE || map.len() < SEQLOCK_HEADER_SIZE {
+            return Err(Error::BadSegment {
+                path: info.name.clone(),
+                reason: format!("seqlock header size {hs}").into(),
+            });
+        }
+        let g = geometry_of(map);
+        // SAFETY: the mapping is at least SEQLOCK_HEADER_SIZE bytes (checked above).
+        let sh = unsafe { &*(map.as_ptr().add(SHARED_OFFSET) as *const SeqlockShared) };
+        let seq = sh.seq.load(Ordering::Acquire);
+        Ok(SeqlockInfo {
+            segment: info.clone(),
+            value_size: g.value_size.load(Ordering::Relaxed),
+            type_tag: g.type_tag.load(Ordering::Relaxed),
+            version: seq / 2,
+            write_in_progress: seq & 1 == 1,
+            writer_attached: info.roles_held[WRITER_ROLE as usize],
+            readers_attached: info.roles_held[READERS_ROLE as usize],
+            writer_attaches: g.writer_attaches.load(Ordering::Relaxed),
+            reader_attaches: g.reader_attaches.load(Ordering::Relaxed),
+        })
+    })?;
+    Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32 as Counter;
+
+    fn name(tag: &str) -> String {
+        static N: Counter = Counter::new(0);
+        format!(
+            "/shmring-seqt-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    #[test]
+    fn roundtrip_odd_sized_value_and_versions() {
+        let n = name("odd");
+        let o = SeqlockOptions::new();
+        let mut w = Writer::<[u8; 13]>::create(&n, &o).unwrap();
+        let r = Reader::<[u8; 13]>::open(&n, &o).unwrap();
+        assert_eq!(
+            r.read().unwrap(),
+            Snapshot {
+                value: [0; 13],
+                version: 0
+            }
+        );
+        for k in 1..=5u8 {
+            assert_eq!(w.write(&[k; 13]), k as u64);
+        }
+        let s = r.read().unwrap();
+        assert_eq!(s.value, [5; 13]);
+        assert_eq!(s.version, 5);
+        assert_eq!(s.missed_since(1), 3);
+        assert!(w.readers_attached().unwrap());
+        assert!(r.writer_attached().unwrap());
+    }
+
+    #[test]
+    fn size_and_tag_mismatch_refused() {
+        let n = name("mismatch");
+        let _w = Writer::<u64>::create(&n, &SeqlockOptions::new().type_tag(7)).unwrap();
+        let e = Reader::<u32>::open(&n, &SeqlockOptions::new().type_tag(7)).unwrap_err();
+        assert!(matches!(e, Error::BadSegment { .. }), "{e}");
+        let e = Reader::<u64>::open(&n, &SeqlockOptions::new().type_tag(8)).unwrap_err();
+        assert!(e.to_string().contains("type tag"), "{e}");
+        assert!(Reader::<u64>::open(&n, &SeqlockOptions::new().type_tag(7)).is_ok());
+    }
+
+    #[test]
+    fn wrong_kind_refused() {
+        let n = name("kind");
+        let _p = crate::ring::Producer::create(&n, &crate::ring::RingOptions::new().capacity(1024))
+            .unwrap();
+        let e = Reader::<u64>::open(&n, &SeqlockOptions::new()).unwrap_err();
+        assert!(e.to_string().contains("not a seqlock"), "{e}");
+    }
+
+    /// A plain array of u64 of any length (bytemuck implements Pod for a few lengths only).
+    #[derive(Clone, Copy)]
+    #[repr(transparent)]
+    struct Big<const N: usize>([u64; N]);
+    // SAFETY: a plain array of u64: any bit pattern is valid, no padding.
+    unsafe impl<const N: usize> bytemuck::Zeroable for Big<N> {}
+    // SAFETY: as above.
+    unsafe impl<const N: usize> bytemuck::Pod for Big<N> {}
+
+    #[test]
+    fn too_large_value_refused() {
+        let e =
+            Writer::<Big<{ MAX_VALUE_SIZE / 8 + 1 }>>::create(&name("big"), &SeqlockOptions::new())
+                .unwrap_err();
+        assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
+    }
+
+    #[test]
+    fn largest_value_roundtrips() {
+        type Big = super::tests::Big<8192>; // 64 KiB
+        let n = name("big64k");
+        let mut w = Writer::<Big>::create(&n, &SeqlockOptions::new()).unwrap();
+        let r = Reader::<Big>::open(&n, &SeqlockOptions::new()).unwrap();
+        let mut v = Box::new(Big([0; 8192]));
+        for (i, x) in v.0.iter_mut().enumerate() {
+            *x = i as u64 * 3;
+        }
+        w.write(&v);
+        let mut out = Box::new(Big([1; 8192]));
+        assert_eq!(r.read_into(&mut out).unwrap(), 1);
+        assert!(out.0 == v.0);
+    }
+
+    #[test]
+    fn wait_changed_wakes_and_times_out() {
+        let n = name("wait");
+        let mut w = Writer::<u64>::create(&n, &SeqlockOptions::new()).unwrap();
+        let r = Reader::<u64>::open(&n, &SeqlockOptions::new()).unwrap();
+        assert!(matches!(
+            r.wait_changed(0, Duration::from_millis(20)),
+            Err(Error::Timeout)
+        ));
+        let t = std::thread::spawn(move || {
+            let s = r.wait_changed(0, Duration::from_secs(10)).unwrap();
+            (s, r)
+        });
+        std::thread::sleep(Duration::from_millis(30));
+        w.write(&42);
+        let (s, r) = t.join().unwrap();
+        assert_eq!(
+            s,
+            Snapshot {
+                value: 42,
+                version: 1
+            }
+        );
+        // A version already newer than asked returns at once.
+        assert_eq!(r.wait_changed(0, Duration::ZERO).unwrap().value, 42);
+        drop(w);
+        // Writer gone, nothing newer: Disconnected (not a timeout), last value readable.
+        assert!(matches!(
+            r.wait_changed(1, Duration::from_secs(10)),
+            Err(Error::Disconnected)
+        ));
+        assert_eq!(r.read().unwrap().value, 42);
+    }
+
+    #[test]
+    fn second_writer_refused_then_takes_over() {
+        let n = name("takeover");
+        let o = SeqlockOptions::new();
+        let mut w1 = Writer::<u32>::create(&n, &o).unwrap();
+        w1.set_keep(true);
+        w1.write(&1);
+        assert!(matches!(
+            Writer::<u32>::open(&n, &o),
+            Err(Error::RoleTaken { .. })
+        ));
+        drop(w1);
+        let mut w2 = Writer::<u32>::open(&n, &o).unwrap();
+        assert_eq!(w2.value(), 1);
+        assert_eq!(w2.write(&2), 2);
+        let info = inspect(&n).unwrap();
+        assert_eq!(info.version, 2);
+        assert_eq!(info.writer_attaches, 2);
+        drop(w2);
+        crate::sys::Location::parse(&n).unwrap().unlink().unwrap();
+    }
+
+    #[test]
+    fn dead_writer_mid_write_is_completed_by_next_writer() {
+        let n = name("midwrite");
+        let o = SeqlockOptions::new();
+        let mut w = Writer::<u64>::create(&n, &o).unwrap();
+        w.set_keep(true);
+        w.write(&5);
+        // Simulate a writer that died after its odd store.
+        w.cell.shared().seq.store(3, Ordering::Relaxed);
+        drop(w);
+        let r = Reader::<u64>::open(&n, &o).unwrap();
+        assert!(r.try_read().is_none());
+        assert!(matches!(r.read(), Err(Error::Disconnected)));
+        let mut w = Writer::<u64>::open(&n, &o).unwrap();
+        assert_eq!(w.write(&6), 2);
+        assert_eq!(
+            r.read().unwrap(),
+            Snapshot {
+                value: 6,
+                version: 2
+            }
+        );
+        drop(w);
+        crate::sys::Location::parse(&n).unwrap().unlink().unwrap();
+    }
+}

@@ -1,0 +1,1 @@
+//! OS calls of the `mq` method (POSIX message queues).

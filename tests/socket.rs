@@ -1,0 +1,425 @@
+//! Multi-process tests of the socket method: this test binary re-executes itself in a peer
+//! role (`peer_role`, selected by the SHMRING_SOCKET_ROLE environment variable).
+#![cfg(feature = "socket")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use shmring::socket::{Address, Connection, Flow, Listener, SocketOptions};
+use shmring::{Error, Receiver, Sender};
+
+const KEY: &[u8] = b"Do not let eve find us!";
+const ROLE: &str = "SHMRING_SOCKET_ROLE";
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A unique address of the given kind for this test.
+fn unique(kind: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let id = format!("shmring-sock-{}-{n}", std::process::id());
+    match kind {
+        "unix" => std::env::temp_dir()
+            .join(format!("{id}.sock"))
+            .to_string_lossy()
+            .into_owned(),
+        "abstract" => format!("@{id}"),
+        _ => {
+            // Pick a free port by binding port 0 and releasing it.
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("127.0.0.1:{}", l.local_addr().unwrap().port())
+        }
+    }
+}
+
+/// A peer process, killed and reaped if the test ends early.
+struct Peer {
+    child: Child,
+    out: BufReader<ChildStdout>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Peer {
+    fn spawn(role: &str, addr: &str, env: &[(&str, &str)]) -> Peer {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args(["--exact", "peer_role", "--nocapture", "--test-threads", "1"])
+            .env(ROLE, role)
+            .env("SHMRING_SOCKET_ADDR", addr)
+            .stdout(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        // Watchdog: a hung peer is killed after two minutes, so a broken test fails (its
+        // pipe reaches end of stream) instead of hanging CI.
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (d, pid) = (done.clone(), child.id() as libc::pid_t);
+        std::thread::spawn(move || {
+            for _ in 0..1200 {
+                if d.load(Ordering::Acquire) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if !d.load(Ordering::Acquire) {
+                // SAFETY: plain kill(2); the child is not reaped until `done` is set.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        });
+        Peer { child, out, done }
+    }
+
+    /// Reads stdout until a line starting with `prefix`; returns that line.
+    fn wait_line(&mut self, prefix: &str) -> String {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = self.out.read_line(&mut line).unwrap();
+            assert!(n > 0, "peer exited before printing {prefix:?}");
+            if line.contains(prefix) {
+                return line.trim_end().to_owned();
+            }
+        }
+    }
+
+    /// Waits for the peer to exit successfully; returns the rest of its stdout.
+    fn finish(mut self) -> String {
+        let mut rest = String::new();
+        self.out.read_to_string(&mut rest).unwrap();
+        let st = self.child.wait().unwrap();
+        self.done.store(true, Ordering::Release);
+        assert!(st.success(), "peer failed: {st}\n{rest}");
+        rest
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.done.store(true, Ordering::Release);
+    }
+}
+
+fn opts_from_env() -> SocketOptions {
+    let mut o = SocketOptions::new();
+    if std::env::var("SHMRING_SOCKET_NOKEY").is_err() {
+        o = o.authkey(KEY);
+    }
+    if let Ok(ms) = std::env::var("SHMRING_SOCKET_HANDSHAKE_MS") {
+        o = o.handshake_timeout(Duration::from_millis(ms.parse().unwrap()));
+    }
+    o
+}
+
+/// The bytes of message `seq` of the sender role: varied sizes, content derived from seq.
+fn message(seq: u32) -> Vec<u8> {
+    let len = match seq % 500 {
+        0 => 200_000,
+        1 => 0,
+        7 => 20_000,
+        _ => (seq % 97) as usize + 4,
+    };
+    let mut v: Vec<u8> = (0..len)
+        .map(|i| (i as u32).wrapping_mul(31).wrapping_add(seq) as u8)
+        .collect();
+    if len >= 4 {
+        v[..4].copy_from_slice(&seq.to_le_bytes());
+    }
+    v
+}
+
+const SENDER_COUNT: u32 = 2000;
+
+/// The peer roles. Does nothing unless SHMRING_SOCKET_ROLE is set.
+#[test]
+fn peer_role() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let addr = std::env::var("SHMRING_SOCKET_ADDR").unwrap();
+    match role.as_str() {
+        // Echoes every message of every client until one sends "stop".
+        "echo_server" => {
+            let listener = Listener::bind(addr.as_str(), &opts_from_env()).unwrap();
+            println!("READY");
+            let served = AtomicUsize::new(0);
+            listener
+                .serve(|conn| {
+                    let mut conn = match conn {
+                        Ok(c) => c,
+                        Err(e) => {
+                            println!("AUTHFAIL {e}");
+                            return Ok(Flow::Continue);
+                        }
+                    };
+                    let mut buf = Vec::new();
+                    loop {
+                        match conn.recv_into(&mut buf) {
+                            Ok(()) if buf == b"stop" => return Ok(Flow::Stop),
+                            Ok(()) => {
+                                served.fetch_add(1, Ordering::Relaxed);
+                                conn.send(&buf)?;
+                            }
+                            Err(Error::Disconnected) => return Ok(Flow::Continue),
+                            Err(e) => {
+                                println!("HANDLERERR {e}");
+                                return Ok(Flow::Continue);
+                            }
+                        }
+                    }
+                })
+                .unwrap();
+            println!("SERVED {}", served.load(Ordering::Relaxed));
+        }
+        // Sends SENDER_COUNT messages, then waits for an acknowledgement.
+        "sender" => {
+            let mut c = Connection::connect(addr.as_str(), &opts_from_env()).unwrap();
+            for seq in 0..SENDER_COUNT {
+                c.send(&message(seq)).unwrap();
+            }
+            assert_eq!(c.recv().unwrap(), b"ack");
+        }
+        // Sends three whole frames and half of a fourth, then waits to be killed.
+        "mid_frame" => {
+            let mut s = UnixStream::connect(&addr).unwrap();
+            for m in [&b"one"[..], b"two", b"three"] {
+                s.write_all(&(m.len() as i32).to_be_bytes()).unwrap();
+                s.write_all(m).unwrap();
+            }
+            s.write_all(&1000i32.to_be_bytes()).unwrap();
+            s.write_all(&[7u8; 500]).unwrap();
+            println!("SENT");
+            std::thread::sleep(Duration::from_secs(60));
+        }
+        other => panic!("unknown role {other}"),
+    }
+    std::process::exit(0);
+}
+
+fn order_and_integrity(kind: &str) {
+    let addr = unique(kind);
+    let opts = SocketOptions::new().authkey(KEY);
+    let listener = Listener::bind(addr.as_str(), &opts).unwrap();
+    let peer = Peer::spawn("sender", &addr, &[]);
+    let mut conn = listener.accept_timeout(Duration::from_secs(30)).unwrap();
+    let mut buf = Vec::new();
+    for seq in 0..SENDER_COUNT {
+        conn.recv_timeout_into(&mut buf, Duration::from_secs(30))
+            .unwrap();
+        assert_eq!(buf, message(seq), "message {seq} differs");
+    }
+    conn.send(b"ack").unwrap();
+    peer.finish();
+    // The sender is gone after everything it sent was delivered.
+    assert!(conn
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_err()
+        .is_disconnected());
+}
+
+#[test]
+fn order_and_integrity_unix_path() {
+    order_and_integrity("unix");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn order_and_integrity_abstract() {
+    order_and_integrity("abstract");
+}
+
+#[test]
+fn order_and_integrity_tcp() {
+    order_and_integrity("tcp");
+}
+
+/// 32 concurrent clients x 1000 requests against one server process: every request gets
+/// its own answer back, none lost, none mixed up.
+#[test]
+fn many_clients_at_once() {
+    let addr = unique("unix");
+    let mut server = Peer::spawn("echo_server", &addr, &[]);
+    server.wait_line("READY");
+    let opts = SocketOptions::new().authkey(KEY);
+    const CLIENTS: usize = 32;
+    const REQUESTS: usize = 1000;
+    let barrier = std::sync::Barrier::new(CLIENTS);
+    std::thread::scope(|s| {
+        for id in 0..CLIENTS {
+            let (addr, opts, barrier) = (&addr, &opts, &barrier);
+            s.spawn(move || {
+                let mut c = Connection::connect(addr.as_str(), opts).unwrap();
+                // All connected before anyone sends: the server holds 32 connections at once.
+                barrier.wait();
+                let mut buf = Vec::new();
+                for seq in 0..REQUESTS {
+                    let req = format!("client {id} request {seq} {}", "x".repeat(seq % 50));
+                    c.send(req.as_bytes()).unwrap();
+                    c.recv_timeout_into(&mut buf, Duration::from_secs(60))
+                        .unwrap();
+                    assert_eq!(buf, req.as_bytes());
+                }
+            });
+        }
+    });
+    let mut c = Connection::connect(addr.as_str(), &opts).unwrap();
+    c.send(b"stop").unwrap();
+    let rest = server.finish();
+    assert!(
+        rest.contains(&format!("SERVED {}", CLIENTS * REQUESTS)),
+        "{rest}"
+    );
+}
+
+#[test]
+fn wrong_key_is_refused_on_both_sides() {
+    let addr = unique("tcp");
+    let mut server = Peer::spawn("echo_server", &addr, &[]);
+    server.wait_line("READY");
+    let eve = SocketOptions::new().authkey(b"eve's guess");
+    match Connection::connect(addr.as_str(), &eve) {
+        Err(Error::Auth(m)) => assert!(m.contains("authkey"), "{m}"),
+        other => panic!("expected an auth error, got {other:?}"),
+    }
+    // No key at all: the server's challenge is not a frame a key-less client expects,
+    // and the server refuses to go on without an answer.
+    let mut c = Connection::connect(addr.as_str(), &SocketOptions::new()).unwrap();
+    assert!(c.send(b"hello").is_ok());
+    assert!(c
+        .recv_timeout(Duration::from_secs(30))
+        .is_ok_and(|m| m.starts_with(b"#CHALLENGE#")));
+    drop(c);
+    // The server is still serving.
+    let mut good = Connection::connect(addr.as_str(), &SocketOptions::new().authkey(KEY)).unwrap();
+    good.send(b"ping").unwrap();
+    assert_eq!(good.recv().unwrap(), b"ping");
+    good.send(b"stop").unwrap();
+    let rest = server.finish();
+    assert!(
+        rest.contains("AUTHFAIL") && rest.contains("authkey"),
+        "{rest}"
+    );
+}
+
+/// A client that connects and never answers the challenge is dropped after the handshake
+/// timeout, and does not hold up anyone else meanwhile.
+#[test]
+fn silent_client_is_dropped_after_the_handshake_timeout() {
+    let addr = unique("unix");
+    let mut server = Peer::spawn(
+        "echo_server",
+        &addr,
+        &[("SHMRING_SOCKET_HANDSHAKE_MS", "300")],
+    );
+    server.wait_line("READY");
+    let mut silent = UnixStream::connect(&addr).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut challenge = [0u8; 4 + 59];
+    silent.read_exact(&mut challenge).unwrap();
+    assert_eq!(&challenge[4..15], b"#CHALLENGE#");
+    // While the silent one sits there, another client is served.
+    let mut good = Connection::connect(addr.as_str(), &SocketOptions::new().authkey(KEY)).unwrap();
+    good.send(b"ping").unwrap();
+    assert_eq!(good.recv().unwrap(), b"ping");
+    // The server closes the silent connection: we read end of stream, not our read timeout.
+    let mut b = [0u8; 16];
+    assert_eq!(silent.read(&mut b).unwrap(), 0);
+    good.send(b"stop").unwrap();
+    let rest = server.finish();
+    assert!(
+        rest.contains("AUTHFAIL") && rest.contains("did not answer our challenge within 300 ms"),
+        "{rest}"
+    );
+}
+
+/// A peer announcing a frame of 2^40 bytes gets its connection closed; the server allocates
+/// nothing for it (it would abort if it tried) and keeps serving.
+#[test]
+fn huge_announced_frame_is_refused() {
+    let addr = unique("unix");
+    let mut server = Peer::spawn("echo_server", &addr, &[("SHMRING_SOCKET_NOKEY", "1")]);
+    server.wait_line("READY");
+    let mut raw = UnixStream::connect(&addr).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut hdr = vec![0xFF, 0xFF, 0xFF, 0xFF];
+    hdr.extend_from_slice(&(1u64 << 40).to_be_bytes());
+    raw.write_all(&hdr).unwrap();
+    let mut b = [0u8; 16];
+    assert_eq!(
+        raw.read(&mut b).unwrap(),
+        0,
+        "the server should close the connection"
+    );
+    let mut good = Connection::connect(addr.as_str(), &SocketOptions::new()).unwrap();
+    good.send(b"ping").unwrap();
+    assert_eq!(good.recv().unwrap(), b"ping");
+    good.send(b"stop").unwrap();
+    let rest = server.finish();
+    assert!(
+        rest.contains("HANDLERERR message of 1099511627776 bytes exceeds the maximum"),
+        "{rest}"
+    );
+}
+
+/// A peer killed in the middle of a frame: every whole frame is delivered, then a framing
+/// error says the last one was cut.
+#[test]
+fn peer_killed_mid_frame() {
+    let addr = unique("unix");
+    let listener = Listener::bind(addr.as_str(), &SocketOptions::new()).unwrap();
+    let mut peer = Peer::spawn("mid_frame", &addr, &[]);
+    let mut conn = listener.accept_timeout(Duration::from_secs(30)).unwrap();
+    peer.wait_line("SENT");
+    peer.child.kill().unwrap();
+    peer.child.wait().unwrap();
+    peer.done.store(true, Ordering::Release);
+    for m in [&b"one"[..], b"two", b"three"] {
+        assert_eq!(conn.recv_timeout(Duration::from_secs(30)).unwrap(), m);
+    }
+    match conn.recv_timeout(Duration::from_secs(30)) {
+        Err(Error::Framing(m)) => assert!(m.contains("500 of 1000"), "{m}"),
+        other => panic!("expected a framing error, got {other:?}"),
+    }
+    assert!(conn.recv().unwrap_err().is_disconnected());
+}
+
+#[test]
+fn connect_gives_up_when_nobody_listens() {
+    let addr = unique("unix");
+    let opts = SocketOptions::new().connect_timeout(Duration::from_millis(100));
+    assert!(Connection::connect(addr.as_str(), &opts)
+        .unwrap_err()
+        .is_timeout());
+    let once = SocketOptions::new().connect_timeout(Duration::ZERO);
+    assert!(matches!(
+        Connection::connect(addr.as_str(), &once),
+        Err(Error::Io { .. })
+    ));
+}
+
+#[test]
+fn unix_listener_replaces_a_stale_file_and_removes_its_own() {
+    let addr = unique("unix");
+    {
+        let l = Listener::bind(addr.as_str(), &SocketOptions::new()).unwrap();
+        assert_eq!(l.local_addr(), &Address::Unix(addr.clone().into()));
+        // A second listener on a live socket is refused.
+        assert!(matches!(
+            Listener::bind(addr.as_str(), &SocketOptions::new()),
+            Err(Error::AlreadyExists(_))
+        ));
+    }
+    assert!(!std::path::Path::new(&addr).exists());
+    // Leave a socket file behind with nobody listening, as a killed listener would.
+    drop(std::os::unix::net::UnixListener::bind(&addr).unwrap());
+    assert!(std::path::Path::new(&addr).exists());
+    let l = Listener::bind(addr.as_str(), &SocketOptions::new()).unwrap();
+    drop(l);
+    assert!(!std::path::Path::new(&addr).exists());
+}
