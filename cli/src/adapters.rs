@@ -1,10 +1,103 @@
 //! Sender/Receiver views of the methods that are not byte transports themselves, so the
-//! comparison measures them with the same drivers: signals (an `i32` per signal).
+//! comparison measures them with the same drivers: a seqlock cell (latest value), signals
+//! (an `i32` per signal).
 
 use std::time::Duration;
 
 use shmring::transport::Deadline;
 use shmring::{Error, Receiver, Result, Sender};
+
+/// Seqlock cell value: `len: u32`, 4 bytes of padding, then up to [`CELL_MAX`] bytes.
+pub type Cell = [u8; 96];
+/// Largest message a cell carries.
+pub const CELL_MAX: usize = 96 - 8;
+
+fn encode_cell(msg: &[u8]) -> Result<Cell> {
+    if msg.len() > CELL_MAX {
+        return Err(Error::MessageTooLarge {
+            len: msg.len(),
+            max: CELL_MAX,
+        });
+    }
+    let mut c = [0u8; 96];
+    c[..4].copy_from_slice(&(msg.len() as u32).to_le_bytes());
+    c[8..8 + msg.len()].copy_from_slice(msg);
+    Ok(c)
+}
+
+fn decode_cell(c: &Cell, buf: &mut Vec<u8>) -> Result<()> {
+    let len = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize;
+    if len > CELL_MAX {
+        return Err(Error::Framing(
+            format!("cell says {len} bytes, at most {CELL_MAX} fit").into(),
+        ));
+    }
+    buf.clear();
+    buf.extend_from_slice(&c[8..8 + len]);
+    Ok(())
+}
+
+/// Writes each message as the cell's new value (never waits).
+pub struct CellTx(pub shmring::seqlock::Writer<Cell>);
+
+impl std::fmt::Debug for CellTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CellTx")
+    }
+}
+
+impl Sender for CellTx {
+    fn send(&mut self, msg: &[u8]) -> Result<()> {
+        let c = encode_cell(msg)?;
+        self.0.write(&c);
+        Ok(())
+    }
+    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+        self.send(msg).map(|()| true)
+    }
+    fn send_timeout(&mut self, msg: &[u8], _: Duration) -> Result<()> {
+        self.send(msg)
+    }
+    fn max_message(&self) -> usize {
+        CELL_MAX
+    }
+}
+
+/// Receives each new version of the cell (versions written between two receives are
+/// skipped: that is what a seqlock is).
+pub struct CellRx {
+    /// The reader.
+    pub reader: shmring::seqlock::Reader<Cell>,
+    /// The last version received.
+    pub last: u64,
+}
+
+impl std::fmt::Debug for CellRx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CellRx")
+    }
+}
+
+impl Receiver for CellRx {
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        self.recv_timeout_into(buf, Duration::MAX)
+    }
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        match self.recv_timeout_into(buf, Duration::ZERO) {
+            Ok(()) => Ok(true),
+            Err(Error::Timeout) => {
+                buf.clear();
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
+        let s = self.reader.wait_changed(self.last, timeout)?;
+        self.last = s.version;
+        decode_cell(&s.value, buf)
+    }
+}
 
 /// Largest message a signal carries: the `i32` of a real-time signal holds a length byte
 /// and 3 bytes.

@@ -425,7 +425,7 @@ impl Runner {
                 move |name, _out| {
                     match kind {
                         FloorKind::Spin => measure::floor_spin(&name, iters),
-                        FloorKind::Futex => measure::floor_futex(&name, iters),
+                        FloorKind::Futex => measure::floor_futex(&name, iters, None),
                     }
                     .map_err(|e| e.to_string())
                 },

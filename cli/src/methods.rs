@@ -217,17 +217,22 @@ pub fn all() -> Vec<Method> {
             Wait::Blocking,
             ring_block,
         ),
-        pending(
-            "seqlock",
-            "seqlock cell",
-            article::SHARED_MEMORY,
-            Wait::BusyPoll,
-        ),
-        pending(
+        Method {
+            no_stream: Some("a seqlock cell keeps only the latest value: no stream"),
+            ..method(
+                "seqlock",
+                "seqlock cell, busy-poll",
+                article::SHARED_MEMORY,
+                Wait::BusyPoll,
+                seqlock_pair,
+            )
+        },
+        method(
             "broadcast",
-            "broadcast ring",
+            "broadcast ring, busy-poll",
             article::SHARED_MEMORY,
             Wait::BusyPoll,
+            broadcast_pair,
         ),
         Method {
             cleanup: remove_paths,
@@ -263,18 +268,26 @@ pub fn all() -> Vec<Method> {
                 signal_pair,
             )
         },
-        pending(
-            "socket-unix",
-            "Unix socket",
-            article::SOCKETS,
-            Wait::Blocking,
-        ),
-        pending(
-            "socket-tcp",
-            "TCP socket (loopback)",
-            article::SOCKETS,
-            Wait::Blocking,
-        ),
+        Method {
+            cleanup: remove_paths,
+            ..method(
+                "socket-unix",
+                "Unix socket",
+                article::SOCKETS,
+                Wait::Blocking,
+                socket_unix,
+            )
+        },
+        Method {
+            cleanup: remove_paths,
+            ..method(
+                "socket-tcp",
+                "TCP socket (loopback)",
+                article::SOCKETS,
+                Wait::Blocking,
+                socket_tcp,
+            )
+        },
         pending(
             "mq",
             "POSIX message queue",
@@ -463,4 +476,101 @@ fn remove_signal_registries(name: &str) {
     for who in ["a", "b"] {
         let _ = std::fs::remove_dir_all(temp_path(name, &format!(".{who}.sig")));
     }
+}
+
+/// Two seqlock cells, one each way, read with a busy-poll wait: a message is a new value
+/// (up to 88 bytes). Each side creates its own cell first, then opens the peer's.
+fn seqlock_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    use shmring::seqlock::{Reader, SeqlockOptions, Writer};
+    let (out, inn) = directions(name, side);
+    let opts = SeqlockOptions::new()
+        .wait(WaitStrategy::Spin)
+        .open_timeout(Duration::from_secs(10));
+    let w = Writer::<crate::adapters::Cell>::open_or_create(&format!("/{out}"), &opts)?;
+    let r = Reader::<crate::adapters::Cell>::open(&format!("/{inn}"), &opts)?;
+    boxed(Ok((
+        crate::adapters::CellTx(w),
+        crate::adapters::CellRx { reader: r, last: 0 },
+    )))
+}
+
+/// Two broadcast rings, one each way, each with one subscriber that busy-polls. The
+/// publisher never waits for subscribers: in a throughput run the subscriber may lose
+/// messages (counted as lost by the ring, not in the rate).
+fn broadcast_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    use shmring::broadcast::{BroadcastOptions, Publisher, Start, Subscriber};
+    let (out, inn) = directions(name, side);
+    let opts = BroadcastOptions::new()
+        .slots(64)
+        .max_message(64 * 1024)
+        .wait(WaitStrategy::Spin)
+        .start(Start::Next)
+        .open_timeout(Duration::from_secs(10));
+    let tx = Publisher::open_or_create(&format!("/{out}"), &opts)?;
+    let rx = Subscriber::open(&format!("/{inn}"), &opts)?;
+    boxed(Ok((tx, rx)))
+}
+
+/// One connection, split in two. Side A listens (and accepts one client), side B
+/// connects (retrying until A listens).
+fn socket_pair(
+    side: Side,
+    listen: impl FnOnce() -> shmring::Result<shmring::socket::Listener>,
+    connect_to: impl FnOnce() -> shmring::Result<String>,
+) -> shmring::Result<(Tx, Rx)> {
+    use shmring::socket::{Connection, SocketOptions};
+    let conn = match side {
+        Side::A => listen()?.accept_timeout(Duration::from_secs(10))?,
+        Side::B => Connection::connect(connect_to()?.as_str(), &SocketOptions::new())?,
+    };
+    boxed(Ok(conn.into_split()))
+}
+
+fn socket_unix(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    use shmring::socket::{Listener, SocketOptions};
+    let path = temp_path(name, ".ab");
+    let addr = format!("unix:{}", path.display());
+    socket_pair(
+        side,
+        || Listener::bind(addr.as_str(), &SocketOptions::new()),
+        || Ok(addr.clone()),
+    )
+}
+
+/// TCP on the loopback: side A binds port 0 and writes the port it got to a file that
+/// side B waits for.
+fn socket_tcp(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    use shmring::socket::{Address, Listener, SocketOptions};
+    let port_file = temp_path(name, ".ab");
+    socket_pair(
+        side,
+        || {
+            let l = Listener::bind("tcp:127.0.0.1:0", &SocketOptions::new())?;
+            let Address::Tcp(a) = l.local_addr().clone() else {
+                return Err(shmring::Error::InvalidConfig("not a TCP address".into()));
+            };
+            let tmp = temp_path(name, ".ba");
+            let io = |op: &'static str| {
+                move |source| shmring::Error::Io {
+                    op: op.into(),
+                    source,
+                }
+            };
+            std::fs::write(&tmp, &a).map_err(io("write port file"))?;
+            std::fs::rename(&tmp, &port_file).map_err(io("rename port file"))?;
+            Ok(l)
+        },
+        || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                if let Ok(a) = std::fs::read_to_string(&port_file) {
+                    return Ok(format!("tcp:{a}"));
+                }
+                if std::time::Instant::now() > deadline {
+                    return Err(shmring::Error::Timeout);
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        },
+    )
 }
