@@ -21,6 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use shmring::measure::{self, Stats, BATCH};
 use shmring::ring::Side;
+use shmring::{Receiver, Sender};
 
 use crate::methods::{self, Method, Qual, Wait};
 use crate::{CompareArgs, Failure};
@@ -216,6 +217,8 @@ pub struct Machine {
     pub os: String,
     /// Architecture.
     pub arch: &'static str,
+    /// The 1-minute load average when the run started (Linux), if known.
+    pub load: Option<f64>,
 }
 
 /// Everything a run measured.
@@ -257,6 +260,9 @@ fn machine() -> Machine {
             .trim()
             .to_owned(),
         arch: std::env::consts::ARCH,
+        load: std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok()),
     }
 }
 
@@ -431,21 +437,29 @@ impl Runner {
                 },
             )
         };
-        let per = match self.floor_per[idx] {
-            Some(p) => p,
-            None => {
-                let pilot = match kind {
+        // Chunks of about a quarter of the budget each, each sized by the last chunk's
+        // mean (a count sized once could run for minutes if the machine gets busy
+        // meanwhile); the floor is the least disturbed chunk: the smallest p50.
+        let start = Instant::now();
+        let mut best: Option<Stats> = None;
+        for _ in 0..6 {
+            let iters = match self.floor_per[idx] {
+                Some(per) => iters_for(self.plan.floor / 4, per, 100, 50_000_000, BATCH),
+                None => match kind {
                     FloorKind::Spin => 20_000,
                     FloorKind::Futex => 300,
-                };
-                let s = run(pilot).ok()?;
-                let p = ns(s.mean).max(1.0);
-                self.floor_per[idx] = Some(p);
-                p
+                },
+            };
+            let Ok(s) = run(iters) else { break };
+            self.floor_per[idx] = Some(ns(s.mean).max(1.0));
+            if best.is_none_or(|b| s.p50 < b.p50) {
+                best = Some(s);
             }
-        };
-        let iters = iters_for(self.plan.floor, per, 100, 50_000_000, BATCH);
-        let s = run(iters).ok()?;
+            if start.elapsed() >= self.plan.floor {
+                break;
+            }
+        }
+        let s = best?;
         self.floors.push(FloorResult {
             kind,
             p50_ns: ns(s.p50),
@@ -464,7 +478,7 @@ impl Runner {
         // Blocking methods: one round trip per timed sample, like the futex floor.
         let pause = match m.wait {
             Wait::BusyPoll => None,
-            Wait::Blocking => Some(Duration::ZERO),
+            Wait::Blocking => Some(()),
         };
         let connect = m.connect;
         let name = unique(m.id);
@@ -484,19 +498,8 @@ impl Runner {
                 if size == 0 {
                     return Ok(None);
                 }
-                // A pilot sizes the run; a run that took far less than its budget (the
-                // pilot hit a slow patch) is redone at the size its own mean calls for.
-                let mut s = measure::round_trip(&mut tx, &mut rx, size, 2 * BATCH, pause)
+                let s = timed_round_trips(&mut tx, &mut rx, size, budget, pause.is_some())
                     .map_err(|e| e.to_string())?;
-                for _ in 0..3 {
-                    let iters = iters_for(budget, ns(s.mean), 2 * BATCH, 50_000_000, BATCH);
-                    let t = Instant::now();
-                    s = measure::round_trip(&mut tx, &mut rx, size, iters, pause)
-                        .map_err(|e| e.to_string())?;
-                    if t.elapsed() >= budget / 3 || iters >= 50_000_000 {
-                        break;
-                    }
-                }
                 Ok(Some((s, size)))
             },
         );
@@ -540,7 +543,7 @@ impl Runner {
                 if size == 0 {
                     return Ok(Err(0));
                 }
-                let most = usize::try_from(cap / size as u64).unwrap_or(usize::MAX);
+                // One round: `count` messages; the peer's (messages, seconds).
                 let mut round = |count: usize| -> Result<(u64, f64), String> {
                     measure::throughput_send(&mut tx, size, count).map_err(|e| e.to_string())?;
                     let line = read_line(&mut out)?;
@@ -549,19 +552,40 @@ impl Runner {
                         .filter_map(|x| x.parse().ok())
                         .collect();
                     match f[..] {
-                        [n, _bytes, t] if t > 0.0 => Ok((n as u64, n / (t / 1e9))),
-                        [n, _, _] => Ok((n as u64, 0.0)),
+                        [n, _bytes, t] => Ok((n as u64, t / 1e9)),
                         _ => Err(format!("unexpected peer output {line:?}")),
                     }
                 };
+                // A pilot round, then rounds of about a quarter of the budget each, each
+                // sized by the rate so far, until the budget is spent: the rate is the
+                // total of the timed rounds.
                 let pilot_n = if size >= 4096 { 32 } else { 256 };
-                let t = Instant::now();
-                let (n0, rate0) = round(pilot_n)?;
-                if t.elapsed() > budget / 2 || rate0 <= 0.0 {
-                    return Ok(Ok((n0, rate0, size)));
+                let start = Instant::now();
+                let (n0, t0) = round(pilot_n)?;
+                let (mut n, mut t) = (0u64, 0f64);
+                let mut sent = n0.saturating_mul(size as u64);
+                for _ in 0..8 {
+                    if start.elapsed() >= budget || sent >= cap {
+                        break;
+                    }
+                    let rate = if t > 0.0 {
+                        n as f64 / t
+                    } else {
+                        n0 as f64 / t0.max(1e-9)
+                    };
+                    let left = (cap - sent) / size as u64;
+                    let count = iters_for(budget / 4, 1e9 / rate.max(1.0), pilot_n, 50_000_000, 1)
+                        .min(usize::try_from(left).unwrap_or(usize::MAX))
+                        .max(1);
+                    let (rn, rt) = round(count)?;
+                    n += rn;
+                    t += rt;
+                    sent = sent.saturating_add(rn.saturating_mul(size as u64));
                 }
-                let count = iters_for(budget, 1e9 / rate0, pilot_n, 200_000_000, 1);
-                round(count.min(most.max(pilot_n))).map(|(n, r)| Ok((n, r, size)))
+                if n == 0 {
+                    (n, t) = (n0, t0);
+                }
+                Ok(Ok((n, if t > 0.0 { n as f64 / t } else { 0.0 }, size)))
             },
         );
         (m.cleanup)(&name);
@@ -578,6 +602,48 @@ impl Runner {
             Err(e) => Outcome::Failed(e),
         }
     }
+}
+
+/// Round trips of `size`-byte messages for about `budget` (after a tenth of it as
+/// warm-up): [`measure::round_trip`] bounded by time instead of a count, so a machine that
+/// gets busy meanwhile makes the run noisier, never longer. Busy-poll methods are timed in
+/// batches of [`BATCH`]; `one_by_one` times each round trip (blocking methods, as the futex
+/// floor does).
+fn timed_round_trips<S: Sender, R: Receiver>(
+    tx: &mut S,
+    rx: &mut R,
+    size: usize,
+    budget: Duration,
+    one_by_one: bool,
+) -> shmring::Result<Stats> {
+    let msg = vec![0xA5u8; size];
+    let mut buf = Vec::with_capacity(size);
+    let warm_until = Instant::now() + budget / 10;
+    while Instant::now() < warm_until {
+        tx.send(&msg)?;
+        rx.recv_into(&mut buf)?;
+    }
+    let per = if one_by_one { 1 } else { BATCH };
+    let end = Instant::now() + budget;
+    let mut batches = Vec::new();
+    loop {
+        let t = Instant::now();
+        for _ in 0..per {
+            tx.send(&msg)?;
+            rx.recv_into(&mut buf)?;
+        }
+        let d = t.elapsed();
+        batches.push(d);
+        if buf.len() != size {
+            return Err(shmring::Error::Corrupt(
+                format!("echo of {} bytes for a {size}-byte message", buf.len()).into(),
+            ));
+        }
+        if t + d >= end || batches.len() >= 10_000_000 {
+            break;
+        }
+    }
+    Ok(Stats::from_batches(batches, per))
 }
 
 /// memcpy of `size`-byte messages into a 4-MiB area (the ring's size), messages/s.
@@ -634,6 +700,7 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
     }
     let plan = Plan::from_args(args);
     let started = Instant::now();
+    let machine = machine();
     let checks: Vec<Result<(), String>> = methods.iter().map(|m| (m.check)()).collect();
     let runnable = checks.iter().filter(|c| c.is_ok()).count();
     // Per method: a floor before, three measurements, a floor after.
@@ -723,7 +790,7 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
     bar.finish_and_clear();
     let report = Report {
         version: env!("CARGO_PKG_VERSION"),
-        machine: machine(),
+        machine,
         plan,
         memcpy,
         floors: r.floors,
@@ -801,6 +868,14 @@ pub fn render(rep: &Report) -> String {
         "shmring {} compare ({} run, {:.0} s) on {} ({} CPUs, {} {})\n",
         rep.version, rep.plan.mode, rep.seconds, m.cpu, m.cpus, m.os, m.arch
     );
+    if let Some(load) = m.load.filter(|&l| l > m.cpus as f64 / 2.0) {
+        let _ = writeln!(
+            s,
+            "note: load average {load:.1} on {} CPUs when the run started: busy-poll figures need \
+two idle cores and will be noisy; re-run on a quieter machine.\n",
+            m.cpus
+        );
+    }
     let _ = writeln!(
         s,
         "{:<26} {:<5} {:<5} {:<7} {:<4} | {:>9} {:>9} {:>7} {:>7} | {:>11} {:>8} | {:>11} {:>8}",
