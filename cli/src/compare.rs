@@ -417,10 +417,13 @@ struct Runner {
 impl Runner {
     fn floor(&mut self, kind: FloorKind, around: String) -> Option<usize> {
         let idx = kind as usize;
-        let (role, limit) = match kind {
-            FloorKind::Spin => ("floor-spin", self.plan.limit()),
-            FloorKind::Futex => ("floor-futex", self.plan.limit()),
+        let role = match kind {
+            FloorKind::Spin => "floor-spin",
+            FloorKind::Futex => "floor-futex",
         };
+        // A chunk is meant to take a quarter of the floor budget: one that takes seconds
+        // met a busy machine and is abandoned (and the next one made smaller).
+        let limit = Duration::from_secs(5) + self.plan.floor * 8;
         let run = |iters: usize| -> Result<Stats, String> {
             with_peer(
                 role,
@@ -450,7 +453,13 @@ impl Runner {
                     FloorKind::Futex => 300,
                 },
             };
-            let Ok(s) = run(iters) else { break };
+            let Ok(s) = run(iters) else {
+                self.floor_per[idx] = Some(self.floor_per[idx].unwrap_or(1000.0) * 100.0);
+                if best.is_some() {
+                    break;
+                }
+                continue;
+            };
             self.floor_per[idx] = Some(ns(s.mean).max(1.0));
             if best.is_none_or(|b| s.p50 < b.p50) {
                 best = Some(s);
@@ -543,8 +552,10 @@ impl Runner {
                 if size == 0 {
                     return Ok(Err(0));
                 }
-                // One round: `count` messages; the peer's (messages, seconds).
-                let mut round = |count: usize| -> Result<(u64, f64), String> {
+                // One round: `count` messages; the peer's (messages, seconds), and the
+                // round's wall time here (send start to the peer's report).
+                let mut round = |count: usize| -> Result<(u64, f64, f64), String> {
+                    let wall = Instant::now();
                     measure::throughput_send(&mut tx, size, count).map_err(|e| e.to_string())?;
                     let line = read_line(&mut out)?;
                     let f: Vec<f64> = line
@@ -552,34 +563,40 @@ impl Runner {
                         .filter_map(|x| x.parse().ok())
                         .collect();
                     match f[..] {
-                        [n, _bytes, t] => Ok((n as u64, t / 1e9)),
+                        [n, _bytes, t] => Ok((n as u64, t / 1e9, wall.elapsed().as_secs_f64())),
                         _ => Err(format!("unexpected peer output {line:?}")),
                     }
                 };
-                // A pilot round, then rounds of about a quarter of the budget each, each
-                // sized by the rate so far, until the budget is spent: the rate is the
-                // total of the timed rounds.
+                // A pilot round, then rounds of about a quarter of the budget each, until
+                // the budget is spent; the rate is the total of the timed rounds, as the
+                // receiver timed them. Rounds are sized by the wall-clock rate here (a small
+                // round fits in the kernel's buffers and would look far faster to the
+                // receiver) and grow at most 8x from one to the next.
                 let pilot_n = if size >= 4096 { 32 } else { 256 };
                 let start = Instant::now();
-                let (n0, t0) = round(pilot_n)?;
-                let (mut n, mut t) = (0u64, 0f64);
+                let (n0, t0, w0) = round(pilot_n)?;
+                let (mut n, mut t, mut wall) = (0u64, 0f64, 0f64);
+                let mut last = pilot_n;
                 let mut sent = n0.saturating_mul(size as u64);
                 for _ in 0..8 {
                     if start.elapsed() >= budget || sent >= cap {
                         break;
                     }
-                    let rate = if t > 0.0 {
-                        n as f64 / t
+                    let rate = if wall > 0.0 {
+                        n as f64 / wall
                     } else {
-                        n0 as f64 / t0.max(1e-9)
+                        n0 as f64 / w0.max(1e-9)
                     };
                     let left = (cap - sent) / size as u64;
-                    let count = iters_for(budget / 4, 1e9 / rate.max(1.0), pilot_n, 50_000_000, 1)
+                    let count = iters_for(budget / 4, 1e9 / rate.max(1.0), 1, 50_000_000, 1)
+                        .min(last.saturating_mul(8))
                         .min(usize::try_from(left).unwrap_or(usize::MAX))
                         .max(1);
-                    let (rn, rt) = round(count)?;
+                    let (rn, rt, rw) = round(count)?;
                     n += rn;
                     t += rt;
+                    wall += rw;
+                    last = count;
                     sent = sent.saturating_add(rn.saturating_mul(size as u64));
                 }
                 if n == 0 {
