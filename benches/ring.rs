@@ -201,10 +201,14 @@ fn main() {
         measure::BATCH
     );
 
+    let stream_only = std::env::args().any(|a| a == "--stream-only");
     // Busy-poll round trip vs the spin floor.
-    let f1 = floor_spin(1_000_000 / k);
-    let spin = ring_rtt("spin", 64, 1_000_000 / k, None);
-    let f2 = floor_spin(1_000_000 / k);
+    let f1 = if stream_only { Stats::from_batches(vec![], 1) } else { floor_spin(1_000_000 / k) };
+    let (spin, f2) = if stream_only {
+        (f1, f1)
+    } else {
+        (ring_rtt("spin", 64, 1_000_000 / k, None), floor_spin(1_000_000 / k))
+    };
     let floor = ns(f1.p50).min(ns(f2.p50));
     println!(
         "{:<46} {:>10} {:>10} {:>8}",
@@ -232,6 +236,12 @@ fn main() {
         ""
     );
 
+    if std::env::args().any(|a| a == "--rtt-only") {
+        return;
+    }
+    if stream_only {
+        return stream(k);
+    }
     let f3 = floor_spin(1_000_000 / k);
     let def = ring_rtt("block", 64, 1_000_000 / k, None);
     let f4 = floor_spin(1_000_000 / k);
@@ -279,7 +289,10 @@ fn main() {
         ns(g2.p99) / 1e3,
         ""
     );
+    stream(k);
+}
 
+fn stream(k: usize) {
     println!(
         "\n{:<26} {:>14} {:>14} {:>8}",
         "streaming", "shmring msg/s", "rtrb msg/s", "ratio"

@@ -1,1 +1,695 @@
-//! (being written)
+//! POSIX message queues (`mq_overview(7)`): a kernel-kept queue of whole messages with
+//! priorities, named `/something`, that outlives the processes using it. Linux only here
+//! (macOS has none).
+//!
+//! - Created with attributes ([`MqOptions::max_messages`], [`MqOptions::message_size`]),
+//!   opened by name by any number of processes, each handle sends and receives.
+//! - Higher priorities are received first; equal priorities in order.
+//! - Blocking, `try_` and `_timeout` forms ([`Sender`], [`Receiver`]), with or without an
+//!   explicit priority ([`MessageQueue::send_priority`], [`MessageQueue::recv_priority_into`]).
+//! - The handle that created the queue removes its name on drop, unless
+//!   [`MqOptions::keep`] is set; messages still queued are then lost.
+//! - When the kernel limits refuse a queue, the error is an [`Error::SystemLimit`] naming the
+//!   limit (`msg_max`, `msgsize_max`, `queues_max`, `RLIMIT_MSGQUEUE`) and where it is set.
+//!
+//! A message queue has no notion of a peer: a blocking receive on a queue whose writers are
+//! all dead waits for ever (use the `_timeout` forms). [`Error::Disconnected`] never occurs.
+//!
+//! # Example
+//!
+//! ```
+//! use shmring::mq::{MessageQueue, MqOptions};
+//! use shmring::{Receiver, Sender};
+//!
+//! # fn main() -> shmring::Result<()> {
+//! let name = format!("/shmring-doc-mq-{}", std::process::id());
+//! let opts = MqOptions::new().max_messages(8).message_size(256);
+//! let mut alice = MessageQueue::create(&name, &opts)?;   // process A
+//! let mut bob = MessageQueue::open(&name, &opts)?;       // process B
+//! bob.send(b"example data")?;
+//! bob.send_priority(b"urgent", 9)?;
+//! assert_eq!(alice.recv()?, b"urgent");                 // higher priority first
+//! assert_eq!(alice.recv()?, b"example data");
+//! # Ok(())
+//! # }
+//! ```
+
+use std::borrow::Cow;
+use std::ffi::CString;
+use std::io;
+use std::time::Duration;
+
+use crate::sys::mq as sys;
+use crate::transport::{Receiver, Sender};
+use crate::{Error, Result};
+
+/// Linux's `MQ_PRIO_MAX`: priorities are `0 .. 32768`.
+pub const PRIO_MAX: u32 = 32768;
+/// The kernel's hard cap on messages per queue (`HARD_MSGMAX`), even for root.
+const HARD_MSGMAX: i64 = 65536;
+/// The kernel's hard cap on a message's size (`HARD_MSGSIZEMAX`), even for root.
+const HARD_MSGSIZEMAX: i64 = 16 * 1024 * 1024;
+
+/// How to create or open a queue.
+///
+/// ```
+/// use shmring::mq::MqOptions;
+/// let opts = MqOptions::new().max_messages(10).message_size(8192).mode(0o600).keep(true);
+/// ```
+#[derive(Debug, Clone)]
+pub struct MqOptions {
+    max_messages: i64,
+    message_size: i64,
+    mode: u32,
+    keep: bool,
+    priority: u32,
+}
+
+impl Default for MqOptions {
+    fn default() -> Self {
+        MqOptions {
+            max_messages: 10,
+            message_size: 8192,
+            mode: 0o600,
+            keep: false,
+            priority: 0,
+        }
+    }
+}
+
+impl MqOptions {
+    /// The defaults: 10 messages of 8192 bytes (Linux's default `msg_max` and
+    /// `msgsize_max`, so an unprivileged process can create it), mode 0600, unlinked by its
+    /// creator on drop, priority 0.
+    ///
+    /// ```
+    /// let o = shmring::mq::MqOptions::new();
+    /// ```
+    pub fn new() -> MqOptions {
+        MqOptions::default()
+    }
+
+    /// Queue depth on creation (`mq_maxmsg`). Above `/proc/sys/fs/mqueue/msg_max` needs
+    /// CAP_SYS_RESOURCE.
+    ///
+    /// ```
+    /// let o = shmring::mq::MqOptions::new().max_messages(4);
+    /// ```
+    pub fn max_messages(mut self, n: i64) -> MqOptions {
+        self.max_messages = n;
+        self
+    }
+
+    /// Largest message on creation (`mq_msgsize`). Above
+    /// `/proc/sys/fs/mqueue/msgsize_max` needs CAP_SYS_RESOURCE.
+    ///
+    /// ```
+    /// let o = shmring::mq::MqOptions::new().message_size(1024);
+    /// ```
+    pub fn message_size(mut self, bytes: i64) -> MqOptions {
+        self.message_size = bytes;
+        self
+    }
+
+    /// File mode of a created queue (default 0600).
+    ///
+    /// ```
+    /// let o = shmring::mq::MqOptions::new().mode(0o660);
+    /// ```
+    pub fn mode(mut self, mode: u32) -> MqOptions {
+        self.mode = mode;
+        self
+    }
+
+    /// Keep the queue when its creator drops (default `false`: the creator unlinks it).
+    ///
+    /// ```
+    /// let o = shmring::mq::MqOptions::new().keep(true);
+    /// ```
+    pub fn keep(mut self, keep: bool) -> MqOptions {
+        self.keep = keep;
+        self
+    }
+
+    /// Priority of messages sent through [`Sender`] (default 0; `0 .. 32768`).
+    ///
+    /// ```
+    /// let o = shmring::mq::MqOptions::new().priority(5);
+    /// ```
+    pub fn priority(mut self, priority: u32) -> MqOptions {
+        self.priority = priority;
+        self
+    }
+}
+
+/// A queue's attributes ([`MessageQueue::attributes`]).
+///
+/// ```
+/// # use shmring::mq::{MessageQueue, MqOptions};
+/// # let name = format!("/shmring-doc-attr-{}", std::process::id());
+/// let q = MessageQueue::create(&name, &MqOptions::new().max_messages(5).message_size(100))?;
+/// let a = q.attributes()?;
+/// assert_eq!((a.max_messages, a.message_size, a.current_messages), (5, 100, 0));
+/// # Ok::<(), shmring::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MqAttributes {
+    /// Queue depth (`mq_maxmsg`).
+    pub max_messages: i64,
+    /// Largest message (`mq_msgsize`).
+    pub message_size: i64,
+    /// Messages waiting now (`mq_curmsgs`).
+    pub current_messages: i64,
+}
+
+/// A handle on a POSIX message queue: sends and receives whole messages.
+///
+/// ```no_run
+/// use shmring::mq::{MessageQueue, MqOptions};
+/// use shmring::Receiver;
+/// # fn main() -> shmring::Result<()> {
+/// let mut q = MessageQueue::open_or_create("/orders", &MqOptions::new())?;
+/// let (msg, prio) = q.recv_priority()?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct MessageQueue {
+    mqd: sys::Mqd,
+    name: CString,
+    unlink_on_drop: bool,
+    message_size: usize,
+    priority: u32,
+}
+
+fn check_name(name: &str) -> Result<CString> {
+    let bad = |reason: &'static str| Error::InvalidName {
+        name: name.to_owned(),
+        reason: reason.into(),
+    };
+    if !name.starts_with('/') || name.len() < 2 {
+        return Err(bad(
+            "a message queue name is '/' followed by at least one character",
+        ));
+    }
+    if name[1..].contains('/') {
+        return Err(bad("a message queue name has no '/' after the first"));
+    }
+    if name.len() > 255 {
+        return Err(bad("a message queue name is at most 255 bytes"));
+    }
+    CString::new(name).map_err(|_| bad("contains a NUL byte"))
+}
+
+/// Turns an `mq_open` failure into the error a user can act on.
+fn open_error(name: &str, opts: &MqOptions, creating: bool, e: io::Error) -> Error {
+    let limit = |what: String, hint: String| Error::SystemLimit {
+        what: what.into(),
+        hint: hint.into(),
+    };
+    match e.raw_os_error() {
+        Some(libc::ENOENT) => Error::NotFound(format!("message queue {name}")),
+        Some(libc::EEXIST) => Error::AlreadyExists(format!("message queue {name}")),
+        Some(libc::ENOSYS) => {
+            Error::Unsupported("POSIX message queues are not available in this kernel (CONFIG_POSIX_MQUEUE)".into())
+        }
+        Some(libc::EINVAL) if creating => {
+            let root = sys::is_root();
+            let msg_max = sys::proc_limit("msg_max");
+            let msgsize_max = sys::proc_limit("msgsize_max");
+            let cap = |v: Option<i64>, file: &str, hard: i64| match (v, root) {
+                (Some(v), false) => format!(
+                    "{file} is {v}: raise /proc/sys/fs/mqueue/{file} (sysctl fs.mqueue.{file}), or run with CAP_SYS_RESOURCE"
+                ),
+                (Some(v), true) => format!(
+                    "{file} is {v} (/proc/sys/fs/mqueue/{file}); with CAP_SYS_RESOURCE the kernel's hard limit is {hard}"
+                ),
+                (None, _) => format!("see /proc/sys/fs/mqueue/{file}; the kernel's hard limit is {hard}"),
+            };
+            if opts.message_size > HARD_MSGSIZEMAX || (!root && msgsize_max.is_some_and(|m| opts.message_size > m)) {
+                limit(
+                    format!("message queue {name}: messages of {} bytes", opts.message_size),
+                    cap(msgsize_max, "msgsize_max", HARD_MSGSIZEMAX),
+                )
+            } else if opts.max_messages > HARD_MSGMAX || (!root && msg_max.is_some_and(|m| opts.max_messages > m)) {
+                limit(
+                    format!("message queue {name}: {} messages", opts.max_messages),
+                    cap(msg_max, "msg_max", HARD_MSGMAX),
+                )
+            } else {
+                limit(
+                    format!(
+                        "message queue {name}: {} messages of {} bytes refused (EINVAL)",
+                        opts.max_messages, opts.message_size
+                    ),
+                    format!(
+                        "limits: msg_max {}, msgsize_max {} in /proc/sys/fs/mqueue",
+                        msg_max.map_or("?".into(), |v| v.to_string()),
+                        msgsize_max.map_or("?".into(), |v| v.to_string())
+                    ),
+                )
+            }
+        }
+        Some(libc::EMFILE) => limit(
+            format!("message queue {name}: per-user queue memory or descriptors exhausted"),
+            "RLIMIT_MSGQUEUE (ulimit -q, default 819200 bytes) caps the bytes all queues of a user may hold \
+             (about max_messages * (message_size + overhead) each); RLIMIT_NOFILE (ulimit -n) the open descriptors"
+                .into(),
+        ),
+        Some(libc::ENOSPC) => limit(
+            format!("message queue {name}: too many queues on the system"),
+            format!(
+                "queues_max is {}: raise /proc/sys/fs/mqueue/queues_max (sysctl fs.mqueue.queues_max)",
+                sys::proc_limit("queues_max").map_or("?".into(), |v| v.to_string())
+            ),
+        ),
+        Some(libc::ENFILE) => limit(
+            format!("message queue {name}: the system's open file limit"),
+            "/proc/sys/fs/file-max".into(),
+        ),
+        Some(libc::ENOMEM) => limit(format!("message queue {name}: out of kernel memory"), "free memory".into()),
+        _ => Error::io(format!("mq_open {name}"), e),
+    }
+}
+
+impl MessageQueue {
+    fn from_mqd(
+        mqd: sys::Mqd,
+        name: CString,
+        creator: bool,
+        opts: &MqOptions,
+    ) -> Result<MessageQueue> {
+        let attr = sys::getattr(mqd).map_err(|e| {
+            sys::close(mqd);
+            Error::io("mq_getattr", e)
+        })?;
+        let message_size = usize::try_from(attr.msgsize).unwrap_or(0);
+        Ok(MessageQueue {
+            mqd,
+            name,
+            unlink_on_drop: creator && !opts.keep,
+            message_size,
+            priority: opts.priority,
+        })
+    }
+
+    fn check_create(opts: &MqOptions) -> Result<()> {
+        if opts.max_messages < 1 || opts.message_size < 1 {
+            return Err(Error::InvalidConfig(
+                format!(
+                    "a message queue needs max_messages >= 1 and message_size >= 1 (got {} and {})",
+                    opts.max_messages, opts.message_size
+                )
+                .into(),
+            ));
+        }
+        if opts.priority >= PRIO_MAX {
+            return Err(Error::InvalidConfig(
+                format!("priority {} is not below {PRIO_MAX}", opts.priority).into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Creates a new queue; [`Error::AlreadyExists`] if the name is taken. This handle
+    /// unlinks the queue on drop unless [`MqOptions::keep`].
+    ///
+    /// ```
+    /// # use shmring::mq::{MessageQueue, MqOptions};
+    /// let name = format!("/shmring-doc-create-{}", std::process::id());
+    /// let q = MessageQueue::create(&name, &MqOptions::new())?;
+    /// assert!(MessageQueue::create(&name, &MqOptions::new()).is_err());
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    pub fn create(name: &str, opts: &MqOptions) -> Result<MessageQueue> {
+        let c = check_name(name)?;
+        Self::check_create(opts)?;
+        let mqd = sys::open(
+            &c,
+            libc::O_RDWR | libc::O_EXCL | libc::O_CLOEXEC,
+            opts.mode,
+            Some((opts.max_messages, opts.message_size)),
+        )
+        .map_err(|e| open_error(name, opts, true, e))?;
+        Self::from_mqd(mqd, c, true, opts)
+    }
+
+    /// Opens an existing queue (its attributes are the creator's); [`Error::NotFound`] if
+    /// there is none.
+    ///
+    /// ```
+    /// # use shmring::mq::{MessageQueue, MqOptions};
+    /// let r = MessageQueue::open("/shmring-doc-no-such-queue", &MqOptions::new());
+    /// assert!(matches!(r, Err(shmring::Error::NotFound(_))));
+    /// ```
+    pub fn open(name: &str, opts: &MqOptions) -> Result<MessageQueue> {
+        let c = check_name(name)?;
+        if opts.priority >= PRIO_MAX {
+            return Err(Error::InvalidConfig(
+                format!("priority {} is not below {PRIO_MAX}", opts.priority).into(),
+            ));
+        }
+        let mqd = sys::open(&c, libc::O_RDWR | libc::O_CLOEXEC, 0, None)
+            .map_err(|e| open_error(name, opts, false, e))?;
+        Self::from_mqd(mqd, c, false, opts)
+    }
+
+    /// Opens the queue, creating it if needed (then this handle is its creator). Either
+    /// program may start first.
+    ///
+    /// ```
+    /// # use shmring::mq::{MessageQueue, MqOptions};
+    /// let name = format!("/shmring-doc-ooc-{}", std::process::id());
+    /// let a = MessageQueue::open_or_create(&name, &MqOptions::new())?;
+    /// let b = MessageQueue::open_or_create(&name, &MqOptions::new())?;
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    pub fn open_or_create(name: &str, opts: &MqOptions) -> Result<MessageQueue> {
+        for _ in 0..100 {
+            match Self::create(name, opts) {
+                Err(Error::AlreadyExists(_)) => {}
+                other => return other,
+            }
+            match Self::open(name, opts) {
+                // Unlinked between our two calls: try creating again.
+                Err(Error::NotFound(_)) => {}
+                other => return other,
+            }
+        }
+        Err(Error::Io {
+            op: Cow::Owned(format!("open or create {name}")),
+            source: io::Error::other("the queue kept appearing and disappearing"),
+        })
+    }
+
+    /// Removes a queue's name (processes that have it open keep using it). A missing name
+    /// is not an error.
+    ///
+    /// ```
+    /// shmring::mq::MessageQueue::unlink("/shmring-doc-no-such-queue")?;
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    pub fn unlink(name: &str) -> Result<()> {
+        let c = check_name(name)?;
+        match sys::unlink(&c) {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+            Err(e) => Err(Error::io(format!("mq_unlink {name}"), e)),
+        }
+    }
+
+    /// The queue's name.
+    ///
+    /// ```
+    /// # use shmring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/shmring-doc-name-{}", std::process::id());
+    /// let q = MessageQueue::create(&name, &MqOptions::new())?;
+    /// assert_eq!(q.name(), name);
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    pub fn name(&self) -> &str {
+        self.name.to_str().unwrap_or("")
+    }
+
+    /// Whether this handle unlinks the queue when dropped (true for a creator unless kept).
+    ///
+    /// ```
+    /// # use shmring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/shmring-doc-keep-{}", std::process::id());
+    /// let mut q = MessageQueue::create(&name, &MqOptions::new())?;
+    /// q.set_unlink_on_drop(false); // leave it for the next program
+    /// # q.set_unlink_on_drop(true);
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    pub fn set_unlink_on_drop(&mut self, unlink: bool) {
+        self.unlink_on_drop = unlink;
+    }
+
+    /// The queue's attributes, including how many messages wait now.
+    ///
+    /// ```
+    /// # use shmring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/shmring-doc-attrs-{}", std::process::id());
+    /// let q = MessageQueue::create(&name, &MqOptions::new())?;
+    /// assert_eq!(q.attributes()?.current_messages, 0);
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    pub fn attributes(&self) -> Result<MqAttributes> {
+        let a = sys::getattr(self.mqd).map_err(|e| Error::io("mq_getattr", e))?;
+        Ok(MqAttributes {
+            max_messages: a.maxmsg,
+            message_size: a.msgsize,
+            current_messages: a.curmsgs,
+        })
+    }
+
+    /// `wait`: `None` blocks, `Some(None)` does not wait, `Some(Some(d))` waits up to `d`.
+    fn send_impl(&mut self, msg: &[u8], prio: u32, wait: Option<Option<Duration>>) -> Result<bool> {
+        if msg.len() > self.message_size {
+            return Err(Error::MessageTooLarge {
+                len: msg.len(),
+                max: self.message_size,
+            });
+        }
+        if prio >= PRIO_MAX {
+            return Err(Error::InvalidConfig(
+                format!("priority {prio} is not below {PRIO_MAX}").into(),
+            ));
+        }
+        let abs = wait.map(sys::abs_deadline);
+        match sys::send(self.mqd, msg, prio, abs.as_ref()) {
+            Ok(()) => Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::ETIMEDOUT) => match wait {
+                Some(None) => Ok(false),
+                _ => Err(Error::Timeout),
+            },
+            Err(e) => Err(Error::io(format!("mq_send {}", self.name()), e)),
+        }
+    }
+
+    fn recv_impl(
+        &mut self,
+        buf: &mut Vec<u8>,
+        wait: Option<Option<Duration>>,
+    ) -> Result<Option<u32>> {
+        buf.clear();
+        buf.resize(self.message_size, 0);
+        let abs = wait.map(sys::abs_deadline);
+        match sys::receive(self.mqd, buf, abs.as_ref()) {
+            Ok((n, prio)) => {
+                buf.truncate(n);
+                Ok(Some(prio))
+            }
+            Err(e) => {
+                buf.clear();
+                match e.raw_os_error() {
+                    Some(libc::ETIMEDOUT) => match wait {
+                        Some(None) => Ok(None),
+                        _ => Err(Error::Timeout),
+                    },
+                    _ => Err(Error::io(format!("mq_receive {}", self.name()), e)),
+                }
+            }
+        }
+    }
+
+    /// Sends with a priority (`0 .. 32768`; higher is received first), waiting for room.
+    ///
+    /// ```
+    /// # use shmring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/shmring-doc-prio-{}", std::process::id());
+    /// # let mut q = MessageQueue::create(&name, &MqOptions::new())?;
+    /// q.send_priority(b"urgent", 10)?;
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    pub fn send_priority(&mut self, msg: &[u8], priority: u32) -> Result<()> {
+        self.send_impl(msg, priority, None).map(|_| ())
+    }
+
+    /// Sends with a priority if there is room now; `Ok(false)` if the queue is full.
+    ///
+    /// ```
+    /// # use shmring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/shmring-doc-tprio-{}", std::process::id());
+    /// let mut q = MessageQueue::create(&name, &MqOptions::new().max_messages(1))?;
+    /// assert!(q.try_send_priority(b"a", 1)?);
+    /// assert!(!q.try_send_priority(b"b", 1)?);
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    pub fn try_send_priority(&mut self, msg: &[u8], priority: u32) -> Result<bool> {
+        self.send_impl(msg, priority, Some(None))
+    }
+
+    /// Sends with a priority, waiting at most `timeout` for room.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use shmring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/shmring-doc-toprio-{}", std::process::id());
+    /// let mut q = MessageQueue::create(&name, &MqOptions::new())?;
+    /// q.send_priority_timeout(b"a", 1, Duration::from_millis(10))?;
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    pub fn send_priority_timeout(
+        &mut self,
+        msg: &[u8],
+        priority: u32,
+        timeout: Duration,
+    ) -> Result<()> {
+        self.send_impl(msg, priority, Some(Some(timeout)))
+            .map(|_| ())
+    }
+
+    /// Receives the oldest message of the highest priority into `buf`, waiting as long as
+    /// needed; returns its priority.
+    ///
+    /// ```
+    /// # use shmring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/shmring-doc-rprio-{}", std::process::id());
+    /// # let mut q = MessageQueue::create(&name, &MqOptions::new())?;
+    /// q.send_priority(b"x", 3)?;
+    /// let mut buf = Vec::new();
+    /// assert_eq!(q.recv_priority_into(&mut buf)?, 3);
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    pub fn recv_priority_into(&mut self, buf: &mut Vec<u8>) -> Result<u32> {
+        self.recv_impl(buf, None).map(|p| p.unwrap_or(0))
+    }
+
+    /// Receives a message and its priority, waiting as long as needed.
+    ///
+    /// ```
+    /// # use shmring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/shmring-doc-rp-{}", std::process::id());
+    /// # let mut q = MessageQueue::create(&name, &MqOptions::new())?;
+    /// q.send_priority(b"x", 3)?;
+    /// assert_eq!(q.recv_priority()?, (b"x".to_vec(), 3));
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    pub fn recv_priority(&mut self) -> Result<(Vec<u8>, u32)> {
+        let mut buf = Vec::new();
+        let p = self.recv_priority_into(&mut buf)?;
+        Ok((buf, p))
+    }
+
+    /// Receives a message if one waits now: `Ok(Some(priority))`, or `Ok(None)`.
+    ///
+    /// ```
+    /// # use shmring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/shmring-doc-trp-{}", std::process::id());
+    /// # let mut q = MessageQueue::create(&name, &MqOptions::new())?;
+    /// assert_eq!(q.try_recv_priority_into(&mut Vec::new())?, None);
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    pub fn try_recv_priority_into(&mut self, buf: &mut Vec<u8>) -> Result<Option<u32>> {
+        self.recv_impl(buf, Some(None))
+    }
+
+    /// Receives a message, waiting at most `timeout`; returns its priority.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use shmring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/shmring-doc-torp-{}", std::process::id());
+    /// # let mut q = MessageQueue::create(&name, &MqOptions::new())?;
+    /// let r = q.recv_priority_timeout_into(&mut Vec::new(), Duration::from_millis(1));
+    /// assert!(r.unwrap_err().is_timeout());
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    pub fn recv_priority_timeout_into(
+        &mut self,
+        buf: &mut Vec<u8>,
+        timeout: Duration,
+    ) -> Result<u32> {
+        self.recv_impl(buf, Some(Some(timeout)))
+            .map(|p| p.unwrap_or(0))
+    }
+}
+
+impl Sender for MessageQueue {
+    fn send(&mut self, msg: &[u8]) -> Result<()> {
+        let p = self.priority;
+        self.send_priority(msg, p)
+    }
+    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+        let p = self.priority;
+        self.try_send_priority(msg, p)
+    }
+    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
+        let p = self.priority;
+        self.send_priority_timeout(msg, p, timeout)
+    }
+    fn max_message(&self) -> usize {
+        self.message_size
+    }
+}
+
+impl Receiver for MessageQueue {
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        self.recv_priority_into(buf).map(|_| ())
+    }
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        self.try_recv_priority_into(buf).map(|p| p.is_some())
+    }
+    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
+        self.recv_priority_timeout_into(buf, timeout).map(|_| ())
+    }
+}
+
+impl Drop for MessageQueue {
+    fn drop(&mut self) {
+        sys::close(self.mqd);
+        if self.unlink_on_drop {
+            // Never panic in cleanup: a failure to unlink leaves a queue behind, nothing worse.
+            let _ = sys::unlink(&self.name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unique(tag: &str) -> String {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        format!(
+            "/shmring-mq-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    #[test]
+    fn names_are_checked() {
+        for bad in ["", "/", "noslash", "/a/b"] {
+            assert!(
+                matches!(
+                    MessageQueue::create(bad, &MqOptions::new()),
+                    Err(Error::InvalidName { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn priorities_then_fifo() {
+        let name = unique("prio");
+        let mut q = MessageQueue::create(&name, &MqOptions::new()).unwrap();
+        for (m, p) in [(&b"low1"[..], 1), (b"high", 9), (b"low2", 1), (b"mid", 5)] {
+            q.send_priority(m, p).unwrap();
+        }
+        assert_eq!(q.attributes().unwrap().current_messages, 4);
+        let got: Vec<(Vec<u8>, u32)> = (0..4).map(|_| q.recv_priority().unwrap()).collect();
+        assert_eq!(
+            got,
+            vec![
+                (b"high".to_vec(), 9),
+                (b"mid".to_vec(), 5),
+                (b"low1".to_vec(), 1),
+                (b"low2".to_vec(), 1)
+            ]
+        );
+    }
+}

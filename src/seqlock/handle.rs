@@ -158,7 +158,7 @@ fn geometry_of(map: &Mapping) -> &SeqlockGeometry {
     unsafe { &*(map.as_ptr().add(GEOMETRY_OFFSET) as *const SeqlockGeometry) }
 }
 
-fn check_type<T>(opts: &SeqlockOptions) -> Result<()> {
+fn check_type<T>() -> Result<()> {
     let size = std::mem::size_of::<T>();
     if size > MAX_VALUE_SIZE {
         return Err(Error::InvalidConfig(
@@ -166,7 +166,6 @@ fn check_type<T>(opts: &SeqlockOptions) -> Result<()> {
                 .into(),
         ));
     }
-    let _ = opts;
     Ok(())
 }
 
@@ -246,7 +245,7 @@ impl Cell {
     }
 
     fn create<T>(name: &str, opts: &SeqlockOptions) -> Result<Cell> {
-        check_type::<T>(opts)?;
+        check_type::<T>()?;
         let size = std::mem::size_of::<T>();
         let words = value_words(size);
         let spec = CreateSpec {
@@ -271,7 +270,7 @@ impl Cell {
         opts: &SeqlockOptions,
         role: Option<(u64, &'static str)>,
     ) -> Result<Cell> {
-        check_type::<T>(opts)?;
+        check_type::<T>()?;
         let tag = opts.type_tag;
         let seg = Segment::open(
             name,

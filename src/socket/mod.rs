@@ -897,6 +897,11 @@ impl Listener {
                 }
             }
         };
+        let nb = match &inner {
+            Inner::Unix(l) => l.set_nonblocking(true),
+            Inner::Tcp(l) => l.set_nonblocking(true),
+        };
+        nb.map_err(|e| Error::io("set the listener non-blocking", e))?;
         let address = match &inner {
             Inner::Tcp(l) => l
                 .local_addr()
@@ -933,16 +938,24 @@ impl Listener {
 
     /// Accepts one socket, waiting until `deadline`. `Ok(None)` on time out.
     fn accept_stream(&self, deadline: Deadline) -> Result<Option<Stream>> {
+        // The listening socket is non-blocking (set in `bind`): a client that is gone
+        // between poll and accept cannot leave us blocked in accept past the deadline.
         loop {
-            if !deadline.is_forever() && !wait_ready(self.fd(), Ready::Read, deadline)? {
-                return Ok(None);
-            }
             let r = match &self.inner {
-                Inner::Unix(l) => l.accept().map(|(s, _)| Stream::Unix(s)),
-                Inner::Tcp(l) => l.accept().map(|(s, _)| Stream::Tcp(s)),
+                Inner::Unix(l) => l
+                    .accept()
+                    .and_then(|(s, _)| s.set_nonblocking(false).map(|_| Stream::Unix(s))),
+                Inner::Tcp(l) => l
+                    .accept()
+                    .and_then(|(s, _)| s.set_nonblocking(false).map(|_| Stream::Tcp(s))),
             };
             match r {
                 Ok(s) => return Ok(Some(s)),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if !wait_ready(self.fd(), Ready::Read, deadline)? {
+                        return Ok(None);
+                    }
+                }
                 // The client gave up before we accepted it: wait for the next one.
                 Err(e)
                     if matches!(

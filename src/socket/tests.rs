@@ -320,3 +320,76 @@ fn address_parsing() {
     assert!(Address::parse("@").is_err());
     assert_eq!(Address::parse("@x").unwrap().to_string(), "@x");
 }
+
+/// Our listener and our client agree with every digest we can deliver.
+#[test]
+fn rust_to_rust_handshake_with_every_digest() {
+    for digest in [Digest::Sha256, Digest::Sha384, Digest::LegacyMd5] {
+        let (a, b) = UnixStream::pair().unwrap();
+        let key = b"k3y";
+        let server = std::thread::spawn(move || {
+            let c = Connection::from_stream(Stream::Unix(a), &SocketOptions::new());
+            let p = Pending {
+                conn: c,
+                authkey: Some(key.to_vec()),
+                digest,
+                handshake_timeout: Duration::from_secs(10),
+            };
+            let mut c = p.authenticate()?;
+            c.send(b"welcome")
+        });
+        let mut c = Connection::from_stream(Stream::Unix(b), &SocketOptions::new());
+        {
+            let mut h = c.handshake(key, Duration::from_secs(10));
+            h.answer().unwrap();
+            h.deliver(digest).unwrap();
+        }
+        assert_eq!(c.recv().unwrap(), b"welcome", "{digest:?}");
+        server.join().unwrap().unwrap();
+    }
+}
+
+/// Plays a CPython 3.12 `Client` byte by byte against our listener side.
+#[test]
+fn listener_handshake_against_a_scripted_312_client() {
+    let key = b"Do not let eve find us!";
+    let (a, mut py) = UnixStream::pair().unwrap();
+    let t = std::thread::spawn(move || {
+        let c = Connection::from_stream(Stream::Unix(a), &SocketOptions::new());
+        let p = Pending {
+            conn: c,
+            authkey: Some(key.to_vec()),
+            digest: Digest::Sha256,
+            handshake_timeout: Duration::from_secs(10),
+        };
+        p.authenticate()?.recv()
+    });
+    // Our challenge: 00 00 00 3B "#CHALLENGE#" "{sha256}" R40.
+    let ch = read_exact(&mut py, 4 + 59);
+    assert_eq!(&ch[..4], &[0, 0, 0, 0x3B]);
+    assert_eq!(&ch[4..15], CHALLENGE);
+    assert_eq!(&ch[15..23], b"{sha256}");
+    let message = &ch[15..];
+    py.write_all(&frame(
+        &[
+            &b"{sha256}"[..],
+            &hmac_named(b"sha256", key, message).unwrap(),
+        ]
+        .concat(),
+    ))
+    .unwrap();
+    assert_eq!(read_exact(&mut py, 13), frame(WELCOME));
+    // The client's challenge, with a fixed R40; our answer must be byte-exact.
+    let msg: Vec<u8> = [&b"{sha256}"[..], &(0u8..40).collect::<Vec<u8>>()].concat();
+    py.write_all(&frame(&[CHALLENGE, &msg].concat())).unwrap();
+    let resp = read_exact(&mut py, 4 + 40);
+    assert_eq!(&resp[..4], &[0, 0, 0, 0x28]);
+    assert_eq!(&resp[4..12], b"{sha256}");
+    assert_eq!(
+        &resp[12..],
+        hmac_named(b"sha256", key, &msg).unwrap().as_slice()
+    );
+    py.write_all(&frame(WELCOME)).unwrap();
+    py.write_all(&frame(b"data")).unwrap();
+    assert_eq!(t.join().unwrap().unwrap(), b"data");
+}

@@ -1,0 +1,240 @@
+//! Multi-process tests of POSIX message queues: this test binary re-executes itself in a
+//! peer role (`peer_role`, selected by SHMRING_MQ_ROLE).
+#![cfg(all(feature = "mq", target_os = "linux"))]
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use shmring::mq::{MessageQueue, MqOptions};
+use shmring::{Error, Receiver, Sender};
+
+const ROLE: &str = "SHMRING_MQ_ROLE";
+const COUNT: u32 = 3000;
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn unique(tag: &str) -> String {
+    format!(
+        "/shmring-mqt-{tag}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn message(seq: u32) -> Vec<u8> {
+    let len = match seq % 100 {
+        0 => 8192,
+        1 => 0,
+        _ => (seq % 300) as usize + 4,
+    };
+    let mut v: Vec<u8> = (0..len)
+        .map(|i| (i as u32).wrapping_mul(13).wrapping_add(seq) as u8)
+        .collect();
+    if len >= 4 {
+        v[..4].copy_from_slice(&seq.to_le_bytes());
+    }
+    v
+}
+
+struct Peer {
+    child: Child,
+    out: BufReader<ChildStdout>,
+}
+
+impl Peer {
+    fn spawn(role: &str, name: &str) -> Peer {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "peer_role", "--nocapture", "--test-threads", "1"])
+            .env(ROLE, role)
+            .env("SHMRING_MQ_NAME", name)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        Peer { child, out }
+    }
+
+    fn wait_line(&mut self, needle: &str) {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(
+                self.out.read_line(&mut line).unwrap() > 0,
+                "peer exited before printing {needle:?}"
+            );
+            if line.contains(needle) {
+                return;
+            }
+        }
+    }
+
+    fn finish(mut self) {
+        let mut rest = String::new();
+        self.out.read_to_string(&mut rest).unwrap();
+        let st = self.child.wait().unwrap();
+        assert!(st.success(), "peer failed: {st}\n{rest}");
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The peer roles. Does nothing unless SHMRING_MQ_ROLE is set.
+#[test]
+fn peer_role() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let name = std::env::var("SHMRING_MQ_NAME").unwrap();
+    let mut q = MessageQueue::open(&name, &MqOptions::new()).unwrap();
+    match role.as_str() {
+        "sender" => {
+            for seq in 0..COUNT {
+                q.send_timeout(&message(seq), Duration::from_secs(60))
+                    .unwrap();
+            }
+        }
+        "send_then_hang" => {
+            for seq in 0..5 {
+                q.send(&message(seq)).unwrap();
+            }
+            println!("SENT");
+            std::thread::sleep(Duration::from_secs(60));
+        }
+        other => panic!("unknown role {other}"),
+    }
+    std::process::exit(0);
+}
+
+/// 3000 messages through a 10-deep queue: both processes block in turn; every message
+/// arrives once, in order, intact.
+#[test]
+fn order_and_integrity_between_processes() {
+    let name = unique("order");
+    let mut q =
+        MessageQueue::create(&name, &MqOptions::new().max_messages(10).message_size(8192)).unwrap();
+    let peer = Peer::spawn("sender", &name);
+    let mut buf = Vec::new();
+    for seq in 0..COUNT {
+        q.recv_timeout_into(&mut buf, Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(buf, message(seq), "message {seq} differs");
+    }
+    peer.finish();
+    assert!(!q.try_recv_into(&mut buf).unwrap());
+}
+
+/// A sender killed after sending: everything it sent is still there (the kernel keeps it).
+#[test]
+fn messages_outlive_a_killed_sender() {
+    let name = unique("killed");
+    let mut q = MessageQueue::create(&name, &MqOptions::new()).unwrap();
+    let mut peer = Peer::spawn("send_then_hang", &name);
+    peer.wait_line("SENT");
+    peer.child.kill().unwrap();
+    peer.child.wait().unwrap();
+    for seq in 0..5 {
+        assert_eq!(
+            q.recv_timeout(Duration::from_secs(10)).unwrap(),
+            message(seq)
+        );
+    }
+    assert!(!q.try_recv_into(&mut Vec::new()).unwrap());
+}
+
+#[test]
+fn try_and_timeout_forms() {
+    let name = unique("forms");
+    let mut q =
+        MessageQueue::create(&name, &MqOptions::new().max_messages(2).message_size(16)).unwrap();
+    let mut buf = vec![1, 2, 3];
+    assert!(!q.try_recv_into(&mut buf).unwrap());
+    assert!(buf.is_empty());
+    assert!(q
+        .recv_timeout(Duration::from_millis(10))
+        .unwrap_err()
+        .is_timeout());
+    assert!(q.try_send(b"a").unwrap());
+    q.send_timeout(b"b", Duration::from_millis(10)).unwrap();
+    assert!(!q.try_send(b"c").unwrap());
+    assert!(q
+        .send_timeout(b"c", Duration::from_millis(10))
+        .unwrap_err()
+        .is_timeout());
+    assert!(matches!(
+        q.send(&[0u8; 17]),
+        Err(Error::MessageTooLarge { len: 17, max: 16 })
+    ));
+    assert_eq!(q.max_message(), 16);
+    let a = q.attributes().unwrap();
+    assert_eq!(
+        (a.max_messages, a.message_size, a.current_messages),
+        (2, 16, 2)
+    );
+    assert_eq!(q.recv().unwrap(), b"a");
+    assert!(matches!(
+        q.send_priority(b"x", 40_000),
+        Err(Error::InvalidConfig(_))
+    ));
+}
+
+#[test]
+fn system_limits_are_named() {
+    let name = unique("limit");
+    // 32 MiB messages exceed msgsize_max, and the kernel's hard limit even for root.
+    match MessageQueue::create(&name, &MqOptions::new().message_size(32 << 20)) {
+        Err(Error::SystemLimit { what, hint }) => {
+            assert!(what.contains("33554432"), "{what}");
+            assert!(
+                hint.contains("msgsize_max") && hint.contains("/proc/sys/fs/mqueue"),
+                "{hint}"
+            );
+        }
+        other => panic!("expected a SystemLimit error, got {other:?}"),
+    }
+    match MessageQueue::create(
+        &name,
+        &MqOptions::new().max_messages(1_000_000).message_size(16),
+    ) {
+        Err(Error::SystemLimit { hint, .. }) => assert!(hint.contains("msg_max"), "{hint}"),
+        other => panic!("expected a SystemLimit error, got {other:?}"),
+    }
+    assert!(matches!(
+        MessageQueue::create(&name, &MqOptions::new().max_messages(0)),
+        Err(Error::InvalidConfig(_))
+    ));
+}
+
+#[test]
+fn creator_unlinks_unless_kept() {
+    let name = unique("unlink");
+    let q = MessageQueue::create(&name, &MqOptions::new()).unwrap();
+    assert!(matches!(
+        MessageQueue::create(&name, &MqOptions::new()),
+        Err(Error::AlreadyExists(_))
+    ));
+    let opener = MessageQueue::open(&name, &MqOptions::new()).unwrap();
+    drop(opener); // an opener does not unlink
+    assert!(MessageQueue::open(&name, &MqOptions::new()).is_ok());
+    drop(q);
+    assert!(matches!(
+        MessageQueue::open(&name, &MqOptions::new()),
+        Err(Error::NotFound(_))
+    ));
+
+    let kept = MessageQueue::create(&name, &MqOptions::new().keep(true)).unwrap();
+    drop(kept);
+    let mut again = MessageQueue::open_or_create(&name, &MqOptions::new()).unwrap();
+    again.set_unlink_on_drop(true);
+    drop(again);
+    assert!(matches!(
+        MessageQueue::open(&name, &MqOptions::new()),
+        Err(Error::NotFound(_))
+    ));
+}
