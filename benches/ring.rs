@@ -203,11 +203,18 @@ fn main() {
 
     let stream_only = std::env::args().any(|a| a == "--stream-only");
     // Busy-poll round trip vs the spin floor.
-    let f1 = if stream_only { Stats::from_batches(vec![], 1) } else { floor_spin(1_000_000 / k) };
+    let f1 = if stream_only {
+        Stats::from_batches(vec![], 1)
+    } else {
+        floor_spin(1_000_000 / k)
+    };
     let (spin, f2) = if stream_only {
         (f1, f1)
     } else {
-        (ring_rtt("spin", 64, 1_000_000 / k, None), floor_spin(1_000_000 / k))
+        (
+            ring_rtt("spin", 64, 1_000_000 / k, None),
+            floor_spin(1_000_000 / k),
+        )
     };
     let floor = ns(f1.p50).min(ns(f2.p50));
     println!(

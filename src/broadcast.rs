@@ -599,7 +599,7 @@ mod tests_loom {
                 if let Some(r) = sub.try_recv(&shared, &data, &mut buf).unwrap() {
                     break r;
                 }
-                let ticket = wake.prepare_wait();
+                let (ticket, _) = wake.prepare_wait();
                 if let Some(r) = sub.try_recv(&shared, &data, &mut buf).unwrap() {
                     wake.cancel_wait();
                     break r;

@@ -345,7 +345,7 @@ mod tests_loom {
                 if shared.seq.load(Ordering::Acquire) / 2 > 0 {
                     break;
                 }
-                let ticket = changed.prepare_wait();
+                let (ticket, _) = changed.prepare_wait();
                 if shared.seq.load(Ordering::Acquire) / 2 > 0 {
                     changed.cancel_wait();
                     break;

@@ -10,6 +10,40 @@ pub(crate) use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
+/// The publishing side's barrier of the wake protocol (between "store the record" and
+/// "read `waiters`"). A compiler barrier when this process is registered for asymmetric
+/// barriers (the sleeping side then issues `membarrier`, see `sys::membarrier`), else a
+/// full fence. Under loom: a SeqCst fence (loom models the symmetric protocol, which the
+/// asymmetric one implements).
+#[inline(always)]
+pub(crate) fn light_barrier() {
+    #[cfg(not(loom))]
+    {
+        if crate::sys::membarrier::registered() {
+            std::sync::atomic::compiler_fence(Ordering::SeqCst);
+        } else {
+            fence(Ordering::SeqCst);
+        }
+    }
+    #[cfg(loom)]
+    fence(Ordering::SeqCst);
+}
+
+/// The sleeping side's barrier of the wake protocol (between "announce" and "re-check"):
+/// a full fence, plus a global membarrier so that publishers that skipped their CPU fence
+/// are ordered too. Returns false if the membarrier could not be issued (the caller then
+/// sleeps in short slices, bounding the cost of a missed wake-up).
+#[inline]
+pub(crate) fn heavy_barrier() -> bool {
+    fence(Ordering::SeqCst);
+    #[cfg(not(loom))]
+    {
+        crate::sys::membarrier::global()
+    }
+    #[cfg(loom)]
+    true
+}
+
 /// One iteration of a busy-wait loop (PAUSE on x86). Kept off the ring's own hot poll:
 /// on this project's reference machine PAUSE costs about 30 ns per round trip.
 #[inline(always)]

@@ -33,7 +33,7 @@
 //! `max_message` and within the data area. A failed check is `Error::Corrupt`.
 
 use crate::ring::layout::{record_size, RingShared, RECORD_HEADER, REC_MESSAGE, REC_PADDING};
-use crate::sync::{fence, DataArea, Ordering};
+use crate::sync::{light_barrier, DataArea, Ordering};
 use crate::{Error, Result};
 
 /// Geometry of a ring, validated once.
@@ -231,9 +231,9 @@ impl ProducerCore {
         self.shared().write_pos.store(self.write, Ordering::Release);
         self.published = self.write;
         // SYNC: the header stores above and the load of `waiters` below must not be
-        // reordered (store-load): paired with the SeqCst fence a sleeper issues after
-        // announcing itself, either we see its announcement or it sees our records.
-        fence(Ordering::SeqCst);
+        // reordered (store-load): paired with the barrier a sleeper issues after announcing
+        // itself (`heavy_barrier`), either we see its announcement or it sees our records.
+        light_barrier();
         self.shared().data_wake.waiters.load(Ordering::Relaxed) != 0
     }
 
@@ -393,7 +393,7 @@ impl ConsumerCore {
         self.released = self.read;
         // SYNC: store-load ordering against the producer's announcement; see
         // ProducerCore::publish.
-        fence(Ordering::SeqCst);
+        light_barrier();
         self.shared().space_wake.waiters.load(Ordering::Relaxed) != 0
     }
 

@@ -53,7 +53,7 @@ fn recv_blocking(c: &mut ConsumerCore, shared: &RingShared, buf: &mut Vec<u8>) {
             }
             return;
         }
-        let ticket = shared.data_wake.prepare_wait();
+        let (ticket, _) = shared.data_wake.prepare_wait();
         if c.pop_into(buf).unwrap() {
             shared.data_wake.cancel_wait();
             if c.release() {
@@ -72,7 +72,7 @@ fn send_blocking(p: &mut ProducerCore, shared: &RingShared, msg: &[u8]) {
         if p.push(msg).unwrap() {
             break;
         }
-        let ticket = shared.space_wake.prepare_wait();
+        let (ticket, _) = shared.space_wake.prepare_wait();
         if p.push(msg).unwrap() {
             shared.space_wake.cancel_wait();
             break;

@@ -22,7 +22,7 @@
 use std::time::{Duration, Instant};
 
 use crate::ring::layout::WakeWord;
-use crate::sync::{fence, Ordering};
+use crate::sync::{heavy_barrier, Ordering};
 use crate::transport::Deadline;
 use crate::{Error, Result};
 
@@ -80,15 +80,16 @@ pub const LIVENESS_SLICE: Duration = Duration::from_millis(10);
 const SPINS_PER_CLOCK: u32 = 64;
 
 impl WakeWord {
-    /// Step 2 of the protocol: announce a sleeper; returns the ticket to sleep on.
+    /// Step 2 of the protocol: announce a sleeper; returns the ticket to sleep on, and
+    /// whether the heavy barrier was issued (if not, sleep in short slices).
     #[inline]
-    pub(crate) fn prepare_wait(&self) -> u32 {
+    pub(crate) fn prepare_wait(&self) -> (u32, bool) {
         self.waiters.fetch_add(1, Ordering::SeqCst);
-        // SYNC: pairs with the fence in the waker's publish: announce-then-recheck vs.
-        // publish-then-read-waiters.
-        fence(Ordering::SeqCst);
+        // SYNC: pairs with the waker's `light_barrier` in publish/release:
+        // announce-then-recheck vs. publish-then-read-waiters.
+        let ok = heavy_barrier();
         // SYNC: Acquire pairs with the Release bump in `wake`.
-        self.seq.load(Ordering::Acquire)
+        (self.seq.load(Ordering::Acquire), ok)
     }
 
     /// Withdraws an announcement made by [`WakeWord::prepare_wait`].
@@ -180,7 +181,7 @@ pub(crate) fn wait_for<T>(
     // Phase 2: yield or block.
     loop {
         if block {
-            let ticket = wake.prepare_wait();
+            let (ticket, barrier_ok) = wake.prepare_wait();
             match ready() {
                 Ok(Some(v)) => {
                     wake.cancel_wait();
@@ -192,9 +193,15 @@ pub(crate) fn wait_for<T>(
                     return Err(e);
                 }
             }
+            // Without the heavy barrier a wake-up can be missed: bound its cost.
+            let cap = if barrier_ok {
+                LIVENESS_SLICE
+            } else {
+                Duration::from_millis(1)
+            };
             let slice = match deadline.remaining() {
-                Some(left) => left.min(LIVENESS_SLICE),
-                None => LIVENESS_SLICE,
+                Some(left) => left.min(cap),
+                None => cap,
             };
             if !slice.is_zero() {
                 wake.sleep(ticket, Some(slice));
