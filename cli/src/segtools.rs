@@ -16,16 +16,25 @@ use crate::{Failure, InspectArgs, LsArgs, RecvArgs, RmArgs, SendArgs};
 struct Seen {
     info: SegmentInfo,
     ring: Option<RingInfo>,
+    seqlock: Option<shmring::seqlock::SeqlockInfo>,
+    broadcast: Option<shmring::broadcast::BroadcastInfo>,
 }
 
 fn look(name: &str) -> shmring::Result<Seen> {
     let info = segment::inspect(name)?;
-    let ring = if info.kind == "ring" {
-        Some(ring::inspect(name)?)
-    } else {
-        None
+    let mut seen = Seen {
+        info,
+        ring: None,
+        seqlock: None,
+        broadcast: None,
     };
-    Ok(Seen { info, ring })
+    match seen.info.kind {
+        "ring" => seen.ring = Some(ring::inspect(name)?),
+        "seqlock" => seen.seqlock = Some(shmring::seqlock::inspect(name)?),
+        "broadcast" => seen.broadcast = Some(shmring::broadcast::inspect(name)?),
+        _ => {}
+    }
+    Ok(seen)
 }
 
 /// Role names of a kind's role bytes.
@@ -38,6 +47,10 @@ fn roles(s: &Seen) -> Vec<String> {
         .map(|(b, _)| match (s.info.kind, b) {
             ("ring", 0) => "producer".to_owned(),
             ("ring", 1) => "consumer".to_owned(),
+            ("seqlock", 0) => "writer".to_owned(),
+            ("seqlock", 1) => "readers".to_owned(),
+            ("broadcast", 0) => "publisher".to_owned(),
+            ("broadcast", 1) => "subscribers".to_owned(),
             (_, b) => format!("role{b}"),
         })
         .collect()
@@ -76,6 +89,28 @@ fn to_json(s: &Seen) -> Value {
             "consumer_attached": r.consumer_attached,
             "producer_attaches": r.producer_attaches,
             "consumer_attaches": r.consumer_attaches,
+        });
+    }
+    if let Some(q) = &s.seqlock {
+        v["seqlock"] = json!({
+            "value_size": q.value_size,
+            "type_tag": q.type_tag,
+            "version": q.version,
+            "write_in_progress": q.write_in_progress,
+            "writer_attached": q.writer_attached,
+            "readers_attached": q.readers_attached,
+            "writer_attaches": q.writer_attaches,
+            "reader_attaches": q.reader_attaches,
+        });
+    }
+    if let Some(b) = &s.broadcast {
+        v["broadcast"] = json!({
+            "slots": b.slots,
+            "max_message": b.max_message,
+            "slot_size": b.slot_size,
+            "published": b.published,
+            "publisher_attached": b.publisher_attached,
+            "subscribers_attached": b.subscribers_attached,
         });
     }
     v
@@ -163,9 +198,13 @@ pub fn ls(a: &LsArgs) -> Result<(), Failure> {
     for f in &found {
         match f {
             Ok(s) => {
-                let (cap, fill) = match &s.ring {
-                    Some(r) => (r.capacity.to_string(), r.fill.to_string()),
-                    None => ("-".into(), "-".into()),
+                // CAPACITY / FILL: bytes for a ring, slots / messages published for a
+                // broadcast ring, value size / version for a seqlock cell.
+                let (cap, fill) = match (&s.ring, &s.broadcast, &s.seqlock) {
+                    (Some(r), _, _) => (r.capacity.to_string(), r.fill.to_string()),
+                    (_, Some(b), _) => (format!("{} slots", b.slots), b.published.to_string()),
+                    (_, _, Some(q)) => (format!("{} B", q.value_size), format!("v{}", q.version)),
+                    _ => ("-".into(), "-".into()),
                 };
                 let att = roles(s);
                 println!(
@@ -247,6 +286,30 @@ pub fn inspect(a: &InspectArgs) -> Result<(), Failure> {
             "attaches:   producer {} time(s), consumer {} time(s) since creation",
             r.producer_attaches, r.consumer_attaches
         );
+    }
+    if let Some(q) = &s.seqlock {
+        println!(
+            "value:      {} bytes, type tag {:#x}, version {}{}",
+            q.value_size,
+            q.type_tag,
+            q.version,
+            if q.write_in_progress {
+                " (a write is in progress, or its writer died in it)"
+            } else {
+                ""
+            }
+        );
+        println!(
+            "attaches:   writer {} time(s), readers {} time(s) since creation",
+            q.writer_attaches, q.reader_attaches
+        );
+    }
+    if let Some(b) = &s.broadcast {
+        println!(
+            "slots:      {} of {} bytes, largest message {} bytes",
+            b.slots, b.slot_size, b.max_message
+        );
+        println!("published:  {} messages", b.published);
     }
     Ok(())
 }

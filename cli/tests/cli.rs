@@ -407,3 +407,49 @@ fn compare_redis_runs_only_against_redis_url() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn ls_and_inspect_show_seqlock_and_broadcast_segments() {
+    use shmring::broadcast::{BroadcastOptions, Publisher};
+    use shmring::seqlock::{SeqlockOptions, Writer};
+    let cell = uniq("cell");
+    let bcast = uniq("bcast");
+    let mut w = Writer::<[u8; 16]>::create(&cell, &SeqlockOptions::new()).unwrap();
+    w.write(&[7; 16]);
+    w.write(&[8; 16]);
+    let mut p = Publisher::create(&bcast, &BroadcastOptions::new().slots(8)).unwrap();
+    p.publish(b"x").unwrap();
+
+    let out = run(&["inspect", &cell]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    assert!(t.contains("kind:       seqlock"), "{t}");
+    assert!(t.contains("attached:   writer"), "{t}");
+    assert!(t.contains("16 bytes") && t.contains("version 2"), "{t}");
+
+    let out = run(&["inspect", "--json", &bcast]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "broadcast");
+    assert_eq!(v["broadcast"]["slots"], 8);
+    assert_eq!(v["broadcast"]["published"], 1);
+    assert_eq!(v["roles"][0], "publisher");
+
+    let out = run(&["ls"]);
+    let t = text(&out.stdout);
+    let line = t
+        .lines()
+        .find(|l| l.starts_with(&cell))
+        .expect("cell listed");
+    assert!(
+        line.contains("seqlock") && line.contains("v2") && line.contains("live"),
+        "{line}"
+    );
+    let line = t
+        .lines()
+        .find(|l| l.starts_with(&bcast))
+        .expect("broadcast listed");
+    assert!(
+        line.contains("8 slots") && line.contains("publisher"),
+        "{line}"
+    );
+}
