@@ -11,7 +11,7 @@ const ROW: i32 = 26;
 const TOP: i32 = 70;
 const LABEL_W: i32 = 230;
 const PANEL_W: i32 = 330;
-const GAP: i32 = 40;
+const GAP: i32 = 70;
 
 /// One row: a label and up to two values per panel.
 struct Row {
