@@ -491,6 +491,28 @@ impl Runner {
         };
         let connect = m.connect;
         let name = unique(m.id);
+        if let Some(codec) = m.rpc {
+            let r = with_peer(
+                "rpc-server",
+                name.clone(),
+                m.id,
+                self.plan.limit(),
+                !m.peer_sees_close,
+                move |name, mut out| {
+                    let (tx, rx) = connect(&name, Side::A).map_err(|e| e.to_string())?;
+                    let ready = read_line(&mut out)?;
+                    if ready != "ready" {
+                        return Err(format!("unexpected peer output {ready:?}"));
+                    }
+                    crate::rpcbench::round_trip(codec, tx, rx, SMALL, budget)
+                },
+            );
+            (m.cleanup)(&name);
+            return match r {
+                Ok(s) => Outcome::Ok((s, SMALL)),
+                Err(e) => Outcome::Failed(e),
+            };
+        }
         let r = with_peer(
             "echo",
             name.clone(),
@@ -531,6 +553,36 @@ impl Runner {
         let connect = m.connect;
         let cap = m.max_stream_bytes;
         let name = unique(m.id);
+        if let Some(codec) = m.rpc {
+            let r = with_peer(
+                "rpc-server",
+                name.clone(),
+                m.id,
+                self.plan.limit(),
+                !m.peer_sees_close,
+                move |name, mut out| {
+                    let (tx, rx) = connect(&name, Side::A).map_err(|e| e.to_string())?;
+                    let ready = read_line(&mut out)?;
+                    if ready != "ready" {
+                        return Err(format!("unexpected peer output {ready:?}"));
+                    }
+                    let most = cap / size as u64;
+                    crate::rpcbench::throughput(codec, tx, rx, size, budget, most)
+                },
+            );
+            (m.cleanup)(&name);
+            return match r {
+                Ok((n, rate)) => Outcome::Ok(Tput {
+                    size,
+                    messages: n,
+                    msgs_per_s: rate,
+                    bytes_per_s: rate * size as f64,
+                    memcpy_msgs_per_s: memcpy,
+                    ratio: if memcpy > 0.0 { rate / memcpy } else { 0.0 },
+                }),
+                Err(e) => Outcome::Failed(e),
+            };
+        }
         let r = with_peer(
             "sink",
             name.clone(),

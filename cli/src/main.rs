@@ -14,6 +14,7 @@ mod compare;
 mod methods;
 mod peer;
 mod plot;
+mod rpcbench;
 mod segtools;
 
 use std::path::PathBuf;

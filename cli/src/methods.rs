@@ -101,6 +101,14 @@ mod article {
         needs_service: "No",
         easy: "Yes",
     };
+    /// RPC over the ring: shared memory, made easy by the RPC layer.
+    pub const RPC_RING: Qual = Qual {
+        article_row: "Shared Memory (RPC)",
+        cross_platform: "Yes",
+        needs_file: "Yes",
+        needs_service: "No",
+        easy: "Yes",
+    };
     /// The article's last section (RPC over sockets).
     pub const RPC: Qual = Qual {
         article_row: "Sockets (RPC)",
@@ -134,6 +142,9 @@ pub struct Method {
     pub no_stream: Option<&'static str>,
     /// The most bytes one throughput run may send (a file log keeps every byte on disk).
     pub max_stream_bytes: u64,
+    /// An RPC method: measured with calls (`rpcbench`) over `connect`'s pair, with this
+    /// codec, instead of the byte drivers.
+    pub rpc: Option<RpcCodec>,
     /// Removes what a measurement left behind (files, directories), given its name. Runs
     /// after both processes are done.
     pub cleanup: fn(&str),
@@ -160,8 +171,18 @@ const fn method(
         peer_sees_close: true,
         no_stream: None,
         max_stream_bytes: u64::MAX,
+        rpc: None,
         cleanup: no_cleanup,
     }
+}
+
+/// Which codec an RPC method uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RpcCodec {
+    /// The compact binary codec.
+    Binary,
+    /// JSON-RPC 2.0.
+    Json,
 }
 
 fn runs() -> Result<(), String> {
@@ -312,34 +333,28 @@ pub fn all() -> Vec<Method> {
                 redis_pubsub,
             )
         },
-        pending(
-            "rpc-ring",
-            "RPC over the ring",
-            article::RPC,
-            Wait::Blocking,
-        ),
-        pending(
-            "rpc-socket",
-            "RPC over a Unix socket",
-            article::RPC,
-            Wait::Blocking,
-        ),
+        Method {
+            rpc: Some(RpcCodec::Binary),
+            ..method(
+                "rpc-ring",
+                "RPC, ring (binary codec)",
+                article::RPC_RING,
+                Wait::Blocking,
+                ring_block,
+            )
+        },
+        Method {
+            rpc: Some(RpcCodec::Json),
+            cleanup: remove_paths,
+            ..method(
+                "rpc-socket",
+                "RPC, Unix socket (JSON)",
+                article::RPC,
+                Wait::Blocking,
+                socket_unix,
+            )
+        },
     ]
-}
-
-fn not_built() -> Result<(), String> {
-    Err("not in this build yet (its module has not landed)".into())
-}
-
-fn unsupported(_: &str, _: Side) -> shmring::Result<(Tx, Rx)> {
-    Err(shmring::Error::Unsupported("not in this build".into()))
-}
-
-fn pending(id: &'static str, label: &'static str, qual: Qual, wait: Wait) -> Method {
-    Method {
-        check: not_built,
-        ..method(id, label, qual, wait, unsupported)
-    }
 }
 
 /// The two directions of a duplex channel made of two one-way channels: (out, in).

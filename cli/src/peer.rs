@@ -21,6 +21,8 @@ pub enum Role {
     Echo,
     /// Receive throughput rounds, reporting each on stdout.
     Sink,
+    /// Serve RPC calls (`echo`, `sink`) until the caller is gone.
+    RpcServer,
 }
 
 /// Arguments of `__peer`.
@@ -48,6 +50,16 @@ pub fn run(a: &PeerArgs) -> Result<(), Failure> {
     match a.role {
         Role::FloorSpin => measure::floor_spin_peer(&a.name)?,
         Role::FloorFutex => measure::floor_futex_peer(&a.name)?,
+        Role::RpcServer => {
+            let m = methods::find(&a.method)
+                .ok_or_else(|| Failure::new(format!("unknown method {:?}", a.method)))?;
+            let codec = m
+                .rpc
+                .ok_or_else(|| Failure::new(format!("{} is not an RPC method", m.id)))?;
+            let (tx, rx) = (m.connect)(&a.name, Side::B)?;
+            say("ready")?;
+            crate::rpcbench::serve(codec, tx, rx).map_err(Failure::new)?;
+        }
         Role::Echo | Role::Sink => {
             let m = methods::find(&a.method)
                 .ok_or_else(|| Failure::new(format!("unknown method {:?}", a.method)))?;
