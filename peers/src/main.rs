@@ -342,6 +342,17 @@ fn run(budget: Duration) {
     println!(
         "\nbusy-poll rows are compared with the cache-line floor, the others with the futex floor."
     );
+    for r in &rows {
+        for (what, e) in [
+            ("round trip", r.rtt.as_ref().err()),
+            ("throughput 64 B", r.small.as_ref().err()),
+            ("throughput 64 KiB", r.large.as_ref().err()),
+        ] {
+            if let Some(e) = e {
+                println!("failed: {} {what}: {e}", r.label);
+            }
+        }
+    }
     // Say plainly who wins each figure.
     let winner = |f: &dyn Fn(&Row) -> Option<f64>, more_is_better: bool| {
         rows.iter()
