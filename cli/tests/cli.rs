@@ -453,3 +453,33 @@ fn ls_and_inspect_show_seqlock_and_broadcast_segments() {
         "{line}"
     );
 }
+
+#[test]
+fn rm_goes_on_after_a_failure_and_exits_1() {
+    let stale = uniq("stale");
+    let missing = uniq("missing");
+    drop(Producer::create(&stale, &RingOptions::new().capacity(4096).keep(true)).unwrap());
+    let out = run(&["rm", &missing, &stale]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains(&format!("removed {stale}")));
+    assert!(shmring::segment::inspect(&stale).is_err());
+}
+
+#[test]
+fn send_refuses_a_line_longer_than_the_ring_takes() {
+    let name = uniq("longline");
+    let line = vec![b'x'; 3000];
+    // A 4 KiB ring takes messages of at most 2040 bytes.
+    let out = run_with_stdin(&["send", "--capacity", "4096", "--no-wait", &name], &line);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("exceeds the maximum"),
+        "{}",
+        text(&out.stderr)
+    );
+}
