@@ -425,20 +425,21 @@ impl Runner {
         // met a busy machine and is abandoned (and the next one made smaller).
         let limit = Duration::from_secs(5) + self.plan.floor * 8;
         let run = |iters: usize| -> Result<Stats, String> {
-            with_peer(
-                role,
-                unique("floor"),
-                "",
-                limit,
-                false,
-                move |name, _out| {
-                    match kind {
-                        FloorKind::Spin => measure::floor_spin(&name, iters),
-                        FloorKind::Futex => measure::floor_futex(&name, iters, None),
-                    }
-                    .map_err(|e| e.to_string())
-                },
-            )
+            let name = unique("floor");
+            let page = name.clone();
+            let r = with_peer(role, name, "", limit, false, move |name, _out| {
+                match kind {
+                    FloorKind::Spin => measure::floor_spin(&name, iters),
+                    FloorKind::Futex => measure::floor_futex(&name, iters, None),
+                }
+                .map_err(|e| e.to_string())
+            });
+            if r.is_err() {
+                // An abandoned floor never drops its page: remove the name (Linux keeps
+                // POSIX shm names in /dev/shm; elsewhere there is nothing to do here).
+                let _ = std::fs::remove_file(format!("/dev/shm{page}"));
+            }
+            r
         };
         // Chunks of about a quarter of the budget each, each sized by the last chunk's
         // mean (a count sized once could run for minutes if the machine gets busy
