@@ -246,6 +246,19 @@ fn floor(spin: bool, budget: Duration) -> Result<Stats, String> {
             .stdin(Stdio::null())
             .spawn()
             .map_err(|e| e.to_string())?;
+        // A peer that failed leaves the floor waiting for ever: give up on it (and its
+        // page) a second after the peer is gone.
+        let mut gone_since: Option<Instant> = None;
+        while !handle.is_finished() {
+            if gone_since.is_none() && matches!(child.try_wait(), Ok(Some(_))) {
+                gone_since = Some(Instant::now());
+            }
+            if gone_since.is_some_and(|t| t.elapsed() > Duration::from_secs(1)) {
+                let _ = std::fs::remove_file(format!("/dev/shm{name}"));
+                return Err("the floor's peer exited early".into());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let r = handle
             .join()
             .map_err(|_| "floor thread panicked".to_owned())?;
