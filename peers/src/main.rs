@@ -293,12 +293,33 @@ struct Row {
     large: Result<f64, String>,
 }
 
+/// Seconds since the start at which the run last made progress (a watchdog ends a run
+/// that is stuck: a contender whose peer failed may leave its other side waiting).
+static PROGRESS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn progress(start: Instant) {
+    PROGRESS.store(
+        start.elapsed().as_secs(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
 fn run(budget: Duration) {
+    let start = Instant::now();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let last = PROGRESS.load(std::sync::atomic::Ordering::Relaxed);
+        if start.elapsed().as_secs().saturating_sub(last) > 60 {
+            eprintln!("shmring-peers: no progress for a minute; a contender is stuck");
+            std::process::exit(1);
+        }
+    });
     eprintln!("measuring (about {} s)...", 2 + contenders::all().len() * 3);
     let fs1 = floor(true, budget / 3);
     let ff1 = floor(false, budget / 3);
     let mut rows = Vec::new();
     for c in contenders::all() {
+        progress(start);
         eprintln!("  {}", c.label);
         rows.push(Row {
             label: c.label,
