@@ -149,36 +149,65 @@ pub fn floor_spin(name: &str, iters: usize) -> Result<Stats> {
     let warm = iters / 10;
     let mut batches = Vec::with_capacity(iters / BATCH + 1);
     let mut i = 0u64;
-    let one = |i: u64| {
+    // A peer that died (or never came) must not make us spin forever: look at the clock
+    // every 2^16 polls and give up after PEER_TIMEOUT without an answer.
+    let one = |i: u64| -> Result<()> {
         ping.store(i, Ordering::Release);
-        while pong.load(Ordering::Acquire) != i {}
-    };
-    for _ in 0..warm {
-        i += 1;
-        one(i);
-    }
-    for _ in 0..iters / BATCH {
-        let t = Instant::now();
-        for _ in 0..BATCH {
-            i += 1;
-            one(i);
+        let mut n = 0u32;
+        let mut since: Option<Instant> = None;
+        while pong.load(Ordering::Acquire) != i {
+            n = n.wrapping_add(1);
+            if n % (1 << 16) == 0 {
+                let t0 = *since.get_or_insert_with(Instant::now);
+                if t0.elapsed() > PEER_TIMEOUT {
+                    return Err(Error::Timeout);
+                }
+            }
         }
-        batches.push(t.elapsed());
-    }
+        Ok(())
+    };
+    let result = (|| {
+        for _ in 0..warm {
+            i += 1;
+            one(i)?;
+        }
+        for _ in 0..iters / BATCH {
+            let t = Instant::now();
+            for _ in 0..BATCH {
+                i += 1;
+                one(i)?;
+            }
+            batches.push(t.elapsed());
+        }
+        Ok(())
+    })();
     ping.store(STOP, Ordering::Release);
-    Ok(Stats::from_batches(batches, BATCH))
+    result.map(|()| Stats::from_batches(batches, BATCH))
 }
+
+/// How long a floor waits for its peer before giving up with `Error::Timeout`.
+pub const PEER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The peer of [`floor_spin`]: answers every ping until told to stop.
 pub fn floor_spin_peer(name: &str) -> Result<()> {
     let page = FloorPage::open(name)?;
     let (ping, pong) = (page.u64_at(0), page.u64_at(8));
     let mut last = 0;
+    let mut n = 0u32;
+    let mut idle_since: Option<Instant> = None;
     loop {
         let v = ping.load(Ordering::Acquire);
         if v == last {
+            n = n.wrapping_add(1);
+            if n % (1 << 16) == 0 {
+                let t0 = *idle_since.get_or_insert_with(Instant::now);
+                if t0.elapsed() > PEER_TIMEOUT {
+                    return Err(Error::Timeout);
+                }
+            }
             continue;
         }
+        idle_since = None;
         if v == STOP {
             return Ok(());
         }
@@ -197,33 +226,40 @@ pub fn floor_futex(name: &str, iters: usize, pause: Option<Duration>) -> Result<
     let warm = (iters / 10).max(1);
     let mut batches = Vec::with_capacity(iters);
     let mut i = 0u32;
-    let one = |i: u32| {
+    let one = |i: u32| -> Result<()> {
         ping.store(i, Ordering::Release);
         futex::wake_all(ping);
+        let mut since: Option<Instant> = None;
         loop {
             let v = pong.load(Ordering::Acquire);
             if v == i {
-                break;
+                return Ok(());
             }
             futex::wait(pong, v, Some(Duration::from_millis(100)));
+            if since.get_or_insert_with(Instant::now).elapsed() > PEER_TIMEOUT {
+                return Err(Error::Timeout);
+            }
         }
     };
-    for _ in 0..warm {
-        i += 1;
-        one(i);
-    }
-    for _ in 0..iters {
-        if let Some(p) = pause {
-            std::thread::sleep(p);
+    let result = (|| {
+        for _ in 0..warm {
+            i += 1;
+            one(i)?;
         }
-        let t = Instant::now();
-        i += 1;
-        one(i);
-        batches.push(t.elapsed());
-    }
+        for _ in 0..iters {
+            if let Some(p) = pause {
+                std::thread::sleep(p);
+            }
+            let t = Instant::now();
+            i += 1;
+            one(i)?;
+            batches.push(t.elapsed());
+        }
+        Ok(())
+    })();
     ping.store(u32::MAX, Ordering::Release);
     futex::wake_all(ping);
-    Ok(Stats::from_batches(batches, 1))
+    result.map(|()| Stats::from_batches(batches, 1))
 }
 
 /// The peer of [`floor_futex`].
@@ -231,12 +267,17 @@ pub fn floor_futex_peer(name: &str) -> Result<()> {
     let page = FloorPage::open(name)?;
     let (ping, pong) = (page.u32_at(0), page.u32_at(128));
     let mut last = 0u32;
+    let mut idle_since: Option<Instant> = None;
     loop {
         let v = ping.load(Ordering::Acquire);
         if v == last {
             futex::wait(ping, v, Some(Duration::from_millis(100)));
+            if idle_since.get_or_insert_with(Instant::now).elapsed() > PEER_TIMEOUT {
+                return Err(Error::Timeout);
+            }
             continue;
         }
+        idle_since = None;
         if v == u32::MAX {
             return Ok(());
         }

@@ -472,3 +472,54 @@ impl Segment {
         sys::unlock_byte(&self.fd, byte)
     }
 }
+
+/// Reads any segment's common header and which roles are held, read-only, without
+/// attaching (for `shmring ls` / `inspect` / `rm`). A file that is not a segment gets
+/// [`Error::BadSegment`] naming what is wrong, a missing one [`Error::NotFound`].
+///
+/// ```
+/// use shmring::ring::{Producer, RingOptions};
+/// # fn main() -> shmring::Result<()> {
+/// let name = format!("/shmring-seginsp-{}", std::process::id());
+/// let tx = Producer::create(&name, &RingOptions::new().capacity(4096))?;
+/// let info = shmring::segment::inspect(&name)?;
+/// assert_eq!(info.kind, "ring");
+/// assert!(!info.is_stale());
+/// # drop(tx);
+/// # Ok(()) }
+/// ```
+pub fn inspect(name: &str) -> Result<SegmentInfo> {
+    inspect_with(name, |_, _| Ok(())).map(|(info, ())| info)
+}
+
+/// Removes a segment's name (`shm_unlink` or `unlink`) after checking that it is a
+/// segment of this crate; processes still attached keep their mapping. Refuses a segment
+/// that a live handle uses with [`Error::RoleTaken`] unless `force`.
+///
+/// ```
+/// use shmring::ring::{Producer, RingOptions};
+/// # fn main() -> shmring::Result<()> {
+/// let name = format!("/shmring-segrm-{}", std::process::id());
+/// let tx = Producer::create(&name, &RingOptions::new().capacity(4096).keep(true))?;
+/// assert!(shmring::segment::remove(&name, false).is_err()); // live
+/// drop(tx);
+/// shmring::segment::remove(&name, false)?;                 // stale now
+/// assert!(shmring::segment::inspect(&name).is_err());
+/// # Ok(()) }
+/// ```
+pub fn remove(name: &str, force: bool) -> Result<SegmentInfo> {
+    let info = inspect(name)?;
+    if !force && !info.is_stale() {
+        let role = match info.roles_held.iter().position(|&b| b) {
+            Some(0) if info.kind == "ring" => "producer",
+            Some(1) if info.kind == "ring" => "consumer",
+            _ => "attached",
+        };
+        return Err(Error::RoleTaken {
+            role,
+            name: info.name,
+        });
+    }
+    Location::parse(name)?.unlink()?;
+    Ok(info)
+}

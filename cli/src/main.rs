@@ -1,4 +1,247 @@
-//! The `shmring` command (being written).
-fn main() {
-    eprintln!("shmring: the comparison is being written");
+//! The `shmring` command.
+//!
+//! - `shmring` / `shmring compare`: measures every IPC method compiled in between two real
+//!   processes, beside the machine's floors, and prints the article's table with the
+//!   measured columns added.
+//! - `shmring ls | inspect | rm`: the crate's segments in /dev/shm (or a directory).
+//! - `shmring send | recv`: lines or length-prefixed frames between stdin/stdout and a ring.
+//!
+//! Exit codes: 0 success, 1 failure (the message says what failed), 2 bad usage (unknown
+//! option, invalid segment name).
+
+mod adapters;
+mod compare;
+mod methods;
+mod peer;
+mod plot;
+mod rpcbench;
+mod segtools;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit code for a failure.
+const EXIT_FAILURE: u8 = 1;
+/// Exit code for bad usage (clap uses it too).
+const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "shmring",
+    version,
+    about = "Compare every IPC method on this machine; list, inspect, remove, feed and drain shmring segments.",
+    long_about = "Compare every IPC method on this machine (the default command); list, inspect, \
+remove, feed and drain shmring segments.\n\nWith no command, runs `compare`: every method \
+compiled in is measured between two real processes, beside the machine's floors, and printed \
+with the article's qualitative columns.",
+    after_help = "Examples:\n  shmring                          compare every method (about a minute)\n  \
+shmring --quick --json out.json  a short run, results also as JSON\n  \
+shmring ls                       the segments in /dev/shm\n  \
+seq 10 | shmring send /q         feed lines into ring /q (another terminal: shmring recv /q)",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    compare: CompareArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Measure every method between two processes, beside the machine's floors (default).
+    #[command(
+        long_about = "Measures, for every method compiled in, the round trip (p50, p99) of a \
+64-byte message and the throughput of 64-byte and 64-KiB messages, between this process and a \
+peer process (this binary re-run in a hidden peer role). Each round trip is shown as a ratio to \
+the floor of its kind measured right before and after it: the cache-line ping-pong for \
+busy-polling methods, the futex ping-pong for blocking ones; each throughput as a ratio to a \
+memcpy of the same size. A method that cannot run here is listed with the reason.",
+        after_help = "Examples:\n  shmring compare\n  shmring compare --quick\n  \
+shmring compare --full --json results.json --plot results.svg\n  \
+shmring compare --only ring-spin,ring-block"
+    )]
+    Compare(CompareArgs),
+    /// List the shmring segments in /dev/shm and in the given directories.
+    #[command(after_help = "Examples:\n  shmring ls\n  shmring ls /tmp/rings --json")]
+    Ls(LsArgs),
+    /// Show the header and state of one segment, read-only.
+    #[command(after_help = "Examples:\n  shmring inspect /orders\n  \
+shmring inspect /tmp/rings/orders --json")]
+    Inspect(InspectArgs),
+    /// Remove segments: stale ones (no live producer/consumer), live ones only with --force.
+    #[command(after_help = "Examples:\n  shmring rm /orders /jobs\n  shmring rm --force /orders")]
+    Rm(RmArgs),
+    /// Send stdin into a ring: one message per line, or length-prefixed frames.
+    #[command(
+        long_about = "Sends stdin into the ring NAME (created if missing, so either side may \
+start first): one message per line (without its newline), or with --framed, frames of a \
+4-byte little-endian length then the bytes. At the end of input, waits until a consumer has \
+received everything, then exits.",
+        after_help = "Examples:\n  producer | shmring send /q\n  \
+shmring send --framed /q < frames.bin"
+    )]
+    Send(SendArgs),
+    /// Receive from a ring to stdout: one line per message, or length-prefixed frames.
+    #[command(
+        long_about = "Receives from the ring NAME (created if missing) and writes each message \
+to stdout followed by a newline, or with --framed as a 4-byte little-endian length then the \
+bytes. Exits when the producer has gone and everything it sent was written.",
+        after_help = "Examples:\n  shmring recv /q | consumer\n  shmring recv --count 1 /q"
+    )]
+    Recv(RecvArgs),
+    #[command(name = "__peer", hide = true)]
+    Peer(peer::PeerArgs),
+}
+
+/// Options of `compare`.
+#[derive(Debug, Args, Clone)]
+pub struct CompareArgs {
+    /// A short run (about 15 s): fewer round trips and messages, noisier figures.
+    #[arg(long, conflicts_with = "full")]
+    pub quick: bool,
+    /// A long run (several minutes): steadier figures.
+    #[arg(long)]
+    pub full: bool,
+    /// Also write the results as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Also draw round trip and throughput per method as an SVG to FILE.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// Only these methods (comma-separated ids, see `--list`).
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub only: Vec<String>,
+    /// List the methods and whether each can run here, without measuring.
+    #[arg(long)]
+    pub list: bool,
+}
+
+/// Options of `ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Directories to scan besides /dev/shm (for segments created by path).
+    pub dirs: Vec<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Segment name (`/name` for POSIX shared memory) or file path.
+    pub name: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Segment names or paths.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    /// Also remove segments that a live process is attached to (it keeps its mapping).
+    #[arg(long, short)]
+    pub force: bool,
+}
+
+/// Options of `send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Ring name (`/name`) or file path.
+    pub name: String,
+    /// Read frames (u32 little-endian length, then the bytes) instead of lines.
+    #[arg(long)]
+    pub framed: bool,
+    /// Capacity in bytes if this side creates the ring (a power of two).
+    #[arg(long, default_value_t = 1 << 20)]
+    pub capacity: u64,
+    /// Do not wait at end of input for a consumer to receive everything.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+/// Options of `recv`.
+#[derive(Debug, Args)]
+pub struct RecvArgs {
+    /// Ring name (`/name`) or file path.
+    pub name: String,
+    /// Write frames (u32 little-endian length, then the bytes) instead of lines.
+    #[arg(long)]
+    pub framed: bool,
+    /// Capacity in bytes if this side creates the ring (a power of two).
+    #[arg(long, default_value_t = 1 << 20)]
+    pub capacity: u64,
+    /// Exit after this many messages.
+    #[arg(long)]
+    pub count: Option<u64>,
+}
+
+/// A failure of a command: the message and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// What went wrong, for stderr.
+    pub msg: String,
+    /// Process exit code.
+    pub code: u8,
+}
+
+impl From<shmring::Error> for Failure {
+    fn from(e: shmring::Error) -> Self {
+        let code = match e {
+            shmring::Error::InvalidName { .. } => EXIT_USAGE,
+            _ => EXIT_FAILURE,
+        };
+        Failure {
+            msg: e.to_string(),
+            code,
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure {
+            msg: e.to_string(),
+            code: EXIT_FAILURE,
+        }
+    }
+}
+
+impl Failure {
+    /// A failure with exit code 1.
+    pub fn new(msg: impl Into<String>) -> Failure {
+        Failure {
+            msg: msg.into(),
+            code: EXIT_FAILURE,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => compare::run(&cli.compare),
+        Some(Command::Compare(a)) => compare::run(&a),
+        Some(Command::Ls(a)) => segtools::ls(&a),
+        Some(Command::Inspect(a)) => segtools::inspect(&a),
+        Some(Command::Rm(a)) => segtools::rm(&a),
+        Some(Command::Send(a)) => segtools::send(&a),
+        Some(Command::Recv(a)) => segtools::recv(&a),
+        Some(Command::Peer(a)) => peer::run(&a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            if !f.msg.is_empty() {
+                eprintln!("shmring: {}", f.msg);
+            }
+            ExitCode::from(f.code)
+        }
+    }
 }

@@ -166,8 +166,6 @@ impl Attached {
     }
 
     fn from_segment(seg: Segment, wait: WaitStrategy) -> Attached {
-        // Asymmetric wake barriers for this process (once; see sys::membarrier).
-        crate::sys::membarrier::register();
         let map = seg.mapping();
         let g = Self::geometry_words(map);
         let geo = Geometry {

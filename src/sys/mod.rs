@@ -11,7 +11,6 @@ use std::ptr::NonNull;
 use crate::{Error, Result};
 
 pub(crate) mod futex;
-pub(crate) mod membarrier;
 
 /// Where a segment lives: a POSIX shared memory name (`/orders`) or a file path.
 ///

@@ -1,0 +1,39 @@
+# The comparison run as a user starts it (`shmring --quick`), every method compiled in, Redis
+# included against a throwaway server of this step's own; then the run's JSON must account
+# for every method: measured, or not run with a reason. Nothing measured may have failed.
+# (Debug build: the figures mean nothing here, the run must work.) Then the CLI's end-to-end
+# tests with that server, so their Redis measurement runs for real.
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends redis-server redis-tools >/dev/null
+fi
+compare_port=46479
+while (echo >"/dev/tcp/127.0.0.1/$compare_port") 2>/dev/null; do
+  compare_port=$((compare_port + 1))
+done
+compare_dir=$(mktemp -d)
+on_exit "scripts/redis-test-server.sh stop '$compare_dir' $compare_port; rm -rf '$compare_dir'"
+scripts/redis-test-server.sh start "$compare_dir" "$compare_port"
+
+REDIS_URL="redis://127.0.0.1:$compare_port" timeout 600 \
+  cargo run -q --all-features -p shmring-cli -- --quick \
+  --json "$compare_dir/compare.json" --plot "$compare_dir/compare.svg"
+python3 - "$compare_dir/compare.json" <<'PY'
+import json, sys
+rep = json.load(open(sys.argv[1]))
+bad = []
+for m in rep["methods"]:
+    if m["unavailable"]:
+        print(f"not run: {m['id']}: {m['unavailable']}")
+        continue
+    for k in ("rtt", "tput_small", "tput_large"):
+        if m[k]["status"] == "failed":
+            bad.append(f"{m['id']} {k}: {m[k]['value']}")
+assert rep["floors"], "no floor measured"
+if bad:
+    sys.exit("failed measurements:\n" + "\n".join(bad))
+PY
+grep -q '<svg' "$compare_dir/compare.svg"
+SHMRING_TEST_REDIS_URL="redis://127.0.0.1:$compare_port" \
+  cargo test --all-features -p shmring-cli --test cli

@@ -1,0 +1,223 @@
+//! Sender/Receiver views of the methods that are not byte transports themselves, so the
+//! comparison measures them with the same drivers: a seqlock cell (latest value), signals
+//! (an `i32` per signal).
+
+use std::time::Duration;
+
+use shmring::transport::Deadline;
+use shmring::{Error, Receiver, Result, Sender};
+
+/// Seqlock cell value: `len: u32`, 4 bytes of padding, then up to [`CELL_MAX`] bytes.
+pub type Cell = [u8; 96];
+/// Largest message a cell carries.
+pub const CELL_MAX: usize = 96 - 8;
+
+fn encode_cell(msg: &[u8]) -> Result<Cell> {
+    if msg.len() > CELL_MAX {
+        return Err(Error::MessageTooLarge {
+            len: msg.len(),
+            max: CELL_MAX,
+        });
+    }
+    let mut c = [0u8; 96];
+    c[..4].copy_from_slice(&(msg.len() as u32).to_le_bytes());
+    c[8..8 + msg.len()].copy_from_slice(msg);
+    Ok(c)
+}
+
+fn decode_cell(c: &Cell, buf: &mut Vec<u8>) -> Result<()> {
+    let len = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize;
+    if len > CELL_MAX {
+        return Err(Error::Framing(
+            format!("cell says {len} bytes, at most {CELL_MAX} fit").into(),
+        ));
+    }
+    buf.clear();
+    buf.extend_from_slice(&c[8..8 + len]);
+    Ok(())
+}
+
+/// Writes each message as the cell's new value (never waits).
+pub struct CellTx(pub shmring::seqlock::Writer<Cell>);
+
+impl std::fmt::Debug for CellTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CellTx")
+    }
+}
+
+impl Sender for CellTx {
+    fn send(&mut self, msg: &[u8]) -> Result<()> {
+        let c = encode_cell(msg)?;
+        self.0.write(&c);
+        Ok(())
+    }
+    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+        self.send(msg).map(|()| true)
+    }
+    fn send_timeout(&mut self, msg: &[u8], _: Duration) -> Result<()> {
+        self.send(msg)
+    }
+    fn max_message(&self) -> usize {
+        CELL_MAX
+    }
+}
+
+/// Receives each new version of the cell (versions written between two receives are
+/// skipped: that is what a seqlock is).
+pub struct CellRx {
+    /// The reader.
+    pub reader: shmring::seqlock::Reader<Cell>,
+    /// The last version received.
+    pub last: u64,
+}
+
+impl std::fmt::Debug for CellRx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CellRx")
+    }
+}
+
+impl Receiver for CellRx {
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        self.recv_timeout_into(buf, Duration::MAX)
+    }
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        match self.recv_timeout_into(buf, Duration::ZERO) {
+            Ok(()) => Ok(true),
+            Err(Error::Timeout) => {
+                buf.clear();
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
+        let s = self.reader.wait_changed(self.last, timeout)?;
+        self.last = s.version;
+        decode_cell(&s.value, buf)
+    }
+}
+
+/// Largest message a signal carries: the `i32` of a real-time signal holds a length byte
+/// and 3 bytes.
+pub const SIGNAL_MAX: usize = 3;
+
+/// Sends each message as one queued real-time signal (`sigqueue`) to the peer's pid.
+#[derive(Debug)]
+pub struct SignalTx {
+    /// The peer.
+    pub pid: u32,
+    /// Which signal.
+    pub opts: shmring::signal::SignalOptions,
+}
+
+impl SignalTx {
+    fn value(msg: &[u8]) -> Result<i32> {
+        if msg.len() > SIGNAL_MAX {
+            return Err(Error::MessageTooLarge {
+                len: msg.len(),
+                max: SIGNAL_MAX,
+            });
+        }
+        let mut b = [0u8; 4];
+        b[0] = msg.len() as u8;
+        b[1..1 + msg.len()].copy_from_slice(msg);
+        Ok(i32::from_le_bytes(b))
+    }
+
+    fn attempt(&self, v: i32) -> Result<bool> {
+        match shmring::signal::send(self.pid, shmring::signal::Signal::Value(v), &self.opts) {
+            Ok(()) => Ok(true),
+            // The peer's queue of real-time signals is full: no room now.
+            Err(Error::SystemLimit { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn send_until(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+        let v = Self::value(msg)?;
+        loop {
+            if self.attempt(v)? {
+                return Ok(());
+            }
+            if deadline.expired() {
+                return Err(Error::Timeout);
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+}
+
+impl Sender for SignalTx {
+    fn send(&mut self, msg: &[u8]) -> Result<()> {
+        self.send_until(msg, Deadline::forever())
+    }
+    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+        let v = Self::value(msg)?;
+        self.attempt(v)
+    }
+    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
+        self.send_until(msg, Deadline::after(timeout))
+    }
+    fn max_message(&self) -> usize {
+        SIGNAL_MAX
+    }
+}
+
+/// Receives the values queued to this process (other signals are ignored).
+pub struct SignalRx {
+    /// The listener.
+    pub listener: shmring::signal::Listener,
+    /// This process's entry in its registry (held only to be removed on drop).
+    pub _registration: shmring::signal::Registration,
+}
+
+impl std::fmt::Debug for SignalRx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SignalRx")
+    }
+}
+
+fn decode_value(v: i32, buf: &mut Vec<u8>) -> Result<()> {
+    let b = v.to_le_bytes();
+    let len = b[0] as usize;
+    if len > SIGNAL_MAX {
+        return Err(Error::Framing(
+            format!("signal value with length {len}").into(),
+        ));
+    }
+    buf.clear();
+    buf.extend_from_slice(&b[1..1 + len]);
+    Ok(())
+}
+
+impl Receiver for SignalRx {
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        loop {
+            let ev = self.listener.recv()?;
+            if let shmring::signal::Signal::Value(v) = ev.signal {
+                return decode_value(v, buf);
+            }
+        }
+    }
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        while let Some(ev) = self.listener.try_recv()? {
+            if let shmring::signal::Signal::Value(v) = ev.signal {
+                return decode_value(v, buf).map(|()| true);
+            }
+        }
+        buf.clear();
+        Ok(false)
+    }
+    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
+        let deadline = Deadline::after(timeout);
+        loop {
+            let left = deadline.remaining().unwrap_or(Duration::MAX);
+            let ev = self.listener.recv_timeout(left)?;
+            if let shmring::signal::Signal::Value(v) = ev.signal {
+                return decode_value(v, buf);
+            }
+        }
+    }
+}

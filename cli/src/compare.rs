@@ -1,0 +1,1090 @@
+//! `shmring compare`: every method between two real processes, beside the machine's floors.
+//!
+//! Order of a run: the memcpy floor; then for each method that can run, the floor of its
+//! kind (reused when the previous measurement was that same floor), the method's round
+//! trip, its throughput at 64 B and at 64 KiB, and the floor of its kind again. Each
+//! round trip is reported as a ratio to the smaller of the floors measured right before
+//! and after it; each throughput as a ratio to a memcpy of the same message size.
+//!
+//! Every measurement runs on a worker thread with its peer process; one that does not
+//! finish in time gets its peer killed and is reported as failed, so a broken method never
+//! hangs the run.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use shmring::measure::{self, Stats, BATCH};
+use shmring::ring::Side;
+use shmring::{Receiver, Sender};
+
+use crate::methods::{self, Method, Qual, Wait};
+use crate::{CompareArgs, Failure};
+
+/// Message size of the round trip and the small throughput.
+pub const SMALL: usize = 64;
+/// Message size of the large throughput.
+pub const LARGE: usize = 64 * 1024;
+
+/// How long each kind of measurement aims to take.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(crate) struct Plan {
+    pub(crate) mode: &'static str,
+    #[serde(serialize_with = "secs")]
+    rtt: Duration,
+    #[serde(serialize_with = "secs")]
+    tput: Duration,
+    #[serde(serialize_with = "secs")]
+    floor: Duration,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+impl Plan {
+    fn from_args(a: &CompareArgs) -> Plan {
+        let ms = Duration::from_millis;
+        if a.quick {
+            Plan {
+                mode: "quick",
+                rtt: ms(250),
+                tput: ms(200),
+                floor: ms(100),
+            }
+        } else if a.full {
+            Plan {
+                mode: "full",
+                rtt: ms(4000),
+                tput: ms(3000),
+                floor: ms(1000),
+            }
+        } else {
+            Plan {
+                mode: "default",
+                rtt: ms(1000),
+                tput: ms(700),
+                floor: ms(300),
+            }
+        }
+    }
+
+    /// How long a measurement may take before its peer is killed.
+    fn limit(&self) -> Duration {
+        Duration::from_secs(20) + self.rtt.max(self.tput) * 8
+    }
+}
+
+/// Which floor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FloorKind {
+    /// Two processes ping-pong one cache line, busy polling.
+    Spin,
+    /// Two processes ping-pong through shared futexes, sleeping each way.
+    Futex,
+}
+
+impl FloorKind {
+    fn of(w: Wait) -> FloorKind {
+        match w {
+            Wait::BusyPoll => FloorKind::Spin,
+            Wait::Blocking => FloorKind::Futex,
+        }
+    }
+    fn label(self) -> &'static str {
+        match self {
+            FloorKind::Spin => "floor: cache-line ping-pong",
+            FloorKind::Futex => "floor: futex ping-pong",
+        }
+    }
+}
+
+/// A floor measurement.
+#[derive(Debug, Clone, Serialize)]
+pub struct FloorResult {
+    /// Which floor.
+    pub kind: FloorKind,
+    /// Median round trip, ns.
+    pub p50_ns: f64,
+    /// 99th percentile, ns.
+    pub p99_ns: f64,
+    /// Round trips measured.
+    pub count: usize,
+    /// Which method it was measured before or after.
+    pub around: String,
+}
+
+/// A round-trip result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rtt {
+    /// Message size (64, or the method's largest message if smaller).
+    pub size: usize,
+    /// Median, ns.
+    pub p50_ns: f64,
+    /// 99th percentile, ns.
+    pub p99_ns: f64,
+    /// Mean, ns.
+    pub mean_ns: f64,
+    /// Round trips measured.
+    pub count: usize,
+    /// Round trips per timed batch (percentiles are over batch means).
+    pub batch: usize,
+    /// The floor compared with.
+    pub floor: FloorKind,
+    /// The floor's p50 (smaller of before and after), ns.
+    pub floor_p50_ns: Option<f64>,
+    /// The floor's p99 (smaller of before and after), ns.
+    pub floor_p99_ns: Option<f64>,
+    /// p50 / floor p50.
+    pub p50_ratio: Option<f64>,
+    /// p99 / floor p99.
+    pub p99_ratio: Option<f64>,
+}
+
+/// A throughput result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tput {
+    /// Message size.
+    pub size: usize,
+    /// Messages the receiver counted.
+    pub messages: u64,
+    /// Messages per second at the receiver.
+    pub msgs_per_s: f64,
+    /// Payload bytes per second.
+    pub bytes_per_s: f64,
+    /// memcpy of the same size, messages per second.
+    pub memcpy_msgs_per_s: f64,
+    /// msgs_per_s / memcpy_msgs_per_s.
+    pub ratio: f64,
+}
+
+/// Outcome of one measurement of a method.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "status", content = "value")]
+pub enum Outcome<T> {
+    /// Measured.
+    Ok(T),
+    /// Not measured, for this reason (message too large, ...).
+    Skipped(String),
+    /// Tried and failed.
+    Failed(String),
+}
+
+impl<T> Outcome<T> {
+    fn ok(&self) -> Option<&T> {
+        match self {
+            Outcome::Ok(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// One method's row.
+#[derive(Debug, Clone, Serialize)]
+pub struct MethodResult {
+    /// Id.
+    pub id: &'static str,
+    /// Label.
+    pub label: &'static str,
+    /// The article's columns.
+    pub qual: Qual,
+    /// Busy-poll or blocking.
+    pub wait: Wait,
+    /// Why it did not run here, if it did not.
+    pub unavailable: Option<String>,
+    /// Round trip at 64 B.
+    pub rtt: Option<Outcome<Rtt>>,
+    /// Throughput at 64 B.
+    pub tput_small: Option<Outcome<Tput>>,
+    /// Throughput at 64 KiB.
+    pub tput_large: Option<Outcome<Tput>>,
+}
+
+/// The machine the run came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    /// CPU model.
+    pub cpu: String,
+    /// Logical CPUs available.
+    pub cpus: usize,
+    /// OS and kernel.
+    pub os: String,
+    /// Architecture.
+    pub arch: &'static str,
+    /// The 1-minute load average when the run started (Linux), if known.
+    pub load: Option<f64>,
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// shmring version.
+    pub version: &'static str,
+    /// The machine.
+    pub machine: Machine,
+    /// Mode and per-measurement budgets.
+    pub(crate) plan: Plan,
+    /// memcpy floor: (size, messages per second).
+    pub memcpy: Vec<(usize, f64)>,
+    /// Every floor measurement, in order.
+    pub floors: Vec<FloorResult>,
+    /// Every method, in table order.
+    pub methods: Vec<MethodResult>,
+    /// Wall time of the run, s.
+    pub seconds: f64,
+}
+
+fn machine() -> Machine {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    Machine {
+        cpu,
+        cpus: thread::available_parallelism().map_or(1, |n| n.get()),
+        os: format!("{} {kernel}", std::env::consts::OS)
+            .trim()
+            .to_owned(),
+        arch: std::env::consts::ARCH,
+        load: std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok()),
+    }
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A run-unique shm name.
+fn unique(tag: &str) -> String {
+    format!(
+        "/shmring-cmp-{}-{tag}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A peer process: its stdout lines, its stderr collected in the background.
+struct Peer {
+    child: Child,
+    stderr: Option<thread::JoinHandle<String>>,
+}
+
+fn spawn_peer(role: &str, name: &str, method: &str) -> Result<(Peer, ChildStdout), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+    let mut child = Command::new(exe)
+        .args(["__peer", role, name, "--method", method])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the peer process: {e}"))?;
+    let stdout = child.stdout.take().ok_or("peer has no stdout")?;
+    let mut err = child.stderr.take().ok_or("peer has no stderr")?;
+    let stderr = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    Ok((
+        Peer {
+            child,
+            stderr: Some(stderr),
+        },
+        stdout,
+    ))
+}
+
+impl Peer {
+    /// Waits (bounded) for the peer to exit, killing it if it does not; its stderr if it
+    /// failed.
+    fn finish(mut self, kill_now: bool) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        if kill_now {
+            let _ = self.child.kill();
+        }
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(st)) => break Some(st),
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
+                _ => {
+                    let _ = self.child.kill();
+                    break self.child.wait().ok();
+                }
+            }
+        };
+        let err = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        match status {
+            Some(st) if st.success() => Ok(()),
+            Some(st) => Err(format!(
+                "peer {st}{}{}",
+                if err.trim().is_empty() { "" } else { ": " },
+                err.trim()
+            )),
+            None => Err("peer could not be waited for".into()),
+        }
+    }
+}
+
+/// Runs `work` on a worker thread against a peer process in `role`; a measurement that
+/// does not finish within `limit` gets its peer killed (which makes a blocked transport
+/// return `Disconnected`); a worker still stuck after that is abandoned.
+fn with_peer<T: Send + 'static>(
+    role: &'static str,
+    name: String,
+    method: &'static str,
+    limit: Duration,
+    stop_peer_after: bool,
+    work: impl FnOnce(String, BufReader<ChildStdout>) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    let (peer, stdout) = spawn_peer(role, &name, method)?;
+    let (done_tx, done_rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = done_tx.send(work(name, BufReader::new(stdout)));
+    });
+    match done_rx.recv_timeout(limit) {
+        Ok(r) => {
+            let fin = peer.finish(r.is_err() || stop_peer_after);
+            match (r, fin) {
+                (Ok(t), Ok(())) => Ok(t),
+                (Ok(t), Err(_)) => Ok(t),
+                (Err(e), Ok(())) => Err(e),
+                (Err(e), Err(pe)) => Err(format!("{e} ({pe})")),
+            }
+        }
+        Err(_) => {
+            let pe = peer.finish(true).err().unwrap_or_default();
+            // The kill usually unblocks the worker; give it a moment, then abandon it.
+            let _ = done_rx.recv_timeout(Duration::from_secs(2));
+            Err(format!(
+                "no result within {:.0} s; peer killed {pe}",
+                limit.as_secs_f64()
+            ))
+        }
+    }
+}
+
+fn read_line(out: &mut BufReader<ChildStdout>) -> Result<String, String> {
+    let mut line = String::new();
+    match out.read_line(&mut line) {
+        Ok(0) => Err("the peer exited before answering".into()),
+        Ok(_) => Ok(line.trim().to_owned()),
+        Err(e) => Err(format!("reading the peer's output: {e}")),
+    }
+}
+
+fn ns(d: Duration) -> f64 {
+    d.as_nanos() as f64
+}
+
+/// Iterations to fill `budget` at `per` each, within bounds, a multiple of `step`.
+fn iters_for(budget: Duration, per: f64, min: usize, max: usize, step: usize) -> usize {
+    let n = if per > 0.0 {
+        (ns(budget) / per) as usize
+    } else {
+        max
+    };
+    (n.clamp(min, max) / step).max(1) * step
+}
+
+/// The state of a run: per-kind iteration estimates, the last measurement done.
+struct Runner {
+    plan: Plan,
+    floors: Vec<FloorResult>,
+    /// ns per round trip of each floor, from its first measurement.
+    floor_per: [Option<f64>; 2],
+    /// The floor measured last, if nothing else was measured since.
+    last_floor: Option<usize>,
+}
+
+impl Runner {
+    fn floor(&mut self, kind: FloorKind, around: String) -> Option<usize> {
+        let idx = kind as usize;
+        let role = match kind {
+            FloorKind::Spin => "floor-spin",
+            FloorKind::Futex => "floor-futex",
+        };
+        // A chunk is meant to take a quarter of the floor budget: one that takes seconds
+        // met a busy machine and is abandoned (and the next one made smaller).
+        let limit = Duration::from_secs(5) + self.plan.floor * 8;
+        let run = |iters: usize| -> Result<Stats, String> {
+            let name = unique("floor");
+            let page = name.clone();
+            let r = with_peer(role, name, "", limit, false, move |name, _out| {
+                match kind {
+                    FloorKind::Spin => measure::floor_spin(&name, iters),
+                    FloorKind::Futex => measure::floor_futex(&name, iters, None),
+                }
+                .map_err(|e| e.to_string())
+            });
+            if r.is_err() {
+                // An abandoned floor never drops its page: remove the name (Linux keeps
+                // POSIX shm names in /dev/shm; elsewhere there is nothing to do here).
+                let _ = std::fs::remove_file(format!("/dev/shm{page}"));
+            }
+            r
+        };
+        // Chunks of about a quarter of the budget each, each sized by the last chunk's
+        // mean (a count sized once could run for minutes if the machine gets busy
+        // meanwhile); the floor is the least disturbed chunk: the smallest p50.
+        let start = Instant::now();
+        let mut best: Option<Stats> = None;
+        for _ in 0..6 {
+            let iters = match self.floor_per[idx] {
+                Some(per) => iters_for(self.plan.floor / 4, per, 100, 50_000_000, BATCH),
+                None => match kind {
+                    FloorKind::Spin => 20_000,
+                    FloorKind::Futex => 300,
+                },
+            };
+            let Ok(s) = run(iters) else {
+                self.floor_per[idx] = Some(self.floor_per[idx].unwrap_or(1000.0) * 100.0);
+                if best.is_some() {
+                    break;
+                }
+                continue;
+            };
+            self.floor_per[idx] = Some(ns(s.mean).max(1.0));
+            if best.is_none_or(|b| s.p50 < b.p50) {
+                best = Some(s);
+            }
+            if start.elapsed() >= self.plan.floor {
+                break;
+            }
+        }
+        let s = best?;
+        self.floors.push(FloorResult {
+            kind,
+            p50_ns: ns(s.p50),
+            p99_ns: ns(s.p99),
+            count: s.count,
+            around,
+        });
+        self.last_floor = Some(self.floors.len() - 1);
+        Some(self.floors.len() - 1)
+    }
+
+    /// Round trips at 64 B (or at the method's largest message, if smaller).
+    fn rtt(&mut self, m: &Method) -> Outcome<(Stats, usize)> {
+        self.last_floor = None;
+        let budget = self.plan.rtt;
+        // Blocking methods: one round trip per timed sample, like the futex floor.
+        let pause = match m.wait {
+            Wait::BusyPoll => None,
+            Wait::Blocking => Some(()),
+        };
+        let connect = m.connect;
+        let name = unique(m.id);
+        if let Some(codec) = m.rpc {
+            let r = with_peer(
+                "rpc-server",
+                name.clone(),
+                m.id,
+                self.plan.limit(),
+                !m.peer_sees_close,
+                move |name, mut out| {
+                    let (tx, rx) = connect(&name, Side::A).map_err(|e| e.to_string())?;
+                    let ready = read_line(&mut out)?;
+                    if ready != "ready" {
+                        return Err(format!("unexpected peer output {ready:?}"));
+                    }
+                    crate::rpcbench::round_trip(codec, tx, rx, SMALL, budget)
+                },
+            );
+            (m.cleanup)(&name);
+            return match r {
+                Ok(s) => Outcome::Ok((s, SMALL)),
+                Err(e) => Outcome::Failed(e),
+            };
+        }
+        let r = with_peer(
+            "echo",
+            name.clone(),
+            m.id,
+            self.plan.limit(),
+            !m.peer_sees_close,
+            move |name, mut out| {
+                let (mut tx, mut rx) = connect(&name, Side::A).map_err(|e| e.to_string())?;
+                let ready = read_line(&mut out)?;
+                if ready != "ready" {
+                    return Err(format!("unexpected peer output {ready:?}"));
+                }
+                let size = tx.max_message().min(SMALL);
+                if size == 0 {
+                    return Ok(None);
+                }
+                let s = timed_round_trips(&mut tx, &mut rx, size, budget, pause.is_some())
+                    .map_err(|e| e.to_string())?;
+                Ok(Some((s, size)))
+            },
+        );
+        (m.cleanup)(&name);
+        match r {
+            Ok(Some(s)) => Outcome::Ok(s),
+            Ok(None) => Outcome::Skipped("carries no bytes".into()),
+            Err(e) => Outcome::Failed(e),
+        }
+    }
+
+    /// One-way throughput at `size` (the small size shrinks to the method's largest
+    /// message if that is smaller; the large one is then skipped).
+    fn tput(&mut self, m: &Method, size: usize, memcpy: f64) -> Outcome<Tput> {
+        if let Some(why) = m.no_stream {
+            return Outcome::Skipped(why.into());
+        }
+        self.last_floor = None;
+        let budget = self.plan.tput;
+        let connect = m.connect;
+        let cap = m.max_stream_bytes;
+        let name = unique(m.id);
+        if let Some(codec) = m.rpc {
+            let r = with_peer(
+                "rpc-server",
+                name.clone(),
+                m.id,
+                self.plan.limit(),
+                !m.peer_sees_close,
+                move |name, mut out| {
+                    let (tx, rx) = connect(&name, Side::A).map_err(|e| e.to_string())?;
+                    let ready = read_line(&mut out)?;
+                    if ready != "ready" {
+                        return Err(format!("unexpected peer output {ready:?}"));
+                    }
+                    let most = cap / size as u64;
+                    crate::rpcbench::throughput(codec, tx, rx, size, budget, most)
+                },
+            );
+            (m.cleanup)(&name);
+            return match r {
+                Ok((n, rate)) => Outcome::Ok(Tput {
+                    size,
+                    messages: n,
+                    msgs_per_s: rate,
+                    bytes_per_s: rate * size as f64,
+                    memcpy_msgs_per_s: memcpy,
+                    ratio: if memcpy > 0.0 { rate / memcpy } else { 0.0 },
+                }),
+                Err(e) => Outcome::Failed(e),
+            };
+        }
+        let r = with_peer(
+            "sink",
+            name.clone(),
+            m.id,
+            self.plan.limit(),
+            !m.peer_sees_close,
+            move |name, mut out| {
+                let (mut tx, _rx) = connect(&name, Side::A).map_err(|e| e.to_string())?;
+                let ready = read_line(&mut out)?;
+                if ready != "ready" {
+                    return Err(format!("unexpected peer output {ready:?}"));
+                }
+                let max = tx.max_message();
+                let size = match size {
+                    SMALL => max.min(SMALL),
+                    _ if max < size => return Ok(Err(max)),
+                    _ => size,
+                };
+                if size == 0 {
+                    return Ok(Err(0));
+                }
+                // One round: `count` messages; the peer's (messages, seconds), and the
+                // round's wall time here (send start to the peer's report).
+                let mut round = |count: usize| -> Result<(u64, f64, f64), String> {
+                    let wall = Instant::now();
+                    measure::throughput_send(&mut tx, size, count).map_err(|e| e.to_string())?;
+                    let line = read_line(&mut out)?;
+                    let f: Vec<f64> = line
+                        .split_whitespace()
+                        .filter_map(|x| x.parse().ok())
+                        .collect();
+                    match f[..] {
+                        [n, _bytes, t] => Ok((n as u64, t / 1e9, wall.elapsed().as_secs_f64())),
+                        _ => Err(format!("unexpected peer output {line:?}")),
+                    }
+                };
+                // A pilot round, then rounds of about a quarter of the budget each, until
+                // the budget is spent; the rate is the total of the timed rounds, as the
+                // receiver timed them. Rounds are sized by the wall-clock rate here (a small
+                // round fits in the kernel's buffers and would look far faster to the
+                // receiver) and grow at most 8x from one to the next.
+                let pilot_n = if size >= 4096 { 32 } else { 256 };
+                let start = Instant::now();
+                let (n0, t0, w0) = round(pilot_n)?;
+                let (mut n, mut t, mut wall) = (0u64, 0f64, 0f64);
+                let mut last = pilot_n;
+                let mut sent = n0.saturating_mul(size as u64);
+                for _ in 0..8 {
+                    if start.elapsed() >= budget || sent >= cap {
+                        break;
+                    }
+                    let rate = if wall > 0.0 {
+                        n as f64 / wall
+                    } else {
+                        n0 as f64 / w0.max(1e-9)
+                    };
+                    let left = (cap - sent) / size as u64;
+                    let count = iters_for(budget / 4, 1e9 / rate.max(1.0), 1, 50_000_000, 1)
+                        .min(last.saturating_mul(8))
+                        .min(usize::try_from(left).unwrap_or(usize::MAX))
+                        .max(1);
+                    let (rn, rt, rw) = round(count)?;
+                    n += rn;
+                    t += rt;
+                    wall += rw;
+                    last = count;
+                    sent = sent.saturating_add(rn.saturating_mul(size as u64));
+                }
+                if n == 0 {
+                    (n, t) = (n0, t0);
+                }
+                Ok(Ok((n, if t > 0.0 { n as f64 / t } else { 0.0 }, size)))
+            },
+        );
+        (m.cleanup)(&name);
+        match r {
+            Ok(Ok((n, rate, size))) => Outcome::Ok(Tput {
+                size,
+                messages: n,
+                msgs_per_s: rate,
+                bytes_per_s: rate * size as f64,
+                memcpy_msgs_per_s: memcpy,
+                ratio: if memcpy > 0.0 { rate / memcpy } else { 0.0 },
+            }),
+            Ok(Err(max)) => Outcome::Skipped(format!("largest message {max} B < {size} B")),
+            Err(e) => Outcome::Failed(e),
+        }
+    }
+}
+
+/// Round trips of `size`-byte messages for about `budget` (after a tenth of it as
+/// warm-up): [`measure::round_trip`] bounded by time instead of a count, so a machine that
+/// gets busy meanwhile makes the run noisier, never longer. Busy-poll methods are timed in
+/// batches of [`BATCH`]; `one_by_one` times each round trip (blocking methods, as the futex
+/// floor does).
+fn timed_round_trips<S: Sender, R: Receiver>(
+    tx: &mut S,
+    rx: &mut R,
+    size: usize,
+    budget: Duration,
+    one_by_one: bool,
+) -> shmring::Result<Stats> {
+    let msg = vec![0xA5u8; size];
+    let mut buf = Vec::with_capacity(size);
+    let warm_until = Instant::now() + budget / 10;
+    while Instant::now() < warm_until {
+        tx.send(&msg)?;
+        rx.recv_into(&mut buf)?;
+    }
+    let per = if one_by_one { 1 } else { BATCH };
+    let end = Instant::now() + budget;
+    let mut batches = Vec::new();
+    loop {
+        let t = Instant::now();
+        for _ in 0..per {
+            tx.send(&msg)?;
+            rx.recv_into(&mut buf)?;
+        }
+        let d = t.elapsed();
+        batches.push(d);
+        if buf.len() != size {
+            return Err(shmring::Error::Corrupt(
+                format!("echo of {} bytes for a {size}-byte message", buf.len()).into(),
+            ));
+        }
+        if t + d >= end || batches.len() >= 10_000_000 {
+            break;
+        }
+    }
+    Ok(Stats::from_batches(batches, per))
+}
+
+/// memcpy of `size`-byte messages into a 4-MiB area (the ring's size), messages/s.
+fn memcpy_rate(size: usize, budget: Duration) -> f64 {
+    let area = 1usize << 22;
+    let src = vec![0x5Au8; size];
+    let mut dst = vec![0u8; area];
+    let slots = area / size;
+    let t = Instant::now();
+    let mut n = 0u64;
+    while t.elapsed() < budget {
+        for _ in 0..1024 {
+            let at = (n as usize % slots) * size;
+            dst[at..at + size].copy_from_slice(std::hint::black_box(&src));
+            n += 1;
+        }
+        std::hint::black_box(&mut dst);
+    }
+    n as f64 / t.elapsed().as_secs_f64()
+}
+
+fn selected(args: &CompareArgs) -> Result<Vec<Method>, Failure> {
+    let all = methods::all();
+    if args.only.is_empty() {
+        return Ok(all);
+    }
+    for id in &args.only {
+        if !all.iter().any(|m| m.id == id) {
+            let ids: Vec<_> = all.iter().map(|m| m.id).collect();
+            return Err(Failure {
+                msg: format!("unknown method {id:?}; methods: {}", ids.join(", ")),
+                code: crate::EXIT_USAGE,
+            });
+        }
+    }
+    Ok(all
+        .into_iter()
+        .filter(|m| args.only.iter().any(|o| o == m.id))
+        .collect())
+}
+
+/// Runs `compare`.
+pub fn run(args: &CompareArgs) -> Result<(), Failure> {
+    let methods = selected(args)?;
+    if args.list {
+        for m in &methods {
+            let state = match (m.check)() {
+                Ok(()) => "runs here".to_owned(),
+                Err(r) => format!("cannot run here: {r}"),
+            };
+            println!("{:<12} {:<26} {state}", m.id, m.label);
+        }
+        return Ok(());
+    }
+    let plan = Plan::from_args(args);
+    let started = Instant::now();
+    let machine = machine();
+    let checks: Vec<Result<(), String>> = methods.iter().map(|m| (m.check)()).collect();
+    let runnable = checks.iter().filter(|c| c.is_ok()).count();
+    // Per method: a floor before, three measurements, a floor after.
+    let steps = 1 + runnable as u64 * 5;
+    let bar = ProgressBar::new(steps);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+
+    bar.set_message("floor: memcpy");
+    let memcpy = vec![
+        (SMALL, memcpy_rate(SMALL, plan.floor)),
+        (LARGE, memcpy_rate(LARGE, plan.floor)),
+    ];
+    bar.inc(1);
+    let mut r = Runner {
+        plan,
+        floors: Vec::new(),
+        floor_per: [None, None],
+        last_floor: None,
+    };
+    let mut results = Vec::new();
+    for (m, check) in methods.iter().zip(checks) {
+        let mut res = MethodResult {
+            id: m.id,
+            label: m.label,
+            qual: m.qual,
+            wait: m.wait,
+            unavailable: None,
+            rtt: None,
+            tput_small: None,
+            tput_large: None,
+        };
+        if let Err(reason) = check {
+            res.unavailable = Some(reason);
+            results.push(res);
+            continue;
+        }
+        let kind = FloorKind::of(m.wait);
+        bar.set_message(format!("{} (before {})", kind.label(), m.id));
+        let before = match r.last_floor {
+            Some(i) if r.floors[i].kind == kind => Some(i),
+            _ => r.floor(kind, format!("before {}", m.id)),
+        };
+        bar.inc(1);
+        bar.set_message(format!("{}: round trip", m.id));
+        let rtt = r.rtt(m);
+        bar.inc(1);
+        bar.set_message(format!("{}: throughput 64 B", m.id));
+        res.tput_small = Some(r.tput(m, SMALL, memcpy[0].1));
+        bar.inc(1);
+        bar.set_message(format!("{}: throughput 64 KiB", m.id));
+        res.tput_large = Some(r.tput(m, LARGE, memcpy[1].1));
+        bar.inc(1);
+        bar.set_message(format!("{} (after {})", kind.label(), m.id));
+        let after = r.floor(kind, format!("after {}", m.id));
+        bar.inc(1);
+        let pick = |f: fn(&FloorResult) -> f64| {
+            [before, after]
+                .iter()
+                .flatten()
+                .map(|&i| f(&r.floors[i]))
+                .min_by(f64::total_cmp)
+        };
+        let (fp50, fp99) = (pick(|f| f.p50_ns), pick(|f| f.p99_ns));
+        res.rtt = Some(match rtt {
+            Outcome::Ok((s, size)) => Outcome::Ok(Rtt {
+                size,
+                p50_ns: ns(s.p50),
+                p99_ns: ns(s.p99),
+                mean_ns: ns(s.mean),
+                count: s.count,
+                batch: if m.wait == Wait::BusyPoll { BATCH } else { 1 },
+                floor: kind,
+                floor_p50_ns: fp50,
+                floor_p99_ns: fp99,
+                p50_ratio: fp50.map(|f| ns(s.p50) / f),
+                p99_ratio: fp99.map(|f| ns(s.p99) / f),
+            }),
+            Outcome::Skipped(x) => Outcome::Skipped(x),
+            Outcome::Failed(x) => Outcome::Failed(x),
+        });
+        results.push(res);
+    }
+    bar.finish_and_clear();
+    let report = Report {
+        version: env!("CARGO_PKG_VERSION"),
+        machine,
+        plan,
+        memcpy,
+        floors: r.floors,
+        methods: results,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    print!("{}", render(&report));
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| Failure::new(format!("JSON: {e}")))?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| Failure::new(format!("writing {}: {e}", path.display())))?;
+        eprintln!("shmring: results written to {}", path.display());
+    }
+    if let Some(path) = &args.plot {
+        crate::plot::draw(&report, path)
+            .map_err(|e| Failure::new(format!("drawing {}: {e}", path.display())))?;
+        eprintln!("shmring: plot written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// A duration in ns, human-readable.
+pub fn fmt_ns(v: f64) -> String {
+    if v < 1e3 {
+        format!("{v:.0} ns")
+    } else if v < 1e6 {
+        format!("{:.1} µs", v / 1e3)
+    } else if v < 1e9 {
+        format!("{:.2} ms", v / 1e6)
+    } else {
+        format!("{:.2} s", v / 1e9)
+    }
+}
+
+/// A rate, human-readable with an SI prefix.
+pub fn fmt_rate(v: f64, unit: &str) -> String {
+    if v >= 1e9 {
+        format!("{:.2} G{unit}", v / 1e9)
+    } else if v >= 1e6 {
+        format!("{:.2} M{unit}", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.1} k{unit}", v / 1e3)
+    } else {
+        format!("{v:.0} {unit}")
+    }
+}
+
+fn fmt_ratio(v: Option<f64>) -> String {
+    match v {
+        Some(r) if r >= 100.0 => format!("{r:.0}x"),
+        Some(r) if r >= 10.0 => format!("{r:.1}x"),
+        Some(r) if r >= 0.01 => format!("{r:.2}x"),
+        Some(r) => format!("{r:.1e}x"),
+        None => "-".into(),
+    }
+}
+
+fn fmt_outcome<T>(o: &Option<Outcome<T>>) -> Option<String> {
+    match o {
+        Some(Outcome::Skipped(r)) => Some(format!("skipped: {r}")),
+        Some(Outcome::Failed(r)) => Some(format!("failed: {r}")),
+        _ => None,
+    }
+}
+
+/// The text table.
+pub fn render(rep: &Report) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let m = &rep.machine;
+    let _ = writeln!(
+        s,
+        "shmring {} compare ({} run, {:.0} s) on {} ({} CPUs, {} {})\n",
+        rep.version, rep.plan.mode, rep.seconds, m.cpu, m.cpus, m.os, m.arch
+    );
+    if let Some(load) = m.load.filter(|&l| l > m.cpus as f64 / 2.0) {
+        let _ = writeln!(
+            s,
+            "note: load average {load:.1} on {} CPUs when the run started: busy-poll figures need \
+two idle cores and will be noisy; re-run on a quieter machine.\n",
+            m.cpus
+        );
+    }
+    let _ = writeln!(
+        s,
+        "{:<26} {:<5} {:<5} {:<7} {:<4} | {:>9} {:>9} {:>7} {:>7} | {:>11} {:>8} | {:>11} {:>8}",
+        "method",
+        "cross",
+        "file",
+        "service",
+        "easy",
+        "rtt p50",
+        "rtt p99",
+        "p50/fl",
+        "p99/fl",
+        "64 B msg/s",
+        "/memcpy",
+        "64 KiB B/s",
+        "/memcpy"
+    );
+    let _ = writeln!(s, "{}", "-".repeat(131));
+    // Floors first: the smallest of each kind.
+    for kind in [FloorKind::Spin, FloorKind::Futex] {
+        let best = rep
+            .floors
+            .iter()
+            .filter(|f| f.kind == kind)
+            .min_by(|a, b| a.p50_ns.total_cmp(&b.p50_ns));
+        if let Some(f) = best {
+            let _ = writeln!(
+                s,
+                "{:<26} {:<5} {:<5} {:<7} {:<4} | {:>9} {:>9} {:>7} {:>7} |",
+                kind.label(),
+                "",
+                "",
+                "",
+                "",
+                fmt_ns(f.p50_ns),
+                fmt_ns(f.p99_ns),
+                "1.00x",
+                "1.00x"
+            );
+        }
+    }
+    let mc = |size: usize| rep.memcpy.iter().find(|(s, _)| *s == size).map(|x| x.1);
+    let _ = writeln!(
+        s,
+        "{:<26} {:<5} {:<5} {:<7} {:<4} | {:>9} {:>9} {:>7} {:>7} | {:>11} {:>8} | {:>11} {:>8}",
+        "floor: memcpy (1 process)",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        mc(SMALL).map_or("-".into(), |v| fmt_rate(v, "")),
+        "1.00x",
+        mc(LARGE).map_or("-".into(), |v| fmt_rate(v * LARGE as f64, "B")),
+        "1.00x"
+    );
+    let _ = writeln!(s, "{}", "-".repeat(131));
+    let mut notes = Vec::new();
+    for r in &rep.methods {
+        let q = &r.qual;
+        let head = format!(
+            "{:<26} {:<5} {:<5} {:<7} {:<4} |",
+            r.label, q.cross_platform, q.needs_file, q.needs_service, q.easy
+        );
+        if let Some(why) = &r.unavailable {
+            let _ = writeln!(s, "{head} not run here: {why}");
+            continue;
+        }
+        let rtt = match r.rtt.as_ref().and_then(|o| o.ok()) {
+            Some(x) => format!(
+                "{:>9} {:>9} {:>7} {:>7}",
+                fmt_ns(x.p50_ns),
+                fmt_ns(x.p99_ns),
+                fmt_ratio(x.p50_ratio),
+                fmt_ratio(x.p99_ratio)
+            ),
+            None => format!("{:>9} {:>9} {:>7} {:>7}", "-", "-", "-", "-"),
+        };
+        let tp = |o: &Option<Outcome<Tput>>, bytes: bool| match o.as_ref().and_then(|o| o.ok()) {
+            Some(t) => format!(
+                "{:>11} {:>8}",
+                if bytes {
+                    fmt_rate(t.bytes_per_s, "B")
+                } else {
+                    fmt_rate(t.msgs_per_s, "")
+                },
+                fmt_ratio(Some(t.ratio))
+            ),
+            None => format!("{:>11} {:>8}", "-", "-"),
+        };
+        let _ = writeln!(
+            s,
+            "{head} {rtt} | {} | {}",
+            tp(&r.tput_small, false),
+            tp(&r.tput_large, true)
+        );
+        if let Some(x) = r.rtt.as_ref().and_then(|o| o.ok()) {
+            if x.size != SMALL {
+                notes.push(format!(
+                    "  {} round trip: measured at {} B, its largest message",
+                    r.label, x.size
+                ));
+            }
+        }
+        if let Some(t) = r.tput_small.as_ref().and_then(|o| o.ok()) {
+            if t.size != SMALL {
+                notes.push(format!(
+                    "  {} throughput: measured at {} B, its largest message",
+                    r.label, t.size
+                ));
+            }
+        }
+        for (what, o) in [
+            ("round trip", fmt_outcome(&r.rtt)),
+            ("throughput 64 B", fmt_outcome(&r.tput_small)),
+            ("throughput 64 KiB", fmt_outcome(&r.tput_large)),
+        ] {
+            if let Some(o) = o {
+                notes.push(format!("  {} {what}: {o}", r.label));
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\ncross/file/service/easy: the article's columns (cross platform, needs a file or file \
+descriptor, needs an external service, easy to write).\nrtt: round trip of a 64-byte message \
+between two processes; p50/fl, p99/fl: ratio to the floor of its kind (busy-poll methods: the \
+cache-line ping-pong; blocking ones: the futex ping-pong), the smaller of the floors measured \
+right before and after it.\nmsg/s, B/s: throughput one way, at the receiver; /memcpy: ratio to \
+copying the same messages within one process."
+    );
+    if !notes.is_empty() {
+        let _ = writeln!(s, "\nNotes:");
+        for n in notes {
+            let _ = writeln!(s, "{n}");
+        }
+    }
+    s
+}

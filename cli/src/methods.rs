@@ -1,0 +1,627 @@
+//! The methods `compare` measures: one table entry per method.
+//!
+//! Adding a method = adding one [`Method`] to [`all`]: its id and label, the article's
+//! qualitative columns, whether it busy-polls or blocks (which floor it is compared with),
+//! a check that says why it cannot run here (if so), and a constructor of this side's
+//! (sender, receiver) pair from a run-unique name. Side A is the measuring process, side B
+//! the peer process; either may connect first.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use shmring::ring::{duplex, RingOptions, Side, WaitStrategy};
+use shmring::{Receiver, Sender};
+
+/// This side's sending half.
+pub type Tx = Box<dyn Sender>;
+/// This side's receiving half.
+pub type Rx = Box<dyn Receiver>;
+/// Connects side `side` of a two-way channel identified by `name` (unique per run: use it
+/// to derive shm names, socket paths, queue names).
+pub type Connect = fn(name: &str, side: Side) -> shmring::Result<(Tx, Rx)>;
+
+/// How a method waits, which decides the floor its round trip is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Wait {
+    /// Polls shared memory without sleeping: compared with the cache-line ping-pong.
+    BusyPoll,
+    /// Sleeps in the kernel until woken: compared with the futex ping-pong.
+    Blocking,
+}
+
+/// The article's four qualitative columns ("Yes"/"No", with a short qualifier where the
+/// article has a footnote or our implementation differs).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Qual {
+    /// The article's row this method belongs to ("Shared Memory", "Sockets", ...), or
+    /// "(not in the article)".
+    pub article_row: &'static str,
+    /// Cross platform compatible.
+    pub cross_platform: &'static str,
+    /// Requires a file or file descriptor.
+    pub needs_file: &'static str,
+    /// Requires an external service.
+    pub needs_service: &'static str,
+    /// Easy to write / read code.
+    pub easy: &'static str,
+}
+
+/// The article's rows, as its table and its per-method pros and cons give them.
+mod article {
+    use super::Qual;
+    pub const SHARED_MEMORY: Qual = Qual {
+        article_row: "Shared Memory",
+        cross_platform: "Yes",
+        needs_file: "Yes",
+        needs_service: "No",
+        easy: "No",
+    };
+    pub const PIPES: Qual = Qual {
+        article_row: "Pipes",
+        cross_platform: "No",
+        needs_file: "Yes",
+        needs_service: "No",
+        easy: "No",
+    };
+    pub const FILES: Qual = Qual {
+        article_row: "Files",
+        cross_platform: "Yes",
+        needs_file: "Yes",
+        needs_service: "No",
+        easy: "Yes",
+    };
+    pub const SIGNALS: Qual = Qual {
+        article_row: "Signals",
+        cross_platform: "No",
+        needs_file: "No",
+        needs_service: "No",
+        easy: "Yes",
+    };
+    pub const SOCKETS: Qual = Qual {
+        article_row: "Sockets",
+        cross_platform: "Yes",
+        needs_file: "No",
+        needs_service: "No",
+        easy: "Yes",
+    };
+    pub const MESSAGE_QUEUES: Qual = Qual {
+        article_row: "Message Queues",
+        cross_platform: "Yes",
+        needs_file: "No",
+        needs_service: "Yes",
+        easy: "Yes",
+    };
+    /// POSIX message queues: the article lists them among message queues, but they need
+    /// no service, and macOS has none.
+    pub const POSIX_MQ: Qual = Qual {
+        article_row: "Message Queues (POSIX)",
+        cross_platform: "No",
+        needs_file: "No",
+        needs_service: "No",
+        easy: "Yes",
+    };
+    /// RPC over the ring: shared memory, made easy by the RPC layer.
+    pub const RPC_RING: Qual = Qual {
+        article_row: "Shared Memory (RPC)",
+        cross_platform: "Yes",
+        needs_file: "Yes",
+        needs_service: "No",
+        easy: "Yes",
+    };
+    /// The article's last section (RPC over sockets).
+    pub const RPC: Qual = Qual {
+        article_row: "Sockets (RPC)",
+        cross_platform: "Yes",
+        needs_file: "No",
+        needs_service: "No",
+        easy: "Yes",
+    };
+}
+
+/// One measurable method.
+#[derive(Debug, Clone, Copy)]
+pub struct Method {
+    /// Short id for `--only` and JSON ("ring-spin").
+    pub id: &'static str,
+    /// What it is, for the table.
+    pub label: &'static str,
+    /// The article's columns.
+    pub qual: Qual,
+    /// Busy-poll or blocking.
+    pub wait: Wait,
+    /// `Err(reason)` if it cannot run here (not built, no server, a system limit).
+    pub check: fn() -> Result<(), String>,
+    /// This side's transport pair.
+    pub connect: Connect,
+    /// The peer's receive returns `Disconnected` when this side drops its pair (so the peer
+    /// exits by itself); if not (Redis keeps no notion of the other side), the peer is
+    /// stopped once the measurement is done.
+    pub peer_sees_close: bool,
+    /// Why one-way throughput does not apply (a latest-value cell), if it does not.
+    pub no_stream: Option<&'static str>,
+    /// The most bytes one throughput run may send (a file log keeps every byte on disk).
+    pub max_stream_bytes: u64,
+    /// An RPC method: measured with calls (`rpcbench`) over `connect`'s pair, with this
+    /// codec, instead of the byte drivers.
+    pub rpc: Option<RpcCodec>,
+    /// Removes what a measurement left behind (files, directories), given its name. Runs
+    /// after both processes are done.
+    pub cleanup: fn(&str),
+}
+
+fn no_cleanup(_: &str) {}
+
+/// A method with the defaults: runs everywhere, the peer sees the close, streams without
+/// limit, nothing to clean up. Override fields with `Method { x, ..method(..) }`.
+const fn method(
+    id: &'static str,
+    label: &'static str,
+    qual: Qual,
+    wait: Wait,
+    connect: Connect,
+) -> Method {
+    Method {
+        id,
+        label,
+        qual,
+        wait,
+        check: runs,
+        connect,
+        peer_sees_close: true,
+        no_stream: None,
+        max_stream_bytes: u64::MAX,
+        rpc: None,
+        cleanup: no_cleanup,
+    }
+}
+
+/// Which codec an RPC method uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RpcCodec {
+    /// The compact binary codec.
+    Binary,
+    /// JSON-RPC 2.0.
+    Json,
+}
+
+fn runs() -> Result<(), String> {
+    Ok(())
+}
+
+fn boxed<S: Sender + 'static, R: Receiver + 'static>(
+    pair: shmring::Result<(S, R)>,
+) -> shmring::Result<(Tx, Rx)> {
+    pair.map(|(s, r)| (Box::new(s) as Tx, Box::new(r) as Rx))
+}
+
+/// Ring options for the comparison: 4 MiB each way (a 64-KiB message fits many times).
+fn ring_opts(wait: WaitStrategy) -> RingOptions {
+    RingOptions::new()
+        .capacity(1 << 22)
+        .wait(wait)
+        .open_timeout(Duration::from_secs(10))
+}
+
+fn ring_spin(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    boxed(duplex(name, side, &ring_opts(WaitStrategy::Spin)))
+}
+
+/// The blocking ring with no spin phase: every wait sleeps on the futex, the same work as
+/// the futex floor (the default strategy spins 20 µs first, so when the peer answers at
+/// once its round trip is the busy-poll one).
+fn ring_block(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    boxed(duplex(
+        name,
+        side,
+        &ring_opts(WaitStrategy::SpinBlock {
+            spin: Duration::ZERO,
+        }),
+    ))
+}
+
+/// Every method, in table order. Methods whose module has not landed in this build are
+/// listed with that reason.
+pub fn all() -> Vec<Method> {
+    vec![
+        method(
+            "ring-spin",
+            "shmring ring, busy-poll",
+            article::SHARED_MEMORY,
+            Wait::BusyPoll,
+            ring_spin,
+        ),
+        method(
+            "ring-block",
+            "shmring ring, futex wake",
+            article::SHARED_MEMORY,
+            Wait::Blocking,
+            ring_block,
+        ),
+        Method {
+            no_stream: Some("a seqlock cell keeps only the latest value: no stream"),
+            ..method(
+                "seqlock",
+                "seqlock cell, busy-poll",
+                article::SHARED_MEMORY,
+                Wait::BusyPoll,
+                seqlock_pair,
+            )
+        },
+        method(
+            "broadcast",
+            "broadcast ring, busy-poll",
+            article::SHARED_MEMORY,
+            Wait::BusyPoll,
+            broadcast_pair,
+        ),
+        Method {
+            cleanup: remove_paths,
+            ..method(
+                "pipe",
+                "named pipe (FIFO)",
+                article::PIPES,
+                Wait::Blocking,
+                pipe_pair,
+            )
+        },
+        Method {
+            cleanup: remove_file_logs,
+            // The log keeps every byte on disk until it is removed.
+            max_stream_bytes: 256 << 20,
+            ..method(
+                "file",
+                "shared file + lock",
+                article::FILES,
+                Wait::Blocking,
+                file_pair,
+            )
+        },
+        Method {
+            cleanup: remove_signal_registries,
+            // A receiver of signals cannot tell that the sender has gone.
+            peer_sees_close: false,
+            ..method(
+                "signal",
+                "signals (sigqueue, 3 B)",
+                article::SIGNALS,
+                Wait::Blocking,
+                signal_pair,
+            )
+        },
+        Method {
+            cleanup: remove_paths,
+            ..method(
+                "socket-unix",
+                "Unix socket",
+                article::SOCKETS,
+                Wait::Blocking,
+                socket_unix,
+            )
+        },
+        Method {
+            cleanup: remove_paths,
+            ..method(
+                "socket-tcp",
+                "TCP socket (loopback)",
+                article::SOCKETS,
+                Wait::Blocking,
+                socket_tcp,
+            )
+        },
+        Method {
+            check: mq_check,
+            cleanup: mq_cleanup,
+            // A queue has no connection: a receiver never learns that the sender left.
+            peer_sees_close: false,
+            ..method(
+                "mq",
+                "POSIX message queue",
+                article::POSIX_MQ,
+                Wait::Blocking,
+                mq_pair,
+            )
+        },
+        Method {
+            check: redis_check,
+            peer_sees_close: false,
+            ..method(
+                "redis",
+                "Redis pub/sub",
+                article::MESSAGE_QUEUES,
+                Wait::Blocking,
+                redis_pubsub,
+            )
+        },
+        Method {
+            rpc: Some(RpcCodec::Binary),
+            ..method(
+                "rpc-ring",
+                "RPC, ring (binary codec)",
+                article::RPC_RING,
+                Wait::Blocking,
+                ring_block,
+            )
+        },
+        Method {
+            rpc: Some(RpcCodec::Json),
+            cleanup: remove_paths,
+            ..method(
+                "rpc-socket",
+                "RPC, Unix socket (JSON)",
+                article::RPC,
+                Wait::Blocking,
+                socket_unix,
+            )
+        },
+    ]
+}
+
+/// The two directions of a duplex channel made of two one-way channels: (out, in).
+fn directions(name: &str, side: Side) -> (String, String) {
+    let base = name.trim_start_matches('/');
+    let (ab, ba) = (format!("{base}.ab"), format!("{base}.ba"));
+    match side {
+        Side::A => (ab, ba),
+        Side::B => (ba, ab),
+    }
+}
+
+/// The Redis server to measure against: `REDIS_URL`, nothing else (a comparison must not
+/// poke at whatever listens on the default port).
+fn redis_url() -> Result<String, String> {
+    match std::env::var("REDIS_URL") {
+        Ok(u) if !u.trim().is_empty() => Ok(u),
+        _ => Err("REDIS_URL is not set (no Redis server to measure against)".into()),
+    }
+}
+
+fn redis_opts() -> shmring::redis::RedisOptions {
+    shmring::redis::RedisOptions::new()
+        .connect_timeout(Duration::from_secs(2))
+        .give_up_after(Some(Duration::from_secs(10)))
+}
+
+fn redis_check() -> Result<(), String> {
+    let url = redis_url()?;
+    shmring::redis::Publisher::connect(&url, "shmring-compare-check", &redis_opts())
+        .map(drop)
+        .map_err(|e| format!("Redis server not reachable: {e}"))
+}
+
+/// Pub/sub, the article's example: subscribe to the incoming channel first, so nothing the
+/// peer publishes after it saw us ready is missed. Pub/sub keeps nothing in the server, so a
+/// run leaves nothing behind.
+fn redis_pubsub(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    use shmring::redis::{Publisher, Subscriber};
+    let url = redis_url().map_err(|r| shmring::Error::Unsupported(r.into()))?;
+    let (out, inn) = directions(name, side);
+    let rx = Subscriber::connect(&url, &inn, &redis_opts())?;
+    let tx = Publisher::connect(&url, &out, &redis_opts())?;
+    boxed(Ok((tx, rx)))
+}
+
+/// The method with this id.
+pub fn find(id: &str) -> Option<Method> {
+    all().into_iter().find(|m| m.id == id)
+}
+
+/// Files of a run live in the temp directory, named after the run's unique name.
+fn temp_path(name: &str, suffix: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("{}{suffix}", name.trim_start_matches('/')))
+}
+
+/// Removes `<tmp>/<name>.ab` and `.ba` (FIFOs and the like) if still there.
+fn remove_paths(name: &str) {
+    for s in [".ab", ".ba"] {
+        let _ = std::fs::remove_file(temp_path(name, s));
+    }
+}
+
+/// Two FIFOs, one each way. Each side creates what is missing; the reader never blocks
+/// on open, the writer waits for a reader on its first send.
+fn pipe_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    use shmring::pipe::{PipeOptions, PipeReceiver, PipeSender};
+    let (out, inn) = directions(name, side);
+    let opts = PipeOptions::new();
+    let rx = PipeReceiver::open(std::env::temp_dir().join(inn), &opts)?;
+    let tx = PipeSender::open(std::env::temp_dir().join(out), &opts)?;
+    boxed(Ok((tx, rx)))
+}
+
+/// Two append-only logs, one each way (not durable: other processes see a committed
+/// message at once; an `fdatasync` per message would measure the disk).
+fn file_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    use shmring::file::{LogOptions, LogReader, LogWriter};
+    let (out, inn) = directions(name, side);
+    let opts = LogOptions::new();
+    let tx = LogWriter::open(std::env::temp_dir().join(out), &opts)?;
+    let rx = LogReader::open(std::env::temp_dir().join(inn), &opts)?;
+    boxed(Ok((tx, rx)))
+}
+
+/// Removes both logs and their lock (and cursor) files.
+fn remove_file_logs(name: &str) {
+    let base = name.trim_start_matches('/');
+    let (ab, ba) = (format!("{base}.ab"), format!("{base}.ba"));
+    let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let f = e.file_name().to_string_lossy().into_owned();
+        if f.starts_with(&ab) || f.starts_with(&ba) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+fn signal_opts(name: &str, who: &str) -> shmring::signal::SignalOptions {
+    shmring::signal::SignalOptions::new(who.to_owned()).dir(temp_path(name, &format!(".{who}.sig")))
+}
+
+/// Each side listens, registers its pid in its own registry, then waits for the other's
+/// pid; a message is one queued real-time signal whose `i32` holds a length byte and up to
+/// 3 bytes.
+fn signal_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    use shmring::signal::{Listener, Registry};
+    let (me, other) = match side {
+        Side::A => ("a", "b"),
+        Side::B => ("b", "a"),
+    };
+    let mine = signal_opts(name, me);
+    let theirs = signal_opts(name, other);
+    let listener = Listener::new(&mine)?;
+    let registration = Registry::open(&mine)?.register()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let pid = loop {
+        if let Ok(reg) = Registry::open(&theirs) {
+            if let Some(&pid) = reg.pids()?.first() {
+                break pid;
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(shmring::Error::Timeout);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    boxed(Ok((
+        crate::adapters::SignalTx { pid, opts: mine },
+        crate::adapters::SignalRx {
+            listener,
+            _registration: registration,
+        },
+    )))
+}
+
+/// Removes both registry directories.
+fn remove_signal_registries(name: &str) {
+    for who in ["a", "b"] {
+        let _ = std::fs::remove_dir_all(temp_path(name, &format!(".{who}.sig")));
+    }
+}
+
+/// Two seqlock cells, one each way, read with a busy-poll wait: a message is a new value
+/// (up to 88 bytes). Each side creates its own cell first, then opens the peer's.
+fn seqlock_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    use shmring::seqlock::{Reader, SeqlockOptions, Writer};
+    let (out, inn) = directions(name, side);
+    let opts = SeqlockOptions::new()
+        .wait(WaitStrategy::Spin)
+        .open_timeout(Duration::from_secs(10));
+    let w = Writer::<crate::adapters::Cell>::open_or_create(&format!("/{out}"), &opts)?;
+    let r = Reader::<crate::adapters::Cell>::open(&format!("/{inn}"), &opts)?;
+    boxed(Ok((
+        crate::adapters::CellTx(w),
+        crate::adapters::CellRx { reader: r, last: 0 },
+    )))
+}
+
+/// Two broadcast rings, one each way, each with one subscriber that busy-polls. The
+/// publisher never waits for subscribers: in a throughput run the subscriber may lose
+/// messages (counted as lost by the ring, not in the rate).
+fn broadcast_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    use shmring::broadcast::{BroadcastOptions, Publisher, Start, Subscriber};
+    let (out, inn) = directions(name, side);
+    let opts = BroadcastOptions::new()
+        .slots(64)
+        .max_message(64 * 1024)
+        .wait(WaitStrategy::Spin)
+        .start(Start::Next)
+        .open_timeout(Duration::from_secs(10));
+    let tx = Publisher::open_or_create(&format!("/{out}"), &opts)?;
+    let rx = Subscriber::open(&format!("/{inn}"), &opts)?;
+    boxed(Ok((tx, rx)))
+}
+
+/// One connection, split in two. Side A listens (and accepts one client), side B
+/// connects (retrying until A listens).
+fn socket_pair(
+    side: Side,
+    listen: impl FnOnce() -> shmring::Result<shmring::socket::Listener>,
+    connect_to: impl FnOnce() -> shmring::Result<String>,
+) -> shmring::Result<(Tx, Rx)> {
+    use shmring::socket::{Connection, SocketOptions};
+    let conn = match side {
+        Side::A => listen()?.accept_timeout(Duration::from_secs(10))?,
+        Side::B => Connection::connect(connect_to()?.as_str(), &SocketOptions::new())?,
+    };
+    boxed(Ok(conn.into_split()))
+}
+
+fn socket_unix(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    use shmring::socket::{Listener, SocketOptions};
+    let path = temp_path(name, ".ab");
+    let addr = format!("unix:{}", path.display());
+    socket_pair(
+        side,
+        || Listener::bind(addr.as_str(), &SocketOptions::new()),
+        || Ok(addr.clone()),
+    )
+}
+
+/// TCP on the loopback: side A binds port 0 and writes the port it got to a file that
+/// side B waits for.
+fn socket_tcp(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    use shmring::socket::{Address, Listener, SocketOptions};
+    let port_file = temp_path(name, ".ab");
+    socket_pair(
+        side,
+        || {
+            let l = Listener::bind("tcp:127.0.0.1:0", &SocketOptions::new())?;
+            let Address::Tcp(a) = l.local_addr().clone() else {
+                return Err(shmring::Error::InvalidConfig("not a TCP address".into()));
+            };
+            let tmp = temp_path(name, ".ba");
+            let io = |op: &'static str| {
+                move |source| shmring::Error::Io {
+                    op: op.into(),
+                    source,
+                }
+            };
+            std::fs::write(&tmp, &a).map_err(io("write port file"))?;
+            std::fs::rename(&tmp, &port_file).map_err(io("rename port file"))?;
+            Ok(l)
+        },
+        || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                if let Ok(a) = std::fs::read_to_string(&port_file) {
+                    return Ok(format!("tcp:{a}"));
+                }
+                if std::time::Instant::now() > deadline {
+                    return Err(shmring::Error::Timeout);
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        },
+    )
+}
+
+/// POSIX message queues with the defaults an unprivileged process may create (10 messages
+/// of at most 8192 bytes: 64 KiB messages do not fit, and are reported so).
+fn mq_opts() -> shmring::mq::MqOptions {
+    shmring::mq::MqOptions::new()
+}
+
+fn mq_check() -> Result<(), String> {
+    let name = format!("/shmring-cmp-check-{}", std::process::id());
+    shmring::mq::MessageQueue::create(&name, &mq_opts())
+        .map(drop)
+        .map_err(|e| format!("cannot create a queue here: {e}"))
+}
+
+/// Two queues, one each way; either side may create them.
+fn mq_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+    use shmring::mq::MessageQueue;
+    let (out, inn) = directions(name, side);
+    let tx = MessageQueue::open_or_create(&format!("/{out}"), &mq_opts())?;
+    let rx = MessageQueue::open_or_create(&format!("/{inn}"), &mq_opts())?;
+    boxed(Ok((tx, rx)))
+}
+
+fn mq_cleanup(name: &str) {
+    let (ab, ba) = directions(name, Side::A);
+    for q in [ab, ba] {
+        let _ = shmring::mq::MessageQueue::unlink(&format!("/{q}"));
+    }
+}

@@ -1,0 +1,179 @@
+//! `--plot FILE.svg`: round trip and throughput per method, as horizontal bars on log
+//! scales, drawn with plotters' SVG backend.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::compare::{fmt_ns, fmt_rate, FloorKind, Outcome, Report, Tput};
+
+const ROW: i32 = 26;
+const TOP: i32 = 70;
+const LABEL_W: i32 = 230;
+const PANEL_W: i32 = 330;
+const GAP: i32 = 70;
+
+/// One row: a label and up to two values per panel.
+struct Row {
+    label: String,
+    rtt: Option<f64>,
+    small: Option<f64>,
+    large: Option<f64>,
+}
+
+fn tput(o: &Option<Outcome<Tput>>) -> Option<f64> {
+    match o {
+        Some(Outcome::Ok(t)) if t.msgs_per_s > 0.0 => Some(t.msgs_per_s),
+        _ => None,
+    }
+}
+
+/// x of value `v` on a log scale from `lo` to `hi` across `w` pixels.
+fn logx(v: f64, lo: f64, hi: f64, w: i32) -> i32 {
+    let f = (v.max(lo).ln() - lo.ln()) / (hi.ln() - lo.ln());
+    (f.clamp(0.0, 1.0) * w as f64) as i32
+}
+
+/// The decade bounds around the values.
+fn decades(vals: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::MAX, 0f64);
+    for v in vals.filter(|v| *v > 0.0) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if hi == 0.0 {
+        return (1.0, 10.0);
+    }
+    let lo = 10f64.powf(lo.log10().floor());
+    let hi = 10f64.powf(hi.log10().ceil()).max(lo * 10.0);
+    (lo, hi)
+}
+
+/// Draws the report to `path`.
+pub fn draw(rep: &Report, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let mut rows = Vec::new();
+    for kind in [FloorKind::Spin, FloorKind::Futex] {
+        let best = rep
+            .floors
+            .iter()
+            .filter(|f| f.kind == kind)
+            .map(|f| f.p50_ns)
+            .min_by(f64::total_cmp);
+        if let Some(p50) = best {
+            rows.push(Row {
+                label: match kind {
+                    FloorKind::Spin => "floor: cache-line ping-pong".into(),
+                    FloorKind::Futex => "floor: futex ping-pong".into(),
+                },
+                rtt: Some(p50),
+                small: None,
+                large: None,
+            });
+        }
+    }
+    let mc = |size| rep.memcpy.iter().find(|(s, _)| *s == size).map(|x| x.1);
+    rows.push(Row {
+        label: "floor: memcpy".into(),
+        rtt: None,
+        small: mc(crate::compare::SMALL),
+        large: mc(crate::compare::LARGE),
+    });
+    for m in &rep.methods {
+        if m.unavailable.is_some() {
+            continue;
+        }
+        rows.push(Row {
+            label: m.label.into(),
+            rtt: match &m.rtt {
+                Some(Outcome::Ok(r)) => Some(r.p50_ns),
+                _ => None,
+            },
+            small: tput(&m.tput_small),
+            large: tput(&m.tput_large),
+        });
+    }
+    let h = TOP + ROW * rows.len() as i32 + 50;
+    let w = LABEL_W + 2 * PANEL_W + GAP + 30;
+    let root = SVGBackend::new(path, (w as u32, h as u32)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let font = ("sans-serif", 13).into_font();
+    let small_font = ("sans-serif", 11).into_font();
+    let title = format!(
+        "shmring compare: {} ({} CPUs), {} run",
+        rep.machine.cpu, rep.machine.cpus, rep.plan.mode
+    );
+    root.draw(&Text::new(title, (10, 8), ("sans-serif", 15).into_font()))?;
+
+    let (rlo, rhi) = decades(rows.iter().filter_map(|r| r.rtt));
+    let (tlo, thi) = decades(rows.iter().flat_map(|r| [r.small, r.large]).flatten());
+    let x1 = LABEL_W;
+    let x2 = LABEL_W + PANEL_W + GAP;
+    root.draw(&Text::new(
+        "round trip p50, 64 B (log, shorter is better)",
+        (x1, 32),
+        font.clone(),
+    ))?;
+    root.draw(&Text::new(
+        "throughput, messages/s (log): 64 B dark, 64 KiB light",
+        (x2, 32),
+        font.clone(),
+    ))?;
+    // Axes with decade ticks.
+    let axis_y = TOP + ROW * rows.len() as i32 + 4;
+    for (x0, lo, hi, ns) in [(x1, rlo, rhi, true), (x2, tlo, thi, false)] {
+        root.draw(&PathElement::new(
+            vec![(x0, TOP - 6), (x0, axis_y), (x0 + PANEL_W, axis_y)],
+            BLACK,
+        ))?;
+        let mut v = lo;
+        while v <= hi * 1.0001 {
+            let x = x0 + logx(v, lo, hi, PANEL_W);
+            root.draw(&PathElement::new(
+                vec![(x, TOP - 6), (x, axis_y)],
+                RGBColor(225, 225, 225),
+            ))?;
+            let label = if ns { fmt_ns(v) } else { fmt_rate(v, "") };
+            root.draw(&Text::new(label, (x - 12, axis_y + 6), small_font.clone()))?;
+            v *= 10.0;
+        }
+    }
+    let dark = RGBColor(40, 90, 160);
+    let light = RGBColor(140, 180, 225);
+    let floor_c = RGBColor(150, 150, 150);
+    for (i, r) in rows.iter().enumerate() {
+        let y = TOP + ROW * i as i32;
+        let is_floor = r.label.starts_with("floor");
+        root.draw(&Text::new(r.label.clone(), (10, y + 5), font.clone()))?;
+        if let Some(v) = r.rtt {
+            let len = logx(v, rlo, rhi, PANEL_W).max(1);
+            let c = if is_floor { floor_c } else { dark };
+            root.draw(&Rectangle::new(
+                [(x1, y + 3), (x1 + len, y + ROW - 5)],
+                c.filled(),
+            ))?;
+            root.draw(&Text::new(
+                fmt_ns(v),
+                (x1 + len + 4, y + 5),
+                small_font.clone(),
+            ))?;
+        }
+        for (k, v) in [(0, r.small), (1, r.large)] {
+            if let Some(v) = v {
+                let len = logx(v, tlo, thi, PANEL_W).max(1);
+                let c = match (is_floor, k) {
+                    (true, _) => floor_c,
+                    (false, 0) => dark,
+                    _ => light,
+                };
+                let (ya, yb) = if k == 0 {
+                    (y + 2, y + ROW / 2 - 1)
+                } else {
+                    (y + ROW / 2, y + ROW - 4)
+                };
+                root.draw(&Rectangle::new([(x2, ya), (x2 + len, yb)], c.filled()))?;
+            }
+        }
+    }
+    root.present()?;
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! RPC methods: a call is a request and its reply over a transport pair, so they are
+//! measured with calls rather than the byte drivers. The peer serves `echo` (returns its
+//! argument) and `sink` (returns the argument's length).
+//!
+//! - round trip: one `echo` call of 64 bytes at a time, timed one by one, for the budget;
+//! - throughput: `sink` calls with [`WINDOW`] in flight (`start_call` / `wait`), payload
+//!   one way, counted at the caller when their replies are in.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use shmring::measure::Stats;
+use shmring::rpc::{BinaryCodec, Client, Codec, JsonCodec, Server};
+
+use crate::methods::{RpcCodec, Rx, Tx};
+
+/// Calls in flight in a throughput run.
+pub const WINDOW: usize = 32;
+
+const T: Duration = Duration::from_secs(30);
+
+fn text(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Serves `echo` and `sink` until the caller is gone.
+pub fn serve(codec: RpcCodec, tx: Tx, rx: Rx) -> Result<(), String> {
+    fn go<C: Codec>(c: C, tx: Tx, rx: Rx) -> Result<(), String> {
+        let mut s = Server::new(c);
+        s.register("echo", |(b,): (Vec<u8>,)| Ok(b))
+            .register("sink", |(b,): (Vec<u8>,)| Ok(b.len() as u64));
+        s.serve(tx, rx).map_err(text)
+    }
+    match codec {
+        RpcCodec::Binary => go(BinaryCodec, tx, rx),
+        RpcCodec::Json => go(JsonCodec, tx, rx),
+    }
+}
+
+/// Round trips of `echo(size bytes)`, sized to `budget` by a pilot.
+pub fn round_trip(
+    codec: RpcCodec,
+    tx: Tx,
+    rx: Rx,
+    size: usize,
+    budget: Duration,
+) -> Result<Stats, String> {
+    fn go<C: Codec>(c: C, tx: Tx, rx: Rx, size: usize, budget: Duration) -> Result<Stats, String> {
+        let mut client = Client::new(tx, rx, c);
+        let payload = vec![0xA5u8; size];
+        let mut call = || -> Result<Duration, String> {
+            let t = Instant::now();
+            let back: Vec<u8> = client.call("echo", (&payload,), T).map_err(text)?;
+            let d = t.elapsed();
+            if back.len() != size {
+                return Err(format!("echo of {} bytes for {size}", back.len()));
+            }
+            Ok(d)
+        };
+        // A tenth of the budget warms up, then calls one by one until it is spent.
+        let warm = Instant::now() + budget / 10;
+        while Instant::now() < warm {
+            call()?;
+        }
+        let end = Instant::now() + budget;
+        let mut times = Vec::new();
+        while Instant::now() < end && times.len() < 5_000_000 {
+            times.push(call()?);
+        }
+        Ok(Stats::from_batches(times, 1))
+    }
+    match codec {
+        RpcCodec::Binary => go(BinaryCodec, tx, rx, size, budget),
+        RpcCodec::Json => go(JsonCodec, tx, rx, size, budget),
+    }
+}
+
+/// `sink(size bytes)` calls with [`WINDOW`] in flight for about `budget` (at most
+/// `max_calls`): (calls completed, calls per second).
+pub fn throughput(
+    codec: RpcCodec,
+    tx: Tx,
+    rx: Rx,
+    size: usize,
+    budget: Duration,
+    max_calls: u64,
+) -> Result<(u64, f64), String> {
+    fn go<C: Codec>(
+        c: C,
+        tx: Tx,
+        rx: Rx,
+        size: usize,
+        budget: Duration,
+        max_calls: u64,
+    ) -> Result<(u64, f64), String> {
+        let mut client = Client::new(tx, rx, c);
+        let payload = vec![0x5Au8; size];
+        let mut pending = VecDeque::with_capacity(WINDOW);
+        let (mut started, mut done) = (0u64, 0u64);
+        let t = Instant::now();
+        loop {
+            let more = started < max_calls && (started % 16 != 0 || t.elapsed() < budget);
+            if !more && pending.is_empty() {
+                break;
+            }
+            if pending.len() == WINDOW || (!more && !pending.is_empty()) {
+                let p = pending.pop_front().expect("not empty");
+                let n: u64 = client.wait(p, T).map_err(text)?;
+                if n != size as u64 {
+                    return Err(format!("sink counted {n} bytes for {size}"));
+                }
+                done += 1;
+                continue;
+            }
+            pending.push_back(
+                client
+                    .start_call::<_, u64>("sink", (&payload,), T)
+                    .map_err(text)?,
+            );
+            started += 1;
+        }
+        Ok((done, done as f64 / t.elapsed().as_secs_f64()))
+    }
+    match codec {
+        RpcCodec::Binary => go(BinaryCodec, tx, rx, size, budget, max_calls),
+        RpcCodec::Json => go(JsonCodec, tx, rx, size, budget, max_calls),
+    }
+}

@@ -1,0 +1,475 @@
+//! `ls`, `inspect`, `rm`, `send`, `recv`: the segment tools.
+
+use std::io::{BufRead, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use shmring::ring::{self, Consumer, Producer, RingInfo, RingOptions};
+use shmring::segment::{self, SegmentInfo};
+use shmring::Error;
+
+use crate::{Failure, InspectArgs, LsArgs, RecvArgs, RmArgs, SendArgs};
+
+/// A segment as `ls` and `inspect` show it: the common header, plus the ring's state for a
+/// ring.
+struct Seen {
+    info: SegmentInfo,
+    ring: Option<RingInfo>,
+    seqlock: Option<shmring::seqlock::SeqlockInfo>,
+    broadcast: Option<shmring::broadcast::BroadcastInfo>,
+}
+
+fn look(name: &str) -> shmring::Result<Seen> {
+    let info = segment::inspect(name)?;
+    let mut seen = Seen {
+        info,
+        ring: None,
+        seqlock: None,
+        broadcast: None,
+    };
+    match seen.info.kind {
+        "ring" => seen.ring = Some(ring::inspect(name)?),
+        "seqlock" => seen.seqlock = Some(shmring::seqlock::inspect(name)?),
+        "broadcast" => seen.broadcast = Some(shmring::broadcast::inspect(name)?),
+        _ => {}
+    }
+    Ok(seen)
+}
+
+/// Role names of a kind's role bytes.
+fn roles(s: &Seen) -> Vec<String> {
+    s.info
+        .roles_held
+        .iter()
+        .enumerate()
+        .filter(|(_, &held)| held)
+        .map(|(b, _)| match (s.info.kind, b) {
+            ("ring", 0) => "producer".to_owned(),
+            ("ring", 1) => "consumer".to_owned(),
+            ("seqlock", 0) => "writer".to_owned(),
+            ("seqlock", 1) => "readers".to_owned(),
+            ("broadcast", 0) => "publisher".to_owned(),
+            ("broadcast", 1) => "subscribers".to_owned(),
+            (_, b) => format!("role{b}"),
+        })
+        .collect()
+}
+
+fn state(info: &SegmentInfo) -> &'static str {
+    if info.is_stale() {
+        "stale"
+    } else {
+        "live"
+    }
+}
+
+fn to_json(s: &Seen) -> Value {
+    let i = &s.info;
+    let mut v = json!({
+        "name": i.name,
+        "kind": i.kind,
+        "version": i.version,
+        "total_size": i.total_size,
+        "creator_pid": i.creator_pid,
+        "nonce": format!("{:#018x}", i.nonce),
+        "created_ns": i.created_ns,
+        "roles": roles(s),
+        "roles_held": i.roles_held,
+        "state": state(i),
+    });
+    if let Some(r) = &s.ring {
+        v["ring"] = json!({
+            "capacity": r.capacity,
+            "max_message": r.max_message,
+            "write_pos": r.write_pos,
+            "read_pos": r.read_pos,
+            "fill": r.fill,
+            "producer_attached": r.producer_attached,
+            "consumer_attached": r.consumer_attached,
+            "producer_attaches": r.producer_attaches,
+            "consumer_attaches": r.consumer_attaches,
+        });
+    }
+    if let Some(q) = &s.seqlock {
+        v["seqlock"] = json!({
+            "value_size": q.value_size,
+            "type_tag": q.type_tag,
+            "version": q.version,
+            "write_in_progress": q.write_in_progress,
+            "writer_attached": q.writer_attached,
+            "readers_attached": q.readers_attached,
+            "writer_attaches": q.writer_attaches,
+            "reader_attaches": q.reader_attaches,
+        });
+    }
+    if let Some(b) = &s.broadcast {
+        v["broadcast"] = json!({
+            "slots": b.slots,
+            "max_message": b.max_message,
+            "slot_size": b.slot_size,
+            "published": b.published,
+            "publisher_attached": b.publisher_attached,
+            "subscribers_attached": b.subscribers_attached,
+        });
+    }
+    v
+}
+
+/// True if the error says "this file is not one of ours" (as opposed to "one of ours, but
+/// broken").
+fn not_ours(e: &Error) -> bool {
+    match e {
+        Error::BadSegment { reason, .. } => {
+            reason.starts_with("wrong magic") || reason.starts_with("truncated")
+        }
+        _ => true,
+    }
+}
+
+fn candidates(dirs: &[PathBuf]) -> Vec<String> {
+    let mut names = Vec::new();
+    let shm = Path::new("/dev/shm");
+    let mut scan = |dir: &Path, as_shm: bool| {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut here: Vec<String> = rd
+            .flatten()
+            .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+            .filter_map(|e| {
+                let f = e.file_name().into_string().ok()?;
+                Some(if as_shm {
+                    format!("/{f}")
+                } else {
+                    dir.join(f).to_string_lossy().into_owned()
+                })
+            })
+            .collect();
+        here.sort();
+        names.extend(here);
+    };
+    if cfg!(target_os = "linux") {
+        scan(shm, true);
+    }
+    for d in dirs {
+        scan(d, false);
+    }
+    names
+}
+
+/// `shmring ls`.
+pub fn ls(a: &LsArgs) -> Result<(), Failure> {
+    for d in &a.dirs {
+        if !d.is_dir() {
+            return Err(Failure::new(format!("{}: not a directory", d.display())));
+        }
+    }
+    let mut found = Vec::new();
+    for name in candidates(&a.dirs) {
+        match look(&name) {
+            Ok(s) => found.push(Ok(s)),
+            Err(e) if not_ours(&e) => {}
+            Err(e) => found.push(Err((name, e))),
+        }
+    }
+    if a.json {
+        let v: Vec<Value> = found
+            .iter()
+            .map(|f| match f {
+                Ok(s) => to_json(s),
+                Err((n, e)) => json!({"name": n, "state": "broken", "error": e.to_string()}),
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(|e| Failure::new(e.to_string()))?
+        );
+        return Ok(());
+    }
+    if found.is_empty() {
+        println!("no shmring segments");
+        return Ok(());
+    }
+    println!(
+        "{:<32} {:<9} {:>10} {:>10} {:>10} {:<18} {:>8} {:<6}",
+        "NAME", "KIND", "SIZE", "CAPACITY", "FILL", "ATTACHED", "CREATOR", "STATE"
+    );
+    for f in &found {
+        match f {
+            Ok(s) => {
+                // CAPACITY / FILL: bytes for a ring, slots / messages published for a
+                // broadcast ring, value size / version for a seqlock cell.
+                let (cap, fill) = match (&s.ring, &s.broadcast, &s.seqlock) {
+                    (Some(r), _, _) => (r.capacity.to_string(), r.fill.to_string()),
+                    (_, Some(b), _) => (format!("{} slots", b.slots), b.published.to_string()),
+                    (_, _, Some(q)) => (format!("{} B", q.value_size), format!("v{}", q.version)),
+                    _ => ("-".into(), "-".into()),
+                };
+                let att = roles(s);
+                println!(
+                    "{:<32} {:<9} {:>10} {:>10} {:>10} {:<18} {:>8} {:<6}",
+                    s.info.name,
+                    s.info.kind,
+                    s.info.total_size,
+                    cap,
+                    fill,
+                    if att.is_empty() {
+                        "-".into()
+                    } else {
+                        att.join(",")
+                    },
+                    s.info.creator_pid,
+                    state(&s.info)
+                );
+            }
+            Err((n, e)) => println!("{n:<32} broken: {e}"),
+        }
+    }
+    Ok(())
+}
+
+fn age(created_ns: u64) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let s = now.saturating_sub(created_ns) / 1_000_000_000;
+    match s {
+        0..=119 => format!("{s} s ago"),
+        120..=7199 => format!("{} min ago", s / 60),
+        _ => format!("{} h ago", s / 3600),
+    }
+}
+
+/// `shmring inspect`.
+pub fn inspect(a: &InspectArgs) -> Result<(), Failure> {
+    let s = look(&a.name)?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&to_json(&s)).map_err(|e| Failure::new(e.to_string()))?
+        );
+        return Ok(());
+    }
+    let i = &s.info;
+    let att = roles(&s);
+    println!("name:       {}", i.name);
+    println!("kind:       {} (layout version {})", i.kind, i.version);
+    println!("size:       {} bytes", i.total_size);
+    println!(
+        "created:    by pid {}, {} ({} ns after the epoch)",
+        i.creator_pid,
+        age(i.created_ns),
+        i.created_ns
+    );
+    println!("nonce:      {:#018x}", i.nonce);
+    println!(
+        "attached:   {}",
+        if att.is_empty() {
+            "nobody".into()
+        } else {
+            att.join(", ")
+        }
+    );
+    println!("state:      {}", state(i));
+    if let Some(r) = &s.ring {
+        println!(
+            "capacity:   {} bytes, largest message {} bytes",
+            r.capacity, r.max_message
+        );
+        println!(
+            "positions:  write {}, read {}: {} bytes waiting",
+            r.write_pos, r.read_pos, r.fill
+        );
+        println!(
+            "attaches:   producer {} time(s), consumer {} time(s) since creation",
+            r.producer_attaches, r.consumer_attaches
+        );
+    }
+    if let Some(q) = &s.seqlock {
+        println!(
+            "value:      {} bytes, type tag {:#x}, version {}{}",
+            q.value_size,
+            q.type_tag,
+            q.version,
+            if q.write_in_progress {
+                " (a write is in progress, or its writer died in it)"
+            } else {
+                ""
+            }
+        );
+        println!(
+            "attaches:   writer {} time(s), readers {} time(s) since creation",
+            q.writer_attaches, q.reader_attaches
+        );
+    }
+    if let Some(b) = &s.broadcast {
+        println!(
+            "slots:      {} of {} bytes, largest message {} bytes",
+            b.slots, b.slot_size, b.max_message
+        );
+        println!("published:  {} messages", b.published);
+    }
+    Ok(())
+}
+
+/// `shmring rm`.
+pub fn rm(a: &RmArgs) -> Result<(), Failure> {
+    let mut failed = 0;
+    for name in &a.names {
+        match segment::remove(name, a.force) {
+            Ok(info) => println!(
+                "removed {} ({}, was {})",
+                info.name,
+                info.kind,
+                state(&info)
+            ),
+            Err(e @ Error::RoleTaken { .. }) => {
+                failed += 1;
+                eprintln!("shmring: {name}: not removed: {e} (use --force to remove it anyway)");
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("shmring: {name}: not removed: {e}");
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(Failure {
+            msg: String::new(),
+            code: crate::EXIT_FAILURE,
+        });
+    }
+    Ok(())
+}
+
+fn ring_opts(capacity: u64) -> RingOptions {
+    RingOptions::new().capacity(capacity)
+}
+
+/// Reads one frame (u32 LE length, then the bytes) into `buf`. `Ok(false)` at a clean end
+/// of input. A length above `max` is refused before anything is allocated.
+fn read_frame(input: &mut impl Read, buf: &mut Vec<u8>, max: usize) -> Result<bool, Failure> {
+    let mut len = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match input.read(&mut len[got..]) {
+            Ok(0) if got == 0 => return Ok(false),
+            Ok(0) => {
+                return Err(Error::Framing(
+                    format!("input ends inside a frame's length ({got} of 4 bytes)").into(),
+                )
+                .into())
+            }
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let n = u32::from_le_bytes(len) as usize;
+    if n > max {
+        return Err(Error::MessageTooLarge { len: n, max }.into());
+    }
+    buf.clear();
+    buf.resize(n, 0);
+    input.read_exact(buf).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            Failure::from(Error::Framing(
+                format!("input ends inside a frame of {n} bytes").into(),
+            ))
+        } else {
+            Failure::from(e)
+        }
+    })?;
+    Ok(true)
+}
+
+/// `shmring send`.
+pub fn send(a: &SendArgs) -> Result<(), Failure> {
+    let mut tx = Producer::open_or_create(&a.name, &ring_opts(a.capacity))?;
+    let max = tx.max_message();
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut buf = Vec::new();
+    loop {
+        if a.framed {
+            if !read_frame(&mut input, &mut buf, max)? {
+                break;
+            }
+        } else {
+            buf.clear();
+            if input.read_until(b'\n', &mut buf)? == 0 {
+                break;
+            }
+            if buf.last() == Some(&b'\n') {
+                buf.pop();
+            }
+            if buf.len() > max {
+                return Err(Error::MessageTooLarge {
+                    len: buf.len(),
+                    max,
+                }
+                .into());
+            }
+        }
+        tx.send(&buf)?;
+    }
+    if !a.no_wait {
+        // Like a FIFO writer: leave once a consumer has everything (the creator's drop
+        // removes the name).
+        let name = tx.name();
+        while ring::inspect(&name)?.fill > 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    Ok(())
+}
+
+/// Writes one message as a line or a frame.
+fn write_msg(out: &mut impl Write, msg: &[u8], framed: bool) -> std::io::Result<()> {
+    if framed {
+        let len = u32::try_from(msg.len()).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "message longer than a u32 frame length",
+            )
+        })?;
+        out.write_all(&len.to_le_bytes())?;
+        out.write_all(msg)
+    } else {
+        out.write_all(msg)?;
+        out.write_all(b"\n")
+    }
+}
+
+/// `shmring recv`.
+pub fn recv(a: &RecvArgs) -> Result<(), Failure> {
+    let mut rx = Consumer::open_or_create(&a.name, &ring_opts(a.capacity))?;
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut n = 0u64;
+    let written = (|| -> std::io::Result<Option<Error>> {
+        while a.count.is_none_or(|c| n < c) {
+            if rx.pending_bytes() == 0 {
+                out.flush()?;
+            }
+            let msg = match rx.recv() {
+                Ok(m) => m,
+                Err(Error::Disconnected) => break,
+                Err(e) => return Ok(Some(e)),
+            };
+            write_msg(&mut out, &msg, a.framed)?;
+            n += 1;
+        }
+        out.flush()?;
+        Ok(None)
+    })();
+    match written {
+        Ok(None) => Ok(()),
+        Ok(Some(e)) => Err(e.into()),
+        // The reader of our stdout went away (`shmring recv /q | head`): a normal end.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

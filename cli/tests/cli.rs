@@ -1,0 +1,485 @@
+//! The `shmring` binary, run end to end as a user runs it.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use shmring::ring::{Consumer, Producer, RingOptions};
+
+const EXE: &str = env!("CARGO_BIN_EXE_shmring");
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A shm name unique to this test process and call.
+fn uniq(tag: &str) -> String {
+    format!(
+        "/shmring-clitest-{tag}-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A fresh directory under the system temp dir.
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(uniq(tag).trim_start_matches('/'));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(EXE)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run shmring")
+}
+
+fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(EXE)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run shmring");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn help_lists_the_commands_and_hides_the_peer() {
+    let out = run(&["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for cmd in [
+        "compare",
+        "ls",
+        "inspect",
+        "rm",
+        "send",
+        "recv",
+        "Examples:",
+    ] {
+        assert!(help.contains(cmd), "{cmd} missing from --help:\n{help}");
+    }
+    assert!(!help.contains("__peer"), "peer role shown in --help");
+    let out = run(&["rm", "--help"]);
+    assert!(text(&out.stdout).contains("--force"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(run(&["--no-such-option"]).status.code(), Some(2));
+    assert_eq!(run(&["rm"]).status.code(), Some(2));
+    let out = run(&["compare", "--only", "no-such-method"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown method"));
+}
+
+#[test]
+fn inspect_bad_names_and_missing_segments() {
+    for bad in ["", "/"] {
+        let out = run(&["inspect", bad]);
+        assert_eq!(out.status.code(), Some(2), "name {bad:?}");
+        assert!(
+            text(&out.stderr).contains("invalid name"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let name = uniq("missing");
+    let out = run(&["inspect", &name]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("does not exist"));
+}
+
+#[test]
+fn inspect_and_rm_refuse_files_that_are_not_segments() {
+    let dir = tmpdir("notseg");
+    let junk = dir.join("junk");
+    std::fs::write(&junk, vec![0x41u8; 4096]).unwrap();
+    let short = dir.join("short");
+    std::fs::write(&short, b"tiny").unwrap();
+    let junk_s = junk.to_str().unwrap();
+    let short_s = short.to_str().unwrap();
+
+    // The same error text as the library gives.
+    let lib_err = shmring::ring::inspect(junk_s).unwrap_err().to_string();
+    let out = run(&["inspect", junk_s]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains(&lib_err), "{err} vs {lib_err}");
+    assert!(err.contains("wrong magic"), "{err}");
+
+    let out = run(&["inspect", "--json", short_s]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("truncated"));
+
+    // rm never removes what is not a segment, even with --force.
+    let out = run(&["rm", "--force", junk_s, short_s]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(junk.exists() && short.exists());
+
+    // ls skips files that are not segments.
+    let out = run(&["ls", dir.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(!text(&out.stdout).contains("junk"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn inspect_ls_rm_on_a_live_then_stale_ring() {
+    let dir = tmpdir("lsrm");
+    let path = dir.join("ring");
+    let p = path.to_str().unwrap().to_owned();
+    let opts = RingOptions::new().capacity(4096).keep(true);
+    let mut tx = Producer::create(&p, &opts).unwrap();
+    tx.send(b"12345").unwrap();
+
+    let out = run(&["inspect", &p]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    assert!(t.contains("kind:       ring"), "{t}");
+    assert!(t.contains("attached:   producer"), "{t}");
+    assert!(t.contains("state:      live"), "{t}");
+    assert!(t.contains("16 bytes waiting"), "{t}");
+
+    let out = run(&["inspect", "--json", &p]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "ring");
+    assert_eq!(v["ring"]["capacity"], 4096);
+    assert_eq!(v["ring"]["fill"], 16);
+    assert_eq!(v["ring"]["producer_attached"], true);
+    assert_eq!(v["ring"]["consumer_attached"], false);
+    assert_eq!(v["creator_pid"], std::process::id());
+
+    let out = run(&["ls", "--json", dir.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let me = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == p.as_str())
+        .expect("ring listed");
+    assert_eq!(me["state"], "live");
+
+    // Live: refused without --force, and still there.
+    let out = run(&["rm", &p]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--force"));
+    assert!(path.exists());
+
+    // Stale once its producer is gone (kept on drop).
+    drop(tx);
+    let out = run(&["ls", dir.to_str().unwrap()]);
+    let t = text(&out.stdout);
+    let line = t.lines().find(|l| l.starts_with(&p)).expect("listed");
+    assert!(line.contains("stale"), "{line}");
+    assert!(line.contains("4096"), "{line}");
+    let out = run(&["rm", &p]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!path.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn rm_force_removes_a_live_segment_and_ls_finds_shm_names() {
+    let name = uniq("force");
+    let _rx = Consumer::create(&name, &RingOptions::new().capacity(4096)).unwrap();
+    let out = run(&["ls"]);
+    let t = text(&out.stdout);
+    let line = t.lines().find(|l| l.starts_with(&name)).expect("listed");
+    assert!(line.contains("consumer") && line.contains("live"), "{line}");
+    let out = run(&["rm", "--force", &name]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(shmring::segment::inspect(&name).is_err());
+}
+
+#[test]
+fn send_then_recv_lines() {
+    let name = uniq("lines");
+    // send first: it creates the ring, then waits for a consumer to drain it.
+    let mut send = Command::new(EXE)
+        .args(["send", &name])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    send.stdin
+        .take()
+        .unwrap()
+        .write_all(b"alpha\nbeta\n\ngamma")
+        .unwrap();
+    let recv = run(&["recv", &name]);
+    assert!(recv.status.success(), "{}", text(&recv.stderr));
+    assert_eq!(text(&recv.stdout), "alpha\nbeta\n\ngamma\n");
+    assert!(send.wait().unwrap().success());
+}
+
+#[test]
+fn recv_then_send_frames() {
+    let name = uniq("frames");
+    // recv first: it creates the ring and waits for the producer.
+    let recv = Command::new(EXE)
+        .args(["recv", "--framed", &name])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = Vec::new();
+    let msgs: [&[u8]; 4] = [b"one", b"", b"with\nnewline", &[0u8, 255, 7]];
+    for m in msgs {
+        input.extend_from_slice(&(m.len() as u32).to_le_bytes());
+        input.extend_from_slice(m);
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let send = run_with_stdin(&["send", "--framed", &name], &input);
+    assert!(send.status.success(), "{}", text(&send.stderr));
+    let out = recv.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(out.stdout, input);
+}
+
+#[test]
+fn send_refuses_oversized_and_truncated_frames() {
+    let name = uniq("badframe");
+    // A frame claiming 4 GiB - 1: refused before any allocation.
+    let mut input = u32::MAX.to_le_bytes().to_vec();
+    input.extend_from_slice(b"xx");
+    let out = run_with_stdin(&["send", "--framed", "--no-wait", &name], &input);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("exceeds the maximum"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A good frame, then one cut short: the good one is sent, then a framing error.
+    let mut input = 2u32.to_le_bytes().to_vec();
+    input.extend_from_slice(b"ok");
+    input.extend_from_slice(&10u32.to_le_bytes());
+    input.extend_from_slice(b"short");
+    let rx_name = uniq("badframe2");
+    let mut rx = Consumer::create(&rx_name, &RingOptions::new().capacity(4096)).unwrap();
+    let out = run_with_stdin(&["send", "--framed", "--no-wait", &rx_name], &input);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("framing"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(&*rx.recv().unwrap(), b"ok");
+    assert!(matches!(rx.recv(), Err(shmring::Error::Disconnected)));
+}
+
+#[test]
+fn recv_count_stops_early() {
+    let name = uniq("count");
+    let mut tx = Producer::create(&name, &RingOptions::new().capacity(4096)).unwrap();
+    for m in [b"1", b"2", b"3"] {
+        tx.send(m).unwrap();
+    }
+    let out = run(&["recv", "--count", "2", &name]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), "1\n2\n");
+}
+
+#[test]
+fn compare_lists_every_method_with_a_reason_when_it_cannot_run() {
+    let out = run(&["compare", "--list"]);
+    assert!(out.status.success());
+    let t = text(&out.stdout);
+    for id in ["ring-spin", "ring-block", "redis"] {
+        assert!(t.lines().any(|l| l.starts_with(id)), "{id} missing:\n{t}");
+    }
+    for l in t.lines() {
+        assert!(
+            l.ends_with("runs here") || l.contains("cannot run here: "),
+            "no state or reason: {l}"
+        );
+    }
+}
+
+#[test]
+fn compare_quick_measures_the_ring_against_the_floors() {
+    let dir = tmpdir("compare");
+    let json = dir.join("out.json");
+    let svg = dir.join("out.svg");
+    let out = run(&[
+        "compare",
+        "--quick",
+        "--only",
+        "ring-spin,ring-block",
+        "--json",
+        json.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    assert!(t.contains("floor: cache-line ping-pong"), "{t}");
+    assert!(t.contains("floor: futex ping-pong"), "{t}");
+    assert!(t.contains("shmring ring, busy-poll"), "{t}");
+
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let methods = v["methods"].as_array().unwrap();
+    assert_eq!(methods.len(), 2);
+    for (m, floor) in methods.iter().zip(["spin", "futex"]) {
+        assert_eq!(m["rtt"]["status"], "ok", "{m}");
+        let rtt = &m["rtt"]["value"];
+        assert_eq!(rtt["floor"], floor);
+        assert!(rtt["p50_ns"].as_f64().unwrap() > 0.0);
+        assert!(rtt["p50_ratio"].as_f64().unwrap() > 0.0);
+        for t in ["tput_small", "tput_large"] {
+            assert_eq!(m[t]["status"], "ok", "{m}");
+            assert!(m[t]["value"]["msgs_per_s"].as_f64().unwrap() > 0.0);
+        }
+    }
+    let kinds: Vec<_> = v["floors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(kinds.contains(&"spin".into()) && kinds.contains(&"futex".into()));
+    let svg_text = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg_text.starts_with("<svg") && svg_text.contains("shmring ring, futex wake"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn run_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
+    let mut c = Command::new(EXE);
+    c.args(args).stdin(Stdio::null());
+    for (k, v) in env {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c.output().expect("run shmring")
+}
+
+#[test]
+fn compare_redis_runs_only_against_redis_url() {
+    let out = run_env(
+        &["compare", "--list", "--only", "redis"],
+        &[("REDIS_URL", None)],
+    );
+    assert!(text(&out.stdout).contains("cannot run here: REDIS_URL is not set"));
+    // Nothing listens on port 1: listed with the reason, and a run reports it too.
+    let env = [("REDIS_URL", Some("redis://127.0.0.1:1"))];
+    let out = run_env(&["compare", "--quick", "--only", "redis"], &env);
+    assert!(out.status.success());
+    assert!(
+        text(&out.stdout).contains("not run here: Redis server not reachable"),
+        "{}",
+        text(&out.stdout)
+    );
+    let Ok(url) = std::env::var("SHMRING_TEST_REDIS_URL") else {
+        eprintln!("*** SKIPPED the Redis measurement: SHMRING_TEST_REDIS_URL is not set");
+        return;
+    };
+    let dir = tmpdir("redis");
+    let json = dir.join("out.json");
+    let out = run_env(
+        &[
+            "compare",
+            "--quick",
+            "--only",
+            "redis",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[("REDIS_URL", Some(&url))],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let m = &v["methods"][0];
+    assert_eq!(m["id"], "redis");
+    for k in ["rtt", "tput_small", "tput_large"] {
+        assert_eq!(m[k]["status"], "ok", "{m}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn ls_and_inspect_show_seqlock_and_broadcast_segments() {
+    use shmring::broadcast::{BroadcastOptions, Publisher};
+    use shmring::seqlock::{SeqlockOptions, Writer};
+    let cell = uniq("cell");
+    let bcast = uniq("bcast");
+    let mut w = Writer::<[u8; 16]>::create(&cell, &SeqlockOptions::new()).unwrap();
+    w.write(&[7; 16]);
+    w.write(&[8; 16]);
+    let mut p = Publisher::create(&bcast, &BroadcastOptions::new().slots(8)).unwrap();
+    p.publish(b"x").unwrap();
+
+    let out = run(&["inspect", &cell]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    assert!(t.contains("kind:       seqlock"), "{t}");
+    assert!(t.contains("attached:   writer"), "{t}");
+    assert!(t.contains("16 bytes") && t.contains("version 2"), "{t}");
+
+    let out = run(&["inspect", "--json", &bcast]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "broadcast");
+    assert_eq!(v["broadcast"]["slots"], 8);
+    assert_eq!(v["broadcast"]["published"], 1);
+    assert_eq!(v["roles"][0], "publisher");
+
+    let out = run(&["ls"]);
+    let t = text(&out.stdout);
+    let line = t
+        .lines()
+        .find(|l| l.starts_with(&cell))
+        .expect("cell listed");
+    assert!(
+        line.contains("seqlock") && line.contains("v2") && line.contains("live"),
+        "{line}"
+    );
+    let line = t
+        .lines()
+        .find(|l| l.starts_with(&bcast))
+        .expect("broadcast listed");
+    assert!(
+        line.contains("8 slots") && line.contains("publisher"),
+        "{line}"
+    );
+}
+
+#[test]
+fn rm_goes_on_after_a_failure_and_exits_1() {
+    let stale = uniq("stale");
+    let missing = uniq("missing");
+    drop(Producer::create(&stale, &RingOptions::new().capacity(4096).keep(true)).unwrap());
+    let out = run(&["rm", &missing, &stale]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains(&format!("removed {stale}")));
+    assert!(shmring::segment::inspect(&stale).is_err());
+}
+
+#[test]
+fn send_refuses_a_line_longer_than_the_ring_takes() {
+    let name = uniq("longline");
+    let line = vec![b'x'; 3000];
+    // A 4 KiB ring takes messages of at most 2040 bytes.
+    let out = run_with_stdin(&["send", "--capacity", "4096", "--no-wait", &name], &line);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("exceeds the maximum"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -1,0 +1,415 @@
+//! The contenders, each behind shmring's `Sender`/`Receiver` traits, used "the obvious way"
+//! (as their documentation shows), two one-way channels or one two-way connection each.
+
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::time::Duration;
+
+use shmring::ring::{duplex, RingOptions, Side, WaitStrategy};
+use shmring::{Error, Receiver, Result, Sender};
+
+/// This side's sending half.
+pub type Tx = Box<dyn Sender>;
+/// This side's receiving half.
+pub type Rx = Box<dyn Receiver>;
+
+/// Side A: sets up, calls `spawn(token)` to start the peer process at the right moment
+/// (it gets `token` to find us), then finishes connecting.
+pub type ASide = fn(
+    name: &str,
+    spawn: &mut dyn FnMut(&str) -> std::result::Result<(), String>,
+) -> std::result::Result<(Tx, Rx), String>;
+/// Side B, in the peer process, from the token A gave it.
+pub type BSide = fn(token: &str) -> std::result::Result<(Tx, Rx), String>;
+
+/// One contender.
+pub struct Contender {
+    /// Id (peer command line).
+    pub id: &'static str,
+    /// For the table.
+    pub label: &'static str,
+    /// Busy-polls (compared with the cache-line floor) or blocks (the futex floor).
+    pub busy_poll: bool,
+    /// Side A.
+    pub a_side: ASide,
+    /// Side B.
+    pub b_side: BSide,
+}
+
+/// Every contender, in table order.
+pub fn all() -> Vec<Contender> {
+    vec![
+        Contender {
+            id: "ring-spin",
+            label: "shmring ring, busy-poll",
+            busy_poll: true,
+            a_side: |n, spawn| ring_a(n, spawn, WaitStrategy::Spin),
+            b_side: |t| ring_b(t, WaitStrategy::Spin),
+        },
+        Contender {
+            id: "ring-block",
+            label: "shmring ring, futex wake",
+            busy_poll: false,
+            a_side: |n, spawn| ring_a(n, spawn, ring_block()),
+            b_side: |t| ring_b(t, ring_block()),
+        },
+        Contender {
+            id: "ipc-channel",
+            label: "ipc-channel (bytes channels)",
+            busy_poll: false,
+            a_side: ipc_a,
+            b_side: ipc_b,
+        },
+        Contender {
+            id: "shm-raw-sync",
+            label: "shared_memory + raw_sync (mutex, events)",
+            busy_poll: false,
+            a_side: shm_a,
+            b_side: shm_b,
+        },
+        Contender {
+            id: "unix",
+            label: "Unix socket (std, u32 length prefix)",
+            busy_poll: false,
+            a_side: unix_a,
+            b_side: unix_b,
+        },
+    ]
+}
+
+/// The contender with this id.
+pub fn find(id: &str) -> Option<Contender> {
+    all().into_iter().find(|c| c.id == id)
+}
+
+fn s(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+// ---- shmring's ring ----
+
+fn ring_block() -> WaitStrategy {
+    WaitStrategy::SpinBlock {
+        spin: Duration::ZERO,
+    }
+}
+
+fn ring_opts(w: WaitStrategy) -> RingOptions {
+    RingOptions::new()
+        .capacity(1 << 22)
+        .wait(w)
+        .open_timeout(Duration::from_secs(10))
+}
+
+fn ring_a(
+    name: &str,
+    spawn: &mut dyn FnMut(&str) -> std::result::Result<(), String>,
+    w: WaitStrategy,
+) -> std::result::Result<(Tx, Rx), String> {
+    let (tx, rx) = duplex(name, Side::A, &ring_opts(w)).map_err(s)?;
+    spawn(name)?;
+    Ok((Box::new(tx), Box::new(rx)))
+}
+
+fn ring_b(token: &str, w: WaitStrategy) -> std::result::Result<(Tx, Rx), String> {
+    let (tx, rx) = duplex(token, Side::B, &ring_opts(w)).map_err(s)?;
+    Ok((Box::new(tx), Box::new(rx)))
+}
+
+// ---- ipc-channel ----
+
+use ipc_channel::ipc::{self, IpcBytesReceiver, IpcBytesSender, IpcOneShotServer, IpcSender};
+use ipc_channel::{IpcError, TryRecvError};
+
+struct IpcTx(IpcBytesSender);
+struct IpcRx(IpcBytesReceiver);
+
+impl Sender for IpcTx {
+    fn send(&mut self, msg: &[u8]) -> Result<()> {
+        self.0.send(msg).map_err(|_| Error::Disconnected)
+    }
+    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+        self.send(msg).map(|()| true)
+    }
+    fn send_timeout(&mut self, msg: &[u8], _: Duration) -> Result<()> {
+        self.send(msg)
+    }
+    fn max_message(&self) -> usize {
+        usize::MAX
+    }
+}
+
+fn ipc_err(e: IpcError) -> Error {
+    match e {
+        IpcError::Disconnected => Error::Disconnected,
+        other => Error::Framing(format!("ipc-channel: {other:?}").into()),
+    }
+}
+
+impl Receiver for IpcRx {
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        *buf = self.0.recv().map_err(ipc_err)?;
+        Ok(())
+    }
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        match self.0.try_recv() {
+            Ok(v) => {
+                *buf = v;
+                Ok(true)
+            }
+            Err(TryRecvError::Empty) => Ok(false),
+            Err(TryRecvError::IpcError(e)) => Err(ipc_err(e)),
+        }
+    }
+    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, _: Duration) -> Result<()> {
+        self.recv_into(buf)
+    }
+}
+
+/// A one-shot server bootstraps the two bytes channels: the peer connects to it by name
+/// and sends (its receiving end's sender, its sending end's receiver).
+fn ipc_a(
+    _name: &str,
+    spawn: &mut dyn FnMut(&str) -> std::result::Result<(), String>,
+) -> std::result::Result<(Tx, Rx), String> {
+    let (server, token) =
+        IpcOneShotServer::<(IpcBytesSender, IpcBytesReceiver)>::new().map_err(s)?;
+    spawn(&token)?;
+    let (_, (tx, rx)) = server.accept().map_err(|e| format!("{e:?}"))?;
+    Ok((Box::new(IpcTx(tx)), Box::new(IpcRx(rx))))
+}
+
+fn ipc_b(token: &str) -> std::result::Result<(Tx, Rx), String> {
+    let (to_b, from_a) = ipc::bytes_channel().map_err(s)?;
+    let (to_a, from_b) = ipc::bytes_channel().map_err(s)?;
+    IpcSender::connect(token.to_owned())
+        .map_err(s)?
+        .send((to_b, from_b))
+        .map_err(|e| format!("{e:?}"))?;
+    Ok((Box::new(IpcTx(to_a)), Box::new(IpcRx(from_a))))
+}
+
+// ---- shared_memory + raw_sync ----
+
+use raw_sync::events::{Event, EventImpl, EventInit, EventState};
+use raw_sync::locks::{LockImpl, LockInit, Mutex};
+use raw_sync::Timeout;
+use shared_memory::{Shmem, ShmemConf};
+
+/// Bytes of payload one channel holds (one message at a time).
+const SHM_CAP: usize = 64 * 1024;
+/// Room reserved for each synchronisation object.
+const SLOT: usize = 256;
+const SHM_SIZE: usize = 3 * SLOT + 8 + SHM_CAP;
+
+/// One direction: a mutex-guarded buffer holding one message, an event "full" the writer
+/// sets and an event "empty" the reader sets, as raw_sync's documentation shows.
+struct ShmChannel {
+    _mem: Shmem,
+    lock: Box<dyn LockImpl>,
+    full: Box<dyn EventImpl>,
+    empty: Box<dyn EventImpl>,
+    data: *mut u8,
+}
+
+impl ShmChannel {
+    fn create(id: &str) -> std::result::Result<ShmChannel, String> {
+        let mem = ShmemConf::new()
+            .size(SHM_SIZE)
+            .os_id(id)
+            .create()
+            .map_err(s)?;
+        let base = mem.as_ptr();
+        // SAFETY: the mapping is SHM_SIZE bytes: three SLOT-sized areas for the objects,
+        // then the buffer; raw_sync initialises each object in place (size_of <= SLOT on
+        // Linux: a pthread mutex, a mutex + condvar + flag).
+        unsafe {
+            let data = base.add(3 * SLOT);
+            let (lock, _) = Mutex::new(base, data).map_err(s)?;
+            let (full, _) = Event::new(base.add(SLOT), true).map_err(s)?;
+            let (empty, _) = Event::new(base.add(2 * SLOT), true).map_err(s)?;
+            empty.set(EventState::Signaled).map_err(s)?;
+            Ok(ShmChannel {
+                _mem: mem,
+                lock,
+                full,
+                empty,
+                data,
+            })
+        }
+    }
+
+    fn open(id: &str) -> std::result::Result<ShmChannel, String> {
+        let mem = ShmemConf::new().os_id(id).open().map_err(s)?;
+        if mem.len() < SHM_SIZE {
+            return Err(format!("{id}: {} bytes, expected {SHM_SIZE}", mem.len()));
+        }
+        let base = mem.as_ptr();
+        // SAFETY: as in `create`; the creator initialised the objects before starting us.
+        unsafe {
+            let data = base.add(3 * SLOT);
+            let (lock, _) = Mutex::from_existing(base, data).map_err(s)?;
+            let (full, _) = Event::from_existing(base.add(SLOT)).map_err(s)?;
+            let (empty, _) = Event::from_existing(base.add(2 * SLOT)).map_err(s)?;
+            Ok(ShmChannel {
+                _mem: mem,
+                lock,
+                full,
+                empty,
+                data,
+            })
+        }
+    }
+}
+
+fn rs(e: impl std::fmt::Display) -> Error {
+    Error::Framing(format!("raw_sync: {e}").into())
+}
+
+impl Sender for ShmChannel {
+    fn send(&mut self, msg: &[u8]) -> Result<()> {
+        if msg.len() > SHM_CAP {
+            return Err(Error::MessageTooLarge {
+                len: msg.len(),
+                max: SHM_CAP,
+            });
+        }
+        self.empty.wait(Timeout::Infinite).map_err(rs)?;
+        {
+            let _g = self.lock.lock().map_err(rs)?;
+            // SAFETY: the buffer is 8 + SHM_CAP bytes inside the mapping; the mutex is held.
+            unsafe {
+                (self.data as *mut u32).write_unaligned(msg.len() as u32);
+                std::ptr::copy_nonoverlapping(msg.as_ptr(), self.data.add(8), msg.len());
+            }
+        }
+        self.full.set(EventState::Signaled).map_err(rs)
+    }
+    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+        self.send(msg).map(|()| true)
+    }
+    fn send_timeout(&mut self, msg: &[u8], _: Duration) -> Result<()> {
+        self.send(msg)
+    }
+    fn max_message(&self) -> usize {
+        SHM_CAP
+    }
+}
+
+impl Receiver for ShmChannel {
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        self.full.wait(Timeout::Infinite).map_err(rs)?;
+        {
+            let _g = self.lock.lock().map_err(rs)?;
+            // SAFETY: as in `send`; the length is checked before the copy.
+            unsafe {
+                let len = (self.data as *const u32).read_unaligned() as usize;
+                if len > SHM_CAP {
+                    return Err(Error::Corrupt(format!("length {len}").into()));
+                }
+                buf.clear();
+                buf.extend_from_slice(std::slice::from_raw_parts(self.data.add(8), len));
+            }
+        }
+        self.empty.set(EventState::Signaled).map_err(rs)
+    }
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        self.recv_into(buf).map(|()| true)
+    }
+    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, _: Duration) -> Result<()> {
+        self.recv_into(buf)
+    }
+}
+
+fn shm_a(
+    name: &str,
+    spawn: &mut dyn FnMut(&str) -> std::result::Result<(), String>,
+) -> std::result::Result<(Tx, Rx), String> {
+    let tx = ShmChannel::create(&format!("{name}.ab"))?;
+    let rx = ShmChannel::create(&format!("{name}.ba"))?;
+    spawn(name)?;
+    Ok((Box::new(tx), Box::new(rx)))
+}
+
+fn shm_b(token: &str) -> std::result::Result<(Tx, Rx), String> {
+    let rx = ShmChannel::open(&format!("{token}.ab"))?;
+    let tx = ShmChannel::open(&format!("{token}.ba"))?;
+    Ok((Box::new(tx), Box::new(rx)))
+}
+
+// ---- Unix socket (std) ----
+
+struct UnixTx(UnixStream);
+struct UnixRx(UnixStream);
+
+impl Sender for UnixTx {
+    fn send(&mut self, msg: &[u8]) -> Result<()> {
+        let len = u32::try_from(msg.len()).map_err(|_| Error::MessageTooLarge {
+            len: msg.len(),
+            max: u32::MAX as usize,
+        })?;
+        let io = |e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::BrokenPipe => Error::Disconnected,
+            _ => Error::Framing(e.to_string().into()),
+        };
+        self.0.write_all(&len.to_le_bytes()).map_err(io)?;
+        self.0.write_all(msg).map_err(io)
+    }
+    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+        self.send(msg).map(|()| true)
+    }
+    fn send_timeout(&mut self, msg: &[u8], _: Duration) -> Result<()> {
+        self.send(msg)
+    }
+    fn max_message(&self) -> usize {
+        16 << 20
+    }
+}
+
+impl Receiver for UnixRx {
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        let mut len = [0u8; 4];
+        if let Err(e) = self.0.read_exact(&mut len) {
+            return Err(match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => Error::Disconnected,
+                _ => Error::Framing(e.to_string().into()),
+            });
+        }
+        let n = u32::from_le_bytes(len) as usize;
+        if n > 16 << 20 {
+            return Err(Error::Framing(format!("frame of {n} bytes").into()));
+        }
+        buf.resize(n, 0);
+        self.0
+            .read_exact(buf)
+            .map_err(|e| Error::Framing(e.to_string().into()))
+    }
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        self.recv_into(buf).map(|()| true)
+    }
+    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, _: Duration) -> Result<()> {
+        self.recv_into(buf)
+    }
+}
+
+fn unix_split(s: UnixStream) -> std::result::Result<(Tx, Rx), String> {
+    let r = s.try_clone().map_err(|e| e.to_string())?;
+    Ok((Box::new(UnixTx(s)), Box::new(UnixRx(r))))
+}
+
+fn unix_a(
+    name: &str,
+    spawn: &mut dyn FnMut(&str) -> std::result::Result<(), String>,
+) -> std::result::Result<(Tx, Rx), String> {
+    let path = std::env::temp_dir().join(name.trim_start_matches('/'));
+    let _ = std::fs::remove_file(&path);
+    let l = UnixListener::bind(&path).map_err(s)?;
+    spawn(path.to_str().ok_or("temp dir is not UTF-8")?)?;
+    let (conn, _) = l.accept().map_err(s)?;
+    let _ = std::fs::remove_file(&path);
+    unix_split(conn)
+}
+
+fn unix_b(token: &str) -> std::result::Result<(Tx, Rx), String> {
+    unix_split(UnixStream::connect(token).map_err(s)?)
+}

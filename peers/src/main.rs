@@ -1,0 +1,428 @@
+//! shmring's ring beside other Rust IPC crates, measured the same way in the same run:
+//! round trip p50/p99 of 64 bytes and one-way throughput of 64 B and 64 KiB messages
+//! between two processes, each round trip beside the floor of its kind (cache-line
+//! ping-pong for busy-poll, futex ping-pong for blocking).
+//!
+//! Every contender is wrapped in shmring's `Sender`/`Receiver` traits and driven by the
+//! same code (`shmring::measure`'s echo and throughput drivers, a time-bounded round-trip
+//! loop), so they all do one copy in and one copy out per message.
+//!
+//! Run: `cargo run --release -p shmring-peers` (`-- --quick` for a short run).
+
+mod contenders;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use shmring::measure::{self, Stats, BATCH};
+use shmring::{Receiver, Sender};
+
+use contenders::{Contender, Rx, Tx};
+
+const SMALL: usize = 64;
+const LARGE: usize = 64 * 1024;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("peer") {
+        if let Err(e) = peer(&args[2..]) {
+            eprintln!("peer: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let budget = if quick {
+        Duration::from_millis(250)
+    } else {
+        Duration::from_millis(1000)
+    };
+    run(budget);
+}
+
+/// The peer process: `peer <contender> <role> <token>`.
+fn peer(args: &[String]) -> Result<(), String> {
+    let [id, role, token] = args else {
+        return Err("usage: peer CONTENDER ROLE TOKEN".into());
+    };
+    match role.as_str() {
+        "floor-spin" => return measure::floor_spin_peer(token).map_err(|e| e.to_string()),
+        "floor-futex" => return measure::floor_futex_peer(token).map_err(|e| e.to_string()),
+        _ => {}
+    }
+    let c = contenders::find(id).ok_or_else(|| format!("unknown contender {id}"))?;
+    let (mut tx, mut rx) = (c.b_side)(token)?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "ready");
+    let _ = out.flush();
+    match role.as_str() {
+        "echo" => measure::echo_peer(&mut tx, &mut rx).map_err(|e| e.to_string()),
+        "sink" => loop {
+            match measure::throughput_peer(&mut rx) {
+                Ok((n, bytes, dt)) => {
+                    let _ = writeln!(out, "{n} {bytes} {}", dt.as_nanos());
+                    let _ = out.flush();
+                }
+                Err(shmring::Error::Disconnected) => return Ok(()),
+                Err(e) => return Err(e.to_string()),
+            }
+        },
+        r => Err(format!("unknown role {r}")),
+    }
+}
+
+/// A running peer process.
+struct Peer {
+    child: Child,
+    out: BufReader<ChildStdout>,
+}
+
+impl Peer {
+    fn spawn(id: &str, role: &str, token: &str) -> Result<Peer, String> {
+        let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+            .args(["peer", id, role, token])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let out = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        Ok(Peer { child, out })
+    }
+
+    fn line(&mut self) -> Result<String, String> {
+        let mut l = String::new();
+        match self.out.read_line(&mut l) {
+            Ok(0) => Err("the peer exited".into()),
+            Ok(_) => Ok(l.trim().to_owned()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Waits a moment for the peer to leave by itself (it does when its transport tells
+    /// it the other side is gone), then stops it (some transports never tell).
+    fn finish(mut self) {
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unique(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "/shmring-peers-{}-{tag}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Connects side A, starting the peer in `role` when the contender says so.
+fn connect(c: &Contender, role: &str) -> Result<(Tx, Rx, Peer), String> {
+    let mut peer = None;
+    let mut spawn = |token: &str| -> Result<(), String> {
+        peer = Some(Peer::spawn(c.id, role, token)?);
+        Ok(())
+    };
+    let (tx, rx) = (c.a_side)(&unique(c.id), &mut spawn)?;
+    let mut peer = peer.ok_or("the contender never started its peer")?;
+    let ready = peer.line()?;
+    if ready != "ready" {
+        return Err(format!("peer said {ready:?}"));
+    }
+    Ok((tx, rx, peer))
+}
+
+/// Round trips for about `budget` after a tenth of it as warm-up, batches of [`BATCH`]
+/// (busy-poll) or one by one (blocking): `measure::round_trip` bounded by time.
+fn round_trips(
+    tx: &mut Tx,
+    rx: &mut Rx,
+    budget: Duration,
+    one_by_one: bool,
+) -> Result<Stats, String> {
+    let e = |e: shmring::Error| e.to_string();
+    let msg = vec![0xA5u8; SMALL];
+    let mut buf = Vec::new();
+    let warm = Instant::now() + budget / 10;
+    while Instant::now() < warm {
+        tx.send(&msg).map_err(e)?;
+        rx.recv_into(&mut buf).map_err(e)?;
+    }
+    let per = if one_by_one { 1 } else { BATCH };
+    let end = Instant::now() + budget;
+    let mut batches = Vec::new();
+    loop {
+        let t = Instant::now();
+        for _ in 0..per {
+            tx.send(&msg).map_err(e)?;
+            rx.recv_into(&mut buf).map_err(e)?;
+        }
+        let d = t.elapsed();
+        batches.push(d);
+        if buf.len() != SMALL {
+            return Err(format!("echo of {} bytes", buf.len()));
+        }
+        if t + d >= end {
+            break;
+        }
+    }
+    Ok(Stats::from_batches(batches, per))
+}
+
+fn rtt(c: &Contender, budget: Duration) -> Result<Stats, String> {
+    let (mut tx, mut rx, peer) = connect(c, "echo")?;
+    let r = round_trips(&mut tx, &mut rx, budget, !c.busy_poll);
+    drop((tx, rx));
+    peer.finish();
+    r
+}
+
+/// Messages per second one way (timed by the receiver), in rounds until `budget` is spent.
+fn tput(c: &Contender, size: usize, budget: Duration) -> Result<f64, String> {
+    let (mut tx, rx, mut peer) = connect(c, "sink")?;
+    if tx.max_message() < size {
+        return Err(format!("largest message {} B", tx.max_message()));
+    }
+    let mut round = |count: usize| -> Result<(u64, f64, f64), String> {
+        let wall = Instant::now();
+        measure::throughput_send(&mut tx, size, count).map_err(|e| e.to_string())?;
+        let line = peer.line()?;
+        let f: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        match f[..] {
+            [n, _, t] => Ok((n as u64, t / 1e9, wall.elapsed().as_secs_f64())),
+            _ => Err(format!("peer said {line:?}")),
+        }
+    };
+    let start = Instant::now();
+    let mut last = if size >= 4096 { 32 } else { 256 };
+    let (n0, t0, w0) = round(last)?;
+    let (mut n, mut t, mut wall) = (0u64, 0f64, 0f64);
+    while start.elapsed() < budget {
+        let rate = if wall > 0.0 {
+            n as f64 / wall
+        } else {
+            n0 as f64 / w0
+        };
+        let count = ((rate * budget.as_secs_f64() / 4.0) as usize).clamp(1, last * 8);
+        let (rn, rt, rw) = round(count)?;
+        (n, t, wall, last) = (n + rn, t + rt, wall + rw, count);
+    }
+    if n == 0 {
+        (n, t) = (n0, t0);
+    }
+    drop((tx, rx));
+    peer.finish();
+    Ok(n as f64 / t.max(1e-9))
+}
+
+fn floor(spin: bool, budget: Duration) -> Result<Stats, String> {
+    // Sized by a short pilot, then one run of about the budget.
+    let run = |iters: usize| -> Result<Stats, String> {
+        let name = unique("floor");
+        let role = if spin { "floor-spin" } else { "floor-futex" };
+        let handle = {
+            let name = name.clone();
+            std::thread::spawn(move || {
+                if spin {
+                    measure::floor_spin(&name, iters)
+                } else {
+                    measure::floor_futex(&name, iters, None)
+                }
+            })
+        };
+        let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+            .args(["peer", "-", role, &name])
+            .stdin(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        // A peer that failed leaves the floor waiting for ever: give up on it (and its
+        // page) a second after the peer is gone.
+        let mut gone_since: Option<Instant> = None;
+        while !handle.is_finished() {
+            if gone_since.is_none() && matches!(child.try_wait(), Ok(Some(_))) {
+                gone_since = Some(Instant::now());
+            }
+            if gone_since.is_some_and(|t| t.elapsed() > Duration::from_secs(1)) {
+                let _ = std::fs::remove_file(format!("/dev/shm{name}"));
+                return Err("the floor's peer exited early".into());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let r = handle
+            .join()
+            .map_err(|_| "floor thread panicked".to_owned())?;
+        let _ = child.wait();
+        r.map_err(|e| e.to_string())
+    };
+    let pilot = run(if spin { 20_000 } else { 300 })?;
+    let per = pilot.mean.as_nanos().max(1);
+    let iters = (budget.as_nanos() / per).clamp(100, 20_000_000) as usize;
+    run(iters)
+}
+
+fn ns(d: Duration) -> f64 {
+    d.as_nanos() as f64
+}
+
+fn fmt_ns(v: f64) -> String {
+    if v < 1e3 {
+        format!("{v:.0} ns")
+    } else if v < 1e6 {
+        format!("{:.1} µs", v / 1e3)
+    } else {
+        format!("{:.2} ms", v / 1e6)
+    }
+}
+
+struct Row {
+    label: &'static str,
+    busy: bool,
+    rtt: Result<Stats, String>,
+    small: Result<f64, String>,
+    large: Result<f64, String>,
+}
+
+/// Seconds since the start at which the run last made progress (a watchdog ends a run
+/// that is stuck: a contender whose peer failed may leave its other side waiting).
+static PROGRESS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn progress(start: Instant) {
+    PROGRESS.store(
+        start.elapsed().as_secs(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
+fn run(budget: Duration) {
+    let start = Instant::now();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let last = PROGRESS.load(std::sync::atomic::Ordering::Relaxed);
+        if start.elapsed().as_secs().saturating_sub(last) > 60 {
+            eprintln!("shmring-peers: no progress for a minute; a contender is stuck");
+            std::process::exit(1);
+        }
+    });
+    eprintln!("measuring (about {} s)...", 2 + contenders::all().len() * 3);
+    let fs1 = floor(true, budget / 3);
+    let ff1 = floor(false, budget / 3);
+    let mut rows = Vec::new();
+    for c in contenders::all() {
+        progress(start);
+        eprintln!("  {}", c.label);
+        rows.push(Row {
+            label: c.label,
+            busy: c.busy_poll,
+            rtt: rtt(&c, budget),
+            small: tput(&c, SMALL, budget * 2 / 3),
+            large: tput(&c, LARGE, budget * 2 / 3),
+        });
+    }
+    let fs2 = floor(true, budget / 3);
+    let ff2 = floor(false, budget / 3);
+    let best = |a: &Result<Stats, String>, b: &Result<Stats, String>| {
+        [a, b]
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|s| ns(s.p50))
+            .min_by(f64::total_cmp)
+    };
+    let (spin, futex) = (best(&fs1, &fs2), best(&ff1, &ff2));
+    println!("shmring peers: two processes, same drivers, floors measured before and after\n");
+    println!(
+        "{:<42} {:>9} {:>9} {:>8} | {:>12} {:>12}",
+        "", "rtt p50", "rtt p99", "p50/fl", "64 B msg/s", "64 KiB GB/s"
+    );
+    for (label, v) in [
+        ("floor: cache-line ping-pong", spin),
+        ("floor: futex ping-pong", futex),
+    ] {
+        if let Some(v) = v {
+            println!("{label:<42} {:>9} {:>9} {:>8} |", fmt_ns(v), "", "1.00x");
+        }
+    }
+    for r in &rows {
+        let fl = if r.busy { spin } else { futex };
+        let rtt = match &r.rtt {
+            Ok(s) => format!(
+                "{:>9} {:>9} {:>8}",
+                fmt_ns(ns(s.p50)),
+                fmt_ns(ns(s.p99)),
+                fl.map_or("-".into(), |f| format!("{:.2}x", ns(s.p50) / f))
+            ),
+            Err(e) => format!("failed: {e}"),
+        };
+        let small = r
+            .small
+            .as_ref()
+            .map_or("-".into(), |v| format!("{:.2} M", v / 1e6));
+        let large = r
+            .large
+            .as_ref()
+            .map_or("-".into(), |v| format!("{:.2}", v * LARGE as f64 / 1e9));
+        println!("{:<42} {rtt} | {small:>12} {large:>12}", r.label);
+    }
+    println!(
+        "\nbusy-poll rows are compared with the cache-line floor, the others with the futex floor."
+    );
+    for r in &rows {
+        for (what, e) in [
+            ("round trip", r.rtt.as_ref().err()),
+            ("throughput 64 B", r.small.as_ref().err()),
+            ("throughput 64 KiB", r.large.as_ref().err()),
+        ] {
+            if let Some(e) = e {
+                println!("failed: {} {what}: {e}", r.label);
+            }
+        }
+    }
+    // Say plainly who wins each figure.
+    let winner = |f: &dyn Fn(&Row) -> Option<f64>, more_is_better: bool| {
+        rows.iter()
+            .filter_map(|r| f(r).map(|v| (r.label, v)))
+            .max_by(|a, b| {
+                if more_is_better {
+                    a.1.total_cmp(&b.1)
+                } else {
+                    b.1.total_cmp(&a.1)
+                }
+            })
+            .map(|(l, _)| l)
+    };
+    let blocking_rtt = winner(
+        &|r: &Row| {
+            (!r.busy)
+                .then(|| r.rtt.as_ref().ok().map(|s| ns(s.p50)))
+                .flatten()
+        },
+        false,
+    );
+    let busy_rtt = winner(
+        &|r: &Row| {
+            r.busy
+                .then(|| r.rtt.as_ref().ok().map(|s| ns(s.p50)))
+                .flatten()
+        },
+        false,
+    );
+    let small = winner(&|r: &Row| r.small.as_ref().ok().copied(), true);
+    let large = winner(&|r: &Row| r.large.as_ref().ok().copied(), true);
+    println!("fastest round trip, busy-poll: {}", busy_rtt.unwrap_or("-"));
+    println!(
+        "fastest round trip, blocking:  {}",
+        blocking_rtt.unwrap_or("-")
+    );
+    println!("most 64 B messages per second: {}", small.unwrap_or("-"));
+    println!("most 64 KiB bytes per second:  {}", large.unwrap_or("-"));
+}
