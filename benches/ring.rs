@@ -23,7 +23,15 @@ fn spawn(role: &str, name: &str, extra: &str) -> Child {
 fn opts(strategy: &str) -> RingOptions {
     let w = match strategy {
         "spin" => WaitStrategy::Spin,
-        _ => WaitStrategy::default(),
+        _ => match std::env::var("SHMRING_BENCH_SPIN_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            Some(us) => WaitStrategy::SpinBlock {
+                spin: Duration::from_micros(us),
+            },
+            None => WaitStrategy::default(),
+        },
     };
     RingOptions::new()
         .capacity(1 << 22)
@@ -270,6 +278,17 @@ fn main() {
 
     // Sleeping peer vs the futex floor.
     let n = 4000 / k;
+    if std::env::args().any(|a| a == "--sleep-only") {
+        let pause = Some(Duration::from_micros(300));
+        let g1 = floor_futex(2000, pause);
+        let r = ring_rtt("block", 64, 2000, pause);
+        println!(
+            "sleep-only: floor {:.1}us ring {:.1}us",
+            ns(g1.p50) / 1e3,
+            ns(r.p50) / 1e3
+        );
+        return;
+    }
     let pause = Some(Duration::from_micros(300));
     let g1 = floor_futex(n, pause);
     let sleep = ring_rtt("block", 64, n, pause);
