@@ -170,6 +170,7 @@ pub(crate) fn wait_for<T>(
             return Ok(v);
         }
         n = n.wrapping_add(1);
+        crate::sync::spin_hint();
         if n % SPINS_PER_CLOCK != 0 {
             continue;
         }
