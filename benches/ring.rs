@@ -299,6 +299,17 @@ fn main() {
 
     // Sleeping peer vs the futex floor.
     let n = 4000 / k;
+    if std::env::args().any(|a| a == "--block-only") {
+        let g1 = floor_futex(5000, None);
+        let r = ring_rtt("block", 64, 5000, None);
+        println!(
+            "block-only: futex floor {:.1}us ring {:.1}us p99 {:.1}us",
+            ns(g1.p50) / 1e3,
+            ns(r.p50) / 1e3,
+            ns(r.p99) / 1e3
+        );
+        return;
+    }
     if std::env::args().any(|a| a == "--sleep-only") {
         let pause = Some(Duration::from_micros(300));
         let g1 = floor_futex(2000, pause);
