@@ -520,6 +520,12 @@ impl IoxRx {
                     .map_err(iox)?;
             } else if !misses.is_multiple_of(1024) {
                 continue;
+            } else {
+                // Busy-poll, but yield the CPU every 1024 empty polls (tens of µs), as the
+                // ring's spin does past 1 µs: on a busy 2-CPU machine a pure spinner can hold
+                // the CPU its peer needs (measured: 64 B throughput 0.05 M/s without, 0.5-0.8
+                // M/s with; round trip unchanged).
+                std::thread::yield_now();
             }
             if self.peer_gone()? {
                 return Err(Error::Disconnected);
