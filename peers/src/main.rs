@@ -7,7 +7,8 @@
 //! same code (`shmring::measure`'s echo and throughput drivers, a time-bounded round-trip
 //! loop), so they all do one copy in and one copy out per message.
 //!
-//! Run: `cargo run --release -p shmring-peers` (`-- --quick` for a short run).
+//! Run: `cargo run --release -p shmring-peers` (`-- --quick` for a short run;
+//! `SHMRING_PEERS_ONLY=iceoryx2` runs only the contenders whose id contains that text).
 
 mod contenders;
 
@@ -314,11 +315,17 @@ fn run(budget: Duration) {
             std::process::exit(1);
         }
     });
-    eprintln!("measuring (about {} s)...", 2 + contenders::all().len() * 3);
+    // SHMRING_PEERS_ONLY=text: only the contenders whose id contains it.
+    let only = std::env::var("SHMRING_PEERS_ONLY").unwrap_or_default();
+    let chosen: Vec<Contender> = contenders::all()
+        .into_iter()
+        .filter(|c| c.id.contains(only.as_str()))
+        .collect();
+    eprintln!("measuring (about {} s)...", 2 + chosen.len() * 3);
     let fs1 = floor(true, budget / 3);
     let ff1 = floor(false, budget / 3);
     let mut rows = Vec::new();
-    for c in contenders::all() {
+    for c in chosen {
         progress(start);
         eprintln!("  {}", c.label);
         rows.push(Row {
