@@ -1,12 +1,8 @@
 # The peers comparison (peers/, outside default-members) as a smoke run: it builds, every
 # contender connects and is measured, and the verdict lines are printed. Debug build and a
 # quick run: the figures mean nothing here.
-# iceoryx2 (a contender) builds its POSIX bindings with bindgen, which needs libclang and
-# clang's headers (libclang-dev brings both; found without LIBCLANG_PATH).
-if ! dpkg -s libclang-dev >/dev/null 2>&1; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev >/dev/null
-fi
+# (libclang-dev, which iceoryx2's bindgen needs, is installed by 00-toolchain.sh: the
+# clippy step already builds this crate.)
 peers_out=$(mktemp)
 on_exit "rm -f '$peers_out'"
 timeout 300 cargo run -q -p shmring-peers -- --quick | tee "$peers_out"
