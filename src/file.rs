@@ -854,6 +854,23 @@ impl Receiver for LogReader {
     }
 }
 
+/// What the async reader ([`crate::aio::file::AsyncLogReader`]) needs: its inotify
+/// descriptor, to wait on, and a way to drain it.
+#[cfg(all(feature = "async", target_os = "linux"))]
+impl LogReader {
+    pub(crate) fn watch_raw_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.watch.as_ref().map(|w| w.as_fd().as_raw_fd())
+    }
+
+    pub(crate) fn drain_watch(&mut self) -> Result<()> {
+        if let Some(w) = self.watch.as_mut() {
+            w.drain()?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

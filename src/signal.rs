@@ -701,3 +701,21 @@ impl Iterator for Events<'_> {
         self.listener.recv().ok()
     }
 }
+
+/// What the async listener ([`crate::aio::signal::AsyncListener`]) needs: one
+/// non-blocking look, and the two descriptors that become readable when an event waits.
+#[cfg(all(feature = "async", target_os = "linux"))]
+impl Listener {
+    pub(crate) fn take_event(&mut self) -> Result<Option<SignalEvent>> {
+        self.take()
+    }
+
+    pub(crate) fn signalfd_raw(&self) -> std::os::fd::RawFd {
+        self.sigfd.as_raw_fd()
+    }
+
+    /// The fallback handler's self-pipe (read end); it lives as long as the process.
+    pub(crate) fn self_pipe_raw() -> Option<std::os::fd::RawFd> {
+        PIPE.get().map(|(r, _)| r.as_raw_fd())
+    }
+}

@@ -23,6 +23,7 @@ export SHMRING_TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
 # The server-restart test crashes (SIGKILL) and restarts this server through this command.
 export SHMRING_TEST_REDIS_RESTART="$PWD/scripts/redis-test-server.sh restart '$redis_dir' $redis_port"
 cargo test --all-features --test redis
+cargo test --all-features --test aio_more
 
 # The article's Alice and Bob: Alice waits for one message, Bob publishes until heard.
 cargo build -q --all-features --example redis_alice --example redis_bob

@@ -62,16 +62,24 @@ use std::time::Duration;
 use crate::{Error, Result};
 
 pub mod broadcast;
+#[cfg(all(feature = "file", target_os = "linux"))]
+pub mod file;
 #[cfg(target_os = "linux")]
 pub(crate) mod hub;
 #[cfg(feature = "mq")]
 pub mod mq;
 #[cfg(feature = "pipe")]
 pub mod pipe;
+#[cfg(any(all(feature = "file", target_os = "linux"), feature = "redis"))]
+pub(crate) mod pool;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod ring;
 #[cfg(feature = "rpc")]
 pub mod rpc;
 pub mod seqlock;
+#[cfg(all(feature = "signal", target_os = "linux"))]
+pub mod signal;
 #[cfg(feature = "socket")]
 pub mod socket;
 pub(crate) mod wait;

@@ -117,7 +117,7 @@ mod imp {
         }
 
         /// Reads and discards every queued event. True if there was any.
-        fn drain(&mut self) -> Result<bool> {
+        pub(crate) fn drain(&mut self) -> Result<bool> {
             let mut buf = [0u8; 4096];
             let mut any = false;
             loop {
