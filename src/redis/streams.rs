@@ -734,9 +734,23 @@ impl StreamConsumer {
         let claim_cursor = self.claim_cursor.clone();
         let to_ack = self.to_ack.clone();
         let mut recreate_group = false;
+        // `run` retries on a fresh connection after a transient failure. A reply lost with
+        // the old connection may have delivered entries to us (they sit in our pending
+        // list): the retry must read those first, not newer ones, or they would come out of
+        // order (or only at the next rescan).
+        let mut attempts = 0u32;
+        let mut used_scan = scan_own;
         let reply = self.link.run(deadline, |conn| {
-            // If this connection is new, our earlier XREADGROUP replies may have been lost:
-            // the caller re-scans our pending list; nothing else to do per connection.
+            attempts += 1;
+            let retry_scan = !scan_own && attempts > 1;
+            let scan_own = scan_own || retry_scan;
+            let pending_cursor = if retry_scan {
+                "0"
+            } else {
+                pending_cursor.as_str()
+            };
+            used_scan = scan_own;
+            let claim = if scan_own { None } else { claim };
             let mut pipe = redis::pipe();
             if !to_ack.is_empty() {
                 pipe.cmd("XACK").arg(&key).arg(&group).arg(&to_ack).ignore();
@@ -751,7 +765,7 @@ impl StreamConsumer {
                     .arg(batch)
                     .arg("STREAMS")
                     .arg(&key)
-                    .arg(&pending_cursor);
+                    .arg(pending_cursor);
             } else if let Some(idle) = claim {
                 pipe.cmd("XAUTOCLAIM")
                     .arg(&key)
@@ -789,6 +803,13 @@ impl StreamConsumer {
             }
         });
         let reply = reply?;
+        let scan_own = used_scan;
+        let claim = if scan_own { None } else { claim };
+        if scan_own && !self.scan_own {
+            // A retry switched to our pending list: keep scanning it from the start.
+            self.scan_own = true;
+            self.pending_cursor = "0".into();
+        }
         // The acknowledgements went through with the command.
         self.to_ack.drain(..to_ack.len());
         if recreate_group {
