@@ -156,6 +156,12 @@ impl Waiter {
                 return Ok(v);
             }
             let now = Instant::now();
+            if now.duration_since(start) >= crate::ring::wait::YIELD_AFTER {
+                // Also give the CPU away for a moment, as the blocking wait does: a peer
+                // process that our futex wake queued on this CPU runs at once instead of
+                // after the whole spin (see `ring::wait::YIELD_AFTER`).
+                std::thread::yield_now();
+            }
             if now >= next_check {
                 next_check = now + LIVENESS_SLICE;
                 if gone(ctx)? {

@@ -88,7 +88,7 @@ const SPINS_PER_CLOCK: u32 = 64;
 /// brings it to the floor, and costs nothing while the peer answers sooner (a busy-poll
 /// round trip is a fraction of a microsecond; yielding on every look at the clock from the
 /// start cost it 40%).
-const YIELD_AFTER: Duration = Duration::from_micros(1);
+pub(crate) const YIELD_AFTER: Duration = Duration::from_micros(1);
 
 impl WakeWord {
     /// Step 2 of the protocol: announce a sleeper; returns the ticket to sleep on, and
