@@ -177,37 +177,52 @@ impl DataArea {
 
 #[cfg(not(loom))]
 impl DataArea {
-    /// Copies `dst.len()` bytes from 8-aligned offset `off` with word-sized atomic loads,
-    /// so a peer writing the same bytes concurrently is not a data race in this process
-    /// (the copy may then hold a mix of old and new bytes, never anything else).
+    /// Replaces `buf`'s contents with the `len` bytes at 8-aligned offset `off`, copied
+    /// with word-sized atomic loads, so a peer writing the same bytes concurrently is not a
+    /// data race in this process (the copy may then hold a mix of old and new bytes, never
+    /// anything else). Written straight into `buf`'s spare capacity: no zero-filling first
+    /// (the copy-out receive runs this once per message).
     ///
     /// # Safety
-    /// `off` is 8-aligned and `off + round_up_8(dst.len()) <= len`.
+    /// `off` is 8-aligned and `off + round_up_8(len) <= len of the area`.
     #[inline]
-    pub(crate) unsafe fn read_atomic(&self, off: usize, dst: &mut [u8]) {
+    pub(crate) unsafe fn read_atomic_into(&self, off: usize, len: usize, buf: &mut Vec<u8>) {
         use std::sync::atomic::AtomicU64 as StdAtomicU64;
-        debug_assert!(off % 8 == 0 && off + dst.len().div_ceil(8) * 8 <= self.len);
-        let words = dst.len() / 8;
+        debug_assert!(off % 8 == 0 && off + len.div_ceil(8) * 8 <= self.len);
+        buf.clear();
+        buf.reserve(len);
+        let dst = buf.as_mut_ptr();
+        let words = len / 8;
         for i in 0..words {
-            // SAFETY: aligned and in bounds by the contract; AtomicU64 has u64's layout.
-            let w = unsafe { StdAtomicU64::from_ptr(self.ptr.add(off + i * 8) as *mut u64) }
-                .load(std::sync::atomic::Ordering::Relaxed);
-            dst[i * 8..i * 8 + 8].copy_from_slice(&w.to_ne_bytes());
+            // SAFETY: the source word is aligned and in bounds by the contract; the
+            // destination is within the `len` bytes of capacity reserved above.
+            unsafe {
+                let w = StdAtomicU64::from_ptr(self.ptr.add(off + i * 8) as *mut u64)
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                (dst.add(i * 8) as *mut [u8; 8]).write_unaligned(w.to_ne_bytes());
+            }
         }
-        let rest = dst.len() - words * 8;
+        let rest = len - words * 8;
         if rest > 0 {
-            // SAFETY: the tail word is within the 8-aligned record (contract).
-            let w = unsafe { StdAtomicU64::from_ptr(self.ptr.add(off + words * 8) as *mut u64) }
-                .load(std::sync::atomic::Ordering::Relaxed);
-            dst[words * 8..].copy_from_slice(&w.to_ne_bytes()[..rest]);
+            // SAFETY: the tail word lies within the 8-aligned record (contract); `rest`
+            // bytes fit in the reserved capacity after the whole words.
+            unsafe {
+                let w = StdAtomicU64::from_ptr(self.ptr.add(off + words * 8) as *mut u64)
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                std::ptr::copy_nonoverlapping(w.to_ne_bytes().as_ptr(), dst.add(words * 8), rest);
+            }
         }
+        // SAFETY: all `len` bytes were written above, within the reserved capacity.
+        unsafe { buf.set_len(len) };
     }
 }
 
 #[cfg(loom)]
 impl DataArea {
-    pub(crate) unsafe fn read_atomic(&self, off: usize, dst: &mut [u8]) {
+    pub(crate) unsafe fn read_atomic_into(&self, off: usize, len: usize, buf: &mut Vec<u8>) {
+        buf.clear();
+        buf.resize(len, 0);
         // SAFETY: forwarded contract.
-        unsafe { self.read(off, dst) }
+        unsafe { self.read(off, buf) }
     }
 }

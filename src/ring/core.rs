@@ -405,11 +405,9 @@ impl ConsumerCore {
         match self.peek()? {
             None => Ok(false),
             Some(slot) => {
-                buf.clear();
-                buf.resize(slot.len, 0);
                 // SAFETY: the slot was validated in bounds (its 8-aligned record ends within
                 // the data area) and is published to us.
-                unsafe { self.data.read_atomic(slot.offset, buf) };
+                unsafe { self.data.read_atomic_into(slot.offset, slot.len, buf) };
                 self.advance(slot);
                 Ok(true)
             }

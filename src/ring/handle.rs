@@ -731,11 +731,13 @@ impl Consumer {
     }
 
     fn copy_out(&mut self, slot: Slot, buf: &mut Vec<u8>) {
-        buf.clear();
-        buf.resize(slot.len, 0);
         // SAFETY: the slot was validated (8-aligned record within the data area) and is
-        // published to us; read_atomic never hands out a reference into shared memory.
-        unsafe { self.core.data().read_atomic(slot.offset, buf) };
+        // published to us; the copy never hands out a reference into shared memory.
+        unsafe {
+            self.core
+                .data()
+                .read_atomic_into(slot.offset, slot.len, buf)
+        };
         self.core.advance(slot);
         self.release();
     }
@@ -853,13 +855,13 @@ pub struct Message<'a> {
 impl Message<'_> {
     /// Copies the payload out (with word-sized atomic loads; see [`Consumer::recv_into`]).
     pub fn to_vec(&self) -> Vec<u8> {
-        let mut v = vec![0; self.slot.len];
+        let mut v = Vec::new();
         // SAFETY: validated, published slot.
         unsafe {
             self.consumer
                 .core
                 .data()
-                .read_atomic(self.slot.offset, &mut v)
+                .read_atomic_into(self.slot.offset, self.slot.len, &mut v)
         };
         v
     }
