@@ -3,12 +3,42 @@
 //! figures drift). Run: `cargo bench --bench ring` (`-- --quick` for a short run).
 //!
 //! This binary re-executes itself as the peer (env `SHMRING_BENCH_PEER`).
+//!
+//! On a machine with two or more CPUs the bench pins itself to CPU 0 and every peer to
+//! CPU 1 (rtrb's two threads likewise), so that floors, ring and rtrb all run on the same
+//! pair of CPUs and the scheduler cannot move one side onto the other's CPU halfway
+//! through a figure. `SHMRING_BENCH_NOPIN=1` turns that off.
+//!
+//! Streaming is measured in rounds (rtrb, then the ring, then the ring with batches),
+//! and each round's ratio is taken within the round: these virtual machines switch
+//! between placements that change every rate several-fold within seconds, so the
+//! median of per-round ratios is the figure, printed with its range.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use shmring::measure::{self, Stats};
 use shmring::ring::{duplex, Consumer, Producer, RingOptions, Side, WaitStrategy};
+
+/// Pins the calling thread to `cpu` (when pinning is on and the machine has the CPUs).
+fn pin(cpu: usize) {
+    // Online CPUs, not `available_parallelism` (that follows the affinity mask, which a
+    // peer inherits from the pinned bench process).
+    // SAFETY: sysconf has no preconditions.
+    let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if cpus < 2 || std::env::var_os("SHMRING_BENCH_NOPIN").is_some() {
+        return;
+    }
+    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET and sched_setaffinity only
+    // read/write the set we own, for the calling thread (pid 0).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            eprintln!("note: could not pin to CPU {cpu}; running unpinned");
+        }
+    }
+}
 
 fn spawn(role: &str, name: &str, extra: &str) -> Child {
     Command::new(std::env::current_exe().unwrap())
@@ -40,10 +70,12 @@ fn opts(strategy: &str) -> RingOptions {
 }
 
 fn peer(role: &str) {
+    pin(1);
     let name = std::env::var("SHMRING_BENCH_NAME").unwrap();
     let extra = std::env::var("SHMRING_BENCH_EXTRA").unwrap_or_default();
     match role {
         "floor-spin" => measure::floor_spin_peer(&name).unwrap(),
+        "floor-split" => measure::floor_spin_split_peer(&name).unwrap(),
         "floor-futex" => measure::floor_futex_peer(&name).unwrap(),
         "echo" => {
             let (mut tx, mut rx) = duplex(&name, Side::B, &opts(&extra)).unwrap();
@@ -57,6 +89,7 @@ fn peer(role: &str) {
             loop {
                 match rx.recv_batch(256, None, |m| {
                     buf[..m.len()].copy_from_slice(m);
+                    std::hint::black_box(&buf);
                     n += 1;
                 }) {
                     Ok(_) => {}
@@ -75,6 +108,7 @@ fn peer(role: &str) {
                 match rx.recv() {
                     Ok(m) => {
                         buf[..m.len()].copy_from_slice(&m);
+                        std::hint::black_box(&buf);
                         n += 1;
                     }
                     Err(shmring::Error::Disconnected) => break,
@@ -95,6 +129,14 @@ fn floor_spin(iters: usize) -> Stats {
     let name = uniq("fs");
     let mut c = spawn("floor-spin", &name, "");
     let s = measure::floor_spin(&name, iters).unwrap();
+    c.wait().unwrap();
+    s
+}
+
+fn floor_split(iters: usize) -> Stats {
+    let name = uniq("fl");
+    let mut c = spawn("floor-split", &name, "");
+    let s = measure::floor_spin_split(&name, iters).unwrap();
     c.wait().unwrap();
     s
 }
@@ -154,16 +196,16 @@ fn rtrb_stream(size: usize, count: usize) -> f64 {
         let (mut p, mut c) = rtrb::RingBuffer::<[u8; N]>::new((1 << 22) / N);
         let t = Instant::now();
         let reader = std::thread::spawn(move || {
-            let mut out = [0u8; N];
+            pin(1);
             for _ in 0..count {
                 loop {
                     if let Ok(v) = c.pop() {
-                        out = v;
+                        // Copied out and used once per message, as the ring's sink does.
+                        std::hint::black_box(&v);
                         break;
                     }
                 }
             }
-            std::hint::black_box(out);
         });
         let src = [0x5Au8; N];
         for _ in 0..count {
@@ -180,6 +222,7 @@ fn rtrb_stream(size: usize, count: usize) -> f64 {
             let (mut p, mut c) = rtrb::RingBuffer::<u8>::new(1 << 22);
             let t = Instant::now();
             let reader = std::thread::spawn(move || {
+                pin(1);
                 let mut out = vec![0u8; size];
                 for _ in 0..count {
                     loop {
@@ -188,11 +231,11 @@ fn rtrb_stream(size: usize, count: usize) -> f64 {
                             out[..a.len()].copy_from_slice(a);
                             out[a.len()..].copy_from_slice(b);
                             ch.commit_all();
+                            std::hint::black_box(&out);
                             break;
                         }
                     }
                 }
-                std::hint::black_box(&out);
             });
             let src = vec![0x5Au8; size];
             for _ in 0..count {
@@ -217,89 +260,100 @@ fn ns(d: Duration) -> f64 {
     d.as_nanos() as f64
 }
 
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
 fn main() {
     if let Ok(role) = std::env::var("SHMRING_BENCH_PEER") {
         peer(&role);
         return;
     }
-    let quick = std::env::args().any(|a| a == "--quick");
+    pin(0);
+    let arg = |a: &str| std::env::args().any(|x| x == a);
+    let quick = arg("--quick");
     let k = if quick { 5 } else { 1 };
     println!("shmring ring benchmark: two processes; each figure beside its floor measured just before and after.");
     println!(
         "(percentiles over batches of {} round trips; futex figures per single round trip)\n",
         measure::BATCH
     );
-
-    let stream_only = std::env::args().any(|a| a == "--stream-only");
-    // Busy-poll round trip vs the spin floor.
-    let f1 = if stream_only {
-        Stats::from_batches(vec![], 1)
-    } else {
-        floor_spin(1_000_000 / k)
-    };
-    let (spin, f2) = if stream_only {
-        (f1, f1)
-    } else {
-        (
-            ring_rtt("spin", 64, 1_000_000 / k, None),
-            floor_spin(1_000_000 / k),
-        )
-    };
-    let floor = ns(f1.p50).min(ns(f2.p50));
-    println!(
-        "{:<46} {:>10} {:>10} {:>8}",
-        "round trip", "p50", "p99", "p50/floor"
-    );
-    println!(
-        "{:<46} {:>8.0}ns {:>8.0}ns {:>8}",
-        "floor: cache-line ping-pong (before)",
-        ns(f1.p50),
-        ns(f1.p99),
-        "1.00"
-    );
-    println!(
-        "{:<46} {:>8.0}ns {:>8.0}ns {:>8.2}",
-        "ring 64 B, busy-poll (Spin)",
-        ns(spin.p50),
-        ns(spin.p99),
-        ns(spin.p50) / floor
-    );
-    println!(
-        "{:<46} {:>8.0}ns {:>8.0}ns {:>8}",
-        "floor: cache-line ping-pong (after)",
-        ns(f2.p50),
-        ns(f2.p99),
-        ""
-    );
-
-    if std::env::args().any(|a| a == "--rtt-only") {
-        return;
-    }
-    if stream_only {
+    if arg("--stream-only") {
         return stream(k);
     }
-    let f3 = floor_spin(1_000_000 / k);
-    let def = ring_rtt("block", 64, 1_000_000 / k, None);
-    let f4 = floor_spin(1_000_000 / k);
-    let floor2 = ns(f3.p50).min(ns(f4.p50));
+
+    // Busy-poll round trip vs the two spin floors, measured around it.
+    let iters = 1_000_000 / k;
+    let (f1, s1) = (floor_spin(iters), floor_split(iters));
+    let spin = ring_rtt("spin", 64, iters, None);
+    let (f2, s2) = (floor_spin(iters), floor_split(iters));
+    let floor = ns(f1.p50).min(ns(f2.p50));
+    let split = ns(s1.p50).min(ns(s2.p50));
     println!(
-        "{:<46} {:>8.0}ns {:>8.0}ns {:>8.2}",
+        "{:<50} {:>9} {:>9} {:>9} {:>9}",
+        "round trip", "p50", "p99", "/1-line", "/2-line"
+    );
+    let row = |label: &str, st: &Stats, a: f64, b: f64| {
+        println!(
+            "{:<50} {:>7.0}ns {:>7.0}ns {:>9} {:>9}",
+            label,
+            ns(st.p50),
+            ns(st.p99),
+            if a.is_nan() {
+                String::new()
+            } else {
+                format!("{a:.2}")
+            },
+            if b.is_nan() {
+                String::new()
+            } else {
+                format!("{b:.2}")
+            },
+        )
+    };
+    row(
+        "floor: one cache line, both ways (before)",
+        &f1,
+        1.0,
+        f64::NAN,
+    );
+    row("floor: one line each way (before)", &s1, f64::NAN, 1.0);
+    row(
+        "ring 64 B, busy-poll (Spin)",
+        &spin,
+        ns(spin.p50) / floor,
+        ns(spin.p50) / split,
+    );
+    row(
+        "floor: one cache line, both ways (after)",
+        &f2,
+        f64::NAN,
+        f64::NAN,
+    );
+    row("floor: one line each way (after)", &s2, f64::NAN, f64::NAN);
+    if arg("--rtt-only") {
+        return;
+    }
+    let def = ring_rtt("block", 64, iters, None);
+    let (f3, s3) = (floor_spin(iters), floor_split(iters));
+    row(
         "ring 64 B, default (spin then futex), peer at once",
-        ns(def.p50),
-        ns(def.p99),
-        ns(def.p50) / floor2
+        &def,
+        ns(def.p50) / floor.min(ns(f3.p50)),
+        ns(def.p50) / split.min(ns(s3.p50)),
     );
-    println!(
-        "{:<46} {:>8.0}ns {:>8.0}ns {:>8}",
-        "floor: cache-line ping-pong (after)",
-        ns(f4.p50),
-        ns(f4.p99),
-        ""
+    row(
+        "floor: one cache line, both ways (after)",
+        &f3,
+        f64::NAN,
+        f64::NAN,
     );
+    row("floor: one line each way (after)", &s3, f64::NAN, f64::NAN);
 
     // Sleeping peer vs the futex floor.
     let n = 4000 / k;
-    if std::env::args().any(|a| a == "--block-only") {
+    if arg("--block-only") {
         let g1 = floor_futex(5000, None);
         let r = ring_rtt("block", 64, 5000, None);
         println!(
@@ -310,8 +364,8 @@ fn main() {
         );
         return;
     }
-    if std::env::args().any(|a| a == "--sleep-only") {
-        let pause = Some(Duration::from_micros(300));
+    let pause = Some(Duration::from_micros(300));
+    if arg("--sleep-only") {
         let g1 = floor_futex(2000, pause);
         let r = ring_rtt("block", 64, 2000, pause);
         println!(
@@ -321,58 +375,83 @@ fn main() {
         );
         return;
     }
-    let pause = Some(Duration::from_micros(300));
     let g1 = floor_futex(n, pause);
     let sleep = ring_rtt("block", 64, n, pause);
     let g2 = floor_futex(n, pause);
     let ffloor = ns(g1.p50).min(ns(g2.p50));
     println!(
-        "{:<46} {:>8.1}us {:>8.1}us {:>8}",
+        "\n{:<50} {:>9} {:>9} {:>9}",
+        "round trip, peer asleep", "p50", "p99", "/futex"
+    );
+    let urow = |label: &str, st: &Stats, r: String| {
+        println!(
+            "{:<50} {:>7.1}us {:>7.1}us {:>9}",
+            label,
+            ns(st.p50) / 1e3,
+            ns(st.p99) / 1e3,
+            r
+        )
+    };
+    urow(
         "floor: futex ping-pong, 300us apart (before)",
-        ns(g1.p50) / 1e3,
-        ns(g1.p99) / 1e3,
-        "1.00"
+        &g1,
+        "1.00".into(),
     );
-    println!(
-        "{:<46} {:>8.1}us {:>8.1}us {:>8.2}",
+    urow(
         "ring 64 B, default, 300us apart (peer asleep)",
-        ns(sleep.p50) / 1e3,
-        ns(sleep.p99) / 1e3,
-        ns(sleep.p50) / ffloor
+        &sleep,
+        format!("{:.2}", ns(sleep.p50) / ffloor),
     );
-    println!(
-        "{:<46} {:>8.1}us {:>8.1}us {:>8}",
+    urow(
         "floor: futex ping-pong, 300us apart (after)",
-        ns(g2.p50) / 1e3,
-        ns(g2.p99) / 1e3,
-        ""
+        &g2,
+        String::new(),
     );
     stream(k);
 }
 
 fn stream(k: usize) {
+    let rounds = if k > 1 { 3 } else { 5 };
     println!(
-        "\n{:<34} {:>14} {:>14} {:>8}",
-        "streaming (rtrb: 2 threads)", "shmring msg/s", "rtrb msg/s", "ratio"
+        "\nstreaming, {rounds} rounds of (rtrb between two threads, ring, ring in batches); ratio = ring / rtrb of the same round"
+    );
+    println!(
+        "{:<22} {:>13} {:>13} {:>13} {:>20}",
+        "", "shmring msg/s", "rtrb msg/s", "median ratio", "range of ratios"
     );
     for (size, count) in [
-        (64usize, 10_000_000usize),
-        (1024, 2_000_000),
-        (65536, 40_000),
+        (64usize, 4_000_000usize),
+        (1024, 1_000_000),
+        (65536, 20_000),
     ] {
         let count = count / k;
-        let r1 = rtrb_stream(size, count);
-        let ours = ring_stream(size, count, false);
-        let ours_batch = ring_stream(size, count, true);
-        let r2 = rtrb_stream(size, count);
-        let rtrb = r1.max(r2);
-        for (label, rate) in [("", ours), (", batches of 64", ours_batch)] {
+        let (mut rtrb, mut ours, mut batch) = (vec![], vec![], vec![]);
+        let (mut r_ours, mut r_batch) = (vec![], vec![]);
+        for _ in 0..rounds {
+            let r = rtrb_stream(size, count);
+            let o = ring_stream(size, count, false);
+            let b = ring_stream(size, count, true);
+            rtrb.push(r);
+            ours.push(o);
+            batch.push(b);
+            r_ours.push(o / r);
+            r_batch.push(b / r);
+        }
+        let rt = median(&mut rtrb);
+        for (label, rates, ratios) in [
+            ("", &mut ours, &mut r_ours),
+            (", batches of 64", &mut batch, &mut r_batch),
+        ] {
+            let rate = median(rates);
+            let m = median(ratios);
             println!(
-                "{:<34} {:>14.0} {:>14.0} {:>8.2}   ({:.2} GB/s)",
+                "{:<22} {:>13.0} {:>13.0} {:>13.2} {:>9.2} .. {:<8.2}  ({:.2} GB/s)",
                 format!("{size} B{label}"),
                 rate,
-                rtrb,
-                rate / rtrb,
+                rt,
+                m,
+                ratios[0],
+                ratios[ratios.len() - 1],
                 rate * size as f64 / 1e9
             );
         }

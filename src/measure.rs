@@ -144,8 +144,36 @@ impl Drop for FloorPage {
 /// the same 64-byte line), `iters` round trips. Creates `name`; the peer runs
 /// [`floor_spin_peer`]. The first tenth of the round trips warm up and are not counted.
 pub fn floor_spin(name: &str, iters: usize) -> Result<Stats> {
+    spin_ping_pong(name, iters, SAME_LINE)
+}
+
+/// The peer of [`floor_spin`]: answers every ping until told to stop.
+pub fn floor_spin_peer(name: &str) -> Result<()> {
+    spin_ping_pong_peer(name, SAME_LINE)
+}
+
+/// The busy-poll floor of any pair of one-way queues: as [`floor_spin`], but `ping` and
+/// `pong` sit in two different cache lines (128 bytes apart), one per direction, as the
+/// two rings of a request/response pair do. [`floor_spin`] lets both directions share
+/// one line, which no pair of queues can; on some machines that halves the round trip,
+/// so both floors are worth printing. The peer runs [`floor_spin_split_peer`].
+pub fn floor_spin_split(name: &str, iters: usize) -> Result<Stats> {
+    spin_ping_pong(name, iters, SPLIT_LINES)
+}
+
+/// The peer of [`floor_spin_split`].
+pub fn floor_spin_split_peer(name: &str) -> Result<()> {
+    spin_ping_pong_peer(name, SPLIT_LINES)
+}
+
+/// Offset of the `pong` word for [`floor_spin`]: the same line as `ping` (offset 0).
+const SAME_LINE: usize = 8;
+/// Offset of the `pong` word for [`floor_spin_split`]: two lines away from `ping`.
+const SPLIT_LINES: usize = 128;
+
+fn spin_ping_pong(name: &str, iters: usize, pong_at: usize) -> Result<Stats> {
     let page = FloorPage::create(name)?;
-    let (ping, pong) = (page.u64_at(0), page.u64_at(8));
+    let (ping, pong) = (page.u64_at(0), page.u64_at(pong_at));
     let warm = iters / 10;
     let mut batches = Vec::with_capacity(iters / BATCH + 1);
     let mut i = 0u64;
@@ -188,10 +216,9 @@ pub fn floor_spin(name: &str, iters: usize) -> Result<Stats> {
 /// How long a floor waits for its peer before giving up with `Error::Timeout`.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The peer of [`floor_spin`]: answers every ping until told to stop.
-pub fn floor_spin_peer(name: &str) -> Result<()> {
+fn spin_ping_pong_peer(name: &str, pong_at: usize) -> Result<()> {
     let page = FloorPage::open(name)?;
-    let (ping, pong) = (page.u64_at(0), page.u64_at(8));
+    let (ping, pong) = (page.u64_at(0), page.u64_at(pong_at));
     let mut last = 0;
     let mut n = 0u32;
     let mut idle_since: Option<Instant> = None;

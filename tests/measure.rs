@@ -1,0 +1,57 @@
+//! The floors of `shmring::measure` between two real processes: the test binary
+//! re-executes itself as the peer.
+
+mod common;
+
+use common::{peer_role, spawn_peer, unique};
+use shmring::measure;
+
+/// Entry point of every peer role; a no-op in the normal test run.
+#[test]
+fn peer() {
+    let Some((role, args)) = peer_role() else {
+        return;
+    };
+    let r = match role.as_str() {
+        "floor-spin" => measure::floor_spin_peer(&args[0]),
+        "floor-split" => measure::floor_spin_split_peer(&args[0]),
+        other => panic!("unknown role {other}"),
+    };
+    r.expect("peer");
+    std::process::exit(0);
+}
+
+fn check(stats: measure::Stats, iters: usize) {
+    // Whole batches only; every counted round trip took some time, the median no more
+    // than the 99th percentile.
+    assert_eq!(stats.count, iters / measure::BATCH * measure::BATCH);
+    assert!(!stats.p50.is_zero());
+    assert!(stats.p50 <= stats.p99);
+}
+
+#[test]
+fn spin_floor_between_processes() {
+    let name = unique("floor1");
+    let mut c = spawn_peer("floor-spin", &[&name], false);
+    let s = measure::floor_spin(&name, 20_000).expect("floor");
+    assert!(c.wait().unwrap().success(), "peer failed");
+    check(s, 20_000);
+}
+
+#[test]
+fn split_floor_between_processes() {
+    let name = unique("floor2");
+    let mut c = spawn_peer("floor-split", &[&name], false);
+    let s = measure::floor_spin_split(&name, 20_000).expect("floor");
+    assert!(c.wait().unwrap().success(), "peer failed");
+    check(s, 20_000);
+}
+
+#[test]
+fn split_peer_of_a_missing_floor_reports_not_found() {
+    // No floor process created this name: the peer gives up with a clear error after
+    // its open deadline instead of spinning forever. (Open waits up to 10 s.)
+    let name = unique("floor3");
+    let err = measure::floor_spin_split_peer(&name).unwrap_err();
+    assert!(matches!(err, shmring::Error::NotFound(_)), "{err}");
+}
