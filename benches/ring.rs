@@ -64,7 +64,12 @@ fn opts(strategy: &str) -> RingOptions {
         },
     };
     RingOptions::new()
-        .capacity(1 << 22)
+        .capacity(
+            std::env::var("SHMRING_BENCH_CAPACITY")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1 << 22),
+        )
         .wait(w)
         .open_timeout(Duration::from_secs(10))
 }
