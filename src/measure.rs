@@ -324,16 +324,75 @@ pub fn round_trip<S: Sender, R: Receiver>(
     iters: usize,
     pause: Option<Duration>,
 ) -> Result<Stats> {
+    let per = if pause.is_some() { 1 } else { BATCH };
+    round_trips(
+        tx,
+        rx,
+        size,
+        per,
+        Until::Count((iters / 10).max(1)),
+        Until::Count((iters / per).max(1)),
+        pause,
+    )
+}
+
+/// As [`round_trip`], but bounded by time rather than by count: warms up for a tenth of
+/// `budget`, then measures for `budget` (whole batches; at most ten million of them).
+/// `one_by_one` times every round trip on its own (for blocking transports, as the futex
+/// floor does) instead of in batches of [`BATCH`].
+pub fn round_trip_for<S: Sender, R: Receiver>(
+    tx: &mut S,
+    rx: &mut R,
+    size: usize,
+    budget: Duration,
+    one_by_one: bool,
+) -> Result<Stats> {
+    let per = if one_by_one { 1 } else { BATCH };
+    round_trips(
+        tx,
+        rx,
+        size,
+        per,
+        Until::Time(budget / 10),
+        Until::Time(budget),
+        None,
+    )
+}
+
+/// When a phase of [`round_trips`] ends: after so many rounds, or once so long has passed.
+#[derive(Clone, Copy)]
+enum Until {
+    Count(usize),
+    Time(Duration),
+}
+
+/// The one round-trip driver: `warm` round trips not counted, then timed batches of `per`
+/// until `run` is over.
+fn round_trips<S: Sender, R: Receiver>(
+    tx: &mut S,
+    rx: &mut R,
+    size: usize,
+    per: usize,
+    warm: Until,
+    run: Until,
+    pause: Option<Duration>,
+) -> Result<Stats> {
+    const MAX_BATCHES: usize = 10_000_000;
     let msg = vec![0xA5u8; size];
     let mut buf = Vec::with_capacity(size);
-    let warm = (iters / 10).max(1);
-    for _ in 0..warm {
+    let start = Instant::now();
+    let mut n = 0;
+    while match warm {
+        Until::Count(c) => n < c,
+        Until::Time(d) => start.elapsed() < d,
+    } {
         tx.send(&msg)?;
         rx.recv_into(&mut buf)?;
+        n += 1;
     }
-    let per = if pause.is_some() { 1 } else { BATCH };
-    let mut batches = Vec::with_capacity(iters / per + 1);
-    for _ in 0..(iters / per).max(1) {
+    let start = Instant::now();
+    let mut batches = Vec::new();
+    loop {
         if let Some(p) = pause {
             std::thread::sleep(p);
         }
@@ -348,6 +407,13 @@ pub fn round_trip<S: Sender, R: Receiver>(
                 "echo of {} bytes for a {size}-byte message",
                 buf.len()
             )));
+        }
+        let done = match run {
+            Until::Count(c) => batches.len() >= c,
+            Until::Time(d) => start.elapsed() >= d,
+        };
+        if done || batches.len() >= MAX_BATCHES {
+            break;
         }
     }
     Ok(Stats::from_batches(batches, per))

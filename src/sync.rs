@@ -219,6 +219,12 @@ impl DataArea {
 
 #[cfg(loom)]
 impl DataArea {
+    /// The model's copy-out: replaces `buf`'s contents with the `len` bytes at `off`,
+    /// through loom's cells (so loom checks the read against the producer's writes).
+    ///
+    /// # Safety
+    /// As the real `read_atomic_into`: `off + len` within the area, and those bytes
+    /// published to the caller.
     pub(crate) unsafe fn read_atomic_into(&self, off: usize, len: usize, buf: &mut Vec<u8>) {
         buf.clear();
         buf.resize(len, 0);

@@ -21,9 +21,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use shmring::measure::{self, Stats, BATCH};
 use shmring::ring::Side;
-use shmring::{Receiver, Sender};
+use shmring::Sender;
 
-use crate::methods::{self, Method, Qual, Wait};
+use crate::methods::{self, Connect, Method, Qual, Rx, Tx, Wait};
 use crate::{CompareArgs, Failure};
 
 /// Message size of the round trip and the small throughput.
@@ -381,6 +381,20 @@ fn with_peer<T: Send + 'static>(
     }
 }
 
+/// Connects to the peer's pair as side A, then waits for the peer to say it is ready.
+fn connect_when_ready(
+    connect: Connect,
+    name: &str,
+    out: &mut BufReader<ChildStdout>,
+) -> Result<(Tx, Rx), String> {
+    let pair = connect(name, Side::A).map_err(|e| e.to_string())?;
+    let ready = read_line(out)?;
+    if ready != "ready" {
+        return Err(format!("unexpected peer output {ready:?}"));
+    }
+    Ok(pair)
+}
+
 fn read_line(out: &mut BufReader<ChildStdout>) -> Result<String, String> {
     let mut line = String::new();
     match out.read_line(&mut line) {
@@ -500,11 +514,7 @@ impl Runner {
                 self.plan.limit(),
                 !m.peer_sees_close,
                 move |name, mut out| {
-                    let (tx, rx) = connect(&name, Side::A).map_err(|e| e.to_string())?;
-                    let ready = read_line(&mut out)?;
-                    if ready != "ready" {
-                        return Err(format!("unexpected peer output {ready:?}"));
-                    }
+                    let (tx, rx) = connect_when_ready(connect, &name, &mut out)?;
                     crate::rpcbench::round_trip(codec, tx, rx, SMALL, budget)
                 },
             );
@@ -521,16 +531,12 @@ impl Runner {
             self.plan.limit(),
             !m.peer_sees_close,
             move |name, mut out| {
-                let (mut tx, mut rx) = connect(&name, Side::A).map_err(|e| e.to_string())?;
-                let ready = read_line(&mut out)?;
-                if ready != "ready" {
-                    return Err(format!("unexpected peer output {ready:?}"));
-                }
+                let (mut tx, mut rx) = connect_when_ready(connect, &name, &mut out)?;
                 let size = tx.max_message().min(SMALL);
                 if size == 0 {
                     return Ok(None);
                 }
-                let s = timed_round_trips(&mut tx, &mut rx, size, budget, pause.is_some())
+                let s = measure::round_trip_for(&mut tx, &mut rx, size, budget, pause.is_some())
                     .map_err(|e| e.to_string())?;
                 Ok(Some((s, size)))
             },
@@ -562,11 +568,7 @@ impl Runner {
                 self.plan.limit(),
                 !m.peer_sees_close,
                 move |name, mut out| {
-                    let (tx, rx) = connect(&name, Side::A).map_err(|e| e.to_string())?;
-                    let ready = read_line(&mut out)?;
-                    if ready != "ready" {
-                        return Err(format!("unexpected peer output {ready:?}"));
-                    }
+                    let (tx, rx) = connect_when_ready(connect, &name, &mut out)?;
                     let most = cap / size as u64;
                     crate::rpcbench::throughput(codec, tx, rx, size, budget, most)
                 },
@@ -591,11 +593,7 @@ impl Runner {
             self.plan.limit(),
             !m.peer_sees_close,
             move |name, mut out| {
-                let (mut tx, _rx) = connect(&name, Side::A).map_err(|e| e.to_string())?;
-                let ready = read_line(&mut out)?;
-                if ready != "ready" {
-                    return Err(format!("unexpected peer output {ready:?}"));
-                }
+                let (mut tx, _rx) = connect_when_ready(connect, &name, &mut out)?;
                 let max = tx.max_message();
                 let size = match size {
                     SMALL => max.min(SMALL),
@@ -672,48 +670,6 @@ impl Runner {
             Err(e) => Outcome::Failed(e),
         }
     }
-}
-
-/// Round trips of `size`-byte messages for about `budget` (after a tenth of it as
-/// warm-up): [`measure::round_trip`] bounded by time instead of a count, so a machine that
-/// gets busy meanwhile makes the run noisier, never longer. Busy-poll methods are timed in
-/// batches of [`BATCH`]; `one_by_one` times each round trip (blocking methods, as the futex
-/// floor does).
-fn timed_round_trips<S: Sender, R: Receiver>(
-    tx: &mut S,
-    rx: &mut R,
-    size: usize,
-    budget: Duration,
-    one_by_one: bool,
-) -> shmring::Result<Stats> {
-    let msg = vec![0xA5u8; size];
-    let mut buf = Vec::with_capacity(size);
-    let warm_until = Instant::now() + budget / 10;
-    while Instant::now() < warm_until {
-        tx.send(&msg)?;
-        rx.recv_into(&mut buf)?;
-    }
-    let per = if one_by_one { 1 } else { BATCH };
-    let end = Instant::now() + budget;
-    let mut batches = Vec::new();
-    loop {
-        let t = Instant::now();
-        for _ in 0..per {
-            tx.send(&msg)?;
-            rx.recv_into(&mut buf)?;
-        }
-        let d = t.elapsed();
-        batches.push(d);
-        if buf.len() != size {
-            return Err(shmring::Error::Corrupt(
-                format!("echo of {} bytes for a {size}-byte message", buf.len()).into(),
-            ));
-        }
-        if t + d >= end || batches.len() >= 10_000_000 {
-            break;
-        }
-    }
-    Ok(Stats::from_batches(batches, per))
 }
 
 /// memcpy of `size`-byte messages into a 4-MiB area (the ring's size), messages/s.
