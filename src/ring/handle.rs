@@ -422,8 +422,15 @@ impl Producer {
     /// g.commit();
     /// # Ok(()) }
     /// ```
+    #[inline]
     pub fn reserve(&mut self, len: usize) -> Result<Grant<'_>> {
-        let res = self.wait_reserve(len, Deadline::forever())?;
+        // Room now: no trip through the wait loop, as `send` (measured: always entering
+        // `wait_reserve` held 64-byte streaming through `reserve` at 15 M msg/s, against
+        // 58-87 M through `send` in the same runs).
+        let res = match self.core.reserve(len)? {
+            Some(res) => res,
+            None => self.wait_reserve(len, Deadline::forever())?,
+        };
         Ok(Grant {
             producer: self,
             res,
