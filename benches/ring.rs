@@ -279,7 +279,7 @@ fn main() {
     let arg = |a: &str| std::env::args().any(|x| x == a);
     let quick = arg("--quick");
     let k = if quick { 5 } else { 1 };
-    println!("shmring ring benchmark: two processes; each figure beside its floor measured just before and after.");
+    println!("shmring ring benchmark: two processes; each figure beside its floor measured just before and after it.");
     println!(
         "(percentiles over batches of {} round trips; futex figures per single round trip)\n",
         measure::BATCH
@@ -288,73 +288,90 @@ fn main() {
         return stream(k);
     }
 
-    // Busy-poll round trip vs the two spin floors, measured around it.
-    let iters = 1_000_000 / k;
-    let (f1, s1) = (floor_spin(iters), floor_split(iters));
-    let spin = ring_rtt("spin", 64, iters, None);
-    let (f2, s2) = (floor_spin(iters), floor_split(iters));
-    let floor = ns(f1.p50).min(ns(f2.p50));
-    let split = ns(s1.p50).min(ns(s2.p50));
+    // Busy-poll round trips in rounds, each ring figure between two measurements of both
+    // spin floors: the host moves the two vCPUs between placements that change every
+    // figure several-fold within seconds, so only ratios within a round hold.
+    let rounds = if quick { 5 } else { 15 };
+    let iters = 200_000 / k.min(2);
     println!(
-        "{:<50} {:>9} {:>9} {:>9} {:>9}",
-        "round trip", "p50", "p99", "/1-line", "/2-line"
+        "busy-poll round trip, 64 B: {rounds} rounds of {iters}; ratio = ring / the smaller floor measured just before and after it in the same round"
     );
-    let row = |label: &str, st: &Stats, a: f64, b: f64| {
+    println!(
+        "{:<7} {:>9} {:>9} {:>12} {:>8} {:>8} {:>12} {:>8} {:>8}",
+        "round",
+        "1-line",
+        "2-line",
+        "ring Spin",
+        "/1-line",
+        "/2-line",
+        "default",
+        "/1-line",
+        "/2-line"
+    );
+    let (mut spin1, mut spin2, mut def1, mut def2) = (vec![], vec![], vec![], vec![]);
+    let (mut spin_ns, mut def_ns) = (vec![], vec![]);
+    let mut before = (floor_spin(iters), floor_split(iters));
+    for round in 1..=rounds {
+        let spin = ring_rtt("spin", 64, iters, None);
+        let mid = (floor_spin(iters), floor_split(iters));
+        let def = ring_rtt("block", 64, iters, None);
+        let after = (floor_spin(iters), floor_split(iters));
+        let f = |a: &(Stats, Stats), b: &(Stats, Stats)| {
+            (ns(a.0.p50).min(ns(b.0.p50)), ns(a.1.p50).min(ns(b.1.p50)))
+        };
+        let (fs1, fs2) = f(&before, &mid);
+        let (fd1, fd2) = f(&mid, &after);
+        let (sp, de) = (ns(spin.p50), ns(def.p50));
+        spin1.push(sp / fs1);
+        spin2.push(sp / fs2);
+        def1.push(de / fd1);
+        def2.push(de / fd2);
+        spin_ns.push(sp);
+        def_ns.push(de);
         println!(
-            "{:<50} {:>7.0}ns {:>7.0}ns {:>9} {:>9}",
+            "{:<7} {:>7.0}ns {:>7.0}ns {:>10.0}ns {:>8.2} {:>8.2} {:>10.0}ns {:>8.2} {:>8.2}",
+            round,
+            fs1.min(fd1),
+            fs2.min(fd2),
+            sp,
+            sp / fs1,
+            sp / fs2,
+            de,
+            de / fd1,
+            de / fd2
+        );
+        before = after;
+    }
+    let summary = |label: &str, rtt: &mut [f64], v: &mut [f64]| {
+        let m = median(v);
+        println!(
+            "{:<44} median p50 {:>5.0}ns; median ratio {:>5.2} (range {:.2} .. {:.2})",
             label,
-            ns(st.p50),
-            ns(st.p99),
-            if a.is_nan() {
-                String::new()
-            } else {
-                format!("{a:.2}")
-            },
-            if b.is_nan() {
-                String::new()
-            } else {
-                format!("{b:.2}")
-            },
-        )
+            median(rtt),
+            m,
+            v[0],
+            v[v.len() - 1]
+        );
     };
-    row(
-        "floor: one cache line, both ways (before)",
-        &f1,
-        1.0,
-        f64::NAN,
+    summary(
+        "ring Spin / one-line floor",
+        &mut spin_ns.clone(),
+        &mut spin1,
     );
-    row("floor: one line each way (before)", &s1, f64::NAN, 1.0);
-    row(
-        "ring 64 B, busy-poll (Spin)",
-        &spin,
-        ns(spin.p50) / floor,
-        ns(spin.p50) / split,
+    summary("ring Spin / two-line floor", &mut spin_ns, &mut spin2);
+    summary(
+        "ring default, peer at once / one-line floor",
+        &mut def_ns.clone(),
+        &mut def1,
     );
-    row(
-        "floor: one cache line, both ways (after)",
-        &f2,
-        f64::NAN,
-        f64::NAN,
+    summary(
+        "ring default, peer at once / two-line floor",
+        &mut def_ns,
+        &mut def2,
     );
-    row("floor: one line each way (after)", &s2, f64::NAN, f64::NAN);
     if arg("--rtt-only") {
         return;
     }
-    let def = ring_rtt("block", 64, iters, None);
-    let (f3, s3) = (floor_spin(iters), floor_split(iters));
-    row(
-        "ring 64 B, default (spin then futex), peer at once",
-        &def,
-        ns(def.p50) / floor.min(ns(f3.p50)),
-        ns(def.p50) / split.min(ns(s3.p50)),
-    );
-    row(
-        "floor: one cache line, both ways (after)",
-        &f3,
-        f64::NAN,
-        f64::NAN,
-    );
-    row("floor: one line each way (after)", &s3, f64::NAN, f64::NAN);
 
     // Sleeping peer vs the futex floor.
     let n = 4000 / k;

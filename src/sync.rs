@@ -215,10 +215,33 @@ impl DataArea {
         // SAFETY: all `len` bytes were written above, within the reserved capacity.
         unsafe { buf.set_len(len) };
     }
+
+    /// Asks the CPU to start bringing the cache line that holds offset `off` into this
+    /// core's cache, without waiting for it. A hint, not a read: the program never sees
+    /// the bytes, so it is sound whatever the peer is writing there. Offsets past the end
+    /// are ignored; a no-op on targets other than x86_64.
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, off: usize) {
+        if off >= self.len {
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: PREFETCHT0 is part of SSE, which every x86_64 CPU has; it never faults
+        // and changes no program state, and the address is inside the mapping (`off < len`).
+        unsafe {
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                self.ptr.add(off) as *const i8,
+            );
+        }
+    }
 }
 
 #[cfg(loom)]
 impl DataArea {
+    /// A hint only: nothing to model.
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, _off: usize) {}
+
     /// The model's copy-out: replaces `buf`'s contents with the `len` bytes at `off`,
     /// through loom's cells (so loom checks the read against the producer's writes).
     ///

