@@ -81,6 +81,7 @@ fn peer(role: &str) {
     match role {
         "floor-spin" => measure::floor_spin_peer(&name).unwrap(),
         "floor-split" => measure::floor_spin_split_peer(&name).unwrap(),
+        "floor-records" => measure::floor_records_peer(&name, extra.parse().unwrap()).unwrap(),
         "floor-futex" => measure::floor_futex_peer(&name).unwrap(),
         "echo" => {
             let (mut tx, mut rx) = duplex(&name, Side::B, &opts(&extra)).unwrap();
@@ -142,6 +143,14 @@ fn floor_split(iters: usize) -> Stats {
     let name = uniq("fl");
     let mut c = spawn("floor-split", &name, "");
     let s = measure::floor_spin_split(&name, iters).unwrap();
+    c.wait().unwrap();
+    s
+}
+
+fn floor_records(size: usize, iters: usize) -> Stats {
+    let name = uniq("fr");
+    let mut c = spawn("floor-records", &name, &size.to_string());
+    let s = measure::floor_records(&name, size, iters).unwrap();
     c.wait().unwrap();
     s
 }
@@ -288,87 +297,85 @@ fn main() {
         return stream(k);
     }
 
-    // Busy-poll round trips in rounds, each ring figure between two measurements of both
-    // spin floors: the host moves the two vCPUs between placements that change every
-    // figure several-fold within seconds, so only ratios within a round hold.
+    // Busy-poll round trips in rounds, each ring figure between two measurements of the
+    // three spin floors: the host moves the two vCPUs between placements that change
+    // every figure several-fold within seconds, so only ratios within a round hold.
     let rounds = if quick { 5 } else { 15 };
     let iters = 200_000 / k.min(2);
     println!(
-        "busy-poll round trip, 64 B: {rounds} rounds of {iters}; ratio = ring / the smaller floor measured just before and after it in the same round"
+        "busy-poll round trip, 64 B: {rounds} rounds of {iters}; each ring figure / the smaller of the floor measured just before and just after it"
     );
     println!(
-        "{:<7} {:>9} {:>9} {:>12} {:>8} {:>8} {:>12} {:>8} {:>8}",
+        "floors: 1-line = one cache line, both directions in it; 2-line = one line per direction;"
+    );
+    println!("        walk = 64 B records walking through memory one after another, one lane per direction (measure::floor_records)");
+    println!(
+        "{:<6} {:>7} {:>7} {:>7} | {:>9} {:>7} {:>7} {:>7} | {:>9} {:>7} {:>7} {:>7}",
         "round",
         "1-line",
         "2-line",
+        "walk",
         "ring Spin",
         "/1-line",
         "/2-line",
+        "/walk",
         "default",
         "/1-line",
-        "/2-line"
+        "/2-line",
+        "/walk"
     );
-    let (mut spin1, mut spin2, mut def1, mut def2) = (vec![], vec![], vec![], vec![]);
-    let (mut spin_ns, mut def_ns) = (vec![], vec![]);
-    let mut before = (floor_spin(iters), floor_split(iters));
+    let floors = || {
+        [
+            floor_spin(iters),
+            floor_split(iters),
+            floor_records(64, iters),
+        ]
+    };
+    // ratios[i][j]: ring i (0: Spin, 1: default) over floor j.
+    let mut ratios: [[Vec<f64>; 3]; 2] = Default::default();
+    let mut rtts: [Vec<f64>; 2] = Default::default();
+    let mut before = floors();
     for round in 1..=rounds {
         let spin = ring_rtt("spin", 64, iters, None);
-        let mid = (floor_spin(iters), floor_split(iters));
+        let mid = floors();
         let def = ring_rtt("block", 64, iters, None);
-        let after = (floor_spin(iters), floor_split(iters));
-        let f = |a: &(Stats, Stats), b: &(Stats, Stats)| {
-            (ns(a.0.p50).min(ns(b.0.p50)), ns(a.1.p50).min(ns(b.1.p50)))
-        };
-        let (fs1, fs2) = f(&before, &mid);
-        let (fd1, fd2) = f(&mid, &after);
-        let (sp, de) = (ns(spin.p50), ns(def.p50));
-        spin1.push(sp / fs1);
-        spin2.push(sp / fs2);
-        def1.push(de / fd1);
-        def2.push(de / fd2);
-        spin_ns.push(sp);
-        def_ns.push(de);
-        println!(
-            "{:<7} {:>7.0}ns {:>7.0}ns {:>10.0}ns {:>8.2} {:>8.2} {:>10.0}ns {:>8.2} {:>8.2}",
-            round,
-            fs1.min(fd1),
-            fs2.min(fd2),
-            sp,
-            sp / fs1,
-            sp / fs2,
-            de,
-            de / fd1,
-            de / fd2
-        );
+        let after = floors();
+        let mut line = format!("{round:<6}");
+        for (j, f) in before.iter().enumerate() {
+            let lo = ns(f.p50).min(ns(mid[j].p50)).min(ns(after[j].p50));
+            line += &format!(" {lo:>5.0}ns");
+        }
+        for (i, (rtt, (a, b))) in [(spin, (&before, &mid)), (def, (&mid, &after))]
+            .into_iter()
+            .enumerate()
+        {
+            let r = ns(rtt.p50);
+            rtts[i].push(r);
+            line += &format!(" | {r:>7.0}ns");
+            for j in 0..3 {
+                let q = r / ns(a[j].p50).min(ns(b[j].p50));
+                ratios[i][j].push(q);
+                line += &format!(" {q:>7.2}");
+            }
+        }
+        println!("{line}");
         before = after;
     }
-    let summary = |label: &str, rtt: &mut [f64], v: &mut [f64]| {
-        let m = median(v);
-        println!(
-            "{:<44} median p50 {:>5.0}ns; median ratio {:>5.2} (range {:.2} .. {:.2})",
-            label,
-            median(rtt),
-            m,
-            v[0],
-            v[v.len() - 1]
+    for (i, label) in ["ring Spin", "ring default, peer at once"]
+        .iter()
+        .enumerate()
+    {
+        let mut line = format!(
+            "{label:<27} median p50 {:>5.0}ns; median ratio (range):",
+            median(&mut rtts[i])
         );
-    };
-    summary(
-        "ring Spin / one-line floor",
-        &mut spin_ns.clone(),
-        &mut spin1,
-    );
-    summary("ring Spin / two-line floor", &mut spin_ns, &mut spin2);
-    summary(
-        "ring default, peer at once / one-line floor",
-        &mut def_ns.clone(),
-        &mut def1,
-    );
-    summary(
-        "ring default, peer at once / two-line floor",
-        &mut def_ns,
-        &mut def2,
-    );
+        for (j, floor) in ["1-line", "2-line", "walk"].iter().enumerate() {
+            let v = &mut ratios[i][j];
+            let m = median(v);
+            line += &format!("  /{floor} {m:.2} ({:.2}..{:.2})", v[0], v[v.len() - 1]);
+        }
+        println!("{line}");
+    }
     if arg("--rtt-only") {
         return;
     }

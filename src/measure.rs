@@ -25,6 +25,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::sync::DataArea;
 use crate::sys::{self, futex, Location, Mapping};
 use crate::transport::{Receiver, Sender};
 use crate::{Error, Result};
@@ -71,42 +72,53 @@ impl Stats {
 
 const STOP: u64 = u64::MAX;
 
-/// A page of shared memory for the floors.
+/// Shared memory for the floors: one page, or [`RECORDS_AREA`] for [`floor_records`].
 struct FloorPage {
     loc: Location,
     _fd: std::os::fd::OwnedFd,
     map: Mapping,
+    len: usize,
     creator: bool,
 }
 
 impl FloorPage {
     fn create(name: &str) -> Result<FloorPage> {
+        Self::create_len(name, 4096)
+    }
+
+    fn create_len(name: &str, len: usize) -> Result<FloorPage> {
         let loc = Location::parse(name)?;
         let _ = loc.unlink();
         let fd = loc
             .create_excl(0o600)?
             .ok_or_else(|| Error::AlreadyExists(name.to_owned()))?;
-        sys::ftruncate(&fd, 4096)?;
-        let map = Mapping::map(&fd, 4096, true)?;
+        sys::ftruncate(&fd, len as u64)?;
+        let map = Mapping::map(&fd, len, true)?;
         Ok(FloorPage {
             loc,
             _fd: fd,
             map,
+            len,
             creator: true,
         })
     }
 
     fn open(name: &str) -> Result<FloorPage> {
+        Self::open_len(name, 4096)
+    }
+
+    fn open_len(name: &str, len: usize) -> Result<FloorPage> {
         let loc = Location::parse(name)?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(fd) = loc.open_existing(true)? {
-                if sys::fstat(&fd)?.0 >= 4096 {
-                    let map = Mapping::map(&fd, 4096, true)?;
+                if sys::fstat(&fd)?.0 >= len as u64 {
+                    let map = Mapping::map(&fd, len, true)?;
                     return Ok(FloorPage {
                         loc,
                         _fd: fd,
                         map,
+                        len,
                         creator: false,
                     });
                 }
@@ -119,14 +131,14 @@ impl FloorPage {
     }
 
     fn u64_at(&self, off: usize) -> &AtomicU64 {
-        assert!(off % 8 == 0 && off + 8 <= 4096);
+        assert!(off % 8 == 0 && off + 8 <= self.len);
         // SAFETY: in bounds (asserted), 8-aligned in a page-aligned mapping that lives as
         // long as `self`; any bit pattern is a valid AtomicU64.
         unsafe { &*(self.map.as_ptr().add(off) as *const AtomicU64) }
     }
 
     fn u32_at(&self, off: usize) -> &AtomicU32 {
-        assert!(off % 4 == 0 && off + 4 <= 4096);
+        assert!(off % 4 == 0 && off + 4 <= self.len);
         // SAFETY: as above, for a 4-aligned AtomicU32.
         unsafe { &*(self.map.as_ptr().add(off) as *const AtomicU32) }
     }
@@ -164,6 +176,168 @@ pub fn floor_spin_split(name: &str, iters: usize) -> Result<Stats> {
 /// The peer of [`floor_spin_split`].
 pub fn floor_spin_split_peer(name: &str) -> Result<()> {
     spin_ping_pong_peer(name, SPLIT_LINES)
+}
+
+/// Bytes each direction of [`floor_records`] walks through before it starts over, as a
+/// ring's records walk through its data area.
+pub const RECORDS_LANE: usize = 1 << 20;
+
+/// The busy-poll floor of a queue whose messages walk through memory: as
+/// [`floor_spin_split`], but each direction sends `size`-byte records one after another
+/// through its own [`RECORDS_LANE`]-byte area, each record an 8-byte sequence word
+/// followed by the payload (the ring's record shape), and the receiver polls the next
+/// record's sequence word, pulling in the line after it while it waits (as the ring's
+/// consumer does), then copies the payload out. No positions, no checks beyond the
+/// payload's first byte, no wake words: the memory traffic of a ring and nothing else.
+///
+/// Messages landing in fresh cache lines cost more than ping-ponging fixed ones on some
+/// machines; this floor shows how much, so the ring's own cost can be told apart from
+/// it. The peer runs [`floor_records_peer`] with the same `size`.
+///
+/// `size` must be at most `RECORDS_LANE / 2 - 8` bytes (`Error::InvalidConfig`).
+pub fn floor_records(name: &str, size: usize, iters: usize) -> Result<Stats> {
+    let lanes = RecordLanes::new(FloorPage::create_len(name, 2 * RECORDS_LANE)?, size)?;
+    let (mut payload, mut out) = (vec![0xA5u8; size], Vec::with_capacity(size));
+    let warm = iters / 10;
+    let mut batches = Vec::with_capacity(iters / BATCH + 1);
+    let mut i = 0u64;
+    let mut one = |i: u64| -> Result<()> {
+        if let Some(b) = payload.first_mut() {
+            *b = i as u8;
+        }
+        lanes.send(0, i, &payload);
+        match lanes.wait(1, i, &mut out)? {
+            true => Ok(()),
+            false => Err(Error::corrupt("records floor: the peer stopped")),
+        }
+    };
+    let result = (|| {
+        for _ in 0..warm {
+            i += 1;
+            one(i)?;
+        }
+        for _ in 0..iters / BATCH {
+            let t = Instant::now();
+            for _ in 0..BATCH {
+                i += 1;
+                one(i)?;
+            }
+            batches.push(t.elapsed());
+        }
+        Ok(())
+    })();
+    lanes.stop(0, i + 1);
+    result.map(|()| Stats::from_batches(batches, BATCH))
+}
+
+/// The peer of [`floor_records`]: echoes every record until told to stop.
+pub fn floor_records_peer(name: &str, size: usize) -> Result<()> {
+    let lanes = RecordLanes::new(FloorPage::open_len(name, 2 * RECORDS_LANE)?, size)?;
+    let mut buf = Vec::with_capacity(size);
+    let mut i = 1u64;
+    while lanes.wait(0, i, &mut buf)? {
+        lanes.send(1, i, &buf);
+        i += 1;
+    }
+    Ok(())
+}
+
+/// The two record lanes of [`floor_records`] in one mapping: lane 0 from the measuring
+/// side to the peer, lane 1 back.
+struct RecordLanes {
+    page: FloorPage,
+    lanes: [DataArea; 2],
+    /// Bytes from one record to the next: 8 + the payload rounded up to 8.
+    stride: usize,
+    /// Records per lane before the walk starts over.
+    slots: usize,
+    size: usize,
+}
+
+impl RecordLanes {
+    fn new(page: FloorPage, size: usize) -> Result<RecordLanes> {
+        if size > RECORDS_LANE / 2 - 8 {
+            return Err(Error::InvalidConfig(
+                format!(
+                "records floor: {size}-byte messages do not fit twice in a {RECORDS_LANE}-byte lane"
+            )
+                .into(),
+            ));
+        }
+        let base = page.map.as_ptr();
+        // SAFETY: the mapping is 2 * RECORDS_LANE bytes (created or checked by FloorPage),
+        // page-aligned, and lives as long as `page`, which this struct owns.
+        let lanes = unsafe {
+            [
+                DataArea::new(base, RECORDS_LANE),
+                DataArea::new(base.add(RECORDS_LANE), RECORDS_LANE),
+            ]
+        };
+        let stride = 8 + size.div_ceil(8) * 8;
+        Ok(RecordLanes {
+            page,
+            lanes,
+            stride,
+            slots: RECORDS_LANE / stride,
+            size,
+        })
+    }
+
+    /// Offset of record `i`'s sequence word in its lane.
+    fn at(&self, i: u64) -> usize {
+        (i as usize % self.slots) * self.stride
+    }
+
+    fn seq(&self, lane: usize, i: u64) -> &AtomicU64 {
+        let off = lane * RECORDS_LANE + self.at(i);
+        self.page.u64_at(off)
+    }
+
+    /// Writes record `i` (payload `msg`) into `lane` and publishes it.
+    fn send(&self, lane: usize, i: u64, msg: &[u8]) {
+        debug_assert_eq!(msg.len(), self.size);
+        // SAFETY: the record lies within the lane (`at` + stride <= RECORDS_LANE), and
+        // only this side writes this lane; the peer reads it only after the Release below.
+        unsafe { self.lanes[lane].write(self.at(i) + 8, msg) };
+        self.seq(lane, i).store(i, Ordering::Release);
+    }
+
+    /// Marks record `i` of `lane` as the end.
+    fn stop(&self, lane: usize, i: u64) {
+        self.seq(lane, i).store(STOP, Ordering::Release);
+    }
+
+    /// Waits for record `i` in `lane` and copies its payload into `out`. `Ok(false)`: the
+    /// other side stopped.
+    fn wait(&self, lane: usize, i: u64, out: &mut Vec<u8>) -> Result<bool> {
+        let seq = self.seq(lane, i);
+        let next_line = (self.at(i) | 63) + 1;
+        let mut n = 0u32;
+        let mut since: Option<Instant> = None;
+        loop {
+            match seq.load(Ordering::Acquire) {
+                v if v == i => break,
+                STOP => return Ok(false),
+                _ => {}
+            }
+            self.lanes[lane].prefetch(next_line);
+            n = n.wrapping_add(1);
+            if n % (1 << 16) == 0 && since.get_or_insert_with(Instant::now).elapsed() > PEER_TIMEOUT
+            {
+                return Err(Error::Timeout);
+            }
+        }
+        // SAFETY: the record is 8-aligned and within the lane; the Acquire above saw it
+        // published.
+        unsafe { self.lanes[lane].read_atomic_into(self.at(i) + 8, self.size, out) };
+        if out.first().is_some_and(|&b| b != i as u8) {
+            return Err(Error::corrupt(format!(
+                "records floor: record {i} carries {} in its first byte",
+                out[0]
+            )));
+        }
+        Ok(true)
+    }
 }
 
 /// Offset of the `pong` word for [`floor_spin`]: the same line as `ping` (offset 0).

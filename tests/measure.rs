@@ -15,6 +15,7 @@ fn peer() {
     let r = match role.as_str() {
         "floor-spin" => measure::floor_spin_peer(&args[0]),
         "floor-split" => measure::floor_spin_split_peer(&args[0]),
+        "floor-records" => measure::floor_records_peer(&args[0], args[1].parse().unwrap()),
         other => panic!("unknown role {other}"),
     };
     r.expect("peer");
@@ -54,4 +55,27 @@ fn split_peer_of_a_missing_floor_reports_not_found() {
     let name = unique("floor3");
     let err = measure::floor_spin_split_peer(&name).unwrap_err();
     assert!(matches!(err, shmring::Error::NotFound(_)), "{err}");
+}
+
+#[test]
+fn records_floor_between_processes() {
+    // Sizes with and without a partial last word, and enough round trips to wrap each
+    // lane (a lane holds RECORDS_LANE / stride records): the peer checks every record's
+    // first byte, so a record read before it was written, or a stale one from the last
+    // lap, fails the run.
+    for size in [0usize, 13, 64, 1000] {
+        let name = unique("floor4");
+        let iters = measure::RECORDS_LANE / (8 + size.div_ceil(8) * 8) * 2 + 1000;
+        let mut c = spawn_peer("floor-records", &[&name, &size.to_string()], false);
+        let s = measure::floor_records(&name, size, iters).expect("floor");
+        assert!(c.wait().unwrap().success(), "peer failed for {size}-byte records");
+        check(s, iters);
+    }
+}
+
+#[test]
+fn records_floor_refuses_records_larger_than_half_a_lane() {
+    let name = unique("floor5");
+    let err = measure::floor_records(&name, measure::RECORDS_LANE, 10).unwrap_err();
+    assert!(matches!(err, shmring::Error::InvalidConfig(_)), "{err}");
 }
