@@ -198,10 +198,7 @@ pub const RECORDS_LANE: usize = 1 << 20;
 pub fn floor_records(name: &str, size: usize, iters: usize) -> Result<Stats> {
     let lanes = RecordLanes::new(FloorPage::create_len(name, 2 * RECORDS_LANE)?, size)?;
     let (mut payload, mut out) = (vec![0xA5u8; size], Vec::with_capacity(size));
-    let warm = iters / 10;
-    let mut batches = Vec::with_capacity(iters / BATCH + 1);
-    let mut i = 0u64;
-    let mut one = |i: u64| -> Result<()> {
+    let (stats, last) = spin_batches(iters, |i| {
         if let Some(b) = payload.first_mut() {
             *b = i as u8;
         }
@@ -210,24 +207,9 @@ pub fn floor_records(name: &str, size: usize, iters: usize) -> Result<Stats> {
             true => Ok(()),
             false => Err(Error::corrupt("records floor: the peer stopped")),
         }
-    };
-    let result = (|| {
-        for _ in 0..warm {
-            i += 1;
-            one(i)?;
-        }
-        for _ in 0..iters / BATCH {
-            let t = Instant::now();
-            for _ in 0..BATCH {
-                i += 1;
-                one(i)?;
-            }
-            batches.push(t.elapsed());
-        }
-        Ok(())
-    })();
-    lanes.stop(0, i + 1);
-    result.map(|()| Stats::from_batches(batches, BATCH))
+    });
+    lanes.stop(0, last + 1);
+    stats
 }
 
 /// The peer of [`floor_records`]: echoes every record until told to stop.
@@ -312,8 +294,7 @@ impl RecordLanes {
     fn wait(&self, lane: usize, i: u64, out: &mut Vec<u8>) -> Result<bool> {
         let seq = self.seq(lane, i);
         let next_line = (self.at(i) | 63) + 1;
-        let mut n = 0u32;
-        let mut since: Option<Instant> = None;
+        let mut patience = Patience::new();
         loop {
             match seq.load(Ordering::Acquire) {
                 v if v == i => break,
@@ -321,11 +302,7 @@ impl RecordLanes {
                 _ => {}
             }
             self.lanes[lane].prefetch(next_line);
-            n = n.wrapping_add(1);
-            if n % (1 << 16) == 0 && since.get_or_insert_with(Instant::now).elapsed() > PEER_TIMEOUT
-            {
-                return Err(Error::Timeout);
-            }
+            patience.poll()?;
         }
         // SAFETY: the record is 8-aligned and within the lane; the Acquire above saw it
         // published.
@@ -348,28 +325,26 @@ const SPLIT_LINES: usize = 128;
 fn spin_ping_pong(name: &str, iters: usize, pong_at: usize) -> Result<Stats> {
     let page = FloorPage::create(name)?;
     let (ping, pong) = (page.u64_at(0), page.u64_at(pong_at));
-    let warm = iters / 10;
-    let mut batches = Vec::with_capacity(iters / BATCH + 1);
-    let mut i = 0u64;
-    // A peer that died (or never came) must not make us spin forever: look at the clock
-    // every 2^16 polls and give up after PEER_TIMEOUT without an answer.
-    let one = |i: u64| -> Result<()> {
+    let (stats, _) = spin_batches(iters, |i| {
         ping.store(i, Ordering::Release);
-        let mut n = 0u32;
-        let mut since: Option<Instant> = None;
+        let mut patience = Patience::new();
         while pong.load(Ordering::Acquire) != i {
-            n = n.wrapping_add(1);
-            if n % (1 << 16) == 0 {
-                let t0 = *since.get_or_insert_with(Instant::now);
-                if t0.elapsed() > PEER_TIMEOUT {
-                    return Err(Error::Timeout);
-                }
-            }
+            patience.poll()?;
         }
         Ok(())
-    };
+    });
+    ping.store(STOP, Ordering::Release);
+    stats
+}
+
+/// The driver of the spin floors: `one(i)` runs round trip `i` (from 1); the first tenth
+/// of `iters` warm up, the rest are timed in batches of [`BATCH`]. Returns the statistics
+/// (or the first error) and the last `i` run, so the caller can tell its peer to stop.
+fn spin_batches(iters: usize, mut one: impl FnMut(u64) -> Result<()>) -> (Result<Stats>, u64) {
+    let mut batches = Vec::with_capacity(iters / BATCH + 1);
+    let mut i = 0u64;
     let result = (|| {
-        for _ in 0..warm {
+        for _ in 0..iters / 10 {
             i += 1;
             one(i)?;
         }
@@ -383,8 +358,35 @@ fn spin_ping_pong(name: &str, iters: usize, pong_at: usize) -> Result<Stats> {
         }
         Ok(())
     })();
-    ping.store(STOP, Ordering::Release);
-    result.map(|()| Stats::from_batches(batches, BATCH))
+    (result.map(|()| Stats::from_batches(batches, BATCH)), i)
+}
+
+/// A busy-poll loop that must not spin forever on a peer that died or never came: it
+/// looks at the clock every 2^16 polls and gives up after [`PEER_TIMEOUT`].
+struct Patience {
+    polls: u32,
+    since: Option<Instant>,
+}
+
+impl Patience {
+    fn new() -> Patience {
+        Patience {
+            polls: 0,
+            since: None,
+        }
+    }
+
+    /// Counts one poll that found nothing; `Err(Timeout)` once the peer is overdue.
+    #[inline(always)]
+    fn poll(&mut self) -> Result<()> {
+        self.polls = self.polls.wrapping_add(1);
+        if self.polls % (1 << 16) == 0
+            && self.since.get_or_insert_with(Instant::now).elapsed() > PEER_TIMEOUT
+        {
+            return Err(Error::Timeout);
+        }
+        Ok(())
+    }
 }
 
 /// How long a floor waits for its peer before giving up with `Error::Timeout`.
@@ -394,21 +396,14 @@ fn spin_ping_pong_peer(name: &str, pong_at: usize) -> Result<()> {
     let page = FloorPage::open(name)?;
     let (ping, pong) = (page.u64_at(0), page.u64_at(pong_at));
     let mut last = 0;
-    let mut n = 0u32;
-    let mut idle_since: Option<Instant> = None;
+    let mut patience = Patience::new();
     loop {
         let v = ping.load(Ordering::Acquire);
         if v == last {
-            n = n.wrapping_add(1);
-            if n % (1 << 16) == 0 {
-                let t0 = *idle_since.get_or_insert_with(Instant::now);
-                if t0.elapsed() > PEER_TIMEOUT {
-                    return Err(Error::Timeout);
-                }
-            }
+            patience.poll()?;
             continue;
         }
-        idle_since = None;
+        patience = Patience::new();
         if v == STOP {
             return Ok(());
         }

@@ -68,7 +68,10 @@ fn records_floor_between_processes() {
         let iters = measure::RECORDS_LANE / (8 + size.div_ceil(8) * 8) * 2 + 1000;
         let mut c = spawn_peer("floor-records", &[&name, &size.to_string()], false);
         let s = measure::floor_records(&name, size, iters).expect("floor");
-        assert!(c.wait().unwrap().success(), "peer failed for {size}-byte records");
+        assert!(
+            c.wait().unwrap().success(),
+            "peer failed for {size}-byte records"
+        );
         check(s, iters);
     }
 }
