@@ -24,6 +24,7 @@ use std::os::fd::OwnedFd;
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::ring::WaitStrategy;
 use crate::sys::{self, Location, Mapping};
 use crate::transport::Deadline;
 use crate::{Error, Result};
@@ -90,6 +91,86 @@ pub fn kind_name(kind: u32) -> &'static str {
         _ => "unknown",
     }
 }
+
+/// The settings every named segment type (ring, seqlock, broadcast) takes beside its own:
+/// held once in each options type, set through the builder methods that
+/// [`segment_option_methods!`] writes into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SegmentOptions {
+    pub mode: u32,
+    pub keep: bool,
+    pub reclaim_stale: bool,
+    pub wait: WaitStrategy,
+    pub open_timeout: Duration,
+}
+
+impl Default for SegmentOptions {
+    fn default() -> Self {
+        SegmentOptions {
+            mode: 0o600,
+            keep: false,
+            reclaim_stale: false,
+            wait: WaitStrategy::default(),
+            open_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl SegmentOptions {
+    /// How to create a segment of `kind` with these settings.
+    pub(crate) fn create_spec(&self, kind: u32, header_size: u32, total_size: u64) -> CreateSpec {
+        CreateSpec {
+            kind,
+            header_size,
+            total_size,
+            mode: self.mode,
+            reclaim_stale: self.reclaim_stale,
+        }
+    }
+
+    /// When `open` gives up waiting for the segment.
+    pub(crate) fn open_deadline(&self) -> Deadline {
+        Deadline::after(self.open_timeout)
+    }
+}
+
+/// The builder methods of the [`SegmentOptions`] settings, for an options type with a
+/// `seg: SegmentOptions` field. `$wait_doc` says what waits with the strategy.
+macro_rules! segment_option_methods {
+    ($wait_doc:literal) => {
+        /// File mode of a created segment (default 0600).
+        pub fn mode(mut self, mode: u32) -> Self {
+            self.seg.mode = mode;
+            self
+        }
+
+        /// Keep the name when the creating handle drops (default: unlink it).
+        pub fn keep(mut self, keep: bool) -> Self {
+            self.seg.keep = keep;
+            self
+        }
+
+        /// When creating over a leftover segment that no live process uses, remove it and
+        /// create anew (default: `AlreadyExists`).
+        pub fn reclaim_stale(mut self, yes: bool) -> Self {
+            self.seg.reclaim_stale = yes;
+            self
+        }
+
+        #[doc = $wait_doc]
+        pub fn wait(mut self, strategy: $crate::ring::WaitStrategy) -> Self {
+            self.seg.wait = strategy;
+            self
+        }
+
+        /// How long `open` waits for the segment to appear and be ready (default 5 s).
+        pub fn open_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.seg.open_timeout = timeout;
+            self
+        }
+    };
+}
+pub(crate) use segment_option_methods;
 
 /// How to create a segment.
 #[derive(Debug, Clone)]

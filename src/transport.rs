@@ -10,7 +10,7 @@
 //! | `_timeout` | done, or time is up  | `Err(Error::Timeout)` |
 //!
 //! When the peer is gone, and everything it sent has been delivered, every form returns
-//! [`Error::Disconnected`].
+//! [`Error::Disconnected`](crate::Error::Disconnected).
 //!
 //! The RPC layer, the comparison run and user code are written against these traits, so a
 //! program can switch from a socket to a shared-memory ring by changing one constructor.

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::ring::wait::wait_for;
 use crate::ring::WaitStrategy;
-use crate::segment::{self, CreateSpec, Segment, SegmentInfo};
+use crate::segment::{self, Segment, SegmentInfo, SegmentOptions};
 use crate::sys::Mapping;
 use crate::transport::{Deadline, Receiver, Sender};
 use crate::{Error, Result};
@@ -44,11 +44,7 @@ pub enum Start {
 pub struct BroadcastOptions {
     slots: u32,
     max_message: u32,
-    mode: u32,
-    keep: bool,
-    reclaim_stale: bool,
-    wait: WaitStrategy,
-    open_timeout: Duration,
+    seg: SegmentOptions,
     start: Start,
 }
 
@@ -57,11 +53,7 @@ impl Default for BroadcastOptions {
         BroadcastOptions {
             slots: 1024,
             max_message: 1024,
-            mode: 0o600,
-            keep: false,
-            reclaim_stale: false,
-            wait: WaitStrategy::default(),
-            open_timeout: Duration::from_secs(5),
+            seg: SegmentOptions::default(),
             start: Start::Newest,
         }
     }
@@ -87,36 +79,9 @@ impl BroadcastOptions {
         self
     }
 
-    /// File mode of a created segment (default 0600).
-    pub fn mode(mut self, mode: u32) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    /// Keep the name when the creating handle drops (default: unlink it).
-    pub fn keep(mut self, keep: bool) -> Self {
-        self.keep = keep;
-        self
-    }
-
-    /// When creating over a leftover segment that no live process uses, remove it and
-    /// create anew (default: `AlreadyExists`).
-    pub fn reclaim_stale(mut self, yes: bool) -> Self {
-        self.reclaim_stale = yes;
-        self
-    }
-
-    /// How blocking receives wait (default: spin 20 µs, then sleep on the futex).
-    pub fn wait(mut self, strategy: WaitStrategy) -> Self {
-        self.wait = strategy;
-        self
-    }
-
-    /// How long `open` waits for the segment to appear and be ready (default 5 s).
-    pub fn open_timeout(mut self, timeout: Duration) -> Self {
-        self.open_timeout = timeout;
-        self
-    }
+    segment::segment_option_methods!(
+        "How blocking receives wait (default: spin 20 µs, then sleep on the futex)."
+    );
 
     /// Where a subscriber opened with these options starts (default [`Start::Newest`]).
     pub fn start(mut self, start: Start) -> Self {
@@ -259,13 +224,11 @@ impl Attached {
     fn create(name: &str, opts: &BroadcastOptions) -> Result<Attached> {
         opts.check()?;
         let ss = slot_size(opts.max_message);
-        let spec = CreateSpec {
-            kind: KIND_BROADCAST,
-            header_size: BROADCAST_HEADER_SIZE as u32,
-            total_size: BROADCAST_HEADER_SIZE as u64 + opts.slots as u64 * ss as u64,
-            mode: opts.mode,
-            reclaim_stale: opts.reclaim_stale,
-        };
+        let spec = opts.seg.create_spec(
+            KIND_BROADCAST,
+            BROADCAST_HEADER_SIZE as u32,
+            BROADCAST_HEADER_SIZE as u64 + opts.slots as u64 * ss as u64,
+        );
         let mut seg = Segment::create(name, &spec, Some(PUBLISHER_ROLE), |map| {
             let g = geometry_of(map);
             g.slots.store(opts.slots, Ordering::Relaxed);
@@ -274,8 +237,8 @@ impl Attached {
             g.data_offset
                 .store(BROADCAST_HEADER_SIZE as u32, Ordering::Relaxed);
         })?;
-        seg.set_keep(opts.keep);
-        Ok(Attached::from_segment(seg, opts.wait))
+        seg.set_keep(opts.seg.keep);
+        Ok(Attached::from_segment(seg, opts.seg.wait))
     }
 
     fn open(
@@ -286,12 +249,12 @@ impl Attached {
         let seg = Segment::open(
             name,
             KIND_BROADCAST,
-            Deadline::after(opts.open_timeout),
+            opts.seg.open_deadline(),
             true,
             role,
             validate,
         )?;
-        Ok(Attached::from_segment(seg, opts.wait))
+        Ok(Attached::from_segment(seg, opts.seg.wait))
     }
 
     /// True once a publisher had attached and none holds the role now.

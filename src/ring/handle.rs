@@ -10,7 +10,7 @@ use crate::ring::layout::{
     MIN_CAPACITY, RING_HEADER_SIZE, SHARED_OFFSET,
 };
 use crate::ring::wait::{wait_for, WaitStrategy};
-use crate::segment::{self, CreateSpec, Segment, SegmentInfo};
+use crate::segment::{self, Segment, SegmentInfo, SegmentOptions};
 use crate::sync::DataArea;
 use crate::sys::Mapping;
 use crate::transport::{Deadline, Receiver, Sender};
@@ -20,6 +20,32 @@ use crate::{Error, Result};
 pub(crate) const PRODUCER_ROLE: u64 = 0;
 /// Role byte of the consumer's lock.
 pub(crate) const CONSUMER_ROLE: u64 = 1;
+
+/// The accessors [`Producer`] and [`Consumer`] share: both hold the ring as `ring:
+/// Attached`.
+macro_rules! ring_handle_accessors {
+    () => {
+        /// The ring's name.
+        pub fn name(&self) -> String {
+            self.ring.seg.name()
+        }
+
+        /// Data area size in bytes.
+        pub fn capacity(&self) -> u64 {
+            self.ring.geo.capacity
+        }
+
+        /// Largest message in bytes.
+        pub fn max_message(&self) -> usize {
+            self.ring.geo.max_message as usize
+        }
+
+        /// Keep the name after this (creating) handle drops.
+        pub fn set_keep(&mut self, keep: bool) {
+            self.ring.seg.set_keep(keep);
+        }
+    };
+}
 
 /// How to create or open a ring.
 ///
@@ -38,11 +64,7 @@ pub(crate) const CONSUMER_ROLE: u64 = 1;
 pub struct RingOptions {
     capacity: u64,
     max_message: Option<u32>,
-    mode: u32,
-    keep: bool,
-    reclaim_stale: bool,
-    wait: WaitStrategy,
-    open_timeout: Duration,
+    seg: SegmentOptions,
 }
 
 impl Default for RingOptions {
@@ -50,11 +72,7 @@ impl Default for RingOptions {
         RingOptions {
             capacity: 1 << 20,
             max_message: None,
-            mode: 0o600,
-            keep: false,
-            reclaim_stale: false,
-            wait: WaitStrategy::default(),
-            open_timeout: Duration::from_secs(5),
+            seg: SegmentOptions::default(),
         }
     }
 }
@@ -79,36 +97,9 @@ impl RingOptions {
         self
     }
 
-    /// File mode of a created segment (default 0600).
-    pub fn mode(mut self, mode: u32) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    /// Keep the name when the creating handle drops (default: unlink it).
-    pub fn keep(mut self, keep: bool) -> Self {
-        self.keep = keep;
-        self
-    }
-
-    /// When creating over a leftover segment that no live process uses, remove it and
-    /// create anew (default: `AlreadyExists`).
-    pub fn reclaim_stale(mut self, yes: bool) -> Self {
-        self.reclaim_stale = yes;
-        self
-    }
-
-    /// How blocking operations wait (default: spin 20 µs, then sleep on the futex).
-    pub fn wait(mut self, strategy: WaitStrategy) -> Self {
-        self.wait = strategy;
-        self
-    }
-
-    /// How long `open` waits for the segment to appear and be ready (default 5 s).
-    pub fn open_timeout(mut self, timeout: Duration) -> Self {
-        self.open_timeout = timeout;
-        self
-    }
+    segment::segment_option_methods!(
+        "How blocking operations wait (default: spin 20 µs, then sleep on the futex)."
+    );
 
     /// The capacity set.
     pub fn get_capacity(&self) -> u64 {
@@ -199,13 +190,11 @@ impl Attached {
 
     fn create(name: &str, opts: &RingOptions, role: u64) -> Result<Attached> {
         let geo = opts.geometry()?;
-        let spec = CreateSpec {
-            kind: KIND_RING,
-            header_size: RING_HEADER_SIZE as u32,
-            total_size: RING_HEADER_SIZE as u64 + geo.capacity,
-            mode: opts.mode,
-            reclaim_stale: opts.reclaim_stale,
-        };
+        let spec = opts.seg.create_spec(
+            KIND_RING,
+            RING_HEADER_SIZE as u32,
+            RING_HEADER_SIZE as u64 + geo.capacity,
+        );
         let mut seg = Segment::create(name, &spec, Some(role), |map| {
             let g = Self::geometry_words(map);
             g.capacity.store(geo.capacity, Ordering::Relaxed);
@@ -213,8 +202,8 @@ impl Attached {
             g.data_offset
                 .store(RING_HEADER_SIZE as u32, Ordering::Relaxed);
         })?;
-        seg.set_keep(opts.keep);
-        Ok(Self::from_segment(seg, opts.wait))
+        seg.set_keep(opts.seg.keep);
+        Ok(Self::from_segment(seg, opts.seg.wait))
     }
 
     fn open(
@@ -226,12 +215,12 @@ impl Attached {
         let seg = Segment::open(
             name,
             KIND_RING,
-            Deadline::after(opts.open_timeout),
+            opts.seg.open_deadline(),
             true,
             Some((role, role_name)),
             validate_ring,
         )?;
-        Ok(Self::from_segment(seg, opts.wait))
+        Ok(Self::from_segment(seg, opts.seg.wait))
     }
 
     fn open_or_create(
@@ -358,25 +347,7 @@ impl Producer {
         Ok(Producer { ring, core })
     }
 
-    /// The ring's name.
-    pub fn name(&self) -> String {
-        self.ring.seg.name()
-    }
-
-    /// Data area size in bytes.
-    pub fn capacity(&self) -> u64 {
-        self.ring.geo.capacity
-    }
-
-    /// Largest message in bytes.
-    pub fn max_message(&self) -> usize {
-        self.ring.geo.max_message as usize
-    }
-
-    /// Keep the name after this (creating) handle drops.
-    pub fn set_keep(&mut self, keep: bool) {
-        self.ring.seg.set_keep(keep);
-    }
+    ring_handle_accessors!();
 
     /// True if a consumer is attached now.
     pub fn consumer_attached(&self) -> Result<bool> {
@@ -660,25 +631,7 @@ impl Consumer {
         Ok(Consumer { ring, core })
     }
 
-    /// The ring's name.
-    pub fn name(&self) -> String {
-        self.ring.seg.name()
-    }
-
-    /// Data area size in bytes.
-    pub fn capacity(&self) -> u64 {
-        self.ring.geo.capacity
-    }
-
-    /// Largest message in bytes.
-    pub fn max_message(&self) -> usize {
-        self.ring.geo.max_message as usize
-    }
-
-    /// Keep the name after this (creating) handle drops.
-    pub fn set_keep(&mut self, keep: bool) {
-        self.ring.seg.set_keep(keep);
-    }
+    ring_handle_accessors!();
 
     /// True if a producer is attached now.
     pub fn producer_attached(&self) -> Result<bool> {

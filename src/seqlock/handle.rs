@@ -12,7 +12,7 @@ use super::{
 };
 use crate::ring::wait::wait_for;
 use crate::ring::{WaitStrategy, LIVENESS_SLICE};
-use crate::segment::{self, CreateSpec, Segment, SegmentInfo};
+use crate::segment::{self, Segment, SegmentInfo, SegmentOptions};
 use crate::sys::Mapping;
 use crate::transport::Deadline;
 use crate::{Error, Result};
@@ -28,27 +28,10 @@ use crate::{Error, Result};
 ///     .type_tag(0x5354_4154);            // any u64 both sides agree on
 /// assert_eq!(opts.get_type_tag(), 0x5354_4154);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SeqlockOptions {
-    mode: u32,
-    keep: bool,
-    reclaim_stale: bool,
-    wait: WaitStrategy,
-    open_timeout: Duration,
+    seg: SegmentOptions,
     type_tag: u64,
-}
-
-impl Default for SeqlockOptions {
-    fn default() -> Self {
-        SeqlockOptions {
-            mode: 0o600,
-            keep: false,
-            reclaim_stale: false,
-            wait: WaitStrategy::default(),
-            open_timeout: Duration::from_secs(5),
-            type_tag: 0,
-        }
-    }
 }
 
 impl SeqlockOptions {
@@ -58,36 +41,9 @@ impl SeqlockOptions {
         Self::default()
     }
 
-    /// File mode of a created segment (default 0600).
-    pub fn mode(mut self, mode: u32) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    /// Keep the name when the creating handle drops (default: unlink it).
-    pub fn keep(mut self, keep: bool) -> Self {
-        self.keep = keep;
-        self
-    }
-
-    /// When creating over a leftover segment that no live process uses, remove it and
-    /// create anew (default: `AlreadyExists`).
-    pub fn reclaim_stale(mut self, yes: bool) -> Self {
-        self.reclaim_stale = yes;
-        self
-    }
-
-    /// How [`Reader::wait_changed`] waits (default: spin 20 µs, then sleep on the futex).
-    pub fn wait(mut self, strategy: WaitStrategy) -> Self {
-        self.wait = strategy;
-        self
-    }
-
-    /// How long `open` waits for the segment to appear and be ready (default 5 s).
-    pub fn open_timeout(mut self, timeout: Duration) -> Self {
-        self.open_timeout = timeout;
-        self
-    }
+    segment::segment_option_methods!(
+        "How [`Reader::wait_changed`] waits (default: spin 20 µs, then sleep on the futex)."
+    );
 
     /// A number naming the value type, stored at creation and checked at open (default
     /// 0). The size of `T` is always checked; the tag also tells apart two types of the
@@ -248,21 +204,19 @@ impl Cell {
         check_type::<T>()?;
         let size = std::mem::size_of::<T>();
         let words = value_words(size);
-        let spec = CreateSpec {
-            kind: KIND_SEQLOCK,
-            header_size: SEQLOCK_HEADER_SIZE as u32,
-            total_size: (SEQLOCK_HEADER_SIZE + words * 8) as u64,
-            mode: opts.mode,
-            reclaim_stale: opts.reclaim_stale,
-        };
+        let spec = opts.seg.create_spec(
+            KIND_SEQLOCK,
+            SEQLOCK_HEADER_SIZE as u32,
+            (SEQLOCK_HEADER_SIZE + words * 8) as u64,
+        );
         let mut seg = Segment::create(name, &spec, Some(WRITER_ROLE), |map| {
             let g = geometry_of(map);
             g.value_size.store(size as u32, Ordering::Relaxed);
             g.value_words.store(words as u32, Ordering::Relaxed);
             g.type_tag.store(opts.type_tag, Ordering::Relaxed);
         })?;
-        seg.set_keep(opts.keep);
-        Ok(Cell::from_segment(seg, opts.wait))
+        seg.set_keep(opts.seg.keep);
+        Ok(Cell::from_segment(seg, opts.seg.wait))
     }
 
     fn open<T>(
@@ -275,12 +229,12 @@ impl Cell {
         let seg = Segment::open(
             name,
             KIND_SEQLOCK,
-            Deadline::after(opts.open_timeout),
+            opts.seg.open_deadline(),
             true,
             role,
             |map, shown| validate::<T>(map, shown, tag),
         )?;
-        Ok(Cell::from_segment(seg, opts.wait))
+        Ok(Cell::from_segment(seg, opts.seg.wait))
     }
 
     /// True once a writer had attached and none holds the role now.
