@@ -481,3 +481,35 @@ fn consumer_never_attached_is_not_disconnected_but_times_out() {
     ));
     assert!(!tx.try_send(&[0; 24]).unwrap());
 }
+
+#[test]
+fn timeout_forms_take_what_is_there_at_once_and_time_out_otherwise() {
+    let name = unique("tmo");
+    let opts = RingOptions::new().capacity(64);
+    let mut tx = Producer::create(&name, &opts).unwrap();
+    let mut rx = Consumer::open(&name, &opts).unwrap();
+    let zero = Duration::ZERO;
+    // Empty ring: both receive forms time out.
+    assert!(matches!(rx.recv_timeout(zero), Err(Error::Timeout)));
+    let mut buf = vec![1u8];
+    assert!(matches!(
+        rx.recv_timeout_into(&mut buf, zero),
+        Err(Error::Timeout)
+    ));
+    // Room: both send forms succeed even with a zero timeout.
+    tx.send_timeout(b"one", zero).unwrap();
+    let mut g = tx.reserve_timeout(3, zero).unwrap();
+    g.copy_from_slice(b"two");
+    g.commit();
+    // Two 16-byte records (+ the 8-byte next header slot) leave no room for a 32-byte one.
+    assert!(matches!(
+        tx.send_timeout(&[0; 24], zero),
+        Err(Error::Timeout)
+    ));
+    assert!(matches!(tx.reserve_timeout(24, zero), Err(Error::Timeout)));
+    // Messages there: both receive forms take them at once, in order.
+    assert_eq!(&*rx.recv_timeout(zero).unwrap(), b"one");
+    rx.recv_timeout_into(&mut buf, zero).unwrap();
+    assert_eq!(buf, b"two");
+    assert!(matches!(rx.recv_timeout(zero), Err(Error::Timeout)));
+}

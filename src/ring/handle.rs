@@ -410,7 +410,11 @@ impl Producer {
 
     /// Reserves room, waiting at most `timeout`.
     pub fn reserve_timeout(&mut self, len: usize, timeout: Duration) -> Result<Grant<'_>> {
-        let res = self.wait_reserve(len, Deadline::after(timeout))?;
+        // Room now: no clock read for the deadline (as `reserve`).
+        let res = match self.core.reserve(len)? {
+            Some(res) => res,
+            None => self.wait_reserve(len, Deadline::after(timeout))?,
+        };
         Ok(Grant {
             producer: self,
             res,
@@ -450,7 +454,10 @@ impl Producer {
 
     /// Copies `msg` into the ring, waiting at most `timeout` for room.
     pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
-        let res = self.wait_reserve(msg.len(), Deadline::after(timeout))?;
+        let res = match self.core.reserve(msg.len())? {
+            Some(res) => res,
+            None => self.wait_reserve(msg.len(), Deadline::after(timeout))?,
+        };
         self.write_and_publish(res, msg);
         Ok(())
     }
@@ -683,7 +690,11 @@ impl Consumer {
 
     /// The next message, waiting at most `timeout`.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Message<'_>> {
-        let slot = self.wait_peek(Deadline::after(timeout))?;
+        // A message there now: no clock read for the deadline (as `recv`).
+        let slot = match self.core.peek()? {
+            Some(s) => s,
+            None => self.wait_peek(Deadline::after(timeout))?,
+        };
         Ok(Message {
             consumer: self,
             slot,
@@ -731,7 +742,10 @@ impl Consumer {
 
     /// Copies the next message into `buf`, waiting at most `timeout`.
     pub fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
-        let slot = self.wait_peek(Deadline::after(timeout))?;
+        let slot = match self.core.peek()? {
+            Some(s) => s,
+            None => self.wait_peek(Deadline::after(timeout))?,
+        };
         self.copy_out(slot, buf);
         Ok(())
     }
@@ -771,9 +785,8 @@ impl Consumer {
         if max == 0 {
             return Ok(0);
         }
-        let deadline = timeout.map_or(Deadline::forever(), Deadline::after);
         if self.core.peek()?.is_none() {
-            self.wait_peek(deadline)?;
+            self.wait_peek(timeout.map_or(Deadline::forever(), Deadline::after))?;
         }
         self.try_recv_batch(max, f)
     }
