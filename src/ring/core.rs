@@ -542,10 +542,15 @@ mod tests {
 
     proptest! {
         // Under miri (CI runs these tests there too) every case is interpreted: a few
-        // cases check the aliasing and bounds, the native run covers the sequences.
+        // cases check the aliasing and bounds, the native run covers the sequences. Miri
+        // also has no file system to save failing cases to.
         #![proptest_config(ProptestConfig {
             cases: if cfg!(miri) { 4 } else { 256 },
-            failure_persistence: None,
+            failure_persistence: if cfg!(miri) {
+                None
+            } else {
+                ProptestConfig::default().failure_persistence
+            },
             ..ProptestConfig::default()
         })]
 
