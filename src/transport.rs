@@ -156,6 +156,12 @@ impl Deadline {
         Deadline(std::time::Instant::now().checked_add(timeout))
     }
 
+    /// `timeout` after `start` (`None`, or a timeout too large to represent: no deadline).
+    /// For waits that read the clock only once they find nothing to do.
+    pub(crate) fn starting_at(start: std::time::Instant, timeout: Option<Duration>) -> Deadline {
+        Deadline(timeout.and_then(|t| start.checked_add(t)))
+    }
+
     /// No deadline.
     pub fn forever() -> Deadline {
         Deadline(None)

@@ -140,7 +140,12 @@ impl WakeWord {
     }
 }
 
-/// Waits until `ready` yields a value, following `strategy`, until `deadline`.
+/// Waits until `ready` yields a value, following `strategy`, for at most `timeout` (`None`:
+/// no limit).
+///
+/// `ready` is tried before anything else: when it yields at once, the wait reads no
+/// clock (the timeout's deadline is counted from the first miss, with the same clock read
+/// that starts the spin).
 ///
 /// `peer_gone` is called at most once per [`LIVENESS_SLICE`] and only once spinning is
 /// over or has lasted a slice: when it says the peer is gone, `ready` is tried one last
@@ -149,7 +154,7 @@ impl WakeWord {
 pub(crate) fn wait_for<T>(
     wake: &WakeWord,
     strategy: WaitStrategy,
-    deadline: Deadline,
+    timeout: Option<Duration>,
     mut ready: impl FnMut() -> Result<Option<T>>,
     mut peer_gone: impl FnMut() -> Result<bool>,
 ) -> Result<T> {
@@ -157,6 +162,7 @@ pub(crate) fn wait_for<T>(
         return Ok(v);
     }
     let start = Instant::now();
+    let deadline = Deadline::starting_at(start, timeout);
     let (spin, block) = match strategy {
         WaitStrategy::Spin => (None, false),
         WaitStrategy::SpinYield { spin } => (Some(spin), false),

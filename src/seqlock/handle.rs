@@ -14,7 +14,6 @@ use crate::ring::wait::wait_for;
 use crate::ring::{WaitStrategy, LIVENESS_SLICE};
 use crate::segment::{self, Segment, SegmentInfo, SegmentOptions};
 use crate::sys::Mapping;
-use crate::transport::Deadline;
 use crate::{Error, Result};
 
 /// How to create or open a seqlock cell.
@@ -566,7 +565,7 @@ impl<T: bytemuck::Pod> Reader<T> {
         let version = wait_for(
             &shared.changed,
             self.cell.wait,
-            Deadline::after(timeout),
+            Some(timeout),
             || {
                 if shared.seq.load(Ordering::Acquire) / 2 <= last_version {
                     return Ok(None);
