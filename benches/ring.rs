@@ -50,7 +50,14 @@ fn spawn(role: &str, name: &str, extra: &str) -> Child {
         .expect("spawn peer")
 }
 
-fn opts(strategy: &str) -> RingOptions {
+/// Ring options for a peer role's `extra`: the wait strategy ("spin", else the default
+/// or `SHMRING_BENCH_SPIN_US`), optionally followed by `:` and a capacity in bytes
+/// (else `SHMRING_BENCH_CAPACITY`, else 4 MiB).
+fn opts(extra: &str) -> RingOptions {
+    let (strategy, cap) = match extra.split_once(':') {
+        Some((s, c)) => (s, c.parse().ok()),
+        None => (extra, None),
+    };
     let w = match strategy {
         "spin" => WaitStrategy::Spin,
         _ => match std::env::var("SHMRING_BENCH_SPIN_US")
@@ -64,12 +71,12 @@ fn opts(strategy: &str) -> RingOptions {
         },
     };
     RingOptions::new()
-        .capacity(
+        .capacity(cap.unwrap_or_else(|| {
             std::env::var("SHMRING_BENCH_CAPACITY")
                 .ok()
                 .and_then(|v| v.parse().ok())
-                .unwrap_or(1 << 22),
-        )
+                .unwrap_or(1 << 22)
+        }))
         .wait(w)
         .open_timeout(Duration::from_secs(10))
 }
@@ -309,21 +316,29 @@ fn main() {
         "floors: 1-line = one cache line, both directions in it; 2-line = one line per direction;"
     );
     println!("        walk = 64 B records walking through memory one after another, one lane per direction (measure::floor_records)");
-    println!(
-        "{:<6} {:>7} {:>7} {:>7} | {:>9} {:>7} {:>7} {:>7} | {:>9} {:>7} {:>7} {:>7}",
-        "round",
-        "1-line",
-        "2-line",
-        "walk",
-        "ring Spin",
-        "/1-line",
-        "/2-line",
-        "/walk",
-        "default",
-        "/1-line",
-        "/2-line",
-        "/walk"
-    );
+    // Ring variants per round, each measured between two sets of floors: (label, extra).
+    // The small ring shows what the working set costs: a 4 MiB ring (the bench's default,
+    // sized for 64 KiB messages) walks through 4 MiB of lines, a 4 KiB ring through 64
+    // lines that both cores keep cached.
+    const VARIANTS: [(&str, &str); 3] = [
+        ("ring Spin", "spin"),
+        ("ring default, peer at once", "block"),
+        ("ring Spin, 4 KiB ring", "spin:4096"),
+    ];
+    for (i, (label, _)) in VARIANTS.iter().enumerate() {
+        println!("  ring ({}) = {label}", i + 1);
+    }
+    print!("{:<6} {:>7} {:>7} {:>7}", "round", "1-line", "2-line", "walk");
+    for (i, _) in VARIANTS.iter().enumerate() {
+        print!(
+            " | {:>9} {:>7} {:>7} {:>7}",
+            format!("ring ({})", i + 1),
+            "/1-line",
+            "/2-line",
+            "/walk"
+        );
+    }
+    println!();
     let floors = || {
         [
             floor_spin(iters),
@@ -331,40 +346,35 @@ fn main() {
             floor_records(64, iters),
         ]
     };
-    // ratios[i][j]: ring i (0: Spin, 1: default) over floor j.
-    let mut ratios: [[Vec<f64>; 3]; 2] = Default::default();
-    let mut rtts: [Vec<f64>; 2] = Default::default();
+    // ratios[i][j]: ring variant i over floor j.
+    let mut ratios: [[Vec<f64>; 3]; VARIANTS.len()] = Default::default();
+    let mut rtts: [Vec<f64>; VARIANTS.len()] = Default::default();
     let mut before = floors();
     for round in 1..=rounds {
-        let spin = ring_rtt("spin", 64, iters, None);
-        let mid = floors();
-        let def = ring_rtt("block", 64, iters, None);
-        let after = floors();
-        let mut line = format!("{round:<6}");
-        for (j, f) in before.iter().enumerate() {
-            let lo = ns(f.p50).min(ns(mid[j].p50)).min(ns(after[j].p50));
-            line += &format!(" {lo:>5.0}ns");
-        }
-        for (i, (rtt, (a, b))) in [(spin, (&before, &mid)), (def, (&mid, &after))]
-            .into_iter()
-            .enumerate()
-        {
+        let mut lows = [f64::MAX; 3];
+        let mut cells = String::new();
+        for (i, (_, extra)) in VARIANTS.iter().enumerate() {
+            let rtt = ring_rtt(extra, 64, iters, None);
+            let after = floors();
             let r = ns(rtt.p50);
             rtts[i].push(r);
-            line += &format!(" | {r:>7.0}ns");
+            cells += &format!(" | {r:>7.0}ns");
             for j in 0..3 {
-                let q = r / ns(a[j].p50).min(ns(b[j].p50));
+                let lo = ns(before[j].p50).min(ns(after[j].p50));
+                lows[j] = lows[j].min(lo);
+                let q = r / lo;
                 ratios[i][j].push(q);
-                line += &format!(" {q:>7.2}");
+                cells += &format!(" {q:>7.2}");
             }
+            before = after;
         }
-        println!("{line}");
-        before = after;
+        let mut line = format!("{round:<6}");
+        for lo in lows {
+            line += &format!(" {lo:>5.0}ns");
+        }
+        println!("{line}{cells}");
     }
-    for (i, label) in ["ring Spin", "ring default, peer at once"]
-        .iter()
-        .enumerate()
-    {
+    for (i, (label, _)) in VARIANTS.iter().enumerate() {
         let mut line = format!(
             "{label:<27} median p50 {:>5.0}ns; median ratio (range):",
             median(&mut rtts[i])
