@@ -328,7 +328,10 @@ fn main() {
     for (i, (label, _)) in VARIANTS.iter().enumerate() {
         println!("  ring ({}) = {label}", i + 1);
     }
-    print!("{:<6} {:>7} {:>7} {:>7}", "round", "1-line", "2-line", "walk");
+    print!(
+        "{:<6} {:>7} {:>7} {:>7}",
+        "round", "1-line", "2-line", "walk"
+    );
     for (i, _) in VARIANTS.iter().enumerate() {
         print!(
             " | {:>9} {:>7} {:>7} {:>7}",

@@ -7,7 +7,7 @@ use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::time::Duration;
 
 use common::{check, message, peer_role, spawn_peer, unique};
-use shmring::ring::{inspect, Consumer, Producer, RingOptions, WaitStrategy};
+use shmring::ring::{duplex, inspect, Consumer, Producer, RingOptions, Side, WaitStrategy};
 use shmring::Error;
 
 const LONG: Duration = Duration::from_secs(30);
@@ -93,6 +93,23 @@ fn peer() {
             }
             0
         }
+        // args: name — echo every message of a duplex's side B back, checked, until the
+        // other side leaves.
+        "echo-checked" => {
+            let opts = RingOptions::new().capacity(1 << 16).open_timeout(LONG);
+            let (mut tx, mut rx) = duplex(&args[0], Side::B, &opts).expect("duplex");
+            let (mut buf, mut scratch) = (Vec::new(), Vec::new());
+            for seq in 0.. {
+                match rx.recv_into(&mut buf) {
+                    Ok(()) => {}
+                    Err(Error::Disconnected) => break,
+                    Err(e) => panic!("{e}"),
+                }
+                check(seq, &buf, &mut scratch).unwrap();
+                tx.send(&buf).expect("echo");
+            }
+            0
+        }
         other => panic!("unknown role {other}"),
     };
     std::process::exit(code);
@@ -147,6 +164,45 @@ fn ten_million_messages_spin() {
 #[test]
 fn ten_million_messages_spin_yield() {
     stream("yield", stream_count());
+}
+
+/// One message at a time between two processes, every message and echo checked: each
+/// ring keeps starting over at index 0 once past its first 4 KiB, so its positions run
+/// a lap ahead for every few dozen messages, and nothing is lost or reordered.
+#[test]
+fn one_message_at_a_time_recycles_the_first_lines_and_loses_nothing() {
+    let name = unique("pingpong");
+    let opts = RingOptions::new().capacity(1 << 16);
+    let (mut tx, mut rx) = duplex(&name, Side::A, &opts).unwrap();
+    let mut child = spawn_peer("echo-checked", &[&name], false);
+    let (mut m, mut scratch) = (Vec::new(), Vec::new());
+    let n = 2000u64;
+    for seq in 0..n {
+        message(seq, &mut m);
+        tx.send(&m).unwrap();
+        let echo = rx.recv_timeout(LONG).unwrap();
+        check(seq, &echo, &mut scratch).unwrap();
+        assert_eq!(&*echo, &m[..]);
+    }
+    // Without recycling the positions would stay under the bytes sent; with it, each
+    // ring moved a lap per 4 KiB of messages.
+    let sent: u64 = (0..n)
+        .map(|seq| {
+            message(seq, &mut m);
+            m.len() as u64
+        })
+        .sum();
+    for ring in [format!("{name}.ab"), format!("{name}.ba")] {
+        let info = inspect(&ring).unwrap();
+        assert_eq!(info.fill, 0, "{ring}");
+        assert!(
+            info.write_pos > (sent / 4096 / 2) * (1 << 16),
+            "{ring}: write_pos {} after {sent} bytes of messages",
+            info.write_pos
+        );
+    }
+    drop((tx, rx));
+    assert!(child.wait().unwrap().success());
 }
 
 #[test]

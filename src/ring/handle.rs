@@ -128,10 +128,7 @@ impl RingOptions {
                 ))
             }
         };
-        Ok(Geometry {
-            capacity: cap,
-            max_message: max,
-        })
+        Ok(Geometry::new(cap, max))
     }
 }
 
@@ -159,10 +156,10 @@ impl Attached {
     fn from_segment(seg: Segment, wait: WaitStrategy) -> Attached {
         let map = seg.mapping();
         let g = Self::geometry_words(map);
-        let geo = Geometry {
-            capacity: g.capacity.load(Ordering::Relaxed),
-            max_message: g.max_message.load(Ordering::Relaxed),
-        };
+        let geo = Geometry::new(
+            g.capacity.load(Ordering::Relaxed),
+            g.max_message.load(Ordering::Relaxed),
+        );
         // SAFETY: validated: the mapping holds RING_HEADER_SIZE + capacity bytes.
         let shared = unsafe { map.as_ptr().add(SHARED_OFFSET) } as *const RingShared;
         // SAFETY: as above; the data area is the `capacity` bytes after the header, it
