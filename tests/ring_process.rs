@@ -167,8 +167,8 @@ fn ten_million_messages_spin_yield() {
 }
 
 /// One message at a time between two processes, every message and echo checked: each
-/// ring keeps starting over at index 0 once past its first 4 KiB, so its positions run
-/// a lap ahead for every few dozen messages, and nothing is lost or reordered.
+/// ring keeps starting over at index 0 once a few messages lie behind its write index,
+/// so its positions run a lap ahead every few messages, and nothing is lost or reordered.
 #[test]
 fn one_message_at_a_time_recycles_the_first_lines_and_loses_nothing() {
     let name = unique("pingpong");
@@ -184,8 +184,8 @@ fn one_message_at_a_time_recycles_the_first_lines_and_loses_nothing() {
         check(seq, &echo, &mut scratch).unwrap();
         assert_eq!(&*echo, &m[..]);
     }
-    // Without recycling the positions would stay under the bytes sent; with it, each
-    // ring moved a lap per 4 KiB of messages.
+    // Without recycling the positions would stay near the bytes sent; with it, each
+    // ring moves a lap every few messages, so at least one per 8 KiB sent.
     let sent: u64 = (0..n)
         .map(|seq| {
             message(seq, &mut m);

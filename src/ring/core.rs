@@ -7,8 +7,9 @@
 //! kind: u32`, the payload, padding to 8. A record never wraps: when it does not fit before
 //! the end, the producer first writes a padding record up to the end and starts the message
 //! at index 0, so every message is one contiguous slice. The producer also pads to the end
-//! early, once per lap, when it finds the ring empty past the first [`RECYCLE_WINDOW`]
-//! bytes, so that a ring used one message at a time keeps reusing the same few cache lines.
+//! early, at most once per lap, when it finds the ring empty a few records past index 0
+//! ([`RECYCLE_WINDOW`]), so that a ring used one message at a time keeps reusing the same
+//! few cache lines.
 //!
 //! **The record header is the publication.** The consumer polls the header word at its
 //! read position (one Acquire load of the cache line that also holds the payload's first
@@ -45,16 +46,19 @@ pub(crate) struct Geometry {
     pub capacity: u64,
     /// Largest payload.
     pub max_message: u32,
-    /// The recycle window in bytes (see [`RECYCLE_WINDOW`]); 0: this ring does not recycle.
-    /// Local to each side, never stored in the segment.
+    /// Recycling (see [`RECYCLE_WINDOW`]): the least write index at which the producer
+    /// checks whether it may start over; 0: this ring does not recycle. Local to each
+    /// side, never stored in the segment.
     pub recycle: u64,
+    /// Recycling: how many records of the next message's size must lie below the write
+    /// index before the producer checks ([`RECYCLE_RECORDS`]).
+    pub recycle_records: u64,
 }
 
 impl Geometry {
-    /// The geometry of a `capacity`-byte ring, recycling its first [`RECYCLE_WINDOW`]
-    /// bytes when it is at least four windows and at most 4 GiB (padding records carry a
-    /// u32 length, so larger rings cannot pad from the window to their end; smaller ones
-    /// already fit the caches).
+    /// The geometry of a `capacity`-byte ring, recycling when the ring is at least four
+    /// windows and at most 4 GiB (padding records carry a u32 length, so larger rings
+    /// cannot pad from the window to their end).
     pub(crate) fn new(capacity: u64, max_message: u32) -> Geometry {
         let recycle = if (4 * RECYCLE_WINDOW..=1 << 32).contains(&capacity) {
             RECYCLE_WINDOW
@@ -65,6 +69,7 @@ impl Geometry {
             capacity,
             max_message,
             recycle,
+            recycle_records: RECYCLE_RECORDS,
         }
     }
 
@@ -103,17 +108,28 @@ pub(crate) struct ProducerCore {
     recycle_at: u64,
 }
 
-/// A ring that the consumer keeps empty (one message at a time, answered before the
-/// next) reuses its first `RECYCLE_WINDOW` bytes: once the write index is past them, the
-/// producer checks `read_pos` once per lap, and if the consumer has taken everything it
-/// pads to the end and starts over at index 0, as if the message did not fit.
+/// A ring that the consumer keeps empty (one message at a time, each taken before the
+/// next is sent) keeps reusing its first few cache lines: once the write index is past
+/// `RECYCLE_WINDOW` bytes and past [`RECYCLE_RECORDS`] records of the next message's size,
+/// the producer checks `read_pos`, once per lap; if the consumer has taken everything, it
+/// pads to the end early and starts over at index 0, exactly as if the message did not
+/// fit. Consumers see an ordinary padding record.
 ///
-/// Measured (`cargo bench --bench ring`): a busy-poll round trip on a 4 MiB ring costs
-/// what one on a 4 KiB ring costs only while its lines stay in both cores' first-level
-/// caches; 4 and 8 KiB rings measured 11-20% faster than 16 KiB to 4 MiB rings, in the
-/// same runs, at both vCPU placements. The check is one load of the consumer's line per
-/// lap, so streaming (where the ring is seldom empty) is unaffected.
-pub(crate) const RECYCLE_WINDOW: u64 = 4096;
+/// Measured (`cargo bench --bench ring`, one binary, the window set by a switch since
+/// removed, alternating): the busy-poll round trip of 64-byte messages on a 4 MiB ring
+/// was 200-214 ns without recycling; with a window of 4 KiB 179-194 ns, 1 KiB 182-190,
+/// 512 bytes 162-169, 128-320 bytes (2-5 records) 132-157, and 208-212 ns when every
+/// message started over (a `read_pos` load per message). A few records per lap is what
+/// pays, whatever their size, so the window grows with the message
+/// ([`RECYCLE_RECORDS`]): 256-byte and 1 KiB messages measured 216-238 and 398-433 ns
+/// with it, against 251-257 and 521-527 ns without.
+/// The check is one load of the consumer's line per lap, so streaming, where the ring
+/// is seldom empty, is unaffected.
+pub(crate) const RECYCLE_WINDOW: u64 = 256;
+
+/// Records of the next message's size that must lie below the write index before the
+/// producer checks whether it may start over (see [`RECYCLE_WINDOW`]).
+pub(crate) const RECYCLE_RECORDS: u64 = 4;
 
 /// The first recycle check position for a producer at `write` (see [`RECYCLE_WINDOW`]).
 fn recycle_start(write: u64, geo: &Geometry) -> u64 {
@@ -213,7 +229,7 @@ impl ProducerCore {
         let idx = self.write & self.geo.mask();
         let to_end = self.geo.capacity - idx;
         let (mut pad, mut start) = if rec > to_end { (to_end, 0) } else { (0, idx) };
-        if self.write >= self.recycle_at {
+        if self.write >= self.recycle_at && idx >= self.geo.recycle_records * rec {
             self.recycle_at = (self.write | self.geo.mask()) + 1 + self.geo.recycle;
             if pad == 0
                 && self.refresh_read()? == self.write
@@ -624,12 +640,13 @@ mod tests {
         /// The core against a VecDeque model: every message delivered whole, in order,
         /// once; full exactly when the model says the bytes do not fit.
         #[test]
-        fn matches_vecdeque_model(cap_log in 6u32..11, recycle_div in prop_oneof![Just(0u64), Just(4u64), Just(8u64)], ops in proptest::collection::vec(op(1 << 9), 1..300)) {
+        fn matches_vecdeque_model(cap_log in 6u32..11, recycle_div in prop_oneof![Just(0u64), Just(4u64), Just(8u64)], recycle_records in 0u64..5, ops in proptest::collection::vec(op(1 << 9), 1..300)) {
             let cap = 1u64 << cap_log;
             let max = max_message_for(cap) as u32;
             let mut mem = Mem::new(cap, max);
             // Recycling off, or a window of a quarter or an eighth of the ring.
             mem.geo.recycle = cap.checked_div(recycle_div).unwrap_or(0);
+            mem.geo.recycle_records = recycle_records;
             let mut p = mem.producer();
             let mut c = mem.consumer();
             let mut model: VecDeque<Vec<u8>> = VecDeque::new();
@@ -874,6 +891,16 @@ mod tests {
         }
         c.release();
         assert_eq!(one_trip(&mut p, &mut c, 5, 32), 208);
+    }
+
+    #[test]
+    fn the_window_grows_with_the_message() {
+        let mut mem = Mem::new(1024, 200);
+        mem.geo.recycle = 128;
+        let (mut p, mut c) = (mem.producer(), mem.consumer());
+        // 112-byte records: the check waits until four of them lie below the write index.
+        let offsets: Vec<usize> = (0..6).map(|i| one_trip(&mut p, &mut c, i, 100)).collect();
+        assert_eq!(offsets, [8, 120, 232, 344, 8, 120]);
     }
 
     #[test]

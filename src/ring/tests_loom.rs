@@ -125,6 +125,7 @@ fn publish_consume_with_recycle() {
     loom::model(|| {
         let mut m = Model::new(64, 24);
         m.geo.recycle = 16;
+        m.geo.recycle_records = 1;
         let mut p = m.producer();
         let mut c = m.consumer();
         let sizes = [12usize, 4, 12];
