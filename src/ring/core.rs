@@ -881,18 +881,25 @@ mod tests {
         slot.offset
     }
 
-    #[test]
-    fn an_emptied_ring_starts_over_at_index_0_past_the_window() {
+    /// Six one-message trips of `len` bytes through a 1 KiB ring with a 128-byte window:
+    /// the payload offsets, and the producer's and consumer's positions after them.
+    fn recycled_trips(len: usize) -> (Vec<usize>, u64, u64) {
         let mut mem = Mem::new(1024, 200);
         mem.geo.recycle = 128;
         let (mut p, mut c) = (mem.producer(), mem.consumer());
+        let offsets = (0..6).map(|i| one_trip(&mut p, &mut c, i, len)).collect();
+        let read = mem.shared().read_pos.load(Ordering::Relaxed);
+        (offsets, p.write, read)
+    }
+
+    #[test]
+    fn an_emptied_ring_starts_over_at_index_0_past_the_window() {
         // 40-byte records: 0, 40, 80, 120 (past the window at 128 after this one), then
         // the check finds the ring empty and starts over at 0.
-        let offsets: Vec<usize> = (0..6).map(|i| one_trip(&mut p, &mut c, i, 32)).collect();
+        let (offsets, write, read) = recycled_trips(32);
         assert_eq!(offsets, [8, 48, 88, 128, 8, 48]);
         // Position-wise the padding took the rest of the lap, and the consumer passed it.
-        assert_eq!(p.write, 1024 + 80);
-        assert_eq!(mem.shared().read_pos.load(Ordering::Relaxed), 1024 + 80);
+        assert_eq!((write, read), (1024 + 80, 1024 + 80));
     }
 
     #[test]
@@ -948,11 +955,8 @@ mod tests {
 
     #[test]
     fn the_window_grows_with_the_message() {
-        let mut mem = Mem::new(1024, 200);
-        mem.geo.recycle = 128;
-        let (mut p, mut c) = (mem.producer(), mem.consumer());
         // 112-byte records: the check waits until four of them lie below the write index.
-        let offsets: Vec<usize> = (0..6).map(|i| one_trip(&mut p, &mut c, i, 100)).collect();
+        let (offsets, ..) = recycled_trips(100);
         assert_eq!(offsets, [8, 120, 232, 344, 8, 120]);
     }
 

@@ -88,33 +88,35 @@ fn msg(i: u8, len: usize) -> Vec<u8> {
         .collect()
 }
 
+/// One producer thread sends messages of `sizes` through `m`, publishing each; this
+/// thread receives and releases each, checking that it arrives whole and in order.
+fn publish_consume(m: Model, sizes: [usize; 3]) {
+    let mut p = m.producer();
+    let mut c = m.consumer();
+    let t = thread::spawn(move || {
+        for (i, &n) in sizes.iter().enumerate() {
+            while !p.push(&msg(i as u8, n)).unwrap() {
+                thread::yield_now();
+            }
+            p.publish();
+        }
+    });
+    let mut buf = Vec::new();
+    for (i, &n) in sizes.iter().enumerate() {
+        while !c.pop_into(&mut buf).unwrap() {
+            thread::yield_now();
+        }
+        c.release();
+        assert_eq!(buf, msg(i as u8, n));
+    }
+    t.join().unwrap();
+}
+
 /// Publish/consume with wrap-around and a padding record: every message arrives whole
 /// and in order, and every data-area read is ordered after its write.
 #[test]
 fn publish_consume_with_wrap() {
-    loom::model(|| {
-        let m = Model::new(64, 24);
-        let mut p = m.producer();
-        let mut c = m.consumer();
-        let sizes = [20usize, 12, 24];
-        let t = thread::spawn(move || {
-            for (i, &n) in sizes.iter().enumerate() {
-                while !p.push(&msg(i as u8, n)).unwrap() {
-                    thread::yield_now();
-                }
-                p.publish();
-            }
-        });
-        let mut buf = Vec::new();
-        for (i, &n) in sizes.iter().enumerate() {
-            while !c.pop_into(&mut buf).unwrap() {
-                thread::yield_now();
-            }
-            c.release();
-            assert_eq!(buf, msg(i as u8, n));
-        }
-        t.join().unwrap();
-    });
+    loom::model(|| publish_consume(Model::new(64, 24), [20, 12, 24]));
 }
 
 /// Publish/consume with recycling: once past the window, the producer starts over at
@@ -126,26 +128,7 @@ fn publish_consume_with_recycle() {
         let mut m = Model::new(64, 24);
         m.geo.recycle = 16;
         m.geo.recycle_records = 1;
-        let mut p = m.producer();
-        let mut c = m.consumer();
-        let sizes = [12usize, 4, 12];
-        let t = thread::spawn(move || {
-            for (i, &n) in sizes.iter().enumerate() {
-                while !p.push(&msg(i as u8, n)).unwrap() {
-                    thread::yield_now();
-                }
-                p.publish();
-            }
-        });
-        let mut buf = Vec::new();
-        for (i, &n) in sizes.iter().enumerate() {
-            while !c.pop_into(&mut buf).unwrap() {
-                thread::yield_now();
-            }
-            c.release();
-            assert_eq!(buf, msg(i as u8, n));
-        }
-        t.join().unwrap();
+        publish_consume(m, [12, 4, 12]);
     });
 }
 
