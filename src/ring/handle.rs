@@ -877,7 +877,10 @@ pub struct RingInfo {
     pub write_pos: u64,
     /// Consumer position.
     pub read_pos: u64,
-    /// Bytes in use (write_pos - read_pos).
+    /// Bytes in use (write_pos - read_pos), padding records included: a ring used one
+    /// message at a time pads from a few records in to its end whenever it starts over
+    /// at index 0 (see docs/LAYOUT.md), so a snapshot taken just then can show most of
+    /// the capacity in use until the consumer passes that padding.
     pub fill: u64,
     /// A producer holds its role now.
     pub producer_attached: bool,
