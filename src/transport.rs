@@ -153,7 +153,7 @@ pub struct Deadline(Option<std::time::Instant>);
 impl Deadline {
     /// A deadline `timeout` from now (saturating: a huge timeout means no deadline).
     pub fn after(timeout: Duration) -> Deadline {
-        Deadline(std::time::Instant::now().checked_add(timeout))
+        Deadline::starting_at(std::time::Instant::now(), Some(timeout))
     }
 
     /// `timeout` after `start` (`None`, or a timeout too large to represent: no deadline).

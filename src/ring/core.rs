@@ -56,11 +56,10 @@ pub(crate) struct Geometry {
 }
 
 impl Geometry {
-    /// The geometry of a `capacity`-byte ring, recycling when the ring is at least four
-    /// windows and at most 4 GiB (padding records carry a u32 length, so larger rings
-    /// cannot pad from the window to their end).
+    /// The geometry of a `capacity`-byte ring, recycling when the ring allows it
+    /// ([`recycles`]).
     pub(crate) fn new(capacity: u64, max_message: u32) -> Geometry {
-        let recycle = if (4 * RECYCLE_WINDOW..=1 << 32).contains(&capacity) {
+        let recycle = if recycles(capacity, RECYCLE_WINDOW) {
             RECYCLE_WINDOW
         } else {
             0
@@ -138,10 +137,17 @@ pub(crate) const RECYCLE_WINDOW: u64 = 256;
 /// producer checks whether it may start over (see [`RECYCLE_WINDOW`]).
 pub(crate) const RECYCLE_RECORDS: u64 = 4;
 
+/// Whether a `capacity`-byte ring recycles with a `window`-byte window: the ring must be
+/// at least four windows, and at most 4 GiB (padding records carry a u32 length, so
+/// larger rings cannot pad from the window to their end).
+fn recycles(capacity: u64, window: u64) -> bool {
+    window != 0 && (4 * window..=1 << 32).contains(&capacity)
+}
+
 /// The first recycle check position for a producer at `write` (see [`RECYCLE_WINDOW`]).
 fn recycle_start(write: u64, geo: &Geometry) -> u64 {
     let window = geo.recycle;
-    if window == 0 || geo.capacity < 4 * window || geo.capacity > 1 << 32 {
+    if !recycles(geo.capacity, window) {
         return u64::MAX;
     }
     let lap = write & !geo.mask();
