@@ -7,23 +7,23 @@
 //! so each message costs a wake-up; for the async ring that wake goes futex -> blocking-pool
 //! thread -> tokio task, against futex -> thread for the blocking ring.
 //!
-//! This binary re-executes itself as the peer (env `SHMRING_BENCH_PEER`).
+//! This binary re-executes itself as the peer (env `IPCRING_BENCH_PEER`).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use shmring::aio::ring::duplex as aduplex;
-use shmring::aio::socket::{AsyncConnection, AsyncListener};
-use shmring::aio::{AsyncReceiver, AsyncSender};
-use shmring::measure::{self, Stats, BATCH};
-use shmring::ring::{duplex, RingOptions, Side};
-use shmring::socket::{Connection, Listener, SocketOptions};
-use shmring::{Error, Result};
+use ipcring::aio::ring::duplex as aduplex;
+use ipcring::aio::socket::{AsyncConnection, AsyncListener};
+use ipcring::aio::{AsyncReceiver, AsyncSender};
+use ipcring::measure::{self, Stats, BATCH};
+use ipcring::ring::{duplex, RingOptions, Side};
+use ipcring::socket::{Connection, Listener, SocketOptions};
+use ipcring::{Error, Result};
 
 fn spawn(role: &str, name: &str) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .env("SHMRING_BENCH_PEER", role)
-        .env("SHMRING_BENCH_NAME", name)
+        .env("IPCRING_BENCH_PEER", role)
+        .env("IPCRING_BENCH_NAME", name)
         .stdin(Stdio::null())
         .spawn()
         .expect("spawn peer")
@@ -90,7 +90,7 @@ async fn async_round_trip<S: AsyncSender, R: AsyncReceiver>(
 }
 
 fn peer(role: &str) {
-    let name = std::env::var("SHMRING_BENCH_NAME").unwrap();
+    let name = std::env::var("IPCRING_BENCH_NAME").unwrap();
     match role {
         "floor-spin" => measure::floor_spin_peer(&name).unwrap(),
         "floor-futex" => measure::floor_futex_peer(&name).unwrap(),
@@ -117,7 +117,7 @@ fn peer(role: &str) {
 }
 
 fn uniq(tag: &str) -> String {
-    format!("/shmring-abench-{tag}-{}", std::process::id())
+    format!("/ipcring-abench-{tag}-{}", std::process::id())
 }
 
 fn floor_spin(iters: usize) -> Stats {
@@ -205,13 +205,13 @@ fn line(what: &str, s: Stats, floor: Option<f64>) {
 }
 
 fn main() {
-    if let Ok(role) = std::env::var("SHMRING_BENCH_PEER") {
+    if let Ok(role) = std::env::var("IPCRING_BENCH_PEER") {
         peer(&role);
         return;
     }
     let quick = std::env::args().any(|a| a == "--quick");
     let k = if quick { 5 } else { 1 };
-    println!("shmring async vs blocking round trips, 64 B, two processes.");
+    println!("ipcring async vs blocking round trips, 64 B, two processes.");
     println!(
         "{:<52} {:>11} {:>11} {:>9}",
         "round trip", "p50", "p99", "p50/floor"

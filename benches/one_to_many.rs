@@ -3,24 +3,24 @@
 //! and the broadcast ring's fan-out to 1, 2 and 4 subscribers at 64 B.
 //! Run: `cargo bench --bench one_to_many` (`-- --quick` for a short run).
 //!
-//! This binary re-executes itself as the peers (env `SHMRING_BENCH_PEER`).
+//! This binary re-executes itself as the peers (env `IPCRING_BENCH_PEER`).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use shmring::broadcast::{BroadcastOptions, Publisher, Recv, Start, Subscriber};
-use shmring::measure::{self, Stats};
-use shmring::ring::WaitStrategy;
-use shmring::seqlock::{Reader, SeqlockOptions, Writer};
-use shmring::Error;
+use ipcring::broadcast::{BroadcastOptions, Publisher, Recv, Start, Subscriber};
+use ipcring::measure::{self, Stats};
+use ipcring::ring::WaitStrategy;
+use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
+use ipcring::Error;
 
 type Value = [u64; 8]; // 64 bytes
 
 fn spawn(role: &str, name: &str, extra: &str) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .env("SHMRING_BENCH_PEER", role)
-        .env("SHMRING_BENCH_NAME", name)
-        .env("SHMRING_BENCH_EXTRA", extra)
+        .env("IPCRING_BENCH_PEER", role)
+        .env("IPCRING_BENCH_NAME", name)
+        .env("IPCRING_BENCH_EXTRA", extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -43,8 +43,8 @@ fn bc_opts() -> BroadcastOptions {
 }
 
 fn peer(role: &str) {
-    let name = std::env::var("SHMRING_BENCH_NAME").unwrap();
-    let extra = std::env::var("SHMRING_BENCH_EXTRA").unwrap_or_default();
+    let name = std::env::var("IPCRING_BENCH_NAME").unwrap();
+    let extra = std::env::var("IPCRING_BENCH_EXTRA").unwrap_or_default();
     match role {
         "floor-spin" => measure::floor_spin_peer(&name).unwrap(),
         // Echo every new value of `<name>.ping` into `<name>.pong`, until value[0] == MAX.
@@ -107,7 +107,7 @@ fn peer(role: &str) {
 }
 
 fn uniq(tag: &str) -> String {
-    format!("/shmring-bench-otm-{tag}-{}", std::process::id())
+    format!("/ipcring-bench-otm-{tag}-{}", std::process::id())
 }
 
 fn floor_spin(iters: usize) -> Stats {
@@ -217,7 +217,7 @@ fn fanout(subs: usize, count: u64) -> (f64, u64, u64) {
 }
 
 fn main() {
-    if let Ok(role) = std::env::var("SHMRING_BENCH_PEER") {
+    if let Ok(role) = std::env::var("IPCRING_BENCH_PEER") {
         peer(&role);
         return;
     }

@@ -2,12 +2,12 @@
 //! right before and after it (these machines are shared and noisy: ratios hold, absolute
 //! figures drift). Run: `cargo bench --bench ring` (`-- --quick` for a short run).
 //!
-//! This binary re-executes itself as the peer (env `SHMRING_BENCH_PEER`).
+//! This binary re-executes itself as the peer (env `IPCRING_BENCH_PEER`).
 //!
 //! On a machine with two or more CPUs the bench pins itself to CPU 0 and every peer to
 //! CPU 1 (rtrb's two threads likewise), so that floors, ring and rtrb all run on the same
 //! pair of CPUs and the scheduler cannot move one side onto the other's CPU halfway
-//! through a figure. `SHMRING_BENCH_NOPIN=1` turns that off.
+//! through a figure. `IPCRING_BENCH_NOPIN=1` turns that off.
 //!
 //! Streaming is measured in rounds (rtrb, then the ring, then the ring with batches),
 //! and each round's ratio is taken within the round: these virtual machines switch
@@ -17,8 +17,8 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use shmring::measure::{self, Stats};
-use shmring::ring::{duplex, Consumer, Producer, RingOptions, Side, WaitStrategy};
+use ipcring::measure::{self, Stats};
+use ipcring::ring::{duplex, Consumer, Producer, RingOptions, Side, WaitStrategy};
 
 /// Pins the calling thread to `cpu` (when pinning is on and the machine has the CPUs).
 fn pin(cpu: usize) {
@@ -26,7 +26,7 @@ fn pin(cpu: usize) {
     // peer inherits from the pinned bench process).
     // SAFETY: sysconf has no preconditions.
     let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    if cpus < 2 || std::env::var_os("SHMRING_BENCH_NOPIN").is_some() {
+    if cpus < 2 || std::env::var_os("IPCRING_BENCH_NOPIN").is_some() {
         return;
     }
     // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET and sched_setaffinity only
@@ -42,17 +42,17 @@ fn pin(cpu: usize) {
 
 fn spawn(role: &str, name: &str, extra: &str) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .env("SHMRING_BENCH_PEER", role)
-        .env("SHMRING_BENCH_NAME", name)
-        .env("SHMRING_BENCH_EXTRA", extra)
+        .env("IPCRING_BENCH_PEER", role)
+        .env("IPCRING_BENCH_NAME", name)
+        .env("IPCRING_BENCH_EXTRA", extra)
         .stdin(Stdio::null())
         .spawn()
         .expect("spawn peer")
 }
 
 /// Ring options for a peer role's `extra`: the wait strategy ("spin", else the default
-/// or `SHMRING_BENCH_SPIN_US`), optionally followed by `:` and a capacity in bytes
-/// (else `SHMRING_BENCH_CAPACITY`, else 4 MiB).
+/// or `IPCRING_BENCH_SPIN_US`), optionally followed by `:` and a capacity in bytes
+/// (else `IPCRING_BENCH_CAPACITY`, else 4 MiB).
 fn opts(extra: &str) -> RingOptions {
     let (strategy, cap) = match extra.split_once(':') {
         Some((s, c)) => (s, c.parse().ok()),
@@ -60,7 +60,7 @@ fn opts(extra: &str) -> RingOptions {
     };
     let w = match strategy {
         "spin" => WaitStrategy::Spin,
-        _ => match std::env::var("SHMRING_BENCH_SPIN_US")
+        _ => match std::env::var("IPCRING_BENCH_SPIN_US")
             .ok()
             .and_then(|v| v.parse().ok())
         {
@@ -72,7 +72,7 @@ fn opts(extra: &str) -> RingOptions {
     };
     RingOptions::new()
         .capacity(cap.unwrap_or_else(|| {
-            std::env::var("SHMRING_BENCH_CAPACITY")
+            std::env::var("IPCRING_BENCH_CAPACITY")
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(1 << 22)
@@ -83,8 +83,8 @@ fn opts(extra: &str) -> RingOptions {
 
 fn peer(role: &str) {
     pin(1);
-    let name = std::env::var("SHMRING_BENCH_NAME").unwrap();
-    let extra = std::env::var("SHMRING_BENCH_EXTRA").unwrap_or_default();
+    let name = std::env::var("IPCRING_BENCH_NAME").unwrap();
+    let extra = std::env::var("IPCRING_BENCH_EXTRA").unwrap_or_default();
     match role {
         "floor-spin" => measure::floor_spin_peer(&name).unwrap(),
         "floor-split" => measure::floor_spin_split_peer(&name).unwrap(),
@@ -106,7 +106,7 @@ fn peer(role: &str) {
                     n += 1;
                 }) {
                     Ok(_) => {}
-                    Err(shmring::Error::Disconnected) => break,
+                    Err(ipcring::Error::Disconnected) => break,
                     Err(e) => panic!("{e}"),
                 }
             }
@@ -124,7 +124,7 @@ fn peer(role: &str) {
                         std::hint::black_box(&buf);
                         n += 1;
                     }
-                    Err(shmring::Error::Disconnected) => break,
+                    Err(ipcring::Error::Disconnected) => break,
                     Err(e) => panic!("{e}"),
                 }
             }
@@ -135,7 +135,7 @@ fn peer(role: &str) {
 }
 
 fn uniq(tag: &str) -> String {
-    format!("/shmring-bench-{tag}-{}", std::process::id())
+    format!("/ipcring-bench-{tag}-{}", std::process::id())
 }
 
 fn floor_spin(iters: usize) -> Stats {
@@ -202,7 +202,7 @@ fn ring_stream(size: usize, count: usize, batch: bool) -> f64 {
         }
     }
     // Wait until the consumer drained everything: then the rate is end to end.
-    while shmring::ring::inspect(&name).map(|i| i.fill).unwrap_or(0) > 0 {
+    while ipcring::ring::inspect(&name).map(|i| i.fill).unwrap_or(0) > 0 {
         std::hint::spin_loop();
     }
     let dt = t.elapsed();
@@ -287,7 +287,7 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 fn main() {
-    if let Ok(role) = std::env::var("SHMRING_BENCH_PEER") {
+    if let Ok(role) = std::env::var("IPCRING_BENCH_PEER") {
         peer(&role);
         return;
     }
@@ -295,7 +295,7 @@ fn main() {
     let arg = |a: &str| std::env::args().any(|x| x == a);
     let quick = arg("--quick");
     let k = if quick { 5 } else { 1 };
-    println!("shmring ring benchmark: two processes; each figure beside its floor measured just before and after it.");
+    println!("ipcring ring benchmark: two processes; each figure beside its floor measured just before and after it.");
     println!(
         "(percentiles over batches of {} round trips; futex figures per single round trip)\n",
         measure::BATCH
@@ -459,7 +459,7 @@ fn stream(k: usize) {
     );
     println!(
         "{:<22} {:>13} {:>13} {:>13} {:>20}",
-        "", "shmring msg/s", "rtrb msg/s", "median ratio", "range of ratios"
+        "", "ipcring msg/s", "rtrb msg/s", "median ratio", "range of ratios"
     );
     for (size, count) in [
         (64usize, 4_000_000usize),

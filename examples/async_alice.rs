@@ -13,9 +13,9 @@
 
 use std::time::Duration;
 
-use shmring::aio::ring::duplex;
-use shmring::ring::{RingOptions, Side};
-use shmring::Error;
+use ipcring::aio::ring::duplex;
+use ipcring::ring::{RingOptions, Side};
+use ipcring::Error;
 
 fn converter(message: &[u8]) -> String {
     String::from_utf8_lossy(message)
@@ -24,9 +24,9 @@ fn converter(message: &[u8]) -> String {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> shmring::Result<()> {
+async fn main() -> ipcring::Result<()> {
     let once = std::env::args().any(|a| a == "--once");
-    let name = std::env::var("SHMRING_EXAMPLE_NAME").unwrap_or_else(|_| "/shmring-example".into());
+    let name = std::env::var("IPCRING_EXAMPLE_NAME").unwrap_or_else(|_| "/ipcring-example".into());
     let opts = RingOptions::new().capacity(1 << 16).keep(true);
     // Another task on the same thread: it keeps running while Alice waits.
     let ticker = tokio::spawn(async {

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use shmring::aio::ring::duplex;
-use shmring::aio::AsyncReceiver;
-use shmring::ring::{RingOptions, Side};
+use ipcring::aio::ring::duplex;
+use ipcring::aio::AsyncReceiver;
+use ipcring::ring::{RingOptions, Side};
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> shmring::Result<()> {
-    let name = std::env::var("SHMRING_EXAMPLE_NAME").unwrap_or_else(|_| "/shmring-example".into());
+async fn main() -> ipcring::Result<()> {
+    let name = std::env::var("IPCRING_EXAMPLE_NAME").unwrap_or_else(|_| "/ipcring-example".into());
     let opts = RingOptions::new().capacity(1 << 16).keep(true);
     let (mut tx, mut rx) = duplex(&name, Side::B, &opts)?;
     for msg in [

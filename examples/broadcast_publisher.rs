@@ -7,11 +7,11 @@
 //! ```
 use std::time::Duration;
 
-use shmring::broadcast::{BroadcastOptions, Publisher};
+use ipcring::broadcast::{BroadcastOptions, Publisher};
 
-fn main() -> shmring::Result<()> {
+fn main() -> ipcring::Result<()> {
     let mut args = std::env::args().skip(1);
-    let name = args.next().unwrap_or_else(|| "/shmring-channel".into());
+    let name = args.next().unwrap_or_else(|| "/ipcring-channel".into());
     let count: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
     let opts = BroadcastOptions::new()
         .slots(16)

@@ -6,12 +6,12 @@
 //! ```
 use std::time::Duration;
 
-use shmring::broadcast::{BroadcastOptions, Recv, Start, Subscriber};
-use shmring::Error;
+use ipcring::broadcast::{BroadcastOptions, Recv, Start, Subscriber};
+use ipcring::Error;
 
-fn main() -> shmring::Result<()> {
+fn main() -> ipcring::Result<()> {
     let mut args = std::env::args().skip(1);
-    let name = args.next().unwrap_or_else(|| "/shmring-channel".into());
+    let name = args.next().unwrap_or_else(|| "/ipcring-channel".into());
     let mut left: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(u64::MAX);
     let opts = BroadcastOptions::new()
         .start(Start::Oldest)

@@ -12,7 +12,7 @@
 //! Unlike the article's Alice, she does not blank the file when she starts: commands that a
 //! Bob started earlier left there are served (answered ones are dropped).
 use serde_json::Value;
-use shmring::file::mailbox::{article_alice, Mailbox};
+use ipcring::file::mailbox::{article_alice, Mailbox};
 
 /// Formats a JSON value the way Python prints the same data (`[2, 5]`, `['bad', 'data']`),
 /// so the output reads like the article's.
@@ -38,7 +38,7 @@ fn size(path: &str) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
-fn main() -> shmring::Result<()> {
+fn main() -> ipcring::Result<()> {
     let path = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "shared.json".to_owned());

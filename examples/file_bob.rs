@@ -16,9 +16,9 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use shmring::file::mailbox::Mailbox;
+use ipcring::file::mailbox::Mailbox;
 
-fn ask_alice(mb: &mut Mailbox, command: &str, args: Vec<Value>) -> shmring::Result<Value> {
+fn ask_alice(mb: &mut Mailbox, command: &str, args: Vec<Value>) -> ipcring::Result<Value> {
     let timeout = std::env::var("MAILBOX_TIMEOUT")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -32,7 +32,7 @@ fn ask_alice(mb: &mut Mailbox, command: &str, args: Vec<Value>) -> shmring::Resu
     }
 }
 
-fn main() -> shmring::Result<()> {
+fn main() -> ipcring::Result<()> {
     let path = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "shared.json".to_owned());

@@ -2,17 +2,17 @@
 //! messages and prints them; a message `stop` ends her (and she removes the queue).
 //!
 //! ```text
-//! cargo run --example mq_alice --features mq -- [QUEUE]      # default /shmring-example
+//! cargo run --example mq_alice --features mq -- [QUEUE]      # default /ipcring-example
 //! ```
 //! Start her before or after Bob: whoever comes first creates the queue, and it keeps
 //! Bob's messages until Alice reads them.
 
-use shmring::mq::{MessageQueue, MqOptions};
+use ipcring::mq::{MessageQueue, MqOptions};
 
-fn main() -> shmring::Result<()> {
+fn main() -> ipcring::Result<()> {
     let name = std::env::args()
         .nth(1)
-        .unwrap_or_else(|| "/shmring-example".to_owned());
+        .unwrap_or_else(|| "/ipcring-example".to_owned());
     let mut q = MessageQueue::open_or_create(&name, &MqOptions::new().keep(true))?;
     println!("waiting for messages on {name}");
     let mut buf = Vec::new();

@@ -4,13 +4,13 @@
 //! ```text
 //! cargo run --example mq_bob --features mq -- [QUEUE] [MESSAGE] [PRIORITY]
 //! ```
-//! Defaults: `/shmring-example`, `example data`, priority 0. Send `stop` to end Alice.
+//! Defaults: `/ipcring-example`, `example data`, priority 0. Send `stop` to end Alice.
 
-use shmring::mq::{MessageQueue, MqOptions};
+use ipcring::mq::{MessageQueue, MqOptions};
 
-fn main() -> shmring::Result<()> {
+fn main() -> ipcring::Result<()> {
     let mut args = std::env::args().skip(1);
-    let name = args.next().unwrap_or_else(|| "/shmring-example".to_owned());
+    let name = args.next().unwrap_or_else(|| "/ipcring-example".to_owned());
     let message = args.next().unwrap_or_else(|| "example data".to_owned());
     let priority: u32 = args.next().and_then(|p| p.parse().ok()).unwrap_or(0);
     // keep(true): the queue (and this message) must outlive Bob until Alice reads it.

@@ -8,8 +8,8 @@
 //! cargo run --example pipe_alice --features pipe      # terminal 1 (either order)
 //! cargo run --example pipe_bob --features pipe        # terminal 2
 //! ```
-use shmring::pipe::{PipeOptions, PipeReceiver};
-use shmring::{Error, Receiver};
+use ipcring::pipe::{PipeOptions, PipeReceiver};
+use ipcring::{Error, Receiver};
 
 fn converter(message: &[u8]) -> String {
     String::from_utf8_lossy(message)
@@ -17,7 +17,7 @@ fn converter(message: &[u8]) -> String {
         .to_lowercase()
 }
 
-fn main() -> shmring::Result<()> {
+fn main() -> ipcring::Result<()> {
     let path = std::env::args().nth(1).unwrap_or_else(|| "fifo".to_owned());
     let mut rx = PipeReceiver::open(&path, &PipeOptions::new())?;
     println!("Alice is listening on {path}");

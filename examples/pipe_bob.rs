@@ -8,10 +8,10 @@
 //! cargo run --example pipe_alice --features pipe      # terminal 1 (either order)
 //! cargo run --example pipe_bob --features pipe        # terminal 2
 //! ```
-use shmring::pipe::{PipeOptions, PipeSender};
-use shmring::Sender;
+use ipcring::pipe::{PipeOptions, PipeSender};
+use ipcring::Sender;
 
-fn main() -> shmring::Result<()> {
+fn main() -> ipcring::Result<()> {
     let path = std::env::var("FIFO").unwrap_or_else(|_| "fifo".to_owned());
     let mut messages: Vec<String> = std::env::args().skip(1).collect();
     if messages.is_empty() {

@@ -9,10 +9,10 @@
 //! If the connection to the server breaks, Alice reconnects by herself and says that she
 //! may have missed messages meanwhile (pub/sub keeps nothing for absent subscribers).
 
-use shmring::redis::{RedisOptions, Subscriber};
-use shmring::Receiver;
+use ipcring::redis::{RedisOptions, Subscriber};
+use ipcring::Receiver;
 
-fn main() -> shmring::Result<()> {
+fn main() -> ipcring::Result<()> {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let limit: Option<u64> = std::env::args().nth(1).and_then(|a| a.parse().ok());
     let mut alice = Subscriber::connect(&url, "my_channel", &RedisOptions::new())?;

@@ -7,13 +7,13 @@
 //! Pub/sub keeps nothing for subscribers that are not there yet, so to let the two programs
 //! start in either order Bob publishes again every 100 ms until a subscriber got it (for at
 //! most 30 s). A message that must wait for its reader belongs in a stream
-//! (`shmring::redis::StreamProducer`).
+//! (`ipcring::redis::StreamProducer`).
 
 use std::time::{Duration, Instant};
 
-use shmring::redis::{Publisher, RedisOptions};
+use ipcring::redis::{Publisher, RedisOptions};
 
-fn main() -> shmring::Result<()> {
+fn main() -> ipcring::Result<()> {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let mut bob = Publisher::connect(&url, "my_channel", &RedisOptions::new())?;
     let give_up = Instant::now() + Duration::from_secs(30);

@@ -7,12 +7,12 @@
 //! cargo run --release --example ring_bob
 //! ```
 //!
-//! The channel is two rings, `/shmring-example.ab` and `.ba`, each opened or created by
+//! The channel is two rings, `/ipcring-example.ab` and `.ba`, each opened or created by
 //! whichever side comes first. Alice serves until Bob disconnects, then waits for the next
 //! Bob (run her with `--once` to stop after one).
 
-use shmring::ring::{duplex, RingOptions, Side};
-use shmring::Error;
+use ipcring::ring::{duplex, RingOptions, Side};
+use ipcring::Error;
 
 fn converter(message: &[u8]) -> String {
     String::from_utf8_lossy(message)
@@ -20,9 +20,9 @@ fn converter(message: &[u8]) -> String {
         .to_lowercase()
 }
 
-fn main() -> shmring::Result<()> {
+fn main() -> ipcring::Result<()> {
     let once = std::env::args().any(|a| a == "--once");
-    let name = std::env::var("SHMRING_EXAMPLE_NAME").unwrap_or_else(|_| "/shmring-example".into());
+    let name = std::env::var("IPCRING_EXAMPLE_NAME").unwrap_or_else(|_| "/ipcring-example".into());
     let opts = RingOptions::new().capacity(1 << 16).keep(true);
     loop {
         let (mut tx, mut rx) = duplex(&name, Side::A, &opts)?;

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use shmring::ring::{duplex, RingOptions, Side};
+use ipcring::ring::{duplex, RingOptions, Side};
 
-fn main() -> shmring::Result<()> {
-    let name = std::env::var("SHMRING_EXAMPLE_NAME").unwrap_or_else(|_| "/shmring-example".into());
+fn main() -> ipcring::Result<()> {
+    let name = std::env::var("IPCRING_EXAMPLE_NAME").unwrap_or_else(|_| "/ipcring-example".into());
     let opts = RingOptions::new().capacity(1 << 16).keep(true);
     let (mut tx, mut rx) = duplex(&name, Side::B, &opts)?;
     for msg in [

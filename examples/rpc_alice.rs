@@ -2,7 +2,7 @@
 //! until stopped with Ctrl-C.
 //!
 //! ```text
-//! cargo run --example rpc_alice --features rpc,socket                    # two rings /shmring-rpc-demo.{ab,ba}, binary codec
+//! cargo run --example rpc_alice --features rpc,socket                    # two rings /ipcring-rpc-demo.{ab,ba}, binary codec
 //! cargo run --example rpc_alice --features rpc,socket -- --json          # JSON-RPC 2.0 codec
 //! cargo run --example rpc_alice --features rpc,socket -- --name /other   # other ring names
 //! cargo run --example rpc_alice --features rpc,socket -- --socket localhost:6000 --json
@@ -14,9 +14,9 @@
 //! Python's `multiprocessing.connection` framing can call her
 //! (`tests/python/rpc_jsonrpc_client.py`).
 
-use shmring::ring::{duplex, RingOptions, Side};
-use shmring::rpc::{BinaryCodec, Codec, JsonCodec, RpcError, Server};
-use shmring::socket::{Flow, Listener, SocketOptions, DEFAULT_AUTHKEY};
+use ipcring::ring::{duplex, RingOptions, Side};
+use ipcring::rpc::{BinaryCodec, Codec, JsonCodec, RpcError, Server};
+use ipcring::socket::{Flow, Listener, SocketOptions, DEFAULT_AUTHKEY};
 
 fn alice<C: Codec>(codec: C) -> Server<C> {
     let mut server = Server::new(codec);
@@ -83,7 +83,7 @@ fn main() {
         (Some(addr), true) => serve_socket(&addr, JsonCodec, once),
         (Some(addr), false) => serve_socket(&addr, BinaryCodec, once),
         (None, json) => {
-            let name = value("--name").unwrap_or_else(|| "/shmring-rpc-demo".to_owned());
+            let name = value("--name").unwrap_or_else(|| "/ipcring-rpc-demo".to_owned());
             if json {
                 serve_rings(&name, JsonCodec, once)
             } else {

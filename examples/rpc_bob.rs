@@ -10,10 +10,10 @@
 
 use std::time::Duration;
 
-use shmring::ring::{duplex, RingOptions, Side};
-use shmring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
-use shmring::socket::{Connection, SocketOptions, DEFAULT_AUTHKEY};
-use shmring::transport::{Receiver, Sender};
+use ipcring::ring::{duplex, RingOptions, Side};
+use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
+use ipcring::socket::{Connection, SocketOptions, DEFAULT_AUTHKEY};
+use ipcring::transport::{Receiver, Sender};
 
 /// Long enough for Alice to be started by hand after Bob.
 const WAIT: Duration = Duration::from_secs(120);
@@ -59,7 +59,7 @@ fn main() {
         args.get(i + 1).cloned()
     };
     let socket = value("--socket");
-    let name = value("--name").unwrap_or_else(|| "/shmring-rpc-demo".to_owned());
+    let name = value("--name").unwrap_or_else(|| "/ipcring-rpc-demo".to_owned());
     let r = if args.iter().any(|a| a == "--json") {
         run(socket, &name, JsonCodec)
     } else {

@@ -18,9 +18,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use shmring::signal::{Registry, Signal, SignalOptions};
+use ipcring::signal::{Registry, Signal, SignalOptions};
 
-fn let_them_know(reg: &Registry, signal: Signal) -> shmring::Result<()> {
+fn let_them_know(reg: &Registry, signal: Signal) -> ipcring::Result<()> {
     let r = reg.broadcast(signal)?;
     println!(
         "Alice sent {signal:?} to {:?} (pruned stale {:?})",
@@ -32,12 +32,12 @@ fn let_them_know(reg: &Registry, signal: Signal) -> shmring::Result<()> {
     Ok(())
 }
 
-fn main() -> shmring::Result<()> {
+fn main() -> ipcring::Result<()> {
     let reg = Registry::open(&SignalOptions::new("my_service"))?;
     if let Some(arg) = std::env::args().nth(1) {
         let v: i32 = arg
             .parse()
-            .map_err(|_| shmring::Error::InvalidConfig(format!("{arg:?} is not an i32").into()))?;
+            .map_err(|_| ipcring::Error::InvalidConfig(format!("{arg:?} is not an i32").into()))?;
         return let_them_know(&reg, Signal::Value(v));
     }
     let stop = Arc::new(AtomicBool::new(false));

@@ -10,10 +10,10 @@
 //! ```
 use std::time::Duration;
 
-use shmring::signal::{Listener, Registry, Signal, SignalOptions};
-use shmring::Error;
+use ipcring::signal::{Listener, Registry, Signal, SignalOptions};
+use ipcring::Error;
 
-fn main() -> shmring::Result<()> {
+fn main() -> ipcring::Result<()> {
     let opts = SignalOptions::new("my_service");
     // First, on the main thread: the listener (signals are blocked and read in order).
     let mut events = Listener::new(&opts)?;

@@ -11,9 +11,9 @@
 //! Defaults: `localhost:6000` and `Do not let eve find us!`, so the article's Python Bob
 //! works against it unchanged. ADDRESS may also be a Unix path or `@abstract-name`.
 
-use shmring::socket::pickle::{self, Value};
-use shmring::socket::{Flow, Listener, SocketOptions, DEFAULT_ADDRESS, DEFAULT_AUTHKEY};
-use shmring::{Receiver, Sender};
+use ipcring::socket::pickle::{self, Value};
+use ipcring::socket::{Flow, Listener, SocketOptions, DEFAULT_ADDRESS, DEFAULT_AUTHKEY};
+use ipcring::{Receiver, Sender};
 
 fn function_to_execute(args: &[Value]) -> Option<Value> {
     match args {
@@ -23,7 +23,7 @@ fn function_to_execute(args: &[Value]) -> Option<Value> {
     }
 }
 
-fn main() -> shmring::Result<()> {
+fn main() -> ipcring::Result<()> {
     let mut args = std::env::args().skip(1);
     let address = args.next().unwrap_or_else(|| DEFAULT_ADDRESS.to_owned());
     let authkey = args

@@ -6,10 +6,10 @@
 //! Defaults: `localhost:6000` and `Do not let eve find us!`, so it works against the
 //! article's Python Alice unchanged. Started before Alice, it waits for her (up to 10 s).
 
-use shmring::socket::pickle::Value;
-use shmring::socket::{Connection, SocketOptions, DEFAULT_ADDRESS, DEFAULT_AUTHKEY};
+use ipcring::socket::pickle::Value;
+use ipcring::socket::{Connection, SocketOptions, DEFAULT_ADDRESS, DEFAULT_AUTHKEY};
 
-fn main() -> shmring::Result<()> {
+fn main() -> ipcring::Result<()> {
     let mut args = std::env::args().skip(1);
     let address = args.next().unwrap_or_else(|| DEFAULT_ADDRESS.to_owned());
     let authkey = args

@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use bytemuck::{Pod, Zeroable};
-use shmring::seqlock::{Reader, SeqlockOptions};
-use shmring::Error;
+use ipcring::seqlock::{Reader, SeqlockOptions};
+use ipcring::Error;
 
 /// The shared value (the same struct as in the writer).
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -23,9 +23,9 @@ struct State {
 
 const STATE_TAG: u64 = 0x5354_4154_4531; // "STATE1"
 
-fn main() -> shmring::Result<()> {
+fn main() -> ipcring::Result<()> {
     let mut args = std::env::args().skip(1);
-    let name = args.next().unwrap_or_else(|| "/shmring-state".into());
+    let name = args.next().unwrap_or_else(|| "/ipcring-state".into());
     let mut changes: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(u64::MAX);
     let opts = SeqlockOptions::new()
         .type_tag(STATE_TAG)

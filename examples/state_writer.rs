@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use bytemuck::{Pod, Zeroable};
-use shmring::seqlock::{SeqlockOptions, Writer};
+use ipcring::seqlock::{SeqlockOptions, Writer};
 
 /// The shared value: a line of text and a counter (the same struct in the watcher).
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -33,9 +33,9 @@ fn state(counter: u64, text: &str) -> State {
     s
 }
 
-fn main() -> shmring::Result<()> {
+fn main() -> ipcring::Result<()> {
     let mut args = std::env::args().skip(1);
-    let name = args.next().unwrap_or_else(|| "/shmring-state".into());
+    let name = args.next().unwrap_or_else(|| "/ipcring-state".into());
     let updates: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10);
     let opts = SeqlockOptions::new()
         .type_tag(STATE_TAG)

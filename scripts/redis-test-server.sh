@@ -6,7 +6,7 @@
 #   scripts/redis-test-server.sh stop    DIR PORT   stop it (SIGTERM, then SIGKILL), wait until gone
 #   scripts/redis-test-server.sh restart DIR PORT   SIGKILL it (a crash, not a clean shutdown), start again
 #
-# tests/redis.rs runs `restart` through SHMRING_TEST_REDIS_RESTART (a command line) in the test
+# tests/redis.rs runs `restart` through IPCRING_TEST_REDIS_RESTART (a command line) in the test
 # of a server restart in the middle of a stream.
 set -euo pipefail
 cmd=${1:?usage: redis-test-server.sh start|stop|restart DIR PORT}

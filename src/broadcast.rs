@@ -2,10 +2,10 @@
 //! processes, each with its own cursor (the article's publish/subscribe, without a broker).
 //!
 //! ```
-//! use shmring::broadcast::{BroadcastOptions, Publisher, Recv, Start, Subscriber};
+//! use ipcring::broadcast::{BroadcastOptions, Publisher, Recv, Start, Subscriber};
 //!
-//! # fn main() -> shmring::Result<()> {
-//! let name = format!("/shmring-bcdoc-{}", std::process::id());
+//! # fn main() -> ipcring::Result<()> {
+//! let name = format!("/ipcring-bcdoc-{}", std::process::id());
 //! let opts = BroadcastOptions::new().slots(4).max_message(64);
 //! let mut tx = Publisher::create(&name, &opts)?;                       // process A
 //! let mut a = Subscriber::open(&name, &opts.clone().start(Start::Oldest))?; // process B
@@ -93,8 +93,8 @@ pub(crate) const SUBSCRIBERS_ROLE: u64 = 1;
 /// Size in bytes of one slot for messages of at most `max_message` bytes.
 ///
 /// ```
-/// assert_eq!(shmring::broadcast::slot_size(64), 128);   // 16 + 64, rounded up to 64
-/// assert_eq!(shmring::broadcast::slot_size(48), 64);
+/// assert_eq!(ipcring::broadcast::slot_size(64), 128);   // 16 + 64, rounded up to 64
+/// assert_eq!(ipcring::broadcast::slot_size(48), 64);
 /// ```
 pub const fn slot_size(max_message: u32) -> usize {
     let raw = SLOT_HEADER + (max_message as usize).div_ceil(8) * 8;
@@ -173,7 +173,7 @@ impl BroadcastShared {
 /// What one receive attempt produced.
 ///
 /// ```
-/// use shmring::broadcast::Recv;
+/// use ipcring::broadcast::Recv;
 /// let r = Recv::Lagged(3);
 /// assert_eq!(r.lagged(), 3);
 /// assert_eq!(Recv::Message(7).lagged(), 0);

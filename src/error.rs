@@ -8,15 +8,15 @@
 use std::borrow::Cow;
 use std::io;
 
-/// Shorthand for `Result<T, shmring::Error>`.
+/// Shorthand for `Result<T, ipcring::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything that can go wrong in `shmring`.
+/// Everything that can go wrong in `ipcring`.
 ///
 /// # Example
 ///
 /// ```
-/// use shmring::Error;
+/// use ipcring::Error;
 /// let e = Error::MessageTooLarge { len: 10, max: 4 };
 /// assert_eq!(e.to_string(), "message of 10 bytes exceeds the maximum of 4 bytes");
 /// ```
@@ -152,7 +152,7 @@ impl Error {
     /// True for [`Error::Disconnected`].
     ///
     /// ```
-    /// assert!(shmring::Error::Disconnected.is_disconnected());
+    /// assert!(ipcring::Error::Disconnected.is_disconnected());
     /// ```
     pub fn is_disconnected(&self) -> bool {
         matches!(self, Error::Disconnected)
@@ -161,7 +161,7 @@ impl Error {
     /// True for [`Error::Timeout`].
     ///
     /// ```
-    /// assert!(shmring::Error::Timeout.is_timeout());
+    /// assert!(ipcring::Error::Timeout.is_timeout());
     /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Timeout)

@@ -43,10 +43,10 @@
 //! # Example
 //!
 //! ```
-//! use shmring::file::{LogOptions, LogReader, LogWriter};
-//! use shmring::{Receiver, Sender};
+//! use ipcring::file::{LogOptions, LogReader, LogWriter};
+//! use ipcring::{Receiver, Sender};
 //!
-//! # fn main() -> shmring::Result<()> {
+//! # fn main() -> ipcring::Result<()> {
 //! let dir = tempfile::tempdir().unwrap();
 //! let path = dir.path().join("orders.log");
 //! let opts = LogOptions::new();
@@ -143,7 +143,7 @@ pub enum Start {
 /// Options for [`LogWriter`] and [`LogReader`].
 ///
 /// ```
-/// use shmring::file::{LogOptions, Start};
+/// use ipcring::file::{LogOptions, Start};
 /// let opts = LogOptions::new().durable(true).cursor("billing").start(Start::End);
 /// assert!(opts.is_durable());
 /// ```
@@ -167,7 +167,7 @@ impl LogOptions {
     /// beginning.
     ///
     /// ```
-    /// let opts = shmring::file::LogOptions::new();
+    /// let opts = ipcring::file::LogOptions::new();
     /// assert!(!opts.is_durable());
     /// ```
     pub fn new() -> LogOptions {
@@ -184,7 +184,7 @@ impl LogOptions {
     /// `u32::MAX - 8`. A larger record in the file is [`Error::Corrupt`] at the reader.
     ///
     /// ```
-    /// let opts = shmring::file::LogOptions::new().max_message(4096);
+    /// let opts = ipcring::file::LogOptions::new().max_message(4096);
     /// # let _ = opts;
     /// ```
     pub fn max_message(mut self, bytes: usize) -> LogOptions {
@@ -198,7 +198,7 @@ impl LogOptions {
     /// other processes see every committed message at once either way).
     ///
     /// ```
-    /// let opts = shmring::file::LogOptions::new().durable(true);
+    /// let opts = ipcring::file::LogOptions::new().durable(true);
     /// assert!(opts.is_durable());
     /// ```
     pub fn durable(mut self, on: bool) -> LogOptions {
@@ -209,7 +209,7 @@ impl LogOptions {
     /// True if [`durable`](LogOptions::durable) is on.
     ///
     /// ```
-    /// assert!(!shmring::file::LogOptions::new().is_durable());
+    /// assert!(!ipcring::file::LogOptions::new().is_durable());
     /// ```
     pub fn is_durable(&self) -> bool {
         self.durable
@@ -219,7 +219,7 @@ impl LogOptions {
     /// 0600).
     ///
     /// ```
-    /// let opts = shmring::file::LogOptions::new().mode(0o640);
+    /// let opts = ipcring::file::LogOptions::new().mode(0o640);
     /// # let _ = opts;
     /// ```
     pub fn mode(mut self, mode: u32) -> LogOptions {
@@ -232,7 +232,7 @@ impl LogOptions {
     /// letters, digits, `.`, `_` and `-`.
     ///
     /// ```
-    /// let opts = shmring::file::LogOptions::new().cursor("audit");
+    /// let opts = ipcring::file::LogOptions::new().cursor("audit");
     /// # let _ = opts;
     /// ```
     pub fn cursor(mut self, name: impl Into<String>) -> LogOptions {
@@ -244,7 +244,7 @@ impl LogOptions {
     /// [`Start::Beginning`]).
     ///
     /// ```
-    /// let opts = shmring::file::LogOptions::new().start(shmring::file::Start::End);
+    /// let opts = ipcring::file::LogOptions::new().start(ipcring::file::Start::End);
     /// # let _ = opts;
     /// ```
     pub fn start(mut self, start: Start) -> LogOptions {
@@ -385,7 +385,7 @@ impl LogFiles {
             return Err(self.bad(format!("truncated header ({n} of 64 bytes)")));
         }
         if h[0..8] != LOG_MAGIC {
-            return Err(self.bad("not a shmring log (bad magic)"));
+            return Err(self.bad("not a ipcring log (bad magic)"));
         }
         let u32_at = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
         let u64_at = |o: usize| u64::from_le_bytes(h[o..o + 8].try_into().unwrap_or([0; 8]));
@@ -441,13 +441,13 @@ fn read_full_at(f: &File, buf: &mut [u8], off: u64) -> std::io::Result<usize> {
 /// Appends messages to a shared log. Any number of writers, in any processes.
 ///
 /// ```
-/// use shmring::file::{LogOptions, LogWriter};
-/// use shmring::Sender;
+/// use ipcring::file::{LogOptions, LogWriter};
+/// use ipcring::Sender;
 /// # let dir = tempfile::tempdir().unwrap();
 /// # let path = dir.path().join("events.log");
 /// let mut w = LogWriter::open(&path, &LogOptions::new())?;
 /// w.send(b"started")?;
-/// # Ok::<(), shmring::Error>(())
+/// # Ok::<(), ipcring::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct LogWriter {
@@ -462,8 +462,8 @@ impl LogWriter {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let w = shmring::file::LogWriter::open(dir.path().join("x.log"), &Default::default())?;
-    /// # Ok::<(), shmring::Error>(())
+    /// let w = ipcring::file::LogWriter::open(dir.path().join("x.log"), &Default::default())?;
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn open(path: impl AsRef<Path>, opts: &LogOptions) -> Result<LogWriter> {
         let files = LogFiles::open(path.as_ref(), opts)?;
@@ -492,9 +492,9 @@ impl LogWriter {
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
     /// # let p = dir.path().join("x.log");
-    /// let w = shmring::file::LogWriter::open(&p, &Default::default())?;
+    /// let w = ipcring::file::LogWriter::open(&p, &Default::default())?;
     /// assert_eq!(w.path(), p);
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn path(&self) -> &Path {
         &self.files.path
@@ -594,8 +594,8 @@ impl Sender for LogWriter {
 /// Reads a shared log from its own offset.
 ///
 /// ```
-/// use shmring::file::{LogOptions, LogReader, LogWriter};
-/// use shmring::{Receiver, Sender};
+/// use ipcring::file::{LogOptions, LogReader, LogWriter};
+/// use ipcring::{Receiver, Sender};
 /// # let dir = tempfile::tempdir().unwrap();
 /// # let path = dir.path().join("events.log");
 /// let mut r = LogReader::open(&path, &LogOptions::new().cursor("me"))?;
@@ -605,7 +605,7 @@ impl Sender for LogWriter {
 /// // Reopened with the same cursor: resumes after "hi".
 /// let mut r = LogReader::open(&path, &LogOptions::new().cursor("me"))?;
 /// assert!(r.recv().unwrap_err().is_disconnected());
-/// # Ok::<(), shmring::Error>(())
+/// # Ok::<(), ipcring::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct LogReader {
@@ -630,8 +630,8 @@ impl LogReader {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let r = shmring::file::LogReader::open(dir.path().join("x.log"), &Default::default())?;
-    /// # Ok::<(), shmring::Error>(())
+    /// let r = ipcring::file::LogReader::open(dir.path().join("x.log"), &Default::default())?;
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn open(path: impl AsRef<Path>, opts: &LogOptions) -> Result<LogReader> {
         let files = LogFiles::open(path.as_ref(), opts)?;
@@ -701,9 +701,9 @@ impl LogReader {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let r = shmring::file::LogReader::open(dir.path().join("x.log"), &Default::default())?;
-    /// assert_eq!(r.offset(), shmring::file::LOG_HEADER_LEN);
-    /// # Ok::<(), shmring::Error>(())
+    /// let r = ipcring::file::LogReader::open(dir.path().join("x.log"), &Default::default())?;
+    /// assert_eq!(r.offset(), ipcring::file::LOG_HEADER_LEN);
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn offset(&self) -> u64 {
         self.offset

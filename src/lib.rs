@@ -1,4 +1,4 @@
-//! # shmring
+//! # ipcring
 //!
 //! Inter-process communication between programs that are started on their own and must
 //! talk: send data both ways, and run tasks in each other's process.
@@ -28,10 +28,10 @@
 //! # Example
 //!
 //! ```
-//! use shmring::ring::{Consumer, Producer, RingOptions};
+//! use ipcring::ring::{Consumer, Producer, RingOptions};
 //!
-//! # fn main() -> shmring::Result<()> {
-//! let name = format!("/shmring-doc-{}", std::process::id());
+//! # fn main() -> ipcring::Result<()> {
+//! let name = format!("/ipcring-doc-{}", std::process::id());
 //! let opts = RingOptions::new().capacity(1 << 16);
 //! let mut tx = Producer::create(&name, &opts)?;   // process A
 //! let mut rx = Consumer::open(&name, &opts)?;     // process B, started on its own
@@ -46,7 +46,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 #[cfg(not(target_endian = "little"))]
-compile_error!("shmring's shared layouts are little-endian; big-endian targets are not supported");
+compile_error!("ipcring's shared layouts are little-endian; big-endian targets are not supported");
 
 pub mod broadcast;
 pub mod error;

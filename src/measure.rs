@@ -4,7 +4,7 @@
 //! hold. This module provides the floors — a raw two-process cache-line ping-pong (busy
 //! poll) and a raw shared-futex ping-pong (blocking) — and generic round-trip and
 //! throughput drivers over any [`Sender`]/[`Receiver`] pair, so every method of the crate
-//! (and the benches and the `shmring compare` command) is measured the same way.
+//! (and the benches and the `ipcring compare` command) is measured the same way.
 //!
 //! Each driver runs in one process; its peer runs the matching `*_peer` function in
 //! another process (the caller spawns it: typically its own executable re-run in a peer
@@ -15,11 +15,11 @@
 //!
 //! ```no_run
 //! // Process A:
-//! let stats = shmring::measure::floor_spin("/floor", 100_000)?;
+//! let stats = ipcring::measure::floor_spin("/floor", 100_000)?;
 //! println!("spin floor p50 {:?}", stats.p50);
 //! // Process B (started on its own, or spawned by A):
-//! shmring::measure::floor_spin_peer("/floor")?;
-//! # Ok::<(), shmring::Error>(())
+//! ipcring::measure::floor_spin_peer("/floor")?;
+//! # Ok::<(), ipcring::Error>(())
 //! ```
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};

@@ -18,11 +18,11 @@
 //! # Example
 //!
 //! ```
-//! use shmring::mq::{MessageQueue, MqOptions};
-//! use shmring::{Receiver, Sender};
+//! use ipcring::mq::{MessageQueue, MqOptions};
+//! use ipcring::{Receiver, Sender};
 //!
-//! # fn main() -> shmring::Result<()> {
-//! let name = format!("/shmring-doc-mq-{}", std::process::id());
+//! # fn main() -> ipcring::Result<()> {
+//! let name = format!("/ipcring-doc-mq-{}", std::process::id());
 //! let opts = MqOptions::new().max_messages(8).message_size(256);
 //! let mut alice = MessageQueue::create(&name, &opts)?;   // process A
 //! let mut bob = MessageQueue::open(&name, &opts)?;       // process B
@@ -53,7 +53,7 @@ const HARD_MSGSIZEMAX: i64 = 16 * 1024 * 1024;
 /// How to create or open a queue.
 ///
 /// ```
-/// use shmring::mq::MqOptions;
+/// use ipcring::mq::MqOptions;
 /// let opts = MqOptions::new().max_messages(10).message_size(8192).mode(0o600).keep(true);
 /// ```
 #[derive(Debug, Clone)]
@@ -83,7 +83,7 @@ impl MqOptions {
     /// creator on drop, priority 0.
     ///
     /// ```
-    /// let o = shmring::mq::MqOptions::new();
+    /// let o = ipcring::mq::MqOptions::new();
     /// ```
     pub fn new() -> MqOptions {
         MqOptions::default()
@@ -93,7 +93,7 @@ impl MqOptions {
     /// CAP_SYS_RESOURCE.
     ///
     /// ```
-    /// let o = shmring::mq::MqOptions::new().max_messages(4);
+    /// let o = ipcring::mq::MqOptions::new().max_messages(4);
     /// ```
     pub fn max_messages(mut self, n: i64) -> MqOptions {
         self.max_messages = n;
@@ -104,7 +104,7 @@ impl MqOptions {
     /// `/proc/sys/fs/mqueue/msgsize_max` needs CAP_SYS_RESOURCE.
     ///
     /// ```
-    /// let o = shmring::mq::MqOptions::new().message_size(1024);
+    /// let o = ipcring::mq::MqOptions::new().message_size(1024);
     /// ```
     pub fn message_size(mut self, bytes: i64) -> MqOptions {
         self.message_size = bytes;
@@ -114,7 +114,7 @@ impl MqOptions {
     /// File mode of a created queue (default 0600).
     ///
     /// ```
-    /// let o = shmring::mq::MqOptions::new().mode(0o660);
+    /// let o = ipcring::mq::MqOptions::new().mode(0o660);
     /// ```
     pub fn mode(mut self, mode: u32) -> MqOptions {
         self.mode = mode;
@@ -124,7 +124,7 @@ impl MqOptions {
     /// Keep the queue when its creator drops (default `false`: the creator unlinks it).
     ///
     /// ```
-    /// let o = shmring::mq::MqOptions::new().keep(true);
+    /// let o = ipcring::mq::MqOptions::new().keep(true);
     /// ```
     pub fn keep(mut self, keep: bool) -> MqOptions {
         self.keep = keep;
@@ -134,7 +134,7 @@ impl MqOptions {
     /// Priority of messages sent through [`Sender`] (default 0; `0 .. 32768`).
     ///
     /// ```
-    /// let o = shmring::mq::MqOptions::new().priority(5);
+    /// let o = ipcring::mq::MqOptions::new().priority(5);
     /// ```
     pub fn priority(mut self, priority: u32) -> MqOptions {
         self.priority = priority;
@@ -145,12 +145,12 @@ impl MqOptions {
 /// A queue's attributes ([`MessageQueue::attributes`]).
 ///
 /// ```
-/// # use shmring::mq::{MessageQueue, MqOptions};
-/// # let name = format!("/shmring-doc-attr-{}", std::process::id());
+/// # use ipcring::mq::{MessageQueue, MqOptions};
+/// # let name = format!("/ipcring-doc-attr-{}", std::process::id());
 /// let q = MessageQueue::create(&name, &MqOptions::new().max_messages(5).message_size(100))?;
 /// let a = q.attributes()?;
 /// assert_eq!((a.max_messages, a.message_size, a.current_messages), (5, 100, 0));
-/// # Ok::<(), shmring::Error>(())
+/// # Ok::<(), ipcring::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MqAttributes {
@@ -165,9 +165,9 @@ pub struct MqAttributes {
 /// A handle on a POSIX message queue: sends and receives whole messages.
 ///
 /// ```no_run
-/// use shmring::mq::{MessageQueue, MqOptions};
-/// use shmring::Receiver;
-/// # fn main() -> shmring::Result<()> {
+/// use ipcring::mq::{MessageQueue, MqOptions};
+/// use ipcring::Receiver;
+/// # fn main() -> ipcring::Result<()> {
 /// let mut q = MessageQueue::open_or_create("/orders", &MqOptions::new())?;
 /// let (msg, prio) = q.recv_priority()?;
 /// # Ok(())
@@ -315,11 +315,11 @@ impl MessageQueue {
     /// unlinks the queue on drop unless [`MqOptions::keep`].
     ///
     /// ```
-    /// # use shmring::mq::{MessageQueue, MqOptions};
-    /// let name = format!("/shmring-doc-create-{}", std::process::id());
+    /// # use ipcring::mq::{MessageQueue, MqOptions};
+    /// let name = format!("/ipcring-doc-create-{}", std::process::id());
     /// let q = MessageQueue::create(&name, &MqOptions::new())?;
     /// assert!(MessageQueue::create(&name, &MqOptions::new()).is_err());
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn create(name: &str, opts: &MqOptions) -> Result<MessageQueue> {
         let c = check_name(name)?;
@@ -338,9 +338,9 @@ impl MessageQueue {
     /// there is none.
     ///
     /// ```
-    /// # use shmring::mq::{MessageQueue, MqOptions};
-    /// let r = MessageQueue::open("/shmring-doc-no-such-queue", &MqOptions::new());
-    /// assert!(matches!(r, Err(shmring::Error::NotFound(_))));
+    /// # use ipcring::mq::{MessageQueue, MqOptions};
+    /// let r = MessageQueue::open("/ipcring-doc-no-such-queue", &MqOptions::new());
+    /// assert!(matches!(r, Err(ipcring::Error::NotFound(_))));
     /// ```
     pub fn open(name: &str, opts: &MqOptions) -> Result<MessageQueue> {
         let c = check_name(name)?;
@@ -358,11 +358,11 @@ impl MessageQueue {
     /// program may start first.
     ///
     /// ```
-    /// # use shmring::mq::{MessageQueue, MqOptions};
-    /// let name = format!("/shmring-doc-ooc-{}", std::process::id());
+    /// # use ipcring::mq::{MessageQueue, MqOptions};
+    /// let name = format!("/ipcring-doc-ooc-{}", std::process::id());
     /// let a = MessageQueue::open_or_create(&name, &MqOptions::new())?;
     /// let b = MessageQueue::open_or_create(&name, &MqOptions::new())?;
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn open_or_create(name: &str, opts: &MqOptions) -> Result<MessageQueue> {
         for _ in 0..100 {
@@ -386,8 +386,8 @@ impl MessageQueue {
     /// is not an error.
     ///
     /// ```
-    /// shmring::mq::MessageQueue::unlink("/shmring-doc-no-such-queue")?;
-    /// # Ok::<(), shmring::Error>(())
+    /// ipcring::mq::MessageQueue::unlink("/ipcring-doc-no-such-queue")?;
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn unlink(name: &str) -> Result<()> {
         let c = check_name(name)?;
@@ -401,11 +401,11 @@ impl MessageQueue {
     /// The queue's name.
     ///
     /// ```
-    /// # use shmring::mq::{MessageQueue, MqOptions};
-    /// # let name = format!("/shmring-doc-name-{}", std::process::id());
+    /// # use ipcring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/ipcring-doc-name-{}", std::process::id());
     /// let q = MessageQueue::create(&name, &MqOptions::new())?;
     /// assert_eq!(q.name(), name);
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn name(&self) -> &str {
         self.name.to_str().unwrap_or("")
@@ -414,12 +414,12 @@ impl MessageQueue {
     /// Whether this handle unlinks the queue when dropped (true for a creator unless kept).
     ///
     /// ```
-    /// # use shmring::mq::{MessageQueue, MqOptions};
-    /// # let name = format!("/shmring-doc-keep-{}", std::process::id());
+    /// # use ipcring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/ipcring-doc-keep-{}", std::process::id());
     /// let mut q = MessageQueue::create(&name, &MqOptions::new())?;
     /// q.set_unlink_on_drop(false); // leave it for the next program
     /// # q.set_unlink_on_drop(true);
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn set_unlink_on_drop(&mut self, unlink: bool) {
         self.unlink_on_drop = unlink;
@@ -428,11 +428,11 @@ impl MessageQueue {
     /// The queue's attributes, including how many messages wait now.
     ///
     /// ```
-    /// # use shmring::mq::{MessageQueue, MqOptions};
-    /// # let name = format!("/shmring-doc-attrs-{}", std::process::id());
+    /// # use ipcring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/ipcring-doc-attrs-{}", std::process::id());
     /// let q = MessageQueue::create(&name, &MqOptions::new())?;
     /// assert_eq!(q.attributes()?.current_messages, 0);
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn attributes(&self) -> Result<MqAttributes> {
         let a = sys::getattr(self.mqd).map_err(|e| Error::io("mq_getattr", e))?;
@@ -496,11 +496,11 @@ impl MessageQueue {
     /// Sends with a priority (`0 .. 32768`; higher is received first), waiting for room.
     ///
     /// ```
-    /// # use shmring::mq::{MessageQueue, MqOptions};
-    /// # let name = format!("/shmring-doc-prio-{}", std::process::id());
+    /// # use ipcring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/ipcring-doc-prio-{}", std::process::id());
     /// # let mut q = MessageQueue::create(&name, &MqOptions::new())?;
     /// q.send_priority(b"urgent", 10)?;
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn send_priority(&mut self, msg: &[u8], priority: u32) -> Result<()> {
         self.send_impl(msg, priority, None).map(|_| ())
@@ -509,12 +509,12 @@ impl MessageQueue {
     /// Sends with a priority if there is room now; `Ok(false)` if the queue is full.
     ///
     /// ```
-    /// # use shmring::mq::{MessageQueue, MqOptions};
-    /// # let name = format!("/shmring-doc-tprio-{}", std::process::id());
+    /// # use ipcring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/ipcring-doc-tprio-{}", std::process::id());
     /// let mut q = MessageQueue::create(&name, &MqOptions::new().max_messages(1))?;
     /// assert!(q.try_send_priority(b"a", 1)?);
     /// assert!(!q.try_send_priority(b"b", 1)?);
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn try_send_priority(&mut self, msg: &[u8], priority: u32) -> Result<bool> {
         self.send_impl(msg, priority, Some(None))
@@ -524,11 +524,11 @@ impl MessageQueue {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use shmring::mq::{MessageQueue, MqOptions};
-    /// # let name = format!("/shmring-doc-toprio-{}", std::process::id());
+    /// # use ipcring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/ipcring-doc-toprio-{}", std::process::id());
     /// let mut q = MessageQueue::create(&name, &MqOptions::new())?;
     /// q.send_priority_timeout(b"a", 1, Duration::from_millis(10))?;
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn send_priority_timeout(
         &mut self,
@@ -544,13 +544,13 @@ impl MessageQueue {
     /// needed; returns its priority.
     ///
     /// ```
-    /// # use shmring::mq::{MessageQueue, MqOptions};
-    /// # let name = format!("/shmring-doc-rprio-{}", std::process::id());
+    /// # use ipcring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/ipcring-doc-rprio-{}", std::process::id());
     /// # let mut q = MessageQueue::create(&name, &MqOptions::new())?;
     /// q.send_priority(b"x", 3)?;
     /// let mut buf = Vec::new();
     /// assert_eq!(q.recv_priority_into(&mut buf)?, 3);
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn recv_priority_into(&mut self, buf: &mut Vec<u8>) -> Result<u32> {
         self.recv_impl(buf, None).map(|p| p.unwrap_or(0))
@@ -559,12 +559,12 @@ impl MessageQueue {
     /// Receives a message and its priority, waiting as long as needed.
     ///
     /// ```
-    /// # use shmring::mq::{MessageQueue, MqOptions};
-    /// # let name = format!("/shmring-doc-rp-{}", std::process::id());
+    /// # use ipcring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/ipcring-doc-rp-{}", std::process::id());
     /// # let mut q = MessageQueue::create(&name, &MqOptions::new())?;
     /// q.send_priority(b"x", 3)?;
     /// assert_eq!(q.recv_priority()?, (b"x".to_vec(), 3));
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn recv_priority(&mut self) -> Result<(Vec<u8>, u32)> {
         let mut buf = Vec::new();
@@ -575,11 +575,11 @@ impl MessageQueue {
     /// Receives a message if one waits now: `Ok(Some(priority))`, or `Ok(None)`.
     ///
     /// ```
-    /// # use shmring::mq::{MessageQueue, MqOptions};
-    /// # let name = format!("/shmring-doc-trp-{}", std::process::id());
+    /// # use ipcring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/ipcring-doc-trp-{}", std::process::id());
     /// # let mut q = MessageQueue::create(&name, &MqOptions::new())?;
     /// assert_eq!(q.try_recv_priority_into(&mut Vec::new())?, None);
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn try_recv_priority_into(&mut self, buf: &mut Vec<u8>) -> Result<Option<u32>> {
         self.recv_impl(buf, Some(None))
@@ -589,12 +589,12 @@ impl MessageQueue {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use shmring::mq::{MessageQueue, MqOptions};
-    /// # let name = format!("/shmring-doc-torp-{}", std::process::id());
+    /// # use ipcring::mq::{MessageQueue, MqOptions};
+    /// # let name = format!("/ipcring-doc-torp-{}", std::process::id());
     /// # let mut q = MessageQueue::create(&name, &MqOptions::new())?;
     /// let r = q.recv_priority_timeout_into(&mut Vec::new(), Duration::from_millis(1));
     /// assert!(r.unwrap_err().is_timeout());
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn recv_priority_timeout_into(
         &mut self,
@@ -664,7 +664,7 @@ mod tests {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
         format!(
-            "/shmring-mq-{tag}-{}-{}",
+            "/ipcring-mq-{tag}-{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         )

@@ -35,10 +35,10 @@
 //! # Example
 //!
 //! ```
-//! use shmring::pipe::{PipeOptions, PipeReceiver, PipeSender};
-//! use shmring::{Receiver, Sender};
+//! use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
+//! use ipcring::{Receiver, Sender};
 //!
-//! # fn main() -> shmring::Result<()> {
+//! # fn main() -> ipcring::Result<()> {
 //! let dir = tempfile::tempdir().unwrap();
 //! let path = dir.path().join("fifo");
 //! let opts = PipeOptions::new();
@@ -77,7 +77,7 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Options for both ends of a pipe.
 ///
 /// ```
-/// use shmring::pipe::PipeOptions;
+/// use ipcring::pipe::PipeOptions;
 /// let opts = PipeOptions::new().mode(0o660).max_message(1 << 20).keep(true);
 /// assert_eq!(opts.get_max_message(), 1 << 20);
 /// ```
@@ -99,8 +99,8 @@ impl PipeOptions {
     /// Mode 0600, a 16 MiB message limit, the FIFO removed by its creator on drop.
     ///
     /// ```
-    /// let opts = shmring::pipe::PipeOptions::new();
-    /// assert_eq!(opts.get_max_message(), shmring::pipe::DEFAULT_MAX_MESSAGE);
+    /// let opts = ipcring::pipe::PipeOptions::new();
+    /// assert_eq!(opts.get_max_message(), ipcring::pipe::DEFAULT_MAX_MESSAGE);
     /// ```
     pub fn new() -> PipeOptions {
         PipeOptions {
@@ -114,7 +114,7 @@ impl PipeOptions {
     /// File mode of the FIFO when this side creates it (default 0600).
     ///
     /// ```
-    /// let opts = shmring::pipe::PipeOptions::new().mode(0o666);
+    /// let opts = ipcring::pipe::PipeOptions::new().mode(0o666);
     /// # let _ = opts;
     /// ```
     pub fn mode(mut self, mode: u32) -> PipeOptions {
@@ -126,7 +126,7 @@ impl PipeOptions {
     /// `u32::MAX - 8`. A frame announcing more is an [`Error::Framing`] at the receiver.
     ///
     /// ```
-    /// let opts = shmring::pipe::PipeOptions::new().max_message(4096);
+    /// let opts = ipcring::pipe::PipeOptions::new().max_message(4096);
     /// assert_eq!(opts.get_max_message(), 4096);
     /// ```
     pub fn max_message(mut self, bytes: usize) -> PipeOptions {
@@ -137,7 +137,7 @@ impl PipeOptions {
     /// The configured message limit.
     ///
     /// ```
-    /// assert!(shmring::pipe::PipeOptions::new().get_max_message() > 0);
+    /// assert!(ipcring::pipe::PipeOptions::new().get_max_message() > 0);
     /// ```
     pub fn get_max_message(&self) -> usize {
         self.max_message
@@ -147,7 +147,7 @@ impl PipeOptions {
     /// (default: remove it).
     ///
     /// ```
-    /// let opts = shmring::pipe::PipeOptions::new().keep(true);
+    /// let opts = ipcring::pipe::PipeOptions::new().keep(true);
     /// # let _ = opts;
     /// ```
     pub fn keep(mut self, keep: bool) -> PipeOptions {
@@ -160,7 +160,7 @@ impl PipeOptions {
     /// default). Applied by the sender when it connects. Default: the kernel's (64 KiB).
     ///
     /// ```
-    /// let opts = shmring::pipe::PipeOptions::new().pipe_size(1 << 20);
+    /// let opts = ipcring::pipe::PipeOptions::new().pipe_size(1 << 20);
     /// # let _ = opts;
     /// ```
     pub fn pipe_size(mut self, bytes: usize) -> PipeOptions {
@@ -260,10 +260,10 @@ fn decode_header(h: &[u8], max: usize) -> Result<usize> {
 /// followed by another.
 ///
 /// ```no_run
-/// use shmring::pipe::{PipeOptions, PipeSender};
-/// use shmring::Sender;
+/// use ipcring::pipe::{PipeOptions, PipeSender};
+/// use ipcring::Sender;
 ///
-/// # fn main() -> shmring::Result<()> {
+/// # fn main() -> ipcring::Result<()> {
 /// let mut tx = PipeSender::open("fifo", &PipeOptions::new())?;
 /// tx.send(b"terrible-looking_MACHINE-output")?; // waits for a reader
 /// # Ok(())
@@ -286,8 +286,8 @@ impl PipeSender {
     /// reader. A path that exists and is not a FIFO is [`Error::AlreadyExists`].
     ///
     /// ```no_run
-    /// let tx = shmring::pipe::PipeSender::open("/tmp/my.fifo", &Default::default())?;
-    /// # Ok::<(), shmring::Error>(())
+    /// let tx = ipcring::pipe::PipeSender::open("/tmp/my.fifo", &Default::default())?;
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn open(path: impl AsRef<Path>, opts: &PipeOptions) -> Result<PipeSender> {
         opts.validate()?;
@@ -307,9 +307,9 @@ impl PipeSender {
     /// The FIFO's path.
     ///
     /// ```no_run
-    /// let tx = shmring::pipe::PipeSender::open("fifo", &Default::default())?;
+    /// let tx = ipcring::pipe::PipeSender::open("fifo", &Default::default())?;
     /// assert_eq!(tx.path(), std::path::Path::new("fifo"));
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn path(&self) -> &Path {
         &self.path
@@ -319,9 +319,9 @@ impl PipeSender {
     /// noticed at the next write).
     ///
     /// ```no_run
-    /// let tx = shmring::pipe::PipeSender::open("fifo", &Default::default())?;
+    /// let tx = ipcring::pipe::PipeSender::open("fifo", &Default::default())?;
     /// assert!(!tx.is_connected());
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn is_connected(&self) -> bool {
         self.fd.is_some()
@@ -331,9 +331,9 @@ impl PipeSender {
     ///
     /// ```no_run
     /// use std::time::Duration;
-    /// let mut tx = shmring::pipe::PipeSender::open("fifo", &Default::default())?;
+    /// let mut tx = ipcring::pipe::PipeSender::open("fifo", &Default::default())?;
     /// tx.wait_for_reader(Some(Duration::from_secs(5)))?;
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn wait_for_reader(&mut self, timeout: Option<Duration>) -> Result<()> {
         let deadline = timeout.map_or(Deadline::forever(), Deadline::after);
@@ -347,9 +347,9 @@ impl PipeSender {
     /// Writes out the rest of a partly written frame, waiting as long as needed.
     ///
     /// ```no_run
-    /// let mut tx = shmring::pipe::PipeSender::open("fifo", &Default::default())?;
+    /// let mut tx = ipcring::pipe::PipeSender::open("fifo", &Default::default())?;
     /// tx.flush()?;
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn flush(&mut self) -> Result<()> {
         if self.flush_pending(Deadline::forever())? {
@@ -548,10 +548,10 @@ impl PipeReceiver {
 /// opens it. Receives wait (in `poll`, no spinning) for a writer and its frames.
 ///
 /// ```no_run
-/// use shmring::pipe::{PipeOptions, PipeReceiver};
-/// use shmring::Receiver;
+/// use ipcring::pipe::{PipeOptions, PipeReceiver};
+/// use ipcring::Receiver;
 ///
-/// # fn main() -> shmring::Result<()> {
+/// # fn main() -> ipcring::Result<()> {
 /// let mut rx = PipeReceiver::open("fifo", &PipeOptions::new())?;
 /// let msg = rx.recv()?; // waits for a writer and its first message
 /// println!("{}", String::from_utf8_lossy(&msg));
@@ -579,8 +579,8 @@ impl PipeReceiver {
     /// that exists and is not a FIFO is [`Error::AlreadyExists`].
     ///
     /// ```no_run
-    /// let rx = shmring::pipe::PipeReceiver::open("/tmp/my.fifo", &Default::default())?;
-    /// # Ok::<(), shmring::Error>(())
+    /// let rx = ipcring::pipe::PipeReceiver::open("/tmp/my.fifo", &Default::default())?;
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn open(path: impl AsRef<Path>, opts: &PipeOptions) -> Result<PipeReceiver> {
         opts.validate()?;
@@ -615,9 +615,9 @@ impl PipeReceiver {
     /// The FIFO's path.
     ///
     /// ```no_run
-    /// let rx = shmring::pipe::PipeReceiver::open("fifo", &Default::default())?;
+    /// let rx = ipcring::pipe::PipeReceiver::open("fifo", &Default::default())?;
     /// assert_eq!(rx.path(), std::path::Path::new("fifo"));
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn path(&self) -> &Path {
         &self.path

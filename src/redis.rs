@@ -33,10 +33,10 @@
 //! # Example
 //!
 //! ```no_run
-//! use shmring::redis::{Publisher, RedisOptions, Subscriber};
-//! use shmring::{Receiver, Sender};
+//! use ipcring::redis::{Publisher, RedisOptions, Subscriber};
+//! use ipcring::{Receiver, Sender};
 //!
-//! # fn main() -> shmring::Result<()> {
+//! # fn main() -> ipcring::Result<()> {
 //! let url = "redis://127.0.0.1:6379";
 //! let opts = RedisOptions::new();
 //! let mut alice = Subscriber::connect(url, "my_channel", &opts)?; // program A
@@ -68,12 +68,12 @@ pub const DEFAULT_MAX_MESSAGE: usize = 16 << 20;
 ///
 /// ```
 /// use std::time::Duration;
-/// use shmring::redis::RedisOptions;
+/// use ipcring::redis::RedisOptions;
 /// let opts = RedisOptions::new()
 ///     .io_timeout(Duration::from_secs(2))
 ///     .backoff(Duration::from_millis(20), Duration::from_secs(1))
 ///     .give_up_after(Some(Duration::from_secs(60)));
-/// assert_eq!(opts.max_message_len(), shmring::redis::DEFAULT_MAX_MESSAGE);
+/// assert_eq!(opts.max_message_len(), ipcring::redis::DEFAULT_MAX_MESSAGE);
 /// ```
 #[derive(Debug, Clone)]
 pub struct RedisOptions {
@@ -108,7 +108,7 @@ impl RedisOptions {
     /// an idle subscriber checks its connection every 5 s.
     ///
     /// ```
-    /// let opts = shmring::redis::RedisOptions::new();
+    /// let opts = ipcring::redis::RedisOptions::new();
     /// # let _ = opts;
     /// ```
     pub fn new() -> Self {
@@ -120,7 +120,7 @@ impl RedisOptions {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let opts = shmring::redis::RedisOptions::new().connect_timeout(Duration::from_secs(1));
+    /// let opts = ipcring::redis::RedisOptions::new().connect_timeout(Duration::from_secs(1));
     /// # let _ = opts;
     /// ```
     pub fn connect_timeout(mut self, d: Duration) -> Self {
@@ -133,7 +133,7 @@ impl RedisOptions {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let opts = shmring::redis::RedisOptions::new().io_timeout(Duration::from_secs(1));
+    /// let opts = ipcring::redis::RedisOptions::new().io_timeout(Duration::from_secs(1));
     /// # let _ = opts;
     /// ```
     pub fn io_timeout(mut self, d: Duration) -> Self {
@@ -145,7 +145,7 @@ impl RedisOptions {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let opts = shmring::redis::RedisOptions::new()
+    /// let opts = ipcring::redis::RedisOptions::new()
     ///     .backoff(Duration::from_millis(10), Duration::from_millis(500));
     /// # let _ = opts;
     /// ```
@@ -160,7 +160,7 @@ impl RedisOptions {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let opts = shmring::redis::RedisOptions::new().give_up_after(Some(Duration::from_secs(30)));
+    /// let opts = ipcring::redis::RedisOptions::new().give_up_after(Some(Duration::from_secs(30)));
     /// # let _ = opts;
     /// ```
     pub fn give_up_after(mut self, d: Option<Duration>) -> Self {
@@ -173,7 +173,7 @@ impl RedisOptions {
     /// dropped (and acknowledged, for streams) with the same error.
     ///
     /// ```
-    /// let opts = shmring::redis::RedisOptions::new().max_message(1 << 20);
+    /// let opts = ipcring::redis::RedisOptions::new().max_message(1 << 20);
     /// assert_eq!(opts.max_message_len(), 1 << 20);
     /// ```
     pub fn max_message(mut self, bytes: usize) -> Self {
@@ -184,7 +184,7 @@ impl RedisOptions {
     /// The largest message, as set by [`RedisOptions::max_message`].
     ///
     /// ```
-    /// assert!(shmring::redis::RedisOptions::new().max_message_len() > 0);
+    /// assert!(ipcring::redis::RedisOptions::new().max_message_len() > 0);
     /// ```
     pub fn max_message_len(&self) -> usize {
         self.max_message
@@ -195,7 +195,7 @@ impl RedisOptions {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let opts = shmring::redis::RedisOptions::new().health_check(Duration::from_secs(1));
+    /// let opts = ipcring::redis::RedisOptions::new().health_check(Duration::from_secs(1));
     /// # let _ = opts;
     /// ```
     pub fn health_check(mut self, d: Duration) -> Self {
@@ -207,7 +207,7 @@ impl RedisOptions {
     /// who. Letters, digits, `-`, `_`, `.`, `:` only.
     ///
     /// ```
-    /// let opts = shmring::redis::RedisOptions::new().client_name("orders-worker-1");
+    /// let opts = ipcring::redis::RedisOptions::new().client_name("orders-worker-1");
     /// # let _ = opts;
     /// ```
     pub fn client_name(mut self, name: impl Into<String>) -> Self {

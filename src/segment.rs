@@ -407,7 +407,7 @@ impl Drop for Segment {
     fn drop(&mut self) {
         if self.creator && !self.keep {
             // Cleanup never panics; a failure here leaves a stale segment that `create`
-            // with `reclaim_stale` or `shmring rm` removes later.
+            // with `reclaim_stale` or `ipcring rm` removes later.
             let _ = self.loc.unlink();
         }
     }
@@ -555,15 +555,15 @@ impl Segment {
 }
 
 /// Reads any segment's common header and which roles are held, read-only, without
-/// attaching (for `shmring ls` / `inspect` / `rm`). A file that is not a segment gets
+/// attaching (for `ipcring ls` / `inspect` / `rm`). A file that is not a segment gets
 /// [`Error::BadSegment`] naming what is wrong, a missing one [`Error::NotFound`].
 ///
 /// ```
-/// use shmring::ring::{Producer, RingOptions};
-/// # fn main() -> shmring::Result<()> {
-/// let name = format!("/shmring-seginsp-{}", std::process::id());
+/// use ipcring::ring::{Producer, RingOptions};
+/// # fn main() -> ipcring::Result<()> {
+/// let name = format!("/ipcring-seginsp-{}", std::process::id());
 /// let tx = Producer::create(&name, &RingOptions::new().capacity(4096))?;
-/// let info = shmring::segment::inspect(&name)?;
+/// let info = ipcring::segment::inspect(&name)?;
 /// assert_eq!(info.kind, "ring");
 /// assert!(!info.is_stale());
 /// # drop(tx);
@@ -578,14 +578,14 @@ pub fn inspect(name: &str) -> Result<SegmentInfo> {
 /// that a live handle uses with [`Error::RoleTaken`] unless `force`.
 ///
 /// ```
-/// use shmring::ring::{Producer, RingOptions};
-/// # fn main() -> shmring::Result<()> {
-/// let name = format!("/shmring-segrm-{}", std::process::id());
+/// use ipcring::ring::{Producer, RingOptions};
+/// # fn main() -> ipcring::Result<()> {
+/// let name = format!("/ipcring-segrm-{}", std::process::id());
 /// let tx = Producer::create(&name, &RingOptions::new().capacity(4096).keep(true))?;
-/// assert!(shmring::segment::remove(&name, false).is_err()); // live
+/// assert!(ipcring::segment::remove(&name, false).is_err()); // live
 /// drop(tx);
-/// shmring::segment::remove(&name, false)?;                 // stale now
-/// assert!(shmring::segment::inspect(&name).is_err());
+/// ipcring::segment::remove(&name, false)?;                 // stale now
+/// assert!(ipcring::segment::inspect(&name).is_err());
 /// # Ok(()) }
 /// ```
 pub fn remove(name: &str, force: bool) -> Result<SegmentInfo> {

@@ -8,10 +8,10 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use shmring::seqlock::{Reader, SeqlockOptions, Writer};
+//! use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
 //!
-//! # fn main() -> shmring::Result<()> {
-//! let name = format!("/shmring-seqdoc-{}", std::process::id());
+//! # fn main() -> ipcring::Result<()> {
+//! let name = format!("/ipcring-seqdoc-{}", std::process::id());
 //! let opts = SeqlockOptions::new();
 //! let mut w = Writer::<[u64; 4]>::create(&name, &opts)?;   // process A
 //! let r = Reader::<[u64; 4]>::open(&name, &opts)?;         // process B (any number of them)
@@ -24,7 +24,7 @@
 //! assert_eq!(snap.version, 2);                              // two writes so far
 //!
 //! // Block until a write newer than version 2 lands (here: none does).
-//! assert!(matches!(r.wait_changed(2, Duration::from_millis(1)), Err(shmring::Error::Timeout)));
+//! assert!(matches!(r.wait_changed(2, Duration::from_millis(1)), Err(ipcring::Error::Timeout)));
 //! # Ok(())
 //! # }
 //! ```
@@ -85,7 +85,7 @@ pub(crate) const READERS_ROLE: u64 = 1;
 /// Words a value of `size` bytes occupies in the cell (whole 8-byte words).
 ///
 /// ```
-/// assert_eq!(shmring::seqlock::value_words(12), 2);
+/// assert_eq!(ipcring::seqlock::value_words(12), 2);
 /// ```
 pub const fn value_words(size: usize) -> usize {
     size.div_ceil(8)

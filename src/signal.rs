@@ -29,8 +29,8 @@
 //!
 //! # The registry and pid reuse
 //!
-//! A registry is a directory (by default `$XDG_RUNTIME_DIR/shmring-signal/<name>`, else
-//! `<temp dir>/shmring-signal-<uid>/<name>`; never under `/etc`), holding one file per
+//! A registry is a directory (by default `$XDG_RUNTIME_DIR/ipcring-signal/<name>`, else
+//! `<temp dir>/ipcring-signal-<uid>/<name>`; never under `/etc`), holding one file per
 //! client named by its pid, as in the article. Each file holds the process's start time (on
 //! Linux, from `/proc/<pid>/stat`), so a broadcast checks that the pid still names the process
 //! that registered: a pid that died (ESRCH) or was reused by another process is pruned
@@ -43,9 +43,9 @@
 //! # Example
 //!
 //! ```
-//! use shmring::signal::{Listener, Registry, Signal, SignalOptions};
+//! use ipcring::signal::{Listener, Registry, Signal, SignalOptions};
 //!
-//! # fn main() -> shmring::Result<()> {
+//! # fn main() -> ipcring::Result<()> {
 //! # let dir = tempfile::tempdir().unwrap();
 //! let opts = SignalOptions::new("my_service").dir(dir.path().join("pids"));
 //! // Client (the article's Bob): listen, then register.
@@ -96,7 +96,7 @@ pub struct SignalEvent {
 /// Options shared by the registry, the listener and the senders.
 ///
 /// ```
-/// let opts = shmring::signal::SignalOptions::new("alice").rt_offset(6);
+/// let opts = ipcring::signal::SignalOptions::new("alice").rt_offset(6);
 /// # let _ = opts;
 /// ```
 #[derive(Debug, Clone)]
@@ -110,7 +110,7 @@ impl SignalOptions {
     /// Options for the registry called `name` (ASCII letters, digits, `.`, `_`, `-`).
     ///
     /// ```
-    /// let opts = shmring::signal::SignalOptions::new("my_service");
+    /// let opts = ipcring::signal::SignalOptions::new("my_service");
     /// # let _ = opts;
     /// ```
     pub fn new(name: impl Into<String>) -> SignalOptions {
@@ -124,7 +124,7 @@ impl SignalOptions {
     /// Use this directory as the registry instead of the default location.
     ///
     /// ```
-    /// let opts = shmring::signal::SignalOptions::new("x").dir("/run/user/1000/my_service/pids");
+    /// let opts = ipcring::signal::SignalOptions::new("x").dir("/run/user/1000/my_service/pids");
     /// # let _ = opts;
     /// ```
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> SignalOptions {
@@ -137,7 +137,7 @@ impl SignalOptions {
     /// libraries.
     ///
     /// ```
-    /// let opts = shmring::signal::SignalOptions::new("x").rt_offset(8);
+    /// let opts = ipcring::signal::SignalOptions::new("x").rt_offset(8);
     /// assert!(opts.rt_signal().is_ok());
     /// ```
     pub fn rt_offset(mut self, offset: i32) -> SignalOptions {
@@ -148,10 +148,10 @@ impl SignalOptions {
     /// The real-time signal number used for values.
     ///
     /// ```
-    /// let opts = shmring::signal::SignalOptions::new("x");
+    /// let opts = ipcring::signal::SignalOptions::new("x");
     /// assert!(opts.rt_signal()? > 32);
     /// assert!(opts.rt_offset(1000).rt_signal().is_err());
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn rt_signal(&self) -> Result<i32> {
         let sig = libc::SIGRTMIN() + self.rt_offset;
@@ -186,8 +186,8 @@ impl SignalOptions {
             return Ok(d.clone());
         }
         let base = match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-            Some(x) => PathBuf::from(x).join("shmring-signal"),
-            None => std::env::temp_dir().join(format!("shmring-signal-{}", sig::uid())),
+            Some(x) => PathBuf::from(x).join("ipcring-signal"),
+            None => std::env::temp_dir().join(format!("ipcring-signal-{}", sig::uid())),
         };
         Ok(base.join(&self.name))
     }
@@ -226,14 +226,14 @@ fn ensure_private_dir(dir: &Path) -> Result<()> {
 /// A pid registry directory.
 ///
 /// ```
-/// use shmring::signal::{Registry, SignalOptions};
+/// use ipcring::signal::{Registry, SignalOptions};
 /// # let dir = tempfile::tempdir().unwrap();
 /// let reg = Registry::open(&SignalOptions::new("svc").dir(dir.path()))?;
 /// let me = reg.register()?;
 /// assert_eq!(reg.pids()?, vec![std::process::id()]);
 /// drop(me);
 /// assert!(reg.pids()?.is_empty());
-/// # Ok::<(), shmring::Error>(())
+/// # Ok::<(), ipcring::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -272,8 +272,8 @@ impl Registry {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let reg = shmring::signal::Registry::open(&shmring::signal::SignalOptions::new("svc").dir(dir.path()))?;
-    /// # Ok::<(), shmring::Error>(())
+    /// let reg = ipcring::signal::Registry::open(&ipcring::signal::SignalOptions::new("svc").dir(dir.path()))?;
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn open(opts: &SignalOptions) -> Result<Registry> {
         let dir = opts.resolve_dir()?;
@@ -286,9 +286,9 @@ impl Registry {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let reg = shmring::signal::Registry::open(&shmring::signal::SignalOptions::new("svc").dir(dir.path()))?;
+    /// let reg = ipcring::signal::Registry::open(&ipcring::signal::SignalOptions::new("svc").dir(dir.path()))?;
     /// assert_eq!(reg.dir(), dir.path());
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -299,9 +299,9 @@ impl Registry {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let reg = shmring::signal::Registry::open(&shmring::signal::SignalOptions::new("svc").dir(dir.path()))?;
+    /// let reg = ipcring::signal::Registry::open(&ipcring::signal::SignalOptions::new("svc").dir(dir.path()))?;
     /// let _me = reg.register()?;
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn register(&self) -> Result<Registration> {
         let pid = std::process::id();
@@ -318,9 +318,9 @@ impl Registry {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let reg = shmring::signal::Registry::open(&shmring::signal::SignalOptions::new("svc").dir(dir.path()))?;
+    /// let reg = ipcring::signal::Registry::open(&ipcring::signal::SignalOptions::new("svc").dir(dir.path()))?;
     /// assert!(reg.pids()?.is_empty());
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn pids(&self) -> Result<Vec<u32>> {
         let mut v = Vec::new();
@@ -341,10 +341,10 @@ impl Registry {
     /// report.
     ///
     /// ```no_run
-    /// use shmring::signal::{Registry, Signal, SignalOptions};
+    /// use ipcring::signal::{Registry, Signal, SignalOptions};
     /// let report = Registry::open(&SignalOptions::new("my_service"))?.broadcast(Signal::Usr2)?;
     /// println!("told {} clients", report.signalled.len());
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn broadcast(&self, signal: Signal) -> Result<BroadcastReport> {
         let mut report = BroadcastReport::default();
@@ -410,9 +410,9 @@ fn send_raw(pid: u32, signal: Signal, rt: i32) -> Result<Sent> {
 /// [`Error::SystemLimit`] (nothing was sent: retry later); no permission is [`Error::Io`].
 ///
 /// ```no_run
-/// use shmring::signal::{send, Signal, SignalOptions};
+/// use ipcring::signal::{send, Signal, SignalOptions};
 /// send(12345, Signal::Value(7), &SignalOptions::new("my_service"))?;
-/// # Ok::<(), shmring::Error>(())
+/// # Ok::<(), ipcring::Error>(())
 /// ```
 pub fn send(pid: u32, signal: Signal, opts: &SignalOptions) -> Result<()> {
     match send_raw(pid, signal, opts.rt_signal()?)? {
@@ -481,12 +481,12 @@ fn on_signal(info: &libc::siginfo_t) {
 ///
 /// ```
 /// use std::time::Duration;
-/// use shmring::signal::{Listener, SignalOptions};
+/// use ipcring::signal::{Listener, SignalOptions};
 /// # let dir = tempfile::tempdir().unwrap();
 /// let mut l = Listener::new(&SignalOptions::new("svc").dir(dir.path()))?;
 /// assert!(l.try_recv()?.is_none());
 /// assert!(l.recv_timeout(Duration::from_millis(5)).unwrap_err().is_timeout());
-/// # Ok::<(), shmring::Error>(())
+/// # Ok::<(), ipcring::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct Listener {
@@ -502,8 +502,8 @@ impl Listener {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let l = shmring::signal::Listener::new(&shmring::signal::SignalOptions::new("svc").dir(dir.path()))?;
-    /// # Ok::<(), shmring::Error>(())
+    /// let l = ipcring::signal::Listener::new(&ipcring::signal::SignalOptions::new("svc").dir(dir.path()))?;
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn new(opts: &SignalOptions) -> Result<Listener> {
         let rt = opts.rt_signal()?;
@@ -565,7 +565,7 @@ impl Listener {
     /// the `signalfd` are never lost this way.
     ///
     /// ```
-    /// assert_eq!(shmring::signal::Listener::dropped(), 0);
+    /// assert_eq!(ipcring::signal::Listener::dropped(), 0);
     /// ```
     pub fn dropped() -> u64 {
         DROPPED.load(Ordering::Relaxed)
@@ -630,10 +630,10 @@ impl Listener {
     /// Waits for the next event.
     ///
     /// ```no_run
-    /// # let mut l = shmring::signal::Listener::new(&shmring::signal::SignalOptions::new("svc"))?;
+    /// # let mut l = ipcring::signal::Listener::new(&ipcring::signal::SignalOptions::new("svc"))?;
     /// let ev = l.recv()?;
     /// println!("{:?} from pid {}", ev.signal, ev.sender_pid);
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn recv(&mut self) -> Result<SignalEvent> {
         self.recv_deadline(Deadline::forever())?
@@ -644,9 +644,9 @@ impl Listener {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// # let mut l = shmring::signal::Listener::new(&shmring::signal::SignalOptions::new("svc").dir(dir.path()))?;
+    /// # let mut l = ipcring::signal::Listener::new(&ipcring::signal::SignalOptions::new("svc").dir(dir.path()))?;
     /// assert!(l.try_recv()?.is_none());
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn try_recv(&mut self) -> Result<Option<SignalEvent>> {
         self.recv_deadline(Deadline::after(Duration::ZERO))
@@ -656,9 +656,9 @@ impl Listener {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// # let mut l = shmring::signal::Listener::new(&shmring::signal::SignalOptions::new("svc").dir(dir.path()))?;
+    /// # let mut l = ipcring::signal::Listener::new(&ipcring::signal::SignalOptions::new("svc").dir(dir.path()))?;
     /// assert!(l.recv_timeout(std::time::Duration::from_millis(1)).unwrap_err().is_timeout());
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<SignalEvent> {
         self.recv_deadline(Deadline::after(timeout))?
@@ -668,11 +668,11 @@ impl Listener {
     /// A blocking iterator over events; it ends at the first error.
     ///
     /// ```no_run
-    /// # let mut l = shmring::signal::Listener::new(&shmring::signal::SignalOptions::new("svc"))?;
+    /// # let mut l = ipcring::signal::Listener::new(&ipcring::signal::SignalOptions::new("svc"))?;
     /// for ev in l.iter() {
     ///     println!("{:?}", ev.signal);
     /// }
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn iter(&mut self) -> Events<'_> {
         Events { listener: self }

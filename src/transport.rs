@@ -20,8 +20,8 @@
 //! A function generic over any transport:
 //!
 //! ```
-//! use shmring::transport::{Receiver, Sender};
-//! use shmring::Result;
+//! use ipcring::transport::{Receiver, Sender};
+//! use ipcring::Result;
 //!
 //! fn echo_once<S: Sender, R: Receiver>(tx: &mut S, rx: &mut R) -> Result<()> {
 //!     let mut buf = Vec::new();
@@ -142,7 +142,7 @@ impl<R: Receiver + ?Sized> Receiver for Box<R> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use shmring::transport::Deadline;
+/// use ipcring::transport::Deadline;
 /// let d = Deadline::after(Duration::from_millis(5));
 /// assert!(!d.is_forever());
 /// assert!(Deadline::forever().remaining().is_none());

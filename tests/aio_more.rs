@@ -3,7 +3,7 @@
 //! runtime of its own. Each checks that a receive cancelled by a timeout loses nothing:
 //! the next receive gets the message, once, in order.
 //!
-//! The Redis tests need `SHMRING_TEST_REDIS_URL` (`.ci/steps/70-redis.sh` sets it); without
+//! The Redis tests need `IPCRING_TEST_REDIS_URL` (`.ci/steps/70-redis.sh` sets it); without
 //! it they print a SKIPPED line saying why and return.
 
 mod common;
@@ -12,18 +12,18 @@ use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
 use common::{check, message, peer_role, spawn_peer, unique};
-use shmring::aio::file::{AsyncLogReader, AsyncLogWriter};
-use shmring::aio::redis::{AsyncPublisher, AsyncStreamConsumer, AsyncSubscriber};
-use shmring::aio::signal::AsyncListener;
-use shmring::aio::{AsyncReceiver, AsyncSender};
-use shmring::file::{LogOptions, LogReader, LogWriter};
-use shmring::redis::{
+use ipcring::aio::file::{AsyncLogReader, AsyncLogWriter};
+use ipcring::aio::redis::{AsyncPublisher, AsyncStreamConsumer, AsyncSubscriber};
+use ipcring::aio::signal::AsyncListener;
+use ipcring::aio::{AsyncReceiver, AsyncSender};
+use ipcring::file::{LogOptions, LogReader, LogWriter};
+use ipcring::redis::{
     Publisher, RedisOptions, StreamConsumer, StreamOptions, StreamProducer, Subscriber,
 };
-use shmring::signal::{Signal, SignalOptions};
-use shmring::{Error, Receiver, Sender};
+use ipcring::signal::{Signal, SignalOptions};
+use ipcring::{Error, Receiver, Sender};
 
-const URL_VAR: &str = "SHMRING_TEST_REDIS_URL";
+const URL_VAR: &str = "IPCRING_TEST_REDIS_URL";
 
 /// Held by the signal test while another process signals this one, and by the Redis tests:
 /// a signal caught by a thread blocked in a Redis read interrupts it (EINTR), which is
@@ -95,7 +95,7 @@ fn peer() {
             let n: i32 = args[1].parse().unwrap();
             let opts = sig_opts(&args[2]);
             for i in 0..n {
-                shmring::signal::send(pid, Signal::Value(i), &opts).unwrap();
+                ipcring::signal::send(pid, Signal::Value(i), &opts).unwrap();
                 if i % 16 == 0 {
                     std::thread::sleep(Duration::from_millis(2));
                 }

@@ -1,5 +1,5 @@
 //! The shared-file log and the JSON mailbox between real processes: this test binary
-//! re-executes itself as the peers (`peer` below acts only when `SHMRING_FILE_ROLE` is set).
+//! re-executes itself as the peers (`peer` below acts only when `IPCRING_FILE_ROLE` is set).
 #![cfg(feature = "file")]
 
 use std::os::unix::fs::FileExt;
@@ -9,19 +9,19 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use shmring::file::mailbox::{article_alice, Mailbox};
-use shmring::file::{LogOptions, LogReader, LogWriter, LOG_HEADER_LEN};
-use shmring::{Error, Receiver, Sender};
+use ipcring::file::mailbox::{article_alice, Mailbox};
+use ipcring::file::{LogOptions, LogReader, LogWriter, LOG_HEADER_LEN};
+use ipcring::{Error, Receiver, Sender};
 
-const ROLE: &str = "SHMRING_FILE_ROLE";
-const PATH: &str = "SHMRING_FILE_PATH";
-const ARG: &str = "SHMRING_FILE_ARG";
+const ROLE: &str = "IPCRING_FILE_ROLE";
+const PATH: &str = "IPCRING_FILE_PATH";
+const ARG: &str = "IPCRING_FILE_ARG";
 
 /// Writers x messages for the concurrency test: 4 x 25k, as the issue asks (about two
-/// seconds on a 2-core machine). `SHMRING_FILE_MESSAGES` overrides the per-writer count.
+/// seconds on a 2-core machine). `IPCRING_FILE_MESSAGES` overrides the per-writer count.
 const WRITERS: usize = 4;
 fn per_writer() -> usize {
-    std::env::var("SHMRING_FILE_MESSAGES")
+    std::env::var("IPCRING_FILE_MESSAGES")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(25_000)
@@ -31,7 +31,7 @@ fn unique_dir() -> tempfile::TempDir {
     static N: AtomicU32 = AtomicU32::new(0);
     tempfile::Builder::new()
         .prefix(&format!(
-            "shmring-file-{}-{}-",
+            "ipcring-file-{}-{}-",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         ))
@@ -45,7 +45,7 @@ fn spawn(role: &str, path: &Path, arg: &str) -> Child {
         .env(ROLE, role)
         .env(PATH, path)
         .env(ARG, arg)
-        .env("SHMRING_FILE_MESSAGES", per_writer().to_string())
+        .env("IPCRING_FILE_MESSAGES", per_writer().to_string())
         .spawn()
         .unwrap()
 }

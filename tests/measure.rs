@@ -1,10 +1,10 @@
-//! The floors of `shmring::measure` between two real processes: the test binary
+//! The floors of `ipcring::measure` between two real processes: the test binary
 //! re-executes itself as the peer.
 
 mod common;
 
 use common::{peer_role, spawn_peer, unique};
-use shmring::measure;
+use ipcring::measure;
 
 /// Entry point of every peer role; a no-op in the normal test run.
 #[test]
@@ -54,7 +54,7 @@ fn split_peer_of_a_missing_floor_reports_not_found() {
     // its open deadline instead of spinning forever. (Open waits up to 10 s.)
     let name = unique("floor3");
     let err = measure::floor_spin_split_peer(&name).unwrap_err();
-    assert!(matches!(err, shmring::Error::NotFound(_)), "{err}");
+    assert!(matches!(err, ipcring::Error::NotFound(_)), "{err}");
 }
 
 #[test]
@@ -80,5 +80,5 @@ fn records_floor_between_processes() {
 fn records_floor_refuses_records_larger_than_half_a_lane() {
     let name = unique("floor5");
     let err = measure::floor_records(&name, measure::RECORDS_LANE, 10).unwrap_err();
-    assert!(matches!(err, shmring::Error::InvalidConfig(_)), "{err}");
+    assert!(matches!(err, ipcring::Error::InvalidConfig(_)), "{err}");
 }

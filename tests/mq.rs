@@ -1,5 +1,5 @@
 //! Multi-process tests of POSIX message queues: this test binary re-executes itself in a
-//! peer role (`peer_role`, selected by SHMRING_MQ_ROLE).
+//! peer role (`peer_role`, selected by IPCRING_MQ_ROLE).
 #![cfg(all(feature = "mq", target_os = "linux"))]
 
 use std::io::{BufRead, BufReader, Read};
@@ -7,17 +7,17 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use shmring::mq::{MessageQueue, MqOptions};
-use shmring::{Error, Receiver, Sender};
+use ipcring::mq::{MessageQueue, MqOptions};
+use ipcring::{Error, Receiver, Sender};
 
-const ROLE: &str = "SHMRING_MQ_ROLE";
+const ROLE: &str = "IPCRING_MQ_ROLE";
 const COUNT: u32 = 3000;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn unique(tag: &str) -> String {
     format!(
-        "/shmring-mqt-{tag}-{}-{}",
+        "/ipcring-mqt-{tag}-{}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
@@ -48,7 +48,7 @@ impl Peer {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "peer_role", "--nocapture", "--test-threads", "1"])
             .env(ROLE, role)
-            .env("SHMRING_MQ_NAME", name)
+            .env("IPCRING_MQ_NAME", name)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -85,13 +85,13 @@ impl Drop for Peer {
     }
 }
 
-/// The peer roles. Does nothing unless SHMRING_MQ_ROLE is set.
+/// The peer roles. Does nothing unless IPCRING_MQ_ROLE is set.
 #[test]
 fn peer_role() {
     let Ok(role) = std::env::var(ROLE) else {
         return;
     };
-    let name = std::env::var("SHMRING_MQ_NAME").unwrap();
+    let name = std::env::var("IPCRING_MQ_NAME").unwrap();
     let mut q = MessageQueue::open(&name, &MqOptions::new()).unwrap();
     match role.as_str() {
         "sender" => {

@@ -8,12 +8,12 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use shmring::broadcast::{BroadcastOptions, Publisher, Recv, Start, Subscriber};
-use shmring::seqlock::{Reader, SeqlockOptions, Writer};
-use shmring::Error;
+use ipcring::broadcast::{BroadcastOptions, Publisher, Recv, Start, Subscriber};
+use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
+use ipcring::Error;
 
-const ROLE: &str = "SHMRING_OWMR_ROLE";
-const NAME: &str = "SHMRING_OWMR_NAME";
+const ROLE: &str = "IPCRING_OWMR_ROLE";
+const NAME: &str = "IPCRING_OWMR_NAME";
 
 /// 1 KiB value: every word carries the same counter (the version that wrote it).
 const WORDS: usize = 128;
@@ -22,7 +22,7 @@ type Value = [u64; WORDS];
 fn unique(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     format!(
-        "/shmring-owmr-{tag}-{}-{}",
+        "/ipcring-owmr-{tag}-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )

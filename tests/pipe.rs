@@ -1,5 +1,5 @@
 //! Named pipe between real processes: this test binary re-executes itself as the peer
-//! (`peer` below acts only when `SHMRING_PIPE_ROLE` is set).
+//! (`peer` below acts only when `IPCRING_PIPE_ROLE` is set).
 #![cfg(feature = "pipe")]
 
 use std::io::Write;
@@ -8,18 +8,18 @@ use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use shmring::pipe::{PipeOptions, PipeReceiver, PipeSender};
-use shmring::{Error, Receiver, Sender};
+use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
+use ipcring::{Error, Receiver, Sender};
 
-const ROLE: &str = "SHMRING_PIPE_ROLE";
-const PATH: &str = "SHMRING_PIPE_PATH";
-const COUNT: &str = "SHMRING_PIPE_COUNT";
+const ROLE: &str = "IPCRING_PIPE_ROLE";
+const PATH: &str = "IPCRING_PIPE_PATH";
+const COUNT: &str = "IPCRING_PIPE_COUNT";
 
 fn unique_dir() -> tempfile::TempDir {
     static N: AtomicU32 = AtomicU32::new(0);
     tempfile::Builder::new()
         .prefix(&format!(
-            "shmring-pipe-{}-{}-",
+            "ipcring-pipe-{}-{}-",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         ))

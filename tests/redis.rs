@@ -1,12 +1,12 @@
 //! The Redis transports against a real redis-server.
 //!
-//! Needs `SHMRING_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:46379`); without it every test
+//! Needs `IPCRING_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:46379`); without it every test
 //! prints a SKIPPED line saying why and returns. `.ci/steps/70-redis.sh` starts a server and
-//! sets it. The server-restart test also needs `SHMRING_TEST_REDIS_RESTART`, a shell command
+//! sets it. The server-restart test also needs `IPCRING_TEST_REDIS_RESTART`, a shell command
 //! that crashes and restarts that server (`scripts/redis-test-server.sh restart DIR PORT`).
 //!
 //! Two-process tests re-execute this binary in a peer role (`peer_role`, selected by the
-//! `SHMRING_REDIS_PEER` environment variable).
+//! `IPCRING_REDIS_PEER` environment variable).
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -15,15 +15,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use shmring::redis::{
+use ipcring::redis::{
     AckMode, Publisher, RedisOptions, StreamConsumer, StreamOptions, StreamProducer, Subscriber,
 };
-use shmring::transport::Deadline;
-use shmring::{Error, Receiver, Sender};
+use ipcring::transport::Deadline;
+use ipcring::{Error, Receiver, Sender};
 
-const URL_VAR: &str = "SHMRING_TEST_REDIS_URL";
-const RESTART_VAR: &str = "SHMRING_TEST_REDIS_RESTART";
-const PEER_VAR: &str = "SHMRING_REDIS_PEER";
+const URL_VAR: &str = "IPCRING_TEST_REDIS_URL";
+const RESTART_VAR: &str = "IPCRING_TEST_REDIS_RESTART";
+const PEER_VAR: &str = "IPCRING_REDIS_PEER";
 
 /// Tests take it shared; the server-restart test takes it exclusively, so no other test
 /// sees the server vanish under it.
@@ -53,7 +53,7 @@ fn server_url(test: &str) -> Option<String> {
 fn unique(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     format!(
-        "shmring-test:{tag}:{}:{}",
+        "ipcring-test:{tag}:{}:{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
@@ -81,8 +81,8 @@ fn peer(role: &str, url: &str, args: &[&str]) -> (Child, BufReader<ChildStdout>)
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "peer_role", "--nocapture", "--test-threads", "1"])
         .env(PEER_VAR, role)
-        .env("SHMRING_REDIS_PEER_URL", url)
-        .env("SHMRING_REDIS_PEER_ARGS", args.join(" "))
+        .env("IPCRING_REDIS_PEER_URL", url)
+        .env("IPCRING_REDIS_PEER_ARGS", args.join(" "))
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -111,14 +111,14 @@ fn say(what: &str) {
     o.flush().unwrap();
 }
 
-/// The peer side of the two-process tests. A no-op unless `SHMRING_REDIS_PEER` is set.
+/// The peer side of the two-process tests. A no-op unless `IPCRING_REDIS_PEER` is set.
 #[test]
 fn peer_role() {
     let Ok(role) = std::env::var(PEER_VAR) else {
         return;
     };
-    let url = std::env::var("SHMRING_REDIS_PEER_URL").unwrap();
-    let args: Vec<String> = std::env::var("SHMRING_REDIS_PEER_ARGS")
+    let url = std::env::var("IPCRING_REDIS_PEER_URL").unwrap();
+    let args: Vec<String> = std::env::var("IPCRING_REDIS_PEER_ARGS")
         .unwrap()
         .split(' ')
         .map(String::from)
@@ -433,7 +433,7 @@ fn subscriber_reconnects_and_reports_the_gap() {
     };
     let _g = SERVER.read().unwrap();
     let ch = unique("gap");
-    let name = format!("shmring-gap-{}", std::process::id());
+    let name = format!("ipcring-gap-{}", std::process::id());
     let mut rx = Subscriber::connect(&url, &ch, &fast().client_name(name.clone())).unwrap();
     let mut tx = Publisher::connect(&url, &ch, &fast()).unwrap();
     tx.send(b"before").unwrap();
@@ -534,10 +534,10 @@ fn interop_with_redis_cli() {
 
     // StreamProducer -> redis-cli XRANGE
     let mut tx = StreamProducer::connect(&url, &key, &stream_opts()).unwrap();
-    tx.send(b"from shmring").unwrap();
+    tx.send(b"from ipcring").unwrap();
     let out = redis_cli(&url, &["--raw", "XRANGE", &key, "-", "+"]).unwrap();
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(&lines[lines.len() - 2..], ["data", "from shmring"], "{out}");
+    assert_eq!(&lines[lines.len() - 2..], ["data", "from ipcring"], "{out}");
 }
 
 #[test]

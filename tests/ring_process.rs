@@ -7,8 +7,8 @@ use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::time::Duration;
 
 use common::{check, message, peer_role, spawn_peer, unique};
-use shmring::ring::{duplex, inspect, Consumer, Producer, RingOptions, Side, WaitStrategy};
-use shmring::Error;
+use ipcring::ring::{duplex, inspect, Consumer, Producer, RingOptions, Side, WaitStrategy};
+use ipcring::Error;
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -145,7 +145,7 @@ fn stream(strategy_name: &str, n: u64) {
 }
 
 fn stream_count() -> u64 {
-    std::env::var("SHMRING_STREAM_MESSAGES")
+    std::env::var("IPCRING_STREAM_MESSAGES")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10_000_000)

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use rpc_alice::alice;
 use serde_json::{json, Value};
-use shmring::rpc::{BinaryCodec, Client, Codec, Incoming, JsonCodec, RpcError};
-use shmring::transport::{Receiver, Sender};
+use ipcring::rpc::{BinaryCodec, Client, Codec, Incoming, JsonCodec, RpcError};
+use ipcring::transport::{Receiver, Sender};
 use unix_frames::{
     connect_retry, connect_to_parent, framed, unique_path, FrameRx, FrameTx, Peer, ADDR_VAR,
     ROLE_VAR,
@@ -45,7 +45,7 @@ fn peer_entry() {
             let conns = listener
                 .incoming()
                 .take(3)
-                .map(|s| s.map(framed).map_err(shmring::Error::from));
+                .map(|s| s.map(framed).map_err(ipcring::Error::from));
             alice(JsonCodec).serve_incoming(conns).unwrap();
         }
         other => panic!("unknown role {other}"),

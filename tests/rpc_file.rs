@@ -12,8 +12,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rpc_alice::alice;
-use shmring::file::{LogOptions, LogReader, LogWriter};
-use shmring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
+use ipcring::file::{LogOptions, LogReader, LogWriter};
+use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
 use unix_frames::{unique_path, Peer, ADDR_VAR, ROLE_VAR};
 
 const ENTRY: &str = "file_peer_entry";

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use rpc_alice::alice;
-use shmring::mq::{MessageQueue, MqOptions};
-use shmring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
+use ipcring::mq::{MessageQueue, MqOptions};
+use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
 use unix_frames::{unique_path, Peer, ADDR_VAR, ROLE_VAR};
 
 const ENTRY: &str = "mq_peer_entry";
@@ -27,7 +27,7 @@ impl Queues {
     fn new() -> Queues {
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
-        Queues(format!("/shmring-rpc-mq-{}-{n}", std::process::id()))
+        Queues(format!("/ipcring-rpc-mq-{}-{n}", std::process::id()))
     }
 }
 

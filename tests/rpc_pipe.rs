@@ -11,8 +11,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rpc_alice::alice;
-use shmring::pipe::{PipeOptions, PipeReceiver, PipeSender};
-use shmring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
+use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
+use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
 use unix_frames::{unique_path, Peer, ADDR_VAR, ROLE_VAR};
 
 const ENTRY: &str = "pipe_peer_entry";

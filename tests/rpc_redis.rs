@@ -1,7 +1,7 @@
 //! RPC over Redis streams (one stream each way) between real separate processes: the test
 //! binary re-executes itself as Alice (`redis_peer_entry`).
 //!
-//! Needs `SHMRING_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:46379`); without it every test
+//! Needs `IPCRING_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:46379`); without it every test
 //! says loudly that it skipped. `.ci/steps/71-rpc-redis.sh` starts a throwaway server and
 //! sets it.
 #![cfg(all(feature = "rpc", feature = "redis"))]
@@ -16,11 +16,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use rpc_alice::alice;
-use shmring::redis::{RedisOptions, StreamConsumer, StreamOptions, StreamProducer};
-use shmring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
+use ipcring::redis::{RedisOptions, StreamConsumer, StreamOptions, StreamProducer};
+use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
 use unix_frames::{unique_path, Peer, ADDR_VAR, ROLE_VAR};
 
-const URL_VAR: &str = "SHMRING_TEST_REDIS_URL";
+const URL_VAR: &str = "IPCRING_TEST_REDIS_URL";
 const ENTRY: &str = "redis_peer_entry";
 const T: Duration = Duration::from_secs(20);
 
@@ -43,7 +43,7 @@ fn server_url(test: &str) -> Option<String> {
 fn unique_base() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     format!(
-        "shmring-test:rpc:{}:{}",
+        "ipcring-test:rpc:{}:{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )

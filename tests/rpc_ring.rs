@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use rpc_alice::alice;
-use shmring::ring::{duplex, Consumer, Producer, RingOptions, Side};
-use shmring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
+use ipcring::ring::{duplex, Consumer, Producer, RingOptions, Side};
+use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
 use unix_frames::{unique_path, Peer, ADDR_VAR, ROLE_VAR};
 
 const ENTRY: &str = "ring_peer_entry";
@@ -22,7 +22,7 @@ const T: Duration = Duration::from_secs(20);
 fn ring_name() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     format!(
-        "/shmring-rpc-{}-{}",
+        "/ipcring-rpc-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
@@ -150,9 +150,9 @@ fn client_and_server_over_rings_can_move_to_other_threads() {
     fn send_sync<T: Send + Sync>() {}
     send::<Client<Producer, Consumer, BinaryCodec>>();
     send::<Client<Producer, Consumer, JsonCodec>>();
-    send_sync::<shmring::rpc::Server<BinaryCodec>>();
-    send_sync::<shmring::rpc::Server<JsonCodec>>();
-    send::<shmring::rpc::Pending<i64>>();
+    send_sync::<ipcring::rpc::Server<BinaryCodec>>();
+    send_sync::<ipcring::rpc::Server<JsonCodec>>();
+    send::<ipcring::rpc::Pending<i64>>();
 }
 
 #[test]

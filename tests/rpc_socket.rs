@@ -11,9 +11,9 @@ mod unix_frames;
 use std::time::{Duration, Instant};
 
 use rpc_alice::alice;
-use shmring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
-use shmring::socket::{Connection, Listener, SocketOptions, DEFAULT_AUTHKEY};
-use shmring::Error;
+use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
+use ipcring::socket::{Connection, Listener, SocketOptions, DEFAULT_AUTHKEY};
+use ipcring::Error;
 use unix_frames::{unique_path, Peer, ADDR_VAR, ROLE_VAR};
 
 const ENTRY: &str = "socket_peer_entry";
@@ -48,7 +48,7 @@ fn socket_peer_entry() {
 fn bob<C: Codec>(
     addr: &str,
     codec: C,
-) -> Client<shmring::socket::SocketSender, shmring::socket::SocketReceiver, C> {
+) -> Client<ipcring::socket::SocketSender, ipcring::socket::SocketReceiver, C> {
     let (tx, rx) = Connection::connect(addr, &opts()).unwrap().into_split();
     Client::new(tx, rx, codec)
 }

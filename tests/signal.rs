@@ -4,7 +4,7 @@
 //! whole process, and libtest's extra threads would receive them through the fallback
 //! handler rather than the ordered `signalfd` path. Here the listener is created on the main
 //! thread before anything else, as the module docs advise, and the cases run one after the
-//! other. The binary re-executes itself for the peer roles (`SHMRING_SIGNAL_ROLE`).
+//! other. The binary re-executes itself for the peer roles (`IPCRING_SIGNAL_ROLE`).
 
 #[cfg(not(target_os = "linux"))]
 fn main() {
@@ -24,12 +24,12 @@ mod linux {
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
 
-    use shmring::signal::{send, Listener, Registry, Signal, SignalEvent, SignalOptions};
-    use shmring::Error;
+    use ipcring::signal::{send, Listener, Registry, Signal, SignalEvent, SignalOptions};
+    use ipcring::Error;
 
-    const ROLE: &str = "SHMRING_SIGNAL_ROLE";
-    const DIR: &str = "SHMRING_SIGNAL_DIR";
-    const ARG: &str = "SHMRING_SIGNAL_ARG";
+    const ROLE: &str = "IPCRING_SIGNAL_ROLE";
+    const DIR: &str = "IPCRING_SIGNAL_DIR";
+    const ARG: &str = "IPCRING_SIGNAL_ARG";
     const VALUES: usize = 2000;
 
     fn opts(dir: &std::path::Path) -> SignalOptions {
@@ -51,7 +51,7 @@ mod linux {
         // The listener first, on the main thread, before any other thread exists.
         let dir = PathBuf::from(std::env::var(DIR).unwrap_or_else(|_| {
             std::env::temp_dir()
-                .join(format!("shmring-signal-test-{}", std::process::id()))
+                .join(format!("ipcring-signal-test-{}", std::process::id()))
                 .display()
                 .to_string()
         }));

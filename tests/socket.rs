@@ -1,5 +1,5 @@
 //! Multi-process tests of the socket method: this test binary re-executes itself in a peer
-//! role (`peer_role`, selected by the SHMRING_SOCKET_ROLE environment variable).
+//! role (`peer_role`, selected by the IPCRING_SOCKET_ROLE environment variable).
 #![cfg(feature = "socket")]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -8,18 +8,18 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use shmring::socket::{Address, Connection, Flow, Listener, SocketOptions};
-use shmring::{Error, Receiver, Sender};
+use ipcring::socket::{Address, Connection, Flow, Listener, SocketOptions};
+use ipcring::{Error, Receiver, Sender};
 
 const KEY: &[u8] = b"Do not let eve find us!";
-const ROLE: &str = "SHMRING_SOCKET_ROLE";
+const ROLE: &str = "IPCRING_SOCKET_ROLE";
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A unique address of the given kind for this test.
 fn unique(kind: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let id = format!("shmring-sock-{}-{n}", std::process::id());
+    let id = format!("ipcring-sock-{}-{n}", std::process::id());
     match kind {
         "unix" => std::env::temp_dir()
             .join(format!("{id}.sock"))
@@ -46,7 +46,7 @@ impl Peer {
         let mut cmd = Command::new(std::env::current_exe().unwrap());
         cmd.args(["--exact", "peer_role", "--nocapture", "--test-threads", "1"])
             .env(ROLE, role)
-            .env("SHMRING_SOCKET_ADDR", addr)
+            .env("IPCRING_SOCKET_ADDR", addr)
             .stdout(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
@@ -106,10 +106,10 @@ impl Drop for Peer {
 
 fn opts_from_env() -> SocketOptions {
     let mut o = SocketOptions::new();
-    if std::env::var("SHMRING_SOCKET_NOKEY").is_err() {
+    if std::env::var("IPCRING_SOCKET_NOKEY").is_err() {
         o = o.authkey(KEY);
     }
-    if let Ok(ms) = std::env::var("SHMRING_SOCKET_HANDSHAKE_MS") {
+    if let Ok(ms) = std::env::var("IPCRING_SOCKET_HANDSHAKE_MS") {
         o = o.handshake_timeout(Duration::from_millis(ms.parse().unwrap()));
     }
     o
@@ -134,13 +134,13 @@ fn message(seq: u32) -> Vec<u8> {
 
 const SENDER_COUNT: u32 = 2000;
 
-/// The peer roles. Does nothing unless SHMRING_SOCKET_ROLE is set.
+/// The peer roles. Does nothing unless IPCRING_SOCKET_ROLE is set.
 #[test]
 fn peer_role() {
     let Ok(role) = std::env::var(ROLE) else {
         return;
     };
-    let addr = std::env::var("SHMRING_SOCKET_ADDR").unwrap();
+    let addr = std::env::var("IPCRING_SOCKET_ADDR").unwrap();
     match role.as_str() {
         // Echoes every message of every client until one sends "stop".
         "echo_server" => {
@@ -313,7 +313,7 @@ fn silent_client_is_dropped_after_the_handshake_timeout() {
     let mut server = Peer::spawn(
         "echo_server",
         &addr,
-        &[("SHMRING_SOCKET_HANDSHAKE_MS", "300")],
+        &[("IPCRING_SOCKET_HANDSHAKE_MS", "300")],
     );
     server.wait_line("READY");
     let mut silent = UnixStream::connect(&addr).unwrap();
@@ -343,7 +343,7 @@ fn silent_client_is_dropped_after_the_handshake_timeout() {
 #[test]
 fn huge_announced_frame_is_refused() {
     let addr = unique("unix");
-    let mut server = Peer::spawn("echo_server", &addr, &[("SHMRING_SOCKET_NOKEY", "1")]);
+    let mut server = Peer::spawn("echo_server", &addr, &[("IPCRING_SOCKET_NOKEY", "1")]);
     server.wait_line("READY");
     let mut raw = UnixStream::connect(&addr).unwrap();
     raw.set_read_timeout(Some(Duration::from_secs(30))).unwrap();

@@ -1,15 +1,15 @@
 # The ring's alice/bob examples, as two separate programs, started in both orders.
 cargo build --release --example ring_alice --example ring_bob
 for order in alice-first bob-first; do
-  name="/shmring-ci-example-$$-$order"
+  name="/ipcring-ci-example-$$-$order"
   if [ "$order" = alice-first ]; then
-    SHMRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/ring_alice --once > /tmp/ring_alice.out &
+    IPCRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/ring_alice --once > /tmp/ring_alice.out &
     sleep 0.3
-    SHMRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/ring_bob > /tmp/ring_bob.out
+    IPCRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/ring_bob > /tmp/ring_bob.out
   else
-    SHMRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/ring_bob > /tmp/ring_bob.out &
+    IPCRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/ring_bob > /tmp/ring_bob.out &
     sleep 0.3
-    SHMRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/ring_alice --once > /tmp/ring_alice.out
+    IPCRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/ring_alice --once > /tmp/ring_alice.out
   fi
   wait
   grep -q "bob: alice says: terrible looking machine output" /tmp/ring_bob.out

@@ -5,15 +5,15 @@ for pair in async_alice:async_bob async_alice:ring_bob ring_alice:async_bob; do
   alice=${pair%%:*}
   bob=${pair##*:}
   for order in alice-first bob-first; do
-    name="/shmring-ci-async-$$-$alice-$bob-$order"
+    name="/ipcring-ci-async-$$-$alice-$bob-$order"
     if [ "$order" = alice-first ]; then
-      SHMRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/$alice --once > /tmp/async_alice.out &
+      IPCRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/$alice --once > /tmp/async_alice.out &
       sleep 0.3
-      SHMRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/$bob > /tmp/async_bob.out
+      IPCRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/$bob > /tmp/async_bob.out
     else
-      SHMRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/$bob > /tmp/async_bob.out &
+      IPCRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/$bob > /tmp/async_bob.out &
       sleep 0.3
-      SHMRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/$alice --once > /tmp/async_alice.out
+      IPCRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/$alice --once > /tmp/async_alice.out
     fi
     wait
     grep -q "bob: alice says: terrible looking machine output" /tmp/async_bob.out

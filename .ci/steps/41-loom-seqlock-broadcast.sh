@@ -5,4 +5,4 @@
 # --release: loom explores ~450k executions for the seqlock model; debug is ~10x slower.
 # Only the two modules' models run here (`-- seqlock:: broadcast::`).
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
-  cargo test -p shmring --lib --release -- seqlock:: broadcast::
+  cargo test -p ipcring --lib --release -- seqlock:: broadcast::

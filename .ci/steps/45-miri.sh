@@ -10,7 +10,7 @@ fi
 if rustup component add --toolchain nightly miri rust-src >/dev/null 2>&1; then
   cargo +nightly miri setup
   MIRIFLAGS="-Zmiri-disable-weak-memory-emulation" \
-    cargo +nightly miri test -p shmring --lib ring::core
+    cargo +nightly miri test -p ipcring --lib ring::core
 else
   echo "!!! miri is not available for this nightly toolchain: SKIPPING the miri step !!!"
 fi

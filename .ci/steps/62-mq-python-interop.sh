@@ -8,7 +8,7 @@ python3 -c "import posix_ipc" 2>/dev/null || python3 -m pip install -q posix_ipc
 cargo build --all-features --example mq_alice --example mq_bob
 MQ_EX="${CARGO_TARGET_DIR:-target}/debug/examples"
 MQ_TMP="$(mktemp -d)"
-MQ_NAME="/shmring-ci-mq-$$"
+MQ_NAME="/ipcring-ci-mq-$$"
 on_exit "rm -rf '$MQ_TMP'; python3 -c 'import posix_ipc; posix_ipc.unlink_message_queue(\"$MQ_NAME\")' 2>/dev/null"
 
 # Python Bob -> Rust Alice (Bob first: the queue keeps his messages until Alice reads them).

@@ -13,4 +13,4 @@ done
 rpc_redis_dir=$(mktemp -d)
 on_exit "scripts/redis-test-server.sh stop '$rpc_redis_dir' $rpc_redis_port; rm -rf '$rpc_redis_dir'"
 scripts/redis-test-server.sh start "$rpc_redis_dir" "$rpc_redis_port"
-SHMRING_TEST_REDIS_URL="redis://127.0.0.1:$rpc_redis_port" cargo test --all-features --test rpc_redis
+IPCRING_TEST_REDIS_URL="redis://127.0.0.1:$rpc_redis_port" cargo test --all-features --test rpc_redis

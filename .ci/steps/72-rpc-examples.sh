@@ -36,7 +36,7 @@ rpc_pair() {
   grep -q "running command add with args \[2, 5\]" "$rpc_tmp/$name.alice"
 }
 
-rpc_ring="/shmring-ci-rpc-$$"
+rpc_ring="/ipcring-ci-rpc-$$"
 on_exit "rm -f /dev/shm$rpc_ring.ab /dev/shm$rpc_ring.ba"
 rpc_pair ring-alice-first "--name $rpc_ring" "--name $rpc_ring" alice
 rpc_pair ring-bob-first-json "--name $rpc_ring --json" "--name $rpc_ring --json" bob

@@ -1,4 +1,4 @@
-# The comparison run as a user starts it (`shmring --quick`), every method compiled in, Redis
+# The comparison run as a user starts it (`ipcring --quick`), every method compiled in, Redis
 # included against a throwaway server of this step's own; then the run's JSON must account
 # for every method: measured, or not run with a reason. Nothing measured may have failed.
 # (Debug build: the figures mean nothing here, the run must work.) Then the CLI's end-to-end
@@ -17,7 +17,7 @@ on_exit "scripts/redis-test-server.sh stop '$compare_dir' $compare_port; rm -rf 
 scripts/redis-test-server.sh start "$compare_dir" "$compare_port"
 
 REDIS_URL="redis://127.0.0.1:$compare_port" timeout 600 \
-  cargo run -q --all-features -p shmring-cli -- --quick \
+  cargo run -q --all-features -p ipcring-cli -- --quick \
   --json "$compare_dir/compare.json" --plot "$compare_dir/compare.svg"
 python3 - "$compare_dir/compare.json" <<'PY'
 import json, sys
@@ -35,5 +35,5 @@ if bad:
     sys.exit("failed measurements:\n" + "\n".join(bad))
 PY
 grep -q '<svg' "$compare_dir/compare.svg"
-SHMRING_TEST_REDIS_URL="redis://127.0.0.1:$compare_port" \
-  cargo test --all-features -p shmring-cli --test cli
+IPCRING_TEST_REDIS_URL="redis://127.0.0.1:$compare_port" \
+  cargo test --all-features -p ipcring-cli --test cli

@@ -5,7 +5,7 @@
 # clippy step already builds this crate.)
 peers_out=$(mktemp)
 on_exit "rm -f '$peers_out'"
-timeout 300 cargo run -q -p shmring-peers -- --quick | tee "$peers_out"
+timeout 300 cargo run -q -p ipcring-peers -- --quick | tee "$peers_out"
 if grep -q "^failed" "$peers_out"; then
   echo "a contender failed" >&2
   exit 1

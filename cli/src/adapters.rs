@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use shmring::transport::Deadline;
-use shmring::{Error, Receiver, Result, Sender};
+use ipcring::transport::Deadline;
+use ipcring::{Error, Receiver, Result, Sender};
 
 /// Seqlock cell value: `len: u32`, 4 bytes of padding, then up to [`CELL_MAX`] bytes.
 pub type Cell = [u8; 96];
@@ -38,7 +38,7 @@ fn decode_cell(c: &Cell, buf: &mut Vec<u8>) -> Result<()> {
 }
 
 /// Writes each message as the cell's new value (never waits).
-pub struct CellTx(pub shmring::seqlock::Writer<Cell>);
+pub struct CellTx(pub ipcring::seqlock::Writer<Cell>);
 
 impl std::fmt::Debug for CellTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -67,7 +67,7 @@ impl Sender for CellTx {
 /// skipped: that is what a seqlock is).
 pub struct CellRx {
     /// The reader.
-    pub reader: shmring::seqlock::Reader<Cell>,
+    pub reader: ipcring::seqlock::Reader<Cell>,
     /// The last version received.
     pub last: u64,
 }
@@ -109,7 +109,7 @@ pub struct SignalTx {
     /// The peer.
     pub pid: u32,
     /// Which signal.
-    pub opts: shmring::signal::SignalOptions,
+    pub opts: ipcring::signal::SignalOptions,
 }
 
 impl SignalTx {
@@ -127,7 +127,7 @@ impl SignalTx {
     }
 
     fn attempt(&self, v: i32) -> Result<bool> {
-        match shmring::signal::send(self.pid, shmring::signal::Signal::Value(v), &self.opts) {
+        match ipcring::signal::send(self.pid, ipcring::signal::Signal::Value(v), &self.opts) {
             Ok(()) => Ok(true),
             // The peer's queue of real-time signals is full: no room now.
             Err(Error::SystemLimit { .. }) => Ok(false),
@@ -168,9 +168,9 @@ impl Sender for SignalTx {
 /// Receives the values queued to this process (other signals are ignored).
 pub struct SignalRx {
     /// The listener.
-    pub listener: shmring::signal::Listener,
+    pub listener: ipcring::signal::Listener,
     /// This process's entry in its registry (held only to be removed on drop).
-    pub _registration: shmring::signal::Registration,
+    pub _registration: ipcring::signal::Registration,
 }
 
 impl std::fmt::Debug for SignalRx {
@@ -196,14 +196,14 @@ impl Receiver for SignalRx {
     fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         loop {
             let ev = self.listener.recv()?;
-            if let shmring::signal::Signal::Value(v) = ev.signal {
+            if let ipcring::signal::Signal::Value(v) = ev.signal {
                 return decode_value(v, buf);
             }
         }
     }
     fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
         while let Some(ev) = self.listener.try_recv()? {
-            if let shmring::signal::Signal::Value(v) = ev.signal {
+            if let ipcring::signal::Signal::Value(v) = ev.signal {
                 return decode_value(v, buf).map(|()| true);
             }
         }
@@ -215,7 +215,7 @@ impl Receiver for SignalRx {
         loop {
             let left = deadline.remaining().unwrap_or(Duration::MAX);
             let ev = self.listener.recv_timeout(left)?;
-            if let shmring::signal::Signal::Value(v) = ev.signal {
+            if let ipcring::signal::Signal::Value(v) = ev.signal {
                 return decode_value(v, buf);
             }
         }

@@ -1,4 +1,4 @@
-//! `shmring compare`: every method between two real processes, beside the machine's floors.
+//! `ipcring compare`: every method between two real processes, beside the machine's floors.
 //!
 //! Order of a run: the memcpy floor; then for each method that can run, the floor of its
 //! kind (reused when the previous measurement was that same floor), the method's round
@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use shmring::measure::{self, Stats, BATCH};
-use shmring::ring::Side;
-use shmring::Sender;
+use ipcring::measure::{self, Stats, BATCH};
+use ipcring::ring::Side;
+use ipcring::Sender;
 
 use crate::methods::{self, Connect, Method, Qual, Rx, Tx, Wait};
 use crate::{CompareArgs, Failure};
@@ -224,7 +224,7 @@ pub struct Machine {
 /// Everything a run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// shmring version.
+    /// ipcring version.
     pub version: &'static str,
     /// The machine.
     pub machine: Machine,
@@ -271,7 +271,7 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 /// A run-unique shm name.
 fn unique(tag: &str) -> String {
     format!(
-        "/shmring-cmp-{}-{tag}-{}",
+        "/ipcring-cmp-{}-{tag}-{}",
         std::process::id(),
         SEQ.fetch_add(1, Ordering::Relaxed)
     )
@@ -830,12 +830,12 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::new(format!("JSON: {e}")))?;
         std::fs::write(path, text + "\n")
             .map_err(|e| Failure::new(format!("writing {}: {e}", path.display())))?;
-        eprintln!("shmring: results written to {}", path.display());
+        eprintln!("ipcring: results written to {}", path.display());
     }
     if let Some(path) = &args.plot {
         crate::plot::draw(&report, path)
             .map_err(|e| Failure::new(format!("drawing {}: {e}", path.display())))?;
-        eprintln!("shmring: plot written to {}", path.display());
+        eprintln!("ipcring: plot written to {}", path.display());
     }
     Ok(())
 }
@@ -891,7 +891,7 @@ pub fn render(rep: &Report) -> String {
     let m = &rep.machine;
     let _ = writeln!(
         s,
-        "shmring {} compare ({} run, {:.0} s) on {} ({} CPUs, {} {})\n",
+        "ipcring {} compare ({} run, {:.0} s) on {} ({} CPUs, {} {})\n",
         rep.version, rep.plan.mode, rep.seconds, m.cpu, m.cpus, m.os, m.arch
     );
     if let Some(load) = m.load.filter(|&l| l > m.cpus as f64 / 2.0) {

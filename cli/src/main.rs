@@ -1,10 +1,10 @@
-//! The `shmring` command.
+//! The `ipcring` command.
 //!
-//! - `shmring` / `shmring compare`: measures every IPC method compiled in between two real
+//! - `ipcring` / `ipcring compare`: measures every IPC method compiled in between two real
 //!   processes, beside the machine's floors, and prints the article's table with the
 //!   measured columns added.
-//! - `shmring ls | inspect | rm`: the crate's segments in /dev/shm (or a directory).
-//! - `shmring send | recv`: lines or length-prefixed frames between stdin/stdout and a ring.
+//! - `ipcring ls | inspect | rm`: the crate's segments in /dev/shm (or a directory).
+//! - `ipcring send | recv`: lines or length-prefixed frames between stdin/stdout and a ring.
 //!
 //! Exit codes: 0 success, 1 failure (the message says what failed), 2 bad usage (unknown
 //! option, invalid segment name).
@@ -29,17 +29,17 @@ const EXIT_USAGE: u8 = 2;
 
 #[derive(Debug, Parser)]
 #[command(
-    name = "shmring",
+    name = "ipcring",
     version,
-    about = "Compare every IPC method on this machine; list, inspect, remove, feed and drain shmring segments.",
+    about = "Compare every IPC method on this machine; list, inspect, remove, feed and drain ipcring segments.",
     long_about = "Compare every IPC method on this machine (the default command); list, inspect, \
-remove, feed and drain shmring segments.\n\nWith no command, runs `compare`: every method \
+remove, feed and drain ipcring segments.\n\nWith no command, runs `compare`: every method \
 compiled in is measured between two real processes, beside the machine's floors, and printed \
 with the article's qualitative columns.",
-    after_help = "Examples:\n  shmring                          compare every method (about a minute)\n  \
-shmring --quick --json out.json  a short run, results also as JSON\n  \
-shmring ls                       the segments in /dev/shm\n  \
-seq 10 | shmring send /q         feed lines into ring /q (another terminal: shmring recv /q)",
+    after_help = "Examples:\n  ipcring                          compare every method (about a minute)\n  \
+ipcring --quick --json out.json  a short run, results also as JSON\n  \
+ipcring ls                       the segments in /dev/shm\n  \
+seq 10 | ipcring send /q         feed lines into ring /q (another terminal: ipcring recv /q)",
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
@@ -59,20 +59,20 @@ peer process (this binary re-run in a hidden peer role). Each round trip is show
 the floor of its kind measured right before and after it: the cache-line ping-pong for \
 busy-polling methods, the futex ping-pong for blocking ones; each throughput as a ratio to a \
 memcpy of the same size. A method that cannot run here is listed with the reason.",
-        after_help = "Examples:\n  shmring compare\n  shmring compare --quick\n  \
-shmring compare --full --json results.json --plot results.svg\n  \
-shmring compare --only ring-spin,ring-block"
+        after_help = "Examples:\n  ipcring compare\n  ipcring compare --quick\n  \
+ipcring compare --full --json results.json --plot results.svg\n  \
+ipcring compare --only ring-spin,ring-block"
     )]
     Compare(CompareArgs),
-    /// List the shmring segments in /dev/shm and in the given directories.
-    #[command(after_help = "Examples:\n  shmring ls\n  shmring ls /tmp/rings --json")]
+    /// List the ipcring segments in /dev/shm and in the given directories.
+    #[command(after_help = "Examples:\n  ipcring ls\n  ipcring ls /tmp/rings --json")]
     Ls(LsArgs),
     /// Show the header and state of one segment, read-only.
-    #[command(after_help = "Examples:\n  shmring inspect /orders\n  \
-shmring inspect /tmp/rings/orders --json")]
+    #[command(after_help = "Examples:\n  ipcring inspect /orders\n  \
+ipcring inspect /tmp/rings/orders --json")]
     Inspect(InspectArgs),
     /// Remove segments: stale ones (no live producer/consumer), live ones only with --force.
-    #[command(after_help = "Examples:\n  shmring rm /orders /jobs\n  shmring rm --force /orders")]
+    #[command(after_help = "Examples:\n  ipcring rm /orders /jobs\n  ipcring rm --force /orders")]
     Rm(RmArgs),
     /// Send stdin into a ring: one message per line, or length-prefixed frames.
     #[command(
@@ -80,8 +80,8 @@ shmring inspect /tmp/rings/orders --json")]
 start first): one message per line (without its newline), or with --framed, frames of a \
 4-byte little-endian length then the bytes. At the end of input, waits until a consumer has \
 received everything, then exits.",
-        after_help = "Examples:\n  producer | shmring send /q\n  \
-shmring send --framed /q < frames.bin"
+        after_help = "Examples:\n  producer | ipcring send /q\n  \
+ipcring send --framed /q < frames.bin"
     )]
     Send(SendArgs),
     /// Receive from a ring to stdout: one line per message, or length-prefixed frames.
@@ -89,7 +89,7 @@ shmring send --framed /q < frames.bin"
         long_about = "Receives from the ring NAME (created if missing) and writes each message \
 to stdout followed by a newline, or with --framed as a 4-byte little-endian length then the \
 bytes. Exits when the producer has gone and everything it sent was written.",
-        after_help = "Examples:\n  shmring recv /q | consumer\n  shmring recv --count 1 /q"
+        after_help = "Examples:\n  ipcring recv /q | consumer\n  ipcring recv --count 1 /q"
     )]
     Recv(RecvArgs),
     #[command(name = "__peer", hide = true)]
@@ -191,10 +191,10 @@ pub struct Failure {
     pub code: u8,
 }
 
-impl From<shmring::Error> for Failure {
-    fn from(e: shmring::Error) -> Self {
+impl From<ipcring::Error> for Failure {
+    fn from(e: ipcring::Error) -> Self {
         let code = match e {
-            shmring::Error::InvalidName { .. } => EXIT_USAGE,
+            ipcring::Error::InvalidName { .. } => EXIT_USAGE,
             _ => EXIT_FAILURE,
         };
         Failure {
@@ -239,7 +239,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if !f.msg.is_empty() {
-                eprintln!("shmring: {}", f.msg);
+                eprintln!("ipcring: {}", f.msg);
             }
             ExitCode::from(f.code)
         }

@@ -9,8 +9,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use shmring::ring::{duplex, RingOptions, Side, WaitStrategy};
-use shmring::{Receiver, Sender};
+use ipcring::ring::{duplex, RingOptions, Side, WaitStrategy};
+use ipcring::{Receiver, Sender};
 
 /// This side's sending half.
 pub type Tx = Box<dyn Sender>;
@@ -18,7 +18,7 @@ pub type Tx = Box<dyn Sender>;
 pub type Rx = Box<dyn Receiver>;
 /// Connects side `side` of a two-way channel identified by `name` (unique per run: use it
 /// to derive shm names, socket paths, queue names).
-pub type Connect = fn(name: &str, side: Side) -> shmring::Result<(Tx, Rx)>;
+pub type Connect = fn(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)>;
 
 /// How a method waits, which decides the floor its round trip is compared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -190,8 +190,8 @@ fn runs() -> Result<(), String> {
 }
 
 fn boxed<S: Sender + 'static, R: Receiver + 'static>(
-    pair: shmring::Result<(S, R)>,
-) -> shmring::Result<(Tx, Rx)> {
+    pair: ipcring::Result<(S, R)>,
+) -> ipcring::Result<(Tx, Rx)> {
     pair.map(|(s, r)| (Box::new(s) as Tx, Box::new(r) as Rx))
 }
 
@@ -203,14 +203,14 @@ fn ring_opts(wait: WaitStrategy) -> RingOptions {
         .open_timeout(Duration::from_secs(10))
 }
 
-fn ring_spin(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+fn ring_spin(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
     boxed(duplex(name, side, &ring_opts(WaitStrategy::Spin)))
 }
 
 /// The blocking ring with no spin phase: every wait sleeps on the futex, the same work as
 /// the futex floor (the default strategy spins 20 µs first, so when the peer answers at
 /// once its round trip is the busy-poll one).
-fn ring_block(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
+fn ring_block(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
     boxed(duplex(
         name,
         side,
@@ -226,14 +226,14 @@ pub fn all() -> Vec<Method> {
     vec![
         method(
             "ring-spin",
-            "shmring ring, busy-poll",
+            "ipcring ring, busy-poll",
             article::SHARED_MEMORY,
             Wait::BusyPoll,
             ring_spin,
         ),
         method(
             "ring-block",
-            "shmring ring, futex wake",
+            "ipcring ring, futex wake",
             article::SHARED_MEMORY,
             Wait::Blocking,
             ring_block,
@@ -376,15 +376,15 @@ fn redis_url() -> Result<String, String> {
     }
 }
 
-fn redis_opts() -> shmring::redis::RedisOptions {
-    shmring::redis::RedisOptions::new()
+fn redis_opts() -> ipcring::redis::RedisOptions {
+    ipcring::redis::RedisOptions::new()
         .connect_timeout(Duration::from_secs(2))
         .give_up_after(Some(Duration::from_secs(10)))
 }
 
 fn redis_check() -> Result<(), String> {
     let url = redis_url()?;
-    shmring::redis::Publisher::connect(&url, "shmring-compare-check", &redis_opts())
+    ipcring::redis::Publisher::connect(&url, "ipcring-compare-check", &redis_opts())
         .map(drop)
         .map_err(|e| format!("Redis server not reachable: {e}"))
 }
@@ -392,9 +392,9 @@ fn redis_check() -> Result<(), String> {
 /// Pub/sub, the article's example: subscribe to the incoming channel first, so nothing the
 /// peer publishes after it saw us ready is missed. Pub/sub keeps nothing in the server, so a
 /// run leaves nothing behind.
-fn redis_pubsub(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
-    use shmring::redis::{Publisher, Subscriber};
-    let url = redis_url().map_err(|r| shmring::Error::Unsupported(r.into()))?;
+fn redis_pubsub(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
+    use ipcring::redis::{Publisher, Subscriber};
+    let url = redis_url().map_err(|r| ipcring::Error::Unsupported(r.into()))?;
     let (out, inn) = directions(name, side);
     let rx = Subscriber::connect(&url, &inn, &redis_opts())?;
     let tx = Publisher::connect(&url, &out, &redis_opts())?;
@@ -420,8 +420,8 @@ fn remove_paths(name: &str) {
 
 /// Two FIFOs, one each way. Each side creates what is missing; the reader never blocks
 /// on open, the writer waits for a reader on its first send.
-fn pipe_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
-    use shmring::pipe::{PipeOptions, PipeReceiver, PipeSender};
+fn pipe_pair(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
+    use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
     let (out, inn) = directions(name, side);
     let opts = PipeOptions::new();
     let rx = PipeReceiver::open(std::env::temp_dir().join(inn), &opts)?;
@@ -431,8 +431,8 @@ fn pipe_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
 
 /// Two append-only logs, one each way (not durable: other processes see a committed
 /// message at once; an `fdatasync` per message would measure the disk).
-fn file_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
-    use shmring::file::{LogOptions, LogReader, LogWriter};
+fn file_pair(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
+    use ipcring::file::{LogOptions, LogReader, LogWriter};
     let (out, inn) = directions(name, side);
     let opts = LogOptions::new();
     let tx = LogWriter::open(std::env::temp_dir().join(out), &opts)?;
@@ -455,15 +455,15 @@ fn remove_file_logs(name: &str) {
     }
 }
 
-fn signal_opts(name: &str, who: &str) -> shmring::signal::SignalOptions {
-    shmring::signal::SignalOptions::new(who.to_owned()).dir(temp_path(name, &format!(".{who}.sig")))
+fn signal_opts(name: &str, who: &str) -> ipcring::signal::SignalOptions {
+    ipcring::signal::SignalOptions::new(who.to_owned()).dir(temp_path(name, &format!(".{who}.sig")))
 }
 
 /// Each side listens, registers its pid in its own registry, then waits for the other's
 /// pid; a message is one queued real-time signal whose `i32` holds a length byte and up to
 /// 3 bytes.
-fn signal_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
-    use shmring::signal::{Listener, Registry};
+fn signal_pair(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
+    use ipcring::signal::{Listener, Registry};
     let (me, other) = match side {
         Side::A => ("a", "b"),
         Side::B => ("b", "a"),
@@ -480,7 +480,7 @@ fn signal_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
             }
         }
         if std::time::Instant::now() > deadline {
-            return Err(shmring::Error::Timeout);
+            return Err(ipcring::Error::Timeout);
         }
         std::thread::sleep(Duration::from_millis(2));
     };
@@ -502,8 +502,8 @@ fn remove_signal_registries(name: &str) {
 
 /// Two seqlock cells, one each way, read with a busy-poll wait: a message is a new value
 /// (up to 88 bytes). Each side creates its own cell first, then opens the peer's.
-fn seqlock_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
-    use shmring::seqlock::{Reader, SeqlockOptions, Writer};
+fn seqlock_pair(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
+    use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
     let (out, inn) = directions(name, side);
     let opts = SeqlockOptions::new()
         .wait(WaitStrategy::Spin)
@@ -519,8 +519,8 @@ fn seqlock_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
 /// Two broadcast rings, one each way, each with one subscriber that busy-polls. The
 /// publisher never waits for subscribers: in a throughput run the subscriber may lose
 /// messages (counted as lost by the ring, not in the rate).
-fn broadcast_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
-    use shmring::broadcast::{BroadcastOptions, Publisher, Start, Subscriber};
+fn broadcast_pair(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
+    use ipcring::broadcast::{BroadcastOptions, Publisher, Start, Subscriber};
     let (out, inn) = directions(name, side);
     let opts = BroadcastOptions::new()
         .slots(64)
@@ -537,10 +537,10 @@ fn broadcast_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
 /// connects (retrying until A listens).
 fn socket_pair(
     side: Side,
-    listen: impl FnOnce() -> shmring::Result<shmring::socket::Listener>,
-    connect_to: impl FnOnce() -> shmring::Result<String>,
-) -> shmring::Result<(Tx, Rx)> {
-    use shmring::socket::{Connection, SocketOptions};
+    listen: impl FnOnce() -> ipcring::Result<ipcring::socket::Listener>,
+    connect_to: impl FnOnce() -> ipcring::Result<String>,
+) -> ipcring::Result<(Tx, Rx)> {
+    use ipcring::socket::{Connection, SocketOptions};
     let conn = match side {
         Side::A => listen()?.accept_timeout(Duration::from_secs(10))?,
         Side::B => Connection::connect(connect_to()?.as_str(), &SocketOptions::new())?,
@@ -548,8 +548,8 @@ fn socket_pair(
     boxed(Ok(conn.into_split()))
 }
 
-fn socket_unix(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
-    use shmring::socket::{Listener, SocketOptions};
+fn socket_unix(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
+    use ipcring::socket::{Listener, SocketOptions};
     let path = temp_path(name, ".ab");
     let addr = format!("unix:{}", path.display());
     socket_pair(
@@ -561,19 +561,19 @@ fn socket_unix(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
 
 /// TCP on the loopback: side A binds port 0 and writes the port it got to a file that
 /// side B waits for.
-fn socket_tcp(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
-    use shmring::socket::{Address, Listener, SocketOptions};
+fn socket_tcp(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
+    use ipcring::socket::{Address, Listener, SocketOptions};
     let port_file = temp_path(name, ".ab");
     socket_pair(
         side,
         || {
             let l = Listener::bind("tcp:127.0.0.1:0", &SocketOptions::new())?;
             let Address::Tcp(a) = l.local_addr().clone() else {
-                return Err(shmring::Error::InvalidConfig("not a TCP address".into()));
+                return Err(ipcring::Error::InvalidConfig("not a TCP address".into()));
             };
             let tmp = temp_path(name, ".ba");
             let io = |op: &'static str| {
-                move |source| shmring::Error::Io {
+                move |source| ipcring::Error::Io {
                     op: op.into(),
                     source,
                 }
@@ -589,7 +589,7 @@ fn socket_tcp(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
                     return Ok(format!("tcp:{a}"));
                 }
                 if std::time::Instant::now() > deadline {
-                    return Err(shmring::Error::Timeout);
+                    return Err(ipcring::Error::Timeout);
                 }
                 std::thread::sleep(Duration::from_millis(2));
             }
@@ -599,20 +599,20 @@ fn socket_tcp(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
 
 /// POSIX message queues with the defaults an unprivileged process may create (10 messages
 /// of at most 8192 bytes: 64 KiB messages do not fit, and are reported so).
-fn mq_opts() -> shmring::mq::MqOptions {
-    shmring::mq::MqOptions::new()
+fn mq_opts() -> ipcring::mq::MqOptions {
+    ipcring::mq::MqOptions::new()
 }
 
 fn mq_check() -> Result<(), String> {
-    let name = format!("/shmring-cmp-check-{}", std::process::id());
-    shmring::mq::MessageQueue::create(&name, &mq_opts())
+    let name = format!("/ipcring-cmp-check-{}", std::process::id());
+    ipcring::mq::MessageQueue::create(&name, &mq_opts())
         .map(drop)
         .map_err(|e| format!("cannot create a queue here: {e}"))
 }
 
 /// Two queues, one each way; either side may create them.
-fn mq_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
-    use shmring::mq::MessageQueue;
+fn mq_pair(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
+    use ipcring::mq::MessageQueue;
     let (out, inn) = directions(name, side);
     let tx = MessageQueue::open_or_create(&format!("/{out}"), &mq_opts())?;
     let rx = MessageQueue::open_or_create(&format!("/{inn}"), &mq_opts())?;
@@ -622,6 +622,6 @@ fn mq_pair(name: &str, side: Side) -> shmring::Result<(Tx, Rx)> {
 fn mq_cleanup(name: &str) {
     let (ab, ba) = directions(name, Side::A);
     for q in [ab, ba] {
-        let _ = shmring::mq::MessageQueue::unlink(&format!("/{q}"));
+        let _ = ipcring::mq::MessageQueue::unlink(&format!("/{q}"));
     }
 }

@@ -5,8 +5,8 @@
 use std::io::Write;
 
 use clap::{Args, ValueEnum};
-use shmring::measure;
-use shmring::ring::Side;
+use ipcring::measure;
+use ipcring::ring::Side;
 
 use crate::{methods, Failure};
 
@@ -71,7 +71,7 @@ pub fn run(a: &PeerArgs) -> Result<(), Failure> {
                 loop {
                     match measure::throughput_peer(&mut rx) {
                         Ok((n, bytes, dt)) => say(&format!("{n} {bytes} {}", dt.as_nanos()))?,
-                        Err(shmring::Error::Disconnected) => break,
+                        Err(ipcring::Error::Disconnected) => break,
                         Err(e) => return Err(e.into()),
                     }
                 }

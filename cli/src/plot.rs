@@ -99,7 +99,7 @@ pub fn draw(rep: &Report, path: &Path) -> Result<(), Box<dyn std::error::Error>>
     let font = ("sans-serif", 13).into_font();
     let small_font = ("sans-serif", 11).into_font();
     let title = format!(
-        "shmring compare: {} ({} CPUs), {} run",
+        "ipcring compare: {} ({} CPUs), {} run",
         rep.machine.cpu, rep.machine.cpus, rep.plan.mode
     );
     root.draw(&Text::new(title, (10, 8), ("sans-serif", 15).into_font()))?;

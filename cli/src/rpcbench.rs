@@ -9,8 +9,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use shmring::measure::Stats;
-use shmring::rpc::{BinaryCodec, Client, Codec, JsonCodec, Server};
+use ipcring::measure::Stats;
+use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, Server};
 
 use crate::methods::{RpcCodec, Rx, Tx};
 

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
-use shmring::ring::{self, Consumer, Producer, RingInfo, RingOptions};
-use shmring::segment::{self, SegmentInfo};
-use shmring::Error;
+use ipcring::ring::{self, Consumer, Producer, RingInfo, RingOptions};
+use ipcring::segment::{self, SegmentInfo};
+use ipcring::Error;
 
 use crate::{Failure, InspectArgs, LsArgs, RecvArgs, RmArgs, SendArgs};
 
@@ -16,11 +16,11 @@ use crate::{Failure, InspectArgs, LsArgs, RecvArgs, RmArgs, SendArgs};
 struct Seen {
     info: SegmentInfo,
     ring: Option<RingInfo>,
-    seqlock: Option<shmring::seqlock::SeqlockInfo>,
-    broadcast: Option<shmring::broadcast::BroadcastInfo>,
+    seqlock: Option<ipcring::seqlock::SeqlockInfo>,
+    broadcast: Option<ipcring::broadcast::BroadcastInfo>,
 }
 
-fn look(name: &str) -> shmring::Result<Seen> {
+fn look(name: &str) -> ipcring::Result<Seen> {
     let info = segment::inspect(name)?;
     let mut seen = Seen {
         info,
@@ -30,8 +30,8 @@ fn look(name: &str) -> shmring::Result<Seen> {
     };
     match seen.info.kind {
         "ring" => seen.ring = Some(ring::inspect(name)?),
-        "seqlock" => seen.seqlock = Some(shmring::seqlock::inspect(name)?),
-        "broadcast" => seen.broadcast = Some(shmring::broadcast::inspect(name)?),
+        "seqlock" => seen.seqlock = Some(ipcring::seqlock::inspect(name)?),
+        "broadcast" => seen.broadcast = Some(ipcring::broadcast::inspect(name)?),
         _ => {}
     }
     Ok(seen)
@@ -158,7 +158,7 @@ fn candidates(dirs: &[PathBuf]) -> Vec<String> {
     names
 }
 
-/// `shmring ls`.
+/// `ipcring ls`.
 pub fn ls(a: &LsArgs) -> Result<(), Failure> {
     for d in &a.dirs {
         if !d.is_dir() {
@@ -188,7 +188,7 @@ pub fn ls(a: &LsArgs) -> Result<(), Failure> {
         return Ok(());
     }
     if found.is_empty() {
-        println!("no shmring segments");
+        println!("no ipcring segments");
         return Ok(());
     }
     println!(
@@ -242,7 +242,7 @@ fn age(created_ns: u64) -> String {
     }
 }
 
-/// `shmring inspect`.
+/// `ipcring inspect`.
 pub fn inspect(a: &InspectArgs) -> Result<(), Failure> {
     let s = look(&a.name)?;
     if a.json {
@@ -314,7 +314,7 @@ pub fn inspect(a: &InspectArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `shmring rm`.
+/// `ipcring rm`.
 pub fn rm(a: &RmArgs) -> Result<(), Failure> {
     let mut failed = 0;
     for name in &a.names {
@@ -327,11 +327,11 @@ pub fn rm(a: &RmArgs) -> Result<(), Failure> {
             ),
             Err(e @ Error::RoleTaken { .. }) => {
                 failed += 1;
-                eprintln!("shmring: {name}: not removed: {e} (use --force to remove it anyway)");
+                eprintln!("ipcring: {name}: not removed: {e} (use --force to remove it anyway)");
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("shmring: {name}: not removed: {e}");
+                eprintln!("ipcring: {name}: not removed: {e}");
             }
         }
     }
@@ -385,7 +385,7 @@ fn read_frame(input: &mut impl Read, buf: &mut Vec<u8>, max: usize) -> Result<bo
     Ok(true)
 }
 
-/// `shmring send`.
+/// `ipcring send`.
 pub fn send(a: &SendArgs) -> Result<(), Failure> {
     let mut tx = Producer::open_or_create(&a.name, &ring_opts(a.capacity))?;
     let max = tx.max_message();
@@ -443,7 +443,7 @@ fn write_msg(out: &mut impl Write, msg: &[u8], framed: bool) -> std::io::Result<
     }
 }
 
-/// `shmring recv`.
+/// `ipcring recv`.
 pub fn recv(a: &RecvArgs) -> Result<(), Failure> {
     let mut rx = Consumer::open_or_create(&a.name, &ring_opts(a.capacity))?;
     let stdout = std::io::stdout();
@@ -468,7 +468,7 @@ pub fn recv(a: &RecvArgs) -> Result<(), Failure> {
     match written {
         Ok(None) => Ok(()),
         Ok(Some(e)) => Err(e.into()),
-        // The reader of our stdout went away (`shmring recv /q | head`): a normal end.
+        // The reader of our stdout went away (`ipcring recv /q | head`): a normal end.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(e.into()),
     }

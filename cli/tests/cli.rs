@@ -1,4 +1,4 @@
-//! The `shmring` binary, run end to end as a user runs it.
+//! The `ipcring` binary, run end to end as a user runs it.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -6,16 +6,16 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use shmring::ring::{Consumer, Producer, RingOptions};
+use ipcring::ring::{Consumer, Producer, RingOptions};
 
-const EXE: &str = env!("CARGO_BIN_EXE_shmring");
+const EXE: &str = env!("CARGO_BIN_EXE_ipcring");
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// A shm name unique to this test process and call.
 fn uniq(tag: &str) -> String {
     format!(
-        "/shmring-clitest-{tag}-{}-{}",
+        "/ipcring-clitest-{tag}-{}-{}",
         std::process::id(),
         SEQ.fetch_add(1, Ordering::Relaxed)
     )
@@ -33,7 +33,7 @@ fn run(args: &[&str]) -> Output {
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .expect("run shmring")
+        .expect("run ipcring")
 }
 
 fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
@@ -43,7 +43,7 @@ fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run shmring");
+        .expect("run ipcring");
     child.stdin.take().unwrap().write_all(input).unwrap();
     child.wait_with_output().unwrap()
 }
@@ -110,7 +110,7 @@ fn inspect_and_rm_refuse_files_that_are_not_segments() {
     let short_s = short.to_str().unwrap();
 
     // The same error text as the library gives.
-    let lib_err = shmring::ring::inspect(junk_s).unwrap_err().to_string();
+    let lib_err = ipcring::ring::inspect(junk_s).unwrap_err().to_string();
     let out = run(&["inspect", junk_s]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
@@ -198,7 +198,7 @@ fn rm_force_removes_a_live_segment_and_ls_finds_shm_names() {
     assert!(line.contains("consumer") && line.contains("live"), "{line}");
     let out = run(&["rm", "--force", &name]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(shmring::segment::inspect(&name).is_err());
+    assert!(ipcring::segment::inspect(&name).is_err());
 }
 
 #[test]
@@ -275,7 +275,7 @@ fn send_refuses_oversized_and_truncated_frames() {
         text(&out.stderr)
     );
     assert_eq!(&*rx.recv().unwrap(), b"ok");
-    assert!(matches!(rx.recv(), Err(shmring::Error::Disconnected)));
+    assert!(matches!(rx.recv(), Err(ipcring::Error::Disconnected)));
 }
 
 #[test]
@@ -325,7 +325,7 @@ fn compare_quick_measures_the_ring_against_the_floors() {
     let t = text(&out.stdout);
     assert!(t.contains("floor: cache-line ping-pong"), "{t}");
     assert!(t.contains("floor: futex ping-pong"), "{t}");
-    assert!(t.contains("shmring ring, busy-poll"), "{t}");
+    assert!(t.contains("ipcring ring, busy-poll"), "{t}");
 
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let methods = v["methods"].as_array().unwrap();
@@ -349,7 +349,7 @@ fn compare_quick_measures_the_ring_against_the_floors() {
         .collect();
     assert!(kinds.contains(&"spin".into()) && kinds.contains(&"futex".into()));
     let svg_text = std::fs::read_to_string(&svg).unwrap();
-    assert!(svg_text.starts_with("<svg") && svg_text.contains("shmring ring, futex wake"));
+    assert!(svg_text.starts_with("<svg") && svg_text.contains("ipcring ring, futex wake"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -362,7 +362,7 @@ fn run_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
             None => c.env_remove(k),
         };
     }
-    c.output().expect("run shmring")
+    c.output().expect("run ipcring")
 }
 
 #[test]
@@ -381,8 +381,8 @@ fn compare_redis_runs_only_against_redis_url() {
         "{}",
         text(&out.stdout)
     );
-    let Ok(url) = std::env::var("SHMRING_TEST_REDIS_URL") else {
-        eprintln!("*** SKIPPED the Redis measurement: SHMRING_TEST_REDIS_URL is not set");
+    let Ok(url) = std::env::var("IPCRING_TEST_REDIS_URL") else {
+        eprintln!("*** SKIPPED the Redis measurement: IPCRING_TEST_REDIS_URL is not set");
         return;
     };
     let dir = tmpdir("redis");
@@ -410,8 +410,8 @@ fn compare_redis_runs_only_against_redis_url() {
 
 #[test]
 fn ls_and_inspect_show_seqlock_and_broadcast_segments() {
-    use shmring::broadcast::{BroadcastOptions, Publisher};
-    use shmring::seqlock::{SeqlockOptions, Writer};
+    use ipcring::broadcast::{BroadcastOptions, Publisher};
+    use ipcring::seqlock::{SeqlockOptions, Writer};
     let cell = uniq("cell");
     let bcast = uniq("bcast");
     let mut w = Writer::<[u8; 16]>::create(&cell, &SeqlockOptions::new()).unwrap();
@@ -467,7 +467,7 @@ fn rm_goes_on_after_a_failure_and_exits_1() {
         text(&out.stderr)
     );
     assert!(text(&out.stdout).contains(&format!("removed {stale}")));
-    assert!(shmring::segment::inspect(&stale).is_err());
+    assert!(ipcring::segment::inspect(&stale).is_err());
 }
 
 #[test]

@@ -6,11 +6,11 @@
 use std::os::unix::fs::FileExt;
 
 use libfuzzer_sys::fuzz_target;
-use shmring::ring::{Consumer, Producer, RingOptions};
-use shmring::Error;
+use ipcring::ring::{Consumer, Producer, RingOptions};
+use ipcring::Error;
 
 fuzz_target!(|data: &[u8]| {
-    let path = std::env::temp_dir().join(format!("shmring-fuzz-live-{}", std::process::id()));
+    let path = std::env::temp_dir().join(format!("ipcring-fuzz-live-{}", std::process::id()));
     let p = path.to_str().unwrap();
     let _ = std::fs::remove_file(&path);
     let opts = RingOptions::new().capacity(512);
@@ -43,5 +43,5 @@ fuzz_target!(|data: &[u8]| {
             },
         }
     }
-    let _ = shmring::ring::inspect(p);
+    let _ = ipcring::ring::inspect(p);
 });

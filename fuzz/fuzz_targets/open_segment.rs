@@ -7,11 +7,11 @@ use std::io::Write;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use shmring::ring::{Consumer, Producer, RingOptions};
+use ipcring::ring::{Consumer, Producer, RingOptions};
 
 fuzz_target!(|data: &[u8]| {
     let dir = std::env::temp_dir();
-    let path = dir.join(format!("shmring-fuzz-open-{}", std::process::id()));
+    let path = dir.join(format!("ipcring-fuzz-open-{}", std::process::id()));
     let p = path.to_str().unwrap();
     let _ = std::fs::remove_file(&path);
     let opts = RingOptions::new().open_timeout(Duration::from_millis(0));
@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
-        let _ = shmring::ring::inspect(p);
+        let _ = ipcring::ring::inspect(p);
     }
     let _ = std::fs::remove_file(&path);
 });

@@ -1,12 +1,12 @@
-//! The contenders, each behind shmring's `Sender`/`Receiver` traits, used "the obvious way"
+//! The contenders, each behind ipcring's `Sender`/`Receiver` traits, used "the obvious way"
 //! (as their documentation shows), two one-way channels or one two-way connection each.
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::Duration;
 
-use shmring::ring::{duplex, RingOptions, Side, WaitStrategy};
-use shmring::{Error, Receiver, Result, Sender};
+use ipcring::ring::{duplex, RingOptions, Side, WaitStrategy};
+use ipcring::{Error, Receiver, Result, Sender};
 
 /// This side's sending half.
 pub type Tx = Box<dyn Sender>;
@@ -41,14 +41,14 @@ pub fn all() -> Vec<Contender> {
     vec![
         Contender {
             id: "ring-spin",
-            label: "shmring ring, busy-poll",
+            label: "ipcring ring, busy-poll",
             busy_poll: true,
             a_side: |n, spawn| ring_a(n, spawn, WaitStrategy::Spin),
             b_side: |t| ring_b(t, WaitStrategy::Spin),
         },
         Contender {
             id: "ring-block",
-            label: "shmring ring, futex wake",
+            label: "ipcring ring, futex wake",
             busy_poll: false,
             a_side: |n, spawn| ring_a(n, spawn, ring_block()),
             b_side: |t| ring_b(t, ring_block()),
@@ -100,7 +100,7 @@ fn s(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-// ---- shmring's ring ----
+// ---- ipcring's ring ----
 
 fn ring_block() -> WaitStrategy {
     WaitStrategy::SpinBlock {
@@ -634,7 +634,7 @@ fn iox_a(
     spawn: &mut dyn FnMut(&str) -> std::result::Result<(), String>,
     blocking: bool,
 ) -> std::result::Result<(Tx, Rx), String> {
-    let base = format!("shmring-peers{}", name.replace('/', "-"));
+    let base = format!("ipcring-peers{}", name.replace('/', "-"));
     let (mut tx, mut rx) = iox_ports(&base, "ab", "ba", blocking)?;
     spawn(&base)?;
     let deadline = Instant::now() + HS_TIMEOUT;

@@ -1,14 +1,14 @@
-//! shmring's ring beside other Rust IPC crates, measured the same way in the same run:
+//! ipcring's ring beside other Rust IPC crates, measured the same way in the same run:
 //! round trip p50/p99 of 64 bytes and one-way throughput of 64 B and 64 KiB messages
 //! between two processes, each round trip beside the floor of its kind (cache-line
 //! ping-pong for busy-poll, futex ping-pong for blocking).
 //!
-//! Every contender is wrapped in shmring's `Sender`/`Receiver` traits and driven by the
-//! same code (`shmring::measure`'s echo and throughput drivers, a time-bounded round-trip
+//! Every contender is wrapped in ipcring's `Sender`/`Receiver` traits and driven by the
+//! same code (`ipcring::measure`'s echo and throughput drivers, a time-bounded round-trip
 //! loop), so they all do one copy in and one copy out per message.
 //!
-//! Run: `cargo run --release -p shmring-peers` (`-- --quick` for a short run;
-//! `SHMRING_PEERS_ONLY=iceoryx2` runs only the contenders whose id contains that text).
+//! Run: `cargo run --release -p ipcring-peers` (`-- --quick` for a short run;
+//! `IPCRING_PEERS_ONLY=iceoryx2` runs only the contenders whose id contains that text).
 
 mod contenders;
 
@@ -16,8 +16,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use shmring::measure::{self, Stats, BATCH};
-use shmring::{Receiver, Sender};
+use ipcring::measure::{self, Stats, BATCH};
+use ipcring::{Receiver, Sender};
 
 use contenders::{Contender, Rx, Tx};
 
@@ -65,7 +65,7 @@ fn peer(args: &[String]) -> Result<(), String> {
                     let _ = writeln!(out, "{n} {bytes} {}", dt.as_nanos());
                     let _ = out.flush();
                 }
-                Err(shmring::Error::Disconnected) => return Ok(()),
+                Err(ipcring::Error::Disconnected) => return Ok(()),
                 Err(e) => return Err(e.to_string()),
             }
         },
@@ -119,7 +119,7 @@ fn unique(tag: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     format!(
-        "/shmring-peers-{}-{tag}-{}",
+        "/ipcring-peers-{}-{tag}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
@@ -149,7 +149,7 @@ fn round_trips(
     budget: Duration,
     one_by_one: bool,
 ) -> Result<Stats, String> {
-    let e = |e: shmring::Error| e.to_string();
+    let e = |e: ipcring::Error| e.to_string();
     let msg = vec![0xA5u8; SMALL];
     let mut buf = Vec::new();
     let warm = Instant::now() + budget / 10;
@@ -311,12 +311,12 @@ fn run(budget: Duration) {
         std::thread::sleep(Duration::from_secs(1));
         let last = PROGRESS.load(std::sync::atomic::Ordering::Relaxed);
         if start.elapsed().as_secs().saturating_sub(last) > 60 {
-            eprintln!("shmring-peers: no progress for a minute; a contender is stuck");
+            eprintln!("ipcring-peers: no progress for a minute; a contender is stuck");
             std::process::exit(1);
         }
     });
-    // SHMRING_PEERS_ONLY=text: only the contenders whose id contains it.
-    let only = std::env::var("SHMRING_PEERS_ONLY").unwrap_or_default();
+    // IPCRING_PEERS_ONLY=text: only the contenders whose id contains it.
+    let only = std::env::var("IPCRING_PEERS_ONLY").unwrap_or_default();
     let chosen: Vec<Contender> = contenders::all()
         .into_iter()
         .filter(|c| c.id.contains(only.as_str()))
@@ -346,7 +346,7 @@ fn run(budget: Duration) {
             .min_by(f64::total_cmp)
     };
     let (spin, futex) = (best(&fs1, &fs2), best(&ff1, &ff2));
-    println!("shmring peers: two processes, same drivers, floors measured before and after\n");
+    println!("ipcring peers: two processes, same drivers, floors measured before and after\n");
     println!(
         "{:<42} {:>9} {:>9} {:>8} | {:>12} {:>12}",
         "", "rtt p50", "rtt p99", "p50/fl", "64 B msg/s", "64 KiB GB/s"

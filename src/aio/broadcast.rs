@@ -9,13 +9,13 @@
 //! [`Publisher::publish`]: crate::broadcast::Publisher::publish
 //!
 //! ```
-//! use shmring::aio::broadcast::AsyncSubscriber;
-//! use shmring::broadcast::{BroadcastOptions, Publisher, Recv, Start};
+//! use ipcring::aio::broadcast::AsyncSubscriber;
+//! use ipcring::broadcast::{BroadcastOptions, Publisher, Recv, Start};
 //!
-//! # fn main() -> shmring::Result<()> {
+//! # fn main() -> ipcring::Result<()> {
 //! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 //! rt.block_on(async {
-//!     let name = format!("/shmring-aiobc-{}", std::process::id());
+//!     let name = format!("/ipcring-aiobc-{}", std::process::id());
 //!     let opts = BroadcastOptions::new();
 //!     let mut tx = Publisher::create(&name, &opts)?;
 //!     let mut sub = AsyncSubscriber::open(&name, &opts.clone().start(Start::Next))?;
@@ -36,10 +36,10 @@ use crate::Result;
 /// A broadcast subscriber for tokio. Wraps a [`Subscriber`].
 ///
 /// ```no_run
-/// use shmring::aio::broadcast::AsyncSubscriber;
-/// use shmring::aio::AsyncReceiver;
-/// use shmring::broadcast::BroadcastOptions;
-/// # async fn demo() -> shmring::Result<()> {
+/// use ipcring::aio::broadcast::AsyncSubscriber;
+/// use ipcring::aio::AsyncReceiver;
+/// use ipcring::broadcast::BroadcastOptions;
+/// # async fn demo() -> ipcring::Result<()> {
 /// let mut sub = AsyncSubscriber::open("/prices", &BroadcastOptions::new())?;
 /// let latest = AsyncReceiver::recv(&mut sub).await?; // skips over lost messages
 /// # Ok(()) }

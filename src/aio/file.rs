@@ -12,11 +12,11 @@
 //!   blocking pool (every runtime built by `tokio::runtime::Builder` has one).
 //!
 //! ```
-//! use shmring::aio::file::{AsyncLogReader, AsyncLogWriter};
-//! use shmring::aio::{AsyncReceiver, AsyncSender};
-//! use shmring::file::LogOptions;
+//! use ipcring::aio::file::{AsyncLogReader, AsyncLogWriter};
+//! use ipcring::aio::{AsyncReceiver, AsyncSender};
+//! use ipcring::file::LogOptions;
 //!
-//! # fn main() -> shmring::Result<()> {
+//! # fn main() -> ipcring::Result<()> {
 //! let dir = tempfile::tempdir().unwrap();
 //! let path = dir.path().join("orders.log");
 //! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -60,10 +60,10 @@ impl AsRawFd for WatchFd {
 /// Reads a shared log in a tokio task. Implements [`AsyncReceiver`].
 ///
 /// ```
-/// use shmring::aio::file::AsyncLogReader;
-/// use shmring::aio::AsyncReceiver;
+/// use ipcring::aio::file::AsyncLogReader;
+/// use ipcring::aio::AsyncReceiver;
 /// use std::time::Duration;
-/// # fn main() -> shmring::Result<()> {
+/// # fn main() -> ipcring::Result<()> {
 /// # let dir = tempfile::tempdir().unwrap();
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// rt.block_on(async {
@@ -92,11 +92,11 @@ impl AsyncLogReader {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// use shmring::file::LogReader;
+    /// use ipcring::file::LogReader;
     /// let r = LogReader::open(dir.path().join("x.log"), &Default::default())?;
     /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    /// let r = rt.block_on(async { shmring::aio::file::AsyncLogReader::from_blocking(r) })?;
-    /// # Ok::<(), shmring::Error>(())
+    /// let r = rt.block_on(async { ipcring::aio::file::AsyncLogReader::from_blocking(r) })?;
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn from_blocking(inner: LogReader) -> Result<AsyncLogReader> {
         let fd = match inner.watch_raw_fd() {
@@ -153,9 +153,9 @@ impl AsyncReceiver for AsyncLogReader {
 /// (the log's `flock` has no async form). Implements [`AsyncSender`].
 ///
 /// ```
-/// use shmring::aio::file::AsyncLogWriter;
-/// use shmring::aio::AsyncSender;
-/// # fn main() -> shmring::Result<()> {
+/// use ipcring::aio::file::AsyncLogWriter;
+/// use ipcring::aio::AsyncSender;
+/// # fn main() -> ipcring::Result<()> {
 /// # let dir = tempfile::tempdir().unwrap();
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// rt.block_on(async {
@@ -182,10 +182,10 @@ impl AsyncLogWriter {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// use shmring::file::LogWriter;
+    /// use ipcring::file::LogWriter;
     /// let w = LogWriter::open(dir.path().join("x.log"), &Default::default())?;
-    /// let w = shmring::aio::file::AsyncLogWriter::from_blocking(w);
-    /// # Ok::<(), shmring::Error>(())
+    /// let w = ipcring::aio::file::AsyncLogWriter::from_blocking(w);
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn from_blocking(inner: LogWriter) -> AsyncLogWriter {
         let max_message = Sender::max_message(&inner);

@@ -70,7 +70,7 @@ fn start() -> Option<&'static Hub> {
         return None;
     }
     std::thread::Builder::new()
-        .name("shmring-async-waker".into())
+        .name("ipcring-async-waker".into())
         .spawn(move || hub.run())
         .ok()?;
     Some(hub)

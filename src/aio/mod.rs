@@ -36,14 +36,14 @@
 //! # Example
 //!
 //! ```
-//! use shmring::aio::ring::{AsyncConsumer, AsyncProducer};
-//! use shmring::aio::{AsyncReceiver, AsyncSender};
-//! use shmring::ring::RingOptions;
+//! use ipcring::aio::ring::{AsyncConsumer, AsyncProducer};
+//! use ipcring::aio::{AsyncReceiver, AsyncSender};
+//! use ipcring::ring::RingOptions;
 //!
-//! # fn main() -> shmring::Result<()> {
+//! # fn main() -> ipcring::Result<()> {
 //! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 //! rt.block_on(async {
-//!     let name = format!("/shmring-aiodoc-{}", std::process::id());
+//!     let name = format!("/ipcring-aiodoc-{}", std::process::id());
 //!     let opts = RingOptions::new().capacity(4096);
 //!     let mut tx = AsyncProducer::create(&name, &opts)?;
 //!     let mut rx = AsyncConsumer::open(&name, &opts)?;
@@ -87,8 +87,8 @@ pub(crate) mod wait;
 /// The sending half of an async transport: moves whole byte messages to the peer.
 ///
 /// ```
-/// use shmring::aio::AsyncSender;
-/// async fn greet<S: AsyncSender>(tx: &mut S) -> shmring::Result<()> {
+/// use ipcring::aio::AsyncSender;
+/// async fn greet<S: AsyncSender>(tx: &mut S) -> ipcring::Result<()> {
 ///     tx.send(b"hello").await
 /// }
 /// ```
@@ -121,8 +121,8 @@ pub trait AsyncSender: Send {
 /// The receiving half of an async transport: receives whole byte messages from the peer.
 ///
 /// ```
-/// use shmring::aio::AsyncReceiver;
-/// async fn next_len<R: AsyncReceiver>(rx: &mut R) -> shmring::Result<usize> {
+/// use ipcring::aio::AsyncReceiver;
+/// async fn next_len<R: AsyncReceiver>(rx: &mut R) -> ipcring::Result<usize> {
 ///     Ok(rx.recv().await?.len())
 /// }
 /// ```

@@ -10,13 +10,13 @@
 //! [`tokio::time::timeout`] or the traits' `_timeout` forms.
 //!
 //! ```
-//! use shmring::aio::mq::AsyncMessageQueue;
-//! use shmring::mq::MqOptions;
+//! use ipcring::aio::mq::AsyncMessageQueue;
+//! use ipcring::mq::MqOptions;
 //!
-//! # fn main() -> shmring::Result<()> {
+//! # fn main() -> ipcring::Result<()> {
 //! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 //! rt.block_on(async {
-//!     let name = format!("/shmring-aiomq-{}", std::process::id());
+//!     let name = format!("/ipcring-aiomq-{}", std::process::id());
 //!     let opts = MqOptions::new().max_messages(4).message_size(64);
 //!     let mut q = AsyncMessageQueue::create(&name, &opts)?;
 //!     q.send_priority(b"later", 1).await?;
@@ -51,14 +51,14 @@ impl AsRawFd for MqFd {
 /// A POSIX message queue for tokio. Wraps a [`MessageQueue`]; sends and receives.
 ///
 /// ```
-/// use shmring::aio::mq::AsyncMessageQueue;
-/// use shmring::aio::AsyncReceiver;
-/// use shmring::mq::MqOptions;
+/// use ipcring::aio::mq::AsyncMessageQueue;
+/// use ipcring::aio::AsyncReceiver;
+/// use ipcring::mq::MqOptions;
 /// use std::time::Duration;
-/// # fn main() -> shmring::Result<()> {
+/// # fn main() -> ipcring::Result<()> {
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// rt.block_on(async {
-///     let name = format!("/shmring-aiomq2-{}", std::process::id());
+///     let name = format!("/ipcring-aiomq2-{}", std::process::id());
 ///     let mut q = AsyncMessageQueue::create(&name, &MqOptions::new())?;
 ///     assert!(q.recv_timeout(Duration::from_millis(5)).await.unwrap_err().is_timeout());
 ///     Ok(())

@@ -10,10 +10,10 @@
 //! to a new descriptor (after the peer left), so the registration never outlives its file.
 //!
 //! ```no_run
-//! use shmring::aio::pipe::{AsyncPipeReceiver, AsyncPipeSender};
-//! use shmring::pipe::PipeOptions;
+//! use ipcring::aio::pipe::{AsyncPipeReceiver, AsyncPipeSender};
+//! use ipcring::pipe::PipeOptions;
 //!
-//! # async fn demo() -> shmring::Result<()> {
+//! # async fn demo() -> ipcring::Result<()> {
 //! let mut rx = AsyncPipeReceiver::open("/tmp/demo.fifo", &PipeOptions::new())?;
 //! let mut tx = AsyncPipeSender::open("/tmp/demo.fifo", &PipeOptions::new())?;
 //! tx.send(b"Howdy").await?;
@@ -54,8 +54,8 @@ fn register_dup(fd: std::os::fd::BorrowedFd<'_>) -> Result<Registered> {
 /// The writing end of a named pipe, for tokio. Wraps a [`PipeSender`].
 ///
 /// ```no_run
-/// # use shmring::aio::pipe::AsyncPipeSender;
-/// # async fn demo() -> shmring::Result<()> {
+/// # use ipcring::aio::pipe::AsyncPipeSender;
+/// # async fn demo() -> ipcring::Result<()> {
 /// let mut tx = AsyncPipeSender::open("fifo", &Default::default())?;
 /// tx.send(b"hello").await?; // waits (no thread) for a reader, then for room
 /// tx.flush().await?;
@@ -242,8 +242,8 @@ impl AsyncSender for AsyncPipeSender {
 /// The reading end of a named pipe, for tokio. Wraps a [`PipeReceiver`].
 ///
 /// ```no_run
-/// # use shmring::aio::pipe::AsyncPipeReceiver;
-/// # async fn demo() -> shmring::Result<()> {
+/// # use ipcring::aio::pipe::AsyncPipeReceiver;
+/// # async fn demo() -> ipcring::Result<()> {
 /// let mut rx = AsyncPipeReceiver::open("fifo", &Default::default())?;
 /// let mut buf = Vec::new();
 /// rx.recv_into(&mut buf).await?; // waits (no thread) for a writer and its frame

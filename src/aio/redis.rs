@@ -24,11 +24,11 @@
 //! - A dropped [`Pooled::with`] still runs its closure to the end; its result is dropped.
 //!
 //! ```no_run
-//! use shmring::aio::redis::{AsyncPublisher, AsyncSubscriber};
-//! use shmring::aio::{AsyncReceiver, AsyncSender};
-//! use shmring::redis::{Publisher, RedisOptions, Subscriber};
+//! use ipcring::aio::redis::{AsyncPublisher, AsyncSubscriber};
+//! use ipcring::aio::{AsyncReceiver, AsyncSender};
+//! use ipcring::redis::{Publisher, RedisOptions, Subscriber};
 //!
-//! # async fn f() -> shmring::Result<()> {
+//! # async fn f() -> ipcring::Result<()> {
 //! let url = "redis://127.0.0.1:6379";
 //! let opts = RedisOptions::new();
 //! let mut rx = AsyncSubscriber::connect(url, move |u| Subscriber::connect(u, "news", &opts)).await?;
@@ -72,10 +72,10 @@ pub type AsyncStreamConsumer = Pooled<StreamConsumer>;
 /// any other method of `T` through [`Pooled::with`]. See the module docs for cancellation.
 ///
 /// ```no_run
-/// use shmring::aio::redis::AsyncStreamConsumer;
-/// use shmring::redis::{AckMode, StreamConsumer, StreamOptions};
-/// use shmring::transport::Deadline;
-/// # async fn f() -> shmring::Result<()> {
+/// use ipcring::aio::redis::AsyncStreamConsumer;
+/// use ipcring::redis::{AckMode, StreamConsumer, StreamOptions};
+/// use ipcring::transport::Deadline;
+/// # async fn f() -> ipcring::Result<()> {
 /// let opts = StreamOptions::new().ack_mode(AckMode::Manual);
 /// let mut rx = AsyncStreamConsumer::connect("redis://127.0.0.1:6379", move |u| {
 ///     StreamConsumer::connect(u, "orders", "billing", "worker-1", &opts)
@@ -95,10 +95,10 @@ impl<T: Send + 'static> Pooled<T> {
     /// Wraps a connected handle.
     ///
     /// ```no_run
-    /// use shmring::redis::{Publisher, RedisOptions};
+    /// use ipcring::redis::{Publisher, RedisOptions};
     /// let p = Publisher::connect("redis://127.0.0.1:6379", "news", &RedisOptions::new())?;
-    /// let p = shmring::aio::redis::AsyncPublisher::new(p);
-    /// # Ok::<(), shmring::Error>(())
+    /// let p = ipcring::aio::redis::AsyncPublisher::new(p);
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn new(inner: T) -> Pooled<T> {
         Pooled {
@@ -111,9 +111,9 @@ impl<T: Send + 'static> Pooled<T> {
     /// may wait for the server, with the options' backoff) and wraps the handle.
     ///
     /// ```no_run
-    /// use shmring::aio::redis::AsyncStreamProducer;
-    /// use shmring::redis::{StreamOptions, StreamProducer};
-    /// # async fn f() -> shmring::Result<()> {
+    /// use ipcring::aio::redis::AsyncStreamProducer;
+    /// use ipcring::redis::{StreamOptions, StreamProducer};
+    /// # async fn f() -> ipcring::Result<()> {
     /// let tx = AsyncStreamProducer::connect("redis://127.0.0.1:6379", |u| {
     ///     StreamProducer::connect(u, "orders", &StreamOptions::new())
     /// })
@@ -139,7 +139,7 @@ impl<T: Send + 'static> Pooled<T> {
     /// result is dropped.
     ///
     /// ```no_run
-    /// # async fn f(rx: &mut shmring::aio::redis::AsyncSubscriber) -> shmring::Result<()> {
+    /// # async fn f(rx: &mut ipcring::aio::redis::AsyncSubscriber) -> ipcring::Result<()> {
     /// if let Some(gap) = rx.with(|s| Ok(s.take_gap())).await? {
     ///     eprintln!("missed messages for {:?}", gap.duration());
     /// }
@@ -156,7 +156,7 @@ impl<T: Send + 'static> Pooled<T> {
     /// Waits for an operation a dropped future left running. Cancel safe.
     ///
     /// ```no_run
-    /// # async fn f(tx: &mut shmring::aio::redis::AsyncPublisher) -> shmring::Result<()> {
+    /// # async fn f(tx: &mut ipcring::aio::redis::AsyncPublisher) -> ipcring::Result<()> {
     /// tx.settle().await?;
     /// assert!(tx.get_ref().is_some());
     /// # Ok(()) }
@@ -174,7 +174,7 @@ impl<T: Send + 'static> Pooled<T> {
     /// dropped `recv` left in the wrapper is returned with it.
     ///
     /// ```no_run
-    /// # async fn f(rx: shmring::aio::redis::AsyncSubscriber) -> shmring::Result<()> {
+    /// # async fn f(rx: ipcring::aio::redis::AsyncSubscriber) -> ipcring::Result<()> {
     /// let (blocking, kept) = rx.into_inner().await?;
     /// # Ok(()) }
     /// ```

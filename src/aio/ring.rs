@@ -23,13 +23,13 @@
 //! checking the peer's liveness every slice), which keeps one runtime thread busy.
 //!
 //! ```
-//! use shmring::aio::ring::{AsyncConsumer, AsyncProducer};
-//! use shmring::ring::RingOptions;
+//! use ipcring::aio::ring::{AsyncConsumer, AsyncProducer};
+//! use ipcring::ring::RingOptions;
 //!
-//! # fn main() -> shmring::Result<()> {
+//! # fn main() -> ipcring::Result<()> {
 //! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 //! rt.block_on(async {
-//!     let name = format!("/shmring-aioring-{}", std::process::id());
+//!     let name = format!("/ipcring-aioring-{}", std::process::id());
 //!     let mut rx = AsyncConsumer::create(&name, &RingOptions::new().capacity(4096))?;
 //!     let mut tx = AsyncProducer::open(&name, &RingOptions::new())?;
 //!     let reader = tokio::spawn(async move { rx.recv().await.map(|m| m.to_vec()) });
@@ -48,11 +48,11 @@ use crate::{Error, Result};
 /// The sending side of a ring, for tokio. Wraps a [`Producer`].
 ///
 /// ```
-/// use shmring::aio::ring::AsyncProducer;
-/// use shmring::ring::RingOptions;
-/// # fn main() -> shmring::Result<()> {
+/// use ipcring::aio::ring::AsyncProducer;
+/// use ipcring::ring::RingOptions;
+/// # fn main() -> ipcring::Result<()> {
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-/// let name = format!("/shmring-aprod-{}", std::process::id());
+/// let name = format!("/ipcring-aprod-{}", std::process::id());
 /// let mut tx = AsyncProducer::create(&name, &RingOptions::new().capacity(1024))?;
 /// rt.block_on(tx.send(b"queued until a consumer comes"))?;
 /// # Ok(()) }
@@ -146,11 +146,11 @@ impl AsyncSender for AsyncProducer {
 ///
 /// ```
 /// use std::time::Duration;
-/// use shmring::aio::ring::AsyncConsumer;
-/// use shmring::ring::RingOptions;
-/// # fn main() -> shmring::Result<()> {
+/// use ipcring::aio::ring::AsyncConsumer;
+/// use ipcring::ring::RingOptions;
+/// # fn main() -> ipcring::Result<()> {
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-/// let name = format!("/shmring-acons-{}", std::process::id());
+/// let name = format!("/ipcring-acons-{}", std::process::id());
 /// let mut rx = AsyncConsumer::create(&name, &RingOptions::new().capacity(1024))?;
 /// let r = rt.block_on(async {
 ///     tokio::time::timeout(Duration::from_millis(5), rx.recv_into(&mut Vec::new())).await
@@ -267,12 +267,12 @@ impl AsyncReceiver for AsyncConsumer {
 /// A two-way channel of two rings, as [`ring::duplex`], with async handles.
 ///
 /// ```
-/// use shmring::aio::ring::duplex;
-/// use shmring::ring::{RingOptions, Side};
-/// # fn main() -> shmring::Result<()> {
+/// use ipcring::aio::ring::duplex;
+/// use ipcring::ring::{RingOptions, Side};
+/// # fn main() -> ipcring::Result<()> {
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// rt.block_on(async {
-///     let name = format!("/shmring-aduplex-{}", std::process::id());
+///     let name = format!("/ipcring-aduplex-{}", std::process::id());
 ///     let opts = RingOptions::new().capacity(4096);
 ///     let (mut a_tx, _a_rx) = duplex(&name, Side::A, &opts)?;
 ///     let (_b_tx, mut b_rx) = duplex(&name, Side::B, &opts)?;

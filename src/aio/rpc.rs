@@ -12,12 +12,12 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use shmring::aio::rpc::AsyncClient;
-//! use shmring::aio::socket::AsyncConnection;
-//! use shmring::rpc::JsonCodec;
-//! use shmring::socket::SocketOptions;
+//! use ipcring::aio::rpc::AsyncClient;
+//! use ipcring::aio::socket::AsyncConnection;
+//! use ipcring::rpc::JsonCodec;
+//! use ipcring::socket::SocketOptions;
 //!
-//! # async fn demo() -> Result<(), shmring::rpc::RpcError> {
+//! # async fn demo() -> Result<(), ipcring::rpc::RpcError> {
 //! let (tx, rx) = AsyncConnection::connect("/tmp/alice.sock", &SocketOptions::new())
 //!     .await?
 //!     .into_split();

@@ -8,13 +8,13 @@
 //! only while a task waits. The writer never waits and needs no async form.
 //!
 //! ```
-//! use shmring::aio::seqlock::AsyncReader;
-//! use shmring::seqlock::{Reader, SeqlockOptions, Writer};
+//! use ipcring::aio::seqlock::AsyncReader;
+//! use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
 //!
-//! # fn main() -> shmring::Result<()> {
+//! # fn main() -> ipcring::Result<()> {
 //! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 //! rt.block_on(async {
-//!     let name = format!("/shmring-aiosl-{}", std::process::id());
+//!     let name = format!("/ipcring-aiosl-{}", std::process::id());
 //!     let mut w = Writer::<u64>::create(&name, &SeqlockOptions::new())?;
 //!     let mut r = AsyncReader::from(Reader::<u64>::open(&name, &SeqlockOptions::new())?);
 //!     w.write(&7);
@@ -32,9 +32,9 @@ use crate::Result;
 /// A seqlock reader for tokio. Wraps a [`Reader`].
 ///
 /// ```no_run
-/// use shmring::aio::seqlock::AsyncReader;
-/// use shmring::seqlock::{Reader, SeqlockOptions};
-/// # async fn demo() -> shmring::Result<()> {
+/// use ipcring::aio::seqlock::AsyncReader;
+/// use ipcring::seqlock::{Reader, SeqlockOptions};
+/// # async fn demo() -> ipcring::Result<()> {
 /// let mut r = AsyncReader::from(Reader::<[f64; 4]>::open("/pose", &SeqlockOptions::new())?);
 /// let mut last = 0;
 /// loop {

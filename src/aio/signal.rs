@@ -16,10 +16,10 @@
 //! [`Registry::broadcast`]: crate::signal::Registry::broadcast
 //!
 //! ```
-//! use shmring::aio::signal::AsyncListener;
-//! use shmring::signal::{send, Signal, SignalOptions};
+//! use ipcring::aio::signal::AsyncListener;
+//! use ipcring::signal::{send, Signal, SignalOptions};
 //!
-//! # fn main() -> shmring::Result<()> {
+//! # fn main() -> ipcring::Result<()> {
 //! # let dir = tempfile::tempdir().unwrap();
 //! let opts = SignalOptions::new("svc").dir(dir.path());
 //! let mut events = AsyncListener::new(&opts)?; // before the runtime: its threads inherit the mask
@@ -62,9 +62,9 @@ struct Registered {
 ///
 /// ```
 /// use std::time::Duration;
-/// use shmring::aio::signal::AsyncListener;
-/// use shmring::signal::SignalOptions;
-/// # fn main() -> shmring::Result<()> {
+/// use ipcring::aio::signal::AsyncListener;
+/// use ipcring::signal::SignalOptions;
+/// # fn main() -> ipcring::Result<()> {
 /// # let dir = tempfile::tempdir().unwrap();
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// rt.block_on(async {
@@ -99,12 +99,12 @@ impl AsyncListener {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let mut l = shmring::aio::signal::AsyncListener::new(
-    ///     &shmring::signal::SignalOptions::new("svc").dir(dir.path()),
+    /// let mut l = ipcring::aio::signal::AsyncListener::new(
+    ///     &ipcring::signal::SignalOptions::new("svc").dir(dir.path()),
     /// )?;
     /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     /// rt.block_on(async { l.register() })?;
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn register(&mut self) -> Result<()> {
         if self.reg.is_some() {
@@ -129,11 +129,11 @@ impl AsyncListener {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let mut l = shmring::aio::signal::AsyncListener::new(
-    ///     &shmring::signal::SignalOptions::new("svc").dir(dir.path()),
+    /// let mut l = ipcring::aio::signal::AsyncListener::new(
+    ///     &ipcring::signal::SignalOptions::new("svc").dir(dir.path()),
     /// )?;
     /// assert!(l.try_recv()?.is_none());
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn try_recv(&mut self) -> Result<Option<SignalEvent>> {
         self.inner.take_event()
@@ -146,7 +146,7 @@ impl AsyncListener {
     /// `select!` branch that lost) took no event; the next `recv` gets it.
     ///
     /// ```no_run
-    /// # async fn f(l: &mut shmring::aio::signal::AsyncListener) -> shmring::Result<()> {
+    /// # async fn f(l: &mut ipcring::aio::signal::AsyncListener) -> ipcring::Result<()> {
     /// let ev = l.recv().await?;
     /// println!("{:?} from pid {}", ev.signal, ev.sender_pid);
     /// # Ok(()) }
@@ -194,12 +194,12 @@ impl AsyncListener {
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
     /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    /// let mut l = shmring::aio::signal::AsyncListener::new(
-    ///     &shmring::signal::SignalOptions::new("svc").dir(dir.path()),
+    /// let mut l = ipcring::aio::signal::AsyncListener::new(
+    ///     &ipcring::signal::SignalOptions::new("svc").dir(dir.path()),
     /// )?;
     /// let r = rt.block_on(l.recv_timeout(std::time::Duration::from_millis(1)));
     /// assert!(r.unwrap_err().is_timeout());
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub async fn recv_timeout(&mut self, timeout: Duration) -> Result<SignalEvent> {
         tokio::time::timeout(timeout, self.recv())
@@ -211,11 +211,11 @@ impl AsyncListener {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let l = shmring::aio::signal::AsyncListener::new(
-    ///     &shmring::signal::SignalOptions::new("svc").dir(dir.path()),
+    /// let l = ipcring::aio::signal::AsyncListener::new(
+    ///     &ipcring::signal::SignalOptions::new("svc").dir(dir.path()),
     /// )?;
-    /// let _blocking: &shmring::signal::Listener = l.get_ref();
-    /// # Ok::<(), shmring::Error>(())
+    /// let _blocking: &ipcring::signal::Listener = l.get_ref();
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn get_ref(&self) -> &Listener {
         &self.inner

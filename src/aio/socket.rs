@@ -9,11 +9,11 @@
 //! code stays one.
 //!
 //! ```no_run
-//! use shmring::aio::socket::{AsyncConnection, AsyncListener};
-//! use shmring::aio::{AsyncReceiver, AsyncSender};
-//! use shmring::socket::SocketOptions;
+//! use ipcring::aio::socket::{AsyncConnection, AsyncListener};
+//! use ipcring::aio::{AsyncReceiver, AsyncSender};
+//! use ipcring::socket::SocketOptions;
 //!
-//! # async fn demo() -> shmring::Result<()> {
+//! # async fn demo() -> ipcring::Result<()> {
 //! let opts = SocketOptions::new().authkey(b"secret");
 //! let listener = AsyncListener::bind("@alice-async", &opts)?;
 //! tokio::spawn(async move {
@@ -68,9 +68,9 @@ fn would_block() -> std::io::Error {
 /// The sending half of an [`AsyncConnection`].
 ///
 /// ```no_run
-/// # use shmring::aio::socket::AsyncConnection;
-/// # use shmring::socket::SocketOptions;
-/// # async fn demo() -> shmring::Result<()> {
+/// # use ipcring::aio::socket::AsyncConnection;
+/// # use ipcring::socket::SocketOptions;
+/// # async fn demo() -> ipcring::Result<()> {
 /// let (mut tx, _rx) = AsyncConnection::connect("@alice", &SocketOptions::new()).await?.into_split();
 /// tx.send(b"hi").await?;
 /// # Ok(()) }
@@ -102,9 +102,9 @@ impl AsyncSocketSender {
     /// safe: progress is kept in the sender.
     ///
     /// ```no_run
-    /// # use shmring::aio::socket::AsyncConnection;
-    /// # use shmring::socket::SocketOptions;
-    /// # async fn demo() -> shmring::Result<()> {
+    /// # use ipcring::aio::socket::AsyncConnection;
+    /// # use ipcring::socket::SocketOptions;
+    /// # async fn demo() -> ipcring::Result<()> {
     /// # let (mut tx, _rx) = AsyncConnection::connect("@alice", &SocketOptions::new()).await?.into_split();
     /// tx.flush().await?; // every started frame is on the wire
     /// # Ok(()) }
@@ -139,9 +139,9 @@ impl AsyncSocketSender {
     ///
     /// ```no_run
     /// # use std::time::Duration;
-    /// # use shmring::aio::socket::AsyncConnection;
-    /// # use shmring::socket::SocketOptions;
-    /// # async fn demo() -> shmring::Result<()> {
+    /// # use ipcring::aio::socket::AsyncConnection;
+    /// # use ipcring::socket::SocketOptions;
+    /// # async fn demo() -> ipcring::Result<()> {
     /// # let (mut tx, _rx) = AsyncConnection::connect("@alice", &SocketOptions::new()).await?.into_split();
     /// let msg = vec![0u8; 1 << 20];
     /// let before = tx.sent_count();
@@ -279,9 +279,9 @@ impl AsyncSender for AsyncSocketSender {
 /// The receiving half of an [`AsyncConnection`].
 ///
 /// ```no_run
-/// # use shmring::aio::socket::AsyncConnection;
-/// # use shmring::socket::SocketOptions;
-/// # async fn demo() -> shmring::Result<()> {
+/// # use ipcring::aio::socket::AsyncConnection;
+/// # use ipcring::socket::SocketOptions;
+/// # async fn demo() -> ipcring::Result<()> {
 /// let (_tx, mut rx) = AsyncConnection::connect("@alice", &SocketOptions::new()).await?.into_split();
 /// let mut buf = Vec::new();
 /// rx.recv_into(&mut buf).await?;
@@ -466,9 +466,9 @@ impl AsyncReceiver for AsyncSocketReceiver {
 /// A connected, authenticated socket for tokio: sends and receives whole messages.
 ///
 /// ```no_run
-/// use shmring::aio::socket::AsyncConnection;
-/// use shmring::socket::SocketOptions;
-/// # async fn demo() -> shmring::Result<()> {
+/// use ipcring::aio::socket::AsyncConnection;
+/// use ipcring::socket::SocketOptions;
+/// # async fn demo() -> ipcring::Result<()> {
 /// let mut conn = AsyncConnection::connect("127.0.0.1:6000", &SocketOptions::new()).await?;
 /// conn.send(b"hello").await?;
 /// let answer = conn.recv().await?;
@@ -599,9 +599,9 @@ impl AsRawFd for ListenFd {
 /// blocking pool (bounded by the handshake timeout), and yields [`AsyncConnection`]s.
 ///
 /// ```no_run
-/// use shmring::aio::socket::AsyncListener;
-/// use shmring::socket::SocketOptions;
-/// # async fn demo() -> shmring::Result<()> {
+/// use ipcring::aio::socket::AsyncListener;
+/// use ipcring::socket::SocketOptions;
+/// # async fn demo() -> ipcring::Result<()> {
 /// let l = AsyncListener::bind("127.0.0.1:0", &SocketOptions::new())?;
 /// println!("listening on {}", l.local_addr());
 /// let conn = l.accept().await?;

@@ -32,7 +32,7 @@ pub enum Start {
 ///
 /// ```
 /// use std::time::Duration;
-/// use shmring::broadcast::{BroadcastOptions, Start};
+/// use ipcring::broadcast::{BroadcastOptions, Start};
 /// let opts = BroadcastOptions::new()
 ///     .slots(1024)                     // messages held, a power of two
 ///     .max_message(256)                // bytes
@@ -269,16 +269,16 @@ impl Attached {
 /// The one publisher of a broadcast ring. Publishing never waits.
 ///
 /// ```
-/// use shmring::broadcast::{BroadcastOptions, Publisher};
-/// # fn main() -> shmring::Result<()> {
-/// let name = format!("/shmring-pubdoc-{}", std::process::id());
+/// use ipcring::broadcast::{BroadcastOptions, Publisher};
+/// # fn main() -> ipcring::Result<()> {
+/// let name = format!("/ipcring-pubdoc-{}", std::process::id());
 /// let mut tx = Publisher::create(&name, &BroadcastOptions::new())?;
 /// assert_eq!(tx.publish(b"tick")?, 0);      // message numbers count from 0
 /// assert_eq!(tx.publish_batch([&b"a"[..], b"b"])?, 2);
 /// assert_eq!(tx.published(), 3);
 /// assert!(matches!(
 ///     Publisher::open(&name, &BroadcastOptions::new()),
-///     Err(shmring::Error::RoleTaken { .. })
+///     Err(ipcring::Error::RoleTaken { .. })
 /// ));
 /// # Ok(()) }
 /// ```
@@ -424,9 +424,9 @@ impl Sender for Publisher {
 ///
 /// ```
 /// use std::time::Duration;
-/// use shmring::broadcast::{BroadcastOptions, Publisher, Recv, Start, Subscriber};
-/// # fn main() -> shmring::Result<()> {
-/// let name = format!("/shmring-subdoc-{}", std::process::id());
+/// use ipcring::broadcast::{BroadcastOptions, Publisher, Recv, Start, Subscriber};
+/// # fn main() -> ipcring::Result<()> {
+/// let name = format!("/ipcring-subdoc-{}", std::process::id());
 /// let opts = BroadcastOptions::new();
 /// let mut tx = Publisher::create(&name, &opts)?;
 /// tx.publish(b"old")?;
@@ -611,12 +611,12 @@ pub struct BroadcastInfo {
     pub subscriber_attaches: u32,
 }
 
-/// Reads a broadcast ring's header and state read-only (for `shmring inspect`).
+/// Reads a broadcast ring's header and state read-only (for `ipcring inspect`).
 ///
 /// ```
-/// use shmring::broadcast::{inspect, BroadcastOptions, Publisher};
-/// # fn main() -> shmring::Result<()> {
-/// let name = format!("/shmring-binsp-{}", std::process::id());
+/// use ipcring::broadcast::{inspect, BroadcastOptions, Publisher};
+/// # fn main() -> ipcring::Result<()> {
+/// let name = format!("/ipcring-binsp-{}", std::process::id());
 /// let mut tx = Publisher::create(&name, &BroadcastOptions::new().slots(8).max_message(40))?;
 /// tx.publish(b"x")?;
 /// let info = inspect(&name)?;
@@ -678,7 +678,7 @@ mod tests {
     fn name(tag: &str) -> String {
         static N: Counter = Counter::new(0);
         format!(
-            "/shmring-bct-{tag}-{}-{}",
+            "/ipcring-bct-{tag}-{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         )

@@ -38,16 +38,16 @@
 //!
 //! ```
 //! use serde_json::json;
-//! use shmring::file::mailbox::Mailbox;
+//! use ipcring::file::mailbox::Mailbox;
 //!
-//! # fn main() -> shmring::Result<()> {
+//! # fn main() -> ipcring::Result<()> {
 //! let dir = tempfile::tempdir().unwrap();
 //! let path = dir.path().join("shared.json");
 //! let mut alice = Mailbox::open(&path)?;
 //! alice.reset()?;                                  // the article's Alice blanks it
 //! let mut bob = Mailbox::open(&path)?;             // another program
 //! let id = bob.submit("add", vec![json!(2), json!(5)])?;
-//! alice.serve_pending(&mut |cmd, args| shmring::file::mailbox::article_alice(cmd, args))?;
+//! alice.serve_pending(&mut |cmd, args| ipcring::file::mailbox::article_alice(cmd, args))?;
 //! assert_eq!(bob.answer(&id)?, Some(Ok(json!(7))));
 //! # Ok(())
 //! # }
@@ -133,7 +133,7 @@ struct Doc {
 /// Options for a [`Mailbox`].
 ///
 /// ```
-/// let opts = shmring::file::mailbox::MailboxOptions::new().max_file(1 << 20).mode(0o644);
+/// let opts = ipcring::file::mailbox::MailboxOptions::new().max_file(1 << 20).mode(0o644);
 /// # let _ = opts;
 /// ```
 #[derive(Debug, Clone)]
@@ -152,7 +152,7 @@ impl MailboxOptions {
     /// A 64 MiB file bound; files created with mode 0600.
     ///
     /// ```
-    /// let opts = shmring::file::mailbox::MailboxOptions::new();
+    /// let opts = ipcring::file::mailbox::MailboxOptions::new();
     /// # let _ = opts;
     /// ```
     pub fn new() -> MailboxOptions {
@@ -165,7 +165,7 @@ impl MailboxOptions {
     /// Largest mailbox file read, in bytes.
     ///
     /// ```
-    /// let opts = shmring::file::mailbox::MailboxOptions::new().max_file(4096);
+    /// let opts = ipcring::file::mailbox::MailboxOptions::new().max_file(4096);
     /// # let _ = opts;
     /// ```
     pub fn max_file(mut self, bytes: usize) -> MailboxOptions {
@@ -177,7 +177,7 @@ impl MailboxOptions {
     /// `filelock` uses 0644 for the lock file it creates).
     ///
     /// ```
-    /// let opts = shmring::file::mailbox::MailboxOptions::new().mode(0o644);
+    /// let opts = ipcring::file::mailbox::MailboxOptions::new().mode(0o644);
     /// # let _ = opts;
     /// ```
     pub fn mode(mut self, mode: u32) -> MailboxOptions {
@@ -192,9 +192,9 @@ impl MailboxOptions {
 ///
 /// ```no_run
 /// use serde_json::json;
-/// use shmring::file::mailbox::Mailbox;
+/// use ipcring::file::mailbox::Mailbox;
 ///
-/// # fn main() -> shmring::Result<()> {
+/// # fn main() -> ipcring::Result<()> {
 /// // The article's Bob, against a Python or Rust Alice on shared.json:
 /// let mut mb = Mailbox::open("shared.json")?;
 /// let seven = mb.call("add", vec![json!(2), json!(5)], None)?;
@@ -217,7 +217,7 @@ pub struct Mailbox {
 /// A random version 4 UUID in its usual text form, like Python's `str(uuid.uuid4())`.
 ///
 /// ```
-/// let id = shmring::file::mailbox::uuid4();
+/// let id = ipcring::file::mailbox::uuid4();
 /// assert_eq!(id.len(), 36);
 /// assert_eq!(&id[14..15], "4");
 /// ```
@@ -242,7 +242,7 @@ pub fn uuid4() -> String {
 ///
 /// ```
 /// use serde_json::json;
-/// use shmring::file::mailbox::article_alice;
+/// use ipcring::file::mailbox::article_alice;
 /// assert_eq!(article_alice("add", &[json!(2), json!(5)]), Ok(json!(7)));
 /// assert_eq!(article_alice("multiply", &[json!(8), json!(5)]), Ok(json!(40)));
 /// assert_eq!(article_alice("add", &[json!(1.5), json!(2)]), Ok(json!(3.5)));
@@ -304,8 +304,8 @@ impl Mailbox {
     /// JSON file need not exist yet.
     ///
     /// ```no_run
-    /// let mb = shmring::file::mailbox::Mailbox::open("shared.json")?;
-    /// # Ok::<(), shmring::Error>(())
+    /// let mb = ipcring::file::mailbox::Mailbox::open("shared.json")?;
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Mailbox> {
         Mailbox::open_with(path, &MailboxOptions::new())
@@ -314,9 +314,9 @@ impl Mailbox {
     /// Opens the mailbox at `path` with `opts`.
     ///
     /// ```no_run
-    /// use shmring::file::mailbox::{Mailbox, MailboxOptions};
+    /// use ipcring::file::mailbox::{Mailbox, MailboxOptions};
     /// let mb = Mailbox::open_with("shared.json", &MailboxOptions::new().max_file(1 << 20))?;
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn open_with(path: impl AsRef<Path>, opts: &MailboxOptions) -> Result<Mailbox> {
         let path = path.as_ref().to_path_buf();
@@ -343,9 +343,9 @@ impl Mailbox {
     /// The JSON file's path.
     ///
     /// ```no_run
-    /// let mb = shmring::file::mailbox::Mailbox::open("shared.json")?;
+    /// let mb = ipcring::file::mailbox::Mailbox::open("shared.json")?;
     /// assert_eq!(mb.path(), std::path::Path::new("shared.json"));
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn path(&self) -> &Path {
         &self.path
@@ -416,9 +416,9 @@ impl Mailbox {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let mut mb = shmring::file::mailbox::Mailbox::open(dir.path().join("shared.json"))?;
+    /// let mut mb = ipcring::file::mailbox::Mailbox::open(dir.path().join("shared.json"))?;
     /// mb.reset()?;
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn reset(&mut self) -> Result<()> {
         let _g = lock(&self.lock, Mode::Exclusive)?;
@@ -435,9 +435,9 @@ impl Mailbox {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let mut mb = shmring::file::mailbox::Mailbox::open(dir.path().join("shared.json"))?;
+    /// let mut mb = ipcring::file::mailbox::Mailbox::open(dir.path().join("shared.json"))?;
     /// mb.init()?;
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn init(&mut self) -> Result<()> {
         let _g = lock(&self.lock, Mode::Exclusive)?;
@@ -453,10 +453,10 @@ impl Mailbox {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let mut mb = shmring::file::mailbox::Mailbox::open(dir.path().join("shared.json"))?;
+    /// let mut mb = ipcring::file::mailbox::Mailbox::open(dir.path().join("shared.json"))?;
     /// let id = mb.submit("multiply", vec![8.into(), 5.into()])?;
     /// assert_eq!(mb.answer(&id)?, None); // nobody served it yet
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn submit(&mut self, command: &str, args: Vec<Value>) -> Result<String> {
         let id = uuid4();
@@ -483,9 +483,9 @@ impl Mailbox {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let mut mb = shmring::file::mailbox::Mailbox::open(dir.path().join("shared.json"))?;
-    /// assert!(matches!(mb.answer("no-such-id"), Err(shmring::Error::NotFound(_))));
-    /// # Ok::<(), shmring::Error>(())
+    /// let mut mb = ipcring::file::mailbox::Mailbox::open(dir.path().join("shared.json"))?;
+    /// assert!(matches!(mb.answer("no-such-id"), Err(ipcring::Error::NotFound(_))));
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn answer(&mut self, id: &str) -> Result<Option<Reply>> {
         let doc = {
@@ -511,8 +511,8 @@ impl Mailbox {
     ///
     /// ```no_run
     /// use serde_json::json;
-    /// # fn main() -> shmring::Result<()> {
-    /// let mut mb = shmring::file::mailbox::Mailbox::open("shared.json")?;
+    /// # fn main() -> ipcring::Result<()> {
+    /// let mut mb = ipcring::file::mailbox::Mailbox::open("shared.json")?;
     /// match mb.call("add", vec![json!("bad"), json!("data")], None)? {
     ///     Ok(v) => println!("{v}"),
     ///     Err(msg) => println!("Alice says: {msg}"),
@@ -548,11 +548,11 @@ impl Mailbox {
     /// reaching the handler.
     ///
     /// ```
-    /// use shmring::file::mailbox::{article_alice, Mailbox};
+    /// use ipcring::file::mailbox::{article_alice, Mailbox};
     /// # let dir = tempfile::tempdir().unwrap();
     /// let mut mb = Mailbox::open(dir.path().join("shared.json"))?;
     /// assert_eq!(mb.serve_pending(&mut |c, a| article_alice(c, a))?, 0);
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn serve_pending(
         &mut self,
@@ -596,10 +596,10 @@ impl Mailbox {
     /// least every 100 ms), sleeping while the file does not change.
     ///
     /// ```no_run
-    /// use shmring::file::mailbox::{article_alice, Mailbox};
+    /// use ipcring::file::mailbox::{article_alice, Mailbox};
     /// let mut mb = Mailbox::open("shared.json")?;
     /// mb.serve(&mut |c, a| article_alice(c, a), &mut || true)?; // forever
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn serve(
         &mut self,
@@ -620,11 +620,11 @@ impl Mailbox {
     /// ```
     /// use std::time::Duration;
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let mut mb = shmring::file::mailbox::Mailbox::open(dir.path().join("shared.json"))?;
+    /// let mut mb = ipcring::file::mailbox::Mailbox::open(dir.path().join("shared.json"))?;
     /// mb.reset()?;
     /// let changed = mb.wait_for_change(Some(Duration::from_millis(10)))?;
     /// # let _ = changed;
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn wait_for_change(&mut self, timeout: Option<Duration>) -> Result<bool> {
         self.wait_change(timeout.map_or(Deadline::forever(), Deadline::after))

@@ -18,10 +18,10 @@ use crate::{Error, Result};
 /// subscriber may rarely see it twice).
 ///
 /// ```no_run
-/// use shmring::redis::{Publisher, RedisOptions};
-/// use shmring::Sender;
+/// use ipcring::redis::{Publisher, RedisOptions};
+/// use ipcring::Sender;
 ///
-/// # fn main() -> shmring::Result<()> {
+/// # fn main() -> ipcring::Result<()> {
 /// let mut bob = Publisher::connect("redis://127.0.0.1:6379", "my_channel", &RedisOptions::new())?;
 /// bob.send(b"example data")?;
 /// let receivers = bob.publish(b"more")?; // how many subscribers got it
@@ -39,7 +39,7 @@ impl Publisher {
     /// Connects to the server at `url` to publish on `channel`.
     ///
     /// ```no_run
-    /// # use shmring::redis::{Publisher, RedisOptions};
+    /// # use ipcring::redis::{Publisher, RedisOptions};
     /// let p = Publisher::connect("redis://127.0.0.1:6379/0", "my_channel", &RedisOptions::new());
     /// # let _ = p;
     /// ```
@@ -56,8 +56,8 @@ impl Publisher {
     /// received it (0 is not an error: pub/sub keeps nothing for absent subscribers).
     ///
     /// ```no_run
-    /// # use shmring::redis::{Publisher, RedisOptions};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::redis::{Publisher, RedisOptions};
+    /// # fn main() -> ipcring::Result<()> {
     /// # let mut p = Publisher::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
     /// if p.publish(b"hello")? == 0 {
     ///     eprintln!("nobody is listening");
@@ -72,10 +72,10 @@ impl Publisher {
     /// [`Publisher::publish`] with a deadline ([`Error::Timeout`] when it passes first).
     ///
     /// ```no_run
-    /// # use shmring::redis::{Publisher, RedisOptions};
-    /// # use shmring::transport::Deadline;
+    /// # use ipcring::redis::{Publisher, RedisOptions};
+    /// # use ipcring::transport::Deadline;
     /// # use std::time::Duration;
-    /// # fn main() -> shmring::Result<()> {
+    /// # fn main() -> ipcring::Result<()> {
     /// # let mut p = Publisher::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
     /// p.publish_within(b"hello", Deadline::after(Duration::from_secs(1)))?;
     /// # Ok(())
@@ -101,8 +101,8 @@ impl Publisher {
     /// The channel this publisher sends on.
     ///
     /// ```no_run
-    /// # use shmring::redis::{Publisher, RedisOptions};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::redis::{Publisher, RedisOptions};
+    /// # fn main() -> ipcring::Result<()> {
     /// let p = Publisher::connect("redis://127.0.0.1:6379", "my_channel", &RedisOptions::new())?;
     /// assert_eq!(p.channel(), "my_channel");
     /// # Ok(())
@@ -140,7 +140,7 @@ impl Sender for Publisher {
 /// between `lost_at` and `restored_at` never reached it.
 ///
 /// ```
-/// use shmring::redis::Gap;
+/// use ipcring::redis::Gap;
 /// use std::time::{Duration, SystemTime};
 /// let g = Gap { lost_at: SystemTime::UNIX_EPOCH, restored_at: SystemTime::UNIX_EPOCH, count: 1 };
 /// assert_eq!(g.duration(), Duration::ZERO);
@@ -159,7 +159,7 @@ impl Gap {
     /// How long the subscriber was away (zero if the clock went backwards).
     ///
     /// ```
-    /// # use shmring::redis::Gap;
+    /// # use ipcring::redis::Gap;
     /// # use std::time::{Duration, SystemTime};
     /// let t = SystemTime::UNIX_EPOCH;
     /// let g = Gap { lost_at: t, restored_at: t + Duration::from_secs(2), count: 1 };
@@ -182,10 +182,10 @@ impl Gap {
 /// saying so (once; the receive after it goes on normally).
 ///
 /// ```no_run
-/// use shmring::redis::{RedisOptions, Subscriber};
-/// use shmring::Receiver;
+/// use ipcring::redis::{RedisOptions, Subscriber};
+/// use ipcring::Receiver;
 ///
-/// # fn main() -> shmring::Result<()> {
+/// # fn main() -> ipcring::Result<()> {
 /// let mut alice = Subscriber::connect("redis://127.0.0.1:6379", "my_channel", &RedisOptions::new())?;
 /// loop {
 ///     let msg = alice.recv()?;
@@ -214,7 +214,7 @@ impl Subscriber {
     /// Connects to `url` and subscribes to `channel`.
     ///
     /// ```no_run
-    /// # use shmring::redis::{RedisOptions, Subscriber};
+    /// # use ipcring::redis::{RedisOptions, Subscriber};
     /// let s = Subscriber::connect("redis://127.0.0.1:6379", "my_channel", &RedisOptions::new());
     /// # let _ = s;
     /// ```
@@ -226,7 +226,7 @@ impl Subscriber {
     /// pattern in `patterns` (`PSUBSCRIBE`, e.g. `"orders.*"`). At least one of either.
     ///
     /// ```no_run
-    /// # use shmring::redis::{RedisOptions, Subscriber};
+    /// # use ipcring::redis::{RedisOptions, Subscriber};
     /// let s = Subscriber::connect_many("redis://127.0.0.1:6379", &["a", "b"], &["log.*"], &RedisOptions::new());
     /// # let _ = s;
     /// ```
@@ -275,8 +275,8 @@ impl Subscriber {
     /// since this subscriber was made. Messages published during an interruption are lost.
     ///
     /// ```no_run
-    /// # use shmring::redis::{RedisOptions, Subscriber};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::redis::{RedisOptions, Subscriber};
+    /// # fn main() -> ipcring::Result<()> {
     /// let s = Subscriber::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
     /// assert_eq!(s.gaps(), 0);
     /// # Ok(())
@@ -290,8 +290,8 @@ impl Subscriber {
     /// since the last call.
     ///
     /// ```no_run
-    /// # use shmring::redis::{RedisOptions, Subscriber};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::redis::{RedisOptions, Subscriber};
+    /// # fn main() -> ipcring::Result<()> {
     /// let mut s = Subscriber::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
     /// assert!(s.take_gap().is_none());
     /// # Ok(())
@@ -306,8 +306,8 @@ impl Subscriber {
     /// message; the gap stays available from [`Subscriber::take_gap`]. Off by default.
     ///
     /// ```no_run
-    /// # use shmring::redis::{RedisOptions, Subscriber};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::redis::{RedisOptions, Subscriber};
+    /// # fn main() -> ipcring::Result<()> {
     /// let mut s = Subscriber::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
     /// s.set_gap_errors(true);
     /// # Ok(())
@@ -320,9 +320,9 @@ impl Subscriber {
     /// The channel the last received message was published on (useful with patterns).
     ///
     /// ```no_run
-    /// # use shmring::redis::{RedisOptions, Subscriber};
-    /// # use shmring::Receiver;
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::redis::{RedisOptions, Subscriber};
+    /// # use ipcring::Receiver;
+    /// # fn main() -> ipcring::Result<()> {
     /// let mut s = Subscriber::connect_many("redis://127.0.0.1:6379", &[], &["log.*"], &RedisOptions::new())?;
     /// let msg = s.recv()?;
     /// println!("{}: {:?}", s.last_channel(), msg);

@@ -18,14 +18,14 @@ use crate::{Error, Result};
 /// The field of a stream entry that holds the message.
 ///
 /// ```
-/// assert_eq!(shmring::redis::DATA_FIELD, "data"); // XADD key * data <bytes>
+/// assert_eq!(ipcring::redis::DATA_FIELD, "data"); // XADD key * data <bytes>
 /// ```
 pub const DATA_FIELD: &str = "data";
 
 /// Where a new consumer group starts reading (only used when the group does not exist yet).
 ///
 /// ```
-/// use shmring::redis::StartFrom;
+/// use ipcring::redis::StartFrom;
 /// assert_eq!(StartFrom::default(), StartFrom::Beginning);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,7 +41,7 @@ pub enum StartFrom {
 /// When a [`StreamConsumer`] acknowledges (`XACK`) what it delivered.
 ///
 /// ```
-/// use shmring::redis::AckMode;
+/// use ipcring::redis::AckMode;
 /// assert_eq!(AckMode::default(), AckMode::OnNextRecv);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,7 +59,7 @@ pub enum AckMode {
 ///
 /// ```
 /// use std::time::Duration;
-/// use shmring::redis::{AckMode, StreamOptions};
+/// use ipcring::redis::{AckMode, StreamOptions};
 /// let opts = StreamOptions::new()
 ///     .max_len(Some(10_000))
 ///     .claim_idle(Some(Duration::from_secs(10)))
@@ -99,7 +99,7 @@ impl StreamOptions {
     /// consumer left pending for 30 s (checked at most once a second).
     ///
     /// ```
-    /// let opts = shmring::redis::StreamOptions::new();
+    /// let opts = ipcring::redis::StreamOptions::new();
     /// # let _ = opts;
     /// ```
     pub fn new() -> Self {
@@ -109,7 +109,7 @@ impl StreamOptions {
     /// The connection settings.
     ///
     /// ```
-    /// use shmring::redis::{RedisOptions, StreamOptions};
+    /// use ipcring::redis::{RedisOptions, StreamOptions};
     /// let opts = StreamOptions::new().redis(RedisOptions::new().max_message(4096));
     /// # let _ = opts;
     /// ```
@@ -125,7 +125,7 @@ impl StreamOptions {
     /// [`StreamConsumer::trimmed`].
     ///
     /// ```
-    /// let opts = shmring::redis::StreamOptions::new().max_len(Some(1000));
+    /// let opts = ipcring::redis::StreamOptions::new().max_len(Some(1000));
     /// # let _ = opts;
     /// ```
     pub fn max_len(mut self, n: Option<u64>) -> Self {
@@ -136,7 +136,7 @@ impl StreamOptions {
     /// Consumer: where a new group starts.
     ///
     /// ```
-    /// use shmring::redis::{StartFrom, StreamOptions};
+    /// use ipcring::redis::{StartFrom, StreamOptions};
     /// let opts = StreamOptions::new().start(StartFrom::New);
     /// # let _ = opts;
     /// ```
@@ -148,7 +148,7 @@ impl StreamOptions {
     /// Consumer: when to acknowledge.
     ///
     /// ```
-    /// use shmring::redis::{AckMode, StreamOptions};
+    /// use ipcring::redis::{AckMode, StreamOptions};
     /// let opts = StreamOptions::new().ack_mode(AckMode::Manual);
     /// # let _ = opts;
     /// ```
@@ -160,7 +160,7 @@ impl StreamOptions {
     /// Consumer: how many entries one read fetches (1..=10000).
     ///
     /// ```
-    /// let opts = shmring::redis::StreamOptions::new().batch(16);
+    /// let opts = ipcring::redis::StreamOptions::new().batch(16);
     /// # let _ = opts;
     /// ```
     pub fn batch(mut self, n: usize) -> Self {
@@ -172,7 +172,7 @@ impl StreamOptions {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let opts = shmring::redis::StreamOptions::new().block(Duration::from_millis(500));
+    /// let opts = ipcring::redis::StreamOptions::new().block(Duration::from_millis(500));
     /// # let _ = opts;
     /// ```
     pub fn block(mut self, d: Duration) -> Self {
@@ -187,7 +187,7 @@ impl StreamOptions {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let opts = shmring::redis::StreamOptions::new().claim_idle(Some(Duration::from_secs(60)));
+    /// let opts = ipcring::redis::StreamOptions::new().claim_idle(Some(Duration::from_secs(60)));
     /// # let _ = opts;
     /// ```
     pub fn claim_idle(mut self, d: Option<Duration>) -> Self {
@@ -199,7 +199,7 @@ impl StreamOptions {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let opts = shmring::redis::StreamOptions::new().claim_every(Duration::from_millis(200));
+    /// let opts = ipcring::redis::StreamOptions::new().claim_every(Duration::from_millis(200));
     /// # let _ = opts;
     /// ```
     pub fn claim_every(mut self, d: Duration) -> Self {
@@ -234,10 +234,10 @@ impl StreamOptions {
 /// stored twice.
 ///
 /// ```no_run
-/// use shmring::redis::{StreamOptions, StreamProducer};
-/// use shmring::Sender;
+/// use ipcring::redis::{StreamOptions, StreamProducer};
+/// use ipcring::Sender;
 ///
-/// # fn main() -> shmring::Result<()> {
+/// # fn main() -> ipcring::Result<()> {
 /// let mut tx = StreamProducer::connect("redis://127.0.0.1:6379", "orders", &StreamOptions::new())?;
 /// tx.send(b"order 1")?;
 /// let id = tx.add(b"order 2")?; // the entry's id, e.g. "1718000000000-0"
@@ -256,7 +256,7 @@ impl StreamProducer {
     /// Connects to `url` to add to the stream `key` (created by the first add).
     ///
     /// ```no_run
-    /// # use shmring::redis::{StreamOptions, StreamProducer};
+    /// # use ipcring::redis::{StreamOptions, StreamProducer};
     /// let tx = StreamProducer::connect("redis://127.0.0.1:6379", "orders", &StreamOptions::new());
     /// # let _ = tx;
     /// ```
@@ -274,8 +274,8 @@ impl StreamProducer {
     /// Adds `msg`, retrying across connection losses; returns the entry's id.
     ///
     /// ```no_run
-    /// # use shmring::redis::{StreamOptions, StreamProducer};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::redis::{StreamOptions, StreamProducer};
+    /// # fn main() -> ipcring::Result<()> {
     /// # let mut tx = StreamProducer::connect("redis://127.0.0.1:6379", "s", &StreamOptions::new())?;
     /// let id = tx.add(b"hello")?;
     /// # let _ = id;
@@ -289,10 +289,10 @@ impl StreamProducer {
     /// [`StreamProducer::add`] with a deadline ([`Error::Timeout`] when it passes first).
     ///
     /// ```no_run
-    /// # use shmring::redis::{StreamOptions, StreamProducer};
-    /// # use shmring::transport::Deadline;
+    /// # use ipcring::redis::{StreamOptions, StreamProducer};
+    /// # use ipcring::transport::Deadline;
     /// # use std::time::Duration;
-    /// # fn main() -> shmring::Result<()> {
+    /// # fn main() -> ipcring::Result<()> {
     /// # let mut tx = StreamProducer::connect("redis://127.0.0.1:6379", "s", &StreamOptions::new())?;
     /// tx.add_within(b"hello", Deadline::after(Duration::from_secs(1)))?;
     /// # Ok(())
@@ -319,8 +319,8 @@ impl StreamProducer {
     /// The stream's key.
     ///
     /// ```no_run
-    /// # use shmring::redis::{StreamOptions, StreamProducer};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::redis::{StreamOptions, StreamProducer};
+    /// # fn main() -> ipcring::Result<()> {
     /// let tx = StreamProducer::connect("redis://127.0.0.1:6379", "orders", &StreamOptions::new())?;
     /// assert_eq!(tx.key(), "orders");
     /// # Ok(())
@@ -358,7 +358,7 @@ impl Sender for StreamProducer {
 /// [`StreamConsumer::ack`] in [`AckMode::Manual`]).
 ///
 /// ```
-/// let e = shmring::redis::StreamEntry { id: "1-0".into(), data: b"x".to_vec() };
+/// let e = ipcring::redis::StreamEntry { id: "1-0".into(), data: b"x".to_vec() };
 /// assert_eq!(e.data, b"x");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -382,10 +382,10 @@ type RawEntry = (String, Option<Vec<Value>>);
 /// [`StreamOptions::max_len`] before anyone read it).
 ///
 /// ```no_run
-/// use shmring::redis::{StreamConsumer, StreamOptions};
-/// use shmring::Receiver;
+/// use ipcring::redis::{StreamConsumer, StreamOptions};
+/// use ipcring::Receiver;
 ///
-/// # fn main() -> shmring::Result<()> {
+/// # fn main() -> ipcring::Result<()> {
 /// let opts = StreamOptions::new();
 /// let mut rx = StreamConsumer::connect("redis://127.0.0.1:6379", "orders", "workers", "worker-1", &opts)?;
 /// let msg = rx.recv()?; // acknowledged when the next recv is called, or on drop
@@ -423,7 +423,7 @@ impl StreamConsumer {
     /// worker then gets back what it had not acknowledged) and unique among live workers.
     ///
     /// ```no_run
-    /// # use shmring::redis::{StreamConsumer, StreamOptions};
+    /// # use ipcring::redis::{StreamConsumer, StreamOptions};
     /// let rx = StreamConsumer::connect("redis://127.0.0.1:6379", "orders", "workers", "w1", &StreamOptions::new());
     /// # let _ = rx;
     /// ```
@@ -488,9 +488,9 @@ impl StreamConsumer {
     /// In [`AckMode::OnNextRecv`] this acknowledges the entry handed out before.
     ///
     /// ```no_run
-    /// # use shmring::redis::{AckMode, StreamConsumer, StreamOptions};
-    /// # use shmring::transport::Deadline;
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::redis::{AckMode, StreamConsumer, StreamOptions};
+    /// # use ipcring::transport::Deadline;
+    /// # fn main() -> ipcring::Result<()> {
     /// let opts = StreamOptions::new().ack_mode(AckMode::Manual);
     /// let mut rx = StreamConsumer::connect("redis://127.0.0.1:6379", "orders", "g", "w1", &opts)?;
     /// let entry = rx.recv_entry(Deadline::forever())?;
@@ -508,9 +508,9 @@ impl StreamConsumer {
     /// Acknowledges entry `id` (`XACK`), retrying across connection losses.
     ///
     /// ```no_run
-    /// # use shmring::redis::{AckMode, StreamConsumer, StreamOptions};
-    /// # use shmring::transport::Deadline;
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::redis::{AckMode, StreamConsumer, StreamOptions};
+    /// # use ipcring::transport::Deadline;
+    /// # fn main() -> ipcring::Result<()> {
     /// # let mut rx = StreamConsumer::connect("redis://127.0.0.1:6379", "s", "g", "w", &StreamOptions::new().ack_mode(AckMode::Manual))?;
     /// let e = rx.recv_entry(Deadline::forever())?;
     /// rx.ack(&e.id)?;
@@ -526,9 +526,9 @@ impl StreamConsumer {
     /// Sends the acknowledgements that are due now instead of with the next command.
     ///
     /// ```no_run
-    /// # use shmring::redis::{StreamConsumer, StreamOptions};
-    /// # use shmring::Receiver;
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::redis::{StreamConsumer, StreamOptions};
+    /// # use ipcring::Receiver;
+    /// # fn main() -> ipcring::Result<()> {
     /// # let mut rx = StreamConsumer::connect("redis://127.0.0.1:6379", "s", "g", "w", &StreamOptions::new())?;
     /// let _msg = rx.recv()?;
     /// rx.commit()?; // in OnNextRecv mode: the message just received counts as processed
@@ -563,8 +563,8 @@ impl StreamConsumer {
     /// (`XPENDING` summary count).
     ///
     /// ```no_run
-    /// # use shmring::redis::{StreamConsumer, StreamOptions};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::redis::{StreamConsumer, StreamOptions};
+    /// # fn main() -> ipcring::Result<()> {
     /// # let mut rx = StreamConsumer::connect("redis://127.0.0.1:6379", "s", "g", "w", &StreamOptions::new())?;
     /// println!("{} pending", rx.pending()?);
     /// # Ok(())
@@ -593,8 +593,8 @@ impl StreamConsumer {
     /// pending: messages that were lost.
     ///
     /// ```no_run
-    /// # use shmring::redis::{StreamConsumer, StreamOptions};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::redis::{StreamConsumer, StreamOptions};
+    /// # fn main() -> ipcring::Result<()> {
     /// # let rx = StreamConsumer::connect("redis://127.0.0.1:6379", "s", "g", "w", &StreamOptions::new())?;
     /// assert_eq!(rx.trimmed(), 0);
     /// # Ok(())
@@ -607,8 +607,8 @@ impl StreamConsumer {
     /// Connections lost (and replaced) since this consumer was made.
     ///
     /// ```no_run
-    /// # use shmring::redis::{StreamConsumer, StreamOptions};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::redis::{StreamConsumer, StreamOptions};
+    /// # fn main() -> ipcring::Result<()> {
     /// # let rx = StreamConsumer::connect("redis://127.0.0.1:6379", "s", "g", "w", &StreamOptions::new())?;
     /// println!("{} reconnects", rx.reconnects());
     /// # Ok(())

@@ -51,7 +51,7 @@ macro_rules! ring_handle_accessors {
 ///
 /// ```
 /// use std::time::Duration;
-/// use shmring::ring::{RingOptions, WaitStrategy};
+/// use ipcring::ring::{RingOptions, WaitStrategy};
 /// let opts = RingOptions::new()
 ///     .capacity(1 << 20)                 // bytes, a power of two
 ///     .max_message(64 * 1024)            // bytes, at most capacity/2 - 8
@@ -292,9 +292,9 @@ fn validate_ring(map: &Mapping, shown: &str) -> Result<()> {
 /// [`Error::RoleTaken`]).
 ///
 /// ```
-/// use shmring::ring::{Consumer, Producer, RingOptions};
-/// # fn main() -> shmring::Result<()> {
-/// let name = format!("/shmring-pdoc-{}", std::process::id());
+/// use ipcring::ring::{Consumer, Producer, RingOptions};
+/// # fn main() -> ipcring::Result<()> {
+/// let name = format!("/ipcring-pdoc-{}", std::process::id());
 /// let mut tx = Producer::create(&name, &RingOptions::new().capacity(1024))?;
 /// assert!(tx.try_send(b"ping")?);
 /// let mut rx = Consumer::open(&name, &RingOptions::new())?;
@@ -403,9 +403,9 @@ impl Producer {
     /// Reserves room for a `len`-byte message, waiting for space.
     ///
     /// ```
-    /// # use shmring::ring::{Producer, RingOptions};
-    /// # fn main() -> shmring::Result<()> {
-    /// # let name = format!("/shmring-grant-{}", std::process::id());
+    /// # use ipcring::ring::{Producer, RingOptions};
+    /// # fn main() -> ipcring::Result<()> {
+    /// # let name = format!("/ipcring-grant-{}", std::process::id());
     /// let mut tx = Producer::create(&name, &RingOptions::new().capacity(1024))?;
     /// let mut g = tx.reserve(3)?;
     /// g[..].copy_from_slice(b"abc");
@@ -468,9 +468,9 @@ impl Producer {
     /// returns how many were sent.
     ///
     /// ```
-    /// # use shmring::ring::{Consumer, Producer, RingOptions};
-    /// # fn main() -> shmring::Result<()> {
-    /// # let name = format!("/shmring-batch-{}", std::process::id());
+    /// # use ipcring::ring::{Consumer, Producer, RingOptions};
+    /// # fn main() -> ipcring::Result<()> {
+    /// # let name = format!("/ipcring-batch-{}", std::process::id());
     /// let mut tx = Producer::create(&name, &RingOptions::new().capacity(4096))?;
     /// assert_eq!(tx.try_send_batch([&b"a"[..], b"b", b"c"])?, 3);
     /// # Ok(()) }
@@ -590,9 +590,9 @@ impl DerefMut for Grant<'_> {
 /// The receiving side of a ring. One per ring at a time.
 ///
 /// ```
-/// use shmring::ring::{Consumer, Producer, RingOptions};
-/// # fn main() -> shmring::Result<()> {
-/// let name = format!("/shmring-cdoc-{}", std::process::id());
+/// use ipcring::ring::{Consumer, Producer, RingOptions};
+/// # fn main() -> ipcring::Result<()> {
+/// let name = format!("/ipcring-cdoc-{}", std::process::id());
 /// let mut rx = Consumer::create(&name, &RingOptions::new().capacity(1024))?;
 /// let mut tx = Producer::open(&name, &RingOptions::new())?;
 /// tx.send(b"x")?;
@@ -892,13 +892,13 @@ pub struct RingInfo {
     pub consumer_attaches: u32,
 }
 
-/// Reads a ring's header and state read-only (for `shmring inspect`). A file that is not a
+/// Reads a ring's header and state read-only (for `ipcring inspect`). A file that is not a
 /// ring gets the same errors as [`Consumer::open`].
 ///
 /// ```
-/// use shmring::ring::{inspect, Producer, RingOptions};
-/// # fn main() -> shmring::Result<()> {
-/// let name = format!("/shmring-insp-{}", std::process::id());
+/// use ipcring::ring::{inspect, Producer, RingOptions};
+/// # fn main() -> ipcring::Result<()> {
+/// let name = format!("/ipcring-insp-{}", std::process::id());
 /// let mut tx = Producer::create(&name, &RingOptions::new().capacity(1024))?;
 /// tx.send(b"12345")?;
 /// let info = inspect(&name)?;
@@ -950,9 +950,9 @@ pub enum Side {
 /// so that either side may start first. Returns this side's (sender, receiver).
 ///
 /// ```
-/// use shmring::ring::{duplex, RingOptions, Side};
-/// # fn main() -> shmring::Result<()> {
-/// let name = format!("/shmring-duplex-{}", std::process::id());
+/// use ipcring::ring::{duplex, RingOptions, Side};
+/// # fn main() -> ipcring::Result<()> {
+/// let name = format!("/ipcring-duplex-{}", std::process::id());
 /// let opts = RingOptions::new().capacity(4096);
 /// let (mut a_tx, mut a_rx) = duplex(&name, Side::A, &opts)?;  // in process A
 /// let (mut b_tx, mut b_rx) = duplex(&name, Side::B, &opts)?;  // in process B

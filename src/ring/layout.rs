@@ -56,7 +56,7 @@ pub const fn record_size(len: u64) -> u64 {
 /// has room for any allowed message, wherever its positions stand.
 ///
 /// ```
-/// assert_eq!(shmring::ring::layout::max_message_for(1024), 504);
+/// assert_eq!(ipcring::ring::layout::max_message_for(1024), 504);
 /// ```
 pub const fn max_message_for(capacity: u64) -> u64 {
     let m = capacity / 2 - RECORD_HEADER;

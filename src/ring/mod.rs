@@ -3,10 +3,10 @@
 //! two processes that were started on their own and find each other by name.
 //!
 //! ```
-//! use shmring::ring::{Consumer, Producer, RingOptions};
+//! use ipcring::ring::{Consumer, Producer, RingOptions};
 //!
-//! # fn main() -> shmring::Result<()> {
-//! let name = format!("/shmring-ringdoc-{}", std::process::id());
+//! # fn main() -> ipcring::Result<()> {
+//! let name = format!("/ipcring-ringdoc-{}", std::process::id());
 //! let opts = RingOptions::new().capacity(4096);
 //! let mut tx = Producer::create(&name, &opts)?;       // process A
 //! let mut rx = Consumer::open(&name, &opts)?;         // process B

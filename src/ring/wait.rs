@@ -36,7 +36,7 @@ use crate::{Error, Result};
 ///
 /// ```
 /// use std::time::Duration;
-/// use shmring::ring::{RingOptions, WaitStrategy};
+/// use ipcring::ring::{RingOptions, WaitStrategy};
 /// let opts = RingOptions::new().wait(WaitStrategy::SpinBlock { spin: Duration::from_micros(50) });
 /// # let _ = opts;
 /// ```

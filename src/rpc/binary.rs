@@ -36,7 +36,7 @@ const KIND_ERROR: u8 = 0xB4;
 /// agree on the types, as with any postcard protocol.
 ///
 /// ```
-/// use shmring::rpc::{BinaryCodec, Codec};
+/// use ipcring::rpc::{BinaryCodec, Codec};
 /// let mut out = Vec::new();
 /// BinaryCodec.encode_request(Some(1), "add", &(2i64, 5i64), &mut out).unwrap();
 /// assert_eq!(out, [0xB1, 1, 3, b'a', b'd', b'd', 4, 10]);

@@ -28,8 +28,8 @@ use crate::transport::{Deadline, Receiver, Sender};
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use shmring::rpc::{BinaryCodec, Client, RpcError};
-/// use shmring::transport::{Receiver, Sender};
+/// use ipcring::rpc::{BinaryCodec, Client, RpcError};
+/// use ipcring::transport::{Receiver, Sender};
 ///
 /// fn pipelined<S: Sender, R: Receiver>(tx: S, rx: R) -> Result<i64, RpcError> {
 ///     let t = Duration::from_secs(1);
@@ -151,9 +151,9 @@ impl<S: Sender, R: Receiver, C: Codec> Client<S, R, C> {
     /// (`Duration::MAX` waits as long as it takes).
     ///
     /// ```no_run
-    /// # fn f<S: shmring::Sender, R: shmring::Receiver>(tx: S, rx: R) -> Result<(), shmring::rpc::RpcError> {
+    /// # fn f<S: ipcring::Sender, R: ipcring::Receiver>(tx: S, rx: R) -> Result<(), ipcring::rpc::RpcError> {
     /// use std::time::Duration;
-    /// let mut alice = shmring::rpc::Client::new(tx, rx, shmring::rpc::JsonCodec);
+    /// let mut alice = ipcring::rpc::Client::new(tx, rx, ipcring::rpc::JsonCodec);
     /// let product: i64 = alice.call("multiply", (8, 5), Duration::from_secs(1))?;
     /// # Ok(()) }
     /// ```
@@ -174,10 +174,10 @@ impl<S: Sender, R: Receiver, C: Codec> Client<S, R, C> {
     /// the sending (waiting for room in the transport).
     ///
     /// ```no_run
-    /// # fn f<S: shmring::Sender, R: shmring::Receiver>(tx: S, rx: R) -> Result<(), shmring::rpc::RpcError> {
+    /// # fn f<S: ipcring::Sender, R: ipcring::Receiver>(tx: S, rx: R) -> Result<(), ipcring::rpc::RpcError> {
     /// use std::time::Duration;
     /// let t = Duration::from_secs(1);
-    /// let mut alice = shmring::rpc::Client::new(tx, rx, shmring::rpc::JsonCodec);
+    /// let mut alice = ipcring::rpc::Client::new(tx, rx, ipcring::rpc::JsonCodec);
     /// let calls: Vec<_> = (0..10)
     ///     .map(|i| alice.start_call::<_, i64>("add", (i, 1), t))
     ///     .collect::<Result<_, _>>()?;
@@ -225,8 +225,8 @@ impl<S: Sender, R: Receiver, C: Codec> Client<S, R, C> {
     /// not even an error. `timeout` bounds the sending.
     ///
     /// ```no_run
-    /// # fn f<S: shmring::Sender, R: shmring::Receiver>(tx: S, rx: R) -> Result<(), shmring::rpc::RpcError> {
-    /// let mut alice = shmring::rpc::Client::new(tx, rx, shmring::rpc::JsonCodec);
+    /// # fn f<S: ipcring::Sender, R: ipcring::Receiver>(tx: S, rx: R) -> Result<(), ipcring::rpc::RpcError> {
+    /// let mut alice = ipcring::rpc::Client::new(tx, rx, ipcring::rpc::JsonCodec);
     /// alice.notify("log", "Bob was here", std::time::Duration::from_secs(1))?;
     /// # Ok(()) }
     /// ```

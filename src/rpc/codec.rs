@@ -52,7 +52,7 @@ pub struct Reply<V> {
 /// truncate). Decoders never panic on any input: a bad frame is an error value.
 ///
 /// ```
-/// use shmring::rpc::{BinaryCodec, Codec, Incoming};
+/// use ipcring::rpc::{BinaryCodec, Codec, Incoming};
 ///
 /// let codec = BinaryCodec;
 /// let mut frame = Vec::new();

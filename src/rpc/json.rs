@@ -23,7 +23,7 @@ use super::{ErrorObject, RpcError, INVALID_REQUEST, PARSE_ERROR};
 /// recognises integer ids only.
 ///
 /// ```
-/// use shmring::rpc::{Codec, JsonCodec};
+/// use ipcring::rpc::{Codec, JsonCodec};
 /// let mut out = Vec::new();
 /// JsonCodec.encode_request(Some(1), "add", &(2, 5), &mut out).unwrap();
 /// assert_eq!(out, br#"{"jsonrpc":"2.0","method":"add","params":[2,5],"id":1}"#);

@@ -27,7 +27,7 @@
 //! runs [`Server::serve`] and Bob a [`Client`].
 //!
 //! ```
-//! use shmring::rpc::{HandlerError, JsonCodec, Server};
+//! use ipcring::rpc::{HandlerError, JsonCodec, Server};
 //!
 //! let mut alice = Server::new(JsonCodec);
 //! alice
@@ -46,8 +46,8 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use shmring::rpc::{Client, JsonCodec, RpcError};
-//! use shmring::transport::{Receiver, Sender};
+//! use ipcring::rpc::{Client, JsonCodec, RpcError};
+//! use ipcring::transport::{Receiver, Sender};
 //!
 //! fn bob<S: Sender, R: Receiver>(tx: S, rx: R) -> Result<(), RpcError> {
 //!     let mut alice = Client::new(tx, rx, JsonCodec);
@@ -98,7 +98,7 @@ pub const HANDLER_ERROR: i64 = -32000;
 /// and an optional `data` string with details.
 ///
 /// ```
-/// use shmring::rpc::{ErrorObject, METHOD_NOT_FOUND};
+/// use ipcring::rpc::{ErrorObject, METHOD_NOT_FOUND};
 /// let e = ErrorObject::new(METHOD_NOT_FOUND, "Method not found").with_data("no method `sub`");
 /// assert_eq!(e.data.as_deref(), Some("no method `sub`"));
 /// ```
@@ -169,7 +169,7 @@ impl ErrorObject {
 /// not allowed for handlers and become [`HANDLER_ERROR`].
 ///
 /// ```
-/// use shmring::rpc::HandlerError;
+/// use ipcring::rpc::HandlerError;
 /// let e = HandlerError::new("Yeah, we are only going to add numbers");
 /// assert_eq!(e.code(), -32000);
 /// assert_eq!(HandlerError::from("nope").with_code(-32042).code(), -32042);
@@ -226,8 +226,8 @@ impl From<String> for HandlerError {
 /// The first group comes from the server (an error reply), the second from this side.
 ///
 /// ```
-/// use shmring::rpc::RpcError;
-/// let e = RpcError::from(shmring::Error::Disconnected);
+/// use ipcring::rpc::RpcError;
+/// let e = RpcError::from(ipcring::Error::Disconnected);
 /// assert!(matches!(e, RpcError::Disconnected));
 /// assert_eq!(RpcError::UnknownMethod { method: "sub".into() }.code(), Some(-32601));
 /// ```

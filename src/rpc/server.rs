@@ -39,7 +39,7 @@ type Erased<C> = dyn Fn(&C, &[u8], <C as Codec>::Value, Option<&<C as Codec>::Pe
 /// the clone was made are not seen by the other.
 ///
 /// ```
-/// use shmring::rpc::{BinaryCodec, Codec, Server};
+/// use ipcring::rpc::{BinaryCodec, Codec, Server};
 ///
 /// let mut server = Server::new(BinaryCodec);
 /// server.register("add", |(a, b): (i64, i64)| Ok(a + b));
@@ -90,7 +90,7 @@ impl<C: Codec> Server<C> {
     /// A server without handlers, speaking `codec`.
     ///
     /// ```
-    /// let server = shmring::rpc::Server::new(shmring::rpc::JsonCodec);
+    /// let server = ipcring::rpc::Server::new(ipcring::rpc::JsonCodec);
     /// assert_eq!(server.methods().count(), 0);
     /// ```
     pub fn new(codec: C) -> Server<C> {
@@ -103,7 +103,7 @@ impl<C: Codec> Server<C> {
     /// Registers (or replaces) the handler of `method`.
     ///
     /// ```
-    /// use shmring::rpc::{HandlerError, JsonCodec, Server};
+    /// use ipcring::rpc::{HandlerError, JsonCodec, Server};
     /// let mut alice = Server::new(JsonCodec);
     /// alice.register("add", |(a, b): (f64, f64)| Ok(a + b)).register("sqrt", |x: f64| {
     ///     if x < 0.0 { Err(HandlerError::new("negative")) } else { Ok(x.sqrt()) }
@@ -168,7 +168,7 @@ impl<C: Codec> Server<C> {
     /// This is the whole server minus the transport; [`Server::serve`] is a loop around it.
     ///
     /// ```
-    /// use shmring::rpc::{JsonCodec, Server};
+    /// use ipcring::rpc::{JsonCodec, Server};
     /// let server = Server::new(JsonCodec);
     /// let mut out = Vec::new();
     /// assert!(server.handle_frame(b"{oops", &mut out));
@@ -264,8 +264,8 @@ impl<C: Codec> Server<C> {
     /// error replies; they do not end the loop.
     ///
     /// ```no_run
-    /// use shmring::rpc::{JsonCodec, RpcError, Server};
-    /// use shmring::transport::{Receiver, Sender};
+    /// use ipcring::rpc::{JsonCodec, RpcError, Server};
+    /// use ipcring::transport::{Receiver, Sender};
     ///
     /// fn alice<S: Sender, R: Receiver>(tx: S, rx: R) -> Result<(), RpcError> {
     ///     let mut server = Server::new(JsonCodec);
@@ -306,8 +306,8 @@ impl<C: Codec> Server<C> {
     /// [`Server::serve`], once the requests already read have been answered.
     ///
     /// ```no_run
-    /// use shmring::rpc::{BinaryCodec, RpcError, Server};
-    /// use shmring::transport::{Receiver, Sender};
+    /// use ipcring::rpc::{BinaryCodec, RpcError, Server};
+    /// use ipcring::transport::{Receiver, Sender};
     ///
     /// fn alice<S: Sender + Send, R: Receiver>(tx: S, rx: R) -> Result<(), RpcError> {
     ///     let mut server = Server::new(BinaryCodec);
@@ -390,8 +390,8 @@ impl<C: Codec> Server<C> {
     /// Serves one client on a new thread; the thread's result is [`Server::serve`]'s.
     ///
     /// ```no_run
-    /// # fn f<S: shmring::Sender + Send + 'static, R: shmring::Receiver + Send + 'static>(tx: S, rx: R) {
-    /// let server = shmring::rpc::Server::new(shmring::rpc::JsonCodec);
+    /// # fn f<S: ipcring::Sender + Send + 'static, R: ipcring::Receiver + Send + 'static>(tx: S, rx: R) {
+    /// let server = ipcring::rpc::Server::new(ipcring::rpc::JsonCodec);
     /// let handle = server.spawn(tx, rx).unwrap();
     /// handle.join().unwrap().unwrap();
     /// # }
@@ -403,7 +403,7 @@ impl<C: Codec> Server<C> {
     {
         let me = self.clone();
         std::thread::Builder::new()
-            .name("shmring-rpc".into())
+            .name("ipcring-rpc".into())
             .spawn(move || me.serve(tx, rx))
             .map_err(|e| RpcError::Transport(Error::io("spawn an rpc server thread", e)))
     }
@@ -420,9 +420,9 @@ impl<C: Codec> Server<C> {
     /// connection.
     ///
     /// ```no_run
-    /// # fn f<S: shmring::Sender + Send + 'static, R: shmring::Receiver + Send + 'static>(
-    /// #     accepted: impl Iterator<Item = shmring::Result<(S, R)>>) {
-    /// let mut server = shmring::rpc::Server::new(shmring::rpc::JsonCodec);
+    /// # fn f<S: ipcring::Sender + Send + 'static, R: ipcring::Receiver + Send + 'static>(
+    /// #     accepted: impl Iterator<Item = ipcring::Result<(S, R)>>) {
+    /// let mut server = ipcring::rpc::Server::new(ipcring::rpc::JsonCodec);
     /// server.register("add", |(a, b): (i64, i64)| Ok(a + b));
     /// server.serve_incoming(accepted).unwrap();
     /// # }

@@ -20,7 +20,7 @@ use crate::{Error, Result};
 ///
 /// ```
 /// use std::time::Duration;
-/// use shmring::seqlock::SeqlockOptions;
+/// use ipcring::seqlock::SeqlockOptions;
 /// let opts = SeqlockOptions::new()
 ///     .mode(0o600)
 ///     .open_timeout(Duration::from_secs(30))
@@ -72,7 +72,7 @@ impl<T> Snapshot<T> {
     /// the reader never saw (0 if this is the next version, or not newer).
     ///
     /// ```
-    /// use shmring::seqlock::Snapshot;
+    /// use ipcring::seqlock::Snapshot;
     /// let s = Snapshot { value: 0u32, version: 10 };
     /// assert_eq!(s.missed_since(7), 2);   // versions 8 and 9 were never seen
     /// assert_eq!(s.missed_since(9), 0);
@@ -276,9 +276,9 @@ fn put_word(bytes: &mut [u8], i: usize, w: u64) {
 /// The one writer of a seqlock cell. Writing never waits.
 ///
 /// ```
-/// use shmring::seqlock::{SeqlockOptions, Writer};
-/// # fn main() -> shmring::Result<()> {
-/// let name = format!("/shmring-wdoc-{}", std::process::id());
+/// use ipcring::seqlock::{SeqlockOptions, Writer};
+/// # fn main() -> ipcring::Result<()> {
+/// let name = format!("/ipcring-wdoc-{}", std::process::id());
 /// let mut w = Writer::<u64>::create(&name, &SeqlockOptions::new())?;
 /// assert_eq!(w.write(&7), 1);
 /// assert_eq!(w.update(|v| *v += 1), 2);
@@ -286,7 +286,7 @@ fn put_word(bytes: &mut [u8], i: usize, w: u64) {
 /// // A second writer is refused while this one lives.
 /// assert!(matches!(
 ///     Writer::<u64>::open(&name, &SeqlockOptions::new()),
-///     Err(shmring::Error::RoleTaken { .. })
+///     Err(ipcring::Error::RoleTaken { .. })
 /// ));
 /// # Ok(()) }
 /// ```
@@ -406,9 +406,9 @@ impl<T: bytemuck::Pod> Drop for Writer<T> {
 /// A reader of a seqlock cell. Any number of them, in any processes.
 ///
 /// ```
-/// use shmring::seqlock::{Reader, SeqlockOptions, Writer};
-/// # fn main() -> shmring::Result<()> {
-/// let name = format!("/shmring-rdoc-{}", std::process::id());
+/// use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
+/// # fn main() -> ipcring::Result<()> {
+/// let name = format!("/ipcring-rdoc-{}", std::process::id());
 /// let mut w = Writer::<[u32; 2]>::create(&name, &SeqlockOptions::new())?;
 /// let r = Reader::<[u32; 2]>::open(&name, &SeqlockOptions::new())?;
 /// w.write(&[1, 1]);
@@ -614,12 +614,12 @@ pub struct SeqlockInfo {
     pub reader_attaches: u32,
 }
 
-/// Reads a seqlock cell's header and state read-only (for `shmring inspect`).
+/// Reads a seqlock cell's header and state read-only (for `ipcring inspect`).
 ///
 /// ```
-/// use shmring::seqlock::{inspect, SeqlockOptions, Writer};
-/// # fn main() -> shmring::Result<()> {
-/// let name = format!("/shmring-sinsp-{}", std::process::id());
+/// use ipcring::seqlock::{inspect, SeqlockOptions, Writer};
+/// # fn main() -> ipcring::Result<()> {
+/// let name = format!("/ipcring-sinsp-{}", std::process::id());
 /// let mut w = Writer::<[u8; 12]>::create(&name, &SeqlockOptions::new())?;
 /// w.write(&[1; 12]);
 /// let info = inspect(&name)?;
@@ -703,7 +703,7 @@ mod tests {
     fn name(tag: &str) -> String {
         static N: Counter = Counter::new(0);
         format!(
-            "/shmring-seqt-{tag}-{}-{}",
+            "/ipcring-seqt-{tag}-{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         )

@@ -63,7 +63,7 @@ pub(crate) fn hmac_named(name: &[u8], key: &[u8], data: &[u8]) -> Result<Vec<u8>
         other => {
             return Err(Error::Auth(
                 format!(
-                    "the peer chose the digest {:?}, which Python allows but shmring does not implement (md5, sha256, sha384 are)",
+                    "the peer chose the digest {:?}, which Python allows but ipcring does not implement (md5, sha256, sha384 are)",
                     String::from_utf8_lossy(other)
                 )
                 .into(),

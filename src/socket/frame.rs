@@ -49,9 +49,9 @@ pub(crate) fn encode_header(len: usize, out: &mut [u8; 12]) -> usize {
 /// can send while another receives.
 ///
 /// ```no_run
-/// use shmring::socket::{Connection, SocketOptions};
-/// use shmring::Sender;
-/// # fn main() -> shmring::Result<()> {
+/// use ipcring::socket::{Connection, SocketOptions};
+/// use ipcring::Sender;
+/// # fn main() -> ipcring::Result<()> {
 /// let conn = Connection::connect("localhost:6000", &SocketOptions::new())?;
 /// let (mut tx, _rx) = conn.into_split();
 /// tx.send(b"hello")?;
@@ -184,8 +184,8 @@ impl SocketSender {
     /// The largest payload this sender accepts (the connection's `max_frame`).
     ///
     /// ```no_run
-    /// # use shmring::socket::{Connection, SocketOptions};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::socket::{Connection, SocketOptions};
+    /// # fn main() -> ipcring::Result<()> {
     /// let (tx, _rx) = Connection::connect("localhost:6000", &SocketOptions::new())?.into_split();
     /// assert_eq!(tx.max_frame(), SocketOptions::DEFAULT_MAX_FRAME);
     /// # Ok(())
@@ -221,9 +221,9 @@ impl Sender for SocketSender {
 /// A frame cut by a time out stays buffered and completes on the next call: nothing is lost.
 ///
 /// ```no_run
-/// use shmring::socket::{Connection, SocketOptions};
-/// use shmring::Receiver;
-/// # fn main() -> shmring::Result<()> {
+/// use ipcring::socket::{Connection, SocketOptions};
+/// use ipcring::Receiver;
+/// # fn main() -> ipcring::Result<()> {
 /// let (_tx, mut rx) = Connection::connect("localhost:6000", &SocketOptions::new())?.into_split();
 /// let msg = rx.recv()?;
 /// # Ok(())
@@ -268,8 +268,8 @@ impl SocketReceiver {
     /// The largest payload this receiver accepts (the connection's `max_frame`).
     ///
     /// ```no_run
-    /// # use shmring::socket::{Connection, SocketOptions};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::socket::{Connection, SocketOptions};
+    /// # fn main() -> ipcring::Result<()> {
     /// let opts = SocketOptions::new().max_frame(1 << 20);
     /// let (_tx, rx) = Connection::connect("localhost:6000", &opts)?.into_split();
     /// assert_eq!(rx.max_frame(), 1 << 20);

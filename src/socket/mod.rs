@@ -21,11 +21,11 @@
 //! # Example
 //!
 //! ```
-//! use shmring::socket::{Connection, Flow, Listener, SocketOptions};
-//! use shmring::{Receiver, Sender};
+//! use ipcring::socket::{Connection, Flow, Listener, SocketOptions};
+//! use ipcring::{Receiver, Sender};
 //!
-//! # fn main() -> shmring::Result<()> {
-//! let path = std::env::temp_dir().join(format!("shmring-doc-{}.sock", std::process::id()));
+//! # fn main() -> ipcring::Result<()> {
+//! let path = std::env::temp_dir().join(format!("ipcring-doc-{}.sock", std::process::id()));
 //! let opts = SocketOptions::new().authkey(b"Do not let eve find us!");
 //! let listener = Listener::bind(path.as_path(), &opts)?;
 //!
@@ -88,11 +88,11 @@ pub const DEFAULT_AUTHKEY: &[u8] = b"Do not let eve find us!";
 /// | anything else (`app.sock`) | Unix socket at that relative path |
 ///
 /// ```
-/// use shmring::socket::Address;
+/// use ipcring::socket::Address;
 /// assert_eq!(Address::parse("localhost:6000")?, Address::Tcp("localhost:6000".into()));
 /// assert_eq!(Address::parse("/tmp/a.sock")?, Address::Unix("/tmp/a.sock".into()));
 /// assert_eq!(Address::parse("@alice")?, Address::Abstract(b"alice".to_vec()));
-/// # Ok::<(), shmring::Error>(())
+/// # Ok::<(), ipcring::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Address {
@@ -108,10 +108,10 @@ impl Address {
     /// Parses an address string (see the table above).
     ///
     /// ```
-    /// use shmring::socket::Address;
+    /// use ipcring::socket::Address;
     /// assert!(Address::parse("").is_err());
     /// assert_eq!(Address::parse("tcp:127.0.0.1:0")?, Address::Tcp("127.0.0.1:0".into()));
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn parse(s: &str) -> Result<Address> {
         let bad = |reason: &'static str| Error::InvalidName {
@@ -190,10 +190,10 @@ impl FromStr for Address {
 /// a [`Path`] (a Unix socket) or a [`SocketAddr`] (TCP).
 ///
 /// ```
-/// use shmring::socket::{Address, ToAddress};
+/// use ipcring::socket::{Address, ToAddress};
 /// let a = std::path::Path::new("x.sock").to_address()?;
 /// assert_eq!(a, Address::Unix("x.sock".into()));
-/// # Ok::<(), shmring::Error>(())
+/// # Ok::<(), ipcring::Error>(())
 /// ```
 pub trait ToAddress {
     /// Converts to an [`Address`].
@@ -245,7 +245,7 @@ impl ToAddress for SocketAddr {
 /// the peer asked for (md5, sha256 or sha384).
 ///
 /// ```
-/// use shmring::socket::{Digest, SocketOptions};
+/// use ipcring::socket::{Digest, SocketOptions};
 /// let opts = SocketOptions::new().authkey(b"k").digest(Digest::LegacyMd5);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -264,7 +264,7 @@ pub enum Digest {
 ///
 /// ```
 /// use std::time::Duration;
-/// use shmring::socket::SocketOptions;
+/// use ipcring::socket::SocketOptions;
 /// let opts = SocketOptions::new()
 ///     .authkey(b"Do not let eve find us!")
 ///     .max_frame(1 << 20)
@@ -321,7 +321,7 @@ impl SocketOptions {
     /// read/write timeouts, 1024 concurrent clients.
     ///
     /// ```
-    /// let o = shmring::socket::SocketOptions::new();
+    /// let o = ipcring::socket::SocketOptions::new();
     /// ```
     pub fn new() -> SocketOptions {
         SocketOptions::default()
@@ -333,7 +333,7 @@ impl SocketOptions {
     /// Python a non-empty key).
     ///
     /// ```
-    /// let o = shmring::socket::SocketOptions::new().authkey(b"secret");
+    /// let o = ipcring::socket::SocketOptions::new().authkey(b"secret");
     /// ```
     pub fn authkey(mut self, key: impl AsRef<[u8]>) -> SocketOptions {
         self.authkey = Some(key.as_ref().to_vec());
@@ -343,7 +343,7 @@ impl SocketOptions {
     /// Removes the authkey.
     ///
     /// ```
-    /// let o = shmring::socket::SocketOptions::new().authkey(b"k").no_authkey();
+    /// let o = ipcring::socket::SocketOptions::new().authkey(b"k").no_authkey();
     /// ```
     pub fn no_authkey(mut self) -> SocketOptions {
         self.authkey = None;
@@ -354,7 +354,7 @@ impl SocketOptions {
     /// [`Digest::Sha256`]).
     ///
     /// ```
-    /// use shmring::socket::{Digest, SocketOptions};
+    /// use ipcring::socket::{Digest, SocketOptions};
     /// let o = SocketOptions::new().digest(Digest::Sha384);
     /// ```
     pub fn digest(mut self, digest: Digest) -> SocketOptions {
@@ -367,7 +367,7 @@ impl SocketOptions {
     /// [`Error::MessageTooLarge`]; nothing is allocated for it.
     ///
     /// ```
-    /// let o = shmring::socket::SocketOptions::new().max_frame(4096);
+    /// let o = ipcring::socket::SocketOptions::new().max_frame(4096);
     /// ```
     pub fn max_frame(mut self, bytes: usize) -> SocketOptions {
         self.max_frame = bytes;
@@ -379,7 +379,7 @@ impl SocketOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let o = shmring::socket::SocketOptions::new().handshake_timeout(Duration::from_secs(2));
+    /// let o = ipcring::socket::SocketOptions::new().handshake_timeout(Duration::from_secs(2));
     /// ```
     pub fn handshake_timeout(mut self, t: Duration) -> SocketOptions {
         self.handshake_timeout = t;
@@ -392,7 +392,7 @@ impl SocketOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let o = shmring::socket::SocketOptions::new().connect_timeout(Duration::ZERO);
+    /// let o = ipcring::socket::SocketOptions::new().connect_timeout(Duration::ZERO);
     /// ```
     pub fn connect_timeout(mut self, t: Duration) -> SocketOptions {
         self.connect_timeout = t;
@@ -403,7 +403,7 @@ impl SocketOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let o = shmring::socket::SocketOptions::new().read_timeout(Some(Duration::from_secs(5)));
+    /// let o = ipcring::socket::SocketOptions::new().read_timeout(Some(Duration::from_secs(5)));
     /// ```
     pub fn read_timeout(mut self, t: Option<Duration>) -> SocketOptions {
         self.read_timeout = t;
@@ -415,7 +415,7 @@ impl SocketOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let o = shmring::socket::SocketOptions::new().write_timeout(Some(Duration::from_secs(5)));
+    /// let o = ipcring::socket::SocketOptions::new().write_timeout(Some(Duration::from_secs(5)));
     /// ```
     pub fn write_timeout(mut self, t: Option<Duration>) -> SocketOptions {
         self.write_timeout = t;
@@ -426,7 +426,7 @@ impl SocketOptions {
     /// in the listen backlog.
     ///
     /// ```
-    /// let o = shmring::socket::SocketOptions::new().max_clients(64);
+    /// let o = ipcring::socket::SocketOptions::new().max_clients(64);
     /// ```
     pub fn max_clients(mut self, n: usize) -> SocketOptions {
         self.max_clients = n.max(1);
@@ -491,9 +491,9 @@ fn abstract_addr(_name: &[u8]) -> Result<std::os::unix::net::SocketAddr> {
 /// messages ([`Sender`], [`Receiver`]) or pickled objects ([`Connection::send_pickle`]).
 ///
 /// ```no_run
-/// use shmring::socket::{pickle::Value, Connection, SocketOptions, DEFAULT_AUTHKEY};
+/// use ipcring::socket::{pickle::Value, Connection, SocketOptions, DEFAULT_AUTHKEY};
 ///
-/// # fn main() -> shmring::Result<()> {
+/// # fn main() -> ipcring::Result<()> {
 /// // The article's Bob, against a Python (or Rust) Alice.
 /// let opts = SocketOptions::new().authkey(DEFAULT_AUTHKEY);
 /// let mut conn = Connection::connect("localhost:6000", &opts)?;
@@ -554,8 +554,8 @@ impl Connection {
     /// handshake that did not finish in time, [`Error::Timeout`] when nobody came.
     ///
     /// ```no_run
-    /// use shmring::socket::{Connection, SocketOptions};
-    /// # fn main() -> shmring::Result<()> {
+    /// use ipcring::socket::{Connection, SocketOptions};
+    /// # fn main() -> ipcring::Result<()> {
     /// let conn = Connection::connect("@alice", &SocketOptions::new().authkey(b"k"))?;
     /// # Ok(())
     /// # }
@@ -623,8 +623,8 @@ impl Connection {
     /// Pickles `value` and sends it: what Python's `conn.send(obj)` does.
     ///
     /// ```no_run
-    /// # use shmring::socket::{Connection, SocketOptions};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::socket::{Connection, SocketOptions};
+    /// # fn main() -> ipcring::Result<()> {
     /// # let mut conn = Connection::connect("localhost:6000", &SocketOptions::new())?;
     /// conn.send_pickle(&(8, 8))?; // Python receives the tuple (8, 8)
     /// # Ok(())
@@ -639,8 +639,8 @@ impl Connection {
     /// into [`pickle::Value`] to accept any Python object.
     ///
     /// ```no_run
-    /// # use shmring::socket::{Connection, SocketOptions};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::socket::{Connection, SocketOptions};
+    /// # fn main() -> ipcring::Result<()> {
     /// # let mut conn = Connection::connect("localhost:6000", &SocketOptions::new())?;
     /// let n: i64 = conn.recv_pickle()?;
     /// # Ok(())
@@ -655,8 +655,8 @@ impl Connection {
     /// `bytes` object `b'stop server'`.
     ///
     /// ```no_run
-    /// # use shmring::socket::{pickle::Value, Connection, SocketOptions};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::socket::{pickle::Value, Connection, SocketOptions};
+    /// # fn main() -> ipcring::Result<()> {
     /// # let mut conn = Connection::connect("localhost:6000", &SocketOptions::new())?;
     /// conn.send_value(&Value::Bytes(b"stop server".to_vec()))?;
     /// # Ok(())
@@ -670,8 +670,8 @@ impl Connection {
     /// Receives any pickled Python object as a [`pickle::Value`].
     ///
     /// ```no_run
-    /// # use shmring::socket::{Connection, SocketOptions};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::socket::{Connection, SocketOptions};
+    /// # fn main() -> ipcring::Result<()> {
     /// # let mut conn = Connection::connect("localhost:6000", &SocketOptions::new())?;
     /// let v = conn.recv_value()?;
     /// println!("{v}");
@@ -686,8 +686,8 @@ impl Connection {
     /// Splits into a sending and a receiving half, usable from two threads.
     ///
     /// ```no_run
-    /// # use shmring::socket::{Connection, SocketOptions};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::socket::{Connection, SocketOptions};
+    /// # fn main() -> ipcring::Result<()> {
     /// let (tx, rx) = Connection::connect("localhost:6000", &SocketOptions::new())?.into_split();
     /// # Ok(())
     /// # }
@@ -728,8 +728,8 @@ impl Receiver for Connection {
 /// [`Pending::authenticate`], on any thread.
 ///
 /// ```no_run
-/// use shmring::socket::{Listener, SocketOptions};
-/// # fn main() -> shmring::Result<()> {
+/// use ipcring::socket::{Listener, SocketOptions};
+/// # fn main() -> ipcring::Result<()> {
 /// let l = Listener::bind("@alice", &SocketOptions::new().authkey(b"k"))?;
 /// let pending = l.accept_pending()?;
 /// std::thread::spawn(move || pending.authenticate());
@@ -750,8 +750,8 @@ impl Pending {
     /// an authkey, returns the connection at once.
     ///
     /// ```no_run
-    /// # use shmring::socket::{Listener, SocketOptions};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::socket::{Listener, SocketOptions};
+    /// # fn main() -> ipcring::Result<()> {
     /// # let l = Listener::bind("@alice", &SocketOptions::new())?;
     /// let conn = l.accept_pending()?.authenticate()?;
     /// # Ok(())
@@ -770,7 +770,7 @@ impl Pending {
 /// What [`Listener::serve`] does after a handler returns.
 ///
 /// ```
-/// use shmring::socket::Flow;
+/// use ipcring::socket::Flow;
 /// assert_ne!(Flow::Continue, Flow::Stop);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -794,9 +794,9 @@ enum Inner {
 /// replaced; one in use is [`Error::AlreadyExists`]) and removed on drop.
 ///
 /// ```no_run
-/// use shmring::socket::{Flow, Listener, SocketOptions, DEFAULT_AUTHKEY};
-/// use shmring::{Receiver, Sender};
-/// # fn main() -> shmring::Result<()> {
+/// use ipcring::socket::{Flow, Listener, SocketOptions, DEFAULT_AUTHKEY};
+/// use ipcring::{Receiver, Sender};
+/// # fn main() -> ipcring::Result<()> {
 /// let l = Listener::bind("localhost:6000", &SocketOptions::new().authkey(DEFAULT_AUTHKEY))?;
 /// l.serve(|conn| {
 ///     let mut conn = conn?;
@@ -827,10 +827,10 @@ impl Listener {
     /// Binds and listens.
     ///
     /// ```
-    /// use shmring::socket::{Address, Listener, SocketOptions};
+    /// use ipcring::socket::{Address, Listener, SocketOptions};
     /// let l = Listener::bind("127.0.0.1:0", &SocketOptions::new())?;
     /// assert!(matches!(l.local_addr(), Address::Tcp(_)));
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn bind(addr: impl ToAddress, opts: &SocketOptions) -> Result<Listener> {
         let address = addr.to_address()?;
@@ -920,10 +920,10 @@ impl Listener {
     /// The bound address (for TCP, with the real port when bound to port 0).
     ///
     /// ```
-    /// # use shmring::socket::{Listener, SocketOptions};
+    /// # use ipcring::socket::{Listener, SocketOptions};
     /// let l = Listener::bind("127.0.0.1:0", &SocketOptions::new())?;
     /// println!("listening on {}", l.local_addr());
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn local_addr(&self) -> &Address {
         &self.address
@@ -982,8 +982,8 @@ impl Listener {
     /// Accepts the next connection without running the handshake (see [`Pending`]).
     ///
     /// ```no_run
-    /// # use shmring::socket::{Listener, SocketOptions};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::socket::{Listener, SocketOptions};
+    /// # fn main() -> ipcring::Result<()> {
     /// # let l = Listener::bind("@alice", &SocketOptions::new())?;
     /// let pending = l.accept_pending()?;
     /// # Ok(())
@@ -1003,8 +1003,8 @@ impl Listener {
     /// [`Listener::serve`] to keep serving others meanwhile.
     ///
     /// ```no_run
-    /// # use shmring::socket::{Listener, SocketOptions};
-    /// # fn main() -> shmring::Result<()> {
+    /// # use ipcring::socket::{Listener, SocketOptions};
+    /// # fn main() -> ipcring::Result<()> {
     /// # let l = Listener::bind("@alice", &SocketOptions::new())?;
     /// let conn = l.accept()?;
     /// # Ok(())
@@ -1019,10 +1019,10 @@ impl Listener {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use shmring::socket::{Listener, SocketOptions};
+    /// # use ipcring::socket::{Listener, SocketOptions};
     /// let l = Listener::bind("127.0.0.1:0", &SocketOptions::new())?;
     /// assert!(l.accept_timeout(Duration::from_millis(1)).unwrap_err().is_timeout());
-    /// # Ok::<(), shmring::Error>(())
+    /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn accept_timeout(&self, timeout: Duration) -> Result<Connection> {
         match self.accept_stream(Deadline::after(timeout))? {
@@ -1042,9 +1042,9 @@ impl Listener {
     /// error that is not transient.
     ///
     /// ```no_run
-    /// use shmring::socket::{Flow, Listener, SocketOptions};
-    /// use shmring::{Receiver, Sender};
-    /// # fn main() -> shmring::Result<()> {
+    /// use ipcring::socket::{Flow, Listener, SocketOptions};
+    /// use ipcring::{Receiver, Sender};
+    /// # fn main() -> ipcring::Result<()> {
     /// let l = Listener::bind("/tmp/echo.sock", &SocketOptions::new())?;
     /// l.serve(|conn| {
     ///     let mut conn = conn?;
@@ -1099,7 +1099,7 @@ impl Listener {
                 *active.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
                 let (stop, active, handler) = (&stop, &active, &handler);
                 let spawned = std::thread::Builder::new()
-                    .name("shmring-socket-client".into())
+                    .name("ipcring-socket-client".into())
                     .spawn_scoped(s, move || {
                         if let Ok(Flow::Stop) = handler(pending.authenticate()) {
                             stop.store(true, Ordering::Release);

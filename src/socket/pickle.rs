@@ -5,9 +5,9 @@
 //! globals and `__reduce__` tricks are refused (or replaced by `None` in [`Value`]s).
 //!
 //! ```
-//! use shmring::socket::pickle::{self, Value};
+//! use ipcring::socket::pickle::{self, Value};
 //!
-//! # fn main() -> shmring::Result<()> {
+//! # fn main() -> ipcring::Result<()> {
 //! let bytes = pickle::to_vec(&vec![8i64, 8])?;          // what Python's send([8, 8]) carries
 //! let back: Vec<i64> = pickle::from_slice(&bytes)?;
 //! assert_eq!(back, [8, 8]);
@@ -37,8 +37,8 @@ fn codec(e: serde_pickle::Error) -> Error {
 /// `String` a `str`; use [`Value::Bytes`] (or `serde_bytes`) for Python `bytes`.
 ///
 /// ```
-/// let b = shmring::socket::pickle::to_vec(&(1, "two"))?;
-/// # Ok::<(), shmring::Error>(())
+/// let b = ipcring::socket::pickle::to_vec(&(1, "two"))?;
+/// # Ok::<(), ipcring::Error>(())
 /// ```
 pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
     serde_pickle::to_vec(&value, serde_pickle::SerOptions::new()).map_err(codec)
@@ -47,10 +47,10 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
 /// Unpickles into a serde value.
 ///
 /// ```
-/// use shmring::socket::pickle;
+/// use ipcring::socket::pickle;
 /// let n: i64 = pickle::from_slice(&pickle::to_vec(&64i64)?)?;
 /// assert_eq!(n, 64);
-/// # Ok::<(), shmring::Error>(())
+/// # Ok::<(), ipcring::Error>(())
 /// ```
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     serde_pickle::from_slice(bytes, serde_pickle::DeOptions::new()).map_err(codec)
@@ -59,10 +59,10 @@ pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
 /// Pickles a [`Value`].
 ///
 /// ```
-/// use shmring::socket::pickle::{self, Value};
+/// use ipcring::socket::pickle::{self, Value};
 /// let b = pickle::value_to_vec(&Value::I64(64))?;
 /// assert_eq!(pickle::value_from_slice(&b)?, Value::I64(64));
-/// # Ok::<(), shmring::Error>(())
+/// # Ok::<(), ipcring::Error>(())
 /// ```
 pub fn value_to_vec(value: &Value) -> Result<Vec<u8>> {
     serde_pickle::value_to_vec(value, serde_pickle::SerOptions::new()).map_err(codec)
@@ -72,11 +72,11 @@ pub fn value_to_vec(value: &Value) -> Result<Vec<u8>> {
 /// `None` instead of failing).
 ///
 /// ```
-/// use shmring::socket::pickle::{self, Value};
+/// use ipcring::socket::pickle::{self, Value};
 /// // Python 3.11: pickle.dumps([8, 8], protocol=4)
 /// let py = b"\x80\x04\x95\t\x00\x00\x00\x00\x00\x00\x00]\x94(K\x08K\x08e.";
 /// assert_eq!(pickle::value_from_slice(py)?, Value::List(vec![Value::I64(8), Value::I64(8)]));
-/// # Ok::<(), shmring::Error>(())
+/// # Ok::<(), ipcring::Error>(())
 /// ```
 pub fn value_from_slice(bytes: &[u8]) -> Result<Value> {
     serde_pickle::value_from_slice(

@@ -188,7 +188,7 @@ pub(crate) fn sigqueue(pid: u32, sig: libc::c_int, value: i32) -> Result<Sent> {
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn sigqueue(_pid: u32, _sig: libc::c_int, _value: i32) -> Result<Sent> {
     Err(Error::Unsupported(
-        "sigqueue (Linux only in shmring)".into(),
+        "sigqueue (Linux only in ipcring)".into(),
     ))
 }
 

@@ -1,5 +1,5 @@
 //! Helpers for tests between real processes: the test binary re-executes itself in a peer
-//! role (env `SHMRING_PEER`), selected by the `peer` test in each file.
+//! role (env `IPCRING_PEER`), selected by the `peer` test in each file.
 #![allow(dead_code)]
 
 use std::process::{Child, Command, Stdio};
@@ -9,19 +9,19 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     format!(
-        "/shmring-t-{prefix}-{}-{}",
+        "/ipcring-t-{prefix}-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
 
-/// Spawns this test binary as peer `role` with `args` (passed as env SHMRING_ARGS).
+/// Spawns this test binary as peer `role` with `args` (passed as env IPCRING_ARGS).
 pub fn spawn_peer(role: &str, args: &[&str], stdout_piped: bool) -> Child {
     let exe = std::env::current_exe().expect("current_exe");
     let mut cmd = Command::new(exe);
     cmd.args(["--exact", "peer", "--nocapture", "--test-threads", "1"])
-        .env("SHMRING_PEER", role)
-        .env("SHMRING_ARGS", args.join("\u{1f}"))
+        .env("IPCRING_PEER", role)
+        .env("IPCRING_ARGS", args.join("\u{1f}"))
         .stdin(Stdio::null())
         .stderr(Stdio::inherit());
     if stdout_piped {
@@ -34,8 +34,8 @@ pub fn spawn_peer(role: &str, args: &[&str], stdout_piped: bool) -> Child {
 
 /// The peer role and its args, if this process is a peer.
 pub fn peer_role() -> Option<(String, Vec<String>)> {
-    let role = std::env::var("SHMRING_PEER").ok()?;
-    let args = std::env::var("SHMRING_ARGS").unwrap_or_default();
+    let role = std::env::var("IPCRING_PEER").ok()?;
+    let args = std::env::var("IPCRING_ARGS").unwrap_or_default();
     let args = if args.is_empty() {
         vec![]
     } else {

@@ -7,7 +7,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
-use shmring::rpc::{Codec, HandlerError, Server};
+use ipcring::rpc::{Codec, HandlerError, Server};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// A gate that `gate_wait` waits on until `gate_open` opens it: proves two calls of one

@@ -12,16 +12,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use shmring::transport::{Deadline, Receiver, Sender};
-use shmring::{Error, Result};
+use ipcring::transport::{Deadline, Receiver, Sender};
+use ipcring::{Error, Result};
 
 /// The largest frame either half accepts.
 pub const MAX_FRAME: usize = 1 << 20;
 
 /// Env var naming the role a re-executed test binary plays.
-pub const ROLE_VAR: &str = "SHMRING_TEST_ROLE";
+pub const ROLE_VAR: &str = "IPCRING_TEST_ROLE";
 /// Env var carrying the socket path to the re-executed peer.
-pub const ADDR_VAR: &str = "SHMRING_TEST_ADDR";
+pub const ADDR_VAR: &str = "IPCRING_TEST_ADDR";
 
 /// The sending half.
 #[derive(Debug)]
@@ -160,7 +160,7 @@ impl Receiver for FrameRx {
 pub fn unique_path(tag: &str) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!("shmring-t-{}-{n}-{tag}.sock", std::process::id()))
+    std::env::temp_dir().join(format!("ipcring-t-{}-{n}-{tag}.sock", std::process::id()))
 }
 
 /// A peer process; killed on drop if still running.
