@@ -11,8 +11,8 @@
 //!
 //! Unlike the article's Alice, she does not blank the file when she starts: commands that a
 //! Bob started earlier left there are served (answered ones are dropped).
-use serde_json::Value;
 use ipcring::file::mailbox::{article_alice, Mailbox};
+use serde_json::Value;
 
 /// Formats a JSON value the way Python prints the same data (`[2, 5]`, `['bad', 'data']`),
 /// so the output reads like the article's.

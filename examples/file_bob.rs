@@ -15,8 +15,8 @@
 //! ```
 use std::time::Duration;
 
-use serde_json::{json, Value};
 use ipcring::file::mailbox::Mailbox;
+use serde_json::{json, Value};
 
 fn ask_alice(mb: &mut Mailbox, command: &str, args: Vec<Value>) -> ipcring::Result<Value> {
     let timeout = std::env::var("MAILBOX_TIMEOUT")

@@ -8,10 +8,10 @@ use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use ipcring::file::mailbox::{article_alice, Mailbox};
 use ipcring::file::{LogOptions, LogReader, LogWriter, LOG_HEADER_LEN};
 use ipcring::{Error, Receiver, Sender};
+use serde_json::json;
 
 const ROLE: &str = "IPCRING_FILE_ROLE";
 const PATH: &str = "IPCRING_FILE_PATH";

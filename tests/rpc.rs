@@ -10,10 +10,10 @@ mod unix_frames;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::{Duration, Instant};
 
-use rpc_alice::alice;
-use serde_json::{json, Value};
 use ipcring::rpc::{BinaryCodec, Client, Codec, Incoming, JsonCodec, RpcError};
 use ipcring::transport::{Receiver, Sender};
+use rpc_alice::alice;
+use serde_json::{json, Value};
 use unix_frames::{
     connect_retry, connect_to_parent, framed, unique_path, FrameRx, FrameTx, Peer, ADDR_VAR,
     ROLE_VAR,

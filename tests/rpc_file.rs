@@ -11,9 +11,9 @@ mod unix_frames;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rpc_alice::alice;
 use ipcring::file::{LogOptions, LogReader, LogWriter};
 use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
+use rpc_alice::alice;
 use unix_frames::{unique_path, Peer, ADDR_VAR, ROLE_VAR};
 
 const ENTRY: &str = "file_peer_entry";

@@ -11,9 +11,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use rpc_alice::alice;
 use ipcring::mq::{MessageQueue, MqOptions};
 use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
+use rpc_alice::alice;
 use unix_frames::{unique_path, Peer, ADDR_VAR, ROLE_VAR};
 
 const ENTRY: &str = "mq_peer_entry";

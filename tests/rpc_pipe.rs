@@ -10,9 +10,9 @@ mod unix_frames;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rpc_alice::alice;
 use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
 use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
+use rpc_alice::alice;
 use unix_frames::{unique_path, Peer, ADDR_VAR, ROLE_VAR};
 
 const ENTRY: &str = "pipe_peer_entry";

@@ -15,9 +15,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use rpc_alice::alice;
 use ipcring::redis::{RedisOptions, StreamConsumer, StreamOptions, StreamProducer};
 use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
+use rpc_alice::alice;
 use unix_frames::{unique_path, Peer, ADDR_VAR, ROLE_VAR};
 
 const URL_VAR: &str = "IPCRING_TEST_REDIS_URL";

@@ -10,10 +10,10 @@ mod unix_frames;
 
 use std::time::{Duration, Instant};
 
-use rpc_alice::alice;
 use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
 use ipcring::socket::{Connection, Listener, SocketOptions, DEFAULT_AUTHKEY};
 use ipcring::Error;
+use rpc_alice::alice;
 use unix_frames::{unique_path, Peer, ADDR_VAR, ROLE_VAR};
 
 const ENTRY: &str = "socket_peer_entry";

@@ -18,10 +18,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
 use ipcring::measure::{self, Stats, BATCH};
 use ipcring::ring::Side;
 use ipcring::Sender;
+use serde::Serialize;
 
 use crate::methods::{self, Connect, Method, Qual, Rx, Tx, Wait};
 use crate::{CompareArgs, Failure};

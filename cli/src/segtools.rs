@@ -4,10 +4,10 @@ use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{json, Value};
 use ipcring::ring::{self, Consumer, Producer, RingInfo, RingOptions};
 use ipcring::segment::{self, SegmentInfo};
 use ipcring::Error;
+use serde_json::{json, Value};
 
 use crate::{Failure, InspectArgs, LsArgs, RecvArgs, RmArgs, SendArgs};
 

@@ -5,9 +5,9 @@
 
 use std::os::unix::fs::FileExt;
 
-use libfuzzer_sys::fuzz_target;
 use ipcring::ring::{Consumer, Producer, RingOptions};
 use ipcring::Error;
+use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let path = std::env::temp_dir().join(format!("ipcring-fuzz-live-{}", std::process::id()));
@@ -26,7 +26,11 @@ fuzz_target!(|data: &[u8]| {
         match op % 4 {
             0 => {
                 // Hostile write into the shared words or the data area (8-aligned).
-                let at = if op & 4 == 0 { 256 + (off % 4) * 128 } else { 1024 + (off * 8) % 512 };
+                let at = if op & 4 == 0 {
+                    256 + (off % 4) * 128
+                } else {
+                    1024 + (off * 8) % 512
+                };
                 let _ = f.write_all_at(bytes, at);
             }
             1 => {

@@ -6,8 +6,8 @@
 use std::io::Write;
 use std::time::Duration;
 
-use libfuzzer_sys::fuzz_target;
 use ipcring::ring::{Consumer, Producer, RingOptions};
+use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let dir = std::env::temp_dir();
@@ -17,7 +17,10 @@ fuzz_target!(|data: &[u8]| {
     let opts = RingOptions::new().open_timeout(Duration::from_millis(0));
     if let Some((&mode, rest)) = data.split_first() {
         if mode % 2 == 0 {
-            std::fs::File::create(&path).unwrap().write_all(rest).unwrap();
+            std::fs::File::create(&path)
+                .unwrap()
+                .write_all(rest)
+                .unwrap();
         } else {
             // A valid ring, then the fuzzer's bytes at an offset in its header.
             let tx = Producer::create(p, &RingOptions::new().capacity(1024).keep(true)).unwrap();

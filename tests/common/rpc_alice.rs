@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use serde::Deserialize;
 use ipcring::rpc::{Codec, HandlerError, Server};
+use serde::Deserialize;
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// A gate that `gate_wait` waits on until `gate_open` opens it: proves two calls of one
