@@ -484,6 +484,7 @@ impl Subscriber {
     /// [`Recv::Lagged`] it is empty and the next call continues with the oldest message
     /// still held.
     #[inline]
+    #[must_use = "None means nothing new was there and `buf` holds no new message"]
     pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<Option<Recv>> {
         let r = self
             .core
