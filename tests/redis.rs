@@ -361,7 +361,7 @@ fn stream_survives_a_server_crash_and_restart() {
         if seen.insert(i) {
             // First deliveries come in order; a repeat (a retried add, or an entry whose
             // acknowledgement the crash took) may come again later.
-            assert!(last.map_or(true, |l| i > l), "{i} after {last:?}");
+            assert!(last.is_none_or(|l| i > l), "{i} after {last:?}");
             last = Some(i);
         }
         if i == 100 && !restarted {
