@@ -11,6 +11,7 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use common::{peer_role, unique};
@@ -195,6 +196,12 @@ fn peer() {
             say("END");
             0
         }
+        // args: kind, path — create the named object as this user, print READY, hold it
+        // until stdin closes.
+        "make" => {
+            make_and_hold(&args[0], &args[1]);
+            0
+        }
         other => panic!("unknown peer role {other}"),
     };
     std::process::exit(code);
@@ -290,4 +297,173 @@ fn a_symlink_in_place_of_a_segment_is_refused() {
         matches!(&r, Err(Error::PermissionDenied { reason, .. }) if reason.contains("symbolic link")),
         "{r:?}"
     );
+}
+
+/// Peer role "make": creates a named object of `kind` at `path` and holds it.
+fn make_and_hold(kind: &str, path: &str) {
+    let hold: Box<dyn std::any::Any> = match kind {
+        #[cfg(feature = "pipe")]
+        "fifo" => Box::new(
+            ipcring::pipe::PipeReceiver::open(path, &ipcring::pipe::PipeOptions::new())
+                .expect("fifo"),
+        ),
+        #[cfg(feature = "file")]
+        "log" => Box::new(
+            ipcring::file::LogWriter::open(path, &ipcring::file::LogOptions::new()).expect("log"),
+        ),
+        #[cfg(feature = "file")]
+        "mailbox" => Box::new(ipcring::file::mailbox::Mailbox::open(path).expect("mailbox")),
+        #[cfg(feature = "signal")]
+        "registry" => Box::new(
+            ipcring::signal::Registry::open(&ipcring::signal::SignalOptions::new("svc").dir(path))
+                .expect("registry"),
+        ),
+        #[cfg(feature = "socket")]
+        "listener" => {
+            let l = ipcring::socket::Listener::bind(path, &ipcring::socket::SocketOptions::new())
+                .expect("listener");
+            // Root may connect (root bypasses the file's mode); nobody's side then sees
+            // root's client and closes it (root is not allowed here).
+            Box::new(l)
+        }
+        #[cfg(feature = "socket")]
+        "client-of-root" => {
+            // Connect to root's listener, allowing root: root's listener closes us unheard.
+            let opts = ipcring::socket::SocketOptions::new().allow_owner(0);
+            let mut c = ipcring::socket::Connection::connect(path, &opts).expect("connect");
+            say("READY");
+            let mut buf = Vec::new();
+            let r = ipcring::Receiver::recv_timeout_into(&mut c, &mut buf, LONG);
+            say(&format!("END {}", if r.as_ref().is_err_and(|e| e.is_disconnected()) {
+                "disconnected"
+            } else {
+                "other"
+            }));
+            until_stdin_closes();
+            return;
+        }
+        other => panic!("cannot make a {other}"),
+    };
+    say("READY");
+    until_stdin_closes();
+    drop(hold);
+}
+
+/// Spawns nobody making a `kind` at `path` and waits until it holds it.
+#[allow(dead_code)]
+fn nobody_makes(kind: &str, path: &Path) -> Peer {
+    let mut peer = spawn_nobody("make", &[kind, path.to_str().unwrap()]);
+    peer.wait_line("READY");
+    peer
+}
+
+#[cfg(feature = "pipe")]
+#[test]
+fn another_users_fifo_is_refused_at_both_ends() {
+    use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
+    use ipcring::Sender;
+    if !two_users() {
+        return;
+    }
+    let dir = shared_dir();
+    let path = dir.path().join("fifo");
+    let peer = nobody_makes("fifo", &path);
+    assert_denied(PipeReceiver::open(&path, &PipeOptions::new()), NOBODY);
+    let sent = PipeSender::open(&path, &PipeOptions::new())
+        .and_then(|mut tx| tx.send_timeout(b"secret", LONG));
+    assert_denied(sent, NOBODY);
+    // Allowed, and a mode no wider than asked for: it opens.
+    assert!(PipeReceiver::open(&path, &PipeOptions::new().allow_owner(NOBODY)).is_ok());
+    assert_eq!(peer.finish(), (vec![], 0));
+}
+
+#[cfg(feature = "file")]
+#[test]
+fn another_users_log_and_mailbox_are_refused() {
+    use ipcring::file::mailbox::{Mailbox, MailboxOptions};
+    use ipcring::file::{LogOptions, LogReader, LogWriter};
+    if !two_users() {
+        return;
+    }
+    let dir = shared_dir();
+    let log = dir.path().join("events.log");
+    let peer = nobody_makes("log", &log);
+    let msg = assert_denied(LogWriter::open(&log, &LogOptions::new()), NOBODY);
+    assert!(msg.contains("events.log"), "{msg}");
+    assert_denied(LogReader::open(&log, &LogOptions::new()), NOBODY);
+    assert!(LogReader::open(&log, &LogOptions::new().allow_owner(NOBODY)).is_ok());
+    assert_eq!(peer.finish(), (vec![], 0));
+
+    let mb = dir.path().join("shared.json");
+    let peer = nobody_makes("mailbox", &mb);
+    // The lock file nobody created is refused before the document is read.
+    let msg = assert_denied(Mailbox::open(&mb), NOBODY);
+    assert!(msg.contains("shared.json.lock"), "{msg}");
+    assert!(Mailbox::open_with(&mb, &MailboxOptions::new().allow_owner(NOBODY)).is_ok());
+    assert_eq!(peer.finish(), (vec![], 0));
+}
+
+/// A lock file that another user planted beside our own log is refused too.
+#[cfg(feature = "file")]
+#[test]
+fn a_planted_lock_file_is_refused() {
+    use ipcring::file::{LogOptions, LogWriter};
+    if !two_users() {
+        return;
+    }
+    let dir = shared_dir();
+    let log = dir.path().join("mine.log");
+    let peer = nobody_makes("log", &dir.path().join("mine.log.lock-maker"));
+    drop(peer.finish());
+    // nobody's log at "<x>.lock-maker" made "<x>.lock-maker.lock"; plant the lock itself:
+    std::fs::rename(
+        dir.path().join("mine.log.lock-maker.lock"),
+        dir.path().join("mine.log.lock"),
+    )
+    .unwrap();
+    let msg = assert_denied(LogWriter::open(&log, &LogOptions::new()), NOBODY);
+    assert!(msg.contains("mine.log.lock"), "{msg}");
+}
+
+#[cfg(feature = "signal")]
+#[test]
+fn another_users_registry_is_refused() {
+    use ipcring::signal::{Registry, SignalOptions};
+    if !two_users() {
+        return;
+    }
+    let dir = shared_dir();
+    let reg = dir.path().join("reg");
+    let peer = nobody_makes("registry", &reg);
+    assert_denied(Registry::open(&SignalOptions::new("svc").dir(&reg)), NOBODY);
+    assert_eq!(peer.finish(), (vec![], 0));
+}
+
+#[cfg(feature = "socket")]
+#[test]
+fn another_users_listener_is_refused_and_so_are_its_clients() {
+    use ipcring::socket::{Connection, Listener, SocketOptions};
+    if !two_users() {
+        return;
+    }
+    let dir = shared_dir();
+    // nobody listens first on the path root meant to use.
+    let path = dir.path().join("svc.sock");
+    let peer = nobody_makes("listener", &path);
+    let r = Connection::connect(path.as_path(), &SocketOptions::new());
+    let msg = assert_denied(r, NOBODY);
+    assert!(msg.contains("listener runs as uid 65534"), "{msg}");
+    assert_eq!(peer.finish(), (vec![], 0));
+
+    // root listens; nobody (allowing root) connects; root's listener closes it unheard.
+    let path = dir.path().join("root.sock");
+    let l = Listener::bind(path.as_path(), &SocketOptions::new()).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut peer = spawn_nobody("make", &["client-of-root", path.to_str().unwrap()]);
+    peer.wait_line("READY");
+    let r = l.accept_timeout(Duration::from_millis(300));
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+    assert_eq!(l.refused_peers(), 1);
+    assert_eq!(peer.wait_line("END"), "END disconnected");
+    assert_eq!(peer.finish(), (vec![], 0));
 }

@@ -232,3 +232,53 @@ pub(crate) fn open_error(op: &str, path: &std::path::Path, e: std::io::Error) ->
         _ => Error::io(format!("{op} {}", path.display()), e),
     }
 }
+
+/// Opens (creating it with `mode` if missing) a regular file read-write, without following
+/// a symlink at `path`, then checks it: a file another user owns (unless `access` trusts
+/// them) or whose mode grants anything beyond `max_mode` is refused with
+/// [`Error::PermissionDenied`], as is EACCES. For logs, mailboxes, their lock files and
+/// cursors.
+#[cfg(feature = "file")]
+pub(crate) fn open_file(
+    path: &std::path::Path,
+    mode: u32,
+    access: &Access,
+    max_mode: u32,
+) -> Result<std::fs::File> {
+    open_file_if(path, true, mode, access, max_mode)?
+        .ok_or_else(|| Error::NotFound(path.display().to_string()))
+}
+
+/// [`open_file`], creating the file only if `create`; `Ok(None)` if it is missing and
+/// `create` is false.
+#[cfg(feature = "file")]
+pub(crate) fn open_file_if(
+    path: &std::path::Path,
+    create: bool,
+    mode: u32,
+    access: &Access,
+    max_mode: u32,
+) -> Result<Option<std::fs::File>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(create)
+        .truncate(false)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if !create && e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(open_error("open", path, e)),
+    };
+    check_fd(
+        &f,
+        &path.display().to_string(),
+        FileType::Regular,
+        access,
+        max_mode,
+    )?;
+    Ok(Some(f))
+}
