@@ -21,10 +21,13 @@
 ///
 /// ```
 /// use ipcring::Access;
-/// let a = Access::new().allow_owner(1000).allow_group(100);
-/// assert!(a.trusts(1000, 5));
-/// assert!(a.trusts(7, 100));
-/// assert!(!a.trusts(7, 5) || ipcring::Access::effective_uid() == 7);
+/// let me = Access::effective_uid();
+/// let stranger = me.wrapping_add(1);
+/// assert!(Access::new().trusts(me, 0));
+/// assert!(!Access::new().trusts(stranger, 4242));
+/// let a = Access::new().allow_owner(stranger).allow_group(100);
+/// assert!(a.trusts(stranger, 5));
+/// assert!(a.trusts(me.wrapping_add(2), 100));
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Access {
