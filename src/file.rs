@@ -69,8 +69,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::sys::flock::{self, Mode};
-use crate::sys::owner;
 use crate::sys::notify::{Event, Watch};
+use crate::sys::owner;
 use crate::transport::{Deadline, Receiver, Sender};
 use crate::{Error, Result};
 

@@ -384,7 +384,9 @@ impl PipeSender {
                     Err(e) => return Err(e),
                 }
             }
-            if let Some(fd) = fifo::open_nonblock(&self.path, true, &self.opts.access, self.opts.mode)? {
+            if let Some(fd) =
+                fifo::open_nonblock(&self.path, true, &self.opts.access, self.opts.mode)?
+            {
                 if let Some(bytes) = self.opts.pipe_size {
                     fifo::set_pipe_size(&fd, bytes)?;
                 }

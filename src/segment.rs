@@ -430,7 +430,13 @@ impl Segment {
                 format!("never became ready (state {state:#x})")
             }));
         }
-        let st = owner::check_fd(&fd, &shown, FileType::Regular, &trust.access, trust.max_mode)?;
+        let st = owner::check_fd(
+            &fd,
+            &shown,
+            FileType::Regular,
+            &trust.access,
+            trust.max_mode,
+        )?;
         validate_common(&hdr_map, st.size, kind, &shown)?;
         drop(hdr_map);
         let map = map_whole(&fd, st.size, write, &shown)?;

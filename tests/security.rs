@@ -10,8 +10,8 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Child, ChildStdout, Command, Stdio};
 use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use common::{peer_role, unique};
@@ -98,7 +98,9 @@ impl Peer {
     fn finish(mut self) -> (Vec<String>, i32) {
         drop(self.child.stdin.take());
         let mut text = String::new();
-        self.out.read_to_string(&mut text).expect("read peer stdout");
+        self.out
+            .read_to_string(&mut text)
+            .expect("read peer stdout");
         let lines = text.lines().filter_map(ours).map(str::to_owned).collect();
         let code = self.child.wait().expect("wait peer").code().unwrap_or(-1);
         (lines, code)
@@ -248,7 +250,10 @@ fn a_segment_nobody_may_not_open_is_reported_at_once() {
     let name = unique("sec-root");
     let tx = Producer::create(&name, &RingOptions::new().capacity(4096)).unwrap();
     let peer = spawn_nobody("open", &[&name, "600", "-"]);
-    assert_eq!(peer.finish(), (vec!["DENIED 0 600".into(), "END".into()], 0));
+    assert_eq!(
+        peer.finish(),
+        (vec!["DENIED 0 600".into(), "END".into()], 0)
+    );
     drop(tx);
 }
 
@@ -262,7 +267,10 @@ fn allow_owner_lets_another_users_segment_in() {
     let mut tx = Producer::create(&name, &RingOptions::new().capacity(4096).mode(0o666)).unwrap();
     // Allowed owner, but a mode wider than nobody's own 0600: refused, naming the mode.
     let peer = spawn_nobody("open", &[&name, "600", "0"]);
-    assert_eq!(peer.finish(), (vec!["DENIED 0 666".into(), "END".into()], 0));
+    assert_eq!(
+        peer.finish(),
+        (vec!["DENIED 0 666".into(), "END".into()], 0)
+    );
     // Allowed owner and mode: it receives what root sends.
     let mut peer = spawn_nobody("open", &[&name, "666", "0"]);
     tx.send(b"hello nobody").unwrap();
@@ -334,11 +342,14 @@ fn make_and_hold(kind: &str, path: &str) {
             say("READY");
             let mut buf = Vec::new();
             let r = ipcring::Receiver::recv_timeout_into(&mut c, &mut buf, LONG);
-            say(&format!("END {}", if r.as_ref().is_err_and(|e| e.is_disconnected()) {
-                "disconnected"
-            } else {
-                "other"
-            }));
+            say(&format!(
+                "END {}",
+                if r.as_ref().is_err_and(|e| e.is_disconnected()) {
+                    "disconnected"
+                } else {
+                    "other"
+                }
+            ));
             until_stdin_closes();
             return;
         }

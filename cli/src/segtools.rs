@@ -205,7 +205,10 @@ pub fn ls(a: &LsArgs) -> Result<(), Failure> {
         match look(&name) {
             Ok(s) => found.push(Ok(s)),
             Err(Error::PermissionDenied {
-                owner, mode, reason, ..
+                owner,
+                mode,
+                reason,
+                ..
             }) => {
                 if let Some(d) = denied_entry(&name, owner, mode, &reason) {
                     found.push(Err((name, d)));

@@ -35,7 +35,7 @@ fn as_nobody(args: &[&str]) -> Command {
     c
 }
 
-fn with_stdin(mut cmd: Command, input: &[u8]) -> Output {
+fn with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -82,7 +82,10 @@ fn send_and_recv_refuse_a_name_another_user_created() {
         .unwrap();
     wait_exists(&q, &mut nobody);
 
-    let out = with_stdin(Command::new(EXE).args(["send", &q]), b"SECRET-A\nSECRET-B\n");
+    let out = with_stdin(
+        Command::new(EXE).args(["send", &q]),
+        b"SECRET-A\nSECRET-B\n",
+    );
     let err = text(&out.stderr);
     assert!(!out.status.success(), "send exited 0: {err}");
     assert!(err.contains("permission denied"), "{err}");
@@ -102,11 +105,19 @@ fn send_and_recv_refuse_a_name_another_user_created() {
         .lines()
         .find(|l| l.starts_with(&q))
         .unwrap_or_else(|| panic!("{q} not listed:\n{listing}"));
-    assert!(line.contains("not opened") && line.contains("uid 65534"), "{line}");
+    assert!(
+        line.contains("not opened") && line.contains("uid 65534"),
+        "{line}"
+    );
 
     nobody.kill().unwrap();
     let mut got = String::new();
-    nobody.stdout.take().unwrap().read_to_string(&mut got).unwrap();
+    nobody
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut got)
+        .unwrap();
     nobody.wait().unwrap();
     assert!(!got.contains("SECRET"), "nobody received: {got}");
     // Its creator was killed: the name is left behind, still nobody's.
@@ -122,7 +133,7 @@ fn a_ring_nobody_may_not_open_is_reported_as_such() {
     }
     let q = name("root");
     let tx = ipcring::ring::Producer::create(&q, &ipcring::ring::RingOptions::new()).unwrap();
-    let out = with_stdin(as_nobody(&["recv", &q]), b"");
+    let out = with_stdin(&mut as_nobody(&["recv", &q]), b"");
     let err = text(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("permission denied"), "{err}");
@@ -136,6 +147,9 @@ fn a_ring_nobody_may_not_open_is_reported_as_such() {
         .lines()
         .find(|l| l.starts_with(&q))
         .unwrap_or_else(|| panic!("{q} not listed:\n{listing}"));
-    assert!(line.contains("not opened") && line.contains("uid 0"), "{line}");
+    assert!(
+        line.contains("not opened") && line.contains("uid 0"),
+        "{line}"
+    );
     drop(tx);
 }

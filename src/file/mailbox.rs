@@ -69,8 +69,8 @@ use serde_json::{Map, Value};
 
 use super::{io_err, lock_file as lock, read_full_at, with_suffix};
 use crate::sys::flock::Mode;
-use crate::sys::owner;
 use crate::sys::notify::{Event, Watch};
+use crate::sys::owner;
 use crate::transport::Deadline;
 use crate::{Error, Result};
 

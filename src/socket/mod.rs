@@ -1017,7 +1017,8 @@ impl Listener {
                     if self.opts.access.trusts(uid, gid) {
                         return Ok(Some(Stream::Unix(s)));
                     }
-                    self.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.refused
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 Ok(s) => return Ok(Some(s)),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {

@@ -61,6 +61,8 @@ pub(crate) struct Stat {
 }
 
 impl Stat {
+    // The casts are no-ops on Linux; elsewhere `mode_t` is u16 and `dev_t` i32.
+    #[allow(clippy::unnecessary_cast)]
     fn from_raw(st: &libc::stat) -> Stat {
         Stat {
             size: st.st_size as u64,
@@ -112,6 +114,8 @@ fn denied(path: &str, st: Option<&Stat>, reason: String) -> Error {
 /// Checks an opened object: its type is `ty`, its owner is trusted by `access`, and its
 /// permission bits grant nothing outside `max_mode` (e.g. a 0666 segment to a caller that
 /// asked for 0600). `path` names it in the error.
+// The casts are no-ops on Linux; elsewhere `mode_t` is u16.
+#[allow(clippy::unnecessary_cast)]
 pub(crate) fn check(
     st: &Stat,
     path: &str,
@@ -200,6 +204,8 @@ pub(crate) fn eacces(path: &str, at: Option<&CStr>) -> Error {
 /// True if an object that gave EACCES is a segment still being created by a trusted user
 /// (mode exactly 0200, the creation protocol's write-only mode): wait for it rather than
 /// report it.
+// The casts are no-ops on Linux; elsewhere `mode_t` is u16.
+#[allow(clippy::unnecessary_cast)]
 pub(crate) fn is_being_created(at: &CStr, access: &Access) -> bool {
     match lstat(at) {
         Some(s) => {
@@ -217,10 +223,9 @@ pub(crate) fn open_error(op: &str, path: &std::path::Path, e: std::io::Error) ->
     match e.raw_os_error() {
         Some(libc::EACCES) | Some(libc::EPERM) => {
             let shown = path.display().to_string();
-            let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(
-                path.as_os_str(),
-            ))
-            .ok();
+            let c =
+                std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()))
+                    .ok();
             eacces(&shown, c.as_deref())
         }
         Some(libc::ELOOP) => Error::PermissionDenied {
@@ -281,4 +286,100 @@ pub(crate) fn open_file_if(
         max_mode,
     )?;
     Ok(Some(f))
+}
+
+#[cfg(test)]
+#[allow(clippy::unnecessary_cast)]
+mod tests {
+    use super::*;
+
+    fn file(uid: u32, gid: u32, perm: u32) -> Stat {
+        Stat {
+            size: 0,
+            uid,
+            gid,
+            mode: libc::S_IFREG as u32 | perm,
+            dev: 0,
+            ino: 0,
+        }
+    }
+
+    fn reason(r: Result<()>) -> String {
+        match r {
+            Err(Error::PermissionDenied { reason, .. }) => reason.into_owned(),
+            other => panic!("expected PermissionDenied, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn own_file_within_the_mode_passes() {
+        let me = euid();
+        let a = Access::new();
+        check(&file(me, 0, 0o600), "/x", FileType::Regular, &a, 0o600).unwrap();
+        check(&file(me, 0, 0o200), "/x", FileType::Regular, &a, 0o600).unwrap();
+    }
+
+    #[test]
+    fn another_owner_is_refused_unless_allowed() {
+        let other = euid().wrapping_add(1);
+        let r = reason(check(
+            &file(other, 77, 0o600),
+            "/x",
+            FileType::Regular,
+            &Access::new(),
+            0o600,
+        ));
+        assert!(r.contains(&format!("owned by uid {other}")), "{r}");
+        assert!(r.contains(&format!("allow_owner({other})")), "{r}");
+        let by_owner = Access::new().allow_owner(other);
+        check(
+            &file(other, 77, 0o600),
+            "/x",
+            FileType::Regular,
+            &by_owner,
+            0o600,
+        )
+        .unwrap();
+        let by_group = Access::new().allow_group(77);
+        check(
+            &file(other, 77, 0o600),
+            "/x",
+            FileType::Regular,
+            &by_group,
+            0o600,
+        )
+        .unwrap();
+        let wrong_group = Access::new().allow_group(78);
+        reason(check(
+            &file(other, 77, 0o600),
+            "/x",
+            FileType::Regular,
+            &wrong_group,
+            0o600,
+        ));
+    }
+
+    #[test]
+    fn a_wider_mode_is_refused_naming_the_extra_bits() {
+        let r = reason(check(
+            &file(euid(), 0, 0o664),
+            "/x",
+            FileType::Regular,
+            &Access::new(),
+            0o640,
+        ));
+        assert!(r.contains("mode 0664") && r.contains("grants 0024"), "{r}");
+    }
+
+    #[test]
+    fn the_wrong_type_is_refused() {
+        let r = reason(check(
+            &file(euid(), 0, 0o600),
+            "/x",
+            FileType::Fifo,
+            &Access::new(),
+            0o600,
+        ));
+        assert!(r.contains("not a FIFO"), "{r}");
+    }
 }
