@@ -906,6 +906,13 @@ mod tests {
             b"hello, this is a text file and not a log at all, really, no",
         )
         .unwrap();
+        // Mode 0644 (from the umask) is wider than the 0600 asked for: refused as such.
+        assert!(matches!(
+            LogReader::open(&path, &LogOptions::new()),
+            Err(Error::PermissionDenied { .. })
+        ));
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(matches!(
             LogReader::open(&path, &LogOptions::new()),
             Err(Error::BadSegment { .. })

@@ -192,7 +192,7 @@ macro_rules! segment_option_methods {
 pub(crate) use segment_option_methods;
 
 /// Who an opened segment may belong to and how wide its mode may be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Trust {
     pub access: Access,
     pub max_mode: u32,
