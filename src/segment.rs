@@ -5,13 +5,20 @@
 //! # Creation protocol
 //! 1. `O_CREAT|O_EXCL`, mode 0200 (write-only): nobody else can open it for reading yet.
 //! 2. The creator locks its role byte, sizes the file, maps it, writes the header and the
-//!    kind's own fields, and stores `state = READY` **last**, with Release.
-//! 3. `fchmod` to the requested mode (0600 by default).
+//!    kind's own fields, and `fchmod`s it to the requested mode (0600 by default).
+//! 3. It stores `state = READY` **last**, with Release: an opener that sees READY also
+//!    sees the final mode.
 //!
-//! An opener retries (until its deadline) while the name is missing, inaccessible,
-//! smaller than a header, or not yet `READY`; then it validates every header field against
-//! the file's real size before touching anything past the header: a truncated file would
-//! raise SIGBUS, a lying header would send it out of bounds.
+//! # Opening
+//! An opener refuses at once (with [`Error::PermissionDenied`]) a segment whose owner it
+//! does not trust (by default anyone but its own effective uid: see
+//! [`Access`](crate::Access)), whose mode is wider than its own `mode`, or that the system
+//! will not let it open, checking the `fstat` of the descriptor it opened, before reading a
+//! byte. It retries (until its deadline) while the name is missing, still being created by
+//! a trusted user (mode 0200), smaller than a header, or not yet `READY`. It maps the
+//! common header alone, validates it against the file's real size, and only then maps the
+//! whole file and validates the kind's fields: a truncated file would raise SIGBUS, a
+//! lying header would send it out of bounds.
 //!
 //! # Roles and liveness
 //! Each role (producer, consumer, writer, publisher) is an exclusive record lock on one
