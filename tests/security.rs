@@ -353,6 +353,10 @@ fn make_and_hold(kind: &str, path: &str) {
             until_stdin_closes();
             return;
         }
+        #[cfg(feature = "mq")]
+        "mq" => Box::new(
+            ipcring::mq::MessageQueue::create(path, &ipcring::mq::MqOptions::new()).expect("mq"),
+        ),
         other => panic!("cannot make a {other}"),
     };
     say("READY");
@@ -476,5 +480,24 @@ fn another_users_listener_is_refused_and_so_are_its_clients() {
     assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
     assert_eq!(l.refused_peers(), 1);
     assert_eq!(peer.wait_line("END"), "END disconnected");
+    assert_eq!(peer.finish(), (vec![], 0));
+}
+
+#[cfg(all(feature = "mq", target_os = "linux"))]
+#[test]
+fn another_users_message_queue_is_refused() {
+    use ipcring::mq::{MessageQueue, MqOptions};
+    if !two_users() {
+        return;
+    }
+    let name = unique("sec-mq");
+    let peer = nobody_makes("mq", Path::new(&name));
+    let msg = assert_denied(MessageQueue::open(&name, &MqOptions::new()), NOBODY);
+    assert!(msg.contains(&name), "{msg}");
+    assert_denied(
+        MessageQueue::open_or_create(&name, &MqOptions::new()),
+        NOBODY,
+    );
+    assert!(MessageQueue::open(&name, &MqOptions::new().allow_owner(NOBODY)).is_ok());
     assert_eq!(peer.finish(), (vec![], 0));
 }

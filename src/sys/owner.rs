@@ -23,6 +23,8 @@ pub(crate) enum FileType {
     Fifo,
     /// A directory (the signal registry).
     Dir,
+    /// Any type (POSIX message queues, whose type bits the checks do not rely on).
+    Any,
 }
 
 impl FileType {
@@ -31,6 +33,7 @@ impl FileType {
             FileType::Regular => libc::S_IFREG,
             FileType::Fifo => libc::S_IFIFO,
             FileType::Dir => libc::S_IFDIR,
+            FileType::Any => 0,
         }
     }
 
@@ -39,6 +42,7 @@ impl FileType {
             FileType::Regular => "a regular file",
             FileType::Fifo => "a FIFO",
             FileType::Dir => "a directory",
+            FileType::Any => "anything",
         }
     }
 }
@@ -123,7 +127,7 @@ pub(crate) fn check(
     access: &Access,
     max_mode: u32,
 ) -> Result<()> {
-    if st.mode & libc::S_IFMT as u32 != ty.bits() as u32 {
+    if ty != FileType::Any && st.mode & libc::S_IFMT as u32 != ty.bits() as u32 {
         return Err(Error::PermissionDenied {
             path: path.to_owned(),
             owner: Some(st.uid),
