@@ -79,6 +79,32 @@ pub enum Error {
     #[error("timed out")]
     Timeout,
 
+    /// A named object (segment, FIFO, file, lock file, registry directory, socket) belongs
+    /// to a user this side does not trust, lets in more users than asked for, or the OS
+    /// refused to open it (EACCES). Reported at once, never as "does not exist" after a
+    /// wait. `reason` says which, with the owner and mode and the option that would allow it.
+    ///
+    /// ```
+    /// let e = ipcring::Error::PermissionDenied {
+    ///     path: "/q".into(),
+    ///     owner: Some(65534),
+    ///     mode: Some(0o600),
+    ///     reason: "owned by uid 65534, not by this user (uid 0)".into(),
+    /// };
+    /// assert_eq!(e.to_string(), "/q: permission denied: owned by uid 65534, not by this user (uid 0)");
+    /// ```
+    #[error("{path}: permission denied: {reason}")]
+    PermissionDenied {
+        /// The name or path that was opened.
+        path: String,
+        /// The object's owner (uid), when it could be read.
+        owner: Option<u32>,
+        /// The object's permission bits (`st_mode & 0o7777`), when they could be read.
+        mode: Option<u32>,
+        /// What exactly was refused, and how to allow it.
+        reason: Cow<'static, str>,
+    },
+
     /// The object already exists (creation with O_EXCL).
     #[error("{0} already exists")]
     AlreadyExists(String),

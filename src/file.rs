@@ -62,14 +62,15 @@
 //! # }
 //! ```
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::sys::flock::{self, Mode};
 use crate::sys::notify::{Event, Watch};
+use crate::sys::owner;
 use crate::transport::{Deadline, Receiver, Sender};
 use crate::{Error, Result};
 
@@ -154,6 +155,7 @@ pub struct LogOptions {
     mode: u32,
     cursor: Option<String>,
     start: Start,
+    access: crate::Access,
 }
 
 impl Default for LogOptions {
@@ -177,6 +179,7 @@ impl LogOptions {
             mode: 0o600,
             cursor: None,
             start: Start::Beginning,
+            access: crate::Access::new(),
         }
     }
 
@@ -216,7 +219,9 @@ impl LogOptions {
     }
 
     /// File mode for the log, lock and cursor files when this side creates them (default
-    /// 0600).
+    /// 0600), and the widest mode accepted when opening them: a file that grants more, or
+    /// that another user owns (see [`LogOptions::allow_owner`]), is refused with
+    /// [`Error::PermissionDenied`].
     ///
     /// ```
     /// let opts = ipcring::file::LogOptions::new().mode(0o640);
@@ -226,6 +231,8 @@ impl LogOptions {
         self.mode = mode & 0o777;
         self
     }
+
+    crate::access::access_option_methods!(access);
 
     /// Reader only: persist this reader's offset in `<log>.cursor.<name>` after every
     /// message it delivers, and resume from it when opened again. `name` is made of ASCII
@@ -321,23 +328,11 @@ impl LogFiles {
     fn open(path: &Path, opts: &LogOptions) -> Result<LogFiles> {
         opts.validate()?;
         let lock_path = with_suffix(path, ".lock");
-        let lock: OwnedFd = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(opts.mode)
-            .open(&lock_path)
-            .map_err(|e| io_err("open", &lock_path, e))?
-            .into();
-        let log = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(opts.mode)
-            .open(path)
-            .map_err(|e| io_err("open", path, e))?;
+        // Both refused if another user owns them or their mode is wider than ours: a
+        // stranger's log could be read or forged, a stranger's lock held for ever.
+        let lock: OwnedFd =
+            owner::open_file(&lock_path, opts.mode, &opts.access, opts.mode)?.into();
+        let log = owner::open_file(path, opts.mode, &opts.access, opts.mode)?;
         let files = LogFiles {
             path: path.to_path_buf(),
             log,
@@ -647,14 +642,7 @@ impl LogReader {
             None => None,
             Some(name) => {
                 let cpath = with_suffix(path.as_ref(), &format!(".cursor.{name}"));
-                let f = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .mode(opts.mode)
-                    .open(&cpath)
-                    .map_err(|e| io_err("open", &cpath, e))?;
+                let f = owner::open_file(&cpath, opts.mode, &opts.access, opts.mode)?;
                 let mut b = [0u8; 16];
                 let n = read_full_at(&f, &mut b, 0).map_err(|e| io_err("read", &cpath, e))?;
                 if n == 16 {
@@ -918,6 +906,13 @@ mod tests {
             b"hello, this is a text file and not a log at all, really, no",
         )
         .unwrap();
+        // Mode 0644 (from the umask) is wider than the 0600 asked for: refused as such.
+        assert!(matches!(
+            LogReader::open(&path, &LogOptions::new()),
+            Err(Error::PermissionDenied { .. })
+        ));
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(matches!(
             LogReader::open(&path, &LogOptions::new()),
             Err(Error::BadSegment { .. })

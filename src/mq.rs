@@ -63,6 +63,7 @@ pub struct MqOptions {
     mode: u32,
     keep: bool,
     priority: u32,
+    access: crate::Access,
 }
 
 impl Default for MqOptions {
@@ -73,6 +74,7 @@ impl Default for MqOptions {
             mode: 0o600,
             keep: false,
             priority: 0,
+            access: crate::Access::new(),
         }
     }
 }
@@ -111,7 +113,9 @@ impl MqOptions {
         self
     }
 
-    /// File mode of a created queue (default 0600).
+    /// File mode of a created queue (default 0600), and the widest mode [`MessageQueue::open`]
+    /// accepts (Linux): a queue that grants more, or that another user owns (see
+    /// [`MqOptions::allow_owner`]), is refused with [`Error::PermissionDenied`].
     ///
     /// ```
     /// let o = ipcring::mq::MqOptions::new().mode(0o660);
@@ -120,6 +124,8 @@ impl MqOptions {
         self.mode = mode;
         self
     }
+
+    crate::access::access_option_methods!(access);
 
     /// Keep the queue when its creator drops (default `false`: the creator unlinks it).
     ///
@@ -202,6 +208,30 @@ fn check_name(name: &str) -> Result<CString> {
 }
 
 /// Turns an `mq_open` failure into the error a user can act on.
+/// Refuses a queue another user owns (unless allowed) or whose mode is wider than ours.
+/// On Linux a queue descriptor is a file descriptor of the mqueue file system, so `fstat`
+/// gives its owner and mode.
+#[cfg(target_os = "linux")]
+fn check_owner(mqd: sys::Mqd, name: &str, opts: &MqOptions) -> Result<()> {
+    use crate::sys::owner;
+    // SAFETY: `mqd` is an open queue descriptor (a file descriptor on Linux), borrowed
+    // for this call only; the caller keeps ownership.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(mqd) };
+    let st = owner::fstat(fd)?;
+    owner::check(
+        &st,
+        &format!("message queue {name}"),
+        owner::FileType::Any,
+        &opts.access,
+        opts.mode,
+    )
+}
+
+#[cfg(not(target_os = "linux"))]
+fn check_owner(_mqd: sys::Mqd, _name: &str, _opts: &MqOptions) -> Result<()> {
+    Ok(())
+}
+
 fn open_error(name: &str, opts: &MqOptions, creating: bool, e: io::Error) -> Error {
     let limit = |what: String, hint: String| Error::SystemLimit {
         what: what.into(),
@@ -209,6 +239,11 @@ fn open_error(name: &str, opts: &MqOptions, creating: bool, e: io::Error) -> Err
     };
     match e.raw_os_error() {
         Some(libc::ENOENT) => Error::NotFound(format!("message queue {name}")),
+        Some(libc::EACCES) => {
+            // On Linux the queue is visible as /dev/mqueue/<name> (for the message only).
+            let at = CString::new(format!("/dev/mqueue{name}")).ok();
+            crate::sys::owner::eacces(&format!("message queue {name}"), at.as_deref())
+        }
         Some(libc::EEXIST) => Error::AlreadyExists(format!("message queue {name}")),
         Some(libc::ENOSYS) => {
             Error::Unsupported("POSIX message queues are not available in this kernel (CONFIG_POSIX_MQUEUE)".into())
@@ -351,6 +386,10 @@ impl MessageQueue {
         }
         let mqd = sys::open(&c, libc::O_RDWR | libc::O_CLOEXEC, 0, None)
             .map_err(|e| open_error(name, opts, false, e))?;
+        if let Err(e) = check_owner(mqd, name, opts) {
+            sys::close(mqd);
+            return Err(e);
+        }
         Self::from_mqd(mqd, c, false, opts)
     }
 

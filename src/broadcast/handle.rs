@@ -251,6 +251,7 @@ impl Attached {
             KIND_BROADCAST,
             opts.seg.open_deadline(),
             true,
+            &opts.seg.trust(),
             role,
             validate,
         )?;

@@ -56,9 +56,9 @@
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -70,6 +70,7 @@ use serde_json::{Map, Value};
 use super::{io_err, lock_file as lock, read_full_at, with_suffix};
 use crate::sys::flock::Mode;
 use crate::sys::notify::{Event, Watch};
+use crate::sys::owner;
 use crate::transport::Deadline;
 use crate::{Error, Result};
 
@@ -140,6 +141,7 @@ struct Doc {
 pub struct MailboxOptions {
     max_file: usize,
     mode: u32,
+    access: crate::Access,
 }
 
 impl Default for MailboxOptions {
@@ -159,6 +161,7 @@ impl MailboxOptions {
         MailboxOptions {
             max_file: DEFAULT_MAX_FILE,
             mode: 0o600,
+            access: crate::Access::new(),
         }
     }
 
@@ -174,7 +177,11 @@ impl MailboxOptions {
     }
 
     /// Mode of the JSON and lock files when this side creates them (default 0600; Python's
-    /// `filelock` uses 0644 for the lock file it creates).
+    /// `filelock` uses 0644 for the lock file it creates). Opening refuses a file another
+    /// user owns (see [`MailboxOptions::allow_owner`]) or whose mode grants more than this
+    /// mode plus read for group and others (0644 for the default): the article's Python
+    /// programs create both files 0644 under the usual umask, and a mailbox others may only
+    /// read cannot be forged by them.
     ///
     /// ```
     /// let opts = ipcring::file::mailbox::MailboxOptions::new().mode(0o644);
@@ -183,6 +190,13 @@ impl MailboxOptions {
     pub fn mode(mut self, mode: u32) -> MailboxOptions {
         self.mode = mode & 0o777;
         self
+    }
+
+    crate::access::access_option_methods!(access);
+
+    /// The widest mode an opened file may have.
+    fn accepted_mode(&self) -> u32 {
+        self.mode | 0o044
     }
 }
 
@@ -321,15 +335,8 @@ impl Mailbox {
     pub fn open_with(path: impl AsRef<Path>, opts: &MailboxOptions) -> Result<Mailbox> {
         let path = path.as_ref().to_path_buf();
         let lock_path = with_suffix(&path, ".lock");
-        let lock: OwnedFd = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(opts.mode)
-            .open(&lock_path)
-            .map_err(|e| io_err("open", &lock_path, e))?
-            .into();
+        let lock: OwnedFd =
+            owner::open_file(&lock_path, opts.mode, &opts.access, opts.accepted_mode())?.into();
         Ok(Mailbox {
             path,
             lock,
@@ -352,18 +359,13 @@ impl Mailbox {
     }
 
     fn open_file(&self, create: bool) -> Result<Option<File>> {
-        match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(create)
-            .truncate(false)
-            .mode(self.opts.mode)
-            .open(&self.path)
-        {
-            Ok(f) => Ok(Some(f)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_err("open", &self.path, e)),
-        }
+        owner::open_file_if(
+            &self.path,
+            create,
+            self.opts.mode,
+            &self.opts.access,
+            self.opts.accepted_mode(),
+        )
     }
 
     /// Reads the document (the lock held). A missing or empty file is an empty mailbox.

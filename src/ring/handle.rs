@@ -214,6 +214,7 @@ impl Attached {
             KIND_RING,
             opts.seg.open_deadline(),
             true,
+            &opts.seg.trust(),
             Some((role, role_name)),
             validate_ring,
         )?;

@@ -230,6 +230,7 @@ impl Cell {
             KIND_SEQLOCK,
             opts.seg.open_deadline(),
             true,
+            &opts.seg.trust(),
             role,
             |map, shown| validate::<T>(map, shown, tag),
         )?;
