@@ -255,7 +255,7 @@ impl From<Error> for io::Error {
             Error::Timeout => K::TimedOut,
             Error::AlreadyExists(_) => K::AlreadyExists,
             Error::NotFound(_) => K::NotFound,
-            Error::Auth(_) => K::PermissionDenied,
+            Error::Auth(_) | Error::PermissionDenied { .. } => K::PermissionDenied,
             Error::Unsupported(_) => K::Unsupported,
             Error::SystemLimit { .. } | Error::Redis(_) => K::Other,
         };
@@ -310,6 +310,15 @@ mod tests {
             (Error::MessageTooLarge { len: 10, max: 4 }, K::InvalidInput),
             (Error::Framing("bad header".into()), K::InvalidData),
             (Error::Auth("wrong key".into()), K::PermissionDenied),
+            (
+                Error::PermissionDenied {
+                    path: "/q".into(),
+                    owner: Some(65534),
+                    mode: Some(0o600),
+                    reason: "owned by uid 65534".into(),
+                },
+                K::PermissionDenied,
+            ),
             (
                 Error::SystemLimit {
                     what: "mq".into(),
