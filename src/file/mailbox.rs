@@ -57,7 +57,6 @@ use std::cell::Cell;
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -67,7 +66,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::{io_err, lock_file as lock, read_full_at, with_suffix};
+use super::{io_err, read_full_at, with_suffix, LockFile};
 use crate::sys::flock::Mode;
 use crate::sys::notify::{Event, Watch};
 use crate::transport::Deadline;
@@ -205,7 +204,7 @@ impl MailboxOptions {
 #[derive(Debug)]
 pub struct Mailbox {
     path: PathBuf,
-    lock: OwnedFd,
+    lock: LockFile,
     opts: MailboxOptions,
     watch: Watch,
     /// Ids this handle has served (the article's `completed`).
@@ -320,16 +319,7 @@ impl Mailbox {
     /// ```
     pub fn open_with(path: impl AsRef<Path>, opts: &MailboxOptions) -> Result<Mailbox> {
         let path = path.as_ref().to_path_buf();
-        let lock_path = with_suffix(&path, ".lock");
-        let lock: OwnedFd = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(opts.mode)
-            .open(&lock_path)
-            .map_err(|e| io_err("open", &lock_path, e))?
-            .into();
+        let lock = LockFile::open(with_suffix(&path, ".lock"), opts.mode)?;
         Ok(Mailbox {
             path,
             lock,
@@ -421,7 +411,7 @@ impl Mailbox {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn reset(&mut self) -> Result<()> {
-        let _g = lock(&self.lock, Mode::Exclusive)?;
+        let _g = self.lock.lock(Mode::Exclusive)?;
         let f = self
             .open_file(true)?
             .ok_or_else(|| Error::NotFound(self.path.display().to_string()))?;
@@ -440,7 +430,7 @@ impl Mailbox {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn init(&mut self) -> Result<()> {
-        let _g = lock(&self.lock, Mode::Exclusive)?;
+        let _g = self.lock.lock(Mode::Exclusive)?;
         let f = self
             .open_file(true)?
             .ok_or_else(|| Error::NotFound(self.path.display().to_string()))?;
@@ -465,7 +455,7 @@ impl Mailbox {
     }
 
     fn submit_as(&mut self, id: &str, command: &str, args: &[Value]) -> Result<()> {
-        let _g = lock(&self.lock, Mode::Exclusive)?;
+        let _g = self.lock.lock(Mode::Exclusive)?;
         let f = self
             .open_file(true)?
             .ok_or_else(|| Error::NotFound(self.path.display().to_string()))?;
@@ -489,7 +479,7 @@ impl Mailbox {
     /// ```
     pub fn answer(&mut self, id: &str) -> Result<Option<Reply>> {
         let doc = {
-            let _g = lock(&self.lock, Mode::Exclusive)?;
+            let _g = self.lock.lock(Mode::Exclusive)?;
             let f = self.open_file(false)?;
             self.read_doc(f.as_ref())?
         };
@@ -558,7 +548,7 @@ impl Mailbox {
         &mut self,
         handler: &mut dyn FnMut(&str, &[Value]) -> Reply,
     ) -> Result<usize> {
-        let _g = lock(&self.lock, Mode::Exclusive)?;
+        let _g = self.lock.lock(Mode::Exclusive)?;
         let Some(f) = self.open_file(false)? else {
             return Ok(0);
         };
