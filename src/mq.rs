@@ -194,6 +194,18 @@ fn liveness_location(name: &str) -> Result<Location> {
     Location::parse(&n)
 }
 
+/// The permission bits of the queue behind `mqd` (on Linux a queue descriptor is a file
+/// descriptor of the mqueue file system).
+fn queue_mode(mqd: sys::Mqd) -> Option<u32> {
+    // SAFETY: `stat` is plain old data; zero is valid for every field.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid, writable stat buffer; `mqd` is an open descriptor.
+    if unsafe { libc::fstat(mqd, &mut st) } != 0 {
+        return None;
+    }
+    Some(st.st_mode & 0o777)
+}
+
 /// This handle's presence in the queue's liveness file, and what it knows of its peers.
 #[derive(Debug)]
 struct Liveness {
@@ -421,8 +433,11 @@ impl MessageQueue {
             liveness: None,
         };
         if opts.liveness {
-            // On failure `q` drops: closes the queue, and unlinks it if this handle made it.
-            q.liveness = Some(Liveness::attach(q.name(), opts.mode)?);
+            // The liveness file gets the queue's own mode, so whoever may open the queue may
+            // open it. On failure `q` drops: closes the queue, and unlinks it if this handle
+            // made it.
+            let mode = queue_mode(mqd).unwrap_or(opts.mode);
+            q.liveness = Some(Liveness::attach(q.name(), mode)?);
         }
         Ok(q)
     }

@@ -355,3 +355,23 @@ fn creator_unlinks_unless_kept() {
         Err(Error::NotFound(_))
     ));
 }
+
+/// The liveness file sits in /dev/shm beside the queue, with the queue's mode whatever the
+/// umask, and goes when the creator unlinks the queue.
+#[test]
+fn liveness_file_has_the_queue_mode_and_goes_with_the_queue() {
+    use std::os::unix::fs::PermissionsExt;
+    let name = unique("mode");
+    let file = format!("/dev/shm/ipcring-mq.{}", &name[1..]);
+    let q = MessageQueue::create(&name, &MqOptions::new().mode(0o640)).unwrap();
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o640);
+    let opener = MessageQueue::open(&name, &MqOptions::new()).unwrap();
+    drop(opener);
+    assert!(std::path::Path::new(&file).exists(), "an opener leaves it");
+    drop(q);
+    assert!(
+        !std::path::Path::new(&file).exists(),
+        "the creator removes it"
+    );
+}
