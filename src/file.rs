@@ -13,8 +13,13 @@
 //! Both implement the crate's [`Sender`] / [`Receiver`] traits. A reader that has caught up
 //! waits for new messages without hot polling (inotify on Linux; elsewhere a sleep of 1 to
 //! 25 ms between looks). It returns [`Error::Disconnected`] when it has read everything and
-//! no writer is attached any more (writers hold a shared record lock on the lock file while
-//! they live, which the kernel drops when a writer dies, even by SIGKILL).
+//! no writer is attached any more (writers hold a shared record lock on the log and on the
+//! lock file while they live, which the kernel drops when a writer dies, even by SIGKILL).
+//!
+//! After every `flock` each side checks that its lock file is still the one at the path
+//! (removed, or removed and created again, by a cleanup while it ran); if not, it opens the
+//! path again and locks that, so processes started before and after keep excluding each
+//! other.
 //!
 //! ## File format
 //!

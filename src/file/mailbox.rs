@@ -18,6 +18,9 @@
 //! the very lock Python's [`filelock`](https://pypi.org/project/filelock/) package takes on
 //! Unix (`FileLock("shared.json.lock")`), so Rust and Python programs share one mailbox: the
 //! article's Python Bob can call a Rust Alice, and a Rust Bob a Python Alice.
+//! After every `flock` the mailbox checks that its descriptor is still the lock file at the
+//! path (a cleanup may remove and re-create it while programs run) and otherwise locks the
+//! file now there, as `filelock` 4 checks the link count of what it locked.
 //!
 //! Compatibility details:
 //! - The file is written pretty-printed with a two-space indent, like Python's
