@@ -11,13 +11,18 @@
 //! - `ipcring:gen:<kind>:<name>`, a counter each sender increments when it attaches, so a
 //!   receiver learns that a sender came (and maybe went) between two of its looks.
 //!
+//! Both keys expire `4 ttl` after the last refresh of any sender, so nothing stays behind
+//! for long once every sender is gone.
+//!
 //! A receiver's thread looks every `ttl / 4` (one script: drop the expired members, count the
 //! rest, read the counter). The senders are *gone* when some sender was known (alive at a
-//! look, or the counter moved since the receiver attached) and none has been alive for
-//! `ttl / 2` (two looks at least that far apart), so a late refresh or a server restart
-//! that lost the set does not pass for a death. Both scripts use the server's clock (`TIME`),
-//! so the machines' clocks need not agree; they need Redis 5 or later (scripts that write
-//! after `TIME`).
+//! look, or the counter went up since the receiver attached) and the looks have found none
+//! alive for `3/8 ttl` (more than a refresh period), so a late refresh or a server restart
+//! that lost the set does not pass for a death. Worst case from a sender's death to the
+//! verdict: `ttl` (expiry) + `ttl / 4` (next look) + `ttl / 2` (confirmation, in whole look
+//! periods); the receiver sees it within [`POLL`] more. Both scripts use the server's clock
+//! (`TIME`), so the machines' clocks need not agree; they need Redis 5 or later (scripts
+//! that write after `TIME`).
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,8 +36,8 @@ use redis::{Connection, Value};
 use super::RedisOptions;
 use crate::{Error, Result};
 
-/// Adds (or re-scores) a sender. KEYS: set, counter. ARGV: id, ttl ms, "1" to count an
-/// attach.
+/// Adds (or re-scores) a sender, and keeps both keys for `4 ttl` more. KEYS: set, counter.
+/// ARGV: id, ttl ms, "1" to count an attach.
 const ANNOUNCE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -42,7 +47,7 @@ redis.call('PEXPIRE', KEYS[1], ttl * 4)
 if ARGV[3] == '1' then
   redis.call('INCR', KEYS[2])
 end
-redis.call('PEXPIRE', KEYS[2], 86400000)
+redis.call('PEXPIRE', KEYS[2], ttl * 4)
 return 1
 ";
 
@@ -209,7 +214,7 @@ impl Presence {
             .map_err(|e| Error::InvalidConfig(Cow::Owned(format!("redis URL: {e}"))))?;
         let watched: Vec<(String, String)> = names.iter().map(|n| keys(kind, n)).collect();
         let mut conn = connect(&client, opts).map_err(|e| setup_error(what, e))?;
-        let (alive, gen0) = look(&mut conn, &watched).map_err(|e| setup_error(what, e))?;
+        let (alive, mut gen0) = look(&mut conn, &watched).map_err(|e| setup_error(what, e))?;
         let gone = Arc::new(AtomicBool::new(false));
         let verdict = Arc::clone(&gone);
         let (stop, stopped) = mpsc::channel::<()>();
@@ -233,7 +238,10 @@ impl Presence {
                     };
                     match look(c, &watched) {
                         Ok((alive, gen)) => {
-                            known |= alive > 0 || gen != gen0;
+                            // The counters expire 4 TTL after the last sender's refresh:
+                            // a lower value is a fresh start, not a departure.
+                            gen0 = gen0.min(gen);
+                            known |= alive > 0 || gen > gen0;
                             if alive > 0 || !known {
                                 none_since = None;
                                 verdict.store(false, Ordering::Release);
