@@ -573,7 +573,10 @@ mod tests {
                 }
             }
         });
-        let opts = RedisOptions::new().health_check(Duration::from_millis(10));
+        // The fake server takes one connection and runs no scripts: no liveness keys.
+        let opts = RedisOptions::new()
+            .health_check(Duration::from_millis(10))
+            .liveness_ttl(None);
         let url = format!("redis://127.0.0.1:{port}");
         let mut sub = Subscriber::connect(&url, "ch", &opts).unwrap();
         let mut buf = Vec::new();
