@@ -18,6 +18,9 @@
 //! the very lock Python's [`filelock`](https://pypi.org/project/filelock/) package takes on
 //! Unix (`FileLock("shared.json.lock")`), so Rust and Python programs share one mailbox: the
 //! article's Python Bob can call a Rust Alice, and a Rust Bob a Python Alice.
+//! After every `flock` the mailbox checks that its descriptor is still the lock file at the
+//! path (a cleanup may remove and re-create it while programs run) and otherwise locks the
+//! file now there, as `filelock` 4 checks the link count of what it locked.
 //!
 //! Compatibility details:
 //! - The file is written pretty-printed with a two-space indent, like Python's
@@ -57,7 +60,6 @@ use std::cell::Cell;
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::File;
-use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -67,7 +69,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::{io_err, lock_file as lock, read_full_at, with_suffix};
+use super::{io_err, read_full_at, with_suffix, LockFile, LockPerm};
 use crate::sys::flock::Mode;
 use crate::sys::notify::{Event, Watch};
 use crate::sys::owner;
@@ -219,7 +221,7 @@ impl MailboxOptions {
 #[derive(Debug)]
 pub struct Mailbox {
     path: PathBuf,
-    lock: OwnedFd,
+    lock: LockFile,
     opts: MailboxOptions,
     watch: Watch,
     /// Ids this handle has served (the article's `completed`).
@@ -334,9 +336,14 @@ impl Mailbox {
     /// ```
     pub fn open_with(path: impl AsRef<Path>, opts: &MailboxOptions) -> Result<Mailbox> {
         let path = path.as_ref().to_path_buf();
-        let lock_path = with_suffix(&path, ".lock");
-        let lock: OwnedFd =
-            owner::open_file(&lock_path, opts.mode, &opts.access, opts.accepted_mode())?.into();
+        let lock = LockFile::open(
+            with_suffix(&path, ".lock"),
+            LockPerm {
+                mode: opts.mode,
+                max_mode: opts.accepted_mode(),
+                access: opts.access,
+            },
+        )?;
         Ok(Mailbox {
             path,
             lock,
@@ -423,7 +430,7 @@ impl Mailbox {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn reset(&mut self) -> Result<()> {
-        let _g = lock(&self.lock, Mode::Exclusive)?;
+        let _g = self.lock.lock(Mode::Exclusive)?;
         let f = self
             .open_file(true)?
             .ok_or_else(|| Error::NotFound(self.path.display().to_string()))?;
@@ -442,7 +449,7 @@ impl Mailbox {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn init(&mut self) -> Result<()> {
-        let _g = lock(&self.lock, Mode::Exclusive)?;
+        let _g = self.lock.lock(Mode::Exclusive)?;
         let f = self
             .open_file(true)?
             .ok_or_else(|| Error::NotFound(self.path.display().to_string()))?;
@@ -467,7 +474,7 @@ impl Mailbox {
     }
 
     fn submit_as(&mut self, id: &str, command: &str, args: &[Value]) -> Result<()> {
-        let _g = lock(&self.lock, Mode::Exclusive)?;
+        let _g = self.lock.lock(Mode::Exclusive)?;
         let f = self
             .open_file(true)?
             .ok_or_else(|| Error::NotFound(self.path.display().to_string()))?;
@@ -491,7 +498,7 @@ impl Mailbox {
     /// ```
     pub fn answer(&mut self, id: &str) -> Result<Option<Reply>> {
         let doc = {
-            let _g = lock(&self.lock, Mode::Exclusive)?;
+            let _g = self.lock.lock(Mode::Exclusive)?;
             let f = self.open_file(false)?;
             self.read_doc(f.as_ref())?
         };
@@ -560,7 +567,7 @@ impl Mailbox {
         &mut self,
         handler: &mut dyn FnMut(&str, &[Value]) -> Reply,
     ) -> Result<usize> {
-        let _g = lock(&self.lock, Mode::Exclusive)?;
+        let _g = self.lock.lock(Mode::Exclusive)?;
         let Some(f) = self.open_file(false)? else {
             return Ok(0);
         };

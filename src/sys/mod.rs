@@ -323,7 +323,7 @@ pub(crate) fn unlock_byte(fd: &OwnedFd, byte: u64) -> Result<()> {
 }
 
 /// True if some other open of the file holds a lock on `byte` (a live role holder).
-pub(crate) fn byte_locked(fd: &OwnedFd, byte: u64) -> Result<bool> {
+pub(crate) fn byte_locked(fd: &impl AsRawFd, byte: u64) -> Result<bool> {
     let mut fl = flock_for(byte, libc::F_WRLCK as libc::c_short);
     // SAFETY: `fl` is a valid, writable flock for the duration of the call.
     if unsafe { libc::fcntl(fd.as_raw_fd(), GETLK, &mut fl) } != 0 {
