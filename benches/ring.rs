@@ -4,6 +4,12 @@
 //!
 //! This binary re-executes itself as the peer (env `IPCRING_BENCH_PEER`).
 //!
+//! `-- --wake-only`: only the round trip where every wait sleeps (`SpinBlock { spin: 0 }`
+//! on both sides) against the raw futex ping-pong, p50 and mean, in rounds.
+//! `-- --wake-count ring` (or `floor`): exactly `IPCRING_BENCH_COUNT` such round trips and
+//! nothing else, to count system calls per round trip, e.g.
+//! `perf stat -e syscalls:sys_enter_futex,syscalls:sys_enter_sched_yield,context-switches`.
+//!
 //! On a machine with two or more CPUs the bench pins itself to CPU 0 and every peer to
 //! CPU 1 (rtrb's two threads likewise), so that floors, ring and rtrb all run on the same
 //! pair of CPUs and the scheduler cannot move one side onto the other's CPU halfway
@@ -512,7 +518,8 @@ fn wake(k: usize) {
 
 /// Exactly `IPCRING_BENCH_COUNT` (default 10 000) sleeping round trips of `what` ("floor"
 /// or "ring"), nothing else: for counting system calls per round trip under
-/// `strace -c -f` (subtract a run with a count of 0 for the set-up).
+/// `perf stat -e syscalls:sys_enter_futex,...` or `strace -c -f` (subtract a run with a
+/// count of 1 for the set-up).
 fn wake_count(what: &str) {
     let n: usize = std::env::var("IPCRING_BENCH_COUNT")
         .ok()
