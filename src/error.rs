@@ -75,6 +75,18 @@ pub enum Error {
     #[error("the peer has disconnected")]
     Disconnected,
 
+    /// The consumer left before taking everything that was sent: `messages` messages of
+    /// `bytes` payload bytes in all are still in the ring, unread (from
+    /// `ring::Producer::wait_drained`). The producer cannot know whether a later consumer
+    /// will take them.
+    #[error("the consumer left with {messages} message(s) ({bytes} bytes) unread")]
+    Undelivered {
+        /// Messages committed and never released by a consumer.
+        messages: u64,
+        /// Their payload bytes.
+        bytes: u64,
+    },
+
     /// A `_timeout` operation ran out of time.
     #[error("timed out")]
     Timeout,

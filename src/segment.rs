@@ -552,6 +552,14 @@ impl Segment {
     pub(crate) fn release_role(&self, byte: u64) -> Result<()> {
         sys::unlock_byte(&self.fd, byte)
     }
+
+    /// The file's size now (`fstat` on the descriptor this handle holds: the same file
+    /// even if the name was removed or replaced). A size other than the mapping's means
+    /// someone truncated or grew the file while it is mapped: see `check_intact` in the
+    /// ring's handles.
+    pub(crate) fn file_size(&self) -> Result<u64> {
+        Ok(sys::fstat(&self.fd)?.0)
+    }
 }
 
 /// Reads any segment's common header and which roles are held, read-only, without

@@ -141,24 +141,29 @@ impl WakeWord {
 }
 
 /// Waits until `ready` yields a value, following `strategy`, for at most `timeout` (`None`:
-/// no limit).
+/// no limit). Both closures are handed `ctx` (the waiting side's cursor, which both use).
 ///
 /// `ready` is tried before anything else: when it yields at once, the wait reads no
 /// clock (the timeout's deadline is counted from the first miss, with the same clock read
 /// that starts the spin).
 ///
-/// `peer_gone` is called at most once per [`LIVENESS_SLICE`] and only once spinning is
-/// over or has lasted a slice: when it says the peer is gone, `ready` is tried one last
-/// time (so everything the peer published before dying is still delivered), then
-/// `Error::Disconnected`.
-pub(crate) fn wait_for<T>(
+/// `slice_end` is called at most once per [`LIVENESS_SLICE`] and only once spinning is
+/// over or has lasted a slice, and after every sleep on the futex *before anything else
+/// touches shared memory* (so a check there that the segment is still whole, e.g. not
+/// truncated, comes before any access that would fault). It returns whether the peer is
+/// gone, or an error that ends the wait (`Corrupt`, `BadSegment`: the wait then returns it
+/// without touching the wake word again when it is `BadSegment`). When the peer is gone,
+/// `ready` is tried one last time (so everything the peer published before dying is still
+/// delivered), then `Error::Disconnected`.
+pub(crate) fn wait_for<C: ?Sized, T>(
     wake: &WakeWord,
     strategy: WaitStrategy,
     timeout: Option<Duration>,
-    mut ready: impl FnMut() -> Result<Option<T>>,
-    mut peer_gone: impl FnMut() -> Result<bool>,
+    ctx: &mut C,
+    mut ready: impl FnMut(&mut C) -> Result<Option<T>>,
+    mut slice_end: impl FnMut(&mut C) -> Result<bool>,
 ) -> Result<T> {
-    if let Some(v) = ready()? {
+    if let Some(v) = ready(ctx)? {
         return Ok(v);
     }
     let start = Instant::now();
@@ -172,7 +177,7 @@ pub(crate) fn wait_for<T>(
     // Phase 1: spin.
     let mut n: u32 = 0;
     loop {
-        if let Some(v) = ready()? {
+        if let Some(v) = ready(ctx)? {
             return Ok(v);
         }
         n = n.wrapping_add(1);
@@ -190,8 +195,8 @@ pub(crate) fn wait_for<T>(
         }
         if now >= next_check {
             next_check = now + LIVENESS_SLICE;
-            if peer_gone()? {
-                return ready()?.ok_or(Error::Disconnected);
+            if slice_end(ctx)? {
+                return ready(ctx)?.ok_or(Error::Disconnected);
             }
         }
         if let Some(s) = spin {
@@ -202,9 +207,9 @@ pub(crate) fn wait_for<T>(
     }
     // Phase 2: yield or block.
     loop {
-        if block {
+        let gone = if block {
             let (ticket, barrier_ok) = wake.prepare_wait();
-            match ready() {
+            match ready(ctx) {
                 Ok(Some(v)) => {
                     wake.cancel_wait();
                     return Ok(v);
@@ -228,22 +233,36 @@ pub(crate) fn wait_for<T>(
             if !slice.is_zero() {
                 wake.sleep(ticket, Some(slice));
             }
+            // The slice's end: check before touching shared memory again (see above).
+            let gone = match slice_end(ctx) {
+                Ok(gone) => gone,
+                Err(e) => {
+                    if !matches!(e, Error::BadSegment { .. }) {
+                        wake.cancel_wait();
+                    }
+                    return Err(e);
+                }
+            };
             wake.cancel_wait();
+            gone
         } else {
             std::thread::yield_now();
-        }
-        if let Some(v) = ready()? {
+            let now = Instant::now();
+            if now >= next_check {
+                next_check = now + LIVENESS_SLICE;
+                slice_end(ctx)?
+            } else {
+                false
+            }
+        };
+        if let Some(v) = ready(ctx)? {
             return Ok(v);
+        }
+        if gone {
+            return Err(Error::Disconnected);
         }
         if deadline.expired() {
             return Err(Error::Timeout);
-        }
-        let now = Instant::now();
-        if block || now >= next_check {
-            next_check = now + LIVENESS_SLICE;
-            if peer_gone()? {
-                return ready()?.ok_or(Error::Disconnected);
-            }
         }
     }
 }
