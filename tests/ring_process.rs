@@ -693,7 +693,10 @@ fn write_pos_moved_past_the_records_is_corrupt_not_a_silent_hang() {
     assert!(lines[0].contains("past the last record"), "{lines:?}");
     let (code, lines) = peer_lines(consumer, "");
     assert_eq!(code, Some(4), "{lines:?}");
-    let lines: Vec<_> = lines.iter().map(|l| l.trim_start_matches("test peer ... ")).collect();
+    let lines: Vec<_> = lines
+        .iter()
+        .map(|l| l.trim_start_matches("test peer ... "))
+        .collect();
     assert!(lines.iter().any(|l| *l == "GOT 0"), "{lines:?}");
     assert!(
         lines.iter().any(|l| l.contains("none is at position")),
@@ -767,10 +770,15 @@ fn truncation_while_a_side_sleeps_is_bad_segment_not_sigbus() {
     set_len(&path, (1024 + 4096) / 2);
     let (code, lines) = peer_lines(consumer, "");
     assert_eq!(code, Some(5), "{lines:?}");
-    let lines: Vec<_> = lines.iter().map(|l| l.trim_start_matches("test peer ... ")).collect();
+    let lines: Vec<_> = lines
+        .iter()
+        .map(|l| l.trim_start_matches("test peer ... "))
+        .collect();
     assert!(lines.iter().any(|l| *l == "GOT 1"), "{lines:?}");
     assert!(
-        lines.iter().any(|l| l.contains("resized from 5120 to 2560")),
+        lines
+            .iter()
+            .any(|l| l.contains("resized from 5120 to 2560")),
         "{lines:?}"
     );
     drop(tx); // sees the cut too, and leaves the mapping alone

@@ -30,7 +30,6 @@ const EXIT_USAGE: u8 = 2;
 /// Exit code of `send` when the consumer left before taking every message.
 const EXIT_UNDELIVERED: u8 = 3;
 
-
 #[derive(Debug, Parser)]
 #[command(
     name = "ipcring",

@@ -529,7 +529,9 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 fn lines(from: u32, to: u32) -> Vec<u8> {
-    (from..=to).flat_map(|i| format!("{i}\n").into_bytes()).collect()
+    (from..=to)
+        .flat_map(|i| format!("{i}\n").into_bytes())
+        .collect()
 }
 
 #[test]
@@ -555,7 +557,11 @@ fn send_ends_with_exit_3_when_the_consumer_leaves_early() {
     assert_eq!(text(&recv.stdout), "1\n2\n");
     let out = finish(send, "send");
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("unread"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("unread"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -659,7 +665,10 @@ fn a_half_created_name_is_listed_removed_and_no_longer_blocks_send_and_recv() {
     // Within the grace period a creator may still be at work: listed as such, kept.
     let out = run(&["ls", dir.to_str().unwrap()]);
     let t = text(&out.stdout);
-    assert!(t.contains("half-created") && t.contains("may still be at work"), "{t}");
+    assert!(
+        t.contains("half-created") && t.contains("may still be at work"),
+        "{t}"
+    );
     let out = run(&["rm", &a]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     std::thread::sleep(ipcring::segment::HALF_CREATED_GRACE + Duration::from_millis(200));

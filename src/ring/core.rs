@@ -643,9 +643,7 @@ fn record_at(data: &DataArea, geo: &Geometry, pos: u64) -> Result<Option<(u64, O
     let (len, kind) = unsafe { data.load_header(idx as usize) };
     match kind {
         0 if len == 0 => Ok(None),
-        REC_MESSAGE
-            if len <= geo.max_message && idx + record_size(len as u64) <= geo.capacity =>
-        {
+        REC_MESSAGE if len <= geo.max_message && idx + record_size(len as u64) <= geo.capacity => {
             Ok(Some((record_size(len as u64), Some(len))))
         }
         REC_PADDING if idx + RECORD_HEADER + len as u64 == geo.capacity => {

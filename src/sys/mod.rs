@@ -178,7 +178,10 @@ pub(crate) fn status_age(fd: &OwnedFd) -> Result<std::time::Duration> {
         return Err(Error::last_os("fstat"));
     }
     let ctime = std::time::UNIX_EPOCH
-        + std::time::Duration::new(st.st_ctime.max(0) as u64, st.st_ctime_nsec.clamp(0, 999_999_999) as u32);
+        + std::time::Duration::new(
+            st.st_ctime.max(0) as u64,
+            st.st_ctime_nsec.clamp(0, 999_999_999) as u32,
+        );
     Ok(std::time::SystemTime::now()
         .duration_since(ctime)
         .unwrap_or_default())
