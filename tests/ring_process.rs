@@ -697,7 +697,7 @@ fn write_pos_moved_past_the_records_is_corrupt_not_a_silent_hang() {
         .iter()
         .map(|l| l.trim_start_matches("test peer ... "))
         .collect();
-    assert!(lines.iter().any(|l| *l == "GOT 0"), "{lines:?}");
+    assert!(lines.contains(&"GOT 0"), "{lines:?}");
     assert!(
         lines.iter().any(|l| l.contains("none is at position")),
         "{lines:?}"
@@ -774,7 +774,7 @@ fn truncation_while_a_side_sleeps_is_bad_segment_not_sigbus() {
         .iter()
         .map(|l| l.trim_start_matches("test peer ... "))
         .collect();
-    assert!(lines.iter().any(|l| *l == "GOT 1"), "{lines:?}");
+    assert!(lines.contains(&"GOT 1"), "{lines:?}");
     assert!(
         lines
             .iter()

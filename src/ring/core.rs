@@ -1118,8 +1118,9 @@ mod tests {
         assert!(!c.pop_into(&mut buf).unwrap());
         let e = c.check_stalled().unwrap_err();
         assert!(e.to_string().contains("none is at position"), "{e}");
-        // A producer attaching now would write where the consumer never looks: refused.
-        drop(p);
+        // A producer attaching now (in place of the first) would write where the
+        // consumer never looks: refused.
+        let _ = p;
         // SAFETY: see Mem.
         let e = unsafe { ProducerCore::attach(mem.shared_ptr(), mem.area(), mem.geo) }.unwrap_err();
         assert!(e.to_string().contains("past the last record"), "{e}");
