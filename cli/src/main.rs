@@ -181,7 +181,8 @@ pub struct SendArgs {
     /// Capacity in bytes if this side creates the ring (a power of two).
     #[arg(long, default_value_t = 1 << 20)]
     pub capacity: u64,
-    /// Do not wait at end of input for a consumer to receive everything.
+    /// Do not wait at end of input for a consumer to receive everything. With no
+    /// consumer attached, the ring is kept with its messages (`recv --resume` takes them).
     #[arg(long)]
     pub no_wait: bool,
     /// Continue a stale ring left by an earlier run (its unread messages stay first)

@@ -89,6 +89,7 @@ fn to_json(s: &Seen) -> Value {
             "consumer_attached": r.consumer_attached,
             "producer_attaches": r.producer_attaches,
             "consumer_attaches": r.consumer_attaches,
+            "positions_consistent": r.positions_consistent(),
         });
     }
     if let Some(q) = &s.seqlock {
@@ -309,8 +310,15 @@ pub fn inspect(a: &InspectArgs) -> Result<(), Failure> {
             r.capacity, r.max_message
         );
         println!(
-            "positions:  write {}, read {}: {} bytes waiting",
-            r.write_pos, r.read_pos, r.fill
+            "positions:  write {}, read {}: {} bytes waiting{}",
+            r.write_pos,
+            r.read_pos,
+            r.fill,
+            if r.positions_consistent() {
+                ""
+            } else {
+                " (INCONSISTENT: misaligned, or write more than a capacity past read: the ring is corrupt)"
+            }
         );
         println!(
             "attaches:   producer {} time(s), consumer {} time(s) since creation",
@@ -533,7 +541,17 @@ pub fn send(a: &SendArgs) -> Result<(), Failure> {
             Err(e) => return Err(e.into()),
         }
     }
-    if !a.no_wait {
+    if a.no_wait {
+        // Messages nobody is attached to take would vanish with the name (the creator's
+        // drop removes it): keep the ring for a later `recv --resume`, and say so.
+        if tx.wait_drained(Some(std::time::Duration::ZERO)).is_err() && !tx.consumer_attached()? {
+            tx.set_keep(true);
+            eprintln!(
+                "ipcring: {}: left the messages in the ring for a later consumer (`ipcring recv --resume {}` takes them)",
+                a.name, a.name
+            );
+        }
+    } else {
         // Like a FIFO writer: leave once a consumer has taken everything, or report what
         // it left unread when it goes first (the creator's drop removes the name).
         match tx.wait_drained(None) {

@@ -750,3 +750,45 @@ fn exit_codes_are_documented_in_help() {
     assert!(send.contains("--resume"), "{send}");
     assert!(text(&run(&["recv", "--help"]).stdout).contains("--resume"));
 }
+
+#[test]
+fn inspect_flags_impossible_positions_and_recv_refuses_them() {
+    let dir = tmpdir("badpos");
+    let path = dir.join("ring").to_str().unwrap().to_owned();
+    let mut tx = Producer::create(&path, &RingOptions::new().capacity(4096).keep(true)).unwrap();
+    tx.send(b"x").unwrap();
+    drop(tx);
+    // write_pos (offset 256) two capacities past read_pos.
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&f, &8192u64.to_le_bytes(), 256).unwrap();
+    let out = run(&["inspect", &path]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("INCONSISTENT"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(&["inspect", "--json", &path]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ring"]["positions_consistent"], false);
+    let out = run(&["recv", "--resume", &path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("corrupt"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn send_no_wait_without_a_consumer_keeps_its_messages_for_recv_resume() {
+    let name = uniq("nowait");
+    let out = run_with_stdin(&["send", "--no-wait", &name], b"p\nq\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("recv --resume"), "{}", text(&out.stderr));
+    let out = run(&["recv", "--resume", "--count", "2", &name]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "p\nq\n");
+    ipcring::segment::remove(&name, true).unwrap();
+}

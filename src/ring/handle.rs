@@ -1012,6 +1012,29 @@ pub struct RingInfo {
     pub consumer_attaches: u32,
 }
 
+impl RingInfo {
+    /// Whether the positions hold the documented invariant as far as a snapshot can tell:
+    /// both 8-aligned, and `write_pos` at most one capacity past `read_pos`. (`write_pos`
+    /// behind `read_pos` can be a producer between a deferred commit and its publication,
+    /// so it is not counted against the ring.) A ring in use checks more, at every wait
+    /// slice's end (see the module docs).
+    ///
+    /// ```
+    /// use ipcring::ring::{inspect, Producer, RingOptions};
+    /// # fn main() -> ipcring::Result<()> {
+    /// let name = format!("/ipcring-consistent-{}", std::process::id());
+    /// let mut tx = Producer::create(&name, &RingOptions::new().capacity(1024))?;
+    /// tx.send(b"x")?;
+    /// assert!(inspect(&name)?.positions_consistent());
+    /// # Ok(()) }
+    /// ```
+    pub fn positions_consistent(&self) -> bool {
+        self.write_pos % 8 == 0
+            && self.read_pos % 8 == 0
+            && (self.write_pos < self.read_pos || self.write_pos - self.read_pos <= self.capacity)
+    }
+}
+
 /// Reads a ring's header and state read-only (for `ipcring inspect`). A file that is not a
 /// ring gets the same errors as [`Consumer::open`].
 ///
