@@ -786,7 +786,11 @@ fn send_no_wait_without_a_consumer_keeps_its_messages_for_recv_resume() {
     let name = uniq("nowait");
     let out = run_with_stdin(&["send", "--no-wait", &name], b"p\nq\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("recv --resume"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("recv --resume"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = run(&["recv", "--resume", "--count", "2", &name]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "p\nq\n");
