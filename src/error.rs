@@ -75,6 +75,18 @@ pub enum Error {
     #[error("the peer has disconnected")]
     Disconnected,
 
+    /// The consumer left before taking everything that was sent: `messages` messages of
+    /// `bytes` payload bytes in all are still in the ring, unread (from
+    /// `ring::Producer::wait_drained`). The producer cannot know whether a later consumer
+    /// will take them.
+    #[error("the consumer left with {messages} message(s) ({bytes} bytes) unread")]
+    Undelivered {
+        /// Messages committed and never released by a consumer.
+        messages: u64,
+        /// Their payload bytes.
+        bytes: u64,
+    },
+
     /// A `_timeout` operation ran out of time.
     #[error("timed out")]
     Timeout,
@@ -251,7 +263,7 @@ impl From<Error> for io::Error {
                 K::InvalidData
             }
             Error::RoleTaken { .. } => K::ResourceBusy,
-            Error::Disconnected => K::BrokenPipe,
+            Error::Disconnected | Error::Undelivered { .. } => K::BrokenPipe,
             Error::Timeout => K::TimedOut,
             Error::AlreadyExists(_) => K::AlreadyExists,
             Error::NotFound(_) => K::NotFound,
@@ -304,6 +316,13 @@ mod tests {
                 K::ResourceBusy,
             ),
             (Error::Disconnected, K::BrokenPipe),
+            (
+                Error::Undelivered {
+                    messages: 3,
+                    bytes: 192,
+                },
+                K::BrokenPipe,
+            ),
             (Error::Timeout, K::TimedOut),
             (Error::AlreadyExists("/x".into()), K::AlreadyExists),
             (Error::NotFound("/x".into()), K::NotFound),

@@ -27,7 +27,7 @@
 //! alive" is one `fcntl(F_OFD_GETLK)` with no pid-reuse race. A segment none of whose role
 //! bytes is locked is *stale*.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -684,6 +684,14 @@ impl Segment {
     pub(crate) fn release_role(&self, byte: u64) -> Result<()> {
         sys::unlock_byte(&self.fd, byte)
     }
+
+    /// The file's size now (`fstat` on the descriptor this handle holds: the same file
+    /// even if the name was removed or replaced). A size other than the mapping's means
+    /// someone truncated or grew the file while it is mapped: see `check_intact` in the
+    /// ring's handles.
+    pub(crate) fn file_size(&self) -> Result<u64> {
+        Ok(owner::fstat(self.fd.as_fd())?.size)
+    }
 }
 
 /// Reads any segment's common header and which roles are held, read-only, without
@@ -735,4 +743,94 @@ pub fn remove(name: &str, force: bool) -> Result<SegmentInfo> {
     }
     Location::parse(name)?.unlink()?;
     Ok(info)
+}
+
+/// How long after its last status change (`st_ctime`) a never-finished segment that holds
+/// no role lock counts as abandoned. Creation takes well under a millisecond; the grace
+/// keeps [`half_created`] from calling a segment that another process is creating right
+/// now (between its `O_EXCL` open and its role lock) abandoned.
+pub const HALF_CREATED_GRACE: Duration = Duration::from_secs(2);
+
+/// A name whose segment was never finished: its creator died (or is still at work)
+/// between creating the file (mode 0200, write-only) and publishing it (state `READY`,
+/// then `fchmod` to the final mode). Openers wait for such a name until their deadline
+/// and then fail; [`remove_half_created`] removes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HalfCreated {
+    /// The name or path.
+    pub name: String,
+    /// The file's size in bytes (0 if its creator died before sizing it).
+    pub size: u64,
+    /// The file's mode bits (0200 while unfinished).
+    pub mode: u32,
+    /// A creator may still be at work: a role byte is locked, or the file's status
+    /// changed less than [`HALF_CREATED_GRACE`] ago.
+    pub in_progress: bool,
+}
+
+/// Whether `name` is a half-created segment (see [`HalfCreated`]): it exists, still has
+/// mode 0200, and its header, where readable, is zero or this crate's magic. `Ok(None)` if
+/// it is missing, finished, or not a segment of this crate.
+///
+/// ```
+/// # fn main() -> ipcring::Result<()> {
+/// let name = format!("/ipcring-half-{}", std::process::id());
+/// assert!(ipcring::segment::half_created(&name)?.is_none()); // missing
+/// # Ok(()) }
+/// ```
+pub fn half_created(name: &str) -> Result<Option<HalfCreated>> {
+    use std::os::unix::fs::FileExt;
+    let loc = Location::parse(name)?;
+    let Some(fd) = loc.open_to_probe()? else {
+        return Ok(None);
+    };
+    let st = owner::fstat(fd.as_fd())?;
+    let size = st.size;
+    if st.perm() != 0o200 {
+        return Ok(None);
+    }
+    let mut in_progress = sys::status_age(&fd)? < HALF_CREATED_GRACE;
+    for b in 0..ROLE_BYTES {
+        in_progress |= sys::byte_locked(&fd, b)?;
+    }
+    // Opened write-only (not root, mode 0200), the header cannot be read: the mode alone
+    // says "unfinished". Read with pread, never through a mapping (no SIGBUS if it shrinks).
+    let file = std::fs::File::from(fd);
+    let mut magic = [0u8; 8];
+    if size >= 8 && file.read_exact_at(&mut magic, 0).is_ok() {
+        let m = u64::from_le_bytes(magic);
+        if m != 0 && m != MAGIC {
+            return Ok(None);
+        }
+    }
+    Ok(Some(HalfCreated {
+        name: loc.display(),
+        size,
+        mode: st.perm(),
+        in_progress,
+    }))
+}
+
+/// Removes a half-created segment's name (see [`half_created`]). `Ok(None)` if `name` is
+/// not one; [`Error::RoleTaken`] (role `"creator"`) if a creator may still be at work on
+/// it, unless `force`.
+///
+/// ```
+/// # fn main() -> ipcring::Result<()> {
+/// let name = format!("/ipcring-halfrm-{}", std::process::id());
+/// assert!(ipcring::segment::remove_half_created(&name, false)?.is_none());
+/// # Ok(()) }
+/// ```
+pub fn remove_half_created(name: &str, force: bool) -> Result<Option<HalfCreated>> {
+    let Some(h) = half_created(name)? else {
+        return Ok(None);
+    };
+    if h.in_progress && !force {
+        return Err(Error::RoleTaken {
+            role: "creator",
+            name: h.name,
+        });
+    }
+    Location::parse(name)?.unlink()?;
+    Ok(Some(h))
 }

@@ -336,7 +336,7 @@ fn creator_unlinks_unless_kept() {
         MessageQueue::create(&name, &MqOptions::new()),
         Err(Error::AlreadyExists(_))
     ));
-    let opener = MessageQueue::open(&name, &MqOptions::new()).unwrap();
+    let opener = MessageQueue::open(&name, &MqOptions::new().mode(0o640)).unwrap();
     drop(opener); // an opener does not unlink
     assert!(MessageQueue::open(&name, &MqOptions::new()).is_ok());
     drop(q);
@@ -366,7 +366,7 @@ fn liveness_file_has_the_queue_mode_and_goes_with_the_queue() {
     let q = MessageQueue::create(&name, &MqOptions::new().mode(0o640)).unwrap();
     let meta = std::fs::metadata(&file).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o640);
-    let opener = MessageQueue::open(&name, &MqOptions::new()).unwrap();
+    let opener = MessageQueue::open(&name, &MqOptions::new().mode(0o640)).unwrap();
     drop(opener);
     assert!(std::path::Path::new(&file).exists(), "an opener leaves it");
     drop(q);

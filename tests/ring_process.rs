@@ -133,9 +133,97 @@ fn peer() {
             }
             0
         }
+        // args: name — as consumer, receive until an error; print "GOT n" and "ERR <error>",
+        // exit with error_code(error).
+        "consumer-report" => {
+            let opts = RingOptions::new().capacity(4096).open_timeout(LONG);
+            let mut rx = Consumer::open_or_create(&args[0], &opts).expect("open consumer");
+            let (mut buf, mut n) = (Vec::new(), 0u64);
+            let e = loop {
+                match rx.recv_timeout_into(&mut buf, LONG) {
+                    Ok(()) => n += 1,
+                    Err(e) => break e,
+                }
+            };
+            println!("GOT {n}");
+            println!("ERR {e}");
+            error_code(&e)
+        }
+        // args: name, n — as producer (opening an existing ring), send n messages, then
+        // wait until they are taken; print "ERR <error>", exit with error_code(error).
+        "producer-report" => {
+            let opts = RingOptions::new().open_timeout(LONG);
+            let result = Producer::open(&args[0], &opts).and_then(|mut tx| {
+                let mut m = Vec::new();
+                for seq in 0..args[1].parse::<u64>().unwrap() {
+                    message(seq, &mut m);
+                    tx.send_timeout(&m, LONG)?;
+                }
+                tx.wait_drained(Some(LONG))
+            });
+            match result {
+                Ok(()) => 0,
+                Err(e) => {
+                    println!("ERR {e}");
+                    error_code(&e)
+                }
+            }
+        }
         other => panic!("unknown role {other}"),
     };
     std::process::exit(code);
+}
+
+/// A peer's exit code for the error that ended it.
+fn error_code(e: &Error) -> i32 {
+    match e {
+        Error::Disconnected => 0,
+        Error::Undelivered { .. } => 3,
+        Error::Corrupt(_) => 4,
+        Error::BadSegment { .. } => 5,
+        _ => 1,
+    }
+}
+
+/// Waits (bounded, as a failure guard) until `cond` holds.
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < LONG, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// A word of the ring's header, read from its file (as a third process sees it).
+fn header_word(path: &str, offset: u64) -> u64 {
+    let f = std::fs::File::open(path).unwrap();
+    let mut b = [0u8; 8];
+    f.read_exact_at(&mut b, offset).unwrap();
+    u64::from_le_bytes(b)
+}
+
+/// Offsets in the ring's header (docs/LAYOUT.md).
+const WRITE_POS: u64 = 256;
+const DATA_WAITERS: u64 = 516;
+const SPACE_WAITERS: u64 = 644;
+
+/// Waits until the side that sleeps on the wake word at `waiters` has announced itself:
+/// it is past its spin, in the sleeping loop, which checks the segment at each slice end.
+fn wait_asleep(path: &str, waiters: u64) {
+    wait_until("the peer to sleep", || {
+        header_word(path, waiters) as u32 != 0
+    });
+}
+
+/// The peer's output lines from `prefix` on (the test harness prints too).
+fn peer_lines(child: std::process::Child, prefix: &str) -> (Option<i32>, Vec<String>) {
+    let out = child.wait_with_output().unwrap();
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        // The harness's "test peer ... " may precede the first line.
+        .filter_map(|l| l.find(prefix).map(|i| l[i..].to_owned()))
+        .collect();
+    (out.status.code(), lines)
 }
 
 /// Receives `n` messages, checking each byte, then expects Disconnected.
@@ -643,4 +731,165 @@ fn timeout_forms_take_what_is_there_at_once_and_time_out_otherwise() {
     rx.recv_timeout_into(&mut buf, zero).unwrap();
     assert_eq!(buf, b"two");
     assert!(matches!(rx.recv_timeout(zero), Err(Error::Timeout)));
+}
+
+/// A ring in a fresh directory, as a path.
+fn file_ring() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ring").to_str().unwrap().to_owned();
+    (dir, path)
+}
+
+fn set_len(path: &str, len: u64) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+}
+
+#[test]
+fn write_pos_moved_past_the_records_is_corrupt_not_a_silent_hang() {
+    // A consumer asleep on an empty ring; a third process moves write_pos 64 bytes ahead;
+    // then a producer comes with 50 messages. Before: the producer wrote them where the
+    // consumer never looks, and both waited for ever.
+    let (_d, path) = file_ring();
+    let consumer = spawn_peer("consumer-report", &[&path], true);
+    wait_until("the consumer", || {
+        inspect(&path).is_ok_and(|i| i.consumer_attached)
+    });
+    wait_asleep(&path, DATA_WAITERS);
+    let w = header_word(&path, WRITE_POS);
+    patch(&path, WRITE_POS, &(w + 64).to_le_bytes());
+    let producer = spawn_peer("producer-report", &[&path, "50"], true);
+    let (code, lines) = peer_lines(producer, "ERR");
+    assert_eq!(code, Some(4), "{lines:?}");
+    assert!(lines[0].contains("past the last record"), "{lines:?}");
+    let (code, lines) = peer_lines(consumer, "");
+    assert_eq!(code, Some(4), "{lines:?}");
+    let lines: Vec<_> = lines
+        .iter()
+        .map(|l| l.trim_start_matches("test peer ... "))
+        .collect();
+    assert!(lines.contains(&"GOT 0"), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("none is at position")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn write_pos_moved_after_a_producer_left_is_corrupt_after_its_messages() {
+    let (_d, path) = file_ring();
+    let mut rx = Consumer::create(&path, &RingOptions::new().capacity(1 << 14)).unwrap();
+    let status = spawn_peer("producer", &[&path, "50", "block"], false)
+        .wait()
+        .unwrap();
+    assert!(status.success());
+    let w = header_word(&path, WRITE_POS);
+    patch(&path, WRITE_POS, &(w + 64).to_le_bytes());
+    // Every committed message is delivered, then Corrupt instead of Disconnected.
+    let mut scratch = Vec::new();
+    for seq in 0..50 {
+        check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
+    }
+    assert!(matches!(rx.recv_timeout(LONG), Err(Error::Corrupt(_))));
+}
+
+#[test]
+fn producer_reports_how_many_messages_a_departed_consumer_left_unread() {
+    let (_d, path) = file_ring();
+    let mut rx = Consumer::create(&path, &RingOptions::new().capacity(1 << 16)).unwrap();
+    let producer = spawn_peer("producer-report", &[&path, "100"], true);
+    let mut scratch = Vec::new();
+    for seq in 0..10 {
+        check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
+    }
+    // Once the producer waits for the rest to be taken, all 100 are in the ring (they
+    // fit): leave, so the count is exact.
+    wait_asleep(&path, SPACE_WAITERS);
+    rx.set_keep(true);
+    drop(rx);
+    let (code, lines) = peer_lines(producer, "ERR");
+    assert_eq!(code, Some(3), "{lines:?}");
+    assert!(lines[0].contains("left with 90 message(s)"), "{lines:?}");
+}
+
+#[test]
+fn producer_waiting_for_its_consumer_ends_once_everything_was_taken() {
+    let (_d, path) = file_ring();
+    let mut rx = Consumer::create(&path, &RingOptions::new().capacity(1 << 12)).unwrap();
+    let producer = spawn_peer("producer-report", &[&path, "1000"], true);
+    let mut scratch = Vec::new();
+    for seq in 0..1000 {
+        check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
+    }
+    let (code, lines) = peer_lines(producer, "ERR");
+    assert_eq!(code, Some(0), "{lines:?}");
+}
+
+#[test]
+fn truncation_while_a_side_sleeps_is_bad_segment_not_sigbus() {
+    // Consumer side: asleep on an empty ring whose producer (this process) is alive; the
+    // file is cut to half. The cut keeps the page the consumer polls, so even a peer
+    // caught between its check and its next look would not fault: the outcome is exact.
+    let (_d, path) = file_ring();
+    let mut tx = Producer::create(&path, &RingOptions::new().capacity(4096)).unwrap();
+    tx.send(b"first").unwrap();
+    let consumer = spawn_peer("consumer-report", &[&path], true);
+    wait_until("the consumer to take the message", || {
+        inspect(&path).is_ok_and(|i| i.consumer_attached && i.fill == 0)
+    });
+    wait_asleep(&path, DATA_WAITERS);
+    set_len(&path, (1024 + 4096) / 2);
+    let (code, lines) = peer_lines(consumer, "");
+    assert_eq!(code, Some(5), "{lines:?}");
+    let lines: Vec<_> = lines
+        .iter()
+        .map(|l| l.trim_start_matches("test peer ... "))
+        .collect();
+    assert!(lines.contains(&"GOT 1"), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("resized from 5120 to 2560")),
+        "{lines:?}"
+    );
+    drop(tx); // sees the cut too, and leaves the mapping alone
+
+    // Producer side: waiting for a consumer to take its messages; the file is cut to
+    // its header.
+    let (_d, path) = file_ring();
+    // A consumer is attached (so the producer waits for it) but takes nothing.
+    let rx = Consumer::create(&path, &RingOptions::new().capacity(4096)).unwrap();
+    let producer = spawn_peer("producer-report", &[&path, "3"], true);
+    wait_until("the producer", || {
+        inspect(&path).is_ok_and(|i| i.producer_attached && i.fill > 0)
+    });
+    wait_asleep(&path, SPACE_WAITERS);
+    set_len(&path, 1024);
+    let (code, lines) = peer_lines(producer, "ERR");
+    assert_eq!(code, Some(5), "{lines:?}");
+    assert!(lines[0].contains("resized from 5120 to 1024"), "{lines:?}");
+    drop(rx);
+}
+
+#[test]
+fn records_zeroed_by_a_cut_and_regrow_are_corrupt_not_a_clean_end() {
+    // A producer sends 50 messages and leaves; the file is cut to its header and grown
+    // back (the records read zero). Before: the consumer saw an empty ring and a producer
+    // gone, and ended cleanly with 50 messages lost.
+    let (_d, path) = file_ring();
+    let mut rx = Consumer::create(&path, &RingOptions::new().capacity(1 << 14)).unwrap();
+    let status = spawn_peer("producer", &[&path, "50", "block"], false)
+        .wait()
+        .unwrap();
+    assert!(status.success());
+    set_len(&path, 1024);
+    set_len(&path, 1024 + (1 << 14));
+    match rx.recv_timeout(LONG) {
+        Err(Error::Corrupt(msg)) => assert!(msg.contains("none is at position 0"), "{msg}"),
+        other => panic!("expected Corrupt, got {:?}", other.map(|m| m.len())),
+    };
 }

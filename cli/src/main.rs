@@ -6,8 +6,9 @@
 //! - `ipcring ls | inspect | rm`: the crate's segments in /dev/shm (or a directory).
 //! - `ipcring send | recv`: lines or length-prefixed frames between stdin/stdout and a ring.
 //!
-//! Exit codes: 0 success, 1 failure (the message says what failed), 2 bad usage (unknown
-//! option, invalid segment name).
+//! Exit codes (also in `--help` and docs/cli.md): 0 success (for `send`: a consumer took
+//! every message), 1 failure (the message says what failed), 2 bad usage (unknown option,
+//! invalid segment name), 3 `send` only: the consumer left with messages unread.
 
 mod adapters;
 mod compare;
@@ -26,6 +27,8 @@ use clap::{Args, Parser, Subcommand};
 const EXIT_FAILURE: u8 = 1;
 /// Exit code for bad usage (clap uses it too).
 const EXIT_USAGE: u8 = 2;
+/// Exit code of `send` when the consumer left before taking every message.
+const EXIT_UNDELIVERED: u8 = 3;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,7 +42,12 @@ with the article's qualitative columns.",
     after_help = "Examples:\n  ipcring                          compare every method (about a minute)\n  \
 ipcring --quick --json out.json  a short run, results also as JSON\n  \
 ipcring ls                       the segments in /dev/shm\n  \
-seq 10 | ipcring send /q         feed lines into ring /q (another terminal: ipcring recv /q)",
+seq 10 | ipcring send /q         feed lines into ring /q (another terminal: ipcring recv /q)\n\n\
+Exit codes:\n  \
+0  success; for `send`: a consumer took every message\n  \
+1  failure (the message says what); for `send`: delivery not known to be complete\n  \
+2  bad usage\n  \
+3  `send`: the consumer left with messages unread (the message says how many)",
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
@@ -79,17 +87,29 @@ ipcring inspect /tmp/rings/orders --json")]
         long_about = "Sends stdin into the ring NAME (created if missing, so either side may \
 start first): one message per line (without its newline), or with --framed, frames of a \
 4-byte little-endian length then the bytes. At the end of input, waits until a consumer has \
-received everything, then exits.",
+received everything, then exits 0; if the consumer leaves first, exits 3 saying how many \
+messages it left unread.\n\nA ring left by an earlier run that nobody uses any more (a \
+stale ring: no live producer or consumer, e.g. after Ctrl-C) is reported and replaced by a \
+fresh one, so runs never mix; --resume continues it instead. A name whose creator died \
+while creating it is removed.",
         after_help = "Examples:\n  producer | ipcring send /q\n  \
-ipcring send --framed /q < frames.bin"
+ipcring send --framed /q < frames.bin\n  \
+ipcring send --resume /q < more.txt   continue a stale ring\n\n\
+Exit codes: 0 a consumer took every message (--no-wait: all put in the ring); 1 failure, \
+delivery not known to be complete; 2 bad usage; 3 the consumer left with messages unread."
     )]
     Send(SendArgs),
     /// Receive from a ring to stdout: one line per message, or length-prefixed frames.
     #[command(
         long_about = "Receives from the ring NAME (created if missing) and writes each message \
 to stdout followed by a newline, or with --framed as a 4-byte little-endian length then the \
-bytes. Exits when the producer has gone and everything it sent was written.",
-        after_help = "Examples:\n  ipcring recv /q | consumer\n  ipcring recv --count 1 /q"
+bytes. Exits 0 when the producer has gone and everything it sent was written (or after \
+--count messages, or when stdout's reader has gone); 1 on a failure, such as a ring found \
+corrupt, truncated or overwritten while in use.\n\nA stale ring left by an earlier run (no \
+live producer or consumer) is reported and replaced by a fresh one, unless --resume, which \
+receives its unread messages first. A name whose creator died while creating it is removed.",
+        after_help = "Examples:\n  ipcring recv /q | consumer\n  ipcring recv --count 1 /q\n  \
+ipcring recv --resume /q          take what an interrupted run left first"
     )]
     Recv(RecvArgs),
     #[command(name = "__peer", hide = true)]
@@ -161,9 +181,14 @@ pub struct SendArgs {
     /// Capacity in bytes if this side creates the ring (a power of two).
     #[arg(long, default_value_t = 1 << 20)]
     pub capacity: u64,
-    /// Do not wait at end of input for a consumer to receive everything.
+    /// Do not wait at end of input for a consumer to receive everything. With no
+    /// consumer attached, the ring is kept with its messages (`recv --resume` takes them).
     #[arg(long)]
     pub no_wait: bool,
+    /// Continue a stale ring left by an earlier run (its unread messages stay first)
+    /// instead of replacing it.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// Options of `recv`.
@@ -180,6 +205,10 @@ pub struct RecvArgs {
     /// Exit after this many messages.
     #[arg(long)]
     pub count: Option<u64>,
+    /// Continue a stale ring left by an earlier run (receive its unread messages first)
+    /// instead of replacing it.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// A failure of a command: the message and the exit code.
@@ -195,6 +224,7 @@ impl From<ipcring::Error> for Failure {
     fn from(e: ipcring::Error) -> Self {
         let code = match e {
             ipcring::Error::InvalidName { .. } => EXIT_USAGE,
+            ipcring::Error::Undelivered { .. } => EXIT_UNDELIVERED,
             _ => EXIT_FAILURE,
         };
         Failure {

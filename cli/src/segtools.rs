@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use ipcring::ring::{self, Consumer, Producer, RingInfo, RingOptions};
 use ipcring::segment::{self, SegmentInfo};
@@ -89,6 +89,7 @@ fn to_json(s: &Seen) -> Value {
             "consumer_attached": r.consumer_attached,
             "producer_attaches": r.producer_attaches,
             "consumer_attaches": r.consumer_attaches,
+            "positions_consistent": r.positions_consistent(),
         });
     }
     if let Some(q) = &s.seqlock {
@@ -201,6 +202,7 @@ pub fn ls(a: &LsArgs) -> Result<(), Failure> {
         }
     }
     let mut found = Vec::new();
+    let mut half = Vec::new();
     for name in candidates(&a.dirs) {
         match look(&name) {
             Ok(s) => found.push(Ok(s)),
@@ -214,12 +216,15 @@ pub fn ls(a: &LsArgs) -> Result<(), Failure> {
                     found.push(Err((name, d)));
                 }
             }
-            Err(e) if not_ours(&e) => {}
-            Err(e) => found.push(Err((name, Listed::Broken(e)))),
+            Err(e) => match segment::half_created(&name) {
+                Ok(Some(h)) => half.push(h),
+                _ if not_ours(&e) => {}
+                _ => found.push(Err((name, Listed::Broken(e)))),
+            },
         }
     }
     if a.json {
-        let v: Vec<Value> = found
+        let mut v: Vec<Value> = found
             .iter()
             .map(|f| match f {
                 Ok(s) => to_json(s),
@@ -232,13 +237,22 @@ pub fn ls(a: &LsArgs) -> Result<(), Failure> {
                 }),
             })
             .collect();
+        v.extend(half.iter().map(|h| {
+            json!({
+                "name": h.name,
+                "state": "half-created",
+                "total_size": h.size,
+                "mode": format!("{:04o}", h.mode),
+                "in_progress": h.in_progress,
+            })
+        }));
         println!(
             "{}",
             serde_json::to_string_pretty(&v).map_err(|e| Failure::new(e.to_string()))?
         );
         return Ok(());
     }
-    if found.is_empty() {
+    if found.is_empty() && half.is_empty() {
         println!("no ipcring segments");
         return Ok(());
     }
@@ -282,7 +296,24 @@ pub fn ls(a: &LsArgs) -> Result<(), Failure> {
             ),
         }
     }
+    for h in &half {
+        println!("{:<32} half-created: {}", h.name, half_created_text(h));
+    }
     Ok(())
+}
+
+/// What `ls` says about a half-created name.
+fn half_created_text(h: &segment::HalfCreated) -> String {
+    format!(
+        "{} bytes, mode {:04o}; {}",
+        h.size,
+        h.mode,
+        if h.in_progress {
+            "a creator may still be at work on it"
+        } else {
+            "its creator died while creating it (`ipcring rm` removes it)"
+        }
+    )
 }
 
 fn age(created_ns: u64) -> String {
@@ -335,8 +366,15 @@ pub fn inspect(a: &InspectArgs) -> Result<(), Failure> {
             r.capacity, r.max_message
         );
         println!(
-            "positions:  write {}, read {}: {} bytes waiting",
-            r.write_pos, r.read_pos, r.fill
+            "positions:  write {}, read {}: {} bytes waiting{}",
+            r.write_pos,
+            r.read_pos,
+            r.fill,
+            if r.positions_consistent() {
+                ""
+            } else {
+                " (INCONSISTENT: misaligned, or write more than a capacity past read: the ring is corrupt)"
+            }
         );
         println!(
             "attaches:   producer {} time(s), consumer {} time(s) since creation",
@@ -374,7 +412,26 @@ pub fn inspect(a: &InspectArgs) -> Result<(), Failure> {
 pub fn rm(a: &RmArgs) -> Result<(), Failure> {
     let mut failed = 0;
     for name in &a.names {
-        match segment::remove(name, a.force) {
+        let removed = match segment::remove(name, a.force) {
+            Err(e @ (Error::BadSegment { .. } | Error::NotFound(_))) => {
+                // Not a finished segment: a half-created one is removed too.
+                match segment::remove_half_created(name, a.force) {
+                    Ok(Some(h)) => {
+                        println!("removed {} (half-created, {} bytes)", h.name, h.size);
+                        continue;
+                    }
+                    Ok(None) => Err(e),
+                    Err(Error::RoleTaken { .. }) => {
+                        failed += 1;
+                        eprintln!("ipcring: {name}: not removed: it is not finished and a creator may still be at work on it (use --force to remove it anyway)");
+                        continue;
+                    }
+                    Err(e2) => Err(e2),
+                }
+            }
+            other => other,
+        };
+        match removed {
             Ok(info) => println!(
                 "removed {} ({}, was {})",
                 info.name,
@@ -402,6 +459,62 @@ pub fn rm(a: &RmArgs) -> Result<(), Failure> {
 
 fn ring_opts(capacity: u64) -> RingOptions {
     RingOptions::new().capacity(capacity)
+}
+
+/// Before `send`/`recv` attach to `name`: what an earlier run left there is not mixed in
+/// silently. A half-created name (its creator died while creating it) is removed; a stale
+/// ring (no live producer or consumer) is reported and removed, so this run starts on a
+/// fresh ring, unless `resume`, which continues it (its unread messages come first).
+/// A live ring is joined as it is.
+fn prepare_name(name: &str, resume: bool) -> Result<(), Failure> {
+    if let Ok(Some(h)) = segment::half_created(name) {
+        if !h.in_progress {
+            eprintln!(
+                "ipcring: {name}: removing a half-created segment ({})",
+                half_created_text(&h)
+            );
+            match segment::remove_half_created(name, false) {
+                Ok(_) | Err(Error::RoleTaken { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        return Ok(());
+    }
+    let Ok(info) = ring::inspect(name) else {
+        // Missing, or not a ring: attaching says what is wrong.
+        return Ok(());
+    };
+    if !info.segment.is_stale() {
+        return Ok(());
+    }
+    let what = format!(
+        "a stale ring left by an earlier run (no live producer or consumer; {} bytes unread; created by pid {}, {})",
+        info.fill,
+        info.segment.creator_pid,
+        age(info.segment.created_ns)
+    );
+    if resume {
+        eprintln!("ipcring: {name}: resuming {what}");
+        return Ok(());
+    }
+    eprintln!("ipcring: {name}: replacing {what}; use --resume to continue it instead");
+    match segment::remove(name, false) {
+        // Attached or replaced by another process meanwhile: join what is there now.
+        Ok(_) | Err(Error::RoleTaken { .. }) | Err(Error::NotFound(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `send`'s failure once the consumer left with messages unread: exit code 3.
+fn undelivered(name: &str, e: Error, sent: u64, input_left: bool) -> Failure {
+    let mut msg = format!("{name}: {e}; this run sent {sent} message(s)");
+    if input_left {
+        msg.push_str(", and stopped before the end of its input");
+    }
+    Failure {
+        msg,
+        code: crate::EXIT_UNDELIVERED,
+    }
 }
 
 /// Reads one frame (u32 LE length, then the bytes) into `buf`. `Ok(false)` at a clean end
@@ -443,7 +556,9 @@ fn read_frame(input: &mut impl Read, buf: &mut Vec<u8>, max: usize) -> Result<bo
 
 /// `ipcring send`.
 pub fn send(a: &SendArgs) -> Result<(), Failure> {
+    prepare_name(&a.name, a.resume)?;
     let mut tx = Producer::open_or_create(&a.name, &ring_opts(a.capacity))?;
+    let mut sent = 0u64;
     let max = tx.max_message();
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
@@ -469,14 +584,36 @@ pub fn send(a: &SendArgs) -> Result<(), Failure> {
                 .into());
             }
         }
-        tx.send(&buf)?;
+        match tx.send(&buf) {
+            Ok(()) => sent += 1,
+            Err(Error::Disconnected) => {
+                // The ring is full and its consumer left: count what it did not take.
+                return Err(match tx.wait_drained(None) {
+                    Err(e @ Error::Undelivered { .. }) => undelivered(&a.name, e, sent, true),
+                    Err(e) => e.into(),
+                    Ok(()) => undelivered(&a.name, Error::Disconnected, sent, true),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    if !a.no_wait {
-        // Like a FIFO writer: leave once a consumer has everything (the creator's drop
-        // removes the name).
-        let name = tx.name();
-        while ring::inspect(&name)?.fill > 0 {
-            std::thread::sleep(Duration::from_millis(2));
+    if a.no_wait {
+        // Messages nobody is attached to take would vanish with the name (the creator's
+        // drop removes it): keep the ring for a later `recv --resume`, and say so.
+        if tx.wait_drained(Some(std::time::Duration::ZERO)).is_err() && !tx.consumer_attached()? {
+            tx.set_keep(true);
+            eprintln!(
+                "ipcring: {}: left the messages in the ring for a later consumer (`ipcring recv --resume {}` takes them)",
+                a.name, a.name
+            );
+        }
+    } else {
+        // Like a FIFO writer: leave once a consumer has taken everything, or report what
+        // it left unread when it goes first (the creator's drop removes the name).
+        match tx.wait_drained(None) {
+            Ok(()) => {}
+            Err(e @ Error::Undelivered { .. }) => return Err(undelivered(&a.name, e, sent, false)),
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(())
@@ -501,20 +638,32 @@ fn write_msg(out: &mut impl Write, msg: &[u8], framed: bool) -> std::io::Result<
 
 /// `ipcring recv`.
 pub fn recv(a: &RecvArgs) -> Result<(), Failure> {
+    prepare_name(&a.name, a.resume)?;
     let mut rx = Consumer::open_or_create(&a.name, &ring_opts(a.capacity))?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut n = 0u64;
+    let mut msg = Vec::new();
     let written = (|| -> std::io::Result<Option<Error>> {
         while a.count.is_none_or(|c| n < c) {
-            if rx.pending_bytes() == 0 {
-                out.flush()?;
-            }
-            let msg = match rx.recv() {
-                Ok(m) => m,
-                Err(Error::Disconnected) => break,
-                Err(e) => return Ok(Some(e)),
+            // Copy-out receives: never a reference into memory the peer can write. Before
+            // waiting, everything taken so far goes out.
+            let got = match rx.try_recv_into(&mut msg) {
+                Ok(true) => Ok(()),
+                Ok(false) => {
+                    out.flush()?;
+                    rx.recv_into(&mut msg)
+                }
+                Err(e) => Err(e),
             };
+            match got {
+                Ok(()) => {}
+                Err(Error::Disconnected) => break,
+                Err(e) => {
+                    out.flush()?;
+                    return Ok(Some(e));
+                }
+            }
             write_msg(&mut out, &msg, a.framed)?;
             n += 1;
         }

@@ -483,3 +483,316 @@ fn send_refuses_a_line_longer_than_the_ring_takes() {
         text(&out.stderr)
     );
 }
+
+/// Waits for `child` to exit, for at most a minute (a failure guard, not a timing check):
+/// a command that hangs fails the test instead of hanging it.
+fn finish(mut child: std::process::Child, what: &str) -> Output {
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("{what} still running after a minute");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Starts `ipcring args` with `input` on stdin (written by a thread, then closed: the
+/// command may stop reading early), output captured.
+fn start(args: &[&str], input: &[u8]) -> std::process::Child {
+    let mut child = Command::new(EXE)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ipcring");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    child
+}
+
+/// Waits (bounded) until `cond` holds.
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "gave up waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn lines(from: u32, to: u32) -> Vec<u8> {
+    (from..=to)
+        .flat_map(|i| format!("{i}\n").into_bytes())
+        .collect()
+}
+
+#[test]
+fn send_ends_with_exit_3_when_the_consumer_leaves_early() {
+    // `seq 1 100 | ipcring send /q` with `ipcring recv --count 10 /q`.
+    let name = uniq("count10");
+    let send = start(&["send", &name], &lines(1, 100));
+    let recv = run(&["recv", "--count", "10", &name]);
+    assert!(recv.status.success(), "{}", text(&recv.stderr));
+    assert_eq!(text(&recv.stdout), text(&lines(1, 10)));
+    let out = finish(send, "send");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("left with 90 message(s)"), "{err}");
+
+    // `ipcring recv /q | head -n 2`, with more input than the ring holds.
+    let name = uniq("head");
+    let send = start(&["send", "--capacity", "4096", &name], &lines(1, 100_000));
+    let recv = Command::new("sh")
+        .args(["-c", &format!("'{EXE}' recv '{name}' | head -n 2")])
+        .output()
+        .unwrap();
+    assert_eq!(text(&recv.stdout), "1\n2\n");
+    let out = finish(send, "send");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("unread"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn send_exits_0_once_everything_was_taken_even_if_the_name_or_header_changed() {
+    let dir = tmpdir("drained");
+    let path = dir.join("ring").to_str().unwrap().to_owned();
+    let mut rx = Consumer::create(&path, &RingOptions::new().capacity(4096)).unwrap();
+    let send = start(&["send", &path], b"a\nb\nc\n");
+    wait_until("the three lines", || {
+        ipcring::ring::inspect(&path).is_ok_and(|i| i.fill == 3 * 16)
+    });
+    // The header's magic overwritten and the name removed while send waits: neither
+    // matters to the delivery, which it follows through the ring it holds.
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    let out = run(&["rm", "--force", &path]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::os::unix::fs::FileExt::write_all_at(&file, b"NOTARING", 0).unwrap();
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(rx.recv().unwrap().to_vec());
+    }
+    assert_eq!(got, [b"a", b"b", b"c"]);
+    let out = finish(send, "send");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_stale_ring_from_an_interrupted_send_is_replaced_unless_resumed() {
+    // A send interrupted with Ctrl-C (SIGINT) while nobody receives leaves its ring.
+    let interrupted = |name: &str| {
+        let mut send = Command::new(EXE)
+            .args(["send", name])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = send.stdin.take().unwrap();
+        stdin.write_all(&lines(1, 5)).unwrap();
+        stdin.flush().unwrap();
+        wait_until("five lines in the ring", || {
+            ipcring::ring::inspect(name).is_ok_and(|i| i.fill == 5 * 16)
+        });
+        let kill = Command::new("kill")
+            .args(["-INT", &send.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        assert!(!finish(send, "interrupted send").status.success());
+        drop(stdin);
+        assert!(ipcring::ring::inspect(name).unwrap().segment.is_stale());
+    };
+    let name = uniq("stale");
+    interrupted(&name);
+    let send = start(&["send", &name], &lines(100, 102));
+    let recv = start(&["recv", &name], b"");
+    let (send, recv) = (finish(send, "send"), finish(recv, "recv"));
+    assert!(send.status.success(), "{}", text(&send.stderr));
+    assert!(recv.status.success(), "{}", text(&recv.stderr));
+    assert_eq!(text(&recv.stdout), "100\n101\n102\n");
+    let notes = text(&send.stderr) + &text(&recv.stderr);
+    assert!(
+        notes.contains("replacing a stale ring") && notes.contains("80 bytes unread"),
+        "{notes}"
+    );
+
+    let name = uniq("resume");
+    interrupted(&name);
+    let send = start(&["send", "--resume", &name], &lines(100, 102));
+    wait_until("the resumed producer", || {
+        ipcring::ring::inspect(&name).is_ok_and(|i| i.producer_attached)
+    });
+    let recv = finish(start(&["recv", &name], b""), "recv");
+    let send = finish(send, "send");
+    assert!(send.status.success(), "{}", text(&send.stderr));
+    assert!(text(&send.stderr).contains("resuming a stale ring"));
+    assert_eq!(
+        text(&recv.stdout),
+        text(&[lines(1, 5), lines(100, 102)].concat())
+    );
+    // Neither side created this ring: the name stays, stale, for the next run to replace.
+    let _ = ipcring::segment::remove(&name, true);
+}
+
+#[test]
+fn a_half_created_name_is_listed_removed_and_no_longer_blocks_send_and_recv() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = tmpdir("half");
+    let half = |name: &str| {
+        let p = dir.join(name);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o200)
+            .open(&p)
+            .unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let (a, b) = (half("a"), half("b"));
+    // Within the grace period a creator may still be at work: listed as such, kept.
+    let out = run(&["ls", dir.to_str().unwrap()]);
+    let t = text(&out.stdout);
+    assert!(
+        t.contains("half-created") && t.contains("may still be at work"),
+        "{t}"
+    );
+    let out = run(&["rm", &a]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    std::thread::sleep(ipcring::segment::HALF_CREATED_GRACE + Duration::from_millis(200));
+
+    let out = run(&["ls", "--json", dir.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let e = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == a.as_str())
+        .expect("half-created name listed");
+    assert_eq!(e["state"], "half-created");
+    assert_eq!(e["mode"], "0200");
+    assert_eq!(e["in_progress"], false);
+    let out = run(&["rm", &a]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("half-created"));
+    assert!(!std::path::Path::new(&a).exists());
+
+    // send and recv on the other one: it is removed and a ring made in its place.
+    let send = start(&["send", &b], b"x\ny\n");
+    let recv = finish(start(&["recv", &b], b""), "recv");
+    let send = finish(send, "send");
+    assert!(send.status.success(), "{}", text(&send.stderr));
+    assert_eq!(text(&recv.stdout), "x\ny\n");
+    let notes = text(&send.stderr) + &text(&recv.stderr);
+    assert!(notes.contains("removing a half-created segment"), "{notes}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn recv_asleep_when_its_ring_is_truncated_exits_1_not_sigbus() {
+    let dir = tmpdir("trunc");
+    let path = dir.join("ring").to_str().unwrap().to_owned();
+    let mut tx = Producer::create(&path, &RingOptions::new().capacity(4096)).unwrap();
+    tx.send(b"one").unwrap();
+    let recv = start(&["recv", &path], b"");
+    wait_until("recv to take the message", || {
+        ipcring::ring::inspect(&path).is_ok_and(|i| i.consumer_attached && i.fill == 0)
+    });
+    // Wait until it sleeps (its waiter word, offset 516, is set), then cut the file to
+    // its header: the page recv polls stays mapped, so the outcome is exact.
+    wait_until("recv to sleep", || {
+        let mut w = [0u8; 4];
+        use std::os::unix::fs::FileExt;
+        std::fs::File::open(&path)
+            .unwrap()
+            .read_exact_at(&mut w, 516)
+            .unwrap();
+        u32::from_le_bytes(w) != 0
+    });
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(1024)
+        .unwrap();
+    let out = finish(recv, "recv");
+    assert_eq!(out.status.code(), Some(1), "{:?}", out.status);
+    assert_eq!(text(&out.stdout), "one\n");
+    assert!(
+        text(&out.stderr).contains("resized from 5120 to 1024"),
+        "{}",
+        text(&out.stderr)
+    );
+    drop(tx);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn exit_codes_are_documented_in_help() {
+    let top = text(&run(&["--help"]).stdout);
+    let send = text(&run(&["send", "--help"]).stdout);
+    for t in [&top, &send] {
+        assert!(t.contains("Exit codes"), "{t}");
+        assert!(t.contains("3"), "{t}");
+    }
+    assert!(send.contains("--resume"), "{send}");
+    assert!(text(&run(&["recv", "--help"]).stdout).contains("--resume"));
+}
+
+#[test]
+fn inspect_flags_impossible_positions_and_recv_refuses_them() {
+    let dir = tmpdir("badpos");
+    let path = dir.join("ring").to_str().unwrap().to_owned();
+    let mut tx = Producer::create(&path, &RingOptions::new().capacity(4096).keep(true)).unwrap();
+    tx.send(b"x").unwrap();
+    drop(tx);
+    // write_pos (offset 256) two capacities past read_pos.
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&f, &8192u64.to_le_bytes(), 256).unwrap();
+    let out = run(&["inspect", &path]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("INCONSISTENT"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(&["inspect", "--json", &path]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ring"]["positions_consistent"], false);
+    let out = run(&["recv", "--resume", &path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("corrupt"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn send_no_wait_without_a_consumer_keeps_its_messages_for_recv_resume() {
+    let name = uniq("nowait");
+    let out = run_with_stdin(&["send", "--no-wait", &name], b"p\nq\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("recv --resume"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&["recv", "--resume", "--count", "2", &name]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "p\nq\n");
+    ipcring::segment::remove(&name, true).unwrap();
+}

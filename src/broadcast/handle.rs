@@ -499,8 +499,9 @@ impl Subscriber {
             &ring.shared().data_wake,
             ring.wait,
             timeout,
-            || core.try_recv(ring.shared(), ring.data(), buf),
-            || ring.publisher_gone(),
+            core,
+            |core| core.try_recv(ring.shared(), ring.data(), buf),
+            |_| ring.publisher_gone(),
         )?;
         if let Recv::Lagged(n) = r {
             self.lagged_total += n;

@@ -180,32 +180,31 @@ impl ProducerCore {
         let r = sh.read_pos.load(Ordering::Acquire);
         let w0 = sh.write_pos.load(Ordering::Acquire);
         check_positions(r, w0, geo.capacity)?;
-        let mut w = w0;
+        // Walk the records from read_pos, not from write_pos: every position up to
+        // write_pos must hold a record (else write_pos was moved past them, and this
+        // producer would write where the consumer never looks), and records past it are
+        // a previous producer's last commits.
+        let mut w = r;
         loop {
-            let idx = w & geo.mask();
             if w - r >= geo.capacity {
                 break;
             }
-            // SAFETY: idx is 8-aligned and idx + 8 <= capacity.
-            let (len, kind) = unsafe { data.load_header(idx as usize) };
-            let size = match kind {
-                0 if len == 0 => break,
-                REC_MESSAGE if len <= geo.max_message && idx + record_size(len as u64) <= geo.capacity => {
-                    record_size(len as u64)
-                }
-                REC_PADDING if idx + RECORD_HEADER + len as u64 == geo.capacity => RECORD_HEADER + len as u64,
-                _ => {
-                    return Err(Error::corrupt(format!(
-                        "record header {len:#x}/{kind:#x} at position {w} past write_pos {w0} is neither empty nor valid"
-                    )))
-                }
+            let size = match record_at(&data, &geo, w)? {
+                None => break,
+                Some((size, _)) => size,
             };
             if w + size - r > geo.capacity {
                 return Err(Error::corrupt(format!(
-                    "records past write_pos {w0} run over one capacity"
+                    "records from read_pos {r} run over one capacity ({}) at position {w}",
+                    geo.capacity
                 )));
             }
             w += size;
+        }
+        if w < w0 {
+            return Err(Error::corrupt(format!(
+                "write_pos {w0} is past the last record, which ends at position {w} (read_pos {r})"
+            )));
         }
         Ok(ProducerCore {
             shared,
@@ -300,6 +299,63 @@ impl ProducerCore {
         }
         self.cached_read = r;
         Ok(r)
+    }
+
+    /// True once the consumer has released everything this producer committed.
+    /// Validates `read_pos` as [`ProducerCore::reserve`] does.
+    pub(crate) fn drained(&mut self) -> Result<bool> {
+        Ok(self.refresh_read()? == self.write)
+    }
+
+    /// The messages (and their payload bytes) committed and not yet released by the
+    /// consumer, counted by walking the records from `read_pos` (cold: for reporting what
+    /// a consumer that left did not take).
+    pub(crate) fn unread(&mut self) -> Result<(u64, u64)> {
+        let r = self.refresh_read()?;
+        let (mut pos, mut messages, mut bytes) = (r, 0u64, 0u64);
+        while pos < self.write {
+            match record_at(&self.data, &self.geo, pos)? {
+                Some((size, len)) => {
+                    if let Some(len) = len {
+                        messages += 1;
+                        bytes += len as u64;
+                    }
+                    pos += size;
+                }
+                None => break,
+            }
+        }
+        if pos != self.write {
+            return Err(Error::corrupt(format!(
+                "the records from read_pos {r} end at position {pos}, not at {} where this producer wrote up to",
+                self.write
+            )));
+        }
+        Ok((messages, bytes))
+    }
+
+    /// The check a waiting producer makes at each wait slice's end (cold, never on the
+    /// send path): `read_pos` is valid (see [`ProducerCore::reserve`]), and if the consumer
+    /// has not taken everything, a record is where `read_pos` points. An empty slot there
+    /// means a third party moved `read_pos` (or zeroed the records): the consumer, which
+    /// looks for records at its own position, would never get the rest, and this producer
+    /// would wait for ever.
+    pub(crate) fn check_stalled(&self) -> Result<()> {
+        // SYNC: Acquire pairs with the consumer's Release of read_pos (as in refresh_read).
+        let r = self.shared().read_pos.load(Ordering::Acquire);
+        if r < self.cached_read || r > self.write || r % 8 != 0 {
+            return Err(Error::corrupt(format!(
+                "read_pos {r} outside [{}, {}] or misaligned",
+                self.cached_read, self.write
+            )));
+        }
+        if r < self.write && record_at(&self.data, &self.geo, r)?.is_none() {
+            return Err(Error::corrupt(format!(
+                "read_pos {r} points at an empty slot, though records were written up to position {}",
+                self.write
+            )));
+        }
+        Ok(())
     }
 
     /// Makes the message of `r` visible to the consumer (its payload must be written).
@@ -540,12 +596,62 @@ impl ConsumerCore {
         }
     }
 
-    /// Bytes committed and not yet released, per the producer's last `write_pos`.
+    /// The check a waiting consumer makes at each wait slice's end (cold: the polling
+    /// path reads only the header at its position, never `write_pos`). The documented
+    /// invariant says records are published before `write_pos` covers them, so:
+    /// `write_pos` must be 8-aligned and at most one capacity past `read_pos`, and when
+    /// it is past this consumer's position, a record must be there. An empty slot there
+    /// means a third party moved `write_pos` past the records (or zeroed them): waiting
+    /// on would sleep for ever beside messages reported as sent.
+    pub(crate) fn check_stalled(&self) -> Result<()> {
+        // SYNC: Acquire pairs with the producer's Release store of write_pos: every
+        // record header below it is visible to the load after this one.
+        let w = self.shared().write_pos.load(Ordering::Acquire);
+        if w % 8 != 0 || (w > self.released && w - self.released > self.geo.capacity) {
+            return Err(Error::corrupt(format!(
+                "write_pos {w} is misaligned or more than one capacity ({}) past read_pos {}",
+                self.geo.capacity, self.released
+            )));
+        }
+        if w > self.read && record_at(&self.data, &self.geo, self.read)?.is_none() {
+            return Err(Error::corrupt(format!(
+                "write_pos {w} says records were published up to there, but none is at position {}",
+                self.read
+            )));
+        }
+        Ok(())
+    }
+
+    /// Bytes committed and not yet released, per the producer's last `write_pos`: a hint
+    /// (a peer may store anything there), kept within `0 ..= capacity`.
     pub(crate) fn pending(&self) -> u64 {
         self.shared()
             .write_pos
             .load(Ordering::Relaxed)
             .saturating_sub(self.released)
+            .min(self.geo.capacity)
+    }
+}
+
+/// The record whose header is at position `pos`, read with Acquire and validated against
+/// the geometry: `Ok(None)` for an empty slot, else its size and, for a message, its
+/// payload length (`None` for padding).
+fn record_at(data: &DataArea, geo: &Geometry, pos: u64) -> Result<Option<(u64, Option<u32>)>> {
+    let idx = pos & geo.mask();
+    // SAFETY: positions move by multiples of 8 (checked where they are read), so idx is
+    // 8-aligned and idx + 8 <= capacity.
+    let (len, kind) = unsafe { data.load_header(idx as usize) };
+    match kind {
+        0 if len == 0 => Ok(None),
+        REC_MESSAGE if len <= geo.max_message && idx + record_size(len as u64) <= geo.capacity => {
+            Ok(Some((record_size(len as u64), Some(len))))
+        }
+        REC_PADDING if idx + RECORD_HEADER + len as u64 == geo.capacity => {
+            Ok(Some((RECORD_HEADER + len as u64, None)))
+        }
+        _ => Err(Error::corrupt(format!(
+            "record header {len:#x}/{kind:#x} at position {pos} is neither empty nor valid"
+        ))),
     }
 }
 
@@ -988,5 +1094,87 @@ mod tests {
         c.release();
         mem.shared().read_pos.store(8 * 1001, Ordering::Relaxed); // past what was written
         assert!(matches!(p.reserve(24), Err(Error::Corrupt(_))));
+    }
+
+    #[test]
+    fn write_pos_moved_past_the_records_is_corrupt_for_both_sides() {
+        let mem = Mem::new(1024, 200);
+        let mut p = mem.producer();
+        let mut c = mem.consumer();
+        for i in 0..3 {
+            assert!(p.push(&payload(i, 20)).unwrap());
+        }
+        p.publish();
+        c.check_stalled().unwrap();
+        let w = mem.shared().write_pos.load(Ordering::Relaxed);
+        // A third party moves write_pos 64 bytes past the last record.
+        mem.shared().write_pos.store(w + 64, Ordering::Relaxed);
+        // The consumer still takes the three messages, then reports the gap.
+        let mut buf = Vec::new();
+        for i in 0..3 {
+            assert!(c.pop_into(&mut buf).unwrap());
+            assert_eq!(buf, payload(i, 20));
+        }
+        assert!(!c.pop_into(&mut buf).unwrap());
+        let e = c.check_stalled().unwrap_err();
+        assert!(e.to_string().contains("none is at position"), "{e}");
+        // A producer attaching now (in place of the first) would write where the
+        // consumer never looks: refused.
+        let _ = p;
+        // SAFETY: see Mem.
+        let e = unsafe { ProducerCore::attach(mem.shared_ptr(), mem.area(), mem.geo) }.unwrap_err();
+        assert!(e.to_string().contains("past the last record"), "{e}");
+        // More than a capacity ahead of read_pos.
+        mem.shared().write_pos.store(w + 2048, Ordering::Relaxed);
+        assert!(matches!(c.check_stalled(), Err(Error::Corrupt(_))));
+    }
+
+    #[test]
+    fn a_replacement_producer_still_continues_after_records_past_write_pos() {
+        // write_pos lagging behind the records is normal (a producer killed between
+        // commit and publish): the walk from read_pos passes it.
+        let mem = Mem::new(256, 64);
+        let mut p = mem.producer();
+        p.push(b"one").unwrap();
+        p.publish();
+        p.push(b"two").unwrap();
+        let mut c = mem.consumer();
+        assert!(c.pop_into(&mut Vec::new()).unwrap());
+        c.release();
+        let p2 = mem.producer();
+        assert_eq!(p2.write, p.write);
+        c.check_stalled().unwrap();
+    }
+
+    #[test]
+    fn unread_counts_what_the_consumer_left_and_read_pos_on_an_empty_slot_is_corrupt() {
+        let mem = Mem::new(1024, 200);
+        let mut p = mem.producer();
+        let mut c = mem.consumer();
+        for i in 0..5 {
+            assert!(p.push(&payload(i, 10 + i as usize)).unwrap());
+        }
+        p.publish();
+        assert!(!p.drained().unwrap());
+        let mut buf = Vec::new();
+        assert!(c.pop_into(&mut buf).unwrap());
+        c.release();
+        assert_eq!(p.unread().unwrap(), (4, 11 + 12 + 13 + 14));
+        p.check_stalled().unwrap();
+        for _ in 0..4 {
+            assert!(c.pop_into(&mut buf).unwrap());
+        }
+        c.release();
+        assert!(p.drained().unwrap());
+        assert_eq!(p.unread().unwrap(), (0, 0));
+        // Messages of zero bytes again, then read_pos moved forward into one: a slot that
+        // reads empty.
+        for _ in 0..3 {
+            assert!(p.push(&[0; 20]).unwrap());
+        }
+        let r = mem.shared().read_pos.load(Ordering::Relaxed);
+        mem.shared().read_pos.store(r + 8, Ordering::Relaxed);
+        let e = p.check_stalled().unwrap_err();
+        assert!(e.to_string().contains("empty slot"), "{e}");
     }
 }

@@ -140,6 +140,8 @@ struct Attached {
     data: DataArea,
     geo: Geometry,
     wait: WaitStrategy,
+    /// The header's creation nonce when this handle attached (see `check_intact`).
+    nonce: u64,
 }
 
 // SAFETY: `shared` and `data` point into `seg`'s mapping, which moves with the value.
@@ -167,13 +169,49 @@ impl Attached {
         // page-aligned mapping).
         let data =
             unsafe { DataArea::new(map.as_ptr().add(RING_HEADER_SIZE), geo.capacity as usize) };
+        let nonce = seg.header().nonce.load(Ordering::Relaxed);
         Attached {
             seg,
             shared,
             data,
             geo,
             wait,
+            nonce,
         }
+    }
+
+    /// Checks that the segment is still whole and still the one this handle attached to:
+    /// the file's size (`fstat` on the descriptor held) is still the mapping's, and then
+    /// (only then, since reading a truncated mapping raises SIGBUS) that the header's
+    /// creation nonce is unchanged. Made where every wait slice ends and before a handle
+    /// touches the ring on drop; never on the send/receive path.
+    ///
+    /// A truncation by the file's owner (the only user who can truncate a segment opened
+    /// with the default checks) thus yields [`Error::BadSegment`] at the next slice end of
+    /// a waiting side, which then returns without touching the mapping again. A side that
+    /// is sending or receiving (not waiting) when the file shrinks touches pages that no
+    /// longer exist and gets SIGBUS: no user-space check can close that window. A file cut
+    /// and grown back to its size reads zeros: its nonce (0) gives it away.
+    fn check_intact(&self) -> Result<()> {
+        let bad = |reason: String| Error::BadSegment {
+            path: self.seg.name(),
+            reason: reason.into(),
+        };
+        let len = self.seg.mapping().len() as u64;
+        let size = self.seg.file_size()?;
+        if size != len {
+            return Err(bad(format!(
+                "the file was resized from {len} to {size} bytes while attached (truncated by its owner?); messages in it may be lost"
+            )));
+        }
+        let nonce = self.seg.header().nonce.load(Ordering::Relaxed);
+        if nonce != self.nonce {
+            return Err(bad(format!(
+                "the header was overwritten while attached (creation nonce {nonce:#x}, was {:#x}): the file was zeroed or replaced; messages in it may be lost",
+                self.nonce
+            )));
+        }
+        Ok(())
     }
 
     fn shared(&self) -> &RingShared {
@@ -231,6 +269,23 @@ impl Attached {
             Err(Error::AlreadyExists(_)) => Self::open(name, opts, role, role_name),
             other => other,
         }
+    }
+
+    /// A waiting producer's check at each slice end: the segment is whole
+    /// ([`Attached::check_intact`], first, before anything touches the mapping), the ring's
+    /// positions hold up ([`ProducerCore::check_stalled`]); then whether the consumer is
+    /// gone.
+    fn slice_end_producer(&self, core: &ProducerCore) -> Result<bool> {
+        self.check_intact()?;
+        core.check_stalled()?;
+        self.peer_gone(CONSUMER_ROLE)
+    }
+
+    /// A waiting consumer's check at each slice end (see `slice_end_producer`).
+    fn slice_end_consumer(&self, core: &ConsumerCore) -> Result<bool> {
+        self.check_intact()?;
+        core.check_stalled()?;
+        self.peer_gone(PRODUCER_ROLE)
     }
 
     /// True once the peer (role `peer`) had attached and no longer holds its lock.
@@ -387,9 +442,63 @@ impl Producer {
             &ring.shared().space_wake,
             ring.wait,
             timeout,
-            || Ok(core.reserve(len)?.map(drop)),
-            || ring.peer_gone(CONSUMER_ROLE),
+            core,
+            |core| Ok(core.reserve(len)?.map(drop)),
+            |core| ring.slice_end_producer(core),
         )
+    }
+
+    /// Waits until the consumer has taken (received and released) every message this
+    /// producer sent, for at most `timeout` (`None`: no limit): what a program that sends
+    /// and then exits calls last, so that it leaves only once everything was delivered.
+    /// Publishes anything committed with [`Grant::commit_deferred`] first.
+    ///
+    /// Ends with:
+    /// - `Ok(())`: the consumer took everything;
+    /// - [`Error::Undelivered`] (how many messages it left unread) once a consumer that
+    ///   had attached is gone with messages left, seen within [`LIVENESS_SLICE`]. A
+    ///   consumer that never attached is waited for (up to `timeout`);
+    /// - [`Error::Timeout`]; [`Error::Corrupt`] or [`Error::BadSegment`] if the ring was
+    ///   damaged meanwhile (checked at every wait slice's end).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ipcring::ring::{Consumer, Producer, RingOptions};
+    /// use ipcring::Error;
+    /// # fn main() -> ipcring::Result<()> {
+    /// let name = format!("/ipcring-drained-{}", std::process::id());
+    /// let mut tx = Producer::create(&name, &RingOptions::new().capacity(4096))?;
+    /// let mut rx = Consumer::open(&name, &RingOptions::new())?;
+    /// for m in [&b"a"[..], b"b", b"c"] {
+    ///     tx.send(m)?;
+    /// }
+    /// assert!(matches!(tx.wait_drained(Some(Duration::ZERO)), Err(Error::Timeout)));
+    /// assert_eq!(&*rx.recv()?, b"a");
+    /// drop(rx); // leaves "b" and "c"
+    /// match tx.wait_drained(Some(Duration::from_secs(5))) {
+    ///     Err(Error::Undelivered { messages, bytes }) => assert_eq!((messages, bytes), (2, 2)),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn wait_drained(&mut self, timeout: Option<Duration>) -> Result<()> {
+        self.publish();
+        let Producer { ring, core } = self;
+        let waited = wait_for(
+            &ring.shared().space_wake,
+            ring.wait,
+            timeout,
+            core,
+            |core| Ok(core.drained()?.then_some(())),
+            |core| ring.slice_end_producer(core),
+        );
+        match waited {
+            Err(Error::Disconnected) => {
+                let (messages, bytes) = self.core.unread()?;
+                Err(Error::Undelivered { messages, bytes })
+            }
+            other => other,
+        }
     }
 
     /// Reserves room for a `len`-byte message without waiting; `Ok(None)` if the ring is
@@ -520,10 +629,17 @@ impl Producer {
 
 impl Drop for Producer {
     fn drop(&mut self) {
-        self.publish();
+        // A truncated file would raise SIGBUS on the stores below: skip them then (the
+        // consumer finds out at its next slice end).
+        let intact = self.ring.check_intact().is_ok();
+        if intact {
+            self.publish();
+        }
         // Release the role before waking, so a blocked consumer that wakes sees us gone.
         let _ = self.ring.seg.release_role(PRODUCER_ROLE);
-        self.ring.shared().data_wake.wake();
+        if intact {
+            self.ring.shared().data_wake.wake();
+        }
     }
 }
 
@@ -678,8 +794,9 @@ impl Consumer {
             &ring.shared().data_wake,
             ring.wait,
             timeout,
-            || core.peek(),
-            || ring.peer_gone(PRODUCER_ROLE),
+            core,
+            |core| core.peek(),
+            |core| ring.slice_end_consumer(core),
         )
     }
 
@@ -807,7 +924,10 @@ impl Consumer {
 impl Drop for Consumer {
     fn drop(&mut self) {
         let _ = self.ring.seg.release_role(CONSUMER_ROLE);
-        self.ring.shared().space_wake.wake();
+        // As in Producer's drop: no store into a file that shrank.
+        if self.ring.check_intact().is_ok() {
+            self.ring.shared().space_wake.wake();
+        }
     }
 }
 
@@ -896,6 +1016,29 @@ pub struct RingInfo {
     pub producer_attaches: u32,
     /// How many consumers ever attached.
     pub consumer_attaches: u32,
+}
+
+impl RingInfo {
+    /// Whether the positions hold the documented invariant as far as a snapshot can tell:
+    /// both 8-aligned, and `write_pos` at most one capacity past `read_pos`. (`write_pos`
+    /// behind `read_pos` can be a producer between a deferred commit and its publication,
+    /// so it is not counted against the ring.) A ring in use checks more, at every wait
+    /// slice's end (see the module docs).
+    ///
+    /// ```
+    /// use ipcring::ring::{inspect, Producer, RingOptions};
+    /// # fn main() -> ipcring::Result<()> {
+    /// let name = format!("/ipcring-consistent-{}", std::process::id());
+    /// let mut tx = Producer::create(&name, &RingOptions::new().capacity(1024))?;
+    /// tx.send(b"x")?;
+    /// assert!(inspect(&name)?.positions_consistent());
+    /// # Ok(()) }
+    /// ```
+    pub fn positions_consistent(&self) -> bool {
+        self.write_pos % 8 == 0
+            && self.read_pos % 8 == 0
+            && (self.write_pos < self.read_pos || self.write_pos - self.read_pos <= self.capacity)
+    }
 }
 
 /// Reads a ring's header and state read-only (for `ipcring inspect`). A file that is not a
@@ -989,9 +1132,10 @@ impl Producer {
         &self.ring.shared().space_wake
     }
 
-    /// True once a consumer had attached and is gone.
+    /// True once a consumer had attached and is gone; first the slice-end checks of the
+    /// blocking wait (segment whole, positions consistent).
     pub(crate) fn consumer_gone(&self) -> Result<bool> {
-        self.ring.peer_gone(CONSUMER_ROLE)
+        self.ring.slice_end_producer(&self.core)
     }
 
     /// The wait strategy from the options (its spin time is reused by async waits).
@@ -1008,9 +1152,10 @@ impl Consumer {
         &self.ring.shared().data_wake
     }
 
-    /// True once a producer had attached and is gone.
+    /// True once a producer had attached and is gone; first the slice-end checks of the
+    /// blocking wait (segment whole, positions consistent).
     pub(crate) fn producer_gone(&self) -> Result<bool> {
-        self.ring.peer_gone(PRODUCER_ROLE)
+        self.ring.slice_end_consumer(&self.core)
     }
 
     /// True if a message is waiting now (does not consume it).

@@ -39,6 +39,10 @@
 //!   [`LIVENESS_SLICE`] (10 ms; documented bound 100 ms), after every message it had
 //!   committed has been delivered. A second producer or consumer is refused with
 //!   [`Error::RoleTaken`](crate::Error::RoleTaken).
+//! - A producer that must not leave before its messages are taken calls
+//!   [`Producer::wait_drained`]: it returns once the consumer has released everything, or
+//!   [`Error::Undelivered`](crate::Error::Undelivered) with the count left unread once the
+//!   consumer is gone.
 //!
 //! # Zero-copy and an untrusted peer
 //! A [`Message`] is a `&[u8]` over memory that the other process maps writable. The
@@ -54,9 +58,31 @@
 //! volatile reads into your buffer and release it, so you never hold a reference into
 //! shared memory (validate the copied bytes as you would any input).
 //!
-//! Like every mapping of a shared file, the segment can also be truncated by another
-//! process with write access, which turns accesses into SIGBUS; segments are created mode
-//! 0600 so only your user can do that.
+//! # Damage while in use: checked where every wait slice ends
+//! A side that waits (a blocking or `_timeout` receive, send, reserve, or
+//! [`Producer::wait_drained`]) checks, at the end of every wait slice ([`LIVENESS_SLICE`])
+//! and before it touches the mapping again:
+//! - the segment file's size (`fstat` on the descriptor it holds) against the size it
+//!   mapped, and the header's creation nonce against the one it attached to: a change is
+//!   [`Error::BadSegment`](crate::Error::BadSegment);
+//! - the positions: `write_pos` at most one capacity past `read_pos`, and a record where
+//!   they say one must be (the consumer: at its position when `write_pos` is past it; the
+//!   producer: at `read_pos` while it has not all been taken): else
+//!   [`Error::Corrupt`](crate::Error::Corrupt). A producer attaching also walks the
+//!   records from `read_pos` and refuses a `write_pos` past them.
+//!
+//! These checks cost nothing on the send and receive paths: they run only in waits.
+//!
+//! **Truncation.** Like every mapping of a shared file, the segment can be truncated by a
+//! process with write access to the file: segments are created mode 0600, so that is the
+//! owning user. What it does: a side *waiting* in the ring sees it at its next slice end
+//! and returns `BadSegment` without touching the mapping again (its handle's drop then
+//! skips its stores into the ring too); a side *sending or receiving* at that moment (or
+//! between its check and its next look) touches pages that no longer exist and gets
+//! SIGBUS, which no user-space check can prevent. Pages that still exist keep working, so
+//! a cut that leaves the first page of the data area gives the error, not the signal. A
+//! file cut and grown back reads zeros: its nonce or its positions give it away. Messages
+//! in the part cut off are lost, and never counted as delivered.
 
 pub mod layout;
 

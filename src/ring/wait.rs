@@ -143,36 +143,41 @@ impl WakeWord {
 }
 
 /// Waits until `ready` yields a value, following `strategy`, for at most `timeout` (`None`:
-/// no limit).
+/// no limit). Both closures are handed `ctx` (the waiting side's cursor, which both use).
 ///
 /// `ready` is tried before anything else: when it yields at once, the wait reads no
 /// clock (the timeout's deadline is counted from the first miss, with the same clock read
 /// that starts the spin).
 ///
-/// `peer_gone` is called at most once per [`LIVENESS_SLICE`] and only once spinning is
-/// over or has lasted a slice: when it says the peer is gone, `ready` is tried one last
-/// time (so everything the peer published before dying is still delivered), then
-/// `Error::Disconnected`.
+/// `slice_end` is called at most once per [`LIVENESS_SLICE`] and only once spinning is
+/// over or has lasted a slice, and after every sleep on the futex *before anything else
+/// touches shared memory* (so a check there that the segment is still whole, e.g. not
+/// truncated, comes before any access that would fault). It returns whether the peer is
+/// gone, or an error that ends the wait (`Corrupt`, `BadSegment`: the wait then returns it
+/// without touching the wake word again when it is `BadSegment`). When the peer is gone,
+/// `ready` is tried one last time (so everything the peer published before dying is still
+/// delivered), then `Error::Disconnected`.
 ///
 /// A spin time of zero means no spin phase at all: the first miss goes straight to
-/// sleep, with exactly the floor's work (announce, re-check, one `FUTEX_WAIT`; no poll
-/// loop, no `sched_yield`). Measured (`cargo bench --bench ring -- --wake-count ring`
-/// under `perf stat`, 10 000 round trips, a loaded 2-CPU guest): `SpinBlock { spin: 0 }`
-/// used to poll 64 times and `sched_yield` before sleeping. Unpinned, the scheduler then
-/// queued both processes on one CPU, where they spun and yielded to each other (1.7
-/// `sched_yield` and 0.007 futex calls per round trip; p50 1.24-1.42x the futex floor,
-/// mean 23-174x); pinned apart, the polls mostly caught the answer (0.26 yields, 0.53
-/// futex calls), so "every wait sleeps" did not. Now: 4.0 futex calls and 2 context
-/// switches per round trip, as the floor (`--wake-only`: p50 0.84-1.16x, mean 0.79-1.17x
-/// unpinned; 1.05-1.14x and 1.02-1.41x pinned).
-pub(crate) fn wait_for<T>(
+/// sleep, with the floor's work (announce, re-check, one `FUTEX_WAIT`; no poll loop, no
+/// `sched_yield`), plus the slice-end check after the sleep. Measured (`cargo bench
+/// --bench ring -- --wake-count ring` under `perf stat`, 10 000 round trips, a loaded 2-CPU
+/// guest): `SpinBlock { spin: 0 }` used to poll 64 times and `sched_yield` before sleeping.
+/// Unpinned, the scheduler then queued both processes on one CPU, where they spun and
+/// yielded to each other (1.7 `sched_yield` and 0.007 futex calls per round trip; p50
+/// 1.24-1.42x the futex floor, mean 23-174x); pinned apart, the polls mostly caught the
+/// answer (0.26 yields, 0.53 futex calls), so "every wait sleeps" did not. Now: 4.0 futex
+/// calls and 2 context switches per round trip, as the floor (`--wake-only`: p50
+/// 0.84-1.16x, mean 0.79-1.17x unpinned; 1.05-1.14x and 1.02-1.41x pinned).
+pub(crate) fn wait_for<C: ?Sized, T>(
     wake: &WakeWord,
     strategy: WaitStrategy,
     timeout: Option<Duration>,
-    mut ready: impl FnMut() -> Result<Option<T>>,
-    mut peer_gone: impl FnMut() -> Result<bool>,
+    ctx: &mut C,
+    mut ready: impl FnMut(&mut C) -> Result<Option<T>>,
+    mut slice_end: impl FnMut(&mut C) -> Result<bool>,
 ) -> Result<T> {
-    if let Some(v) = ready()? {
+    if let Some(v) = ready(ctx)? {
         return Ok(v);
     }
     let start = Instant::now();
@@ -187,7 +192,7 @@ pub(crate) fn wait_for<T>(
     if spin != Some(Duration::ZERO) {
         let mut n: u32 = 0;
         loop {
-            if let Some(v) = ready()? {
+            if let Some(v) = ready(ctx)? {
                 return Ok(v);
             }
             n = n.wrapping_add(1);
@@ -205,8 +210,8 @@ pub(crate) fn wait_for<T>(
             }
             if now >= next_check {
                 next_check = now + LIVENESS_SLICE;
-                if peer_gone()? {
-                    return ready()?.ok_or(Error::Disconnected);
+                if slice_end(ctx)? {
+                    return ready(ctx)?.ok_or(Error::Disconnected);
                 }
             }
             if let Some(s) = spin {
@@ -216,63 +221,64 @@ pub(crate) fn wait_for<T>(
             }
         }
     }
-    // Phase 2: yield or block, in slices of at most LIVENESS_SLICE.
+    // Phase 2: yield or block.
     loop {
-        if block {
-            if let Some(v) = sleep_once(wake, &deadline, &mut ready)? {
-                return Ok(v);
+        let gone = if block {
+            let (ticket, barrier_ok) = wake.prepare_wait();
+            match ready(ctx) {
+                Ok(Some(v)) => {
+                    wake.cancel_wait();
+                    return Ok(v);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    wake.cancel_wait();
+                    return Err(e);
+                }
             }
+            // Without the heavy barrier a wake-up can be missed: bound its cost.
+            let cap = if barrier_ok {
+                LIVENESS_SLICE
+            } else {
+                Duration::from_millis(1)
+            };
+            let slice = match deadline.remaining() {
+                Some(left) => left.min(cap),
+                None => cap,
+            };
+            if !slice.is_zero() {
+                wake.sleep(ticket, Some(slice));
+            }
+            // The slice's end: check before touching shared memory again (see above).
+            let gone = match slice_end(ctx) {
+                Ok(gone) => gone,
+                Err(e) => {
+                    if !matches!(e, Error::BadSegment { .. }) {
+                        wake.cancel_wait();
+                    }
+                    return Err(e);
+                }
+            };
+            wake.cancel_wait();
+            gone
         } else {
             std::thread::yield_now();
-            if let Some(v) = ready()? {
-                return Ok(v);
+            let now = Instant::now();
+            if now >= next_check {
+                next_check = now + LIVENESS_SLICE;
+                slice_end(ctx)?
+            } else {
+                false
             }
+        };
+        if let Some(v) = ready(ctx)? {
+            return Ok(v);
         }
-        // Slice end: nothing yet (a timed-out slice, a signal, or a wake-up for something
-        // else, e.g. the peer detaching).
+        if gone {
+            return Err(Error::Disconnected);
+        }
         if deadline.expired() {
             return Err(Error::Timeout);
         }
-        let now = Instant::now();
-        if block || now >= next_check {
-            next_check = now + LIVENESS_SLICE;
-            if peer_gone()? {
-                return ready()?.ok_or(Error::Disconnected);
-            }
-        }
     }
-}
-
-/// One blocking slice of [`wait_for`]: announce, re-check, sleep on the futex for at most
-/// one liveness slice (less if the deadline is nearer), withdraw, and look again. No
-/// clock is read unless the caller has a deadline.
-#[inline]
-fn sleep_once<T>(
-    wake: &WakeWord,
-    deadline: &Deadline,
-    ready: &mut impl FnMut() -> Result<Option<T>>,
-) -> Result<Option<T>> {
-    let (ticket, barrier_ok) = wake.prepare_wait();
-    match ready() {
-        Ok(None) => {}
-        other => {
-            wake.cancel_wait();
-            return other;
-        }
-    }
-    // Without the heavy barrier a wake-up can be missed: bound its cost.
-    let cap = if barrier_ok {
-        LIVENESS_SLICE
-    } else {
-        Duration::from_millis(1)
-    };
-    let slice = match deadline.remaining() {
-        Some(left) => left.min(cap),
-        None => cap,
-    };
-    if !slice.is_zero() {
-        wake.sleep(ticket, Some(slice));
-    }
-    wake.cancel_wait();
-    ready()
 }

@@ -568,7 +568,8 @@ impl<T: bytemuck::Pod> Reader<T> {
             &shared.changed,
             self.cell.wait,
             Some(timeout),
-            || {
+            &mut (),
+            |_| {
                 if shared.seq.load(Ordering::Acquire) / 2 <= last_version {
                     return Ok(None);
                 }
@@ -577,7 +578,7 @@ impl<T: bytemuck::Pod> Reader<T> {
                     _ => None,
                 })
             },
-            || self.cell.writer_gone(),
+            |_| self.cell.writer_gone(),
         )?;
         Ok(Snapshot { value: v, version })
     }

@@ -154,6 +154,27 @@ impl Location {
         Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
+    /// Opens an existing object for looking at it only (its locks, its status): read-only,
+    /// or write-only when it is still mode 0200 (a creator initialising it, or one that
+    /// died doing so). `Ok(None)` if it does not exist or neither is allowed.
+    pub(crate) fn open_to_probe(&self) -> Result<Option<OwnedFd>> {
+        for flags in [libc::O_RDONLY, libc::O_WRONLY] {
+            let fd = self.open_raw(flags, 0);
+            if fd >= 0 {
+                // SAFETY: `fd` was just returned by a successful open and is owned by
+                // nobody else.
+                return Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }));
+            }
+            let e = std::io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::ENOENT) => return Ok(None),
+                Some(libc::EACCES) => {}
+                _ => return Err(Error::io(format!("open {}", self.display()), e)),
+            }
+        }
+        Ok(None)
+    }
+
     /// Removes the name. A missing name is not an error.
     pub(crate) fn unlink(&self) -> Result<()> {
         let rc = match self {
@@ -181,6 +202,25 @@ pub(crate) fn ftruncate(fd: &OwnedFd, len: u64) -> Result<()> {
         return Err(Error::last_os("ftruncate"));
     }
     Ok(())
+}
+
+/// How long ago the file's status last changed (`st_ctime`: its creation, resize or
+/// `fchmod`); zero if that lies in the future.
+pub(crate) fn status_age(fd: &OwnedFd) -> Result<std::time::Duration> {
+    // SAFETY: an all-zero `stat` is a valid value; fstat fills it.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid out-pointer; `fd` is open.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+        return Err(Error::last_os("fstat"));
+    }
+    let ctime = std::time::UNIX_EPOCH
+        + std::time::Duration::new(
+            st.st_ctime.max(0) as u64,
+            st.st_ctime_nsec.clamp(0, 999_999_999) as u32,
+        );
+    Ok(std::time::SystemTime::now()
+        .duration_since(ctime)
+        .unwrap_or_default())
 }
 
 /// Changes the file's mode.
