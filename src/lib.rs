@@ -51,6 +51,7 @@
 #[cfg(not(target_endian = "little"))]
 compile_error!("ipcring's shared layouts are little-endian; big-endian targets are not supported");
 
+#[cfg(not(loom))]
 pub mod access;
 pub mod broadcast;
 pub mod error;
@@ -90,6 +91,7 @@ pub mod signal;
 #[cfg_attr(docsrs, doc(cfg(feature = "socket")))]
 pub mod socket;
 
+#[cfg(not(loom))]
 pub use access::Access;
 pub use error::{Error, Result};
 pub use transport::{Receiver, Sender};

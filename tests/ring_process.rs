@@ -136,7 +136,12 @@ fn peer() {
         // args: name — as consumer, receive until an error; print "GOT n" and "ERR <error>",
         // exit with error_code(error).
         "consumer-report" => {
-            let opts = RingOptions::new().capacity(4096).open_timeout(LONG);
+            // Keeps the ring when it ends, so a producer that comes after this consumer
+            // gave up still finds it (the tests' temporary directory removes it).
+            let opts = RingOptions::new()
+                .capacity(4096)
+                .open_timeout(LONG)
+                .keep(true);
             let mut rx = Consumer::open_or_create(&args[0], &opts).expect("open consumer");
             let (mut buf, mut n) = (Vec::new(), 0u64);
             let e = loop {
