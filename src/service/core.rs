@@ -56,6 +56,7 @@ impl ChannelCore {
 
     /// Largest request or answer.
     #[inline(always)]
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn max_message(&self) -> u32 {
         self.max_message
     }
