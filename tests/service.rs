@@ -18,9 +18,7 @@ use ipcring::Error;
 const LONG: Duration = Duration::from_secs(30);
 
 fn opts() -> ServiceOptions {
-    ServiceOptions::new()
-        .max_message(512)
-        .open_timeout(LONG)
+    ServiceOptions::new().max_message(512).open_timeout(LONG)
 }
 
 /// Calls per client in `many_clients_each_making_many_checked_calls` (the issue asks for
@@ -189,7 +187,10 @@ fn expect_progress(lines: &mut Lines<BufReader<ChildStdout>>, more: u64) {
             .nth(1)
             .map(|n| n.trim().parse::<u64>().unwrap())
     };
-    let first = lines.by_ref().find_map(|l| count(l.unwrap())).expect("progress");
+    let first = lines
+        .by_ref()
+        .find_map(|l| count(l.unwrap()))
+        .expect("progress");
     lines
         .by_ref()
         .find_map(|l| count(l.unwrap()).filter(|&n| n >= first + more))
@@ -368,7 +369,10 @@ fn limits_and_errors() {
     assert!(matches!(a.submit(b"x"), Err(Error::SystemLimit { .. })));
     assert_eq!(*a.wait(t2).unwrap(), 20usize.to_le_bytes());
     // A ticket is only good on its own client.
-    assert!(matches!(b.wait_timeout(&t1, LONG), Err(Error::InvalidConfig(_))));
+    assert!(matches!(
+        b.wait_timeout(&t1, LONG),
+        Err(Error::InvalidConfig(_))
+    ));
     assert_eq!(*a.wait(t1).unwrap(), 10usize.to_le_bytes());
     // Zero-copy both ways, and the copy-out form.
     let mut g = b.request().unwrap();

@@ -106,14 +106,8 @@ impl Client {
         opts.check()?;
         let deadline = opts.seg.open_deadline();
         loop {
-            let listener = Segment::open(
-                name,
-                KIND_LISTENER,
-                deadline,
-                true,
-                None,
-                validate_listener,
-            )?;
+            let listener =
+                Segment::open(name, KIND_LISTENER, deadline, true, None, validate_listener)?;
             if listener.role_held_by_other(SERVER_ROLE)? {
                 return Self::join(listener, opts, &deadline);
             }
@@ -325,8 +319,9 @@ impl Client {
         if free == 0 {
             return Err(Error::SystemLimit {
                 what: format!("all {} slots of the channel are in flight", self.slots()).into(),
-                hint: "wait for an answer (or drop one), or connect with more ServiceOptions::slots"
-                    .into(),
+                hint:
+                    "wait for an answer (or drop one), or connect with more ServiceOptions::slots"
+                        .into(),
             });
         }
         let s = free.trailing_zeros();
@@ -519,7 +514,10 @@ impl Deref for RequestGrant<'_> {
         let c = &self.client.core;
         // SAFETY: the slot is ours (free, taken by this grant) and its payload is in
         // bounds; the server does not touch a slot without a published request.
-        unsafe { c.data().slice(c.payload_off(self.slot), c.max_message() as usize) }
+        unsafe {
+            c.data()
+                .slice(c.payload_off(self.slot), c.max_message() as usize)
+        }
     }
 }
 
@@ -527,7 +525,10 @@ impl DerefMut for RequestGrant<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
         let c = &self.client.core;
         // SAFETY: as in `deref`; `&mut self` makes this the only view.
-        unsafe { c.data().slice_mut(c.payload_off(self.slot), c.max_message() as usize) }
+        unsafe {
+            c.data()
+                .slice_mut(c.payload_off(self.slot), c.max_message() as usize)
+        }
     }
 }
 

@@ -37,7 +37,10 @@ pub(crate) fn listener_shared(map: &Mapping) -> &ListenerShared {
 /// Entry `e`. The caller checked `e < max_clients` against a validated mapping.
 pub(crate) fn entry(map: &Mapping, e: u32) -> &Entry {
     let off = LISTENER_HEADER_SIZE + e as usize * ENTRY_SIZE;
-    assert!(off + ENTRY_SIZE <= map.len(), "entry {e} outside the listener");
+    assert!(
+        off + ENTRY_SIZE <= map.len(),
+        "entry {e} outside the listener"
+    );
     // SAFETY: in bounds (asserted), 8-aligned (512 + 64 e in a page-aligned mapping);
     // Entry is repr(C) atomics; the reference does not outlive `map`.
     unsafe { &*(map.as_ptr().add(off) as *const Entry) }
@@ -146,7 +149,9 @@ fn validate_channel(
     let size = g.slot_size.load(Ordering::Relaxed);
     let max = g.max_message.load(Ordering::Relaxed);
     if !(1..=max_slots).contains(&slots) {
-        return Err(bad(format!("{slots} slots (the listener allows 1 ..= {max_slots})")));
+        return Err(bad(format!(
+            "{slots} slots (the listener allows 1 ..= {max_slots})"
+        )));
     }
     if !(1..=max_message).contains(&max) || size != slot_size_for(max) {
         return Err(bad(format!(
@@ -244,9 +249,9 @@ impl Listener {
     pub fn bind(name: &str, opts: &ServiceOptions) -> Result<Listener> {
         opts.check()?;
         let total = LISTENER_HEADER_SIZE as u64 + opts.max_clients as u64 * ENTRY_SIZE as u64;
-        let mut spec =
-            opts.seg
-                .create_spec(KIND_LISTENER, LISTENER_HEADER_SIZE as u32, total);
+        let mut spec = opts
+            .seg
+            .create_spec(KIND_LISTENER, LISTENER_HEADER_SIZE as u32, total);
         // A restarted server takes over its dead predecessor's name without manual cleanup:
         // the listener is stale once the server role is unlocked.
         spec.reclaim_stale = true;
@@ -394,16 +399,20 @@ impl Listener {
                 self.active.retain(|&x| x != e);
             } else if state == ENTRY_CONNECT || state == ENTRY_CLAIMED {
                 // Died before we accepted: remove its channel if nobody holds it.
-                let name = channel_name(&self.seg.name(), e, en.channel_nonce.load(Ordering::Relaxed));
+                let name = channel_name(
+                    &self.seg.name(),
+                    e,
+                    en.channel_nonce.load(Ordering::Relaxed),
+                );
                 if let Ok(loc) = Location::parse(&name) {
                     let _ = Segment::reclaim_if_stale(&loc);
                 }
             }
             // Only the server frees an entry, and a client claims only a free one, so the
             // state cannot change under us unless a client writes garbage; then it waits.
-            let _ = en
-                .state
-                .compare_exchange(state, ENTRY_FREE, Ordering::Release, Ordering::Relaxed);
+            let _ =
+                en.state
+                    .compare_exchange(state, ENTRY_FREE, Ordering::Release, Ordering::Relaxed);
         }
         if self.cursor >= self.active.len() {
             self.cursor = 0;
@@ -593,9 +602,10 @@ impl Request<'_> {
         // it to us and does not touch it until we answer; `&mut self` keeps the Deref view
         // from coexisting with this one.
         unsafe {
-            self.core
-                .data()
-                .slice_mut(self.core.payload_off(self.slot), self.core.max_message() as usize)
+            self.core.data().slice_mut(
+                self.core.payload_off(self.slot),
+                self.core.max_message() as usize,
+            )
         }
     }
 

@@ -56,7 +56,10 @@ fn request(round: u8, slot: u32) -> Vec<u8> {
 }
 
 fn answer_for(req: &[u8]) -> Vec<u8> {
-    req.iter().map(|b| b.wrapping_add(1)).chain([0xAA]).collect()
+    req.iter()
+        .map(|b| b.wrapping_add(1))
+        .chain([0xAA])
+        .collect()
 }
 
 /// The client's submit, as `Client::submit` does it.
@@ -100,8 +103,8 @@ fn wait_answer(m: &Model, slot: u32, sleep: bool) -> Vec<u8> {
 /// `Listener::poll` and `Request::respond_with` do it.
 fn serve_one(m: &Model, sleep: bool, client_may_sleep: bool) {
     let (slot, len) = loop {
-        let found = (0..m.core.slots())
-            .find_map(|s| m.core.poll_request(s).unwrap().map(|len| (s, len)));
+        let found =
+            (0..m.core.slots()).find_map(|s| m.core.poll_request(s).unwrap().map(|len| (s, len)));
         if let Some(f) = found {
             break f;
         }
@@ -110,8 +113,8 @@ fn serve_one(m: &Model, sleep: bool, client_may_sleep: bool) {
             continue;
         }
         let (ticket, _) = m.server_wake.prepare_wait();
-        let found = (0..m.core.slots())
-            .find_map(|s| m.core.poll_request(s).unwrap().map(|len| (s, len)));
+        let found =
+            (0..m.core.slots()).find_map(|s| m.core.poll_request(s).unwrap().map(|len| (s, len)));
         if let Some(f) = found {
             m.server_wake.cancel_wait();
             break f;
