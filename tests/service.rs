@@ -6,6 +6,9 @@
 //! the answer byte for byte.
 
 mod common;
+#[cfg(feature = "rpc")]
+#[path = "common/rpc_alice.rs"]
+mod rpc_alice;
 
 use std::io::{BufRead, BufReader, Lines};
 use std::process::{Child, ChildStdout};
@@ -156,6 +159,17 @@ fn peer() {
                 }
                 e => Err(e),
             }
+        })(),
+        // args: name, codec ("json" or "binary") — the RPC Alice serving every client.
+        #[cfg(feature = "rpc")]
+        "rpc-server" => (|| {
+            let mut l = Listener::bind(&args[0], &opts())?;
+            println!("READY");
+            let r = match args[1].as_str() {
+                "json" => rpc_alice::alice(ipcring::rpc::JsonCodec).serve_service(&mut l),
+                _ => rpc_alice::alice(ipcring::rpc::BinaryCodec).serve_service(&mut l),
+            };
+            r.map_err(|e| Error::Corrupt(e.to_string().into()))
         })(),
         other => panic!("unknown role {other}"),
     };
@@ -398,4 +412,48 @@ fn connect_without_a_server_times_out() {
         Err(Error::NotFound(_)) => {}
         other => panic!("expected NotFound, got {other:?}"),
     }
+}
+
+/// The rpc layer over the service: one server process (the RPC tests' Alice) answering
+/// three clients in turn and at once, with both codecs; results, remote errors and
+/// notifications (answered empty, skipped by the client's transport) all as over the
+/// other transports.
+#[cfg(feature = "rpc")]
+#[test]
+fn rpc_over_the_service() {
+    use ipcring::rpc::{BinaryCodec, Client as RpcClient, Codec, JsonCodec, RpcError};
+    fn run<C: Codec + Clone>(codec_name: &str, codec: C) {
+        let name = unique("svc-rpc");
+        let mut server = spawn_peer("rpc-server", &[&name, codec_name], true);
+        expect_line(&mut lines(&mut server), "READY");
+        let mut bobs: Vec<_> = (0..3)
+            .map(|_| {
+                let (tx, rx) =
+                    ipcring::service::split(Client::connect(&name, &opts().slots(2)).unwrap());
+                RpcClient::new(tx, rx, codec.clone())
+            })
+            .collect();
+        for (i, bob) in bobs.iter_mut().enumerate() {
+            let i = i as i64;
+            let sum: i64 = bob.call("add", (i, 40), LONG).unwrap();
+            assert_eq!(sum, i + 40);
+            bob.notify("notify_hello", i, LONG).unwrap();
+            let p: i64 = bob.call("multiply", (i, 7), LONG).unwrap();
+            assert_eq!(p, i * 7);
+            match bob.call::<_, i64>("divide", (1, 0), LONG) {
+                Err(RpcError::Handler { message, .. }) => assert!(message.contains("zero")),
+                other => panic!("expected a remote error, got {other:?}"),
+            }
+            // Two calls in flight on one connection.
+            let a = bob.start_call::<_, i64>("add", (1, 2), LONG).unwrap();
+            let b = bob.start_call::<_, i64>("add", (3, 4), LONG).unwrap();
+            assert_eq!(bob.wait(b, LONG).unwrap(), 7);
+            assert_eq!(bob.wait(a, LONG).unwrap(), 3);
+        }
+        drop(bobs);
+        server.kill().unwrap();
+        server.wait().unwrap();
+    }
+    run("binary", BinaryCodec);
+    run("json", JsonCodec);
 }

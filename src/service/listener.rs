@@ -442,6 +442,8 @@ impl Listener {
             };
             for s in 0..conn.core.slots() {
                 match conn.core.poll_request(s) {
+                    // (Prefetching the slot's second line while polling was measured: 64 B
+                    // round trips went from 120-132 to 148-190 ns near, 320 to 570 ns far.)
                     Ok(None) => {}
                     Ok(Some(len)) => {
                         found = Some((e, s, len));

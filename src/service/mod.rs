@@ -72,9 +72,16 @@ mod client;
 #[cfg(not(loom))]
 mod listener;
 #[cfg(not(loom))]
+mod transport;
+#[cfg(not(loom))]
 pub use client::{Answer, Client, RequestGrant, Ticket};
 #[cfg(not(loom))]
 pub use listener::{ClientId, Listener, Request};
+#[cfg(not(loom))]
+pub use transport::{split, Answers, Requests};
+
+#[cfg(all(feature = "rpc", not(loom)))]
+mod rpc;
 
 pub use crate::ring::LIVENESS_SLICE;
 
