@@ -502,6 +502,10 @@ impl Listener {
     }
 
     fn wait_request(&mut self, timeout: Option<Duration>) -> Result<(u32, u32, u32)> {
+        // The wait polls with PAUSE between polls (`wait_for`). Polling without it for the
+        // first thousand polls, on both sides, was measured: with the two processes on
+        // sibling hyperthreads the 64 B round trip went from 132-142 to 165-175 ns (the
+        // spinning sibling takes the core from the one doing the work).
         if let Some(at) = self.poll(false) {
             return Ok(at);
         }
