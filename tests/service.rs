@@ -453,6 +453,8 @@ fn rpc_over_the_service() {
         drop(bobs);
         server.kill().unwrap();
         server.wait().unwrap();
+        // Killed, the server left its listener behind: stale now, so removable.
+        ipcring::segment::remove(&name, false).unwrap();
     }
     run("binary", BinaryCodec);
     run("json", JsonCodec);

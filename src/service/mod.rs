@@ -54,7 +54,15 @@
 //! slices of memory the peer maps writable, with the same contract as the ring's
 //! [`Message`](crate::ring::Message): a hostile peer can change the bytes under you, never
 //! make this crate read or write outside the mapping. The copy-out [`Client::call_into`]
-//! never hands out such a slice.
+//! never hands out such a slice. As with every shared mapping, a process with write access
+//! to a segment can also truncate it, which turns accesses into SIGBUS: segments are
+//! created 0600, so only your own user can.
+//!
+//! # Limits
+//! Up to [`layout::MAX_CLIENTS`] clients a listener, [`layout::MAX_SLOTS`] slots (requests
+//! in flight) a client, requests and answers up to [`layout::MAX_MESSAGE`] bytes, all set by
+//! [`ServiceOptions`]. A server handles one request at a time per thread ([`Request`]
+//! borrows its [`Listener`]).
 //!
 //! # Access
 //! Segments are created with the options' mode (0600 by default): only the same user can
