@@ -4,6 +4,12 @@
 //!
 //! This binary re-executes itself as the peer (env `IPCRING_BENCH_PEER`).
 //!
+//! `-- --wake-only`: only the round trip where every wait sleeps (`SpinBlock { spin: 0 }`
+//! on both sides) against the raw futex ping-pong, p50 and mean, in rounds.
+//! `-- --wake-count ring` (or `floor`): exactly `IPCRING_BENCH_COUNT` such round trips and
+//! nothing else, to count system calls per round trip, e.g.
+//! `perf stat -e syscalls:sys_enter_futex,syscalls:sys_enter_sched_yield,context-switches`.
+//!
 //! On a machine with two or more CPUs the bench pins itself to CPU 0 and every peer to
 //! CPU 1 (rtrb's two threads likewise), so that floors, ring and rtrb all run on the same
 //! pair of CPUs and the scheduler cannot move one side onto the other's CPU halfway
@@ -50,9 +56,10 @@ fn spawn(role: &str, name: &str, extra: &str) -> Child {
         .expect("spawn peer")
 }
 
-/// Ring options for a peer role's `extra`: the wait strategy ("spin", else the default
-/// or `IPCRING_BENCH_SPIN_US`), optionally followed by `:` and a capacity in bytes
-/// (else `IPCRING_BENCH_CAPACITY`, else 4 MiB).
+/// Ring options for a peer role's `extra`: the wait strategy ("spin"; "sleep" for
+/// `SpinBlock { spin: 0 }`, every wait sleeps; else the default or
+/// `IPCRING_BENCH_SPIN_US`), optionally followed by `:` and a capacity in bytes (else
+/// `IPCRING_BENCH_CAPACITY`, else 4 MiB).
 fn opts(extra: &str) -> RingOptions {
     let (strategy, cap) = match extra.split_once(':') {
         Some((s, c)) => (s, c.parse().ok()),
@@ -60,6 +67,9 @@ fn opts(extra: &str) -> RingOptions {
     };
     let w = match strategy {
         "spin" => WaitStrategy::Spin,
+        "sleep" => WaitStrategy::SpinBlock {
+            spin: Duration::ZERO,
+        },
         _ => match std::env::var("IPCRING_BENCH_SPIN_US")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -303,6 +313,12 @@ fn main() {
     if arg("--stream-only") {
         return stream(k);
     }
+    if arg("--wake-only") {
+        return wake(k);
+    }
+    if let Some(what) = std::env::args().skip_while(|a| a != "--wake-count").nth(1) {
+        return wake_count(&what);
+    }
 
     // Busy-poll round trips in rounds, each ring figure between two measurements of the
     // three spin floors: the host moves the two vCPUs between placements that change
@@ -450,6 +466,84 @@ fn main() {
         String::new(),
     );
     stream(k);
+}
+
+/// Round trips where every wait sleeps: the ring with `SpinBlock { spin: 0 }` against the
+/// raw futex ping-pong, one round trip per sample, in rounds (floor, ring, floor, ...),
+/// each ring figure over the smaller floor of the two around it.
+fn wake(k: usize) {
+    let rounds = if k > 1 { 3 } else { 7 };
+    let n = 20_000 / k;
+    println!(
+        "every wait sleeps, 64 B: {rounds} rounds of {n} round trips; ratio = ring / the smaller futex floor just before and after"
+    );
+    println!(
+        "{:<6} {:>10} {:>10} | {:>10} {:>10} | {:>7} {:>7}",
+        "round", "floor p50", "mean", "ring p50", "mean", "/p50", "/mean"
+    );
+    let us = |d: Duration| ns(d) / 1e3;
+    let (mut r50, mut rmean) = (vec![], vec![]);
+    let mut before = floor_futex(n, None);
+    for round in 1..=rounds {
+        let name = uniq("wk");
+        let (mut tx, mut rx) = duplex(&name, Side::A, &opts("sleep")).unwrap();
+        let mut c = spawn("echo", &name, "sleep");
+        let ring = measure::round_trip(&mut tx, &mut rx, 64, n, Some(Duration::ZERO)).unwrap();
+        drop((tx, rx));
+        c.wait().unwrap();
+        let after = floor_futex(n, None);
+        let f50 = ns(before.p50).min(ns(after.p50));
+        let fmean = ns(before.mean).min(ns(after.mean));
+        let (q50, qmean) = (ns(ring.p50) / f50, ns(ring.mean) / fmean);
+        println!(
+            "{round:<6} {:>8.1}us {:>8.1}us | {:>8.1}us {:>8.1}us | {q50:>7.2} {qmean:>7.2}",
+            f50 / 1e3,
+            fmean / 1e3,
+            us(ring.p50),
+            us(ring.mean)
+        );
+        r50.push(q50);
+        rmean.push(qmean);
+        before = after;
+    }
+    let (m50, mmean) = (median(&mut r50), median(&mut rmean));
+    println!(
+        "median ratio to the futex floor: p50 {m50:.2} ({:.2}..{:.2}), mean {mmean:.2} ({:.2}..{:.2})",
+        r50[0],
+        r50[r50.len() - 1],
+        rmean[0],
+        rmean[rmean.len() - 1]
+    );
+}
+
+/// Exactly `IPCRING_BENCH_COUNT` (default 10 000) sleeping round trips of `what` ("floor"
+/// or "ring"), nothing else: for counting system calls per round trip under
+/// `perf stat -e syscalls:sys_enter_futex,...` or `strace -c -f` (subtract a run with a
+/// count of 1 for the set-up).
+fn wake_count(what: &str) {
+    let n: usize = std::env::var("IPCRING_BENCH_COUNT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let name = uniq("wc");
+    match what {
+        "floor" => {
+            let mut c = spawn("floor-futex", &name, "");
+            measure::floor_futex(&name, n, None).unwrap();
+            c.wait().unwrap();
+        }
+        _ => {
+            let (mut tx, mut rx) = duplex(&name, Side::A, &opts("sleep")).unwrap();
+            let mut c = spawn("echo", &name, "sleep");
+            let (msg, mut buf) = ([0xA5u8; 64], Vec::new());
+            for _ in 0..n {
+                tx.send(&msg).unwrap();
+                rx.recv_into(&mut buf).unwrap();
+            }
+            drop((tx, rx));
+            c.wait().unwrap();
+        }
+    }
 }
 
 fn stream(k: usize) {

@@ -10,12 +10,39 @@
 //! While she waits for Bob, her task holds no thread: after a short spin the wait is one
 //! futex sleep on tokio's blocking pool, and her runtime thread is free (a ticker task
 //! runs beside her to show it). Run her with `--once` to stop after one Bob.
+//!
+//! Like `ring_alice`, she removes the two rings when she exits (`--once`, Ctrl-C, SIGTERM);
+//! after a SIGKILL, `ipcring rm /ipcring-example.ab /ipcring-example.ba` does.
 
 use std::time::Duration;
 
 use ipcring::aio::ring::duplex;
 use ipcring::ring::{RingOptions, Side};
-use ipcring::Error;
+use ipcring::{segment, Error};
+
+/// Removes the two rings' names (forced: Alice owns the channel). A ring already gone is fine.
+fn remove_rings(name: &str) {
+    for ring in [format!("{name}.ab"), format!("{name}.ba")] {
+        match segment::remove(&ring, true) {
+            Ok(_) | Err(Error::NotFound(_)) => println!("alice: removed {ring}"),
+            Err(e) => eprintln!("alice: could not remove {ring}: {e}"),
+        }
+    }
+}
+
+/// On SIGINT or SIGTERM, removes the rings and exits (128 + the signal).
+fn remove_rings_on_signal(name: &str) -> ipcring::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    let name = name.to_owned();
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            remove_rings(&name);
+            std::process::exit(128 + signal);
+        }
+    });
+    Ok(())
+}
 
 fn converter(message: &[u8]) -> String {
     String::from_utf8_lossy(message)
@@ -37,8 +64,14 @@ async fn main() -> ipcring::Result<()> {
             println!("alice: (still serving, {n} s)");
         }
     });
+    let mut cleanup_armed = false;
     loop {
         let (mut tx, mut rx) = duplex(&name, Side::A, &opts)?;
+        // Armed once she holds the rings: a second Alice, refused above, removes nothing.
+        if !cleanup_armed {
+            remove_rings_on_signal(&name)?;
+            cleanup_armed = true;
+        }
         println!("alice: waiting for messages on {name}");
         loop {
             let reply = match rx.recv().await {
@@ -52,6 +85,8 @@ async fn main() -> ipcring::Result<()> {
         println!("alice: bob left");
         if once {
             ticker.abort();
+            drop((tx, rx));
+            remove_rings(&name);
             return Ok(());
         }
     }

@@ -1,18 +1,33 @@
 //! Bob on tokio: sends the article's machine output to Alice over the ring and prints what
 //! she makes of it, with tokio's timeout on each answer. See `async_alice.rs`; start them in
 //! either order (he talks to `ring_alice` too: same rings, same wire).
+//!
+//! He leaves the rings to Alice, who removes them when she exits; if he gives up (no Alice
+//! within 30 s), he removes them himself, unless an Alice holds them by then.
 
 use std::time::Duration;
 
 use ipcring::aio::ring::duplex;
 use ipcring::aio::AsyncReceiver;
 use ipcring::ring::{RingOptions, Side};
+use ipcring::segment;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ipcring::Result<()> {
     let name = std::env::var("IPCRING_EXAMPLE_NAME").unwrap_or_else(|_| "/ipcring-example".into());
+    let result = talk(&name).await;
+    if result.is_err() {
+        for ring in [format!("{name}.ab"), format!("{name}.ba")] {
+            // Not forced: a live Alice keeps her rings.
+            let _ = segment::remove(&ring, false);
+        }
+    }
+    result
+}
+
+async fn talk(name: &str) -> ipcring::Result<()> {
     let opts = RingOptions::new().capacity(1 << 16).keep(true);
-    let (mut tx, mut rx) = duplex(&name, Side::B, &opts)?;
+    let (mut tx, mut rx) = duplex(name, Side::B, &opts)?;
     for msg in [
         "TERRIBLE_LOOKING-MACHINE_OUTPUT",
         "Howdy",

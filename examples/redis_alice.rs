@@ -19,7 +19,7 @@ fn main() -> ipcring::Result<()> {
     println!("alice: subscribed to my_channel on {url}");
     let mut buf = Vec::new();
     let mut seen = 0u64;
-    while limit.map_or(true, |n| seen < n) {
+    while limit.is_none_or(|n| seen < n) {
         alice.recv_into(&mut buf)?;
         if let Some(gap) = alice.take_gap() {
             println!(

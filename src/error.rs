@@ -79,6 +79,32 @@ pub enum Error {
     #[error("timed out")]
     Timeout,
 
+    /// A named object (segment, FIFO, file, lock file, registry directory, socket) belongs
+    /// to a user this side does not trust, lets in more users than asked for, or the OS
+    /// refused to open it (EACCES). Reported at once, never as "does not exist" after a
+    /// wait. `reason` says which, with the owner and mode and the option that would allow it.
+    ///
+    /// ```
+    /// let e = ipcring::Error::PermissionDenied {
+    ///     path: "/q".into(),
+    ///     owner: Some(65534),
+    ///     mode: Some(0o600),
+    ///     reason: "owned by uid 65534, not by this user (uid 0)".into(),
+    /// };
+    /// assert_eq!(e.to_string(), "/q: permission denied: owned by uid 65534, not by this user (uid 0)");
+    /// ```
+    #[error("{path}: permission denied: {reason}")]
+    PermissionDenied {
+        /// The name or path that was opened.
+        path: String,
+        /// The object's owner (uid), when it could be read.
+        owner: Option<u32>,
+        /// The object's permission bits (`st_mode & 0o7777`), when they could be read.
+        mode: Option<u32>,
+        /// What exactly was refused, and how to allow it.
+        reason: Cow<'static, str>,
+    },
+
     /// The object already exists (creation with O_EXCL).
     #[error("{0} already exists")]
     AlreadyExists(String),
@@ -169,7 +195,15 @@ impl Error {
 }
 
 impl From<io::Error> for Error {
+    /// Maps an I/O error to the variant a caller matches on: timeouts to [`Error::Timeout`],
+    /// a peer's end closing to [`Error::Disconnected`], the rest to [`Error::Io`]. An
+    /// `ipcring::Error` that was turned into an `io::Error` (see the impl below) comes back
+    /// as itself.
     fn from(source: io::Error) -> Self {
+        let source = match source.downcast::<Error>() {
+            Ok(ours) => return ours,
+            Err(source) => source,
+        };
         match source.kind() {
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::Timeout,
             io::ErrorKind::BrokenPipe
@@ -181,5 +215,153 @@ impl From<io::Error> for Error {
                 source,
             },
         }
+    }
+}
+
+/// So that `?` works on this crate's results inside a function returning `io::Result`.
+///
+/// The kind says what happened ([`Error::Timeout`] is `TimedOut`, [`Error::Disconnected`]
+/// `BrokenPipe`, [`Error::NotFound`] `NotFound`, [`Error::Io`] the kind of the OS error, bad
+/// input `InvalidInput`, bad data from a peer `InvalidData`, ...); the error inside is the
+/// `ipcring::Error` itself, so its message and source chain are kept, and
+/// `io::Error::downcast::<ipcring::Error>()` (or `ipcring::Error::from`) gives it back.
+///
+/// ```
+/// use std::io;
+/// use std::time::Duration;
+/// use ipcring::ring::{Consumer, RingOptions};
+///
+/// fn open_orders() -> io::Result<Consumer> {
+///     let opts = RingOptions::new().open_timeout(Duration::ZERO);
+///     Ok(Consumer::open("/ipcring-doc-no-such-ring", &opts)?)
+/// }
+/// let err = open_orders().unwrap_err();
+/// assert_eq!(err.kind(), io::ErrorKind::NotFound);
+/// assert!(matches!(ipcring::Error::from(err), ipcring::Error::NotFound(_)));
+/// ```
+impl From<Error> for io::Error {
+    fn from(err: Error) -> io::Error {
+        use io::ErrorKind as K;
+        let kind = match &err {
+            Error::Io { source, .. } => source.kind(),
+            Error::InvalidName { .. } | Error::InvalidConfig(_) | Error::MessageTooLarge { .. } => {
+                K::InvalidInput
+            }
+            Error::BadSegment { .. } | Error::Corrupt(_) | Error::Framing(_) | Error::Codec(_) => {
+                K::InvalidData
+            }
+            Error::RoleTaken { .. } => K::ResourceBusy,
+            Error::Disconnected => K::BrokenPipe,
+            Error::Timeout => K::TimedOut,
+            Error::AlreadyExists(_) => K::AlreadyExists,
+            Error::NotFound(_) => K::NotFound,
+            Error::Auth(_) | Error::PermissionDenied { .. } => K::PermissionDenied,
+            Error::Unsupported(_) => K::Unsupported,
+            Error::SystemLimit { .. } | Error::Redis(_) => K::Other,
+        };
+        io::Error::new(kind, err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use io::ErrorKind as K;
+
+    /// Every variant maps to the kind a caller of an `io::Result` function would test for,
+    /// keeps its message, and comes back as the same variant.
+    #[test]
+    fn into_io_error_kinds_messages_and_back() {
+        let cases: Vec<(Error, K)> = vec![
+            (
+                Error::io("shm_open /x", io::Error::from_raw_os_error(libc::EACCES)),
+                K::PermissionDenied,
+            ),
+            (
+                Error::InvalidName {
+                    name: "a/b".into(),
+                    reason: "slash".into(),
+                },
+                K::InvalidInput,
+            ),
+            (
+                Error::InvalidConfig("capacity 1000 is not a power of two".into()),
+                K::InvalidInput,
+            ),
+            (
+                Error::BadSegment {
+                    path: "/x".into(),
+                    reason: "bad magic".into(),
+                },
+                K::InvalidData,
+            ),
+            (Error::corrupt("position went backwards"), K::InvalidData),
+            (
+                Error::RoleTaken {
+                    role: "producer",
+                    name: "/x".into(),
+                },
+                K::ResourceBusy,
+            ),
+            (Error::Disconnected, K::BrokenPipe),
+            (Error::Timeout, K::TimedOut),
+            (Error::AlreadyExists("/x".into()), K::AlreadyExists),
+            (Error::NotFound("/x".into()), K::NotFound),
+            (Error::MessageTooLarge { len: 10, max: 4 }, K::InvalidInput),
+            (Error::Framing("bad header".into()), K::InvalidData),
+            (Error::Auth("wrong key".into()), K::PermissionDenied),
+            (
+                Error::PermissionDenied {
+                    path: "/q".into(),
+                    owner: Some(65534),
+                    mode: Some(0o600),
+                    reason: "owned by uid 65534".into(),
+                },
+                K::PermissionDenied,
+            ),
+            (
+                Error::SystemLimit {
+                    what: "mq".into(),
+                    hint: "msg_max".into(),
+                },
+                K::Other,
+            ),
+            (Error::Codec("eof".into()), K::InvalidData),
+            (Error::Redis("down".into()), K::Other),
+            (Error::Unsupported("here".into()), K::Unsupported),
+        ];
+        for (err, kind) in cases {
+            let text = err.to_string();
+            let variant = std::mem::discriminant(&err);
+            let io_err = io::Error::from(err);
+            assert_eq!(io_err.kind(), kind, "{text}");
+            assert_eq!(io_err.to_string(), text);
+            let back = Error::from(io_err);
+            assert_eq!(std::mem::discriminant(&back), variant, "{text}");
+            assert_eq!(back.to_string(), text);
+        }
+    }
+
+    /// An OS error keeps its source chain through the conversion.
+    #[test]
+    fn io_variant_keeps_the_os_error_as_source() {
+        let err = Error::io("open /x", io::Error::from_raw_os_error(libc::ENOENT));
+        let io_err = io::Error::from(err);
+        let inner = io_err.get_ref().expect("an inner error");
+        let os = std::error::Error::source(inner)
+            .and_then(|s| s.downcast_ref::<io::Error>())
+            .expect("the OS error as source");
+        assert_eq!(os.raw_os_error(), Some(libc::ENOENT));
+    }
+
+    /// Plain I/O errors still map as before.
+    #[test]
+    fn plain_io_errors_map_by_kind() {
+        assert!(Error::from(io::Error::from(K::TimedOut)).is_timeout());
+        assert!(Error::from(io::Error::from(K::BrokenPipe)).is_disconnected());
+        assert!(matches!(
+            Error::from(io::Error::from(K::PermissionDenied)),
+            Error::Io { .. }
+        ));
     }
 }

@@ -13,8 +13,13 @@
 //! Both implement the crate's [`Sender`] / [`Receiver`] traits. A reader that has caught up
 //! waits for new messages without hot polling (inotify on Linux; elsewhere a sleep of 1 to
 //! 25 ms between looks). It returns [`Error::Disconnected`] when it has read everything and
-//! no writer is attached any more (writers hold a shared record lock on the lock file while
-//! they live, which the kernel drops when a writer dies, even by SIGKILL).
+//! no writer is attached any more (writers hold a shared record lock on the log and on the
+//! lock file while they live, which the kernel drops when a writer dies, even by SIGKILL).
+//!
+//! After every `flock` each side checks that its lock file is still the one at the path
+//! (removed, or removed and created again, by a cleanup while it ran); if not, it opens the
+//! path again and locks that, so processes started before and after keep excluding each
+//! other.
 //!
 //! ## File format
 //!
@@ -62,14 +67,17 @@
 //! # }
 //! ```
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::sys::flock::{self, Mode};
 use crate::sys::notify::{Event, Watch};
+use crate::sys::owner;
 use crate::transport::{Deadline, Receiver, Sender};
 use crate::{Error, Result};
 
@@ -154,6 +162,7 @@ pub struct LogOptions {
     mode: u32,
     cursor: Option<String>,
     start: Start,
+    access: crate::Access,
 }
 
 impl Default for LogOptions {
@@ -177,6 +186,7 @@ impl LogOptions {
             mode: 0o600,
             cursor: None,
             start: Start::Beginning,
+            access: crate::Access::new(),
         }
     }
 
@@ -216,7 +226,9 @@ impl LogOptions {
     }
 
     /// File mode for the log, lock and cursor files when this side creates them (default
-    /// 0600).
+    /// 0600), and the widest mode accepted when opening them: a file that grants more, or
+    /// that another user owns (see [`LogOptions::allow_owner`]), is refused with
+    /// [`Error::PermissionDenied`].
     ///
     /// ```
     /// let opts = ipcring::file::LogOptions::new().mode(0o640);
@@ -226,6 +238,8 @@ impl LogOptions {
         self.mode = mode & 0o777;
         self
     }
+
+    crate::access::access_option_methods!(access);
 
     /// Reader only: persist this reader's offset in `<log>.cursor.<name>` after every
     /// message it delivers, and resume from it when opened again. `name` is made of ASCII
@@ -287,18 +301,142 @@ fn io_err(op: &str, path: &Path, e: std::io::Error) -> Error {
 }
 
 /// Releases a `flock` when dropped, so every error path unlocks.
-struct Locked<'a>(&'a OwnedFd);
+struct Locked<'a>(MutexGuard<'a, OwnedFd>);
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
         // An unlock failure cannot be acted on here; closing the fd would release it anyway.
-        let _ = flock::unlock(self.0);
+        let _ = flock::unlock(&*self.0);
     }
 }
 
-fn lock_file<'a>(fd: &'a OwnedFd, mode: Mode) -> Result<Locked<'a>> {
-    flock::flock(fd, mode, true)?;
-    Ok(Locked(fd))
+/// Opens (creating with `mode` if missing) the lock file at `path`.
+fn open_lock_fd(path: &Path, perm: &LockPerm) -> Result<OwnedFd> {
+    // Refused if another user owns it or its mode is wider than ours: a stranger's lock
+    // file could be held for ever.
+    Ok(owner::open_file(path, perm.mode, &perm.access, perm.max_mode)?.into())
+}
+
+/// How a lock file is created and which owners and modes it accepts when opened (again).
+#[derive(Debug, Clone)]
+pub(crate) struct LockPerm {
+    /// The mode a lock file this process creates gets.
+    pub(crate) mode: u32,
+    /// The widest mode accepted on a lock file that already exists.
+    pub(crate) max_mode: u32,
+    /// Owners trusted beside this user.
+    pub(crate) access: crate::Access,
+}
+
+/// `<file>.lock`, the `flock` that serialises the users of a log or a mailbox.
+///
+/// The lock file may be removed, or removed and created again, while a process runs (a
+/// cleanup, `rm shared.json*`, a restarted peer). A lock on the old, deleted inode then
+/// excludes nobody who opens the path afresh. So after every `flock` this checks that the
+/// descriptor is still the file at the path (a link left, same device and inode); if not,
+/// it opens the path again and locks that, until the two agree. Python's `filelock` checks
+/// the link count on each acquisition too, so the two keep excluding each other.
+#[derive(Debug)]
+pub(crate) struct LockFile {
+    path: PathBuf,
+    perm: LockPerm,
+    fd: Mutex<OwnedFd>,
+    /// Whether this handle holds the writers' liveness byte, re-taken on every re-open.
+    live: bool,
+    /// How many times the file was found replaced and opened again.
+    reopened: AtomicU64,
+}
+
+impl LockFile {
+    pub(crate) fn open(path: PathBuf, perm: LockPerm) -> Result<LockFile> {
+        let fd = open_lock_fd(&path, &perm)?;
+        Ok(LockFile {
+            path,
+            perm,
+            fd: Mutex::new(fd),
+            live: false,
+            reopened: AtomicU64::new(0),
+        })
+    }
+
+    fn fd(&self) -> MutexGuard<'_, OwnedFd> {
+        self.fd.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes the liveness byte (a shared record lock the kernel drops when this process
+    /// dies) on the current file and on every file this handle opens from now on. `false` if
+    /// a foreign process write-locked it.
+    fn announce(&mut self) -> Result<bool> {
+        self.live = true;
+        flock::lock_byte_shared(&*self.fd(), LIVENESS_BYTE)
+    }
+
+    /// True if some live writer holds the liveness byte of the file this handle has open.
+    fn byte_locked(&self) -> Result<bool> {
+        crate::sys::byte_locked(&*self.fd(), LIVENESS_BYTE)
+    }
+
+    /// How many times the lock file was found replaced (a caller watching the path re-adds
+    /// its watch when this changes).
+    fn reopened(&self) -> u64 {
+        self.reopened.load(Ordering::Relaxed)
+    }
+
+    /// Takes the lock, waiting as long as needed.
+    fn lock(&self, mode: Mode) -> Result<Locked<'_>> {
+        self.lock_until(mode, Deadline::forever())?
+            .ok_or(Error::Timeout)
+    }
+
+    /// Takes the lock according to `deadline`; `None` if not granted in time. The lock
+    /// returned is on the file at the path when it was granted.
+    fn lock_until(&self, mode: Mode, deadline: Deadline) -> Result<Option<Locked<'_>>> {
+        let mut fd = self.fd();
+        loop {
+            if !take_flock(&fd, mode, deadline)? {
+                return Ok(None);
+            }
+            match flock::still_at(&*fd, &self.path) {
+                Ok(true) => return Ok(Some(Locked(fd))),
+                Ok(false) => {}
+                Err(e) => {
+                    let _ = flock::unlock(&*fd);
+                    return Err(e);
+                }
+            }
+            // Replaced (or removed): drop the lock on the stale inode and lock the file that
+            // is there now (creating it if it is gone).
+            flock::unlock(&*fd)?;
+            let new = open_lock_fd(&self.path, &self.perm)?;
+            if self.live && !flock::lock_byte_shared(&new, LIVENESS_BYTE)? {
+                return Err(Error::Corrupt(
+                    "the log's liveness byte is write-locked by a foreign process".into(),
+                ));
+            }
+            *fd = new;
+            self.reopened.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One `flock` on `fd` according to `deadline` (flock has no timed form: a bounded wait
+/// retries the non-blocking one with a short sleep).
+fn take_flock(fd: &OwnedFd, mode: Mode, deadline: Deadline) -> Result<bool> {
+    if deadline.is_forever() {
+        return flock::flock(fd, mode, true);
+    }
+    let mut nap = Duration::from_micros(50);
+    loop {
+        if flock::flock(fd, mode, false)? {
+            return Ok(true);
+        }
+        match deadline.remaining() {
+            Some(d) if d.is_zero() => return Ok(false),
+            Some(d) => std::thread::sleep(nap.min(d)),
+            None => std::thread::sleep(nap),
+        }
+        nap = (nap * 2).min(Duration::from_millis(5));
+    }
 }
 
 /// The parsed header fields that change.
@@ -314,37 +452,30 @@ struct HeaderState {
 struct LogFiles {
     path: PathBuf,
     log: File,
-    lock: OwnedFd,
+    lock: LockFile,
 }
 
 impl LogFiles {
     fn open(path: &Path, opts: &LogOptions) -> Result<LogFiles> {
         opts.validate()?;
-        let lock_path = with_suffix(path, ".lock");
-        let lock: OwnedFd = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(opts.mode)
-            .open(&lock_path)
-            .map_err(|e| io_err("open", &lock_path, e))?
-            .into();
-        let log = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(opts.mode)
-            .open(path)
-            .map_err(|e| io_err("open", path, e))?;
+        // Both refused if another user owns them or their mode is wider than ours: a
+        // stranger's log could be read or forged, a stranger's lock held for ever.
+        let lock = LockFile::open(
+            with_suffix(path, ".lock"),
+            LockPerm {
+                mode: opts.mode,
+                max_mode: opts.mode,
+                access: opts.access,
+            },
+        )?;
+        let log = owner::open_file(path, opts.mode, &opts.access, opts.mode)?;
         let files = LogFiles {
             path: path.to_path_buf(),
             log,
             lock,
         };
         {
-            let _g = lock_file(&files.lock, Mode::Exclusive)?;
+            let _g = files.lock.lock(Mode::Exclusive)?;
             let len = files
                 .log
                 .metadata()
@@ -466,16 +597,18 @@ impl LogWriter {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn open(path: impl AsRef<Path>, opts: &LogOptions) -> Result<LogWriter> {
-        let files = LogFiles::open(path.as_ref(), opts)?;
+        let mut files = LogFiles::open(path.as_ref(), opts)?;
         // Announce a live writer: a shared record lock that the kernel drops when this
-        // process dies, whatever the way. Readers test it to tell "no writer left".
-        if !flock::lock_byte_shared(&files.lock, LIVENESS_BYTE)? {
+        // process dies, whatever the way, on the log itself (which a replaced lock file does
+        // not affect) and on the lock file (where earlier versions of this crate look).
+        // Readers test it to tell "no writer left".
+        if !flock::lock_byte_shared(&files.log, LIVENESS_BYTE)? || !files.lock.announce()? {
             return Err(Error::Corrupt(
                 "the log's liveness byte is write-locked by a foreign process".into(),
             ));
         }
         {
-            let _g = lock_file(&files.lock, Mode::Exclusive)?;
+            let _g = files.lock.lock(Mode::Exclusive)?;
             let mut st = files.read_header()?;
             st.generation = st.generation.wrapping_add(1);
             files.write_state(&st)?;
@@ -500,26 +633,6 @@ impl LogWriter {
         &self.files.path
     }
 
-    /// Takes the lock according to `deadline`. `None` if not granted in time.
-    fn acquire(&self, deadline: Deadline) -> Result<Option<Locked<'_>>> {
-        if deadline.is_forever() {
-            return lock_file(&self.files.lock, Mode::Exclusive).map(Some);
-        }
-        // flock has no timed form: retry the non-blocking one with a short sleep.
-        let mut nap = Duration::from_micros(50);
-        loop {
-            if flock::flock(&self.files.lock, Mode::Exclusive, false)? {
-                return Ok(Some(Locked(&self.files.lock)));
-            }
-            match deadline.remaining() {
-                Some(d) if d.is_zero() => return Ok(None),
-                Some(d) => std::thread::sleep(nap.min(d)),
-                None => std::thread::sleep(nap),
-            }
-            nap = (nap * 2).min(Duration::from_millis(5));
-        }
-    }
-
     fn append(&mut self, msg: &[u8], deadline: Deadline) -> Result<bool> {
         if msg.len() > self.opts.max_message {
             return Err(Error::MessageTooLarge {
@@ -541,7 +654,7 @@ impl LogWriter {
     }
 
     fn commit(&self, record: &[u8], deadline: Deadline) -> Result<bool> {
-        let Some(_g) = self.acquire(deadline)? else {
+        let Some(_g) = self.files.lock.lock_until(Mode::Exclusive, deadline)? else {
             return Ok(false);
         };
         let f = &self.files;
@@ -621,6 +734,8 @@ pub struct LogReader {
     buf_start: u64,
     buf_len: usize,
     watch: Option<Watch>,
+    /// [`LockFile::reopened`] when the watch on the lock file was last set.
+    lock_watched: u64,
 }
 
 impl LogReader {
@@ -636,7 +751,7 @@ impl LogReader {
     pub fn open(path: impl AsRef<Path>, opts: &LogOptions) -> Result<LogReader> {
         let files = LogFiles::open(path.as_ref(), opts)?;
         let st = {
-            let _g = lock_file(&files.lock, Mode::Shared)?;
+            let _g = files.lock.lock(Mode::Shared)?;
             files.read_header()?
         };
         let mut offset = match opts.start {
@@ -647,14 +762,7 @@ impl LogReader {
             None => None,
             Some(name) => {
                 let cpath = with_suffix(path.as_ref(), &format!(".cursor.{name}"));
-                let f = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .mode(opts.mode)
-                    .open(&cpath)
-                    .map_err(|e| io_err("open", &cpath, e))?;
+                let f = owner::open_file(&cpath, opts.mode, &opts.access, opts.mode)?;
                 let mut b = [0u8; 16];
                 let n = read_full_at(&f, &mut b, 0).map_err(|e| io_err("read", &cpath, e))?;
                 if n == 16 {
@@ -683,7 +791,7 @@ impl LogReader {
         let mut watch = Watch::new()?;
         watch.add(&files.path, Event::Modify)?;
         // A writer's exit closes its lock fd, which wakes a caught-up reader at once.
-        watch.add(&with_suffix(&files.path, ".lock"), Event::Modify)?;
+        watch.add(&files.lock.path, Event::Modify)?;
         Ok(LogReader {
             files,
             opts: opts.clone(),
@@ -694,6 +802,7 @@ impl LogReader {
             buf_start: 0,
             buf_len: 0,
             watch: Some(watch),
+            lock_watched: 0,
         })
     }
 
@@ -792,7 +901,7 @@ impl LogReader {
 
     fn refresh(&mut self) -> Result<HeaderState> {
         let st = {
-            let _g = lock_file(&self.files.lock, Mode::Shared)?;
+            let _g = self.files.lock.lock(Mode::Shared)?;
             self.files.read_header()?
         };
         if st.end < self.known_end {
@@ -803,6 +912,13 @@ impl LogReader {
         }
         self.known_end = st.end;
         Ok(st)
+    }
+
+    /// True if some writer holds the liveness byte: on the log (this version's writers) or
+    /// on the lock file (earlier versions').
+    fn writer_alive(&self) -> Result<bool> {
+        Ok(crate::sys::byte_locked(&self.files.log, LIVENESS_BYTE)?
+            || self.files.lock.byte_locked()?)
     }
 
     fn recv_deadline(&mut self, out: &mut Vec<u8>, deadline: Deadline) -> Result<bool> {
@@ -817,7 +933,7 @@ impl LogReader {
             }
             // Caught up. No writer alive (and one ever was)? Then nothing more can come;
             // re-read the end after the check, since a writer commits before it goes.
-            if st.generation > 0 && !crate::sys::byte_locked(&self.files.lock, LIVENESS_BYTE)? {
+            if st.generation > 0 && !self.writer_alive()? {
                 self.refresh()?;
                 if self.offset < self.known_end {
                     continue;
@@ -830,6 +946,12 @@ impl LogReader {
                 None => WAIT_SLICE,
             };
             if let Some(w) = self.watch.as_mut() {
+                // The lock file was replaced: watch the new one (a writer's exit closes it).
+                let reopened = self.files.lock.reopened();
+                if reopened != self.lock_watched {
+                    self.lock_watched = reopened;
+                    w.add(&self.files.lock.path, Event::Modify)?;
+                }
                 w.wait(slice)?;
             }
         }
@@ -918,6 +1040,13 @@ mod tests {
             b"hello, this is a text file and not a log at all, really, no",
         )
         .unwrap();
+        // Mode 0644 (from the umask) is wider than the 0600 asked for: refused as such.
+        assert!(matches!(
+            LogReader::open(&path, &LogOptions::new()),
+            Err(Error::PermissionDenied { .. })
+        ));
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(matches!(
             LogReader::open(&path, &LogOptions::new()),
             Err(Error::BadSegment { .. })

@@ -44,11 +44,15 @@
 //! # }
 //! ```
 #![deny(missing_docs, missing_debug_implementations, unsafe_op_in_unsafe_fn)]
+// docs.rs builds with `--cfg docsrs` (Cargo.toml's `[package.metadata.docs.rs]`): every
+// feature-gated item then shows a badge naming its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 #[cfg(not(target_endian = "little"))]
 compile_error!("ipcring's shared layouts are little-endian; big-endian targets are not supported");
 
+pub mod access;
 pub mod broadcast;
 pub mod error;
 #[cfg(not(loom))]
@@ -64,21 +68,30 @@ pub(crate) mod sys;
 pub mod transport;
 
 #[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub mod aio;
 #[cfg(feature = "file")]
+#[cfg_attr(docsrs, doc(cfg(feature = "file")))]
 pub mod file;
 #[cfg(feature = "mq")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mq")))]
 pub mod mq;
 #[cfg(feature = "pipe")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pipe")))]
 pub mod pipe;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 #[cfg(feature = "rpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rpc")))]
 pub mod rpc;
 #[cfg(feature = "signal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "signal")))]
 pub mod signal;
 #[cfg(feature = "socket")]
+#[cfg_attr(docsrs, doc(cfg(feature = "socket")))]
 pub mod socket;
 
+pub use access::Access;
 pub use error::{Error, Result};
 pub use transport::{Receiver, Sender};

@@ -111,8 +111,15 @@ impl FloorPage {
         let loc = Location::parse(name)?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Some(fd) = loc.open_existing(true)? {
-                if sys::fstat(&fd)?.0 >= len as u64 {
+            if let Some(fd) = loc.open_existing(true, &crate::Access::new())? {
+                let st = sys::owner::check_fd(
+                    &fd,
+                    name,
+                    sys::owner::FileType::Regular,
+                    &crate::Access::new(),
+                    0o600,
+                )?;
+                if st.size >= len as u64 {
                     let map = Mapping::map(&fd, len, true)?;
                     return Ok(FloorPage {
                         loc,

@@ -12,8 +12,21 @@
 //! - When the kernel limits refuse a queue, the error is an [`Error::SystemLimit`] naming the
 //!   limit (`msg_max`, `msgsize_max`, `queues_max`, `RLIMIT_MSGQUEUE`) and where it is set.
 //!
-//! A message queue has no notion of a peer: a blocking receive on a queue whose writers are
-//! all dead waits for ever (use the `_timeout` forms). [`Error::Disconnected`] never occurs.
+//! # Peer death
+//!
+//! A message queue has no notion of a peer, so each handle announces itself: it holds a
+//! shared record lock on a small *liveness file* beside the queue (`/dev/shm/ipcring-mq.<name>`,
+//! created with the queue's mode), which the kernel drops when the process dies, however it
+//! dies. A handle that waits (a blocking or timed receive on an empty queue, a send on a full
+//! one) looks at that lock every [`LIVENESS_SLICE`] (100 ms), and returns
+//! [`Error::Disconnected`] once every other handle it has known is gone: one that was
+//! attached when it opened the queue, or attached since. So within about 100 ms of the last
+//! peer's death (SIGKILL included), a receiver gets every message the peer sent (the kernel
+//! keeps them) and then `Disconnected`; a blocked sender gets `Disconnected` and the message
+//! is not sent. A peer that died before this handle opened the queue is not waited for, nor
+//! mourned: the handle waits for the next one. Peers that do not use this crate (Python's
+//! `posix_ipc`) hold no lock: against them a wait never ends in `Disconnected`; turn it off
+//! with [`MqOptions::liveness`] when such peers come and go beside this crate's.
 //!
 //! # Example
 //!
@@ -36,12 +49,23 @@
 
 use std::borrow::Cow;
 use std::ffi::CString;
+use std::fs::File;
 use std::io;
+use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
 use crate::sys::mq as sys;
-use crate::transport::{Receiver, Sender};
+use crate::sys::Location;
+use crate::transport::{Deadline, Receiver, Sender};
 use crate::{Error, Result};
+
+/// How often a waiting handle looks whether its peers are still alive: the bound on how
+/// late a dead peer is reported as [`Error::Disconnected`] (plus scheduling delay).
+pub const LIVENESS_SLICE: Duration = Duration::from_millis(100);
+/// Prefix of the liveness files' names in `/dev/shm`.
+const LIVENESS_PREFIX: &str = "/ipcring-mq.";
+/// Byte of the liveness file on which each live handle holds a shared record lock.
+const ALIVE_BYTE: u64 = 0;
 
 /// Linux's `MQ_PRIO_MAX`: priorities are `0 .. 32768`.
 pub const PRIO_MAX: u32 = 32768;
@@ -63,6 +87,8 @@ pub struct MqOptions {
     mode: u32,
     keep: bool,
     priority: u32,
+    access: crate::Access,
+    liveness: bool,
 }
 
 impl Default for MqOptions {
@@ -73,6 +99,8 @@ impl Default for MqOptions {
             mode: 0o600,
             keep: false,
             priority: 0,
+            access: crate::Access::new(),
+            liveness: true,
         }
     }
 }
@@ -111,7 +139,9 @@ impl MqOptions {
         self
     }
 
-    /// File mode of a created queue (default 0600).
+    /// File mode of a created queue (default 0600), and the widest mode [`MessageQueue::open`]
+    /// accepts (Linux): a queue that grants more, or that another user owns (see
+    /// [`MqOptions::allow_owner`]), is refused with [`Error::PermissionDenied`].
     ///
     /// ```
     /// let o = ipcring::mq::MqOptions::new().mode(0o660);
@@ -120,6 +150,8 @@ impl MqOptions {
         self.mode = mode;
         self
     }
+
+    crate::access::access_option_methods!(access);
 
     /// Keep the queue when its creator drops (default `false`: the creator unlinks it).
     ///
@@ -139,6 +171,128 @@ impl MqOptions {
     pub fn priority(mut self, priority: u32) -> MqOptions {
         self.priority = priority;
         self
+    }
+
+    /// Announce this handle in the queue's liveness file and report peers' death as
+    /// [`Error::Disconnected`] (default `true`; see the [module docs](crate::mq)). Off, a
+    /// wait ends only with a message, room or its timeout, whoever died.
+    ///
+    /// ```
+    /// let o = ipcring::mq::MqOptions::new().liveness(false);
+    /// ```
+    pub fn liveness(mut self, on: bool) -> MqOptions {
+        self.liveness = on;
+        self
+    }
+}
+
+/// The liveness file's name for queue `name` (`/x` gives `/ipcring-mq.x`; a name too long
+/// for that gives a hash of it).
+fn liveness_location(name: &str) -> Result<Location> {
+    let mut n = format!("{LIVENESS_PREFIX}{}", &name[1..]);
+    if n.len() > 255 {
+        // FNV-1a, 64 bits: only needs to tell queue names apart.
+        let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+        });
+        n = format!("{LIVENESS_PREFIX}h{h:016x}");
+    }
+    Location::parse(&n)
+}
+
+/// The permission bits of the queue behind `mqd` (on Linux a queue descriptor is a file
+/// descriptor of the mqueue file system).
+fn queue_mode(mqd: sys::Mqd) -> Option<u32> {
+    // SAFETY: `stat` is plain old data; zero is valid for every field.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid, writable stat buffer; `mqd` is an open descriptor.
+    if unsafe { libc::fstat(mqd, &mut st) } != 0 {
+        return None;
+    }
+    Some(st.st_mode & 0o777)
+}
+
+/// This handle's presence in the queue's liveness file, and what it knows of its peers.
+#[derive(Debug)]
+struct Liveness {
+    file: File,
+    /// Written at offset 0 when this handle attached: another value there later means
+    /// another handle attached since.
+    stamp: u64,
+    /// Whether some other handle was alive at or after this one's attach.
+    seen_peer: bool,
+}
+
+impl Liveness {
+    /// Opens (creating with `mode`, as segments are: 0200 first, then `fchmod`) the liveness
+    /// file of queue `name`, takes this handle's shared lock and writes its stamp.
+    /// An existing file is refused, as the queue is, if a user `access` does not trust owns
+    /// it or its mode is wider than the queue's.
+    fn attach(name: &str, mode: u32, access: &crate::Access) -> Result<Liveness> {
+        let loc = liveness_location(name)?;
+        let mut fd = None;
+        for _ in 0..200 {
+            if let Some(f) = loc.create_excl(0o200)? {
+                crate::sys::fchmod(&f, mode & 0o666)?;
+                fd = Some(f);
+                break;
+            }
+            // Exists: open it, unless its creator is still at 0200 (or it just went away).
+            if let Some(f) = loc.open_existing(true, access)? {
+                crate::sys::owner::check_fd(
+                    &f,
+                    &loc.display(),
+                    crate::sys::owner::FileType::Regular,
+                    access,
+                    mode & 0o666,
+                )?;
+                fd = Some(f);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let Some(fd) = fd else {
+            return Err(Error::io(
+                format!("open {}", loc.display()),
+                io::Error::from(io::ErrorKind::PermissionDenied),
+            ));
+        };
+        if !crate::sys::try_lock_byte_shared(&fd, ALIVE_BYTE)? {
+            return Err(Error::Corrupt(
+                format!(
+                    "{}: the liveness byte is write-locked by a foreign process",
+                    loc.display()
+                )
+                .into(),
+            ));
+        }
+        let file = File::from(fd);
+        let stamp = crate::sys::random_u64();
+        // The lock is taken first: whoever sees this stamp finds this handle alive (or dead).
+        file.write_all_at(&stamp.to_le_bytes(), 0)
+            .map_err(|e| Error::io(format!("write {}", loc.display()), e))?;
+        let seen_peer = crate::sys::byte_locked(&file, ALIVE_BYTE)?;
+        Ok(Liveness {
+            file,
+            stamp,
+            seen_peer,
+        })
+    }
+
+    /// True once every other handle this one has known is gone.
+    fn peers_gone(&mut self) -> Result<bool> {
+        if crate::sys::byte_locked(&self.file, ALIVE_BYTE)? {
+            self.seen_peer = true;
+            return Ok(false);
+        }
+        if !self.seen_peer {
+            let mut b = [0u8; 8];
+            // Anything but our own stamp (another one, or a short file) means another handle
+            // attached since we did.
+            let n = self.file.read_at(&mut b, 0).unwrap_or(0);
+            self.seen_peer = n < 8 || u64::from_le_bytes(b) != self.stamp;
+        }
+        Ok(self.seen_peer)
     }
 }
 
@@ -180,6 +334,7 @@ pub struct MessageQueue {
     unlink_on_drop: bool,
     message_size: usize,
     priority: u32,
+    liveness: Option<Liveness>,
 }
 
 fn check_name(name: &str) -> Result<CString> {
@@ -202,6 +357,30 @@ fn check_name(name: &str) -> Result<CString> {
 }
 
 /// Turns an `mq_open` failure into the error a user can act on.
+/// Refuses a queue another user owns (unless allowed) or whose mode is wider than ours.
+/// On Linux a queue descriptor is a file descriptor of the mqueue file system, so `fstat`
+/// gives its owner and mode.
+#[cfg(target_os = "linux")]
+fn check_owner(mqd: sys::Mqd, name: &str, opts: &MqOptions) -> Result<()> {
+    use crate::sys::owner;
+    // SAFETY: `mqd` is an open queue descriptor (a file descriptor on Linux), borrowed
+    // for this call only; the caller keeps ownership.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(mqd) };
+    let st = owner::fstat(fd)?;
+    owner::check(
+        &st,
+        &format!("message queue {name}"),
+        owner::FileType::Any,
+        &opts.access,
+        opts.mode,
+    )
+}
+
+#[cfg(not(target_os = "linux"))]
+fn check_owner(_mqd: sys::Mqd, _name: &str, _opts: &MqOptions) -> Result<()> {
+    Ok(())
+}
+
 fn open_error(name: &str, opts: &MqOptions, creating: bool, e: io::Error) -> Error {
     let limit = |what: String, hint: String| Error::SystemLimit {
         what: what.into(),
@@ -209,6 +388,11 @@ fn open_error(name: &str, opts: &MqOptions, creating: bool, e: io::Error) -> Err
     };
     match e.raw_os_error() {
         Some(libc::ENOENT) => Error::NotFound(format!("message queue {name}")),
+        Some(libc::EACCES) => {
+            // On Linux the queue is visible as /dev/mqueue/<name> (for the message only).
+            let at = CString::new(format!("/dev/mqueue{name}")).ok();
+            crate::sys::owner::eacces(&format!("message queue {name}"), at.as_deref())
+        }
         Some(libc::EEXIST) => Error::AlreadyExists(format!("message queue {name}")),
         Some(libc::ENOSYS) => {
             Error::Unsupported("POSIX message queues are not available in this kernel (CONFIG_POSIX_MQUEUE)".into())
@@ -284,13 +468,22 @@ impl MessageQueue {
             Error::io("mq_getattr", e)
         })?;
         let message_size = usize::try_from(attr.msgsize).unwrap_or(0);
-        Ok(MessageQueue {
+        let mut q = MessageQueue {
             mqd,
             name,
             unlink_on_drop: creator && !opts.keep,
             message_size,
             priority: opts.priority,
-        })
+            liveness: None,
+        };
+        if opts.liveness {
+            // The liveness file gets the queue's own mode, so whoever may open the queue may
+            // open it. On failure `q` drops: closes the queue, and unlinks it if this handle
+            // made it.
+            let mode = queue_mode(mqd).unwrap_or(opts.mode);
+            q.liveness = Some(Liveness::attach(q.name(), mode, &opts.access)?);
+        }
+        Ok(q)
     }
 
     fn check_create(opts: &MqOptions) -> Result<()> {
@@ -351,6 +544,10 @@ impl MessageQueue {
         }
         let mqd = sys::open(&c, libc::O_RDWR | libc::O_CLOEXEC, 0, None)
             .map_err(|e| open_error(name, opts, false, e))?;
+        if let Err(e) = check_owner(mqd, name, opts) {
+            sys::close(mqd);
+            return Err(e);
+        }
         Self::from_mqd(mqd, c, false, opts)
     }
 
@@ -382,8 +579,8 @@ impl MessageQueue {
         })
     }
 
-    /// Removes a queue's name (processes that have it open keep using it). A missing name
-    /// is not an error.
+    /// Removes a queue's name (processes that have it open keep using it), and its liveness
+    /// file. A missing name is not an error.
     ///
     /// ```
     /// ipcring::mq::MessageQueue::unlink("/ipcring-doc-no-such-queue")?;
@@ -392,10 +589,11 @@ impl MessageQueue {
     pub fn unlink(name: &str) -> Result<()> {
         let c = check_name(name)?;
         match sys::unlink(&c) {
-            Ok(()) => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
-            Err(e) => Err(Error::io(format!("mq_unlink {name}"), e)),
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(Error::io(format!("mq_unlink {name}"), e)),
         }
+        liveness_location(name)?.unlink()
     }
 
     /// The queue's name.
@@ -443,6 +641,27 @@ impl MessageQueue {
         })
     }
 
+    /// The next absolute deadline for one kernel wait: the caller's, or sooner with
+    /// liveness on so that a dead peer is noticed. `None` for a wait without end.
+    fn slice(&self, deadline: &Deadline) -> Option<libc::timespec> {
+        let rem = deadline.remaining();
+        let rem = match (&self.liveness, rem) {
+            (Some(_), Some(d)) => Some(d.min(LIVENESS_SLICE)),
+            (Some(_), None) => Some(LIVENESS_SLICE),
+            (None, r) => r,
+        };
+        rem.map(|d| sys::abs_deadline(Some(d)))
+    }
+
+    /// After a wait found the queue empty (or full): true if every peer this handle has known
+    /// is gone (never with liveness off).
+    fn check_peers(&mut self) -> Result<bool> {
+        match self.liveness.as_mut() {
+            Some(l) => l.peers_gone(),
+            None => Ok(false),
+        }
+    }
+
     /// `wait`: `None` blocks, `Some(None)` does not wait, `Some(Some(d))` waits up to `d`.
     fn send_impl(&mut self, msg: &[u8], prio: u32, wait: Option<Option<Duration>>) -> Result<bool> {
         if msg.len() > self.message_size {
@@ -456,14 +675,28 @@ impl MessageQueue {
                 format!("priority {prio} is not below {PRIO_MAX}").into(),
             ));
         }
-        let abs = wait.map(sys::abs_deadline);
-        match sys::send(self.mqd, msg, prio, abs.as_ref()) {
-            Ok(()) => Ok(true),
-            Err(e) if e.raw_os_error() == Some(libc::ETIMEDOUT) => match wait {
-                Some(None) => Ok(false),
-                _ => Err(Error::Timeout),
-            },
-            Err(e) => Err(Error::io(format!("mq_send {}", self.name()), e)),
+        let deadline = match wait {
+            None => Deadline::forever(),
+            Some(d) => Deadline::after(d.unwrap_or(Duration::ZERO)),
+        };
+        loop {
+            let abs = self.slice(&deadline);
+            match sys::send(self.mqd, msg, prio, abs.as_ref()) {
+                Ok(()) => return Ok(true),
+                Err(e) if e.raw_os_error() == Some(libc::ETIMEDOUT) => {
+                    // Full. Nobody left to make room: the message is not sent.
+                    if self.check_peers()? {
+                        return Err(Error::Disconnected);
+                    }
+                    if deadline.expired() {
+                        return match wait {
+                            Some(None) => Ok(false),
+                            _ => Err(Error::Timeout),
+                        };
+                    }
+                }
+                Err(e) => return Err(Error::io(format!("mq_send {}", self.name()), e)),
+            }
         }
     }
 
@@ -472,22 +705,45 @@ impl MessageQueue {
         buf: &mut Vec<u8>,
         wait: Option<Option<Duration>>,
     ) -> Result<Option<u32>> {
-        buf.clear();
-        buf.resize(self.message_size, 0);
-        let abs = wait.map(sys::abs_deadline);
-        match sys::receive(self.mqd, buf, abs.as_ref()) {
-            Ok((n, prio)) => {
-                buf.truncate(n);
-                Ok(Some(prio))
-            }
-            Err(e) => {
-                buf.clear();
-                match e.raw_os_error() {
-                    Some(libc::ETIMEDOUT) => match wait {
-                        Some(None) => Ok(None),
-                        _ => Err(Error::Timeout),
-                    },
-                    _ => Err(Error::io(format!("mq_receive {}", self.name()), e)),
+        let deadline = match wait {
+            None => Deadline::forever(),
+            Some(d) => Deadline::after(d.unwrap_or(Duration::ZERO)),
+        };
+        let mut last_look = false;
+        loop {
+            buf.clear();
+            buf.resize(self.message_size, 0);
+            let abs = if last_look {
+                Some(sys::abs_deadline(None))
+            } else {
+                self.slice(&deadline)
+            };
+            match sys::receive(self.mqd, buf, abs.as_ref()) {
+                Ok((n, prio)) => {
+                    buf.truncate(n);
+                    return Ok(Some(prio));
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ETIMEDOUT) => {
+                    buf.clear();
+                    if last_look {
+                        return Err(Error::Disconnected);
+                    }
+                    // Empty. Every peer gone? Look once more (a peer's last send may have
+                    // landed just before its death), then it is over.
+                    if self.check_peers()? {
+                        last_look = true;
+                        continue;
+                    }
+                    if deadline.expired() {
+                        return match wait {
+                            Some(None) => Ok(None),
+                            _ => Err(Error::Timeout),
+                        };
+                    }
+                }
+                Err(e) => {
+                    buf.clear();
+                    return Err(Error::io(format!("mq_receive {}", self.name()), e));
                 }
             }
         }
@@ -642,6 +898,9 @@ impl Drop for MessageQueue {
         if self.unlink_on_drop {
             // Never panic in cleanup: a failure to unlink leaves a queue behind, nothing worse.
             let _ = sys::unlink(&self.name);
+            if let Ok(loc) = liveness_location(self.name()) {
+                let _ = loc.unlink();
+            }
         }
     }
 }
@@ -649,6 +908,11 @@ impl Drop for MessageQueue {
 /// Hooks for the async wrapper (`crate::aio::mq`).
 #[cfg(feature = "async")]
 impl MessageQueue {
+    /// Whether this handle watches its peers (then waits must wake to look).
+    pub(crate) fn has_liveness(&self) -> bool {
+        self.liveness.is_some()
+    }
+
     /// The queue descriptor: on Linux a file descriptor that `poll`/`epoll` report
     /// readable while messages wait and writable while there is room.
     pub(crate) fn raw_mqd(&self) -> std::os::fd::RawFd {

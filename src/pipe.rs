@@ -87,6 +87,7 @@ pub struct PipeOptions {
     max_message: usize,
     keep: bool,
     pipe_size: Option<usize>,
+    access: crate::Access,
 }
 
 impl Default for PipeOptions {
@@ -108,10 +109,13 @@ impl PipeOptions {
             max_message: DEFAULT_MAX_MESSAGE,
             keep: false,
             pipe_size: None,
+            access: crate::Access::new(),
         }
     }
 
-    /// File mode of the FIFO when this side creates it (default 0600).
+    /// File mode of the FIFO when this side creates it (default 0600), and the widest mode
+    /// either side accepts when it opens one: a FIFO that grants more, or that another user
+    /// owns (see [`PipeOptions::allow_owner`]), is refused with [`Error::PermissionDenied`].
     ///
     /// ```
     /// let opts = ipcring::pipe::PipeOptions::new().mode(0o666);
@@ -121,6 +125,8 @@ impl PipeOptions {
         self.mode = mode & 0o777;
         self
     }
+
+    crate::access::access_option_methods!(access);
 
     /// Largest message accepted (sender) or believed (receiver), in bytes; at most
     /// `u32::MAX - 8`. A frame announcing more is an [`Error::Framing`] at the receiver.
@@ -378,7 +384,9 @@ impl PipeSender {
                     Err(e) => return Err(e),
                 }
             }
-            if let Some(fd) = fifo::open_nonblock(&self.path, true)? {
+            if let Some(fd) =
+                fifo::open_nonblock(&self.path, true, &self.opts.access, self.opts.mode)?
+            {
                 if let Some(bytes) = self.opts.pipe_size {
                     fifo::set_pipe_size(&fd, bytes)?;
                 }
@@ -585,7 +593,7 @@ impl PipeReceiver {
     pub fn open(path: impl AsRef<Path>, opts: &PipeOptions) -> Result<PipeReceiver> {
         opts.validate()?;
         let path = path.as_ref().to_path_buf();
-        let (fd, created) = Self::open_fd(&path, opts.mode)?;
+        let (fd, created) = Self::open_fd(&path, opts)?;
         Ok(PipeReceiver {
             path,
             opts: opts.clone(),
@@ -599,11 +607,11 @@ impl PipeReceiver {
         })
     }
 
-    fn open_fd(path: &Path, mode: u32) -> Result<(OwnedFd, Option<(u64, u64)>)> {
+    fn open_fd(path: &Path, opts: &PipeOptions) -> Result<(OwnedFd, Option<(u64, u64)>)> {
         // The FIFO may be removed between mkfifo and open (its creator dropping): retry.
         for _ in 0..100 {
-            let created = ensure_fifo(path, mode)?;
-            if let Some(fd) = fifo::open_nonblock(path, false)? {
+            let created = ensure_fifo(path, opts.mode)?;
+            if let Some(fd) = fifo::open_nonblock(path, false, &opts.access, opts.mode)? {
                 // Report ourselves as creator only if the fd is the FIFO we made.
                 let created = created.filter(|id| fifo::fd_identity(&fd).ok() == Some(*id));
                 return Ok((fd, created));
@@ -627,7 +635,7 @@ impl PipeReceiver {
     /// writer is found). The new fd is opened before the old one closes, so a writer that
     /// connected meanwhile never sees the pipe without a reader.
     fn reopen(&mut self) -> Result<()> {
-        let (fd, created) = Self::open_fd(&self.path, self.opts.mode)?;
+        let (fd, created) = Self::open_fd(&self.path, &self.opts)?;
         if created.is_some() {
             self.created = created;
         }

@@ -27,8 +27,28 @@
 //!   twice; none that a send reported as done is lost (for streams: with server
 //!   persistence, `appendonly yes`).
 //!
-//! Redis has no notion of "the peer left": these receivers never return
-//! [`Error::Disconnected`]; use the `_timeout` forms.
+//! # Peer death
+//!
+//! Redis has no notion of "the peer left", so this crate adds one: every sender
+//! ([`Publisher`], [`StreamProducer`]) keeps an entry with a short lifetime
+//! ([`RedisOptions::liveness_ttl`], 2 s by default) in a sorted set beside its channel or
+//! stream (`ipcring:live:channel:<name>` / `ipcring:live:stream:<key>`, with an attach
+//! counter `ipcring:gen:...`), refreshed every `ttl / 4` by a thread with its own connection
+//! and removed when the sender is dropped. Every receiver ([`Subscriber`] on channels,
+//! [`StreamConsumer`]) watches it the same way, and once every sender it has known (alive
+//! when it connected, or come since) is gone, a receive that finds nothing returns
+//! [`Error::Disconnected`], within [`disconnect_bound`] (3.75 s by default) of the last
+//! sender's death, SIGKILL included:
+//!
+//! * a [`StreamConsumer`] first gets every entry the dead producer added (they are in the
+//!   stream; it reads once more after the verdict);
+//! * a [`Subscriber`] first gets every message that reached it; what was published while it
+//!   was not subscribed is lost and counted ([`Subscriber::gaps`]), as always;
+//! * a new sender revives the channel or stream for the same receiver.
+//!
+//! Peers that do not use this crate (`redis-cli`, other languages) keep no entry: while only
+//! they are the senders, nothing is ever reported. A [`Subscriber`] with patterns never
+//! reports `Disconnected` (its senders cannot be known). `liveness_ttl(None)` turns it off.
 //!
 //! # Example
 //!
@@ -53,6 +73,7 @@ use std::time::Duration;
 use crate::{Error, Result};
 
 mod link;
+mod presence;
 mod pubsub;
 mod streams;
 
@@ -60,6 +81,22 @@ pub use pubsub::{Gap, Publisher, Subscriber};
 pub use streams::{
     AckMode, StartFrom, StreamConsumer, StreamEntry, StreamOptions, StreamProducer, DATA_FIELD,
 };
+
+/// The default lifetime of a sender's liveness entry ([`RedisOptions::liveness_ttl`]).
+pub const DEFAULT_LIVENESS_TTL: Duration = Duration::from_secs(2);
+
+/// How long after its last sender's death a waiting receiver returns
+/// [`Error::Disconnected`], at most (plus scheduling delay), for a liveness TTL of `ttl`:
+/// `1.75 × ttl + 250 ms`, 3.75 s with the default.
+///
+/// ```
+/// use std::time::Duration;
+/// use ipcring::redis::{disconnect_bound, DEFAULT_LIVENESS_TTL};
+/// assert_eq!(disconnect_bound(DEFAULT_LIVENESS_TTL), Duration::from_millis(3750));
+/// ```
+pub fn disconnect_bound(ttl: Duration) -> Duration {
+    ttl + ttl / 4 + ttl / 2 + presence::POLL
+}
 
 /// The default largest message: 16 MiB (Redis itself allows 512 MB).
 pub const DEFAULT_MAX_MESSAGE: usize = 16 << 20;
@@ -85,6 +122,7 @@ pub struct RedisOptions {
     pub(crate) max_message: usize,
     pub(crate) health_check: Duration,
     pub(crate) client_name: Option<String>,
+    pub(crate) liveness_ttl: Option<Duration>,
 }
 
 impl Default for RedisOptions {
@@ -98,6 +136,7 @@ impl Default for RedisOptions {
             max_message: DEFAULT_MAX_MESSAGE,
             health_check: Duration::from_secs(5),
             client_name: None,
+            liveness_ttl: Some(DEFAULT_LIVENESS_TTL),
         }
     }
 }
@@ -215,6 +254,24 @@ impl RedisOptions {
         self
     }
 
+    /// Peer liveness (see [the module docs](crate::redis#peer-death)): senders keep an
+    /// entry that lives `ttl` after each refresh (refreshed every `ttl / 4` by a thread of
+    /// their own), and receivers report [`Error::Disconnected`] once every sender they knew
+    /// is gone, within [`disconnect_bound`]`(ttl)`. `None` turns it off (no liveness keys,
+    /// no threads; receivers then never return `Disconnected`). Default
+    /// [`DEFAULT_LIVENESS_TTL`] (2 s); at least 200 ms. A sender cut off from the server
+    /// for longer than `ttl` counts as gone.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let opts = ipcring::redis::RedisOptions::new().liveness_ttl(Some(Duration::from_secs(5)));
+    /// # let _ = opts;
+    /// ```
+    pub fn liveness_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.liveness_ttl = ttl;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
         let positive = [
             ("connect_timeout", self.connect_timeout),
@@ -229,6 +286,14 @@ impl RedisOptions {
                     "redis {name} must not be zero"
                 ))));
             }
+        }
+        if self
+            .liveness_ttl
+            .is_some_and(|t| t < Duration::from_millis(200))
+        {
+            return Err(Error::InvalidConfig(Cow::Borrowed(
+                "redis liveness_ttl must be at least 200 ms",
+            )));
         }
         if self.max_message == 0 || self.max_message > 512 << 20 {
             return Err(Error::InvalidConfig(Cow::Owned(format!(

@@ -5,13 +5,20 @@
 //! # Creation protocol
 //! 1. `O_CREAT|O_EXCL`, mode 0200 (write-only): nobody else can open it for reading yet.
 //! 2. The creator locks its role byte, sizes the file, maps it, writes the header and the
-//!    kind's own fields, and stores `state = READY` **last**, with Release.
-//! 3. `fchmod` to the requested mode (0600 by default).
+//!    kind's own fields, and `fchmod`s it to the requested mode (0600 by default).
+//! 3. It stores `state = READY` **last**, with Release: an opener that sees READY also
+//!    sees the final mode.
 //!
-//! An opener retries (until its deadline) while the name is missing, inaccessible,
-//! smaller than a header, or not yet `READY`; then it validates every header field against
-//! the file's real size before touching anything past the header: a truncated file would
-//! raise SIGBUS, a lying header would send it out of bounds.
+//! # Opening
+//! An opener refuses at once (with [`Error::PermissionDenied`]) a segment whose owner it
+//! does not trust (by default anyone but its own effective uid: see
+//! [`Access`](crate::Access)), whose mode is wider than its own `mode`, or that the system
+//! will not let it open, checking the `fstat` of the descriptor it opened, before reading a
+//! byte. It retries (until its deadline) while the name is missing, still being created by
+//! a trusted user (mode 0200), smaller than a header, or not yet `READY`. It maps the
+//! common header alone, validates it against the file's real size, and only then maps the
+//! whole file and validates the kind's fields: a truncated file would raise SIGBUS, a
+//! lying header would send it out of bounds.
 //!
 //! # Roles and liveness
 //! Each role (producer, consumer, writer, publisher) is an exclusive record lock on one
@@ -24,7 +31,9 @@ use std::os::fd::OwnedFd;
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::access::Access;
 use crate::ring::WaitStrategy;
+use crate::sys::owner::{self, FileType};
 use crate::sys::{self, Location, Mapping};
 use crate::transport::Deadline;
 use crate::{Error, Result};
@@ -104,6 +113,7 @@ pub(crate) struct SegmentOptions {
     pub reclaim_stale: bool,
     pub wait: WaitStrategy,
     pub open_timeout: Duration,
+    pub access: Access,
 }
 
 impl Default for SegmentOptions {
@@ -114,6 +124,7 @@ impl Default for SegmentOptions {
             reclaim_stale: false,
             wait: WaitStrategy::default(),
             open_timeout: Duration::from_secs(5),
+            access: Access::new(),
         }
     }
 }
@@ -127,6 +138,7 @@ impl SegmentOptions {
             total_size,
             mode: self.mode,
             reclaim_stale: self.reclaim_stale,
+            access: self.access,
         }
     }
 
@@ -134,13 +146,25 @@ impl SegmentOptions {
     pub(crate) fn open_deadline(&self) -> Deadline {
         Deadline::after(self.open_timeout)
     }
+
+    /// Who an opened segment may belong to, and the widest mode accepted (this side's
+    /// own `mode`).
+    pub(crate) fn trust(&self) -> Trust {
+        Trust {
+            access: self.access,
+            max_mode: self.mode,
+        }
+    }
 }
 
 /// The builder methods of the [`SegmentOptions`] settings, for an options type with a
 /// `seg: SegmentOptions` field. `$wait_doc` says what waits with the strategy.
 macro_rules! segment_option_methods {
     ($wait_doc:literal) => {
-        /// File mode of a created segment (default 0600).
+        /// File mode of a created segment (default 0600), and the widest mode `open`
+        /// accepts: a segment whose mode grants anything beyond it (0666 to a caller that
+        /// asked for 0600) is refused with
+        /// [`Error::PermissionDenied`](crate::Error::PermissionDenied).
         pub fn mode(mut self, mode: u32) -> Self {
             self.seg.mode = mode;
             self
@@ -170,9 +194,28 @@ macro_rules! segment_option_methods {
             self.seg.open_timeout = timeout;
             self
         }
+
+        $crate::access::access_option_methods!(seg.access);
     };
 }
 pub(crate) use segment_option_methods;
+
+/// Who an opened segment may belong to and how wide its mode may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Trust {
+    pub access: Access,
+    pub max_mode: u32,
+}
+
+impl Trust {
+    /// Owner check only (any mode): for reading a segment's header (`inspect`, `rm`).
+    pub(crate) fn owner_only(access: Access) -> Trust {
+        Trust {
+            access,
+            max_mode: 0o777,
+        }
+    }
+}
 
 /// How to create a segment.
 #[derive(Debug, Clone)]
@@ -182,6 +225,7 @@ pub(crate) struct CreateSpec {
     pub total_size: u64,
     pub mode: u32,
     pub reclaim_stale: bool,
+    pub access: Access,
 }
 
 /// An attached segment: the open file, its mapping, the role lock this handle holds.
@@ -216,7 +260,9 @@ impl Segment {
         let fd = match loc.create_excl(0o200)? {
             Some(fd) => fd,
             None => {
-                if spec.reclaim_stale && Self::reclaim_if_stale(&loc)? {
+                if spec.reclaim_stale
+                    && Self::reclaim_if_stale(&loc, &Trust::owner_only(spec.access))?
+                {
                     loc.create_excl(0o200)?
                         .ok_or_else(|| Error::AlreadyExists(loc.display()))?
                 } else {
@@ -266,12 +312,14 @@ impl Segment {
             .unwrap_or(0);
         hdr.created_ns.store(now, Ordering::Relaxed);
         init(&map);
-        // SYNC: publishes every header and kind field written above to openers, which
-        // load `state` with Acquire before reading them.
-        hdr.state.store(STATE_READY, Ordering::Release);
+        // The final mode before READY, so that an opener that sees READY also sees the
+        // mode it checks (it refuses a mode wider than its own).
         if let Err(e) = sys::fchmod(&fd, spec.mode) {
             return Err(fail(&loc, e));
         }
+        // SYNC: publishes every header and kind field written above to openers, which
+        // load `state` with Acquire before reading them.
+        hdr.state.store(STATE_READY, Ordering::Release);
         Ok(Segment {
             loc,
             fd,
@@ -282,76 +330,63 @@ impl Segment {
     }
 
     /// Opens an existing segment of `kind`, waiting until `deadline` for it to appear and
-    /// become ready, validating the common header, then `validate` for the kind's fields,
-    /// then locking `role` (if any). `write` maps it writable.
+    /// become ready, checking its owner and mode against `trust`, validating the common
+    /// header, then `validate` for the kind's fields, then locking `role` (if any). `write`
+    /// maps it writable.
+    ///
+    /// Order (docs/LAYOUT.md, "Opening"): open; `fstat` the descriptor and refuse an owner
+    /// `trust` does not accept (at once, before reading a byte); map the common header
+    /// alone and wait for READY; `fstat` again and check the mode and that the file's size
+    /// equals the header's `total_size`; only then map the whole file and validate the
+    /// kind's fields. Nothing past the header is mapped before the file is known to be as
+    /// large as the header says.
     pub(crate) fn open(
         name: &str,
         kind: u32,
         deadline: Deadline,
         write: bool,
+        trust: &Trust,
         role: Option<(u64, &'static str)>,
         validate: impl Fn(&Mapping, &str) -> Result<()>,
     ) -> Result<Segment> {
         let loc = Location::parse(name)?;
         let shown = loc.display();
-        let bad = |reason: String| Error::BadSegment {
-            path: shown.clone(),
-            reason: reason.into(),
-        };
         let mut pause = Duration::from_micros(100);
         loop {
             let retry_reason: String;
-            match loc.open_existing(write)? {
+            match loc.open_existing(write, &trust.access)? {
                 None => retry_reason = "does not exist (or is not yet accessible)".into(),
-                Some(fd) => {
-                    let (size, _, _) = sys::fstat(&fd)?;
-                    if size < COMMON_HEADER_SIZE as u64 {
-                        retry_reason = format!("truncated: {size} bytes, smaller than the {COMMON_HEADER_SIZE}-byte header");
-                    } else {
-                        let len = usize::try_from(size)
-                            .map_err(|_| bad(format!("size {size} does not fit in memory")))?;
-                        let map = Mapping::map(&fd, len, write)?;
-                        let hdr = header_of(&map);
-                        let magic = hdr.magic.load(Ordering::Relaxed);
-                        if magic != MAGIC && magic != 0 {
-                            return Err(bad(format!("wrong magic {magic:#018x} (expected {MAGIC:#018x}: \"SHMRING\\0\")")));
-                        }
-                        // SYNC: pairs with the creator's Release store of READY: every header
-                        // field is visible after this load.
-                        let state = hdr.state.load(Ordering::Acquire);
-                        if magic == MAGIC && state == STATE_READY {
-                            validate_common(&map, size, kind, &shown)?;
-                            validate(&map, &shown)?;
-                            if let Some((byte, rname)) = role {
-                                if !sys::try_lock_byte(&fd, byte)? {
-                                    return Err(Error::RoleTaken {
-                                        role: rname,
-                                        name: shown,
-                                    });
-                                }
+                Some(fd) => match Self::attach_ready(&loc, fd, kind, write, trust)? {
+                    Ready::Yes(fd, map) => {
+                        validate(&map, &shown)?;
+                        if let Some((byte, rname)) = role {
+                            if !sys::try_lock_byte(&fd, byte)? {
+                                return Err(Error::RoleTaken {
+                                    role: rname,
+                                    name: shown,
+                                });
                             }
-                            return Ok(Segment {
-                                loc,
-                                fd,
-                                map,
-                                creator: false,
-                                keep: true,
-                            });
                         }
-                        retry_reason = if magic == 0 {
-                            "never initialised (empty header; its creator may have died while creating it)".into()
-                        } else {
-                            format!("never became ready (state {state:#x})")
-                        };
+                        return Ok(Segment {
+                            loc,
+                            fd,
+                            map,
+                            creator: false,
+                            keep: true,
+                        });
                     }
-                }
+                    Ready::NotYet(why) => retry_reason = why,
+                },
             }
             match deadline.remaining() {
                 Some(left) if left.is_zero() => {
                     return Err(if retry_reason.starts_with("does not exist") {
                         Error::NotFound(shown)
                     } else {
-                        bad(retry_reason)
+                        Error::BadSegment {
+                            path: shown,
+                            reason: retry_reason.into(),
+                        }
                     })
                 }
                 left => {
@@ -363,12 +398,74 @@ impl Segment {
         }
     }
 
-    /// Removes a leftover segment with no live role. `Ok(true)` if it was removed.
-    pub(crate) fn reclaim_if_stale(loc: &Location) -> Result<bool> {
-        let Some(fd) = loc.open_existing(false)? else {
-            // Gone (or inaccessible): let the caller retry creation.
+    /// One attempt of [`Segment::open`] on an opened descriptor: the owner check, the
+    /// header alone, READY, the size and mode, then the whole mapping.
+    fn attach_ready(
+        loc: &Location,
+        fd: OwnedFd,
+        kind: u32,
+        write: bool,
+        trust: &Trust,
+    ) -> Result<Ready> {
+        let shown = loc.display();
+        // The owner first, on the descriptor (not the path): nothing of another user's
+        // object is read. The mode is checked once READY (the creator sets it before).
+        let st = owner::check_fd(&fd, &shown, FileType::Regular, &trust.access, 0o7777)?;
+        let Some(hdr_map) = map_header(&fd, st.size, write)? else {
+            return Ok(Ready::NotYet(format!(
+                "truncated: {} bytes, smaller than the {COMMON_HEADER_SIZE}-byte header",
+                st.size
+            )));
+        };
+        let hdr = header_of(&hdr_map);
+        let magic = hdr.magic.load(Ordering::Relaxed);
+        if magic != MAGIC && magic != 0 {
+            return Err(Error::BadSegment {
+                path: shown,
+                reason: format!(
+                    "wrong magic {magic:#018x} (expected {MAGIC:#018x}: \"SHMRING\\0\")"
+                )
+                .into(),
+            });
+        }
+        // SYNC: pairs with the creator's Release store of READY: every header field is
+        // visible after this load.
+        let state = hdr.state.load(Ordering::Acquire);
+        if magic != MAGIC || state != STATE_READY {
+            return Ok(Ready::NotYet(if magic == 0 {
+                "never initialised (empty header; its creator may have died while creating it)"
+                    .into()
+            } else {
+                format!("never became ready (state {state:#x})")
+            }));
+        }
+        let st = owner::check_fd(
+            &fd,
+            &shown,
+            FileType::Regular,
+            &trust.access,
+            trust.max_mode,
+        )?;
+        validate_common(&hdr_map, st.size, kind, &shown)?;
+        drop(hdr_map);
+        let map = map_whole(&fd, st.size, write, &shown)?;
+        Ok(Ready::Yes(fd, map))
+    }
+
+    /// Removes a leftover segment with no live role. `Ok(true)` if it was removed (or is
+    /// gone). A segment `trust` does not accept is never removed: [`Error::PermissionDenied`].
+    pub(crate) fn reclaim_if_stale(loc: &Location, trust: &Trust) -> Result<bool> {
+        let Some(fd) = loc.open_existing(false, &trust.access)? else {
+            // Gone (or still being created by a trusted user): let the caller retry.
             return Ok(true);
         };
+        owner::check_fd(
+            &fd,
+            &loc.display(),
+            FileType::Regular,
+            &trust.access,
+            0o7777,
+        )?;
         for b in 0..ROLE_BYTES {
             if sys::byte_locked(&fd, b)? {
                 return Ok(false);
@@ -421,6 +518,31 @@ pub(crate) fn header_of(map: &Mapping) -> &SegmentHeader {
     // every caller before mapping), SegmentHeader is repr(C) of atomics, for which any bit
     // pattern is valid, and the reference cannot outlive `map`.
     unsafe { &*(map.as_ptr() as *const SegmentHeader) }
+}
+
+/// Outcome of one opening attempt.
+enum Ready {
+    /// Ready and validated: the descriptor and the whole mapping.
+    Yes(OwnedFd, Mapping),
+    /// Not (yet) usable, for this reason: retry until the deadline.
+    NotYet(String),
+}
+
+/// Maps the common header alone (`None` if the file is smaller than it).
+fn map_header(fd: &OwnedFd, size: u64, write: bool) -> Result<Option<Mapping>> {
+    if size < COMMON_HEADER_SIZE as u64 {
+        return Ok(None);
+    }
+    Mapping::map(fd, COMMON_HEADER_SIZE, write).map(Some)
+}
+
+/// Maps the whole file, `size` bytes (its validated `total_size`).
+fn map_whole(fd: &OwnedFd, size: u64, write: bool, shown: &str) -> Result<Mapping> {
+    let len = usize::try_from(size).map_err(|_| Error::BadSegment {
+        path: shown.to_owned(),
+        reason: format!("size {size} does not fit in memory").into(),
+    })?;
+    Mapping::map(fd, len, write)
 }
 
 fn validate_common(map: &Mapping, size: u64, kind: u32, shown: &str) -> Result<()> {
@@ -492,6 +614,15 @@ pub(crate) fn inspect_with<T>(
     name: &str,
     f: impl FnOnce(&Mapping, &SegmentInfo) -> Result<T>,
 ) -> Result<(SegmentInfo, T)> {
+    inspect_as(name, &Access::new(), f)
+}
+
+/// [`inspect_with`] accepting the owners `access` allows besides this user.
+pub(crate) fn inspect_as<T>(
+    name: &str,
+    access: &Access,
+    f: impl FnOnce(&Mapping, &SegmentInfo) -> Result<T>,
+) -> Result<(SegmentInfo, T)> {
     let loc = Location::parse(name)?;
     let shown = loc.display();
     let bad = |reason: String| Error::BadSegment {
@@ -499,18 +630,16 @@ pub(crate) fn inspect_with<T>(
         reason: reason.into(),
     };
     let fd = loc
-        .open_existing(false)?
+        .open_existing(false, access)?
         .ok_or_else(|| Error::NotFound(shown.clone()))?;
-    let (size, _, _) = sys::fstat(&fd)?;
-    if size < COMMON_HEADER_SIZE as u64 {
+    let st = owner::check_fd(&fd, &shown, FileType::Regular, access, 0o7777)?;
+    let size = st.size;
+    let Some(hdr_map) = map_header(&fd, size, false)? else {
         return Err(bad(format!(
             "truncated: {size} bytes, smaller than the {COMMON_HEADER_SIZE}-byte header"
         )));
-    }
-    let len =
-        usize::try_from(size).map_err(|_| bad(format!("size {size} does not fit in memory")))?;
-    let map = Mapping::map(&fd, len, false)?;
-    let h = header_of(&map);
+    };
+    let h = header_of(&hdr_map);
     let magic = h.magic.load(Ordering::Relaxed);
     if magic != MAGIC {
         return Err(bad(format!(
@@ -524,7 +653,10 @@ pub(crate) fn inspect_with<T>(
         ));
     }
     let kind = h.kind.load(Ordering::Relaxed);
-    validate_common(&map, size, kind, &shown)?;
+    validate_common(&hdr_map, size, kind, &shown)?;
+    drop(hdr_map);
+    let map = map_whole(&fd, size, false, &shown)?;
+    let h = header_of(&map);
     let mut roles_held = [false; ROLE_BYTES as usize];
     for (b, held) in roles_held.iter_mut().enumerate() {
         *held = sys::byte_locked(&fd, b as u64)?;

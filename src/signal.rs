@@ -66,6 +66,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use crate::sys::owner;
 use crate::sys::sig::{self, Sent};
 use crate::transport::Deadline;
 use crate::{Error, Result};
@@ -104,6 +105,7 @@ pub struct SignalOptions {
     name: String,
     dir: Option<PathBuf>,
     rt_offset: i32,
+    access: crate::Access,
 }
 
 impl SignalOptions {
@@ -118,6 +120,7 @@ impl SignalOptions {
             name: name.into(),
             dir: None,
             rt_offset: DEFAULT_RT_OFFSET,
+            access: crate::Access::new(),
         }
     }
 
@@ -131,6 +134,8 @@ impl SignalOptions {
         self.dir = Some(dir.into());
         self
     }
+
+    crate::access::access_option_methods!(access);
 
     /// The payload signal is `SIGRTMIN + offset` (default 4); senders and receivers must
     /// agree. `SIGRTMIN` itself and the first two above it are often used by threading
@@ -194,32 +199,40 @@ impl SignalOptions {
 }
 
 /// Creates `dir` (and parents) with mode 0700 where this call creates them, and checks that
-/// the final directory belongs to this user (a directory planted by another user in a shared
-/// temp dir must not be trusted).
-fn ensure_private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+/// the final directory is a directory (not a symlink to one) that belongs to this user or
+/// one `access` allows, and that nobody else may write in it (group members may when
+/// `access` allows a group): a directory planted by another user in a shared temp dir must
+/// not be trusted, and entries planted in ours would have us signal processes we never
+/// meant to.
+fn ensure_private_dir(dir: &Path, access: &crate::Access) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
         .map_err(|e| Error::io(format!("mkdir {}", dir.display()), e))?;
-    let md = std::fs::metadata(dir).map_err(|e| Error::io(format!("stat {}", dir.display()), e))?;
-    if !md.is_dir() {
-        return Err(Error::AlreadyExists(format!(
-            "{} (not a directory)",
-            dir.display()
-        )));
-    }
-    if md.uid() != sig::uid() {
-        return Err(Error::InvalidConfig(
-            format!(
-                "registry {} belongs to uid {}, not to this user",
-                dir.display(),
-                md.uid()
-            )
-            .into(),
-        ));
-    }
+    let fd = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(dir)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOTDIR) => {
+                Error::AlreadyExists(format!("{} (not a directory)", dir.display()))
+            }
+            _ => owner::open_error("open", dir, e),
+        })?;
+    let max_mode = if access.group().is_some() {
+        0o775
+    } else {
+        0o755
+    };
+    owner::check_fd(
+        &fd,
+        &dir.display().to_string(),
+        owner::FileType::Dir,
+        access,
+        max_mode,
+    )?;
     Ok(())
 }
 
@@ -278,7 +291,14 @@ impl Registry {
     pub fn open(opts: &SignalOptions) -> Result<Registry> {
         let dir = opts.resolve_dir()?;
         let rt = opts.rt_signal()?;
-        ensure_private_dir(&dir)?;
+        if opts.dir.is_none() {
+            // The default location's parent (`ipcring-signal-<uid>` in a shared temp dir)
+            // could have been planted by another user, who could then swap what is in it.
+            if let Some(base) = dir.parent() {
+                ensure_private_dir(base, &opts.access)?;
+            }
+        }
+        ensure_private_dir(&dir, &opts.access)?;
         Ok(Registry { dir, rt })
     }
 

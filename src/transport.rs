@@ -44,6 +44,7 @@ pub trait Sender {
     fn send(&mut self, msg: &[u8]) -> Result<()>;
 
     /// Sends `msg` if there is room now. `Ok(false)` means no room: nothing was sent.
+    #[must_use = "false means the channel was full and the message was not sent"]
     fn try_send(&mut self, msg: &[u8]) -> Result<bool>;
 
     /// Sends `msg`, waiting at most `timeout` for room.
@@ -64,6 +65,7 @@ pub trait Receiver {
 
     /// Receives the next message into `buf` (cleared first) if one is there now.
     /// `Ok(false)` means none was waiting; `buf` is then left empty.
+    #[must_use = "false means nothing was received and `buf` holds no new message"]
     fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool>;
 
     /// Receives the next message into `buf` (cleared first), waiting at most `timeout`.

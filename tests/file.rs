@@ -128,6 +128,63 @@ fn read_all(r: &mut LogReader, writers: usize, per: usize) {
     }
 }
 
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn signal_ready(path: &Path, who: usize) {
+    std::fs::write(with_suffix(path, &format!(".ready.{who}")), b"").unwrap();
+}
+
+fn wait_for_file(p: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !p.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {}",
+            p.display()
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn wait_ready(path: &Path, who: usize) {
+    wait_for_file(&with_suffix(path, &format!(".ready.{who}")));
+}
+
+fn wait_for_go(path: &Path) {
+    wait_for_file(&with_suffix(path, ".go"));
+}
+
+/// Replaces `lock` as a careful cleanup would: takes the lock on the old file, removes it,
+/// creates a new empty file in its place, and only then lets go of the old one. Nobody who
+/// re-checks the file after locking can then work under the old inode. The new file gets
+/// mode 0600, as the crate creates it: a wider one is refused by the log (another user could
+/// hold the lock through a read-only descriptor).
+fn replace_lock_file(lock: &Path) {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let old = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(lock)
+        .unwrap();
+    // SAFETY: plain syscall on a file this function owns.
+    assert_eq!(unsafe { libc::flock(old.as_raw_fd(), libc::LOCK_EX) }, 0);
+    std::fs::remove_file(lock).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(lock)
+        .unwrap();
+    drop(old);
+}
+
 /// The peer roles, run in a child process.
 #[test]
 fn peer() {
@@ -197,6 +254,59 @@ fn peer() {
                     .unwrap();
                 assert_eq!(r, Ok(json!(base + i)));
             }
+        }
+        "log-writer-on-go" => {
+            // Opens the log (and its lock file) now, says so, waits for the go, writes, then
+            // stays alive until killed.
+            let (w, n) = arg.split_once(',').unwrap();
+            let (w, n): (usize, usize) = (w.parse().unwrap(), n.parse().unwrap());
+            let mut tx = LogWriter::open(&path, &LogOptions::new()).unwrap();
+            signal_ready(&path, w);
+            wait_for_go(&path);
+            for seq in 0..n {
+                tx.send(&message(w, seq)).unwrap();
+            }
+            std::fs::write(with_suffix(&path, &format!(".done.{w}")), b"").unwrap();
+            std::thread::sleep(Duration::from_secs(60));
+        }
+        "submitter-on-go" => {
+            // Opens the mailbox now, says so, waits for the go, adds `n` commands (each a
+            // read-modify-write of the whole document), then waits for every answer.
+            let (tag, n) = arg.split_once(',').unwrap();
+            let (tag, n): (usize, usize) = (tag.parse().unwrap(), n.parse().unwrap());
+            let mut mb = Mailbox::open(&path).unwrap();
+            signal_ready(&path, tag);
+            wait_for_go(&path);
+            let ids: Vec<String> = (0..n)
+                .map(|i| mb.submit("add", vec![json!(tag), json!(i)]).unwrap())
+                .collect();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            for (i, id) in ids.iter().enumerate() {
+                loop {
+                    // A lost submit is NotFound, a torn document Corrupt: both fail here.
+                    match mb.answer(id).unwrap() {
+                        Some(r) => {
+                            assert_eq!(r, Ok(json!(tag + i)), "answer to {tag}+{i}");
+                            break;
+                        }
+                        None => {
+                            assert!(Instant::now() < deadline, "no answer to {tag}+{i}");
+                            mb.wait_for_change(Some(Duration::from_millis(100)))
+                                .unwrap();
+                        }
+                    }
+                }
+            }
+        }
+        "alice-ready" => {
+            let mut mb = Mailbox::open(&path).unwrap();
+            mb.init().unwrap();
+            signal_ready(&path, 0);
+            let stop = Instant::now() + Duration::from_secs(90);
+            mb.serve(&mut |c, a| article_alice(c, a), &mut || {
+                Instant::now() < stop
+            })
+            .unwrap();
         }
         other => panic!("unknown role {other}"),
     }
@@ -441,4 +551,80 @@ fn mailbox_rust_alice_and_two_rust_bobs_in_separate_processes() {
         .filter(|v| v.get("result").is_some())
         .count();
     assert_eq!(answered, 15 * 2 + 2);
+}
+
+#[test]
+fn mailbox_lock_file_replaced_under_running_processes_keeps_exclusion() {
+    let dir = unique_dir();
+    let path = dir.path().join("shared.json");
+    let lock = with_suffix(&path, ".lock");
+    const N: usize = 60;
+    // Alice and one submitter open the mailbox (and its lock file) before the replacement...
+    let mut alice = Peer(spawn("alice-ready", &path, ""));
+    wait_ready(&path, 0);
+    let early = spawn("submitter-on-go", &path, &format!("1000,{N}"));
+    wait_ready(&path, 1000);
+    replace_lock_file(&lock);
+    // ...two more after it: without re-checking, the first two would lock a deleted inode
+    // while these lock the new file, and their read-modify-writes would tear or lose commands.
+    let late: Vec<Child> = [2000, 3000]
+        .iter()
+        .map(|t| spawn("submitter-on-go", &path, &format!("{t},{N}")))
+        .collect();
+    wait_ready(&path, 2000);
+    wait_ready(&path, 3000);
+    std::fs::write(with_suffix(&path, ".go"), b"").unwrap();
+    // Once more while they all run.
+    std::thread::sleep(Duration::from_millis(20));
+    replace_lock_file(&lock);
+    wait_ok(early);
+    for c in late {
+        wait_ok(c);
+    }
+    alice.0.kill().unwrap();
+    alice.0.wait().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let cmds = doc["commands"].as_object().unwrap();
+    assert_eq!(cmds.len(), 3 * N);
+    assert!(cmds.values().all(|v| v.get("result").is_some()));
+}
+
+#[test]
+fn log_lock_file_replaced_under_running_writers_keeps_every_message_and_liveness() {
+    let dir = unique_dir();
+    let path = dir.path().join("log");
+    let lock = with_suffix(&path, ".lock");
+    const N: usize = 3000;
+    // Writer 0 opens before the replacement, writers 1 and 2 after.
+    let mut early = Peer(spawn("log-writer-on-go", &path, &format!("0,{N}")));
+    wait_ready(&path, 0);
+    replace_lock_file(&lock);
+    let mut late: Vec<Peer> = (1..3)
+        .map(|w| Peer(spawn("log-writer-on-go", &path, &format!("{w},{N}"))))
+        .collect();
+    wait_ready(&path, 1);
+    wait_ready(&path, 2);
+    // A reader that only ever saw the new lock file.
+    let mut r = LogReader::open(&path, &LogOptions::new()).unwrap();
+    std::fs::write(with_suffix(&path, ".go"), b"").unwrap();
+    read_all(&mut r, 3, N);
+    for w in 0..3 {
+        wait_for_file(&with_suffix(&path, &format!(".done.{w}")));
+    }
+    // All three are alive, idle: nothing more, and not disconnected.
+    assert!(r
+        .recv_timeout(Duration::from_millis(200))
+        .unwrap_err()
+        .is_timeout());
+    // Once the lock file is replaced again, the idle writers still count as alive.
+    replace_lock_file(&lock);
+    assert!(r
+        .recv_timeout(Duration::from_millis(200))
+        .unwrap_err()
+        .is_timeout());
+    for p in late.iter_mut().chain(std::iter::once(&mut early)) {
+        p.0.kill().unwrap();
+        p.0.wait().unwrap();
+    }
+    assert!(r.recv().unwrap_err().is_disconnected());
 }

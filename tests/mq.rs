@@ -107,6 +107,13 @@ fn peer_role() {
             println!("SENT");
             std::thread::sleep(Duration::from_secs(60));
         }
+        "receive_one_then_hang" => {
+            println!("READY");
+            let m = q.recv_timeout(Duration::from_secs(30)).unwrap();
+            assert_eq!(m, message(0));
+            println!("RECEIVED");
+            std::thread::sleep(Duration::from_secs(60));
+        }
         other => panic!("unknown role {other}"),
     }
     std::process::exit(0);
@@ -127,7 +134,116 @@ fn order_and_integrity_between_processes() {
         assert_eq!(buf, message(seq), "message {seq} differs");
     }
     peer.finish();
-    assert!(!q.try_recv_into(&mut buf).unwrap());
+    // The sender has gone and everything it sent was received.
+    assert!(q.try_recv_into(&mut buf).unwrap_err().is_disconnected());
+}
+
+/// Kills `peer` from another thread a little later, so that this thread is most likely
+/// blocked in a wait when the peer dies (if not, the result must be the same).
+fn kill_soon(peer: &Peer) -> std::thread::JoinHandle<()> {
+    let pid = peer.child.id() as libc::pid_t;
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        // SAFETY: plain syscall; the child is not reaped before this thread is joined.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    })
+}
+
+/// A receiver blocked (without a timeout) on an empty queue learns that its only peer was
+/// SIGKILLed: every message it sent first, then `Disconnected`.
+#[test]
+fn blocked_receiver_gets_everything_then_disconnected_when_the_sender_is_killed() {
+    let name = unique("rxdead");
+    let mut q = MessageQueue::create(&name, &MqOptions::new()).unwrap();
+    let mut peer = Peer::spawn("send_then_hang", &name);
+    peer.wait_line("SENT");
+    for seq in 0..5 {
+        assert_eq!(q.recv().unwrap(), message(seq));
+    }
+    let killer = kill_soon(&peer);
+    let e = q.recv().unwrap_err();
+    assert!(e.is_disconnected(), "{e}");
+    killer.join().unwrap();
+    // Stays so, also for the try_ and timed forms.
+    assert!(q
+        .try_recv_into(&mut Vec::new())
+        .unwrap_err()
+        .is_disconnected());
+    assert!(q
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_err()
+        .is_disconnected());
+    // A new peer revives the queue.
+    let mut bob = MessageQueue::open(&name, &MqOptions::new()).unwrap();
+    bob.send(b"again").unwrap();
+    assert_eq!(q.recv().unwrap(), b"again");
+}
+
+/// A sender blocked on a full queue learns that the receiver was SIGKILLed: `Disconnected`,
+/// the message not sent, the earlier ones still queued.
+#[test]
+fn blocked_sender_gets_disconnected_when_the_receiver_is_killed() {
+    let name = unique("txdead");
+    let mut q =
+        MessageQueue::create(&name, &MqOptions::new().max_messages(2).message_size(8192)).unwrap();
+    let mut peer = Peer::spawn("receive_one_then_hang", &name);
+    peer.wait_line("READY");
+    for seq in 0..3 {
+        q.send(&message(seq)).unwrap();
+    }
+    peer.wait_line("RECEIVED");
+    // Messages 1 and 2 fill the queue; this one waits for room nobody will make.
+    let killer = kill_soon(&peer);
+    let e = q.send(&message(3)).unwrap_err();
+    assert!(e.is_disconnected(), "{e}");
+    killer.join().unwrap();
+    assert_eq!(q.attributes().unwrap().current_messages, 2);
+    assert_eq!(q.recv().unwrap(), message(1));
+}
+
+/// With liveness off, a dead peer is not reported: the wait ends by its timeout.
+#[test]
+fn liveness_off_waits_for_the_timeout() {
+    let name = unique("nolive");
+    let mut q = MessageQueue::create(&name, &MqOptions::new().liveness(false)).unwrap();
+    let mut peer = Peer::spawn("send_then_hang", &name);
+    peer.wait_line("SENT");
+    peer.child.kill().unwrap();
+    peer.child.wait().unwrap();
+    for _ in 0..5 {
+        q.recv().unwrap();
+    }
+    assert!(q
+        .recv_timeout(Duration::from_millis(300))
+        .unwrap_err()
+        .is_timeout());
+}
+
+/// The async queue, blocked in a receive, learns of the sender's SIGKILL too.
+#[cfg(feature = "async")]
+#[test]
+fn async_receiver_gets_disconnected_when_the_sender_is_killed() {
+    use ipcring::aio::mq::AsyncMessageQueue;
+    use ipcring::aio::AsyncReceiver;
+    let name = unique("aiodead");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut q = AsyncMessageQueue::create(&name, &MqOptions::new()).unwrap();
+        let mut peer = Peer::spawn("send_then_hang", &name);
+        peer.wait_line("SENT");
+        let mut buf = Vec::new();
+        for seq in 0..5 {
+            q.recv_into(&mut buf).await.unwrap();
+            assert_eq!(buf, message(seq));
+        }
+        let killer = kill_soon(&peer);
+        let e = q.recv_into(&mut buf).await.unwrap_err();
+        assert!(e.is_disconnected(), "{e}");
+        killer.join().unwrap();
+    });
 }
 
 /// A sender killed after sending: everything it sent is still there (the kernel keeps it).
@@ -145,7 +261,8 @@ fn messages_outlive_a_killed_sender() {
             message(seq)
         );
     }
-    assert!(!q.try_recv_into(&mut Vec::new()).unwrap());
+    // Then: the sender is gone, nothing more will come.
+    assert!(q.recv().unwrap_err().is_disconnected());
 }
 
 #[test]
@@ -237,4 +354,24 @@ fn creator_unlinks_unless_kept() {
         MessageQueue::open(&name, &MqOptions::new()),
         Err(Error::NotFound(_))
     ));
+}
+
+/// The liveness file sits in /dev/shm beside the queue, with the queue's mode whatever the
+/// umask, and goes when the creator unlinks the queue.
+#[test]
+fn liveness_file_has_the_queue_mode_and_goes_with_the_queue() {
+    use std::os::unix::fs::PermissionsExt;
+    let name = unique("mode");
+    let file = format!("/dev/shm/ipcring-mq.{}", &name[1..]);
+    let q = MessageQueue::create(&name, &MqOptions::new().mode(0o640)).unwrap();
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o640);
+    let opener = MessageQueue::open(&name, &MqOptions::new()).unwrap();
+    drop(opener);
+    assert!(std::path::Path::new(&file).exists(), "an opener leaves it");
+    drop(q);
+    assert!(
+        !std::path::Path::new(&file).exists(),
+        "the creator removes it"
+    );
 }

@@ -66,6 +66,23 @@ fn fast() -> RedisOptions {
         .io_timeout(Duration::from_secs(5))
 }
 
+/// [`fast`] with a short liveness TTL (500 ms), so that a dead peer shows within
+/// `disconnect_bound` = 1.125 s.
+fn live() -> RedisOptions {
+    fast().liveness_ttl(Some(Duration::from_millis(500)))
+}
+
+/// SIGKILLs `child` from another thread a little later, so that the caller is most likely
+/// blocked in a receive when the peer dies (if not, the outcome must be the same).
+fn kill_soon(child: &Child) -> std::thread::JoinHandle<()> {
+    let pid = child.id() as libc::pid_t;
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        // SAFETY: plain syscall; the child is reaped only after this thread is joined.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    })
+}
+
 fn stream_opts() -> StreamOptions {
     StreamOptions::new()
         .redis(fast())
@@ -174,6 +191,31 @@ fn peer_role() {
                 std::thread::sleep(Duration::from_millis(3));
             }
             say("done");
+        }
+        // publish N messages on channel args[0] (liveness TTL 500 ms), then wait to be killed
+        "publish-then-hang" => {
+            let n: usize = args[1].parse().unwrap();
+            let mut tx = Publisher::connect(&url, &args[0], &live()).unwrap();
+            for i in 0..n {
+                assert_eq!(tx.publish(format!("{i}").as_bytes()).unwrap(), 1);
+            }
+            say("sent");
+            loop {
+                std::thread::sleep(Duration::from_secs(60));
+            }
+        }
+        // add N entries to stream args[0] (liveness TTL 500 ms), then wait to be killed
+        "add-then-hang" => {
+            let n: usize = args[1].parse().unwrap();
+            let opts = stream_opts().redis(live());
+            let mut tx = StreamProducer::connect(&url, &args[0], &opts).unwrap();
+            for i in 0..n {
+                tx.send(format!("{i}").as_bytes()).unwrap();
+            }
+            say("sent");
+            loop {
+                std::thread::sleep(Duration::from_secs(60));
+            }
         }
         other => panic!("unknown peer role {other}"),
     }
@@ -361,7 +403,7 @@ fn stream_survives_a_server_crash_and_restart() {
         if seen.insert(i) {
             // First deliveries come in order; a repeat (a retried add, or an entry whose
             // acknowledgement the crash took) may come again later.
-            assert!(last.map_or(true, |l| i > l), "{i} after {last:?}");
+            assert!(last.is_none_or(|l| i > l), "{i} after {last:?}");
             last = Some(i);
         }
         if i == 100 && !restarted {
@@ -694,4 +736,104 @@ fn consumer_recreates_a_group_the_server_lost() {
         .is_timeout());
     tx.send(b"two").unwrap();
     assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), b"two");
+}
+
+#[test]
+fn blocked_subscriber_gets_disconnected_after_its_publisher_is_killed() {
+    let Some(url) =
+        server_url("blocked_subscriber_gets_disconnected_after_its_publisher_is_killed")
+    else {
+        return;
+    };
+    let _g = SERVER.read().unwrap();
+    let ch = unique("live-pub");
+    const N: usize = 50;
+    let mut rx = Subscriber::connect(&url, &ch, &live()).unwrap();
+    let (mut child, mut out) = peer("publish-then-hang", &url, &[&ch, &N.to_string()]);
+    wait_for(&mut out, "sent");
+    for i in 0..N {
+        assert_eq!(rx.recv().unwrap(), format!("{i}").as_bytes());
+    }
+    // Alive and idle for more than twice the bound: nothing, and not Disconnected.
+    let e = rx.recv_timeout(Duration::from_millis(2500)).unwrap_err();
+    assert!(e.is_timeout(), "{e}");
+    let killer = kill_soon(&child);
+    let e = rx.recv().unwrap_err();
+    assert!(e.is_disconnected(), "{e}");
+    killer.join().unwrap();
+    child.wait().unwrap();
+    // Nothing was lost on the way.
+    assert_eq!(rx.gaps(), 0);
+    assert!(rx
+        .try_recv_into(&mut Vec::new())
+        .unwrap_err()
+        .is_disconnected());
+    // A new publisher revives the channel.
+    let mut tx = Publisher::connect(&url, &ch, &live()).unwrap();
+    assert_eq!(tx.publish(b"again").unwrap(), 1);
+    assert_eq!(rx.recv().unwrap(), b"again");
+    // And a clean drop is a departure too.
+    drop(tx);
+    assert!(rx.recv().unwrap_err().is_disconnected());
+}
+
+#[test]
+fn stream_consumer_gets_every_entry_then_disconnected_after_its_producer_is_killed() {
+    let Some(url) = server_url(
+        "stream_consumer_gets_every_entry_then_disconnected_after_its_producer_is_killed",
+    ) else {
+        return;
+    };
+    let _g = SERVER.read().unwrap();
+    let key = unique("live-stream");
+    const N: usize = 300;
+    let opts = stream_opts().redis(live());
+    let mut rx = StreamConsumer::connect(&url, &key, "g", "c1", &opts).unwrap();
+    let (mut child, mut out) = peer("add-then-hang", &url, &[&key, &N.to_string()]);
+    wait_for(&mut out, "sent");
+    // Killed before anything was read: all of it is in the stream.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for i in 0..N {
+        assert_eq!(rx.recv().unwrap(), format!("{i}").as_bytes());
+    }
+    let e = rx.recv().unwrap_err();
+    assert!(e.is_disconnected(), "{e}");
+    rx.commit().unwrap();
+    assert_eq!(rx.pending().unwrap(), 0, "every entry acknowledged");
+    // A new producer revives the stream for the same consumer.
+    let mut tx = StreamProducer::connect(&url, &key, &opts).unwrap();
+    tx.send(b"again").unwrap();
+    assert_eq!(rx.recv().unwrap(), b"again");
+}
+
+#[test]
+fn liveness_off_or_foreign_senders_never_give_disconnected() {
+    let Some(url) = server_url("liveness_off_or_foreign_senders_never_give_disconnected") else {
+        return;
+    };
+    let _g = SERVER.read().unwrap();
+    // A sender of this crate with liveness off keeps no entry; neither does redis-cli.
+    let key = unique("nolive");
+    let mut rx =
+        StreamConsumer::connect(&url, &key, "g", "c1", &stream_opts().redis(live())).unwrap();
+    let mut tx =
+        StreamProducer::connect(&url, &key, &stream_opts().redis(fast().liveness_ttl(None)))
+            .unwrap();
+    tx.send(b"one").unwrap();
+    drop(tx);
+    assert_eq!(rx.recv().unwrap(), b"one");
+    let e = rx.recv_timeout(Duration::from_millis(2500)).unwrap_err();
+    assert!(e.is_timeout(), "{e}");
+    let mut side = side(&url);
+    let _: String = redis::cmd("XADD")
+        .arg(&key)
+        .arg("*")
+        .arg("data")
+        .arg("two")
+        .query(&mut side)
+        .unwrap();
+    assert_eq!(rx.recv().unwrap(), b"two");
+    let e = rx.recv_timeout(Duration::from_millis(500)).unwrap_err();
+    assert!(e.is_timeout(), "{e}");
 }

@@ -18,6 +18,10 @@ fn strategy(s: &str) -> WaitStrategy {
         "yield" => WaitStrategy::SpinYield {
             spin: Duration::from_micros(20),
         },
+        // Every wait that finds nothing sleeps at once.
+        "sleep" => WaitStrategy::SpinBlock {
+            spin: Duration::ZERO,
+        },
         _ => WaitStrategy::default(),
     }
 }
@@ -42,6 +46,21 @@ fn peer() {
                 tx.send(&m).expect("send");
             }
             0
+        }
+        // args: name, count — produce `count` messages, then stay attached and idle until
+        // killed (the consumer falls asleep on an empty ring).
+        "producer-then-idle" => {
+            let mut tx = Producer::open(&args[0], &RingOptions::new().open_timeout(LONG))
+                .expect("open producer");
+            let n: u64 = args[1].parse().unwrap();
+            let mut m = Vec::new();
+            for seq in 0..n {
+                message(seq, &mut m);
+                tx.send(&m).expect("send");
+            }
+            loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            }
         }
         // args: name — produce forever (until killed).
         "producer-forever" => {
@@ -95,8 +114,12 @@ fn peer() {
         }
         // args: name — echo every message of a duplex's side B back, checked, until the
         // other side leaves.
+        // args: name, strategy (optional).
         "echo-checked" => {
-            let opts = RingOptions::new().capacity(1 << 16).open_timeout(LONG);
+            let opts = RingOptions::new()
+                .capacity(1 << 16)
+                .open_timeout(LONG)
+                .wait(strategy(args.get(1).map_or("", String::as_str)));
             let (mut tx, mut rx) = duplex(&args[0], Side::B, &opts).expect("duplex");
             let (mut buf, mut scratch) = (Vec::new(), Vec::new());
             for seq in 0.. {
@@ -164,6 +187,58 @@ fn ten_million_messages_spin() {
 #[test]
 fn ten_million_messages_spin_yield() {
     stream("yield", stream_count());
+}
+
+/// Both sides sleep at once whenever they wait (`SpinBlock { spin: 0 }`): the consumer
+/// on an empty ring, the producer on a full one. A tenth of the other streams' count:
+/// here many messages cost a futex wake-up each.
+#[test]
+fn a_million_messages_every_wait_sleeping() {
+    stream("sleep", stream_count() / 10);
+}
+
+/// Round trips where every wait sleeps (`SpinBlock { spin: 0 }` on both sides): each
+/// message and echo arrives whole and in order, and each side is woken for every one.
+#[test]
+fn one_message_at_a_time_every_wait_sleeping_loses_nothing() {
+    let name = unique("pingsleep");
+    let opts = RingOptions::new().capacity(1 << 12).wait(strategy("sleep"));
+    let (mut tx, mut rx) = duplex(&name, Side::A, &opts).unwrap();
+    let mut child = spawn_peer("echo-checked", &[&name, "sleep"], false);
+    let (mut m, mut scratch) = (Vec::new(), Vec::new());
+    for seq in 0..5000u64 {
+        message(seq, &mut m);
+        tx.send(&m).unwrap();
+        let echo = rx.recv_timeout(LONG).unwrap();
+        check(seq, &echo, &mut scratch).unwrap();
+        assert_eq!(&*echo, &m[..]);
+    }
+    drop((tx, rx));
+    assert!(child.wait().unwrap().success());
+}
+
+/// A consumer that sleeps at once (no spin phase) still checks its peer at every wait
+/// slice: a producer SIGKILLed while the consumer sleeps is `Disconnected`, after every
+/// message it sent.
+#[test]
+fn sleeping_consumer_sees_a_sigkilled_producer() {
+    let name = unique("kill-sleep");
+    let opts = RingOptions::new().capacity(1 << 12).wait(strategy("sleep"));
+    let mut rx = Consumer::create(&name, &opts).unwrap();
+    let mut child = spawn_peer("producer-then-idle", &[&name, "100"], false);
+    let mut scratch = Vec::new();
+    for seq in 0..100u64 {
+        let m = rx.recv_timeout(LONG).unwrap();
+        check(seq, &m, &mut scratch).unwrap();
+    }
+    // Empty now: a short wait sleeps and times out (the producer is alive).
+    assert!(matches!(
+        rx.recv_timeout(Duration::from_millis(30)),
+        Err(Error::Timeout)
+    ));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(matches!(rx.recv_timeout(LONG), Err(Error::Disconnected)));
 }
 
 /// One message at a time between two processes, every message and echo checked: each

@@ -75,7 +75,7 @@ fn client_calls(name: &str, first: u64, n: Option<u64>, depth: u32) -> ipcring::
     let mut done = 0u64;
     let end = n.map(|n| first + n);
     loop {
-        while in_flight.len() < depth as usize && end.map_or(true, |e| next < e) {
+        while in_flight.len() < depth as usize && !matches!(end, Some(e) if next >= e) {
             message(next, &mut m);
             in_flight.push_back((next, c.submit(&m)?));
             next += 1;

@@ -9,7 +9,7 @@ cargo build --all-features --example mq_alice --example mq_bob
 MQ_EX="${CARGO_TARGET_DIR:-target}/debug/examples"
 MQ_TMP="$(mktemp -d)"
 MQ_NAME="/ipcring-ci-mq-$$"
-on_exit "rm -rf '$MQ_TMP'; python3 -c 'import posix_ipc; posix_ipc.unlink_message_queue(\"$MQ_NAME\")' 2>/dev/null"
+on_exit "rm -rf '$MQ_TMP'; python3 -c 'import posix_ipc; posix_ipc.unlink_message_queue(\"$MQ_NAME\")' 2>/dev/null; rm -f '/dev/shm/ipcring-mq.${MQ_NAME#/}'"
 
 # Python Bob -> Rust Alice (Bob first: the queue keeps his messages until Alice reads them).
 timeout 30 python3 tests/python/mq_bob.py "$MQ_NAME" "example data" 0

@@ -158,6 +158,41 @@ fn candidates(dirs: &[PathBuf]) -> Vec<String> {
     names
 }
 
+/// A name `ls` lists without showing its state.
+enum Listed {
+    /// One of ours, but unusable.
+    Broken(Error),
+    /// Not opened: another user's, or the system refused access.
+    Denied {
+        owner: Option<u32>,
+        mode: Option<u32>,
+        note: String,
+    },
+}
+
+/// What `ls` says about a name it was not allowed to open, or `None` when the file can be
+/// read and is not a segment at all. Only the first 8 bytes are read (with `pread`, which
+/// cannot fault however the owner changes the file).
+fn denied_entry(name: &str, owner: Option<u32>, mode: Option<u32>, reason: &str) -> Option<Listed> {
+    use std::os::unix::fs::FileExt;
+    let path = if name.starts_with('/') && !name[1..].contains('/') {
+        format!("/dev/shm{name}")
+    } else {
+        name.to_owned()
+    };
+    let magic_ok = std::fs::File::open(&path).ok().map(|f| {
+        let mut m = [0u8; 8];
+        f.read_exact_at(&mut m, 0).is_ok() && m == *b"SHMRING\0"
+    });
+    let note = match magic_ok {
+        Some(false) => return None,
+        Some(true) => "another user's segment, not inspected".to_owned(),
+        None if reason.contains("EACCES") => "not readable by this user".to_owned(),
+        None => reason.to_owned(),
+    };
+    Some(Listed::Denied { owner, mode, note })
+}
+
 /// `ipcring ls`.
 pub fn ls(a: &LsArgs) -> Result<(), Failure> {
     for d in &a.dirs {
@@ -169,8 +204,18 @@ pub fn ls(a: &LsArgs) -> Result<(), Failure> {
     for name in candidates(&a.dirs) {
         match look(&name) {
             Ok(s) => found.push(Ok(s)),
+            Err(Error::PermissionDenied {
+                owner,
+                mode,
+                reason,
+                ..
+            }) => {
+                if let Some(d) = denied_entry(&name, owner, mode, &reason) {
+                    found.push(Err((name, d)));
+                }
+            }
             Err(e) if not_ours(&e) => {}
-            Err(e) => found.push(Err((name, e))),
+            Err(e) => found.push(Err((name, Listed::Broken(e)))),
         }
     }
     if a.json {
@@ -178,7 +223,13 @@ pub fn ls(a: &LsArgs) -> Result<(), Failure> {
             .iter()
             .map(|f| match f {
                 Ok(s) => to_json(s),
-                Err((n, e)) => json!({"name": n, "state": "broken", "error": e.to_string()}),
+                Err((n, Listed::Broken(e))) => {
+                    json!({"name": n, "state": "broken", "error": e.to_string()})
+                }
+                Err((n, Listed::Denied { owner, mode, note })) => json!({
+                    "name": n, "state": "not opened", "owner": owner,
+                    "mode": mode.map(|m| format!("{m:04o}")), "note": note,
+                }),
             })
             .collect();
         println!(
@@ -223,7 +274,12 @@ pub fn ls(a: &LsArgs) -> Result<(), Failure> {
                     state(&s.info)
                 );
             }
-            Err((n, e)) => println!("{n:<32} broken: {e}"),
+            Err((n, Listed::Broken(e))) => println!("{n:<32} broken: {e}"),
+            Err((n, Listed::Denied { owner, mode, note })) => println!(
+                "{n:<32} not opened: owner {}, mode {}: {note}",
+                owner.map_or("?".into(), |u| format!("uid {u}")),
+                mode.map_or("?".into(), |m| format!("{m:04o}"))
+            ),
         }
     }
     Ok(())

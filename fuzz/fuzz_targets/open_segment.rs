@@ -14,7 +14,11 @@ fuzz_target!(|data: &[u8]| {
     let path = dir.join(format!("ipcring-fuzz-open-{}", std::process::id()));
     let p = path.to_str().unwrap();
     let _ = std::fs::remove_file(&path);
-    let opts = RingOptions::new().open_timeout(Duration::from_millis(0));
+    // Mode 0666 accepted: `File::create` makes the raw-bytes file 0644 (umask), and the
+    // point here is the header's validation, not the mode check.
+    let opts = RingOptions::new()
+        .open_timeout(Duration::from_millis(0))
+        .mode(0o666);
     if let Some((&mode, rest)) = data.split_first() {
         if mode % 2 == 0 {
             std::fs::File::create(&path)

@@ -63,24 +63,31 @@ use crate::{Error, Result};
 
 pub mod broadcast;
 #[cfg(all(feature = "file", target_os = "linux"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "file", target_os = "linux"))))]
 pub mod file;
 #[cfg(target_os = "linux")]
 pub(crate) mod hub;
 #[cfg(feature = "mq")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mq")))]
 pub mod mq;
 #[cfg(feature = "pipe")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pipe")))]
 pub mod pipe;
 #[cfg(any(all(feature = "file", target_os = "linux"), feature = "redis"))]
 pub(crate) mod pool;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 pub mod ring;
 #[cfg(feature = "rpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rpc")))]
 pub mod rpc;
 pub mod seqlock;
 #[cfg(all(feature = "signal", target_os = "linux"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "signal", target_os = "linux"))))]
 pub mod signal;
 #[cfg(feature = "socket")]
+#[cfg_attr(docsrs, doc(cfg(feature = "socket")))]
 pub mod socket;
 pub(crate) mod wait;
 
@@ -98,6 +105,7 @@ pub trait AsyncSender: Send {
     fn send(&mut self, msg: &[u8]) -> impl Future<Output = Result<()>> + Send;
 
     /// Sends `msg` if there is room now, without waiting. `Ok(false)`: nothing was sent.
+    #[must_use = "false means the channel was full and the message was not sent"]
     fn try_send(&mut self, msg: &[u8]) -> Result<bool>;
 
     /// Sends `msg`, waiting at most `timeout` (tokio's timer). [`Error::Timeout`] means
@@ -132,6 +140,7 @@ pub trait AsyncReceiver: Send {
     fn recv_into(&mut self, buf: &mut Vec<u8>) -> impl Future<Output = Result<()>> + Send;
 
     /// Receives the next message into `buf` if one is there now. `Ok(false)`: none.
+    #[must_use = "false means nothing was received and `buf` holds no new message"]
     fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool>;
 
     /// Receives the next message into `buf`, waiting at most `timeout` (tokio's timer).

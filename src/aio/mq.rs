@@ -5,9 +5,11 @@
 //! [`tokio::io::unix::AsyncFd`]: no thread, no polling loop. Each send or receive is one
 //! non-blocking `mq_timedsend`/`mq_timedreceive`, which the kernel does whole or not at all.
 //!
-//! As with the blocking [`MessageQueue`], a queue has no notion of a peer:
-//! `Error::Disconnected` never occurs; bound waits with
-//! [`tokio::time::timeout`] or the traits' `_timeout` forms.
+//! As with the blocking [`MessageQueue`], a waiting task looks whether its peers are alive
+//! every [`LIVENESS_SLICE`](crate::mq::LIVENESS_SLICE) (so the runtime needs its time driver,
+//! `enable_time` or `enable_all`) and returns `Error::Disconnected` once they are all gone
+//! (see [the blocking queue's docs](crate::mq#peer-death)); with [`MqOptions::liveness`]
+//! off it waits for a message or room only.
 //!
 //! ```
 //! use ipcring::aio::mq::AsyncMessageQueue;
@@ -72,6 +74,34 @@ pub struct AsyncMessageQueue {
     q: MessageQueue,
 }
 
+/// Waits until `fd` is readable (`read`) or writable; with liveness on, at most
+/// [`LIVENESS_SLICE`](crate::mq::LIVENESS_SLICE), then `None` so the caller looks again.
+async fn ready(
+    fd: &AsyncFd<MqFd>,
+    live: bool,
+    read: bool,
+) -> Result<Option<tokio::io::unix::AsyncFdReadyGuard<'_, MqFd>>> {
+    let what = if read {
+        "wait for a message in the queue"
+    } else {
+        "wait for room in the queue"
+    };
+    let wait = async {
+        if read {
+            fd.readable().await
+        } else {
+            fd.writable().await
+        }
+    };
+    if !live {
+        return wait.await.map(Some).map_err(|e| Error::io(what, e));
+    }
+    match tokio::time::timeout(crate::mq::LIVENESS_SLICE, wait).await {
+        Ok(r) => r.map(Some).map_err(|e| Error::io(what, e)),
+        Err(_) => Ok(None),
+    }
+}
+
 impl AsyncMessageQueue {
     /// Creates a queue ([`MessageQueue::create`]). Must be called within a tokio runtime.
     pub fn create(name: &str, opts: &MqOptions) -> Result<AsyncMessageQueue> {
@@ -111,11 +141,9 @@ impl AsyncMessageQueue {
             if self.q.try_send_priority(msg, priority)? {
                 return Ok(());
             }
-            let mut guard = self
-                .fd
-                .writable()
-                .await
-                .map_err(|e| Error::io("wait for room in the queue", e))?;
+            let Some(mut guard) = ready(&self.fd, self.q.has_liveness(), false).await? else {
+                continue; // a liveness look: the next try_ reports a dead peer
+            };
             if self.q.try_send_priority(msg, priority)? {
                 return Ok(());
             }
@@ -133,11 +161,9 @@ impl AsyncMessageQueue {
             if let Some(p) = self.q.try_recv_priority_into(buf)? {
                 return Ok(p);
             }
-            let mut guard = self
-                .fd
-                .readable()
-                .await
-                .map_err(|e| Error::io("wait for a message in the queue", e))?;
+            let Some(mut guard) = ready(&self.fd, self.q.has_liveness(), true).await? else {
+                continue; // a liveness look: the next try_ reports a dead peer
+            };
             if let Some(p) = self.q.try_recv_priority_into(buf)? {
                 return Ok(p);
             }
@@ -153,11 +179,9 @@ impl AsyncSender for AsyncMessageQueue {
             if Sender::try_send(&mut self.q, msg)? {
                 return Ok(());
             }
-            let mut guard = self
-                .fd
-                .writable()
-                .await
-                .map_err(|e| Error::io("wait for room in the queue", e))?;
+            let Some(mut guard) = ready(&self.fd, self.q.has_liveness(), false).await? else {
+                continue; // a liveness look: the next try_ reports a dead peer
+            };
             if Sender::try_send(&mut self.q, msg)? {
                 return Ok(());
             }

@@ -114,6 +114,7 @@ impl AsyncProducer {
     }
 
     /// Copies `msg` into the ring if there is room now (never waits).
+    #[must_use = "false means the ring was full and the message was not sent"]
     pub fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
         self.inner.try_send(msg)
     }
@@ -234,11 +235,13 @@ impl AsyncConsumer {
     }
 
     /// The next message if one is there now, zero-copy (never waits).
+    #[must_use = "a received message is consumed: dropping it unread loses it"]
     pub fn try_recv(&mut self) -> Result<Option<Message<'_>>> {
         self.inner.try_recv()
     }
 
     /// Copies the next message into `buf` if one is there now (never waits).
+    #[must_use = "false means nothing was received and `buf` holds no new message"]
     pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
         self.inner.try_recv_into(buf)
     }

@@ -251,6 +251,7 @@ impl Attached {
             KIND_BROADCAST,
             opts.seg.open_deadline(),
             true,
+            &opts.seg.trust(),
             role,
             validate,
         )?;
@@ -484,6 +485,7 @@ impl Subscriber {
     /// [`Recv::Lagged`] it is empty and the next call continues with the oldest message
     /// still held.
     #[inline]
+    #[must_use = "None means nothing new was there and `buf` holds no new message"]
     pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<Option<Recv>> {
         let r = self
             .core

@@ -18,6 +18,9 @@
 //! the very lock Python's [`filelock`](https://pypi.org/project/filelock/) package takes on
 //! Unix (`FileLock("shared.json.lock")`), so Rust and Python programs share one mailbox: the
 //! article's Python Bob can call a Rust Alice, and a Rust Bob a Python Alice.
+//! After every `flock` the mailbox checks that its descriptor is still the lock file at the
+//! path (a cleanup may remove and re-create it while programs run) and otherwise locks the
+//! file now there, as `filelock` 4 checks the link count of what it locked.
 //!
 //! Compatibility details:
 //! - The file is written pretty-printed with a two-space indent, like Python's
@@ -56,9 +59,8 @@
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::fmt;
-use std::fs::{File, OpenOptions};
-use std::os::fd::OwnedFd;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::fs::File;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -67,9 +69,10 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::{io_err, lock_file as lock, read_full_at, with_suffix};
+use super::{io_err, read_full_at, with_suffix, LockFile, LockPerm};
 use crate::sys::flock::Mode;
 use crate::sys::notify::{Event, Watch};
+use crate::sys::owner;
 use crate::transport::Deadline;
 use crate::{Error, Result};
 
@@ -140,6 +143,7 @@ struct Doc {
 pub struct MailboxOptions {
     max_file: usize,
     mode: u32,
+    access: crate::Access,
 }
 
 impl Default for MailboxOptions {
@@ -159,6 +163,7 @@ impl MailboxOptions {
         MailboxOptions {
             max_file: DEFAULT_MAX_FILE,
             mode: 0o600,
+            access: crate::Access::new(),
         }
     }
 
@@ -174,7 +179,11 @@ impl MailboxOptions {
     }
 
     /// Mode of the JSON and lock files when this side creates them (default 0600; Python's
-    /// `filelock` uses 0644 for the lock file it creates).
+    /// `filelock` uses 0644 for the lock file it creates). Opening refuses a file another
+    /// user owns (see [`MailboxOptions::allow_owner`]) or whose mode grants more than this
+    /// mode plus read for group and others (0644 for the default): the article's Python
+    /// programs create both files 0644 under the usual umask, and a mailbox others may only
+    /// read cannot be forged by them.
     ///
     /// ```
     /// let opts = ipcring::file::mailbox::MailboxOptions::new().mode(0o644);
@@ -183,6 +192,13 @@ impl MailboxOptions {
     pub fn mode(mut self, mode: u32) -> MailboxOptions {
         self.mode = mode & 0o777;
         self
+    }
+
+    crate::access::access_option_methods!(access);
+
+    /// The widest mode an opened file may have.
+    fn accepted_mode(&self) -> u32 {
+        self.mode | 0o044
     }
 }
 
@@ -205,7 +221,7 @@ impl MailboxOptions {
 #[derive(Debug)]
 pub struct Mailbox {
     path: PathBuf,
-    lock: OwnedFd,
+    lock: LockFile,
     opts: MailboxOptions,
     watch: Watch,
     /// Ids this handle has served (the article's `completed`).
@@ -320,16 +336,14 @@ impl Mailbox {
     /// ```
     pub fn open_with(path: impl AsRef<Path>, opts: &MailboxOptions) -> Result<Mailbox> {
         let path = path.as_ref().to_path_buf();
-        let lock_path = with_suffix(&path, ".lock");
-        let lock: OwnedFd = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(opts.mode)
-            .open(&lock_path)
-            .map_err(|e| io_err("open", &lock_path, e))?
-            .into();
+        let lock = LockFile::open(
+            with_suffix(&path, ".lock"),
+            LockPerm {
+                mode: opts.mode,
+                max_mode: opts.accepted_mode(),
+                access: opts.access,
+            },
+        )?;
         Ok(Mailbox {
             path,
             lock,
@@ -352,18 +366,13 @@ impl Mailbox {
     }
 
     fn open_file(&self, create: bool) -> Result<Option<File>> {
-        match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(create)
-            .truncate(false)
-            .mode(self.opts.mode)
-            .open(&self.path)
-        {
-            Ok(f) => Ok(Some(f)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_err("open", &self.path, e)),
-        }
+        owner::open_file_if(
+            &self.path,
+            create,
+            self.opts.mode,
+            &self.opts.access,
+            self.opts.accepted_mode(),
+        )
     }
 
     /// Reads the document (the lock held). A missing or empty file is an empty mailbox.
@@ -421,7 +430,7 @@ impl Mailbox {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn reset(&mut self) -> Result<()> {
-        let _g = lock(&self.lock, Mode::Exclusive)?;
+        let _g = self.lock.lock(Mode::Exclusive)?;
         let f = self
             .open_file(true)?
             .ok_or_else(|| Error::NotFound(self.path.display().to_string()))?;
@@ -440,7 +449,7 @@ impl Mailbox {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn init(&mut self) -> Result<()> {
-        let _g = lock(&self.lock, Mode::Exclusive)?;
+        let _g = self.lock.lock(Mode::Exclusive)?;
         let f = self
             .open_file(true)?
             .ok_or_else(|| Error::NotFound(self.path.display().to_string()))?;
@@ -465,7 +474,7 @@ impl Mailbox {
     }
 
     fn submit_as(&mut self, id: &str, command: &str, args: &[Value]) -> Result<()> {
-        let _g = lock(&self.lock, Mode::Exclusive)?;
+        let _g = self.lock.lock(Mode::Exclusive)?;
         let f = self
             .open_file(true)?
             .ok_or_else(|| Error::NotFound(self.path.display().to_string()))?;
@@ -489,7 +498,7 @@ impl Mailbox {
     /// ```
     pub fn answer(&mut self, id: &str) -> Result<Option<Reply>> {
         let doc = {
-            let _g = lock(&self.lock, Mode::Exclusive)?;
+            let _g = self.lock.lock(Mode::Exclusive)?;
             let f = self.open_file(false)?;
             self.read_doc(f.as_ref())?
         };
@@ -558,7 +567,7 @@ impl Mailbox {
         &mut self,
         handler: &mut dyn FnMut(&str, &[Value]) -> Reply,
     ) -> Result<usize> {
-        let _g = lock(&self.lock, Mode::Exclusive)?;
+        let _g = self.lock.lock(Mode::Exclusive)?;
         let Some(f) = self.open_file(false)? else {
             return Ok(0);
         };

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use redis::Value;
 
 use super::link::{to_error, Failure, Link};
+use super::presence::{self, Presence};
 use super::{check_name, RedisOptions};
 use crate::transport::{Deadline, Receiver, Sender};
 use crate::{Error, Result};
@@ -33,6 +34,8 @@ use crate::{Error, Result};
 pub struct Publisher {
     link: Link,
     channel: String,
+    /// Keeps this publisher's liveness entry fresh (see the module docs).
+    _presence: Option<Presence>,
 }
 
 impl Publisher {
@@ -46,9 +49,11 @@ impl Publisher {
     pub fn connect(url: &str, channel: &str, opts: &RedisOptions) -> Result<Publisher> {
         check_name("channel", channel)?;
         let link = Link::open(url, &format!("channel {channel}"), opts)?;
+        let presence = Presence::announce(url, &link.what, "channel", channel, opts)?;
         Ok(Publisher {
             link,
             channel: channel.to_owned(),
+            _presence: presence,
         })
     }
 
@@ -208,6 +213,8 @@ pub struct Subscriber {
     gap_error_due: bool,
     last_activity: Instant,
     last_channel: String,
+    /// Watches the channels' publishers (none with patterns).
+    presence: Option<Presence>,
 }
 
 impl Subscriber {
@@ -255,6 +262,12 @@ impl Subscriber {
                 "a redis subscriber speaks RESP2: remove protocol=resp3 from the URL",
             )));
         }
+        // Before subscribing, so that a publisher coming in between is known.
+        let presence = if patterns.is_empty() {
+            Presence::watch(url, &link.what, "channel", channels, opts)?
+        } else {
+            None
+        };
         let mut sub = Subscriber {
             link,
             channels: channels.iter().map(|s| s.to_string()).collect(),
@@ -266,6 +279,7 @@ impl Subscriber {
             gap_error_due: false,
             last_activity: Instant::now(),
             last_channel: String::new(),
+            presence,
         };
         sub.ensure_subscribed(Deadline::after(opts.connect_timeout))?;
         Ok(sub)
@@ -377,6 +391,8 @@ impl Subscriber {
     /// The receive loop. `Ok(false)`: the deadline passed with nothing received.
     fn next_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<bool> {
         buf.clear();
+        // Set once the publishers are found gone: one more read, then Disconnected.
+        let mut last_look = false;
         loop {
             if self.gap_error_due {
                 self.gap_error_due = false;
@@ -396,10 +412,13 @@ impl Subscriber {
                 Err(e) => return Err(e),
             }
             let health = self.link.opts.health_check;
-            let slice = match deadline.remaining() {
+            let mut slice = match deadline.remaining() {
                 None => health,
                 Some(left) => left.min(health).max(Duration::from_millis(1)),
             };
+            if self.presence.is_some() {
+                slice = slice.min(presence::POLL);
+            }
             let Some(conn) = self.link.conn_mut() else {
                 continue;
             };
@@ -438,6 +457,16 @@ impl Subscriber {
                                 self.link.drop_connection();
                             }
                         }
+                    }
+                    if self.presence.as_ref().is_some_and(Presence::gone) {
+                        // Every publisher is gone, long enough ago that what they
+                        // published has reached this socket: one more read for the last
+                        // of it, then the end.
+                        if last_look {
+                            return Err(Error::Disconnected);
+                        }
+                        last_look = true;
+                        continue;
                     }
                     if deadline.expired() {
                         return Ok(false);
@@ -544,7 +573,10 @@ mod tests {
                 }
             }
         });
-        let opts = RedisOptions::new().health_check(Duration::from_millis(10));
+        // The fake server takes one connection and runs no scripts: no liveness keys.
+        let opts = RedisOptions::new()
+            .health_check(Duration::from_millis(10))
+            .liveness_ttl(None);
         let url = format!("redis://127.0.0.1:{port}");
         let mut sub = Subscriber::connect(&url, "ch", &opts).unwrap();
         let mut buf = Vec::new();

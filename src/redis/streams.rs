@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use redis::Value;
 
 use super::link::{block_ms, Failure, Link};
+use super::presence::{self, Presence};
 use super::{check_name, RedisOptions};
 use crate::transport::{Deadline, Receiver, Sender};
 use crate::{Error, Result};
@@ -250,6 +251,8 @@ pub struct StreamProducer {
     link: Link,
     key: String,
     max_len: Option<u64>,
+    /// Keeps this producer's liveness entry fresh (see the module docs).
+    _presence: Option<Presence>,
 }
 
 impl StreamProducer {
@@ -264,10 +267,12 @@ impl StreamProducer {
         opts.validate()?;
         check_name("stream key", key)?;
         let link = Link::open(url, &format!("stream {key}"), &opts.redis)?;
+        let presence = Presence::announce(url, &link.what, "stream", key, &opts.redis)?;
         Ok(StreamProducer {
             link,
             key: key.to_owned(),
             max_len: opts.max_len,
+            _presence: presence,
         })
     }
 
@@ -413,6 +418,8 @@ pub struct StreamConsumer {
     claim_cursor: String,
     next_claim: Instant,
     trimmed: u64,
+    /// Watches the stream's producers.
+    presence: Option<Presence>,
 }
 
 impl StreamConsumer {
@@ -443,6 +450,7 @@ impl StreamConsumer {
             &format!("stream {key} group {group} consumer {consumer}"),
             &opts.redis,
         )?;
+        let presence = Presence::watch(url, &link.what, "stream", &[key], &opts.redis)?;
         let mut c = StreamConsumer {
             link,
             key: key.to_owned(),
@@ -457,6 +465,7 @@ impl StreamConsumer {
             claim_cursor: "0-0".into(),
             next_claim: Instant::now(),
             trimmed: 0,
+            presence,
         };
         c.create_group(Deadline::after(opts.redis.connect_timeout))?;
         Ok(c)
@@ -627,6 +636,8 @@ impl StreamConsumer {
             self.to_ack.extend(done);
         }
         let mut polled = false;
+        // Set once the producers are found gone: one more read, then Disconnected.
+        let mut last_look = false;
         loop {
             if let Some((id, fields)) = self.backlog.pop_front() {
                 match self.take_entry(&id, fields, buf) {
@@ -637,6 +648,16 @@ impl StreamConsumer {
                     Ok(false) => continue, // trimmed away: counted, acknowledged
                     Err(e) => return Err(e),
                 }
+            }
+            if polled && self.presence.as_ref().is_some_and(Presence::gone) {
+                // Every producer is gone: read once more (what they added is in the
+                // stream), then it is over.
+                if last_look {
+                    let _ = self.flush_acks(Deadline::after(Duration::ZERO));
+                    return Err(Error::Disconnected);
+                }
+                last_look = true;
+                polled = false;
             }
             if polled && deadline.expired() {
                 // Acknowledge what is due even when nothing new came (one attempt).
@@ -724,10 +745,15 @@ impl StreamConsumer {
         let (key, group, consumer) = (self.key.clone(), self.group.clone(), self.consumer.clone());
         let batch = self.opts.batch;
         let io = self.opts.redis.io_timeout;
+        let longest = if self.presence.is_some() {
+            self.opts.block.min(presence::POLL)
+        } else {
+            self.opts.block
+        };
         let block = match deadline.remaining() {
-            None => Some(self.opts.block),
+            None => Some(longest),
             Some(left) if left.is_zero() => None,
-            Some(left) => Some(left.min(self.opts.block)),
+            Some(left) => Some(left.min(longest)),
         };
         let scan_own = self.scan_own;
         let pending_cursor = self.pending_cursor.clone();

@@ -214,6 +214,7 @@ impl Attached {
             KIND_RING,
             opts.seg.open_deadline(),
             true,
+            &opts.seg.trust(),
             Some((role, role_name)),
             validate_ring,
         )?;
@@ -393,6 +394,7 @@ impl Producer {
 
     /// Reserves room for a `len`-byte message without waiting; `Ok(None)` if the ring is
     /// full. Write the message into the [`Grant`], then [`Grant::commit`].
+    #[must_use = "None means the ring was full and nothing was reserved"]
     pub fn try_reserve(&mut self, len: usize) -> Result<Option<Grant<'_>>> {
         Ok(self.core.reserve(len)?.map(|res| Grant {
             producer: self,
@@ -439,6 +441,7 @@ impl Producer {
 
     /// Copies `msg` into the ring if there is room now. `Ok(false)`: full, nothing sent.
     #[inline]
+    #[must_use = "false means the ring was full and the message was not sent"]
     pub fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
         match self.core.reserve(msg.len())? {
             Some(res) => {
@@ -475,6 +478,7 @@ impl Producer {
     /// assert_eq!(tx.try_send_batch([&b"a"[..], b"b", b"c"])?, 3);
     /// # Ok(()) }
     /// ```
+    #[must_use = "the count says how many messages were sent; the rest were not"]
     pub fn try_send_batch<'m>(
         &mut self,
         msgs: impl IntoIterator<Item = &'m [u8]>,
@@ -683,6 +687,7 @@ impl Consumer {
     /// what it means to hold a reference into shared memory). Its space is freed when the
     /// guard drops.
     #[inline]
+    #[must_use = "a received message is consumed: dropping it unread loses it"]
     pub fn try_recv(&mut self) -> Result<Option<Message<'_>>> {
         Ok(self.core.peek()?.map(|slot| Message {
             consumer: self,
@@ -725,6 +730,7 @@ impl Consumer {
     /// Copies the next message into `buf` (cleared first) and frees it, if one is there.
     /// Sound even against a hostile peer: no reference into shared memory is kept.
     #[inline]
+    #[must_use = "false means nothing was received and `buf` holds no new message"]
     pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
         match self.core.peek()? {
             Some(slot) => {

@@ -47,13 +47,15 @@ pub enum WaitStrategy {
     Spin,
     /// Busy-poll for `spin`, then `sched_yield` between polls.
     SpinYield {
-        /// How long to poll before yielding.
+        /// How long to poll before yielding (zero: yield from the first miss).
         spin: Duration,
     },
     /// Busy-poll for `spin`, then sleep on the futex until woken (the default, with
     /// [`WaitStrategy::DEFAULT_SPIN`]).
     SpinBlock {
-        /// How long to poll before sleeping.
+        /// How long to poll before sleeping. Zero: every wait that finds nothing sleeps
+        /// at once (no polling, no `sched_yield`), the same work as a raw futex
+        /// ping-pong; for peers that share CPUs with other work, or answer slowly.
         spin: Duration,
     },
 }
@@ -151,6 +153,18 @@ impl WakeWord {
 /// over or has lasted a slice: when it says the peer is gone, `ready` is tried one last
 /// time (so everything the peer published before dying is still delivered), then
 /// `Error::Disconnected`.
+///
+/// A spin time of zero means no spin phase at all: the first miss goes straight to
+/// sleep, with exactly the floor's work (announce, re-check, one `FUTEX_WAIT`; no poll
+/// loop, no `sched_yield`). Measured (`cargo bench --bench ring -- --wake-count ring`
+/// under `perf stat`, 10 000 round trips, a loaded 2-CPU guest): `SpinBlock { spin: 0 }`
+/// used to poll 64 times and `sched_yield` before sleeping. Unpinned, the scheduler then
+/// queued both processes on one CPU, where they spun and yielded to each other (1.7
+/// `sched_yield` and 0.007 futex calls per round trip; p50 1.24-1.42x the futex floor,
+/// mean 23-174x); pinned apart, the polls mostly caught the answer (0.26 yields, 0.53
+/// futex calls), so "every wait sleeps" did not. Now: 4.0 futex calls and 2 context
+/// switches per round trip, as the floor (`--wake-only`: p50 0.84-1.16x, mean 0.79-1.17x
+/// unpinned; 1.05-1.14x and 1.02-1.41x pinned).
 pub(crate) fn wait_for<T>(
     wake: &WakeWord,
     strategy: WaitStrategy,
@@ -169,72 +183,53 @@ pub(crate) fn wait_for<T>(
         WaitStrategy::SpinBlock { spin } => (Some(spin), true),
     };
     let mut next_check = start + LIVENESS_SLICE;
-    // Phase 1: spin.
-    let mut n: u32 = 0;
-    loop {
-        if let Some(v) = ready()? {
-            return Ok(v);
-        }
-        n = n.wrapping_add(1);
-        crate::sync::spin_hint();
-        if n % SPINS_PER_CLOCK != 0 {
-            continue;
-        }
-        let now = Instant::now();
-        if now.duration_since(start) >= YIELD_AFTER {
-            // Let a peer that the scheduler queued on this CPU run (see YIELD_AFTER).
-            std::thread::yield_now();
-        }
-        if deadline.expired() {
-            return Err(Error::Timeout);
-        }
-        if now >= next_check {
-            next_check = now + LIVENESS_SLICE;
-            if peer_gone()? {
-                return ready()?.ok_or(Error::Disconnected);
+    // Phase 1: spin (none at all with a spin time of zero).
+    if spin != Some(Duration::ZERO) {
+        let mut n: u32 = 0;
+        loop {
+            if let Some(v) = ready()? {
+                return Ok(v);
             }
-        }
-        if let Some(s) = spin {
-            if now.duration_since(start) >= s {
-                break;
+            n = n.wrapping_add(1);
+            crate::sync::spin_hint();
+            if n % SPINS_PER_CLOCK != 0 {
+                continue;
+            }
+            let now = Instant::now();
+            if now.duration_since(start) >= YIELD_AFTER {
+                // Let a peer that the scheduler queued on this CPU run (see YIELD_AFTER).
+                std::thread::yield_now();
+            }
+            if deadline.expired() {
+                return Err(Error::Timeout);
+            }
+            if now >= next_check {
+                next_check = now + LIVENESS_SLICE;
+                if peer_gone()? {
+                    return ready()?.ok_or(Error::Disconnected);
+                }
+            }
+            if let Some(s) = spin {
+                if now.duration_since(start) >= s {
+                    break;
+                }
             }
         }
     }
-    // Phase 2: yield or block.
+    // Phase 2: yield or block, in slices of at most LIVENESS_SLICE.
     loop {
         if block {
-            let (ticket, barrier_ok) = wake.prepare_wait();
-            match ready() {
-                Ok(Some(v)) => {
-                    wake.cancel_wait();
-                    return Ok(v);
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    wake.cancel_wait();
-                    return Err(e);
-                }
+            if let Some(v) = sleep_once(wake, &deadline, &mut ready)? {
+                return Ok(v);
             }
-            // Without the heavy barrier a wake-up can be missed: bound its cost.
-            let cap = if barrier_ok {
-                LIVENESS_SLICE
-            } else {
-                Duration::from_millis(1)
-            };
-            let slice = match deadline.remaining() {
-                Some(left) => left.min(cap),
-                None => cap,
-            };
-            if !slice.is_zero() {
-                wake.sleep(ticket, Some(slice));
-            }
-            wake.cancel_wait();
         } else {
             std::thread::yield_now();
+            if let Some(v) = ready()? {
+                return Ok(v);
+            }
         }
-        if let Some(v) = ready()? {
-            return Ok(v);
-        }
+        // Slice end: nothing yet (a timed-out slice, a signal, or a wake-up for something
+        // else, e.g. the peer detaching).
         if deadline.expired() {
             return Err(Error::Timeout);
         }
@@ -246,4 +241,38 @@ pub(crate) fn wait_for<T>(
             }
         }
     }
+}
+
+/// One blocking slice of [`wait_for`]: announce, re-check, sleep on the futex for at most
+/// one liveness slice (less if the deadline is nearer), withdraw, and look again. No
+/// clock is read unless the caller has a deadline.
+#[inline]
+fn sleep_once<T>(
+    wake: &WakeWord,
+    deadline: &Deadline,
+    ready: &mut impl FnMut() -> Result<Option<T>>,
+) -> Result<Option<T>> {
+    let (ticket, barrier_ok) = wake.prepare_wait();
+    match ready() {
+        Ok(None) => {}
+        other => {
+            wake.cancel_wait();
+            return other;
+        }
+    }
+    // Without the heavy barrier a wake-up can be missed: bound its cost.
+    let cap = if barrier_ok {
+        LIVENESS_SLICE
+    } else {
+        Duration::from_millis(1)
+    };
+    let slice = match deadline.remaining() {
+        Some(left) => left.min(cap),
+        None => cap,
+    };
+    if !slice.is_zero() {
+        wake.sleep(ticket, Some(slice));
+    }
+    wake.cancel_wait();
+    ready()
 }

@@ -230,6 +230,7 @@ impl Cell {
             KIND_SEQLOCK,
             opts.seg.open_deadline(),
             true,
+            &opts.seg.trust(),
             role,
             |map, shown| validate::<T>(map, shown, tag),
         )?;
@@ -505,6 +506,7 @@ impl<T: bytemuck::Pod> Reader<T> {
     /// One read attempt: the value if no write overlapped it, `None` if a write was in
     /// progress (call again, or use [`Reader::read`], which retries).
     #[inline]
+    #[must_use = "None means a write was in progress and nothing was read"]
     pub fn try_read(&self) -> Option<Snapshot<T>> {
         let mut v = T::zeroed();
         match self.attempt(&mut v) {

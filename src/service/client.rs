@@ -106,8 +106,15 @@ impl Client {
         opts.check()?;
         let deadline = opts.seg.open_deadline();
         loop {
-            let listener =
-                Segment::open(name, KIND_LISTENER, deadline, true, None, validate_listener)?;
+            let listener = Segment::open(
+                name,
+                KIND_LISTENER,
+                deadline,
+                true,
+                &opts.seg.trust(),
+                None,
+                validate_listener,
+            )?;
             if listener.role_held_by_other(SERVER_ROLE)? {
                 return Self::join(listener, opts, &deadline);
             }

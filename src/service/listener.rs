@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::ring::layout::WakeWord;
 use crate::ring::wait::wait_for;
 use crate::ring::WaitStrategy;
-use crate::segment::{self, Segment};
+use crate::segment::{self, Segment, Trust};
 use crate::service::core::{must_wake, ChannelCore};
 use crate::service::layout::*;
 use crate::service::ServiceOptions;
@@ -226,6 +226,8 @@ pub struct Listener {
     max_slots: u32,
     max_message: u32,
     wait: WaitStrategy,
+    /// Who a client's channel may belong to, and its widest mode (ours).
+    trust: Trust,
     /// Accepted connections, indexed by entry.
     conns: Vec<Option<Conn>>,
     /// Entries with a connection, in polling order.
@@ -272,6 +274,7 @@ impl Listener {
             max_slots: opts.max_slots,
             max_message: opts.max_message,
             wait: opts.seg.wait,
+            trust: opts.seg.trust(),
             conns: (0..opts.max_clients).map(|_| None).collect(),
             active: Vec::new(),
             cursor: 0,
@@ -349,6 +352,7 @@ impl Listener {
             KIND_CHANNEL,
             Deadline::after(Duration::ZERO),
             true,
+            &self.trust,
             None,
             |map, shown| validate_channel(map, shown, ln, e, ms, mm).map(drop),
         )?;
@@ -405,7 +409,7 @@ impl Listener {
                     en.channel_nonce.load(Ordering::Relaxed),
                 );
                 if let Ok(loc) = Location::parse(&name) {
-                    let _ = Segment::reclaim_if_stale(&loc);
+                    let _ = Segment::reclaim_if_stale(&loc, &self.trust);
                 }
             }
             // Only the server frees an entry, and a client claims only a free one, so the

@@ -280,6 +280,7 @@ pub struct SocketOptions {
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
     max_clients: usize,
+    access: crate::Access,
 }
 
 impl fmt::Debug for SocketOptions {
@@ -294,6 +295,7 @@ impl fmt::Debug for SocketOptions {
             .field("read_timeout", &self.read_timeout)
             .field("write_timeout", &self.write_timeout)
             .field("max_clients", &self.max_clients)
+            .field("access", &self.access)
             .finish()
     }
 }
@@ -309,6 +311,7 @@ impl Default for SocketOptions {
             read_timeout: None,
             write_timeout: None,
             max_clients: 1024,
+            access: crate::Access::new(),
         }
     }
 }
@@ -326,6 +329,8 @@ impl SocketOptions {
     pub fn new() -> SocketOptions {
         SocketOptions::default()
     }
+
+    crate::access::access_option_methods!(access);
 
     /// The shared secret. With a key, both sides authenticate each other before any data
     /// flows; without one, there is no handshake (and a peer that expects one fails).
@@ -596,6 +601,24 @@ impl Connection {
                 }
             }
         };
+        if let Stream::Unix(s) = &stream {
+            // A Unix socket's other end runs as a user the kernel knows: refuse a listener
+            // of another user (who could have bound the path or name first) unless allowed.
+            let (uid, gid) = crate::sys::socket::peer_ids(s.as_raw_fd())?;
+            if !opts.access.trusts(uid, gid) {
+                return Err(Error::PermissionDenied {
+                    path: addr.to_string(),
+                    owner: Some(uid),
+                    mode: None,
+                    reason: format!(
+                        "the listener runs as uid {uid} (gid {gid}), not as this user (uid {}); \
+                         allow it with allow_owner({uid}) or allow_group({gid})",
+                        crate::Access::effective_uid()
+                    )
+                    .into(),
+                });
+            }
+        }
         let mut conn = Connection::from_stream(stream, opts);
         if let Some(key) = &opts.authkey {
             let mut h = conn.handshake(key, opts.handshake_timeout);
@@ -814,6 +837,8 @@ pub struct Listener {
     address: Address,
     /// The socket file we created, with its (device, inode), removed on drop if unchanged.
     owned_path: Option<(PathBuf, u64, u64)>,
+    /// Unix clients closed unheard because they run as a user the options do not allow.
+    refused: std::sync::atomic::AtomicU64,
 }
 
 fn file_id(p: &Path) -> Option<(u64, u64)> {
@@ -842,6 +867,26 @@ impl Listener {
                         // A socket file nobody accepts on is a leftover of a dead listener.
                         match UnixStream::connect(p) {
                             Err(ce) if ce.raw_os_error() == Some(libc::ECONNREFUSED) => {
+                                // Only our own (or an allowed user's) leftover is removed.
+                                if let Some(st) = std::ffi::CString::new(
+                                    std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()),
+                                )
+                                .ok()
+                                .and_then(|c| crate::sys::owner::lstat(&c))
+                                {
+                                    if !opts.access.trusts(st.uid, st.gid) {
+                                        return Err(Error::PermissionDenied {
+                                            path: p.display().to_string(),
+                                            owner: Some(st.uid),
+                                            mode: Some(st.perm()),
+                                            reason: format!(
+                                                "a leftover socket of uid {}: not removed",
+                                                st.uid
+                                            )
+                                            .into(),
+                                        });
+                                    }
+                                }
                                 let _ = std::fs::remove_file(p);
                                 UnixListener::bind(p)
                                     .map_err(|e| Error::io(format!("bind {}", p.display()), e))?
@@ -914,7 +959,22 @@ impl Listener {
             opts: opts.clone(),
             address,
             owned_path,
+            refused: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// How many Unix-socket clients this listener closed unheard because they run as a
+    /// user its options do not allow (see [`SocketOptions::allow_owner`]). TCP clients are
+    /// authenticated by the authkey only.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let l = ipcring::socket::Listener::bind(dir.path().join("s"), &Default::default())?;
+    /// assert_eq!(l.refused_peers(), 0);
+    /// # Ok::<(), ipcring::Error>(())
+    /// ```
+    pub fn refused_peers(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The bound address (for TCP, with the real port when bound to port 0).
@@ -950,6 +1010,16 @@ impl Listener {
                     .and_then(|(s, _)| s.set_nonblocking(false).map(|_| Stream::Tcp(s))),
             };
             match r {
+                Ok(Stream::Unix(s)) => {
+                    // A client of another user (unless allowed) is closed at once, before
+                    // a byte is read or written: it sees the connection end.
+                    let (uid, gid) = crate::sys::socket::peer_ids(s.as_raw_fd())?;
+                    if self.opts.access.trusts(uid, gid) {
+                        return Ok(Some(Stream::Unix(s)));
+                    }
+                    self.refused
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 Ok(s) => return Ok(Some(s)),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     if !wait_ready(self.fd(), Ready::Read, deadline)? {

@@ -7,6 +7,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::access::Access;
+use crate::sys::owner::{self, FileType};
 use crate::{Error, Result};
 
 fn cpath(path: &Path) -> Result<CString> {
@@ -72,27 +74,44 @@ pub(crate) fn fd_identity(fd: &OwnedFd) -> Result<(u64, u64)> {
 }
 
 /// Opens the FIFO without blocking. For writing, `Ok(None)` means no reader has it open
-/// (ENXIO); a missing path is `Ok(None)` too (the peer may be re-creating it).
-pub(crate) fn open_nonblock(path: &Path, write: bool) -> Result<Option<OwnedFd>> {
+/// (ENXIO); a missing path is `Ok(None)` too (the peer may be re-creating it). A symlink at
+/// `path` is not followed; what was opened must be a FIFO whose owner `access` trusts and
+/// whose mode grants nothing beyond `max_mode`, else [`Error::PermissionDenied`] (also for
+/// EACCES).
+pub(crate) fn open_nonblock(
+    path: &Path,
+    write: bool,
+    access: &Access,
+    max_mode: u32,
+) -> Result<Option<OwnedFd>> {
     let c = cpath(path)?;
     let flags = if write {
         libc::O_WRONLY
     } else {
         libc::O_RDONLY
     } | libc::O_NONBLOCK
-        | libc::O_CLOEXEC;
+        | libc::O_CLOEXEC
+        | libc::O_NOFOLLOW;
     loop {
         // SAFETY: valid NUL-terminated path.
         let fd = unsafe { libc::open(c.as_ptr(), flags) };
         if fd >= 0 {
             // SAFETY: a fresh fd from a successful open, owned by nobody else.
-            return Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }));
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            owner::check_fd(
+                &fd,
+                &path.display().to_string(),
+                FileType::Fifo,
+                access,
+                max_mode,
+            )?;
+            return Ok(Some(fd));
         }
         let e = std::io::Error::last_os_error();
         match e.raw_os_error() {
             Some(libc::EINTR) => continue,
             Some(libc::ENXIO) | Some(libc::ENOENT) => return Ok(None),
-            _ => return Err(Error::io(format!("open {}", path.display()), e)),
+            _ => return Err(owner::open_error("open", path, e)),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Whole-file `flock(2)` locks (the kind Python's `filelock` package takes), EINTR retried,
 //! and shared record locks used as liveness markers.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 // `flock` and `unlock` take any fd owner (a `File` or an `OwnedFd`).
 
@@ -59,7 +61,7 @@ pub(crate) fn unlock(fd: &impl AsRawFd) -> Result<()> {
 /// Takes a shared (read) record lock on one byte of `fd` without waiting; on Linux an
 /// open-file-description lock, dropped by the kernel when the holder dies. Many holders may
 /// share it; [`crate::sys::byte_locked`] from another open sees it.
-pub(crate) fn lock_byte_shared(fd: &OwnedFd, byte: u64) -> Result<bool> {
+pub(crate) fn lock_byte_shared(fd: &impl AsRawFd, byte: u64) -> Result<bool> {
     // SAFETY: `flock` is plain old data; zero is valid for every field.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
     fl.l_type = libc::F_RDLCK as libc::c_short;
@@ -78,5 +80,25 @@ pub(crate) fn lock_byte_shared(fd: &OwnedFd, byte: u64) -> Result<bool> {
     match e.raw_os_error() {
         Some(libc::EAGAIN) | Some(libc::EACCES) => Ok(false),
         _ => Err(Error::io("fcntl read lock", e)),
+    }
+}
+
+/// True if `fd` is still the file named `path`: it has a link left and `path` names the same
+/// device and inode. False when the file was removed, or removed and created again, since
+/// `fd` was opened: a `flock` on `fd` then excludes nobody who opens `path` now.
+pub(crate) fn still_at(fd: &impl AsRawFd, path: &Path) -> Result<bool> {
+    // SAFETY: `stat` is plain old data; zero is valid for every field.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid, writable stat buffer for the duration of the call.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+        return Err(Error::last_os("fstat lock file"));
+    }
+    if st.st_nlink == 0 {
+        return Ok(false);
+    }
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(m.dev() == st.st_dev as u64 && m.ino() == st.st_ino as u64),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(format!("stat {}", path.display()), e)),
     }
 }

@@ -8,9 +8,11 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 
+use crate::access::Access;
 use crate::{Error, Result};
 
 pub(crate) mod futex;
+pub(crate) mod owner;
 
 /// Where a segment lives: a POSIX shared memory name (`/orders`) or a file path.
 ///
@@ -65,9 +67,16 @@ impl Location {
         match self {
             // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
             Location::Shm(c) => unsafe { libc::shm_open(c.as_ptr(), flags, mode as libc::c_uint) },
+            // O_NOFOLLOW: a symlink planted at the path must not redirect us (glibc's
+            // shm_open adds it for shm names). O_NONBLOCK: a FIFO planted there must not
+            // block the open (no effect on a regular file).
             // SAFETY: as above.
             Location::Path(c) => unsafe {
-                libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint)
+                libc::open(
+                    c.as_ptr(),
+                    flags | libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NONBLOCK,
+                    mode as libc::c_uint,
+                )
             },
         }
     }
@@ -91,15 +100,53 @@ impl Location {
         Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
+    /// The file system path of the object, for `lstat` in error messages: the path itself,
+    /// or where Linux keeps a shm name (`/dev/shm/name`). `None` where shm names have no
+    /// path.
+    pub(crate) fn fs_path(&self) -> Option<CString> {
+        match self {
+            Location::Path(c) => Some(c.clone()),
+            #[cfg(target_os = "linux")]
+            Location::Shm(c) => {
+                let mut v = b"/dev/shm".to_vec();
+                v.extend_from_slice(c.as_bytes());
+                CString::new(v).ok()
+            }
+            #[cfg(not(target_os = "linux"))]
+            Location::Shm(_) => None,
+        }
+    }
+
     /// Opens an existing object. `Ok(None)` if it does not exist, or is not yet accessible
-    /// (still mode 0200 while its creator initialises it).
-    pub(crate) fn open_existing(&self, write: bool) -> Result<Option<OwnedFd>> {
+    /// because a user `access` trusts is still creating it (mode 0200). Any other refusal
+    /// by the system (EACCES: another user's object, a mode that shuts this process out)
+    /// is [`Error::PermissionDenied`] at once; a symlink at a path is refused (O_NOFOLLOW).
+    /// The caller still checks the owner and mode of what it opened with
+    /// [`owner::check_fd`].
+    pub(crate) fn open_existing(&self, write: bool, access: &Access) -> Result<Option<OwnedFd>> {
         let flags = if write { libc::O_RDWR } else { libc::O_RDONLY };
         let fd = self.open_raw(flags, 0);
         if fd < 0 {
             let e = std::io::Error::last_os_error();
             return match e.raw_os_error() {
-                Some(libc::ENOENT) | Some(libc::EACCES) => Ok(None),
+                Some(libc::ENOENT) => Ok(None),
+                Some(libc::EACCES) | Some(libc::EPERM) => {
+                    let at = self.fs_path();
+                    if at
+                        .as_deref()
+                        .is_some_and(|p| owner::is_being_created(p, access))
+                    {
+                        Ok(None)
+                    } else {
+                        Err(owner::eacces(&self.display(), at.as_deref()))
+                    }
+                }
+                Some(libc::ELOOP) => Err(Error::PermissionDenied {
+                    path: self.display(),
+                    owner: None,
+                    mode: None,
+                    reason: "is a symbolic link; segments are opened with O_NOFOLLOW".into(),
+                }),
                 _ => Err(Error::io(format!("open {}", self.display()), e)),
             };
         }
@@ -134,17 +181,6 @@ pub(crate) fn ftruncate(fd: &OwnedFd, len: u64) -> Result<()> {
         return Err(Error::last_os("ftruncate"));
     }
     Ok(())
-}
-
-/// The file's size and its owner's uid.
-pub(crate) fn fstat(fd: &OwnedFd) -> Result<(u64, u32, u32)> {
-    // SAFETY: an all-zero `stat` is a valid value; fstat fills it.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `st` is a valid out-pointer; `fd` is open.
-    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
-        return Err(Error::last_os("fstat"));
-    }
-    Ok((st.st_size as u64, st.st_uid, st.st_mode))
 }
 
 /// Changes the file's mode.
@@ -287,7 +323,7 @@ pub(crate) fn unlock_byte(fd: &OwnedFd, byte: u64) -> Result<()> {
 }
 
 /// True if some other open of the file holds a lock on `byte` (a live role holder).
-pub(crate) fn byte_locked(fd: &OwnedFd, byte: u64) -> Result<bool> {
+pub(crate) fn byte_locked(fd: &impl AsRawFd, byte: u64) -> Result<bool> {
     let mut fl = flock_for(byte, libc::F_WRLCK as libc::c_short);
     // SAFETY: `fl` is a valid, writable flock for the duration of the call.
     if unsafe { libc::fcntl(fd.as_raw_fd(), GETLK, &mut fl) } != 0 {

@@ -143,3 +143,38 @@ pub(crate) fn recv_some(
         }
     }
 }
+
+/// The user and group of the process at the other end of a connected Unix socket, as the
+/// kernel recorded them when it connected (Linux `SO_PEERCRED`, elsewhere `getpeereid`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn peer_ids(fd: RawFd) -> Result<(u32, u32)> {
+    // SAFETY: an all-zero ucred is a valid value; getsockopt fills it.
+    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` and `len` are valid out-pointers of the size passed.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(Error::last_os("getsockopt SO_PEERCRED"));
+    }
+    Ok((cred.uid, cred.gid))
+}
+
+/// See the Linux version.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn peer_ids(fd: RawFd) -> Result<(u32, u32)> {
+    let mut uid: libc::uid_t = 0;
+    let mut gid: libc::gid_t = 0;
+    // SAFETY: valid out-pointers for the call's duration.
+    if unsafe { libc::getpeereid(fd, &mut uid, &mut gid) } != 0 {
+        return Err(Error::last_os("getpeereid"));
+    }
+    Ok((uid, gid))
+}

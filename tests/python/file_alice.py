@@ -6,7 +6,11 @@ article's text lost:
   file watcher"), and stops after IPC_TIMEOUT seconds (default 30) or on SIGTERM;
 - run_commands seeks back to the start before writing, and truncates after (the article
   needs the seek; the truncate guards against a shorter rewrite leaving trailing bytes);
-- on exit it removes shared.json, as the article does on Ctrl-C.
+- on exit it removes shared.json, as the article does on Ctrl-C;
+- she notes the file's size under the lock, right after she blanks or writes it (the
+  article's Alice does it after letting go of the lock, and blanks without it: a quick Bob
+  who adds his next command in between is then never noticed, as the size she noted already
+  counts it; the Rust Bob, woken by inotify, was that quick about once in 30 runs).
 Run it in the directory that holds (or will hold) shared.json.
 """
 import json
@@ -61,8 +65,7 @@ def main():
         else:
             print(f'File has changed from {last_size} to {file_size} bytes,'
                   f' lets see what they want to do!', flush=True)
-            run_commands()
-            last_size = os.path.getsize(shared_file)
+            last_size = run_commands()
 
 
 def run_commands():
@@ -88,13 +91,16 @@ def run_commands():
         f.seek(0)
         json.dump(data, f, indent=2)
         f.truncate()
+        f.flush()
+        return os.path.getsize(shared_file)
 
 
 if __name__ == '__main__':
     # Create / blank out the shared file
-    with open(shared_file, 'w') as f:
-        json.dump({"commands": {}}, f)
-    last_size = os.path.getsize(shared_file)
+    with lock:
+        with open(shared_file, 'w') as f:
+            json.dump({"commands": {}}, f)
+        last_size = os.path.getsize(shared_file)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         main()

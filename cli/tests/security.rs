@@ -1,0 +1,155 @@
+//! The `ipcring` command between two real users: the test runner (root in CI) and user
+//! `nobody` (`setpriv --reuid=65534 --regid=65534 --clear-groups`). A name another user
+//! created first is refused by `send` and `recv` with a non-zero exit and a message naming
+//! the owner; a ring nobody may open is reported as such at once; `ls` lists both.
+
+use std::io::{Read, Write};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use ipcring::Error;
+
+const EXE: &str = env!("CARGO_BIN_EXE_ipcring");
+
+fn two_users() -> bool {
+    let root = ipcring::Access::effective_uid() == 0;
+    let setpriv = Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !(root && setpriv) {
+        eprintln!("skipped: needs root and setpriv to run ipcring as nobody");
+    }
+    root && setpriv
+}
+
+fn name(tag: &str) -> String {
+    format!("/ipcring-clisec-{tag}-{}", std::process::id())
+}
+
+fn as_nobody(args: &[&str]) -> Command {
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", EXE])
+        .args(args);
+    c
+}
+
+fn with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ipcring");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Waits until `name` exists (as seen by root: another user's segment is PermissionDenied).
+fn wait_exists(name: &str, child: &mut Child) {
+    loop {
+        match ipcring::segment::inspect(name) {
+            Err(Error::NotFound(_)) => {}
+            _ => return,
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "nobody's ipcring ended before creating {name}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The report, replayed: nobody's `recv` creates the name first; root's `send` of
+/// secrets must fail (nothing reaches nobody), and so must root's `recv` (nothing forged
+/// reaches root).
+#[test]
+fn send_and_recv_refuse_a_name_another_user_created() {
+    if !two_users() {
+        return;
+    }
+    let q = name("q");
+    let mut nobody = as_nobody(&["recv", &q])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_exists(&q, &mut nobody);
+
+    let out = with_stdin(
+        Command::new(EXE).args(["send", &q]),
+        b"SECRET-A\nSECRET-B\n",
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "send exited 0: {err}");
+    assert!(err.contains("permission denied"), "{err}");
+    assert!(err.contains("uid 65534"), "{err}");
+    assert!(err.contains(&q), "{err}");
+
+    let out = with_stdin(Command::new(EXE).args(["recv", &q]), b"");
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "recv exited 0: {err}");
+    assert!(err.contains("permission denied"), "{err}");
+    assert!(out.stdout.is_empty());
+
+    // `ls` shows the name with its owner instead of hiding it.
+    let out = Command::new(EXE).arg("ls").output().unwrap();
+    let listing = text(&out.stdout);
+    let line = listing
+        .lines()
+        .find(|l| l.starts_with(&q))
+        .unwrap_or_else(|| panic!("{q} not listed:\n{listing}"));
+    assert!(
+        line.contains("not opened") && line.contains("uid 65534"),
+        "{line}"
+    );
+
+    nobody.kill().unwrap();
+    let mut got = String::new();
+    nobody
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut got)
+        .unwrap();
+    nobody.wait().unwrap();
+    assert!(!got.contains("SECRET"), "nobody received: {got}");
+    // Its creator was killed: the name is left behind, still nobody's.
+    let _ = std::fs::remove_file(format!("/dev/shm{q}"));
+}
+
+/// A ring root owns, seen by nobody: `recv` says "permission denied" at once (its open
+/// timeout is 5 s; "does not exist" would mean it waited that out), and `ls` lists it.
+#[test]
+fn a_ring_nobody_may_not_open_is_reported_as_such() {
+    if !two_users() {
+        return;
+    }
+    let q = name("root");
+    let tx = ipcring::ring::Producer::create(&q, &ipcring::ring::RingOptions::new()).unwrap();
+    let out = with_stdin(&mut as_nobody(&["recv", &q]), b"");
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("permission denied"), "{err}");
+    assert!(!err.contains("does not exist"), "{err}");
+    assert!(err.contains("uid 0"), "{err}");
+
+    let out = as_nobody(&["ls"]).output().unwrap();
+    let listing = text(&out.stdout);
+    assert!(!listing.contains("no ipcring segments"), "{listing}");
+    let line = listing
+        .lines()
+        .find(|l| l.starts_with(&q))
+        .unwrap_or_else(|| panic!("{q} not listed:\n{listing}"));
+    assert!(
+        line.contains("not opened") && line.contains("uid 0"),
+        "{line}"
+    );
+    drop(tx);
+}
