@@ -15,6 +15,7 @@
 //! | (always) | [`ring`] | SPSC ring in shared memory, zero-copy, futex wakeups |
 //! | (always) | [`seqlock`] | latest-value cell: one writer, many readers, versions, futex wait |
 //! | (always) | [`broadcast`] | one publisher, many subscribers, exact loss counts, futex wait |
+//! | (always) | [`service`] | one server, many clients: request/response at the one-line floor |
 //! | `pipe`   | `pipe` | named FIFO, length-prefixed frames |
 //! | `file`   | `file` | append-only shared log + lock file; the JSON command mailbox |
 //! | `signal` | `signal` | pid registry, SIGUSR1/SIGUSR2, real-time signals with an `i32` |
@@ -61,6 +62,7 @@ pub mod ring;
 #[cfg(not(loom))]
 pub mod segment;
 pub mod seqlock;
+pub mod service;
 pub(crate) mod sync;
 #[cfg(not(loom))]
 pub(crate) mod sys;

@@ -97,6 +97,8 @@ pub fn kind_name(kind: u32) -> &'static str {
         1 => "ring",
         2 => "seqlock",
         3 => "broadcast",
+        4 => "service",
+        5 => "service channel",
         _ => "unknown",
     }
 }
@@ -678,6 +680,12 @@ impl Segment {
     /// broadcast subscribers). `Ok(false)` if an exclusive holder has it.
     pub(crate) fn lock_shared(&self, byte: u64) -> Result<bool> {
         sys::try_lock_byte_shared(&self.fd, byte)
+    }
+
+    /// Takes an exclusive lock on byte `byte` without waiting (a role chosen after
+    /// attaching: a service client's connection entry). `Ok(false)` if another open holds it.
+    pub(crate) fn try_lock(&self, byte: u64) -> Result<bool> {
+        sys::try_lock_byte(&self.fd, byte)
     }
 
     /// Releases this handle's role lock early (on detach, before waking the peer).

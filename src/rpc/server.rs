@@ -178,7 +178,7 @@ impl<C: Codec> Server<C> {
         self.handle_frame_limited(frame, out, usize::MAX)
     }
 
-    fn handle_frame_limited(&self, frame: &[u8], out: &mut Vec<u8>, max: usize) -> bool {
+    pub(crate) fn handle_frame_limited(&self, frame: &[u8], out: &mut Vec<u8>, max: usize) -> bool {
         out.clear();
         match self.codec.decode_request(frame) {
             Incoming::Single(entry) => self.handle_entry(entry, frame, out, max),

@@ -1,0 +1,584 @@
+//! The client side: connecting (claiming an entry, creating the channel), calls,
+//! pipelining.
+
+use std::cell::Cell;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::Ordering;
+use std::thread;
+use std::time::Duration;
+
+use crate::ring::layout::WakeWord;
+use crate::ring::wait::wait_for;
+use crate::ring::WaitStrategy;
+use crate::segment::Segment;
+use crate::service::core::{must_wake, ChannelCore};
+use crate::service::layout::*;
+use crate::service::listener::{
+    channel_core, channel_geometry, channel_name, entry, listener_geometry, listener_shared,
+    validate_listener,
+};
+use crate::service::ServiceOptions;
+use crate::sys::{self, Location};
+use crate::transport::Deadline;
+use crate::{Error, Result};
+
+/// A connection to a [`Listener`](crate::service::Listener): its own duplex channel of
+/// `slots` slots, so up to `slots` requests in flight at once.
+///
+/// Methods take `&self`: an [`Answer`] borrows the client, and several may be held at once
+/// (each keeps its slot until dropped). A `Client` is `Send`, not `Sync`: one thread at a
+/// time uses it.
+///
+/// ```
+/// use ipcring::service::{Client, Listener, ServiceOptions};
+/// # fn main() -> ipcring::Result<()> {
+/// let name = format!("/ipcring-client-{}", std::process::id());
+/// let mut server = Listener::bind(&name, &ServiceOptions::new())?;
+/// let serving = std::thread::spawn(move || -> ipcring::Result<()> {
+///     for _ in 0..2 {
+///         let req = server.recv()?;                     // answers with the length
+///         let answer = req.len().to_string();
+///         req.respond_with(answer.as_bytes())?;
+///     }
+///     Ok(())
+/// });
+/// let client = Client::connect(&name, &ServiceOptions::new().slots(2))?;
+/// let a = client.submit(b"first")?;
+/// let b = client.submit(b"second")?;                   // two in flight
+/// assert_eq!(&*client.wait(b)?, b"6");                  // in any order
+/// assert_eq!(&*client.wait(a)?, b"5");
+/// # serving.join().unwrap()?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a Client disconnects when dropped"]
+pub struct Client {
+    listener: Segment,
+    chan: Segment,
+    core: ChannelCore,
+    entry: u32,
+    nonce: u64,
+    server_may_sleep: bool,
+    wait: WaitStrategy,
+    /// Slots free for a new request (bit per slot).
+    free: Cell<u64>,
+    /// Slots whose request is published and whose answer has not been taken.
+    pending: Cell<u64>,
+}
+
+// SAFETY: the raw pointers inside (the channel core's DataArea) point into the mapping
+// owned by `chan`, which moves with the Client.
+unsafe impl Send for Client {}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("listener", &self.listener.name())
+            .field("entry", &self.entry)
+            .field("slots", &self.core.slots())
+            .field("max_message", &self.core.max_message())
+            .finish()
+    }
+}
+
+/// A request in flight: pass it to [`Client::wait`] for its answer. An answer never
+/// waited for keeps its slot busy.
+#[derive(Debug)]
+#[must_use = "the answer is only taken by waiting on the ticket"]
+pub struct Ticket {
+    slot: u32,
+    nonce: u64,
+}
+
+impl Ticket {
+    /// The slot (the id the server sees as [`Request::slot`](crate::service::Request::slot)).
+    pub fn slot(&self) -> u32 {
+        self.slot
+    }
+}
+
+impl Client {
+    /// Connects to the service `name`, waiting up to the open timeout for a listener (with
+    /// a live server) to appear. [`Error::SystemLimit`] if all its entries are taken;
+    /// [`Error::InvalidConfig`] if `opts` asks for more slots or larger messages than the
+    /// listener allows.
+    pub fn connect(name: &str, opts: &ServiceOptions) -> Result<Client> {
+        opts.check()?;
+        let deadline = opts.seg.open_deadline();
+        loop {
+            let listener = Segment::open(
+                name,
+                KIND_LISTENER,
+                deadline,
+                true,
+                &opts.seg.trust(),
+                None,
+                validate_listener,
+            )?;
+            if listener.role_held_by_other(SERVER_ROLE)? {
+                return Self::join(listener, opts, &deadline);
+            }
+            // A leftover whose server died: a restarted server replaces it; wait for that.
+            drop(listener);
+            if deadline.expired() {
+                return Err(Error::NotFound(format!(
+                    "{name} (a listener whose server is gone)"
+                )));
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn join(listener: Segment, opts: &ServiceOptions, deadline: &Deadline) -> Result<Client> {
+        let map = listener.mapping();
+        let g = listener_geometry(map);
+        let (max_clients, max_slots, max_message) = (
+            g.max_clients.load(Ordering::Relaxed),
+            g.max_slots.load(Ordering::Relaxed),
+            g.max_message.load(Ordering::Relaxed),
+        );
+        let server_may_sleep = g.flags.load(Ordering::Relaxed) & FLAG_MAY_SLEEP != 0;
+        let name = listener.name();
+        if opts.slots > max_slots || opts.max_message > max_message {
+            return Err(Error::InvalidConfig(
+                format!(
+                    "{} slots of {} bytes asked; the service {name} allows at most {max_slots} slots of {max_message} bytes",
+                    opts.slots, opts.max_message
+                )
+                .into(),
+            ));
+        }
+        let e = Self::claim(&listener, max_clients, deadline)?;
+        // From here on a failure must give the entry back.
+        let give_back = |listener: &Segment, err: Error| -> Error {
+            entry(listener.mapping(), e)
+                .state
+                .store(ENTRY_FREE, Ordering::Release);
+            let _ = listener.release_role(ENTRY_LOCK_BASE + e as u64);
+            err
+        };
+        let en = entry(map, e);
+        let nonce = sys::random_u64();
+        en.channel_nonce.store(nonce, Ordering::Relaxed);
+        en.pid.store(sys::pid(), Ordering::Relaxed);
+        let chan_name = channel_name(&name, e, nonce);
+        let size = slot_size_for(opts.max_message);
+        let total = CHANNEL_HEADER_SIZE as u64 + opts.slots as u64 * size as u64;
+        let spec = opts
+            .seg
+            .create_spec(KIND_CHANNEL, CHANNEL_HEADER_SIZE as u32, total);
+        let listener_nonce = listener.header().nonce.load(Ordering::Relaxed);
+        let flags = if opts.may_sleep() { FLAG_MAY_SLEEP } else { 0 };
+        let mut chan = match Segment::create(&chan_name, &spec, Some(0), |m| {
+            let cg = channel_geometry(m);
+            cg.slots.store(opts.slots, Ordering::Relaxed);
+            cg.slot_size.store(size, Ordering::Relaxed);
+            cg.max_message.store(opts.max_message, Ordering::Relaxed);
+            cg.flags.store(flags, Ordering::Relaxed);
+            cg.listener_nonce.store(listener_nonce, Ordering::Relaxed);
+            cg.entry.store(e, Ordering::Relaxed);
+        }) {
+            Ok(c) => c,
+            Err(err) => return Err(give_back(&listener, err)),
+        };
+        // SYNC: Release publishes the nonce (and the channel, created before) to the
+        // server, which loads the state with Acquire.
+        en.state.store(ENTRY_CONNECT, Ordering::Release);
+        let ls = listener_shared(map);
+        // SYNC: Release pairs with the server's Acquire load of connect_seq.
+        ls.connect_seq.fetch_add(1, Ordering::Release);
+        ls.server_wake.wake();
+        // Wait for the server to accept.
+        let mut pause = Duration::from_micros(20);
+        loop {
+            // SYNC: Acquire pairs with the server's Release of ACCEPTED (it has the channel
+            // open, so we may unlink its name).
+            match en.state.load(Ordering::Acquire) {
+                ENTRY_ACCEPTED => break,
+                ENTRY_CONNECT => {}
+                ENTRY_CLOSED => {
+                    return Err(give_back(
+                        &listener,
+                        Error::BadSegment {
+                            path: chan_name,
+                            reason: "the server refused this channel".into(),
+                        },
+                    ))
+                }
+                s => {
+                    return Err(give_back(
+                        &listener,
+                        Error::corrupt(format!("connection entry {e} of {name} in state {s}")),
+                    ))
+                }
+            }
+            if !listener.role_held_by_other(SERVER_ROLE)? {
+                return Err(give_back(&listener, Error::Disconnected));
+            }
+            if deadline.expired() {
+                return Err(give_back(&listener, Error::Timeout));
+            }
+            thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(1));
+        }
+        // Both sides have it mapped: the name is no longer needed, and nothing is left
+        // behind if we die.
+        let _ = Location::parse(&chan_name).and_then(|l| l.unlink());
+        chan.set_keep(true);
+        let core = channel_core(chan.mapping(), opts.slots, size, opts.max_message);
+        let all = if opts.slots == 64 {
+            u64::MAX
+        } else {
+            (1u64 << opts.slots) - 1
+        };
+        Ok(Client {
+            listener,
+            chan,
+            core,
+            entry: e,
+            nonce,
+            server_may_sleep,
+            wait: opts.seg.wait,
+            free: Cell::new(all),
+            pending: Cell::new(0),
+        })
+    }
+
+    /// Claims a free entry: its liveness lock, then a compare-exchange of its state.
+    fn claim(listener: &Segment, max_clients: u32, deadline: &Deadline) -> Result<u32> {
+        let map = listener.mapping();
+        loop {
+            let mut reaping = false;
+            for e in 0..max_clients {
+                let en = entry(map, e);
+                if en.state.load(Ordering::Relaxed) != ENTRY_FREE {
+                    // Held by a live client, or a dead one's not yet freed by the server.
+                    reaping |= !listener.role_held_by_other(ENTRY_LOCK_BASE + e as u64)?;
+                    continue;
+                }
+                if !listener.try_lock(ENTRY_LOCK_BASE + e as u64)? {
+                    continue;
+                }
+                // The lock first, then the state: the server frees only unlocked entries,
+                // so once both are ours nobody else touches this entry.
+                if en
+                    .state
+                    .compare_exchange(
+                        ENTRY_FREE,
+                        ENTRY_CLAIMED,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+                {
+                    return Ok(e);
+                }
+                listener.release_role(ENTRY_LOCK_BASE + e as u64)?;
+            }
+            if !reaping || deadline.expired() {
+                return Err(Error::SystemLimit {
+                    what: format!(
+                        "all {max_clients} connection entries of {} are taken",
+                        listener.name()
+                    )
+                    .into(),
+                    hint: "bind the listener with a larger ServiceOptions::max_clients".into(),
+                });
+            }
+            // A dead client's entry is freed by the server within a liveness slice.
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Slots in the channel (requests in flight at once).
+    pub fn slots(&self) -> u32 {
+        self.core.slots()
+    }
+
+    /// Largest request or answer in bytes.
+    pub fn max_message(&self) -> usize {
+        self.core.max_message() as usize
+    }
+
+    /// The connection entry this client holds.
+    pub fn entry(&self) -> u32 {
+        self.entry
+    }
+
+    fn chan_shared(&self) -> &ChannelShared {
+        // SAFETY: the channel mapping holds its header (created by us); ChannelShared is
+        // repr(C) atomics at offset 256, living as long as `self.chan`.
+        unsafe { &*(self.chan.mapping().as_ptr().add(SHARED_OFFSET) as *const ChannelShared) }
+    }
+
+    fn server_wake(&self) -> &WakeWord {
+        &listener_shared(self.listener.mapping()).server_wake
+    }
+
+    fn closed(&self) -> bool {
+        // SYNC: Acquire pairs with the server's Release store in `Conn::close`.
+        self.chan_shared().closed.load(Ordering::Acquire) != 0
+    }
+
+    #[inline]
+    fn take_slot(&self) -> Result<u32> {
+        let free = self.free.get();
+        if free == 0 {
+            return Err(Error::SystemLimit {
+                what: format!("all {} slots of the channel are in flight", self.slots()).into(),
+                hint:
+                    "wait for an answer (or drop one), or connect with more ServiceOptions::slots"
+                        .into(),
+            });
+        }
+        let s = free.trailing_zeros();
+        self.free.set(free & !(1 << s));
+        Ok(s)
+    }
+
+    #[inline]
+    fn give_slot(&self, s: u32) {
+        self.free.set(self.free.get() | 1 << s);
+    }
+
+    #[inline]
+    fn publish(&self, slot: u32, len: u32) -> Ticket {
+        // SAFETY: the slot was free (ours), `len <= max_message` (checked by the callers),
+        // the payload is written.
+        unsafe { self.core.publish_request(slot, len) };
+        self.pending.set(self.pending.get() | 1 << slot);
+        let wake = self.server_wake();
+        if must_wake(wake, self.server_may_sleep) {
+            wake.wake();
+        }
+        Ticket {
+            slot,
+            nonce: self.nonce,
+        }
+    }
+
+    /// A free slot to write a request into, zero-copy: write it, then
+    /// [`RequestGrant::send`] its length. [`Error::SystemLimit`] if every slot is in
+    /// flight.
+    ///
+    /// ```
+    /// # use ipcring::service::{Client, Listener, ServiceOptions};
+    /// # fn main() -> ipcring::Result<()> {
+    /// # let name = format!("/ipcring-grant-svc-{}", std::process::id());
+    /// # let mut server = Listener::bind(&name, &ServiceOptions::new())?;
+    /// # let serving = std::thread::spawn(move || server.recv()?.respond_with(b"pong"));
+    /// # let client = Client::connect(&name, &ServiceOptions::new())?;
+    /// let mut g = client.request()?;
+    /// g[..4].copy_from_slice(b"ping");
+    /// let t = g.send(4)?;
+    /// assert_eq!(&*client.wait(t)?, b"pong");
+    /// # serving.join().unwrap()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn request(&self) -> Result<RequestGrant<'_>> {
+        if self.closed() {
+            return Err(Error::Disconnected);
+        }
+        let slot = self.take_slot()?;
+        Ok(RequestGrant {
+            client: self,
+            slot,
+            sent: false,
+        })
+    }
+
+    /// Copies `req` into a free slot and publishes it; the answer comes with
+    /// [`Client::wait`]. Does not wait.
+    #[inline]
+    pub fn submit(&self, req: &[u8]) -> Result<Ticket> {
+        let max = self.max_message();
+        if req.len() > max {
+            return Err(Error::MessageTooLarge {
+                len: req.len(),
+                max,
+            });
+        }
+        if self.closed() {
+            return Err(Error::Disconnected);
+        }
+        let slot = self.take_slot()?;
+        // SAFETY: the slot is ours (just taken) and `req` fits its payload.
+        unsafe { self.core.data().write(self.core.payload_off(slot), req) };
+        Ok(self.publish(slot, req.len() as u32))
+    }
+
+    fn check_ticket(&self, t: &Ticket) -> Result<()> {
+        if t.nonce != self.nonce || t.slot >= self.slots() || self.pending.get() & 1 << t.slot == 0
+        {
+            return Err(Error::InvalidConfig(
+                "this ticket is not in flight on this client".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn wait_answer(&self, t: &Ticket, timeout: Option<Duration>) -> Result<Answer<'_>> {
+        self.check_ticket(t)?;
+        let slot = t.slot;
+        let len = wait_for(
+            &self.chan_shared().client_wake,
+            self.wait,
+            timeout,
+            || self.core.poll_answer(slot),
+            || Ok(self.closed() || !self.listener.role_held_by_other(SERVER_ROLE)?),
+        )?;
+        self.pending.set(self.pending.get() & !(1 << slot));
+        Ok(Answer {
+            client: self,
+            slot,
+            len,
+        })
+    }
+
+    /// Waits for the answer to `ticket` (per the wait strategy). [`Error::Disconnected`]
+    /// if the server dies or closes the connection first.
+    #[inline]
+    pub fn wait(&self, ticket: Ticket) -> Result<Answer<'_>> {
+        self.wait_answer(&ticket, None)
+    }
+
+    /// As [`Client::wait`], for at most `timeout`; on [`Error::Timeout`] the ticket is
+    /// still good.
+    pub fn wait_timeout(&self, ticket: &Ticket, timeout: Duration) -> Result<Answer<'_>> {
+        self.wait_answer(ticket, Some(timeout))
+    }
+
+    /// True if the answer to `ticket` is there (then [`Client::wait`] returns at once).
+    pub fn is_answered(&self, ticket: &Ticket) -> Result<bool> {
+        self.check_ticket(ticket)?;
+        Ok(self.core.poll_answer(ticket.slot)?.is_some())
+    }
+
+    /// One round trip: submits `req` and waits for its answer (zero-copy guard).
+    #[inline]
+    pub fn call(&self, req: &[u8]) -> Result<Answer<'_>> {
+        let t = self.submit(req)?;
+        self.wait_answer(&t, None)
+    }
+
+    /// As [`Client::call`], waiting at most `timeout` for the answer. On
+    /// [`Error::Timeout`] the request stays in flight and keeps its slot.
+    pub fn call_timeout(&self, req: &[u8], timeout: Duration) -> Result<Answer<'_>> {
+        let t = self.submit(req)?;
+        self.wait_answer(&t, Some(timeout))
+    }
+
+    /// One round trip, copying the answer into `out` with word-sized atomic reads: no
+    /// reference into shared memory is ever handed out (for an untrusted server).
+    pub fn call_into(&self, req: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let a = self.call(req)?;
+        // SAFETY: the payload offset is 8-aligned (slot sizes are multiples of 128, the
+        // header is 8 bytes), and `len` rounded up to 8 stays within the slot
+        // (slot_size = round_up(8 + max_message, 128)).
+        unsafe {
+            self.core
+                .data()
+                .read_atomic_into(self.core.payload_off(a.slot), a.len as usize, out)
+        };
+        Ok(())
+    }
+}
+
+/// A free slot, writable: derefs to its `max_message` bytes. [`RequestGrant::send`]
+/// publishes the first `len`; dropping it unsent gives the slot back.
+#[must_use = "dropping a grant unsent gives the slot back"]
+pub struct RequestGrant<'a> {
+    client: &'a Client,
+    slot: u32,
+    sent: bool,
+}
+
+impl fmt::Debug for RequestGrant<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestGrant")
+            .field("slot", &self.slot)
+            .finish()
+    }
+}
+
+impl RequestGrant<'_> {
+    /// Publishes the first `len` bytes as the request. [`Error::MessageTooLarge`] past the
+    /// slot (the grant is then dropped and its slot given back).
+    pub fn send(mut self, len: usize) -> Result<Ticket> {
+        let max = self.client.max_message();
+        if len > max {
+            return Err(Error::MessageTooLarge { len, max });
+        }
+        self.sent = true;
+        Ok(self.client.publish(self.slot, len as u32))
+    }
+}
+
+impl Deref for RequestGrant<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        let c = &self.client.core;
+        // SAFETY: the slot is ours (free, taken by this grant) and its payload is in
+        // bounds; the server does not touch a slot without a published request.
+        unsafe {
+            c.data()
+                .slice(c.payload_off(self.slot), c.max_message() as usize)
+        }
+    }
+}
+
+impl DerefMut for RequestGrant<'_> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        let c = &self.client.core;
+        // SAFETY: as in `deref`; `&mut self` makes this the only view.
+        unsafe {
+            c.data()
+                .slice_mut(c.payload_off(self.slot), c.max_message() as usize)
+        }
+    }
+}
+
+impl Drop for RequestGrant<'_> {
+    fn drop(&mut self) {
+        if !self.sent {
+            self.client.give_slot(self.slot);
+        }
+    }
+}
+
+/// An answer, zero-copy: derefs to its bytes in the channel; frees its slot on drop.
+pub struct Answer<'a> {
+    client: &'a Client,
+    slot: u32,
+    len: u32,
+}
+
+impl fmt::Debug for Answer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Answer")
+            .field("slot", &self.slot)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl Deref for Answer<'_> {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        let c = &self.client.core;
+        // SAFETY: `len <= max_message` (validated by `poll_answer`), so in bounds; the
+        // server published these bytes and does not write the slot again until our next
+        // request in it, which needs this guard gone (see the module docs on a hostile
+        // server).
+        unsafe { c.data().slice(c.payload_off(self.slot), self.len as usize) }
+    }
+}
+
+impl Drop for Answer<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.client.give_slot(self.slot);
+    }
+}

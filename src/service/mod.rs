@@ -1,0 +1,209 @@
+//! A shared-memory service: one server, many clients, request/response at the one-line
+//! floor.
+//!
+//! A [`Listener`] creates a named rendezvous segment; any number of [`Client`]s (up to
+//! its `max_clients`) connect by that name, each with its own duplex channel. Either may
+//! start first: `connect` waits for the listener with a deadline.
+//!
+//! ```
+//! use ipcring::service::{Client, Listener, ServiceOptions};
+//!
+//! # fn main() -> ipcring::Result<()> {
+//! let name = format!("/ipcring-svcdoc-{}", std::process::id());
+//! let opts = ServiceOptions::new();
+//! let mut server = Listener::bind(&name, &opts)?;         // process A
+//! let client = std::thread::spawn({                        // process B, on its own
+//!     let (name, opts) = (name.clone(), opts.clone());
+//!     move || -> ipcring::Result<Vec<u8>> {
+//!         let client = Client::connect(&name, &opts)?;
+//!         let answer = client.call(b"hello")?.to_vec();    // zero-copy guard, copied
+//!         Ok(answer)
+//!     }
+//! });
+//! let mut req = server.recv()?;                            // from any client
+//! let upper = req.to_ascii_uppercase();
+//! req.respond_with(&upper)?;                               // written over the request
+//! assert_eq!(client.join().unwrap()?, b"HELLO");
+//! # Ok(()) }
+//! ```
+//!
+//! # Why it is fast
+//! A pair of one-way rings cannot answer faster than the two-line floor: each direction's
+//! line is written by one side and polled by the other. A service channel is a set of
+//! *slots*; a slot's header word holds its state (free, request, answer) and a length. The
+//! client writes a request and flips the state; the server, polling, runs the call, writes
+//! the answer **over the request, in the same cache lines**, and flips the state back. One
+//! line travels there and back, as in the one-line floor. With several slots a client
+//! pipelines ([`Client::submit`], [`Client::wait`]: answers matched by [`Ticket`]).
+//!
+//! # Liveness and restarts
+//! - A client holds an exclusive lock on its connection entry's byte of the listener file
+//!   for as long as it lives; the kernel drops it when the client dies (SIGKILL included).
+//!   The server checks its connections every [`LIVENESS_SLICE`] and frees a dead client's
+//!   entry and channel within that bound.
+//! - The server holds the listener's role lock. A client blocked on an answer checks it at
+//!   every slice and sees [`Error::Disconnected`] when the server is gone.
+//! - [`Listener::bind`] over a leftover listener whose server died removes it and creates
+//!   a new one, so a restarted server is connectable at once; clients of the dead one
+//!   reconnect with [`Client::connect`].
+//!
+//! # An untrusted peer
+//! Every header word, length, state and geometry read from shared memory is checked; a bad
+//! one is [`Error::Corrupt`]. A client that corrupts its channel is disconnected, alone:
+//! the server goes on serving the others. Zero-copy views ([`Request`], [`Answer`]) are
+//! slices of memory the peer maps writable, with the same contract as the ring's
+//! [`Message`](crate::ring::Message): a hostile peer can change the bytes under you, never
+//! make this crate read or write outside the mapping. The copy-out [`Client::call_into`]
+//! never hands out such a slice. As with every shared mapping, a process with write access
+//! to a segment can also truncate it, which turns accesses into SIGBUS: segments are
+//! created 0600, so only your own user can.
+//!
+//! # Limits
+//! Up to [`layout::MAX_CLIENTS`] clients a listener, [`layout::MAX_SLOTS`] slots (requests
+//! in flight) a client, requests and answers up to [`layout::MAX_MESSAGE`] bytes, all set by
+//! [`ServiceOptions`]. A server handles one request at a time per thread ([`Request`]
+//! borrows its [`Listener`]).
+//!
+//! # Access
+//! Segments are created with the options' mode (0600 by default): only the same user can
+//! connect. There is no auth key (yet): the file mode is the access control.
+
+pub mod layout;
+
+pub(crate) mod core;
+
+#[cfg(all(test, loom))]
+mod tests_loom;
+
+#[cfg(not(loom))]
+mod client;
+#[cfg(not(loom))]
+mod listener;
+#[cfg(not(loom))]
+mod transport;
+#[cfg(not(loom))]
+pub use client::{Answer, Client, RequestGrant, Ticket};
+#[cfg(not(loom))]
+pub use listener::{ClientId, Listener, Request};
+#[cfg(not(loom))]
+pub use transport::{split, Answers, Requests};
+
+#[cfg(all(feature = "rpc", not(loom)))]
+mod rpc;
+
+pub use crate::ring::LIVENESS_SLICE;
+
+#[cfg(not(loom))]
+use crate::segment::{self, SegmentOptions};
+#[cfg(not(loom))]
+use crate::{Error, Result};
+
+/// How to bind a listener or connect a client.
+///
+/// The listener uses `max_clients`, `max_slots` and `max_message` as the limits every
+/// client must stay within; a client uses `slots` and `max_message` for its own channel.
+/// Both use the segment settings (mode, wait strategy, open timeout).
+///
+/// ```
+/// use std::time::Duration;
+/// use ipcring::ring::WaitStrategy;
+/// use ipcring::service::ServiceOptions;
+/// let opts = ServiceOptions::new()
+///     .max_clients(16)         // listener: connection entries
+///     .slots(4)                // client: requests in flight at once
+///     .max_message(1024)       // both: largest request or answer
+///     .wait(WaitStrategy::Spin)
+///     .open_timeout(Duration::from_secs(2));
+/// # let _ = opts;
+/// ```
+#[cfg(not(loom))]
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    max_clients: u32,
+    max_slots: u32,
+    slots: u32,
+    max_message: u32,
+    seg: SegmentOptions,
+}
+
+#[cfg(not(loom))]
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        ServiceOptions {
+            max_clients: 64,
+            max_slots: layout::MAX_SLOTS,
+            slots: 4,
+            max_message: 4096 - layout::SLOT_HEADER as u32,
+            seg: SegmentOptions::default(),
+        }
+    }
+}
+
+#[cfg(not(loom))]
+impl ServiceOptions {
+    /// Defaults: 64 clients, 4 slots a client (at most 64), messages up to 4088 bytes (one
+    /// 4 KiB slot), mode 0600, [`WaitStrategy::default`](crate::ring::WaitStrategy), open
+    /// timeout 5 s.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Listener: how many clients may be connected at once (1 ..= 4096). Beyond it,
+    /// `connect` fails with [`Error::SystemLimit`].
+    pub fn max_clients(mut self, n: u32) -> Self {
+        self.max_clients = n;
+        self
+    }
+
+    /// Listener: the most slots a client's channel may have (1 ..= 64).
+    pub fn max_slots(mut self, n: u32) -> Self {
+        self.max_slots = n;
+        self
+    }
+
+    /// Client: slots in its channel, i.e. requests in flight at once (1 ..= 64, and at most
+    /// the listener's `max_slots`).
+    pub fn slots(mut self, n: u32) -> Self {
+        self.slots = n;
+        self
+    }
+
+    /// Largest request or answer in bytes (1 ..= 16 MiB). For a listener, the most a client
+    /// may ask for; for a client, its channel's slot size (at most the listener's).
+    pub fn max_message(mut self, bytes: u32) -> Self {
+        self.max_message = bytes;
+        self
+    }
+
+    segment::segment_option_methods!(
+        "How `recv` (server) and answer waits (client) wait (default: spin 20 µs, then sleep on the futex)."
+    );
+
+    fn check(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidConfig(m.into()));
+        if !(1..=layout::MAX_CLIENTS).contains(&self.max_clients) {
+            return bad(format!(
+                "max_clients {} is outside 1 ..= {}",
+                self.max_clients,
+                layout::MAX_CLIENTS
+            ));
+        }
+        for (what, n) in [("max_slots", self.max_slots), ("slots", self.slots)] {
+            if !(1..=layout::MAX_SLOTS).contains(&n) {
+                return bad(format!("{what} {n} is outside 1 ..= {}", layout::MAX_SLOTS));
+            }
+        }
+        if !(1..=layout::MAX_MESSAGE).contains(&self.max_message) {
+            return bad(format!(
+                "max_message {} is outside 1 ..= {}",
+                self.max_message,
+                layout::MAX_MESSAGE
+            ));
+        }
+        Ok(())
+    }
+
+    fn may_sleep(&self) -> bool {
+        matches!(self.seg.wait, crate::ring::WaitStrategy::SpinBlock { .. })
+    }
+}

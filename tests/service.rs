@@ -1,0 +1,461 @@
+//! The shared-memory service between real processes (the test binary re-executes itself
+//! as server or client), plus its limits and errors in one process.
+//!
+//! Every request is a self-checking message (`common::message`: its seq and length are in
+//! it); the server checks it and answers with every byte inverted, and the client checks
+//! the answer byte for byte.
+
+mod common;
+#[cfg(feature = "rpc")]
+#[path = "common/rpc_alice.rs"]
+mod rpc_alice;
+
+use std::io::{BufRead, BufReader, Lines};
+use std::process::{Child, ChildStdout};
+use std::time::Duration;
+
+use common::{check, message, peer_role, spawn_peer, unique};
+use ipcring::service::{Client, Listener, ServiceOptions};
+use ipcring::Error;
+
+const LONG: Duration = Duration::from_secs(30);
+
+fn opts() -> ServiceOptions {
+    ServiceOptions::new().max_message(512).open_timeout(LONG)
+}
+
+/// Calls per client in `many_clients_each_making_many_checked_calls` (the issue asks for
+/// 100k; 16 x 100k took 5 s in a release build but is slower unoptimised, so CI runs 20k;
+/// set `IPCRING_SERVICE_CALLS=100000` for the full run).
+fn calls_per_client() -> u64 {
+    std::env::var("IPCRING_SERVICE_CALLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_000)
+}
+
+fn inverted(b: &[u8]) -> Vec<u8> {
+    b.iter().map(|x| !x).collect()
+}
+
+/// Serves until asked to quit (request "QUIT") or killed: checks every request, answers it
+/// inverted in place (zero-copy: the answer overwrites the request in its slot).
+fn serve(name: &str, max_clients: u32) -> ipcring::Result<()> {
+    let mut l = Listener::bind(name, &opts().max_clients(max_clients))?;
+    println!("READY");
+    let mut scratch = Vec::new();
+    loop {
+        let mut req = l.recv()?;
+        if &*req == b"QUIT" {
+            req.respond(0)?;
+            return Ok(());
+        }
+        let seq = u64::from_le_bytes(req.get(..8).unwrap_or(&[0; 8]).try_into().unwrap());
+        if let Err(e) = check(seq, &req, &mut scratch) {
+            // A bad request gets an empty answer, which the client reports.
+            eprintln!("server: {} sent a bad request: {e}", req.client());
+            req.respond(0)?;
+            continue;
+        }
+        let n = req.len();
+        for b in &mut req.buffer()[..n] {
+            *b = !*b;
+        }
+        req.respond(n)?;
+    }
+}
+
+/// `n` calls (`None`: forever), pipelined `depth` deep, each answer checked; prints a
+/// progress line every 500 calls.
+fn client_calls(name: &str, first: u64, n: Option<u64>, depth: u32) -> ipcring::Result<()> {
+    let c = Client::connect(name, &opts().slots(depth))?;
+    let (mut m, mut scratch) = (Vec::new(), Vec::new());
+    let mut in_flight = std::collections::VecDeque::new();
+    let mut next = first;
+    let mut done = 0u64;
+    let end = n.map(|n| first + n);
+    loop {
+        while in_flight.len() < depth as usize && !matches!(end, Some(e) if next >= e) {
+            message(next, &mut m);
+            in_flight.push_back((next, c.submit(&m)?));
+            next += 1;
+        }
+        let Some((seq, t)) = in_flight.pop_front() else {
+            return Ok(());
+        };
+        let answer = c.wait(t)?;
+        message(seq, &mut m);
+        if *answer != inverted(&m)[..] {
+            let why = check(seq, &inverted(&answer), &mut scratch).err();
+            return Err(Error::Corrupt(
+                format!("answer to {seq}: {}", why.unwrap_or_default()).into(),
+            ));
+        }
+        drop(answer);
+        done += 1;
+        if done % 500 == 0 {
+            println!("CALLS {done}");
+        }
+    }
+}
+
+/// The start address of this process's mapping whose path contains `fragment`.
+fn mapping_of(fragment: &str) -> Option<usize> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines()
+        .find(|l| l.contains(fragment))
+        .and_then(|l| usize::from_str_radix(l.split('-').next()?, 16).ok())
+}
+
+/// Entry point of every peer role; a no-op in the normal test run.
+#[test]
+fn peer() {
+    let Some((role, args)) = peer_role() else {
+        return;
+    };
+    let result = match role.as_str() {
+        // args: name, max_clients
+        "server" => serve(&args[0], args[1].parse().unwrap()),
+        // args: name, first seq, calls, depth
+        "client" => client_calls(
+            &args[0],
+            args[1].parse().unwrap(),
+            Some(args[2].parse().unwrap()),
+            args[3].parse().unwrap(),
+        )
+        .map(|()| println!("DONE")),
+        // args: name, first seq — calls until killed.
+        "client-forever" => client_calls(&args[0], args[1].parse().unwrap(), None, 2),
+        // args: name — connects, makes one good call, then writes a request header with an
+        // impossible length into its second slot, as a buggy or hostile client could:
+        // the server must drop this client, and this client must see Disconnected.
+        "client-corrupt" => (|| {
+            let c = Client::connect(&args[0], &opts().slots(2))?;
+            let mut m = Vec::new();
+            message(7, &mut m);
+            assert_eq!(*c.call(&m)?, inverted(&m)[..]);
+            let chan = format!("{}.{}.", args[0].trim_start_matches('/'), c.entry());
+            let base = mapping_of(&chan).expect("the channel's mapping in /proc/self/maps");
+            // Slot 1's header word: 512 (channel header) + one 640-byte slot (512-byte
+            // messages + 8, rounded up to 128).
+            let word = (base + 512 + 640) as *const std::sync::atomic::AtomicU64;
+            let bad = u64::MAX >> 32 | (u32::from_le_bytes(*b"REQ1") as u64) << 32;
+            // SAFETY: the address is inside our own live, writable mapping of the channel
+            // (slot 1 of 2), 8-aligned; an atomic store is how the protocol writes it.
+            unsafe { (*word).store(bad, std::sync::atomic::Ordering::Release) };
+            let t = loop {
+                match c.submit(&m) {
+                    Ok(t) => match c.wait(t) {
+                        Ok(_) => continue, // the server had not seen it yet
+                        Err(e) => break e,
+                    },
+                    Err(e) => break e,
+                }
+            };
+            match t {
+                Error::Disconnected => {
+                    println!("DISCONNECTED");
+                    Ok(())
+                }
+                e => Err(e),
+            }
+        })(),
+        // args: name, codec ("json" or "binary") — the RPC Alice serving every client.
+        #[cfg(feature = "rpc")]
+        "rpc-server" => (|| {
+            let mut l = Listener::bind(&args[0], &opts())?;
+            println!("READY");
+            let r = match args[1].as_str() {
+                "json" => rpc_alice::alice(ipcring::rpc::JsonCodec).serve_service(&mut l),
+                _ => rpc_alice::alice(ipcring::rpc::BinaryCodec).serve_service(&mut l),
+            };
+            r.map_err(|e| Error::Corrupt(e.to_string().into()))
+        })(),
+        other => panic!("unknown role {other}"),
+    };
+    if let Err(e) = result {
+        eprintln!("peer {role}: {e}");
+        std::process::exit(1);
+    }
+    std::process::exit(0);
+}
+
+fn lines(child: &mut Child) -> Lines<BufReader<ChildStdout>> {
+    BufReader::new(child.stdout.take().unwrap()).lines()
+}
+
+fn expect_line(lines: &mut Lines<BufReader<ChildStdout>>, want: &str) {
+    for l in lines.by_ref() {
+        // The harness prints "test peer ... " before the peer's first line.
+        if l.unwrap().contains(want) {
+            return;
+        }
+    }
+    panic!("the peer ended before printing {want}");
+}
+
+/// Reads progress lines until the peer has made `more` calls beyond the next line.
+fn expect_progress(lines: &mut Lines<BufReader<ChildStdout>>, more: u64) {
+    let count = |l: String| {
+        l.split("CALLS ")
+            .nth(1)
+            .map(|n| n.trim().parse::<u64>().unwrap())
+    };
+    let first = lines
+        .by_ref()
+        .find_map(|l| count(l.unwrap()))
+        .expect("progress");
+    lines
+        .by_ref()
+        .find_map(|l| count(l.unwrap()).filter(|&n| n >= first + more))
+        .expect("the client stopped making calls");
+}
+
+fn start_server(name: &str, max_clients: u32) -> Child {
+    let mut s = spawn_peer("server", &[name, &max_clients.to_string()], true);
+    let mut out = lines(&mut s);
+    expect_line(&mut out, "READY");
+    s
+}
+
+fn quit(name: &str, mut server: Child) {
+    let c = Client::connect(name, &opts()).unwrap();
+    let _ = c.call(b"QUIT");
+    drop(c);
+    assert!(server.wait().unwrap().success());
+}
+
+#[test]
+fn many_clients_each_making_many_checked_calls() {
+    let name = unique("svc-many");
+    let server = start_server(&name, 16);
+    let n = calls_per_client();
+    let clients: Vec<Child> = (0..16u64)
+        .map(|i| {
+            let depth = [1, 2, 4, 8][i as usize % 4].to_string();
+            spawn_peer(
+                "client",
+                &[&name, &(i * 1_000_000).to_string(), &n.to_string(), &depth],
+                false,
+            )
+        })
+        .collect();
+    for mut c in clients {
+        assert!(c.wait().unwrap().success(), "a client failed");
+    }
+    quit(&name, server);
+}
+
+#[test]
+fn client_started_before_the_server_connects_when_it_comes() {
+    let name = unique("svc-order");
+    let mut c = spawn_peer("client", &[&name, "0", "200", "2"], false);
+    std::thread::sleep(Duration::from_millis(50));
+    let server = start_server(&name, 4);
+    assert!(c.wait().unwrap().success());
+    quit(&name, server);
+}
+
+#[test]
+fn killed_client_is_freed_while_the_others_go_on() {
+    let name = unique("svc-kill");
+    let server = start_server(&name, 3);
+    let mut survivor = spawn_peer("client-forever", &[&name, "0"], true);
+    let mut victim = spawn_peer("client-forever", &[&name, "1000000000"], true);
+    let mut sv = lines(&mut survivor);
+    let mut vv = lines(&mut victim);
+    expect_progress(&mut sv, 500);
+    expect_progress(&mut vv, 500);
+    victim.kill().unwrap(); // SIGKILL, in the middle of its calls
+    victim.wait().unwrap();
+    // Its entry is freed within the liveness bound: with one survivor of three entries,
+    // two new clients must both get in (connect waits while a dead entry is being freed).
+    let a = spawn_peer("client", &[&name, "2000000000", "1000", "4"], false);
+    let b = spawn_peer("client", &[&name, "3000000000", "1000", "1"], false);
+    for mut c in [a, b] {
+        assert!(c.wait().unwrap().success());
+    }
+    expect_progress(&mut sv, 500);
+    survivor.kill().unwrap();
+    survivor.wait().unwrap();
+    quit(&name, server);
+}
+
+#[test]
+fn killed_server_disconnects_clients_and_a_restarted_one_serves_again() {
+    let name = unique("svc-restart");
+    let mut server = start_server(&name, 4);
+    let c = Client::connect(&name, &opts()).unwrap();
+    let (mut m, mut scratch) = (Vec::new(), Vec::new());
+    message(1, &mut m);
+    check(1, &inverted(&c.call(&m).unwrap()), &mut scratch).unwrap();
+    server.kill().unwrap(); // SIGKILL
+    server.wait().unwrap();
+    // A call now waits on a server that is gone: Disconnected, not a hang.
+    message(2, &mut m);
+    match c.call(&m) {
+        Err(Error::Disconnected) => {}
+        other => panic!("expected Disconnected, got {:?}", other.map(|a| a.len())),
+    }
+    drop(c);
+    // The same name, no manual cleanup: the new server reclaims the dead one's listener.
+    let server = start_server(&name, 4);
+    let c = Client::connect(&name, &opts()).unwrap();
+    for seq in 3..100 {
+        message(seq, &mut m);
+        check(seq, &inverted(&c.call(&m).unwrap()), &mut scratch).unwrap();
+    }
+    drop(c);
+    quit(&name, server);
+}
+
+#[test]
+fn corrupting_client_loses_only_itself() {
+    let name = unique("svc-corrupt");
+    let server = start_server(&name, 4);
+    let mut good = spawn_peer("client-forever", &[&name, "0"], true);
+    let mut gv = lines(&mut good);
+    expect_progress(&mut gv, 500);
+    let mut bad = spawn_peer("client-corrupt", &[&name], true);
+    let mut bv = lines(&mut bad);
+    expect_line(&mut bv, "DISCONNECTED");
+    assert!(bad.wait().unwrap().success());
+    // The server and the good client go on, and a new client gets in.
+    expect_progress(&mut gv, 500);
+    let mut late = spawn_peer("client", &[&name, "5000000000", "500", "2"], false);
+    assert!(late.wait().unwrap().success());
+    good.kill().unwrap();
+    good.wait().unwrap();
+    quit(&name, server);
+}
+
+/// In one process: the limits and errors a user meets.
+#[test]
+fn limits_and_errors() {
+    let name = unique("svc-limits");
+    let mut l = Listener::bind(&name, &opts().max_clients(2).max_slots(4)).unwrap();
+    // A second live listener under the same name is refused.
+    assert!(matches!(
+        Listener::bind(&name, &opts()),
+        Err(Error::AlreadyExists(_))
+    ));
+    let server = std::thread::spawn(move || {
+        // Serve until every client is gone after the first one connected.
+        let mut seen = false;
+        loop {
+            match l.recv_timeout(Duration::from_millis(20)) {
+                Ok(req) => {
+                    let n = req.len();
+                    req.respond_with(&n.to_le_bytes()).unwrap();
+                }
+                Err(Error::Timeout) => {}
+                Err(e) => panic!("{e}"),
+            }
+            seen |= l.clients() > 0;
+            if seen && l.clients() == 0 {
+                return;
+            }
+        }
+    });
+    // More than the listener allows.
+    assert!(matches!(
+        Client::connect(&name, &opts().slots(8)),
+        Err(Error::InvalidConfig(_))
+    ));
+    assert!(matches!(
+        Client::connect(&name, &opts().max_message(1024)),
+        Err(Error::InvalidConfig(_))
+    ));
+    let a = Client::connect(&name, &opts().slots(2)).unwrap();
+    let b = Client::connect(&name, &opts()).unwrap();
+    match Client::connect(&name, &opts()) {
+        Err(Error::SystemLimit { what, .. }) => assert!(what.contains("entries"), "{what}"),
+        other => panic!("expected SystemLimit, got {other:?}"),
+    }
+    // Requests past the slot are refused before anything is sent.
+    assert!(matches!(
+        a.submit(&[0; 513]),
+        Err(Error::MessageTooLarge { len: 513, max: 512 })
+    ));
+    // Two in flight, a third has no slot.
+    let t1 = a.submit(&[1; 10]).unwrap();
+    let t2 = a.submit(&[2; 20]).unwrap();
+    assert!(matches!(a.submit(b"x"), Err(Error::SystemLimit { .. })));
+    assert_eq!(*a.wait(t2).unwrap(), 20usize.to_le_bytes());
+    // A ticket is only good on its own client.
+    assert!(matches!(
+        b.wait_timeout(&t1, LONG),
+        Err(Error::InvalidConfig(_))
+    ));
+    assert_eq!(*a.wait(t1).unwrap(), 10usize.to_le_bytes());
+    // Zero-copy both ways, and the copy-out form.
+    let mut g = b.request().unwrap();
+    g[..3].copy_from_slice(b"abc");
+    let t = g.send(3).unwrap();
+    assert_eq!(*b.wait(t).unwrap(), 3usize.to_le_bytes());
+    let mut out = Vec::new();
+    b.call_into(&[9; 100], &mut out).unwrap();
+    assert_eq!(out, 100usize.to_le_bytes());
+    // An unsent grant gives its slot back.
+    for _ in 0..10 {
+        drop(a.request().unwrap());
+    }
+    assert_eq!(*a.call(b"ok").unwrap(), 2usize.to_le_bytes());
+    drop((a, b));
+    server.join().unwrap();
+}
+
+#[test]
+fn connect_without_a_server_times_out() {
+    let name = unique("svc-none");
+    match Client::connect(&name, &opts().open_timeout(Duration::from_millis(50))) {
+        Err(Error::NotFound(_)) => {}
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+}
+
+/// The rpc layer over the service: one server process (the RPC tests' Alice) answering
+/// three clients in turn and at once, with both codecs; results, remote errors and
+/// notifications (answered empty, skipped by the client's transport) all as over the
+/// other transports.
+#[cfg(feature = "rpc")]
+#[test]
+fn rpc_over_the_service() {
+    use ipcring::rpc::{BinaryCodec, Client as RpcClient, Codec, JsonCodec, RpcError};
+    fn run<C: Codec + Clone>(codec_name: &str, codec: C) {
+        let name = unique("svc-rpc");
+        let mut server = spawn_peer("rpc-server", &[&name, codec_name], true);
+        expect_line(&mut lines(&mut server), "READY");
+        let mut bobs: Vec<_> = (0..3)
+            .map(|_| {
+                let (tx, rx) =
+                    ipcring::service::split(Client::connect(&name, &opts().slots(2)).unwrap());
+                RpcClient::new(tx, rx, codec.clone())
+            })
+            .collect();
+        for (i, bob) in bobs.iter_mut().enumerate() {
+            let i = i as i64;
+            let sum: i64 = bob.call("add", (i, 40), LONG).unwrap();
+            assert_eq!(sum, i + 40);
+            bob.notify("notify_hello", i, LONG).unwrap();
+            let p: i64 = bob.call("multiply", (i, 7), LONG).unwrap();
+            assert_eq!(p, i * 7);
+            match bob.call::<_, i64>("divide", (1, 0), LONG) {
+                Err(RpcError::Handler { message, .. }) => assert!(message.contains("zero")),
+                other => panic!("expected a remote error, got {other:?}"),
+            }
+            // Two calls in flight on one connection.
+            let a = bob.start_call::<_, i64>("add", (1, 2), LONG).unwrap();
+            let b = bob.start_call::<_, i64>("add", (3, 4), LONG).unwrap();
+            assert_eq!(bob.wait(b, LONG).unwrap(), 7);
+            assert_eq!(bob.wait(a, LONG).unwrap(), 3);
+        }
+        drop(bobs);
+        server.kill().unwrap();
+        server.wait().unwrap();
+        // Killed, the server left its listener behind: stale now, so removable.
+        ipcring::segment::remove(&name, false).unwrap();
+    }
+    run("binary", BinaryCodec);
+    run("json", JsonCodec);
+}
