@@ -98,7 +98,15 @@ impl Buffer {
         // Py_buffer-layout struct the call fills in.
         let rc = unsafe { PyObject_GetBuffer(obj.as_ptr(), &mut raw, flags) };
         if rc != 0 {
-            return Err(PyErr::fetch(obj.py()));
+            let err = PyErr::fetch(obj.py());
+            if writable && err.is_instance_of::<pyo3::exceptions::PyBufferError>(obj.py()) {
+                // As file.readinto does: a read-only buffer is the wrong type of argument.
+                let ty = obj.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+                return Err(PyTypeError::new_err(format!(
+                    "a writable bytes-like object is required (bytearray, memoryview, array, numpy array), not {ty}"
+                )));
+            }
+            return Err(err);
         }
         Ok(Buffer { raw })
     }

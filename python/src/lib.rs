@@ -209,6 +209,16 @@ pub(crate) fn blocking<T: Send>(
     }
 }
 
+/// Refuses a negative or non-finite timeout before any fast path (without reading the
+/// clock).
+#[inline]
+pub(crate) fn check_timeout(timeout: Option<f64>) -> PyResult<()> {
+    match timeout {
+        Some(t) if !(t.is_finite() && t >= 0.0) => seconds("timeout", t).map(drop),
+        _ => Ok(()),
+    }
+}
+
 /// The deadline `timeout` seconds from now (`None`: no deadline).
 pub(crate) fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
     timeout

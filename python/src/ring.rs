@@ -177,6 +177,7 @@ impl Producer {
     /// an object without the buffer protocol.
     #[pyo3(signature = (data, timeout = None))]
     fn send(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>, timeout: Option<f64>) -> PyResult<()> {
+        crate::check_timeout(timeout)?;
         let d = buffer::data(data)?;
         let p = self.live()?;
         Self::send_slice(p, py, d.as_slice(), timeout)
@@ -200,11 +201,22 @@ impl Producer {
         let mut chunk: Vec<buffer::Data<'_>> = Vec::with_capacity(BATCH_CHUNK);
         loop {
             chunk.clear();
+            // An item that is not bytes-like stops the batch after the ones before it.
+            let mut failed = None;
             for item in it.by_ref().take(BATCH_CHUNK) {
-                chunk.push(buffer::data(&item?)?);
+                match item.and_then(|i| buffer::data(&i)) {
+                    Ok(d) => chunk.push(d),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
             }
             if chunk.is_empty() {
-                return Ok(sent);
+                return match failed {
+                    Some(e) => Err(e),
+                    None => Ok(sent),
+                };
             }
             let slices: Vec<&[u8]> = chunk.iter().map(|d| d.as_slice()).collect();
             let mut i = 0;
@@ -217,6 +229,9 @@ impl Producer {
                     i += 1;
                     sent += 1;
                 }
+            }
+            if let Some(e) = failed {
+                return Err(e);
             }
         }
     }
@@ -453,6 +468,7 @@ impl Consumer {
     /// producer is gone and everything it sent has been received.
     #[pyo3(signature = (timeout = None))]
     fn recv<'py>(&mut self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyBytes>> {
+        crate::check_timeout(timeout)?;
         let c = self.ready()?;
         if let Some(m) = c.try_recv().py()? {
             return Ok(PyBytes::new(py, &m));
@@ -481,6 +497,7 @@ impl Consumer {
         buffer: &Bound<'_, PyAny>,
         timeout: Option<f64>,
     ) -> PyResult<usize> {
+        crate::check_timeout(timeout)?;
         let mut buf = Buffer::get(buffer, true)?;
         let c = self.ready()?;
         if !Self::has_message(c)? {
@@ -522,6 +539,7 @@ impl Consumer {
         max: usize,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyList>> {
+        crate::check_timeout(timeout)?;
         let c = self.ready()?;
         let list = PyList::empty(py);
         if max == 0 {
@@ -556,6 +574,7 @@ impl Consumer {
     /// until that is gone too, and receiving again raises ``BufferError`` meanwhile.
     #[pyo3(signature = (timeout = None))]
     fn recv_view(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<MessageView> {
+        crate::check_timeout(timeout)?;
         let py = slf.py();
         let mut this = slf.borrow_mut();
         let c = this.ready()?;
