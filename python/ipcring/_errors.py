@@ -112,3 +112,16 @@ class RemoteError(Error):
 for _cls in [globals()[_n] for _n in __all__]:
     _cls.__module__ = "ipcring"
 del _cls
+
+
+class Lagged(Error):
+    """A broadcast subscriber fell behind: ``count`` messages were overwritten before it
+    read them. The next ``recv`` continues with the oldest message still held."""
+
+    def __init__(self, count: int):
+        super().__init__(f"lagged: {count} messages were lost")
+        self.count = count
+
+
+Lagged.__module__ = "ipcring"
+__all__.append("Lagged")
