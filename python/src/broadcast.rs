@@ -9,8 +9,8 @@ use ipcring::broadcast::{self, BroadcastOptions, Recv, Start};
 
 use crate::buffer;
 use crate::{
-    apply_common, blocking, check_timeout, deadline, name_arg, open_sliced, wait_strategy,
-    Common, Exclusive, IntoPy,
+    apply_common, blocking, check_timeout, deadline, name_arg, open_sliced, wait_strategy, Common,
+    Exclusive, IntoPy,
 };
 
 fn options(slots: u32, max_message: u32, start: Start, c: &Common) -> BroadcastOptions {
@@ -80,7 +80,9 @@ impl Publisher {
             open_timeout: None,
         };
         let opts = options(slots, max_message, Start::Newest, &c);
-        let p = py.detach(|| broadcast::Publisher::create(&name, &opts)).py()?;
+        let p = py
+            .detach(|| broadcast::Publisher::create(&name, &opts))
+            .py()?;
         Ok(Publisher {
             inner: Exclusive::new(Some(p)),
         })
@@ -230,11 +232,7 @@ impl Subscriber {
             .ok_or_else(|| closed("Subscriber"))
     }
 
-    fn deliver<'py>(
-        py: Python<'py>,
-        r: Recv,
-        buf: &[u8],
-    ) -> PyResult<(u64, Bound<'py, PyBytes>)> {
+    fn deliver<'py>(py: Python<'py>, r: Recv, buf: &[u8]) -> PyResult<(u64, Bound<'py, PyBytes>)> {
         match r {
             Recv::Message(n) => Ok((n, PyBytes::new(py, buf))),
             Recv::Lagged(n) => {

@@ -63,7 +63,9 @@ pub(crate) struct Buffer {
 
 impl std::fmt::Debug for Buffer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Buffer").field("len", &self.raw.len).finish()
+        f.debug_struct("Buffer")
+            .field("len", &self.raw.len)
+            .finish()
     }
 }
 
@@ -101,7 +103,11 @@ impl Buffer {
             let err = PyErr::fetch(obj.py());
             if writable && err.is_instance_of::<pyo3::exceptions::PyBufferError>(obj.py()) {
                 // As file.readinto does: a read-only buffer is the wrong type of argument.
-                let ty = obj.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+                let ty = obj
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default();
                 return Err(PyTypeError::new_err(format!(
                     "a writable bytes-like object is required (bytearray, memoryview, array, numpy array), not {ty}"
                 )));

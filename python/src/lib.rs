@@ -80,10 +80,7 @@ pub(crate) fn to_py(e: ipcring::Error) -> PyErr {
             // the base class, with the crate's message.
             _ => ("Error", None),
         };
-        let class = match py
-            .import("ipcring._errors")
-            .and_then(|m| m.getattr(class))
-        {
+        let class = match py.import("ipcring._errors").and_then(|m| m.getattr(class)) {
             Ok(c) => c,
             Err(import_error) => return import_error,
         };

@@ -11,7 +11,9 @@ use ipcring::ring::{self, RingOptions, Side};
 
 use crate::buffer::{self, Buffer};
 use crate::view::{self, ViewState};
-use crate::{apply_common, Exclusive, blocking, deadline, name_arg, open_sliced, py_error, Common, IntoPy};
+use crate::{
+    apply_common, blocking, deadline, name_arg, open_sliced, py_error, Common, Exclusive, IntoPy,
+};
 
 /// Items of an iterable taken per `try_send_batch` in `Producer.send_batch`.
 const BATCH_CHUNK: usize = 256;
@@ -68,7 +70,10 @@ pub struct Producer {
 
 impl Producer {
     fn live(&mut self) -> PyResult<&mut ring::Producer> {
-        self.inner.get_mut().as_mut().ok_or_else(|| closed("Producer"))
+        self.inner
+            .get_mut()
+            .as_mut()
+            .ok_or_else(|| closed("Producer"))
     }
 
     fn send_slice(
@@ -118,7 +123,9 @@ impl Producer {
         let c = common(mode, keep, reclaim_stale, wait, spin)?;
         let opts = ring_options(capacity, max_message, &c);
         let p = py.detach(|| ring::Producer::create(&name, &opts)).py()?;
-        Ok(Producer { inner: Exclusive::new(Some(p)) })
+        Ok(Producer {
+            inner: Exclusive::new(Some(p)),
+        })
     }
 
     /// Opens an existing ring as its producer, waiting up to ``timeout`` seconds (default
@@ -139,7 +146,9 @@ impl Producer {
         let p = open_sliced(py, timeout, |slice| {
             ring::Producer::open(&name, &base.clone().open_timeout(slice))
         })?;
-        Ok(Producer { inner: Exclusive::new(Some(p)) })
+        Ok(Producer {
+            inner: Exclusive::new(Some(p)),
+        })
     }
 
     /// Opens the ring if it exists, else creates it (with ``capacity`` and
@@ -167,7 +176,9 @@ impl Producer {
         let p = py
             .detach(|| ring::Producer::open_or_create(&name, &opts))
             .py()?;
-        Ok(Producer { inner: Exclusive::new(Some(p)) })
+        Ok(Producer {
+            inner: Exclusive::new(Some(p)),
+        })
     }
 
     /// Copies ``data`` (any bytes-like object) into the ring, waiting for room: forever
@@ -176,7 +187,12 @@ impl Producer {
     /// ``Disconnected`` if the consumer is gone while the ring is full, ``TypeError`` for
     /// an object without the buffer protocol.
     #[pyo3(signature = (data, timeout = None))]
-    fn send(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>, timeout: Option<f64>) -> PyResult<()> {
+    fn send(
+        &mut self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<()> {
         crate::check_timeout(timeout)?;
         let d = buffer::data(data)?;
         let p = self.live()?;
@@ -349,7 +365,10 @@ impl Consumer {
     }
 
     fn live(&mut self) -> PyResult<&mut ring::Consumer> {
-        self.inner.get_mut().as_mut().ok_or_else(|| closed("Consumer"))
+        self.inner
+            .get_mut()
+            .as_mut()
+            .ok_or_else(|| closed("Consumer"))
     }
 
     /// The consumer, ready to receive: open, and no message lent out.
@@ -359,7 +378,10 @@ impl Consumer {
                 "a view of the previous message (from recv_view) is still held, by the memoryview or a slice or array made from it; release it before receiving again",
             ));
         }
-        self.inner.get_mut().as_mut().ok_or_else(|| closed("Consumer"))
+        self.inner
+            .get_mut()
+            .as_mut()
+            .ok_or_else(|| closed("Consumer"))
     }
 
     /// Waits (GIL released, in slices) until a message is there, leaving it in the ring.
@@ -467,7 +489,11 @@ impl Consumer {
     /// at most ``timeout`` seconds (then ``Timeout``). Raises ``Disconnected`` once the
     /// producer is gone and everything it sent has been received.
     #[pyo3(signature = (timeout = None))]
-    fn recv<'py>(&mut self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyBytes>> {
+    fn recv<'py>(
+        &mut self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         crate::check_timeout(timeout)?;
         let c = self.ready()?;
         if let Some(m) = c.try_recv().py()? {
@@ -523,7 +549,11 @@ impl Consumer {
     }
 
     /// Like ``recv_into`` but without waiting: ``None`` if no message is there now.
-    fn try_recv_into(&mut self, py: Python<'_>, buffer: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
+    fn try_recv_into(
+        &mut self,
+        py: Python<'_>,
+        buffer: &Bound<'_, PyAny>,
+    ) -> PyResult<Option<usize>> {
         if !Self::has_message(self.ready()?)? {
             return Ok(None);
         }
@@ -602,43 +632,42 @@ impl Consumer {
 
     /// True if a producer is attached now.
     fn producer_attached(&mut self) -> PyResult<bool> {
-        self.live()?
-            .producer_attached()
-            .py()
+        self.live()?.producer_attached().py()
     }
 
     /// Bytes waiting in the ring (published, not yet received), as of the last look.
     #[getter]
     fn pending_bytes(&mut self) -> PyResult<u64> {
-        Ok(self.live()?
-            .pending_bytes())
+        Ok(self.live()?.pending_bytes())
     }
 
     /// Keep the name after this (creating) handle closes (or remove it: ``False``).
     fn set_keep(&mut self, keep: bool) -> PyResult<()> {
-        self.live()?
-            .set_keep(keep);
+        self.live()?.set_keep(keep);
         Ok(())
     }
 
     /// The ring's name.
     #[getter]
     fn name(&mut self) -> PyResult<String> {
-        Ok(self.inner.get_mut().as_ref().ok_or_else(|| closed("Consumer"))?.name())
+        Ok(self
+            .inner
+            .get_mut()
+            .as_ref()
+            .ok_or_else(|| closed("Consumer"))?
+            .name())
     }
 
     /// Data area size in bytes.
     #[getter]
     fn capacity(&mut self) -> PyResult<u64> {
-        Ok(self.live()?
-            .capacity())
+        Ok(self.live()?.capacity())
     }
 
     /// Largest message in bytes.
     #[getter]
     fn max_message(&mut self) -> PyResult<usize> {
-        Ok(self.live()?
-            .max_message())
+        Ok(self.live()?.max_message())
     }
 
     /// True once ``close()`` was called.
@@ -666,7 +695,11 @@ impl Consumer {
     }
 
     #[pyo3(signature = (*_args))]
-    fn __exit__(&mut self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+    fn __exit__(
+        &mut self,
+        py: Python<'_>,
+        _args: &Bound<'_, pyo3::types::PyTuple>,
+    ) -> PyResult<bool> {
         self.close(py)?;
         Ok(false)
     }
@@ -685,7 +718,9 @@ impl Consumer {
         let dl = None;
         match blocking(py, dl, |slice| c.recv_timeout(slice).map(std::mem::forget)) {
             Ok(()) => {}
-            Err(e) if e.is_instance(py, &py.import("ipcring._errors")?.getattr("Disconnected")?) => {
+            Err(e)
+                if e.is_instance(py, &py.import("ipcring._errors")?.getattr("Disconnected")?) =>
+            {
                 return Ok(None)
             }
             Err(e) => return Err(e),
@@ -758,7 +793,11 @@ impl MessageView {
     }
 
     #[pyo3(signature = (*_args))]
-    fn __exit__(&mut self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+    fn __exit__(
+        &mut self,
+        py: Python<'_>,
+        _args: &Bound<'_, pyo3::types::PyTuple>,
+    ) -> PyResult<bool> {
         self.finish(py)?;
         Ok(false)
     }
@@ -827,7 +866,9 @@ fn duplex(
     let opts = ring_options(capacity, max_message, &c);
     let (tx, rx) = py.detach(|| ring::duplex(&name, side, &opts)).py()?;
     Ok((
-        Producer { inner: Exclusive::new(Some(tx)) },
+        Producer {
+            inner: Exclusive::new(Some(tx)),
+        },
         Consumer {
             inner: Exclusive::new(Some(rx)),
             view: None,
@@ -887,9 +928,7 @@ fn remove<'py>(
     force: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let name = name_arg(name)?;
-    let info = py
-        .detach(|| ipcring::segment::remove(&name, force))
-        .py()?;
+    let info = py.detach(|| ipcring::segment::remove(&name, force)).py()?;
     segment_dict(py, &info)
 }
 

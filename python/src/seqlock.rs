@@ -17,12 +17,17 @@ use ipcring::seqlock::{self, SeqlockOptions};
 
 use crate::buffer;
 use crate::{
-    apply_common, blocking, check_timeout, deadline, name_arg, open_sliced, wait_strategy,
-    Common, Exclusive, IntoPy,
+    apply_common, blocking, check_timeout, deadline, name_arg, open_sliced, wait_strategy, Common,
+    Exclusive, IntoPy,
 };
 
 /// Value sizes offered, in bytes.
-const SIZES: &[usize] = &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128, 136, 144, 152, 160, 168, 176, 184, 192, 200, 208, 216, 224, 232, 240, 248, 256, 264, 272, 280, 288, 296, 304, 312, 320, 328, 336, 344, 352, 360, 368, 376, 384, 392, 400, 408, 416, 424, 432, 440, 448, 456, 464, 472, 480, 488, 496, 504, 512, 1024, 2048, 4096];
+const SIZES: &[usize] = &[
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96,
+    104, 112, 120, 128, 136, 144, 152, 160, 168, 176, 184, 192, 200, 208, 216, 224, 232, 240, 248,
+    256, 264, 272, 280, 288, 296, 304, 312, 320, 328, 336, 344, 352, 360, 368, 376, 384, 392, 400,
+    408, 416, 424, 432, 440, 448, 456, 464, 472, 480, 488, 496, 504, 512, 1024, 2048, 4096,
+];
 
 /// What the Python classes need of a `Writer<[u8; N]>`, whatever N.
 trait AnyWriter: Send + std::fmt::Debug {
@@ -107,7 +112,10 @@ fn writer_n<const N: usize>(
     })
 }
 
-fn reader_n<const N: usize>(name: &str, opts: &SeqlockOptions) -> ipcring::Result<Box<dyn AnyReader>> {
+fn reader_n<const N: usize>(
+    name: &str,
+    opts: &SeqlockOptions,
+) -> ipcring::Result<Box<dyn AnyReader>> {
     Ok(Box::new(seqlock::Reader::<[u8; N]>::open(name, opts)?))
 }
 
@@ -250,7 +258,15 @@ impl SeqlockWriter {
         timeout: Option<f64>,
         type_tag: u64,
     ) -> PyResult<SeqlockWriter> {
-        Self::make(py, name, size, type_tag, timeout, Common::default(), How::Open)
+        Self::make(
+            py,
+            name,
+            size,
+            type_tag,
+            timeout,
+            Common::default(),
+            How::Open,
+        )
     }
 
     /// Opens the cell if it exists, else creates it.
@@ -408,7 +424,10 @@ impl SeqlockReader {
 
     /// One read attempt: ``(bytes, version)``, or ``None`` if a write overlapped it.
     fn try_read<'py>(&mut self, py: Python<'py>) -> PyResult<Option<(Bound<'py, PyBytes>, u64)>> {
-        Ok(self.live()?.try_read().map(|(v, n)| (PyBytes::new(py, &v), n)))
+        Ok(self
+            .live()?
+            .try_read()
+            .map(|(v, n)| (PyBytes::new(py, &v), n)))
     }
 
     /// Waits until a version newer than ``last_version`` is there (forever, or at most
