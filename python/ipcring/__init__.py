@@ -78,3 +78,7 @@ __all__ = [
     "RemoteError",
     "Lagged",
 ]
+
+from ipcring import rpc  # noqa: E402  (ipcring.rpc uses the names above)
+
+__all__.append("rpc")

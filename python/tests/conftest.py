@@ -64,6 +64,15 @@ def rust_examples() -> Path:
     return _target_dir() / "debug" / "examples"
 
 
+@pytest.fixture(scope="session")
+def rpc_examples() -> Path:
+    """The directory holding the rpc_alice and rpc_bob Rust examples."""
+    if os.environ.get("IPCRING_EXAMPLES"):
+        return Path(os.environ["IPCRING_EXAMPLES"])
+    _cargo_build("-p", "ipcring", "--features", "rpc,socket", "--example", "rpc_alice", "--example", "rpc_bob")
+    return _target_dir() / "debug" / "examples"
+
+
 def start_peer(*args: str, **kw) -> subprocess.Popen:
     """Starts `python peer.py ARGS...` (see peer.py for the roles)."""
     kw.setdefault("stdout", subprocess.PIPE)

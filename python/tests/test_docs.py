@@ -6,18 +6,22 @@ import doctest
 import inspect
 
 import ipcring
+import ipcring.rpc
 
 
 def test_docstring_examples_pass():
-    result = doctest.testmod(ipcring, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0
-    assert result.failed == 0
+    for module in (ipcring, ipcring.rpc):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.attempted > 0
+        assert result.failed == 0
 
 
 def test_every_public_item_is_documented():
     missing = []
     for name in ipcring.__all__:
         obj = getattr(ipcring, name)
+        if inspect.ismodule(obj):
+            continue
         if not (obj.__doc__ or "").strip():
             missing.append(name)
         if inspect.isclass(obj) and not issubclass(obj, BaseException):
