@@ -32,11 +32,13 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 SMALL = 64
@@ -164,6 +166,9 @@ def iox_server(name, n):
 
 
 def iox_sink(name, n, size, out):
+    """Counts samples until one starting with 0xFF: iceoryx2 delivers only to subscribers
+    the publisher has connected to, so the first few may be missed; the rate is computed
+    from what arrived, first to last."""
     import iceoryx2 as iox2
 
     Small, Large = _iox_types()
@@ -173,16 +178,18 @@ def iox_sink(name, n, size, out):
     out.send("ready")
     got = 0
     t = None
-    while got < n:
+    while True:
         s = sub.receive()
         if s is None:
             continue
-        _ = bytes(s.payload().contents)
+        data = bytes(s.payload().contents)
         s.delete()
+        if data[0] == 0xFF:
+            break
         if got == 0:
             t = NS()
         got += 1
-    out.send(NS() - t)
+    out.send((got, NS() - t))
 
 
 class IoxClient:
@@ -247,7 +254,7 @@ class IoxClient:
         self.spub.send_copy(self.smsg)
 
     def close_stream(self):
-        pass
+        self.send(b"\xff" * 8)
 
 
 # multiprocessing Pipe / Listener / Queue ----------------------------------------------------
@@ -397,6 +404,20 @@ class ShmClient:
         self.shm.unlink()
 
 
+# Children of the method being measured, stopped if it runs out of time.
+CHILDREN: list = []
+# Longest one method may take before it is abandoned (a peer that lost a sample can hang).
+METHOD_LIMIT_S = int(os.environ.get("BENCH_METHOD_LIMIT_S", "180"))
+
+
+class MethodTimeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise MethodTimeout(f"no result within {METHOD_LIMIT_S} s")
+
+
 # --- measurement -------------------------------------------------------------------------
 def pct(xs, q):
     xs = sorted(xs)
@@ -425,14 +446,17 @@ def run_method(method, plan, ctx, uid):
     def child(target, *args):
         p = ctx.Process(target=target, args=args, daemon=True)
         p.start()
+        CHILDREN.append(p)
         return p
 
-    def stream(make_sink, connect, send, close, n, size):
+    def stream(make_sink, connect, send, close, n, size, end=None):
         p = make_sink(n, size)
         connect(size)
         msg = b"\x5a" * size
         for _ in range(n):
             send(msg)
+        if end is not None:
+            end()
         ns = parent_end.recv()
         close()
         p.join(60)
@@ -472,11 +496,13 @@ def run_method(method, plan, ctx, uid):
                 lambda n, size: child(iox_sink, sname, n, size, child_end),
                 lambda size: c.connect_stream(sname, size),
                 c.send,
-                c.close_stream,
+                lambda: None,
                 n,
                 size,
+                end=c.close_stream,
             )
-            res[key] = (n - 1, ns)
+            got, ns = ns
+            res[key] = (got - 1, ns)
     elif method == "mp-pipe":
         a, b = ctx.Pipe()
         srv = child(conn_server, b, rt_total)
@@ -672,12 +698,22 @@ def main():
     rows, notes = [], []
     for m in methods:
         print(f"measuring {m} ...", file=sys.stderr, flush=True)
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.alarm(METHOD_LIMIT_S)
         try:
             rows.append(row(m, run_method(m, plan, ctx, uid)))
         except ImportError as e:
             notes.append(f"{m}: skipped ({e})")
         except Exception as e:  # noqa: BLE001 - one method failing must not hide the rest
-            notes.append(f"{m}: failed ({type(e).__name__}: {e})")
+            tb = traceback.extract_tb(e.__traceback__)
+            where = tb[-2] if isinstance(e, MethodTimeout) and len(tb) > 1 else tb[-1]
+            notes.append(f"{m}: failed ({type(e).__name__}: {e}, at line {where.lineno}: {where.line})")
+        finally:
+            signal.alarm(0)
+            for p in CHILDREN:
+                if p.is_alive():
+                    p.kill()
+            CHILDREN.clear()
     cli = find_cli()
     rust = []
     if cli and not a.only:
