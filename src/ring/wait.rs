@@ -111,10 +111,13 @@ impl WakeWord {
         self.waiters.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// Step 4: sleeps while `seq` still equals `ticket`, at most `timeout`.
-    pub(crate) fn sleep(&self, ticket: u32, timeout: Option<Duration>) {
+    /// Step 4: sleeps while `seq` still equals `ticket`, at most `timeout`. `true` if a
+    /// [`WakeWord::wake`] ended it (or came before it), `false` on a timeout or a signal.
+    pub(crate) fn sleep(&self, ticket: u32, timeout: Option<Duration>) -> bool {
         #[cfg(not(loom))]
-        crate::sys::futex::wait(&self.seq, ticket, timeout);
+        {
+            crate::sys::futex::wait(&self.seq, ticket, timeout)
+        }
         #[cfg(loom)]
         {
             let _ = timeout;
@@ -123,6 +126,7 @@ impl WakeWord {
             if self.seq.load(Ordering::SeqCst) == ticket {
                 drop(cv.wait(g).unwrap());
             }
+            true
         }
     }
 
@@ -150,9 +154,12 @@ impl WakeWord {
 /// that starts the spin).
 ///
 /// `slice_end` is called at most once per [`LIVENESS_SLICE`] and only once spinning is
-/// over or has lasted a slice, and after every sleep on the futex *before anything else
-/// touches shared memory* (so a check there that the segment is still whole, e.g. not
-/// truncated, comes before any access that would fault). It returns whether the peer is
+/// over or has lasted a slice, and after every sleep on the futex that no wake-up ended
+/// (a timed-out slice or a signal) *before anything else touches shared memory* (so a
+/// check there that the segment is still whole, e.g. not truncated, comes before any
+/// access that would fault). A sleep the peer's wake-up ended looks at the ring at once:
+/// the peer has just written to it, and the sleeping round trip keeps the futex floor's
+/// system calls (a check per wake-up would add an `fstat` and an `fcntl` to each side). It returns whether the peer is
 /// gone, or an error that ends the wait (`Corrupt`, `BadSegment`: the wait then returns it
 /// without touching the wake word again when it is `BadSegment`). When the peer is gone,
 /// `ready` is tried one last time (so everything the peer published before dying is still
@@ -246,20 +253,29 @@ pub(crate) fn wait_for<C: ?Sized, T>(
                 Some(left) => left.min(cap),
                 None => cap,
             };
-            if !slice.is_zero() {
-                wake.sleep(ticket, Some(slice));
+            let woken = !slice.is_zero() && wake.sleep(ticket, Some(slice));
+            if woken {
+                // Woken by the peer, which has just written to the mapping: look at once,
+                // with no system call beyond the futex floor's.
+                wake.cancel_wait();
+                if let Some(v) = ready(ctx)? {
+                    return Ok(v);
+                }
             }
-            // The slice's end: check before touching shared memory again (see above).
+            // The slice's end (a timeout, a signal, or a wake-up for something else, e.g.
+            // the peer detaching): check before touching shared memory again (see above).
             let gone = match slice_end(ctx) {
                 Ok(gone) => gone,
                 Err(e) => {
-                    if !matches!(e, Error::BadSegment { .. }) {
+                    if !woken && !matches!(e, Error::BadSegment { .. }) {
                         wake.cancel_wait();
                     }
                     return Err(e);
                 }
             };
-            wake.cancel_wait();
+            if !woken {
+                wake.cancel_wait();
+            }
             gone
         } else {
             std::thread::yield_now();

@@ -425,8 +425,9 @@ impl Client {
             &self.chan_shared().client_wake,
             self.wait,
             timeout,
-            || self.core.poll_answer(slot),
-            || Ok(self.closed() || !self.listener.role_held_by_other(SERVER_ROLE)?),
+            &mut (),
+            |_| self.core.poll_answer(slot),
+            |_| Ok(self.closed() || !self.listener.role_held_by_other(SERVER_ROLE)?),
         )?;
         self.pending.set(self.pending.get() & !(1 << slot));
         Ok(Answer {

@@ -523,9 +523,10 @@ impl Listener {
             wake,
             strategy,
             timeout,
-            || Ok(self.poll(reap_due.replace(false))),
+            &mut (),
+            |_| Ok(self.poll(reap_due.replace(false))),
             // No single peer to lose: each liveness slice, reap dead clients instead.
-            || {
+            |_| {
                 reap_due.set(true);
                 Ok(false)
             },

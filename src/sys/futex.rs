@@ -10,8 +10,11 @@ use std::time::Duration;
 
 /// Sleeps while `*word == expected`, at most `timeout` (None = until woken).
 /// Returns on wake, timeout, signal, or when the word already differs: callers re-check.
+/// `true` if it ended because of a change to the word (a `FUTEX_WAKE`, or the word already
+/// differed), `false` on a timeout or a signal: a waiter can then tell a peer's wake-up
+/// from a slice end without touching the word.
 #[cfg(target_os = "linux")]
-pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> bool {
     let ts = timeout.map(|d| libc::timespec {
         tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
         tv_nsec: d.subsec_nanos() as libc::c_long,
@@ -23,7 +26,7 @@ pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
     // reads it. The errors it can return are all "re-check and go on":
     // EAGAIN (value already differs), EINTR (signal), ETIMEDOUT; EFAULT/EINVAL cannot happen
     // for a valid aligned address and a normalised timespec.
-    unsafe {
+    let rc = unsafe {
         libc::syscall(
             libc::SYS_futex,
             word.as_ptr(),
@@ -32,8 +35,9 @@ pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
             tsp,
             std::ptr::null::<u32>(),
             0u32,
-        );
-    }
+        )
+    };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN)
 }
 
 /// Wakes every waiter on `word`.
@@ -56,7 +60,7 @@ pub(crate) fn wake_all(word: &AtomicU32) {
 
 /// Sleeps a short while (no futex on this platform); callers re-check their condition.
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> bool {
     use std::sync::atomic::Ordering;
     if word.load(Ordering::Acquire) == expected {
         std::thread::sleep(
@@ -65,6 +69,7 @@ pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
                 .min(Duration::from_micros(200)),
         );
     }
+    false
 }
 
 /// No-op where waiters poll (see [`wait`]).

@@ -1,0 +1,388 @@
+//! `ipcring.Publisher` and `ipcring.Subscriber`: the broadcast ring (one publisher, many
+//! subscribers, each told exactly how many messages it lost when it fell behind).
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyTuple};
+
+use ipcring::broadcast::{self, BroadcastOptions, Recv, Start};
+
+use crate::buffer;
+use crate::{
+    apply_common, blocking, check_timeout, deadline, name_arg, open_sliced, wait_strategy, Common,
+    Exclusive, IntoPy,
+};
+
+fn options(slots: u32, max_message: u32, start: Start, c: &Common) -> BroadcastOptions {
+    let o = BroadcastOptions::new()
+        .slots(slots)
+        .max_message(max_message)
+        .start(start);
+    apply_common!(o, c)
+}
+
+fn closed(what: &str) -> PyErr {
+    PyValueError::new_err(format!("operation on a closed {what}"))
+}
+
+/// The publishing side of a broadcast ring: one per ring (a second gets ``RoleTaken``).
+/// It never waits: when a subscriber is slow, the oldest messages are overwritten and
+/// that subscriber is told how many it lost (``Lagged``).
+///
+/// >>> import ipcring, os
+/// >>> name = f"/doc-pub-{os.getpid()}"
+/// >>> with ipcring.Publisher.create(name, slots=8) as pub_:
+/// ...     sub = ipcring.Subscriber.open(name, start="next")
+/// ...     pub_.publish(b"tick")
+/// ...     sub.recv()
+/// 0
+/// (0, b'tick')
+#[pyclass(module = "ipcring", name = "Publisher")]
+#[derive(Debug)]
+pub struct Publisher {
+    inner: Exclusive<Option<broadcast::Publisher>>,
+}
+
+impl Publisher {
+    fn live(&mut self) -> PyResult<&mut broadcast::Publisher> {
+        self.inner
+            .get_mut()
+            .as_mut()
+            .ok_or_else(|| closed("Publisher"))
+    }
+}
+
+#[pymethods]
+impl Publisher {
+    /// Creates a broadcast ring of ``slots`` messages (a power of two) of at most
+    /// ``max_message`` bytes and attaches as its publisher. Other arguments as
+    /// ``Producer.create``.
+    #[staticmethod]
+    #[pyo3(signature = (name, slots = 1024, max_message = 1024, *, mode = None, keep = false, reclaim_stale = false, wait = None, spin = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn create(
+        py: Python<'_>,
+        name: &Bound<'_, PyAny>,
+        slots: u32,
+        max_message: u32,
+        mode: Option<u32>,
+        keep: bool,
+        reclaim_stale: bool,
+        wait: Option<&str>,
+        spin: Option<f64>,
+    ) -> PyResult<Publisher> {
+        let name = name_arg(name)?;
+        let c = Common {
+            mode,
+            keep,
+            reclaim_stale,
+            wait: Some(wait_strategy(wait, spin)?),
+            open_timeout: None,
+        };
+        let opts = options(slots, max_message, Start::Newest, &c);
+        let p = py
+            .detach(|| broadcast::Publisher::create(&name, &opts))
+            .py()?;
+        Ok(Publisher {
+            inner: Exclusive::new(Some(p)),
+        })
+    }
+
+    /// Opens an existing broadcast ring as its publisher, waiting up to ``timeout``
+    /// seconds (default 5) for it to be created.
+    #[staticmethod]
+    #[pyo3(signature = (name, timeout = None))]
+    fn open(py: Python<'_>, name: &Bound<'_, PyAny>, timeout: Option<f64>) -> PyResult<Publisher> {
+        let name = name_arg(name)?;
+        let p = open_sliced(py, timeout, |slice| {
+            broadcast::Publisher::open(&name, &BroadcastOptions::new().open_timeout(slice))
+        })?;
+        Ok(Publisher {
+            inner: Exclusive::new(Some(p)),
+        })
+    }
+
+    /// Opens the broadcast ring if it exists, else creates it.
+    #[staticmethod]
+    #[pyo3(signature = (name, slots = 1024, max_message = 1024, timeout = None, *, mode = None, keep = false))]
+    fn open_or_create(
+        py: Python<'_>,
+        name: &Bound<'_, PyAny>,
+        slots: u32,
+        max_message: u32,
+        timeout: Option<f64>,
+        mode: Option<u32>,
+        keep: bool,
+    ) -> PyResult<Publisher> {
+        let name = name_arg(name)?;
+        let c = Common {
+            mode,
+            keep,
+            open_timeout: timeout.map(|t| crate::seconds("timeout", t)).transpose()?,
+            ..Common::default()
+        };
+        let opts = options(slots, max_message, Start::Newest, &c);
+        let p = py
+            .detach(|| broadcast::Publisher::open_or_create(&name, &opts))
+            .py()?;
+        Ok(Publisher {
+            inner: Exclusive::new(Some(p)),
+        })
+    }
+
+    /// Publishes ``data`` (any bytes-like object) to every subscriber, never waiting.
+    /// Returns the message's number (0, 1, 2, ... in publication order). Raises
+    /// ``MessageTooLarge`` above ``max_message``.
+    fn publish(&mut self, data: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let d = buffer::data(data)?;
+        self.live()?.publish(d.as_slice()).py()
+    }
+
+    /// Publishes every item of ``iterable`` (bytes-like), waking subscribers once.
+    /// Returns how many.
+    fn publish_batch(&mut self, iterable: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let items = iterable
+            .try_iter()?
+            .map(|i| i.and_then(|i| buffer::data(&i)))
+            .collect::<PyResult<Vec<_>>>()?;
+        self.live()?
+            .publish_batch(items.iter().map(|d| d.as_slice()))
+            .py()
+    }
+
+    /// Messages published so far.
+    #[getter]
+    fn published(&mut self) -> PyResult<u64> {
+        Ok(self.live()?.published())
+    }
+
+    /// Number of slots (messages held).
+    #[getter]
+    fn slots(&mut self) -> PyResult<u64> {
+        Ok(self.live()?.slots())
+    }
+
+    /// Largest message in bytes.
+    #[getter]
+    fn max_message(&mut self) -> PyResult<usize> {
+        Ok(self.live()?.max_message())
+    }
+
+    /// The ring's name.
+    #[getter]
+    fn name(&mut self) -> PyResult<String> {
+        Ok(self.live()?.name())
+    }
+
+    /// True if at least one subscriber is attached now.
+    fn subscribers_attached(&mut self) -> PyResult<bool> {
+        self.live()?.subscribers_attached().py()
+    }
+
+    /// Keep the name after this (creating) handle closes.
+    fn set_keep(&mut self, keep: bool) -> PyResult<()> {
+        self.live()?.set_keep(keep);
+        Ok(())
+    }
+
+    /// Detaches (subscribers see ``Disconnected`` once they have read everything held).
+    fn close(&mut self) {
+        self.inner.get_mut().take();
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&mut self, _args: &Bound<'_, PyTuple>) -> bool {
+        self.close();
+        false
+    }
+
+    fn __repr__(&mut self) -> String {
+        match self.inner.get_mut() {
+            Some(p) => format!(
+                "<ipcring.Publisher name={:?} slots={} published={}>",
+                p.name(),
+                p.slots(),
+                p.published()
+            ),
+            None => "<ipcring.Publisher closed>".into(),
+        }
+    }
+}
+
+/// A receiving side of a broadcast ring: any number may attach, each reads every message
+/// at its own pace. ``recv()`` returns ``(number, bytes)``; a subscriber that fell more
+/// than ``slots`` messages behind gets ``Lagged`` (with ``.count``, the exact number it
+/// lost) once, then continues with the oldest message still held.
+#[pyclass(module = "ipcring", name = "Subscriber")]
+#[derive(Debug)]
+pub struct Subscriber {
+    inner: Exclusive<Option<broadcast::Subscriber>>,
+    buf: Vec<u8>,
+}
+
+impl Subscriber {
+    fn live(&mut self) -> PyResult<&mut broadcast::Subscriber> {
+        self.inner
+            .get_mut()
+            .as_mut()
+            .ok_or_else(|| closed("Subscriber"))
+    }
+
+    fn deliver<'py>(py: Python<'py>, r: Recv, buf: &[u8]) -> PyResult<(u64, Bound<'py, PyBytes>)> {
+        match r {
+            Recv::Message(n) => Ok((n, PyBytes::new(py, buf))),
+            Recv::Lagged(n) => {
+                let class = py.import("ipcring._errors")?.getattr("Lagged")?;
+                Err(PyErr::from_value(class.call1((n,))?))
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl Subscriber {
+    /// Opens a broadcast ring as a subscriber, waiting up to ``timeout`` seconds (default
+    /// 5) for it to be created. ``start``: ``"newest"`` (the default: the newest message
+    /// already published, then everything after it), ``"oldest"`` (all history still
+    /// held) or ``"next"`` (only messages published after this call).
+    #[staticmethod]
+    #[pyo3(signature = (name, timeout = None, start = "newest", *, wait = None, spin = None))]
+    fn open(
+        py: Python<'_>,
+        name: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+        start: &str,
+        wait: Option<&str>,
+        spin: Option<f64>,
+    ) -> PyResult<Subscriber> {
+        let name = name_arg(name)?;
+        let start = match start {
+            "newest" => Start::Newest,
+            "oldest" => Start::Oldest,
+            "next" => Start::Next,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "start must be \"newest\", \"oldest\" or \"next\", not {other:?}"
+                )))
+            }
+        };
+        let opts = BroadcastOptions::new()
+            .start(start)
+            .wait(wait_strategy(wait, spin)?);
+        let s = open_sliced(py, timeout, |slice| {
+            broadcast::Subscriber::open(&name, &opts.clone().open_timeout(slice))
+        })?;
+        Ok(Subscriber {
+            inner: Exclusive::new(Some(s)),
+            buf: Vec::new(),
+        })
+    }
+
+    /// The next message as ``(number, bytes)``, waiting for one (forever, or at most
+    /// ``timeout`` seconds, then ``Timeout``). Raises ``Lagged`` if messages were lost
+    /// (its ``count`` says how many; the next call continues), ``Disconnected`` once the
+    /// publisher is gone and everything held was read.
+    #[pyo3(signature = (timeout = None))]
+    fn recv<'py>(
+        &mut self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<(u64, Bound<'py, PyBytes>)> {
+        check_timeout(timeout)?;
+        let Subscriber { inner, buf } = self;
+        let s = inner
+            .get_mut()
+            .as_mut()
+            .ok_or_else(|| closed("Subscriber"))?;
+        if let Some(r) = s.try_recv_into(buf).py()? {
+            return Self::deliver(py, r, buf);
+        }
+        let dl = deadline(timeout)?;
+        let r = blocking(py, dl, |slice| s.recv_timeout_into(buf, slice))?;
+        Self::deliver(py, r, buf)
+    }
+
+    /// Like ``recv`` without waiting: ``None`` if nothing new is there.
+    fn try_recv<'py>(&mut self, py: Python<'py>) -> PyResult<Option<(u64, Bound<'py, PyBytes>)>> {
+        let Subscriber { inner, buf } = self;
+        let s = inner
+            .get_mut()
+            .as_mut()
+            .ok_or_else(|| closed("Subscriber"))?;
+        match s.try_recv_into(buf).py()? {
+            Some(r) => Self::deliver(py, r, buf).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Number of the next message this subscriber will deliver.
+    #[getter]
+    fn position(&mut self) -> PyResult<u64> {
+        Ok(self.live()?.position())
+    }
+
+    /// Messages published so far.
+    #[getter]
+    fn published(&mut self) -> PyResult<u64> {
+        Ok(self.live()?.published())
+    }
+
+    /// Total messages this subscriber lost (the sum of every ``Lagged.count``).
+    #[getter]
+    fn lagged_total(&mut self) -> PyResult<u64> {
+        Ok(self.live()?.lagged_total())
+    }
+
+    /// Largest message in bytes.
+    #[getter]
+    fn max_message(&mut self) -> PyResult<usize> {
+        Ok(self.live()?.max_message())
+    }
+
+    /// The ring's name.
+    #[getter]
+    fn name(&mut self) -> PyResult<String> {
+        Ok(self.live()?.name())
+    }
+
+    /// True if a publisher is attached now.
+    fn publisher_attached(&mut self) -> PyResult<bool> {
+        self.live()?.publisher_attached().py()
+    }
+
+    /// Detaches.
+    fn close(&mut self) {
+        self.inner.get_mut().take();
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&mut self, _args: &Bound<'_, PyTuple>) -> bool {
+        self.close();
+        false
+    }
+
+    fn __repr__(&mut self) -> String {
+        match self.inner.get_mut() {
+            Some(s) => format!(
+                "<ipcring.Subscriber name={:?} position={}>",
+                s.name(),
+                s.position()
+            ),
+            None => "<ipcring.Subscriber closed>".into(),
+        }
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Publisher>()?;
+    m.add_class::<Subscriber>()?;
+    Ok(())
+}
