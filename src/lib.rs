@@ -78,5 +78,10 @@ pub mod signal;
 #[cfg(feature = "socket")]
 pub mod socket;
 
+#[cfg(fuzzing)]
+#[doc(hidden)]
+#[path = "fuzz_hooks.rs"]
+pub mod __fuzz;
+
 pub use error::{Error, Result};
 pub use transport::{Receiver, Sender};

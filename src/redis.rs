@@ -54,7 +54,7 @@ use crate::{Error, Result};
 
 mod link;
 mod pubsub;
-mod streams;
+pub(crate) mod streams;
 
 pub use pubsub::{Gap, Publisher, Subscriber};
 pub use streams::{
