@@ -33,12 +33,17 @@ fn drain(sub: &mut Subscriber) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let path = std::env::temp_dir().join(format!("ipcring-fuzz-bcast-{}", std::process::id()));
     let p = path.to_str().unwrap();
     let _ = std::fs::remove_file(&path);
     let geometry = BroadcastOptions::new().slots(4).max_message(MAX as u32);
-    let opts = geometry.clone().open_timeout(Duration::ZERO).start(Start::Oldest);
+    let opts = geometry
+        .clone()
+        .open_timeout(Duration::ZERO)
+        .start(Start::Oldest);
     match mode % 3 {
         0 | 1 => {
             if mode % 3 == 0 {
@@ -58,10 +63,12 @@ fuzz_target!(|data: &[u8]| {
                 if let Ok(mut tx) = Publisher::open(p, &opts.clone().keep(true)) {
                     let _ = tx.publish(b"after");
                     let _ = tx.publish(&[9; MAX]);
-                    assert!(matches!(
-                        tx.publish(&[0; MAX + 1]),
-                        Err(Error::MessageTooLarge { .. })
-                    ) || tx.max_message() > MAX);
+                    assert!(
+                        matches!(
+                            tx.publish(&[0; MAX + 1]),
+                            Err(Error::MessageTooLarge { .. })
+                        ) || tx.max_message() > MAX
+                    );
                 }
                 drain(&mut sub);
             }

@@ -32,8 +32,12 @@ fn clean(p: &Path) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
-    let Some((&flags, mut rest)) = rest.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((&flags, mut rest)) = rest.split_first() else {
+        return;
+    };
     let p = path("in");
     clean(&p);
     let max = [16usize, 100, 4096, 1 << 20][(flags & 3) as usize];
@@ -50,7 +54,10 @@ fuzz_target!(|data: &[u8]| {
     } else {
         {
             let mut w = LogWriter::open(&p, &LogOptions::new()).unwrap();
-            for (i, m) in [&b"first"[..], b"", b"third message", &[7u8; 40]].iter().enumerate() {
+            for (i, m) in [&b"first"[..], b"", b"third message", &[7u8; 40]]
+                .iter()
+                .enumerate()
+            {
                 if i < 1 + (mode as usize / 2) % 4 {
                     w.send(m).unwrap();
                 }
@@ -72,7 +79,9 @@ fuzz_target!(|data: &[u8]| {
                         got.push(buf.clone());
                     }
                     Ok(false) => break,
-                    Err(Error::Corrupt(_) | Error::BadSegment { .. } | Error::Disconnected) => break,
+                    Err(Error::Corrupt(_) | Error::BadSegment { .. } | Error::Disconnected) => {
+                        break
+                    }
                     Err(e) => panic!("unexpected error {e:?}"),
                 }
             }
@@ -90,8 +99,13 @@ fuzz_target!(|data: &[u8]| {
             *pair = None;
             let q = path("out");
             clean(&q);
-            let opts = LogOptions::new().max_message(1 << 20).start(Start::Beginning);
-            *pair = Some((LogWriter::open(&q, &opts).unwrap(), LogReader::open(&q, &opts).unwrap()));
+            let opts = LogOptions::new()
+                .max_message(1 << 20)
+                .start(Start::Beginning);
+            *pair = Some((
+                LogWriter::open(&q, &opts).unwrap(),
+                LogReader::open(&q, &opts).unwrap(),
+            ));
         }
         let (w, r) = pair.as_mut().unwrap();
         for m in &got {

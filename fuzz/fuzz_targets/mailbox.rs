@@ -13,12 +13,7 @@ fuzz_target!(|data: &[u8]| {
         Ok((written, answers)) => {
             let (again, answers2) = decode(&written).expect("what we write decodes");
             assert_eq!(answers, answers2);
-            assert_eq!(
-                written,
-                again,
-                "{}",
-                String::from_utf8_lossy(data)
-            );
+            assert_eq!(written, again, "{}", String::from_utf8_lossy(data));
         }
         Err(Error::Corrupt(_)) => {}
         Err(e) => panic!("unexpected error {e:?}"),

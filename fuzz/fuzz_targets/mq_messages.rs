@@ -83,7 +83,11 @@ fuzz_target!(|data: &[u8]| {
         let prio = u32::from(u16::from_le_bytes([rest[1], rest[2]])) % PRIO_MAX;
         let msg = &rest[3..3 + len];
         rest = &rest[3 + len..];
-        assert!(peer.send(msg, prio), "mq_send: {}", std::io::Error::last_os_error());
+        assert!(
+            peer.send(msg, prio),
+            "mq_send: {}",
+            std::io::Error::last_os_error()
+        );
         sent.push((msg.to_vec(), prio));
     }
 
@@ -107,7 +111,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(q.try_send_priority(m, *p).unwrap());
     }
     for (m, p) in &expect {
-        assert_eq!(peer.receive(msgsize as usize).as_ref(), Some(&(m.clone(), *p)));
+        assert_eq!(
+            peer.receive(msgsize as usize).as_ref(),
+            Some(&(m.clone(), *p))
+        );
     }
     assert!(peer.receive(msgsize as usize).is_none());
     drop(q);

@@ -55,7 +55,12 @@ fn fifo(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("ipcring-fuzz-fifo-{tag}-{}", std::process::id()))
 }
 
-fn seen(r: ipcring::Result<bool>, got: &mut Vec<Vec<u8>>, buf: &[u8], errs: &mut Vec<Seen>) -> bool {
+fn seen(
+    r: ipcring::Result<bool>,
+    got: &mut Vec<Vec<u8>>,
+    buf: &[u8],
+    errs: &mut Vec<Seen>,
+) -> bool {
     match r {
         Ok(true) => {
             got.push(buf.to_vec());

@@ -63,7 +63,9 @@ fn check(entries: &[Entry]) {
             let _ = data_of(f);
         }
     }
-    let Some(bytes) = read_reply(entries) else { return };
+    let Some(bytes) = read_reply(entries) else {
+        return;
+    };
     let v = parse_redis_value(&bytes).expect("our reply parses");
     let again = parse_read_reply(v).expect("our reply reads");
     assert_eq!(again.len(), entries.len());
@@ -77,7 +79,9 @@ fn check(entries: &[Entry]) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(v) = parse_redis_value(data) else { return };
+    let Ok(v) = parse_redis_value(data) else {
+        return;
+    };
     if let Ok(entries) = parse_read_reply(v.clone()) {
         check(&entries);
     }

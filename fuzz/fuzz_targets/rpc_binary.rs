@@ -12,14 +12,18 @@ where
     A: serde::de::DeserializeOwned + serde::Serialize + PartialEq + std::fmt::Debug,
 {
     let codec = BinaryCodec;
-    let Ok(a) = codec.decode_params::<A>(frame, params) else { return };
+    let Ok(a) = codec.decode_params::<A>(frame, params) else {
+        return;
+    };
     let mut out = Vec::new();
     codec.encode_request(id, method, &a, &mut out).unwrap();
     let Incoming::Single(Ok(req)) = codec.decode_request(&out) else {
         panic!("our request does not decode: {out:?}");
     };
     assert_eq!((req.id, &*req.method), (id, method));
-    let back: A = codec.decode_params(&out, req.params).expect("our params decode");
+    let back: A = codec
+        .decode_params(&out, req.params)
+        .expect("our params decode");
     assert_eq!(back, a);
 }
 
@@ -28,7 +32,9 @@ where
     A: serde::de::DeserializeOwned + serde::Serialize + PartialEq + std::fmt::Debug,
 {
     let codec = BinaryCodec;
-    let Ok(a) = codec.decode_result::<A>(frame, value) else { return };
+    let Ok(a) = codec.decode_result::<A>(frame, value) else {
+        return;
+    };
     let mut out = Vec::new();
     codec.encode_result(&id, &a, &mut out).unwrap();
     let r = codec.decode_reply(&out).expect("our reply decodes");

@@ -23,7 +23,10 @@ fn check_request(id: Option<Value>, method: &str, params: Value) {
     let mut out = Vec::new();
     codec.encode_request(id, method, &params, &mut out).unwrap();
     let Incoming::Single(Ok(req)) = codec.decode_request(&out) else {
-        panic!("our request does not decode: {}", String::from_utf8_lossy(&out));
+        panic!(
+            "our request does not decode: {}",
+            String::from_utf8_lossy(&out)
+        );
     };
     assert_eq!(req.id.map(|v| v.as_u64().unwrap()), id);
     assert_eq!(req.method, method);
@@ -76,7 +79,8 @@ fuzz_target!(|data: &[u8]| {
             (Err(a), Err(b)) => assert_eq!(a, b),
             _ => panic!("outcome changed"),
         }
-        let _ = codec.decode_result::<(i64, String)>(&out, reply.outcome.clone().unwrap_or_default());
+        let _ =
+            codec.decode_result::<(i64, String)>(&out, reply.outcome.clone().unwrap_or_default());
         let _: Option<&ErrorObject> = reply.outcome.as_ref().err();
     }
 });

@@ -28,7 +28,9 @@ fn poke(reader: &Reader<V>) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let path = std::env::temp_dir().join(format!("ipcring-fuzz-seqlock-{}", std::process::id()));
     let p = path.to_str().unwrap();
     let _ = std::fs::remove_file(&path);

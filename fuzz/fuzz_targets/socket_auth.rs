@@ -102,7 +102,10 @@ fn python_digest_name(m: &[u8]) -> Option<&[u8]> {
 /// returns `f`'s result and every byte our side sent.
 fn with_peer(
     peer_bytes: &[u8],
-    f: impl FnOnce(&mut ipcring::socket::SocketSender, &mut ipcring::socket::SocketReceiver) -> ipcring::Result<()>,
+    f: impl FnOnce(
+        &mut ipcring::socket::SocketSender,
+        &mut ipcring::socket::SocketReceiver,
+    ) -> ipcring::Result<()>,
 ) -> (ipcring::Result<()>, Vec<u8>) {
     let (ours, mut peer) = UnixStream::pair().unwrap();
     put(&peer, peer_bytes);
@@ -171,7 +174,9 @@ fuzz_target!(|data: &[u8]| {
         }
         _ => {
             // A challenge of the 3.11 form (20 bytes) or the 3.12 form ({digest} + 40).
-            let Some((&sel, rest)) = rest.split_first() else { return };
+            let Some((&sel, rest)) = rest.split_first() else {
+                return;
+            };
             let mut message = match sel % 3 {
                 0 => Vec::new(),
                 1 => b"{sha256}".to_vec(),

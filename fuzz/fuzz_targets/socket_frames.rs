@@ -101,7 +101,9 @@ fuzz_target!(|data: &[u8]| {
     let (expect, end) = model(stream, max);
 
     let (ours, peer) = UnixStream::pair().unwrap();
-    let opts = SocketOptions::new().max_frame(max).read_timeout(Some(Duration::from_secs(5)));
+    let opts = SocketOptions::new()
+        .max_frame(max)
+        .read_timeout(Some(Duration::from_secs(5)));
     let mut conn = connection(ours, &opts);
     let mut got: Vec<Vec<u8>> = Vec::new();
     let mut first_err: Option<End> = None;
@@ -145,7 +147,10 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     // Once failed, the connection stays failed.
-    assert!(matches!(conn.try_recv_into(&mut buf), Err(Error::Disconnected)));
+    assert!(matches!(
+        conn.try_recv_into(&mut buf),
+        Err(Error::Disconnected)
+    ));
     assert_eq!(got.len(), expect.len(), "frames delivered");
     for (g, e) in got.iter().zip(&expect) {
         assert_eq!(g, e);

@@ -153,7 +153,12 @@ fn parse_doc(path: &Path, buf: &[u8]) -> Result<Doc> {
 pub(crate) fn fuzz_decode(buf: &[u8]) -> Result<(Vec<u8>, crate::__fuzz::mailbox::Answers)> {
     let doc = parse_doc(Path::new("fuzz.json"), buf)?;
     let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| Error::Codec(e.to_string().into()))?;
-    let answers = doc.commands.0.iter().map(|(id, e)| (id.clone(), answer_of(e))).collect();
+    let answers = doc
+        .commands
+        .0
+        .iter()
+        .map(|(id, e)| (id.clone(), answer_of(e)))
+        .collect();
     Ok((bytes, answers))
 }
 
