@@ -4,6 +4,8 @@
 //! finds, then the error it says (a framing error, a frame over `max_frame`, or a clean
 //! end), without a panic and without reserving memory for a length the peer announced.
 //! Round trip: every delivered frame, sent again by a connection, is received equal.
+//! The async receiver (`aio::AsyncConnection`, a parser of its own) must deliver the same,
+//! also when a blocking connection that holds part of a frame is made async half-way.
 //!
 //! Input: byte 0 picks `max_frame`, bytes 1..3 seed the piece sizes, the rest is the stream.
 #![no_main]
@@ -14,13 +16,14 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use ipcring::__fuzz::socket::connection;
+use ipcring::aio::socket::AsyncConnection;
 use ipcring::socket::SocketOptions;
 use ipcring::{Error, Receiver, Sender};
 use libfuzzer_sys::fuzz_target;
 
 const MAX_FRAMES: [usize; 8] = [0, 1, 7, 64, 255, 4096, 1 << 20, 1 << 30];
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug, PartialEq, Clone, Copy)]
 enum End {
     Clean,
     Partial,
@@ -81,6 +84,75 @@ fn put(fd: &UnixStream, bytes: &[u8]) {
     }
 }
 
+/// The sizes (1..=64) of the pieces the stream is written in.
+fn pieces(mut seed: u32, len: usize) -> Vec<usize> {
+    let (mut out, mut off) = (Vec::new(), 0);
+    while off < len {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        let n = ((1 + seed % 64) as usize).min(len - off);
+        out.push(n);
+        off += n;
+    }
+    out
+}
+
+static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+
+/// The same stream through the async receiver, made async from a blocking connection after
+/// `switch` pieces: the frames it delivers and how it ended.
+fn async_pass(
+    stream: &[u8],
+    sizes: &[usize],
+    switch: usize,
+    opts: &SocketOptions,
+) -> (Vec<Vec<u8>>, End) {
+    let rt = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap()
+    });
+    rt.block_on(async {
+        let (ours, peer) = UnixStream::pair().unwrap();
+        let mut sync = Some(connection(ours, opts));
+        let mut conn: Option<AsyncConnection> = None;
+        let (mut got, mut buf, mut off) = (Vec::new(), Vec::new(), 0);
+        for (i, &n) in sizes.iter().enumerate() {
+            if i == switch {
+                conn = Some(AsyncConnection::from_blocking(sync.take().unwrap(), opts).unwrap());
+            }
+            put(&peer, &stream[off..off + n]);
+            off += n;
+            loop {
+                let r = match (&mut sync, &mut conn) {
+                    (Some(c), _) => c.try_recv_into(&mut buf),
+                    (None, Some(c)) => c.try_recv_into(&mut buf),
+                    _ => unreachable!(),
+                };
+                match r {
+                    Ok(true) => got.push(buf.clone()),
+                    Ok(false) => break,
+                    Err(e) => return (got, kind(&e)),
+                }
+            }
+        }
+        peer.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut conn = match (sync, conn) {
+            (Some(c), _) => AsyncConnection::from_blocking(c, opts).unwrap(),
+            (None, Some(c)) => c,
+            _ => unreachable!(),
+        };
+        loop {
+            match conn.recv_into(&mut buf).await {
+                Ok(()) => got.push(buf.clone()),
+                Err(e) => return (got, kind(&e)),
+            }
+        }
+    })
+}
+
 fn kind(e: &Error) -> End {
     match e {
         Error::Disconnected => End::Clean,
@@ -96,7 +168,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let max = MAX_FRAMES[(data[0] & 7) as usize];
-    let mut seed = u32::from(data[1]) << 8 | u32::from(data[2]) | 1;
+    let seed = u32::from(data[1]) << 8 | u32::from(data[2]) | 1;
     let stream = &data[3..];
     let (expect, end) = model(stream, max);
 
@@ -109,15 +181,11 @@ fuzz_target!(|data: &[u8]| {
     let mut first_err: Option<End> = None;
     let mut buf = Vec::new();
     // Pieces of 1..=64 bytes, each followed by non-blocking receives.
+    let sizes = pieces(seed, stream.len());
     let mut off = 0;
-    while off < stream.len() {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        let n = (1 + seed % 64) as usize;
-        let piece = &stream[off..(off + n).min(stream.len())];
-        off += piece.len();
-        put(&peer, piece);
+    for &n in &sizes {
+        put(&peer, &stream[off..off + n]);
+        off += n;
         loop {
             match conn.try_recv_into(&mut buf) {
                 Ok(true) => got.push(buf.clone()),
@@ -158,6 +226,12 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(first_err, Some(end));
     drop(conn);
     drop(peer);
+
+    // The async receiver, switched to after a number of pieces the input picks.
+    let switch = usize::from(data[1] >> 4) % (sizes.len() + 1);
+    let (agot, aend) = async_pass(stream, &sizes, switch, &opts);
+    assert_eq!(agot, got, "async frames");
+    assert_eq!(aend, end, "async end");
 
     // Round trip: send what was delivered, receive it on the other end.
     let (a, b) = UnixStream::pair().unwrap();

@@ -418,7 +418,8 @@ mod guard {
                         self.payload(n)?;
                     }
                     b')' | b']' | b'}' | 0x8f => self.node(&[])?,
-                    0x85 | 0x86 | 0x87 => {
+                    0x85..=0x87 => {
+                        // TUPLE1, TUPLE2, TUPLE3
                         let k = usize::from(self.b[at] - 0x84);
                         if self.stack.len() < k {
                             return Err(bad("stack underflow", at));
