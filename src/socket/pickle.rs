@@ -43,10 +43,11 @@ pub use serde_pickle::HashableValue;
 /// levels fit a 2 MiB thread stack even in a debug build.
 pub const MAX_DEPTH: u32 = 128;
 /// How many units (one per value, one per byte of payload) a decoded value, counting every
-/// copy a reference makes, may cost per byte of pickle.
-pub const MAX_EXPANSION: u64 = 16;
-/// Units every pickle may use beyond [`MAX_EXPANSION`] per byte (16 Mi).
-pub const EXPANSION_ALLOWANCE: u64 = 16 << 20;
+/// copy a reference makes, may cost per byte of pickle. A pickle without shared references
+/// costs about one unit per byte; a unit is a few dozen bytes of memory once decoded.
+pub const MAX_EXPANSION: u64 = 4;
+/// Units every pickle may use beyond [`MAX_EXPANSION`] per byte (1 Mi).
+pub const EXPANSION_ALLOWANCE: u64 = 1 << 20;
 
 fn codec(e: serde_pickle::Error) -> Error {
     Error::Codec(format!("pickle: {e}").into())
