@@ -13,7 +13,8 @@ on_exit "rm -rf '$fuzz_scratch'"
 for t in $(cd fuzz && cargo +nightly fuzz list); do
   mkdir -p "$fuzz_scratch/$t"
   echo "--- fuzz $t (${FUZZ_SECONDS}s)"
-  if ! (cd fuzz && cargo +nightly fuzz run "$t" "$fuzz_scratch/$t" "corpus/$t" -- \
+  # TMPDIR: the files, FIFOs and logs the targets make land in the scratch directory.
+  if ! (cd fuzz && TMPDIR="$fuzz_scratch" cargo +nightly fuzz run "$t" "$fuzz_scratch/$t" "corpus/$t" -- \
     -max_total_time="$FUZZ_SECONDS" -timeout=10 -malloc_limit_mb=256 -rss_limit_mb=2048 \
     >"$fuzz_scratch/$t.log" 2>&1); then
     tail -n 80 "$fuzz_scratch/$t.log"
