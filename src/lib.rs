@@ -93,6 +93,11 @@ pub mod signal;
 #[cfg_attr(docsrs, doc(cfg(feature = "socket")))]
 pub mod socket;
 
+#[cfg(fuzzing)]
+#[doc(hidden)]
+#[path = "fuzz_hooks.rs"]
+pub mod __fuzz;
+
 #[cfg(not(loom))]
 pub use access::Access;
 pub use error::{Error, Result};

@@ -75,7 +75,7 @@ use crate::{Error, Result};
 mod link;
 mod presence;
 mod pubsub;
-mod streams;
+pub(crate) mod streams;
 
 pub use pubsub::{Gap, Publisher, Subscriber};
 pub use streams::{

@@ -133,6 +133,38 @@ struct Doc {
     rest: Map<String, Value>,
 }
 
+/// Decodes the file's bytes (`path` names it in errors). A blank file is an empty mailbox.
+fn parse_doc(path: &Path, buf: &[u8]) -> Result<Doc> {
+    if buf.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(Doc::default());
+    }
+    // Parse the first JSON value; tolerate trailing bytes (see the module docs).
+    let mut it = serde_json::Deserializer::from_slice(buf).into_iter::<Doc>();
+    match it.next() {
+        Some(Ok(doc)) => Ok(doc),
+        Some(Err(e)) => Err(Error::corrupt(format!(
+            "{}: not a command mailbox: {e}",
+            path.display()
+        ))),
+        None => Ok(Doc::default()),
+    }
+}
+
+/// For the fuzz targets: decodes `buf` as [`Mailbox`] reads the file, and returns the
+/// document as [`Mailbox`] writes it, with the answer each command holds.
+#[cfg(fuzzing)]
+pub(crate) fn fuzz_decode(buf: &[u8]) -> Result<(Vec<u8>, crate::__fuzz::mailbox::Answers)> {
+    let doc = parse_doc(Path::new("fuzz.json"), buf)?;
+    let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| Error::Codec(e.to_string().into()))?;
+    let answers = doc
+        .commands
+        .0
+        .iter()
+        .map(|(id, e)| (id.clone(), answer_of(e)))
+        .collect();
+    Ok((bytes, answers))
+}
+
 /// Options for a [`Mailbox`].
 ///
 /// ```
@@ -393,19 +425,7 @@ impl Mailbox {
         let mut buf = vec![0u8; len as usize];
         let n = read_full_at(f, &mut buf, 0).map_err(|e| io_err("read", &self.path, e))?;
         buf.truncate(n);
-        if buf.iter().all(|b| b.is_ascii_whitespace()) {
-            return Ok(Doc::default());
-        }
-        // Parse the first JSON value; tolerate trailing bytes (see the module docs).
-        let mut it = serde_json::Deserializer::from_slice(&buf).into_iter::<Doc>();
-        match it.next() {
-            Some(Ok(doc)) => Ok(doc),
-            Some(Err(e)) => Err(Error::corrupt(format!(
-                "{}: not a command mailbox: {e}",
-                self.path.display()
-            ))),
-            None => Ok(Doc::default()),
-        }
+        parse_doc(&self.path, &buf)
     }
 
     /// Writes the document (the lock held), pretty-printed as Python's `indent=2`.

@@ -375,7 +375,7 @@ pub struct StreamEntry {
 }
 
 /// An entry as read: its data, or `None` if it was trimmed away while pending.
-type RawEntry = (String, Option<Vec<Value>>);
+pub(crate) type RawEntry = (String, Option<Vec<Value>>);
 
 /// Receives messages from a Redis stream as one consumer of a consumer group.
 ///
@@ -686,16 +686,8 @@ impl StreamConsumer {
             self.to_ack.push(id.to_owned());
             return Ok(false);
         };
-        let mut data = None;
-        for pair in fields.chunks(2) {
-            if let [Value::BulkString(k), v] = pair {
-                if k == DATA_FIELD.as_bytes() {
-                    data = Some(v);
-                }
-            }
-        }
         let max = self.opts.redis.max_message;
-        match data {
+        match data_of(&fields) {
             Some(Value::BulkString(bytes)) if bytes.len() <= max => {
                 buf.extend_from_slice(bytes);
                 Ok(true)
@@ -877,6 +869,20 @@ impl StreamConsumer {
     }
 }
 
+/// The message in an entry's fields: the value of its [`DATA_FIELD`] (the last one if
+/// repeated).
+pub(crate) fn data_of(fields: &[Value]) -> Option<&Value> {
+    let mut data = None;
+    for pair in fields.chunks(2) {
+        if let [Value::BulkString(k), v] = pair {
+            if k == DATA_FIELD.as_bytes() {
+                data = Some(v);
+            }
+        }
+    }
+    data
+}
+
 fn bad_reply(what: &str) -> Error {
     Error::Redis(Cow::Owned(format!("unexpected reply to {what}")))
 }
@@ -907,7 +913,7 @@ fn parse_entry(v: Value, what: &str) -> Result<RawEntry> {
 }
 
 /// XREADGROUP: nil, or `[[key, [entry, ...]]]`.
-fn parse_read_reply(v: Value) -> Result<Vec<RawEntry>> {
+pub(crate) fn parse_read_reply(v: Value) -> Result<Vec<RawEntry>> {
     const W: &str = "XREADGROUP";
     let streams = match v {
         Value::Nil => return Ok(Vec::new()),
@@ -930,7 +936,7 @@ fn parse_read_reply(v: Value) -> Result<Vec<RawEntry>> {
 }
 
 /// XAUTOCLAIM: `[next-cursor, [entry, ...], [deleted-id, ...]]` (the third part since 7.0).
-fn parse_autoclaim_reply(v: Value) -> Result<(String, Vec<RawEntry>, u64)> {
+pub(crate) fn parse_autoclaim_reply(v: Value) -> Result<(String, Vec<RawEntry>, u64)> {
     const W: &str = "XAUTOCLAIM";
     let Value::Array(parts) = v else {
         return Err(bad_reply(W));

@@ -249,6 +249,21 @@ mod tests {
         }
     }
 
+    /// Found by the `rpc_json` fuzz target: a long number was read 1 ulp off (serde_json's
+    /// fast float parser), so a value forwarded through JSON changed quietly. Numbers are
+    /// now read exactly (serde_json's `float_roundtrip`).
+    #[test]
+    fn numbers_survive_a_round_trip_exactly() {
+        let frame = br#"{"jsonrpc":"2.0","method":"add","params":[0,29999999999999999999999999999999999999999999999999],"id":1}"#;
+        let r = single(frame).unwrap();
+        assert_eq!(r.params[1].as_f64(), Some(3e49));
+        let mut out = Vec::new();
+        JsonCodec
+            .encode_request(Some(1), "add", &r.params, &mut out)
+            .unwrap();
+        assert_eq!(single(&out).unwrap().params, r.params);
+    }
+
     #[test]
     fn scalar_and_unit_params_round_trip() {
         let mut out = Vec::new();

@@ -192,12 +192,17 @@ impl Handshake<'_> {
     /// `deliver_challenge`: send a challenge, check the answer, send the verdict.
     pub(crate) fn deliver(&mut self, digest: Digest) -> Result<()> {
         let message = new_challenge(digest)?;
+        self.deliver_message(&message)
+    }
+
+    /// `deliver_challenge` with a given challenge `message` (the fuzz targets choose it).
+    pub(crate) fn deliver_message(&mut self, message: &[u8]) -> Result<()> {
         let mut frame = Vec::with_capacity(CHALLENGE.len() + message.len());
         frame.extend_from_slice(CHALLENGE);
-        frame.extend_from_slice(&message);
+        frame.extend_from_slice(message);
         self.send(&frame, "read our challenge")?;
         let response = self.recv("answer our challenge")?;
-        match verify_response(self.key, &message, &response) {
+        match verify_response(self.key, message, &response) {
             Ok(()) => self.send(WELCOME, "read our verdict"),
             Err(e) => {
                 // Tell the peer, as Python does; it may already be gone.

@@ -65,7 +65,7 @@ use crate::sys::socket::{no_sigpipe, wait_ready, Ready};
 use crate::transport::{Deadline, Receiver, Sender};
 use crate::{Error, Result};
 
-mod auth;
+pub(crate) mod auth;
 mod frame;
 pub mod pickle;
 
@@ -515,7 +515,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn from_stream(stream: Stream, opts: &SocketOptions) -> Connection {
+    pub(crate) fn from_stream(stream: Stream, opts: &SocketOptions) -> Connection {
         let stream = Arc::new(stream.prepare());
         Connection {
             tx: SocketSender::new(stream.clone(), opts.max_frame, opts.write_timeout),
