@@ -50,6 +50,17 @@
 
 #[cfg(not(target_endian = "little"))]
 compile_error!("ipcring's shared layouts are little-endian; big-endian targets are not supported");
+// The wait/wake layer (`sys::futex`) has a file for each of these three; Linux is the one
+// tested, macOS and FreeBSD are compile-checked in CI (README "Platforms").
+#[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "freebsd")))]
+compile_error!(
+    "ipcring builds on Linux, macOS and FreeBSD only (Windows and other systems are not supported)"
+);
+#[cfg(all(feature = "mq", target_os = "macos"))]
+compile_error!(
+    "the `mq` feature needs POSIX message queues, which macOS does not have: enable the other \
+     features one by one instead of `full`"
+);
 
 pub mod access;
 pub mod broadcast;

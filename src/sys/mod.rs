@@ -340,9 +340,14 @@ pub(crate) fn pid() -> u32 {
 /// A fresh random 64-bit value (creation nonces).
 pub(crate) fn random_u64() -> u64 {
     let mut v = [0u8; 8];
+    #[cfg(target_os = "linux")]
     // SAFETY: `v` is a valid writable buffer of 8 bytes.
-    let n = unsafe { libc::getrandom(v.as_mut_ptr().cast(), 8, libc::GRND_NONBLOCK) };
-    if n == 8 {
+    let ok = unsafe { libc::getrandom(v.as_mut_ptr().cast(), 8, libc::GRND_NONBLOCK) } == 8;
+    // macOS and FreeBSD have no getrandom(2) in libc's bindings; getentropy(3) is there.
+    #[cfg(not(target_os = "linux"))]
+    // SAFETY: as above (getentropy takes at most 256 bytes).
+    let ok = unsafe { libc::getentropy(v.as_mut_ptr().cast(), 8) } == 0;
+    if ok {
         return u64::from_le_bytes(v);
     }
     // Fallback: time and pid; only uniqueness matters, not secrecy.
