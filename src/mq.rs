@@ -188,6 +188,15 @@ pub struct MessageQueue {
     priority: u32,
 }
 
+// SAFETY: on FreeBSD `mqd_t` is a pointer to libc's descriptor record (it holds the kernel
+// descriptor); the queue owns it alone and closes it once, on drop, and POSIX makes the
+// `mq_*` calls thread-safe. On Linux `mqd_t` is an int and these follow automatically.
+#[cfg(target_os = "freebsd")]
+unsafe impl Send for MessageQueue {}
+// SAFETY: as above; `&self` methods only call thread-safe `mq_*` functions.
+#[cfg(target_os = "freebsd")]
+unsafe impl Sync for MessageQueue {}
+
 fn check_name(name: &str) -> Result<CString> {
     let bad = |reason: &'static str| Error::InvalidName {
         name: name.to_owned(),
@@ -685,8 +694,8 @@ impl Drop for MessageQueue {
     }
 }
 
-/// Hooks for the async wrapper (`crate::aio::mq`).
-#[cfg(feature = "async")]
+/// Hooks for the async wrapper (`crate::aio::mq`, Linux only).
+#[cfg(all(feature = "async", target_os = "linux"))]
 impl MessageQueue {
     /// The queue descriptor: on Linux a file descriptor that `poll`/`epoll` report
     /// readable while messages wait and writable while there is room.

@@ -66,7 +66,7 @@ impl Location {
     fn open_raw(&self, flags: libc::c_int, mode: libc::mode_t) -> RawFd {
         match self {
             // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
-            Location::Shm(c) => unsafe { libc::shm_open(c.as_ptr(), flags, mode as libc::c_uint) },
+            Location::Shm(c) => unsafe { libc::shm_open(c.as_ptr(), flags, shm_mode(mode)) },
             // O_NOFOLLOW: a symlink planted at the path must not redirect us (glibc's
             // shm_open adds it for shm names). O_NONBLOCK: a FIFO planted there must not
             // block the open (no effect on a regular file).
@@ -170,6 +170,19 @@ impl Location {
         }
         Ok(())
     }
+}
+
+/// `shm_open`'s mode argument: a `mode_t` on Linux and FreeBSD (16 bits there), a variadic
+/// argument (promoted to an unsigned int) on macOS.
+#[cfg(not(target_os = "macos"))]
+fn shm_mode(mode: libc::mode_t) -> libc::mode_t {
+    mode
+}
+
+/// `shm_open`'s mode argument (see the other version).
+#[cfg(target_os = "macos")]
+fn shm_mode(mode: libc::mode_t) -> libc::c_uint {
+    mode as libc::c_uint
 }
 
 /// Sets the file's size.

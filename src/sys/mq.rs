@@ -53,7 +53,9 @@ pub(crate) fn open(
                     libc::mq_open(
                         name.as_ptr(),
                         oflag | libc::O_CREAT,
-                        mode as libc::mode_t,
+                        // A variadic argument: promoted to an unsigned int (mode_t is
+                        // 16 bits on FreeBSD).
+                        mode as libc::c_uint,
                         &mut attr as *mut libc::mq_attr,
                     )
                 }
@@ -61,8 +63,20 @@ pub(crate) fn open(
             // SAFETY: `name` is NUL-terminated; without O_CREAT no variadic argument is read.
             None => unsafe { libc::mq_open(name.as_ptr(), oflag) },
         };
-        (fd, fd == -1 as Mqd)
+        (fd, failed(fd))
     })
+}
+
+/// `mq_open`'s failure value, `(mqd_t)-1`: an int on Linux, a pointer on FreeBSD.
+#[cfg(target_os = "linux")]
+fn failed(mqd: Mqd) -> bool {
+    mqd == -1
+}
+
+/// `mq_open`'s failure value, `(mqd_t)-1`: an int on Linux, a pointer on FreeBSD.
+#[cfg(not(target_os = "linux"))]
+fn failed(mqd: Mqd) -> bool {
+    mqd as isize == -1
 }
 
 /// `mq_close`. Errors are ignored: the descriptor is gone either way.

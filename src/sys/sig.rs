@@ -171,6 +171,27 @@ pub(crate) fn kill(pid: u32, sig: libc::c_int) -> Result<Sent> {
     sent(unsafe { libc::kill(pid, sig) }, "kill")
 }
 
+/// `SIGRTMIN..=SIGRTMAX`, where values are sent: Linux only in ipcring (values need
+/// `sigqueue` and `signalfd`; macOS has no real-time signals, and libc binds neither
+/// FreeBSD's `sigqueue` nor its `SIGRTMIN`).
+#[cfg(target_os = "linux")]
+pub(crate) fn rt_range() -> Option<(libc::c_int, libc::c_int)> {
+    Some((libc::SIGRTMIN(), libc::SIGRTMAX()))
+}
+
+/// No real-time signal values on this platform (see the Linux version).
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn rt_range() -> Option<(libc::c_int, libc::c_int)> {
+    None
+}
+
+/// `si_code` of a signal sent with `sigqueue`.
+#[cfg(target_os = "linux")]
+pub(crate) const SI_QUEUE: libc::c_int = libc::SI_QUEUE;
+/// No `sigqueue` here: a code no delivered signal carries, so nothing reads as a value.
+#[cfg(not(target_os = "linux"))]
+pub(crate) const SI_QUEUE: libc::c_int = libc::c_int::MIN;
+
 /// `sigqueue(pid, sig, value)` for one positive pid.
 #[cfg(target_os = "linux")]
 pub(crate) fn sigqueue(pid: u32, sig: libc::c_int, value: i32) -> Result<Sent> {
