@@ -33,6 +33,7 @@ pub(crate) fn block(set: &libc::sigset_t) -> Result<()> {
 }
 
 /// A non-blocking, close-on-exec pipe: (read end, write end).
+#[cfg(not(target_os = "macos"))]
 pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
@@ -41,6 +42,32 @@ pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     }
     // SAFETY: both fds were just returned by a successful pipe2 and are owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A non-blocking, close-on-exec pipe: (read end, write end). macOS has no `pipe2`: the
+/// flags are set right after `pipe`, so a child forked and exec'd by another thread in
+/// between could inherit the pipe (it cannot signal through it: the handler writes to the
+/// write end's number in this process only).
+#[cfg(target_os = "macos")]
+pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` is a valid array of two ints for pipe to fill.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        return Err(Error::last_os("pipe"));
+    }
+    // SAFETY: both fds were just returned by a successful pipe and are owned by nobody else.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    for fd in [&r, &w] {
+        // SAFETY: plain fcntl calls on a descriptor we own.
+        let ok = unsafe {
+            libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) == 0
+                && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) == 0
+        };
+        if !ok {
+            return Err(Error::last_os("fcntl pipe"));
+        }
+    }
+    Ok((r, w))
 }
 
 /// A non-blocking signalfd for `set` (Linux).
