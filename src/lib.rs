@@ -82,7 +82,8 @@ pub mod aio;
 #[cfg(feature = "file")]
 #[cfg_attr(docsrs, doc(cfg(feature = "file")))]
 pub mod file;
-#[cfg(feature = "mq")]
+// Not on macOS, where the feature is the compile_error above (and nothing else).
+#[cfg(all(feature = "mq", not(target_os = "macos")))]
 #[cfg_attr(docsrs, doc(cfg(feature = "mq")))]
 pub mod mq;
 #[cfg(feature = "pipe")]

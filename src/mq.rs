@@ -219,13 +219,12 @@ fn check_name(name: &str) -> Result<CString> {
 /// Turns an `mq_open` failure into the error a user can act on.
 /// Refuses a queue another user owns (unless allowed) or whose mode is wider than ours.
 /// On Linux a queue descriptor is a file descriptor of the mqueue file system, so `fstat`
-/// gives its owner and mode.
-#[cfg(target_os = "linux")]
+/// gives its owner and mode (on FreeBSD, the descriptor `mq_getfd_np` returns).
 fn check_owner(mqd: sys::Mqd, name: &str, opts: &MqOptions) -> Result<()> {
     use crate::sys::owner;
-    // SAFETY: `mqd` is an open queue descriptor (a file descriptor on Linux), borrowed
-    // for this call only; the caller keeps ownership.
-    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(mqd) };
+    // SAFETY: `mqd` is an open queue descriptor whose file descriptor stays open while the
+    // queue is, borrowed for this call only; the caller keeps ownership.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(sys::queue_fd(mqd)) };
     let st = owner::fstat(fd)?;
     owner::check(
         &st,
@@ -234,11 +233,6 @@ fn check_owner(mqd: sys::Mqd, name: &str, opts: &MqOptions) -> Result<()> {
         &opts.access,
         opts.mode,
     )
-}
-
-#[cfg(not(target_os = "linux"))]
-fn check_owner(_mqd: sys::Mqd, _name: &str, _opts: &MqOptions) -> Result<()> {
-    Ok(())
 }
 
 fn open_error(name: &str, opts: &MqOptions, creating: bool, e: io::Error) -> Error {

@@ -374,7 +374,7 @@ pub(crate) fn random_u64() -> u64 {
 pub(crate) mod fifo;
 #[cfg(feature = "file")]
 pub(crate) mod flock;
-#[cfg(feature = "mq")]
+#[cfg(all(feature = "mq", not(target_os = "macos")))]
 pub(crate) mod mq;
 #[cfg(any(feature = "pipe", feature = "file"))]
 pub(crate) mod notify;

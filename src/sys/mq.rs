@@ -79,6 +79,20 @@ fn failed(mqd: Mqd) -> bool {
     mqd as isize == -1
 }
 
+/// The file descriptor behind a queue descriptor (for `fstat`): the descriptor itself on
+/// Linux.
+#[cfg(target_os = "linux")]
+pub(crate) fn queue_fd(mqd: Mqd) -> std::os::fd::RawFd {
+    mqd
+}
+
+/// The file descriptor behind a queue descriptor (for `fstat`): `mq_getfd_np` on FreeBSD.
+#[cfg(target_os = "freebsd")]
+pub(crate) fn queue_fd(mqd: Mqd) -> std::os::fd::RawFd {
+    // SAFETY: `mqd` is an open queue descriptor; the call only reads its record.
+    unsafe { libc::mq_getfd_np(mqd) }
+}
+
 /// `mq_close`. Errors are ignored: the descriptor is gone either way.
 pub(crate) fn close(mqd: Mqd) {
     // SAFETY: closes a descriptor we own, once.
