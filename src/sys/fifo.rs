@@ -304,7 +304,8 @@ fn with_sigpipe_blocked(f: impl FnOnce() -> Result<Io>) -> Result<Io> {
                 };
                 while libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) < 0
                     && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
-                {}
+                {
+                }
             }
             // macOS has no sigtimedwait: take the signal with sigwait only when it is
             // pending, so the call returns at once.
