@@ -51,6 +51,17 @@
 
 #[cfg(not(target_endian = "little"))]
 compile_error!("ipcring's shared layouts are little-endian; big-endian targets are not supported");
+// The wait/wake layer (`sys::futex`) has a file for each of these three; Linux is the one
+// tested, macOS and FreeBSD are compile-checked in CI (README "Platforms").
+#[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "freebsd")))]
+compile_error!(
+    "ipcring builds on Linux, macOS and FreeBSD only (Windows and other systems are not supported)"
+);
+#[cfg(all(feature = "mq", target_os = "macos"))]
+compile_error!(
+    "the `mq` feature needs POSIX message queues, which macOS does not have: enable the other \
+     features one by one instead of `full`"
+);
 
 #[cfg(not(loom))]
 pub mod access;
@@ -74,7 +85,8 @@ pub mod aio;
 #[cfg(feature = "file")]
 #[cfg_attr(docsrs, doc(cfg(feature = "file")))]
 pub mod file;
-#[cfg(feature = "mq")]
+// Not on macOS, where the feature is the compile_error above (and nothing else).
+#[cfg(all(feature = "mq", not(target_os = "macos")))]
 #[cfg_attr(docsrs, doc(cfg(feature = "mq")))]
 pub mod mq;
 #[cfg(feature = "pipe")]

@@ -200,16 +200,14 @@ fn liveness_location(name: &str) -> Result<Location> {
     Location::parse(&n)
 }
 
-/// The permission bits of the queue behind `mqd` (on Linux a queue descriptor is a file
-/// descriptor of the mqueue file system).
+/// The permission bits of the queue behind `mqd` (its descriptor in the mqueue file
+/// system: see `sys::queue_fd`).
 fn queue_mode(mqd: sys::Mqd) -> Option<u32> {
-    // SAFETY: `stat` is plain old data; zero is valid for every field.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `st` is a valid, writable stat buffer; `mqd` is an open descriptor.
-    if unsafe { libc::fstat(mqd, &mut st) } != 0 {
-        return None;
-    }
-    Some(st.st_mode & 0o777)
+    // SAFETY: the descriptor behind an open queue descriptor stays open for this call.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(sys::queue_fd(mqd)) };
+    crate::sys::owner::fstat(fd)
+        .ok()
+        .map(|st| st.perm() & 0o777)
 }
 
 /// This handle's presence in the queue's liveness file, and what it knows of its peers.
@@ -337,6 +335,15 @@ pub struct MessageQueue {
     liveness: Option<Liveness>,
 }
 
+// SAFETY: on FreeBSD `mqd_t` is a pointer to libc's descriptor record (it holds the kernel
+// descriptor); the queue owns it alone and closes it once, on drop, and POSIX makes the
+// `mq_*` calls thread-safe. On Linux `mqd_t` is an int and these follow automatically.
+#[cfg(target_os = "freebsd")]
+unsafe impl Send for MessageQueue {}
+// SAFETY: as above; `&self` methods only call thread-safe `mq_*` functions.
+#[cfg(target_os = "freebsd")]
+unsafe impl Sync for MessageQueue {}
+
 fn check_name(name: &str) -> Result<CString> {
     let bad = |reason: &'static str| Error::InvalidName {
         name: name.to_owned(),
@@ -359,13 +366,12 @@ fn check_name(name: &str) -> Result<CString> {
 /// Turns an `mq_open` failure into the error a user can act on.
 /// Refuses a queue another user owns (unless allowed) or whose mode is wider than ours.
 /// On Linux a queue descriptor is a file descriptor of the mqueue file system, so `fstat`
-/// gives its owner and mode.
-#[cfg(target_os = "linux")]
+/// gives its owner and mode (on FreeBSD, the descriptor `mq_getfd_np` returns).
 fn check_owner(mqd: sys::Mqd, name: &str, opts: &MqOptions) -> Result<()> {
     use crate::sys::owner;
-    // SAFETY: `mqd` is an open queue descriptor (a file descriptor on Linux), borrowed
-    // for this call only; the caller keeps ownership.
-    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(mqd) };
+    // SAFETY: `mqd` is an open queue descriptor whose file descriptor stays open while the
+    // queue is, borrowed for this call only; the caller keeps ownership.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(sys::queue_fd(mqd)) };
     let st = owner::fstat(fd)?;
     owner::check(
         &st,
@@ -374,11 +380,6 @@ fn check_owner(mqd: sys::Mqd, name: &str, opts: &MqOptions) -> Result<()> {
         &opts.access,
         opts.mode,
     )
-}
-
-#[cfg(not(target_os = "linux"))]
-fn check_owner(_mqd: sys::Mqd, _name: &str, _opts: &MqOptions) -> Result<()> {
-    Ok(())
 }
 
 fn open_error(name: &str, opts: &MqOptions, creating: bool, e: io::Error) -> Error {
@@ -905,8 +906,8 @@ impl Drop for MessageQueue {
     }
 }
 
-/// Hooks for the async wrapper (`crate::aio::mq`).
-#[cfg(feature = "async")]
+/// Hooks for the async wrapper (`crate::aio::mq`, Linux only).
+#[cfg(all(feature = "async", target_os = "linux"))]
 impl MessageQueue {
     /// Whether this handle watches its peers (then waits must wake to look).
     pub(crate) fn has_liveness(&self) -> bool {

@@ -158,9 +158,17 @@ impl SignalOptions {
     /// assert!(opts.rt_offset(1000).rt_signal().is_err());
     /// # Ok::<(), ipcring::Error>(())
     /// ```
+    ///
+    /// Values are Linux only (they need `sigqueue` and `signalfd`): elsewhere this is
+    /// [`Error::Unsupported`].
     pub fn rt_signal(&self) -> Result<i32> {
-        let sig = libc::SIGRTMIN() + self.rt_offset;
-        if self.rt_offset < 0 || sig > libc::SIGRTMAX() {
+        let Some((min, max)) = sig::rt_range() else {
+            return Err(Error::Unsupported(
+                "signal values (real-time signals, sigqueue) are Linux only in ipcring".into(),
+            ));
+        };
+        let sig = min + self.rt_offset;
+        if self.rt_offset < 0 || sig > max {
             return Err(Error::InvalidConfig(
                 format!(
                     "rt_offset {} is outside SIGRTMIN..=SIGRTMAX",
@@ -170,6 +178,16 @@ impl SignalOptions {
             ));
         }
         Ok(sig)
+    }
+
+    /// The payload signal where values exist (checked as [`SignalOptions::rt_signal`]), or
+    /// [`NO_PAYLOAD_SIGNAL`] where they do not: `SIGUSR1`/`SIGUSR2` still work there, and a
+    /// value is refused by `sigqueue` as [`Error::Unsupported`].
+    fn payload_signal(&self) -> Result<i32> {
+        if sig::rt_range().is_none() {
+            return Ok(NO_PAYLOAD_SIGNAL);
+        }
+        self.rt_signal()
     }
 
     fn resolve_dir(&self) -> Result<PathBuf> {
@@ -290,7 +308,7 @@ impl Registry {
     /// ```
     pub fn open(opts: &SignalOptions) -> Result<Registry> {
         let dir = opts.resolve_dir()?;
-        let rt = opts.rt_signal()?;
+        let rt = opts.payload_signal()?;
         if opts.dir.is_none() {
             // The default location's parent (`ipcring-signal-<uid>` in a shared temp dir)
             // could have been planted by another user, who could then swap what is in it.
@@ -435,7 +453,7 @@ fn send_raw(pid: u32, signal: Signal, rt: i32) -> Result<Sent> {
 /// # Ok::<(), ipcring::Error>(())
 /// ```
 pub fn send(pid: u32, signal: Signal, opts: &SignalOptions) -> Result<()> {
-    match send_raw(pid, signal, opts.rt_signal()?)? {
+    match send_raw(pid, signal, opts.payload_signal()?)? {
         Sent::Ok => Ok(()),
         Sent::NoProcess => Err(Error::Disconnected),
         Sent::QueueFull => Err(Error::SystemLimit {
@@ -457,6 +475,19 @@ static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 /// The payload signal of the active listener (-1: none).
 static ACTIVE_RT: AtomicI32 = AtomicI32::new(-1);
+
+/// The payload signal where there is none (no real-time signals in ipcring off Linux): no
+/// signal has number 0, so nothing is decoded as a value.
+const NO_PAYLOAD_SIGNAL: i32 = 0;
+
+/// The signals a listener handles: `SIGUSR1`, `SIGUSR2` and the payload signal if any.
+fn listened(rt: i32) -> Vec<i32> {
+    let mut v = vec![libc::SIGUSR1, libc::SIGUSR2];
+    if rt != NO_PAYLOAD_SIGNAL {
+        v.push(rt);
+    }
+    v
+}
 static LISTENER_ACTIVE: AtomicBool = AtomicBool::new(false);
 /// The self-pipe, created once per process and never closed, so a handler running late
 /// can never write into a recycled descriptor.
@@ -481,7 +512,7 @@ fn on_signal(info: &libc::siginfo_t) {
             info.si_value().sival_ptr as usize as u32 as i32,
         )
     };
-    let value = if signo == ACTIVE_RT.load(Ordering::Relaxed) && info.si_code == libc::SI_QUEUE {
+    let value = if signo == ACTIVE_RT.load(Ordering::Relaxed) && info.si_code == sig::SI_QUEUE {
         value
     } else {
         0
@@ -526,7 +557,7 @@ impl Listener {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn new(opts: &SignalOptions) -> Result<Listener> {
-        let rt = opts.rt_signal()?;
+        let rt = opts.payload_signal()?;
         if LISTENER_ACTIVE.swap(true, Ordering::AcqRel) {
             return Err(Error::RoleTaken {
                 role: "signal listener",
@@ -560,7 +591,7 @@ impl Listener {
         PIPE_WRITE.store(w.as_raw_fd(), Ordering::Release);
         {
             let mut handled = HANDLED.lock().unwrap_or_else(|p| p.into_inner());
-            for s in [libc::SIGUSR1, libc::SIGUSR2, rt] {
+            for s in listened(rt) {
                 if !handled.contains(&s) {
                     // SAFETY: `on_signal` only does async-signal-safe work (see its docs);
                     // it touches no locks and allocates nothing.
@@ -570,7 +601,7 @@ impl Listener {
                 }
             }
         }
-        let set = sig::sigset(&[libc::SIGUSR1, libc::SIGUSR2, rt]);
+        let set = sig::sigset(&listened(rt));
         sig::block(&set)?;
         #[cfg(target_os = "linux")]
         let sigfd = sig::signalfd(&set)?;
@@ -598,7 +629,7 @@ impl Listener {
             Signal::Usr2
         } else if signo == self.rt {
             // A real-time signal sent with kill(2) instead of sigqueue carries no value.
-            Signal::Value(if code == libc::SI_QUEUE { value } else { 0 })
+            Signal::Value(if code == sig::SI_QUEUE { value } else { 0 })
         } else {
             return None;
         };
@@ -619,7 +650,7 @@ impl Listener {
             while let Some(rec) = sig::read_record(r)? {
                 let i = |o: usize| i32::from_le_bytes([rec[o], rec[o + 1], rec[o + 2], rec[o + 3]]);
                 // The handler already dropped values not sent with sigqueue.
-                if let Some(ev) = self.decode(i(0), libc::SI_QUEUE, i(4), i(8) as u32) {
+                if let Some(ev) = self.decode(i(0), sig::SI_QUEUE, i(4), i(8) as u32) {
                     return Ok(Some(ev));
                 }
             }

@@ -67,8 +67,9 @@ pub mod broadcast;
 pub mod file;
 #[cfg(target_os = "linux")]
 pub(crate) mod hub;
-#[cfg(feature = "mq")]
-#[cfg_attr(docsrs, doc(cfg(feature = "mq")))]
+// The queue descriptor is a file descriptor that epoll watches on Linux only.
+#[cfg(all(feature = "mq", target_os = "linux"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "mq", target_os = "linux"))))]
 pub mod mq;
 #[cfg(feature = "pipe")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pipe")))]

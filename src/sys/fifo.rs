@@ -296,13 +296,28 @@ fn with_sigpipe_blocked(f: impl FnOnce() -> Result<Io>) -> Result<Io> {
         let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
         let r = f();
         if matches!(r, Ok(Io::Closed)) && !was_pending {
-            let zero = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            while libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) < 0
-                && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
-            {}
+            #[cfg(not(target_os = "macos"))]
+            {
+                let zero = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                while libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) < 0
+                    && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+                {
+                }
+            }
+            // macOS has no sigtimedwait: take the signal with sigwait only when it is
+            // pending, so the call returns at once.
+            #[cfg(target_os = "macos")]
+            {
+                libc::sigemptyset(&mut pending);
+                libc::sigpending(&mut pending);
+                if libc::sigismember(&pending, libc::SIGPIPE) == 1 {
+                    let mut sig: libc::c_int = 0;
+                    libc::sigwait(&set, &mut sig);
+                }
+            }
         }
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
         r

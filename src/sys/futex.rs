@@ -1,77 +1,59 @@
-//! Wait on / wake a 32-bit word in shared memory.
+//! Wait on / wake a 32-bit word in shared memory: the one small trait every blocking
+//! primitive of the crate (ring, seqlock, broadcast, the async waker) sleeps through, with
+//! one file per platform.
 //!
-//! Linux: the futex system call, the *shared* kind (no `FUTEX_PRIVATE_FLAG`: the word is
-//! mapped by several processes, and a private futex only matches waiters of one process).
-//! Elsewhere: a bounded sleep, so waiting stays correct (callers re-check their condition)
-//! at the cost of latency; see README "Platforms".
+//! | platform | wait | wake | file |
+//! |---|---|---|---|
+//! | Linux | `futex(FUTEX_WAIT)`, shared (no `FUTEX_PRIVATE_FLAG`) | `FUTEX_WAKE` | `futex/linux.rs` |
+//! | FreeBSD | `_umtx_op(UMTX_OP_WAIT_UINT)`, shared (not `_PRIVATE`) | `UMTX_OP_WAKE` | `futex/freebsd.rs` |
+//! | macOS 14.4+ | `os_sync_wait_on_address` with `OS_SYNC_WAIT_ON_ADDRESS_SHARED` | `os_sync_wake_by_address_all` | `futex/macos.rs` |
+//! | macOS before 14.4 | `__ulock_wait(UL_COMPARE_AND_WAIT_SHARED)` (the call the above wraps) | `__ulock_wake` | `futex/macos.rs` |
+//!
+//! Every one of them is the *shared* kind: the word is mapped by several processes (at
+//! different addresses), and a private wait only matches waiters of one process. Only Linux
+//! runs in our tests; the others are compile-checked (`.ci/steps/25-cross.sh`).
+//! Other targets do not build (see the `compile_error!` in `lib.rs`).
 
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
+#[cfg(target_os = "freebsd")]
+#[path = "futex/freebsd.rs"]
+mod platform;
+#[cfg(target_os = "linux")]
+#[path = "futex/linux.rs"]
+mod platform;
+#[cfg(target_os = "macos")]
+#[path = "futex/macos.rs"]
+mod platform;
+
+/// Sleep on a shared 32-bit word and wake its sleepers: what each platform file implements
+/// (for [`platform::Futex`]).
+pub(crate) trait WaitWake {
+    /// Sleeps while `*word == expected`, at most `timeout` (None = until woken).
+    /// Returns on wake, timeout, signal, or when the word already differs: callers
+    /// re-check their condition, so a spurious return is harmless; a missed wake is not
+    /// (the kernel compares the word and queues the sleeper atomically).
+    ///
+    /// `true` only when the platform says for sure that a wake or a changed word ended the
+    /// sleep; `false` on a timeout, a signal, or when it cannot tell. A waiter then runs its
+    /// slice-end checks before it touches the shared memory again (see `ring::wait`).
+    fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> bool;
+
+    /// Wakes every sleeper on `word`, in any process.
+    fn wake_all(word: &AtomicU32);
+}
+
 /// Sleeps while `*word == expected`, at most `timeout` (None = until woken).
 /// Returns on wake, timeout, signal, or when the word already differs: callers re-check.
-/// `true` if it ended because of a change to the word (a `FUTEX_WAKE`, or the word already
-/// differed), `false` on a timeout or a signal: a waiter can then tell a peer's wake-up
-/// from a slice end without touching the word.
-#[cfg(target_os = "linux")]
+/// `true` if a wake-up (or a changed word) surely ended it: see [`WaitWake::wait`].
+#[inline]
 pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> bool {
-    let ts = timeout.map(|d| libc::timespec {
-        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
-        tv_nsec: d.subsec_nanos() as libc::c_long,
-    });
-    let tsp = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: `word` is a valid, aligned 32-bit word for the call's duration; FUTEX_WAIT only
-    // reads it. The errors it can return are all "re-check and go on":
-    // EAGAIN (value already differs), EINTR (signal), ETIMEDOUT; EFAULT/EINVAL cannot happen
-    // for a valid aligned address and a normalised timespec.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT,
-            expected,
-            tsp,
-            std::ptr::null::<u32>(),
-            0u32,
-        )
-    };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN)
+    <platform::Futex as WaitWake>::wait(word, expected, timeout)
 }
 
 /// Wakes every waiter on `word`.
-#[cfg(target_os = "linux")]
+#[inline]
 pub(crate) fn wake_all(word: &AtomicU32) {
-    // SAFETY: `word` is a valid aligned word; FUTEX_WAKE does not touch memory. Its only
-    // failure for a valid address is EINVAL on a misaligned word, which cannot happen.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE,
-            i32::MAX,
-            std::ptr::null::<u32>(),
-            std::ptr::null::<u32>(),
-            0u32,
-        );
-    }
+    <platform::Futex as WaitWake>::wake_all(word)
 }
-
-/// Sleeps a short while (no futex on this platform); callers re-check their condition.
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> bool {
-    use std::sync::atomic::Ordering;
-    if word.load(Ordering::Acquire) == expected {
-        std::thread::sleep(
-            timeout
-                .unwrap_or(Duration::from_millis(1))
-                .min(Duration::from_micros(200)),
-        );
-    }
-    false
-}
-
-/// No-op where waiters poll (see [`wait`]).
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn wake_all(_word: &AtomicU32) {}

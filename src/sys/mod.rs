@@ -66,7 +66,7 @@ impl Location {
     fn open_raw(&self, flags: libc::c_int, mode: libc::mode_t) -> RawFd {
         match self {
             // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
-            Location::Shm(c) => unsafe { libc::shm_open(c.as_ptr(), flags, mode as libc::c_uint) },
+            Location::Shm(c) => unsafe { libc::shm_open(c.as_ptr(), flags, shm_mode(mode)) },
             // O_NOFOLLOW: a symlink planted at the path must not redirect us (glibc's
             // shm_open adds it for shm names). O_NONBLOCK: a FIFO planted there must not
             // block the open (no effect on a regular file).
@@ -191,6 +191,19 @@ impl Location {
         }
         Ok(())
     }
+}
+
+/// `shm_open`'s mode argument: a `mode_t` on Linux and FreeBSD (16 bits there), a variadic
+/// argument (promoted to an unsigned int) on macOS.
+#[cfg(not(target_os = "macos"))]
+fn shm_mode(mode: libc::mode_t) -> libc::mode_t {
+    mode
+}
+
+/// `shm_open`'s mode argument (see the other version).
+#[cfg(target_os = "macos")]
+fn shm_mode(mode: libc::mode_t) -> libc::c_uint {
+    mode as libc::c_uint
 }
 
 /// Sets the file's size.
@@ -380,9 +393,14 @@ pub(crate) fn pid() -> u32 {
 /// A fresh random 64-bit value (creation nonces).
 pub(crate) fn random_u64() -> u64 {
     let mut v = [0u8; 8];
+    #[cfg(target_os = "linux")]
     // SAFETY: `v` is a valid writable buffer of 8 bytes.
-    let n = unsafe { libc::getrandom(v.as_mut_ptr().cast(), 8, libc::GRND_NONBLOCK) };
-    if n == 8 {
+    let ok = unsafe { libc::getrandom(v.as_mut_ptr().cast(), 8, libc::GRND_NONBLOCK) } == 8;
+    // macOS and FreeBSD have no getrandom(2) in libc's bindings; getentropy(3) is there.
+    #[cfg(not(target_os = "linux"))]
+    // SAFETY: as above (getentropy takes at most 256 bytes).
+    let ok = unsafe { libc::getentropy(v.as_mut_ptr().cast(), 8) } == 0;
+    if ok {
         return u64::from_le_bytes(v);
     }
     // Fallback: time and pid; only uniqueness matters, not secrecy.
@@ -396,7 +414,7 @@ pub(crate) fn random_u64() -> u64 {
 pub(crate) mod fifo;
 #[cfg(feature = "file")]
 pub(crate) mod flock;
-#[cfg(feature = "mq")]
+#[cfg(all(feature = "mq", not(target_os = "macos")))]
 pub(crate) mod mq;
 #[cfg(any(feature = "pipe", feature = "file"))]
 pub(crate) mod notify;

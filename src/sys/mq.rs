@@ -53,7 +53,9 @@ pub(crate) fn open(
                     libc::mq_open(
                         name.as_ptr(),
                         oflag | libc::O_CREAT,
-                        mode as libc::mode_t,
+                        // A variadic argument: promoted to an unsigned int (mode_t is
+                        // 16 bits on FreeBSD).
+                        mode as libc::c_uint,
                         &mut attr as *mut libc::mq_attr,
                     )
                 }
@@ -61,8 +63,34 @@ pub(crate) fn open(
             // SAFETY: `name` is NUL-terminated; without O_CREAT no variadic argument is read.
             None => unsafe { libc::mq_open(name.as_ptr(), oflag) },
         };
-        (fd, fd == -1 as Mqd)
+        (fd, failed(fd))
     })
+}
+
+/// `mq_open`'s failure value, `(mqd_t)-1`: an int on Linux, a pointer on FreeBSD.
+#[cfg(target_os = "linux")]
+fn failed(mqd: Mqd) -> bool {
+    mqd == -1
+}
+
+/// `mq_open`'s failure value, `(mqd_t)-1`: an int on Linux, a pointer on FreeBSD.
+#[cfg(not(target_os = "linux"))]
+fn failed(mqd: Mqd) -> bool {
+    mqd as isize == -1
+}
+
+/// The file descriptor behind a queue descriptor (for `fstat`): the descriptor itself on
+/// Linux.
+#[cfg(target_os = "linux")]
+pub(crate) fn queue_fd(mqd: Mqd) -> std::os::fd::RawFd {
+    mqd
+}
+
+/// The file descriptor behind a queue descriptor (for `fstat`): `mq_getfd_np` on FreeBSD.
+#[cfg(target_os = "freebsd")]
+pub(crate) fn queue_fd(mqd: Mqd) -> std::os::fd::RawFd {
+    // SAFETY: `mqd` is an open queue descriptor; the call only reads its record.
+    unsafe { libc::mq_getfd_np(mqd) }
 }
 
 /// `mq_close`. Errors are ignored: the descriptor is gone either way.

@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::{Error, Result};
+use crate::Result;
 
 /// Events to watch for.
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +26,7 @@ pub(crate) enum Event {
 #[cfg(target_os = "linux")]
 mod imp {
     use super::*;
+    use crate::Error;
     use std::ffi::CString;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::ffi::OsStrExt;

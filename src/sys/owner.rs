@@ -20,8 +20,10 @@ pub(crate) enum FileType {
     /// A regular file (segments on a path, shm objects, logs, mailboxes, lock files).
     Regular,
     /// A FIFO.
+    #[cfg_attr(not(feature = "pipe"), allow(dead_code))]
     Fifo,
     /// A directory (the signal registry).
+    #[cfg_attr(not(feature = "signal"), allow(dead_code))]
     Dir,
     /// Any type (POSIX message queues, whose type bits the checks do not rely on).
     Any,
@@ -223,6 +225,10 @@ pub(crate) fn is_being_created(at: &CStr, access: &Access) -> bool {
 
 /// Maps an `io::Error` from opening `path` to [`Error::PermissionDenied`] for EACCES /
 /// EPERM, else to [`Error::Io`] naming the operation.
+#[cfg_attr(
+    not(any(feature = "pipe", feature = "file", feature = "signal")),
+    allow(dead_code)
+)]
 pub(crate) fn open_error(op: &str, path: &std::path::Path, e: std::io::Error) -> Error {
     match e.raw_os_error() {
         Some(libc::EACCES) | Some(libc::EPERM) => {

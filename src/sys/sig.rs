@@ -33,6 +33,7 @@ pub(crate) fn block(set: &libc::sigset_t) -> Result<()> {
 }
 
 /// A non-blocking, close-on-exec pipe: (read end, write end).
+#[cfg(not(target_os = "macos"))]
 pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
@@ -41,6 +42,32 @@ pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     }
     // SAFETY: both fds were just returned by a successful pipe2 and are owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A non-blocking, close-on-exec pipe: (read end, write end). macOS has no `pipe2`: the
+/// flags are set right after `pipe`, so a child forked and exec'd by another thread in
+/// between could inherit the pipe (it cannot signal through it: the handler writes to the
+/// write end's number in this process only).
+#[cfg(target_os = "macos")]
+pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` is a valid array of two ints for pipe to fill.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        return Err(Error::last_os("pipe"));
+    }
+    // SAFETY: both fds were just returned by a successful pipe and are owned by nobody else.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    for fd in [&r, &w] {
+        // SAFETY: plain fcntl calls on a descriptor we own.
+        let ok = unsafe {
+            libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) == 0
+                && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) == 0
+        };
+        if !ok {
+            return Err(Error::last_os("fcntl pipe"));
+        }
+    }
+    Ok((r, w))
 }
 
 /// A non-blocking signalfd for `set` (Linux).
@@ -170,6 +197,27 @@ pub(crate) fn kill(pid: u32, sig: libc::c_int) -> Result<Sent> {
     // SAFETY: plain syscall; `pid` is positive, so it names one process, never a group.
     sent(unsafe { libc::kill(pid, sig) }, "kill")
 }
+
+/// `SIGRTMIN..=SIGRTMAX`, where values are sent: Linux only in ipcring (values need
+/// `sigqueue` and `signalfd`; macOS has no real-time signals, and libc binds neither
+/// FreeBSD's `sigqueue` nor its `SIGRTMIN`).
+#[cfg(target_os = "linux")]
+pub(crate) fn rt_range() -> Option<(libc::c_int, libc::c_int)> {
+    Some((libc::SIGRTMIN(), libc::SIGRTMAX()))
+}
+
+/// No real-time signal values on this platform (see the Linux version).
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn rt_range() -> Option<(libc::c_int, libc::c_int)> {
+    None
+}
+
+/// `si_code` of a signal sent with `sigqueue`.
+#[cfg(target_os = "linux")]
+pub(crate) const SI_QUEUE: libc::c_int = libc::SI_QUEUE;
+/// No `sigqueue` here: a code no delivered signal carries, so nothing reads as a value.
+#[cfg(not(target_os = "linux"))]
+pub(crate) const SI_QUEUE: libc::c_int = libc::c_int::MIN;
 
 /// `sigqueue(pid, sig, value)` for one positive pid.
 #[cfg(target_os = "linux")]
