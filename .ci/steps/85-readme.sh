@@ -282,6 +282,17 @@ done
 stop_bg "$bg_pid" KILL
 echo "readme: rpc pair ok"
 
+# The shared-memory service: Bob's answers; Bob (without --stay) stops Alice, who leaves
+# nothing behind.
+start_bg service_alice 'example service_alice$'
+wait_out service_alice "waiting for someone"
+run_fg service_bob 'example service_bob$'
+expect service_bob "Why Alice told me it's 64"
+wait_bg "$bg_pid" service_alice
+expect service_alice "alice: Goodbye"
+no_shm ipcring-service
+echo "readme: service pair ok"
+
 # Every README example command was run.
 if ! diff <(sort -u "$rd_tmp/commands") <(sort -u "$rd_tmp/used"); then
   echo "FAIL: README commands above (<) were not run by this step"; exit 1

@@ -28,6 +28,9 @@ impl<C: Codec> Server<C> {
     /// let mut bob = Client::new(tx, rx, BinaryCodec);
     /// let sum: i64 = bob.call("add", (2, 5), Duration::from_secs(5))?;
     /// assert_eq!(sum, 7);
+    /// // The server thread serves until the process ends; its listener is not dropped, so
+    /// // remove the name (a real server would run until stopped).
+    /// ipcring::segment::remove(&name, true)?;
     /// # Ok(()) }
     /// ```
     pub fn serve_service(&self, listener: &mut Listener) -> Result<(), RpcError> {
