@@ -23,6 +23,21 @@ fn path(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("ipcring-fuzz-log-{tag}-{}", std::process::id()))
 }
 
+/// Writes a file as the crate creates its own: mode 0600 (a wider mode is refused at open
+/// as another user's or a too-open file would be, which is not what this target checks).
+fn write_private(p: &Path, bytes: &[u8]) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(p)
+        .and_then(|mut f| f.write_all(bytes))
+        .unwrap();
+}
+
 fn clean(p: &Path) {
     for suffix in ["", ".lock", ".cursor.c"] {
         let mut s = p.as_os_str().to_owned();
@@ -45,12 +60,12 @@ fuzz_target!(|data: &[u8]| {
     if flags & 4 != 0 && rest.len() >= 16 {
         let mut c = p.as_os_str().to_owned();
         c.push(".cursor.c");
-        std::fs::write(PathBuf::from(c), &rest[..16]).unwrap();
+        write_private(&PathBuf::from(c), &rest[..16]);
         rest = &rest[16..];
         opts = opts.cursor("c");
     }
     if mode % 2 == 0 {
-        std::fs::write(&p, rest).unwrap();
+        write_private(&p, rest);
     } else {
         {
             let mut w = LogWriter::open(&p, &LogOptions::new()).unwrap();
