@@ -693,6 +693,18 @@ impl Segment {
         sys::unlock_byte(&self.fd, byte)
     }
 
+    /// Whether the segment's name still leads to the file this handle holds (`false` once
+    /// the name was removed, or now names another file: nobody can open this one by name
+    /// any more).
+    pub(crate) fn name_leads_here(&self) -> Result<bool> {
+        let Some(path) = self.loc.fs_path() else {
+            // Where shm names have no path this cannot be told: say it still does.
+            return Ok(true);
+        };
+        let held = owner::fstat(self.fd.as_fd())?;
+        Ok(owner::lstat(&path).is_some_and(|at| at.dev == held.dev && at.ino == held.ino))
+    }
+
     /// The file's size now (`fstat` on the descriptor this handle holds: the same file
     /// even if the name was removed or replaced). A size other than the mapping's means
     /// someone truncated or grew the file while it is mapped: see `check_intact` in the

@@ -8,7 +8,7 @@
 //!
 //! Exit codes (also in `--help` and docs/cli.md): 0 success (for `send`: a consumer took
 //! every message), 1 failure (the message says what failed), 2 bad usage (unknown option,
-//! invalid segment name), 3 `send` only: the consumer left with messages unread.
+//! invalid segment name), 3 `send` only: the consumer left with messages unread, or the name was removed before any consumer came.
 
 mod adapters;
 mod compare;
@@ -47,7 +47,7 @@ Exit codes:\n  \
 0  success; for `send`: a consumer took every message\n  \
 1  failure (the message says what); for `send`: delivery not known to be complete\n  \
 2  bad usage\n  \
-3  `send`: the consumer left with messages unread (the message says how many)",
+3  `send`: the consumer left with messages unread (the message says how many), or the name was removed before any consumer came",
     args_conflicts_with_subcommands = true
 )]
 struct Cli {

@@ -610,14 +610,35 @@ pub fn send(a: &SendArgs) -> Result<(), Failure> {
     } else {
         // Like a FIFO writer: leave once a consumer has taken everything, or report what
         // it left unread when it goes first (the creator's drop removes the name).
-        match tx.wait_drained(None) {
-            Ok(()) => {}
-            Err(e @ Error::Undelivered { .. }) => return Err(undelivered(&a.name, e, sent, false)),
-            Err(e) => return Err(e.into()),
+        // In slices, so that a name removed before any consumer came ends the wait: no
+        // consumer could attach any more.
+        loop {
+            match tx.wait_drained(Some(NAME_CHECK)) {
+                Ok(()) => break,
+                Err(Error::Timeout) => {
+                    if !tx.consumer_attached()? && !tx.name_leads_here()? {
+                        return Err(Failure {
+                            msg: format!(
+                                "{}: the name was removed before a consumer took the messages; none can attach any more, so this run's {sent} message(s) were not delivered",
+                                a.name
+                            ),
+                            code: crate::EXIT_UNDELIVERED,
+                        });
+                    }
+                }
+                Err(e @ Error::Undelivered { .. }) => {
+                    return Err(undelivered(&a.name, e, sent, false))
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
     }
     Ok(())
 }
+
+/// How often `send`, waiting for its messages to be taken, checks that its ring can still
+/// be reached by name.
+const NAME_CHECK: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Writes one message as a line or a frame.
 fn write_msg(out: &mut impl Write, msg: &[u8], framed: bool) -> std::io::Result<()> {

@@ -590,6 +590,28 @@ fn send_exits_0_once_everything_was_taken_even_if_the_name_or_header_changed() {
 }
 
 #[test]
+fn send_ends_when_its_name_is_removed_before_any_consumer_came() {
+    // No consumer yet; the name removed while send waits: none can ever attach, so send
+    // must end (not wait for ever) and say the lines were not delivered.
+    let dir = tmpdir("unreachable");
+    let path = dir.join("ring").to_str().unwrap().to_owned();
+    let send = start(&["send", &path], b"a\nb\n");
+    wait_until("the two lines", || {
+        ipcring::ring::inspect(&path).is_ok_and(|i| i.fill > 0)
+    });
+    let out = run(&["rm", "--force", &path]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = finish(send, "send");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("name was removed"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_stale_ring_from_an_interrupted_send_is_replaced_unless_resumed() {
     // A send interrupted with Ctrl-C (SIGINT) while nobody receives leaves its ring.
     let interrupted = |name: &str| {

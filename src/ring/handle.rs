@@ -407,6 +407,25 @@ impl Producer {
         self.ring.seg.role_held_by_other(CONSUMER_ROLE)
     }
 
+    /// Whether the ring's name still leads to this ring. `false` once the name was removed
+    /// (`ipcring rm --force`, `segment::remove`) or now names another file: no consumer can
+    /// attach by name any more, so a producer waiting for one (e.g. in
+    /// [`Producer::wait_drained`] before any consumer came) would wait for ever. Where shm
+    /// names have no file system path (not Linux) it always says `true`.
+    ///
+    /// ```
+    /// use ipcring::ring::{Producer, RingOptions};
+    /// let name = format!("/ipcring-doc-name-leads-{}", std::process::id());
+    /// let tx = Producer::create(&name, &RingOptions::new())?;
+    /// assert!(tx.name_leads_here()?);
+    /// ipcring::segment::remove(&name, true)?;
+    /// assert!(!tx.name_leads_here()?);
+    /// # Ok::<(), ipcring::Error>(())
+    /// ```
+    pub fn name_leads_here(&self) -> Result<bool> {
+        self.ring.seg.name_leads_here()
+    }
+
     #[inline]
     fn publish(&mut self) {
         if self.core.publish() {
