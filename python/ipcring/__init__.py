@@ -47,7 +47,54 @@ from ipcring._ipcring import (
     remove,
 )
 
+
+
+class Seqlock:
+    """The seqlock cell: one writer keeps a fixed-size bytes value, readers read its latest.
+
+    A namespace for the cell's two roles, so ``ipcring.Seqlock.Writer`` and
+    ``ipcring.Seqlock.Reader`` read as the Rust crate's ``ipcring::seqlock`` module does.
+    They are :class:`SeqlockWriter` and :class:`SeqlockReader` themselves.
+
+    >>> import ipcring, os
+    >>> name = f"/doc-seqlock-{os.getpid()}"
+    >>> w = ipcring.Seqlock.Writer.create(name, size=8)
+    >>> r = ipcring.Seqlock.Reader.open(name, size=8)
+    >>> w.write(b"12345678")
+    1
+    >>> r.read()
+    (b'12345678', 1)
+    >>> r.close(); w.close()
+    """
+
+    Writer = SeqlockWriter
+    Reader = SeqlockReader
+
+
+class Broadcast:
+    """The broadcast ring: one publisher, any number of subscribers, each told its exact lag.
+
+    A namespace for the ring's two roles, ``ipcring.Broadcast.Publisher`` and
+    ``ipcring.Broadcast.Subscriber`` (the classes :class:`Publisher` and :class:`Subscriber`).
+
+    >>> import ipcring, os
+    >>> name = f"/doc-broadcast-{os.getpid()}"
+    >>> pub = ipcring.Broadcast.Publisher.create(name, slots=8, max_message=64)
+    >>> sub = ipcring.Broadcast.Subscriber.open(name)
+    >>> pub.publish(b"tick")
+    0
+    >>> sub.recv(timeout=1)
+    (0, b'tick')
+    >>> sub.close(); pub.close()
+    """
+
+    Publisher = Publisher
+    Subscriber = Subscriber
+
+
 __all__ = [
+    "Seqlock",
+    "Broadcast",
     "Producer",
     "Consumer",
     "MessageView",
