@@ -1,11 +1,11 @@
 //! The async (tokio) transports between real processes: the test binary re-executes itself
 //! as the peer (blocking or async), and each test runs a tokio runtime of its own.
 
-mod common;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::time::Duration;
 
-use common::{check, message, peer_role, spawn_peer, unique};
 use ipcring::aio::broadcast::AsyncSubscriber;
 use ipcring::aio::mq::AsyncMessageQueue;
 use ipcring::aio::pipe::{AsyncPipeReceiver, AsyncPipeSender};
@@ -23,6 +23,7 @@ use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
 use ipcring::socket::{Connection, Listener, SocketOptions};
 use ipcring::Error;
 use ipcring::{Receiver, Sender};
+use support::{check, message, peer_role, unique, Peer};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -410,7 +411,7 @@ fn async_consumer_receives_every_message_from_a_blocking_producer_then_disconnec
     let rt = current_thread();
     rt.block_on(async {
         let mut rx = AsyncConsumer::create(&name, &ropts()).unwrap();
-        let mut child = spawn_peer("ring-producer-paced", &[&name, &n.to_string(), "1"], false);
+        let mut child = Peer::spawn("ring-producer-paced", &[&name, &n.to_string(), "1"]);
         let mut scratch = Vec::new();
         let mut buf = Vec::new();
         for seq in 0..n {
@@ -426,7 +427,7 @@ fn async_consumer_receives_every_message_from_a_blocking_producer_then_disconnec
             Ok(Err(Error::Disconnected)) => {}
             other => panic!("expected Disconnected, got {other:?}"),
         }
-        assert!(child.wait().unwrap().success());
+        child.finish();
     });
 }
 
@@ -436,7 +437,7 @@ fn dropped_recv_futures_lose_no_message() {
     let rt = current_thread();
     rt.block_on(async {
         let (mut tx, mut rx) = aduplex(&name, Side::A, &ropts()).unwrap();
-        let mut child = spawn_peer("ring-on-go", &[&name], false);
+        let mut child = Peer::spawn("ring-on-go", &[&name]);
         let mut buf = Vec::new();
         // The peer sends nothing before "go": every one of these times out (long enough
         // for the future to get past its spin into the futex sleep), and is dropped.
@@ -461,7 +462,7 @@ fn dropped_recv_futures_lose_no_message() {
         // And nothing more: the message came once.
         assert!(!rx.try_recv_into(&mut buf).unwrap());
         tx.send(b"bye").await.unwrap();
-        assert!(child.wait().unwrap().success());
+        child.finish();
     });
 }
 
@@ -474,7 +475,7 @@ fn dropped_send_futures_send_whole_messages_or_nothing() {
         // A small ring and a consumer that pauses: sends find it full and wait.
         let opts = RingOptions::new().capacity(4096);
         let mut tx = AsyncProducer::create(&name, &opts).unwrap();
-        let mut child = spawn_peer("ring-consumer-check", &[&name, &n.to_string()], false);
+        let mut child = Peer::spawn("ring-consumer-check", &[&name, &n.to_string()]);
         let mut m = Vec::new();
         let mut retried = 0u32;
         for seq in 0..n {
@@ -491,11 +492,8 @@ fn dropped_send_futures_send_whole_messages_or_nothing() {
         // The trait's timeout form on a ring nobody drains would say Timeout; here just
         // check it sends when there is room.
         drop(tx);
-        let status = child.wait().unwrap();
-        assert!(
-            status.success(),
-            "consumer saw a gap, a duplicate or a torn message"
-        );
+        // Fails, with the consumer's stderr, if it saw a gap, a duplicate or a torn message.
+        child.finish();
         retried
     });
     // Not an assertion on timing: just visible in the output.
@@ -541,7 +539,7 @@ fn async_ring_echo_between_two_async_processes_with_concurrent_tasks() {
     let rt = multi_thread();
     rt.block_on(async {
         let (mut tx, mut rx) = aduplex(&name, Side::A, &ropts()).unwrap();
-        let mut child = spawn_peer("ring-async-echo", &[&name], false);
+        let mut child = Peer::spawn("ring-async-echo", &[&name]);
         let sender = tokio::spawn(async move {
             let mut m = Vec::new();
             for seq in 0..n {
@@ -569,7 +567,7 @@ fn async_ring_echo_between_two_async_processes_with_concurrent_tasks() {
         let rx = receiver.await.unwrap();
         drop(tx);
         drop(rx);
-        assert!(child.wait().unwrap().success());
+        child.finish();
     });
 }
 
@@ -579,7 +577,7 @@ fn killed_producer_is_disconnected_after_its_messages() {
     let rt = current_thread();
     rt.block_on(async {
         let mut rx = AsyncConsumer::create(&name, &ropts()).unwrap();
-        let mut child = spawn_peer("ring-producer-forever", &[&name], false);
+        let mut child = Peer::spawn("ring-producer-forever", &[&name]);
         let mut scratch = Vec::new();
         let mut buf = Vec::new();
         let mut seq = 0u64;
@@ -588,8 +586,7 @@ fn killed_producer_is_disconnected_after_its_messages() {
             check(seq, &buf, &mut scratch).unwrap();
             seq += 1;
         }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.kill();
         loop {
             match tokio::time::timeout(LONG, rx.recv_into(&mut buf)).await {
                 Ok(Ok(())) => {
@@ -627,7 +624,7 @@ fn async_socket_client_against_a_blocking_listener_with_split_halves() {
     let n = 2000u64;
     let rt = multi_thread();
     rt.block_on(async {
-        let mut child = spawn_peer("sock-echo", &[&addr, "k1"], false);
+        let mut child = Peer::spawn("sock-echo", &[&addr, "k1"]);
         let conn = AsyncConnection::connect(addr.as_str(), &sopts("k1"))
             .await
             .unwrap();
@@ -682,7 +679,7 @@ fn async_socket_client_against_a_blocking_listener_with_split_halves() {
         assert!(!rx.try_recv_into(&mut buf).unwrap());
         drop(tx);
         drop(rx);
-        assert!(child.wait().unwrap().success());
+        child.finish();
     });
 }
 
@@ -692,15 +689,15 @@ fn async_listener_serves_blocking_clients_and_refuses_a_wrong_key() {
     let rt = current_thread();
     rt.block_on(async {
         let listener = AsyncListener::bind(addr.as_str(), &sopts("k2")).unwrap();
-        let mut bad = spawn_peer("sock-wrong-key", &[&addr], false);
+        let mut bad = Peer::spawn("sock-wrong-key", &[&addr]);
         match listener.accept().await {
             Err(Error::Auth(_)) => {}
             other => panic!("expected Auth, got {:?}", other.map(|_| ())),
         }
-        assert!(bad.wait().unwrap().success());
+        bad.finish();
         // The listener still serves; two clients at once, each on its own task.
-        let mut c1 = spawn_peer("sock-client", &[&addr, "k2", "500"], false);
-        let mut c2 = spawn_peer("sock-client", &[&addr, "k2", "500"], false);
+        let mut c1 = Peer::spawn("sock-client", &[&addr, "k2", "500"]);
+        let mut c2 = Peer::spawn("sock-client", &[&addr, "k2", "500"]);
         let mut tasks = Vec::new();
         for _ in 0..2 {
             let mut conn = listener.accept().await.unwrap();
@@ -718,8 +715,8 @@ fn async_listener_serves_blocking_clients_and_refuses_a_wrong_key() {
         for t in tasks {
             t.await.unwrap();
         }
-        assert!(c1.wait().unwrap().success());
-        assert!(c2.wait().unwrap().success());
+        c1.finish();
+        c2.finish();
     });
 }
 
@@ -730,10 +727,9 @@ fn cancelled_socket_sends_are_whole_or_absent() {
     let size = 256 * 1024;
     let rt = current_thread();
     let (sent_on_cancel, retried) = rt.block_on(async {
-        let mut child = spawn_peer(
+        let mut child = Peer::spawn(
             "sock-slow-sink",
             &[&addr, "k3", &n.to_string(), &size.to_string()],
-            false,
         );
         let mut conn = AsyncConnection::connect(addr.as_str(), &sopts("k3"))
             .await
@@ -759,10 +755,7 @@ fn cancelled_socket_sends_are_whole_or_absent() {
         }
         conn.flush().await.unwrap();
         drop(conn);
-        assert!(
-            child.wait().unwrap().success(),
-            "the sink saw a torn, missing or doubled frame"
-        );
+        child.finish(); // fails with the peer's stderr: the sink saw a torn, missing or doubled frame
         (sent_on_cancel, retried)
     });
     eprintln!("{sent_on_cancel} sends cancelled after their first byte, {retried} before it");
@@ -775,7 +768,7 @@ fn async_mq_receives_from_a_blocking_sender_through_cancelled_waits() {
     let rt = current_thread();
     rt.block_on(async {
         let mut q = AsyncMessageQueue::create(&name, &mqopts()).unwrap();
-        let mut child = spawn_peer("mq-sender", &[&name, &n.to_string()], false);
+        let mut child = Peer::spawn("mq-sender", &[&name, &n.to_string()]);
         let mut buf = Vec::new();
         let mut scratch = Vec::new();
         let mut cancelled = 0u32;
@@ -800,7 +793,7 @@ fn async_mq_receives_from_a_blocking_sender_through_cancelled_waits() {
             }
             check(seq, &buf, &mut scratch).unwrap();
         }
-        assert!(child.wait().unwrap().success());
+        child.finish();
         // The sender has gone and everything it sent was received.
         assert!(q.try_recv_into(&mut buf).unwrap_err().is_disconnected());
         eprintln!("{cancelled} receives cancelled");
@@ -836,7 +829,7 @@ fn async_mq_sends_cancelled_on_a_full_queue_are_whole_or_absent() {
         );
         // Now with a slow receiver in another process, every send under a short timeout,
         // retried when it timed out.
-        let mut child = spawn_peer("mq-receiver-check", &[&name, &n.to_string()], false);
+        let mut child = Peer::spawn("mq-receiver-check", &[&name, &n.to_string()]);
         for seq in 0..n {
             message(seq, &mut m);
             if seq % 2 == 0 {
@@ -855,10 +848,7 @@ fn async_mq_sends_cancelled_on_a_full_queue_are_whole_or_absent() {
                 }
             }
         }
-        assert!(
-            child.wait().unwrap().success(),
-            "the receiver saw a gap or a duplicate"
-        );
+        child.finish(); // fails with the peer's stderr: the receiver saw a gap or a duplicate
     });
 }
 
@@ -885,7 +875,7 @@ fn async_pipe_reader_started_first_gets_every_message_then_disconnected() {
                     .is_err()
             );
         }
-        let mut child = spawn_peer("pipe-writer", &[&path, &n.to_string()], false);
+        let mut child = Peer::spawn("pipe-writer", &[&path, &n.to_string()]);
         let mut scratch = Vec::new();
         let mut cancelled = 0u32;
         for seq in 0..n {
@@ -910,7 +900,7 @@ fn async_pipe_reader_started_first_gets_every_message_then_disconnected() {
             Ok(Err(Error::Disconnected)) => {}
             other => panic!("expected Disconnected, got {other:?}"),
         }
-        assert!(child.wait().unwrap().success());
+        child.finish();
         eprintln!("{cancelled} receives cancelled");
     });
 }
@@ -928,7 +918,7 @@ fn async_pipe_writer_started_first_waits_for_the_reader_and_loses_nothing() {
         assert!(tokio::time::timeout(Duration::from_millis(20), tx.send(&m))
             .await
             .is_err());
-        let mut child = spawn_peer("pipe-reader-check", &[&path, &n.to_string()], false);
+        let mut child = Peer::spawn("pipe-reader-check", &[&path, &n.to_string()]);
         let mut cancelled = 0u32;
         for seq in 0..n {
             message(seq, &mut m);
@@ -948,10 +938,7 @@ fn async_pipe_writer_started_first_waits_for_the_reader_and_loses_nothing() {
         }
         tx.flush().await.unwrap();
         drop(tx);
-        assert!(
-            child.wait().unwrap().success(),
-            "the reader saw a gap, a duplicate or a torn message"
-        );
+        child.finish(); // fails with the peer's stderr: the reader saw a gap, a duplicate or a torn message
         eprintln!("{cancelled} sends cancelled");
     });
 }
@@ -962,7 +949,7 @@ fn async_subscriber_gets_every_broadcast_then_disconnected() {
     let n = 2000u64;
     let rt = current_thread();
     rt.block_on(async {
-        let mut child = spawn_peer("bc-publisher", &[&name, &n.to_string()], false);
+        let mut child = Peer::spawn("bc-publisher", &[&name, &n.to_string()]);
         let mut sub = AsyncSubscriber::open(&name, &bcopts()).unwrap();
         let mut buf = Vec::new();
         let mut scratch = Vec::new();
@@ -990,7 +977,7 @@ fn async_subscriber_gets_every_broadcast_then_disconnected() {
             Ok(Err(Error::Disconnected)) => {}
             other => panic!("expected Disconnected, got {other:?}"),
         }
-        assert!(child.wait().unwrap().success());
+        child.finish();
         eprintln!("{cancelled} receives cancelled");
     });
 }
@@ -1001,7 +988,7 @@ fn async_seqlock_reader_follows_a_writer_in_another_process() {
     let n = 500u64;
     let rt = current_thread();
     rt.block_on(async {
-        let mut child = spawn_peer("sl-writer", &[&name, &n.to_string()], false);
+        let mut child = Peer::spawn("sl-writer", &[&name, &n.to_string()]);
         let opts = SeqlockOptions::new().open_timeout(LONG);
         let mut r = AsyncReader::from(Reader::<[u64; 2]>::open(&name, &opts).unwrap());
         let mut last = 0u64;
@@ -1034,7 +1021,7 @@ fn async_seqlock_reader_follows_a_writer_in_another_process() {
             }
         }
         assert_eq!(last, n, "the last write was seen before Disconnected");
-        assert!(child.wait().unwrap().success());
+        child.finish();
     });
 }
 
@@ -1043,7 +1030,7 @@ fn async_rpc_client_many_tasks_over_one_connection() {
     let addr = sock_addr("aio-rpc");
     let rt = multi_thread();
     rt.block_on(async {
-        let mut child = spawn_peer("rpc-server", &[&addr], false);
+        let mut child = Peer::spawn("rpc-server", &[&addr]);
         let (tx, rx) = AsyncConnection::connect(addr.as_str(), &sopts("k-rpc"))
             .await
             .unwrap()
@@ -1093,7 +1080,7 @@ fn async_rpc_client_many_tasks_over_one_connection() {
         assert_eq!(r, 2);
         assert_eq!(client.in_flight(), 0);
         drop(client);
-        assert!(child.wait().unwrap().success());
+        child.finish();
     });
 }
 
@@ -1137,8 +1124,8 @@ fn every_future_is_send() {
 fn many_waiting_rings_share_one_waker_thread() {
     use std::io::BufRead;
     let prefix = unique("aio-many");
-    let mut child = spawn_peer("many-waiters", &[&prefix, "150"], true);
-    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut child = Peer::spawn_piped("many-waiters", &[&prefix, "150"]);
+    let out = child.take_stdout();
     let mut threads = None;
     let mut ok = false;
     for line in out.lines() {
@@ -1149,7 +1136,7 @@ fn many_waiting_rings_share_one_waker_thread() {
         }
         ok |= line == "OK";
     }
-    assert!(child.wait().unwrap().success());
+    child.finish();
     assert!(ok, "every waiting task got its message");
     let threads = threads.unwrap();
     eprintln!("{threads} threads with 150 rings waited on");
