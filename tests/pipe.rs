@@ -1,19 +1,18 @@
 //! Named pipe between real processes: this test binary re-executes itself as the peer
-//! (`peer` below acts only when `IPCRING_PIPE_ROLE` is set).
+//! (`peer` below, through `support::Peer`).
 #![cfg(feature = "pipe")]
+
+#[path = "support/mod.rs"]
+mod support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
 use ipcring::{Error, Receiver, Sender};
-
-const ROLE: &str = "IPCRING_PIPE_ROLE";
-const PATH: &str = "IPCRING_PIPE_PATH";
-const COUNT: &str = "IPCRING_PIPE_COUNT";
+use support::{peer_role, Peer};
 
 fn unique_dir() -> tempfile::TempDir {
     static N: AtomicU32 = AtomicU32::new(0);
@@ -27,14 +26,8 @@ fn unique_dir() -> tempfile::TempDir {
         .unwrap()
 }
 
-fn spawn(role: &str, path: &Path, count: usize) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "peer", "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .env(PATH, path)
-        .env(COUNT, count.to_string())
-        .spawn()
-        .unwrap()
+fn spawn(role: &str, path: &Path, count: usize) -> Peer {
+    Peer::new(role).arg(path.display()).arg(count).spawn()
 }
 
 /// Message `i`: a size cycling through small, pipe-buffer-sized and larger-than-buffer
@@ -59,11 +52,11 @@ fn message(i: usize) -> Vec<u8> {
 /// The peer roles, run in a child process.
 #[test]
 fn peer() {
-    let Ok(role) = std::env::var(ROLE) else {
+    let Some((role, args)) = peer_role() else {
         return;
     };
-    let path = PathBuf::from(std::env::var(PATH).unwrap());
-    let count: usize = std::env::var(COUNT).unwrap().parse().unwrap();
+    let path = PathBuf::from(&args[0]);
+    let count: usize = args[1].parse().unwrap();
     let opts = PipeOptions::new();
     match role.as_str() {
         "writer" => {
@@ -131,9 +124,8 @@ fn peer() {
     }
 }
 
-fn wait_ok(mut c: Child) {
-    let st = c.wait().unwrap();
-    assert!(st.success(), "peer failed: {st:?}");
+fn wait_ok(mut c: Peer) {
+    c.finish();
 }
 
 #[test]
@@ -175,8 +167,7 @@ fn killed_writer_is_disconnect_and_a_new_writer_reconnects() {
     for i in 0..20 {
         assert_eq!(rx.recv().unwrap(), message(i));
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
     assert!(rx.recv().unwrap_err().is_disconnected());
     // A new writer on the same path is received by the same receiver.
     let child = spawn("writer", &path, 10);
@@ -213,7 +204,7 @@ fn sigpipe_is_an_error_not_a_death() {
         assert_eq!(rx.recv().unwrap(), b"first");
     }
     let mut child = child;
-    assert_eq!(child.wait().unwrap().code(), Some(42));
+    assert_eq!(child.code(), 42);
 }
 
 #[test]

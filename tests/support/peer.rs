@@ -12,14 +12,16 @@
 //! p.finish(); // waits (within the deadline) and asserts success, with the peer's stderr
 //! ```
 //!
-//! A [`Peer`] is killed when dropped, waits at most its deadline, and keeps what the peer
-//! wrote to stderr, to put in the failure message when the peer fails or hangs.
+//! A [`Peer`] is killed when dropped or when its deadline passes (by a watchdog thread, so
+//! a test blocked reading a hung peer's output fails instead of hanging), and keeps what the
+//! peer wrote to stderr, to put in the failure message when the peer fails or hangs.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Env var naming the role a re-executed test binary plays.
 pub const ROLE_VAR: &str = "IPCRING_PEER";
@@ -131,29 +133,50 @@ impl PeerBuilder {
         });
         let stdout = child.stdout.take().map(BufReader::new);
         let stdin = child.stdin.take();
+        let watch = Arc::new(Watch::default());
+        let (w, pid, deadline) = (watch.clone(), child.id() as libc::pid_t, self.deadline);
+        std::thread::spawn(move || {
+            let reaped = w.reaped.lock().unwrap();
+            let (reaped, _) = w.cv.wait_timeout_while(reaped, deadline, |r| !*r).unwrap();
+            if !*reaped {
+                w.fired.store(true, Ordering::Release);
+                // SAFETY: kill(2) on the child's pid, which is not reaped (and so not reused)
+                // while `reaped` is false: reaping happens only under this lock.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        });
         Peer {
+            watch,
             role: self.role,
             child,
             stdout,
             stdin,
             stderr,
             drain: Some(drain),
-            started: Instant::now(),
             deadline: self.deadline,
         }
     }
 }
 
+/// The watchdog's state: whether the child is reaped (set under the lock, so the watchdog
+/// never signals a reused pid) and whether the deadline fired.
+#[derive(Debug, Default)]
+struct Watch {
+    reaped: Mutex<bool>,
+    cv: Condvar,
+    fired: AtomicBool,
+}
+
 /// A peer process: killed on drop if still running.
 #[derive(Debug)]
 pub struct Peer {
+    watch: Arc<Watch>,
     role: String,
     child: Child,
     stdout: Option<BufReader<ChildStdout>>,
     stdin: Option<ChildStdin>,
     stderr: Arc<Mutex<Vec<u8>>>,
     drain: Option<JoinHandle<()>>,
-    started: Instant,
     deadline: Duration,
 }
 
@@ -245,7 +268,7 @@ impl Peer {
 
     fn stderr_note(&mut self) -> String {
         // Once the peer has exited, the drain ends at its pipe's end: join it for every byte.
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
+        if *self.watch.reaped.lock().unwrap() {
             if let Some(d) = self.drain.take() {
                 let _ = d.join();
             }
@@ -264,7 +287,13 @@ impl Peer {
 
     /// Its exit status, if it has exited.
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().expect("try_wait peer")
+        let mut reaped = self.watch.reaped.lock().unwrap();
+        let st = self.child.try_wait().expect("try_wait peer");
+        if st.is_some() && !*reaped {
+            *reaped = true;
+            self.watch.cv.notify_all();
+        }
+        st
     }
 
     /// Waits for the peer to exit (at most its deadline: past it, the peer is killed and the
@@ -272,17 +301,16 @@ impl Peer {
     pub fn wait(&mut self) -> ExitStatus {
         loop {
             if let Some(st) = self.try_wait() {
+                if self.watch.fired.load(Ordering::Acquire) {
+                    let note = self.stderr_note();
+                    panic!(
+                        "peer {} still running after {:?}: killed{note}",
+                        self.role, self.deadline
+                    );
+                }
                 return st;
             }
-            if self.started.elapsed() > self.deadline {
-                self.kill();
-                let note = self.stderr_note();
-                panic!(
-                    "peer {} still running after {:?}: killed{note}",
-                    self.role, self.deadline
-                );
-            }
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
 
@@ -308,6 +336,17 @@ impl Peer {
         }
     }
 
+    /// Reads the rest of the peer's stdout, waits for it to exit and asserts it succeeded;
+    /// returns that stdout.
+    pub fn finish_output(&mut self) -> String {
+        let (st, rest) = self.output();
+        if !st.success() {
+            let note = self.stderr_note();
+            panic!("peer {} failed: {st}\n{rest}{note}", self.role);
+        }
+        rest
+    }
+
     /// Reads the rest of the peer's stdout, then waits for it to exit.
     pub fn output(&mut self) -> (ExitStatus, String) {
         let mut text = String::new();
@@ -319,16 +358,19 @@ impl Peer {
 
     /// Kills the peer (SIGKILL) and reaps it.
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let mut reaped = self.watch.reaped.lock().unwrap();
+        if !*reaped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            *reaped = true;
+            self.watch.cv.notify_all();
+        }
     }
 }
 
 impl Drop for Peer {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.kill();
-        }
+        self.kill();
         if std::thread::panicking() {
             // The test failed with this peer alive or unchecked: show what the peer said.
             eprintln!("{}", self.stderr_note());
