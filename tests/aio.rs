@@ -23,24 +23,8 @@ use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
 use ipcring::socket::{Connection, Listener, SocketOptions};
 use ipcring::Error;
 use ipcring::{Receiver, Sender};
+use support::setup::{current_thread, multi_thread, LONG};
 use support::{check, message, peer_role, unique, Peer};
-
-const LONG: Duration = Duration::from_secs(30);
-
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn sopts(key: &str) -> SocketOptions {
     SocketOptions::new()

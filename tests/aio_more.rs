@@ -22,9 +22,8 @@ use ipcring::redis::{
 };
 use ipcring::signal::{Signal, SignalOptions};
 use ipcring::{Error, Receiver, Sender};
-use support::{check, message, peer_role, unique, Peer};
-
-const URL_VAR: &str = "IPCRING_TEST_REDIS_URL";
+use support::setup::{current_thread, multi_thread};
+use support::{check, loud, message, peer_role, redis_url, unique, Peer};
 
 /// Held by the signal test while another process signals this one, and by the Redis tests:
 /// a signal caught by a thread blocked in a Redis read interrupts it (EINTR), which is
@@ -35,27 +34,6 @@ fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     SIGNALLED.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Writes straight to stderr: `eprintln!` would be captured (hidden) by the test harness.
-fn loud(msg: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{msg}");
-}
-
 /// A line to the parent, written straight to stdout and flushed.
 fn say(what: &str) {
     use std::io::Write;
@@ -63,20 +41,6 @@ fn say(what: &str) {
     // On a line of its own: the harness has written "test peer ... " without a newline.
     writeln!(o, "\n{what}").unwrap();
     o.flush().unwrap();
-}
-
-fn redis_url(test: &str) -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            loud(&format!(
-                "\n*** SKIPPED redis test {test}: {URL_VAR} is not set, so there is no \
-                 redis-server to test against. Run .ci/steps/70-redis.sh (or start one with \
-                 scripts/redis-test-server.sh and set {URL_VAR}). ***\n"
-            ));
-            None
-        }
-    }
 }
 
 fn sig_opts(dir: &str) -> SignalOptions {

@@ -9,8 +9,6 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::time::Duration;
-
 use support::conformance::{serve_peer, At, Kit, LONG};
 use support::{peer_role, unique, unique_path};
 
@@ -192,16 +190,11 @@ mod file_kit {
 #[cfg(feature = "socket")]
 mod socket_kit {
     use super::*;
-    use ipcring::socket::{Connection, Listener, SocketOptions, DEFAULT_AUTHKEY};
+    use ipcring::socket::{Connection, Listener};
+    use support::setup::socket_opts as opts;
 
     /// Unix (`TCP = false`, a path) or TCP (loopback, a port of the kernel's choosing).
     pub struct SocketKit<const TCP: bool>;
-
-    fn opts() -> SocketOptions {
-        SocketOptions::new()
-            .authkey(DEFAULT_AUTHKEY)
-            .connect_timeout(LONG)
-    }
 
     /// The listener the test's end is accepted from.
     pub struct SocketPlace(Listener, String);
@@ -279,46 +272,34 @@ mod socket_kit {
 #[cfg(all(feature = "mq", target_os = "linux"))]
 mod mq_kit {
     use super::*;
-    use ipcring::mq::{MessageQueue, MqOptions};
+    use ipcring::mq::MessageQueue;
+    use support::setup::{mq_opts as opts, Queues};
 
     pub struct MqKit;
-
-    /// The queue's name, unlinked when this drops. Each end opens the queue or creates it
-    /// (in the peer, it may come first): a third handle would be a peer that never leaves.
-    pub struct Queue(String);
-
-    impl Drop for Queue {
-        fn drop(&mut self) {
-            let _ = MessageQueue::unlink(&self.0);
-        }
-    }
-
-    /// Small (4 messages of 1 KiB), well inside the default kernel limits.
-    fn opts() -> MqOptions {
-        MqOptions::new().max_messages(4).message_size(1024)
-    }
 
     impl Kit for MqKit {
         const NAME: &'static str = "mq";
         const BOUNDED: bool = true;
         const SEES_DEPARTURE: bool = true;
-        type Place = Queue;
+        // The queue's name, unlinked at the end. Each end opens the queue or creates it (in
+        // the peer, it may come first): a third handle would be a peer that never leaves.
+        type Place = Queues;
         type Tx = MessageQueue;
         type Rx = MessageQueue;
-        fn place(_: &str) -> Option<Queue> {
-            Some(Queue(unique("conf-mq")))
+        fn place(_: &str) -> Option<Queues> {
+            Some(Queues(vec![unique("conf-mq")]))
         }
-        fn addr(place: &Queue) -> String {
-            place.0.clone()
+        fn addr(place: &Queues) -> String {
+            place.0[0].clone()
         }
-        fn pair(place: &Queue) -> (MessageQueue, MessageQueue) {
+        fn pair(place: &Queues) -> (MessageQueue, MessageQueue) {
             let rx = Self::rx(At::Here(place));
             (Self::tx(At::Here(place)), rx)
         }
-        fn tx(at: At<'_, Queue>) -> MessageQueue {
+        fn tx(at: At<'_, Queues>) -> MessageQueue {
             MessageQueue::open_or_create(&addr_of::<MqKit>(at), &opts()).unwrap()
         }
-        fn rx(at: At<'_, Queue>) -> MessageQueue {
+        fn rx(at: At<'_, Queues>) -> MessageQueue {
             MessageQueue::open_or_create(&addr_of::<MqKit>(at), &opts()).unwrap()
         }
     }
@@ -341,19 +322,10 @@ mod mq_kit {
 #[cfg(feature = "redis")]
 mod redis_kit {
     use super::*;
-    use ipcring::redis::{RedisOptions, StreamConsumer, StreamOptions, StreamProducer};
+    use ipcring::redis::{StreamConsumer, StreamProducer};
+    use support::setup::{redis_key, stream_opts as opts};
 
     pub struct RedisKit;
-
-    fn opts() -> StreamOptions {
-        let redis = RedisOptions::new()
-            .backoff(Duration::from_millis(10), Duration::from_millis(200))
-            .connect_timeout(Duration::from_secs(5))
-            .io_timeout(Duration::from_secs(5));
-        StreamOptions::new()
-            .redis(redis)
-            .block(Duration::from_millis(100))
-    }
 
     /// The server's URL and a unique stream key, as one address: `<url> <key>`.
     pub struct RedisPlace(String);
@@ -376,7 +348,7 @@ mod redis_kit {
         type Rx = StreamConsumer;
         fn place(test: &str) -> Option<RedisPlace> {
             let url = support::redis_url(test)?;
-            let key = unique("conf").replace('/', "ipcring-test:");
+            let key = redis_key("conf");
             Some(RedisPlace(format!("{url} {key}")))
         }
         fn addr(place: &RedisPlace) -> String {

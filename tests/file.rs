@@ -7,13 +7,13 @@ mod support;
 
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use ipcring::file::mailbox::{article_alice, Mailbox};
 use ipcring::file::{LogOptions, LogReader, LogWriter, LOG_HEADER_LEN};
 use ipcring::{Error, Receiver, Sender};
 use serde_json::json;
+use support::setup::unique_dir;
 use support::{peer_role, Peer};
 
 /// Writers x messages for the concurrency test: 4 x 25k, as the issue asks (about two
@@ -24,18 +24,6 @@ fn per_writer() -> usize {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(25_000)
-}
-
-fn unique_dir() -> tempfile::TempDir {
-    static N: AtomicU32 = AtomicU32::new(0);
-    tempfile::Builder::new()
-        .prefix(&format!(
-            "ipcring-file-{}-{}-",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ))
-        .tempdir()
-        .unwrap()
 }
 
 fn spawn(role: &str, path: &Path, arg: &str) -> Peer {
@@ -299,7 +287,7 @@ fn peer() {
 
 #[test]
 fn four_writers_two_readers_every_message_once_in_order_none_torn() {
-    let dir = unique_dir();
+    let dir = unique_dir("file");
     let path = dir.path().join("log");
     let mut children = Vec::new();
     children.push(spawn("reader", &path, ""));
@@ -318,7 +306,7 @@ fn four_writers_two_readers_every_message_once_in_order_none_torn() {
 
 #[test]
 fn killed_writer_is_disconnect_after_its_messages() {
-    let dir = unique_dir();
+    let dir = unique_dir("file");
     let path = dir.path().join("log");
     let mut r = LogReader::open(&path, &LogOptions::new()).unwrap();
     let mut child = spawn("writer-then-hang", &path, "50");
@@ -340,7 +328,7 @@ fn killed_writer_is_disconnect_after_its_messages() {
 
 #[test]
 fn restarted_reader_resumes_from_its_cursor_without_loss_or_duplicates() {
-    let dir = unique_dir();
+    let dir = unique_dir("file");
     let path = dir.path().join("log");
     let mut w = LogWriter::open(&path, &LogOptions::new()).unwrap();
     for seq in 0..100 {
@@ -372,7 +360,7 @@ fn big_message(seq: usize) -> Vec<u8> {
 
 #[test]
 fn writer_killed_mid_record_leaves_nothing_torn_and_the_next_writer_continues() {
-    let dir = unique_dir();
+    let dir = unique_dir("file");
     let path = dir.path().join("log");
     let mut r = LogReader::open(&path, &LogOptions::new()).unwrap();
     let mut child = spawn("big-writer-forever", &path, "");
@@ -409,7 +397,7 @@ fn committed_end(path: &Path) -> u64 {
 
 #[test]
 fn torn_tail_is_not_delivered_and_the_next_writer_continues_cleanly() {
-    let dir = unique_dir();
+    let dir = unique_dir("file");
     let path = dir.path().join("log");
     let mut w = LogWriter::open(&path, &LogOptions::new()).unwrap();
     w.send(b"one").unwrap();
@@ -437,7 +425,7 @@ fn torn_tail_is_not_delivered_and_the_next_writer_continues_cleanly() {
 
 #[test]
 fn garbage_inside_the_log_is_an_error_not_a_panic() {
-    let dir = unique_dir();
+    let dir = unique_dir("file");
     let path = dir.path().join("log");
     let mut w = LogWriter::open(&path, &LogOptions::new()).unwrap();
     w.send(b"good").unwrap();
@@ -485,7 +473,7 @@ fn garbage_inside_the_log_is_an_error_not_a_panic() {
 
 #[test]
 fn mailbox_rust_alice_and_two_rust_bobs_in_separate_processes() {
-    let dir = unique_dir();
+    let dir = unique_dir("file");
     let path = dir.path().join("shared.json");
     // Bobs first: the mailbox works in either start order.
     let bob1 = spawn("bob", &path, "1000");
@@ -536,7 +524,7 @@ fn mailbox_rust_alice_and_two_rust_bobs_in_separate_processes() {
 
 #[test]
 fn mailbox_lock_file_replaced_under_running_processes_keeps_exclusion() {
-    let dir = unique_dir();
+    let dir = unique_dir("file");
     let path = dir.path().join("shared.json");
     let lock = with_suffix(&path, ".lock");
     const N: usize = 60;
@@ -571,7 +559,7 @@ fn mailbox_lock_file_replaced_under_running_processes_keeps_exclusion() {
 
 #[test]
 fn log_lock_file_replaced_under_running_writers_keeps_every_message_and_liveness() {
-    let dir = unique_dir();
+    let dir = unique_dir("file");
     let path = dir.path().join("log");
     let lock = with_suffix(&path, ".lock");
     const N: usize = 3000;

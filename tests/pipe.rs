@@ -7,24 +7,12 @@ mod support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
 use ipcring::{Error, Receiver, Sender};
+use support::setup::unique_dir;
 use support::{peer_role, Peer};
-
-fn unique_dir() -> tempfile::TempDir {
-    static N: AtomicU32 = AtomicU32::new(0);
-    tempfile::Builder::new()
-        .prefix(&format!(
-            "ipcring-pipe-{}-{}-",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ))
-        .tempdir()
-        .unwrap()
-}
 
 fn spawn(role: &str, path: &Path, count: usize) -> Peer {
     Peer::new(role).arg(path.display()).arg(count).spawn()
@@ -130,7 +118,7 @@ fn wait_ok(mut c: Peer) {
 
 #[test]
 fn order_and_integrity_writer_first() {
-    let dir = unique_dir();
+    let dir = unique_dir("pipe");
     let path = dir.path().join("fifo");
     let n = 300;
     let child = spawn("writer", &path, n);
@@ -145,7 +133,7 @@ fn order_and_integrity_writer_first() {
 
 #[test]
 fn order_and_integrity_reader_first() {
-    let dir = unique_dir();
+    let dir = unique_dir("pipe");
     let path = dir.path().join("fifo");
     let n = 300;
     let child = spawn("reader", &path, n);
@@ -160,7 +148,7 @@ fn order_and_integrity_reader_first() {
 
 #[test]
 fn killed_writer_is_disconnect_and_a_new_writer_reconnects() {
-    let dir = unique_dir();
+    let dir = unique_dir("pipe");
     let path = dir.path().join("fifo");
     let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
     let mut child = spawn("writer-then-hang", &path, 20);
@@ -180,7 +168,7 @@ fn killed_writer_is_disconnect_and_a_new_writer_reconnects() {
 
 #[test]
 fn reader_leaving_is_disconnect_for_the_writer() {
-    let dir = unique_dir();
+    let dir = unique_dir("pipe");
     let path = dir.path().join("fifo");
     let mut tx = PipeSender::open(&path, &PipeOptions::new()).unwrap();
     let child = spawn("reader-one-and-exit", &path, 1);
@@ -196,7 +184,7 @@ fn reader_leaving_is_disconnect_for_the_writer() {
 
 #[test]
 fn sigpipe_is_an_error_not_a_death() {
-    let dir = unique_dir();
+    let dir = unique_dir("pipe");
     let path = dir.path().join("fifo");
     let child = spawn("sigpipe-default", &path, 1);
     {
@@ -209,7 +197,7 @@ fn sigpipe_is_an_error_not_a_death() {
 
 #[test]
 fn garbage_is_a_framing_error_then_a_good_writer_works() {
-    let dir = unique_dir();
+    let dir = unique_dir("pipe");
     let path = dir.path().join("fifo");
     let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
     wait_ok(spawn("garbage", &path, 0));
@@ -225,7 +213,7 @@ fn garbage_is_a_framing_error_then_a_good_writer_works() {
 
 #[test]
 fn absurd_length_is_refused_without_allocating_it() {
-    let dir = unique_dir();
+    let dir = unique_dir("pipe");
     let path = dir.path().join("fifo");
     let mut rx = PipeReceiver::open(&path, &PipeOptions::new().max_message(1024)).unwrap();
     wait_ok(spawn("huge-length", &path, 0));
@@ -239,7 +227,7 @@ fn absurd_length_is_refused_without_allocating_it() {
 
 #[test]
 fn writer_leaving_mid_frame_is_a_framing_error() {
-    let dir = unique_dir();
+    let dir = unique_dir("pipe");
     let path = dir.path().join("fifo");
     let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
     wait_ok(spawn("half-frame", &path, 0));

@@ -7,7 +7,7 @@
 mod support;
 
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ipcring::rpc::{BinaryCodec, Client, Codec, Incoming, JsonCodec, RpcError};
 use ipcring::transport::{Receiver, Sender};
@@ -234,18 +234,7 @@ fn timed_out_call_is_forgotten_and_its_late_reply_discarded() {
 #[test]
 fn server_killed_mid_call_gives_disconnected() {
     let (mut peer, mut c) = start("binary", BinaryCodec);
-    let marker = unique_path("marker");
-    let p = c
-        .start_call::<_, ()>("hang", marker.to_str().unwrap(), T)
-        .unwrap();
-    let deadline = Instant::now() + T;
-    while !marker.exists() {
-        assert!(Instant::now() < deadline, "the handler never ran");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let _ = std::fs::remove_file(&marker);
-    peer.kill();
-    let r = c.wait(p, Duration::from_secs(30));
+    let r = support::hang_then_kill_alice(&mut c, &mut peer);
     assert!(matches!(r, Err(RpcError::Disconnected)), "{r:?}");
     let r = c.call::<_, i64>("add", (1, 2), Duration::from_secs(30));
     assert!(matches!(r, Err(RpcError::Disconnected)), "{r:?}");

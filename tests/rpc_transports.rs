@@ -12,7 +12,7 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
 use ipcring::transport::{Receiver, Sender};
@@ -122,18 +122,7 @@ fn killed_server_gives_disconnected<L: Link>(test: &str) {
         let peer = spawn_alice::<L>(&place, "binary");
         (peer, bob::<L, _>(&place, BinaryCodec))
     };
-    let marker = unique_path(&format!("{}-marker", L::NAME));
-    let p = c
-        .start_call::<_, ()>("hang", marker.to_str().unwrap(), T)
-        .unwrap();
-    let deadline = Instant::now() + T;
-    while !marker.exists() {
-        assert!(Instant::now() < deadline, "the handler never ran");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let _ = std::fs::remove_file(&marker);
-    peer.kill();
-    let r = c.wait(p, Duration::from_secs(30));
+    let r = support::hang_then_kill_alice(&mut c, &mut peer);
     assert!(matches!(r, Err(RpcError::Disconnected)), "{r:?}");
 }
 
@@ -429,7 +418,9 @@ mod rows {
     // connection on its own thread ----
 
     #[cfg(feature = "socket")]
-    use ipcring::socket::{Connection, Listener, SocketOptions, DEFAULT_AUTHKEY};
+    use ipcring::socket::{Connection, Listener, SocketOptions};
+    #[cfg(feature = "socket")]
+    use support::setup::socket_opts;
 
     /// A socket row: Unix (`TCP = false`, a path) or TCP (loopback).
     #[cfg(feature = "socket")]
@@ -438,13 +429,6 @@ mod rows {
     /// Connections Alice accepts in the many-Bobs case (the wrong-key one included).
     #[cfg(feature = "socket")]
     const CONNECTIONS: usize = 4;
-
-    #[cfg(feature = "socket")]
-    fn socket_opts() -> SocketOptions {
-        SocketOptions::new()
-            .authkey(DEFAULT_AUTHKEY)
-            .connect_timeout(T)
-    }
 
     /// A socket address; a Unix socket's file is removed on drop.
     #[cfg(feature = "socket")]
@@ -567,29 +551,12 @@ mod rows {
     // ---- mq: two POSIX message queues (one each way) ----
 
     #[cfg(all(feature = "mq", target_os = "linux"))]
-    use ipcring::mq::{MessageQueue, MqOptions};
+    use ipcring::mq::MessageQueue;
+    #[cfg(all(feature = "mq", target_os = "linux"))]
+    use support::setup::{mq_opts, Queues};
 
     #[cfg(all(feature = "mq", target_os = "linux"))]
     pub struct MqLink;
-
-    /// A unique pair of queue names; both are unlinked when it drops (Alice is killed at
-    /// the end of each test, so her handles never unlink the queues she created).
-    #[cfg(all(feature = "mq", target_os = "linux"))]
-    pub struct Queues(String);
-
-    #[cfg(all(feature = "mq", target_os = "linux"))]
-    impl Drop for Queues {
-        fn drop(&mut self) {
-            let _ = MessageQueue::unlink(&format!("{}.req", self.0));
-            let _ = MessageQueue::unlink(&format!("{}.rep", self.0));
-        }
-    }
-
-    /// Small queues (4 messages of 1 KiB), well inside the default kernel limits.
-    #[cfg(all(feature = "mq", target_os = "linux"))]
-    fn mq_opts() -> MqOptions {
-        MqOptions::new().max_messages(4).message_size(1024)
-    }
 
     #[cfg(all(feature = "mq", target_os = "linux"))]
     impl Link for MqLink {
@@ -602,21 +569,24 @@ mod rows {
         type Place = Queues;
         type BobTx = MessageQueue;
         type BobRx = MessageQueue;
+        /// Requests on `<base>.req`, replies on `<base>.rep`; both unlinked at the end
+        /// (Alice is killed, so her handles never unlink the queues she created).
         fn place(_: &str) -> Option<Queues> {
-            Some(Queues(unique("rpc-mq")))
+            let base = unique("rpc-mq");
+            Some(Queues(vec![format!("{base}.req"), format!("{base}.rep")]))
         }
         fn addr(place: &Queues) -> String {
-            place.0.clone()
+            place.0.join(" ")
         }
         fn bob(place: &Queues) -> (MessageQueue, MessageQueue) {
-            let tx = MessageQueue::open_or_create(&format!("{}.req", place.0), &mq_opts()).unwrap();
-            let rx = MessageQueue::open_or_create(&format!("{}.rep", place.0), &mq_opts()).unwrap();
+            let tx = MessageQueue::open_or_create(&place.0[0], &mq_opts()).unwrap();
+            let rx = MessageQueue::open_or_create(&place.0[1], &mq_opts()).unwrap();
             (tx, rx)
         }
-        /// Requests on `<base>.req`, replies on `<base>.rep`.
         fn serve<C: Codec>(addr: &str, codec: C) {
-            let rx = MessageQueue::open_or_create(&format!("{addr}.req"), &mq_opts()).unwrap();
-            let tx = MessageQueue::open_or_create(&format!("{addr}.rep"), &mq_opts()).unwrap();
+            let (req, rep) = addr.split_once(' ').unwrap();
+            let rx = MessageQueue::open_or_create(req, &mq_opts()).unwrap();
+            let tx = MessageQueue::open_or_create(rep, &mq_opts()).unwrap();
             alice(codec).serve(tx, rx).unwrap();
         }
     }
@@ -624,21 +594,12 @@ mod rows {
     // ---- redis: two Redis streams (one each way) ----
 
     #[cfg(feature = "redis")]
-    use ipcring::redis::{RedisOptions, StreamConsumer, StreamOptions, StreamProducer};
+    use ipcring::redis::{StreamConsumer, StreamProducer};
+    #[cfg(feature = "redis")]
+    use support::setup::{redis_key, stream_opts as redis_opts};
 
     #[cfg(feature = "redis")]
     pub struct RedisLink;
-
-    #[cfg(feature = "redis")]
-    fn redis_opts() -> StreamOptions {
-        let redis = RedisOptions::new()
-            .backoff(Duration::from_millis(10), Duration::from_millis(200))
-            .connect_timeout(Duration::from_secs(5))
-            .io_timeout(Duration::from_secs(5));
-        StreamOptions::new()
-            .redis(redis)
-            .block(Duration::from_millis(100))
-    }
 
     /// One side's ends: a producer on `<base>:<out>`, a consumer (group `who`) on
     /// `<base>:<in>`.
@@ -681,7 +642,7 @@ mod rows {
         type BobRx = StreamConsumer;
         fn place(test: &str) -> Option<RedisPlace> {
             let url = support::redis_url(test)?;
-            let base = unique("rpc").replace('/', "ipcring-test:");
+            let base = redis_key("rpc");
             Some(RedisPlace { url, base })
         }
         fn addr(place: &RedisPlace) -> String {

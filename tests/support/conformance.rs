@@ -15,8 +15,7 @@ use ipcring::Error;
 
 use super::{check, message, Peer};
 
-/// A long wait: only reached when something is wrong.
-pub const LONG: Duration = Duration::from_secs(30);
+pub use super::setup::LONG;
 /// A short wait, for cases that expect `Timeout`.
 pub const SHORT: Duration = Duration::from_millis(20);
 
@@ -278,22 +277,13 @@ pub trait AsyncKit: Kit {
     fn arx(rx: Self::Rx) -> Self::ARx;
 }
 
-#[cfg(feature = "async")]
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Async receives of a peer process's messages: in order, once, although every fifth
 /// receive is first cancelled by a timeout (a cancelled receive takes no message).
 #[cfg(feature = "async")]
 pub fn async_from_another_process<K: AsyncKit>(test: &str) {
     use ipcring::aio::AsyncReceiver;
     let Some(place) = K::place(test) else { return };
-    let rt = runtime();
+    let rt = super::setup::multi_thread();
     let (mut peer, rx) = rx_around_peer::<K>(&place, &format!("conf-send-{}", K::NAME));
     rt.block_on(async {
         let mut rx = K::arx(rx);
@@ -332,7 +322,7 @@ pub fn async_from_another_process<K: AsyncKit>(test: &str) {
 pub fn async_to_another_process<K: AsyncKit>(test: &str) {
     use ipcring::aio::AsyncSender;
     let Some(place) = K::place(test) else { return };
-    let rt = runtime();
+    let rt = super::setup::multi_thread();
     let (mut peer, tx) = tx_for_peer::<K>(&place);
     rt.block_on(async {
         let mut tx = K::atx(tx);
@@ -354,7 +344,7 @@ pub fn async_to_another_process<K: AsyncKit>(test: &str) {
 pub fn async_empty_channel<K: AsyncKit>(test: &str) {
     use ipcring::aio::{AsyncReceiver, AsyncSender};
     let Some(place) = K::place(test) else { return };
-    let rt = runtime();
+    let rt = super::setup::multi_thread();
     let (tx, rx) = K::pair(&place);
     rt.block_on(async {
         let (mut tx, mut rx) = (K::atx(tx), K::arx(rx));
@@ -374,78 +364,32 @@ pub fn async_empty_channel<K: AsyncKit>(test: &str) {
     });
 }
 
-/// The cases of one group for row `$kit`, as `#[test]`s in the current module.
+/// The cases of one group for row `$kit`, as `#[test]`s in the current module, each
+/// named as its function here.
 #[macro_export]
 macro_rules! conformance_cases {
+    (@each $kit:ty, $row:ident, $($case:ident),*) => {
+        $(
+            #[test]
+            fn $case() {
+                crate::support::conformance::$case::<$kit>(concat!(
+                    stringify!($row),
+                    "::",
+                    stringify!($case)
+                ));
+            }
+        )*
+    };
     (blocking, $kit:ty, $row:ident) => {
-        #[test]
-        fn order_and_integrity() {
-            crate::support::conformance::order_and_integrity::<$kit>(concat!(
-                stringify!($row),
-                "::order_and_integrity"
-            ));
-        }
-        #[test]
-        fn try_and_timeout_forms() {
-            crate::support::conformance::try_and_timeout_forms::<$kit>(concat!(
-                stringify!($row),
-                "::try_and_timeout_forms"
-            ));
-        }
-        #[test]
-        fn oversized_is_refused() {
-            crate::support::conformance::oversized_is_refused::<$kit>(concat!(
-                stringify!($row),
-                "::oversized_is_refused"
-            ));
-        }
+        $crate::conformance_cases!(@each $kit, $row, order_and_integrity, try_and_timeout_forms, oversized_is_refused);
     };
     (bounded, $kit:ty, $row:ident) => {
-        #[test]
-        fn full_channel() {
-            crate::support::conformance::full_channel::<$kit>(concat!(
-                stringify!($row),
-                "::full_channel"
-            ));
-        }
+        $crate::conformance_cases!(@each $kit, $row, full_channel);
     };
     (processes, $kit:ty, $row:ident) => {
-        #[test]
-        fn from_another_process() {
-            crate::support::conformance::from_another_process::<$kit>(concat!(
-                stringify!($row),
-                "::from_another_process"
-            ));
-        }
-        #[test]
-        fn to_another_process() {
-            crate::support::conformance::to_another_process::<$kit>(concat!(
-                stringify!($row),
-                "::to_another_process"
-            ));
-        }
+        $crate::conformance_cases!(@each $kit, $row, from_another_process, to_another_process);
     };
     (async, $kit:ty, $row:ident) => {
-        #[test]
-        fn async_from_another_process() {
-            crate::support::conformance::async_from_another_process::<$kit>(concat!(
-                stringify!($row),
-                "::async_from_another_process"
-            ));
-        }
-        #[test]
-        fn async_to_another_process() {
-            crate::support::conformance::async_to_another_process::<$kit>(concat!(
-                stringify!($row),
-                "::async_to_another_process"
-            ));
-        }
-        #[test]
-        fn async_empty_channel() {
-            crate::support::conformance::async_empty_channel::<$kit>(concat!(
-                stringify!($row),
-                "::async_empty_channel"
-            ));
-        }
+        $crate::conformance_cases!(@each $kit, $row, async_from_another_process, async_to_another_process, async_empty_channel);
     };
 }

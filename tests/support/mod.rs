@@ -5,6 +5,7 @@
 //! - [`message`] / [`check`]: self-checking messages, so a receiver checks every byte;
 //! - [`conformance`]: the transport contract (blocking and async), written once and run for
 //!   every transport from the table in `tests/conformance.rs`;
+//! - [`setup`]: the options and names the transport suites open transports with;
 //! - [`frames`]: a test-only transport (length-prefixed frames on a Unix stream);
 //! - [`rpc_alice`]: the RPC tests' server, Alice.
 #![allow(dead_code, unused_imports)]
@@ -14,6 +15,7 @@ pub mod frames;
 pub mod peer;
 #[cfg(feature = "rpc")]
 pub mod rpc_alice;
+pub mod setup;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -92,4 +94,30 @@ pub fn check(seq: u64, got: &[u8], scratch: &mut Vec<u8>) -> Result<(), String> 
         scratch.len(),
         got.len()
     ))
+}
+
+/// Starts a call of Alice's `hang` method, waits until its handler runs, SIGKILLs Alice
+/// (`peer`), and returns what waiting for the call then gives (30 s at most).
+#[cfg(feature = "rpc")]
+pub fn hang_then_kill_alice<S, R, C>(
+    c: &mut ipcring::rpc::Client<S, R, C>,
+    peer: &mut Peer,
+) -> Result<(), ipcring::rpc::RpcError>
+where
+    S: ipcring::Sender,
+    R: ipcring::Receiver,
+    C: ipcring::rpc::Codec,
+{
+    use std::time::{Duration, Instant};
+    let marker = unique_path(&format!("{}-marker", peer.role()));
+    let t = Duration::from_secs(30);
+    let p = c.start_call::<_, ()>("hang", marker.to_str().unwrap(), t)?;
+    let deadline = Instant::now() + t;
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "the handler never ran");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = std::fs::remove_file(&marker);
+    peer.kill();
+    c.wait(p, t)
 }
