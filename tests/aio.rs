@@ -55,6 +55,78 @@ fn ropts() -> RingOptions {
 }
 
 /// Entry point of every peer role; a no-op in the normal test run.
+/// A blocking sender's peer role: messages 0..n, sleeping `pause` before each one
+/// `pause_at` picks (so the async receiver has to wait for readiness). Exit code 0.
+fn send_paced<S: Sender>(mut tx: S, n: u64, pause_at: fn(u64) -> bool, pause: Duration) -> i32 {
+    let mut m = Vec::new();
+    for seq in 0..n {
+        if pause_at(seq) {
+            std::thread::sleep(pause);
+        }
+        message(seq, &mut m);
+        tx.send(&m).expect("send");
+    }
+    0
+}
+
+/// A blocking receiver's peer role, slow now and then (so the async sender finds no room):
+/// exit code 0 if messages 0..n came once each, intact, in order, and then the receive
+/// waiting `end_wait` ended as `end` says (1: a bad message, 2: another end).
+fn recv_paced<R: Receiver>(
+    mut rx: R,
+    n: u64,
+    pause_at: fn(u64) -> bool,
+    pause: Duration,
+    end: fn(&Error) -> bool,
+    end_wait: Duration,
+) -> i32 {
+    let (mut buf, mut scratch) = (Vec::new(), Vec::new());
+    for seq in 0..n {
+        if pause_at(seq) {
+            std::thread::sleep(pause);
+        }
+        rx.recv_timeout_into(&mut buf, LONG).expect("recv");
+        if let Err(e) = check(seq, &buf, &mut scratch) {
+            eprintln!("{e}");
+            return 1;
+        }
+    }
+    match rx.recv_timeout_into(&mut buf, end_wait) {
+        Err(e) if end(&e) => 0,
+        other => {
+            eprintln!("expected the end, got {other:?} ({} bytes)", buf.len());
+            2
+        }
+    }
+}
+
+/// Receives messages 0..n and checks them: even ones by a plain wait (only readiness can
+/// end it), odd ones by receives of 300 µs retried until one gets the message (many time
+/// out while the sender pauses: each dropped receive must have taken nothing). Returns how
+/// many receives were cancelled.
+async fn recv_through_cancels<R: AsyncReceiver>(rx: &mut R, n: u64) -> u32 {
+    let (mut buf, mut scratch) = (Vec::new(), Vec::new());
+    let mut cancelled = 0;
+    for seq in 0..n {
+        if seq % 2 == 0 {
+            tokio::time::timeout(LONG, rx.recv_into(&mut buf))
+                .await
+                .expect("readiness woke the receive")
+                .unwrap();
+        } else {
+            loop {
+                match tokio::time::timeout(Duration::from_micros(300), rx.recv_into(&mut buf)).await
+                {
+                    Ok(r) => break r.unwrap(),
+                    Err(_) => cancelled += 1,
+                }
+            }
+        }
+        check(seq, &buf, &mut scratch).unwrap();
+    }
+    cancelled
+}
+
 #[test]
 fn peer() {
     let Some((role, args)) = peer_role() else {
@@ -64,18 +136,9 @@ fn peer() {
         // args: name, count, pause_ms — blocking producer; pauses every 10 messages so the
         // async consumer has to sleep on the futex.
         "ring-producer-paced" => {
-            let mut tx = Producer::open(&args[0], &ropts()).expect("open producer");
-            let n: u64 = args[1].parse().unwrap();
+            let tx = Producer::open(&args[0], &ropts()).expect("open producer");
             let pause = Duration::from_millis(args[2].parse().unwrap());
-            let mut m = Vec::new();
-            for seq in 0..n {
-                if seq % 10 == 0 {
-                    std::thread::sleep(pause);
-                }
-                message(seq, &mut m);
-                tx.send(&m).expect("send");
-            }
-            0
+            send_paced(tx, args[1].parse().unwrap(), |seq| seq % 10 == 0, pause)
         }
         // args: name — blocking producer forever (until killed).
         "ring-producer-forever" => {
@@ -91,32 +154,16 @@ fn peer() {
         // now and then, so the async producer finds the ring full), then expects
         // Disconnected. Exit 0 only if every message was there once, intact, in order.
         "ring-consumer-check" => {
-            let mut rx = Consumer::open(&args[0], &ropts()).expect("open consumer");
-            let n: u64 = args[1].parse().unwrap();
-            let mut scratch = Vec::new();
-            let mut buf = Vec::new();
-            let mut code = 0;
-            for seq in 0..n {
-                if seq % 500 == 0 {
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-                rx.recv_into(&mut buf).expect("recv");
-                if let Err(e) = check(seq, &buf, &mut scratch) {
-                    eprintln!("{e}");
-                    code = 1;
-                    break;
-                }
-            }
-            if code == 0 {
-                match rx.recv_timeout_into(&mut buf, LONG) {
-                    Err(Error::Disconnected) => {}
-                    other => {
-                        eprintln!("expected Disconnected, got {other:?} ({} bytes)", buf.len());
-                        code = 2;
-                    }
-                }
-            }
-            code
+            let rx = Consumer::open(&args[0], &ropts()).expect("open consumer");
+            let (n, pause) = (args[1].parse().unwrap(), Duration::from_millis(2));
+            recv_paced(
+                rx,
+                n,
+                |seq| seq % 500 == 0,
+                pause,
+                Error::is_disconnected,
+                LONG,
+            )
         }
         // args: name — duplex side B, blocking: waits for "go", then sends "message".
         "ring-on-go" => {
@@ -219,83 +266,54 @@ fn peer() {
         }
         // args: name, count — blocking mq sender, pausing every 10 messages.
         "mq-sender" => {
-            let mut q = MessageQueue::open(&args[0], &mqopts()).expect("open queue");
-            let n: u64 = args[1].parse().unwrap();
-            let mut m = Vec::new();
-            for seq in 0..n {
-                // Pause before some odd messages (received under short timeouts) and some
-                // even ones (received by a plain wait on readiness).
-                if seq % 10 == 1 || seq % 10 == 4 {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                message(seq, &mut m);
-                q.send(&m).expect("send");
-            }
-            0
+            let q = MessageQueue::open(&args[0], &mqopts()).expect("open queue");
+            let odd_pause = |seq| seq % 10 == 1 || seq % 10 == 4;
+            send_paced(
+                q,
+                args[1].parse().unwrap(),
+                odd_pause,
+                Duration::from_millis(1),
+            )
         }
         // args: name, count — blocking mq receiver, slow now and then; exit 0 if `count`
         // messages came once each, intact, in order, and nothing after them.
         "mq-receiver-check" => {
-            let mut q = MessageQueue::open(&args[0], &mqopts()).expect("open queue");
-            let n: u64 = args[1].parse().unwrap();
-            let mut buf = Vec::new();
-            let mut scratch = Vec::new();
-            for seq in 0..n {
-                if seq % 100 == 0 {
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-                q.recv_timeout_into(&mut buf, LONG).expect("recv");
-                if let Err(e) = check(seq, &buf, &mut scratch) {
-                    eprintln!("{e}");
-                    std::process::exit(1);
-                }
-            }
-            match q.recv_timeout_into(&mut buf, Duration::from_millis(200)) {
-                Err(Error::Timeout) => 0,
-                other => {
-                    eprintln!("expected nothing more, got {other:?} ({} bytes)", buf.len());
-                    2
-                }
-            }
+            let q = MessageQueue::open(&args[0], &mqopts()).expect("open queue");
+            let (n, pause) = (args[1].parse().unwrap(), Duration::from_millis(2));
+            let nothing_more = Duration::from_millis(200);
+            recv_paced(
+                q,
+                n,
+                |seq| seq % 100 == 0,
+                pause,
+                Error::is_timeout,
+                nothing_more,
+            )
         }
         // args: path, count — blocking pipe writer, pausing now and then.
         "pipe-writer" => {
-            let mut tx = PipeSender::open(&args[0], &PipeOptions::new()).expect("open pipe");
-            let n: u64 = args[1].parse().unwrap();
-            let mut m = Vec::new();
-            for seq in 0..n {
-                if seq % 10 == 1 || seq % 10 == 4 {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                message(seq, &mut m);
-                tx.send(&m).expect("send");
-            }
-            0
+            let tx = PipeSender::open(&args[0], &PipeOptions::new()).expect("open pipe");
+            let odd_pause = |seq| seq % 10 == 1 || seq % 10 == 4;
+            send_paced(
+                tx,
+                args[1].parse().unwrap(),
+                odd_pause,
+                Duration::from_millis(1),
+            )
         }
         // args: path, count — blocking pipe reader, slow now and then; exit 0 if `count`
         // messages came once each, intact, in order, then Disconnected.
         "pipe-reader-check" => {
-            let mut rx = PipeReceiver::open(&args[0], &PipeOptions::new()).expect("open pipe");
-            let n: u64 = args[1].parse().unwrap();
-            let mut buf = Vec::new();
-            let mut scratch = Vec::new();
-            for seq in 0..n {
-                if seq % 500 == 0 {
-                    std::thread::sleep(Duration::from_millis(3));
-                }
-                rx.recv_timeout_into(&mut buf, LONG).expect("recv");
-                if let Err(e) = check(seq, &buf, &mut scratch) {
-                    eprintln!("{e}");
-                    std::process::exit(1);
-                }
-            }
-            match rx.recv_timeout_into(&mut buf, LONG) {
-                Err(Error::Disconnected) => 0,
-                other => {
-                    eprintln!("expected Disconnected, got {other:?} ({} bytes)", buf.len());
-                    2
-                }
-            }
+            let rx = PipeReceiver::open(&args[0], &PipeOptions::new()).expect("open pipe");
+            let (n, pause) = (args[1].parse().unwrap(), Duration::from_millis(3));
+            recv_paced(
+                rx,
+                n,
+                |seq| seq % 500 == 0,
+                pause,
+                Error::is_disconnected,
+                LONG,
+            )
         }
         // args: name, count — blocking publisher: waits for a subscriber, publishes
         // `count` messages with pauses, exits.
@@ -753,30 +771,8 @@ fn async_mq_receives_from_a_blocking_sender_through_cancelled_waits() {
     rt.block_on(async {
         let mut q = AsyncMessageQueue::create(&name, &mqopts()).unwrap();
         let mut child = Peer::spawn("mq-sender", &[&name, &n.to_string()]);
+        let cancelled = recv_through_cancels(&mut q, n).await;
         let mut buf = Vec::new();
-        let mut scratch = Vec::new();
-        let mut cancelled = 0u32;
-        for seq in 0..n {
-            if seq % 2 == 0 {
-                // A plain wait: only the queue's readiness can end it.
-                tokio::time::timeout(LONG, q.recv_into(&mut buf))
-                    .await
-                    .expect("readiness woke the receive")
-                    .unwrap();
-                check(seq, &buf, &mut scratch).unwrap();
-                continue;
-            }
-            loop {
-                // Many of these time out while the sender pauses: each dropped receive
-                // must have taken nothing.
-                match tokio::time::timeout(Duration::from_micros(300), q.recv_into(&mut buf)).await
-                {
-                    Ok(r) => break r.unwrap(),
-                    Err(_) => cancelled += 1,
-                }
-            }
-            check(seq, &buf, &mut scratch).unwrap();
-        }
         child.finish();
         // The sender has gone and everything it sent was received.
         assert!(q.try_recv_into(&mut buf).unwrap_err().is_disconnected());
@@ -860,26 +856,7 @@ fn async_pipe_reader_started_first_gets_every_message_then_disconnected() {
             );
         }
         let mut child = Peer::spawn("pipe-writer", &[&path, &n.to_string()]);
-        let mut scratch = Vec::new();
-        let mut cancelled = 0u32;
-        for seq in 0..n {
-            if seq % 2 == 0 {
-                tokio::time::timeout(LONG, rx.recv_into(&mut buf))
-                    .await
-                    .expect("readiness woke the receive")
-                    .unwrap();
-            } else {
-                loop {
-                    match tokio::time::timeout(Duration::from_micros(300), rx.recv_into(&mut buf))
-                        .await
-                    {
-                        Ok(r) => break r.unwrap(),
-                        Err(_) => cancelled += 1,
-                    }
-                }
-            }
-            check(seq, &buf, &mut scratch).unwrap();
-        }
+        let cancelled = recv_through_cancels(&mut rx, n).await;
         match tokio::time::timeout(LONG, rx.recv_into(&mut buf)).await {
             Ok(Err(Error::Disconnected)) => {}
             other => panic!("expected Disconnected, got {other:?}"),
