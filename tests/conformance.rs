@@ -419,7 +419,7 @@ mod service_kit {
         type Rx = Answers;
         fn place(_: &str) -> Option<ServicePlace> {
             let name = unique("conf-svc");
-            let mut echo = Peer::new("conf-service-echo")
+            let mut echo = Peer::builder("conf-service-echo")
                 .arg(&name)
                 .stdout_piped()
                 .spawn();

@@ -27,7 +27,7 @@ fn per_writer() -> usize {
 }
 
 fn spawn(role: &str, path: &Path, arg: &str) -> Peer {
-    Peer::new(role)
+    Peer::builder(role)
         .arg(path.display())
         .arg(arg)
         .env("IPCRING_FILE_MESSAGES", per_writer())

@@ -15,7 +15,7 @@ use support::setup::unique_dir;
 use support::{peer_role, Peer};
 
 fn spawn(role: &str, path: &Path, count: usize) -> Peer {
-    Peer::new(role).arg(path.display()).arg(count).spawn()
+    Peer::builder(role).arg(path.display()).arg(count).spawn()
 }
 
 /// Message `i`: a size cycling through small, pipe-buffer-sized and larger-than-buffer

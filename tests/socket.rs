@@ -39,7 +39,7 @@ fn unique(kind: &str) -> String {
 /// Peer `role` at `addr`, with `env`, its stdout piped.
 fn spawn(role: &str, addr: &str, env: &[(&str, &str)]) -> Peer {
     env.iter()
-        .fold(Peer::new(role).arg(addr).stdout_piped(), |b, (k, v)| {
+        .fold(Peer::builder(role).arg(addr).stdout_piped(), |b, (k, v)| {
             b.env(k, v)
         })
         .spawn()

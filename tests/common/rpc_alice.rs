@@ -1,8 +1,4 @@
-//! Kept for tests/service.rs, which includes this path: Alice lives in
-//! `tests/support/rpc_alice.rs`.
-#![allow(dead_code, unused_imports)]
+//! Kept for tests/service.rs, which includes this path beside `mod common;`: Alice lives
+//! in `tests/support/rpc_alice.rs`, loaded once through `common`.
 
-#[path = "../support/rpc_alice.rs"]
-mod alice;
-
-pub use alice::*;
+pub use crate::common::rpc_alice::*;

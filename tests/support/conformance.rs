@@ -244,7 +244,7 @@ pub fn from_another_process<K: Kit>(test: &str) {
 
 /// The test's sending end, for a receiving peer that says `READY` once its end is open.
 fn tx_for_peer<K: Kit>(place: &K::Place) -> (Peer, K::Tx) {
-    let mut peer = Peer::new(&format!("conf-recv-{}", K::NAME))
+    let mut peer = Peer::builder(&format!("conf-recv-{}", K::NAME))
         .arg(K::addr(place))
         .stdout_piped()
         .spawn();
@@ -372,7 +372,7 @@ macro_rules! conformance_cases {
         $(
             #[test]
             fn $case() {
-                crate::support::conformance::$case::<$kit>(concat!(
+                $crate::support::conformance::$case::<$kit>(concat!(
                     stringify!($row),
                     "::",
                     stringify!($case)

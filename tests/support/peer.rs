@@ -59,7 +59,7 @@ pub fn peer_command(role: &str, args: &[&str]) -> Command {
     cmd
 }
 
-/// How to start a peer: built by [`Peer::new`], started by [`PeerBuilder::spawn`].
+/// How to start a peer: built by [`Peer::builder`], started by [`PeerBuilder::spawn`].
 #[derive(Debug)]
 pub struct PeerBuilder {
     role: String,
@@ -182,7 +182,7 @@ pub struct Peer {
 
 impl Peer {
     /// A peer in `role`, to configure before [`PeerBuilder::spawn`].
-    pub fn new(role: &str) -> PeerBuilder {
+    pub fn builder(role: &str) -> PeerBuilder {
         PeerBuilder {
             role: role.to_owned(),
             args: Vec::new(),
@@ -195,13 +195,15 @@ impl Peer {
 
     /// Starts peer `role` with `args`; its stdout is discarded.
     pub fn spawn(role: &str, args: &[&str]) -> Peer {
-        args.iter().fold(Peer::new(role), |b, a| b.arg(a)).spawn()
+        args.iter()
+            .fold(Peer::builder(role), |b, a| b.arg(a))
+            .spawn()
     }
 
     /// Starts peer `role` with `args`, its stdout piped to this process.
     pub fn spawn_piped(role: &str, args: &[&str]) -> Peer {
         args.iter()
-            .fold(Peer::new(role).stdout_piped(), |b, a| b.arg(a))
+            .fold(Peer::builder(role).stdout_piped(), |b, a| b.arg(a))
             .spawn()
     }
 
