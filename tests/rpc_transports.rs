@@ -32,6 +32,8 @@ trait Link {
     const ALICE_FIRST: bool = true;
     /// Alice's `serve` returns once Bob has gone (else she is killed at the end).
     const SEES_BOB_LEAVE: bool = true;
+    /// A call Bob starts before Alice exists is kept for her (with `BOB_FIRST`).
+    const EARLY_CALL: bool = true;
     /// Calls the generic case keeps in flight at once.
     const IN_FLIGHT: i64 = 100;
 
@@ -75,14 +77,20 @@ fn codec_name<C: Codec>() -> &'static str {
 fn calls_work<L: Link, C: Codec>(test: &str, codec: C, bob_first: bool) {
     let Some(place) = L::place(test) else { return };
     let name = codec_name::<C>();
-    let (mut peer, mut c) = if bob_first {
-        let c = bob::<L, C>(&place, codec);
-        (spawn_alice::<L>(&place, name), c)
+    let (mut peer, mut c, early) = if bob_first {
+        let mut c = bob::<L, C>(&place, codec);
+        // Bob first: his first call goes out before Alice exists.
+        let early = L::EARLY_CALL.then(|| c.start_call::<_, i64>("add", (2, 5), T).unwrap());
+        (spawn_alice::<L>(&place, name), c, early)
     } else {
         let peer = spawn_alice::<L>(&place, name);
-        (peer, bob::<L, C>(&place, codec))
+        (peer, bob::<L, C>(&place, codec), None)
     };
-    assert_eq!(c.call::<_, i64>("add", (2, 5), T).unwrap(), 7);
+    let first = match early {
+        Some(p) => c.wait(p, T),
+        None => c.call::<_, i64>("add", (2, 5), T),
+    };
+    assert_eq!(first.unwrap(), 7);
     assert_eq!(c.call::<_, i64>("multiply", (8, 5), T).unwrap(), 40);
     match c.call::<_, i64>("add", ("bad", "data"), T) {
         Err(RpcError::BadArguments { method, .. }) => assert_eq!(method, "add"),
@@ -337,6 +345,8 @@ mod rows {
     #[cfg(feature = "pipe")]
     impl Link for PipeLink {
         const NAME: &'static str = "pipe";
+        // A FIFO's writer waits for a reader.
+        const EARLY_CALL: bool = false;
         type Place = tempfile::TempDir;
         type BobTx = PipeSender;
         type BobRx = PipeReceiver;
