@@ -69,21 +69,21 @@ fn send_paced<S: Sender>(mut tx: S, n: u64, pause_at: fn(u64) -> bool, pause: Du
     0
 }
 
-/// A blocking receiver's peer role, slow now and then (so the async sender finds no room):
-/// exit code 0 if messages 0..n came once each, intact, in order, and then the receive
-/// waiting `end_wait` ended as `end` says (1: a bad message, 2: another end).
+/// A blocking receiver's peer role, slow now and then (a pause of `ms` milliseconds every
+/// `every` messages, so the async sender finds no room): exit code 0 if messages 0..n came
+/// once each, intact, in order, and then the receive waiting `end_wait` ended as `end` says
+/// (1: a bad message, 2: another end).
 fn recv_paced<R: Receiver>(
     mut rx: R,
-    n: u64,
-    pause_at: fn(u64) -> bool,
-    pause: Duration,
+    n: &str,
+    (every, ms): (u64, u64),
     end: fn(&Error) -> bool,
     end_wait: Duration,
 ) -> i32 {
     let (mut buf, mut scratch) = (Vec::new(), Vec::new());
-    for seq in 0..n {
-        if pause_at(seq) {
-            std::thread::sleep(pause);
+    for seq in 0..n.parse().unwrap() {
+        if seq % every == 0 {
+            std::thread::sleep(Duration::from_millis(ms));
         }
         rx.recv_timeout_into(&mut buf, LONG).expect("recv");
         if let Err(e) = check(seq, &buf, &mut scratch) {
@@ -155,15 +155,7 @@ fn peer() {
         // Disconnected. Exit 0 only if every message was there once, intact, in order.
         "ring-consumer-check" => {
             let rx = Consumer::open(&args[0], &ropts()).expect("open consumer");
-            let (n, pause) = (args[1].parse().unwrap(), Duration::from_millis(2));
-            recv_paced(
-                rx,
-                n,
-                |seq| seq % 500 == 0,
-                pause,
-                Error::is_disconnected,
-                LONG,
-            )
+            recv_paced(rx, &args[1], (500, 2), Error::is_disconnected, LONG)
         }
         // args: name — duplex side B, blocking: waits for "go", then sends "message".
         "ring-on-go" => {
@@ -279,16 +271,8 @@ fn peer() {
         // messages came once each, intact, in order, and nothing after them.
         "mq-receiver-check" => {
             let q = MessageQueue::open(&args[0], &mqopts()).expect("open queue");
-            let (n, pause) = (args[1].parse().unwrap(), Duration::from_millis(2));
             let nothing_more = Duration::from_millis(200);
-            recv_paced(
-                q,
-                n,
-                |seq| seq % 100 == 0,
-                pause,
-                Error::is_timeout,
-                nothing_more,
-            )
+            recv_paced(q, &args[1], (100, 2), Error::is_timeout, nothing_more)
         }
         // args: path, count — blocking pipe writer, pausing now and then.
         "pipe-writer" => {
@@ -305,15 +289,7 @@ fn peer() {
         // messages came once each, intact, in order, then Disconnected.
         "pipe-reader-check" => {
             let rx = PipeReceiver::open(&args[0], &PipeOptions::new()).expect("open pipe");
-            let (n, pause) = (args[1].parse().unwrap(), Duration::from_millis(3));
-            recv_paced(
-                rx,
-                n,
-                |seq| seq % 500 == 0,
-                pause,
-                Error::is_disconnected,
-                LONG,
-            )
+            recv_paced(rx, &args[1], (500, 3), Error::is_disconnected, LONG)
         }
         // args: name, count — blocking publisher: waits for a subscriber, publishes
         // `count` messages with pauses, exits.

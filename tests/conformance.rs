@@ -42,10 +42,6 @@ impl Kit for RingKit {
     fn addr(place: &RingPlace) -> String {
         place.0.clone()
     }
-    fn pair(place: &RingPlace) -> (Producer, Consumer) {
-        let rx = Consumer::create(&place.0, &ring_opts()).unwrap();
-        (Producer::open(&place.0, &ring_opts()).unwrap(), rx)
-    }
     fn tx(at: At<'_, RingPlace>) -> Producer {
         let name = match at {
             At::Here(p) => p.0.clone(),
@@ -99,19 +95,9 @@ mod pipe_kit {
         const NAME: &'static str = "pipe";
         const BOUNDED: bool = true;
         const SEES_DEPARTURE: bool = true;
-        type Place = tempfile::TempDir;
         type Tx = PipeSender;
         type Rx = PipeReceiver;
-        fn place(_: &str) -> Option<tempfile::TempDir> {
-            Some(tempfile::tempdir().unwrap())
-        }
-        fn addr(place: &tempfile::TempDir) -> String {
-            place.path().to_str().unwrap().to_owned()
-        }
-        fn pair(place: &tempfile::TempDir) -> (PipeSender, PipeReceiver) {
-            let rx = Self::rx(At::Here(place));
-            (Self::tx(At::Here(place)), rx)
-        }
+        crate::dir_place!();
         fn tx(at: At<'_, tempfile::TempDir>) -> PipeSender {
             PipeSender::open(path(at), &PipeOptions::new()).unwrap()
         }
@@ -151,19 +137,9 @@ mod file_kit {
         // A log grows as long as the disk lets it.
         const BOUNDED: bool = false;
         const SEES_DEPARTURE: bool = true;
-        type Place = tempfile::TempDir;
         type Tx = LogWriter;
         type Rx = LogReader;
-        fn place(_: &str) -> Option<tempfile::TempDir> {
-            Some(tempfile::tempdir().unwrap())
-        }
-        fn addr(place: &tempfile::TempDir) -> String {
-            place.path().to_str().unwrap().to_owned()
-        }
-        fn pair(place: &tempfile::TempDir) -> (LogWriter, LogReader) {
-            let rx = Self::rx(At::Here(place));
-            (Self::tx(At::Here(place)), rx)
-        }
+        crate::dir_place!();
         fn tx(at: At<'_, tempfile::TempDir>) -> LogWriter {
             LogWriter::open(path(at), &LogOptions::new()).unwrap()
         }
@@ -292,10 +268,6 @@ mod mq_kit {
         fn addr(place: &Queues) -> String {
             place.0[0].clone()
         }
-        fn pair(place: &Queues) -> (MessageQueue, MessageQueue) {
-            let rx = Self::rx(At::Here(place));
-            (Self::tx(At::Here(place)), rx)
-        }
         fn tx(at: At<'_, Queues>) -> MessageQueue {
             MessageQueue::open_or_create(&addr_of::<MqKit>(at), &opts()).unwrap()
         }
@@ -353,10 +325,6 @@ mod redis_kit {
         }
         fn addr(place: &RedisPlace) -> String {
             place.0.clone()
-        }
-        fn pair(place: &RedisPlace) -> (StreamProducer, StreamConsumer) {
-            let rx = Self::rx(At::Here(place));
-            (Self::tx(At::Here(place)), rx)
         }
         fn tx(at: At<'_, RedisPlace>) -> StreamProducer {
             let (url, key) = split(at);

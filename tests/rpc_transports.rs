@@ -347,15 +347,9 @@ mod rows {
         const NAME: &'static str = "pipe";
         // A FIFO's writer waits for a reader.
         const EARLY_CALL: bool = false;
-        type Place = tempfile::TempDir;
         type BobTx = PipeSender;
         type BobRx = PipeReceiver;
-        fn place(_: &str) -> Option<tempfile::TempDir> {
-            Some(tempfile::tempdir().unwrap())
-        }
-        fn addr(place: &tempfile::TempDir) -> String {
-            place.path().to_str().unwrap().to_owned()
-        }
+        crate::dir_place!();
         fn bob(place: &tempfile::TempDir) -> (PipeSender, PipeReceiver) {
             bob_pipes(place.path(), false)
         }
@@ -399,15 +393,9 @@ mod rows {
     #[cfg(feature = "file")]
     impl Link for FileLink {
         const NAME: &'static str = "file";
-        type Place = tempfile::TempDir;
         type BobTx = LogWriter;
         type BobRx = LogReader;
-        fn place(_: &str) -> Option<tempfile::TempDir> {
-            Some(tempfile::tempdir().unwrap())
-        }
-        fn addr(place: &tempfile::TempDir) -> String {
-            place.path().to_str().unwrap().to_owned()
-        }
+        crate::dir_place!();
         fn bob(place: &tempfile::TempDir) -> (LogWriter, LogReader) {
             let opts = LogOptions::new();
             let rx = LogReader::open(place.path().join("rep.log"), &opts).unwrap();

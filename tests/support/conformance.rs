@@ -48,8 +48,11 @@ pub trait Kit {
     fn place(test: &str) -> Option<Self::Place>;
     /// The place as a peer's argument.
     fn addr(place: &Self::Place) -> String;
-    /// Both ends, in this process.
-    fn pair(place: &Self::Place) -> (Self::Tx, Self::Rx);
+    /// Both ends, in this process (by default the receiver first, then the sender).
+    fn pair(place: &Self::Place) -> (Self::Tx, Self::Rx) {
+        let rx = Self::rx(At::Here(place));
+        (Self::tx(At::Here(place)), rx)
+    }
     /// The sending end.
     fn tx(at: At<'_, Self::Place>) -> Self::Tx;
     /// The receiving end.

@@ -77,3 +77,18 @@ pub fn stream_opts() -> ipcring::redis::StreamOptions {
 pub fn redis_key(tag: &str) -> String {
     super::unique(tag).replace('/', "ipcring-test:")
 }
+
+/// In an `impl Kit` or `impl Link`: the meeting place is a new temporary directory, whose
+/// path is the address.
+#[macro_export]
+macro_rules! dir_place {
+    () => {
+        type Place = tempfile::TempDir;
+        fn place(_: &str) -> Option<tempfile::TempDir> {
+            Some($crate::support::setup::unique_dir("place"))
+        }
+        fn addr(place: &tempfile::TempDir) -> String {
+            place.path().to_str().unwrap().to_owned()
+        }
+    };
+}
