@@ -26,6 +26,24 @@ use ipcring::{Receiver, Sender};
 use support::setup::{current_thread, multi_thread, LONG};
 use support::{check, message, peer_role, unique, Peer};
 
+/// Runs the future `$op` under a timeout of `$us` µs again and again until a run completes,
+/// and evaluates to its output. Each run that timed out was dropped (and must have done
+/// nothing); with `$cancelled`, each adds one to it.
+macro_rules! until_done {
+    ($us:expr, $cancelled:ident, $op:expr) => {
+        loop {
+            match tokio::time::timeout(Duration::from_micros($us), $op).await {
+                Ok(r) => break r,
+                Err(_) => $cancelled += 1,
+            }
+        }
+    };
+    ($us:expr, $op:expr) => {{
+        let mut _cancelled = 0u32;
+        until_done!($us, _cancelled, $op)
+    }};
+}
+
 fn sopts(key: &str) -> SocketOptions {
     SocketOptions::new()
         .authkey(key)
@@ -114,13 +132,7 @@ async fn recv_through_cancels<R: AsyncReceiver>(rx: &mut R, n: u64) -> u32 {
                 .expect("readiness woke the receive")
                 .unwrap();
         } else {
-            loop {
-                match tokio::time::timeout(Duration::from_micros(300), rx.recv_into(&mut buf)).await
-                {
-                    Ok(r) => break r.unwrap(),
-                    Err(_) => cancelled += 1,
-                }
-            }
+            until_done!(300, cancelled, rx.recv_into(&mut buf)).unwrap();
         }
         check(seq, &buf, &mut scratch).unwrap();
     }
@@ -458,14 +470,9 @@ fn dropped_send_futures_send_whole_messages_or_nothing() {
         let mut retried = 0u32;
         for seq in 0..n {
             message(seq, &mut m);
-            loop {
-                // Cancelled sends must have sent nothing: the consumer checks that every
-                // message arrives exactly once, so a retry after a half-send would fail it.
-                match tokio::time::timeout(Duration::from_micros(200), tx.send(&m)).await {
-                    Ok(r) => break r.unwrap(),
-                    Err(_) => retried += 1,
-                }
-            }
+            // Cancelled sends must have sent nothing: the consumer checks that every
+            // message arrives exactly once, so a retry after a half-send would fail it.
+            until_done!(200, retried, tx.send(&m)).unwrap();
         }
         // The trait's timeout form on a ring nobody drains would say Timeout; here just
         // check it sends when there is room.
@@ -631,24 +638,11 @@ fn async_socket_client_against_a_blocking_listener_with_split_halves() {
         let mut scratch = Vec::new();
         for seq in 0..n {
             // Short timeouts that fire while a frame is half in: the next recv continues.
-            let got = loop {
-                match tokio::time::timeout(Duration::from_micros(300), rx.recv_into(&mut buf)).await
-                {
-                    Ok(r) => break r,
-                    Err(_) => continue,
-                }
-            };
+            let got = until_done!(300, rx.recv_into(&mut buf));
             got.unwrap();
             check(seq, &buf, &mut scratch).unwrap();
             if seq == n / 2 {
-                let got = loop {
-                    match tokio::time::timeout(Duration::from_micros(300), rx.recv_into(&mut buf))
-                        .await
-                    {
-                        Ok(r) => break r,
-                        Err(_) => continue,
-                    }
-                };
+                let got = until_done!(300, rx.recv_into(&mut buf));
                 got.unwrap();
                 assert!(buf.len() == 3 << 20 && buf.iter().all(|&b| b == 0x5A));
             }
@@ -796,13 +790,7 @@ fn async_mq_sends_cancelled_on_a_full_queue_are_whole_or_absent() {
                     .unwrap();
                 continue;
             }
-            loop {
-                match tokio::time::timeout(Duration::from_micros(200), q.send_priority(&m, 0)).await
-                {
-                    Ok(r) => break r.unwrap(),
-                    Err(_) => continue,
-                }
-            }
+            until_done!(200, q.send_priority(&m, 0)).unwrap();
         }
         child.finish(); // fails with the peer's stderr: the receiver saw a gap or a duplicate
     });
@@ -866,12 +854,7 @@ fn async_pipe_writer_started_first_waits_for_the_reader_and_loses_nothing() {
                     .unwrap();
                 continue;
             }
-            loop {
-                match tokio::time::timeout(Duration::from_micros(200), tx.send(&m)).await {
-                    Ok(r) => break r.unwrap(),
-                    Err(_) => cancelled += 1,
-                }
-            }
+            until_done!(200, cancelled, tx.send(&m)).unwrap();
         }
         tx.flush().await.unwrap();
         drop(tx);
@@ -898,14 +881,7 @@ fn async_subscriber_gets_every_broadcast_then_disconnected() {
                     .expect("the futex wake reached the task")
                     .unwrap()
             } else {
-                loop {
-                    match tokio::time::timeout(Duration::from_micros(300), sub.recv_into(&mut buf))
-                        .await
-                    {
-                        Ok(r) => break r.unwrap(),
-                        Err(_) => cancelled += 1,
-                    }
-                }
+                until_done!(300, cancelled, sub.recv_into(&mut buf)).unwrap()
             };
             assert_eq!(r, Recv::Message(seq));
             check(seq, &buf, &mut scratch).unwrap();
