@@ -1,11 +1,11 @@
 //! The async (tokio) transports between real processes: the test binary re-executes itself
 //! as the peer (blocking or async), and each test runs a tokio runtime of its own.
 
-mod common;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::time::Duration;
 
-use common::{check, message, peer_role, spawn_peer, unique};
 use ipcring::aio::broadcast::AsyncSubscriber;
 use ipcring::aio::mq::AsyncMessageQueue;
 use ipcring::aio::pipe::{AsyncPipeReceiver, AsyncPipeSender};
@@ -23,22 +23,25 @@ use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
 use ipcring::socket::{Connection, Listener, SocketOptions};
 use ipcring::Error;
 use ipcring::{Receiver, Sender};
+use support::setup::{current_thread, multi_thread, LONG};
+use support::{check, message, peer_role, unique, Peer};
 
-const LONG: Duration = Duration::from_secs(30);
-
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+/// Runs the future `$op` under a timeout of `$us` µs again and again until a run completes,
+/// and evaluates to its output. Each run that timed out was dropped (and must have done
+/// nothing); with `$cancelled`, each adds one to it.
+macro_rules! until_done {
+    ($us:expr, $cancelled:ident, $op:expr) => {
+        loop {
+            match tokio::time::timeout(Duration::from_micros($us), $op).await {
+                Ok(r) => break r,
+                Err(_) => $cancelled += 1,
+            }
+        }
+    };
+    ($us:expr, $op:expr) => {{
+        let mut _cancelled = 0u32;
+        until_done!($us, _cancelled, $op)
+    }};
 }
 
 fn sopts(key: &str) -> SocketOptions {
@@ -70,6 +73,72 @@ fn ropts() -> RingOptions {
 }
 
 /// Entry point of every peer role; a no-op in the normal test run.
+/// A blocking sender's peer role: messages 0..n, sleeping `pause` before each one
+/// `pause_at` picks (so the async receiver has to wait for readiness). Exit code 0.
+fn send_paced<S: Sender>(mut tx: S, n: u64, pause_at: fn(u64) -> bool, pause: Duration) -> i32 {
+    let mut m = Vec::new();
+    for seq in 0..n {
+        if pause_at(seq) {
+            std::thread::sleep(pause);
+        }
+        message(seq, &mut m);
+        tx.send(&m).expect("send");
+    }
+    0
+}
+
+/// A blocking receiver's peer role, slow now and then (a pause of `ms` milliseconds every
+/// `every` messages, so the async sender finds no room): exit code 0 if messages 0..n came
+/// once each, intact, in order, and then the receive waiting `end_wait` ended as `end` says
+/// (1: a bad message, 2: another end).
+fn recv_paced<R: Receiver>(
+    mut rx: R,
+    n: &str,
+    (every, ms): (u64, u64),
+    end: fn(&Error) -> bool,
+    end_wait: Duration,
+) -> i32 {
+    let (mut buf, mut scratch) = (Vec::new(), Vec::new());
+    for seq in 0..n.parse().unwrap() {
+        if seq % every == 0 {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+        rx.recv_timeout_into(&mut buf, LONG).expect("recv");
+        if let Err(e) = check(seq, &buf, &mut scratch) {
+            eprintln!("{e}");
+            return 1;
+        }
+    }
+    match rx.recv_timeout_into(&mut buf, end_wait) {
+        Err(e) if end(&e) => 0,
+        other => {
+            eprintln!("expected the end, got {other:?} ({} bytes)", buf.len());
+            2
+        }
+    }
+}
+
+/// Receives messages 0..n and checks them: even ones by a plain wait (only readiness can
+/// end it), odd ones by receives of 300 µs retried until one gets the message (many time
+/// out while the sender pauses: each dropped receive must have taken nothing). Returns how
+/// many receives were cancelled.
+async fn recv_through_cancels<R: AsyncReceiver>(rx: &mut R, n: u64) -> u32 {
+    let (mut buf, mut scratch) = (Vec::new(), Vec::new());
+    let mut cancelled = 0;
+    for seq in 0..n {
+        if seq % 2 == 0 {
+            tokio::time::timeout(LONG, rx.recv_into(&mut buf))
+                .await
+                .expect("readiness woke the receive")
+                .unwrap();
+        } else {
+            until_done!(300, cancelled, rx.recv_into(&mut buf)).unwrap();
+        }
+        check(seq, &buf, &mut scratch).unwrap();
+    }
+    cancelled
+}
+
 #[test]
 fn peer() {
     let Some((role, args)) = peer_role() else {
@@ -79,18 +148,9 @@ fn peer() {
         // args: name, count, pause_ms — blocking producer; pauses every 10 messages so the
         // async consumer has to sleep on the futex.
         "ring-producer-paced" => {
-            let mut tx = Producer::open(&args[0], &ropts()).expect("open producer");
-            let n: u64 = args[1].parse().unwrap();
+            let tx = Producer::open(&args[0], &ropts()).expect("open producer");
             let pause = Duration::from_millis(args[2].parse().unwrap());
-            let mut m = Vec::new();
-            for seq in 0..n {
-                if seq % 10 == 0 {
-                    std::thread::sleep(pause);
-                }
-                message(seq, &mut m);
-                tx.send(&m).expect("send");
-            }
-            0
+            send_paced(tx, args[1].parse().unwrap(), |seq| seq % 10 == 0, pause)
         }
         // args: name — blocking producer forever (until killed).
         "ring-producer-forever" => {
@@ -106,32 +166,8 @@ fn peer() {
         // now and then, so the async producer finds the ring full), then expects
         // Disconnected. Exit 0 only if every message was there once, intact, in order.
         "ring-consumer-check" => {
-            let mut rx = Consumer::open(&args[0], &ropts()).expect("open consumer");
-            let n: u64 = args[1].parse().unwrap();
-            let mut scratch = Vec::new();
-            let mut buf = Vec::new();
-            let mut code = 0;
-            for seq in 0..n {
-                if seq % 500 == 0 {
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-                rx.recv_into(&mut buf).expect("recv");
-                if let Err(e) = check(seq, &buf, &mut scratch) {
-                    eprintln!("{e}");
-                    code = 1;
-                    break;
-                }
-            }
-            if code == 0 {
-                match rx.recv_timeout_into(&mut buf, LONG) {
-                    Err(Error::Disconnected) => {}
-                    other => {
-                        eprintln!("expected Disconnected, got {other:?} ({} bytes)", buf.len());
-                        code = 2;
-                    }
-                }
-            }
-            code
+            let rx = Consumer::open(&args[0], &ropts()).expect("open consumer");
+            recv_paced(rx, &args[1], (500, 2), Error::is_disconnected, LONG)
         }
         // args: name — duplex side B, blocking: waits for "go", then sends "message".
         "ring-on-go" => {
@@ -234,83 +270,38 @@ fn peer() {
         }
         // args: name, count — blocking mq sender, pausing every 10 messages.
         "mq-sender" => {
-            let mut q = MessageQueue::open(&args[0], &mqopts()).expect("open queue");
-            let n: u64 = args[1].parse().unwrap();
-            let mut m = Vec::new();
-            for seq in 0..n {
-                // Pause before some odd messages (received under short timeouts) and some
-                // even ones (received by a plain wait on readiness).
-                if seq % 10 == 1 || seq % 10 == 4 {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                message(seq, &mut m);
-                q.send(&m).expect("send");
-            }
-            0
+            let q = MessageQueue::open(&args[0], &mqopts()).expect("open queue");
+            let odd_pause = |seq| seq % 10 == 1 || seq % 10 == 4;
+            send_paced(
+                q,
+                args[1].parse().unwrap(),
+                odd_pause,
+                Duration::from_millis(1),
+            )
         }
         // args: name, count — blocking mq receiver, slow now and then; exit 0 if `count`
         // messages came once each, intact, in order, and nothing after them.
         "mq-receiver-check" => {
-            let mut q = MessageQueue::open(&args[0], &mqopts()).expect("open queue");
-            let n: u64 = args[1].parse().unwrap();
-            let mut buf = Vec::new();
-            let mut scratch = Vec::new();
-            for seq in 0..n {
-                if seq % 100 == 0 {
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-                q.recv_timeout_into(&mut buf, LONG).expect("recv");
-                if let Err(e) = check(seq, &buf, &mut scratch) {
-                    eprintln!("{e}");
-                    std::process::exit(1);
-                }
-            }
-            match q.recv_timeout_into(&mut buf, Duration::from_millis(200)) {
-                Err(Error::Timeout) => 0,
-                other => {
-                    eprintln!("expected nothing more, got {other:?} ({} bytes)", buf.len());
-                    2
-                }
-            }
+            let q = MessageQueue::open(&args[0], &mqopts()).expect("open queue");
+            let nothing_more = Duration::from_millis(200);
+            recv_paced(q, &args[1], (100, 2), Error::is_timeout, nothing_more)
         }
         // args: path, count — blocking pipe writer, pausing now and then.
         "pipe-writer" => {
-            let mut tx = PipeSender::open(&args[0], &PipeOptions::new()).expect("open pipe");
-            let n: u64 = args[1].parse().unwrap();
-            let mut m = Vec::new();
-            for seq in 0..n {
-                if seq % 10 == 1 || seq % 10 == 4 {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                message(seq, &mut m);
-                tx.send(&m).expect("send");
-            }
-            0
+            let tx = PipeSender::open(&args[0], &PipeOptions::new()).expect("open pipe");
+            let odd_pause = |seq| seq % 10 == 1 || seq % 10 == 4;
+            send_paced(
+                tx,
+                args[1].parse().unwrap(),
+                odd_pause,
+                Duration::from_millis(1),
+            )
         }
         // args: path, count — blocking pipe reader, slow now and then; exit 0 if `count`
         // messages came once each, intact, in order, then Disconnected.
         "pipe-reader-check" => {
-            let mut rx = PipeReceiver::open(&args[0], &PipeOptions::new()).expect("open pipe");
-            let n: u64 = args[1].parse().unwrap();
-            let mut buf = Vec::new();
-            let mut scratch = Vec::new();
-            for seq in 0..n {
-                if seq % 500 == 0 {
-                    std::thread::sleep(Duration::from_millis(3));
-                }
-                rx.recv_timeout_into(&mut buf, LONG).expect("recv");
-                if let Err(e) = check(seq, &buf, &mut scratch) {
-                    eprintln!("{e}");
-                    std::process::exit(1);
-                }
-            }
-            match rx.recv_timeout_into(&mut buf, LONG) {
-                Err(Error::Disconnected) => 0,
-                other => {
-                    eprintln!("expected Disconnected, got {other:?} ({} bytes)", buf.len());
-                    2
-                }
-            }
+            let rx = PipeReceiver::open(&args[0], &PipeOptions::new()).expect("open pipe");
+            recv_paced(rx, &args[1], (500, 3), Error::is_disconnected, LONG)
         }
         // args: name, count — blocking publisher: waits for a subscriber, publishes
         // `count` messages with pauses, exits.
@@ -410,7 +401,7 @@ fn async_consumer_receives_every_message_from_a_blocking_producer_then_disconnec
     let rt = current_thread();
     rt.block_on(async {
         let mut rx = AsyncConsumer::create(&name, &ropts()).unwrap();
-        let mut child = spawn_peer("ring-producer-paced", &[&name, &n.to_string(), "1"], false);
+        let mut child = Peer::spawn("ring-producer-paced", &[&name, &n.to_string(), "1"]);
         let mut scratch = Vec::new();
         let mut buf = Vec::new();
         for seq in 0..n {
@@ -426,7 +417,7 @@ fn async_consumer_receives_every_message_from_a_blocking_producer_then_disconnec
             Ok(Err(Error::Disconnected)) => {}
             other => panic!("expected Disconnected, got {other:?}"),
         }
-        assert!(child.wait().unwrap().success());
+        child.finish();
     });
 }
 
@@ -436,7 +427,7 @@ fn dropped_recv_futures_lose_no_message() {
     let rt = current_thread();
     rt.block_on(async {
         let (mut tx, mut rx) = aduplex(&name, Side::A, &ropts()).unwrap();
-        let mut child = spawn_peer("ring-on-go", &[&name], false);
+        let mut child = Peer::spawn("ring-on-go", &[&name]);
         let mut buf = Vec::new();
         // The peer sends nothing before "go": every one of these times out (long enough
         // for the future to get past its spin into the futex sleep), and is dropped.
@@ -461,7 +452,7 @@ fn dropped_recv_futures_lose_no_message() {
         // And nothing more: the message came once.
         assert!(!rx.try_recv_into(&mut buf).unwrap());
         tx.send(b"bye").await.unwrap();
-        assert!(child.wait().unwrap().success());
+        child.finish();
     });
 }
 
@@ -474,28 +465,20 @@ fn dropped_send_futures_send_whole_messages_or_nothing() {
         // A small ring and a consumer that pauses: sends find it full and wait.
         let opts = RingOptions::new().capacity(4096);
         let mut tx = AsyncProducer::create(&name, &opts).unwrap();
-        let mut child = spawn_peer("ring-consumer-check", &[&name, &n.to_string()], false);
+        let mut child = Peer::spawn("ring-consumer-check", &[&name, &n.to_string()]);
         let mut m = Vec::new();
         let mut retried = 0u32;
         for seq in 0..n {
             message(seq, &mut m);
-            loop {
-                // Cancelled sends must have sent nothing: the consumer checks that every
-                // message arrives exactly once, so a retry after a half-send would fail it.
-                match tokio::time::timeout(Duration::from_micros(200), tx.send(&m)).await {
-                    Ok(r) => break r.unwrap(),
-                    Err(_) => retried += 1,
-                }
-            }
+            // Cancelled sends must have sent nothing: the consumer checks that every
+            // message arrives exactly once, so a retry after a half-send would fail it.
+            until_done!(200, retried, tx.send(&m)).unwrap();
         }
         // The trait's timeout form on a ring nobody drains would say Timeout; here just
         // check it sends when there is room.
         drop(tx);
-        let status = child.wait().unwrap();
-        assert!(
-            status.success(),
-            "consumer saw a gap, a duplicate or a torn message"
-        );
+        // Fails, with the consumer's stderr, if it saw a gap, a duplicate or a torn message.
+        child.finish();
         retried
     });
     // Not an assertion on timing: just visible in the output.
@@ -541,7 +524,7 @@ fn async_ring_echo_between_two_async_processes_with_concurrent_tasks() {
     let rt = multi_thread();
     rt.block_on(async {
         let (mut tx, mut rx) = aduplex(&name, Side::A, &ropts()).unwrap();
-        let mut child = spawn_peer("ring-async-echo", &[&name], false);
+        let mut child = Peer::spawn("ring-async-echo", &[&name]);
         let sender = tokio::spawn(async move {
             let mut m = Vec::new();
             for seq in 0..n {
@@ -569,7 +552,7 @@ fn async_ring_echo_between_two_async_processes_with_concurrent_tasks() {
         let rx = receiver.await.unwrap();
         drop(tx);
         drop(rx);
-        assert!(child.wait().unwrap().success());
+        child.finish();
     });
 }
 
@@ -579,7 +562,7 @@ fn killed_producer_is_disconnected_after_its_messages() {
     let rt = current_thread();
     rt.block_on(async {
         let mut rx = AsyncConsumer::create(&name, &ropts()).unwrap();
-        let mut child = spawn_peer("ring-producer-forever", &[&name], false);
+        let mut child = Peer::spawn("ring-producer-forever", &[&name]);
         let mut scratch = Vec::new();
         let mut buf = Vec::new();
         let mut seq = 0u64;
@@ -588,8 +571,7 @@ fn killed_producer_is_disconnected_after_its_messages() {
             check(seq, &buf, &mut scratch).unwrap();
             seq += 1;
         }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.kill();
         loop {
             match tokio::time::timeout(LONG, rx.recv_into(&mut buf)).await {
                 Ok(Ok(())) => {
@@ -627,7 +609,7 @@ fn async_socket_client_against_a_blocking_listener_with_split_halves() {
     let n = 2000u64;
     let rt = multi_thread();
     rt.block_on(async {
-        let mut child = spawn_peer("sock-echo", &[&addr, "k1"], false);
+        let mut child = Peer::spawn("sock-echo", &[&addr, "k1"]);
         let conn = AsyncConnection::connect(addr.as_str(), &sopts("k1"))
             .await
             .unwrap();
@@ -656,24 +638,11 @@ fn async_socket_client_against_a_blocking_listener_with_split_halves() {
         let mut scratch = Vec::new();
         for seq in 0..n {
             // Short timeouts that fire while a frame is half in: the next recv continues.
-            let got = loop {
-                match tokio::time::timeout(Duration::from_micros(300), rx.recv_into(&mut buf)).await
-                {
-                    Ok(r) => break r,
-                    Err(_) => continue,
-                }
-            };
+            let got = until_done!(300, rx.recv_into(&mut buf));
             got.unwrap();
             check(seq, &buf, &mut scratch).unwrap();
             if seq == n / 2 {
-                let got = loop {
-                    match tokio::time::timeout(Duration::from_micros(300), rx.recv_into(&mut buf))
-                        .await
-                    {
-                        Ok(r) => break r,
-                        Err(_) => continue,
-                    }
-                };
+                let got = until_done!(300, rx.recv_into(&mut buf));
                 got.unwrap();
                 assert!(buf.len() == 3 << 20 && buf.iter().all(|&b| b == 0x5A));
             }
@@ -682,7 +651,7 @@ fn async_socket_client_against_a_blocking_listener_with_split_halves() {
         assert!(!rx.try_recv_into(&mut buf).unwrap());
         drop(tx);
         drop(rx);
-        assert!(child.wait().unwrap().success());
+        child.finish();
     });
 }
 
@@ -692,15 +661,15 @@ fn async_listener_serves_blocking_clients_and_refuses_a_wrong_key() {
     let rt = current_thread();
     rt.block_on(async {
         let listener = AsyncListener::bind(addr.as_str(), &sopts("k2")).unwrap();
-        let mut bad = spawn_peer("sock-wrong-key", &[&addr], false);
+        let mut bad = Peer::spawn("sock-wrong-key", &[&addr]);
         match listener.accept().await {
             Err(Error::Auth(_)) => {}
             other => panic!("expected Auth, got {:?}", other.map(|_| ())),
         }
-        assert!(bad.wait().unwrap().success());
+        bad.finish();
         // The listener still serves; two clients at once, each on its own task.
-        let mut c1 = spawn_peer("sock-client", &[&addr, "k2", "500"], false);
-        let mut c2 = spawn_peer("sock-client", &[&addr, "k2", "500"], false);
+        let mut c1 = Peer::spawn("sock-client", &[&addr, "k2", "500"]);
+        let mut c2 = Peer::spawn("sock-client", &[&addr, "k2", "500"]);
         let mut tasks = Vec::new();
         for _ in 0..2 {
             let mut conn = listener.accept().await.unwrap();
@@ -718,8 +687,8 @@ fn async_listener_serves_blocking_clients_and_refuses_a_wrong_key() {
         for t in tasks {
             t.await.unwrap();
         }
-        assert!(c1.wait().unwrap().success());
-        assert!(c2.wait().unwrap().success());
+        c1.finish();
+        c2.finish();
     });
 }
 
@@ -730,10 +699,9 @@ fn cancelled_socket_sends_are_whole_or_absent() {
     let size = 256 * 1024;
     let rt = current_thread();
     let (sent_on_cancel, retried) = rt.block_on(async {
-        let mut child = spawn_peer(
+        let mut child = Peer::spawn(
             "sock-slow-sink",
             &[&addr, "k3", &n.to_string(), &size.to_string()],
-            false,
         );
         let mut conn = AsyncConnection::connect(addr.as_str(), &sopts("k3"))
             .await
@@ -759,10 +727,7 @@ fn cancelled_socket_sends_are_whole_or_absent() {
         }
         conn.flush().await.unwrap();
         drop(conn);
-        assert!(
-            child.wait().unwrap().success(),
-            "the sink saw a torn, missing or doubled frame"
-        );
+        child.finish(); // fails with the peer's stderr: the sink saw a torn, missing or doubled frame
         (sent_on_cancel, retried)
     });
     eprintln!("{sent_on_cancel} sends cancelled after their first byte, {retried} before it");
@@ -775,32 +740,10 @@ fn async_mq_receives_from_a_blocking_sender_through_cancelled_waits() {
     let rt = current_thread();
     rt.block_on(async {
         let mut q = AsyncMessageQueue::create(&name, &mqopts()).unwrap();
-        let mut child = spawn_peer("mq-sender", &[&name, &n.to_string()], false);
+        let mut child = Peer::spawn("mq-sender", &[&name, &n.to_string()]);
+        let cancelled = recv_through_cancels(&mut q, n).await;
         let mut buf = Vec::new();
-        let mut scratch = Vec::new();
-        let mut cancelled = 0u32;
-        for seq in 0..n {
-            if seq % 2 == 0 {
-                // A plain wait: only the queue's readiness can end it.
-                tokio::time::timeout(LONG, q.recv_into(&mut buf))
-                    .await
-                    .expect("readiness woke the receive")
-                    .unwrap();
-                check(seq, &buf, &mut scratch).unwrap();
-                continue;
-            }
-            loop {
-                // Many of these time out while the sender pauses: each dropped receive
-                // must have taken nothing.
-                match tokio::time::timeout(Duration::from_micros(300), q.recv_into(&mut buf)).await
-                {
-                    Ok(r) => break r.unwrap(),
-                    Err(_) => cancelled += 1,
-                }
-            }
-            check(seq, &buf, &mut scratch).unwrap();
-        }
-        assert!(child.wait().unwrap().success());
+        child.finish();
         // The sender has gone and everything it sent was received.
         assert!(q.try_recv_into(&mut buf).unwrap_err().is_disconnected());
         eprintln!("{cancelled} receives cancelled");
@@ -836,7 +779,7 @@ fn async_mq_sends_cancelled_on_a_full_queue_are_whole_or_absent() {
         );
         // Now with a slow receiver in another process, every send under a short timeout,
         // retried when it timed out.
-        let mut child = spawn_peer("mq-receiver-check", &[&name, &n.to_string()], false);
+        let mut child = Peer::spawn("mq-receiver-check", &[&name, &n.to_string()]);
         for seq in 0..n {
             message(seq, &mut m);
             if seq % 2 == 0 {
@@ -847,18 +790,9 @@ fn async_mq_sends_cancelled_on_a_full_queue_are_whole_or_absent() {
                     .unwrap();
                 continue;
             }
-            loop {
-                match tokio::time::timeout(Duration::from_micros(200), q.send_priority(&m, 0)).await
-                {
-                    Ok(r) => break r.unwrap(),
-                    Err(_) => continue,
-                }
-            }
+            until_done!(200, q.send_priority(&m, 0)).unwrap();
         }
-        assert!(
-            child.wait().unwrap().success(),
-            "the receiver saw a gap or a duplicate"
-        );
+        child.finish(); // fails with the peer's stderr: the receiver saw a gap or a duplicate
     });
 }
 
@@ -885,32 +819,13 @@ fn async_pipe_reader_started_first_gets_every_message_then_disconnected() {
                     .is_err()
             );
         }
-        let mut child = spawn_peer("pipe-writer", &[&path, &n.to_string()], false);
-        let mut scratch = Vec::new();
-        let mut cancelled = 0u32;
-        for seq in 0..n {
-            if seq % 2 == 0 {
-                tokio::time::timeout(LONG, rx.recv_into(&mut buf))
-                    .await
-                    .expect("readiness woke the receive")
-                    .unwrap();
-            } else {
-                loop {
-                    match tokio::time::timeout(Duration::from_micros(300), rx.recv_into(&mut buf))
-                        .await
-                    {
-                        Ok(r) => break r.unwrap(),
-                        Err(_) => cancelled += 1,
-                    }
-                }
-            }
-            check(seq, &buf, &mut scratch).unwrap();
-        }
+        let mut child = Peer::spawn("pipe-writer", &[&path, &n.to_string()]);
+        let cancelled = recv_through_cancels(&mut rx, n).await;
         match tokio::time::timeout(LONG, rx.recv_into(&mut buf)).await {
             Ok(Err(Error::Disconnected)) => {}
             other => panic!("expected Disconnected, got {other:?}"),
         }
-        assert!(child.wait().unwrap().success());
+        child.finish();
         eprintln!("{cancelled} receives cancelled");
     });
 }
@@ -928,7 +843,7 @@ fn async_pipe_writer_started_first_waits_for_the_reader_and_loses_nothing() {
         assert!(tokio::time::timeout(Duration::from_millis(20), tx.send(&m))
             .await
             .is_err());
-        let mut child = spawn_peer("pipe-reader-check", &[&path, &n.to_string()], false);
+        let mut child = Peer::spawn("pipe-reader-check", &[&path, &n.to_string()]);
         let mut cancelled = 0u32;
         for seq in 0..n {
             message(seq, &mut m);
@@ -939,19 +854,11 @@ fn async_pipe_writer_started_first_waits_for_the_reader_and_loses_nothing() {
                     .unwrap();
                 continue;
             }
-            loop {
-                match tokio::time::timeout(Duration::from_micros(200), tx.send(&m)).await {
-                    Ok(r) => break r.unwrap(),
-                    Err(_) => cancelled += 1,
-                }
-            }
+            until_done!(200, cancelled, tx.send(&m)).unwrap();
         }
         tx.flush().await.unwrap();
         drop(tx);
-        assert!(
-            child.wait().unwrap().success(),
-            "the reader saw a gap, a duplicate or a torn message"
-        );
+        child.finish(); // fails with the peer's stderr: the reader saw a gap, a duplicate or a torn message
         eprintln!("{cancelled} sends cancelled");
     });
 }
@@ -962,7 +869,7 @@ fn async_subscriber_gets_every_broadcast_then_disconnected() {
     let n = 2000u64;
     let rt = current_thread();
     rt.block_on(async {
-        let mut child = spawn_peer("bc-publisher", &[&name, &n.to_string()], false);
+        let mut child = Peer::spawn("bc-publisher", &[&name, &n.to_string()]);
         let mut sub = AsyncSubscriber::open(&name, &bcopts()).unwrap();
         let mut buf = Vec::new();
         let mut scratch = Vec::new();
@@ -974,14 +881,7 @@ fn async_subscriber_gets_every_broadcast_then_disconnected() {
                     .expect("the futex wake reached the task")
                     .unwrap()
             } else {
-                loop {
-                    match tokio::time::timeout(Duration::from_micros(300), sub.recv_into(&mut buf))
-                        .await
-                    {
-                        Ok(r) => break r.unwrap(),
-                        Err(_) => cancelled += 1,
-                    }
-                }
+                until_done!(300, cancelled, sub.recv_into(&mut buf)).unwrap()
             };
             assert_eq!(r, Recv::Message(seq));
             check(seq, &buf, &mut scratch).unwrap();
@@ -990,7 +890,7 @@ fn async_subscriber_gets_every_broadcast_then_disconnected() {
             Ok(Err(Error::Disconnected)) => {}
             other => panic!("expected Disconnected, got {other:?}"),
         }
-        assert!(child.wait().unwrap().success());
+        child.finish();
         eprintln!("{cancelled} receives cancelled");
     });
 }
@@ -1001,7 +901,7 @@ fn async_seqlock_reader_follows_a_writer_in_another_process() {
     let n = 500u64;
     let rt = current_thread();
     rt.block_on(async {
-        let mut child = spawn_peer("sl-writer", &[&name, &n.to_string()], false);
+        let mut child = Peer::spawn("sl-writer", &[&name, &n.to_string()]);
         let opts = SeqlockOptions::new().open_timeout(LONG);
         let mut r = AsyncReader::from(Reader::<[u64; 2]>::open(&name, &opts).unwrap());
         let mut last = 0u64;
@@ -1034,7 +934,7 @@ fn async_seqlock_reader_follows_a_writer_in_another_process() {
             }
         }
         assert_eq!(last, n, "the last write was seen before Disconnected");
-        assert!(child.wait().unwrap().success());
+        child.finish();
     });
 }
 
@@ -1043,7 +943,7 @@ fn async_rpc_client_many_tasks_over_one_connection() {
     let addr = sock_addr("aio-rpc");
     let rt = multi_thread();
     rt.block_on(async {
-        let mut child = spawn_peer("rpc-server", &[&addr], false);
+        let mut child = Peer::spawn("rpc-server", &[&addr]);
         let (tx, rx) = AsyncConnection::connect(addr.as_str(), &sopts("k-rpc"))
             .await
             .unwrap()
@@ -1093,7 +993,7 @@ fn async_rpc_client_many_tasks_over_one_connection() {
         assert_eq!(r, 2);
         assert_eq!(client.in_flight(), 0);
         drop(client);
-        assert!(child.wait().unwrap().success());
+        child.finish();
     });
 }
 
@@ -1137,8 +1037,8 @@ fn every_future_is_send() {
 fn many_waiting_rings_share_one_waker_thread() {
     use std::io::BufRead;
     let prefix = unique("aio-many");
-    let mut child = spawn_peer("many-waiters", &[&prefix, "150"], true);
-    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut child = Peer::spawn_piped("many-waiters", &[&prefix, "150"]);
+    let out = child.take_stdout();
     let mut threads = None;
     let mut ok = false;
     for line in out.lines() {
@@ -1149,7 +1049,7 @@ fn many_waiting_rings_share_one_waker_thread() {
         }
         ok |= line == "OK";
     }
-    assert!(child.wait().unwrap().success());
+    child.finish();
     assert!(ok, "every waiting task got its message");
     let threads = threads.unwrap();
     eprintln!("{threads} threads with 150 rings waited on");

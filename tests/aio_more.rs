@@ -6,12 +6,12 @@
 //! The Redis tests need `IPCRING_TEST_REDIS_URL` (`.ci/steps/70-redis.sh` sets it); without
 //! it they print a SKIPPED line saying why and return.
 
-mod common;
+#[path = "support/mod.rs"]
+mod support;
 
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::time::Duration;
 
-use common::{check, message, peer_role, spawn_peer, unique};
 use ipcring::aio::file::{AsyncLogReader, AsyncLogWriter};
 use ipcring::aio::redis::{AsyncPublisher, AsyncStreamConsumer, AsyncSubscriber};
 use ipcring::aio::signal::AsyncListener;
@@ -22,8 +22,8 @@ use ipcring::redis::{
 };
 use ipcring::signal::{Signal, SignalOptions};
 use ipcring::{Error, Receiver, Sender};
-
-const URL_VAR: &str = "IPCRING_TEST_REDIS_URL";
+use support::setup::{current_thread, multi_thread};
+use support::{check, loud, message, peer_role, redis_url, unique, Peer};
 
 /// Held by the signal test while another process signals this one, and by the Redis tests:
 /// a signal caught by a thread blocked in a Redis read interrupts it (EINTR), which is
@@ -34,27 +34,6 @@ fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     SIGNALLED.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Writes straight to stderr: `eprintln!` would be captured (hidden) by the test harness.
-fn loud(msg: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{msg}");
-}
-
 /// A line to the parent, written straight to stdout and flushed.
 fn say(what: &str) {
     use std::io::Write;
@@ -62,20 +41,6 @@ fn say(what: &str) {
     // On a line of its own: the harness has written "test peer ... " without a newline.
     writeln!(o, "\n{what}").unwrap();
     o.flush().unwrap();
-}
-
-fn redis_url(test: &str) -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            loud(&format!(
-                "\n*** SKIPPED redis test {test}: {URL_VAR} is not set, so there is no \
-                 redis-server to test against. Run .ci/steps/70-redis.sh (or start one with \
-                 scripts/redis-test-server.sh and set {URL_VAR}). ***\n"
-            ));
-            None
-        }
-    }
 }
 
 fn sig_opts(dir: &str) -> SignalOptions {
@@ -229,7 +194,7 @@ fn signal_async_listener_cancel_then_recv_between_processes() {
             assert!(e.is_timeout());
         }
         let pid = std::process::id().to_string();
-        let mut child = spawn_peer("sig_send", &[&pid, &n.to_string(), &dir_s], false);
+        let mut child = Peer::spawn("sig_send", &[&pid, &n.to_string(), &dir_s]);
         // ...then every value once, with receives cancelled all along. (Not checked in
         // order: the harness's other threads leave the signals unblocked, so some arrive
         // through the fallback handler, whose order against the signalfd is not kept.)
@@ -258,7 +223,7 @@ fn signal_async_listener_cancel_then_recv_between_processes() {
             (0..n).collect::<Vec<_>>(),
             "after {cancelled} cancelled"
         );
-        assert!(child.wait().unwrap().success());
+        child.finish();
         assert!(l.try_recv().unwrap().is_none());
         loud(&format!(
             "signal: {n} values, {cancelled} receives cancelled"
@@ -277,13 +242,9 @@ fn file_async_reader_from_blocking_writer_process() {
         // No writer yet: a timed-out receive, then the messages.
         let e = r.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
         assert!(e.is_timeout());
-        let mut child = spawn_peer(
-            "log_write",
-            &[path.to_str().unwrap(), &n.to_string()],
-            false,
-        );
+        let mut child = Peer::spawn("log_write", &[path.to_str().unwrap(), &n.to_string()]);
         let cancelled = recv_all_with_cancels(&mut r, n).await;
-        assert!(child.wait().unwrap().success());
+        child.finish();
         // Everything read and the writer gone (exited): disconnected.
         let e = r.recv().await.unwrap_err();
         assert!(e.is_disconnected(), "{e}");
@@ -299,8 +260,8 @@ fn file_async_writer_to_blocking_reader_process() {
     let path = dir.path().join("b.log");
     let n = 300u64;
     // The reader creates the log and says when it is open, so it reads from the start.
-    let mut child = spawn_peer("log_read", &[path.to_str().unwrap()], true);
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut child = Peer::spawn_piped("log_read", &[path.to_str().unwrap()]);
+    let mut out = child.take_stdout();
     assert_eq!(line_starting(&mut out, &["ready"]), "ready");
     let rt = multi_thread();
     rt.block_on(async {
@@ -319,7 +280,7 @@ fn file_async_writer_to_blocking_reader_process() {
         w.close().await.unwrap();
     });
     assert_eq!(line_starting(&mut out, &["got", "bad"]), format!("got {n}"));
-    assert!(child.wait().unwrap().success());
+    child.finish();
 }
 
 #[test]
@@ -340,7 +301,7 @@ fn redis_async_stream_consumer_from_blocking_producer_process() {
         .unwrap();
         let e = rx.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
         assert!(e.is_timeout());
-        let mut child = spawn_peer("stream_add", &[&url, &key, &n.to_string()], false);
+        let mut child = Peer::spawn("stream_add", &[&url, &key, &n.to_string()]);
         // Plain receives: with receives cancelled all along, one run in five lost an entry
         // (cause not found yet; see the AsyncStreamConsumer docs).
         let mut scratch = Vec::new();
@@ -349,7 +310,7 @@ fn redis_async_stream_consumer_from_blocking_producer_process() {
             check(seq, &m, &mut scratch).unwrap();
         }
         let cancelled = 0;
-        assert!(child.wait().unwrap().success());
+        child.finish();
         let mut buf = Vec::new();
         assert!(!rx.try_recv_into(&mut buf).unwrap());
         loud(&format!(
@@ -366,8 +327,8 @@ fn redis_async_publisher_to_blocking_subscriber_process() {
     let _x = exclusive();
     let channel = unique("aio-pub");
     let n = 100u64;
-    let mut child = spawn_peer("sub_read", &[&url, &channel, &n.to_string()], true);
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut child = Peer::spawn_piped("sub_read", &[&url, &channel, &n.to_string()]);
+    let mut out = child.take_stdout();
     assert_eq!(line_starting(&mut out, &["ready"]), "ready");
     let rt = current_thread();
     rt.block_on(async {
@@ -390,7 +351,7 @@ fn redis_async_publisher_to_blocking_subscriber_process() {
         tx.settle().await.unwrap();
     });
     assert_eq!(line_starting(&mut out, &["got", "bad"]), format!("got {n}"));
-    assert!(child.wait().unwrap().success());
+    child.finish();
 }
 
 #[test]

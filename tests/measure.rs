@@ -1,10 +1,11 @@
 //! The floors of `ipcring::measure` between two real processes: the test binary
 //! re-executes itself as the peer.
 
-mod common;
+#[path = "support/mod.rs"]
+mod support;
 
-use common::{peer_role, spawn_peer, unique};
 use ipcring::measure;
+use support::{peer_role, unique, Peer};
 
 /// Entry point of every peer role; a no-op in the normal test run.
 #[test]
@@ -33,18 +34,18 @@ fn check(stats: measure::Stats, iters: usize) {
 #[test]
 fn spin_floor_between_processes() {
     let name = unique("floor1");
-    let mut c = spawn_peer("floor-spin", &[&name], false);
+    let mut c = Peer::spawn("floor-spin", &[&name]);
     let s = measure::floor_spin(&name, 20_000).expect("floor");
-    assert!(c.wait().unwrap().success(), "peer failed");
+    c.finish();
     check(s, 20_000);
 }
 
 #[test]
 fn split_floor_between_processes() {
     let name = unique("floor2");
-    let mut c = spawn_peer("floor-split", &[&name], false);
+    let mut c = Peer::spawn("floor-split", &[&name]);
     let s = measure::floor_spin_split(&name, 20_000).expect("floor");
-    assert!(c.wait().unwrap().success(), "peer failed");
+    c.finish();
     check(s, 20_000);
 }
 
@@ -66,12 +67,9 @@ fn records_floor_between_processes() {
     for size in [0usize, 13, 64, 1000] {
         let name = unique("floor4");
         let iters = measure::RECORDS_LANE / (8 + size.div_ceil(8) * 8) * 2 + 1000;
-        let mut c = spawn_peer("floor-records", &[&name, &size.to_string()], false);
+        let mut c = Peer::spawn("floor-records", &[&name, &size.to_string()]);
         let s = measure::floor_records(&name, size, iters).expect("floor");
-        assert!(
-            c.wait().unwrap().success(),
-            "peer failed for {size}-byte records"
-        );
+        c.finish();
         check(s, iters);
     }
 }

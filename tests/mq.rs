@@ -1,16 +1,17 @@
 //! Multi-process tests of POSIX message queues: this test binary re-executes itself in a
-//! peer role (`peer_role`, selected by IPCRING_MQ_ROLE).
+//! peer role (`peer`, through `support::Peer`).
 #![cfg(all(feature = "mq", target_os = "linux"))]
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, ChildStdout, Command, Stdio};
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ipcring::mq::{MessageQueue, MqOptions};
 use ipcring::{Error, Receiver, Sender};
+use support::{peer_role, Peer};
 
-const ROLE: &str = "IPCRING_MQ_ROLE";
 const COUNT: u32 = 3000;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -38,60 +39,18 @@ fn message(seq: u32) -> Vec<u8> {
     v
 }
 
-struct Peer {
-    child: Child,
-    out: BufReader<ChildStdout>,
+/// Peer `role` on queue `name`, its stdout piped.
+fn spawn(role: &str, name: &str) -> Peer {
+    Peer::spawn_piped(role, &[name])
 }
 
-impl Peer {
-    fn spawn(role: &str, name: &str) -> Peer {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "peer_role", "--nocapture", "--test-threads", "1"])
-            .env(ROLE, role)
-            .env("IPCRING_MQ_NAME", name)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        Peer { child, out }
-    }
-
-    fn wait_line(&mut self, needle: &str) {
-        let mut line = String::new();
-        loop {
-            line.clear();
-            assert!(
-                self.out.read_line(&mut line).unwrap() > 0,
-                "peer exited before printing {needle:?}"
-            );
-            if line.contains(needle) {
-                return;
-            }
-        }
-    }
-
-    fn finish(mut self) {
-        let mut rest = String::new();
-        self.out.read_to_string(&mut rest).unwrap();
-        let st = self.child.wait().unwrap();
-        assert!(st.success(), "peer failed: {st}\n{rest}");
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The peer roles. Does nothing unless IPCRING_MQ_ROLE is set.
+/// The peer roles. Does nothing unless run as a peer.
 #[test]
-fn peer_role() {
-    let Ok(role) = std::env::var(ROLE) else {
+fn peer() {
+    let Some((role, args)) = peer_role() else {
         return;
     };
-    let name = std::env::var("IPCRING_MQ_NAME").unwrap();
+    let name = args[0].clone();
     let mut q = MessageQueue::open(&name, &MqOptions::new()).unwrap();
     match role.as_str() {
         "sender" => {
@@ -126,14 +85,14 @@ fn order_and_integrity_between_processes() {
     let name = unique("order");
     let mut q =
         MessageQueue::create(&name, &MqOptions::new().max_messages(10).message_size(8192)).unwrap();
-    let peer = Peer::spawn("sender", &name);
+    let mut peer = spawn("sender", &name);
     let mut buf = Vec::new();
     for seq in 0..COUNT {
         q.recv_timeout_into(&mut buf, Duration::from_secs(60))
             .unwrap();
         assert_eq!(buf, message(seq), "message {seq} differs");
     }
-    peer.finish();
+    peer.finish_output();
     // The sender has gone and everything it sent was received.
     assert!(q.try_recv_into(&mut buf).unwrap_err().is_disconnected());
 }
@@ -141,7 +100,7 @@ fn order_and_integrity_between_processes() {
 /// Kills `peer` from another thread a little later, so that this thread is most likely
 /// blocked in a wait when the peer dies (if not, the result must be the same).
 fn kill_soon(peer: &Peer) -> std::thread::JoinHandle<()> {
-    let pid = peer.child.id() as libc::pid_t;
+    let pid = peer.id() as libc::pid_t;
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(150));
         // SAFETY: plain syscall; the child is not reaped before this thread is joined.
@@ -155,7 +114,7 @@ fn kill_soon(peer: &Peer) -> std::thread::JoinHandle<()> {
 fn blocked_receiver_gets_everything_then_disconnected_when_the_sender_is_killed() {
     let name = unique("rxdead");
     let mut q = MessageQueue::create(&name, &MqOptions::new()).unwrap();
-    let mut peer = Peer::spawn("send_then_hang", &name);
+    let mut peer = spawn("send_then_hang", &name);
     peer.wait_line("SENT");
     for seq in 0..5 {
         assert_eq!(q.recv().unwrap(), message(seq));
@@ -186,7 +145,7 @@ fn blocked_sender_gets_disconnected_when_the_receiver_is_killed() {
     let name = unique("txdead");
     let mut q =
         MessageQueue::create(&name, &MqOptions::new().max_messages(2).message_size(8192)).unwrap();
-    let mut peer = Peer::spawn("receive_one_then_hang", &name);
+    let mut peer = spawn("receive_one_then_hang", &name);
     peer.wait_line("READY");
     for seq in 0..3 {
         q.send(&message(seq)).unwrap();
@@ -206,10 +165,9 @@ fn blocked_sender_gets_disconnected_when_the_receiver_is_killed() {
 fn liveness_off_waits_for_the_timeout() {
     let name = unique("nolive");
     let mut q = MessageQueue::create(&name, &MqOptions::new().liveness(false)).unwrap();
-    let mut peer = Peer::spawn("send_then_hang", &name);
+    let mut peer = spawn("send_then_hang", &name);
     peer.wait_line("SENT");
-    peer.child.kill().unwrap();
-    peer.child.wait().unwrap();
+    peer.kill();
     for _ in 0..5 {
         q.recv().unwrap();
     }
@@ -232,7 +190,7 @@ fn async_receiver_gets_disconnected_when_the_sender_is_killed() {
         .unwrap();
     rt.block_on(async {
         let mut q = AsyncMessageQueue::create(&name, &MqOptions::new()).unwrap();
-        let mut peer = Peer::spawn("send_then_hang", &name);
+        let mut peer = spawn("send_then_hang", &name);
         peer.wait_line("SENT");
         let mut buf = Vec::new();
         for seq in 0..5 {
@@ -251,10 +209,9 @@ fn async_receiver_gets_disconnected_when_the_sender_is_killed() {
 fn messages_outlive_a_killed_sender() {
     let name = unique("killed");
     let mut q = MessageQueue::create(&name, &MqOptions::new()).unwrap();
-    let mut peer = Peer::spawn("send_then_hang", &name);
+    let mut peer = spawn("send_then_hang", &name);
     peer.wait_line("SENT");
-    peer.child.kill().unwrap();
-    peer.child.wait().unwrap();
+    peer.kill();
     for seq in 0..5 {
         assert_eq!(
             q.recv_timeout(Duration::from_secs(10)).unwrap(),

@@ -3,17 +3,16 @@
 //! peer role). Readers check every snapshot word by word; subscribers check every message's
 //! number, length and checksum, and that delivered + lagged adds up to what was published.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, Command, Stdio};
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use ipcring::broadcast::{BroadcastOptions, Publisher, Recv, Start, Subscriber};
 use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
 use ipcring::Error;
-
-const ROLE: &str = "IPCRING_OWMR_ROLE";
-const NAME: &str = "IPCRING_OWMR_NAME";
+use support::{peer_role, Peer};
 
 /// 1 KiB value: every word carries the same counter (the version that wrote it).
 const WORDS: usize = 128;
@@ -28,32 +27,16 @@ fn unique(tag: &str) -> String {
     )
 }
 
-fn spawn(role: &str, name: &str) -> (Child, BufReader<ChildStdout>) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "peer_role", "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .env(NAME, name)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn peer");
-    let out = BufReader::new(child.stdout.take().unwrap());
-    (child, out)
+fn spawn(role: &str, name: &str) -> Peer {
+    Peer::spawn_piped(role, &[name])
 }
 
-/// Reads the child's stdout until a line holding `prefix`; returns it from `prefix` on.
-fn line_with(out: &mut BufReader<ChildStdout>, prefix: &str) -> String {
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let n = out.read_line(&mut line).unwrap();
-        assert!(n > 0, "peer closed its output before printing {prefix:?}");
-        // libtest prints "test peer_role ... " without a newline before the test runs,
-        // so the marker may follow it on the same line.
-        if let Some(at) = line.find(prefix) {
-            return line[at..].trim().to_owned();
-        }
-    }
+/// Reads the peer's stdout until a line holding `prefix`; returns it from `prefix` on
+/// (libtest prints "test peer ... " without a newline before the test runs, so the marker
+/// may follow it on the same line).
+fn line_with(peer: &mut Peer, prefix: &str) -> String {
+    let line = peer.wait_line(prefix);
+    line[line.find(prefix).unwrap()..].trim().to_owned()
 }
 
 fn field(line: &str, key: &str) -> u64 {
@@ -66,11 +49,11 @@ fn field(line: &str, key: &str) -> u64 {
 
 /// The peer side: does nothing unless started by one of the tests below.
 #[test]
-fn peer_role() {
-    let Ok(role) = std::env::var(ROLE) else {
+fn peer() {
+    let Some((role, args)) = peer_role() else {
         return;
     };
-    let name = std::env::var(NAME).unwrap();
+    let name = args[0].clone();
     match role.as_str() {
         "seq-reader" => seq_reader(&name),
         "bc-sub" => bc_subscriber(&name, false),
@@ -136,8 +119,8 @@ fn seqlock_readers_in_other_processes_never_see_a_torn_value() {
     let name = unique("seq");
     let mut w = Writer::<Value>::create(&name, &SeqlockOptions::new()).unwrap();
     let mut peers: Vec<_> = (0..3).map(|_| spawn("seq-reader", &name)).collect();
-    for (_, out) in peers.iter_mut() {
-        line_with(out, "@ready");
+    for peer in peers.iter_mut() {
+        line_with(peer, "@ready");
     }
     let start = Instant::now();
     let mut version = 0;
@@ -150,10 +133,10 @@ fn seqlock_readers_in_other_processes_never_see_a_torn_value() {
         }
     }
     drop(w); // readers blocked in wait_changed see Disconnected
-    for (mut child, mut out) in peers {
-        let line = line_with(&mut out, "@result");
+    for mut child in peers {
+        let line = line_with(&mut child, "@result");
         eprintln!("peer: {line}");
-        assert!(child.wait().unwrap().success(), "reader failed: {line}");
+        child.finish();
         assert_eq!(field(&line, "last"), version, "{line}");
         assert!(field(&line, "reads") > 0);
     }
@@ -230,8 +213,8 @@ fn broadcast_subscribers_in_other_processes_count_every_message() {
     let mut p = Publisher::create(&name, &opts).unwrap();
     let roles = ["bc-sub", "bc-sub", "bc-sub-slow"];
     let mut peers: Vec<_> = roles.iter().map(|r| spawn(r, &name)).collect();
-    for (_, out) in peers.iter_mut() {
-        line_with(out, "@ready");
+    for peer in peers.iter_mut() {
+        line_with(peer, "@ready");
     }
     let total = 100_000u64;
     for i in 0..total {
@@ -241,10 +224,10 @@ fn broadcast_subscribers_in_other_processes_count_every_message() {
         }
     }
     drop(p); // subscribers drain what is held, then see Disconnected
-    for (mut child, mut out) in peers {
-        let line = line_with(&mut out, "@result");
+    for mut child in peers {
+        let line = line_with(&mut child, "@result");
         eprintln!("peer: {line}");
-        assert!(child.wait().unwrap().success(), "subscriber failed: {line}");
+        child.finish();
         assert_eq!(field(&line, "first"), 0, "{line}");
         assert_eq!(
             field(&line, "delivered") + field(&line, "lagged"),
@@ -272,8 +255,8 @@ fn bc_publish_then_hang(name: &str) {
 #[test]
 fn killed_publisher_is_seen_by_a_blocked_subscriber() {
     let name = unique("kill");
-    let (mut child, mut out) = spawn("bc-pub-then-hang", &name);
-    line_with(&mut out, "@ready");
+    let mut child = spawn("bc-pub-then-hang", &name);
+    line_with(&mut child, "@ready");
     let mut s = Subscriber::open(&name, &BroadcastOptions::new().start(Start::Oldest)).unwrap();
     let mut buf = Vec::new();
     for i in 0..3 {
@@ -282,8 +265,7 @@ fn killed_publisher_is_seen_by_a_blocked_subscriber() {
     }
     let killer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(50));
-        child.kill().unwrap();
-        child.wait().unwrap()
+        child.kill();
     });
     // Blocked (spinning, then on the futex) when the publisher dies: Disconnected, not
     // the timeout.
@@ -305,16 +287,15 @@ fn seq_write_then_hang(name: &str) {
 #[test]
 fn killed_writer_is_seen_by_a_reader_waiting_for_a_change() {
     let name = unique("seqkill");
-    let (mut child, mut out) = spawn("seq-writer-then-hang", &name);
-    line_with(&mut out, "@ready");
+    let mut child = spawn("seq-writer-then-hang", &name);
+    line_with(&mut child, "@ready");
     let r = Reader::<Value>::open(&name, &SeqlockOptions::new()).unwrap();
     let s = r.read().unwrap();
     check_value(&s.value, s.version);
     assert_eq!(s.version, 1);
     let killer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(50));
-        child.kill().unwrap();
-        child.wait().unwrap()
+        child.kill();
     });
     let e = r.wait_changed(1, Duration::from_secs(20));
     assert!(

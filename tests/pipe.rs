@@ -1,40 +1,21 @@
 //! Named pipe between real processes: this test binary re-executes itself as the peer
-//! (`peer` below acts only when `IPCRING_PIPE_ROLE` is set).
+//! (`peer` below, through `support::Peer`).
 #![cfg(feature = "pipe")]
+
+#[path = "support/mod.rs"]
+mod support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
 use ipcring::{Error, Receiver, Sender};
+use support::setup::unique_dir;
+use support::{peer_role, Peer};
 
-const ROLE: &str = "IPCRING_PIPE_ROLE";
-const PATH: &str = "IPCRING_PIPE_PATH";
-const COUNT: &str = "IPCRING_PIPE_COUNT";
-
-fn unique_dir() -> tempfile::TempDir {
-    static N: AtomicU32 = AtomicU32::new(0);
-    tempfile::Builder::new()
-        .prefix(&format!(
-            "ipcring-pipe-{}-{}-",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ))
-        .tempdir()
-        .unwrap()
-}
-
-fn spawn(role: &str, path: &Path, count: usize) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "peer", "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .env(PATH, path)
-        .env(COUNT, count.to_string())
-        .spawn()
-        .unwrap()
+fn spawn(role: &str, path: &Path, count: usize) -> Peer {
+    Peer::builder(role).arg(path.display()).arg(count).spawn()
 }
 
 /// Message `i`: a size cycling through small, pipe-buffer-sized and larger-than-buffer
@@ -59,11 +40,11 @@ fn message(i: usize) -> Vec<u8> {
 /// The peer roles, run in a child process.
 #[test]
 fn peer() {
-    let Ok(role) = std::env::var(ROLE) else {
+    let Some((role, args)) = peer_role() else {
         return;
     };
-    let path = PathBuf::from(std::env::var(PATH).unwrap());
-    let count: usize = std::env::var(COUNT).unwrap().parse().unwrap();
+    let path = PathBuf::from(&args[0]);
+    let count: usize = args[1].parse().unwrap();
     let opts = PipeOptions::new();
     match role.as_str() {
         "writer" => {
@@ -131,14 +112,13 @@ fn peer() {
     }
 }
 
-fn wait_ok(mut c: Child) {
-    let st = c.wait().unwrap();
-    assert!(st.success(), "peer failed: {st:?}");
+fn wait_ok(mut c: Peer) {
+    c.finish();
 }
 
 #[test]
 fn order_and_integrity_writer_first() {
-    let dir = unique_dir();
+    let dir = unique_dir("pipe");
     let path = dir.path().join("fifo");
     let n = 300;
     let child = spawn("writer", &path, n);
@@ -153,7 +133,7 @@ fn order_and_integrity_writer_first() {
 
 #[test]
 fn order_and_integrity_reader_first() {
-    let dir = unique_dir();
+    let dir = unique_dir("pipe");
     let path = dir.path().join("fifo");
     let n = 300;
     let child = spawn("reader", &path, n);
@@ -168,15 +148,14 @@ fn order_and_integrity_reader_first() {
 
 #[test]
 fn killed_writer_is_disconnect_and_a_new_writer_reconnects() {
-    let dir = unique_dir();
+    let dir = unique_dir("pipe");
     let path = dir.path().join("fifo");
     let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
     let mut child = spawn("writer-then-hang", &path, 20);
     for i in 0..20 {
         assert_eq!(rx.recv().unwrap(), message(i));
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
     assert!(rx.recv().unwrap_err().is_disconnected());
     // A new writer on the same path is received by the same receiver.
     let child = spawn("writer", &path, 10);
@@ -189,7 +168,7 @@ fn killed_writer_is_disconnect_and_a_new_writer_reconnects() {
 
 #[test]
 fn reader_leaving_is_disconnect_for_the_writer() {
-    let dir = unique_dir();
+    let dir = unique_dir("pipe");
     let path = dir.path().join("fifo");
     let mut tx = PipeSender::open(&path, &PipeOptions::new()).unwrap();
     let child = spawn("reader-one-and-exit", &path, 1);
@@ -205,7 +184,7 @@ fn reader_leaving_is_disconnect_for_the_writer() {
 
 #[test]
 fn sigpipe_is_an_error_not_a_death() {
-    let dir = unique_dir();
+    let dir = unique_dir("pipe");
     let path = dir.path().join("fifo");
     let child = spawn("sigpipe-default", &path, 1);
     {
@@ -213,12 +192,12 @@ fn sigpipe_is_an_error_not_a_death() {
         assert_eq!(rx.recv().unwrap(), b"first");
     }
     let mut child = child;
-    assert_eq!(child.wait().unwrap().code(), Some(42));
+    assert_eq!(child.code(), 42);
 }
 
 #[test]
 fn garbage_is_a_framing_error_then_a_good_writer_works() {
-    let dir = unique_dir();
+    let dir = unique_dir("pipe");
     let path = dir.path().join("fifo");
     let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
     wait_ok(spawn("garbage", &path, 0));
@@ -234,7 +213,7 @@ fn garbage_is_a_framing_error_then_a_good_writer_works() {
 
 #[test]
 fn absurd_length_is_refused_without_allocating_it() {
-    let dir = unique_dir();
+    let dir = unique_dir("pipe");
     let path = dir.path().join("fifo");
     let mut rx = PipeReceiver::open(&path, &PipeOptions::new().max_message(1024)).unwrap();
     wait_ok(spawn("huge-length", &path, 0));
@@ -248,7 +227,7 @@ fn absurd_length_is_refused_without_allocating_it() {
 
 #[test]
 fn writer_leaving_mid_frame_is_a_framing_error() {
-    let dir = unique_dir();
+    let dir = unique_dir("pipe");
     let path = dir.path().join("fifo");
     let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
     wait_ok(spawn("half-frame", &path, 0));

@@ -1,14 +1,15 @@
 //! The ring between real processes: the test binary re-executes itself as the peer.
 
-mod common;
+#[path = "support/mod.rs"]
+mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, Write};
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::time::Duration;
 
-use common::{check, message, peer_role, spawn_peer, unique};
 use ipcring::ring::{duplex, inspect, Consumer, Producer, RingOptions, Side, WaitStrategy};
 use ipcring::Error;
+use support::{check, message, peer_role, unique, Peer};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -221,14 +222,14 @@ fn wait_asleep(path: &str, waiters: u64) {
 }
 
 /// The peer's output lines from `prefix` on (the test harness prints too).
-fn peer_lines(child: std::process::Child, prefix: &str) -> (Option<i32>, Vec<String>) {
-    let out = child.wait_with_output().unwrap();
-    let lines = String::from_utf8_lossy(&out.stdout)
+fn peer_lines(mut child: Peer, prefix: &str) -> (Option<i32>, Vec<String>) {
+    let (status, out) = child.output();
+    let lines = out
         .lines()
         // The harness's "test peer ... " may precede the first line.
         .filter_map(|l| l.find(prefix).map(|i| l[i..].to_owned()))
         .collect();
-    (out.status.code(), lines)
+    (status.code(), lines)
 }
 
 /// Receives `n` messages, checking each byte, then expects Disconnected.
@@ -255,9 +256,9 @@ fn stream(strategy_name: &str, n: u64) {
         .capacity(1 << 16)
         .wait(strategy(strategy_name));
     let mut rx = Consumer::create(&name, &opts).unwrap();
-    let mut child = spawn_peer("producer", &[&name, &n.to_string(), strategy_name], false);
+    let mut child = Peer::spawn("producer", &[&name, &n.to_string(), strategy_name]);
     consume_all(&mut rx, n);
-    assert!(child.wait().unwrap().success());
+    child.finish();
 }
 
 fn stream_count() -> u64 {
@@ -297,7 +298,7 @@ fn one_message_at_a_time_every_wait_sleeping_loses_nothing() {
     let name = unique("pingsleep");
     let opts = RingOptions::new().capacity(1 << 12).wait(strategy("sleep"));
     let (mut tx, mut rx) = duplex(&name, Side::A, &opts).unwrap();
-    let mut child = spawn_peer("echo-checked", &[&name, "sleep"], false);
+    let mut child = Peer::spawn("echo-checked", &[&name, "sleep"]);
     let (mut m, mut scratch) = (Vec::new(), Vec::new());
     for seq in 0..5000u64 {
         message(seq, &mut m);
@@ -307,7 +308,7 @@ fn one_message_at_a_time_every_wait_sleeping_loses_nothing() {
         assert_eq!(&*echo, &m[..]);
     }
     drop((tx, rx));
-    assert!(child.wait().unwrap().success());
+    child.finish();
 }
 
 /// A consumer that sleeps at once (no spin phase) still checks its peer at every wait
@@ -318,7 +319,7 @@ fn sleeping_consumer_sees_a_sigkilled_producer() {
     let name = unique("kill-sleep");
     let opts = RingOptions::new().capacity(1 << 12).wait(strategy("sleep"));
     let mut rx = Consumer::create(&name, &opts).unwrap();
-    let mut child = spawn_peer("producer-then-idle", &[&name, "100"], false);
+    let mut child = Peer::spawn("producer-then-idle", &[&name, "100"]);
     let mut scratch = Vec::new();
     for seq in 0..100u64 {
         let m = rx.recv_timeout(LONG).unwrap();
@@ -329,8 +330,7 @@ fn sleeping_consumer_sees_a_sigkilled_producer() {
         rx.recv_timeout(Duration::from_millis(30)),
         Err(Error::Timeout)
     ));
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    child.kill(); // SIGKILL
     assert!(matches!(rx.recv_timeout(LONG), Err(Error::Disconnected)));
 }
 
@@ -342,7 +342,7 @@ fn one_message_at_a_time_recycles_the_first_lines_and_loses_nothing() {
     let name = unique("pingpong");
     let opts = RingOptions::new().capacity(1 << 16);
     let (mut tx, mut rx) = duplex(&name, Side::A, &opts).unwrap();
-    let mut child = spawn_peer("echo-checked", &[&name], false);
+    let mut child = Peer::spawn("echo-checked", &[&name]);
     let (mut m, mut scratch) = (Vec::new(), Vec::new());
     let n = 2000u64;
     for seq in 0..n {
@@ -370,25 +370,25 @@ fn one_message_at_a_time_recycles_the_first_lines_and_loses_nothing() {
         );
     }
     drop((tx, rx));
-    assert!(child.wait().unwrap().success());
+    child.finish();
 }
 
 #[test]
 fn consumer_may_start_first_and_open_waits_for_creator() {
     let name = unique("order");
     // The peer opens a producer on a name that does not exist yet: it waits.
-    let mut child = spawn_peer("producer", &[&name, "1000", "block"], false);
+    let mut child = Peer::spawn("producer", &[&name, "1000", "block"]);
     std::thread::sleep(Duration::from_millis(50));
     let mut rx = Consumer::create(&name, &RingOptions::new().capacity(4096)).unwrap();
     consume_all(&mut rx, 1000);
-    assert!(child.wait().unwrap().success());
+    child.finish();
 }
 
 #[test]
 fn producer_sigkilled_midstream_is_disconnected_after_its_messages() {
     let name = unique("kill-p");
     let mut rx = Consumer::create(&name, &RingOptions::new().capacity(1 << 14)).unwrap();
-    let mut child = spawn_peer("producer-forever", &[&name], false);
+    let mut child = Peer::spawn("producer-forever", &[&name]);
     let mut scratch = Vec::new();
     let mut seq = 0u64;
     while seq < 20_000 {
@@ -396,10 +396,9 @@ fn producer_sigkilled_midstream_is_disconnected_after_its_messages() {
         check(seq, &m, &mut scratch).unwrap();
         seq += 1;
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    // Everything committed before the kill is delivered, intact and in order; then
-    // Disconnected (not a hang, not a torn message).
+    child.kill(); // SIGKILL
+                  // Everything committed before the kill is delivered, intact and in order; then
+                  // Disconnected (not a hang, not a torn message).
     loop {
         match rx.recv_timeout(LONG) {
             Ok(m) => {
@@ -429,9 +428,10 @@ fn consumer_sigkilled_and_replaced_loses_nothing() {
         tx
     });
     // First consumer: prints each seq before releasing it.
-    let mut c1 = spawn_peer("consumer-print", &[&name], true);
+    let mut c1 = Peer::spawn_piped("consumer-print", &[&name]);
     // The test harness prints its own lines on stdout too: keep only ours.
-    let mut seqs = BufReader::new(c1.stdout.take().unwrap())
+    let mut seqs = c1
+        .take_stdout()
         .lines()
         .map_while(Result::ok)
         .filter_map(|l| l.strip_prefix("SEQ ").map(|s| s.parse::<u64>().unwrap()));
@@ -439,8 +439,7 @@ fn consumer_sigkilled_and_replaced_loses_nothing() {
     for _ in 0..5_000 {
         last = seqs.next().expect("first consumer died early");
     }
-    c1.kill().unwrap();
-    c1.wait().unwrap();
+    c1.kill();
     for s in seqs {
         last = s;
     }
@@ -466,9 +465,7 @@ fn consumer_sigkilled_and_replaced_loses_nothing() {
 fn second_producer_is_refused_in_another_process_and_in_this_one() {
     let name = unique("role");
     let _tx = Producer::create(&name, &RingOptions::new().capacity(4096)).unwrap();
-    let status = spawn_peer("second-producer", &[&name], false)
-        .wait()
-        .unwrap();
+    let status = Peer::spawn("second-producer", &[&name]).wait();
     assert_eq!(status.code(), Some(3));
     assert!(matches!(
         Producer::open(&name, &RingOptions::new()),
@@ -490,10 +487,7 @@ fn second_producer_is_refused_in_another_process_and_in_this_one() {
 #[test]
 fn stale_segment_is_detected_and_reclaimed_on_request() {
     let name = unique("stale");
-    assert!(spawn_peer("leave-stale", &[&name], false)
-        .wait()
-        .unwrap()
-        .success());
+    assert!(Peer::spawn("leave-stale", &[&name]).wait().success());
     let info = inspect(&name).unwrap();
     assert!(info.segment.is_stale());
     assert_eq!(info.fill, 3 * 16); // three 1-byte messages, 16-byte records
@@ -655,12 +649,12 @@ fn segment_corrupted_while_in_use_yields_corrupt() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ring").to_str().unwrap().to_owned();
     let mut rx = Consumer::create(&path, &RingOptions::new().capacity(4096)).unwrap();
-    let mut child = spawn_peer("producer", &[&path, "10", "block"], false);
+    let mut child = Peer::spawn("producer", &[&path, "10", "block"]);
     let mut scratch = Vec::new();
     for seq in 0..10 {
         check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
     }
-    assert!(child.wait().unwrap().success());
+    child.finish();
     // A third party writes a garbage record header where the next message would go.
     let info = inspect(&path).unwrap();
     let slot = 1024 + (info.read_pos & (info.capacity - 1));
@@ -689,9 +683,9 @@ fn segment_corrupted_while_in_use_yields_corrupt() {
 fn clean_exit_of_producer_is_disconnected_after_all_messages() {
     let name = unique("exit");
     let mut rx = Consumer::create(&name, &RingOptions::new().capacity(1 << 12)).unwrap();
-    let mut child = spawn_peer("producer", &[&name, "5000", "spin"], false);
+    let mut child = Peer::spawn("producer", &[&name, "5000", "spin"]);
     consume_all(&mut rx, 5000);
-    assert!(child.wait().unwrap().success());
+    child.finish();
 }
 
 #[test]
@@ -760,14 +754,14 @@ fn write_pos_moved_past_the_records_is_corrupt_not_a_silent_hang() {
     // then a producer comes with 50 messages. Before: the producer wrote them where the
     // consumer never looks, and both waited for ever.
     let (_d, path) = file_ring();
-    let consumer = spawn_peer("consumer-report", &[&path], true);
+    let consumer = Peer::spawn_piped("consumer-report", &[&path]);
     wait_until("the consumer", || {
         inspect(&path).is_ok_and(|i| i.consumer_attached)
     });
     wait_asleep(&path, DATA_WAITERS);
     let w = header_word(&path, WRITE_POS);
     patch(&path, WRITE_POS, &(w + 64).to_le_bytes());
-    let producer = spawn_peer("producer-report", &[&path, "50"], true);
+    let producer = Peer::spawn_piped("producer-report", &[&path, "50"]);
     let (code, lines) = peer_lines(producer, "ERR");
     assert_eq!(code, Some(4), "{lines:?}");
     assert!(lines[0].contains("past the last record"), "{lines:?}");
@@ -788,9 +782,7 @@ fn write_pos_moved_past_the_records_is_corrupt_not_a_silent_hang() {
 fn write_pos_moved_after_a_producer_left_is_corrupt_after_its_messages() {
     let (_d, path) = file_ring();
     let mut rx = Consumer::create(&path, &RingOptions::new().capacity(1 << 14)).unwrap();
-    let status = spawn_peer("producer", &[&path, "50", "block"], false)
-        .wait()
-        .unwrap();
+    let status = Peer::spawn("producer", &[&path, "50", "block"]).wait();
     assert!(status.success());
     let w = header_word(&path, WRITE_POS);
     patch(&path, WRITE_POS, &(w + 64).to_le_bytes());
@@ -806,7 +798,7 @@ fn write_pos_moved_after_a_producer_left_is_corrupt_after_its_messages() {
 fn producer_reports_how_many_messages_a_departed_consumer_left_unread() {
     let (_d, path) = file_ring();
     let mut rx = Consumer::create(&path, &RingOptions::new().capacity(1 << 16)).unwrap();
-    let producer = spawn_peer("producer-report", &[&path, "100"], true);
+    let producer = Peer::spawn_piped("producer-report", &[&path, "100"]);
     let mut scratch = Vec::new();
     for seq in 0..10 {
         check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
@@ -825,7 +817,7 @@ fn producer_reports_how_many_messages_a_departed_consumer_left_unread() {
 fn producer_waiting_for_its_consumer_ends_once_everything_was_taken() {
     let (_d, path) = file_ring();
     let mut rx = Consumer::create(&path, &RingOptions::new().capacity(1 << 12)).unwrap();
-    let producer = spawn_peer("producer-report", &[&path, "1000"], true);
+    let producer = Peer::spawn_piped("producer-report", &[&path, "1000"]);
     let mut scratch = Vec::new();
     for seq in 0..1000 {
         check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
@@ -842,7 +834,7 @@ fn truncation_while_a_side_sleeps_is_bad_segment_not_sigbus() {
     let (_d, path) = file_ring();
     let mut tx = Producer::create(&path, &RingOptions::new().capacity(4096)).unwrap();
     tx.send(b"first").unwrap();
-    let consumer = spawn_peer("consumer-report", &[&path], true);
+    let consumer = Peer::spawn_piped("consumer-report", &[&path]);
     wait_until("the consumer to take the message", || {
         inspect(&path).is_ok_and(|i| i.consumer_attached && i.fill == 0)
     });
@@ -868,7 +860,7 @@ fn truncation_while_a_side_sleeps_is_bad_segment_not_sigbus() {
     let (_d, path) = file_ring();
     // A consumer is attached (so the producer waits for it) but takes nothing.
     let rx = Consumer::create(&path, &RingOptions::new().capacity(4096)).unwrap();
-    let producer = spawn_peer("producer-report", &[&path, "3"], true);
+    let producer = Peer::spawn_piped("producer-report", &[&path, "3"]);
     wait_until("the producer", || {
         inspect(&path).is_ok_and(|i| i.producer_attached && i.fill > 0)
     });
@@ -887,9 +879,7 @@ fn records_zeroed_by_a_cut_and_regrow_are_corrupt_not_a_clean_end() {
     // gone, and ended cleanly with 50 messages lost.
     let (_d, path) = file_ring();
     let mut rx = Consumer::create(&path, &RingOptions::new().capacity(1 << 14)).unwrap();
-    let status = spawn_peer("producer", &[&path, "50", "block"], false)
-        .wait()
-        .unwrap();
+    let status = Peer::spawn("producer", &[&path, "50", "block"]).wait();
     assert!(status.success());
     set_len(&path, 1024);
     set_len(&path, 1024 + (1 << 14));

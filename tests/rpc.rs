@@ -1,47 +1,45 @@
 //! RPC between real separate processes: the test binary re-executes itself as the server
-//! (`peer_entry`, role chosen by an env var), over the test-only framed Unix stream transport.
+//! (`peer`, in a role), over the test-only framed Unix stream transport. The suite run over
+//! every real transport is `tests/rpc_transports.rs`.
 #![cfg(feature = "rpc")]
 
-#[path = "common/rpc_alice.rs"]
-mod rpc_alice;
-#[path = "common/unix_frames.rs"]
-mod unix_frames;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ipcring::rpc::{BinaryCodec, Client, Codec, Incoming, JsonCodec, RpcError};
 use ipcring::transport::{Receiver, Sender};
-use rpc_alice::alice;
 use serde_json::{json, Value};
-use unix_frames::{
-    connect_retry, connect_to_parent, framed, unique_path, FrameRx, FrameTx, Peer, ADDR_VAR,
-    ROLE_VAR,
+use support::frames::{
+    connect_retry, connect_to_parent, framed, spawn_connected, FrameRx, FrameTx, MAX_FRAME,
 };
+use support::rpc_alice::alice;
+use support::{peer_role, unique_path, Peer};
 
-const ENTRY: &str = "peer_entry";
 const T: Duration = Duration::from_secs(20);
 /// How many requests the out-of-order peer reads before answering them backwards.
 const REVERSED: usize = 6;
 
 /// The server roles, run in the re-executed test binary.
 #[test]
-fn peer_entry() {
-    let Ok(role) = std::env::var(ROLE_VAR) else {
+fn peer() {
+    let Some((role, args)) = peer_role() else {
         return;
     };
+    let parent = args[0].as_str();
     match role.as_str() {
-        "json" => serve_parent(JsonCodec),
-        "binary" => serve_parent(BinaryCodec),
+        "json" => serve_parent(parent, JsonCodec),
+        "binary" => serve_parent(parent, BinaryCodec),
         "binary-concurrent" => {
-            let (tx, rx) = framed(connect_to_parent());
+            let (tx, rx) = framed(connect_to_parent(parent));
             alice(BinaryCodec).serve_concurrent(tx, rx, 4).unwrap();
         }
-        "reverse-json" => answer_backwards(JsonCodec),
-        "reverse-binary" => answer_backwards(BinaryCodec),
+        "reverse-json" => answer_backwards(parent, JsonCodec),
+        "reverse-binary" => answer_backwards(parent, BinaryCodec),
         "many-json" => {
-            let path = std::env::var(ADDR_VAR).unwrap();
-            let listener = UnixListener::bind(path).unwrap();
+            let listener = UnixListener::bind(parent).unwrap();
             let conns = listener
                 .incoming()
                 .take(3)
@@ -52,14 +50,14 @@ fn peer_entry() {
     }
 }
 
-fn serve_parent<C: Codec>(codec: C) {
-    let (tx, rx) = framed(connect_to_parent());
+fn serve_parent<C: Codec>(parent: &str, codec: C) {
+    let (tx, rx) = framed(connect_to_parent(parent));
     alice(codec).serve(tx, rx).unwrap();
 }
 
 /// Reads `REVERSED` requests, then answers `add` for each, last first.
-fn answer_backwards<C: Codec>(codec: C) {
-    let (mut tx, mut rx) = framed(connect_to_parent());
+fn answer_backwards<C: Codec>(parent: &str, codec: C) {
+    let (mut tx, mut rx) = framed(connect_to_parent(parent));
     let frames: Vec<Vec<u8>> = (0..REVERSED).map(|_| rx.recv().unwrap()).collect();
     for f in frames.iter().rev() {
         let Incoming::Single(Ok(req)) = codec.decode_request(f) else {
@@ -76,13 +74,13 @@ fn answer_backwards<C: Codec>(codec: C) {
 }
 
 fn start<C: Codec>(role: &str, codec: C) -> (Peer, Client<FrameTx, FrameRx, C>) {
-    let (peer, stream) = Peer::spawn_connected(ENTRY, role, &[]);
+    let (peer, stream) = spawn_connected(role, &[]);
     let (tx, rx) = framed(stream);
     (peer, Client::new(tx, rx, codec))
 }
 
 fn alice_and_bob<C: Codec>(role: &str, codec: C) {
-    let (peer, mut bob) = start(role, codec);
+    let (mut peer, mut bob) = start(role, codec);
     assert_eq!(bob.call::<_, i64>("add", (2, 5), T).unwrap(), 7);
     assert_eq!(bob.call::<_, i64>("multiply", (8, 5), T).unwrap(), 40);
 
@@ -152,7 +150,7 @@ fn alice_and_bob_binary() {
 }
 
 fn pipelined_out_of_order<C: Codec>(role: &str, codec: C) {
-    let (peer, mut c) = start(role, codec);
+    let (mut peer, mut c) = start(role, codec);
     let mut pending: Vec<_> = (0..REVERSED as i64)
         .map(|i| Some(c.start_call::<_, i64>("add", (i, 100), T).unwrap()))
         .collect();
@@ -183,7 +181,7 @@ fn pipelined_calls_answered_out_of_order_binary() {
 
 #[test]
 fn many_calls_in_flight_waited_in_reverse() {
-    let (peer, mut c) = start("binary", BinaryCodec);
+    let (mut peer, mut c) = start("binary", BinaryCodec);
     let pending: Vec<_> = (0..50i64)
         .map(|i| c.start_call::<_, i64>("multiply", (i, 3), T).unwrap())
         .collect();
@@ -195,7 +193,7 @@ fn many_calls_in_flight_waited_in_reverse() {
 }
 
 fn handler_panic<C: Codec>(role: &str, codec: C) {
-    let (peer, mut c) = start(role, codec);
+    let (mut peer, mut c) = start(role, codec);
     match c.call::<_, ()>("boom", "kaboom", T) {
         Err(RpcError::Internal { method, message }) => {
             assert_eq!(method, "boom");
@@ -223,7 +221,7 @@ fn handler_panic_is_an_error_and_the_server_keeps_serving_binary() {
 
 #[test]
 fn timed_out_call_is_forgotten_and_its_late_reply_discarded() {
-    let (peer, mut c) = start("json", JsonCodec);
+    let (mut peer, mut c) = start("json", JsonCodec);
     let r = c.call::<_, u64>("sleep_ms", 1500u64, Duration::from_millis(50));
     assert!(matches!(r, Err(RpcError::Timeout)), "{r:?}");
     assert_eq!(c.in_flight(), 0);
@@ -236,18 +234,7 @@ fn timed_out_call_is_forgotten_and_its_late_reply_discarded() {
 #[test]
 fn server_killed_mid_call_gives_disconnected() {
     let (mut peer, mut c) = start("binary", BinaryCodec);
-    let marker = unique_path("marker");
-    let p = c
-        .start_call::<_, ()>("hang", marker.to_str().unwrap(), T)
-        .unwrap();
-    let deadline = Instant::now() + T;
-    while !marker.exists() {
-        assert!(Instant::now() < deadline, "the handler never ran");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let _ = std::fs::remove_file(&marker);
-    peer.child.kill().unwrap();
-    let r = c.wait(p, Duration::from_secs(30));
+    let r = support::hang_then_kill_alice(&mut c, &mut peer);
     assert!(matches!(r, Err(RpcError::Disconnected)), "{r:?}");
     let r = c.call::<_, i64>("add", (1, 2), Duration::from_secs(30));
     assert!(matches!(r, Err(RpcError::Disconnected)), "{r:?}");
@@ -255,8 +242,8 @@ fn server_killed_mid_call_gives_disconnected() {
 
 #[test]
 fn too_large_reply_becomes_an_error_reply() {
-    let (peer, mut c) = start("binary", BinaryCodec);
-    match c.call::<_, Vec<u8>>("big", 2 * unix_frames::MAX_FRAME, T) {
+    let (mut peer, mut c) = start("binary", BinaryCodec);
+    match c.call::<_, Vec<u8>>("big", 2 * MAX_FRAME, T) {
         Err(RpcError::Internal { message, .. }) => {
             assert!(message.contains("exceeds"), "{message}")
         }
@@ -275,7 +262,7 @@ struct Raw {
 
 impl Raw {
     fn start(role: &str) -> (Peer, Raw) {
-        let (peer, stream) = Peer::spawn_connected(ENTRY, role, &[]);
+        let (peer, stream) = spawn_connected(role, &[]);
         let (tx, rx) = framed(stream);
         (peer, Raw { tx, rx })
     }
@@ -305,7 +292,7 @@ fn error_of(v: &Value) -> (i64, Value) {
 
 #[test]
 fn malformed_json_requests_each_get_an_error_reply() {
-    let (peer, mut raw) = Raw::start("json");
+    let (mut peer, mut raw) = Raw::start("json");
     let cases: &[(&[u8], i64, Value)] = &[
         (b"{oops", -32700, Value::Null),
         (b"", -32700, Value::Null),
@@ -370,7 +357,7 @@ fn malformed_json_requests_each_get_an_error_reply() {
 
 #[test]
 fn malformed_binary_requests_each_get_an_error_reply() {
-    let (peer, mut raw) = Raw::start("binary");
+    let (mut peer, mut raw) = Raw::start("binary");
     let codec = BinaryCodec;
     let frames: &[(&[u8], i64)] = &[
         (b"", -32700),
@@ -445,7 +432,7 @@ fn json_rpc_2_conformance_of_client_frames() {
 /// The examples of the JSON-RPC 2.0 specification (section 7), against the server.
 #[test]
 fn json_rpc_2_conformance_of_server_replies() {
-    let (peer, mut raw) = Raw::start("json");
+    let (mut peer, mut raw) = Raw::start("json");
     let exact: &[(&str, &str)] = &[
         (
             r#"{"jsonrpc": "2.0", "method": "subtract", "params": [42, 23], "id": 1}"#,
@@ -538,7 +525,7 @@ fn json_rpc_2_conformance_of_server_replies() {
 #[test]
 fn serve_incoming_serves_many_connections_at_once() {
     let path = unique_path("many");
-    let peer = Peer::spawn(ENTRY, "many-json", &path, &[]);
+    let mut peer = Peer::spawn("many-json", &[path.to_str().unwrap()]);
     let threads: Vec<_> = (0..3i64)
         .map(|k| {
             let (tx, rx) = framed(connect_retry(&path));
@@ -563,7 +550,7 @@ fn serve_incoming_serves_many_connections_at_once() {
 
 #[test]
 fn serve_concurrent_runs_calls_of_one_client_at_once() {
-    let (peer, mut c) = start("binary-concurrent", BinaryCodec);
+    let (mut peer, mut c) = start("binary-concurrent", BinaryCodec);
     // `gate_wait` blocks its worker until `gate_open` runs on another one; its reply comes
     // after `gate_open`'s although it was sent first.
     let waiting = c.start_call::<_, String>("gate_wait", (), T).unwrap();

@@ -4,7 +4,10 @@
 //! whole process, and libtest's extra threads would receive them through the fallback
 //! handler rather than the ordered `signalfd` path. Here the listener is created on the main
 //! thread before anything else, as the module docs advise, and the cases run one after the
-//! other. The binary re-executes itself for the peer roles (`IPCRING_SIGNAL_ROLE`).
+//! other. The binary re-executes itself for the peer roles (through `support::Peer`).
+
+#[path = "support/mod.rs"]
+mod support;
 
 #[cfg(not(target_os = "linux"))]
 fn main() {
@@ -21,15 +24,15 @@ mod linux {
 
     use std::collections::HashSet;
     use std::path::PathBuf;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     use std::time::{Duration, Instant};
 
     use ipcring::signal::{send, Listener, Registry, Signal, SignalEvent, SignalOptions};
     use ipcring::Error;
 
-    const ROLE: &str = "IPCRING_SIGNAL_ROLE";
+    use crate::support::{peer_role, Peer};
+
     const DIR: &str = "IPCRING_SIGNAL_DIR";
-    const ARG: &str = "IPCRING_SIGNAL_ARG";
     const VALUES: usize = 2000;
 
     fn opts(dir: &std::path::Path) -> SignalOptions {
@@ -48,16 +51,21 @@ mod linux {
     type Case = fn(&mut Listener, &std::path::Path);
 
     pub fn main() {
-        // The listener first, on the main thread, before any other thread exists.
-        let dir = PathBuf::from(std::env::var(DIR).unwrap_or_else(|_| {
-            std::env::temp_dir()
-                .join(format!("ipcring-signal-test-{}", std::process::id()))
-                .display()
-                .to_string()
-        }));
+        // The listener first, on the main thread, before any other thread exists. A peer
+        // gets its case's directory as its first argument.
+        let role = peer_role();
+        let dir = match &role {
+            Some((_, args)) => PathBuf::from(&args[0]),
+            None => PathBuf::from(std::env::var(DIR).unwrap_or_else(|_| {
+                std::env::temp_dir()
+                    .join(format!("ipcring-signal-test-{}", std::process::id()))
+                    .display()
+                    .to_string()
+            })),
+        };
         let mut listener = Listener::new(&opts(&dir)).unwrap();
-        if let Ok(role) = std::env::var(ROLE) {
-            peer(&role, &dir, &mut listener);
+        if let Some((role, args)) = role {
+            peer(&role, &dir, &args[1..], &mut listener);
             return;
         }
         let cases: &[(&str, Case)] = &[
@@ -103,11 +111,10 @@ mod linux {
         println!("test result: ok");
     }
 
-    fn peer(role: &str, dir: &std::path::Path, listener: &mut Listener) {
-        let arg = std::env::var(ARG).unwrap_or_default();
+    fn peer(role: &str, dir: &std::path::Path, args: &[String], listener: &mut Listener) {
         match role {
             "send-values" => {
-                let target: u32 = arg.parse().unwrap();
+                let target: u32 = args[0].parse().unwrap();
                 for i in 0..VALUES {
                     let v = value(i);
                     // A full queue at the receiver is a clear error: wait and retry.
@@ -178,18 +185,14 @@ mod linux {
     }
 
     fn values_from_another_process_arrive_in_order(l: &mut Listener, dir: &std::path::Path) {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .env(ROLE, "send-values")
-            .env(DIR, dir)
-            .env(ARG, std::process::id().to_string())
-            .spawn()
-            .unwrap();
+        let me = std::process::id().to_string();
+        let mut child = Peer::spawn("send-values", &[dir.to_str().unwrap(), &me]);
         let child_pid = child.id();
         for i in 0..VALUES {
             let ev = expect(l, Signal::Value(value(i)));
             assert_eq!(ev.sender_pid, child_pid);
         }
-        assert!(child.wait().unwrap().success());
+        child.finish();
     }
 
     fn standard_signals_coalesce_values_do_not(l: &mut Listener, dir: &std::path::Path) {
@@ -213,14 +216,7 @@ mod linux {
     fn broadcast_reaches_clients_and_prunes_stale_pids(_l: &mut Listener, dir: &std::path::Path) {
         let reg = Registry::open(&opts(dir)).unwrap();
         let clients: Vec<_> = (0..2)
-            .map(|_| {
-                Command::new(std::env::current_exe().unwrap())
-                    .env(ROLE, "client")
-                    .env(DIR, dir)
-                    .stdout(Stdio::inherit())
-                    .spawn()
-                    .unwrap()
-            })
+            .map(|_| Peer::spawn("client", &[dir.to_str().unwrap()]))
             .collect();
         let deadline = Instant::now() + Duration::from_secs(20);
         for c in &clients {
@@ -261,7 +257,7 @@ mod linux {
         bystander.kill().unwrap();
         bystander.wait().unwrap();
         for mut c in clients {
-            assert!(c.wait().unwrap().success());
+            c.finish();
         }
         // Clients removed their entries when they exited.
         assert!(reg.pids().unwrap().is_empty());

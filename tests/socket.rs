@@ -1,18 +1,20 @@
 //! Multi-process tests of the socket method: this test binary re-executes itself in a peer
-//! role (`peer_role`, selected by the IPCRING_SOCKET_ROLE environment variable).
+//! role (`peer`, through `support::Peer`).
 #![cfg(feature = "socket")]
 
-use std::io::{BufRead, BufReader, Read, Write};
+#[path = "support/mod.rs"]
+mod support;
+
+use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ipcring::socket::{Address, Connection, Flow, Listener, SocketOptions};
 use ipcring::{Error, Receiver, Sender};
+use support::{peer_role, Peer};
 
 const KEY: &[u8] = b"Do not let eve find us!";
-const ROLE: &str = "IPCRING_SOCKET_ROLE";
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -34,74 +36,13 @@ fn unique(kind: &str) -> String {
     }
 }
 
-/// A peer process, killed and reaped if the test ends early.
-struct Peer {
-    child: Child,
-    out: BufReader<ChildStdout>,
-    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Peer {
-    fn spawn(role: &str, addr: &str, env: &[(&str, &str)]) -> Peer {
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args(["--exact", "peer_role", "--nocapture", "--test-threads", "1"])
-            .env(ROLE, role)
-            .env("IPCRING_SOCKET_ADDR", addr)
-            .stdout(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        // Watchdog: a hung peer is killed after two minutes, so a broken test fails (its
-        // pipe reaches end of stream) instead of hanging CI.
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (d, pid) = (done.clone(), child.id() as libc::pid_t);
-        std::thread::spawn(move || {
-            for _ in 0..1200 {
-                if d.load(Ordering::Acquire) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            if !d.load(Ordering::Acquire) {
-                // SAFETY: plain kill(2); the child is not reaped until `done` is set.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-        });
-        Peer { child, out, done }
-    }
-
-    /// Reads stdout until a line starting with `prefix`; returns that line.
-    fn wait_line(&mut self, prefix: &str) -> String {
-        let mut line = String::new();
-        loop {
-            line.clear();
-            let n = self.out.read_line(&mut line).unwrap();
-            assert!(n > 0, "peer exited before printing {prefix:?}");
-            if line.contains(prefix) {
-                return line.trim_end().to_owned();
-            }
-        }
-    }
-
-    /// Waits for the peer to exit successfully; returns the rest of its stdout.
-    fn finish(mut self) -> String {
-        let mut rest = String::new();
-        self.out.read_to_string(&mut rest).unwrap();
-        let st = self.child.wait().unwrap();
-        self.done.store(true, Ordering::Release);
-        assert!(st.success(), "peer failed: {st}\n{rest}");
-        rest
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.done.store(true, Ordering::Release);
-    }
+/// Peer `role` at `addr`, with `env`, its stdout piped.
+fn spawn(role: &str, addr: &str, env: &[(&str, &str)]) -> Peer {
+    env.iter()
+        .fold(Peer::builder(role).arg(addr).stdout_piped(), |b, (k, v)| {
+            b.env(k, v)
+        })
+        .spawn()
 }
 
 fn opts_from_env() -> SocketOptions {
@@ -134,13 +75,13 @@ fn message(seq: u32) -> Vec<u8> {
 
 const SENDER_COUNT: u32 = 2000;
 
-/// The peer roles. Does nothing unless IPCRING_SOCKET_ROLE is set.
+/// The peer roles. Does nothing unless run as a peer.
 #[test]
-fn peer_role() {
-    let Ok(role) = std::env::var(ROLE) else {
+fn peer() {
+    let Some((role, args)) = peer_role() else {
         return;
     };
-    let addr = std::env::var("IPCRING_SOCKET_ADDR").unwrap();
+    let addr = args[0].clone();
     match role.as_str() {
         // Echoes every message of every client until one sends "stop".
         "echo_server" => {
@@ -204,7 +145,7 @@ fn order_and_integrity(kind: &str) {
     let addr = unique(kind);
     let opts = SocketOptions::new().authkey(KEY);
     let listener = Listener::bind(addr.as_str(), &opts).unwrap();
-    let peer = Peer::spawn("sender", &addr, &[]);
+    let mut peer = spawn("sender", &addr, &[]);
     let mut conn = listener.accept_timeout(Duration::from_secs(30)).unwrap();
     let mut buf = Vec::new();
     for seq in 0..SENDER_COUNT {
@@ -213,7 +154,7 @@ fn order_and_integrity(kind: &str) {
         assert_eq!(buf, message(seq), "message {seq} differs");
     }
     conn.send(b"ack").unwrap();
-    peer.finish();
+    peer.finish_output();
     // The sender is gone after everything it sent was delivered.
     assert!(conn
         .recv_timeout(Duration::from_secs(30))
@@ -242,7 +183,7 @@ fn order_and_integrity_tcp() {
 #[test]
 fn many_clients_at_once() {
     let addr = unique("unix");
-    let mut server = Peer::spawn("echo_server", &addr, &[]);
+    let mut server = spawn("echo_server", &addr, &[]);
     server.wait_line("READY");
     let opts = SocketOptions::new().authkey(KEY);
     const CLIENTS: usize = 32;
@@ -268,7 +209,7 @@ fn many_clients_at_once() {
     });
     let mut c = Connection::connect(addr.as_str(), &opts).unwrap();
     c.send(b"stop").unwrap();
-    let rest = server.finish();
+    let rest = server.finish_output();
     assert!(
         rest.contains(&format!("SERVED {}", CLIENTS * REQUESTS)),
         "{rest}"
@@ -278,7 +219,7 @@ fn many_clients_at_once() {
 #[test]
 fn wrong_key_is_refused_on_both_sides() {
     let addr = unique("tcp");
-    let mut server = Peer::spawn("echo_server", &addr, &[]);
+    let mut server = spawn("echo_server", &addr, &[]);
     server.wait_line("READY");
     let eve = SocketOptions::new().authkey(b"eve's guess");
     match Connection::connect(addr.as_str(), &eve) {
@@ -298,7 +239,7 @@ fn wrong_key_is_refused_on_both_sides() {
     good.send(b"ping").unwrap();
     assert_eq!(good.recv().unwrap(), b"ping");
     good.send(b"stop").unwrap();
-    let rest = server.finish();
+    let rest = server.finish_output();
     assert!(
         rest.contains("AUTHFAIL") && rest.contains("authkey"),
         "{rest}"
@@ -310,7 +251,7 @@ fn wrong_key_is_refused_on_both_sides() {
 #[test]
 fn silent_client_is_dropped_after_the_handshake_timeout() {
     let addr = unique("unix");
-    let mut server = Peer::spawn(
+    let mut server = spawn(
         "echo_server",
         &addr,
         &[("IPCRING_SOCKET_HANDSHAKE_MS", "300")],
@@ -331,7 +272,7 @@ fn silent_client_is_dropped_after_the_handshake_timeout() {
     let mut b = [0u8; 16];
     assert_eq!(silent.read(&mut b).unwrap(), 0);
     good.send(b"stop").unwrap();
-    let rest = server.finish();
+    let rest = server.finish_output();
     assert!(
         rest.contains("AUTHFAIL") && rest.contains("did not answer our challenge within 300 ms"),
         "{rest}"
@@ -343,7 +284,7 @@ fn silent_client_is_dropped_after_the_handshake_timeout() {
 #[test]
 fn huge_announced_frame_is_refused() {
     let addr = unique("unix");
-    let mut server = Peer::spawn("echo_server", &addr, &[("IPCRING_SOCKET_NOKEY", "1")]);
+    let mut server = spawn("echo_server", &addr, &[("IPCRING_SOCKET_NOKEY", "1")]);
     server.wait_line("READY");
     let mut raw = UnixStream::connect(&addr).unwrap();
     raw.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -360,7 +301,7 @@ fn huge_announced_frame_is_refused() {
     good.send(b"ping").unwrap();
     assert_eq!(good.recv().unwrap(), b"ping");
     good.send(b"stop").unwrap();
-    let rest = server.finish();
+    let rest = server.finish_output();
     assert!(
         rest.contains("HANDLERERR message of 1099511627776 bytes exceeds the maximum"),
         "{rest}"
@@ -373,12 +314,10 @@ fn huge_announced_frame_is_refused() {
 fn peer_killed_mid_frame() {
     let addr = unique("unix");
     let listener = Listener::bind(addr.as_str(), &SocketOptions::new()).unwrap();
-    let mut peer = Peer::spawn("mid_frame", &addr, &[]);
+    let mut peer = spawn("mid_frame", &addr, &[]);
     let mut conn = listener.accept_timeout(Duration::from_secs(30)).unwrap();
     peer.wait_line("SENT");
-    peer.child.kill().unwrap();
-    peer.child.wait().unwrap();
-    peer.done.store(true, Ordering::Release);
+    peer.kill();
     for m in [&b"one"[..], b"two", b"three"] {
         assert_eq!(conn.recv_timeout(Duration::from_secs(30)).unwrap(), m);
     }

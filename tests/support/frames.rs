@@ -1,27 +1,19 @@
 //! A transport for tests only: a connected `UnixStream` (cloned into a sending and a
-//! receiving half) carrying frames as a 4-byte little-endian length and the payload, plus the
-//! helpers to run a peer in a real separate process (the test binary re-executed).
-//!
-//! Include it with `#[path = "common/unix_frames.rs"] mod unix_frames;`.
-#![allow(dead_code)]
+//! receiving half) carrying frames as a 4-byte little-endian length and the payload, plus
+//! the way a peer process ([`super::Peer`]) gets such a stream to the test.
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ipcring::transport::{Deadline, Receiver, Sender};
 use ipcring::{Error, Result};
 
+use super::{unique_path, Peer};
+
 /// The largest frame either half accepts.
 pub const MAX_FRAME: usize = 1 << 20;
-
-/// Env var naming the role a re-executed test binary plays.
-pub const ROLE_VAR: &str = "IPCRING_TEST_ROLE";
-/// Env var carrying the socket path to the re-executed peer.
-pub const ADDR_VAR: &str = "IPCRING_TEST_ADDR";
 
 /// The sending half.
 #[derive(Debug)]
@@ -156,93 +148,41 @@ impl Receiver for FrameRx {
     }
 }
 
-/// A socket path unique to this process and call.
-pub fn unique_path(tag: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!("ipcring-t-{}-{n}-{tag}.sock", std::process::id()))
-}
-
-/// A peer process; killed on drop if still running.
-#[derive(Debug)]
-pub struct Peer {
-    pub child: Child,
-    pub path: PathBuf,
-}
-
-impl Peer {
-    /// Runs the helper test `entry` of this test binary in a new process, with `role` and
-    /// `path` in its environment, plus `env`.
-    pub fn spawn(entry: &str, role: &str, path: &Path, env: &[(&str, &str)]) -> Peer {
-        let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
-        cmd.args(["--exact", entry, "--nocapture", "--test-threads=1"])
-            .env(ROLE_VAR, role)
-            .env(ADDR_VAR, path)
-            .env("RUST_BACKTRACE", "0")
-            .stdout(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("spawn the peer process");
-        Peer {
-            child,
-            path: path.to_owned(),
-        }
-    }
-
-    /// Binds a listener, starts the peer (which connects to it) and accepts its connection.
-    pub fn spawn_connected(entry: &str, role: &str, env: &[(&str, &str)]) -> (Peer, UnixStream) {
-        let path = unique_path(role);
-        let listener = UnixListener::bind(&path).expect("bind");
-        listener.set_nonblocking(true).unwrap();
-        let mut peer = Peer::spawn(entry, role, &path, env);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match listener.accept() {
-                Ok((s, _)) => {
-                    s.set_nonblocking(false).unwrap();
-                    let _ = std::fs::remove_file(&path);
-                    return (peer, s);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    if let Some(st) = peer.child.try_wait().unwrap() {
-                        panic!("peer {role} exited before connecting: {st}");
-                    }
-                    assert!(Instant::now() < deadline, "peer {role} did not connect");
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(e) => panic!("accept: {e}"),
+/// Binds a listener, starts peer `role` with the listener's path as its first argument
+/// (then `args`), and accepts the connection the peer makes with [`connect_to_parent`].
+pub fn spawn_connected(role: &str, args: &[&str]) -> (Peer, UnixStream) {
+    let path = unique_path(role);
+    let listener = UnixListener::bind(&path).expect("bind");
+    listener.set_nonblocking(true).unwrap();
+    let mut all = vec![path.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let mut peer = Peer::spawn(role, &all);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let stream = loop {
+        match listener.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false).unwrap();
+                break s;
             }
-        }
-    }
-
-    /// Waits for the peer to exit and asserts it succeeded.
-    pub fn finish(mut self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                assert!(st.success(), "peer exited with {st}");
-                return;
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                if let Some(st) = peer.try_wait() {
+                    panic!(
+                        "peer {role} exited before connecting: {st}\n{}",
+                        peer.stderr_text()
+                    );
+                }
+                assert!(Instant::now() < deadline, "peer {role} did not connect");
+                std::thread::sleep(Duration::from_millis(5));
             }
-            assert!(Instant::now() < deadline, "peer did not exit");
-            std::thread::sleep(Duration::from_millis(5));
+            Err(e) => panic!("accept: {e}"),
         }
-    }
+    };
+    let _ = std::fs::remove_file(&path);
+    (peer, stream)
 }
 
-impl Drop for Peer {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-/// In the peer: connects to the parent's listener.
-pub fn connect_to_parent() -> UnixStream {
-    let path = std::env::var(ADDR_VAR).expect("peer address");
+/// In the peer: connects to the parent's listener at `path` (its first argument).
+pub fn connect_to_parent(path: &str) -> UnixStream {
     UnixStream::connect(path).expect("connect to the parent")
 }
 

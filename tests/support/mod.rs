@@ -1,0 +1,123 @@
+//! What the integration tests share, included by each test file with
+//! `#[path = "support/mod.rs"] mod support;`:
+//! - [`peer`]: the one harness that runs a peer in a real separate process (the test binary
+//!   re-executed in a role, with a deadline, killed on drop, its stderr kept for failures);
+//! - [`message`] / [`check`]: self-checking messages, so a receiver checks every byte;
+//! - [`conformance`]: the transport contract (blocking and async), written once and run for
+//!   every transport from the table in `tests/conformance.rs`;
+//! - [`setup`]: the options and names the transport suites open transports with;
+//! - [`frames`]: a test-only transport (length-prefixed frames on a Unix stream);
+//! - [`rpc_alice`]: the RPC tests' server, Alice.
+#![allow(dead_code, unused_imports)]
+
+pub mod conformance;
+pub mod frames;
+pub mod peer;
+#[cfg(feature = "rpc")]
+pub mod rpc_alice;
+pub mod setup;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub use peer::{peer_command, peer_role, Peer, PeerBuilder};
+
+/// Env var giving the Redis server the tests use; unset, they skip (saying so).
+pub const REDIS_URL_VAR: &str = "IPCRING_TEST_REDIS_URL";
+
+/// A name unique to this process and call.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "/ipcring-t-{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A socket path unique to this process and call.
+pub fn unique_path(tag: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("ipcring-t-{}-{n}-{tag}.sock", std::process::id()))
+}
+
+/// Writes straight to stderr: `eprintln!` would be captured (hidden) by the test harness.
+pub fn loud(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{msg}");
+}
+
+/// The Redis server to test against, or `None` after saying loudly that `test` skipped
+/// (no server: `.ci/steps/71-rpc-redis.sh` and `70-redis.sh` start one and set the var).
+pub fn redis_url(test: &str) -> Option<String> {
+    match std::env::var(REDIS_URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            loud(&format!(
+                "\n*** SKIPPED redis test {test}: {REDIS_URL_VAR} is not set, so there is no \
+                 redis-server to test against. Run .ci/steps/70-redis.sh or 71-rpc-redis.sh \
+                 (or start one with scripts/redis-test-server.sh and set {REDIS_URL_VAR}). ***\n"
+            ));
+            None
+        }
+    }
+}
+
+/// Deterministic message `seq`: 16..=272 bytes; bytes 0..8 = seq, 8..12 = len, the rest
+/// derived from seq, so the receiver can check every byte.
+pub fn message(seq: u64, out: &mut Vec<u8>) {
+    let mut x = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+    x ^= x >> 29;
+    let len = 16 + (x % 257) as usize;
+    out.clear();
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(&(len as u32).to_le_bytes());
+    let mut b = (x >> 8) as u8;
+    while out.len() < len {
+        out.push(b);
+        b = b.wrapping_mul(5).wrapping_add(1);
+    }
+}
+
+/// Checks that `got` is exactly message `seq`; returns a description of the first mismatch.
+pub fn check(seq: u64, got: &[u8], scratch: &mut Vec<u8>) -> Result<(), String> {
+    message(seq, scratch);
+    if got == &scratch[..] {
+        return Ok(());
+    }
+    let got_seq = got
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap()));
+    Err(format!(
+        "expected message {seq} ({} bytes), got {} bytes with seq {got_seq:?}",
+        scratch.len(),
+        got.len()
+    ))
+}
+
+/// Starts a call of Alice's `hang` method, waits until its handler runs, SIGKILLs Alice
+/// (`peer`), and returns what waiting for the call then gives (30 s at most).
+#[cfg(feature = "rpc")]
+pub fn hang_then_kill_alice<S, R, C>(
+    c: &mut ipcring::rpc::Client<S, R, C>,
+    peer: &mut Peer,
+) -> Result<(), ipcring::rpc::RpcError>
+where
+    S: ipcring::Sender,
+    R: ipcring::Receiver,
+    C: ipcring::rpc::Codec,
+{
+    use std::time::{Duration, Instant};
+    let marker = unique_path(&format!("{}-marker", peer.role()));
+    let t = Duration::from_secs(30);
+    let p = c.start_call::<_, ()>("hang", marker.to_str().unwrap(), t)?;
+    let deadline = Instant::now() + t;
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "the handler never ran");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = std::fs::remove_file(&marker);
+    peer.kill();
+    c.wait(p, t)
+}

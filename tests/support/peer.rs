@@ -1,0 +1,381 @@
+//! The one way a test runs a peer in a real separate process: the test binary re-executes
+//! itself, running only its `peer` test, with the role and its arguments in the environment.
+//!
+//! ```ignore
+//! #[test]
+//! fn peer() {
+//!     let Some((role, args)) = support::peer_role() else { return };
+//!     match role.as_str() { "writer" => { /* ... */ } other => panic!("unknown role {other}") }
+//! }
+//!
+//! let mut p = Peer::spawn("writer", &[&name, "100"]);
+//! p.finish(); // waits (within the deadline) and asserts success, with the peer's stderr
+//! ```
+//!
+//! A [`Peer`] is killed when dropped or when its deadline passes (by a watchdog thread, so
+//! a test blocked reading a hung peer's output fails instead of hanging), and keeps what the
+//! peer wrote to stderr, to put in the failure message when the peer fails or hangs.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Env var naming the role a re-executed test binary plays.
+pub const ROLE_VAR: &str = "IPCRING_PEER";
+/// Env var carrying the role's arguments, joined by U+001F.
+pub const ARGS_VAR: &str = "IPCRING_ARGS";
+/// The test every peer process runs: each test file has one `#[test] fn peer()`.
+pub const ENTRY: &str = "peer";
+/// How long a peer may run before the test gives up on it (generous: the machine running
+/// the tests may be busy).
+pub const DEADLINE: Duration = Duration::from_secs(180);
+
+/// The peer role and its args, if this process is a peer.
+pub fn peer_role() -> Option<(String, Vec<String>)> {
+    let role = std::env::var(ROLE_VAR).ok()?;
+    let args = std::env::var(ARGS_VAR).unwrap_or_default();
+    let args = if args.is_empty() {
+        vec![]
+    } else {
+        args.split('\u{1f}').map(str::to_owned).collect()
+    };
+    Some((role, args))
+}
+
+/// The command that runs this test binary as peer `role` with `args` (stdin, stdout null;
+/// stderr inherited), for a caller that wraps or spawns it itself.
+pub fn peer_command(role: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
+    cmd.args(["--exact", ENTRY, "--nocapture", "--test-threads=1"])
+        .env(ROLE_VAR, role)
+        .env(ARGS_VAR, args.join("\u{1f}"))
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    cmd
+}
+
+/// How to start a peer: built by [`Peer::builder`], started by [`PeerBuilder::spawn`].
+#[derive(Debug)]
+pub struct PeerBuilder {
+    role: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    stdout: bool,
+    stdin: bool,
+    deadline: Duration,
+}
+
+impl PeerBuilder {
+    /// Adds an argument (the role reads them in order).
+    pub fn arg(mut self, a: impl ToString) -> Self {
+        self.args.push(a.to_string());
+        self
+    }
+
+    /// Adds an environment variable for the peer.
+    pub fn env(mut self, k: &str, v: impl ToString) -> Self {
+        self.env.push((k.to_owned(), v.to_string()));
+        self
+    }
+
+    /// Pipes the peer's stdout to this process ([`Peer::wait_line`], [`Peer::stdout`]).
+    pub fn stdout_piped(mut self) -> Self {
+        self.stdout = true;
+        self
+    }
+
+    /// Pipes this process to the peer's stdin ([`Peer::stdin`]).
+    pub fn stdin_piped(mut self) -> Self {
+        self.stdin = true;
+        self
+    }
+
+    /// How long the peer may run (default [`DEADLINE`]).
+    pub fn deadline(mut self, d: Duration) -> Self {
+        self.deadline = d;
+        self
+    }
+
+    /// Starts the peer.
+    pub fn spawn(self) -> Peer {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let mut cmd = peer_command(&self.role, &args);
+        cmd.stderr(Stdio::piped());
+        if self.stdout {
+            cmd.stdout(Stdio::piped());
+        }
+        if self.stdin {
+            cmd.stdin(Stdio::piped());
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn peer {}: {e}", self.role));
+        // Drained on a thread of its own, so a chatty peer never blocks on a full pipe.
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut pipe = child.stderr.take().expect("piped stderr");
+        let keep = stderr.clone();
+        let drain = std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                keep.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        });
+        let stdout = child.stdout.take().map(BufReader::new);
+        let stdin = child.stdin.take();
+        let watch = Arc::new(Watch::default());
+        let (w, pid, deadline) = (watch.clone(), child.id() as libc::pid_t, self.deadline);
+        std::thread::spawn(move || {
+            let reaped = w.reaped.lock().unwrap();
+            let (reaped, _) = w.cv.wait_timeout_while(reaped, deadline, |r| !*r).unwrap();
+            if !*reaped {
+                w.fired.store(true, Ordering::Release);
+                // SAFETY: kill(2) on the child's pid, which is not reaped (and so not reused)
+                // while `reaped` is false: reaping happens only under this lock.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        });
+        Peer {
+            watch,
+            role: self.role,
+            child,
+            stdout,
+            stdin,
+            stderr,
+            drain: Some(drain),
+            deadline: self.deadline,
+        }
+    }
+}
+
+/// The watchdog's state: whether the child is reaped (set under the lock, so the watchdog
+/// never signals a reused pid) and whether the deadline fired.
+#[derive(Debug, Default)]
+struct Watch {
+    reaped: Mutex<bool>,
+    cv: Condvar,
+    fired: AtomicBool,
+}
+
+/// A peer process: killed on drop if still running.
+#[derive(Debug)]
+pub struct Peer {
+    watch: Arc<Watch>,
+    role: String,
+    child: Child,
+    stdout: Option<BufReader<ChildStdout>>,
+    stdin: Option<ChildStdin>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    drain: Option<JoinHandle<()>>,
+    deadline: Duration,
+}
+
+impl Peer {
+    /// A peer in `role`, to configure before [`PeerBuilder::spawn`].
+    pub fn builder(role: &str) -> PeerBuilder {
+        PeerBuilder {
+            role: role.to_owned(),
+            args: Vec::new(),
+            env: Vec::new(),
+            stdout: false,
+            stdin: false,
+            deadline: DEADLINE,
+        }
+    }
+
+    /// Starts peer `role` with `args`; its stdout is discarded.
+    pub fn spawn(role: &str, args: &[&str]) -> Peer {
+        args.iter()
+            .fold(Peer::builder(role), |b, a| b.arg(a))
+            .spawn()
+    }
+
+    /// Starts peer `role` with `args`, its stdout piped to this process.
+    pub fn spawn_piped(role: &str, args: &[&str]) -> Peer {
+        args.iter()
+            .fold(Peer::builder(role).stdout_piped(), |b, a| b.arg(a))
+            .spawn()
+    }
+
+    /// The peer's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The peer's role.
+    pub fn role(&self) -> &str {
+        &self.role
+    }
+
+    /// The peer's stdout (spawned with [`PeerBuilder::stdout_piped`]).
+    pub fn stdout(&mut self) -> &mut BufReader<ChildStdout> {
+        self.stdout
+            .as_mut()
+            .expect("the peer's stdout is not piped")
+    }
+
+    /// Takes the peer's stdout (spawned with [`PeerBuilder::stdout_piped`]).
+    pub fn take_stdout(&mut self) -> BufReader<ChildStdout> {
+        self.stdout.take().expect("the peer's stdout is not piped")
+    }
+
+    /// The peer's stdin (spawned with [`PeerBuilder::stdin_piped`]).
+    pub fn stdin(&mut self) -> &mut ChildStdin {
+        self.stdin.as_mut().expect("the peer's stdin is not piped")
+    }
+
+    /// Closes the peer's stdin (its end-of-input).
+    pub fn close_stdin(&mut self) {
+        drop(self.stdin.take());
+    }
+
+    /// Reads the peer's stdout until a line containing `needle`; returns that line. The
+    /// test harness of the peer writes "test peer ... " before the peer's first line.
+    pub fn wait_line(&mut self, needle: &str) -> String {
+        let role = self.role.clone();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = self
+                .stdout()
+                .read_line(&mut line)
+                .expect("read peer stdout");
+            if n == 0 {
+                let st = self.wait();
+                panic!(
+                    "peer {role} ended ({st}) before printing {needle:?}{}",
+                    self.stderr_note()
+                );
+            }
+            if line.contains(needle) {
+                return line.trim_end().to_owned();
+            }
+        }
+    }
+
+    /// What the peer wrote to stderr so far.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    fn stderr_note(&mut self) -> String {
+        // Once the peer has exited, the drain ends at its pipe's end: join it for every byte.
+        if *self.watch.reaped.lock().unwrap() {
+            if let Some(d) = self.drain.take() {
+                let _ = d.join();
+            }
+        }
+        let text = self.stderr_text();
+        if text.trim().is_empty() {
+            String::new()
+        } else {
+            format!(
+                "\n--- stderr of peer {} ---\n{}",
+                self.role,
+                text.trim_end()
+            )
+        }
+    }
+
+    /// Its exit status, if it has exited.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        let mut reaped = self.watch.reaped.lock().unwrap();
+        let st = self.child.try_wait().expect("try_wait peer");
+        if st.is_some() && !*reaped {
+            *reaped = true;
+            self.watch.cv.notify_all();
+        }
+        st
+    }
+
+    /// Waits for the peer to exit (at most its deadline: past it, the peer is killed and the
+    /// test fails with its stderr).
+    pub fn wait(&mut self) -> ExitStatus {
+        loop {
+            if let Some(st) = self.try_wait() {
+                if self.watch.fired.load(Ordering::Acquire) {
+                    let note = self.stderr_note();
+                    panic!(
+                        "peer {} still running after {:?}: killed{note}",
+                        self.role, self.deadline
+                    );
+                }
+                return st;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Waits for the peer to exit and asserts it succeeded; else fails with its stderr.
+    pub fn finish(&mut self) {
+        let st = self.wait();
+        if !st.success() {
+            let note = self.stderr_note();
+            panic!("peer {} failed: {st}{note}", self.role);
+        }
+    }
+
+    /// Waits for the peer to exit and returns its exit code, asserting it was not killed
+    /// by a signal.
+    pub fn code(&mut self) -> i32 {
+        let st = self.wait();
+        match st.code() {
+            Some(c) => c,
+            None => {
+                let note = self.stderr_note();
+                panic!("peer {} was killed: {st}{note}", self.role)
+            }
+        }
+    }
+
+    /// Reads the rest of the peer's stdout, waits for it to exit and asserts it succeeded;
+    /// returns that stdout.
+    pub fn finish_output(&mut self) -> String {
+        let (st, rest) = self.output();
+        if !st.success() {
+            let note = self.stderr_note();
+            panic!("peer {} failed: {st}\n{rest}{note}", self.role);
+        }
+        rest
+    }
+
+    /// Reads the rest of the peer's stdout, then waits for it to exit.
+    pub fn output(&mut self) -> (ExitStatus, String) {
+        let mut text = String::new();
+        if let Some(out) = self.stdout.as_mut() {
+            out.read_to_string(&mut text).expect("read peer stdout");
+        }
+        (self.wait(), text)
+    }
+
+    /// Kills the peer (SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
+        let mut reaped = self.watch.reaped.lock().unwrap();
+        if !*reaped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            *reaped = true;
+            self.watch.cv.notify_all();
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            // The test failed with this peer alive or unchecked: show what the peer said.
+            eprintln!("{}", self.stderr_note());
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! The article's Alice for the RPC tests: `add` and `multiply`, plus methods that fail,
+//! panic, hang or sleep, and the JSON-RPC 2.0 specification's example methods.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+use ipcring::rpc::{Codec, HandlerError, Server};
+use serde::Deserialize;
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+/// A gate that `gate_wait` waits on until `gate_open` opens it: proves two calls of one
+/// client run at once (a server that runs one call at a time never gets to `gate_open`).
+static GATE: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
+
+#[derive(Deserialize)]
+struct Subtract {
+    minuend: i64,
+    subtrahend: i64,
+}
+
+#[derive(Deserialize)]
+struct Person {
+    name: String,
+}
+
+/// The article's Alice, with a few more methods for the tests.
+pub fn alice<C: Codec>(codec: C) -> Server<C> {
+    let mut s = Server::new(codec);
+    s.register("add", |(a, b): (i64, i64)| Ok(a + b))
+        .register("multiply", |(a, b): (i64, i64)| Ok(a * b))
+        .register("divide", |(a, b): (i64, i64)| {
+            a.checked_div(b)
+                .ok_or_else(|| HandlerError::new("division by zero").with_code(-32042))
+        })
+        .register("subtract", |s: Subtract| Ok(s.minuend - s.subtrahend))
+        .register("sum", |v: Vec<i64>| Ok(v.iter().sum::<i64>()))
+        .register("get_data", |()| Ok(("hello", 5, "XYZ")))
+        .register("update", |_: Vec<i64>| Ok(()))
+        .register("notify_hello", |_: i64| Ok(()))
+        .register("greet", |p: Person| Ok(format!("hello {}", p.name)))
+        .register("boom", |msg: String| -> Result<(), HandlerError> {
+            panic!("{msg}")
+        })
+        .register("sleep_ms", |ms: u64| {
+            std::thread::sleep(Duration::from_millis(ms));
+            Ok(ms)
+        })
+        .register("hang", |marker: String| {
+            std::fs::write(marker, b"in the handler")
+                .map_err(|e| HandlerError::new(e.to_string()))?;
+            std::thread::sleep(Duration::from_secs(60));
+            Ok(())
+        })
+        .register("incr", |n: u64| {
+            Ok(COUNTER.fetch_add(n, Ordering::SeqCst) + n)
+        })
+        .register("count", |()| Ok(COUNTER.load(Ordering::SeqCst)))
+        .register("big", |n: usize| Ok(vec![7u8; n]))
+        .register("gate_wait", |()| {
+            let mut open = GATE.0.lock().unwrap();
+            while !*open {
+                open = GATE.1.wait(open).unwrap();
+            }
+            Ok("through the gate")
+        })
+        .register("gate_open", |()| {
+            *GATE.0.lock().unwrap() = true;
+            GATE.1.notify_all();
+            Ok(())
+        });
+    s
+}
