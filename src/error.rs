@@ -176,7 +176,10 @@ impl Error {
 
     /// Builds an [`Error::Corrupt`].
     pub(crate) fn corrupt(msg: impl Into<Cow<'static, str>>) -> Error {
-        Error::Corrupt(msg.into())
+        let msg = msg.into();
+        #[cfg(feature = "tracing")]
+        crate::log::corruption(&msg);
+        Error::Corrupt(msg)
     }
 
     /// True for [`Error::Disconnected`].

@@ -67,6 +67,7 @@ compile_error!(
 pub mod access;
 pub mod broadcast;
 pub mod error;
+pub(crate) mod log;
 #[cfg(not(loom))]
 pub mod measure;
 pub mod ring;

@@ -98,3 +98,7 @@ pub use wait::{WaitStrategy, LIVENESS_SLICE};
 mod handle;
 #[cfg(not(loom))]
 pub use handle::*;
+#[cfg(not(loom))]
+mod typed;
+#[cfg(not(loom))]
+pub(crate) use typed::pod_from;

@@ -236,10 +236,10 @@ impl Mapping {
 }
 
 /// A one-byte record lock request (`l_pid` is 0, as `F_OFD_*` requires).
-pub(crate) fn flock_for(byte: u64, ty: libc::c_int) -> libc::flock {
+pub(crate) fn flock_for(byte: u64, ty: libc::c_short) -> libc::flock {
     // SAFETY: `flock` is plain old data; zero is valid for every field.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = ty as libc::c_short;
+    fl.l_type = ty;
     fl.l_whence = libc::SEEK_SET as libc::c_short;
     fl.l_start = byte as libc::off_t;
     fl.l_len = 1;
@@ -269,7 +269,11 @@ pub(crate) fn set_lock(fd: &impl AsFd, fl: &libc::flock, op: &'static str) -> Re
 /// when the last fd of this open closes — including when the process is killed.
 /// `Ok(false)` if another open holds it.
 pub(crate) fn try_lock_byte(fd: &OwnedFd, byte: u64) -> Result<bool> {
-    set_lock(fd, &flock_for(byte, libc::F_WRLCK), "fcntl lock")
+    set_lock(
+        fd,
+        &flock_for(byte, libc::F_WRLCK as libc::c_short),
+        "fcntl lock",
+    )
 }
 
 /// Takes a shared (read) lock on one byte of `fd` without waiting: many opens may hold it
@@ -277,17 +281,26 @@ pub(crate) fn try_lock_byte(fd: &OwnedFd, byte: u64) -> Result<bool> {
 /// [`byte_locked`] from any other open, so a segment in use by readers only is not stale.
 /// `Ok(false)` if another open holds an exclusive lock on it.
 pub(crate) fn try_lock_byte_shared(fd: &OwnedFd, byte: u64) -> Result<bool> {
-    set_lock(fd, &flock_for(byte, libc::F_RDLCK), "fcntl shared lock")
+    set_lock(
+        fd,
+        &flock_for(byte, libc::F_RDLCK as libc::c_short),
+        "fcntl shared lock",
+    )
 }
 
 /// Releases a lock taken with [`try_lock_byte`].
 pub(crate) fn unlock_byte(fd: &OwnedFd, byte: u64) -> Result<()> {
-    set_lock(fd, &flock_for(byte, libc::F_UNLCK), "fcntl unlock").map(drop)
+    set_lock(
+        fd,
+        &flock_for(byte, libc::F_UNLCK as libc::c_short),
+        "fcntl unlock",
+    )
+    .map(drop)
 }
 
 /// True if some other open of the file holds a lock on `byte` (a live role holder).
 pub(crate) fn byte_locked(fd: &impl AsFd, byte: u64) -> Result<bool> {
-    let mut fl = flock_for(byte, libc::F_WRLCK);
+    let mut fl = flock_for(byte, libc::F_WRLCK as libc::c_short);
     #[cfg(target_os = "linux")]
     let arg = FcntlArg::F_OFD_GETLK(&mut fl);
     #[cfg(not(target_os = "linux"))]
