@@ -72,6 +72,17 @@ impl Publisher {
 }
 
 impl Subscriber {
+    /// Runs a byte receive into this subscriber's scratch buffer (kept between calls).
+    fn via_scratch<R>(
+        &mut self,
+        f: impl FnOnce(&mut Subscriber, &mut Vec<u8>) -> Result<R>,
+    ) -> Result<R> {
+        let mut buf = std::mem::take(&mut self.scratch);
+        let r = f(self, &mut buf);
+        self.scratch = buf;
+        r
+    }
+
     fn typed<T: Pod>(&self, r: Recv) -> Result<Received<T>> {
         Ok(match r {
             Recv::Lagged(n) => Received::Lagged(n),
@@ -97,10 +108,8 @@ impl Subscriber {
     /// ```
     #[must_use = "None means nothing new was there"]
     pub fn try_recv_pod<T: Pod>(&mut self) -> Result<Option<Received<T>>> {
-        let mut buf = std::mem::take(&mut self.scratch);
-        let r = self.try_recv_into(&mut buf);
-        self.scratch = buf;
-        r?.map(|r| self.typed(r)).transpose()
+        let r = self.via_scratch(|s, buf| s.try_recv_into(buf))?;
+        r.map(|r| self.typed(r)).transpose()
     }
 
     /// Receives the next value (or the news that some were lost), waiting as long as
@@ -118,10 +127,8 @@ impl Subscriber {
     /// # Ok(()) }
     /// ```
     pub fn recv_pod<T: Pod>(&mut self) -> Result<Received<T>> {
-        let mut buf = std::mem::take(&mut self.scratch);
-        let r = self.recv_into(&mut buf);
-        self.scratch = buf;
-        self.typed(r?)
+        let r = self.via_scratch(|s, buf| s.recv_into(buf))?;
+        self.typed(r)
     }
 
     /// Like [`Subscriber::recv_pod`], waiting at most `timeout`
@@ -142,9 +149,7 @@ impl Subscriber {
     /// # Ok(()) }
     /// ```
     pub fn recv_pod_timeout<T: Pod>(&mut self, timeout: Duration) -> Result<Received<T>> {
-        let mut buf = std::mem::take(&mut self.scratch);
-        let r = self.recv_timeout_into(&mut buf, timeout);
-        self.scratch = buf;
-        self.typed(r?)
+        let r = self.via_scratch(|s, buf| s.recv_timeout_into(buf, timeout))?;
+        self.typed(r)
     }
 }

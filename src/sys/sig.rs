@@ -133,8 +133,8 @@ pub(crate) enum Sent {
     QueueFull,
 }
 
-fn sent(rc: libc::c_int, op: &'static str) -> Result<Sent> {
-    match Errno::result(rc) {
+fn sent(r: nix::Result<()>, op: &'static str) -> Result<Sent> {
+    match r {
         Ok(_) => Ok(Sent::Ok),
         Err(Errno::ESRCH) => Ok(Sent::NoProcess),
         Err(Errno::EPERM) => Ok(Sent::Denied),
@@ -146,9 +146,15 @@ fn sent(rc: libc::c_int, op: &'static str) -> Result<Sent> {
 /// `kill(pid, sig)` for one positive pid.
 pub(crate) fn kill(pid: u32, sig: libc::c_int) -> Result<Sent> {
     let pid = checked_pid(pid)?;
-    // Raw libc: nix's `kill` takes its `Signal` enum, which has no real-time signals.
-    // SAFETY: plain syscall; `pid` is positive, so it names one process, never a group.
-    sent(unsafe { libc::kill(pid, sig) }, "kill")
+    // nix's `Signal` has no real-time signals: those go with `sigqueue`, never here.
+    let sig = nix::sys::signal::Signal::try_from(sig).map_err(|_| {
+        Error::InvalidConfig(format!("signal {sig} cannot be sent with kill here").into())
+    })?;
+    // `pid` is positive, so it names one process, never a group.
+    sent(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig),
+        "kill",
+    )
 }
 
 /// `SIGRTMIN..=SIGRTMAX`, where values are sent: Linux only in ipcring (values need
@@ -183,7 +189,8 @@ pub(crate) fn sigqueue(pid: u32, sig: libc::c_int, value: i32) -> Result<Sent> {
     };
     // Raw libc: nix does not wrap sigqueue.
     // SAFETY: plain call; `pid` is positive.
-    sent(unsafe { libc::sigqueue(pid, sig, v) }, "sigqueue")
+    let rc = unsafe { libc::sigqueue(pid, sig, v) };
+    sent(Errno::result(rc).map(drop), "sigqueue")
 }
 
 /// Real-time signals with a payload need `sigqueue`, which this platform lacks.
