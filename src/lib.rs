@@ -69,6 +69,8 @@ compile_error!(
 pub mod access;
 pub mod broadcast;
 pub mod error;
+// Under loom only the error constructors remain, and they log only with `tracing`.
+#[cfg(any(not(loom), feature = "tracing"))]
 pub(crate) mod log;
 #[cfg(not(loom))]
 pub mod measure;
