@@ -409,13 +409,10 @@ impl SubscriberCore {
         let head = shared.head.load(Ordering::Acquire);
         let index = match plan(self.next, head, self.geo.slots) {
             Err(()) => {
-                return Err(Error::Corrupt(
-                    format!(
-                        "broadcast head {head} is behind a subscriber at message {}",
-                        self.next
-                    )
-                    .into(),
-                ))
+                return Err(Error::corrupt(format!(
+                    "broadcast head {head} is behind a subscriber at message {}",
+                    self.next
+                )))
             }
             Ok(Plan::Empty) => return Ok(None),
             Ok(Plan::Lagged { lost, resume }) => {
@@ -451,22 +448,19 @@ impl SubscriberCore {
             if s2 == s1 {
                 if len_word > self.geo.max_message as u64 {
                     buf.clear();
-                    return Err(Error::Corrupt(
-                        format!(
-                            "broadcast message {index} claims {len_word} bytes, max is {}",
-                            self.geo.max_message
-                        )
-                        .into(),
-                    ));
+                    return Err(Error::corrupt(format!(
+                        "broadcast message {index} claims {len_word} bytes, max is {}",
+                        self.geo.max_message
+                    )));
                 }
                 self.next = index.wrapping_add(1);
                 return Ok(Some(Recv::Message(index)));
             }
             s2
         } else if s1 < want {
-            return Err(Error::Corrupt(
-                format!("broadcast slot stamp {s1} is behind published message {index}").into(),
-            ));
+            return Err(Error::corrupt(format!(
+                "broadcast slot stamp {s1} is behind published message {index}"
+            )));
         } else {
             s1
         };
@@ -483,6 +477,10 @@ impl SubscriberCore {
 mod handle;
 #[cfg(not(loom))]
 pub use handle::*;
+#[cfg(not(loom))]
+mod typed;
+#[cfg(not(loom))]
+pub use typed::Received;
 
 #[cfg(all(test, not(loom)))]
 mod tests_model;

@@ -166,14 +166,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// Builds an [`Error::Io`] from the last OS error, naming the operation.
-    pub(crate) fn last_os(op: impl Into<Cow<'static, str>>) -> Error {
-        Error::Io {
-            op: op.into(),
-            source: io::Error::last_os_error(),
-        }
-    }
-
     /// Builds an [`Error::Io`] naming the operation.
     pub(crate) fn io(op: impl Into<Cow<'static, str>>, source: io::Error) -> Error {
         Error::Io {
@@ -184,7 +176,10 @@ impl Error {
 
     /// Builds an [`Error::Corrupt`].
     pub(crate) fn corrupt(msg: impl Into<Cow<'static, str>>) -> Error {
-        Error::Corrupt(msg.into())
+        let msg = msg.into();
+        #[cfg(feature = "tracing")]
+        crate::log::corruption(&msg);
+        Error::Corrupt(msg)
     }
 
     /// True for [`Error::Disconnected`].

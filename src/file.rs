@@ -409,8 +409,8 @@ impl LockFile {
             flock::unlock(&*fd)?;
             let new = open_lock_fd(&self.path, &self.perm)?;
             if self.live && !flock::lock_byte_shared(&new, LIVENESS_BYTE)? {
-                return Err(Error::Corrupt(
-                    "the log's liveness byte is write-locked by a foreign process".into(),
+                return Err(Error::corrupt(
+                    "the log's liveness byte is write-locked by a foreign process",
                 ));
             }
             *fd = new;
@@ -603,8 +603,8 @@ impl LogWriter {
         // not affect) and on the lock file (where earlier versions of this crate look).
         // Readers test it to tell "no writer left".
         if !flock::lock_byte_shared(&files.log, LIVENESS_BYTE)? || !files.lock.announce()? {
-            return Err(Error::Corrupt(
-                "the log's liveness byte is write-locked by a foreign process".into(),
+            return Err(Error::corrupt(
+                "the log's liveness byte is write-locked by a foreign process",
             ));
         }
         {

@@ -24,6 +24,8 @@
 //! | `redis`  | `redis` | Redis pub/sub and streams |
 //! | `rpc`    | `rpc` | request/response over any transport pair |
 //! | `async`  | `aio` | tokio: async send/receive over the ring and the socket, cancel safe |
+//! | `serde`  | [`ring`] | `send_serde`/`recv_serde`: any serde value on the ring (postcard) |
+//! | `tracing`| | logs segment creation, stale reclaim, peer death, corruption (once each) |
 //! | `full`   | | all of the above |
 //!
 //! # Example
@@ -67,6 +69,9 @@ compile_error!(
 pub mod access;
 pub mod broadcast;
 pub mod error;
+// Under loom only the error constructors remain, and they log only with `tracing`.
+#[cfg(any(not(loom), feature = "tracing"))]
+pub(crate) mod log;
 #[cfg(not(loom))]
 pub mod measure;
 pub mod ring;

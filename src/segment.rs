@@ -236,6 +236,9 @@ pub(crate) struct Segment {
     map: Mapping,
     creator: bool,
     keep: bool,
+    /// Whether a peer's death was logged already (feature `tracing`: once per handle).
+    #[cfg(feature = "tracing")]
+    peer_gone_logged: std::sync::atomic::AtomicBool,
 }
 
 impl Segment {
@@ -320,12 +323,22 @@ impl Segment {
         // SYNC: publishes every header and kind field written above to openers, which
         // load `state` with Acquire before reading them.
         hdr.state.store(STATE_READY, Ordering::Release);
+        crate::log::log_event!(
+            info,
+            name = %loc.display(),
+            kind = kind_name(spec.kind),
+            bytes = spec.total_size,
+            mode = format_args!("{:o}", spec.mode),
+            "segment created"
+        );
         Ok(Segment {
             loc,
             fd,
             map,
             creator: true,
             keep: false,
+            #[cfg(feature = "tracing")]
+            peer_gone_logged: Default::default(),
         })
     }
 
@@ -373,6 +386,8 @@ impl Segment {
                             map,
                             creator: false,
                             keep: true,
+                            #[cfg(feature = "tracing")]
+                            peer_gone_logged: Default::default(),
                         });
                     }
                     Ready::NotYet(why) => retry_reason = why,
@@ -472,6 +487,11 @@ impl Segment {
             }
         }
         loc.unlink()?;
+        crate::log::log_event!(
+            warn,
+            name = %loc.display(),
+            "reclaimed a stale segment (no live role held it)"
+        );
         Ok(true)
     }
 
@@ -489,6 +509,28 @@ impl Segment {
     /// True if another handle (in any process) holds role `byte`.
     pub(crate) fn role_held_by_other(&self, byte: u64) -> Result<bool> {
         sys::byte_locked(&self.fd, byte)
+    }
+
+    /// True if a peer that had attached (`attached`) no longer holds role `byte`: it
+    /// detached or died. The first time this handle sees it, the death is logged
+    /// (feature `tracing`); called from the checks at wait-slice ends only.
+    pub(crate) fn peer_gone(&self, attached: bool, byte: u64, role: &'static str) -> Result<bool> {
+        if !attached {
+            return Ok(false);
+        }
+        let gone = !self.role_held_by_other(byte)?;
+        #[cfg(feature = "tracing")]
+        if gone && !self.peer_gone_logged.swap(true, Ordering::Relaxed) {
+            crate::log::log_event!(
+                warn,
+                name = %self.loc.display(),
+                role,
+                "peer gone: it released its role (exited, or was killed)"
+            );
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = role;
+        Ok(gone)
     }
 
     /// The name as the user gave it.

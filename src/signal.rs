@@ -60,7 +60,7 @@
 //! # }
 //! ```
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -542,7 +542,7 @@ fn on_signal(info: &libc::siginfo_t) {
 #[derive(Debug)]
 pub struct Listener {
     #[cfg(target_os = "linux")]
-    sigfd: OwnedFd,
+    sigfd: nix::sys::signalfd::SignalFd,
     rt: i32,
 }
 
@@ -672,9 +672,9 @@ impl Listener {
                 return Err(Error::corrupt("self-pipe missing"));
             };
             #[cfg(target_os = "linux")]
-            sig::poll_read(&[&self.sigfd, r], ms)?;
+            sig::poll_read(&[self.sigfd.as_fd(), r.as_fd()], ms)?;
             #[cfg(not(target_os = "linux"))]
-            sig::poll_read(&[r], ms)?;
+            sig::poll_read(&[r.as_fd()], ms)?;
         }
     }
 

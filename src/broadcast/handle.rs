@@ -260,10 +260,8 @@ impl Attached {
 
     /// True once a publisher had attached and none holds the role now.
     fn publisher_gone(&self) -> Result<bool> {
-        if self.geometry().publisher_attaches.load(Ordering::Acquire) == 0 {
-            return Ok(false);
-        }
-        Ok(!self.seg.role_held_by_other(PUBLISHER_ROLE)?)
+        let attached = self.geometry().publisher_attaches.load(Ordering::Acquire) != 0;
+        self.seg.peer_gone(attached, PUBLISHER_ROLE, "publisher")
     }
 }
 
@@ -447,6 +445,9 @@ pub struct Subscriber {
     ring: Attached,
     core: SubscriberCore,
     lagged_total: u64,
+    /// Where typed receives (`recv_pod`) copy a message before reading it (reused: no
+    /// allocation per message once it has grown to the message size).
+    pub(super) scratch: Vec<u8>,
 }
 
 impl Subscriber {
@@ -470,6 +471,7 @@ impl Subscriber {
             ring,
             core,
             lagged_total: 0,
+            scratch: Vec::new(),
         })
     }
 

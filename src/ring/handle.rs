@@ -295,10 +295,13 @@ impl Attached {
         } else {
             &self.geometry_counters().consumer_attaches
         };
-        if attaches.load(Ordering::Acquire) == 0 {
-            return Ok(false);
-        }
-        Ok(!self.seg.role_held_by_other(peer)?)
+        let role = if peer == PRODUCER_ROLE {
+            "producer"
+        } else {
+            "consumer"
+        };
+        self.seg
+            .peer_gone(attaches.load(Ordering::Acquire) != 0, peer, role)
     }
 }
 

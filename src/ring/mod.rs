@@ -58,6 +58,13 @@
 //! volatile reads into your buffer and release it, so you never hold a reference into
 //! shared memory (validate the copied bytes as you would any input).
 //!
+//! # Typed messages
+//! [`Producer::send_pod`] and [`Consumer::recv_pod`] (and their `try_`/`_timeout` forms)
+//! carry any [`bytemuck::Pod`] value as its bytes, copied in and out (no alignment
+//! needed); a message of another size is [`Error::Codec`](crate::Error::Codec). With the
+//! `serde` feature, `send_serde`/`recv_serde` carry any serde value, encoded with postcard
+//! straight into the ring. Both receive like [`Consumer::recv`] (see above).
+//!
 //! # Damage while in use: checked where every wait slice ends
 //! A side that waits (a blocking or `_timeout` receive, send, reserve, or
 //! [`Producer::wait_drained`]) checks, at the end of every wait slice ([`LIVENESS_SLICE`])
@@ -98,3 +105,7 @@ pub use wait::{WaitStrategy, LIVENESS_SLICE};
 mod handle;
 #[cfg(not(loom))]
 pub use handle::*;
+#[cfg(not(loom))]
+mod typed;
+#[cfg(not(loom))]
+pub(crate) use typed::pod_from;

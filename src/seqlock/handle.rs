@@ -239,10 +239,8 @@ impl Cell {
 
     /// True once a writer had attached and none holds the role now.
     fn writer_gone(&self) -> Result<bool> {
-        if self.geometry().writer_attaches.load(Ordering::Acquire) == 0 {
-            return Ok(false);
-        }
-        Ok(!self.seg.role_held_by_other(WRITER_ROLE)?)
+        let attached = self.geometry().writer_attaches.load(Ordering::Acquire) != 0;
+        self.seg.peer_gone(attached, WRITER_ROLE, "writer")
     }
 }
 

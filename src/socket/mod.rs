@@ -604,7 +604,7 @@ impl Connection {
         if let Stream::Unix(s) = &stream {
             // A Unix socket's other end runs as a user the kernel knows: refuse a listener
             // of another user (who could have bound the path or name first) unless allowed.
-            let (uid, gid) = crate::sys::socket::peer_ids(s.as_raw_fd())?;
+            let (uid, gid) = crate::sys::socket::peer_ids(s)?;
             if !opts.access.trusts(uid, gid) {
                 return Err(Error::PermissionDenied {
                     path: addr.to_string(),
@@ -1013,7 +1013,7 @@ impl Listener {
                 Ok(Stream::Unix(s)) => {
                     // A client of another user (unless allowed) is closed at once, before
                     // a byte is read or written: it sees the connection end.
-                    let (uid, gid) = crate::sys::socket::peer_ids(s.as_raw_fd())?;
+                    let (uid, gid) = crate::sys::socket::peer_ids(&s)?;
                     if self.opts.access.trusts(uid, gid) {
                         return Ok(Some(Stream::Unix(s)));
                     }

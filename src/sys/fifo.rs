@@ -2,7 +2,14 @@
 //! and SIGPIPE kept from killing the process.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::io::IoSlice;
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, AT_FDCWD};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::stat::{FchmodatFlags, Mode};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
@@ -22,16 +29,16 @@ fn cpath(path: &Path) -> Result<CString> {
 /// FIFO was already there. Anything else at `path` is refused with [`Error::AlreadyExists`].
 pub(crate) fn mkfifo(path: &Path, mode: u32) -> Result<bool> {
     let c = cpath(path)?;
-    // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
-    if unsafe { libc::mkfifo(c.as_ptr(), mode as libc::mode_t) } == 0 {
-        // mkfifo applies the umask; make the mode exactly what was asked for.
-        // SAFETY: as above.
-        unsafe { libc::chmod(c.as_ptr(), mode as libc::mode_t) };
-        return Ok(true);
-    }
-    let e = std::io::Error::last_os_error();
-    if e.raw_os_error() != Some(libc::EEXIST) {
-        return Err(Error::io(format!("mkfifo {}", path.display()), e));
+    let m = Mode::from_bits_truncate(mode as libc::mode_t);
+    match nix::unistd::mkfifo(c.as_c_str(), m) {
+        Ok(()) => {
+            // mkfifo applies the umask; make the mode exactly what was asked for.
+            let _ =
+                nix::sys::stat::fchmodat(AT_FDCWD, c.as_c_str(), m, FchmodatFlags::FollowSymlink);
+            return Ok(true);
+        }
+        Err(Errno::EEXIST) => {}
+        Err(e) => return Err(Error::io(format!("mkfifo {}", path.display()), e.into())),
     }
     match fifo_identity(path)? {
         Some(_) => Ok(false),
@@ -44,18 +51,15 @@ pub(crate) fn mkfifo(path: &Path, mode: u32) -> Result<bool> {
 
 /// `(device, inode)` of the FIFO at `path`; `None` if `path` exists but is not a FIFO.
 /// A missing path is [`Error::NotFound`].
+// The casts are no-ops on Linux; elsewhere `mode_t` is u16 and `dev_t` i32.
+#[allow(clippy::unnecessary_cast)]
 pub(crate) fn fifo_identity(path: &Path) -> Result<Option<(u64, u64)>> {
     let c = cpath(path)?;
-    // SAFETY: an all-zero `stat` is a valid value; stat fills it.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: valid path and out-pointer.
-    if unsafe { libc::stat(c.as_ptr(), &mut st) } != 0 {
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() == Some(libc::ENOENT) {
-            return Err(Error::NotFound(path.display().to_string()));
-        }
-        return Err(Error::io(format!("stat {}", path.display()), e));
-    }
+    let st = match nix::sys::stat::stat(c.as_c_str()) {
+        Ok(st) => st,
+        Err(Errno::ENOENT) => return Err(Error::NotFound(path.display().to_string())),
+        Err(e) => return Err(Error::io(format!("stat {}", path.display()), e.into())),
+    };
     if st.st_mode & libc::S_IFMT != libc::S_IFIFO {
         return Ok(None);
     }
@@ -63,13 +67,10 @@ pub(crate) fn fifo_identity(path: &Path) -> Result<Option<(u64, u64)>> {
 }
 
 /// `(device, inode)` of an open fd.
+// The casts are no-ops on Linux; elsewhere `dev_t` is i32.
+#[allow(clippy::unnecessary_cast)]
 pub(crate) fn fd_identity(fd: &OwnedFd) -> Result<(u64, u64)> {
-    // SAFETY: an all-zero `stat` is a valid value; fstat fills it.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: valid fd and out-pointer.
-    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
-        return Err(Error::last_os("fstat fifo"));
-    }
+    let st = nix::sys::stat::fstat(fd).map_err(|e| Error::io("fstat fifo", e.into()))?;
     Ok((st.st_dev as u64, st.st_ino as u64))
 }
 
@@ -86,32 +87,27 @@ pub(crate) fn open_nonblock(
 ) -> Result<Option<OwnedFd>> {
     let c = cpath(path)?;
     let flags = if write {
-        libc::O_WRONLY
+        OFlag::O_WRONLY
     } else {
-        libc::O_RDONLY
-    } | libc::O_NONBLOCK
-        | libc::O_CLOEXEC
-        | libc::O_NOFOLLOW;
+        OFlag::O_RDONLY
+    } | OFlag::O_NONBLOCK
+        | OFlag::O_CLOEXEC
+        | OFlag::O_NOFOLLOW;
     loop {
-        // SAFETY: valid NUL-terminated path.
-        let fd = unsafe { libc::open(c.as_ptr(), flags) };
-        if fd >= 0 {
-            // SAFETY: a fresh fd from a successful open, owned by nobody else.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            owner::check_fd(
-                &fd,
-                &path.display().to_string(),
-                FileType::Fifo,
-                access,
-                max_mode,
-            )?;
-            return Ok(Some(fd));
-        }
-        let e = std::io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::ENXIO) | Some(libc::ENOENT) => return Ok(None),
-            _ => return Err(owner::open_error("open", path, e)),
+        match nix::fcntl::open(c.as_c_str(), flags, Mode::empty()) {
+            Ok(fd) => {
+                owner::check_fd(
+                    &fd,
+                    &path.display().to_string(),
+                    FileType::Fifo,
+                    access,
+                    max_mode,
+                )?;
+                return Ok(Some(fd));
+            }
+            Err(Errno::EINTR) => continue,
+            Err(Errno::ENXIO) | Err(Errno::ENOENT) => return Ok(None),
+            Err(e) => return Err(owner::open_error("open", path, e.into())),
         }
     }
 }
@@ -123,26 +119,25 @@ pub(crate) fn poll(
     events: libc::c_short,
     timeout: Option<Duration>,
 ) -> Result<libc::c_short> {
-    let ms = match timeout {
-        None => -1,
+    let t = match timeout {
+        None => PollTimeout::NONE,
         // Round up so a short positive timeout does not become a busy 0 ms poll.
-        Some(d) => (d.as_micros().div_ceil(1000)).min(i32::MAX as u128) as libc::c_int,
+        Some(d) => PollTimeout::try_from(d.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32)
+            .unwrap_or(PollTimeout::MAX),
     };
-    let mut pfd = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events,
-        revents: 0,
-    };
-    // SAFETY: `pfd` is a valid array of one pollfd for the call's duration.
-    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-    if n < 0 {
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() == Some(libc::EINTR) {
-            return Ok(0);
-        }
-        return Err(Error::io("poll fifo", e));
+    let mut pfd = [PollFd::new(
+        fd.as_fd(),
+        PollFlags::from_bits_truncate(events),
+    )];
+    match nix::poll::poll(&mut pfd, t) {
+        Ok(0) | Err(Errno::EINTR) => Ok(0),
+        Ok(_) => Ok(revents(&pfd[0])),
+        Err(e) => Err(Error::io("poll fifo", e.into())),
     }
-    Ok(if n == 0 { 0 } else { pfd.revents })
+}
+
+fn revents(p: &PollFd<'_>) -> libc::c_short {
+    p.revents().map_or(0, |r| r.bits())
 }
 
 /// Outcome of a non-blocking read or write.
@@ -156,19 +151,22 @@ pub(crate) enum Io {
     Closed,
 }
 
+/// Maps a read or write result: EINTR is `None` (retry), EAGAIN and EPIPE are outcomes.
+fn outcome(r: nix::Result<usize>, op: &'static str) -> Option<Result<Io>> {
+    match r {
+        Ok(n) => Some(Ok(Io::Done(n))),
+        Err(Errno::EINTR) => None,
+        Err(Errno::EAGAIN) => Some(Ok(Io::WouldBlock)),
+        Err(Errno::EPIPE) => Some(Ok(Io::Closed)),
+        Err(e) => Some(Err(Error::io(op, e.into()))),
+    }
+}
+
 /// Reads into `buf` without blocking; EINTR is retried.
 pub(crate) fn read(fd: &OwnedFd, buf: &mut [u8]) -> Result<Io> {
     loop {
-        // SAFETY: `buf` is a valid writable buffer of the given length.
-        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n >= 0 {
-            return Ok(Io::Done(n as usize));
-        }
-        let e = std::io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EAGAIN) => return Ok(Io::WouldBlock),
-            _ => return Err(Error::io("read fifo", e)),
+        if let Some(r) = outcome(nix::unistd::read(fd, buf), "read fifo") {
+            return r;
         }
     }
 }
@@ -176,6 +174,7 @@ pub(crate) fn read(fd: &OwnedFd, buf: &mut [u8]) -> Result<Io> {
 /// True if SIGPIPE is ignored in this process (Rust binaries ignore it by default), so a
 /// write to a pipe without reader returns EPIPE instead of killing the process.
 pub(crate) fn sigpipe_ignored() -> bool {
+    // Raw libc: nix's `sigaction` always installs a new action; only a null one queries.
     // SAFETY: an all-zero sigaction is a valid out-value.
     let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
     // SAFETY: a null new action only queries the current one into `old`.
@@ -187,27 +186,15 @@ pub(crate) fn sigpipe_ignored() -> bool {
 /// is blocked in this thread for the call and a SIGPIPE it raised is consumed, so a reader
 /// that went away is reported as [`Io::Closed`] even in processes that do not ignore SIGPIPE.
 pub(crate) fn write(fd: &OwnedFd, buf: &[u8], guard_sigpipe: bool) -> Result<Io> {
+    let op = || loop {
+        if let Some(r) = outcome(nix::unistd::write(fd, buf), "write fifo") {
+            return r;
+        }
+    };
     if guard_sigpipe {
-        with_sigpipe_blocked(|| write_raw(fd, buf))
+        with_sigpipe_blocked(op)
     } else {
-        write_raw(fd, buf)
-    }
-}
-
-fn write_raw(fd: &OwnedFd, buf: &[u8]) -> Result<Io> {
-    loop {
-        // SAFETY: `buf` is a valid readable buffer of the given length.
-        let n = unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) };
-        if n >= 0 {
-            return Ok(Io::Done(n as usize));
-        }
-        let e = std::io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EAGAIN) => return Ok(Io::WouldBlock),
-            Some(libc::EPIPE) => return Ok(Io::Closed),
-            _ => return Err(Error::io("write fifo", e)),
-        }
+        op()
     }
 }
 
@@ -216,19 +203,14 @@ fn write_raw(fd: &OwnedFd, buf: &[u8]) -> Result<Io> {
 pub(crate) fn set_pipe_size(fd: &OwnedFd, bytes: usize) -> Result<usize> {
     let want = libc::c_int::try_from(bytes)
         .map_err(|_| Error::InvalidConfig("pipe size too large".into()))?;
-    // SAFETY: plain fcntl on an fd we own.
-    let n = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, want) };
-    if n < 0 {
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() == Some(libc::EPERM) {
-            return Err(Error::SystemLimit {
-                what: format!("pipe buffer of {bytes} bytes").into(),
-                hint: "/proc/sys/fs/pipe-max-size and /proc/sys/fs/pipe-user-pages-soft".into(),
-            });
-        }
-        return Err(Error::io("fcntl F_SETPIPE_SZ", e));
+    match nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETPIPE_SZ(want)) {
+        Ok(n) => Ok(n as usize),
+        Err(Errno::EPERM) => Err(Error::SystemLimit {
+            what: format!("pipe buffer of {bytes} bytes").into(),
+            hint: "/proc/sys/fs/pipe-max-size and /proc/sys/fs/pipe-user-pages-soft".into(),
+        }),
+        Err(e) => Err(Error::io("fcntl F_SETPIPE_SZ", e.into())),
     }
-    Ok(n as usize)
 }
 
 /// Pipe buffer sizes cannot be changed here: the request is refused.
@@ -248,28 +230,10 @@ pub(crate) fn write2(fd: &OwnedFd, a: &[u8], b: &[u8], guard_sigpipe: bool) -> R
     if b.is_empty() {
         return write(fd, a, guard_sigpipe);
     }
-    let iov = [
-        libc::iovec {
-            iov_base: a.as_ptr() as *mut libc::c_void,
-            iov_len: a.len(),
-        },
-        libc::iovec {
-            iov_base: b.as_ptr() as *mut libc::c_void,
-            iov_len: b.len(),
-        },
-    ];
+    let iov = [IoSlice::new(a), IoSlice::new(b)];
     let op = || loop {
-        // SAFETY: both iovecs point into live slices of the given lengths; writev only reads.
-        let n = unsafe { libc::writev(fd.as_raw_fd(), iov.as_ptr(), 2) };
-        if n >= 0 {
-            return Ok(Io::Done(n as usize));
-        }
-        let e = std::io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EAGAIN) => return Ok(Io::WouldBlock),
-            Some(libc::EPIPE) => return Ok(Io::Closed),
-            _ => return Err(Error::io("writev fifo", e)),
+        if let Some(r) = outcome(nix::sys::uio::writev(fd, &iov), "writev fifo") {
+            return r;
         }
     };
     if guard_sigpipe {
@@ -279,47 +243,33 @@ pub(crate) fn write2(fd: &OwnedFd, a: &[u8], b: &[u8], guard_sigpipe: bool) -> R
     }
 }
 
+/// True if SIGPIPE is pending for this thread or process. Raw libc: nix does not wrap
+/// sigpending.
+fn sigpipe_pending() -> bool {
+    // SAFETY: an all-zero sigset_t is valid storage; sigemptyset initialises it and
+    // sigpending fills it; sigismember only reads it.
+    unsafe {
+        let mut pending: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut pending);
+        libc::sigpending(&mut pending) == 0 && libc::sigismember(&pending, libc::SIGPIPE) == 1
+    }
+}
+
 /// Runs `f` with SIGPIPE blocked in this thread; a SIGPIPE that `f` raised (result
 /// [`Io::Closed`]) is consumed before the mask is restored.
 fn with_sigpipe_blocked(f: impl FnOnce() -> Result<Io>) -> Result<Io> {
-    // SAFETY: sigset operations on local, initialised values; pthread_sigmask only changes
-    // this thread's mask, restored below on every path.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        let mut pending: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGPIPE);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
-        libc::sigemptyset(&mut pending);
-        libc::sigpending(&mut pending);
-        let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
-        let r = f();
-        if matches!(r, Ok(Io::Closed)) && !was_pending {
-            #[cfg(not(target_os = "macos"))]
-            {
-                let zero = libc::timespec {
-                    tv_sec: 0,
-                    tv_nsec: 0,
-                };
-                while libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) < 0
-                    && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
-                {
-                }
-            }
-            // macOS has no sigtimedwait: take the signal with sigwait only when it is
-            // pending, so the call returns at once.
-            #[cfg(target_os = "macos")]
-            {
-                libc::sigemptyset(&mut pending);
-                libc::sigpending(&mut pending);
-                if libc::sigismember(&pending, libc::SIGPIPE) == 1 {
-                    let mut sig: libc::c_int = 0;
-                    libc::sigwait(&set, &mut sig);
-                }
-            }
-        }
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        r
+    let set = SigSet::from(Signal::SIGPIPE);
+    let Ok(old) = set.thread_swap_mask(SigmaskHow::SIG_BLOCK) else {
+        // The mask could not change: run unguarded (a process that ignores SIGPIPE, as
+        // Rust programs do, still sees EPIPE).
+        return f();
+    };
+    let was_pending = sigpipe_pending();
+    let r = f();
+    if matches!(r, Ok(Io::Closed)) && !was_pending && sigpipe_pending() {
+        // Pending and blocked: sigwait takes it at once.
+        let _ = set.wait();
     }
+    let _ = old.thread_set_mask();
+    r
 }

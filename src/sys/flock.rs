@@ -1,7 +1,10 @@
 //! Whole-file `flock(2)` locks (the kind Python's `filelock` package takes), EINTR retried,
 //! and shared record locks used as liveness markers.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
+
+use nix::errno::Errno;
+use nix::fcntl::FlockArg;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -22,77 +25,58 @@ pub(crate) enum Mode {
 /// without, returns `Ok(false)` at once if another open file description holds a conflicting
 /// lock.
 pub(crate) fn flock(fd: &impl AsRawFd, mode: Mode, wait: bool) -> Result<bool> {
-    let mut op = match mode {
-        Mode::Shared => libc::LOCK_SH,
-        Mode::Exclusive => libc::LOCK_EX,
+    let arg = match (mode, wait) {
+        (Mode::Shared, true) => FlockArg::LockShared,
+        (Mode::Shared, false) => FlockArg::LockSharedNonblock,
+        (Mode::Exclusive, true) => FlockArg::LockExclusive,
+        (Mode::Exclusive, false) => FlockArg::LockExclusiveNonblock,
     };
-    if !wait {
-        op |= libc::LOCK_NB;
-    }
     loop {
-        // SAFETY: plain syscall on an fd we own.
-        if unsafe { libc::flock(fd.as_raw_fd(), op) } == 0 {
-            return Ok(true);
-        }
-        let e = std::io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EWOULDBLOCK) if !wait => return Ok(false),
-            Some(libc::ENOLCK) => {
+        match nix_flock(fd.as_raw_fd(), arg) {
+            Ok(()) => return Ok(true),
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EWOULDBLOCK) if !wait => return Ok(false),
+            Err(Errno::ENOLCK) => {
                 return Err(Error::SystemLimit {
                     what: "file locks".into(),
                     hint: "the kernel's lock table is full (ENOLCK)".into(),
                 })
             }
-            _ => return Err(Error::io("flock", e)),
+            Err(e) => return Err(Error::io("flock", e.into())),
         }
     }
 }
 
+/// nix's `flock` on a borrowed fd. nix deprecates it for `Flock<T>`, which owns the file and
+/// unlocks on drop; here the lock belongs to a file the caller keeps (and may unlock, or
+/// relock in the other mode, while keeping it), which `Flock<T>` cannot express.
+#[allow(deprecated)]
+fn nix_flock(fd: std::os::fd::RawFd, arg: FlockArg) -> nix::Result<()> {
+    nix::fcntl::flock(fd, arg)
+}
+
 /// Releases a `flock` on `fd`.
 pub(crate) fn unlock(fd: &impl AsRawFd) -> Result<()> {
-    // SAFETY: plain syscall on an fd we own.
-    if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_UN) } != 0 {
-        return Err(Error::last_os("flock unlock"));
-    }
-    Ok(())
+    nix_flock(fd.as_raw_fd(), FlockArg::Unlock).map_err(|e| Error::io("flock unlock", e.into()))
 }
 
 /// Takes a shared (read) record lock on one byte of `fd` without waiting; on Linux an
 /// open-file-description lock, dropped by the kernel when the holder dies. Many holders may
 /// share it; [`crate::sys::byte_locked`] from another open sees it.
-pub(crate) fn lock_byte_shared(fd: &impl AsRawFd, byte: u64) -> Result<bool> {
-    // SAFETY: `flock` is plain old data; zero is valid for every field.
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = libc::F_RDLCK as libc::c_short;
-    fl.l_whence = libc::SEEK_SET as libc::c_short;
-    fl.l_start = byte as libc::off_t;
-    fl.l_len = 1;
-    #[cfg(target_os = "linux")]
-    let cmd = libc::F_OFD_SETLK;
-    #[cfg(not(target_os = "linux"))]
-    let cmd = libc::F_SETLK;
-    // SAFETY: `fl` is a valid flock for the duration of the call.
-    if unsafe { libc::fcntl(fd.as_raw_fd(), cmd, &fl) } == 0 {
-        return Ok(true);
-    }
-    let e = std::io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(libc::EAGAIN) | Some(libc::EACCES) => Ok(false),
-        _ => Err(Error::io("fcntl read lock", e)),
-    }
+pub(crate) fn lock_byte_shared(fd: &impl AsFd, byte: u64) -> Result<bool> {
+    crate::sys::set_lock(
+        fd,
+        &crate::sys::flock_for(byte, libc::F_RDLCK as libc::c_short),
+        "fcntl read lock",
+    )
 }
 
 /// True if `fd` is still the file named `path`: it has a link left and `path` names the same
 /// device and inode. False when the file was removed, or removed and created again, since
 /// `fd` was opened: a `flock` on `fd` then excludes nobody who opens `path` now.
-pub(crate) fn still_at(fd: &impl AsRawFd, path: &Path) -> Result<bool> {
-    // SAFETY: `stat` is plain old data; zero is valid for every field.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `st` is a valid, writable stat buffer for the duration of the call.
-    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
-        return Err(Error::last_os("fstat lock file"));
-    }
+pub(crate) fn still_at(fd: &impl AsFd, path: &Path) -> Result<bool> {
+    let st =
+        nix::sys::stat::fstat(fd.as_fd()).map_err(|e| Error::io("fstat lock file", e.into()))?;
     if st.st_nlink == 0 {
         return Ok(false);
     }

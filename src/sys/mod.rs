@@ -5,8 +5,11 @@
 //! directory (one concept a file).
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::ptr::NonNull;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag};
+use nix::sys::stat::Mode;
 
 use crate::access::Access;
 use crate::{Error, Result};
@@ -63,21 +66,18 @@ impl Location {
         }
     }
 
-    fn open_raw(&self, flags: libc::c_int, mode: libc::mode_t) -> RawFd {
+    fn open_raw(&self, flags: OFlag, mode: u32) -> nix::Result<OwnedFd> {
+        let mode = Mode::from_bits_truncate(mode as libc::mode_t);
         match self {
-            // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
-            Location::Shm(c) => unsafe { libc::shm_open(c.as_ptr(), flags, shm_mode(mode)) },
+            Location::Shm(c) => nix::sys::mman::shm_open(c.as_c_str(), flags, mode),
             // O_NOFOLLOW: a symlink planted at the path must not redirect us (glibc's
             // shm_open adds it for shm names). O_NONBLOCK: a FIFO planted there must not
             // block the open (no effect on a regular file).
-            // SAFETY: as above.
-            Location::Path(c) => unsafe {
-                libc::open(
-                    c.as_ptr(),
-                    flags | libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NONBLOCK,
-                    mode as libc::c_uint,
-                )
-            },
+            Location::Path(c) => nix::fcntl::open(
+                c.as_c_str(),
+                flags | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK,
+                mode,
+            ),
         }
     }
 
@@ -85,19 +85,11 @@ impl Location {
     /// `mode` (use 0200 while initialising, then [`fchmod`] to the final mode).
     /// `Ok(None)` if it already exists.
     pub(crate) fn create_excl(&self, mode: u32) -> Result<Option<OwnedFd>> {
-        let fd = self.open_raw(
-            libc::O_RDWR | libc::O_CREAT | libc::O_EXCL,
-            mode as libc::mode_t,
-        );
-        if fd < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EEXIST) {
-                return Ok(None);
-            }
-            return Err(Error::io(format!("create {}", self.display()), e));
+        match self.open_raw(OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL, mode) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(Errno::EEXIST) => Ok(None),
+            Err(e) => Err(Error::io(format!("create {}", self.display()), e.into())),
         }
-        // SAFETY: `fd` was just returned by a successful open and is owned by nobody else.
-        Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
     /// The file system path of the object, for `lstat` in error messages: the path itself,
@@ -124,52 +116,45 @@ impl Location {
     /// The caller still checks the owner and mode of what it opened with
     /// [`owner::check_fd`].
     pub(crate) fn open_existing(&self, write: bool, access: &Access) -> Result<Option<OwnedFd>> {
-        let flags = if write { libc::O_RDWR } else { libc::O_RDONLY };
-        let fd = self.open_raw(flags, 0);
-        if fd < 0 {
-            let e = std::io::Error::last_os_error();
-            return match e.raw_os_error() {
-                Some(libc::ENOENT) => Ok(None),
-                Some(libc::EACCES) | Some(libc::EPERM) => {
-                    let at = self.fs_path();
-                    if at
-                        .as_deref()
-                        .is_some_and(|p| owner::is_being_created(p, access))
-                    {
-                        Ok(None)
-                    } else {
-                        Err(owner::eacces(&self.display(), at.as_deref()))
-                    }
+        let flags = if write {
+            OFlag::O_RDWR
+        } else {
+            OFlag::O_RDONLY
+        };
+        match self.open_raw(flags, 0) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(Errno::ENOENT) => Ok(None),
+            Err(Errno::EACCES) | Err(Errno::EPERM) => {
+                let at = self.fs_path();
+                if at
+                    .as_deref()
+                    .is_some_and(|p| owner::is_being_created(p, access))
+                {
+                    Ok(None)
+                } else {
+                    Err(owner::eacces(&self.display(), at.as_deref()))
                 }
-                Some(libc::ELOOP) => Err(Error::PermissionDenied {
-                    path: self.display(),
-                    owner: None,
-                    mode: None,
-                    reason: "is a symbolic link; segments are opened with O_NOFOLLOW".into(),
-                }),
-                _ => Err(Error::io(format!("open {}", self.display()), e)),
-            };
+            }
+            Err(Errno::ELOOP) => Err(Error::PermissionDenied {
+                path: self.display(),
+                owner: None,
+                mode: None,
+                reason: "is a symbolic link; segments are opened with O_NOFOLLOW".into(),
+            }),
+            Err(e) => Err(Error::io(format!("open {}", self.display()), e.into())),
         }
-        // SAFETY: `fd` was just returned by a successful open and is owned by nobody else.
-        Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
     /// Opens an existing object for looking at it only (its locks, its status): read-only,
     /// or write-only when it is still mode 0200 (a creator initialising it, or one that
     /// died doing so). `Ok(None)` if it does not exist or neither is allowed.
     pub(crate) fn open_to_probe(&self) -> Result<Option<OwnedFd>> {
-        for flags in [libc::O_RDONLY, libc::O_WRONLY] {
-            let fd = self.open_raw(flags, 0);
-            if fd >= 0 {
-                // SAFETY: `fd` was just returned by a successful open and is owned by
-                // nobody else.
-                return Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }));
-            }
-            let e = std::io::Error::last_os_error();
-            match e.raw_os_error() {
-                Some(libc::ENOENT) => return Ok(None),
-                Some(libc::EACCES) => {}
-                _ => return Err(Error::io(format!("open {}", self.display()), e)),
+        for flags in [OFlag::O_RDONLY, OFlag::O_WRONLY] {
+            match self.open_raw(flags, 0) {
+                Ok(fd) => return Ok(Some(fd)),
+                Err(Errno::ENOENT) => return Ok(None),
+                Err(Errno::EACCES) => {}
+                Err(e) => return Err(Error::io(format!("open {}", self.display()), e.into())),
             }
         }
         Ok(None)
@@ -177,55 +162,28 @@ impl Location {
 
     /// Removes the name. A missing name is not an error.
     pub(crate) fn unlink(&self) -> Result<()> {
-        let rc = match self {
-            // SAFETY: valid NUL-terminated string.
-            Location::Shm(c) => unsafe { libc::shm_unlink(c.as_ptr()) },
-            // SAFETY: valid NUL-terminated string.
-            Location::Path(c) => unsafe { libc::unlink(c.as_ptr()) },
+        let r = match self {
+            Location::Shm(c) => nix::sys::mman::shm_unlink(c.as_c_str()),
+            Location::Path(c) => nix::unistd::unlink(c.as_c_str()),
         };
-        if rc != 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::ENOENT) {
-                return Err(Error::io(format!("unlink {}", self.display()), e));
-            }
+        match r {
+            Ok(()) | Err(Errno::ENOENT) => Ok(()),
+            Err(e) => Err(Error::io(format!("unlink {}", self.display()), e.into())),
         }
-        Ok(())
     }
-}
-
-/// `shm_open`'s mode argument: a `mode_t` on Linux and FreeBSD (16 bits there), a variadic
-/// argument (promoted to an unsigned int) on macOS.
-#[cfg(not(target_os = "macos"))]
-fn shm_mode(mode: libc::mode_t) -> libc::mode_t {
-    mode
-}
-
-/// `shm_open`'s mode argument (see the other version).
-#[cfg(target_os = "macos")]
-fn shm_mode(mode: libc::mode_t) -> libc::c_uint {
-    mode as libc::c_uint
 }
 
 /// Sets the file's size.
 pub(crate) fn ftruncate(fd: &OwnedFd, len: u64) -> Result<()> {
     let len = libc::off_t::try_from(len)
         .map_err(|_| Error::InvalidConfig("segment size too large".into()))?;
-    // SAFETY: plain syscall on an fd we own.
-    if unsafe { libc::ftruncate(fd.as_raw_fd(), len) } != 0 {
-        return Err(Error::last_os("ftruncate"));
-    }
-    Ok(())
+    nix::unistd::ftruncate(fd, len).map_err(|e| Error::io("ftruncate", e.into()))
 }
 
 /// How long ago the file's status last changed (`st_ctime`: its creation, resize or
 /// `fchmod`); zero if that lies in the future.
 pub(crate) fn status_age(fd: &OwnedFd) -> Result<std::time::Duration> {
-    // SAFETY: an all-zero `stat` is a valid value; fstat fills it.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `st` is a valid out-pointer; `fd` is open.
-    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
-        return Err(Error::last_os("fstat"));
-    }
+    let st = nix::sys::stat::fstat(fd).map_err(|e| Error::io("fstat", e.into()))?;
     let ctime = std::time::UNIX_EPOCH
         + std::time::Duration::new(
             st.st_ctime.max(0) as u64,
@@ -238,25 +196,15 @@ pub(crate) fn status_age(fd: &OwnedFd) -> Result<std::time::Duration> {
 
 /// Changes the file's mode.
 pub(crate) fn fchmod(fd: &OwnedFd, mode: u32) -> Result<()> {
-    // SAFETY: plain syscall on an fd we own.
-    if unsafe { libc::fchmod(fd.as_raw_fd(), mode as libc::mode_t) } != 0 {
-        return Err(Error::last_os("fchmod"));
-    }
-    Ok(())
+    nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(mode as libc::mode_t))
+        .map_err(|e| Error::io("fchmod", e.into()))
 }
 
 /// A shared read-write (or read-only) mapping of a whole file, unmapped on drop.
 #[derive(Debug)]
 pub(crate) struct Mapping {
-    ptr: NonNull<u8>,
-    len: usize,
+    map: memmap2::MmapRaw,
 }
-
-// SAFETY: the mapping is plain memory; which threads touch it, and how, is governed by the
-// types built on it (all shared words are atomics).
-unsafe impl Send for Mapping {}
-// SAFETY: as above.
-unsafe impl Sync for Mapping {}
 
 impl Mapping {
     /// Maps `len` bytes of `fd` shared. `len` must not exceed the file's size (checked by
@@ -265,50 +213,30 @@ impl Mapping {
         if len == 0 {
             return Err(Error::InvalidConfig("cannot map zero bytes".into()));
         }
-        let prot = if write {
-            libc::PROT_READ | libc::PROT_WRITE
+        let mut opts = memmap2::MmapOptions::new();
+        opts.len(len);
+        let map = if write {
+            opts.map_raw(fd.as_raw_fd())
         } else {
-            libc::PROT_READ
-        };
-        // SAFETY: a fresh mapping chosen by the kernel (addr = null), so no existing memory
-        // is replaced; the result is checked against MAP_FAILED.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                prot,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(Error::last_os("mmap"));
+            opts.map_raw_read_only(fd.as_raw_fd())
         }
-        let ptr = NonNull::new(p as *mut u8).ok_or_else(|| Error::last_os("mmap"))?;
-        Ok(Mapping { ptr, len })
+        .map_err(|e| Error::io("mmap", e))?;
+        Ok(Mapping { map })
     }
 
     /// Start of the mapping (page aligned).
     pub(crate) fn as_ptr(&self) -> *mut u8 {
-        self.ptr.as_ptr()
+        self.map.as_mut_ptr()
     }
 
     /// Length in bytes.
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.map.len()
     }
 }
 
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` are exactly what mmap returned; nothing borrows the mapping
-        // past the owner's drop (borrowing types hold a reference to the owner).
-        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
-    }
-}
-
-fn flock_for(byte: u64, ty: libc::c_short) -> libc::flock {
+/// A one-byte record lock request (`l_pid` is 0, as `F_OFD_*` requires).
+pub(crate) fn flock_for(byte: u64, ty: libc::c_short) -> libc::flock {
     // SAFETY: `flock` is plain old data; zero is valid for every field.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
     fl.l_type = ty;
@@ -319,16 +247,21 @@ fn flock_for(byte: u64, ty: libc::c_short) -> libc::flock {
     fl
 }
 
-#[cfg(target_os = "linux")]
-const SETLK: libc::c_int = libc::F_OFD_SETLK;
-#[cfg(target_os = "linux")]
-const GETLK: libc::c_int = libc::F_OFD_GETLK;
-// Elsewhere, classic per-process record locks: a process must then not hold two roles of one
-// segment, and must not close another fd of the same file while attached.
-#[cfg(not(target_os = "linux"))]
-const SETLK: libc::c_int = libc::F_SETLK;
-#[cfg(not(target_os = "linux"))]
-const GETLK: libc::c_int = libc::F_GETLK;
+/// Sets the record lock `fl` without waiting. On Linux an open-file-description lock;
+/// elsewhere a classic per-process record lock: a process must then not hold two roles of
+/// one segment, and must not close another fd of the same file while attached.
+/// `Ok(false)` if another open holds a conflicting lock.
+pub(crate) fn set_lock(fd: &impl AsFd, fl: &libc::flock, op: &'static str) -> Result<bool> {
+    #[cfg(target_os = "linux")]
+    let arg = FcntlArg::F_OFD_SETLK(fl);
+    #[cfg(not(target_os = "linux"))]
+    let arg = FcntlArg::F_SETLK(fl);
+    match nix::fcntl::fcntl(fd.as_fd(), arg) {
+        Ok(_) => Ok(true),
+        Err(Errno::EAGAIN) | Err(Errno::EACCES) => Ok(false),
+        Err(e) => Err(Error::io(op, e.into())),
+    }
+}
 
 /// Takes an exclusive lock on one byte of `fd` without waiting. On Linux this is an
 /// open-file-description lock: it belongs to this open of the file (not to the process),
@@ -336,16 +269,11 @@ const GETLK: libc::c_int = libc::F_GETLK;
 /// when the last fd of this open closes — including when the process is killed.
 /// `Ok(false)` if another open holds it.
 pub(crate) fn try_lock_byte(fd: &OwnedFd, byte: u64) -> Result<bool> {
-    let fl = flock_for(byte, libc::F_WRLCK as libc::c_short);
-    // SAFETY: `fl` is a valid flock for the duration of the call.
-    if unsafe { libc::fcntl(fd.as_raw_fd(), SETLK, &fl) } == 0 {
-        return Ok(true);
-    }
-    let e = std::io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(libc::EAGAIN) | Some(libc::EACCES) => Ok(false),
-        _ => Err(Error::io("fcntl lock", e)),
-    }
+    set_lock(
+        fd,
+        &flock_for(byte, libc::F_WRLCK as libc::c_short),
+        "fcntl lock",
+    )
 }
 
 /// Takes a shared (read) lock on one byte of `fd` without waiting: many opens may hold it
@@ -353,35 +281,31 @@ pub(crate) fn try_lock_byte(fd: &OwnedFd, byte: u64) -> Result<bool> {
 /// [`byte_locked`] from any other open, so a segment in use by readers only is not stale.
 /// `Ok(false)` if another open holds an exclusive lock on it.
 pub(crate) fn try_lock_byte_shared(fd: &OwnedFd, byte: u64) -> Result<bool> {
-    let fl = flock_for(byte, libc::F_RDLCK as libc::c_short);
-    // SAFETY: `fl` is a valid flock for the duration of the call.
-    if unsafe { libc::fcntl(fd.as_raw_fd(), SETLK, &fl) } == 0 {
-        return Ok(true);
-    }
-    let e = std::io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(libc::EAGAIN) | Some(libc::EACCES) => Ok(false),
-        _ => Err(Error::io("fcntl shared lock", e)),
-    }
+    set_lock(
+        fd,
+        &flock_for(byte, libc::F_RDLCK as libc::c_short),
+        "fcntl shared lock",
+    )
 }
 
 /// Releases a lock taken with [`try_lock_byte`].
 pub(crate) fn unlock_byte(fd: &OwnedFd, byte: u64) -> Result<()> {
-    let fl = flock_for(byte, libc::F_UNLCK as libc::c_short);
-    // SAFETY: `fl` is a valid flock for the duration of the call.
-    if unsafe { libc::fcntl(fd.as_raw_fd(), SETLK, &fl) } != 0 {
-        return Err(Error::last_os("fcntl unlock"));
-    }
-    Ok(())
+    set_lock(
+        fd,
+        &flock_for(byte, libc::F_UNLCK as libc::c_short),
+        "fcntl unlock",
+    )
+    .map(drop)
 }
 
 /// True if some other open of the file holds a lock on `byte` (a live role holder).
-pub(crate) fn byte_locked(fd: &impl AsRawFd, byte: u64) -> Result<bool> {
+pub(crate) fn byte_locked(fd: &impl AsFd, byte: u64) -> Result<bool> {
     let mut fl = flock_for(byte, libc::F_WRLCK as libc::c_short);
-    // SAFETY: `fl` is a valid, writable flock for the duration of the call.
-    if unsafe { libc::fcntl(fd.as_raw_fd(), GETLK, &mut fl) } != 0 {
-        return Err(Error::last_os("fcntl getlk"));
-    }
+    #[cfg(target_os = "linux")]
+    let arg = FcntlArg::F_OFD_GETLK(&mut fl);
+    #[cfg(not(target_os = "linux"))]
+    let arg = FcntlArg::F_GETLK(&mut fl);
+    nix::fcntl::fcntl(fd.as_fd(), arg).map_err(|e| Error::io("fcntl getlk", e.into()))?;
     Ok(fl.l_type != libc::F_UNLCK as libc::c_short)
 }
 
@@ -393,14 +317,7 @@ pub(crate) fn pid() -> u32 {
 /// A fresh random 64-bit value (creation nonces).
 pub(crate) fn random_u64() -> u64 {
     let mut v = [0u8; 8];
-    #[cfg(target_os = "linux")]
-    // SAFETY: `v` is a valid writable buffer of 8 bytes.
-    let ok = unsafe { libc::getrandom(v.as_mut_ptr().cast(), 8, libc::GRND_NONBLOCK) } == 8;
-    // macOS and FreeBSD have no getrandom(2) in libc's bindings; getentropy(3) is there.
-    #[cfg(not(target_os = "linux"))]
-    // SAFETY: as above (getentropy takes at most 256 bytes).
-    let ok = unsafe { libc::getentropy(v.as_mut_ptr().cast(), 8) } == 0;
-    if ok {
+    if getrandom::getrandom(&mut v).is_ok() {
         return u64::from_le_bytes(v);
     }
     // Fallback: time and pid; only uniqueness matters, not secrecy.

@@ -4,6 +4,10 @@
 //! POSIX requires; a deadline already past makes them non-blocking (the kernel returns
 //! ETIMEDOUT at once when the queue is full or empty), so one descriptor, opened blocking,
 //! serves the blocking, `try_` and timed forms without toggling O_NONBLOCK.
+//!
+//! Raw libc, not nix's `mqueue`: nix wraps no `mq_timedsend`, and its `MqdT` gives no raw
+//! descriptor on FreeBSD, where the owner check needs one (`mq_getfd_np`); one queue type
+//! for every call keeps the descriptor's ownership in one place (`Mq`'s drop).
 
 use std::ffi::CStr;
 use std::io;
@@ -126,12 +130,13 @@ pub(crate) fn abs_deadline(after: Option<Duration>) -> libc::timespec {
             tv_nsec: 0,
         };
     };
-    // SAFETY: an all-zero timespec is valid; clock_gettime fills it.
-    let mut now: libc::timespec = unsafe { std::mem::zeroed() };
-    // SAFETY: `now` is a valid out-pointer; CLOCK_REALTIME always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
-    let secs = (now.tv_sec as i64).saturating_add(after.as_secs().min(i64::MAX as u64 / 2) as i64);
-    let mut nsec = now.tv_nsec as i64 + after.subsec_nanos() as i64;
+    // `SystemTime` reads CLOCK_REALTIME on every Unix.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = (now.as_secs().min(i64::MAX as u64 / 2) as i64)
+        .saturating_add(after.as_secs().min(i64::MAX as u64 / 2) as i64);
+    let mut nsec = now.subsec_nanos() as i64 + after.subsec_nanos() as i64;
     let mut secs = secs;
     if nsec >= 1_000_000_000 {
         nsec -= 1_000_000_000;
@@ -195,6 +200,5 @@ pub(crate) fn proc_limit(name: &str) -> Option<i64> {
 /// True when running as root (then CAP_SYS_RESOURCE usually lifts msg_max/msgsize_max up to
 /// the kernel's hard limits).
 pub(crate) fn is_root() -> bool {
-    // SAFETY: geteuid has no failure mode.
-    unsafe { libc::geteuid() == 0 }
+    nix::unistd::geteuid().is_root()
 }

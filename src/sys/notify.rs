@@ -27,66 +27,50 @@ pub(crate) enum Event {
 mod imp {
     use super::*;
     use crate::Error;
-    use std::ffi::CString;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    use std::os::unix::ffi::OsStrExt;
+    use nix::errno::Errno;
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    use std::os::fd::AsFd;
 
     /// An inotify instance.
     #[derive(Debug)]
     pub(crate) struct Watch {
-        fd: OwnedFd,
+        fd: Inotify,
     }
 
     impl Watch {
         pub(crate) fn new() -> Result<Watch> {
-            // SAFETY: plain syscall; the result is checked.
-            let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
-            if fd < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.raw_os_error() == Some(libc::EMFILE) {
-                    return Err(Error::SystemLimit {
-                        what: "inotify instances".into(),
-                        hint: "/proc/sys/fs/inotify/max_user_instances".into(),
-                    });
-                }
-                return Err(Error::io("inotify_init1", e));
+            match Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC) {
+                Ok(fd) => Ok(Watch { fd }),
+                Err(Errno::EMFILE) => Err(Error::SystemLimit {
+                    what: "inotify instances".into(),
+                    hint: "/proc/sys/fs/inotify/max_user_instances".into(),
+                }),
+                Err(e) => Err(Error::io("inotify_init1", e.into())),
             }
-            // SAFETY: a fresh fd returned by a successful call, owned by nobody else.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            Ok(Watch { fd })
         }
 
         pub(crate) fn add(&mut self, path: &Path, ev: Event) -> Result<()> {
             let mask = match ev {
-                Event::Modify => libc::IN_MODIFY | libc::IN_CLOSE_WRITE,
-                Event::Open => libc::IN_OPEN,
+                Event::Modify => AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_CLOSE_WRITE,
+                Event::Open => AddWatchFlags::IN_OPEN,
             };
-            let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::InvalidName {
-                name: path.display().to_string(),
-                reason: "contains a NUL byte".into(),
-            })?;
-            // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
-            let wd = unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), c.as_ptr(), mask) };
-            if wd < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.raw_os_error() == Some(libc::ENOSPC) {
-                    return Err(Error::SystemLimit {
-                        what: "inotify watches".into(),
-                        hint: "/proc/sys/fs/inotify/max_user_watches".into(),
-                    });
-                }
-                return Err(Error::io(
+            match self.fd.add_watch(path, mask) {
+                Ok(_) => Ok(()),
+                Err(Errno::ENOSPC) => Err(Error::SystemLimit {
+                    what: "inotify watches".into(),
+                    hint: "/proc/sys/fs/inotify/max_user_watches".into(),
+                }),
+                Err(e) => Err(Error::io(
                     format!("inotify_add_watch {}", path.display()),
-                    e,
-                ));
+                    e.into(),
+                )),
             }
-            Ok(())
         }
 
         /// The inotify descriptor (readable while events are queued), for the async pipe.
         #[cfg(feature = "async")]
         pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-            use std::os::fd::AsFd;
             self.fd.as_fd()
         }
 
@@ -96,25 +80,14 @@ mod imp {
             if self.drain()? {
                 return Ok(true);
             }
-            let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
-            let mut pfd = libc::pollfd {
-                fd: self.fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: `pfd` is a valid array of one pollfd for the call's duration.
-            let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-            if n < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.raw_os_error() == Some(libc::EINTR) {
-                    return Ok(false);
-                }
-                return Err(Error::io("poll inotify", e));
+            let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+            let t = PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX);
+            let mut pfd = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+            match nix::poll::poll(&mut pfd, t) {
+                Ok(0) | Err(Errno::EINTR) => Ok(false),
+                Ok(_) => self.drain(),
+                Err(e) => Err(Error::io("poll inotify", e.into())),
             }
-            if n == 0 {
-                return Ok(false);
-            }
-            self.drain()
         }
 
         /// Reads and discards every queued event. True if there was any.
@@ -122,21 +95,12 @@ mod imp {
             let mut buf = [0u8; 4096];
             let mut any = false;
             loop {
-                // SAFETY: `buf` is a valid writable buffer of the given length.
-                let n =
-                    unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-                if n > 0 {
-                    any = true;
-                    continue;
-                }
-                if n == 0 {
-                    return Ok(any);
-                }
-                let e = std::io::Error::last_os_error();
-                match e.raw_os_error() {
-                    Some(libc::EINTR) => continue,
-                    Some(libc::EAGAIN) => return Ok(any),
-                    _ => return Err(Error::io("read inotify", e)),
+                match nix::unistd::read(self.fd.as_fd(), &mut buf) {
+                    Ok(0) => return Ok(any),
+                    Ok(_) => any = true,
+                    Err(Errno::EINTR) => {}
+                    Err(Errno::EAGAIN) => return Ok(any),
+                    Err(e) => return Err(Error::io("read inotify", e.into())),
                 }
             }
         }

@@ -3,15 +3,14 @@
 //! the object checked is the object used).
 
 use std::ffi::CStr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::access::Access;
 use crate::{Error, Result};
 
 /// The effective uid of this process.
 pub(crate) fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    nix::unistd::geteuid().as_raw()
 }
 
 /// What a named object should be.
@@ -88,24 +87,15 @@ impl Stat {
 
 /// `fstat` of an open descriptor.
 pub(crate) fn fstat(fd: BorrowedFd<'_>) -> Result<Stat> {
-    // SAFETY: an all-zero `stat` is a valid value; fstat fills it.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `st` is a valid out-pointer; `fd` is open for the call's duration.
-    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
-        return Err(Error::last_os("fstat"));
-    }
+    let st = nix::sys::stat::fstat(fd).map_err(|e| Error::io("fstat", e.into()))?;
     Ok(Stat::from_raw(&st))
 }
 
 /// `lstat` of a path (never follows a final symlink). `None` if it cannot be read.
 pub(crate) fn lstat(path: &CStr) -> Option<Stat> {
-    // SAFETY: an all-zero `stat` is a valid value; lstat fills it.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `path` is NUL-terminated and `st` a valid out-pointer for the call.
-    if unsafe { libc::lstat(path.as_ptr(), &mut st) } != 0 {
-        return None;
-    }
-    Some(Stat::from_raw(&st))
+    nix::sys::stat::lstat(path)
+        .ok()
+        .map(|st| Stat::from_raw(&st))
 }
 
 fn denied(path: &str, st: Option<&Stat>, reason: String) -> Error {

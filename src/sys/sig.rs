@@ -1,47 +1,44 @@
 //! Signals: masks, signalfd, a self-pipe, kill/sigqueue, and process identity for the pid
 //! registry.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow};
+#[cfg(target_os = "linux")]
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::{Error, Result};
 
 /// A signal set of the given signal numbers.
-pub(crate) fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
-    // SAFETY: an all-zero sigset_t is valid storage; sigemptyset initialises it.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is valid, writable storage for the calls.
+pub(crate) fn sigset(signals: &[libc::c_int]) -> SigSet {
+    // Raw libc: nix's `SigSet::add` takes its `Signal` enum, which has no real-time signals
+    // (the value carrier is one), so the set is built with sigaddset and handed to nix.
+    // SAFETY: an all-zero sigset_t is valid storage; sigemptyset initialises it, sigaddset
+    // only writes into it, and the result is a set sigemptyset/sigaddset made.
     unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         for &s in signals {
             libc::sigaddset(&mut set, s);
         }
+        SigSet::from_sigset_t_unchecked(set)
     }
-    set
 }
 
 /// Blocks `set` in the calling thread (threads it spawns later inherit the mask).
-pub(crate) fn block(set: &libc::sigset_t) -> Result<()> {
-    // SAFETY: valid set pointer; a null old-set pointer is allowed.
-    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, set, std::ptr::null_mut()) };
-    if rc != 0 {
-        return Err(Error::io(
-            "pthread_sigmask",
-            std::io::Error::from_raw_os_error(rc),
-        ));
-    }
-    Ok(())
+pub(crate) fn block(set: &SigSet) -> Result<()> {
+    pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(set), None)
+        .map_err(|e| Error::io("pthread_sigmask", e.into()))
 }
 
 /// A non-blocking, close-on-exec pipe: (read end, write end).
 #[cfg(not(target_os = "macos"))]
 pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
-        return Err(Error::last_os("pipe2"));
-    }
-    // SAFETY: both fds were just returned by a successful pipe2 and are owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)
+        .map_err(|e| Error::io("pipe2", e.into()))
 }
 
 /// A non-blocking, close-on-exec pipe: (read end, write end). macOS has no `pipe2`: the
@@ -50,72 +47,39 @@ pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 /// write end's number in this process only).
 #[cfg(target_os = "macos")]
 pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: `fds` is a valid array of two ints for pipe to fill.
-    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-        return Err(Error::last_os("pipe"));
-    }
-    // SAFETY: both fds were just returned by a successful pipe and are owned by nobody else.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    let (r, w) = nix::unistd::pipe().map_err(|e| Error::io("pipe", e.into()))?;
     for fd in [&r, &w] {
-        // SAFETY: plain fcntl calls on a descriptor we own.
-        let ok = unsafe {
-            libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) == 0
-                && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) == 0
-        };
-        if !ok {
-            return Err(Error::last_os("fcntl pipe"));
-        }
+        fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))
+            .and_then(|_| fcntl(fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)))
+            .map_err(|e| Error::io("fcntl pipe", e.into()))?;
     }
     Ok((r, w))
 }
 
 /// A non-blocking signalfd for `set` (Linux).
 #[cfg(target_os = "linux")]
-pub(crate) fn signalfd(set: &libc::sigset_t) -> Result<OwnedFd> {
-    // SAFETY: valid set pointer; -1 asks for a new fd.
-    let fd = unsafe { libc::signalfd(-1, set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(Error::last_os("signalfd"));
-    }
-    // SAFETY: a fresh fd from a successful call, owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+pub(crate) fn signalfd(set: &SigSet) -> Result<SignalFd> {
+    SignalFd::with_flags(set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| Error::io("signalfd", e.into()))
 }
 
 /// One signal read from a signalfd: (signal number, si_code, int payload, sender pid).
 #[cfg(target_os = "linux")]
-pub(crate) fn read_signalfd(fd: &OwnedFd) -> Result<Option<(i32, i32, i32, u32)>> {
-    // SAFETY: an all-zero signalfd_siginfo is a valid value; read fills it.
-    let mut si: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+pub(crate) fn read_signalfd(fd: &SignalFd) -> Result<Option<(i32, i32, i32, u32)>> {
     loop {
-        // SAFETY: `si` is valid writable storage of `size` bytes.
-        let n = unsafe {
-            libc::read(
-                fd.as_raw_fd(),
-                (&mut si as *mut libc::signalfd_siginfo).cast(),
-                size,
-            )
-        };
-        if n == size as isize {
-            return Ok(Some((
-                si.ssi_signo as i32,
-                si.ssi_code,
-                si.ssi_int,
-                si.ssi_pid,
-            )));
-        }
-        if n >= 0 {
-            return Err(Error::Io {
-                op: "read signalfd".into(),
-                source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "short read"),
-            });
-        }
-        let e = std::io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EAGAIN) => return Ok(None),
-            _ => return Err(Error::io("read signalfd", e)),
+        match fd.read_signal() {
+            Ok(Some(si)) => {
+                return Ok(Some((
+                    si.ssi_signo as i32,
+                    si.ssi_code,
+                    si.ssi_int,
+                    si.ssi_pid,
+                )))
+            }
+            Ok(None) => return Ok(None),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(Error::io("read signalfd", e.into())),
         }
     }
 }
@@ -124,45 +88,36 @@ pub(crate) fn read_signalfd(fd: &OwnedFd) -> Result<Option<(i32, i32, i32, u32)>
 pub(crate) fn read_record(fd: &OwnedFd) -> Result<Option<[u8; 12]>> {
     let mut b = [0u8; 12];
     loop {
-        // SAFETY: `b` is valid writable storage of 12 bytes.
-        let n = unsafe { libc::read(fd.as_raw_fd(), b.as_mut_ptr().cast(), 12) };
-        if n == 12 {
-            return Ok(Some(b));
-        }
-        if n >= 0 {
+        match nix::unistd::read(fd, &mut b) {
+            Ok(12) => return Ok(Some(b)),
             // Writes of 12 bytes to a pipe are atomic (PIPE_BUF), so reads are whole.
-            return Err(Error::corrupt(
-                "partial signal event record on the self-pipe",
-            ));
-        }
-        let e = std::io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EAGAIN) => return Ok(None),
-            _ => return Err(Error::io("read self-pipe", e)),
+            Ok(_) => {
+                return Err(Error::corrupt(
+                    "partial signal event record on the self-pipe",
+                ))
+            }
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) => return Ok(None),
+            Err(e) => return Err(Error::io("read self-pipe", e.into())),
         }
     }
 }
 
 /// Waits until one of `fds` is readable or `timeout_ms` passes (-1: forever). EINTR returns.
-pub(crate) fn poll_read(fds: &[&OwnedFd], timeout_ms: libc::c_int) -> Result<()> {
-    let mut p: Vec<libc::pollfd> = fds
+pub(crate) fn poll_read(fds: &[BorrowedFd<'_>], timeout_ms: libc::c_int) -> Result<()> {
+    let mut p: Vec<PollFd<'_>> = fds
         .iter()
-        .map(|f| libc::pollfd {
-            fd: f.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
+        .map(|f| PollFd::new(*f, PollFlags::POLLIN))
         .collect();
-    // SAFETY: `p` is a valid array of `p.len()` pollfds for the call's duration.
-    let n = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, timeout_ms) };
-    if n < 0 {
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EINTR) {
-            return Err(Error::io("poll", e));
-        }
+    let timeout = if timeout_ms < 0 {
+        PollTimeout::NONE
+    } else {
+        PollTimeout::try_from(timeout_ms).unwrap_or(PollTimeout::MAX)
+    };
+    match poll(&mut p, timeout) {
+        Ok(_) | Err(Errno::EINTR) => Ok(()),
+        Err(e) => Err(Error::io("poll", e.into())),
     }
-    Ok(())
 }
 
 /// Outcome of sending a signal.
@@ -178,24 +133,28 @@ pub(crate) enum Sent {
     QueueFull,
 }
 
-fn sent(rc: libc::c_int, op: &'static str) -> Result<Sent> {
-    if rc == 0 {
-        return Ok(Sent::Ok);
-    }
-    let e = std::io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(libc::ESRCH) => Ok(Sent::NoProcess),
-        Some(libc::EPERM) => Ok(Sent::Denied),
-        Some(libc::EAGAIN) => Ok(Sent::QueueFull),
-        _ => Err(Error::io(op, e)),
+fn sent(r: nix::Result<()>, op: &'static str) -> Result<Sent> {
+    match r {
+        Ok(_) => Ok(Sent::Ok),
+        Err(Errno::ESRCH) => Ok(Sent::NoProcess),
+        Err(Errno::EPERM) => Ok(Sent::Denied),
+        Err(Errno::EAGAIN) => Ok(Sent::QueueFull),
+        Err(e) => Err(Error::io(op, e.into())),
     }
 }
 
 /// `kill(pid, sig)` for one positive pid.
 pub(crate) fn kill(pid: u32, sig: libc::c_int) -> Result<Sent> {
     let pid = checked_pid(pid)?;
-    // SAFETY: plain syscall; `pid` is positive, so it names one process, never a group.
-    sent(unsafe { libc::kill(pid, sig) }, "kill")
+    // nix's `Signal` has no real-time signals: those go with `sigqueue`, never here.
+    let sig = nix::sys::signal::Signal::try_from(sig).map_err(|_| {
+        Error::InvalidConfig(format!("signal {sig} cannot be sent with kill here").into())
+    })?;
+    // `pid` is positive, so it names one process, never a group.
+    sent(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig),
+        "kill",
+    )
 }
 
 /// `SIGRTMIN..=SIGRTMAX`, where values are sent: Linux only in ipcring (values need
@@ -228,8 +187,10 @@ pub(crate) fn sigqueue(pid: u32, sig: libc::c_int, value: i32) -> Result<Sent> {
     let v = libc::sigval {
         sival_ptr: value as u32 as usize as *mut libc::c_void,
     };
+    // Raw libc: nix does not wrap sigqueue.
     // SAFETY: plain call; `pid` is positive.
-    sent(unsafe { libc::sigqueue(pid, sig, v) }, "sigqueue")
+    let rc = unsafe { libc::sigqueue(pid, sig, v) };
+    sent(Errno::result(rc).map(drop), "sigqueue")
 }
 
 /// Real-time signals with a payload need `sigqueue`, which this platform lacks.
@@ -263,6 +224,5 @@ pub(crate) fn start_time(pid: u32) -> Option<u64> {
 
 /// The real user id of this process.
 pub(crate) fn uid() -> u32 {
-    // SAFETY: getuid cannot fail.
-    unsafe { libc::getuid() }
+    nix::unistd::getuid().as_raw()
 }

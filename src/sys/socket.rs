@@ -1,7 +1,10 @@
 //! OS calls of the `socket` method: waiting for readiness with a deadline, and sending
 //! without ever raising SIGPIPE.
 
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, RawFd};
+
+use nix::errno::Errno;
+use nix::sys::socket::MsgFlags;
 
 use crate::transport::Deadline;
 use crate::{Error, Result};
@@ -34,6 +37,8 @@ pub(crate) fn wait_ready(fd: RawFd, what: Ready, deadline: Deadline) -> Result<b
             events,
             revents: 0,
         };
+        // Raw libc: callers hold the socket as a `RawFd` (sockets of std and tokio types);
+        // nix's `poll` takes a `BorrowedFd`, which from a `RawFd` is as unsafe as this call.
         // SAFETY: `pfd` is one valid pollfd, and we pass its count (1).
         let rc = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
         if rc < 0 {
@@ -53,22 +58,17 @@ pub(crate) fn wait_ready(fd: RawFd, what: Ready, deadline: Deadline) -> Result<b
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
-const NOSIGNAL: libc::c_int = libc::MSG_NOSIGNAL;
+const NOSIGNAL: MsgFlags = MsgFlags::MSG_NOSIGNAL;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-const NOSIGNAL: libc::c_int = 0;
+const NOSIGNAL: MsgFlags = MsgFlags::empty();
 
 /// One `send(2)` with MSG_NOSIGNAL, so a closed peer gives EPIPE instead of killing the
 /// process with SIGPIPE. Returns the number of bytes written; EINTR is retried.
 pub(crate) fn send_nosignal(fd: RawFd, buf: &[u8]) -> std::io::Result<usize> {
     loop {
-        // SAFETY: `buf` is a valid readable slice of `buf.len()` bytes for the call.
-        let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), NOSIGNAL) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EINTR) {
-            return Err(e);
+        match nix::sys::socket::send(fd, buf, NOSIGNAL) {
+            Err(Errno::EINTR) => continue,
+            r => return r.map_err(Into::into),
         }
     }
 }
@@ -78,6 +78,7 @@ pub(crate) fn no_sigpipe(fd: RawFd) {
     #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
     {
         let one: libc::c_int = 1;
+        // Raw libc: nix has no SO_NOSIGPIPE socket option.
         // SAFETY: `one` is a valid c_int for the duration of the call.
         unsafe {
             libc::setsockopt(
@@ -92,29 +93,24 @@ pub(crate) fn no_sigpipe(fd: RawFd) {
     let _ = fd;
 }
 
+/// Maps EAGAIN to `Ok(None)`; EINTR is `None` (retry).
+fn nonblocking(r: nix::Result<usize>) -> Option<std::io::Result<Option<usize>>> {
+    match r {
+        Ok(n) => Some(Ok(Some(n))),
+        Err(Errno::EINTR) => None,
+        // EWOULDBLOCK is EAGAIN on every supported target.
+        Err(Errno::EAGAIN) => Some(Ok(None)),
+        Err(e) => Some(Err(e.into())),
+    }
+}
+
 /// One `send(2)` that never blocks (MSG_DONTWAIT) nor raises SIGPIPE.
 /// `Ok(None)` when the socket has no room now. EINTR is retried.
 pub(crate) fn send_dontwait(fd: RawFd, buf: &[u8]) -> std::io::Result<Option<usize>> {
     loop {
-        // SAFETY: `buf` is a valid readable slice of `buf.len()` bytes for the call.
-        let n = unsafe {
-            libc::send(
-                fd,
-                buf.as_ptr().cast(),
-                buf.len(),
-                NOSIGNAL | libc::MSG_DONTWAIT,
-            )
-        };
-        if n >= 0 {
-            return Ok(Some(n as usize));
-        }
-        let e = std::io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EAGAIN) => return Ok(None),
-            #[allow(unreachable_patterns)]
-            Some(libc::EWOULDBLOCK) => return Ok(None),
-            _ => return Err(e),
+        let r = nix::sys::socket::send(fd, buf, NOSIGNAL | MsgFlags::MSG_DONTWAIT);
+        if let Some(r) = nonblocking(r) {
+            return r;
         }
     }
 }
@@ -126,20 +122,14 @@ pub(crate) fn recv_some(
     buf: &mut [u8],
     dontwait: bool,
 ) -> std::io::Result<Option<usize>> {
-    let flags = if dontwait { libc::MSG_DONTWAIT } else { 0 };
+    let flags = if dontwait {
+        MsgFlags::MSG_DONTWAIT
+    } else {
+        MsgFlags::empty()
+    };
     loop {
-        // SAFETY: `buf` is a valid writable slice of `buf.len()` bytes for the call.
-        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) };
-        if n >= 0 {
-            return Ok(Some(n as usize));
-        }
-        let e = std::io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EAGAIN) => return Ok(None),
-            #[allow(unreachable_patterns)]
-            Some(libc::EWOULDBLOCK) => return Ok(None),
-            _ => return Err(e),
+        if let Some(r) = nonblocking(nix::sys::socket::recv(fd, buf, flags)) {
+            return r;
         }
     }
 }
@@ -147,34 +137,16 @@ pub(crate) fn recv_some(
 /// The user and group of the process at the other end of a connected Unix socket, as the
 /// kernel recorded them when it connected (Linux `SO_PEERCRED`, elsewhere `getpeereid`).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) fn peer_ids(fd: RawFd) -> Result<(u32, u32)> {
-    // SAFETY: an all-zero ucred is a valid value; getsockopt fills it.
-    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: `cred` and `len` are valid out-pointers of the size passed.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&mut cred as *mut libc::ucred).cast(),
-            &mut len,
-        )
-    };
-    if rc != 0 {
-        return Err(Error::last_os("getsockopt SO_PEERCRED"));
-    }
-    Ok((cred.uid, cred.gid))
+pub(crate) fn peer_ids(fd: &impl AsFd) -> Result<(u32, u32)> {
+    let cred = nix::sys::socket::getsockopt(fd, nix::sys::socket::sockopt::PeerCredentials)
+        .map_err(|e| Error::io("getsockopt SO_PEERCRED", e.into()))?;
+    Ok((cred.uid(), cred.gid()))
 }
 
 /// See the Linux version.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) fn peer_ids(fd: RawFd) -> Result<(u32, u32)> {
-    let mut uid: libc::uid_t = 0;
-    let mut gid: libc::gid_t = 0;
-    // SAFETY: valid out-pointers for the call's duration.
-    if unsafe { libc::getpeereid(fd, &mut uid, &mut gid) } != 0 {
-        return Err(Error::last_os("getpeereid"));
-    }
-    Ok((uid, gid))
+pub(crate) fn peer_ids(fd: &impl AsFd) -> Result<(u32, u32)> {
+    let (uid, gid) =
+        nix::unistd::getpeereid(fd.as_fd()).map_err(|e| Error::io("getpeereid", e.into()))?;
+    Ok((uid.as_raw(), gid.as_raw()))
 }

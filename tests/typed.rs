@@ -1,0 +1,245 @@
+//! Typed messages between real processes: `bytemuck::Pod` values on the ring and the
+//! broadcast ring, and (feature `serde`) postcard-encoded values on the ring. The test
+//! binary re-executes itself as the sending peer.
+
+mod common;
+
+use std::time::Duration;
+
+use bytemuck::{Pod, Zeroable};
+use common::{peer_role, spawn_peer, unique};
+use ipcring::broadcast::{BroadcastOptions, Publisher, Received, Start, Subscriber};
+use ipcring::ring::{Consumer, Producer, RingOptions};
+use ipcring::Error;
+
+const LONG: Duration = Duration::from_secs(30);
+
+/// A value with padding-free mixed fields whose alignment (8) exceeds the ring's record
+/// alignment guarantees nothing about: received by copy, so any offset works.
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+#[repr(C)]
+struct Tick {
+    seq: u64,
+    price: f64,
+    qty: u32,
+    side: u16,
+    flags: u16,
+}
+
+fn tick(seq: u64) -> Tick {
+    Tick {
+        seq,
+        price: 100.0 + seq as f64 / 4.0,
+        qty: (seq as u32).wrapping_mul(7),
+        side: (seq % 2) as u16,
+        flags: 0xa5a5,
+    }
+}
+
+#[cfg(feature = "serde")]
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+enum Event {
+    Order { id: u64, symbol: String, qty: i64 },
+    Cancel(u64),
+    Batch(Vec<(u32, Option<String>)>),
+}
+
+#[cfg(feature = "serde")]
+fn event(i: u64) -> Event {
+    match i % 3 {
+        0 => Event::Order {
+            id: i,
+            symbol: format!("SYM{i}"),
+            qty: -(i as i64),
+        },
+        1 => Event::Cancel(i),
+        _ => Event::Batch(
+            (0..i as u32 % 5)
+                .map(|k| (k, (k % 2 == 0).then(|| "x".repeat(k as usize))))
+                .collect(),
+        ),
+    }
+}
+
+/// Entry point of every peer role; a no-op in the normal test run.
+#[test]
+fn peer() {
+    let Some((role, args)) = peer_role() else {
+        return;
+    };
+    match role.as_str() {
+        // args: name, count — send `count` ticks, then one message of the wrong size.
+        "pod-producer" => {
+            let mut tx = Producer::open(&args[0], &RingOptions::new().open_timeout(LONG))
+                .expect("open producer");
+            let n: u64 = args[1].parse().unwrap();
+            for seq in 0..n {
+                tx.send_pod(&tick(seq)).expect("send_pod");
+            }
+            tx.send(b"seven b").expect("send");
+            tx.wait_drained(Some(LONG)).expect("drained");
+        }
+        // args: name, count — publish `count` ticks, then wait for the subscriber's word.
+        "pod-publisher" => {
+            let opts = BroadcastOptions::new().slots(1024).start(Start::Oldest);
+            let mut tx = Publisher::create(&args[0], &opts).expect("create publisher");
+            let n: u64 = args[1].parse().unwrap();
+            for seq in 0..n {
+                assert_eq!(tx.publish_pod(&tick(seq)).expect("publish_pod"), seq);
+            }
+            tx.publish(b"x").expect("publish");
+            // Stay until the subscriber has read it all (it removes the flag file).
+            let flag = std::path::PathBuf::from(&args[1 + 1]);
+            while flag.exists() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        #[cfg(feature = "serde")]
+        // args: name, count — send `count` events, then bytes that are no `Event`.
+        "serde-producer" => {
+            let mut tx = Producer::open(&args[0], &RingOptions::new().open_timeout(LONG))
+                .expect("open producer");
+            let n: u64 = args[1].parse().unwrap();
+            for i in 0..n {
+                tx.send_serde(&event(i)).expect("send_serde");
+            }
+            tx.send(&[0xff, 0xff, 0xff]).expect("send");
+            tx.wait_drained(Some(LONG)).expect("drained");
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+#[test]
+fn pod_values_cross_processes_and_a_wrong_size_is_a_clear_error() {
+    let name = unique("pod");
+    let opts = RingOptions::new().capacity(4096);
+    let mut rx = Consumer::create(&name, &opts).unwrap();
+    let n = 500u64;
+    let mut child = spawn_peer("pod-producer", &[&name, &n.to_string()], false);
+    for seq in 0..n {
+        assert_eq!(rx.recv_pod_timeout::<Tick>(LONG).unwrap(), tick(seq));
+    }
+    let e = rx.recv_pod_timeout::<Tick>(LONG).unwrap_err();
+    match &e {
+        Error::Codec(msg) => {
+            assert!(msg.contains("7 bytes"), "{msg}");
+            assert!(msg.contains("24 bytes"), "{msg}");
+            assert!(msg.contains("Tick"), "{msg}");
+        }
+        other => panic!("expected a codec error, got {other:?}"),
+    }
+    assert!(child.wait().unwrap().success());
+    // The bad message was consumed, nothing else is left, and the producer is gone.
+    assert!(matches!(rx.try_recv_pod::<Tick>(), Ok(None)));
+    assert!(matches!(rx.recv_pod::<Tick>(), Err(Error::Disconnected)));
+}
+
+#[test]
+fn pod_too_large_for_the_ring_is_refused_and_nothing_is_sent() {
+    let name = unique("pod-big");
+    let opts = RingOptions::new().capacity(4096).max_message(64);
+    let mut tx = Producer::create(&name, &opts).unwrap();
+    let mut rx = Consumer::open(&name, &opts).unwrap();
+    assert!(matches!(
+        tx.send_pod(&[0u64; 9]),
+        Err(Error::MessageTooLarge { len: 72, max: 64 })
+    ));
+    assert!(matches!(
+        tx.try_send_pod(&[0u64; 9]),
+        Err(Error::MessageTooLarge { .. })
+    ));
+    assert_eq!(rx.try_recv_pod::<[u64; 9]>().unwrap(), None);
+    // A full ring: try_send_pod says so and sends nothing.
+    let mut sent = 0u64;
+    while tx.try_send_pod(&[sent; 8]).unwrap() {
+        sent += 1;
+    }
+    assert!(sent > 0);
+    for i in 0..sent {
+        assert_eq!(rx.try_recv_pod::<[u64; 8]>().unwrap(), Some([i; 8]));
+    }
+    assert_eq!(rx.try_recv_pod::<[u64; 8]>().unwrap(), None);
+}
+
+#[test]
+fn broadcast_pod_values_cross_processes_with_numbers() {
+    let name = unique("bpod");
+    let flag = std::env::temp_dir().join(format!("ipcring-bpod-flag-{}", std::process::id()));
+    std::fs::write(&flag, b"").unwrap();
+    let n = 300u64;
+    let mut child = spawn_peer(
+        "pod-publisher",
+        &[&name, &n.to_string(), flag.to_str().unwrap()],
+        false,
+    );
+    let opts = BroadcastOptions::new()
+        .start(Start::Oldest)
+        .open_timeout(LONG);
+    let mut rx = Subscriber::open(&name, &opts).unwrap();
+    let mut got = 0u64;
+    let mut lost = 0u64;
+    while got + lost < n {
+        match rx.recv_pod_timeout::<Tick>(LONG).unwrap() {
+            Received::Message(i, t) => {
+                assert_eq!(t, tick(i));
+                got += 1;
+            }
+            Received::Lagged(k) => lost += k,
+        }
+    }
+    // 1024 slots hold all 300: nothing may be lost.
+    assert_eq!((got, lost), (n, 0));
+    let e = rx.recv_pod_timeout::<Tick>(LONG).unwrap_err();
+    assert!(
+        matches!(&e, Error::Codec(m) if m.contains("1 bytes")),
+        "{e:?}"
+    );
+    std::fs::remove_file(&flag).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[cfg(feature = "serde")]
+#[test]
+fn serde_values_cross_processes_and_garbage_is_a_codec_error() {
+    let name = unique("serde");
+    let opts = RingOptions::new().capacity(8192);
+    let mut rx = Consumer::create(&name, &opts).unwrap();
+    let n = 300u64;
+    let mut child = spawn_peer("serde-producer", &[&name, &n.to_string()], false);
+    for i in 0..n {
+        assert_eq!(rx.recv_serde_timeout::<Event>(LONG).unwrap(), event(i));
+    }
+    let e = rx.recv_serde_timeout::<Event>(LONG).unwrap_err();
+    assert!(
+        matches!(&e, Error::Codec(m) if m.contains("Event")),
+        "{e:?}"
+    );
+    assert!(child.wait().unwrap().success());
+    assert!(matches!(rx.try_recv_serde::<Event>(), Ok(None)));
+}
+
+#[cfg(feature = "serde")]
+#[test]
+fn serde_encoding_larger_than_max_message_is_refused_whole() {
+    let name = unique("serde-big");
+    let opts = RingOptions::new().capacity(4096).max_message(32);
+    let mut tx = Producer::create(&name, &opts).unwrap();
+    let mut rx = Consumer::open(&name, &opts).unwrap();
+    let big = "y".repeat(100);
+    assert!(matches!(
+        tx.send_serde(&big),
+        Err(Error::MessageTooLarge { max: 32, .. })
+    ));
+    assert!(matches!(
+        tx.try_send_serde(&big),
+        Err(Error::MessageTooLarge { .. })
+    ));
+    // Nothing half-written went out: the next value is the first one received.
+    tx.send_serde(&("ok", 1u8)).unwrap();
+    assert_eq!(
+        rx.try_recv_serde::<(String, u8)>().unwrap(),
+        Some(("ok".to_owned(), 1))
+    );
+    assert_eq!(rx.try_recv_serde::<(String, u8)>().unwrap(), None);
+}
