@@ -1,4 +1,4 @@
-//! Waiting on a shared-memory wake word (the ring's futex eventcount) from a tokio task:
+//! The tokio driver of the wait plan: waiting on a shared-memory wake word from a task:
 //! spin with yields, then announce and let a blocking-pool thread sleep on the futex.
 //! Used by the ring, broadcast and seqlock wrappers; docs/methods/async.md says why.
 
@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
-use crate::ring::layout::WakeWord;
-use crate::ring::{WaitStrategy, LIVENESS_SLICE};
+use crate::wake::{WaitStrategy, WakeWord, LIVENESS_SLICE};
 use crate::{Error, Result};
 
 /// Looks at the shared word's condition between two yields to the scheduler while spinning.
@@ -156,10 +155,10 @@ impl Waiter {
                 return Ok(v);
             }
             let now = Instant::now();
-            if now.duration_since(start) >= crate::ring::wait::YIELD_AFTER {
+            if now.duration_since(start) >= crate::wake::YIELD_AFTER {
                 // Also give the CPU away for a moment, as the blocking wait does: a peer
                 // process that our futex wake queued on this CPU runs at once instead of
-                // after the whole spin (see `ring::wait::YIELD_AFTER`).
+                // after the whole spin (see `wake::YIELD_AFTER`).
                 std::thread::yield_now();
             }
             if now >= next_check {
@@ -177,7 +176,7 @@ impl Waiter {
         loop {
             #[cfg(target_os = "linux")]
             if self.sleeper.is_none() {
-                if let Some(hub) = crate::aio::hub::hub() {
+                if let Some(hub) = crate::wake::hub::hub() {
                     let word = self.word;
                     let (ticket, barrier_ok) = word.get().prepare_wait();
                     let _announced = Withdraw(word);
@@ -193,7 +192,7 @@ impl Waiter {
                     let mut reg = None;
                     let mut full = false;
                     std::future::poll_fn(|cx| match &reg {
-                        Some(r) => crate::aio::hub::Registration::poll_fired(r, cx),
+                        Some(r) => crate::wake::hub::Registration::poll_fired(r, cx),
                         None => match hub.register(word, ticket, deadline, cx.waker()) {
                             Some(r) => {
                                 let p = r.poll_fired(cx);
