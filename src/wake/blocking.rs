@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::transport::Deadline;
-use crate::wake::{WaitStrategy, WakeWord, LIVENESS_SLICE, YIELD_AFTER};
+use crate::wake::{woke_peer_within, WaitStrategy, WakeWord, LIVENESS_SLICE};
 use crate::{Error, Result};
 
 /// Polls between two looks at the clock while spinning.
@@ -58,6 +58,12 @@ pub(crate) fn wait_for<C: ?Sized, T>(
         WaitStrategy::SpinYield { spin } => (Some(spin), false),
         WaitStrategy::SpinBlock { spin } => (Some(spin), true),
     };
+    // Just woke the peer: its answer comes a wake-up later at the earliest, so sleep at
+    // once (see `wake::last_wake`).
+    let spin = match spin {
+        Some(s) if block && !s.is_zero() && woke_peer_within(start, s) => Some(Duration::ZERO),
+        other => other,
+    };
     let mut next_check = start + LIVENESS_SLICE;
     // Phase 1: spin (none at all with a spin time of zero).
     if spin != Some(Duration::ZERO) {
@@ -71,11 +77,8 @@ pub(crate) fn wait_for<C: ?Sized, T>(
             if n % SPINS_PER_CLOCK != 0 {
                 continue;
             }
+            // No `sched_yield` here: see `wake::last_wake` for what it cost.
             let now = Instant::now();
-            if now.duration_since(start) >= YIELD_AFTER {
-                // Let a peer that the scheduler queued on this CPU run (see YIELD_AFTER).
-                std::thread::yield_now();
-            }
             if deadline.expired() {
                 return Err(Error::Timeout);
             }

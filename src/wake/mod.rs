@@ -89,16 +89,55 @@ impl Default for WaitStrategy {
 /// death (documented as at most 100 ms; typically one slice).
 pub const LIVENESS_SLICE: Duration = Duration::from_millis(10);
 
-/// Spinning longer than this, a side also yields its CPU at every look at the clock.
-/// Measured reason: when a side wakes its sleeping peer with a futex and then spins
-/// waiting for the answer, the kernel may queue the woken peer on the *spinner's* CPU
-/// (wake-affine placement); without yielding, the peer only runs once the spin time is
-/// over, so every round trip with a sleeping peer cost twice the spin time (spin 20 us:
-/// 53 us round trip against a 7 us futex floor; spin 100 us: 210 us). Yielding after 1 us
-/// brings it to the floor, and costs nothing while the peer answers sooner (a busy-poll
-/// round trip is a fraction of a microsecond; yielding on every look at the clock from the
-/// start cost it 40%).
-pub(crate) const YIELD_AFTER: Duration = Duration::from_micros(1);
+/// When this thread last woke a sleeper ([`WakeWord::wake`]), taken by its next wait.
+///
+/// A side that has just woken its sleeping peer and then waits for the answer sleeps at
+/// once instead of spinning (see [`woke_peer_within`]). Measured reasons, 64-byte round
+/// trips with the default strategy (20 µs spin):
+/// - the kernel may queue the woken peer on the *waker's* CPU (wake-affine placement); a
+///   spin that does not yield then keeps the peer off that CPU until the spin is over:
+///   every round trip with a sleeping peer cost twice the spin time (53 µs against a 7 µs
+///   futex floor; spin 100 µs: 210 µs);
+/// - the fix before this one yielded (`sched_yield`) at every look at the clock once the
+///   spin had lasted 1 µs. On a loaded machine a yield hands the CPU to every other
+///   runnable task for its whole slice: with a peer answering after a pause (100 µs, 1 ms)
+///   the round trip cost 3.8–8.0 ms against 0.23–1.15 ms for the futex floor whose peer
+///   paused the same way (`cargo bench --bench ring -- --pause-only`, load average 7 on 2
+///   CPUs).
+///
+/// A peer that was asleep answers a wake-up later at the earliest, which is what the spin
+/// would have waited for; sleeping at once costs one futex wake each way, the floor's work.
+#[cfg(not(loom))]
+mod last_wake {
+    use std::cell::Cell;
+    use std::time::Instant;
+
+    thread_local! {
+        pub(super) static AT: Cell<Option<Instant>> = const { Cell::new(None) };
+    }
+}
+
+/// Notes that this thread just woke a sleeper (see [`woke_peer_within`]).
+#[inline]
+fn note_wake() {
+    #[cfg(not(loom))]
+    last_wake::AT.with(|c| c.set(Some(std::time::Instant::now())));
+}
+
+/// True if this thread woke a sleeper less than `within` before `now` and has not waited
+/// since (and forgets it): the wait that follows then sleeps at once instead of spinning.
+#[inline]
+pub(crate) fn woke_peer_within(now: std::time::Instant, within: Duration) -> bool {
+    #[cfg(not(loom))]
+    {
+        last_wake::AT.with(|c| c.take().is_some_and(|t| now.duration_since(t) < within))
+    }
+    #[cfg(loom)]
+    {
+        let _ = (now, within);
+        false
+    }
+}
 
 /// A futex eventcount: the word a side sleeps on, and the count of sleepers.
 #[repr(C)]
@@ -158,6 +197,7 @@ impl WakeWord {
         self.seq.fetch_add(1, Ordering::Release);
         #[cfg(not(loom))]
         crate::sys::futex::wake_all(&self.seq);
+        note_wake();
         #[cfg(loom)]
         {
             let (m, cv) = &self.park;
