@@ -33,6 +33,8 @@ mod blocking;
 pub(crate) mod hub;
 #[cfg(all(feature = "async", not(loom)))]
 pub(crate) mod tokio;
+#[cfg(all(feature = "async", target_os = "linux", not(loom)))]
+pub(crate) mod uring;
 
 pub(crate) use blocking::wait_for;
 

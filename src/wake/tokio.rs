@@ -97,6 +97,21 @@ pub(crate) struct Waiter {
     /// A sleeper still in flight, left by a wait that was cancelled (its future dropped),
     /// or by the one running now.
     sleeper: Option<Sleeper>,
+    /// The io_uring futex sleeper (one wake-up per message), made at the first sleep.
+    #[cfg(target_os = "linux")]
+    uring: Uring,
+}
+
+/// Whether this waiter sleeps through io_uring (see `wake::uring`).
+#[cfg(target_os = "linux")]
+#[derive(Debug)]
+enum Uring {
+    /// Not tried yet.
+    Untried,
+    /// Made: used for every sleep.
+    Ready(Box<crate::wake::uring::UringSleeper>),
+    /// Not available here (or it failed once): the waker thread or a blocking-pool thread.
+    Unavailable,
 }
 
 impl Waiter {
@@ -109,6 +124,8 @@ impl Waiter {
             word: WordPtr(word),
             spin,
             sleeper: None,
+            #[cfg(target_os = "linux")]
+            uring: Uring::Untried,
         }
     }
 
@@ -174,9 +191,56 @@ impl Waiter {
                 break;
             }
         }
-        // Phase 2: sleep on the futex: through the process's waker thread where there is
-        // one (futex_waitv), else in a blocking-pool thread.
+        // Phase 2: sleep on the futex: as an io_uring request that the runtime's epoll
+        // watches where there is io_uring's futex wait (Linux 6.7+); else through the
+        // process's waker thread (futex_waitv); else in a blocking-pool thread.
         loop {
+            #[cfg(target_os = "linux")]
+            if self.sleeper.is_none() {
+                if matches!(self.uring, Uring::Untried) {
+                    self.uring = match crate::wake::uring::UringSleeper::new() {
+                        Some(u) => Uring::Ready(Box::new(u)),
+                        None => Uring::Unavailable,
+                    };
+                }
+                if let Uring::Ready(u) = &mut self.uring {
+                    let word = self.word;
+                    let (ticket, barrier_ok) = word.get().prepare_wait();
+                    let announced = Withdraw(word);
+                    if let Some(v) = ready(ctx)? {
+                        return Ok(v);
+                    }
+                    let slice = if barrier_ok {
+                        LIVENESS_SLICE
+                    } else {
+                        Duration::from_millis(1)
+                    };
+                    let fired = match u.arm(&word.get().seq, ticket, slice) {
+                        Ok(()) => std::future::poll_fn(|cx| u.poll_fired(cx)).await,
+                        Err(e) => Err(e),
+                    };
+                    drop(announced);
+                    let woken = match fired {
+                        Ok(f) => f == crate::wake::uring::Fired::Woken,
+                        Err(_) => {
+                            // Refused after all (e.g. the futex flags): the other ways.
+                            self.uring = Uring::Unavailable;
+                            continue;
+                        }
+                    };
+                    if let Some(v) = ready(ctx)? {
+                        return Ok(v);
+                    }
+                    let now = Instant::now();
+                    if !woken || now >= next_check {
+                        next_check = now + LIVENESS_SLICE;
+                        if gone(ctx)? {
+                            return ready(ctx)?.ok_or(Error::Disconnected);
+                        }
+                    }
+                    continue;
+                }
+            }
             #[cfg(target_os = "linux")]
             if self.sleeper.is_none() {
                 if let Some(hub) = crate::wake::hub::hub() {
