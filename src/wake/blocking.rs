@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use crate::transport::Deadline;
-use crate::wake::{woke_peer_within, WaitStrategy, WakeWord, LIVENESS_SLICE};
+use crate::wake::{
+    spin_after_wake, spin_yield, WaitStrategy, WakeWord, LIVENESS_SLICE, YIELD_AFTER,
+};
 use crate::{Error, Result};
 
 /// Polls between two looks at the clock while spinning.
@@ -56,13 +58,7 @@ pub(crate) fn wait_for<C: ?Sized, T>(
     let (spin, block) = match strategy {
         WaitStrategy::Spin => (None, false),
         WaitStrategy::SpinYield { spin } => (Some(spin), false),
-        WaitStrategy::SpinBlock { spin } => (Some(spin), true),
-    };
-    // Just woke the peer: its answer comes a wake-up later at the earliest, so sleep at
-    // once (see `wake::last_wake`).
-    let spin = match spin {
-        Some(s) if block && !s.is_zero() && woke_peer_within(start, s) => Some(Duration::ZERO),
-        other => other,
+        WaitStrategy::SpinBlock { spin } => (Some(spin_after_wake(start, spin)), true),
     };
     let mut next_check = start + LIVENESS_SLICE;
     // Phase 1: spin (none at all with a spin time of zero).
@@ -77,8 +73,11 @@ pub(crate) fn wait_for<C: ?Sized, T>(
             if n % SPINS_PER_CLOCK != 0 {
                 continue;
             }
-            // No `sched_yield` here: see `wake::last_wake` for what it cost.
-            let now = Instant::now();
+            let mut now = Instant::now();
+            if now.duration_since(start) >= YIELD_AFTER {
+                // Let a peer that the scheduler queued on this CPU run (see YIELD_AFTER).
+                now = spin_yield(now);
+            }
             if deadline.expired() {
                 return Err(Error::Timeout);
             }

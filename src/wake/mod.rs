@@ -91,53 +91,92 @@ impl Default for WaitStrategy {
 /// death (documented as at most 100 ms; typically one slice).
 pub const LIVENESS_SLICE: Duration = Duration::from_millis(10);
 
-/// When this thread last woke a sleeper ([`WakeWord::wake`]), taken by its next wait.
-///
-/// A side that has just woken its sleeping peer and then waits for the answer sleeps at
-/// once instead of spinning (see [`woke_peer_within`]). Measured reasons, 64-byte round
-/// trips with the default strategy (20 µs spin):
-/// - the kernel may queue the woken peer on the *waker's* CPU (wake-affine placement); a
-///   spin that does not yield then keeps the peer off that CPU until the spin is over:
-///   every round trip with a sleeping peer cost twice the spin time (53 µs against a 7 µs
-///   futex floor; spin 100 µs: 210 µs);
-/// - the fix before this one yielded (`sched_yield`) at every look at the clock once the
-///   spin had lasted 1 µs. On a loaded machine a yield hands the CPU to every other
-///   runnable task for its whole slice: with a peer answering after a pause (100 µs, 1 ms)
-///   the round trip cost 3.8–8.0 ms against 0.23–1.15 ms for the futex floor whose peer
-///   paused the same way (`cargo bench --bench ring -- --pause-only`, load average 7 on 2
-///   CPUs).
-///
-/// A peer that was asleep answers a wake-up later at the earliest, which is what the spin
-/// would have waited for; sleeping at once costs one futex wake each way, the floor's work.
+/// Spinning longer than this, a side also yields its CPU at every look at the clock
+/// (unless yields are costly here now: see [`spin_yield`]). Measured reason: when a side
+/// wakes its sleeping peer with a futex and then spins waiting for the answer, the kernel
+/// may queue the woken peer on the *spinner's* CPU (wake-affine placement); without
+/// yielding, the peer only runs once the spin time is over, so every round trip with a
+/// sleeping peer cost twice the spin time (spin 20 us: 53 us round trip against a 7 us
+/// futex floor; spin 100 us: 210 us; measured again with a loaded machine: 57-62 µs
+/// against 10.8-12.1 µs). Yielding after 1 us brings it to the floor, and costs nothing
+/// while the peer answers sooner (a busy-poll round trip is a fraction of a microsecond;
+/// yielding on every look at the clock from the start cost it 40%).
+pub(crate) const YIELD_AFTER: Duration = Duration::from_micros(1);
+
+/// A spin-phase yield that took longer than this gave the CPU to other work (not just to
+/// a peer queued behind us): see [`spin_yield`].
+const YIELD_COSTLY: Duration = Duration::from_micros(50);
+
+/// How long a thread stops yielding in spin phases after a costly yield.
+const YIELD_PAUSE: Duration = Duration::from_millis(100);
+
 #[cfg(not(loom))]
-mod last_wake {
-    use std::cell::Cell;
-    use std::time::Instant;
-
-    thread_local! {
-        pub(super) static AT: Cell<Option<Instant>> = const { Cell::new(None) };
-    }
+thread_local! {
+    /// Until when this thread's spin phases do not yield (see [`spin_yield`]).
+    static NO_YIELD_UNTIL: std::cell::Cell<Option<std::time::Instant>> =
+        const { std::cell::Cell::new(None) };
 }
 
-/// Notes that this thread just woke a sleeper (see [`woke_peer_within`]).
-#[inline]
-fn note_wake() {
-    #[cfg(not(loom))]
-    last_wake::AT.with(|c| c.set(Some(std::time::Instant::now())));
+/// One yield of a spin phase (see [`YIELD_AFTER`]), skipped while yields are costly on
+/// this thread; returns the time after it. A yield hands the CPU to every other runnable
+/// task for its whole slice: on a loaded machine (load average 7 on 2 CPUs) the default
+/// strategy with a peer answering after 100 µs or 1 ms then cost 3.8-8.0 ms per round trip,
+/// against 0.23-1.15 ms for the futex floor whose peer paused the same way (`cargo bench
+/// --bench ring -- --pause-only`). So once a yield took longer than [`YIELD_COSTLY`], the
+/// thread spins without yielding for [`YIELD_PAUSE`]: at most one such loss per pause.
+/// (Tried and not kept: never yielding, which brings back the doubled round trip above;
+/// sleeping at once whenever this side had just woken its peer, which locked a pair into
+/// sleeping: each side had always just woken the other, and a peer answering at once cost
+/// two wake-ups per round trip, 21.8-43.8 µs p50 against 0.5-7.3 µs. The 5 µs spin after
+/// a wake-up, [`AFTER_WAKE_SPIN`], is what was kept of it.)
+/// How long a side that has just woken its peer spins (when its strategy's spin time is
+/// longer) before it sleeps: a peer that wakes on another CPU within it is caught, and the
+/// pair goes back to polling; a peer the kernel queued behind this side waits at most this
+/// long even when yields are costly (see [`spin_yield`]); a peer whose CPU had halted costs
+/// the floor's second wake-up. Measured (`cargo bench --features async,socket --bench
+/// async_ring -- --quick`, load average 8-12 on 2 CPUs, "300us apart" row): 23.7-24.3 µs
+/// p50 with it against 38.8-54.3 µs with costly yields and the full 20 µs spin.
+pub(crate) const AFTER_WAKE_SPIN: Duration = Duration::from_micros(5);
+
+#[cfg(not(loom))]
+thread_local! {
+    /// When this thread last woke a sleeper ([`WakeWord::wake`]); taken by its next wait.
+    static LAST_WAKE: std::cell::Cell<Option<std::time::Instant>> =
+        const { std::cell::Cell::new(None) };
 }
 
-/// True if this thread woke a sleeper less than `within` before `now` and has not waited
-/// since (and forgets it): the wait that follows then sleeps at once instead of spinning.
-#[inline]
-pub(crate) fn woke_peer_within(now: std::time::Instant, within: Duration) -> bool {
+/// The spin time of a wait that starts at `start` with `spin`: at most
+/// [`AFTER_WAKE_SPIN`] if this thread woke a sleeper less than `spin` ago (forgotten
+/// then: one wait only).
+pub(crate) fn spin_after_wake(start: std::time::Instant, spin: Duration) -> Duration {
     #[cfg(not(loom))]
     {
-        last_wake::AT.with(|c| c.take().is_some_and(|t| now.duration_since(t) < within))
+        if spin > AFTER_WAKE_SPIN
+            && LAST_WAKE.with(|c| c.take().is_some_and(|t| start.duration_since(t) < spin))
+        {
+            return AFTER_WAKE_SPIN;
+        }
+    }
+    let _ = start;
+    spin
+}
+
+pub(crate) fn spin_yield(now: std::time::Instant) -> std::time::Instant {
+    #[cfg(not(loom))]
+    {
+        if NO_YIELD_UNTIL.with(|c| c.get().is_some_and(|t| now < t)) {
+            return now;
+        }
+        std::thread::yield_now();
+        let after = std::time::Instant::now();
+        if after.duration_since(now) > YIELD_COSTLY {
+            NO_YIELD_UNTIL.with(|c| c.set(Some(after + YIELD_PAUSE)));
+        }
+        after
     }
     #[cfg(loom)]
     {
-        let _ = (now, within);
-        false
+        now
     }
 }
 
@@ -199,7 +238,8 @@ impl WakeWord {
         self.seq.fetch_add(1, Ordering::Release);
         #[cfg(not(loom))]
         crate::sys::futex::wake_all(&self.seq);
-        note_wake();
+        #[cfg(not(loom))]
+        LAST_WAKE.with(|c| c.set(Some(std::time::Instant::now())));
         #[cfg(loom)]
         {
             let (m, cv) = &self.park;

@@ -158,13 +158,8 @@ impl Waiter {
         }
         let start = Instant::now();
         let mut next_check = start + LIVENESS_SLICE;
-        // Just woke the peer: sleep at once, as the blocking driver does.
-        let spin = match self.spin {
-            Some(s) if !s.is_zero() && crate::wake::woke_peer_within(start, s) => {
-                Some(Duration::ZERO)
-            }
-            other => other,
-        };
+        // Just woke the peer: spin only briefly (see `wake::AFTER_WAKE_SPIN`).
+        let spin = self.spin.map(|s| crate::wake::spin_after_wake(start, s));
         // Phase 1: spin, yielding to the scheduler between rounds of looks (a yield can
         // cost the runtime a look at its I/O driver, so a round makes a few looks first).
         loop {
@@ -178,9 +173,13 @@ impl Waiter {
             if let Some(v) = ready(ctx)? {
                 return Ok(v);
             }
-            // No `sched_yield`: a task that just woke its peer does not spin at all
-            // (see `wake::last_wake`).
-            let now = Instant::now();
+            let mut now = Instant::now();
+            if now.duration_since(start) >= crate::wake::YIELD_AFTER {
+                // Also give the CPU away for a moment, as the blocking wait does: a peer
+                // process that our futex wake queued on this CPU runs at once instead of
+                // after the whole spin (see `wake::YIELD_AFTER`, `wake::spin_yield`).
+                now = crate::wake::spin_yield(now);
+            }
             if now >= next_check {
                 next_check = now + LIVENESS_SLICE;
                 if gone(ctx)? {
