@@ -6,6 +6,8 @@
 //!
 //! `-- --wake-only`: only the round trip where every wait sleeps (`SpinBlock { spin: 0 }`
 //! on both sides) against the raw futex ping-pong, p50 and mean, in rounds.
+//! `-- --pause-only`: a peer that answers after a pause (100 µs, 1 ms, 10 ms), default
+//! strategy, against the futex floor whose peer pauses the same way.
 //! `-- --wake-count ring` (or `floor`): exactly `IPCRING_BENCH_COUNT` such round trips and
 //! nothing else, to count system calls per round trip, e.g.
 //! `perf stat -e syscalls:sys_enter_futex,syscalls:sys_enter_sched_yield,context-switches`.
@@ -100,6 +102,17 @@ fn peer(role: &str) {
         "floor-split" => measure::floor_spin_split_peer(&name).unwrap(),
         "floor-records" => measure::floor_records_peer(&name, extra.parse().unwrap()).unwrap(),
         "floor-futex" => measure::floor_futex_peer(&name).unwrap(),
+        "floor-futex-pause" => {
+            let us: u64 = extra.parse().unwrap();
+            measure::floor_futex_peer_paused(&name, Some(Duration::from_micros(us))).unwrap()
+        }
+        "echo-pause" => {
+            // extra: "<pause in µs>/<strategy>"
+            let (us, strategy) = extra.split_once('/').unwrap();
+            let (mut tx, mut rx) = duplex(&name, Side::B, &opts(strategy)).unwrap();
+            let pause = Duration::from_micros(us.parse().unwrap());
+            measure::echo_peer_paused(&mut tx, &mut rx, pause).unwrap();
+        }
         "echo" => {
             let (mut tx, mut rx) = duplex(&name, Side::B, &opts(&extra)).unwrap();
             measure::echo_peer(&mut tx, &mut rx).unwrap();
@@ -316,6 +329,9 @@ fn main() {
     if arg("--wake-only") {
         return wake(k);
     }
+    if arg("--pause-only") {
+        return paused_peer(k);
+    }
     if let Some(what) = std::env::args().skip_while(|a| a != "--wake-count").nth(1) {
         return wake_count(&what);
     }
@@ -514,6 +530,62 @@ fn wake(k: usize) {
         rmean[0],
         rmean[rmean.len() - 1]
     );
+}
+
+/// A peer that answers after a pause (100 µs, 1 ms, 10 ms), the default strategy on both
+/// sides: each round trip is one wake-up each way, plus the pause. Beside it, the futex
+/// floor whose peer sleeps the same pause the same way (`std::thread::sleep`, whose
+/// overshoot both pay), and the futex floor without a pause. The target: the ring's round
+/// trip at most the paused floor's plus 0.2x the unpaused floor (that is, the pause plus
+/// 1.2x the floor), p50 and mean; printed as `excess/fl` = (ring - paused floor) / floor.
+fn paused_peer(k: usize) {
+    let rounds = if k > 1 { 2 } else { 3 };
+    println!(
+        "peer answers after a pause, 64 B, default strategy: {rounds} rounds; excess/fl = (ring - paused floor) / unpaused floor (target <= 0.20)"
+    );
+    println!(
+        "{:<8} {:<5} {:>9} {:>9} | {:>11} {:>11} | {:>9} {:>9} | {:>10} {:>10}",
+        "pause",
+        "round",
+        "floor p50",
+        "mean",
+        "paused p50",
+        "mean",
+        "ring p50",
+        "mean",
+        "excess/fl",
+        "(mean)"
+    );
+    let us = |d: Duration| ns(d) / 1e3;
+    for pause_us in [100u64, 1000, 10_000] {
+        let n = (2_000_000 / (pause_us as usize + 200) / k).clamp(50, 5000);
+        for round in 1..=rounds {
+            let floor = floor_futex(n.max(2000 / k), None);
+            let name = uniq("pf");
+            let mut c = spawn("floor-futex-pause", &name, &pause_us.to_string());
+            let paused = measure::floor_futex(&name, n, None).unwrap();
+            c.wait().unwrap();
+            let name = uniq("pr");
+            let strategy = "block";
+            let (mut tx, mut rx) = duplex(&name, Side::A, &opts(strategy)).unwrap();
+            let mut c = spawn("echo-pause", &name, &format!("{pause_us}/{strategy}"));
+            let ring = measure::round_trip(&mut tx, &mut rx, 64, n, Some(Duration::ZERO)).unwrap();
+            drop((tx, rx));
+            c.wait().unwrap();
+            let ex50 = (ns(ring.p50) - ns(paused.p50)) / ns(floor.p50);
+            let exmean = (ns(ring.mean) - ns(paused.mean)) / ns(floor.mean);
+            println!(
+                "{:<8} {round:<5} {:>7.1}us {:>7.1}us | {:>9.1}us {:>9.1}us | {:>7.1}us {:>7.1}us | {ex50:>10.2} {exmean:>10.2}",
+                format!("{pause_us}us"),
+                us(floor.p50),
+                us(floor.mean),
+                us(paused.p50),
+                us(paused.mean),
+                us(ring.p50),
+                us(ring.mean),
+            );
+        }
+    }
 }
 
 /// Exactly `IPCRING_BENCH_COUNT` (default 10 000) sleeping round trips of `what` ("floor"

@@ -59,11 +59,11 @@
 //! [`Error::RoleTaken`]); subscribers hold a shared lock on
 //! another byte. A blocked subscriber sees a dead publisher (even killed by SIGKILL) as
 //! [`Error::Disconnected`] within
-//! [`LIVENESS_SLICE`](crate::ring::LIVENESS_SLICE), after it has received everything
+//! [`LIVENESS_SLICE`](crate::wake::LIVENESS_SLICE), after it has received everything
 //! still held.
 
-use crate::ring::layout::WakeWord;
 use crate::sync::{fence, AtomicU32, AtomicU64, Ordering};
+use crate::wake::WakeWord;
 use crate::{Error, Result};
 
 /// Segment kind of a broadcast ring (in the common header's `kind` word).

@@ -83,6 +83,7 @@ pub(crate) mod sync;
 #[cfg(not(loom))]
 pub(crate) mod sys;
 pub mod transport;
+pub mod wake;
 
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]

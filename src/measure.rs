@@ -467,6 +467,20 @@ pub fn floor_futex(name: &str, iters: usize, pause: Option<Duration>) -> Result<
 
 /// The peer of [`floor_futex`].
 pub fn floor_futex_peer(name: &str) -> Result<()> {
+    floor_futex_peer_paused(name, None)
+}
+
+/// The peer of [`floor_futex`] that sleeps `pause` (if any) before each answer: the floor
+/// for "a peer that answers after a pause" (two futex wake-ups per round trip, each side
+/// asleep when the other wakes it), to set beside [`echo_peer_paused`].
+///
+/// ```no_run
+/// # use std::time::Duration;
+/// // In the peer process, for a floor measured with `floor_futex(name, iters, None)`:
+/// ipcring::measure::floor_futex_peer_paused("/my-floor", Some(Duration::from_millis(1)))?;
+/// # Ok::<(), ipcring::Error>(())
+/// ```
+pub fn floor_futex_peer_paused(name: &str, pause: Option<Duration>) -> Result<()> {
     let page = FloorPage::open(name)?;
     let (ping, pong) = (page.u32_at(0), page.u32_at(128));
     let mut last = 0u32;
@@ -483,6 +497,9 @@ pub fn floor_futex_peer(name: &str) -> Result<()> {
         idle_since = None;
         if v == u32::MAX {
             return Ok(());
+        }
+        if let Some(p) = pause {
+            std::thread::sleep(p);
         }
         pong.store(v, Ordering::Release);
         futex::wake_all(pong);
@@ -601,6 +618,33 @@ pub fn echo_peer<S: Sender, R: Receiver>(tx: &mut S, rx: &mut R) -> Result<()> {
     loop {
         match rx.recv_into(&mut buf) {
             Ok(()) => tx.send(&buf)?,
+            Err(Error::Disconnected) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// As [`echo_peer`], sleeping `pause` before each answer (see [`floor_futex_peer_paused`]).
+///
+/// ```no_run
+/// # use std::time::Duration;
+/// use ipcring::ring::{duplex, RingOptions, Side};
+/// let (mut tx, mut rx) = duplex("/my-pair", Side::B, &RingOptions::new())?;
+/// ipcring::measure::echo_peer_paused(&mut tx, &mut rx, Duration::from_millis(1))?;
+/// # Ok::<(), ipcring::Error>(())
+/// ```
+pub fn echo_peer_paused<S: Sender, R: Receiver>(
+    tx: &mut S,
+    rx: &mut R,
+    pause: Duration,
+) -> Result<()> {
+    let mut buf = Vec::new();
+    loop {
+        match rx.recv_into(&mut buf) {
+            Ok(()) => {
+                std::thread::sleep(pause);
+                tx.send(&buf)?
+            }
             Err(Error::Disconnected) => return Ok(()),
             Err(e) => return Err(e),
         }

@@ -59,11 +59,11 @@
 //! gets [`Error::RoleTaken`](crate::Error::RoleTaken)); readers hold a shared lock on byte 1, so a segment in use
 //! by readers only is not taken for a stale leftover. A writer that dies (even by
 //! SIGKILL) is seen by a reader blocked in `wait_changed` as [`Error::Disconnected`](crate::Error::Disconnected) within
-//! [`LIVENESS_SLICE`](crate::ring::LIVENESS_SLICE); the last value stays readable. A new
+//! [`LIVENESS_SLICE`](crate::wake::LIVENESS_SLICE); the last value stays readable. A new
 //! writer may attach with [`Writer::open`] and continue the versions.
 
-use crate::ring::layout::WakeWord;
 use crate::sync::{fence, AtomicU32, AtomicU64, Ordering};
+use crate::wake::WakeWord;
 
 /// Segment kind of a seqlock cell (in the common header's `kind` word).
 pub const KIND_SEQLOCK: u32 = 2;

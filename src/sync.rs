@@ -1,7 +1,7 @@
 //! The one place atomics, fences and the spin hint come from.
 //!
 //! Under the custom cfg `loom` (`RUSTFLAGS="--cfg loom"`) these are loom's, so the loom
-//! models in `ring::core` and `ring::wait` run the exact code that ships. A cfg, not a
+//! models in `ring::core` and `wake` run the exact code that ships. A cfg, not a
 //! feature, so loom never reaches users' builds.
 
 #[cfg(not(loom))]

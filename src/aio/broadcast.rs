@@ -28,9 +28,9 @@
 //! # }
 //! ```
 
-use crate::aio::wait::Waiter;
 use crate::aio::AsyncReceiver;
 use crate::broadcast::{BroadcastOptions, Recv, Subscriber};
+use crate::wake::tokio::Waiter;
 use crate::Result;
 
 /// A broadcast subscriber for tokio. Wraps a [`Subscriber`].

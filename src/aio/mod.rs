@@ -65,8 +65,6 @@ pub mod broadcast;
 #[cfg(all(feature = "file", target_os = "linux"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "file", target_os = "linux"))))]
 pub mod file;
-#[cfg(target_os = "linux")]
-pub(crate) mod hub;
 // The queue descriptor is a file descriptor that epoll watches on Linux only.
 #[cfg(all(feature = "mq", target_os = "linux"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "mq", target_os = "linux"))))]
@@ -90,7 +88,6 @@ pub mod signal;
 #[cfg(feature = "socket")]
 #[cfg_attr(docsrs, doc(cfg(feature = "socket")))]
 pub mod socket;
-pub(crate) mod wait;
 
 /// The sending half of an async transport: moves whole byte messages to the peer.
 ///

@@ -3,13 +3,13 @@
 //! The fast path is the blocking ring's own: a send or receive that finds room or a
 //! message makes no system call, takes no lock and does not touch the scheduler. Only when
 //! it must wait does a task:
-//! 1. spin for the ring's [`WaitStrategy`](crate::ring::WaitStrategy) spin time, yielding to the scheduler between
+//! 1. spin for the ring's [`WaitStrategy`](crate::wake::WaitStrategy) spin time, yielding to the scheduler between
 //!    looks ([`tokio::task::yield_now`]), so other tasks on the same thread run;
 //! 2. announce itself on the ring's wake word (the same eventcount the blocking form
 //!    uses: `waiters += 1`, re-check) and register with the process's one waker thread,
 //!    which sleeps on every waited word at once (`futex_waitv`, Linux 5.16+) and wakes the
 //!    task when the peer's existing futex wake (it wakes only when `waiters != 0`) comes,
-//!    or after one [`LIVENESS_SLICE`](crate::ring::LIVENESS_SLICE) to check the peer is
+//!    or after one [`LIVENESS_SLICE`](crate::wake::LIVENESS_SLICE) to check the peer is
 //!    alive. Where `futex_waitv` is missing, or 127 words are already waited on, the wait
 //!    is handed to a thread of tokio's blocking pool ([`tokio::task::spawn_blocking`]).
 //!
@@ -19,7 +19,7 @@
 //! to a blocking peer and back. docs/methods/async.md says why this mechanism and what it
 //! costs in wake latency.
 //!
-//! With [`WaitStrategy::Spin`](crate::ring::WaitStrategy::Spin) a task never sleeps on the futex: it keeps yielding (and
+//! With [`WaitStrategy::Spin`](crate::wake::WaitStrategy::Spin) a task never sleeps on the futex: it keeps yielding (and
 //! checking the peer's liveness every slice), which keeps one runtime thread busy.
 //!
 //! ```
@@ -40,9 +40,9 @@
 //! # }
 //! ```
 
-use crate::aio::wait::Waiter;
 use crate::aio::{AsyncReceiver, AsyncSender};
 use crate::ring::{self, Consumer, Message, Producer, RingOptions, Side};
+use crate::wake::tokio::Waiter;
 use crate::{Error, Result};
 
 /// The sending side of a ring, for tokio. Wraps a [`Producer`].

@@ -25,8 +25,8 @@
 //! # }
 //! ```
 
-use crate::aio::wait::Waiter;
 use crate::seqlock::{Reader, Snapshot};
+use crate::wake::tokio::Waiter;
 use crate::Result;
 
 /// A seqlock reader for tokio. Wraps a [`Reader`].

@@ -8,11 +8,11 @@ use super::{
     BROADCAST_HEADER_SIZE, GEOMETRY_OFFSET, KIND_BROADCAST, MAX_DATA_SIZE, MAX_MESSAGE_LIMIT,
     MAX_SLOTS, PUBLISHER_ROLE, SHARED_OFFSET, SUBSCRIBERS_ROLE,
 };
-use crate::ring::wait::wait_for;
-use crate::ring::WaitStrategy;
 use crate::segment::{self, Segment, SegmentInfo, SegmentOptions};
 use crate::sys::Mapping;
 use crate::transport::{Deadline, Receiver, Sender};
+use crate::wake::wait_for;
+use crate::wake::WaitStrategy;
 use crate::{Error, Result};
 
 /// Where a new subscriber starts reading.
@@ -660,7 +660,7 @@ pub fn inspect(name: &str) -> Result<BroadcastInfo> {
 #[cfg(feature = "async")]
 impl Subscriber {
     /// The word subscribers sleep on while nothing new is there.
-    pub(crate) fn data_wake_word(&self) -> &crate::ring::layout::WakeWord {
+    pub(crate) fn data_wake_word(&self) -> &crate::wake::WakeWord {
         &self.ring.shared().data_wake
     }
 

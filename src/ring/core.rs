@@ -396,7 +396,7 @@ impl ProducerCore {
     }
 
     /// Stores `write_pos` and returns true if the consumer announced that it sleeps and
-    /// must be woken (the caller wakes it: see `ring::wait`).
+    /// must be woken (the caller wakes it: see `crate::wake`).
     #[inline]
     pub(crate) fn publish(&mut self) -> bool {
         if self.write == self.published {

@@ -9,11 +9,11 @@ use crate::ring::layout::{
     max_message_for, RingGeometry, RingShared, GEOMETRY_OFFSET, KIND_RING, MAX_CAPACITY,
     MIN_CAPACITY, RING_HEADER_SIZE, SHARED_OFFSET,
 };
-use crate::ring::wait::{wait_for, WaitStrategy};
 use crate::segment::{self, Segment, SegmentInfo, SegmentOptions};
 use crate::sync::DataArea;
 use crate::sys::Mapping;
 use crate::transport::{Receiver, Sender};
+use crate::wake::{wait_for, WaitStrategy};
 use crate::{Error, Result};
 
 /// Role byte of the producer's lock.
@@ -1150,7 +1150,7 @@ pub fn duplex(name: &str, side: Side, opts: &RingOptions) -> Result<(Producer, C
 #[cfg(feature = "async")]
 impl Producer {
     /// The word the producer sleeps on while the ring is full.
-    pub(crate) fn space_wake_word(&self) -> &crate::ring::layout::WakeWord {
+    pub(crate) fn space_wake_word(&self) -> &crate::wake::WakeWord {
         &self.ring.shared().space_wake
     }
 
@@ -1170,7 +1170,7 @@ impl Producer {
 #[cfg(feature = "async")]
 impl Consumer {
     /// The word the consumer sleeps on while the ring is empty.
-    pub(crate) fn data_wake_word(&self) -> &crate::ring::layout::WakeWord {
+    pub(crate) fn data_wake_word(&self) -> &crate::wake::WakeWord {
         &self.ring.shared().data_wake
     }
 

@@ -84,18 +84,7 @@ pub struct RingGeometry {
     pub consumer_attaches: AtomicU32,
 }
 
-/// A futex eventcount: the word a side sleeps on, and the count of sleepers.
-#[repr(C)]
-#[derive(Debug)]
-pub struct WakeWord {
-    /// Bumped by the waker; sleepers wait while it still holds the value they read.
-    pub seq: AtomicU32,
-    /// How many sleepers have announced themselves.
-    pub waiters: AtomicU32,
-    /// Under loom, a condvar stands in for the futex.
-    #[cfg(loom)]
-    pub(crate) park: (loom::sync::Mutex<()>, loom::sync::Condvar),
-}
+pub use crate::wake::WakeWord;
 
 /// The words the two sides of a ring move at run time, each group on its own 128-byte line.
 #[repr(C)]

@@ -94,12 +94,14 @@
 pub mod layout;
 
 pub(crate) mod core;
-pub(crate) mod wait;
+// The wait plan and the eventcount live in `crate::wake`; this alias keeps the paths that
+// other modules (the service) use.
+pub(crate) use crate::wake as wait;
 
 #[cfg(all(test, loom))]
 mod tests_loom;
 
-pub use wait::{WaitStrategy, LIVENESS_SLICE};
+pub use crate::wake::{WaitStrategy, LIVENESS_SLICE};
 
 #[cfg(not(loom))]
 mod handle;

@@ -41,7 +41,7 @@ impl Model {
     }
 }
 
-/// Blocking receive exactly as `ring::wait::wait_for` does it, without the clock.
+/// Blocking receive exactly as `wake::wait_for` does it, without the clock.
 fn recv_blocking(c: &mut ConsumerCore, shared: &RingShared, buf: &mut Vec<u8>) {
     loop {
         if c.pop_into(buf).unwrap() {

@@ -10,10 +10,9 @@ use super::{
     GEOMETRY_OFFSET, KIND_SEQLOCK, MAX_VALUE_SIZE, READERS_ROLE, SEQLOCK_HEADER_SIZE,
     SHARED_OFFSET, WRITER_ROLE,
 };
-use crate::ring::wait::wait_for;
-use crate::ring::{WaitStrategy, LIVENESS_SLICE};
 use crate::segment::{self, Segment, SegmentInfo, SegmentOptions};
 use crate::sys::Mapping;
+use crate::wake::{wait_for, WaitStrategy, LIVENESS_SLICE};
 use crate::{Error, Result};
 
 /// How to create or open a seqlock cell.
@@ -666,7 +665,7 @@ pub fn inspect(name: &str) -> Result<SeqlockInfo> {
 #[cfg(feature = "async")]
 impl<T: bytemuck::Pod> Reader<T> {
     /// The word readers sleep on while waiting for a change.
-    pub(crate) fn changed_wake_word(&self) -> &crate::ring::layout::WakeWord {
+    pub(crate) fn changed_wake_word(&self) -> &crate::wake::WakeWord {
         &self.cell.shared().changed
     }
 

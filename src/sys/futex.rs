@@ -37,7 +37,7 @@ pub(crate) trait WaitWake {
     ///
     /// `true` only when the platform says for sure that a wake or a changed word ended the
     /// sleep; `false` on a timeout, a signal, or when it cannot tell. A waiter then runs its
-    /// slice-end checks before it touches the shared memory again (see `ring::wait`).
+    /// slice-end checks before it touches the shared memory again (see `crate::wake`).
     fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> bool;
 
     /// Wakes every sleeper on `word`, in any process.

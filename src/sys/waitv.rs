@@ -1,5 +1,5 @@
 //! `futex_waitv(2)` (Linux 5.16+): sleep until any of up to 128 32-bit words is woken or
-//! no longer holds its expected value. Used by the async waker thread (`crate::aio::hub`)
+//! no longer holds its expected value. Used by the async waker thread (`crate::wake::hub`)
 //! to wait for many rings at once.
 
 use std::sync::atomic::AtomicU32;

@@ -1,4 +1,4 @@
-//! Waiting on a shared-memory wake word (the ring's futex eventcount) from a tokio task:
+//! The tokio driver of the wait plan: waiting on a shared-memory wake word from a task:
 //! spin with yields, then announce and let a blocking-pool thread sleep on the futex.
 //! Used by the ring, broadcast and seqlock wrappers; docs/methods/async.md says why.
 
@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
-use crate::ring::layout::WakeWord;
-use crate::ring::{WaitStrategy, LIVENESS_SLICE};
+use crate::wake::{WaitStrategy, WakeWord, LIVENESS_SLICE};
 use crate::{Error, Result};
 
 /// Looks at the shared word's condition between two yields to the scheduler while spinning.
@@ -98,6 +97,21 @@ pub(crate) struct Waiter {
     /// A sleeper still in flight, left by a wait that was cancelled (its future dropped),
     /// or by the one running now.
     sleeper: Option<Sleeper>,
+    /// The io_uring futex sleeper (one wake-up per message), made at the first sleep.
+    #[cfg(target_os = "linux")]
+    uring: Uring,
+}
+
+/// Whether this waiter sleeps through io_uring (see `wake::uring`).
+#[cfg(target_os = "linux")]
+#[derive(Debug)]
+enum Uring {
+    /// Not tried yet.
+    Untried,
+    /// Made: used for every sleep.
+    Ready(Box<crate::wake::uring::UringSleeper>),
+    /// Not available here (or it failed once): the waker thread or a blocking-pool thread.
+    Unavailable,
 }
 
 impl Waiter {
@@ -110,6 +124,8 @@ impl Waiter {
             word: WordPtr(word),
             spin,
             sleeper: None,
+            #[cfg(target_os = "linux")]
+            uring: Uring::Untried,
         }
     }
 
@@ -142,6 +158,8 @@ impl Waiter {
         }
         let start = Instant::now();
         let mut next_check = start + LIVENESS_SLICE;
+        // Just woke the peer: spin only briefly (see `wake::AFTER_WAKE_SPIN`).
+        let spin = self.spin.map(|s| crate::wake::spin_after_wake(start, s));
         // Phase 1: spin, yielding to the scheduler between rounds of looks (a yield can
         // cost the runtime a look at its I/O driver, so a round makes a few looks first).
         loop {
@@ -155,12 +173,12 @@ impl Waiter {
             if let Some(v) = ready(ctx)? {
                 return Ok(v);
             }
-            let now = Instant::now();
-            if now.duration_since(start) >= crate::ring::wait::YIELD_AFTER {
+            let mut now = Instant::now();
+            if now.duration_since(start) >= crate::wake::YIELD_AFTER {
                 // Also give the CPU away for a moment, as the blocking wait does: a peer
                 // process that our futex wake queued on this CPU runs at once instead of
-                // after the whole spin (see `ring::wait::YIELD_AFTER`).
-                std::thread::yield_now();
+                // after the whole spin (see `wake::YIELD_AFTER`, `wake::spin_yield`).
+                now = crate::wake::spin_yield(now);
             }
             if now >= next_check {
                 next_check = now + LIVENESS_SLICE;
@@ -168,16 +186,63 @@ impl Waiter {
                     return ready(ctx)?.ok_or(Error::Disconnected);
                 }
             }
-            if matches!(self.spin, Some(s) if now.duration_since(start) >= s) {
+            if matches!(spin, Some(s) if now.duration_since(start) >= s) {
                 break;
             }
         }
-        // Phase 2: sleep on the futex: through the process's waker thread where there is
-        // one (futex_waitv), else in a blocking-pool thread.
+        // Phase 2: sleep on the futex: as an io_uring request that the runtime's epoll
+        // watches where there is io_uring's futex wait (Linux 6.7+); else through the
+        // process's waker thread (futex_waitv); else in a blocking-pool thread.
         loop {
             #[cfg(target_os = "linux")]
             if self.sleeper.is_none() {
-                if let Some(hub) = crate::aio::hub::hub() {
+                if matches!(self.uring, Uring::Untried) {
+                    self.uring = match crate::wake::uring::UringSleeper::new() {
+                        Some(u) => Uring::Ready(Box::new(u)),
+                        None => Uring::Unavailable,
+                    };
+                }
+                if let Uring::Ready(u) = &mut self.uring {
+                    let word = self.word;
+                    let (ticket, barrier_ok) = word.get().prepare_wait();
+                    let announced = Withdraw(word);
+                    if let Some(v) = ready(ctx)? {
+                        return Ok(v);
+                    }
+                    let slice = if barrier_ok {
+                        LIVENESS_SLICE
+                    } else {
+                        Duration::from_millis(1)
+                    };
+                    let fired = match u.arm(&word.get().seq, ticket, slice) {
+                        Ok(()) => std::future::poll_fn(|cx| u.poll_fired(cx)).await,
+                        Err(e) => Err(e),
+                    };
+                    drop(announced);
+                    let woken = match fired {
+                        Ok(f) => f == crate::wake::uring::Fired::Woken,
+                        Err(_) => {
+                            // Refused after all (e.g. the futex flags): the other ways.
+                            self.uring = Uring::Unavailable;
+                            continue;
+                        }
+                    };
+                    if let Some(v) = ready(ctx)? {
+                        return Ok(v);
+                    }
+                    let now = Instant::now();
+                    if !woken || now >= next_check {
+                        next_check = now + LIVENESS_SLICE;
+                        if gone(ctx)? {
+                            return ready(ctx)?.ok_or(Error::Disconnected);
+                        }
+                    }
+                    continue;
+                }
+            }
+            #[cfg(target_os = "linux")]
+            if self.sleeper.is_none() {
+                if let Some(hub) = crate::wake::hub::hub() {
                     let word = self.word;
                     let (ticket, barrier_ok) = word.get().prepare_wait();
                     let _announced = Withdraw(word);
@@ -193,7 +258,7 @@ impl Waiter {
                     let mut reg = None;
                     let mut full = false;
                     std::future::poll_fn(|cx| match &reg {
-                        Some(r) => crate::aio::hub::Registration::poll_fired(r, cx),
+                        Some(r) => crate::wake::hub::Registration::poll_fired(r, cx),
                         None => match hub.register(word, ticket, deadline, cx.waker()) {
                             Some(r) => {
                                 let p = r.poll_fired(cx);

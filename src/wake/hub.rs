@@ -2,7 +2,7 @@
 //! `futex_waitv(2)` (Linux 5.16+, up to 128 words per call): so waiting tasks cost one
 //! thread in all, not one each. Where the call is missing (older kernels, seccomp), or 127
 //! words are already waited on, callers fall back to a blocking-pool thread per wait
-//! (`crate::aio::wait`).
+//! (`crate::wake::tokio`).
 //!
 //! Protocol: a task announces itself on the ring's wake word exactly as a blocking waiter
 //! does, then registers (word, ticket, its waker, a deadline) here and bumps the hub's own
@@ -23,8 +23,8 @@ use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use crate::aio::wait::WordPtr;
 use crate::sys::waitv::{wait_any, Waited, WaitvEntry, MAX_WORDS};
+use crate::wake::tokio::WordPtr;
 
 #[derive(Debug)]
 struct Entry {
