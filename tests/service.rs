@@ -329,6 +329,46 @@ fn corrupting_client_loses_only_itself() {
     quit(&name, server);
 }
 
+/// `service::inspect` sees a connecting client, and `service::remove` takes away the
+/// channel it left behind when it was SIGKILLed before being accepted.
+#[test]
+fn remove_takes_a_dead_clients_channel_with_the_listener() {
+    let name = unique("svc-rm");
+    // A listener that never polls: the client's connect stays waiting for its accept.
+    let l = Listener::bind(&name, &opts().max_clients(2).keep(true)).unwrap();
+    let mut c = spawn_peer("client", &[&name, "0", "1", "1"], false);
+    let deadline = std::time::Instant::now() + LONG;
+    let waiting = loop {
+        let info = ipcring::service::inspect(&name).unwrap();
+        assert!(info.server_attached);
+        if let Some(w) = info.clients.iter().find(|w| {
+            w.state == ipcring::service::EntryState::Connecting
+                && ipcring::segment::inspect(&w.channel).is_ok()
+        }) {
+            break w.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no client came");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(waiting.alive);
+    assert_eq!(waiting.pid, c.id());
+    c.kill().unwrap(); // SIGKILL, while it waits to be accepted
+    c.wait().unwrap();
+    drop(l); // kept: the listener is left behind, its server gone
+    let info = ipcring::service::inspect(&name).unwrap();
+    assert!(!info.server_attached && !info.clients[0].alive);
+    let (_, removed) = ipcring::service::remove(&name, false).unwrap();
+    assert_eq!(removed, [waiting.channel.clone()]);
+    assert!(matches!(
+        ipcring::segment::inspect(&waiting.channel),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        ipcring::segment::inspect(&name),
+        Err(Error::NotFound(_))
+    ));
+}
+
 /// In one process: the limits and errors a user meets.
 #[test]
 fn limits_and_errors() {

@@ -78,11 +78,15 @@ mod tests_loom;
 #[cfg(not(loom))]
 mod client;
 #[cfg(not(loom))]
+mod info;
+#[cfg(not(loom))]
 mod listener;
 #[cfg(not(loom))]
 mod transport;
 #[cfg(not(loom))]
 pub use client::{Answer, Client, RequestGrant, Ticket};
+#[cfg(not(loom))]
+pub use info::{inspect, remove, ClientInfo, EntryState, ServiceInfo};
 #[cfg(not(loom))]
 pub use listener::{ClientId, Listener, Request};
 #[cfg(not(loom))]
