@@ -41,7 +41,11 @@ fn inverted(b: &[u8]) -> Vec<u8> {
 /// Serves until asked to quit (request "QUIT") or killed: checks every request, answers it
 /// inverted in place (zero-copy: the answer overwrites the request in its slot).
 fn serve(name: &str, max_clients: u32) -> ipcring::Result<()> {
-    let mut l = Listener::bind(name, &opts().max_clients(max_clients))?;
+    serve_with(name, opts().max_clients(max_clients))
+}
+
+fn serve_with(name: &str, opts: ServiceOptions) -> ipcring::Result<()> {
+    let mut l = Listener::bind(name, &opts)?;
     println!("READY");
     let mut scratch = Vec::new();
     loop {
@@ -116,6 +120,9 @@ fn peer() {
     let result = match role.as_str() {
         // args: name, max_clients
         "server" => serve(&args[0], args[1].parse().unwrap()),
+        // args: name, auth key
+        #[cfg(feature = "service-auth")]
+        "server-key" => serve_with(&args[0], opts().max_clients(1).auth_key(&args[1])),
         // args: name, first seq, calls, depth
         "client" => client_calls(
             &args[0],
@@ -326,6 +333,48 @@ fn corrupting_client_loses_only_itself() {
     assert!(late.wait().unwrap().success());
     good.kill().unwrap();
     good.wait().unwrap();
+    quit(&name, server);
+}
+
+/// The auth key between real processes: a server with a key refuses a client with the
+/// wrong key or none, with a clear error, and serves one with the right key (on the same,
+/// only, entry: a refused client leaves nothing taken). A client with a key refuses a
+/// server without one.
+#[cfg(feature = "service-auth")]
+#[test]
+fn auth_key_is_checked_at_connect() {
+    let name = unique("svc-key");
+    let mut server = spawn_peer("server-key", &[&name, "Do not let eve find us!"], true);
+    expect_line(&mut lines(&mut server), "READY");
+    match Client::connect(&name, &opts().auth_key("Do not let eve find us?")) {
+        Err(Error::Auth(why)) => assert!(why.contains("refused this client's auth key"), "{why}"),
+        other => panic!("expected Auth, got {other:?}"),
+    }
+    match Client::connect(&name, &opts()) {
+        Err(Error::Auth(why)) => assert!(why.contains("requires an auth key"), "{why}"),
+        other => panic!("expected Auth, got {other:?}"),
+    }
+    let (mut m, mut scratch) = (Vec::new(), Vec::new());
+    {
+        let c = Client::connect(&name, &opts().auth_key("Do not let eve find us!")).unwrap();
+        for seq in 0..100 {
+            message(seq, &mut m);
+            check(seq, &inverted(&c.call(&m).unwrap()), &mut scratch).unwrap();
+        }
+    }
+    // Again on the same entry (max_clients 1): a fresh challenge, a fresh proof.
+    let c = Client::connect(&name, &opts().auth_key("Do not let eve find us!")).unwrap();
+    let _ = c.call(b"QUIT");
+    drop(c);
+    assert!(server.wait().unwrap().success());
+
+    // A client that has a key does not talk to a server that has none.
+    let name = unique("svc-nokey");
+    let server = start_server(&name, 2);
+    match Client::connect(&name, &opts().auth_key("k")) {
+        Err(Error::Auth(why)) => assert!(why.contains("has no auth key"), "{why}"),
+        other => panic!("expected Auth, got {other:?}"),
+    }
     quit(&name, server);
 }
 
