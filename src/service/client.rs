@@ -175,9 +175,7 @@ impl Client {
         let e = Self::claim(&listener, max_clients, deadline)?;
         // From here on a failure must give the entry back.
         let give_back = |listener: &Segment, err: Error| -> Error {
-            entry(listener.mapping(), e)
-                .state
-                .store(ENTRY_FREE, Ordering::Release);
+            entry(listener.mapping(), e).words().give_back();
             let _ = listener.release_role(ENTRY_LOCK_BASE + e as u64);
             err
         };
@@ -220,9 +218,7 @@ impl Client {
             Ok(c) => c,
             Err(err) => return Err(give_back(&listener, err)),
         };
-        // SYNC: Release publishes the nonce (and the channel, created before) to the
-        // server, which loads the state with Acquire.
-        en.state.store(ENTRY_CONNECT, Ordering::Release);
+        en.words().post(nonce);
         let ls = listener_shared(map);
         // SYNC: Release pairs with the server's Acquire load of connect_seq.
         ls.connect_seq.fetch_add(1, Ordering::Release);
@@ -230,9 +226,8 @@ impl Client {
         // Wait for the server to accept.
         let mut pause = Duration::from_micros(20);
         loop {
-            // SYNC: Acquire pairs with the server's Release of ACCEPTED (it has the channel
-            // open, so we may unlink its name).
-            match en.state.load(Ordering::Acquire) {
+            // Once ACCEPTED, the server has the channel open: we may unlink its name.
+            match en.words().verdict() {
                 ENTRY_ACCEPTED => break,
                 ENTRY_CONNECT => {}
                 ENTRY_CLOSED if en.refusal.load(Ordering::Relaxed) == REFUSED_AUTH => {
@@ -322,16 +317,7 @@ impl Client {
                 }
                 // The lock first, then the state: the server frees only unlocked entries,
                 // so once both are ours nobody else touches this entry.
-                if en
-                    .state
-                    .compare_exchange(
-                        ENTRY_FREE,
-                        ENTRY_CLAIMED,
-                        Ordering::AcqRel,
-                        Ordering::Relaxed,
-                    )
-                    .is_ok()
-                {
+                if en.words().claim() {
                     return Ok(e);
                 }
                 listener.release_role(ENTRY_LOCK_BASE + e as u64)?;

@@ -13,7 +13,7 @@ use crate::ring::wait::wait_for;
 use crate::ring::WaitStrategy;
 use crate::segment::{self, Segment, Trust};
 use crate::service::auth::{self, AuthKey, Handshake, Who};
-use crate::service::core::{must_wake, ChannelCore};
+use crate::service::core::{must_wake, ChannelCore, EntryWords};
 use crate::service::layout::*;
 use crate::service::ServiceOptions;
 use crate::sync::DataArea;
@@ -45,6 +45,16 @@ pub(crate) fn entry(map: &Mapping, e: u32) -> &Entry {
     // SAFETY: in bounds (asserted), 8-aligned (512 + 64 e in a page-aligned mapping);
     // Entry is repr(C) atomics; the reference does not outlive `map`.
     unsafe { &*(map.as_ptr().add(off) as *const Entry) }
+}
+
+impl Entry {
+    /// The words of the accept handshake (`service::core::EntryWords`).
+    pub(crate) fn words(&self) -> EntryWords<'_> {
+        EntryWords {
+            state: &self.state,
+            nonce: &self.channel_nonce,
+        }
+    }
 }
 
 /// Checks a listener's own fields against the file (after the common header's checks).
@@ -342,14 +352,13 @@ impl Listener {
 
     fn accept_all(&mut self) {
         for e in 0..self.max_clients {
-            let en = entry(self.seg.mapping(), e);
-            // SYNC: Acquire pairs with the client's Release store of ENTRY_CONNECT: its
-            // nonce and its channel segment are visible.
-            if en.state.load(Ordering::Acquire) != ENTRY_CONNECT || self.conns[e as usize].is_some()
-            {
+            if self.conns[e as usize].is_some() {
                 continue;
             }
-            let nonce = en.channel_nonce.load(Ordering::Relaxed);
+            // The client's nonce and its channel segment are visible once it posted.
+            let Some(nonce) = entry(self.seg.mapping(), e).words().posted() else {
+                continue;
+            };
             let (next, refusal) = match self.open_channel(e, nonce) {
                 Ok(conn) if self.proven(&conn) => {
                     self.conns[e as usize] = Some(conn);
@@ -371,14 +380,7 @@ impl Listener {
                     auth::store_words(&en.challenge, &c);
                 }
             }
-            // SYNC: Release: the client, seeing ACCEPTED, may unlink its channel's name; we
-            // have it open by then.
-            let _ = en.state.compare_exchange(
-                ENTRY_CONNECT,
-                next,
-                Ordering::Release,
-                Ordering::Relaxed,
-            );
+            en.words().judge(next == ENTRY_ACCEPTED);
         }
     }
 
@@ -473,9 +475,7 @@ impl Listener {
             }
             // Only the server frees an entry, and a client claims only a free one, so the
             // state cannot change under us unless a client writes garbage; then it waits.
-            let _ =
-                en.state
-                    .compare_exchange(state, ENTRY_FREE, Ordering::Release, Ordering::Relaxed);
+            en.words().free(state);
         }
         if self.cursor >= self.active.len() {
             self.cursor = 0;
