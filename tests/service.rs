@@ -288,6 +288,57 @@ fn killed_client_is_freed_while_the_others_go_on() {
     quit(&name, server);
 }
 
+/// Clients SIGKILLed at random moments of their calls, one after another, while a
+/// survivor keeps calling: the survivor never sees an error, every dead client's entry is
+/// freed (with 3 entries, the next victims and the late clients all get in).
+#[test]
+fn clients_killed_at_random_while_others_go_on() {
+    let name = unique("svc-random-kill");
+    let server = start_server(&name, 3);
+    let mut survivor = spawn_peer("client-forever", &[&name, "0"], true);
+    let mut sv = lines(&mut survivor);
+    expect_progress(&mut sv, 500);
+    // A small xorshift seeded by the clock: a different schedule every run, printed so a
+    // failing one can be told apart.
+    let mut x = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("random kills, seed {x:#x}");
+    for i in 0..6u64 {
+        let mut victim = spawn_peer(
+            "client-forever",
+            &[&name, &((i + 1) << 32).to_string()],
+            true,
+        );
+        let mut vv = lines(&mut victim);
+        expect_line(&mut vv, "CALLS");
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        std::thread::sleep(Duration::from_micros(x % 20_000));
+        victim.kill().unwrap(); // SIGKILL, somewhere in its calls
+        victim.wait().unwrap();
+    }
+    let late: Vec<Child> = (0..2u64)
+        .map(|i| {
+            spawn_peer(
+                "client",
+                &[&name, &((i + 10) << 32).to_string(), "500", "2"],
+                false,
+            )
+        })
+        .collect();
+    for mut c in late {
+        assert!(c.wait().unwrap().success());
+    }
+    expect_progress(&mut sv, 500);
+    survivor.kill().unwrap();
+    survivor.wait().unwrap();
+    quit(&name, server);
+}
+
 #[test]
 fn killed_server_disconnects_clients_and_a_restarted_one_serves_again() {
     let name = unique("svc-restart");
