@@ -458,7 +458,7 @@ fn remove_takes_a_dead_clients_channel_with_the_listener() {
     let info = ipcring::service::inspect(&name).unwrap();
     assert!(!info.server_attached && !info.clients[0].alive);
     let (_, removed) = ipcring::service::remove(&name, false).unwrap();
-    assert_eq!(removed, [waiting.channel.clone()]);
+    assert_eq!(removed, std::slice::from_ref(&waiting.channel));
     assert!(matches!(
         ipcring::segment::inspect(&waiting.channel),
         Err(Error::NotFound(_))

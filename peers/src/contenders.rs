@@ -754,6 +754,8 @@ fn service_serve(token: &str, ready: &mut dyn FnMut()) -> std::result::Result<()
 type IoxRrService =
     iceoryx2::service::port_factory::request_response::PortFactory<Ipc, [u8], (), [u8], ()>;
 type IoxPending = iceoryx2::pending_response::PendingResponse<Ipc, [u8], (), [u8], ()>;
+type IoxClient = iceoryx2::port::client::Client<Ipc, [u8], (), [u8], ()>;
+type IoxQueue = Rc<std::cell::RefCell<std::collections::VecDeque<IoxPending>>>;
 
 /// Largest request or response of the request/response contenders here (a round trip of
 /// 64 bytes is all they are measured with).
@@ -773,14 +775,14 @@ fn iox_rr_service(token: &str) -> std::result::Result<(Rc<Node<Ipc>>, IoxRrServi
 
 /// The client's requests: each message sent is a request (loaned, copied in, sent).
 struct IoxReqTx {
-    client: Rc<iceoryx2::port::client::Client<Ipc, [u8], (), [u8], ()>>,
-    pending: Rc<std::cell::RefCell<std::collections::VecDeque<IoxPending>>>,
+    client: Rc<IoxClient>,
+    pending: IoxQueue,
     _node: Rc<Node<Ipc>>,
 }
 
 /// The answers: each message received is the response to the oldest request, copied out.
 struct IoxRespRx {
-    pending: Rc<std::cell::RefCell<std::collections::VecDeque<IoxPending>>>,
+    pending: IoxQueue,
     service: Rc<IoxRrService>,
 }
 
