@@ -183,3 +183,21 @@ put("broadcast_hostile", b"\x19\x00\x00\x00\x00\xff\xff\xff\xff")
 put("broadcast_hostile", b"\x00SHMRING\x00")
 put("broadcast_hostile", b"\x02" + b"\x01\x05" + b"\x00" * 8 + b"\x02" + b"\x00" * 9 + b"\x01\x40" + b"\x00" * 8 + b"\x02" + b"\x00" * 9)
 put("broadcast_hostile", b"\x02" + b"\x01\x05" + b"\x00" * 8 + b"\x06\x10\xff\xff\xff\xff" + b"\x02" + b"\x00" * 9)
+
+# service_hostile: byte 0 bit 0 = auth key; then 10-byte steps (op, arg, 8 bytes): 0 poke
+# the listener (offset arg*8), 1 poke the channel (offset arg*8; slot 0 at 512 = arg 64),
+# 2 submit, 3 serve, 4 take an answer, 5 connect another client (arg%3: no key, wrong,
+# right).
+def svc(op, arg, word=b""):
+    return bytes([op, arg]) + word.ljust(8, b"\0")
+
+
+REQ1 = struct.unpack("<I", b"REQ1")[0]
+put("service_hostile", b"\x00" + svc(2, 8) + svc(3, 5) + svc(4, 0))
+put("service_hostile", b"\x01" + svc(5, 0) + svc(5, 1) + svc(5, 2) + svc(2, 8) + svc(3, 8) + svc(4, 0))
+# A request header whose length runs past the slot, then the server polls.
+put("service_hostile", b"\x00" + svc(1, 64, struct.pack("<II", 0xFFFFFFFF, REQ1)) + svc(3, 0) + svc(2, 1))
+# Garbage in entry 1's state and challenge (entries at 512 + 64 e), then a new client.
+put("service_hostile", b"\x01" + svc(0, 72, struct.pack("<II", 2, 0)) + svc(0, 74, b"\xff" * 8) + svc(5, 2) + svc(3, 0))
+# The client's proof and the closed flag changed under it, then calls.
+put("service_hostile", b"\x01" + svc(1, 20, b"\x01" * 8) + svc(1, 32, struct.pack("<I", 1)) + svc(2, 3) + svc(3, 3) + svc(4, 0))

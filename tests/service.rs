@@ -41,7 +41,11 @@ fn inverted(b: &[u8]) -> Vec<u8> {
 /// Serves until asked to quit (request "QUIT") or killed: checks every request, answers it
 /// inverted in place (zero-copy: the answer overwrites the request in its slot).
 fn serve(name: &str, max_clients: u32) -> ipcring::Result<()> {
-    let mut l = Listener::bind(name, &opts().max_clients(max_clients))?;
+    serve_with(name, opts().max_clients(max_clients))
+}
+
+fn serve_with(name: &str, opts: ServiceOptions) -> ipcring::Result<()> {
+    let mut l = Listener::bind(name, &opts)?;
     println!("READY");
     let mut scratch = Vec::new();
     loop {
@@ -116,6 +120,9 @@ fn peer() {
     let result = match role.as_str() {
         // args: name, max_clients
         "server" => serve(&args[0], args[1].parse().unwrap()),
+        // args: name, auth key
+        #[cfg(feature = "service-auth")]
+        "server-key" => serve_with(&args[0], opts().max_clients(1).auth_key(&args[1])),
         // args: name, first seq, calls, depth
         "client" => client_calls(
             &args[0],
@@ -281,6 +288,57 @@ fn killed_client_is_freed_while_the_others_go_on() {
     quit(&name, server);
 }
 
+/// Clients SIGKILLed at random moments of their calls, one after another, while a
+/// survivor keeps calling: the survivor never sees an error, every dead client's entry is
+/// freed (with 3 entries, the next victims and the late clients all get in).
+#[test]
+fn clients_killed_at_random_while_others_go_on() {
+    let name = unique("svc-random-kill");
+    let server = start_server(&name, 3);
+    let mut survivor = spawn_peer("client-forever", &[&name, "0"], true);
+    let mut sv = lines(&mut survivor);
+    expect_progress(&mut sv, 500);
+    // A small xorshift seeded by the clock: a different schedule every run, printed so a
+    // failing one can be told apart.
+    let mut x = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("random kills, seed {x:#x}");
+    for i in 0..6u64 {
+        let mut victim = spawn_peer(
+            "client-forever",
+            &[&name, &((i + 1) << 32).to_string()],
+            true,
+        );
+        let mut vv = lines(&mut victim);
+        expect_line(&mut vv, "CALLS");
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        std::thread::sleep(Duration::from_micros(x % 20_000));
+        victim.kill().unwrap(); // SIGKILL, somewhere in its calls
+        victim.wait().unwrap();
+    }
+    let late: Vec<Child> = (0..2u64)
+        .map(|i| {
+            spawn_peer(
+                "client",
+                &[&name, &((i + 10) << 32).to_string(), "500", "2"],
+                false,
+            )
+        })
+        .collect();
+    for mut c in late {
+        assert!(c.wait().unwrap().success());
+    }
+    expect_progress(&mut sv, 500);
+    survivor.kill().unwrap();
+    survivor.wait().unwrap();
+    quit(&name, server);
+}
+
 #[test]
 fn killed_server_disconnects_clients_and_a_restarted_one_serves_again() {
     let name = unique("svc-restart");
@@ -327,6 +385,88 @@ fn corrupting_client_loses_only_itself() {
     good.kill().unwrap();
     good.wait().unwrap();
     quit(&name, server);
+}
+
+/// The auth key between real processes: a server with a key refuses a client with the
+/// wrong key or none, with a clear error, and serves one with the right key (on the same,
+/// only, entry: a refused client leaves nothing taken). A client with a key refuses a
+/// server without one.
+#[cfg(feature = "service-auth")]
+#[test]
+fn auth_key_is_checked_at_connect() {
+    let name = unique("svc-key");
+    let mut server = spawn_peer("server-key", &[&name, "Do not let eve find us!"], true);
+    expect_line(&mut lines(&mut server), "READY");
+    match Client::connect(&name, &opts().auth_key("Do not let eve find us?")) {
+        Err(Error::Auth(why)) => assert!(why.contains("refused this client's auth key"), "{why}"),
+        other => panic!("expected Auth, got {other:?}"),
+    }
+    match Client::connect(&name, &opts()) {
+        Err(Error::Auth(why)) => assert!(why.contains("requires an auth key"), "{why}"),
+        other => panic!("expected Auth, got {other:?}"),
+    }
+    let (mut m, mut scratch) = (Vec::new(), Vec::new());
+    {
+        let c = Client::connect(&name, &opts().auth_key("Do not let eve find us!")).unwrap();
+        for seq in 0..100 {
+            message(seq, &mut m);
+            check(seq, &inverted(&c.call(&m).unwrap()), &mut scratch).unwrap();
+        }
+    }
+    // Again on the same entry (max_clients 1): a fresh challenge, a fresh proof.
+    let c = Client::connect(&name, &opts().auth_key("Do not let eve find us!")).unwrap();
+    let _ = c.call(b"QUIT");
+    drop(c);
+    assert!(server.wait().unwrap().success());
+
+    // A client that has a key does not talk to a server that has none.
+    let name = unique("svc-nokey");
+    let server = start_server(&name, 2);
+    match Client::connect(&name, &opts().auth_key("k")) {
+        Err(Error::Auth(why)) => assert!(why.contains("has no auth key"), "{why}"),
+        other => panic!("expected Auth, got {other:?}"),
+    }
+    quit(&name, server);
+}
+
+/// `service::inspect` sees a connecting client, and `service::remove` takes away the
+/// channel it left behind when it was SIGKILLed before being accepted.
+#[test]
+fn remove_takes_a_dead_clients_channel_with_the_listener() {
+    let name = unique("svc-rm");
+    // A listener that never polls: the client's connect stays waiting for its accept.
+    let l = Listener::bind(&name, &opts().max_clients(2).keep(true)).unwrap();
+    let mut c = spawn_peer("client", &[&name, "0", "1", "1"], false);
+    let deadline = std::time::Instant::now() + LONG;
+    let waiting = loop {
+        let info = ipcring::service::inspect(&name).unwrap();
+        assert!(info.server_attached);
+        if let Some(w) = info.clients.iter().find(|w| {
+            w.state == ipcring::service::EntryState::Connecting
+                && ipcring::segment::inspect(&w.channel).is_ok()
+        }) {
+            break w.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no client came");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(waiting.alive);
+    assert_eq!(waiting.pid, c.id());
+    c.kill().unwrap(); // SIGKILL, while it waits to be accepted
+    c.wait().unwrap();
+    drop(l); // kept: the listener is left behind, its server gone
+    let info = ipcring::service::inspect(&name).unwrap();
+    assert!(!info.server_attached && !info.clients[0].alive);
+    let (_, removed) = ipcring::service::remove(&name, false).unwrap();
+    assert_eq!(removed, std::slice::from_ref(&waiting.channel));
+    assert!(matches!(
+        ipcring::segment::inspect(&waiting.channel),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        ipcring::segment::inspect(&name),
+        Err(Error::NotFound(_))
+    ));
 }
 
 /// In one process: the limits and errors a user meets.

@@ -148,7 +148,20 @@ pub struct Method {
     /// Removes what a measurement left behind (files, directories), given its name. Runs
     /// after both processes are done.
     pub cleanup: fn(&str),
+    /// A method whose server is not a byte-transport pair (the shared-memory service: a
+    /// listener answers each request in place): the peer process runs this instead of
+    /// its echo or RPC loop.
+    pub serve: Option<Serve>,
 }
+
+/// The peer side of a [`Method::serve`] method: binds `name`, calls `ready` once a client
+/// may connect, then answers (an echo, or RPC calls if the method is an RPC one) until
+/// its client has gone.
+pub type Serve = fn(
+    name: &str,
+    method: &Method,
+    ready: &mut dyn FnMut() -> ipcring::Result<()>,
+) -> Result<(), String>;
 
 fn no_cleanup(_: &str) {}
 
@@ -173,6 +186,7 @@ const fn method(
         max_stream_bytes: u64::MAX,
         rpc: None,
         cleanup: no_cleanup,
+        serve: None,
     }
 }
 
@@ -237,6 +251,20 @@ pub fn all() -> Vec<Method> {
             article::SHARED_MEMORY,
             Wait::Blocking,
             ring_block,
+        ),
+        service_method(
+            "service",
+            "ipcring service, busy-poll",
+            article::SHARED_MEMORY,
+            Wait::BusyPoll,
+            service_spin,
+        ),
+        service_method(
+            "service-block",
+            "ipcring service, futex",
+            article::SHARED_MEMORY,
+            Wait::Blocking,
+            service_block,
         ),
         Method {
             no_stream: Some("a seqlock cell keeps only the latest value: no stream"),
@@ -344,6 +372,16 @@ pub fn all() -> Vec<Method> {
             )
         },
         Method {
+            rpc: Some(RpcCodec::Binary),
+            ..service_method(
+                "rpc-service",
+                "RPC, service (binary)",
+                article::RPC_RING,
+                Wait::Blocking,
+                service_block,
+            )
+        },
+        Method {
             rpc: Some(RpcCodec::Json),
             cleanup: remove_paths,
             ..method(
@@ -355,6 +393,112 @@ pub fn all() -> Vec<Method> {
             )
         },
     ]
+}
+
+/// A shared-memory service row: the measuring side is a client, the peer a listener that
+/// answers in place. Requests and answers, no one-way stream.
+const fn service_method(
+    id: &'static str,
+    label: &'static str,
+    qual: Qual,
+    wait: Wait,
+    connect: Connect,
+) -> Method {
+    Method {
+        no_stream: Some(
+            "request/response: every request waits for its answer (pipelined rates: cargo bench --bench service)",
+        ),
+        serve: Some(service_serve),
+        cleanup: service_cleanup,
+        ..method(id, label, qual, wait, connect)
+    }
+}
+
+/// Service options for the comparison: the defaults (4 slots of 4088 bytes), with this
+/// wait strategy.
+fn service_opts(wait: WaitStrategy) -> ipcring::service::ServiceOptions {
+    ipcring::service::ServiceOptions::new()
+        .wait(wait)
+        .open_timeout(Duration::from_secs(10))
+}
+
+/// The client of a service, as a request/answer pair (side A only: side B is the listener
+/// of [`service_serve`]).
+fn service_client(name: &str, side: Side, wait: WaitStrategy) -> ipcring::Result<(Tx, Rx)> {
+    use ipcring::service::{split, Client};
+    if side == Side::B {
+        return Err(ipcring::Error::Unsupported(
+            "the service's server side is a listener (Method::serve), not a pair".into(),
+        ));
+    }
+    boxed(Ok(split(Client::connect(name, &service_opts(wait))?)))
+}
+
+fn service_spin(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
+    service_client(name, side, WaitStrategy::Spin)
+}
+
+/// Every wait sleeps on the futex at once, as `ring-block` does.
+fn service_block(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
+    service_client(name, side, SLEEP_AT_ONCE)
+}
+
+const SLEEP_AT_ONCE: WaitStrategy = WaitStrategy::SpinBlock {
+    spin: Duration::ZERO,
+};
+
+/// The service's peer: a listener with the wait of its method's row, answering one client
+/// until it has left: an echo copies each request out and writes it back over itself (the
+/// work the ring's echo peer does); RPC serves `echo` and `sink` as every RPC row does.
+fn service_serve(
+    name: &str,
+    m: &Method,
+    ready: &mut dyn FnMut() -> ipcring::Result<()>,
+) -> Result<(), String> {
+    use ipcring::service::Listener;
+    let text = |e: ipcring::Error| e.to_string();
+    let wait = match m.wait {
+        Wait::BusyPoll => WaitStrategy::Spin,
+        Wait::Blocking => SLEEP_AT_ONCE,
+    };
+    let mut l = Listener::bind(name, &service_opts(wait)).map_err(text)?;
+    ready().map_err(text)?;
+    if let Some(codec) = m.rpc {
+        return crate::rpcbench::serve_service(codec, &mut l);
+    }
+    let mut buf = Vec::new();
+    served_until_alone(&mut l, |req| {
+        buf.clear();
+        buf.extend_from_slice(&req);
+        req.respond_with(&buf)
+    })
+}
+
+/// Answers requests with `answer` until the listener, having served, has no client left.
+pub(crate) fn served_until_alone(
+    l: &mut ipcring::service::Listener,
+    mut answer: impl FnMut(ipcring::service::Request<'_>) -> ipcring::Result<()>,
+) -> Result<(), String> {
+    let mut served = false;
+    loop {
+        match l.recv_timeout(Duration::from_millis(50)) {
+            Ok(req) => {
+                served = true;
+                answer(req).map_err(|e| e.to_string())?;
+                continue;
+            }
+            Err(ipcring::Error::Timeout) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        if served && l.clients() == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// The listener's name goes with its server; a killed peer leaves it: remove it.
+fn service_cleanup(name: &str) {
+    let _ = ipcring::segment::remove(name, true);
 }
 
 /// The two directions of a duplex channel made of two one-way channels: (out, in).

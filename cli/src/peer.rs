@@ -45,11 +45,31 @@ fn say(line: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A method with its own server ([`methods::Method::serve`]) runs it for the echo and
+/// RPC roles: true once it has served.
+fn served_alone(a: &PeerArgs) -> Result<bool, Failure> {
+    let Some(m) = methods::find(&a.method) else {
+        return Ok(false);
+    };
+    let Some(serve) = m.serve else {
+        return Ok(false);
+    };
+    serve(&a.name, &m, &mut || {
+        say("ready").map_err(|f| ipcring::Error::Io {
+            op: "write to stdout".into(),
+            source: std::io::Error::other(f.msg),
+        })
+    })
+    .map_err(Failure::new)?;
+    Ok(true)
+}
+
 /// Runs the peer role.
 pub fn run(a: &PeerArgs) -> Result<(), Failure> {
     match a.role {
         Role::FloorSpin => measure::floor_spin_peer(&a.name)?,
         Role::FloorFutex => measure::floor_futex_peer(&a.name)?,
+        Role::Echo | Role::RpcServer if served_alone(a)? => {}
         Role::RpcServer => {
             let m = methods::find(&a.method)
                 .ok_or_else(|| Failure::new(format!("unknown method {:?}", a.method)))?;

@@ -37,6 +37,28 @@ pub fn serve(codec: RpcCodec, tx: Tx, rx: Rx) -> Result<(), String> {
     }
 }
 
+/// Serves `echo` and `sink` to the clients of a service listener, each reply written over
+/// its request, until its client has gone.
+pub fn serve_service(codec: RpcCodec, l: &mut ipcring::service::Listener) -> Result<(), String> {
+    fn go<C: Codec>(c: C, l: &mut ipcring::service::Listener) -> Result<(), String> {
+        let mut s = Server::new(c);
+        s.register("echo", |(b,): (Vec<u8>,)| Ok(b))
+            .register("sink", |(b,): (Vec<u8>,)| Ok(b.len() as u64));
+        let mut out = Vec::new();
+        crate::methods::served_until_alone(l, |req| {
+            if s.handle_frame(&req, &mut out) {
+                req.respond_with(&out)
+            } else {
+                req.respond(0)
+            }
+        })
+    }
+    match codec {
+        RpcCodec::Binary => go(BinaryCodec, l),
+        RpcCodec::Json => go(JsonCodec, l),
+    }
+}
+
 /// Round trips of `echo(size bytes)`, sized to `budget` by a pilot.
 pub fn round_trip(
     codec: RpcCodec,

@@ -18,6 +18,7 @@ struct Seen {
     ring: Option<RingInfo>,
     seqlock: Option<ipcring::seqlock::SeqlockInfo>,
     broadcast: Option<ipcring::broadcast::BroadcastInfo>,
+    service: Option<ipcring::service::ServiceInfo>,
 }
 
 fn look(name: &str) -> ipcring::Result<Seen> {
@@ -27,11 +28,13 @@ fn look(name: &str) -> ipcring::Result<Seen> {
         ring: None,
         seqlock: None,
         broadcast: None,
+        service: None,
     };
     match seen.info.kind {
         "ring" => seen.ring = Some(ring::inspect(name)?),
         "seqlock" => seen.seqlock = Some(ipcring::seqlock::inspect(name)?),
         "broadcast" => seen.broadcast = Some(ipcring::broadcast::inspect(name)?),
+        "service" => seen.service = Some(ipcring::service::inspect(name)?),
         _ => {}
     }
     Ok(seen)
@@ -51,6 +54,8 @@ fn roles(s: &Seen) -> Vec<String> {
             ("seqlock", 1) => "readers".to_owned(),
             ("broadcast", 0) => "publisher".to_owned(),
             ("broadcast", 1) => "subscribers".to_owned(),
+            ("service", 0) => "server".to_owned(),
+            ("service channel", 0) => "client".to_owned(),
             (_, b) => format!("role{b}"),
         })
         .collect()
@@ -102,6 +107,22 @@ fn to_json(s: &Seen) -> Value {
             "readers_attached": q.readers_attached,
             "writer_attaches": q.writer_attaches,
             "reader_attaches": q.reader_attaches,
+        });
+    }
+    if let Some(sv) = &s.service {
+        v["service"] = json!({
+            "max_clients": sv.max_clients,
+            "max_slots": sv.max_slots,
+            "max_message": sv.max_message,
+            "server_attached": sv.server_attached,
+            "connected": sv.connected(),
+            "clients": sv.clients.iter().map(|c| json!({
+                "entry": c.entry,
+                "pid": c.pid,
+                "state": c.state.as_str(),
+                "alive": c.alive,
+                "channel": c.channel,
+            })).collect::<Vec<_>>(),
         });
     }
     if let Some(b) = &s.broadcast {
@@ -264,11 +285,18 @@ pub fn ls(a: &LsArgs) -> Result<(), Failure> {
         match f {
             Ok(s) => {
                 // CAPACITY / FILL: bytes for a ring, slots / messages published for a
-                // broadcast ring, value size / version for a seqlock cell.
-                let (cap, fill) = match (&s.ring, &s.broadcast, &s.seqlock) {
-                    (Some(r), _, _) => (r.capacity.to_string(), r.fill.to_string()),
-                    (_, Some(b), _) => (format!("{} slots", b.slots), b.published.to_string()),
-                    (_, _, Some(q)) => (format!("{} B", q.value_size), format!("v{}", q.version)),
+                // broadcast ring, value size / version for a seqlock cell, clients at most
+                // / connected for a service.
+                let (cap, fill) = match (&s.ring, &s.broadcast, &s.seqlock, &s.service) {
+                    (Some(r), ..) => (r.capacity.to_string(), r.fill.to_string()),
+                    (_, Some(b), ..) => (format!("{} slots", b.slots), b.published.to_string()),
+                    (_, _, Some(q), _) => {
+                        (format!("{} B", q.value_size), format!("v{}", q.version))
+                    }
+                    (.., Some(sv)) => (
+                        format!("{} clients", sv.max_clients),
+                        format!("{} conn", sv.connected()),
+                    ),
                     _ => ("-".into(), "-".into()),
                 };
                 let att = roles(s);
@@ -287,6 +315,11 @@ pub fn ls(a: &LsArgs) -> Result<(), Failure> {
                     s.info.creator_pid,
                     state(&s.info)
                 );
+                if let Some(sv) = &s.service {
+                    for c in &sv.clients {
+                        println!("  {}", client_line(c));
+                    }
+                }
             }
             Err((n, Listed::Broken(e))) => println!("{n:<32} broken: {e}"),
             Err((n, Listed::Denied { owner, mode, note })) => println!(
@@ -300,6 +333,24 @@ pub fn ls(a: &LsArgs) -> Result<(), Failure> {
         println!("{:<32} half-created: {}", h.name, half_created_text(h));
     }
     Ok(())
+}
+
+/// A service's client, on one line.
+fn client_line(c: &ipcring::service::ClientInfo) -> String {
+    format!(
+        "client {}: pid {}, {}{}",
+        c.entry,
+        c.pid,
+        match c.state {
+            ipcring::service::EntryState::Unknown(x) => format!("unknown state {x:#x}"),
+            st => st.as_str().to_owned(),
+        },
+        if c.alive {
+            ""
+        } else {
+            " (gone: its entry is freed by the server)"
+        }
+    )
 }
 
 /// What `ls` says about a half-created name.
@@ -398,6 +449,20 @@ pub fn inspect(a: &InspectArgs) -> Result<(), Failure> {
             q.writer_attaches, q.reader_attaches
         );
     }
+    if let Some(sv) = &s.service {
+        println!(
+            "limits:     {} clients, {} slots a client, messages up to {} bytes",
+            sv.max_clients, sv.max_slots, sv.max_message
+        );
+        println!(
+            "clients:    {} connected{}",
+            sv.connected(),
+            if sv.clients.is_empty() { "" } else { ":" }
+        );
+        for c in &sv.clients {
+            println!("  {}", client_line(c));
+        }
+    }
     if let Some(b) = &s.broadcast {
         println!(
             "slots:      {} of {} bytes, largest message {} bytes",
@@ -412,6 +477,35 @@ pub fn inspect(a: &InspectArgs) -> Result<(), Failure> {
 pub fn rm(a: &RmArgs) -> Result<(), Failure> {
     let mut failed = 0;
     for name in &a.names {
+        if segment::inspect(name).is_ok_and(|i| i.kind == "service") {
+            match ipcring::service::remove(name, a.force) {
+                Ok((info, channels)) => {
+                    println!(
+                        "removed {} (service, was {})",
+                        info.segment.name,
+                        if info.server_attached {
+                            "live"
+                        } else {
+                            "stale"
+                        }
+                    );
+                    for c in channels {
+                        println!("removed {c} (a client's channel)");
+                    }
+                }
+                Err(e @ Error::RoleTaken { .. }) => {
+                    failed += 1;
+                    eprintln!(
+                        "ipcring: {name}: not removed: {e} (use --force to remove it anyway)"
+                    );
+                }
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("ipcring: {name}: not removed: {e}");
+                }
+            }
+            continue;
+        }
         let removed = match segment::remove(name, a.force) {
             Err(e @ (Error::BadSegment { .. } | Error::NotFound(_))) => {
                 // Not a finished segment: a half-created one is removed too.

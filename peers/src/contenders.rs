@@ -21,6 +21,9 @@ pub type ASide = fn(
 ) -> std::result::Result<(Tx, Rx), String>;
 /// Side B, in the peer process, from the token A gave it.
 pub type BSide = fn(token: &str) -> std::result::Result<(Tx, Rx), String>;
+/// A request/response server, in the peer process: serves echo requests from the token A
+/// gave it, calling `ready` once a client may connect, until its client has gone.
+pub type Serve = fn(token: &str, ready: &mut dyn FnMut()) -> std::result::Result<(), String>;
 
 /// One contender.
 pub struct Contender {
@@ -34,6 +37,9 @@ pub struct Contender {
     pub a_side: ASide,
     /// Side B.
     pub b_side: BSide,
+    /// A request/response contender's server (the peer runs it instead of an echo over
+    /// side B's pair; there is no one-way stream to measure).
+    pub serve: Option<Serve>,
 }
 
 /// Every contender, in table order.
@@ -45,6 +51,7 @@ pub fn all() -> Vec<Contender> {
             busy_poll: true,
             a_side: |n, spawn| ring_a(n, spawn, WaitStrategy::Spin),
             b_side: |t| ring_b(t, WaitStrategy::Spin),
+            serve: None,
         },
         Contender {
             id: "ring-block",
@@ -52,6 +59,7 @@ pub fn all() -> Vec<Contender> {
             busy_poll: false,
             a_side: |n, spawn| ring_a(n, spawn, ring_block()),
             b_side: |t| ring_b(t, ring_block()),
+            serve: None,
         },
         Contender {
             id: "iceoryx2-spin",
@@ -59,6 +67,7 @@ pub fn all() -> Vec<Contender> {
             busy_poll: true,
             a_side: |n, spawn| iox_a(n, spawn, false),
             b_side: |t| iox_b(t, false),
+            serve: None,
         },
         Contender {
             id: "iceoryx2-event",
@@ -66,6 +75,23 @@ pub fn all() -> Vec<Contender> {
             busy_poll: false,
             a_side: |n, spawn| iox_a(n, spawn, true),
             b_side: |t| iox_b(t, true),
+            serve: None,
+        },
+        Contender {
+            id: "service-spin",
+            label: "ipcring service (req/resp), busy-poll",
+            busy_poll: true,
+            a_side: service_a,
+            b_side: no_pair,
+            serve: Some(service_serve),
+        },
+        Contender {
+            id: "iceoryx2-rr-spin",
+            label: "iceoryx2 request-response, busy-poll",
+            busy_poll: true,
+            a_side: iox_rr_a,
+            b_side: no_pair,
+            serve: Some(iox_rr_serve),
         },
         Contender {
             id: "ipc-channel",
@@ -73,6 +99,7 @@ pub fn all() -> Vec<Contender> {
             busy_poll: false,
             a_side: ipc_a,
             b_side: ipc_b,
+            serve: None,
         },
         Contender {
             id: "shm-raw-sync",
@@ -80,6 +107,7 @@ pub fn all() -> Vec<Contender> {
             busy_poll: false,
             a_side: shm_a,
             b_side: shm_b,
+            serve: None,
         },
         Contender {
             id: "unix",
@@ -87,6 +115,7 @@ pub fn all() -> Vec<Contender> {
             busy_poll: false,
             a_side: unix_a,
             b_side: unix_b,
+            serve: None,
         },
     ]
 }
@@ -672,4 +701,236 @@ fn iox_b(token: &str, blocking: bool) -> std::result::Result<(Tx, Rx), String> {
     }
     tx.send(HS[3]).map_err(s)?;
     Ok((Box::new(tx), Box::new(rx)))
+}
+
+// ---- request/response: ipcring's service, iceoryx2's request-response ----
+
+fn no_pair(_: &str) -> std::result::Result<(Tx, Rx), String> {
+    Err("a request/response contender's peer serves (Contender::serve)".into())
+}
+
+fn service_opts() -> ipcring::service::ServiceOptions {
+    ipcring::service::ServiceOptions::new()
+        .wait(WaitStrategy::Spin)
+        .open_timeout(Duration::from_secs(10))
+}
+
+/// The client: each message sent is a request, each received the answer
+/// (`service::split`, as `ipcring compare` uses it).
+fn service_a(
+    name: &str,
+    spawn: &mut dyn FnMut(&str) -> std::result::Result<(), String>,
+) -> std::result::Result<(Tx, Rx), String> {
+    use ipcring::service::{split, Client};
+    spawn(name)?;
+    let (tx, rx) = split(Client::connect(name, &service_opts()).map_err(s)?);
+    Ok((Box::new(tx), Box::new(rx)))
+}
+
+/// The listener: copies each request out and writes it back over itself (the echo's
+/// copy out and copy in), until its client has gone.
+fn service_serve(token: &str, ready: &mut dyn FnMut()) -> std::result::Result<(), String> {
+    let mut l = ipcring::service::Listener::bind(token, &service_opts()).map_err(s)?;
+    ready();
+    let (mut buf, mut served) = (Vec::new(), false);
+    loop {
+        match l.recv_timeout(Duration::from_millis(50)) {
+            Ok(req) => {
+                served = true;
+                buf.clear();
+                buf.extend_from_slice(&req);
+                req.respond_with(&buf).map_err(s)?;
+                continue;
+            }
+            Err(Error::Timeout) => {}
+            Err(e) => return Err(s(e)),
+        }
+        if served && l.clients() == 0 {
+            return Ok(());
+        }
+    }
+}
+
+type IoxRrService =
+    iceoryx2::service::port_factory::request_response::PortFactory<Ipc, [u8], (), [u8], ()>;
+type IoxPending = iceoryx2::pending_response::PendingResponse<Ipc, [u8], (), [u8], ()>;
+type IoxClient = iceoryx2::port::client::Client<Ipc, [u8], (), [u8], ()>;
+type IoxQueue = Rc<std::cell::RefCell<std::collections::VecDeque<IoxPending>>>;
+
+/// Largest request or response of the request/response contenders here (a round trip of
+/// 64 bytes is all they are measured with).
+const IOX_RR_MAX: usize = 4096;
+
+fn iox_rr_service(token: &str) -> std::result::Result<(Rc<Node<Ipc>>, IoxRrService), String> {
+    set_log_level(LogLevel::Error);
+    let node = Rc::new(NodeBuilder::new().create::<Ipc>().map_err(s)?);
+    let name: ServiceName = format!("{token}/rr").as_str().try_into().map_err(s)?;
+    let service = node
+        .service_builder(&name)
+        .request_response::<[u8], [u8]>()
+        .open_or_create()
+        .map_err(s)?;
+    Ok((node, service))
+}
+
+/// The client's requests: each message sent is a request (loaned, copied in, sent).
+struct IoxReqTx {
+    client: Rc<IoxClient>,
+    pending: IoxQueue,
+    _node: Rc<Node<Ipc>>,
+}
+
+/// The answers: each message received is the response to the oldest request, copied out.
+struct IoxRespRx {
+    pending: IoxQueue,
+    service: Rc<IoxRrService>,
+}
+
+impl Sender for IoxReqTx {
+    fn send(&mut self, msg: &[u8]) -> Result<()> {
+        if msg.len() > IOX_RR_MAX {
+            return Err(Error::MessageTooLarge {
+                len: msg.len(),
+                max: IOX_RR_MAX,
+            });
+        }
+        let req = self.client.loan_slice_uninit(msg.len()).map_err(iox)?;
+        let pending = req.write_from_slice(msg).send().map_err(iox)?;
+        self.pending.borrow_mut().push_back(pending);
+        Ok(())
+    }
+    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+        self.send(msg).map(|()| true)
+    }
+    fn send_timeout(&mut self, msg: &[u8], _: Duration) -> Result<()> {
+        self.send(msg)
+    }
+    fn max_message(&self) -> usize {
+        IOX_RR_MAX
+    }
+}
+
+impl IoxRespRx {
+    fn until(&mut self, buf: &mut Vec<u8>, deadline: Option<Instant>) -> Result<()> {
+        let mut misses = 0u32;
+        loop {
+            if self.try_recv_into(buf)? {
+                return Ok(());
+            }
+            misses = misses.wrapping_add(1);
+            if !misses.is_multiple_of(1024) {
+                continue;
+            }
+            // Yield now and then, as the pub-sub contender does (a 2-CPU machine).
+            std::thread::yield_now();
+            if self.service.dynamic_config().number_of_servers() == 0 {
+                return Err(Error::Disconnected);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::Timeout);
+            }
+        }
+    }
+}
+
+impl Receiver for IoxRespRx {
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        self.until(buf, None)
+    }
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        let mut q = self.pending.borrow_mut();
+        let Some(p) = q.front() else {
+            return Err(Error::Timeout);
+        };
+        match p.receive().map_err(iox)? {
+            Some(resp) => {
+                buf.clear();
+                buf.extend_from_slice(resp.payload());
+                drop(resp);
+                q.pop_front();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
+        self.until(buf, Some(Instant::now() + timeout))
+    }
+}
+
+/// The client: creates the service, starts the server, waits until a request reaches it
+/// and comes back (requests sent before the server is connected are not delivered).
+fn iox_rr_a(
+    name: &str,
+    spawn: &mut dyn FnMut(&str) -> std::result::Result<(), String>,
+) -> std::result::Result<(Tx, Rx), String> {
+    let base = format!("ipcring-peers{}", name.replace('/', "-"));
+    let (node, service) = iox_rr_service(&base)?;
+    let client = service
+        .client_builder()
+        .initial_max_slice_len(IOX_RR_MAX)
+        .create()
+        .map_err(s)?;
+    spawn(&base)?;
+    let pending = Rc::new(std::cell::RefCell::new(std::collections::VecDeque::new()));
+    let mut tx = IoxReqTx {
+        client: Rc::new(client),
+        pending: pending.clone(),
+        _node: node,
+    };
+    let mut rx = IoxRespRx {
+        pending,
+        service: Rc::new(service),
+    };
+    let deadline = Instant::now() + HS_TIMEOUT;
+    let mut buf = Vec::new();
+    loop {
+        tx.send(b"hello").map_err(s)?;
+        let reached = tx
+            .pending
+            .borrow()
+            .back()
+            .is_some_and(|p| p.number_of_server_connections() > 0);
+        if reached {
+            rx.until(&mut buf, Some(deadline)).map_err(s)?;
+            break;
+        }
+        tx.pending.borrow_mut().clear();
+        if Instant::now() >= deadline {
+            return Err("iceoryx2: the server never connected".into());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok((Box::new(tx), Box::new(rx)))
+}
+
+/// The server: answers each request with a copy of it (loaned, copied in, sent), busy
+/// polling, until its client has gone.
+fn iox_rr_serve(token: &str, ready: &mut dyn FnMut()) -> std::result::Result<(), String> {
+    let (_node, service) = iox_rr_service(token)?;
+    let server = service
+        .server_builder()
+        .initial_max_slice_len(IOX_RR_MAX)
+        .create()
+        .map_err(s)?;
+    ready();
+    let (mut served, mut misses) = (false, 0u32);
+    loop {
+        match server.receive().map_err(s)? {
+            Some(req) => {
+                served = true;
+                let resp = req.loan_slice_uninit(req.payload().len()).map_err(s)?;
+                resp.write_from_slice(req.payload()).send().map_err(s)?;
+            }
+            None => {
+                misses = misses.wrapping_add(1);
+                if misses.is_multiple_of(1024) {
+                    std::thread::yield_now();
+                    if served && service.dynamic_config().number_of_clients() == 0 {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
 }

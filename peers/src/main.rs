@@ -22,6 +22,9 @@ use ipcring::{Receiver, Sender};
 use contenders::{Contender, Rx, Tx};
 
 const SMALL: usize = 64;
+/// The throughput "result" of a request/response contender: not measured (each request
+/// waits for its answer; there is no one-way stream).
+const NO_STREAM: &str = "request/response: no one-way stream";
 const LARGE: usize = 64 * 1024;
 
 fn main() {
@@ -53,6 +56,13 @@ fn peer(args: &[String]) -> Result<(), String> {
         _ => {}
     }
     let c = contenders::find(id).ok_or_else(|| format!("unknown contender {id}"))?;
+    if let Some(serve) = c.serve {
+        return serve(token, &mut || {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "ready");
+            let _ = out.flush();
+        });
+    }
     let (mut tx, mut rx) = (c.b_side)(token)?;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "ready");
@@ -289,6 +299,8 @@ fn fmt_ns(v: f64) -> String {
 struct Row {
     label: &'static str,
     busy: bool,
+    /// A request/response contender.
+    rr: bool,
     rtt: Result<Stats, String>,
     small: Result<f64, String>,
     large: Result<f64, String>,
@@ -328,12 +340,17 @@ fn run(budget: Duration) {
     for c in chosen {
         progress(start);
         eprintln!("  {}", c.label);
+        let stream = |size| match c.serve {
+            Some(_) => Err(NO_STREAM.to_owned()),
+            None => tput(&c, size, budget * 2 / 3),
+        };
         rows.push(Row {
             label: c.label,
             busy: c.busy_poll,
+            rr: c.serve.is_some(),
             rtt: rtt(&c, budget),
-            small: tput(&c, SMALL, budget * 2 / 3),
-            large: tput(&c, LARGE, budget * 2 / 3),
+            small: stream(SMALL),
+            large: stream(LARGE),
         });
     }
     let fs2 = floor(true, budget / 3);
@@ -381,7 +398,9 @@ fn run(budget: Duration) {
         println!("{:<42} {rtt} | {small:>12} {large:>12}", r.label);
     }
     println!(
-        "\nbusy-poll rows are compared with the cache-line floor, the others with the futex floor."
+        "\nbusy-poll rows are compared with the cache-line floor, the others with the futex floor.\n\
+request/response rows (the round trip is a request and its response; no one-way stream) show\n\
+no throughput."
     );
     for r in &rows {
         for (what, e) in [
@@ -389,7 +408,7 @@ fn run(budget: Duration) {
             ("throughput 64 B", r.small.as_ref().err()),
             ("throughput 64 KiB", r.large.as_ref().err()),
         ] {
-            if let Some(e) = e {
+            if let Some(e) = e.filter(|e| e.as_str() != NO_STREAM) {
                 println!("failed: {} {what}: {e}", r.label);
             }
         }
@@ -425,7 +444,15 @@ fn run(budget: Duration) {
     );
     let small = winner(&|r: &Row| r.small.as_ref().ok().copied(), true);
     let large = winner(&|r: &Row| r.large.as_ref().ok().copied(), true);
+    let rr_rtt = winner(
+        &|r: &Row| {
+            r.rr.then(|| r.rtt.as_ref().ok().map(|s| ns(s.p50)))
+                .flatten()
+        },
+        false,
+    );
     println!("fastest round trip, busy-poll: {}", busy_rtt.unwrap_or("-"));
+    println!("fastest request/response:      {}", rr_rtt.unwrap_or("-"));
     println!(
         "fastest round trip, blocking:  {}",
         blocking_rtt.unwrap_or("-")

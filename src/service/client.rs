@@ -12,11 +12,12 @@ use crate::ring::layout::WakeWord;
 use crate::ring::wait::wait_for;
 use crate::ring::WaitStrategy;
 use crate::segment::Segment;
+use crate::service::auth::{self, Handshake, Who};
 use crate::service::core::{must_wake, ChannelCore};
 use crate::service::layout::*;
 use crate::service::listener::{
-    channel_core, channel_geometry, channel_name, entry, listener_geometry, listener_shared,
-    validate_listener,
+    channel_auth, channel_core, channel_geometry, channel_name, entry, listener_geometry,
+    listener_shared, validate_listener,
 };
 use crate::service::ServiceOptions;
 use crate::sys::{self, Location};
@@ -137,8 +138,31 @@ impl Client {
             g.max_slots.load(Ordering::Relaxed),
             g.max_message.load(Ordering::Relaxed),
         );
-        let server_may_sleep = g.flags.load(Ordering::Relaxed) & FLAG_MAY_SLEEP != 0;
+        let listener_flags = g.flags.load(Ordering::Relaxed);
+        let server_may_sleep = listener_flags & FLAG_MAY_SLEEP != 0;
         let name = listener.name();
+        match (listener_flags & FLAG_AUTH != 0, &opts.key) {
+            (true, None) => {
+                return Err(Error::Auth(
+                    format!(
+                        "the service {name} requires an auth key (ServiceOptions::auth_key{})",
+                        if cfg!(feature = "service-auth") {
+                            ""
+                        } else {
+                            ", feature service-auth"
+                        }
+                    )
+                    .into(),
+                ))
+            }
+            (false, Some(_)) => {
+                return Err(Error::Auth(
+                    format!("the service {name} has no auth key, and this client requires one")
+                        .into(),
+                ))
+            }
+            _ => {}
+        }
         if opts.slots > max_slots || opts.max_message > max_message {
             return Err(Error::InvalidConfig(
                 format!(
@@ -151,9 +175,7 @@ impl Client {
         let e = Self::claim(&listener, max_clients, deadline)?;
         // From here on a failure must give the entry back.
         let give_back = |listener: &Segment, err: Error| -> Error {
-            entry(listener.mapping(), e)
-                .state
-                .store(ENTRY_FREE, Ordering::Release);
+            entry(listener.mapping(), e).words().give_back();
             let _ = listener.release_role(ENTRY_LOCK_BASE + e as u64);
             err
         };
@@ -169,6 +191,18 @@ impl Client {
             .create_spec(KIND_CHANNEL, CHANNEL_HEADER_SIZE as u32, total);
         let listener_nonce = listener.header().nonce.load(Ordering::Relaxed);
         let flags = if opts.may_sleep() { FLAG_MAY_SLEEP } else { 0 };
+        // SYNC: the challenge was published by the server's Release store of FREE (or of
+        // the segment's READY), which our claim's Acquire compare-exchange read.
+        let handshake = Handshake {
+            listener_nonce,
+            entry: e,
+            challenge: auth::load_words::<CHALLENGE_LEN>(&en.challenge),
+            channel_nonce: nonce,
+        };
+        let proof = opts
+            .key
+            .as_ref()
+            .map(|k| auth::proof(k, Who::Client, &handshake));
         let mut chan = match Segment::create(&chan_name, &spec, Some(0), |m| {
             let cg = channel_geometry(m);
             cg.slots.store(opts.slots, Ordering::Relaxed);
@@ -177,13 +211,14 @@ impl Client {
             cg.flags.store(flags, Ordering::Relaxed);
             cg.listener_nonce.store(listener_nonce, Ordering::Relaxed);
             cg.entry.store(e, Ordering::Relaxed);
+            if let Some(p) = &proof {
+                auth::store_words(&channel_auth(m).client_proof, p);
+            }
         }) {
             Ok(c) => c,
             Err(err) => return Err(give_back(&listener, err)),
         };
-        // SYNC: Release publishes the nonce (and the channel, created before) to the
-        // server, which loads the state with Acquire.
-        en.state.store(ENTRY_CONNECT, Ordering::Release);
+        en.words().post(nonce);
         let ls = listener_shared(map);
         // SYNC: Release pairs with the server's Acquire load of connect_seq.
         ls.connect_seq.fetch_add(1, Ordering::Release);
@@ -191,11 +226,18 @@ impl Client {
         // Wait for the server to accept.
         let mut pause = Duration::from_micros(20);
         loop {
-            // SYNC: Acquire pairs with the server's Release of ACCEPTED (it has the channel
-            // open, so we may unlink its name).
-            match en.state.load(Ordering::Acquire) {
+            // Once ACCEPTED, the server has the channel open: we may unlink its name.
+            match en.words().verdict() {
                 ENTRY_ACCEPTED => break,
                 ENTRY_CONNECT => {}
+                ENTRY_CLOSED if en.refusal.load(Ordering::Relaxed) == REFUSED_AUTH => {
+                    return Err(give_back(
+                        &listener,
+                        Error::Auth(
+                            format!("the service {name} refused this client's auth key: the two sides do not share the same key").into(),
+                        ),
+                    ))
+                }
                 ENTRY_CLOSED => {
                     return Err(give_back(
                         &listener,
@@ -220,6 +262,20 @@ impl Client {
             }
             thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(1));
+        }
+        if let Some(key) = &opts.key {
+            // SYNC: the server wrote its proof before its Release store of ACCEPTED, which
+            // we read with Acquire.
+            let theirs = auth::load_words::<PROOF_LEN>(&channel_auth(chan.mapping()).server_proof);
+            if !auth::same(&auth::proof(key, Who::Server, &handshake), &theirs) {
+                let _ = Location::parse(&chan_name).and_then(|l| l.unlink());
+                // The server holds the connection: let go of the entry's lock only, and
+                // it frees the entry as a departed client's.
+                let _ = listener.release_role(ENTRY_LOCK_BASE + e as u64);
+                return Err(Error::Auth(
+                    format!("the server of {name} did not prove it knows the auth key").into(),
+                ));
+            }
         }
         // Both sides have it mapped: the name is no longer needed, and nothing is left
         // behind if we die.
@@ -261,16 +317,7 @@ impl Client {
                 }
                 // The lock first, then the state: the server frees only unlocked entries,
                 // so once both are ours nobody else touches this entry.
-                if en
-                    .state
-                    .compare_exchange(
-                        ENTRY_FREE,
-                        ENTRY_CLAIMED,
-                        Ordering::AcqRel,
-                        Ordering::Relaxed,
-                    )
-                    .is_ok()
-                {
+                if en.words().claim() {
                     return Ok(e);
                 }
                 listener.release_role(ENTRY_LOCK_BASE + e as u64)?;

@@ -21,7 +21,10 @@
 //! barrier and the read are skipped: the busy-poll round trip is two stores and two loads.
 
 use crate::ring::layout::WakeWord;
-use crate::service::layout::{SLOT_ANSWER, SLOT_HEADER, SLOT_REQUEST};
+use crate::service::layout::{
+    ENTRY_ACCEPTED, ENTRY_CLAIMED, ENTRY_CLOSED, ENTRY_CONNECT, ENTRY_FREE, SLOT_ANSWER,
+    SLOT_HEADER, SLOT_REQUEST,
+};
 use crate::sync::{light_barrier, DataArea, Ordering};
 use crate::{Error, Result};
 
@@ -169,4 +172,89 @@ pub(crate) fn must_wake(wake: &WakeWord, peer_may_sleep: bool) -> bool {
     // itself, either we see its announcement or it sees our header.
     light_barrier();
     wake.waiters.load(Ordering::Relaxed) != 0
+}
+
+/// The accept handshake on one connection entry's two words, as both sides run it (and the
+/// loom model `service::tests_loom` runs it):
+///
+/// 1. client, holding the entry's liveness lock: [`EntryWords::claim`] (FREE -> CLAIMED);
+/// 2. client, its channel created: [`EntryWords::post`] (nonce, then CONNECT, Release);
+/// 3. server: [`EntryWords::posted`] (Acquire) gives the nonce, the server opens and judges
+///    the channel, then [`EntryWords::judge`] (CONNECT -> ACCEPTED or CLOSED, Release);
+/// 4. client: [`EntryWords::verdict`] (Acquire) until it is no longer CONNECT;
+/// 5. server, once the entry's lock is free (the client left or died, however):
+///    [`EntryWords::free`] (the state it saw -> FREE, Release). A client giving up before
+///    being accepted gives the entry back itself ([`EntryWords::give_back`]).
+///
+/// Only a client holding the lock claims, and the server frees only an unlocked entry,
+/// so one entry never serves two clients.
+pub(crate) struct EntryWords<'a> {
+    pub(crate) state: &'a crate::sync::AtomicU32,
+    pub(crate) nonce: &'a crate::sync::AtomicU64,
+}
+
+impl EntryWords<'_> {
+    /// Client, holding the entry's lock: takes a free entry.
+    pub(crate) fn claim(&self) -> bool {
+        // SYNC: Acquire pairs with the server's Release in `free` (and with the creation's
+        // READY): what the server wrote into the entry before freeing it (its challenge)
+        // is visible once the claim succeeds.
+        self.state
+            .compare_exchange(
+                ENTRY_FREE,
+                ENTRY_CLAIMED,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
+    /// Client: posts its channel's nonce (the channel is created before this).
+    pub(crate) fn post(&self, nonce: u64) {
+        self.nonce.store(nonce, Ordering::Relaxed);
+        // SYNC: Release publishes the nonce (and the channel segment made before) to the
+        // server, which loads the state with Acquire in `posted`.
+        self.state.store(ENTRY_CONNECT, Ordering::Release);
+    }
+
+    /// Server: the nonce of a posted connect, if one waits here.
+    pub(crate) fn posted(&self) -> Option<u64> {
+        // SYNC: Acquire pairs with the client's Release in `post`.
+        (self.state.load(Ordering::Acquire) == ENTRY_CONNECT)
+            .then(|| self.nonce.load(Ordering::Relaxed))
+    }
+
+    /// Server: accepts (or refuses) the posted connect. Everything written for the
+    /// client before this (its proof, the refusal reason) is published with it.
+    pub(crate) fn judge(&self, accept: bool) {
+        let next = if accept { ENTRY_ACCEPTED } else { ENTRY_CLOSED };
+        // SYNC: Release: the client, seeing ACCEPTED with Acquire in `verdict`, sees our
+        // proof and may unlink its channel's name (we have it open by then).
+        let _ =
+            self.state
+                .compare_exchange(ENTRY_CONNECT, next, Ordering::Release, Ordering::Relaxed);
+    }
+
+    /// Client: the entry's state while it waits for the server's judgement.
+    pub(crate) fn verdict(&self) -> u32 {
+        // SYNC: Acquire pairs with the server's Release in `judge`.
+        self.state.load(Ordering::Acquire)
+    }
+
+    /// Server: frees the entry of a client whose lock is gone, if it is still in the
+    /// state `seen` (a client writing garbage makes this fail; it is retried later).
+    pub(crate) fn free(&self, seen: u32) -> bool {
+        // SYNC: Release publishes what the server wrote into the entry before (its renewed
+        // challenge) to the next client's `claim`.
+        self.state
+            .compare_exchange(seen, ENTRY_FREE, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Client, still holding the lock and not accepted: gives the entry back.
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn give_back(&self) {
+        // SYNC: Release, nothing of ours to publish beyond the state; pairs with `claim`.
+        self.state.store(ENTRY_FREE, Ordering::Release);
+    }
 }

@@ -10,7 +10,8 @@
 //! 128     4     max_clients                     server, before `ready`
 //! 132     4     max_slots                       server, before `ready`
 //! 136     4     max_message                     server, before `ready`
-//! 140     4     flags (bit 0: the server may sleep on its futex)
+//! 140     4     flags (bit 0: the server may sleep on its futex; bit 1: an auth key is
+//!               required)
 //! 256     4     connect_seq                     clients bump it after posting a connect
 //! 384     4+4   server wake: seq, waiters       server announces, clients wake
 //! 512     64*n  entries, one per connection     claimed by a client (lock + CAS)
@@ -32,6 +33,8 @@
 //! 140     4     flags (bit 0: the client may sleep on its futex)
 //! 144     8     listener_nonce                  the listener's creation nonce
 //! 152     4     entry                           the entry this channel belongs to
+//! 160     32    client proof (HMAC, with a key)  client, before `ready`
+//! 192     32    server proof (HMAC, with a key)  server, before it accepts
 //! 256     4     closed (0 open, 1 closed by the server)
 //! 384     4+4   client wake: seq, waiters       client announces, server wakes
 //! 512     slots * slot_size: the slots
@@ -82,6 +85,20 @@ pub const SLOT_ANSWER: u32 = u32::from_le_bytes(*b"ANS1");
 
 /// `flags` bit: this side may sleep on its futex, so the other must check its waiters.
 pub const FLAG_MAY_SLEEP: u32 = 1;
+/// Listener `flags` bit: the server requires an auth key (see `service::auth`).
+pub const FLAG_AUTH: u32 = 2;
+
+/// Entry `refusal`: the channel was invalid (or vanished).
+pub const REFUSED_INVALID: u32 = 1;
+/// Entry `refusal`: the client's proof of the auth key was wrong.
+pub const REFUSED_AUTH: u32 = 2;
+
+/// Bytes of an entry's challenge.
+pub const CHALLENGE_LEN: usize = 16;
+/// Bytes of a proof (HMAC-SHA256).
+pub const PROOF_LEN: usize = 32;
+/// Offset of [`ChannelAuth`] in a channel.
+pub const AUTH_OFFSET: usize = 160;
 
 /// Entry state: unused; a client may claim it.
 pub const ENTRY_FREE: u32 = 0;
@@ -145,7 +162,14 @@ pub struct Entry {
     pub pid: AtomicU32,
     /// The nonce in the client's channel name.
     pub channel_nonce: AtomicU64,
-    _pad: [u8; 48],
+    /// A fresh random challenge the server writes before the entry can be claimed and
+    /// renews after every connect it judged: a client's auth proof covers it, so a proof
+    /// seen once cannot be replayed.
+    pub challenge: [AtomicU64; 2],
+    /// Why the server refused the last connect (`REFUSED_*`), read by a client that sees
+    /// `ENTRY_CLOSED` before being accepted.
+    pub refusal: AtomicU32,
+    _pad: [u8; 28],
 }
 
 /// Channel geometry (offset 128): written by the client before `ready`.
@@ -166,6 +190,18 @@ pub struct ChannelGeometry {
     /// The entry this channel belongs to.
     pub entry: AtomicU32,
     _reserved: AtomicU32,
+}
+
+/// The proofs of the auth key (offset 160), all zero without one: little-endian words of
+/// HMAC-SHA256 outputs.
+#[cfg(not(loom))]
+#[repr(C)]
+#[derive(Debug)]
+pub struct ChannelAuth {
+    /// The client's proof, written before the channel is published.
+    pub client_proof: [AtomicU64; 4],
+    /// The server's proof, written before it accepts.
+    pub server_proof: [AtomicU64; 4],
 }
 
 /// The channel's run-time words (offset 256).
@@ -197,6 +233,12 @@ const _: () = {
     assert!(size_of::<Entry>() == ENTRY_SIZE);
     assert!(offset_of!(Entry, pid) == 4);
     assert!(offset_of!(Entry, channel_nonce) == 8);
+    assert!(offset_of!(Entry, challenge) == 16);
+    assert!(offset_of!(Entry, refusal) == 32);
+    assert!(size_of::<ChannelAuth>() == 2 * PROOF_LEN);
+    assert!(GEOMETRY_OFFSET + size_of::<ChannelGeometry>() <= AUTH_OFFSET);
+    assert!(AUTH_OFFSET + size_of::<ChannelAuth>() <= SHARED_OFFSET);
+    assert!(CHALLENGE_LEN == 16 && PROOF_LEN == 32);
     assert!(size_of::<ChannelGeometry>() == 32);
     assert!(offset_of!(ChannelGeometry, listener_nonce) == 16);
     assert!(offset_of!(ChannelGeometry, entry) == 24);

@@ -12,7 +12,8 @@ use crate::ring::layout::WakeWord;
 use crate::ring::wait::wait_for;
 use crate::ring::WaitStrategy;
 use crate::segment::{self, Segment, Trust};
-use crate::service::core::{must_wake, ChannelCore};
+use crate::service::auth::{self, AuthKey, Handshake, Who};
+use crate::service::core::{must_wake, ChannelCore, EntryWords};
 use crate::service::layout::*;
 use crate::service::ServiceOptions;
 use crate::sync::DataArea;
@@ -44,6 +45,16 @@ pub(crate) fn entry(map: &Mapping, e: u32) -> &Entry {
     // SAFETY: in bounds (asserted), 8-aligned (512 + 64 e in a page-aligned mapping);
     // Entry is repr(C) atomics; the reference does not outlive `map`.
     unsafe { &*(map.as_ptr().add(off) as *const Entry) }
+}
+
+impl Entry {
+    /// The words of the accept handshake (`service::core::EntryWords`).
+    pub(crate) fn words(&self) -> EntryWords<'_> {
+        EntryWords {
+            state: &self.state,
+            nonce: &self.channel_nonce,
+        }
+    }
 }
 
 /// Checks a listener's own fields against the file (after the common header's checks).
@@ -179,6 +190,14 @@ pub(crate) fn channel_geometry(map: &Mapping) -> &ChannelGeometry {
     unsafe { &*(map.as_ptr().add(GEOMETRY_OFFSET) as *const ChannelGeometry) }
 }
 
+/// A channel's auth proofs.
+pub(crate) fn channel_auth(map: &Mapping) -> &ChannelAuth {
+    // SAFETY: every channel mapping is at least CHANNEL_HEADER_SIZE bytes (checked before
+    // this is called), page-aligned; ChannelAuth is repr(C) atomics at offset 160, within
+    // the header.
+    unsafe { &*(map.as_ptr().add(AUTH_OFFSET) as *const ChannelAuth) }
+}
+
 /// The slots of a validated channel mapping.
 pub(crate) fn channel_core(map: &Mapping, slots: u32, size: u32, max: u32) -> ChannelCore {
     // SAFETY: validated: the mapping is CHANNEL_HEADER_SIZE + slots * size bytes; the slots
@@ -238,6 +257,10 @@ pub struct Listener {
     /// Polls since the last liveness check (busy servers check every 2^12 polls).
     polls: u32,
     next_check: std::time::Instant,
+    /// The auth key, and our own copy of each entry's current challenge (the one in shared
+    /// memory is for clients to read; we never trust it back).
+    key: Option<AuthKey>,
+    challenges: Vec<[u8; CHALLENGE_LEN]>,
 }
 
 // SAFETY: the raw pointers inside (DataArea of each channel core) point into mappings owned
@@ -257,13 +280,24 @@ impl Listener {
         // A restarted server takes over its dead predecessor's name without manual cleanup:
         // the listener is stale once the server role is unlocked.
         spec.reclaim_stale = true;
-        let flags = if opts.may_sleep() { FLAG_MAY_SLEEP } else { 0 };
+        let mut flags = if opts.may_sleep() { FLAG_MAY_SLEEP } else { 0 };
+        let mut challenges = Vec::new();
+        if let Some(key) = &opts.key {
+            flags |= FLAG_AUTH;
+            for _ in 0..opts.max_clients {
+                challenges.push(auth::new_challenge(key)?);
+            }
+        }
         let mut seg = Segment::create(name, &spec, Some(SERVER_ROLE), |map| {
             let g = listener_geometry(map);
             g.max_clients.store(opts.max_clients, Ordering::Relaxed);
             g.max_slots.store(opts.max_slots, Ordering::Relaxed);
             g.max_message.store(opts.max_message, Ordering::Relaxed);
             g.flags.store(flags, Ordering::Relaxed);
+            for (e, c) in challenges.iter().enumerate() {
+                // SYNC: published with the segment's READY state (Release).
+                auth::store_words(&entry(map, e as u32).challenge, c);
+            }
         })?;
         seg.set_keep(opts.seg.keep);
         let nonce = seg.header().nonce.load(Ordering::Relaxed);
@@ -281,6 +315,8 @@ impl Listener {
             connect_seen: 0,
             polls: 0,
             next_check: std::time::Instant::now(),
+            key: opts.key.clone(),
+            challenges,
         })
     }
 
@@ -316,32 +352,57 @@ impl Listener {
 
     fn accept_all(&mut self) {
         for e in 0..self.max_clients {
-            let en = entry(self.seg.mapping(), e);
-            // SYNC: Acquire pairs with the client's Release store of ENTRY_CONNECT: its
-            // nonce and its channel segment are visible.
-            if en.state.load(Ordering::Acquire) != ENTRY_CONNECT || self.conns[e as usize].is_some()
-            {
+            if self.conns[e as usize].is_some() {
                 continue;
             }
-            let nonce = en.channel_nonce.load(Ordering::Relaxed);
-            let next = match self.open_channel(e, nonce) {
-                Ok(conn) => {
+            // The client's nonce and its channel segment are visible once it posted.
+            let Some(nonce) = entry(self.seg.mapping(), e).words().posted() else {
+                continue;
+            };
+            let (next, refusal) = match self.open_channel(e, nonce) {
+                Ok(conn) if self.proven(&conn) => {
                     self.conns[e as usize] = Some(conn);
                     self.active.push(e);
-                    ENTRY_ACCEPTED
+                    (ENTRY_ACCEPTED, 0)
                 }
+                Ok(_) => (ENTRY_CLOSED, REFUSED_AUTH),
                 // An invalid channel (or one that vanished): refuse it; the client sees it.
-                Err(_) => ENTRY_CLOSED,
+                Err(_) => (ENTRY_CLOSED, REFUSED_INVALID),
             };
-            // SYNC: Release: the client, seeing ACCEPTED, may unlink its channel's name; we
-            // have it open by then.
-            let _ = en.state.compare_exchange(
-                ENTRY_CONNECT,
-                next,
-                Ordering::Release,
-                Ordering::Relaxed,
-            );
+            let en = entry(self.seg.mapping(), e);
+            en.refusal.store(refusal, Ordering::Relaxed);
+            if let Some(key) = &self.key {
+                // The challenge is used up: the next connect on this entry gets a new one.
+                // (Should the OS give no random bytes, the entry keeps its old challenge;
+                // the proof it saw stays bound to this entry's next channel nonce.)
+                if let Ok(c) = auth::new_challenge(key) {
+                    self.challenges[e as usize] = c;
+                    auth::store_words(&en.challenge, &c);
+                }
+            }
+            en.words().judge(next == ENTRY_ACCEPTED);
         }
+    }
+
+    /// With a key: whether the client's proof is right (then our own proof is written for
+    /// it to check). Without one: yes.
+    fn proven(&self, conn: &Conn) -> bool {
+        let Some(key) = &self.key else {
+            return true;
+        };
+        let h = Handshake {
+            listener_nonce: self.nonce,
+            entry: conn.id.entry,
+            challenge: self.challenges[conn.id.entry as usize],
+            channel_nonce: conn.id.nonce,
+        };
+        let a = channel_auth(conn.seg.mapping());
+        let theirs = auth::load_words::<PROOF_LEN>(&a.client_proof);
+        if !auth::same(&auth::proof(key, Who::Client, &h), &theirs) {
+            return false;
+        }
+        auth::store_words(&a.server_proof, &auth::proof(key, Who::Server, &h));
+        true
     }
 
     fn open_channel(&self, e: u32, nonce: u64) -> Result<Conn> {
@@ -414,9 +475,7 @@ impl Listener {
             }
             // Only the server frees an entry, and a client claims only a free one, so the
             // state cannot change under us unless a client writes garbage; then it waits.
-            let _ =
-                en.state
-                    .compare_exchange(state, ENTRY_FREE, Ordering::Release, Ordering::Relaxed);
+            en.words().free(state);
         }
         if self.cursor >= self.active.len() {
             self.cursor = 0;

@@ -66,9 +66,17 @@
 //!
 //! # Access
 //! Segments are created with the options' mode (0600 by default): only the same user can
-//! connect. There is no auth key (yet): the file mode is the access control.
+//! connect. With the `service-auth` feature, [`ServiceOptions::auth_key`] narrows that to
+//! the processes that know a key: at connect the client proves it knows the key, and the
+//! server proves it too, each with an HMAC-SHA256 over a challenge the server renews for
+//! every connect (so a proof seen once cannot be replayed), compared in constant time; the
+//! key itself never enters shared memory. A client with the wrong key, or none, gets
+//! [`Error::Auth`] and is never served.
 
 pub mod layout;
+
+#[cfg(not(loom))]
+pub(crate) mod auth;
 
 pub(crate) mod core;
 
@@ -78,11 +86,15 @@ mod tests_loom;
 #[cfg(not(loom))]
 mod client;
 #[cfg(not(loom))]
+mod info;
+#[cfg(not(loom))]
 mod listener;
 #[cfg(not(loom))]
 mod transport;
 #[cfg(not(loom))]
 pub use client::{Answer, Client, RequestGrant, Ticket};
+#[cfg(not(loom))]
+pub use info::{inspect, remove, ClientInfo, EntryState, ServiceInfo};
 #[cfg(not(loom))]
 pub use listener::{ClientId, Listener, Request};
 #[cfg(not(loom))]
@@ -124,6 +136,7 @@ pub struct ServiceOptions {
     slots: u32,
     max_message: u32,
     seg: SegmentOptions,
+    key: Option<auth::AuthKey>,
 }
 
 #[cfg(not(loom))]
@@ -135,6 +148,7 @@ impl Default for ServiceOptions {
             slots: 4,
             max_message: 4096 - layout::SLOT_HEADER as u32,
             seg: SegmentOptions::default(),
+            key: None,
         }
     }
 }
@@ -172,6 +186,45 @@ impl ServiceOptions {
     /// may ask for; for a client, its channel's slot size (at most the listener's).
     pub fn max_message(mut self, bytes: u32) -> Self {
         self.max_message = bytes;
+        self
+    }
+
+    /// An auth key (feature `service-auth`): a listener bound with one accepts only
+    /// clients that prove they know it, and a client connecting with one accepts only a
+    /// server that proves it too; neither sends the key (HMAC-SHA256 over a fresh
+    /// challenge, compared in constant time: see the module docs). A client with the
+    /// wrong key, or none, gets [`Error::Auth`].
+    ///
+    /// ```
+    /// use ipcring::service::{Client, Listener, ServiceOptions};
+    /// # fn main() -> ipcring::Result<()> {
+    /// let name = format!("/ipcring-svc-key-{}", std::process::id());
+    /// let opts = ServiceOptions::new().auth_key(b"Do not let eve find us!");
+    /// let mut server = Listener::bind(&name, &opts)?;
+    /// let serving = std::thread::spawn(move || -> ipcring::Result<()> {
+    ///     server.recv()?.respond_with(b"welcome")
+    /// });
+    /// let eve = ServiceOptions::new().auth_key(b"guess").open_timeout(std::time::Duration::from_secs(5));
+    /// assert!(matches!(Client::connect(&name, &eve), Err(ipcring::Error::Auth(_))));
+    /// let bob = Client::connect(&name, &opts)?;
+    /// assert_eq!(&*bob.call(b"hi")?, b"welcome");
+    /// # serving.join().unwrap()?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "service-auth")]
+    pub fn auth_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.key = Some(auth::AuthKey::new(key.as_ref()));
+        self
+    }
+
+    /// No auth key (the default).
+    ///
+    /// ```
+    /// let opts = ipcring::service::ServiceOptions::new().no_auth_key();
+    /// # let _ = opts;
+    /// ```
+    pub fn no_auth_key(mut self) -> Self {
+        self.key = None;
         self
     }
 

@@ -178,3 +178,157 @@ fn pipelined_slots() {
         server.join().unwrap();
     });
 }
+
+// ---- The accept path: connect vs accept vs a client dying ----
+
+use crate::service::core::EntryWords;
+use crate::service::layout::{ENTRY_ACCEPTED, ENTRY_CONNECT, ENTRY_FREE};
+use crate::sync::{AtomicU64, Ordering};
+use loom::sync::atomic::AtomicBool;
+
+/// One connection entry: its two words, the kernel's lock on its byte of the listener file
+/// (a system call is a full barrier: SeqCst), the channel the client makes before posting
+/// (a loom cell: reading it unordered after its write is reported), and how many clients
+/// think they own the entry.
+struct Slot {
+    state: AtomicU32,
+    nonce: AtomicU64,
+    lock: AtomicBool,
+    channel: loom::cell::UnsafeCell<u64>,
+    owners: AtomicU32,
+}
+
+impl Slot {
+    fn new() -> Arc<Slot> {
+        Arc::new(Slot {
+            state: AtomicU32::new(ENTRY_FREE),
+            nonce: AtomicU64::new(0),
+            lock: AtomicBool::new(false),
+            channel: loom::cell::UnsafeCell::new(0),
+            owners: AtomicU32::new(0),
+        })
+    }
+
+    fn words(&self) -> EntryWords<'_> {
+        EntryWords {
+            state: &self.state,
+            nonce: &self.nonce,
+        }
+    }
+
+    /// A client's connect up to posting, as `Client::claim` and `Client::join` run it:
+    /// the lock, the claim, the channel, the post. False if the entry was not free.
+    fn connect(&self, nonce: u64) -> bool {
+        if self
+            .lock
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return false;
+        }
+        if !self.words().claim() {
+            self.lock.store(false, Ordering::SeqCst);
+            return false;
+        }
+        assert_eq!(
+            self.owners.fetch_add(1, Ordering::SeqCst),
+            0,
+            "two clients own one entry"
+        );
+        // SAFETY: the entry is ours (lock and claim); the server reads the channel only
+        // after seeing the post.
+        self.channel.with_mut(|c| unsafe { *c = nonce * 3 });
+        self.words().post(nonce);
+        true
+    }
+
+    /// The client dies (or leaves): the kernel drops its lock.
+    fn die(&self) {
+        self.owners.fetch_sub(1, Ordering::SeqCst);
+        self.lock.store(false, Ordering::SeqCst);
+    }
+
+    /// One pass of the server: accept a posted connect (checking the channel it names),
+    /// then reap the entry if its client is gone, as `Listener::accept_all` and
+    /// `Listener::reap` do.
+    fn serve_pass(&self, accepted: &mut bool) {
+        if !*accepted {
+            if let Some(nonce) = self.words().posted() {
+                // SAFETY: the client wrote the channel before posting (Release/Acquire).
+                let c = self.channel.with(|c| unsafe { *c });
+                assert_eq!(c, nonce * 3, "the server sees the channel the client made");
+                *accepted = true;
+                self.words().judge(true);
+            }
+        }
+        let state = self.state.load(Ordering::Acquire);
+        if state != ENTRY_FREE && !self.lock.load(Ordering::SeqCst) {
+            *accepted = false;
+            self.words().free(state);
+        }
+    }
+}
+
+/// A client connecting while the server polls: the server sees the channel the client
+/// made (never an unordered read), the client sees itself accepted.
+#[test]
+fn connect_vs_accept() {
+    loom::model(|| {
+        let slot = Slot::new();
+        let s = slot.clone();
+        let server = thread::spawn(move || {
+            let mut accepted = false;
+            for _ in 0..3 {
+                s.serve_pass(&mut accepted);
+                if accepted {
+                    return;
+                }
+                thread::yield_now();
+            }
+        });
+        assert!(slot.connect(7));
+        let verdict = loop {
+            let v = slot.words().verdict();
+            if v != ENTRY_CONNECT {
+                break v;
+            }
+            thread::yield_now();
+        };
+        assert_eq!(verdict, ENTRY_ACCEPTED);
+        server.join().unwrap();
+    });
+}
+
+/// A client that dies right after posting, a second client trying to connect at any
+/// moment, and the server accepting and reaping: the second client gets the entry only
+/// once the server freed it, never while the first owns it; the server accepts each
+/// client with its own channel.
+#[test]
+fn a_dying_client_and_the_next_one() {
+    loom::model(|| {
+        let slot = Slot::new();
+        let (s, b) = (slot.clone(), slot.clone());
+        let server = thread::spawn(move || {
+            let mut accepted = false;
+            for _ in 0..3 {
+                s.serve_pass(&mut accepted);
+                thread::yield_now();
+            }
+        });
+        let second = thread::spawn(move || {
+            for _ in 0..2 {
+                if b.connect(2) {
+                    b.die();
+                    return;
+                }
+                thread::yield_now();
+            }
+        });
+        if slot.connect(1) {
+            slot.die();
+        }
+        server.join().unwrap();
+        second.join().unwrap();
+        assert_eq!(slot.owners.load(Ordering::SeqCst), 0);
+    });
+}

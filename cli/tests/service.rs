@@ -1,0 +1,121 @@
+//! `ipcring ls`, `inspect` and `rm` on a shared-memory service: the real binary looks at a
+//! listener served by this test process, with a client connected.
+
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipcring::service::{Client, Listener, ServiceOptions};
+
+const EXE: &str = env!("CARGO_BIN_EXE_ipcring");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(EXE)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ipcring")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn opts() -> ServiceOptions {
+    ServiceOptions::new()
+        .max_clients(3)
+        .open_timeout(Duration::from_secs(10))
+}
+
+#[test]
+fn ls_inspect_and_rm_show_a_service_and_its_clients() {
+    let name = format!("/ipcring-clitest-svc-{}", std::process::id());
+    let mut l = Listener::bind(&name, &opts().keep(true)).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let server = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(req) = l.recv_timeout(Duration::from_millis(10)) {
+                    req.respond_with(b"ok").unwrap();
+                }
+            }
+            // Dropped with `keep`: the listener stays behind, its server gone.
+        }
+    });
+    let client = Client::connect(&name, &opts()).unwrap();
+    assert_eq!(&*client.call(b"x").unwrap(), b"ok");
+
+    let out = run(&["ls", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let me = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == name.as_str())
+        .unwrap_or_else(|| panic!("{name} not listed: {all}"));
+    assert_eq!(me["kind"], "service");
+    assert_eq!(me["roles"], serde_json::json!(["server"]));
+    let svc = &me["service"];
+    assert_eq!(svc["max_clients"], 3);
+    assert_eq!(svc["connected"], 1);
+    let c = &svc["clients"][0];
+    assert_eq!(c["entry"], client.entry());
+    assert_eq!(c["pid"], std::process::id());
+    assert_eq!(
+        (c["state"].as_str(), c["alive"].as_bool()),
+        (Some("connected"), Some(true))
+    );
+
+    // The table: the service's row, then its client's.
+    let out = run(&["ls"]);
+    let table = text(&out.stdout);
+    let row = table
+        .lines()
+        .position(|l| l.starts_with(&name))
+        .unwrap_or_else(|| panic!("{name} not in\n{table}"));
+    let row_line = table.lines().nth(row).unwrap();
+    assert!(
+        row_line.contains("3 clients") && row_line.contains("1 conn"),
+        "{row_line}"
+    );
+    let next = table.lines().nth(row + 1).unwrap();
+    assert!(
+        next.contains(&format!(
+            "client {}: pid {}, connected",
+            client.entry(),
+            std::process::id()
+        )),
+        "{next}"
+    );
+
+    let out = run(&["inspect", &name]);
+    let shown = text(&out.stdout);
+    assert!(shown.contains("limits:     3 clients"), "{shown}");
+    assert!(shown.contains("clients:    1 connected"), "{shown}");
+
+    // A live server's service is not removed without --force.
+    let out = run(&["rm", &name]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("server"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(ipcring::segment::inspect(&name).is_ok());
+
+    // The server gone (its listener kept), the client gone: stale, removed.
+    drop(client);
+    stop.store(true, Ordering::Relaxed);
+    server.join().unwrap();
+    let out = run(&["rm", &name]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("removed {name} (service, was stale)")),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(ipcring::segment::inspect(&name).is_err());
+}
