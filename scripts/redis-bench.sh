@@ -46,8 +46,9 @@ for r in $(seq 1 "$rounds"); do
   xadd=$(get xadd_msgs_per_s)
   rtt=$(get publish_rtt_mean_us)
   awk -v r="$r" -v p="$pub" -v pr="$pub_ref" -v x="$xadd" -v xr="$xadd_ref" \
+    -v pb="$(get publish_batched_msgs_per_s)" -v xb="$(get xadd_batched_msgs_per_s)" \
     -v t="$rtt" -v l="$lat_ms" -v rd="$(get xreadgroup_msgs_per_s)" -v p50="$(get publish_rtt_p50_us)" 'BEGIN {
-    printf "round %s: PUBLISH %.0f/s vs redis-benchmark -P 32 %.0f/s = %.2fx | XADD %.0f/s vs %.0f/s = %.2fx | XREADGROUP %.0f/s | round trip mean %.1f us (p50 %.1f) vs redis-cli --latency %.0f us = %.2fx\n",
-      r, p, pr, p / pr, x, xr, x / xr, rd, t, p50, l * 1000, (l > 0 ? t / (l * 1000) : 0) }'
+    printf "round %s: PUBLISH send %.0f/s, send_all %.0f/s vs redis-benchmark -P 32 %.0f/s = %.2fx, %.2fx | XADD send %.0f/s, send_all %.0f/s vs %.0f/s = %.2fx, %.2fx | XREADGROUP %.0f/s | round trip mean %.1f us (p50 %.1f) vs redis-cli --latency avg %.0f us = %.2fx\n",
+      r, p, pb, pr, p / pr, pb / pr, x, xb, xr, x / xr, xb / xr, rd, t, p50, l * 1000, (l > 0 ? t / (l * 1000) : 0) }'
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -923,6 +923,34 @@ fn pipelined_sends_keep_the_window_and_order_and_report_refusals() {
         );
     }
     assert_eq!(publ.publish(b"last").unwrap(), 1, "one subscriber");
+    assert_eq!(sub.recv_timeout(Duration::from_secs(5)).unwrap(), b"last");
+
+    // Batches: in order, and a message over the limit fails the batch before any is sent.
+    let batch: Vec<Vec<u8>> = (0..50).map(|i| format!("b{i}").into_bytes()).collect();
+    let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+    publ.send_all(&refs).unwrap();
+    publ.flush().unwrap();
+    for m in &batch {
+        assert_eq!(&sub.recv_timeout(Duration::from_secs(5)).unwrap(), m);
+    }
+    let big = vec![0u8; RedisOptions::new().max_message_len() + 1];
+    let e = publ.send_all(&[b"never".as_slice(), &big]).unwrap_err();
+    assert!(matches!(e, Error::MessageTooLarge { .. }), "{e}");
+    publ.flush().unwrap();
+    // Sent after the refused batch: the next thing the subscriber gets.
+    publ.publish(b"after").unwrap();
+    assert_eq!(sub.recv_timeout(Duration::from_secs(5)).unwrap(), b"after");
+    tx.send_all(&refs).unwrap();
+    tx.flush().unwrap();
+    let v: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(&key)
+        .arg("-")
+        .arg("+")
+        .query(&mut side(&url))
+        .unwrap();
+    let tail: Vec<String> = v[N..].iter().map(|(_, f)| f[0].1.clone()).collect();
+    let want: Vec<String> = (0..50).map(|i| format!("b{i}")).collect();
+    assert_eq!(tail, want);
 }
 
 /// The async wrapper sends through the same pipeline: `send` resolves once written, a

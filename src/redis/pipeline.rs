@@ -113,6 +113,26 @@ impl Pipeline {
         parts: &[&[u8]],
         deadline: Deadline,
     ) -> Result<()> {
+        self.queue(link, parts, deadline)?;
+        let result = self.write_queued(link, deadline);
+        if result.is_err() && self.written < self.inflight.len() {
+            // Not handed over: take it back (the caller sees the error and may send again).
+            if let Some(slot) = self.inflight.pop_back() {
+                self.buf.truncate(self.buf.len() - slot.len);
+            }
+        }
+        result
+    }
+
+    /// Queues the command made of `parts` without writing it (unless room had to be made:
+    /// then everything queued before it is written first), waiting for room until
+    /// `deadline`. On `Err` it is not queued.
+    pub(crate) fn queue(
+        &mut self,
+        link: &mut Link,
+        parts: &[&[u8]],
+        deadline: Deadline,
+    ) -> Result<()> {
         self.take_refused(&link.what)?;
         let len = encoded_len(parts);
         self.pump(link, deadline, |p| p.ready_for(len, Instant::now()))?;
@@ -123,14 +143,12 @@ impl Pipeline {
             len,
             at: Instant::now(),
         });
-        let result = self.pump(link, deadline, |p| p.written == p.inflight.len());
-        if result.is_err() && self.written < self.inflight.len() {
-            // Not handed over: take it back (the caller sees the error and may send again).
-            if let Some(slot) = self.inflight.pop_back() {
-                self.buf.truncate(self.buf.len() - slot.len);
-            }
-        }
-        result
+        Ok(())
+    }
+
+    /// Writes everything queued (in one write when the connection is confirmed).
+    pub(crate) fn write_queued(&mut self, link: &mut Link, deadline: Deadline) -> Result<()> {
+        self.pump(link, deadline, |p| p.written == p.inflight.len())
     }
 
     /// Waits until every reply is in; returns the last one (`None` if nothing was sent).

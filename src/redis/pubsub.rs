@@ -119,6 +119,35 @@ impl Publisher {
         self.pipe.send(&mut self.link, &parts, deadline)
     }
 
+    /// Sends every message of `msgs`, in order, with as few writes as the window allows
+    /// (one, when they fit in it): the batch form of [`Sender::send`], with the same
+    /// meaning once it returns `Ok` (all written; replies collected later). Sizes are
+    /// checked first: a message over the limit fails the call before anything is sent. On
+    /// another error, the messages of `msgs` queued before it stay queued and are written by
+    /// the next call (or flush, or drop).
+    ///
+    /// ```no_run
+    /// # use ipcring::redis::{Publisher, RedisOptions};
+    /// # fn main() -> ipcring::Result<()> {
+    /// let mut p = Publisher::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
+    /// p.send_all(&[b"one".as_slice(), b"two", b"three"])?;
+    /// p.flush()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn send_all(&mut self, msgs: &[&[u8]]) -> Result<()> {
+        let max = self.link.opts.max_message;
+        if let Some(m) = msgs.iter().find(|m| m.len() > max) {
+            return Err(Error::MessageTooLarge { len: m.len(), max });
+        }
+        for msg in msgs {
+            let parts: [&[u8]; 3] = [b"PUBLISH", self.channel.as_bytes(), msg];
+            self.pipe
+                .queue(&mut self.link, &parts, Deadline::forever())?;
+        }
+        self.pipe.write_queued(&mut self.link, Deadline::forever())
+    }
+
     /// Waits until the server has answered every message sent so far (re-sending across
     /// connection losses); reports a message the server refused as an error.
     ///

@@ -324,6 +324,11 @@ impl StreamProducer {
     /// The pipelined send: `Ok` once `msg` is written to the connection (see the type's
     /// docs); an earlier entry's refusal is reported here instead (this one not sent).
     fn send_within(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+        self.check_len(msg)?;
+        self.enqueue(msg, deadline, true)
+    }
+
+    fn check_len(&self, msg: &[u8]) -> Result<()> {
         let max = self.link.opts.max_message;
         if msg.len() > max {
             return Err(Error::MessageTooLarge {
@@ -331,11 +336,18 @@ impl StreamProducer {
                 max,
             });
         }
+        Ok(())
+    }
+
+    /// Queues the `XADD` of `msg`; with `write`, writes it (a send), else leaves it queued.
+    fn enqueue(&mut self, msg: &[u8], deadline: Deadline, write: bool) -> Result<()> {
         let data = DATA_FIELD.as_bytes();
-        match &self.max_len {
+        let with_len;
+        let without;
+        let parts: &[&[u8]] = match &self.max_len {
             Some(n) => {
-                let parts: [&[u8]; 8] = [
-                    b"XADD",
+                with_len = [
+                    b"XADD".as_slice(),
                     self.key.as_bytes(),
                     b"MAXLEN",
                     b"~",
@@ -344,13 +356,44 @@ impl StreamProducer {
                     data,
                     msg,
                 ];
-                self.pipe.send(&mut self.link, &parts, deadline)
+                &with_len
             }
             None => {
-                let parts: [&[u8]; 5] = [b"XADD", self.key.as_bytes(), b"*", data, msg];
-                self.pipe.send(&mut self.link, &parts, deadline)
+                without = [b"XADD".as_slice(), self.key.as_bytes(), b"*", data, msg];
+                &without
             }
+        };
+        if write {
+            self.pipe.send(&mut self.link, parts, deadline)
+        } else {
+            self.pipe.queue(&mut self.link, parts, deadline)
         }
+    }
+
+    /// Adds every message of `msgs`, in order, with as few writes as the window allows
+    /// (one, when they fit in it): the batch form of [`Sender::send`], with the same
+    /// meaning once it returns `Ok` (all written; replies collected later). Sizes are
+    /// checked first: a message over the limit fails the call before anything is sent. On
+    /// another error, the messages of `msgs` queued before it stay queued and are written by
+    /// the next call (or flush, or drop).
+    ///
+    /// ```no_run
+    /// # use ipcring::redis::{StreamOptions, StreamProducer};
+    /// # fn main() -> ipcring::Result<()> {
+    /// let mut tx = StreamProducer::connect("redis://127.0.0.1:6379", "s", &StreamOptions::new())?;
+    /// tx.send_all(&[b"one".as_slice(), b"two", b"three"])?;
+    /// tx.flush()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn send_all(&mut self, msgs: &[&[u8]]) -> Result<()> {
+        for msg in msgs {
+            self.check_len(msg)?;
+        }
+        for msg in msgs {
+            self.enqueue(msg, Deadline::forever(), false)?;
+        }
+        self.pipe.write_queued(&mut self.link, Deadline::forever())
     }
 
     /// Waits until the server has answered every entry sent so far (re-sending across
