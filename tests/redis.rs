@@ -89,6 +89,17 @@ fn stream_opts() -> StreamOptions {
         .block(Duration::from_millis(200))
 }
 
+/// The `data` field of every entry of stream `key`, oldest first (read from the outside).
+fn stream_data(url: &str, key: &str) -> Vec<String> {
+    let v: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(key)
+        .arg("-")
+        .arg("+")
+        .query(&mut side(url))
+        .unwrap();
+    v.into_iter().map(|(_, f)| f[0].1.clone()).collect()
+}
+
 /// A plain connection for checking the server's state from the outside.
 fn side(url: &str) -> redis::Connection {
     redis::Client::open(url).unwrap().get_connection().unwrap()
@@ -870,13 +881,7 @@ fn pipelined_sends_keep_the_window_and_order_and_report_refusals() {
     }
     tx.flush().unwrap();
     assert_eq!(tx.in_flight(), 0);
-    let v: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-        .arg(&key)
-        .arg("-")
-        .arg("+")
-        .query(&mut side(&url))
-        .unwrap();
-    let got: Vec<String> = v.into_iter().map(|(_, f)| f[0].1.clone()).collect();
+    let got = stream_data(&url, &key);
     let want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
     assert_eq!(got, want, "every entry, once, in order");
 
@@ -942,13 +947,8 @@ fn pipelined_sends_keep_the_window_and_order_and_report_refusals() {
     assert_eq!(sub.recv_timeout(Duration::from_secs(5)).unwrap(), b"after");
     tx.send_all(&refs).unwrap();
     tx.flush().unwrap();
-    let v: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-        .arg(&key)
-        .arg("-")
-        .arg("+")
-        .query(&mut side(&url))
-        .unwrap();
-    let tail: Vec<String> = v[N..].iter().map(|(_, f)| f[0].1.clone()).collect();
+    let v = stream_data(&url, &key);
+    let tail = &v[N..];
     let want: Vec<String> = (0..50).map(|i| format!("b{i}")).collect();
     assert_eq!(tail, want);
 }
@@ -984,13 +984,7 @@ fn async_producer_pipelines_and_flushes() {
         tx.with(|p| p.flush()).await.unwrap();
         assert_eq!(tx.get_ref().unwrap().in_flight(), 0);
     });
-    let v: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-        .arg(&key)
-        .arg("-")
-        .arg("+")
-        .query(&mut side(&url))
-        .unwrap();
-    let got: Vec<String> = v.into_iter().map(|(_, f)| f[0].1.clone()).collect();
+    let got = stream_data(&url, &key);
     let want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
     assert_eq!(got, want);
 }

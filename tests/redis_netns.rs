@@ -101,6 +101,24 @@ impl Seen {
     }
 }
 
+/// Receives until `end:<n>`; what came, and `n`.
+fn receive_until_end(rx: &mut impl Receiver) -> (Seen, u64) {
+    let mut seen = Seen::new();
+    let give_up = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(Instant::now() < give_up, "no end marker within 120 s");
+        let m = match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(m) => m,
+            Err(Error::Timeout) => continue,
+            Err(e) => panic!("receive: {e}"),
+        };
+        match parse(&m) {
+            Ok(i) => seen.add(i),
+            Err(n) => return (seen, n),
+        }
+    }
+}
+
 fn parse(msg: &[u8]) -> Result<u64, u64> {
     let s = std::str::from_utf8(msg).expect("utf-8 message");
     match s.strip_prefix("end:") {
@@ -141,20 +159,7 @@ fn netns_role() {
         "stream-consume" => {
             let mut rx =
                 StreamConsumer::connect(url, &args[1], "netns", "c1", &stream_opts()).unwrap();
-            let mut seen = Seen::new();
-            let give_up = Instant::now() + Duration::from_secs(120);
-            let n = loop {
-                assert!(Instant::now() < give_up, "no end marker within 120 s");
-                let m = match rx.recv_timeout(Duration::from_secs(1)) {
-                    Ok(m) => m,
-                    Err(Error::Timeout) => continue,
-                    Err(e) => panic!("stream receive: {e}"),
-                };
-                match parse(&m) {
-                    Ok(i) => seen.add(i),
-                    Err(n) => break n,
-                }
-            };
+            let (seen, n) = receive_until_end(&mut rx);
             rx.commit().unwrap();
             let missing = seen.missing(n);
             say(&format!(
@@ -189,20 +194,7 @@ fn netns_role() {
         }
         "subscribe" => {
             let mut rx = Subscriber::connect(url, &args[1], &opts()).unwrap();
-            let mut seen = Seen::new();
-            let give_up = Instant::now() + Duration::from_secs(120);
-            let n = loop {
-                assert!(Instant::now() < give_up, "no end marker within 120 s");
-                let m = match rx.recv_timeout(Duration::from_secs(1)) {
-                    Ok(m) => m,
-                    Err(Error::Timeout) => continue,
-                    Err(e) => panic!("subscriber receive: {e}"),
-                };
-                match parse(&m) {
-                    Ok(i) => seen.add(i),
-                    Err(n) => break n,
-                }
-            };
+            let (seen, n) = receive_until_end(&mut rx);
             let lost = seen.missing(n).len();
             say(&format!(
                 "subscribe got {} of {n} ({} repeats), lost {lost}, gaps reported {}",
