@@ -23,9 +23,39 @@
 //! * A [`Subscriber`] re-subscribes, but whatever was published while it was away is gone:
 //!   it says so through [`Subscriber::gaps`] / [`Subscriber::take_gap`], or as an error from
 //!   the next receive if [`Subscriber::set_gap_errors`] is on.
-//! * A send interrupted by a connection loss is retried, so a message may (rarely) arrive
-//!   twice; none that a send reported as done is lost (for streams: with server
-//!   persistence, `appendonly yes`).
+//! * A message whose reply did not come before a connection loss is sent again, in order,
+//!   on the next connection, so a message may (rarely) arrive twice; none that a flush
+//!   reported as done is lost (for streams: with server persistence, `appendonly yes`).
+//!
+//! # Pipelining
+//!
+//! [`Publisher`] and [`StreamProducer`] do not wait for the server's reply to each message:
+//! a [`Sender::send`](crate::Sender::send) encodes the command, writes it to the connection
+//! and returns, and the replies are read later, many at a time. What that means exactly:
+//!
+//! * **`send` returned `Ok`**: the message is written to the connection (the kernel's socket
+//!   buffer), behind every message sent before it, and the sender keeps it until the server
+//!   has answered it. If the connection breaks first, it is written again on the next
+//!   connection (after the messages before it), so it is not lost while the sender lives.
+//! * **`flush` returned `Ok`** ([`Publisher::flush`], [`StreamProducer::flush`]): the server
+//!   answered every message sent so far; for streams they are in the stream (and on disk
+//!   when fsynced, with `appendonly yes`). [`Publisher::publish`] and [`StreamProducer::add`]
+//!   flush too (they return the reply). Dropping a sender flushes for at most `io_timeout`;
+//!   a process that ends without dropping it (`std::process::exit`, a crash, SIGKILL) can
+//!   lose the messages the server had not answered: flush before that when it matters.
+//! * **The window** ([`RedisOptions::pipeline`], default 128 messages or 1 MiB): a send
+//!   that finds that many replies outstanding first reads replies until there is room
+//!   (back-pressure, bounded by its deadline). A send also collects the replies to
+//!   messages sent more than 1 ms before, so a slow sender learns of failures soon.
+//! * **A refused message** (the server answers with an error, e.g. `WRONGTYPE`) is
+//!   reported once, as [`Error::Redis`] naming the server's error, by the next call that
+//!   collects replies or the next send after it (that send then sends nothing), or by
+//!   `flush`; never dropped silently.
+//! * **`Err` from a send**: this message was not sent (earlier ones stay queued and go out
+//!   with the next call).
+//! * After every reconnect the first unanswered message goes alone and its reply is
+//!   awaited before the rest follow, so a server still loading its data (`-LOADING`)
+//!   cannot accept some and refuse others, which would reorder them.
 //!
 //! # Peer death
 //!
@@ -73,6 +103,7 @@ use std::time::Duration;
 use crate::{Error, Result};
 
 mod link;
+mod pipeline;
 mod presence;
 mod pubsub;
 pub(crate) mod streams;
@@ -97,6 +128,14 @@ pub const DEFAULT_LIVENESS_TTL: Duration = Duration::from_secs(2);
 pub fn disconnect_bound(ttl: Duration) -> Duration {
     ttl + ttl / 4 + ttl / 2 + presence::POLL
 }
+
+/// The default send window of [`Publisher`] and [`StreamProducer`]
+/// ([`RedisOptions::pipeline`]): at most 128 messages or 1 MiB whose replies are outstanding.
+///
+/// ```
+/// assert_eq!(ipcring::redis::DEFAULT_PIPELINE, (128, 1 << 20));
+/// ```
+pub const DEFAULT_PIPELINE: (usize, usize) = (128, 1 << 20);
 
 /// The default largest message: 16 MiB (Redis itself allows 512 MB).
 pub const DEFAULT_MAX_MESSAGE: usize = 16 << 20;
@@ -123,6 +162,8 @@ pub struct RedisOptions {
     pub(crate) health_check: Duration,
     pub(crate) client_name: Option<String>,
     pub(crate) liveness_ttl: Option<Duration>,
+    pub(crate) pipeline_msgs: usize,
+    pub(crate) pipeline_bytes: usize,
 }
 
 impl Default for RedisOptions {
@@ -137,6 +178,8 @@ impl Default for RedisOptions {
             health_check: Duration::from_secs(5),
             client_name: None,
             liveness_ttl: Some(DEFAULT_LIVENESS_TTL),
+            pipeline_msgs: DEFAULT_PIPELINE.0,
+            pipeline_bytes: DEFAULT_PIPELINE.1,
         }
     }
 }
@@ -272,6 +315,24 @@ impl RedisOptions {
         self
     }
 
+    /// The send window of [`Publisher`] and [`StreamProducer`] (see
+    /// [the module docs](crate::redis#pipelining)): a send writes its message and returns
+    /// without waiting for the server's reply while fewer than `messages` replies (and
+    /// `bytes` of their messages) are outstanding; a send that finds the window full waits
+    /// for replies first (back-pressure). `pipeline(1, _)` keeps at most one message in
+    /// flight. Default [`DEFAULT_PIPELINE`]; `messages` in 1..=100000, `bytes` at least 1
+    /// (one message is always let through, however large).
+    ///
+    /// ```
+    /// let opts = ipcring::redis::RedisOptions::new().pipeline(32, 256 << 10);
+    /// # let _ = opts;
+    /// ```
+    pub fn pipeline(mut self, messages: usize, bytes: usize) -> Self {
+        self.pipeline_msgs = messages;
+        self.pipeline_bytes = bytes;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
         let positive = [
             ("connect_timeout", self.connect_timeout),
@@ -299,6 +360,12 @@ impl RedisOptions {
             return Err(Error::InvalidConfig(Cow::Owned(format!(
                 "redis max_message {} must be in 1..=536870912",
                 self.max_message
+            ))));
+        }
+        if self.pipeline_msgs == 0 || self.pipeline_msgs > 100_000 || self.pipeline_bytes == 0 {
+            return Err(Error::InvalidConfig(Cow::Owned(format!(
+                "redis pipeline ({} messages, {} bytes): messages in 1..=100000, bytes at least 1",
+                self.pipeline_msgs, self.pipeline_bytes
             ))));
         }
         if let Some(name) = &self.client_name {
@@ -350,6 +417,10 @@ mod tests {
         ));
         assert!(matches!(
             RedisOptions::new().client_name("has space").validate(),
+            Err(Error::InvalidConfig(_))
+        ));
+        assert!(matches!(
+            RedisOptions::new().pipeline(0, 1).validate(),
             Err(Error::InvalidConfig(_))
         ));
         assert!(check_name("channel", "").is_err());

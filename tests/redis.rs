@@ -89,6 +89,17 @@ fn stream_opts() -> StreamOptions {
         .block(Duration::from_millis(200))
 }
 
+/// The `data` field of every entry of stream `key`, oldest first (read from the outside).
+fn stream_data(url: &str, key: &str) -> Vec<String> {
+    let v: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(key)
+        .arg("-")
+        .arg("+")
+        .query(&mut side(url))
+        .unwrap();
+    v.into_iter().map(|(_, f)| f[0].1.clone()).collect()
+}
+
 /// A plain connection for checking the server's state from the outside.
 fn side(url: &str) -> redis::Connection {
     redis::Client::open(url).unwrap().get_connection().unwrap()
@@ -151,6 +162,8 @@ fn peer_role() {
                 let m = rx.recv_timeout(Duration::from_secs(10)).unwrap();
                 tx.send(&m).unwrap();
             }
+            // Sends are pipelined and `exit` below runs no destructor.
+            tx.flush().unwrap();
         }
         // echo N messages from stream args[0] to stream args[1]
         "stream-echo" => {
@@ -162,6 +175,7 @@ fn peer_role() {
                 let m = rx.recv_timeout(Duration::from_secs(10)).unwrap();
                 tx.send(&m).unwrap();
             }
+            tx.flush().unwrap();
             rx.commit().unwrap();
         }
         // consumer args[2] of group args[1] on stream args[0]: take N messages without
@@ -190,6 +204,7 @@ fn peer_role() {
                 tx.send(format!("{i}").as_bytes()).unwrap();
                 std::thread::sleep(Duration::from_millis(3));
             }
+            tx.flush().unwrap();
             say("done");
         }
         // publish N messages on channel args[0] (liveness TTL 500 ms), then wait to be killed
@@ -212,6 +227,9 @@ fn peer_role() {
             for i in 0..n {
                 tx.send(format!("{i}").as_bytes()).unwrap();
             }
+            // Pipelined: only a flush says every entry is in the server (a SIGKILL may
+            // otherwise take what the server had not read yet).
+            tx.flush().unwrap();
             say("sent");
             loop {
                 std::thread::sleep(Duration::from_secs(60));
@@ -397,7 +415,15 @@ fn stream_survives_a_server_crash_and_restart() {
         let m = match rx.recv_timeout(Duration::from_millis(500)) {
             Ok(m) => m,
             Err(Error::Timeout) => continue,
-            Err(e) => panic!("{e}"),
+            Err(e) => {
+                let missing: Vec<u32> = (0..N).filter(|i| !seen.contains(i)).collect();
+                panic!(
+                    "{e} with {} of {N} received (restarted {restarted}, {} reconnects); \
+                     missing {missing:?}",
+                    seen.len(),
+                    rx.reconnects()
+                )
+            }
         };
         let i: u32 = String::from_utf8(m).unwrap().parse().unwrap();
         if seen.insert(i) {
@@ -836,4 +862,129 @@ fn liveness_off_or_foreign_senders_never_give_disconnected() {
     assert_eq!(rx.recv().unwrap(), b"two");
     let e = rx.recv_timeout(Duration::from_millis(500)).unwrap_err();
     assert!(e.is_timeout(), "{e}");
+}
+
+#[test]
+fn pipelined_sends_keep_the_window_and_order_and_report_refusals() {
+    let Some(url) = server_url("pipelined_sends_keep_the_window_and_order_and_report_refusals")
+    else {
+        return;
+    };
+    let _g = SERVER.read().unwrap();
+    let key = unique("window");
+    let opts = stream_opts().redis(fast().pipeline(4, 1 << 20));
+    let mut tx = StreamProducer::connect(&url, &key, &opts).unwrap();
+    const N: usize = 500;
+    for i in 0..N {
+        tx.send(format!("{i}").as_bytes()).unwrap();
+        assert!(tx.in_flight() <= 4, "{} in flight", tx.in_flight());
+    }
+    tx.flush().unwrap();
+    assert_eq!(tx.in_flight(), 0);
+    let got = stream_data(&url, &key);
+    let want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
+    assert_eq!(got, want, "every entry, once, in order");
+
+    // A key of the wrong type: each XADD is refused. The send that wrote it returned Ok;
+    // the refusal comes with a later call (here the flush), once, never dropped.
+    let wrong = unique("wrongtype");
+    let _: () = redis::cmd("SET")
+        .arg(&wrong)
+        .arg("x")
+        .query(&mut side(&url))
+        .unwrap();
+    let mut bad = StreamProducer::connect(&url, &wrong, &opts).unwrap();
+    bad.send(b"a").unwrap();
+    let e = bad.flush().unwrap_err();
+    assert!(e.to_string().contains("WRONGTYPE"), "{e}");
+    assert!(bad.flush().is_ok(), "reported once");
+    // The same through a later send: written, refused, and the send after reports it.
+    bad.send(b"b").unwrap();
+    let mut reported = None;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(2));
+        if let Err(e) = bad.send(b"c") {
+            reported = Some(e);
+            break;
+        }
+    }
+    let e = reported.expect("a refusal is reported by a later send");
+    assert!(e.to_string().contains("WRONGTYPE"), "{e}");
+    let _ = bad.flush();
+
+    // Pub/sub: a flush means the server took every message, in order.
+    let ch = unique("pipech");
+    let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
+    let mut publ = Publisher::connect(&url, &ch, &fast().pipeline(8, 1 << 20)).unwrap();
+    for i in 0..N {
+        publ.send(format!("{i}").as_bytes()).unwrap();
+        assert!(publ.in_flight() <= 8);
+    }
+    publ.flush().unwrap();
+    for i in 0..N {
+        assert_eq!(
+            sub.recv_timeout(Duration::from_secs(5)).unwrap(),
+            format!("{i}").as_bytes()
+        );
+    }
+    assert_eq!(publ.publish(b"last").unwrap(), 1, "one subscriber");
+    assert_eq!(sub.recv_timeout(Duration::from_secs(5)).unwrap(), b"last");
+
+    // Batches: in order, and a message over the limit fails the batch before any is sent.
+    let batch: Vec<Vec<u8>> = (0..50).map(|i| format!("b{i}").into_bytes()).collect();
+    let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+    publ.send_all(&refs).unwrap();
+    publ.flush().unwrap();
+    for m in &batch {
+        assert_eq!(&sub.recv_timeout(Duration::from_secs(5)).unwrap(), m);
+    }
+    let big = vec![0u8; RedisOptions::new().max_message_len() + 1];
+    let e = publ.send_all(&[b"never".as_slice(), &big]).unwrap_err();
+    assert!(matches!(e, Error::MessageTooLarge { .. }), "{e}");
+    publ.flush().unwrap();
+    // Sent after the refused batch: the next thing the subscriber gets.
+    publ.publish(b"after").unwrap();
+    assert_eq!(sub.recv_timeout(Duration::from_secs(5)).unwrap(), b"after");
+    tx.send_all(&refs).unwrap();
+    tx.flush().unwrap();
+    let v = stream_data(&url, &key);
+    let tail = &v[N..];
+    let want: Vec<String> = (0..50).map(|i| format!("b{i}")).collect();
+    assert_eq!(tail, want);
+}
+
+/// The async wrapper sends through the same pipeline: `send` resolves once written, a
+/// flush through `with` once the server has everything, in order.
+#[cfg(feature = "async")]
+#[test]
+fn async_producer_pipelines_and_flushes() {
+    use ipcring::aio::redis::AsyncStreamProducer;
+    use ipcring::aio::AsyncSender;
+    let Some(url) = server_url("async_producer_pipelines_and_flushes") else {
+        return;
+    };
+    let _g = SERVER.read().unwrap();
+    let key = unique("async-pipe");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    const N: usize = 300;
+    rt.block_on(async {
+        let k = key.clone();
+        let mut tx = AsyncStreamProducer::connect(&url, move |u| {
+            StreamProducer::connect(u, &k, &stream_opts().redis(fast().pipeline(16, 1 << 20)))
+        })
+        .await
+        .unwrap();
+        for i in 0..N {
+            tx.send(format!("{i}").as_bytes()).await.unwrap();
+        }
+        tx.with(|p| p.flush()).await.unwrap();
+        assert_eq!(tx.get_ref().unwrap().in_flight(), 0);
+    });
+    let got = stream_data(&url, &key);
+    let want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
+    assert_eq!(got, want);
 }

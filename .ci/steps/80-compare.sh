@@ -16,9 +16,10 @@ compare_dir=$(mktemp -d)
 on_exit "scripts/redis-test-server.sh stop '$compare_dir' $compare_port; rm -rf '$compare_dir'"
 scripts/redis-test-server.sh start "$compare_dir" "$compare_port"
 
-REDIS_URL="redis://127.0.0.1:$compare_port" timeout 600 \
+# No REDIS_URL: with redis-server on the PATH the run starts (and stops) one of its own.
+(unset REDIS_URL; timeout 600 \
   cargo run -q --all-features -p ipcring-cli -- --quick \
-  --json "$compare_dir/compare.json" --plot "$compare_dir/compare.svg"
+  --json "$compare_dir/compare.json" --plot "$compare_dir/compare.svg")
 python3 - "$compare_dir/compare.json" <<'PY'
 import json, sys
 rep = json.load(open(sys.argv[1]))
@@ -31,6 +32,8 @@ for m in rep["methods"]:
         if m[k]["status"] == "failed":
             bad.append(f"{m['id']} {k}: {m[k]['value']}")
 assert rep["floors"], "no floor measured"
+assert any(m["id"] == "redis" and not m["unavailable"] for m in rep["methods"]), \
+    "Redis not measured although redis-server is on the PATH"
 if bad:
     sys.exit("failed measurements:\n" + "\n".join(bad))
 PY

@@ -511,13 +511,69 @@ fn directions(name: &str, side: Side) -> (String, String) {
     }
 }
 
-/// The Redis server to measure against: `REDIS_URL`, nothing else (a comparison must not
-/// poke at whatever listens on the default port).
+/// The Redis server to measure against: `REDIS_URL` if set (a comparison never pokes at
+/// whatever listens on the default port); else, when `redis-server` is on the PATH, one
+/// started for this run on a free loopback port ([`own_redis_server`]); else the reason
+/// there is none.
 fn redis_url() -> Result<String, String> {
     match std::env::var("REDIS_URL") {
         Ok(u) if !u.trim().is_empty() => Ok(u),
-        _ => Err("REDIS_URL is not set (no Redis server to measure against)".into()),
+        _ => own_redis_server().clone(),
     }
+}
+
+/// A `redis-server` of this run's own: loopback only, a free port, no persistence, and it
+/// ends with this process. It runs under `sh`, which waits on a pipe from this process and
+/// stops the server when the pipe closes (this process ended, however), so nothing is left
+/// running. Started once, on first use; the URL goes into `REDIS_URL`, so the peer processes
+/// use the same server.
+fn own_redis_server() -> &'static Result<String, String> {
+    use std::process::{Command, Stdio};
+    use std::sync::OnceLock;
+    static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let found = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).any(|d| d.join("redis-server").is_file()))
+            .unwrap_or(false);
+        if !found {
+            return Err("no redis-server on the PATH and REDIS_URL is not set: Redis not measured \
+                        (install redis-server, or set REDIS_URL)"
+                .into());
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free loopback port for redis-server: {e}"))?
+            .port();
+        let script = "redis-server --bind 127.0.0.1 --port \"$1\" --save '' --appendonly no \
+                      --protected-mode yes --logfile '' >/dev/null 2>&1 & pid=$!; \
+                      cat >/dev/null; kill \"$pid\" 2>/dev/null; wait \"$pid\" 2>/dev/null";
+        let child = Command::new("sh")
+            .args(["-c", script, "ipcring-redis", &port.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start redis-server: {e}"))?;
+        // The pipe's write end lives (leaked, with the child handle) as long as this
+        // process; the kernel closes it when the process ends, which stops the server.
+        let child = Box::leak(Box::new(child));
+        let url = format!("redis://127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match ipcring::redis::Publisher::connect(&url, "ipcring-compare-check", &redis_opts()) {
+                Ok(_) => break,
+                Err(e) if std::time::Instant::now() >= deadline => {
+                    // Closing the pipe makes `sh` stop the server.
+                    drop(child.stdin.take());
+                    return Err(format!("the redis-server started for this run did not answer: {e}"));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+        eprintln!("ipcring compare: measuring Redis against a redis-server of its own at {url} (stopped at exit)");
+        std::env::set_var("REDIS_URL", &url);
+        Ok(url)
+    })
 }
 
 fn redis_opts() -> ipcring::redis::RedisOptions {

@@ -366,12 +366,51 @@ fn run_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
 }
 
 #[test]
-fn compare_redis_runs_only_against_redis_url() {
+fn compare_redis_runs_against_redis_url_or_a_server_of_its_own() {
+    // Neither REDIS_URL nor redis-server on the PATH: listed with the reason.
     let out = run_env(
         &["compare", "--list", "--only", "redis"],
-        &[("REDIS_URL", None)],
+        &[("REDIS_URL", None), ("PATH", Some("/nonexistent"))],
     );
-    assert!(text(&out.stdout).contains("cannot run here: REDIS_URL is not set"));
+    assert!(
+        text(&out.stdout).contains("cannot run here: no redis-server on the PATH"),
+        "{}",
+        text(&out.stdout)
+    );
+    // With redis-server on the PATH: a server of the run's own, gone when the run ends.
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("redis-server").is_file()))
+        .unwrap_or(false);
+    if on_path {
+        let out = run_env(
+            &["compare", "--list", "--only", "redis"],
+            &[("REDIS_URL", None)],
+        );
+        assert!(
+            text(&out.stdout).contains("runs here"),
+            "{}",
+            text(&out.stdout)
+        );
+        let err = text(&out.stderr);
+        let port: u16 = err
+            .split("redis://127.0.0.1:")
+            .nth(1)
+            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no server named on stderr: {err}"));
+        // Stopped once the run ended (its supervisor sees the pipe close): within 10 s the
+        // port refuses connections.
+        let gone = (0..200).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+        });
+        assert!(
+            gone,
+            "the run's redis-server on port {port} outlived the run"
+        );
+    } else {
+        eprintln!("*** SKIPPED the run's own redis-server: no redis-server on the PATH");
+    }
     // Nothing listens on port 1: listed with the reason, and a run reports it too.
     let env = [("REDIS_URL", Some("redis://127.0.0.1:1"))];
     let out = run_env(&["compare", "--quick", "--only", "redis"], &env);

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use redis::Value;
 
 use super::link::{to_error, Failure, Link};
+use super::pipeline::Pipeline;
 use super::presence::{self, Presence};
 use super::{check_name, RedisOptions};
 use crate::transport::{Deadline, Receiver, Sender};
@@ -15,8 +16,11 @@ use crate::{Error, Result};
 /// Publishes byte messages on one Redis channel (`PUBLISH channel message`).
 ///
 /// Fire and forget: a message reaches the subscribers connected at that moment, no one else.
-/// A publish interrupted by a connection loss is retried on a new connection (so a
-/// subscriber may rarely see it twice).
+/// Sends are pipelined ([the module docs](crate::redis#pipelining)): [`Sender::send`]
+/// returns once the message is written to the server's connection, and the server's
+/// replies are collected by later calls; [`Publisher::flush`] waits for all of them.
+/// A message whose connection broke before its reply came is published again on a new
+/// connection (so a subscriber may rarely see it twice).
 ///
 /// ```no_run
 /// use ipcring::redis::{Publisher, RedisOptions};
@@ -24,8 +28,9 @@ use crate::{Error, Result};
 ///
 /// # fn main() -> ipcring::Result<()> {
 /// let mut bob = Publisher::connect("redis://127.0.0.1:6379", "my_channel", &RedisOptions::new())?;
-/// bob.send(b"example data")?;
-/// let receivers = bob.publish(b"more")?; // how many subscribers got it
+/// bob.send(b"example data")?; // pipelined
+/// bob.flush()?; // every message sent so far reached the server
+/// let receivers = bob.publish(b"more")?; // one round trip: how many subscribers got it
 /// # let _ = receivers;
 /// # Ok(())
 /// # }
@@ -33,6 +38,7 @@ use crate::{Error, Result};
 #[derive(Debug)]
 pub struct Publisher {
     link: Link,
+    pipe: Pipeline,
     channel: String,
     /// Keeps this publisher's liveness entry fresh (see the module docs).
     _presence: Option<Presence>,
@@ -52,13 +58,15 @@ impl Publisher {
         let presence = Presence::announce(url, &link.what, "channel", channel, opts)?;
         Ok(Publisher {
             link,
+            pipe: Pipeline::new(opts.pipeline_msgs, opts.pipeline_bytes),
             channel: channel.to_owned(),
             _presence: presence,
         })
     }
 
-    /// Publishes `msg`, retrying across connection losses; returns how many subscribers
-    /// received it (0 is not an error: pub/sub keeps nothing for absent subscribers).
+    /// Publishes `msg` and waits for its reply (and those of every message sent before it),
+    /// retrying across connection losses; returns how many subscribers received it (0 is
+    /// not an error: pub/sub keeps nothing for absent subscribers).
     ///
     /// ```no_run
     /// # use ipcring::redis::{Publisher, RedisOptions};
@@ -87,6 +95,19 @@ impl Publisher {
     /// # }
     /// ```
     pub fn publish_within(&mut self, msg: &[u8], deadline: Deadline) -> Result<u64> {
+        self.send_within(msg, deadline)?;
+        match self.pipe.flush(&mut self.link, deadline)? {
+            Some(Value::Int(n)) => Ok(n.max(0) as u64),
+            _ => Err(Error::Redis(Cow::Owned(format!(
+                "{}: unexpected reply to PUBLISH",
+                self.link.what
+            )))),
+        }
+    }
+
+    /// The pipelined send: `Ok` once `msg` is written to the connection (see the type's
+    /// docs); an earlier message's refusal is reported here instead (this one not sent).
+    fn send_within(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
         let max = self.link.opts.max_message;
         if msg.len() > max {
             return Err(Error::MessageTooLarge {
@@ -94,13 +115,105 @@ impl Publisher {
                 max,
             });
         }
-        let channel = &self.channel;
-        self.link.run(deadline, |conn| {
-            Ok(redis::cmd("PUBLISH")
-                .arg(channel)
-                .arg(msg)
-                .query::<u64>(conn)?)
-        })
+        let parts: [&[u8]; 3] = [b"PUBLISH", self.channel.as_bytes(), msg];
+        self.pipe.send(&mut self.link, &parts, deadline)
+    }
+
+    /// Sends every message of `msgs`, in order, with as few writes as the window allows
+    /// (one, when they fit in it): the batch form of [`Sender::send`], with the same
+    /// meaning once it returns `Ok` (all written; replies collected later). Sizes are
+    /// checked first: a message over the limit fails the call before anything is sent. On
+    /// another error, the messages of `msgs` queued before it stay queued and are written by
+    /// the next call (or flush, or drop).
+    ///
+    /// ```no_run
+    /// # use ipcring::redis::{Publisher, RedisOptions};
+    /// # fn main() -> ipcring::Result<()> {
+    /// let mut p = Publisher::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
+    /// p.send_all(&[b"one".as_slice(), b"two", b"three"])?;
+    /// p.flush()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn send_all(&mut self, msgs: &[&[u8]]) -> Result<()> {
+        let max = self.link.opts.max_message;
+        if let Some(m) = msgs.iter().find(|m| m.len() > max) {
+            return Err(Error::MessageTooLarge { len: m.len(), max });
+        }
+        for msg in msgs {
+            let parts: [&[u8]; 3] = [b"PUBLISH", self.channel.as_bytes(), msg];
+            self.pipe
+                .queue(&mut self.link, &parts, Deadline::forever())?;
+        }
+        self.pipe.write_queued(&mut self.link, Deadline::forever())
+    }
+
+    /// Waits until the server has answered every message sent so far (re-sending across
+    /// connection losses); reports a message the server refused as an error.
+    ///
+    /// ```no_run
+    /// # use ipcring::redis::{Publisher, RedisOptions};
+    /// # use ipcring::Sender;
+    /// # fn main() -> ipcring::Result<()> {
+    /// let mut p = Publisher::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
+    /// for i in 0..1000u32 {
+    ///     p.send(&i.to_le_bytes())?;
+    /// }
+    /// p.flush()?;
+    /// assert_eq!(p.in_flight(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn flush(&mut self) -> Result<()> {
+        self.pipe
+            .flush(&mut self.link, Deadline::forever())
+            .map(drop)
+    }
+
+    /// [`Publisher::flush`] with a deadline ([`Error::Timeout`] when it passes first; what
+    /// is unanswered stays queued).
+    ///
+    /// ```no_run
+    /// # use ipcring::redis::{Publisher, RedisOptions};
+    /// # use ipcring::transport::Deadline;
+    /// # use std::time::Duration;
+    /// # fn main() -> ipcring::Result<()> {
+    /// # let mut p = Publisher::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
+    /// p.flush_within(Deadline::after(Duration::from_secs(1)))?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn flush_within(&mut self, deadline: Deadline) -> Result<()> {
+        self.pipe.flush(&mut self.link, deadline).map(drop)
+    }
+
+    /// Messages sent whose reply has not been read yet (at most the
+    /// [`RedisOptions::pipeline`] window).
+    ///
+    /// ```no_run
+    /// # use ipcring::redis::{Publisher, RedisOptions};
+    /// # fn main() -> ipcring::Result<()> {
+    /// let p = Publisher::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
+    /// assert_eq!(p.in_flight(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn in_flight(&self) -> usize {
+        self.pipe.in_flight()
+    }
+
+    /// Connections lost (and replaced) since this publisher was made.
+    ///
+    /// ```no_run
+    /// # use ipcring::redis::{Publisher, RedisOptions};
+    /// # fn main() -> ipcring::Result<()> {
+    /// let p = Publisher::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
+    /// assert_eq!(p.reconnects(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn reconnects(&self) -> u64 {
+        self.link.losses
     }
 
     /// The channel this publisher sends on.
@@ -119,25 +232,38 @@ impl Publisher {
 }
 
 impl Sender for Publisher {
+    /// Pipelined: returns once `msg` is written to the server's connection, waiting for
+    /// room in the window first. See the type's docs.
     fn send(&mut self, msg: &[u8]) -> Result<()> {
-        self.publish(msg).map(drop)
+        self.send_within(msg, Deadline::forever())
     }
 
     /// One attempt: `Ok(false)` when the server cannot be reached right now.
     fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        match self.publish_within(msg, Deadline::after(Duration::ZERO)) {
-            Ok(_) => Ok(true),
+        match self.send_within(msg, Deadline::after(Duration::ZERO)) {
+            Ok(()) => Ok(true),
             Err(Error::Timeout) => Ok(false),
             Err(e) => Err(e),
         }
     }
 
     fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
-        self.publish_within(msg, Deadline::after(timeout)).map(drop)
+        self.send_within(msg, Deadline::after(timeout))
     }
 
     fn max_message(&self) -> usize {
         self.link.opts.max_message
+    }
+}
+
+impl Drop for Publisher {
+    /// Collects the outstanding replies (re-sending what a lost connection took), for at
+    /// most the options' `io_timeout`; a refusal found then has no one to go to.
+    fn drop(&mut self) {
+        if self.pipe.in_flight() > 0 {
+            let io = self.link.opts.io_timeout;
+            let _ = self.pipe.flush(&mut self.link, Deadline::after(io));
+        }
     }
 }
 

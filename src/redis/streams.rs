@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use redis::Value;
 
 use super::link::{block_ms, Failure, Link};
+use super::pipeline::Pipeline;
 use super::presence::{self, Presence};
 use super::{check_name, RedisOptions};
 use crate::transport::{Deadline, Receiver, Sender};
@@ -230,9 +231,13 @@ impl StreamOptions {
 
 /// Adds messages to a Redis stream (`XADD key MAXLEN ~ n * data <bytes>`).
 ///
-/// An add that returned is in the server (and on its disk once fsynced, with
-/// `appendonly yes`); one interrupted by a connection loss is retried, so it may (rarely) be
-/// stored twice.
+/// Sends are pipelined ([the module docs](crate::redis#pipelining)): [`Sender::send`]
+/// returns once the entry is written to the server's connection; the server's replies are
+/// collected by later calls, and [`StreamProducer::flush`] waits for all of them. An entry
+/// the server answered is in the stream (and on its disk once fsynced, with
+/// `appendonly yes`); one whose connection broke before its reply came is added again on a
+/// new connection, in order, so it may (rarely) be stored twice. [`StreamProducer::add`]
+/// waits for its own reply and returns the entry's id.
 ///
 /// ```no_run
 /// use ipcring::redis::{StreamOptions, StreamProducer};
@@ -240,8 +245,9 @@ impl StreamOptions {
 ///
 /// # fn main() -> ipcring::Result<()> {
 /// let mut tx = StreamProducer::connect("redis://127.0.0.1:6379", "orders", &StreamOptions::new())?;
-/// tx.send(b"order 1")?;
-/// let id = tx.add(b"order 2")?; // the entry's id, e.g. "1718000000000-0"
+/// tx.send(b"order 1")?; // pipelined
+/// let id = tx.add(b"order 2")?; // one round trip: the entry's id, e.g. "1718000000000-0"
+/// tx.flush()?;
 /// # let _ = id;
 /// # Ok(())
 /// # }
@@ -249,8 +255,10 @@ impl StreamOptions {
 #[derive(Debug)]
 pub struct StreamProducer {
     link: Link,
+    pipe: Pipeline,
     key: String,
-    max_len: Option<u64>,
+    /// `MAXLEN ~ n`, in decimal, when trimming.
+    max_len: Option<String>,
     /// Keeps this producer's liveness entry fresh (see the module docs).
     _presence: Option<Presence>,
 }
@@ -270,13 +278,15 @@ impl StreamProducer {
         let presence = Presence::announce(url, &link.what, "stream", key, &opts.redis)?;
         Ok(StreamProducer {
             link,
+            pipe: Pipeline::new(opts.redis.pipeline_msgs, opts.redis.pipeline_bytes),
             key: key.to_owned(),
-            max_len: opts.max_len,
+            max_len: opts.max_len.map(|n| n.to_string()),
             _presence: presence,
         })
     }
 
-    /// Adds `msg`, retrying across connection losses; returns the entry's id.
+    /// Adds `msg` and waits for its reply (and those of every entry sent before it),
+    /// retrying across connection losses; returns the entry's id.
     ///
     /// ```no_run
     /// # use ipcring::redis::{StreamOptions, StreamProducer};
@@ -304,6 +314,21 @@ impl StreamProducer {
     /// # }
     /// ```
     pub fn add_within(&mut self, msg: &[u8], deadline: Deadline) -> Result<String> {
+        self.send_within(msg, deadline)?;
+        match self.pipe.flush(&mut self.link, deadline)? {
+            Some(v) => id_of(v, "XADD"),
+            None => Err(bad_reply("XADD")),
+        }
+    }
+
+    /// The pipelined send: `Ok` once `msg` is written to the connection (see the type's
+    /// docs); an earlier entry's refusal is reported here instead (this one not sent).
+    fn send_within(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+        self.check_len(msg)?;
+        self.enqueue(msg, deadline, true)
+    }
+
+    fn check_len(&self, msg: &[u8]) -> Result<()> {
         let max = self.link.opts.max_message;
         if msg.len() > max {
             return Err(Error::MessageTooLarge {
@@ -311,14 +336,131 @@ impl StreamProducer {
                 max,
             });
         }
-        let mut cmd = redis::cmd("XADD");
-        cmd.arg(&self.key);
-        if let Some(n) = self.max_len {
-            cmd.arg("MAXLEN").arg("~").arg(n);
+        Ok(())
+    }
+
+    /// Queues the `XADD` of `msg`; with `write`, writes it (a send), else leaves it queued.
+    fn enqueue(&mut self, msg: &[u8], deadline: Deadline, write: bool) -> Result<()> {
+        let data = DATA_FIELD.as_bytes();
+        let with_len;
+        let without;
+        let parts: &[&[u8]] = match &self.max_len {
+            Some(n) => {
+                with_len = [
+                    b"XADD".as_slice(),
+                    self.key.as_bytes(),
+                    b"MAXLEN",
+                    b"~",
+                    n.as_bytes(),
+                    b"*",
+                    data,
+                    msg,
+                ];
+                &with_len
+            }
+            None => {
+                without = [b"XADD".as_slice(), self.key.as_bytes(), b"*", data, msg];
+                &without
+            }
+        };
+        if write {
+            self.pipe.send(&mut self.link, parts, deadline)
+        } else {
+            self.pipe.queue(&mut self.link, parts, deadline)
         }
-        cmd.arg("*").arg(DATA_FIELD).arg(msg);
-        self.link
-            .run(deadline, |conn| Ok(cmd.query::<String>(conn)?))
+    }
+
+    /// Adds every message of `msgs`, in order, with as few writes as the window allows
+    /// (one, when they fit in it): the batch form of [`Sender::send`], with the same
+    /// meaning once it returns `Ok` (all written; replies collected later). Sizes are
+    /// checked first: a message over the limit fails the call before anything is sent. On
+    /// another error, the messages of `msgs` queued before it stay queued and are written by
+    /// the next call (or flush, or drop).
+    ///
+    /// ```no_run
+    /// # use ipcring::redis::{StreamOptions, StreamProducer};
+    /// # fn main() -> ipcring::Result<()> {
+    /// let mut tx = StreamProducer::connect("redis://127.0.0.1:6379", "s", &StreamOptions::new())?;
+    /// tx.send_all(&[b"one".as_slice(), b"two", b"three"])?;
+    /// tx.flush()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn send_all(&mut self, msgs: &[&[u8]]) -> Result<()> {
+        for msg in msgs {
+            self.check_len(msg)?;
+        }
+        for msg in msgs {
+            self.enqueue(msg, Deadline::forever(), false)?;
+        }
+        self.pipe.write_queued(&mut self.link, Deadline::forever())
+    }
+
+    /// Waits until the server has answered every entry sent so far (re-sending across
+    /// connection losses); reports an entry the server refused as an error.
+    ///
+    /// ```no_run
+    /// # use ipcring::redis::{StreamOptions, StreamProducer};
+    /// # use ipcring::Sender;
+    /// # fn main() -> ipcring::Result<()> {
+    /// let mut tx = StreamProducer::connect("redis://127.0.0.1:6379", "s", &StreamOptions::new())?;
+    /// for i in 0..1000u32 {
+    ///     tx.send(&i.to_le_bytes())?;
+    /// }
+    /// tx.flush()?; // all 1000 are in the stream
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn flush(&mut self) -> Result<()> {
+        self.pipe
+            .flush(&mut self.link, Deadline::forever())
+            .map(drop)
+    }
+
+    /// [`StreamProducer::flush`] with a deadline ([`Error::Timeout`] when it passes first;
+    /// what is unanswered stays queued).
+    ///
+    /// ```no_run
+    /// # use ipcring::redis::{StreamOptions, StreamProducer};
+    /// # use ipcring::transport::Deadline;
+    /// # use std::time::Duration;
+    /// # fn main() -> ipcring::Result<()> {
+    /// # let mut tx = StreamProducer::connect("redis://127.0.0.1:6379", "s", &StreamOptions::new())?;
+    /// tx.flush_within(Deadline::after(Duration::from_secs(1)))?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn flush_within(&mut self, deadline: Deadline) -> Result<()> {
+        self.pipe.flush(&mut self.link, deadline).map(drop)
+    }
+
+    /// Entries sent whose reply has not been read yet (at most the
+    /// [`RedisOptions::pipeline`] window).
+    ///
+    /// ```no_run
+    /// # use ipcring::redis::{StreamOptions, StreamProducer};
+    /// # fn main() -> ipcring::Result<()> {
+    /// let tx = StreamProducer::connect("redis://127.0.0.1:6379", "s", &StreamOptions::new())?;
+    /// assert_eq!(tx.in_flight(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn in_flight(&self) -> usize {
+        self.pipe.in_flight()
+    }
+
+    /// Connections lost (and replaced) since this producer was made.
+    ///
+    /// ```no_run
+    /// # use ipcring::redis::{StreamOptions, StreamProducer};
+    /// # fn main() -> ipcring::Result<()> {
+    /// let tx = StreamProducer::connect("redis://127.0.0.1:6379", "s", &StreamOptions::new())?;
+    /// assert_eq!(tx.reconnects(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn reconnects(&self) -> u64 {
+        self.link.losses
     }
 
     /// The stream's key.
@@ -337,25 +479,38 @@ impl StreamProducer {
 }
 
 impl Sender for StreamProducer {
+    /// Pipelined: returns once `msg` is written to the server's connection, waiting for
+    /// room in the window first. See the type's docs.
     fn send(&mut self, msg: &[u8]) -> Result<()> {
-        self.add(msg).map(drop)
+        self.send_within(msg, Deadline::forever())
     }
 
     /// One attempt: `Ok(false)` when the server cannot be reached right now.
     fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        match self.add_within(msg, Deadline::after(Duration::ZERO)) {
-            Ok(_) => Ok(true),
+        match self.send_within(msg, Deadline::after(Duration::ZERO)) {
+            Ok(()) => Ok(true),
             Err(Error::Timeout) => Ok(false),
             Err(e) => Err(e),
         }
     }
 
     fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
-        self.add_within(msg, Deadline::after(timeout)).map(drop)
+        self.send_within(msg, Deadline::after(timeout))
     }
 
     fn max_message(&self) -> usize {
         self.link.opts.max_message
+    }
+}
+
+impl Drop for StreamProducer {
+    /// Collects the outstanding replies (re-sending what a lost connection took), for at
+    /// most the options' `io_timeout`; a refusal found then has no one to go to.
+    fn drop(&mut self) {
+        if self.pipe.in_flight() > 0 {
+            let io = self.link.opts.io_timeout;
+            let _ = self.pipe.flush(&mut self.link, Deadline::after(io));
+        }
     }
 }
 
