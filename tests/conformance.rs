@@ -362,8 +362,16 @@ mod service_kit {
         ServiceOptions::new().open_timeout(LONG)
     }
 
-    /// The service's name and its echo server.
-    pub struct ServicePlace(String, #[allow(dead_code)] Peer);
+    /// The service's name and its echo server; the server is killed at the end, so the
+    /// name is removed here.
+    pub struct ServicePlace(String, Peer);
+
+    impl Drop for ServicePlace {
+        fn drop(&mut self) {
+            self.1.kill();
+            let _ = std::fs::remove_file(format!("/dev/shm{}", self.0));
+        }
+    }
 
     /// The echo server's role: answers each request with its own bytes.
     pub fn serve_echo(name: &str) {

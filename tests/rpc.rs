@@ -546,6 +546,7 @@ fn serve_incoming_serves_many_connections_at_once() {
     // One process, one counter, three connections served by their own threads.
     assert_eq!(seen, [1, 2, 3]);
     peer.finish();
+    let _ = std::fs::remove_file(&path);
 }
 
 #[test]

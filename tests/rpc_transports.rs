@@ -662,6 +662,15 @@ mod rows {
 
     pub struct ServiceLink;
 
+    /// The service's name; Alice is killed at the end, so the name is removed here.
+    pub struct ServiceName(String);
+
+    impl Drop for ServiceName {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(format!("/dev/shm{}", self.0));
+        }
+    }
+
     fn service_opts() -> ServiceOptions {
         ServiceOptions::new().max_slots(8).slots(8).open_timeout(T)
     }
@@ -674,17 +683,17 @@ mod rows {
         const SEES_BOB_LEAVE: bool = false;
         // A client has at most `slots` requests in flight.
         const IN_FLIGHT: i64 = 7;
-        type Place = String;
+        type Place = ServiceName;
         type BobTx = Requests;
         type BobRx = Answers;
-        fn place(_: &str) -> Option<String> {
-            Some(unique("rpc-svc"))
+        fn place(_: &str) -> Option<ServiceName> {
+            Some(ServiceName(unique("rpc-svc")))
         }
-        fn addr(place: &String) -> String {
-            place.clone()
+        fn addr(place: &ServiceName) -> String {
+            place.0.clone()
         }
-        fn bob(place: &String) -> (Requests, Answers) {
-            service::split(service::Client::connect(place, &service_opts()).unwrap())
+        fn bob(place: &ServiceName) -> (Requests, Answers) {
+            service::split(service::Client::connect(&place.0, &service_opts()).unwrap())
         }
         fn serve<C: Codec>(addr: &str, codec: C) {
             let mut l = service::Listener::bind(addr, &service_opts()).unwrap();
