@@ -10,7 +10,9 @@
 mod support;
 
 use support::conformance::{serve_peer, At, Kit, LONG};
-use support::{peer_role, unique, unique_path};
+#[cfg(feature = "socket")]
+use support::unique_path;
+use support::{peer_role, unique};
 
 #[cfg(feature = "async")]
 use support::conformance::AsyncKit;
@@ -71,6 +73,7 @@ impl AsyncKit for RingKit {
 }
 
 /// The address of an end: the test's place, or the peer's argument.
+#[cfg(any(feature = "pipe", feature = "file", feature = "mq", feature = "redis"))]
 fn addr_of<K: Kit>(at: At<'_, K::Place>) -> String {
     match at {
         At::Here(p) => K::addr(p),
