@@ -97,7 +97,7 @@ pub(crate) fn wait_for<C: ?Sized, T>(
     // Phase 2: yield or block.
     loop {
         let gone = if block {
-            let (ticket, barrier_ok) = wake.prepare_wait();
+            let (ticket, cap) = wake.announce();
             match ready(ctx) {
                 Ok(Some(v)) => {
                     wake.cancel_wait();
@@ -109,12 +109,6 @@ pub(crate) fn wait_for<C: ?Sized, T>(
                     return Err(e);
                 }
             }
-            // Without the heavy barrier a wake-up can be missed: bound its cost.
-            let cap = if barrier_ok {
-                LIVENESS_SLICE
-            } else {
-                Duration::from_millis(1)
-            };
             let slice = match deadline.remaining() {
                 Some(left) => left.min(cap),
                 None => cap,

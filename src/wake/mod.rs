@@ -206,6 +206,20 @@ impl WakeWord {
         (self.seq.load(Ordering::Acquire), ok)
     }
 
+    /// [`WakeWord::prepare_wait`], with the longest sleep that is then safe: one
+    /// [`LIVENESS_SLICE`], or 1 ms if the heavy barrier could not be issued (a wake-up may
+    /// then be missed: bound its cost).
+    #[inline]
+    pub(crate) fn announce(&self) -> (u32, Duration) {
+        let (ticket, barrier_ok) = self.prepare_wait();
+        let slice = if barrier_ok {
+            LIVENESS_SLICE
+        } else {
+            Duration::from_millis(1)
+        };
+        (ticket, slice)
+    }
+
     /// Withdraws an announcement made by [`WakeWord::prepare_wait`].
     #[inline]
     pub(crate) fn cancel_wait(&self) {

@@ -193,6 +193,22 @@ impl Waiter {
         // Phase 2: sleep on the futex: as an io_uring request that the runtime's epoll
         // watches where there is io_uring's futex wait (Linux 6.7+); else through the
         // process's waker thread (futex_waitv); else in a blocking-pool thread.
+        // After a sleep: look at once; at a slice's end (or when `$slice_over`: the sleep
+        // ended without a wake-up) check that the peer lives.
+        macro_rules! after_sleep {
+            ($slice_over:expr) => {
+                if let Some(v) = ready(ctx)? {
+                    return Ok(v);
+                }
+                let now = Instant::now();
+                if $slice_over || now >= next_check {
+                    next_check = now + LIVENESS_SLICE;
+                    if gone(ctx)? {
+                        return ready(ctx)?.ok_or(Error::Disconnected);
+                    }
+                }
+            };
+        }
         loop {
             #[cfg(target_os = "linux")]
             if self.sleeper.is_none() {
@@ -204,16 +220,11 @@ impl Waiter {
                 }
                 if let Uring::Ready(u) = &mut self.uring {
                     let word = self.word;
-                    let (ticket, barrier_ok) = word.get().prepare_wait();
+                    let (ticket, slice) = word.get().announce();
                     let announced = Withdraw(word);
                     if let Some(v) = ready(ctx)? {
                         return Ok(v);
                     }
-                    let slice = if barrier_ok {
-                        LIVENESS_SLICE
-                    } else {
-                        Duration::from_millis(1)
-                    };
                     let fired = match u.arm(&word.get().seq, ticket, slice) {
                         Ok(()) => std::future::poll_fn(|cx| u.poll_fired(cx)).await,
                         Err(e) => Err(e),
@@ -227,16 +238,7 @@ impl Waiter {
                             continue;
                         }
                     };
-                    if let Some(v) = ready(ctx)? {
-                        return Ok(v);
-                    }
-                    let now = Instant::now();
-                    if !woken || now >= next_check {
-                        next_check = now + LIVENESS_SLICE;
-                        if gone(ctx)? {
-                            return ready(ctx)?.ok_or(Error::Disconnected);
-                        }
-                    }
+                    after_sleep!(!woken);
                     continue;
                 }
             }
@@ -244,16 +246,11 @@ impl Waiter {
             if self.sleeper.is_none() {
                 if let Some(hub) = crate::wake::hub::hub() {
                     let word = self.word;
-                    let (ticket, barrier_ok) = word.get().prepare_wait();
+                    let (ticket, slice) = word.get().announce();
                     let _announced = Withdraw(word);
                     if let Some(v) = ready(ctx)? {
                         return Ok(v);
                     }
-                    let slice = if barrier_ok {
-                        LIVENESS_SLICE
-                    } else {
-                        Duration::from_millis(1)
-                    };
                     let deadline = Instant::now() + slice;
                     let mut reg = None;
                     let mut full = false;
@@ -275,16 +272,7 @@ impl Waiter {
                     drop(reg);
                     drop(_announced);
                     if !full {
-                        if let Some(v) = ready(ctx)? {
-                            return Ok(v);
-                        }
-                        let now = Instant::now();
-                        if now >= next_check {
-                            next_check = now + LIVENESS_SLICE;
-                            if gone(ctx)? {
-                                return ready(ctx)?.ok_or(Error::Disconnected);
-                            }
-                        }
+                        after_sleep!(false);
                         continue;
                     }
                 }
@@ -296,14 +284,7 @@ impl Waiter {
                 self.sleeper = None;
             } else {
                 let word = self.word;
-                let (ticket, barrier_ok) = word.get().prepare_wait();
-                // Without the heavy barrier a wake-up can be missed: bound its cost, as
-                // the blocking wait does.
-                let slice = if barrier_ok {
-                    LIVENESS_SLICE
-                } else {
-                    Duration::from_millis(1)
-                };
+                let (ticket, slice) = word.get().announce();
                 let announced = Announced {
                     word,
                     done: Arc::new(Done::default()),
@@ -324,16 +305,7 @@ impl Waiter {
                 }
                 self.sleeper = None;
             }
-            if let Some(v) = ready(ctx)? {
-                return Ok(v);
-            }
-            let now = Instant::now();
-            if now >= next_check {
-                next_check = now + LIVENESS_SLICE;
-                if gone(ctx)? {
-                    return ready(ctx)?.ok_or(Error::Disconnected);
-                }
-            }
+            after_sleep!(false);
         }
     }
 }
