@@ -15,6 +15,7 @@ mod compare;
 mod methods;
 mod peer;
 mod plot;
+mod report;
 mod rpcbench;
 mod segtools;
 
