@@ -284,53 +284,55 @@ impl Runner {
         Some(self.floors.len() - 1)
     }
 
-    /// Round trips at 64 B (or at the method's largest message, if smaller).
-    fn rtt(&mut self, m: &Method) -> Outcome<(Stats, usize)> {
+    /// Runs `work` against `m`'s peer process in `role`, over this side's pair once the
+    /// peer is ready; cleans up after both processes are done. Every measurement of a
+    /// method goes through here.
+    fn with_method<T: Send + 'static>(
+        &mut self,
+        m: &Method,
+        role: &'static str,
+        work: impl FnOnce(Tx, Rx, &mut BufReader<ChildStdout>) -> Result<T, String> + Send + 'static,
+    ) -> Result<T, String> {
         self.last_floor = None;
-        let budget = self.plan.rtt;
-        // Blocking methods: one round trip per timed sample, like the futex floor.
-        let pause = match m.wait {
-            Wait::BusyPoll => None,
-            Wait::Blocking => Some(()),
-        };
         let connect = m.connect;
         let name = unique(m.id);
-        if let Some(codec) = m.rpc {
-            let r = with_peer(
-                "rpc-server",
-                name.clone(),
-                m.id,
-                self.plan.limit(),
-                !m.peer_sees_close,
-                move |name, mut out| {
-                    let (tx, rx) = connect_when_ready(connect, &name, &mut out)?;
-                    crate::rpcbench::round_trip(codec, tx, rx, SMALL, budget)
-                },
-            );
-            (m.cleanup)(&name);
-            return match r {
-                Ok(s) => Outcome::Ok((s, SMALL)),
-                Err(e) => Outcome::Failed(e),
-            };
-        }
         let r = with_peer(
-            "echo",
+            role,
             name.clone(),
             m.id,
             self.plan.limit(),
             !m.peer_sees_close,
             move |name, mut out| {
-                let (mut tx, mut rx) = connect_when_ready(connect, &name, &mut out)?;
-                let size = tx.max_message().min(SMALL);
-                if size == 0 {
-                    return Ok(None);
-                }
-                let s = measure::round_trip_for(&mut tx, &mut rx, size, budget, pause.is_some())
-                    .map_err(|e| e.to_string())?;
-                Ok(Some((s, size)))
+                let (tx, rx) = connect_when_ready(connect, &name, &mut out)?;
+                work(tx, rx, &mut out)
             },
         );
         (m.cleanup)(&name);
+        r
+    }
+
+    /// Round trips at 64 B (or at the method's largest message, if smaller): calls for an
+    /// RPC method, echoed messages for the others.
+    fn rtt(&mut self, m: &Method) -> Outcome<(Stats, usize)> {
+        let budget = self.plan.rtt;
+        let r = match m.rpc {
+            Some(codec) => self.with_method(m, "rpc-server", move |tx, rx, _| {
+                crate::rpcbench::round_trip(codec, tx, rx, SMALL, budget).map(|s| Some((s, SMALL)))
+            }),
+            None => {
+                // Blocking methods: one round trip per timed sample, like the futex floor.
+                let one_per_sample = m.wait == Wait::Blocking;
+                self.with_method(m, "echo", move |mut tx, mut rx, _| {
+                    let size = tx.max_message().min(SMALL);
+                    if size == 0 {
+                        return Ok(None);
+                    }
+                    measure::round_trip_for(&mut tx, &mut rx, size, budget, one_per_sample)
+                        .map(|s| Some((s, size)))
+                        .map_err(|e| e.to_string())
+                })
+            }
+        };
         match r {
             Ok(Some(s)) => Outcome::Ok(s),
             Ok(None) => Outcome::Skipped("carries no bytes".into()),
@@ -339,50 +341,21 @@ impl Runner {
     }
 
     /// One-way throughput at `size` (the small size shrinks to the method's largest
-    /// message if that is smaller; the large one is then skipped).
+    /// message if that is smaller; the large one is then skipped): calls for an RPC
+    /// method, a stream to a sink for the others.
     fn tput(&mut self, m: &Method, size: usize, memcpy: f64) -> Outcome<Tput> {
         if let Some(why) = m.no_stream {
             return Outcome::Skipped(why.into());
         }
-        self.last_floor = None;
         let budget = self.plan.tput;
-        let connect = m.connect;
         let cap = m.max_stream_bytes;
-        let name = unique(m.id);
-        if let Some(codec) = m.rpc {
-            let r = with_peer(
-                "rpc-server",
-                name.clone(),
-                m.id,
-                self.plan.limit(),
-                !m.peer_sees_close,
-                move |name, mut out| {
-                    let (tx, rx) = connect_when_ready(connect, &name, &mut out)?;
-                    let most = cap / size as u64;
-                    crate::rpcbench::throughput(codec, tx, rx, size, budget, most)
-                },
-            );
-            (m.cleanup)(&name);
-            return match r {
-                Ok((n, rate)) => Outcome::Ok(Tput {
-                    size,
-                    messages: n,
-                    msgs_per_s: rate,
-                    bytes_per_s: rate * size as f64,
-                    memcpy_msgs_per_s: memcpy,
-                    ratio: if memcpy > 0.0 { rate / memcpy } else { 0.0 },
-                }),
-                Err(e) => Outcome::Failed(e),
-            };
-        }
-        let r = with_peer(
-            "sink",
-            name.clone(),
-            m.id,
-            self.plan.limit(),
-            !m.peer_sees_close,
-            move |name, mut out| {
-                let (mut tx, _rx) = connect_when_ready(connect, &name, &mut out)?;
+        let r = match m.rpc {
+            Some(codec) => self.with_method(m, "rpc-server", move |tx, rx, _| {
+                let most = cap / size as u64;
+                crate::rpcbench::throughput(codec, tx, rx, size, budget, most)
+                    .map(|(n, rate)| Ok((n, rate, size)))
+            }),
+            None => self.with_method(m, "sink", move |mut tx, _rx, out| {
                 let max = tx.max_message();
                 let size = match size {
                     SMALL => max.min(SMALL),
@@ -392,60 +365,9 @@ impl Runner {
                 if size == 0 {
                     return Ok(Err(0));
                 }
-                // One round: `count` messages; the peer's (messages, seconds), and the
-                // round's wall time here (send start to the peer's report).
-                let mut round = |count: usize| -> Result<(u64, f64, f64), String> {
-                    let wall = Instant::now();
-                    measure::throughput_send(&mut tx, size, count).map_err(|e| e.to_string())?;
-                    let line = read_line(&mut out)?;
-                    let f: Vec<f64> = line
-                        .split_whitespace()
-                        .filter_map(|x| x.parse().ok())
-                        .collect();
-                    match f[..] {
-                        [n, _bytes, t] => Ok((n as u64, t / 1e9, wall.elapsed().as_secs_f64())),
-                        _ => Err(format!("unexpected peer output {line:?}")),
-                    }
-                };
-                // A pilot round, then rounds of about a quarter of the budget each, until
-                // the budget is spent; the rate is the total of the timed rounds, as the
-                // receiver timed them. Rounds are sized by the wall-clock rate here (a small
-                // round fits in the kernel's buffers and would look far faster to the
-                // receiver) and grow at most 8x from one to the next.
-                let pilot_n = if size >= 4096 { 32 } else { 256 };
-                let start = Instant::now();
-                let (n0, t0, w0) = round(pilot_n)?;
-                let (mut n, mut t, mut wall) = (0u64, 0f64, 0f64);
-                let mut last = pilot_n;
-                let mut sent = n0.saturating_mul(size as u64);
-                for _ in 0..8 {
-                    if start.elapsed() >= budget || sent >= cap {
-                        break;
-                    }
-                    let rate = if wall > 0.0 {
-                        n as f64 / wall
-                    } else {
-                        n0 as f64 / w0.max(1e-9)
-                    };
-                    let left = (cap - sent) / size as u64;
-                    let count = iters_for(budget / 4, 1e9 / rate.max(1.0), 1, 50_000_000, 1)
-                        .min(last.saturating_mul(8))
-                        .min(usize::try_from(left).unwrap_or(usize::MAX))
-                        .max(1);
-                    let (rn, rt, rw) = round(count)?;
-                    n += rn;
-                    t += rt;
-                    wall += rw;
-                    last = count;
-                    sent = sent.saturating_add(rn.saturating_mul(size as u64));
-                }
-                if n == 0 {
-                    (n, t) = (n0, t0);
-                }
-                Ok(Ok((n, if t > 0.0 { n as f64 / t } else { 0.0 }, size)))
-            },
-        );
-        (m.cleanup)(&name);
+                stream(&mut tx, out, size, budget, cap).map(|(n, rate)| Ok((n, rate, size)))
+            }),
+        };
         match r {
             Ok(Ok((n, rate, size))) => Outcome::Ok(Tput {
                 size,
@@ -459,6 +381,68 @@ impl Runner {
             Err(e) => Outcome::Failed(e),
         }
     }
+}
+
+/// Streams `size`-byte messages to a sink peer for about `budget` (at most `cap` bytes):
+/// (messages, messages per second), as the receiver counted and timed them.
+///
+/// A pilot round, then rounds of about a quarter of the budget each, until the budget is
+/// spent; the rate is the total of the timed rounds, as the receiver timed them. Rounds
+/// are sized by the wall-clock rate here (a small round fits in the kernel's buffers and
+/// would look far faster to the receiver) and grow at most 8x from one to the next.
+fn stream(
+    tx: &mut Tx,
+    out: &mut BufReader<ChildStdout>,
+    size: usize,
+    budget: Duration,
+    cap: u64,
+) -> Result<(u64, f64), String> {
+    // One round: `count` messages; the peer's (messages, seconds), and the round's wall
+    // time here (send start to the peer's report).
+    let mut round = |count: usize| -> Result<(u64, f64, f64), String> {
+        let wall = Instant::now();
+        measure::throughput_send(tx, size, count).map_err(|e| e.to_string())?;
+        let line = read_line(out)?;
+        let f: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        match f[..] {
+            [n, _bytes, t] => Ok((n as u64, t / 1e9, wall.elapsed().as_secs_f64())),
+            _ => Err(format!("unexpected peer output {line:?}")),
+        }
+    };
+    let pilot_n = if size >= 4096 { 32 } else { 256 };
+    let start = Instant::now();
+    let (n0, t0, w0) = round(pilot_n)?;
+    let (mut n, mut t, mut wall) = (0u64, 0f64, 0f64);
+    let mut last = pilot_n;
+    let mut sent = n0.saturating_mul(size as u64);
+    for _ in 0..8 {
+        if start.elapsed() >= budget || sent >= cap {
+            break;
+        }
+        let rate = if wall > 0.0 {
+            n as f64 / wall
+        } else {
+            n0 as f64 / w0.max(1e-9)
+        };
+        let left = (cap - sent) / size as u64;
+        let count = iters_for(budget / 4, 1e9 / rate.max(1.0), 1, 50_000_000, 1)
+            .min(last.saturating_mul(8))
+            .min(usize::try_from(left).unwrap_or(usize::MAX))
+            .max(1);
+        let (rn, rt, rw) = round(count)?;
+        n += rn;
+        t += rt;
+        wall += rw;
+        last = count;
+        sent = sent.saturating_add(rn.saturating_mul(size as u64));
+    }
+    if n == 0 {
+        (n, t) = (n0, t0);
+    }
+    Ok((n, if t > 0.0 { n as f64 / t } else { 0.0 }))
 }
 
 /// memcpy of `size`-byte messages into a 4-MiB area (the ring's size), messages/s.
