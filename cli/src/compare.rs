@@ -22,12 +22,12 @@ use ipcring::measure::{self, Stats, BATCH};
 use ipcring::ring::Side;
 use ipcring::Sender;
 
+use crate::args::{CompareArgs, Failure, EXIT_USAGE};
 use crate::methods::{self, Connect, Method, Rx, Tx, Wait};
 use crate::report::{
     render, FloorKind, FloorResult, Machine, MethodResult, Outcome, Plan, Report, Rtt, Tput, LARGE,
     SMALL,
 };
-use crate::{CompareArgs, Failure};
 
 fn machine() -> Machine {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -474,7 +474,7 @@ fn selected(args: &CompareArgs) -> Result<Vec<Method>, Failure> {
             let ids: Vec<_> = all.iter().map(|m| m.id).collect();
             return Err(Failure {
                 msg: format!("unknown method {id:?}; methods: {}", ids.join(", ")),
-                code: crate::EXIT_USAGE,
+                code: EXIT_USAGE,
             });
         }
     }

@@ -1,6 +1,6 @@
 //! What a `compare` run measured: the report that `compare` produces and that the text
 //! table ([`render`]), the JSON output ([`Report::write_json`]) and the plot
-//! (`crate::plot::draw`) read.
+//! (`plot.rs`) read.
 //!
 //! The JSON keys are the field names below (`python/bench/bench.py` and
 //! `.ci/steps/80-compare.sh` read them): renaming a field changes the format.
@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::args::CompareArgs;
 use crate::methods::{Qual, Wait};
-use crate::CompareArgs;
 
 /// Message size of the round trip and the small throughput.
 pub const SMALL: usize = 64;
