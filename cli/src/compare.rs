@@ -21,224 +21,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ipcring::measure::{self, Stats, BATCH};
 use ipcring::ring::Side;
 use ipcring::Sender;
-use serde::Serialize;
 
-use crate::methods::{self, Connect, Method, Qual, Rx, Tx, Wait};
-use crate::{CompareArgs, Failure};
-
-/// Message size of the round trip and the small throughput.
-pub const SMALL: usize = 64;
-/// Message size of the large throughput.
-pub const LARGE: usize = 64 * 1024;
-
-/// How long each kind of measurement aims to take.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub(crate) struct Plan {
-    pub(crate) mode: &'static str,
-    #[serde(serialize_with = "secs")]
-    rtt: Duration,
-    #[serde(serialize_with = "secs")]
-    tput: Duration,
-    #[serde(serialize_with = "secs")]
-    floor: Duration,
-}
-
-fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
-}
-
-impl Plan {
-    fn from_args(a: &CompareArgs) -> Plan {
-        let ms = Duration::from_millis;
-        if a.quick {
-            Plan {
-                mode: "quick",
-                rtt: ms(250),
-                tput: ms(200),
-                floor: ms(100),
-            }
-        } else if a.full {
-            Plan {
-                mode: "full",
-                rtt: ms(4000),
-                tput: ms(3000),
-                floor: ms(1000),
-            }
-        } else {
-            Plan {
-                mode: "default",
-                rtt: ms(1000),
-                tput: ms(700),
-                floor: ms(300),
-            }
-        }
-    }
-
-    /// How long a measurement may take before its peer is killed.
-    fn limit(&self) -> Duration {
-        Duration::from_secs(20) + self.rtt.max(self.tput) * 8
-    }
-}
-
-/// Which floor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FloorKind {
-    /// Two processes ping-pong one cache line, busy polling.
-    Spin,
-    /// Two processes ping-pong through shared futexes, sleeping each way.
-    Futex,
-}
-
-impl FloorKind {
-    fn of(w: Wait) -> FloorKind {
-        match w {
-            Wait::BusyPoll => FloorKind::Spin,
-            Wait::Blocking => FloorKind::Futex,
-        }
-    }
-    fn label(self) -> &'static str {
-        match self {
-            FloorKind::Spin => "floor: cache-line ping-pong",
-            FloorKind::Futex => "floor: futex ping-pong",
-        }
-    }
-}
-
-/// A floor measurement.
-#[derive(Debug, Clone, Serialize)]
-pub struct FloorResult {
-    /// Which floor.
-    pub kind: FloorKind,
-    /// Median round trip, ns.
-    pub p50_ns: f64,
-    /// 99th percentile, ns.
-    pub p99_ns: f64,
-    /// Round trips measured.
-    pub count: usize,
-    /// Which method it was measured before or after.
-    pub around: String,
-}
-
-/// A round-trip result.
-#[derive(Debug, Clone, Serialize)]
-pub struct Rtt {
-    /// Message size (64, or the method's largest message if smaller).
-    pub size: usize,
-    /// Median, ns.
-    pub p50_ns: f64,
-    /// 99th percentile, ns.
-    pub p99_ns: f64,
-    /// Mean, ns.
-    pub mean_ns: f64,
-    /// Round trips measured.
-    pub count: usize,
-    /// Round trips per timed batch (percentiles are over batch means).
-    pub batch: usize,
-    /// The floor compared with.
-    pub floor: FloorKind,
-    /// The floor's p50 (smaller of before and after), ns.
-    pub floor_p50_ns: Option<f64>,
-    /// The floor's p99 (smaller of before and after), ns.
-    pub floor_p99_ns: Option<f64>,
-    /// p50 / floor p50.
-    pub p50_ratio: Option<f64>,
-    /// p99 / floor p99.
-    pub p99_ratio: Option<f64>,
-}
-
-/// A throughput result.
-#[derive(Debug, Clone, Serialize)]
-pub struct Tput {
-    /// Message size.
-    pub size: usize,
-    /// Messages the receiver counted.
-    pub messages: u64,
-    /// Messages per second at the receiver.
-    pub msgs_per_s: f64,
-    /// Payload bytes per second.
-    pub bytes_per_s: f64,
-    /// memcpy of the same size, messages per second.
-    pub memcpy_msgs_per_s: f64,
-    /// msgs_per_s / memcpy_msgs_per_s.
-    pub ratio: f64,
-}
-
-/// Outcome of one measurement of a method.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "status", content = "value")]
-pub enum Outcome<T> {
-    /// Measured.
-    Ok(T),
-    /// Not measured, for this reason (message too large, ...).
-    Skipped(String),
-    /// Tried and failed.
-    Failed(String),
-}
-
-impl<T> Outcome<T> {
-    fn ok(&self) -> Option<&T> {
-        match self {
-            Outcome::Ok(t) => Some(t),
-            _ => None,
-        }
-    }
-}
-
-/// One method's row.
-#[derive(Debug, Clone, Serialize)]
-pub struct MethodResult {
-    /// Id.
-    pub id: &'static str,
-    /// Label.
-    pub label: &'static str,
-    /// The article's columns.
-    pub qual: Qual,
-    /// Busy-poll or blocking.
-    pub wait: Wait,
-    /// Why it did not run here, if it did not.
-    pub unavailable: Option<String>,
-    /// Round trip at 64 B.
-    pub rtt: Option<Outcome<Rtt>>,
-    /// Throughput at 64 B.
-    pub tput_small: Option<Outcome<Tput>>,
-    /// Throughput at 64 KiB.
-    pub tput_large: Option<Outcome<Tput>>,
-}
-
-/// The machine the run came from.
-#[derive(Debug, Clone, Serialize)]
-pub struct Machine {
-    /// CPU model.
-    pub cpu: String,
-    /// Logical CPUs available.
-    pub cpus: usize,
-    /// OS and kernel.
-    pub os: String,
-    /// Architecture.
-    pub arch: &'static str,
-    /// The 1-minute load average when the run started (Linux), if known.
-    pub load: Option<f64>,
-}
-
-/// Everything a run measured.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    /// ipcring version.
-    pub version: &'static str,
-    /// The machine.
-    pub machine: Machine,
-    /// Mode and per-measurement budgets.
-    pub(crate) plan: Plan,
-    /// memcpy floor: (size, messages per second).
-    pub memcpy: Vec<(usize, f64)>,
-    /// Every floor measurement, in order.
-    pub floors: Vec<FloorResult>,
-    /// Every method, in table order.
-    pub methods: Vec<MethodResult>,
-    /// Wall time of the run, s.
-    pub seconds: f64,
-}
+use crate::args::{CompareArgs, Failure, EXIT_USAGE};
+use crate::methods::{self, Connect, Method, Rx, Tx, Wait};
+use crate::report::{
+    render, FloorKind, FloorResult, Machine, MethodResult, Outcome, Plan, Report, Rtt, Tput, LARGE,
+    SMALL,
+};
 
 fn machine() -> Machine {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -495,53 +284,55 @@ impl Runner {
         Some(self.floors.len() - 1)
     }
 
-    /// Round trips at 64 B (or at the method's largest message, if smaller).
-    fn rtt(&mut self, m: &Method) -> Outcome<(Stats, usize)> {
+    /// Runs `work` against `m`'s peer process in `role`, over this side's pair once the
+    /// peer is ready; cleans up after both processes are done. Every measurement of a
+    /// method goes through here.
+    fn with_method<T: Send + 'static>(
+        &mut self,
+        m: &Method,
+        role: &'static str,
+        work: impl FnOnce(Tx, Rx, &mut BufReader<ChildStdout>) -> Result<T, String> + Send + 'static,
+    ) -> Result<T, String> {
         self.last_floor = None;
-        let budget = self.plan.rtt;
-        // Blocking methods: one round trip per timed sample, like the futex floor.
-        let pause = match m.wait {
-            Wait::BusyPoll => None,
-            Wait::Blocking => Some(()),
-        };
         let connect = m.connect;
         let name = unique(m.id);
-        if let Some(codec) = m.rpc {
-            let r = with_peer(
-                "rpc-server",
-                name.clone(),
-                m.id,
-                self.plan.limit(),
-                !m.peer_sees_close,
-                move |name, mut out| {
-                    let (tx, rx) = connect_when_ready(connect, &name, &mut out)?;
-                    crate::rpcbench::round_trip(codec, tx, rx, SMALL, budget)
-                },
-            );
-            (m.cleanup)(&name);
-            return match r {
-                Ok(s) => Outcome::Ok((s, SMALL)),
-                Err(e) => Outcome::Failed(e),
-            };
-        }
         let r = with_peer(
-            "echo",
+            role,
             name.clone(),
             m.id,
             self.plan.limit(),
             !m.peer_sees_close,
             move |name, mut out| {
-                let (mut tx, mut rx) = connect_when_ready(connect, &name, &mut out)?;
-                let size = tx.max_message().min(SMALL);
-                if size == 0 {
-                    return Ok(None);
-                }
-                let s = measure::round_trip_for(&mut tx, &mut rx, size, budget, pause.is_some())
-                    .map_err(|e| e.to_string())?;
-                Ok(Some((s, size)))
+                let (tx, rx) = connect_when_ready(connect, &name, &mut out)?;
+                work(tx, rx, &mut out)
             },
         );
         (m.cleanup)(&name);
+        r
+    }
+
+    /// Round trips at 64 B (or at the method's largest message, if smaller): calls for an
+    /// RPC method, echoed messages for the others.
+    fn rtt(&mut self, m: &Method) -> Outcome<(Stats, usize)> {
+        let budget = self.plan.rtt;
+        let r = match m.rpc {
+            Some(codec) => self.with_method(m, "rpc-server", move |tx, rx, _| {
+                crate::rpcbench::round_trip(codec, tx, rx, SMALL, budget).map(|s| Some((s, SMALL)))
+            }),
+            None => {
+                // Blocking methods: one round trip per timed sample, like the futex floor.
+                let one_per_sample = m.wait == Wait::Blocking;
+                self.with_method(m, "echo", move |mut tx, mut rx, _| {
+                    let size = tx.max_message().min(SMALL);
+                    if size == 0 {
+                        return Ok(None);
+                    }
+                    measure::round_trip_for(&mut tx, &mut rx, size, budget, one_per_sample)
+                        .map(|s| Some((s, size)))
+                        .map_err(|e| e.to_string())
+                })
+            }
+        };
         match r {
             Ok(Some(s)) => Outcome::Ok(s),
             Ok(None) => Outcome::Skipped("carries no bytes".into()),
@@ -550,50 +341,21 @@ impl Runner {
     }
 
     /// One-way throughput at `size` (the small size shrinks to the method's largest
-    /// message if that is smaller; the large one is then skipped).
+    /// message if that is smaller; the large one is then skipped): calls for an RPC
+    /// method, a stream to a sink for the others.
     fn tput(&mut self, m: &Method, size: usize, memcpy: f64) -> Outcome<Tput> {
         if let Some(why) = m.no_stream {
             return Outcome::Skipped(why.into());
         }
-        self.last_floor = None;
         let budget = self.plan.tput;
-        let connect = m.connect;
         let cap = m.max_stream_bytes;
-        let name = unique(m.id);
-        if let Some(codec) = m.rpc {
-            let r = with_peer(
-                "rpc-server",
-                name.clone(),
-                m.id,
-                self.plan.limit(),
-                !m.peer_sees_close,
-                move |name, mut out| {
-                    let (tx, rx) = connect_when_ready(connect, &name, &mut out)?;
-                    let most = cap / size as u64;
-                    crate::rpcbench::throughput(codec, tx, rx, size, budget, most)
-                },
-            );
-            (m.cleanup)(&name);
-            return match r {
-                Ok((n, rate)) => Outcome::Ok(Tput {
-                    size,
-                    messages: n,
-                    msgs_per_s: rate,
-                    bytes_per_s: rate * size as f64,
-                    memcpy_msgs_per_s: memcpy,
-                    ratio: if memcpy > 0.0 { rate / memcpy } else { 0.0 },
-                }),
-                Err(e) => Outcome::Failed(e),
-            };
-        }
-        let r = with_peer(
-            "sink",
-            name.clone(),
-            m.id,
-            self.plan.limit(),
-            !m.peer_sees_close,
-            move |name, mut out| {
-                let (mut tx, _rx) = connect_when_ready(connect, &name, &mut out)?;
+        let r = match m.rpc {
+            Some(codec) => self.with_method(m, "rpc-server", move |tx, rx, _| {
+                let most = cap / size as u64;
+                crate::rpcbench::throughput(codec, tx, rx, size, budget, most)
+                    .map(|(n, rate)| Ok((n, rate, size)))
+            }),
+            None => self.with_method(m, "sink", move |mut tx, _rx, out| {
                 let max = tx.max_message();
                 let size = match size {
                     SMALL => max.min(SMALL),
@@ -603,60 +365,9 @@ impl Runner {
                 if size == 0 {
                     return Ok(Err(0));
                 }
-                // One round: `count` messages; the peer's (messages, seconds), and the
-                // round's wall time here (send start to the peer's report).
-                let mut round = |count: usize| -> Result<(u64, f64, f64), String> {
-                    let wall = Instant::now();
-                    measure::throughput_send(&mut tx, size, count).map_err(|e| e.to_string())?;
-                    let line = read_line(&mut out)?;
-                    let f: Vec<f64> = line
-                        .split_whitespace()
-                        .filter_map(|x| x.parse().ok())
-                        .collect();
-                    match f[..] {
-                        [n, _bytes, t] => Ok((n as u64, t / 1e9, wall.elapsed().as_secs_f64())),
-                        _ => Err(format!("unexpected peer output {line:?}")),
-                    }
-                };
-                // A pilot round, then rounds of about a quarter of the budget each, until
-                // the budget is spent; the rate is the total of the timed rounds, as the
-                // receiver timed them. Rounds are sized by the wall-clock rate here (a small
-                // round fits in the kernel's buffers and would look far faster to the
-                // receiver) and grow at most 8x from one to the next.
-                let pilot_n = if size >= 4096 { 32 } else { 256 };
-                let start = Instant::now();
-                let (n0, t0, w0) = round(pilot_n)?;
-                let (mut n, mut t, mut wall) = (0u64, 0f64, 0f64);
-                let mut last = pilot_n;
-                let mut sent = n0.saturating_mul(size as u64);
-                for _ in 0..8 {
-                    if start.elapsed() >= budget || sent >= cap {
-                        break;
-                    }
-                    let rate = if wall > 0.0 {
-                        n as f64 / wall
-                    } else {
-                        n0 as f64 / w0.max(1e-9)
-                    };
-                    let left = (cap - sent) / size as u64;
-                    let count = iters_for(budget / 4, 1e9 / rate.max(1.0), 1, 50_000_000, 1)
-                        .min(last.saturating_mul(8))
-                        .min(usize::try_from(left).unwrap_or(usize::MAX))
-                        .max(1);
-                    let (rn, rt, rw) = round(count)?;
-                    n += rn;
-                    t += rt;
-                    wall += rw;
-                    last = count;
-                    sent = sent.saturating_add(rn.saturating_mul(size as u64));
-                }
-                if n == 0 {
-                    (n, t) = (n0, t0);
-                }
-                Ok(Ok((n, if t > 0.0 { n as f64 / t } else { 0.0 }, size)))
-            },
-        );
-        (m.cleanup)(&name);
+                stream(&mut tx, out, size, budget, cap).map(|(n, rate)| Ok((n, rate, size)))
+            }),
+        };
         match r {
             Ok(Ok((n, rate, size))) => Outcome::Ok(Tput {
                 size,
@@ -670,6 +381,68 @@ impl Runner {
             Err(e) => Outcome::Failed(e),
         }
     }
+}
+
+/// Streams `size`-byte messages to a sink peer for about `budget` (at most `cap` bytes):
+/// (messages, messages per second), as the receiver counted and timed them.
+///
+/// A pilot round, then rounds of about a quarter of the budget each, until the budget is
+/// spent; the rate is the total of the timed rounds, as the receiver timed them. Rounds
+/// are sized by the wall-clock rate here (a small round fits in the kernel's buffers and
+/// would look far faster to the receiver) and grow at most 8x from one to the next.
+fn stream(
+    tx: &mut Tx,
+    out: &mut BufReader<ChildStdout>,
+    size: usize,
+    budget: Duration,
+    cap: u64,
+) -> Result<(u64, f64), String> {
+    // One round: `count` messages; the peer's (messages, seconds), and the round's wall
+    // time here (send start to the peer's report).
+    let mut round = |count: usize| -> Result<(u64, f64, f64), String> {
+        let wall = Instant::now();
+        measure::throughput_send(tx, size, count).map_err(|e| e.to_string())?;
+        let line = read_line(out)?;
+        let f: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        match f[..] {
+            [n, _bytes, t] => Ok((n as u64, t / 1e9, wall.elapsed().as_secs_f64())),
+            _ => Err(format!("unexpected peer output {line:?}")),
+        }
+    };
+    let pilot_n = if size >= 4096 { 32 } else { 256 };
+    let start = Instant::now();
+    let (n0, t0, w0) = round(pilot_n)?;
+    let (mut n, mut t, mut wall) = (0u64, 0f64, 0f64);
+    let mut last = pilot_n;
+    let mut sent = n0.saturating_mul(size as u64);
+    for _ in 0..8 {
+        if start.elapsed() >= budget || sent >= cap {
+            break;
+        }
+        let rate = if wall > 0.0 {
+            n as f64 / wall
+        } else {
+            n0 as f64 / w0.max(1e-9)
+        };
+        let left = (cap - sent) / size as u64;
+        let count = iters_for(budget / 4, 1e9 / rate.max(1.0), 1, 50_000_000, 1)
+            .min(last.saturating_mul(8))
+            .min(usize::try_from(left).unwrap_or(usize::MAX))
+            .max(1);
+        let (rn, rt, rw) = round(count)?;
+        n += rn;
+        t += rt;
+        wall += rw;
+        last = count;
+        sent = sent.saturating_add(rn.saturating_mul(size as u64));
+    }
+    if n == 0 {
+        (n, t) = (n0, t0);
+    }
+    Ok((n, if t > 0.0 { n as f64 / t } else { 0.0 }))
 }
 
 /// memcpy of `size`-byte messages into a 4-MiB area (the ring's size), messages/s.
@@ -701,7 +474,7 @@ fn selected(args: &CompareArgs) -> Result<Vec<Method>, Failure> {
             let ids: Vec<_> = all.iter().map(|m| m.id).collect();
             return Err(Failure {
                 msg: format!("unknown method {id:?}; methods: {}", ids.join(", ")),
-                code: crate::EXIT_USAGE,
+                code: EXIT_USAGE,
             });
         }
     }
@@ -826,10 +599,7 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
     print!("{}", render(&report));
     let _ = std::io::Write::flush(&mut std::io::stdout());
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report)
-            .map_err(|e| Failure::new(format!("JSON: {e}")))?;
-        std::fs::write(path, text + "\n")
-            .map_err(|e| Failure::new(format!("writing {}: {e}", path.display())))?;
+        report.write_json(path).map_err(Failure::new)?;
         eprintln!("ipcring: results written to {}", path.display());
     }
     if let Some(path) = &args.plot {
@@ -838,209 +608,4 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
         eprintln!("ipcring: plot written to {}", path.display());
     }
     Ok(())
-}
-
-/// A duration in ns, human-readable.
-pub fn fmt_ns(v: f64) -> String {
-    if v < 1e3 {
-        format!("{v:.0} ns")
-    } else if v < 1e6 {
-        format!("{:.1} µs", v / 1e3)
-    } else if v < 1e9 {
-        format!("{:.2} ms", v / 1e6)
-    } else {
-        format!("{:.2} s", v / 1e9)
-    }
-}
-
-/// A rate, human-readable with an SI prefix.
-pub fn fmt_rate(v: f64, unit: &str) -> String {
-    if v >= 1e9 {
-        format!("{:.2} G{unit}", v / 1e9)
-    } else if v >= 1e6 {
-        format!("{:.2} M{unit}", v / 1e6)
-    } else if v >= 1e3 {
-        format!("{:.1} k{unit}", v / 1e3)
-    } else {
-        format!("{v:.0} {unit}")
-    }
-}
-
-fn fmt_ratio(v: Option<f64>) -> String {
-    match v {
-        Some(r) if r >= 100.0 => format!("{r:.0}x"),
-        Some(r) if r >= 10.0 => format!("{r:.1}x"),
-        Some(r) if r >= 0.01 => format!("{r:.2}x"),
-        Some(r) => format!("{r:.1e}x"),
-        None => "-".into(),
-    }
-}
-
-fn fmt_outcome<T>(o: &Option<Outcome<T>>) -> Option<String> {
-    match o {
-        Some(Outcome::Skipped(r)) => Some(format!("skipped: {r}")),
-        Some(Outcome::Failed(r)) => Some(format!("failed: {r}")),
-        _ => None,
-    }
-}
-
-/// The text table.
-pub fn render(rep: &Report) -> String {
-    use std::fmt::Write;
-    let mut s = String::new();
-    let m = &rep.machine;
-    let _ = writeln!(
-        s,
-        "ipcring {} compare ({} run, {:.0} s) on {} ({} CPUs, {} {})\n",
-        rep.version, rep.plan.mode, rep.seconds, m.cpu, m.cpus, m.os, m.arch
-    );
-    if let Some(load) = m.load.filter(|&l| l > m.cpus as f64 / 2.0) {
-        let _ = writeln!(
-            s,
-            "note: load average {load:.1} on {} CPUs when the run started: busy-poll figures need \
-two idle cores and will be noisy; re-run on a quieter machine.\n",
-            m.cpus
-        );
-    }
-    let _ = writeln!(
-        s,
-        "{:<26} {:<5} {:<5} {:<7} {:<4} | {:>9} {:>9} {:>7} {:>7} | {:>11} {:>8} | {:>11} {:>8}",
-        "method",
-        "cross",
-        "file",
-        "service",
-        "easy",
-        "rtt p50",
-        "rtt p99",
-        "p50/fl",
-        "p99/fl",
-        "64 B msg/s",
-        "/memcpy",
-        "64 KiB B/s",
-        "/memcpy"
-    );
-    let _ = writeln!(s, "{}", "-".repeat(131));
-    // Floors first: the smallest of each kind.
-    for kind in [FloorKind::Spin, FloorKind::Futex] {
-        let best = rep
-            .floors
-            .iter()
-            .filter(|f| f.kind == kind)
-            .min_by(|a, b| a.p50_ns.total_cmp(&b.p50_ns));
-        if let Some(f) = best {
-            let _ = writeln!(
-                s,
-                "{:<26} {:<5} {:<5} {:<7} {:<4} | {:>9} {:>9} {:>7} {:>7} |",
-                kind.label(),
-                "",
-                "",
-                "",
-                "",
-                fmt_ns(f.p50_ns),
-                fmt_ns(f.p99_ns),
-                "1.00x",
-                "1.00x"
-            );
-        }
-    }
-    let mc = |size: usize| rep.memcpy.iter().find(|(s, _)| *s == size).map(|x| x.1);
-    let _ = writeln!(
-        s,
-        "{:<26} {:<5} {:<5} {:<7} {:<4} | {:>9} {:>9} {:>7} {:>7} | {:>11} {:>8} | {:>11} {:>8}",
-        "floor: memcpy (1 process)",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        mc(SMALL).map_or("-".into(), |v| fmt_rate(v, "")),
-        "1.00x",
-        mc(LARGE).map_or("-".into(), |v| fmt_rate(v * LARGE as f64, "B")),
-        "1.00x"
-    );
-    let _ = writeln!(s, "{}", "-".repeat(131));
-    let mut notes = Vec::new();
-    for r in &rep.methods {
-        let q = &r.qual;
-        let head = format!(
-            "{:<26} {:<5} {:<5} {:<7} {:<4} |",
-            r.label, q.cross_platform, q.needs_file, q.needs_service, q.easy
-        );
-        if let Some(why) = &r.unavailable {
-            let _ = writeln!(s, "{head} not run here: {why}");
-            continue;
-        }
-        let rtt = match r.rtt.as_ref().and_then(|o| o.ok()) {
-            Some(x) => format!(
-                "{:>9} {:>9} {:>7} {:>7}",
-                fmt_ns(x.p50_ns),
-                fmt_ns(x.p99_ns),
-                fmt_ratio(x.p50_ratio),
-                fmt_ratio(x.p99_ratio)
-            ),
-            None => format!("{:>9} {:>9} {:>7} {:>7}", "-", "-", "-", "-"),
-        };
-        let tp = |o: &Option<Outcome<Tput>>, bytes: bool| match o.as_ref().and_then(|o| o.ok()) {
-            Some(t) => format!(
-                "{:>11} {:>8}",
-                if bytes {
-                    fmt_rate(t.bytes_per_s, "B")
-                } else {
-                    fmt_rate(t.msgs_per_s, "")
-                },
-                fmt_ratio(Some(t.ratio))
-            ),
-            None => format!("{:>11} {:>8}", "-", "-"),
-        };
-        let _ = writeln!(
-            s,
-            "{head} {rtt} | {} | {}",
-            tp(&r.tput_small, false),
-            tp(&r.tput_large, true)
-        );
-        if let Some(x) = r.rtt.as_ref().and_then(|o| o.ok()) {
-            if x.size != SMALL {
-                notes.push(format!(
-                    "  {} round trip: measured at {} B, its largest message",
-                    r.label, x.size
-                ));
-            }
-        }
-        if let Some(t) = r.tput_small.as_ref().and_then(|o| o.ok()) {
-            if t.size != SMALL {
-                notes.push(format!(
-                    "  {} throughput: measured at {} B, its largest message",
-                    r.label, t.size
-                ));
-            }
-        }
-        for (what, o) in [
-            ("round trip", fmt_outcome(&r.rtt)),
-            ("throughput 64 B", fmt_outcome(&r.tput_small)),
-            ("throughput 64 KiB", fmt_outcome(&r.tput_large)),
-        ] {
-            if let Some(o) = o {
-                notes.push(format!("  {} {what}: {o}", r.label));
-            }
-        }
-    }
-    let _ = writeln!(
-        s,
-        "\ncross/file/service/easy: the article's columns (cross platform, needs a file or file \
-descriptor, needs an external service, easy to write).\nrtt: round trip of a 64-byte message \
-between two processes; p50/fl, p99/fl: ratio to the floor of its kind (busy-poll methods: the \
-cache-line ping-pong; blocking ones: the futex ping-pong), the smaller of the floors measured \
-right before and after it.\nmsg/s, B/s: throughput one way, at the receiver; /memcpy: ratio to \
-copying the same messages within one process."
-    );
-    if !notes.is_empty() {
-        let _ = writeln!(s, "\nNotes:");
-        for n in notes {
-            let _ = writeln!(s, "{n}");
-        }
-    }
-    s
 }

@@ -12,6 +12,8 @@ use std::time::Duration;
 use ipcring::ring::{duplex, RingOptions, Side, WaitStrategy};
 use ipcring::{Receiver, Sender};
 
+use crate::rpcbench::{self, RpcCodec};
+
 /// This side's sending half.
 pub type Tx = Box<dyn Sender>;
 /// This side's receiving half.
@@ -28,6 +30,21 @@ pub enum Wait {
     BusyPoll,
     /// Sleeps in the kernel until woken: compared with the futex ping-pong.
     Blocking,
+}
+
+impl Wait {
+    /// The wait strategy of a method row that waits this way: spin, or sleep on the futex
+    /// at once (the default strategy spins 20 µs first, so when the peer answers at once
+    /// its round trip would be the busy-poll one; sleeping at once is the futex floor's
+    /// work).
+    const fn strategy(self) -> WaitStrategy {
+        match self {
+            Wait::BusyPoll => WaitStrategy::Spin,
+            Wait::Blocking => WaitStrategy::SpinBlock {
+                spin: Duration::ZERO,
+            },
+        }
+    }
 }
 
 /// The article's four qualitative columns ("Yes"/"No", with a short qualifier where the
@@ -190,15 +207,6 @@ const fn method(
     }
 }
 
-/// Which codec an RPC method uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RpcCodec {
-    /// The compact binary codec.
-    Binary,
-    /// JSON-RPC 2.0.
-    Json,
-}
-
 fn runs() -> Result<(), String> {
     Ok(())
 }
@@ -218,20 +226,12 @@ fn ring_opts(wait: WaitStrategy) -> RingOptions {
 }
 
 fn ring_spin(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
-    boxed(duplex(name, side, &ring_opts(WaitStrategy::Spin)))
+    boxed(duplex(name, side, &ring_opts(Wait::BusyPoll.strategy())))
 }
 
-/// The blocking ring with no spin phase: every wait sleeps on the futex, the same work as
-/// the futex floor (the default strategy spins 20 µs first, so when the peer answers at
-/// once its round trip is the busy-poll one).
+/// The blocking ring with no spin phase: every wait sleeps on the futex.
 fn ring_block(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
-    boxed(duplex(
-        name,
-        side,
-        &ring_opts(WaitStrategy::SpinBlock {
-            spin: Duration::ZERO,
-        }),
-    ))
+    boxed(duplex(name, side, &ring_opts(Wait::Blocking.strategy())))
 }
 
 /// Every method, in table order. Methods whose module has not landed in this build are
@@ -252,20 +252,20 @@ pub fn all() -> Vec<Method> {
             Wait::Blocking,
             ring_block,
         ),
-        service_method(
+        served(method(
             "service",
             "ipcring service, busy-poll",
             article::SHARED_MEMORY,
             Wait::BusyPoll,
             service_spin,
-        ),
-        service_method(
+        )),
+        served(method(
             "service-block",
             "ipcring service, futex",
             article::SHARED_MEMORY,
             Wait::Blocking,
             service_block,
-        ),
+        )),
         Method {
             no_stream: Some("a seqlock cell keeps only the latest value: no stream"),
             ..method(
@@ -373,13 +373,13 @@ pub fn all() -> Vec<Method> {
         },
         Method {
             rpc: Some(RpcCodec::Binary),
-            ..service_method(
+            ..served(method(
                 "rpc-service",
                 "RPC, service (binary)",
                 article::RPC_RING,
                 Wait::Blocking,
                 service_block,
-            )
+            ))
         },
         Method {
             rpc: Some(RpcCodec::Json),
@@ -395,22 +395,16 @@ pub fn all() -> Vec<Method> {
     ]
 }
 
-/// A shared-memory service row: the measuring side is a client, the peer a listener that
-/// answers in place. Requests and answers, no one-way stream.
-const fn service_method(
-    id: &'static str,
-    label: &'static str,
-    qual: Qual,
-    wait: Wait,
-    connect: Connect,
-) -> Method {
+/// `m` as a shared-memory service row: the measuring side is a client, the peer a
+/// listener that answers in place. Requests and answers, no one-way stream.
+const fn served(m: Method) -> Method {
     Method {
         no_stream: Some(
             "request/response: every request waits for its answer (pipelined rates: cargo bench --bench service)",
         ),
         serve: Some(service_serve),
         cleanup: service_cleanup,
-        ..method(id, label, qual, wait, connect)
+        ..m
     }
 }
 
@@ -435,17 +429,13 @@ fn service_client(name: &str, side: Side, wait: WaitStrategy) -> ipcring::Result
 }
 
 fn service_spin(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
-    service_client(name, side, WaitStrategy::Spin)
+    service_client(name, side, Wait::BusyPoll.strategy())
 }
 
 /// Every wait sleeps on the futex at once, as `ring-block` does.
 fn service_block(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
-    service_client(name, side, SLEEP_AT_ONCE)
+    service_client(name, side, Wait::Blocking.strategy())
 }
-
-const SLEEP_AT_ONCE: WaitStrategy = WaitStrategy::SpinBlock {
-    spin: Duration::ZERO,
-};
 
 /// The service's peer: a listener with the wait of its method's row, answering one client
 /// until it has left: an echo copies each request out and writes it back over itself (the
@@ -457,43 +447,17 @@ fn service_serve(
 ) -> Result<(), String> {
     use ipcring::service::Listener;
     let text = |e: ipcring::Error| e.to_string();
-    let wait = match m.wait {
-        Wait::BusyPoll => WaitStrategy::Spin,
-        Wait::Blocking => SLEEP_AT_ONCE,
-    };
-    let mut l = Listener::bind(name, &service_opts(wait)).map_err(text)?;
+    let mut l = Listener::bind(name, &service_opts(m.wait.strategy())).map_err(text)?;
     ready().map_err(text)?;
     if let Some(codec) = m.rpc {
-        return crate::rpcbench::serve_service(codec, &mut l);
+        return rpcbench::serve_service(codec, &mut l);
     }
     let mut buf = Vec::new();
-    served_until_alone(&mut l, |req| {
+    rpcbench::served_until_alone(&mut l, |req| {
         buf.clear();
         buf.extend_from_slice(&req);
         req.respond_with(&buf)
     })
-}
-
-/// Answers requests with `answer` until the listener, having served, has no client left.
-pub(crate) fn served_until_alone(
-    l: &mut ipcring::service::Listener,
-    mut answer: impl FnMut(ipcring::service::Request<'_>) -> ipcring::Result<()>,
-) -> Result<(), String> {
-    let mut served = false;
-    loop {
-        match l.recv_timeout(Duration::from_millis(50)) {
-            Ok(req) => {
-                served = true;
-                answer(req).map_err(|e| e.to_string())?;
-                continue;
-            }
-            Err(ipcring::Error::Timeout) => {}
-            Err(e) => return Err(e.to_string()),
-        }
-        if served && l.clients() == 0 {
-            return Ok(());
-        }
-    }
 }
 
 /// The listener's name goes with its server; a killed peer leaves it: remove it.

@@ -8,7 +8,8 @@ use clap::{Args, ValueEnum};
 use ipcring::measure;
 use ipcring::ring::Side;
 
-use crate::{methods, Failure};
+use crate::args::Failure;
+use crate::methods;
 
 /// What the peer does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

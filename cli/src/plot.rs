@@ -5,7 +5,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::compare::{fmt_ns, fmt_rate, FloorKind, Outcome, Report, Tput};
+use crate::report::{fmt_ns, fmt_rate, FloorKind, Outcome, Report, Tput, LARGE, SMALL};
 
 const ROW: i32 = 26;
 const TOP: i32 = 70;
@@ -75,8 +75,8 @@ pub fn draw(rep: &Report, path: &Path) -> Result<(), Box<dyn std::error::Error>>
     rows.push(Row {
         label: "floor: memcpy".into(),
         rtt: None,
-        small: mc(crate::compare::SMALL),
-        large: mc(crate::compare::LARGE),
+        small: mc(SMALL),
+        large: mc(LARGE),
     });
     for m in &rep.methods {
         if m.unavailable.is_some() {

@@ -11,63 +11,105 @@ use std::time::{Duration, Instant};
 
 use ipcring::measure::Stats;
 use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, Server};
-
-use crate::methods::{RpcCodec, Rx, Tx};
+use ipcring::service::{Listener, Request};
+use ipcring::{Receiver, Sender};
 
 /// Calls in flight in a throughput run.
 pub const WINDOW: usize = 32;
 
 const T: Duration = Duration::from_secs(30);
 
+/// Which codec an RPC method uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RpcCodec {
+    /// The compact binary codec.
+    Binary,
+    /// JSON-RPC 2.0.
+    Json,
+}
+
+/// Runs `$body` with `$c` bound to the codec value `$codec` names (each arm is its own
+/// monomorphisation: the codecs are types, `RpcCodec` a run-time choice).
+macro_rules! with_codec {
+    ($codec:expr, |$c:ident| $body:expr) => {
+        match $codec {
+            RpcCodec::Binary => {
+                let $c = BinaryCodec;
+                $body
+            }
+            RpcCodec::Json => {
+                let $c = JsonCodec;
+                $body
+            }
+        }
+    };
+}
+
 fn text(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// The peer's server: `echo` returns its argument, `sink` its length.
+fn echo_sink<C: Codec>(c: C) -> Server<C> {
+    let mut s = Server::new(c);
+    s.register("echo", |(b,): (Vec<u8>,)| Ok(b))
+        .register("sink", |(b,): (Vec<u8>,)| Ok(b.len() as u64));
+    s
+}
+
 /// Serves `echo` and `sink` until the caller is gone.
-pub fn serve(codec: RpcCodec, tx: Tx, rx: Rx) -> Result<(), String> {
-    fn go<C: Codec>(c: C, tx: Tx, rx: Rx) -> Result<(), String> {
-        let mut s = Server::new(c);
-        s.register("echo", |(b,): (Vec<u8>,)| Ok(b))
-            .register("sink", |(b,): (Vec<u8>,)| Ok(b.len() as u64));
-        s.serve(tx, rx).map_err(text)
-    }
-    match codec {
-        RpcCodec::Binary => go(BinaryCodec, tx, rx),
-        RpcCodec::Json => go(JsonCodec, tx, rx),
-    }
+pub fn serve(codec: RpcCodec, tx: impl Sender, rx: impl Receiver) -> Result<(), String> {
+    with_codec!(codec, |c| echo_sink(c).serve(tx, rx).map_err(text))
 }
 
 /// Serves `echo` and `sink` to the clients of a service listener, each reply written over
 /// its request, until its client has gone.
-pub fn serve_service(codec: RpcCodec, l: &mut ipcring::service::Listener) -> Result<(), String> {
-    fn go<C: Codec>(c: C, l: &mut ipcring::service::Listener) -> Result<(), String> {
-        let mut s = Server::new(c);
-        s.register("echo", |(b,): (Vec<u8>,)| Ok(b))
-            .register("sink", |(b,): (Vec<u8>,)| Ok(b.len() as u64));
+pub fn serve_service(codec: RpcCodec, l: &mut Listener) -> Result<(), String> {
+    with_codec!(codec, |c| {
+        let s = echo_sink(c);
         let mut out = Vec::new();
-        crate::methods::served_until_alone(l, |req| {
+        served_until_alone(l, |req| {
             if s.handle_frame(&req, &mut out) {
                 req.respond_with(&out)
             } else {
                 req.respond(0)
             }
         })
-    }
-    match codec {
-        RpcCodec::Binary => go(BinaryCodec, l),
-        RpcCodec::Json => go(JsonCodec, l),
+    })
+}
+
+/// Answers requests with `answer` until the listener, having served, has no client left
+/// (the loop of every service peer: RPC here, the echo in `methods`).
+pub(crate) fn served_until_alone(
+    l: &mut Listener,
+    mut answer: impl FnMut(Request<'_>) -> ipcring::Result<()>,
+) -> Result<(), String> {
+    let mut served = false;
+    loop {
+        match l.recv_timeout(Duration::from_millis(50)) {
+            Ok(req) => {
+                served = true;
+                answer(req).map_err(|e| e.to_string())?;
+                continue;
+            }
+            Err(ipcring::Error::Timeout) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        if served && l.clients() == 0 {
+            return Ok(());
+        }
     }
 }
 
 /// Round trips of `echo(size bytes)`, sized to `budget` by a pilot.
 pub fn round_trip(
     codec: RpcCodec,
-    tx: Tx,
-    rx: Rx,
+    tx: impl Sender,
+    rx: impl Receiver,
     size: usize,
     budget: Duration,
 ) -> Result<Stats, String> {
-    fn go<C: Codec>(c: C, tx: Tx, rx: Rx, size: usize, budget: Duration) -> Result<Stats, String> {
+    with_codec!(codec, |c| {
         let mut client = Client::new(tx, rx, c);
         let payload = vec![0xA5u8; size];
         let mut call = || -> Result<Duration, String> {
@@ -90,31 +132,20 @@ pub fn round_trip(
             times.push(call()?);
         }
         Ok(Stats::from_batches(times, 1))
-    }
-    match codec {
-        RpcCodec::Binary => go(BinaryCodec, tx, rx, size, budget),
-        RpcCodec::Json => go(JsonCodec, tx, rx, size, budget),
-    }
+    })
 }
 
 /// `sink(size bytes)` calls with [`WINDOW`] in flight for about `budget` (at most
 /// `max_calls`): (calls completed, calls per second).
 pub fn throughput(
     codec: RpcCodec,
-    tx: Tx,
-    rx: Rx,
+    tx: impl Sender,
+    rx: impl Receiver,
     size: usize,
     budget: Duration,
     max_calls: u64,
 ) -> Result<(u64, f64), String> {
-    fn go<C: Codec>(
-        c: C,
-        tx: Tx,
-        rx: Rx,
-        size: usize,
-        budget: Duration,
-        max_calls: u64,
-    ) -> Result<(u64, f64), String> {
+    with_codec!(codec, |c| {
         let mut client = Client::new(tx, rx, c);
         let payload = vec![0x5Au8; size];
         let mut pending = VecDeque::with_capacity(WINDOW);
@@ -142,9 +173,5 @@ pub fn throughput(
             started += 1;
         }
         Ok((done, done as f64 / t.elapsed().as_secs_f64()))
-    }
-    match codec {
-        RpcCodec::Binary => go(BinaryCodec, tx, rx, size, budget, max_calls),
-        RpcCodec::Json => go(JsonCodec, tx, rx, size, budget, max_calls),
-    }
+    })
 }

@@ -9,7 +9,9 @@ use ipcring::segment::{self, SegmentInfo};
 use ipcring::Error;
 use serde_json::{json, Value};
 
-use crate::{Failure, InspectArgs, LsArgs, RecvArgs, RmArgs, SendArgs};
+use crate::args::{
+    Failure, InspectArgs, LsArgs, RecvArgs, RmArgs, SendArgs, EXIT_FAILURE, EXIT_UNDELIVERED,
+};
 
 /// A segment as `ls` and `inspect` show it: the common header, plus the ring's state for a
 /// ring.
@@ -545,7 +547,7 @@ pub fn rm(a: &RmArgs) -> Result<(), Failure> {
     if failed > 0 {
         return Err(Failure {
             msg: String::new(),
-            code: crate::EXIT_FAILURE,
+            code: EXIT_FAILURE,
         });
     }
     Ok(())
@@ -607,7 +609,7 @@ fn undelivered(name: &str, e: Error, sent: u64, input_left: bool) -> Failure {
     }
     Failure {
         msg,
-        code: crate::EXIT_UNDELIVERED,
+        code: EXIT_UNDELIVERED,
     }
 }
 
@@ -716,7 +718,7 @@ pub fn send(a: &SendArgs) -> Result<(), Failure> {
                                 "{}: the name was removed before a consumer took the messages; none can attach any more, so this run's {sent} message(s) were not delivered",
                                 a.name
                             ),
-                            code: crate::EXIT_UNDELIVERED,
+                            code: EXIT_UNDELIVERED,
                         });
                     }
                 }
