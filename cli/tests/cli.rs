@@ -654,13 +654,23 @@ fn send_ends_when_its_name_is_removed_before_any_consumer_came() {
 fn a_stale_ring_from_an_interrupted_send_is_replaced_unless_resumed() {
     // A send interrupted with Ctrl-C (SIGINT) while nobody receives leaves its ring.
     let interrupted = |name: &str| {
-        let mut send = Command::new(EXE)
-            .args(["send", name])
+        let mut cmd = Command::new(EXE);
+        cmd.args(["send", name])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::null());
+        // A shell without job control starts background commands with SIGINT ignored, and
+        // an ignored signal stays ignored across exec: give the child Ctrl-C's default
+        // action, as an interactive terminal would.
+        // SAFETY: between fork and exec the closure calls only signal(2), which is
+        // async-signal-safe, and allocates nothing.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        let mut send = cmd.spawn().unwrap();
         let mut stdin = send.stdin.take().unwrap();
         stdin.write_all(&lines(1, 5)).unwrap();
         stdin.flush().unwrap();
