@@ -13,6 +13,7 @@ Roles:
 
 from __future__ import annotations
 
+import signal
 import struct
 import sys
 import zlib
@@ -85,6 +86,10 @@ def main(argv: list[str]) -> int:
             p.send(message(i))
             i += 1
     if role == "block_recv":
+        # Ctrl-C raises KeyboardInterrupt, as in a terminal, even when this process was
+        # started with SIGINT ignored (a background job of a shell without job control):
+        # Python installs its handler only where SIGINT was not ignored at start.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         c = ipcring.Consumer.open(name, timeout=30)
         print("ready", flush=True)
         c.recv()
