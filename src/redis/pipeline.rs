@@ -82,12 +82,22 @@ impl Pipeline {
 
     /// Room for a command of `len` bytes, and no reply older than [`LINGER`] uncollected.
     fn ready_for(&self, len: usize, now: Instant) -> bool {
-        let Some(front) = self.inflight.front() else {
-            return true;
-        };
-        self.inflight.len() < self.max_msgs
-            && self.pending_bytes() + len <= self.max_bytes
-            && now.saturating_duration_since(front.at) < LINGER
+        self.has_room(1, len) && self.lingering(now)
+    }
+
+    /// Room for `msgs` more commands of `bytes` in all (always, when nothing is in flight:
+    /// one command goes through however large).
+    fn has_room(&self, msgs: usize, bytes: usize) -> bool {
+        self.inflight.is_empty()
+            || (self.inflight.len() + msgs <= self.max_msgs
+                && self.pending_bytes() + bytes <= self.max_bytes)
+    }
+
+    /// No reply older than [`LINGER`] uncollected.
+    fn lingering(&self, now: Instant) -> bool {
+        self.inflight
+            .front()
+            .is_none_or(|front| now.saturating_duration_since(front.at) < LINGER)
     }
 
     /// Reports (once) a refusal of an earlier command.
@@ -135,7 +145,20 @@ impl Pipeline {
     ) -> Result<()> {
         self.take_refused(&link.what)?;
         let len = encoded_len(parts);
-        self.pump(link, deadline, |p| p.ready_for(len, Instant::now()))?;
+        if !self.ready_for(len, Instant::now()) {
+            // A full window is read down to half (not just one free slot), so that the sends
+            // after it do not each wait for one reply; replies older than LINGER are
+            // collected. Replies are read before queued commands are written (when any are
+            // written), so a batch being queued (send_all) still goes out in one write.
+            let (msgs, bytes) = if self.has_room(1, len) {
+                (1, len)
+            } else {
+                (self.max_msgs.div_ceil(2), (self.max_bytes / 2).max(len))
+            };
+            self.pump_with(link, deadline, true, |p| {
+                p.has_room(msgs, bytes) && p.lingering(Instant::now())
+            })?;
+        }
         // Refusals seen while waiting are reported now, before this message goes out.
         self.take_refused(&link.what)?;
         encode(&mut self.buf, parts);
@@ -206,11 +229,25 @@ impl Pipeline {
         deadline: Deadline,
         goal: impl Fn(&Pipeline) -> bool,
     ) -> Result<()> {
+        self.pump_with(link, deadline, false, goal)
+    }
+
+    /// [`Pipeline::pump`]; with `read_first`, replies to commands already written are read
+    /// before unwritten ones are written (to make room without splitting a batch).
+    fn pump_with(
+        &mut self,
+        link: &mut Link,
+        deadline: Deadline,
+        read_first: bool,
+        goal: impl Fn(&Pipeline) -> bool,
+    ) -> Result<()> {
         if goal(self) {
             return Ok(());
         }
         let io = link.opts.io_timeout;
-        link.run(deadline, |conn| self.step(conn, deadline, io, &goal))
+        link.run(deadline, |conn| {
+            self.step(conn, deadline, io, read_first, &goal)
+        })
     }
 
     fn step(
@@ -218,6 +255,7 @@ impl Pipeline {
         conn: &mut Connection,
         deadline: Deadline,
         io: Duration,
+        read_first: bool,
         goal: &impl Fn(&Pipeline) -> bool,
     ) -> std::result::Result<(), Failure> {
         loop {
@@ -225,7 +263,8 @@ impl Pipeline {
                 return Ok(());
             }
             let unwritten = self.written < self.inflight.len();
-            if unwritten && (self.confirmed || self.written == 0) {
+            let write_now = !(read_first && self.written > 0);
+            if unwritten && write_now && (self.confirmed || self.written == 0) {
                 // Until the server has answered once on this connection, one at a time.
                 let upto = if self.confirmed {
                     self.inflight.len()
@@ -354,6 +393,11 @@ mod tests {
         p.answered(Ok(Value::Int(1)));
         assert_eq!(p.in_flight(), 0);
         assert!(p.buf.is_empty());
+        // Room for a batch counts all of it; an empty window lets one command through
+        // however large.
+        assert!(p.has_room(2, 28));
+        assert!(!p.has_room(3, 42));
+        assert!(p.has_room(1, 2 << 20));
         let e = p.take_refused("x").unwrap_err();
         assert!(e.to_string().contains("ERR no"), "{e}");
         assert!(p.take_refused("x").is_ok());
