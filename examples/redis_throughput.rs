@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Prints one `key value` line per figure (messages/s, microseconds). PHASE picks what runs
-//! (`publish`, `publish_batched`, `xadd`, `xadd_batched`, `xreadgroup`, `rtt`; all by
+//! (`publish`, `publish_batched`, `publish_coalesced`, `xadd`, `xadd_batched`,
+//! `xadd_coalesced`, `xreadgroup`, `rtt`; all by
 //! default), e.g. to count system calls of one phase under `strace -c -f`.
 //! `scripts/redis-bench.sh` runs it beside `redis-benchmark` and `redis-cli --latency`
 //! against a server of its own and prints the ratios.
@@ -52,6 +53,15 @@ fn main() -> ipcring::Result<()> {
         println!("publish_batched_msgs_per_s {:.0}", n as f64 / t);
     }
 
+    // `send` again, with RedisOptions::coalesce(32) (opt-in: a returned send has only
+    // queued the message; one write per 32).
+    if run("publish_coalesced") {
+        let copts = opts.clone().coalesce(32);
+        let mut pc = Publisher::connect(&url, &format!("ipcring-bench:{tag}"), &copts)?;
+        let (n, t) = timed(budget, &mut pc, &msg, Publisher::flush)?;
+        println!("publish_coalesced_msgs_per_s {:.0}", n as f64 / t);
+    }
+
     // XADD, pipelined, with the default MAXLEN ~ 100000.
     let key = format!("ipcring-bench:s:{tag}");
     let sopts = StreamOptions::new().redis(opts.clone());
@@ -72,6 +82,13 @@ fn main() -> ipcring::Result<()> {
     }
 
     // Read back what is left in the stream (about 100 000 after trimming), in batches.
+    if run("xadd_coalesced") {
+        let copts = StreamOptions::new().redis(opts.clone().coalesce(32));
+        let mut tc = StreamProducer::connect(&url, &key, &copts)?;
+        let (n, t) = timed(budget, &mut tc, &msg, StreamProducer::flush)?;
+        println!("xadd_coalesced_msgs_per_s {:.0}", n as f64 / t);
+    }
+
     if run("xreadgroup") {
         let mut rx = StreamConsumer::connect(&url, &key, "bench", "c1", &sopts)?;
         let mut buf = Vec::new();

@@ -39,6 +39,11 @@ struct Slot {
 pub(crate) struct Pipeline {
     max_msgs: usize,
     max_bytes: usize,
+    /// `send` writes once this many commands are unwritten ([`RedisOptions::coalesce`];
+    /// 1: every send writes its own).
+    ///
+    /// [`RedisOptions::coalesce`]: super::RedisOptions::coalesce
+    coalesce: usize,
     /// Encoded commands; those before `head` are answered.
     buf: Vec<u8>,
     head: usize,
@@ -56,10 +61,12 @@ pub(crate) struct Pipeline {
 }
 
 impl Pipeline {
-    pub(crate) fn new(max_msgs: usize, max_bytes: usize) -> Pipeline {
+    pub(crate) fn new(max_msgs: usize, max_bytes: usize, coalesce: usize) -> Pipeline {
+        let max_msgs = max_msgs.max(1);
         Pipeline {
-            max_msgs: max_msgs.max(1),
+            max_msgs,
             max_bytes: max_bytes.max(1),
+            coalesce: coalesce.clamp(1, max_msgs),
             buf: Vec::new(),
             head: 0,
             inflight: VecDeque::new(),
@@ -116,7 +123,9 @@ impl Pipeline {
     /// Queues the command made of `parts` (a RESP array of bulk strings) and writes it,
     /// first waiting for room (back-pressure) until `deadline`. `Ok` once written to the
     /// connection; on `Err` the command is not queued (an earlier refusal is reported
-    /// before anything is written).
+    /// before anything is written). With `coalesce` above 1 it is written only once that
+    /// many are unwritten (or by a later call: see [`Pipeline::queue`]); `Ok` then means
+    /// queued.
     pub(crate) fn send(
         &mut self,
         link: &mut Link,
@@ -124,6 +133,9 @@ impl Pipeline {
         deadline: Deadline,
     ) -> Result<()> {
         self.queue(link, parts, deadline)?;
+        if self.inflight.len() - self.written < self.coalesce {
+            return Ok(());
+        }
         let result = self.write_queued(link, deadline);
         if result.is_err() && self.written < self.inflight.len() {
             // Not handed over: take it back (the caller sees the error and may send again).
@@ -380,7 +392,7 @@ mod tests {
 
     #[test]
     fn answers_free_the_window_and_refusals_are_kept() {
-        let mut p = Pipeline::new(2, 1 << 20);
+        let mut p = Pipeline::new(2, 1 << 20, 1);
         let now = Instant::now();
         for _ in 0..2 {
             encode(&mut p.buf, &[b"PING"]);

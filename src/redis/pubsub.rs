@@ -58,7 +58,7 @@ impl Publisher {
         let presence = Presence::announce(url, &link.what, "channel", channel, opts)?;
         Ok(Publisher {
             link,
-            pipe: Pipeline::new(opts.pipeline_msgs, opts.pipeline_bytes),
+            pipe: Pipeline::new(opts.pipeline_msgs, opts.pipeline_bytes, opts.coalesce),
             channel: channel.to_owned(),
             _presence: presence,
         })

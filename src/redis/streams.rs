@@ -278,7 +278,11 @@ impl StreamProducer {
         let presence = Presence::announce(url, &link.what, "stream", key, &opts.redis)?;
         Ok(StreamProducer {
             link,
-            pipe: Pipeline::new(opts.redis.pipeline_msgs, opts.redis.pipeline_bytes),
+            pipe: Pipeline::new(
+                opts.redis.pipeline_msgs,
+                opts.redis.pipeline_bytes,
+                opts.redis.coalesce,
+            ),
             key: key.to_owned(),
             max_len: opts.max_len.map(|n| n.to_string()),
             _presence: presence,
