@@ -44,9 +44,15 @@
 //!   a process that ends without dropping it (`std::process::exit`, a crash, SIGKILL) can
 //!   lose the messages the server had not answered: flush before that when it matters.
 //! * **The window** ([`RedisOptions::pipeline`], default 128 messages or 1 MiB): a send
-//!   that finds that many replies outstanding first reads replies until there is room
-//!   (back-pressure, bounded by its deadline). A send also collects the replies to
-//!   messages sent more than 1 ms before, so a slow sender learns of failures soon.
+//!   that finds that many replies outstanding first reads replies until half of the
+//!   window is free (back-pressure, bounded by its deadline). A send also collects the
+//!   replies to messages sent more than 1 ms before, so a slow sender learns of failures
+//!   soon.
+//! * **Batches**: [`Publisher::send_all`] and [`StreamProducer::send_all`] write a batch in
+//!   one write when the window has room for it (making room first), where `send` makes one
+//!   write per message. That write per message is what bounds a `send` loop;
+//!   [`RedisOptions::coalesce`] (opt-in) lets `send` queue messages and write them
+//!   together, at the price of "returned" meaning "queued" instead of "written".
 //! * **A refused message** (the server answers with an error, e.g. `WRONGTYPE`) is
 //!   reported once, as [`Error::Redis`] naming the server's error, by the next call that
 //!   collects replies or the next send after it (that send then sends nothing), or by

@@ -188,7 +188,8 @@ impl Publisher {
     }
 
     /// Messages sent whose reply has not been read yet (at most the
-    /// [`RedisOptions::pipeline`] window).
+    /// [`RedisOptions::pipeline`] window) Those a [`RedisOptions::coalesce`] sender has
+    /// queued but not written yet count too.
     ///
     /// ```no_run
     /// # use ipcring::redis::{Publisher, RedisOptions};

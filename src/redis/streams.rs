@@ -439,7 +439,8 @@ impl StreamProducer {
     }
 
     /// Entries sent whose reply has not been read yet (at most the
-    /// [`RedisOptions::pipeline`] window).
+    /// [`RedisOptions::pipeline`] window) Those a [`RedisOptions::coalesce`] sender has
+    /// queued but not written yet count too.
     ///
     /// ```no_run
     /// # use ipcring::redis::{StreamOptions, StreamProducer};
