@@ -146,9 +146,10 @@ impl Pipeline {
         result
     }
 
-    /// Queues the command made of `parts` without writing it (unless room had to be made:
-    /// then everything queued before it is written first), waiting for room until
-    /// `deadline`. On `Err` it is not queued.
+    /// Queues the command made of `parts` without writing it, waiting for room until
+    /// `deadline` (replies to written commands are read first; only when none is written
+    /// is what is queued written to make room, or when the oldest is older than
+    /// [`LINGER`]). On `Err` it is not queued.
     pub(crate) fn queue(
         &mut self,
         link: &mut Link,
