@@ -44,9 +44,15 @@
 //!   a process that ends without dropping it (`std::process::exit`, a crash, SIGKILL) can
 //!   lose the messages the server had not answered: flush before that when it matters.
 //! * **The window** ([`RedisOptions::pipeline`], default 128 messages or 1 MiB): a send
-//!   that finds that many replies outstanding first reads replies until there is room
-//!   (back-pressure, bounded by its deadline). A send also collects the replies to
-//!   messages sent more than 1 ms before, so a slow sender learns of failures soon.
+//!   that finds that many replies outstanding first reads replies until half of the
+//!   window is free (back-pressure, bounded by its deadline). A send also collects the
+//!   replies to messages sent more than 1 ms before, so a slow sender learns of failures
+//!   soon.
+//! * **Batches**: [`Publisher::send_all`] and [`StreamProducer::send_all`] write a batch in
+//!   one write when the window has room for it (making room first), where `send` makes one
+//!   write per message. That write per message is what bounds a `send` loop;
+//!   [`RedisOptions::coalesce`] (opt-in) lets `send` queue messages and write them
+//!   together, at the price of "returned" meaning "queued" instead of "written".
 //! * **A refused message** (the server answers with an error, e.g. `WRONGTYPE`) is
 //!   reported once, as [`Error::Redis`] naming the server's error, by the next call that
 //!   collects replies or the next send after it (that send then sends nothing), or by
@@ -164,6 +170,7 @@ pub struct RedisOptions {
     pub(crate) liveness_ttl: Option<Duration>,
     pub(crate) pipeline_msgs: usize,
     pub(crate) pipeline_bytes: usize,
+    pub(crate) coalesce: usize,
 }
 
 impl Default for RedisOptions {
@@ -180,6 +187,7 @@ impl Default for RedisOptions {
             liveness_ttl: Some(DEFAULT_LIVENESS_TTL),
             pipeline_msgs: DEFAULT_PIPELINE.0,
             pipeline_bytes: DEFAULT_PIPELINE.1,
+            coalesce: 1,
         }
     }
 }
@@ -333,6 +341,28 @@ impl RedisOptions {
         self
     }
 
+    /// Opt-in, **changes what a returned `send` means**: [`Publisher`] and
+    /// [`StreamProducer`] keep up to `messages` sent messages in the process and write them
+    /// together, instead of one write per `send` (default 1: every `send` writes its
+    /// message before it returns). With `coalesce(n)`, `n > 1`, a `send` that returns `Ok`
+    /// has only *queued* the message; the queue is written when it holds `n` messages (or the
+    /// window's bytes), by a later send that finds a message of the window older than 1 ms,
+    /// and by `flush`, `publish`/`add` and drop. So a message sent last waits for the next
+    /// send or flush (call `flush` when nothing more comes), and a process that ends
+    /// without dropping or flushing its sender loses up to `n` more messages. Worth it
+    /// for many small messages sent one by one: one write per `n` instead of one per
+    /// message, which is what limits a pipelined `send` (see the module docs).
+    /// `messages` in `1..=` the window's message count ([`RedisOptions::pipeline`]).
+    ///
+    /// ```
+    /// let opts = ipcring::redis::RedisOptions::new().coalesce(32);
+    /// # let _ = opts;
+    /// ```
+    pub fn coalesce(mut self, messages: usize) -> Self {
+        self.coalesce = messages;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
         let positive = [
             ("connect_timeout", self.connect_timeout),
@@ -366,6 +396,12 @@ impl RedisOptions {
             return Err(Error::InvalidConfig(Cow::Owned(format!(
                 "redis pipeline ({} messages, {} bytes): messages in 1..=100000, bytes at least 1",
                 self.pipeline_msgs, self.pipeline_bytes
+            ))));
+        }
+        if self.coalesce == 0 || self.coalesce > self.pipeline_msgs {
+            return Err(Error::InvalidConfig(Cow::Owned(format!(
+                "redis coalesce {} must be in 1..={} (the pipeline window's messages)",
+                self.coalesce, self.pipeline_msgs
             ))));
         }
         if let Some(name) = &self.client_name {
@@ -423,6 +459,22 @@ mod tests {
             RedisOptions::new().pipeline(0, 1).validate(),
             Err(Error::InvalidConfig(_))
         ));
+        assert!(matches!(
+            RedisOptions::new().coalesce(0).validate(),
+            Err(Error::InvalidConfig(_))
+        ));
+        assert!(matches!(
+            RedisOptions::new()
+                .pipeline(16, 1 << 20)
+                .coalesce(17)
+                .validate(),
+            Err(Error::InvalidConfig(_))
+        ));
+        assert!(RedisOptions::new()
+            .pipeline(16, 1 << 20)
+            .coalesce(16)
+            .validate()
+            .is_ok());
         assert!(check_name("channel", "").is_err());
         assert!(check_name("channel", &"x".repeat(2000)).is_err());
         assert!(check_name("channel", "my_channel").is_ok());

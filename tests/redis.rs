@@ -988,3 +988,56 @@ fn async_producer_pipelines_and_flushes() {
     let want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
     assert_eq!(got, want);
 }
+
+/// `RedisOptions::coalesce(n)` (opt-in): a returned `send` has only queued the message;
+/// the queue goes out in writes of up to `n`, and `flush` / drop write what is left, in
+/// order, nothing lost.
+#[test]
+fn coalesced_sends_are_queued_then_written_in_order() {
+    let Some(url) = server_url("coalesced_sends_are_queued_then_written_in_order") else {
+        return;
+    };
+    let _g = SERVER.read().unwrap();
+    let key = unique("coalesce");
+    let opts = stream_opts().redis(fast().coalesce(8));
+    let mut tx = StreamProducer::connect(&url, &key, &opts).unwrap();
+    tx.send(b"0").unwrap();
+    // Queued in this process, not written: the server cannot have it.
+    assert_eq!(tx.in_flight(), 1);
+    let len: usize = redis::cmd("XLEN").arg(&key).query(&mut side(&url)).unwrap();
+    assert_eq!(len, 0, "a coalesced send is not written before the n-th");
+    const N: usize = 301;
+    for i in 1..N {
+        tx.send(format!("{i}").as_bytes()).unwrap();
+        assert!(tx.in_flight() <= 128, "{} in flight", tx.in_flight());
+    }
+    tx.flush().unwrap();
+    assert_eq!(tx.in_flight(), 0);
+    let want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
+    assert_eq!(stream_data(&url, &key), want, "every entry, once, in order");
+    // Dropping the sender writes what is still queued.
+    tx.send(b"last").unwrap();
+    drop(tx);
+    assert_eq!(
+        stream_data(&url, &key).last().map(String::as_str),
+        Some("last")
+    );
+
+    // Pub/sub the same way: a flush means the server took every message, in order.
+    let ch = unique("coalesce-ch");
+    let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
+    let mut publ = Publisher::connect(&url, &ch, &fast().coalesce(8)).unwrap();
+    for i in 0..N {
+        publ.send(format!("{i}").as_bytes()).unwrap();
+    }
+    publ.flush().unwrap();
+    for i in 0..N {
+        assert_eq!(
+            sub.recv_timeout(Duration::from_secs(5)).unwrap(),
+            format!("{i}").as_bytes()
+        );
+    }
+    // A window smaller than the coalescing is refused when connecting.
+    let e = Publisher::connect(&url, &ch, &fast().pipeline(4, 1 << 20).coalesce(8)).unwrap_err();
+    assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
+}

@@ -8,7 +8,8 @@
 //! theirs, unchanged, and the wire is the same, so async and blocking peers mix freely.
 //! Each operation borrows one pool thread while it runs; one operation at a time per handle.
 //! Sends are pipelined exactly as the blocking types' ([`crate::redis#pipelining`]): a
-//! `send` resolves once the message is written to the connection; to know the server has
+//! `send` resolves once the message is written to the connection (queued, with the opt-in
+//! [`RedisOptions::coalesce`](crate::redis::RedisOptions::coalesce)); to know the server has
 //! every message, flush through [`Pooled::with`] (`tx.with(|p| p.flush()).await`).
 //! The runtime needs its blocking pool (every runtime built by `tokio::runtime::Builder`
 //! has one).

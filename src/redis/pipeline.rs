@@ -39,6 +39,11 @@ struct Slot {
 pub(crate) struct Pipeline {
     max_msgs: usize,
     max_bytes: usize,
+    /// `send` writes once this many commands are unwritten ([`RedisOptions::coalesce`];
+    /// 1: every send writes its own).
+    ///
+    /// [`RedisOptions::coalesce`]: super::RedisOptions::coalesce
+    coalesce: usize,
     /// Encoded commands; those before `head` are answered.
     buf: Vec<u8>,
     head: usize,
@@ -56,10 +61,12 @@ pub(crate) struct Pipeline {
 }
 
 impl Pipeline {
-    pub(crate) fn new(max_msgs: usize, max_bytes: usize) -> Pipeline {
+    pub(crate) fn new(max_msgs: usize, max_bytes: usize, coalesce: usize) -> Pipeline {
+        let max_msgs = max_msgs.max(1);
         Pipeline {
-            max_msgs: max_msgs.max(1),
+            max_msgs,
             max_bytes: max_bytes.max(1),
+            coalesce: coalesce.clamp(1, max_msgs),
             buf: Vec::new(),
             head: 0,
             inflight: VecDeque::new(),
@@ -82,12 +89,22 @@ impl Pipeline {
 
     /// Room for a command of `len` bytes, and no reply older than [`LINGER`] uncollected.
     fn ready_for(&self, len: usize, now: Instant) -> bool {
-        let Some(front) = self.inflight.front() else {
-            return true;
-        };
-        self.inflight.len() < self.max_msgs
-            && self.pending_bytes() + len <= self.max_bytes
-            && now.saturating_duration_since(front.at) < LINGER
+        self.has_room(1, len) && self.lingering(now)
+    }
+
+    /// Room for `msgs` more commands of `bytes` in all (always, when nothing is in flight:
+    /// one command goes through however large).
+    fn has_room(&self, msgs: usize, bytes: usize) -> bool {
+        self.inflight.is_empty()
+            || (self.inflight.len() + msgs <= self.max_msgs
+                && self.pending_bytes() + bytes <= self.max_bytes)
+    }
+
+    /// No reply older than [`LINGER`] uncollected.
+    fn lingering(&self, now: Instant) -> bool {
+        self.inflight
+            .front()
+            .is_none_or(|front| now.saturating_duration_since(front.at) < LINGER)
     }
 
     /// Reports (once) a refusal of an earlier command.
@@ -106,7 +123,9 @@ impl Pipeline {
     /// Queues the command made of `parts` (a RESP array of bulk strings) and writes it,
     /// first waiting for room (back-pressure) until `deadline`. `Ok` once written to the
     /// connection; on `Err` the command is not queued (an earlier refusal is reported
-    /// before anything is written).
+    /// before anything is written). With `coalesce` above 1 it is written only once that
+    /// many are unwritten (or by a later call: see [`Pipeline::queue`]); `Ok` then means
+    /// queued.
     pub(crate) fn send(
         &mut self,
         link: &mut Link,
@@ -114,6 +133,9 @@ impl Pipeline {
         deadline: Deadline,
     ) -> Result<()> {
         self.queue(link, parts, deadline)?;
+        if self.inflight.len() - self.written < self.coalesce {
+            return Ok(());
+        }
         let result = self.write_queued(link, deadline);
         if result.is_err() && self.written < self.inflight.len() {
             // Not handed over: take it back (the caller sees the error and may send again).
@@ -124,9 +146,10 @@ impl Pipeline {
         result
     }
 
-    /// Queues the command made of `parts` without writing it (unless room had to be made:
-    /// then everything queued before it is written first), waiting for room until
-    /// `deadline`. On `Err` it is not queued.
+    /// Queues the command made of `parts` without writing it, waiting for room until
+    /// `deadline` (replies to written commands are read first; only when none is written
+    /// is what is queued written to make room, or when the oldest is older than
+    /// [`LINGER`]). On `Err` it is not queued.
     pub(crate) fn queue(
         &mut self,
         link: &mut Link,
@@ -135,7 +158,20 @@ impl Pipeline {
     ) -> Result<()> {
         self.take_refused(&link.what)?;
         let len = encoded_len(parts);
-        self.pump(link, deadline, |p| p.ready_for(len, Instant::now()))?;
+        if !self.ready_for(len, Instant::now()) {
+            // A full window is read down to half (not just one free slot), so that the sends
+            // after it do not each wait for one reply; replies older than LINGER are
+            // collected. Replies are read before queued commands are written (when any are
+            // written), so a batch being queued (send_all) still goes out in one write.
+            let (msgs, bytes) = if self.has_room(1, len) {
+                (1, len)
+            } else {
+                (self.max_msgs.div_ceil(2), (self.max_bytes / 2).max(len))
+            };
+            self.pump_with(link, deadline, true, |p| {
+                p.has_room(msgs, bytes) && p.lingering(Instant::now())
+            })?;
+        }
         // Refusals seen while waiting are reported now, before this message goes out.
         self.take_refused(&link.what)?;
         encode(&mut self.buf, parts);
@@ -206,11 +242,25 @@ impl Pipeline {
         deadline: Deadline,
         goal: impl Fn(&Pipeline) -> bool,
     ) -> Result<()> {
+        self.pump_with(link, deadline, false, goal)
+    }
+
+    /// [`Pipeline::pump`]; with `read_first`, replies to commands already written are read
+    /// before unwritten ones are written (to make room without splitting a batch).
+    fn pump_with(
+        &mut self,
+        link: &mut Link,
+        deadline: Deadline,
+        read_first: bool,
+        goal: impl Fn(&Pipeline) -> bool,
+    ) -> Result<()> {
         if goal(self) {
             return Ok(());
         }
         let io = link.opts.io_timeout;
-        link.run(deadline, |conn| self.step(conn, deadline, io, &goal))
+        link.run(deadline, |conn| {
+            self.step(conn, deadline, io, read_first, &goal)
+        })
     }
 
     fn step(
@@ -218,6 +268,7 @@ impl Pipeline {
         conn: &mut Connection,
         deadline: Deadline,
         io: Duration,
+        read_first: bool,
         goal: &impl Fn(&Pipeline) -> bool,
     ) -> std::result::Result<(), Failure> {
         loop {
@@ -225,7 +276,8 @@ impl Pipeline {
                 return Ok(());
             }
             let unwritten = self.written < self.inflight.len();
-            if unwritten && (self.confirmed || self.written == 0) {
+            let write_now = !(read_first && self.written > 0);
+            if unwritten && write_now && (self.confirmed || self.written == 0) {
                 // Until the server has answered once on this connection, one at a time.
                 let upto = if self.confirmed {
                     self.inflight.len()
@@ -341,7 +393,7 @@ mod tests {
 
     #[test]
     fn answers_free_the_window_and_refusals_are_kept() {
-        let mut p = Pipeline::new(2, 1 << 20);
+        let mut p = Pipeline::new(2, 1 << 20, 1);
         let now = Instant::now();
         for _ in 0..2 {
             encode(&mut p.buf, &[b"PING"]);
@@ -351,9 +403,15 @@ mod tests {
         assert!(!p.ready_for(14, now));
         p.answered(Err("ERR no".into()));
         assert!(p.ready_for(14, now));
+        // Room for a batch counts all of it.
+        assert!(p.has_room(1, 14));
+        assert!(!p.has_room(2, 28));
+        assert!(!p.has_room(1, 1 << 20));
         p.answered(Ok(Value::Int(1)));
         assert_eq!(p.in_flight(), 0);
         assert!(p.buf.is_empty());
+        // An empty window lets one command through however large.
+        assert!(p.has_room(1, 2 << 20));
         let e = p.take_refused("x").unwrap_err();
         assert!(e.to_string().contains("ERR no"), "{e}");
         assert!(p.take_refused("x").is_ok());

@@ -58,7 +58,7 @@ impl Publisher {
         let presence = Presence::announce(url, &link.what, "channel", channel, opts)?;
         Ok(Publisher {
             link,
-            pipe: Pipeline::new(opts.pipeline_msgs, opts.pipeline_bytes),
+            pipe: Pipeline::new(opts.pipeline_msgs, opts.pipeline_bytes, opts.coalesce),
             channel: channel.to_owned(),
             _presence: presence,
         })
@@ -188,7 +188,8 @@ impl Publisher {
     }
 
     /// Messages sent whose reply has not been read yet (at most the
-    /// [`RedisOptions::pipeline`] window).
+    /// [`RedisOptions::pipeline`] window) Those a [`RedisOptions::coalesce`] sender has
+    /// queued but not written yet count too.
     ///
     /// ```no_run
     /// # use ipcring::redis::{Publisher, RedisOptions};

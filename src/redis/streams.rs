@@ -278,7 +278,11 @@ impl StreamProducer {
         let presence = Presence::announce(url, &link.what, "stream", key, &opts.redis)?;
         Ok(StreamProducer {
             link,
-            pipe: Pipeline::new(opts.redis.pipeline_msgs, opts.redis.pipeline_bytes),
+            pipe: Pipeline::new(
+                opts.redis.pipeline_msgs,
+                opts.redis.pipeline_bytes,
+                opts.redis.coalesce,
+            ),
             key: key.to_owned(),
             max_len: opts.max_len.map(|n| n.to_string()),
             _presence: presence,
@@ -435,7 +439,8 @@ impl StreamProducer {
     }
 
     /// Entries sent whose reply has not been read yet (at most the
-    /// [`RedisOptions::pipeline`] window).
+    /// [`RedisOptions::pipeline`] window) Those a [`RedisOptions::coalesce`] sender has
+    /// queued but not written yet count too.
     ///
     /// ```no_run
     /// # use ipcring::redis::{StreamOptions, StreamProducer};
