@@ -372,6 +372,88 @@ fn encode(out: &mut Vec<u8>, parts: &[&[u8]]) {
     }
 }
 
+/// The methods every pipelined sender (`Publisher`, `StreamProducer`) has, over its `pipe`
+/// and `link` fields: `flush`, `flush_within`, `in_flight` and `reconnects`. Arguments: the
+/// type, what one message is called ("message", "entry"), what the sender is called, the
+/// doc examples' `use` line and the expression that connects one.
+macro_rules! pipelined_sender_methods {
+    ($ty:ident, $unit:literal, $who:literal, $uses:literal, $connect:literal) => {
+        impl $ty {
+            #[doc = concat!("Waits until the server has answered every ", $unit, " sent so far (re-sending")]
+            #[doc = concat!("across connection losses); reports a ", $unit, " the server refused as an error.")]
+            ///
+            /// ```no_run
+            #[doc = $uses]
+            /// # use ipcring::Sender;
+            /// # fn main() -> ipcring::Result<()> {
+            #[doc = concat!("let mut tx = ", $connect, ";")]
+            /// for i in 0..1000u32 {
+            ///     tx.send(&i.to_le_bytes())?;
+            /// }
+            /// tx.flush()?; // the server has all 1000
+            /// assert_eq!(tx.in_flight(), 0);
+            /// # Ok(())
+            /// # }
+            /// ```
+            pub fn flush(&mut self) -> $crate::Result<()> {
+                self.pipe
+                    .flush(&mut self.link, $crate::transport::Deadline::forever())
+                    .map(drop)
+            }
+
+            #[doc = concat!("[`", stringify!($ty), "::flush`] with a deadline ([`Error::Timeout`](crate::Error::Timeout)")]
+            /// when it passes first; what is unanswered stays queued).
+            ///
+            /// ```no_run
+            #[doc = $uses]
+            /// # use ipcring::transport::Deadline;
+            /// # use std::time::Duration;
+            /// # fn main() -> ipcring::Result<()> {
+            #[doc = concat!("let mut tx = ", $connect, ";")]
+            /// tx.flush_within(Deadline::after(Duration::from_secs(1)))?;
+            /// # Ok(())
+            /// # }
+            /// ```
+            pub fn flush_within(&mut self, deadline: $crate::transport::Deadline) -> $crate::Result<()> {
+                self.pipe.flush(&mut self.link, deadline).map(drop)
+            }
+
+            #[doc = concat!(
+                "Messages sent whose reply has not been read yet (at most the [`RedisOptions::pipeline`](crate::redis::RedisOptions::pipeline)",
+                " window); those a [`RedisOptions::coalesce`](crate::redis::RedisOptions::coalesce) ", $who,
+                " has queued but not written yet count too."
+            )]
+            ///
+            /// ```no_run
+            #[doc = $uses]
+            /// # fn main() -> ipcring::Result<()> {
+            #[doc = concat!("let tx = ", $connect, ";")]
+            /// assert_eq!(tx.in_flight(), 0);
+            /// # Ok(())
+            /// # }
+            /// ```
+            pub fn in_flight(&self) -> usize {
+                self.pipe.in_flight()
+            }
+
+            #[doc = concat!("Connections lost (and replaced) since this ", $who, " was made.")]
+            ///
+            /// ```no_run
+            #[doc = $uses]
+            /// # fn main() -> ipcring::Result<()> {
+            #[doc = concat!("let tx = ", $connect, ";")]
+            /// assert_eq!(tx.reconnects(), 0);
+            /// # Ok(())
+            /// # }
+            /// ```
+            pub fn reconnects(&self) -> u64 {
+                self.link.losses
+            }
+        }
+    };
+}
+pub(crate) use pipelined_sender_methods;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -148,75 +148,6 @@ impl Publisher {
         self.pipe.write_queued(&mut self.link, Deadline::forever())
     }
 
-    /// Waits until the server has answered every message sent so far (re-sending across
-    /// connection losses); reports a message the server refused as an error.
-    ///
-    /// ```no_run
-    /// # use ipcring::redis::{Publisher, RedisOptions};
-    /// # use ipcring::Sender;
-    /// # fn main() -> ipcring::Result<()> {
-    /// let mut p = Publisher::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
-    /// for i in 0..1000u32 {
-    ///     p.send(&i.to_le_bytes())?;
-    /// }
-    /// p.flush()?;
-    /// assert_eq!(p.in_flight(), 0);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn flush(&mut self) -> Result<()> {
-        self.pipe
-            .flush(&mut self.link, Deadline::forever())
-            .map(drop)
-    }
-
-    /// [`Publisher::flush`] with a deadline ([`Error::Timeout`] when it passes first; what
-    /// is unanswered stays queued).
-    ///
-    /// ```no_run
-    /// # use ipcring::redis::{Publisher, RedisOptions};
-    /// # use ipcring::transport::Deadline;
-    /// # use std::time::Duration;
-    /// # fn main() -> ipcring::Result<()> {
-    /// # let mut p = Publisher::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
-    /// p.flush_within(Deadline::after(Duration::from_secs(1)))?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn flush_within(&mut self, deadline: Deadline) -> Result<()> {
-        self.pipe.flush(&mut self.link, deadline).map(drop)
-    }
-
-    /// Messages sent whose reply has not been read yet (at most the
-    /// [`RedisOptions::pipeline`] window) Those a [`RedisOptions::coalesce`] sender has
-    /// queued but not written yet count too.
-    ///
-    /// ```no_run
-    /// # use ipcring::redis::{Publisher, RedisOptions};
-    /// # fn main() -> ipcring::Result<()> {
-    /// let p = Publisher::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
-    /// assert_eq!(p.in_flight(), 0);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn in_flight(&self) -> usize {
-        self.pipe.in_flight()
-    }
-
-    /// Connections lost (and replaced) since this publisher was made.
-    ///
-    /// ```no_run
-    /// # use ipcring::redis::{Publisher, RedisOptions};
-    /// # fn main() -> ipcring::Result<()> {
-    /// let p = Publisher::connect("redis://127.0.0.1:6379", "c", &RedisOptions::new())?;
-    /// assert_eq!(p.reconnects(), 0);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn reconnects(&self) -> u64 {
-        self.link.losses
-    }
-
     /// The channel this publisher sends on.
     ///
     /// ```no_run
@@ -231,6 +162,14 @@ impl Publisher {
         &self.channel
     }
 }
+
+super::pipeline::pipelined_sender_methods!(
+    Publisher,
+    "message",
+    "publisher",
+    "# use ipcring::redis::{Publisher, RedisOptions};",
+    "Publisher::connect(\"redis://127.0.0.1:6379\", \"c\", &RedisOptions::new())?"
+);
 
 impl Sender for Publisher {
     /// Pipelined: returns once `msg` is written to the server's connection, waiting for

@@ -400,74 +400,6 @@ impl StreamProducer {
         self.pipe.write_queued(&mut self.link, Deadline::forever())
     }
 
-    /// Waits until the server has answered every entry sent so far (re-sending across
-    /// connection losses); reports an entry the server refused as an error.
-    ///
-    /// ```no_run
-    /// # use ipcring::redis::{StreamOptions, StreamProducer};
-    /// # use ipcring::Sender;
-    /// # fn main() -> ipcring::Result<()> {
-    /// let mut tx = StreamProducer::connect("redis://127.0.0.1:6379", "s", &StreamOptions::new())?;
-    /// for i in 0..1000u32 {
-    ///     tx.send(&i.to_le_bytes())?;
-    /// }
-    /// tx.flush()?; // all 1000 are in the stream
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn flush(&mut self) -> Result<()> {
-        self.pipe
-            .flush(&mut self.link, Deadline::forever())
-            .map(drop)
-    }
-
-    /// [`StreamProducer::flush`] with a deadline ([`Error::Timeout`] when it passes first;
-    /// what is unanswered stays queued).
-    ///
-    /// ```no_run
-    /// # use ipcring::redis::{StreamOptions, StreamProducer};
-    /// # use ipcring::transport::Deadline;
-    /// # use std::time::Duration;
-    /// # fn main() -> ipcring::Result<()> {
-    /// # let mut tx = StreamProducer::connect("redis://127.0.0.1:6379", "s", &StreamOptions::new())?;
-    /// tx.flush_within(Deadline::after(Duration::from_secs(1)))?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn flush_within(&mut self, deadline: Deadline) -> Result<()> {
-        self.pipe.flush(&mut self.link, deadline).map(drop)
-    }
-
-    /// Entries sent whose reply has not been read yet (at most the
-    /// [`RedisOptions::pipeline`] window) Those a [`RedisOptions::coalesce`] sender has
-    /// queued but not written yet count too.
-    ///
-    /// ```no_run
-    /// # use ipcring::redis::{StreamOptions, StreamProducer};
-    /// # fn main() -> ipcring::Result<()> {
-    /// let tx = StreamProducer::connect("redis://127.0.0.1:6379", "s", &StreamOptions::new())?;
-    /// assert_eq!(tx.in_flight(), 0);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn in_flight(&self) -> usize {
-        self.pipe.in_flight()
-    }
-
-    /// Connections lost (and replaced) since this producer was made.
-    ///
-    /// ```no_run
-    /// # use ipcring::redis::{StreamOptions, StreamProducer};
-    /// # fn main() -> ipcring::Result<()> {
-    /// let tx = StreamProducer::connect("redis://127.0.0.1:6379", "s", &StreamOptions::new())?;
-    /// assert_eq!(tx.reconnects(), 0);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn reconnects(&self) -> u64 {
-        self.link.losses
-    }
-
     /// The stream's key.
     ///
     /// ```no_run
@@ -482,6 +414,14 @@ impl StreamProducer {
         &self.key
     }
 }
+
+super::pipeline::pipelined_sender_methods!(
+    StreamProducer,
+    "entry",
+    "producer",
+    "# use ipcring::redis::{StreamOptions, StreamProducer};",
+    "StreamProducer::connect(\"redis://127.0.0.1:6379\", \"s\", &StreamOptions::new())?"
+);
 
 impl Sender for StreamProducer {
     /// Pipelined: returns once `msg` is written to the server's connection, waiting for
