@@ -266,6 +266,9 @@ run_fg redis_bob 'example redis_bob$'
 wait_out redis_alice "example data"
 stop_bg "$bg_pid" TERM
 echo "readme: redis pair ok"
+run_fg redis_throughput 'example redis_throughput -- 0.2$'
+for k in publish_msgs_per_s xadd_msgs_per_s; do expect redis_throughput "$k"; done
+echo "readme: redis throughput ok"
 
 # RPC over two rings. Alice stopped by a signal leaves her rings: the installed `ipcring`
 # (below) must find and remove them.
