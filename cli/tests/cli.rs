@@ -689,6 +689,11 @@ fn a_stale_ring_from_an_interrupted_send_is_replaced_unless_resumed() {
     let name = uniq("stale");
     interrupted(&name);
     let send = start(&["send", &name], &lines(100, 102));
+    // The receiver comes once the sender has replaced the stale ring (a receiver racing the
+    // replacement is the concurrent case, not this test's).
+    wait_until("the stale ring replaced", || {
+        ipcring::ring::inspect(&name).is_ok_and(|i| !i.segment.is_stale())
+    });
     let recv = start(&["recv", &name], b"");
     let (send, recv) = (finish(send, "send"), finish(recv, "recv"));
     assert!(send.status.success(), "{}", text(&send.stderr));
