@@ -423,7 +423,19 @@ fn consumer_sigkilled_and_replaced_loses_nothing() {
         let mut m = Vec::new();
         for seq in 0..n {
             message(seq, &mut m);
-            tx.send_timeout(&m, LONG).unwrap();
+            // A producer waiting for room sees the killed consumer as Disconnected (within
+            // the liveness slice, before the replacement may have attached): nothing was
+            // sent, and the same message goes out again once the replacement is there.
+            let start = std::time::Instant::now();
+            loop {
+                match tx.send_timeout(&m, LONG) {
+                    Ok(()) => break,
+                    Err(Error::Disconnected) if start.elapsed() < LONG => {
+                        std::thread::sleep(Duration::from_millis(1))
+                    }
+                    Err(e) => panic!("message {seq}: {e}"),
+                }
+            }
         }
         tx
     });

@@ -204,13 +204,19 @@ impl AsyncConsumer {
     /// producer is gone and everything it sent was received.
     pub async fn recv(&mut self) -> Result<Message<'_>> {
         if !self.inner.has_message()? {
-            self.waiter
+            self.inner.announce_waiting();
+            let waited = self
+                .waiter
                 .wait_for(
                     &mut self.inner,
                     |c| Ok(c.has_message()?.then_some(())),
                     |c| c.producer_gone(),
                 )
-                .await?;
+                .await;
+            if waited.is_err() {
+                self.inner.withdraw_waiting();
+            }
+            waited?;
         }
         self.inner
             .try_recv()?
@@ -225,13 +231,19 @@ impl AsyncConsumer {
         if self.inner.try_recv_into(buf)? {
             return Ok(());
         }
-        self.waiter
+        self.inner.announce_waiting();
+        let waited = self
+            .waiter
             .wait_for(
                 &mut self.inner,
                 |c| Ok(c.try_recv_into(buf)?.then_some(())),
                 |c| c.producer_gone(),
             )
-            .await
+            .await;
+        if waited.is_err() {
+            self.inner.withdraw_waiting();
+        }
+        waited
     }
 
     /// The next message if one is there now, zero-copy (never waits).

@@ -8,8 +8,8 @@
 //! the end, the producer first writes a padding record up to the end and starts the message
 //! at index 0, so every message is one contiguous slice. The producer also pads to the end
 //! early, at most once per lap, when it finds the ring empty a few records past index 0
-//! ([`RECYCLE_WINDOW`]), so that a ring used one message at a time keeps reusing the same
-//! few cache lines.
+//! and the consumer waiting for the next record ([`RECYCLE_WINDOW`]), so that a ring used
+//! one message at a time keeps reusing the same few cache lines.
 //!
 //! **The record header is the publication.** The consumer polls the header word at its
 //! read position (one Acquire load of the cache line that also holds the payload's first
@@ -113,9 +113,19 @@ pub(crate) struct ProducerCore {
 /// A ring that the consumer keeps empty (one message at a time, each taken before the
 /// next is sent) keeps reusing its first few cache lines: once the write index is past
 /// `RECYCLE_WINDOW` bytes and past [`RECYCLE_RECORDS`] records of the next message's size,
-/// the producer checks `read_pos`; if the consumer has taken everything, it pads to the
-/// end early and starts over at index 0, exactly as if the message did not fit, and
-/// checks next in the next lap. Consumers see an ordinary padding record. A failed check
+/// the producer checks `read_pos`; if the consumer has taken everything and waits for the
+/// next record (it says so in `consumer_waiting` when a receive first finds nothing), it
+/// pads to the end early and starts over at index 0, exactly as if the message did not
+/// fit, and checks next in the next lap. Consumers see an ordinary padding record.
+///
+/// The waiting condition keeps the ring's capacity: until the consumer reads past the
+/// padding, the padding holds the rest of the lap, and the producer has only the lines
+/// below the index it padded from. A consumer that waits follows the padding at once; one
+/// that took everything and went on with other work (a burst then arrives) would have left
+/// the producer a few hundred bytes of a ring of any size (seen in a test: a 64 KiB ring
+/// full after 12 messages of 200 bytes). What remains: a wait that ends at the moment the
+/// producer decides (a timeout; a dropped async receive, which leaves its announcement)
+/// leaves that smaller room until the consumer's next receive. A failed check
 /// is retried a window later, the gap doubling with each failure in a row up to one
 /// capacity (a consumer that answers before it releases, as `tx.send(&rx.recv()?)`, is
 /// sometimes caught holding the message; without the retry that cost a whole lap of
@@ -274,7 +284,14 @@ impl ProducerCore {
     /// release checks again a few messages later.
     #[cold]
     fn may_start_over(&mut self, need: u64) -> Result<bool> {
-        let empty = self.refresh_read()? == self.write && need <= self.geo.capacity;
+        // Only while the consumer waits here: one that took everything and went on with
+        // other work would, before it reads the padding, leave this producer only the
+        // lines below the index it pads from (the padding holds the rest of the lap), a
+        // few hundred bytes of a ring of any size.
+        // SYNC: a hint, no data rides on it (starting over is safe whenever `read_pos`
+        // equals `write`, checked with Acquire below): Relaxed.
+        let waiting = self.shared().consumer_waiting.load(Ordering::Relaxed) == self.write + 1;
+        let empty = waiting && self.refresh_read()? == self.write && need <= self.geo.capacity;
         if empty {
             self.recycle_at = (self.write | self.geo.mask()) + 1 + self.geo.recycle;
             self.recycle_gap = self.geo.recycle;
@@ -484,6 +501,26 @@ impl ConsumerCore {
     fn shared(&self) -> &RingShared {
         // SAFETY: valid for the core's life by `attach`'s contract.
         unsafe { &*self.shared }
+    }
+
+    /// Tells the producer that this consumer now waits at its read position for the next
+    /// record (called once per wait, on its first miss), so that the producer may start
+    /// over at index 0 there (see [`RECYCLE_WINDOW`]): a consumer that waits follows the
+    /// padding at once.
+    #[inline]
+    pub(crate) fn announce_waiting(&self) {
+        // SYNC: a hint (see `ProducerCore::may_start_over`): Relaxed.
+        self.shared()
+            .consumer_waiting
+            .store(self.read + 1, Ordering::Relaxed);
+    }
+
+    /// Withdraws [`ConsumerCore::announce_waiting`] (a wait that ends without a record: a
+    /// timeout, an error), so the producer does not start over while nobody reads.
+    #[cold]
+    pub(crate) fn withdraw_waiting(&self) {
+        // SYNC: a hint: Relaxed.
+        self.shared().consumer_waiting.store(0, Ordering::Relaxed);
     }
 
     /// The data area.
@@ -741,6 +778,9 @@ mod tests {
         SendMany(Vec<usize>),
         /// Replace the consumer by a fresh one (consumer restart).
         Reattach,
+        /// The consumer says it waits for the next record (as a receive that found
+        /// nothing does), so the producer may start over early.
+        Wait,
     }
 
     fn op(max: usize) -> impl Strategy<Value = Op> {
@@ -752,6 +792,7 @@ mod tests {
             1 => (0..5usize).prop_map(Op::Batch),
             1 => proptest::collection::vec(size, 0..5).prop_map(Op::SendMany),
             1 => Just(Op::Reattach),
+            2 => Just(Op::Wait),
         ]
     }
 
@@ -848,6 +889,7 @@ mod tests {
                     Op::Reattach => {
                         c = mem.consumer();
                     }
+                    Op::Wait => c.announce_waiting(),
                 }
                 prop_assert!(p.used() <= cap);
             }
@@ -981,7 +1023,11 @@ mod tests {
     }
 
     /// Sends one message and takes it back; returns the payload's index in the data area.
+    /// One message at a time: the consumer finds nothing and waits (announcing it, as a
+    /// receive does), the producer sends, the consumer takes it.
     fn one_trip(p: &mut ProducerCore, c: &mut ConsumerCore, seq: u64, len: usize) -> usize {
+        assert!(c.peek().unwrap().is_none());
+        c.announce_waiting();
         let m = payload(seq, len);
         assert!(p.push(&m).unwrap());
         p.publish();
@@ -1144,6 +1190,45 @@ mod tests {
         let p2 = mem.producer();
         assert_eq!(p2.write, p.write);
         c.check_stalled().unwrap();
+    }
+
+    /// Recycling (see `RECYCLE_WINDOW`) while the consumer waits, and the whole ring for a
+    /// burst once it took everything and went on with other work (before, the producer
+    /// started over whenever the ring was empty, and the padding it wrote then held the
+    /// rest of the lap: the burst found room for 3 of these 62 messages).
+    #[test]
+    fn a_consumer_that_took_everything_and_paused_leaves_the_whole_ring() {
+        let cap = 4096u64;
+        let mem = Mem::new(cap, max_message_for(cap) as u32);
+        assert_ne!(mem.geo.recycle, 0, "this ring recycles");
+        let mut p = mem.producer();
+        let mut c = mem.consumer();
+        let mut buf = Vec::new();
+        let msg = [7u8; 56]; // 64-byte records
+        for i in 0..1000 {
+            assert!(!c.pop_into(&mut buf).unwrap());
+            c.announce_waiting();
+            assert!(p.push(&msg).unwrap());
+            p.publish();
+            assert!(c.pop_into(&mut buf).unwrap());
+            c.release();
+            // A waiting consumer: the producer keeps to the first lines.
+            assert!(p.write & (cap - 1) <= 512, "message {i} at {}", p.write);
+        }
+        // Took everything, does not wait: a burst has the whole ring (less the header slot
+        // kept free at the write position and at most one padding to the end).
+        let mut n = 0u64;
+        while p.push(&msg).unwrap() {
+            n += 1;
+        }
+        p.publish();
+        assert!(n >= (cap - 64) / 64 - 1, "only {n} messages fit");
+        for _ in 0..n {
+            assert!(c.pop_into(&mut buf).unwrap());
+            assert_eq!(buf, msg);
+        }
+        c.release();
+        assert!(!c.pop_into(&mut buf).unwrap());
     }
 
     #[test]

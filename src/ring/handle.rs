@@ -812,14 +812,31 @@ impl Consumer {
 
     fn wait_message(&mut self, timeout: Option<Duration>) -> Result<Slot> {
         let Consumer { ring, core } = self;
-        wait_for(
+        core.announce_waiting();
+        let got = wait_for(
             &ring.shared().data_wake,
             ring.wait,
             timeout,
             core,
             |core| core.peek(),
             |core| ring.slice_end_consumer(core),
-        )
+        );
+        if got.is_err() {
+            core.withdraw_waiting();
+        }
+        got
+    }
+
+    /// [`ConsumerCore::announce_waiting`], for the async consumer's wait.
+    #[cfg(feature = "async")]
+    pub(crate) fn announce_waiting(&self) {
+        self.core.announce_waiting();
+    }
+
+    /// [`ConsumerCore::withdraw_waiting`], for the async consumer's wait.
+    #[cfg(feature = "async")]
+    pub(crate) fn withdraw_waiting(&self) {
+        self.core.withdraw_waiting();
     }
 
     /// The next message if one is there now, as a zero-copy guard (see the module docs on

@@ -95,7 +95,12 @@ pub struct RingShared {
     _pad0: [u8; 120],
     /// Byte position of the first unreleased record. Only grows. Consumer-owned.
     pub read_pos: AtomicU64,
-    _pad1: [u8; 120],
+    /// The position at which the consumer waits for the next record, plus one (0: not
+    /// waiting). Consumer-owned, a hint: the producer starts over at index 0 early only
+    /// while the consumer waits at its write position (see `RECYCLE_WINDOW`). Zero in
+    /// segments made before it existed (they never recycle from this producer).
+    pub consumer_waiting: AtomicU64,
+    _pad1: [u8; 112],
     /// The consumer sleeps here waiting for data.
     pub data_wake: WakeWord,
     _pad2: [u8; 120],
@@ -117,7 +122,8 @@ impl RingShared {
             write_pos: AtomicU64::new(0),
             _pad0: [0; 120],
             read_pos: AtomicU64::new(0),
-            _pad1: [0; 120],
+            consumer_waiting: AtomicU64::new(0),
+            _pad1: [0; 112],
             data_wake: ww(),
             _pad2: [0; 120],
             space_wake: ww(),
@@ -142,6 +148,7 @@ const _: () = {
     assert!(size_of::<WakeWord>() == 8);
     assert!(offset_of!(RingShared, write_pos) == 0);
     assert!(offset_of!(RingShared, read_pos) == 128);
+    assert!(offset_of!(RingShared, consumer_waiting) == 136);
     assert!(offset_of!(RingShared, data_wake) == 256);
     assert!(offset_of!(RingShared, space_wake) == 384);
     assert!(size_of::<RingShared>() == 512);

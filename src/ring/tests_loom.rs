@@ -104,6 +104,8 @@ fn publish_consume(m: Model, sizes: [usize; 3]) {
     let mut buf = Vec::new();
     for (i, &n) in sizes.iter().enumerate() {
         while !c.pop_into(&mut buf).unwrap() {
+            // As a receive that found nothing: the producer may start over (recycle).
+            c.announce_waiting();
             thread::yield_now();
         }
         c.release();
