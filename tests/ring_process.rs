@@ -74,10 +74,13 @@ fn peer() {
             }
             0
         }
-        // args: name — consume, printing each seq before releasing it, until killed.
+        // args: name, strategy (optional) — consume, printing each seq before releasing
+        // it, until killed.
         "consumer-print" => {
-            let mut rx = Consumer::open(&args[0], &RingOptions::new().open_timeout(LONG))
-                .expect("open consumer");
+            let opts = RingOptions::new()
+                .open_timeout(LONG)
+                .wait(strategy(args.get(1).map_or("", String::as_str)));
+            let mut rx = Consumer::open(&args[0], &opts).expect("open consumer");
             let out = std::io::stdout();
             let mut out = out.lock();
             let mut scratch = Vec::new();
@@ -116,11 +119,15 @@ fn peer() {
         // args: name — echo every message of a duplex's side B back, checked, until the
         // other side leaves.
         // args: name, strategy (optional).
+        // With "await-waiting" for the strategy, it spins, and each echo is sent once the
+        // other side waits for it.
         "echo-checked" => {
+            let mode = args.get(1).map_or("", String::as_str);
+            let await_waiting = mode == "await-waiting";
             let opts = RingOptions::new()
                 .capacity(1 << 16)
                 .open_timeout(LONG)
-                .wait(strategy(args.get(1).map_or("", String::as_str)));
+                .wait(strategy(if await_waiting { "spin" } else { mode }));
             let (mut tx, mut rx) = duplex(&args[0], Side::B, &opts).expect("duplex");
             let (mut buf, mut scratch) = (Vec::new(), Vec::new());
             for seq in 0.. {
@@ -130,6 +137,9 @@ fn peer() {
                     Err(e) => panic!("{e}"),
                 }
                 check(seq, &buf, &mut scratch).unwrap();
+                if await_waiting {
+                    await_consumer_waiting(&format!("{}.ba", args[0]));
+                }
                 tx.send(&buf).expect("echo");
             }
             0
@@ -334,19 +344,40 @@ fn sleeping_consumer_sees_a_sigkilled_producer() {
     assert!(matches!(rx.recv_timeout(LONG), Err(Error::Disconnected)));
 }
 
+/// Returns once the consumer of ring `name` waits for its next record (`inspect`'s hint);
+/// panics after `LONG`.
+fn await_consumer_waiting(name: &str) {
+    let deadline = std::time::Instant::now() + LONG;
+    while !inspect(name).unwrap().consumer_waiting {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name}: the consumer never waited"
+        );
+        std::thread::yield_now();
+    }
+}
+
 /// One message at a time between two processes, every message and echo checked: each
 /// ring keeps starting over at index 0 once a few messages lie behind its write index,
 /// so its positions run a lap ahead every few messages, and nothing is lost or reordered.
 #[test]
 fn one_message_at_a_time_recycles_the_first_lines_and_loses_nothing() {
     let name = unique("pingpong");
-    let opts = RingOptions::new().capacity(1 << 16);
+    // Both sides spin: a consumer asleep does not count as waiting for the next record.
+    let opts = RingOptions::new()
+        .capacity(1 << 16)
+        .wait(WaitStrategy::Spin);
     let (mut tx, mut rx) = duplex(&name, Side::A, &opts).unwrap();
-    let mut child = Peer::spawn("echo-checked", &[&name]);
+    let mut child = Peer::spawn("echo-checked", &[&name, "await-waiting"]);
     let (mut m, mut scratch) = (Vec::new(), Vec::new());
     let n = 2000u64;
+    let ab = format!("{name}.ab");
     for seq in 0..n {
         message(seq, &mut m);
+        // A ring starts over early only while its consumer waits (spinning) for the next record;
+        // each side sends once the other waits (as an idle server does), so whether the
+        // rings start over does not depend on how the two processes are scheduled.
+        await_consumer_waiting(&ab);
         tx.send(&m).unwrap();
         let echo = rx.recv_timeout(LONG).unwrap();
         check(seq, &echo, &mut scratch).unwrap();
@@ -471,6 +502,96 @@ fn consumer_sigkilled_and_replaced_loses_nothing() {
         check(seq, &m, &mut scratch).unwrap();
     }
     let _tx = producer.join().unwrap();
+}
+
+/// `inspect` says when the consumer waits for its next message (the hint a producer reads
+/// before it starts over at index 0) and when it sleeps. A consumer in another process
+/// killed in its sleep leaves both, and the producer still has the whole ring for the
+/// next consumer (it does not start over for a sleeper: before, it could queue only the
+/// few hundred bytes below the index it padded from); the replacement clears the hint at
+/// attach and gets every message; a wait that times out clears it, a drop too.
+#[test]
+fn a_consumer_killed_in_its_sleep_leaves_the_whole_ring_for_the_next() {
+    let name = unique("waiting");
+    let capacity = 4096u64;
+    let opts = RingOptions::new().capacity(capacity);
+    let mut tx = Producer::create(&name, &opts).unwrap();
+    assert!(!inspect(&name).unwrap().consumer_waiting, "no consumer yet");
+    let mut c1 = Peer::spawn_piped("consumer-print", &[&name, "sleep"]);
+    // The harness's own "test peer ... " may precede the first line on the same line.
+    let mut seqs = c1
+        .take_stdout()
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| Some(l.split_once("SEQ ")?.1.parse::<u64>().unwrap()));
+    let mut m = Vec::new();
+    // Three messages: the next one is where this ring's producer first checks whether it
+    // may start over (a few records in).
+    let mut seq = 0u64;
+    while seq < 3 {
+        await_consumer_waiting(&name);
+        message(seq, &mut m);
+        tx.send(&m).unwrap();
+        assert_eq!(seqs.next(), Some(seq), "the consumer printed");
+        seq += 1;
+    }
+    let deadline = std::time::Instant::now() + LONG;
+    loop {
+        let info = inspect(&name).unwrap();
+        if info.consumer_waiting && info.consumer_asleep {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never slept");
+        std::thread::yield_now();
+    }
+    c1.kill();
+    let info = inspect(&name).unwrap();
+    assert!(
+        info.consumer_waiting && info.consumer_asleep,
+        "a killed sleeper's hint stays"
+    );
+    // Queue three quarters of the ring while no consumer is there.
+    let first_queued = seq;
+    let mut queued = 0u64;
+    loop {
+        message(seq, &mut m);
+        let record = (m.len() as u64 + 8).div_ceil(8) * 8;
+        if queued + record > capacity * 3 / 4 {
+            break;
+        }
+        tx.send_timeout(&m, LONG)
+            .unwrap_or_else(|e| panic!("message {seq} after {queued} bytes queued: {e}"));
+        queued += record;
+        seq += 1;
+    }
+    let mut rx = Consumer::open(&name, &opts).unwrap();
+    assert!(
+        !inspect(&name).unwrap().consumer_waiting,
+        "cleared at attach"
+    );
+    let mut scratch = Vec::new();
+    for s in first_queued..seq {
+        check(s, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
+    }
+    assert!(matches!(
+        rx.recv_timeout(Duration::from_millis(20)),
+        Err(Error::Timeout)
+    ));
+    assert!(
+        !inspect(&name).unwrap().consumer_waiting,
+        "cleared by a timeout"
+    );
+    let waiter = std::thread::spawn(move || {
+        let got = rx.recv_timeout(LONG).map(|m| m.to_vec());
+        (rx, got)
+    });
+    await_consumer_waiting(&name);
+    message(seq, &mut m);
+    tx.send(&m).unwrap();
+    let (rx, got) = waiter.join().unwrap();
+    check(seq, &got.unwrap(), &mut scratch).unwrap();
+    drop(rx);
+    assert!(!inspect(&name).unwrap().consumer_waiting, "cleared at drop");
 }
 
 #[test]

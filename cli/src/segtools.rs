@@ -96,6 +96,8 @@ fn to_json(s: &Seen) -> Value {
             "consumer_attached": r.consumer_attached,
             "producer_attaches": r.producer_attaches,
             "consumer_attaches": r.consumer_attaches,
+            "consumer_waiting": r.consumer_waiting,
+            "consumer_asleep": r.consumer_asleep,
             "positions_consistent": r.positions_consistent(),
         });
     }
@@ -430,8 +432,15 @@ pub fn inspect(a: &InspectArgs) -> Result<(), Failure> {
             }
         );
         println!(
-            "attaches:   producer {} time(s), consumer {} time(s) since creation",
-            r.producer_attaches, r.consumer_attaches
+            "attaches:   producer {} time(s), consumer {} time(s) since creation{}",
+            r.producer_attaches,
+            r.consumer_attaches,
+            match (r.consumer_waiting, r.consumer_asleep) {
+                (true, true) => "; the consumer sleeps until the next message",
+                (true, false) => "; the consumer waits for the next message",
+                (false, true) => "; the consumer sleeps",
+                (false, false) => "",
+            }
         );
     }
     if let Some(q) = &s.seqlock {

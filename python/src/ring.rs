@@ -881,7 +881,8 @@ fn duplex(
 /// ``total_size``, ``creator_pid``, ``created_ns``, ``stale``) and, for a ring,
 /// ``capacity``, ``max_message``, ``write_pos``, ``read_pos``, ``fill``,
 /// ``producer_attached``, ``consumer_attached``, ``producer_attaches``,
-/// ``consumer_attaches``.
+/// ``consumer_attaches``, ``consumer_waiting`` (the consumer waits for the next record
+/// now: a hint), ``consumer_asleep`` (it sleeps until woken).
 #[pyfunction]
 fn inspect<'py>(py: Python<'py>, name: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
     let name = name_arg(name)?;
@@ -898,6 +899,8 @@ fn inspect<'py>(py: Python<'py>, name: &Bound<'py, PyAny>) -> PyResult<Bound<'py
         d.set_item("consumer_attached", r.consumer_attached)?;
         d.set_item("producer_attaches", r.producer_attaches)?;
         d.set_item("consumer_attaches", r.consumer_attaches)?;
+        d.set_item("consumer_waiting", r.consumer_waiting)?;
+        d.set_item("consumer_asleep", r.consumer_asleep)?;
     }
     Ok(d)
 }

@@ -114,7 +114,8 @@ pub(crate) struct ProducerCore {
 /// next is sent) keeps reusing its first few cache lines: once the write index is past
 /// `RECYCLE_WINDOW` bytes and past [`RECYCLE_RECORDS`] records of the next message's size,
 /// the producer checks `read_pos`; if the consumer has taken everything and waits for the
-/// next record (it says so in `consumer_waiting` when a receive first finds nothing), it
+/// next record (it says so in `consumer_waiting` when a receive first finds nothing), spinning
+/// rather than asleep (no count in the data wake word's `waiters`), it
 /// pads to the end early and starts over at index 0, exactly as if the message did not
 /// fit, and checks next in the next lap. Consumers see an ordinary padding record.
 ///
@@ -124,8 +125,10 @@ pub(crate) struct ProducerCore {
 /// that took everything and went on with other work (a burst then arrives) would have left
 /// the producer a few hundred bytes of a ring of any size (seen in a test: a 64 KiB ring
 /// full after 12 messages of 200 bytes). What remains: a wait that ends at the moment the
-/// producer decides (a timeout; a dropped async receive, which leaves its announcement)
-/// leaves that smaller room until the consumer's next receive. A failed check
+/// producer decides (a timeout), a dropped async receive (its announcement stays until the
+/// consumer's next receive or its drop) and a consumer killed while it spins waiting (a
+/// sleeping one does not count as waiting here) leave that smaller room until a consumer
+/// reads on. A failed check
 /// is retried a window later, the gap doubling with each failure in a row up to one
 /// capacity (a consumer that answers before it releases, as `tx.send(&rx.recv()?)`, is
 /// sometimes caught holding the message; without the retry that cost a whole lap of
@@ -288,9 +291,16 @@ impl ProducerCore {
         // other work would, before it reads the padding, leave this producer only the
         // lines below the index it pads from (the padding holds the rest of the lap), a
         // few hundred bytes of a ring of any size.
-        // SYNC: a hint, no data rides on it (starting over is safe whenever `read_pos`
+        // And only while it spins, not sleeps: a consumer killed in its sleep leaves its
+        // announcement (and its count in `waiters`), and would leave the producer those few
+        // hundred bytes until the next consumer attaches; a sleeping consumer gains nothing
+        // worth a wake-up's cost from the first lines. (One killed while it spun still
+        // leaves them: see `RECYCLE_WINDOW`.)
+        // SYNC: hints, no data rides on them (starting over is safe whenever `read_pos`
         // equals `write`, checked with Acquire below): Relaxed.
-        let waiting = self.shared().consumer_waiting.load(Ordering::Relaxed) == self.write + 1;
+        let shared = self.shared();
+        let waiting = shared.consumer_waiting.load(Ordering::Relaxed) == self.write + 1
+            && shared.data_wake.waiters.load(Ordering::Relaxed) == 0;
         let empty = waiting && self.refresh_read()? == self.write && need <= self.geo.capacity;
         if empty {
             self.recycle_at = (self.write | self.geo.mask()) + 1 + self.geo.recycle;

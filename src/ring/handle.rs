@@ -775,6 +775,8 @@ impl Consumer {
     fn attach(ring: Attached) -> Result<Consumer> {
         // SAFETY: as in Producer::attach, for the consumer role.
         let core = unsafe { ConsumerCore::attach(ring.shared, ring.data, ring.geo)? };
+        // A consumer killed while it waited left its announcement: this one does not wait.
+        core.withdraw_waiting();
         // SYNC: Release, so a producer that sees the count also sees our lock taken.
         ring.geometry_counters()
             .consumer_attaches
@@ -962,8 +964,12 @@ impl Consumer {
 
 impl Drop for Consumer {
     fn drop(&mut self) {
+        // As in Producer's drop: no store into a file that shrank. A dropped async
+        // receive may have left this consumer's announcement that it waits: nobody will.
+        if self.ring.check_intact().is_ok() {
+            self.core.withdraw_waiting();
+        }
         let _ = self.ring.seg.release_role(CONSUMER_ROLE);
-        // As in Producer's drop: no store into a file that shrank.
         if self.ring.check_intact().is_ok() {
             self.ring.shared().space_wake.wake();
         }
@@ -1055,6 +1061,14 @@ pub struct RingInfo {
     pub producer_attaches: u32,
     /// How many consumers ever attached.
     pub consumer_attaches: u32,
+    /// The consumer waits for the next record at `read_pos` now: a receive found nothing
+    /// and has not returned yet. A hint the producer reads before it starts over at index
+    /// 0 early (the recycling of a ring used one message at a time: docs/LAYOUT.md); a
+    /// snapshot may be stale the moment it is taken.
+    pub consumer_waiting: bool,
+    /// A consumer announced that it sleeps until the producer wakes it (the data wake
+    /// word's waiter count is not zero; a consumer killed in its sleep leaves its count).
+    pub consumer_asleep: bool,
 }
 
 impl RingInfo {
@@ -1119,6 +1133,9 @@ pub fn inspect(name: &str) -> Result<RingInfo> {
             consumer_attached: info.roles_held[CONSUMER_ROLE as usize],
             producer_attaches: g.producer_attaches.load(Ordering::Relaxed),
             consumer_attaches: g.consumer_attaches.load(Ordering::Relaxed),
+            // SYNC: a hint: Relaxed (see `ProducerCore::may_start_over`).
+            consumer_waiting: sh.consumer_waiting.load(Ordering::Relaxed) == r + 1,
+            consumer_asleep: sh.data_wake.waiters.load(Ordering::Relaxed) != 0,
         })
     })?;
     let _ = segment;
