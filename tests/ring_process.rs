@@ -508,8 +508,9 @@ fn consumer_sigkilled_and_replaced_loses_nothing() {
 /// before it starts over at index 0) and when it sleeps. A consumer in another process
 /// killed in its sleep leaves both, and the producer still has the whole ring for the
 /// next consumer (it does not start over for a sleeper: before, it could queue only the
-/// few hundred bytes below the index it padded from); the replacement clears the hint at
-/// attach and gets every message; a wait that times out clears it, a drop too.
+/// few hundred bytes below the index it padded from); the replacement clears the hint and
+/// the dead sleeper's count at attach and gets every message; a wait that times out clears
+/// the hint, a drop too.
 #[test]
 fn a_consumer_killed_in_its_sleep_leaves_the_whole_ring_for_the_next() {
     let name = unique("waiting");
@@ -565,8 +566,10 @@ fn a_consumer_killed_in_its_sleep_leaves_the_whole_ring_for_the_next() {
         seq += 1;
     }
     let mut rx = Consumer::open(&name, &opts).unwrap();
+    let info = inspect(&name).unwrap();
+    // Else every send would make a futex call to wake the dead sleeper.
     assert!(
-        !inspect(&name).unwrap().consumer_waiting,
+        !info.consumer_waiting && !info.consumer_asleep,
         "cleared at attach"
     );
     let mut scratch = Vec::new();
@@ -592,6 +595,44 @@ fn a_consumer_killed_in_its_sleep_leaves_the_whole_ring_for_the_next() {
     check(seq, &got.unwrap(), &mut scratch).unwrap();
     drop(rx);
     assert!(!inspect(&name).unwrap().consumer_waiting, "cleared at drop");
+}
+
+/// A producer in another process killed asleep waiting for room leaves its count in the
+/// space wake word; the next producer clears it at attach (else every release of the
+/// consumer would make a futex call for nobody), and the consumer still gets every
+/// message the first one sent.
+#[test]
+fn a_producer_killed_in_its_sleep_is_forgotten_by_the_next() {
+    let name = unique("asleep");
+    let opts = RingOptions::new().capacity(4096);
+    let mut rx = Consumer::create(&name, &opts).unwrap();
+    let mut child = Peer::spawn("producer", &[&name, "1000000", "sleep"]);
+    let deadline = std::time::Instant::now() + LONG;
+    while !inspect(&name).unwrap().producer_asleep {
+        assert!(std::time::Instant::now() < deadline, "never slept");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill();
+    assert!(
+        inspect(&name).unwrap().producer_asleep,
+        "a killed sleeper's count stays"
+    );
+    let mut scratch = Vec::new();
+    let mut seq = 0u64;
+    while let Some(m) = rx.try_recv().unwrap() {
+        check(seq, &m, &mut scratch).unwrap();
+        seq += 1;
+    }
+    assert!(seq > 0, "the ring was full");
+    let mut tx = Producer::open(&name, &opts).unwrap();
+    assert!(
+        !inspect(&name).unwrap().producer_asleep,
+        "cleared at attach"
+    );
+    let mut m = Vec::new();
+    message(seq, &mut m);
+    tx.send(&m).unwrap();
+    check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
 }
 
 #[test]

@@ -98,6 +98,7 @@ fn to_json(s: &Seen) -> Value {
             "consumer_attaches": r.consumer_attaches,
             "consumer_waiting": r.consumer_waiting,
             "consumer_asleep": r.consumer_asleep,
+            "producer_asleep": r.producer_asleep,
             "positions_consistent": r.positions_consistent(),
         });
     }

@@ -882,7 +882,8 @@ fn duplex(
 /// ``capacity``, ``max_message``, ``write_pos``, ``read_pos``, ``fill``,
 /// ``producer_attached``, ``consumer_attached``, ``producer_attaches``,
 /// ``consumer_attaches``, ``consumer_waiting`` (the consumer waits for the next record
-/// now: a hint), ``consumer_asleep`` (it sleeps until woken).
+/// now: a hint), ``consumer_asleep`` (it sleeps until woken), ``producer_asleep`` (the
+/// producer sleeps until there is room).
 #[pyfunction]
 fn inspect<'py>(py: Python<'py>, name: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
     let name = name_arg(name)?;
@@ -901,6 +902,7 @@ fn inspect<'py>(py: Python<'py>, name: &Bound<'py, PyAny>) -> PyResult<Bound<'py
         d.set_item("consumer_attaches", r.consumer_attaches)?;
         d.set_item("consumer_waiting", r.consumer_waiting)?;
         d.set_item("consumer_asleep", r.consumer_asleep)?;
+        d.set_item("producer_asleep", r.producer_asleep)?;
     }
     Ok(d)
 }

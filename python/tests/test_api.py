@@ -240,6 +240,7 @@ def test_inspect_and_remove(name):
     assert info["fill"] == 16
     assert info["producer_attached"] and not info["consumer_attached"]
     assert info["consumer_waiting"] is False and info["consumer_asleep"] is False
+    assert info["producer_asleep"] is False
     with pytest.raises(ipcring.RoleTaken):
         ipcring.remove(name)
     p.close()

@@ -396,6 +396,8 @@ impl Producer {
         // SAFETY: shared/data point into the mapping owned by `ring`, which the Producer
         // owns for as long as the core; the role lock makes us the only producer.
         let core = unsafe { ProducerCore::attach(ring.shared, ring.data, ring.geo)? };
+        // A producer killed asleep waiting for room left its count there.
+        ring.shared().space_wake.forget_sleepers();
         // SYNC: Release, so a consumer that sees the count also sees our lock taken.
         ring.geometry_counters()
             .producer_attaches
@@ -775,8 +777,10 @@ impl Consumer {
     fn attach(ring: Attached) -> Result<Consumer> {
         // SAFETY: as in Producer::attach, for the consumer role.
         let core = unsafe { ConsumerCore::attach(ring.shared, ring.data, ring.geo)? };
-        // A consumer killed while it waited left its announcement: this one does not wait.
+        // A consumer killed while it waited left its announcement (and, asleep, its count
+        // in the wake word): this one does not wait.
         core.withdraw_waiting();
+        ring.shared().data_wake.forget_sleepers();
         // SYNC: Release, so a producer that sees the count also sees our lock taken.
         ring.geometry_counters()
             .consumer_attaches
@@ -1067,8 +1071,13 @@ pub struct RingInfo {
     /// snapshot may be stale the moment it is taken.
     pub consumer_waiting: bool,
     /// A consumer announced that it sleeps until the producer wakes it (the data wake
-    /// word's waiter count is not zero; a consumer killed in its sleep leaves its count).
+    /// word's waiter count is not zero; a consumer killed in its sleep leaves its count
+    /// until the next consumer attaches).
     pub consumer_asleep: bool,
+    /// A producer announced that it sleeps until the consumer makes room (the space wake
+    /// word's waiter count is not zero; a producer killed in its sleep leaves its count
+    /// until the next producer attaches).
+    pub producer_asleep: bool,
 }
 
 impl RingInfo {
@@ -1136,6 +1145,7 @@ pub fn inspect(name: &str) -> Result<RingInfo> {
             // SYNC: a hint: Relaxed (see `ProducerCore::may_start_over`).
             consumer_waiting: sh.consumer_waiting.load(Ordering::Relaxed) == r + 1,
             consumer_asleep: sh.data_wake.waiters.load(Ordering::Relaxed) != 0,
+            producer_asleep: sh.space_wake.waiters.load(Ordering::Relaxed) != 0,
         })
     })?;
     let _ = segment;

@@ -194,6 +194,17 @@ pub struct WakeWord {
 }
 
 impl WakeWord {
+    /// Forgets the sleepers counted so far: for the one side that sleeps on this word, as
+    /// it attaches (its role lock held, so no other sleeper of that side exists). One
+    /// killed in its sleep never withdrew its count, and every waker would otherwise make
+    /// a futex system call per message for nobody, for the life of the segment.
+    #[cold]
+    pub(crate) fn forget_sleepers(&self) {
+        // SYNC: nobody sleeps on this word now; a waker that still reads the old count
+        // wakes nobody once: Relaxed.
+        self.waiters.store(0, Ordering::Relaxed);
+    }
+
     /// Step 2 of the protocol: announce a sleeper; returns the ticket to sleep on, and
     /// whether the heavy barrier was issued (if not, sleep in short slices).
     #[inline]
