@@ -220,6 +220,7 @@ fn header_word(path: &str, offset: u64) -> u64 {
 
 /// Offsets in the ring's header (docs/LAYOUT.md).
 const WRITE_POS: u64 = 256;
+const READ_POS: u64 = 384;
 const DATA_WAITERS: u64 = 516;
 const SPACE_WAITERS: u64 = 644;
 
@@ -920,6 +921,20 @@ fn set_len(path: &str, len: u64) {
         .unwrap()
         .set_len(len)
         .unwrap();
+}
+
+/// `inspect` of a ring whose `read_pos` another process set to the largest value reports
+/// the positions inconsistent, and no consumer waiting (it read the hint against an
+/// unchecked position plus one: a panic in a debug build, found by the fuzzer).
+#[test]
+fn inspect_of_a_read_pos_at_the_top_of_its_range_is_inconsistent_not_a_panic() {
+    let (_d, path) = file_ring();
+    let mut tx = Producer::create(&path, &RingOptions::new().capacity(4096)).unwrap();
+    tx.send(b"x").unwrap();
+    patch(&path, READ_POS, &u64::MAX.to_le_bytes());
+    let info = inspect(&path).unwrap();
+    assert_eq!(info.read_pos, u64::MAX);
+    assert!(!info.positions_consistent() && !info.consumer_waiting);
 }
 
 #[test]

@@ -299,7 +299,7 @@ impl ProducerCore {
         // SYNC: hints, no data rides on them (starting over is safe whenever `read_pos`
         // equals `write`, checked with Acquire below): Relaxed.
         let shared = self.shared();
-        let waiting = shared.consumer_waiting.load(Ordering::Relaxed) == self.write + 1
+        let waiting = shared.consumer_waiting.load(Ordering::Relaxed) == self.write.wrapping_add(1)
             && shared.data_wake.waiters.load(Ordering::Relaxed) == 0;
         let empty = waiting && self.refresh_read()? == self.write && need <= self.geo.capacity;
         if empty {
@@ -522,7 +522,7 @@ impl ConsumerCore {
         // SYNC: a hint (see `ProducerCore::may_start_over`): Relaxed.
         self.shared()
             .consumer_waiting
-            .store(self.read + 1, Ordering::Relaxed);
+            .store(self.read.wrapping_add(1), Ordering::Relaxed);
     }
 
     /// Withdraws [`ConsumerCore::announce_waiting`] (a wait that ends without a record: a

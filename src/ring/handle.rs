@@ -1143,7 +1143,8 @@ pub fn inspect(name: &str) -> Result<RingInfo> {
             producer_attaches: g.producer_attaches.load(Ordering::Relaxed),
             consumer_attaches: g.consumer_attaches.load(Ordering::Relaxed),
             // SYNC: a hint: Relaxed (see `ProducerCore::may_start_over`).
-            consumer_waiting: sh.consumer_waiting.load(Ordering::Relaxed) == r + 1,
+            // (`read_pos` is not validated here: a corrupt one may be u64::MAX.)
+            consumer_waiting: Some(sh.consumer_waiting.load(Ordering::Relaxed)) == r.checked_add(1),
             consumer_asleep: sh.data_wake.waiters.load(Ordering::Relaxed) != 0,
             producer_asleep: sh.space_wake.waiters.load(Ordering::Relaxed) != 0,
         })
