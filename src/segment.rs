@@ -544,13 +544,28 @@ impl Segment {
     }
 }
 
-impl Drop for Segment {
-    fn drop(&mut self) {
-        if self.creator && !self.keep {
-            // Cleanup never panics; a failure here leaves a stale segment that `create`
-            // with `reclaim_stale` or `ipcring rm` removes later.
+impl Segment {
+    /// The creating handle's cleanup, once: removes the name (unless kept), and only while
+    /// it still leads to this segment. A handle calls it before it releases its role, so a
+    /// peer that sees the role released and creates the segment anew under the same name
+    /// (a server that serves one client after another) never has its new segment's name
+    /// removed by the old one's creator (seen in the README step: Bob created the rings,
+    /// Alice created new ones as he left, and his drop removed their names).
+    pub(crate) fn retire_name(&mut self) {
+        if !std::mem::take(&mut self.creator) || self.keep {
+            return;
+        }
+        // Cleanup never panics; a failure here leaves a stale segment that `create` with
+        // `reclaim_stale` or `ipcring rm` removes later.
+        if self.name_leads_here().unwrap_or(false) {
             let _ = self.loc.unlink();
         }
+    }
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        self.retire_name();
     }
 }
 

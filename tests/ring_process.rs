@@ -636,6 +636,27 @@ fn a_producer_killed_in_its_sleep_is_forgotten_by_the_next() {
     check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
 }
 
+/// A creator's drop removes its ring's name only while the name still leads to that ring:
+/// a client that created the rings and leaves while its server already made new ones under
+/// the same names (the README's RPC pair, seen in CI) must not take the new names away.
+#[test]
+fn a_creators_drop_leaves_a_name_that_leads_to_a_newer_ring() {
+    let (_d, path) = file_ring();
+    let opts = RingOptions::new().capacity(4096);
+    let old = Producer::create(&path, &opts).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let mut new = Producer::create(&path, &opts).unwrap();
+    drop(old);
+    let mut rx = Consumer::open(&path, &opts).unwrap();
+    new.send(b"still named").unwrap();
+    assert_eq!(&*rx.recv_timeout(LONG).unwrap(), b"still named");
+    drop((new, rx));
+    assert!(
+        !std::path::Path::new(&path).exists(),
+        "the newer ring's creator removes its name"
+    );
+}
+
 #[test]
 fn second_producer_is_refused_in_another_process_and_in_this_one() {
     let name = unique("role");

@@ -659,6 +659,8 @@ impl Drop for Producer {
         if intact {
             self.publish();
         }
+        // The name goes before the role (see `Segment::retire_name`).
+        self.ring.seg.retire_name();
         // Release the role before waking, so a blocked consumer that wakes sees us gone.
         let _ = self.ring.seg.release_role(PRODUCER_ROLE);
         if intact {
@@ -973,6 +975,8 @@ impl Drop for Consumer {
         if self.ring.check_intact().is_ok() {
             self.core.withdraw_waiting();
         }
+        // The name goes before the role (see `Segment::retire_name`).
+        self.ring.seg.retire_name();
         let _ = self.ring.seg.release_role(CONSUMER_ROLE);
         if self.ring.check_intact().is_ok() {
             self.ring.shared().space_wake.wake();
