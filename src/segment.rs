@@ -745,6 +745,14 @@ impl Segment {
         sys::try_lock_byte(&self.fd, byte)
     }
 
+    /// A handle's leaving: removes the name first if this handle created it (see
+    /// [`Segment::retire_name`]), then releases role `byte`, so a peer that sees the role
+    /// released finds the name gone already (the ring's, seqlock's and broadcast's writers).
+    pub(crate) fn leave_role(&mut self, byte: u64) -> Result<()> {
+        self.retire_name();
+        self.release_role(byte)
+    }
+
     /// Releases this handle's role lock early (on detach, before waking the peer).
     pub(crate) fn release_role(&self, byte: u64) -> Result<()> {
         sys::unlock_byte(&self.fd, byte)

@@ -396,7 +396,7 @@ impl Drop for Publisher {
     fn drop(&mut self) {
         self.flush();
         // Release the role before waking, so a blocked subscriber that wakes sees us gone.
-        let _ = self.ring.seg.release_role(PUBLISHER_ROLE);
+        let _ = self.ring.seg.leave_role(PUBLISHER_ROLE);
         self.ring.shared().data_wake.wake();
     }
 }

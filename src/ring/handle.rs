@@ -659,10 +659,8 @@ impl Drop for Producer {
         if intact {
             self.publish();
         }
-        // The name goes before the role (see `Segment::retire_name`).
-        self.ring.seg.retire_name();
         // Release the role before waking, so a blocked consumer that wakes sees us gone.
-        let _ = self.ring.seg.release_role(PRODUCER_ROLE);
+        let _ = self.ring.seg.leave_role(PRODUCER_ROLE);
         if intact {
             self.ring.shared().data_wake.wake();
         }
@@ -972,13 +970,12 @@ impl Drop for Consumer {
     fn drop(&mut self) {
         // As in Producer's drop: no store into a file that shrank. A dropped async
         // receive may have left this consumer's announcement that it waits: nobody will.
-        if self.ring.check_intact().is_ok() {
+        let intact = self.ring.check_intact().is_ok();
+        if intact {
             self.core.withdraw_waiting();
         }
-        // The name goes before the role (see `Segment::retire_name`).
-        self.ring.seg.retire_name();
-        let _ = self.ring.seg.release_role(CONSUMER_ROLE);
-        if self.ring.check_intact().is_ok() {
+        let _ = self.ring.seg.leave_role(CONSUMER_ROLE);
+        if intact {
             self.ring.shared().space_wake.wake();
         }
     }

@@ -396,7 +396,7 @@ impl<T: bytemuck::Pod> Writer<T> {
 impl<T: bytemuck::Pod> Drop for Writer<T> {
     fn drop(&mut self) {
         // Release the role before waking, so a blocked reader that wakes sees us gone.
-        let _ = self.cell.seg.release_role(WRITER_ROLE);
+        let _ = self.cell.seg.leave_role(WRITER_ROLE);
         self.cell.shared().changed.wake();
     }
 }
