@@ -76,6 +76,10 @@ pub struct SegmentHeader {
     pub created_ns: AtomicU64,
 }
 
+// SAFETY: repr(C) of atomics only: every bit pattern is valid, no pointers, and it changes
+// only through atomic operations.
+unsafe impl crate::sys::SharedPlain for SegmentHeader {}
+
 #[cfg(not(loom))]
 const _: () = {
     use std::mem::{offset_of, size_of};
@@ -570,11 +574,9 @@ impl Drop for Segment {
 }
 
 pub(crate) fn header_of(map: &Mapping) -> &SegmentHeader {
-    debug_assert!(map.len() >= COMMON_HEADER_SIZE);
-    // SAFETY: the mapping is page-aligned and at least COMMON_HEADER_SIZE bytes (checked by
-    // every caller before mapping), SegmentHeader is repr(C) of atomics, for which any bit
-    // pattern is valid, and the reference cannot outlive `map`.
-    unsafe { &*(map.as_ptr() as *const SegmentHeader) }
+    // Every caller maps at least COMMON_HEADER_SIZE bytes (checked against the file's size
+    // before mapping).
+    map.at(0)
 }
 
 /// Outcome of one opening attempt.

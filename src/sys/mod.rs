@@ -233,7 +233,76 @@ impl Mapping {
     pub(crate) fn len(&self) -> usize {
         self.map.len()
     }
+
+    /// The `T` at byte offset `off` of the mapping, or `None` if it does not lie wholly
+    /// inside it or `off` is not aligned for `T`.
+    ///
+    /// This is the one place a segment's bytes become typed references: every header,
+    /// shared-word block and per-slot entry of every segment kind is reached through it
+    /// (or [`Mapping::at`]), so the bounds and alignment argument is made once, here.
+    #[inline]
+    pub(crate) fn view<T: SharedPlain>(&self, off: usize) -> Option<&T> {
+        let end = off.checked_add(std::mem::size_of::<T>())?;
+        if end > self.len() || (self.as_ptr() as usize + off) % std::mem::align_of::<T>() != 0 {
+            return None;
+        }
+        // SAFETY: `off..end` lies inside the mapping (checked above), which stays mapped for
+        // as long as `self` is borrowed, and is aligned for `T`; `T: SharedPlain` promises
+        // that every bit pattern is a valid `T` and that it is changed only through atomics
+        // (or not at all), so another process writing the bytes cannot make the reference
+        // invalid.
+        Some(unsafe { &*(self.as_ptr().add(off) as *const T) })
+    }
+
+    /// `n` consecutive `T`s from byte offset `off`, or `None` if they do not lie wholly inside
+    /// the mapping or `off` is not aligned for `T`. As [`Mapping::view`], for arrays.
+    #[inline]
+    pub(crate) fn view_slice<T: SharedPlain>(&self, off: usize, n: usize) -> Option<&[T]> {
+        let end = n.checked_mul(std::mem::size_of::<T>())?.checked_add(off)?;
+        if end > self.len() || (self.as_ptr() as usize + off) % std::mem::align_of::<T>() != 0 {
+            return None;
+        }
+        // SAFETY: as in `view`: `n` values of `T` from `off` lie inside the mapping, aligned,
+        // valid for every bit pattern and changed only through atomics.
+        Some(unsafe { std::slice::from_raw_parts(self.as_ptr().add(off) as *const T, n) })
+    }
+
+    /// The `T` at `off`, for offsets that the segment's validation at open has already shown
+    /// to lie inside the mapping (a fixed header field of a mapping at least the header's
+    /// size). A failure is a bug in this crate, not bad input, and panics saying where.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn at<T: SharedPlain>(&self, off: usize) -> &T {
+        match self.view(off) {
+            Some(t) => t,
+            None => panic!(
+                "internal error: {} at offset {off} does not fit a mapping of {} bytes",
+                std::any::type_name::<T>(),
+                self.len()
+            ),
+        }
+    }
 }
+
+/// Plain shared-memory types: the only types [`Mapping::view`] hands out references to.
+///
+/// # Safety
+/// An implementor is `#[repr(C)]` (or a primitive), holds no pointer or reference, is valid
+/// for every bit pattern (integers, atomics and arrays or structs of them), and has no field
+/// that may change behind a `&` except atomics: the bytes are shared with other processes,
+/// which may write anything at any time.
+pub(crate) unsafe trait SharedPlain: Sync {}
+
+// SAFETY: primitives and atomics: every bit pattern is valid, no pointers, atomics change
+// only through atomic operations.
+unsafe impl SharedPlain for std::sync::atomic::AtomicU64 {}
+// SAFETY: as above.
+unsafe impl SharedPlain for std::sync::atomic::AtomicU32 {}
+// SAFETY: as above.
+unsafe impl SharedPlain for std::sync::atomic::AtomicU8 {}
+// SAFETY: as above; `u8` arrays are read only (a `&[u8; N]` of shared memory is read with
+// the same caveat as the data area: see `sync::DataArea`).
+unsafe impl<const N: usize> SharedPlain for [std::sync::atomic::AtomicU64; N] {}
 
 /// A one-byte record lock request (`l_pid` is 0, as `F_OFD_*` requires).
 pub(crate) fn flock_for(byte: u64, ty: libc::c_short) -> libc::flock {
