@@ -268,8 +268,12 @@ fn stream(strategy_name: &str, n: u64) {
         .wait(strategy(strategy_name));
     let mut rx = Consumer::create(&name, &opts).unwrap();
     let mut child = Peer::spawn("producer", &[&name, &n.to_string(), strategy_name]);
-    consume_all(&mut rx, n);
+    let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| consume_all(&mut rx, n)));
+    // A producer that failed says why (its stderr) before the consumer's own complaint.
     child.finish();
+    if let Err(p) = got {
+        std::panic::resume_unwind(p);
+    }
 }
 
 fn stream_count() -> u64 {

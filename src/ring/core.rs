@@ -78,23 +78,64 @@ impl Geometry {
     }
 }
 
-/// A reserved region for one message, not yet committed.
-#[derive(Debug, Clone, Copy)]
+/// A reserved region for one message, not yet committed. Made only by
+/// [`ProducerCore::reserve`], neither copied nor cloned, and consumed by
+/// [`ProducerCore::commit`]: holding one is what lets the producer's safe methods write
+/// its bytes ([`ProducerCore::fill`], [`ProducerCore::reserved_mut`]).
+#[derive(Debug)]
 pub(crate) struct Reservation {
     /// Payload offset in the data area.
-    pub offset: usize,
+    offset: usize,
     /// Payload length.
-    pub len: usize,
+    len: usize,
     /// Padding bytes to write before the record (0, or up to the end of the data area).
     pad: u64,
+}
+
+/// The memory a ring lives in: its block of shared words and its data area (a mapping's,
+/// or a test's heap). Both cores hold one; the handles hold one beside their segment.
+#[derive(Debug, Clone)]
+pub(crate) struct RingMemory {
+    shared: *const RingShared,
+    data: DataArea,
+    geo: Geometry,
+}
+
+impl RingMemory {
+    /// # Safety
+    /// `shared` must point to a `RingShared` and `data` cover `geo.capacity` bytes, both
+    /// valid (mapped, aligned) for as long as this value or any copy or core made from it
+    /// is used.
+    pub(crate) unsafe fn new(
+        shared: *const RingShared,
+        data: DataArea,
+        geo: Geometry,
+    ) -> RingMemory {
+        RingMemory { shared, data, geo }
+    }
+
+    /// The same memory with another recycle window and record count (models and tests:
+    /// the capacity, and so every bound, stays as `new` was promised).
+    #[cfg(any(test, loom))]
+    pub(crate) fn with_recycle(mut self, window: u64, records: u64) -> RingMemory {
+        self.geo.recycle = window;
+        self.geo.recycle_records = records;
+        self
+    }
+
+    /// The shared words.
+    #[inline(always)]
+    pub(crate) fn shared(&self) -> &RingShared {
+        // SAFETY: valid for as long as `self` by `new`'s contract; RingShared is atomics
+        // only, valid for any bit pattern a peer may store.
+        unsafe { &*self.shared }
+    }
 }
 
 /// The producer's view: the shared words, the data area, and its private cursors.
 #[derive(Debug)]
 pub(crate) struct ProducerCore {
-    shared: *const RingShared,
-    data: DataArea,
-    geo: Geometry,
+    mem: RingMemory,
     /// End of what this producer has committed (visible to the consumer).
     write: u64,
     /// What `write_pos` holds (the last value this producer stored there).
@@ -180,15 +221,11 @@ impl ProducerCore {
     /// last records may be visible past `write_pos`: they are found by walking headers).
     ///
     /// # Safety
-    /// `shared` and `data` must stay valid for the life of the core, `data` must be
-    /// `geo.capacity` bytes, and no other producer may use this ring at the same time.
-    pub(crate) unsafe fn attach(
-        shared: *const RingShared,
-        data: DataArea,
-        geo: Geometry,
-    ) -> Result<ProducerCore> {
-        // SAFETY: valid by the caller's contract.
-        let sh = unsafe { &*shared };
+    /// No other producer may use this ring (in any process) for the life of the core: the
+    /// ring protocol gives each side's bytes to one writer.
+    pub(crate) unsafe fn attach(mem: RingMemory) -> Result<ProducerCore> {
+        let (data, geo) = (&mem.data, mem.geo);
+        let sh = mem.shared();
         // SYNC: Acquire pairs with the consumer's Release of read_pos (space it freed).
         let r = sh.read_pos.load(Ordering::Acquire);
         let w0 = sh.write_pos.load(Ordering::Acquire);
@@ -202,7 +239,7 @@ impl ProducerCore {
             if w - r >= geo.capacity {
                 break;
             }
-            let size = match record_at(&data, &geo, w)? {
+            let size = match record_at(data, &geo, w)? {
                 None => break,
                 Some((size, _)) => size,
             };
@@ -220,9 +257,7 @@ impl ProducerCore {
             )));
         }
         Ok(ProducerCore {
-            shared,
-            data,
-            geo,
+            mem,
             write: w,
             published: w0,
             cached_read: r,
@@ -233,30 +268,53 @@ impl ProducerCore {
 
     #[inline(always)]
     fn shared(&self) -> &RingShared {
-        // SAFETY: valid for the core's life by `attach`'s contract.
-        unsafe { &*self.shared }
+        self.mem.shared()
     }
 
-    /// The data area.
-    pub(crate) fn data(&self) -> &DataArea {
-        &self.data
+    /// Copies `msg` into the payload of `r`, which must be at least as long.
+    #[inline(always)]
+    pub(crate) fn fill(&mut self, r: &Reservation, msg: &[u8]) {
+        assert!(msg.len() <= r.len, "message longer than its reservation");
+        // SAFETY: `r` was made by `reserve` on this core (its fields are private to this
+        // module): its payload lies in the data area, past the consumer's read position
+        // and before anything published, so this producer alone owns those bytes until
+        // `commit` takes `r`.
+        unsafe { self.mem.data.write(r.offset, msg) }
+    }
+
+    /// The payload bytes of `r` as written so far.
+    #[cfg(not(loom))]
+    #[inline(always)]
+    pub(crate) fn reserved(&self, r: &Reservation) -> &[u8] {
+        // SAFETY: as in `fill`: in bounds and owned by this producer until `commit`, and
+        // not written while this shared borrow of the core lives.
+        unsafe { self.mem.data.slice(r.offset, r.len) }
+    }
+
+    /// The payload bytes of `r`, to write the message in place.
+    #[cfg(not(loom))]
+    #[inline(always)]
+    pub(crate) fn reserved_mut(&mut self, r: &Reservation) -> &mut [u8] {
+        // SAFETY: as in `fill`: in bounds and owned by this producer until `commit`; the
+        // `&mut self` borrow makes the slice the only reference to those bytes.
+        unsafe { self.mem.data.slice_mut(r.offset, r.len) }
     }
 
     /// Reserves room for a message of `len` bytes. `Ok(None)` if the ring has no room now.
     #[inline]
     pub(crate) fn reserve(&mut self, len: usize) -> Result<Option<Reservation>> {
-        if len > self.geo.max_message as usize {
+        if len > self.mem.geo.max_message as usize {
             return Err(Error::MessageTooLarge {
                 len,
-                max: self.geo.max_message as usize,
+                max: self.mem.geo.max_message as usize,
             });
         }
         let rec = record_size(len as u64);
-        let idx = self.write & self.geo.mask();
-        let to_end = self.geo.capacity - idx;
+        let idx = self.write & self.mem.geo.mask();
+        let to_end = self.mem.geo.capacity - idx;
         let (mut pad, mut start) = if rec > to_end { (to_end, 0) } else { (0, idx) };
         if self.write >= self.recycle_at
-            && idx >= self.geo.recycle_records * rec
+            && idx >= self.mem.geo.recycle_records * rec
             && pad == 0
             && self.may_start_over(to_end + rec + RECORD_HEADER)?
         {
@@ -265,9 +323,9 @@ impl ProducerCore {
         }
         // + 8: the next record's header slot, zeroed at commit (see the module docs).
         let need = pad + rec + RECORD_HEADER;
-        if self.write + need - self.cached_read > self.geo.capacity {
+        if self.write + need - self.cached_read > self.mem.geo.capacity {
             let r = self.refresh_read()?;
-            if self.write + need - r > self.geo.capacity {
+            if self.write + need - r > self.mem.geo.capacity {
                 return Ok(None);
             }
         }
@@ -301,13 +359,13 @@ impl ProducerCore {
         let shared = self.shared();
         let waiting = shared.consumer_waiting.load(Ordering::Relaxed) == self.write.wrapping_add(1)
             && shared.data_wake.waiters.load(Ordering::Relaxed) == 0;
-        let empty = waiting && self.refresh_read()? == self.write && need <= self.geo.capacity;
+        let empty = waiting && self.refresh_read()? == self.write && need <= self.mem.geo.capacity;
         if empty {
-            self.recycle_at = (self.write | self.geo.mask()) + 1 + self.geo.recycle;
-            self.recycle_gap = self.geo.recycle;
+            self.recycle_at = (self.write | self.mem.geo.mask()) + 1 + self.mem.geo.recycle;
+            self.recycle_gap = self.mem.geo.recycle;
         } else {
             self.recycle_at = self.write + self.recycle_gap;
-            self.recycle_gap = (self.recycle_gap * 2).min(self.geo.capacity);
+            self.recycle_gap = (self.recycle_gap * 2).min(self.mem.geo.capacity);
         }
         Ok(empty)
     }
@@ -341,7 +399,7 @@ impl ProducerCore {
         let r = self.refresh_read()?;
         let (mut pos, mut messages, mut bytes) = (r, 0u64, 0u64);
         while pos < self.write {
-            match record_at(&self.data, &self.geo, pos)? {
+            match record_at(&self.mem.data, &self.mem.geo, pos)? {
                 Some((size, len)) => {
                     if let Some(len) = len {
                         messages += 1;
@@ -376,7 +434,7 @@ impl ProducerCore {
                 self.cached_read, self.write
             )));
         }
-        if r < self.write && record_at(&self.data, &self.geo, r)?.is_none() {
+        if r < self.write && record_at(&self.mem.data, &self.mem.geo, r)?.is_none() {
             return Err(Error::corrupt(format!(
                 "read_pos {r} points at an empty slot, though records were written up to position {}",
                 self.write
@@ -390,7 +448,7 @@ impl ProducerCore {
     /// learn whether the consumer sleeps.
     #[inline]
     pub(crate) fn commit(&mut self, r: Reservation) {
-        let idx = (self.write & self.geo.mask()) as usize;
+        let idx = (self.write & self.mem.geo.mask()) as usize;
         let size = record_size(r.len as u64);
         let next = self.write + r.pad + size;
         // SAFETY: (all three stores) the slots are 8-aligned, in bounds (a record never
@@ -398,11 +456,15 @@ impl ProducerCore {
         // checked), and past `write`: owned by the producer.
         unsafe {
             // Keep the invariant: the slot at the new write position reads zero.
-            self.data
-                .store_header((next & self.geo.mask()) as usize, 0, 0, Ordering::Relaxed);
+            self.mem.data.store_header(
+                (next & self.mem.geo.mask()) as usize,
+                0,
+                0,
+                Ordering::Relaxed,
+            );
             // SYNC: Release publishes the payload (and the zeroed next slot) to a consumer
             // that loads this header with Acquire.
-            self.data.store_header(
+            self.mem.data.store_header(
                 r.offset - RECORD_HEADER as usize,
                 r.len as u32,
                 REC_MESSAGE,
@@ -411,7 +473,7 @@ impl ProducerCore {
             if r.pad > 0 {
                 // SYNC: Release after the message header at index 0, so a consumer that
                 // follows the padding finds the message.
-                self.data.store_header(
+                self.mem.data.store_header(
                     idx,
                     (r.pad - RECORD_HEADER) as u32,
                     REC_PADDING,
@@ -444,8 +506,7 @@ impl ProducerCore {
         match self.reserve(msg.len())? {
             None => Ok(false),
             Some(r) => {
-                // SAFETY: the reservation is in bounds and owned by the producer.
-                unsafe { self.data.write(r.offset, msg) };
+                self.fill(&r, msg);
                 self.commit(r);
                 Ok(true)
             }
@@ -463,17 +524,15 @@ impl ProducerCore {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Slot {
     /// Payload offset in the data area.
-    pub offset: usize,
+    offset: usize,
     /// Payload length.
-    pub len: usize,
+    len: usize,
 }
 
 /// The consumer's view.
 #[derive(Debug)]
 pub(crate) struct ConsumerCore {
-    shared: *const RingShared,
-    data: DataArea,
-    geo: Geometry,
+    mem: RingMemory,
     /// Position of the next record to read.
     read: u64,
     /// What `read_pos` holds (the last value this consumer released).
@@ -488,20 +547,14 @@ impl ConsumerCore {
     ///
     /// # Safety
     /// As [`ProducerCore::attach`], for the consumer role.
-    pub(crate) unsafe fn attach(
-        shared: *const RingShared,
-        data: DataArea,
-        geo: Geometry,
-    ) -> Result<ConsumerCore> {
-        // SAFETY: valid by the caller's contract.
-        let sh = unsafe { &*shared };
+    pub(crate) unsafe fn attach(mem: RingMemory) -> Result<ConsumerCore> {
+        let geo = mem.geo;
+        let sh = mem.shared();
         let r = sh.read_pos.load(Ordering::Acquire);
         let w = sh.write_pos.load(Ordering::Acquire);
         check_positions(r, w, geo.capacity)?;
         Ok(ConsumerCore {
-            shared,
-            data,
-            geo,
+            mem,
             read: r,
             released: r,
         })
@@ -509,8 +562,7 @@ impl ConsumerCore {
 
     #[inline(always)]
     fn shared(&self) -> &RingShared {
-        // SAFETY: valid for the core's life by `attach`'s contract.
-        unsafe { &*self.shared }
+        self.mem.shared()
     }
 
     /// Tells the producer that this consumer now waits at its read position for the next
@@ -533,9 +585,24 @@ impl ConsumerCore {
         self.shared().consumer_waiting.store(0, Ordering::Relaxed);
     }
 
-    /// The data area.
-    pub(crate) fn data(&self) -> &DataArea {
-        &self.data
+    /// The payload of `slot`, in shared memory. See the ring module's docs on what a
+    /// hostile peer writing these bytes means for a reference into them.
+    #[cfg(not(loom))]
+    #[inline(always)]
+    pub(crate) fn bytes(&self, slot: &Slot) -> &[u8] {
+        // SAFETY: `slot` was made by `peek` on this core (its fields are private to this
+        // module): validated to lie in the data area and published to us; the producer does
+        // not write it until `release` frees it, which needs `&mut self`.
+        unsafe { self.mem.data.slice(slot.offset, slot.len) }
+    }
+
+    /// Replaces `buf`'s contents with a copy of `slot`'s payload, read with word-sized
+    /// atomic loads (no reference into shared memory is made).
+    #[inline]
+    pub(crate) fn copy_out(&self, slot: &Slot, buf: &mut Vec<u8>) {
+        // SAFETY: as in `bytes`; the record is 8-aligned and ends (rounded up to 8) within
+        // the data area, as `read_atomic_into` requires.
+        unsafe { self.mem.data.read_atomic_into(slot.offset, slot.len, buf) }
     }
 
     /// The next message, if one is published: its place in the data area. Padding records
@@ -544,12 +611,11 @@ impl ConsumerCore {
     #[inline]
     pub(crate) fn peek(&mut self) -> Result<Option<Slot>> {
         loop {
-            let idx = self.read & self.geo.mask();
+            let idx = self.read & self.mem.geo.mask();
             // SYNC: Acquire pairs with the producer's Release store of this header: the
             // payload (and the next slot's zeroing) is visible.
-            // SAFETY: idx is 8-aligned (positions only move by multiples of 8) and
-            // idx + 8 <= capacity. Both fields are validated below.
-            let (len, kind) = unsafe { self.data.load_header(idx as usize) };
+            // Both fields are validated below.
+            let (len, kind) = header_at(&self.mem.data, idx);
             let total = match kind {
                 REC_MESSAGE => record_size(len as u64),
                 REC_PADDING => RECORD_HEADER + len as u64,
@@ -559,7 +625,7 @@ impl ConsumerCore {
                     // header always does) then arrives in about one cache-line transfer
                     // time instead of two in a row. Measured on the reference machine:
                     // busy-poll round trip 227-240 -> 195-208 ns in the same binary.
-                    self.data.prefetch((idx as usize | 63) + 1);
+                    self.mem.data.prefetch((idx as usize | 63) + 1);
                     return Ok(None);
                 }
                 other => {
@@ -569,19 +635,19 @@ impl ConsumerCore {
                     )));
                 }
             };
-            if self.read + total - self.released > self.geo.capacity {
+            if self.read + total - self.released > self.mem.geo.capacity {
                 return Err(Error::corrupt(format!(
                     "record of {total} bytes at position {} runs past one capacity ({}) after read_pos {}",
-                    self.read, self.geo.capacity, self.released
+                    self.read, self.mem.geo.capacity, self.released
                 )));
             }
             if kind == REC_MESSAGE {
-                if len > self.geo.max_message || idx + total > self.geo.capacity {
+                if len > self.mem.geo.max_message || idx + total > self.mem.geo.capacity {
                     return Err(Error::corrupt(format!(
                         "message record of {len} bytes at position {} does not fit (max {}, {} to the end)",
                         self.read,
-                        self.geo.max_message,
-                        self.geo.capacity - idx
+                        self.mem.geo.max_message,
+                        self.mem.geo.capacity - idx
                     )));
                 }
                 return Ok(Some(Slot {
@@ -589,7 +655,7 @@ impl ConsumerCore {
                     len: len as usize,
                 }));
             }
-            if idx + total != self.geo.capacity {
+            if idx + total != self.mem.geo.capacity {
                 return Err(Error::corrupt(format!(
                     "padding record of {len} bytes at position {} does not end at the end of the data area",
                     self.read
@@ -603,7 +669,7 @@ impl ConsumerCore {
     #[inline(always)]
     pub(crate) fn advance(&mut self, slot: Slot) {
         debug_assert_eq!(
-            (self.read & self.geo.mask()) + RECORD_HEADER,
+            (self.read & self.mem.geo.mask()) + RECORD_HEADER,
             slot.offset as u64
         );
         self.read += record_size(slot.len as u64);
@@ -634,9 +700,7 @@ impl ConsumerCore {
         match self.peek()? {
             None => Ok(false),
             Some(slot) => {
-                // SAFETY: the slot was validated in bounds (its 8-aligned record ends within
-                // the data area) and is published to us.
-                unsafe { self.data.read_atomic_into(slot.offset, slot.len, buf) };
+                self.copy_out(&slot, buf);
                 self.advance(slot);
                 Ok(true)
             }
@@ -654,13 +718,13 @@ impl ConsumerCore {
         // SYNC: Acquire pairs with the producer's Release store of write_pos: every
         // record header below it is visible to the load after this one.
         let w = self.shared().write_pos.load(Ordering::Acquire);
-        if w % 8 != 0 || (w > self.released && w - self.released > self.geo.capacity) {
+        if w % 8 != 0 || (w > self.released && w - self.released > self.mem.geo.capacity) {
             return Err(Error::corrupt(format!(
                 "write_pos {w} is misaligned or more than one capacity ({}) past read_pos {}",
-                self.geo.capacity, self.released
+                self.mem.geo.capacity, self.released
             )));
         }
-        if w > self.read && record_at(&self.data, &self.geo, self.read)?.is_none() {
+        if w > self.read && record_at(&self.mem.data, &self.mem.geo, self.read)?.is_none() {
             return Err(Error::corrupt(format!(
                 "write_pos {w} says records were published up to there, but none is at position {}",
                 self.read
@@ -676,8 +740,19 @@ impl ConsumerCore {
             .write_pos
             .load(Ordering::Relaxed)
             .saturating_sub(self.released)
-            .min(self.geo.capacity)
+            .min(self.mem.geo.capacity)
     }
+}
+
+/// The record header at data-area index `idx` (`pos & mask`), read with Acquire. The value
+/// may have been written by an untrusted peer: callers validate both fields.
+#[inline(always)]
+fn header_at(data: &DataArea, idx: u64) -> (u32, u32) {
+    // SAFETY: every index comes from a position masked by `capacity - 1`, and positions
+    // move by multiples of 8 (checked where they are read from shared memory), so `idx` is
+    // 8-aligned and `idx + 8 <= capacity`. A header is read only where the protocol has
+    // handed the slot to the reader (at or past its cursor): never bytes being written.
+    unsafe { data.load_header(idx as usize) }
 }
 
 /// The record whose header is at position `pos`, read with Acquire and validated against
@@ -685,9 +760,7 @@ impl ConsumerCore {
 /// payload length (`None` for padding).
 fn record_at(data: &DataArea, geo: &Geometry, pos: u64) -> Result<Option<(u64, Option<u32>)>> {
     let idx = pos & geo.mask();
-    // SAFETY: positions move by multiples of 8 (checked where they are read), so idx is
-    // 8-aligned and idx + 8 <= capacity.
-    let (len, kind) = unsafe { data.load_header(idx as usize) };
+    let (len, kind) = header_at(data, idx);
     match kind {
         0 if len == 0 => Ok(None),
         REC_MESSAGE if len <= geo.max_message && idx + record_size(len as u64) <= geo.capacity => {
@@ -729,38 +802,58 @@ mod tests {
     /// pointers taken from `&self` may write (the cores write through raw pointers, as
     /// they do into a mapping; miri's aliasing model checks this).
     pub(crate) struct Mem {
-        shared: Box<[AtomicU64]>,
+        /// Points into the two boxes below (heap memory: moving the Mem does not move it).
+        mem: RingMemory,
+        _shared: Box<[AtomicU64]>,
         data: Box<[AtomicU64]>,
         pub geo: Geometry,
     }
 
     impl Mem {
         pub(crate) fn new(capacity: u64, max_message: u32) -> Mem {
+            let shared = zeroed_words(std::mem::size_of::<RingShared>() / 8);
+            let data = zeroed_words(capacity as usize / 8);
+            let geo = Geometry::new(capacity, max_message);
+            // SAFETY: zeroed atomics are a valid RingShared; both boxes are 8-aligned heap
+            // memory of the right sizes that live (unmoved) as long as the Mem, which every
+            // test keeps beyond the cores it makes.
+            let mem = unsafe {
+                RingMemory::new(
+                    shared.as_ptr() as *const RingShared,
+                    DataArea::new(data.as_ptr() as *mut u8, capacity as usize),
+                    geo,
+                )
+            };
             Mem {
-                shared: zeroed_words(std::mem::size_of::<RingShared>() / 8),
-                data: zeroed_words(capacity as usize / 8),
-                geo: Geometry::new(capacity, max_message),
+                mem,
+                _shared: shared,
+                data,
+                geo,
             }
         }
-        fn shared_ptr(&self) -> *const RingShared {
-            self.shared.as_ptr() as *const RingShared
+        /// Attaches a core with `attach` (`ProducerCore::attach` or `ConsumerCore::attach`).
+        fn attach<T>(&self, attach: unsafe fn(RingMemory) -> Result<T>) -> Result<T> {
+            // Tests set the recycle fields of `geo` after `new`.
+            let mem = self.mem.clone();
+            let mem = mem.with_recycle(self.geo.recycle, self.geo.recycle_records);
+            // SAFETY: each test makes at most one producer and one consumer of a Mem at a
+            // time (the attach contracts' one-writer-per-side rule).
+            unsafe { attach(mem) }
         }
-        fn area(&self) -> DataArea {
-            // SAFETY: the boxed slice outlives every core made from this Mem in these tests,
-            // and is 8-aligned.
-            unsafe { DataArea::new(self.data.as_ptr() as *mut u8, self.geo.capacity as usize) }
+        pub(crate) fn try_producer(&self) -> Result<ProducerCore> {
+            self.attach(ProducerCore::attach)
+        }
+        pub(crate) fn try_consumer(&self) -> Result<ConsumerCore> {
+            self.attach(ConsumerCore::attach)
         }
         pub(crate) fn producer(&self) -> ProducerCore {
-            // SAFETY: see `area`; one producer per test.
-            unsafe { ProducerCore::attach(self.shared_ptr(), self.area(), self.geo).unwrap() }
+            self.try_producer().unwrap()
         }
         pub(crate) fn consumer(&self) -> ConsumerCore {
-            // SAFETY: see `area`; one consumer per test.
-            unsafe { ConsumerCore::attach(self.shared_ptr(), self.area(), self.geo).unwrap() }
+            self.try_consumer().unwrap()
         }
         fn shared(&self) -> &RingShared {
-            // SAFETY: zeroed atomics are valid; lives as long as self.
-            unsafe { &*self.shared_ptr() }
+            self.mem.shared()
         }
         /// Words in the data area.
         fn data_words(&self) -> usize {
@@ -858,8 +951,7 @@ mod tests {
                     Op::Abandon(n) => {
                         let n = n.min(max as usize);
                         if let Some(r) = p.reserve(n).unwrap() {
-                            // SAFETY: reserved region.
-                            unsafe { p.data().write(r.offset, &vec![0xEE; n]) };
+                            p.fill(&r, &vec![0xEE; n]);
                             // dropped without commit: nothing is published
                         }
                         prop_assert_eq!(p.publish(), false);
@@ -877,7 +969,7 @@ mod tests {
                             match c.peek().unwrap() {
                                 Some(slot) => {
                                     // SAFETY: validated slot.
-                                    let s = unsafe { c.data().slice(slot.offset, slot.len) }.to_vec();
+                                    let s = c.bytes(&slot).to_vec();
                                     prop_assert_eq!(Some(s), model.pop_front());
                                     c.advance(slot);
                                 }
@@ -926,8 +1018,7 @@ mod tests {
             for (i, v) in words.iter().enumerate() { mem.set_data_word(i % n, *v); }
             if w % 3 == 0 { mem.shared().write_pos.store(w, Ordering::Relaxed); }
             if r % 5 == 0 { mem.shared().read_pos.store(r, Ordering::Relaxed); }
-            // SAFETY: see Mem.
-            let c = unsafe { ConsumerCore::attach(mem.shared_ptr(), mem.area(), mem.geo) };
+            let c = mem.try_consumer();
             if let Ok(mut c) = c {
                 let mut buf = Vec::new();
                 for _ in 0..64 {
@@ -1042,8 +1133,7 @@ mod tests {
         assert!(p.push(&m).unwrap());
         p.publish();
         let slot = c.peek().unwrap().expect("published");
-        // SAFETY: validated slot.
-        assert_eq!(unsafe { c.data().slice(slot.offset, slot.len) }, &m[..]);
+        assert_eq!(c.bytes(&slot), &m[..]);
         c.advance(slot);
         c.release();
         slot.offset
@@ -1177,8 +1267,7 @@ mod tests {
         // A producer attaching now (in place of the first) would write where the
         // consumer never looks: refused.
         let _ = p;
-        // SAFETY: see Mem.
-        let e = unsafe { ProducerCore::attach(mem.shared_ptr(), mem.area(), mem.geo) }.unwrap_err();
+        let e = mem.try_producer().unwrap_err();
         assert!(e.to_string().contains("past the last record"), "{e}");
         // More than a capacity ahead of read_pos.
         mem.shared().write_pos.store(w + 2048, Ordering::Relaxed);

@@ -4,7 +4,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::ring::core::{ConsumerCore, Geometry, ProducerCore, Reservation, Slot};
+use crate::ring::core::{ConsumerCore, Geometry, ProducerCore, Reservation, RingMemory, Slot};
 use crate::ring::layout::{
     max_message_for, RingGeometry, RingShared, GEOMETRY_OFFSET, KIND_RING, MAX_CAPACITY,
     MIN_CAPACITY, RING_HEADER_SIZE, SHARED_OFFSET,
@@ -136,23 +136,22 @@ impl RingOptions {
 #[derive(Debug)]
 struct Attached {
     seg: Segment,
-    shared: *const RingShared,
-    data: DataArea,
+    mem: RingMemory,
     geo: Geometry,
     wait: WaitStrategy,
     /// The header's creation nonce when this handle attached (see `check_intact`).
     nonce: u64,
 }
 
-// SAFETY: `shared` and `data` point into `seg`'s mapping, which moves with the value.
+// SAFETY: `mem` points into `seg`'s mapping, which moves with the value and is only
+// touched through atomics and the ring protocol.
 unsafe impl Send for Attached {}
 
 impl Attached {
     fn geometry_words(map: &Mapping) -> &RingGeometry {
-        // SAFETY: every ring mapping is at least RING_HEADER_SIZE bytes (checked before this
-        // is called), page-aligned, and RingGeometry is repr(C) atomics at an 8-aligned
-        // offset; the reference does not outlive `map`.
-        unsafe { &*(map.as_ptr().add(GEOMETRY_OFFSET) as *const RingGeometry) }
+        // Every ring mapping is at least RING_HEADER_SIZE bytes (checked before this is
+        // called).
+        map.at(GEOMETRY_OFFSET)
     }
 
     fn from_segment(seg: Segment, wait: WaitStrategy) -> Attached {
@@ -162,18 +161,20 @@ impl Attached {
             g.capacity.load(Ordering::Relaxed),
             g.max_message.load(Ordering::Relaxed),
         );
-        // SAFETY: validated: the mapping holds RING_HEADER_SIZE + capacity bytes.
-        let shared = unsafe { map.as_ptr().add(SHARED_OFFSET) } as *const RingShared;
-        // SAFETY: as above; the data area is the `capacity` bytes after the header, it
-        // lives as long as `seg`, which Attached owns, and is 8-aligned (offset 1024 of a
-        // page-aligned mapping).
-        let data =
-            unsafe { DataArea::new(map.as_ptr().add(RING_HEADER_SIZE), geo.capacity as usize) };
+        let shared: &RingShared = map.at(SHARED_OFFSET);
+        // The data area: the `capacity` bytes after the header (validated: the mapping holds
+        // RING_HEADER_SIZE + capacity bytes).
+        let data = map.as_ptr().wrapping_add(RING_HEADER_SIZE);
+        // SAFETY: both lie in `seg`'s mapping, which Attached owns (so they live as long as
+        // every copy of `mem`, held by Attached and the core it makes), the shared block
+        // checked by `at`, the data area 8-aligned (offset 1024 of a page-aligned mapping)
+        // and `capacity` bytes long as validated above.
+        let mem =
+            unsafe { RingMemory::new(shared, DataArea::new(data, geo.capacity as usize), geo) };
         let nonce = seg.header().nonce.load(Ordering::Relaxed);
         Attached {
             seg,
-            shared,
-            data,
+            mem,
             geo,
             wait,
             nonce,
@@ -215,8 +216,7 @@ impl Attached {
     }
 
     fn shared(&self) -> &RingShared {
-        // SAFETY: points into the mapping owned by `self.seg`.
-        unsafe { &*self.shared }
+        self.mem.shared()
     }
 
     fn geometry_counters(&self) -> &RingGeometry {
@@ -395,7 +395,7 @@ impl Producer {
     fn attach(ring: Attached) -> Result<Producer> {
         // SAFETY: shared/data point into the mapping owned by `ring`, which the Producer
         // owns for as long as the core; the role lock makes us the only producer.
-        let core = unsafe { ProducerCore::attach(ring.shared, ring.data, ring.geo)? };
+        let core = unsafe { ProducerCore::attach(ring.mem.clone())? };
         // A producer killed asleep waiting for room left its count there.
         ring.shared().space_wake.forget_sleepers();
         // SYNC: Release, so a consumer that sees the count also sees our lock taken.
@@ -566,8 +566,7 @@ impl Producer {
     }
 
     fn write_and_publish(&mut self, res: Reservation, msg: &[u8]) {
-        // SAFETY: the reservation is in bounds and owned by this producer until commit.
-        unsafe { self.core.data().write(res.offset, msg) };
+        self.core.fill(&res, msg);
         self.core.commit(res);
         self.publish();
     }
@@ -640,8 +639,7 @@ impl Producer {
             if !self.core.push(m)? {
                 self.publish();
                 let res = self.room(m.len(), None)?;
-                // SAFETY: reserved for this producer.
-                unsafe { self.core.data().write(res.offset, m) };
+                self.core.fill(&res, m);
                 self.core.commit(res);
             }
             n += 1;
@@ -709,25 +707,13 @@ impl Grant<'_> {
 impl Deref for Grant<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        // SAFETY: the reservation is in bounds and owned by this producer until commit.
-        unsafe {
-            self.producer
-                .core
-                .data()
-                .slice(self.res.offset, self.res.len)
-        }
+        self.producer.core.reserved(&self.res)
     }
 }
 
 impl DerefMut for Grant<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as above; `&mut self` makes this the only reference.
-        unsafe {
-            self.producer
-                .core
-                .data()
-                .slice_mut(self.res.offset, self.res.len)
-        }
+        self.producer.core.reserved_mut(&self.res)
     }
 }
 
@@ -776,7 +762,7 @@ impl Consumer {
 
     fn attach(ring: Attached) -> Result<Consumer> {
         // SAFETY: as in Producer::attach, for the consumer role.
-        let core = unsafe { ConsumerCore::attach(ring.shared, ring.data, ring.geo)? };
+        let core = unsafe { ConsumerCore::attach(ring.mem.clone())? };
         // A consumer killed while it waited left its announcement (and, asleep, its count
         // in the wake word): this one does not wait.
         core.withdraw_waiting();
@@ -878,13 +864,7 @@ impl Consumer {
     }
 
     fn copy_out(&mut self, slot: Slot, buf: &mut Vec<u8>) {
-        // SAFETY: the slot was validated (8-aligned record within the data area) and is
-        // published to us; the copy never hands out a reference into shared memory.
-        unsafe {
-            self.core
-                .data()
-                .read_atomic_into(slot.offset, slot.len, buf)
-        };
+        self.core.copy_out(&slot, buf);
         self.core.advance(slot);
         self.release();
     }
@@ -929,8 +909,7 @@ impl Consumer {
         while n < max {
             match self.core.peek() {
                 Ok(Some(slot)) => {
-                    // SAFETY: validated and published slot; the slice does not escape `f`.
-                    f(unsafe { self.core.data().slice(slot.offset, slot.len) });
+                    f(self.core.bytes(&slot));
                     self.core.advance(slot);
                     n += 1;
                 }
@@ -1006,13 +985,7 @@ impl Message<'_> {
     /// Copies the payload out (with word-sized atomic loads; see [`Consumer::recv_into`]).
     pub fn to_vec(&self) -> Vec<u8> {
         let mut v = Vec::new();
-        // SAFETY: validated, published slot.
-        unsafe {
-            self.consumer
-                .core
-                .data()
-                .read_atomic_into(self.slot.offset, self.slot.len, &mut v)
-        };
+        self.consumer.core.copy_out(&self.slot, &mut v);
         v
     }
 }
@@ -1021,14 +994,7 @@ impl Deref for Message<'_> {
     type Target = [u8];
     #[inline]
     fn deref(&self) -> &[u8] {
-        // SAFETY: the slot was validated to lie in the data area and is published to us;
-        // the producer does not write it until we release it (on drop).
-        unsafe {
-            self.consumer
-                .core
-                .data()
-                .slice(self.slot.offset, self.slot.len)
-        }
+        self.consumer.core.bytes(&self.slot)
     }
 }
 
@@ -1128,8 +1094,7 @@ pub fn inspect(name: &str) -> Result<RingInfo> {
         }
         validate_ring(map, &info.name)?;
         let g = Attached::geometry_words(map);
-        // SAFETY: validated ring mapping; SHARED_OFFSET is within the header.
-        let sh = unsafe { &*(map.as_ptr().add(SHARED_OFFSET) as *const RingShared) };
+        let sh: &RingShared = map.at(SHARED_OFFSET);
         let r = sh.read_pos.load(Ordering::Acquire);
         let w = sh.write_pos.load(Ordering::Acquire);
         Ok(RingInfo {

@@ -109,6 +109,15 @@ pub struct RingShared {
     _pad3: [u8; 120],
 }
 
+// SAFETY: repr(C) of atomics only, valid for every bit pattern, changed only atomically.
+#[cfg(not(loom))]
+unsafe impl crate::sys::SharedPlain for RingGeometry {}
+// SAFETY: repr(C) of atomics and padding arrays; the padding is private and never read, so
+// another process writing it changes nothing this process relies on; the atomics are valid
+// for every bit pattern.
+#[cfg(not(loom))]
+unsafe impl crate::sys::SharedPlain for RingShared {}
+
 impl RingShared {
     /// A zeroed block for in-process models (loom).
     #[cfg(loom)]

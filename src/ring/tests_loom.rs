@@ -8,36 +8,39 @@
 use loom::sync::Arc;
 use loom::thread;
 
-use crate::ring::core::{ConsumerCore, Geometry, ProducerCore};
+use crate::ring::core::{ConsumerCore, Geometry, ProducerCore, RingMemory};
 use crate::ring::layout::RingShared;
 use crate::sync::DataArea;
 
 struct Model {
+    /// Points into `shared` and `data` (kept here, alive for the whole execution).
+    mem: RingMemory,
     shared: Arc<RingShared>,
-    data: DataArea,
-    geo: Geometry,
 }
 
 impl Model {
     fn new(capacity: u64, max_message: u32) -> Model {
-        Model {
-            shared: Arc::new(RingShared::new_model()),
-            data: DataArea::new_model(capacity as usize),
-            geo: Geometry::new(capacity, max_message),
-        }
+        let geo = Geometry::new(capacity, max_message);
+        let shared = Arc::new(RingShared::new_model());
+        let data = DataArea::new_model(geo.capacity as usize);
+        // SAFETY: the Arc'd block and the cells (the DataArea clones share them) outlive
+        // every core of the model: the model's closures hold them for the whole execution.
+        let mem = unsafe { RingMemory::new(Arc::as_ptr(&shared), data, geo) };
+        Model { mem, shared }
+    }
+    fn with_recycle(mut self, window: u64, records: u64) -> Model {
+        self.mem = self.mem.with_recycle(window, records);
+        self
+    }
+    fn attach<T>(&self, attach: unsafe fn(RingMemory) -> crate::Result<T>) -> T {
+        // SAFETY: each model makes one producer and one consumer.
+        unsafe { attach(self.mem.clone()) }.unwrap()
     }
     fn producer(&self) -> ProducerCore {
-        // SAFETY: the Arc'd block and the cells outlive the core (both are held by the
-        // model's closures for the whole execution).
-        unsafe {
-            ProducerCore::attach(Arc::as_ptr(&self.shared), self.data.clone(), self.geo).unwrap()
-        }
+        self.attach(ProducerCore::attach)
     }
     fn consumer(&self) -> ConsumerCore {
-        // SAFETY: as above.
-        unsafe {
-            ConsumerCore::attach(Arc::as_ptr(&self.shared), self.data.clone(), self.geo).unwrap()
-        }
+        self.attach(ConsumerCore::attach)
     }
 }
 
@@ -127,10 +130,7 @@ fn publish_consume_with_wrap() {
 #[test]
 fn publish_consume_with_recycle() {
     loom::model(|| {
-        let mut m = Model::new(64, 24);
-        m.geo.recycle = 16;
-        m.geo.recycle_records = 1;
-        publish_consume(m, [12, 4, 12]);
+        publish_consume(Model::new(64, 24).with_recycle(16, 1), [12, 4, 12]);
     });
 }
 
