@@ -1,23 +1,20 @@
 //! The client side: connecting (claiming an entry, creating the channel), calls,
 //! pipelining.
 
-use std::cell::Cell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::Duration;
 
-use crate::ring::layout::WakeWord;
 use crate::ring::wait::wait_for;
 use crate::ring::WaitStrategy;
 use crate::segment::Segment;
 use crate::service::auth::{self, Handshake, Who};
-use crate::service::core::{must_wake, ChannelCore};
+use crate::service::core::{must_wake, Answered, ChannelCore, ClientSide, Owned};
 use crate::service::layout::*;
 use crate::service::listener::{
-    channel_auth, channel_core, channel_geometry, channel_name, entry, listener_geometry,
-    listener_shared, validate_listener,
+    channel_auth, channel_geometry, channel_name, entry, listener_geometry, validate_listener,
 };
 use crate::service::ServiceOptions;
 use crate::sys::{self, Location};
@@ -54,21 +51,19 @@ use crate::{Error, Result};
 /// ```
 #[must_use = "a Client disconnects when dropped"]
 pub struct Client {
-    listener: Segment,
-    chan: Segment,
-    core: ChannelCore,
+    /// The listener segment, with its run-time words (the server's wake word).
+    listener: Held<ListenerShared>,
+    /// The channel (its segment inside) and which of its slots are free or in flight.
+    side: ClientSide,
     entry: u32,
     nonce: u64,
     server_may_sleep: bool,
     wait: WaitStrategy,
-    /// Slots free for a new request (bit per slot).
-    free: Cell<u64>,
-    /// Slots whose request is published and whose answer has not been taken.
-    pending: Cell<u64>,
 }
 
-// SAFETY: the raw pointers inside (the channel core's DataArea) point into the mapping
-// owned by `chan`, which moves with the Client.
+// SAFETY: the raw pointers inside (the listener's words in `Held`, the channel core's
+// DataArea and words) point into mappings owned by the Client's own Segments, which move
+// with it.
 unsafe impl Send for Client {}
 
 impl fmt::Debug for Client {
@@ -76,8 +71,8 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field("listener", &self.listener.name())
             .field("entry", &self.entry)
-            .field("slots", &self.core.slots())
-            .field("max_message", &self.core.max_message())
+            .field("slots", &self.slots())
+            .field("max_message", &self.max_message())
             .finish()
     }
 }
@@ -219,7 +214,7 @@ impl Client {
             Err(err) => return Err(give_back(&listener, err)),
         };
         en.words().post(nonce);
-        let ls = listener_shared(map);
+        let ls: &ListenerShared = map.at(SHARED_OFFSET);
         // SYNC: Release pairs with the server's Acquire load of connect_seq.
         ls.connect_seq.fetch_add(1, Ordering::Release);
         ls.server_wake.wake();
@@ -281,22 +276,14 @@ impl Client {
         // behind if we die.
         let _ = Location::parse(&chan_name).and_then(|l| l.unlink());
         chan.set_keep(true);
-        let core = channel_core(chan.mapping(), opts.slots, size, opts.max_message);
-        let all = if opts.slots == 64 {
-            u64::MAX
-        } else {
-            (1u64 << opts.slots) - 1
-        };
+        let core = ChannelCore::attach(chan, opts.slots, size, opts.max_message);
         Ok(Client {
-            listener,
-            chan,
-            core,
+            listener: Held::new(listener, SHARED_OFFSET),
+            side: ClientSide::new(core),
             entry: e,
             nonce,
             server_may_sleep,
             wait: opts.seg.wait,
-            free: Cell::new(all),
-            pending: Cell::new(0),
         })
     }
 
@@ -339,12 +326,12 @@ impl Client {
 
     /// Slots in the channel (requests in flight at once).
     pub fn slots(&self) -> u32 {
-        self.core.slots()
+        self.side.core().slots()
     }
 
     /// Largest request or answer in bytes.
     pub fn max_message(&self) -> usize {
-        self.core.max_message() as usize
+        self.side.core().max_message() as usize
     }
 
     /// The connection entry this client holds.
@@ -352,49 +339,15 @@ impl Client {
         self.entry
     }
 
-    fn chan_shared(&self) -> &ChannelShared {
-        // SAFETY: the channel mapping holds its header (created by us); ChannelShared is
-        // repr(C) atomics at offset 256, living as long as `self.chan`.
-        unsafe { &*(self.chan.mapping().as_ptr().add(SHARED_OFFSET) as *const ChannelShared) }
-    }
-
-    fn server_wake(&self) -> &WakeWord {
-        &listener_shared(self.listener.mapping()).server_wake
-    }
-
     fn closed(&self) -> bool {
         // SYNC: Acquire pairs with the server's Release store in `Conn::close`.
-        self.chan_shared().closed.load(Ordering::Acquire) != 0
+        self.side.core().shared().closed.load(Ordering::Acquire) != 0
     }
 
+    /// After publishing the request in `slot`: wakes the server if it sleeps.
     #[inline]
-    fn take_slot(&self) -> Result<u32> {
-        let free = self.free.get();
-        if free == 0 {
-            return Err(Error::SystemLimit {
-                what: format!("all {} slots of the channel are in flight", self.slots()).into(),
-                hint:
-                    "wait for an answer (or drop one), or connect with more ServiceOptions::slots"
-                        .into(),
-            });
-        }
-        let s = free.trailing_zeros();
-        self.free.set(free & !(1 << s));
-        Ok(s)
-    }
-
-    #[inline]
-    fn give_slot(&self, s: u32) {
-        self.free.set(self.free.get() | 1 << s);
-    }
-
-    #[inline]
-    fn publish(&self, slot: u32, len: u32) -> Ticket {
-        // SAFETY: the slot was free (ours), `len <= max_message` (checked by the callers),
-        // the payload is written.
-        unsafe { self.core.publish_request(slot, len) };
-        self.pending.set(self.pending.get() | 1 << slot);
-        let wake = self.server_wake();
+    fn published(&self, slot: u32) -> Ticket {
+        let wake = &self.listener.words().server_wake;
         if must_wake(wake, self.server_may_sleep) {
             wake.wake();
         }
@@ -426,11 +379,9 @@ impl Client {
         if self.closed() {
             return Err(Error::Disconnected);
         }
-        let slot = self.take_slot()?;
         Ok(RequestGrant {
             client: self,
-            slot,
-            sent: false,
+            slot: self.side.take()?,
         })
     }
 
@@ -438,50 +389,38 @@ impl Client {
     /// [`Client::wait`]. Does not wait.
     #[inline]
     pub fn submit(&self, req: &[u8]) -> Result<Ticket> {
-        let max = self.max_message();
-        if req.len() > max {
-            return Err(Error::MessageTooLarge {
-                len: req.len(),
-                max,
-            });
-        }
+        let req = self.side.fits(req)?;
         if self.closed() {
             return Err(Error::Disconnected);
         }
-        let slot = self.take_slot()?;
-        // SAFETY: the slot is ours (just taken) and `req` fits its payload.
-        unsafe { self.core.data().write(self.core.payload_off(slot), req) };
-        Ok(self.publish(slot, req.len() as u32))
+        let slot = req.send()?;
+        Ok(self.published(slot))
     }
 
-    fn check_ticket(&self, t: &Ticket) -> Result<()> {
-        if t.nonce != self.nonce || t.slot >= self.slots() || self.pending.get() & 1 << t.slot == 0
-        {
+    /// The ticket's slot if it is this client's (whether it is still in flight is checked
+    /// by the channel's side).
+    fn check_ticket(&self, t: &Ticket) -> Result<u32> {
+        if t.nonce != self.nonce {
             return Err(Error::InvalidConfig(
                 "this ticket is not in flight on this client".into(),
             ));
         }
-        Ok(())
+        Ok(t.slot)
     }
 
     #[inline]
     fn wait_answer(&self, t: &Ticket, timeout: Option<Duration>) -> Result<Answer<'_>> {
-        self.check_ticket(t)?;
-        let slot = t.slot;
-        let len = wait_for(
-            &self.chan_shared().client_wake,
+        let slot = self.check_ticket(t)?;
+        let side = &self.side;
+        let inner = wait_for(
+            side.core().client_wake(),
             self.wait,
             timeout,
             &mut (),
-            |_| self.core.poll_answer(slot),
+            move |_| side.answer(slot),
             |_| Ok(self.closed() || !self.listener.role_held_by_other(SERVER_ROLE)?),
         )?;
-        self.pending.set(self.pending.get() & !(1 << slot));
-        Ok(Answer {
-            client: self,
-            slot,
-            len,
-        })
+        Ok(Answer { inner })
     }
 
     /// Waits for the answer to `ticket` (per the wait strategy). [`Error::Disconnected`]
@@ -499,8 +438,7 @@ impl Client {
 
     /// True if the answer to `ticket` is there (then [`Client::wait`] returns at once).
     pub fn is_answered(&self, ticket: &Ticket) -> Result<bool> {
-        self.check_ticket(ticket)?;
-        Ok(self.core.poll_answer(ticket.slot)?.is_some())
+        self.side.is_answered(self.check_ticket(ticket)?)
     }
 
     /// One round trip: submits `req` and waits for its answer (zero-copy guard).
@@ -520,15 +458,7 @@ impl Client {
     /// One round trip, copying the answer into `out` with word-sized atomic reads: no
     /// reference into shared memory is ever handed out (for an untrusted server).
     pub fn call_into(&self, req: &[u8], out: &mut Vec<u8>) -> Result<()> {
-        let a = self.call(req)?;
-        // SAFETY: the payload offset is 8-aligned (slot sizes are multiples of 128, the
-        // header is 8 bytes), and `len` rounded up to 8 stays within the slot
-        // (slot_size = round_up(8 + max_message, 128)).
-        unsafe {
-            self.core
-                .data()
-                .read_atomic_into(self.core.payload_off(a.slot), a.len as usize, out)
-        };
+        self.call(req)?.inner.copy_into(out);
         Ok(())
     }
 }
@@ -538,14 +468,14 @@ impl Client {
 #[must_use = "dropping a grant unsent gives the slot back"]
 pub struct RequestGrant<'a> {
     client: &'a Client,
-    slot: u32,
-    sent: bool,
+    /// The slot, ours until sent; given back if dropped unsent.
+    slot: Owned<'a>,
 }
 
 impl fmt::Debug for RequestGrant<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestGrant")
-            .field("slot", &self.slot)
+            .field("slot", &self.slot.slot())
             .finish()
     }
 }
@@ -553,60 +483,36 @@ impl fmt::Debug for RequestGrant<'_> {
 impl RequestGrant<'_> {
     /// Publishes the first `len` bytes as the request. [`Error::MessageTooLarge`] past the
     /// slot (the grant is then dropped and its slot given back).
-    pub fn send(mut self, len: usize) -> Result<Ticket> {
-        let max = self.client.max_message();
-        if len > max {
-            return Err(Error::MessageTooLarge { len, max });
-        }
-        self.sent = true;
-        Ok(self.client.publish(self.slot, len as u32))
+    pub fn send(self, len: usize) -> Result<Ticket> {
+        let slot = self.slot.send(len)?;
+        Ok(self.client.published(slot))
     }
 }
 
 impl Deref for RequestGrant<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        let c = &self.client.core;
-        // SAFETY: the slot is ours (free, taken by this grant) and its payload is in
-        // bounds; the server does not touch a slot without a published request.
-        unsafe {
-            c.data()
-                .slice(c.payload_off(self.slot), c.max_message() as usize)
-        }
+        self.slot.bytes()
     }
 }
 
 impl DerefMut for RequestGrant<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
-        let c = &self.client.core;
-        // SAFETY: as in `deref`; `&mut self` makes this the only view.
-        unsafe {
-            c.data()
-                .slice_mut(c.payload_off(self.slot), c.max_message() as usize)
-        }
-    }
-}
-
-impl Drop for RequestGrant<'_> {
-    fn drop(&mut self) {
-        if !self.sent {
-            self.client.give_slot(self.slot);
-        }
+        self.slot.bytes_mut()
     }
 }
 
 /// An answer, zero-copy: derefs to its bytes in the channel; frees its slot on drop.
 pub struct Answer<'a> {
-    client: &'a Client,
-    slot: u32,
-    len: u32,
+    /// The slot, ours until dropped (see the module docs on a hostile server).
+    inner: Answered<'a>,
 }
 
 impl fmt::Debug for Answer<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Answer")
-            .field("slot", &self.slot)
-            .field("len", &self.len)
+            .field("slot", &self.inner.slot())
+            .field("len", &self.inner.len())
             .finish()
     }
 }
@@ -615,18 +521,6 @@ impl Deref for Answer<'_> {
     type Target = [u8];
     #[inline]
     fn deref(&self) -> &[u8] {
-        let c = &self.client.core;
-        // SAFETY: `len <= max_message` (validated by `poll_answer`), so in bounds; the
-        // server published these bytes and does not write the slot again until our next
-        // request in it, which needs this guard gone (see the module docs on a hostile
-        // server).
-        unsafe { c.data().slice(c.payload_off(self.slot), self.len as usize) }
-    }
-}
-
-impl Drop for Answer<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        self.client.give_slot(self.slot);
+        self.inner.bytes()
     }
 }

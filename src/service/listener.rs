@@ -8,43 +8,28 @@ use std::ops::Deref;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::ring::layout::WakeWord;
 use crate::ring::wait::wait_for;
 use crate::ring::WaitStrategy;
 use crate::segment::{self, Segment, Trust};
 use crate::service::auth::{self, AuthKey, Handshake, Who};
-use crate::service::core::{must_wake, ChannelCore, EntryWords};
+use crate::service::core::{ChannelCore, EntryWords, Served, ServerSide};
 use crate::service::layout::*;
 use crate::service::ServiceOptions;
-use crate::sync::DataArea;
 use crate::sys::{Location, Mapping};
 use crate::transport::Deadline;
 use crate::{Error, Result};
 
 /// The listener's geometry words.
 pub(crate) fn listener_geometry(map: &Mapping) -> &ListenerGeometry {
-    // SAFETY: every listener mapping is at least LISTENER_HEADER_SIZE bytes (checked by
-    // `validate_listener` or made so by `bind`), page-aligned; ListenerGeometry is repr(C)
-    // atomics at an 8-aligned offset; the reference does not outlive `map`.
-    unsafe { &*(map.as_ptr().add(GEOMETRY_OFFSET) as *const ListenerGeometry) }
+    // Every listener mapping is at least LISTENER_HEADER_SIZE bytes (checked by
+    // `validate_listener` before this is called, or made so by `bind`).
+    map.at(GEOMETRY_OFFSET)
 }
 
-/// The listener's run-time words.
-pub(crate) fn listener_shared(map: &Mapping) -> &ListenerShared {
-    // SAFETY: as above; ListenerShared ends at LISTENER_HEADER_SIZE.
-    unsafe { &*(map.as_ptr().add(SHARED_OFFSET) as *const ListenerShared) }
-}
-
-/// Entry `e`. The caller checked `e < max_clients` against a validated mapping.
+/// Entry `e`. The caller checked `e < max_clients` against a validated mapping (`at`
+/// panics on an entry outside it).
 pub(crate) fn entry(map: &Mapping, e: u32) -> &Entry {
-    let off = LISTENER_HEADER_SIZE + e as usize * ENTRY_SIZE;
-    assert!(
-        off + ENTRY_SIZE <= map.len(),
-        "entry {e} outside the listener"
-    );
-    // SAFETY: in bounds (asserted), 8-aligned (512 + 64 e in a page-aligned mapping);
-    // Entry is repr(C) atomics; the reference does not outlive `map`.
-    unsafe { &*(map.as_ptr().add(off) as *const Entry) }
+    map.at(LISTENER_HEADER_SIZE + e as usize * ENTRY_SIZE)
 }
 
 impl Entry {
@@ -118,24 +103,18 @@ struct Conn {
     /// The channel's name, until the client unlinked it (we unlink it if the client died
     /// first).
     chan_name: String,
-    seg: Segment,
-    core: ChannelCore,
-    client_may_sleep: bool,
+    /// The channel (its segment inside).
+    side: ServerSide,
 }
 
 impl Conn {
-    fn shared(&self) -> &ChannelShared {
-        // SAFETY: validated: the mapping holds the channel header; ChannelShared is repr(C)
-        // atomics at offset 256 of a page-aligned mapping owned by `self.seg`.
-        unsafe { &*(self.seg.mapping().as_ptr().add(SHARED_OFFSET) as *const ChannelShared) }
-    }
-
     /// Tells the client the connection is closed, and wakes it if it sleeps.
     fn close(&self) {
+        let shared = self.side.core().shared();
         // SYNC: Release, nothing to publish beyond the flag itself; the client reads it with
         // Acquire when its wait checks the server's liveness.
-        self.shared().closed.store(1, Ordering::Release);
-        self.shared().client_wake.wake();
+        shared.closed.store(1, Ordering::Release);
+        shared.client_wake.wake();
     }
 }
 
@@ -184,32 +163,15 @@ fn validate_channel(
     Ok((slots, size, max, may_sleep))
 }
 
+/// A channel's geometry words. Every channel mapping is at least CHANNEL_HEADER_SIZE bytes
+/// (checked before this is called, or made so by the client).
 pub(crate) fn channel_geometry(map: &Mapping) -> &ChannelGeometry {
-    // SAFETY: every channel mapping is at least CHANNEL_HEADER_SIZE bytes (checked before
-    // this is called), page-aligned; ChannelGeometry is repr(C) atomics at offset 128.
-    unsafe { &*(map.as_ptr().add(GEOMETRY_OFFSET) as *const ChannelGeometry) }
+    map.at(GEOMETRY_OFFSET)
 }
 
-/// A channel's auth proofs.
+/// A channel's auth proofs (within the header, as above).
 pub(crate) fn channel_auth(map: &Mapping) -> &ChannelAuth {
-    // SAFETY: every channel mapping is at least CHANNEL_HEADER_SIZE bytes (checked before
-    // this is called), page-aligned; ChannelAuth is repr(C) atomics at offset 160, within
-    // the header.
-    unsafe { &*(map.as_ptr().add(AUTH_OFFSET) as *const ChannelAuth) }
-}
-
-/// The slots of a validated channel mapping.
-pub(crate) fn channel_core(map: &Mapping, slots: u32, size: u32, max: u32) -> ChannelCore {
-    // SAFETY: validated: the mapping is CHANNEL_HEADER_SIZE + slots * size bytes; the slots
-    // start at offset 512 of a page-aligned mapping (8-aligned) and live as long as the
-    // Segment that the caller keeps beside the core.
-    unsafe {
-        let data = DataArea::new(
-            map.as_ptr().add(CHANNEL_HEADER_SIZE),
-            slots as usize * size as usize,
-        );
-        ChannelCore::new(data, slots, size, max)
-    }
+    map.at(AUTH_OFFSET)
 }
 
 /// The server of a shared-memory service: binds a name, accepts clients, hands out their
@@ -239,12 +201,21 @@ pub(crate) fn channel_core(map: &Mapping, slots: u32, size: u32, max: u32) -> Ch
 #[derive(Debug)]
 #[must_use = "a Listener unbinds its name when dropped"]
 pub struct Listener {
-    seg: Segment,
+    /// The listener segment, with its run-time words.
+    seg: Held<ListenerShared>,
+    wait: WaitStrategy,
+    /// Everything else: apart from `seg` so that a wait can borrow the wake word in `seg`
+    /// while polling changes this.
+    srv: Server,
+}
+
+/// The server's state beside its listener segment.
+#[derive(Debug)]
+struct Server {
     nonce: u64,
     max_clients: u32,
     max_slots: u32,
     max_message: u32,
-    wait: WaitStrategy,
     /// Who a client's channel may belong to, and its widest mode (ours).
     trust: Trust,
     /// Accepted connections, indexed by entry.
@@ -263,8 +234,9 @@ pub struct Listener {
     challenges: Vec<[u8; CHALLENGE_LEN]>,
 }
 
-// SAFETY: the raw pointers inside (DataArea of each channel core) point into mappings owned
-// by the Listener's own Segments, which move with it.
+// SAFETY: the raw pointers inside (the listener's words in `Held`, the DataArea and words of
+// each channel core) point into mappings owned by the Listener's own Segments, which move
+// with it.
 unsafe impl Send for Listener {}
 
 impl Listener {
@@ -302,21 +274,23 @@ impl Listener {
         seg.set_keep(opts.seg.keep);
         let nonce = seg.header().nonce.load(Ordering::Relaxed);
         Ok(Listener {
-            seg,
-            nonce,
-            max_clients: opts.max_clients,
-            max_slots: opts.max_slots,
-            max_message: opts.max_message,
+            seg: Held::new(seg, SHARED_OFFSET),
             wait: opts.seg.wait,
-            trust: opts.seg.trust(),
-            conns: (0..opts.max_clients).map(|_| None).collect(),
-            active: Vec::new(),
-            cursor: 0,
-            connect_seen: 0,
-            polls: 0,
-            next_check: std::time::Instant::now(),
-            key: opts.key.clone(),
-            challenges,
+            srv: Server {
+                nonce,
+                max_clients: opts.max_clients,
+                max_slots: opts.max_slots,
+                max_message: opts.max_message,
+                trust: opts.seg.trust(),
+                conns: (0..opts.max_clients).map(|_| None).collect(),
+                active: Vec::new(),
+                cursor: 0,
+                connect_seen: 0,
+                polls: 0,
+                next_check: std::time::Instant::now(),
+                key: opts.key.clone(),
+                challenges,
+            },
         })
     }
 
@@ -327,39 +301,88 @@ impl Listener {
 
     /// How many clients are connected now (as of the last poll).
     pub fn clients(&self) -> usize {
-        self.active.len()
+        self.srv.active.len()
     }
 
     /// The most clients at once.
     pub fn max_clients(&self) -> u32 {
-        self.max_clients
+        self.srv.max_clients
     }
 
-    fn shared(&self) -> &ListenerShared {
-        listener_shared(self.seg.mapping())
+    /// The next request from any client, if one is waiting now. Also accepts new clients
+    /// and (every [`LIVENESS_SLICE`](crate::ring::LIVENESS_SLICE) or so) frees dead ones.
+    #[inline]
+    pub fn try_recv(&mut self) -> Result<Option<Request<'_>>> {
+        let Listener { seg, srv, .. } = self;
+        Ok(srv.poll(seg, false).and_then(|e| srv.request(e)))
     }
 
+    /// The next request from any client, waiting per the wait strategy (a sleeping server
+    /// is woken by the client that posts a request).
+    pub fn recv(&mut self) -> Result<Request<'_>> {
+        self.recv_within(None)
+    }
+
+    /// As [`Listener::recv`], waiting at most `timeout` ([`Error::Timeout`]).
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Request<'_>> {
+        self.recv_within(Some(timeout))
+    }
+
+    fn recv_within(&mut self, timeout: Option<Duration>) -> Result<Request<'_>> {
+        let e = self.wait_request(timeout)?;
+        Ok(self
+            .srv
+            .request(e)
+            .expect("the poll that returned this entry found a request in it"))
+    }
+
+    fn wait_request(&mut self, timeout: Option<Duration>) -> Result<u32> {
+        // The wait polls with PAUSE between polls (`wait_for`). Polling without it for the
+        // first thousand polls, on both sides, was measured: with the two processes on
+        // sibling hyperthreads the 64 B round trip went from 132-142 to 165-175 ns (the
+        // spinning sibling takes the core from the one doing the work).
+        let Listener { seg, wait, srv } = self;
+        if let Some(e) = srv.poll(seg, false) {
+            return Ok(e);
+        }
+        let reap_due = Cell::new(false);
+        wait_for(
+            &seg.words().server_wake,
+            *wait,
+            timeout,
+            &mut (),
+            |_| Ok(srv.poll(seg, reap_due.replace(false))),
+            // No single peer to lose: each liveness slice, reap dead clients instead.
+            |_| {
+                reap_due.set(true);
+                Ok(false)
+            },
+        )
+    }
+}
+
+impl Server {
     /// Accepts every posted connect, if a client announced one since the last look.
     #[inline]
-    fn accept_if_announced(&mut self) {
+    fn accept_if_announced(&mut self, seg: &Held<ListenerShared>) {
         // SYNC: Acquire pairs with the client's Release bump after it posted its entry.
-        let seq = self.shared().connect_seq.load(Ordering::Acquire);
+        let seq = seg.words().connect_seq.load(Ordering::Acquire);
         if seq != self.connect_seen {
             self.connect_seen = seq;
-            self.accept_all();
+            self.accept_all(seg);
         }
     }
 
-    fn accept_all(&mut self) {
+    fn accept_all(&mut self, seg: &Segment) {
         for e in 0..self.max_clients {
             if self.conns[e as usize].is_some() {
                 continue;
             }
             // The client's nonce and its channel segment are visible once it posted.
-            let Some(nonce) = entry(self.seg.mapping(), e).words().posted() else {
+            let Some(nonce) = entry(seg.mapping(), e).words().posted() else {
                 continue;
             };
-            let (next, refusal) = match self.open_channel(e, nonce) {
+            let (next, refusal) = match self.open_channel(seg, e, nonce) {
                 Ok(conn) if self.proven(&conn) => {
                     self.conns[e as usize] = Some(conn);
                     self.active.push(e);
@@ -369,7 +392,7 @@ impl Listener {
                 // An invalid channel (or one that vanished): refuse it; the client sees it.
                 Err(_) => (ENTRY_CLOSED, REFUSED_INVALID),
             };
-            let en = entry(self.seg.mapping(), e);
+            let en = entry(seg.mapping(), e);
             en.refusal.store(refusal, Ordering::Relaxed);
             if let Some(key) = &self.key {
                 // The challenge is used up: the next connect on this entry gets a new one.
@@ -396,7 +419,7 @@ impl Listener {
             challenge: self.challenges[conn.id.entry as usize],
             channel_nonce: conn.id.nonce,
         };
-        let a = channel_auth(conn.seg.mapping());
+        let a = channel_auth(conn.side.core().segment().mapping());
         let theirs = auth::load_words::<PROOF_LEN>(&a.client_proof);
         if !auth::same(&auth::proof(key, Who::Client, &h), &theirs) {
             return false;
@@ -405,8 +428,8 @@ impl Listener {
         true
     }
 
-    fn open_channel(&self, e: u32, nonce: u64) -> Result<Conn> {
-        let chan_name = channel_name(&self.seg.name(), e, nonce);
+    fn open_channel(&self, listener: &Segment, e: u32, nonce: u64) -> Result<Conn> {
+        let chan_name = channel_name(&listener.name(), e, nonce);
         let (ln, ms, mm) = (self.nonce, self.max_slots, self.max_message);
         let seg = Segment::open(
             &chan_name,
@@ -421,40 +444,38 @@ impl Listener {
         // changed them since: validate once more and use what we validated).
         let (slots, size, max, may_sleep) =
             validate_channel(seg.mapping(), &chan_name, ln, e, ms, mm)?;
-        let core = channel_core(seg.mapping(), slots, size, max);
+        let core = ChannelCore::attach(seg, slots, size, max);
         Ok(Conn {
             id: ClientId { entry: e, nonce },
             chan_name,
-            seg,
-            core,
-            client_may_sleep: may_sleep,
+            side: ServerSide::new(core, may_sleep),
         })
     }
 
     /// Disconnects the client on entry `e` (its channel broke): it sees `Disconnected`,
     /// the others go on. The entry is freed once the client lets go of it.
-    fn evict(&mut self, e: u32) {
+    fn evict(&mut self, seg: &Segment, e: u32) {
         if let Some(conn) = self.conns[e as usize].take() {
             conn.close();
             let _ = Location::parse(&conn.chan_name).and_then(|l| l.unlink());
         }
         self.active.retain(|&x| x != e);
-        entry(self.seg.mapping(), e)
+        entry(seg.mapping(), e)
             .state
             .store(ENTRY_CLOSED, Ordering::Release);
     }
 
     /// Frees the entries (and channels) of clients that are gone: their liveness lock is
     /// no longer held. Cleanup errors are not fatal: the entry is retried next time.
-    fn reap(&mut self) {
+    fn reap(&mut self, seg: &Segment) {
         for e in 0..self.max_clients {
-            let en = entry(self.seg.mapping(), e);
+            let en = entry(seg.mapping(), e);
             let state = en.state.load(Ordering::Acquire);
             let has_conn = self.conns[e as usize].is_some();
             if state == ENTRY_FREE && !has_conn {
                 continue;
             }
-            match self.seg.role_held_by_other(ENTRY_LOCK_BASE + e as u64) {
+            match seg.role_held_by_other(ENTRY_LOCK_BASE + e as u64) {
                 Ok(false) => {}
                 _ => continue,
             }
@@ -464,11 +485,7 @@ impl Listener {
                 self.active.retain(|&x| x != e);
             } else if state == ENTRY_CONNECT || state == ENTRY_CLAIMED {
                 // Died before we accepted: remove its channel if nobody holds it.
-                let name = channel_name(
-                    &self.seg.name(),
-                    e,
-                    en.channel_nonce.load(Ordering::Relaxed),
-                );
+                let name = channel_name(&seg.name(), e, en.channel_nonce.load(Ordering::Relaxed));
                 if let Ok(loc) = Location::parse(&name) {
                     let _ = Segment::reclaim_if_stale(&loc, &self.trust);
                 }
@@ -482,121 +499,66 @@ impl Listener {
         }
     }
 
-    /// One pass over every channel: the first request found, as (entry, slot, len).
+    /// One pass over every channel: the entry of the first one found holding a request
+    /// (which its `ServerSide` keeps for `request`).
     #[inline]
-    fn poll(&mut self, reap_due: bool) -> Option<(u32, u32, u32)> {
+    fn poll(&mut self, seg: &Held<ListenerShared>, reap_due: bool) -> Option<u32> {
         self.polls = self.polls.wrapping_add(1);
         if reap_due || self.polls % 4096 == 0 {
             let now = std::time::Instant::now();
             if reap_due || now >= self.next_check {
                 self.next_check = now + crate::ring::LIVENESS_SLICE;
-                self.reap();
+                self.reap(seg);
             }
         }
-        self.accept_if_announced();
+        self.accept_if_announced(seg);
         let n = self.active.len();
         let mut broken = None;
         let mut found = None;
-        'clients: for k in 0..n {
+        for k in 0..n {
             let i = (self.cursor + k) % n;
             let e = self.active[i];
-            let Some(conn) = &self.conns[e as usize] else {
+            let Some(conn) = &mut self.conns[e as usize] else {
                 continue;
             };
-            for s in 0..conn.core.slots() {
-                match conn.core.poll_request(s) {
-                    // (Prefetching the slot's second line while polling was measured: 64 B
-                    // round trips went from 120-132 to 148-190 ns near, 320 to 570 ns far.)
-                    Ok(None) => {}
-                    Ok(Some(len)) => {
-                        found = Some((e, s, len));
-                        // The next poll starts with the next client: one busy client
-                        // cannot starve the others.
-                        self.cursor = (i + 1) % n;
-                        break 'clients;
-                    }
-                    Err(_) => {
-                        broken = Some(e);
-                        break 'clients;
-                    }
+            match conn.side.poll() {
+                Ok(false) => {}
+                Ok(true) => {
+                    found = Some(e);
+                    // The next poll starts with the next client: one busy client cannot
+                    // starve the others.
+                    self.cursor = (i + 1) % n;
+                    break;
+                }
+                Err(_) => {
+                    broken = Some(e);
+                    break;
                 }
             }
         }
         if let Some(e) = broken {
-            self.evict(e);
+            self.evict(seg, e);
         }
         found
     }
 
-    fn request(&mut self, (e, slot, len): (u32, u32, u32)) -> Request<'_> {
-        let conn = self.conns[e as usize]
-            .as_ref()
-            .expect("poll returns only entries with a connection");
-        Request {
-            core: &conn.core,
-            wake: &conn.shared().client_wake,
-            client_may_sleep: conn.client_may_sleep,
-            client: conn.id,
-            slot,
-            len,
-            answered: false,
-            _listener: PhantomData,
-        }
-    }
-
-    /// The next request from any client, if one is waiting now. Also accepts new clients
-    /// and (every [`LIVENESS_SLICE`](crate::ring::LIVENESS_SLICE) or so) frees dead ones.
+    /// The request that `poll` found on entry `e`.
     #[inline]
-    pub fn try_recv(&mut self) -> Result<Option<Request<'_>>> {
-        Ok(self.poll(false).map(|at| self.request(at)))
-    }
-
-    /// The next request from any client, waiting per the wait strategy (a sleeping server
-    /// is woken by the client that posts a request).
-    pub fn recv(&mut self) -> Result<Request<'_>> {
-        let at = self.wait_request(None)?;
-        Ok(self.request(at))
-    }
-
-    /// As [`Listener::recv`], waiting at most `timeout` ([`Error::Timeout`]).
-    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Request<'_>> {
-        let at = self.wait_request(Some(timeout))?;
-        Ok(self.request(at))
-    }
-
-    fn wait_request(&mut self, timeout: Option<Duration>) -> Result<(u32, u32, u32)> {
-        // The wait polls with PAUSE between polls (`wait_for`). Polling without it for the
-        // first thousand polls, on both sides, was measured: with the two processes on
-        // sibling hyperthreads the 64 B round trip went from 132-142 to 165-175 ns (the
-        // spinning sibling takes the core from the one doing the work).
-        if let Some(at) = self.poll(false) {
-            return Ok(at);
-        }
-        let reap_due = Cell::new(false);
-        let wake: *const WakeWord = &self.shared().server_wake;
-        let strategy = self.wait;
-        // SAFETY: `wake` points into our own mapping, which lives (unmoved) for this call;
-        // `poll` below never unmaps the listener segment.
-        let wake = unsafe { &*wake };
-        wait_for(
-            wake,
-            strategy,
-            timeout,
-            &mut (),
-            |_| Ok(self.poll(reap_due.replace(false))),
-            // No single peer to lose: each liveness slice, reap dead clients instead.
-            |_| {
-                reap_due.set(true);
-                Ok(false)
-            },
-        )
+    fn request(&mut self, e: u32) -> Option<Request<'_>> {
+        let conn = self.conns[e as usize].as_mut()?;
+        let client = conn.id;
+        Some(Request {
+            served: conn.side.take()?,
+            client,
+            _listener: PhantomData,
+        })
     }
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
         // Clients blocked on an answer see Disconnected at once, not after a slice.
-        for conn in self.conns.iter().flatten() {
+        for conn in self.srv.conns.iter().flatten() {
             conn.close();
         }
     }
@@ -629,13 +591,9 @@ impl Drop for Listener {
 /// ```
 #[must_use = "a request is answered when dropped (with zero bytes)"]
 pub struct Request<'a> {
-    core: &'a ChannelCore,
-    wake: &'a WakeWord,
-    client_may_sleep: bool,
+    /// The slot, the server's until answered; answered with zero bytes when dropped.
+    served: Served<'a>,
     client: ClientId,
-    slot: u32,
-    len: u32,
-    answered: bool,
     _listener: PhantomData<&'a mut Listener>,
 }
 
@@ -643,8 +601,8 @@ impl fmt::Debug for Request<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request")
             .field("client", &self.client)
-            .field("slot", &self.slot)
-            .field("len", &self.len)
+            .field("slot", &self.served.slot())
+            .field("len", &self.served.len())
             .finish()
     }
 }
@@ -657,90 +615,38 @@ impl Request<'_> {
 
     /// The slot it came in (the client's ticket).
     pub fn slot(&self) -> u32 {
-        self.slot
+        self.served.slot()
     }
 
     /// The largest answer this client's channel carries.
     pub fn max_answer(&self) -> usize {
-        self.core.max_message() as usize
+        self.served.max_answer() as usize
     }
 
     /// The whole slot, writable: the request sits in its first `len()` bytes; write the
     /// answer anywhere from offset 0 and [`Request::respond`] with its length.
     pub fn buffer(&mut self) -> &mut [u8] {
-        // SAFETY: the slot's payload (max_message bytes) is in bounds; the client published
-        // it to us and does not touch it until we answer; `&mut self` keeps the Deref view
-        // from coexisting with this one.
-        unsafe {
-            self.core.data().slice_mut(
-                self.core.payload_off(self.slot),
-                self.core.max_message() as usize,
-            )
-        }
+        self.served.buffer()
     }
 
     /// Publishes the first `len` bytes of [`Request::buffer`] as the answer.
     /// [`Error::MessageTooLarge`] past the client's slot (nothing is sent then, and the
-    /// request is answered with zero bytes when dropped).
-    pub fn respond(mut self, len: usize) -> Result<()> {
-        let max = self.core.max_message() as usize;
-        if len > max {
-            return Err(Error::MessageTooLarge { len, max });
-        }
-        self.publish(len as u32);
-        Ok(())
+    /// request is answered with zero bytes).
+    pub fn respond(self, len: usize) -> Result<()> {
+        self.served.respond(len)
     }
 
     /// Copies `answer` over the request and publishes it.
-    pub fn respond_with(mut self, answer: &[u8]) -> Result<()> {
-        let max = self.core.max_message() as usize;
-        if answer.len() > max {
-            return Err(Error::MessageTooLarge {
-                len: answer.len(),
-                max,
-            });
-        }
-        // SAFETY: in bounds (checked against max_message), and the slot is ours until we
-        // publish the answer.
-        unsafe {
-            self.core
-                .data()
-                .write(self.core.payload_off(self.slot), answer)
-        };
-        self.publish(answer.len() as u32);
-        Ok(())
-    }
-
-    #[inline]
-    fn publish(&mut self, len: u32) {
-        self.answered = true;
-        // SAFETY: the request is pending and unanswered (`answered` was false), the length
-        // is checked, the bytes are written.
-        unsafe { self.core.publish_answer(self.slot, len) };
-        if must_wake(self.wake, self.client_may_sleep) {
-            self.wake.wake();
-        }
+    pub fn respond_with(self, answer: &[u8]) -> Result<()> {
+        self.served.respond_with(answer)
     }
 }
 
 impl Deref for Request<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        // SAFETY: `len <= max_message` (validated by `poll_request`), so in bounds; the
-        // client published these bytes and does not write them until answered (see the
+        // The client published these bytes and does not write them until answered (see the
         // module docs on a hostile client).
-        unsafe {
-            self.core
-                .data()
-                .slice(self.core.payload_off(self.slot), self.len as usize)
-        }
-    }
-}
-
-impl Drop for Request<'_> {
-    fn drop(&mut self) {
-        if !self.answered {
-            self.publish(0);
-        }
+        self.served.bytes()
     }
 }

@@ -4,14 +4,15 @@
 //!
 //! The slots are `loom::cell::UnsafeCell`s, so loom reports any read of a request or an
 //! answer not ordered after its write (a missing Release/Acquire on the header word), and
-//! the futex is a loom condvar, so a lost wake-up shows up as a deadlock.
+//! the futex is a loom condvar, so a lost wake-up shows up as a deadlock. Both sides go
+//! through the same slot tokens (`ClientSide`, `ServerSide`) as `Client` and `Listener`.
 
 use loom::sync::Arc;
 use loom::thread;
 
 use crate::ring::layout::WakeWord;
-use crate::service::core::{must_wake, ChannelCore};
-use crate::sync::{AtomicU32, DataArea};
+use crate::service::core::{must_wake, ChannelCore, ClientSide, ServerSide};
+use crate::sync::AtomicU32;
 
 const SLOT_SIZE: u32 = 32;
 const MAX: u32 = 24;
@@ -24,29 +25,21 @@ fn wake_word() -> WakeWord {
     }
 }
 
+/// The two sides of one channel, and the server's wake word (in the listener, really).
 struct Model {
-    core: ChannelCore,
+    client: ClientSide,
+    server: ServerSide,
     server_wake: Arc<WakeWord>,
-    client_wake: Arc<WakeWord>,
 }
 
 impl Model {
-    fn new(slots: u32) -> Model {
-        let data = DataArea::new_model((slots * SLOT_SIZE) as usize);
+    /// `slots` slots; `client_may_sleep` as the client's channel flag says.
+    fn new(slots: u32, client_may_sleep: bool) -> Model {
+        let core = ChannelCore::new_model(slots, SLOT_SIZE, MAX, Arc::new(wake_word()));
         Model {
-            // SAFETY: the model's area holds `slots` slots of SLOT_SIZE bytes, each with room
-            // for the 8-byte header and MAX payload bytes.
-            core: unsafe { ChannelCore::new(data, slots, SLOT_SIZE, MAX) },
+            client: ClientSide::new(core.clone()),
+            server: ServerSide::new(core, client_may_sleep),
             server_wake: Arc::new(wake_word()),
-            client_wake: Arc::new(wake_word()),
-        }
-    }
-
-    fn clone_sides(&self) -> Model {
-        Model {
-            core: self.core.clone(),
-            server_wake: self.server_wake.clone(),
-            client_wake: self.client_wake.clone(),
         }
     }
 }
@@ -62,78 +55,64 @@ fn answer_for(req: &[u8]) -> Vec<u8> {
         .collect()
 }
 
-/// The client's submit, as `Client::submit` does it.
-fn submit(m: &Model, slot: u32, req: &[u8], server_may_sleep: bool) {
-    // SAFETY: the slot is the client's (free, or its answer read), in bounds.
-    unsafe {
-        m.core.data().write(m.core.payload_off(slot), req);
-        m.core.publish_request(slot, req.len() as u32);
+/// The client's submit, as `Client::submit` does it; the slot it went to.
+fn submit(c: &ClientSide, server_wake: &WakeWord, req: &[u8], server_may_sleep: bool) -> u32 {
+    let slot = c.fits(req).unwrap().send().unwrap();
+    if must_wake(server_wake, server_may_sleep) {
+        server_wake.wake();
     }
-    if must_wake(&m.server_wake, server_may_sleep) {
-        m.server_wake.wake();
-    }
+    slot
 }
 
 /// The client's wait for slot `slot`'s answer, as `wait_for` does it (without the clock):
-/// announce, re-check, sleep.
-fn wait_answer(m: &Model, slot: u32, sleep: bool) -> Vec<u8> {
-    let len = loop {
-        if let Some(len) = m.core.poll_answer(slot).unwrap() {
-            break len;
+/// announce, re-check, sleep. The answer is copied out as `Client::call_into` does.
+fn wait_answer(c: &ClientSide, slot: u32, sleep: bool) -> Vec<u8> {
+    let wake = c.core().client_wake();
+    let answer = loop {
+        if let Some(a) = c.answer(slot).unwrap() {
+            break a;
         }
         if !sleep {
             thread::yield_now();
             continue;
         }
-        let (ticket, _) = m.client_wake.prepare_wait();
-        if let Some(len) = m.core.poll_answer(slot).unwrap() {
-            m.client_wake.cancel_wait();
-            break len;
+        let (ticket, _) = wake.prepare_wait();
+        if let Some(a) = c.answer(slot).unwrap() {
+            wake.cancel_wait();
+            break a;
         }
-        m.client_wake.sleep(ticket, None);
-        m.client_wake.cancel_wait();
+        wake.sleep(ticket, None);
+        wake.cancel_wait();
     };
-    let mut out = vec![0; len as usize];
-    // SAFETY: the answer is published (Acquire in poll_answer) and in bounds.
-    unsafe { m.core.data().read(m.core.payload_off(slot), &mut out) };
+    let mut out = Vec::new();
+    answer.copy_into(&mut out);
     out
 }
 
 /// The server's poll of every slot, then its answer written over the request, as
-/// `Listener::poll` and `Request::respond_with` do it.
-fn serve_one(m: &Model, sleep: bool, client_may_sleep: bool) {
-    let (slot, len) = loop {
-        let found =
-            (0..m.core.slots()).find_map(|s| m.core.poll_request(s).unwrap().map(|len| (s, len)));
-        if let Some(f) = found {
-            break f;
+/// `Listener::poll` and `Request::respond_with` do it (the answer wakes the client if it
+/// may sleep).
+fn serve_one(s: &mut ServerSide, server_wake: &WakeWord, sleep: bool) {
+    loop {
+        if s.poll().unwrap() {
+            break;
         }
         if !sleep {
             thread::yield_now();
             continue;
         }
-        let (ticket, _) = m.server_wake.prepare_wait();
-        let found =
-            (0..m.core.slots()).find_map(|s| m.core.poll_request(s).unwrap().map(|len| (s, len)));
-        if let Some(f) = found {
-            m.server_wake.cancel_wait();
-            break f;
+        let (ticket, _) = server_wake.prepare_wait();
+        if s.poll().unwrap() {
+            server_wake.cancel_wait();
+            break;
         }
-        m.server_wake.sleep(ticket, None);
-        m.server_wake.cancel_wait();
-    };
-    let mut req = vec![0; len as usize];
-    // SAFETY: the request is published to us (Acquire in poll_request) and in bounds; the
-    // answer overwrites it in the same bytes, the slot being ours until we publish.
-    unsafe {
-        m.core.data().read(m.core.payload_off(slot), &mut req);
-        let ans = answer_for(&req);
-        m.core.data().write(m.core.payload_off(slot), &ans);
-        m.core.publish_answer(slot, ans.len() as u32);
+        server_wake.sleep(ticket, None);
+        server_wake.cancel_wait();
     }
-    if must_wake(&m.client_wake, client_may_sleep) {
-        m.client_wake.wake();
-    }
+    let served = s.take().expect("poll found a request");
+    let mut req = Vec::new();
+    served.copy_into(&mut req);
+    served.respond_with(&answer_for(&req)).unwrap();
 }
 
 /// Two round trips through one slot with both sides sleeping: the second request reuses
@@ -142,19 +121,24 @@ fn serve_one(m: &Model, sleep: bool, client_may_sleep: bool) {
 #[test]
 fn round_trips_reuse_the_slot_no_lost_wakeup() {
     loom::model(|| {
-        let m = Model::new(1);
-        let s = m.clone_sides();
-        let server = thread::spawn(move || {
+        let Model {
+            client,
+            mut server,
+            server_wake,
+        } = Model::new(1, true);
+        let wake = server_wake.clone();
+        let serving = thread::spawn(move || {
             for _ in 0..2 {
-                serve_one(&s, true, true);
+                serve_one(&mut server, &wake, true);
             }
         });
         for round in 0..2u8 {
             let req = request(round, 0);
-            submit(&m, 0, &req, true);
-            assert_eq!(wait_answer(&m, 0, true), answer_for(&req));
+            let slot = submit(&client, &server_wake, &req, true);
+            assert_eq!(slot, 0);
+            assert_eq!(wait_answer(&client, slot, true), answer_for(&req));
         }
-        server.join().unwrap();
+        serving.join().unwrap();
     });
 }
 
@@ -163,19 +147,24 @@ fn round_trips_reuse_the_slot_no_lost_wakeup() {
 #[test]
 fn pipelined_slots() {
     loom::model(|| {
-        let m = Model::new(2);
-        let s = m.clone_sides();
-        let server = thread::spawn(move || {
+        let Model {
+            client,
+            mut server,
+            server_wake,
+        } = Model::new(2, false);
+        let wake = server_wake.clone();
+        let serving = thread::spawn(move || {
             for _ in 0..2 {
-                serve_one(&s, false, false);
+                serve_one(&mut server, &wake, false);
             }
         });
         let (r0, r1) = (request(0, 0), request(0, 1));
-        submit(&m, 0, &r0, false);
-        submit(&m, 1, &r1, false);
-        assert_eq!(wait_answer(&m, 1, false), answer_for(&r1));
-        assert_eq!(wait_answer(&m, 0, false), answer_for(&r0));
-        server.join().unwrap();
+        let s0 = submit(&client, &server_wake, &r0, false);
+        let s1 = submit(&client, &server_wake, &r1, false);
+        assert_eq!((s0, s1), (0, 1));
+        assert_eq!(wait_answer(&client, s1, false), answer_for(&r1));
+        assert_eq!(wait_answer(&client, s0, false), answer_for(&r0));
+        serving.join().unwrap();
     });
 }
 
@@ -188,13 +177,13 @@ use loom::sync::atomic::AtomicBool;
 
 /// One connection entry: its two words, the kernel's lock on its byte of the listener file
 /// (a system call is a full barrier: SeqCst), the channel the client makes before posting
-/// (a loom cell: reading it unordered after its write is reported), and how many clients
-/// think they own the entry.
+/// (a loom cell, `loom::cell::Cell` over its `UnsafeCell`: reading it unordered after its
+/// write is reported), and how many clients think they own the entry.
 struct Slot {
     state: AtomicU32,
     nonce: AtomicU64,
     lock: AtomicBool,
-    channel: loom::cell::UnsafeCell<u64>,
+    channel: loom::cell::Cell<u64>,
     owners: AtomicU32,
 }
 
@@ -204,7 +193,7 @@ impl Slot {
             state: AtomicU32::new(ENTRY_FREE),
             nonce: AtomicU64::new(0),
             lock: AtomicBool::new(false),
-            channel: loom::cell::UnsafeCell::new(0),
+            channel: loom::cell::Cell::new(0),
             owners: AtomicU32::new(0),
         })
     }
@@ -235,9 +224,9 @@ impl Slot {
             0,
             "two clients own one entry"
         );
-        // SAFETY: the entry is ours (lock and claim); the server reads the channel only
-        // after seeing the post.
-        self.channel.with_mut(|c| unsafe { *c = nonce * 3 });
+        // The entry is ours (lock and claim); the server reads the channel only after
+        // seeing the post.
+        self.channel.set(nonce * 3);
         self.words().post(nonce);
         true
     }
@@ -254,8 +243,8 @@ impl Slot {
     fn serve_pass(&self, accepted: &mut bool) {
         if !*accepted {
             if let Some(nonce) = self.words().posted() {
-                // SAFETY: the client wrote the channel before posting (Release/Acquire).
-                let c = self.channel.with(|c| unsafe { *c });
+                // The client wrote the channel before posting (Release/Acquire).
+                let c = self.channel.get();
                 assert_eq!(c, nonce * 3, "the server sees the channel the client made");
                 *accepted = true;
                 self.words().judge(true);
