@@ -32,6 +32,7 @@ pub(crate) struct Watched<T: StableFd>(AsyncFd<T>);
 impl<T: StableFd> Watched<T> {
     /// Registers `inner` for readability and writability (tokio's [`AsyncFd::register`]).
     /// Must be called within a tokio runtime with its I/O driver.
+    #[cfg(any(feature = "pipe", feature = "socket"))]
     pub(crate) fn register(inner: T) -> Result<Watched<T>, AsyncFdRegisterError<T>> {
         Self::register_with_interest(inner, Interest::READABLE | Interest::WRITABLE)
     }
