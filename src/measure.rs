@@ -77,7 +77,6 @@ struct FloorPage {
     loc: Location,
     _fd: std::os::fd::OwnedFd,
     map: Mapping,
-    len: usize,
     creator: bool,
 }
 
@@ -98,7 +97,6 @@ impl FloorPage {
             loc,
             _fd: fd,
             map,
-            len,
             creator: true,
         })
     }
@@ -125,7 +123,6 @@ impl FloorPage {
                         loc,
                         _fd: fd,
                         map,
-                        len,
                         creator: false,
                     });
                 }
@@ -137,17 +134,16 @@ impl FloorPage {
         }
     }
 
+    /// The word at `off` (panics unless it lies in the page, 8-aligned: a bug here).
+    #[track_caller]
     fn u64_at(&self, off: usize) -> &AtomicU64 {
-        assert!(off % 8 == 0 && off + 8 <= self.len);
-        // SAFETY: in bounds (asserted), 8-aligned in a page-aligned mapping that lives as
-        // long as `self`; any bit pattern is a valid AtomicU64.
-        unsafe { &*(self.map.as_ptr().add(off) as *const AtomicU64) }
+        self.map.at(off)
     }
 
+    /// The word at `off` (panics unless it lies in the page, 4-aligned: a bug here).
+    #[track_caller]
     fn u32_at(&self, off: usize) -> &AtomicU32 {
-        assert!(off % 4 == 0 && off + 4 <= self.len);
-        // SAFETY: as above, for a 4-aligned AtomicU32.
-        unsafe { &*(self.map.as_ptr().add(off) as *const AtomicU32) }
+        self.map.at(off)
     }
 }
 

@@ -121,6 +121,16 @@ pub(crate) struct SeqlockShared {
     _pad1: [u8; 120],
 }
 
+// SAFETY: repr(C) of atomics only: every bit pattern is valid, no pointers, and it changes
+// only through atomic operations.
+#[cfg(not(loom))]
+unsafe impl crate::sys::SharedPlain for SeqlockGeometry {}
+// SAFETY: repr(C) of atomics (the `WakeWord` is two `AtomicU32`s outside loom) and private
+// `u8` padding that this crate never reads or writes: every bit pattern is valid, no
+// pointers, and every field this crate touches changes only through atomic operations.
+#[cfg(not(loom))]
+unsafe impl crate::sys::SharedPlain for SeqlockShared {}
+
 #[cfg(not(loom))]
 const _: () = {
     use std::mem::{align_of, offset_of, size_of};

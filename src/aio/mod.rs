@@ -88,6 +88,8 @@ pub mod signal;
 #[cfg(feature = "socket")]
 #[cfg_attr(docsrs, doc(cfg(feature = "socket")))]
 pub mod socket;
+#[cfg(any(target_os = "linux", feature = "pipe", feature = "socket"))]
+pub(crate) mod watched;
 
 /// The sending half of an async transport: moves whole byte messages to the peer.
 ///

@@ -25,7 +25,7 @@
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
-use tokio::io::unix::AsyncFd;
+use crate::aio::watched::Watched;
 
 use crate::aio::{AsyncReceiver, AsyncSender};
 use crate::pipe::{PipeOptions, PipeReceiver, PipeSender};
@@ -36,7 +36,7 @@ use crate::{Error, Result};
 /// notice when the blocking handle moved to another descriptor).
 #[derive(Debug)]
 struct Registered {
-    fd: AsyncFd<OwnedFd>,
+    fd: Watched<OwnedFd>,
     original: RawFd,
 }
 
@@ -45,8 +45,7 @@ fn register_dup(fd: std::os::fd::BorrowedFd<'_>) -> Result<Registered> {
     let dup = fd
         .try_clone_to_owned()
         .map_err(|e| Error::io("dup the pipe descriptor", e))?;
-    // SAFETY: the AsyncFd owns `dup`, which stays open and unchanged until it drops.
-    let fd = unsafe { AsyncFd::register(dup) }
+    let fd = Watched::register(dup)
         .map_err(|e| Error::io("register the pipe with the tokio reactor", e.into()))?;
     Ok(Registered { fd, original })
 }
@@ -68,7 +67,7 @@ pub struct AsyncPipeSender {
     /// While no reader is there: an inotify watch for the FIFO being opened, and the
     /// registration of (a duplicate of) its descriptor.
     #[cfg(target_os = "linux")]
-    watch: Option<(AsyncFd<OwnedFd>, crate::sys::notify::Watch)>,
+    watch: Option<(Watched<OwnedFd>, crate::sys::notify::Watch)>,
     path: PathBuf,
     tx: PipeSender,
 }

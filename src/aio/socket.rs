@@ -32,6 +32,8 @@ use std::sync::Arc;
 
 use tokio::io::unix::AsyncFd;
 
+use crate::aio::watched::{StableFd, Watched};
+
 use crate::aio::{AsyncReceiver, AsyncSender};
 use crate::socket::{Connection, Listener, SocketOptions, Stream, ToAddress};
 use crate::sys::socket::{recv_some, send_dontwait};
@@ -42,12 +44,15 @@ const RBUF: usize = 64 * 1024;
 /// Largest length that fits the 4-byte signed header.
 const MAX_SHORT: usize = 0x7fff_ffff;
 
-type Io = Arc<AsyncFd<Arc<Stream>>>;
+type Io = Arc<Watched<Arc<Stream>>>;
+
+// SAFETY: a `Stream` is a std `UnixStream` or `TcpStream`, which owns its socket and closes
+// it only when dropped; `as_raw_fd` returns that one descriptor, and an `Arc` gives out only
+// `&Stream`, through which nothing closes or replaces it.
+unsafe impl StableFd for Arc<Stream> {}
 
 fn register(stream: Arc<Stream>) -> Result<Io> {
-    // SAFETY: the AsyncFd owns (an Arc of) the stream, which keeps its descriptor open and
-    // unchanged for as long as the AsyncFd lives; `as_raw_fd` always returns that one fd.
-    unsafe { AsyncFd::register(stream) }
+    Watched::register(stream)
         .map(Arc::new)
         .map_err(|e| Error::io("register the socket with the tokio reactor", e.into()))
 }

@@ -116,29 +116,26 @@ impl BroadcastOptions {
     }
 }
 
-/// The attached ring: the segment and pointers into it.
+/// The attached ring: the segment and its geometry, as validated at open (or chosen at
+/// create): the mapping holds the header plus `geo.slots * geo.slot_words` words.
 #[derive(Debug)]
 struct Attached {
     seg: Segment,
-    shared: *const BroadcastShared,
-    data: *const AtomicU64,
     data_words: usize,
     geo: Geo,
     wait: WaitStrategy,
 }
 
-// SAFETY: the pointers point into `seg`'s mapping, which moves with the value; every
-// access through them is atomic.
-unsafe impl Send for Attached {}
-
+/// The geometry words. Every broadcast mapping is at least BROADCAST_HEADER_SIZE bytes
+/// (the creator maps that much, `validate` checks it before calling this).
 fn geometry_of(map: &Mapping) -> &BroadcastGeometry {
-    // SAFETY: every broadcast mapping is at least BROADCAST_HEADER_SIZE bytes (checked
-    // before this is called), page-aligned; BroadcastGeometry is repr(C) atomics at an
-    // 8-aligned offset; the reference does not outlive `map`.
-    unsafe { &*(map.as_ptr().add(GEOMETRY_OFFSET) as *const BroadcastGeometry) }
+    map.at(GEOMETRY_OFFSET)
 }
 
-fn validate(map: &Mapping, shown: &str) -> Result<()> {
+/// Checks the ring's header against the mapping and returns the geometry it read, once:
+/// the handle keeps these values, so a peer rewriting the header after the check cannot
+/// make the handle index past its mapping.
+fn validate(map: &Mapping, shown: &str) -> Result<Geo> {
     let bad = |reason: String| Error::BadSegment {
         path: shown.to_owned(),
         reason: reason.into(),
@@ -178,43 +175,46 @@ fn validate(map: &Mapping, shown: &str) -> Result<()> {
             map.len()
         )));
     }
-    Ok(())
+    Ok(Geo {
+        slots: n as u64,
+        slot_words: ss / 8,
+        max_message: m,
+    })
 }
 
 impl Attached {
-    fn from_segment(seg: Segment, wait: WaitStrategy) -> Attached {
-        let map = seg.mapping();
-        let g = geometry_of(map);
-        let slots = g.slots.load(Ordering::Relaxed) as u64;
-        let ss = g.slot_size.load(Ordering::Relaxed) as usize;
-        let geo = Geo {
-            slots,
-            slot_words: ss / 8,
-            max_message: g.max_message.load(Ordering::Relaxed),
-        };
-        // SAFETY: validated: the mapping holds the header plus `slots * slot_size` bytes.
-        let shared = unsafe { map.as_ptr().add(SHARED_OFFSET) } as *const BroadcastShared;
-        // SAFETY: as above; offset 512 of a page-aligned mapping is 8-aligned.
-        let data = unsafe { map.as_ptr().add(BROADCAST_HEADER_SIZE) } as *const AtomicU64;
-        Attached {
+    fn from_segment(seg: Segment, geo: Geo, wait: WaitStrategy) -> Attached {
+        let ring = Attached {
             seg,
-            shared,
-            data,
-            data_words: slots as usize * geo.slot_words,
+            data_words: geo.slots as usize * geo.slot_words,
             geo,
             wait,
-        }
+        };
+        // The geometry was checked against the mapping's length, so the accessors below
+        // never panic; touch them once here so a bug shows at attach, not at a message.
+        let _ = (ring.shared(), ring.data());
+        ring
     }
 
+    /// The run-time words. Per message: `Mapping::at`'s two compares (fits, aligned)
+    /// against the mapping's length and base, both already in cache.
+    #[inline]
     fn shared(&self) -> &BroadcastShared {
-        // SAFETY: points into the mapping owned by `self.seg`.
-        unsafe { &*self.shared }
+        self.seg.mapping().at(SHARED_OFFSET)
     }
 
+    /// The slots' words. Per message: `Mapping::view_slice`'s overflow, length and
+    /// alignment compares; `None` cannot happen after `from_segment` (a bug if it does).
+    #[inline]
     fn data(&self) -> &[AtomicU64] {
-        // SAFETY: `data_words` aligned words inside the mapping owned by `self.seg`;
-        // AtomicU64 is valid for any bit pattern and every access is atomic.
-        unsafe { std::slice::from_raw_parts(self.data, self.data_words) }
+        match self
+            .seg
+            .mapping()
+            .view_slice(BROADCAST_HEADER_SIZE, self.data_words)
+        {
+            Some(d) => d,
+            None => panic!("internal error: broadcast slots outside the mapping"),
+        }
     }
 
     fn geometry(&self) -> &BroadcastGeometry {
@@ -238,7 +238,12 @@ impl Attached {
                 .store(BROADCAST_HEADER_SIZE as u32, Ordering::Relaxed);
         })?;
         seg.set_keep(opts.seg.keep);
-        Ok(Attached::from_segment(seg, opts.seg.wait))
+        let geo = Geo {
+            slots: opts.slots as u64,
+            slot_words: ss / 8,
+            max_message: opts.max_message,
+        };
+        Ok(Attached::from_segment(seg, geo, opts.seg.wait))
     }
 
     fn open(
@@ -246,6 +251,7 @@ impl Attached {
         opts: &BroadcastOptions,
         role: Option<(u64, &'static str)>,
     ) -> Result<Attached> {
+        let geo = std::cell::Cell::new(None);
         let seg = Segment::open(
             name,
             KIND_BROADCAST,
@@ -253,9 +259,15 @@ impl Attached {
             true,
             &opts.seg.trust(),
             role,
-            validate,
+            |map, shown| {
+                geo.set(Some(validate(map, shown)?));
+                Ok(())
+            },
         )?;
-        Ok(Attached::from_segment(seg, opts.seg.wait))
+        let Some(geo) = geo.get() else {
+            unreachable!("Segment::open returned without validating");
+        };
+        Ok(Attached::from_segment(seg, geo, opts.seg.wait))
     }
 
     /// True once a publisher had attached and none holds the role now.
@@ -327,8 +339,9 @@ impl Publisher {
 
     #[inline]
     fn flush(&mut self) {
-        if self.core.flush(self.ring.shared()) {
-            self.ring.shared().data_wake.wake();
+        let shared = self.ring.shared();
+        if self.core.flush(shared) {
+            shared.data_wake.wake();
         }
     }
 
@@ -638,8 +651,7 @@ pub fn inspect(name: &str) -> Result<BroadcastInfo> {
         }
         validate(map, &info.name)?;
         let g = geometry_of(map);
-        // SAFETY: validated mapping; SHARED_OFFSET lies within the header.
-        let sh = unsafe { &*(map.as_ptr().add(SHARED_OFFSET) as *const BroadcastShared) };
+        let sh: &BroadcastShared = map.at(SHARED_OFFSET);
         Ok(BroadcastInfo {
             segment: info.clone(),
             slots: g.slots.load(Ordering::Relaxed),

@@ -81,20 +81,12 @@ impl<T> Snapshot<T> {
     }
 }
 
-/// The attached cell: the segment and pointers into it.
+/// The attached cell: the segment and the value's word count (validated at open).
 struct Cell {
     seg: Segment,
-    shared: *const SeqlockShared,
-    words: *const AtomicU64,
     n_words: usize,
     wait: WaitStrategy,
 }
-
-// SAFETY: the pointers point into `seg`'s mapping, which moves with the value and is only
-// accessed through atomics.
-unsafe impl Send for Cell {}
-// SAFETY: as above: every access through a shared `Cell` is an atomic access.
-unsafe impl Sync for Cell {}
 
 impl fmt::Debug for Cell {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -105,11 +97,10 @@ impl fmt::Debug for Cell {
     }
 }
 
+/// The geometry words. Every seqlock mapping is at least SEQLOCK_HEADER_SIZE bytes (the
+/// creator maps that much, `validate` and `inspect` check it before calling this).
 fn geometry_of(map: &Mapping) -> &SeqlockGeometry {
-    // SAFETY: every seqlock mapping is at least SEQLOCK_HEADER_SIZE bytes (checked before
-    // this is called), page-aligned; SeqlockGeometry is repr(C) atomics at an 8-aligned
-    // offset, valid for any bit pattern; the reference does not outlive `map`.
-    unsafe { &*(map.as_ptr().add(GEOMETRY_OFFSET) as *const SeqlockGeometry) }
+    map.at(GEOMETRY_OFFSET)
 }
 
 fn check_type<T>() -> Result<()> {
@@ -168,30 +159,36 @@ fn validate<T>(map: &Mapping, shown: &str, tag: u64) -> Result<()> {
 
 impl Cell {
     fn from_segment(seg: Segment, wait: WaitStrategy) -> Cell {
-        let map = seg.mapping();
-        let n_words = geometry_of(map).value_words.load(Ordering::Relaxed) as usize;
-        // SAFETY: validated: the mapping holds the header plus `n_words` 8-byte words.
-        let shared = unsafe { map.as_ptr().add(SHARED_OFFSET) } as *const SeqlockShared;
-        // SAFETY: as above; offset 512 of a page-aligned mapping is 8-aligned.
-        let words = unsafe { map.as_ptr().add(SEQLOCK_HEADER_SIZE) } as *const AtomicU64;
-        Cell {
-            seg,
-            shared,
-            words,
-            n_words,
-            wait,
-        }
+        // The mapping's length, not the header's `value_words`: the length cannot change
+        // after `validate` showed it to be the header plus `value_words(size_of::<T>())`
+        // words (or `create` made it so), while a peer could rewrite the header word.
+        let n_words = seg.mapping().len().saturating_sub(SEQLOCK_HEADER_SIZE) / 8;
+        let cell = Cell { seg, n_words, wait };
+        // The accessors below therefore never panic; touch them once here so a bug shows
+        // at attach, not at the first message.
+        let _ = (cell.shared(), cell.words());
+        cell
     }
 
+    /// The run-time words. Per message: `Mapping::at`'s two compares (fits, aligned)
+    /// against the mapping's length and base, both already in cache.
+    #[inline]
     fn shared(&self) -> &SeqlockShared {
-        // SAFETY: points into the mapping owned by `self.seg`.
-        unsafe { &*self.shared }
+        self.seg.mapping().at(SHARED_OFFSET)
     }
 
+    /// The value's words. Per message: `Mapping::view_slice`'s overflow, length and
+    /// alignment compares; `None` cannot happen after `from_segment` (a bug if it does).
+    #[inline]
     fn words(&self) -> &[AtomicU64] {
-        // SAFETY: `n_words` aligned words inside the mapping owned by `self.seg`; AtomicU64
-        // is valid for any bit pattern and every access is atomic.
-        unsafe { std::slice::from_raw_parts(self.words, self.n_words) }
+        match self
+            .seg
+            .mapping()
+            .view_slice(SEQLOCK_HEADER_SIZE, self.n_words)
+        {
+            Some(w) => w,
+            None => panic!("internal error: seqlock words outside the mapping"),
+        }
     }
 
     fn geometry(&self) -> &SeqlockGeometry {
@@ -345,11 +342,12 @@ impl<T: bytemuck::Pod> Writer<T> {
     #[inline]
     pub fn write(&mut self, value: &T) -> u64 {
         let bytes = bytemuck::bytes_of(value);
+        let shared = self.cell.shared();
         if self
             .core
-            .write(self.cell.shared(), self.cell.words(), |i| word_of(bytes, i))
+            .write(shared, self.cell.words(), |i| word_of(bytes, i))
         {
-            self.cell.shared().changed.wake();
+            shared.changed.wake();
         }
         self.core.version()
     }
@@ -642,8 +640,7 @@ pub fn inspect(name: &str) -> Result<SeqlockInfo> {
             });
         }
         let g = geometry_of(map);
-        // SAFETY: the mapping is at least SEQLOCK_HEADER_SIZE bytes (checked above).
-        let sh = unsafe { &*(map.as_ptr().add(SHARED_OFFSET) as *const SeqlockShared) };
+        let sh: &SeqlockShared = map.at(SHARED_OFFSET);
         let seq = sh.seq.load(Ordering::Acquire);
         Ok(SeqlockInfo {
             segment: info.clone(),

@@ -19,13 +19,14 @@
 //! which cancels what is queued.
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::AtomicU32;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use io_uring::{opcode, types, IoUring};
-use tokio::io::unix::AsyncFd;
+
+use crate::aio::watched::Watched;
 use tokio::io::Interest;
 
 /// futex2 flag: a 32-bit word (no `FUTEX2_PRIVATE`: the word is shared between processes).
@@ -47,20 +48,11 @@ pub(crate) enum Fired {
     Slice,
 }
 
-/// The io_uring's descriptor, for the runtime's epoll (the ring owns it).
-#[derive(Debug)]
-struct RingFd(RawFd);
-
-impl AsRawFd for RingFd {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0
-    }
-}
-
 /// One task's futex sleeper: an io_uring of a few entries, registered with the runtime.
 pub(crate) struct UringSleeper {
-    /// Declared first so it drops (deregisters from epoll) before the ring closes.
-    afd: AsyncFd<RingFd>,
+    /// A duplicate of the ring's descriptor, registered with the runtime's epoll (the same
+    /// io_uring: it is readable when a completion is queued).
+    afd: Watched<OwnedFd>,
     ring: IoUring,
     /// A futex wait request is queued and has not completed.
     pending: bool,
@@ -90,12 +82,10 @@ impl UringSleeper {
         {
             return None;
         }
-        // SAFETY: the descriptor is the ring's, which this struct holds open for as long as
-        // the AsyncFd (declared first, so it drops, and deregisters, before the ring closes).
-        let afd = unsafe {
-            AsyncFd::register_with_interest(RingFd(ring.as_raw_fd()), Interest::READABLE)
-        }
-        .ok()?;
+        // Once per sleeper (made at a waiter's first sleep): one `dup`, so the registration
+        // owns the descriptor it watches.
+        let dup = ring.as_fd().try_clone_to_owned().ok()?;
+        let afd = Watched::register_with_interest(dup, Interest::READABLE).ok()?;
         Some(UringSleeper {
             afd,
             ring,
@@ -187,4 +177,38 @@ fn reap(ring: &mut IoUring, pending: &mut bool) -> io::Result<Option<Fired>> {
         });
     }
     Ok(fired)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    /// A wait queued through the ring's registered duplicate descriptor ends with the
+    /// waker's plain futex wake (skipped where io_uring's futex wait is unavailable).
+    #[test]
+    fn woken_through_the_registered_duplicate() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let Some(mut s) = UringSleeper::new() else {
+                eprintln!("io_uring futex wait unavailable here: skipped");
+                return;
+            };
+            let word = Arc::new(AtomicU32::new(0));
+            s.arm(&word, 0, Duration::from_secs(10)).unwrap();
+            let w = word.clone();
+            let waker = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                w.store(1, Ordering::Release);
+                crate::sys::futex::wake_all(&w);
+            });
+            let fired = std::future::poll_fn(|cx| s.poll_fired(cx)).await.unwrap();
+            waker.join().unwrap();
+            assert_eq!(fired, Fired::Woken);
+        });
+    }
 }
