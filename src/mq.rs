@@ -51,6 +51,7 @@ use std::borrow::Cow;
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
+use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
@@ -201,11 +202,9 @@ fn liveness_location(name: &str) -> Result<Location> {
 }
 
 /// The permission bits of the queue behind `mqd` (its descriptor in the mqueue file
-/// system: see `sys::queue_fd`).
-fn queue_mode(mqd: sys::Mqd) -> Option<u32> {
-    // SAFETY: the descriptor behind an open queue descriptor stays open for this call.
-    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(sys::queue_fd(mqd)) };
-    crate::sys::owner::fstat(fd)
+/// system: see `sys::Mq`'s `AsFd`).
+fn queue_mode(mqd: &sys::Mq) -> Option<u32> {
+    crate::sys::owner::fstat(mqd.as_fd())
         .ok()
         .map(|st| st.perm() & 0o777)
 }
@@ -327,22 +326,13 @@ pub struct MqAttributes {
 /// ```
 #[derive(Debug)]
 pub struct MessageQueue {
-    mqd: sys::Mqd,
+    mqd: sys::Mq,
     name: CString,
     unlink_on_drop: bool,
     message_size: usize,
     priority: u32,
     liveness: Option<Liveness>,
 }
-
-// SAFETY: on FreeBSD `mqd_t` is a pointer to libc's descriptor record (it holds the kernel
-// descriptor); the queue owns it alone and closes it once, on drop, and POSIX makes the
-// `mq_*` calls thread-safe. On Linux `mqd_t` is an int and these follow automatically.
-#[cfg(target_os = "freebsd")]
-unsafe impl Send for MessageQueue {}
-// SAFETY: as above; `&self` methods only call thread-safe `mq_*` functions.
-#[cfg(target_os = "freebsd")]
-unsafe impl Sync for MessageQueue {}
 
 fn check_name(name: &str) -> Result<CString> {
     let bad = |reason: &'static str| Error::InvalidName {
@@ -367,12 +357,9 @@ fn check_name(name: &str) -> Result<CString> {
 /// Refuses a queue another user owns (unless allowed) or whose mode is wider than ours.
 /// On Linux a queue descriptor is a file descriptor of the mqueue file system, so `fstat`
 /// gives its owner and mode (on FreeBSD, the descriptor `mq_getfd_np` returns).
-fn check_owner(mqd: sys::Mqd, name: &str, opts: &MqOptions) -> Result<()> {
+fn check_owner(mqd: &sys::Mq, name: &str, opts: &MqOptions) -> Result<()> {
     use crate::sys::owner;
-    // SAFETY: `mqd` is an open queue descriptor whose file descriptor stays open while the
-    // queue is, borrowed for this call only; the caller keeps ownership.
-    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(sys::queue_fd(mqd)) };
-    let st = owner::fstat(fd)?;
+    let st = owner::fstat(mqd.as_fd())?;
     owner::check(
         &st,
         &format!("message queue {name}"),
@@ -459,15 +446,13 @@ fn open_error(name: &str, opts: &MqOptions, creating: bool, e: io::Error) -> Err
 
 impl MessageQueue {
     fn from_mqd(
-        mqd: sys::Mqd,
+        mqd: sys::Mq,
         name: CString,
         creator: bool,
         opts: &MqOptions,
     ) -> Result<MessageQueue> {
-        let attr = sys::getattr(mqd).map_err(|e| {
-            sys::close(mqd);
-            Error::io("mq_getattr", e)
-        })?;
+        // On failure `mqd` drops: the queue is closed.
+        let attr = mqd.getattr().map_err(|e| Error::io("mq_getattr", e))?;
         let message_size = usize::try_from(attr.msgsize).unwrap_or(0);
         let mut q = MessageQueue {
             mqd,
@@ -481,7 +466,7 @@ impl MessageQueue {
             // The liveness file gets the queue's own mode, so whoever may open the queue may
             // open it. On failure `q` drops: closes the queue, and unlinks it if this handle
             // made it.
-            let mode = queue_mode(mqd).unwrap_or(opts.mode);
+            let mode = queue_mode(&q.mqd).unwrap_or(opts.mode);
             q.liveness = Some(Liveness::attach(q.name(), mode, &opts.access)?);
         }
         Ok(q)
@@ -545,10 +530,8 @@ impl MessageQueue {
         }
         let mqd = sys::open(&c, libc::O_RDWR | libc::O_CLOEXEC, 0, None)
             .map_err(|e| open_error(name, opts, false, e))?;
-        if let Err(e) = check_owner(mqd, name, opts) {
-            sys::close(mqd);
-            return Err(e);
-        }
+        // On failure `mqd` drops: the queue is closed.
+        check_owner(&mqd, name, opts)?;
         Self::from_mqd(mqd, c, false, opts)
     }
 
@@ -634,7 +617,7 @@ impl MessageQueue {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn attributes(&self) -> Result<MqAttributes> {
-        let a = sys::getattr(self.mqd).map_err(|e| Error::io("mq_getattr", e))?;
+        let a = self.mqd.getattr().map_err(|e| Error::io("mq_getattr", e))?;
         Ok(MqAttributes {
             max_messages: a.maxmsg,
             message_size: a.msgsize,
@@ -682,7 +665,7 @@ impl MessageQueue {
         };
         loop {
             let abs = self.slice(&deadline);
-            match sys::send(self.mqd, msg, prio, abs.as_ref()) {
+            match self.mqd.send(msg, prio, abs.as_ref()) {
                 Ok(()) => return Ok(true),
                 Err(e) if e.raw_os_error() == Some(libc::ETIMEDOUT) => {
                     // Full. Nobody left to make room: the message is not sent.
@@ -719,7 +702,7 @@ impl MessageQueue {
             } else {
                 self.slice(&deadline)
             };
-            match sys::receive(self.mqd, buf, abs.as_ref()) {
+            match self.mqd.receive(buf, abs.as_ref()) {
                 Ok((n, prio)) => {
                     buf.truncate(n);
                     return Ok(Some(prio));
@@ -895,7 +878,8 @@ impl Receiver for MessageQueue {
 
 impl Drop for MessageQueue {
     fn drop(&mut self) {
-        sys::close(self.mqd);
+        // The descriptor closes after this body, when `mqd` drops: unlinking first is
+        // harmless (an unlinked queue lives on until its last descriptor closes).
         if self.unlink_on_drop {
             // Never panic in cleanup: a failure to unlink leaves a queue behind, nothing worse.
             let _ = sys::unlink(&self.name);
@@ -917,7 +901,7 @@ impl MessageQueue {
     /// The queue descriptor: on Linux a file descriptor that `poll`/`epoll` report
     /// readable while messages wait and writable while there is room.
     pub(crate) fn raw_mqd(&self) -> std::os::fd::RawFd {
-        self.mqd
+        std::os::fd::AsRawFd::as_raw_fd(&self.mqd.as_fd())
     }
 }
 

@@ -469,7 +469,8 @@ pub fn send(pid: u32, signal: Signal, opts: &SignalOptions) -> Result<()> {
 
 // ---- the process-wide receiving machinery ----
 
-/// Write end of the self-pipe the handler writes to (-1 while no listener is active).
+/// Write end of the self-pipe the handler writes to (-1 while no listener is active; the
+/// handler writes through `PIPE`'s own descriptor, this one only says whether to).
 static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
 /// Events the handler could not queue (self-pipe full).
 static DROPPED: AtomicU64 = AtomicU64::new(0);
@@ -498,10 +499,14 @@ static HANDLED: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 /// The signal handler: async-signal-safe only (atomic loads, one `write(2)` of 12 bytes,
 /// which a pipe takes whole or not at all). signal-hook saves and restores errno around it.
 fn on_signal(info: &libc::siginfo_t) {
-    let fd = PIPE_WRITE.load(Ordering::Relaxed);
-    if fd < 0 {
+    if PIPE_WRITE.load(Ordering::Relaxed) < 0 {
         return; // no listener: the signal is dropped (not fatal, not default action)
     }
+    // The pipe PIPE_WRITE names: `OnceLock::get` is one atomic load (async-signal-safe),
+    // and the pipe is never closed, so the borrowed write end stays valid.
+    let Some((_, w)) = PIPE.get() else {
+        return;
+    };
     let signo = info.si_signo;
     // SAFETY: reading the sender fields of a siginfo the kernel filled for this delivery;
     // for signals not sent by a process these hold zeroes or unspecified integers, never
@@ -521,9 +526,8 @@ fn on_signal(info: &libc::siginfo_t) {
     rec[0..4].copy_from_slice(&signo.to_le_bytes());
     rec[4..8].copy_from_slice(&value.to_le_bytes());
     rec[8..12].copy_from_slice(&pid.to_le_bytes());
-    // SAFETY: write(2) is async-signal-safe; `rec` is valid for 12 bytes.
-    let n = unsafe { libc::write(fd, rec.as_ptr().cast(), rec.len()) };
-    if n != 12 {
+    // One write(2), async-signal-safe (nix's wrapper adds only the errno read).
+    if nix::unistd::write(w, &rec) != Ok(12) {
         DROPPED.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, AT_FDCWD};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::stat::{FchmodatFlags, Mode};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -175,8 +175,9 @@ pub(crate) fn read(fd: &OwnedFd, buf: &mut [u8]) -> Result<Io> {
 /// write to a pipe without reader returns EPIPE instead of killing the process.
 pub(crate) fn sigpipe_ignored() -> bool {
     // Raw libc: nix's `sigaction` always installs a new action; only a null one queries.
-    // SAFETY: an all-zero sigaction is a valid out-value.
-    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // The out-value starts as a valid action nix builds (the default one, empty mask).
+    let mut old: libc::sigaction =
+        SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty()).into();
     // SAFETY: a null new action only queries the current one into `old`.
     let rc = unsafe { libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old) };
     rc == 0 && old.sa_sigaction == libc::SIG_IGN
@@ -246,11 +247,11 @@ pub(crate) fn write2(fd: &OwnedFd, a: &[u8], b: &[u8], guard_sigpipe: bool) -> R
 /// True if SIGPIPE is pending for this thread or process. Raw libc: nix does not wrap
 /// sigpending.
 fn sigpipe_pending() -> bool {
-    // SAFETY: an all-zero sigset_t is valid storage; sigemptyset initialises it and
-    // sigpending fills it; sigismember only reads it.
+    // An initialised empty set, from nix, for sigpending to fill.
+    let mut pending: libc::sigset_t = *SigSet::empty().as_ref();
+    // SAFETY: `pending` is a valid, initialised sigset_t: sigpending fills it and
+    // sigismember only reads it.
     unsafe {
-        let mut pending: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut pending);
         libc::sigpending(&mut pending) == 0 && libc::sigismember(&pending, libc::SIGPIPE) == 1
     }
 }

@@ -306,14 +306,18 @@ unsafe impl<const N: usize> SharedPlain for [std::sync::atomic::AtomicU64; N] {}
 
 /// A one-byte record lock request (`l_pid` is 0, as `F_OFD_*` requires).
 pub(crate) fn flock_for(byte: u64, ty: libc::c_short) -> libc::flock {
-    // SAFETY: `flock` is plain old data; zero is valid for every field.
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = ty;
-    fl.l_whence = libc::SEEK_SET as libc::c_short;
-    fl.l_start = byte as libc::off_t;
-    fl.l_len = 1;
-    fl.l_pid = 0;
-    fl
+    // Every field named: a target whose `flock` has more (or private padding) fails to
+    // build here rather than sending an unset field to the kernel.
+    libc::flock {
+        l_type: ty,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: byte as libc::off_t,
+        l_len: 1,
+        l_pid: 0,
+        // FreeBSD's remote-lock system id: 0 for a local lock.
+        #[cfg(target_os = "freebsd")]
+        l_sysid: 0,
+    }
 }
 
 /// Sets the record lock `fl` without waiting. On Linux an open-file-description lock;

@@ -6,15 +6,63 @@
 //! serves the blocking, `try_` and timed forms without toggling O_NONBLOCK.
 //!
 //! Raw libc, not nix's `mqueue`: nix wraps no `mq_timedsend`, and its `MqdT` gives no raw
-//! descriptor on FreeBSD, where the owner check needs one (`mq_getfd_np`); one queue type
-//! for every call keeps the descriptor's ownership in one place (`Mq`'s drop).
+//! descriptor on FreeBSD, where the owner check needs one (`mq_getfd_np`) and so does
+//! `mq_timedsend`; one queue type for every call on every platform keeps the descriptor's
+//! ownership in one place: [`Mq`], made only from a descriptor `mq_open` returned, closed
+//! once by its drop, so no other code handles a raw `mqd_t`. (`mq_unlink`, which takes a
+//! name, is nix's.)
 
 use std::ffi::CStr;
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
-/// A queue descriptor.
-pub(crate) type Mqd = libc::mqd_t;
+use nix::errno::Errno;
+use nix::mqueue::mq_attr_member_t;
+
+/// An open queue descriptor, owned. Its existence proves the descriptor open: only
+/// [`open`] makes one, from what `mq_open` returned, and only its drop closes it.
+#[derive(Debug)]
+pub(crate) struct Mq(libc::mqd_t);
+
+// SAFETY: on FreeBSD `mqd_t` is a pointer to libc's descriptor record (it holds the kernel
+// descriptor); an `Mq` owns it alone and closes it once, on drop, and POSIX makes the
+// `mq_*` calls thread-safe. On Linux `mqd_t` is an int and these follow automatically.
+#[cfg(target_os = "freebsd")]
+unsafe impl Send for Mq {}
+// SAFETY: as above; `&self` methods only call thread-safe `mq_*` functions.
+#[cfg(target_os = "freebsd")]
+unsafe impl Sync for Mq {}
+
+impl Drop for Mq {
+    fn drop(&mut self) {
+        // Errors are ignored: the descriptor is gone either way.
+        // SAFETY: closes the descriptor this `Mq` owns, once (nothing else closes it).
+        unsafe { libc::mq_close(self.0) };
+    }
+}
+
+/// The file descriptor behind the queue (for `fstat`, and on Linux for `poll`/`epoll`):
+/// the queue descriptor itself on Linux.
+#[cfg(target_os = "linux")]
+impl AsFd for Mq {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: on Linux a queue descriptor is a file descriptor; it stays open while
+        // `self` lives (only the drop closes it).
+        unsafe { BorrowedFd::borrow_raw(self.0) }
+    }
+}
+
+/// The file descriptor behind the queue (for `fstat`): `mq_getfd_np` on FreeBSD.
+#[cfg(target_os = "freebsd")]
+impl AsFd for Mq {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: `self.0` is an open queue descriptor; the call only reads its record,
+        // and the kernel descriptor it names belongs to that record, open until the
+        // record is closed (our drop), so it outlives the borrow of `self`.
+        unsafe { BorrowedFd::borrow_raw(libc::mq_getfd_np(self.0)) }
+    }
+}
 
 /// A queue's attributes as the kernel reports them.
 #[derive(Debug, Clone, Copy)]
@@ -37,89 +85,132 @@ fn retry<T>(mut f: impl FnMut() -> (T, bool)) -> io::Result<T> {
     }
 }
 
+/// An all-zero `mq_attr`. Raw: libc's has private padding fields (Linux, FreeBSD), so no
+/// struct literal can build one, and nix's `MqAttr` keeps its `mq_attr` private.
+fn zeroed_attr() -> libc::mq_attr {
+    // SAFETY: `mq_attr` is plain integers; all-zero is a valid value of each field.
+    unsafe { std::mem::zeroed() }
+}
+
 /// `mq_open`. With `create = Some((maxmsg, msgsize))`, O_CREAT with those attributes.
 pub(crate) fn open(
     name: &CStr,
     oflag: libc::c_int,
     mode: u32,
     create: Option<(i64, i64)>,
-) -> io::Result<Mqd> {
+) -> io::Result<Mq> {
+    let mut attr = create.map(|(maxmsg, msgsize)| {
+        let mut a = zeroed_attr();
+        a.mq_maxmsg = maxmsg as _;
+        a.mq_msgsize = msgsize as _;
+        a
+    });
+    let (oflag, attr) = match attr.as_mut() {
+        Some(a) => (oflag | libc::O_CREAT, a as *mut libc::mq_attr),
+        None => (oflag, std::ptr::null_mut()),
+    };
     retry(|| {
-        let fd = match create {
-            Some((maxmsg, msgsize)) => {
-                // SAFETY: an all-zero mq_attr is valid; the fields we need are then set.
-                let mut attr: libc::mq_attr = unsafe { std::mem::zeroed() };
-                attr.mq_maxmsg = maxmsg as _;
-                attr.mq_msgsize = msgsize as _;
-                // SAFETY: `name` is NUL-terminated, `attr` valid for the call; mq_open with
-                // O_CREAT reads (mode, attr) as its variadic arguments.
-                unsafe {
-                    libc::mq_open(
-                        name.as_ptr(),
-                        oflag | libc::O_CREAT,
-                        // A variadic argument: promoted to an unsigned int (mode_t is
-                        // 16 bits on FreeBSD).
-                        mode as libc::c_uint,
-                        &mut attr as *mut libc::mq_attr,
-                    )
-                }
-            }
-            // SAFETY: `name` is NUL-terminated; without O_CREAT no variadic argument is read.
-            None => unsafe { libc::mq_open(name.as_ptr(), oflag) },
+        // SAFETY: `name` is NUL-terminated, `attr` null or valid for the call. With O_CREAT
+        // mq_open reads (mode, attr) as its variadic arguments; without, it reads none, and
+        // variadic arguments never read are ignored.
+        let mqd = unsafe {
+            libc::mq_open(
+                name.as_ptr(),
+                oflag,
+                // A variadic argument: promoted to an unsigned int (mode_t is 16 bits on
+                // FreeBSD).
+                mode as libc::c_uint,
+                attr,
+            )
         };
-        (fd, failed(fd))
+        (mqd, failed(mqd))
     })
+    .map(Mq)
 }
 
 /// `mq_open`'s failure value, `(mqd_t)-1`: an int on Linux, a pointer on FreeBSD.
 #[cfg(target_os = "linux")]
-fn failed(mqd: Mqd) -> bool {
+fn failed(mqd: libc::mqd_t) -> bool {
     mqd == -1
 }
 
 /// `mq_open`'s failure value, `(mqd_t)-1`: an int on Linux, a pointer on FreeBSD.
 #[cfg(not(target_os = "linux"))]
-fn failed(mqd: Mqd) -> bool {
+fn failed(mqd: libc::mqd_t) -> bool {
     mqd as isize == -1
-}
-
-/// The file descriptor behind a queue descriptor (for `fstat`): the descriptor itself on
-/// Linux.
-#[cfg(target_os = "linux")]
-pub(crate) fn queue_fd(mqd: Mqd) -> std::os::fd::RawFd {
-    mqd
-}
-
-/// The file descriptor behind a queue descriptor (for `fstat`): `mq_getfd_np` on FreeBSD.
-#[cfg(target_os = "freebsd")]
-pub(crate) fn queue_fd(mqd: Mqd) -> std::os::fd::RawFd {
-    // SAFETY: `mqd` is an open queue descriptor; the call only reads its record.
-    unsafe { libc::mq_getfd_np(mqd) }
-}
-
-/// `mq_close`. Errors are ignored: the descriptor is gone either way.
-pub(crate) fn close(mqd: Mqd) {
-    // SAFETY: closes a descriptor we own, once.
-    unsafe { libc::mq_close(mqd) };
 }
 
 /// `mq_unlink`.
 pub(crate) fn unlink(name: &CStr) -> io::Result<()> {
-    // SAFETY: `name` is NUL-terminated.
-    retry(|| ((), unsafe { libc::mq_unlink(name.as_ptr()) } != 0))
+    loop {
+        match nix::mqueue::mq_unlink(name) {
+            Err(Errno::EINTR) => continue,
+            r => return r.map_err(Into::into),
+        }
+    }
 }
 
-/// `mq_getattr`.
-pub(crate) fn getattr(mqd: Mqd) -> io::Result<Attr> {
-    // SAFETY: an all-zero mq_attr is a valid out-value.
-    let mut a: libc::mq_attr = unsafe { std::mem::zeroed() };
-    // SAFETY: `a` is a valid out-pointer for the call.
-    retry(|| ((), unsafe { libc::mq_getattr(mqd, &mut a) } != 0))?;
-    Ok(Attr {
-        maxmsg: a.mq_maxmsg as i64,
-        msgsize: a.mq_msgsize as i64,
-        curmsgs: a.mq_curmsgs as i64,
-    })
+impl Mq {
+    /// `mq_getattr`.
+    pub(crate) fn getattr(&self) -> io::Result<Attr> {
+        let mut a = zeroed_attr();
+        // SAFETY: `self.0` is open (the type's invariant); `a` is a valid out-pointer.
+        retry(|| ((), unsafe { libc::mq_getattr(self.0, &mut a) } != 0))?;
+        // The fields' type, `long` (i64 on x32), as nix names it.
+        let maxmsg: mq_attr_member_t = a.mq_maxmsg;
+        let msgsize: mq_attr_member_t = a.mq_msgsize;
+        let curmsgs: mq_attr_member_t = a.mq_curmsgs;
+        Ok(Attr {
+            maxmsg: maxmsg as i64,
+            msgsize: msgsize as i64,
+            curmsgs: curmsgs as i64,
+        })
+    }
+
+    /// `mq_send` (blocking, `abs = None`) or `mq_timedsend`.
+    pub(crate) fn send(
+        &self,
+        msg: &[u8],
+        prio: u32,
+        abs: Option<&libc::timespec>,
+    ) -> io::Result<()> {
+        let (q, p, n) = (self.0, msg.as_ptr().cast(), msg.len());
+        retry(|| {
+            // SAFETY: `q` is open (the type's invariant); `msg` is valid for `n` bytes
+            // during the call, `t` a valid timespec. One call in either form.
+            let rc = unsafe {
+                match abs {
+                    None => libc::mq_send(q, p, n, prio),
+                    Some(t) => libc::mq_timedsend(q, p, n, prio, t),
+                }
+            };
+            ((), rc != 0)
+        })
+    }
+
+    /// `mq_receive` (blocking, `abs = None`) or `mq_timedreceive`; `buf` must be at least
+    /// the queue's message size. Returns (length, priority).
+    pub(crate) fn receive(
+        &self,
+        buf: &mut [u8],
+        abs: Option<&libc::timespec>,
+    ) -> io::Result<(usize, u32)> {
+        let (q, p, len) = (self.0, buf.as_mut_ptr().cast(), buf.len());
+        let mut prio: libc::c_uint = 0;
+        let n = retry(|| {
+            // SAFETY: `q` is open (the type's invariant); `buf` is valid writable memory of
+            // `len` bytes, `prio` an out-pointer, `t` a valid timespec. One call in either
+            // form.
+            let n = unsafe {
+                match abs {
+                    None => libc::mq_receive(q, p, len, &mut prio),
+                    Some(t) => libc::mq_timedreceive(q, p, len, &mut prio, t),
+                }
+            };
+            (n, n < 0)
+        })?;
+        Ok((n as usize, prio))
+    }
 }
 
 /// An absolute CLOCK_REALTIME deadline `after` from now (`None` after = already past).
@@ -146,46 +237,6 @@ pub(crate) fn abs_deadline(after: Option<Duration>) -> libc::timespec {
         tv_sec: secs as libc::time_t,
         tv_nsec: nsec as _,
     }
-}
-
-/// `mq_send` (blocking, `abs = None`) or `mq_timedsend`.
-pub(crate) fn send(
-    mqd: Mqd,
-    msg: &[u8],
-    prio: u32,
-    abs: Option<&libc::timespec>,
-) -> io::Result<()> {
-    retry(|| {
-        let rc = match abs {
-            // SAFETY: `msg` is valid for `msg.len()` bytes during the call.
-            None => unsafe { libc::mq_send(mqd, msg.as_ptr().cast(), msg.len(), prio) },
-            // SAFETY: as above; `t` is a valid timespec.
-            Some(t) => unsafe { libc::mq_timedsend(mqd, msg.as_ptr().cast(), msg.len(), prio, t) },
-        };
-        ((), rc != 0)
-    })
-}
-
-/// `mq_receive` (blocking, `abs = None`) or `mq_timedreceive`; `buf` must be at least the
-/// queue's message size. Returns (length, priority).
-pub(crate) fn receive(
-    mqd: Mqd,
-    buf: &mut [u8],
-    abs: Option<&libc::timespec>,
-) -> io::Result<(usize, u32)> {
-    let mut prio: libc::c_uint = 0;
-    let n = retry(|| {
-        let n = match abs {
-            // SAFETY: `buf` is valid writable memory of `buf.len()` bytes; `prio` an out-pointer.
-            None => unsafe { libc::mq_receive(mqd, buf.as_mut_ptr().cast(), buf.len(), &mut prio) },
-            // SAFETY: as above; `t` is a valid timespec.
-            Some(t) => unsafe {
-                libc::mq_timedreceive(mqd, buf.as_mut_ptr().cast(), buf.len(), &mut prio, t)
-            },
-        };
-        (n, n < 0)
-    })?;
-    Ok((n as usize, prio))
 }
 
 /// Reads one of the `/proc/sys/fs/mqueue/*` limits.

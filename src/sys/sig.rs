@@ -16,11 +16,12 @@ use crate::{Error, Result};
 pub(crate) fn sigset(signals: &[libc::c_int]) -> SigSet {
     // Raw libc: nix's `SigSet::add` takes its `Signal` enum, which has no real-time signals
     // (the value carrier is one), so the set is built with sigaddset and handed to nix.
-    // SAFETY: an all-zero sigset_t is valid storage; sigemptyset initialises it, sigaddset
-    // only writes into it, and the result is a set sigemptyset/sigaddset made.
+    // An initialised empty set, from nix.
+    let mut set: libc::sigset_t = *SigSet::empty().as_ref();
+    // SAFETY: `set` is a valid, initialised sigset_t; sigaddset only writes into it (an
+    // invalid number is EINVAL, set unchanged), so the result is a set nix's sigemptyset
+    // and sigaddset made.
     unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
         for &s in signals {
             libc::sigaddset(&mut set, s);
         }

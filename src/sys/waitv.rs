@@ -5,21 +5,15 @@
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
+use rustix::io::Errno;
+use rustix::thread::futex::{self, ClockId, Timespec};
+
 /// The kernel's limit on words per call.
 pub(crate) const MAX_WORDS: usize = 128;
 
-/// `FUTEX_32`: the word is 32 bits (the only size the kernel takes today).
-const FUTEX_32: u32 = 2;
-
-/// `struct futex_waitv` of `<linux/futex.h>`.
-#[repr(C)]
+/// `struct futex_waitv` of `<linux/futex.h>`, as rustix spells it.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct WaitvEntry {
-    val: u64,
-    uaddr: u64,
-    flags: u32,
-    reserved: u32,
-}
+pub(crate) struct WaitvEntry(futex::Wait);
 
 const _: () = assert!(std::mem::size_of::<WaitvEntry>() == 24);
 
@@ -27,12 +21,12 @@ impl WaitvEntry {
     /// Wait while `*word == expected`. The word may be in shared memory (no private flag:
     /// the kernel picks the key from the mapping).
     pub(crate) fn new(word: &AtomicU32, expected: u32) -> WaitvEntry {
-        WaitvEntry {
-            val: expected as u64,
-            uaddr: word.as_ptr() as usize as u64,
-            flags: FUTEX_32,
-            reserved: 0,
-        }
+        let mut w = futex::Wait::new();
+        w.val = expected as u64;
+        w.uaddr = futex::WaitPtr::new(word.as_ptr().cast());
+        // FUTEX2_SIZE_U32 (the only size the kernel takes today), without FUTEX2_PRIVATE.
+        w.flags = futex::WaitFlags::SIZE_U32;
+        WaitvEntry(w)
     }
 }
 
@@ -51,50 +45,46 @@ pub(crate) enum Waited {
 /// (`None`: no limit).
 ///
 /// # Safety
-/// Every `uaddr` must have been a valid, aligned 32-bit word when the entries were made;
-/// the kernel only reads them (a word unmapped since then gives [`Waited::Fault`]).
+/// None left: the kernel reads the words at their addresses itself, and a word unmapped
+/// since its entry was made gives [`Waited::Fault`], not undefined behaviour (rustix's
+/// `waitv` is a safe function for that reason). Still an `unsafe fn` only so that its
+/// callers' `unsafe` blocks (`crate::wake::hub`) stay warning-free until they are dropped
+/// with it.
 pub(crate) unsafe fn wait_any(entries: &[WaitvEntry], timeout: Option<Duration>) -> Waited {
     debug_assert!(!entries.is_empty() && entries.len() <= MAX_WORDS);
     // The timeout is absolute, on CLOCK_MONOTONIC.
     let deadline = timeout.map(|d| {
-        let mut now = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `now` is a valid timespec to write; CLOCK_MONOTONIC always exists.
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+        let now = rustix::time::clock_gettime(ClockId::Monotonic);
         let nanos = now.tv_nsec as u64 + d.subsec_nanos() as u64;
-        libc::timespec {
+        Timespec {
             tv_sec: now
                 .tv_sec
-                .saturating_add(d.as_secs().min(i32::MAX as u64) as libc::time_t)
-                .saturating_add((nanos / 1_000_000_000) as libc::time_t),
-            tv_nsec: (nanos % 1_000_000_000) as libc::c_long,
+                .saturating_add(d.as_secs().min(i32::MAX as u64) as i64)
+                .saturating_add((nanos / 1_000_000_000) as i64),
+            tv_nsec: (nanos % 1_000_000_000) as _,
         }
     });
-    let tsp = deadline
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: `entries` is a valid array of `len` futex_waitv structs and `tsp` null or a
-    // valid timespec for the call; the kernel reads the words at their addresses itself (a
-    // bad one is EFAULT, not undefined behaviour here).
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_futex_waitv,
-            entries.as_ptr(),
-            entries.len() as libc::c_uint,
-            0 as libc::c_uint,
-            tsp,
-            libc::CLOCK_MONOTONIC,
-        )
-    };
-    if r >= 0 {
-        return Waited::Recheck;
+    // rustix takes a slice of its own `Wait`: the entries are copied into one on the stack
+    // (at most 128 × 24 bytes, beside a system call; the waker thread's loop only).
+    if entries.len() > MAX_WORDS {
+        // What the kernel answers (EINVAL) to more words than it takes.
+        return Waited::Unsupported;
     }
-    match std::io::Error::last_os_error().raw_os_error() {
-        Some(libc::ENOSYS) | Some(libc::EPERM) | Some(libc::EINVAL) => Waited::Unsupported,
-        Some(libc::EFAULT) => Waited::Fault,
+    let mut waits = [futex::Wait::new(); MAX_WORDS];
+    let n = entries.len();
+    for (w, e) in waits.iter_mut().zip(entries) {
+        *w = e.0;
+    }
+    match futex::waitv(
+        &waits[..n],
+        futex::WaitvFlags::empty(),
+        deadline.as_ref(),
+        ClockId::Monotonic,
+    ) {
+        Ok(_) => Waited::Recheck,
+        Err(Errno::NOSYS) | Err(Errno::PERM) | Err(Errno::INVAL) => Waited::Unsupported,
+        Err(Errno::FAULT) => Waited::Fault,
         // EAGAIN (a word already differs), EINTR, ETIMEDOUT: re-check.
-        _ => Waited::Recheck,
+        Err(_) => Waited::Recheck,
     }
 }

@@ -21,16 +21,24 @@ use std::time::Duration;
 
 use super::WaitWake;
 
+// The calls' pointer types are *safe* `extern "C" fn`s, private to this file, whose one
+// rule is: pass only the address of a live `&AtomicU32` (non-null, 4-aligned, as the
+// headers require), which `Futex` below does. Under that rule no call can break memory
+// safety: each is the system call (`__ulock_wait` / `__ulock_wake`) or a thin wrapper of it
+// (the `os_sync_*` functions, over `__ulock_wait2` / `__ulock_wake`); the kernel reads the
+// word itself, a refused size or flag is EINVAL, and none writes user memory. What is
+// unsafe is naming a symbol's type, done once, in `api`, where each is looked up.
+
 /// `os_sync_wait_on_address_with_timeout(addr, value, size, flags, clockid, timeout_ns)`.
-type OsWaitTimeout = unsafe extern "C" fn(*mut c_void, u64, usize, u32, u32, u64) -> c_int;
+type OsWaitTimeout = extern "C" fn(*mut c_void, u64, usize, u32, u32, u64) -> c_int;
 /// `os_sync_wait_on_address(addr, value, size, flags)`.
-type OsWait = unsafe extern "C" fn(*mut c_void, u64, usize, u32) -> c_int;
+type OsWait = extern "C" fn(*mut c_void, u64, usize, u32) -> c_int;
 /// `os_sync_wake_by_address_all(addr, size, flags)`.
-type OsWake = unsafe extern "C" fn(*mut c_void, usize, u32) -> c_int;
+type OsWake = extern "C" fn(*mut c_void, usize, u32) -> c_int;
 /// `__ulock_wait(operation, addr, value, timeout_us)` (timeout 0 = none).
-type UlockWait = unsafe extern "C" fn(u32, *mut c_void, u64, u32) -> c_int;
+type UlockWait = extern "C" fn(u32, *mut c_void, u64, u32) -> c_int;
 /// `__ulock_wake(operation, addr, wake_value)`.
-type UlockWake = unsafe extern "C" fn(u32, *mut c_void, u64) -> c_int;
+type UlockWake = extern "C" fn(u32, *mut c_void, u64) -> c_int;
 
 /// `<sys/ulock.h>`: compare a 32-bit word, keyed on the memory object (cross-process).
 const UL_COMPARE_AND_WAIT_SHARED: u32 = 3;
@@ -68,7 +76,8 @@ fn api() -> Api {
             lookup(c"os_sync_wake_by_address_all"),
         ) {
             // SAFETY: these libSystem symbols have exactly these C signatures
-            // (<os/os_sync_wait_on_address.h>, macOS 14.4).
+            // (<os/os_sync_wait_on_address.h>, macOS 14.4), and are safe to call with any
+            // arguments (system-call wrappers: see the types above).
             return unsafe {
                 Api::OsSync {
                     wait_timeout: std::mem::transmute::<*mut c_void, OsWaitTimeout>(wt),
@@ -79,7 +88,8 @@ fn api() -> Api {
         }
         if let (Some(w), Some(k)) = (lookup(c"__ulock_wait"), lookup(c"__ulock_wake")) {
             // SAFETY: libSystem's `__ulock_wait`/`__ulock_wake` have these C signatures
-            // (xnu bsd/sys/ulock.h).
+            // (xnu bsd/sys/ulock.h), and are the system calls themselves (see the types
+            // above).
             return unsafe {
                 Api::Ulock {
                     wait: std::mem::transmute::<*mut c_void, UlockWait>(w),
@@ -119,26 +129,24 @@ impl WaitWake for Futex {
             Api::OsSync {
                 wait_timeout, wait, ..
             } => {
-                // SAFETY: `addr` is a valid, aligned 4-byte word for the call's duration,
-                // only read. Errors: EINTR, ETIMEDOUT, EFAULT (cannot happen for a live
-                // word) are "re-check"; EINVAL would mean the shared flag is refused.
-                let rc = unsafe {
-                    match timeout {
-                        Some(d) => wait_timeout(
-                            addr,
-                            expected as u64,
-                            4,
-                            libc::OS_SYNC_WAIT_ON_ADDRESS_SHARED,
-                            libc::OS_CLOCK_MACH_ABSOLUTE_TIME,
-                            d.as_nanos().min(u64::MAX as u128) as u64,
-                        ),
-                        None => wait(
-                            addr,
-                            expected as u64,
-                            4,
-                            libc::OS_SYNC_WAIT_ON_ADDRESS_SHARED,
-                        ),
-                    }
+                // `addr` is a live, aligned 4-byte word, only read. Errors: EINTR,
+                // ETIMEDOUT, EFAULT (cannot happen for a live word) are "re-check"; EINVAL
+                // would mean the shared flag is refused.
+                let rc = match timeout {
+                    Some(d) => wait_timeout(
+                        addr,
+                        expected as u64,
+                        4,
+                        libc::OS_SYNC_WAIT_ON_ADDRESS_SHARED,
+                        libc::OS_CLOCK_MACH_ABSOLUTE_TIME,
+                        d.as_nanos().min(u64::MAX as u128) as u64,
+                    ),
+                    None => wait(
+                        addr,
+                        expected as u64,
+                        4,
+                        libc::OS_SYNC_WAIT_ON_ADDRESS_SHARED,
+                    ),
                 };
                 if rc < 0 && errno() == Some(libc::EINVAL) {
                     nap(timeout);
@@ -148,8 +156,8 @@ impl WaitWake for Futex {
                 // Microseconds, at least 1 (0 means "forever"), at most u32::MAX (71
                 // minutes; callers re-check and wait again).
                 let us = timeout.map_or(0, |d| d.as_micros().clamp(1, u32::MAX as u128) as u32);
-                // SAFETY: as above; the kernel compares the word and queues us atomically.
-                let rc = unsafe { wait(UL_COMPARE_AND_WAIT_SHARED, addr, expected as u64, us) };
+                // The kernel compares the word and queues us atomically.
+                let rc = wait(UL_COMPARE_AND_WAIT_SHARED, addr, expected as u64, us);
                 if rc < 0 && errno() == Some(libc::EINVAL) {
                     nap(timeout);
                 }
@@ -162,16 +170,15 @@ impl WaitWake for Futex {
 
     fn wake_all(word: &AtomicU32) {
         let addr = word.as_ptr().cast::<c_void>();
+        // Waking does not touch memory. ENOENT (nobody waits) is the only expected error
+        // and needs nothing.
         match api() {
-            // SAFETY: `addr` is a valid aligned word; waking does not touch memory. ENOENT
-            // (nobody waits) is the only expected error and needs nothing.
-            Api::OsSync { wake_all, .. } => unsafe {
+            Api::OsSync { wake_all, .. } => {
                 wake_all(addr, 4, libc::OS_SYNC_WAKE_BY_ADDRESS_SHARED);
-            },
-            // SAFETY: as above.
-            Api::Ulock { wake, .. } => unsafe {
+            }
+            Api::Ulock { wake, .. } => {
                 wake(UL_COMPARE_AND_WAIT_SHARED | ULF_WAKE_ALL, addr, 0);
-            },
+            }
             Api::Sleep => {}
         }
     }
