@@ -136,7 +136,7 @@ impl DataArea {
 #[cfg(loom)]
 #[derive(Debug, Clone)]
 pub(crate) struct DataArea {
-    cells: std::sync::Arc<[loom::cell::UnsafeCell<u8>]>,
+    cells: std::sync::Arc<[loom::cell::Cell<u8>]>,
     /// Record header words. In real memory they alias the bytes; the model keeps them apart
     /// (the protocol never reads a header slot it has not zeroed or written in this lap).
     headers: std::sync::Arc<[AtomicU64]>,
@@ -146,22 +146,29 @@ pub(crate) struct DataArea {
 impl DataArea {
     pub(crate) fn new_model(len: usize) -> DataArea {
         DataArea {
-            cells: (0..len).map(|_| loom::cell::UnsafeCell::new(0u8)).collect(),
+            cells: (0..len).map(|_| loom::cell::Cell::new(0u8)).collect(),
             headers: (0..len / 8).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
+    /// # Safety
+    /// None in the model (loom checks every access; an unordered one fails the model), but
+    /// `unsafe` as the real area's is, so the code that ships compiles against both.
     pub(crate) unsafe fn write(&self, off: usize, src: &[u8]) {
-        for (i, b) in src.iter().enumerate() {
-            // SAFETY: loom checks the access.
-            self.cells[off + i].with_mut(|p| unsafe { *p = *b });
+        for (cell, b) in self.cells[off..off + src.len()].iter().zip(src) {
+            cell.set(*b);
         }
     }
 
+    /// # Safety
+    /// As `write`.
     pub(crate) unsafe fn read(&self, off: usize, dst: &mut [u8]) {
-        for (i, b) in dst.iter_mut().enumerate() {
-            // SAFETY: loom checks the access.
-            *b = self.cells[off + i].with(|p| unsafe { *p });
+        self.read_cells(off, dst);
+    }
+
+    fn read_cells(&self, off: usize, dst: &mut [u8]) {
+        for (b, cell) in dst.iter_mut().zip(&self.cells[off..]) {
+            *b = cell.get();
         }
     }
 
@@ -218,10 +225,11 @@ impl DataArea {
         }
         #[cfg(target_arch = "x86_64")]
         // SAFETY: PREFETCHT0 is part of SSE, which every x86_64 CPU has; it never faults
-        // and changes no program state, and the address is inside the mapping (`off < len`).
+        // and changes no program state, whatever the address (`off < len` keeps it inside
+        // the mapping anyway).
         unsafe {
             core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-                self.ptr.add(off) as *const i8,
+                self.ptr.wrapping_add(off) as *const i8,
             );
         }
     }
@@ -242,7 +250,6 @@ impl DataArea {
     pub(crate) unsafe fn read_atomic_into(&self, off: usize, len: usize, buf: &mut Vec<u8>) {
         buf.clear();
         buf.resize(len, 0);
-        // SAFETY: forwarded contract.
-        unsafe { self.read(off, buf) }
+        self.read_cells(off, buf);
     }
 }

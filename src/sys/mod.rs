@@ -242,16 +242,7 @@ impl Mapping {
     /// (or [`Mapping::at`]), so the bounds and alignment argument is made once, here.
     #[inline]
     pub(crate) fn view<T: SharedPlain>(&self, off: usize) -> Option<&T> {
-        let end = off.checked_add(std::mem::size_of::<T>())?;
-        if end > self.len() || (self.as_ptr() as usize + off) % std::mem::align_of::<T>() != 0 {
-            return None;
-        }
-        // SAFETY: `off..end` lies inside the mapping (checked above), which stays mapped for
-        // as long as `self` is borrowed, and is aligned for `T`; `T: SharedPlain` promises
-        // that every bit pattern is a valid `T` and that it is changed only through atomics
-        // (or not at all), so another process writing the bytes cannot make the reference
-        // invalid.
-        Some(unsafe { &*(self.as_ptr().add(off) as *const T) })
+        self.view_slice(off, 1).map(|s| &s[0])
     }
 
     /// `n` consecutive `T`s from byte offset `off`, or `None` if they do not lie wholly inside
@@ -262,8 +253,11 @@ impl Mapping {
         if end > self.len() || (self.as_ptr() as usize + off) % std::mem::align_of::<T>() != 0 {
             return None;
         }
-        // SAFETY: as in `view`: `n` values of `T` from `off` lie inside the mapping, aligned,
-        // valid for every bit pattern and changed only through atomics.
+        // SAFETY: `n` values of `T` from `off` lie inside the mapping (checked above), which
+        // stays mapped for as long as `self` is borrowed, aligned for `T`; `T: SharedPlain`
+        // promises that every bit pattern is a valid `T` and that it is changed only through
+        // atomics (or not at all), so another process writing the bytes cannot make the
+        // reference invalid.
         Some(unsafe { std::slice::from_raw_parts(self.as_ptr().add(off) as *const T, n) })
     }
 

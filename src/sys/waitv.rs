@@ -44,13 +44,10 @@ pub(crate) enum Waited {
 /// Sleeps until one of `entries` is woken or differs from its value, at most `timeout`
 /// (`None`: no limit).
 ///
-/// # Safety
-/// None left: the kernel reads the words at their addresses itself, and a word unmapped
-/// since its entry was made gives [`Waited::Fault`], not undefined behaviour (rustix's
-/// `waitv` is a safe function for that reason). Still an `unsafe fn` only so that its
-/// callers' `unsafe` blocks (`crate::wake::hub`) stay warning-free until they are dropped
-/// with it.
-pub(crate) unsafe fn wait_any(entries: &[WaitvEntry], timeout: Option<Duration>) -> Waited {
+/// Safe: the kernel reads the words at their addresses itself, and a word unmapped since
+/// its entry was made gives [`Waited::Fault`], not undefined behaviour (rustix's `waitv` is
+/// a safe function for that reason).
+pub(crate) fn wait_any(entries: &[WaitvEntry], timeout: Option<Duration>) -> Waited {
     debug_assert!(!entries.is_empty() && entries.len() <= MAX_WORDS);
     // The timeout is absolute, on CLOCK_MONOTONIC.
     let deadline = timeout.map(|d| {

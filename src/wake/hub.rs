@@ -63,10 +63,7 @@ fn start() -> Option<&'static Hub> {
     }));
     // Probe: a wait whose word already differs returns at once (EAGAIN) where the call
     // exists.
-    // SAFETY: `ctl` is a valid aligned word that lives for ever (leaked).
-    if unsafe { wait_any(&[WaitvEntry::new(&hub.ctl, 1)], Some(Duration::ZERO)) }
-        == Waited::Unsupported
-    {
+    if wait_any(&[WaitvEntry::new(&hub.ctl, 1)], Some(Duration::ZERO)) == Waited::Unsupported {
         return None;
     }
     std::thread::Builder::new()
@@ -113,9 +110,9 @@ impl Hub {
                 }
             }
             let timeout = earliest.map(|d| d.saturating_duration_since(Instant::now()));
-            // SAFETY: every address was read above under the lock from a registered entry
-            // (a live word) or is our own control word.
-            if unsafe { wait_any(&list, timeout) } == Waited::Unsupported {
+            // Every address was read above under the lock from a registered entry (a live
+            // word) or is our own control word.
+            if wait_any(&list, timeout) == Waited::Unsupported {
                 self.broken.store(true, Ordering::Relaxed);
                 for e in self.lock().values_mut() {
                     e.fired = true;
