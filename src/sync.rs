@@ -194,23 +194,32 @@ impl DataArea {
     /// `off` is 8-aligned and `off + round_up_8(len) <= len of the area`.
     #[inline]
     pub(crate) unsafe fn read_atomic_into(&self, off: usize, len: usize, buf: &mut Vec<u8>) {
+        use std::sync::atomic::AtomicU64 as StdAtomicU64;
         debug_assert!(off % 8 == 0 && off + len.div_ceil(8) * 8 <= self.len);
-        // SAFETY: the record's words are 8-aligned and within the area (the contract), which
-        // is mapped for our lifetime; AtomicU64 has the layout of u64 and every bit pattern
-        // is valid, so a peer writing them concurrently makes no invalid value.
-        let src: &[std::sync::atomic::AtomicU64] =
-            unsafe { std::slice::from_raw_parts(self.ptr.add(off) as *const _, len.div_ceil(8)) };
         buf.clear();
         buf.reserve(len);
-        let dst = &mut buf.spare_capacity_mut()[..len];
-        for (d, w) in dst.chunks_mut(8).zip(src) {
-            let bytes = w.load(std::sync::atomic::Ordering::Relaxed).to_ne_bytes();
-            for (d, b) in d.iter_mut().zip(bytes) {
-                d.write(b);
+        let dst = buf.as_mut_ptr();
+        let words = len / 8;
+        for i in 0..words {
+            // SAFETY: the source word is aligned and in bounds by the contract; the
+            // destination is within the `len` bytes of capacity reserved above.
+            unsafe {
+                let w = StdAtomicU64::from_ptr(self.ptr.add(off + i * 8) as *mut u64)
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                (dst.add(i * 8) as *mut [u8; 8]).write_unaligned(w.to_ne_bytes());
             }
         }
-        // SAFETY: the loop above wrote all `len` bytes of spare capacity (`src` has
-        // `len.div_ceil(8)` words, one per 8-byte chunk of `dst`).
+        let rest = len - words * 8;
+        if rest > 0 {
+            // SAFETY: the tail word lies within the 8-aligned record (contract); `rest`
+            // bytes fit in the reserved capacity after the whole words.
+            unsafe {
+                let w = StdAtomicU64::from_ptr(self.ptr.add(off + words * 8) as *mut u64)
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                std::ptr::copy_nonoverlapping(w.to_ne_bytes().as_ptr(), dst.add(words * 8), rest);
+            }
+        }
+        // SAFETY: all `len` bytes were written above, within the reserved capacity.
         unsafe { buf.set_len(len) };
     }
 

@@ -274,7 +274,9 @@ impl ProducerCore {
     /// Copies `msg` into the payload of `r`, which must be at least as long.
     #[inline(always)]
     pub(crate) fn fill(&mut self, r: &Reservation, msg: &[u8]) {
-        assert!(msg.len() <= r.len, "message longer than its reservation");
+        if msg.len() > r.len {
+            overrun(msg.len(), r.len);
+        }
         // SAFETY: `r` was made by `reserve` on this core (its fields are private to this
         // module): its payload lies in the data area, past the consumer's read position
         // and before anything published, so this producer alone owns those bytes until
@@ -742,6 +744,14 @@ impl ConsumerCore {
             .saturating_sub(self.released)
             .min(self.mem.geo.capacity)
     }
+}
+
+/// A caller of [`ProducerCore::fill`] passed more bytes than it reserved: a bug in this
+/// crate. Out of line, so the check costs the hot path one compare.
+#[cold]
+#[inline(never)]
+fn overrun(len: usize, reserved: usize) -> ! {
+    panic!("internal error: a {len}-byte message written into a {reserved}-byte reservation")
 }
 
 /// The record header at data-area index `idx` (`pos & mask`), read with Acquire. The value

@@ -565,6 +565,7 @@ impl Producer {
         })
     }
 
+    #[inline]
     fn write_and_publish(&mut self, res: Reservation, msg: &[u8]) {
         self.core.fill(&res, msg);
         self.core.commit(res);
