@@ -980,9 +980,9 @@ impl Receiver for LogReader {
 /// descriptor, to wait on, and a way to drain it.
 #[cfg(all(feature = "async", target_os = "linux"))]
 impl LogReader {
-    pub(crate) fn watch_raw_fd(&self) -> Option<std::os::fd::RawFd> {
-        use std::os::fd::AsRawFd;
-        self.watch.as_ref().map(|w| w.as_fd().as_raw_fd())
+    /// The inotify descriptor (readable while events are queued); `None` without a watch.
+    pub(crate) fn watch_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.watch.as_ref().map(|w| w.as_fd())
     }
 
     pub(crate) fn drain_watch(&mut self) -> Result<()> {

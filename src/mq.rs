@@ -900,8 +900,8 @@ impl MessageQueue {
 
     /// The queue descriptor: on Linux a file descriptor that `poll`/`epoll` report
     /// readable while messages wait and writable while there is room.
-    pub(crate) fn raw_mqd(&self) -> std::os::fd::RawFd {
-        std::os::fd::AsRawFd::as_raw_fd(&self.mqd.as_fd())
+    pub(crate) fn mqd_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.mqd.as_fd()
     }
 }
 

@@ -765,12 +765,13 @@ impl Listener {
         self.take()
     }
 
-    pub(crate) fn signalfd_raw(&self) -> std::os::fd::RawFd {
-        self.sigfd.as_raw_fd()
+    pub(crate) fn signal_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.sigfd.as_fd()
     }
 
-    /// The fallback handler's self-pipe (read end); it lives as long as the process.
-    pub(crate) fn self_pipe_raw() -> Option<std::os::fd::RawFd> {
-        PIPE.get().map(|(r, _)| r.as_raw_fd())
+    /// The fallback handler's self-pipe (read end); it lives as long as the process (a
+    /// static, never closed), hence the `'static` borrow.
+    pub(crate) fn self_pipe_fd() -> Option<std::os::fd::BorrowedFd<'static>> {
+        PIPE.get().map(|(r, _)| r.as_fd())
     }
 }

@@ -32,13 +32,14 @@
 //! # }
 //! ```
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::Duration;
 
-use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 
 use crate::aio::pool::{Kind, Pool};
+use crate::aio::watched::Watched;
 use crate::aio::{AsyncReceiver, AsyncSender};
 use crate::file::{LogOptions, LogReader, LogWriter};
 use crate::transport::{Receiver, Sender};
@@ -46,16 +47,6 @@ use crate::{Error, Result};
 
 /// How often a waiting reader looks again without an inotify event (as the blocking one).
 const WAIT_SLICE: Duration = Duration::from_millis(100);
-
-/// The reader's inotify descriptor (the [`LogReader`] owns it).
-#[derive(Debug)]
-struct WatchFd(RawFd);
-
-impl AsRawFd for WatchFd {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0
-    }
-}
 
 /// Reads a shared log in a tokio task. Implements [`AsyncReceiver`].
 ///
@@ -76,8 +67,9 @@ impl AsRawFd for WatchFd {
 /// ```
 #[derive(Debug)]
 pub struct AsyncLogReader {
-    // Field order matters: the registration drops before the reader closes its descriptor.
-    fd: Option<AsyncFd<WatchFd>>,
+    /// A duplicate of the reader's inotify descriptor (same open file description, so
+    /// the same readiness), owned by its registration.
+    fd: Option<Watched<OwnedFd>>,
     inner: LogReader,
 }
 
@@ -99,15 +91,20 @@ impl AsyncLogReader {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn from_blocking(inner: LogReader) -> Result<AsyncLogReader> {
-        let fd = match inner.watch_raw_fd() {
-            // SAFETY: the descriptor belongs to `inner`'s watch, which is never replaced and
-            // lives in the same struct, dropping after the AsyncFd (field order).
-            Some(raw) => Some(
-                unsafe { AsyncFd::register(WatchFd(raw)) }
-                    .map_err(|e| Error::io("register inotify with the tokio reactor", e.into()))?,
-            ),
-            None => None,
-        };
+        let fd =
+            match inner.watch_fd() {
+                // One `dup`, once: the registration owns the descriptor it watches.
+                Some(watch) => {
+                    let dup = watch
+                        .try_clone_to_owned()
+                        .map_err(|e| Error::io("dup the inotify descriptor", e))?;
+                    let interest = Interest::READABLE | Interest::WRITABLE;
+                    Some(Watched::register_with_interest(dup, interest).map_err(|e| {
+                        Error::io("register inotify with the tokio reactor", e.into())
+                    })?)
+                }
+                None => None,
+            };
         Ok(AsyncLogReader { fd, inner })
     }
 

@@ -31,24 +31,15 @@
 //! # }
 //! ```
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::OwnedFd;
 
-use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 
+use crate::aio::watched::Watched;
 use crate::aio::{AsyncReceiver, AsyncSender};
 use crate::mq::{MessageQueue, MqOptions};
 use crate::transport::{Receiver, Sender};
 use crate::{Error, Result};
-
-/// The queue's descriptor, for readiness (the [`MessageQueue`] owns it).
-#[derive(Debug)]
-struct MqFd(RawFd);
-
-impl AsRawFd for MqFd {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0
-    }
-}
 
 /// A POSIX message queue for tokio. Wraps a [`MessageQueue`]; sends and receives.
 ///
@@ -69,18 +60,19 @@ impl AsRawFd for MqFd {
 /// ```
 #[derive(Debug)]
 pub struct AsyncMessageQueue {
-    // Field order matters: the registration drops before the queue closes its descriptor.
-    fd: AsyncFd<MqFd>,
+    /// A duplicate of the queue descriptor (same open file description, so the same
+    /// readiness), owned by its registration.
+    fd: Watched<OwnedFd>,
     q: MessageQueue,
 }
 
 /// Waits until `fd` is readable (`read`) or writable; with liveness on, at most
 /// [`LIVENESS_SLICE`](crate::mq::LIVENESS_SLICE), then `None` so the caller looks again.
 async fn ready(
-    fd: &AsyncFd<MqFd>,
+    fd: &Watched<OwnedFd>,
     live: bool,
     read: bool,
-) -> Result<Option<tokio::io::unix::AsyncFdReadyGuard<'_, MqFd>>> {
+) -> Result<Option<tokio::io::unix::AsyncFdReadyGuard<'_, OwnedFd>>> {
     let what = if read {
         "wait for a message in the queue"
     } else {
@@ -120,9 +112,12 @@ impl AsyncMessageQueue {
 
     /// Makes an open queue async. Must be called within a tokio runtime.
     pub fn from_blocking(q: MessageQueue) -> Result<AsyncMessageQueue> {
-        // SAFETY: the descriptor belongs to `q`, which lives in the same struct and drops
-        // after the AsyncFd (field order), so it stays open and unchanged meanwhile.
-        let fd = unsafe { AsyncFd::register(MqFd(q.raw_mqd())) }
+        // One `dup`, once: the registration owns the descriptor it watches.
+        let dup = q
+            .mqd_fd()
+            .try_clone_to_owned()
+            .map_err(|e| Error::io("dup the queue descriptor", e))?;
+        let fd = Watched::register_with_interest(dup, Interest::READABLE | Interest::WRITABLE)
             .map_err(|e| Error::io("register the queue with the tokio reactor", e.into()))?;
         Ok(AsyncMessageQueue { fd, q })
     }

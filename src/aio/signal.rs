@@ -33,29 +33,37 @@
 //! # }
 //! ```
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::task::Poll;
 use std::time::Duration;
 
-use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 
+use crate::aio::watched::Watched;
 use crate::signal::{Listener, SignalEvent, SignalOptions};
 use crate::{Error, Result};
 
-/// A descriptor owned elsewhere (the listener, or the process-wide self-pipe).
-#[derive(Debug)]
-struct Fd(RawFd);
-
-impl AsRawFd for Fd {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0
-    }
-}
-
+/// Duplicates of the listener's signalfd and of the process-wide self-pipe's read end
+/// (each the same open file description as its original, so the same readiness), owned
+/// by their registrations.
 #[derive(Debug)]
 struct Registered {
-    sigfd: AsyncFd<Fd>,
-    pipe: Option<AsyncFd<Fd>>,
+    sigfd: Watched<OwnedFd>,
+    pipe: Option<Watched<OwnedFd>>,
+}
+
+/// Registers a duplicate of `fd` (one `dup`, once per listener): the registration owns the
+/// descriptor it watches.
+fn register_dup(fd: BorrowedFd<'_>, what: &str) -> Result<Watched<OwnedFd>> {
+    let dup = fd
+        .try_clone_to_owned()
+        .map_err(|e| Error::io(format!("dup the {what}"), e))?;
+    Watched::register_with_interest(dup, Interest::READABLE | Interest::WRITABLE).map_err(|e| {
+        Error::io(
+            format!("register the {what} with the tokio reactor"),
+            e.into(),
+        )
+    })
 }
 
 /// Receives signal events in a tokio task. One listener (blocking or async) per process.
@@ -78,7 +86,7 @@ struct Registered {
 /// ```
 #[derive(Debug)]
 pub struct AsyncListener {
-    // Field order matters: the registrations drop before the listener closes its signalfd.
+    // The registrations own duplicates, so they need not drop before the listener.
     reg: Option<Registered>,
     inner: Listener,
 }
@@ -110,15 +118,9 @@ impl AsyncListener {
         if self.reg.is_some() {
             return Ok(());
         }
-        let map = |e: tokio::io::unix::AsyncFdRegisterError<Fd>| {
-            Error::io("register the signalfd with the tokio reactor", e.into())
-        };
-        // SAFETY: the signalfd belongs to `self.inner`, which drops after `self.reg` (field
-        // order) and never replaces it.
-        let sigfd = unsafe { AsyncFd::register(Fd(self.inner.signalfd_raw())) }.map_err(map)?;
-        let pipe = match Listener::self_pipe_raw() {
-            // SAFETY: the self-pipe is a process-wide static, never closed.
-            Some(fd) => Some(unsafe { AsyncFd::register(Fd(fd)) }.map_err(map)?),
+        let sigfd = register_dup(self.inner.signal_fd(), "signalfd")?;
+        let pipe = match Listener::self_pipe_fd() {
+            Some(fd) => Some(register_dup(fd, "signal self-pipe")?),
             None => None,
         };
         self.reg = Some(Registered { sigfd, pipe });

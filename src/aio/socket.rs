@@ -27,10 +27,8 @@
 //! # Ok(()) }
 //! ```
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
-
-use tokio::io::unix::AsyncFd;
 
 use crate::aio::watched::{StableFd, Watched};
 
@@ -590,16 +588,6 @@ impl AsyncReceiver for AsyncConnection {
     }
 }
 
-/// The listening socket's descriptor, for readiness (the [`Listener`] owns it).
-#[derive(Debug)]
-struct ListenFd(RawFd);
-
-impl AsRawFd for ListenFd {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0
-    }
-}
-
 /// A listener for tokio: waits for clients on readiness, authenticates each on the
 /// blocking pool (bounded by the handshake timeout), and yields [`AsyncConnection`]s.
 ///
@@ -614,8 +602,9 @@ impl AsRawFd for ListenFd {
 /// ```
 #[derive(Debug)]
 pub struct AsyncListener {
-    // Field order matters: the registration drops before the listener closes the fd.
-    fd: AsyncFd<ListenFd>,
+    /// A duplicate of the listening socket (same open file description, so the same
+    /// readiness), owned by its registration.
+    fd: Watched<OwnedFd>,
     listener: Listener,
 }
 
@@ -627,9 +616,12 @@ impl AsyncListener {
 
     /// Makes a bound blocking listener async. Must be called within a tokio runtime.
     pub fn from_blocking(listener: Listener) -> Result<AsyncListener> {
-        // SAFETY: the descriptor belongs to `listener`, which lives in the same struct and
-        // drops after the AsyncFd (field order), so it stays open and unchanged meanwhile.
-        let fd = unsafe { AsyncFd::register(ListenFd(listener.raw_fd())) }
+        // One `dup`, once: the registration owns the descriptor it watches.
+        let dup = listener
+            .listen_fd()
+            .try_clone_to_owned()
+            .map_err(|e| Error::io("dup the listening socket", e))?;
+        let fd = Watched::register(dup)
             .map_err(|e| Error::io("register the listener with the tokio reactor", e.into()))?;
         Ok(AsyncListener { fd, listener })
     }

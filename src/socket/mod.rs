@@ -1207,8 +1207,12 @@ mod tests;
 #[cfg(feature = "async")]
 impl Listener {
     /// The listening socket's descriptor (for readiness).
-    pub(crate) fn raw_fd(&self) -> RawFd {
-        self.fd()
+    pub(crate) fn listen_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        match &self.inner {
+            Inner::Unix(l) => l.as_fd(),
+            Inner::Tcp(l) => l.as_fd(),
+        }
     }
 
     /// Accepts a connection if one is waiting now, without its handshake.
