@@ -921,3 +921,88 @@ pub fn remove_half_created(name: &str, force: bool) -> Result<Option<HalfCreated
     Location::parse(name)?.unlink()?;
     Ok(Some(h))
 }
+
+/// A segment together with the blocks its handle touches on every message: one block of
+/// shared words `S` and an array of words `W` (empty where a kind has none), found through
+/// [`Mapping::view`] / [`Mapping::view_slice`] once, when the segment is attached, so the
+/// per-message path pays no bounds check. Derefs to the segment.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct Held<S: sys::SharedPlain, W: sys::SharedPlain = AtomicU64> {
+    seg: Segment,
+    /// Both point into `seg`'s mapping: checked in bounds and aligned by `Mapping`.
+    shared: std::ptr::NonNull<S>,
+    words: std::ptr::NonNull<[W]>,
+}
+
+// SAFETY: the pointers lead into the mapping `seg` owns, which moves with the value and
+// is shared with other processes anyway; `S` and `W` are `SharedPlain` (hence `Sync`), so
+// reaching them from another thread is as sound as from this one.
+#[cfg(not(loom))]
+unsafe impl<S: sys::SharedPlain, W: sys::SharedPlain> Send for Held<S, W> {}
+// SAFETY: as above: `&Held` gives out only `&S`, `&[W]` (`Sync`) and `&Segment`.
+#[cfg(not(loom))]
+unsafe impl<S: sys::SharedPlain, W: sys::SharedPlain> Sync for Held<S, W> {}
+
+#[cfg(not(loom))]
+impl<S: sys::SharedPlain, W: sys::SharedPlain> Held<S, W> {
+    /// Takes `seg` with its `S` at byte offset `off` and no word array. The caller
+    /// validated the segment's header, so the block fits; if it does not, this panics (a
+    /// bug in this crate).
+    pub(crate) fn new(seg: Segment, off: usize) -> Held<S, W> {
+        let shared = std::ptr::NonNull::from(seg.mapping().at::<S>(off));
+        let words = std::ptr::NonNull::from(&[][..]);
+        Held { seg, shared, words }
+    }
+
+    /// Takes `seg` with its `S` at byte offset `off` and `n` words `W` from `words_off`,
+    /// or gives the segment back if either does not fit the mapping.
+    pub(crate) fn with_words(
+        seg: Segment,
+        off: usize,
+        words_off: usize,
+        n: usize,
+    ) -> std::result::Result<Held<S, W>, Segment> {
+        let map = seg.mapping();
+        let (Some(shared), Some(words)) = (map.view::<S>(off), map.view_slice::<W>(words_off, n))
+        else {
+            return Err(seg);
+        };
+        let (shared, words) = (
+            std::ptr::NonNull::from(shared),
+            std::ptr::NonNull::from(words),
+        );
+        Ok(Held { seg, shared, words })
+    }
+
+    /// The shared words.
+    #[inline(always)]
+    pub(crate) fn shared(&self) -> &S {
+        // SAFETY: `shared` came from `Mapping::view` on `seg`'s mapping (in bounds, aligned,
+        // `S: SharedPlain`); the mapping stays mapped, at the same address, for as long as
+        // `seg` lives, which this value owns and never hands out mutably.
+        unsafe { self.shared.as_ref() }
+    }
+
+    /// The word array.
+    #[inline(always)]
+    pub(crate) fn words(&self) -> &[W] {
+        // SAFETY: as in `shared`, from `Mapping::view_slice` (or an empty slice).
+        unsafe { self.words.as_ref() }
+    }
+}
+
+#[cfg(not(loom))]
+impl<S: sys::SharedPlain, W: sys::SharedPlain> std::ops::Deref for Held<S, W> {
+    type Target = Segment;
+    fn deref(&self) -> &Segment {
+        &self.seg
+    }
+}
+
+#[cfg(not(loom))]
+impl<S: sys::SharedPlain, W: sys::SharedPlain> std::ops::DerefMut for Held<S, W> {
+    fn deref_mut(&mut self) -> &mut Segment {
+        &mut self.seg
+    }
+}

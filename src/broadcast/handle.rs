@@ -8,7 +8,7 @@ use super::{
     BROADCAST_HEADER_SIZE, GEOMETRY_OFFSET, KIND_BROADCAST, MAX_DATA_SIZE, MAX_MESSAGE_LIMIT,
     MAX_SLOTS, PUBLISHER_ROLE, SHARED_OFFSET, SUBSCRIBERS_ROLE,
 };
-use crate::segment::{self, Segment, SegmentInfo, SegmentOptions};
+use crate::segment::{self, Held, Segment, SegmentInfo, SegmentOptions};
 use crate::sys::Mapping;
 use crate::transport::{Deadline, Receiver, Sender};
 use crate::wake::wait_for;
@@ -120,8 +120,8 @@ impl BroadcastOptions {
 /// create): the mapping holds the header plus `geo.slots * geo.slot_words` words.
 #[derive(Debug)]
 struct Attached {
-    seg: Segment,
-    data_words: usize,
+    /// The segment with its run-time words and slot words, found once at attach.
+    seg: Held<BroadcastShared>,
     geo: Geo,
     wait: WaitStrategy,
 }
@@ -184,37 +184,25 @@ fn validate(map: &Mapping, shown: &str) -> Result<Geo> {
 
 impl Attached {
     fn from_segment(seg: Segment, geo: Geo, wait: WaitStrategy) -> Attached {
-        let ring = Attached {
-            seg,
-            data_words: geo.slots as usize * geo.slot_words,
-            geo,
-            wait,
-        };
-        // The geometry was checked against the mapping's length, so the accessors below
-        // never panic; touch them once here so a bug shows at attach, not at a message.
-        let _ = (ring.shared(), ring.data());
-        ring
+        // The geometry was checked against the mapping's length, so the words fit.
+        let n = geo.slots as usize * geo.slot_words;
+        let seg =
+            Held::with_words(seg, SHARED_OFFSET, BROADCAST_HEADER_SIZE, n).unwrap_or_else(|_| {
+                panic!("internal error: a validated broadcast ring's slots do not fit its mapping")
+            });
+        Attached { seg, geo, wait }
     }
 
-    /// The run-time words. Per message: `Mapping::at`'s two compares (fits, aligned)
-    /// against the mapping's length and base, both already in cache.
+    /// The run-time words (no check per message: found at attach).
     #[inline]
     fn shared(&self) -> &BroadcastShared {
-        self.seg.mapping().at(SHARED_OFFSET)
+        self.seg.shared()
     }
 
-    /// The slots' words. Per message: `Mapping::view_slice`'s overflow, length and
-    /// alignment compares; `None` cannot happen after `from_segment` (a bug if it does).
+    /// The slots' words.
     #[inline]
     fn data(&self) -> &[AtomicU64] {
-        match self
-            .seg
-            .mapping()
-            .view_slice(BROADCAST_HEADER_SIZE, self.data_words)
-        {
-            Some(d) => d,
-            None => panic!("internal error: broadcast slots outside the mapping"),
-        }
+        self.seg.words()
     }
 
     fn geometry(&self) -> &BroadcastGeometry {

@@ -10,7 +10,7 @@ use super::{
     GEOMETRY_OFFSET, KIND_SEQLOCK, MAX_VALUE_SIZE, READERS_ROLE, SEQLOCK_HEADER_SIZE,
     SHARED_OFFSET, WRITER_ROLE,
 };
-use crate::segment::{self, Segment, SegmentInfo, SegmentOptions};
+use crate::segment::{self, Held, Segment, SegmentInfo, SegmentOptions};
 use crate::sys::Mapping;
 use crate::wake::{wait_for, WaitStrategy, LIVENESS_SLICE};
 use crate::{Error, Result};
@@ -83,7 +83,8 @@ impl<T> Snapshot<T> {
 
 /// The attached cell: the segment and the value's word count (validated at open).
 struct Cell {
-    seg: Segment,
+    /// The segment with its run-time words and value words, found once at attach.
+    seg: Held<SeqlockShared>,
     n_words: usize,
     wait: WaitStrategy,
 }
@@ -163,32 +164,23 @@ impl Cell {
         // after `validate` showed it to be the header plus `value_words(size_of::<T>())`
         // words (or `create` made it so), while a peer could rewrite the header word.
         let n_words = seg.mapping().len().saturating_sub(SEQLOCK_HEADER_SIZE) / 8;
-        let cell = Cell { seg, n_words, wait };
-        // The accessors below therefore never panic; touch them once here so a bug shows
-        // at attach, not at the first message.
-        let _ = (cell.shared(), cell.words());
-        cell
+        let seg = Held::with_words(seg, SHARED_OFFSET, SEQLOCK_HEADER_SIZE, n_words)
+            .unwrap_or_else(|_| {
+                panic!("internal error: a validated seqlock's words do not fit its mapping")
+            });
+        Cell { seg, n_words, wait }
     }
 
-    /// The run-time words. Per message: `Mapping::at`'s two compares (fits, aligned)
-    /// against the mapping's length and base, both already in cache.
+    /// The run-time words (no check per message: found at attach).
     #[inline]
     fn shared(&self) -> &SeqlockShared {
-        self.seg.mapping().at(SHARED_OFFSET)
+        self.seg.shared()
     }
 
-    /// The value's words. Per message: `Mapping::view_slice`'s overflow, length and
-    /// alignment compares; `None` cannot happen after `from_segment` (a bug if it does).
+    /// The value's words.
     #[inline]
     fn words(&self) -> &[AtomicU64] {
-        match self
-            .seg
-            .mapping()
-            .view_slice(SEQLOCK_HEADER_SIZE, self.n_words)
-        {
-            Some(w) => w,
-            None => panic!("internal error: seqlock words outside the mapping"),
-        }
+        self.seg.words()
     }
 
     fn geometry(&self) -> &SeqlockGeometry {

@@ -347,7 +347,7 @@ impl Client {
     /// After publishing the request in `slot`: wakes the server if it sleeps.
     #[inline]
     fn published(&self, slot: u32) -> Ticket {
-        let wake = &self.listener.words().server_wake;
+        let wake = &self.listener.shared().server_wake;
         if must_wake(wake, self.server_may_sleep) {
             wake.wake();
         }

@@ -130,7 +130,7 @@ impl ChannelCore {
     #[cfg(not(loom))]
     #[inline(always)]
     pub(crate) fn shared(&self) -> &ChannelShared {
-        self.seg.words()
+        self.seg.shared()
     }
 
     /// The word the client sleeps on, waiting for an answer.

@@ -48,13 +48,11 @@
 #[cfg(not(loom))]
 use crate::ring::layout::WakeWord;
 #[cfg(not(loom))]
-use crate::segment::Segment;
 #[cfg(not(loom))]
 use crate::sync::{AtomicU32, AtomicU64};
 #[cfg(not(loom))]
 use crate::sys::SharedPlain;
 #[cfg(not(loom))]
-use std::ptr::NonNull;
 
 /// Segment kind of a service listener.
 pub const KIND_LISTENER: u32 = 4;
@@ -245,45 +243,9 @@ unsafe impl SharedPlain for ChannelAuth {}
 #[cfg(not(loom))]
 unsafe impl SharedPlain for ChannelShared {}
 
-/// A segment together with the block of words that its users touch on every message (the
-/// [`ListenerShared`] or [`ChannelShared`] words), found through [`Mapping::at`] once, when
-/// the segment is opened, so the per-message path pays no bounds check.
-///
-/// [`Mapping::at`]: crate::sys::Mapping::at
+/// A service segment with its run-time words ([`ListenerShared`] or [`ChannelShared`]).
 #[cfg(not(loom))]
-#[derive(Debug)]
-pub(crate) struct Held<T: SharedPlain> {
-    seg: Segment,
-    /// Points into `seg`'s mapping: checked in bounds and aligned by `Mapping::at`.
-    words: NonNull<T>,
-}
-
-#[cfg(not(loom))]
-impl<T: SharedPlain> Held<T> {
-    /// Takes `seg` with its `T` at byte offset `off`. The caller validated the segment's
-    /// header, so the words fit; if they do not, this panics (a bug in this crate).
-    pub(crate) fn new(seg: Segment, off: usize) -> Held<T> {
-        let words = NonNull::from(seg.mapping().at::<T>(off));
-        Held { seg, words }
-    }
-
-    /// The words.
-    #[inline(always)]
-    pub(crate) fn words(&self) -> &T {
-        // SAFETY: `words` came from `Mapping::at` on `seg`'s mapping (in bounds, aligned,
-        // `T: SharedPlain`); the mapping stays mapped, at the same address, for as long as
-        // `seg` lives, which this value owns and never hands out mutably.
-        unsafe { self.words.as_ref() }
-    }
-}
-
-#[cfg(not(loom))]
-impl<T: SharedPlain> std::ops::Deref for Held<T> {
-    type Target = Segment;
-    fn deref(&self) -> &Segment {
-        &self.seg
-    }
-}
+pub(crate) type Held<T> = crate::segment::Held<T>;
 
 /// Offset of [`ListenerGeometry`] / [`ChannelGeometry`] in their segments.
 pub const GEOMETRY_OFFSET: usize = 128;

@@ -347,7 +347,7 @@ impl Listener {
         }
         let reap_due = Cell::new(false);
         wait_for(
-            &seg.words().server_wake,
+            &seg.shared().server_wake,
             *wait,
             timeout,
             &mut (),
@@ -366,7 +366,7 @@ impl Server {
     #[inline]
     fn accept_if_announced(&mut self, seg: &Held<ListenerShared>) {
         // SYNC: Acquire pairs with the client's Release bump after it posted its entry.
-        let seq = seg.words().connect_seq.load(Ordering::Acquire);
+        let seq = seg.shared().connect_seq.load(Ordering::Acquire);
         if seq != self.connect_seen {
             self.connect_seen = seq;
             self.accept_all(seg);
