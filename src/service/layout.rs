@@ -48,11 +48,9 @@
 #[cfg(not(loom))]
 use crate::ring::layout::WakeWord;
 #[cfg(not(loom))]
-#[cfg(not(loom))]
 use crate::sync::{AtomicU32, AtomicU64};
 #[cfg(not(loom))]
 use crate::sys::SharedPlain;
-#[cfg(not(loom))]
 
 /// Segment kind of a service listener.
 pub const KIND_LISTENER: u32 = 4;
