@@ -116,7 +116,7 @@ impl RingMemory {
 
     /// The same memory with another recycle window and record count (models and tests:
     /// the capacity, and so every bound, stays as `new` was promised).
-    #[cfg(any(test, loom))]
+    #[cfg(loom)]
     pub(crate) fn with_recycle(mut self, window: u64, records: u64) -> RingMemory {
         self.geo.recycle = window;
         self.geo.recycle_records = records;
@@ -812,43 +812,35 @@ mod tests {
     /// pointers taken from `&self` may write (the cores write through raw pointers, as
     /// they do into a mapping; miri's aliasing model checks this).
     pub(crate) struct Mem {
-        /// Points into the two boxes below (heap memory: moving the Mem does not move it).
-        mem: RingMemory,
-        _shared: Box<[AtomicU64]>,
+        shared: Box<RingShared>,
         data: Box<[AtomicU64]>,
         pub geo: Geometry,
     }
 
     impl Mem {
         pub(crate) fn new(capacity: u64, max_message: u32) -> Mem {
-            let shared = zeroed_words(std::mem::size_of::<RingShared>() / 8);
-            let data = zeroed_words(capacity as usize / 8);
-            let geo = Geometry::new(capacity, max_message);
-            // SAFETY: zeroed atomics are a valid RingShared; both boxes are 8-aligned heap
-            // memory of the right sizes that live (unmoved) as long as the Mem, which every
-            // test keeps beyond the cores it makes.
-            let mem = unsafe {
-                RingMemory::new(
-                    shared.as_ptr() as *const RingShared,
-                    DataArea::new(data.as_ptr() as *mut u8, capacity as usize),
-                    geo,
-                )
-            };
             Mem {
-                mem,
-                _shared: shared,
-                data,
-                geo,
+                shared: Box::new(RingShared::new_model()),
+                data: zeroed_words(capacity as usize / 8),
+                geo: Geometry::new(capacity, max_message),
             }
         }
         /// Attaches a core with `attach` (`ProducerCore::attach` or `ConsumerCore::attach`).
         fn attach<T>(&self, attach: unsafe fn(RingMemory) -> Result<T>) -> Result<T> {
-            // Tests set the recycle fields of `geo` after `new`.
-            let mem = self.mem.clone();
-            let mem = mem.with_recycle(self.geo.recycle, self.geo.recycle_records);
-            // SAFETY: each test makes at most one producer and one consumer of a Mem at a
-            // time (the attach contracts' one-writer-per-side rule).
-            unsafe { attach(mem) }
+            // The pointers are taken from `&self` at each attach, as they are into a mapping
+            // (a box moved after a pointer was taken would invalidate it: miri checks).
+            // SAFETY: both blocks are heap memory of the right sizes, 8-aligned, that every
+            // test keeps (unmoved) beyond the cores it makes; the data area is written only
+            // through pointers taken from this shared reference (its words are atomics,
+            // UnsafeCells); each test makes at most one producer and one consumer of a Mem at
+            // a time (the attach contracts' one-writer-per-side rule).
+            unsafe {
+                attach(RingMemory::new(
+                    &*self.shared,
+                    DataArea::new(self.data.as_ptr() as *mut u8, self.geo.capacity as usize),
+                    self.geo,
+                ))
+            }
         }
         pub(crate) fn try_producer(&self) -> Result<ProducerCore> {
             self.attach(ProducerCore::attach)
@@ -863,7 +855,7 @@ mod tests {
             self.try_consumer().unwrap()
         }
         fn shared(&self) -> &RingShared {
-            self.mem.shared()
+            &self.shared
         }
         /// Words in the data area.
         fn data_words(&self) -> usize {

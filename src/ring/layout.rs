@@ -119,12 +119,13 @@ unsafe impl crate::sys::SharedPlain for RingGeometry {}
 unsafe impl crate::sys::SharedPlain for RingShared {}
 
 impl RingShared {
-    /// A zeroed block for in-process models (loom).
-    #[cfg(loom)]
+    /// A zeroed block for in-process models (loom) and tests.
+    #[cfg(any(test, loom))]
     pub(crate) fn new_model() -> RingShared {
         let ww = || WakeWord {
             seq: AtomicU32::new(0),
             waiters: AtomicU32::new(0),
+            #[cfg(loom)]
             park: (loom::sync::Mutex::new(()), loom::sync::Condvar::new()),
         };
         RingShared {
