@@ -13,7 +13,7 @@ use ipcring::aio::ring::{duplex as aduplex, AsyncConsumer, AsyncProducer};
 use ipcring::aio::rpc::AsyncClient;
 use ipcring::aio::seqlock::AsyncReader;
 use ipcring::aio::socket::{AsyncConnection, AsyncListener};
-use ipcring::aio::{AsyncReceiver, AsyncSender};
+use ipcring::aio::{AsyncReceiver, AsyncSender, ReceiverStream};
 use ipcring::broadcast::{BroadcastOptions, Publisher, Recv, Start};
 use ipcring::mq::{MessageQueue, MqOptions};
 use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
@@ -168,6 +168,30 @@ fn peer() {
         "ring-consumer-check" => {
             let rx = Consumer::open(&args[0], &ropts()).expect("open consumer");
             recv_paced(rx, &args[1], (500, 2), Error::is_disconnected, LONG)
+        }
+        // args: name, count, size, pause_ms — blocking consumer that attaches, sleeps
+        // `pause_ms`, then expects messages 0..count, message i being `size` bytes of i
+        // (as u8), then Disconnected. Exit 0 only if exactly those bytes came.
+        "ring-consumer-fixed" => {
+            let mut rx = Consumer::open(&args[0], &ropts()).expect("open consumer");
+            let n: usize = args[1].parse().unwrap();
+            let size: usize = args[2].parse().unwrap();
+            std::thread::sleep(Duration::from_millis(args[3].parse().unwrap()));
+            let mut buf = Vec::new();
+            for i in 0..n {
+                rx.recv_timeout_into(&mut buf, LONG).expect("recv");
+                if buf != vec![i as u8; size] {
+                    eprintln!("message {i}: {buf:?}");
+                    std::process::exit(1);
+                }
+            }
+            match rx.recv_timeout_into(&mut buf, LONG) {
+                Err(Error::Disconnected) => 0,
+                other => {
+                    eprintln!("expected Disconnected, got {other:?} ({buf:?})");
+                    2
+                }
+            }
         }
         // args: name — duplex side B, blocking: waits for "go", then sends "message".
         "ring-on-go" => {
@@ -483,6 +507,190 @@ fn dropped_send_futures_send_whole_messages_or_nothing() {
     });
     // Not an assertion on timing: just visible in the output.
     eprintln!("{retried} sends were cancelled and retried");
+}
+
+/// An async reserve on a full ring waits until the consumer (another process, which starts
+/// reading only after a pause) frees room, then the message written in place into the
+/// grant arrives byte for byte; reserves dropped while they waited reserved nothing.
+#[test]
+fn async_reserve_waits_for_room_then_commits_in_place() {
+    let name = unique("aio-reserve");
+    let size = 40usize;
+    let rt = current_thread();
+    rt.block_on(async {
+        let opts = RingOptions::new().capacity(256);
+        let mut tx = AsyncProducer::create(&name, &opts).unwrap();
+        let mut k = 0u8;
+        while tx.try_send(&[k; 40]).unwrap() {
+            k += 1;
+        }
+        assert!(k > 0);
+        assert!(tx.try_reserve(size).unwrap().is_none(), "the ring is full");
+        // No consumer yet: reserves time out (past the spin into the sleep, and a short
+        // one), are dropped, and reserve nothing.
+        for us in [30_000, 500] {
+            let r = tokio::time::timeout(Duration::from_micros(us), tx.reserve(size)).await;
+            assert!(r.is_err(), "a full ring with no consumer has no room");
+        }
+        let n = k as usize + 8;
+        let started = std::time::Instant::now();
+        let pause_ms = 100u64;
+        let mut child = Peer::spawn(
+            "ring-consumer-fixed",
+            &[
+                &name,
+                &n.to_string(),
+                &size.to_string(),
+                &pause_ms.to_string(),
+            ],
+        );
+        // Waits for the consumer to free room: it reads nothing before its pause ends.
+        let mut g = tokio::time::timeout(LONG, tx.reserve(size))
+            .await
+            .expect("the consumer's release woke the reserve")
+            .unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(pause_ms),
+            "the reserve found room before the consumer took anything"
+        );
+        assert_eq!(g.len(), size);
+        g.fill(k);
+        g.commit();
+        for i in k + 1..n as u8 {
+            let mut g = tx.reserve(size).await.unwrap();
+            g.copy_from_slice(&[i; 40]);
+            g.commit();
+        }
+        assert!(matches!(
+            tx.reserve(1 << 20).await,
+            Err(Error::MessageTooLarge { .. })
+        ));
+        drop(tx);
+        // Fails, with the consumer's stderr, unless messages 0..n came byte for byte.
+        child.finish();
+    });
+}
+
+/// Reserves cancelled by a 200 µs timeout, again and again while a slow consumer in
+/// another process keeps the ring full, reserve nothing: the consumer checks that every
+/// message arrives once, intact, in order.
+#[test]
+fn dropped_reserve_futures_reserve_nothing() {
+    let name = unique("aio-reserve-cancel");
+    let n = 20_000u64;
+    let rt = current_thread();
+    let retried = rt.block_on(async {
+        let opts = RingOptions::new().capacity(4096);
+        let mut tx = AsyncProducer::create(&name, &opts).unwrap();
+        let mut child = Peer::spawn("ring-consumer-check", &[&name, &n.to_string()]);
+        let mut m = Vec::new();
+        let mut retried = 0u32;
+        for seq in 0..n {
+            message(seq, &mut m);
+            loop {
+                match tokio::time::timeout(Duration::from_micros(200), tx.reserve(m.len())).await {
+                    Ok(g) => {
+                        let mut g = g.unwrap();
+                        g.copy_from_slice(&m);
+                        // Half of them deferred: published by the next commit.
+                        if seq % 2 == 0 {
+                            g.commit_deferred();
+                        } else {
+                            g.commit();
+                        }
+                        break;
+                    }
+                    Err(_) => retried += 1,
+                }
+            }
+        }
+        drop(tx); // publishes the last deferred commit
+        child.finish();
+        retried
+    });
+    eprintln!("{retried} reserves were cancelled and retried");
+}
+
+/// The async ring consumer as a stream: every message of a producer in another process,
+/// in order, through `next` futures dropped by timeouts (which must take nothing); the
+/// receiver taken back between polls and given to a new stream loses nothing either;
+/// then the stream ends when the producer leaves, and stays ended.
+#[test]
+fn ring_consumer_stream_yields_every_message_then_ends() {
+    let name = unique("aio-stream");
+    let n = 3000u64;
+    let rt = current_thread();
+    rt.block_on(async {
+        let rx = AsyncConsumer::create(&name, &ropts()).unwrap();
+        let mut stream = rx.into_stream();
+        // No producer yet: each `next` waits past its spin into the futex sleep, times
+        // out and is dropped with its receive in flight; it must take nothing.
+        for _ in 0..3 {
+            let r = tokio::time::timeout(Duration::from_millis(30), stream.next()).await;
+            assert!(r.is_err(), "nothing can arrive before the producer: {r:?}");
+        }
+        assert!(!futures_core::FusedStream::is_terminated(&stream));
+        let mut child = Peer::spawn("ring-producer-paced", &[&name, &n.to_string(), "1"]);
+        let mut scratch = Vec::new();
+        let mut cancelled = 0u32;
+        for seq in 0..n {
+            if seq == n / 2 {
+                // Between polls: the receiver comes back whole, and a new stream goes on.
+                let rx = stream.into_inner().expect("no receive in flight");
+                stream = ReceiverStream::new(rx);
+            }
+            // The producer pauses before every tenth message: there, `next` is cancelled
+            // by short timeouts until one gets it.
+            let m = if seq % 10 == 0 {
+                until_done!(300, cancelled, stream.next())
+            } else {
+                tokio::time::timeout(LONG, stream.next())
+                    .await
+                    .expect("woken")
+            };
+            check(seq, &m.expect("not ended yet").unwrap(), &mut scratch).unwrap();
+        }
+        let end = tokio::time::timeout(LONG, stream.next())
+            .await
+            .expect("ended");
+        assert!(end.is_none(), "expected the end, got {end:?}");
+        assert!(futures_core::FusedStream::is_terminated(&stream));
+        assert!(stream.next().await.is_none());
+        child.finish();
+        eprintln!("{cancelled} next() calls cancelled");
+    });
+}
+
+/// The same adapter over a named pipe: generic over every `AsyncReceiver`.
+#[test]
+fn pipe_receiver_stream_yields_every_message_then_ends() {
+    let (_dir, path) = fifo_path("aio-pipe-stream");
+    let n = 3000u64;
+    let rt = current_thread();
+    rt.block_on(async {
+        let mut stream = AsyncPipeReceiver::open(&path, &PipeOptions::new())
+            .unwrap()
+            .into_stream();
+        let mut child = Peer::spawn("pipe-writer", &[&path, &n.to_string()]);
+        let mut scratch = Vec::new();
+        let mut cancelled = 0u32;
+        for seq in 0..n {
+            let m = if seq % 2 == 0 {
+                tokio::time::timeout(LONG, stream.next())
+                    .await
+                    .expect("woken")
+            } else {
+                until_done!(300, cancelled, stream.next())
+            };
+            check(seq, &m.expect("not ended yet").unwrap(), &mut scratch).unwrap();
+        }
+        let end = tokio::time::timeout(LONG, stream.next())
+            .await
+            .expect("ended");
+        assert!(end.is_none(), "expected the end, got {end:?}");
+        child.finish();
+        eprintln!("{cancelled} next() calls cancelled");
+    });
 }
 
 #[test]
@@ -1015,6 +1223,7 @@ fn every_future_is_send() {
         buf: &mut Vec<u8>,
     ) {
         send(p.send(b"x"));
+        send(p.reserve(1));
         send(c.recv_into(buf));
         send(s.send(b"x"));
         send(q.send_priority(b"x", 1));
@@ -1026,7 +1235,13 @@ fn every_future_is_send() {
     fn check_rpc(c: &AsyncClient<AsyncProducer, JsonCodec>) {
         send(c.call::<_, i64>("add", (1i64, 2i64)));
     }
-    let _ = (check_all, check_rpc);
+    fn check_stream(s: &mut ReceiverStream<AsyncConsumer>) {
+        send(s.next());
+    }
+    fn check_stream_owned(s: ReceiverStream<AsyncPipeReceiver>) {
+        send(s);
+    }
+    let _ = (check_all, check_rpc, check_stream, check_stream_owned);
 }
 
 /// 150 tasks wait on 150 rings at once in one process: every one is woken by its own

@@ -33,6 +33,11 @@
 //!
 //! So `tokio::time::timeout(d, rx.recv())` and `tokio::select!` are safe to use.
 //!
+//! # Streams
+//! Every [`AsyncReceiver`] becomes a [`futures_core::Stream`] of its messages with
+//! [`AsyncReceiver::into_stream`] ([`ReceiverStream`]): one `Ok(message)` per message, in
+//! order, ending when the peer is gone; as cancel safe as `recv`.
+//!
 //! # Example
 //!
 //! ```
@@ -88,8 +93,11 @@ pub mod signal;
 #[cfg(feature = "socket")]
 #[cfg_attr(docsrs, doc(cfg(feature = "socket")))]
 pub mod socket;
+mod stream;
 #[cfg(any(target_os = "linux", feature = "pipe", feature = "socket"))]
 pub(crate) mod watched;
+
+pub use stream::ReceiverStream;
 
 /// The sending half of an async transport: moves whole byte messages to the peer.
 ///
@@ -173,5 +181,35 @@ pub trait AsyncReceiver: Send {
             self.recv_timeout_into(&mut buf, timeout).await?;
             Ok(buf)
         }
+    }
+
+    /// This receiver as a [`futures_core::Stream`] of its messages, ending (`None`) when
+    /// the peer is gone: [`ReceiverStream::new`] (its docs say how it ends and why it is
+    /// cancel safe).
+    ///
+    /// ```
+    /// use ipcring::aio::ring::{AsyncConsumer, AsyncProducer};
+    /// use ipcring::aio::AsyncReceiver;
+    /// use ipcring::ring::RingOptions;
+    /// # fn main() -> ipcring::Result<()> {
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// rt.block_on(async {
+    ///     let name = format!("/ipcring-intostream-{}", std::process::id());
+    ///     let opts = RingOptions::new().capacity(4096);
+    ///     let mut messages = AsyncConsumer::create(&name, &opts)?.into_stream();
+    ///     let mut tx = AsyncProducer::open(&name, &opts)?;
+    ///     tx.send(b"hello").await?;
+    ///     drop(tx);
+    ///     assert_eq!(messages.next().await.transpose()?.as_deref(), Some(&b"hello"[..]));
+    ///     assert!(messages.next().await.is_none()); // the producer left
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    fn into_stream(self) -> ReceiverStream<Self>
+    where
+        Self: Sized + 'static,
+    {
+        ReceiverStream::new(self)
     }
 }

@@ -41,7 +41,7 @@
 //! ```
 
 use crate::aio::{AsyncReceiver, AsyncSender};
-use crate::ring::{self, Consumer, Message, Producer, RingOptions, Side};
+use crate::ring::{self, Consumer, Grant, Message, Producer, RingOptions, Side};
 use crate::wake::tokio::Waiter;
 use crate::{Error, Result};
 
@@ -117,6 +117,78 @@ impl AsyncProducer {
     #[must_use = "false means the ring was full and the message was not sent"]
     pub fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
         self.inner.try_send(msg)
+    }
+
+    /// Reserves room for a `len`-byte message, waiting for it as [`AsyncProducer::send`]
+    /// waits: write the message in place into the [`Grant`] (it derefs to `&mut [u8]` of
+    /// `len` bytes), then [`Grant::commit`] it. Zero-copy: nothing is copied but what you
+    /// write. Committing wakes a sleeping consumer, async or blocking, exactly as `send`
+    /// does; [`Grant::commit_deferred`] publishes with the next commit or send instead (or
+    /// when the producer drops). A grant dropped without a commit publishes nothing.
+    ///
+    /// [`Error::Disconnected`] if the consumer is gone, [`Error::MessageTooLarge`] if
+    /// `len` exceeds [`AsyncProducer::max_message`] (at once, without waiting).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: waiting only looks at the ring, and the room is reserved in the same
+    /// synchronous step that returns the [`Grant`]. A future dropped before it completed
+    /// reserved nothing and published nothing: every message sent before it is intact and
+    /// the next reserve or send goes on from there. (The producer side announces itself
+    /// on the ring only inside the wait's sleep, and that announcement is withdrawn when
+    /// the future drops, as for `send`.) Once you hold the grant, there is no `.await`
+    /// left: a task cancelled while writing into it cannot be.
+    ///
+    /// ```
+    /// use ipcring::aio::ring::{AsyncConsumer, AsyncProducer};
+    /// use ipcring::ring::RingOptions;
+    /// # fn main() -> ipcring::Result<()> {
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// rt.block_on(async {
+    ///     let name = format!("/ipcring-areserve-{}", std::process::id());
+    ///     let mut tx = AsyncProducer::create(&name, &RingOptions::new().capacity(4096))?;
+    ///     let mut rx = AsyncConsumer::open(&name, &RingOptions::new())?;
+    ///     let mut g = tx.reserve(5).await?;
+    ///     g.copy_from_slice(b"hello"); // written in place, in the shared ring
+    ///     g.commit();
+    ///     assert_eq!(&*rx.recv().await?, b"hello");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub async fn reserve(&mut self, len: usize) -> Result<Grant<'_>> {
+        let res = match self.inner.reserve_room(len)? {
+            Some(res) => res,
+            None => {
+                self.waiter
+                    .wait_for(
+                        &mut self.inner,
+                        |p| p.reserve_room(len),
+                        |p| p.consumer_gone(),
+                    )
+                    .await?
+            }
+        };
+        // The reservation was made in the look that ended the wait: no `.await` since.
+        Ok(self.inner.grant(res))
+    }
+
+    /// Reserves room for a `len`-byte message if there is some now (never waits):
+    /// [`Producer::try_reserve`]. `Ok(None)`: the ring is full, nothing was reserved.
+    ///
+    /// ```
+    /// use ipcring::aio::ring::AsyncProducer;
+    /// use ipcring::ring::RingOptions;
+    /// # fn main() -> ipcring::Result<()> {
+    /// let name = format!("/ipcring-atryreserve-{}", std::process::id());
+    /// let mut tx = AsyncProducer::create(&name, &RingOptions::new().capacity(1024))?;
+    /// let mut g = tx.try_reserve(3)?.expect("an empty ring has room");
+    /// g.copy_from_slice(b"abc");
+    /// g.commit();
+    /// # Ok(()) }
+    /// ```
+    #[must_use = "None means the ring was full and nothing was reserved"]
+    pub fn try_reserve(&mut self, len: usize) -> Result<Option<Grant<'_>>> {
+        self.inner.try_reserve(len)
     }
 
     /// Largest message in bytes.

@@ -1176,6 +1176,23 @@ impl Producer {
     pub(crate) fn wait_strategy(&self) -> WaitStrategy {
         self.ring.wait
     }
+
+    /// Room for a `len`-byte message if there is some now, as the core's reservation: it
+    /// borrows nothing, so the async reserve can wait for it and only then make the
+    /// [`Grant`] (see [`Producer::grant`]). Dropped unused, it reserved nothing: the
+    /// producer alone takes room, so the same room is there at the next look.
+    pub(crate) fn reserve_room(&mut self, len: usize) -> Result<Option<Reservation>> {
+        self.core.reserve(len)
+    }
+
+    /// The [`Grant`] of a reservation made by [`Producer::reserve_room`] just before,
+    /// with no other reserve, send or commit in between.
+    pub(crate) fn grant(&mut self, res: Reservation) -> Grant<'_> {
+        Grant {
+            producer: self,
+            res,
+        }
+    }
 }
 
 /// Hooks for the async wrappers (see the `Producer` block above).
