@@ -12,7 +12,7 @@
 //! # Opening
 //! An opener refuses at once (with [`Error::PermissionDenied`]) a segment whose owner it
 //! does not trust (by default anyone but its own effective uid: see
-//! [`Access`](crate::Access)), whose mode is wider than its own `mode`, or that the system
+//! [`Access`]), whose mode is wider than its own `mode`, or that the system
 //! will not let it open, checking the `fstat` of the descriptor it opened, before reading a
 //! byte. It retries (until its deadline) while the name is missing, still being created by
 //! a trusted user (mode 0200), smaller than a header, or not yet `READY`. It maps the

@@ -36,3 +36,7 @@ cross_check x86_64-apple-darwin --lib --examples \
 # FreeBSD: every feature.
 cross_check x86_64-unknown-freebsd --lib
 cross_check x86_64-unknown-freebsd --lib --examples --all-features
+# The API docs as docs.rs builds them (nightly, every feature, `--cfg docsrs` for the feature
+# badges): no broken or redundant links.
+RUSTDOCFLAGS="-D warnings --cfg docsrs" CARGO_TARGET_DIR=target/cross \
+  cargo +nightly doc --no-deps --all-features -p ipcring

@@ -480,7 +480,7 @@ impl Producer {
     /// Ends with:
     /// - `Ok(())`: the consumer took everything;
     /// - [`Error::Undelivered`] (how many messages it left unread) once a consumer that
-    ///   had attached is gone with messages left, seen within [`LIVENESS_SLICE`]. A
+    ///   had attached is gone with messages left, seen within [`LIVENESS_SLICE`](crate::ring::LIVENESS_SLICE). A
     ///   consumer that never attached is waited for (up to `timeout`);
     /// - [`Error::Timeout`]; [`Error::Corrupt`] or [`Error::BadSegment`] if the ring was
     ///   damaged meanwhile (checked at every wait slice's end).
