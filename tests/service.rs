@@ -15,7 +15,7 @@ use std::process::{Child, ChildStdout};
 use std::time::Duration;
 
 use common::{check, message, peer_role, spawn_peer, unique};
-use ipcring::service::{Client, Listener, ServiceOptions};
+use ipcring::service::{Client, Listener, Request, ServiceOptions};
 use ipcring::Error;
 
 const LONG: Duration = Duration::from_secs(30);
@@ -49,24 +49,46 @@ fn serve_with(name: &str, opts: ServiceOptions) -> ipcring::Result<()> {
     println!("READY");
     let mut scratch = Vec::new();
     loop {
-        let mut req = l.recv()?;
-        if &*req == b"QUIT" {
-            req.respond(0)?;
-            return Ok(());
-        }
-        let seq = u64::from_le_bytes(req.get(..8).unwrap_or(&[0; 8]).try_into().unwrap());
-        if let Err(e) = check(seq, &req, &mut scratch) {
-            // A bad request gets an empty answer, which the client reports.
-            eprintln!("server: {} sent a bad request: {e}", req.client());
-            req.respond(0)?;
+        let req = l.recv()?;
+        // Requests for the async tests: answered late ("SLOW": 30 ms) or never ("HANG":
+        // the server sleeps until killed), with the request's bytes inverted.
+        if req.starts_with(b"SLOW") || req.starts_with(b"HANG") {
+            let pause = if req.starts_with(b"SLOW") {
+                30
+            } else {
+                3_600_000
+            };
+            std::thread::sleep(Duration::from_millis(pause));
+            let answer = inverted(&req);
+            req.respond_with(&answer)?;
             continue;
         }
-        let n = req.len();
-        for b in &mut req.buffer()[..n] {
-            *b = !*b;
+        if answer(req, &mut scratch)? {
+            return Ok(());
         }
-        req.respond(n)?;
     }
+}
+
+/// Answers one request as the test servers do: checked, then inverted in place (an empty
+/// answer to a bad one). True if it was "QUIT".
+fn answer(mut req: Request<'_>, scratch: &mut Vec<u8>) -> ipcring::Result<bool> {
+    if &*req == b"QUIT" {
+        req.respond(0)?;
+        return Ok(true);
+    }
+    let seq = u64::from_le_bytes(req.get(..8).unwrap_or(&[0; 8]).try_into().unwrap());
+    if let Err(e) = check(seq, &req, scratch) {
+        // A bad request gets an empty answer, which the client reports.
+        eprintln!("server: {} sent a bad request: {e}", req.client());
+        req.respond(0)?;
+        return Ok(false);
+    }
+    let n = req.len();
+    for b in &mut req.buffer()[..n] {
+        *b = !*b;
+    }
+    req.respond(n)?;
+    Ok(false)
 }
 
 /// `n` calls (`None`: forever), pipelined `depth` deep, each answer checked; prints a
@@ -131,6 +153,15 @@ fn peer() {
             args[3].parse().unwrap(),
         )
         .map(|()| println!("DONE")),
+        // args: name, first seq, calls — an async client (one current-thread runtime).
+        #[cfg(feature = "async")]
+        "async-client" => {
+            async_client_calls(&args[0], args[1].parse().unwrap(), args[2].parse().unwrap())
+                .map(|()| println!("DONE"))
+        }
+        // args: name, max_clients — an async server.
+        #[cfg(feature = "async")]
+        "async-server" => async_serve(&args[0], args[1].parse().unwrap()),
         // args: name, first seq — calls until killed.
         "client-forever" => client_calls(&args[0], args[1].parse().unwrap(), None, 2),
         // args: name — connects, makes one good call, then writes a request header with an
@@ -614,4 +645,203 @@ fn rpc_over_the_service() {
     }
     run("binary", BinaryCodec);
     run("json", JsonCodec);
+}
+
+// ---- The async forms (`aio::service`) between real processes ----
+
+#[cfg(feature = "async")]
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The answer to `seq`'s message, checked byte for byte.
+#[cfg(feature = "async")]
+fn check_answer(seq: u64, m: &mut Vec<u8>, answer: &[u8]) -> ipcring::Result<()> {
+    message(seq, m);
+    if answer != inverted(m) {
+        let why = check(seq, &inverted(answer), &mut Vec::new()).err();
+        return Err(Error::Corrupt(
+            format!("answer to {seq}: {}", why.unwrap_or_default()).into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `n` checked calls from an async client: in pairs, alternately two `call_into`s and two
+/// requests in flight at once (`submit`, `submit`, then `wait` for the second first).
+#[cfg(feature = "async")]
+fn async_client_calls(name: &str, first: u64, n: u64) -> ipcring::Result<()> {
+    use ipcring::aio::service::AsyncClient;
+    current_thread().block_on(async {
+        let mut c = AsyncClient::connect(name, &opts().slots(2)).await?;
+        let (mut m, mut answer) = (Vec::new(), Vec::new());
+        let mut seq = first;
+        while seq < first + n {
+            if (seq - first) % 4 == 0 || seq + 1 == first + n {
+                message(seq, &mut m);
+                c.call_into(&m, &mut answer).await?;
+                check_answer(seq, &mut m, &answer)?;
+                seq += 1;
+            } else {
+                message(seq, &mut m);
+                let a = c.submit(&m)?;
+                message(seq + 1, &mut m);
+                let b = c.submit(&m)?;
+                let got_b = c.wait(b).await?;
+                let got_a = c.wait(a).await?;
+                check_answer(seq + 1, &mut m, &got_b)?;
+                check_answer(seq, &mut m, &got_a)?;
+                seq += 2;
+            }
+            let done = seq - first;
+            if done % 500 < 2 && done >= 500 {
+                println!("CALLS {done}");
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The test server's loop, on an `AsyncListener`.
+#[cfg(feature = "async")]
+fn async_serve(name: &str, max_clients: u32) -> ipcring::Result<()> {
+    use ipcring::aio::service::AsyncListener;
+    current_thread().block_on(async {
+        let mut l = AsyncListener::bind(name, &opts().max_clients(max_clients))?;
+        println!("READY");
+        let mut scratch = Vec::new();
+        loop {
+            let req = l.recv().await?;
+            if answer(req, &mut scratch)? {
+                return Ok(());
+            }
+        }
+    })
+}
+
+#[cfg(feature = "async")]
+#[test]
+fn async_client_makes_10k_checked_calls_to_a_blocking_server() {
+    let name = unique("svc-aclient");
+    let server = start_server(&name, 4);
+    let mut c = spawn_peer("async-client", &[&name, "0", "10000"], false);
+    assert!(c.wait().unwrap().success(), "the async client failed");
+    quit(&name, server);
+}
+
+#[cfg(feature = "async")]
+#[test]
+fn async_server_serves_blocking_clients() {
+    let name = unique("svc-aserver");
+    let mut server = spawn_peer("async-server", &[&name, "4"], true);
+    expect_line(&mut lines(&mut server), "READY");
+    let clients: Vec<Child> = [(1, 0u64), (2, 1 << 32), (4, 2 << 32)]
+        .iter()
+        .map(|(depth, first)| {
+            spawn_peer(
+                "client",
+                &[&name, &first.to_string(), "3000", &depth.to_string()],
+                false,
+            )
+        })
+        .collect();
+    for mut c in clients {
+        assert!(c.wait().unwrap().success(), "a blocking client failed");
+    }
+    // And an async client against the async server.
+    let mut c = spawn_peer("async-client", &[&name, "5000000000", "2000"], false);
+    assert!(c.wait().unwrap().success(), "the async client failed");
+    quit(&name, server);
+}
+
+/// A call dropped after its request went out (`call_timeout` elapsing while the server
+/// takes 30 ms, and a `select!` that another branch wins): every later call gets its own
+/// answer, never the dropped one's, with one slot (the next call waits for the stale
+/// answer to free it) and with two.
+#[cfg(feature = "async")]
+#[test]
+fn dropped_async_call_leaves_no_stale_answer() {
+    use ipcring::aio::service::AsyncClient;
+    let name = unique("svc-adrop");
+    let server = start_server(&name, 4);
+    current_thread().block_on(async {
+        for slots in [1, 2] {
+            let mut c = AsyncClient::connect(&name, &opts().slots(slots))
+                .await
+                .unwrap();
+            let mut m = Vec::new();
+            let mut seq = u64::from(slots) << 40;
+            for round in 0..5u8 {
+                let slow = [b"SLOW".as_slice(), &[round; 60]].concat();
+                if round % 2 == 0 {
+                    let r = c.call_timeout(&slow, Duration::from_millis(2)).await;
+                    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+                } else {
+                    tokio::select! {
+                        r = c.call(&slow) => panic!("the slow call won: {r:?}"),
+                        () = tokio::time::sleep(Duration::from_millis(2)) => {}
+                    }
+                }
+                for _ in 0..200 {
+                    message(seq, &mut m);
+                    let a = c.call(&m).await.unwrap();
+                    check_answer(seq, &mut m, &a).unwrap();
+                    seq += 1;
+                }
+            }
+            // The slow answers were all taken: every slot is free again.
+            let mut tickets = Vec::new();
+            for k in 0..u64::from(slots) {
+                message(seq + k, &mut m);
+                tickets.push(c.submit(&m).expect("a slot still held by a stale answer"));
+            }
+            for (k, t) in (0..).zip(tickets) {
+                let a = c.wait(t).await.unwrap();
+                check_answer(seq + k, &mut m, &a).unwrap();
+            }
+        }
+    });
+    quit(&name, server);
+}
+
+/// A waiting async call whose server is SIGKILLed ends in `Disconnected`, within the
+/// liveness bound (one slice, 10 ms; allowed 2 s here for a loaded machine).
+#[cfg(feature = "async")]
+#[test]
+fn killed_server_is_seen_by_a_waiting_async_call() {
+    use ipcring::aio::service::AsyncClient;
+    let name = unique("svc-akill");
+    let mut server = start_server(&name, 4);
+    current_thread().block_on(async {
+        let mut c = AsyncClient::connect(&name, &opts()).await.unwrap();
+        let mut m = Vec::new();
+        message(1, &mut m);
+        let a = c.call(&m).await.unwrap();
+        check_answer(1, &mut m, &a).unwrap();
+        let waiting = async {
+            let r = c.call(b"HANG").await;
+            (r, std::time::Instant::now())
+        };
+        let killing = async {
+            // Long enough for the call to be asleep on its wake word.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            server.kill().unwrap(); // SIGKILL
+            std::time::Instant::now()
+        };
+        let ((r, seen), killed) = tokio::join!(waiting, killing);
+        match r {
+            Err(Error::Disconnected) => {}
+            other => panic!("expected Disconnected, got {other:?}"),
+        }
+        let after = seen.saturating_duration_since(killed);
+        assert!(
+            after < Duration::from_secs(2),
+            "seen {after:?} after the kill"
+        );
+    });
+    server.wait().unwrap();
+    ipcring::segment::remove(&name, false).unwrap();
 }

@@ -11,6 +11,7 @@
 //! | socket (feature `socket`) | `socket::AsyncConnection`, `socket::AsyncListener` | epoll readiness through [`tokio::io::unix::AsyncFd`]: no thread, no polling loop |
 //! | message queue (feature `mq`) | `mq::AsyncMessageQueue` | the queue descriptor's readiness through `AsyncFd` |
 //! | named pipe (feature `pipe`) | `pipe::AsyncPipeSender`, `pipe::AsyncPipeReceiver` | the pipe's readiness through `AsyncFd`; inotify while no reader is there |
+//! | service ([`crate::service`]) | [`service::AsyncClient`], [`service::AsyncListener`] | as the ring, on the client's answer word and the listener's server word |
 //!
 //! With feature `rpc`, [`rpc::AsyncClient`] calls a [`Server`](crate::rpc::Server) over any
 //! of these: many calls in flight from many tasks over one connection.
@@ -87,6 +88,7 @@ pub mod ring;
 #[cfg_attr(docsrs, doc(cfg(feature = "rpc")))]
 pub mod rpc;
 pub mod seqlock;
+pub mod service;
 #[cfg(all(feature = "signal", target_os = "linux"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "signal", target_os = "linux"))))]
 pub mod signal;

@@ -395,6 +395,12 @@ impl ClientSide {
         Ok(self.core.poll_answer(slot)?.is_some())
     }
 
+    /// True if a slot is free for a new request.
+    #[cfg(all(feature = "async", not(loom)))]
+    pub(crate) fn has_free(&self) -> bool {
+        self.free.get() != 0
+    }
+
     #[inline(always)]
     fn give_back(&self, slot: u32) {
         self.free.set(self.free.get() | 1 << slot);
