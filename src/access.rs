@@ -105,7 +105,7 @@ impl Access {
     /// let _uid = ipcring::Access::effective_uid();
     /// ```
     pub fn effective_uid() -> u32 {
-        crate::sys::owner::euid()
+        nix::unistd::geteuid().as_raw()
     }
 }
 

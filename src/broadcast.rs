@@ -67,7 +67,7 @@ use crate::wake::WakeWord;
 use crate::{Error, Result};
 
 /// Segment kind of a broadcast ring (in the common header's `kind` word).
-pub const KIND_BROADCAST: u32 = 3;
+pub const KIND_BROADCAST: u32 = crate::kinds::BROADCAST.id;
 /// Size of the broadcast ring's header; the slots start here.
 pub const BROADCAST_HEADER_SIZE: usize = 512;
 /// Bytes in front of each slot's payload: the stamp word and the length word.
@@ -85,10 +85,8 @@ pub const MAX_DATA_SIZE: u64 = 1 << 32;
 pub(crate) const GEOMETRY_OFFSET: usize = 128;
 /// Offset of the run-time shared words in the segment.
 pub(crate) const SHARED_OFFSET: usize = 256;
-/// Role byte locked exclusively by the publisher.
-pub(crate) const PUBLISHER_ROLE: u64 = 0;
-/// Role byte locked shared by every subscriber.
-pub(crate) const SUBSCRIBERS_ROLE: u64 = 1;
+/// The publisher's role (an exclusive lock) and the subscribers' (a shared one).
+pub(crate) use crate::kinds::{PUBLISHER as PUBLISHER_ROLE, SUBSCRIBERS as SUBSCRIBERS_ROLE};
 
 /// Size in bytes of one slot for messages of at most `max_message` bytes.
 ///

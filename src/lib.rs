@@ -69,6 +69,7 @@ compile_error!(
 pub mod access;
 pub mod broadcast;
 pub mod error;
+pub(crate) mod kinds;
 // Under loom only the error constructors remain, and they log only with `tracing`.
 #[cfg(any(not(loom), feature = "tracing"))]
 pub(crate) mod log;

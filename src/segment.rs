@@ -32,10 +32,11 @@ use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::access::Access;
-use crate::ring::WaitStrategy;
+use crate::kinds::{self, Kind, Role};
 use crate::sys::owner::{self, FileType};
 use crate::sys::{self, Location, Mapping};
 use crate::transport::Deadline;
+use crate::wake::WaitStrategy;
 use crate::{Error, Result};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -48,7 +49,7 @@ pub const STATE_READY: u32 = 0x2159_4452;
 /// Size of the common header.
 pub const COMMON_HEADER_SIZE: usize = 128;
 /// Role bytes used for record locks (the lock ranges do not touch the mapped data).
-pub const ROLE_BYTES: u64 = 8;
+pub const ROLE_BYTES: u64 = kinds::FIXED_ROLE_BYTES;
 
 /// The first 128 bytes of every segment.
 #[repr(C)]
@@ -95,16 +96,16 @@ const _: () = {
     assert!(size_of::<SegmentHeader>() <= COMMON_HEADER_SIZE);
 };
 
-/// Human name of a segment kind.
+/// Human name of a segment kind: the header's `kind` number as `ipcring ls` shows it
+/// ("ring", "seqlock", "broadcast", "service", "service channel"; "unknown" for a number
+/// this crate does not use).
+///
+/// ```
+/// assert_eq!(ipcring::segment::kind_name(1), "ring");
+/// assert_eq!(ipcring::segment::kind_name(99), "unknown");
+/// ```
 pub fn kind_name(kind: u32) -> &'static str {
-    match kind {
-        1 => "ring",
-        2 => "seqlock",
-        3 => "broadcast",
-        4 => "service",
-        5 => "service channel",
-        _ => "unknown",
-    }
+    kinds::by_id(kind).map_or("unknown", |k| k.name)
 }
 
 /// The settings every named segment type (ring, seqlock, broadcast) takes beside its own:
@@ -135,9 +136,9 @@ impl Default for SegmentOptions {
 
 impl SegmentOptions {
     /// How to create a segment of `kind` with these settings.
-    pub(crate) fn create_spec(&self, kind: u32, header_size: u32, total_size: u64) -> CreateSpec {
+    pub(crate) fn create_spec(&self, kind: &Kind, header_size: u32, total_size: u64) -> CreateSpec {
         CreateSpec {
-            kind,
+            kind: kind.id,
             header_size,
             total_size,
             mode: self.mode,
@@ -188,7 +189,7 @@ macro_rules! segment_option_methods {
         }
 
         #[doc = $wait_doc]
-        pub fn wait(mut self, strategy: $crate::ring::WaitStrategy) -> Self {
+        pub fn wait(mut self, strategy: $crate::wake::WaitStrategy) -> Self {
             self.seg.wait = strategy;
             self
         }
@@ -251,7 +252,7 @@ impl Segment {
     pub(crate) fn create(
         name: &str,
         spec: &CreateSpec,
-        role: Option<u64>,
+        role: Option<Role>,
         init: impl FnOnce(&Mapping),
     ) -> Result<Segment> {
         let loc = Location::parse(name)?;
@@ -283,7 +284,7 @@ impl Segment {
             e
         };
         if let Some(r) = role {
-            match sys::try_lock_byte(&fd, r) {
+            match sys::try_lock_byte(&fd, r.byte) {
                 Ok(true) => {}
                 Ok(false) => {
                     return Err(fail(
@@ -359,11 +360,11 @@ impl Segment {
     /// large as the header says.
     pub(crate) fn open(
         name: &str,
-        kind: u32,
+        kind: &Kind,
         deadline: Deadline,
         write: bool,
         trust: &Trust,
-        role: Option<(u64, &'static str)>,
+        role: Option<Role>,
         validate: impl Fn(&Mapping, &str) -> Result<()>,
     ) -> Result<Segment> {
         let loc = Location::parse(name)?;
@@ -373,13 +374,13 @@ impl Segment {
             let retry_reason: String;
             match loc.open_existing(write, &trust.access)? {
                 None => retry_reason = "does not exist (or is not yet accessible)".into(),
-                Some(fd) => match Self::attach_ready(&loc, fd, kind, write, trust)? {
+                Some(fd) => match Self::attach_ready(&loc, fd, kind.id, write, trust)? {
                     Ready::Yes(fd, map) => {
                         validate(&map, &shown)?;
-                        if let Some((byte, rname)) = role {
-                            if !sys::try_lock_byte(&fd, byte)? {
+                        if let Some(r) = role {
+                            if !sys::try_lock_byte(&fd, r.byte)? {
                                 return Err(Error::RoleTaken {
-                                    role: rname,
+                                    role: r.name,
                                     name: shown,
                                 });
                             }
@@ -510,25 +511,25 @@ impl Segment {
         &self.map
     }
 
-    /// True if another handle (in any process) holds role `byte`.
-    pub(crate) fn role_held_by_other(&self, byte: u64) -> Result<bool> {
-        sys::byte_locked(&self.fd, byte)
+    /// True if another handle (in any process) holds `role`.
+    pub(crate) fn role_held_by_other(&self, role: Role) -> Result<bool> {
+        sys::byte_locked(&self.fd, role.byte)
     }
 
-    /// True if a peer that had attached (`attached`) no longer holds role `byte`: it
-    /// detached or died. The first time this handle sees it, the death is logged
+    /// True if a peer that had attached (`attached`) no longer holds `role`: it detached
+    /// or died. The first time this handle sees it, the death is logged
     /// (feature `tracing`); called from the checks at wait-slice ends only.
-    pub(crate) fn peer_gone(&self, attached: bool, byte: u64, role: &'static str) -> Result<bool> {
+    pub(crate) fn peer_gone(&self, attached: bool, role: Role) -> Result<bool> {
         if !attached {
             return Ok(false);
         }
-        let gone = !self.role_held_by_other(byte)?;
+        let gone = !self.role_held_by_other(role)?;
         #[cfg(feature = "tracing")]
         if gone && !self.peer_gone_logged.swap(true, Ordering::Relaxed) {
             crate::log::log_event!(
                 warn,
                 name = %self.loc.display(),
-                role,
+                role = role.name,
                 "peer gone: it released its role (exited, or was killed)"
             );
         }
@@ -665,20 +666,28 @@ impl SegmentInfo {
     pub fn is_stale(&self) -> bool {
         !self.roles_held.iter().any(|&b| b)
     }
+
+    /// True if a live handle holds `role`.
+    pub(crate) fn holds(&self, role: Role) -> bool {
+        self.roles_held.get(role.byte as usize) == Some(&true)
+    }
 }
 
-/// Reads a segment's common header read-only, plus which roles are held, and hands the
-/// validated mapping to `f` for the kind's own fields.
+/// Reads a segment's common header read-only, plus which roles are held, checks that it
+/// is a segment of `kind` (any kind if `None`), and hands the validated mapping to `f` for
+/// the kind's own fields.
 pub(crate) fn inspect_with<T>(
     name: &str,
+    kind: Option<&Kind>,
     f: impl FnOnce(&Mapping, &SegmentInfo) -> Result<T>,
 ) -> Result<(SegmentInfo, T)> {
-    inspect_as(name, &Access::new(), f)
+    inspect_as(name, kind, &Access::new(), f)
 }
 
 /// [`inspect_with`] accepting the owners `access` allows besides this user.
 pub(crate) fn inspect_as<T>(
     name: &str,
+    kind: Option<&Kind>,
     access: &Access,
     f: impl FnOnce(&Mapping, &SegmentInfo) -> Result<T>,
 ) -> Result<(SegmentInfo, T)> {
@@ -711,8 +720,15 @@ pub(crate) fn inspect_as<T>(
             "not initialised (being created, or its creator died while creating it)".into(),
         ));
     }
-    let kind = h.kind.load(Ordering::Relaxed);
-    validate_common(&hdr_map, size, kind, &shown)?;
+    let found = h.kind.load(Ordering::Relaxed);
+    if let Some(k) = kind.filter(|k| k.id != found) {
+        return Err(bad(format!(
+            "is a {} segment, not a {}",
+            kind_name(found),
+            k.name
+        )));
+    }
+    validate_common(&hdr_map, size, found, &shown)?;
     drop(hdr_map);
     let map = map_whole(&fd, size, false, &shown)?;
     let h = header_of(&map);
@@ -722,7 +738,7 @@ pub(crate) fn inspect_as<T>(
     }
     let info = SegmentInfo {
         name: shown,
-        kind: kind_name(kind),
+        kind: kind_name(found),
         version: h.version.load(Ordering::Relaxed),
         total_size: size,
         creator_pid: h.creator_pid.load(Ordering::Relaxed),
@@ -735,29 +751,29 @@ pub(crate) fn inspect_as<T>(
 }
 
 impl Segment {
-    /// Takes a shared lock on role byte `byte` (many holders at once: seqlock readers,
-    /// broadcast subscribers). `Ok(false)` if an exclusive holder has it.
-    pub(crate) fn lock_shared(&self, byte: u64) -> Result<bool> {
-        sys::try_lock_byte_shared(&self.fd, byte)
+    /// Takes `role` as a shared lock (many holders at once: seqlock readers, broadcast
+    /// subscribers). `Ok(false)` if an exclusive holder has it.
+    pub(crate) fn lock_shared(&self, role: Role) -> Result<bool> {
+        sys::try_lock_byte_shared(&self.fd, role.byte)
     }
 
-    /// Takes an exclusive lock on byte `byte` without waiting (a role chosen after
-    /// attaching: a service client's connection entry). `Ok(false)` if another open holds it.
-    pub(crate) fn try_lock(&self, byte: u64) -> Result<bool> {
-        sys::try_lock_byte(&self.fd, byte)
+    /// Takes `role` as an exclusive lock without waiting (a role chosen after attaching:
+    /// a service client's connection entry). `Ok(false)` if another open holds it.
+    pub(crate) fn try_lock(&self, role: Role) -> Result<bool> {
+        sys::try_lock_byte(&self.fd, role.byte)
     }
 
     /// A handle's leaving: removes the name first if this handle created it (see
-    /// [`Segment::retire_name`]), then releases role `byte`, so a peer that sees the role
+    /// [`Segment::retire_name`]), then releases `role`, so a peer that sees the role
     /// released finds the name gone already (the ring's, seqlock's and broadcast's writers).
-    pub(crate) fn leave_role(&mut self, byte: u64) -> Result<()> {
+    pub(crate) fn leave_role(&mut self, role: Role) -> Result<()> {
         self.retire_name();
-        self.release_role(byte)
+        self.release_role(role)
     }
 
-    /// Releases this handle's role lock early (on detach, before waking the peer).
-    pub(crate) fn release_role(&self, byte: u64) -> Result<()> {
-        sys::unlock_byte(&self.fd, byte)
+    /// Releases this handle's `role` early (on detach, before waking the peer).
+    pub(crate) fn release_role(&self, role: Role) -> Result<()> {
+        sys::unlock_byte(&self.fd, role.byte)
     }
 
     /// Whether the segment's name still leads to the file this handle holds (`false` once
@@ -797,7 +813,7 @@ impl Segment {
 /// # Ok(()) }
 /// ```
 pub fn inspect(name: &str) -> Result<SegmentInfo> {
-    inspect_with(name, |_, _| Ok(())).map(|(info, ())| info)
+    inspect_with(name, None, |_, _| Ok(())).map(|(info, ())| info)
 }
 
 /// Removes a segment's name (`shm_unlink` or `unlink`) after checking that it is a
@@ -818,11 +834,12 @@ pub fn inspect(name: &str) -> Result<SegmentInfo> {
 pub fn remove(name: &str, force: bool) -> Result<SegmentInfo> {
     let info = inspect(name)?;
     if !force && !info.is_stale() {
-        let role = match info.roles_held.iter().position(|&b| b) {
-            Some(0) if info.kind == "ring" => "producer",
-            Some(1) if info.kind == "ring" => "consumer",
-            _ => "attached",
-        };
+        let role = info
+            .roles_held
+            .iter()
+            .position(|&b| b)
+            .and_then(|b| kinds::by_name(info.kind)?.role_name(b as u64))
+            .unwrap_or("attached");
         return Err(Error::RoleTaken {
             role,
             name: info.name,

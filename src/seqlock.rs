@@ -66,7 +66,7 @@ use crate::sync::{fence, AtomicU32, AtomicU64, Ordering};
 use crate::wake::WakeWord;
 
 /// Segment kind of a seqlock cell (in the common header's `kind` word).
-pub const KIND_SEQLOCK: u32 = 2;
+pub const KIND_SEQLOCK: u32 = crate::kinds::SEQLOCK.id;
 /// Size of the seqlock's header; the value's words start here.
 pub const SEQLOCK_HEADER_SIZE: usize = 512;
 /// The largest value a cell holds, in bytes (1 MiB). Reads and writes copy the whole value,
@@ -77,10 +77,8 @@ pub const MAX_VALUE_SIZE: usize = 1 << 20;
 pub(crate) const GEOMETRY_OFFSET: usize = 128;
 /// Offset of the run-time shared words in the segment.
 pub(crate) const SHARED_OFFSET: usize = 256;
-/// Role byte locked exclusively by the writer.
-pub(crate) const WRITER_ROLE: u64 = 0;
-/// Role byte locked shared by every reader.
-pub(crate) const READERS_ROLE: u64 = 1;
+/// The writer's role (an exclusive lock) and the readers' (a shared one).
+pub(crate) use crate::kinds::{READERS as READERS_ROLE, WRITER as WRITER_ROLE};
 
 /// Words a value of `size` bytes occupies in the cell (whole 8-byte words).
 ///

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::{
     slot_size, BroadcastGeometry, BroadcastShared, Geo, PublisherCore, Recv, SubscriberCore,
-    BROADCAST_HEADER_SIZE, GEOMETRY_OFFSET, KIND_BROADCAST, MAX_DATA_SIZE, MAX_MESSAGE_LIMIT,
-    MAX_SLOTS, PUBLISHER_ROLE, SHARED_OFFSET, SUBSCRIBERS_ROLE,
+    BROADCAST_HEADER_SIZE, GEOMETRY_OFFSET, MAX_DATA_SIZE, MAX_MESSAGE_LIMIT, MAX_SLOTS,
+    PUBLISHER_ROLE, SHARED_OFFSET, SUBSCRIBERS_ROLE,
 };
 use crate::segment::{self, Held, Segment, SegmentInfo, SegmentOptions};
 use crate::sys::Mapping;
@@ -213,7 +213,7 @@ impl Attached {
         opts.check()?;
         let ss = slot_size(opts.max_message);
         let spec = opts.seg.create_spec(
-            KIND_BROADCAST,
+            &crate::kinds::BROADCAST,
             BROADCAST_HEADER_SIZE as u32,
             BROADCAST_HEADER_SIZE as u64 + opts.slots as u64 * ss as u64,
         );
@@ -237,12 +237,12 @@ impl Attached {
     fn open(
         name: &str,
         opts: &BroadcastOptions,
-        role: Option<(u64, &'static str)>,
+        role: Option<crate::kinds::Role>,
     ) -> Result<Attached> {
         let geo = std::cell::Cell::new(None);
         let seg = Segment::open(
             name,
-            KIND_BROADCAST,
+            &crate::kinds::BROADCAST,
             opts.seg.open_deadline(),
             true,
             &opts.seg.trust(),
@@ -261,7 +261,7 @@ impl Attached {
     /// True once a publisher had attached and none holds the role now.
     fn publisher_gone(&self) -> Result<bool> {
         let attached = self.geometry().publisher_attaches.load(Ordering::Acquire) != 0;
-        self.seg.peer_gone(attached, PUBLISHER_ROLE, "publisher")
+        self.seg.peer_gone(attached, PUBLISHER_ROLE)
     }
 }
 
@@ -300,11 +300,7 @@ impl Publisher {
     /// appear), continuing its message numbers. [`Error::RoleTaken`] while another
     /// publisher lives.
     pub fn open(name: &str, opts: &BroadcastOptions) -> Result<Publisher> {
-        Self::attach(Attached::open(
-            name,
-            opts,
-            Some((PUBLISHER_ROLE, "publisher")),
-        )?)
+        Self::attach(Attached::open(name, opts, Some(PUBLISHER_ROLE))?)
     }
 
     /// Opens the ring if it exists, else creates it.
@@ -630,13 +626,7 @@ pub struct BroadcastInfo {
 /// # Ok(()) }
 /// ```
 pub fn inspect(name: &str) -> Result<BroadcastInfo> {
-    let (_, info) = segment::inspect_with(name, |map, info| {
-        if info.kind != "broadcast" {
-            return Err(Error::BadSegment {
-                path: info.name.clone(),
-                reason: format!("is a {} segment, not a broadcast ring", info.kind).into(),
-            });
-        }
+    let (_, info) = segment::inspect_with(name, Some(&crate::kinds::BROADCAST), |map, info| {
         validate(map, &info.name)?;
         let g = geometry_of(map);
         let sh: &BroadcastShared = map.at(SHARED_OFFSET);
@@ -646,8 +636,8 @@ pub fn inspect(name: &str) -> Result<BroadcastInfo> {
             max_message: g.max_message.load(Ordering::Relaxed),
             slot_size: g.slot_size.load(Ordering::Relaxed),
             published: sh.head.load(Ordering::Acquire),
-            publisher_attached: info.roles_held[PUBLISHER_ROLE as usize],
-            subscribers_attached: info.roles_held[SUBSCRIBERS_ROLE as usize],
+            publisher_attached: info.holds(PUBLISHER_ROLE),
+            subscribers_attached: info.holds(SUBSCRIBERS_ROLE),
             publisher_attaches: g.publisher_attaches.load(Ordering::Relaxed),
             subscriber_attaches: g.subscriber_attaches.load(Ordering::Relaxed),
         })

@@ -4,10 +4,11 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::kinds::{self, Role};
 use crate::ring::core::{ConsumerCore, Geometry, ProducerCore, Reservation, RingMemory, Slot};
 use crate::ring::layout::{
-    max_message_for, RingGeometry, RingShared, GEOMETRY_OFFSET, KIND_RING, MAX_CAPACITY,
-    MIN_CAPACITY, RING_HEADER_SIZE, SHARED_OFFSET,
+    max_message_for, RingGeometry, RingShared, GEOMETRY_OFFSET, MAX_CAPACITY, MIN_CAPACITY,
+    RING_HEADER_SIZE, SHARED_OFFSET,
 };
 use crate::segment::{self, Segment, SegmentInfo, SegmentOptions};
 use crate::sync::DataArea;
@@ -16,10 +17,8 @@ use crate::transport::{Receiver, Sender};
 use crate::wake::{wait_for, WaitStrategy};
 use crate::{Error, Result};
 
-/// Role byte of the producer's lock.
-pub(crate) const PRODUCER_ROLE: u64 = 0;
-/// Role byte of the consumer's lock.
-pub(crate) const CONSUMER_ROLE: u64 = 1;
+/// The producer's and the consumer's roles.
+pub(crate) use crate::kinds::{CONSUMER as CONSUMER_ROLE, PRODUCER as PRODUCER_ROLE};
 
 /// The accessors [`Producer`] and [`Consumer`] share: both hold the ring as `ring:
 /// Attached`.
@@ -223,10 +222,10 @@ impl Attached {
         Self::geometry_words(self.seg.mapping())
     }
 
-    fn create(name: &str, opts: &RingOptions, role: u64) -> Result<Attached> {
+    fn create(name: &str, opts: &RingOptions, role: Role) -> Result<Attached> {
         let geo = opts.geometry()?;
         let spec = opts.seg.create_spec(
-            KIND_RING,
+            &kinds::RING,
             RING_HEADER_SIZE as u32,
             RING_HEADER_SIZE as u64 + geo.capacity,
         );
@@ -241,32 +240,22 @@ impl Attached {
         Ok(Self::from_segment(seg, opts.seg.wait))
     }
 
-    fn open(
-        name: &str,
-        opts: &RingOptions,
-        role: u64,
-        role_name: &'static str,
-    ) -> Result<Attached> {
+    fn open(name: &str, opts: &RingOptions, role: Role) -> Result<Attached> {
         let seg = Segment::open(
             name,
-            KIND_RING,
+            &kinds::RING,
             opts.seg.open_deadline(),
             true,
             &opts.seg.trust(),
-            Some((role, role_name)),
+            Some(role),
             validate_ring,
         )?;
         Ok(Self::from_segment(seg, opts.seg.wait))
     }
 
-    fn open_or_create(
-        name: &str,
-        opts: &RingOptions,
-        role: u64,
-        role_name: &'static str,
-    ) -> Result<Attached> {
+    fn open_or_create(name: &str, opts: &RingOptions, role: Role) -> Result<Attached> {
         match Self::create(name, opts, role) {
-            Err(Error::AlreadyExists(_)) => Self::open(name, opts, role, role_name),
+            Err(Error::AlreadyExists(_)) => Self::open(name, opts, role),
             other => other,
         }
     }
@@ -289,19 +278,14 @@ impl Attached {
     }
 
     /// True once the peer (role `peer`) had attached and no longer holds its lock.
-    fn peer_gone(&self, peer: u64) -> Result<bool> {
+    fn peer_gone(&self, peer: Role) -> Result<bool> {
         let attaches = if peer == PRODUCER_ROLE {
             &self.geometry_counters().producer_attaches
         } else {
             &self.geometry_counters().consumer_attaches
         };
-        let role = if peer == PRODUCER_ROLE {
-            "producer"
-        } else {
-            "consumer"
-        };
         self.seg
-            .peer_gone(attaches.load(Ordering::Acquire) != 0, peer, role)
+            .peer_gone(attaches.load(Ordering::Acquire) != 0, peer)
     }
 }
 
@@ -378,18 +362,13 @@ impl Producer {
     /// Opens an existing ring as its producer, waiting up to the open timeout for it to be
     /// created.
     pub fn open(name: &str, opts: &RingOptions) -> Result<Producer> {
-        Self::attach(Attached::open(name, opts, PRODUCER_ROLE, "producer")?)
+        Self::attach(Attached::open(name, opts, PRODUCER_ROLE)?)
     }
 
     /// Opens the ring if it exists, else creates it: for peers that do not know who
     /// starts first.
     pub fn open_or_create(name: &str, opts: &RingOptions) -> Result<Producer> {
-        Self::attach(Attached::open_or_create(
-            name,
-            opts,
-            PRODUCER_ROLE,
-            "producer",
-        )?)
+        Self::attach(Attached::open_or_create(name, opts, PRODUCER_ROLE)?)
     }
 
     fn attach(ring: Attached) -> Result<Producer> {
@@ -748,17 +727,12 @@ impl Consumer {
     /// Opens an existing ring as its consumer (continuing after the first unreleased
     /// message, if another consumer was here before).
     pub fn open(name: &str, opts: &RingOptions) -> Result<Consumer> {
-        Self::attach(Attached::open(name, opts, CONSUMER_ROLE, "consumer")?)
+        Self::attach(Attached::open(name, opts, CONSUMER_ROLE)?)
     }
 
     /// Opens the ring if it exists, else creates it.
     pub fn open_or_create(name: &str, opts: &RingOptions) -> Result<Consumer> {
-        Self::attach(Attached::open_or_create(
-            name,
-            opts,
-            CONSUMER_ROLE,
-            "consumer",
-        )?)
+        Self::attach(Attached::open_or_create(name, opts, CONSUMER_ROLE)?)
     }
 
     fn attach(ring: Attached) -> Result<Consumer> {
@@ -1086,13 +1060,7 @@ impl RingInfo {
 /// # Ok(()) }
 /// ```
 pub fn inspect(name: &str) -> Result<RingInfo> {
-    let (segment, info) = segment::inspect_with(name, |map, info| {
-        if info.kind != "ring" {
-            return Err(Error::BadSegment {
-                path: info.name.clone(),
-                reason: format!("is a {} segment, not a ring", info.kind).into(),
-            });
-        }
+    let (segment, info) = segment::inspect_with(name, Some(&crate::kinds::RING), |map, info| {
         validate_ring(map, &info.name)?;
         let g = Attached::geometry_words(map);
         let sh: &RingShared = map.at(SHARED_OFFSET);
@@ -1105,8 +1073,8 @@ pub fn inspect(name: &str) -> Result<RingInfo> {
             write_pos: w,
             read_pos: r,
             fill: w.saturating_sub(r),
-            producer_attached: info.roles_held[PRODUCER_ROLE as usize],
-            consumer_attached: info.roles_held[CONSUMER_ROLE as usize],
+            producer_attached: info.holds(PRODUCER_ROLE),
+            consumer_attached: info.holds(CONSUMER_ROLE),
             producer_attaches: g.producer_attaches.load(Ordering::Relaxed),
             consumer_attaches: g.consumer_attaches.load(Ordering::Relaxed),
             // SYNC: a hint: Relaxed (see `ProducerCore::may_start_over`).

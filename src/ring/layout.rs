@@ -23,7 +23,7 @@
 use crate::sync::{AtomicU32, AtomicU64};
 
 /// Segment kind of an SPSC ring (in the common header's `kind` word).
-pub const KIND_RING: u32 = 1;
+pub const KIND_RING: u32 = crate::kinds::RING.id;
 
 /// Size of the ring's header; the data area starts here.
 pub const RING_HEADER_SIZE: usize = 1024;

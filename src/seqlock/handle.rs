@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::{
     try_read_words, value_words, Attempt, SeqlockGeometry, SeqlockShared, WriterCore,
-    GEOMETRY_OFFSET, KIND_SEQLOCK, MAX_VALUE_SIZE, READERS_ROLE, SEQLOCK_HEADER_SIZE,
-    SHARED_OFFSET, WRITER_ROLE,
+    GEOMETRY_OFFSET, MAX_VALUE_SIZE, READERS_ROLE, SEQLOCK_HEADER_SIZE, SHARED_OFFSET, WRITER_ROLE,
 };
 use crate::segment::{self, Held, Segment, SegmentInfo, SegmentOptions};
 use crate::sys::Mapping;
@@ -192,7 +191,7 @@ impl Cell {
         let size = std::mem::size_of::<T>();
         let words = value_words(size);
         let spec = opts.seg.create_spec(
-            KIND_SEQLOCK,
+            &crate::kinds::SEQLOCK,
             SEQLOCK_HEADER_SIZE as u32,
             (SEQLOCK_HEADER_SIZE + words * 8) as u64,
         );
@@ -209,13 +208,13 @@ impl Cell {
     fn open<T>(
         name: &str,
         opts: &SeqlockOptions,
-        role: Option<(u64, &'static str)>,
+        role: Option<crate::kinds::Role>,
     ) -> Result<Cell> {
         check_type::<T>()?;
         let tag = opts.type_tag;
         let seg = Segment::open(
             name,
-            KIND_SEQLOCK,
+            &crate::kinds::SEQLOCK,
             opts.seg.open_deadline(),
             true,
             &opts.seg.trust(),
@@ -228,7 +227,7 @@ impl Cell {
     /// True once a writer had attached and none holds the role now.
     fn writer_gone(&self) -> Result<bool> {
         let attached = self.geometry().writer_attaches.load(Ordering::Acquire) != 0;
-        self.seg.peer_gone(attached, WRITER_ROLE, "writer")
+        self.seg.peer_gone(attached, WRITER_ROLE)
     }
 }
 
@@ -304,7 +303,7 @@ impl<T: bytemuck::Pod> Writer<T> {
     /// Opens an existing cell as its writer (waiting up to the open timeout for it to
     /// appear), continuing its versions. [`Error::RoleTaken`] while another writer lives.
     pub fn open(name: &str, opts: &SeqlockOptions) -> Result<Writer<T>> {
-        Self::attach(Cell::open::<T>(name, opts, Some((WRITER_ROLE, "writer")))?)
+        Self::attach(Cell::open::<T>(name, opts, Some(WRITER_ROLE))?)
     }
 
     /// Opens the cell if it exists, else creates it.
@@ -617,13 +616,7 @@ pub struct SeqlockInfo {
 /// # Ok(()) }
 /// ```
 pub fn inspect(name: &str) -> Result<SeqlockInfo> {
-    let (_, info) = segment::inspect_with(name, |map, info| {
-        if info.kind != "seqlock" {
-            return Err(Error::BadSegment {
-                path: info.name.clone(),
-                reason: format!("is a {} segment, not a seqlock", info.kind).into(),
-            });
-        }
+    let (_, info) = segment::inspect_with(name, Some(&crate::kinds::SEQLOCK), |map, info| {
         let hs = segment::header_of(map).header_size.load(Ordering::Relaxed) as usize;
         if hs != SEQLOCK_HEADER_SIZE || map.len() < SEQLOCK_HEADER_SIZE {
             return Err(Error::BadSegment {
@@ -640,8 +633,8 @@ pub fn inspect(name: &str) -> Result<SeqlockInfo> {
             type_tag: g.type_tag.load(Ordering::Relaxed),
             version: seq / 2,
             write_in_progress: seq & 1 == 1,
-            writer_attached: info.roles_held[WRITER_ROLE as usize],
-            readers_attached: info.roles_held[READERS_ROLE as usize],
+            writer_attached: info.holds(WRITER_ROLE),
+            readers_attached: info.holds(READERS_ROLE),
             writer_attaches: g.writer_attaches.load(Ordering::Relaxed),
             reader_attaches: g.reader_attaches.load(Ordering::Relaxed),
         })

@@ -104,14 +104,14 @@ impl Client {
         loop {
             let listener = Segment::open(
                 name,
-                KIND_LISTENER,
+                &crate::kinds::LISTENER,
                 deadline,
                 true,
                 &opts.seg.trust(),
                 None,
                 validate_listener,
             )?;
-            if listener.role_held_by_other(SERVER_ROLE)? {
+            if listener.role_held_by_other(crate::kinds::SERVER)? {
                 return Self::join(listener, opts, &deadline);
             }
             // A leftover whose server died: a restarted server replaces it; wait for that.
@@ -171,7 +171,7 @@ impl Client {
         // From here on a failure must give the entry back.
         let give_back = |listener: &Segment, err: Error| -> Error {
             entry(listener.mapping(), e).words().give_back();
-            let _ = listener.release_role(ENTRY_LOCK_BASE + e as u64);
+            let _ = listener.release_role(entry_role(e));
             err
         };
         let en = entry(map, e);
@@ -183,7 +183,7 @@ impl Client {
         let total = CHANNEL_HEADER_SIZE as u64 + opts.slots as u64 * size as u64;
         let spec = opts
             .seg
-            .create_spec(KIND_CHANNEL, CHANNEL_HEADER_SIZE as u32, total);
+            .create_spec(&crate::kinds::CHANNEL, CHANNEL_HEADER_SIZE as u32, total);
         let listener_nonce = listener.header().nonce.load(Ordering::Relaxed);
         let flags = if opts.may_sleep() { FLAG_MAY_SLEEP } else { 0 };
         // SYNC: the challenge was published by the server's Release store of FREE (or of
@@ -198,7 +198,7 @@ impl Client {
             .key
             .as_ref()
             .map(|k| auth::proof(k, Who::Client, &handshake));
-        let mut chan = match Segment::create(&chan_name, &spec, Some(0), |m| {
+        let mut chan = match Segment::create(&chan_name, &spec, Some(crate::kinds::CLIENT), |m| {
             let cg = channel_geometry(m);
             cg.slots.store(opts.slots, Ordering::Relaxed);
             cg.slot_size.store(size, Ordering::Relaxed);
@@ -249,7 +249,7 @@ impl Client {
                     ))
                 }
             }
-            if !listener.role_held_by_other(SERVER_ROLE)? {
+            if !listener.role_held_by_other(crate::kinds::SERVER)? {
                 return Err(give_back(&listener, Error::Disconnected));
             }
             if deadline.expired() {
@@ -266,7 +266,7 @@ impl Client {
                 let _ = Location::parse(&chan_name).and_then(|l| l.unlink());
                 // The server holds the connection: let go of the entry's lock only, and
                 // it frees the entry as a departed client's.
-                let _ = listener.release_role(ENTRY_LOCK_BASE + e as u64);
+                let _ = listener.release_role(entry_role(e));
                 return Err(Error::Auth(
                     format!("the server of {name} did not prove it knows the auth key").into(),
                 ));
@@ -296,10 +296,10 @@ impl Client {
                 let en = entry(map, e);
                 if en.state.load(Ordering::Relaxed) != ENTRY_FREE {
                     // Held by a live client, or a dead one's not yet freed by the server.
-                    reaping |= !listener.role_held_by_other(ENTRY_LOCK_BASE + e as u64)?;
+                    reaping |= !listener.role_held_by_other(entry_role(e))?;
                     continue;
                 }
-                if !listener.try_lock(ENTRY_LOCK_BASE + e as u64)? {
+                if !listener.try_lock(entry_role(e))? {
                     continue;
                 }
                 // The lock first, then the state: the server frees only unlocked entries,
@@ -307,7 +307,7 @@ impl Client {
                 if en.words().claim() {
                     return Ok(e);
                 }
-                listener.release_role(ENTRY_LOCK_BASE + e as u64)?;
+                listener.release_role(entry_role(e))?;
             }
             if !reaping || deadline.expired() {
                 return Err(Error::SystemLimit {
@@ -418,7 +418,7 @@ impl Client {
             timeout,
             &mut (),
             move |_| side.answer(slot),
-            |_| Ok(self.closed() || !self.listener.role_held_by_other(SERVER_ROLE)?),
+            |_| Ok(self.closed() || !self.listener.role_held_by_other(crate::kinds::SERVER)?),
         )?;
         Ok(Answer { inner })
     }
@@ -503,7 +503,7 @@ impl Client {
     /// or died.
     #[cfg(feature = "async")]
     pub(crate) fn server_gone(&self) -> Result<bool> {
-        Ok(self.closed() || !self.listener.role_held_by_other(SERVER_ROLE)?)
+        Ok(self.closed() || !self.listener.role_held_by_other(crate::kinds::SERVER)?)
     }
 }
 

@@ -126,13 +126,7 @@ impl ServiceInfo {
 /// ```
 pub fn inspect(name: &str) -> Result<ServiceInfo> {
     let (seg_info, (max_clients, max_slots, max_message, entries)) =
-        segment::inspect_with(name, |map, info| {
-            if info.kind != "service" {
-                return Err(Error::BadSegment {
-                    path: info.name.clone(),
-                    reason: format!("is a {} segment, not a service listener", info.kind).into(),
-                });
-            }
+        segment::inspect_with(name, Some(&crate::kinds::LISTENER), |map, info| {
             validate_listener(map, &info.name)?;
             let g = listener_geometry(map);
             let n = g.max_clients.load(Ordering::Relaxed);
@@ -157,7 +151,7 @@ pub fn inspect(name: &str) -> Result<ServiceInfo> {
     // The liveness locks: through a read-only handle on the same file (its nonce says so).
     let seg = Segment::open(
         name,
-        KIND_LISTENER,
+        &crate::kinds::LISTENER,
         Deadline::after(Duration::ZERO),
         false,
         &Trust::owner_only(Access::new()),
@@ -172,7 +166,7 @@ pub fn inspect(name: &str) -> Result<ServiceInfo> {
     }
     let mut clients = Vec::new();
     for (e, state, pid, nonce) in entries {
-        let alive = seg.role_held_by_other(ENTRY_LOCK_BASE + e as u64)?;
+        let alive = seg.role_held_by_other(entry_role(e))?;
         let Some(state) = EntryState::of(state) else {
             continue;
         };
@@ -185,7 +179,7 @@ pub fn inspect(name: &str) -> Result<ServiceInfo> {
         });
     }
     Ok(ServiceInfo {
-        server_attached: seg_info.roles_held[SERVER_ROLE as usize],
+        server_attached: seg_info.holds(crate::kinds::SERVER),
         segment: seg_info,
         max_clients,
         max_slots,

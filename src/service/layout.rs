@@ -53,9 +53,9 @@ use crate::sync::{AtomicU32, AtomicU64};
 use crate::sys::SharedPlain;
 
 /// Segment kind of a service listener.
-pub const KIND_LISTENER: u32 = 4;
+pub const KIND_LISTENER: u32 = crate::kinds::LISTENER.id;
 /// Segment kind of a service channel.
-pub const KIND_CHANNEL: u32 = 5;
+pub const KIND_CHANNEL: u32 = crate::kinds::CHANNEL.id;
 
 /// Size of the listener's header; entries start here.
 pub const LISTENER_HEADER_SIZE: usize = 512;
@@ -69,9 +69,15 @@ pub const SLOT_ALIGN: usize = 128;
 /// The slot's header word: `len: u32, state: u32`.
 pub const SLOT_HEADER: usize = 8;
 /// Byte of the listener file whose lock is the server's role.
-pub const SERVER_ROLE: u64 = 0;
+pub const SERVER_ROLE: u64 = crate::kinds::SERVER.byte;
 /// Entry `i`'s liveness lock is on byte `ENTRY_LOCK_BASE + i` of the listener file.
 pub const ENTRY_LOCK_BASE: u64 = 1024;
+
+/// The lock a client holds on its connection entry `e` of the listener file (while it
+/// lives, the server knows the connection's client is alive).
+pub(crate) const fn entry_role(e: u32) -> crate::kinds::Role {
+    crate::kinds::Role::new(ENTRY_LOCK_BASE + e as u64, "client")
+}
 
 /// Most connection entries a listener may have.
 pub const MAX_CLIENTS: u32 = 4096;

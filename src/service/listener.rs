@@ -246,9 +246,9 @@ impl Listener {
     pub fn bind(name: &str, opts: &ServiceOptions) -> Result<Listener> {
         opts.check()?;
         let total = LISTENER_HEADER_SIZE as u64 + opts.max_clients as u64 * ENTRY_SIZE as u64;
-        let mut spec = opts
-            .seg
-            .create_spec(KIND_LISTENER, LISTENER_HEADER_SIZE as u32, total);
+        let mut spec =
+            opts.seg
+                .create_spec(&crate::kinds::LISTENER, LISTENER_HEADER_SIZE as u32, total);
         // A restarted server takes over its dead predecessor's name without manual cleanup:
         // the listener is stale once the server role is unlocked.
         spec.reclaim_stale = true;
@@ -260,7 +260,7 @@ impl Listener {
                 challenges.push(auth::new_challenge(key)?);
             }
         }
-        let mut seg = Segment::create(name, &spec, Some(SERVER_ROLE), |map| {
+        let mut seg = Segment::create(name, &spec, Some(crate::kinds::SERVER), |map| {
             let g = listener_geometry(map);
             g.max_clients.store(opts.max_clients, Ordering::Relaxed);
             g.max_slots.store(opts.max_slots, Ordering::Relaxed);
@@ -461,7 +461,7 @@ impl Server {
         let (ln, ms, mm) = (self.nonce, self.max_slots, self.max_message);
         let seg = Segment::open(
             &chan_name,
-            KIND_CHANNEL,
+            &crate::kinds::CHANNEL,
             Deadline::after(Duration::ZERO),
             true,
             &self.trust,
@@ -503,7 +503,7 @@ impl Server {
             if state == ENTRY_FREE && !has_conn {
                 continue;
             }
-            match seg.role_held_by_other(ENTRY_LOCK_BASE + e as u64) {
+            match seg.role_held_by_other(entry_role(e)) {
                 Ok(false) => {}
                 _ => continue,
             }

@@ -10,7 +10,7 @@ use crate::{Error, Result};
 
 /// The effective uid of this process.
 pub(crate) fn euid() -> u32 {
-    nix::unistd::geteuid().as_raw()
+    Access::effective_uid()
 }
 
 /// What a named object should be.

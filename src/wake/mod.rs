@@ -38,6 +38,31 @@ pub(crate) mod uring;
 
 pub(crate) use blocking::wait_for;
 
+/// A pointer to a wake word inside a ring's mapping.
+///
+/// The mapping lives as long as the `Producer`/`Consumer` that owns it, and the async
+/// wrappers never let that handle drop while a sleeper thread still uses the pointer (see
+/// `tokio::Waiter::settle`). The mapping does not move when the handle moves.
+#[cfg(all(feature = "async", not(loom)))]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WordPtr(pub(crate) *const WakeWord);
+
+// SAFETY: WakeWord is made of atomics (Sync); the pointer is only dereferenced while the
+// mapping is alive (see the type's docs), from whichever thread.
+#[cfg(all(feature = "async", not(loom)))]
+unsafe impl Send for WordPtr {}
+// SAFETY: as above; shared access to atomics is thread-safe.
+#[cfg(all(feature = "async", not(loom)))]
+unsafe impl Sync for WordPtr {}
+
+#[cfg(all(feature = "async", not(loom)))]
+impl WordPtr {
+    pub(crate) fn get(&self) -> &WakeWord {
+        // SAFETY: see the type's docs: the mapping outlives every use of the pointer.
+        unsafe { &*self.0 }
+    }
+}
+
 /// How a blocked side waits for its peer.
 ///
 /// | strategy | latency when the peer answers at once | CPU while idle | system calls |

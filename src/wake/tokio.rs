@@ -7,32 +7,11 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
-use crate::wake::{WaitStrategy, WakeWord, LIVENESS_SLICE};
+use crate::wake::{WaitStrategy, WakeWord, WordPtr, LIVENESS_SLICE};
 use crate::{Error, Result};
 
 /// Looks at the shared word's condition between two yields to the scheduler while spinning.
 const SPINS_PER_YIELD: u32 = 64;
-
-/// A pointer to a wake word inside a ring's mapping.
-///
-/// The mapping lives as long as the `Producer`/`Consumer` that owns it, and the async
-/// wrappers never let that handle drop while a sleeper thread still uses the pointer (see
-/// [`Waiter::settle`]). The mapping does not move when the handle moves.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct WordPtr(pub(crate) *const WakeWord);
-
-// SAFETY: WakeWord is made of atomics (Sync); the pointer is only dereferenced while the
-// mapping is alive (see the type's docs), from whichever thread.
-unsafe impl Send for WordPtr {}
-// SAFETY: as above; shared access to atomics is thread-safe.
-unsafe impl Sync for WordPtr {}
-
-impl WordPtr {
-    pub(crate) fn get(&self) -> &WakeWord {
-        // SAFETY: see the type's docs: the mapping outlives every use of the pointer.
-        unsafe { &*self.0 }
-    }
-}
 
 /// An announcement on a wake word, withdrawn when this drops.
 #[cfg(target_os = "linux")]
