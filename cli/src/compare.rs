@@ -23,37 +23,11 @@ use ipcring::ring::Side;
 use ipcring::Sender;
 
 use crate::args::{CompareArgs, Failure, EXIT_USAGE};
-use crate::methods::{self, Connect, Method, Rx, Tx, Wait};
+use crate::methods::{self, Connect, Method, Rx, Tx};
 use crate::report::{
-    render, FloorKind, FloorResult, Machine, MethodResult, Outcome, Plan, Report, Rtt, Tput, LARGE,
-    SMALL,
+    render, FloorKind, FloorResult, Machine, MethodResult, Outcome, Plan, Report, Rtt, Tput, Wait,
+    LARGE, SMALL,
 };
-
-fn machine() -> Machine {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_default();
-    Machine {
-        cpu,
-        cpus: thread::available_parallelism().map_or(1, |n| n.get()),
-        os: format!("{} {kernel}", std::env::consts::OS)
-            .trim()
-            .to_owned(),
-        arch: std::env::consts::ARCH,
-        load: std::fs::read_to_string("/proc/loadavg")
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse().ok()),
-    }
-}
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
@@ -499,7 +473,7 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
     }
     let plan = Plan::from_args(args);
     let started = Instant::now();
-    let machine = machine();
+    let machine = Machine::here();
     let checks: Vec<Result<(), String>> = methods.iter().map(|m| (m.check)()).collect();
     let runnable = checks.iter().filter(|c| c.is_ok()).count();
     // Per method: a floor before, three measurements, a floor after.
@@ -526,9 +500,9 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
     let mut results = Vec::new();
     for (m, check) in methods.iter().zip(checks) {
         let mut res = MethodResult {
-            id: m.id,
-            label: m.label,
-            qual: m.qual,
+            id: m.id.into(),
+            label: m.label.into(),
+            qual: m.qual.clone(),
             wait: m.wait,
             unavailable: None,
             rtt: None,
@@ -588,7 +562,7 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
     }
     bar.finish_and_clear();
     let report = Report {
-        version: env!("CARGO_PKG_VERSION"),
+        version: env!("CARGO_PKG_VERSION").into(),
         machine,
         plan,
         memcpy,
