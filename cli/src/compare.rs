@@ -10,9 +10,8 @@
 //! finish in time gets its peer killed and is reported as failed, so a broken method never
 //! hangs the run.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -23,22 +22,15 @@ use ipcring::ring::Side;
 use ipcring::Sender;
 
 use crate::args::{CompareArgs, Failure, EXIT_USAGE};
+use crate::drive::{iters_for, ns, read_line, stream, unique};
 use crate::methods::{self, Connect, Method, Rx, Tx};
 use crate::report::{
     render, FloorKind, FloorResult, Machine, MethodResult, Outcome, Plan, Report, Rtt, Tput, Wait,
     LARGE, SMALL,
 };
 
-static SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// A run-unique shm name.
-fn unique(tag: &str) -> String {
-    format!(
-        "/ipcring-cmp-{}-{tag}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    )
-}
+/// The prefix of every shm name (and file) a run creates.
+const NAMES: &str = "ipcring-cmp";
 
 /// A peer process: its stdout lines, its stderr collected in the background.
 struct Peer {
@@ -158,29 +150,6 @@ fn connect_when_ready(
     Ok(pair)
 }
 
-fn read_line(out: &mut BufReader<ChildStdout>) -> Result<String, String> {
-    let mut line = String::new();
-    match out.read_line(&mut line) {
-        Ok(0) => Err("the peer exited before answering".into()),
-        Ok(_) => Ok(line.trim().to_owned()),
-        Err(e) => Err(format!("reading the peer's output: {e}")),
-    }
-}
-
-fn ns(d: Duration) -> f64 {
-    d.as_nanos() as f64
-}
-
-/// Iterations to fill `budget` at `per` each, within bounds, a multiple of `step`.
-fn iters_for(budget: Duration, per: f64, min: usize, max: usize, step: usize) -> usize {
-    let n = if per > 0.0 {
-        (ns(budget) / per) as usize
-    } else {
-        max
-    };
-    (n.clamp(min, max) / step).max(1) * step
-}
-
 /// The state of a run: per-kind iteration estimates, the last measurement done.
 struct Runner {
     plan: Plan,
@@ -202,7 +171,7 @@ impl Runner {
         // met a busy machine and is abandoned (and the next one made smaller).
         let limit = Duration::from_secs(5) + self.plan.floor * 8;
         let run = |iters: usize| -> Result<Stats, String> {
-            let name = unique("floor");
+            let name = unique(NAMES, "floor");
             let page = name.clone();
             let r = with_peer(role, name, "", limit, false, move |name, _out| {
                 match kind {
@@ -269,7 +238,7 @@ impl Runner {
     ) -> Result<T, String> {
         self.last_floor = None;
         let connect = m.connect;
-        let name = unique(m.id);
+        let name = unique(NAMES, m.id);
         let r = with_peer(
             role,
             name.clone(),
@@ -355,68 +324,6 @@ impl Runner {
             Err(e) => Outcome::Failed(e),
         }
     }
-}
-
-/// Streams `size`-byte messages to a sink peer for about `budget` (at most `cap` bytes):
-/// (messages, messages per second), as the receiver counted and timed them.
-///
-/// A pilot round, then rounds of about a quarter of the budget each, until the budget is
-/// spent; the rate is the total of the timed rounds, as the receiver timed them. Rounds
-/// are sized by the wall-clock rate here (a small round fits in the kernel's buffers and
-/// would look far faster to the receiver) and grow at most 8x from one to the next.
-fn stream(
-    tx: &mut Tx,
-    out: &mut BufReader<ChildStdout>,
-    size: usize,
-    budget: Duration,
-    cap: u64,
-) -> Result<(u64, f64), String> {
-    // One round: `count` messages; the peer's (messages, seconds), and the round's wall
-    // time here (send start to the peer's report).
-    let mut round = |count: usize| -> Result<(u64, f64, f64), String> {
-        let wall = Instant::now();
-        measure::throughput_send(tx, size, count).map_err(|e| e.to_string())?;
-        let line = read_line(out)?;
-        let f: Vec<f64> = line
-            .split_whitespace()
-            .filter_map(|x| x.parse().ok())
-            .collect();
-        match f[..] {
-            [n, _bytes, t] => Ok((n as u64, t / 1e9, wall.elapsed().as_secs_f64())),
-            _ => Err(format!("unexpected peer output {line:?}")),
-        }
-    };
-    let pilot_n = if size >= 4096 { 32 } else { 256 };
-    let start = Instant::now();
-    let (n0, t0, w0) = round(pilot_n)?;
-    let (mut n, mut t, mut wall) = (0u64, 0f64, 0f64);
-    let mut last = pilot_n;
-    let mut sent = n0.saturating_mul(size as u64);
-    for _ in 0..8 {
-        if start.elapsed() >= budget || sent >= cap {
-            break;
-        }
-        let rate = if wall > 0.0 {
-            n as f64 / wall
-        } else {
-            n0 as f64 / w0.max(1e-9)
-        };
-        let left = (cap - sent) / size as u64;
-        let count = iters_for(budget / 4, 1e9 / rate.max(1.0), 1, 50_000_000, 1)
-            .min(last.saturating_mul(8))
-            .min(usize::try_from(left).unwrap_or(usize::MAX))
-            .max(1);
-        let (rn, rt, rw) = round(count)?;
-        n += rn;
-        t += rt;
-        wall += rw;
-        last = count;
-        sent = sent.saturating_add(rn.saturating_mul(size as u64));
-    }
-    if n == 0 {
-        (n, t) = (n0, t0);
-    }
-    Ok((n, if t > 0.0 { n as f64 / t } else { 0.0 }))
 }
 
 /// memcpy of `size`-byte messages into a 4-MiB area (the ring's size), messages/s.
