@@ -12,13 +12,16 @@ pub type Cell = [u8; 96];
 /// Largest message a cell carries.
 pub const CELL_MAX: usize = 96 - 8;
 
-fn encode_cell(msg: &[u8]) -> Result<Cell> {
-    if msg.len() > CELL_MAX {
-        return Err(Error::MessageTooLarge {
-            len: msg.len(),
-            max: CELL_MAX,
-        });
+/// `MessageTooLarge` unless `msg` fits in `max` bytes.
+fn fits(msg: &[u8], max: usize) -> Result<()> {
+    match msg.len() {
+        len if len > max => Err(Error::MessageTooLarge { len, max }),
+        _ => Ok(()),
     }
+}
+
+fn encode_cell(msg: &[u8]) -> Result<Cell> {
+    fits(msg, CELL_MAX)?;
     let mut c = [0u8; 96];
     c[..4].copy_from_slice(&(msg.len() as u32).to_le_bytes());
     c[8..8 + msg.len()].copy_from_slice(msg);
@@ -114,12 +117,7 @@ pub struct SignalTx {
 
 impl SignalTx {
     fn value(msg: &[u8]) -> Result<i32> {
-        if msg.len() > SIGNAL_MAX {
-            return Err(Error::MessageTooLarge {
-                len: msg.len(),
-                max: SIGNAL_MAX,
-            });
-        }
+        fits(msg, SIGNAL_MAX)?;
         let mut b = [0u8; 4];
         b[0] = msg.len() as u8;
         b[1..1 + msg.len()].copy_from_slice(msg);

@@ -550,6 +550,15 @@ fn temp_path(name: &str, suffix: &str) -> PathBuf {
     std::env::temp_dir().join(format!("{}{suffix}", name.trim_start_matches('/')))
 }
 
+/// [`directions`] as paths in the temp directory: (out, in).
+fn temp_directions(name: &str, side: Side) -> (PathBuf, PathBuf) {
+    let (out, inn) = directions(name, side);
+    (
+        std::env::temp_dir().join(out),
+        std::env::temp_dir().join(inn),
+    )
+}
+
 /// Removes `<tmp>/<name>.ab` and `.ba` (FIFOs and the like) if still there.
 fn remove_paths(name: &str) {
     for s in [".ab", ".ba"] {
@@ -561,22 +570,18 @@ fn remove_paths(name: &str) {
 /// on open, the writer waits for a reader on its first send.
 fn pipe_pair(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
     use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
-    let (out, inn) = directions(name, side);
-    let opts = PipeOptions::new();
-    let rx = PipeReceiver::open(std::env::temp_dir().join(inn), &opts)?;
-    let tx = PipeSender::open(std::env::temp_dir().join(out), &opts)?;
-    boxed(Ok((tx, rx)))
+    let (out, inn) = temp_directions(name, side);
+    let rx = PipeReceiver::open(inn, &PipeOptions::new())?;
+    boxed(Ok((PipeSender::open(out, &PipeOptions::new())?, rx)))
 }
 
 /// Two append-only logs, one each way (not durable: other processes see a committed
 /// message at once; an `fdatasync` per message would measure the disk).
 fn file_pair(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
     use ipcring::file::{LogOptions, LogReader, LogWriter};
-    let (out, inn) = directions(name, side);
-    let opts = LogOptions::new();
-    let tx = LogWriter::open(std::env::temp_dir().join(out), &opts)?;
-    let rx = LogReader::open(std::env::temp_dir().join(inn), &opts)?;
-    boxed(Ok((tx, rx)))
+    let (out, inn) = temp_directions(name, side);
+    let tx = LogWriter::open(out, &LogOptions::new())?;
+    boxed(Ok((tx, LogReader::open(inn, &LogOptions::new())?)))
 }
 
 /// Removes both logs and their lock (and cursor) files.

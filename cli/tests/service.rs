@@ -1,26 +1,14 @@
 //! `ipcring ls`, `inspect` and `rm` on a shared-memory service: the real binary looks at a
 //! listener served by this test process, with a client connected.
 
-use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ipcring::service::{Client, Listener, ServiceOptions};
 
-const EXE: &str = env!("CARGO_BIN_EXE_ipcring");
-
-fn run(args: &[&str]) -> Output {
-    Command::new(EXE)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ipcring")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+mod support;
+use support::{assert_says, run, text};
 
 fn opts() -> ServiceOptions {
     ServiceOptions::new()
@@ -99,11 +87,7 @@ fn ls_inspect_and_rm_show_a_service_and_its_clients() {
     // A live server's service is not removed without --force.
     let out = run(&["rm", &name]);
     assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("server"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_says(&out.stderr, "server");
     assert!(ipcring::segment::inspect(&name).is_ok());
 
     // The server gone (its listener kept), the client gone: stale, removed.
