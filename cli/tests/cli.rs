@@ -9,7 +9,7 @@ use std::time::Duration;
 use ipcring::ring::{Consumer, Producer, RingOptions};
 
 mod support;
-use support::{assert_says, listed, run, run_with_stdin, text, EXE};
+use support::{assert_says, listed, listed_json, run, run_with_stdin, text, EXE};
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -133,13 +133,7 @@ fn inspect_ls_rm_on_a_live_then_stale_ring() {
     assert_eq!(v["creator_pid"], std::process::id());
 
     let out = run(&["ls", "--json", dir.to_str().unwrap()]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let me = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == p.as_str())
-        .expect("ring listed");
+    let me = listed_json(&out.stdout, &p);
     assert_eq!(me["state"], "live");
 
     // Live: refused without --force, and still there.
@@ -681,13 +675,7 @@ fn a_half_created_name_is_listed_removed_and_no_longer_blocks_send_and_recv() {
     std::thread::sleep(ipcring::segment::HALF_CREATED_GRACE + Duration::from_millis(200));
 
     let out = run(&["ls", "--json", dir.to_str().unwrap()]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let e = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == a.as_str())
-        .expect("half-created name listed");
+    let e = listed_json(&out.stdout, &a);
     assert_eq!(e["state"], "half-created");
     assert_eq!(e["mode"], "0200");
     assert_eq!(e["in_progress"], false);

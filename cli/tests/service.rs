@@ -8,7 +8,7 @@ use std::time::Duration;
 use ipcring::service::{Client, Listener, ServiceOptions};
 
 mod support;
-use support::{assert_says, run, text};
+use support::{assert_says, listed_json, run, text};
 
 fn opts() -> ServiceOptions {
     ServiceOptions::new()
@@ -37,13 +37,7 @@ fn ls_inspect_and_rm_show_a_service_and_its_clients() {
 
     let out = run(&["ls", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let me = all
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == name.as_str())
-        .unwrap_or_else(|| panic!("{name} not listed: {all}"));
+    let me = listed_json(&out.stdout, &name);
     assert_eq!(me["kind"], "service");
     assert_eq!(me["roles"], serde_json::json!(["server"]));
     let svc = &me["service"];

@@ -60,3 +60,14 @@ pub fn listed<'a>(listing: &'a str, name: &str) -> &'a str {
         .find(|l| l.starts_with(name))
         .unwrap_or_else(|| panic!("{name} not listed:\n{listing}"))
 }
+
+/// The entry that names `name` in the output of `ls --json`.
+#[track_caller]
+pub fn listed_json(ls_json: &[u8], name: &str) -> serde_json::Value {
+    let all: serde_json::Value = serde_json::from_slice(ls_json).expect("ls --json says JSON");
+    let entries = all.as_array().expect("ls --json says an array");
+    match entries.iter().find(|e| e["name"] == name) {
+        Some(e) => e.clone(),
+        None => panic!("{name} not listed: {all}"),
+    }
+}
