@@ -187,35 +187,26 @@ impl Runner {
             }
             r
         };
-        // Chunks of about a quarter of the budget each, each sized by the last chunk's
-        // mean (a count sized once could run for minutes if the machine gets busy
-        // meanwhile); the floor is the least disturbed chunk: the smallest p50.
-        let start = Instant::now();
-        let mut best: Option<Stats> = None;
-        for _ in 0..6 {
-            let iters = match self.floor_per[idx] {
-                Some(per) => iters_for(self.plan.floor / 4, per, 100, 50_000_000, BATCH),
+        // Each chunk is sized by the last chunk's mean (a count sized once could run for
+        // minutes if the machine gets busy meanwhile); a failed one (abandoned on a busy
+        // machine) makes the next one smaller.
+        let (plan, per) = (self.plan, &mut self.floor_per[idx]);
+        let chunk = || {
+            let iters = match *per {
+                Some(per) => iters_for(plan.floor / 4, per, 100, 50_000_000, BATCH),
                 None => match kind {
                     FloorKind::Spin => 20_000,
                     FloorKind::Futex => 300,
                 },
             };
-            let Ok(s) = run(iters) else {
-                self.floor_per[idx] = Some(self.floor_per[idx].unwrap_or(1000.0) * 100.0);
-                if best.is_some() {
-                    break;
-                }
-                continue;
-            };
-            self.floor_per[idx] = Some(ns(s.mean).max(1.0));
-            if best.is_none_or(|b| s.p50 < b.p50) {
-                best = Some(s);
-            }
-            if start.elapsed() >= self.plan.floor {
-                break;
-            }
-        }
-        let s = best?;
+            let r = run(iters);
+            *per = Some(match &r {
+                Ok(s) => ns(s.mean).max(1.0),
+                Err(_) => per.unwrap_or(1000.0) * 100.0,
+            });
+            r.map(|s| (s, ()))
+        };
+        let (s, ()) = least_disturbed(plan.floor, true, chunk).ok()?;
         self.floors.push(FloorResult {
             kind,
             p50_ns: ns(s.p50),
@@ -255,30 +246,31 @@ impl Runner {
     }
 
     /// Round trips at 64 B (or at the method's largest message, if smaller): calls for an
-    /// RPC method, echoed messages for the others.
+    /// RPC method, echoed messages for the others; measured as the floors are (chunks
+    /// against fresh peers, the least disturbed one).
     fn rtt(&mut self, m: &Method) -> Outcome<(Stats, usize)> {
-        let budget = self.plan.rtt;
-        let r = match m.rpc {
+        const NO_BYTES: &str = "carries no bytes";
+        let whole = self.plan.rtt;
+        let budget = whole / 4;
+        // Blocking methods: one round trip per timed sample, like the futex floor.
+        let one_per_sample = m.wait == Wait::Blocking;
+        let chunk = || match m.rpc {
             Some(codec) => self.with_method(m, "rpc-server", move |tx, rx, _| {
-                crate::rpcbench::round_trip(codec, tx, rx, SMALL, budget).map(|s| Some((s, SMALL)))
+                crate::rpcbench::round_trip(codec, tx, rx, SMALL, budget).map(|s| (s, SMALL))
             }),
-            None => {
-                // Blocking methods: one round trip per timed sample, like the futex floor.
-                let one_per_sample = m.wait == Wait::Blocking;
-                self.with_method(m, "echo", move |mut tx, mut rx, _| {
-                    let size = tx.max_message().min(SMALL);
-                    if size == 0 {
-                        return Ok(None);
-                    }
-                    measure::round_trip_for(&mut tx, &mut rx, size, budget, one_per_sample)
-                        .map(|s| Some((s, size)))
-                        .map_err(|e| e.to_string())
-                })
-            }
+            None => self.with_method(m, "echo", move |mut tx, mut rx, _| {
+                let size = tx.max_message().min(SMALL);
+                if size == 0 {
+                    return Err(NO_BYTES.into());
+                }
+                measure::round_trip_for(&mut tx, &mut rx, size, budget, one_per_sample)
+                    .map(|s| (s, size))
+                    .map_err(|e| e.to_string())
+            }),
         };
-        match r {
-            Ok(Some(s)) => Outcome::Ok(s),
-            Ok(None) => Outcome::Skipped("carries no bytes".into()),
+        match least_disturbed(whole, false, chunk) {
+            Ok(s) => Outcome::Ok(s),
+            Err(e) if e == NO_BYTES => Outcome::Skipped(e),
             Err(e) => Outcome::Failed(e),
         }
     }
@@ -324,6 +316,44 @@ impl Runner {
             Err(e) => Outcome::Failed(e),
         }
     }
+}
+
+/// Most chunks in a series of [`least_disturbed`].
+const CHUNKS: usize = 6;
+
+/// How every round trip is measured, the floors' and the methods' alike: `chunk` (about a
+/// quarter of `budget`, against a fresh peer process each) until `budget` is spent, at
+/// most [`CHUNKS`] times; the result is the least disturbed chunk, the one with the
+/// smallest p50. A failed chunk ends the series once one has succeeded; before that,
+/// `retry` tries the next one (a floor chunk abandoned on a busy machine) or returns the
+/// failure (a method that fails).
+fn least_disturbed<T>(
+    budget: Duration,
+    retry: bool,
+    mut chunk: impl FnMut() -> Result<(Stats, T), String>,
+) -> Result<(Stats, T), String> {
+    let start = Instant::now();
+    let mut best: Option<(Stats, T)> = None;
+    let mut failure = String::new();
+    for _ in 0..CHUNKS {
+        match chunk() {
+            Ok(r) => {
+                if best.as_ref().is_none_or(|b| r.0.p50 < b.0.p50) {
+                    best = Some(r);
+                }
+            }
+            Err(_) if best.is_some() => break,
+            Err(e) if retry => {
+                failure = e;
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+        if start.elapsed() >= budget {
+            break;
+        }
+    }
+    best.ok_or(failure)
 }
 
 /// memcpy of `size`-byte messages into a 4-MiB area (the ring's size), messages/s.
