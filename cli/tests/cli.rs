@@ -9,7 +9,7 @@ use std::time::Duration;
 use ipcring::ring::{Consumer, Producer, RingOptions};
 
 mod support;
-use support::{assert_says, listed, listed_json, run, run_with_stdin, text, EXE};
+use support::{assert_says, listed, listed_json, run, run_ok, run_with_stdin, text, EXE};
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -115,9 +115,7 @@ fn inspect_ls_rm_on_a_live_then_stale_ring() {
     let mut tx = Producer::create(&p, &opts).unwrap();
     tx.send(b"12345").unwrap();
 
-    let out = run(&["inspect", &p]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let t = text(&out.stdout);
+    let t = run_ok(&["inspect", &p]);
     assert!(t.contains("kind:       ring"), "{t}");
     assert!(t.contains("attached:   producer"), "{t}");
     assert!(t.contains("state:      live"), "{t}");
@@ -270,7 +268,7 @@ fn compare_quick_measures_the_ring_against_the_floors() {
     let dir = tmpdir("compare");
     let json = dir.join("out.json");
     let svg = dir.join("out.svg");
-    let out = run(&[
+    let t = run_ok(&[
         "compare",
         "--quick",
         "--only",
@@ -280,8 +278,6 @@ fn compare_quick_measures_the_ring_against_the_floors() {
         "--plot",
         svg.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let t = text(&out.stdout);
     assert!(t.contains("floor: cache-line ping-pong"), "{t}");
     assert!(t.contains("floor: futex ping-pong"), "{t}");
     assert!(t.contains("ipcring ring, busy-poll"), "{t}");
@@ -406,9 +402,7 @@ fn ls_and_inspect_show_seqlock_and_broadcast_segments() {
     let mut p = Publisher::create(&bcast, &BroadcastOptions::new().slots(8)).unwrap();
     p.publish(b"x").unwrap();
 
-    let out = run(&["inspect", &cell]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let t = text(&out.stdout);
+    let t = run_ok(&["inspect", &cell]);
     assert!(t.contains("kind:       seqlock"), "{t}");
     assert!(t.contains("attached:   writer"), "{t}");
     assert!(t.contains("16 bytes") && t.contains("version 2"), "{t}");

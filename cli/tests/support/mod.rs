@@ -71,3 +71,15 @@ pub fn listed_json(ls_json: &[u8], name: &str) -> serde_json::Value {
         None => panic!("{name} not listed: {all}"),
     }
 }
+
+/// Runs `ipcring args`, which must succeed: its stdout.
+#[track_caller]
+pub fn run_ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "ipcring {args:?}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
