@@ -4,7 +4,10 @@
 //! kind (reused when the previous measurement was that same floor), the method's round
 //! trip, its throughput at 64 B and at 64 KiB, and the floor of its kind again. Each
 //! round trip is reported as a ratio to the smaller of the floors measured right before
-//! and after it; each throughput as a ratio to a memcpy of the same message size.
+//! and after it; each throughput as a ratio to a memcpy of the same message size. Floors
+//! and methods are measured the same way: every round trip is the least disturbed of up
+//! to six chunks against fresh peer processes ([`least_disturbed`]); the drivers within a
+//! chunk are `ipcring::measure`'s, the stream to a sink is `drive::stream`.
 //!
 //! Every measurement runs on a worker thread with its peer process; one that does not
 //! finish in time gets its peer killed and is reported as failed, so a broken method never
@@ -161,6 +164,8 @@ struct Runner {
 }
 
 impl Runner {
+    /// Measures the floor of `kind` ([`least_disturbed`]) and keeps it: its index in
+    /// `floors`, or `None` if every chunk failed.
     fn floor(&mut self, kind: FloorKind, around: String) -> Option<usize> {
         let idx = kind as usize;
         let role = match kind {

@@ -4,8 +4,9 @@
 //! ping-pong for busy-poll, futex ping-pong for blocking).
 //!
 //! Every contender is wrapped in ipcring's `Sender`/`Receiver` traits and driven by the
-//! same code (`ipcring::measure`'s echo and throughput drivers, a time-bounded round-trip
-//! loop), so they all do one copy in and one copy out per message.
+//! same code as `ipcring compare` (`ipcring::measure`'s round-trip and echo drivers, the
+//! compare's stream to a sink in `cli/src/drive.rs`), so they all do one copy in and one
+//! copy out per message.
 //!
 //! Run: `cargo run --release -p ipcring-peers` (`-- --quick` for a short run;
 //! `IPCRING_PEERS_ONLY=iceoryx2` runs only the contenders whose id contains that text).
