@@ -166,7 +166,7 @@ pub struct FloorResult {
     pub p50_ns: f64,
     /// 99th percentile, ns.
     pub p99_ns: f64,
-    /// Round trips measured.
+    /// Round trips measured in the chunk reported (the least disturbed).
     pub count: usize,
     /// Which method it was measured before or after.
     pub around: String,
@@ -183,7 +183,7 @@ pub struct Rtt {
     pub p99_ns: f64,
     /// Mean, ns.
     pub mean_ns: f64,
-    /// Round trips measured.
+    /// Round trips measured in the chunk reported (the least disturbed).
     pub count: usize,
     /// Round trips per timed batch (percentiles are over batch means).
     pub batch: usize,
