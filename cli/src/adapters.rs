@@ -12,29 +12,38 @@ pub type Cell = [u8; 96];
 /// Largest message a cell carries.
 pub const CELL_MAX: usize = 96 - 8;
 
-fn encode_cell(msg: &[u8]) -> Result<Cell> {
-    if msg.len() > CELL_MAX {
-        return Err(Error::MessageTooLarge {
-            len: msg.len(),
-            max: CELL_MAX,
-        });
+/// `MessageTooLarge` unless `msg` fits in `max` bytes.
+fn fits(msg: &[u8], max: usize) -> Result<()> {
+    match msg.len() {
+        len if len > max => Err(Error::MessageTooLarge { len, max }),
+        _ => Ok(()),
     }
+}
+
+fn encode_cell(msg: &[u8]) -> Result<Cell> {
+    fits(msg, CELL_MAX)?;
     let mut c = [0u8; 96];
     c[..4].copy_from_slice(&(msg.len() as u32).to_le_bytes());
     c[8..8 + msg.len()].copy_from_slice(msg);
     Ok(c)
 }
 
+/// Copies the first `len` bytes of `payload` (a cell's or a signal's) into `buf`, if
+/// there are that many.
+fn decode_into(what: &str, payload: &[u8], len: usize, buf: &mut Vec<u8>) -> Result<()> {
+    let Some(msg) = payload.get(..len) else {
+        return Err(Error::Framing(
+            format!("{what} says {len} bytes, at most {} fit", payload.len()).into(),
+        ));
+    };
+    buf.clear();
+    buf.extend_from_slice(msg);
+    Ok(())
+}
+
 fn decode_cell(c: &Cell, buf: &mut Vec<u8>) -> Result<()> {
     let len = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize;
-    if len > CELL_MAX {
-        return Err(Error::Framing(
-            format!("cell says {len} bytes, at most {CELL_MAX} fit").into(),
-        ));
-    }
-    buf.clear();
-    buf.extend_from_slice(&c[8..8 + len]);
-    Ok(())
+    decode_into("cell", &c[8..], len, buf)
 }
 
 /// Writes each message as the cell's new value (never waits).
@@ -114,12 +123,7 @@ pub struct SignalTx {
 
 impl SignalTx {
     fn value(msg: &[u8]) -> Result<i32> {
-        if msg.len() > SIGNAL_MAX {
-            return Err(Error::MessageTooLarge {
-                len: msg.len(),
-                max: SIGNAL_MAX,
-            });
-        }
+        fits(msg, SIGNAL_MAX)?;
         let mut b = [0u8; 4];
         b[0] = msg.len() as u8;
         b[1..1 + msg.len()].copy_from_slice(msg);
@@ -181,15 +185,7 @@ impl std::fmt::Debug for SignalRx {
 
 fn decode_value(v: i32, buf: &mut Vec<u8>) -> Result<()> {
     let b = v.to_le_bytes();
-    let len = b[0] as usize;
-    if len > SIGNAL_MAX {
-        return Err(Error::Framing(
-            format!("signal value with length {len}").into(),
-        ));
-    }
-    buf.clear();
-    buf.extend_from_slice(&b[1..1 + len]);
-    Ok(())
+    decode_into("signal value", &b[1..], b[0] as usize, buf)
 }
 
 impl Receiver for SignalRx {
@@ -219,5 +215,42 @@ impl Receiver for SignalRx {
                 return decode_value(v, buf);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cell_and_a_signal_value_carry_up_to_their_largest_message() {
+        let mut buf = Vec::new();
+        for msg in [&b""[..], b"x", &[7u8; CELL_MAX]] {
+            decode_cell(&encode_cell(msg).unwrap(), &mut buf).unwrap();
+            assert_eq!(buf, msg);
+        }
+        assert!(matches!(
+            encode_cell(&[0; CELL_MAX + 1]),
+            Err(Error::MessageTooLarge { len, max: CELL_MAX }) if len == CELL_MAX + 1
+        ));
+        let mut bad = encode_cell(b"").unwrap();
+        bad[0] = CELL_MAX as u8 + 1;
+        assert!(matches!(
+            decode_cell(&bad, &mut buf),
+            Err(Error::Framing(_))
+        ));
+
+        for msg in [&b""[..], b"ab", b"abc"] {
+            decode_value(SignalTx::value(msg).unwrap(), &mut buf).unwrap();
+            assert_eq!(buf, msg);
+        }
+        assert!(matches!(
+            SignalTx::value(b"abcd"),
+            Err(Error::MessageTooLarge {
+                len: 4,
+                max: SIGNAL_MAX
+            })
+        ));
+        assert!(matches!(decode_value(4, &mut buf), Err(Error::Framing(_))));
     }
 }

@@ -4,15 +4,17 @@
 //! kind (reused when the previous measurement was that same floor), the method's round
 //! trip, its throughput at 64 B and at 64 KiB, and the floor of its kind again. Each
 //! round trip is reported as a ratio to the smaller of the floors measured right before
-//! and after it; each throughput as a ratio to a memcpy of the same message size.
+//! and after it; each throughput as a ratio to a memcpy of the same message size. Floors
+//! and methods are measured the same way: every round trip is the least disturbed of up
+//! to six chunks against fresh peer processes ([`least_disturbed`]); the drivers within a
+//! chunk are `ipcring::measure`'s, the stream to a sink is `drive::stream`.
 //!
 //! Every measurement runs on a worker thread with its peer process; one that does not
 //! finish in time gets its peer killed and is reported as failed, so a broken method never
 //! hangs the run.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -23,48 +25,15 @@ use ipcring::ring::Side;
 use ipcring::Sender;
 
 use crate::args::{CompareArgs, Failure, EXIT_USAGE};
-use crate::methods::{self, Connect, Method, Rx, Tx, Wait};
+use crate::drive::{iters_for, ns, read_line, stream, unique};
+use crate::methods::{self, Connect, Method, Rx, Tx};
 use crate::report::{
-    render, FloorKind, FloorResult, Machine, MethodResult, Outcome, Plan, Report, Rtt, Tput, LARGE,
-    SMALL,
+    render, FloorKind, FloorResult, Machine, MethodResult, Outcome, Plan, Report, Rtt, Tput, Wait,
+    LARGE, SMALL,
 };
 
-fn machine() -> Machine {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_default();
-    Machine {
-        cpu,
-        cpus: thread::available_parallelism().map_or(1, |n| n.get()),
-        os: format!("{} {kernel}", std::env::consts::OS)
-            .trim()
-            .to_owned(),
-        arch: std::env::consts::ARCH,
-        load: std::fs::read_to_string("/proc/loadavg")
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse().ok()),
-    }
-}
-
-static SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// A run-unique shm name.
-fn unique(tag: &str) -> String {
-    format!(
-        "/ipcring-cmp-{}-{tag}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    )
-}
+/// The prefix of every shm name (and file) a run creates.
+const NAMES: &str = "ipcring-cmp";
 
 /// A peer process: its stdout lines, its stderr collected in the background.
 struct Peer {
@@ -184,29 +153,6 @@ fn connect_when_ready(
     Ok(pair)
 }
 
-fn read_line(out: &mut BufReader<ChildStdout>) -> Result<String, String> {
-    let mut line = String::new();
-    match out.read_line(&mut line) {
-        Ok(0) => Err("the peer exited before answering".into()),
-        Ok(_) => Ok(line.trim().to_owned()),
-        Err(e) => Err(format!("reading the peer's output: {e}")),
-    }
-}
-
-fn ns(d: Duration) -> f64 {
-    d.as_nanos() as f64
-}
-
-/// Iterations to fill `budget` at `per` each, within bounds, a multiple of `step`.
-fn iters_for(budget: Duration, per: f64, min: usize, max: usize, step: usize) -> usize {
-    let n = if per > 0.0 {
-        (ns(budget) / per) as usize
-    } else {
-        max
-    };
-    (n.clamp(min, max) / step).max(1) * step
-}
-
 /// The state of a run: per-kind iteration estimates, the last measurement done.
 struct Runner {
     plan: Plan,
@@ -218,6 +164,8 @@ struct Runner {
 }
 
 impl Runner {
+    /// Measures the floor of `kind` ([`least_disturbed`]) and keeps it: its index in
+    /// `floors`, or `None` if every chunk failed.
     fn floor(&mut self, kind: FloorKind, around: String) -> Option<usize> {
         let idx = kind as usize;
         let role = match kind {
@@ -228,7 +176,7 @@ impl Runner {
         // met a busy machine and is abandoned (and the next one made smaller).
         let limit = Duration::from_secs(5) + self.plan.floor * 8;
         let run = |iters: usize| -> Result<Stats, String> {
-            let name = unique("floor");
+            let name = unique(NAMES, "floor");
             let page = name.clone();
             let r = with_peer(role, name, "", limit, false, move |name, _out| {
                 match kind {
@@ -244,35 +192,26 @@ impl Runner {
             }
             r
         };
-        // Chunks of about a quarter of the budget each, each sized by the last chunk's
-        // mean (a count sized once could run for minutes if the machine gets busy
-        // meanwhile); the floor is the least disturbed chunk: the smallest p50.
-        let start = Instant::now();
-        let mut best: Option<Stats> = None;
-        for _ in 0..6 {
-            let iters = match self.floor_per[idx] {
-                Some(per) => iters_for(self.plan.floor / 4, per, 100, 50_000_000, BATCH),
+        // Each chunk is sized by the last chunk's mean (a count sized once could run for
+        // minutes if the machine gets busy meanwhile); a failed one (abandoned on a busy
+        // machine) makes the next one smaller.
+        let (plan, per) = (self.plan, &mut self.floor_per[idx]);
+        let chunk = || {
+            let iters = match *per {
+                Some(per) => iters_for(plan.floor / 4, per, 100, 50_000_000, BATCH),
                 None => match kind {
                     FloorKind::Spin => 20_000,
                     FloorKind::Futex => 300,
                 },
             };
-            let Ok(s) = run(iters) else {
-                self.floor_per[idx] = Some(self.floor_per[idx].unwrap_or(1000.0) * 100.0);
-                if best.is_some() {
-                    break;
-                }
-                continue;
-            };
-            self.floor_per[idx] = Some(ns(s.mean).max(1.0));
-            if best.is_none_or(|b| s.p50 < b.p50) {
-                best = Some(s);
-            }
-            if start.elapsed() >= self.plan.floor {
-                break;
-            }
-        }
-        let s = best?;
+            let r = run(iters);
+            *per = Some(match &r {
+                Ok(s) => ns(s.mean).max(1.0),
+                Err(_) => per.unwrap_or(1000.0) * 100.0,
+            });
+            r.map(|s| (s, ()))
+        };
+        let (s, ()) = least_disturbed(plan.floor, true, chunk).ok()?;
         self.floors.push(FloorResult {
             kind,
             p50_ns: ns(s.p50),
@@ -295,7 +234,7 @@ impl Runner {
     ) -> Result<T, String> {
         self.last_floor = None;
         let connect = m.connect;
-        let name = unique(m.id);
+        let name = unique(NAMES, m.id);
         let r = with_peer(
             role,
             name.clone(),
@@ -312,30 +251,31 @@ impl Runner {
     }
 
     /// Round trips at 64 B (or at the method's largest message, if smaller): calls for an
-    /// RPC method, echoed messages for the others.
+    /// RPC method, echoed messages for the others; measured as the floors are (chunks
+    /// against fresh peers, the least disturbed one).
     fn rtt(&mut self, m: &Method) -> Outcome<(Stats, usize)> {
-        let budget = self.plan.rtt;
-        let r = match m.rpc {
+        const NO_BYTES: &str = "carries no bytes";
+        let whole = self.plan.rtt;
+        let budget = whole / 4;
+        // Blocking methods: one round trip per timed sample, like the futex floor.
+        let one_per_sample = m.wait == Wait::Blocking;
+        let chunk = || match m.rpc {
             Some(codec) => self.with_method(m, "rpc-server", move |tx, rx, _| {
-                crate::rpcbench::round_trip(codec, tx, rx, SMALL, budget).map(|s| Some((s, SMALL)))
+                crate::rpcbench::round_trip(codec, tx, rx, SMALL, budget).map(|s| (s, SMALL))
             }),
-            None => {
-                // Blocking methods: one round trip per timed sample, like the futex floor.
-                let one_per_sample = m.wait == Wait::Blocking;
-                self.with_method(m, "echo", move |mut tx, mut rx, _| {
-                    let size = tx.max_message().min(SMALL);
-                    if size == 0 {
-                        return Ok(None);
-                    }
-                    measure::round_trip_for(&mut tx, &mut rx, size, budget, one_per_sample)
-                        .map(|s| Some((s, size)))
-                        .map_err(|e| e.to_string())
-                })
-            }
+            None => self.with_method(m, "echo", move |mut tx, mut rx, _| {
+                let size = tx.max_message().min(SMALL);
+                if size == 0 {
+                    return Err(NO_BYTES.into());
+                }
+                measure::round_trip_for(&mut tx, &mut rx, size, budget, one_per_sample)
+                    .map(|s| (s, size))
+                    .map_err(|e| e.to_string())
+            }),
         };
-        match r {
-            Ok(Some(s)) => Outcome::Ok(s),
-            Ok(None) => Outcome::Skipped("carries no bytes".into()),
+        match least_disturbed(whole, false, chunk) {
+            Ok(s) => Outcome::Ok(s),
+            Err(e) if e == NO_BYTES => Outcome::Skipped(e),
             Err(e) => Outcome::Failed(e),
         }
     }
@@ -383,66 +323,42 @@ impl Runner {
     }
 }
 
-/// Streams `size`-byte messages to a sink peer for about `budget` (at most `cap` bytes):
-/// (messages, messages per second), as the receiver counted and timed them.
-///
-/// A pilot round, then rounds of about a quarter of the budget each, until the budget is
-/// spent; the rate is the total of the timed rounds, as the receiver timed them. Rounds
-/// are sized by the wall-clock rate here (a small round fits in the kernel's buffers and
-/// would look far faster to the receiver) and grow at most 8x from one to the next.
-fn stream(
-    tx: &mut Tx,
-    out: &mut BufReader<ChildStdout>,
-    size: usize,
+/// Most chunks in a series of [`least_disturbed`].
+const CHUNKS: usize = 6;
+
+/// How every round trip is measured, the floors' and the methods' alike: `chunk` (about a
+/// quarter of `budget`, against a fresh peer process each) until `budget` is spent, at
+/// most [`CHUNKS`] times; the result is the least disturbed chunk, the one with the
+/// smallest p50. A failed chunk ends the series once one has succeeded; before that,
+/// `retry` tries the next one (a floor chunk abandoned on a busy machine) or returns the
+/// failure (a method that fails).
+fn least_disturbed<T>(
     budget: Duration,
-    cap: u64,
-) -> Result<(u64, f64), String> {
-    // One round: `count` messages; the peer's (messages, seconds), and the round's wall
-    // time here (send start to the peer's report).
-    let mut round = |count: usize| -> Result<(u64, f64, f64), String> {
-        let wall = Instant::now();
-        measure::throughput_send(tx, size, count).map_err(|e| e.to_string())?;
-        let line = read_line(out)?;
-        let f: Vec<f64> = line
-            .split_whitespace()
-            .filter_map(|x| x.parse().ok())
-            .collect();
-        match f[..] {
-            [n, _bytes, t] => Ok((n as u64, t / 1e9, wall.elapsed().as_secs_f64())),
-            _ => Err(format!("unexpected peer output {line:?}")),
-        }
-    };
-    let pilot_n = if size >= 4096 { 32 } else { 256 };
+    retry: bool,
+    mut chunk: impl FnMut() -> Result<(Stats, T), String>,
+) -> Result<(Stats, T), String> {
     let start = Instant::now();
-    let (n0, t0, w0) = round(pilot_n)?;
-    let (mut n, mut t, mut wall) = (0u64, 0f64, 0f64);
-    let mut last = pilot_n;
-    let mut sent = n0.saturating_mul(size as u64);
-    for _ in 0..8 {
-        if start.elapsed() >= budget || sent >= cap {
+    let mut best: Option<(Stats, T)> = None;
+    let mut failure = String::new();
+    for _ in 0..CHUNKS {
+        match chunk() {
+            Ok(r) => {
+                if best.as_ref().is_none_or(|b| r.0.p50 < b.0.p50) {
+                    best = Some(r);
+                }
+            }
+            Err(_) if best.is_some() => break,
+            Err(e) if retry => {
+                failure = e;
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+        if start.elapsed() >= budget {
             break;
         }
-        let rate = if wall > 0.0 {
-            n as f64 / wall
-        } else {
-            n0 as f64 / w0.max(1e-9)
-        };
-        let left = (cap - sent) / size as u64;
-        let count = iters_for(budget / 4, 1e9 / rate.max(1.0), 1, 50_000_000, 1)
-            .min(last.saturating_mul(8))
-            .min(usize::try_from(left).unwrap_or(usize::MAX))
-            .max(1);
-        let (rn, rt, rw) = round(count)?;
-        n += rn;
-        t += rt;
-        wall += rw;
-        last = count;
-        sent = sent.saturating_add(rn.saturating_mul(size as u64));
     }
-    if n == 0 {
-        (n, t) = (n0, t0);
-    }
-    Ok((n, if t > 0.0 { n as f64 / t } else { 0.0 }))
+    best.ok_or(failure)
 }
 
 /// memcpy of `size`-byte messages into a 4-MiB area (the ring's size), messages/s.
@@ -499,7 +415,7 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
     }
     let plan = Plan::from_args(args);
     let started = Instant::now();
-    let machine = machine();
+    let machine = Machine::here();
     let checks: Vec<Result<(), String>> = methods.iter().map(|m| (m.check)()).collect();
     let runnable = checks.iter().filter(|c| c.is_ok()).count();
     // Per method: a floor before, three measurements, a floor after.
@@ -526,9 +442,9 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
     let mut results = Vec::new();
     for (m, check) in methods.iter().zip(checks) {
         let mut res = MethodResult {
-            id: m.id,
-            label: m.label,
-            qual: m.qual,
+            id: m.id.into(),
+            label: m.label.into(),
+            qual: m.qual.clone(),
             wait: m.wait,
             unavailable: None,
             rtt: None,
@@ -588,7 +504,7 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
     }
     bar.finish_and_clear();
     let report = Report {
-        version: env!("CARGO_PKG_VERSION"),
+        version: env!("CARGO_PKG_VERSION").into(),
         machine,
         plan,
         memcpy,

@@ -13,6 +13,7 @@
 mod adapters;
 mod args;
 mod compare;
+mod drive;
 mod methods;
 mod peer;
 mod plot;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use ipcring::ring::{duplex, RingOptions, Side, WaitStrategy};
 use ipcring::{Receiver, Sender};
 
+use crate::report::{Qual, Wait};
 use crate::rpcbench::{self, RpcCodec};
 
 /// This side's sending half.
@@ -21,16 +22,6 @@ pub type Rx = Box<dyn Receiver>;
 /// Connects side `side` of a two-way channel identified by `name` (unique per run: use it
 /// to derive shm names, socket paths, queue names).
 pub type Connect = fn(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)>;
-
-/// How a method waits, which decides the floor its round trip is compared with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Wait {
-    /// Polls shared memory without sleeping: compared with the cache-line ping-pong.
-    BusyPoll,
-    /// Sleeps in the kernel until woken: compared with the futex ping-pong.
-    Blocking,
-}
 
 impl Wait {
     /// The wait strategy of a method row that waits this way: spin, or sleep on the futex
@@ -47,97 +38,81 @@ impl Wait {
     }
 }
 
-/// The article's four qualitative columns ("Yes"/"No", with a short qualifier where the
-/// article has a footnote or our implementation differs).
-#[derive(Debug, Clone, Copy, serde::Serialize)]
-pub struct Qual {
-    /// The article's row this method belongs to ("Shared Memory", "Sockets", ...), or
-    /// "(not in the article)".
-    pub article_row: &'static str,
-    /// Cross platform compatible.
-    pub cross_platform: &'static str,
-    /// Requires a file or file descriptor.
-    pub needs_file: &'static str,
-    /// Requires an external service.
-    pub needs_service: &'static str,
-    /// Easy to write / read code.
-    pub easy: &'static str,
-}
-
 /// The article's rows, as its table and its per-method pros and cons give them.
 mod article {
     use super::Qual;
+    use std::borrow::Cow::Borrowed;
     pub const SHARED_MEMORY: Qual = Qual {
-        article_row: "Shared Memory",
-        cross_platform: "Yes",
-        needs_file: "Yes",
-        needs_service: "No",
-        easy: "No",
+        article_row: Borrowed("Shared Memory"),
+        cross_platform: Borrowed("Yes"),
+        needs_file: Borrowed("Yes"),
+        needs_service: Borrowed("No"),
+        easy: Borrowed("No"),
     };
     pub const PIPES: Qual = Qual {
-        article_row: "Pipes",
-        cross_platform: "No",
-        needs_file: "Yes",
-        needs_service: "No",
-        easy: "No",
+        article_row: Borrowed("Pipes"),
+        cross_platform: Borrowed("No"),
+        needs_file: Borrowed("Yes"),
+        needs_service: Borrowed("No"),
+        easy: Borrowed("No"),
     };
     pub const FILES: Qual = Qual {
-        article_row: "Files",
-        cross_platform: "Yes",
-        needs_file: "Yes",
-        needs_service: "No",
-        easy: "Yes",
+        article_row: Borrowed("Files"),
+        cross_platform: Borrowed("Yes"),
+        needs_file: Borrowed("Yes"),
+        needs_service: Borrowed("No"),
+        easy: Borrowed("Yes"),
     };
     pub const SIGNALS: Qual = Qual {
-        article_row: "Signals",
-        cross_platform: "No",
-        needs_file: "No",
-        needs_service: "No",
-        easy: "Yes",
+        article_row: Borrowed("Signals"),
+        cross_platform: Borrowed("No"),
+        needs_file: Borrowed("No"),
+        needs_service: Borrowed("No"),
+        easy: Borrowed("Yes"),
     };
     pub const SOCKETS: Qual = Qual {
-        article_row: "Sockets",
-        cross_platform: "Yes",
-        needs_file: "No",
-        needs_service: "No",
-        easy: "Yes",
+        article_row: Borrowed("Sockets"),
+        cross_platform: Borrowed("Yes"),
+        needs_file: Borrowed("No"),
+        needs_service: Borrowed("No"),
+        easy: Borrowed("Yes"),
     };
     pub const MESSAGE_QUEUES: Qual = Qual {
-        article_row: "Message Queues",
-        cross_platform: "Yes",
-        needs_file: "No",
-        needs_service: "Yes",
-        easy: "Yes",
+        article_row: Borrowed("Message Queues"),
+        cross_platform: Borrowed("Yes"),
+        needs_file: Borrowed("No"),
+        needs_service: Borrowed("Yes"),
+        easy: Borrowed("Yes"),
     };
     /// POSIX message queues: the article lists them among message queues, but they need
     /// no service, and macOS has none.
     pub const POSIX_MQ: Qual = Qual {
-        article_row: "Message Queues (POSIX)",
-        cross_platform: "No",
-        needs_file: "No",
-        needs_service: "No",
-        easy: "Yes",
+        article_row: Borrowed("Message Queues (POSIX)"),
+        cross_platform: Borrowed("No"),
+        needs_file: Borrowed("No"),
+        needs_service: Borrowed("No"),
+        easy: Borrowed("Yes"),
     };
     /// RPC over the ring: shared memory, made easy by the RPC layer.
     pub const RPC_RING: Qual = Qual {
-        article_row: "Shared Memory (RPC)",
-        cross_platform: "Yes",
-        needs_file: "Yes",
-        needs_service: "No",
-        easy: "Yes",
+        article_row: Borrowed("Shared Memory (RPC)"),
+        cross_platform: Borrowed("Yes"),
+        needs_file: Borrowed("Yes"),
+        needs_service: Borrowed("No"),
+        easy: Borrowed("Yes"),
     };
     /// The article's last section (RPC over sockets).
     pub const RPC: Qual = Qual {
-        article_row: "Sockets (RPC)",
-        cross_platform: "Yes",
-        needs_file: "No",
-        needs_service: "No",
-        easy: "Yes",
+        article_row: Borrowed("Sockets (RPC)"),
+        cross_platform: Borrowed("Yes"),
+        needs_file: Borrowed("No"),
+        needs_service: Borrowed("No"),
+        easy: Borrowed("Yes"),
     };
 }
 
 /// One measurable method.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Method {
     /// Short id for `--only` and JSON ("ring-spin").
     pub id: &'static str,
@@ -397,7 +372,7 @@ pub fn all() -> Vec<Method> {
 
 /// `m` as a shared-memory service row: the measuring side is a client, the peer a
 /// listener that answers in place. Requests and answers, no one-way stream.
-const fn served(m: Method) -> Method {
+fn served(m: Method) -> Method {
     Method {
         no_stream: Some(
             "request/response: every request waits for its answer (pipelined rates: cargo bench --bench service)",
@@ -575,6 +550,15 @@ fn temp_path(name: &str, suffix: &str) -> PathBuf {
     std::env::temp_dir().join(format!("{}{suffix}", name.trim_start_matches('/')))
 }
 
+/// [`directions`] as paths in the temp directory: (out, in).
+fn temp_directions(name: &str, side: Side) -> (PathBuf, PathBuf) {
+    let (out, inn) = directions(name, side);
+    (
+        std::env::temp_dir().join(out),
+        std::env::temp_dir().join(inn),
+    )
+}
+
 /// Removes `<tmp>/<name>.ab` and `.ba` (FIFOs and the like) if still there.
 fn remove_paths(name: &str) {
     for s in [".ab", ".ba"] {
@@ -586,22 +570,18 @@ fn remove_paths(name: &str) {
 /// on open, the writer waits for a reader on its first send.
 fn pipe_pair(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
     use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
-    let (out, inn) = directions(name, side);
-    let opts = PipeOptions::new();
-    let rx = PipeReceiver::open(std::env::temp_dir().join(inn), &opts)?;
-    let tx = PipeSender::open(std::env::temp_dir().join(out), &opts)?;
-    boxed(Ok((tx, rx)))
+    let (out, inn) = temp_directions(name, side);
+    let rx = PipeReceiver::open(inn, &PipeOptions::new())?;
+    boxed(Ok((PipeSender::open(out, &PipeOptions::new())?, rx)))
 }
 
 /// Two append-only logs, one each way (not durable: other processes see a committed
 /// message at once; an `fdatasync` per message would measure the disk).
 fn file_pair(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
     use ipcring::file::{LogOptions, LogReader, LogWriter};
-    let (out, inn) = directions(name, side);
-    let opts = LogOptions::new();
-    let tx = LogWriter::open(std::env::temp_dir().join(out), &opts)?;
-    let rx = LogReader::open(std::env::temp_dir().join(inn), &opts)?;
-    boxed(Ok((tx, rx)))
+    let (out, inn) = temp_directions(name, side);
+    let tx = LogWriter::open(out, &LogOptions::new())?;
+    boxed(Ok((tx, LogReader::open(inn, &LogOptions::new())?)))
 }
 
 /// Removes both logs and their lock (and cursor) files.

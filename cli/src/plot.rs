@@ -53,37 +53,27 @@ fn decades(vals: impl Iterator<Item = f64>) -> (f64, f64) {
 pub fn draw(rep: &Report, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let mut rows = Vec::new();
     for kind in [FloorKind::Spin, FloorKind::Futex] {
-        let best = rep
-            .floors
-            .iter()
-            .filter(|f| f.kind == kind)
-            .map(|f| f.p50_ns)
-            .min_by(f64::total_cmp);
-        if let Some(p50) = best {
+        if let Some(f) = rep.best_floor(kind) {
             rows.push(Row {
-                label: match kind {
-                    FloorKind::Spin => "floor: cache-line ping-pong".into(),
-                    FloorKind::Futex => "floor: futex ping-pong".into(),
-                },
-                rtt: Some(p50),
+                label: kind.label().into(),
+                rtt: Some(f.p50_ns),
                 small: None,
                 large: None,
             });
         }
     }
-    let mc = |size| rep.memcpy.iter().find(|(s, _)| *s == size).map(|x| x.1);
     rows.push(Row {
         label: "floor: memcpy".into(),
         rtt: None,
-        small: mc(SMALL),
-        large: mc(LARGE),
+        small: rep.memcpy_rate(SMALL),
+        large: rep.memcpy_rate(LARGE),
     });
     for m in &rep.methods {
         if m.unavailable.is_some() {
             continue;
         }
         rows.push(Row {
-            label: m.label.into(),
+            label: m.label.to_string(),
             rtt: match &m.rtt {
                 Some(Outcome::Ok(r)) => Some(r.p50_ns),
                 _ => None,
@@ -100,7 +90,9 @@ pub fn draw(rep: &Report, path: &Path) -> Result<(), Box<dyn std::error::Error>>
     let small_font = ("sans-serif", 11).into_font();
     let title = format!(
         "ipcring compare: {} ({} CPUs), {} run",
-        rep.machine.cpu, rep.machine.cpus, rep.plan.mode
+        rep.machine.cpu,
+        rep.machine.cpus,
+        rep.plan.mode.as_str()
     );
     root.draw(&Text::new(title, (10, 8), ("sans-serif", 15).into_font()))?;
 
@@ -176,4 +168,38 @@ pub fn draw(rep: &Report, path: &Path) -> Result<(), Box<dyn std::error::Error>>
     }
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::tests::{sample, temp_file};
+
+    #[test]
+    fn the_plot_draws_what_compare_wrote() {
+        let json = temp_file("plot.json");
+        let svg = temp_file("plot.svg");
+        sample().write_json(&json).unwrap();
+        let rep = Report::read_json(&json).unwrap();
+        draw(&rep, &svg).unwrap();
+        let text = std::fs::read_to_string(&svg).unwrap();
+        assert!(text.starts_with("<svg"), "{text}");
+        // Every row that ran, the floors, and not the method that did not run here.
+        for label in [
+            "ipcring ring, busy-poll",
+            "signals (sigqueue, 3 B)",
+            "named pipe (FIFO)",
+            "floor: cache-line ping-pong",
+            "floor: futex ping-pong",
+            "floor: memcpy",
+            "quick run",
+        ] {
+            assert!(text.contains(label), "{label} missing from the plot");
+        }
+        assert!(!text.contains("Redis pub/sub"));
+        // The least disturbed spin floor is drawn, with its value.
+        assert!(text.contains("125 ns") && !text.contains("150 ns"));
+        std::fs::remove_file(&json).unwrap();
+        std::fs::remove_file(&svg).unwrap();
+    }
 }

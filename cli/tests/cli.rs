@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use ipcring::ring::{Consumer, Producer, RingOptions};
 
-const EXE: &str = env!("CARGO_BIN_EXE_ipcring");
+mod support;
+use support::{assert_says, listed, listed_json, run, run_ok, run_with_stdin, text, EXE};
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -26,30 +27,6 @@ fn tmpdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(uniq(tag).trim_start_matches('/'));
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(EXE)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ipcring")
-}
-
-fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(EXE)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ipcring");
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]
@@ -87,11 +64,7 @@ fn inspect_bad_names_and_missing_segments() {
     for bad in ["", "/"] {
         let out = run(&["inspect", bad]);
         assert_eq!(out.status.code(), Some(2), "name {bad:?}");
-        assert!(
-            text(&out.stderr).contains("invalid name"),
-            "{}",
-            text(&out.stderr)
-        );
+        assert_says(&out.stderr, "invalid name");
     }
     let name = uniq("missing");
     let out = run(&["inspect", &name]);
@@ -142,9 +115,7 @@ fn inspect_ls_rm_on_a_live_then_stale_ring() {
     let mut tx = Producer::create(&p, &opts).unwrap();
     tx.send(b"12345").unwrap();
 
-    let out = run(&["inspect", &p]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let t = text(&out.stdout);
+    let t = run_ok(&["inspect", &p]);
     assert!(t.contains("kind:       ring"), "{t}");
     assert!(t.contains("attached:   producer"), "{t}");
     assert!(t.contains("state:      live"), "{t}");
@@ -160,13 +131,7 @@ fn inspect_ls_rm_on_a_live_then_stale_ring() {
     assert_eq!(v["creator_pid"], std::process::id());
 
     let out = run(&["ls", "--json", dir.to_str().unwrap()]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let me = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == p.as_str())
-        .expect("ring listed");
+    let me = listed_json(&out.stdout, &p);
     assert_eq!(me["state"], "live");
 
     // Live: refused without --force, and still there.
@@ -179,7 +144,7 @@ fn inspect_ls_rm_on_a_live_then_stale_ring() {
     drop(tx);
     let out = run(&["ls", dir.to_str().unwrap()]);
     let t = text(&out.stdout);
-    let line = t.lines().find(|l| l.starts_with(&p)).expect("listed");
+    let line = listed(&t, &p);
     assert!(line.contains("stale"), "{line}");
     assert!(line.contains("4096"), "{line}");
     let out = run(&["rm", &p]);
@@ -194,7 +159,7 @@ fn rm_force_removes_a_live_segment_and_ls_finds_shm_names() {
     let _rx = Consumer::create(&name, &RingOptions::new().capacity(4096)).unwrap();
     let out = run(&["ls"]);
     let t = text(&out.stdout);
-    let line = t.lines().find(|l| l.starts_with(&name)).expect("listed");
+    let line = listed(&t, &name);
     assert!(line.contains("consumer") && line.contains("live"), "{line}");
     let out = run(&["rm", "--force", &name]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -254,11 +219,7 @@ fn send_refuses_oversized_and_truncated_frames() {
     input.extend_from_slice(b"xx");
     let out = run_with_stdin(&["send", "--framed", "--no-wait", &name], &input);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("exceeds the maximum"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_says(&out.stderr, "exceeds the maximum");
 
     // A good frame, then one cut short: the good one is sent, then a framing error.
     let mut input = 2u32.to_le_bytes().to_vec();
@@ -269,11 +230,7 @@ fn send_refuses_oversized_and_truncated_frames() {
     let mut rx = Consumer::create(&rx_name, &RingOptions::new().capacity(4096)).unwrap();
     let out = run_with_stdin(&["send", "--framed", "--no-wait", &rx_name], &input);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("framing"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_says(&out.stderr, "framing");
     assert_eq!(&*rx.recv().unwrap(), b"ok");
     assert!(matches!(rx.recv(), Err(ipcring::Error::Disconnected)));
 }
@@ -311,7 +268,7 @@ fn compare_quick_measures_the_ring_against_the_floors() {
     let dir = tmpdir("compare");
     let json = dir.join("out.json");
     let svg = dir.join("out.svg");
-    let out = run(&[
+    let t = run_ok(&[
         "compare",
         "--quick",
         "--only",
@@ -321,8 +278,6 @@ fn compare_quick_measures_the_ring_against_the_floors() {
         "--plot",
         svg.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let t = text(&out.stdout);
     assert!(t.contains("floor: cache-line ping-pong"), "{t}");
     assert!(t.contains("floor: futex ping-pong"), "{t}");
     assert!(t.contains("ipcring ring, busy-poll"), "{t}");
@@ -372,11 +327,7 @@ fn compare_redis_runs_against_redis_url_or_a_server_of_its_own() {
         &["compare", "--list", "--only", "redis"],
         &[("REDIS_URL", None), ("PATH", Some("/nonexistent"))],
     );
-    assert!(
-        text(&out.stdout).contains("cannot run here: no redis-server on the PATH"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert_says(&out.stdout, "cannot run here: no redis-server on the PATH");
     // With redis-server on the PATH: a server of the run's own, gone when the run ends.
     let on_path = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join("redis-server").is_file()))
@@ -386,11 +337,7 @@ fn compare_redis_runs_against_redis_url_or_a_server_of_its_own() {
             &["compare", "--list", "--only", "redis"],
             &[("REDIS_URL", None)],
         );
-        assert!(
-            text(&out.stdout).contains("runs here"),
-            "{}",
-            text(&out.stdout)
-        );
+        assert_says(&out.stdout, "runs here");
         let err = text(&out.stderr);
         let port: u16 = err
             .split("redis://127.0.0.1:")
@@ -415,11 +362,7 @@ fn compare_redis_runs_against_redis_url_or_a_server_of_its_own() {
     let env = [("REDIS_URL", Some("redis://127.0.0.1:1"))];
     let out = run_env(&["compare", "--quick", "--only", "redis"], &env);
     assert!(out.status.success());
-    assert!(
-        text(&out.stdout).contains("not run here: Redis server not reachable"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert_says(&out.stdout, "not run here: Redis server not reachable");
     let Ok(url) = std::env::var("IPCRING_TEST_REDIS_URL") else {
         eprintln!("*** SKIPPED the Redis measurement: IPCRING_TEST_REDIS_URL is not set");
         return;
@@ -459,9 +402,7 @@ fn ls_and_inspect_show_seqlock_and_broadcast_segments() {
     let mut p = Publisher::create(&bcast, &BroadcastOptions::new().slots(8)).unwrap();
     p.publish(b"x").unwrap();
 
-    let out = run(&["inspect", &cell]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let t = text(&out.stdout);
+    let t = run_ok(&["inspect", &cell]);
     assert!(t.contains("kind:       seqlock"), "{t}");
     assert!(t.contains("attached:   writer"), "{t}");
     assert!(t.contains("16 bytes") && t.contains("version 2"), "{t}");
@@ -475,18 +416,12 @@ fn ls_and_inspect_show_seqlock_and_broadcast_segments() {
 
     let out = run(&["ls"]);
     let t = text(&out.stdout);
-    let line = t
-        .lines()
-        .find(|l| l.starts_with(&cell))
-        .expect("cell listed");
+    let line = listed(&t, &cell);
     assert!(
         line.contains("seqlock") && line.contains("v2") && line.contains("live"),
         "{line}"
     );
-    let line = t
-        .lines()
-        .find(|l| l.starts_with(&bcast))
-        .expect("broadcast listed");
+    let line = listed(&t, &bcast);
     assert!(
         line.contains("8 slots") && line.contains("publisher"),
         "{line}"
@@ -500,11 +435,7 @@ fn rm_goes_on_after_a_failure_and_exits_1() {
     drop(Producer::create(&stale, &RingOptions::new().capacity(4096).keep(true)).unwrap());
     let out = run(&["rm", &missing, &stale]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("does not exist"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_says(&out.stderr, "does not exist");
     assert!(text(&out.stdout).contains(&format!("removed {stale}")));
     assert!(ipcring::segment::inspect(&stale).is_err());
 }
@@ -516,11 +447,7 @@ fn send_refuses_a_line_longer_than_the_ring_takes() {
     // A 4 KiB ring takes messages of at most 2040 bytes.
     let out = run_with_stdin(&["send", "--capacity", "4096", "--no-wait", &name], &line);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("exceeds the maximum"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_says(&out.stderr, "exceeds the maximum");
 }
 
 /// Waits for `child` to exit, for at most a minute (a failure guard, not a timing check):
@@ -596,11 +523,7 @@ fn send_ends_with_exit_3_when_the_consumer_leaves_early() {
     assert_eq!(text(&recv.stdout), "1\n2\n");
     let out = finish(send, "send");
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("unread"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_says(&out.stderr, "unread");
 }
 
 #[test]
@@ -642,11 +565,7 @@ fn send_ends_when_its_name_is_removed_before_any_consumer_came() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = finish(send, "send");
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("name was removed"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_says(&out.stderr, "name was removed");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -750,13 +669,7 @@ fn a_half_created_name_is_listed_removed_and_no_longer_blocks_send_and_recv() {
     std::thread::sleep(ipcring::segment::HALF_CREATED_GRACE + Duration::from_millis(200));
 
     let out = run(&["ls", "--json", dir.to_str().unwrap()]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let e = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == a.as_str())
-        .expect("half-created name listed");
+    let e = listed_json(&out.stdout, &a);
     assert_eq!(e["state"], "half-created");
     assert_eq!(e["mode"], "0200");
     assert_eq!(e["in_progress"], false);
@@ -806,11 +719,7 @@ fn recv_asleep_when_its_ring_is_truncated_exits_1_not_sigbus() {
     let out = finish(recv, "recv");
     assert_eq!(out.status.code(), Some(1), "{:?}", out.status);
     assert_eq!(text(&out.stdout), "one\n");
-    assert!(
-        text(&out.stderr).contains("resized from 5120 to 1024"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_says(&out.stderr, "resized from 5120 to 1024");
     drop(tx);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -839,21 +748,13 @@ fn inspect_flags_impossible_positions_and_recv_refuses_them() {
     std::os::unix::fs::FileExt::write_all_at(&f, &8192u64.to_le_bytes(), 256).unwrap();
     let out = run(&["inspect", &path]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("INCONSISTENT"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert_says(&out.stdout, "INCONSISTENT");
     let out = run(&["inspect", "--json", &path]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ring"]["positions_consistent"], false);
     let out = run(&["recv", "--resume", &path]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("corrupt"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_says(&out.stderr, "corrupt");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -862,11 +763,7 @@ fn send_no_wait_without_a_consumer_keeps_its_messages_for_recv_resume() {
     let name = uniq("nowait");
     let out = run_with_stdin(&["send", "--no-wait", &name], b"p\nq\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("recv --resume"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_says(&out.stderr, "recv --resume");
     let out = run(&["recv", "--resume", "--count", "2", &name]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "p\nq\n");

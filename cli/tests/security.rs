@@ -3,13 +3,14 @@
 //! created first is refused by `send` and `recv` with a non-zero exit and a message naming
 //! the owner; a ring nobody may open is reported as such at once; `ls` lists both.
 
-use std::io::{Read, Write};
-use std::process::{Child, Command, Output, Stdio};
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ipcring::Error;
 
-const EXE: &str = env!("CARGO_BIN_EXE_ipcring");
+mod support;
+use support::{listed, text, with_stdin, EXE};
 
 fn two_users() -> bool {
     let root = ipcring::Access::effective_uid() == 0;
@@ -33,27 +34,6 @@ fn as_nobody(args: &[&str]) -> Command {
     c.args(["--reuid=65534", "--regid=65534", "--clear-groups", EXE])
         .args(args);
     c
-}
-
-fn with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ipcring");
-    // A command that refuses its ring exits before reading its input: a broken pipe here is
-    // that, and what it printed is checked by the caller.
-    match child.stdin.take().unwrap().write_all(input) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        Err(e) => panic!("writing to ipcring: {e}"),
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// Waits until `name` exists (as seen by root: another user's segment is PermissionDenied).
@@ -107,10 +87,7 @@ fn send_and_recv_refuse_a_name_another_user_created() {
     // `ls` shows the name with its owner instead of hiding it.
     let out = Command::new(EXE).arg("ls").output().unwrap();
     let listing = text(&out.stdout);
-    let line = listing
-        .lines()
-        .find(|l| l.starts_with(&q))
-        .unwrap_or_else(|| panic!("{q} not listed:\n{listing}"));
+    let line = listed(&listing, &q);
     assert!(
         line.contains("not opened") && line.contains("uid 65534"),
         "{line}"
@@ -149,10 +126,7 @@ fn a_ring_nobody_may_not_open_is_reported_as_such() {
     let out = as_nobody(&["ls"]).output().unwrap();
     let listing = text(&out.stdout);
     assert!(!listing.contains("no ipcring segments"), "{listing}");
-    let line = listing
-        .lines()
-        .find(|l| l.starts_with(&q))
-        .unwrap_or_else(|| panic!("{q} not listed:\n{listing}"));
+    let line = listed(&listing, &q);
     assert!(
         line.contains("not opened") && line.contains("uid 0"),
         "{line}"

@@ -1,26 +1,14 @@
 //! `ipcring ls`, `inspect` and `rm` on a shared-memory service: the real binary looks at a
 //! listener served by this test process, with a client connected.
 
-use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ipcring::service::{Client, Listener, ServiceOptions};
 
-const EXE: &str = env!("CARGO_BIN_EXE_ipcring");
-
-fn run(args: &[&str]) -> Output {
-    Command::new(EXE)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ipcring")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+mod support;
+use support::{assert_says, listed_json, run, text};
 
 fn opts() -> ServiceOptions {
     ServiceOptions::new()
@@ -49,13 +37,7 @@ fn ls_inspect_and_rm_show_a_service_and_its_clients() {
 
     let out = run(&["ls", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let me = all
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == name.as_str())
-        .unwrap_or_else(|| panic!("{name} not listed: {all}"));
+    let me = listed_json(&out.stdout, &name);
     assert_eq!(me["kind"], "service");
     assert_eq!(me["roles"], serde_json::json!(["server"]));
     let svc = &me["service"];
@@ -99,11 +81,7 @@ fn ls_inspect_and_rm_show_a_service_and_its_clients() {
     // A live server's service is not removed without --force.
     let out = run(&["rm", &name]);
     assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("server"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_says(&out.stderr, "server");
     assert!(ipcring::segment::inspect(&name).is_ok());
 
     // The server gone (its listener kept), the client gone: stale, removed.

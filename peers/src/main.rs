@@ -4,22 +4,27 @@
 //! ping-pong for busy-poll, futex ping-pong for blocking).
 //!
 //! Every contender is wrapped in ipcring's `Sender`/`Receiver` traits and driven by the
-//! same code (`ipcring::measure`'s echo and throughput drivers, a time-bounded round-trip
-//! loop), so they all do one copy in and one copy out per message.
+//! same code as `ipcring compare` (`ipcring::measure`'s round-trip and echo drivers, the
+//! compare's stream to a sink in `cli/src/drive.rs`), so they all do one copy in and one
+//! copy out per message.
 //!
 //! Run: `cargo run --release -p ipcring-peers` (`-- --quick` for a short run;
 //! `IPCRING_PEERS_ONLY=iceoryx2` runs only the contenders whose id contains that text).
 
 mod contenders;
+// The measuring side's drivers of `ipcring compare`, so both measure the same way.
+#[path = "../../cli/src/drive.rs"]
+mod drive;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ipcring::measure::{self, Stats, BATCH};
-use ipcring::{Receiver, Sender};
+use ipcring::measure::{self, Stats};
+use ipcring::Sender;
 
 use contenders::{Contender, Rx, Tx};
+use drive::{iters_for, ns, read_line, unique};
 
 const SMALL: usize = 64;
 /// The throughput "result" of a request/response contender: not measured (each request
@@ -102,12 +107,7 @@ impl Peer {
     }
 
     fn line(&mut self) -> Result<String, String> {
-        let mut l = String::new();
-        match self.out.read_line(&mut l) {
-            Ok(0) => Err("the peer exited".into()),
-            Ok(_) => Ok(l.trim().to_owned()),
-            Err(e) => Err(e.to_string()),
-        }
+        read_line(&mut self.out)
     }
 
     /// Waits a moment for the peer to leave by itself (it does when its transport tells
@@ -125,15 +125,8 @@ impl Peer {
     }
 }
 
-fn unique(tag: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "/ipcring-peers-{}-{tag}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
+/// The prefix of every shm name (and file) a run creates.
+const NAMES: &str = "ipcring-peers";
 
 /// Connects side A, starting the peer in `role` when the contender says so.
 fn connect(c: &Contender, role: &str) -> Result<(Tx, Rx, Peer), String> {
@@ -142,7 +135,7 @@ fn connect(c: &Contender, role: &str) -> Result<(Tx, Rx, Peer), String> {
         peer = Some(Peer::spawn(c.id, role, token)?);
         Ok(())
     };
-    let (tx, rx) = (c.a_side)(&unique(c.id), &mut spawn)?;
+    let (tx, rx) = (c.a_side)(&unique(NAMES, c.id), &mut spawn)?;
     let mut peer = peer.ok_or("the contender never started its peer")?;
     let ready = peer.line()?;
     if ready != "ready" {
@@ -151,46 +144,11 @@ fn connect(c: &Contender, role: &str) -> Result<(Tx, Rx, Peer), String> {
     Ok((tx, rx, peer))
 }
 
-/// Round trips for about `budget` after a tenth of it as warm-up, batches of [`BATCH`]
-/// (busy-poll) or one by one (blocking): `measure::round_trip` bounded by time.
-fn round_trips(
-    tx: &mut Tx,
-    rx: &mut Rx,
-    budget: Duration,
-    one_by_one: bool,
-) -> Result<Stats, String> {
-    let e = |e: ipcring::Error| e.to_string();
-    let msg = vec![0xA5u8; SMALL];
-    let mut buf = Vec::new();
-    let warm = Instant::now() + budget / 10;
-    while Instant::now() < warm {
-        tx.send(&msg).map_err(e)?;
-        rx.recv_into(&mut buf).map_err(e)?;
-    }
-    let per = if one_by_one { 1 } else { BATCH };
-    let end = Instant::now() + budget;
-    let mut batches = Vec::new();
-    loop {
-        let t = Instant::now();
-        for _ in 0..per {
-            tx.send(&msg).map_err(e)?;
-            rx.recv_into(&mut buf).map_err(e)?;
-        }
-        let d = t.elapsed();
-        batches.push(d);
-        if buf.len() != SMALL {
-            return Err(format!("echo of {} bytes", buf.len()));
-        }
-        if t + d >= end {
-            break;
-        }
-    }
-    Ok(Stats::from_batches(batches, per))
-}
-
 fn rtt(c: &Contender, budget: Duration) -> Result<Stats, String> {
     let (mut tx, mut rx, peer) = connect(c, "echo")?;
-    let r = round_trips(&mut tx, &mut rx, budget, !c.busy_poll);
+    // Batches of `measure::BATCH` (busy-poll) or one by one (blocking).
+    let r = measure::round_trip_for(&mut tx, &mut rx, SMALL, budget, !c.busy_poll)
+        .map_err(|e| e.to_string());
     drop((tx, rx));
     peer.finish();
     r
@@ -202,45 +160,16 @@ fn tput(c: &Contender, size: usize, budget: Duration) -> Result<f64, String> {
     if tx.max_message() < size {
         return Err(format!("largest message {} B", tx.max_message()));
     }
-    let mut round = |count: usize| -> Result<(u64, f64, f64), String> {
-        let wall = Instant::now();
-        measure::throughput_send(&mut tx, size, count).map_err(|e| e.to_string())?;
-        let line = peer.line()?;
-        let f: Vec<f64> = line
-            .split_whitespace()
-            .filter_map(|x| x.parse().ok())
-            .collect();
-        match f[..] {
-            [n, _, t] => Ok((n as u64, t / 1e9, wall.elapsed().as_secs_f64())),
-            _ => Err(format!("peer said {line:?}")),
-        }
-    };
-    let start = Instant::now();
-    let mut last = if size >= 4096 { 32 } else { 256 };
-    let (n0, t0, w0) = round(last)?;
-    let (mut n, mut t, mut wall) = (0u64, 0f64, 0f64);
-    while start.elapsed() < budget {
-        let rate = if wall > 0.0 {
-            n as f64 / wall
-        } else {
-            n0 as f64 / w0
-        };
-        let count = ((rate * budget.as_secs_f64() / 4.0) as usize).clamp(1, last * 8);
-        let (rn, rt, rw) = round(count)?;
-        (n, t, wall, last) = (n + rn, t + rt, wall + rw, count);
-    }
-    if n == 0 {
-        (n, t) = (n0, t0);
-    }
+    let r = drive::stream(&mut tx, &mut peer.out, size, budget, u64::MAX);
     drop((tx, rx));
     peer.finish();
-    Ok(n as f64 / t.max(1e-9))
+    r.map(|(_, rate)| rate)
 }
 
 fn floor(spin: bool, budget: Duration) -> Result<Stats, String> {
     // Sized by a short pilot, then one run of about the budget.
     let run = |iters: usize| -> Result<Stats, String> {
-        let name = unique("floor");
+        let name = unique(NAMES, "floor");
         let role = if spin { "floor-spin" } else { "floor-futex" };
         let handle = {
             let name = name.clone();
@@ -277,13 +206,13 @@ fn floor(spin: bool, budget: Duration) -> Result<Stats, String> {
         r.map_err(|e| e.to_string())
     };
     let pilot = run(if spin { 20_000 } else { 300 })?;
-    let per = pilot.mean.as_nanos().max(1);
-    let iters = (budget.as_nanos() / per).clamp(100, 20_000_000) as usize;
-    run(iters)
-}
-
-fn ns(d: Duration) -> f64 {
-    d.as_nanos() as f64
+    run(iters_for(
+        budget,
+        ns(pilot.mean).max(1.0),
+        100,
+        20_000_000,
+        1,
+    ))
 }
 
 fn fmt_ns(v: f64) -> String {
