@@ -12,12 +12,12 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ipcring::aio::ring::duplex as aduplex;
-use ipcring::aio::socket::{AsyncConnection, AsyncListener};
-use ipcring::aio::{AsyncReceiver, AsyncSender};
 use ipcring::measure::{self, Stats, BATCH};
+use ipcring::ring::async_duplex as aduplex;
 use ipcring::ring::{duplex, RingOptions, Side};
+use ipcring::socket::{AsyncConnection, AsyncListener};
 use ipcring::socket::{Connection, Listener, SocketOptions};
+use ipcring::transport::{AsyncReceiver, AsyncSender};
 use ipcring::{Error, Result};
 
 fn spawn(role: &str, name: &str) -> Child {

@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use ipcring::aio::ring::duplex;
+use ipcring::ring::async_duplex;
 use ipcring::ring::{RingOptions, Side};
 use ipcring::{segment, Error};
 
@@ -66,7 +66,7 @@ async fn main() -> ipcring::Result<()> {
     });
     let mut cleanup_armed = false;
     loop {
-        let (mut tx, mut rx) = duplex(&name, Side::A, &opts)?;
+        let (mut tx, mut rx) = async_duplex(&name, Side::A, &opts)?;
         // Armed once she holds the rings: a second Alice, refused above, removes nothing.
         if !cleanup_armed {
             remove_rings_on_signal(&name)?;

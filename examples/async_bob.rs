@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use ipcring::aio::ring::duplex;
-use ipcring::aio::AsyncReceiver;
+use ipcring::ring::async_duplex;
 use ipcring::ring::{RingOptions, Side};
 use ipcring::segment;
+use ipcring::transport::AsyncReceiver;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ipcring::Result<()> {
@@ -27,7 +27,7 @@ async fn main() -> ipcring::Result<()> {
 
 async fn talk(name: &str) -> ipcring::Result<()> {
     let opts = RingOptions::new().capacity(1 << 16).keep(true);
-    let (mut tx, mut rx) = duplex(name, Side::B, &opts)?;
+    let (mut tx, mut rx) = async_duplex(name, Side::B, &opts)?;
     for msg in [
         "TERRIBLE_LOOKING-MACHINE_OUTPUT",
         "Howdy",

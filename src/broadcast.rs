@@ -490,6 +490,13 @@ mod typed;
 #[cfg(not(loom))]
 pub use typed::Received;
 
+// The async (tokio) form, beside the blocking one.
+#[cfg(all(feature = "async", not(loom)))]
+mod tokio;
+#[cfg(all(feature = "async", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use self::tokio::AsyncSubscriber;
+
 #[cfg(all(test, not(loom)))]
 mod tests_model;
 

@@ -83,6 +83,13 @@ use crate::{Error, Result};
 
 pub mod mailbox;
 
+// The async (tokio) form, beside the blocking one.
+#[cfg(all(feature = "async", target_os = "linux"))]
+mod tokio;
+#[cfg(all(feature = "async", target_os = "linux"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "async", target_os = "linux"))))]
+pub use self::tokio::{AsyncLogReader, AsyncLogWriter};
+
 /// The log file's magic bytes.
 pub const LOG_MAGIC: [u8; 8] = *b"SHMRLOG\0";
 /// The log format version this module writes and reads.
@@ -976,7 +983,7 @@ impl Receiver for LogReader {
     }
 }
 
-/// What the async reader ([`crate::aio::file::AsyncLogReader`]) needs: its inotify
+/// What the async reader ([`crate::file::AsyncLogReader`]) needs: its inotify
 /// descriptor, to wait on, and a way to drain it.
 #[cfg(all(feature = "async", target_os = "linux"))]
 impl LogReader {

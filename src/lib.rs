@@ -23,7 +23,7 @@
 //! | `mq`     | `mq` | POSIX message queues |
 //! | `redis`  | `redis` | Redis pub/sub and streams |
 //! | `rpc`    | `rpc` | request/response over any transport pair |
-//! | `async`  | `aio` | tokio: async send/receive over the ring and the socket, cancel safe |
+//! | `async`  | every method's module, [`transport`] | tokio: the `Async*` forms of every method, cancel safe |
 //! | `serde`  | [`ring`] | `send_serde`/`recv_serde`: any serde value on the ring (postcard) |
 //! | `tracing`| | logs segment creation, stale reclaim, peer death, corruption (once each) |
 //! | `full`   | | all of the above |
@@ -86,9 +86,6 @@ pub(crate) mod sys;
 pub mod transport;
 pub mod wake;
 
-#[cfg(feature = "async")]
-#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
-pub mod aio;
 #[cfg(feature = "file")]
 #[cfg_attr(docsrs, doc(cfg(feature = "file")))]
 pub mod file;

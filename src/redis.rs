@@ -114,6 +114,15 @@ mod presence;
 mod pubsub;
 pub(crate) mod streams;
 
+// The async (tokio) form, beside the blocking one.
+#[cfg(feature = "async")]
+mod tokio;
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use self::tokio::{
+    AsyncPublisher, AsyncStreamConsumer, AsyncStreamProducer, AsyncSubscriber, Pooled,
+};
+
 pub use pubsub::{Gap, Publisher, Subscriber};
 pub use streams::{
     AckMode, StartFrom, StreamConsumer, StreamEntry, StreamOptions, StreamProducer, DATA_FIELD,

@@ -261,6 +261,13 @@ mod handle;
 #[cfg(not(loom))]
 pub use handle::*;
 
+// The async (tokio) form, beside the blocking one.
+#[cfg(all(feature = "async", not(loom)))]
+mod tokio;
+#[cfg(all(feature = "async", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use self::tokio::AsyncReader;
+
 #[cfg(all(test, loom))]
 mod tests_loom {
     use super::*;

@@ -12,15 +12,15 @@ mod support;
 use std::io::BufRead;
 use std::time::Duration;
 
-use ipcring::aio::file::{AsyncLogReader, AsyncLogWriter};
-use ipcring::aio::redis::{AsyncPublisher, AsyncStreamConsumer, AsyncSubscriber};
-use ipcring::aio::signal::AsyncListener;
-use ipcring::aio::{AsyncReceiver, AsyncSender};
+use ipcring::file::{AsyncLogReader, AsyncLogWriter};
 use ipcring::file::{LogOptions, LogReader, LogWriter};
+use ipcring::redis::{AsyncPublisher, AsyncStreamConsumer, AsyncSubscriber};
 use ipcring::redis::{
     Publisher, RedisOptions, StreamConsumer, StreamOptions, StreamProducer, Subscriber,
 };
+use ipcring::signal::AsyncListener;
 use ipcring::signal::{Signal, SignalOptions};
+use ipcring::transport::{AsyncReceiver, AsyncSender};
 use ipcring::{Error, Receiver, Sender};
 use support::setup::{current_thread, multi_thread};
 use support::{check, loud, message, peer_role, redis_url, unique, Peer};

@@ -62,8 +62,8 @@ impl Kit for RingKit {
 
 #[cfg(feature = "async")]
 impl AsyncKit for RingKit {
-    type ATx = ipcring::aio::ring::AsyncProducer;
-    type ARx = ipcring::aio::ring::AsyncConsumer;
+    type ATx = ipcring::ring::AsyncProducer;
+    type ARx = ipcring::ring::AsyncConsumer;
     fn atx(tx: Producer) -> Self::ATx {
         tx.into()
     }
@@ -111,8 +111,8 @@ mod pipe_kit {
 
     #[cfg(feature = "async")]
     impl AsyncKit for PipeKit {
-        type ATx = ipcring::aio::pipe::AsyncPipeSender;
-        type ARx = ipcring::aio::pipe::AsyncPipeReceiver;
+        type ATx = ipcring::pipe::AsyncPipeSender;
+        type ARx = ipcring::pipe::AsyncPipeReceiver;
         fn atx(tx: PipeSender) -> Self::ATx {
             Self::ATx::from_blocking(tx)
         }
@@ -153,8 +153,8 @@ mod file_kit {
 
     #[cfg(all(feature = "async", target_os = "linux"))]
     impl AsyncKit for FileKit {
-        type ATx = ipcring::aio::file::AsyncLogWriter;
-        type ARx = ipcring::aio::file::AsyncLogReader;
+        type ATx = ipcring::file::AsyncLogWriter;
+        type ARx = ipcring::file::AsyncLogReader;
         fn atx(tx: LogWriter) -> Self::ATx {
             Self::ATx::from_blocking(tx)
         }
@@ -235,8 +235,8 @@ mod socket_kit {
 
     #[cfg(feature = "async")]
     impl<const TCP: bool> AsyncKit for SocketKit<TCP> {
-        type ATx = ipcring::aio::socket::AsyncConnection;
-        type ARx = ipcring::aio::socket::AsyncConnection;
+        type ATx = ipcring::socket::AsyncConnection;
+        type ARx = ipcring::socket::AsyncConnection;
         fn atx(tx: Connection) -> Self::ATx {
             Self::ATx::from_blocking(tx, &opts()).unwrap()
         }
@@ -281,8 +281,8 @@ mod mq_kit {
 
     #[cfg(feature = "async")]
     impl AsyncKit for MqKit {
-        type ATx = ipcring::aio::mq::AsyncMessageQueue;
-        type ARx = ipcring::aio::mq::AsyncMessageQueue;
+        type ATx = ipcring::mq::AsyncMessageQueue;
+        type ARx = ipcring::mq::AsyncMessageQueue;
         fn atx(tx: MessageQueue) -> Self::ATx {
             Self::ATx::from_blocking(tx).unwrap()
         }
@@ -341,8 +341,8 @@ mod redis_kit {
 
     #[cfg(feature = "async")]
     impl AsyncKit for RedisKit {
-        type ATx = ipcring::aio::redis::AsyncStreamProducer;
-        type ARx = ipcring::aio::redis::AsyncStreamConsumer;
+        type ATx = ipcring::redis::AsyncStreamProducer;
+        type ARx = ipcring::redis::AsyncStreamConsumer;
         fn atx(tx: StreamProducer) -> Self::ATx {
             Self::ATx::new(tx)
         }

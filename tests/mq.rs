@@ -181,8 +181,8 @@ fn liveness_off_waits_for_the_timeout() {
 #[cfg(feature = "async")]
 #[test]
 fn async_receiver_gets_disconnected_when_the_sender_is_killed() {
-    use ipcring::aio::mq::AsyncMessageQueue;
-    use ipcring::aio::AsyncReceiver;
+    use ipcring::mq::AsyncMessageQueue;
+    use ipcring::transport::AsyncReceiver;
     let name = unique("aiodead");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

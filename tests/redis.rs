@@ -958,8 +958,8 @@ fn pipelined_sends_keep_the_window_and_order_and_report_refusals() {
 #[cfg(feature = "async")]
 #[test]
 fn async_producer_pipelines_and_flushes() {
-    use ipcring::aio::redis::AsyncStreamProducer;
-    use ipcring::aio::AsyncSender;
+    use ipcring::redis::AsyncStreamProducer;
+    use ipcring::transport::AsyncSender;
     let Some(url) = server_url("async_producer_pipelines_and_flushes") else {
         return;
     };

@@ -647,7 +647,7 @@ fn rpc_over_the_service() {
     run("json", JsonCodec);
 }
 
-// ---- The async forms (`aio::service`) between real processes ----
+// ---- The async forms (`service::AsyncClient`, `AsyncListener`) between real processes ----
 
 #[cfg(feature = "async")]
 fn current_thread() -> tokio::runtime::Runtime {
@@ -674,7 +674,7 @@ fn check_answer(seq: u64, m: &mut Vec<u8>, answer: &[u8]) -> ipcring::Result<()>
 /// requests in flight at once (`submit`, `submit`, then `wait` for the second first).
 #[cfg(feature = "async")]
 fn async_client_calls(name: &str, first: u64, n: u64) -> ipcring::Result<()> {
-    use ipcring::aio::service::AsyncClient;
+    use ipcring::service::AsyncClient;
     current_thread().block_on(async {
         let mut c = AsyncClient::connect(name, &opts().slots(2)).await?;
         let (mut m, mut answer) = (Vec::new(), Vec::new());
@@ -708,7 +708,7 @@ fn async_client_calls(name: &str, first: u64, n: u64) -> ipcring::Result<()> {
 /// The test server's loop, on an `AsyncListener`.
 #[cfg(feature = "async")]
 fn async_serve(name: &str, max_clients: u32) -> ipcring::Result<()> {
-    use ipcring::aio::service::AsyncListener;
+    use ipcring::service::AsyncListener;
     current_thread().block_on(async {
         let mut l = AsyncListener::bind(name, &opts().max_clients(max_clients))?;
         println!("READY");
@@ -764,7 +764,7 @@ fn async_server_serves_blocking_clients() {
 #[cfg(feature = "async")]
 #[test]
 fn dropped_async_call_leaves_no_stale_answer() {
-    use ipcring::aio::service::AsyncClient;
+    use ipcring::service::AsyncClient;
     let name = unique("svc-adrop");
     let server = start_server(&name, 4);
     current_thread().block_on(async {
@@ -812,7 +812,7 @@ fn dropped_async_call_leaves_no_stale_answer() {
 #[cfg(feature = "async")]
 #[test]
 fn killed_server_is_seen_by_a_waiting_async_call() {
-    use ipcring::aio::service::AsyncClient;
+    use ipcring::service::AsyncClient;
     let name = unique("svc-akill");
     let mut server = start_server(&name, 4);
     current_thread().block_on(async {

@@ -4,7 +4,7 @@
 //! finds, then the error it says (a framing error, a frame over `max_frame`, or a clean
 //! end), without a panic and without reserving memory for a length the peer announced.
 //! Round trip: every delivered frame, sent again by a connection, is received equal.
-//! The async receiver (`aio::AsyncConnection`, a parser of its own) must deliver the same,
+//! The async receiver (`socket::AsyncConnection`, a parser of its own) must deliver the same,
 //! also when a blocking connection that holds part of a frame is made async half-way.
 //!
 //! Input: byte 0 picks `max_frame`, bytes 1..3 seed the piece sizes, the rest is the stream.
@@ -16,7 +16,7 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use ipcring::__fuzz::socket::connection;
-use ipcring::aio::socket::AsyncConnection;
+use ipcring::socket::AsyncConnection;
 use ipcring::socket::SocketOptions;
 use ipcring::{Error, Receiver, Sender};
 use libfuzzer_sys::fuzz_target;

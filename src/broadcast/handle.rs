@@ -645,7 +645,7 @@ pub fn inspect(name: &str) -> Result<BroadcastInfo> {
     Ok(info)
 }
 
-/// Hooks for the async wrapper (`crate::aio::broadcast`): the subscribers' wake word and
+/// Hooks for the async wrapper (`crate::broadcast::tokio`): the subscribers' wake word and
 /// the publisher-liveness check the blocking wait uses.
 #[cfg(feature = "async")]
 impl Subscriber {

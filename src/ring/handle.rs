@@ -1125,7 +1125,7 @@ pub fn duplex(name: &str, side: Side, opts: &RingOptions) -> Result<(Producer, C
     Ok((tx, rx))
 }
 
-/// Hooks for the async wrappers (`crate::aio::ring`): the wake words and liveness checks
+/// Hooks for the async wrappers (`crate::ring::tokio`): the wake words and liveness checks
 /// the blocking waits use, so an async waiter follows the same eventcount protocol.
 #[cfg(feature = "async")]
 impl Producer {

@@ -111,3 +111,10 @@ pub use handle::*;
 mod typed;
 #[cfg(not(loom))]
 pub(crate) use typed::pod_from;
+
+// The async (tokio) form, beside the blocking one.
+#[cfg(all(feature = "async", not(loom)))]
+mod tokio;
+#[cfg(all(feature = "async", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use self::tokio::{async_duplex, AsyncConsumer, AsyncProducer};

@@ -74,6 +74,13 @@ mod json;
 mod proptests;
 mod server;
 
+// The async (tokio) form, beside the blocking one.
+#[cfg(feature = "async")]
+mod tokio;
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use self::tokio::AsyncClient;
+
 pub use binary::BinaryCodec;
 pub use client::{Client, Pending};
 pub use codec::{Codec, Entry, Incoming, Reply, Request};

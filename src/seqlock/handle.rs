@@ -642,7 +642,7 @@ pub fn inspect(name: &str) -> Result<SeqlockInfo> {
     Ok(info)
 }
 
-/// Hooks for the async wrapper (`crate::aio::seqlock`): the wake word, liveness check and
+/// Hooks for the async wrapper (`crate::seqlock::tokio`): the wake word, liveness check and
 /// one non-waiting look that [`Reader::wait_changed`] uses.
 #[cfg(feature = "async")]
 impl<T: bytemuck::Pod> Reader<T> {

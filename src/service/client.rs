@@ -462,7 +462,7 @@ impl Client {
         Ok(())
     }
 
-    // ---- Crate-private hooks for the async form (`aio::service`) ----
+    // ---- Crate-private hooks for the async form (`crate::service::tokio`) ----
 
     /// The answer to `ticket` if it is there now, copied into `out` (word-sized atomic
     /// reads) and its slot freed: `Ok(true)`. `Ok(false)`: not answered yet. `out` is

@@ -361,7 +361,7 @@ impl Listener {
     }
 }
 
-/// Crate-private hooks for the async form (`aio::service`).
+/// Crate-private hooks for the async form (`crate::service::tokio`).
 #[cfg(feature = "async")]
 impl Listener {
     /// One poll of every channel (accepting new clients; with `reap_due`, freeing dead

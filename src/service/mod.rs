@@ -100,6 +100,13 @@ pub use listener::{ClientId, Listener, Request};
 #[cfg(not(loom))]
 pub use transport::{split, Answers, Requests};
 
+// The async (tokio) form, beside the blocking one.
+#[cfg(all(feature = "async", not(loom)))]
+mod tokio;
+#[cfg(all(feature = "async", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use self::tokio::{AsyncClient, AsyncListener};
+
 #[cfg(all(feature = "rpc", not(loom)))]
 mod rpc;
 

@@ -452,7 +452,7 @@ impl Receiver for SocketReceiver {
     }
 }
 
-/// Hooks for the async wrappers (`crate::aio::socket`): hand the stream and every byte
+/// Hooks for the async wrappers (`crate::socket::tokio`): hand the stream and every byte
 /// already read over, so an async connection continues exactly where this one stopped.
 #[cfg(feature = "async")]
 impl SocketSender {

@@ -69,6 +69,13 @@ pub(crate) mod auth;
 mod frame;
 pub mod pickle;
 
+// The async (tokio) form, beside the blocking one.
+#[cfg(feature = "async")]
+mod tokio;
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use self::tokio::{AsyncConnection, AsyncListener, AsyncSocketReceiver, AsyncSocketSender};
+
 pub use frame::{SocketReceiver, SocketSender};
 
 /// The article's address: `('localhost', 6000)`.
@@ -1203,7 +1210,7 @@ impl Drop for Listener {
 #[cfg(test)]
 mod tests;
 
-/// Hooks for the async wrappers (`crate::aio::socket`).
+/// Hooks for the async wrappers (`crate::socket::tokio`).
 #[cfg(feature = "async")]
 impl Listener {
     /// The listening socket's descriptor (for readiness).

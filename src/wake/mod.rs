@@ -35,6 +35,13 @@ pub(crate) mod hub;
 pub(crate) mod tokio;
 #[cfg(all(feature = "async", target_os = "linux", not(loom)))]
 pub(crate) mod uring;
+// One tokio registration per descriptor, for every async form that waits on a descriptor.
+#[cfg(all(
+    feature = "async",
+    not(loom),
+    any(target_os = "linux", feature = "pipe", feature = "socket")
+))]
+pub(crate) mod watched;
 
 pub(crate) use blocking::wait_for;
 

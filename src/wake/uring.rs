@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use io_uring::{opcode, types, IoUring};
 
-use crate::aio::watched::Watched;
+use crate::wake::watched::Watched;
 use tokio::io::Interest;
 
 /// futex2 flag: a 32-bit word (no `FUTEX2_PRIVATE`: the word is shared between processes).

@@ -1,4 +1,4 @@
-//! The transport contract (`ipcring::transport` and `ipcring::aio`), written once as
+//! The transport contract (`ipcring::transport`, blocking and async), written once as
 //! generic cases over a [`Kit`] (how to open one transport's two ends) and instantiated for
 //! every transport by [`conformance_row!`] in `tests/conformance.rs`.
 //!
@@ -269,11 +269,11 @@ pub fn to_another_process<K: Kit>(test: &str) {
     peer.finish();
 }
 
-/// The async forms (`ipcring::aio`) of a [`Kit`]'s ends.
+/// The async forms (`ipcring::transport::AsyncSender`/`AsyncReceiver`) of a [`Kit`]'s ends.
 #[cfg(feature = "async")]
 pub trait AsyncKit: Kit {
-    type ATx: ipcring::aio::AsyncSender;
-    type ARx: ipcring::aio::AsyncReceiver;
+    type ATx: ipcring::transport::AsyncSender;
+    type ARx: ipcring::transport::AsyncReceiver;
     /// The async sender made from the blocking one (inside a tokio runtime).
     fn atx(tx: Self::Tx) -> Self::ATx;
     /// The async receiver made from the blocking one (inside a tokio runtime).
@@ -284,7 +284,7 @@ pub trait AsyncKit: Kit {
 /// receive is first cancelled by a timeout (a cancelled receive takes no message).
 #[cfg(feature = "async")]
 pub fn async_from_another_process<K: AsyncKit>(test: &str) {
-    use ipcring::aio::AsyncReceiver;
+    use ipcring::transport::AsyncReceiver;
     let Some(place) = K::place(test) else { return };
     let rt = super::setup::multi_thread();
     let (mut peer, rx) = rx_around_peer::<K>(&place, &format!("conf-send-{}", K::NAME));
@@ -323,7 +323,7 @@ pub fn async_from_another_process<K: AsyncKit>(test: &str) {
 /// Async sends to a peer process, which checks them all.
 #[cfg(feature = "async")]
 pub fn async_to_another_process<K: AsyncKit>(test: &str) {
-    use ipcring::aio::AsyncSender;
+    use ipcring::transport::AsyncSender;
     let Some(place) = K::place(test) else { return };
     let rt = super::setup::multi_thread();
     let (mut peer, tx) = tx_for_peer::<K>(&place);
@@ -345,7 +345,7 @@ pub fn async_to_another_process<K: AsyncKit>(test: &str) {
 /// The async `try_` and `_timeout` receives on an empty channel.
 #[cfg(feature = "async")]
 pub fn async_empty_channel<K: AsyncKit>(test: &str) {
-    use ipcring::aio::{AsyncReceiver, AsyncSender};
+    use ipcring::transport::{AsyncReceiver, AsyncSender};
     let Some(place) = K::place(test) else { return };
     let rt = super::setup::multi_thread();
     let (tx, rx) = K::pair(&place);

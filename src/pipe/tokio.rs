@@ -10,7 +10,7 @@
 //! to a new descriptor (after the peer left), so the registration never outlives its file.
 //!
 //! ```no_run
-//! use ipcring::aio::pipe::{AsyncPipeReceiver, AsyncPipeSender};
+//! use ipcring::pipe::{AsyncPipeReceiver, AsyncPipeSender};
 //! use ipcring::pipe::PipeOptions;
 //!
 //! # async fn demo() -> ipcring::Result<()> {
@@ -25,10 +25,10 @@
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
-use crate::aio::watched::Watched;
+use crate::wake::watched::Watched;
 
-use crate::aio::{AsyncReceiver, AsyncSender};
 use crate::pipe::{PipeOptions, PipeReceiver, PipeSender};
+use crate::transport::{AsyncReceiver, AsyncSender};
 use crate::transport::{Receiver, Sender};
 use crate::{Error, Result};
 
@@ -53,7 +53,7 @@ fn register_dup(fd: std::os::fd::BorrowedFd<'_>) -> Result<Registered> {
 /// The writing end of a named pipe, for tokio. Wraps a [`PipeSender`].
 ///
 /// ```no_run
-/// # use ipcring::aio::pipe::AsyncPipeSender;
+/// # use ipcring::pipe::AsyncPipeSender;
 /// # async fn demo() -> ipcring::Result<()> {
 /// let mut tx = AsyncPipeSender::open("fifo", &Default::default())?;
 /// tx.send(b"hello").await?; // waits (no thread) for a reader, then for room
@@ -241,7 +241,7 @@ impl AsyncSender for AsyncPipeSender {
 /// The reading end of a named pipe, for tokio. Wraps a [`PipeReceiver`].
 ///
 /// ```no_run
-/// # use ipcring::aio::pipe::AsyncPipeReceiver;
+/// # use ipcring::pipe::AsyncPipeReceiver;
 /// # async fn demo() -> ipcring::Result<()> {
 /// let mut rx = AsyncPipeReceiver::open("fifo", &Default::default())?;
 /// let mut buf = Vec::new();

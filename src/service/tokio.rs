@@ -1,17 +1,16 @@
 //! The shared-memory service ([`crate::service`]), awaited from tokio: [`AsyncClient`] and
 //! [`AsyncListener`].
 //!
-//! The channels, the slots and the protocol are the blocking service's own: an async client
-//! calls a blocking server and a blocking client calls an async server. A call that finds
-//! its answer there makes no system call and does not touch the scheduler. Only when a
-//! side must wait does it sleep on the same futex word the blocking form sleeps on (the
-//! client's answer word, the listener's server word), as [`crate::aio::ring`] does: a
-//! short spin yielding to the scheduler, then an io_uring `FUTEX_WAIT` that the runtime's
-//! epoll watches where the kernel has it (Linux 6.7+: one wake-up per answer, no thread),
-//! else the process's waker thread, else a thread of tokio's blocking pool. Every
-//! [`LIVENESS_SLICE`](crate::service::LIVENESS_SLICE) a waiting client checks that the
-//! server lives (a dead server gives [`Error::Disconnected`]), and a waiting listener frees
-//! dead clients, as the blocking forms do.
+//! The channels, the slots and the protocol are the blocking service's own: an async client calls a
+//! blocking server and a blocking client calls an async server. A call that finds its answer there
+//! makes no system call and does not touch the scheduler. Only when a side must wait does it sleep
+//! on the same futex word the blocking form sleeps on (the client's answer word, the listener's
+//! server word), as [`crate::ring::AsyncConsumer`] does: a short spin yielding to the scheduler,
+//! then an io_uring `FUTEX_WAIT` that the runtime's epoll watches where the kernel has it (Linux
+//! 6.7+: one wake-up per answer, no thread), else the process's waker thread, else a thread of
+//! tokio's blocking pool. Every [`LIVENESS_SLICE`](crate::service::LIVENESS_SLICE) a waiting client
+//! checks that the server lives (a dead server gives [`Error::Disconnected`]), and a waiting
+//! listener frees dead clients, as the blocking forms do.
 //!
 //! Requests are answered with the blocking [`Request`]: `respond` and `respond_with` never
 //! wait. Answers are copied out ([`AsyncClient::call`] gives a `Vec`,
@@ -19,7 +18,7 @@
 //! [`Client::call_into`]: no reference into the server-writable channel is handed out.
 //!
 //! ```
-//! use ipcring::aio::service::{AsyncClient, AsyncListener};
+//! use ipcring::service::{AsyncClient, AsyncListener};
 //! use ipcring::service::ServiceOptions;
 //!
 //! # fn main() -> ipcring::Result<()> {
@@ -71,7 +70,7 @@ use crate::{Error, Result};
 /// [`wait`]: AsyncClient::wait
 ///
 /// ```
-/// use ipcring::aio::service::{AsyncClient, AsyncListener};
+/// use ipcring::service::{AsyncClient, AsyncListener};
 /// use ipcring::service::ServiceOptions;
 /// # fn main() -> ipcring::Result<()> {
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -141,7 +140,7 @@ impl AsyncClient {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use ipcring::aio::service::AsyncClient;
+    /// use ipcring::service::AsyncClient;
     /// use ipcring::service::ServiceOptions;
     /// # fn main() {
     /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -162,7 +161,7 @@ impl AsyncClient {
     /// The blocking client underneath (its entry, slots, message size).
     ///
     /// ```
-    /// # use ipcring::aio::service::{AsyncClient, AsyncListener};
+    /// # use ipcring::service::{AsyncClient, AsyncListener};
     /// # use ipcring::service::ServiceOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -183,7 +182,7 @@ impl AsyncClient {
     /// Slots in the channel: requests in flight at once.
     ///
     /// ```
-    /// # use ipcring::aio::service::{AsyncClient, AsyncListener};
+    /// # use ipcring::service::{AsyncClient, AsyncListener};
     /// # use ipcring::service::ServiceOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -204,7 +203,7 @@ impl AsyncClient {
     /// Largest request or answer in bytes.
     ///
     /// ```
-    /// # use ipcring::aio::service::{AsyncClient, AsyncListener};
+    /// # use ipcring::service::{AsyncClient, AsyncListener};
     /// # use ipcring::service::ServiceOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -275,7 +274,7 @@ impl AsyncClient {
     /// without being waited for keeps its slot, as [`Client::submit`]'s does.
     ///
     /// ```
-    /// # use ipcring::aio::service::{AsyncClient, AsyncListener};
+    /// # use ipcring::service::{AsyncClient, AsyncListener};
     /// # use ipcring::service::ServiceOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -336,7 +335,7 @@ impl AsyncClient {
     /// [`AsyncClient::wait_timeout`].
     ///
     /// ```
-    /// # use ipcring::aio::service::{AsyncClient, AsyncListener};
+    /// # use ipcring::service::{AsyncClient, AsyncListener};
     /// # use ipcring::service::ServiceOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -361,7 +360,7 @@ impl AsyncClient {
     /// allocation is reused). Cancel safety: as `wait`.
     ///
     /// ```
-    /// # use ipcring::aio::service::{AsyncClient, AsyncListener};
+    /// # use ipcring::service::{AsyncClient, AsyncListener};
     /// # use ipcring::service::ServiceOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -391,7 +390,7 @@ impl AsyncClient {
     ///
     /// ```
     /// use std::time::Duration;
-    /// # use ipcring::aio::service::{AsyncClient, AsyncListener};
+    /// # use ipcring::service::{AsyncClient, AsyncListener};
     /// # use ipcring::service::ServiceOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -435,7 +434,7 @@ impl AsyncClient {
     /// True if the answer to `ticket` is there (then [`AsyncClient::wait`] returns at once).
     ///
     /// ```
-    /// # use ipcring::aio::service::{AsyncClient, AsyncListener};
+    /// # use ipcring::service::{AsyncClient, AsyncListener};
     /// # use ipcring::service::ServiceOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -473,7 +472,7 @@ impl AsyncClient {
     /// call gets its own answer, never the dropped one's (see the module docs).
     ///
     /// ```
-    /// # use ipcring::aio::service::{AsyncClient, AsyncListener};
+    /// # use ipcring::service::{AsyncClient, AsyncListener};
     /// # use ipcring::service::ServiceOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -498,7 +497,7 @@ impl AsyncClient {
     /// `call`.
     ///
     /// ```
-    /// # use ipcring::aio::service::{AsyncClient, AsyncListener};
+    /// # use ipcring::service::{AsyncClient, AsyncListener};
     /// # use ipcring::service::ServiceOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -536,7 +535,7 @@ impl AsyncClient {
     ///
     /// ```
     /// use std::time::Duration;
-    /// # use ipcring::aio::service::{AsyncClient, AsyncListener};
+    /// # use ipcring::service::{AsyncClient, AsyncListener};
     /// # use ipcring::service::ServiceOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -582,7 +581,7 @@ impl Drop for AsyncClient {
 /// [`Request`], answered synchronously.
 ///
 /// ```
-/// use ipcring::aio::service::AsyncListener;
+/// use ipcring::service::AsyncListener;
 /// use ipcring::service::{Client, ServiceOptions};
 /// # fn main() -> ipcring::Result<()> {
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -623,7 +622,7 @@ impl AsyncListener {
     /// died is replaced; a live one gives [`Error::AlreadyExists`].
     ///
     /// ```
-    /// use ipcring::aio::service::AsyncListener;
+    /// use ipcring::service::AsyncListener;
     /// use ipcring::service::ServiceOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// let name = format!("/ipcring-abind-{}", std::process::id());
@@ -639,7 +638,7 @@ impl AsyncListener {
     /// The blocking listener underneath (its name, clients).
     ///
     /// ```
-    /// use ipcring::aio::service::AsyncListener;
+    /// use ipcring::service::AsyncListener;
     /// use ipcring::service::ServiceOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// let name = format!("/ipcring-alistref-{}", std::process::id());
@@ -656,7 +655,7 @@ impl AsyncListener {
     /// [`Listener::try_recv`]. Also accepts new clients and now and then frees dead ones.
     ///
     /// ```
-    /// use ipcring::aio::service::AsyncListener;
+    /// use ipcring::service::AsyncListener;
     /// use ipcring::service::ServiceOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// let name = format!("/ipcring-atryrecv-{}", std::process::id());
@@ -682,7 +681,7 @@ impl AsyncListener {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use ipcring::aio::service::{AsyncClient, AsyncListener};
+    /// use ipcring::service::{AsyncClient, AsyncListener};
     /// use ipcring::service::ServiceOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -730,7 +729,7 @@ impl AsyncListener {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use ipcring::aio::service::AsyncListener;
+    /// use ipcring::service::AsyncListener;
     /// use ipcring::service::ServiceOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

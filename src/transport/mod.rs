@@ -34,6 +34,24 @@ use std::time::Duration;
 
 use crate::Result;
 
+// The async (tokio) forms of the two traits, and the pieces every async transport shares.
+#[cfg(all(
+    feature = "async",
+    any(all(feature = "file", target_os = "linux"), feature = "redis")
+))]
+pub(crate) mod pool;
+#[cfg(feature = "async")]
+mod stream;
+#[cfg(feature = "async")]
+mod tokio;
+
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use self::stream::ReceiverStream;
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use self::tokio::{AsyncReceiver, AsyncSender};
+
 /// The sending half of a transport: moves whole byte messages to the peer.
 pub trait Sender {
     /// Sends `msg`, waiting for room as long as needed.

@@ -12,8 +12,8 @@
 //!   blocking pool (every runtime built by `tokio::runtime::Builder` has one).
 //!
 //! ```
-//! use ipcring::aio::file::{AsyncLogReader, AsyncLogWriter};
-//! use ipcring::aio::{AsyncReceiver, AsyncSender};
+//! use ipcring::file::{AsyncLogReader, AsyncLogWriter};
+//! use ipcring::transport::{AsyncReceiver, AsyncSender};
 //! use ipcring::file::LogOptions;
 //!
 //! # fn main() -> ipcring::Result<()> {
@@ -38,11 +38,11 @@ use std::time::Duration;
 
 use tokio::io::Interest;
 
-use crate::aio::pool::{Kind, Pool};
-use crate::aio::watched::Watched;
-use crate::aio::{AsyncReceiver, AsyncSender};
 use crate::file::{LogOptions, LogReader, LogWriter};
+use crate::transport::pool::{Kind, Pool};
+use crate::transport::{AsyncReceiver, AsyncSender};
 use crate::transport::{Receiver, Sender};
+use crate::wake::watched::Watched;
 use crate::{Error, Result};
 
 /// How often a waiting reader looks again without an inotify event (as the blocking one).
@@ -51,8 +51,8 @@ const WAIT_SLICE: Duration = Duration::from_millis(100);
 /// Reads a shared log in a tokio task. Implements [`AsyncReceiver`].
 ///
 /// ```
-/// use ipcring::aio::file::AsyncLogReader;
-/// use ipcring::aio::AsyncReceiver;
+/// use ipcring::file::AsyncLogReader;
+/// use ipcring::transport::AsyncReceiver;
 /// use std::time::Duration;
 /// # fn main() -> ipcring::Result<()> {
 /// # let dir = tempfile::tempdir().unwrap();
@@ -87,7 +87,7 @@ impl AsyncLogReader {
     /// use ipcring::file::LogReader;
     /// let r = LogReader::open(dir.path().join("x.log"), &Default::default())?;
     /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    /// let r = rt.block_on(async { ipcring::aio::file::AsyncLogReader::from_blocking(r) })?;
+    /// let r = rt.block_on(async { ipcring::file::AsyncLogReader::from_blocking(r) })?;
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn from_blocking(inner: LogReader) -> Result<AsyncLogReader> {
@@ -150,8 +150,8 @@ impl AsyncReceiver for AsyncLogReader {
 /// (the log's `flock` has no async form). Implements [`AsyncSender`].
 ///
 /// ```
-/// use ipcring::aio::file::AsyncLogWriter;
-/// use ipcring::aio::AsyncSender;
+/// use ipcring::file::AsyncLogWriter;
+/// use ipcring::transport::AsyncSender;
 /// # fn main() -> ipcring::Result<()> {
 /// # let dir = tempfile::tempdir().unwrap();
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -181,7 +181,7 @@ impl AsyncLogWriter {
     /// # let dir = tempfile::tempdir().unwrap();
     /// use ipcring::file::LogWriter;
     /// let w = LogWriter::open(dir.path().join("x.log"), &Default::default())?;
-    /// let w = ipcring::aio::file::AsyncLogWriter::from_blocking(w);
+    /// let w = ipcring::file::AsyncLogWriter::from_blocking(w);
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn from_blocking(inner: LogWriter) -> AsyncLogWriter {

@@ -1,15 +1,15 @@
 //! Broadcast subscribers for tokio: [`AsyncSubscriber`].
 //!
 //! A subscriber that finds nothing new waits the way an async ring consumer does (see
-//! [`crate::aio::ring`]): it spins briefly, yielding to the scheduler, then announces itself
-//! on the subscribers' futex eventcount and lets the process's waker thread sleep on it. The
-//! publisher never waits, so it needs no async form: [`Publisher::publish`] is already
-//! non-blocking and can be called from a task.
+//! [`crate::ring::AsyncConsumer`]): it spins briefly, yielding to the scheduler, then announces
+//! itself on the subscribers' futex eventcount and lets the process's waker thread sleep on it. The
+//! publisher never waits, so it needs no async form: [`Publisher::publish`] is already non-blocking
+//! and can be called from a task.
 //!
 //! [`Publisher::publish`]: crate::broadcast::Publisher::publish
 //!
 //! ```
-//! use ipcring::aio::broadcast::AsyncSubscriber;
+//! use ipcring::broadcast::AsyncSubscriber;
 //! use ipcring::broadcast::{BroadcastOptions, Publisher, Recv, Start};
 //!
 //! # fn main() -> ipcring::Result<()> {
@@ -28,16 +28,16 @@
 //! # }
 //! ```
 
-use crate::aio::AsyncReceiver;
 use crate::broadcast::{BroadcastOptions, Recv, Subscriber};
+use crate::transport::AsyncReceiver;
 use crate::wake::tokio::Waiter;
 use crate::Result;
 
 /// A broadcast subscriber for tokio. Wraps a [`Subscriber`].
 ///
 /// ```no_run
-/// use ipcring::aio::broadcast::AsyncSubscriber;
-/// use ipcring::aio::AsyncReceiver;
+/// use ipcring::broadcast::AsyncSubscriber;
+/// use ipcring::transport::AsyncReceiver;
 /// use ipcring::broadcast::BroadcastOptions;
 /// # async fn demo() -> ipcring::Result<()> {
 /// let mut sub = AsyncSubscriber::open("/prices", &BroadcastOptions::new())?;

@@ -9,8 +9,8 @@
 //! code stays one.
 //!
 //! ```no_run
-//! use ipcring::aio::socket::{AsyncConnection, AsyncListener};
-//! use ipcring::aio::{AsyncReceiver, AsyncSender};
+//! use ipcring::socket::{AsyncConnection, AsyncListener};
+//! use ipcring::transport::{AsyncReceiver, AsyncSender};
 //! use ipcring::socket::SocketOptions;
 //!
 //! # async fn demo() -> ipcring::Result<()> {
@@ -30,11 +30,11 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 
-use crate::aio::watched::{StableFd, Watched};
+use crate::wake::watched::{StableFd, Watched};
 
-use crate::aio::{AsyncReceiver, AsyncSender};
 use crate::socket::{Connection, Listener, SocketOptions, Stream, ToAddress};
 use crate::sys::socket::{recv_some, send_dontwait};
+use crate::transport::{AsyncReceiver, AsyncSender};
 use crate::{Error, Result};
 
 /// Bytes read from the socket per `recv`; many small frames are parsed out of one read.
@@ -71,7 +71,7 @@ fn would_block() -> std::io::Error {
 /// The sending half of an [`AsyncConnection`].
 ///
 /// ```no_run
-/// # use ipcring::aio::socket::AsyncConnection;
+/// # use ipcring::socket::AsyncConnection;
 /// # use ipcring::socket::SocketOptions;
 /// # async fn demo() -> ipcring::Result<()> {
 /// let (mut tx, _rx) = AsyncConnection::connect("@alice", &SocketOptions::new()).await?.into_split();
@@ -105,7 +105,7 @@ impl AsyncSocketSender {
     /// safe: progress is kept in the sender.
     ///
     /// ```no_run
-    /// # use ipcring::aio::socket::AsyncConnection;
+    /// # use ipcring::socket::AsyncConnection;
     /// # use ipcring::socket::SocketOptions;
     /// # async fn demo() -> ipcring::Result<()> {
     /// # let (mut tx, _rx) = AsyncConnection::connect("@alice", &SocketOptions::new()).await?.into_split();
@@ -142,7 +142,7 @@ impl AsyncSocketSender {
     ///
     /// ```no_run
     /// # use std::time::Duration;
-    /// # use ipcring::aio::socket::AsyncConnection;
+    /// # use ipcring::socket::AsyncConnection;
     /// # use ipcring::socket::SocketOptions;
     /// # async fn demo() -> ipcring::Result<()> {
     /// # let (mut tx, _rx) = AsyncConnection::connect("@alice", &SocketOptions::new()).await?.into_split();
@@ -282,7 +282,7 @@ impl AsyncSender for AsyncSocketSender {
 /// The receiving half of an [`AsyncConnection`].
 ///
 /// ```no_run
-/// # use ipcring::aio::socket::AsyncConnection;
+/// # use ipcring::socket::AsyncConnection;
 /// # use ipcring::socket::SocketOptions;
 /// # async fn demo() -> ipcring::Result<()> {
 /// let (_tx, mut rx) = AsyncConnection::connect("@alice", &SocketOptions::new()).await?.into_split();
@@ -469,7 +469,7 @@ impl AsyncReceiver for AsyncSocketReceiver {
 /// A connected, authenticated socket for tokio: sends and receives whole messages.
 ///
 /// ```no_run
-/// use ipcring::aio::socket::AsyncConnection;
+/// use ipcring::socket::AsyncConnection;
 /// use ipcring::socket::SocketOptions;
 /// # async fn demo() -> ipcring::Result<()> {
 /// let mut conn = AsyncConnection::connect("127.0.0.1:6000", &SocketOptions::new()).await?;
@@ -592,7 +592,7 @@ impl AsyncReceiver for AsyncConnection {
 /// blocking pool (bounded by the handshake timeout), and yields [`AsyncConnection`]s.
 ///
 /// ```no_run
-/// use ipcring::aio::socket::AsyncListener;
+/// use ipcring::socket::AsyncListener;
 /// use ipcring::socket::SocketOptions;
 /// # async fn demo() -> ipcring::Result<()> {
 /// let l = AsyncListener::bind("127.0.0.1:0", &SocketOptions::new())?;

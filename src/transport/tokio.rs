@@ -6,14 +6,14 @@
 //!
 //! | transport | async type | how a task waits |
 //! |---|---|---|
-//! | ring ([`crate::ring`]) | [`ring::AsyncProducer`], [`ring::AsyncConsumer`] | spin (yielding to the scheduler), then the ring's own futex eventcount, slept on for every waiting task by one waker thread per process, *only while a task waits* (docs/methods/async.md says why) |
+//! | ring ([`crate::ring`]) | [`crate::ring::AsyncProducer`], [`crate::ring::AsyncConsumer`] | spin (yielding to the scheduler), then the ring's own futex eventcount, slept on for every waiting task by one waker thread per process, *only while a task waits* (docs/methods/async.md says why) |
 //! | broadcast subscriber, seqlock reader | `broadcast::AsyncSubscriber`, `seqlock::AsyncReader` | as the ring (their wake words are the same eventcount) |
 //! | socket (feature `socket`) | `socket::AsyncConnection`, `socket::AsyncListener` | epoll readiness through [`tokio::io::unix::AsyncFd`]: no thread, no polling loop |
 //! | message queue (feature `mq`) | `mq::AsyncMessageQueue` | the queue descriptor's readiness through `AsyncFd` |
 //! | named pipe (feature `pipe`) | `pipe::AsyncPipeSender`, `pipe::AsyncPipeReceiver` | the pipe's readiness through `AsyncFd`; inotify while no reader is there |
-//! | service ([`crate::service`]) | [`service::AsyncClient`], [`service::AsyncListener`] | as the ring, on the client's answer word and the listener's server word |
+//! | service ([`crate::service`]) | [`crate::service::AsyncClient`], [`crate::service::AsyncListener`] | as the ring, on the client's answer word and the listener's server word |
 //!
-//! With feature `rpc`, [`rpc::AsyncClient`] calls a [`Server`](crate::rpc::Server) over any
+//! With feature `rpc`, [`crate::rpc::AsyncClient`] calls a [`Server`](crate::rpc::Server) over any
 //! of these: many calls in flight from many tasks over one connection.
 //!
 //! Every type needs a tokio runtime (current-thread or multi-thread). Waiting on a ring
@@ -42,8 +42,8 @@
 //! # Example
 //!
 //! ```
-//! use ipcring::aio::ring::{AsyncConsumer, AsyncProducer};
-//! use ipcring::aio::{AsyncReceiver, AsyncSender};
+//! use ipcring::ring::{AsyncConsumer, AsyncProducer};
+//! use ipcring::transport::{AsyncReceiver, AsyncSender};
 //! use ipcring::ring::RingOptions;
 //!
 //! # fn main() -> ipcring::Result<()> {
@@ -67,44 +67,12 @@ use std::time::Duration;
 
 use crate::{Error, Result};
 
-pub mod broadcast;
-#[cfg(all(feature = "file", target_os = "linux"))]
-#[cfg_attr(docsrs, doc(cfg(all(feature = "file", target_os = "linux"))))]
-pub mod file;
-// The queue descriptor is a file descriptor that epoll watches on Linux only.
-#[cfg(all(feature = "mq", target_os = "linux"))]
-#[cfg_attr(docsrs, doc(cfg(all(feature = "mq", target_os = "linux"))))]
-pub mod mq;
-#[cfg(feature = "pipe")]
-#[cfg_attr(docsrs, doc(cfg(feature = "pipe")))]
-pub mod pipe;
-#[cfg(any(all(feature = "file", target_os = "linux"), feature = "redis"))]
-pub(crate) mod pool;
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub mod redis;
-pub mod ring;
-#[cfg(feature = "rpc")]
-#[cfg_attr(docsrs, doc(cfg(feature = "rpc")))]
-pub mod rpc;
-pub mod seqlock;
-pub mod service;
-#[cfg(all(feature = "signal", target_os = "linux"))]
-#[cfg_attr(docsrs, doc(cfg(all(feature = "signal", target_os = "linux"))))]
-pub mod signal;
-#[cfg(feature = "socket")]
-#[cfg_attr(docsrs, doc(cfg(feature = "socket")))]
-pub mod socket;
-mod stream;
-#[cfg(any(target_os = "linux", feature = "pipe", feature = "socket"))]
-pub(crate) mod watched;
-
-pub use stream::ReceiverStream;
+use super::stream::ReceiverStream;
 
 /// The sending half of an async transport: moves whole byte messages to the peer.
 ///
 /// ```
-/// use ipcring::aio::AsyncSender;
+/// use ipcring::transport::AsyncSender;
 /// async fn greet<S: AsyncSender>(tx: &mut S) -> ipcring::Result<()> {
 ///     tx.send(b"hello").await
 /// }
@@ -139,7 +107,7 @@ pub trait AsyncSender: Send {
 /// The receiving half of an async transport: receives whole byte messages from the peer.
 ///
 /// ```
-/// use ipcring::aio::AsyncReceiver;
+/// use ipcring::transport::AsyncReceiver;
 /// async fn next_len<R: AsyncReceiver>(rx: &mut R) -> ipcring::Result<usize> {
 ///     Ok(rx.recv().await?.len())
 /// }
@@ -190,8 +158,8 @@ pub trait AsyncReceiver: Send {
     /// cancel safe).
     ///
     /// ```
-    /// use ipcring::aio::ring::{AsyncConsumer, AsyncProducer};
-    /// use ipcring::aio::AsyncReceiver;
+    /// use ipcring::ring::{AsyncConsumer, AsyncProducer};
+    /// use ipcring::transport::AsyncReceiver;
     /// use ipcring::ring::RingOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

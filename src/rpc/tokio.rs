@@ -12,8 +12,8 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use ipcring::aio::rpc::AsyncClient;
-//! use ipcring::aio::socket::AsyncConnection;
+//! use ipcring::rpc::AsyncClient;
+//! use ipcring::socket::AsyncConnection;
 //! use ipcring::rpc::JsonCodec;
 //! use ipcring::socket::SocketOptions;
 //!
@@ -45,8 +45,8 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
-use crate::aio::{AsyncReceiver, AsyncSender};
 use crate::rpc::{Codec, Reply, RpcError};
+use crate::transport::{AsyncReceiver, AsyncSender};
 
 type Delivery<V> = (Vec<u8>, Reply<V>);
 

@@ -16,7 +16,7 @@
 //! [`Registry::broadcast`]: crate::signal::Registry::broadcast
 //!
 //! ```
-//! use ipcring::aio::signal::AsyncListener;
+//! use ipcring::signal::AsyncListener;
 //! use ipcring::signal::{send, Signal, SignalOptions};
 //!
 //! # fn main() -> ipcring::Result<()> {
@@ -39,8 +39,8 @@ use std::time::Duration;
 
 use tokio::io::Interest;
 
-use crate::aio::watched::Watched;
 use crate::signal::{Listener, SignalEvent, SignalOptions};
+use crate::wake::watched::Watched;
 use crate::{Error, Result};
 
 /// Duplicates of the listener's signalfd and of the process-wide self-pipe's read end
@@ -70,7 +70,7 @@ fn register_dup(fd: BorrowedFd<'_>, what: &str) -> Result<Watched<OwnedFd>> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use ipcring::aio::signal::AsyncListener;
+/// use ipcring::signal::AsyncListener;
 /// use ipcring::signal::SignalOptions;
 /// # fn main() -> ipcring::Result<()> {
 /// # let dir = tempfile::tempdir().unwrap();
@@ -107,7 +107,7 @@ impl AsyncListener {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let mut l = ipcring::aio::signal::AsyncListener::new(
+    /// let mut l = ipcring::signal::AsyncListener::new(
     ///     &ipcring::signal::SignalOptions::new("svc").dir(dir.path()),
     /// )?;
     /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -131,7 +131,7 @@ impl AsyncListener {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let mut l = ipcring::aio::signal::AsyncListener::new(
+    /// let mut l = ipcring::signal::AsyncListener::new(
     ///     &ipcring::signal::SignalOptions::new("svc").dir(dir.path()),
     /// )?;
     /// assert!(l.try_recv()?.is_none());
@@ -148,7 +148,7 @@ impl AsyncListener {
     /// `select!` branch that lost) took no event; the next `recv` gets it.
     ///
     /// ```no_run
-    /// # async fn f(l: &mut ipcring::aio::signal::AsyncListener) -> ipcring::Result<()> {
+    /// # async fn f(l: &mut ipcring::signal::AsyncListener) -> ipcring::Result<()> {
     /// let ev = l.recv().await?;
     /// println!("{:?} from pid {}", ev.signal, ev.sender_pid);
     /// # Ok(()) }
@@ -196,7 +196,7 @@ impl AsyncListener {
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
     /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    /// let mut l = ipcring::aio::signal::AsyncListener::new(
+    /// let mut l = ipcring::signal::AsyncListener::new(
     ///     &ipcring::signal::SignalOptions::new("svc").dir(dir.path()),
     /// )?;
     /// let r = rt.block_on(l.recv_timeout(std::time::Duration::from_millis(1)));
@@ -213,7 +213,7 @@ impl AsyncListener {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let l = ipcring::aio::signal::AsyncListener::new(
+    /// let l = ipcring::signal::AsyncListener::new(
     ///     &ipcring::signal::SignalOptions::new("svc").dir(dir.path()),
     /// )?;
     /// let _blocking: &ipcring::signal::Listener = l.get_ref();

@@ -23,7 +23,7 @@
 //! checking the peer's liveness every slice), which keeps one runtime thread busy.
 //!
 //! ```
-//! use ipcring::aio::ring::{AsyncConsumer, AsyncProducer};
+//! use ipcring::ring::{AsyncConsumer, AsyncProducer};
 //! use ipcring::ring::RingOptions;
 //!
 //! # fn main() -> ipcring::Result<()> {
@@ -40,15 +40,15 @@
 //! # }
 //! ```
 
-use crate::aio::{AsyncReceiver, AsyncSender};
 use crate::ring::{self, Consumer, Grant, Message, Producer, RingOptions, Side};
+use crate::transport::{AsyncReceiver, AsyncSender};
 use crate::wake::tokio::Waiter;
 use crate::{Error, Result};
 
 /// The sending side of a ring, for tokio. Wraps a [`Producer`].
 ///
 /// ```
-/// use ipcring::aio::ring::AsyncProducer;
+/// use ipcring::ring::AsyncProducer;
 /// use ipcring::ring::RingOptions;
 /// # fn main() -> ipcring::Result<()> {
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -139,7 +139,7 @@ impl AsyncProducer {
     /// left: a task cancelled while writing into it cannot be.
     ///
     /// ```
-    /// use ipcring::aio::ring::{AsyncConsumer, AsyncProducer};
+    /// use ipcring::ring::{AsyncConsumer, AsyncProducer};
     /// use ipcring::ring::RingOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -176,7 +176,7 @@ impl AsyncProducer {
     /// [`Producer::try_reserve`]. `Ok(None)`: the ring is full, nothing was reserved.
     ///
     /// ```
-    /// use ipcring::aio::ring::AsyncProducer;
+    /// use ipcring::ring::AsyncProducer;
     /// use ipcring::ring::RingOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// let name = format!("/ipcring-atryreserve-{}", std::process::id());
@@ -219,7 +219,7 @@ impl AsyncSender for AsyncProducer {
 ///
 /// ```
 /// use std::time::Duration;
-/// use ipcring::aio::ring::AsyncConsumer;
+/// use ipcring::ring::AsyncConsumer;
 /// use ipcring::ring::RingOptions;
 /// # fn main() -> ipcring::Result<()> {
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -354,22 +354,21 @@ impl AsyncReceiver for AsyncConsumer {
 /// A two-way channel of two rings, as [`ring::duplex`], with async handles.
 ///
 /// ```
-/// use ipcring::aio::ring::duplex;
-/// use ipcring::ring::{RingOptions, Side};
+/// use ipcring::ring::{async_duplex, RingOptions, Side};
 /// # fn main() -> ipcring::Result<()> {
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// rt.block_on(async {
 ///     let name = format!("/ipcring-aduplex-{}", std::process::id());
 ///     let opts = RingOptions::new().capacity(4096);
-///     let (mut a_tx, _a_rx) = duplex(&name, Side::A, &opts)?;
-///     let (_b_tx, mut b_rx) = duplex(&name, Side::B, &opts)?;
+///     let (mut a_tx, _a_rx) = async_duplex(&name, Side::A, &opts)?;
+///     let (_b_tx, mut b_rx) = async_duplex(&name, Side::B, &opts)?;
 ///     a_tx.send(b"ping").await?;
 ///     assert_eq!(&*b_rx.recv().await?, b"ping");
 ///     Ok(())
 /// })
 /// # }
 /// ```
-pub fn duplex(
+pub fn async_duplex(
     name: &str,
     side: Side,
     opts: &RingOptions,

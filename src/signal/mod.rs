@@ -71,6 +71,13 @@ use crate::sys::sig::{self, Sent};
 use crate::transport::Deadline;
 use crate::{Error, Result};
 
+// The async (tokio) form, beside the blocking one.
+#[cfg(all(feature = "async", target_os = "linux"))]
+mod tokio;
+#[cfg(all(feature = "async", target_os = "linux"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "async", target_os = "linux"))))]
+pub use self::tokio::AsyncListener;
+
 /// Default offset of the payload signal above `SIGRTMIN`.
 pub const DEFAULT_RT_OFFSET: i32 = 4;
 
@@ -757,7 +764,7 @@ impl Iterator for Events<'_> {
     }
 }
 
-/// What the async listener ([`crate::aio::signal::AsyncListener`]) needs: one
+/// What the async listener ([`crate::signal::AsyncListener`]) needs: one
 /// non-blocking look, and the two descriptors that become readable when an event waits.
 #[cfg(all(feature = "async", target_os = "linux"))]
 impl Listener {

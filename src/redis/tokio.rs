@@ -28,8 +28,8 @@
 //! - A dropped [`Pooled::with`] still runs its closure to the end; its result is dropped.
 //!
 //! ```no_run
-//! use ipcring::aio::redis::{AsyncPublisher, AsyncSubscriber};
-//! use ipcring::aio::{AsyncReceiver, AsyncSender};
+//! use ipcring::redis::{AsyncPublisher, AsyncSubscriber};
+//! use ipcring::transport::{AsyncReceiver, AsyncSender};
 //! use ipcring::redis::{Publisher, RedisOptions, Subscriber};
 //!
 //! # async fn f() -> ipcring::Result<()> {
@@ -44,9 +44,9 @@
 
 use std::time::Duration;
 
-use crate::aio::pool::{Kind, Pool};
-use crate::aio::{AsyncReceiver, AsyncSender};
 use crate::redis::{Publisher, StreamConsumer, StreamProducer, Subscriber};
+use crate::transport::pool::{Kind, Pool};
+use crate::transport::{AsyncReceiver, AsyncSender};
 use crate::transport::{Receiver, Sender};
 use crate::{Error, Result};
 
@@ -76,7 +76,7 @@ pub type AsyncStreamConsumer = Pooled<StreamConsumer>;
 /// any other method of `T` through [`Pooled::with`]. See the module docs for cancellation.
 ///
 /// ```no_run
-/// use ipcring::aio::redis::AsyncStreamConsumer;
+/// use ipcring::redis::AsyncStreamConsumer;
 /// use ipcring::redis::{AckMode, StreamConsumer, StreamOptions};
 /// use ipcring::transport::Deadline;
 /// # async fn f() -> ipcring::Result<()> {
@@ -101,7 +101,7 @@ impl<T: Send + 'static> Pooled<T> {
     /// ```no_run
     /// use ipcring::redis::{Publisher, RedisOptions};
     /// let p = Publisher::connect("redis://127.0.0.1:6379", "news", &RedisOptions::new())?;
-    /// let p = ipcring::aio::redis::AsyncPublisher::new(p);
+    /// let p = ipcring::redis::AsyncPublisher::new(p);
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn new(inner: T) -> Pooled<T> {
@@ -115,7 +115,7 @@ impl<T: Send + 'static> Pooled<T> {
     /// may wait for the server, with the options' backoff) and wraps the handle.
     ///
     /// ```no_run
-    /// use ipcring::aio::redis::AsyncStreamProducer;
+    /// use ipcring::redis::AsyncStreamProducer;
     /// use ipcring::redis::{StreamOptions, StreamProducer};
     /// # async fn f() -> ipcring::Result<()> {
     /// let tx = AsyncStreamProducer::connect("redis://127.0.0.1:6379", |u| {
@@ -143,7 +143,7 @@ impl<T: Send + 'static> Pooled<T> {
     /// result is dropped.
     ///
     /// ```no_run
-    /// # async fn f(rx: &mut ipcring::aio::redis::AsyncSubscriber) -> ipcring::Result<()> {
+    /// # async fn f(rx: &mut ipcring::redis::AsyncSubscriber) -> ipcring::Result<()> {
     /// if let Some(gap) = rx.with(|s| Ok(s.take_gap())).await? {
     ///     eprintln!("missed messages for {:?}", gap.duration());
     /// }
@@ -160,7 +160,7 @@ impl<T: Send + 'static> Pooled<T> {
     /// Waits for an operation a dropped future left running. Cancel safe.
     ///
     /// ```no_run
-    /// # async fn f(tx: &mut ipcring::aio::redis::AsyncPublisher) -> ipcring::Result<()> {
+    /// # async fn f(tx: &mut ipcring::redis::AsyncPublisher) -> ipcring::Result<()> {
     /// tx.settle().await?;
     /// assert!(tx.get_ref().is_some());
     /// # Ok(()) }
@@ -178,7 +178,7 @@ impl<T: Send + 'static> Pooled<T> {
     /// dropped `recv` left in the wrapper is returned with it.
     ///
     /// ```no_run
-    /// # async fn f(rx: ipcring::aio::redis::AsyncSubscriber) -> ipcring::Result<()> {
+    /// # async fn f(rx: ipcring::redis::AsyncSubscriber) -> ipcring::Result<()> {
     /// let (blocking, kept) = rx.into_inner().await?;
     /// # Ok(()) }
     /// ```

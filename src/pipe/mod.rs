@@ -59,6 +59,13 @@ use crate::sys::notify::{Event, Watch};
 use crate::transport::{Deadline, Receiver, Sender};
 use crate::{Error, Result};
 
+// The async (tokio) form, beside the blocking one.
+#[cfg(feature = "async")]
+mod tokio;
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use self::tokio::{AsyncPipeReceiver, AsyncPipeSender};
+
 /// Size of a frame header in bytes.
 pub const HEADER_LEN: usize = 8;
 /// The two magic bytes that open every frame.
@@ -525,7 +532,7 @@ impl Drop for PipeSender {
     }
 }
 
-/// Hooks for the async wrappers (`crate::aio::pipe`).
+/// Hooks for the async wrappers (`crate::pipe::tokio`).
 #[cfg(feature = "async")]
 impl PipeSender {
     /// The write end, while connected to a reader.
@@ -540,7 +547,7 @@ impl PipeSender {
     }
 }
 
-/// Hooks for the async wrappers (`crate::aio::pipe`).
+/// Hooks for the async wrappers (`crate::pipe::tokio`).
 #[cfg(feature = "async")]
 impl PipeReceiver {
     /// The read end (replaced by the next receive after the writer left).

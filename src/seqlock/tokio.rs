@@ -1,14 +1,14 @@
 //! Seqlock readers for tokio: [`AsyncReader`] waits for the next version without a thread
 //! while nothing changes.
 //!
-//! Reading never waits ([`Reader::read`] is already non-blocking in practice: it retries a
-//! copy that a write overlapped), so only waiting for a *change* has an async form. It
-//! waits the way an async ring consumer does ([`crate::aio::ring`]): a brief spin yielding
-//! to the scheduler, then the cell's futex eventcount slept on by the process's waker thread
-//! only while a task waits. The writer never waits and needs no async form.
+//! Reading never waits ([`Reader::read`] is already non-blocking in practice: it retries a copy
+//! that a write overlapped), so only waiting for a *change* has an async form. It waits the way an
+//! async ring consumer does ([`crate::ring::AsyncConsumer`]): a brief spin yielding to the
+//! scheduler, then the cell's futex eventcount slept on by the process's waker thread only while a
+//! task waits. The writer never waits and needs no async form.
 //!
 //! ```
-//! use ipcring::aio::seqlock::AsyncReader;
+//! use ipcring::seqlock::AsyncReader;
 //! use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
 //!
 //! # fn main() -> ipcring::Result<()> {
@@ -32,7 +32,7 @@ use crate::Result;
 /// A seqlock reader for tokio. Wraps a [`Reader`].
 ///
 /// ```no_run
-/// use ipcring::aio::seqlock::AsyncReader;
+/// use ipcring::seqlock::AsyncReader;
 /// use ipcring::seqlock::{Reader, SeqlockOptions};
 /// # async fn demo() -> ipcring::Result<()> {
 /// let mut r = AsyncReader::from(Reader::<[f64; 4]>::open("/pose", &SeqlockOptions::new())?);

@@ -7,7 +7,7 @@ use std::task::{ready, Context, Poll};
 use futures_core::stream::{FusedStream, Stream};
 use tokio_util::sync::ReusableBoxFuture;
 
-use crate::aio::AsyncReceiver;
+use super::tokio::AsyncReceiver;
 use crate::{Error, Result};
 
 /// One receive, owning the receiver and handing it back with the message.
@@ -40,8 +40,8 @@ type Receive<R> = ReusableBoxFuture<'static, (Result<Vec<u8>>, R)>;
 /// [`AsyncReceiver::recv_into`] in a loop.
 ///
 /// ```
-/// use ipcring::aio::ring::{AsyncConsumer, AsyncProducer};
-/// use ipcring::aio::{AsyncReceiver, ReceiverStream};
+/// use ipcring::ring::{AsyncConsumer, AsyncProducer};
+/// use ipcring::transport::{AsyncReceiver, ReceiverStream};
 /// use ipcring::ring::RingOptions;
 /// # fn main() -> ipcring::Result<()> {
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -83,8 +83,8 @@ impl<R: AsyncReceiver + 'static> ReceiverStream<R> {
     /// The stream of `rx`'s messages. Receives nothing until polled.
     ///
     /// ```
-    /// use ipcring::aio::ring::AsyncConsumer;
-    /// use ipcring::aio::ReceiverStream;
+    /// use ipcring::ring::AsyncConsumer;
+    /// use ipcring::transport::ReceiverStream;
     /// use ipcring::ring::RingOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// let name = format!("/ipcring-rxstream-new-{}", std::process::id());
@@ -107,8 +107,8 @@ impl<R: AsyncReceiver + 'static> ReceiverStream<R> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use ipcring::aio::ring::AsyncConsumer;
-    /// use ipcring::aio::AsyncReceiver;
+    /// use ipcring::ring::AsyncConsumer;
+    /// use ipcring::transport::AsyncReceiver;
     /// use ipcring::ring::RingOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -128,8 +128,8 @@ impl<R: AsyncReceiver + 'static> ReceiverStream<R> {
     /// the receiver is always there.
     ///
     /// ```
-    /// use ipcring::aio::ring::AsyncConsumer;
-    /// use ipcring::aio::AsyncReceiver;
+    /// use ipcring::ring::AsyncConsumer;
+    /// use ipcring::transport::AsyncReceiver;
     /// use ipcring::ring::RingOptions;
     /// # fn main() -> ipcring::Result<()> {
     /// let name = format!("/ipcring-rxstream-inner-{}", std::process::id());

@@ -12,7 +12,7 @@
 //! off it waits for a message or room only.
 //!
 //! ```
-//! use ipcring::aio::mq::AsyncMessageQueue;
+//! use ipcring::mq::AsyncMessageQueue;
 //! use ipcring::mq::MqOptions;
 //!
 //! # fn main() -> ipcring::Result<()> {
@@ -35,17 +35,17 @@ use std::os::fd::OwnedFd;
 
 use tokio::io::Interest;
 
-use crate::aio::watched::Watched;
-use crate::aio::{AsyncReceiver, AsyncSender};
 use crate::mq::{MessageQueue, MqOptions};
+use crate::transport::{AsyncReceiver, AsyncSender};
 use crate::transport::{Receiver, Sender};
+use crate::wake::watched::Watched;
 use crate::{Error, Result};
 
 /// A POSIX message queue for tokio. Wraps a [`MessageQueue`]; sends and receives.
 ///
 /// ```
-/// use ipcring::aio::mq::AsyncMessageQueue;
-/// use ipcring::aio::AsyncReceiver;
+/// use ipcring::mq::AsyncMessageQueue;
+/// use ipcring::transport::AsyncReceiver;
 /// use ipcring::mq::MqOptions;
 /// use std::time::Duration;
 /// # fn main() -> ipcring::Result<()> {

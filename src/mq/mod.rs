@@ -60,6 +60,13 @@ use crate::sys::Location;
 use crate::transport::{Deadline, Receiver, Sender};
 use crate::{Error, Result};
 
+// The async (tokio) form, beside the blocking one.
+#[cfg(all(feature = "async", target_os = "linux"))]
+mod tokio;
+#[cfg(all(feature = "async", target_os = "linux"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "async", target_os = "linux"))))]
+pub use self::tokio::AsyncMessageQueue;
+
 /// How often a waiting handle looks whether its peers are still alive: the bound on how
 /// late a dead peer is reported as [`Error::Disconnected`] (plus scheduling delay).
 pub const LIVENESS_SLICE: Duration = Duration::from_millis(100);
@@ -890,7 +897,7 @@ impl Drop for MessageQueue {
     }
 }
 
-/// Hooks for the async wrapper (`crate::aio::mq`, Linux only).
+/// Hooks for the async wrapper (`crate::mq::tokio`, Linux only).
 #[cfg(all(feature = "async", target_os = "linux"))]
 impl MessageQueue {
     /// Whether this handle watches its peers (then waits must wake to look).
