@@ -66,6 +66,7 @@ use crate::transport::{Deadline, Receiver, Sender};
 use crate::{Error, Result};
 
 pub(crate) mod auth;
+mod codec;
 mod frame;
 pub mod pickle;
 
