@@ -241,3 +241,19 @@ impl AsyncSender for AsyncLogWriter {
         self.max_message
     }
 }
+
+// What the async reader needs of the blocking one: its inotify descriptor, to wait on,
+// and a way to drain it.
+impl LogReader {
+    /// The inotify descriptor (readable while events are queued); `None` without a watch.
+    fn watch_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.watch.as_ref().map(|w| w.as_fd())
+    }
+
+    fn drain_watch(&mut self) -> Result<()> {
+        if let Some(w) = self.watch.as_mut() {
+            w.drain()?;
+        }
+        Ok(())
+    }
+}

@@ -31,7 +31,7 @@
 //! # }
 //! ```
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 use tokio::io::Interest;
 
@@ -198,5 +198,19 @@ impl AsyncReceiver for AsyncMessageQueue {
     }
     fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
         Receiver::try_recv_into(&mut self.q, buf)
+    }
+}
+
+// What the async queue needs of the blocking one.
+impl MessageQueue {
+    /// Whether this handle watches its peers (then waits must wake to look).
+    fn has_liveness(&self) -> bool {
+        self.liveness.is_some()
+    }
+
+    /// The queue descriptor: on Linux a file descriptor that `poll`/`epoll` report
+    /// readable while messages wait and writable while there is room.
+    fn mqd_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.mqd.as_fd()
     }
 }

@@ -24,11 +24,12 @@
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::wake::watched::Watched;
 
 use crate::pipe::{PipeOptions, PipeReceiver, PipeSender};
-use crate::transport::{AsyncReceiver, AsyncSender};
+use crate::transport::{AsyncReceiver, AsyncSender, Deadline};
 use crate::transport::{Receiver, Sender};
 use crate::{Error, Result};
 
@@ -331,5 +332,27 @@ impl AsyncReceiver for AsyncPipeReceiver {
     }
     fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
         self.try_take(buf)
+    }
+}
+
+// What the async forms need of the blocking handles, beside them in this folder.
+impl PipeSender {
+    /// The write end, while connected to a reader.
+    fn async_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.fd.as_ref().map(|f| f.as_fd())
+    }
+
+    /// Writes what it can of a partly written frame without waiting; true once none is left.
+    fn try_flush(&mut self) -> Result<bool> {
+        self.flush_pending(Deadline::after(Duration::ZERO))
+    }
+}
+
+impl PipeReceiver {
+    /// The read end (replaced by the next receive after the writer left).
+    fn async_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.fd.as_fd()
     }
 }

@@ -33,7 +33,7 @@
 //! # }
 //! ```
 
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -221,5 +221,23 @@ impl AsyncListener {
     /// ```
     pub fn get_ref(&self) -> &Listener {
         &self.inner
+    }
+}
+
+// What the async listener needs of the blocking one: one non-blocking look, and the two
+// descriptors that become readable when an event waits.
+impl Listener {
+    fn take_event(&mut self) -> Result<Option<SignalEvent>> {
+        self.take()
+    }
+
+    fn signal_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.sigfd.as_fd()
+    }
+
+    /// The fallback handler's self-pipe (read end); it lives as long as the process (a
+    /// static, never closed), hence the `'static` borrow.
+    fn self_pipe_fd() -> Option<std::os::fd::BorrowedFd<'static>> {
+        super::PIPE.get().map(|(r, _)| r.as_fd())
     }
 }

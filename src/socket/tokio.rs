@@ -29,12 +29,14 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::wake::watched::{StableFd, Watched};
 
 use super::codec::{self, encode_header, Inbox, MAX_HEADER};
-use crate::socket::{Connection, Listener, SocketOptions, Stream, ToAddress};
+use crate::socket::{Connection, Inner, Listener, Pending, SocketOptions, Stream, ToAddress};
 use crate::sys::socket::{recv_some, send_dontwait};
+use crate::transport::Deadline;
 use crate::transport::{AsyncReceiver, AsyncSender};
 use crate::{Error, Result};
 
@@ -403,7 +405,7 @@ impl AsyncConnection {
         // progress) carries on here.
         let (stream, inbox, closed) = (tx.stream, rx.inbox, rx.closed);
         let io = register(stream)?;
-        let max_frame = opts.get_max_frame();
+        let max_frame = opts.max_frame;
         Ok(AsyncConnection {
             tx: AsyncSocketSender {
                 io: io.clone(),
@@ -549,7 +551,7 @@ impl AsyncListener {
             match self.listener.try_accept_pending()? {
                 Some(pending) => {
                     guard.retain_ready();
-                    let opts = self.listener.options().clone();
+                    let opts = self.listener.opts.clone();
                     let conn = tokio::task::spawn_blocking(move || pending.authenticate())
                         .await
                         .map_err(|e| Error::io("handshake task", std::io::Error::other(e)))??;
@@ -558,5 +560,24 @@ impl AsyncListener {
                 None => guard.clear_ready(),
             }
         }
+    }
+}
+
+// What the async listener needs of the blocking one.
+impl Listener {
+    /// The listening socket's descriptor (for readiness).
+    fn listen_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        match &self.inner {
+            Inner::Unix(l) => l.as_fd(),
+            Inner::Tcp(l) => l.as_fd(),
+        }
+    }
+
+    /// Accepts a connection if one is waiting now, without its handshake.
+    fn try_accept_pending(&self) -> Result<Option<Pending>> {
+        Ok(self
+            .accept_stream(Deadline::after(Duration::ZERO))?
+            .map(|s| self.pending(s)))
     }
 }
