@@ -33,8 +33,6 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 
-use tokio::io::Interest;
-
 use crate::mq::{MessageQueue, MqOptions};
 use crate::transport::{AsyncReceiver, AsyncSender};
 use crate::transport::{Receiver, Sender};
@@ -112,13 +110,7 @@ impl AsyncMessageQueue {
 
     /// Makes an open queue async. Must be called within a tokio runtime.
     pub fn from_blocking(q: MessageQueue) -> Result<AsyncMessageQueue> {
-        // One `dup`, once: the registration owns the descriptor it watches.
-        let dup = q
-            .mqd_fd()
-            .try_clone_to_owned()
-            .map_err(|e| Error::io("dup the queue descriptor", e))?;
-        let fd = Watched::register_with_interest(dup, Interest::READABLE | Interest::WRITABLE)
-            .map_err(|e| Error::io("register the queue with the tokio reactor", e.into()))?;
+        let fd = Watched::register_dup(q.mqd_fd(), "the queue descriptor")?;
         Ok(AsyncMessageQueue { fd, q })
     }
 

@@ -43,11 +43,7 @@ struct Registered {
 
 fn register_dup(fd: std::os::fd::BorrowedFd<'_>) -> Result<Registered> {
     let original = fd.as_raw_fd();
-    let dup = fd
-        .try_clone_to_owned()
-        .map_err(|e| Error::io("dup the pipe descriptor", e))?;
-    let fd = Watched::register(dup)
-        .map_err(|e| Error::io("register the pipe with the tokio reactor", e.into()))?;
+    let fd = Watched::register_dup(fd, "the pipe descriptor")?;
     Ok(Registered { fd, original })
 }
 

@@ -521,13 +521,7 @@ impl AsyncListener {
 
     /// Makes a bound blocking listener async. Must be called within a tokio runtime.
     pub fn from_blocking(listener: Listener) -> Result<AsyncListener> {
-        // One `dup`, once: the registration owns the descriptor it watches.
-        let dup = listener
-            .listen_fd()
-            .try_clone_to_owned()
-            .map_err(|e| Error::io("dup the listening socket", e))?;
-        let fd = Watched::register(dup)
-            .map_err(|e| Error::io("register the listener with the tokio reactor", e.into()))?;
+        let fd = Watched::register_dup(listener.listen_fd(), "the listening socket")?;
         Ok(AsyncListener { fd, listener })
     }
 
