@@ -7,15 +7,6 @@
 //! handle only borrows are duplicated into an [`OwnedFd`] first (the duplicate shares the
 //! open file description, so readiness is the same), which the registration then owns.
 
-#[cfg(any(
-    feature = "pipe",
-    feature = "socket",
-    all(
-        target_os = "linux",
-        any(feature = "file", feature = "mq", feature = "signal")
-    )
-))]
-use std::os::fd::BorrowedFd;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use tokio::io::unix::{AsyncFd, AsyncFdRegisterError};
@@ -72,7 +63,10 @@ impl Watched<OwnedFd> {
     /// shares the open file description, so its readiness is the same) and registers the
     /// duplicate for readability and writability; the registration owns it. `what` names
     /// the descriptor in errors ("the pipe descriptor").
-    pub(crate) fn register_dup(fd: BorrowedFd<'_>, what: &str) -> crate::Result<Watched<OwnedFd>> {
+    pub(crate) fn register_dup(
+        fd: std::os::fd::BorrowedFd<'_>,
+        what: &str,
+    ) -> crate::Result<Watched<OwnedFd>> {
         let dup = fd
             .try_clone_to_owned()
             .map_err(|e| crate::Error::io(format!("dup {what}"), e))?;
