@@ -166,6 +166,16 @@ impl AsyncSocketSender {
         Ok(true)
     }
 
+    /// The first `n` bytes of `frame` went out: the message is committed (counted), and
+    /// what is left of it waits to be written by the next operation.
+    fn committed(&mut self, frame: Vec<u8>, n: usize) {
+        self.sent += 1;
+        if n < frame.len() {
+            self.pending = frame;
+            self.pos = n;
+        }
+    }
+
     fn frame(&self, msg: &[u8]) -> Result<Vec<u8>> {
         if self.gone {
             return Err(Error::Disconnected);
@@ -201,11 +211,7 @@ impl AsyncSocketSender {
                 send_dontwait(fd.get_ref().as_raw_fd(), &frame)?.ok_or_else(would_block)
             }) {
                 Ok(Ok(n)) => {
-                    self.sent += 1;
-                    if n < frame.len() {
-                        self.pending = frame;
-                        self.pos = n;
-                    }
+                    self.committed(frame, n);
                     break;
                 }
                 Ok(Err(e)) => return Err(self.write_error(e)),
@@ -225,12 +231,8 @@ impl AsyncSocketSender {
         let frame = self.frame(msg)?;
         match send_dontwait(self.io.get_ref().as_raw_fd(), &frame) {
             Ok(Some(n)) => {
-                self.sent += 1;
-                if n < frame.len() {
-                    self.pending = frame;
-                    self.pos = n;
-                    self.flush_now()?;
-                }
+                self.committed(frame, n);
+                self.flush_now()?;
                 Ok(true)
             }
             Ok(None) => Ok(false),
