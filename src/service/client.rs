@@ -502,7 +502,7 @@ impl Client {
     /// The liveness check of an answer wait: true once the server closed this connection
     /// or died.
     #[cfg(feature = "async")]
-    pub(super) fn server_gone(&self) -> Result<bool> {
+    pub(crate) fn server_gone(&self) -> Result<bool> {
         Ok(self.closed() || !self.listener.role_held_by_other(SERVER_ROLE)?)
     }
 }
