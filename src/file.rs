@@ -983,23 +983,6 @@ impl Receiver for LogReader {
     }
 }
 
-/// What the async reader ([`crate::file::AsyncLogReader`]) needs: its inotify
-/// descriptor, to wait on, and a way to drain it.
-#[cfg(all(feature = "async", target_os = "linux"))]
-impl LogReader {
-    /// The inotify descriptor (readable while events are queued); `None` without a watch.
-    pub(crate) fn watch_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
-        self.watch.as_ref().map(|w| w.as_fd())
-    }
-
-    pub(crate) fn drain_watch(&mut self) -> Result<()> {
-        if let Some(w) = self.watch.as_mut() {
-            w.drain()?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -650,17 +650,17 @@ pub fn inspect(name: &str) -> Result<BroadcastInfo> {
 #[cfg(feature = "async")]
 impl Subscriber {
     /// The word subscribers sleep on while nothing new is there.
-    pub(crate) fn data_wake_word(&self) -> &crate::wake::WakeWord {
+    pub(super) fn data_wake_word(&self) -> &crate::wake::WakeWord {
         &self.ring.shared().data_wake
     }
 
     /// True once a publisher had attached and is gone.
-    pub(crate) fn publisher_gone(&self) -> Result<bool> {
+    pub(super) fn publisher_gone(&self) -> Result<bool> {
         self.ring.publisher_gone()
     }
 
     /// The wait strategy from the options.
-    pub(crate) fn wait_strategy(&self) -> WaitStrategy {
+    pub(super) fn wait_strategy(&self) -> WaitStrategy {
         self.ring.wait
     }
 }

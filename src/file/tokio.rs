@@ -36,10 +36,8 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::Duration;
 
-use tokio::io::Interest;
-
 use crate::file::{LogOptions, LogReader, LogWriter};
-use crate::transport::pool::{Kind, Pool};
+use crate::transport::pool::Pool;
 use crate::transport::{AsyncReceiver, AsyncSender};
 use crate::transport::{Receiver, Sender};
 use crate::wake::watched::Watched;
@@ -91,20 +89,10 @@ impl AsyncLogReader {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn from_blocking(inner: LogReader) -> Result<AsyncLogReader> {
-        let fd =
-            match inner.watch_fd() {
-                // One `dup`, once: the registration owns the descriptor it watches.
-                Some(watch) => {
-                    let dup = watch
-                        .try_clone_to_owned()
-                        .map_err(|e| Error::io("dup the inotify descriptor", e))?;
-                    let interest = Interest::READABLE | Interest::WRITABLE;
-                    Some(Watched::register_with_interest(dup, interest).map_err(|e| {
-                        Error::io("register inotify with the tokio reactor", e.into())
-                    })?)
-                }
-                None => None,
-            };
+        let fd = match inner.watch_fd() {
+            Some(watch) => Some(Watched::register_dup(watch, "the inotify descriptor")?),
+            None => None,
+        };
         Ok(AsyncLogReader { fd, inner })
     }
 
@@ -213,31 +201,32 @@ impl AsyncSender for AsyncLogWriter {
     /// kept. Its outcome is not reported; to know whether a message went in, let `send`
     /// complete.
     async fn send(&mut self, msg: &[u8]) -> Result<()> {
-        if msg.len() > self.max_message {
-            return Err(Error::MessageTooLarge {
-                len: msg.len(),
-                max: self.max_message,
-            });
-        }
-        let msg = msg.to_vec();
-        self.pool
-            .run(Kind::Other, move |w| Sender::send(w, &msg))
-            .await?
+        self.pool.send(msg, self.max_message).await
     }
 
     /// Appends on the calling thread if the lock is free now and no append is running
     /// (`Ok(false)` otherwise). It does blocking file I/O (a short write) on this thread.
     fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        if !self.pool.settle_now()? {
-            return Ok(false);
-        }
-        match self.pool.get_mut() {
-            Some(w) => Sender::try_send(w, msg),
-            None => Ok(false),
-        }
+        self.pool.try_send(msg)
     }
 
     fn max_message(&self) -> usize {
         self.max_message
+    }
+}
+
+// What the async reader needs of the blocking one: its inotify descriptor, to wait on,
+// and a way to drain it.
+impl LogReader {
+    /// The inotify descriptor (readable while events are queued); `None` without a watch.
+    fn watch_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.watch.as_ref().map(|w| w.as_fd())
+    }
+
+    fn drain_watch(&mut self) -> Result<()> {
+        if let Some(w) = self.watch.as_mut() {
+            w.drain()?;
+        }
+        Ok(())
     }
 }

@@ -897,21 +897,6 @@ impl Drop for MessageQueue {
     }
 }
 
-/// Hooks for the async wrapper (`crate::mq::tokio`, Linux only).
-#[cfg(all(feature = "async", target_os = "linux"))]
-impl MessageQueue {
-    /// Whether this handle watches its peers (then waits must wake to look).
-    pub(crate) fn has_liveness(&self) -> bool {
-        self.liveness.is_some()
-    }
-
-    /// The queue descriptor: on Linux a file descriptor that `poll`/`epoll` report
-    /// readable while messages wait and writable while there is room.
-    pub(crate) fn mqd_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.mqd.as_fd()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,9 +31,7 @@
 //! # }
 //! ```
 
-use std::os::fd::OwnedFd;
-
-use tokio::io::Interest;
+use std::os::fd::{AsFd, OwnedFd};
 
 use crate::mq::{MessageQueue, MqOptions};
 use crate::transport::{AsyncReceiver, AsyncSender};
@@ -112,13 +110,7 @@ impl AsyncMessageQueue {
 
     /// Makes an open queue async. Must be called within a tokio runtime.
     pub fn from_blocking(q: MessageQueue) -> Result<AsyncMessageQueue> {
-        // One `dup`, once: the registration owns the descriptor it watches.
-        let dup = q
-            .mqd_fd()
-            .try_clone_to_owned()
-            .map_err(|e| Error::io("dup the queue descriptor", e))?;
-        let fd = Watched::register_with_interest(dup, Interest::READABLE | Interest::WRITABLE)
-            .map_err(|e| Error::io("register the queue with the tokio reactor", e.into()))?;
+        let fd = Watched::register_dup(q.mqd_fd(), "the queue descriptor")?;
         Ok(AsyncMessageQueue { fd, q })
     }
 
@@ -198,5 +190,19 @@ impl AsyncReceiver for AsyncMessageQueue {
     }
     fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
         Receiver::try_recv_into(&mut self.q, buf)
+    }
+}
+
+// What the async queue needs of the blocking one.
+impl MessageQueue {
+    /// Whether this handle watches its peers (then waits must wake to look).
+    fn has_liveness(&self) -> bool {
+        self.liveness.is_some()
+    }
+
+    /// The queue descriptor: on Linux a file descriptor that `poll`/`epoll` report
+    /// readable while messages wait and writable while there is room.
+    fn mqd_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.mqd.as_fd()
     }
 }

@@ -532,31 +532,6 @@ impl Drop for PipeSender {
     }
 }
 
-/// Hooks for the async wrappers (`crate::pipe::tokio`).
-#[cfg(feature = "async")]
-impl PipeSender {
-    /// The write end, while connected to a reader.
-    pub(crate) fn async_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
-        use std::os::fd::AsFd;
-        self.fd.as_ref().map(|f| f.as_fd())
-    }
-
-    /// Writes what it can of a partly written frame without waiting; true once none is left.
-    pub(crate) fn try_flush(&mut self) -> Result<bool> {
-        self.flush_pending(Deadline::after(Duration::ZERO))
-    }
-}
-
-/// Hooks for the async wrappers (`crate::pipe::tokio`).
-#[cfg(feature = "async")]
-impl PipeReceiver {
-    /// The read end (replaced by the next receive after the writer left).
-    pub(crate) fn async_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        use std::os::fd::AsFd;
-        self.fd.as_fd()
-    }
-}
-
 /// The reading end of a named pipe.
 ///
 /// Created with [`PipeReceiver::open`], which never blocks: it creates the FIFO if needed and

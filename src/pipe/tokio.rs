@@ -24,11 +24,14 @@
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::Interest;
 
 use crate::wake::watched::Watched;
 
 use crate::pipe::{PipeOptions, PipeReceiver, PipeSender};
-use crate::transport::{AsyncReceiver, AsyncSender};
+use crate::transport::{AsyncReceiver, AsyncSender, Deadline};
 use crate::transport::{Receiver, Sender};
 use crate::{Error, Result};
 
@@ -42,12 +45,36 @@ struct Registered {
 
 fn register_dup(fd: std::os::fd::BorrowedFd<'_>) -> Result<Registered> {
     let original = fd.as_raw_fd();
-    let dup = fd
-        .try_clone_to_owned()
-        .map_err(|e| Error::io("dup the pipe descriptor", e))?;
-    let fd = Watched::register(dup)
-        .map_err(|e| Error::io("register the pipe with the tokio reactor", e.into()))?;
+    let fd = Watched::register_dup(fd, "the pipe descriptor")?;
     Ok(Registered { fd, original })
+}
+
+/// Waits until the registration is ready for `interest`, then makes one non-blocking
+/// attempt `op`: `Ok(true)`, done; `Ok(false)`, not yet (the readiness is cleared for the
+/// next wait). An error drops the registration first (the handle moves to another
+/// descriptor after one). `Ok(false)` at once without a registration.
+async fn on_ready(
+    ready: &mut Option<Registered>,
+    interest: Interest,
+    wait: &'static str,
+    op: impl FnOnce() -> Result<bool>,
+) -> Result<bool> {
+    let Some(r) = ready.as_ref() else {
+        return Ok(false);
+    };
+    let mut guard = r.fd.ready(interest).await.map_err(|e| Error::io(wait, e))?;
+    match op() {
+        Ok(false) => {
+            guard.clear_ready();
+            Ok(false)
+        }
+        Ok(true) => Ok(true),
+        Err(e) => {
+            drop(guard);
+            *ready = None;
+            Err(e)
+        }
+    }
 }
 
 /// The writing end of a named pipe, for tokio. Wraps a [`PipeSender`].
@@ -173,20 +200,14 @@ impl AsyncPipeSender {
                     self.ready = Some(register_dup(fd)?);
                 }
             }
-            if let Some(r) = self.ready.as_ref() {
-                let mut guard =
-                    r.fd.writable()
-                        .await
-                        .map_err(|e| Error::io("wait for room in the pipe", e))?;
-                match self.tx.try_send(msg) {
-                    Ok(true) => return Ok(()),
-                    Ok(false) => guard.clear_ready(),
-                    Err(e) => {
-                        drop(guard);
-                        self.ready = None;
-                        return Err(e);
-                    }
-                }
+            let tx = &mut self.tx;
+            let room = "wait for room in the pipe";
+            if on_ready(&mut self.ready, Interest::WRITABLE, room, || {
+                tx.try_send(msg)
+            })
+            .await?
+            {
+                return Ok(());
             }
         }
     }
@@ -301,20 +322,11 @@ impl AsyncPipeReceiver {
                 self.ready = None;
                 self.ready = Some(register_dup(self.rx.async_fd())?);
             }
-            if let Some(r) = self.ready.as_ref() {
-                let mut guard =
-                    r.fd.readable()
-                        .await
-                        .map_err(|e| Error::io("wait for bytes in the pipe", e))?;
-                match Receiver::try_recv_into(&mut self.rx, buf) {
-                    Ok(true) => return Ok(()),
-                    Ok(false) => guard.clear_ready(),
-                    Err(e) => {
-                        drop(guard);
-                        self.ready = None;
-                        return Err(e);
-                    }
-                }
+            let rx = &mut self.rx;
+            let bytes = "wait for bytes in the pipe";
+            let take = || Receiver::try_recv_into(rx, buf);
+            if on_ready(&mut self.ready, Interest::READABLE, bytes, take).await? {
+                return Ok(());
             }
         }
     }
@@ -331,5 +343,27 @@ impl AsyncReceiver for AsyncPipeReceiver {
     }
     fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
         self.try_take(buf)
+    }
+}
+
+// What the async forms need of the blocking handles, beside them in this folder.
+impl PipeSender {
+    /// The write end, while connected to a reader.
+    fn async_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.fd.as_ref().map(|f| f.as_fd())
+    }
+
+    /// Writes what it can of a partly written frame without waiting; true once none is left.
+    fn try_flush(&mut self) -> Result<bool> {
+        self.flush_pending(Deadline::after(Duration::ZERO))
+    }
+}
+
+impl PipeReceiver {
+    /// The read end (replaced by the next receive after the writer left).
+    fn async_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.fd.as_fd()
     }
 }

@@ -206,28 +206,13 @@ impl<T: Sender + Send + 'static> AsyncSender for Pooled<T> {
     /// may still send the message** in the background (module docs).
     async fn send(&mut self, msg: &[u8]) -> Result<()> {
         self.sender_limit();
-        if msg.len() > self.max_message {
-            return Err(Error::MessageTooLarge {
-                len: msg.len(),
-                max: self.max_message,
-            });
-        }
-        let msg = msg.to_vec();
-        self.pool
-            .run(Kind::Other, move |t| Sender::send(t, &msg))
-            .await?
+        self.pool.send(msg, self.max_message).await
     }
 
     /// One attempt on the calling thread (it does network I/O there);
     /// `Ok(false)` also while an operation runs on the pool.
     fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        if !self.pool.settle_now()? {
-            return Ok(false);
-        }
-        match self.pool.get_mut() {
-            Some(t) => Sender::try_send(t, msg),
-            None => Ok(false),
-        }
+        self.pool.try_send(msg)
     }
 
     fn max_message(&self) -> usize {
@@ -244,10 +229,7 @@ impl<T: Receiver + Send + 'static> AsyncReceiver for Pooled<T> {
     async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         loop {
             self.pool.settle().await?;
-            if let Some(kept) = self.pool.take_stash() {
-                let m = kept?;
-                buf.clear();
-                buf.extend_from_slice(&m);
+            if self.pool.take_stash_into(buf)? {
                 return Ok(());
             }
             let got: Result<Option<Vec<u8>>> = self
@@ -274,10 +256,7 @@ impl<T: Receiver + Send + 'static> AsyncReceiver for Pooled<T> {
         if !self.pool.settle_now()? {
             return Ok(false);
         }
-        if let Some(kept) = self.pool.take_stash() {
-            let m = kept?;
-            buf.clear();
-            buf.extend_from_slice(&m);
+        if self.pool.take_stash_into(buf)? {
             return Ok(true);
         }
         match self.pool.get_mut() {

@@ -796,13 +796,13 @@ impl Consumer {
 
     /// [`ConsumerCore::announce_waiting`], for the async consumer's wait.
     #[cfg(feature = "async")]
-    pub(crate) fn announce_waiting(&self) {
+    pub(super) fn announce_waiting(&self) {
         self.core.announce_waiting();
     }
 
     /// [`ConsumerCore::withdraw_waiting`], for the async consumer's wait.
     #[cfg(feature = "async")]
-    pub(crate) fn withdraw_waiting(&self) {
+    pub(super) fn withdraw_waiting(&self) {
         self.core.withdraw_waiting();
     }
 
@@ -1130,18 +1130,18 @@ pub fn duplex(name: &str, side: Side, opts: &RingOptions) -> Result<(Producer, C
 #[cfg(feature = "async")]
 impl Producer {
     /// The word the producer sleeps on while the ring is full.
-    pub(crate) fn space_wake_word(&self) -> &crate::wake::WakeWord {
+    pub(super) fn space_wake_word(&self) -> &crate::wake::WakeWord {
         &self.ring.shared().space_wake
     }
 
     /// True once a consumer had attached and is gone; first the slice-end checks of the
     /// blocking wait (segment whole, positions consistent).
-    pub(crate) fn consumer_gone(&self) -> Result<bool> {
+    pub(super) fn consumer_gone(&self) -> Result<bool> {
         self.ring.slice_end_producer(&self.core)
     }
 
     /// The wait strategy from the options (its spin time is reused by async waits).
-    pub(crate) fn wait_strategy(&self) -> WaitStrategy {
+    pub(super) fn wait_strategy(&self) -> WaitStrategy {
         self.ring.wait
     }
 
@@ -1149,13 +1149,13 @@ impl Producer {
     /// borrows nothing, so the async reserve can wait for it and only then make the
     /// [`Grant`] (see [`Producer::grant`]). Dropped unused, it reserved nothing: the
     /// producer alone takes room, so the same room is there at the next look.
-    pub(crate) fn reserve_room(&mut self, len: usize) -> Result<Option<Reservation>> {
+    pub(super) fn reserve_room(&mut self, len: usize) -> Result<Option<Reservation>> {
         self.core.reserve(len)
     }
 
     /// The [`Grant`] of a reservation made by [`Producer::reserve_room`] just before,
     /// with no other reserve, send or commit in between.
-    pub(crate) fn grant(&mut self, res: Reservation) -> Grant<'_> {
+    pub(super) fn grant(&mut self, res: Reservation) -> Grant<'_> {
         Grant {
             producer: self,
             res,
@@ -1167,23 +1167,23 @@ impl Producer {
 #[cfg(feature = "async")]
 impl Consumer {
     /// The word the consumer sleeps on while the ring is empty.
-    pub(crate) fn data_wake_word(&self) -> &crate::wake::WakeWord {
+    pub(super) fn data_wake_word(&self) -> &crate::wake::WakeWord {
         &self.ring.shared().data_wake
     }
 
     /// True once a producer had attached and is gone; first the slice-end checks of the
     /// blocking wait (segment whole, positions consistent).
-    pub(crate) fn producer_gone(&self) -> Result<bool> {
+    pub(super) fn producer_gone(&self) -> Result<bool> {
         self.ring.slice_end_consumer(&self.core)
     }
 
     /// True if a message is waiting now (does not consume it).
-    pub(crate) fn has_message(&mut self) -> Result<bool> {
+    pub(super) fn has_message(&mut self) -> Result<bool> {
         Ok(self.core.peek()?.is_some())
     }
 
     /// The wait strategy from the options.
-    pub(crate) fn wait_strategy(&self) -> WaitStrategy {
+    pub(super) fn wait_strategy(&self) -> WaitStrategy {
         self.ring.wait
     }
 }

@@ -303,15 +303,9 @@ impl<S: Sender, R: Receiver, C: Codec> Client<S, R, C> {
                 return Ok(());
             }
             match self.codec.decode_reply(&frame) {
-                Ok(reply) => match reply.id {
+                Ok(reply) => match reply_owner(&reply, self.in_flight.iter().copied()) {
                     Some(rid) if self.in_flight.contains(&rid) => {
                         self.stash.insert(rid, (frame, reply));
-                    }
-                    // An id-less error is the one call in flight's (as in `wait_id`).
-                    None if self.in_flight.len() == 1 && reply.outcome.is_err() => {
-                        if let Some(&only) = self.in_flight.iter().next() {
-                            self.stash.insert(only, (frame, reply));
-                        }
                     }
                     _ => self.frame = frame,
                 },
@@ -338,23 +332,6 @@ impl<S: Sender, R: Receiver, C: Codec> Client<S, R, C> {
         }
     }
 
-    fn finish<T: DeserializeOwned>(
-        &self,
-        frame: &[u8],
-        reply: Reply<C::Value>,
-        method: &str,
-    ) -> Result<T, RpcError> {
-        match reply.outcome {
-            Ok(v) => self
-                .codec
-                .decode_result(frame, v)
-                .map_err(|e| RpcError::Codec {
-                    message: format!("the result of `{method}` does not decode: {e}"),
-                }),
-            Err(e) => Err(e.into_rpc_error(method)),
-        }
-    }
-
     fn wait_id<T: DeserializeOwned>(
         &mut self,
         id: u64,
@@ -363,7 +340,7 @@ impl<S: Sender, R: Receiver, C: Codec> Client<S, R, C> {
     ) -> Result<T, RpcError> {
         self.reap_abandoned();
         if let Some((frame, reply)) = self.stash.remove(&id) {
-            return self.finish(&frame, reply, method);
+            return finish(&self.codec, &frame, reply, method);
         }
         loop {
             let mut frame = std::mem::take(&mut self.frame);
@@ -376,9 +353,9 @@ impl<S: Sender, R: Receiver, C: Codec> Client<S, R, C> {
                     return Err(e);
                 }
             };
-            match reply.id {
+            match reply_owner(&reply, self.in_flight.iter().copied()) {
                 Some(rid) if rid == id => {
-                    let r = self.finish(&frame, reply, method);
+                    let r = finish(&self.codec, &frame, reply, method);
                     self.frame = frame;
                     return r;
                 }
@@ -386,16 +363,39 @@ impl<S: Sender, R: Receiver, C: Codec> Client<S, R, C> {
                     // Another call's reply: keep it (and its frame) until that call waits.
                     self.stash.insert(rid, (frame, reply));
                 }
-                // The server could not read the request's id: only attributable when this
-                // is the one call in flight.
-                None if self.in_flight.len() == 1 && reply.outcome.is_err() => {
-                    let r = self.finish(&frame, reply, method);
-                    self.frame = frame;
-                    return r;
-                }
                 // A late reply to a forgotten call, or one that cannot be attributed.
                 _ => self.frame = frame,
             }
         }
+    }
+}
+
+/// The call a reply answers: its id; for an error without one (the server could not read
+/// the request's id), the one call in flight, when there is exactly one. The blocking and
+/// the async client attribute replies by this one rule.
+pub(super) fn reply_owner<V>(
+    reply: &Reply<V>,
+    mut in_flight: impl ExactSizeIterator<Item = u64>,
+) -> Option<u64> {
+    match reply.id {
+        Some(id) => Some(id),
+        None if in_flight.len() == 1 && reply.outcome.is_err() => in_flight.next(),
+        None => None,
+    }
+}
+
+/// The result a reply carries for a call of `method`: decoded from `frame`, or the server's
+/// error.
+pub(super) fn finish<C: Codec, T: DeserializeOwned>(
+    codec: &C,
+    frame: &[u8],
+    reply: Reply<C::Value>,
+    method: &str,
+) -> Result<T, RpcError> {
+    match reply.outcome {
+        Ok(v) => codec.decode_result(frame, v).map_err(|e| RpcError::Codec {
+            message: format!("the result of `{method}` does not decode: {e}"),
+        }),
+        Err(e) => Err(e.into_rpc_error(method)),
     }
 }

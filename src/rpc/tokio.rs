@@ -45,6 +45,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
+use super::client::{finish, reply_owner};
 use crate::rpc::{Codec, Reply, RpcError};
 use crate::transport::{AsyncReceiver, AsyncSender};
 
@@ -143,16 +144,8 @@ async fn read_replies<R: AsyncReceiver, C: Codec>(mut rx: R, shared: Arc<Shared<
             continue;
         };
         let mut waiting = shared.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        let target = match reply.id {
-            Some(id) => waiting.remove(&id),
-            // The server could not read the request's id: only attributable when one call
-            // is in flight (as the blocking client does).
-            None if waiting.len() == 1 && reply.outcome.is_err() => {
-                let only = waiting.keys().next().copied();
-                only.and_then(|id| waiting.remove(&id))
-            }
-            None => None,
-        };
+        let target =
+            reply_owner(&reply, waiting.keys().copied()).and_then(|id| waiting.remove(&id));
         drop(waiting);
         if let Some(tx) = target {
             let _ = tx.send((frame, reply));
@@ -222,15 +215,7 @@ impl<S: AsyncSender + 'static, C: Codec> AsyncClient<S, C> {
             Ok(d) => d,
             Err(_) => return Err(shared.closed_error().unwrap_or(RpcError::Disconnected)),
         };
-        match reply.outcome {
-            Ok(v) => shared
-                .codec
-                .decode_result(&frame, v)
-                .map_err(|e| RpcError::Codec {
-                    message: format!("the result of `{method}` does not decode: {e}"),
-                }),
-            Err(e) => Err(e.into_rpc_error(method)),
-        }
+        finish(&shared.codec, &frame, reply, method)
     }
 
     /// [`AsyncClient::call`] bounded by `timeout` (tokio's timer): [`RpcError::Timeout`],

@@ -647,22 +647,22 @@ pub fn inspect(name: &str) -> Result<SeqlockInfo> {
 #[cfg(feature = "async")]
 impl<T: bytemuck::Pod> Reader<T> {
     /// The word readers sleep on while waiting for a change.
-    pub(crate) fn changed_wake_word(&self) -> &crate::wake::WakeWord {
+    pub(super) fn changed_wake_word(&self) -> &crate::wake::WakeWord {
         &self.cell.shared().changed
     }
 
     /// True once a writer had attached and is gone.
-    pub(crate) fn writer_gone(&self) -> Result<bool> {
+    pub(super) fn writer_gone(&self) -> Result<bool> {
         self.cell.writer_gone()
     }
 
     /// The wait strategy from the options.
-    pub(crate) fn wait_strategy(&self) -> WaitStrategy {
+    pub(super) fn wait_strategy(&self) -> WaitStrategy {
         self.cell.wait
     }
 
     /// A consistent value newer than `last_version`, if there is one now.
-    pub(crate) fn try_newer(&self, last_version: u64) -> Option<Snapshot<T>> {
+    pub(super) fn try_newer(&self, last_version: u64) -> Option<Snapshot<T>> {
         if self.cell.shared().seq.load(Ordering::Acquire) / 2 <= last_version {
             return None;
         }

@@ -468,7 +468,7 @@ impl Client {
     /// reads) and its slot freed: `Ok(true)`. `Ok(false)`: not answered yet. `out` is
     /// `None`: the answer is taken and dropped unread.
     #[cfg(feature = "async")]
-    pub(crate) fn try_answer_into(&self, t: &Ticket, out: Option<&mut Vec<u8>>) -> Result<bool> {
+    pub(super) fn try_answer_into(&self, t: &Ticket, out: Option<&mut Vec<u8>>) -> Result<bool> {
         let slot = self.check_ticket(t)?;
         Ok(match self.side.answer(slot)? {
             Some(a) => {
@@ -483,19 +483,19 @@ impl Client {
 
     /// True if a slot is free for a new request (`submit` would not fail for want of one).
     #[cfg(feature = "async")]
-    pub(crate) fn has_free_slot(&self) -> bool {
+    pub(super) fn has_free_slot(&self) -> bool {
         self.side.has_free()
     }
 
     /// The word the server wakes this client on when it answers.
     #[cfg(feature = "async")]
-    pub(crate) fn answer_wake(&self) -> &crate::wake::WakeWord {
+    pub(super) fn answer_wake(&self) -> &crate::wake::WakeWord {
         self.side.core().client_wake()
     }
 
     /// How this client waits for answers.
     #[cfg(feature = "async")]
-    pub(crate) fn wait_strategy(&self) -> WaitStrategy {
+    pub(super) fn wait_strategy(&self) -> WaitStrategy {
         self.wait
     }
 

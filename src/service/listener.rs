@@ -366,25 +366,25 @@ impl Listener {
 impl Listener {
     /// One poll of every channel (accepting new clients; with `reap_due`, freeing dead
     /// ones first): the entry holding the request found, for [`Listener::take_request`].
-    pub(crate) fn poll_request(&mut self, reap_due: bool) -> Option<u32> {
+    pub(super) fn poll_request(&mut self, reap_due: bool) -> Option<u32> {
         let Listener { seg, srv, .. } = self;
         srv.poll(seg, reap_due)
     }
 
     /// The request that [`Listener::poll_request`] found on entry `e`.
-    pub(crate) fn take_request(&mut self, e: u32) -> Result<Request<'_>> {
+    pub(super) fn take_request(&mut self, e: u32) -> Result<Request<'_>> {
         self.srv
             .request(e)
             .ok_or_else(|| Error::corrupt("a request seen waiting was gone when taken"))
     }
 
     /// The word a client wakes the server on when it posts a request or a connect.
-    pub(crate) fn server_wake(&self) -> &crate::wake::WakeWord {
+    pub(super) fn server_wake(&self) -> &crate::wake::WakeWord {
         &self.seg.shared().server_wake
     }
 
     /// How the server waits for requests.
-    pub(crate) fn wait_strategy(&self) -> WaitStrategy {
+    pub(super) fn wait_strategy(&self) -> WaitStrategy {
         self.wait
     }
 }

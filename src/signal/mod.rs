@@ -763,22 +763,3 @@ impl Iterator for Events<'_> {
         self.listener.recv().ok()
     }
 }
-
-/// What the async listener ([`crate::signal::AsyncListener`]) needs: one
-/// non-blocking look, and the two descriptors that become readable when an event waits.
-#[cfg(all(feature = "async", target_os = "linux"))]
-impl Listener {
-    pub(crate) fn take_event(&mut self) -> Result<Option<SignalEvent>> {
-        self.take()
-    }
-
-    pub(crate) fn signal_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.sigfd.as_fd()
-    }
-
-    /// The fallback handler's self-pipe (read end); it lives as long as the process (a
-    /// static, never closed), hence the `'static` borrow.
-    pub(crate) fn self_pipe_fd() -> Option<std::os::fd::BorrowedFd<'static>> {
-        PIPE.get().map(|(r, _)| r.as_fd())
-    }
-}

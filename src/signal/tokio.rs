@@ -33,11 +33,9 @@
 //! # }
 //! ```
 
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::task::Poll;
 use std::time::Duration;
-
-use tokio::io::Interest;
 
 use crate::signal::{Listener, SignalEvent, SignalOptions};
 use crate::wake::watched::Watched;
@@ -50,20 +48,6 @@ use crate::{Error, Result};
 struct Registered {
     sigfd: Watched<OwnedFd>,
     pipe: Option<Watched<OwnedFd>>,
-}
-
-/// Registers a duplicate of `fd` (one `dup`, once per listener): the registration owns the
-/// descriptor it watches.
-fn register_dup(fd: BorrowedFd<'_>, what: &str) -> Result<Watched<OwnedFd>> {
-    let dup = fd
-        .try_clone_to_owned()
-        .map_err(|e| Error::io(format!("dup the {what}"), e))?;
-    Watched::register_with_interest(dup, Interest::READABLE | Interest::WRITABLE).map_err(|e| {
-        Error::io(
-            format!("register the {what} with the tokio reactor"),
-            e.into(),
-        )
-    })
 }
 
 /// Receives signal events in a tokio task. One listener (blocking or async) per process.
@@ -118,9 +102,9 @@ impl AsyncListener {
         if self.reg.is_some() {
             return Ok(());
         }
-        let sigfd = register_dup(self.inner.signal_fd(), "signalfd")?;
+        let sigfd = Watched::register_dup(self.inner.signal_fd(), "the signalfd")?;
         let pipe = match Listener::self_pipe_fd() {
-            Some(fd) => Some(register_dup(fd, "signal self-pipe")?),
+            Some(fd) => Some(Watched::register_dup(fd, "the signal self-pipe")?),
             None => None,
         };
         self.reg = Some(Registered { sigfd, pipe });
@@ -221,5 +205,23 @@ impl AsyncListener {
     /// ```
     pub fn get_ref(&self) -> &Listener {
         &self.inner
+    }
+}
+
+// What the async listener needs of the blocking one: one non-blocking look, and the two
+// descriptors that become readable when an event waits.
+impl Listener {
+    fn take_event(&mut self) -> Result<Option<SignalEvent>> {
+        self.take()
+    }
+
+    fn signal_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.sigfd.as_fd()
+    }
+
+    /// The fallback handler's self-pipe (read end); it lives as long as the process (a
+    /// static, never closed), hence the `'static` borrow.
+    fn self_pipe_fd() -> Option<std::os::fd::BorrowedFd<'static>> {
+        super::PIPE.get().map(|(r, _)| r.as_fd())
     }
 }

@@ -1,16 +1,11 @@
-//! Length-prefixed frames over a stream socket, byte-compatible with Python's
-//! `multiprocessing.connection.Connection.send_bytes` / `recv_bytes`.
-//!
-//! A frame is a 4-byte big-endian *signed* length followed by the payload. A payload longer
-//! than `0x7fff_ffff` bytes is sent as `FF FF FF FF`, an 8-byte big-endian unsigned length,
-//! then the payload. The receiver checks every announced length against its limit before
-//! it reads a byte of payload, and never reserves memory for a length the peer chose: the
-//! payload buffer grows as bytes arrive.
+//! Length-prefixed frames over a stream socket, blocking: the driver of the frame format
+//! in `codec.rs` (byte-compatible with Python's `multiprocessing.connection`).
 
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::codec::{self, encode_header, Inbox, MAX_HEADER};
 use super::Stream;
 use crate::sys::socket::{recv_some, send_dontwait, send_nosignal, wait_ready, Ready};
 use crate::transport::{Deadline, Receiver, Sender};
@@ -19,28 +14,9 @@ use crate::{Error, Result};
 /// Payloads up to this size go out in one `send` together with their header (as Python
 /// does, to avoid a Nagle delay between header and payload); larger ones in two.
 const SMALL: usize = 16 * 1024;
-/// The receive buffer: many small frames are parsed out of one `recv`.
-const RBUF: usize = 64 * 1024;
-/// A large payload is read straight into the message buffer, which grows by at most this
-/// much per `recv`, so memory follows the bytes that really arrived.
-const DIRECT_CHUNK: usize = 1 << 20;
-/// Largest length that fits the 4-byte signed header.
-const MAX_SHORT: usize = 0x7fff_ffff;
 
 fn deadline_for(t: Option<Duration>) -> Deadline {
     t.map_or_else(Deadline::forever, Deadline::after)
-}
-
-/// Encodes the frame header for a payload of `len` bytes into `out`, returning its size.
-pub(crate) fn encode_header(len: usize, out: &mut [u8; 12]) -> usize {
-    if len > MAX_SHORT {
-        out[..4].copy_from_slice(&(-1i32).to_be_bytes());
-        out[4..12].copy_from_slice(&(len as u64).to_be_bytes());
-        12
-    } else {
-        out[..4].copy_from_slice(&(len as i32).to_be_bytes());
-        4
-    }
 }
 
 /// The sending half of a socket [`Connection`](super::Connection): writes whole frames.
@@ -60,7 +36,7 @@ pub(crate) fn encode_header(len: usize, out: &mut [u8; 12]) -> usize {
 /// ```
 #[derive(Debug)]
 pub struct SocketSender {
-    stream: Arc<Stream>,
+    pub(super) stream: Arc<Stream>,
     max_frame: usize,
     write_timeout: Option<Duration>,
     wbuf: Vec<u8>,
@@ -99,22 +75,9 @@ impl SocketSender {
         deadline: Deadline,
         try_only: bool,
     ) -> Result<bool> {
-        match self.broken {
-            Some(Broken::Partial) => {
-                return Err(Error::Framing(
-                    "an earlier send timed out in the middle of a frame; this connection can no longer be used".into(),
-                ))
-            }
-            Some(Broken::Gone) => return Err(Error::Disconnected),
-            None => {}
-        }
-        if msg.len() > self.max_frame {
-            return Err(Error::MessageTooLarge {
-                len: msg.len(),
-                max: self.max_frame,
-            });
-        }
-        let mut header = [0u8; 12];
+        self.usable()?;
+        codec::check_len(msg.len(), self.max_frame)?;
+        let mut header = [0u8; MAX_HEADER];
         let hlen = encode_header(msg.len(), &mut header);
         let mut wbuf = std::mem::take(&mut self.wbuf);
         let r = if msg.len() <= SMALL {
@@ -127,6 +90,18 @@ impl SocketSender {
         };
         self.wbuf = wbuf;
         r
+    }
+
+    /// `Ok` unless an earlier send left the byte stream unusable (the tokio driver asks too,
+    /// before it takes the stream over).
+    pub(super) fn usable(&self) -> Result<()> {
+        match self.broken {
+            Some(Broken::Partial) => Err(Error::Framing(
+                "an earlier send timed out in the middle of a frame; this connection can no longer be used".into(),
+            )),
+            Some(Broken::Gone) => Err(Error::Disconnected),
+            None => Ok(()),
+        }
     }
 
     fn write_parts(&mut self, parts: &[&[u8]], deadline: Deadline, try_only: bool) -> Result<bool> {
@@ -161,19 +136,15 @@ impl SocketSender {
                             return Err(Error::Timeout);
                         }
                     }
+                    Err(e) if codec::peer_gone(&e) => {
+                        self.broken = Some(Broken::Gone);
+                        return Err(Error::Disconnected);
+                    }
                     Err(e) => {
-                        return Err(match e.raw_os_error() {
-                            Some(libc::EPIPE) | Some(libc::ECONNRESET) | Some(libc::ENOTCONN) => {
-                                self.broken = Some(Broken::Gone);
-                                Error::Disconnected
-                            }
-                            _ => {
-                                if started {
-                                    self.broken = Some(Broken::Partial);
-                                }
-                                Error::io("send", e)
-                            }
-                        })
+                        if started {
+                            self.broken = Some(Broken::Partial);
+                        }
+                        return Err(Error::io("send", e));
                     }
                 }
             }
@@ -231,19 +202,13 @@ impl Sender for SocketSender {
 /// ```
 #[derive(Debug)]
 pub struct SocketReceiver {
-    stream: Arc<Stream>,
+    pub(super) stream: Arc<Stream>,
     max_frame: usize,
     read_timeout: Option<Duration>,
-    /// Bytes read but not yet parsed live in `rbuf[start..end]`.
-    rbuf: Box<[u8]>,
-    start: usize,
-    end: usize,
-    /// The announced length of the frame being received, once its header is parsed.
-    want: Option<usize>,
-    /// The payload received so far of that frame (`payload.len() <= want`).
-    payload: Vec<u8>,
+    /// Bytes received and not delivered yet, and the frame in progress.
+    pub(super) inbox: Inbox,
     /// Set once the connection is closed (by the peer, or by us after a framing error).
-    closed: bool,
+    pub(super) closed: bool,
 }
 
 impl SocketReceiver {
@@ -256,11 +221,7 @@ impl SocketReceiver {
             stream,
             max_frame,
             read_timeout,
-            rbuf: vec![0u8; RBUF].into_boxed_slice(),
-            start: 0,
-            end: 0,
-            want: None,
-            payload: Vec::new(),
+            inbox: Inbox::new(),
             closed: false,
         }
     }
@@ -283,7 +244,7 @@ impl SocketReceiver {
     /// Memory held for a frame in progress (tests check it follows the bytes received).
     #[cfg(test)]
     pub(crate) fn buffered(&self) -> usize {
-        self.payload.capacity()
+        self.inbox.buffered()
     }
 
     /// Closes the connection after a protocol error: the peer sees end of stream.
@@ -291,35 +252,6 @@ impl SocketReceiver {
         self.closed = true;
         self.stream.shutdown();
         e
-    }
-
-    /// Parses a frame header out of the buffer, if it is all there.
-    fn parse_header(&mut self, max: usize) -> Result<Option<usize>> {
-        let avail = &self.rbuf[self.start..self.end];
-        if avail.len() < 4 {
-            return Ok(None);
-        }
-        let short = i32::from_be_bytes([avail[0], avail[1], avail[2], avail[3]]);
-        let (len, used) = if short >= 0 {
-            (short as u64, 4)
-        } else if short == -1 {
-            if avail.len() < 12 {
-                return Ok(None);
-            }
-            let mut l = [0u8; 8];
-            l.copy_from_slice(&avail[4..12]);
-            (u64::from_be_bytes(l), 12)
-        } else {
-            return Err(self.fail(Error::Framing(
-                format!("negative length {short} in a frame header (only -1, the large-frame escape, is valid)").into(),
-            )));
-        };
-        if len > max as u64 {
-            let len = usize::try_from(len).unwrap_or(usize::MAX);
-            return Err(self.fail(Error::MessageTooLarge { len, max }));
-        }
-        self.start += used;
-        Ok(Some(len as usize))
     }
 
     /// Receives one frame of at most `max` bytes into `out`. `Ok(false)` only with
@@ -336,56 +268,15 @@ impl SocketReceiver {
             if self.closed {
                 return Err(Error::Disconnected);
             }
-            if self.want.is_none() {
-                if let Some(len) = self.parse_header(max)? {
-                    self.want = Some(len);
-                    self.payload.clear();
-                }
-            }
-            let mut direct = false;
-            if let Some(len) = self.want {
-                let need = len - self.payload.len();
-                let take = need.min(self.end - self.start);
-                self.payload
-                    .extend_from_slice(&self.rbuf[self.start..self.start + take]);
-                self.start += take;
-                if self.payload.len() == len {
-                    self.want = None;
-                    std::mem::swap(out, &mut self.payload);
-                    self.payload.clear();
-                    return Ok(true);
-                }
-                direct = need - take >= RBUF / 2;
+            match self.inbox.take(out, max) {
+                Ok(true) => return Ok(true),
+                Ok(false) => {}
+                Err(e) => return Err(self.fail(e)),
             }
             // More bytes are needed.
-            if self.start == self.end {
-                self.start = 0;
-                self.end = 0;
-            } else if self.rbuf.len() - self.end < 12 {
-                self.rbuf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            }
             let fd = self.stream.as_raw_fd();
             let blocking = deadline.is_forever() && !try_only;
-            let r = if direct {
-                let need = self.want.unwrap_or(0) - self.payload.len();
-                let old = self.payload.len();
-                self.payload.resize(old + need.min(DIRECT_CHUNK), 0);
-                let r = recv_some(fd, &mut self.payload[old..], !blocking);
-                let n = match r {
-                    Ok(Some(n)) => n,
-                    _ => 0,
-                };
-                self.payload.truncate(old + n);
-                r
-            } else {
-                recv_some(fd, &mut self.rbuf[self.end..], !blocking).inspect(|r| {
-                    if let Some(n) = r {
-                        self.end += n;
-                    }
-                })
-            };
+            let r = self.inbox.fill(|buf| recv_some(fd, buf, !blocking));
             match r {
                 Ok(Some(0)) => return Err(self.eof()),
                 Ok(Some(_)) => {}
@@ -398,7 +289,7 @@ impl SocketReceiver {
                         };
                     }
                 }
-                Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => return Err(self.eof()),
+                Err(e) if codec::is_reset(&e) => return Err(self.eof()),
                 Err(e) => return Err(Error::io("recv", e)),
             }
         }
@@ -407,25 +298,7 @@ impl SocketReceiver {
     /// The error for end of stream: clean between frames, a framing error inside one.
     fn eof(&mut self) -> Error {
         self.closed = true;
-        if let Some(len) = self.want {
-            Error::Framing(
-                format!(
-                    "the peer closed the connection in the middle of a frame ({} of {len} payload bytes received)",
-                    self.payload.len()
-                )
-                .into(),
-            )
-        } else if self.end > self.start {
-            Error::Framing(
-                format!(
-                    "the peer closed the connection in the middle of a frame header ({} bytes)",
-                    self.end - self.start
-                )
-                .into(),
-            )
-        } else {
-            Error::Disconnected
-        }
+        self.inbox.eof()
     }
 }
 
@@ -449,39 +322,5 @@ impl Receiver for SocketReceiver {
         let max = self.max_frame;
         self.recv_frame(buf, Deadline::after(timeout), false, max)
             .map(|_| ())
-    }
-}
-
-/// Hooks for the async wrappers (`crate::socket::tokio`): hand the stream and every byte
-/// already read over, so an async connection continues exactly where this one stopped.
-#[cfg(feature = "async")]
-impl SocketSender {
-    /// The stream, unless an earlier send left the byte stream unusable.
-    pub(crate) fn into_async_parts(self) -> Result<Arc<Stream>> {
-        match self.broken {
-            Some(Broken::Partial) => Err(Error::Framing(
-                "an earlier send timed out in the middle of a frame; this connection can no longer be used".into(),
-            )),
-            Some(Broken::Gone) => Err(Error::Disconnected),
-            None => Ok(self.stream),
-        }
-    }
-}
-
-#[cfg(feature = "async")]
-impl SocketReceiver {
-    /// The stream, the bytes received but not yet delivered (a partial frame is given
-    /// back re-encoded, so they read as the original byte stream), and whether the
-    /// connection is closed.
-    pub(crate) fn into_async_parts(self) -> (Arc<Stream>, Vec<u8>, bool) {
-        let mut pending = Vec::new();
-        if let Some(len) = self.want {
-            let mut h = [0u8; 12];
-            let n = encode_header(len, &mut h);
-            pending.extend_from_slice(&h[..n]);
-            pending.extend_from_slice(&self.payload);
-        }
-        pending.extend_from_slice(&self.rbuf[self.start..self.end]);
-        (self.stream, pending, self.closed)
     }
 }

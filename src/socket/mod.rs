@@ -66,6 +66,7 @@ use crate::transport::{Deadline, Receiver, Sender};
 use crate::{Error, Result};
 
 pub(crate) mod auth;
+mod codec;
 mod frame;
 pub mod pickle;
 
@@ -1209,36 +1210,3 @@ impl Drop for Listener {
 
 #[cfg(test)]
 mod tests;
-
-/// Hooks for the async wrappers (`crate::socket::tokio`).
-#[cfg(feature = "async")]
-impl Listener {
-    /// The listening socket's descriptor (for readiness).
-    pub(crate) fn listen_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        use std::os::fd::AsFd;
-        match &self.inner {
-            Inner::Unix(l) => l.as_fd(),
-            Inner::Tcp(l) => l.as_fd(),
-        }
-    }
-
-    /// Accepts a connection if one is waiting now, without its handshake.
-    pub(crate) fn try_accept_pending(&self) -> Result<Option<Pending>> {
-        Ok(self
-            .accept_stream(Deadline::after(Duration::ZERO))?
-            .map(|s| self.pending(s)))
-    }
-
-    /// The options the listener was bound with.
-    pub(crate) fn options(&self) -> &SocketOptions {
-        &self.opts
-    }
-}
-
-#[cfg(feature = "async")]
-impl SocketOptions {
-    /// The largest frame accepted.
-    pub(crate) fn get_max_frame(&self) -> usize {
-        self.max_frame
-    }
-}

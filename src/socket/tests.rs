@@ -59,9 +59,9 @@ fn large_length_escape_is_read() {
 #[test]
 fn header_encoding_uses_the_escape_above_2gib() {
     let mut h = [0u8; 12];
-    assert_eq!(frame::encode_header(0x7fff_ffff, &mut h), 4);
+    assert_eq!(codec::encode_header(0x7fff_ffff, &mut h), 4);
     assert_eq!(&h[..4], &[0x7f, 0xff, 0xff, 0xff]);
-    assert_eq!(frame::encode_header(0x8000_0000, &mut h), 12);
+    assert_eq!(codec::encode_header(0x8000_0000, &mut h), 12);
     assert_eq!(h, [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0x80, 0, 0, 0]);
 }
 

@@ -29,18 +29,16 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::wake::watched::{StableFd, Watched};
 
-use crate::socket::{Connection, Listener, SocketOptions, Stream, ToAddress};
+use super::codec::{self, encode_header, Inbox, MAX_HEADER};
+use crate::socket::{Connection, Inner, Listener, Pending, SocketOptions, Stream, ToAddress};
 use crate::sys::socket::{recv_some, send_dontwait};
+use crate::transport::Deadline;
 use crate::transport::{AsyncReceiver, AsyncSender};
 use crate::{Error, Result};
-
-/// Bytes read from the socket per `recv`; many small frames are parsed out of one read.
-const RBUF: usize = 64 * 1024;
-/// Largest length that fits the 4-byte signed header.
-const MAX_SHORT: usize = 0x7fff_ffff;
 
 type Io = Arc<Watched<Arc<Stream>>>;
 
@@ -53,15 +51,6 @@ fn register(stream: Arc<Stream>) -> Result<Io> {
     Watched::register(stream)
         .map(Arc::new)
         .map_err(|e| Error::io("register the socket with the tokio reactor", e.into()))
-}
-
-fn encode_header(len: usize, out: &mut Vec<u8>) {
-    if len > MAX_SHORT {
-        out.extend_from_slice(&(-1i32).to_be_bytes());
-        out.extend_from_slice(&(len as u64).to_be_bytes());
-    } else {
-        out.extend_from_slice(&(len as i32).to_be_bytes());
-    }
 }
 
 fn would_block() -> std::io::Error {
@@ -92,13 +81,11 @@ pub struct AsyncSocketSender {
 
 impl AsyncSocketSender {
     fn write_error(&mut self, e: std::io::Error) -> Error {
-        match e.raw_os_error() {
-            Some(libc::EPIPE) | Some(libc::ECONNRESET) | Some(libc::ENOTCONN) => {
-                self.gone = true;
-                Error::Disconnected
-            }
-            _ => Error::io("send", e),
+        if codec::peer_gone(&e) {
+            self.gone = true;
+            return Error::Disconnected;
         }
+        Error::io("send", e)
     }
 
     /// Writes what is left of a frame that an earlier (cancelled) send started. Cancel
@@ -179,18 +166,25 @@ impl AsyncSocketSender {
         Ok(true)
     }
 
+    /// The first `n` bytes of `frame` went out: the message is committed (counted), and
+    /// what is left of it waits to be written by the next operation.
+    fn committed(&mut self, frame: Vec<u8>, n: usize) {
+        self.sent += 1;
+        if n < frame.len() {
+            self.pending = frame;
+            self.pos = n;
+        }
+    }
+
     fn frame(&self, msg: &[u8]) -> Result<Vec<u8>> {
         if self.gone {
             return Err(Error::Disconnected);
         }
-        if msg.len() > self.max_frame {
-            return Err(Error::MessageTooLarge {
-                len: msg.len(),
-                max: self.max_frame,
-            });
-        }
-        let mut frame = Vec::with_capacity(msg.len() + 12);
-        encode_header(msg.len(), &mut frame);
+        codec::check_len(msg.len(), self.max_frame)?;
+        let mut header = [0u8; MAX_HEADER];
+        let hlen = encode_header(msg.len(), &mut header);
+        let mut frame = Vec::with_capacity(hlen + msg.len());
+        frame.extend_from_slice(&header[..hlen]);
         frame.extend_from_slice(msg);
         Ok(frame)
     }
@@ -217,11 +211,7 @@ impl AsyncSocketSender {
                 send_dontwait(fd.get_ref().as_raw_fd(), &frame)?.ok_or_else(would_block)
             }) {
                 Ok(Ok(n)) => {
-                    self.sent += 1;
-                    if n < frame.len() {
-                        self.pending = frame;
-                        self.pos = n;
-                    }
+                    self.committed(frame, n);
                     break;
                 }
                 Ok(Err(e)) => return Err(self.write_error(e)),
@@ -241,12 +231,8 @@ impl AsyncSocketSender {
         let frame = self.frame(msg)?;
         match send_dontwait(self.io.get_ref().as_raw_fd(), &frame) {
             Ok(Some(n)) => {
-                self.sent += 1;
-                if n < frame.len() {
-                    self.pending = frame;
-                    self.pos = n;
-                    self.flush_now()?;
-                }
+                self.committed(frame, n);
+                self.flush_now()?;
                 Ok(true)
             }
             Ok(None) => Ok(false),
@@ -294,116 +280,35 @@ impl AsyncSender for AsyncSocketSender {
 pub struct AsyncSocketReceiver {
     io: Io,
     max_frame: usize,
-    /// Bytes read but not parsed yet: `rbuf[start..end]`.
-    rbuf: Box<[u8]>,
-    start: usize,
-    end: usize,
-    /// The announced length of the frame being received, once its header is parsed.
-    want: Option<usize>,
-    /// Its payload so far; grows with the bytes that arrive, never by the announced length.
-    payload: Vec<u8>,
+    /// Bytes received and not delivered yet, and the frame in progress (the blocking
+    /// receiver's, when made from one).
+    inbox: Inbox,
     closed: bool,
 }
 
 impl AsyncSocketReceiver {
-    fn new(io: Io, max_frame: usize, leftover: Vec<u8>, closed: bool) -> AsyncSocketReceiver {
-        let mut rbuf = vec![0u8; RBUF.max(leftover.len())].into_boxed_slice();
-        rbuf[..leftover.len()].copy_from_slice(&leftover);
-        AsyncSocketReceiver {
-            io,
-            max_frame,
-            rbuf,
-            start: 0,
-            end: leftover.len(),
-            want: None,
-            payload: Vec::new(),
-            closed,
-        }
-    }
-
-    /// Takes a whole frame out of the buffer if it is all there (no I/O).
+    /// Takes a whole frame out of the inbox if it is all there (no I/O).
     fn parse(&mut self, out: &mut Vec<u8>) -> Result<bool> {
         if self.closed {
             return Err(Error::Disconnected);
         }
-        if self.want.is_none() {
-            let avail = &self.rbuf[self.start..self.end];
-            if avail.len() < 4 {
-                return Ok(false);
-            }
-            let short = i32::from_be_bytes([avail[0], avail[1], avail[2], avail[3]]);
-            let (len, used) = if short >= 0 {
-                (short as u64, 4)
-            } else if short == -1 {
-                if avail.len() < 12 {
-                    return Ok(false);
-                }
-                let mut l = [0u8; 8];
-                l.copy_from_slice(&avail[4..12]);
-                (u64::from_be_bytes(l), 12)
-            } else {
-                self.closed = true;
-                return Err(Error::Framing(
-                    format!("negative length {short} in a frame header").into(),
-                ));
-            };
-            if len > self.max_frame as u64 {
-                self.closed = true;
-                return Err(Error::MessageTooLarge {
-                    len: usize::try_from(len).unwrap_or(usize::MAX),
-                    max: self.max_frame,
-                });
-            }
-            self.start += used;
-            self.want = Some(len as usize);
-            self.payload.clear();
-        }
-        if let Some(len) = self.want {
-            let take = (len - self.payload.len()).min(self.end - self.start);
-            self.payload
-                .extend_from_slice(&self.rbuf[self.start..self.start + take]);
-            self.start += take;
-            if self.payload.len() == len {
-                self.want = None;
-                out.clear();
-                std::mem::swap(out, &mut self.payload);
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
-    /// Makes room at the end of the buffer for the next read.
-    fn compact(&mut self) {
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        } else if self.rbuf.len() - self.end < 12 {
-            self.rbuf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
+        self.inbox.take(out, self.max_frame).inspect_err(|_| {
+            self.closed = true;
+        })
     }
 
     fn eof(&mut self) -> Error {
         self.closed = true;
-        if self.want.is_some() || self.end > self.start {
-            Error::Framing("the peer closed the connection in the middle of a frame".into())
-        } else {
-            Error::Disconnected
-        }
+        self.inbox.eof()
     }
 
     /// One read result: `Ok(true)` bytes arrived, `Ok(false)` none now.
     fn absorb(&mut self, r: std::io::Result<Option<usize>>) -> Result<bool> {
         match r {
             Ok(Some(0)) => Err(self.eof()),
-            Ok(Some(n)) => {
-                self.end += n;
-                Ok(true)
-            }
+            Ok(Some(_)) => Ok(true),
             Ok(None) => Ok(false),
-            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => Err(self.eof()),
+            Err(e) if codec::is_reset(&e) => Err(self.eof()),
             Err(e) => Err(Error::io("recv", e)),
         }
     }
@@ -420,15 +325,15 @@ impl AsyncSocketReceiver {
             if self.parse(buf)? {
                 return Ok(());
             }
-            self.compact();
             let io = self.io.clone();
             let mut guard = io
                 .readable()
                 .await
                 .map_err(|e| Error::io("wait for bytes on the socket", e))?;
-            let end = self.end;
             let r = guard.try_io(|fd| {
-                recv_some(fd.get_ref().as_raw_fd(), &mut self.rbuf[end..], true)?
+                let fd = fd.get_ref().as_raw_fd();
+                self.inbox
+                    .fill(|buf| recv_some(fd, buf, true))?
                     .ok_or_else(would_block)
             });
             if let Ok(r) = r {
@@ -443,12 +348,8 @@ impl AsyncSocketReceiver {
             if self.parse(buf)? {
                 return Ok(true);
             }
-            self.compact();
-            let r = recv_some(
-                self.io.get_ref().as_raw_fd(),
-                &mut self.rbuf[self.end..],
-                true,
-            );
+            let fd = self.io.get_ref().as_raw_fd();
+            let r = self.inbox.fill(|buf| recv_some(fd, buf, true));
             if !self.absorb(r)? {
                 buf.clear();
                 return Ok(false);
@@ -501,11 +402,12 @@ impl AsyncConnection {
     /// runtime.
     pub fn from_blocking(conn: Connection, opts: &SocketOptions) -> Result<AsyncConnection> {
         let (tx, rx) = conn.into_split();
-        let stream = tx.into_async_parts()?;
-        let (_same, leftover, closed) = rx.into_async_parts();
-        drop(_same);
+        tx.usable()?;
+        // The receiver's stream is the same socket; its inbox (bytes received, a frame in
+        // progress) carries on here.
+        let (stream, inbox, closed) = (tx.stream, rx.inbox, rx.closed);
         let io = register(stream)?;
-        let max_frame = opts.get_max_frame();
+        let max_frame = opts.max_frame;
         Ok(AsyncConnection {
             tx: AsyncSocketSender {
                 io: io.clone(),
@@ -515,7 +417,12 @@ impl AsyncConnection {
                 sent: 0,
                 gone: false,
             },
-            rx: AsyncSocketReceiver::new(io, max_frame, leftover, closed),
+            rx: AsyncSocketReceiver {
+                io,
+                max_frame,
+                inbox,
+                closed,
+            },
         })
     }
 
@@ -616,13 +523,7 @@ impl AsyncListener {
 
     /// Makes a bound blocking listener async. Must be called within a tokio runtime.
     pub fn from_blocking(listener: Listener) -> Result<AsyncListener> {
-        // One `dup`, once: the registration owns the descriptor it watches.
-        let dup = listener
-            .listen_fd()
-            .try_clone_to_owned()
-            .map_err(|e| Error::io("dup the listening socket", e))?;
-        let fd = Watched::register(dup)
-            .map_err(|e| Error::io("register the listener with the tokio reactor", e.into()))?;
+        let fd = Watched::register_dup(listener.listen_fd(), "the listening socket")?;
         Ok(AsyncListener { fd, listener })
     }
 
@@ -646,7 +547,7 @@ impl AsyncListener {
             match self.listener.try_accept_pending()? {
                 Some(pending) => {
                     guard.retain_ready();
-                    let opts = self.listener.options().clone();
+                    let opts = self.listener.opts.clone();
                     let conn = tokio::task::spawn_blocking(move || pending.authenticate())
                         .await
                         .map_err(|e| Error::io("handshake task", std::io::Error::other(e)))??;
@@ -655,5 +556,24 @@ impl AsyncListener {
                 None => guard.clear_ready(),
             }
         }
+    }
+}
+
+// What the async listener needs of the blocking one.
+impl Listener {
+    /// The listening socket's descriptor (for readiness).
+    fn listen_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        match &self.inner {
+            Inner::Unix(l) => l.as_fd(),
+            Inner::Tcp(l) => l.as_fd(),
+        }
+    }
+
+    /// Accepts a connection if one is waiting now, without its handshake.
+    fn try_accept_pending(&self) -> Result<Option<Pending>> {
+        Ok(self
+            .accept_stream(Deadline::after(Duration::ZERO))?
+            .map(|s| self.pending(s)))
     }
 }

@@ -29,6 +29,74 @@
 //!     tx.send(&buf)
 //! }
 //! ```
+//!
+//! # Async forms (feature `async`)
+//!
+//! Every method has async (tokio) forms beside its blocking ones, in its own module, and
+//! they implement [`AsyncSender`] and [`AsyncReceiver`], with the same semantics as
+//! [`Sender`] / [`Receiver`]: whole messages, in order,
+//! [`Error::Disconnected`](crate::Error::Disconnected) once the peer is gone and everything
+//! it sent was delivered; timeouts are tokio's own
+//! ([`tokio::time::timeout`](::tokio::time::timeout)), which the `_timeout` forms wrap.
+//!
+//! | transport | async type | how a task waits |
+//! |---|---|---|
+//! | ring ([`crate::ring`]) | [`ring::AsyncProducer`](crate::ring::AsyncProducer), [`ring::AsyncConsumer`](crate::ring::AsyncConsumer) | spin (yielding to the scheduler), then the ring's own futex eventcount, slept on for every waiting task by one waker thread per process, *only while a task waits* (docs/methods/async.md says why) |
+//! | broadcast subscriber, seqlock reader | `broadcast::AsyncSubscriber`, `seqlock::AsyncReader` | as the ring (their wake words are the same eventcount) |
+//! | socket (feature `socket`) | `socket::AsyncConnection`, `socket::AsyncListener` | epoll readiness through [`tokio::io::unix::AsyncFd`](::tokio::io::unix::AsyncFd): no thread, no polling loop |
+//! | message queue (feature `mq`) | `mq::AsyncMessageQueue` | the queue descriptor's readiness through `AsyncFd` |
+//! | named pipe (feature `pipe`) | `pipe::AsyncPipeSender`, `pipe::AsyncPipeReceiver` | the pipe's readiness through `AsyncFd`; inotify while no reader is there |
+//! | service ([`crate::service`]) | [`service::AsyncClient`](crate::service::AsyncClient), [`service::AsyncListener`](crate::service::AsyncListener) | as the ring, on the client's answer word and the listener's server word |
+//!
+//! With feature `rpc`, [`rpc::AsyncClient`](crate::rpc::AsyncClient) calls a
+//! [`Server`](crate::rpc::Server) over any of these: many calls in flight from many tasks
+//! over one connection.
+//!
+//! Every type needs a tokio runtime (current-thread or multi-thread). Waiting on a ring
+//! may fall back to [`tokio::task::spawn_blocking`](::tokio::task::spawn_blocking) (where
+//! `futex_waitv` is missing), so the runtime must have its blocking pool (every runtime
+//! built by `tokio::runtime::Builder` or `#[tokio::main]` does); the rest of the crate's
+//! async types need its I/O driver (`enable_io`, or `enable_all`).
+//!
+//! ## Cancellation
+//! Every future here is cancel safe, and each method says so:
+//! - dropping a `recv` future never loses a message: a message is taken out of the
+//!   transport in one synchronous step that completes before the future returns, so a future
+//!   dropped at an `.await` has taken nothing (a socket's partial frame stays buffered in
+//!   the receiver and the next `recv` continues it);
+//! - dropping a `send` future either sent the whole message or none of it (a ring copies
+//!   the message in one synchronous step; a socket frame whose first byte went out is kept
+//!   in the sender and finished by its next operation, see `AsyncConnection::send`).
+//!
+//! So `tokio::time::timeout(d, rx.recv())` and `tokio::select!` are safe to use.
+//!
+//! ## Streams
+//! Every [`AsyncReceiver`] becomes a [`futures_core::Stream`] of its messages with
+//! [`AsyncReceiver::into_stream`] ([`ReceiverStream`]): one `Ok(message)` per message, in
+//! order, ending when the peer is gone; as cancel safe as `recv`.
+//!
+//! ## Example
+//!
+//! ```
+//! use ipcring::ring::{AsyncConsumer, AsyncProducer};
+//! use ipcring::transport::{AsyncReceiver, AsyncSender};
+//! use ipcring::ring::RingOptions;
+//!
+//! # fn main() -> ipcring::Result<()> {
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! rt.block_on(async {
+//!     let name = format!("/ipcring-aiodoc-{}", std::process::id());
+//!     let opts = RingOptions::new().capacity(4096);
+//!     let mut tx = AsyncProducer::create(&name, &opts)?;
+//!     let mut rx = AsyncConsumer::open(&name, &opts)?;
+//!     tx.send(b"hello").await?;
+//!     assert_eq!(&*rx.recv().await?, b"hello"); // zero-copy guard (inherent `recv`)
+//!     tx.send(b"again").await?;
+//!     assert_eq!(AsyncReceiver::recv(&mut rx).await?, b"again"); // the trait's: a Vec
+//!     Ok(())
+//! })
+//! # }
+//! ```
 
 use std::time::Duration;
 

@@ -14,6 +14,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use tokio::task::JoinHandle;
 
+use crate::transport::Sender;
 use crate::{Error, Result};
 
 /// What a running task does, for what to keep if its future was dropped.
@@ -86,6 +87,20 @@ impl<T: Send + 'static> Pool<T> {
     /// Takes a message a dropped receive left behind.
     pub(crate) fn take_stash(&mut self) -> Option<Result<Vec<u8>>> {
         self.stash.take()
+    }
+
+    /// Moves a message a dropped receive left behind into `buf` (`Ok(true)`), or the error
+    /// that receive met; `Ok(false)`: nothing was left.
+    pub(crate) fn take_stash_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        match self.stash.take() {
+            Some(kept) => {
+                let m = kept?;
+                buf.clear();
+                buf.extend_from_slice(&m);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     fn finish(
@@ -163,5 +178,36 @@ impl<T: Send + 'static> Pool<T> {
         let out = job.await;
         let r = self.finish(out)?;
         r.downcast::<R>().map(|b| *b).map_err(|_| lost())
+    }
+}
+
+/// The send forms of a pooled blocking [`Sender`], the same for every async form built on
+/// a pool (the file log's writer, the Redis senders).
+impl<T: Sender + Send + 'static> Pool<T> {
+    /// Checks `msg` against `max` (the caller's copy of the limit: the handle may be on the
+    /// pool), then runs [`Sender::send`] on the pool with a copy of it. **A dropped future
+    /// may still send the message**: the task runs to its end in the background.
+    pub(crate) async fn send(&mut self, msg: &[u8], max: usize) -> Result<()> {
+        if msg.len() > max {
+            return Err(Error::MessageTooLarge {
+                len: msg.len(),
+                max,
+            });
+        }
+        let msg = msg.to_vec();
+        self.run(Kind::Other, move |t| Sender::send(t, &msg))
+            .await?
+    }
+
+    /// One [`Sender::try_send`] on the calling thread; `Ok(false)` also while an operation
+    /// runs on the pool.
+    pub(crate) fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+        if !self.settle_now()? {
+            return Ok(false);
+        }
+        match self.get_mut() {
+            Some(t) => Sender::try_send(t, msg),
+            None => Ok(false),
+        }
     }
 }

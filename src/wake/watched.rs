@@ -32,7 +32,7 @@ pub(crate) struct Watched<T: StableFd>(AsyncFd<T>);
 impl<T: StableFd> Watched<T> {
     /// Registers `inner` for readability and writability (tokio's [`AsyncFd::register`]).
     /// Must be called within a tokio runtime with its I/O driver.
-    #[cfg(any(feature = "pipe", feature = "socket"))]
+    #[cfg(feature = "socket")]
     pub(crate) fn register(inner: T) -> Result<Watched<T>, AsyncFdRegisterError<T>> {
         Self::register_with_interest(inner, Interest::READABLE | Interest::WRITABLE)
     }
@@ -47,6 +47,32 @@ impl<T: StableFd> Watched<T> {
         // AsyncFd that owns it; `Watched` gives out no `&mut` to either, so neither can be
         // swapped or taken apart while registered.
         unsafe { AsyncFd::register_with_interest(inner, interest) }.map(Watched)
+    }
+}
+
+#[cfg(any(
+    feature = "pipe",
+    feature = "socket",
+    all(
+        target_os = "linux",
+        any(feature = "file", feature = "mq", feature = "signal")
+    )
+))]
+impl Watched<OwnedFd> {
+    /// Duplicates a descriptor that a handle only borrows (one `dup`, once: the duplicate
+    /// shares the open file description, so its readiness is the same) and registers the
+    /// duplicate for readability and writability; the registration owns it. `what` names
+    /// the descriptor in errors ("the pipe descriptor").
+    pub(crate) fn register_dup(
+        fd: std::os::fd::BorrowedFd<'_>,
+        what: &str,
+    ) -> crate::Result<Watched<OwnedFd>> {
+        let dup = fd
+            .try_clone_to_owned()
+            .map_err(|e| crate::Error::io(format!("dup {what}"), e))?;
+        Self::register_with_interest(dup, Interest::READABLE | Interest::WRITABLE).map_err(|e| {
+            crate::Error::io(format!("register {what} with the tokio reactor"), e.into())
+        })
     }
 }
 
