@@ -56,7 +56,7 @@ use std::time::Duration;
 
 use crate::sys::fifo::{self, Io};
 use crate::sys::notify::{Event, Watch};
-use crate::transport::{Deadline, Receiver, Sender};
+use crate::transport::{done_by_deadline, Deadline, Receiver, Sender};
 use crate::{Error, Result};
 
 /// Size of a frame header in bytes.
@@ -435,7 +435,7 @@ impl PipeSender {
     }
 
     /// The one send path. `Ok(false)`: nothing of `msg` was sent before `deadline`.
-    fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<bool> {
+    fn send_until(&mut self, msg: &[u8], deadline: Deadline) -> Result<bool> {
         if msg.len() > self.opts.max_message {
             return Err(Error::MessageTooLarge {
                 len: msg.len(),
@@ -490,20 +490,8 @@ impl PipeSender {
 }
 
 impl Sender for PipeSender {
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
-        self.send_deadline(msg, Deadline::forever()).map(|_| ())
-    }
-
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        self.send_deadline(msg, Deadline::after(Duration::ZERO))
-    }
-
-    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
-        if self.send_deadline(msg, Deadline::after(timeout))? {
-            Ok(())
-        } else {
-            Err(Error::Timeout)
-        }
+    fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+        done_by_deadline(self.send_until(msg, deadline)?)
     }
 
     fn max_message(&self) -> usize {
@@ -713,7 +701,7 @@ impl PipeReceiver {
     }
 
     /// The one receive path. `Ok(false)`: nothing arrived before `deadline`.
-    fn recv_deadline(&mut self, out: &mut Vec<u8>, deadline: Deadline) -> Result<bool> {
+    fn recv_until(&mut self, out: &mut Vec<u8>, deadline: Deadline) -> Result<bool> {
         out.clear();
         if self.eof {
             self.reopen()?;
@@ -758,20 +746,8 @@ impl PipeReceiver {
 }
 
 impl Receiver for PipeReceiver {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        self.recv_deadline(buf, Deadline::forever()).map(|_| ())
-    }
-
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        self.recv_deadline(buf, Deadline::after(Duration::ZERO))
-    }
-
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
-        if self.recv_deadline(buf, Deadline::after(timeout))? {
-            Ok(())
-        } else {
-            Err(Error::Timeout)
-        }
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
+        done_by_deadline(self.recv_until(buf, deadline)?)
     }
 }
 

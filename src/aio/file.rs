@@ -43,7 +43,8 @@ use crate::aio::watched::Watched;
 use crate::aio::{AsyncReceiver, AsyncSender};
 use crate::file::{LogOptions, LogReader, LogWriter};
 use crate::transport::{Receiver, Sender};
-use crate::{Error, Result};
+use crate::error::TryOutcome;
+use crate::{Error, Result, TryRecvError, TrySendError};
 
 /// How often a waiting reader looks again without an inotify event (as the blocking one).
 const WAIT_SLICE: Duration = Duration::from_millis(100);
@@ -125,7 +126,7 @@ impl AsyncReceiver for AsyncLogReader {
             // Drain the queued inotify events first: a change after this is either seen by
             // the look below or queued anew.
             self.inner.drain_watch()?;
-            if Receiver::try_recv_into(&mut self.inner, buf)? {
+            if Receiver::try_recv_into(&mut self.inner, buf).done()? {
                 return Ok(());
             }
             match self.fd.as_ref() {
@@ -141,7 +142,7 @@ impl AsyncReceiver for AsyncLogReader {
         }
     }
 
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         Receiver::try_recv_into(&mut self.inner, buf)
     }
 }
@@ -226,14 +227,15 @@ impl AsyncSender for AsyncLogWriter {
     }
 
     /// Appends on the calling thread if the lock is free now and no append is running
-    /// (`Ok(false)` otherwise). It does blocking file I/O (a short write) on this thread.
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    /// ([`TrySendError::Full`] otherwise). It does blocking file I/O (a short write) on
+    /// this thread.
+    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         if !self.pool.settle_now()? {
-            return Ok(false);
+            return Err(TrySendError::Full);
         }
         match self.pool.get_mut() {
             Some(w) => Sender::try_send(w, msg),
-            None => Ok(false),
+            None => Err(TrySendError::Full),
         }
     }
 

@@ -30,7 +30,8 @@ use crate::aio::watched::Watched;
 use crate::aio::{AsyncReceiver, AsyncSender};
 use crate::pipe::{PipeOptions, PipeReceiver, PipeSender};
 use crate::transport::{Receiver, Sender};
-use crate::{Error, Result};
+use crate::error::TryOutcome;
+use crate::{Error, Result, TryRecvError, TrySendError};
 
 /// A registration of a duplicate of a pipe descriptor, with the original's number (to
 /// notice when the blocking handle moved to another descriptor).
@@ -115,7 +116,7 @@ impl AsyncPipeSender {
                 self.watch = Some((fd, w));
             }
             // Re-check after arming: a reader that came in between is seen here.
-            if self.tx.try_send(msg)? {
+            if self.tx.try_send(msg).done()? {
                 self.watch = None;
                 return Ok(true);
             }
@@ -148,7 +149,7 @@ impl AsyncPipeSender {
     pub async fn send(&mut self, msg: &[u8]) -> Result<()> {
         loop {
             self.sync_registration();
-            match self.tx.try_send(msg) {
+            match self.tx.try_send(msg).done() {
                 Ok(true) => {
                     #[cfg(target_os = "linux")]
                     {
@@ -178,7 +179,7 @@ impl AsyncPipeSender {
                     r.fd.writable()
                         .await
                         .map_err(|e| Error::io("wait for room in the pipe", e))?;
-                match self.tx.try_send(msg) {
+                match self.tx.try_send(msg).done() {
                     Ok(true) => return Ok(()),
                     Ok(false) => guard.clear_ready(),
                     Err(e) => {
@@ -219,8 +220,9 @@ impl AsyncPipeSender {
         }
     }
 
-    /// Sends `msg` if a reader is there and the pipe takes its first byte now.
-    pub fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    /// Sends `msg` if a reader is there and the pipe takes its first byte now;
+    /// [`TrySendError::Full`] if not.
+    pub fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         self.sync_registration();
         Sender::try_send(&mut self.tx, msg)
     }
@@ -230,7 +232,7 @@ impl AsyncSender for AsyncPipeSender {
     async fn send(&mut self, msg: &[u8]) -> Result<()> {
         AsyncPipeSender::send(self, msg).await
     }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         AsyncPipeSender::try_send(self, msg)
     }
     fn max_message(&self) -> usize {
@@ -273,13 +275,13 @@ impl AsyncPipeReceiver {
 
     /// One non-blocking look; on an error (the writer left: the receiver will open the
     /// FIFO anew) the registration is dropped first.
-    fn try_take(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    fn try_take(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         match Receiver::try_recv_into(&mut self.rx, buf) {
-            Ok(got) => Ok(got),
-            Err(e) => {
+            Err(TryRecvError::Failed(e)) => {
                 self.ready = None;
-                Err(e)
+                Err(TryRecvError::Failed(e))
             }
+            got => got,
         }
     }
 
@@ -293,7 +295,7 @@ impl AsyncPipeReceiver {
         loop {
             // After a Disconnected the receiver opens the FIFO anew inside this call; the
             // registration of the old descriptor is already gone (dropped in try_take).
-            if self.try_take(buf)? {
+            if self.try_take(buf).done()? {
                 return Ok(());
             }
             let current = self.rx.async_fd().as_raw_fd();
@@ -306,7 +308,7 @@ impl AsyncPipeReceiver {
                     r.fd.readable()
                         .await
                         .map_err(|e| Error::io("wait for bytes in the pipe", e))?;
-                match Receiver::try_recv_into(&mut self.rx, buf) {
+                match Receiver::try_recv_into(&mut self.rx, buf).done() {
                     Ok(true) => return Ok(()),
                     Ok(false) => guard.clear_ready(),
                     Err(e) => {
@@ -319,8 +321,9 @@ impl AsyncPipeReceiver {
         }
     }
 
-    /// Receives the next message into `buf` if it has fully arrived (never waits).
-    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    /// Receives the next message into `buf` if it has fully arrived (never waits);
+    /// [`TryRecvError::Empty`] if not.
+    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         self.try_take(buf)
     }
 }
@@ -329,7 +332,7 @@ impl AsyncReceiver for AsyncPipeReceiver {
     async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         AsyncPipeReceiver::recv_into(self, buf).await
     }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         self.try_take(buf)
     }
 }

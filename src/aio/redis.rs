@@ -48,7 +48,7 @@ use crate::aio::pool::{Kind, Pool};
 use crate::aio::{AsyncReceiver, AsyncSender};
 use crate::redis::{Publisher, StreamConsumer, StreamProducer, Subscriber};
 use crate::transport::{Receiver, Sender};
-use crate::{Error, Result};
+use crate::{Error, Result, TryRecvError, TrySendError};
 
 /// Longest a receive waits on the pool in one go (see the module docs).
 const RECV_SLICE: Duration = Duration::from_millis(100);
@@ -219,14 +219,14 @@ impl<T: Sender + Send + 'static> AsyncSender for Pooled<T> {
     }
 
     /// One attempt on the calling thread (it does network I/O there);
-    /// `Ok(false)` also while an operation runs on the pool.
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    /// `Full` also while an operation runs on the pool.
+    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         if !self.pool.settle_now()? {
-            return Ok(false);
+            return Err(TrySendError::Full);
         }
         match self.pool.get_mut() {
             Some(t) => Sender::try_send(t, msg),
-            None => Ok(false),
+            None => Err(TrySendError::Full),
         }
     }
 
@@ -269,20 +269,20 @@ impl<T: Receiver + Send + 'static> AsyncReceiver for Pooled<T> {
     }
 
     /// A message kept from a dropped `recv`, else one non-blocking look on the calling
-    /// thread (it does network I/O there); `Ok(false)` also while a receive runs on the pool.
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    /// thread (it does network I/O there); `Empty` also while a receive runs on the pool.
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
+        buf.clear();
         if !self.pool.settle_now()? {
-            return Ok(false);
+            return Err(TryRecvError::Empty);
         }
         if let Some(kept) = self.pool.take_stash() {
             let m = kept?;
-            buf.clear();
             buf.extend_from_slice(&m);
-            return Ok(true);
+            return Ok(());
         }
         match self.pool.get_mut() {
             Some(t) => Receiver::try_recv_into(t, buf),
-            None => Ok(false),
+            None => Err(TryRecvError::Empty),
         }
     }
 }

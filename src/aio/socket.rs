@@ -35,7 +35,7 @@ use crate::aio::watched::{StableFd, Watched};
 use crate::aio::{AsyncReceiver, AsyncSender};
 use crate::socket::{Connection, Listener, SocketOptions, Stream, ToAddress};
 use crate::sys::socket::{recv_some, send_dontwait};
-use crate::{Error, Result};
+use crate::{Error, Result, TryRecvError, TrySendError};
 
 /// Bytes read from the socket per `recv`; many small frames are parsed out of one read.
 const RBUF: usize = 64 * 1024;
@@ -231,12 +231,12 @@ impl AsyncSocketSender {
         self.flush().await
     }
 
-    /// Sends `msg` if the socket takes its first byte now; `Ok(false)`: nothing of it was
-    /// sent (also when an earlier frame is still unfinished). A frame started here is
-    /// finished by the next operation, as in [`send`](Self::send).
-    pub fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    /// Sends `msg` if the socket takes its first byte now; [`TrySendError::Full`]: nothing
+    /// of it was sent (also when an earlier frame is still unfinished). A frame started
+    /// here is finished by the next operation, as in [`send`](Self::send).
+    pub fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         if !self.flush_now()? {
-            return Ok(false);
+            return Err(TrySendError::Full);
         }
         let frame = self.frame(msg)?;
         match send_dontwait(self.io.get_ref().as_raw_fd(), &frame) {
@@ -247,10 +247,10 @@ impl AsyncSocketSender {
                     self.pos = n;
                     self.flush_now()?;
                 }
-                Ok(true)
+                Ok(())
             }
-            Ok(None) => Ok(false),
-            Err(e) => Err(self.write_error(e)),
+            Ok(None) => Err(TrySendError::Full),
+            Err(e) => Err(self.write_error(e).into()),
         }
     }
 
@@ -271,7 +271,7 @@ impl AsyncSender for AsyncSocketSender {
     async fn send(&mut self, msg: &[u8]) -> Result<()> {
         AsyncSocketSender::send(self, msg).await
     }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         AsyncSocketSender::try_send(self, msg)
     }
     fn max_message(&self) -> usize {
@@ -437,11 +437,12 @@ impl AsyncSocketReceiver {
         }
     }
 
-    /// Receives the next message into `buf` if it has fully arrived (never waits).
-    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    /// Receives the next message into `buf` if it has fully arrived (never waits);
+    /// [`TryRecvError::Empty`] if not.
+    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         loop {
             if self.parse(buf)? {
-                return Ok(true);
+                return Ok(());
             }
             self.compact();
             let r = recv_some(
@@ -451,7 +452,7 @@ impl AsyncSocketReceiver {
             );
             if !self.absorb(r)? {
                 buf.clear();
-                return Ok(false);
+                return Err(TryRecvError::Empty);
             }
         }
     }
@@ -461,7 +462,7 @@ impl AsyncReceiver for AsyncSocketReceiver {
     async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         AsyncSocketReceiver::recv_into(self, buf).await
     }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         AsyncSocketReceiver::try_recv_into(self, buf)
     }
 }
@@ -530,7 +531,7 @@ impl AsyncConnection {
     }
 
     /// See [`AsyncSocketSender::try_send`].
-    pub fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    pub fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         self.tx.try_send(msg)
     }
 
@@ -562,7 +563,7 @@ impl AsyncConnection {
     }
 
     /// See [`AsyncSocketReceiver::try_recv_into`].
-    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         self.rx.try_recv_into(buf)
     }
 }
@@ -571,7 +572,7 @@ impl AsyncSender for AsyncConnection {
     async fn send(&mut self, msg: &[u8]) -> Result<()> {
         self.tx.send(msg).await
     }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         self.tx.try_send(msg)
     }
     fn max_message(&self) -> usize {
@@ -583,7 +584,7 @@ impl AsyncReceiver for AsyncConnection {
     async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         self.rx.recv_into(buf).await
     }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         self.rx.try_recv_into(buf)
     }
 }

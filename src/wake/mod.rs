@@ -36,7 +36,7 @@ pub(crate) mod tokio;
 #[cfg(all(feature = "async", target_os = "linux", not(loom)))]
 pub(crate) mod uring;
 
-pub(crate) use blocking::wait_for;
+pub(crate) use blocking::{wait_for, Limit};
 
 /// How a blocked side waits for its peer.
 ///
