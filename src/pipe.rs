@@ -792,14 +792,14 @@ mod tests {
             0o600
         );
         // No reader yet: nothing can be sent.
-        assert!(!tx.try_send(b"x").unwrap());
+        assert!(tx.try_send(b"x").unwrap_err().is_full());
         assert!(tx
             .send_timeout(b"x", Duration::from_millis(20))
             .unwrap_err()
             .is_timeout());
         let mut rx = PipeReceiver::open(&path, &opts).unwrap();
         let mut buf = Vec::new();
-        assert!(!rx.try_recv_into(&mut buf).unwrap());
+        assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
         assert!(rx
             .recv_timeout_into(&mut buf, Duration::from_millis(20))
             .unwrap_err()
@@ -834,10 +834,10 @@ mod tests {
         let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         // Larger than the pipe buffer: part goes out, the rest waits in the sender, and the
         // message counts as sent.
-        assert!(tx.try_send(&big).unwrap());
+        tx.try_send(&big).unwrap();
         assert!(!tx.pending.is_empty());
         // The pipe is full: a new message cannot even start.
-        assert!(!tx.try_send(b"next").unwrap());
+        assert!(tx.try_send(b"next").unwrap_err().is_full());
         assert!(tx
             .send_timeout(b"next", Duration::from_millis(10))
             .unwrap_err()

@@ -8,8 +8,8 @@ use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::time::Duration;
 
 use ipcring::ring::{duplex, inspect, Consumer, Producer, RingOptions, Side, WaitStrategy};
-use ipcring::Error;
-use support::{check, message, peer_role, unique, Peer};
+use ipcring::{Error, TryRecvError};
+use support::{check, got, message, peer_role, unique, Peer};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -624,7 +624,7 @@ fn a_producer_killed_in_its_sleep_is_forgotten_by_the_next() {
     );
     let mut scratch = Vec::new();
     let mut seq = 0u64;
-    while let Some(m) = rx.try_recv().unwrap() {
+    while let Some(m) = got(rx.try_recv()) {
         check(seq, &m, &mut scratch).unwrap();
         seq += 1;
     }
@@ -860,11 +860,10 @@ fn segment_corrupted_while_in_use_yields_corrupt() {
     let slot = 1024 + (info.read_pos & (info.capacity - 1));
     patch(&path, slot, &0x0bad_f00d_0000_0040u64.to_le_bytes());
     match rx.try_recv() {
-        Err(Error::Corrupt(msg)) => assert!(msg.contains("unknown record kind"), "{msg}"),
-        other => panic!(
-            "expected Corrupt, got {:?}",
-            other.map(|m| m.map(|m| m.len()))
-        ),
+        Err(TryRecvError::Failed(Error::Corrupt(msg))) => {
+            assert!(msg.contains("unknown record kind"), "{msg}")
+        }
+        other => panic!("expected Corrupt, got {:?}", other.map(|m| m.len())),
     }
     // A lying record header.
     let mut tx = Producer::create(&unique("rec"), &RingOptions::new().capacity(4096)).unwrap();
@@ -874,9 +873,15 @@ fn segment_corrupted_while_in_use_yields_corrupt() {
     let rec_path = format!("/dev/shm{name}");
     patch(&rec_path, 1024, &[0xff, 0xff, 0, 0]); // len = 65535 > max
     let mut rx = Consumer::open(&name, &RingOptions::new()).unwrap();
-    assert!(matches!(rx.try_recv(), Err(Error::Corrupt(_))));
+    assert!(matches!(
+        rx.try_recv(),
+        Err(TryRecvError::Failed(Error::Corrupt(_)))
+    ));
     let mut buf = Vec::new();
-    assert!(matches!(rx.try_recv_into(&mut buf), Err(Error::Corrupt(_))));
+    assert!(matches!(
+        rx.try_recv_into(&mut buf),
+        Err(TryRecvError::Failed(Error::Corrupt(_)))
+    ));
 }
 
 #[test]
@@ -897,7 +902,7 @@ fn consumer_never_attached_is_not_disconnected_but_times_out() {
         tx.send_timeout(&[0; 24], Duration::from_millis(30)),
         Err(Error::Timeout)
     ));
-    assert!(!tx.try_send(&[0; 24]).unwrap());
+    assert!(tx.try_send(&[0; 24]).unwrap_err().is_full());
 }
 
 #[test]

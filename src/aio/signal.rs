@@ -41,7 +41,7 @@ use tokio::io::Interest;
 
 use crate::aio::watched::Watched;
 use crate::signal::{Listener, SignalEvent, SignalOptions};
-use crate::{Error, Result};
+use crate::{Error, Result, TryRecvError};
 
 /// Duplicates of the listener's signalfd and of the process-wide self-pipe's read end
 /// (each the same open file description as its original, so the same readiness), owned
@@ -127,18 +127,19 @@ impl AsyncListener {
         Ok(())
     }
 
-    /// The next event if one is waiting, without waiting.
+    /// The next event if one is waiting, without waiting ([`TryRecvError::Empty`] if
+    /// none is).
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
     /// let mut l = ipcring::aio::signal::AsyncListener::new(
     ///     &ipcring::signal::SignalOptions::new("svc").dir(dir.path()),
     /// )?;
-    /// assert!(l.try_recv()?.is_none());
+    /// assert!(l.try_recv().unwrap_err().is_empty());
     /// # Ok::<(), ipcring::Error>(())
     /// ```
-    pub fn try_recv(&mut self) -> Result<Option<SignalEvent>> {
-        self.inner.take_event()
+    pub fn try_recv(&mut self) -> Result<SignalEvent, TryRecvError> {
+        self.inner.take_event()?.ok_or(TryRecvError::Empty)
     }
 
     /// Waits for the next event.
