@@ -314,6 +314,7 @@ impl TrySendError {
 
 /// A `try_` outcome as a wait loop's look, inside the crate: "full" or "empty" is not an
 /// error there but "not yet".
+#[cfg(feature = "async")]
 pub(crate) trait TryOutcome<T> {
     /// `Ok(Some(v))` done, `Ok(None)` not yet (full, empty), `Err` failed.
     fn ready(self) -> Result<Option<T>>;
@@ -327,6 +328,7 @@ pub(crate) trait TryOutcome<T> {
     }
 }
 
+#[cfg(feature = "async")]
 impl<T> TryOutcome<T> for Result<T, TrySendError> {
     fn ready(self) -> Result<Option<T>> {
         match self {
@@ -337,6 +339,7 @@ impl<T> TryOutcome<T> for Result<T, TrySendError> {
     }
 }
 
+#[cfg(feature = "async")]
 impl<T> TryOutcome<T> for Result<T, TryRecvError> {
     fn ready(self) -> Result<Option<T>> {
         match self {

@@ -229,6 +229,7 @@ forward_transport!(&mut S, Box<S>);
 
 /// A deadline function's "did it happen" as the trait's outcome: `false` (nothing done
 /// before the deadline) is [`Error::Timeout`](crate::Error::Timeout).
+#[cfg(any(feature = "pipe", feature = "file", feature = "socket"))]
 pub(crate) fn done_by_deadline(done: bool) -> Result<()> {
     if done {
         Ok(())

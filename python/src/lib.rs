@@ -119,6 +119,30 @@ impl<T> IntoPy<T> for ipcring::Result<T> {
     }
 }
 
+/// A `try_` send: `None` when the channel was full (Python sees `False`).
+impl<T> IntoPy<Option<T>> for Result<T, ipcring::TrySendError> {
+    #[inline]
+    fn py(self) -> PyResult<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(ipcring::TrySendError::Full) => Ok(None),
+            Err(ipcring::TrySendError::Failed(e)) => Err(to_py(e)),
+        }
+    }
+}
+
+/// A `try_` receive: `None` when nothing was waiting (Python sees `None` or `False`).
+impl<T> IntoPy<Option<T>> for Result<T, ipcring::TryRecvError> {
+    #[inline]
+    fn py(self) -> PyResult<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(ipcring::TryRecvError::Empty) => Ok(None),
+            Err(ipcring::TryRecvError::Failed(e)) => Err(to_py(e)),
+        }
+    }
+}
+
 /// A duration given in seconds (a float or int), checked: finite and not negative.
 pub(crate) fn seconds(what: &str, s: f64) -> PyResult<Duration> {
     if !s.is_finite() || s < 0.0 {
