@@ -539,7 +539,7 @@ fn on_signal(info: &libc::siginfo_t) {
 /// use ipcring::signal::{Listener, SignalOptions};
 /// # let dir = tempfile::tempdir().unwrap();
 /// let mut l = Listener::new(&SignalOptions::new("svc").dir(dir.path()))?;
-/// assert!(l.try_recv()?.is_none());
+/// assert!(l.try_recv().unwrap_err().is_empty());
 /// assert!(l.recv_timeout(Duration::from_millis(5)).unwrap_err().is_timeout());
 /// # Ok::<(), ipcring::Error>(())
 /// ```

@@ -276,7 +276,10 @@ fn pubsub_round_trip_in_order_between_processes() {
     }
     assert!(child.wait().unwrap().success());
     assert_eq!(rx.gaps(), 0);
-    assert!(rx.try_recv_into(&mut Vec::new()).unwrap_err().is_empty(), "nothing more");
+    assert!(
+        rx.try_recv_into(&mut Vec::new()).unwrap_err().is_empty(),
+        "nothing more"
+    );
 }
 
 #[test]

@@ -131,7 +131,10 @@ fn pod_values_cross_processes_and_a_wrong_size_is_a_clear_error() {
     }
     assert!(child.wait().unwrap().success());
     // The bad message was consumed, nothing else is left, and the producer is gone.
-    assert!(matches!(rx.try_recv_pod::<Tick>(), Err(TryRecvError::Empty)));
+    assert!(matches!(
+        rx.try_recv_pod::<Tick>(),
+        Err(TryRecvError::Empty)
+    ));
     assert!(matches!(rx.recv_pod::<Tick>(), Err(Error::Disconnected)));
 }
 

@@ -30,8 +30,8 @@
 
 use crate::aio::AsyncReceiver;
 use crate::broadcast::{BroadcastOptions, Recv, Subscriber};
-use crate::wake::tokio::Waiter;
 use crate::error::TryOutcome;
+use crate::wake::tokio::Waiter;
 use crate::{Result, TryRecvError};
 
 /// A broadcast subscriber for tokio. Wraps a [`Subscriber`].

@@ -41,9 +41,9 @@ use tokio::io::Interest;
 use crate::aio::pool::{Kind, Pool};
 use crate::aio::watched::Watched;
 use crate::aio::{AsyncReceiver, AsyncSender};
+use crate::error::TryOutcome;
 use crate::file::{LogOptions, LogReader, LogWriter};
 use crate::transport::{Receiver, Sender};
-use crate::error::TryOutcome;
 use crate::{Error, Result, TryRecvError, TrySendError};
 
 /// How often a waiting reader looks again without an inotify event (as the blocking one).

@@ -37,9 +37,9 @@ use tokio::io::Interest;
 
 use crate::aio::watched::Watched;
 use crate::aio::{AsyncReceiver, AsyncSender};
+use crate::error::TryOutcome;
 use crate::mq::{MessageQueue, MqOptions};
 use crate::transport::{Receiver, Sender};
-use crate::error::TryOutcome;
 use crate::{Error, Result, TryRecvError, TrySendError};
 
 /// A POSIX message queue for tokio. Wraps a [`MessageQueue`]; sends and receives.

@@ -28,9 +28,9 @@ use std::path::{Path, PathBuf};
 use crate::aio::watched::Watched;
 
 use crate::aio::{AsyncReceiver, AsyncSender};
+use crate::error::TryOutcome;
 use crate::pipe::{PipeOptions, PipeReceiver, PipeSender};
 use crate::transport::{Receiver, Sender};
-use crate::error::TryOutcome;
 use crate::{Error, Result, TryRecvError, TrySendError};
 
 /// A registration of a duplicate of a pipe descriptor, with the original's number (to

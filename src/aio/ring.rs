@@ -41,9 +41,9 @@
 //! ```
 
 use crate::aio::{AsyncReceiver, AsyncSender};
+use crate::error::TryOutcome;
 use crate::ring::{self, Consumer, Grant, Message, Producer, RingOptions, Side};
 use crate::wake::tokio::Waiter;
-use crate::error::TryOutcome;
 use crate::{Error, Result, TryRecvError, TrySendError};
 
 /// The sending side of a ring, for tokio. Wraps a [`Producer`].
@@ -293,9 +293,9 @@ impl AsyncConsumer {
         }
         match self.inner.try_recv() {
             Ok(m) => Ok(m),
-            Err(TryRecvError::Empty) => Err(Error::corrupt(
-                "a message seen waiting was gone when taken",
-            )),
+            Err(TryRecvError::Empty) => {
+                Err(Error::corrupt("a message seen waiting was gone when taken"))
+            }
             Err(TryRecvError::Failed(e)) => Err(e),
         }
     }

@@ -77,7 +77,7 @@ fn register_dup(fd: BorrowedFd<'_>, what: &str) -> Result<Watched<OwnedFd>> {
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// rt.block_on(async {
 ///     let mut l = AsyncListener::new(&SignalOptions::new("svc").dir(dir.path()))?;
-///     assert!(l.try_recv()?.is_none());
+///     assert!(l.try_recv().unwrap_err().is_empty());
 ///     let e = l.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
 ///     assert!(e.is_timeout());
 ///     Ok(())

@@ -11,8 +11,8 @@ use super::{
 use crate::segment::{self, Held, Segment, SegmentInfo, SegmentOptions};
 use crate::sys::Mapping;
 use crate::transport::{Deadline, Receiver, Sender};
-use crate::wake::{wait_for, Limit};
 use crate::wake::WaitStrategy;
+use crate::wake::{wait_for, Limit};
 use crate::{Error, Result, TryRecvError};
 
 /// Where a new subscriber starts reading.
@@ -476,7 +476,10 @@ impl Subscriber {
     /// still held.
     #[inline]
     pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<Recv, TryRecvError> {
-        match self.core.try_recv(self.ring.shared(), self.ring.data(), buf) {
+        match self
+            .core
+            .try_recv(self.ring.shared(), self.ring.data(), buf)
+        {
             Ok(Some(r)) => Ok(self.note(r)),
             Ok(None) => {
                 buf.clear();
@@ -804,6 +807,8 @@ mod tests {
         let mut buf = Vec::new();
         Receiver::try_recv_into(&mut rx, &mut buf).unwrap();
         assert_eq!(buf, [4]);
-        assert!(Receiver::try_recv_into(&mut rx, &mut buf).unwrap_err().is_empty());
+        assert!(Receiver::try_recv_into(&mut rx, &mut buf)
+            .unwrap_err()
+            .is_empty());
     }
 }

@@ -357,7 +357,7 @@ fn validate_ring(map: &Mapping, shown: &str) -> Result<()> {
 /// let mut tx = Producer::create(&name, &RingOptions::new().capacity(1024))?;
 /// tx.try_send(b"ping")?;
 /// let mut rx = Consumer::open(&name, &RingOptions::new())?;
-/// assert_eq!(&*rx.try_recv()?.unwrap(), b"ping");
+/// assert_eq!(&*rx.try_recv()?, b"ping");
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]

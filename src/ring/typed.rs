@@ -322,9 +322,7 @@ impl Consumer {
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
     #[must_use = "a received value is consumed: dropping it unread loses it"]
-    pub fn try_recv_serde<T: serde::de::DeserializeOwned>(
-        &mut self,
-    ) -> Result<T, TryRecvError> {
+    pub fn try_recv_serde<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, TryRecvError> {
         let m = self.try_recv()?;
         Ok(decode(&m)?)
     }

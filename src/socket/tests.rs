@@ -170,7 +170,11 @@ fn try_send_reports_a_full_socket() {
     let (mut c, _raw) = pair(&SocketOptions::new());
     let chunk = vec![0u8; 4096];
     let mut sent = 0;
-    while c.try_send(&chunk).map_err(|e| assert!(e.is_full(), "{e}")).is_ok() {
+    while c
+        .try_send(&chunk)
+        .map_err(|e| assert!(e.is_full(), "{e}"))
+        .is_ok()
+    {
         sent += 1;
         assert!(sent < 100_000, "the socket buffer never filled");
     }

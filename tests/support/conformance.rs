@@ -104,7 +104,10 @@ pub fn try_and_timeout_forms<K: Kit>(test: &str) {
         matches!(rx.try_recv_into(&mut buf), Err(TryRecvError::Empty)),
         "a message from nowhere"
     );
-    assert!(buf.is_empty(), "an empty try_recv_into left bytes in the buffer");
+    assert!(
+        buf.is_empty(),
+        "an empty try_recv_into left bytes in the buffer"
+    );
     assert!(
         matches!(rx.recv_timeout_into(&mut buf, SHORT), Err(Error::Timeout)),
         "an empty channel must time out"
