@@ -523,6 +523,23 @@ impl Subscriber {
 
     /// Like [`Subscriber::recv_into`], waiting until `deadline` at the latest
     /// ([`Error::Timeout`]). A message there now costs no clock read.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use ipcring::broadcast::{BroadcastOptions, Publisher, Recv, Start, Subscriber};
+    /// # use ipcring::transport::Deadline;
+    /// # fn main() -> ipcring::Result<()> {
+    /// # let name = format!("/ipcring-bcastdl-{}", std::process::id());
+    /// let opts = BroadcastOptions::new().start(Start::Next);
+    /// let mut tx = Publisher::create(&name, &opts)?;
+    /// let mut rx = Subscriber::open(&name, &opts)?;
+    /// tx.publish(b"x")?;
+    /// let mut buf = Vec::new();
+    /// let deadline = Deadline::after(Duration::from_millis(10));
+    /// assert_eq!(rx.recv_deadline_into(&mut buf, deadline)?, Recv::Message(0));
+    /// assert!(rx.recv_deadline_into(&mut buf, deadline).unwrap_err().is_timeout());
+    /// # Ok(()) }
+    /// ```
     pub fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<Recv> {
         match self.try_recv_into(buf) {
             Ok(r) => Ok(r),

@@ -616,7 +616,21 @@ impl Producer {
         Ok(())
     }
 
-    /// Copies `msg` into the ring, waiting for room until `deadline` at the latest.
+    /// Copies `msg` into the ring, waiting for room until `deadline` at the latest
+    /// ([`Error::Timeout`]: nothing was sent).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use ipcring::ring::{Producer, RingOptions};
+    /// # use ipcring::transport::Deadline;
+    /// # fn main() -> ipcring::Result<()> {
+    /// # let name = format!("/ipcring-senddl-{}", std::process::id());
+    /// let mut tx = Producer::create(&name, &RingOptions::new().capacity(1024))?;
+    /// let deadline = Deadline::after(Duration::from_millis(10)); // one for several sends
+    /// tx.send_deadline(b"a", deadline)?;
+    /// tx.send_deadline(b"b", deadline)?;
+    /// # Ok(()) }
+    /// ```
     pub fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
         let res = self.room(msg.len(), deadline)?;
         self.write_and_publish(res, msg);
@@ -939,6 +953,24 @@ impl Consumer {
 
     /// Copies the next message into `buf`, waiting until `deadline` at the latest
     /// (`Error::Timeout` then, with `buf` empty).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use ipcring::ring::{Consumer, Producer, RingOptions};
+    /// # use ipcring::transport::Deadline;
+    /// # fn main() -> ipcring::Result<()> {
+    /// # let name = format!("/ipcring-recvdl-{}", std::process::id());
+    /// # let opts = RingOptions::new().capacity(1024);
+    /// let mut tx = Producer::create(&name, &opts)?;
+    /// let mut rx = Consumer::open(&name, &opts)?;
+    /// tx.send(b"hi")?;
+    /// let mut buf = Vec::new();
+    /// let deadline = Deadline::after(Duration::from_millis(10));
+    /// rx.recv_deadline_into(&mut buf, deadline)?;
+    /// assert_eq!(buf, b"hi");
+    /// assert!(rx.recv_deadline_into(&mut buf, deadline).unwrap_err().is_timeout());
+    /// # Ok(()) }
+    /// ```
     pub fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
         match self.next_slot(deadline) {
             Ok(slot) => {
