@@ -76,6 +76,9 @@ pub(crate) fn to_py(e: ipcring::Error) -> PyErr {
             E::SystemLimit { .. } => ("SystemLimit", None),
             E::Unsupported(_) => ("Unsupported", None),
             E::Codec(_) => ("CodecError", None),
+            // Only from `?` on a Rust `try_` outcome; this face turns "full" and "empty" into
+            // False/None before that, so it stays the base class if it ever arrives.
+            E::WouldBlock => ("Error", None),
             // Variants this face does not name (and any the crate adds later) arrive as
             // the base class, with the crate's message.
             _ => ("Error", None),
