@@ -94,8 +94,12 @@ fn main() -> ipcring::Result<()> {
         let mut buf = Vec::new();
         let start = Instant::now();
         let mut got = 0u64;
-        while rx.try_recv_into(&mut buf)? {
-            got += 1;
+        loop {
+            match rx.try_recv_into(&mut buf) {
+                Ok(()) => got += 1,
+                Err(ipcring::TryRecvError::Empty) => break,
+                Err(e) => return Err(e.into()),
+            }
         }
         let t = start.elapsed().as_secs_f64();
         rx.commit()?;

@@ -15,8 +15,8 @@
 //!     tx.publish(&[i; 3])?;                 // never waits: overwrites the oldest slot
 //! }
 //! // Only 4 slots: messages 0 and 1 were overwritten before `a` read them.
-//! assert_eq!(a.try_recv_into(&mut buf)?, Some(Recv::Lagged(2)));
-//! assert_eq!(a.try_recv_into(&mut buf)?, Some(Recv::Message(2)));
+//! assert_eq!(a.try_recv_into(&mut buf)?, Recv::Lagged(2));
+//! assert_eq!(a.try_recv_into(&mut buf)?, Recv::Message(2));
 //! assert_eq!(buf, [2, 2, 2]);
 //! # Ok(())
 //! # }

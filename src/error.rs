@@ -91,6 +91,28 @@ pub enum Error {
     #[error("timed out")]
     Timeout,
 
+    /// A `try_` operation found no room (send) or no message (receive) right now. Comes
+    /// from `?` on a [`TrySendError::Full`] or [`TryRecvError::Empty`], so that a full
+    /// channel is never dropped silently:
+    ///
+    /// ```
+    /// use ipcring::ring::{Producer, RingOptions};
+    /// use ipcring::Error;
+    ///
+    /// fn send_now(tx: &mut Producer, msg: &[u8]) -> ipcring::Result<()> {
+    ///     tx.try_send(msg)?; // "full" becomes Error::WouldBlock
+    ///     Ok(())
+    /// }
+    /// # fn main() -> ipcring::Result<()> {
+    /// # let name = format!("/ipcring-doc-wouldblock-{}", std::process::id());
+    /// let mut tx = Producer::create(&name, &RingOptions::new().capacity(64))?;
+    /// while send_now(&mut tx, b"0123456789").is_ok() {}
+    /// assert!(matches!(send_now(&mut tx, b"x"), Err(Error::WouldBlock)));
+    /// # Ok(()) }
+    /// ```
+    #[error("the operation would block: no room or no message right now")]
+    WouldBlock,
+
     /// A named object (segment, FIFO, file, lock file, registry directory, socket) belongs
     /// to a user this side does not trust, lets in more users than asked for, or the OS
     /// refused to open it (EACCES). Reported at once, never as "does not exist" after a
@@ -199,6 +221,243 @@ impl Error {
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Timeout)
     }
+
+    /// True for [`Error::WouldBlock`].
+    ///
+    /// ```
+    /// assert!(ipcring::Error::WouldBlock.is_would_block());
+    /// ```
+    pub fn is_would_block(&self) -> bool {
+        matches!(self, Error::WouldBlock)
+    }
+}
+
+/// The error of a `try_send` (and of every other `try_` form that sends or reserves): the
+/// channel was [full](TrySendError::Full) and nothing was sent, or the send
+/// [failed](TrySendError::Failed).
+///
+/// `?` turns it into an [`Error`] (`Full` becomes [`Error::WouldBlock`]), so a full channel
+/// cannot be ignored by accident; `match` on it to treat "full" as a normal outcome.
+///
+/// ```
+/// use ipcring::ring::{Producer, RingOptions};
+/// use ipcring::TrySendError;
+/// # fn main() -> ipcring::Result<()> {
+/// # let name = format!("/ipcring-doc-trysend-{}", std::process::id());
+/// let mut tx = Producer::create(&name, &RingOptions::new().capacity(64))?;
+/// let mut sent = 0;
+/// loop {
+///     match tx.try_send(b"0123456789") {
+///         Ok(()) => sent += 1,
+///         Err(TrySendError::Full) => break, // the consumer is behind: try later
+///         Err(e) => return Err(e.into()),
+///     }
+/// }
+/// assert!(sent > 0);
+/// assert!(tx.try_send(b"x").unwrap_err().is_full());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, thiserror::Error)]
+pub enum TrySendError {
+    /// No room right now: nothing was sent.
+    #[error("the channel is full")]
+    Full,
+    /// The send failed (the peer is gone, the message is too large, ...).
+    #[error(transparent)]
+    Failed(#[from] Error),
+}
+
+impl TrySendError {
+    /// True for [`TrySendError::Full`].
+    ///
+    /// ```
+    /// assert!(ipcring::TrySendError::Full.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        matches!(self, TrySendError::Full)
+    }
+
+    /// True when the send failed because the peer is gone ([`Error::Disconnected`]).
+    ///
+    /// ```
+    /// use ipcring::{Error, TrySendError};
+    /// assert!(TrySendError::Failed(Error::Disconnected).is_disconnected());
+    /// assert!(!TrySendError::Full.is_disconnected());
+    /// ```
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, TrySendError::Failed(Error::Disconnected))
+    }
+
+    /// The error as an [`Error`]: `Full` becomes [`Error::WouldBlock`].
+    ///
+    /// ```
+    /// use ipcring::{Error, TrySendError};
+    /// assert!(matches!(TrySendError::Full.into_error(), Error::WouldBlock));
+    /// ```
+    pub fn into_error(self) -> Error {
+        match self {
+            TrySendError::Full => Error::WouldBlock,
+            TrySendError::Failed(e) => e,
+        }
+    }
+
+    /// The outcome of a send with an already expired deadline as a `try_` outcome:
+    /// [`Error::Timeout`] means nothing could be sent now.
+    pub(crate) fn from_deadline<T>(r: Result<T>) -> Result<T, TrySendError> {
+        match r {
+            Ok(v) => Ok(v),
+            Err(Error::Timeout) => Err(TrySendError::Full),
+            Err(e) => Err(TrySendError::Failed(e)),
+        }
+    }
+}
+
+/// A `try_` outcome as a wait loop's look, inside the crate: "full" or "empty" is not an
+/// error there but "not yet".
+#[cfg(feature = "async")]
+pub(crate) trait TryOutcome<T> {
+    /// `Ok(Some(v))` done, `Ok(None)` not yet (full, empty), `Err` failed.
+    fn ready(self) -> Result<Option<T>>;
+
+    /// `Ok(true)` done, `Ok(false)` not yet (full, empty), `Err` failed.
+    fn done(self) -> Result<bool>
+    where
+        Self: Sized,
+    {
+        self.ready().map(|v| v.is_some())
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T> TryOutcome<T> for Result<T, TrySendError> {
+    fn ready(self) -> Result<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(TrySendError::Full) => Ok(None),
+            Err(TrySendError::Failed(e)) => Err(e),
+        }
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T> TryOutcome<T> for Result<T, TryRecvError> {
+    fn ready(self) -> Result<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(TryRecvError::Empty) => Ok(None),
+            Err(TryRecvError::Failed(e)) => Err(e),
+        }
+    }
+}
+
+// The typed outcomes cost nothing on the ring's hot path: a `try_send` result is no larger
+// than the `Result<bool>` it replaces (both 64 bytes on x86_64: the size of `Error`; `Full`
+// and `Empty` take niches of `Error`'s discriminant).
+const _: () =
+    assert!(std::mem::size_of::<Result<(), TrySendError>>() <= std::mem::size_of::<Result<bool>>());
+const _: () =
+    assert!(std::mem::size_of::<Result<(), TryRecvError>>() <= std::mem::size_of::<Result<bool>>());
+
+/// `?` on a `try_send` in a function returning [`crate::Result`]: "full" is an error there
+/// ([`Error::WouldBlock`]).
+///
+/// ```
+/// use ipcring::{Error, TrySendError};
+/// assert!(matches!(Error::from(TrySendError::Full), Error::WouldBlock));
+/// ```
+impl From<TrySendError> for Error {
+    fn from(e: TrySendError) -> Error {
+        e.into_error()
+    }
+}
+
+/// The error of a `try_recv` (and of every other `try_` form that receives): no message was
+/// [waiting](TryRecvError::Empty), or the receive [failed](TryRecvError::Failed).
+///
+/// `?` turns it into an [`Error`] (`Empty` becomes [`Error::WouldBlock`]).
+///
+/// ```
+/// use ipcring::ring::{Consumer, Producer, RingOptions};
+/// use ipcring::TryRecvError;
+/// # fn main() -> ipcring::Result<()> {
+/// # let name = format!("/ipcring-doc-tryrecv-{}", std::process::id());
+/// let opts = RingOptions::new().capacity(1024);
+/// let mut tx = Producer::create(&name, &opts)?;
+/// let mut rx = Consumer::open(&name, &opts)?;
+/// let mut buf = Vec::new();
+/// assert!(matches!(rx.try_recv_into(&mut buf), Err(TryRecvError::Empty)));
+/// tx.send(b"hi")?;
+/// rx.try_recv_into(&mut buf)?;
+/// assert_eq!(buf, b"hi");
+/// # Ok(()) }
+/// ```
+#[derive(Debug, thiserror::Error)]
+pub enum TryRecvError {
+    /// No message right now.
+    #[error("no message is waiting")]
+    Empty,
+    /// The receive failed (the peer is gone and everything it sent was received, corrupt
+    /// data, ...).
+    #[error(transparent)]
+    Failed(#[from] Error),
+}
+
+impl TryRecvError {
+    /// True for [`TryRecvError::Empty`].
+    ///
+    /// ```
+    /// assert!(ipcring::TryRecvError::Empty.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        matches!(self, TryRecvError::Empty)
+    }
+
+    /// True when the receive failed because the peer is gone ([`Error::Disconnected`]).
+    ///
+    /// ```
+    /// use ipcring::{Error, TryRecvError};
+    /// assert!(TryRecvError::Failed(Error::Disconnected).is_disconnected());
+    /// assert!(!TryRecvError::Empty.is_disconnected());
+    /// ```
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, TryRecvError::Failed(Error::Disconnected))
+    }
+
+    /// The error as an [`Error`]: `Empty` becomes [`Error::WouldBlock`].
+    ///
+    /// ```
+    /// use ipcring::{Error, TryRecvError};
+    /// assert!(matches!(TryRecvError::Empty.into_error(), Error::WouldBlock));
+    /// ```
+    pub fn into_error(self) -> Error {
+        match self {
+            TryRecvError::Empty => Error::WouldBlock,
+            TryRecvError::Failed(e) => e,
+        }
+    }
+
+    /// The outcome of a receive with an already expired deadline as a `try_` outcome:
+    /// [`Error::Timeout`] means nothing was there.
+    pub(crate) fn from_deadline<T>(r: Result<T>) -> Result<T, TryRecvError> {
+        match r {
+            Ok(v) => Ok(v),
+            Err(Error::Timeout) => Err(TryRecvError::Empty),
+            Err(e) => Err(TryRecvError::Failed(e)),
+        }
+    }
+}
+
+/// `?` on a `try_recv` in a function returning [`crate::Result`]: "empty" is an error there
+/// ([`Error::WouldBlock`]).
+///
+/// ```
+/// use ipcring::{Error, TryRecvError};
+/// assert!(matches!(Error::from(TryRecvError::Empty), Error::WouldBlock));
+/// ```
+impl From<TryRecvError> for Error {
+    fn from(e: TryRecvError) -> Error {
+        e.into_error()
+    }
 }
 
 impl From<io::Error> for Error {
@@ -227,7 +486,8 @@ impl From<io::Error> for Error {
 
 /// So that `?` works on this crate's results inside a function returning `io::Result`.
 ///
-/// The kind says what happened ([`Error::Timeout`] is `TimedOut`, [`Error::Disconnected`]
+/// The kind says what happened ([`Error::Timeout`] is `TimedOut`, [`Error::WouldBlock`]
+/// `WouldBlock`, [`Error::Disconnected`]
 /// `BrokenPipe`, [`Error::NotFound`] `NotFound`, [`Error::Io`] the kind of the OS error, bad
 /// input `InvalidInput`, bad data from a peer `InvalidData`, ...); the error inside is the
 /// `ipcring::Error` itself, so its message and source chain are kept, and
@@ -260,6 +520,7 @@ impl From<Error> for io::Error {
             Error::RoleTaken { .. } => K::ResourceBusy,
             Error::Disconnected | Error::Undelivered { .. } => K::BrokenPipe,
             Error::Timeout => K::TimedOut,
+            Error::WouldBlock => K::WouldBlock,
             Error::AlreadyExists(_) => K::AlreadyExists,
             Error::NotFound(_) => K::NotFound,
             Error::Auth(_) | Error::PermissionDenied { .. } => K::PermissionDenied,
@@ -319,6 +580,7 @@ mod tests {
                 K::BrokenPipe,
             ),
             (Error::Timeout, K::TimedOut),
+            (Error::WouldBlock, K::WouldBlock),
             (Error::AlreadyExists("/x".into()), K::AlreadyExists),
             (Error::NotFound("/x".into()), K::NotFound),
             (Error::MessageTooLarge { len: 10, max: 4 }, K::InvalidInput),

@@ -78,7 +78,7 @@ use std::time::Duration;
 use crate::sys::flock::{self, Mode};
 use crate::sys::notify::{Event, Watch};
 use crate::sys::owner;
-use crate::transport::{Deadline, Receiver, Sender};
+use crate::transport::{done_by_deadline, Deadline, Receiver, Sender};
 use crate::{Error, Result};
 
 pub mod mailbox;
@@ -689,21 +689,10 @@ impl LogWriter {
 }
 
 impl Sender for LogWriter {
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
-        self.append(msg, Deadline::forever()).map(|_| ())
-    }
-
-    /// `Ok(false)` when another writer holds the lock right now.
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        self.append(msg, Deadline::after(Duration::ZERO))
-    }
-
-    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
-        if self.append(msg, Deadline::after(timeout))? {
-            Ok(())
-        } else {
-            Err(Error::Timeout)
-        }
+    /// `Error::Timeout` (`TrySendError::Full` from `try_send`) when another writer holds
+    /// the lock until the deadline.
+    fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+        done_by_deadline(self.append(msg, deadline)?)
     }
 
     fn max_message(&self) -> usize {
@@ -928,7 +917,7 @@ impl LogReader {
             || self.files.lock.byte_locked()?)
     }
 
-    fn recv_deadline(&mut self, out: &mut Vec<u8>, deadline: Deadline) -> Result<bool> {
+    fn recv_until(&mut self, out: &mut Vec<u8>, deadline: Deadline) -> Result<bool> {
         out.clear();
         loop {
             if self.take(out)? {
@@ -966,20 +955,8 @@ impl LogReader {
 }
 
 impl Receiver for LogReader {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        self.recv_deadline(buf, Deadline::forever()).map(|_| ())
-    }
-
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        self.recv_deadline(buf, Deadline::after(Duration::ZERO))
-    }
-
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
-        if self.recv_deadline(buf, Deadline::after(timeout))? {
-            Ok(())
-        } else {
-            Err(Error::Timeout)
-        }
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
+        done_by_deadline(self.recv_until(buf, deadline)?)
     }
 }
 
@@ -1000,7 +977,7 @@ mod tests {
         let mut r = LogReader::open(&path, &LogOptions::new()).unwrap();
         let mut buf = Vec::new();
         // No writer ever: waiting, not disconnected.
-        assert!(!r.try_recv_into(&mut buf).unwrap());
+        assert!(r.try_recv_into(&mut buf).unwrap_err().is_empty());
         assert!(r
             .recv_timeout(Duration::from_millis(10))
             .unwrap_err()
@@ -1010,12 +987,12 @@ mod tests {
             w.send(&[0; 11]),
             Err(Error::MessageTooLarge { len: 11, max: 10 })
         ));
-        assert!(w.try_send(b"").unwrap());
+        w.try_send(b"").unwrap();
         w.send_timeout(b"0123456789", Duration::from_millis(10))
             .unwrap();
         assert_eq!(r.recv().unwrap(), b"");
         assert_eq!(r.recv().unwrap(), b"0123456789");
-        assert!(!r.try_recv_into(&mut buf).unwrap());
+        assert!(r.try_recv_into(&mut buf).unwrap_err().is_empty());
         drop(w);
         assert!(r.recv().unwrap_err().is_disconnected());
         assert!(r.try_recv_into(&mut buf).unwrap_err().is_disconnected());

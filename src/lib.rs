@@ -116,5 +116,5 @@ pub mod __fuzz;
 
 #[cfg(not(loom))]
 pub use access::Access;
-pub use error::{Error, Result};
+pub use error::{Error, Result, TryRecvError, TrySendError};
 pub use transport::{Receiver, Sender};

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
-use ipcring::{Error, Receiver, Sender};
+use ipcring::{Error, Receiver, Sender, TryRecvError, TrySendError};
 use support::setup::unique_dir;
 use support::{peer_role, Peer};
 
@@ -164,6 +164,60 @@ fn killed_writer_is_disconnect_and_a_new_writer_reconnects() {
     }
     assert!(rx.recv().unwrap_err().is_disconnected());
     wait_ok(child);
+}
+
+/// The `try_` forms tell "nothing now" from "the peer is gone" in their type: `Empty` while
+/// the writer process lives, `Failed(Disconnected)` once it was killed, and `?` into an
+/// `ipcring::Result` keeps the difference (`WouldBlock` against `Disconnected`).
+#[test]
+fn try_recv_is_empty_while_the_writer_lives_and_disconnected_once_it_is_killed() {
+    fn take_now(rx: &mut PipeReceiver, buf: &mut Vec<u8>) -> ipcring::Result<()> {
+        rx.try_recv_into(buf)?;
+        Ok(())
+    }
+    let dir = unique_dir("pipe");
+    let path = dir.path().join("fifo");
+    let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
+    let mut child = spawn("writer-then-hang", &path, 3);
+    for i in 0..3 {
+        assert_eq!(rx.recv().unwrap(), message(i));
+    }
+    let mut buf = vec![1, 2, 3];
+    assert!(matches!(
+        rx.try_recv_into(&mut buf),
+        Err(TryRecvError::Empty)
+    ));
+    assert!(
+        buf.is_empty(),
+        "an empty try_recv_into leaves the buffer empty"
+    );
+    assert!(matches!(
+        take_now(&mut rx, &mut buf),
+        Err(Error::WouldBlock)
+    ));
+    child.kill();
+    match rx.try_recv_into(&mut buf) {
+        Err(e @ TryRecvError::Failed(Error::Disconnected)) => assert!(e.is_disconnected()),
+        other => panic!("after the writer was killed: {other:?}"),
+    }
+}
+
+/// A reader process that left: `try_send` is `Failed(Disconnected)`, not "full".
+#[test]
+fn try_send_to_a_reader_that_left_is_a_failed_disconnect() {
+    let dir = unique_dir("pipe");
+    let path = dir.path().join("fifo");
+    let mut tx = PipeSender::open(&path, &PipeOptions::new()).unwrap();
+    let child = spawn("reader-one-and-exit", &path, 1);
+    tx.send(b"one").unwrap();
+    wait_ok(child);
+    match tx.try_send(b"two") {
+        Err(e @ TrySendError::Failed(Error::Disconnected)) => {
+            assert!(e.is_disconnected() && !e.is_full());
+            assert!(e.into_error().is_disconnected());
+        }
+        other => panic!("after the reader left: {other:?}"),
+    }
 }
 
 #[test]

@@ -8,8 +8,8 @@ use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::time::Duration;
 
 use ipcring::ring::{duplex, inspect, Consumer, Producer, RingOptions, Side, WaitStrategy};
-use ipcring::Error;
-use support::{check, message, peer_role, unique, Peer};
+use ipcring::{Error, Receiver, Sender, TryRecvError, TrySendError};
+use support::{check, got, message, peer_role, unique, Peer};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -624,7 +624,7 @@ fn a_producer_killed_in_its_sleep_is_forgotten_by_the_next() {
     );
     let mut scratch = Vec::new();
     let mut seq = 0u64;
-    while let Some(m) = rx.try_recv().unwrap() {
+    while let Some(m) = got(rx.try_recv()) {
         check(seq, &m, &mut scratch).unwrap();
         seq += 1;
     }
@@ -860,11 +860,10 @@ fn segment_corrupted_while_in_use_yields_corrupt() {
     let slot = 1024 + (info.read_pos & (info.capacity - 1));
     patch(&path, slot, &0x0bad_f00d_0000_0040u64.to_le_bytes());
     match rx.try_recv() {
-        Err(Error::Corrupt(msg)) => assert!(msg.contains("unknown record kind"), "{msg}"),
-        other => panic!(
-            "expected Corrupt, got {:?}",
-            other.map(|m| m.map(|m| m.len()))
-        ),
+        Err(TryRecvError::Failed(Error::Corrupt(msg))) => {
+            assert!(msg.contains("unknown record kind"), "{msg}")
+        }
+        other => panic!("expected Corrupt, got {:?}", other.map(|m| m.len())),
     }
     // A lying record header.
     let mut tx = Producer::create(&unique("rec"), &RingOptions::new().capacity(4096)).unwrap();
@@ -874,9 +873,15 @@ fn segment_corrupted_while_in_use_yields_corrupt() {
     let rec_path = format!("/dev/shm{name}");
     patch(&rec_path, 1024, &[0xff, 0xff, 0, 0]); // len = 65535 > max
     let mut rx = Consumer::open(&name, &RingOptions::new()).unwrap();
-    assert!(matches!(rx.try_recv(), Err(Error::Corrupt(_))));
+    assert!(matches!(
+        rx.try_recv(),
+        Err(TryRecvError::Failed(Error::Corrupt(_)))
+    ));
     let mut buf = Vec::new();
-    assert!(matches!(rx.try_recv_into(&mut buf), Err(Error::Corrupt(_))));
+    assert!(matches!(
+        rx.try_recv_into(&mut buf),
+        Err(TryRecvError::Failed(Error::Corrupt(_)))
+    ));
 }
 
 #[test]
@@ -897,7 +902,78 @@ fn consumer_never_attached_is_not_disconnected_but_times_out() {
         tx.send_timeout(&[0; 24], Duration::from_millis(30)),
         Err(Error::Timeout)
     ));
-    assert!(!tx.try_send(&[0; 24]).unwrap());
+    assert!(tx.try_send(&[0; 24]).unwrap_err().is_full());
+}
+
+/// `try_send` on a full ring is `Err(TrySendError::Full)` (inherent and through the
+/// `Sender` trait), never a silent drop: `?` into an `ipcring::Result` makes it
+/// `Error::WouldBlock`, and an `io::Result` `io::ErrorKind::WouldBlock`. `try_recv_into` on
+/// an empty ring is `Err(TryRecvError::Empty)` with the buffer empty, and `?` makes it
+/// `WouldBlock` too. Nothing reported full was sent.
+#[test]
+fn try_outcomes_are_full_and_empty_and_question_mark_makes_them_would_block() {
+    fn send_now<S: Sender>(tx: &mut S, msg: &[u8]) -> ipcring::Result<()> {
+        tx.try_send(msg)?;
+        Ok(())
+    }
+    fn send_now_io(tx: &mut Producer, msg: &[u8]) -> std::io::Result<()> {
+        tx.try_send(msg).map_err(ipcring::Error::from)?;
+        Ok(())
+    }
+    fn take_now<R: Receiver>(rx: &mut R, buf: &mut Vec<u8>) -> ipcring::Result<()> {
+        rx.try_recv_into(buf)?;
+        Ok(())
+    }
+    let name = unique("tryfull");
+    // Messages of up to 272 bytes: a few fit.
+    let opts = RingOptions::new().capacity(2048);
+    let mut tx = Producer::create(&name, &opts).unwrap();
+    let mut rx = Consumer::open(&name, &opts).unwrap();
+    let mut buf = vec![9; 4];
+    assert!(matches!(
+        rx.try_recv_into(&mut buf),
+        Err(TryRecvError::Empty)
+    ));
+    assert!(
+        buf.is_empty(),
+        "an empty try_recv_into leaves the buffer empty"
+    );
+    assert!(matches!(
+        take_now(&mut rx, &mut buf),
+        Err(Error::WouldBlock)
+    ));
+    assert!(rx.try_recv().unwrap_err().is_empty());
+    let mut m = Vec::new();
+    let mut sent = 0u64;
+    loop {
+        message(sent, &mut m);
+        match tx.try_send(&m) {
+            Ok(()) => sent += 1,
+            Err(TrySendError::Full) => break,
+            Err(e) => panic!("try_send on a filling ring: {e}"),
+        }
+        assert!(sent < 1000, "a 2 KiB ring never reported full");
+    }
+    assert!(sent > 0, "no room for one message");
+    assert!(matches!(tx.try_send(&m), Err(TrySendError::Full)));
+    assert!(matches!(
+        Sender::try_send(&mut tx, &m),
+        Err(TrySendError::Full)
+    ));
+    assert!(matches!(tx.try_reserve(m.len()), Err(TrySendError::Full)));
+    assert!(matches!(send_now(&mut tx, &m), Err(Error::WouldBlock)));
+    assert!(matches!(send_now(&mut &mut tx, &m), Err(Error::WouldBlock)));
+    assert_eq!(
+        send_now_io(&mut tx, &m).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock
+    );
+    // Exactly what was accepted comes out, then nothing.
+    let mut scratch = Vec::new();
+    for seq in 0..sent {
+        rx.try_recv_into(&mut buf).unwrap();
+        check(seq, &buf, &mut scratch).unwrap();
+    }
+    assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
 }
 
 #[test]

@@ -160,7 +160,7 @@ fn peer() {
                 let mut rx = Consumer::create(&args[0], &opts).expect("create consumer");
                 say("READY");
                 until_stdin_closes();
-                while let Ok(Some(m)) = rx.try_recv() {
+                while let Ok(m) = rx.try_recv() {
                     say(&format!("GOT {}", String::from_utf8_lossy(&m)));
                 }
             }

@@ -7,10 +7,10 @@ mod common;
 use std::time::Duration;
 
 use bytemuck::{Pod, Zeroable};
-use common::{peer_role, spawn_peer, unique};
+use common::{peer_role, sent, spawn_peer, unique};
 use ipcring::broadcast::{BroadcastOptions, Publisher, Received, Start, Subscriber};
 use ipcring::ring::{Consumer, Producer, RingOptions};
-use ipcring::Error;
+use ipcring::{Error, TryRecvError, TrySendError};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -131,7 +131,10 @@ fn pod_values_cross_processes_and_a_wrong_size_is_a_clear_error() {
     }
     assert!(child.wait().unwrap().success());
     // The bad message was consumed, nothing else is left, and the producer is gone.
-    assert!(matches!(rx.try_recv_pod::<Tick>(), Ok(None)));
+    assert!(matches!(
+        rx.try_recv_pod::<Tick>(),
+        Err(TryRecvError::Empty)
+    ));
     assert!(matches!(rx.recv_pod::<Tick>(), Err(Error::Disconnected)));
 }
 
@@ -147,19 +150,20 @@ fn pod_too_large_for_the_ring_is_refused_and_nothing_is_sent() {
     ));
     assert!(matches!(
         tx.try_send_pod(&[0u64; 9]),
-        Err(Error::MessageTooLarge { .. })
+        Err(TrySendError::Failed(Error::MessageTooLarge { .. }))
     ));
-    assert_eq!(rx.try_recv_pod::<[u64; 9]>().unwrap(), None);
+    assert!(rx.try_recv_pod::<[u64; 9]>().unwrap_err().is_empty());
     // A full ring: try_send_pod says so and sends nothing.
-    let mut sent = 0u64;
-    while tx.try_send_pod(&[sent; 8]).unwrap() {
-        sent += 1;
+    let mut n = 0u64;
+    while sent(tx.try_send_pod(&[n; 8])) {
+        n += 1;
     }
-    assert!(sent > 0);
-    for i in 0..sent {
-        assert_eq!(rx.try_recv_pod::<[u64; 8]>().unwrap(), Some([i; 8]));
+    assert!(n > 0);
+    assert!(tx.try_send_pod(&[n; 8]).unwrap_err().is_full());
+    for i in 0..n {
+        assert_eq!(rx.try_recv_pod::<[u64; 8]>().unwrap(), [i; 8]);
     }
-    assert_eq!(rx.try_recv_pod::<[u64; 8]>().unwrap(), None);
+    assert!(rx.try_recv_pod::<[u64; 8]>().unwrap_err().is_empty());
 }
 
 #[test]
@@ -216,7 +220,10 @@ fn serde_values_cross_processes_and_garbage_is_a_codec_error() {
         "{e:?}"
     );
     assert!(child.wait().unwrap().success());
-    assert!(matches!(rx.try_recv_serde::<Event>(), Ok(None)));
+    assert!(matches!(
+        rx.try_recv_serde::<Event>(),
+        Err(TryRecvError::Empty)
+    ));
 }
 
 #[cfg(feature = "serde")]
@@ -233,13 +240,13 @@ fn serde_encoding_larger_than_max_message_is_refused_whole() {
     ));
     assert!(matches!(
         tx.try_send_serde(&big),
-        Err(Error::MessageTooLarge { .. })
+        Err(TrySendError::Failed(Error::MessageTooLarge { .. }))
     ));
     // Nothing half-written went out: the next value is the first one received.
     tx.send_serde(&("ok", 1u8)).unwrap();
     assert_eq!(
         rx.try_recv_serde::<(String, u8)>().unwrap(),
-        Some(("ok".to_owned(), 1))
+        ("ok".to_owned(), 1)
     );
-    assert_eq!(rx.try_recv_serde::<(String, u8)>().unwrap(), None);
+    assert!(rx.try_recv_serde::<(String, u8)>().unwrap_err().is_empty());
 }

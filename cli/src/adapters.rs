@@ -56,16 +56,10 @@ impl std::fmt::Debug for CellTx {
 }
 
 impl Sender for CellTx {
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
+    fn send_deadline(&mut self, msg: &[u8], _: Deadline) -> Result<()> {
         let c = encode_cell(msg)?;
         self.0.write(&c);
         Ok(())
-    }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        self.send(msg).map(|()| true)
-    }
-    fn send_timeout(&mut self, msg: &[u8], _: Duration) -> Result<()> {
-        self.send(msg)
     }
     fn max_message(&self) -> usize {
         CELL_MAX
@@ -88,21 +82,15 @@ impl std::fmt::Debug for CellRx {
 }
 
 impl Receiver for CellRx {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        self.recv_timeout_into(buf, Duration::MAX)
-    }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        match self.recv_timeout_into(buf, Duration::ZERO) {
-            Ok(()) => Ok(true),
-            Err(Error::Timeout) => {
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
+        let timeout = deadline.remaining().unwrap_or(Duration::MAX);
+        let s = match self.reader.wait_changed(self.last, timeout) {
+            Ok(s) => s,
+            Err(e) => {
                 buf.clear();
-                Ok(false)
+                return Err(e);
             }
-            Err(e) => Err(e),
-        }
-    }
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
-        let s = self.reader.wait_changed(self.last, timeout)?;
+        };
         self.last = s.version;
         decode_cell(&s.value, buf)
     }
@@ -154,15 +142,8 @@ impl SignalTx {
 }
 
 impl Sender for SignalTx {
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
-        self.send_until(msg, Deadline::forever())
-    }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        let v = Self::value(msg)?;
-        self.attempt(v)
-    }
-    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
-        self.send_until(msg, Deadline::after(timeout))
+    fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+        self.send_until(msg, deadline)
     }
     fn max_message(&self) -> usize {
         SIGNAL_MAX
@@ -189,25 +170,8 @@ fn decode_value(v: i32, buf: &mut Vec<u8>) -> Result<()> {
 }
 
 impl Receiver for SignalRx {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        loop {
-            let ev = self.listener.recv()?;
-            if let ipcring::signal::Signal::Value(v) = ev.signal {
-                return decode_value(v, buf);
-            }
-        }
-    }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        while let Some(ev) = self.listener.try_recv()? {
-            if let ipcring::signal::Signal::Value(v) = ev.signal {
-                return decode_value(v, buf).map(|()| true);
-            }
-        }
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
         buf.clear();
-        Ok(false)
-    }
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
-        let deadline = Deadline::after(timeout);
         loop {
             let left = deadline.remaining().unwrap_or(Duration::MAX);
             let ev = self.listener.recv_timeout(left)?;

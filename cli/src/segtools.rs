@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ipcring::ring::{self, Consumer, Producer, RingInfo, RingOptions};
 use ipcring::segment::{self, SegmentInfo};
-use ipcring::Error;
+use ipcring::{Error, TryRecvError};
 use serde_json::{json, Value};
 
 use crate::args::{
@@ -776,12 +776,12 @@ pub fn recv(a: &RecvArgs) -> Result<(), Failure> {
             // Copy-out receives: never a reference into memory the peer can write. Before
             // waiting, everything taken so far goes out.
             let got = match rx.try_recv_into(&mut msg) {
-                Ok(true) => Ok(()),
-                Ok(false) => {
+                Ok(()) => Ok(()),
+                Err(TryRecvError::Empty) => {
                     out.flush()?;
                     rx.recv_into(&mut msg)
                 }
-                Err(e) => Err(e),
+                Err(TryRecvError::Failed(e)) => Err(e),
             };
             match got {
                 Ok(()) => {}

@@ -14,7 +14,7 @@ use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
 use ipcring::broadcast::{BroadcastOptions, Publisher, Recv, Start, Subscriber};
-use ipcring::Error;
+use ipcring::{Error, TryRecvError};
 use libfuzzer_sys::fuzz_target;
 
 const MAX: usize = 64;
@@ -23,9 +23,9 @@ fn drain(sub: &mut Subscriber) {
     let mut buf = Vec::new();
     for _ in 0..64 {
         match sub.try_recv_into(&mut buf) {
-            Ok(Some(Recv::Message(_))) => assert!(buf.len() <= sub.max_message()),
-            Ok(Some(Recv::Lagged(_))) => assert!(buf.is_empty()),
-            Ok(None) | Err(_) => break,
+            Ok(Recv::Message(_)) => assert!(buf.len() <= sub.max_message()),
+            Ok(Recv::Lagged(_)) => assert!(buf.is_empty()),
+            Err(_) => break,
         }
     }
     let _ = sub.recv_timeout_into(&mut buf, Duration::ZERO);
@@ -120,7 +120,7 @@ fuzz_target!(|data: &[u8]| {
                         }
                     }
                     _ => match sub.try_recv_into(&mut buf) {
-                        Ok(Some(Recv::Message(n))) => {
+                        Ok(Recv::Message(n)) => {
                             assert!(buf.len() <= MAX);
                             if !tampered {
                                 assert_eq!(n, delivered + lagged, "in order");
@@ -128,11 +128,11 @@ fuzz_target!(|data: &[u8]| {
                             }
                             delivered += 1;
                         }
-                        Ok(Some(Recv::Lagged(k))) => {
+                        Ok(Recv::Lagged(k)) => {
                             assert!(buf.is_empty());
                             lagged += k;
                         }
-                        Ok(None) => {
+                        Err(TryRecvError::Empty) => {
                             if !tampered {
                                 assert_eq!(delivered + lagged, published.len() as u64);
                             }

@@ -6,7 +6,7 @@
 use std::os::unix::fs::FileExt;
 
 use ipcring::ring::{Consumer, Producer, RingOptions};
-use ipcring::Error;
+use ipcring::{Error, TryRecvError, TrySendError};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -36,13 +36,14 @@ fuzz_target!(|data: &[u8]| {
             1 => {
                 let len = (off as usize) % (tx.max_message() + 1);
                 match tx.try_send(&vec![op; len]) {
-                    Ok(_) | Err(Error::Corrupt(_)) => {}
+                    Ok(()) | Err(TrySendError::Full) => {}
+                    Err(TrySendError::Failed(Error::Corrupt(_))) => {}
                     Err(e) => panic!("send: {e}"),
                 }
             }
             _ => match rx.try_recv_into(&mut buf) {
-                Ok(_) => assert!(buf.len() <= rx.max_message()),
-                Err(Error::Corrupt(_)) => {}
+                Ok(()) | Err(TryRecvError::Empty) => assert!(buf.len() <= rx.max_message()),
+                Err(TryRecvError::Failed(Error::Corrupt(_))) => {}
                 Err(e) => panic!("recv: {e}"),
             },
         }

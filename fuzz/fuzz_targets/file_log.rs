@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use ipcring::file::{LogOptions, LogReader, LogWriter, Start};
-use ipcring::{Error, Receiver, Sender};
+use ipcring::{Error, Receiver, Sender, TryRecvError};
 use libfuzzer_sys::fuzz_target;
 
 static ROUND_TRIP: Mutex<Option<(LogWriter, LogReader)>> = Mutex::new(None);
@@ -88,15 +88,15 @@ fuzz_target!(|data: &[u8]| {
             let mut buf = Vec::new();
             for _ in 0..256 {
                 match r.try_recv_into(&mut buf) {
-                    Ok(true) => {
+                    Ok(()) => {
                         assert!(buf.len() <= max);
                         assert_eq!(r.offset() % 8, 0);
                         got.push(buf.clone());
                     }
-                    Ok(false) => break,
-                    Err(Error::Corrupt(_) | Error::BadSegment { .. } | Error::Disconnected) => {
-                        break
-                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Failed(
+                        Error::Corrupt(_) | Error::BadSegment { .. } | Error::Disconnected,
+                    )) => break,
                     Err(e) => panic!("unexpected error {e:?}"),
                 }
             }
@@ -128,9 +128,9 @@ fuzz_target!(|data: &[u8]| {
         }
         let mut buf = Vec::new();
         for m in &got {
-            assert!(r.try_recv_into(&mut buf).unwrap());
+            r.try_recv_into(&mut buf).unwrap();
             assert_eq!(&buf, m);
         }
-        assert!(!r.try_recv_into(&mut buf).unwrap());
+        assert!(r.try_recv_into(&mut buf).unwrap_err().is_empty());
     }
 });

@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
             let mut buf = Vec::new();
             for _ in 0..64 {
                 match rx.try_recv_into(&mut buf) {
-                    Ok(true) => assert!(buf.len() <= rx.max_message()),
+                    Ok(()) => assert!(buf.len() <= rx.max_message()),
                     _ => break,
                 }
             }

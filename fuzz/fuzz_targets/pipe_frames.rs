@@ -15,7 +15,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender, HEADER_LEN};
-use ipcring::{Error, Receiver, Sender};
+use ipcring::{Error, Receiver, Sender, TryRecvError};
 use libfuzzer_sys::fuzz_target;
 
 const MAXES: [usize; 4] = [0, 9, 300, 1 << 20];
@@ -56,22 +56,22 @@ fn fifo(tag: &str) -> PathBuf {
 }
 
 fn seen(
-    r: ipcring::Result<bool>,
+    r: Result<(), TryRecvError>,
     got: &mut Vec<Vec<u8>>,
     buf: &[u8],
     errs: &mut Vec<Seen>,
 ) -> bool {
     match r {
-        Ok(true) => {
+        Ok(()) => {
             got.push(buf.to_vec());
             true
         }
-        Ok(false) => false,
-        Err(Error::Framing(_)) => {
+        Err(TryRecvError::Empty) => false,
+        Err(TryRecvError::Failed(Error::Framing(_))) => {
             errs.push(Seen::Framing);
             false
         }
-        Err(Error::Disconnected) => {
+        Err(TryRecvError::Failed(Error::Disconnected)) => {
             errs.push(Seen::Disconnected);
             false
         }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use ipcring::__fuzz::socket::connection;
 use ipcring::socket::AsyncConnection;
 use ipcring::socket::SocketOptions;
-use ipcring::{Error, Receiver, Sender};
+use ipcring::{Error, Receiver, Sender, TryRecvError};
 use libfuzzer_sys::fuzz_target;
 
 const MAX_FRAMES: [usize; 8] = [0, 1, 7, 64, 255, 4096, 1 << 20, 1 << 30];
@@ -132,9 +132,9 @@ fn async_pass(
                     _ => unreachable!(),
                 };
                 match r {
-                    Ok(true) => got.push(buf.clone()),
-                    Ok(false) => break,
-                    Err(e) => return (got, kind(&e)),
+                    Ok(()) => got.push(buf.clone()),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Failed(e)) => return (got, kind(&e)),
                 }
             }
         }
@@ -188,9 +188,9 @@ fuzz_target!(|data: &[u8]| {
         off += n;
         loop {
             match conn.try_recv_into(&mut buf) {
-                Ok(true) => got.push(buf.clone()),
-                Ok(false) => break,
-                Err(e) => {
+                Ok(()) => got.push(buf.clone()),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Failed(e)) => {
                     let k = kind(&e);
                     assert_ne!(k, End::Clean, "disconnected while the peer is there");
                     first_err.get_or_insert(k);
@@ -217,7 +217,7 @@ fuzz_target!(|data: &[u8]| {
     // Once failed, the connection stays failed.
     assert!(matches!(
         conn.try_recv_into(&mut buf),
-        Err(Error::Disconnected)
+        Err(TryRecvError::Failed(Error::Disconnected))
     ));
     assert_eq!(got.len(), expect.len(), "frames delivered");
     for (g, e) in got.iter().zip(&expect) {

@@ -6,6 +6,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::Duration;
 
 use ipcring::ring::{duplex, RingOptions, Side, WaitStrategy};
+use ipcring::transport::Deadline;
 use ipcring::{Error, Receiver, Result, Sender};
 
 /// This side's sending half.
@@ -168,14 +169,8 @@ struct IpcTx(IpcBytesSender);
 struct IpcRx(IpcBytesReceiver);
 
 impl Sender for IpcTx {
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
+    fn send_deadline(&mut self, msg: &[u8], _: Deadline) -> Result<()> {
         self.0.send(msg).map_err(|_| Error::Disconnected)
-    }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        self.send(msg).map(|()| true)
-    }
-    fn send_timeout(&mut self, msg: &[u8], _: Duration) -> Result<()> {
-        self.send(msg)
     }
     fn max_message(&self) -> usize {
         usize::MAX
@@ -190,22 +185,19 @@ fn ipc_err(e: IpcError) -> Error {
 }
 
 impl Receiver for IpcRx {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, _: Deadline) -> Result<()> {
         *buf = self.0.recv().map_err(ipc_err)?;
         Ok(())
     }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), ipcring::TryRecvError> {
         match self.0.try_recv() {
             Ok(v) => {
                 *buf = v;
-                Ok(true)
+                Ok(())
             }
-            Err(TryRecvError::Empty) => Ok(false),
-            Err(TryRecvError::IpcError(e)) => Err(ipc_err(e)),
+            Err(TryRecvError::Empty) => Err(ipcring::TryRecvError::Empty),
+            Err(TryRecvError::IpcError(e)) => Err(ipc_err(e).into()),
         }
-    }
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, _: Duration) -> Result<()> {
-        self.recv_into(buf)
     }
 }
 
@@ -310,7 +302,7 @@ fn rs(e: impl std::fmt::Display) -> Error {
 }
 
 impl Sender for ShmChannel {
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
+    fn send_deadline(&mut self, msg: &[u8], _: Deadline) -> Result<()> {
         if msg.len() > SHM_CAP {
             return Err(Error::MessageTooLarge {
                 len: msg.len(),
@@ -328,19 +320,13 @@ impl Sender for ShmChannel {
         }
         self.full.set(EventState::Signaled).map_err(rs)
     }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        self.send(msg).map(|()| true)
-    }
-    fn send_timeout(&mut self, msg: &[u8], _: Duration) -> Result<()> {
-        self.send(msg)
-    }
     fn max_message(&self) -> usize {
         SHM_CAP
     }
 }
 
 impl Receiver for ShmChannel {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, _: Deadline) -> Result<()> {
         self.full.wait(Timeout::Infinite).map_err(rs)?;
         {
             let _g = self.lock.lock().map_err(rs)?;
@@ -355,12 +341,6 @@ impl Receiver for ShmChannel {
             }
         }
         self.empty.set(EventState::Signaled).map_err(rs)
-    }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        self.recv_into(buf).map(|()| true)
-    }
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, _: Duration) -> Result<()> {
-        self.recv_into(buf)
     }
 }
 
@@ -386,7 +366,7 @@ struct UnixTx(UnixStream);
 struct UnixRx(UnixStream);
 
 impl Sender for UnixTx {
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
+    fn send_deadline(&mut self, msg: &[u8], _: Deadline) -> Result<()> {
         let len = u32::try_from(msg.len()).map_err(|_| Error::MessageTooLarge {
             len: msg.len(),
             max: u32::MAX as usize,
@@ -398,19 +378,13 @@ impl Sender for UnixTx {
         self.0.write_all(&len.to_le_bytes()).map_err(io)?;
         self.0.write_all(msg).map_err(io)
     }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        self.send(msg).map(|()| true)
-    }
-    fn send_timeout(&mut self, msg: &[u8], _: Duration) -> Result<()> {
-        self.send(msg)
-    }
     fn max_message(&self) -> usize {
         16 << 20
     }
 }
 
 impl Receiver for UnixRx {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, _: Deadline) -> Result<()> {
         let mut len = [0u8; 4];
         if let Err(e) = self.0.read_exact(&mut len) {
             return Err(match e.kind() {
@@ -426,12 +400,6 @@ impl Receiver for UnixRx {
         self.0
             .read_exact(buf)
             .map_err(|e| Error::Framing(e.to_string().into()))
-    }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        self.recv_into(buf).map(|()| true)
-    }
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, _: Duration) -> Result<()> {
-        self.recv_into(buf)
     }
 }
 
@@ -499,7 +467,7 @@ fn iox(e: impl std::fmt::Display) -> Error {
 }
 
 impl Sender for IoxTx {
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
+    fn send_deadline(&mut self, msg: &[u8], _: Deadline) -> Result<()> {
         if msg.len() > IOX_MAX {
             return Err(Error::MessageTooLarge {
                 len: msg.len(),
@@ -514,12 +482,6 @@ impl Sender for IoxTx {
             n.notify().map_err(iox)?;
         }
         Ok(())
-    }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        self.send(msg).map(|()| true)
-    }
-    fn send_timeout(&mut self, msg: &[u8], _: Duration) -> Result<()> {
-        self.send(msg)
     }
     fn max_message(&self) -> usize {
         IOX_MAX
@@ -539,8 +501,10 @@ impl IoxRx {
     fn recv_until(&mut self, buf: &mut Vec<u8>, deadline: Option<Instant>) -> Result<()> {
         let mut misses = 0u32;
         loop {
-            if self.try_recv_into(buf)? {
-                return Ok(());
+            match self.try_recv_into(buf) {
+                Ok(()) => return Ok(()),
+                Err(ipcring::TryRecvError::Empty) => {}
+                Err(e) => return Err(e.into()),
             }
             misses = misses.wrapping_add(1);
             if let Some(l) = &self.listener {
@@ -567,21 +531,18 @@ impl IoxRx {
 }
 
 impl Receiver for IoxRx {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        self.recv_until(buf, None)
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
+        self.recv_until(buf, deadline.remaining().map(|d| Instant::now() + d))
     }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), ipcring::TryRecvError> {
         match self.subscriber.receive().map_err(iox)? {
             Some(sample) => {
                 buf.clear();
                 buf.extend_from_slice(sample.payload());
-                Ok(true)
+                Ok(())
             }
-            None => Ok(false),
+            None => Err(ipcring::TryRecvError::Empty),
         }
-    }
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
-        self.recv_until(buf, Some(Instant::now() + timeout))
     }
 }
 
@@ -672,8 +633,10 @@ fn iox_a(
         tx.send(HS[0]).map_err(s)?;
         let next = Instant::now() + Duration::from_millis(1);
         while Instant::now() < next {
-            if rx.try_recv_into(&mut buf).map_err(s)? && buf == HS[1] {
-                break 'hello;
+            match rx.try_recv_into(&mut buf) {
+                Ok(()) if buf == HS[1] => break 'hello,
+                Ok(()) | Err(ipcring::TryRecvError::Empty) => {}
+                Err(e) => return Err(s(e)),
             }
         }
         if Instant::now() >= deadline {
@@ -787,7 +750,7 @@ struct IoxRespRx {
 }
 
 impl Sender for IoxReqTx {
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
+    fn send_deadline(&mut self, msg: &[u8], _: Deadline) -> Result<()> {
         if msg.len() > IOX_RR_MAX {
             return Err(Error::MessageTooLarge {
                 len: msg.len(),
@@ -799,12 +762,6 @@ impl Sender for IoxReqTx {
         self.pending.borrow_mut().push_back(pending);
         Ok(())
     }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        self.send(msg).map(|()| true)
-    }
-    fn send_timeout(&mut self, msg: &[u8], _: Duration) -> Result<()> {
-        self.send(msg)
-    }
     fn max_message(&self) -> usize {
         IOX_RR_MAX
     }
@@ -814,8 +771,10 @@ impl IoxRespRx {
     fn until(&mut self, buf: &mut Vec<u8>, deadline: Option<Instant>) -> Result<()> {
         let mut misses = 0u32;
         loop {
-            if self.try_recv_into(buf)? {
-                return Ok(());
+            match self.try_recv_into(buf) {
+                Ok(()) => return Ok(()),
+                Err(ipcring::TryRecvError::Empty) => {}
+                Err(e) => return Err(e.into()),
             }
             misses = misses.wrapping_add(1);
             if !misses.is_multiple_of(1024) {
@@ -834,13 +793,13 @@ impl IoxRespRx {
 }
 
 impl Receiver for IoxRespRx {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        self.until(buf, None)
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
+        self.until(buf, deadline.remaining().map(|d| Instant::now() + d))
     }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), ipcring::TryRecvError> {
         let mut q = self.pending.borrow_mut();
         let Some(p) = q.front() else {
-            return Err(Error::Timeout);
+            return Err(Error::Timeout.into());
         };
         match p.receive().map_err(iox)? {
             Some(resp) => {
@@ -848,13 +807,10 @@ impl Receiver for IoxRespRx {
                 buf.extend_from_slice(resp.payload());
                 drop(resp);
                 q.pop_front();
-                Ok(true)
+                Ok(())
             }
-            None => Ok(false),
+            None => Err(ipcring::TryRecvError::Empty),
         }
-    }
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
-        self.until(buf, Some(Instant::now() + timeout))
     }
 }
 

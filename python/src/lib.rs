@@ -76,6 +76,9 @@ pub(crate) fn to_py(e: ipcring::Error) -> PyErr {
             E::SystemLimit { .. } => ("SystemLimit", None),
             E::Unsupported(_) => ("Unsupported", None),
             E::Codec(_) => ("CodecError", None),
+            // Only from `?` on a Rust `try_` outcome; this face turns "full" and "empty" into
+            // False/None before that, so it stays the base class if it ever arrives.
+            E::WouldBlock => ("Error", None),
             // Variants this face does not name (and any the crate adds later) arrive as
             // the base class, with the crate's message.
             _ => ("Error", None),
@@ -116,6 +119,30 @@ impl<T> IntoPy<T> for ipcring::Result<T> {
     #[inline]
     fn py(self) -> PyResult<T> {
         self.map_err(to_py)
+    }
+}
+
+/// A `try_` send: `None` when the channel was full (Python sees `False`).
+impl<T> IntoPy<Option<T>> for Result<T, ipcring::TrySendError> {
+    #[inline]
+    fn py(self) -> PyResult<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(ipcring::TrySendError::Full) => Ok(None),
+            Err(ipcring::TrySendError::Failed(e)) => Err(to_py(e)),
+        }
+    }
+}
+
+/// A `try_` receive: `None` when nothing was waiting (Python sees `None` or `False`).
+impl<T> IntoPy<Option<T>> for Result<T, ipcring::TryRecvError> {
+    #[inline]
+    fn py(self) -> PyResult<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(ipcring::TryRecvError::Empty) => Ok(None),
+            Err(ipcring::TryRecvError::Failed(e)) => Err(to_py(e)),
+        }
     }
 }
 

@@ -82,7 +82,7 @@ impl Producer {
         msg: &[u8],
         timeout: Option<f64>,
     ) -> PyResult<()> {
-        if p.try_send(msg).py()? {
+        if p.try_send(msg).py()?.is_some() {
             return Ok(());
         }
         let dl = deadline(timeout)?;
@@ -203,7 +203,7 @@ impl Producer {
     /// sent) if the ring is full.
     fn try_send(&mut self, data: &Bound<'_, PyAny>) -> PyResult<bool> {
         let d = buffer::data(data)?;
-        self.live()?.try_send(d.as_slice()).py()
+        Ok(self.live()?.try_send(d.as_slice()).py()?.is_some())
     }
 
     /// Sends every item of ``iterable`` (each a bytes-like object), publishing many at

@@ -11,9 +11,9 @@ use super::{
 use crate::segment::{self, Held, Segment, SegmentInfo, SegmentOptions};
 use crate::sys::Mapping;
 use crate::transport::{Deadline, Receiver, Sender};
-use crate::wake::wait_for;
 use crate::wake::WaitStrategy;
-use crate::{Error, Result};
+use crate::wake::{wait_for, Limit};
+use crate::{Error, Result, TryRecvError};
 
 /// Where a new subscriber starts reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -399,15 +399,9 @@ impl Drop for Publisher {
 }
 
 /// The transport view of a publisher: `send` publishes and never waits (`try_send` is
-/// always `Ok(true)`).
+/// never `Full`).
 impl Sender for Publisher {
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
-        self.publish(msg).map(|_| ())
-    }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        self.publish(msg).map(|_| true)
-    }
-    fn send_timeout(&mut self, msg: &[u8], _timeout: Duration) -> Result<()> {
+    fn send_deadline(&mut self, msg: &[u8], _deadline: Deadline) -> Result<()> {
         self.publish(msg).map(|_| ())
     }
     fn max_message(&self) -> usize {
@@ -472,27 +466,33 @@ impl Subscriber {
         })
     }
 
-    fn note(&mut self, r: Option<Recv>) -> Option<Recv> {
-        if let Some(Recv::Lagged(n)) = r {
+    /// One receive attempt: [`TryRecvError::Empty`] (and `buf` empty) if nothing new is
+    /// there. On [`Recv::Message`], `buf` holds the message (replacing its contents); on
+    /// [`Recv::Lagged`] it is empty and the next call continues with the oldest message
+    /// still held.
+    #[inline]
+    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<Recv, TryRecvError> {
+        match self
+            .core
+            .try_recv(self.ring.shared(), self.ring.data(), buf)
+        {
+            Ok(Some(r)) => Ok(self.note(r)),
+            Ok(None) => {
+                buf.clear();
+                Err(TryRecvError::Empty)
+            }
+            Err(e) => Err(TryRecvError::Failed(e)),
+        }
+    }
+
+    fn note(&mut self, r: Recv) -> Recv {
+        if let Recv::Lagged(n) = r {
             self.lagged_total += n;
         }
         r
     }
 
-    /// One receive attempt: `Ok(None)` if nothing new is there. On
-    /// [`Recv::Message`], `buf` holds the message (replacing its contents); on
-    /// [`Recv::Lagged`] it is empty and the next call continues with the oldest message
-    /// still held.
-    #[inline]
-    #[must_use = "None means nothing new was there and `buf` holds no new message"]
-    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<Option<Recv>> {
-        let r = self
-            .core
-            .try_recv(self.ring.shared(), self.ring.data(), buf)?;
-        Ok(self.note(r))
-    }
-
-    fn wait_recv(&mut self, buf: &mut Vec<u8>, timeout: Option<Duration>) -> Result<Recv> {
+    fn wait_recv(&mut self, buf: &mut Vec<u8>, timeout: impl Into<Limit>) -> Result<Recv> {
         let Subscriber { ring, core, .. } = self;
         let r = wait_for(
             &ring.shared().data_wake,
@@ -502,25 +502,46 @@ impl Subscriber {
             |core| core.try_recv(ring.shared(), ring.data(), buf),
             |_| ring.publisher_gone(),
         )?;
-        if let Recv::Lagged(n) = r {
-            self.lagged_total += n;
-        }
-        Ok(r)
+        Ok(self.note(r))
     }
 
     /// Receives the next message (or the news that some were lost), waiting as long as
     /// needed. [`Error::Disconnected`] once the publisher is gone (exited or killed) and
     /// this subscriber has received everything still held.
     pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<Recv> {
-        if let Some(r) = self.try_recv_into(buf)? {
-            return Ok(r);
-        }
-        self.wait_recv(buf, None)
+        self.recv_deadline_into(buf, Deadline::forever())
     }
 
     /// Like [`Subscriber::recv_into`], waiting at most `timeout` ([`Error::Timeout`]).
     pub fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<Recv> {
         self.wait_recv(buf, Some(timeout))
+    }
+
+    /// Like [`Subscriber::recv_into`], waiting until `deadline` at the latest
+    /// ([`Error::Timeout`]). A message there now costs no clock read.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use ipcring::broadcast::{BroadcastOptions, Publisher, Recv, Start, Subscriber};
+    /// # use ipcring::transport::Deadline;
+    /// # fn main() -> ipcring::Result<()> {
+    /// # let name = format!("/ipcring-bcastdl-{}", std::process::id());
+    /// let opts = BroadcastOptions::new().start(Start::Next);
+    /// let mut tx = Publisher::create(&name, &opts)?;
+    /// let mut rx = Subscriber::open(&name, &opts)?;
+    /// tx.publish(b"x")?;
+    /// let mut buf = Vec::new();
+    /// let deadline = Deadline::after(Duration::from_millis(10));
+    /// assert_eq!(rx.recv_deadline_into(&mut buf, deadline)?, Recv::Message(0));
+    /// assert!(rx.recv_deadline_into(&mut buf, deadline).unwrap_err().is_timeout());
+    /// # Ok(()) }
+    /// ```
+    pub fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<Recv> {
+        match self.try_recv_into(buf) {
+            Ok(r) => Ok(r),
+            Err(TryRecvError::Empty) => self.wait_recv(buf, deadline),
+            Err(TryRecvError::Failed(e)) => Err(e),
+        }
     }
 
     /// Number of the next message this subscriber will deliver.
@@ -559,34 +580,13 @@ impl Subscriber {
 /// ones (they are counted in [`Subscriber::lagged_total`]). Use the inherent methods to
 /// learn about each loss as it happens.
 impl Receiver for Subscriber {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        while let Recv::Lagged(_) = Subscriber::recv_into(self, buf)? {}
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
+        while let Recv::Lagged(_) = Subscriber::recv_deadline_into(self, buf, deadline)? {}
         Ok(())
     }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        loop {
-            match Subscriber::try_recv_into(self, buf)? {
-                None => {
-                    buf.clear();
-                    return Ok(false);
-                }
-                Some(Recv::Message(_)) => return Ok(true),
-                Some(Recv::Lagged(_)) => {}
-            }
-        }
-    }
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
-        // A message there now: no clock read for the deadline.
-        if Receiver::try_recv_into(self, buf)? {
-            return Ok(());
-        }
-        let deadline = Deadline::after(timeout);
-        loop {
-            let left = deadline.remaining().unwrap_or(Duration::MAX);
-            if let Recv::Message(_) = Subscriber::recv_timeout_into(self, buf, left)? {
-                return Ok(());
-            }
-        }
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
+        while let Recv::Lagged(_) = Subscriber::try_recv_into(self, buf)? {}
+        Ok(())
     }
 }
 
@@ -689,14 +689,14 @@ mod tests {
         for len in [0usize, 1, 7, 8, 9, 100] {
             let m: Vec<u8> = (0..len).map(|i| i as u8 ^ len as u8).collect();
             let i = tx.publish(&m).unwrap();
-            assert_eq!(rx.try_recv_into(&mut buf).unwrap(), Some(Recv::Message(i)));
+            assert_eq!(rx.try_recv_into(&mut buf).unwrap(), Recv::Message(i));
             assert_eq!(buf, m);
         }
         assert!(matches!(
             tx.publish(&[0; 101]),
             Err(Error::MessageTooLarge { len: 101, max: 100 })
         ));
-        assert_eq!(rx.try_recv_into(&mut buf).unwrap(), None);
+        assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
     }
 
     #[test]
@@ -709,16 +709,16 @@ mod tests {
             tx.publish(&i.to_le_bytes()).unwrap();
         }
         let mut buf = Vec::new();
-        assert_eq!(rx.try_recv_into(&mut buf).unwrap(), Some(Recv::Lagged(6)));
+        assert_eq!(rx.try_recv_into(&mut buf).unwrap(), Recv::Lagged(6));
         for i in 6..10u64 {
-            assert_eq!(rx.try_recv_into(&mut buf).unwrap(), Some(Recv::Message(i)));
+            assert_eq!(rx.try_recv_into(&mut buf).unwrap(), Recv::Message(i));
             assert_eq!(buf, i.to_le_bytes());
         }
-        assert_eq!(rx.try_recv_into(&mut buf).unwrap(), None);
+        assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
         assert_eq!(rx.lagged_total(), 6);
         // Start::Oldest begins with the oldest message held.
         let mut old = Subscriber::open(&n, &o.clone().start(Start::Oldest)).unwrap();
-        assert_eq!(old.try_recv_into(&mut buf).unwrap(), Some(Recv::Message(6)));
+        assert_eq!(old.try_recv_into(&mut buf).unwrap(), Recv::Message(6));
     }
 
     #[test]
@@ -765,23 +765,23 @@ mod tests {
         let mut rx = Subscriber::open(&n, &o.clone().start(Start::Next)).unwrap();
         let mut buf = Vec::new();
         tx.publish(b"ok").unwrap();
-        assert_eq!(rx.try_recv_into(&mut buf).unwrap(), Some(Recv::Message(0)));
+        assert_eq!(rx.try_recv_into(&mut buf).unwrap(), Recv::Message(0));
         let sw = tx.ring.geo.slot_words;
         // A stable slot claiming a length past max_message.
         tx.publish(b"x").unwrap();
         let data = tx.ring.data();
         data[sw + 1].store(1 << 40, Ordering::Relaxed);
         let e = rx.try_recv_into(&mut buf).unwrap_err();
-        assert!(matches!(e, Error::Corrupt(_)), "{e}");
+        assert!(matches!(e, TryRecvError::Failed(Error::Corrupt(_))), "{e}");
         assert!(buf.is_empty());
         // A stamp behind a published head.
         data[sw].store(0, Ordering::Relaxed);
         let e = rx.try_recv_into(&mut buf).unwrap_err();
-        assert!(matches!(e, Error::Corrupt(_)), "{e}");
+        assert!(matches!(e, TryRecvError::Failed(Error::Corrupt(_))), "{e}");
         // A head that went backwards.
         tx.ring.shared().head.store(0, Ordering::Relaxed);
         let e = rx.try_recv_into(&mut buf).unwrap_err();
-        assert!(matches!(e, Error::Corrupt(_)), "{e}");
+        assert!(matches!(e, TryRecvError::Failed(Error::Corrupt(_))), "{e}");
     }
 
     #[test]
@@ -812,8 +812,10 @@ mod tests {
         assert_eq!(Receiver::recv(&mut rx).unwrap(), [3]);
         assert_eq!(rx.lagged_total(), 3);
         let mut buf = Vec::new();
-        assert!(Receiver::try_recv_into(&mut rx, &mut buf).unwrap());
+        Receiver::try_recv_into(&mut rx, &mut buf).unwrap();
         assert_eq!(buf, [4]);
-        assert!(!Receiver::try_recv_into(&mut rx, &mut buf).unwrap());
+        assert!(Receiver::try_recv_into(&mut rx, &mut buf)
+            .unwrap_err()
+            .is_empty());
     }
 }

@@ -29,9 +29,10 @@
 //! ```
 
 use crate::broadcast::{BroadcastOptions, Recv, Subscriber};
+use crate::error::TryOutcome;
 use crate::transport::AsyncReceiver;
 use crate::wake::tokio::Waiter;
-use crate::Result;
+use crate::{Result, TryRecvError};
 
 /// A broadcast subscriber for tokio. Wraps a [`Subscriber`].
 ///
@@ -78,20 +79,20 @@ impl AsyncSubscriber {
     /// [`Error::Disconnected`](crate::Error::Disconnected) once the publisher is gone and
     /// everything still held was received.
     pub async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<Recv> {
-        if let Some(r) = self.inner.try_recv_into(buf)? {
+        if let Some(r) = self.inner.try_recv_into(buf).ready()? {
             return Ok(r);
         }
         self.waiter
             .wait_for(
                 &mut self.inner,
-                |s| s.try_recv_into(buf),
+                |s| s.try_recv_into(buf).ready(),
                 |s| s.publisher_gone(),
             )
             .await
     }
 
     /// One receive attempt, never waiting ([`Subscriber::try_recv_into`]).
-    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<Option<Recv>> {
+    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<Recv, TryRecvError> {
         self.inner.try_recv_into(buf)
     }
 }
@@ -109,16 +110,8 @@ impl AsyncReceiver for AsyncSubscriber {
         while let Recv::Lagged(_) = AsyncSubscriber::recv_into(self, buf).await? {}
         Ok(())
     }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        loop {
-            match self.inner.try_recv_into(buf)? {
-                None => {
-                    buf.clear();
-                    return Ok(false);
-                }
-                Some(Recv::Message(_)) => return Ok(true),
-                Some(Recv::Lagged(_)) => {}
-            }
-        }
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
+        while let Recv::Lagged(_) = self.inner.try_recv_into(buf)? {}
+        Ok(())
     }
 }

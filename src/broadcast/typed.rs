@@ -8,7 +8,7 @@ use bytemuck::Pod;
 
 use super::{Publisher, Recv, Subscriber};
 use crate::ring::pod_from;
-use crate::Result;
+use crate::{Result, TryRecvError};
 
 /// What a typed receive produced: a value with its number, or the news that some messages
 /// were lost (as [`Recv`]).
@@ -73,10 +73,10 @@ impl Publisher {
 
 impl Subscriber {
     /// Runs a byte receive into this subscriber's scratch buffer (kept between calls).
-    fn via_scratch<R>(
+    fn via_scratch<R, E>(
         &mut self,
-        f: impl FnOnce(&mut Subscriber, &mut Vec<u8>) -> Result<R>,
-    ) -> Result<R> {
+        f: impl FnOnce(&mut Subscriber, &mut Vec<u8>) -> Result<R, E>,
+    ) -> Result<R, E> {
         let mut buf = std::mem::take(&mut self.scratch);
         let r = f(self, &mut buf);
         self.scratch = buf;
@@ -90,7 +90,8 @@ impl Subscriber {
         })
     }
 
-    /// One typed receive attempt: `Ok(None)` if nothing new is there.
+    /// One typed receive attempt: [`TryRecvError::Empty`](crate::TryRecvError::Empty) if
+    /// nothing new is there.
     /// [`Error::Codec`](crate::Error::Codec) if the message is not exactly
     /// `size_of::<T>()` bytes (this subscriber has then passed it).
     ///
@@ -101,15 +102,14 @@ impl Subscriber {
     /// let opts = BroadcastOptions::new().start(Start::Next);
     /// let mut tx = Publisher::create(&name, &opts)?;
     /// let mut rx = Subscriber::open(&name, &opts)?;
-    /// assert_eq!(rx.try_recv_pod::<u64>()?, None);
+    /// assert!(rx.try_recv_pod::<u64>().unwrap_err().is_empty());
     /// tx.publish_pod(&5u64)?;
-    /// assert_eq!(rx.try_recv_pod::<u64>()?, Some(Received::Message(0, 5)));
+    /// assert_eq!(rx.try_recv_pod::<u64>()?, Received::Message(0, 5));
     /// # Ok(()) }
     /// ```
-    #[must_use = "None means nothing new was there"]
-    pub fn try_recv_pod<T: Pod>(&mut self) -> Result<Option<Received<T>>> {
+    pub fn try_recv_pod<T: Pod>(&mut self) -> Result<Received<T>, TryRecvError> {
         let r = self.via_scratch(|s, buf| s.try_recv_into(buf))?;
-        r.map(|r| self.typed(r)).transpose()
+        Ok(self.typed(r)?)
     }
 
     /// Receives the next value (or the news that some were lost), waiting as long as

@@ -36,12 +36,13 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::error::TryOutcome;
 use crate::file::{LogOptions, LogReader, LogWriter};
 use crate::transport::pool::Pool;
 use crate::transport::{AsyncReceiver, AsyncSender};
 use crate::transport::{Receiver, Sender};
 use crate::wake::watched::Watched;
-use crate::{Error, Result};
+use crate::{Error, Result, TryRecvError, TrySendError};
 
 /// How often a waiting reader looks again without an inotify event (as the blocking one).
 const WAIT_SLICE: Duration = Duration::from_millis(100);
@@ -113,7 +114,7 @@ impl AsyncReceiver for AsyncLogReader {
             // Drain the queued inotify events first: a change after this is either seen by
             // the look below or queued anew.
             self.inner.drain_watch()?;
-            if Receiver::try_recv_into(&mut self.inner, buf)? {
+            if Receiver::try_recv_into(&mut self.inner, buf).done()? {
                 return Ok(());
             }
             match self.fd.as_ref() {
@@ -129,7 +130,7 @@ impl AsyncReceiver for AsyncLogReader {
         }
     }
 
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         Receiver::try_recv_into(&mut self.inner, buf)
     }
 }
@@ -205,8 +206,9 @@ impl AsyncSender for AsyncLogWriter {
     }
 
     /// Appends on the calling thread if the lock is free now and no append is running
-    /// (`Ok(false)` otherwise). It does blocking file I/O (a short write) on this thread.
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    /// ([`TrySendError::Full`] otherwise). It does blocking file I/O (a short write) on
+    /// this thread.
+    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         self.pool.try_send(msg)
     }
 

@@ -58,7 +58,7 @@ use std::time::Duration;
 use crate::sys::mq as sys;
 use crate::sys::Location;
 use crate::transport::{Deadline, Receiver, Sender};
-use crate::{Error, Result};
+use crate::{Error, Result, TryRecvError, TrySendError};
 
 // The async (tokio) form, beside the blocking one.
 #[cfg(all(feature = "async", target_os = "linux"))]
@@ -653,8 +653,8 @@ impl MessageQueue {
         }
     }
 
-    /// `wait`: `None` blocks, `Some(None)` does not wait, `Some(Some(d))` waits up to `d`.
-    fn send_impl(&mut self, msg: &[u8], prio: u32, wait: Option<Option<Duration>>) -> Result<bool> {
+    /// The one send path: `Error::Timeout` when the queue stays full until `deadline`.
+    fn send_impl(&mut self, msg: &[u8], prio: u32, deadline: Deadline) -> Result<()> {
         if msg.len() > self.message_size {
             return Err(Error::MessageTooLarge {
                 len: msg.len(),
@@ -666,24 +666,17 @@ impl MessageQueue {
                 format!("priority {prio} is not below {PRIO_MAX}").into(),
             ));
         }
-        let deadline = match wait {
-            None => Deadline::forever(),
-            Some(d) => Deadline::after(d.unwrap_or(Duration::ZERO)),
-        };
         loop {
             let abs = self.slice(&deadline);
             match self.mqd.send(msg, prio, abs.as_ref()) {
-                Ok(()) => return Ok(true),
+                Ok(()) => return Ok(()),
                 Err(e) if e.raw_os_error() == Some(libc::ETIMEDOUT) => {
                     // Full. Nobody left to make room: the message is not sent.
                     if self.check_peers()? {
                         return Err(Error::Disconnected);
                     }
                     if deadline.expired() {
-                        return match wait {
-                            Some(None) => Ok(false),
-                            _ => Err(Error::Timeout),
-                        };
+                        return Err(Error::Timeout);
                     }
                 }
                 Err(e) => return Err(Error::io(format!("mq_send {}", self.name()), e)),
@@ -691,15 +684,9 @@ impl MessageQueue {
         }
     }
 
-    fn recv_impl(
-        &mut self,
-        buf: &mut Vec<u8>,
-        wait: Option<Option<Duration>>,
-    ) -> Result<Option<u32>> {
-        let deadline = match wait {
-            None => Deadline::forever(),
-            Some(d) => Deadline::after(d.unwrap_or(Duration::ZERO)),
-        };
+    /// The one receive path: `Error::Timeout` (and `buf` empty) when the queue stays empty
+    /// until `deadline`; otherwise the message's priority.
+    fn recv_impl(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<u32> {
         let mut last_look = false;
         loop {
             buf.clear();
@@ -712,7 +699,7 @@ impl MessageQueue {
             match self.mqd.receive(buf, abs.as_ref()) {
                 Ok((n, prio)) => {
                     buf.truncate(n);
-                    return Ok(Some(prio));
+                    return Ok(prio);
                 }
                 Err(e) if e.raw_os_error() == Some(libc::ETIMEDOUT) => {
                     buf.clear();
@@ -726,10 +713,7 @@ impl MessageQueue {
                         continue;
                     }
                     if deadline.expired() {
-                        return match wait {
-                            Some(None) => Ok(None),
-                            _ => Err(Error::Timeout),
-                        };
+                        return Err(Error::Timeout);
                     }
                 }
                 Err(e) => {
@@ -750,21 +734,22 @@ impl MessageQueue {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn send_priority(&mut self, msg: &[u8], priority: u32) -> Result<()> {
-        self.send_impl(msg, priority, None).map(|_| ())
+        self.send_impl(msg, priority, Deadline::forever())
     }
 
-    /// Sends with a priority if there is room now; `Ok(false)` if the queue is full.
+    /// Sends with a priority if there is room now; [`TrySendError::Full`] if the queue is
+    /// full.
     ///
     /// ```
     /// # use ipcring::mq::{MessageQueue, MqOptions};
     /// # let name = format!("/ipcring-doc-tprio-{}", std::process::id());
     /// let mut q = MessageQueue::create(&name, &MqOptions::new().max_messages(1))?;
-    /// assert!(q.try_send_priority(b"a", 1)?);
-    /// assert!(!q.try_send_priority(b"b", 1)?);
+    /// q.try_send_priority(b"a", 1)?;
+    /// assert!(q.try_send_priority(b"b", 1).unwrap_err().is_full());
     /// # Ok::<(), ipcring::Error>(())
     /// ```
-    pub fn try_send_priority(&mut self, msg: &[u8], priority: u32) -> Result<bool> {
-        self.send_impl(msg, priority, Some(None))
+    pub fn try_send_priority(&mut self, msg: &[u8], priority: u32) -> Result<(), TrySendError> {
+        TrySendError::from_deadline(self.send_impl(msg, priority, Deadline::immediate()))
     }
 
     /// Sends with a priority, waiting at most `timeout` for room.
@@ -783,8 +768,7 @@ impl MessageQueue {
         priority: u32,
         timeout: Duration,
     ) -> Result<()> {
-        self.send_impl(msg, priority, Some(Some(timeout)))
-            .map(|_| ())
+        self.send_impl(msg, priority, Deadline::after(timeout))
     }
 
     /// Receives the oldest message of the highest priority into `buf`, waiting as long as
@@ -800,7 +784,7 @@ impl MessageQueue {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn recv_priority_into(&mut self, buf: &mut Vec<u8>) -> Result<u32> {
-        self.recv_impl(buf, None).map(|p| p.unwrap_or(0))
+        self.recv_impl(buf, Deadline::forever())
     }
 
     /// Receives a message and its priority, waiting as long as needed.
@@ -819,17 +803,18 @@ impl MessageQueue {
         Ok((buf, p))
     }
 
-    /// Receives a message if one waits now: `Ok(Some(priority))`, or `Ok(None)`.
+    /// Receives a message if one waits now and returns its priority;
+    /// [`TryRecvError::Empty`] if none does.
     ///
     /// ```
     /// # use ipcring::mq::{MessageQueue, MqOptions};
     /// # let name = format!("/ipcring-doc-trp-{}", std::process::id());
     /// # let mut q = MessageQueue::create(&name, &MqOptions::new())?;
-    /// assert_eq!(q.try_recv_priority_into(&mut Vec::new())?, None);
+    /// assert!(q.try_recv_priority_into(&mut Vec::new()).unwrap_err().is_empty());
     /// # Ok::<(), ipcring::Error>(())
     /// ```
-    pub fn try_recv_priority_into(&mut self, buf: &mut Vec<u8>) -> Result<Option<u32>> {
-        self.recv_impl(buf, Some(None))
+    pub fn try_recv_priority_into(&mut self, buf: &mut Vec<u8>) -> Result<u32, TryRecvError> {
+        TryRecvError::from_deadline(self.recv_impl(buf, Deadline::immediate()))
     }
 
     /// Receives a message, waiting at most `timeout`; returns its priority.
@@ -848,23 +833,14 @@ impl MessageQueue {
         buf: &mut Vec<u8>,
         timeout: Duration,
     ) -> Result<u32> {
-        self.recv_impl(buf, Some(Some(timeout)))
-            .map(|p| p.unwrap_or(0))
+        self.recv_impl(buf, Deadline::after(timeout))
     }
 }
 
 impl Sender for MessageQueue {
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
+    fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
         let p = self.priority;
-        self.send_priority(msg, p)
-    }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        let p = self.priority;
-        self.try_send_priority(msg, p)
-    }
-    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
-        let p = self.priority;
-        self.send_priority_timeout(msg, p, timeout)
+        self.send_impl(msg, p, deadline)
     }
     fn max_message(&self) -> usize {
         self.message_size
@@ -872,14 +848,8 @@ impl Sender for MessageQueue {
 }
 
 impl Receiver for MessageQueue {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        self.recv_priority_into(buf).map(|_| ())
-    }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        self.try_recv_priority_into(buf).map(|p| p.is_some())
-    }
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
-        self.recv_priority_timeout_into(buf, timeout).map(|_| ())
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
+        self.recv_impl(buf, deadline).map(|_| ())
     }
 }
 

@@ -33,11 +33,12 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 
+use crate::error::TryOutcome;
 use crate::mq::{MessageQueue, MqOptions};
 use crate::transport::{AsyncReceiver, AsyncSender};
 use crate::transport::{Receiver, Sender};
 use crate::wake::watched::Watched;
-use crate::{Error, Result};
+use crate::{Error, Result, TryRecvError, TrySendError};
 
 /// A POSIX message queue for tokio. Wraps a [`MessageQueue`]; sends and receives.
 ///
@@ -125,13 +126,13 @@ impl AsyncMessageQueue {
     /// at all, so a dropped future sent it whole or not at all.
     pub async fn send_priority(&mut self, msg: &[u8], priority: u32) -> Result<()> {
         loop {
-            if self.q.try_send_priority(msg, priority)? {
+            if self.q.try_send_priority(msg, priority).done()? {
                 return Ok(());
             }
             let Some(mut guard) = ready(&self.fd, self.q.has_liveness(), false).await? else {
                 continue; // a liveness look: the next try_ reports a dead peer
             };
-            if self.q.try_send_priority(msg, priority)? {
+            if self.q.try_send_priority(msg, priority).done()? {
                 return Ok(());
             }
             guard.clear_ready();
@@ -145,13 +146,13 @@ impl AsyncMessageQueue {
     /// returns, so a dropped future took none.
     pub async fn recv_priority_into(&mut self, buf: &mut Vec<u8>) -> Result<u32> {
         loop {
-            if let Some(p) = self.q.try_recv_priority_into(buf)? {
+            if let Some(p) = self.q.try_recv_priority_into(buf).ready()? {
                 return Ok(p);
             }
             let Some(mut guard) = ready(&self.fd, self.q.has_liveness(), true).await? else {
                 continue; // a liveness look: the next try_ reports a dead peer
             };
-            if let Some(p) = self.q.try_recv_priority_into(buf)? {
+            if let Some(p) = self.q.try_recv_priority_into(buf).ready()? {
                 return Ok(p);
             }
             guard.clear_ready();
@@ -163,19 +164,19 @@ impl AsyncSender for AsyncMessageQueue {
     /// Sends with the queue's default priority ([`MqOptions::priority`]). Cancel safe.
     async fn send(&mut self, msg: &[u8]) -> Result<()> {
         loop {
-            if Sender::try_send(&mut self.q, msg)? {
+            if Sender::try_send(&mut self.q, msg).done()? {
                 return Ok(());
             }
             let Some(mut guard) = ready(&self.fd, self.q.has_liveness(), false).await? else {
                 continue; // a liveness look: the next try_ reports a dead peer
             };
-            if Sender::try_send(&mut self.q, msg)? {
+            if Sender::try_send(&mut self.q, msg).done()? {
                 return Ok(());
             }
             guard.clear_ready();
         }
     }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         Sender::try_send(&mut self.q, msg)
     }
     fn max_message(&self) -> usize {
@@ -188,7 +189,7 @@ impl AsyncReceiver for AsyncMessageQueue {
     async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         self.recv_priority_into(buf).await.map(|_| ())
     }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         Receiver::try_recv_into(&mut self.q, buf)
     }
 }

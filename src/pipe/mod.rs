@@ -56,7 +56,7 @@ use std::time::Duration;
 
 use crate::sys::fifo::{self, Io};
 use crate::sys::notify::{Event, Watch};
-use crate::transport::{Deadline, Receiver, Sender};
+use crate::transport::{done_by_deadline, Deadline, Receiver, Sender};
 use crate::{Error, Result};
 
 // The async (tokio) form, beside the blocking one.
@@ -442,7 +442,7 @@ impl PipeSender {
     }
 
     /// The one send path. `Ok(false)`: nothing of `msg` was sent before `deadline`.
-    fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<bool> {
+    fn send_until(&mut self, msg: &[u8], deadline: Deadline) -> Result<bool> {
         if msg.len() > self.opts.max_message {
             return Err(Error::MessageTooLarge {
                 len: msg.len(),
@@ -497,20 +497,8 @@ impl PipeSender {
 }
 
 impl Sender for PipeSender {
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
-        self.send_deadline(msg, Deadline::forever()).map(|_| ())
-    }
-
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        self.send_deadline(msg, Deadline::after(Duration::ZERO))
-    }
-
-    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
-        if self.send_deadline(msg, Deadline::after(timeout))? {
-            Ok(())
-        } else {
-            Err(Error::Timeout)
-        }
+    fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+        done_by_deadline(self.send_until(msg, deadline)?)
     }
 
     fn max_message(&self) -> usize {
@@ -695,7 +683,7 @@ impl PipeReceiver {
     }
 
     /// The one receive path. `Ok(false)`: nothing arrived before `deadline`.
-    fn recv_deadline(&mut self, out: &mut Vec<u8>, deadline: Deadline) -> Result<bool> {
+    fn recv_until(&mut self, out: &mut Vec<u8>, deadline: Deadline) -> Result<bool> {
         out.clear();
         if self.eof {
             self.reopen()?;
@@ -740,20 +728,8 @@ impl PipeReceiver {
 }
 
 impl Receiver for PipeReceiver {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        self.recv_deadline(buf, Deadline::forever()).map(|_| ())
-    }
-
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        self.recv_deadline(buf, Deadline::after(Duration::ZERO))
-    }
-
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
-        if self.recv_deadline(buf, Deadline::after(timeout))? {
-            Ok(())
-        } else {
-            Err(Error::Timeout)
-        }
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
+        done_by_deadline(self.recv_until(buf, deadline)?)
     }
 }
 
@@ -798,14 +774,14 @@ mod tests {
             0o600
         );
         // No reader yet: nothing can be sent.
-        assert!(!tx.try_send(b"x").unwrap());
+        assert!(tx.try_send(b"x").unwrap_err().is_full());
         assert!(tx
             .send_timeout(b"x", Duration::from_millis(20))
             .unwrap_err()
             .is_timeout());
         let mut rx = PipeReceiver::open(&path, &opts).unwrap();
         let mut buf = Vec::new();
-        assert!(!rx.try_recv_into(&mut buf).unwrap());
+        assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
         assert!(rx
             .recv_timeout_into(&mut buf, Duration::from_millis(20))
             .unwrap_err()
@@ -840,10 +816,10 @@ mod tests {
         let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         // Larger than the pipe buffer: part goes out, the rest waits in the sender, and the
         // message counts as sent.
-        assert!(tx.try_send(&big).unwrap());
+        tx.try_send(&big).unwrap();
         assert!(!tx.pending.is_empty());
         // The pipe is full: a new message cannot even start.
-        assert!(!tx.try_send(b"next").unwrap());
+        assert!(tx.try_send(b"next").unwrap_err().is_full());
         assert!(tx
             .send_timeout(b"next", Duration::from_millis(10))
             .unwrap_err()

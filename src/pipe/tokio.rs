@@ -30,10 +30,11 @@ use tokio::io::Interest;
 
 use crate::wake::watched::Watched;
 
+use crate::error::TryOutcome;
 use crate::pipe::{PipeOptions, PipeReceiver, PipeSender};
 use crate::transport::{AsyncReceiver, AsyncSender, Deadline};
 use crate::transport::{Receiver, Sender};
-use crate::{Error, Result};
+use crate::{Error, Result, TryRecvError, TrySendError};
 
 /// A registration of a duplicate of a pipe descriptor, with the original's number (to
 /// notice when the blocking handle moved to another descriptor).
@@ -142,7 +143,7 @@ impl AsyncPipeSender {
                 self.watch = Some((fd, w));
             }
             // Re-check after arming: a reader that came in between is seen here.
-            if self.tx.try_send(msg)? {
+            if self.tx.try_send(msg).done()? {
                 self.watch = None;
                 return Ok(true);
             }
@@ -175,7 +176,7 @@ impl AsyncPipeSender {
     pub async fn send(&mut self, msg: &[u8]) -> Result<()> {
         loop {
             self.sync_registration();
-            match self.tx.try_send(msg) {
+            match self.tx.try_send(msg).done() {
                 Ok(true) => {
                     #[cfg(target_os = "linux")]
                     {
@@ -203,7 +204,7 @@ impl AsyncPipeSender {
             let tx = &mut self.tx;
             let room = "wait for room in the pipe";
             if on_ready(&mut self.ready, Interest::WRITABLE, room, || {
-                tx.try_send(msg)
+                tx.try_send(msg).done()
             })
             .await?
             {
@@ -240,8 +241,9 @@ impl AsyncPipeSender {
         }
     }
 
-    /// Sends `msg` if a reader is there and the pipe takes its first byte now.
-    pub fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    /// Sends `msg` if a reader is there and the pipe takes its first byte now;
+    /// [`TrySendError::Full`] if not.
+    pub fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         self.sync_registration();
         Sender::try_send(&mut self.tx, msg)
     }
@@ -251,7 +253,7 @@ impl AsyncSender for AsyncPipeSender {
     async fn send(&mut self, msg: &[u8]) -> Result<()> {
         AsyncPipeSender::send(self, msg).await
     }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         AsyncPipeSender::try_send(self, msg)
     }
     fn max_message(&self) -> usize {
@@ -294,13 +296,13 @@ impl AsyncPipeReceiver {
 
     /// One non-blocking look; on an error (the writer left: the receiver will open the
     /// FIFO anew) the registration is dropped first.
-    fn try_take(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    fn try_take(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         match Receiver::try_recv_into(&mut self.rx, buf) {
-            Ok(got) => Ok(got),
-            Err(e) => {
+            Err(TryRecvError::Failed(e)) => {
                 self.ready = None;
-                Err(e)
+                Err(TryRecvError::Failed(e))
             }
+            got => got,
         }
     }
 
@@ -314,7 +316,7 @@ impl AsyncPipeReceiver {
         loop {
             // After a Disconnected the receiver opens the FIFO anew inside this call; the
             // registration of the old descriptor is already gone (dropped in try_take).
-            if self.try_take(buf)? {
+            if self.try_take(buf).done()? {
                 return Ok(());
             }
             let current = self.rx.async_fd().as_raw_fd();
@@ -324,15 +326,16 @@ impl AsyncPipeReceiver {
             }
             let rx = &mut self.rx;
             let bytes = "wait for bytes in the pipe";
-            let take = || Receiver::try_recv_into(rx, buf);
+            let take = || Receiver::try_recv_into(rx, buf).done();
             if on_ready(&mut self.ready, Interest::READABLE, bytes, take).await? {
                 return Ok(());
             }
         }
     }
 
-    /// Receives the next message into `buf` if it has fully arrived (never waits).
-    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    /// Receives the next message into `buf` if it has fully arrived (never waits);
+    /// [`TryRecvError::Empty`] if not.
+    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         self.try_take(buf)
     }
 }
@@ -341,7 +344,7 @@ impl AsyncReceiver for AsyncPipeReceiver {
     async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         AsyncPipeReceiver::recv_into(self, buf).await
     }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         self.try_take(buf)
     }
 }

@@ -173,22 +173,11 @@ super::pipeline::pipelined_sender_methods!(
 
 impl Sender for Publisher {
     /// Pipelined: returns once `msg` is written to the server's connection, waiting for
-    /// room in the window first. See the type's docs.
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
-        self.send_within(msg, Deadline::forever())
-    }
-
-    /// One attempt: `Ok(false)` when the server cannot be reached right now.
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        match self.send_within(msg, Deadline::after(Duration::ZERO)) {
-            Ok(()) => Ok(true),
-            Err(Error::Timeout) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
-        self.send_within(msg, Deadline::after(timeout))
+    /// room in the window first (until `deadline`). See the type's docs. With
+    /// [`Deadline::immediate`] (`try_send`), one attempt: `TrySendError::Full` when the
+    /// server cannot be reached right now.
+    fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+        self.send_within(msg, deadline)
     }
 
     fn max_message(&self) -> usize {
@@ -546,20 +535,14 @@ impl Subscriber {
 }
 
 impl Receiver for Subscriber {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        while !self.next_into(buf, Deadline::forever())? {}
-        Ok(())
-    }
-
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        self.next_into(buf, Deadline::after(Duration::ZERO))
-    }
-
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
-        if self.next_into(buf, Deadline::after(timeout))? {
-            Ok(())
-        } else {
-            Err(Error::Timeout)
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
+        loop {
+            if self.next_into(buf, deadline)? {
+                return Ok(());
+            }
+            if !deadline.is_forever() {
+                return Err(Error::Timeout);
+            }
         }
     }
 }
@@ -648,7 +631,8 @@ mod tests {
         let mut buf = Vec::new();
         let mut misses = 0;
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !sub.try_recv_into(&mut buf).unwrap() {
+        while let Err(e) = sub.try_recv_into(&mut buf) {
+            assert!(e.is_empty(), "{e}");
             misses += 1;
             assert!(Instant::now() < deadline);
             std::thread::sleep(Duration::from_millis(5));

@@ -425,22 +425,11 @@ super::pipeline::pipelined_sender_methods!(
 
 impl Sender for StreamProducer {
     /// Pipelined: returns once `msg` is written to the server's connection, waiting for
-    /// room in the window first. See the type's docs.
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
-        self.send_within(msg, Deadline::forever())
-    }
-
-    /// One attempt: `Ok(false)` when the server cannot be reached right now.
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        match self.send_within(msg, Deadline::after(Duration::ZERO)) {
-            Ok(()) => Ok(true),
-            Err(Error::Timeout) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
-        self.send_within(msg, Deadline::after(timeout))
+    /// room in the window first (until `deadline`). See the type's docs. With
+    /// [`Deadline::immediate`] (`try_send`), one attempt: `TrySendError::Full` when the
+    /// server cannot be reached right now.
+    fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+        self.send_within(msg, deadline)
     }
 
     fn max_message(&self) -> usize {
@@ -1062,24 +1051,14 @@ pub(crate) fn parse_autoclaim_reply(v: Value) -> Result<(String, Vec<RawEntry>, 
 }
 
 impl Receiver for StreamConsumer {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
         loop {
-            if self.next_into(buf, Deadline::forever())?.is_some() {
+            if self.next_into(buf, deadline)?.is_some() {
                 return Ok(());
             }
-        }
-    }
-
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        Ok(self
-            .next_into(buf, Deadline::after(Duration::ZERO))?
-            .is_some())
-    }
-
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
-        match self.next_into(buf, Deadline::after(timeout))? {
-            Some(_) => Ok(()),
-            None => Err(Error::Timeout),
+            if !deadline.is_forever() {
+                return Err(Error::Timeout);
+            }
         }
     }
 }

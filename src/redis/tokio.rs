@@ -48,7 +48,7 @@ use crate::redis::{Publisher, StreamConsumer, StreamProducer, Subscriber};
 use crate::transport::pool::{Kind, Pool};
 use crate::transport::{AsyncReceiver, AsyncSender};
 use crate::transport::{Receiver, Sender};
-use crate::{Error, Result};
+use crate::{Error, Result, TryRecvError, TrySendError};
 
 /// Longest a receive waits on the pool in one go (see the module docs).
 const RECV_SLICE: Duration = Duration::from_millis(100);
@@ -210,8 +210,8 @@ impl<T: Sender + Send + 'static> AsyncSender for Pooled<T> {
     }
 
     /// One attempt on the calling thread (it does network I/O there);
-    /// `Ok(false)` also while an operation runs on the pool.
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    /// `Full` also while an operation runs on the pool.
+    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         self.pool.try_send(msg)
     }
 
@@ -251,17 +251,18 @@ impl<T: Receiver + Send + 'static> AsyncReceiver for Pooled<T> {
     }
 
     /// A message kept from a dropped `recv`, else one non-blocking look on the calling
-    /// thread (it does network I/O there); `Ok(false)` also while a receive runs on the pool.
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    /// thread (it does network I/O there); `Empty` also while a receive runs on the pool.
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
+        buf.clear();
         if !self.pool.settle_now()? {
-            return Ok(false);
+            return Err(TryRecvError::Empty);
         }
         if self.pool.take_stash_into(buf)? {
-            return Ok(true);
+            return Ok(());
         }
         match self.pool.get_mut() {
             Some(t) => Receiver::try_recv_into(t, buf),
-            None => Ok(false),
+            None => Err(TryRecvError::Empty),
         }
     }
 }

@@ -13,9 +13,9 @@ use crate::ring::layout::{
 use crate::segment::{self, Segment, SegmentInfo, SegmentOptions};
 use crate::sync::DataArea;
 use crate::sys::Mapping;
-use crate::transport::{Receiver, Sender};
-use crate::wake::{wait_for, WaitStrategy};
-use crate::{Error, Result};
+use crate::transport::{Deadline, Receiver, Sender};
+use crate::wake::{wait_for, Limit, WaitStrategy};
+use crate::{Error, Result, TryRecvError, TrySendError};
 
 /// The producer's and the consumer's roles.
 pub(crate) use crate::kinds::{CONSUMER as CONSUMER_ROLE, PRODUCER as PRODUCER_ROLE};
@@ -339,9 +339,9 @@ fn validate_ring(map: &Mapping, shown: &str) -> Result<()> {
 /// # fn main() -> ipcring::Result<()> {
 /// let name = format!("/ipcring-pdoc-{}", std::process::id());
 /// let mut tx = Producer::create(&name, &RingOptions::new().capacity(1024))?;
-/// assert!(tx.try_send(b"ping")?);
+/// tx.try_send(b"ping")?;
 /// let mut rx = Consumer::open(&name, &RingOptions::new())?;
-/// assert_eq!(&*rx.try_recv()?.unwrap(), b"ping");
+/// assert_eq!(&*rx.try_recv()?, b"ping");
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -428,18 +428,18 @@ impl Producer {
     /// older store, the ring's included, to drain: 8 -> 23 ns per message in one thread,
     /// and 64-byte streaming between processes fell from 56-84 to 14-17 M msg/s.)
     #[inline(always)]
-    fn room(&mut self, len: usize, timeout: Option<Duration>) -> Result<Reservation> {
+    fn room(&mut self, len: usize, timeout: impl Into<Limit> + Copy) -> Result<Reservation> {
         loop {
             if let Some(res) = self.core.reserve(len)? {
                 return Ok(res);
             }
             // Room the wait saw stays: only this producer takes it, so the next
             // `reserve` succeeds.
-            self.wait_room(len, timeout)?;
+            self.wait_room(len, timeout.into())?;
         }
     }
 
-    fn wait_room(&mut self, len: usize, timeout: Option<Duration>) -> Result<()> {
+    fn wait_room(&mut self, len: usize, timeout: Limit) -> Result<()> {
         let Producer { ring, core } = self;
         wait_for(
             &ring.shared().space_wake,
@@ -504,14 +504,29 @@ impl Producer {
         }
     }
 
-    /// Reserves room for a `len`-byte message without waiting; `Ok(None)` if the ring is
-    /// full. Write the message into the [`Grant`], then [`Grant::commit`].
-    #[must_use = "None means the ring was full and nothing was reserved"]
-    pub fn try_reserve(&mut self, len: usize) -> Result<Option<Grant<'_>>> {
-        Ok(self.core.reserve(len)?.map(|res| Grant {
-            producer: self,
-            res,
-        }))
+    /// Reserves room for a `len`-byte message without waiting; [`TrySendError::Full`] if
+    /// the ring is full. Write the message into the [`Grant`], then [`Grant::commit`].
+    ///
+    /// ```
+    /// # use ipcring::ring::{Producer, RingOptions};
+    /// # fn main() -> ipcring::Result<()> {
+    /// # let name = format!("/ipcring-tryreserve-{}", std::process::id());
+    /// let mut tx = Producer::create(&name, &RingOptions::new().capacity(1024))?;
+    /// let mut g = tx.try_reserve(3)?; // `?`: a full ring is `Error::WouldBlock` here
+    /// g[..].copy_from_slice(b"abc");
+    /// g.commit();
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn try_reserve(&mut self, len: usize) -> Result<Grant<'_>, TrySendError> {
+        match self.core.reserve(len) {
+            Ok(Some(res)) => Ok(Grant {
+                producer: self,
+                res,
+            }),
+            Ok(None) => Err(TrySendError::Full),
+            Err(e) => Err(TrySendError::Failed(e)),
+        }
     }
 
     /// Reserves room for a `len`-byte message, waiting for space.
@@ -551,16 +566,17 @@ impl Producer {
         self.publish();
     }
 
-    /// Copies `msg` into the ring if there is room now. `Ok(false)`: full, nothing sent.
+    /// Copies `msg` into the ring if there is room now. [`TrySendError::Full`]: full,
+    /// nothing sent.
     #[inline]
-    #[must_use = "false means the ring was full and the message was not sent"]
-    pub fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        match self.core.reserve(msg.len())? {
-            Some(res) => {
+    pub fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
+        match self.core.reserve(msg.len()) {
+            Ok(Some(res)) => {
                 self.write_and_publish(res, msg);
-                Ok(true)
+                Ok(())
             }
-            None => Ok(false),
+            Ok(None) => Err(TrySendError::Full),
+            Err(e) => Err(TrySendError::Failed(e)),
         }
     }
 
@@ -575,6 +591,27 @@ impl Producer {
     /// Copies `msg` into the ring, waiting at most `timeout` for room.
     pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
         let res = self.room(msg.len(), Some(timeout))?;
+        self.write_and_publish(res, msg);
+        Ok(())
+    }
+
+    /// Copies `msg` into the ring, waiting for room until `deadline` at the latest
+    /// ([`Error::Timeout`]: nothing was sent).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use ipcring::ring::{Producer, RingOptions};
+    /// # use ipcring::transport::Deadline;
+    /// # fn main() -> ipcring::Result<()> {
+    /// # let name = format!("/ipcring-senddl-{}", std::process::id());
+    /// let mut tx = Producer::create(&name, &RingOptions::new().capacity(1024))?;
+    /// let deadline = Deadline::after(Duration::from_millis(10)); // one for several sends
+    /// tx.send_deadline(b"a", deadline)?;
+    /// tx.send_deadline(b"b", deadline)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+        let res = self.room(msg.len(), deadline)?;
         self.write_and_publish(res, msg);
         Ok(())
     }
@@ -645,18 +682,25 @@ impl Drop for Producer {
     }
 }
 
+/// The ring's own forms, not the provided ones: they count a timeout from the first miss
+/// (no clock read when there is room), and its `try_send` never reaches the wait.
 impl Sender for Producer {
+    fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+        Producer::send_deadline(self, msg, deadline)
+    }
+    fn max_message(&self) -> usize {
+        Producer::max_message(self)
+    }
+    #[inline]
     fn send(&mut self, msg: &[u8]) -> Result<()> {
         Producer::send(self, msg)
     }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    #[inline]
+    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         Producer::try_send(self, msg)
     }
     fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
         Producer::send_timeout(self, msg, timeout)
-    }
-    fn max_message(&self) -> usize {
-        Producer::max_message(self)
     }
 }
 
@@ -770,14 +814,14 @@ impl Consumer {
     /// check per message), and a slot, unlike a reservation, was not measured to cost
     /// anything on its way back.
     #[inline(always)]
-    fn next_slot(&mut self, timeout: Option<Duration>) -> Result<Slot> {
+    fn next_slot(&mut self, timeout: impl Into<Limit>) -> Result<Slot> {
         match self.core.peek()? {
             Some(slot) => Ok(slot),
-            None => self.wait_message(timeout),
+            None => self.wait_message(timeout.into()),
         }
     }
 
-    fn wait_message(&mut self, timeout: Option<Duration>) -> Result<Slot> {
+    fn wait_message(&mut self, timeout: Limit) -> Result<Slot> {
         let Consumer { ring, core } = self;
         core.announce_waiting();
         let got = wait_for(
@@ -811,11 +855,15 @@ impl Consumer {
     /// guard drops.
     #[inline]
     #[must_use = "a received message is consumed: dropping it unread loses it"]
-    pub fn try_recv(&mut self) -> Result<Option<Message<'_>>> {
-        Ok(self.core.peek()?.map(|slot| Message {
-            consumer: self,
-            slot,
-        }))
+    pub fn try_recv(&mut self) -> Result<Message<'_>, TryRecvError> {
+        match self.core.peek() {
+            Ok(Some(slot)) => Ok(Message {
+                consumer: self,
+                slot,
+            }),
+            Ok(None) => Err(TryRecvError::Empty),
+            Err(e) => Err(TryRecvError::Failed(e)),
+        }
     }
 
     /// The next message, waiting for one. `Err(Disconnected)` once the producer is gone
@@ -844,20 +892,21 @@ impl Consumer {
         self.release();
     }
 
-    /// Copies the next message into `buf` (cleared first) and frees it, if one is there.
-    /// Sound even against a hostile peer: no reference into shared memory is kept.
+    /// Copies the next message into `buf` (cleared first) and frees it, if one is there;
+    /// [`TryRecvError::Empty`] (and `buf` empty) if not. Sound even against a hostile
+    /// peer: no reference into shared memory is kept.
     #[inline]
-    #[must_use = "false means nothing was received and `buf` holds no new message"]
-    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        match self.core.peek()? {
-            Some(slot) => {
+    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
+        match self.core.peek() {
+            Ok(Some(slot)) => {
                 self.copy_out(slot, buf);
-                Ok(true)
+                Ok(())
             }
-            None => {
+            Ok(None) => {
                 buf.clear();
-                Ok(false)
+                Err(TryRecvError::Empty)
             }
+            Err(e) => Err(TryRecvError::Failed(e)),
         }
     }
 
@@ -874,6 +923,39 @@ impl Consumer {
         let slot = self.next_slot(Some(timeout))?;
         self.copy_out(slot, buf);
         Ok(())
+    }
+
+    /// Copies the next message into `buf`, waiting until `deadline` at the latest
+    /// (`Error::Timeout` then, with `buf` empty).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use ipcring::ring::{Consumer, Producer, RingOptions};
+    /// # use ipcring::transport::Deadline;
+    /// # fn main() -> ipcring::Result<()> {
+    /// # let name = format!("/ipcring-recvdl-{}", std::process::id());
+    /// # let opts = RingOptions::new().capacity(1024);
+    /// let mut tx = Producer::create(&name, &opts)?;
+    /// let mut rx = Consumer::open(&name, &opts)?;
+    /// tx.send(b"hi")?;
+    /// let mut buf = Vec::new();
+    /// let deadline = Deadline::after(Duration::from_millis(10));
+    /// rx.recv_deadline_into(&mut buf, deadline)?;
+    /// assert_eq!(buf, b"hi");
+    /// assert!(rx.recv_deadline_into(&mut buf, deadline).unwrap_err().is_timeout());
+    /// # Ok(()) }
+    /// ```
+    pub fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
+        match self.next_slot(deadline) {
+            Ok(slot) => {
+                self.copy_out(slot, buf);
+                Ok(())
+            }
+            Err(e) => {
+                buf.clear();
+                Err(e)
+            }
+        }
     }
 
     /// Hands up to `max` waiting messages to `f` (zero-copy), then frees them all at once
@@ -935,11 +1017,17 @@ impl Drop for Consumer {
     }
 }
 
+/// The ring's own forms, not the provided ones (see the `Sender` impl of [`Producer`]).
 impl Receiver for Consumer {
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
+        Consumer::recv_deadline_into(self, buf, deadline)
+    }
+    #[inline]
     fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         Consumer::recv_into(self, buf)
     }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    #[inline]
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         Consumer::try_recv_into(self, buf)
     }
     fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {

@@ -40,10 +40,11 @@
 //! # }
 //! ```
 
+use crate::error::TryOutcome;
 use crate::ring::{self, Consumer, Grant, Message, Producer, RingOptions, Side};
 use crate::transport::{AsyncReceiver, AsyncSender};
 use crate::wake::tokio::Waiter;
-use crate::{Error, Result};
+use crate::{Error, Result, TryRecvError, TrySendError};
 
 /// The sending side of a ring, for tokio. Wraps a [`Producer`].
 ///
@@ -101,21 +102,21 @@ impl AsyncProducer {
     /// [`Error::Disconnected`] if the consumer is gone, [`Error::MessageTooLarge`] if
     /// `msg` exceeds [`AsyncProducer::max_message`].
     pub async fn send(&mut self, msg: &[u8]) -> Result<()> {
-        if self.inner.try_send(msg)? {
+        if self.inner.try_send(msg).done()? {
             return Ok(());
         }
         self.waiter
             .wait_for(
                 &mut self.inner,
-                |p| Ok(p.try_send(msg)?.then_some(())),
+                |p| p.try_send(msg).ready(),
                 |p| p.consumer_gone(),
             )
             .await
     }
 
-    /// Copies `msg` into the ring if there is room now (never waits).
-    #[must_use = "false means the ring was full and the message was not sent"]
-    pub fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    /// Copies `msg` into the ring if there is room now (never waits);
+    /// [`TrySendError::Full`] if not.
+    pub fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         self.inner.try_send(msg)
     }
 
@@ -173,7 +174,8 @@ impl AsyncProducer {
     }
 
     /// Reserves room for a `len`-byte message if there is some now (never waits):
-    /// [`Producer::try_reserve`]. `Ok(None)`: the ring is full, nothing was reserved.
+    /// [`Producer::try_reserve`]. [`TrySendError::Full`]: the ring is full, nothing was
+    /// reserved.
     ///
     /// ```
     /// use ipcring::ring::AsyncProducer;
@@ -181,13 +183,12 @@ impl AsyncProducer {
     /// # fn main() -> ipcring::Result<()> {
     /// let name = format!("/ipcring-atryreserve-{}", std::process::id());
     /// let mut tx = AsyncProducer::create(&name, &RingOptions::new().capacity(1024))?;
-    /// let mut g = tx.try_reserve(3)?.expect("an empty ring has room");
+    /// let mut g = tx.try_reserve(3)?; // an empty ring has room
     /// g.copy_from_slice(b"abc");
     /// g.commit();
     /// # Ok(()) }
     /// ```
-    #[must_use = "None means the ring was full and nothing was reserved"]
-    pub fn try_reserve(&mut self, len: usize) -> Result<Option<Grant<'_>>> {
+    pub fn try_reserve(&mut self, len: usize) -> Result<Grant<'_>, TrySendError> {
         self.inner.try_reserve(len)
     }
 
@@ -207,7 +208,7 @@ impl AsyncSender for AsyncProducer {
     async fn send(&mut self, msg: &[u8]) -> Result<()> {
         AsyncProducer::send(self, msg).await
     }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         AsyncProducer::try_send(self, msg)
     }
     fn max_message(&self) -> usize {
@@ -290,9 +291,13 @@ impl AsyncConsumer {
             }
             waited?;
         }
-        self.inner
-            .try_recv()?
-            .ok_or_else(|| Error::corrupt("a message seen waiting was gone when taken"))
+        match self.inner.try_recv() {
+            Ok(m) => Ok(m),
+            Err(TryRecvError::Empty) => {
+                Err(Error::corrupt("a message seen waiting was gone when taken"))
+            }
+            Err(TryRecvError::Failed(e)) => Err(e),
+        }
     }
 
     /// Copies the next message into `buf` (cleared first), waiting for one.
@@ -300,7 +305,7 @@ impl AsyncConsumer {
     /// Cancel safe: the copy and the release of the message happen in one synchronous
     /// step, so a dropped future took no message (and `buf` may be left cleared).
     pub async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        if self.inner.try_recv_into(buf)? {
+        if self.inner.try_recv_into(buf).done()? {
             return Ok(());
         }
         self.inner.announce_waiting();
@@ -308,7 +313,7 @@ impl AsyncConsumer {
             .waiter
             .wait_for(
                 &mut self.inner,
-                |c| Ok(c.try_recv_into(buf)?.then_some(())),
+                |c| c.try_recv_into(buf).ready(),
                 |c| c.producer_gone(),
             )
             .await;
@@ -320,13 +325,13 @@ impl AsyncConsumer {
 
     /// The next message if one is there now, zero-copy (never waits).
     #[must_use = "a received message is consumed: dropping it unread loses it"]
-    pub fn try_recv(&mut self) -> Result<Option<Message<'_>>> {
+    pub fn try_recv(&mut self) -> Result<Message<'_>, TryRecvError> {
         self.inner.try_recv()
     }
 
-    /// Copies the next message into `buf` if one is there now (never waits).
-    #[must_use = "false means nothing was received and `buf` holds no new message"]
-    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    /// Copies the next message into `buf` if one is there now (never waits);
+    /// [`TryRecvError::Empty`] if not.
+    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         self.inner.try_recv_into(buf)
     }
 
@@ -346,7 +351,7 @@ impl AsyncReceiver for AsyncConsumer {
     async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         AsyncConsumer::recv_into(self, buf).await
     }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         AsyncConsumer::try_recv_into(self, buf)
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytemuck::Pod;
 
 use super::{Consumer, Producer};
-use crate::{Error, Result};
+use crate::{Error, Result, TryRecvError, TrySendError};
 
 /// The error for a message whose length is not `size_of::<T>()`.
 pub(crate) fn wrong_size<T>(len: usize) -> Error {
@@ -64,19 +64,19 @@ impl Producer {
         self.send(bytemuck::bytes_of(value))
     }
 
-    /// Sends a plain-old-data value if there is room now. `Ok(false)`: full, nothing sent.
+    /// Sends a plain-old-data value if there is room now. [`TrySendError::Full`]: full,
+    /// nothing sent.
     ///
     /// ```
     /// # use ipcring::ring::{Producer, RingOptions};
     /// # fn main() -> ipcring::Result<()> {
     /// # let name = format!("/ipcring-pod-try-doc-{}", std::process::id());
     /// let mut tx = Producer::create(&name, &RingOptions::new().capacity(4096))?;
-    /// assert!(tx.try_send_pod(&[1u64, 2, 3])?);
+    /// tx.try_send_pod(&[1u64, 2, 3])?;
     /// # Ok(()) }
     /// ```
     #[inline]
-    #[must_use = "false means the ring was full and the value was not sent"]
-    pub fn try_send_pod<T: Pod>(&mut self, value: &T) -> Result<bool> {
+    pub fn try_send_pod<T: Pod>(&mut self, value: &T) -> Result<(), TrySendError> {
         self.try_send(bytemuck::bytes_of(value))
     }
 
@@ -121,8 +121,8 @@ impl Consumer {
         pod_from(&self.recv()?)
     }
 
-    /// The next message as a plain-old-data value if one is there now (`Ok(None)`
-    /// otherwise); see [`Consumer::recv_pod`].
+    /// The next message as a plain-old-data value if one is there now
+    /// ([`TryRecvError::Empty`] otherwise); see [`Consumer::recv_pod`].
     ///
     /// ```
     /// # use ipcring::ring::{Consumer, Producer, RingOptions};
@@ -131,18 +131,16 @@ impl Consumer {
     /// # let opts = RingOptions::new().capacity(4096);
     /// let mut tx = Producer::create(&name, &opts)?;
     /// let mut rx = Consumer::open(&name, &opts)?;
-    /// assert_eq!(rx.try_recv_pod::<u64>()?, None);
+    /// assert!(rx.try_recv_pod::<u64>().unwrap_err().is_empty());
     /// tx.send_pod(&7u64)?;
-    /// assert_eq!(rx.try_recv_pod::<u64>()?, Some(7));
+    /// assert_eq!(rx.try_recv_pod::<u64>()?, 7);
     /// # Ok(()) }
     /// ```
     #[inline]
     #[must_use = "a received value is consumed: dropping it unread loses it"]
-    pub fn try_recv_pod<T: Pod>(&mut self) -> Result<Option<T>> {
-        match self.try_recv()? {
-            Some(m) => pod_from(&m).map(Some),
-            None => Ok(None),
-        }
+    pub fn try_recv_pod<T: Pod>(&mut self) -> Result<T, TryRecvError> {
+        let m = self.try_recv()?;
+        Ok(pod_from(&m)?)
     }
 
     /// The next message as a plain-old-data value, waiting at most `timeout`
@@ -199,24 +197,25 @@ impl Producer {
         encode_into(value, g)
     }
 
-    /// Like [`Producer::send_serde`] if there is room now. `Ok(false)`: full, nothing sent.
+    /// Like [`Producer::send_serde`] if there is room now. [`TrySendError::Full`]: full,
+    /// nothing sent.
     ///
     /// ```
     /// # use ipcring::ring::{Producer, RingOptions};
     /// # fn main() -> ipcring::Result<()> {
     /// # let name = format!("/ipcring-serde-try-doc-{}", std::process::id());
     /// let mut tx = Producer::create(&name, &RingOptions::new().capacity(4096))?;
-    /// assert!(tx.try_send_serde(&("ping", 1u8))?);
+    /// tx.try_send_serde(&("ping", 1u8))?;
     /// # Ok(()) }
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
-    #[must_use = "false means the ring was full and the value was not sent"]
-    pub fn try_send_serde<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> Result<bool> {
+    pub fn try_send_serde<T: serde::Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+    ) -> Result<(), TrySendError> {
         let len = encoded_len(value)?;
-        match self.try_reserve(len)? {
-            Some(g) => encode_into(value, g).map(|()| true),
-            None => Ok(false),
-        }
+        let g = self.try_reserve(len)?;
+        Ok(encode_into(value, g)?)
     }
 
     /// Like [`Producer::send_serde`], waiting at most `timeout` for room
@@ -306,8 +305,8 @@ impl Consumer {
         decode(&self.recv()?)
     }
 
-    /// The next message decoded as a `T` if one is there now (`Ok(None)` otherwise); see
-    /// [`Consumer::recv_serde`].
+    /// The next message decoded as a `T` if one is there now ([`TryRecvError::Empty`]
+    /// otherwise); see [`Consumer::recv_serde`].
     ///
     /// ```
     /// # use ipcring::ring::{Consumer, Producer, RingOptions};
@@ -316,18 +315,16 @@ impl Consumer {
     /// # let opts = RingOptions::new().capacity(4096);
     /// let mut tx = Producer::create(&name, &opts)?;
     /// let mut rx = Consumer::open(&name, &opts)?;
-    /// assert_eq!(rx.try_recv_serde::<Vec<u8>>()?, None);
+    /// assert!(rx.try_recv_serde::<Vec<u8>>().unwrap_err().is_empty());
     /// tx.send_serde(&vec![1u8, 2])?;
-    /// assert_eq!(rx.try_recv_serde::<Vec<u8>>()?, Some(vec![1, 2]));
+    /// assert_eq!(rx.try_recv_serde::<Vec<u8>>()?, vec![1, 2]);
     /// # Ok(()) }
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
     #[must_use = "a received value is consumed: dropping it unread loses it"]
-    pub fn try_recv_serde<T: serde::de::DeserializeOwned>(&mut self) -> Result<Option<T>> {
-        match self.try_recv()? {
-            Some(m) => decode(&m).map(Some),
-            None => Ok(None),
-        }
+    pub fn try_recv_serde<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, TryRecvError> {
+        let m = self.try_recv()?;
+        Ok(decode(&m)?)
     }
 
     /// Like [`Consumer::recv_serde`], waiting at most `timeout` ([`Error::Timeout`]).

@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::codec::{Codec, Reply};
 use super::RpcError;
 use crate::transport::{Deadline, Receiver, Sender};
+use crate::{TryRecvError, TrySendError};
 
 /// Calls a [`Server`](super::Server)'s handlers over one transport pair: `tx` carries
 /// requests, `rx` replies.
@@ -278,8 +279,10 @@ impl<S: Sender, R: Receiver, C: Codec> Client<S, R, C> {
     /// (keeping those of calls in flight) between attempts: with many calls in flight the
     /// server may itself be waiting for room to send them.
     fn send_out(&mut self, deadline: Deadline) -> Result<(), RpcError> {
-        if self.tx.try_send(&self.out)? {
-            return Ok(());
+        match self.tx.try_send(&self.out) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full) => {}
+            Err(TrySendError::Failed(e)) => return Err(e.into()),
         }
         loop {
             self.drain_replies()?;
@@ -298,9 +301,13 @@ impl<S: Sender, R: Receiver, C: Codec> Client<S, R, C> {
     fn drain_replies(&mut self) -> Result<(), RpcError> {
         loop {
             let mut frame = std::mem::take(&mut self.frame);
-            if !self.rx.try_recv_into(&mut frame)? {
-                self.frame = frame;
-                return Ok(());
+            match self.rx.try_recv_into(&mut frame) {
+                Ok(()) => {}
+                Err(TryRecvError::Empty) => {
+                    self.frame = frame;
+                    return Ok(());
+                }
+                Err(TryRecvError::Failed(e)) => return Err(e.into()),
             }
             match self.codec.decode_reply(&frame) {
                 Ok(reply) => match reply_owner(&reply, self.in_flight.iter().copied()) {

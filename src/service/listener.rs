@@ -17,7 +17,7 @@ use crate::service::layout::*;
 use crate::service::ServiceOptions;
 use crate::sys::{Location, Mapping};
 use crate::transport::Deadline;
-use crate::{Error, Result};
+use crate::{Error, Result, TryRecvError};
 
 /// The listener's geometry words.
 pub(crate) fn listener_geometry(map: &Mapping) -> &ListenerGeometry {
@@ -309,12 +309,15 @@ impl Listener {
         self.srv.max_clients
     }
 
-    /// The next request from any client, if one is waiting now. Also accepts new clients
-    /// and (every [`LIVENESS_SLICE`](crate::ring::LIVENESS_SLICE) or so) frees dead ones.
+    /// The next request from any client, if one is waiting now
+    /// ([`TryRecvError::Empty`] if not). Also accepts new clients and (every
+    /// [`LIVENESS_SLICE`](crate::ring::LIVENESS_SLICE) or so) frees dead ones.
     #[inline]
-    pub fn try_recv(&mut self) -> Result<Option<Request<'_>>> {
+    pub fn try_recv(&mut self) -> Result<Request<'_>, TryRecvError> {
         let Listener { seg, srv, .. } = self;
-        Ok(srv.poll(seg, false).and_then(|e| srv.request(e)))
+        srv.poll(seg, false)
+            .and_then(|e| srv.request(e))
+            .ok_or(TryRecvError::Empty)
     }
 
     /// The next request from any client, waiting per the wait strategy (a sleeping server

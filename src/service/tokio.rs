@@ -57,7 +57,7 @@ use std::time::Duration;
 
 use crate::service::{Client, Listener, Request, ServiceOptions, Ticket};
 use crate::wake::tokio::Waiter;
-use crate::{Error, Result};
+use crate::{Error, Result, TryRecvError};
 
 /// A connection to a service, for tokio: wraps a blocking [`Client`], whose channel it
 /// uses; answers are awaited on the client's wake word (see the module docs).
@@ -660,11 +660,11 @@ impl AsyncListener {
     /// # fn main() -> ipcring::Result<()> {
     /// let name = format!("/ipcring-atryrecv-{}", std::process::id());
     /// let mut server = AsyncListener::bind(&name, &ServiceOptions::new())?;
-    /// assert!(server.try_recv()?.is_none()); // no client yet
+    /// assert!(server.try_recv().unwrap_err().is_empty()); // no client yet
     /// # Ok(()) }
     /// ```
     #[must_use = "a request dropped unanswered is answered with zero bytes"]
-    pub fn try_recv(&mut self) -> Result<Option<Request<'_>>> {
+    pub fn try_recv(&mut self) -> Result<Request<'_>, TryRecvError> {
         self.inner.try_recv()
     }
 

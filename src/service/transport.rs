@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::service::{Client, Ticket};
 use crate::transport::{Deadline, Receiver, Sender};
-use crate::{Error, Result};
+use crate::{Error, Result, TryRecvError, TrySendError};
 
 #[derive(Debug)]
 struct Shared {
@@ -59,22 +59,19 @@ pub fn split(client: Client) -> (Requests, Answers) {
 }
 
 impl Sender for Requests {
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
+    /// Sending never waits: a free slot, or a clear error.
+    fn send_deadline(&mut self, msg: &[u8], _deadline: Deadline) -> Result<()> {
         let t = self.0.client.submit(msg)?;
         self.0.in_flight.borrow_mut().push_back(t);
         Ok(())
     }
 
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    /// `Full` when every slot holds a request in flight.
+    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         if self.0.in_flight.borrow().len() >= self.0.client.slots() as usize {
-            return Ok(false);
+            return Err(TrySendError::Full);
         }
-        self.send(msg).map(|()| true)
-    }
-
-    fn send_timeout(&mut self, msg: &[u8], _timeout: Duration) -> Result<()> {
-        // Sending never waits: a free slot, or a clear error.
-        self.send(msg)
+        Ok(self.send(msg)?)
     }
 
     fn max_message(&self) -> usize {
@@ -103,12 +100,17 @@ impl Answers {
 }
 
 impl Receiver for Answers {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        while !self.take(buf, Duration::MAX)? {}
-        Ok(())
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
+        loop {
+            let left = deadline.remaining().unwrap_or(Duration::MAX);
+            if self.take(buf, left)? {
+                return Ok(());
+            }
+        }
     }
 
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    /// Looks whether the oldest request is answered before taking it.
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         buf.clear();
         loop {
             let ready = match self.0.in_flight.borrow().front() {
@@ -116,19 +118,9 @@ impl Receiver for Answers {
                 None => false,
             };
             if !ready {
-                return Ok(false);
+                return Err(TryRecvError::Empty);
             }
             if self.take(buf, Duration::ZERO)? {
-                return Ok(true);
-            }
-        }
-    }
-
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
-        let deadline = Deadline::after(timeout);
-        loop {
-            let left = deadline.remaining().unwrap_or(Duration::MAX);
-            if self.take(buf, left)? {
                 return Ok(());
             }
         }

@@ -69,7 +69,7 @@ use std::time::Duration;
 use crate::sys::owner;
 use crate::sys::sig::{self, Sent};
 use crate::transport::Deadline;
-use crate::{Error, Result};
+use crate::{Error, Result, TryRecvError};
 
 // The async (tokio) form, beside the blocking one.
 #[cfg(all(feature = "async", target_os = "linux"))]
@@ -546,7 +546,7 @@ fn on_signal(info: &libc::siginfo_t) {
 /// use ipcring::signal::{Listener, SignalOptions};
 /// # let dir = tempfile::tempdir().unwrap();
 /// let mut l = Listener::new(&SignalOptions::new("svc").dir(dir.path()))?;
-/// assert!(l.try_recv()?.is_none());
+/// assert!(l.try_recv().unwrap_err().is_empty());
 /// assert!(l.recv_timeout(Duration::from_millis(5)).unwrap_err().is_timeout());
 /// # Ok::<(), ipcring::Error>(())
 /// ```
@@ -702,16 +702,20 @@ impl Listener {
             .ok_or(Error::Timeout)
     }
 
-    /// The next event if one is waiting.
+    /// The next event if one is waiting; [`TryRecvError::Empty`] if none is.
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
     /// # let mut l = ipcring::signal::Listener::new(&ipcring::signal::SignalOptions::new("svc").dir(dir.path()))?;
-    /// assert!(l.try_recv()?.is_none());
+    /// assert!(l.try_recv().unwrap_err().is_empty());
     /// # Ok::<(), ipcring::Error>(())
     /// ```
-    pub fn try_recv(&mut self) -> Result<Option<SignalEvent>> {
-        self.recv_deadline(Deadline::after(Duration::ZERO))
+    pub fn try_recv(&mut self) -> Result<SignalEvent, TryRecvError> {
+        match self.recv_deadline(Deadline::immediate()) {
+            Ok(Some(ev)) => Ok(ev),
+            Ok(None) => Err(TryRecvError::Empty),
+            Err(e) => Err(TryRecvError::Failed(e)),
+        }
     }
 
     /// Waits at most `timeout` for the next event ([`Error::Timeout`] if none came).

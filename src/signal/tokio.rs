@@ -39,7 +39,7 @@ use std::time::Duration;
 
 use crate::signal::{Listener, SignalEvent, SignalOptions};
 use crate::wake::watched::Watched;
-use crate::{Error, Result};
+use crate::{Error, Result, TryRecvError};
 
 /// Duplicates of the listener's signalfd and of the process-wide self-pipe's read end
 /// (each the same open file description as its original, so the same readiness), owned
@@ -61,7 +61,7 @@ struct Registered {
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// rt.block_on(async {
 ///     let mut l = AsyncListener::new(&SignalOptions::new("svc").dir(dir.path()))?;
-///     assert!(l.try_recv()?.is_none());
+///     assert!(l.try_recv().unwrap_err().is_empty());
 ///     let e = l.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
 ///     assert!(e.is_timeout());
 ///     Ok(())
@@ -111,18 +111,19 @@ impl AsyncListener {
         Ok(())
     }
 
-    /// The next event if one is waiting, without waiting.
+    /// The next event if one is waiting, without waiting ([`TryRecvError::Empty`] if
+    /// none is).
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
     /// let mut l = ipcring::signal::AsyncListener::new(
     ///     &ipcring::signal::SignalOptions::new("svc").dir(dir.path()),
     /// )?;
-    /// assert!(l.try_recv()?.is_none());
+    /// assert!(l.try_recv().unwrap_err().is_empty());
     /// # Ok::<(), ipcring::Error>(())
     /// ```
-    pub fn try_recv(&mut self) -> Result<Option<SignalEvent>> {
-        self.inner.take_event()
+    pub fn try_recv(&mut self) -> Result<SignalEvent, TryRecvError> {
+        self.inner.take_event()?.ok_or(TryRecvError::Empty)
     }
 
     /// Waits for the next event.

@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::codec::{self, encode_header, Inbox, MAX_HEADER};
 use super::Stream;
 use crate::sys::socket::{recv_some, send_dontwait, send_nosignal, wait_ready, Ready};
-use crate::transport::{Deadline, Receiver, Sender};
-use crate::{Error, Result};
+use crate::transport::{done_by_deadline, Deadline, Receiver, Sender};
+use crate::{Error, Result, TrySendError};
 
 /// Payloads up to this size go out in one `send` together with their header (as Python
 /// does, to avoid a Nagle delay between header and payload); larger ones in two.
@@ -167,19 +167,28 @@ impl SocketSender {
     }
 }
 
+/// No deadline ([`Deadline::forever`]) means the connection's write timeout, if it has
+/// one. [`Deadline::immediate`] sends only if the socket takes a first byte now; a frame
+/// once started is always finished (within the write timeout): a half-written frame would
+/// desynchronise the stream.
 impl Sender for SocketSender {
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
-        self.send_frame(msg, deadline_for(self.write_timeout), false)
-            .map(|_| ())
+    fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+        let (deadline, try_only) = if deadline.is_forever() {
+            (deadline_for(self.write_timeout), false)
+        } else {
+            (deadline, deadline.is_immediate())
+        };
+        done_by_deadline(self.send_frame(msg, deadline, try_only)?)
     }
 
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        self.send_frame(msg, Deadline::after(Duration::ZERO), true)
-    }
-
-    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
-        self.send_frame(msg, Deadline::after(timeout), false)
-            .map(|_| ())
+    /// Not the provided form: a timeout once the frame is under way is a failure (the
+    /// stream is broken), not "full".
+    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
+        match self.send_frame(msg, Deadline::immediate(), true) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(TrySendError::Full),
+            Err(e) => Err(TrySendError::Failed(e)),
+        }
     }
 
     fn max_message(&self) -> usize {
@@ -302,25 +311,20 @@ impl SocketReceiver {
     }
 }
 
+/// No deadline ([`Deadline::forever`]) means the connection's read timeout, if it has one.
+/// A partial frame stays buffered whatever the outcome.
 impl Receiver for SocketReceiver {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
         let max = self.max_frame;
-        self.recv_frame(buf, deadline_for(self.read_timeout), false, max)
-            .map(|_| ())
-    }
-
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        let max = self.max_frame;
-        let got = self.recv_frame(buf, Deadline::after(Duration::ZERO), true, max)?;
-        if !got {
+        let (deadline, try_only) = if deadline.is_forever() {
+            (deadline_for(self.read_timeout), false)
+        } else {
+            (deadline, deadline.is_immediate())
+        };
+        let got = self.recv_frame(buf, deadline, try_only, max);
+        if !matches!(got, Ok(true)) {
             buf.clear();
         }
-        Ok(got)
-    }
-
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
-        let max = self.max_frame;
-        self.recv_frame(buf, Deadline::after(timeout), false, max)
-            .map(|_| ())
+        done_by_deadline(got?)
     }
 }

@@ -63,7 +63,7 @@ use serde::Serialize;
 
 use crate::sys::socket::{no_sigpipe, wait_ready, Ready};
 use crate::transport::{Deadline, Receiver, Sender};
-use crate::{Error, Result};
+use crate::{Error, Result, TrySendError};
 
 pub(crate) mod auth;
 mod codec;
@@ -729,14 +729,11 @@ impl Connection {
 }
 
 impl Sender for Connection {
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
-        self.tx.send(msg)
+    fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+        self.tx.send_deadline(msg, deadline)
     }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         self.tx.try_send(msg)
-    }
-    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
-        self.tx.send_timeout(msg, timeout)
     }
     fn max_message(&self) -> usize {
         self.tx.max_message()
@@ -744,14 +741,8 @@ impl Sender for Connection {
 }
 
 impl Receiver for Connection {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        self.rx.recv_into(buf)
-    }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        self.rx.try_recv_into(buf)
-    }
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
-        self.rx.recv_timeout_into(buf, timeout)
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
+        self.rx.recv_deadline_into(buf, deadline)
     }
 }
 

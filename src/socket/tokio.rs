@@ -38,7 +38,7 @@ use crate::socket::{Connection, Inner, Listener, Pending, SocketOptions, Stream,
 use crate::sys::socket::{recv_some, send_dontwait};
 use crate::transport::Deadline;
 use crate::transport::{AsyncReceiver, AsyncSender};
-use crate::{Error, Result};
+use crate::{Error, Result, TryRecvError, TrySendError};
 
 type Io = Arc<Watched<Arc<Stream>>>;
 
@@ -221,22 +221,22 @@ impl AsyncSocketSender {
         self.flush().await
     }
 
-    /// Sends `msg` if the socket takes its first byte now; `Ok(false)`: nothing of it was
-    /// sent (also when an earlier frame is still unfinished). A frame started here is
-    /// finished by the next operation, as in [`send`](Self::send).
-    pub fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    /// Sends `msg` if the socket takes its first byte now; [`TrySendError::Full`]: nothing
+    /// of it was sent (also when an earlier frame is still unfinished). A frame started
+    /// here is finished by the next operation, as in [`send`](Self::send).
+    pub fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         if !self.flush_now()? {
-            return Ok(false);
+            return Err(TrySendError::Full);
         }
         let frame = self.frame(msg)?;
         match send_dontwait(self.io.get_ref().as_raw_fd(), &frame) {
             Ok(Some(n)) => {
                 self.committed(frame, n);
                 self.flush_now()?;
-                Ok(true)
+                Ok(())
             }
-            Ok(None) => Ok(false),
-            Err(e) => Err(self.write_error(e)),
+            Ok(None) => Err(TrySendError::Full),
+            Err(e) => Err(self.write_error(e).into()),
         }
     }
 
@@ -257,7 +257,7 @@ impl AsyncSender for AsyncSocketSender {
     async fn send(&mut self, msg: &[u8]) -> Result<()> {
         AsyncSocketSender::send(self, msg).await
     }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         AsyncSocketSender::try_send(self, msg)
     }
     fn max_message(&self) -> usize {
@@ -342,17 +342,18 @@ impl AsyncSocketReceiver {
         }
     }
 
-    /// Receives the next message into `buf` if it has fully arrived (never waits).
-    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    /// Receives the next message into `buf` if it has fully arrived (never waits);
+    /// [`TryRecvError::Empty`] if not.
+    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         loop {
             if self.parse(buf)? {
-                return Ok(true);
+                return Ok(());
             }
             let fd = self.io.get_ref().as_raw_fd();
             let r = self.inbox.fill(|buf| recv_some(fd, buf, true));
             if !self.absorb(r)? {
                 buf.clear();
-                return Ok(false);
+                return Err(TryRecvError::Empty);
             }
         }
     }
@@ -362,7 +363,7 @@ impl AsyncReceiver for AsyncSocketReceiver {
     async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         AsyncSocketReceiver::recv_into(self, buf).await
     }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         AsyncSocketReceiver::try_recv_into(self, buf)
     }
 }
@@ -437,7 +438,7 @@ impl AsyncConnection {
     }
 
     /// See [`AsyncSocketSender::try_send`].
-    pub fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    pub fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         self.tx.try_send(msg)
     }
 
@@ -469,7 +470,7 @@ impl AsyncConnection {
     }
 
     /// See [`AsyncSocketReceiver::try_recv_into`].
-    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         self.rx.try_recv_into(buf)
     }
 }
@@ -478,7 +479,7 @@ impl AsyncSender for AsyncConnection {
     async fn send(&mut self, msg: &[u8]) -> Result<()> {
         self.tx.send(msg).await
     }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         self.tx.try_send(msg)
     }
     fn max_message(&self) -> usize {
@@ -490,7 +491,7 @@ impl AsyncReceiver for AsyncConnection {
     async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         self.rx.recv_into(buf).await
     }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         self.rx.try_recv_into(buf)
     }
 }

@@ -1,16 +1,21 @@
 //! The two traits every method of the crate implements: [`Sender`] and [`Receiver`].
 //!
-//! A transport moves whole byte messages, in order, each delivered once. Every operation
-//! comes in three forms:
+//! A transport moves whole byte messages, in order, each delivered once. A transport
+//! implements one deadline form of each direction ([`Sender::send_deadline`],
+//! [`Receiver::recv_deadline_into`]); every other form is a provided method on top of it:
 //!
 //! | form | returns when | on no room / no message |
 //! |------|--------------|-------------------------|
-//! | `try_`     | at once              | `Ok(false)` |
-//! | blocking   | done, or peer gone   | waits |
-//! | `_timeout` | done, or time is up  | `Err(Error::Timeout)` |
+//! | `try_`      | at once              | `Err(TrySendError::Full)` / `Err(TryRecvError::Empty)` |
+//! | blocking    | done, or peer gone   | waits |
+//! | `_timeout`  | done, or time is up  | `Err(Error::Timeout)` |
+//! | `_deadline` | done, or deadline passed | `Err(Error::Timeout)` |
 //!
 //! When the peer is gone, and everything it sent has been delivered, every form returns
-//! [`Error::Disconnected`](crate::Error::Disconnected).
+//! [`Error::Disconnected`](crate::Error::Disconnected) (in a `try_` form:
+//! `Failed(Error::Disconnected)`). `?` on a `try_` outcome in a function returning
+//! [`crate::Result`] turns "full" and "empty" into [`Error::WouldBlock`], so a message is
+//! never dropped silently.
 //!
 //! The RPC layer, the comparison run and user code are written against these traits, so a
 //! program can switch from a socket to a shared-memory ring by changing one constructor.
@@ -97,9 +102,53 @@
 //! })
 //! # }
 //! ```
+//!
+//! # A transport of its own
+//!
+//! Write the two deadline forms and `max_message`; every other form comes free:
+//!
+//! ```
+//! use std::collections::VecDeque;
+//! use ipcring::transport::{Deadline, Receiver, Sender};
+//! use ipcring::{Error, Result, TryRecvError};
+//!
+//! /// A bounded in-process queue (one side for both roles, for the example).
+//! struct Queue(VecDeque<Vec<u8>>);
+//!
+//! impl Sender for Queue {
+//!     fn send_deadline(&mut self, msg: &[u8], _deadline: Deadline) -> Result<()> {
+//!         if self.0.len() == 2 {
+//!             return Err(Error::Timeout); // nobody else can make room here
+//!         }
+//!         self.0.push_back(msg.to_vec());
+//!         Ok(())
+//!     }
+//!     fn max_message(&self) -> usize {
+//!         usize::MAX
+//!     }
+//! }
+//!
+//! impl Receiver for Queue {
+//!     fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, _deadline: Deadline) -> Result<()> {
+//!         buf.clear();
+//!         let msg = self.0.pop_front().ok_or(Error::Timeout)?;
+//!         buf.extend_from_slice(&msg);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let mut q = Queue(VecDeque::new());
+//! q.try_send(b"a").unwrap();
+//! q.try_send(b"b").unwrap();
+//! assert!(q.try_send(b"c").unwrap_err().is_full());
+//! assert_eq!(q.try_recv().unwrap(), b"a");
+//! assert_eq!(q.recv().unwrap(), b"b");
+//! assert!(matches!(q.try_recv(), Err(TryRecvError::Empty)));
+//! ```
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::error::{TryRecvError, TrySendError};
 use crate::Result;
 
 // The async (tokio) forms of the two traits, and the pieces every async transport shares.
@@ -121,46 +170,90 @@ pub use self::stream::ReceiverStream;
 pub use self::tokio::{AsyncReceiver, AsyncSender};
 
 /// The sending half of a transport: moves whole byte messages to the peer.
+///
+/// Implement [`send_deadline`](Sender::send_deadline) and
+/// [`max_message`](Sender::max_message); the other forms are provided on top of them (a
+/// transport with a faster way may override them).
 pub trait Sender {
+    /// Sends `msg`, waiting for room until `deadline` at the latest.
+    ///
+    /// Returns [`Error::Timeout`](crate::Error::Timeout) when the deadline passes with
+    /// nothing sent, [`Error::Disconnected`](crate::Error::Disconnected) if the peer is
+    /// gone, and [`Error::MessageTooLarge`](crate::Error::MessageTooLarge) if `msg` exceeds
+    /// the transport's maximum. With [`Deadline::immediate`] it sends only if there is
+    /// room now.
+    fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<()>;
+
+    /// The largest message this sender accepts, in bytes.
+    fn max_message(&self) -> usize;
+
     /// Sends `msg`, waiting for room as long as needed.
     ///
     /// Returns [`Error::Disconnected`](crate::Error::Disconnected) if the peer is gone, and
     /// [`Error::MessageTooLarge`](crate::Error::MessageTooLarge) if `msg` exceeds the
     /// transport's maximum.
-    fn send(&mut self, msg: &[u8]) -> Result<()>;
+    fn send(&mut self, msg: &[u8]) -> Result<()> {
+        self.send_deadline(msg, Deadline::forever())
+    }
 
-    /// Sends `msg` if there is room now. `Ok(false)` means no room: nothing was sent.
-    #[must_use = "false means the channel was full and the message was not sent"]
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool>;
+    /// Sends `msg` if there is room now. [`TrySendError::Full`] means no room: nothing was
+    /// sent.
+    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
+        TrySendError::from_deadline(self.send_deadline(msg, Deadline::immediate()))
+    }
 
     /// Sends `msg`, waiting at most `timeout` for room.
     /// [`Error::Timeout`](crate::Error::Timeout) means nothing was sent.
-    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()>;
-
-    /// The largest message this sender accepts, in bytes.
-    fn max_message(&self) -> usize;
+    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
+        self.send_deadline(msg, Deadline::after(timeout))
+    }
 }
 
 /// The receiving half of a transport: receives whole byte messages from the peer.
+///
+/// Implement [`recv_deadline_into`](Receiver::recv_deadline_into); the other forms are
+/// provided on top of it (a transport with a faster way may override them).
 pub trait Receiver {
+    /// Receives the next message into `buf` (cleared first), waiting until `deadline` at
+    /// the latest.
+    ///
+    /// Returns [`Error::Timeout`](crate::Error::Timeout) when the deadline passes with no
+    /// message (`buf` is then left empty), and
+    /// [`Error::Disconnected`](crate::Error::Disconnected) once the peer is gone and every
+    /// message it sent has been received. With [`Deadline::immediate`] it takes a message
+    /// only if one is there now.
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()>;
+
     /// Receives the next message into `buf` (cleared first), waiting as long as needed.
     ///
     /// Returns [`Error::Disconnected`](crate::Error::Disconnected) once the peer is gone
     /// and every message it sent has been received.
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()>;
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        self.recv_deadline_into(buf, Deadline::forever())
+    }
 
     /// Receives the next message into `buf` (cleared first) if one is there now.
-    /// `Ok(false)` means none was waiting; `buf` is then left empty.
-    #[must_use = "false means nothing was received and `buf` holds no new message"]
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool>;
+    /// [`TryRecvError::Empty`] means none was waiting; `buf` is then left empty.
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
+        TryRecvError::from_deadline(self.recv_deadline_into(buf, Deadline::immediate()))
+    }
 
     /// Receives the next message into `buf` (cleared first), waiting at most `timeout`.
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()>;
+    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
+        self.recv_deadline_into(buf, Deadline::after(timeout))
+    }
 
     /// Receives the next message into a new `Vec`, waiting as long as needed.
     fn recv(&mut self) -> Result<Vec<u8>> {
         let mut buf = Vec::new();
         self.recv_into(&mut buf)?;
+        Ok(buf)
+    }
+
+    /// Receives the next message into a new `Vec` if one is there now.
+    fn try_recv(&mut self) -> Result<Vec<u8>, TryRecvError> {
+        let mut buf = Vec::new();
+        self.try_recv_into(&mut buf)?;
         Ok(buf)
     }
 
@@ -172,61 +265,69 @@ pub trait Receiver {
     }
 }
 
-impl<S: Sender + ?Sized> Sender for &mut S {
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
-        (**self).send(msg)
-    }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        (**self).try_send(msg)
-    }
-    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
-        (**self).send_timeout(msg, timeout)
-    }
-    fn max_message(&self) -> usize {
-        (**self).max_message()
+/// Forwards every method a transport may override, so an override is kept through a
+/// reference or a box.
+macro_rules! forward_transport {
+    ($($ty:ty),*) => {$(
+        impl<S: Sender + ?Sized> Sender for $ty {
+            fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+                (**self).send_deadline(msg, deadline)
+            }
+            fn max_message(&self) -> usize {
+                (**self).max_message()
+            }
+            fn send(&mut self, msg: &[u8]) -> Result<()> {
+                (**self).send(msg)
+            }
+            fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
+                (**self).try_send(msg)
+            }
+            fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
+                (**self).send_timeout(msg, timeout)
+            }
+        }
+
+        impl<S: Receiver + ?Sized> Receiver for $ty {
+            fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
+                (**self).recv_deadline_into(buf, deadline)
+            }
+            fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+                (**self).recv_into(buf)
+            }
+            fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
+                (**self).try_recv_into(buf)
+            }
+            fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
+                (**self).recv_timeout_into(buf, timeout)
+            }
+            fn recv(&mut self) -> Result<Vec<u8>> {
+                (**self).recv()
+            }
+            fn try_recv(&mut self) -> Result<Vec<u8>, TryRecvError> {
+                (**self).try_recv()
+            }
+            fn recv_timeout(&mut self, timeout: Duration) -> Result<Vec<u8>> {
+                (**self).recv_timeout(timeout)
+            }
+        }
+    )*};
+}
+
+forward_transport!(&mut S, Box<S>);
+
+/// A deadline function's "did it happen" as the trait's outcome: `false` (nothing done
+/// before the deadline) is [`Error::Timeout`](crate::Error::Timeout).
+#[cfg(any(feature = "pipe", feature = "file", feature = "socket"))]
+pub(crate) fn done_by_deadline(done: bool) -> Result<()> {
+    if done {
+        Ok(())
+    } else {
+        Err(crate::Error::Timeout)
     }
 }
 
-impl<R: Receiver + ?Sized> Receiver for &mut R {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        (**self).recv_into(buf)
-    }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        (**self).try_recv_into(buf)
-    }
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
-        (**self).recv_timeout_into(buf, timeout)
-    }
-}
-
-impl<S: Sender + ?Sized> Sender for Box<S> {
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
-        (**self).send(msg)
-    }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        (**self).try_send(msg)
-    }
-    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
-        (**self).send_timeout(msg, timeout)
-    }
-    fn max_message(&self) -> usize {
-        (**self).max_message()
-    }
-}
-
-impl<R: Receiver + ?Sized> Receiver for Box<R> {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        (**self).recv_into(buf)
-    }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        (**self).try_recv_into(buf)
-    }
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
-        (**self).recv_timeout_into(buf, timeout)
-    }
-}
-
-/// A deadline helper shared by the `_timeout` forms of every method.
+/// When a wait ends: never, at once, or at an instant. The argument of every `_deadline`
+/// form, and what the `_timeout` and `try_` forms build.
 ///
 /// ```
 /// use std::time::Duration;
@@ -234,39 +335,67 @@ impl<R: Receiver + ?Sized> Receiver for Box<R> {
 /// let d = Deadline::after(Duration::from_millis(5));
 /// assert!(!d.is_forever());
 /// assert!(Deadline::forever().remaining().is_none());
+/// // "Do not wait": already expired, and built without reading the clock.
+/// let now = Deadline::immediate();
+/// assert!(now.is_immediate() && now.expired());
+/// assert_eq!(now.remaining(), Some(Duration::ZERO));
 /// ```
 #[derive(Debug, Clone, Copy)]
-pub struct Deadline(Option<std::time::Instant>);
+pub struct Deadline(When);
+
+#[derive(Debug, Clone, Copy)]
+enum When {
+    Never,
+    Now,
+    At(Instant),
+}
 
 impl Deadline {
     /// A deadline `timeout` from now (saturating: a huge timeout means no deadline).
     pub fn after(timeout: Duration) -> Deadline {
-        Deadline::starting_at(std::time::Instant::now(), Some(timeout))
+        Deadline::starting_at(Instant::now(), Some(timeout))
     }
 
     /// `timeout` after `start` (`None`, or a timeout too large to represent: no deadline).
     /// For waits that read the clock only once they find nothing to do.
-    pub(crate) fn starting_at(start: std::time::Instant, timeout: Option<Duration>) -> Deadline {
-        Deadline(timeout.and_then(|t| start.checked_add(t)))
+    pub(crate) fn starting_at(start: Instant, timeout: Option<Duration>) -> Deadline {
+        match timeout.and_then(|t| start.checked_add(t)) {
+            Some(t) => Deadline(When::At(t)),
+            None => Deadline(When::Never),
+        }
     }
 
     /// No deadline.
     pub fn forever() -> Deadline {
-        Deadline(None)
+        Deadline(When::Never)
+    }
+
+    /// Already expired: do not wait at all (what the `try_` forms pass). Reads no clock.
+    pub const fn immediate() -> Deadline {
+        Deadline(When::Now)
     }
 
     /// True if this deadline never expires.
     pub fn is_forever(&self) -> bool {
-        self.0.is_none()
+        matches!(self.0, When::Never)
+    }
+
+    /// True for [`Deadline::immediate`] (not for an instant that has since passed).
+    pub fn is_immediate(&self) -> bool {
+        matches!(self.0, When::Now)
     }
 
     /// Time left: `None` for no deadline, `Some(ZERO)` once expired.
     pub fn remaining(&self) -> Option<Duration> {
-        self.0
-            .map(|t| t.saturating_duration_since(std::time::Instant::now()))
+        match self.0 {
+            When::Never => None,
+            When::Now => Some(Duration::ZERO),
+            When::At(t) => Some(t.saturating_duration_since(Instant::now())),
+        }
     }
 
-    /// True once the deadline has passed.
+    /// True once the deadline has passed ([`Deadline::immediate`]: always, with no clock
+    /// read).
     pub fn expired(&self) -> bool {
         matches!(self.remaining(), Some(d) if d.is_zero())
     }

@@ -15,7 +15,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use tokio::task::JoinHandle;
 
 use crate::transport::Sender;
-use crate::{Error, Result};
+use crate::{Error, Result, TrySendError};
 
 /// What a running task does, for what to keep if its future was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,15 +199,15 @@ impl<T: Sender + Send + 'static> Pool<T> {
             .await?
     }
 
-    /// One [`Sender::try_send`] on the calling thread; `Ok(false)` also while an operation
+    /// One [`Sender::try_send`] on the calling thread; `Full` also while an operation
     /// runs on the pool.
-    pub(crate) fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
+    pub(crate) fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         if !self.settle_now()? {
-            return Ok(false);
+            return Err(TrySendError::Full);
         }
         match self.get_mut() {
             Some(t) => Sender::try_send(t, msg),
-            None => Ok(false),
+            None => Err(TrySendError::Full),
         }
     }
 }

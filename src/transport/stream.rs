@@ -221,8 +221,8 @@ mod tests {
             *buf = self.0.pop_front().unwrap_or(Err(Error::Disconnected))?;
             Ok(())
         }
-        fn try_recv_into(&mut self, _: &mut Vec<u8>) -> Result<bool> {
-            Ok(false)
+        fn try_recv_into(&mut self, _: &mut Vec<u8>) -> Result<(), crate::TryRecvError> {
+            Err(crate::TryRecvError::Empty)
         }
     }
 

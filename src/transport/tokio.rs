@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::{Error, Result};
+use crate::{Error, Result, TryRecvError, TrySendError};
 
 use super::stream::ReceiverStream;
 
@@ -21,9 +21,9 @@ pub trait AsyncSender: Send {
     /// completes, the whole message was sent or none of it.
     fn send(&mut self, msg: &[u8]) -> impl Future<Output = Result<()>> + Send;
 
-    /// Sends `msg` if there is room now, without waiting. `Ok(false)`: nothing was sent.
-    #[must_use = "false means the channel was full and the message was not sent"]
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool>;
+    /// Sends `msg` if there is room now, without waiting. [`TrySendError::Full`]: nothing
+    /// was sent.
+    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError>;
 
     /// Sends `msg`, waiting at most `timeout` (tokio's timer). [`Error::Timeout`] means
     /// nothing was sent (or, on a socket, see its `send`).
@@ -56,9 +56,9 @@ pub trait AsyncReceiver: Send {
     /// Cancel safe: a dropped future has taken no message.
     fn recv_into(&mut self, buf: &mut Vec<u8>) -> impl Future<Output = Result<()>> + Send;
 
-    /// Receives the next message into `buf` if one is there now. `Ok(false)`: none.
-    #[must_use = "false means nothing was received and `buf` holds no new message"]
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool>;
+    /// Receives the next message into `buf` if one is there now. [`TryRecvError::Empty`]:
+    /// none (`buf` is then empty).
+    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError>;
 
     /// Receives the next message into `buf`, waiting at most `timeout` (tokio's timer).
     /// On [`Error::Timeout`] no message was taken.
@@ -81,6 +81,13 @@ pub trait AsyncReceiver: Send {
             self.recv_into(&mut buf).await?;
             Ok(buf)
         }
+    }
+
+    /// Receives the next message into a new `Vec` if one is there now.
+    fn try_recv(&mut self) -> Result<Vec<u8>, TryRecvError> {
+        let mut buf = Vec::new();
+        self.try_recv_into(&mut buf)?;
+        Ok(buf)
     }
 
     /// Receives the next message into a new `Vec`, waiting at most `timeout`. Cancel safe.

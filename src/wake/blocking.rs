@@ -9,6 +9,26 @@ use crate::wake::{
 };
 use crate::{Error, Result};
 
+/// How long a wait may last: a timeout counted from the first miss (`None`: no limit), or
+/// a deadline fixed by the caller.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Limit {
+    For(Option<Duration>),
+    Until(Deadline),
+}
+
+impl From<Option<Duration>> for Limit {
+    fn from(timeout: Option<Duration>) -> Limit {
+        Limit::For(timeout)
+    }
+}
+
+impl From<Deadline> for Limit {
+    fn from(deadline: Deadline) -> Limit {
+        Limit::Until(deadline)
+    }
+}
+
 /// Polls between two looks at the clock while spinning.
 const SPINS_PER_CLOCK: u32 = 64;
 
@@ -42,10 +62,14 @@ const SPINS_PER_CLOCK: u32 = 64;
 /// answer (0.26 yields, 0.53 futex calls), so "every wait sleeps" did not. Now: 4.0 futex
 /// calls and 2 context switches per round trip, as the floor (`--wake-only`: p50
 /// 0.84-1.16x, mean 0.79-1.17x unpinned; 1.05-1.14x and 1.02-1.41x pinned).
+///
+/// `limit` is a timeout (`Option<Duration>`, counted from the first miss) or a
+/// [`Deadline`]; with [`Deadline::immediate`] a miss is `Error::Timeout` at once, with no
+/// clock read.
 pub(crate) fn wait_for<C: ?Sized, T>(
     wake: &WakeWord,
     strategy: WaitStrategy,
-    timeout: Option<Duration>,
+    limit: impl Into<Limit>,
     ctx: &mut C,
     mut ready: impl FnMut(&mut C) -> Result<Option<T>>,
     mut slice_end: impl FnMut(&mut C) -> Result<bool>,
@@ -53,8 +77,15 @@ pub(crate) fn wait_for<C: ?Sized, T>(
     if let Some(v) = ready(ctx)? {
         return Ok(v);
     }
+    let limit = limit.into();
+    if matches!(limit, Limit::Until(d) if d.is_immediate()) {
+        return Err(Error::Timeout);
+    }
     let start = Instant::now();
-    let deadline = Deadline::starting_at(start, timeout);
+    let deadline = match limit {
+        Limit::Until(d) => d,
+        Limit::For(timeout) => Deadline::starting_at(start, timeout),
+    };
     let (spin, block) = match strategy {
         WaitStrategy::Spin => (None, false),
         WaitStrategy::SpinYield { spin } => (Some(spin), false),

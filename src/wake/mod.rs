@@ -43,7 +43,7 @@ pub(crate) mod uring;
 ))]
 pub(crate) mod watched;
 
-pub(crate) use blocking::wait_for;
+pub(crate) use blocking::{wait_for, Limit};
 
 /// A pointer to a wake word inside a ring's mapping.
 ///

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use ipcring::transport::{Receiver, Sender};
-use ipcring::Error;
+use ipcring::{Error, TryRecvError, TrySendError};
 
 use super::{check, message, Peer};
 
@@ -93,7 +93,7 @@ pub fn order_and_integrity<K: Kit>(test: &str) {
     }
 }
 
-/// The `try_` and `_timeout` forms: on an empty channel `try_recv_into` is `Ok(false)` and
+/// The `try_` and `_timeout` forms: on an empty channel `try_recv_into` is `Empty` and
 /// `recv_timeout_into` is `Timeout`; a timed-out receive loses nothing sent after it; each
 /// send form delivers its message once.
 pub fn try_and_timeout_forms<K: Kit>(test: &str) {
@@ -101,8 +101,12 @@ pub fn try_and_timeout_forms<K: Kit>(test: &str) {
     let (mut tx, mut rx) = K::pair(&place);
     let (mut m, mut buf, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
     assert!(
-        !rx.try_recv_into(&mut buf).unwrap(),
+        matches!(rx.try_recv_into(&mut buf), Err(TryRecvError::Empty)),
         "a message from nowhere"
+    );
+    assert!(
+        buf.is_empty(),
+        "an empty try_recv_into left bytes in the buffer"
     );
     assert!(
         matches!(rx.recv_timeout_into(&mut buf, SHORT), Err(Error::Timeout)),
@@ -112,10 +116,11 @@ pub fn try_and_timeout_forms<K: Kit>(test: &str) {
     tx.send_timeout(&m, LONG).unwrap();
     recv_checked(&mut rx, 0, &mut buf, &mut scratch);
     message(1, &mut m);
-    assert!(tx.try_send(&m).unwrap(), "an empty channel has room");
+    tx.try_send(&m).expect("an empty channel has room");
     // `try_recv_into` until it comes (it may take a moment to cross).
     let deadline = std::time::Instant::now() + LONG;
-    while !rx.try_recv_into(&mut buf).unwrap() {
+    while let Err(e) = rx.try_recv_into(&mut buf) {
+        assert!(e.is_empty(), "{e}");
         assert!(std::time::Instant::now() < deadline, "message 1 never came");
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -125,7 +130,7 @@ pub fn try_and_timeout_forms<K: Kit>(test: &str) {
     let got = rx.recv().unwrap();
     check(2, &got, &mut scratch).unwrap();
     assert!(
-        !rx.try_recv_into(&mut buf).unwrap(),
+        matches!(rx.try_recv_into(&mut buf), Err(TryRecvError::Empty)),
         "a message sent once came twice"
     );
 }
@@ -139,8 +144,10 @@ pub fn full_channel<K: Kit>(test: &str) {
     let mut sent = 0u64;
     loop {
         message(sent, &mut m);
-        if !tx.try_send(&m).unwrap() {
-            break;
+        match tx.try_send(&m) {
+            Ok(()) => {}
+            Err(TrySendError::Full) => break,
+            Err(e) => panic!("try_send on a filling channel: {e}"),
         }
         sent += 1;
         assert!(sent < 10_000_000, "try_send never reported a full channel");
@@ -156,7 +163,7 @@ pub fn full_channel<K: Kit>(test: &str) {
         recv_checked(&mut rx, seq, &mut buf, &mut scratch);
     }
     assert!(
-        !rx.try_recv_into(&mut buf).unwrap(),
+        matches!(rx.try_recv_into(&mut buf), Err(TryRecvError::Empty)),
         "the timed-out message was sent"
     );
     // Room again.
@@ -182,7 +189,7 @@ pub fn oversized_is_refused<K: Kit>(test: &str) {
     }
     assert!(matches!(
         tx.try_send(&big),
-        Err(Error::MessageTooLarge { .. })
+        Err(TrySendError::Failed(Error::MessageTooLarge { .. }))
     ));
     message(1, &mut m);
     tx.send(&m).unwrap();
@@ -353,7 +360,7 @@ pub fn async_empty_channel<K: AsyncKit>(test: &str) {
         let (mut tx, mut rx) = (K::atx(tx), K::arx(rx));
         let (mut m, mut buf, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
         assert!(
-            !rx.try_recv_into(&mut buf).unwrap(),
+            matches!(rx.try_recv_into(&mut buf), Err(TryRecvError::Empty)),
             "a message from nowhere"
         );
         assert!(matches!(

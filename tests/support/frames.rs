@@ -66,14 +66,14 @@ impl FrameTx {
 }
 
 impl Sender for FrameTx {
-    fn send(&mut self, msg: &[u8]) -> Result<()> {
-        self.write_frame(msg, None)
-    }
-    fn try_send(&mut self, msg: &[u8]) -> Result<bool> {
-        self.write_frame(msg, None).map(|()| true)
-    }
-    fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<()> {
-        self.write_frame(msg, Some(timeout.max(Duration::from_millis(1))))
+    /// With no time to wait ([`Deadline::immediate`], `try_send`) the frame is written as
+    /// `send` writes it: this test transport is never full.
+    fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+        let timeout = match deadline.remaining() {
+            Some(left) if !deadline.is_immediate() => Some(left.max(Duration::from_millis(1))),
+            _ => None,
+        };
+        self.write_frame(msg, timeout)
     }
     fn max_message(&self) -> usize {
         MAX_FRAME
@@ -136,15 +136,19 @@ impl FrameRx {
 }
 
 impl Receiver for FrameRx {
-    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        self.next_frame(buf, Mode::Block).map(|_| ())
-    }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        self.next_frame(buf, Mode::Try)
-    }
-    fn recv_timeout_into(&mut self, buf: &mut Vec<u8>, timeout: Duration) -> Result<()> {
-        self.next_frame(buf, Mode::Until(Deadline::after(timeout)))
-            .map(|_| ())
+    fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
+        let mode = if deadline.is_forever() {
+            Mode::Block
+        } else if deadline.is_immediate() {
+            Mode::Try
+        } else {
+            Mode::Until(deadline)
+        };
+        if self.next_frame(buf, mode)? {
+            Ok(())
+        } else {
+            Err(Error::Timeout)
+        }
     }
 }
 

@@ -25,6 +25,26 @@ pub use peer::{peer_command, peer_role, Peer, PeerBuilder};
 /// Env var giving the Redis server the tests use; unset, they skip (saying so).
 pub const REDIS_URL_VAR: &str = "IPCRING_TEST_REDIS_URL";
 
+/// A `try_` send's outcome in a test: `true` sent, `false` full (the normal way a fill
+/// loop ends); any failure fails the test.
+pub fn sent<T>(r: Result<T, ipcring::TrySendError>) -> bool {
+    match r {
+        Ok(_) => true,
+        Err(ipcring::TrySendError::Full) => false,
+        Err(e) => panic!("try_send failed: {e}"),
+    }
+}
+
+/// A `try_` receive's outcome in a test: `Some` a message, `None` empty (the normal way a
+/// drain loop ends); any failure fails the test.
+pub fn got<T>(r: Result<T, ipcring::TryRecvError>) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(ipcring::TryRecvError::Empty) => None,
+        Err(e) => panic!("try_recv failed: {e}"),
+    }
+}
+
 /// A name unique to this process and call.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
