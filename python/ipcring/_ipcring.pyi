@@ -59,6 +59,22 @@ class _RingEnd(_Creator, Protocol):
     @property
     def closed(self) -> bool: ...
 
+class _BroadcastEnd(_Handle, Protocol):
+    """What a broadcast ring's publisher and subscribers share."""
+
+    @property
+    def published(self) -> int: ...
+    @property
+    def max_message(self) -> int: ...
+
+class _Cell(_Handle, Protocol):
+    """What a seqlock cell's writer and reader share."""
+
+    @property
+    def version(self) -> int: ...
+    @property
+    def size(self) -> int: ...
+
 class _RingConstructors(Protocol[_T]):
     """The constructors of a ring's producer and consumer (``_T``: the class)."""
 
@@ -108,7 +124,7 @@ class MessageView:
     def release(self) -> None: ...
     def __len__(self) -> int: ...
 
-class Publisher(_Creator):
+class Publisher(_BroadcastEnd, _Creator):
     """The publishing side of a broadcast ring."""
 
     @staticmethod
@@ -128,14 +144,10 @@ class Publisher(_Creator):
     def publish(self, data: BytesLike) -> int: ...
     def publish_batch(self, iterable: Iterable[BytesLike]) -> int: ...
     @property
-    def published(self) -> int: ...
-    @property
     def slots(self) -> int: ...
-    @property
-    def max_message(self) -> int: ...
     def subscribers_attached(self) -> bool: ...
 
-class Subscriber(_Handle):
+class Subscriber(_BroadcastEnd):
     """A receiving side of a broadcast ring."""
 
     @staticmethod
@@ -150,20 +162,8 @@ class Subscriber(_Handle):
     @property
     def position(self) -> int: ...
     @property
-    def published(self) -> int: ...
-    @property
     def lagged_total(self) -> int: ...
-    @property
-    def max_message(self) -> int: ...
     def publisher_attached(self) -> bool: ...
-
-class _Cell(_Handle, Protocol):
-    """What a seqlock cell's writer and reader share."""
-
-    @property
-    def version(self) -> int: ...
-    @property
-    def size(self) -> int: ...
 
 class SeqlockWriter(_Cell, _Creator):
     """The writer of a seqlock cell of ``size`` bytes."""

@@ -3,14 +3,14 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyTuple};
+use pyo3::types::PyBytes;
 
 use ipcring::broadcast::{self, BroadcastOptions, Recv, Start};
 
 use crate::buffer;
 use crate::{
-    apply_common, blocking, check_timeout, deadline, name_arg, open_sliced, wait_strategy, Common,
-    Exclusive, IntoPy,
+    apply_common, blocking, check_timeout, handle_pymethods, name_arg, open_sliced, wait_strategy,
+    Common, Exclusive, IntoPy,
 };
 
 fn options(slots: u32, max_message: u32, start: Start, c: &Common) -> BroadcastOptions {
@@ -19,10 +19,6 @@ fn options(slots: u32, max_message: u32, start: Start, c: &Common) -> BroadcastO
         .max_message(max_message)
         .start(start);
     apply_common!(o, c)
-}
-
-fn closed(what: &str) -> PyErr {
-    PyValueError::new_err(format!("operation on a closed {what}"))
 }
 
 /// The publishing side of a broadcast ring: one per ring (a second gets ``RoleTaken``).
@@ -45,10 +41,12 @@ pub struct Publisher {
 
 impl Publisher {
     fn live(&mut self) -> PyResult<&mut broadcast::Publisher> {
-        self.inner
-            .get_mut()
-            .as_mut()
-            .ok_or_else(|| closed("Publisher"))
+        self.inner.live("Publisher")
+    }
+
+    fn detach(&mut self, _py: Python<'_>) -> PyResult<()> {
+        self.inner.get_mut().take();
+        Ok(())
     }
 }
 
@@ -72,13 +70,7 @@ impl Publisher {
         spin: Option<f64>,
     ) -> PyResult<Publisher> {
         let name = name_arg(name)?;
-        let c = Common {
-            mode,
-            keep,
-            reclaim_stale,
-            wait: Some(wait_strategy(wait, spin)?),
-            open_timeout: None,
-        };
+        let c = Common::new(mode, keep, reclaim_stale, wait, spin)?;
         let opts = options(slots, max_message, Start::Newest, &c);
         let p = py
             .detach(|| broadcast::Publisher::create(&name, &opts))
@@ -118,9 +110,9 @@ impl Publisher {
         let c = Common {
             mode,
             keep,
-            open_timeout: timeout.map(|t| crate::seconds("timeout", t)).transpose()?,
             ..Common::default()
-        };
+        }
+        .open_timeout(timeout)?;
         let opts = options(slots, max_message, Start::Newest, &c);
         let p = py
             .detach(|| broadcast::Publisher::open_or_create(&name, &opts))
@@ -168,36 +160,9 @@ impl Publisher {
         Ok(self.live()?.max_message())
     }
 
-    /// The ring's name.
-    #[getter]
-    fn name(&mut self) -> PyResult<String> {
-        Ok(self.live()?.name())
-    }
-
     /// True if at least one subscriber is attached now.
     fn subscribers_attached(&mut self) -> PyResult<bool> {
         self.live()?.subscribers_attached().py()
-    }
-
-    /// Keep the name after this (creating) handle closes.
-    fn set_keep(&mut self, keep: bool) -> PyResult<()> {
-        self.live()?.set_keep(keep);
-        Ok(())
-    }
-
-    /// Detaches (subscribers see ``Disconnected`` once they have read everything held).
-    fn close(&mut self) {
-        self.inner.get_mut().take();
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&mut self, _args: &Bound<'_, PyTuple>) -> bool {
-        self.close();
-        false
     }
 
     fn __repr__(&mut self) -> String {
@@ -226,10 +191,12 @@ pub struct Subscriber {
 
 impl Subscriber {
     fn live(&mut self) -> PyResult<&mut broadcast::Subscriber> {
-        self.inner
-            .get_mut()
-            .as_mut()
-            .ok_or_else(|| closed("Subscriber"))
+        self.inner.live("Subscriber")
+    }
+
+    fn detach(&mut self, _py: Python<'_>) -> PyResult<()> {
+        self.inner.get_mut().take();
+        Ok(())
     }
 
     fn deliver<'py>(py: Python<'py>, r: Recv, buf: &[u8]) -> PyResult<(u64, Bound<'py, PyBytes>)> {
@@ -294,25 +261,18 @@ impl Subscriber {
     ) -> PyResult<(u64, Bound<'py, PyBytes>)> {
         check_timeout(timeout)?;
         let Subscriber { inner, buf } = self;
-        let s = inner
-            .get_mut()
-            .as_mut()
-            .ok_or_else(|| closed("Subscriber"))?;
+        let s = inner.live("Subscriber")?;
         if let Some(r) = s.try_recv_into(buf).py()? {
             return Self::deliver(py, r, buf);
         }
-        let dl = deadline(timeout)?;
-        let r = blocking(py, dl, |slice| s.recv_timeout_into(buf, slice))?;
+        let r = blocking(py, timeout, |slice| s.recv_timeout_into(buf, slice))?;
         Self::deliver(py, r, buf)
     }
 
     /// Like ``recv`` without waiting: ``None`` if nothing new is there.
     fn try_recv<'py>(&mut self, py: Python<'py>) -> PyResult<Option<(u64, Bound<'py, PyBytes>)>> {
         let Subscriber { inner, buf } = self;
-        let s = inner
-            .get_mut()
-            .as_mut()
-            .ok_or_else(|| closed("Subscriber"))?;
+        let s = inner.live("Subscriber")?;
         match s.try_recv_into(buf).py()? {
             Some(r) => Self::deliver(py, r, buf).map(Some),
             None => Ok(None),
@@ -343,30 +303,9 @@ impl Subscriber {
         Ok(self.live()?.max_message())
     }
 
-    /// The ring's name.
-    #[getter]
-    fn name(&mut self) -> PyResult<String> {
-        Ok(self.live()?.name())
-    }
-
     /// True if a publisher is attached now.
     fn publisher_attached(&mut self) -> PyResult<bool> {
         self.live()?.publisher_attached().py()
-    }
-
-    /// Detaches.
-    fn close(&mut self) {
-        self.inner.get_mut().take();
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&mut self, _args: &Bound<'_, PyTuple>) -> bool {
-        self.close();
-        false
     }
 
     fn __repr__(&mut self) -> String {
@@ -380,6 +319,15 @@ impl Subscriber {
         }
     }
 }
+
+handle_pymethods!(
+    Publisher,
+    name = "The ring's name.",
+    close = "Detaches (subscribers see ``Disconnected`` once they have read everything held).",
+    keep = "Keep the name after this (creating) handle closes."
+);
+
+handle_pymethods!(Subscriber, name = "The ring's name.", close = "Detaches.");
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Publisher>()?;

@@ -49,6 +49,16 @@ impl<T> Exclusive<T> {
     }
 }
 
+impl<T> Exclusive<Option<T>> {
+    /// The handle of a class's object, or `ValueError` once `close()` took it (`class`:
+    /// the Python class name, for the message).
+    pub(crate) fn live(&mut self, class: &str) -> PyResult<&mut T> {
+        self.0
+            .as_mut()
+            .ok_or_else(|| PyValueError::new_err(format!("operation on a closed {class}")))
+    }
+}
+
 /// The longest a blocking call waits with the GIL released before it runs Python's signal
 /// check (so Ctrl-C interrupts within about this long; the issue asks for 100 ms).
 pub(crate) const SLICE: Duration = Duration::from_millis(50);
@@ -158,6 +168,35 @@ pub(crate) struct Common {
     pub open_timeout: Option<Duration>,
 }
 
+impl Common {
+    /// The options of a `create` (or `open_or_create`) from Python, with the wait strategy
+    /// named by `wait` and `spin` (see [`wait_strategy`]).
+    pub(crate) fn new(
+        mode: Option<u32>,
+        keep: bool,
+        reclaim_stale: bool,
+        wait: Option<&str>,
+        spin: Option<f64>,
+    ) -> PyResult<Common> {
+        Ok(Common {
+            mode,
+            keep,
+            reclaim_stale,
+            wait: Some(wait_strategy(wait, spin)?),
+            open_timeout: None,
+        })
+    }
+
+    /// The same with `timeout` seconds (checked) as the open timeout (`None`: the
+    /// crate's default).
+    pub(crate) fn open_timeout(self, timeout: Option<f64>) -> PyResult<Common> {
+        Ok(Common {
+            open_timeout: timeout.map(|t| seconds("timeout", t)).transpose()?,
+            ..self
+        })
+    }
+}
+
 /// Applies [`Common`] to any of the crate's option builders (they share these methods).
 macro_rules! apply_common {
     ($opts:expr, $c:expr) => {{
@@ -177,15 +216,17 @@ macro_rules! apply_common {
 }
 pub(crate) use apply_common;
 
-/// Runs `op` with the GIL released, in slices of at most [`SLICE`] (until `deadline`, or
-/// forever with `None`), checking for signals between slices. `op(slice)` returns
-/// `Err(Timeout)` when its slice ran out. With a deadline already past, raises `Timeout`
-/// without calling `op` (the callers tried once before).
+/// Runs `op` with the GIL released, in slices of at most [`SLICE`] (until `timeout`
+/// seconds from now, or forever with `None`), checking for signals between slices, so
+/// Ctrl-C interrupts it. `op(slice)` returns `Err(Timeout)` when its slice ran out. With a
+/// timeout of 0, raises `Timeout` without calling `op` (the callers tried once before,
+/// with the GIL held).
 pub(crate) fn blocking<T: Send>(
     py: Python<'_>,
-    deadline: Option<Instant>,
+    timeout: Option<f64>,
     mut op: impl FnMut(Duration) -> ipcring::Result<T> + Send,
 ) -> PyResult<T> {
+    let deadline = deadline(timeout)?;
     loop {
         let slice = match deadline {
             None => SLICE,
@@ -217,7 +258,7 @@ pub(crate) fn check_timeout(timeout: Option<f64>) -> PyResult<()> {
 }
 
 /// The deadline `timeout` seconds from now (`None`: no deadline).
-pub(crate) fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
+fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
     timeout
         .map(|t| seconds("timeout", t).map(|d| Instant::now() + d))
         .transpose()
@@ -248,6 +289,53 @@ pub(crate) fn open_sliced<T: Send>(
         py.check_signals()?;
     }
 }
+
+/// The `#[pymethods]` every class holding a crate handle writes the same way, as a second
+/// `#[pymethods]` block of `$class` (PyO3's `multiple-pymethods`): the `name` getter,
+/// `set_keep` (for the classes given a `keep` doc), `close` (the class's own `detach`), and
+/// the context manager (`__exit__` closes and lets the exception through). `$class` has
+/// `live()` (its open handle, with a `name()` and, for `keep`, a `set_keep(bool)`) and
+/// `detach(py)`.
+macro_rules! handle_pymethods {
+    ($class:ty, name = $name_doc:literal, close = $close_doc:literal $(, keep = $keep_doc:literal)?) => {
+        #[pyo3::pymethods]
+        impl $class {
+            #[doc = $name_doc]
+            #[getter]
+            fn name(&mut self) -> pyo3::PyResult<String> {
+                Ok(self.live()?.name())
+            }
+
+            $(
+                #[doc = $keep_doc]
+                fn set_keep(&mut self, keep: bool) -> pyo3::PyResult<()> {
+                    self.live()?.set_keep(keep);
+                    Ok(())
+                }
+            )?
+
+            #[doc = $close_doc]
+            fn close(&mut self, py: pyo3::Python<'_>) -> pyo3::PyResult<()> {
+                self.detach(py)
+            }
+
+            fn __enter__(slf: pyo3::Py<Self>) -> pyo3::Py<Self> {
+                slf
+            }
+
+            #[pyo3(signature = (*_args))]
+            fn __exit__(
+                &mut self,
+                py: pyo3::Python<'_>,
+                _args: &pyo3::Bound<'_, pyo3::types::PyTuple>,
+            ) -> pyo3::PyResult<bool> {
+                self.detach(py)?;
+                Ok(false)
+            }
+        }
+    };
+}
+pub(crate) use handle_pymethods;
 
 /// A segment name from Python: `str` or `os.PathLike`.
 pub(crate) fn name_arg(name: &Bound<'_, PyAny>) -> PyResult<String> {

@@ -11,14 +11,14 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyTuple};
+use pyo3::types::PyBytes;
 
 use ipcring::seqlock::{self, SeqlockOptions};
 
 use crate::buffer;
 use crate::{
-    apply_common, blocking, check_timeout, deadline, name_arg, open_sliced, wait_strategy, Common,
-    Exclusive, IntoPy,
+    apply_common, blocking, check_timeout, handle_pymethods, name_arg, open_sliced, wait_strategy,
+    Common, Exclusive, IntoPy,
 };
 
 /// Value sizes offered, in bytes.
@@ -152,10 +152,6 @@ fn options(type_tag: u64, c: &Common) -> SeqlockOptions {
     apply_common!(SeqlockOptions::new().type_tag(type_tag), c)
 }
 
-fn closed(what: &str) -> PyErr {
-    PyValueError::new_err(format!("operation on a closed {what}"))
-}
-
 /// The writer of a seqlock cell holding size bytes: it never waits; readers always get
 /// a consistent copy (never half of one write and half of another) and can wait for the
 /// next version. One writer per cell (a second gets RoleTaken).
@@ -178,10 +174,12 @@ pub struct SeqlockWriter {
 
 impl SeqlockWriter {
     fn live(&mut self) -> PyResult<&mut Box<dyn AnyWriter>> {
-        self.inner
-            .get_mut()
-            .as_mut()
-            .ok_or_else(|| closed("SeqlockWriter"))
+        self.inner.live("SeqlockWriter")
+    }
+
+    fn detach(&mut self, _py: Python<'_>) -> PyResult<()> {
+        self.inner.get_mut().take();
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -204,9 +202,7 @@ impl SeqlockWriter {
                 by_size!(size, writer_n, &name, &o, how).unwrap_or_else(no_size)
             })?,
             _ => {
-                let mut c = c;
-                c.open_timeout = timeout.map(|t| crate::seconds("timeout", t)).transpose()?;
-                let o = options(type_tag, &c);
+                let o = options(type_tag, &c.open_timeout(timeout)?);
                 py.detach(|| by_size!(size, writer_n, &name, &o, how).unwrap_or_else(no_size))
                     .py()?
             }
@@ -237,13 +233,7 @@ impl SeqlockWriter {
         wait: Option<&str>,
         spin: Option<f64>,
     ) -> PyResult<SeqlockWriter> {
-        let c = Common {
-            mode,
-            keep,
-            reclaim_stale,
-            wait: Some(wait_strategy(wait, spin)?),
-            open_timeout: None,
-        };
+        let c = Common::new(mode, keep, reclaim_stale, wait, spin)?;
         Self::make(py, name, size, type_tag, None, c, How::Create)
     }
 
@@ -321,36 +311,9 @@ impl SeqlockWriter {
         self.size
     }
 
-    /// The cell's name.
-    #[getter]
-    fn name(&mut self) -> PyResult<String> {
-        Ok(self.live()?.name())
-    }
-
     /// True if at least one reader is attached now.
     fn readers_attached(&mut self) -> PyResult<bool> {
         self.live()?.readers_attached().py()
-    }
-
-    /// Keep the name after this (creating) handle closes.
-    fn set_keep(&mut self, keep: bool) -> PyResult<()> {
-        self.live()?.set_keep(keep);
-        Ok(())
-    }
-
-    /// Detaches (waiting readers see ``Disconnected``; the last value stays readable).
-    fn close(&mut self) {
-        self.inner.get_mut().take();
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&mut self, _args: &Bound<'_, PyTuple>) -> bool {
-        self.close();
-        false
     }
 
     fn __repr__(&mut self) -> String {
@@ -376,10 +339,12 @@ pub struct SeqlockReader {
 
 impl SeqlockReader {
     fn live(&mut self) -> PyResult<&mut Box<dyn AnyReader>> {
-        self.inner
-            .get_mut()
-            .as_mut()
-            .ok_or_else(|| closed("SeqlockReader"))
+        self.inner.live("SeqlockReader")
+    }
+
+    fn detach(&mut self, _py: Python<'_>) -> PyResult<()> {
+        self.inner.get_mut().take();
+        Ok(())
     }
 }
 
@@ -442,8 +407,9 @@ impl SeqlockReader {
     ) -> PyResult<(Bound<'py, PyBytes>, u64)> {
         check_timeout(timeout)?;
         let r: &mut dyn AnyReader = &mut **self.live()?;
-        let dl = deadline(timeout)?;
-        let (v, n) = blocking(py, dl, move |slice| r.wait_changed(last_version, slice))?;
+        let (v, n) = blocking(py, timeout, move |slice| {
+            r.wait_changed(last_version, slice)
+        })?;
         Ok((PyBytes::new(py, &v), n))
     }
 
@@ -459,30 +425,9 @@ impl SeqlockReader {
         self.size
     }
 
-    /// The cell's name.
-    #[getter]
-    fn name(&mut self) -> PyResult<String> {
-        Ok(self.live()?.name())
-    }
-
     /// True if a writer is attached now.
     fn writer_attached(&mut self) -> PyResult<bool> {
         self.live()?.writer_attached().py()
-    }
-
-    /// Detaches.
-    fn close(&mut self) {
-        self.inner.get_mut().take();
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&mut self, _args: &Bound<'_, PyTuple>) -> bool {
-        self.close();
-        false
     }
 
     fn __repr__(&mut self) -> String {
@@ -497,6 +442,19 @@ impl SeqlockReader {
         }
     }
 }
+
+handle_pymethods!(
+    SeqlockWriter,
+    name = "The cell's name.",
+    close = "Detaches (waiting readers see ``Disconnected``; the last value stays readable).",
+    keep = "Keep the name after this (creating) handle closes."
+);
+
+handle_pymethods!(
+    SeqlockReader,
+    name = "The cell's name.",
+    close = "Detaches."
+);
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SeqlockWriter>()?;
