@@ -40,13 +40,10 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    fn live(&mut self) -> PyResult<&mut broadcast::Publisher> {
-        self.inner.live("Publisher")
-    }
-
-    fn detach(&mut self, _py: Python<'_>) -> PyResult<()> {
-        self.inner.get_mut().take();
-        Ok(())
+    fn repr_fields(&mut self) -> Option<String> {
+        let p = self.inner.get_mut().as_ref()?;
+        let (name, slots, published) = (p.name(), p.slots(), p.published());
+        Some(format!("name={name:?} slots={slots} published={published}"))
     }
 }
 
@@ -141,41 +138,6 @@ impl Publisher {
             .publish_batch(items.iter().map(|d| d.as_slice()))
             .py()
     }
-
-    /// Messages published so far.
-    #[getter]
-    fn published(&mut self) -> PyResult<u64> {
-        Ok(self.live()?.published())
-    }
-
-    /// Number of slots (messages held).
-    #[getter]
-    fn slots(&mut self) -> PyResult<u64> {
-        Ok(self.live()?.slots())
-    }
-
-    /// Largest message in bytes.
-    #[getter]
-    fn max_message(&mut self) -> PyResult<usize> {
-        Ok(self.live()?.max_message())
-    }
-
-    /// True if at least one subscriber is attached now.
-    fn subscribers_attached(&mut self) -> PyResult<bool> {
-        self.live()?.subscribers_attached().py()
-    }
-
-    fn __repr__(&mut self) -> String {
-        match self.inner.get_mut() {
-            Some(p) => format!(
-                "<ipcring.Publisher name={:?} slots={} published={}>",
-                p.name(),
-                p.slots(),
-                p.published()
-            ),
-            None => "<ipcring.Publisher closed>".into(),
-        }
-    }
 }
 
 /// A receiving side of a broadcast ring: any number may attach, each reads every message
@@ -190,13 +152,9 @@ pub struct Subscriber {
 }
 
 impl Subscriber {
-    fn live(&mut self) -> PyResult<&mut broadcast::Subscriber> {
-        self.inner.live("Subscriber")
-    }
-
-    fn detach(&mut self, _py: Python<'_>) -> PyResult<()> {
-        self.inner.get_mut().take();
-        Ok(())
+    fn repr_fields(&mut self) -> Option<String> {
+        let s = self.inner.get_mut().as_ref()?;
+        Some(format!("name={:?} position={}", s.name(), s.position()))
     }
 
     fn deliver<'py>(py: Python<'py>, r: Recv, buf: &[u8]) -> PyResult<(u64, Bound<'py, PyBytes>)> {
@@ -278,56 +236,51 @@ impl Subscriber {
             None => Ok(None),
         }
     }
+}
 
-    /// Number of the next message this subscriber will deliver.
-    #[getter]
-    fn position(&mut self) -> PyResult<u64> {
-        Ok(self.live()?.position())
+handle_pymethods! {
+    Publisher(broadcast::Publisher);
+    /// Detaches (subscribers see ``Disconnected`` once they have read everything held).
+    close;
+    /// Keep the name after this (creating) handle closes.
+    set_keep;
+    get {
+        /// Messages published so far.
+        published -> u64;
+        /// Number of slots (messages held).
+        slots -> u64;
+        /// Largest message in bytes.
+        max_message -> usize;
+        /// The ring's name.
+        name -> String;
     }
-
-    /// Messages published so far.
-    #[getter]
-    fn published(&mut self) -> PyResult<u64> {
-        Ok(self.live()?.published())
-    }
-
-    /// Total messages this subscriber lost (the sum of every ``Lagged.count``).
-    #[getter]
-    fn lagged_total(&mut self) -> PyResult<u64> {
-        Ok(self.live()?.lagged_total())
-    }
-
-    /// Largest message in bytes.
-    #[getter]
-    fn max_message(&mut self) -> PyResult<usize> {
-        Ok(self.live()?.max_message())
-    }
-
-    /// True if a publisher is attached now.
-    fn publisher_attached(&mut self) -> PyResult<bool> {
-        self.live()?.publisher_attached().py()
-    }
-
-    fn __repr__(&mut self) -> String {
-        match self.inner.get_mut() {
-            Some(s) => format!(
-                "<ipcring.Subscriber name={:?} position={}>",
-                s.name(),
-                s.position()
-            ),
-            None => "<ipcring.Subscriber closed>".into(),
-        }
+    ask {
+        /// True if at least one subscriber is attached now.
+        subscribers_attached -> bool;
     }
 }
 
-handle_pymethods!(
-    Publisher,
-    name = "The ring's name.",
-    close = "Detaches (subscribers see ``Disconnected`` once they have read everything held).",
-    keep = "Keep the name after this (creating) handle closes."
-);
-
-handle_pymethods!(Subscriber, name = "The ring's name.", close = "Detaches.");
+handle_pymethods! {
+    Subscriber(broadcast::Subscriber);
+    /// Detaches.
+    close;
+    get {
+        /// Number of the next message this subscriber will deliver.
+        position -> u64;
+        /// Messages published so far.
+        published -> u64;
+        /// Total messages this subscriber lost (the sum of every ``Lagged.count``).
+        lagged_total -> u64;
+        /// Largest message in bytes.
+        max_message -> usize;
+        /// The ring's name.
+        name -> String;
+    }
+    ask {
+        /// True if a publisher is attached now.
+        publisher_attached -> bool;
+    }
+}
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Publisher>()?;

@@ -290,33 +290,38 @@ pub(crate) fn open_sliced<T: Send>(
     }
 }
 
-/// The `#[pymethods]` every class holding a crate handle writes the same way, as a second
-/// `#[pymethods]` block of `$class` (PyO3's `multiple-pymethods`): the `name` getter,
-/// `set_keep` (for the classes given a `keep` doc), `close` (the class's own `detach`), and
-/// the context manager (`__exit__` closes and lets the exception through). `$class` has
-/// `live()` (its open handle, with a `name()` and, for `keep`, a `set_keep(bool)`) and
-/// `detach(py)`.
+/// What every class holding a crate handle (`inner: Exclusive<Option<$handle>>`) writes the
+/// same way, written once:
+/// - `live()`, the open handle (or `ValueError` once closed);
+/// - a second `#[pymethods]` block (PyO3's `multiple-pymethods`) with `close` (which drops
+///   the handle with the GIL held, or calls the class's own `detach(py)` when given as
+///   `close by detach`), the context manager (`__exit__` closes and lets the exception
+///   through), `__repr__` (`<ipcring.Class {fields}>` from the class's
+///   `repr_fields()`, or `<ipcring.Class closed>`), `set_keep` when its doc is given, and
+///   the members that return what the handle's method of the same name returns: `get`
+///   ones as read-only properties, `ask` ones (whose handle method returns an
+///   `ipcring::Result`) as methods.
+///
+/// Each member's Python docstring is the doc comment written before its name.
 macro_rules! handle_pymethods {
-    ($class:ty, name = $name_doc:literal, close = $close_doc:literal $(, keep = $keep_doc:literal)?) => {
+    (
+        $class:ident($handle:ty);
+        $(#[doc = $close_doc:literal])* close $(by $detach:ident)?;
+        $($(#[doc = $keep_doc:literal])+ set_keep;)?
+        get { $($(#[doc = $get_doc:literal])* $get:ident -> $get_ty:ty;)* }
+        ask { $($(#[doc = $ask_doc:literal])* $ask:ident -> $ask_ty:ty;)* }
+    ) => {
+        impl $class {
+            fn live(&mut self) -> pyo3::PyResult<&mut $handle> {
+                self.inner.live(stringify!($class))
+            }
+        }
+
         #[pyo3::pymethods]
         impl $class {
-            #[doc = $name_doc]
-            #[getter]
-            fn name(&mut self) -> pyo3::PyResult<String> {
-                Ok(self.live()?.name())
-            }
-
-            $(
-                #[doc = $keep_doc]
-                fn set_keep(&mut self, keep: bool) -> pyo3::PyResult<()> {
-                    self.live()?.set_keep(keep);
-                    Ok(())
-                }
-            )?
-
-            #[doc = $close_doc]
+            $(#[doc = $close_doc])*
             fn close(&mut self, py: pyo3::Python<'_>) -> pyo3::PyResult<()> {
-                self.detach(py)
+                $crate::handle_pymethods!(@detach self, py $(, $detach)?)
             }
 
             fn __enter__(slf: pyo3::Py<Self>) -> pyo3::Py<Self> {
@@ -329,10 +334,48 @@ macro_rules! handle_pymethods {
                 py: pyo3::Python<'_>,
                 _args: &pyo3::Bound<'_, pyo3::types::PyTuple>,
             ) -> pyo3::PyResult<bool> {
-                self.detach(py)?;
+                self.close(py)?;
                 Ok(false)
             }
+
+            fn __repr__(&mut self) -> String {
+                match self.repr_fields() {
+                    Some(fields) => format!("<ipcring.{} {fields}>", stringify!($class)),
+                    None => format!("<ipcring.{} closed>", stringify!($class)),
+                }
+            }
+
+            $(
+                $(#[doc = $keep_doc])+
+                fn set_keep(&mut self, keep: bool) -> pyo3::PyResult<()> {
+                    self.live()?.set_keep(keep);
+                    Ok(())
+                }
+            )?
+
+            $(
+                $(#[doc = $get_doc])*
+                #[getter]
+                fn $get(&mut self) -> pyo3::PyResult<$get_ty> {
+                    Ok(self.live()?.$get())
+                }
+            )*
+
+            $(
+                $(#[doc = $ask_doc])*
+                fn $ask(&mut self) -> pyo3::PyResult<$ask_ty> {
+                    $crate::IntoPy::py(self.live()?.$ask())
+                }
+            )*
         }
+    };
+    (@detach $self:ident, $py:ident) => {{
+        let _ = $py;
+        $self.inner.get_mut().take();
+        Ok(())
+    }};
+    (@detach $self:ident, $py:ident, $detach:ident) => {
+        $self.$detach($py)
     };
 }
 pub(crate) use handle_pymethods;

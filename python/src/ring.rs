@@ -29,8 +29,8 @@ fn ring_options(capacity: u64, max_message: Option<u32>, c: &Common) -> RingOpti
 
 /// The members a ring's two ends write the same way, as a second `#[pymethods]` block of
 /// `$class` (which is `From<$end>`, `$end` the crate's handle): `create`, `open` and
-/// `open_or_create` (each with the doc given before its name) and the `capacity`,
-/// `max_message` and `closed` getters.
+/// `open_or_create` (each with the doc given before its name), the `capacity`,
+/// `max_message` and `closed` getters, and the fields of its `__repr__`.
 macro_rules! ring_end_pymethods {
     (
         $class:ident($end:ty);
@@ -38,6 +38,14 @@ macro_rules! ring_end_pymethods {
         $(#[doc = $open_doc:literal])* open;
         $(#[doc = $open_or_create_doc:literal])* open_or_create;
     ) => {
+        impl $class {
+            fn repr_fields(&mut self) -> Option<String> {
+                let e = self.inner.get_mut().as_ref()?;
+                let (name, capacity, max) = (e.name(), e.capacity(), e.max_message());
+                Some(format!("name={name:?} capacity={capacity} max_message={max}"))
+            }
+        }
+
         #[pymethods]
         impl $class {
             $(#[doc = $create_doc])*
@@ -156,10 +164,6 @@ impl From<ring::Producer> for Producer {
 }
 
 impl Producer {
-    fn live(&mut self) -> PyResult<&mut ring::Producer> {
-        self.inner.live("Producer")
-    }
-
     fn detach(&mut self, py: Python<'_>) -> PyResult<()> {
         if let Some(p) = self.inner.get_mut().take() {
             py.detach(|| drop(p));
@@ -252,23 +256,6 @@ impl Producer {
             }
         }
     }
-
-    /// True if a consumer is attached now.
-    fn consumer_attached(&mut self) -> PyResult<bool> {
-        self.live()?.consumer_attached().py()
-    }
-
-    fn __repr__(&mut self) -> String {
-        match self.inner.get_mut() {
-            Some(p) => format!(
-                "<ipcring.Producer name={:?} capacity={} max_message={}>",
-                p.name(),
-                p.capacity(),
-                p.max_message()
-            ),
-            None => "<ipcring.Producer closed>".into(),
-        }
-    }
 }
 
 /// The receiving side of a ring: one per ring at a time (a second gets ``RoleTaken``).
@@ -324,10 +311,6 @@ impl Consumer {
             drop(c.try_recv().py()?);
         }
         Ok(true)
-    }
-
-    fn live(&mut self) -> PyResult<&mut ring::Consumer> {
-        self.inner.live("Consumer")
     }
 
     fn detach(&mut self, py: Python<'_>) -> PyResult<()> {
@@ -519,17 +502,6 @@ impl Consumer {
         })
     }
 
-    /// True if a producer is attached now.
-    fn producer_attached(&mut self) -> PyResult<bool> {
-        self.live()?.producer_attached().py()
-    }
-
-    /// Bytes waiting in the ring (published, not yet received), as of the last look.
-    #[getter]
-    fn pending_bytes(&mut self) -> PyResult<u64> {
-        Ok(self.live()?.pending_bytes())
-    }
-
     fn __iter__(slf: Py<Self>) -> Py<Self> {
         slf
     }
@@ -553,18 +525,6 @@ impl Consumer {
         match c.try_recv().py()? {
             Some(m) => Ok(Some(PyBytes::new(py, &m))),
             None => Err(Self::vanished()),
-        }
-    }
-
-    fn __repr__(&mut self) -> String {
-        match self.inner.get_mut() {
-            Some(c) => format!(
-                "<ipcring.Consumer name={:?} capacity={} max_message={}>",
-                c.name(),
-                c.capacity(),
-                c.max_message()
-            ),
-            None => "<ipcring.Consumer closed>".into(),
         }
     }
 }
@@ -608,13 +568,22 @@ ring_end_pymethods! {
     open_or_create;
 }
 
-handle_pymethods!(
-    Producer,
-    name = "The ring's name.",
-    close = "Detaches (releases the producer role, wakes a waiting consumer, which then sees
-``Disconnected`` after the last message). Idempotent.",
-    keep = "Keep the name after this (creating) handle closes (or remove it: ``False``)."
-);
+handle_pymethods! {
+    Producer(ring::Producer);
+    /// Detaches (releases the producer role, wakes a waiting consumer, which then sees
+    /// ``Disconnected`` after the last message). Idempotent.
+    close by detach;
+    /// Keep the name after this (creating) handle closes (or remove it: ``False``).
+    set_keep;
+    get {
+        /// The ring's name.
+        name -> String;
+    }
+    ask {
+        /// True if a consumer is attached now.
+        consumer_attached -> bool;
+    }
+}
 
 ring_end_pymethods! {
     Consumer(ring::Consumer);
@@ -630,13 +599,24 @@ ring_end_pymethods! {
     open_or_create;
 }
 
-handle_pymethods!(
-    Consumer,
-    name = "The ring's name.",
-    close = "Detaches (releases the consumer role, wakes a waiting producer). Raises
-``BufferError`` while a view from ``recv_view`` is still held. Idempotent.",
-    keep = "Keep the name after this (creating) handle closes (or remove it: ``False``)."
-);
+handle_pymethods! {
+    Consumer(ring::Consumer);
+    /// Detaches (releases the consumer role, wakes a waiting producer). Raises
+    /// ``BufferError`` while a view from ``recv_view`` is still held. Idempotent.
+    close by detach;
+    /// Keep the name after this (creating) handle closes (or remove it: ``False``).
+    set_keep;
+    get {
+        /// Bytes waiting in the ring (published, not yet received), as of the last look.
+        pending_bytes -> u64;
+        /// The ring's name.
+        name -> String;
+    }
+    ask {
+        /// True if a producer is attached now.
+        producer_attached -> bool;
+    }
+}
 
 /// A message lent by ``Consumer.recv_view()``: a context manager whose ``__enter__``
 /// returns a read-only ``memoryview`` of the message in shared memory, and whose

@@ -173,13 +173,14 @@ pub struct SeqlockWriter {
 }
 
 impl SeqlockWriter {
-    fn live(&mut self) -> PyResult<&mut Box<dyn AnyWriter>> {
-        self.inner.live("SeqlockWriter")
-    }
-
-    fn detach(&mut self, _py: Python<'_>) -> PyResult<()> {
-        self.inner.get_mut().take();
-        Ok(())
+    fn repr_fields(&mut self) -> Option<String> {
+        let w = self.inner.get_mut().as_ref()?;
+        Some(format!(
+            "name={:?} size={} version={}",
+            w.name(),
+            self.size,
+            w.version()
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -299,33 +300,10 @@ impl SeqlockWriter {
         Ok(PyBytes::new(py, &self.live()?.value()))
     }
 
-    /// Version of the last write (0: never written).
-    #[getter]
-    fn version(&mut self) -> PyResult<u64> {
-        Ok(self.live()?.version())
-    }
-
     /// Size of the value in bytes.
     #[getter]
     fn size(&self) -> usize {
         self.size
-    }
-
-    /// True if at least one reader is attached now.
-    fn readers_attached(&mut self) -> PyResult<bool> {
-        self.live()?.readers_attached().py()
-    }
-
-    fn __repr__(&mut self) -> String {
-        let size = self.size;
-        match self.inner.get_mut() {
-            Some(w) => format!(
-                "<ipcring.SeqlockWriter name={:?} size={size} version={}>",
-                w.name(),
-                w.version()
-            ),
-            None => "<ipcring.SeqlockWriter closed>".into(),
-        }
     }
 }
 
@@ -338,13 +316,14 @@ pub struct SeqlockReader {
 }
 
 impl SeqlockReader {
-    fn live(&mut self) -> PyResult<&mut Box<dyn AnyReader>> {
-        self.inner.live("SeqlockReader")
-    }
-
-    fn detach(&mut self, _py: Python<'_>) -> PyResult<()> {
-        self.inner.get_mut().take();
-        Ok(())
+    fn repr_fields(&mut self) -> Option<String> {
+        let r = self.inner.get_mut().as_ref()?;
+        Some(format!(
+            "name={:?} size={} version={}",
+            r.name(),
+            self.size,
+            r.version()
+        ))
     }
 }
 
@@ -413,48 +392,46 @@ impl SeqlockReader {
         Ok((PyBytes::new(py, &v), n))
     }
 
-    /// Version of the last completed write.
-    #[getter]
-    fn version(&mut self) -> PyResult<u64> {
-        Ok(self.live()?.version())
-    }
-
     /// Size of the value in bytes.
     #[getter]
     fn size(&self) -> usize {
         self.size
     }
+}
 
-    /// True if a writer is attached now.
-    fn writer_attached(&mut self) -> PyResult<bool> {
-        self.live()?.writer_attached().py()
+handle_pymethods! {
+    SeqlockWriter(Box<dyn AnyWriter>);
+    /// Detaches (waiting readers see ``Disconnected``; the last value stays readable).
+    close;
+    /// Keep the name after this (creating) handle closes.
+    set_keep;
+    get {
+        /// Version of the last write (0: never written).
+        version -> u64;
+        /// The cell's name.
+        name -> String;
     }
-
-    fn __repr__(&mut self) -> String {
-        let size = self.size;
-        match self.inner.get_mut() {
-            Some(r) => format!(
-                "<ipcring.SeqlockReader name={:?} size={size} version={}>",
-                r.name(),
-                r.version()
-            ),
-            None => "<ipcring.SeqlockReader closed>".into(),
-        }
+    ask {
+        /// True if at least one reader is attached now.
+        readers_attached -> bool;
     }
 }
 
-handle_pymethods!(
-    SeqlockWriter,
-    name = "The cell's name.",
-    close = "Detaches (waiting readers see ``Disconnected``; the last value stays readable).",
-    keep = "Keep the name after this (creating) handle closes."
-);
-
-handle_pymethods!(
-    SeqlockReader,
-    name = "The cell's name.",
-    close = "Detaches."
-);
+handle_pymethods! {
+    SeqlockReader(Box<dyn AnyReader>);
+    /// Detaches.
+    close;
+    get {
+        /// Version of the last completed write.
+        version -> u64;
+        /// The cell's name.
+        name -> String;
+    }
+    ask {
+        /// True if a writer is attached now.
+        writer_attached -> bool;
+    }
+}
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SeqlockWriter>()?;
