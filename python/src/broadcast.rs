@@ -39,6 +39,14 @@ pub struct Publisher {
     inner: Exclusive<Option<broadcast::Publisher>>,
 }
 
+impl From<broadcast::Publisher> for Publisher {
+    fn from(p: broadcast::Publisher) -> Self {
+        Publisher {
+            inner: Exclusive::new(Some(p)),
+        }
+    }
+}
+
 impl Publisher {
     fn repr_fields(&mut self) -> Option<String> {
         let p = self.inner.get_mut().as_ref()?;
@@ -67,14 +75,12 @@ impl Publisher {
         spin: Option<f64>,
     ) -> PyResult<Publisher> {
         let name = name_arg(name)?;
-        let c = Common::new(mode, keep, reclaim_stale, wait, spin)?;
+        let c = Common::new(mode, keep, reclaim_stale, wait_strategy(wait, spin)?);
         let opts = options(slots, max_message, Start::Newest, &c);
         let p = py
             .detach(|| broadcast::Publisher::create(&name, &opts))
             .py()?;
-        Ok(Publisher {
-            inner: Exclusive::new(Some(p)),
-        })
+        Ok(Publisher::from(p))
     }
 
     /// Opens an existing broadcast ring as its publisher, waiting up to ``timeout``
@@ -86,9 +92,7 @@ impl Publisher {
         let p = open_sliced(py, timeout, |slice| {
             broadcast::Publisher::open(&name, &BroadcastOptions::new().open_timeout(slice))
         })?;
-        Ok(Publisher {
-            inner: Exclusive::new(Some(p)),
-        })
+        Ok(Publisher::from(p))
     }
 
     /// Opens the broadcast ring if it exists, else creates it.
@@ -114,9 +118,7 @@ impl Publisher {
         let p = py
             .detach(|| broadcast::Publisher::open_or_create(&name, &opts))
             .py()?;
-        Ok(Publisher {
-            inner: Exclusive::new(Some(p)),
-        })
+        Ok(Publisher::from(p))
     }
 
     /// Publishes ``data`` (any bytes-like object) to every subscriber, never waiting.

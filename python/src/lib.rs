@@ -169,22 +169,21 @@ pub(crate) struct Common {
 }
 
 impl Common {
-    /// The options of a `create` (or `open_or_create`) from Python, with the wait strategy
-    /// named by `wait` and `spin` (see [`wait_strategy`]).
+    /// The options of a `create` (or `open_or_create`) from Python, waiting with `wait`
+    /// (from [`wait_strategy`]).
     pub(crate) fn new(
         mode: Option<u32>,
         keep: bool,
         reclaim_stale: bool,
-        wait: Option<&str>,
-        spin: Option<f64>,
-    ) -> PyResult<Common> {
-        Ok(Common {
+        wait: WaitStrategy,
+    ) -> Common {
+        Common {
             mode,
             keep,
             reclaim_stale,
-            wait: Some(wait_strategy(wait, spin)?),
+            wait: Some(wait),
             open_timeout: None,
-        })
+        }
     }
 
     /// The same with `timeout` seconds (checked) as the open timeout (`None`: the

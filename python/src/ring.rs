@@ -12,8 +12,8 @@ use ipcring::ring::{self, RingOptions, Side};
 use crate::buffer::{self, Buffer};
 use crate::view::{self, ViewState};
 use crate::{
-    apply_common, blocking, handle_pymethods, name_arg, open_sliced, py_error, Common, Exclusive,
-    IntoPy,
+    apply_common, blocking, handle_pymethods, name_arg, open_sliced, py_error, wait_strategy,
+    Common, Exclusive, IntoPy,
 };
 
 /// Items of an iterable taken per `try_send_batch` in `Producer.send_batch`.
@@ -28,16 +28,42 @@ fn ring_options(capacity: u64, max_message: Option<u32>, c: &Common) -> RingOpti
 }
 
 /// The members a ring's two ends write the same way, as a second `#[pymethods]` block of
-/// `$class` (which is `From<$end>`, `$end` the crate's handle): `create`, `open` and
-/// `open_or_create` (each with the doc given before its name), the `capacity`,
-/// `max_message` and `closed` getters, and the fields of its `__repr__`.
+/// `$class` (which is `From<$end>`, `$end` the crate's handle, and has a `detach(py)`):
+/// `create`, `open` and `open_or_create` (each with the doc given before its name), the
+/// `closed` getter, the fields of its `__repr__`, and what [`handle_pymethods!`] writes,
+/// with the `name`, `capacity` and `max_message` getters and `set_keep` (`close`, `get`
+/// and `ask` as there).
 macro_rules! ring_end_pymethods {
     (
         $class:ident($end:ty);
         $(#[doc = $create_doc:literal])* create;
         $(#[doc = $open_doc:literal])* open;
         $(#[doc = $open_or_create_doc:literal])* open_or_create;
+        $(#[doc = $close_doc:literal])* close;
+        get { $($(#[doc = $get_doc:literal])* $get:ident -> $get_ty:ty;)* }
+        ask { $($(#[doc = $ask_doc:literal])* $ask:ident -> $ask_ty:ty;)* }
     ) => {
+        ring_end_pymethods!(@create $class($end), create(), $($create_doc)*);
+        ring_end_pymethods!(@create $class($end), open_or_create(timeout), $($open_or_create_doc)*);
+
+        handle_pymethods! {
+            $class($end);
+            $(#[doc = $close_doc])*
+            close by detach;
+            /// Keep the name after this (creating) handle closes (or remove it: ``False``).
+            set_keep;
+            get {
+                /// The ring's name.
+                name -> String;
+                /// Data area size in bytes.
+                capacity -> u64;
+                /// Largest message in bytes.
+                max_message -> usize;
+                $($(#[doc = $get_doc])* $get -> $get_ty;)*
+            }
+            ask { $($(#[doc = $ask_doc])* $ask -> $ask_ty;)* }
+        }
+
         impl $class {
             fn repr_fields(&mut self) -> Option<String> {
                 let e = self.inner.get_mut().as_ref()?;
@@ -48,28 +74,6 @@ macro_rules! ring_end_pymethods {
 
         #[pymethods]
         impl $class {
-            $(#[doc = $create_doc])*
-            #[staticmethod]
-            #[pyo3(signature = (name, capacity = 1 << 20, max_message = None, *, mode = None, keep = false, reclaim_stale = false, wait = None, spin = None))]
-            #[allow(clippy::too_many_arguments)]
-            fn create(
-                py: Python<'_>,
-                name: &Bound<'_, PyAny>,
-                capacity: u64,
-                max_message: Option<u32>,
-                mode: Option<u32>,
-                keep: bool,
-                reclaim_stale: bool,
-                wait: Option<&str>,
-                spin: Option<f64>,
-            ) -> PyResult<$class> {
-                let name = name_arg(name)?;
-                let c = Common::new(mode, keep, reclaim_stale, wait, spin)?;
-                let opts = ring_options(capacity, max_message, &c);
-                let end = py.detach(|| <$end>::create(&name, &opts)).py()?;
-                Ok($class::from(end))
-            }
-
             $(#[doc = $open_doc])*
             #[staticmethod]
             #[pyo3(signature = (name, timeout = None, *, wait = None, spin = None))]
@@ -81,7 +85,7 @@ macro_rules! ring_end_pymethods {
                 spin: Option<f64>,
             ) -> PyResult<$class> {
                 let name = name_arg(name)?;
-                let c = Common::new(None, false, false, wait, spin)?;
+                let c = Common::new(None, false, false, wait_strategy(wait, spin)?);
                 let base = ring_options(1 << 20, None, &c);
                 let end = open_sliced(py, timeout, |slice| {
                     <$end>::open(&name, &base.clone().open_timeout(slice))
@@ -89,16 +93,29 @@ macro_rules! ring_end_pymethods {
                 Ok($class::from(end))
             }
 
-            $(#[doc = $open_or_create_doc])*
+            /// True once ``close()`` was called.
+            #[getter]
+            fn closed(&mut self) -> bool {
+                self.inner.get_mut().is_none()
+            }
+        }
+    };
+    // `create`, or `open_or_create` with its `timeout` (the open timeout), as a
+    // `#[pymethods]` block of its own: the crate's function of the same name on the
+    // options given.
+    (@create $class:ident($end:ty), $make:ident($($timeout:ident)?), $($doc:literal)*) => {
+        #[pymethods]
+        impl $class {
+            $(#[doc = $doc])*
             #[staticmethod]
-            #[pyo3(signature = (name, capacity = 1 << 20, max_message = None, timeout = None, *, mode = None, keep = false, reclaim_stale = false, wait = None, spin = None))]
+            #[pyo3(signature = (name, capacity = 1 << 20, max_message = None, $($timeout = None,)? *, mode = None, keep = false, reclaim_stale = false, wait = None, spin = None))]
             #[allow(clippy::too_many_arguments)]
-            fn open_or_create(
+            fn $make(
                 py: Python<'_>,
                 name: &Bound<'_, PyAny>,
                 capacity: u64,
                 max_message: Option<u32>,
-                timeout: Option<f64>,
+                $($timeout: Option<f64>,)?
                 mode: Option<u32>,
                 keep: bool,
                 reclaim_stale: bool,
@@ -106,28 +123,11 @@ macro_rules! ring_end_pymethods {
                 spin: Option<f64>,
             ) -> PyResult<$class> {
                 let name = name_arg(name)?;
-                let c = Common::new(mode, keep, reclaim_stale, wait, spin)?.open_timeout(timeout)?;
+                let c = Common::new(mode, keep, reclaim_stale, wait_strategy(wait, spin)?);
+                $(let c = c.open_timeout($timeout)?;)?
                 let opts = ring_options(capacity, max_message, &c);
-                let end = py.detach(|| <$end>::open_or_create(&name, &opts)).py()?;
+                let end = py.detach(|| <$end>::$make(&name, &opts)).py()?;
                 Ok($class::from(end))
-            }
-
-            /// Data area size in bytes.
-            #[getter]
-            fn capacity(&mut self) -> PyResult<u64> {
-                Ok(self.live()?.capacity())
-            }
-
-            /// Largest message in bytes.
-            #[getter]
-            fn max_message(&mut self) -> PyResult<usize> {
-                Ok(self.live()?.max_message())
-            }
-
-            /// True once ``close()`` was called.
-            #[getter]
-            fn closed(&mut self) -> bool {
-                self.inner.get_mut().is_none()
             }
         }
     };
@@ -566,19 +566,10 @@ ring_end_pymethods! {
     /// ``max_message``): for peers that do not know who starts first. ``timeout``: how
     /// long to wait for a ring being created by the peer to become ready (default 5 s).
     open_or_create;
-}
-
-handle_pymethods! {
-    Producer(ring::Producer);
     /// Detaches (releases the producer role, wakes a waiting consumer, which then sees
     /// ``Disconnected`` after the last message). Idempotent.
-    close by detach;
-    /// Keep the name after this (creating) handle closes (or remove it: ``False``).
-    set_keep;
-    get {
-        /// The ring's name.
-        name -> String;
-    }
+    close;
+    get {}
     ask {
         /// True if a consumer is attached now.
         consumer_attached -> bool;
@@ -597,20 +588,12 @@ ring_end_pymethods! {
     /// Opens the ring if it exists, else creates it (arguments as
     /// ``Producer.open_or_create``).
     open_or_create;
-}
-
-handle_pymethods! {
-    Consumer(ring::Consumer);
     /// Detaches (releases the consumer role, wakes a waiting producer). Raises
     /// ``BufferError`` while a view from ``recv_view`` is still held. Idempotent.
-    close by detach;
-    /// Keep the name after this (creating) handle closes (or remove it: ``False``).
-    set_keep;
+    close;
     get {
         /// Bytes waiting in the ring (published, not yet received), as of the last look.
         pending_bytes -> u64;
-        /// The ring's name.
-        name -> String;
     }
     ask {
         /// True if a producer is attached now.
@@ -722,7 +705,8 @@ fn duplex(
             )))
         }
     };
-    let c = Common::new(mode, keep, reclaim_stale, wait, spin)?.open_timeout(timeout)?;
+    let c =
+        Common::new(mode, keep, reclaim_stale, wait_strategy(wait, spin)?).open_timeout(timeout)?;
     let opts = ring_options(capacity, max_message, &c);
     let (tx, rx) = py.detach(|| ring::duplex(&name, side, &opts)).py()?;
     Ok((Producer::from(tx), Consumer::from(rx)))

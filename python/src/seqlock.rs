@@ -29,12 +29,31 @@ const SIZES: &[usize] = &[
     408, 416, 424, 432, 440, 448, 456, 464, 472, 480, 488, 496, 504, 512, 1024, 2048, 4096,
 ];
 
-/// What the Python classes need of a `Writer<[u8; N]>`, whatever N.
-trait AnyWriter: Send + std::fmt::Debug {
-    fn write(&mut self, v: &[u8]) -> u64;
-    fn value(&self) -> Vec<u8>;
+/// What the Python classes need of either role's handle, whatever N.
+trait AnyCell: Send + std::fmt::Debug {
     fn version(&self) -> u64;
     fn name(&self) -> String;
+}
+
+/// [`AnyCell`] for `Writer<[u8; N]>` and `Reader<[u8; N]>`, written once.
+macro_rules! any_cell {
+    ($($role:ident),*) => {$(
+        impl<const N: usize> AnyCell for seqlock::$role<[u8; N]> {
+            fn version(&self) -> u64 {
+                seqlock::$role::version(self)
+            }
+            fn name(&self) -> String {
+                seqlock::$role::name(self)
+            }
+        }
+    )*};
+}
+any_cell!(Writer, Reader);
+
+/// What the Python classes need of a `Writer<[u8; N]>`, whatever N.
+trait AnyWriter: AnyCell {
+    fn write(&mut self, v: &[u8]) -> u64;
+    fn value(&self) -> Vec<u8>;
     fn readers_attached(&self) -> ipcring::Result<bool>;
     fn set_keep(&mut self, keep: bool);
 }
@@ -48,12 +67,6 @@ impl<const N: usize> AnyWriter for seqlock::Writer<[u8; N]> {
     fn value(&self) -> Vec<u8> {
         seqlock::Writer::value(self).to_vec()
     }
-    fn version(&self) -> u64 {
-        seqlock::Writer::version(self)
-    }
-    fn name(&self) -> String {
-        seqlock::Writer::name(self)
-    }
     fn readers_attached(&self) -> ipcring::Result<bool> {
         seqlock::Writer::readers_attached(self)
     }
@@ -63,12 +76,10 @@ impl<const N: usize> AnyWriter for seqlock::Writer<[u8; N]> {
 }
 
 /// What the Python classes need of a `Reader<[u8; N]>`, whatever N.
-trait AnyReader: Send + std::fmt::Debug {
+trait AnyReader: AnyCell {
     fn read(&self) -> ipcring::Result<(Vec<u8>, u64)>;
     fn try_read(&self) -> Option<(Vec<u8>, u64)>;
     fn wait_changed(&self, last: u64, timeout: Duration) -> ipcring::Result<(Vec<u8>, u64)>;
-    fn version(&self) -> u64;
-    fn name(&self) -> String;
     fn writer_attached(&self) -> ipcring::Result<bool>;
 }
 
@@ -81,12 +92,6 @@ impl<const N: usize> AnyReader for seqlock::Reader<[u8; N]> {
     }
     fn wait_changed(&self, last: u64, timeout: Duration) -> ipcring::Result<(Vec<u8>, u64)> {
         seqlock::Reader::wait_changed(self, last, timeout).map(|s| (s.value.to_vec(), s.version))
-    }
-    fn version(&self) -> u64 {
-        seqlock::Reader::version(self)
-    }
-    fn name(&self) -> String {
-        seqlock::Reader::name(self)
     }
     fn writer_attached(&self) -> ipcring::Result<bool> {
         seqlock::Reader::writer_attached(self)
@@ -148,41 +153,60 @@ fn unsupported_size(size: usize) -> PyErr {
     ))
 }
 
+/// A seqlock class (`$class`, Python name the same) holding a `Box<dyn $role>`, with the
+/// value's size (known even once closed), written once for both roles: the struct, the
+/// `size` getter and the fields of its `__repr__`.
+macro_rules! cell_class {
+    ($(#[doc = $doc:literal])* $class:ident(dyn $role:ident);) => {
+        $(#[doc = $doc])*
+        #[pyclass(module = "ipcring")]
+        #[derive(Debug)]
+        pub struct $class {
+            inner: Exclusive<Option<Box<dyn $role>>>,
+            size: usize,
+        }
+
+        impl $class {
+            fn repr_fields(&mut self) -> Option<String> {
+                let h = self.inner.get_mut().as_ref()?;
+                let (name, size, version) = (h.name(), self.size, h.version());
+                Some(format!("name={name:?} size={size} version={version}"))
+            }
+        }
+
+        #[pymethods]
+        impl $class {
+            /// Size of the value in bytes.
+            #[getter]
+            fn size(&self) -> usize {
+                self.size
+            }
+        }
+    };
+}
+
 fn options(type_tag: u64, c: &Common) -> SeqlockOptions {
     apply_common!(SeqlockOptions::new().type_tag(type_tag), c)
 }
 
-/// The writer of a seqlock cell holding size bytes: it never waits; readers always get
-/// a consistent copy (never half of one write and half of another) and can wait for the
-/// next version. One writer per cell (a second gets RoleTaken).
-///
-/// >>> import ipcring, os, struct
-/// >>> name = f"/doc-seqlock-{os.getpid()}"
-/// >>> with ipcring.SeqlockWriter.create(name, size=16) as w:
-/// ...     w.write(struct.pack("<dd", 1.5, 2.5))
-/// ...     r = ipcring.SeqlockReader.open(name, size=16)
-/// ...     value, version = r.read()
-/// ...     struct.unpack("<dd", value), version
-/// 1
-/// ((1.5, 2.5), 1)
-#[pyclass(module = "ipcring", name = "SeqlockWriter")]
-#[derive(Debug)]
-pub struct SeqlockWriter {
-    inner: Exclusive<Option<Box<dyn AnyWriter>>>,
-    size: usize,
+cell_class! {
+    /// The writer of a seqlock cell holding size bytes: it never waits; readers always get
+    /// a consistent copy (never half of one write and half of another) and can wait for the
+    /// next version. One writer per cell (a second gets RoleTaken).
+    ///
+    /// >>> import ipcring, os, struct
+    /// >>> name = f"/doc-seqlock-{os.getpid()}"
+    /// >>> with ipcring.SeqlockWriter.create(name, size=16) as w:
+    /// ...     w.write(struct.pack("<dd", 1.5, 2.5))
+    /// ...     r = ipcring.SeqlockReader.open(name, size=16)
+    /// ...     value, version = r.read()
+    /// ...     struct.unpack("<dd", value), version
+    /// 1
+    /// ((1.5, 2.5), 1)
+    SeqlockWriter(dyn AnyWriter);
 }
 
 impl SeqlockWriter {
-    fn repr_fields(&mut self) -> Option<String> {
-        let w = self.inner.get_mut().as_ref()?;
-        Some(format!(
-            "name={:?} size={} version={}",
-            w.name(),
-            self.size,
-            w.version()
-        ))
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn make(
         py: Python<'_>,
@@ -234,7 +258,7 @@ impl SeqlockWriter {
         wait: Option<&str>,
         spin: Option<f64>,
     ) -> PyResult<SeqlockWriter> {
-        let c = Common::new(mode, keep, reclaim_stale, wait, spin)?;
+        let c = Common::new(mode, keep, reclaim_stale, wait_strategy(wait, spin)?);
         Self::make(py, name, size, type_tag, None, c, How::Create)
     }
 
@@ -299,32 +323,11 @@ impl SeqlockWriter {
     fn value<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         Ok(PyBytes::new(py, &self.live()?.value()))
     }
-
-    /// Size of the value in bytes.
-    #[getter]
-    fn size(&self) -> usize {
-        self.size
-    }
 }
 
-/// A reader of a seqlock cell of ``size`` bytes (any number of readers).
-#[pyclass(module = "ipcring", name = "SeqlockReader")]
-#[derive(Debug)]
-pub struct SeqlockReader {
-    inner: Exclusive<Option<Box<dyn AnyReader>>>,
-    size: usize,
-}
-
-impl SeqlockReader {
-    fn repr_fields(&mut self) -> Option<String> {
-        let r = self.inner.get_mut().as_ref()?;
-        Some(format!(
-            "name={:?} size={} version={}",
-            r.name(),
-            self.size,
-            r.version()
-        ))
-    }
+cell_class! {
+    /// A reader of a seqlock cell of ``size`` bytes (any number of readers).
+    SeqlockReader(dyn AnyReader);
 }
 
 #[pymethods]
@@ -390,12 +393,6 @@ impl SeqlockReader {
             r.wait_changed(last_version, slice)
         })?;
         Ok((PyBytes::new(py, &v), n))
-    }
-
-    /// Size of the value in bytes.
-    #[getter]
-    fn size(&self) -> usize {
-        self.size
     }
 }
 
