@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import json
 import multiprocessing as mp
 import os
@@ -59,6 +60,17 @@ class Plan:
 # and a client object with round_trips(n) and stream(n, size) -----------------------------
 
 
+def timed_sink(recv, n, out):
+    """The one-way rate's receiving loop: says "ready", takes the first of ``n`` messages
+    with ``recv()``, then sends the parent how long the other ``n - 1`` took (ns)."""
+    out.send("ready")
+    recv()
+    t = NS()
+    for _ in range(n - 1):
+        recv()
+    out.send(NS() - t)
+
+
 # ipcring ring -----------------------------------------------------------------------------
 def ring_server(name, wait, n):
     import ipcring
@@ -74,13 +86,7 @@ def ring_sink(name, wait, n, size, out):
     import ipcring
 
     c = ipcring.Consumer.open_or_create(name, capacity=1 << 22, wait=wait, timeout=30)
-    buf = bytearray(size)
-    out.send("ready")
-    c.recv_into(buf)
-    t = NS()
-    for _ in range(n - 1):
-        c.recv_into(buf)
-    out.send(NS() - t)
+    timed_sink(functools.partial(c.recv_into, bytearray(size)), n, out)
     c.close()
 
 
@@ -264,12 +270,7 @@ def conn_server(conn, n):
 
 
 def conn_sink(conn, n, size, out):
-    out.send("ready")
-    conn.recv_bytes()
-    t = NS()
-    for _ in range(n - 1):
-        conn.recv_bytes()
-    out.send(NS() - t)
+    timed_sink(conn.recv_bytes, n, out)
 
 
 def listener_server(address, n):
@@ -304,12 +305,7 @@ def queue_server(q_in, q_out, n):
 
 
 def queue_sink(q, n, size, out):
-    out.send("ready")
-    q.get()
-    t = NS()
-    for _ in range(n - 1):
-        q.get()
-    out.send(NS() - t)
+    timed_sink(q.get, n, out)
 
 
 class QueueClient:
@@ -452,19 +448,21 @@ def run_method(method, plan, ctx, uid):
         CHILDREN.append(p)
         return p
 
-    def stream(make_sink, connect, send, close, n, size, end=None):
+    def stream(make_sink, send, n, size, connect=None, close=None, end=None):
         p = make_sink(n, size)
         # The receiver is set up before the first message is sent: a rate measured while
         # it drains what piled up before it started would not be a rate of the channel.
         assert parent_end.recv() == "ready"
-        connect(size)
+        if connect is not None:
+            connect(size)
         msg = b"\x5a" * size
         for _ in range(n):
             send(msg)
         if end is not None:
             end()
         ns = parent_end.recv()
-        close()
+        if close is not None:
+            close()
         p.join(60)
         return ns
 
@@ -481,11 +479,11 @@ def run_method(method, plan, ctx, uid):
             sname = f"{name}-{key}"
             ns = stream(
                 lambda n, size: child(ring_sink, sname, wait, n, size, child_end),
-                lambda size: c.connect_stream(sname),
                 c.send,
-                c.close_stream,
                 n,
                 size,
+                connect=lambda size: c.connect_stream(sname),
+                close=c.close_stream,
             )
             res[key] = (n - 1, ns)
     elif method == "iceoryx2":
@@ -500,11 +498,10 @@ def run_method(method, plan, ctx, uid):
             sname = f"{name}-{key}"
             ns = stream(
                 lambda n, size: child(iox_sink, sname, n, size, child_end),
-                lambda size: c.connect_stream(sname, size),
                 c.send,
-                lambda: None,
                 n,
                 size,
+                connect=lambda size: c.connect_stream(sname, size),
                 end=c.close_stream,
             )
             got, ns = ns
@@ -516,15 +513,7 @@ def run_method(method, plan, ctx, uid):
         srv.join(60)
         for size, n, key in ((SMALL, plan.small, "small"), (LARGE, plan.large, "large")):
             a, b = ctx.Pipe()
-            cc = ConnClient(a)
-            ns = stream(
-                lambda n, size: child(conn_sink, b, n, size, child_end),
-                lambda size: None,
-                cc.send,
-                lambda: None,
-                n,
-                size,
-            )
+            ns = stream(lambda n, size: child(conn_sink, b, n, size, child_end), ConnClient(a).send, n, size)
             res[key] = (n - 1, ns)
     elif method == "mp-listener":
         from multiprocessing.connection import Listener
@@ -547,11 +536,10 @@ def run_method(method, plan, ctx, uid):
 
                     ns = stream(
                         lambda n, size, addr=addr: child(listener_sink, addr, n, size, child_end),
-                        connect,
                         lambda m, box=box: box["c"].send(m),
-                        lambda: None,
                         n,
                         size,
+                        connect=connect,
                     )
                     res[key] = (n - 1, ns)
         finally:
@@ -563,15 +551,8 @@ def run_method(method, plan, ctx, uid):
         srv.join(60)
         for size, n, key in ((SMALL, plan.small, "small"), (LARGE, plan.large, "large")):
             q = ctx.Queue(maxsize=1024)
-            qc = QueueClient(q, None)
-            ns = stream(
-                lambda n, size, q=q: child(queue_sink, q, n, size, child_end),
-                lambda size: None,
-                qc.send,
-                lambda: None,
-                n,
-                size,
-            )
+            send = QueueClient(q, None).send
+            ns = stream(lambda n, size, q=q: child(queue_sink, q, n, size, child_end), send, n, size)
             res[key] = (n - 1, ns)
     elif method == "shm-posix-sem":
         prefix = f"/ipcring-bench-sem-{uid}"
@@ -583,14 +564,7 @@ def run_method(method, plan, ctx, uid):
             srv.join(60)
             for size, n, key in ((SMALL, plan.small, "small"), (LARGE, plan.large, "large")):
                 c.sems(1)
-                ns = stream(
-                    lambda n, size: child(shm_sink, prefix, n, size, child_end),
-                    lambda size: None,
-                    c.send,
-                    lambda: None,
-                    n,
-                    size,
-                )
+                ns = stream(lambda n, size: child(shm_sink, prefix, n, size, child_end), c.send, n, size)
                 res[key] = (n - 1, ns)
         finally:
             c.close()

@@ -13,6 +13,7 @@ b'hello'
 >>> p.close(); c.close()
 """
 
+from ipcring import _errors
 from ipcring._errors import (
     AlreadyExists,
     BadSegment,
@@ -105,26 +106,9 @@ __all__ = [
     "duplex",
     "inspect",
     "remove",
-    "Error",
-    "Disconnected",
-    "Timeout",
-    "Corrupt",
-    "BadSegment",
-    "RoleTaken",
-    "AlreadyExists",
-    "NotFound",
-    "MessageTooLarge",
-    "BufferTooSmall",
-    "InvalidName",
-    "InvalidConfig",
-    "PermissionDenied",
-    "IoError",
-    "SystemLimit",
-    "Unsupported",
-    "CodecError",
-    "RemoteError",
-    "Lagged",
 ]
+# Then every exception class, as ipcring._errors lists them.
+__all__ += _errors.__all__
 
 from ipcring import rpc  # noqa: E402  (ipcring.rpc uses the names above)
 

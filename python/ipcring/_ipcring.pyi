@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Iterable, Iterator, Literal, Optional, Tuple, Union
+from typing import Any, Iterable, Iterator, Literal, Optional, Protocol, Tuple, TypedDict, TypeVar, Union
 
-from typing_extensions import Self
+from typing_extensions import Self, Unpack
 
 # Anything with the buffer protocol: bytes, bytearray, memoryview, array.array, numpy.
 if sys.version_info >= (3, 12):
@@ -18,95 +18,92 @@ Wait = Literal["spin", "spin_yield", "spin_block"]
 
 SLICE_SECONDS: float
 
-class Producer:
-    """The sending side of a ring."""
+_T = TypeVar("_T", covariant=True)
 
-    @staticmethod
-    def create(
-        name: Name,
-        capacity: int = 1 << 20,
-        max_message: Optional[int] = None,
-        *,
-        mode: Optional[int] = None,
-        keep: bool = False,
-        reclaim_stale: bool = False,
-        wait: Optional[Wait] = None,
-        spin: Optional[float] = None,
-    ) -> Producer: ...
-    @staticmethod
-    def open(
-        name: Name,
-        timeout: Optional[float] = None,
-        *,
-        wait: Optional[Wait] = None,
-        spin: Optional[float] = None,
-    ) -> Producer: ...
-    @staticmethod
-    def open_or_create(
-        name: Name,
-        capacity: int = 1 << 20,
-        max_message: Optional[int] = None,
-        timeout: Optional[float] = None,
-        *,
-        mode: Optional[int] = None,
-        keep: bool = False,
-        reclaim_stale: bool = False,
-        wait: Optional[Wait] = None,
-        spin: Optional[float] = None,
-    ) -> Producer: ...
-    def send(self, data: BytesLike, timeout: Optional[float] = None) -> None: ...
-    def try_send(self, data: BytesLike) -> bool: ...
-    def send_batch(self, iterable: Iterable[BytesLike]) -> int: ...
-    def consumer_attached(self) -> bool: ...
-    def set_keep(self, keep: bool) -> None: ...
+# The keyword-only options the classes' constructors share (each a keyword argument of the
+# runtime method, none required; defaults in the docstrings).
+class _WaitOptions(TypedDict, total=False):
+    wait: Optional[Wait]
+    spin: Optional[float]
+
+class _KeepOptions(TypedDict, total=False):
+    mode: Optional[int]
+    keep: bool
+
+class _CreateOptions(_WaitOptions, _KeepOptions, total=False):
+    reclaim_stale: bool
+
+# Stub-only protocols naming what several classes have in common. No runtime class
+# inherits from them; each class listing one here has every member it declares.
+class _Handle(Protocol):
+    """Closed by ``close()`` or at the end of a ``with`` block."""
+
     @property
     def name(self) -> str: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *args: Any) -> bool: ...
+
+class _Creator(_Handle, Protocol):
+    """A handle that may have created its segment (and removes it on close unless kept)."""
+
+    def set_keep(self, keep: bool) -> None: ...
+
+class _RingEnd(_Creator, Protocol):
+    """What a ring's producer and consumer share."""
+
     @property
     def capacity(self) -> int: ...
     @property
     def max_message(self) -> int: ...
     @property
     def closed(self) -> bool: ...
-    def close(self) -> None: ...
-    def __enter__(self) -> Self: ...
-    def __exit__(self, *args: Any) -> bool: ...
 
-class Consumer:
-    """The receiving side of a ring."""
+class _BroadcastEnd(_Handle, Protocol):
+    """What a broadcast ring's publisher and subscribers share."""
+
+    @property
+    def published(self) -> int: ...
+    @property
+    def max_message(self) -> int: ...
+
+class _Cell(_Handle, Protocol):
+    """What a seqlock cell's writer and reader share."""
+
+    @property
+    def version(self) -> int: ...
+    @property
+    def size(self) -> int: ...
+
+class _RingConstructors(Protocol[_T]):
+    """The constructors of a ring's producer and consumer (``_T``: the class)."""
 
     @staticmethod
     def create(
-        name: Name,
-        capacity: int = 1 << 20,
-        max_message: Optional[int] = None,
-        *,
-        mode: Optional[int] = None,
-        keep: bool = False,
-        reclaim_stale: bool = False,
-        wait: Optional[Wait] = None,
-        spin: Optional[float] = None,
-    ) -> Consumer: ...
+        name: Name, capacity: int = 1 << 20, max_message: Optional[int] = None, **options: Unpack[_CreateOptions]
+    ) -> _T: ...
     @staticmethod
-    def open(
-        name: Name,
-        timeout: Optional[float] = None,
-        *,
-        wait: Optional[Wait] = None,
-        spin: Optional[float] = None,
-    ) -> Consumer: ...
+    def open(name: Name, timeout: Optional[float] = None, **options: Unpack[_WaitOptions]) -> _T: ...
     @staticmethod
     def open_or_create(
         name: Name,
         capacity: int = 1 << 20,
         max_message: Optional[int] = None,
         timeout: Optional[float] = None,
-        *,
-        mode: Optional[int] = None,
-        keep: bool = False,
-        reclaim_stale: bool = False,
-        wait: Optional[Wait] = None,
-        spin: Optional[float] = None,
-    ) -> Consumer: ...
+        **options: Unpack[_CreateOptions],
+    ) -> _T: ...
+
+class Producer(_RingEnd, _RingConstructors["Producer"]):
+    """The sending side of a ring."""
+
+    def send(self, data: BytesLike, timeout: Optional[float] = None) -> None: ...
+    def try_send(self, data: BytesLike) -> bool: ...
+    def send_batch(self, iterable: Iterable[BytesLike]) -> int: ...
+    def consumer_attached(self) -> bool: ...
+
+class Consumer(_RingEnd, _RingConstructors["Consumer"]):
+    """The receiving side of a ring."""
+
     def recv(self, timeout: Optional[float] = None) -> bytes: ...
     def try_recv(self) -> Optional[bytes]: ...
     def recv_into(self, buffer: BytesLike, timeout: Optional[float] = None) -> int: ...
@@ -114,20 +111,8 @@ class Consumer:
     def recv_batch(self, max: int = 1024, timeout: Optional[float] = None) -> list[bytes]: ...
     def recv_view(self, timeout: Optional[float] = None) -> MessageView: ...
     def producer_attached(self) -> bool: ...
-    def set_keep(self, keep: bool) -> None: ...
     @property
     def pending_bytes(self) -> int: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def capacity(self) -> int: ...
-    @property
-    def max_message(self) -> int: ...
-    @property
-    def closed(self) -> bool: ...
-    def close(self) -> None: ...
-    def __enter__(self) -> Self: ...
-    def __exit__(self, *args: Any) -> bool: ...
     def __iter__(self) -> Iterator[bytes]: ...
     def __next__(self) -> bytes: ...
 
@@ -139,20 +124,12 @@ class MessageView:
     def release(self) -> None: ...
     def __len__(self) -> int: ...
 
-class Publisher:
+class Publisher(_BroadcastEnd, _Creator):
     """The publishing side of a broadcast ring."""
 
     @staticmethod
     def create(
-        name: Name,
-        slots: int = 1024,
-        max_message: int = 1024,
-        *,
-        mode: Optional[int] = None,
-        keep: bool = False,
-        reclaim_stale: bool = False,
-        wait: Optional[Wait] = None,
-        spin: Optional[float] = None,
+        name: Name, slots: int = 1024, max_message: int = 1024, **options: Unpack[_CreateOptions]
     ) -> Publisher: ...
     @staticmethod
     def open(name: Name, timeout: Optional[float] = None) -> Publisher: ...
@@ -162,27 +139,15 @@ class Publisher:
         slots: int = 1024,
         max_message: int = 1024,
         timeout: Optional[float] = None,
-        *,
-        mode: Optional[int] = None,
-        keep: bool = False,
+        **options: Unpack[_KeepOptions],
     ) -> Publisher: ...
     def publish(self, data: BytesLike) -> int: ...
     def publish_batch(self, iterable: Iterable[BytesLike]) -> int: ...
     @property
-    def published(self) -> int: ...
-    @property
     def slots(self) -> int: ...
-    @property
-    def max_message(self) -> int: ...
-    @property
-    def name(self) -> str: ...
     def subscribers_attached(self) -> bool: ...
-    def set_keep(self, keep: bool) -> None: ...
-    def close(self) -> None: ...
-    def __enter__(self) -> Self: ...
-    def __exit__(self, *args: Any) -> bool: ...
 
-class Subscriber:
+class Subscriber(_BroadcastEnd):
     """A receiving side of a broadcast ring."""
 
     @staticmethod
@@ -190,94 +155,42 @@ class Subscriber:
         name: Name,
         timeout: Optional[float] = None,
         start: Literal["newest", "oldest", "next"] = "newest",
-        *,
-        wait: Optional[Wait] = None,
-        spin: Optional[float] = None,
+        **options: Unpack[_WaitOptions],
     ) -> Subscriber: ...
     def recv(self, timeout: Optional[float] = None) -> Tuple[int, bytes]: ...
     def try_recv(self) -> Optional[Tuple[int, bytes]]: ...
     @property
     def position(self) -> int: ...
     @property
-    def published(self) -> int: ...
-    @property
     def lagged_total(self) -> int: ...
-    @property
-    def max_message(self) -> int: ...
-    @property
-    def name(self) -> str: ...
     def publisher_attached(self) -> bool: ...
-    def close(self) -> None: ...
-    def __enter__(self) -> Self: ...
-    def __exit__(self, *args: Any) -> bool: ...
 
-class SeqlockWriter:
+class SeqlockWriter(_Cell, _Creator):
     """The writer of a seqlock cell of ``size`` bytes."""
 
     @staticmethod
-    def create(
-        name: Name,
-        size: int,
-        *,
-        type_tag: int = 0,
-        mode: Optional[int] = None,
-        keep: bool = False,
-        reclaim_stale: bool = False,
-        wait: Optional[Wait] = None,
-        spin: Optional[float] = None,
-    ) -> SeqlockWriter: ...
+    def create(name: Name, size: int, *, type_tag: int = 0, **options: Unpack[_CreateOptions]) -> SeqlockWriter: ...
     @staticmethod
     def open(name: Name, size: int, timeout: Optional[float] = None, *, type_tag: int = 0) -> SeqlockWriter: ...
     @staticmethod
     def open_or_create(
-        name: Name,
-        size: int,
-        timeout: Optional[float] = None,
-        *,
-        type_tag: int = 0,
-        mode: Optional[int] = None,
-        keep: bool = False,
+        name: Name, size: int, timeout: Optional[float] = None, *, type_tag: int = 0, **options: Unpack[_KeepOptions]
     ) -> SeqlockWriter: ...
     def write(self, data: BytesLike) -> int: ...
     def value(self) -> bytes: ...
-    @property
-    def version(self) -> int: ...
-    @property
-    def size(self) -> int: ...
-    @property
-    def name(self) -> str: ...
     def readers_attached(self) -> bool: ...
-    def set_keep(self, keep: bool) -> None: ...
-    def close(self) -> None: ...
-    def __enter__(self) -> Self: ...
-    def __exit__(self, *args: Any) -> bool: ...
 
-class SeqlockReader:
+class SeqlockReader(_Cell):
     """A reader of a seqlock cell of ``size`` bytes."""
 
     @staticmethod
     def open(
-        name: Name,
-        size: int,
-        timeout: Optional[float] = None,
-        *,
-        type_tag: int = 0,
-        wait: Optional[Wait] = None,
-        spin: Optional[float] = None,
+        name: Name, size: int, timeout: Optional[float] = None, *, type_tag: int = 0, **options: Unpack[_WaitOptions]
     ) -> SeqlockReader: ...
     def read(self) -> Tuple[bytes, int]: ...
     def try_read(self) -> Optional[Tuple[bytes, int]]: ...
     def wait_changed(self, last_version: int, timeout: Optional[float] = None) -> Tuple[bytes, int]: ...
-    @property
-    def version(self) -> int: ...
-    @property
-    def size(self) -> int: ...
-    @property
-    def name(self) -> str: ...
     def writer_attached(self) -> bool: ...
-    def close(self) -> None: ...
-    def __enter__(self) -> Self: ...
-    def __exit__(self, *args: Any) -> bool: ...
 
 def duplex(
     name: Name,
@@ -285,12 +198,7 @@ def duplex(
     capacity: int = 1 << 20,
     max_message: Optional[int] = None,
     timeout: Optional[float] = None,
-    *,
-    mode: Optional[int] = None,
-    keep: bool = False,
-    reclaim_stale: bool = False,
-    wait: Optional[Wait] = None,
-    spin: Optional[float] = None,
+    **options: Unpack[_CreateOptions],
 ) -> Tuple[Producer, Consumer]: ...
 def inspect(name: Name) -> dict[str, Any]: ...
 def remove(name: Name, force: bool = False) -> dict[str, Any]: ...

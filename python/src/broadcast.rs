@@ -3,14 +3,14 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyTuple};
+use pyo3::types::PyBytes;
 
 use ipcring::broadcast::{self, BroadcastOptions, Recv, Start};
 
 use crate::buffer;
 use crate::{
-    apply_common, blocking, check_timeout, deadline, name_arg, open_sliced, wait_strategy, Common,
-    Exclusive, IntoPy,
+    apply_common, blocking, check_timeout, handle_pymethods, name_arg, open_sliced, wait_strategy,
+    Common, Exclusive, IntoPy,
 };
 
 fn options(slots: u32, max_message: u32, start: Start, c: &Common) -> BroadcastOptions {
@@ -19,10 +19,6 @@ fn options(slots: u32, max_message: u32, start: Start, c: &Common) -> BroadcastO
         .max_message(max_message)
         .start(start);
     apply_common!(o, c)
-}
-
-fn closed(what: &str) -> PyErr {
-    PyValueError::new_err(format!("operation on a closed {what}"))
 }
 
 /// The publishing side of a broadcast ring: one per ring (a second gets ``RoleTaken``).
@@ -43,12 +39,19 @@ pub struct Publisher {
     inner: Exclusive<Option<broadcast::Publisher>>,
 }
 
+impl From<broadcast::Publisher> for Publisher {
+    fn from(p: broadcast::Publisher) -> Self {
+        Publisher {
+            inner: Exclusive::new(Some(p)),
+        }
+    }
+}
+
 impl Publisher {
-    fn live(&mut self) -> PyResult<&mut broadcast::Publisher> {
-        self.inner
-            .get_mut()
-            .as_mut()
-            .ok_or_else(|| closed("Publisher"))
+    fn repr_fields(&mut self) -> Option<String> {
+        let p = self.inner.get_mut().as_ref()?;
+        let (name, slots, published) = (p.name(), p.slots(), p.published());
+        Some(format!("name={name:?} slots={slots} published={published}"))
     }
 }
 
@@ -72,20 +75,12 @@ impl Publisher {
         spin: Option<f64>,
     ) -> PyResult<Publisher> {
         let name = name_arg(name)?;
-        let c = Common {
-            mode,
-            keep,
-            reclaim_stale,
-            wait: Some(wait_strategy(wait, spin)?),
-            open_timeout: None,
-        };
+        let c = Common::new(mode, keep, reclaim_stale, wait_strategy(wait, spin)?);
         let opts = options(slots, max_message, Start::Newest, &c);
         let p = py
             .detach(|| broadcast::Publisher::create(&name, &opts))
             .py()?;
-        Ok(Publisher {
-            inner: Exclusive::new(Some(p)),
-        })
+        Ok(Publisher::from(p))
     }
 
     /// Opens an existing broadcast ring as its publisher, waiting up to ``timeout``
@@ -97,9 +92,7 @@ impl Publisher {
         let p = open_sliced(py, timeout, |slice| {
             broadcast::Publisher::open(&name, &BroadcastOptions::new().open_timeout(slice))
         })?;
-        Ok(Publisher {
-            inner: Exclusive::new(Some(p)),
-        })
+        Ok(Publisher::from(p))
     }
 
     /// Opens the broadcast ring if it exists, else creates it.
@@ -118,16 +111,14 @@ impl Publisher {
         let c = Common {
             mode,
             keep,
-            open_timeout: timeout.map(|t| crate::seconds("timeout", t)).transpose()?,
             ..Common::default()
-        };
+        }
+        .open_timeout(timeout)?;
         let opts = options(slots, max_message, Start::Newest, &c);
         let p = py
             .detach(|| broadcast::Publisher::open_or_create(&name, &opts))
             .py()?;
-        Ok(Publisher {
-            inner: Exclusive::new(Some(p)),
-        })
+        Ok(Publisher::from(p))
     }
 
     /// Publishes ``data`` (any bytes-like object) to every subscriber, never waiting.
@@ -149,68 +140,6 @@ impl Publisher {
             .publish_batch(items.iter().map(|d| d.as_slice()))
             .py()
     }
-
-    /// Messages published so far.
-    #[getter]
-    fn published(&mut self) -> PyResult<u64> {
-        Ok(self.live()?.published())
-    }
-
-    /// Number of slots (messages held).
-    #[getter]
-    fn slots(&mut self) -> PyResult<u64> {
-        Ok(self.live()?.slots())
-    }
-
-    /// Largest message in bytes.
-    #[getter]
-    fn max_message(&mut self) -> PyResult<usize> {
-        Ok(self.live()?.max_message())
-    }
-
-    /// The ring's name.
-    #[getter]
-    fn name(&mut self) -> PyResult<String> {
-        Ok(self.live()?.name())
-    }
-
-    /// True if at least one subscriber is attached now.
-    fn subscribers_attached(&mut self) -> PyResult<bool> {
-        self.live()?.subscribers_attached().py()
-    }
-
-    /// Keep the name after this (creating) handle closes.
-    fn set_keep(&mut self, keep: bool) -> PyResult<()> {
-        self.live()?.set_keep(keep);
-        Ok(())
-    }
-
-    /// Detaches (subscribers see ``Disconnected`` once they have read everything held).
-    fn close(&mut self) {
-        self.inner.get_mut().take();
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&mut self, _args: &Bound<'_, PyTuple>) -> bool {
-        self.close();
-        false
-    }
-
-    fn __repr__(&mut self) -> String {
-        match self.inner.get_mut() {
-            Some(p) => format!(
-                "<ipcring.Publisher name={:?} slots={} published={}>",
-                p.name(),
-                p.slots(),
-                p.published()
-            ),
-            None => "<ipcring.Publisher closed>".into(),
-        }
-    }
 }
 
 /// A receiving side of a broadcast ring: any number may attach, each reads every message
@@ -225,11 +154,9 @@ pub struct Subscriber {
 }
 
 impl Subscriber {
-    fn live(&mut self) -> PyResult<&mut broadcast::Subscriber> {
-        self.inner
-            .get_mut()
-            .as_mut()
-            .ok_or_else(|| closed("Subscriber"))
+    fn repr_fields(&mut self) -> Option<String> {
+        let s = self.inner.get_mut().as_ref()?;
+        Some(format!("name={:?} position={}", s.name(), s.position()))
     }
 
     fn deliver<'py>(py: Python<'py>, r: Recv, buf: &[u8]) -> PyResult<(u64, Bound<'py, PyBytes>)> {
@@ -294,90 +221,66 @@ impl Subscriber {
     ) -> PyResult<(u64, Bound<'py, PyBytes>)> {
         check_timeout(timeout)?;
         let Subscriber { inner, buf } = self;
-        let s = inner
-            .get_mut()
-            .as_mut()
-            .ok_or_else(|| closed("Subscriber"))?;
+        let s = inner.live("Subscriber")?;
         if let Some(r) = s.try_recv_into(buf).py()? {
             return Self::deliver(py, r, buf);
         }
-        let dl = deadline(timeout)?;
-        let r = blocking(py, dl, |slice| s.recv_timeout_into(buf, slice))?;
+        let r = blocking(py, timeout, |slice| s.recv_timeout_into(buf, slice))?;
         Self::deliver(py, r, buf)
     }
 
     /// Like ``recv`` without waiting: ``None`` if nothing new is there.
     fn try_recv<'py>(&mut self, py: Python<'py>) -> PyResult<Option<(u64, Bound<'py, PyBytes>)>> {
         let Subscriber { inner, buf } = self;
-        let s = inner
-            .get_mut()
-            .as_mut()
-            .ok_or_else(|| closed("Subscriber"))?;
+        let s = inner.live("Subscriber")?;
         match s.try_recv_into(buf).py()? {
             Some(r) => Self::deliver(py, r, buf).map(Some),
             None => Ok(None),
         }
     }
+}
 
-    /// Number of the next message this subscriber will deliver.
-    #[getter]
-    fn position(&mut self) -> PyResult<u64> {
-        Ok(self.live()?.position())
+handle_pymethods! {
+    Publisher(broadcast::Publisher);
+    /// Detaches (subscribers see ``Disconnected`` once they have read everything held).
+    close;
+    /// Keep the name after this (creating) handle closes.
+    set_keep;
+    get {
+        /// Messages published so far.
+        published -> u64;
+        /// Number of slots (messages held).
+        slots -> u64;
+        /// Largest message in bytes.
+        max_message -> usize;
+        /// The ring's name.
+        name -> String;
     }
-
-    /// Messages published so far.
-    #[getter]
-    fn published(&mut self) -> PyResult<u64> {
-        Ok(self.live()?.published())
+    ask {
+        /// True if at least one subscriber is attached now.
+        subscribers_attached -> bool;
     }
+}
 
-    /// Total messages this subscriber lost (the sum of every ``Lagged.count``).
-    #[getter]
-    fn lagged_total(&mut self) -> PyResult<u64> {
-        Ok(self.live()?.lagged_total())
-    }
-
-    /// Largest message in bytes.
-    #[getter]
-    fn max_message(&mut self) -> PyResult<usize> {
-        Ok(self.live()?.max_message())
-    }
-
-    /// The ring's name.
-    #[getter]
-    fn name(&mut self) -> PyResult<String> {
-        Ok(self.live()?.name())
-    }
-
-    /// True if a publisher is attached now.
-    fn publisher_attached(&mut self) -> PyResult<bool> {
-        self.live()?.publisher_attached().py()
-    }
-
+handle_pymethods! {
+    Subscriber(broadcast::Subscriber);
     /// Detaches.
-    fn close(&mut self) {
-        self.inner.get_mut().take();
+    close;
+    get {
+        /// Number of the next message this subscriber will deliver.
+        position -> u64;
+        /// Messages published so far.
+        published -> u64;
+        /// Total messages this subscriber lost (the sum of every ``Lagged.count``).
+        lagged_total -> u64;
+        /// Largest message in bytes.
+        max_message -> usize;
+        /// The ring's name.
+        name -> String;
     }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&mut self, _args: &Bound<'_, PyTuple>) -> bool {
-        self.close();
-        false
-    }
-
-    fn __repr__(&mut self) -> String {
-        match self.inner.get_mut() {
-            Some(s) => format!(
-                "<ipcring.Subscriber name={:?} position={}>",
-                s.name(),
-                s.position()
-            ),
-            None => "<ipcring.Subscriber closed>".into(),
-        }
+    ask {
+        /// True if a publisher is attached now.
+        publisher_attached -> bool;
     }
 }
 

@@ -49,6 +49,16 @@ impl<T> Exclusive<T> {
     }
 }
 
+impl<T> Exclusive<Option<T>> {
+    /// The handle of a class's object, or `ValueError` once `close()` took it (`class`:
+    /// the Python class name, for the message).
+    pub(crate) fn live(&mut self, class: &str) -> PyResult<&mut T> {
+        self.0
+            .as_mut()
+            .ok_or_else(|| PyValueError::new_err(format!("operation on a closed {class}")))
+    }
+}
+
 /// The longest a blocking call waits with the GIL released before it runs Python's signal
 /// check (so Ctrl-C interrupts within about this long; the issue asks for 100 ms).
 pub(crate) const SLICE: Duration = Duration::from_millis(50);
@@ -185,6 +195,34 @@ pub(crate) struct Common {
     pub open_timeout: Option<Duration>,
 }
 
+impl Common {
+    /// The options of a `create` (or `open_or_create`) from Python, waiting with `wait`
+    /// (from [`wait_strategy`]).
+    pub(crate) fn new(
+        mode: Option<u32>,
+        keep: bool,
+        reclaim_stale: bool,
+        wait: WaitStrategy,
+    ) -> Common {
+        Common {
+            mode,
+            keep,
+            reclaim_stale,
+            wait: Some(wait),
+            open_timeout: None,
+        }
+    }
+
+    /// The same with `timeout` seconds (checked) as the open timeout (`None`: the
+    /// crate's default).
+    pub(crate) fn open_timeout(self, timeout: Option<f64>) -> PyResult<Common> {
+        Ok(Common {
+            open_timeout: timeout.map(|t| seconds("timeout", t)).transpose()?,
+            ..self
+        })
+    }
+}
+
 /// Applies [`Common`] to any of the crate's option builders (they share these methods).
 macro_rules! apply_common {
     ($opts:expr, $c:expr) => {{
@@ -204,15 +242,17 @@ macro_rules! apply_common {
 }
 pub(crate) use apply_common;
 
-/// Runs `op` with the GIL released, in slices of at most [`SLICE`] (until `deadline`, or
-/// forever with `None`), checking for signals between slices. `op(slice)` returns
-/// `Err(Timeout)` when its slice ran out. With a deadline already past, raises `Timeout`
-/// without calling `op` (the callers tried once before).
+/// Runs `op` with the GIL released, in slices of at most [`SLICE`] (until `timeout`
+/// seconds from now, or forever with `None`), checking for signals between slices, so
+/// Ctrl-C interrupts it. `op(slice)` returns `Err(Timeout)` when its slice ran out. With a
+/// timeout of 0, raises `Timeout` without calling `op` (the callers tried once before,
+/// with the GIL held).
 pub(crate) fn blocking<T: Send>(
     py: Python<'_>,
-    deadline: Option<Instant>,
+    timeout: Option<f64>,
     mut op: impl FnMut(Duration) -> ipcring::Result<T> + Send,
 ) -> PyResult<T> {
+    let deadline = deadline(timeout)?;
     loop {
         let slice = match deadline {
             None => SLICE,
@@ -244,7 +284,7 @@ pub(crate) fn check_timeout(timeout: Option<f64>) -> PyResult<()> {
 }
 
 /// The deadline `timeout` seconds from now (`None`: no deadline).
-pub(crate) fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
+fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
     timeout
         .map(|t| seconds("timeout", t).map(|d| Instant::now() + d))
         .transpose()
@@ -275,6 +315,96 @@ pub(crate) fn open_sliced<T: Send>(
         py.check_signals()?;
     }
 }
+
+/// What every class holding a crate handle (`inner: Exclusive<Option<$handle>>`) writes the
+/// same way, written once:
+/// - `live()`, the open handle (or `ValueError` once closed);
+/// - a second `#[pymethods]` block (PyO3's `multiple-pymethods`) with `close` (which drops
+///   the handle with the GIL held, or calls the class's own `detach(py)` when given as
+///   `close by detach`), the context manager (`__exit__` closes and lets the exception
+///   through), `__repr__` (`<ipcring.Class {fields}>` from the class's
+///   `repr_fields()`, or `<ipcring.Class closed>`), `set_keep` when its doc is given, and
+///   the members that return what the handle's method of the same name returns: `get`
+///   ones as read-only properties, `ask` ones (whose handle method returns an
+///   `ipcring::Result`) as methods.
+///
+/// Each member's Python docstring is the doc comment written before its name.
+macro_rules! handle_pymethods {
+    (
+        $class:ident($handle:ty);
+        $(#[doc = $close_doc:literal])* close $(by $detach:ident)?;
+        $($(#[doc = $keep_doc:literal])+ set_keep;)?
+        get { $($(#[doc = $get_doc:literal])* $get:ident -> $get_ty:ty;)* }
+        ask { $($(#[doc = $ask_doc:literal])* $ask:ident -> $ask_ty:ty;)* }
+    ) => {
+        impl $class {
+            fn live(&mut self) -> pyo3::PyResult<&mut $handle> {
+                self.inner.live(stringify!($class))
+            }
+        }
+
+        #[pyo3::pymethods]
+        impl $class {
+            $(#[doc = $close_doc])*
+            fn close(&mut self, py: pyo3::Python<'_>) -> pyo3::PyResult<()> {
+                $crate::handle_pymethods!(@detach self, py $(, $detach)?)
+            }
+
+            fn __enter__(slf: pyo3::Py<Self>) -> pyo3::Py<Self> {
+                slf
+            }
+
+            #[pyo3(signature = (*_args))]
+            fn __exit__(
+                &mut self,
+                py: pyo3::Python<'_>,
+                _args: &pyo3::Bound<'_, pyo3::types::PyTuple>,
+            ) -> pyo3::PyResult<bool> {
+                self.close(py)?;
+                Ok(false)
+            }
+
+            fn __repr__(&mut self) -> String {
+                match self.repr_fields() {
+                    Some(fields) => format!("<ipcring.{} {fields}>", stringify!($class)),
+                    None => format!("<ipcring.{} closed>", stringify!($class)),
+                }
+            }
+
+            $(
+                $(#[doc = $keep_doc])+
+                fn set_keep(&mut self, keep: bool) -> pyo3::PyResult<()> {
+                    self.live()?.set_keep(keep);
+                    Ok(())
+                }
+            )?
+
+            $(
+                $(#[doc = $get_doc])*
+                #[getter]
+                fn $get(&mut self) -> pyo3::PyResult<$get_ty> {
+                    Ok(self.live()?.$get())
+                }
+            )*
+
+            $(
+                $(#[doc = $ask_doc])*
+                fn $ask(&mut self) -> pyo3::PyResult<$ask_ty> {
+                    $crate::IntoPy::py(self.live()?.$ask())
+                }
+            )*
+        }
+    };
+    (@detach $self:ident, $py:ident) => {{
+        let _ = $py;
+        $self.inner.get_mut().take();
+        Ok(())
+    }};
+    (@detach $self:ident, $py:ident, $detach:ident) => {
+        $self.$detach($py)
+    };
+}
+pub(crate) use handle_pymethods;
 
 /// A segment name from Python: `str` or `os.PathLike`.
 pub(crate) fn name_arg(name: &Bound<'_, PyAny>) -> PyResult<String> {

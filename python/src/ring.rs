@@ -12,27 +12,12 @@ use ipcring::ring::{self, RingOptions, Side};
 use crate::buffer::{self, Buffer};
 use crate::view::{self, ViewState};
 use crate::{
-    apply_common, blocking, deadline, name_arg, open_sliced, py_error, Common, Exclusive, IntoPy,
+    apply_common, blocking, handle_pymethods, name_arg, open_sliced, py_error, wait_strategy,
+    Common, Exclusive, IntoPy,
 };
 
 /// Items of an iterable taken per `try_send_batch` in `Producer.send_batch`.
 const BATCH_CHUNK: usize = 256;
-
-fn common(
-    mode: Option<u32>,
-    keep: bool,
-    reclaim_stale: bool,
-    wait: Option<&str>,
-    spin: Option<f64>,
-) -> PyResult<Common> {
-    Ok(Common {
-        mode,
-        keep,
-        reclaim_stale,
-        wait: Some(crate::wait_strategy(wait, spin)?),
-        open_timeout: None,
-    })
-}
 
 fn ring_options(capacity: u64, max_message: Option<u32>, c: &Common) -> RingOptions {
     let mut o = RingOptions::new().capacity(capacity);
@@ -42,8 +27,110 @@ fn ring_options(capacity: u64, max_message: Option<u32>, c: &Common) -> RingOpti
     apply_common!(o, c)
 }
 
-fn closed(what: &str) -> PyErr {
-    PyValueError::new_err(format!("operation on a closed {what}"))
+/// The members a ring's two ends write the same way, as a second `#[pymethods]` block of
+/// `$class` (which is `From<$end>`, `$end` the crate's handle, and has a `detach(py)`):
+/// `create`, `open` and `open_or_create` (each with the doc given before its name), the
+/// `closed` getter, the fields of its `__repr__`, and what [`handle_pymethods!`] writes,
+/// with the `name`, `capacity` and `max_message` getters and `set_keep` (`close`, `get`
+/// and `ask` as there).
+macro_rules! ring_end_pymethods {
+    (
+        $class:ident($end:ty);
+        $(#[doc = $create_doc:literal])* create;
+        $(#[doc = $open_doc:literal])* open;
+        $(#[doc = $open_or_create_doc:literal])* open_or_create;
+        $(#[doc = $close_doc:literal])* close;
+        get { $($(#[doc = $get_doc:literal])* $get:ident -> $get_ty:ty;)* }
+        ask { $($(#[doc = $ask_doc:literal])* $ask:ident -> $ask_ty:ty;)* }
+    ) => {
+        ring_end_pymethods!(@create $class($end), create(), $($create_doc)*);
+        ring_end_pymethods!(@create $class($end), open_or_create(timeout), $($open_or_create_doc)*);
+
+        handle_pymethods! {
+            $class($end);
+            $(#[doc = $close_doc])*
+            close by detach;
+            /// Keep the name after this (creating) handle closes (or remove it: ``False``).
+            set_keep;
+            get {
+                /// The ring's name.
+                name -> String;
+                /// Data area size in bytes.
+                capacity -> u64;
+                /// Largest message in bytes.
+                max_message -> usize;
+                $($(#[doc = $get_doc])* $get -> $get_ty;)*
+            }
+            ask { $($(#[doc = $ask_doc])* $ask -> $ask_ty;)* }
+        }
+
+        impl $class {
+            fn repr_fields(&mut self) -> Option<String> {
+                let e = self.inner.get_mut().as_ref()?;
+                let (name, capacity, max) = (e.name(), e.capacity(), e.max_message());
+                Some(format!("name={name:?} capacity={capacity} max_message={max}"))
+            }
+        }
+
+        #[pymethods]
+        impl $class {
+            $(#[doc = $open_doc])*
+            #[staticmethod]
+            #[pyo3(signature = (name, timeout = None, *, wait = None, spin = None))]
+            fn open(
+                py: Python<'_>,
+                name: &Bound<'_, PyAny>,
+                timeout: Option<f64>,
+                wait: Option<&str>,
+                spin: Option<f64>,
+            ) -> PyResult<$class> {
+                let name = name_arg(name)?;
+                let c = Common::new(None, false, false, wait_strategy(wait, spin)?);
+                let base = ring_options(1 << 20, None, &c);
+                let end = open_sliced(py, timeout, |slice| {
+                    <$end>::open(&name, &base.clone().open_timeout(slice))
+                })?;
+                Ok($class::from(end))
+            }
+
+            /// True once ``close()`` was called.
+            #[getter]
+            fn closed(&mut self) -> bool {
+                self.inner.get_mut().is_none()
+            }
+        }
+    };
+    // `create`, or `open_or_create` with its `timeout` (the open timeout), as a
+    // `#[pymethods]` block of its own: the crate's function of the same name on the
+    // options given.
+    (@create $class:ident($end:ty), $make:ident($($timeout:ident)?), $($doc:literal)*) => {
+        #[pymethods]
+        impl $class {
+            $(#[doc = $doc])*
+            #[staticmethod]
+            #[pyo3(signature = (name, capacity = 1 << 20, max_message = None, $($timeout = None,)? *, mode = None, keep = false, reclaim_stale = false, wait = None, spin = None))]
+            #[allow(clippy::too_many_arguments)]
+            fn $make(
+                py: Python<'_>,
+                name: &Bound<'_, PyAny>,
+                capacity: u64,
+                max_message: Option<u32>,
+                $($timeout: Option<f64>,)?
+                mode: Option<u32>,
+                keep: bool,
+                reclaim_stale: bool,
+                wait: Option<&str>,
+                spin: Option<f64>,
+            ) -> PyResult<$class> {
+                let name = name_arg(name)?;
+                let c = Common::new(mode, keep, reclaim_stale, wait_strategy(wait, spin)?);
+                $(let c = c.open_timeout($timeout)?;)?
+                let opts = ring_options(capacity, max_message, &c);
+                let end = py.detach(|| <$end>::$make(&name, &opts)).py()?;
+                Ok($class::from(end))
+            }
+        }
+    };
 }
 
 /// The sending side of a ring: one per ring at a time (a second gets ``RoleTaken``).
@@ -68,12 +155,20 @@ pub struct Producer {
     inner: Exclusive<Option<ring::Producer>>,
 }
 
+impl From<ring::Producer> for Producer {
+    fn from(p: ring::Producer) -> Self {
+        Producer {
+            inner: Exclusive::new(Some(p)),
+        }
+    }
+}
+
 impl Producer {
-    fn live(&mut self) -> PyResult<&mut ring::Producer> {
-        self.inner
-            .get_mut()
-            .as_mut()
-            .ok_or_else(|| closed("Producer"))
+    fn detach(&mut self, py: Python<'_>) -> PyResult<()> {
+        if let Some(p) = self.inner.get_mut().take() {
+            py.detach(|| drop(p));
+        }
+        Ok(())
     }
 
     fn send_slice(
@@ -85,102 +180,12 @@ impl Producer {
         if p.try_send(msg).py()?.is_some() {
             return Ok(());
         }
-        let dl = deadline(timeout)?;
-        blocking(py, dl, |slice| p.send_timeout(msg, slice))
+        blocking(py, timeout, |slice| p.send_timeout(msg, slice))
     }
 }
 
 #[pymethods]
 impl Producer {
-    /// Creates a new ring named ``name`` (``"/shm-name"`` or a file path) and attaches as
-    /// its producer.
-    ///
-    /// ``capacity``: data area in bytes, a power of two (64 B .. 1 TiB).
-    /// ``max_message``: largest message (default and maximum: capacity/2 - 8).
-    /// ``mode``: file mode of the new segment (default 0o600). ``keep``: leave the name in
-    /// place when this handle closes. ``reclaim_stale``: replace a leftover segment that no
-    /// live process uses. ``wait``: how blocking calls wait, ``"spin"`` (busy-poll),
-    /// ``"spin_yield"`` or ``"spin_block"`` (the default: poll ``spin`` seconds, 20 µs
-    /// unless given, then sleep on a futex).
-    ///
-    /// Raises ``AlreadyExists`` if the name is taken, ``InvalidConfig`` for a bad
-    /// capacity.
-    #[staticmethod]
-    #[pyo3(signature = (name, capacity = 1 << 20, max_message = None, *, mode = None, keep = false, reclaim_stale = false, wait = None, spin = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn create(
-        py: Python<'_>,
-        name: &Bound<'_, PyAny>,
-        capacity: u64,
-        max_message: Option<u32>,
-        mode: Option<u32>,
-        keep: bool,
-        reclaim_stale: bool,
-        wait: Option<&str>,
-        spin: Option<f64>,
-    ) -> PyResult<Producer> {
-        let name = name_arg(name)?;
-        let c = common(mode, keep, reclaim_stale, wait, spin)?;
-        let opts = ring_options(capacity, max_message, &c);
-        let p = py.detach(|| ring::Producer::create(&name, &opts)).py()?;
-        Ok(Producer {
-            inner: Exclusive::new(Some(p)),
-        })
-    }
-
-    /// Opens an existing ring as its producer, waiting up to ``timeout`` seconds (default
-    /// 5) for it to be created. Raises ``NotFound`` after that, ``RoleTaken`` if another
-    /// live producer holds it.
-    #[staticmethod]
-    #[pyo3(signature = (name, timeout = None, *, wait = None, spin = None))]
-    fn open(
-        py: Python<'_>,
-        name: &Bound<'_, PyAny>,
-        timeout: Option<f64>,
-        wait: Option<&str>,
-        spin: Option<f64>,
-    ) -> PyResult<Producer> {
-        let name = name_arg(name)?;
-        let c = common(None, false, false, wait, spin)?;
-        let base = ring_options(1 << 20, None, &c);
-        let p = open_sliced(py, timeout, |slice| {
-            ring::Producer::open(&name, &base.clone().open_timeout(slice))
-        })?;
-        Ok(Producer {
-            inner: Exclusive::new(Some(p)),
-        })
-    }
-
-    /// Opens the ring if it exists, else creates it (with ``capacity`` and
-    /// ``max_message``): for peers that do not know who starts first. ``timeout``: how
-    /// long to wait for a ring being created by the peer to become ready (default 5 s).
-    #[staticmethod]
-    #[pyo3(signature = (name, capacity = 1 << 20, max_message = None, timeout = None, *, mode = None, keep = false, reclaim_stale = false, wait = None, spin = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn open_or_create(
-        py: Python<'_>,
-        name: &Bound<'_, PyAny>,
-        capacity: u64,
-        max_message: Option<u32>,
-        timeout: Option<f64>,
-        mode: Option<u32>,
-        keep: bool,
-        reclaim_stale: bool,
-        wait: Option<&str>,
-        spin: Option<f64>,
-    ) -> PyResult<Producer> {
-        let name = name_arg(name)?;
-        let mut c = common(mode, keep, reclaim_stale, wait, spin)?;
-        c.open_timeout = timeout.map(|t| crate::seconds("timeout", t)).transpose()?;
-        let opts = ring_options(capacity, max_message, &c);
-        let p = py
-            .detach(|| ring::Producer::open_or_create(&name, &opts))
-            .py()?;
-        Ok(Producer {
-            inner: Exclusive::new(Some(p)),
-        })
-    }
-
     /// Copies ``data`` (any bytes-like object) into the ring, waiting for room: forever
     /// with ``timeout=None``, else at most ``timeout`` seconds (then ``Timeout``, nothing
     /// sent). Raises ``MessageTooLarge`` (a ``ValueError``) above ``max_message``,
@@ -251,71 +256,6 @@ impl Producer {
             }
         }
     }
-
-    /// True if a consumer is attached now.
-    fn consumer_attached(&mut self) -> PyResult<bool> {
-        self.live()?.consumer_attached().py()
-    }
-
-    /// Keep the name after this (creating) handle closes (or remove it: ``False``).
-    fn set_keep(&mut self, keep: bool) -> PyResult<()> {
-        self.live()?.set_keep(keep);
-        Ok(())
-    }
-
-    /// The ring's name.
-    #[getter]
-    fn name(&mut self) -> PyResult<String> {
-        Ok(self.live()?.name())
-    }
-
-    /// Data area size in bytes.
-    #[getter]
-    fn capacity(&mut self) -> PyResult<u64> {
-        Ok(self.live()?.capacity())
-    }
-
-    /// Largest message in bytes.
-    #[getter]
-    fn max_message(&mut self) -> PyResult<usize> {
-        Ok(self.live()?.max_message())
-    }
-
-    /// True once ``close()`` was called.
-    #[getter]
-    fn closed(&mut self) -> bool {
-        self.inner.get_mut().is_none()
-    }
-
-    /// Detaches (releases the producer role, wakes a waiting consumer, which then sees
-    /// ``Disconnected`` after the last message). Idempotent.
-    fn close(&mut self, py: Python<'_>) {
-        if let Some(p) = self.inner.get_mut().take() {
-            py.detach(|| drop(p));
-        }
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&mut self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        self.close(py);
-        false
-    }
-
-    fn __repr__(&mut self) -> String {
-        match self.inner.get_mut() {
-            Some(p) => format!(
-                "<ipcring.Producer name={:?} capacity={} max_message={}>",
-                p.name(),
-                p.capacity(),
-                p.max_message()
-            ),
-            None => "<ipcring.Producer closed>".into(),
-        }
-    }
 }
 
 /// The receiving side of a ring: one per ring at a time (a second gets ``RoleTaken``).
@@ -343,6 +283,15 @@ pub struct Consumer {
     view: Option<Arc<ViewState>>,
 }
 
+impl From<ring::Consumer> for Consumer {
+    fn from(c: ring::Consumer) -> Self {
+        Consumer {
+            inner: Exclusive::new(Some(c)),
+            view: None,
+        }
+    }
+}
+
 impl Consumer {
     /// Frees the message lent out by `recv_view` if nobody holds a view of it any more.
     /// Returns false if a view is still held.
@@ -364,11 +313,16 @@ impl Consumer {
         Ok(true)
     }
 
-    fn live(&mut self) -> PyResult<&mut ring::Consumer> {
-        self.inner
-            .get_mut()
-            .as_mut()
-            .ok_or_else(|| closed("Consumer"))
+    fn detach(&mut self, py: Python<'_>) -> PyResult<()> {
+        if !self.finish_view()? {
+            return Err(PyBufferError::new_err(
+                "cannot close the consumer while a view of a message (from recv_view) is held",
+            ));
+        }
+        if let Some(c) = self.inner.get_mut().take() {
+            py.detach(|| drop(c));
+        }
+        Ok(())
     }
 
     /// The consumer, ready to receive: open, and no message lent out.
@@ -378,18 +332,16 @@ impl Consumer {
                 "a view of the previous message (from recv_view) is still held, by the memoryview or a slice or array made from it; release it before receiving again",
             ));
         }
-        self.inner
-            .get_mut()
-            .as_mut()
-            .ok_or_else(|| closed("Consumer"))
+        self.inner.live("Consumer")
     }
 
     /// Waits (GIL released, in slices) until a message is there, leaving it in the ring.
     fn wait(py: Python<'_>, c: &mut ring::Consumer, timeout: Option<f64>) -> PyResult<()> {
-        let dl = deadline(timeout)?;
         // The guard is forgotten, not dropped: the message stays unreceived, and the
         // caller takes it with the GIL held (so no copy is made twice).
-        blocking(py, dl, |slice| c.recv_timeout(slice).map(std::mem::forget))
+        blocking(py, timeout, |slice| {
+            c.recv_timeout(slice).map(std::mem::forget)
+        })
     }
 
     /// True if a message is waiting now; it stays in the ring (the guard is forgotten,
@@ -405,86 +357,6 @@ impl Consumer {
 
 #[pymethods]
 impl Consumer {
-    /// Creates a new ring and attaches as its consumer (arguments as
-    /// ``Producer.create``).
-    #[staticmethod]
-    #[pyo3(signature = (name, capacity = 1 << 20, max_message = None, *, mode = None, keep = false, reclaim_stale = false, wait = None, spin = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn create(
-        py: Python<'_>,
-        name: &Bound<'_, PyAny>,
-        capacity: u64,
-        max_message: Option<u32>,
-        mode: Option<u32>,
-        keep: bool,
-        reclaim_stale: bool,
-        wait: Option<&str>,
-        spin: Option<f64>,
-    ) -> PyResult<Consumer> {
-        let name = name_arg(name)?;
-        let c = common(mode, keep, reclaim_stale, wait, spin)?;
-        let opts = ring_options(capacity, max_message, &c);
-        let inner = py.detach(|| ring::Consumer::create(&name, &opts)).py()?;
-        Ok(Consumer {
-            inner: Exclusive::new(Some(inner)),
-            view: None,
-        })
-    }
-
-    /// Opens an existing ring as its consumer (continuing at the first message no earlier
-    /// consumer received), waiting up to ``timeout`` seconds (default 5) for it to be
-    /// created.
-    #[staticmethod]
-    #[pyo3(signature = (name, timeout = None, *, wait = None, spin = None))]
-    fn open(
-        py: Python<'_>,
-        name: &Bound<'_, PyAny>,
-        timeout: Option<f64>,
-        wait: Option<&str>,
-        spin: Option<f64>,
-    ) -> PyResult<Consumer> {
-        let name = name_arg(name)?;
-        let c = common(None, false, false, wait, spin)?;
-        let base = ring_options(1 << 20, None, &c);
-        let inner = open_sliced(py, timeout, |slice| {
-            ring::Consumer::open(&name, &base.clone().open_timeout(slice))
-        })?;
-        Ok(Consumer {
-            inner: Exclusive::new(Some(inner)),
-            view: None,
-        })
-    }
-
-    /// Opens the ring if it exists, else creates it (arguments as
-    /// ``Producer.open_or_create``).
-    #[staticmethod]
-    #[pyo3(signature = (name, capacity = 1 << 20, max_message = None, timeout = None, *, mode = None, keep = false, reclaim_stale = false, wait = None, spin = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn open_or_create(
-        py: Python<'_>,
-        name: &Bound<'_, PyAny>,
-        capacity: u64,
-        max_message: Option<u32>,
-        timeout: Option<f64>,
-        mode: Option<u32>,
-        keep: bool,
-        reclaim_stale: bool,
-        wait: Option<&str>,
-        spin: Option<f64>,
-    ) -> PyResult<Consumer> {
-        let name = name_arg(name)?;
-        let mut c = common(mode, keep, reclaim_stale, wait, spin)?;
-        c.open_timeout = timeout.map(|t| crate::seconds("timeout", t)).transpose()?;
-        let opts = ring_options(capacity, max_message, &c);
-        let inner = py
-            .detach(|| ring::Consumer::open_or_create(&name, &opts))
-            .py()?;
-        Ok(Consumer {
-            inner: Exclusive::new(Some(inner)),
-            view: None,
-        })
-    }
-
     /// The next message as ``bytes``, waiting for one: forever with ``timeout=None``, else
     /// at most ``timeout`` seconds (then ``Timeout``). Raises ``Disconnected`` once the
     /// producer is gone and everything it sent has been received.
@@ -630,80 +502,6 @@ impl Consumer {
         })
     }
 
-    /// True if a producer is attached now.
-    fn producer_attached(&mut self) -> PyResult<bool> {
-        self.live()?.producer_attached().py()
-    }
-
-    /// Bytes waiting in the ring (published, not yet received), as of the last look.
-    #[getter]
-    fn pending_bytes(&mut self) -> PyResult<u64> {
-        Ok(self.live()?.pending_bytes())
-    }
-
-    /// Keep the name after this (creating) handle closes (or remove it: ``False``).
-    fn set_keep(&mut self, keep: bool) -> PyResult<()> {
-        self.live()?.set_keep(keep);
-        Ok(())
-    }
-
-    /// The ring's name.
-    #[getter]
-    fn name(&mut self) -> PyResult<String> {
-        Ok(self
-            .inner
-            .get_mut()
-            .as_ref()
-            .ok_or_else(|| closed("Consumer"))?
-            .name())
-    }
-
-    /// Data area size in bytes.
-    #[getter]
-    fn capacity(&mut self) -> PyResult<u64> {
-        Ok(self.live()?.capacity())
-    }
-
-    /// Largest message in bytes.
-    #[getter]
-    fn max_message(&mut self) -> PyResult<usize> {
-        Ok(self.live()?.max_message())
-    }
-
-    /// True once ``close()`` was called.
-    #[getter]
-    fn closed(&mut self) -> bool {
-        self.inner.get_mut().is_none()
-    }
-
-    /// Detaches (releases the consumer role, wakes a waiting producer). Raises
-    /// ``BufferError`` while a view from ``recv_view`` is still held. Idempotent.
-    fn close(&mut self, py: Python<'_>) -> PyResult<()> {
-        if !self.finish_view()? {
-            return Err(PyBufferError::new_err(
-                "cannot close the consumer while a view of a message (from recv_view) is held",
-            ));
-        }
-        if let Some(c) = self.inner.get_mut().take() {
-            py.detach(|| drop(c));
-        }
-        Ok(())
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(
-        &mut self,
-        py: Python<'_>,
-        _args: &Bound<'_, pyo3::types::PyTuple>,
-    ) -> PyResult<bool> {
-        self.close(py)?;
-        Ok(false)
-    }
-
     fn __iter__(slf: Py<Self>) -> Py<Self> {
         slf
     }
@@ -715,8 +513,7 @@ impl Consumer {
         if let Some(m) = c.try_recv().py()? {
             return Ok(Some(PyBytes::new(py, &m)));
         }
-        let dl = None;
-        match blocking(py, dl, |slice| c.recv_timeout(slice).map(std::mem::forget)) {
+        match Self::wait(py, c, None) {
             Ok(()) => {}
             Err(e)
                 if e.is_instance(py, &py.import("ipcring._errors")?.getattr("Disconnected")?) =>
@@ -728,18 +525,6 @@ impl Consumer {
         match c.try_recv().py()? {
             Some(m) => Ok(Some(PyBytes::new(py, &m))),
             None => Err(Self::vanished()),
-        }
-    }
-
-    fn __repr__(&mut self) -> String {
-        match self.inner.get_mut() {
-            Some(c) => format!(
-                "<ipcring.Consumer name={:?} capacity={} max_message={}>",
-                c.name(),
-                c.capacity(),
-                c.max_message()
-            ),
-            None => "<ipcring.Consumer closed>".into(),
         }
     }
 }
@@ -754,6 +539,65 @@ impl Drop for Consumer {
                 let _ = c.try_recv().map(drop);
             }
         }
+    }
+}
+
+ring_end_pymethods! {
+    Producer(ring::Producer);
+    /// Creates a new ring named ``name`` (``"/shm-name"`` or a file path) and attaches as
+    /// its producer.
+    ///
+    /// ``capacity``: data area in bytes, a power of two (64 B .. 1 TiB).
+    /// ``max_message``: largest message (default and maximum: capacity/2 - 8).
+    /// ``mode``: file mode of the new segment (default 0o600). ``keep``: leave the name in
+    /// place when this handle closes. ``reclaim_stale``: replace a leftover segment that no
+    /// live process uses. ``wait``: how blocking calls wait, ``"spin"`` (busy-poll),
+    /// ``"spin_yield"`` or ``"spin_block"`` (the default: poll ``spin`` seconds, 20 µs
+    /// unless given, then sleep on a futex).
+    ///
+    /// Raises ``AlreadyExists`` if the name is taken, ``InvalidConfig`` for a bad
+    /// capacity.
+    create;
+    /// Opens an existing ring as its producer, waiting up to ``timeout`` seconds (default
+    /// 5) for it to be created. Raises ``NotFound`` after that, ``RoleTaken`` if another
+    /// live producer holds it.
+    open;
+    /// Opens the ring if it exists, else creates it (with ``capacity`` and
+    /// ``max_message``): for peers that do not know who starts first. ``timeout``: how
+    /// long to wait for a ring being created by the peer to become ready (default 5 s).
+    open_or_create;
+    /// Detaches (releases the producer role, wakes a waiting consumer, which then sees
+    /// ``Disconnected`` after the last message). Idempotent.
+    close;
+    get {}
+    ask {
+        /// True if a consumer is attached now.
+        consumer_attached -> bool;
+    }
+}
+
+ring_end_pymethods! {
+    Consumer(ring::Consumer);
+    /// Creates a new ring and attaches as its consumer (arguments as
+    /// ``Producer.create``).
+    create;
+    /// Opens an existing ring as its consumer (continuing at the first message no earlier
+    /// consumer received), waiting up to ``timeout`` seconds (default 5) for it to be
+    /// created.
+    open;
+    /// Opens the ring if it exists, else creates it (arguments as
+    /// ``Producer.open_or_create``).
+    open_or_create;
+    /// Detaches (releases the consumer role, wakes a waiting producer). Raises
+    /// ``BufferError`` while a view from ``recv_view`` is still held. Idempotent.
+    close;
+    get {
+        /// Bytes waiting in the ring (published, not yet received), as of the last look.
+        pending_bytes -> u64;
+    }
+    ask {
+        /// True if a producer is attached now.
+        producer_attached -> bool;
     }
 }
 
@@ -861,19 +705,11 @@ fn duplex(
             )))
         }
     };
-    let mut c = common(mode, keep, reclaim_stale, wait, spin)?;
-    c.open_timeout = timeout.map(|t| crate::seconds("timeout", t)).transpose()?;
+    let c =
+        Common::new(mode, keep, reclaim_stale, wait_strategy(wait, spin)?).open_timeout(timeout)?;
     let opts = ring_options(capacity, max_message, &c);
     let (tx, rx) = py.detach(|| ring::duplex(&name, side, &opts)).py()?;
-    Ok((
-        Producer {
-            inner: Exclusive::new(Some(tx)),
-        },
-        Consumer {
-            inner: Exclusive::new(Some(rx)),
-            view: None,
-        },
-    ))
+    Ok((Producer::from(tx), Consumer::from(rx)))
 }
 
 /// What the header of segment ``name`` says, read without attaching, as a dict: common

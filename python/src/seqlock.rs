@@ -11,14 +11,14 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyTuple};
+use pyo3::types::PyBytes;
 
 use ipcring::seqlock::{self, SeqlockOptions};
 
 use crate::buffer;
 use crate::{
-    apply_common, blocking, check_timeout, deadline, name_arg, open_sliced, wait_strategy, Common,
-    Exclusive, IntoPy,
+    apply_common, blocking, check_timeout, handle_pymethods, name_arg, open_sliced, wait_strategy,
+    Common, Exclusive, IntoPy,
 };
 
 /// Value sizes offered, in bytes.
@@ -29,12 +29,31 @@ const SIZES: &[usize] = &[
     408, 416, 424, 432, 440, 448, 456, 464, 472, 480, 488, 496, 504, 512, 1024, 2048, 4096,
 ];
 
-/// What the Python classes need of a `Writer<[u8; N]>`, whatever N.
-trait AnyWriter: Send + std::fmt::Debug {
-    fn write(&mut self, v: &[u8]) -> u64;
-    fn value(&self) -> Vec<u8>;
+/// What the Python classes need of either role's handle, whatever N.
+trait AnyCell: Send + std::fmt::Debug {
     fn version(&self) -> u64;
     fn name(&self) -> String;
+}
+
+/// [`AnyCell`] for `Writer<[u8; N]>` and `Reader<[u8; N]>`, written once.
+macro_rules! any_cell {
+    ($($role:ident),*) => {$(
+        impl<const N: usize> AnyCell for seqlock::$role<[u8; N]> {
+            fn version(&self) -> u64 {
+                seqlock::$role::version(self)
+            }
+            fn name(&self) -> String {
+                seqlock::$role::name(self)
+            }
+        }
+    )*};
+}
+any_cell!(Writer, Reader);
+
+/// What the Python classes need of a `Writer<[u8; N]>`, whatever N.
+trait AnyWriter: AnyCell {
+    fn write(&mut self, v: &[u8]) -> u64;
+    fn value(&self) -> Vec<u8>;
     fn readers_attached(&self) -> ipcring::Result<bool>;
     fn set_keep(&mut self, keep: bool);
 }
@@ -48,12 +67,6 @@ impl<const N: usize> AnyWriter for seqlock::Writer<[u8; N]> {
     fn value(&self) -> Vec<u8> {
         seqlock::Writer::value(self).to_vec()
     }
-    fn version(&self) -> u64 {
-        seqlock::Writer::version(self)
-    }
-    fn name(&self) -> String {
-        seqlock::Writer::name(self)
-    }
     fn readers_attached(&self) -> ipcring::Result<bool> {
         seqlock::Writer::readers_attached(self)
     }
@@ -63,12 +76,10 @@ impl<const N: usize> AnyWriter for seqlock::Writer<[u8; N]> {
 }
 
 /// What the Python classes need of a `Reader<[u8; N]>`, whatever N.
-trait AnyReader: Send + std::fmt::Debug {
+trait AnyReader: AnyCell {
     fn read(&self) -> ipcring::Result<(Vec<u8>, u64)>;
     fn try_read(&self) -> Option<(Vec<u8>, u64)>;
     fn wait_changed(&self, last: u64, timeout: Duration) -> ipcring::Result<(Vec<u8>, u64)>;
-    fn version(&self) -> u64;
-    fn name(&self) -> String;
     fn writer_attached(&self) -> ipcring::Result<bool>;
 }
 
@@ -81,12 +92,6 @@ impl<const N: usize> AnyReader for seqlock::Reader<[u8; N]> {
     }
     fn wait_changed(&self, last: u64, timeout: Duration) -> ipcring::Result<(Vec<u8>, u64)> {
         seqlock::Reader::wait_changed(self, last, timeout).map(|s| (s.value.to_vec(), s.version))
-    }
-    fn version(&self) -> u64 {
-        seqlock::Reader::version(self)
-    }
-    fn name(&self) -> String {
-        seqlock::Reader::name(self)
     }
     fn writer_attached(&self) -> ipcring::Result<bool> {
         seqlock::Reader::writer_attached(self)
@@ -148,42 +153,60 @@ fn unsupported_size(size: usize) -> PyErr {
     ))
 }
 
+/// A seqlock class (`$class`, Python name the same) holding a `Box<dyn $role>`, with the
+/// value's size (known even once closed), written once for both roles: the struct, the
+/// `size` getter and the fields of its `__repr__`.
+macro_rules! cell_class {
+    ($(#[doc = $doc:literal])* $class:ident(dyn $role:ident);) => {
+        $(#[doc = $doc])*
+        #[pyclass(module = "ipcring")]
+        #[derive(Debug)]
+        pub struct $class {
+            inner: Exclusive<Option<Box<dyn $role>>>,
+            size: usize,
+        }
+
+        impl $class {
+            fn repr_fields(&mut self) -> Option<String> {
+                let h = self.inner.get_mut().as_ref()?;
+                let (name, size, version) = (h.name(), self.size, h.version());
+                Some(format!("name={name:?} size={size} version={version}"))
+            }
+        }
+
+        #[pymethods]
+        impl $class {
+            /// Size of the value in bytes.
+            #[getter]
+            fn size(&self) -> usize {
+                self.size
+            }
+        }
+    };
+}
+
 fn options(type_tag: u64, c: &Common) -> SeqlockOptions {
     apply_common!(SeqlockOptions::new().type_tag(type_tag), c)
 }
 
-fn closed(what: &str) -> PyErr {
-    PyValueError::new_err(format!("operation on a closed {what}"))
-}
-
-/// The writer of a seqlock cell holding size bytes: it never waits; readers always get
-/// a consistent copy (never half of one write and half of another) and can wait for the
-/// next version. One writer per cell (a second gets RoleTaken).
-///
-/// >>> import ipcring, os, struct
-/// >>> name = f"/doc-seqlock-{os.getpid()}"
-/// >>> with ipcring.SeqlockWriter.create(name, size=16) as w:
-/// ...     w.write(struct.pack("<dd", 1.5, 2.5))
-/// ...     r = ipcring.SeqlockReader.open(name, size=16)
-/// ...     value, version = r.read()
-/// ...     struct.unpack("<dd", value), version
-/// 1
-/// ((1.5, 2.5), 1)
-#[pyclass(module = "ipcring", name = "SeqlockWriter")]
-#[derive(Debug)]
-pub struct SeqlockWriter {
-    inner: Exclusive<Option<Box<dyn AnyWriter>>>,
-    size: usize,
+cell_class! {
+    /// The writer of a seqlock cell holding size bytes: it never waits; readers always get
+    /// a consistent copy (never half of one write and half of another) and can wait for the
+    /// next version. One writer per cell (a second gets RoleTaken).
+    ///
+    /// >>> import ipcring, os, struct
+    /// >>> name = f"/doc-seqlock-{os.getpid()}"
+    /// >>> with ipcring.SeqlockWriter.create(name, size=16) as w:
+    /// ...     w.write(struct.pack("<dd", 1.5, 2.5))
+    /// ...     r = ipcring.SeqlockReader.open(name, size=16)
+    /// ...     value, version = r.read()
+    /// ...     struct.unpack("<dd", value), version
+    /// 1
+    /// ((1.5, 2.5), 1)
+    SeqlockWriter(dyn AnyWriter);
 }
 
 impl SeqlockWriter {
-    fn live(&mut self) -> PyResult<&mut Box<dyn AnyWriter>> {
-        self.inner
-            .get_mut()
-            .as_mut()
-            .ok_or_else(|| closed("SeqlockWriter"))
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn make(
         py: Python<'_>,
@@ -204,9 +227,7 @@ impl SeqlockWriter {
                 by_size!(size, writer_n, &name, &o, how).unwrap_or_else(no_size)
             })?,
             _ => {
-                let mut c = c;
-                c.open_timeout = timeout.map(|t| crate::seconds("timeout", t)).transpose()?;
-                let o = options(type_tag, &c);
+                let o = options(type_tag, &c.open_timeout(timeout)?);
                 py.detach(|| by_size!(size, writer_n, &name, &o, how).unwrap_or_else(no_size))
                     .py()?
             }
@@ -237,13 +258,7 @@ impl SeqlockWriter {
         wait: Option<&str>,
         spin: Option<f64>,
     ) -> PyResult<SeqlockWriter> {
-        let c = Common {
-            mode,
-            keep,
-            reclaim_stale,
-            wait: Some(wait_strategy(wait, spin)?),
-            open_timeout: None,
-        };
+        let c = Common::new(mode, keep, reclaim_stale, wait_strategy(wait, spin)?);
         Self::make(py, name, size, type_tag, None, c, How::Create)
     }
 
@@ -308,79 +323,11 @@ impl SeqlockWriter {
     fn value<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         Ok(PyBytes::new(py, &self.live()?.value()))
     }
-
-    /// Version of the last write (0: never written).
-    #[getter]
-    fn version(&mut self) -> PyResult<u64> {
-        Ok(self.live()?.version())
-    }
-
-    /// Size of the value in bytes.
-    #[getter]
-    fn size(&self) -> usize {
-        self.size
-    }
-
-    /// The cell's name.
-    #[getter]
-    fn name(&mut self) -> PyResult<String> {
-        Ok(self.live()?.name())
-    }
-
-    /// True if at least one reader is attached now.
-    fn readers_attached(&mut self) -> PyResult<bool> {
-        self.live()?.readers_attached().py()
-    }
-
-    /// Keep the name after this (creating) handle closes.
-    fn set_keep(&mut self, keep: bool) -> PyResult<()> {
-        self.live()?.set_keep(keep);
-        Ok(())
-    }
-
-    /// Detaches (waiting readers see ``Disconnected``; the last value stays readable).
-    fn close(&mut self) {
-        self.inner.get_mut().take();
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&mut self, _args: &Bound<'_, PyTuple>) -> bool {
-        self.close();
-        false
-    }
-
-    fn __repr__(&mut self) -> String {
-        let size = self.size;
-        match self.inner.get_mut() {
-            Some(w) => format!(
-                "<ipcring.SeqlockWriter name={:?} size={size} version={}>",
-                w.name(),
-                w.version()
-            ),
-            None => "<ipcring.SeqlockWriter closed>".into(),
-        }
-    }
 }
 
-/// A reader of a seqlock cell of ``size`` bytes (any number of readers).
-#[pyclass(module = "ipcring", name = "SeqlockReader")]
-#[derive(Debug)]
-pub struct SeqlockReader {
-    inner: Exclusive<Option<Box<dyn AnyReader>>>,
-    size: usize,
-}
-
-impl SeqlockReader {
-    fn live(&mut self) -> PyResult<&mut Box<dyn AnyReader>> {
-        self.inner
-            .get_mut()
-            .as_mut()
-            .ok_or_else(|| closed("SeqlockReader"))
-    }
+cell_class! {
+    /// A reader of a seqlock cell of ``size`` bytes (any number of readers).
+    SeqlockReader(dyn AnyReader);
 }
 
 #[pymethods]
@@ -442,59 +389,44 @@ impl SeqlockReader {
     ) -> PyResult<(Bound<'py, PyBytes>, u64)> {
         check_timeout(timeout)?;
         let r: &mut dyn AnyReader = &mut **self.live()?;
-        let dl = deadline(timeout)?;
-        let (v, n) = blocking(py, dl, move |slice| r.wait_changed(last_version, slice))?;
+        let (v, n) = blocking(py, timeout, move |slice| {
+            r.wait_changed(last_version, slice)
+        })?;
         Ok((PyBytes::new(py, &v), n))
     }
+}
 
-    /// Version of the last completed write.
-    #[getter]
-    fn version(&mut self) -> PyResult<u64> {
-        Ok(self.live()?.version())
+handle_pymethods! {
+    SeqlockWriter(Box<dyn AnyWriter>);
+    /// Detaches (waiting readers see ``Disconnected``; the last value stays readable).
+    close;
+    /// Keep the name after this (creating) handle closes.
+    set_keep;
+    get {
+        /// Version of the last write (0: never written).
+        version -> u64;
+        /// The cell's name.
+        name -> String;
     }
-
-    /// Size of the value in bytes.
-    #[getter]
-    fn size(&self) -> usize {
-        self.size
+    ask {
+        /// True if at least one reader is attached now.
+        readers_attached -> bool;
     }
+}
 
-    /// The cell's name.
-    #[getter]
-    fn name(&mut self) -> PyResult<String> {
-        Ok(self.live()?.name())
-    }
-
-    /// True if a writer is attached now.
-    fn writer_attached(&mut self) -> PyResult<bool> {
-        self.live()?.writer_attached().py()
-    }
-
+handle_pymethods! {
+    SeqlockReader(Box<dyn AnyReader>);
     /// Detaches.
-    fn close(&mut self) {
-        self.inner.get_mut().take();
+    close;
+    get {
+        /// Version of the last completed write.
+        version -> u64;
+        /// The cell's name.
+        name -> String;
     }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&mut self, _args: &Bound<'_, PyTuple>) -> bool {
-        self.close();
-        false
-    }
-
-    fn __repr__(&mut self) -> String {
-        let size = self.size;
-        match self.inner.get_mut() {
-            Some(r) => format!(
-                "<ipcring.SeqlockReader name={:?} size={size} version={}>",
-                r.name(),
-                r.version()
-            ),
-            None => "<ipcring.SeqlockReader closed>".into(),
-        }
+    ask {
+        /// True if a writer is attached now.
+        writer_attached -> bool;
     }
 }
 
