@@ -410,19 +410,24 @@ impl Client {
 
     #[inline]
     fn wait_answer(&self, t: &Ticket, timeout: Option<Duration>) -> Result<Answer<'_>> {
-        let slot = self.check_ticket(t)?;
+        self.wait_slot(self.check_ticket(t)?, timeout)
+    }
+
+    /// [`Client::wait_answer`] for a ticket known to be this client's (`slot` is its slot).
+    #[inline]
+    fn wait_slot(&self, slot: u32, timeout: Option<Duration>) -> Result<Answer<'_>> {
         let side = &self.side;
         // A busy-poll round trip ends here, reading no clock.
         if let Some(inner) = quick_poll(self.wait, || side.answer(slot))? {
             return Ok(Answer { inner });
         }
-        self.wait_answer_long(slot, timeout)
+        self.wait_slot_long(slot, timeout)
     }
 
-    /// The rest of [`Client::wait_answer`] (`slot` checked), apart so that the quick polls
-    /// pay nothing for its frame.
+    /// The rest of [`Client::wait_slot`], apart so that the quick polls pay nothing for its
+    /// frame.
     #[inline(never)]
-    fn wait_answer_long(&self, slot: u32, timeout: Option<Duration>) -> Result<Answer<'_>> {
+    fn wait_slot_long(&self, slot: u32, timeout: Option<Duration>) -> Result<Answer<'_>> {
         let side = &self.side;
         let inner = wait_for(
             side.core().client_wake(),
@@ -456,15 +461,16 @@ impl Client {
     /// One round trip: submits `req` and waits for its answer (zero-copy guard).
     #[inline]
     pub fn call(&self, req: &[u8]) -> Result<Answer<'_>> {
+        // The ticket was made just now, by this client.
         let t = self.submit(req)?;
-        self.wait_answer(&t, None)
+        self.wait_slot(t.slot, None)
     }
 
     /// As [`Client::call`], waiting at most `timeout` for the answer. On
     /// [`Error::Timeout`] the request stays in flight and keeps its slot.
     pub fn call_timeout(&self, req: &[u8], timeout: Duration) -> Result<Answer<'_>> {
         let t = self.submit(req)?;
-        self.wait_answer(&t, Some(timeout))
+        self.wait_slot(t.slot, Some(timeout))
     }
 
     /// One round trip, copying the answer into `out` with word-sized atomic reads: no
