@@ -5,6 +5,10 @@
 //! absolute figures drift. Run: `cargo bench --bench service` (`-- --quick` for a short
 //! run, `-- --rtt-only` for the round trip alone).
 //!
+//! When both processes share one physical core (the host's "near" placement), the round
+//! trip is paid in instructions more than in cache-line transfers: count those per round
+//! trip with `examples/service_callgrind.rs` (under callgrind, the same count every run).
+//!
 //! This binary re-executes itself as the peer (env `IPCRING_BENCH_PEER`). On a machine
 //! with two or more CPUs the bench pins itself to CPU 0 and the server to CPU 1
 //! (`IPCRING_BENCH_NOPIN=1` turns that off).

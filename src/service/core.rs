@@ -248,39 +248,79 @@ impl ChannelCore {
     /// Client side: `Some(len)` once the server answered slot `slot` (`slot < slots`),
     /// `None` while the request is pending.
     #[inline(always)]
-    fn poll_answer(&self, slot: u32) -> Result<Option<u32>> {
+    fn poll_answer(&self, slot: u32) -> std::result::Result<Option<u32>, BadSlot> {
         // SYNC: Acquire (in `load`) pairs with the server's Release in `Served::answer`:
         // the answer's bytes are visible after this load.
         match self.load(slot) {
             (len, SLOT_ANSWER) if len <= self.max_message => Ok(Some(len)),
             (_, SLOT_REQUEST) => Ok(None),
-            (len, SLOT_ANSWER) => Err(Error::corrupt(format!(
-                "service answer of {len} bytes in slot {slot} exceeds the slot's {} bytes",
-                self.max_message
-            ))),
-            (len, state) => Err(Error::corrupt(format!(
-                "service slot {slot} holds state {state:#x} (len {len}) while a request is pending"
-            ))),
+            (len, state) => Err(self.bad(slot, len, state, SLOT_ANSWER)),
         }
     }
 
     /// Server side: `Some(len)` if slot `slot` (`slot < slots`) holds a request not yet
     /// answered.
     #[inline(always)]
-    fn poll_request(&self, slot: u32) -> Result<Option<u32>> {
+    fn poll_request(&self, slot: u32) -> std::result::Result<Option<u32>, BadSlot> {
         // SYNC: Acquire (in `load`) pairs with the client's Release in `Fits::send` /
         // `Owned::send`.
         match self.load(slot) {
             (len, SLOT_REQUEST) if len <= self.max_message => Ok(Some(len)),
             (_, SLOT_ANSWER) | (0, 0) => Ok(None),
-            (len, SLOT_REQUEST) => Err(Error::corrupt(format!(
-                "service request of {len} bytes in slot {slot} exceeds the slot's {} bytes",
-                self.max_message
-            ))),
-            (len, state) => Err(Error::corrupt(format!(
-                "service slot {slot} holds unknown state {state:#x} (len {len})"
-            ))),
+            (len, state) => Err(self.bad(slot, len, state, SLOT_REQUEST)),
         }
+    }
+
+    #[inline(always)]
+    fn bad(&self, slot: u32, len: u32, state: u32, expected: u32) -> BadSlot {
+        BadSlot {
+            slot,
+            len,
+            state,
+            expected,
+            max: self.max_message,
+        }
+    }
+}
+
+/// An invalid slot header, as the poll that loaded it saw it: a few words, so that the
+/// polls return it in registers; [`Error::Corrupt`] is made from it (off the polling path)
+/// where an error is reported.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BadSlot {
+    slot: u32,
+    len: u32,
+    state: u32,
+    /// The state the poll was looking for (`SLOT_ANSWER` or `SLOT_REQUEST`).
+    expected: u32,
+    max: u32,
+}
+
+impl From<BadSlot> for Error {
+    #[cold]
+    #[inline(never)]
+    fn from(b: BadSlot) -> Error {
+        let BadSlot {
+            slot,
+            len,
+            state,
+            expected,
+            max,
+        } = b;
+        Error::corrupt(match (state == expected, expected == SLOT_ANSWER) {
+            (true, true) => format!(
+                "service answer of {len} bytes in slot {slot} exceeds the slot's {max} bytes"
+            ),
+            (true, false) => format!(
+                "service request of {len} bytes in slot {slot} exceeds the slot's {max} bytes"
+            ),
+            (false, true) => format!(
+                "service slot {slot} holds state {state:#x} (len {len}) while a request is pending"
+            ),
+            (false, false) => {
+                format!("service slot {slot} holds unknown state {state:#x} (len {len})")
+            }
+        })
     }
 }
 
@@ -328,16 +368,21 @@ impl ClientSide {
     pub(crate) fn take(&self) -> Result<Owned<'_>> {
         let free = self.free.get();
         if free == 0 {
-            return Err(Error::SystemLimit {
-                what: format!("all {} slots of the channel are in flight", self.core.slots).into(),
-                hint:
-                    "wait for an answer (or drop one), or connect with more ServiceOptions::slots"
-                        .into(),
-            });
+            return Err(self.all_in_flight());
         }
         let slot = free.trailing_zeros();
         self.free.set(free & !(1 << slot));
         Ok(Owned { side: self, slot })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn all_in_flight(&self) -> Error {
+        Error::SystemLimit {
+            what: format!("all {} slots of the channel are in flight", self.core.slots).into(),
+            hint: "wait for an answer (or drop one), or connect with more ServiceOptions::slots"
+                .into(),
+        }
     }
 
     /// `req`, checked to fit a slot ([`Error::MessageTooLarge`] otherwise), ready to be
@@ -559,9 +604,9 @@ impl ServerSide {
     }
 
     /// Looks at every slot for a request: true if one was found (then [`ServerSide::take`]
-    /// gives it). [`Error::Corrupt`] for an invalid header.
+    /// gives it). [`BadSlot`] (an [`Error::Corrupt`]) for an invalid header.
     #[inline]
-    pub(crate) fn poll(&mut self) -> Result<bool> {
+    pub(crate) fn poll(&mut self) -> std::result::Result<bool, BadSlot> {
         for s in 0..self.core.slots {
             // (Prefetching the slot's second line while polling was measured: 64 B round
             // trips went from 120-132 to 148-190 ns near, 320 to 570 ns far.)
@@ -690,6 +735,47 @@ fn publish_answer(side: &ServerSide, slot: u32, len: u32) {
     if must_wake(wake, side.client_may_sleep) {
         wake.wake();
     }
+}
+
+/// Polls a wait makes (with a spin hint between them) before it reads the clock, when its
+/// strategy spins at all: a busy-poll round trip that ends within them reads no clock on
+/// either side (an `Instant::now()` is 32 instructions and a `rdtsc`; each side used to
+/// read it once per round trip, on its first miss). Sixteen spin hints are about 0.4 µs
+/// here (a PAUSE measured 25 ns on the 2-vCPU reference guest), longer than a far
+/// placement's busy-poll round trip and well under the spin phase's first yield
+/// (`wake::YIELD_AFTER`, 1 µs). The blocking wait (`wake::blocking::wait_for`) looks at
+/// the clock only every 64 polls anyway, so these shift its deadline and its spin phase by
+/// less than that granularity; a strategy with a spin time of zero (sleep or yield at the
+/// first miss) skips them.
+#[cfg(not(loom))]
+pub(crate) const QUICK_POLLS: u32 = 16;
+
+/// `ready()` once, then (if `strategy` spins) up to [`QUICK_POLLS`] more times with a spin
+/// hint before each: the value, or `None` if the caller must wait the long way.
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn quick_poll<T>(
+    strategy: crate::wake::WaitStrategy,
+    mut ready: impl FnMut() -> Result<Option<T>>,
+) -> Result<Option<T>> {
+    use crate::wake::WaitStrategy;
+    if let Some(v) = ready()? {
+        return Ok(Some(v));
+    }
+    let spins = match strategy {
+        WaitStrategy::Spin => true,
+        WaitStrategy::SpinYield { spin } | WaitStrategy::SpinBlock { spin } => !spin.is_zero(),
+    };
+    if spins {
+        // (`black_box`: a loop rolled up, not 16 inlined copies of the poll.)
+        for _ in 0..std::hint::black_box(QUICK_POLLS) {
+            crate::sync::spin_hint();
+            if let Some(v) = ready()? {
+                return Ok(Some(v));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// After a publish: true if the peer, which may sleep (`peer_may_sleep`), announced that

@@ -12,7 +12,7 @@ use crate::ring::wait::wait_for;
 use crate::ring::WaitStrategy;
 use crate::segment::{self, Segment, Trust};
 use crate::service::auth::{self, AuthKey, Handshake, Who};
-use crate::service::core::{ChannelCore, EntryWords, Served, ServerSide};
+use crate::service::core::{quick_poll, ChannelCore, EntryWords, Served, ServerSide};
 use crate::service::layout::*;
 use crate::service::ServiceOptions;
 use crate::sys::{Location, Mapping};
@@ -218,11 +218,11 @@ struct Server {
     max_message: u32,
     /// Who a client's channel may belong to, and its widest mode (ours).
     trust: Trust,
-    /// Accepted connections, indexed by entry.
-    conns: Vec<Option<Conn>>,
-    /// Entries with a connection, in polling order.
-    active: Vec<u32>,
-    /// Where the next poll starts in `active` (round robin between clients).
+    /// Accepted connections, in polling order (a poll walks them, nothing else).
+    conns: Vec<Conn>,
+    /// Per entry: its connection's index in `conns` plus one, or 0 if it has none.
+    conn_of: Vec<u32>,
+    /// Where the next poll starts in `conns` (round robin between clients).
     cursor: usize,
     connect_seen: u32,
     /// Polls since the last liveness check (busy servers check every 2^12 polls).
@@ -282,8 +282,8 @@ impl Listener {
                 max_slots: opts.max_slots,
                 max_message: opts.max_message,
                 trust: opts.seg.trust(),
-                conns: (0..opts.max_clients).map(|_| None).collect(),
-                active: Vec::new(),
+                conns: Vec::new(),
+                conn_of: vec![0; opts.max_clients as usize],
                 cursor: 0,
                 connect_seen: 0,
                 polls: 0,
@@ -301,7 +301,7 @@ impl Listener {
 
     /// How many clients are connected now (as of the last poll).
     pub fn clients(&self) -> usize {
-        self.srv.active.len()
+        self.srv.conns.len()
     }
 
     /// The most clients at once.
@@ -322,6 +322,7 @@ impl Listener {
 
     /// The next request from any client, waiting per the wait strategy (a sleeping server
     /// is woken by the client that posts a request).
+    #[inline]
     pub fn recv(&mut self) -> Result<Request<'_>> {
         self.recv_within(None)
     }
@@ -331,23 +332,34 @@ impl Listener {
         self.recv_within(Some(timeout))
     }
 
+    #[inline]
     fn recv_within(&mut self, timeout: Option<Duration>) -> Result<Request<'_>> {
         let e = self.wait_request(timeout)?;
         Ok(self
             .srv
             .request(e)
-            .expect("the poll that returned this entry found a request in it"))
+            .expect("the poll that returned this connection found a request in it"))
     }
 
+    #[inline]
     fn wait_request(&mut self, timeout: Option<Duration>) -> Result<u32> {
-        // The wait polls with PAUSE between polls (`wait_for`). Polling without it for the
-        // first thousand polls, on both sides, was measured: with the two processes on
-        // sibling hyperthreads the 64 B round trip went from 132-142 to 165-175 ns (the
-        // spinning sibling takes the core from the one doing the work).
+        // The wait polls with PAUSE between polls (`quick_poll`, `wait_for`). Polling
+        // without it for the first thousand polls, on both sides, was measured: with the
+        // two processes on sibling hyperthreads the 64 B round trip went from 132-142 to
+        // 165-175 ns (the spinning sibling takes the core from the one doing the work).
         let Listener { seg, wait, srv } = self;
-        if let Some(e) = srv.poll(seg, false) {
+        // A busy-poll round trip's request is found here, reading no clock.
+        if let Some(e) = quick_poll(*wait, || Ok(srv.poll(seg, false)))? {
             return Ok(e);
         }
+        self.wait_request_long(timeout)
+    }
+
+    /// The rest of [`Listener::wait_request`], apart so that the quick polls pay nothing
+    /// for its frame.
+    #[inline(never)]
+    fn wait_request_long(&mut self, timeout: Option<Duration>) -> Result<u32> {
+        let Listener { seg, wait, srv } = self;
         let reap_due = Cell::new(false);
         wait_for(
             &seg.shared().server_wake,
@@ -368,16 +380,17 @@ impl Listener {
 #[cfg(feature = "async")]
 impl Listener {
     /// One poll of every channel (accepting new clients; with `reap_due`, freeing dead
-    /// ones first): the entry holding the request found, for [`Listener::take_request`].
+    /// ones first): which connection holds the request found (an index, valid until the
+    /// next poll), for [`Listener::take_request`].
     pub(super) fn poll_request(&mut self, reap_due: bool) -> Option<u32> {
         let Listener { seg, srv, .. } = self;
         srv.poll(seg, reap_due)
     }
 
-    /// The request that [`Listener::poll_request`] found on entry `e`.
-    pub(super) fn take_request(&mut self, e: u32) -> Result<Request<'_>> {
+    /// The request that [`Listener::poll_request`] found in connection `k`.
+    pub(super) fn take_request(&mut self, k: u32) -> Result<Request<'_>> {
         self.srv
-            .request(e)
+            .request(k)
             .ok_or_else(|| Error::corrupt("a request seen waiting was gone when taken"))
     }
 
@@ -393,20 +406,31 @@ impl Listener {
 }
 
 impl Server {
-    /// Accepts every posted connect, if a client announced one since the last look.
-    #[inline]
-    fn accept_if_announced(&mut self, seg: &Held<ListenerShared>) {
-        // SYNC: Acquire pairs with the client's Release bump after it posted its entry.
-        let seq = seg.shared().connect_seq.load(Ordering::Acquire);
-        if seq != self.connect_seen {
-            self.connect_seen = seq;
-            self.accept_all(seg);
+    /// Adds an accepted connection.
+    fn add(&mut self, conn: Conn) {
+        let e = conn.id.entry as usize;
+        self.conns.push(conn);
+        self.conn_of[e] = self.conns.len() as u32;
+    }
+
+    /// Removes entry `e`'s connection, if it has one (the last one takes its place in the
+    /// polling order).
+    fn remove(&mut self, e: u32) -> Option<Conn> {
+        let k = self.conn_of[e as usize].checked_sub(1)? as usize;
+        self.conn_of[e as usize] = 0;
+        let conn = self.conns.swap_remove(k);
+        if let Some(moved) = self.conns.get(k) {
+            self.conn_of[moved.id.entry as usize] = k as u32 + 1;
         }
+        if self.cursor >= self.conns.len() {
+            self.cursor = 0;
+        }
+        Some(conn)
     }
 
     fn accept_all(&mut self, seg: &Segment) {
         for e in 0..self.max_clients {
-            if self.conns[e as usize].is_some() {
+            if self.conn_of[e as usize] != 0 {
                 continue;
             }
             // The client's nonce and its channel segment are visible once it posted.
@@ -415,8 +439,7 @@ impl Server {
             };
             let (next, refusal) = match self.open_channel(seg, e, nonce) {
                 Ok(conn) if self.proven(&conn) => {
-                    self.conns[e as usize] = Some(conn);
-                    self.active.push(e);
+                    self.add(conn);
                     (ENTRY_ACCEPTED, 0)
                 }
                 Ok(_) => (ENTRY_CLOSED, REFUSED_AUTH),
@@ -486,11 +509,10 @@ impl Server {
     /// Disconnects the client on entry `e` (its channel broke): it sees `Disconnected`,
     /// the others go on. The entry is freed once the client lets go of it.
     fn evict(&mut self, seg: &Segment, e: u32) {
-        if let Some(conn) = self.conns[e as usize].take() {
+        if let Some(conn) = self.remove(e) {
             conn.close();
             let _ = Location::parse(&conn.chan_name).and_then(|l| l.unlink());
         }
-        self.active.retain(|&x| x != e);
         entry(seg.mapping(), e)
             .state
             .store(ENTRY_CLOSED, Ordering::Release);
@@ -502,7 +524,7 @@ impl Server {
         for e in 0..self.max_clients {
             let en = entry(seg.mapping(), e);
             let state = en.state.load(Ordering::Acquire);
-            let has_conn = self.conns[e as usize].is_some();
+            let has_conn = self.conn_of[e as usize] != 0;
             if state == ENTRY_FREE && !has_conn {
                 continue;
             }
@@ -510,10 +532,9 @@ impl Server {
                 Ok(false) => {}
                 _ => continue,
             }
-            if let Some(conn) = self.conns[e as usize].take() {
+            if let Some(conn) = self.remove(e) {
                 // It may have died before unlinking its channel's name.
                 let _ = Location::parse(&conn.chan_name).and_then(|l| l.unlink());
-                self.active.retain(|&x| x != e);
             } else if state == ENTRY_CONNECT || state == ENTRY_CLAIMED {
                 // Died before we accepted: remove its channel if nobody holds it.
                 let name = channel_name(&seg.name(), e, en.channel_nonce.load(Ordering::Relaxed));
@@ -525,16 +546,51 @@ impl Server {
             // state cannot change under us unless a client writes garbage; then it waits.
             en.words().free(state);
         }
-        if self.cursor >= self.active.len() {
-            self.cursor = 0;
-        }
     }
 
-    /// One pass over every channel: the entry of the first one found holding a request
-    /// (which its `ServerSide` keeps for `request`).
+    /// One pass over every channel: the index (in `conns`) of the first one found holding a
+    /// request (which its `ServerSide` keeps for `request`). Every 4096th pass (or with
+    /// `reap_due`) and when a client announced a connect, the housekeeping first.
     #[inline]
     fn poll(&mut self, seg: &Held<ListenerShared>, reap_due: bool) -> Option<u32> {
         self.polls = self.polls.wrapping_add(1);
+        // SYNC: Acquire pairs with the client's Release bump after it posted its entry.
+        let seq = seg.shared().connect_seq.load(Ordering::Acquire);
+        if reap_due || self.polls % 4096 == 0 || seq != self.connect_seen {
+            self.housekeeping(seg, reap_due, seq);
+        }
+        // From the cursor to the end, then from the start: no division per poll.
+        let n = self.conns.len();
+        let mut i = self.cursor;
+        for _ in 0..n {
+            if i >= n {
+                i = 0;
+            }
+            let conn = &mut self.conns[i];
+            i += 1;
+            match conn.side.poll() {
+                Ok(false) => {}
+                Ok(true) => {
+                    // The next poll starts with the next client: one busy client cannot
+                    // starve the others.
+                    self.cursor = i;
+                    return Some(i as u32 - 1);
+                }
+                Err(_) => {
+                    let e = conn.id.entry;
+                    self.evict(seg, e);
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    /// Frees dead clients (with `reap_due`, or once a liveness slice passed) and accepts
+    /// posted connects (if `connect_seq` moved to `seq`): off the polling path.
+    #[cold]
+    #[inline(never)]
+    fn housekeeping(&mut self, seg: &Held<ListenerShared>, reap_due: bool, seq: u32) {
         if reap_due || self.polls % 4096 == 0 {
             let now = std::time::Instant::now();
             if reap_due || now >= self.next_check {
@@ -542,41 +598,16 @@ impl Server {
                 self.reap(seg);
             }
         }
-        self.accept_if_announced(seg);
-        let n = self.active.len();
-        let mut broken = None;
-        let mut found = None;
-        for k in 0..n {
-            let i = (self.cursor + k) % n;
-            let e = self.active[i];
-            let Some(conn) = &mut self.conns[e as usize] else {
-                continue;
-            };
-            match conn.side.poll() {
-                Ok(false) => {}
-                Ok(true) => {
-                    found = Some(e);
-                    // The next poll starts with the next client: one busy client cannot
-                    // starve the others.
-                    self.cursor = (i + 1) % n;
-                    break;
-                }
-                Err(_) => {
-                    broken = Some(e);
-                    break;
-                }
-            }
+        if seq != self.connect_seen {
+            self.connect_seen = seq;
+            self.accept_all(seg);
         }
-        if let Some(e) = broken {
-            self.evict(seg, e);
-        }
-        found
     }
 
-    /// The request that `poll` found on entry `e`.
+    /// The request that `poll` found in connection `k` (its index in `conns`).
     #[inline]
-    fn request(&mut self, e: u32) -> Option<Request<'_>> {
-        let conn = self.conns[e as usize].as_mut()?;
+    fn request(&mut self, k: u32) -> Option<Request<'_>> {
+        let conn = self.conns.get_mut(k as usize)?;
         let client = conn.id;
         Some(Request {
             served: conn.side.take()?,
@@ -589,7 +620,7 @@ impl Server {
 impl Drop for Listener {
     fn drop(&mut self) {
         // Clients blocked on an answer see Disconnected at once, not after a slice.
-        for conn in self.srv.conns.iter().flatten() {
+        for conn in &self.srv.conns {
             conn.close();
         }
     }
@@ -656,6 +687,7 @@ impl Request<'_> {
 
     /// The whole slot, writable: the request sits in its first `len()` bytes; write the
     /// answer anywhere from offset 0 and [`Request::respond`] with its length.
+    #[inline]
     pub fn buffer(&mut self) -> &mut [u8] {
         self.served.buffer()
     }
@@ -663,11 +695,13 @@ impl Request<'_> {
     /// Publishes the first `len` bytes of [`Request::buffer`] as the answer.
     /// [`Error::MessageTooLarge`] past the client's slot (nothing is sent then, and the
     /// request is answered with zero bytes).
+    #[inline]
     pub fn respond(self, len: usize) -> Result<()> {
         self.served.respond(len)
     }
 
     /// Copies `answer` over the request and publishes it.
+    #[inline]
     pub fn respond_with(self, answer: &[u8]) -> Result<()> {
         self.served.respond_with(answer)
     }
@@ -675,6 +709,7 @@ impl Request<'_> {
 
 impl Deref for Request<'_> {
     type Target = [u8];
+    #[inline]
     fn deref(&self) -> &[u8] {
         // The client published these bytes and does not write them until answered (see the
         // module docs on a hostile client).
