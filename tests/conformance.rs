@@ -10,9 +10,9 @@
 mod support;
 
 use support::conformance::{serve_peer, At, Kit, LONG};
+use support::unique;
 #[cfg(feature = "socket")]
 use support::unique_path;
-use support::{peer_role, unique};
 
 #[cfg(feature = "async")]
 use support::conformance::AsyncKit;
@@ -420,12 +420,10 @@ mod service_kit {
     }
 }
 
+crate::peer_entry!(roles);
+
 /// Every peer role of the table.
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
+fn roles(role: &str, args: Vec<String>) {
     if role == "conf-service-echo" {
         service_kit::serve_echo(&args[0]);
     }

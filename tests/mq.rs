@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use ipcring::mq::{MessageQueue, MqOptions};
 use ipcring::{Error, Receiver, Sender};
-use support::{peer_role, Peer};
+use support::Peer;
 
 const COUNT: u32 = 3000;
 
@@ -44,15 +44,13 @@ fn spawn(role: &str, name: &str) -> Peer {
     Peer::spawn_piped(role, &[name])
 }
 
+crate::peer_entry!(roles);
+
 /// The peer roles. Does nothing unless run as a peer.
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
+fn roles(role: &str, args: Vec<String>) {
     let name = args[0].clone();
     let mut q = MessageQueue::open(&name, &MqOptions::new()).unwrap();
-    match role.as_str() {
+    match role {
         "sender" => {
             for seq in 0..COUNT {
                 q.send_timeout(&message(seq), Duration::from_secs(60))

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use ipcring::broadcast::{BroadcastOptions, Publisher, Recv, Start, Subscriber};
 use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
 use ipcring::Error;
-use support::{peer_role, Peer};
+use support::Peer;
 
 /// 1 KiB value: every word carries the same counter (the version that wrote it).
 const WORDS: usize = 128;
@@ -47,14 +47,12 @@ fn field(line: &str, key: &str) -> u64 {
         .unwrap()
 }
 
+crate::peer_entry!(roles);
+
 /// The peer side: does nothing unless started by one of the tests below.
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
+fn roles(role: &str, args: Vec<String>) {
     let name = args[0].clone();
-    match role.as_str() {
+    match role {
         "seq-reader" => seq_reader(&name),
         "bc-sub" => bc_subscriber(&name, false),
         "bc-sub-slow" => bc_subscriber(&name, true),

@@ -12,7 +12,7 @@ use std::time::Duration;
 use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
 use ipcring::{Error, Receiver, Sender, TryRecvError, TrySendError};
 use support::setup::unique_dir;
-use support::{peer_role, Peer};
+use support::Peer;
 
 fn spawn(role: &str, path: &Path, count: usize) -> Peer {
     Peer::builder(role).arg(path.display()).arg(count).spawn()
@@ -37,16 +37,14 @@ fn message(i: usize) -> Vec<u8> {
     m
 }
 
+crate::peer_entry!(roles);
+
 /// The peer roles, run in a child process.
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
+fn roles(role: &str, args: Vec<String>) {
     let path = PathBuf::from(&args[0]);
     let count: usize = args[1].parse().unwrap();
     let opts = PipeOptions::new();
-    match role.as_str() {
+    match role {
         "writer" => {
             let mut tx = PipeSender::open(&path, &opts).unwrap();
             for i in 0..count {

@@ -1,22 +1,19 @@
 //! The shared-memory service between real processes (the test binary re-executes itself
 //! as server or client), plus its limits and errors in one process.
 //!
-//! Every request is a self-checking message (`common::message`: its seq and length are in
+//! Every request is a self-checking message (`support::message`: its seq and length are in
 //! it); the server checks it and answers with every byte inverted, and the client checks
 //! the answer byte for byte.
 
-mod common;
-#[cfg(feature = "rpc")]
-#[path = "common/rpc_alice.rs"]
-mod rpc_alice;
+mod support;
 
 use std::io::{BufRead, BufReader, Lines};
 use std::process::{Child, ChildStdout};
 use std::time::Duration;
 
-use common::{check, message, peer_role, spawn_peer, unique};
 use ipcring::service::{Client, Listener, Request, ServiceOptions};
 use ipcring::Error;
+use support::{check, message, spawn_peer, unique};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -133,13 +130,11 @@ fn mapping_of(fragment: &str) -> Option<usize> {
         .and_then(|l| usize::from_str_radix(l.split('-').next()?, 16).ok())
 }
 
-/// Entry point of every peer role; a no-op in the normal test run.
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
-    let result = match role.as_str() {
+crate::peer_entry!(roles);
+
+/// The peer roles this file's tests run, each in a process of its own.
+fn roles(role: &str, args: Vec<String>) {
+    let result = match role {
         // args: name, max_clients
         "server" => serve(&args[0], args[1].parse().unwrap()),
         // args: name, auth key
@@ -204,8 +199,8 @@ fn peer() {
             let mut l = Listener::bind(&args[0], &opts())?;
             println!("READY");
             let r = match args[1].as_str() {
-                "json" => rpc_alice::alice(ipcring::rpc::JsonCodec).serve_service(&mut l),
-                _ => rpc_alice::alice(ipcring::rpc::BinaryCodec).serve_service(&mut l),
+                "json" => support::rpc_alice::alice(ipcring::rpc::JsonCodec).serve_service(&mut l),
+                _ => support::rpc_alice::alice(ipcring::rpc::BinaryCodec).serve_service(&mut l),
             };
             r.map_err(|e| Error::Corrupt(e.to_string().into()))
         })(),

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ipcring::socket::{Address, Connection, Flow, Listener, SocketOptions};
 use ipcring::{Error, Receiver, Sender};
-use support::{peer_role, Peer};
+use support::Peer;
 
 const KEY: &[u8] = b"Do not let eve find us!";
 
@@ -75,14 +75,12 @@ fn message(seq: u32) -> Vec<u8> {
 
 const SENDER_COUNT: u32 = 2000;
 
+crate::peer_entry!(roles);
+
 /// The peer roles. Does nothing unless run as a peer.
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
+fn roles(role: &str, args: Vec<String>) {
     let addr = args[0].clone();
-    match role.as_str() {
+    match role {
         // Echoes every message of every client until one sends "stop".
         "echo_server" => {
             let listener = Listener::bind(addr.as_str(), &opts_from_env()).unwrap();
