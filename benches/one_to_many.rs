@@ -5,7 +5,10 @@
 //!
 //! This binary re-executes itself as the peers (env `IPCRING_BENCH_PEER`).
 
-use std::process::{Child, Command, Stdio};
+#[path = "support/mod.rs"]
+mod support;
+
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use ipcring::broadcast::{BroadcastOptions, Publisher, Recv, Start, Subscriber};
@@ -13,19 +16,12 @@ use ipcring::measure::{self, Stats};
 use ipcring::ring::WaitStrategy;
 use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
 use ipcring::Error;
+use support::{floor_spin, spawn_piped as spawn, uniq};
+
+/// The prefix of the segment names this bench creates.
+const NAMES: &str = "/ipcring-bench-otm";
 
 type Value = [u64; 8]; // 64 bytes
-
-fn spawn(role: &str, name: &str, extra: &str) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .env("IPCRING_BENCH_PEER", role)
-        .env("IPCRING_BENCH_NAME", name)
-        .env("IPCRING_BENCH_EXTRA", extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn peer")
-}
 
 fn seq_opts() -> SeqlockOptions {
     SeqlockOptions::new()
@@ -42,9 +38,7 @@ fn bc_opts() -> BroadcastOptions {
         .open_timeout(Duration::from_secs(10))
 }
 
-fn peer(role: &str) {
-    let name = std::env::var("IPCRING_BENCH_NAME").unwrap();
-    let extra = std::env::var("IPCRING_BENCH_EXTRA").unwrap_or_default();
+fn peer(role: &str, name: &str, extra: &str) {
     match role {
         "floor-spin" => measure::floor_spin_peer(&name).unwrap(),
         // Echo every new value of `<name>.ping` into `<name>.pong`, until value[0] == MAX.
@@ -104,18 +98,6 @@ fn peer(role: &str) {
         }
         _ => panic!("unknown peer role {role}"),
     }
-}
-
-fn uniq(tag: &str) -> String {
-    format!("/ipcring-bench-otm-{tag}-{}", std::process::id())
-}
-
-fn floor_spin(iters: usize) -> Stats {
-    let name = uniq("fs");
-    let mut c = spawn("floor-spin", &name, "");
-    let s = measure::floor_spin(&name, iters).unwrap();
-    c.wait().unwrap();
-    s
 }
 
 /// Round trip through two seqlock cells: write in A, seen in B, echoed, seen in A.
@@ -217,8 +199,7 @@ fn fanout(subs: usize, count: u64) -> (f64, u64, u64) {
 }
 
 fn main() {
-    if let Ok(role) = std::env::var("IPCRING_BENCH_PEER") {
-        peer(&role);
+    if support::run_peer(peer) {
         return;
     }
     let quick = std::env::args().any(|a| a == "--quick");

@@ -22,41 +22,17 @@
 //! between placements that change every rate several-fold within seconds, so the
 //! median of per-round ratios is the figure, printed with its range.
 
-use std::process::{Child, Command, Stdio};
+#[path = "support/mod.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use ipcring::measure::{self, Stats};
 use ipcring::ring::{duplex, Consumer, Producer, RingOptions, Side, WaitStrategy};
+use support::{floor_futex, floor_spin, floor_split, median, ns, pin, spawn, uniq};
 
-/// Pins the calling thread to `cpu` (when pinning is on and the machine has the CPUs).
-fn pin(cpu: usize) {
-    // Online CPUs, not `available_parallelism` (that follows the affinity mask, which a
-    // peer inherits from the pinned bench process).
-    // SAFETY: sysconf has no preconditions.
-    let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    if cpus < 2 || std::env::var_os("IPCRING_BENCH_NOPIN").is_some() {
-        return;
-    }
-    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET and sched_setaffinity only
-    // read/write the set we own, for the calling thread (pid 0).
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            eprintln!("note: could not pin to CPU {cpu}; running unpinned");
-        }
-    }
-}
-
-fn spawn(role: &str, name: &str, extra: &str) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .env("IPCRING_BENCH_PEER", role)
-        .env("IPCRING_BENCH_NAME", name)
-        .env("IPCRING_BENCH_EXTRA", extra)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn peer")
-}
+/// The prefix of the segment names this bench creates.
+const NAMES: &str = "/ipcring-bench";
 
 /// Ring options for a peer role's `extra`: the wait strategy ("spin"; "sleep" for
 /// `SpinBlock { spin: 0 }`, every wait sleeps; else the default or
@@ -93,10 +69,8 @@ fn opts(extra: &str) -> RingOptions {
         .open_timeout(Duration::from_secs(10))
 }
 
-fn peer(role: &str) {
+fn peer(role: &str, name: &str, extra: &str) {
     pin(1);
-    let name = std::env::var("IPCRING_BENCH_NAME").unwrap();
-    let extra = std::env::var("IPCRING_BENCH_EXTRA").unwrap_or_default();
     match role {
         "floor-spin" => measure::floor_spin_peer(&name).unwrap(),
         "floor-split" => measure::floor_spin_split_peer(&name).unwrap(),
@@ -157,38 +131,10 @@ fn peer(role: &str) {
     }
 }
 
-fn uniq(tag: &str) -> String {
-    format!("/ipcring-bench-{tag}-{}", std::process::id())
-}
-
-fn floor_spin(iters: usize) -> Stats {
-    let name = uniq("fs");
-    let mut c = spawn("floor-spin", &name, "");
-    let s = measure::floor_spin(&name, iters).unwrap();
-    c.wait().unwrap();
-    s
-}
-
-fn floor_split(iters: usize) -> Stats {
-    let name = uniq("fl");
-    let mut c = spawn("floor-split", &name, "");
-    let s = measure::floor_spin_split(&name, iters).unwrap();
-    c.wait().unwrap();
-    s
-}
-
 fn floor_records(size: usize, iters: usize) -> Stats {
     let name = uniq("fr");
     let mut c = spawn("floor-records", &name, &size.to_string());
     let s = measure::floor_records(&name, size, iters).unwrap();
-    c.wait().unwrap();
-    s
-}
-
-fn floor_futex(iters: usize, pause: Option<Duration>) -> Stats {
-    let name = uniq("ff");
-    let mut c = spawn("floor-futex", &name, "");
-    let s = measure::floor_futex(&name, iters, pause).unwrap();
     c.wait().unwrap();
     s
 }
@@ -300,18 +246,8 @@ fn rtrb_stream(size: usize, count: usize) -> f64 {
     }
 }
 
-fn ns(d: Duration) -> f64 {
-    d.as_nanos() as f64
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 fn main() {
-    if let Ok(role) = std::env::var("IPCRING_BENCH_PEER") {
-        peer(&role);
+    if support::run_peer(peer) {
         return;
     }
     pin(0);
