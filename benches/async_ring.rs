@@ -21,7 +21,7 @@ use ipcring::socket::{AsyncConnection, AsyncListener};
 use ipcring::socket::{Connection, Listener, SocketOptions};
 use ipcring::transport::{AsyncReceiver, AsyncSender};
 use ipcring::{Error, Result};
-use support::{floor_futex, floor_spin, spawn, uniq};
+use support::{arg, floor_futex, floor_spin, spawn, uniq};
 
 /// The prefix of the segment names this bench creates.
 const NAMES: &str = "/ipcring-abench";
@@ -184,7 +184,7 @@ fn main() {
     if support::run_peer(peer) {
         return;
     }
-    let quick = std::env::args().any(|a| a == "--quick");
+    let quick = arg("--quick");
     let k = if quick { 5 } else { 1 };
     println!("ipcring async vs blocking round trips, 64 B, two processes.");
     println!(

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use ipcring::measure::{self, Stats};
 use ipcring::ring::{duplex, Consumer, Producer, RingOptions, Side, WaitStrategy};
-use support::{floor_futex, floor_spin, floor_split, median, ns, pin, spawn, uniq};
+use support::{arg, floor_futex, floor_spin, floor_split, median, ns, pin, spawn, uniq};
 
 /// The prefix of the segment names this bench creates.
 const NAMES: &str = "/ipcring-bench";
@@ -251,7 +251,6 @@ fn main() {
         return;
     }
     pin(0);
-    let arg = |a: &str| std::env::args().any(|x| x == a);
     let quick = arg("--quick");
     let k = if quick { 5 } else { 1 };
     println!("ipcring ring benchmark: two processes; each figure beside its floor measured just before and after it.");

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use ipcring::measure::{self, Stats, BATCH};
 use ipcring::ring::{duplex, RingOptions, Side, WaitStrategy};
 use ipcring::service::{Client, Listener, ServiceOptions};
-use support::{floor_spin, floor_split, median, ns, pin, spawn, spawn_piped, uniq};
+use support::{arg, floor_spin, floor_split, median, ns, pin, spawn, spawn_piped, uniq};
 
 /// The prefix of the segment names this bench creates.
 const NAMES: &str = "/ipcring-bench-svc";
@@ -175,7 +175,6 @@ fn main() {
     if support::run_peer(peer) {
         return;
     }
-    let arg = |a: &str| std::env::args().any(|x| x == a);
     let quick = arg("--quick");
     let rounds = if quick { 5 } else { 11 };
     let iters = if quick { 100_000 } else { 200_000 };

@@ -72,7 +72,6 @@ fn ropts() -> RingOptions {
     RingOptions::new().capacity(1 << 14).open_timeout(LONG)
 }
 
-/// Entry point of every peer role; a no-op in the normal test run.
 /// A blocking sender's peer role: messages 0..n, sleeping `pause` before each one
 /// `pause_at` picks (so the async receiver has to wait for readiness). Exit code 0.
 fn send_paced<S: Sender>(mut tx: S, n: u64, pause_at: fn(u64) -> bool, pause: Duration) -> i32 {

@@ -30,13 +30,7 @@ fn message(seq: u32) -> Vec<u8> {
         1 => 0,
         _ => (seq % 300) as usize + 4,
     };
-    let mut v: Vec<u8> = (0..len)
-        .map(|i| (i as u32).wrapping_mul(13).wrapping_add(seq) as u8)
-        .collect();
-    if len >= 4 {
-        v[..4].copy_from_slice(&seq.to_le_bytes());
-    }
-    v
+    support::sized_message(seq, len, 13)
 }
 
 /// Peer `role` on queue `name`, its stdout piped.

@@ -6,26 +6,16 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use ipcring::broadcast::{BroadcastOptions, Publisher, Recv, Start, Subscriber};
 use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
 use ipcring::Error;
-use support::Peer;
+use support::{unique, Peer};
 
 /// 1 KiB value: every word carries the same counter (the version that wrote it).
 const WORDS: usize = 128;
 type Value = [u64; WORDS];
-
-fn unique(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "/ipcring-owmr-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 fn spawn(role: &str, name: &str) -> Peer {
     Peer::spawn_piped(role, &[name])

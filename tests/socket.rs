@@ -64,13 +64,7 @@ fn message(seq: u32) -> Vec<u8> {
         7 => 20_000,
         _ => (seq % 97) as usize + 4,
     };
-    let mut v: Vec<u8> = (0..len)
-        .map(|i| (i as u32).wrapping_mul(31).wrapping_add(seq) as u8)
-        .collect();
-    if len >= 4 {
-        v[..4].copy_from_slice(&seq.to_le_bytes());
-    }
-    v
+    support::sized_message(seq, len, 31)
 }
 
 const SENDER_COUNT: u32 = 2000;

@@ -28,6 +28,11 @@ pub fn run_peer(peer: fn(&str, &str, &str)) -> bool {
     true
 }
 
+/// Whether the bench was run with the command-line flag `flag` (e.g. `--quick`).
+pub fn arg(flag: &str) -> bool {
+    std::env::args().any(|a| a == flag)
+}
+
 /// The command that runs this bench binary as peer `role` on `name` with `extra`.
 pub fn peer_command(role: &str, name: &str, extra: &str) -> Command {
     let mut cmd = Command::new(std::env::current_exe().unwrap());

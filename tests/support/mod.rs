@@ -136,6 +136,18 @@ pub fn message(seq: u64, out: &mut Vec<u8>) {
     }
 }
 
+/// Message `seq` of `len` bytes, for the suites that vary sizes: byte `i` is `i * mul + seq`
+/// (wrapping), then the first 4 bytes (when there are 4) are `seq`, little-endian.
+pub fn sized_message(seq: u32, len: usize, mul: u32) -> Vec<u8> {
+    let mut v: Vec<u8> = (0..len)
+        .map(|i| (i as u32).wrapping_mul(mul).wrapping_add(seq) as u8)
+        .collect();
+    if len >= 4 {
+        v[..4].copy_from_slice(&seq.to_le_bytes());
+    }
+    v
+}
+
 /// Checks that `got` is exactly message `seq`; returns a description of the first mismatch.
 pub fn check(seq: u64, got: &[u8], scratch: &mut Vec<u8>) -> Result<(), String> {
     message(seq, scratch);
