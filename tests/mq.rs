@@ -5,24 +5,13 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ipcring::mq::{MessageQueue, MqOptions};
 use ipcring::{Error, Receiver, Sender};
-use support::Peer;
+use support::{unique, Peer};
 
 const COUNT: u32 = 3000;
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn unique(tag: &str) -> String {
-    format!(
-        "/ipcring-mqt-{tag}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 fn message(seq: u32) -> Vec<u8> {
     let len = match seq % 100 {
