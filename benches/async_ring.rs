@@ -88,14 +88,14 @@ async fn async_round_trip<S: AsyncSender, R: AsyncReceiver>(
 
 fn peer(role: &str, name: &str, _extra: &str) {
     match role {
-        "floor-spin" => measure::floor_spin_peer(&name).unwrap(),
-        "floor-futex" => measure::floor_futex_peer(&name).unwrap(),
+        "floor-spin" => measure::floor_spin_peer(name).unwrap(),
+        "floor-futex" => measure::floor_futex_peer(name).unwrap(),
         "ring-blocking" => {
-            let (mut tx, mut rx) = duplex(&name, Side::B, &ropts()).unwrap();
+            let (mut tx, mut rx) = duplex(name, Side::B, &ropts()).unwrap();
             measure::echo_peer(&mut tx, &mut rx).unwrap();
         }
         "ring-async" => rt().block_on(async {
-            let (mut tx, mut rx) = aduplex(&name, Side::B, &ropts()).unwrap();
+            let (mut tx, mut rx) = aduplex(name, Side::B, &ropts()).unwrap();
             async_echo(&mut tx, &mut rx).await.unwrap();
         }),
         "sock-blocking" => {

@@ -40,7 +40,7 @@ fn bc_opts() -> BroadcastOptions {
 
 fn peer(role: &str, name: &str, extra: &str) {
     match role {
-        "floor-spin" => measure::floor_spin_peer(&name).unwrap(),
+        "floor-spin" => measure::floor_spin_peer(name).unwrap(),
         // Echo every new value of `<name>.ping` into `<name>.pong`, until value[0] == MAX.
         "seq-echo" => {
             let ping = Reader::<Value>::open(&format!("{name}.ping"), &seq_opts()).unwrap();
@@ -62,7 +62,7 @@ fn peer(role: &str, name: &str, extra: &str) {
         }
         // Read as fast as possible for `extra` ms; print reads/s.
         "seq-reader" => {
-            let r = Reader::<Value>::open(&name, &seq_opts()).unwrap();
+            let r = Reader::<Value>::open(name, &seq_opts()).unwrap();
             let dur = Duration::from_millis(extra.parse().unwrap());
             let mut v = [0u64; 8];
             let t = Instant::now();
@@ -78,7 +78,7 @@ fn peer(role: &str, name: &str, extra: &str) {
         }
         // Receive until the publisher leaves; print delivered/s and lagged.
         "bc-sub" => {
-            let mut s = Subscriber::open(&name, &bc_opts()).unwrap();
+            let mut s = Subscriber::open(name, &bc_opts()).unwrap();
             let mut buf = Vec::new();
             let (mut n, mut lagged) = (0u64, 0u64);
             let mut t: Option<Instant> = None;

@@ -72,28 +72,28 @@ fn opts(extra: &str) -> RingOptions {
 fn peer(role: &str, name: &str, extra: &str) {
     pin(1);
     match role {
-        "floor-spin" => measure::floor_spin_peer(&name).unwrap(),
-        "floor-split" => measure::floor_spin_split_peer(&name).unwrap(),
-        "floor-records" => measure::floor_records_peer(&name, extra.parse().unwrap()).unwrap(),
-        "floor-futex" => measure::floor_futex_peer(&name).unwrap(),
+        "floor-spin" => measure::floor_spin_peer(name).unwrap(),
+        "floor-split" => measure::floor_spin_split_peer(name).unwrap(),
+        "floor-records" => measure::floor_records_peer(name, extra.parse().unwrap()).unwrap(),
+        "floor-futex" => measure::floor_futex_peer(name).unwrap(),
         "floor-futex-pause" => {
             let us: u64 = extra.parse().unwrap();
-            measure::floor_futex_peer_paused(&name, Some(Duration::from_micros(us))).unwrap()
+            measure::floor_futex_peer_paused(name, Some(Duration::from_micros(us))).unwrap()
         }
         "echo-pause" => {
             // extra: "<pause in µs>/<strategy>"
             let (us, strategy) = extra.split_once('/').unwrap();
-            let (mut tx, mut rx) = duplex(&name, Side::B, &opts(strategy)).unwrap();
+            let (mut tx, mut rx) = duplex(name, Side::B, &opts(strategy)).unwrap();
             let pause = Duration::from_micros(us.parse().unwrap());
             measure::echo_peer_paused(&mut tx, &mut rx, pause).unwrap();
         }
         "echo" => {
-            let (mut tx, mut rx) = duplex(&name, Side::B, &opts(&extra)).unwrap();
+            let (mut tx, mut rx) = duplex(name, Side::B, &opts(extra)).unwrap();
             measure::echo_peer(&mut tx, &mut rx).unwrap();
         }
         "sink-batch" => {
             // Drain many, release once: one release (and its fence) per batch.
-            let mut rx = Consumer::open(&name, &opts(&extra)).unwrap();
+            let mut rx = Consumer::open(name, &opts(extra)).unwrap();
             let mut buf = vec![0u8; 1 << 17];
             let mut n = 0u64;
             loop {
@@ -111,7 +111,7 @@ fn peer(role: &str, name: &str, extra: &str) {
         }
         "sink" => {
             // Zero-copy receive, then one memcpy out: the same work as rtrb's reader.
-            let mut rx = Consumer::open(&name, &opts(&extra)).unwrap();
+            let mut rx = Consumer::open(name, &opts(extra)).unwrap();
             let mut buf = vec![0u8; 1 << 17];
             let mut n = 0u64;
             loop {

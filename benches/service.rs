@@ -60,11 +60,11 @@ fn peer(role: &str, name: &str, extra: &str) {
     match role {
         "floor-spin" => {
             pin(1);
-            measure::floor_spin_peer(&name).unwrap()
+            measure::floor_spin_peer(name).unwrap()
         }
         "floor-split" => {
             pin(1);
-            measure::floor_spin_split_peer(&name).unwrap()
+            measure::floor_spin_split_peer(name).unwrap()
         }
         "echo" => {
             pin(1);
@@ -72,17 +72,17 @@ fn peer(role: &str, name: &str, extra: &str) {
                 .capacity(4096)
                 .wait(WaitStrategy::Spin)
                 .open_timeout(Duration::from_secs(10));
-            let (mut tx, mut rx) = duplex(&name, Side::B, &opts).unwrap();
+            let (mut tx, mut rx) = duplex(name, Side::B, &opts).unwrap();
             measure::echo_peer(&mut tx, &mut rx).unwrap();
         }
         "server" => {
             pin(1);
-            serve(&name, &extra)
+            serve(name, extra)
         }
         "client" => {
             // extra: calls; prints per-batch times (ns) as one line of numbers.
             let n: usize = extra.parse().unwrap();
-            let c = Client::connect(&name, &service_opts("block")).unwrap();
+            let c = Client::connect(name, &service_opts("block")).unwrap();
             let req = [0x5Au8; 64];
             let mut batches = Vec::with_capacity(n / BATCH);
             for _ in 0..n / BATCH {

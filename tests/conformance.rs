@@ -427,19 +427,19 @@ fn roles(role: &str, args: Vec<String>) {
     if role == "conf-service-echo" {
         service_kit::serve_echo(&args[0]);
     }
-    let served = serve_peer::<RingKit>(&role, &args);
+    let served = serve_peer::<RingKit>(role, &args);
     #[cfg(feature = "pipe")]
-    let served = served || serve_peer::<pipe_kit::PipeKit>(&role, &args);
+    let served = served || serve_peer::<pipe_kit::PipeKit>(role, &args);
     #[cfg(feature = "file")]
-    let served = served || serve_peer::<file_kit::FileKit>(&role, &args);
+    let served = served || serve_peer::<file_kit::FileKit>(role, &args);
     #[cfg(feature = "socket")]
     let served = served
-        || serve_peer::<socket_kit::SocketKit<false>>(&role, &args)
-        || serve_peer::<socket_kit::SocketKit<true>>(&role, &args);
+        || serve_peer::<socket_kit::SocketKit<false>>(role, &args)
+        || serve_peer::<socket_kit::SocketKit<true>>(role, &args);
     #[cfg(all(feature = "mq", target_os = "linux"))]
-    let served = served || serve_peer::<mq_kit::MqKit>(&role, &args);
+    let served = served || serve_peer::<mq_kit::MqKit>(role, &args);
     #[cfg(feature = "redis")]
-    let served = served || serve_peer::<redis_kit::RedisKit>(&role, &args);
+    let served = served || serve_peer::<redis_kit::RedisKit>(role, &args);
     assert!(served, "unknown role {role}");
 }
 
