@@ -21,7 +21,7 @@ use ipcring::socket::{AsyncConnection, AsyncListener};
 use ipcring::socket::{Connection, Listener, SocketOptions};
 use ipcring::transport::{AsyncReceiver, AsyncSender};
 use ipcring::{Error, Result};
-use support::{arg, floor_futex, floor_spin, spawn, uniq};
+use support::{divisor, floor_futex, floor_spin, spawn, uniq};
 
 /// The prefix of the segment names this bench creates.
 const NAMES: &str = "/ipcring-abench";
@@ -184,8 +184,7 @@ fn main() {
     if support::run_peer(peer) {
         return;
     }
-    let quick = arg("--quick");
-    let k = if quick { 5 } else { 1 };
+    let k = divisor();
     println!("ipcring async vs blocking round trips, 64 B, two processes.");
     println!(
         "{:<52} {:>11} {:>11} {:>9}",

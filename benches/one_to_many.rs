@@ -16,7 +16,7 @@ use ipcring::measure::{self, Stats};
 use ipcring::ring::WaitStrategy;
 use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
 use ipcring::Error;
-use support::{arg, floor_spin, spawn_piped as spawn, uniq};
+use support::{divisor, floor_spin, spawn_piped as spawn, uniq};
 
 /// The prefix of the segment names this bench creates.
 const NAMES: &str = "/ipcring-bench-otm";
@@ -202,8 +202,7 @@ fn main() {
     if support::run_peer(peer) {
         return;
     }
-    let quick = arg("--quick");
-    let k = if quick { 5 } else { 1 };
+    let k = divisor();
     println!("one writer, many readers: two or more processes, beside the cache-line floor of the same run\n");
     let f1 = floor_spin(500_000 / k);
     let s = seqlock_rtt(500_000 / k);

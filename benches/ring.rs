@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use ipcring::measure::{self, Stats};
 use ipcring::ring::{duplex, Consumer, Producer, RingOptions, Side, WaitStrategy};
-use support::{arg, floor_futex, floor_spin, floor_split, median, ns, pin, spawn, uniq};
+use support::{arg, divisor, floor_futex, floor_spin, floor_split, median, ns, pin, spawn, uniq};
 
 /// The prefix of the segment names this bench creates.
 const NAMES: &str = "/ipcring-bench";
@@ -252,7 +252,7 @@ fn main() {
     }
     pin(0);
     let quick = arg("--quick");
-    let k = if quick { 5 } else { 1 };
+    let k = divisor();
     println!("ipcring ring benchmark: two processes; each figure beside its floor measured just before and after it.");
     println!(
         "(percentiles over batches of {} round trips; futex figures per single round trip)\n",

@@ -33,6 +33,15 @@ pub fn arg(flag: &str) -> bool {
     std::env::args().any(|a| a == flag)
 }
 
+/// What the counts of a run are divided by: 5 with `--quick` (a short run), else 1.
+pub fn divisor() -> usize {
+    if arg("--quick") {
+        5
+    } else {
+        1
+    }
+}
+
 /// The command that runs this bench binary as peer `role` on `name` with `extra`.
 pub fn peer_command(role: &str, name: &str, extra: &str) -> Command {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
