@@ -47,18 +47,14 @@ fuzz_target!(|data: &[u8]| {
         .start(Start::Oldest);
     match mode % 3 {
         0 | 1 => {
-            if mode % 3 == 0 {
-                common::write_segment_file(&path, rest);
-            } else {
+            let publish_some = || {
                 let mut tx = Publisher::create(p, &geometry.clone().keep(true)).unwrap();
                 for i in 0..(mode / 3) % 7 {
                     tx.publish(&vec![i; i as usize * 9]).unwrap();
                 }
-                drop(tx);
-                let off = (mode as u64 / 21) * 64 % 1024;
-                let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-                f.write_all_at(&rest[..rest.len().min(1024)], off).unwrap();
-            }
+            };
+            let off = (mode as u64 / 21) * 64 % 1024;
+            common::hostile_segment_file(&path, mode, rest, publish_some, off);
             if let Ok(mut sub) = Subscriber::open(p, &opts) {
                 drain(&mut sub);
                 if let Ok(mut tx) = Publisher::open(p, &opts.clone().keep(true)) {

@@ -28,6 +28,27 @@ pub fn write_segment_file(path: &std::path::Path, bytes: &[u8]) {
     .unwrap();
 }
 
+/// Modes 0 and 1 of the hostile-segment targets, which put a segment file at `path`: in
+/// mode 0 the input bytes themselves; in mode 1 a valid segment made by `make` (kept when
+/// its handle drops), with up to 1 KiB of the input written over it at `offset`.
+pub fn hostile_segment_file(
+    path: &std::path::Path,
+    mode: u8,
+    input: &[u8],
+    make: impl FnOnce(),
+    offset: u64,
+) {
+    use std::os::unix::fs::FileExt;
+    if mode % 3 == 0 {
+        write_segment_file(path, input);
+    } else {
+        make();
+        let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        f.write_all_at(&input[..input.len().min(1024)], offset)
+            .unwrap();
+    }
+}
+
 /// The input read as a script of 10-byte steps: (op, arg, up to 8 bytes), the last step
 /// possibly shorter (a missing arg reads as 0).
 pub fn steps(script: &[u8]) -> impl Iterator<Item = (u8, u64, &[u8])> {

@@ -38,16 +38,12 @@ fuzz_target!(|data: &[u8]| {
     let opts = SeqlockOptions::new().open_timeout(Duration::ZERO);
     match mode % 3 {
         0 | 1 => {
-            if mode % 3 == 0 {
-                common::write_segment_file(&path, rest);
-            } else {
+            let write_one = || {
                 let mut w = Writer::<V>::create(p, &SeqlockOptions::new().keep(true)).unwrap();
                 w.write(&[1, 2, 3, 4]);
-                drop(w);
-                let off = (mode as u64 / 3) * 8 % 640;
-                let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-                f.write_all_at(&rest[..rest.len().min(1024)], off).unwrap();
-            }
+            };
+            let off = (mode as u64 / 3) * 8 % 640;
+            common::hostile_segment_file(&path, mode, rest, write_one, off);
             if let Ok(r) = Reader::<V>::open(p, &opts) {
                 poke(&r);
                 if let Ok(mut w) = Writer::<V>::open(p, &opts.clone().keep(true)) {
