@@ -227,6 +227,15 @@ fn expect_line(lines: &mut Lines<BufReader<ChildStdout>>, want: &str) {
     panic!("the peer ended before printing {want}");
 }
 
+/// A client process calling forever (from seq 0) on `name`, and its output, once it has
+/// made progress.
+fn calling_client(name: &str) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mut c = spawn_peer("client-forever", &[name, "0"], true);
+    let mut out = lines(&mut c);
+    expect_progress(&mut out, 500);
+    (c, out)
+}
+
 /// Reads progress lines until the peer has made `more` calls beyond the next line.
 fn expect_progress(lines: &mut Lines<BufReader<ChildStdout>>, more: u64) {
     let count = |l: String| {
@@ -256,6 +265,19 @@ fn quit(name: &str, mut server: Child) {
     let _ = c.call(b"QUIT");
     drop(c);
     assert!(server.wait().unwrap().success());
+}
+
+/// SIGKILLs a peer and reaps it.
+fn sigkill(c: &mut Child) {
+    c.kill().unwrap();
+    c.wait().unwrap();
+}
+
+/// Waits for every client and asserts that each exited successfully.
+fn all_succeed(clients: impl IntoIterator<Item = Child>) {
+    for mut c in clients {
+        assert!(c.wait().unwrap().success());
+    }
 }
 
 #[test]
@@ -299,18 +321,14 @@ fn killed_client_is_freed_while_the_others_go_on() {
     let mut vv = lines(&mut victim);
     expect_progress(&mut sv, 500);
     expect_progress(&mut vv, 500);
-    victim.kill().unwrap(); // SIGKILL, in the middle of its calls
-    victim.wait().unwrap();
-    // Its entry is freed within the liveness bound: with one survivor of three entries,
-    // two new clients must both get in (connect waits while a dead entry is being freed).
+    sigkill(&mut victim); // SIGKILL, in the middle of its calls
+                          // Its entry is freed within the liveness bound: with one survivor of three entries,
+                          // two new clients must both get in (connect waits while a dead entry is being freed).
     let a = spawn_peer("client", &[&name, "2000000000", "1000", "4"], false);
     let b = spawn_peer("client", &[&name, "3000000000", "1000", "1"], false);
-    for mut c in [a, b] {
-        assert!(c.wait().unwrap().success());
-    }
+    all_succeed([a, b]);
     expect_progress(&mut sv, 500);
-    survivor.kill().unwrap();
-    survivor.wait().unwrap();
+    sigkill(&mut survivor);
     quit(&name, server);
 }
 
@@ -321,9 +339,7 @@ fn killed_client_is_freed_while_the_others_go_on() {
 fn clients_killed_at_random_while_others_go_on() {
     let name = unique("svc-random-kill");
     let server = start_server(&name, 3);
-    let mut survivor = spawn_peer("client-forever", &[&name, "0"], true);
-    let mut sv = lines(&mut survivor);
-    expect_progress(&mut sv, 500);
+    let (mut survivor, mut sv) = calling_client(&name);
     // A small xorshift seeded by the clock: a different schedule every run, printed so a
     // failing one can be told apart.
     let mut x = std::time::SystemTime::now()
@@ -344,8 +360,7 @@ fn clients_killed_at_random_while_others_go_on() {
         x ^= x >> 7;
         x ^= x << 17;
         std::thread::sleep(Duration::from_micros(x % 20_000));
-        victim.kill().unwrap(); // SIGKILL, somewhere in its calls
-        victim.wait().unwrap();
+        sigkill(&mut victim); // SIGKILL, somewhere in its calls
     }
     let late: Vec<Child> = (0..2u64)
         .map(|i| {
@@ -356,12 +371,9 @@ fn clients_killed_at_random_while_others_go_on() {
             )
         })
         .collect();
-    for mut c in late {
-        assert!(c.wait().unwrap().success());
-    }
+    all_succeed(late);
     expect_progress(&mut sv, 500);
-    survivor.kill().unwrap();
-    survivor.wait().unwrap();
+    sigkill(&mut survivor);
     quit(&name, server);
 }
 
@@ -373,9 +385,8 @@ fn killed_server_disconnects_clients_and_a_restarted_one_serves_again() {
     let (mut m, mut scratch) = (Vec::new(), Vec::new());
     message(1, &mut m);
     check(1, &inverted(&c.call(&m).unwrap()), &mut scratch).unwrap();
-    server.kill().unwrap(); // SIGKILL
-    server.wait().unwrap();
-    // A call now waits on a server that is gone: Disconnected, not a hang.
+    sigkill(&mut server); // SIGKILL
+                          // A call now waits on a server that is gone: Disconnected, not a hang.
     message(2, &mut m);
     match c.call(&m) {
         Err(Error::Disconnected) => {}
@@ -397,9 +408,7 @@ fn killed_server_disconnects_clients_and_a_restarted_one_serves_again() {
 fn corrupting_client_loses_only_itself() {
     let name = unique("svc-corrupt");
     let server = start_server(&name, 4);
-    let mut good = spawn_peer("client-forever", &[&name, "0"], true);
-    let mut gv = lines(&mut good);
-    expect_progress(&mut gv, 500);
+    let (mut good, mut gv) = calling_client(&name);
     let mut bad = spawn_peer("client-corrupt", &[&name], true);
     let mut bv = lines(&mut bad);
     expect_line(&mut bv, "DISCONNECTED");
@@ -408,8 +417,7 @@ fn corrupting_client_loses_only_itself() {
     expect_progress(&mut gv, 500);
     let mut late = spawn_peer("client", &[&name, "5000000000", "500", "2"], false);
     assert!(late.wait().unwrap().success());
-    good.kill().unwrap();
-    good.wait().unwrap();
+    sigkill(&mut good);
     quit(&name, server);
 }
 
@@ -478,8 +486,7 @@ fn remove_takes_a_dead_clients_channel_with_the_listener() {
     };
     assert!(waiting.alive);
     assert_eq!(waiting.pid, c.id());
-    c.kill().unwrap(); // SIGKILL, while it waits to be accepted
-    c.wait().unwrap();
+    sigkill(&mut c); // SIGKILL, while it waits to be accepted
     drop(l); // kept: the listener is left behind, its server gone
 
     // A process that another test is spawning just now holds a copy of this process's
@@ -633,8 +640,7 @@ fn rpc_over_the_service() {
             assert_eq!(bob.wait(a, LONG).unwrap(), 3);
         }
         drop(bobs);
-        server.kill().unwrap();
-        server.wait().unwrap();
+        sigkill(&mut server);
         // Killed, the server left its listener behind: stale now, so removable.
         ipcring::segment::remove(&name, false).unwrap();
     }
