@@ -208,6 +208,14 @@ fn many_clients_at_once() {
     );
 }
 
+/// A client with the right key that the server at `addr` has served: one echo came back.
+fn served_client(addr: &str) -> Connection {
+    let mut c = Connection::connect(addr, &SocketOptions::new().authkey(KEY)).unwrap();
+    c.send(b"ping").unwrap();
+    assert_eq!(c.recv().unwrap(), b"ping");
+    c
+}
+
 #[test]
 fn wrong_key_is_refused_on_both_sides() {
     let addr = unique("tcp");
@@ -227,9 +235,7 @@ fn wrong_key_is_refused_on_both_sides() {
         .is_ok_and(|m| m.starts_with(b"#CHALLENGE#")));
     drop(c);
     // The server is still serving.
-    let mut good = Connection::connect(addr.as_str(), &SocketOptions::new().authkey(KEY)).unwrap();
-    good.send(b"ping").unwrap();
-    assert_eq!(good.recv().unwrap(), b"ping");
+    let mut good = served_client(&addr);
     good.send(b"stop").unwrap();
     let rest = server.finish_output();
     assert!(
@@ -257,9 +263,7 @@ fn silent_client_is_dropped_after_the_handshake_timeout() {
     silent.read_exact(&mut challenge).unwrap();
     assert_eq!(&challenge[4..15], b"#CHALLENGE#");
     // While the silent one sits there, another client is served.
-    let mut good = Connection::connect(addr.as_str(), &SocketOptions::new().authkey(KEY)).unwrap();
-    good.send(b"ping").unwrap();
-    assert_eq!(good.recv().unwrap(), b"ping");
+    let mut good = served_client(&addr);
     // The server closes the silent connection: we read end of stream, not our read timeout.
     let mut b = [0u8; 16];
     assert_eq!(silent.read(&mut b).unwrap(), 0);
