@@ -9,7 +9,9 @@
 //!
 //! This binary re-executes itself as the peer (env `IPCRING_BENCH_PEER`).
 
-use std::process::{Child, Command, Stdio};
+#[path = "support/mod.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use ipcring::measure::{self, Stats, BATCH};
@@ -19,15 +21,10 @@ use ipcring::socket::{AsyncConnection, AsyncListener};
 use ipcring::socket::{Connection, Listener, SocketOptions};
 use ipcring::transport::{AsyncReceiver, AsyncSender};
 use ipcring::{Error, Result};
+use support::{divisor, floor_futex, floor_spin, spawn, uniq};
 
-fn spawn(role: &str, name: &str) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .env("IPCRING_BENCH_PEER", role)
-        .env("IPCRING_BENCH_NAME", name)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn peer")
-}
+/// The prefix of the segment names this bench creates.
+const NAMES: &str = "/ipcring-abench";
 
 fn ropts() -> RingOptions {
     RingOptions::new()
@@ -89,26 +86,25 @@ async fn async_round_trip<S: AsyncSender, R: AsyncReceiver>(
     Ok(Stats::from_batches(batches, per))
 }
 
-fn peer(role: &str) {
-    let name = std::env::var("IPCRING_BENCH_NAME").unwrap();
+fn peer(role: &str, name: &str, _extra: &str) {
     match role {
-        "floor-spin" => measure::floor_spin_peer(&name).unwrap(),
-        "floor-futex" => measure::floor_futex_peer(&name).unwrap(),
+        "floor-spin" => measure::floor_spin_peer(name).unwrap(),
+        "floor-futex" => measure::floor_futex_peer(name).unwrap(),
         "ring-blocking" => {
-            let (mut tx, mut rx) = duplex(&name, Side::B, &ropts()).unwrap();
+            let (mut tx, mut rx) = duplex(name, Side::B, &ropts()).unwrap();
             measure::echo_peer(&mut tx, &mut rx).unwrap();
         }
         "ring-async" => rt().block_on(async {
-            let (mut tx, mut rx) = aduplex(&name, Side::B, &ropts()).unwrap();
+            let (mut tx, mut rx) = aduplex(name, Side::B, &ropts()).unwrap();
             async_echo(&mut tx, &mut rx).await.unwrap();
         }),
         "sock-blocking" => {
-            let l = Listener::bind(name.as_str(), &sopts()).unwrap();
+            let l = Listener::bind(name, &sopts()).unwrap();
             let (mut tx, mut rx) = l.accept().unwrap().into_split();
             measure::echo_peer(&mut tx, &mut rx).unwrap();
         }
         "sock-async" => rt().block_on(async {
-            let l = AsyncListener::bind(name.as_str(), &sopts()).unwrap();
+            let l = AsyncListener::bind(name, &sopts()).unwrap();
             let (mut tx, mut rx) = l.accept().await.unwrap().into_split();
             async_echo(&mut tx, &mut rx).await.unwrap();
         }),
@@ -116,32 +112,12 @@ fn peer(role: &str) {
     }
 }
 
-fn uniq(tag: &str) -> String {
-    format!("/ipcring-abench-{tag}-{}", std::process::id())
-}
-
-fn floor_spin(iters: usize) -> Stats {
-    let name = uniq("fs");
-    let mut c = spawn("floor-spin", &name);
-    let s = measure::floor_spin(&name, iters).unwrap();
-    c.wait().unwrap();
-    s
-}
-
-fn floor_futex(iters: usize, pause: Option<Duration>) -> Stats {
-    let name = uniq("ff");
-    let mut c = spawn("floor-futex", &name);
-    let s = measure::floor_futex(&name, iters, pause).unwrap();
-    c.wait().unwrap();
-    s
-}
-
 fn ring(asyncly: bool, iters: usize, pause: Option<Duration>) -> Stats {
     let name = uniq(if asyncly { "ra" } else { "rb" });
     if asyncly {
         rt().block_on(async {
             let (mut tx, mut rx) = aduplex(&name, Side::A, &ropts()).unwrap();
-            let mut c = spawn("ring-async", &name);
+            let mut c = spawn("ring-async", &name, "");
             let s = async_round_trip(&mut tx, &mut rx, 64, iters, pause)
                 .await
                 .unwrap();
@@ -151,7 +127,7 @@ fn ring(asyncly: bool, iters: usize, pause: Option<Duration>) -> Stats {
         })
     } else {
         let (mut tx, mut rx) = duplex(&name, Side::A, &ropts()).unwrap();
-        let mut c = spawn("ring-blocking", &name);
+        let mut c = spawn("ring-blocking", &name, "");
         let s = measure::round_trip(&mut tx, &mut rx, 64, iters, pause).unwrap();
         drop((tx, rx));
         c.wait().unwrap();
@@ -165,7 +141,7 @@ fn socket(asyncly: bool, iters: usize, pause: Option<Duration>) -> Stats {
         uniq(if asyncly { "sa" } else { "sb" }).trim_start_matches('/')
     );
     if asyncly {
-        let mut c = spawn("sock-async", &addr);
+        let mut c = spawn("sock-async", &addr, "");
         let s = rt().block_on(async {
             let (mut tx, mut rx) = AsyncConnection::connect(addr.as_str(), &sopts())
                 .await
@@ -178,7 +154,7 @@ fn socket(asyncly: bool, iters: usize, pause: Option<Duration>) -> Stats {
         c.wait().unwrap();
         s
     } else {
-        let mut c = spawn("sock-blocking", &addr);
+        let mut c = spawn("sock-blocking", &addr, "");
         let (mut tx, mut rx) = Connection::connect(addr.as_str(), &sopts())
             .unwrap()
             .into_split();
@@ -205,12 +181,10 @@ fn line(what: &str, s: Stats, floor: Option<f64>) {
 }
 
 fn main() {
-    if let Ok(role) = std::env::var("IPCRING_BENCH_PEER") {
-        peer(&role);
+    if support::run_peer(peer) {
         return;
     }
-    let quick = std::env::args().any(|a| a == "--quick");
-    let k = if quick { 5 } else { 1 };
+    let k = divisor();
     println!("ipcring async vs blocking round trips, 64 B, two processes.");
     println!(
         "{:<52} {:>11} {:>11} {:>9}",

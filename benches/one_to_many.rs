@@ -5,7 +5,10 @@
 //!
 //! This binary re-executes itself as the peers (env `IPCRING_BENCH_PEER`).
 
-use std::process::{Child, Command, Stdio};
+#[path = "support/mod.rs"]
+mod support;
+
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use ipcring::broadcast::{BroadcastOptions, Publisher, Recv, Start, Subscriber};
@@ -13,19 +16,12 @@ use ipcring::measure::{self, Stats};
 use ipcring::ring::WaitStrategy;
 use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
 use ipcring::Error;
+use support::{divisor, floor_spin, spawn_piped as spawn, uniq};
+
+/// The prefix of the segment names this bench creates.
+const NAMES: &str = "/ipcring-bench-otm";
 
 type Value = [u64; 8]; // 64 bytes
-
-fn spawn(role: &str, name: &str, extra: &str) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .env("IPCRING_BENCH_PEER", role)
-        .env("IPCRING_BENCH_NAME", name)
-        .env("IPCRING_BENCH_EXTRA", extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn peer")
-}
 
 fn seq_opts() -> SeqlockOptions {
     SeqlockOptions::new()
@@ -42,11 +38,9 @@ fn bc_opts() -> BroadcastOptions {
         .open_timeout(Duration::from_secs(10))
 }
 
-fn peer(role: &str) {
-    let name = std::env::var("IPCRING_BENCH_NAME").unwrap();
-    let extra = std::env::var("IPCRING_BENCH_EXTRA").unwrap_or_default();
+fn peer(role: &str, name: &str, extra: &str) {
     match role {
-        "floor-spin" => measure::floor_spin_peer(&name).unwrap(),
+        "floor-spin" => measure::floor_spin_peer(name).unwrap(),
         // Echo every new value of `<name>.ping` into `<name>.pong`, until value[0] == MAX.
         "seq-echo" => {
             let ping = Reader::<Value>::open(&format!("{name}.ping"), &seq_opts()).unwrap();
@@ -68,7 +62,7 @@ fn peer(role: &str) {
         }
         // Read as fast as possible for `extra` ms; print reads/s.
         "seq-reader" => {
-            let r = Reader::<Value>::open(&name, &seq_opts()).unwrap();
+            let r = Reader::<Value>::open(name, &seq_opts()).unwrap();
             let dur = Duration::from_millis(extra.parse().unwrap());
             let mut v = [0u64; 8];
             let t = Instant::now();
@@ -84,7 +78,7 @@ fn peer(role: &str) {
         }
         // Receive until the publisher leaves; print delivered/s and lagged.
         "bc-sub" => {
-            let mut s = Subscriber::open(&name, &bc_opts()).unwrap();
+            let mut s = Subscriber::open(name, &bc_opts()).unwrap();
             let mut buf = Vec::new();
             let (mut n, mut lagged) = (0u64, 0u64);
             let mut t: Option<Instant> = None;
@@ -104,18 +98,6 @@ fn peer(role: &str) {
         }
         _ => panic!("unknown peer role {role}"),
     }
-}
-
-fn uniq(tag: &str) -> String {
-    format!("/ipcring-bench-otm-{tag}-{}", std::process::id())
-}
-
-fn floor_spin(iters: usize) -> Stats {
-    let name = uniq("fs");
-    let mut c = spawn("floor-spin", &name, "");
-    let s = measure::floor_spin(&name, iters).unwrap();
-    c.wait().unwrap();
-    s
 }
 
 /// Round trip through two seqlock cells: write in A, seen in B, echoed, seen in A.
@@ -217,12 +199,10 @@ fn fanout(subs: usize, count: u64) -> (f64, u64, u64) {
 }
 
 fn main() {
-    if let Ok(role) = std::env::var("IPCRING_BENCH_PEER") {
-        peer(&role);
+    if support::run_peer(peer) {
         return;
     }
-    let quick = std::env::args().any(|a| a == "--quick");
-    let k = if quick { 5 } else { 1 };
+    let k = divisor();
     println!("one writer, many readers: two or more processes, beside the cache-line floor of the same run\n");
     let f1 = floor_spin(500_000 / k);
     let s = seqlock_rtt(500_000 / k);

@@ -22,41 +22,17 @@
 //! between placements that change every rate several-fold within seconds, so the
 //! median of per-round ratios is the figure, printed with its range.
 
-use std::process::{Child, Command, Stdio};
+#[path = "support/mod.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use ipcring::measure::{self, Stats};
 use ipcring::ring::{duplex, Consumer, Producer, RingOptions, Side, WaitStrategy};
+use support::{arg, divisor, floor_futex, floor_spin, floor_split, median, ns, pin, spawn, uniq};
 
-/// Pins the calling thread to `cpu` (when pinning is on and the machine has the CPUs).
-fn pin(cpu: usize) {
-    // Online CPUs, not `available_parallelism` (that follows the affinity mask, which a
-    // peer inherits from the pinned bench process).
-    // SAFETY: sysconf has no preconditions.
-    let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    if cpus < 2 || std::env::var_os("IPCRING_BENCH_NOPIN").is_some() {
-        return;
-    }
-    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET and sched_setaffinity only
-    // read/write the set we own, for the calling thread (pid 0).
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            eprintln!("note: could not pin to CPU {cpu}; running unpinned");
-        }
-    }
-}
-
-fn spawn(role: &str, name: &str, extra: &str) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .env("IPCRING_BENCH_PEER", role)
-        .env("IPCRING_BENCH_NAME", name)
-        .env("IPCRING_BENCH_EXTRA", extra)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn peer")
-}
+/// The prefix of the segment names this bench creates.
+const NAMES: &str = "/ipcring-bench";
 
 /// Ring options for a peer role's `extra`: the wait strategy ("spin"; "sleep" for
 /// `SpinBlock { spin: 0 }`, every wait sleeps; else the default or
@@ -93,33 +69,31 @@ fn opts(extra: &str) -> RingOptions {
         .open_timeout(Duration::from_secs(10))
 }
 
-fn peer(role: &str) {
+fn peer(role: &str, name: &str, extra: &str) {
     pin(1);
-    let name = std::env::var("IPCRING_BENCH_NAME").unwrap();
-    let extra = std::env::var("IPCRING_BENCH_EXTRA").unwrap_or_default();
     match role {
-        "floor-spin" => measure::floor_spin_peer(&name).unwrap(),
-        "floor-split" => measure::floor_spin_split_peer(&name).unwrap(),
-        "floor-records" => measure::floor_records_peer(&name, extra.parse().unwrap()).unwrap(),
-        "floor-futex" => measure::floor_futex_peer(&name).unwrap(),
+        "floor-spin" => measure::floor_spin_peer(name).unwrap(),
+        "floor-split" => measure::floor_spin_split_peer(name).unwrap(),
+        "floor-records" => measure::floor_records_peer(name, extra.parse().unwrap()).unwrap(),
+        "floor-futex" => measure::floor_futex_peer(name).unwrap(),
         "floor-futex-pause" => {
             let us: u64 = extra.parse().unwrap();
-            measure::floor_futex_peer_paused(&name, Some(Duration::from_micros(us))).unwrap()
+            measure::floor_futex_peer_paused(name, Some(Duration::from_micros(us))).unwrap()
         }
         "echo-pause" => {
             // extra: "<pause in µs>/<strategy>"
             let (us, strategy) = extra.split_once('/').unwrap();
-            let (mut tx, mut rx) = duplex(&name, Side::B, &opts(strategy)).unwrap();
+            let (mut tx, mut rx) = duplex(name, Side::B, &opts(strategy)).unwrap();
             let pause = Duration::from_micros(us.parse().unwrap());
             measure::echo_peer_paused(&mut tx, &mut rx, pause).unwrap();
         }
         "echo" => {
-            let (mut tx, mut rx) = duplex(&name, Side::B, &opts(&extra)).unwrap();
+            let (mut tx, mut rx) = duplex(name, Side::B, &opts(extra)).unwrap();
             measure::echo_peer(&mut tx, &mut rx).unwrap();
         }
         "sink-batch" => {
             // Drain many, release once: one release (and its fence) per batch.
-            let mut rx = Consumer::open(&name, &opts(&extra)).unwrap();
+            let mut rx = Consumer::open(name, &opts(extra)).unwrap();
             let mut buf = vec![0u8; 1 << 17];
             let mut n = 0u64;
             loop {
@@ -137,7 +111,7 @@ fn peer(role: &str) {
         }
         "sink" => {
             // Zero-copy receive, then one memcpy out: the same work as rtrb's reader.
-            let mut rx = Consumer::open(&name, &opts(&extra)).unwrap();
+            let mut rx = Consumer::open(name, &opts(extra)).unwrap();
             let mut buf = vec![0u8; 1 << 17];
             let mut n = 0u64;
             loop {
@@ -157,38 +131,10 @@ fn peer(role: &str) {
     }
 }
 
-fn uniq(tag: &str) -> String {
-    format!("/ipcring-bench-{tag}-{}", std::process::id())
-}
-
-fn floor_spin(iters: usize) -> Stats {
-    let name = uniq("fs");
-    let mut c = spawn("floor-spin", &name, "");
-    let s = measure::floor_spin(&name, iters).unwrap();
-    c.wait().unwrap();
-    s
-}
-
-fn floor_split(iters: usize) -> Stats {
-    let name = uniq("fl");
-    let mut c = spawn("floor-split", &name, "");
-    let s = measure::floor_spin_split(&name, iters).unwrap();
-    c.wait().unwrap();
-    s
-}
-
 fn floor_records(size: usize, iters: usize) -> Stats {
     let name = uniq("fr");
     let mut c = spawn("floor-records", &name, &size.to_string());
     let s = measure::floor_records(&name, size, iters).unwrap();
-    c.wait().unwrap();
-    s
-}
-
-fn floor_futex(iters: usize, pause: Option<Duration>) -> Stats {
-    let name = uniq("ff");
-    let mut c = spawn("floor-futex", &name, "");
-    let s = measure::floor_futex(&name, iters, pause).unwrap();
     c.wait().unwrap();
     s
 }
@@ -300,24 +246,13 @@ fn rtrb_stream(size: usize, count: usize) -> f64 {
     }
 }
 
-fn ns(d: Duration) -> f64 {
-    d.as_nanos() as f64
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 fn main() {
-    if let Ok(role) = std::env::var("IPCRING_BENCH_PEER") {
-        peer(&role);
+    if support::run_peer(peer) {
         return;
     }
     pin(0);
-    let arg = |a: &str| std::env::args().any(|x| x == a);
     let quick = arg("--quick");
-    let k = if quick { 5 } else { 1 };
+    let k = divisor();
     println!("ipcring ring benchmark: two processes; each figure beside its floor measured just before and after it.");
     println!(
         "(percentiles over batches of {} round trips; futex figures per single round trip)\n",

@@ -13,44 +13,19 @@
 //! with two or more CPUs the bench pins itself to CPU 0 and the server to CPU 1
 //! (`IPCRING_BENCH_NOPIN=1` turns that off).
 
-use std::process::{Child, Command, Stdio};
+#[path = "support/mod.rs"]
+mod support;
+
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use ipcring::measure::{self, Stats, BATCH};
 use ipcring::ring::{duplex, RingOptions, Side, WaitStrategy};
 use ipcring::service::{Client, Listener, ServiceOptions};
+use support::{arg, floor_spin, floor_split, median, ns, pin, spawn, spawn_piped, uniq};
 
-/// Pins the calling thread to `cpu` (when pinning is on and the machine has the CPUs).
-fn pin(cpu: usize) {
-    // SAFETY: sysconf has no preconditions.
-    let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    if cpus < 2 || std::env::var_os("IPCRING_BENCH_NOPIN").is_some() {
-        return;
-    }
-    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET and sched_setaffinity only
-    // read/write the set we own, for the calling thread (pid 0).
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            eprintln!("note: could not pin to CPU {cpu}; running unpinned");
-        }
-    }
-}
-
-fn spawn(role: &str, name: &str, extra: &str) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .env("IPCRING_BENCH_PEER", role)
-        .env("IPCRING_BENCH_NAME", name)
-        .env("IPCRING_BENCH_EXTRA", extra)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn peer")
-}
-
-fn uniq(tag: &str) -> String {
-    format!("/ipcring-bench-svc-{tag}-{}", std::process::id())
-}
+/// The prefix of the segment names this bench creates.
+const NAMES: &str = "/ipcring-bench-svc";
 
 fn strategy(s: &str) -> WaitStrategy {
     if s == "spin" {
@@ -85,17 +60,15 @@ fn serve(name: &str, extra: &str) {
     }
 }
 
-fn peer(role: &str) {
-    let name = std::env::var("IPCRING_BENCH_NAME").unwrap();
-    let extra = std::env::var("IPCRING_BENCH_EXTRA").unwrap_or_default();
+fn peer(role: &str, name: &str, extra: &str) {
     match role {
         "floor-spin" => {
             pin(1);
-            measure::floor_spin_peer(&name).unwrap()
+            measure::floor_spin_peer(name).unwrap()
         }
         "floor-split" => {
             pin(1);
-            measure::floor_spin_split_peer(&name).unwrap()
+            measure::floor_spin_split_peer(name).unwrap()
         }
         "echo" => {
             pin(1);
@@ -103,17 +76,17 @@ fn peer(role: &str) {
                 .capacity(4096)
                 .wait(WaitStrategy::Spin)
                 .open_timeout(Duration::from_secs(10));
-            let (mut tx, mut rx) = duplex(&name, Side::B, &opts).unwrap();
+            let (mut tx, mut rx) = duplex(name, Side::B, &opts).unwrap();
             measure::echo_peer(&mut tx, &mut rx).unwrap();
         }
         "server" => {
             pin(1);
-            serve(&name, &extra)
+            serve(name, extra)
         }
         "client" => {
             // extra: calls; prints per-batch times (ns) as one line of numbers.
             let n: usize = extra.parse().unwrap();
-            let c = Client::connect(&name, &service_opts("block")).unwrap();
+            let c = Client::connect(name, &service_opts("block")).unwrap();
             let req = [0x5Au8; 64];
             let mut batches = Vec::with_capacity(n / BATCH);
             for _ in 0..n / BATCH {
@@ -128,22 +101,6 @@ fn peer(role: &str) {
         }
         _ => panic!("unknown peer role {role}"),
     }
-}
-
-fn floor_spin(iters: usize) -> Stats {
-    let name = uniq("fs");
-    let mut c = spawn("floor-spin", &name, "");
-    let s = measure::floor_spin(&name, iters).unwrap();
-    c.wait().unwrap();
-    s
-}
-
-fn floor_split(iters: usize) -> Stats {
-    let name = uniq("fl");
-    let mut c = spawn("floor-split", &name, "");
-    let s = measure::floor_spin_split(&name, iters).unwrap();
-    c.wait().unwrap();
-    s
 }
 
 fn ring_rtt(iters: usize) -> Stats {
@@ -195,16 +152,7 @@ fn many(clients: usize, calls: usize) -> (f64, Stats) {
     let mut server = spawn("server", &name, "block");
     let t = Instant::now();
     let kids: Vec<Child> = (0..clients)
-        .map(|_| {
-            Command::new(std::env::current_exe().unwrap())
-                .env("IPCRING_BENCH_PEER", "client")
-                .env("IPCRING_BENCH_NAME", &name)
-                .env("IPCRING_BENCH_EXTRA", calls.to_string())
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|_| spawn_piped("client", &name, &calls.to_string()))
         .collect();
     let mut batches = Vec::new();
     for k in kids {
@@ -227,21 +175,10 @@ fn many(clients: usize, calls: usize) -> (f64, Stats) {
     )
 }
 
-fn ns(d: Duration) -> f64 {
-    d.as_nanos() as f64
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 fn main() {
-    if let Ok(role) = std::env::var("IPCRING_BENCH_PEER") {
-        peer(&role);
+    if support::run_peer(peer) {
         return;
     }
-    let arg = |a: &str| std::env::args().any(|x| x == a);
     let quick = arg("--quick");
     let rounds = if quick { 5 } else { 11 };
     let iters = if quick { 100_000 } else { 200_000 };

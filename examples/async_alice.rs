@@ -16,45 +16,17 @@
 
 use std::time::Duration;
 
-use ipcring::ring::async_duplex;
-use ipcring::ring::{RingOptions, Side};
-use ipcring::{segment, Error};
+#[path = "support/rings.rs"]
+mod rings;
 
-/// Removes the two rings' names (forced: Alice owns the channel). A ring already gone is fine.
-fn remove_rings(name: &str) {
-    for ring in [format!("{name}.ab"), format!("{name}.ba")] {
-        match segment::remove(&ring, true) {
-            Ok(_) | Err(Error::NotFound(_)) => println!("alice: removed {ring}"),
-            Err(e) => eprintln!("alice: could not remove {ring}: {e}"),
-        }
-    }
-}
-
-/// On SIGINT or SIGTERM, removes the rings and exits (128 + the signal).
-fn remove_rings_on_signal(name: &str) -> ipcring::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
-    let name = name.to_owned();
-    std::thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            remove_rings(&name);
-            std::process::exit(128 + signal);
-        }
-    });
-    Ok(())
-}
-
-fn converter(message: &[u8]) -> String {
-    String::from_utf8_lossy(message)
-        .replace(['_', '-'], " ")
-        .to_lowercase()
-}
+use ipcring::ring::{async_duplex, Side};
+use ipcring::Error;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ipcring::Result<()> {
     let once = std::env::args().any(|a| a == "--once");
-    let name = std::env::var("IPCRING_EXAMPLE_NAME").unwrap_or_else(|_| "/ipcring-example".into());
-    let opts = RingOptions::new().capacity(1 << 16).keep(true);
+    let name = rings::name();
+    let opts = rings::opts();
     // Another task on the same thread: it keeps running while Alice waits.
     let ticker = tokio::spawn(async {
         let mut n = 0u64;
@@ -69,13 +41,13 @@ async fn main() -> ipcring::Result<()> {
         let (mut tx, mut rx) = async_duplex(&name, Side::A, &opts)?;
         // Armed once she holds the rings: a second Alice, refused above, removes nothing.
         if !cleanup_armed {
-            remove_rings_on_signal(&name)?;
+            rings::remove_rings_on_signal(&name)?;
             cleanup_armed = true;
         }
         println!("alice: waiting for messages on {name}");
         loop {
             let reply = match rx.recv().await {
-                Ok(msg) => converter(&msg),
+                Ok(msg) => rings::converter(&msg),
                 Err(Error::Disconnected) => break,
                 Err(e) => return Err(e),
             };
@@ -86,7 +58,7 @@ async fn main() -> ipcring::Result<()> {
         if once {
             ticker.abort();
             drop((tx, rx));
-            remove_rings(&name);
+            rings::remove_rings(&name);
             return Ok(());
         }
     }

@@ -7,32 +7,26 @@
 
 use std::time::Duration;
 
-use ipcring::ring::async_duplex;
-use ipcring::ring::{RingOptions, Side};
-use ipcring::segment;
+#[path = "support/rings.rs"]
+mod rings;
+
+use ipcring::ring::{async_duplex, Side};
 use ipcring::transport::AsyncReceiver;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ipcring::Result<()> {
-    let name = std::env::var("IPCRING_EXAMPLE_NAME").unwrap_or_else(|_| "/ipcring-example".into());
+    let name = rings::name();
     let result = talk(&name).await;
     if result.is_err() {
-        for ring in [format!("{name}.ab"), format!("{name}.ba")] {
-            // Not forced: a live Alice keeps her rings.
-            let _ = segment::remove(&ring, false);
-        }
+        rings::bob_gives_up(&name);
     }
     result
 }
 
 async fn talk(name: &str) -> ipcring::Result<()> {
-    let opts = RingOptions::new().capacity(1 << 16).keep(true);
+    let opts = rings::opts();
     let (mut tx, mut rx) = async_duplex(name, Side::B, &opts)?;
-    for msg in [
-        "TERRIBLE_LOOKING-MACHINE_OUTPUT",
-        "Howdy",
-        "ANOTHER-ONE_BITES_THE-DUST",
-    ] {
+    for msg in rings::MESSAGES {
         tx.send(msg.as_bytes()).await?;
         let reply = rx.recv_timeout(Duration::from_secs(30)).await?;
         println!("bob: alice says: {}", String::from_utf8_lossy(&reply));

@@ -6,29 +6,24 @@
 
 use std::time::Duration;
 
-use ipcring::ring::{duplex, RingOptions, Side};
-use ipcring::segment;
+#[path = "support/rings.rs"]
+mod rings;
+
+use ipcring::ring::{duplex, Side};
 
 fn main() -> ipcring::Result<()> {
-    let name = std::env::var("IPCRING_EXAMPLE_NAME").unwrap_or_else(|_| "/ipcring-example".into());
+    let name = rings::name();
     let result = talk(&name);
     if result.is_err() {
-        for ring in [format!("{name}.ab"), format!("{name}.ba")] {
-            // Not forced: a live Alice keeps her rings.
-            let _ = segment::remove(&ring, false);
-        }
+        rings::bob_gives_up(&name);
     }
     result
 }
 
 fn talk(name: &str) -> ipcring::Result<()> {
-    let opts = RingOptions::new().capacity(1 << 16).keep(true);
+    let opts = rings::opts();
     let (mut tx, mut rx) = duplex(name, Side::B, &opts)?;
-    for msg in [
-        "TERRIBLE_LOOKING-MACHINE_OUTPUT",
-        "Howdy",
-        "ANOTHER-ONE_BITES_THE-DUST",
-    ] {
+    for msg in rings::MESSAGES {
         tx.send(msg.as_bytes())?;
         let reply = rx.recv_timeout(Duration::from_secs(30))?;
         println!("bob: alice says: {}", String::from_utf8_lossy(&reply));

@@ -11,8 +11,11 @@
 //! Defaults: `localhost:6000` and `Do not let eve find us!`, so the article's Python Bob
 //! works against it unchanged. ADDRESS may also be a Unix path or `@abstract-name`.
 
+#[path = "support/socket_args.rs"]
+mod socket_args;
+
 use ipcring::socket::pickle::{self, Value};
-use ipcring::socket::{Flow, Listener, SocketOptions, DEFAULT_ADDRESS, DEFAULT_AUTHKEY};
+use ipcring::socket::{Flow, Listener, SocketOptions};
 use ipcring::{Receiver, Sender};
 
 fn function_to_execute(args: &[Value]) -> Option<Value> {
@@ -24,12 +27,7 @@ fn function_to_execute(args: &[Value]) -> Option<Value> {
 }
 
 fn main() -> ipcring::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let address = args.next().unwrap_or_else(|| DEFAULT_ADDRESS.to_owned());
-    let authkey = args
-        .next()
-        .map(String::into_bytes)
-        .unwrap_or_else(|| DEFAULT_AUTHKEY.to_vec());
+    let (address, authkey) = socket_args::address_and_authkey();
     let listener = Listener::bind(address.as_str(), &SocketOptions::new().authkey(authkey))?;
     println!("waiting for someone to ask for something");
     listener.serve(|conn| {

@@ -6,16 +6,14 @@
 //! Defaults: `localhost:6000` and `Do not let eve find us!`, so it works against the
 //! article's Python Alice unchanged. Started before Alice, it waits for her (up to 10 s).
 
+#[path = "support/socket_args.rs"]
+mod socket_args;
+
 use ipcring::socket::pickle::Value;
-use ipcring::socket::{Connection, SocketOptions, DEFAULT_ADDRESS, DEFAULT_AUTHKEY};
+use ipcring::socket::{Connection, SocketOptions};
 
 fn main() -> ipcring::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let address = args.next().unwrap_or_else(|| DEFAULT_ADDRESS.to_owned());
-    let authkey = args
-        .next()
-        .map(String::into_bytes)
-        .unwrap_or_else(|| DEFAULT_AUTHKEY.to_vec());
+    let (address, authkey) = socket_args::address_and_authkey();
     let opts = SocketOptions::new().authkey(authkey);
 
     {

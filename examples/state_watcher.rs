@@ -7,25 +7,16 @@
 //! ```
 use std::time::Duration;
 
-use bytemuck::{Pod, Zeroable};
+#[path = "support/state.rs"]
+mod state;
+
 use ipcring::seqlock::{Reader, SeqlockOptions};
 use ipcring::Error;
-
-/// The shared value (the same struct as in the writer).
-#[derive(Clone, Copy, Pod, Zeroable)]
-#[repr(C)]
-struct State {
-    counter: u64,
-    len: u32,
-    _pad: u32,
-    text: [u8; 256],
-}
-
-const STATE_TAG: u64 = 0x5354_4154_4531; // "STATE1"
+use state::{State, DEFAULT_NAME, STATE_TAG};
 
 fn main() -> ipcring::Result<()> {
     let mut args = std::env::args().skip(1);
-    let name = args.next().unwrap_or_else(|| "/ipcring-state".into());
+    let name = args.next().unwrap_or_else(|| DEFAULT_NAME.into());
     let mut changes: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(u64::MAX);
     let opts = SeqlockOptions::new()
         .type_tag(STATE_TAG)

@@ -8,21 +8,12 @@
 //! ```
 use std::time::Duration;
 
-use bytemuck::{Pod, Zeroable};
+#[path = "support/state.rs"]
+mod state;
+
+use bytemuck::Zeroable;
 use ipcring::seqlock::{SeqlockOptions, Writer};
-
-/// The shared value: a line of text and a counter (the same struct in the watcher).
-#[derive(Clone, Copy, Pod, Zeroable)]
-#[repr(C)]
-struct State {
-    counter: u64,
-    len: u32,
-    _pad: u32,
-    text: [u8; 256],
-}
-
-/// Identifies the `State` layout; both programs must use the same tag.
-const STATE_TAG: u64 = 0x5354_4154_4531; // "STATE1"
+use state::{State, DEFAULT_NAME, STATE_TAG};
 
 fn state(counter: u64, text: &str) -> State {
     let mut s = State::zeroed();
@@ -35,7 +26,7 @@ fn state(counter: u64, text: &str) -> State {
 
 fn main() -> ipcring::Result<()> {
     let mut args = std::env::args().skip(1);
-    let name = args.next().unwrap_or_else(|| "/ipcring-state".into());
+    let name = args.next().unwrap_or_else(|| DEFAULT_NAME.into());
     let updates: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10);
     let opts = SeqlockOptions::new()
         .type_tag(STATE_TAG)

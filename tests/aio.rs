@@ -24,7 +24,7 @@ use ipcring::transport::{AsyncReceiver, AsyncSender, ReceiverStream};
 use ipcring::{Error, TryRecvError, TrySendError};
 use ipcring::{Receiver, Sender};
 use support::setup::{current_thread, multi_thread, LONG};
-use support::{check, message, peer_role, sent, unique, Peer};
+use support::{check, message, sent, unique, Peer};
 
 /// Runs the future `$op` under a timeout of `$us` µs again and again until a run completes,
 /// and evaluates to its output. Each run that timed out was dropped (and must have done
@@ -72,7 +72,6 @@ fn ropts() -> RingOptions {
     RingOptions::new().capacity(1 << 14).open_timeout(LONG)
 }
 
-/// Entry point of every peer role; a no-op in the normal test run.
 /// A blocking sender's peer role: messages 0..n, sleeping `pause` before each one
 /// `pause_at` picks (so the async receiver has to wait for readiness). Exit code 0.
 fn send_paced<S: Sender>(mut tx: S, n: u64, pause_at: fn(u64) -> bool, pause: Duration) -> i32 {
@@ -139,12 +138,11 @@ async fn recv_through_cancels<R: AsyncReceiver>(rx: &mut R, n: u64) -> u32 {
     cancelled
 }
 
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
-    let code = match role.as_str() {
+crate::peer_entry!(roles);
+
+/// The peer roles this file's tests run, each in a process of its own.
+fn roles(role: &str, args: Vec<String>) {
+    let code = match role {
         // args: name, count, pause_ms — blocking producer; pauses every 10 messages so the
         // async consumer has to sleep on the futex.
         "ring-producer-paced" => {

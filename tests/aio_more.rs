@@ -23,7 +23,7 @@ use ipcring::signal::{Signal, SignalOptions};
 use ipcring::transport::{AsyncReceiver, AsyncSender};
 use ipcring::{Error, Receiver, Sender};
 use support::setup::{current_thread, multi_thread};
-use support::{check, loud, message, peer_role, redis_url, unique, Peer};
+use support::{check, loud, message, redis_url, unique, Peer};
 
 /// Held by the signal test while another process signals this one, and by the Redis tests:
 /// a signal caught by a thread blocked in a Redis read interrupts it (EINTR), which is
@@ -47,13 +47,11 @@ fn sig_opts(dir: &str) -> SignalOptions {
     SignalOptions::new("aio-more").dir(dir)
 }
 
-/// Entry point of every peer role; a no-op in the normal test run.
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
-    let code = match role.as_str() {
+crate::peer_entry!(roles);
+
+/// The peer roles this file's tests run, each in a process of its own.
+fn roles(role: &str, args: Vec<String>) {
+    let code = match role {
         // args: pid, count, dir — queues values 0..count to pid, pausing now and then.
         "sig_send" => {
             let pid: u32 = args[0].parse().unwrap();

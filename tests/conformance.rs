@@ -10,9 +10,9 @@
 mod support;
 
 use support::conformance::{serve_peer, At, Kit, LONG};
+use support::unique;
 #[cfg(feature = "socket")]
 use support::unique_path;
-use support::{peer_role, unique};
 
 #[cfg(feature = "async")]
 use support::conformance::AsyncKit;
@@ -420,28 +420,26 @@ mod service_kit {
     }
 }
 
+crate::peer_entry!(roles);
+
 /// Every peer role of the table.
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
+fn roles(role: &str, args: Vec<String>) {
     if role == "conf-service-echo" {
         service_kit::serve_echo(&args[0]);
     }
-    let served = serve_peer::<RingKit>(&role, &args);
+    let served = serve_peer::<RingKit>(role, &args);
     #[cfg(feature = "pipe")]
-    let served = served || serve_peer::<pipe_kit::PipeKit>(&role, &args);
+    let served = served || serve_peer::<pipe_kit::PipeKit>(role, &args);
     #[cfg(feature = "file")]
-    let served = served || serve_peer::<file_kit::FileKit>(&role, &args);
+    let served = served || serve_peer::<file_kit::FileKit>(role, &args);
     #[cfg(feature = "socket")]
     let served = served
-        || serve_peer::<socket_kit::SocketKit<false>>(&role, &args)
-        || serve_peer::<socket_kit::SocketKit<true>>(&role, &args);
+        || serve_peer::<socket_kit::SocketKit<false>>(role, &args)
+        || serve_peer::<socket_kit::SocketKit<true>>(role, &args);
     #[cfg(all(feature = "mq", target_os = "linux"))]
-    let served = served || serve_peer::<mq_kit::MqKit>(&role, &args);
+    let served = served || serve_peer::<mq_kit::MqKit>(role, &args);
     #[cfg(feature = "redis")]
-    let served = served || serve_peer::<redis_kit::RedisKit>(&role, &args);
+    let served = served || serve_peer::<redis_kit::RedisKit>(role, &args);
     assert!(served, "unknown role {role}");
 }
 

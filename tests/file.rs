@@ -14,7 +14,7 @@ use ipcring::file::{LogOptions, LogReader, LogWriter, LOG_HEADER_LEN};
 use ipcring::{Error, Receiver, Sender};
 use serde_json::json;
 use support::setup::unique_dir;
-use support::{peer_role, Peer};
+use support::Peer;
 
 /// Writers x messages for the concurrency test: 4 x 25k, as the issue asks (about two
 /// seconds on a 2-core machine). `IPCRING_FILE_MESSAGES` overrides the per-writer count.
@@ -158,15 +158,13 @@ fn replace_lock_file(lock: &Path) {
     drop(old);
 }
 
+crate::peer_entry!(roles);
+
 /// The peer roles, run in a child process.
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
+fn roles(role: &str, args: Vec<String>) {
     let path = PathBuf::from(&args[0]);
     let arg = args.get(1).cloned().unwrap_or_default();
-    match role.as_str() {
+    match role {
         "writer" => {
             let w: usize = arg.parse().unwrap();
             let mut tx = LogWriter::open(&path, &LogOptions::new()).unwrap();

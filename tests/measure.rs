@@ -5,15 +5,13 @@
 mod support;
 
 use ipcring::measure;
-use support::{peer_role, unique, Peer};
+use support::{unique, Peer};
 
-/// Entry point of every peer role; a no-op in the normal test run.
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
-    let r = match role.as_str() {
+crate::peer_entry!(roles);
+
+/// The peer roles this file's tests run, each in a process of its own.
+fn roles(role: &str, args: Vec<String>) {
+    let r = match role {
         "floor-spin" => measure::floor_spin_peer(&args[0]),
         "floor-split" => measure::floor_spin_split_peer(&args[0]),
         "floor-records" => measure::floor_records_peer(&args[0], args[1].parse().unwrap()),

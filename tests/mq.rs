@@ -5,24 +5,13 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ipcring::mq::{MessageQueue, MqOptions};
 use ipcring::{Error, Receiver, Sender};
-use support::{peer_role, Peer};
+use support::{unique, Peer};
 
 const COUNT: u32 = 3000;
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn unique(tag: &str) -> String {
-    format!(
-        "/ipcring-mqt-{tag}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 fn message(seq: u32) -> Vec<u8> {
     let len = match seq % 100 {
@@ -30,13 +19,7 @@ fn message(seq: u32) -> Vec<u8> {
         1 => 0,
         _ => (seq % 300) as usize + 4,
     };
-    let mut v: Vec<u8> = (0..len)
-        .map(|i| (i as u32).wrapping_mul(13).wrapping_add(seq) as u8)
-        .collect();
-    if len >= 4 {
-        v[..4].copy_from_slice(&seq.to_le_bytes());
-    }
-    v
+    support::sized_message(seq, len, 13)
 }
 
 /// Peer `role` on queue `name`, its stdout piped.
@@ -44,15 +27,13 @@ fn spawn(role: &str, name: &str) -> Peer {
     Peer::spawn_piped(role, &[name])
 }
 
+crate::peer_entry!(roles);
+
 /// The peer roles. Does nothing unless run as a peer.
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
+fn roles(role: &str, args: Vec<String>) {
     let name = args[0].clone();
     let mut q = MessageQueue::open(&name, &MqOptions::new()).unwrap();
-    match role.as_str() {
+    match role {
         "sender" => {
             for seq in 0..COUNT {
                 q.send_timeout(&message(seq), Duration::from_secs(60))

@@ -6,26 +6,16 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use ipcring::broadcast::{BroadcastOptions, Publisher, Recv, Start, Subscriber};
 use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
 use ipcring::Error;
-use support::{peer_role, Peer};
+use support::{unique, Peer};
 
 /// 1 KiB value: every word carries the same counter (the version that wrote it).
 const WORDS: usize = 128;
 type Value = [u64; WORDS];
-
-fn unique(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "/ipcring-owmr-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 fn spawn(role: &str, name: &str) -> Peer {
     Peer::spawn_piped(role, &[name])
@@ -47,14 +37,12 @@ fn field(line: &str, key: &str) -> u64 {
         .unwrap()
 }
 
+crate::peer_entry!(roles);
+
 /// The peer side: does nothing unless started by one of the tests below.
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
+fn roles(role: &str, args: Vec<String>) {
     let name = args[0].clone();
-    match role.as_str() {
+    match role {
         "seq-reader" => seq_reader(&name),
         "bc-sub" => bc_subscriber(&name, false),
         "bc-sub-slow" => bc_subscriber(&name, true),

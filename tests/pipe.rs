@@ -12,7 +12,7 @@ use std::time::Duration;
 use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
 use ipcring::{Error, Receiver, Sender, TryRecvError, TrySendError};
 use support::setup::unique_dir;
-use support::{peer_role, Peer};
+use support::Peer;
 
 fn spawn(role: &str, path: &Path, count: usize) -> Peer {
     Peer::builder(role).arg(path.display()).arg(count).spawn()
@@ -37,16 +37,14 @@ fn message(i: usize) -> Vec<u8> {
     m
 }
 
+crate::peer_entry!(roles);
+
 /// The peer roles, run in a child process.
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
+fn roles(role: &str, args: Vec<String>) {
     let path = PathBuf::from(&args[0]);
     let count: usize = args[1].parse().unwrap();
     let opts = PipeOptions::new();
-    match role.as_str() {
+    match role {
         "writer" => {
             let mut tx = PipeSender::open(&path, &opts).unwrap();
             for i in 0..count {
@@ -116,13 +114,35 @@ fn wait_ok(mut c: Peer) {
     c.finish();
 }
 
-#[test]
-fn order_and_integrity_writer_first() {
+/// A FIFO path in a new temporary directory (removed with it).
+fn fifo() -> (tempfile::TempDir, PathBuf) {
     let dir = unique_dir("pipe");
     let path = dir.path().join("fifo");
+    (dir, path)
+}
+
+/// [`spawn`], then a pause to let the peer open its end first (the order is what the
+/// caller tests; no timing is asserted).
+fn spawn_first(role: &str, path: &Path, count: usize) -> Peer {
+    let child = spawn(role, path, count);
+    std::thread::sleep(Duration::from_millis(50));
+    child
+}
+
+/// A writer on `path` whose reader, a process of its own, read one message and exited.
+fn writer_whose_reader_left(path: &Path) -> PipeSender {
+    let mut tx = PipeSender::open(path, &PipeOptions::new()).unwrap();
+    let child = spawn("reader-one-and-exit", path, 1);
+    tx.send(b"one").unwrap();
+    wait_ok(child);
+    tx
+}
+
+#[test]
+fn order_and_integrity_writer_first() {
+    let (_dir, path) = fifo();
     let n = 300;
-    let child = spawn("writer", &path, n);
-    std::thread::sleep(Duration::from_millis(50)); // let the writer start first (order, not timing, is asserted)
+    let child = spawn_first("writer", &path, n);
     let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
     for i in 0..n {
         assert_eq!(rx.recv().unwrap(), message(i), "message {i}");
@@ -133,11 +153,9 @@ fn order_and_integrity_writer_first() {
 
 #[test]
 fn order_and_integrity_reader_first() {
-    let dir = unique_dir("pipe");
-    let path = dir.path().join("fifo");
+    let (_dir, path) = fifo();
     let n = 300;
-    let child = spawn("reader", &path, n);
-    std::thread::sleep(Duration::from_millis(50));
+    let child = spawn_first("reader", &path, n);
     let mut tx = PipeSender::open(&path, &PipeOptions::new()).unwrap();
     for i in 0..n {
         tx.send(&message(i)).unwrap();
@@ -148,8 +166,7 @@ fn order_and_integrity_reader_first() {
 
 #[test]
 fn killed_writer_is_disconnect_and_a_new_writer_reconnects() {
-    let dir = unique_dir("pipe");
-    let path = dir.path().join("fifo");
+    let (_dir, path) = fifo();
     let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
     let mut child = spawn("writer-then-hang", &path, 20);
     for i in 0..20 {
@@ -175,8 +192,7 @@ fn try_recv_is_empty_while_the_writer_lives_and_disconnected_once_it_is_killed()
         rx.try_recv_into(buf)?;
         Ok(())
     }
-    let dir = unique_dir("pipe");
-    let path = dir.path().join("fifo");
+    let (_dir, path) = fifo();
     let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
     let mut child = spawn("writer-then-hang", &path, 3);
     for i in 0..3 {
@@ -205,12 +221,8 @@ fn try_recv_is_empty_while_the_writer_lives_and_disconnected_once_it_is_killed()
 /// A reader process that left: `try_send` is `Failed(Disconnected)`, not "full".
 #[test]
 fn try_send_to_a_reader_that_left_is_a_failed_disconnect() {
-    let dir = unique_dir("pipe");
-    let path = dir.path().join("fifo");
-    let mut tx = PipeSender::open(&path, &PipeOptions::new()).unwrap();
-    let child = spawn("reader-one-and-exit", &path, 1);
-    tx.send(b"one").unwrap();
-    wait_ok(child);
+    let (_dir, path) = fifo();
+    let mut tx = writer_whose_reader_left(&path);
     match tx.try_send(b"two") {
         Err(e @ TrySendError::Failed(Error::Disconnected)) => {
             assert!(e.is_disconnected() && !e.is_full());
@@ -222,12 +234,8 @@ fn try_send_to_a_reader_that_left_is_a_failed_disconnect() {
 
 #[test]
 fn reader_leaving_is_disconnect_for_the_writer() {
-    let dir = unique_dir("pipe");
-    let path = dir.path().join("fifo");
-    let mut tx = PipeSender::open(&path, &PipeOptions::new()).unwrap();
-    let child = spawn("reader-one-and-exit", &path, 1);
-    tx.send(b"one").unwrap();
-    wait_ok(child);
+    let (_dir, path) = fifo();
+    let mut tx = writer_whose_reader_left(&path);
     assert!(tx.send(b"two").unwrap_err().is_disconnected());
     // The next send waits for a new reader again.
     assert!(tx
@@ -238,8 +246,7 @@ fn reader_leaving_is_disconnect_for_the_writer() {
 
 #[test]
 fn sigpipe_is_an_error_not_a_death() {
-    let dir = unique_dir("pipe");
-    let path = dir.path().join("fifo");
+    let (_dir, path) = fifo();
     let child = spawn("sigpipe-default", &path, 1);
     {
         let mut rx = PipeReceiver::open(&path, &PipeOptions::new().keep(true)).unwrap();
@@ -251,8 +258,7 @@ fn sigpipe_is_an_error_not_a_death() {
 
 #[test]
 fn garbage_is_a_framing_error_then_a_good_writer_works() {
-    let dir = unique_dir("pipe");
-    let path = dir.path().join("fifo");
+    let (_dir, path) = fifo();
     let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
     wait_ok(spawn("garbage", &path, 0));
     let e = rx.recv().unwrap_err();
@@ -267,8 +273,7 @@ fn garbage_is_a_framing_error_then_a_good_writer_works() {
 
 #[test]
 fn absurd_length_is_refused_without_allocating_it() {
-    let dir = unique_dir("pipe");
-    let path = dir.path().join("fifo");
+    let (_dir, path) = fifo();
     let mut rx = PipeReceiver::open(&path, &PipeOptions::new().max_message(1024)).unwrap();
     wait_ok(spawn("huge-length", &path, 0));
     let e = rx.recv().unwrap_err();
@@ -281,8 +286,7 @@ fn absurd_length_is_refused_without_allocating_it() {
 
 #[test]
 fn writer_leaving_mid_frame_is_a_framing_error() {
-    let dir = unique_dir("pipe");
-    let path = dir.path().join("fifo");
+    let (_dir, path) = fifo();
     let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
     wait_ok(spawn("half-frame", &path, 0));
     let e = rx.recv().unwrap_err();

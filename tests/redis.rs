@@ -8,10 +8,11 @@
 //! Two-process tests re-execute this binary in a peer role (`peer_role`, selected by the
 //! `IPCRING_REDIS_PEER` environment variable).
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,7 @@ use ipcring::redis::{
 };
 use ipcring::transport::Deadline;
 use ipcring::{Error, Receiver, Sender};
+use support::setup::redis_key;
 
 const URL_VAR: &str = "IPCRING_TEST_REDIS_URL";
 const RESTART_VAR: &str = "IPCRING_TEST_REDIS_RESTART";
@@ -47,16 +49,6 @@ fn server_url(test: &str) -> Option<String> {
             None
         }
     }
-}
-
-/// A name no other test (or test run) uses.
-fn unique(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "ipcring-test:{tag}:{}:{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 fn fast() -> RedisOptions {
@@ -246,7 +238,7 @@ fn pubsub_round_trip_in_order_between_processes() {
         return;
     };
     let _g = SERVER.read().unwrap();
-    let (fwd, back) = (unique("fwd"), unique("back"));
+    let (fwd, back) = (redis_key("fwd"), redis_key("back"));
     const N: usize = 200;
     let mut rx = Subscriber::connect(&url, &back, &fast()).unwrap();
     let mut tx = Publisher::connect(&url, &fwd, &fast()).unwrap();
@@ -288,7 +280,7 @@ fn stream_round_trip_in_order_between_processes() {
         return;
     };
     let _g = SERVER.read().unwrap();
-    let (fwd, back) = (unique("sfwd"), unique("sback"));
+    let (fwd, back) = (redis_key("sfwd"), redis_key("sback"));
     const N: usize = 200;
     let mut tx = StreamProducer::connect(&url, &fwd, &stream_opts()).unwrap();
     // Half the messages before the peer even exists: a stream keeps them for it.
@@ -318,7 +310,7 @@ fn stream_entries_of_a_killed_consumer_are_claimed_by_another() {
         return;
     };
     let _g = SERVER.read().unwrap();
-    let key = unique("claim");
+    let key = redis_key("claim");
     let mut tx = StreamProducer::connect(&url, &key, &stream_opts()).unwrap();
     for i in 0..10 {
         tx.send(format!("{i}").as_bytes()).unwrap();
@@ -360,7 +352,7 @@ fn restarted_consumer_gets_its_own_pending_entries_back_first() {
         return;
     };
     let _g = SERVER.read().unwrap();
-    let key = unique("own");
+    let key = redis_key("own");
     let mut tx = StreamProducer::connect(&url, &key, &stream_opts()).unwrap();
     for i in 0..6 {
         tx.send(format!("{i}").as_bytes()).unwrap();
@@ -396,12 +388,12 @@ fn stream_survives_a_server_crash_and_restart() {
         return;
     };
     let _g = SERVER.write().unwrap();
-    let key = unique("restart");
+    let key = redis_key("restart");
     const N: u32 = 300;
     let mut rx =
         StreamConsumer::connect(&url, &key, "g", "c", &stream_opts().claim_idle(None)).unwrap();
     // A subscriber and a publisher go through the crash too.
-    let ch = unique("restartch");
+    let ch = redis_key("restartch");
     let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
     let mut publ = Publisher::connect(&url, &ch, &fast()).unwrap();
     let (mut child, _out) = peer("stream-produce", &url, &[&key, &N.to_string()]);
@@ -503,7 +495,7 @@ fn subscriber_reconnects_and_reports_the_gap() {
         return;
     };
     let _g = SERVER.read().unwrap();
-    let ch = unique("gap");
+    let ch = redis_key("gap");
     let name = format!("ipcring-gap-{}", std::process::id());
     let mut rx = Subscriber::connect(&url, &ch, &fast().client_name(name.clone())).unwrap();
     let mut tx = Publisher::connect(&url, &ch, &fast()).unwrap();
@@ -571,7 +563,7 @@ fn interop_with_redis_cli() {
     let _g = SERVER.read().unwrap();
 
     // redis-cli PUBLISH -> Subscriber
-    let ch = unique("cli");
+    let ch = redis_key("cli");
     let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
     let Some(out) = redis_cli(&url, &["PUBLISH", &ch, "hello from redis-cli"]) else {
         return;
@@ -584,7 +576,7 @@ fn interop_with_redis_cli() {
     assert_eq!(sub.last_channel(), ch);
 
     // redis-cli XADD -> StreamConsumer, including an entry without the data field
-    let key = unique("clistream");
+    let key = redis_key("clistream");
     let mut rx = StreamConsumer::connect(&url, &key, "g", "c", &stream_opts()).unwrap();
     redis_cli(&url, &["XADD", &key, "*", "data", "hi there"]).unwrap();
     redis_cli(&url, &["XADD", &key, "*", "other", "x"]).unwrap();
@@ -617,7 +609,7 @@ fn stream_is_bounded_and_trimmed_pending_entries_are_counted() {
         return;
     };
     let _g = SERVER.read().unwrap();
-    let key = unique("bounded");
+    let key = redis_key("bounded");
     let opts = stream_opts()
         .max_len(Some(100))
         .ack_mode(AckMode::Manual)
@@ -658,7 +650,7 @@ fn timeout_forms_and_limits() {
     };
     let _g = SERVER.read().unwrap();
     let small = fast().max_message(16);
-    let ch = unique("forms");
+    let ch = redis_key("forms");
     let mut sub = Subscriber::connect(&url, &ch, &small).unwrap();
     let mut publ = Publisher::connect(&url, &ch, &small).unwrap();
     let mut buf = Vec::new();
@@ -675,7 +667,7 @@ fn timeout_forms_and_limits() {
     assert_eq!(sub.recv_timeout(Duration::from_secs(5)).unwrap(), b"ok");
     assert_eq!(publ.max_message(), 16);
 
-    let key = unique("sforms");
+    let key = redis_key("sforms");
     let sopts = stream_opts().redis(small);
     let mut rx = StreamConsumer::connect(&url, &key, "g", "c", &sopts).unwrap();
     let mut tx = StreamProducer::connect(&url, &key, &sopts).unwrap();
@@ -718,7 +710,7 @@ fn large_messages_arrive_whole_through_short_reads() {
     let big: Vec<u8> = (0..4u32 << 20).map(|i| (i * 7 + i / 251) as u8).collect();
 
     // try_recv reads in 1 ms slices: a 4 MiB message takes many, and must come out whole.
-    let ch = unique("big");
+    let ch = redis_key("big");
     let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
     let mut publ = Publisher::connect(&url, &ch, &fast()).unwrap();
     for _ in 0..3 {
@@ -740,7 +732,7 @@ fn large_messages_arrive_whole_through_short_reads() {
         );
     }
 
-    let key = unique("bigstream");
+    let key = redis_key("bigstream");
     let mut tx = StreamProducer::connect(&url, &key, &stream_opts()).unwrap();
     let mut rx = StreamConsumer::connect(&url, &key, "g", "c", &stream_opts()).unwrap();
     tx.send(&big).unwrap();
@@ -753,7 +745,7 @@ fn consumer_recreates_a_group_the_server_lost() {
         return;
     };
     let _g = SERVER.read().unwrap();
-    let key = unique("lostgroup");
+    let key = redis_key("lostgroup");
     let mut rx = StreamConsumer::connect(&url, &key, "g", "c", &stream_opts()).unwrap();
     let mut tx = StreamProducer::connect(&url, &key, &stream_opts()).unwrap();
     tx.send(b"one").unwrap();
@@ -776,7 +768,7 @@ fn blocked_subscriber_gets_disconnected_after_its_publisher_is_killed() {
         return;
     };
     let _g = SERVER.read().unwrap();
-    let ch = unique("live-pub");
+    let ch = redis_key("live-pub");
     const N: usize = 50;
     let mut rx = Subscriber::connect(&url, &ch, &live()).unwrap();
     let (mut child, mut out) = peer("publish-then-hang", &url, &[&ch, &N.to_string()]);
@@ -815,7 +807,7 @@ fn stream_consumer_gets_every_entry_then_disconnected_after_its_producer_is_kill
         return;
     };
     let _g = SERVER.read().unwrap();
-    let key = unique("live-stream");
+    let key = redis_key("live-stream");
     const N: usize = 300;
     let opts = stream_opts().redis(live());
     let mut rx = StreamConsumer::connect(&url, &key, "g", "c1", &opts).unwrap();
@@ -844,7 +836,7 @@ fn liveness_off_or_foreign_senders_never_give_disconnected() {
     };
     let _g = SERVER.read().unwrap();
     // A sender of this crate with liveness off keeps no entry; neither does redis-cli.
-    let key = unique("nolive");
+    let key = redis_key("nolive");
     let mut rx =
         StreamConsumer::connect(&url, &key, "g", "c1", &stream_opts().redis(live())).unwrap();
     let mut tx =
@@ -875,7 +867,7 @@ fn pipelined_sends_keep_the_window_and_order_and_report_refusals() {
         return;
     };
     let _g = SERVER.read().unwrap();
-    let key = unique("window");
+    let key = redis_key("window");
     let opts = stream_opts().redis(fast().pipeline(4, 1 << 20));
     let mut tx = StreamProducer::connect(&url, &key, &opts).unwrap();
     const N: usize = 500;
@@ -891,7 +883,7 @@ fn pipelined_sends_keep_the_window_and_order_and_report_refusals() {
 
     // A key of the wrong type: each XADD is refused. The send that wrote it returned Ok;
     // the refusal comes with a later call (here the flush), once, never dropped.
-    let wrong = unique("wrongtype");
+    let wrong = redis_key("wrongtype");
     let _: () = redis::cmd("SET")
         .arg(&wrong)
         .arg("x")
@@ -917,7 +909,7 @@ fn pipelined_sends_keep_the_window_and_order_and_report_refusals() {
     let _ = bad.flush();
 
     // Pub/sub: a flush means the server took every message, in order.
-    let ch = unique("pipech");
+    let ch = redis_key("pipech");
     let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
     let mut publ = Publisher::connect(&url, &ch, &fast().pipeline(8, 1 << 20)).unwrap();
     for i in 0..N {
@@ -968,7 +960,7 @@ fn async_producer_pipelines_and_flushes() {
         return;
     };
     let _g = SERVER.read().unwrap();
-    let key = unique("async-pipe");
+    let key = redis_key("async-pipe");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -1002,7 +994,7 @@ fn coalesced_sends_are_queued_then_written_in_order() {
         return;
     };
     let _g = SERVER.read().unwrap();
-    let key = unique("coalesce");
+    let key = redis_key("coalesce");
     let opts = stream_opts().redis(fast().coalesce(8));
     let mut tx = StreamProducer::connect(&url, &key, &opts).unwrap();
     tx.send(b"0").unwrap();
@@ -1028,7 +1020,7 @@ fn coalesced_sends_are_queued_then_written_in_order() {
     );
 
     // Pub/sub the same way: a flush means the server took every message, in order.
-    let ch = unique("coalesce-ch");
+    let ch = redis_key("coalesce-ch");
     let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
     let mut publ = Publisher::connect(&url, &ch, &fast().coalesce(8)).unwrap();
     for i in 0..N {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ipcring::ring::{duplex, inspect, Consumer, Producer, RingOptions, Side, WaitStrategy};
 use ipcring::{Error, Receiver, Sender, TryRecvError, TrySendError};
-use support::{check, got, message, peer_role, unique, Peer};
+use support::{check, got, message, unique, Peer};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -27,13 +27,11 @@ fn strategy(s: &str) -> WaitStrategy {
     }
 }
 
-/// Entry point of every peer role; a no-op in the normal test run.
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
-    let code = match role.as_str() {
+crate::peer_entry!(roles);
+
+/// The peer roles this file's tests run, each in a process of its own.
+fn roles(role: &str, args: Vec<String>) {
+    let code = match role {
         // args: name, count, strategy — produce `count` messages then exit.
         "producer" => {
             let opts = RingOptions::new()

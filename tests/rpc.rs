@@ -16,20 +16,18 @@ use support::frames::{
     connect_retry, connect_to_parent, framed, spawn_connected, FrameRx, FrameTx, MAX_FRAME,
 };
 use support::rpc_alice::alice;
-use support::{peer_role, unique_path, Peer};
+use support::{unique_path, Peer};
 
 const T: Duration = Duration::from_secs(20);
 /// How many requests the out-of-order peer reads before answering them backwards.
 const REVERSED: usize = 6;
 
+crate::peer_entry!(roles);
+
 /// The server roles, run in the re-executed test binary.
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
+fn roles(role: &str, args: Vec<String>) {
     let parent = args[0].as_str();
-    match role.as_str() {
+    match role {
         "json" => serve_parent(parent, JsonCodec),
         "binary" => serve_parent(parent, BinaryCodec),
         "binary-concurrent" => {

@@ -6,7 +6,7 @@
 //! Without root (or without `setpriv`) the two-user tests cannot run and say so; CI runs
 //! them as root.
 
-mod common;
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -14,9 +14,9 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
-use common::{peer_role, unique};
 use ipcring::ring::{Consumer, Producer, RingOptions};
 use ipcring::Error;
+use support::unique;
 
 const NOBODY: u32 = 65534;
 const LONG: Duration = Duration::from_secs(30);
@@ -141,13 +141,11 @@ fn assert_denied<T: std::fmt::Debug>(r: ipcring::Result<T>, owner: u32) -> Strin
     }
 }
 
-/// Entry point of every peer role; a no-op in the normal test run.
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
-    let code = match role.as_str() {
+crate::peer_entry!(roles);
+
+/// The peer roles this file's tests run, each in a process of its own.
+fn roles(role: &str, args: Vec<String>) {
+    let code = match role {
         // args: name, side — create the ring as that side, print READY, hold it until stdin
         // closes, then print what it received (consumer side).
         "create" => {

@@ -1,22 +1,19 @@
 //! The shared-memory service between real processes (the test binary re-executes itself
 //! as server or client), plus its limits and errors in one process.
 //!
-//! Every request is a self-checking message (`common::message`: its seq and length are in
+//! Every request is a self-checking message (`support::message`: its seq and length are in
 //! it); the server checks it and answers with every byte inverted, and the client checks
 //! the answer byte for byte.
 
-mod common;
-#[cfg(feature = "rpc")]
-#[path = "common/rpc_alice.rs"]
-mod rpc_alice;
+mod support;
 
 use std::io::{BufRead, BufReader, Lines};
 use std::process::{Child, ChildStdout};
 use std::time::Duration;
 
-use common::{check, message, peer_role, spawn_peer, unique};
 use ipcring::service::{Client, Listener, Request, ServiceOptions};
 use ipcring::Error;
+use support::{check, message, spawn_peer, unique};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -133,13 +130,11 @@ fn mapping_of(fragment: &str) -> Option<usize> {
         .and_then(|l| usize::from_str_radix(l.split('-').next()?, 16).ok())
 }
 
-/// Entry point of every peer role; a no-op in the normal test run.
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
-    let result = match role.as_str() {
+crate::peer_entry!(roles);
+
+/// The peer roles this file's tests run, each in a process of its own.
+fn roles(role: &str, args: Vec<String>) {
+    let result = match role {
         // args: name, max_clients
         "server" => serve(&args[0], args[1].parse().unwrap()),
         // args: name, auth key
@@ -204,8 +199,8 @@ fn peer() {
             let mut l = Listener::bind(&args[0], &opts())?;
             println!("READY");
             let r = match args[1].as_str() {
-                "json" => rpc_alice::alice(ipcring::rpc::JsonCodec).serve_service(&mut l),
-                _ => rpc_alice::alice(ipcring::rpc::BinaryCodec).serve_service(&mut l),
+                "json" => support::rpc_alice::alice(ipcring::rpc::JsonCodec).serve_service(&mut l),
+                _ => support::rpc_alice::alice(ipcring::rpc::BinaryCodec).serve_service(&mut l),
             };
             r.map_err(|e| Error::Corrupt(e.to_string().into()))
         })(),
@@ -230,6 +225,15 @@ fn expect_line(lines: &mut Lines<BufReader<ChildStdout>>, want: &str) {
         }
     }
     panic!("the peer ended before printing {want}");
+}
+
+/// A client process calling forever (from seq 0) on `name`, and its output, once it has
+/// made progress.
+fn calling_client(name: &str) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mut c = spawn_peer("client-forever", &[name, "0"], true);
+    let mut out = lines(&mut c);
+    expect_progress(&mut out, 500);
+    (c, out)
 }
 
 /// Reads progress lines until the peer has made `more` calls beyond the next line.
@@ -261,6 +265,19 @@ fn quit(name: &str, mut server: Child) {
     let _ = c.call(b"QUIT");
     drop(c);
     assert!(server.wait().unwrap().success());
+}
+
+/// SIGKILLs a peer and reaps it.
+fn sigkill(c: &mut Child) {
+    c.kill().unwrap();
+    c.wait().unwrap();
+}
+
+/// Waits for every client and asserts that each exited successfully.
+fn all_succeed(clients: impl IntoIterator<Item = Child>) {
+    for mut c in clients {
+        assert!(c.wait().unwrap().success());
+    }
 }
 
 #[test]
@@ -304,18 +321,14 @@ fn killed_client_is_freed_while_the_others_go_on() {
     let mut vv = lines(&mut victim);
     expect_progress(&mut sv, 500);
     expect_progress(&mut vv, 500);
-    victim.kill().unwrap(); // SIGKILL, in the middle of its calls
-    victim.wait().unwrap();
-    // Its entry is freed within the liveness bound: with one survivor of three entries,
-    // two new clients must both get in (connect waits while a dead entry is being freed).
+    sigkill(&mut victim); // SIGKILL, in the middle of its calls
+                          // Its entry is freed within the liveness bound: with one survivor of three entries,
+                          // two new clients must both get in (connect waits while a dead entry is being freed).
     let a = spawn_peer("client", &[&name, "2000000000", "1000", "4"], false);
     let b = spawn_peer("client", &[&name, "3000000000", "1000", "1"], false);
-    for mut c in [a, b] {
-        assert!(c.wait().unwrap().success());
-    }
+    all_succeed([a, b]);
     expect_progress(&mut sv, 500);
-    survivor.kill().unwrap();
-    survivor.wait().unwrap();
+    sigkill(&mut survivor);
     quit(&name, server);
 }
 
@@ -326,9 +339,7 @@ fn killed_client_is_freed_while_the_others_go_on() {
 fn clients_killed_at_random_while_others_go_on() {
     let name = unique("svc-random-kill");
     let server = start_server(&name, 3);
-    let mut survivor = spawn_peer("client-forever", &[&name, "0"], true);
-    let mut sv = lines(&mut survivor);
-    expect_progress(&mut sv, 500);
+    let (mut survivor, mut sv) = calling_client(&name);
     // A small xorshift seeded by the clock: a different schedule every run, printed so a
     // failing one can be told apart.
     let mut x = std::time::SystemTime::now()
@@ -349,8 +360,7 @@ fn clients_killed_at_random_while_others_go_on() {
         x ^= x >> 7;
         x ^= x << 17;
         std::thread::sleep(Duration::from_micros(x % 20_000));
-        victim.kill().unwrap(); // SIGKILL, somewhere in its calls
-        victim.wait().unwrap();
+        sigkill(&mut victim); // SIGKILL, somewhere in its calls
     }
     let late: Vec<Child> = (0..2u64)
         .map(|i| {
@@ -361,12 +371,9 @@ fn clients_killed_at_random_while_others_go_on() {
             )
         })
         .collect();
-    for mut c in late {
-        assert!(c.wait().unwrap().success());
-    }
+    all_succeed(late);
     expect_progress(&mut sv, 500);
-    survivor.kill().unwrap();
-    survivor.wait().unwrap();
+    sigkill(&mut survivor);
     quit(&name, server);
 }
 
@@ -378,9 +385,8 @@ fn killed_server_disconnects_clients_and_a_restarted_one_serves_again() {
     let (mut m, mut scratch) = (Vec::new(), Vec::new());
     message(1, &mut m);
     check(1, &inverted(&c.call(&m).unwrap()), &mut scratch).unwrap();
-    server.kill().unwrap(); // SIGKILL
-    server.wait().unwrap();
-    // A call now waits on a server that is gone: Disconnected, not a hang.
+    sigkill(&mut server); // SIGKILL
+                          // A call now waits on a server that is gone: Disconnected, not a hang.
     message(2, &mut m);
     match c.call(&m) {
         Err(Error::Disconnected) => {}
@@ -402,9 +408,7 @@ fn killed_server_disconnects_clients_and_a_restarted_one_serves_again() {
 fn corrupting_client_loses_only_itself() {
     let name = unique("svc-corrupt");
     let server = start_server(&name, 4);
-    let mut good = spawn_peer("client-forever", &[&name, "0"], true);
-    let mut gv = lines(&mut good);
-    expect_progress(&mut gv, 500);
+    let (mut good, mut gv) = calling_client(&name);
     let mut bad = spawn_peer("client-corrupt", &[&name], true);
     let mut bv = lines(&mut bad);
     expect_line(&mut bv, "DISCONNECTED");
@@ -413,8 +417,7 @@ fn corrupting_client_loses_only_itself() {
     expect_progress(&mut gv, 500);
     let mut late = spawn_peer("client", &[&name, "5000000000", "500", "2"], false);
     assert!(late.wait().unwrap().success());
-    good.kill().unwrap();
-    good.wait().unwrap();
+    sigkill(&mut good);
     quit(&name, server);
 }
 
@@ -483,8 +486,7 @@ fn remove_takes_a_dead_clients_channel_with_the_listener() {
     };
     assert!(waiting.alive);
     assert_eq!(waiting.pid, c.id());
-    c.kill().unwrap(); // SIGKILL, while it waits to be accepted
-    c.wait().unwrap();
+    sigkill(&mut c); // SIGKILL, while it waits to be accepted
     drop(l); // kept: the listener is left behind, its server gone
 
     // A process that another test is spawning just now holds a copy of this process's
@@ -638,8 +640,7 @@ fn rpc_over_the_service() {
             assert_eq!(bob.wait(a, LONG).unwrap(), 3);
         }
         drop(bobs);
-        server.kill().unwrap();
-        server.wait().unwrap();
+        sigkill(&mut server);
         // Killed, the server left its listener behind: stale now, so removable.
         ipcring::segment::remove(&name, false).unwrap();
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ipcring::socket::{Address, Connection, Flow, Listener, SocketOptions};
 use ipcring::{Error, Receiver, Sender};
-use support::{peer_role, Peer};
+use support::Peer;
 
 const KEY: &[u8] = b"Do not let eve find us!";
 
@@ -64,25 +64,17 @@ fn message(seq: u32) -> Vec<u8> {
         7 => 20_000,
         _ => (seq % 97) as usize + 4,
     };
-    let mut v: Vec<u8> = (0..len)
-        .map(|i| (i as u32).wrapping_mul(31).wrapping_add(seq) as u8)
-        .collect();
-    if len >= 4 {
-        v[..4].copy_from_slice(&seq.to_le_bytes());
-    }
-    v
+    support::sized_message(seq, len, 31)
 }
 
 const SENDER_COUNT: u32 = 2000;
 
+crate::peer_entry!(roles);
+
 /// The peer roles. Does nothing unless run as a peer.
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
+fn roles(role: &str, args: Vec<String>) {
     let addr = args[0].clone();
-    match role.as_str() {
+    match role {
         // Echoes every message of every client until one sends "stop".
         "echo_server" => {
             let listener = Listener::bind(addr.as_str(), &opts_from_env()).unwrap();
@@ -216,6 +208,14 @@ fn many_clients_at_once() {
     );
 }
 
+/// A client with the right key that the server at `addr` has served: one echo came back.
+fn served_client(addr: &str) -> Connection {
+    let mut c = Connection::connect(addr, &SocketOptions::new().authkey(KEY)).unwrap();
+    c.send(b"ping").unwrap();
+    assert_eq!(c.recv().unwrap(), b"ping");
+    c
+}
+
 #[test]
 fn wrong_key_is_refused_on_both_sides() {
     let addr = unique("tcp");
@@ -235,9 +235,7 @@ fn wrong_key_is_refused_on_both_sides() {
         .is_ok_and(|m| m.starts_with(b"#CHALLENGE#")));
     drop(c);
     // The server is still serving.
-    let mut good = Connection::connect(addr.as_str(), &SocketOptions::new().authkey(KEY)).unwrap();
-    good.send(b"ping").unwrap();
-    assert_eq!(good.recv().unwrap(), b"ping");
+    let mut good = served_client(&addr);
     good.send(b"stop").unwrap();
     let rest = server.finish_output();
     assert!(
@@ -265,9 +263,7 @@ fn silent_client_is_dropped_after_the_handshake_timeout() {
     silent.read_exact(&mut challenge).unwrap();
     assert_eq!(&challenge[4..15], b"#CHALLENGE#");
     // While the silent one sits there, another client is served.
-    let mut good = Connection::connect(addr.as_str(), &SocketOptions::new().authkey(KEY)).unwrap();
-    good.send(b"ping").unwrap();
-    assert_eq!(good.recv().unwrap(), b"ping");
+    let mut good = served_client(&addr);
     // The server closes the silent connection: we read end of stream, not our read timeout.
     let mut b = [0u8; 16];
     assert_eq!(silent.read(&mut b).unwrap(), 0);

@@ -2,16 +2,16 @@
 //! (a SIGKILLed process) and corruption found are each logged once, with the segment's
 //! name, and retries do not repeat them.
 
-mod common;
+mod support;
 
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{peer_role, spawn_peer, unique};
 use ipcring::ring::{Consumer, Producer, RingOptions};
 use ipcring::{Error, TryRecvError};
+use support::{spawn_peer, unique};
 use tracing_subscriber::util::SubscriberInitExt;
 
 const LONG: Duration = Duration::from_secs(30);
@@ -40,12 +40,11 @@ impl Log {
     }
 }
 
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
-    match role.as_str() {
+crate::peer_entry!(roles);
+
+/// The peer roles this file's tests run, each in a process of its own.
+fn roles(role: &str, args: Vec<String>) {
+    match role {
         // args: name — send one message, then stay attached until killed.
         "producer-then-idle" => {
             let mut tx = Producer::open(&args[0], &RingOptions::new().open_timeout(LONG))

@@ -2,15 +2,15 @@
 //! broadcast ring, and (feature `serde`) postcard-encoded values on the ring. The test
 //! binary re-executes itself as the sending peer.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
 use bytemuck::{Pod, Zeroable};
-use common::{peer_role, sent, spawn_peer, unique};
 use ipcring::broadcast::{BroadcastOptions, Publisher, Received, Start, Subscriber};
 use ipcring::ring::{Consumer, Producer, RingOptions};
 use ipcring::{Error, TryRecvError, TrySendError};
+use support::{sent, spawn_peer, unique};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -61,13 +61,11 @@ fn event(i: u64) -> Event {
     }
 }
 
-/// Entry point of every peer role; a no-op in the normal test run.
-#[test]
-fn peer() {
-    let Some((role, args)) = peer_role() else {
-        return;
-    };
-    match role.as_str() {
+crate::peer_entry!(roles);
+
+/// The peer roles this file's tests run, each in a process of its own.
+fn roles(role: &str, args: Vec<String>) {
+    match role {
         // args: name, count — send `count` ticks, then one message of the wrong size.
         "pod-producer" => {
             let mut tx = Producer::open(&args[0], &RingOptions::new().open_timeout(LONG))

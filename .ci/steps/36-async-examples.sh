@@ -5,20 +5,7 @@ for pair in async_alice:async_bob async_alice:ring_bob ring_alice:async_bob; do
   alice=${pair%%:*}
   bob=${pair##*:}
   for order in alice-first bob-first; do
-    name="/ipcring-ci-async-$$-$alice-$bob-$order"
-    if [ "$order" = alice-first ]; then
-      IPCRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/$alice --once > /tmp/async_alice.out &
-      sleep 0.3
-      IPCRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/$bob > /tmp/async_bob.out
-    else
-      IPCRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/$bob > /tmp/async_bob.out &
-      sleep 0.3
-      IPCRING_EXAMPLE_NAME=$name timeout 60 ./target/release/examples/$alice --once > /tmp/async_alice.out
-    fi
-    wait
-    grep -q "bob: alice says: terrible looking machine output" /tmp/async_bob.out
-    grep -q "alice: bob left" /tmp/async_alice.out
-    rm -f /dev/shm"$name".ab /dev/shm"$name".ba
+    example_pair "$alice" "$bob" "/ipcring-ci-async-$$-$alice-$bob-$order" "$order"
     echo "async examples ($alice + $bob, $order): ok"
   done
 done

@@ -3,21 +3,9 @@
 # stopped at exit. Then the Redis tests for real (step 30 ran them without a server, skipped),
 # and the article's two example programs against each other.
 
-# redis-server and redis-cli (the tests use redis-cli as the outside peer).
-if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends redis-server redis-tools >/dev/null
-fi
-
-# A free loopback port of our own (never the default 6379).
-redis_port=46379
-while (echo >"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null; do
-  redis_port=$((redis_port + 1))
-done
-redis_dir=$(mktemp -d)
-on_exit "scripts/redis-test-server.sh stop '$redis_dir' $redis_port; rm -rf '$redis_dir'"
-scripts/redis-test-server.sh start "$redis_dir" "$redis_port"
+start_redis 46379
+redis_port=$REDIS_PORT
+redis_dir=$REDIS_DIR
 
 export IPCRING_TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
 # The server-restart test crashes (SIGKILL) and restarts this server through this command.

@@ -3,18 +3,9 @@
 # for every method: measured, or not run with a reason. Nothing measured may have failed.
 # (Debug build: the figures mean nothing here, the run must work.) Then the CLI's end-to-end
 # tests with that server, so their Redis measurement runs for real.
-if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends redis-server redis-tools >/dev/null
-fi
-compare_port=46479
-while (echo >"/dev/tcp/127.0.0.1/$compare_port") 2>/dev/null; do
-  compare_port=$((compare_port + 1))
-done
-compare_dir=$(mktemp -d)
-on_exit "scripts/redis-test-server.sh stop '$compare_dir' $compare_port; rm -rf '$compare_dir'"
-scripts/redis-test-server.sh start "$compare_dir" "$compare_port"
+start_redis 46479
+compare_port=$REDIS_PORT
+compare_dir=$REDIS_DIR
 
 # No REDIS_URL: with redis-server on the PATH the run starts (and stops) one of its own.
 (unset REDIS_URL; timeout 600 \

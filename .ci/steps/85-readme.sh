@@ -167,13 +167,8 @@ no_shm() {
   fi
 }
 
-rd_redis_port=46579
-while (echo >"/dev/tcp/127.0.0.1/$rd_redis_port") 2>/dev/null; do
-  rd_redis_port=$((rd_redis_port + 1))
-done
-rd_redis_url="redis://127.0.0.1:$rd_redis_port"
-on_exit "scripts/redis-test-server.sh stop '$rd_tmp/redis' $rd_redis_port"
-scripts/redis-test-server.sh start "$rd_tmp/redis" "$rd_redis_port"
+start_redis 46579
+rd_redis_url="redis://127.0.0.1:$REDIS_PORT"
 
 # The ring: Bob's three answers; Alice removes both rings on Ctrl-C.
 start_bg ring_alice 'example ring_alice$'

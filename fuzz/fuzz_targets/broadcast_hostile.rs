@@ -10,6 +10,8 @@
 //! nothing, or an error; never a panic, a SIGBUS, an out-of-bounds access or a hang.
 #![no_main]
 
+mod common;
+
 use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
@@ -36,9 +38,8 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let path = std::env::temp_dir().join(format!("ipcring-fuzz-bcast-{}", std::process::id()));
+    let path = common::fresh_path("bcast");
     let p = path.to_str().unwrap();
-    let _ = std::fs::remove_file(&path);
     let geometry = BroadcastOptions::new().slots(4).max_message(MAX as u32);
     let opts = geometry
         .clone()
@@ -46,29 +47,14 @@ fuzz_target!(|data: &[u8]| {
         .start(Start::Oldest);
     match mode % 3 {
         0 | 1 => {
-            if mode % 3 == 0 {
-                // Mode 0600, as the crate creates segments: a wider one is refused at open
-                // before the header is read, which is not what this target checks.
-                std::os::unix::fs::OpenOptionsExt::mode(
-                    std::fs::OpenOptions::new()
-                        .write(true)
-                        .create(true)
-                        .truncate(true),
-                    0o600,
-                )
-                .open(&path)
-                .and_then(|mut f| std::io::Write::write_all(&mut f, rest))
-                .unwrap();
-            } else {
+            let publish_some = || {
                 let mut tx = Publisher::create(p, &geometry.clone().keep(true)).unwrap();
                 for i in 0..(mode / 3) % 7 {
                     tx.publish(&vec![i; i as usize * 9]).unwrap();
                 }
-                drop(tx);
-                let off = (mode as u64 / 21) * 64 % 1024;
-                let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-                f.write_all_at(&rest[..rest.len().min(1024)], off).unwrap();
-            }
+            };
+            let off = (mode as u64 / 21) * 64 % 1024;
+            common::hostile_segment_file(&path, mode, rest, publish_some, off);
             if let Ok(mut sub) = Subscriber::open(p, &opts) {
                 drain(&mut sub);
                 if let Ok(mut tx) = Publisher::open(p, &opts.clone().keep(true)) {
@@ -93,10 +79,7 @@ fuzz_target!(|data: &[u8]| {
             let mut tampered = false;
             let (mut delivered, mut lagged) = (0u64, 0u64);
             let mut buf = Vec::new();
-            for step in rest.chunks(10) {
-                let op = step[0];
-                let arg = step.get(1).copied().unwrap_or(0) as u64;
-                let bytes = &step[2.min(step.len())..];
+            for (op, arg, bytes) in common::steps(rest) {
                 match op % 3 {
                     0 => {
                         let at = match op / 3 % 3 {

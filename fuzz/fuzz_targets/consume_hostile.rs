@@ -3,6 +3,8 @@
 //! valid size, "empty/full", or Error::Corrupt.
 #![no_main]
 
+mod common;
+
 use std::os::unix::fs::FileExt;
 
 use ipcring::ring::{Consumer, Producer, RingOptions};
@@ -10,19 +12,15 @@ use ipcring::{Error, TryRecvError, TrySendError};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let path = std::env::temp_dir().join(format!("ipcring-fuzz-live-{}", std::process::id()));
+    let path = common::fresh_path("live");
     let p = path.to_str().unwrap();
-    let _ = std::fs::remove_file(&path);
     let opts = RingOptions::new().capacity(512);
     let mut tx = Producer::create(p, &opts).unwrap();
     let mut rx = Consumer::open(p, &opts).unwrap();
     let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     let mut buf = Vec::new();
     // The input is a script: each chunk is (op, offset, 8 bytes).
-    for chunk in data.chunks(10) {
-        let op = chunk[0];
-        let off = chunk.get(1).copied().unwrap_or(0) as u64;
-        let bytes = &chunk[2.min(chunk.len())..];
+    for (op, off, bytes) in common::steps(data) {
         match op % 4 {
             0 => {
                 // Hostile write into the shared words or the data area (8-aligned).

@@ -10,6 +10,8 @@
 //! `Disconnected`; never a panic, a SIGBUS, an out-of-bounds access or a hang.
 #![no_main]
 
+mod common;
+
 use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
@@ -31,33 +33,17 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let path = std::env::temp_dir().join(format!("ipcring-fuzz-seqlock-{}", std::process::id()));
+    let path = common::fresh_path("seqlock");
     let p = path.to_str().unwrap();
-    let _ = std::fs::remove_file(&path);
     let opts = SeqlockOptions::new().open_timeout(Duration::ZERO);
     match mode % 3 {
         0 | 1 => {
-            if mode % 3 == 0 {
-                // Mode 0600, as the crate creates segments: a wider one is refused at open
-                // before the header is read, which is not what this target checks.
-                std::os::unix::fs::OpenOptionsExt::mode(
-                    std::fs::OpenOptions::new()
-                        .write(true)
-                        .create(true)
-                        .truncate(true),
-                    0o600,
-                )
-                .open(&path)
-                .and_then(|mut f| std::io::Write::write_all(&mut f, rest))
-                .unwrap();
-            } else {
+            let write_one = || {
                 let mut w = Writer::<V>::create(p, &SeqlockOptions::new().keep(true)).unwrap();
                 w.write(&[1, 2, 3, 4]);
-                drop(w);
-                let off = (mode as u64 / 3) * 8 % 640;
-                let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-                f.write_all_at(&rest[..rest.len().min(1024)], off).unwrap();
-            }
+            };
+            let off = (mode as u64 / 3) * 8 % 640;
+            common::hostile_segment_file(&path, mode, rest, write_one, off);
             if let Ok(r) = Reader::<V>::open(p, &opts) {
                 poke(&r);
                 if let Ok(mut w) = Writer::<V>::open(p, &opts.clone().keep(true)) {
@@ -76,10 +62,7 @@ fuzz_target!(|data: &[u8]| {
             let r = Reader::<V>::open(p, &opts).unwrap();
             let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
             let mut clean: Option<(V, u64)> = Some(([0; 4], 0));
-            for step in rest.chunks(10) {
-                let op = step[0];
-                let arg = step.get(1).copied().unwrap_or(0) as u64;
-                let bytes = &step[2.min(step.len())..];
+            for (op, arg, bytes) in common::steps(rest) {
                 match op % 4 {
                     0 => {
                         // The sequence word, the wake word, the geometry, or the value.

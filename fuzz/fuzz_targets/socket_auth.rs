@@ -12,8 +12,9 @@
 //!   reply frame verifies; the verdict sent must match.
 #![no_main]
 
+mod common;
+
 use std::io::Read;
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -62,25 +63,6 @@ fn frame(payload: &[u8]) -> Vec<u8> {
     v
 }
 
-fn put(fd: &UnixStream, bytes: &[u8]) {
-    let mut off = 0;
-    while off < bytes.len() {
-        // SAFETY: the pointer and length describe the live slice `bytes[off..]`.
-        let n = unsafe {
-            libc::send(
-                fd.as_raw_fd(),
-                bytes[off..].as_ptr().cast(),
-                bytes.len() - off,
-                libc::MSG_NOSIGNAL,
-            )
-        };
-        if n <= 0 {
-            return;
-        }
-        off += n as usize;
-    }
-}
-
 /// CPython 3.12's `_get_digest_name_and_payload`, written again from its source.
 fn python_digest_name(m: &[u8]) -> Option<&[u8]> {
     if m.len() == 20 || m.len() == 16 {
@@ -108,7 +90,7 @@ fn with_peer(
     ) -> ipcring::Result<()>,
 ) -> (ipcring::Result<()>, Vec<u8>) {
     let (ours, mut peer) = UnixStream::pair().unwrap();
-    put(&peer, peer_bytes);
+    common::put(&peer, peer_bytes);
     peer.shutdown(std::net::Shutdown::Write).unwrap();
     let (mut tx, mut rx) = connection(ours, &SocketOptions::new()).into_split();
     let r = f(&mut tx, &mut rx);

@@ -10,8 +10,9 @@
 //! Input: byte 0 picks `max_frame`, bytes 1..3 seed the piece sizes, the rest is the stream.
 #![no_main]
 
+mod common;
+
 use std::io::Read;
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -64,26 +65,6 @@ fn model(mut rest: &[u8], max: usize) -> (Vec<&[u8]>, End) {
     }
 }
 
-/// Writes all of `bytes` to `fd` without SIGPIPE (the receiver may have shut the socket).
-fn put(fd: &UnixStream, bytes: &[u8]) {
-    let mut off = 0;
-    while off < bytes.len() {
-        // SAFETY: the pointer and length describe the live slice `bytes[off..]`.
-        let n = unsafe {
-            libc::send(
-                fd.as_raw_fd(),
-                bytes[off..].as_ptr().cast(),
-                bytes.len() - off,
-                libc::MSG_NOSIGNAL,
-            )
-        };
-        if n <= 0 {
-            return; // the receiver closed after a framing error: the rest is not read
-        }
-        off += n as usize;
-    }
-}
-
 /// The sizes (1..=64) of the pieces the stream is written in.
 fn pieces(mut seed: u32, len: usize) -> Vec<usize> {
     let (mut out, mut off) = (Vec::new(), 0);
@@ -123,7 +104,7 @@ fn async_pass(
             if i == switch {
                 conn = Some(AsyncConnection::from_blocking(sync.take().unwrap(), opts).unwrap());
             }
-            put(&peer, &stream[off..off + n]);
+            common::put(&peer, &stream[off..off + n]);
             off += n;
             loop {
                 let r = match (&mut sync, &mut conn) {
@@ -184,7 +165,7 @@ fuzz_target!(|data: &[u8]| {
     let sizes = pieces(seed, stream.len());
     let mut off = 0;
     for &n in &sizes {
-        put(&peer, &stream[off..off + n]);
+        common::put(&peer, &stream[off..off + n]);
         off += n;
         loop {
             match conn.try_recv_into(&mut buf) {

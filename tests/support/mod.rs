@@ -18,9 +18,45 @@ pub mod rpc_alice;
 pub mod setup;
 
 use std::path::PathBuf;
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub use peer::{peer_command, peer_role, Peer, PeerBuilder};
+
+/// Defines a test file's `#[test] fn peer()`, the entry point of every peer role: in a
+/// process that [`Peer`] started it calls `$roles(role, args)`; in the normal test run it is
+/// a no-op.
+///
+/// ```ignore
+/// crate::peer_entry!(roles);
+///
+/// fn roles(role: &str, args: Vec<String>) {
+///     match role { "writer" => { /* ... */ } other => panic!("unknown role {other}") }
+/// }
+/// ```
+#[macro_export]
+macro_rules! peer_entry {
+    ($roles:ident) => {
+        /// Entry point of every peer role; a no-op in the normal test run.
+        #[test]
+        fn peer() {
+            if let Some((role, args)) = $crate::support::peer_role() {
+                $roles(&role, args);
+            }
+        }
+    };
+}
+
+/// Spawns this test binary as peer `role` with `args`, stdout piped or discarded, for the
+/// tests that manage the [`Child`] themselves. New tests use [`Peer`], which adds a deadline,
+/// kill-on-drop and the peer's stderr on failure.
+pub fn spawn_peer(role: &str, args: &[&str], stdout_piped: bool) -> Child {
+    let mut cmd = peer_command(role, args);
+    if stdout_piped {
+        cmd.stdout(Stdio::piped());
+    }
+    cmd.spawn().expect("spawn peer")
+}
 
 /// Env var giving the Redis server the tests use; unset, they skip (saying so).
 pub const REDIS_URL_VAR: &str = "IPCRING_TEST_REDIS_URL";
@@ -98,6 +134,18 @@ pub fn message(seq: u64, out: &mut Vec<u8>) {
         out.push(b);
         b = b.wrapping_mul(5).wrapping_add(1);
     }
+}
+
+/// Message `seq` of `len` bytes, for the suites that vary sizes: byte `i` is `i * mul + seq`
+/// (wrapping), then the first 4 bytes (when there are 4) are `seq`, little-endian.
+pub fn sized_message(seq: u32, len: usize, mul: u32) -> Vec<u8> {
+    let mut v: Vec<u8> = (0..len)
+        .map(|i| (i as u32).wrapping_mul(mul).wrapping_add(seq) as u8)
+        .collect();
+    if len >= 4 {
+        v[..4].copy_from_slice(&seq.to_le_bytes());
+    }
+    v
 }
 
 /// Checks that `got` is exactly message `seq`; returns a description of the first mismatch.
