@@ -23,8 +23,7 @@
 //! middle (its other side would then see the peer disconnect: a failure that looks like
 //! the code under test lost the peer). A kill says so on stderr when it happens.
 
-use std::io::Write;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -141,10 +140,8 @@ impl PeerBuilder {
         });
         let stdout = child.stdout.take().map(BufReader::new);
         let stdin = child.stdin.take();
-        let watch = Arc::new(Watch {
-            start: Instant::now(),
-            ..Watch::default()
-        });
+        // Its clock starts now, with the child's.
+        let watch = Arc::new(Watch::default());
         let (w, pid, deadline) = (watch.clone(), child.id() as libc::pid_t, self.deadline);
         let role = self.role.clone();
         std::thread::spawn(move || {
@@ -252,7 +249,7 @@ impl Peer {
     }
 
     /// Records a sign of the peer's progress (a message from it, say): its deadline counts
-    /// from now. Cheap (one atomic store): a test may call it for every message it gets.
+    /// from now. Cheap (a clock read and an atomic): a test may call it for every message.
     pub fn progress(&self) {
         let us = self.watch.start.elapsed().as_micros() as u64;
         self.watch.progress_us.fetch_max(us, Ordering::Relaxed);
