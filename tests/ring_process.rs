@@ -241,14 +241,19 @@ fn peer_lines(mut child: Peer, prefix: &str) -> (Option<i32>, Vec<String>) {
     (status.code(), lines)
 }
 
-/// Receives `n` messages, checking each byte, then expects Disconnected.
-fn consume_all(rx: &mut Consumer, n: u64) {
+/// Receives `n` messages from `producer`, checking each byte, then expects Disconnected.
+/// The messages are `producer`'s progress: its hang guard counts from the last of them, so
+/// a stream that takes long on a busy machine does not have its producer killed midway.
+fn consume_all(rx: &mut Consumer, n: u64, producer: &Peer) {
     let mut scratch = Vec::new();
     for seq in 0..n {
         let msg = rx
             .recv_timeout(LONG)
             .unwrap_or_else(|e| panic!("message {seq}: {e}"));
         check(seq, &msg, &mut scratch).unwrap();
+        if seq % 1024 == 0 {
+            producer.progress();
+        }
     }
     match rx.recv_timeout(LONG) {
         Err(Error::Disconnected) => {}
@@ -266,7 +271,9 @@ fn stream(strategy_name: &str, n: u64) {
         .wait(strategy(strategy_name));
     let mut rx = Consumer::create(&name, &opts).unwrap();
     let mut child = Peer::spawn("producer", &[&name, &n.to_string(), strategy_name]);
-    let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| consume_all(&mut rx, n)));
+    let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        consume_all(&mut rx, n, &child)
+    }));
     // A producer that failed says why (its stderr) before the consumer's own complaint.
     child.finish();
     if let Err(p) = got {
@@ -279,6 +286,34 @@ fn stream_count() -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10_000_000)
+}
+
+/// The harness's deadline is a hang guard counted from the peer's last sign of progress,
+/// not a limit on how long it runs: a producer that streams for longer than its deadline,
+/// each message reported as progress, is not killed (a fixed 180 s once killed a healthy
+/// producer of a ten-million-message stream on a busy machine, and its consumer rightly
+/// said the peer had disconnected).
+#[test]
+fn a_producer_streaming_past_its_deadline_is_not_killed_while_it_makes_progress() {
+    let name = unique("outlive");
+    let mut rx = Consumer::create(&name, &RingOptions::new().capacity(1 << 14)).unwrap();
+    let deadline = Duration::from_secs(2);
+    let mut child = Peer::builder("producer-forever")
+        .arg(&name)
+        .deadline(deadline)
+        .spawn();
+    let start = std::time::Instant::now();
+    let (mut seq, mut scratch) = (0u64, Vec::new());
+    while start.elapsed() < deadline * 5 / 2 {
+        let m = rx
+            .recv_timeout(LONG)
+            .unwrap_or_else(|e| panic!("message {seq}: {e}"));
+        check(seq, &m, &mut scratch).unwrap();
+        child.progress();
+        seq += 1;
+    }
+    assert!(child.try_wait().is_none(), "the producer ended");
+    child.kill();
 }
 
 #[test]
@@ -414,7 +449,7 @@ fn consumer_may_start_first_and_open_waits_for_creator() {
     let mut child = Peer::spawn("producer", &[&name, "1000", "block"]);
     std::thread::sleep(Duration::from_millis(50));
     let mut rx = Consumer::create(&name, &RingOptions::new().capacity(4096)).unwrap();
-    consume_all(&mut rx, 1000);
+    consume_all(&mut rx, 1000, &child);
     child.finish();
 }
 
@@ -887,7 +922,7 @@ fn clean_exit_of_producer_is_disconnected_after_all_messages() {
     let name = unique("exit");
     let mut rx = Consumer::create(&name, &RingOptions::new().capacity(1 << 12)).unwrap();
     let mut child = Peer::spawn("producer", &[&name, "5000", "spin"]);
-    consume_all(&mut rx, 5000);
+    consume_all(&mut rx, 5000, &child);
     child.finish();
 }
 

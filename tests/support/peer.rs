@@ -15,13 +15,20 @@
 //! A [`Peer`] is killed when dropped or when its deadline passes (by a watchdog thread, so
 //! a test blocked reading a hung peer's output fails instead of hanging), and keeps what the
 //! peer wrote to stderr, to put in the failure message when the peer fails or hangs.
+//!
+//! The deadline is a hang guard, not a time limit: it counts from the peer's start or from
+//! its last sign of progress ([`Peer::progress`]), whichever is later. A test that streams
+//! for long from a peer reports each message it gets, so a busy machine that makes the
+//! whole stream take longer than the deadline does not have its healthy peer killed in the
+//! middle (its other side would then see the peer disconnect: a failure that looks like
+//! the code under test lost the peer). A kill says so on stderr when it happens.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Env var naming the role a re-executed test binary plays.
 pub const ROLE_VAR: &str = "IPCRING_PEER";
@@ -29,8 +36,8 @@ pub const ROLE_VAR: &str = "IPCRING_PEER";
 pub const ARGS_VAR: &str = "IPCRING_ARGS";
 /// The test every peer process runs: each test file has one `#[test] fn peer()`.
 pub const ENTRY: &str = "peer";
-/// How long a peer may run before the test gives up on it (generous: the machine running
-/// the tests may be busy).
+/// How long a peer may run without a sign of progress ([`Peer::progress`]) before the test
+/// gives up on it (generous: the machine running the tests may be busy).
 pub const DEADLINE: Duration = Duration::from_secs(180);
 
 /// The peer role and its args, if this process is a peer.
@@ -95,7 +102,7 @@ impl PeerBuilder {
         self
     }
 
-    /// How long the peer may run (default [`DEADLINE`]).
+    /// How long the peer may run without a sign of progress (default [`DEADLINE`]).
     pub fn deadline(mut self, d: Duration) -> Self {
         self.deadline = d;
         self
@@ -133,17 +140,35 @@ impl PeerBuilder {
         });
         let stdout = child.stdout.take().map(BufReader::new);
         let stdin = child.stdin.take();
+        // Its clock starts now, with the child's.
         let watch = Arc::new(Watch::default());
         let (w, pid, deadline) = (watch.clone(), child.id() as libc::pid_t, self.deadline);
+        let role = self.role.clone();
         std::thread::spawn(move || {
-            let reaped = w.reaped.lock().unwrap();
-            let (reaped, _) = w.cv.wait_timeout_while(reaped, deadline, |r| !*r).unwrap();
-            if !*reaped {
-                w.fired.store(true, Ordering::Release);
-                // SAFETY: kill(2) on the child's pid, which is not reaped (and so not reused)
-                // while `reaped` is false: reaping happens only under this lock.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+            let mut reaped = w.reaped.lock().unwrap();
+            loop {
+                if *reaped {
+                    return;
+                }
+                // The deadline counts from the last sign of progress (or the start).
+                let since = Duration::from_micros(w.progress_us.load(Ordering::Relaxed));
+                let left = (since + deadline).saturating_sub(w.start.elapsed());
+                if left.is_zero() {
+                    break;
+                }
+                reaped = w.cv.wait_timeout(reaped, left).unwrap().0;
             }
+            w.fired.store(true, Ordering::Release);
+            // SAFETY: kill(2) on the child's pid, which is not reaped (and so not reused)
+            // while `reaped` is false: reaping happens only under this lock.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // Said now, on stderr itself (not captured): whatever the test's other side
+            // reports next (a disconnected peer) follows from this kill.
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "*** test harness: peer {role} (pid {pid}) SIGKILLed: no sign of progress for \
+                 {deadline:?} (its deadline) ***"
+            );
         });
         Peer {
             watch,
@@ -159,12 +184,28 @@ impl PeerBuilder {
 }
 
 /// The watchdog's state: whether the child is reaped (set under the lock, so the watchdog
-/// never signals a reused pid) and whether the deadline fired.
-#[derive(Debug, Default)]
+/// never signals a reused pid), when it last showed progress, and whether the deadline
+/// fired.
+#[derive(Debug)]
 struct Watch {
     reaped: Mutex<bool>,
     cv: Condvar,
     fired: AtomicBool,
+    start: Instant,
+    /// The last sign of progress, in microseconds since `start` (0: none yet).
+    progress_us: AtomicU64,
+}
+
+impl Default for Watch {
+    fn default() -> Self {
+        Watch {
+            reaped: Mutex::new(false),
+            cv: Condvar::new(),
+            fired: AtomicBool::new(false),
+            start: Instant::now(),
+            progress_us: AtomicU64::new(0),
+        }
+    }
 }
 
 /// A peer process: killed on drop if still running.
@@ -205,6 +246,13 @@ impl Peer {
         args.iter()
             .fold(Peer::builder(role).stdout_piped(), |b, a| b.arg(a))
             .spawn()
+    }
+
+    /// Records a sign of the peer's progress (a message from it, say): its deadline counts
+    /// from now. Cheap (a clock read and an atomic): a test may call it for every message.
+    pub fn progress(&self) {
+        let us = self.watch.start.elapsed().as_micros() as u64;
+        self.watch.progress_us.fetch_max(us, Ordering::Relaxed);
     }
 
     /// The peer's process id.
@@ -306,7 +354,8 @@ impl Peer {
                 if self.watch.fired.load(Ordering::Acquire) {
                     let note = self.stderr_note();
                     panic!(
-                        "peer {} still running after {:?}: killed{note}",
+                        "peer {} killed by the test harness: no sign of progress for {:?} \
+                         (its deadline){note}",
                         self.role, self.deadline
                     );
                 }
