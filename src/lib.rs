@@ -68,6 +68,7 @@ compile_error!(
 #[cfg(not(loom))]
 pub mod access;
 pub mod broadcast;
+pub(crate) mod deadline;
 pub mod error;
 pub(crate) mod kinds;
 // Under loom only the error constructors remain, and they log only with `tracing`.

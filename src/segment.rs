@@ -32,10 +32,10 @@ use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::access::Access;
+use crate::deadline::Deadline;
 use crate::kinds::{self, Kind, Role};
 use crate::sys::owner::{self, FileType};
 use crate::sys::{self, Location, Mapping};
-use crate::transport::Deadline;
 use crate::wake::WaitStrategy;
 use crate::{Error, Result};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
