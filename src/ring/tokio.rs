@@ -42,7 +42,7 @@
 
 use crate::error::TryOutcome;
 use crate::ring::{self, Consumer, Grant, Message, Producer, RingOptions, Side};
-use crate::transport::{AsyncReceiver, AsyncSender};
+use crate::transport::{inherent_async_receiver, inherent_async_sender};
 use crate::wake::tokio::Waiter;
 use crate::{Error, Result, TryRecvError, TrySendError};
 
@@ -204,17 +204,7 @@ impl Drop for AsyncProducer {
     }
 }
 
-impl AsyncSender for AsyncProducer {
-    async fn send(&mut self, msg: &[u8]) -> Result<()> {
-        AsyncProducer::send(self, msg).await
-    }
-    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
-        AsyncProducer::try_send(self, msg)
-    }
-    fn max_message(&self) -> usize {
-        AsyncProducer::max_message(self)
-    }
-}
+inherent_async_sender!(AsyncProducer, max_message: |p| AsyncProducer::max_message(p));
 
 /// The receiving side of a ring, for tokio. Wraps a [`Consumer`].
 ///
@@ -269,8 +259,8 @@ impl AsyncConsumer {
     }
 
     /// The next message, zero-copy (see [`Message`]), waiting for one. (The
-    /// [`AsyncReceiver::recv`] of the trait, called as `AsyncReceiver::recv(&mut rx)`,
-    /// returns a copy in a `Vec` instead.)
+    /// [`AsyncReceiver::recv`](crate::transport::AsyncReceiver::recv) of the trait, called
+    /// as `AsyncReceiver::recv(&mut rx)`, returns a copy in a `Vec` instead.)
     ///
     /// Cancel safe: waiting only looks at the ring; the message is taken when this
     /// returns, so a dropped future took nothing. [`Error::Disconnected`] once the
@@ -347,14 +337,7 @@ impl Drop for AsyncConsumer {
     }
 }
 
-impl AsyncReceiver for AsyncConsumer {
-    async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        AsyncConsumer::recv_into(self, buf).await
-    }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
-        AsyncConsumer::try_recv_into(self, buf)
-    }
-}
+inherent_async_receiver!(AsyncConsumer);
 
 /// A two-way channel of two rings, as [`ring::duplex`], with async handles.
 ///

@@ -162,6 +162,8 @@ pub(crate) mod pool;
 mod tokio;
 
 #[cfg(feature = "async")]
+pub(crate) use self::tokio::{inherent_async_receiver, inherent_async_sender};
+#[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use self::tokio::{AsyncReceiver, AsyncSender, ReceiverStream};
 

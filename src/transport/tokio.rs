@@ -136,6 +136,47 @@ pub trait AsyncReceiver: Send {
     }
 }
 
+/// Implements [`AsyncSender`] for an async handle whose inherent `send` (async) and
+/// `try_send` have the trait's signatures (each method's `tokio.rs` writes them, with their
+/// docs, as inherent methods, so they are callable without the trait in scope).
+/// `max_message` is the closure-like body given, over the handle.
+macro_rules! inherent_async_sender {
+    ($ty:ty, max_message: |$s:ident| $max:expr) => {
+        impl $crate::transport::AsyncSender for $ty {
+            async fn send(&mut self, msg: &[u8]) -> $crate::Result<()> {
+                <$ty>::send(self, msg).await
+            }
+            fn try_send(&mut self, msg: &[u8]) -> ::core::result::Result<(), $crate::TrySendError> {
+                <$ty>::try_send(self, msg)
+            }
+            fn max_message(&self) -> usize {
+                let $s = self;
+                $max
+            }
+        }
+    };
+}
+pub(crate) use inherent_async_sender;
+
+/// Implements [`AsyncReceiver`] for an async handle whose inherent `recv_into` (async) and
+/// `try_recv_into` have the trait's signatures.
+macro_rules! inherent_async_receiver {
+    ($ty:ty) => {
+        impl $crate::transport::AsyncReceiver for $ty {
+            async fn recv_into(&mut self, buf: &mut Vec<u8>) -> $crate::Result<()> {
+                <$ty>::recv_into(self, buf).await
+            }
+            fn try_recv_into(
+                &mut self,
+                buf: &mut Vec<u8>,
+            ) -> ::core::result::Result<(), $crate::TryRecvError> {
+                <$ty>::try_recv_into(self, buf)
+            }
+        }
+    };
+}
+pub(crate) use inherent_async_receiver;
+
 /// One receive, owning the receiver and handing it back with the message.
 type Receive<R> = ReusableBoxFuture<'static, (Result<Vec<u8>>, R)>;
 
