@@ -668,15 +668,9 @@ impl Subscriber {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicU32 as Counter;
 
     fn name(tag: &str) -> String {
-        static N: Counter = Counter::new(0);
-        format!(
-            "/ipcring-bct-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        )
+        crate::test_name("bct", tag)
     }
 
     #[test]

@@ -680,15 +680,9 @@ impl<T: bytemuck::Pod> Reader<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicU32 as Counter;
 
     fn name(tag: &str) -> String {
-        static N: Counter = Counter::new(0);
-        format!(
-            "/ipcring-seqt-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        )
+        crate::test_name("seqt", tag)
     }
 
     #[test]
