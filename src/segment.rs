@@ -605,6 +605,24 @@ fn map_whole(fd: &OwnedFd, size: u64, write: bool, shown: &str) -> Result<Mappin
     Mapping::map(fd, len, write)
 }
 
+/// The first check of every kind's own header: the header records the kind's header size
+/// (`size`) and the file holds at least that much. `Err` is the reason, for the kind's
+/// [`Error::BadSegment`].
+pub(crate) fn check_header_size(
+    map: &Mapping,
+    kind: &str,
+    size: usize,
+) -> std::result::Result<(), String> {
+    let hs = header_of(map).header_size.load(Ordering::Relaxed) as usize;
+    if hs != size || map.len() < size {
+        return Err(format!(
+            "{kind} header size {hs} (expected {size}), file of {} bytes",
+            map.len()
+        ));
+    }
+    Ok(())
+}
+
 fn validate_common(map: &Mapping, size: u64, kind: u32, shown: &str) -> Result<()> {
     let bad = |reason: String| Error::BadSegment {
         path: shown.to_owned(),

@@ -119,14 +119,7 @@ fn validate<T>(map: &Mapping, shown: &str, tag: u64) -> Result<()> {
         path: shown.to_owned(),
         reason: reason.into(),
     };
-    let h = segment::header_of(map);
-    let hs = h.header_size.load(Ordering::Relaxed) as usize;
-    if hs != SEQLOCK_HEADER_SIZE || map.len() < SEQLOCK_HEADER_SIZE {
-        return Err(bad(format!(
-            "seqlock header size {hs} (expected {SEQLOCK_HEADER_SIZE}), file of {} bytes",
-            map.len()
-        )));
-    }
+    segment::check_header_size(map, "seqlock", SEQLOCK_HEADER_SIZE).map_err(bad)?;
     let g = geometry_of(map);
     let size = g.value_size.load(Ordering::Relaxed) as usize;
     let words = g.value_words.load(Ordering::Relaxed) as usize;
