@@ -14,8 +14,8 @@
 //! When the peer is gone, and everything it sent has been delivered, every form returns
 //! [`Error::Disconnected`](crate::Error::Disconnected) (in a `try_` form:
 //! `Failed(Error::Disconnected)`). `?` on a `try_` outcome in a function returning
-//! [`crate::Result`] turns "full" and "empty" into [`Error::WouldBlock`], so a message is
-//! never dropped silently.
+//! [`crate::Result`] turns "full" and "empty" into
+//! [`Error::WouldBlock`](crate::Error::WouldBlock), so a message is never dropped silently.
 //!
 //! The RPC layer, the comparison run and user code are written against these traits, so a
 //! program can switch from a socket to a shared-memory ring by changing one constructor.
