@@ -64,6 +64,7 @@
 
 use crate::sync::{fence, AtomicU32, AtomicU64, Ordering};
 use crate::wake::WakeWord;
+use crate::words::word_of;
 use crate::{Error, Result};
 
 /// Segment kind of a broadcast ring (in the common header's `kind` word).
@@ -363,25 +364,6 @@ impl PublisherCore {
         // `WakeWord::prepare_wait`: either we see the sleeper, or its re-check sees `head`.
         fence(Ordering::SeqCst);
         shared.data_wake.waiters.load(Ordering::Relaxed) != 0
-    }
-}
-
-/// Bytes of word `k` of `msg`, zero-padded past its end.
-#[inline(always)]
-pub(crate) fn word_of(msg: &[u8], k: usize) -> u64 {
-    let start = k * 8;
-    match msg.get(start..start + 8) {
-        Some(w) => {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(w);
-            u64::from_le_bytes(b)
-        }
-        None => {
-            let mut b = [0u8; 8];
-            let rest = msg.get(start..).unwrap_or(&[]);
-            b[..rest.len()].copy_from_slice(rest);
-            u64::from_le_bytes(b)
-        }
     }
 }
 

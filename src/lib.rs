@@ -86,6 +86,7 @@ pub(crate) mod sync;
 pub(crate) mod sys;
 pub mod transport;
 pub mod wake;
+pub(crate) mod words;
 
 #[cfg(feature = "file")]
 #[cfg_attr(docsrs, doc(cfg(feature = "file")))]
