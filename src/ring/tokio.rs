@@ -43,7 +43,7 @@
 use crate::error::TryOutcome;
 use crate::ring::{self, Consumer, Grant, Message, Producer, RingOptions, Side};
 use crate::transport::{inherent_async_receiver, inherent_async_sender};
-use crate::wake::tokio::Waiter;
+use crate::wake::tokio::{waited_handle, Waiter};
 use crate::{Error, Result, TryRecvError, TrySendError};
 
 /// The sending side of a ring, for tokio. Wraps a [`Producer`].
@@ -65,12 +65,7 @@ pub struct AsyncProducer {
     waiter: Waiter,
 }
 
-impl From<Producer> for AsyncProducer {
-    fn from(inner: Producer) -> AsyncProducer {
-        let waiter = Waiter::new(inner.space_wake_word(), inner.wait_strategy());
-        AsyncProducer { inner, waiter }
-    }
-}
+waited_handle!(AsyncProducer, Producer, space_wake_word);
 
 impl AsyncProducer {
     /// Creates a ring and attaches as its producer: [`Producer::create`]. Does not wait.
@@ -198,12 +193,6 @@ impl AsyncProducer {
     }
 }
 
-impl Drop for AsyncProducer {
-    fn drop(&mut self) {
-        self.waiter.settle();
-    }
-}
-
 inherent_async_sender!(AsyncProducer, max_message: |p| AsyncProducer::max_message(p));
 
 /// The receiving side of a ring, for tokio. Wraps a [`Consumer`].
@@ -229,12 +218,7 @@ pub struct AsyncConsumer {
     waiter: Waiter,
 }
 
-impl From<Consumer> for AsyncConsumer {
-    fn from(inner: Consumer) -> AsyncConsumer {
-        let waiter = Waiter::new(inner.data_wake_word(), inner.wait_strategy());
-        AsyncConsumer { inner, waiter }
-    }
-}
+waited_handle!(AsyncConsumer, Consumer, data_wake_word);
 
 impl AsyncConsumer {
     /// Creates a ring and attaches as its consumer: [`Consumer::create`].
@@ -328,12 +312,6 @@ impl AsyncConsumer {
     /// Largest message in bytes.
     pub fn max_message(&self) -> usize {
         self.inner.max_message()
-    }
-}
-
-impl Drop for AsyncConsumer {
-    fn drop(&mut self) {
-        self.waiter.settle();
     }
 }
 
