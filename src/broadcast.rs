@@ -64,6 +64,7 @@
 
 use crate::sync::{fence, AtomicU32, AtomicU64, Ordering};
 use crate::wake::WakeWord;
+use crate::words::word_of;
 use crate::{Error, Result};
 
 /// Segment kind of a broadcast ring (in the common header's `kind` word).
@@ -366,25 +367,6 @@ impl PublisherCore {
     }
 }
 
-/// Bytes of word `k` of `msg`, zero-padded past its end.
-#[inline(always)]
-pub(crate) fn word_of(msg: &[u8], k: usize) -> u64 {
-    let start = k * 8;
-    match msg.get(start..start + 8) {
-        Some(w) => {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(w);
-            u64::from_le_bytes(b)
-        }
-        None => {
-            let mut b = [0u8; 8];
-            let rest = msg.get(start..).unwrap_or(&[]);
-            b[..rest.len()].copy_from_slice(rest);
-            u64::from_le_bytes(b)
-        }
-    }
-}
-
 /// A subscriber's side over a raw block: its private cursor.
 #[derive(Debug)]
 pub(crate) struct SubscriberCore {
@@ -506,6 +488,29 @@ mod tests_loom {
     use loom::sync::Arc;
     use loom::thread;
 
+    /// A block of 2 slots of `slot_words` words each, for messages of up to `max_message`
+    /// bytes, with its geometry.
+    fn block(
+        slot_words: usize,
+        max_message: u32,
+    ) -> (Geo, Arc<BroadcastShared>, Arc<Vec<AtomicU64>>) {
+        let geo = Geo {
+            slots: 2,
+            slot_words,
+            max_message,
+        };
+        let data = (0..2 * slot_words).map(|_| AtomicU64::new(0)).collect();
+        (geo, Arc::new(BroadcastShared::new_block()), Arc::new(data))
+    }
+
+    /// The publisher's whole publish: write, flush, wake the sleepers if any.
+    fn publish(core: &mut PublisherCore, shared: &BroadcastShared, data: &[AtomicU64], msg: &[u8]) {
+        core.write(data, msg).unwrap();
+        if core.flush(shared) {
+            shared.data_wake.wake();
+        }
+    }
+
     /// 2 slots, 16-byte messages whose two words both carry the message number. The
     /// publisher publishes 3 (so it laps slot 0); a subscriber at 0 receives concurrently.
     /// Every message returned must be whole and carry its number; lag is counted exactly.
@@ -516,13 +521,7 @@ mod tests_loom {
         static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         b.check(|| {
             RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let geo = Geo {
-                slots: 2,
-                slot_words: 4,
-                max_message: 16,
-            };
-            let shared = Arc::new(BroadcastShared::new_block());
-            let data: Arc<Vec<AtomicU64>> = Arc::new((0..8).map(|_| AtomicU64::new(0)).collect());
+            let (geo, shared, data) = block(4, 16);
             // Attach before spawning: loom explores fewer schedules than it should when a
             // thread's first operation is a load (seen with loom 0.7), so each thread here
             // starts with a store.
@@ -534,10 +533,7 @@ mod tests_loom {
                         let mut m = [0u8; 16];
                         m[..8].copy_from_slice(&i.to_le_bytes());
                         m[8..].copy_from_slice(&i.to_le_bytes());
-                        core.write(&data, &m).unwrap();
-                        if core.flush(&shared) {
-                            shared.data_wake.wake();
-                        }
+                        publish(&mut core, &shared, &data, &m);
                     }
                 })
             };
@@ -588,22 +584,11 @@ mod tests_loom {
         let mut b = loom::model::Builder::new();
         b.preemption_bound = Some(3);
         b.check(|| {
-            let geo = Geo {
-                slots: 2,
-                slot_words: 3,
-                max_message: 8,
-            };
-            let shared = Arc::new(BroadcastShared::new_block());
-            let data: Arc<Vec<AtomicU64>> = Arc::new((0..6).map(|_| AtomicU64::new(0)).collect());
+            let (geo, shared, data) = block(3, 8);
             let mut core = PublisherCore::attach(&shared, geo);
             let p = {
                 let (shared, data) = (shared.clone(), data.clone());
-                thread::spawn(move || {
-                    core.write(&data, b"hi").unwrap();
-                    if core.flush(&shared) {
-                        shared.data_wake.wake();
-                    }
-                })
+                thread::spawn(move || publish(&mut core, &shared, &data, b"hi"))
             };
             let mut sub = SubscriberCore::at(0, geo);
             let mut buf = Vec::new();

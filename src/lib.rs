@@ -68,6 +68,7 @@ compile_error!(
 #[cfg(not(loom))]
 pub mod access;
 pub mod broadcast;
+pub(crate) mod deadline;
 pub mod error;
 pub(crate) mod kinds;
 // Under loom only the error constructors remain, and they log only with `tracing`.
@@ -85,6 +86,7 @@ pub(crate) mod sync;
 pub(crate) mod sys;
 pub mod transport;
 pub mod wake;
+pub(crate) mod words;
 
 #[cfg(feature = "file")]
 #[cfg_attr(docsrs, doc(cfg(feature = "file")))]
@@ -118,3 +120,13 @@ pub mod __fuzz;
 pub use access::Access;
 pub use error::{Error, Result, TryRecvError, TrySendError};
 pub use transport::{Receiver, Sender};
+
+/// A name for a segment or queue that no other unit test of this process uses:
+/// `/ipcring-{prefix}-{tag}-{pid}-{n}`.
+#[cfg(all(test, not(loom)))]
+pub(crate) fn test_name(prefix: &str, tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("/ipcring-{prefix}-{tag}-{}-{n}", std::process::id())
+}

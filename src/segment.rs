@@ -32,10 +32,10 @@ use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::access::Access;
+use crate::deadline::Deadline;
 use crate::kinds::{self, Kind, Role};
 use crate::sys::owner::{self, FileType};
 use crate::sys::{self, Location, Mapping};
-use crate::transport::Deadline;
 use crate::wake::WaitStrategy;
 use crate::{Error, Result};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -603,6 +603,24 @@ fn map_whole(fd: &OwnedFd, size: u64, write: bool, shown: &str) -> Result<Mappin
         reason: format!("size {size} does not fit in memory").into(),
     })?;
     Mapping::map(fd, len, write)
+}
+
+/// The first check of every kind's own header: the header records the kind's header size
+/// (`size`) and the file holds at least that much. `Err` is the reason, for the kind's
+/// [`Error::BadSegment`].
+pub(crate) fn check_header_size(
+    map: &Mapping,
+    kind: &str,
+    size: usize,
+) -> std::result::Result<(), String> {
+    let hs = header_of(map).header_size.load(Ordering::Relaxed) as usize;
+    if hs != size || map.len() < size {
+        return Err(format!(
+            "{kind} header size {hs} (expected {size}), file of {} bytes",
+            map.len()
+        ));
+    }
+    Ok(())
 }
 
 fn validate_common(map: &Mapping, size: u64, kind: u32, shown: &str) -> Result<()> {

@@ -140,14 +140,7 @@ fn validate(map: &Mapping, shown: &str) -> Result<Geo> {
         path: shown.to_owned(),
         reason: reason.into(),
     };
-    let h = segment::header_of(map);
-    let hs = h.header_size.load(Ordering::Relaxed) as usize;
-    if hs != BROADCAST_HEADER_SIZE || map.len() < BROADCAST_HEADER_SIZE {
-        return Err(bad(format!(
-            "broadcast header size {hs} (expected {BROADCAST_HEADER_SIZE}), file of {} bytes",
-            map.len()
-        )));
-    }
+    segment::check_header_size(map, "broadcast", BROADCAST_HEADER_SIZE).map_err(bad)?;
     let g = geometry_of(map);
     let n = g.slots.load(Ordering::Relaxed);
     let m = g.max_message.load(Ordering::Relaxed);
@@ -668,15 +661,9 @@ impl Subscriber {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicU32 as Counter;
 
     fn name(tag: &str) -> String {
-        static N: Counter = Counter::new(0);
-        format!(
-            "/ipcring-bct-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        )
+        crate::test_name("bct", tag)
     }
 
     #[test]

@@ -31,7 +31,7 @@
 use crate::broadcast::{BroadcastOptions, Recv, Subscriber};
 use crate::error::TryOutcome;
 use crate::transport::AsyncReceiver;
-use crate::wake::tokio::Waiter;
+use crate::wake::tokio::{waited_handle, Waiter};
 use crate::{Result, TryRecvError};
 
 /// A broadcast subscriber for tokio. Wraps a [`Subscriber`].
@@ -52,12 +52,7 @@ pub struct AsyncSubscriber {
     waiter: Waiter,
 }
 
-impl From<Subscriber> for AsyncSubscriber {
-    fn from(inner: Subscriber) -> AsyncSubscriber {
-        let waiter = Waiter::new(inner.data_wake_word(), inner.wait_strategy());
-        AsyncSubscriber { inner, waiter }
-    }
-}
+waited_handle!(AsyncSubscriber, Subscriber, data_wake_word);
 
 impl AsyncSubscriber {
     /// Opens a broadcast ring as a subscriber ([`Subscriber::open`]; blocks up to the open
@@ -94,12 +89,6 @@ impl AsyncSubscriber {
     /// One receive attempt, never waiting ([`Subscriber::try_recv_into`]).
     pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<Recv, TryRecvError> {
         self.inner.try_recv_into(buf)
-    }
-}
-
-impl Drop for AsyncSubscriber {
-    fn drop(&mut self) {
-        self.waiter.settle();
     }
 }
 

@@ -872,13 +872,7 @@ mod tests {
     use super::*;
 
     fn unique(tag: &str) -> String {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static N: AtomicUsize = AtomicUsize::new(0);
-        format!(
-            "/ipcring-mq-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        )
+        crate::test_name("mq", tag)
     }
 
     #[test]

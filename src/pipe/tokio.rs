@@ -32,7 +32,7 @@ use crate::wake::watched::Watched;
 
 use crate::error::TryOutcome;
 use crate::pipe::{PipeOptions, PipeReceiver, PipeSender};
-use crate::transport::{AsyncReceiver, AsyncSender, Deadline};
+use crate::transport::{inherent_async_receiver, inherent_async_sender, Deadline};
 use crate::transport::{Receiver, Sender};
 use crate::{Error, Result, TryRecvError, TrySendError};
 
@@ -249,17 +249,7 @@ impl AsyncPipeSender {
     }
 }
 
-impl AsyncSender for AsyncPipeSender {
-    async fn send(&mut self, msg: &[u8]) -> Result<()> {
-        AsyncPipeSender::send(self, msg).await
-    }
-    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
-        AsyncPipeSender::try_send(self, msg)
-    }
-    fn max_message(&self) -> usize {
-        Sender::max_message(&self.tx)
-    }
-}
+inherent_async_sender!(AsyncPipeSender, max_message: |s| Sender::max_message(&s.tx));
 
 /// The reading end of a named pipe, for tokio. Wraps a [`PipeReceiver`].
 ///
@@ -340,14 +330,7 @@ impl AsyncPipeReceiver {
     }
 }
 
-impl AsyncReceiver for AsyncPipeReceiver {
-    async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        AsyncPipeReceiver::recv_into(self, buf).await
-    }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
-        self.try_take(buf)
-    }
-}
+inherent_async_receiver!(AsyncPipeReceiver);
 
 // What the async forms need of the blocking handles, beside them in this folder.
 impl PipeSender {

@@ -84,14 +84,19 @@ pub(crate) fn to_error(e: RedisError) -> Error {
     }
 }
 
+/// A client for `url` (no connection yet); a malformed URL is [`Error::InvalidConfig`].
+pub(crate) fn client(url: &str) -> Result<redis::Client> {
+    redis::Client::open(url)
+        .map_err(|e| Error::InvalidConfig(Cow::Owned(format!("redis URL: {e}"))))
+}
+
 impl Link {
     /// Parses `url` (`redis://[user:password@]host:port/db`, `rediss://` when the redis
     /// crate's TLS feature is on, `redis+unix:///path`) and connects, retrying within the
     /// options' connect timeout.
     pub(crate) fn open(url: &str, object: &str, opts: &RedisOptions) -> Result<Link> {
         opts.validate()?;
-        let client = redis::Client::open(url)
-            .map_err(|e| Error::InvalidConfig(Cow::Owned(format!("redis URL: {e}"))))?;
+        let client = client(url)?;
         let info = client.get_connection_info();
         let what = format!("{}/{} {object}", info.addr, info.redis.db);
         let mut link = Link {

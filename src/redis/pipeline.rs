@@ -373,7 +373,9 @@ fn encode(out: &mut Vec<u8>, parts: &[&[u8]]) {
 }
 
 /// The methods every pipelined sender (`Publisher`, `StreamProducer`) has, over its `pipe`
-/// and `link` fields: `flush`, `flush_within`, `in_flight` and `reconnects`. Arguments: the
+/// and `link` fields: `flush`, `flush_within`, `in_flight` and `reconnects`, its
+/// [`Sender`](crate::transport::Sender) impl (over its `send_within`) and its `Drop` (a
+/// bounded flush). Arguments: the
 /// type, what one message is called ("message", "entry"), what the sender is called, the
 /// doc examples' `use` line and the expression that connects one.
 macro_rules! pipelined_sender_methods {
@@ -448,6 +450,37 @@ macro_rules! pipelined_sender_methods {
             /// ```
             pub fn reconnects(&self) -> u64 {
                 self.link.losses
+            }
+        }
+
+        impl $crate::transport::Sender for $ty {
+            /// Pipelined: returns once `msg` is written to the server's connection, waiting for
+            /// room in the window first (until `deadline`). See the type's docs. With
+            /// [`Deadline::immediate`](crate::transport::Deadline::immediate) (`try_send`), one
+            /// attempt: `TrySendError::Full` when the server cannot be reached right now.
+            fn send_deadline(
+                &mut self,
+                msg: &[u8],
+                deadline: $crate::transport::Deadline,
+            ) -> $crate::Result<()> {
+                self.send_within(msg, deadline)
+            }
+
+            fn max_message(&self) -> usize {
+                self.link.opts.max_message
+            }
+        }
+
+        impl Drop for $ty {
+            /// Collects the outstanding replies (re-sending what a lost connection took), for at
+            /// most the options' `io_timeout`; a refusal found then has no one to go to.
+            fn drop(&mut self) {
+                if self.pipe.in_flight() > 0 {
+                    let io = self.link.opts.io_timeout;
+                    let _ = self
+                        .pipe
+                        .flush(&mut self.link, $crate::transport::Deadline::after(io));
+                }
             }
         }
     };

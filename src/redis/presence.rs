@@ -93,6 +93,40 @@ fn connect(client: &redis::Client, opts: &RedisOptions) -> redis::RedisResult<Co
     Ok(conn)
 }
 
+/// What both sides set up first: nothing if the options turn liveness off, else the TTL,
+/// the client and a first connection (its failure is a setup error of `what`).
+fn start(
+    url: &str,
+    what: &str,
+    opts: &RedisOptions,
+) -> Result<Option<(Duration, redis::Client, Connection)>> {
+    let Some(ttl) = opts.liveness_ttl else {
+        return Ok(None);
+    };
+    let client = super::link::client(url)?;
+    let conn = connect(&client, opts).map_err(|e| setup_error(what, e))?;
+    Ok(Some((ttl, client, conn)))
+}
+
+/// Runs `body` on a thread named `name` until the returned [`Presence`] is dropped (the
+/// receiver `body` is handed then disconnects); `gone` is the verdict the presence reports.
+fn spawn(
+    name: &str,
+    gone: Arc<AtomicBool>,
+    body: impl FnOnce(mpsc::Receiver<()>) + Send + 'static,
+) -> Result<Option<Presence>> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || body(stopped))
+        .map_err(|e| Error::io("spawn the redis liveness thread", e))?;
+    Ok(Some(Presence {
+        gone,
+        stop: Some(stop),
+        thread: Some(thread),
+    }))
+}
+
 fn setup_error(what: &str, e: redis::RedisError) -> Error {
     Error::Redis(Cow::Owned(format!(
         "{what}: peer liveness keys: {e} (RedisOptions::liveness_ttl(None) turns them off)"
@@ -154,48 +188,37 @@ impl Presence {
         name: &str,
         opts: &RedisOptions,
     ) -> Result<Option<Presence>> {
-        let Some(ttl) = opts.liveness_ttl else {
+        let Some((ttl, client, mut conn)) = start(url, what, opts)? else {
             return Ok(None);
         };
-        let client = redis::Client::open(url)
-            .map_err(|e| Error::InvalidConfig(Cow::Owned(format!("redis URL: {e}"))))?;
         let (set, gen) = keys(kind, name);
         let id = format!("{}-{:016x}", std::process::id(), crate::sys::random_u64());
-        let mut conn = connect(&client, opts).map_err(|e| setup_error(what, e))?;
         announce(&mut conn, &set, &gen, &id, ttl, true).map_err(|e| setup_error(what, e))?;
-        let (stop, stopped) = mpsc::channel::<()>();
         let opts = opts.clone();
-        let thread = std::thread::Builder::new()
-            .name("ipcring-redis-live".into())
-            .spawn(move || {
-                let mut conn = Some(conn);
-                loop {
-                    match stopped.recv_timeout(ttl / 4) {
-                        Err(mpsc::RecvTimeoutError::Timeout) => {}
-                        // Dropped: leave at once, so watchers need not wait for the expiry.
-                        _ => {
-                            if let Some(c) = conn.as_mut() {
-                                let _ = redis::cmd("ZREM").arg(&set).arg(&id).query::<Value>(c);
-                            }
-                            return;
+        let gone = Arc::new(AtomicBool::new(false));
+        spawn("ipcring-redis-live", gone, move |stopped| {
+            let mut conn = Some(conn);
+            loop {
+                match stopped.recv_timeout(ttl / 4) {
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    // Dropped: leave at once, so watchers need not wait for the expiry.
+                    _ => {
+                        if let Some(c) = conn.as_mut() {
+                            let _ = redis::cmd("ZREM").arg(&set).arg(&id).query::<Value>(c);
                         }
-                    }
-                    if conn.is_none() {
-                        conn = connect(&client, &opts).ok();
-                    }
-                    if let Some(c) = conn.as_mut() {
-                        if announce(c, &set, &gen, &id, ttl, false).is_err() {
-                            conn = None; // reconnect at the next tick
-                        }
+                        return;
                     }
                 }
-            })
-            .map_err(|e| Error::io("spawn the redis liveness thread", e))?;
-        Ok(Some(Presence {
-            gone: Arc::new(AtomicBool::new(false)),
-            stop: Some(stop),
-            thread: Some(thread),
-        }))
+                if conn.is_none() {
+                    conn = connect(&client, &opts).ok();
+                }
+                if let Some(c) = conn.as_mut() {
+                    if announce(c, &set, &gen, &id, ttl, false).is_err() {
+                        conn = None; // reconnect at the next tick
+                    }
+                }
+            }
+        })
     }
 
     /// A receiver: watches the senders of `names` (channels or streams of `kind`). Call it
@@ -207,63 +230,51 @@ impl Presence {
         names: &[&str],
         opts: &RedisOptions,
     ) -> Result<Option<Presence>> {
-        let Some(ttl) = opts.liveness_ttl else {
+        let Some((ttl, client, mut conn)) = start(url, what, opts)? else {
             return Ok(None);
         };
-        let client = redis::Client::open(url)
-            .map_err(|e| Error::InvalidConfig(Cow::Owned(format!("redis URL: {e}"))))?;
         let watched: Vec<(String, String)> = names.iter().map(|n| keys(kind, n)).collect();
-        let mut conn = connect(&client, opts).map_err(|e| setup_error(what, e))?;
         let (alive, mut gen0) = look(&mut conn, &watched).map_err(|e| setup_error(what, e))?;
         let gone = Arc::new(AtomicBool::new(false));
         let verdict = Arc::clone(&gone);
-        let (stop, stopped) = mpsc::channel::<()>();
         let opts = opts.clone();
-        let thread = std::thread::Builder::new()
-            .name("ipcring-redis-watch".into())
-            .spawn(move || {
-                let mut conn = Some(conn);
-                let mut known = alive > 0;
-                // Since when the looks have found no sender alive.
-                let mut none_since: Option<Instant> = None;
-                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(ttl / 4) {
-                    if conn.is_none() {
-                        conn = connect(&client, &opts).ok();
-                    }
-                    let Some(c) = conn.as_mut() else {
-                        // The server cannot be reached: no verdict either way.
-                        none_since = None;
-                        verdict.store(false, Ordering::Release);
-                        continue;
-                    };
-                    match look(c, &watched) {
-                        Ok((alive, gen)) => {
-                            // The counters expire 4 TTL after the last sender's refresh:
-                            // a lower value is a fresh start, not a departure.
-                            gen0 = gen0.min(gen);
-                            known |= alive > 0 || gen > gen0;
-                            if alive > 0 || !known {
-                                none_since = None;
-                                verdict.store(false, Ordering::Release);
-                            } else {
-                                let since = *none_since.get_or_insert_with(Instant::now);
-                                verdict.store(since.elapsed() >= ttl * 3 / 8, Ordering::Release);
-                            }
-                        }
-                        Err(_) => {
-                            conn = None;
+        spawn("ipcring-redis-watch", gone, move |stopped| {
+            let mut conn = Some(conn);
+            let mut known = alive > 0;
+            // Since when the looks have found no sender alive.
+            let mut none_since: Option<Instant> = None;
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(ttl / 4) {
+                if conn.is_none() {
+                    conn = connect(&client, &opts).ok();
+                }
+                let Some(c) = conn.as_mut() else {
+                    // The server cannot be reached: no verdict either way.
+                    none_since = None;
+                    verdict.store(false, Ordering::Release);
+                    continue;
+                };
+                match look(c, &watched) {
+                    Ok((alive, gen)) => {
+                        // The counters expire 4 TTL after the last sender's refresh:
+                        // a lower value is a fresh start, not a departure.
+                        gen0 = gen0.min(gen);
+                        known |= alive > 0 || gen > gen0;
+                        if alive > 0 || !known {
                             none_since = None;
                             verdict.store(false, Ordering::Release);
+                        } else {
+                            let since = *none_since.get_or_insert_with(Instant::now);
+                            verdict.store(since.elapsed() >= ttl * 3 / 8, Ordering::Release);
                         }
                     }
+                    Err(_) => {
+                        conn = None;
+                        none_since = None;
+                        verdict.store(false, Ordering::Release);
+                    }
                 }
-            })
-            .map_err(|e| Error::io("spawn the redis liveness thread", e))?;
-        Ok(Some(Presence {
-            gone,
-            stop: Some(stop),
-            thread: Some(thread),
-        }))
+            }
+        })
     }
 
     /// A watcher's verdict: every sender it knew is gone.

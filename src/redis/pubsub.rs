@@ -10,17 +10,18 @@ use super::link::{to_error, Failure, Link};
 use super::pipeline::Pipeline;
 use super::presence::{self, Presence};
 use super::{check_name, RedisOptions};
-use crate::transport::{Deadline, Receiver, Sender};
+use crate::transport::{Deadline, Receiver};
 use crate::{Error, Result};
 
 /// Publishes byte messages on one Redis channel (`PUBLISH channel message`).
 ///
-/// Fire and forget: a message reaches the subscribers connected at that moment, no one else.
-/// Sends are pipelined ([the module docs](crate::redis#pipelining)): [`Sender::send`]
-/// returns once the message is written to the server's connection, and the server's
-/// replies are collected by later calls; [`Publisher::flush`] waits for all of them.
-/// A message whose connection broke before its reply came is published again on a new
-/// connection (so a subscriber may rarely see it twice).
+/// Fire and forget: a message reaches the subscribers connected at that moment, no one
+/// else. Sends are pipelined ([the module docs](crate::redis#pipelining)):
+/// [`Sender::send`](crate::Sender::send) returns once the message is written to the
+/// server's connection, and the server's replies are collected by later calls;
+/// [`Publisher::flush`] waits for all of them. A message whose connection broke before its
+/// reply came is published again on a new connection (so a subscriber may rarely see it
+/// twice).
 ///
 /// ```no_run
 /// use ipcring::redis::{Publisher, RedisOptions};
@@ -120,11 +121,11 @@ impl Publisher {
     }
 
     /// Sends every message of `msgs`, in order, with as few writes as the window allows
-    /// (one, when they fit in it): the batch form of [`Sender::send`], with the same
-    /// meaning once it returns `Ok` (all written; replies collected later). Sizes are
-    /// checked first: a message over the limit fails the call before anything is sent. On
-    /// another error, the messages of `msgs` queued before it stay queued and are written by
-    /// the next call (or flush, or drop).
+    /// (one, when they fit in it): the batch form of [`Sender::send`](crate::Sender::send),
+    /// with the same meaning once it returns `Ok` (all written; replies collected later).
+    /// Sizes are checked first: a message over the limit fails the call before anything is
+    /// sent. On another error, the messages of `msgs` queued before it stay queued and are
+    /// written by the next call (or flush, or drop).
     ///
     /// ```no_run
     /// # use ipcring::redis::{Publisher, RedisOptions};
@@ -170,31 +171,6 @@ super::pipeline::pipelined_sender_methods!(
     "# use ipcring::redis::{Publisher, RedisOptions};",
     "Publisher::connect(\"redis://127.0.0.1:6379\", \"c\", &RedisOptions::new())?"
 );
-
-impl Sender for Publisher {
-    /// Pipelined: returns once `msg` is written to the server's connection, waiting for
-    /// room in the window first (until `deadline`). See the type's docs. With
-    /// [`Deadline::immediate`] (`try_send`), one attempt: `TrySendError::Full` when the
-    /// server cannot be reached right now.
-    fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
-        self.send_within(msg, deadline)
-    }
-
-    fn max_message(&self) -> usize {
-        self.link.opts.max_message
-    }
-}
-
-impl Drop for Publisher {
-    /// Collects the outstanding replies (re-sending what a lost connection took), for at
-    /// most the options' `io_timeout`; a refusal found then has no one to go to.
-    fn drop(&mut self) {
-        if self.pipe.in_flight() > 0 {
-            let io = self.link.opts.io_timeout;
-            let _ = self.pipe.flush(&mut self.link, Deadline::after(io));
-        }
-    }
-}
 
 /// A time when a [`Subscriber`] was not subscribed: whatever was published on its channels
 /// between `lost_at` and `restored_at` never reached it.

@@ -14,7 +14,7 @@ use super::link::{block_ms, Failure, Link};
 use super::pipeline::Pipeline;
 use super::presence::{self, Presence};
 use super::{check_name, RedisOptions};
-use crate::transport::{Deadline, Receiver, Sender};
+use crate::transport::{Deadline, Receiver};
 use crate::{Error, Result};
 
 /// The field of a stream entry that holds the message.
@@ -231,13 +231,14 @@ impl StreamOptions {
 
 /// Adds messages to a Redis stream (`XADD key MAXLEN ~ n * data <bytes>`).
 ///
-/// Sends are pipelined ([the module docs](crate::redis#pipelining)): [`Sender::send`]
-/// returns once the entry is written to the server's connection; the server's replies are
-/// collected by later calls, and [`StreamProducer::flush`] waits for all of them. An entry
-/// the server answered is in the stream (and on its disk once fsynced, with
-/// `appendonly yes`); one whose connection broke before its reply came is added again on a
-/// new connection, in order, so it may (rarely) be stored twice. [`StreamProducer::add`]
-/// waits for its own reply and returns the entry's id.
+/// Sends are pipelined ([the module docs](crate::redis#pipelining)):
+/// [`Sender::send`](crate::Sender::send) returns once the entry is written to the server's
+/// connection; the server's replies are collected by later calls, and
+/// [`StreamProducer::flush`] waits for all of them. An entry the server answered is in the
+/// stream (and on its disk once fsynced, with `appendonly yes`); one whose connection broke
+/// before its reply came is added again on a new connection, in order, so it may (rarely)
+/// be stored twice. [`StreamProducer::add`] waits for its own reply and returns the entry's
+/// id.
 ///
 /// ```no_run
 /// use ipcring::redis::{StreamOptions, StreamProducer};
@@ -375,11 +376,11 @@ impl StreamProducer {
     }
 
     /// Adds every message of `msgs`, in order, with as few writes as the window allows
-    /// (one, when they fit in it): the batch form of [`Sender::send`], with the same
-    /// meaning once it returns `Ok` (all written; replies collected later). Sizes are
-    /// checked first: a message over the limit fails the call before anything is sent. On
-    /// another error, the messages of `msgs` queued before it stay queued and are written by
-    /// the next call (or flush, or drop).
+    /// (one, when they fit in it): the batch form of [`Sender::send`](crate::Sender::send),
+    /// with the same meaning once it returns `Ok` (all written; replies collected later).
+    /// Sizes are checked first: a message over the limit fails the call before anything is
+    /// sent. On another error, the messages of `msgs` queued before it stay queued and are
+    /// written by the next call (or flush, or drop).
     ///
     /// ```no_run
     /// # use ipcring::redis::{StreamOptions, StreamProducer};
@@ -422,31 +423,6 @@ super::pipeline::pipelined_sender_methods!(
     "# use ipcring::redis::{StreamOptions, StreamProducer};",
     "StreamProducer::connect(\"redis://127.0.0.1:6379\", \"s\", &StreamOptions::new())?"
 );
-
-impl Sender for StreamProducer {
-    /// Pipelined: returns once `msg` is written to the server's connection, waiting for
-    /// room in the window first (until `deadline`). See the type's docs. With
-    /// [`Deadline::immediate`] (`try_send`), one attempt: `TrySendError::Full` when the
-    /// server cannot be reached right now.
-    fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
-        self.send_within(msg, deadline)
-    }
-
-    fn max_message(&self) -> usize {
-        self.link.opts.max_message
-    }
-}
-
-impl Drop for StreamProducer {
-    /// Collects the outstanding replies (re-sending what a lost connection took), for at
-    /// most the options' `io_timeout`; a refusal found then has no one to go to.
-    fn drop(&mut self) {
-        if self.pipe.in_flight() > 0 {
-            let io = self.link.opts.io_timeout;
-            let _ = self.pipe.flush(&mut self.link, Deadline::after(io));
-        }
-    }
-}
 
 /// One message received from a stream, with its entry id (needed for
 /// [`StreamConsumer::ack`] in [`AckMode::Manual`]).

@@ -294,14 +294,7 @@ fn validate_ring(map: &Mapping, shown: &str) -> Result<()> {
         path: shown.to_owned(),
         reason: reason.into(),
     };
-    let h = segment::header_of(map);
-    let hs = h.header_size.load(Ordering::Relaxed) as usize;
-    if hs != RING_HEADER_SIZE || map.len() < RING_HEADER_SIZE {
-        return Err(bad(format!(
-            "ring header size {hs} (expected {RING_HEADER_SIZE}), file of {} bytes",
-            map.len()
-        )));
-    }
+    segment::check_header_size(map, "ring", RING_HEADER_SIZE).map_err(bad)?;
     let g = Attached::geometry_words(map);
     let cap = g.capacity.load(Ordering::Relaxed);
     if !cap.is_power_of_two() || !(MIN_CAPACITY..=MAX_CAPACITY).contains(&cap) {

@@ -134,49 +134,37 @@ fn publish_consume_with_recycle() {
     });
 }
 
+/// Sends `count` messages of `len` bytes with the blocking (sleeping) send on one thread
+/// and receives them with the blocking receive on this one: each arrives whole and in order.
+fn blocking_send_recv(count: u8, len: usize) {
+    let m = Model::new(64, 24);
+    let mut p = m.producer();
+    let mut c = m.consumer();
+    let shared = m.shared.clone();
+    let t = thread::spawn(move || {
+        for i in 0..count {
+            send_blocking(&mut p, &shared, &msg(i, len));
+        }
+    });
+    let mut buf = Vec::new();
+    for i in 0..count {
+        recv_blocking(&mut c, &m.shared, &mut buf);
+        assert_eq!(buf, msg(i, len));
+    }
+    t.join().unwrap();
+}
+
 /// A consumer that sleeps on the futex is always woken by the producer's publication:
 /// no lost wakeup when the consumer announces itself while the producer publishes.
 #[test]
 fn no_lost_wakeup_on_data() {
-    loom::model(|| {
-        let m = Model::new(64, 24);
-        let mut p = m.producer();
-        let mut c = m.consumer();
-        let shared = m.shared.clone();
-        let t = thread::spawn(move || {
-            for i in 0..2u8 {
-                send_blocking(&mut p, &shared, &msg(i, 4));
-            }
-        });
-        let mut buf = Vec::new();
-        for i in 0..2u8 {
-            recv_blocking(&mut c, &m.shared, &mut buf);
-            assert_eq!(buf, msg(i, 4));
-        }
-        t.join().unwrap();
-    });
+    loom::model(|| blocking_send_recv(2, 4));
 }
 
 /// A producer that sleeps because the ring is full is always woken by the consumer's
 /// release.
 #[test]
 fn no_lost_wakeup_on_space() {
-    loom::model(|| {
-        // Capacity 64, 24-byte payloads = 32-byte records: two fill the ring.
-        let m = Model::new(64, 24);
-        let mut p = m.producer();
-        let mut c = m.consumer();
-        let shared = m.shared.clone();
-        let t = thread::spawn(move || {
-            for i in 0..3u8 {
-                send_blocking(&mut p, &shared, &msg(i, 24));
-            }
-        });
-        let mut buf = Vec::new();
-        for i in 0..3u8 {
-            recv_blocking(&mut c, &m.shared, &mut buf);
-            assert_eq!(buf, msg(i, 24));
-        }
-        t.join().unwrap();
-    });
+    // Capacity 64, 24-byte payloads = 32-byte records: two fill the ring.
+    loom::model(|| blocking_send_recv(3, 24));
 }

@@ -42,8 +42,8 @@
 
 use crate::error::TryOutcome;
 use crate::ring::{self, Consumer, Grant, Message, Producer, RingOptions, Side};
-use crate::transport::{AsyncReceiver, AsyncSender};
-use crate::wake::tokio::Waiter;
+use crate::transport::{inherent_async_receiver, inherent_async_sender};
+use crate::wake::tokio::{waited_handle, Waiter};
 use crate::{Error, Result, TryRecvError, TrySendError};
 
 /// The sending side of a ring, for tokio. Wraps a [`Producer`].
@@ -65,12 +65,7 @@ pub struct AsyncProducer {
     waiter: Waiter,
 }
 
-impl From<Producer> for AsyncProducer {
-    fn from(inner: Producer) -> AsyncProducer {
-        let waiter = Waiter::new(inner.space_wake_word(), inner.wait_strategy());
-        AsyncProducer { inner, waiter }
-    }
-}
+waited_handle!(AsyncProducer, Producer, space_wake_word);
 
 impl AsyncProducer {
     /// Creates a ring and attaches as its producer: [`Producer::create`]. Does not wait.
@@ -198,23 +193,7 @@ impl AsyncProducer {
     }
 }
 
-impl Drop for AsyncProducer {
-    fn drop(&mut self) {
-        self.waiter.settle();
-    }
-}
-
-impl AsyncSender for AsyncProducer {
-    async fn send(&mut self, msg: &[u8]) -> Result<()> {
-        AsyncProducer::send(self, msg).await
-    }
-    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
-        AsyncProducer::try_send(self, msg)
-    }
-    fn max_message(&self) -> usize {
-        AsyncProducer::max_message(self)
-    }
-}
+inherent_async_sender!(AsyncProducer, max_message: |p| AsyncProducer::max_message(p));
 
 /// The receiving side of a ring, for tokio. Wraps a [`Consumer`].
 ///
@@ -239,12 +218,7 @@ pub struct AsyncConsumer {
     waiter: Waiter,
 }
 
-impl From<Consumer> for AsyncConsumer {
-    fn from(inner: Consumer) -> AsyncConsumer {
-        let waiter = Waiter::new(inner.data_wake_word(), inner.wait_strategy());
-        AsyncConsumer { inner, waiter }
-    }
-}
+waited_handle!(AsyncConsumer, Consumer, data_wake_word);
 
 impl AsyncConsumer {
     /// Creates a ring and attaches as its consumer: [`Consumer::create`].
@@ -269,8 +243,8 @@ impl AsyncConsumer {
     }
 
     /// The next message, zero-copy (see [`Message`]), waiting for one. (The
-    /// [`AsyncReceiver::recv`] of the trait, called as `AsyncReceiver::recv(&mut rx)`,
-    /// returns a copy in a `Vec` instead.)
+    /// [`AsyncReceiver::recv`](crate::transport::AsyncReceiver::recv) of the trait, called
+    /// as `AsyncReceiver::recv(&mut rx)`, returns a copy in a `Vec` instead.)
     ///
     /// Cancel safe: waiting only looks at the ring; the message is taken when this
     /// returns, so a dropped future took nothing. [`Error::Disconnected`] once the
@@ -341,20 +315,7 @@ impl AsyncConsumer {
     }
 }
 
-impl Drop for AsyncConsumer {
-    fn drop(&mut self) {
-        self.waiter.settle();
-    }
-}
-
-impl AsyncReceiver for AsyncConsumer {
-    async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        AsyncConsumer::recv_into(self, buf).await
-    }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
-        AsyncConsumer::try_recv_into(self, buf)
-    }
-}
+inherent_async_receiver!(AsyncConsumer);
 
 /// A two-way channel of two rings, as [`ring::duplex`], with async handles.
 ///

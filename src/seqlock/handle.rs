@@ -12,6 +12,7 @@ use super::{
 use crate::segment::{self, Held, Segment, SegmentInfo, SegmentOptions};
 use crate::sys::Mapping;
 use crate::wake::{wait_for, WaitStrategy, LIVENESS_SLICE};
+use crate::words::{put_word, word_of};
 use crate::{Error, Result};
 
 /// How to create or open a seqlock cell.
@@ -119,14 +120,7 @@ fn validate<T>(map: &Mapping, shown: &str, tag: u64) -> Result<()> {
         path: shown.to_owned(),
         reason: reason.into(),
     };
-    let h = segment::header_of(map);
-    let hs = h.header_size.load(Ordering::Relaxed) as usize;
-    if hs != SEQLOCK_HEADER_SIZE || map.len() < SEQLOCK_HEADER_SIZE {
-        return Err(bad(format!(
-            "seqlock header size {hs} (expected {SEQLOCK_HEADER_SIZE}), file of {} bytes",
-            map.len()
-        )));
-    }
+    segment::check_header_size(map, "seqlock", SEQLOCK_HEADER_SIZE).map_err(bad)?;
     let g = geometry_of(map);
     let size = g.value_size.load(Ordering::Relaxed) as usize;
     let words = g.value_words.load(Ordering::Relaxed) as usize;
@@ -228,34 +222,6 @@ impl Cell {
     fn writer_gone(&self) -> Result<bool> {
         let attached = self.geometry().writer_attaches.load(Ordering::Acquire) != 0;
         self.seg.peer_gone(attached, WRITER_ROLE)
-    }
-}
-
-/// Bytes of word `i` of `value`, zero-padded past its end.
-#[inline(always)]
-fn word_of(bytes: &[u8], i: usize) -> u64 {
-    let start = i * 8;
-    match bytes.get(start..start + 8) {
-        Some(w) => u64::from_le_bytes(w.try_into().unwrap_or([0; 8])),
-        None => {
-            let mut b = [0u8; 8];
-            let rest = bytes.get(start..).unwrap_or(&[]);
-            b[..rest.len()].copy_from_slice(rest);
-            u64::from_le_bytes(b)
-        }
-    }
-}
-
-/// Stores word `i` into `bytes` (the tail word only partly).
-#[inline(always)]
-fn put_word(bytes: &mut [u8], i: usize, w: u64) {
-    let start = i * 8;
-    let b = w.to_le_bytes();
-    if let Some(dst) = bytes.get_mut(start..start + 8) {
-        dst.copy_from_slice(&b);
-    } else if let Some(dst) = bytes.get_mut(start..) {
-        let n = dst.len();
-        dst.copy_from_slice(&b[..n]);
     }
 }
 
@@ -680,15 +646,9 @@ impl<T: bytemuck::Pod> Reader<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicU32 as Counter;
 
     fn name(tag: &str) -> String {
-        static N: Counter = Counter::new(0);
-        format!(
-            "/ipcring-seqt-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        )
+        crate::test_name("seqt", tag)
     }
 
     #[test]

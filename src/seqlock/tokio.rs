@@ -26,7 +26,7 @@
 //! ```
 
 use crate::seqlock::{Reader, Snapshot};
-use crate::wake::tokio::Waiter;
+use crate::wake::tokio::{waited_handle, Waiter};
 use crate::Result;
 
 /// A seqlock reader for tokio. Wraps a [`Reader`].
@@ -50,12 +50,7 @@ pub struct AsyncReader<T: bytemuck::Pod> {
     waiter: Waiter,
 }
 
-impl<T: bytemuck::Pod> From<Reader<T>> for AsyncReader<T> {
-    fn from(inner: Reader<T>) -> AsyncReader<T> {
-        let waiter = Waiter::new(inner.changed_wake_word(), inner.wait_strategy());
-        AsyncReader { inner, waiter }
-    }
-}
+waited_handle!(AsyncReader<T: bytemuck::Pod>, Reader, changed_wake_word);
 
 impl<T: bytemuck::Pod + Send> AsyncReader<T> {
     /// The blocking reader underneath (for [`Reader::read`], [`Reader::version`]).
@@ -80,11 +75,5 @@ impl<T: bytemuck::Pod + Send> AsyncReader<T> {
                 |r| r.writer_gone(),
             )
             .await
-    }
-}
-
-impl<T: bytemuck::Pod> Drop for AsyncReader<T> {
-    fn drop(&mut self) {
-        self.waiter.settle();
     }
 }

@@ -56,7 +56,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::service::{Client, Listener, Request, ServiceOptions, Ticket};
-use crate::wake::tokio::Waiter;
+use crate::wake::tokio::{waited_handle, Waiter};
 use crate::{Error, Result, TryRecvError};
 
 /// A connection to a service, for tokio: wraps a blocking [`Client`], whose channel it
@@ -610,12 +610,7 @@ pub struct AsyncListener {
     waiter: Waiter,
 }
 
-impl From<Listener> for AsyncListener {
-    fn from(inner: Listener) -> AsyncListener {
-        let waiter = Waiter::new(inner.server_wake(), inner.wait_strategy());
-        AsyncListener { inner, waiter }
-    }
-}
+waited_handle!(AsyncListener, Listener, server_wake);
 
 impl AsyncListener {
     /// Binds `name`: [`Listener::bind`] (never waits). A leftover listener whose server
@@ -744,12 +739,5 @@ impl AsyncListener {
             Ok(r) => r,
             Err(_) => Err(Error::Timeout),
         }
-    }
-}
-
-impl Drop for AsyncListener {
-    fn drop(&mut self) {
-        // Before the listener's mapping goes (with `inner`): no sleeper uses its word.
-        self.waiter.settle();
     }
 }

@@ -28,6 +28,48 @@ fn frame(payload: &[u8]) -> Vec<u8> {
     v
 }
 
+/// Our listener's side of a handshake over `a`, expecting `authkey` and delivering its
+/// challenge with `digest`.
+fn pending(a: UnixStream, authkey: &[u8], digest: Digest) -> Pending {
+    Pending {
+        conn: Connection::from_stream(Stream::Unix(a), &SocketOptions::new()),
+        authkey: Some(authkey.to_vec()),
+        digest,
+        handshake_timeout: Duration::from_secs(10),
+    }
+}
+
+/// A CPython 3.12 peer delivers its challenge `{sha256}` + `r40`: our answer must be
+/// byte-exact (00 00 00 28 "{sha256}" HMAC_SHA256(K, "{sha256}" R40)); it welcomes it.
+fn py312_challenges(py: &mut UnixStream, key: &[u8], r40: &[u8]) {
+    let msg: Vec<u8> = [&b"{sha256}"[..], r40].concat();
+    py.write_all(&frame(&[CHALLENGE, &msg].concat())).unwrap();
+    let resp = read_exact(py, 4 + 40);
+    assert_eq!(&resp[..4], &[0, 0, 0, 0x28]);
+    assert_eq!(&resp[4..12], b"{sha256}");
+    assert_eq!(
+        &resp[12..],
+        hmac_named(b"sha256", key, &msg).unwrap().as_slice()
+    );
+    py.write_all(&frame(WELCOME)).unwrap();
+}
+
+/// A CPython 3.12 peer answers our challenge (00 00 00 3B "#CHALLENGE#" "{sha256}" R40)
+/// and is welcomed.
+fn py312_answers(py: &mut UnixStream, key: &[u8]) {
+    let ch = read_exact(py, 4 + 59);
+    assert_eq!(&ch[..4], &[0, 0, 0, 0x3B]);
+    assert_eq!(&ch[4..15], CHALLENGE);
+    assert_eq!(&ch[15..23], b"{sha256}");
+    let answer = [
+        &b"{sha256}"[..],
+        &hmac_named(b"sha256", key, &ch[15..]).unwrap(),
+    ]
+    .concat();
+    py.write_all(&frame(&answer)).unwrap();
+    assert_eq!(read_exact(py, 13), frame(WELCOME));
+}
+
 #[test]
 fn send_bytes_vectors() {
     let (mut c, mut raw) = pair(&SocketOptions::new());
@@ -200,32 +242,11 @@ fn client_handshake_against_a_scripted_312_listener() {
     });
     // S->C: 00 00 00 3B "#CHALLENGE#" "{sha256}" R40
     let r40: Vec<u8> = (100u8..140).collect();
-    let msg: Vec<u8> = [&b"{sha256}"[..], &r40].concat();
-    py.write_all(&frame(&[CHALLENGE, &msg].concat())).unwrap();
     let f = [0, 0, 0, 0x3B];
-    assert_eq!(frame(&[CHALLENGE, &msg].concat())[..4], f);
-    // C->S: 00 00 00 28 "{sha256}" HMAC_SHA256(K, "{sha256}" R40)
-    let resp = read_exact(&mut py, 4 + 40);
-    assert_eq!(&resp[..4], &[0, 0, 0, 0x28]);
-    assert_eq!(&resp[4..12], b"{sha256}");
-    assert_eq!(
-        &resp[12..],
-        hmac_named(b"sha256", key, &msg).unwrap().as_slice()
-    );
-    py.write_all(&frame(WELCOME)).unwrap();
+    assert_eq!(frame(&[CHALLENGE, b"{sha256}", &r40].concat())[..4], f);
+    py312_challenges(&mut py, key, &r40);
     // Then the client delivers its own 3.12 challenge.
-    let ch = read_exact(&mut py, 4 + 59);
-    assert_eq!(&ch[..4], &[0, 0, 0, 0x3B]);
-    assert_eq!(&ch[4..15], CHALLENGE);
-    assert_eq!(&ch[15..23], b"{sha256}");
-    let their = &ch[15..];
-    let answer = [
-        &b"{sha256}"[..],
-        &hmac_named(b"sha256", key, their).unwrap(),
-    ]
-    .concat();
-    py.write_all(&frame(&answer)).unwrap();
-    assert_eq!(read_exact(&mut py, 13), frame(WELCOME));
+    py312_answers(&mut py, key);
     py.write_all(&frame(b"hello")).unwrap();
     assert_eq!(t.join().unwrap().unwrap(), b"hello");
 }
@@ -236,17 +257,7 @@ fn client_handshake_against_a_scripted_312_listener() {
 fn listener_handshake_against_a_scripted_311_client() {
     let key = b"secret";
     let (a, mut py) = UnixStream::pair().unwrap();
-    let opts = SocketOptions::new().authkey(key);
-    let t = std::thread::spawn(move || {
-        let c = Connection::from_stream(Stream::Unix(a), &opts);
-        let p = Pending {
-            conn: c,
-            authkey: Some(key.to_vec()),
-            digest: Digest::Sha256,
-            handshake_timeout: Duration::from_secs(10),
-        };
-        p.authenticate().map(|_| ())
-    });
+    let t = std::thread::spawn(move || pending(a, key, Digest::Sha256).authenticate().map(|_| ()));
     // Our challenge: 59 bytes; a 3.11 client MD5s the whole 48-byte remainder.
     let ch = read_exact(&mut py, 4 + 59);
     let message = &ch[15..];
@@ -270,14 +281,9 @@ fn listener_handshake_against_a_scripted_311_client() {
 fn wrong_key_gets_failure_and_an_auth_error() {
     let (a, mut py) = UnixStream::pair().unwrap();
     let t = std::thread::spawn(move || {
-        let c = Connection::from_stream(Stream::Unix(a), &SocketOptions::new());
-        let p = Pending {
-            conn: c,
-            authkey: Some(b"right".to_vec()),
-            digest: Digest::Sha256,
-            handshake_timeout: Duration::from_secs(10),
-        };
-        p.authenticate().map(|_| ())
+        pending(a, b"right", Digest::Sha256)
+            .authenticate()
+            .map(|_| ())
     });
     let ch = read_exact(&mut py, 4 + 59);
     let message = &ch[15..];
@@ -332,14 +338,7 @@ fn rust_to_rust_handshake_with_every_digest() {
         let (a, b) = UnixStream::pair().unwrap();
         let key = b"k3y";
         let server = std::thread::spawn(move || {
-            let c = Connection::from_stream(Stream::Unix(a), &SocketOptions::new());
-            let p = Pending {
-                conn: c,
-                authkey: Some(key.to_vec()),
-                digest,
-                handshake_timeout: Duration::from_secs(10),
-            };
-            let mut c = p.authenticate()?;
+            let mut c = pending(a, key, digest).authenticate()?;
             c.send(b"welcome")
         });
         let mut c = Connection::from_stream(Stream::Unix(b), &SocketOptions::new());
@@ -358,42 +357,11 @@ fn rust_to_rust_handshake_with_every_digest() {
 fn listener_handshake_against_a_scripted_312_client() {
     let key = b"Do not let eve find us!";
     let (a, mut py) = UnixStream::pair().unwrap();
-    let t = std::thread::spawn(move || {
-        let c = Connection::from_stream(Stream::Unix(a), &SocketOptions::new());
-        let p = Pending {
-            conn: c,
-            authkey: Some(key.to_vec()),
-            digest: Digest::Sha256,
-            handshake_timeout: Duration::from_secs(10),
-        };
-        p.authenticate()?.recv()
-    });
+    let t = std::thread::spawn(move || pending(a, key, Digest::Sha256).authenticate()?.recv());
     // Our challenge: 00 00 00 3B "#CHALLENGE#" "{sha256}" R40.
-    let ch = read_exact(&mut py, 4 + 59);
-    assert_eq!(&ch[..4], &[0, 0, 0, 0x3B]);
-    assert_eq!(&ch[4..15], CHALLENGE);
-    assert_eq!(&ch[15..23], b"{sha256}");
-    let message = &ch[15..];
-    py.write_all(&frame(
-        &[
-            &b"{sha256}"[..],
-            &hmac_named(b"sha256", key, message).unwrap(),
-        ]
-        .concat(),
-    ))
-    .unwrap();
-    assert_eq!(read_exact(&mut py, 13), frame(WELCOME));
+    py312_answers(&mut py, key);
     // The client's challenge, with a fixed R40; our answer must be byte-exact.
-    let msg: Vec<u8> = [&b"{sha256}"[..], &(0u8..40).collect::<Vec<u8>>()].concat();
-    py.write_all(&frame(&[CHALLENGE, &msg].concat())).unwrap();
-    let resp = read_exact(&mut py, 4 + 40);
-    assert_eq!(&resp[..4], &[0, 0, 0, 0x28]);
-    assert_eq!(&resp[4..12], b"{sha256}");
-    assert_eq!(
-        &resp[12..],
-        hmac_named(b"sha256", key, &msg).unwrap().as_slice()
-    );
-    py.write_all(&frame(WELCOME)).unwrap();
+    py312_challenges(&mut py, key, &(0u8..40).collect::<Vec<u8>>());
     py.write_all(&frame(b"data")).unwrap();
     assert_eq!(t.join().unwrap().unwrap(), b"data");
 }

@@ -37,7 +37,9 @@ use super::codec::{self, encode_header, Inbox, MAX_HEADER};
 use crate::socket::{Connection, Inner, Listener, Pending, SocketOptions, Stream, ToAddress};
 use crate::sys::socket::{recv_some, send_dontwait};
 use crate::transport::Deadline;
-use crate::transport::{AsyncReceiver, AsyncSender};
+use crate::transport::{
+    inherent_async_receiver, inherent_async_sender, AsyncReceiver, AsyncSender,
+};
 use crate::{Error, Result, TryRecvError, TrySendError};
 
 type Io = Arc<Watched<Arc<Stream>>>;
@@ -253,17 +255,7 @@ impl Drop for AsyncSocketSender {
     }
 }
 
-impl AsyncSender for AsyncSocketSender {
-    async fn send(&mut self, msg: &[u8]) -> Result<()> {
-        AsyncSocketSender::send(self, msg).await
-    }
-    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
-        AsyncSocketSender::try_send(self, msg)
-    }
-    fn max_message(&self) -> usize {
-        self.max_frame
-    }
-}
+inherent_async_sender!(AsyncSocketSender, max_message: |s| s.max_frame);
 
 /// The receiving half of an [`AsyncConnection`].
 ///
@@ -359,14 +351,7 @@ impl AsyncSocketReceiver {
     }
 }
 
-impl AsyncReceiver for AsyncSocketReceiver {
-    async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        AsyncSocketReceiver::recv_into(self, buf).await
-    }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
-        AsyncSocketReceiver::try_recv_into(self, buf)
-    }
-}
+inherent_async_receiver!(AsyncSocketReceiver);
 
 /// A connected, authenticated socket for tokio: sends and receives whole messages.
 ///

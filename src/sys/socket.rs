@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, RawFd};
 use nix::errno::Errno;
 use nix::sys::socket::MsgFlags;
 
-use crate::transport::Deadline;
+use crate::deadline::Deadline;
 use crate::{Error, Result};
 
 /// What to wait for in [`wait_ready`].

@@ -14,8 +14,8 @@
 //! When the peer is gone, and everything it sent has been delivered, every form returns
 //! [`Error::Disconnected`](crate::Error::Disconnected) (in a `try_` form:
 //! `Failed(Error::Disconnected)`). `?` on a `try_` outcome in a function returning
-//! [`crate::Result`] turns "full" and "empty" into [`Error::WouldBlock`](crate::Error::WouldBlock), so a message is
-//! never dropped silently.
+//! [`crate::Result`] turns "full" and "empty" into
+//! [`Error::WouldBlock`](crate::Error::WouldBlock), so a message is never dropped silently.
 //!
 //! The RPC layer, the comparison run and user code are written against these traits, so a
 //! program can switch from a socket to a shared-memory ring by changing one constructor.
@@ -146,8 +146,9 @@
 //! assert!(matches!(q.try_recv(), Err(TryRecvError::Empty)));
 //! ```
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+pub use crate::deadline::Deadline;
 use crate::error::{TryRecvError, TrySendError};
 use crate::Result;
 
@@ -158,16 +159,13 @@ use crate::Result;
 ))]
 pub(crate) mod pool;
 #[cfg(feature = "async")]
-mod stream;
-#[cfg(feature = "async")]
 mod tokio;
 
 #[cfg(feature = "async")]
-#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
-pub use self::stream::ReceiverStream;
+pub(crate) use self::tokio::{inherent_async_receiver, inherent_async_sender};
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
-pub use self::tokio::{AsyncReceiver, AsyncSender};
+pub use self::tokio::{AsyncReceiver, AsyncSender, ReceiverStream};
 
 /// The sending half of a transport: moves whole byte messages to the peer.
 ///
@@ -323,80 +321,5 @@ pub(crate) fn done_by_deadline(done: bool) -> Result<()> {
         Ok(())
     } else {
         Err(crate::Error::Timeout)
-    }
-}
-
-/// When a wait ends: never, at once, or at an instant. The argument of every `_deadline`
-/// form, and what the `_timeout` and `try_` forms build.
-///
-/// ```
-/// use std::time::Duration;
-/// use ipcring::transport::Deadline;
-/// let d = Deadline::after(Duration::from_millis(5));
-/// assert!(!d.is_forever());
-/// assert!(Deadline::forever().remaining().is_none());
-/// // "Do not wait": already expired, and built without reading the clock.
-/// let now = Deadline::immediate();
-/// assert!(now.is_immediate() && now.expired());
-/// assert_eq!(now.remaining(), Some(Duration::ZERO));
-/// ```
-#[derive(Debug, Clone, Copy)]
-pub struct Deadline(When);
-
-#[derive(Debug, Clone, Copy)]
-enum When {
-    Never,
-    Now,
-    At(Instant),
-}
-
-impl Deadline {
-    /// A deadline `timeout` from now (saturating: a huge timeout means no deadline).
-    pub fn after(timeout: Duration) -> Deadline {
-        Deadline::starting_at(Instant::now(), Some(timeout))
-    }
-
-    /// `timeout` after `start` (`None`, or a timeout too large to represent: no deadline).
-    /// For waits that read the clock only once they find nothing to do.
-    pub(crate) fn starting_at(start: Instant, timeout: Option<Duration>) -> Deadline {
-        match timeout.and_then(|t| start.checked_add(t)) {
-            Some(t) => Deadline(When::At(t)),
-            None => Deadline(When::Never),
-        }
-    }
-
-    /// No deadline.
-    pub fn forever() -> Deadline {
-        Deadline(When::Never)
-    }
-
-    /// Already expired: do not wait at all (what the `try_` forms pass). Reads no clock.
-    pub const fn immediate() -> Deadline {
-        Deadline(When::Now)
-    }
-
-    /// True if this deadline never expires.
-    pub fn is_forever(&self) -> bool {
-        matches!(self.0, When::Never)
-    }
-
-    /// True for [`Deadline::immediate`] (not for an instant that has since passed).
-    pub fn is_immediate(&self) -> bool {
-        matches!(self.0, When::Now)
-    }
-
-    /// Time left: `None` for no deadline, `Some(ZERO)` once expired.
-    pub fn remaining(&self) -> Option<Duration> {
-        match self.0 {
-            When::Never => None,
-            When::Now => Some(Duration::ZERO),
-            When::At(t) => Some(t.saturating_duration_since(Instant::now())),
-        }
-    }
-
-    /// True once the deadline has passed ([`Deadline::immediate`]: always, with no clock
-    /// read).
-    pub fn expired(&self) -> bool {
-        matches!(self.remaining(), Some(d) if d.is_zero())
     }
 }

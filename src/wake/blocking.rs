@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::transport::Deadline;
+use crate::deadline::Deadline;
 use crate::wake::{
     spin_after_wake, spin_yield, WaitStrategy, WakeWord, LIVENESS_SLICE, YIELD_AFTER,
 };

@@ -67,6 +67,34 @@ struct Sleeper {
     done: Arc<Done>,
 }
 
+/// The glue of an async handle that holds its blocking handle as `inner` and a [`Waiter`]
+/// as `waiter`: `From` the blocking handle (a waiter on the wake word its `$word()`
+/// returns, with its wait strategy), and the `Drop` that settles the waiter first: before
+/// the blocking handle, and with it the mapping the wake word lives in, goes (fields drop
+/// after `drop`, `inner` first), no sleeper may still use the word.
+///
+/// `waited_handle!(AsyncProducer, Producer, space_wake_word)`; a handle generic over one
+/// parameter names it with its bound: `waited_handle!(AsyncReader<T: bytemuck::Pod>,
+/// Reader, changed_wake_word)`.
+macro_rules! waited_handle {
+    ($ty:ident $(<$g:ident: $b:path>)?, $inner:ident, $word:ident) => {
+        impl$(<$g: $b>)? From<$inner$(<$g>)?> for $ty$(<$g>)? {
+            fn from(inner: $inner$(<$g>)?) -> Self {
+                let waiter =
+                    $crate::wake::tokio::Waiter::new(inner.$word(), inner.wait_strategy());
+                Self { inner, waiter }
+            }
+        }
+
+        impl$(<$g: $b>)? Drop for $ty$(<$g>)? {
+            fn drop(&mut self) {
+                self.waiter.settle();
+            }
+        }
+    };
+}
+pub(crate) use waited_handle;
+
 /// The async wait state of one side of a ring.
 #[derive(Debug)]
 pub(crate) struct Waiter {
