@@ -291,6 +291,11 @@ expect service_alice "alice: Goodbye"
 no_shm ipcring-service
 echo "readme: service pair ok"
 
+# The service's measuring tool: both sides in one thread, each answer's first byte checked.
+run_fg service_callgrind 'example service_callgrind -- 100000$'
+no_shm ipcring-callgrind
+echo "readme: service callgrind tool ok"
+
 # Every README example command was run.
 if ! diff <(sort -u "$rd_tmp/commands") <(sort -u "$rd_tmp/used"); then
   echo "FAIL: README commands above (<) were not run by this step"; exit 1
