@@ -32,7 +32,7 @@ KEY = b"Do not let eve find us!"
 
 # open_segment: even first byte = raw file, odd = a valid ring with bytes laid over it.
 put("open_segment", b"\x01")
-put("open_segment", b"\x00SHMRING\x00\x01\x00\x00\x00")
+put("open_segment", b"\x00SHMRING\x00\x02\x00\x00\x00")
 put("open_segment", b"\x21" + b"\xff" * 16)
 # consume_hostile: 10-byte steps (op, offset, 8 bytes): send, receive, poke.
 put("consume_hostile", b"\x01\x05" + b"\x00" * 8 + b"\x02" + b"\x00" * 9)

@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 /// `b"SHMRING\0"` as a little-endian u64: the first 8 bytes of every segment.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"SHMRING\0");
 /// Layout version written by this crate. Openers refuse any other.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 /// `state` value of a fully initialised segment ("RDY!" little-endian).
 pub const STATE_READY: u32 = 0x2159_4452;
 /// Size of the common header.

@@ -23,6 +23,11 @@ fn strategy(s: &str) -> WaitStrategy {
         "sleep" => WaitStrategy::SpinBlock {
             spin: Duration::ZERO,
         },
+        // Polls 100 ms before it sleeps: a message sent within that ends the wait while
+        // it still polls.
+        "spin-100ms" => WaitStrategy::SpinBlock {
+            spin: Duration::from_millis(100),
+        },
         _ => WaitStrategy::default(),
     }
 }
@@ -393,6 +398,67 @@ fn await_consumer_waiting(name: &str) {
         );
         std::thread::yield_now();
     }
+}
+
+/// A consumer in another process excuses the producer's publish fence while it polls
+/// (`wake::fences_excused`): once a wait of its ends while it still polled, the excuse word
+/// says so; before it sleeps it withdraws the excuse (a sleeping consumer never leaves it
+/// given), and the message sent to the sleeper still wakes it. Three rounds of
+/// sleep, wake-up, poll.
+#[test]
+fn a_polling_consumer_excuses_the_fence_and_withdraws_it_before_it_sleeps() {
+    let on = ipcring::wake::fences_excused();
+    let name = unique("excuse");
+    let opts = RingOptions::new().capacity(1 << 16);
+    let mut tx = Producer::create(&name, &opts).unwrap();
+    let mut c = Peer::spawn_piped("consumer-print", &[&name, "spin-100ms"]);
+    let mut seqs = c
+        .take_stdout()
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| Some(l.split_once("SEQ ")?.1.parse::<u64>().unwrap()));
+    let (mut seq, mut m) = (0u64, Vec::new());
+    let mut send = |seq: &mut u64| {
+        message(*seq, &mut m);
+        tx.send(&m).unwrap();
+        assert_eq!(seqs.next(), Some(*seq), "the consumer printed");
+        *seq += 1;
+    };
+    for round in 0..3 {
+        // Nothing in flight: the consumer polls for 100 ms, then sleeps.
+        let deadline = std::time::Instant::now() + LONG;
+        let info = loop {
+            let info = inspect(&name).unwrap();
+            if info.consumer_attached && info.consumer_asleep {
+                break info;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: never slept"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert!(
+            !info.consumer_excuses,
+            "round {round}: asleep with the excuse given"
+        );
+        // Its wake-up (a wait that slept) gives nothing; a message sent while it polls
+        // again ends a wait in its spin phase, which gives the excuse (if this machine
+        // has the barrier).
+        send(&mut seq);
+        let deadline = std::time::Instant::now() + LONG;
+        loop {
+            send(&mut seq);
+            if inspect(&name).unwrap().consumer_excuses == on {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: never excused"
+            );
+        }
+    }
+    c.kill();
 }
 
 /// One message at a time between two processes, every message and echo checked: each

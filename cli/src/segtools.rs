@@ -99,6 +99,8 @@ fn to_json(s: &Seen) -> Value {
             "consumer_waiting": r.consumer_waiting,
             "consumer_asleep": r.consumer_asleep,
             "producer_asleep": r.producer_asleep,
+            "consumer_excuses": r.consumer_excuses,
+            "producer_excuses": r.producer_excuses,
             "positions_consistent": r.positions_consistent(),
         });
     }

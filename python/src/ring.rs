@@ -719,7 +719,8 @@ fn duplex(
 /// ``producer_attached``, ``consumer_attached``, ``producer_attaches``,
 /// ``consumer_attaches``, ``consumer_waiting`` (the consumer waits for the next record
 /// now: a hint), ``consumer_asleep`` (it sleeps until woken), ``producer_asleep`` (the
-/// producer sleeps until there is room).
+/// producer sleeps until there is room), ``consumer_excuses`` and ``producer_excuses``
+/// (that side polls and excuses the other's fence: ``ipcring::wake::fences_excused``).
 #[pyfunction]
 fn inspect<'py>(py: Python<'py>, name: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
     let name = name_arg(name)?;
@@ -739,6 +740,8 @@ fn inspect<'py>(py: Python<'py>, name: &Bound<'py, PyAny>) -> PyResult<Bound<'py
         d.set_item("consumer_waiting", r.consumer_waiting)?;
         d.set_item("consumer_asleep", r.consumer_asleep)?;
         d.set_item("producer_asleep", r.producer_asleep)?;
+        d.set_item("consumer_excuses", r.consumer_excuses)?;
+        d.set_item("producer_excuses", r.producer_excuses)?;
     }
     Ok(d)
 }

@@ -149,6 +149,9 @@ pub(crate) struct ProducerCore {
     /// How far past a failed check the next one comes (doubles with each failure in a
     /// row, up to one capacity).
     recycle_gap: u64,
+    /// This process may skip the publish fence while the consumer excuses it
+    /// (`wake::excuse::enabled`, read once at attach).
+    excusable: bool,
 }
 
 /// A ring that the consumer keeps empty (one message at a time, each taken before the
@@ -263,6 +266,7 @@ impl ProducerCore {
             cached_read: r,
             recycle_at: recycle_start(w, &geo),
             recycle_gap: geo.recycle,
+            excusable: crate::wake::excuse::enabled(),
         })
     }
 
@@ -498,7 +502,11 @@ impl ProducerCore {
         // SYNC: the header stores above and the load of `waiters` below must not be
         // reordered (store-load): paired with the barrier a sleeper issues after announcing
         // itself (`heavy_barrier`), either we see its announcement or it sees our records.
-        light_barrier();
+        // Skipped while the consumer polls and has promised a process-wide barrier before
+        // it sleeps (`wake::excuse`: the excuse is read after the stores above).
+        if !self.shared().data_excuse.excused(self.excusable) {
+            light_barrier();
+        }
         self.shared().data_wake.waiters.load(Ordering::Relaxed) != 0
     }
 
@@ -539,6 +547,8 @@ pub(crate) struct ConsumerCore {
     read: u64,
     /// What `read_pos` holds (the last value this consumer released).
     released: u64,
+    /// As `ProducerCore::excusable`, for the release fence.
+    excusable: bool,
 }
 
 // SAFETY: as for ProducerCore.
@@ -559,6 +569,7 @@ impl ConsumerCore {
             mem,
             read: r,
             released: r,
+            excusable: crate::wake::excuse::enabled(),
         })
     }
 
@@ -688,9 +699,11 @@ impl ConsumerCore {
         // of their bytes (it loads read_pos with Acquire).
         self.shared().read_pos.store(self.read, Ordering::Release);
         self.released = self.read;
-        // SYNC: store-load ordering against the producer's announcement; see
-        // ProducerCore::publish.
-        light_barrier();
+        // SYNC: store-load ordering against the producer's announcement, excused as the
+        // producer's is; see ProducerCore::publish.
+        if !self.shared().space_excuse.excused(self.excusable) {
+            light_barrier();
+        }
         self.shared().space_wake.waiters.load(Ordering::Relaxed) != 0
     }
 

@@ -370,6 +370,8 @@ impl Producer {
         let core = unsafe { ProducerCore::attach(ring.mem.clone())? };
         // A producer killed asleep waiting for room left its count there.
         ring.shared().space_wake.forget_sleepers();
+        // One killed while it polled may have left its excuse set (`wake::excuse`).
+        ring.shared().space_excuse.reset();
         // SYNC: Release, so a consumer that sees the count also sees our lock taken.
         ring.geometry_counters()
             .producer_attaches
@@ -435,7 +437,7 @@ impl Producer {
     fn wait_room(&mut self, len: usize, timeout: Limit) -> Result<()> {
         let Producer { ring, core } = self;
         wait_for(
-            &ring.shared().space_wake,
+            ring.shared().space_sleep(),
             ring.wait,
             timeout,
             core,
@@ -481,7 +483,7 @@ impl Producer {
         self.publish();
         let Producer { ring, core } = self;
         let waited = wait_for(
-            &ring.shared().space_wake,
+            ring.shared().space_sleep(),
             ring.wait,
             timeout,
             core,
@@ -779,6 +781,7 @@ impl Consumer {
         // in the wake word): this one does not wait.
         core.withdraw_waiting();
         ring.shared().data_wake.forget_sleepers();
+        ring.shared().data_excuse.reset();
         // SYNC: Release, so a producer that sees the count also sees our lock taken.
         ring.geometry_counters()
             .consumer_attaches
@@ -818,7 +821,7 @@ impl Consumer {
         let Consumer { ring, core } = self;
         core.announce_waiting();
         let got = wait_for(
-            &ring.shared().data_wake,
+            ring.shared().data_sleep(),
             ring.wait,
             timeout,
             core,
@@ -1101,6 +1104,12 @@ pub struct RingInfo {
     /// word's waiter count is not zero; a producer killed in its sleep leaves its count
     /// until the next producer attaches).
     pub producer_asleep: bool,
+    /// The consumer excuses the producer's publish fence: it polls, and promises a
+    /// process-wide barrier before it sleeps (see [`crate::wake::fences_excused`]). Never
+    /// true while `consumer_asleep` is, but for a consumer killed between the two.
+    pub consumer_excuses: bool,
+    /// The producer excuses the consumer's release fence likewise.
+    pub producer_excuses: bool,
 }
 
 impl RingInfo {
@@ -1163,6 +1172,9 @@ pub fn inspect(name: &str) -> Result<RingInfo> {
             consumer_waiting: Some(sh.consumer_waiting.load(Ordering::Relaxed)) == r.checked_add(1),
             consumer_asleep: sh.data_wake.waiters.load(Ordering::Relaxed) != 0,
             producer_asleep: sh.space_wake.waiters.load(Ordering::Relaxed) != 0,
+            // SYNC: Relaxed: a report, no data rides on it.
+            consumer_excuses: sh.data_excuse.flag.load(Ordering::Relaxed) != 0,
+            producer_excuses: sh.space_excuse.flag.load(Ordering::Relaxed) != 0,
         })
     })?;
     let _ = segment;
@@ -1210,9 +1222,9 @@ pub fn duplex(name: &str, side: Side, opts: &RingOptions) -> Result<(Producer, C
 /// the blocking waits use, so an async waiter follows the same eventcount protocol.
 #[cfg(feature = "async")]
 impl Producer {
-    /// The word the producer sleeps on while the ring is full.
-    pub(super) fn space_wake_word(&self) -> &crate::wake::WakeWord {
-        &self.ring.shared().space_wake
+    /// The word the producer sleeps on while the ring is full, with its excuse word.
+    pub(super) fn space_wake_word(&self) -> crate::wake::Sleep<'_> {
+        self.ring.shared().space_sleep()
     }
 
     /// True once a consumer had attached and is gone; first the slice-end checks of the
@@ -1247,9 +1259,9 @@ impl Producer {
 /// Hooks for the async wrappers (see the `Producer` block above).
 #[cfg(feature = "async")]
 impl Consumer {
-    /// The word the consumer sleeps on while the ring is empty.
-    pub(super) fn data_wake_word(&self) -> &crate::wake::WakeWord {
-        &self.ring.shared().data_wake
+    /// The word the consumer sleeps on while the ring is empty, with its excuse word.
+    pub(super) fn data_wake_word(&self) -> crate::wake::Sleep<'_> {
+        self.ring.shared().data_sleep()
     }
 
     /// True once a producer had attached and is gone; first the slice-end checks of the

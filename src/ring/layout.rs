@@ -12,7 +12,9 @@
 //! 256     8     write_pos                      producer (Release)
 //! 384     8     read_pos                       consumer (Release)
 //! 512     4+4   data wake: seq, waiters        consumer announces, producer wakes
+//! 520     4     data excuse                    consumer (see crate::wake::excuse)
 //! 640     4+4   space wake: seq, waiters       producer announces, consumer wakes
+//! 648     4     space excuse                   producer
 //! 1024    cap   data: records
 //! ```
 //!
@@ -84,7 +86,7 @@ pub struct RingGeometry {
     pub consumer_attaches: AtomicU32,
 }
 
-pub use crate::wake::WakeWord;
+pub use crate::wake::{ExcuseWord, WakeWord};
 
 /// The words the two sides of a ring move at run time, each group on its own 128-byte line.
 #[repr(C)]
@@ -103,10 +105,15 @@ pub struct RingShared {
     _pad1: [u8; 112],
     /// The consumer sleeps here waiting for data.
     pub data_wake: WakeWord,
-    _pad2: [u8; 120],
+    /// Non-zero while the consumer polls and promises a barrier before it sleeps: the
+    /// producer's publish may skip its fence (see [`crate::wake::excuse`]).
+    pub data_excuse: ExcuseWord,
+    _pad2: [u8; 116],
     /// The producer sleeps here waiting for space.
     pub space_wake: WakeWord,
-    _pad3: [u8; 120],
+    /// The same for the producer's sleep: the consumer's release may skip its fence.
+    pub space_excuse: ExcuseWord,
+    _pad3: [u8; 116],
 }
 
 // SAFETY: repr(C) of atomics only, valid for every bit pattern, changed only atomically.
@@ -119,6 +126,22 @@ unsafe impl crate::sys::SharedPlain for RingGeometry {}
 unsafe impl crate::sys::SharedPlain for RingShared {}
 
 impl RingShared {
+    /// What the consumer sleeps on: the data wake word and the consumer's excuse word.
+    pub(crate) fn data_sleep(&self) -> crate::wake::Sleep<'_> {
+        crate::wake::Sleep {
+            word: &self.data_wake,
+            excuse: Some(&self.data_excuse),
+        }
+    }
+
+    /// What the producer sleeps on: the space wake word and the producer's excuse word.
+    pub(crate) fn space_sleep(&self) -> crate::wake::Sleep<'_> {
+        crate::wake::Sleep {
+            word: &self.space_wake,
+            excuse: Some(&self.space_excuse),
+        }
+    }
+
     /// A zeroed block for in-process models (loom) and tests.
     #[cfg(any(test, loom))]
     pub(crate) fn new_model() -> RingShared {
@@ -135,9 +158,11 @@ impl RingShared {
             consumer_waiting: AtomicU64::new(0),
             _pad1: [0; 112],
             data_wake: ww(),
-            _pad2: [0; 120],
+            data_excuse: ExcuseWord::new_model(),
+            _pad2: [0; 116],
             space_wake: ww(),
-            _pad3: [0; 120],
+            space_excuse: ExcuseWord::new_model(),
+            _pad3: [0; 116],
         }
     }
 }
@@ -160,7 +185,10 @@ const _: () = {
     assert!(offset_of!(RingShared, read_pos) == 128);
     assert!(offset_of!(RingShared, consumer_waiting) == 136);
     assert!(offset_of!(RingShared, data_wake) == 256);
+    assert!(offset_of!(RingShared, data_excuse) == 264);
     assert!(offset_of!(RingShared, space_wake) == 384);
+    assert!(offset_of!(RingShared, space_excuse) == 392);
+    assert!(size_of::<ExcuseWord>() == 4);
     assert!(size_of::<RingShared>() == 512);
     assert!(align_of::<RingShared>() == 8);
     assert!(SHARED_OFFSET + size_of::<RingShared>() <= RING_HEADER_SIZE);

@@ -4,6 +4,11 @@
 //! The data area is made of `loom::cell::UnsafeCell`s, so loom reports any read of a
 //! record that is not ordered after its write (a missing Release/Acquire), and the futex is
 //! a loom condvar, so a lost wakeup shows up as a deadlock.
+//!
+//! The excused fences (`wake::excuse`): each side starts with its excuse given (as at
+//! attach) and gives it again after every receive or send that did not sleep, withdraws it
+//! before each sleep, and the other side's publish (store, excuse check, `waiters` read)
+//! runs under the excuse's model barrier, the lock that stands in for `membarrier`.
 
 use loom::sync::Arc;
 use loom::thread;
@@ -11,6 +16,7 @@ use loom::thread;
 use crate::ring::core::{ConsumerCore, Geometry, ProducerCore, RingMemory};
 use crate::ring::layout::RingShared;
 use crate::sync::DataArea;
+use crate::wake::ExcuseWord;
 
 struct Model {
     /// Points into `shared` and `data` (kept here, alive for the whole execution).
@@ -44,21 +50,33 @@ impl Model {
     }
 }
 
+/// Runs a publish (its stores, excuse check and `waiters` read) as one step against the
+/// other side's barrier, as `membarrier` makes it (see the module docs).
+fn publishing<T>(excuse: &ExcuseWord, f: impl FnOnce() -> T) -> T {
+    let _barrier = excuse.barrier.lock().unwrap();
+    f()
+}
+
+/// Releases what the consumer took, waking a sleeping producer.
+fn release(c: &mut ConsumerCore, shared: &RingShared) {
+    if publishing(&shared.space_excuse, || c.release()) {
+        shared.space_wake.wake();
+    }
+}
+
 /// Blocking receive exactly as `wake::wait_for` does it, without the clock.
 fn recv_blocking(c: &mut ConsumerCore, shared: &RingShared, buf: &mut Vec<u8>) {
     loop {
         if c.pop_into(buf).unwrap() {
-            if c.release() {
-                shared.space_wake.wake();
-            }
+            release(c, shared);
+            shared.data_excuse.give(); // a receive that did not sleep
             return;
         }
+        assert!(shared.data_excuse.withdraw());
         let (ticket, _) = shared.data_wake.prepare_wait();
         if c.pop_into(buf).unwrap() {
             shared.data_wake.cancel_wait();
-            if c.release() {
-                shared.space_wake.wake();
-            }
+            release(c, shared);
             return;
         }
         shared.data_wake.sleep(ticket, None);
@@ -68,20 +86,34 @@ fn recv_blocking(c: &mut ConsumerCore, shared: &RingShared, buf: &mut Vec<u8>) {
 
 /// Blocking send exactly as `wait_for` does it, without the clock.
 fn send_blocking(p: &mut ProducerCore, shared: &RingShared, msg: &[u8]) {
+    let mut slept = false;
     loop {
+        // The record's stores happen in `push`: they belong to the publish.
+        let _barrier = shared.data_excuse.barrier.lock().unwrap();
         if p.push(msg).unwrap() {
+            if p.publish() {
+                shared.data_wake.wake();
+            }
             break;
         }
+        drop(_barrier);
+        assert!(shared.space_excuse.withdraw());
+        slept = true;
         let (ticket, _) = shared.space_wake.prepare_wait();
+        let _barrier = shared.data_excuse.barrier.lock().unwrap();
         if p.push(msg).unwrap() {
             shared.space_wake.cancel_wait();
+            if p.publish() {
+                shared.data_wake.wake();
+            }
             break;
         }
+        drop(_barrier);
         shared.space_wake.sleep(ticket, None);
         shared.space_wake.cancel_wait();
     }
-    if p.publish() {
-        shared.data_wake.wake();
+    if !slept {
+        shared.space_excuse.give();
     }
 }
 
@@ -140,6 +172,9 @@ fn blocking_send_recv(count: u8, len: usize) {
     let m = Model::new(64, 24);
     let mut p = m.producer();
     let mut c = m.consumer();
+    // As at attach: both sides poll, and excuse each other's fence.
+    m.shared.data_excuse.reset();
+    m.shared.space_excuse.reset();
     let shared = m.shared.clone();
     let t = thread::spawn(move || {
         for i in 0..count {

@@ -14,6 +14,7 @@ use nix::sys::stat::Mode;
 use crate::access::Access;
 use crate::{Error, Result};
 
+pub(crate) mod barrier;
 pub(crate) mod futex;
 pub(crate) mod owner;
 

@@ -4,9 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::deadline::Deadline;
-use crate::wake::{
-    spin_after_wake, spin_yield, WaitStrategy, WakeWord, LIVENESS_SLICE, YIELD_AFTER,
-};
+use crate::wake::{spin_after_wake, spin_yield, Sleep, WaitStrategy, LIVENESS_SLICE, YIELD_AFTER};
 use crate::{Error, Result};
 
 /// How long a wait may last: a timeout counted from the first miss (`None`: no limit), or
@@ -66,15 +64,20 @@ const SPINS_PER_CLOCK: u32 = 64;
 /// `limit` is a timeout (`Option<Duration>`, counted from the first miss) or a
 /// [`Deadline`]; with [`Deadline::immediate`] a miss is `Error::Timeout` at once, with no
 /// clock read.
-pub(crate) fn wait_for<C: ?Sized, T>(
-    wake: &WakeWord,
+///
+/// `wake` is the wake word (or a [`Sleep`] with its excuse word: a wait that `ready` ends
+/// in the spin phase gives the excuse, the first sleep withdraws it; see `wake::excuse`).
+pub(crate) fn wait_for<'w, C: ?Sized, T>(
+    wake: impl Into<Sleep<'w>>,
     strategy: WaitStrategy,
     limit: impl Into<Limit>,
     ctx: &mut C,
     mut ready: impl FnMut(&mut C) -> Result<Option<T>>,
     mut slice_end: impl FnMut(&mut C) -> Result<bool>,
 ) -> Result<T> {
+    let wake: Sleep<'w> = wake.into();
     if let Some(v) = ready(ctx)? {
+        wake.polled();
         return Ok(v);
     }
     let limit = limit.into();
@@ -97,6 +100,7 @@ pub(crate) fn wait_for<C: ?Sized, T>(
         let mut n: u32 = 0;
         loop {
             if let Some(v) = ready(ctx)? {
+                wake.polled();
                 return Ok(v);
             }
             n = n.wrapping_add(1);
@@ -131,12 +135,12 @@ pub(crate) fn wait_for<C: ?Sized, T>(
             let (ticket, cap) = wake.announce();
             match ready(ctx) {
                 Ok(Some(v)) => {
-                    wake.cancel_wait();
+                    wake.word.cancel_wait();
                     return Ok(v);
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    wake.cancel_wait();
+                    wake.word.cancel_wait();
                     return Err(e);
                 }
             }
@@ -144,11 +148,11 @@ pub(crate) fn wait_for<C: ?Sized, T>(
                 Some(left) => left.min(cap),
                 None => cap,
             };
-            let woken = !slice.is_zero() && wake.sleep(ticket, Some(slice));
+            let woken = !slice.is_zero() && wake.word.sleep(ticket, Some(slice));
             if woken {
                 // Woken by the peer, which has just written to the mapping: look at once,
                 // with no system call beyond the futex floor's.
-                wake.cancel_wait();
+                wake.word.cancel_wait();
                 if let Some(v) = ready(ctx)? {
                     return Ok(v);
                 }
@@ -159,13 +163,13 @@ pub(crate) fn wait_for<C: ?Sized, T>(
                 Ok(gone) => gone,
                 Err(e) => {
                     if !woken && !matches!(e, Error::BadSegment { .. }) {
-                        wake.cancel_wait();
+                        wake.word.cancel_wait();
                     }
                     return Err(e);
                 }
             };
             if !woken {
-                wake.cancel_wait();
+                wake.word.cancel_wait();
             }
             gone
         } else {
@@ -179,6 +183,9 @@ pub(crate) fn wait_for<C: ?Sized, T>(
             }
         };
         if let Some(v) = ready(ctx)? {
+            if !block {
+                wake.polled(); // yielded, never slept
+            }
             return Ok(v);
         }
         if gone {

@@ -29,6 +29,7 @@ use std::time::Duration;
 use crate::sync::{heavy_barrier, AtomicU32, Ordering};
 
 mod blocking;
+pub(crate) mod excuse;
 #[cfg(all(feature = "async", target_os = "linux", not(loom)))]
 pub(crate) mod hub;
 #[cfg(all(feature = "async", not(loom)))]
@@ -44,6 +45,24 @@ pub(crate) mod uring;
 pub(crate) mod watched;
 
 pub(crate) use blocking::{wait_for, Limit};
+pub use excuse::ExcuseWord;
+
+/// True if this process takes part in excused fences: while a ring's other side polls,
+/// a publish (or release) here skips its full fence, and a side here that goes from
+/// polling to sleeping first issues `membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)` (once
+/// per switch, not per sleep). Linux 4.16+ and a sandbox that lets the call through; the
+/// environment variable `IPCRING_NO_MEMBARRIER=1` turns it off for the process. Either
+/// way the protocol is correct: without it every publish keeps its fence. The first call
+/// registers the process (one system call); later ones read a cached answer.
+///
+/// ```
+/// if ipcring::wake::fences_excused() {
+///     println!("publishes skip their fence while the peer polls");
+/// }
+/// ```
+pub fn fences_excused() -> bool {
+    excuse::enabled()
+}
 
 /// A pointer to a wake word inside a ring's mapping.
 ///
@@ -67,6 +86,67 @@ impl WordPtr {
     pub(crate) fn get(&self) -> &WakeWord {
         // SAFETY: see the type's docs: the mapping outlives every use of the pointer.
         unsafe { &*self.0 }
+    }
+}
+
+/// A pointer to an excuse word inside a ring's mapping: as [`WordPtr`], for the same
+/// waiter.
+#[cfg(all(feature = "async", not(loom)))]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExcusePtr(pub(crate) *const ExcuseWord);
+
+// SAFETY: as for WordPtr: atomics only, dereferenced only while the mapping is alive.
+#[cfg(all(feature = "async", not(loom)))]
+unsafe impl Send for ExcusePtr {}
+// SAFETY: as above.
+#[cfg(all(feature = "async", not(loom)))]
+unsafe impl Sync for ExcusePtr {}
+
+#[cfg(all(feature = "async", not(loom)))]
+impl ExcusePtr {
+    pub(crate) fn get(&self) -> &ExcuseWord {
+        // SAFETY: as for WordPtr::get.
+        unsafe { &*self.0 }
+    }
+}
+
+/// What a waiting side sleeps on: its wake word, and the excuse word beside it where the
+/// layout has one (the ring: see [`excuse`]). A plain `&WakeWord` converts into one
+/// without an excuse word.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sleep<'a> {
+    pub(crate) word: &'a WakeWord,
+    pub(crate) excuse: Option<&'a ExcuseWord>,
+}
+
+impl<'a> From<&'a WakeWord> for Sleep<'a> {
+    fn from(word: &'a WakeWord) -> Sleep<'a> {
+        Sleep { word, excuse: None }
+    }
+}
+
+impl Sleep<'_> {
+    /// A wait ended without sleeping: this side polls, so its peer may skip its fence
+    /// ([`ExcuseWord::give`]).
+    #[inline]
+    pub(crate) fn polled(&self) {
+        if let Some(e) = self.excuse {
+            e.give();
+        }
+    }
+
+    /// Withdraws the excuse if it was given ([`ExcuseWord::withdraw`]), then
+    /// [`WakeWord::announce`]: the ticket and the longest safe sleep (1 ms if the barrier
+    /// failed: a wake-up may then be missed, so bound its cost).
+    #[inline]
+    pub(crate) fn announce(&self) -> (u32, Duration) {
+        let barrier_ok = self.excuse.is_none_or(|e| e.withdraw());
+        let (ticket, slice) = self.word.announce();
+        if barrier_ok {
+            (ticket, slice)
+        } else {
+            (ticket, slice.min(Duration::from_millis(1)))
+        }
     }
 }
 

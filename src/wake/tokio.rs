@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
-use crate::wake::{WaitStrategy, WakeWord, WordPtr, LIVENESS_SLICE};
+use crate::wake::{ExcusePtr, Sleep, WaitStrategy, WordPtr, LIVENESS_SLICE};
 use crate::{Error, Result};
 
 /// Looks at the shared word's condition between two yields to the scheduler while spinning.
@@ -99,6 +99,8 @@ pub(crate) use waited_handle;
 #[derive(Debug)]
 pub(crate) struct Waiter {
     word: WordPtr,
+    /// The excuse word beside it, if any (see `wake::excuse`).
+    excuse: Option<ExcusePtr>,
     /// How long to spin before sleeping; `None`: never sleep (WaitStrategy::Spin).
     spin: Option<Duration>,
     /// A sleeper still in flight, left by a wait that was cancelled (its future dropped),
@@ -107,6 +109,15 @@ pub(crate) struct Waiter {
     /// The io_uring futex sleeper (one wake-up per message), made at the first sleep.
     #[cfg(target_os = "linux")]
     uring: Uring,
+}
+
+/// The [`Sleep`] of a waiter's two pointers (a free function, so that it borrows the
+/// pointers, not the whole waiter).
+fn sleep_on<'a>(word: &'a WordPtr, excuse: &'a Option<ExcusePtr>) -> Sleep<'a> {
+    Sleep {
+        word: word.get(),
+        excuse: excuse.as_ref().map(ExcusePtr::get),
+    }
 }
 
 /// Whether this waiter sleeps through io_uring (see `wake::uring`).
@@ -122,18 +133,25 @@ enum Uring {
 }
 
 impl Waiter {
-    pub(crate) fn new(word: &WakeWord, strategy: WaitStrategy) -> Waiter {
+    pub(crate) fn new<'w>(sleep: impl Into<Sleep<'w>>, strategy: WaitStrategy) -> Waiter {
+        let sleep: Sleep<'w> = sleep.into();
         let spin = match strategy {
             WaitStrategy::Spin => None,
             WaitStrategy::SpinYield { spin } | WaitStrategy::SpinBlock { spin } => Some(spin),
         };
         Waiter {
-            word: WordPtr(word),
+            word: WordPtr(sleep.word),
+            excuse: sleep.excuse.map(|e| ExcusePtr(e)),
             spin,
             sleeper: None,
             #[cfg(target_os = "linux")]
             uring: Uring::Untried,
         }
+    }
+
+    /// What this waiter sleeps on, as the blocking driver sees it.
+    fn sleep(&self) -> Sleep<'_> {
+        sleep_on(&self.word, &self.excuse)
     }
 
     /// Makes sure no sleeper uses the wake word any more: wakes it and waits (a few
@@ -161,6 +179,7 @@ impl Waiter {
         C: Send,
     {
         if let Some(v) = ready(ctx)? {
+            self.sleep().polled();
             return Ok(v);
         }
         let start = Instant::now();
@@ -173,11 +192,13 @@ impl Waiter {
             for _ in 0..SPINS_PER_YIELD {
                 std::hint::spin_loop();
                 if let Some(v) = ready(ctx)? {
+                    self.sleep().polled();
                     return Ok(v);
                 }
             }
             tokio::task::yield_now().await;
             if let Some(v) = ready(ctx)? {
+                self.sleep().polled();
                 return Ok(v);
             }
             let mut now = Instant::now();
@@ -227,7 +248,7 @@ impl Waiter {
                 }
                 if let Uring::Ready(u) = &mut self.uring {
                     let word = self.word;
-                    let (ticket, slice) = word.get().announce();
+                    let (ticket, slice) = sleep_on(&word, &self.excuse).announce();
                     let announced = Withdraw(word);
                     if let Some(v) = ready(ctx)? {
                         return Ok(v);
@@ -253,7 +274,7 @@ impl Waiter {
             if self.sleeper.is_none() {
                 if let Some(hub) = crate::wake::hub::hub() {
                     let word = self.word;
-                    let (ticket, slice) = word.get().announce();
+                    let (ticket, slice) = self.sleep().announce();
                     let _announced = Withdraw(word);
                     if let Some(v) = ready(ctx)? {
                         return Ok(v);
@@ -291,7 +312,7 @@ impl Waiter {
                 self.sleeper = None;
             } else {
                 let word = self.word;
-                let (ticket, slice) = word.get().announce();
+                let (ticket, slice) = self.sleep().announce();
                 let announced = Announced {
                     word,
                     done: Arc::new(Done::default()),
