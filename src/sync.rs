@@ -13,11 +13,10 @@ pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 /// The publishing side's barrier of the wake protocol (between "store the record" and
 /// "read `waiters`"): a full fence.
 ///
-/// An asymmetric barrier (`membarrier(2)` on the sleeping side, a compiler barrier here)
-/// was tried and measured: it removes the fence from every publish, but every sleep then
-/// pays an inter-processor interrupt, which on a virtual machine turned a 7 µs blocking
-/// round trip into 30 µs. The fence costs tens of nanoseconds per publish; the batch APIs
-/// amortise it.
+/// The ring skips it while the other side polls (`wake::excuse`: that side issues
+/// `membarrier(2)` once when it goes from polling to sleeping). Paying that barrier on
+/// every sleep instead, as first tried, turned a 7 µs blocking round trip into 30 µs on a
+/// virtual machine (an inter-processor interrupt per sleep).
 #[inline(always)]
 pub(crate) fn light_barrier() {
     fence(Ordering::SeqCst);
