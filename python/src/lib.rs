@@ -436,10 +436,11 @@ impl Make {
 /// (`mode`, `keep`, `reclaim_stale`, `wait`, `spin`); it returns
 /// `$make(py, &name, $arg.., $kw.., common, Make::Create or Make::OpenOrCreate)`, the
 /// shared options (with the open timeout) as a [`Common`]. Each method's Python docstring
-/// is the doc comment written before its name.
+/// is the doc comment written before its name. A default is one token (parenthesised if
+/// need be), so that Python's signature shows a literal one as it is.
 macro_rules! create_pymethods {
     (
-        $class:ident($($arg:ident: $ty:ty $(= $default:expr)?),* $(; $($kw:ident: $kwty:ty = $kwdefault:expr),*)?) => $make:path;
+        $class:ident($($arg:ident: $ty:ty $(= $default:tt)?),* $(; $($kw:ident: $kwty:ty = $kwdefault:tt),*)?) => $make:path;
         $(#[doc = $create_doc:literal])* create;
         $(#[doc = $open_or_create_doc:literal])* open_or_create;
     ) => {
@@ -450,7 +451,7 @@ macro_rules! create_pymethods {
     };
     (
         @one $class:ident, $make:path, $fn:ident($($timeout:ident)?), $how:ident,
-        [$($arg:ident: $ty:ty $(= $default:expr)?),*], [$($kw:ident: $kwty:ty = $kwdefault:expr),*],
+        [$($arg:ident: $ty:ty $(= $default:tt)?),*], [$($kw:ident: $kwty:ty = $kwdefault:tt),*],
         $($doc:literal)*
     ) => {
         #[pyo3::pymethods]

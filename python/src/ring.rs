@@ -44,7 +44,7 @@ macro_rules! ring_end_pymethods {
         ask { $($(#[doc = $ask_doc:literal])* $ask:ident -> $ask_ty:ty;)* }
     ) => {
         create_pymethods! {
-            $class(capacity: u64 = 1 << 20, max_message: Option<u32> = None) => $class::make;
+            $class(capacity: u64 = (1 << 20), max_message: Option<u32> = None) => $class::make;
             $(#[doc = $create_doc])* create;
             $(#[doc = $open_or_create_doc])* open_or_create;
         }
