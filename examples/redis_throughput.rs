@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 use ipcring::redis::{Publisher, RedisOptions, StreamConsumer, StreamOptions, StreamProducer};
 use ipcring::{Receiver, Sender};
 
+/// The message every phase sends.
+const MSG: [u8; 64] = [0x5A; 64];
+
 fn main() -> ipcring::Result<()> {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let secs: f64 = std::env::args()
@@ -28,67 +31,40 @@ fn main() -> ipcring::Result<()> {
     let budget = Duration::from_secs_f64(secs);
     let phases: Vec<String> = std::env::args().skip(2).collect();
     let run = |phase: &str| phases.is_empty() || phases.iter().any(|p| p == phase);
-    let msg = [0x5Au8; 64];
     let tag = std::process::id();
     // No liveness entries: a bare sender, as redis-benchmark's clients are.
     let opts = RedisOptions::new().liveness_ttl(None);
 
     // PUBLISH, pipelined (nobody subscribed: the server's cost is the same as
     // redis-benchmark's PUBLISH).
-    let mut p = Publisher::connect(&url, &format!("ipcring-bench:{tag}"), &opts)?;
-    if run("publish") {
-        let (n, t) = timed(budget, &mut p, &msg, Publisher::flush)?;
-        println!("publish_msgs_per_s {:.0}", n as f64 / t);
-    }
-    // The same, 32 messages per call (`send_all`: one write for the 32).
-    let batch = [msg.as_slice(); 32];
-    if run("publish_batched") {
-        let (n, t) = timed_batches(
-            budget,
-            &mut p,
-            &batch,
-            Publisher::send_all,
-            Publisher::flush,
-        )?;
-        println!("publish_batched_msgs_per_s {:.0}", n as f64 / t);
-    }
-
-    // `send` again, with RedisOptions::coalesce(32) (opt-in: a returned send has only
-    // queued the message; one write per 32).
-    if run("publish_coalesced") {
-        let copts = opts.clone().coalesce(32);
-        let mut pc = Publisher::connect(&url, &format!("ipcring-bench:{tag}"), &copts)?;
-        let (n, t) = timed(budget, &mut pc, &msg, Publisher::flush)?;
-        println!("publish_coalesced_msgs_per_s {:.0}", n as f64 / t);
-    }
+    let channel = format!("ipcring-bench:{tag}");
+    let mut p = Publisher::connect(&url, &channel, &opts)?;
+    let coalesced = opts.clone().coalesce(32);
+    send_phases(
+        "publish",
+        &run,
+        budget,
+        &mut p,
+        || Publisher::connect(&url, &channel, &coalesced),
+        Publisher::send_all,
+        Publisher::flush,
+    )?;
 
     // XADD, pipelined, with the default MAXLEN ~ 100000.
     let key = format!("ipcring-bench:s:{tag}");
     let sopts = StreamOptions::new().redis(opts.clone());
     let mut tx = StreamProducer::connect(&url, &key, &sopts)?;
-    if run("xadd") {
-        let (added, t) = timed(budget, &mut tx, &msg, StreamProducer::flush)?;
-        println!("xadd_msgs_per_s {:.0}", added as f64 / t);
-    }
-    if run("xadd_batched") {
-        let (n, t) = timed_batches(
-            budget,
-            &mut tx,
-            &batch,
-            StreamProducer::send_all,
-            StreamProducer::flush,
-        )?;
-        println!("xadd_batched_msgs_per_s {:.0}", n as f64 / t);
-    }
+    send_phases(
+        "xadd",
+        &run,
+        budget,
+        &mut tx,
+        || StreamProducer::connect(&url, &key, &StreamOptions::new().redis(coalesced.clone())),
+        StreamProducer::send_all,
+        StreamProducer::flush,
+    )?;
 
     // Read back what is left in the stream (about 100 000 after trimming), in batches.
-    if run("xadd_coalesced") {
-        let copts = StreamOptions::new().redis(opts.clone().coalesce(32));
-        let mut tc = StreamProducer::connect(&url, &key, &copts)?;
-        let (n, t) = timed(budget, &mut tc, &msg, StreamProducer::flush)?;
-        println!("xadd_coalesced_msgs_per_s {:.0}", n as f64 / t);
-    }
-
     if run("xreadgroup") {
         let mut rx = StreamConsumer::connect(&url, &key, "bench", "c1", &sopts)?;
         let mut buf = Vec::new();
@@ -112,7 +88,7 @@ fn main() -> ipcring::Result<()> {
         let start = Instant::now();
         while start.elapsed() < budget {
             let t = Instant::now();
-            p.publish(&msg)?;
+            p.publish(&MSG)?;
             rtts.push(t.elapsed());
         }
         rtts.sort();
@@ -133,42 +109,55 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-/// Sends `msg` in rounds of 1024 until `budget` passed, then flushes; (messages, seconds).
-fn timed<S: Sender>(
+/// The phases `label` (`send`, one message a call), `{label}_batched` (`send_all`, 32 a
+/// call: one write for the 32) and `{label}_coalesced` (`send` on the sender `coalesced`
+/// connects, with RedisOptions::coalesce(32): a returned send has only queued the message;
+/// one write per 32), each that `run` picks timed over `budget`, flush included.
+fn send_phases<S: Sender>(
+    label: &str,
+    run: &dyn Fn(&str) -> bool,
     budget: Duration,
     tx: &mut S,
-    msg: &[u8],
-    flush: fn(&mut S) -> ipcring::Result<()>,
-) -> ipcring::Result<(u64, f64)> {
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < budget {
-        for _ in 0..1024 {
-            tx.send(msg)?;
-        }
-        n += 1024;
-    }
-    flush(tx)?;
-    Ok((n, start.elapsed().as_secs_f64()))
-}
-
-/// Sends `batch` (32 messages) with `send_all` until `budget` passed, then `flush`;
-/// (messages, seconds).
-fn timed_batches<S>(
-    budget: Duration,
-    tx: &mut S,
-    batch: &[&[u8]],
+    coalesced: impl FnOnce() -> ipcring::Result<S>,
     send_all: fn(&mut S, &[&[u8]]) -> ipcring::Result<()>,
     flush: fn(&mut S) -> ipcring::Result<()>,
-) -> ipcring::Result<(u64, f64)> {
+) -> ipcring::Result<()> {
+    let batch = [MSG.as_slice(); 32];
+    if run(label) {
+        timed(label, budget, tx, 1, |tx| tx.send(&MSG), flush)?;
+    }
+    let phase = format!("{label}_batched");
+    if run(&phase) {
+        timed(&phase, budget, tx, 32, |tx| send_all(tx, &batch), flush)?;
+    }
+    let phase = format!("{label}_coalesced");
+    if run(&phase) {
+        let mut tc = coalesced()?;
+        timed(&phase, budget, &mut tc, 1, |tx| tx.send(&MSG), flush)?;
+    }
+    Ok(())
+}
+
+/// Calls `send` (`per_call` messages a call) until `budget` passed, reading the clock every
+/// 1024 messages, then `flush`; prints `{phase}_msgs_per_s`.
+fn timed<S>(
+    phase: &str,
+    budget: Duration,
+    tx: &mut S,
+    per_call: u64,
+    mut send: impl FnMut(&mut S) -> ipcring::Result<()>,
+    flush: fn(&mut S) -> ipcring::Result<()>,
+) -> ipcring::Result<()> {
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed() < budget {
-        for _ in 0..32 {
-            send_all(tx, batch)?;
+        for _ in 0..1024 / per_call {
+            send(tx)?;
         }
-        n += 32 * batch.len() as u64;
+        n += 1024 / per_call * per_call;
     }
     flush(tx)?;
-    Ok((n, start.elapsed().as_secs_f64()))
+    let t = start.elapsed().as_secs_f64();
+    println!("{phase}_msgs_per_s {:.0}", n as f64 / t);
+    Ok(())
 }

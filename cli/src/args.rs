@@ -66,17 +66,24 @@ pub struct RmArgs {
     pub force: bool,
 }
 
-/// Options of `send`.
+/// The ring `send` and `recv` use (each creates it if missing).
 #[derive(Debug, Args)]
-pub struct SendArgs {
+pub struct RingArgs {
     /// Ring name (`/name`) or file path.
     pub name: String,
-    /// Read frames (u32 little-endian length, then the bytes) instead of lines.
-    #[arg(long)]
-    pub framed: bool,
     /// Capacity in bytes if this side creates the ring (a power of two).
     #[arg(long, default_value_t = 1 << 20)]
     pub capacity: u64,
+}
+
+/// Options of `send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    #[command(flatten)]
+    pub ring: RingArgs,
+    /// Read frames (u32 little-endian length, then the bytes) instead of lines.
+    #[arg(long)]
+    pub framed: bool,
     /// Do not wait at end of input for a consumer to receive everything. With no
     /// consumer attached, the ring is kept with its messages (`recv --resume` takes them).
     #[arg(long)]
@@ -90,14 +97,11 @@ pub struct SendArgs {
 /// Options of `recv`.
 #[derive(Debug, Args)]
 pub struct RecvArgs {
-    /// Ring name (`/name`) or file path.
-    pub name: String,
+    #[command(flatten)]
+    pub ring: RingArgs,
     /// Write frames (u32 little-endian length, then the bytes) instead of lines.
     #[arg(long)]
     pub framed: bool,
-    /// Capacity in bytes if this side creates the ring (a power of two).
-    #[arg(long, default_value_t = 1 << 20)]
-    pub capacity: u64,
     /// Exit after this many messages.
     #[arg(long)]
     pub count: Option<u64>,

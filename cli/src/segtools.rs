@@ -71,76 +71,55 @@ fn state(info: &SegmentInfo) -> &'static str {
     }
 }
 
+/// A JSON object of `x`'s fields, then of its methods without arguments (after `;`), each
+/// under its own name.
+macro_rules! fields {
+    ($x:expr; $($f:ident),* $(; $($m:ident()),*)? $(,)?) => {{
+        let x = $x;
+        let mut m = serde_json::Map::new();
+        $(m.insert(stringify!($f).to_owned(), json!(x.$f));)*
+        $($(m.insert(stringify!($m).to_owned(), json!(x.$m()));)*)?
+        Value::Object(m)
+    }};
+}
+
 fn to_json(s: &Seen) -> Value {
     let i = &s.info;
-    let mut v = json!({
-        "name": i.name,
-        "kind": i.kind,
-        "version": i.version,
-        "total_size": i.total_size,
-        "creator_pid": i.creator_pid,
-        "nonce": format!("{:#018x}", i.nonce),
-        "created_ns": i.created_ns,
-        "roles": roles(s),
-        "roles_held": i.roles_held,
-        "state": state(i),
-    });
+    let mut v = fields!(i; name, kind, version, total_size, creator_pid, created_ns, roles_held);
+    v["nonce"] = json!(format!("{:#018x}", i.nonce));
+    v["roles"] = json!(roles(s));
+    v["state"] = json!(state(i));
     if let Some(r) = &s.ring {
-        v["ring"] = json!({
-            "capacity": r.capacity,
-            "max_message": r.max_message,
-            "write_pos": r.write_pos,
-            "read_pos": r.read_pos,
-            "fill": r.fill,
-            "producer_attached": r.producer_attached,
-            "consumer_attached": r.consumer_attached,
-            "producer_attaches": r.producer_attaches,
-            "consumer_attaches": r.consumer_attaches,
-            "consumer_waiting": r.consumer_waiting,
-            "consumer_asleep": r.consumer_asleep,
-            "producer_asleep": r.producer_asleep,
-            "consumer_excuses": r.consumer_excuses,
-            "producer_excuses": r.producer_excuses,
-            "positions_consistent": r.positions_consistent(),
-        });
+        v["ring"] = fields!(r;
+            capacity, max_message, write_pos, read_pos, fill,
+            producer_attached, consumer_attached, producer_attaches, consumer_attaches,
+            consumer_waiting, consumer_asleep, producer_asleep, consumer_excuses,
+            producer_excuses; positions_consistent()
+        );
     }
     if let Some(q) = &s.seqlock {
-        v["seqlock"] = json!({
-            "value_size": q.value_size,
-            "type_tag": q.type_tag,
-            "version": q.version,
-            "write_in_progress": q.write_in_progress,
-            "writer_attached": q.writer_attached,
-            "readers_attached": q.readers_attached,
-            "writer_attaches": q.writer_attaches,
-            "reader_attaches": q.reader_attaches,
-        });
+        v["seqlock"] = fields!(q;
+            value_size, type_tag, version, write_in_progress,
+            writer_attached, readers_attached, writer_attaches, reader_attaches,
+        );
     }
     if let Some(sv) = &s.service {
-        v["service"] = json!({
-            "max_clients": sv.max_clients,
-            "max_slots": sv.max_slots,
-            "max_message": sv.max_message,
-            "server_attached": sv.server_attached,
-            "connected": sv.connected(),
-            "clients": sv.clients.iter().map(|c| json!({
-                "entry": c.entry,
-                "pid": c.pid,
-                "state": c.state.as_str(),
-                "alive": c.alive,
-                "channel": c.channel,
-            })).collect::<Vec<_>>(),
-        });
+        v["service"] =
+            fields!(sv; max_clients, max_slots, max_message, server_attached; connected());
+        v["service"]["clients"] = sv
+            .clients
+            .iter()
+            .map(|c| {
+                let mut e = fields!(c; entry, pid, alive, channel);
+                e["state"] = json!(c.state.as_str());
+                e
+            })
+            .collect();
     }
     if let Some(b) = &s.broadcast {
-        v["broadcast"] = json!({
-            "slots": b.slots,
-            "max_message": b.max_message,
-            "slot_size": b.slot_size,
-            "published": b.published,
-            "publisher_attached": b.publisher_attached,
-            "subscribers_attached": b.subscribers_attached,
-        });
+        v["broadcast"] = fields!(b;
+            slots, max_message, slot_size, published, publisher_attached, subscribers_attached,
+        );
     }
     v
 }
@@ -664,8 +643,9 @@ fn read_frame(input: &mut impl Read, buf: &mut Vec<u8>, max: usize) -> Result<bo
 
 /// `ipcring send`.
 pub fn send(a: &SendArgs) -> Result<(), Failure> {
-    prepare_name(&a.name, a.resume)?;
-    let mut tx = Producer::open_or_create(&a.name, &ring_opts(a.capacity))?;
+    let name = &a.ring.name;
+    prepare_name(name, a.resume)?;
+    let mut tx = Producer::open_or_create(name, &ring_opts(a.ring.capacity))?;
     let mut sent = 0u64;
     let max = tx.max_message();
     let stdin = std::io::stdin();
@@ -697,9 +677,9 @@ pub fn send(a: &SendArgs) -> Result<(), Failure> {
             Err(Error::Disconnected) => {
                 // The ring is full and its consumer left: count what it did not take.
                 return Err(match tx.wait_drained(None) {
-                    Err(e @ Error::Undelivered { .. }) => undelivered(&a.name, e, sent, true),
+                    Err(e @ Error::Undelivered { .. }) => undelivered(name, e, sent, true),
                     Err(e) => e.into(),
-                    Ok(()) => undelivered(&a.name, Error::Disconnected, sent, true),
+                    Ok(()) => undelivered(name, Error::Disconnected, sent, true),
                 });
             }
             Err(e) => return Err(e.into()),
@@ -712,7 +692,7 @@ pub fn send(a: &SendArgs) -> Result<(), Failure> {
             tx.set_keep(true);
             eprintln!(
                 "ipcring: {}: left the messages in the ring for a later consumer (`ipcring recv --resume {}` takes them)",
-                a.name, a.name
+                name, name
             );
         }
     } else {
@@ -728,14 +708,14 @@ pub fn send(a: &SendArgs) -> Result<(), Failure> {
                         return Err(Failure {
                             msg: format!(
                                 "{}: the name was removed before a consumer took the messages; none can attach any more, so this run's {sent} message(s) were not delivered",
-                                a.name
+                                name
                             ),
                             code: EXIT_UNDELIVERED,
                         });
                     }
                 }
                 Err(e @ Error::Undelivered { .. }) => {
-                    return Err(undelivered(&a.name, e, sent, false))
+                    return Err(undelivered(name, e, sent, false))
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -767,8 +747,9 @@ fn write_msg(out: &mut impl Write, msg: &[u8], framed: bool) -> std::io::Result<
 
 /// `ipcring recv`.
 pub fn recv(a: &RecvArgs) -> Result<(), Failure> {
-    prepare_name(&a.name, a.resume)?;
-    let mut rx = Consumer::open_or_create(&a.name, &ring_opts(a.capacity))?;
+    let name = &a.ring.name;
+    prepare_name(name, a.resume)?;
+    let mut rx = Consumer::open_or_create(name, &ring_opts(a.ring.capacity))?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut n = 0u64;

@@ -130,6 +130,17 @@ fn s(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// `msg` fits in a channel whose messages hold at most `max` bytes.
+fn fits(msg: &[u8], max: usize) -> Result<()> {
+    if msg.len() > max {
+        return Err(Error::MessageTooLarge {
+            len: msg.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
 // ---- ipcring's ring ----
 
 fn ring_block() -> WaitStrategy {
@@ -303,12 +314,7 @@ fn rs(e: impl std::fmt::Display) -> Error {
 
 impl Sender for ShmChannel {
     fn send_deadline(&mut self, msg: &[u8], _: Deadline) -> Result<()> {
-        if msg.len() > SHM_CAP {
-            return Err(Error::MessageTooLarge {
-                len: msg.len(),
-                max: SHM_CAP,
-            });
-        }
+        fits(msg, SHM_CAP)?;
         self.empty.wait(Timeout::Infinite).map_err(rs)?;
         {
             let _g = self.lock.lock().map_err(rs)?;
@@ -468,12 +474,7 @@ fn iox(e: impl std::fmt::Display) -> Error {
 
 impl Sender for IoxTx {
     fn send_deadline(&mut self, msg: &[u8], _: Deadline) -> Result<()> {
-        if msg.len() > IOX_MAX {
-            return Err(Error::MessageTooLarge {
-                len: msg.len(),
-                max: IOX_MAX,
-            });
-        }
+        fits(msg, IOX_MAX)?;
         // Loan a sample in the publisher's data segment, copy in, send (RetryUntilDelivered:
         // waits while the subscriber's queue is full).
         let sample = self.publisher.loan_slice_uninit(msg.len()).map_err(iox)?;
@@ -488,15 +489,30 @@ impl Sender for IoxTx {
     }
 }
 
-impl IoxRx {
-    /// The peer's publisher is gone (checked after an empty receive, so nothing it sent
-    /// is lost).
-    fn peer_gone(&self) -> Result<bool> {
-        if self.service.dynamic_config().number_of_publishers() > 0 {
-            return Ok(false);
-        }
-        Ok(!self.subscriber.has_samples().map_err(iox)?)
+/// Counts an empty busy poll; every 1024th (tens of µs) yields the CPU, as the ring's spin
+/// does past 1 µs, and says so: on a busy 2-CPU machine a pure spinner can hold the CPU its
+/// peer needs (measured: 64 B throughput 0.05 M/s without, 0.5-0.8 M/s with; round trip
+/// unchanged).
+fn idle(misses: &mut u32) -> bool {
+    *misses = misses.wrapping_add(1);
+    if !misses.is_multiple_of(1024) {
+        return false;
     }
+    std::thread::yield_now();
+    true
+}
+
+/// An iceoryx2 receiving end, polled: `try_recv_into` until a message comes, `pause`
+/// between empty polls, looking for the peer and the deadline after each pause that says so.
+trait Polled: Receiver {
+    /// Between two empty polls (busy: `idle`); true when it is time to look for the peer
+    /// and the deadline.
+    fn pause(&self, misses: &mut u32) -> Result<bool> {
+        Ok(idle(misses))
+    }
+
+    /// The peer is gone (checked after an empty receive, so nothing it sent is lost).
+    fn peer_gone(&self) -> Result<bool>;
 
     fn recv_until(&mut self, buf: &mut Vec<u8>, deadline: Option<Instant>) -> Result<()> {
         let mut misses = 0u32;
@@ -506,19 +522,8 @@ impl IoxRx {
                 Err(ipcring::TryRecvError::Empty) => {}
                 Err(e) => return Err(e.into()),
             }
-            misses = misses.wrapping_add(1);
-            if let Some(l) = &self.listener {
-                // Sleeps until the sender's notification (one already pending returns at once).
-                l.timed_wait(|_| {}, Duration::from_millis(50))
-                    .map_err(iox)?;
-            } else if !misses.is_multiple_of(1024) {
+            if !self.pause(&mut misses)? {
                 continue;
-            } else {
-                // Busy-poll, but yield the CPU every 1024 empty polls (tens of µs), as the
-                // ring's spin does past 1 µs: on a busy 2-CPU machine a pure spinner can hold
-                // the CPU its peer needs (measured: 64 B throughput 0.05 M/s without, 0.5-0.8
-                // M/s with; round trip unchanged).
-                std::thread::yield_now();
             }
             if self.peer_gone()? {
                 return Err(Error::Disconnected);
@@ -527,6 +532,27 @@ impl IoxRx {
                 return Err(Error::Timeout);
             }
         }
+    }
+}
+
+impl Polled for IoxRx {
+    fn pause(&self, misses: &mut u32) -> Result<bool> {
+        match &self.listener {
+            // Sleeps until the sender's notification (one already pending returns at once).
+            Some(l) => l
+                .timed_wait(|_| {}, Duration::from_millis(50))
+                .map(|_| true)
+                .map_err(iox),
+            None => Ok(idle(misses)),
+        }
+    }
+
+    /// The publisher is gone and left nothing queued.
+    fn peer_gone(&self) -> Result<bool> {
+        if self.service.dynamic_config().number_of_publishers() > 0 {
+            return Ok(false);
+        }
+        Ok(!self.subscriber.has_samples().map_err(iox)?)
     }
 }
 
@@ -751,12 +777,7 @@ struct IoxRespRx {
 
 impl Sender for IoxReqTx {
     fn send_deadline(&mut self, msg: &[u8], _: Deadline) -> Result<()> {
-        if msg.len() > IOX_RR_MAX {
-            return Err(Error::MessageTooLarge {
-                len: msg.len(),
-                max: IOX_RR_MAX,
-            });
-        }
+        fits(msg, IOX_RR_MAX)?;
         let req = self.client.loan_slice_uninit(msg.len()).map_err(iox)?;
         let pending = req.write_from_slice(msg).send().map_err(iox)?;
         self.pending.borrow_mut().push_back(pending);
@@ -767,34 +788,16 @@ impl Sender for IoxReqTx {
     }
 }
 
-impl IoxRespRx {
-    fn until(&mut self, buf: &mut Vec<u8>, deadline: Option<Instant>) -> Result<()> {
-        let mut misses = 0u32;
-        loop {
-            match self.try_recv_into(buf) {
-                Ok(()) => return Ok(()),
-                Err(ipcring::TryRecvError::Empty) => {}
-                Err(e) => return Err(e.into()),
-            }
-            misses = misses.wrapping_add(1);
-            if !misses.is_multiple_of(1024) {
-                continue;
-            }
-            // Yield now and then, as the pub-sub contender does (a 2-CPU machine).
-            std::thread::yield_now();
-            if self.service.dynamic_config().number_of_servers() == 0 {
-                return Err(Error::Disconnected);
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(Error::Timeout);
-            }
-        }
+impl Polled for IoxRespRx {
+    /// The server is gone.
+    fn peer_gone(&self) -> Result<bool> {
+        Ok(self.service.dynamic_config().number_of_servers() == 0)
     }
 }
 
 impl Receiver for IoxRespRx {
     fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
-        self.until(buf, deadline.remaining().map(|d| Instant::now() + d))
+        self.recv_until(buf, deadline.remaining().map(|d| Instant::now() + d))
     }
     fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), ipcring::TryRecvError> {
         let mut q = self.pending.borrow_mut();
@@ -848,7 +851,7 @@ fn iox_rr_a(
             .back()
             .is_some_and(|p| p.number_of_server_connections() > 0);
         if reached {
-            rx.until(&mut buf, Some(deadline)).map_err(s)?;
+            rx.recv_until(&mut buf, Some(deadline)).map_err(s)?;
             break;
         }
         tx.pending.borrow_mut().clear();
@@ -879,12 +882,9 @@ fn iox_rr_serve(token: &str, ready: &mut dyn FnMut()) -> std::result::Result<(),
                 resp.write_from_slice(req.payload()).send().map_err(s)?;
             }
             None => {
-                misses = misses.wrapping_add(1);
-                if misses.is_multiple_of(1024) {
-                    std::thread::yield_now();
-                    if served && service.dynamic_config().number_of_clients() == 0 {
-                        return Ok(());
-                    }
+                if idle(&mut misses) && served && service.dynamic_config().number_of_clients() == 0
+                {
+                    return Ok(());
                 }
             }
         }

@@ -9,8 +9,8 @@ use ipcring::broadcast::{self, BroadcastOptions, Recv, Start};
 
 use crate::buffer;
 use crate::{
-    apply_common, blocking, check_timeout, handle_pymethods, name_arg, open_sliced, wait_strategy,
-    Common, Exclusive, IntoPy,
+    apply_common, blocking, check_timeout, create_pymethods, handle_pymethods, name_arg,
+    open_sliced, wait_strategy, Common, Exclusive, IntoPy, Make,
 };
 
 fn options(slots: u32, max_message: u32, start: Start, c: &Common) -> BroadcastOptions {
@@ -48,6 +48,23 @@ impl From<broadcast::Publisher> for Publisher {
 }
 
 impl Publisher {
+    fn make(
+        py: Python<'_>,
+        name: &str,
+        slots: u32,
+        max_message: u32,
+        c: Common,
+        how: Make,
+    ) -> PyResult<Publisher> {
+        let opts = options(slots, max_message, Start::Newest, &c);
+        let p = how.run(
+            py,
+            || broadcast::Publisher::create(name, &opts),
+            || broadcast::Publisher::open_or_create(name, &opts),
+        )?;
+        Ok(Publisher::from(p))
+    }
+
     fn repr_fields(&mut self) -> Option<String> {
         let p = self.inner.get_mut().as_ref()?;
         let (name, slots, published) = (p.name(), p.slots(), p.published());
@@ -55,34 +72,19 @@ impl Publisher {
     }
 }
 
-#[pymethods]
-impl Publisher {
+create_pymethods! {
+    Publisher(slots: u32 = 1024, max_message: u32 = 1024) => Publisher::make;
     /// Creates a broadcast ring of ``slots`` messages (a power of two) of at most
     /// ``max_message`` bytes and attaches as its publisher. Other arguments as
     /// ``Producer.create``.
-    #[staticmethod]
-    #[pyo3(signature = (name, slots = 1024, max_message = 1024, *, mode = None, keep = false, reclaim_stale = false, wait = None, spin = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn create(
-        py: Python<'_>,
-        name: &Bound<'_, PyAny>,
-        slots: u32,
-        max_message: u32,
-        mode: Option<u32>,
-        keep: bool,
-        reclaim_stale: bool,
-        wait: Option<&str>,
-        spin: Option<f64>,
-    ) -> PyResult<Publisher> {
-        let name = name_arg(name)?;
-        let c = Common::new(mode, keep, reclaim_stale, wait_strategy(wait, spin)?);
-        let opts = options(slots, max_message, Start::Newest, &c);
-        let p = py
-            .detach(|| broadcast::Publisher::create(&name, &opts))
-            .py()?;
-        Ok(Publisher::from(p))
-    }
+    create;
+    /// Opens the broadcast ring if it exists, else creates it (arguments as
+    /// ``Producer.open_or_create``).
+    open_or_create;
+}
 
+#[pymethods]
+impl Publisher {
     /// Opens an existing broadcast ring as its publisher, waiting up to ``timeout``
     /// seconds (default 5) for it to be created.
     #[staticmethod]
@@ -92,32 +94,6 @@ impl Publisher {
         let p = open_sliced(py, timeout, |slice| {
             broadcast::Publisher::open(&name, &BroadcastOptions::new().open_timeout(slice))
         })?;
-        Ok(Publisher::from(p))
-    }
-
-    /// Opens the broadcast ring if it exists, else creates it.
-    #[staticmethod]
-    #[pyo3(signature = (name, slots = 1024, max_message = 1024, timeout = None, *, mode = None, keep = false))]
-    fn open_or_create(
-        py: Python<'_>,
-        name: &Bound<'_, PyAny>,
-        slots: u32,
-        max_message: u32,
-        timeout: Option<f64>,
-        mode: Option<u32>,
-        keep: bool,
-    ) -> PyResult<Publisher> {
-        let name = name_arg(name)?;
-        let c = Common {
-            mode,
-            keep,
-            ..Common::default()
-        }
-        .open_timeout(timeout)?;
-        let opts = options(slots, max_message, Start::Newest, &c);
-        let p = py
-            .detach(|| broadcast::Publisher::open_or_create(&name, &opts))
-            .py()?;
         Ok(Publisher::from(p))
     }
 

@@ -406,6 +406,83 @@ macro_rules! handle_pymethods {
 }
 pub(crate) use handle_pymethods;
 
+/// Which of the crate's functions a `create`-like static method calls.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Make {
+    Create,
+    OpenOrCreate,
+}
+
+impl Make {
+    /// Runs `create` or `open_or_create`, as this says, with the GIL released.
+    pub(crate) fn run<T: Send>(
+        self,
+        py: Python<'_>,
+        create: impl FnOnce() -> ipcring::Result<T> + Send,
+        open_or_create: impl FnOnce() -> ipcring::Result<T> + Send,
+    ) -> PyResult<T> {
+        py.detach(|| match self {
+            Make::Create => create(),
+            Make::OpenOrCreate => open_or_create(),
+        })
+        .py()
+    }
+}
+
+/// A class's `create` and `open_or_create` static methods, written once. Each takes the
+/// segment's `name` (`str` or `os.PathLike`), the class's own arguments (`$arg`, then
+/// after `;` the keyword-only `$kw`), `timeout` (`open_or_create` only: the open timeout,
+/// last of the positional ones) and, keyword-only, the options every segment kind shares
+/// (`mode`, `keep`, `reclaim_stale`, `wait`, `spin`); it returns
+/// `$make(py, &name, $arg.., $kw.., common, Make::Create or Make::OpenOrCreate)`, the
+/// shared options (with the open timeout) as a [`Common`]. Each method's Python docstring
+/// is the doc comment written before its name. A default is one token (parenthesised if
+/// need be), so that Python's signature shows a literal one as it is.
+macro_rules! create_pymethods {
+    (
+        $class:ident($($arg:ident: $ty:ty $(= $default:tt)?),* $(; $($kw:ident: $kwty:ty = $kwdefault:tt),*)?) => $make:path;
+        $(#[doc = $create_doc:literal])* create;
+        $(#[doc = $open_or_create_doc:literal])* open_or_create;
+    ) => {
+        $crate::create_pymethods!(@one $class, $make, create(), Create,
+            [$($arg: $ty $(= $default)?),*], [$($($kw: $kwty = $kwdefault),*)?], $($create_doc)*);
+        $crate::create_pymethods!(@one $class, $make, open_or_create(timeout), OpenOrCreate,
+            [$($arg: $ty $(= $default)?),*], [$($($kw: $kwty = $kwdefault),*)?], $($open_or_create_doc)*);
+    };
+    (
+        @one $class:ident, $make:path, $fn:ident($($timeout:ident)?), $how:ident,
+        [$($arg:ident: $ty:ty $(= $default:tt)?),*], [$($kw:ident: $kwty:ty = $kwdefault:tt),*],
+        $($doc:literal)*
+    ) => {
+        #[pyo3::pymethods]
+        impl $class {
+            $(#[doc = $doc])*
+            #[staticmethod]
+            #[pyo3(signature = (name, $($arg $(= $default)?,)* $($timeout = None,)? *, $($kw = $kwdefault,)* mode = None, keep = false, reclaim_stale = false, wait = None, spin = None))]
+            #[allow(clippy::too_many_arguments)]
+            fn $fn(
+                py: pyo3::Python<'_>,
+                name: &pyo3::Bound<'_, pyo3::PyAny>,
+                $($arg: $ty,)*
+                $($timeout: Option<f64>,)?
+                $($kw: $kwty,)*
+                mode: Option<u32>,
+                keep: bool,
+                reclaim_stale: bool,
+                wait: Option<&str>,
+                spin: Option<f64>,
+            ) -> pyo3::PyResult<$class> {
+                let name = $crate::name_arg(name)?;
+                let wait = $crate::wait_strategy(wait, spin)?;
+                let c = $crate::Common::new(mode, keep, reclaim_stale, wait);
+                $(let c = c.open_timeout($timeout)?;)?
+                $make(py, &name, $($arg,)* $($kw,)* c, $crate::Make::$how)
+            }
+        }
+    };
+}
+pub(crate) use create_pymethods;
+
 /// A segment name from Python: `str` or `os.PathLike`.
 pub(crate) fn name_arg(name: &Bound<'_, PyAny>) -> PyResult<String> {
     if let Ok(s) = name.extract::<String>() {

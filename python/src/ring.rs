@@ -12,8 +12,8 @@ use ipcring::ring::{self, RingOptions, Side};
 use crate::buffer::{self, Buffer};
 use crate::view::{self, ViewState};
 use crate::{
-    apply_common, blocking, handle_pymethods, name_arg, open_sliced, py_error, wait_strategy,
-    Common, Exclusive, IntoPy,
+    apply_common, blocking, create_pymethods, handle_pymethods, name_arg, open_sliced, py_error,
+    wait_strategy, Common, Exclusive, IntoPy, Make,
 };
 
 /// Items of an iterable taken per `try_send_batch` in `Producer.send_batch`.
@@ -29,10 +29,10 @@ fn ring_options(capacity: u64, max_message: Option<u32>, c: &Common) -> RingOpti
 
 /// The members a ring's two ends write the same way, as a second `#[pymethods]` block of
 /// `$class` (which is `From<$end>`, `$end` the crate's handle, and has a `detach(py)`):
-/// `create`, `open` and `open_or_create` (each with the doc given before its name), the
-/// `closed` getter, the fields of its `__repr__`, and what [`handle_pymethods!`] writes,
-/// with the `name`, `capacity` and `max_message` getters and `set_keep` (`close`, `get`
-/// and `ask` as there).
+/// `create`, `open` and `open_or_create` (each with the doc given before its name; the
+/// first and last by [`create_pymethods!`]), the `closed` getter, the fields of its
+/// `__repr__`, and what [`handle_pymethods!`] writes, with the `name`, `capacity` and
+/// `max_message` getters and `set_keep` (`close`, `get` and `ask` as there).
 macro_rules! ring_end_pymethods {
     (
         $class:ident($end:ty);
@@ -43,8 +43,11 @@ macro_rules! ring_end_pymethods {
         get { $($(#[doc = $get_doc:literal])* $get:ident -> $get_ty:ty;)* }
         ask { $($(#[doc = $ask_doc:literal])* $ask:ident -> $ask_ty:ty;)* }
     ) => {
-        ring_end_pymethods!(@create $class($end), create(), $($create_doc)*);
-        ring_end_pymethods!(@create $class($end), open_or_create(timeout), $($open_or_create_doc)*);
+        create_pymethods! {
+            $class(capacity: u64 = (1 << 20), max_message: Option<u32> = None) => $class::make;
+            $(#[doc = $create_doc])* create;
+            $(#[doc = $open_or_create_doc])* open_or_create;
+        }
 
         handle_pymethods! {
             $class($end);
@@ -65,6 +68,23 @@ macro_rules! ring_end_pymethods {
         }
 
         impl $class {
+            fn make(
+                py: Python<'_>,
+                name: &str,
+                capacity: u64,
+                max_message: Option<u32>,
+                c: Common,
+                how: Make,
+            ) -> PyResult<$class> {
+                let opts = ring_options(capacity, max_message, &c);
+                let end = how.run(
+                    py,
+                    || <$end>::create(name, &opts),
+                    || <$end>::open_or_create(name, &opts),
+                )?;
+                Ok($class::from(end))
+            }
+
             fn repr_fields(&mut self) -> Option<String> {
                 let e = self.inner.get_mut().as_ref()?;
                 let (name, capacity, max) = (e.name(), e.capacity(), e.max_message());
@@ -97,37 +117,6 @@ macro_rules! ring_end_pymethods {
             #[getter]
             fn closed(&mut self) -> bool {
                 self.inner.get_mut().is_none()
-            }
-        }
-    };
-    // `create`, or `open_or_create` with its `timeout` (the open timeout), as a
-    // `#[pymethods]` block of its own: the crate's function of the same name on the
-    // options given.
-    (@create $class:ident($end:ty), $make:ident($($timeout:ident)?), $($doc:literal)*) => {
-        #[pymethods]
-        impl $class {
-            $(#[doc = $doc])*
-            #[staticmethod]
-            #[pyo3(signature = (name, capacity = 1 << 20, max_message = None, $($timeout = None,)? *, mode = None, keep = false, reclaim_stale = false, wait = None, spin = None))]
-            #[allow(clippy::too_many_arguments)]
-            fn $make(
-                py: Python<'_>,
-                name: &Bound<'_, PyAny>,
-                capacity: u64,
-                max_message: Option<u32>,
-                $($timeout: Option<f64>,)?
-                mode: Option<u32>,
-                keep: bool,
-                reclaim_stale: bool,
-                wait: Option<&str>,
-                spin: Option<f64>,
-            ) -> PyResult<$class> {
-                let name = name_arg(name)?;
-                let c = Common::new(mode, keep, reclaim_stale, wait_strategy(wait, spin)?);
-                $(let c = c.open_timeout($timeout)?;)?
-                let opts = ring_options(capacity, max_message, &c);
-                let end = py.detach(|| <$end>::$make(&name, &opts)).py()?;
-                Ok($class::from(end))
             }
         }
     };

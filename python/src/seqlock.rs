@@ -17,8 +17,8 @@ use ipcring::seqlock::{self, SeqlockOptions};
 
 use crate::buffer;
 use crate::{
-    apply_common, blocking, check_timeout, handle_pymethods, name_arg, open_sliced, wait_strategy,
-    Common, Exclusive, IntoPy,
+    apply_common, blocking, check_timeout, create_pymethods, handle_pymethods, name_arg,
+    open_sliced, wait_strategy, Common, Exclusive, IntoPy, Make,
 };
 
 /// Value sizes offered, in bytes.
@@ -117,7 +117,14 @@ fn writer_n<const N: usize>(
     })
 }
 
-fn reader_n<const N: usize>(
+fn writer_open_n<const N: usize>(
+    name: &str,
+    opts: &SeqlockOptions,
+) -> ipcring::Result<Box<dyn AnyWriter>> {
+    writer_n::<N>(name, opts, How::Open)
+}
+
+fn reader_open_n<const N: usize>(
     name: &str,
     opts: &SeqlockOptions,
 ) -> ipcring::Result<Box<dyn AnyReader>> {
@@ -154,10 +161,14 @@ fn unsupported_size(size: usize) -> PyErr {
 }
 
 /// A seqlock class (`$class`, Python name the same) holding a `Box<dyn $role>`, with the
-/// value's size (known even once closed), written once for both roles: the struct, the
-/// `size` getter and the fields of its `__repr__`.
+/// value's size (known even once closed), written once for both roles: the struct, its
+/// `attached` constructor, its `open` (with the doc given before `open`: `$open_n::<N>`
+/// in slices, the `N` of `size`), the `size` getter and the fields of its `__repr__`.
 macro_rules! cell_class {
-    ($(#[doc = $doc:literal])* $class:ident(dyn $role:ident);) => {
+    (
+        $(#[doc = $doc:literal])* $class:ident(dyn $role:ident) opened by $open_n:ident;
+        $(#[doc = $open_doc:literal])* open;
+    ) => {
         $(#[doc = $doc])*
         #[pyclass(module = "ipcring")]
         #[derive(Debug)]
@@ -167,6 +178,20 @@ macro_rules! cell_class {
         }
 
         impl $class {
+            /// A handle of a cell of `size` bytes (one of [`SIZES`]), attached by `attach`.
+            fn attached(
+                size: usize,
+                attach: impl FnOnce() -> PyResult<Box<dyn $role>>,
+            ) -> PyResult<$class> {
+                if !SIZES.contains(&size) {
+                    return Err(unsupported_size(size));
+                }
+                Ok($class {
+                    inner: Exclusive::new(Some(attach()?)),
+                    size,
+                })
+            }
+
             fn repr_fields(&mut self) -> Option<String> {
                 let h = self.inner.get_mut().as_ref()?;
                 let (name, size, version) = (h.name(), self.size, h.version());
@@ -176,6 +201,31 @@ macro_rules! cell_class {
 
         #[pymethods]
         impl $class {
+            $(#[doc = $open_doc])*
+            #[staticmethod]
+            #[pyo3(signature = (name, size, timeout = None, *, type_tag = 0, wait = None, spin = None))]
+            fn open(
+                py: Python<'_>,
+                name: &Bound<'_, PyAny>,
+                size: usize,
+                timeout: Option<f64>,
+                type_tag: u64,
+                wait: Option<&str>,
+                spin: Option<f64>,
+            ) -> PyResult<$class> {
+                let name = name_arg(name)?;
+                let c = Common {
+                    wait: Some(wait_strategy(wait, spin)?),
+                    ..Common::default()
+                };
+                $class::attached(size, || {
+                    open_sliced(py, timeout, |slice| {
+                        let o = options(type_tag, &c).open_timeout(slice);
+                        by_size!(size, $open_n, &name, &o).unwrap_or_else(no_size)
+                    })
+                })
+            }
+
             /// Size of the value in bytes.
             #[getter]
             fn size(&self) -> usize {
@@ -203,107 +253,45 @@ cell_class! {
     /// ...     struct.unpack("<dd", value), version
     /// 1
     /// ((1.5, 2.5), 1)
-    SeqlockWriter(dyn AnyWriter);
+    SeqlockWriter(dyn AnyWriter) opened by writer_open_n;
+    /// Opens an existing cell of ``size`` bytes as its writer, waiting up to ``timeout``
+    /// seconds (default 5) for it to be created. Other arguments as ``create``.
+    open;
 }
 
 impl SeqlockWriter {
-    #[allow(clippy::too_many_arguments)]
     fn make(
         py: Python<'_>,
-        name: &Bound<'_, PyAny>,
+        name: &str,
         size: usize,
         type_tag: u64,
-        timeout: Option<f64>,
         c: Common,
-        how: How,
+        how: Make,
     ) -> PyResult<SeqlockWriter> {
-        let name = name_arg(name)?;
-        if !SIZES.contains(&size) {
-            return Err(unsupported_size(size));
-        }
-        let w = match how {
-            How::Open => open_sliced(py, timeout, |slice| {
-                let o = options(type_tag, &c).open_timeout(slice);
-                by_size!(size, writer_n, &name, &o, how).unwrap_or_else(no_size)
-            })?,
-            _ => {
-                let o = options(type_tag, &c.open_timeout(timeout)?);
-                py.detach(|| by_size!(size, writer_n, &name, &o, how).unwrap_or_else(no_size))
-                    .py()?
-            }
+        let o = options(type_tag, &c);
+        let how = match how {
+            Make::Create => How::Create,
+            Make::OpenOrCreate => How::OpenOrCreate,
         };
-        Ok(SeqlockWriter {
-            inner: Exclusive::new(Some(w)),
-            size,
+        SeqlockWriter::attached(size, || {
+            py.detach(|| by_size!(size, writer_n, name, &o, how).unwrap_or_else(no_size))
+                .py()
         })
     }
 }
 
-#[pymethods]
-impl SeqlockWriter {
+create_pymethods! {
+    SeqlockWriter(size: usize; type_tag: u64 = 0) => SeqlockWriter::make;
     /// Creates a cell of ``size`` bytes (initially zeros, version 0) and attaches as its
     /// writer. ``type_tag``: a number both sides agree on, checked at open besides the
     /// size. Other arguments as ``Producer.create``.
-    #[staticmethod]
-    #[pyo3(signature = (name, size, *, type_tag = 0, mode = None, keep = false, reclaim_stale = false, wait = None, spin = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn create(
-        py: Python<'_>,
-        name: &Bound<'_, PyAny>,
-        size: usize,
-        type_tag: u64,
-        mode: Option<u32>,
-        keep: bool,
-        reclaim_stale: bool,
-        wait: Option<&str>,
-        spin: Option<f64>,
-    ) -> PyResult<SeqlockWriter> {
-        let c = Common::new(mode, keep, reclaim_stale, wait_strategy(wait, spin)?);
-        Self::make(py, name, size, type_tag, None, c, How::Create)
-    }
-
-    /// Opens an existing cell of ``size`` bytes as its writer, waiting up to
-    /// ``timeout`` seconds (default 5) for it to be created.
-    #[staticmethod]
-    #[pyo3(signature = (name, size, timeout = None, *, type_tag = 0))]
-    fn open(
-        py: Python<'_>,
-        name: &Bound<'_, PyAny>,
-        size: usize,
-        timeout: Option<f64>,
-        type_tag: u64,
-    ) -> PyResult<SeqlockWriter> {
-        Self::make(
-            py,
-            name,
-            size,
-            type_tag,
-            timeout,
-            Common::default(),
-            How::Open,
-        )
-    }
-
+    create;
     /// Opens the cell if it exists, else creates it.
-    #[staticmethod]
-    #[pyo3(signature = (name, size, timeout = None, *, type_tag = 0, mode = None, keep = false))]
-    fn open_or_create(
-        py: Python<'_>,
-        name: &Bound<'_, PyAny>,
-        size: usize,
-        timeout: Option<f64>,
-        type_tag: u64,
-        mode: Option<u32>,
-        keep: bool,
-    ) -> PyResult<SeqlockWriter> {
-        let c = Common {
-            mode,
-            keep,
-            ..Common::default()
-        };
-        Self::make(py, name, size, type_tag, timeout, c, How::OpenOrCreate)
-    }
+    open_or_create;
+}
 
+#[pymethods]
+impl SeqlockWriter {
     /// Stores ``data`` (bytes-like, exactly ``size`` bytes) as the new value, wakes
     /// waiting readers, and returns the new version (1, 2, ...).
     fn write(&mut self, data: &Bound<'_, PyAny>) -> PyResult<u64> {
@@ -327,42 +315,14 @@ impl SeqlockWriter {
 
 cell_class! {
     /// A reader of a seqlock cell of ``size`` bytes (any number of readers).
-    SeqlockReader(dyn AnyReader);
+    SeqlockReader(dyn AnyReader) opened by reader_open_n;
+    /// Opens a cell of ``size`` bytes for reading (the size and ``type_tag`` must match
+    /// the creator's), waiting up to ``timeout`` seconds (default 5) for it to appear.
+    open;
 }
 
 #[pymethods]
 impl SeqlockReader {
-    /// Opens a cell of ``size`` bytes for reading (the size and ``type_tag`` must match
-    /// the creator's), waiting up to ``timeout`` seconds (default 5) for it to appear.
-    #[staticmethod]
-    #[pyo3(signature = (name, size, timeout = None, *, type_tag = 0, wait = None, spin = None))]
-    fn open(
-        py: Python<'_>,
-        name: &Bound<'_, PyAny>,
-        size: usize,
-        timeout: Option<f64>,
-        type_tag: u64,
-        wait: Option<&str>,
-        spin: Option<f64>,
-    ) -> PyResult<SeqlockReader> {
-        let name = name_arg(name)?;
-        if !SIZES.contains(&size) {
-            return Err(unsupported_size(size));
-        }
-        let c = Common {
-            wait: Some(wait_strategy(wait, spin)?),
-            ..Common::default()
-        };
-        let r = open_sliced(py, timeout, |slice| {
-            let o = options(type_tag, &c).open_timeout(slice);
-            by_size!(size, reader_n, &name, &o).unwrap_or_else(no_size)
-        })?;
-        Ok(SeqlockReader {
-            inner: Exclusive::new(Some(r)),
-            size,
-        })
-    }
-
     /// A consistent copy of the value and its version: ``(bytes, version)``.
     fn read<'py>(&mut self, py: Python<'py>) -> PyResult<(Bound<'py, PyBytes>, u64)> {
         let (v, n) = self.live()?.read().py()?;

@@ -51,6 +51,26 @@ def test_seqlock_sizes_and_tags_are_checked(name):
     w.close()
 
 
+def test_open_or_create_takes_the_shared_options(name):
+    # The seqlock writer and the publisher take what Producer.open_or_create takes.
+    cell = name + ".ab"
+    w = ipcring.SeqlockWriter.open_or_create(cell, size=8, type_tag=3, reclaim_stale=True, wait="spin")
+    with pytest.raises(ipcring.RoleTaken):
+        ipcring.SeqlockWriter.open_or_create(cell, size=8, type_tag=3, timeout=0.2, wait="spin_yield")
+    with pytest.raises(ipcring.RoleTaken):
+        ipcring.SeqlockWriter.open(cell, size=8, type_tag=3, timeout=0.2, wait="spin")
+    assert w.write(b"12345678") == 1
+    assert ipcring.SeqlockReader.open(cell, size=8, type_tag=3).read() == (b"12345678", 1)
+    w.close()
+    pub = ipcring.Publisher.open_or_create(name, slots=8, max_message=64, reclaim_stale=True, wait="spin")
+    sub = ipcring.Subscriber.open(name, start="next")
+    assert pub.publish(b"x") == 0
+    assert sub.recv(timeout=30) == (0, b"x")
+    with pytest.raises(ipcring.RoleTaken):
+        ipcring.Publisher.open_or_create(name, slots=8, max_message=64, timeout=0.2)
+    pub.close()
+
+
 def test_broadcast_exact_lag_count(name):
     pub = ipcring.Publisher.create(name, slots=8, max_message=64)
     fast = ipcring.Subscriber.open(name, start="next")
