@@ -296,6 +296,11 @@ run_fg service_callgrind 'example service_callgrind -- 100000$'
 no_shm ipcring-callgrind
 echo "readme: service callgrind tool ok"
 
+# The ring's measuring tool: producer and consumer in one thread, each message's number checked.
+run_fg ring_callgrind 'example ring_callgrind -- 100000$'
+no_shm ipcring-ringcg
+echo "readme: ring callgrind tool ok"
+
 # Every README example command was run.
 if ! diff <(sort -u "$rd_tmp/commands") <(sort -u "$rd_tmp/used"); then
   echo "FAIL: README commands above (<) were not run by this step"; exit 1
