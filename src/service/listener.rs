@@ -12,11 +12,12 @@ use crate::ring::wait::wait_for;
 use crate::ring::WaitStrategy;
 use crate::segment::{self, Segment, Trust};
 use crate::service::auth::{self, AuthKey, Handshake, Who};
-use crate::service::core::{quick_poll, ChannelCore, EntryWords, Served, ServerSide};
+use crate::service::core::{ChannelCore, EntryWords, Served, ServerSide};
 use crate::service::layout::*;
 use crate::service::ServiceOptions;
 use crate::sys::{Location, Mapping};
 use crate::transport::Deadline;
+use crate::wake::quick_poll;
 use crate::{Error, Result, TryRecvError};
 
 /// The listener's geometry words.

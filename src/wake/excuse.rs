@@ -23,17 +23,17 @@
 //! process (measured on the 2-vCPU reference guest: 9.4 µs with the peer spinning on the
 //! other vCPU, 0.4 µs with it asleep), so it is paid once per switch from polling to
 //! sleeping, never per sleep: the word is set when a side attaches and again when one of
-//! its waits ends while it still polled ([`ExcuseWord::give`]), and cleared, with the
-//! barrier, by the first sleep after that ([`ExcuseWord::withdraw`]). A pair that sleeps
+//! its waits ends while it still polled (`ExcuseWord::give`), and cleared, with the
+//! barrier, by the first sleep after that (`ExcuseWord::withdraw`). A pair that sleeps
 //! on every message never sets it again after its first sleep.
 //!
-//! A process takes part only if it registered for the barrier ([`enabled`]); one that did
+//! A process takes part only if it registered for the barrier ([`super::fences_excused`]); one that did
 //! not (an old kernel, a sandbox filtering `membarrier`, miri, other systems) never sets
 //! the word and never skips its fence. `IPCRING_NO_MEMBARRIER=1` in the environment turns
 //! it off for the process (for measuring the fence's cost against the same binary).
 //!
 //! Under loom the barrier is a lock: the publisher holds it around its publish (the test
-//! harness takes it), and [`ExcuseWord::withdraw`] takes and drops it, so every publish
+//! harness takes it), and `ExcuseWord::withdraw` takes and drops it, so every publish
 //! falls wholly before or wholly after the barrier: what `membarrier` guarantees.
 
 use crate::sync::{AtomicU32, Ordering};
