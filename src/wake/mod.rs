@@ -116,7 +116,7 @@ impl ExcusePtr {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sleep<'a> {
     pub(crate) word: &'a WakeWord,
-    pub(crate) excuse: Option<&'a ExcuseWord>,
+    pub(crate) excuse: Option<excuse::Excuse<'a>>,
 }
 
 impl<'a> From<&'a WakeWord> for Sleep<'a> {
@@ -126,16 +126,16 @@ impl<'a> From<&'a WakeWord> for Sleep<'a> {
 }
 
 impl Sleep<'_> {
-    /// A wait ended without sleeping: this side polls, so its peer may skip its fence
-    /// ([`ExcuseWord::give`]).
+    /// A wait ended without sleeping: this side polls, so (after a streak of such waits)
+    /// its peer may skip its fence (see [`excuse`]).
     #[inline]
     pub(crate) fn polled(&self) {
         if let Some(e) = self.excuse {
-            e.give();
+            e.polled();
         }
     }
 
-    /// Withdraws the excuse if it was given ([`ExcuseWord::withdraw`]), then
+    /// Withdraws the excuse if it was given (see [`excuse`]), then
     /// [`WakeWord::announce`]: the ticket and the longest safe sleep (1 ms if the barrier
     /// failed: a wake-up may then be missed, so bound its cost).
     #[inline]

@@ -101,6 +101,8 @@ pub(crate) struct Waiter {
     word: WordPtr,
     /// The excuse word beside it, if any (see `wake::excuse`).
     excuse: Option<ExcusePtr>,
+    /// This waiter's waits in a row that ended without sleeping (`wake::excuse::Excuse`).
+    streak: std::sync::atomic::AtomicU32,
     /// How long to spin before sleeping; `None`: never sleep (WaitStrategy::Spin).
     spin: Option<Duration>,
     /// A sleeper still in flight, left by a wait that was cancelled (its future dropped),
@@ -113,10 +115,17 @@ pub(crate) struct Waiter {
 
 /// The [`Sleep`] of a waiter's two pointers (a free function, so that it borrows the
 /// pointers, not the whole waiter).
-fn sleep_on<'a>(word: &'a WordPtr, excuse: &'a Option<ExcusePtr>) -> Sleep<'a> {
+fn sleep_on<'a>(
+    word: &'a WordPtr,
+    excuse: &'a Option<ExcusePtr>,
+    streak: &'a std::sync::atomic::AtomicU32,
+) -> Sleep<'a> {
     Sleep {
         word: word.get(),
-        excuse: excuse.as_ref().map(ExcusePtr::get),
+        excuse: excuse.as_ref().map(|e| crate::wake::excuse::Excuse {
+            word: e.get(),
+            streak,
+        }),
     }
 }
 
@@ -141,7 +150,8 @@ impl Waiter {
         };
         Waiter {
             word: WordPtr(sleep.word),
-            excuse: sleep.excuse.map(|e| ExcusePtr(e)),
+            excuse: sleep.excuse.map(|e| ExcusePtr(e.word)),
+            streak: std::sync::atomic::AtomicU32::new(0),
             spin,
             sleeper: None,
             #[cfg(target_os = "linux")]
@@ -151,7 +161,7 @@ impl Waiter {
 
     /// What this waiter sleeps on, as the blocking driver sees it.
     fn sleep(&self) -> Sleep<'_> {
-        sleep_on(&self.word, &self.excuse)
+        sleep_on(&self.word, &self.excuse, &self.streak)
     }
 
     /// Makes sure no sleeper uses the wake word any more: wakes it and waits (a few
@@ -248,7 +258,7 @@ impl Waiter {
                 }
                 if let Uring::Ready(u) = &mut self.uring {
                     let word = self.word;
-                    let (ticket, slice) = sleep_on(&word, &self.excuse).announce();
+                    let (ticket, slice) = sleep_on(&word, &self.excuse, &self.streak).announce();
                     let announced = Withdraw(word);
                     if let Some(v) = ready(ctx)? {
                         return Ok(v);
