@@ -36,7 +36,7 @@
 //! `max_message` and within the data area. A failed check is `Error::Corrupt`.
 
 use crate::ring::layout::{record_size, RingShared, RECORD_HEADER, REC_MESSAGE, REC_PADDING};
-use crate::sync::{light_barrier, DataArea, Ordering};
+use crate::sync::{DataArea, Ordering};
 use crate::{Error, Result};
 
 /// Geometry of a ring, validated once.
@@ -505,17 +505,15 @@ impl ProducerCore {
         if self.write == self.published {
             return false;
         }
-        self.shared().write_pos.store(self.write, Ordering::Release);
         self.published = self.write;
-        // SYNC: the header stores above and the load of `waiters` below must not be
-        // reordered (store-load): paired with the barrier a sleeper issues after announcing
-        // itself (`heavy_barrier`), either we see its announcement or it sees our records.
-        // Skipped while the consumer polls and has promised a process-wide barrier before
-        // it sleeps (`wake::excuse`: the excuse is read after the stores above).
-        if !self.shared().data_excuse.excused(self.excusable) {
-            light_barrier();
-        }
-        self.shared().data_wake.waiters.load(Ordering::Relaxed) != 0
+        let sh = self.shared();
+        // SYNC: Release, so that whoever loads write_pos with Acquire (an attaching side,
+        // `inspect`, the consumer's slice-end check) finds every record before it written.
+        sh.write_pos.store(self.write, Ordering::Release);
+        // The header stores above are what the consumer's re-check reads; the barrier is
+        // skipped while the consumer polls and has promised its own (`wake::excuse`).
+        sh.data_wake
+            .after_publish(sh.data_excuse.excused(self.excusable))
     }
 
     /// Copies `msg` in and commits it. `Ok(false)` if no room.
@@ -737,16 +735,14 @@ impl ConsumerCore {
         if self.read == self.released {
             return false;
         }
+        self.released = self.read;
+        let sh = self.shared();
         // SYNC: Release orders our reads of the freed records before the producer's reuse
         // of their bytes (it loads read_pos with Acquire).
-        self.shared().read_pos.store(self.read, Ordering::Release);
-        self.released = self.read;
-        // SYNC: store-load ordering against the producer's announcement, excused as the
-        // producer's is; see ProducerCore::publish.
-        if !self.shared().space_excuse.excused(self.excusable) {
-            light_barrier();
-        }
-        self.shared().space_wake.waiters.load(Ordering::Relaxed) != 0
+        sh.read_pos.store(self.read, Ordering::Release);
+        // As in `ProducerCore::publish`, for the producer's sleep waiting for room.
+        sh.space_wake
+            .after_publish(sh.space_excuse.excused(self.excusable))
     }
 
     /// Copies the next message into `buf` (cleared first) and moves past it, without

@@ -26,7 +26,7 @@
 
 use std::time::Duration;
 
-use crate::sync::{heavy_barrier, AtomicU32, Ordering};
+use crate::sync::{heavy_barrier, light_barrier, AtomicU32, Ordering};
 
 mod blocking;
 pub mod excuse;
@@ -379,6 +379,21 @@ impl WakeWord {
             Duration::from_millis(1)
         };
         (ticket, slice)
+    }
+
+    /// The publishing side's half of the protocol, after the Release store that published
+    /// (a record, a position): the store-load barrier, unless `excused` (see [`excuse`]),
+    /// then whether a sleeper announced itself and must be woken ([`WakeWord::wake`]).
+    #[inline(always)]
+    pub(crate) fn after_publish(&self, excused: bool) -> bool {
+        if !excused {
+            // SYNC: the publishing stores before this and the load of `waiters` below must
+            // not be reordered (store-load): paired with the sleeper's barrier after it
+            // announces itself (`prepare_wait`), either we see its announcement or its
+            // re-check sees what we published.
+            light_barrier();
+        }
+        self.waiters.load(Ordering::Relaxed) != 0
     }
 
     /// Withdraws an announcement made by [`WakeWord::prepare_wait`].
