@@ -8,8 +8,8 @@ use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::time::Duration;
 
 use ipcring::ring::{duplex, inspect, Consumer, Producer, RingOptions, Side, WaitStrategy};
-use ipcring::{Error, Receiver, Sender, TryRecvError, TrySendError};
-use support::{check, got, message, unique, Peer};
+use ipcring::{Error, Sender, TryRecvError, TrySendError};
+use support::{assert_nothing_now, check, got, message, unique, Peer};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -953,28 +953,12 @@ fn try_outcomes_are_full_and_empty_and_question_mark_makes_them_would_block() {
         tx.try_send(msg).map_err(ipcring::Error::from)?;
         Ok(())
     }
-    fn take_now<R: Receiver>(rx: &mut R, buf: &mut Vec<u8>) -> ipcring::Result<()> {
-        rx.try_recv_into(buf)?;
-        Ok(())
-    }
     let name = unique("tryfull");
     // Messages of up to 272 bytes: a few fit.
     let opts = RingOptions::new().capacity(2048);
     let mut tx = Producer::create(&name, &opts).unwrap();
     let mut rx = Consumer::open(&name, &opts).unwrap();
-    let mut buf = vec![9; 4];
-    assert!(matches!(
-        rx.try_recv_into(&mut buf),
-        Err(TryRecvError::Empty)
-    ));
-    assert!(
-        buf.is_empty(),
-        "an empty try_recv_into leaves the buffer empty"
-    );
-    assert!(matches!(
-        take_now(&mut rx, &mut buf),
-        Err(Error::WouldBlock)
-    ));
+    assert_nothing_now(&mut rx);
     assert!(rx.try_recv().unwrap_err().is_empty());
     let mut m = Vec::new();
     let mut sent = 0u64;
@@ -1001,7 +985,7 @@ fn try_outcomes_are_full_and_empty_and_question_mark_makes_them_would_block() {
         std::io::ErrorKind::WouldBlock
     );
     // Exactly what was accepted comes out, then nothing.
-    let mut scratch = Vec::new();
+    let (mut buf, mut scratch) = (Vec::new(), Vec::new());
     for seq in 0..sent {
         rx.try_recv_into(&mut buf).unwrap();
         check(seq, &buf, &mut scratch).unwrap();

@@ -81,6 +81,28 @@ pub fn got<T>(r: Result<T, ipcring::TryRecvError>) -> Option<T> {
     }
 }
 
+/// Checks a receiver that has nothing to take now: `try_recv_into` is `Empty` and leaves the
+/// buffer empty, and `?` into an `ipcring::Result` makes the same outcome `WouldBlock`.
+pub fn assert_nothing_now<R: ipcring::Receiver>(rx: &mut R) {
+    fn take_now<R: ipcring::Receiver>(rx: &mut R, buf: &mut Vec<u8>) -> ipcring::Result<()> {
+        rx.try_recv_into(buf)?;
+        Ok(())
+    }
+    let mut buf = vec![1, 2, 3];
+    assert!(matches!(
+        rx.try_recv_into(&mut buf),
+        Err(ipcring::TryRecvError::Empty)
+    ));
+    assert!(
+        buf.is_empty(),
+        "an empty try_recv_into leaves the buffer empty"
+    );
+    assert!(matches!(
+        take_now(rx, &mut buf),
+        Err(ipcring::Error::WouldBlock)
+    ));
+}
+
 /// A name unique to this process and call.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
