@@ -46,12 +46,17 @@ fn send_messages(path: &Path, count: usize) -> PipeSender {
     tx
 }
 
-/// Receives on `path` and checks messages 0..count, in order, then Disconnected.
-fn recv_messages(path: &Path, count: usize) {
-    let mut rx = PipeReceiver::open(path, &PipeOptions::new()).unwrap();
+/// Checks that the next `count` messages on `rx` are messages 0..count, in order.
+fn expect_messages(rx: &mut PipeReceiver, count: usize) {
     for i in 0..count {
         assert_eq!(rx.recv().unwrap(), message(i), "message {i}");
     }
+}
+
+/// Receives on `path` and checks messages 0..count, in order, then Disconnected.
+fn recv_messages(path: &Path, count: usize) {
+    let mut rx = PipeReceiver::open(path, &PipeOptions::new()).unwrap();
+    expect_messages(&mut rx, count);
     assert!(rx.recv().unwrap_err().is_disconnected());
 }
 
@@ -142,39 +147,43 @@ fn writer_whose_reader_left(path: &Path) -> PipeSender {
     tx
 }
 
+/// The peer `role` opens its end of a new FIFO first; this process does `local` (300
+/// messages) on the other end; the peer checks its side and exits cleanly.
+fn order_and_integrity(role: &str, local: fn(&Path, usize)) {
+    let (_dir, path) = fifo();
+    let child = spawn_first(role, &path, 300);
+    local(&path, 300);
+    wait_ok(child);
+}
+
 #[test]
 fn order_and_integrity_writer_first() {
-    let (_dir, path) = fifo();
-    let n = 300;
-    let child = spawn_first("writer", &path, n);
-    recv_messages(&path, n);
-    wait_ok(child);
+    order_and_integrity("writer", recv_messages);
 }
 
 #[test]
 fn order_and_integrity_reader_first() {
-    let (_dir, path) = fifo();
-    let n = 300;
-    let child = spawn_first("reader", &path, n);
-    drop(send_messages(&path, n));
-    wait_ok(child);
+    order_and_integrity("reader", |path, n| drop(send_messages(path, n)));
+}
+
+/// A reader on a new FIFO that got messages 0..count from a writer process which then
+/// hangs (until killed): the FIFO's directory and path, the reader, the writer.
+fn reader_of_a_hanging_writer(count: usize) -> (tempfile::TempDir, PathBuf, PipeReceiver, Peer) {
+    let (dir, path) = fifo();
+    let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
+    let child = spawn("writer-then-hang", &path, count);
+    expect_messages(&mut rx, count);
+    (dir, path, rx, child)
 }
 
 #[test]
 fn killed_writer_is_disconnect_and_a_new_writer_reconnects() {
-    let (_dir, path) = fifo();
-    let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
-    let mut child = spawn("writer-then-hang", &path, 20);
-    for i in 0..20 {
-        assert_eq!(rx.recv().unwrap(), message(i));
-    }
+    let (_dir, path, mut rx, mut child) = reader_of_a_hanging_writer(20);
     child.kill();
     assert!(rx.recv().unwrap_err().is_disconnected());
     // A new writer on the same path is received by the same receiver.
     let child = spawn("writer", &path, 10);
-    for i in 0..10 {
-        assert_eq!(rx.recv().unwrap(), message(i));
-    }
+    expect_messages(&mut rx, 10);
     assert!(rx.recv().unwrap_err().is_disconnected());
     wait_ok(child);
 }
@@ -184,12 +193,7 @@ fn killed_writer_is_disconnect_and_a_new_writer_reconnects() {
 /// `ipcring::Result` keeps the difference (`WouldBlock` against `Disconnected`).
 #[test]
 fn try_recv_is_empty_while_the_writer_lives_and_disconnected_once_it_is_killed() {
-    let (_dir, path) = fifo();
-    let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
-    let mut child = spawn("writer-then-hang", &path, 3);
-    for i in 0..3 {
-        assert_eq!(rx.recv().unwrap(), message(i));
-    }
+    let (_dir, _, mut rx, mut child) = reader_of_a_hanging_writer(3);
     assert_nothing_now(&mut rx);
     child.kill();
     let mut buf = Vec::new();
@@ -257,9 +261,7 @@ fn garbage_is_a_framing_error_then_a_good_writer_works() {
     let (_dir, path, mut rx, _) = framing_error_after("garbage", &PipeOptions::new());
     assert!(rx.recv().unwrap_err().is_disconnected());
     let child = spawn("writer", &path, 3);
-    for i in 0..3 {
-        assert_eq!(rx.recv().unwrap(), message(i));
-    }
+    expect_messages(&mut rx, 3);
     wait_ok(child);
 }
 
