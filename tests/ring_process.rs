@@ -9,9 +9,8 @@ use std::time::Duration;
 
 use ipcring::ring::{duplex, inspect, Consumer, Producer, RingOptions, Side, WaitStrategy};
 use ipcring::{Error, Sender, TryRecvError, TrySendError};
+use support::setup::{open_producer, LONG};
 use support::{assert_nothing_now, check, got, message, unique, Peer};
-
-const LONG: Duration = Duration::from_secs(30);
 
 fn strategy(s: &str) -> WaitStrategy {
     match s {
@@ -49,8 +48,7 @@ fn roles(role: &str, args: Vec<String>) {
         // args: name, count — produce `count` messages, then stay attached and idle until
         // killed (the consumer falls asleep on an empty ring).
         "producer-then-idle" => {
-            let mut tx = Producer::open(&args[0], &RingOptions::new().open_timeout(LONG))
-                .expect("open producer");
+            let mut tx = open_producer(&args[0]);
             let n: u64 = args[1].parse().unwrap();
             let mut m = Vec::new();
             for seq in 0..n {
@@ -63,8 +61,7 @@ fn roles(role: &str, args: Vec<String>) {
         }
         // args: name — produce forever (until killed).
         "producer-forever" => {
-            let mut tx = Producer::open(&args[0], &RingOptions::new().open_timeout(LONG))
-                .expect("open producer");
+            let mut tx = open_producer(&args[0]);
             let mut m = Vec::new();
             for seq in 0.. {
                 message(seq, &mut m);

@@ -10,9 +10,8 @@ use bytemuck::{Pod, Zeroable};
 use ipcring::broadcast::{BroadcastOptions, Publisher, Received, Start, Subscriber};
 use ipcring::ring::{Consumer, Producer, RingOptions};
 use ipcring::{Error, TryRecvError, TrySendError};
+use support::setup::{open_producer, LONG};
 use support::{sent, spawn_peer, unique};
-
-const LONG: Duration = Duration::from_secs(30);
 
 /// A value with padding-free mixed fields whose alignment (8) exceeds the ring's record
 /// alignment guarantees nothing about: received by copy, so any offset works.
@@ -68,8 +67,7 @@ fn roles(role: &str, args: Vec<String>) {
     match role {
         // args: name, count — send `count` ticks, then one message of the wrong size.
         "pod-producer" => {
-            let mut tx = Producer::open(&args[0], &RingOptions::new().open_timeout(LONG))
-                .expect("open producer");
+            let mut tx = open_producer(&args[0]);
             let n: u64 = args[1].parse().unwrap();
             for seq in 0..n {
                 tx.send_pod(&tick(seq)).expect("send_pod");
@@ -95,8 +93,7 @@ fn roles(role: &str, args: Vec<String>) {
         #[cfg(feature = "serde")]
         // args: name, count — send `count` events, then bytes that are no `Event`.
         "serde-producer" => {
-            let mut tx = Producer::open(&args[0], &RingOptions::new().open_timeout(LONG))
-                .expect("open producer");
+            let mut tx = open_producer(&args[0]);
             let n: u64 = args[1].parse().unwrap();
             for i in 0..n {
                 tx.send_serde(&event(i)).expect("send_serde");
