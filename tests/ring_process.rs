@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ipcring::ring::{duplex, inspect, Consumer, Producer, RingOptions, Side, WaitStrategy};
 use ipcring::{Error, Sender, TryRecvError, TrySendError};
-use support::setup::{open_producer, LONG};
+use support::setup::{open_producer, ring_pair, LONG};
 use support::{assert_nothing_now, check, got, message, unique, Peer};
 
 fn strategy(s: &str) -> WaitStrategy {
@@ -950,11 +950,8 @@ fn try_outcomes_are_full_and_empty_and_question_mark_makes_them_would_block() {
         tx.try_send(msg).map_err(ipcring::Error::from)?;
         Ok(())
     }
-    let name = unique("tryfull");
     // Messages of up to 272 bytes: a few fit.
-    let opts = RingOptions::new().capacity(2048);
-    let mut tx = Producer::create(&name, &opts).unwrap();
-    let mut rx = Consumer::open(&name, &opts).unwrap();
+    let (mut tx, mut rx) = ring_pair("tryfull", &RingOptions::new().capacity(2048));
     assert_nothing_now(&mut rx);
     assert!(rx.try_recv().unwrap_err().is_empty());
     let mut m = Vec::new();
@@ -992,10 +989,7 @@ fn try_outcomes_are_full_and_empty_and_question_mark_makes_them_would_block() {
 
 #[test]
 fn timeout_forms_take_what_is_there_at_once_and_time_out_otherwise() {
-    let name = unique("tmo");
-    let opts = RingOptions::new().capacity(64);
-    let mut tx = Producer::create(&name, &opts).unwrap();
-    let mut rx = Consumer::open(&name, &opts).unwrap();
+    let (mut tx, mut rx) = ring_pair("tmo", &RingOptions::new().capacity(64));
     let zero = Duration::ZERO;
     // Empty ring: both receive forms time out.
     assert!(matches!(rx.recv_timeout(zero), Err(Error::Timeout)));

@@ -13,6 +13,16 @@ pub fn open_producer(name: &str) -> ipcring::ring::Producer {
     ipcring::ring::Producer::open(name, &opts).expect("open producer")
 }
 
+/// A new ring named after `tag`, and both its ends in this process.
+pub fn ring_pair(
+    tag: &str,
+    opts: &ipcring::ring::RingOptions,
+) -> (ipcring::ring::Producer, ipcring::ring::Consumer) {
+    let name = super::unique(tag);
+    let tx = ipcring::ring::Producer::create(&name, opts).unwrap();
+    (tx, ipcring::ring::Consumer::open(&name, opts).unwrap())
+}
+
 /// A tokio runtime on two worker threads, timers and I/O enabled.
 pub fn multi_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
