@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
 use ipcring::transport::{Receiver, Sender};
-use support::rpc_alice::alice;
+use support::rpc_alice::{alice, calls_in_flight};
 use support::{peer_role, unique, unique_path, Peer};
 
 const T: Duration = Duration::from_secs(20);
@@ -106,12 +106,7 @@ fn calls_work<L: Link, C: Codec>(test: &str, codec: C, bob_first: bool) {
     ));
     c.notify("incr", 3u64, T).unwrap();
     assert_eq!(c.call::<_, u64>("count", (), T).unwrap(), 3);
-    let pending: Vec<_> = (0..L::IN_FLIGHT)
-        .map(|i| c.start_call::<_, i64>("add", (i, i), T).unwrap())
-        .collect();
-    for (i, p) in pending.into_iter().enumerate().rev() {
-        assert_eq!(c.wait(p, T).unwrap(), 2 * i as i64);
-    }
+    calls_in_flight(&mut c, "add", (0..L::IN_FLIGHT).map(|i| (i, i)), true);
     drop(c);
     if L::SEES_BOB_LEAVE {
         peer.finish(); // Alice's serve ended with Ok when Bob's ends were gone
@@ -292,12 +287,7 @@ mod rows {
         let waiting = c.start_call::<_, String>("gate_wait", (), T).unwrap();
         c.call::<_, ()>("gate_open", (), T).unwrap();
         assert_eq!(c.wait(waiting, T).unwrap(), "through the gate");
-        let pending: Vec<_> = (0..200i64)
-            .map(|i| c.start_call::<_, i64>("multiply", (i, 2), T).unwrap())
-            .collect();
-        for (i, p) in pending.into_iter().enumerate().rev() {
-            assert_eq!(c.wait(p, T).unwrap(), 2 * i as i64);
-        }
+        calls_in_flight(&mut c, "multiply", (0..200).map(|i| (i, 2)), true);
         drop(c);
         peer.finish();
     }
@@ -367,12 +357,7 @@ mod rows {
         // pipes, so both sides wait for room unless the client takes replies while it sends.
         let (tx, rx) = bob_pipes(dir.path(), true);
         let mut c = Client::new(tx, rx, BinaryCodec);
-        let pending: Vec<_> = (0..5000i64)
-            .map(|i| c.start_call::<_, i64>("multiply", (i, 3), T).unwrap())
-            .collect();
-        for (i, p) in pending.into_iter().enumerate() {
-            assert_eq!(c.wait(p, T).unwrap(), 3 * i as i64);
-        }
+        calls_in_flight(&mut c, "multiply", (0..5000).map(|i| (i, 3)), false);
         drop(c);
         peer.finish();
     }
@@ -517,12 +502,7 @@ mod rows {
                         }
                         other => panic!("a panicking handler gave {other:?}"),
                     }
-                    let pending: Vec<_> = (0..50i64)
-                        .map(|i| c.start_call::<_, i64>("multiply", (i, k), T).unwrap())
-                        .collect();
-                    for (i, p) in pending.into_iter().enumerate().rev() {
-                        assert_eq!(c.wait(p, T).unwrap(), i as i64 * k);
-                    }
+                    calls_in_flight(&mut c, "multiply", (0..50).map(|i| (i, k)), true);
                     c.call::<_, u64>("incr", 1u64, T).unwrap()
                 })
             })

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use ipcring::rpc::{Codec, HandlerError, Server};
+use ipcring::rpc::{Client, Codec, HandlerError, Server};
+use ipcring::{Receiver, Sender};
 use serde::Deserialize;
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -71,4 +72,30 @@ pub fn alice<C: Codec>(codec: C) -> Server<C> {
             Ok(())
         });
     s
+}
+
+/// Puts the calls `method(a, b)` (Alice's `add` or `multiply`), one for each pair of
+/// `args`, in flight at once on `c`; then waits for each, the last sent first when
+/// `last_first`, and checks its answer.
+pub fn calls_in_flight<S: Sender, R: Receiver, C: Codec>(
+    c: &mut Client<S, R, C>,
+    method: &str,
+    args: impl Iterator<Item = (i64, i64)>,
+    last_first: bool,
+) {
+    let t = super::setup::LONG;
+    let mut pending: Vec<_> = args
+        .map(|(a, b)| (a, b, c.start_call::<_, i64>(method, (a, b), t).unwrap()))
+        .collect();
+    if last_first {
+        pending.reverse();
+    }
+    for (a, b, p) in pending {
+        let want = match method {
+            "add" => a + b,
+            "multiply" => a * b,
+            other => panic!("{other} is not add or multiply"),
+        };
+        assert_eq!(c.wait(p, t).unwrap(), want, "{method}({a}, {b})");
+    }
 }
