@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
 use ipcring::transport::{Receiver, Sender};
-use support::rpc_alice::{alice, calls_in_flight};
+use support::rpc_alice::{alice, calls_in_flight, failures_come_back, served_at_once};
 use support::{peer_role, unique, unique_path, Peer};
 
 const T: Duration = Duration::from_secs(20);
@@ -92,14 +92,7 @@ fn calls_work<L: Link, C: Codec>(test: &str, codec: C, bob_first: bool) {
     };
     assert_eq!(first.unwrap(), 7);
     assert_eq!(c.call::<_, i64>("multiply", (8, 5), T).unwrap(), 40);
-    match c.call::<_, i64>("add", ("bad", "data"), T) {
-        Err(RpcError::BadArguments { method, .. }) => assert_eq!(method, "add"),
-        other => panic!("add('bad', 'data') gave {other:?}"),
-    }
-    match c.call::<_, ()>("boom", "kaboom", T) {
-        Err(RpcError::Internal { message, .. }) => assert!(message.contains("kaboom")),
-        other => panic!("a panicking handler gave {other:?}"),
-    }
+    failures_come_back(&mut c);
     assert!(matches!(
         c.call::<_, i64>("nope", (), T),
         Err(RpcError::UnknownMethod { .. })
@@ -487,30 +480,15 @@ mod rows {
         );
         assert!(matches!(eve, Err(ipcring::Error::Auth(_))), "{eve:?}");
 
-        let bobs: Vec<_> = (0..CONNECTIONS as i64 - 1)
-            .map(|k| {
-                let mut c = bob::<SocketLink<false>, C>(&place, codec.clone());
-                std::thread::spawn(move || {
-                    assert_eq!(c.call::<_, i64>("add", (2, 5), T).unwrap(), 7);
-                    match c.call::<_, i64>("add", ("bad", "data"), T) {
-                        Err(RpcError::BadArguments { method, .. }) => assert_eq!(method, "add"),
-                        other => panic!("add('bad', 'data') gave {other:?}"),
-                    }
-                    match c.call::<_, ()>("boom", "kaboom", T) {
-                        Err(RpcError::Internal { message, .. }) => {
-                            assert!(message.contains("kaboom"))
-                        }
-                        other => panic!("a panicking handler gave {other:?}"),
-                    }
-                    calls_in_flight(&mut c, "multiply", (0..50).map(|i| (i, k)), true);
-                    c.call::<_, u64>("incr", 1u64, T).unwrap()
-                })
-            })
+        let bobs = (1..CONNECTIONS)
+            .map(|_| bob::<SocketLink<false>, C>(&place, codec.clone()))
             .collect();
-        let mut counts: Vec<u64> = bobs.into_iter().map(|t| t.join().unwrap()).collect();
-        counts.sort_unstable();
         // One Alice, one counter, three connections served at once.
-        assert_eq!(counts, [1, 2, 3]);
+        served_at_once(bobs, |c, k| {
+            assert_eq!(c.call::<_, i64>("add", (2, 5), T).unwrap(), 7);
+            failures_come_back(c);
+            calls_in_flight(c, "multiply", (0..50).map(|i| (i, k)), true);
+        });
         peer.finish(); // serve_incoming returned once every connection was done
     }
 
