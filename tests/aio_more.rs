@@ -22,7 +22,7 @@ use ipcring::signal::AsyncListener;
 use ipcring::signal::{Signal, SignalOptions};
 use ipcring::transport::{AsyncReceiver, AsyncSender};
 use ipcring::{Error, Receiver, Sender};
-use support::setup::{current_thread, multi_thread};
+
 use support::{check, loud, message, redis_url, unique, Peer};
 
 /// Held by the signal test while another process signals this one, and by the Redis tests:
@@ -176,84 +176,78 @@ async fn recv_all_with_cancels<R: AsyncReceiver>(rx: &mut R, n: u64) -> u64 {
     cancelled
 }
 
-#[test]
-fn signal_async_listener_cancel_then_recv_between_processes() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signal_async_listener_cancel_then_recv_between_processes() {
     let _x = exclusive();
     let dir = tempfile::tempdir().unwrap();
     let dir_s = dir.path().to_str().unwrap().to_owned();
     // Before the runtime, so its threads inherit the blocked mask.
     let mut l = AsyncListener::new(&sig_opts(&dir_s)).unwrap();
-    let rt = multi_thread();
     let n = 300;
-    rt.block_on(async {
-        // Cancelled receives with nothing there...
-        for _ in 0..3 {
-            let e = l.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
-            assert!(e.is_timeout());
-        }
-        let pid = std::process::id().to_string();
-        let mut child = Peer::spawn("sig_send", &[&pid, &n.to_string(), &dir_s]);
-        // ...then every value once, with receives cancelled all along. (Not checked in
-        // order: the harness's other threads leave the signals unblocked, so some arrive
-        // through the fallback handler, whose order against the signalfd is not kept.)
-        let (mut cancelled, mut got) = (0, Vec::new());
-        for i in 0..n {
-            let ev = if i % 2 == 0 {
-                match tokio::time::timeout(Duration::from_micros(100), l.recv()).await {
-                    Ok(r) => r.unwrap(),
-                    Err(_) => {
-                        cancelled += 1;
-                        l.recv_timeout(Duration::from_secs(20)).await.unwrap()
-                    }
+    // Cancelled receives with nothing there...
+    for _ in 0..3 {
+        let e = l.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
+        assert!(e.is_timeout());
+    }
+    let pid = std::process::id().to_string();
+    let mut child = Peer::spawn("sig_send", &[&pid, &n.to_string(), &dir_s]);
+    // ...then every value once, with receives cancelled all along. (Not checked in
+    // order: the harness's other threads leave the signals unblocked, so some arrive
+    // through the fallback handler, whose order against the signalfd is not kept.)
+    let (mut cancelled, mut got) = (0, Vec::new());
+    for i in 0..n {
+        let ev = if i % 2 == 0 {
+            match tokio::time::timeout(Duration::from_micros(100), l.recv()).await {
+                Ok(r) => r.unwrap(),
+                Err(_) => {
+                    cancelled += 1;
+                    l.recv_timeout(Duration::from_secs(20)).await.unwrap()
                 }
-            } else {
-                l.recv_timeout(Duration::from_secs(20)).await.unwrap()
-            };
-            let Signal::Value(v) = ev.signal else {
-                panic!("unexpected {ev:?}");
-            };
-            got.push(v);
-            assert_eq!(ev.sender_pid, child.id());
-        }
-        got.sort_unstable();
-        assert_eq!(
-            got,
-            (0..n).collect::<Vec<_>>(),
-            "after {cancelled} cancelled"
-        );
-        child.finish();
-        assert!(l.try_recv().unwrap_err().is_empty());
-        loud(&format!(
-            "signal: {n} values, {cancelled} receives cancelled"
-        ));
-    });
+            }
+        } else {
+            l.recv_timeout(Duration::from_secs(20)).await.unwrap()
+        };
+        let Signal::Value(v) = ev.signal else {
+            panic!("unexpected {ev:?}");
+        };
+        got.push(v);
+        assert_eq!(ev.sender_pid, child.id());
+    }
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        (0..n).collect::<Vec<_>>(),
+        "after {cancelled} cancelled"
+    );
+    child.finish();
+    assert!(l.try_recv().unwrap_err().is_empty());
+    loud(&format!(
+        "signal: {n} values, {cancelled} receives cancelled"
+    ));
 }
 
-#[test]
-fn file_async_reader_from_blocking_writer_process() {
+#[tokio::test]
+async fn file_async_reader_from_blocking_writer_process() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.log");
     let n = 400u64;
-    let rt = current_thread();
-    rt.block_on(async {
-        let mut r = AsyncLogReader::open(&path, &LogOptions::new()).unwrap();
-        // No writer yet: a timed-out receive, then the messages.
-        let e = r.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
-        assert!(e.is_timeout());
-        let mut child = Peer::spawn("log_write", &[path.to_str().unwrap(), &n.to_string()]);
-        let cancelled = recv_all_with_cancels(&mut r, n).await;
-        child.finish();
-        // Everything read and the writer gone (exited): disconnected.
-        let e = r.recv().await.unwrap_err();
-        assert!(e.is_disconnected(), "{e}");
-        loud(&format!(
-            "file: {n} messages, {cancelled} receives cancelled"
-        ));
-    });
+    let mut r = AsyncLogReader::open(&path, &LogOptions::new()).unwrap();
+    // No writer yet: a timed-out receive, then the messages.
+    let e = r.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
+    assert!(e.is_timeout());
+    let mut child = Peer::spawn("log_write", &[path.to_str().unwrap(), &n.to_string()]);
+    let cancelled = recv_all_with_cancels(&mut r, n).await;
+    child.finish();
+    // Everything read and the writer gone (exited): disconnected.
+    let e = r.recv().await.unwrap_err();
+    assert!(e.is_disconnected(), "{e}");
+    loud(&format!(
+        "file: {n} messages, {cancelled} receives cancelled"
+    ));
 }
 
-#[test]
-fn file_async_writer_to_blocking_reader_process() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_async_writer_to_blocking_reader_process() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("b.log");
     let n = 300u64;
@@ -261,64 +255,58 @@ fn file_async_writer_to_blocking_reader_process() {
     let mut child = Peer::spawn_piped("log_read", &[path.to_str().unwrap()]);
     let mut out = child.take_stdout();
     assert_eq!(line_starting(&mut out, &["ready"]), "ready");
-    let rt = multi_thread();
-    rt.block_on(async {
-        let mut w = AsyncLogWriter::open(&path, &LogOptions::new()).unwrap();
-        let mut m = Vec::new();
-        for seq in 0..n {
-            message(seq, &mut m);
-            if seq % 3 == 0 {
-                // Dropped at once: the append already started on the pool and still goes
-                // in; the next send waits for it, so the reader sees every message in order.
-                let _ = tokio::time::timeout(Duration::ZERO, w.send(&m)).await;
-            } else {
-                w.send(&m).await.unwrap();
-            }
+    let mut w = AsyncLogWriter::open(&path, &LogOptions::new()).unwrap();
+    let mut m = Vec::new();
+    for seq in 0..n {
+        message(seq, &mut m);
+        if seq % 3 == 0 {
+            // Dropped at once: the append already started on the pool and still goes
+            // in; the next send waits for it, so the reader sees every message in order.
+            let _ = tokio::time::timeout(Duration::ZERO, w.send(&m)).await;
+        } else {
+            w.send(&m).await.unwrap();
         }
-        w.close().await.unwrap();
-    });
+    }
+    w.close().await.unwrap();
     assert_eq!(line_starting(&mut out, &["got", "bad"]), format!("got {n}"));
     child.finish();
 }
 
-#[test]
-fn redis_async_stream_consumer_from_blocking_producer_process() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_async_stream_consumer_from_blocking_producer_process() {
     let Some(url) = redis_url("redis_async_stream_consumer_from_blocking_producer_process") else {
         return;
     };
     let _x = exclusive();
     let key = unique("aio-stream");
     let n = 200u64;
-    let rt = multi_thread();
-    rt.block_on(async {
-        let k = key.clone();
-        let mut rx = AsyncStreamConsumer::connect(&url, move |u| {
-            StreamConsumer::connect(u, &k, "g", "c1", &StreamOptions::new())
-        })
-        .await
-        .unwrap();
-        let e = rx.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
-        assert!(e.is_timeout());
-        let mut child = Peer::spawn("stream_add", &[&url, &key, &n.to_string()]);
-        // Plain receives: with receives cancelled all along, one run in five lost an entry
-        // (cause not found yet; see the AsyncStreamConsumer docs).
-        let mut scratch = Vec::new();
-        for seq in 0..n {
-            let m = rx.recv_timeout(Duration::from_secs(20)).await.unwrap();
-            check(seq, &m, &mut scratch).unwrap();
-        }
-        let cancelled = 0;
-        child.finish();
-        let mut buf = Vec::new();
-        assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
-        loud(&format!(
-            "redis stream: {n} messages, {cancelled} receives cancelled"
-        ));
-    });
+    let k = key.clone();
+    let mut rx = AsyncStreamConsumer::connect(&url, move |u| {
+        StreamConsumer::connect(u, &k, "g", "c1", &StreamOptions::new())
+    })
+    .await
+    .unwrap();
+    let e = rx.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
+    assert!(e.is_timeout());
+    let mut child = Peer::spawn("stream_add", &[&url, &key, &n.to_string()]);
+    // Plain receives: with receives cancelled all along, one run in five lost an entry
+    // (cause not found yet; see the AsyncStreamConsumer docs).
+    let mut scratch = Vec::new();
+    for seq in 0..n {
+        let m = rx.recv_timeout(Duration::from_secs(20)).await.unwrap();
+        check(seq, &m, &mut scratch).unwrap();
+    }
+    let cancelled = 0;
+    child.finish();
+    let mut buf = Vec::new();
+    assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
+    loud(&format!(
+        "redis stream: {n} messages, {cancelled} receives cancelled"
+    ));
 }
 
-#[test]
-fn redis_async_publisher_to_blocking_subscriber_process() {
+#[tokio::test]
+async fn redis_async_publisher_to_blocking_subscriber_process() {
     let Some(url) = redis_url("redis_async_publisher_to_blocking_subscriber_process") else {
         return;
     };
@@ -328,52 +316,46 @@ fn redis_async_publisher_to_blocking_subscriber_process() {
     let mut child = Peer::spawn_piped("sub_read", &[&url, &channel, &n.to_string()]);
     let mut out = child.take_stdout();
     assert_eq!(line_starting(&mut out, &["ready"]), "ready");
-    let rt = current_thread();
-    rt.block_on(async {
-        let ch = channel.clone();
-        let mut tx = AsyncPublisher::connect(&url, move |u| {
-            Publisher::connect(u, &ch, &RedisOptions::new())
-        })
-        .await
-        .unwrap();
-        let mut m = Vec::new();
-        for seq in 0..n {
-            message(seq, &mut m);
-            if seq % 4 == 0 {
-                // Dropped at once: the publish still happens on the pool, before the next.
-                let _ = tokio::time::timeout(Duration::ZERO, tx.send(&m)).await;
-            } else {
-                tx.send(&m).await.unwrap();
-            }
+    let ch = channel.clone();
+    let mut tx = AsyncPublisher::connect(&url, move |u| {
+        Publisher::connect(u, &ch, &RedisOptions::new())
+    })
+    .await
+    .unwrap();
+    let mut m = Vec::new();
+    for seq in 0..n {
+        message(seq, &mut m);
+        if seq % 4 == 0 {
+            // Dropped at once: the publish still happens on the pool, before the next.
+            let _ = tokio::time::timeout(Duration::ZERO, tx.send(&m)).await;
+        } else {
+            tx.send(&m).await.unwrap();
         }
-        tx.settle().await.unwrap();
-    });
+    }
+    tx.settle().await.unwrap();
     assert_eq!(line_starting(&mut out, &["got", "bad"]), format!("got {n}"));
     child.finish();
 }
 
-#[test]
-fn redis_async_subscriber_cancel_then_recv() {
+#[tokio::test]
+async fn redis_async_subscriber_cancel_then_recv() {
     let Some(url) = redis_url("redis_async_subscriber_cancel_then_recv") else {
         return;
     };
     let _x = exclusive();
     let channel = unique("aio-sub");
-    let rt = current_thread();
-    rt.block_on(async {
-        let ch = channel.clone();
-        let mut rx = AsyncSubscriber::connect(&url, move |u| {
-            Subscriber::connect(u, &ch, &RedisOptions::new())
-        })
-        .await
-        .unwrap();
-        // A receive cancelled while its slice waits on the pool...
-        let e = rx.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
-        assert!(e.is_timeout());
-        // ...then a publish that the still-running slice may take: the next recv gets it.
-        let mut p = Publisher::connect(&url, &channel, &RedisOptions::new()).unwrap();
-        p.send(b"after the cancel").unwrap();
-        let m = rx.recv_timeout(Duration::from_secs(20)).await.unwrap();
-        assert_eq!(m, b"after the cancel");
-    });
+    let ch = channel.clone();
+    let mut rx = AsyncSubscriber::connect(&url, move |u| {
+        Subscriber::connect(u, &ch, &RedisOptions::new())
+    })
+    .await
+    .unwrap();
+    // A receive cancelled while its slice waits on the pool...
+    let e = rx.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
+    assert!(e.is_timeout());
+    // ...then a publish that the still-running slice may take: the next recv gets it.
+    let mut p = Publisher::connect(&url, &channel, &RedisOptions::new()).unwrap();
+    p.send(b"after the cancel").unwrap();
+    let m = rx.recv_timeout(Duration::from_secs(20)).await.unwrap();
+    assert_eq!(m, b"after the cancel");
 }
