@@ -472,27 +472,35 @@ async fn dropped_recv_futures_lose_no_message() {
     child.finish();
 }
 
-#[tokio::test]
-async fn dropped_send_futures_send_whole_messages_or_nothing() {
-    let name = unique("aio-send");
+/// Sends messages 0..n (20 000) from an async producer on a new 4 KiB ring to a blocking
+/// consumer in another process, which pauses now and then (so the ring fills up and sends
+/// wait) and checks that every message arrives once, intact, in order: a retry after a half
+/// send would fail it. Each message goes by `send(tx, seq, message)` under 200 µs timeouts,
+/// retried until one completes; every one that timed out was dropped and must have sent
+/// nothing. Returns how many were.
+async fn send_through_cancels(
+    tag: &str,
+    mut send: impl AsyncFnMut(&mut AsyncProducer, u64, &[u8]) -> ipcring::Result<()>,
+) -> u32 {
+    let name = unique(tag);
     let n = 20_000u64;
-    // A small ring and a consumer that pauses: sends find it full and wait.
-    let opts = RingOptions::new().capacity(4096);
-    let mut tx = AsyncProducer::create(&name, &opts).unwrap();
+    let mut tx = AsyncProducer::create(&name, &RingOptions::new().capacity(4096)).unwrap();
     let mut child = Peer::spawn("ring-consumer-check", &[&name, &n.to_string()]);
     let mut m = Vec::new();
-    let mut retried = 0u32;
+    let mut cancelled = 0u32;
     for seq in 0..n {
         message(seq, &mut m);
-        // Cancelled sends must have sent nothing: the consumer checks that every
-        // message arrives exactly once, so a retry after a half-send would fail it.
-        until_done!(200, retried, tx.send(&m)).unwrap();
+        until_done!(200, cancelled, send(&mut tx, seq, &m)).unwrap();
     }
-    // The trait's timeout form on a ring nobody drains would say Timeout; here just
-    // check it sends when there is room.
     drop(tx);
     // Fails, with the consumer's stderr, if it saw a gap, a duplicate or a torn message.
     child.finish();
+    cancelled
+}
+
+#[tokio::test]
+async fn dropped_send_futures_send_whole_messages_or_nothing() {
+    let retried = send_through_cancels("aio-send", async |tx, _, m| tx.send(m).await).await;
     // Not an assertion on timing: just visible in the output.
     eprintln!("{retried} sends were cancelled and retried");
 }
@@ -564,34 +572,18 @@ async fn async_reserve_waits_for_room_then_commits_in_place() {
 /// message arrives once, intact, in order.
 #[tokio::test]
 async fn dropped_reserve_futures_reserve_nothing() {
-    let name = unique("aio-reserve-cancel");
-    let n = 20_000u64;
-    let opts = RingOptions::new().capacity(4096);
-    let mut tx = AsyncProducer::create(&name, &opts).unwrap();
-    let mut child = Peer::spawn("ring-consumer-check", &[&name, &n.to_string()]);
-    let mut m = Vec::new();
-    let mut retried = 0u32;
-    for seq in 0..n {
-        message(seq, &mut m);
-        loop {
-            match tokio::time::timeout(Duration::from_micros(200), tx.reserve(m.len())).await {
-                Ok(g) => {
-                    let mut g = g.unwrap();
-                    g.copy_from_slice(&m);
-                    // Half of them deferred: published by the next commit.
-                    if seq % 2 == 0 {
-                        g.commit_deferred();
-                    } else {
-                        g.commit();
-                    }
-                    break;
-                }
-                Err(_) => retried += 1,
-            }
+    let retried = send_through_cancels("aio-reserve-cancel", async |tx, seq, m| {
+        let mut g = tx.reserve(m.len()).await?;
+        g.copy_from_slice(m);
+        // Half of them deferred: published by the next commit (or the producer's drop).
+        if seq % 2 == 0 {
+            g.commit_deferred();
+        } else {
+            g.commit();
         }
-    }
-    drop(tx); // publishes the last deferred commit
-    child.finish();
+        Ok(())
+    })
+    .await;
     eprintln!("{retried} reserves were cancelled and retried");
 }
 
