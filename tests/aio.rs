@@ -119,9 +119,9 @@ fn recv_paced<R: Receiver>(
 
 /// Receives messages 0..n and checks them: even ones by a plain wait (only readiness can
 /// end it), odd ones by receives of 300 µs retried until one gets the message (many time
-/// out while the sender pauses: each dropped receive must have taken nothing). Returns how
+/// out while the sender pauses: each dropped receive must have taken nothing). Says how
 /// many receives were cancelled.
-async fn recv_through_cancels<R: AsyncReceiver>(rx: &mut R, n: u64) -> u32 {
+async fn recv_through_cancels<R: AsyncReceiver>(rx: &mut R, n: u64) {
     let (mut buf, mut scratch) = (Vec::new(), Vec::new());
     let mut cancelled = 0;
     for seq in 0..n {
@@ -135,7 +135,51 @@ async fn recv_through_cancels<R: AsyncReceiver>(rx: &mut R, n: u64) -> u32 {
         }
         check(seq, &buf, &mut scratch).unwrap();
     }
-    cancelled
+    eprintln!("{cancelled} receives cancelled");
+}
+
+/// Sends messages 0..n: even ones by a plain wait for room (only readiness can end it), odd
+/// ones by `odd(tx, message)` under timeouts of 200 µs, retried until one completes (each
+/// dropped send must have sent nothing). Says how many sends were cancelled.
+async fn send_through_cancels_too<S: AsyncSender>(
+    tx: &mut S,
+    n: u64,
+    mut odd: impl AsyncFnMut(&mut S, &[u8]) -> ipcring::Result<()>,
+) {
+    let mut m = Vec::new();
+    let mut cancelled = 0u32;
+    for seq in 0..n {
+        message(seq, &mut m);
+        if seq % 2 == 0 {
+            tokio::time::timeout(LONG, tx.send(&m))
+                .await
+                .expect("readiness woke the send")
+                .unwrap();
+        } else {
+            until_done!(200, cancelled, odd(tx, &m)).unwrap();
+        }
+    }
+    eprintln!("{cancelled} sends cancelled");
+}
+
+/// Awaits `recv` (for [`LONG`] at most): it must end with `Disconnected`.
+async fn assert_disconnected<T: std::fmt::Debug>(
+    recv: impl std::future::Future<Output = ipcring::Result<T>>,
+) {
+    match tokio::time::timeout(LONG, recv).await {
+        Ok(Err(Error::Disconnected)) => {}
+        other => panic!("expected Disconnected, got {other:?}"),
+    }
+}
+
+/// Three receives on `rx`, each given up after `wait`: nothing can arrive yet, and each
+/// one dropped must take nothing.
+async fn receives_time_out<R: AsyncReceiver>(rx: &mut R, wait: Duration) {
+    let mut buf = Vec::new();
+    for _ in 0..3 {
+        let r = tokio::time::timeout(wait, rx.recv_into(&mut buf)).await;
+        assert!(r.is_err(), "nothing can arrive yet: {r:?}");
+    }
 }
 
 crate::peer_entry!(roles);
@@ -433,10 +477,7 @@ async fn async_consumer_receives_every_message_from_a_blocking_producer_then_dis
             check(seq, &m, &mut scratch).unwrap();
         }
     }
-    match tokio::time::timeout(LONG, rx.recv_into(&mut buf)).await {
-        Ok(Err(Error::Disconnected)) => {}
-        other => panic!("expected Disconnected, got {other:?}"),
-    }
+    assert_disconnected(rx.recv_into(&mut buf)).await;
     child.finish();
 }
 
@@ -779,14 +820,8 @@ async fn async_socket_client_against_a_blocking_listener_with_split_halves() {
         .unwrap();
     let (mut tx, mut rx) = conn.into_split();
     // Nothing is sent yet: these receives time out, are dropped, and lose nothing.
+    receives_time_out(&mut rx, Duration::from_millis(5)).await;
     let mut buf = Vec::new();
-    for _ in 0..3 {
-        assert!(
-            tokio::time::timeout(Duration::from_millis(5), rx.recv_into(&mut buf))
-                .await
-                .is_err()
-        );
-    }
     let big = vec![0x5Au8; 3 << 20]; // several socket buffers: partial writes and reads
     let sender = tokio::spawn(async move {
         let mut m = Vec::new();
@@ -895,12 +930,13 @@ async fn async_mq_receives_from_a_blocking_sender_through_cancelled_waits() {
     let n = 2000u64;
     let mut q = AsyncMessageQueue::create(&name, &mqopts()).unwrap();
     let mut child = Peer::spawn("mq-sender", &[&name, &n.to_string()]);
-    let cancelled = recv_through_cancels(&mut q, n).await;
-    let mut buf = Vec::new();
+    recv_through_cancels(&mut q, n).await;
     child.finish();
     // The sender has gone and everything it sent was received.
-    assert!(q.try_recv_into(&mut buf).unwrap_err().is_disconnected());
-    eprintln!("{cancelled} receives cancelled");
+    assert!(q
+        .try_recv_into(&mut Vec::new())
+        .unwrap_err()
+        .is_disconnected());
 }
 
 #[tokio::test]
@@ -931,18 +967,7 @@ async fn async_mq_sends_cancelled_on_a_full_queue_are_whole_or_absent() {
     // Now with a slow receiver in another process, every send under a short timeout,
     // retried when it timed out.
     let mut child = Peer::spawn("mq-receiver-check", &[&name, &n.to_string()]);
-    for seq in 0..n {
-        message(seq, &mut m);
-        if seq % 2 == 0 {
-            // A plain wait for room: only the queue's readiness can end it.
-            tokio::time::timeout(LONG, q.send(&m))
-                .await
-                .expect("readiness woke the send")
-                .unwrap();
-            continue;
-        }
-        until_done!(200, q.send_priority(&m, 0)).unwrap();
-    }
+    send_through_cancels_too(&mut q, n, async |q, m| q.send_priority(m, 0).await).await;
     child.finish(); // fails with the peer's stderr: the receiver saw a gap or a duplicate
 }
 
@@ -959,22 +984,11 @@ async fn async_pipe_reader_started_first_gets_every_message_then_disconnected() 
     let mut rx = AsyncPipeReceiver::open(&path, &PipeOptions::new()).unwrap();
     // No writer yet: waits time out (readiness must not report a writer that is not
     // there), are dropped, and take nothing.
-    let mut buf = Vec::new();
-    for _ in 0..3 {
-        assert!(
-            tokio::time::timeout(Duration::from_millis(10), rx.recv_into(&mut buf))
-                .await
-                .is_err()
-        );
-    }
+    receives_time_out(&mut rx, Duration::from_millis(10)).await;
     let mut child = Peer::spawn("pipe-writer", &[&path, &n.to_string()]);
-    let cancelled = recv_through_cancels(&mut rx, n).await;
-    match tokio::time::timeout(LONG, rx.recv_into(&mut buf)).await {
-        Ok(Err(Error::Disconnected)) => {}
-        other => panic!("expected Disconnected, got {other:?}"),
-    }
+    recv_through_cancels(&mut rx, n).await;
+    assert_disconnected(rx.recv_into(&mut Vec::new())).await;
     child.finish();
-    eprintln!("{cancelled} receives cancelled");
 }
 
 #[tokio::test]
@@ -989,22 +1003,10 @@ async fn async_pipe_writer_started_first_waits_for_the_reader_and_loses_nothing(
         .await
         .is_err());
     let mut child = Peer::spawn("pipe-reader-check", &[&path, &n.to_string()]);
-    let mut cancelled = 0u32;
-    for seq in 0..n {
-        message(seq, &mut m);
-        if seq % 2 == 0 {
-            tokio::time::timeout(LONG, tx.send(&m))
-                .await
-                .expect("readiness woke the send")
-                .unwrap();
-            continue;
-        }
-        until_done!(200, cancelled, tx.send(&m)).unwrap();
-    }
+    send_through_cancels_too(&mut tx, n, async |tx, m| tx.send(m).await).await;
     tx.flush().await.unwrap();
     drop(tx);
     child.finish(); // fails with the peer's stderr: the reader saw a gap, a duplicate or a torn message
-    eprintln!("{cancelled} sends cancelled");
 }
 
 #[tokio::test]
@@ -1028,10 +1030,7 @@ async fn async_subscriber_gets_every_broadcast_then_disconnected() {
         assert_eq!(r, Recv::Message(seq));
         check(seq, &buf, &mut scratch).unwrap();
     }
-    match tokio::time::timeout(LONG, sub.recv_into(&mut buf)).await {
-        Ok(Err(Error::Disconnected)) => {}
-        other => panic!("expected Disconnected, got {other:?}"),
-    }
+    assert_disconnected(sub.recv_into(&mut buf)).await;
     child.finish();
     eprintln!("{cancelled} receives cancelled");
 }

@@ -34,6 +34,26 @@ fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     SIGNALLED.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// For the Redis test `test`: the server's URL, and [`exclusive`] held; `None` (after
+/// saying the test skipped) without a server.
+fn redis_exclusive(test: &str) -> Option<(String, std::sync::MutexGuard<'static, ()>)> {
+    let url = redis_url(test)?;
+    Some((url, exclusive()))
+}
+
+/// A peer's role: sends messages 0..n on `tx`, pausing 1 ms after every tenth.
+fn send_paced<S: Sender>(mut tx: S, n: &str) -> i32 {
+    let mut m = Vec::new();
+    for seq in 0..n.parse().unwrap() {
+        message(seq, &mut m);
+        tx.send(&m).unwrap();
+        if seq % 10 == 9 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    0
+}
+
 /// A line to the parent, written straight to stdout and flushed.
 fn say(what: &str) {
     use std::io::Write;
@@ -66,19 +86,10 @@ fn roles(role: &str, args: Vec<String>) {
             0
         }
         // args: path, count — blocking log writer, pausing every 10 messages.
-        "log_write" => {
-            let mut w = LogWriter::open(&args[0], &LogOptions::new()).unwrap();
-            let n: u64 = args[1].parse().unwrap();
-            let mut m = Vec::new();
-            for seq in 0..n {
-                message(seq, &mut m);
-                w.send(&m).unwrap();
-                if seq % 10 == 9 {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-            0
-        }
+        "log_write" => send_paced(
+            LogWriter::open(&args[0], &LogOptions::new()).unwrap(),
+            &args[1],
+        ),
         // args: path — blocking log reader: checks messages 0.. in order until the writer
         // is gone; prints how many.
         "log_read" => {
@@ -102,19 +113,10 @@ fn roles(role: &str, args: Vec<String>) {
             0
         }
         // args: url, key, count — blocking stream producer.
-        "stream_add" => {
-            let mut p = StreamProducer::connect(&args[0], &args[1], &StreamOptions::new()).unwrap();
-            let n: u64 = args[2].parse().unwrap();
-            let mut m = Vec::new();
-            for seq in 0..n {
-                message(seq, &mut m);
-                p.send(&m).unwrap();
-                if seq % 10 == 9 {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-            0
-        }
+        "stream_add" => send_paced(
+            StreamProducer::connect(&args[0], &args[1], &StreamOptions::new()).unwrap(),
+            &args[2],
+        ),
         // args: url, channel, count — blocking subscriber: says "ready" once subscribed,
         // checks messages 0..count in order, prints how many.
         "sub_read" => {
@@ -148,6 +150,29 @@ fn line_starting(out: &mut impl BufRead, prefixes: &[&str]) -> String {
         }
         if prefixes.iter().any(|p| line.starts_with(p)) {
             return line.trim().to_owned();
+        }
+    }
+}
+
+/// The peer `role` with `args`, once it said "ready"; and its stdout, to read on.
+fn ready_peer(role: &str, args: &[&str]) -> (Peer, impl BufRead) {
+    let mut child = Peer::spawn_piped(role, args);
+    let mut out = child.take_stdout();
+    assert_eq!(line_starting(&mut out, &["ready"]), "ready");
+    (child, out)
+}
+
+/// Sends messages 0..n on `tx`, each `every`-th send dropped at once: its operation has
+/// already started on the pool and still goes in, before the next one (which waits for
+/// it), so the receiver sees every message in order.
+async fn send_some_dropped<S: AsyncSender>(tx: &mut S, n: u64, every: u64) {
+    let mut m = Vec::new();
+    for seq in 0..n {
+        message(seq, &mut m);
+        if seq % every == 0 {
+            let _ = tokio::time::timeout(Duration::ZERO, tx.send(&m)).await;
+        } else {
+            tx.send(&m).await.unwrap();
         }
     }
 }
@@ -252,21 +277,9 @@ async fn file_async_writer_to_blocking_reader_process() {
     let path = dir.path().join("b.log");
     let n = 300u64;
     // The reader creates the log and says when it is open, so it reads from the start.
-    let mut child = Peer::spawn_piped("log_read", &[path.to_str().unwrap()]);
-    let mut out = child.take_stdout();
-    assert_eq!(line_starting(&mut out, &["ready"]), "ready");
+    let (mut child, mut out) = ready_peer("log_read", &[path.to_str().unwrap()]);
     let mut w = AsyncLogWriter::open(&path, &LogOptions::new()).unwrap();
-    let mut m = Vec::new();
-    for seq in 0..n {
-        message(seq, &mut m);
-        if seq % 3 == 0 {
-            // Dropped at once: the append already started on the pool and still goes
-            // in; the next send waits for it, so the reader sees every message in order.
-            let _ = tokio::time::timeout(Duration::ZERO, w.send(&m)).await;
-        } else {
-            w.send(&m).await.unwrap();
-        }
-    }
+    send_some_dropped(&mut w, n, 3).await;
     w.close().await.unwrap();
     assert_eq!(line_starting(&mut out, &["got", "bad"]), format!("got {n}"));
     child.finish();
@@ -274,10 +287,11 @@ async fn file_async_writer_to_blocking_reader_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_async_stream_consumer_from_blocking_producer_process() {
-    let Some(url) = redis_url("redis_async_stream_consumer_from_blocking_producer_process") else {
+    let Some((url, _x)) =
+        redis_exclusive("redis_async_stream_consumer_from_blocking_producer_process")
+    else {
         return;
     };
-    let _x = exclusive();
     let key = unique("aio-stream");
     let n = 200u64;
     let k = key.clone();
@@ -307,31 +321,20 @@ async fn redis_async_stream_consumer_from_blocking_producer_process() {
 
 #[tokio::test]
 async fn redis_async_publisher_to_blocking_subscriber_process() {
-    let Some(url) = redis_url("redis_async_publisher_to_blocking_subscriber_process") else {
+    let Some((url, _x)) = redis_exclusive("redis_async_publisher_to_blocking_subscriber_process")
+    else {
         return;
     };
-    let _x = exclusive();
     let channel = unique("aio-pub");
     let n = 100u64;
-    let mut child = Peer::spawn_piped("sub_read", &[&url, &channel, &n.to_string()]);
-    let mut out = child.take_stdout();
-    assert_eq!(line_starting(&mut out, &["ready"]), "ready");
+    let (mut child, mut out) = ready_peer("sub_read", &[&url, &channel, &n.to_string()]);
     let ch = channel.clone();
     let mut tx = AsyncPublisher::connect(&url, move |u| {
         Publisher::connect(u, &ch, &RedisOptions::new())
     })
     .await
     .unwrap();
-    let mut m = Vec::new();
-    for seq in 0..n {
-        message(seq, &mut m);
-        if seq % 4 == 0 {
-            // Dropped at once: the publish still happens on the pool, before the next.
-            let _ = tokio::time::timeout(Duration::ZERO, tx.send(&m)).await;
-        } else {
-            tx.send(&m).await.unwrap();
-        }
-    }
+    send_some_dropped(&mut tx, n, 4).await;
     tx.settle().await.unwrap();
     assert_eq!(line_starting(&mut out, &["got", "bad"]), format!("got {n}"));
     child.finish();
@@ -339,10 +342,9 @@ async fn redis_async_publisher_to_blocking_subscriber_process() {
 
 #[tokio::test]
 async fn redis_async_subscriber_cancel_then_recv() {
-    let Some(url) = redis_url("redis_async_subscriber_cancel_then_recv") else {
+    let Some((url, _x)) = redis_exclusive("redis_async_subscriber_cancel_then_recv") else {
         return;
     };
-    let _x = exclusive();
     let channel = unique("aio-sub");
     let ch = channel.clone();
     let mut rx = AsyncSubscriber::connect(&url, move |u| {
