@@ -120,6 +120,17 @@ fn shared_dir() -> tempfile::TempDir {
     d
 }
 
+/// In a two-user test: the value in `$setup` (an `Option`), or `return` when it is `None`
+/// (the test skips, as [`two_users`] said).
+macro_rules! or_skip {
+    ($setup:expr) => {
+        match $setup {
+            Some(v) => v,
+            None => return,
+        }
+    };
+}
+
 /// For a two-user test: a [`shared_dir`] and the path of `file` in it; `None` (the test
 /// skips, saying so) when this process cannot run a peer as nobody.
 #[allow(dead_code)] // used by the feature-gated tests
@@ -412,9 +423,7 @@ fn nobody_made(kind: &str, file: &str) -> Option<(tempfile::TempDir, PathBuf, Pe
 fn another_users_fifo_is_refused_at_both_ends() {
     use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
     use ipcring::Sender;
-    let Some((_dir, path, peer)) = nobody_made("fifo", "fifo") else {
-        return;
-    };
+    let (_dir, path, peer) = or_skip!(nobody_made("fifo", "fifo"));
     assert_denied(PipeReceiver::open(&path, &PipeOptions::new()), NOBODY);
     let sent = PipeSender::open(&path, &PipeOptions::new())
         .and_then(|mut tx| tx.send_timeout(b"secret", LONG));
@@ -429,9 +438,7 @@ fn another_users_fifo_is_refused_at_both_ends() {
 fn another_users_log_and_mailbox_are_refused() {
     use ipcring::file::mailbox::{Mailbox, MailboxOptions};
     use ipcring::file::{LogOptions, LogReader, LogWriter};
-    let Some((dir, log, peer)) = nobody_made("log", "events.log") else {
-        return;
-    };
+    let (dir, log, peer) = or_skip!(nobody_made("log", "events.log"));
     let msg = assert_denied(LogWriter::open(&log, &LogOptions::new()), NOBODY);
     assert!(msg.contains("events.log"), "{msg}");
     assert_denied(LogReader::open(&log, &LogOptions::new()), NOBODY);
@@ -452,9 +459,7 @@ fn another_users_log_and_mailbox_are_refused() {
 #[test]
 fn a_planted_lock_file_is_refused() {
     use ipcring::file::{LogOptions, LogWriter};
-    let Some((dir, log)) = shared_path("mine.log") else {
-        return;
-    };
+    let (dir, log) = or_skip!(shared_path("mine.log"));
     let peer = nobody_makes("log", &dir.path().join("mine.log.lock-maker"));
     drop(peer.finish());
     // nobody's log at "<x>.lock-maker" made "<x>.lock-maker.lock"; plant the lock itself:
@@ -471,9 +476,7 @@ fn a_planted_lock_file_is_refused() {
 #[test]
 fn another_users_registry_is_refused() {
     use ipcring::signal::{Registry, SignalOptions};
-    let Some((_dir, reg, peer)) = nobody_made("registry", "reg") else {
-        return;
-    };
+    let (_dir, reg, peer) = or_skip!(nobody_made("registry", "reg"));
     assert_denied(Registry::open(&SignalOptions::new("svc").dir(&reg)), NOBODY);
     peer.finish_clean();
 }
@@ -483,9 +486,7 @@ fn another_users_registry_is_refused() {
 fn another_users_listener_is_refused_and_so_are_its_clients() {
     use ipcring::socket::{Connection, Listener, SocketOptions};
     // nobody listens first on the path root meant to use.
-    let Some((dir, path, peer)) = nobody_made("listener", "svc.sock") else {
-        return;
-    };
+    let (dir, path, peer) = or_skip!(nobody_made("listener", "svc.sock"));
     let r = Connection::connect(path.as_path(), &SocketOptions::new());
     let msg = assert_denied(r, NOBODY);
     assert!(msg.contains("listener runs as uid 65534"), "{msg}");
