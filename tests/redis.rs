@@ -643,15 +643,12 @@ fn stream_is_bounded_and_trimmed_pending_entries_are_counted() {
     assert_eq!(rx.trimmed(), 50);
 }
 
-/// With nothing sent yet, `rx`'s `try_` receive is `Empty` and a receive of 100 ms times
-/// out; `tx` refuses 17 bytes: its error.
+/// With nothing sent yet, `rx` has nothing now ([`support::assert_nothing_now`]) and a
+/// receive of 100 ms times out; `tx` refuses 17 bytes: its error.
 fn nothing_yet_and_17_bytes_too_many<S: Sender, R: Receiver>(tx: &mut S, rx: &mut R) -> Error {
-    let mut buf = Vec::new();
-    assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
-    assert!(rx
-        .recv_timeout(Duration::from_millis(100))
-        .unwrap_err()
-        .is_timeout());
+    support::assert_nothing_now(rx);
+    let e = rx.recv_timeout(Duration::from_millis(100)).unwrap_err();
+    assert!(e.is_timeout(), "{e}");
     tx.send(&[0; 17]).unwrap_err()
 }
 

@@ -792,29 +792,23 @@ fn patch(path: &str, offset: u64, bytes: &[u8]) {
 
 #[test]
 fn bad_files_are_refused_with_a_specific_error() {
-    // Random bytes.
+    // A file of `bytes`, as a path.
     let dir = tempfile::tempdir().unwrap();
-    let junk = dir.path().join("junk");
-    std::fs::write(
-        &junk,
-        (0..4096u32)
-            .map(|i| (i.wrapping_mul(2654435761u32) >> 13) as u8)
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
-    assert!(open_err(junk.to_str().unwrap()).contains("wrong magic"));
+    let file_of = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    // Random bytes.
+    let random: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761u32) >> 13) as u8)
+        .collect();
+    assert!(open_err(&file_of("junk", &random)).contains("wrong magic"));
     // Too small to hold a header.
-    let small = dir.path().join("small");
-    std::fs::write(&small, b"SHMRING").unwrap();
-    assert!(open_err(small.to_str().unwrap()).contains("truncated"));
+    assert!(open_err(&file_of("small", b"SHMRING")).contains("truncated"));
     // Truncated after creation.
     let (_d, path) = kept_file_ring(4096);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(2048)
-        .unwrap();
+    set_len(&path, 2048);
     assert!(
         open_err(&path).contains("truncated or resized"),
         "{}",
@@ -839,9 +833,7 @@ fn bad_files_are_refused_with_a_specific_error() {
         assert!(e.contains(says), "{e}");
     }
     // Never initialised (zeroed header: a creator died while creating it).
-    let zero = dir.path().join("zero");
-    std::fs::write(&zero, vec![0u8; 2048]).unwrap();
-    assert!(open_err(zero.to_str().unwrap()).contains("never initialised"));
+    assert!(open_err(&file_of("zero", &[0; 2048])).contains("never initialised"));
     // A missing name.
     assert!(matches!(
         Consumer::open(
