@@ -23,22 +23,24 @@ use ipcring::signal::{Signal, SignalOptions};
 use ipcring::transport::{AsyncReceiver, AsyncSender};
 use ipcring::{Error, Receiver, Sender};
 
+use support::setup::multi_thread;
 use support::{check, loud, message, redis_url, unique, Peer};
 
 /// Held by the signal test while another process signals this one, and by the Redis tests:
 /// a signal caught by a thread blocked in a Redis read interrupts it (EINTR), which is
-/// outside what those tests check.
-static SIGNALLED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// outside what those tests check. A tokio mutex: the Redis tests hold it across their
+/// awaits.
+static SIGNALLED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn exclusive() -> std::sync::MutexGuard<'static, ()> {
-    SIGNALLED.lock().unwrap_or_else(|p| p.into_inner())
+async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+    SIGNALLED.lock().await
 }
 
 /// For the Redis test `test`: the server's URL, and [`exclusive`] held; `None` (after
 /// saying the test skipped) without a server.
-fn redis_exclusive(test: &str) -> Option<(String, std::sync::MutexGuard<'static, ()>)> {
+async fn redis_exclusive(test: &str) -> Option<(String, tokio::sync::MutexGuard<'static, ()>)> {
     let url = redis_url(test)?;
-    Some((url, exclusive()))
+    Some((url, exclusive().await))
 }
 
 /// A peer's role: sends messages 0..n on `tx`, pausing 1 ms after every tenth.
@@ -201,54 +203,56 @@ async fn recv_all_with_cancels<R: AsyncReceiver>(rx: &mut R, n: u64) -> u64 {
     cancelled
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn signal_async_listener_cancel_then_recv_between_processes() {
-    let _x = exclusive();
+#[test]
+fn signal_async_listener_cancel_then_recv_between_processes() {
+    let _x = SIGNALLED.blocking_lock();
     let dir = tempfile::tempdir().unwrap();
     let dir_s = dir.path().to_str().unwrap().to_owned();
     // Before the runtime, so its threads inherit the blocked mask.
     let mut l = AsyncListener::new(&sig_opts(&dir_s)).unwrap();
     let n = 300;
-    // Cancelled receives with nothing there...
-    for _ in 0..3 {
-        let e = l.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
-        assert!(e.is_timeout());
-    }
-    let pid = std::process::id().to_string();
-    let mut child = Peer::spawn("sig_send", &[&pid, &n.to_string(), &dir_s]);
-    // ...then every value once, with receives cancelled all along. (Not checked in
-    // order: the harness's other threads leave the signals unblocked, so some arrive
-    // through the fallback handler, whose order against the signalfd is not kept.)
-    let (mut cancelled, mut got) = (0, Vec::new());
-    for i in 0..n {
-        let ev = if i % 2 == 0 {
-            match tokio::time::timeout(Duration::from_micros(100), l.recv()).await {
-                Ok(r) => r.unwrap(),
-                Err(_) => {
-                    cancelled += 1;
-                    l.recv_timeout(Duration::from_secs(20)).await.unwrap()
+    multi_thread().block_on(async {
+        // Cancelled receives with nothing there...
+        for _ in 0..3 {
+            let e = l.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
+            assert!(e.is_timeout());
+        }
+        let pid = std::process::id().to_string();
+        let mut child = Peer::spawn("sig_send", &[&pid, &n.to_string(), &dir_s]);
+        // ...then every value once, with receives cancelled all along. (Not checked in
+        // order: the harness's other threads leave the signals unblocked, so some arrive
+        // through the fallback handler, whose order against the signalfd is not kept.)
+        let (mut cancelled, mut got) = (0, Vec::new());
+        for i in 0..n {
+            let ev = if i % 2 == 0 {
+                match tokio::time::timeout(Duration::from_micros(100), l.recv()).await {
+                    Ok(r) => r.unwrap(),
+                    Err(_) => {
+                        cancelled += 1;
+                        l.recv_timeout(Duration::from_secs(20)).await.unwrap()
+                    }
                 }
-            }
-        } else {
-            l.recv_timeout(Duration::from_secs(20)).await.unwrap()
-        };
-        let Signal::Value(v) = ev.signal else {
-            panic!("unexpected {ev:?}");
-        };
-        got.push(v);
-        assert_eq!(ev.sender_pid, child.id());
-    }
-    got.sort_unstable();
-    assert_eq!(
-        got,
-        (0..n).collect::<Vec<_>>(),
-        "after {cancelled} cancelled"
-    );
-    child.finish();
-    assert!(l.try_recv().unwrap_err().is_empty());
-    loud(&format!(
-        "signal: {n} values, {cancelled} receives cancelled"
-    ));
+            } else {
+                l.recv_timeout(Duration::from_secs(20)).await.unwrap()
+            };
+            let Signal::Value(v) = ev.signal else {
+                panic!("unexpected {ev:?}");
+            };
+            got.push(v);
+            assert_eq!(ev.sender_pid, child.id());
+        }
+        got.sort_unstable();
+        assert_eq!(
+            got,
+            (0..n).collect::<Vec<_>>(),
+            "after {cancelled} cancelled"
+        );
+        child.finish();
+        assert!(l.try_recv().unwrap_err().is_empty());
+        loud(&format!(
+            "signal: {n} values, {cancelled} receives cancelled"
+        ));
+    });
 }
 
 #[tokio::test]
@@ -288,7 +292,7 @@ async fn file_async_writer_to_blocking_reader_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_async_stream_consumer_from_blocking_producer_process() {
     let Some((url, _x)) =
-        redis_exclusive("redis_async_stream_consumer_from_blocking_producer_process")
+        redis_exclusive("redis_async_stream_consumer_from_blocking_producer_process").await
     else {
         return;
     };
@@ -321,7 +325,8 @@ async fn redis_async_stream_consumer_from_blocking_producer_process() {
 
 #[tokio::test]
 async fn redis_async_publisher_to_blocking_subscriber_process() {
-    let Some((url, _x)) = redis_exclusive("redis_async_publisher_to_blocking_subscriber_process")
+    let Some((url, _x)) =
+        redis_exclusive("redis_async_publisher_to_blocking_subscriber_process").await
     else {
         return;
     };
@@ -342,7 +347,7 @@ async fn redis_async_publisher_to_blocking_subscriber_process() {
 
 #[tokio::test]
 async fn redis_async_subscriber_cancel_then_recv() {
-    let Some((url, _x)) = redis_exclusive("redis_async_subscriber_cancel_then_recv") else {
+    let Some((url, _x)) = redis_exclusive("redis_async_subscriber_cancel_then_recv").await else {
         return;
     };
     let channel = unique("aio-sub");
