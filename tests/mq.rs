@@ -165,29 +165,23 @@ fn liveness_off_waits_for_the_timeout() {
 
 /// The async queue, blocked in a receive, learns of the sender's SIGKILL too.
 #[cfg(feature = "async")]
-#[test]
-fn async_receiver_gets_disconnected_when_the_sender_is_killed() {
+#[tokio::test]
+async fn async_receiver_gets_disconnected_when_the_sender_is_killed() {
     use ipcring::mq::AsyncMessageQueue;
     use ipcring::transport::AsyncReceiver;
     let name = unique("aiodead");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut q = AsyncMessageQueue::create(&name, &MqOptions::new()).unwrap();
-        let mut peer = spawn("send_then_hang", &name);
-        peer.wait_line("SENT");
-        let mut buf = Vec::new();
-        for seq in 0..5 {
-            q.recv_into(&mut buf).await.unwrap();
-            assert_eq!(buf, message(seq));
-        }
-        let killer = kill_soon(&peer);
-        let e = q.recv_into(&mut buf).await.unwrap_err();
-        assert!(e.is_disconnected(), "{e}");
-        killer.join().unwrap();
-    });
+    let mut q = AsyncMessageQueue::create(&name, &MqOptions::new()).unwrap();
+    let mut peer = spawn("send_then_hang", &name);
+    peer.wait_line("SENT");
+    let mut buf = Vec::new();
+    for seq in 0..5 {
+        q.recv_into(&mut buf).await.unwrap();
+        assert_eq!(buf, message(seq));
+    }
+    let killer = kill_soon(&peer);
+    let e = q.recv_into(&mut buf).await.unwrap_err();
+    assert!(e.is_disconnected(), "{e}");
+    killer.join().unwrap();
 }
 
 /// A sender killed after sending: everything it sent is still there (the kernel keeps it).

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use ipcring::service::{Client, Listener, Request, ServiceOptions};
 use ipcring::Error;
+#[cfg(feature = "async")]
+use support::setup::current_thread;
 use support::{check, message, spawn_peer, unique};
 
 const LONG: Duration = Duration::from_secs(30);
@@ -656,14 +658,6 @@ fn rpc_over_the_service() {
 
 // ---- The async forms (`service::AsyncClient`, `AsyncListener`) between real processes ----
 
-#[cfg(feature = "async")]
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// The answer to `seq`'s message, checked byte for byte.
 #[cfg(feature = "async")]
 fn check_answer(seq: u64, m: &mut Vec<u8>, answer: &[u8]) -> ipcring::Result<()> {
@@ -768,86 +762,82 @@ fn async_server_serves_blocking_clients() {
 /// answer, never the dropped one's, with one slot (the next call waits for the stale
 /// answer to free it) and with two.
 #[cfg(feature = "async")]
-#[test]
-fn dropped_async_call_leaves_no_stale_answer() {
+#[tokio::test]
+async fn dropped_async_call_leaves_no_stale_answer() {
     use ipcring::service::AsyncClient;
     let name = unique("svc-adrop");
     let server = start_server(&name, 4);
-    current_thread().block_on(async {
-        for slots in [1, 2] {
-            let mut c = AsyncClient::connect(&name, &opts().slots(slots))
-                .await
-                .unwrap();
-            let mut m = Vec::new();
-            let mut seq = u64::from(slots) << 40;
-            for round in 0..5u8 {
-                let slow = [b"SLOW".as_slice(), &[round; 60]].concat();
-                if round % 2 == 0 {
-                    let r = c.call_timeout(&slow, Duration::from_millis(2)).await;
-                    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
-                } else {
-                    tokio::select! {
-                        r = c.call(&slow) => panic!("the slow call won: {r:?}"),
-                        () = tokio::time::sleep(Duration::from_millis(2)) => {}
-                    }
-                }
-                for _ in 0..200 {
-                    message(seq, &mut m);
-                    let a = c.call(&m).await.unwrap();
-                    check_answer(seq, &mut m, &a).unwrap();
-                    seq += 1;
+    for slots in [1, 2] {
+        let mut c = AsyncClient::connect(&name, &opts().slots(slots))
+            .await
+            .unwrap();
+        let mut m = Vec::new();
+        let mut seq = u64::from(slots) << 40;
+        for round in 0..5u8 {
+            let slow = [b"SLOW".as_slice(), &[round; 60]].concat();
+            if round % 2 == 0 {
+                let r = c.call_timeout(&slow, Duration::from_millis(2)).await;
+                assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+            } else {
+                tokio::select! {
+                    r = c.call(&slow) => panic!("the slow call won: {r:?}"),
+                    () = tokio::time::sleep(Duration::from_millis(2)) => {}
                 }
             }
-            // The slow answers were all taken: every slot is free again.
-            let mut tickets = Vec::new();
-            for k in 0..u64::from(slots) {
-                message(seq + k, &mut m);
-                tickets.push(c.submit(&m).expect("a slot still held by a stale answer"));
-            }
-            for (k, t) in (0..).zip(tickets) {
-                let a = c.wait(t).await.unwrap();
-                check_answer(seq + k, &mut m, &a).unwrap();
+            for _ in 0..200 {
+                message(seq, &mut m);
+                let a = c.call(&m).await.unwrap();
+                check_answer(seq, &mut m, &a).unwrap();
+                seq += 1;
             }
         }
-    });
+        // The slow answers were all taken: every slot is free again.
+        let mut tickets = Vec::new();
+        for k in 0..u64::from(slots) {
+            message(seq + k, &mut m);
+            tickets.push(c.submit(&m).expect("a slot still held by a stale answer"));
+        }
+        for (k, t) in (0..).zip(tickets) {
+            let a = c.wait(t).await.unwrap();
+            check_answer(seq + k, &mut m, &a).unwrap();
+        }
+    }
     quit(&name, server);
 }
 
 /// A waiting async call whose server is SIGKILLed ends in `Disconnected`, within the
 /// liveness bound (one slice, 10 ms; allowed 2 s here for a loaded machine).
 #[cfg(feature = "async")]
-#[test]
-fn killed_server_is_seen_by_a_waiting_async_call() {
+#[tokio::test]
+async fn killed_server_is_seen_by_a_waiting_async_call() {
     use ipcring::service::AsyncClient;
     let name = unique("svc-akill");
     let mut server = start_server(&name, 4);
-    current_thread().block_on(async {
-        let mut c = AsyncClient::connect(&name, &opts()).await.unwrap();
-        let mut m = Vec::new();
-        message(1, &mut m);
-        let a = c.call(&m).await.unwrap();
-        check_answer(1, &mut m, &a).unwrap();
-        let waiting = async {
-            let r = c.call(b"HANG").await;
-            (r, std::time::Instant::now())
-        };
-        let killing = async {
-            // Long enough for the call to be asleep on its wake word.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            server.kill().unwrap(); // SIGKILL
-            std::time::Instant::now()
-        };
-        let ((r, seen), killed) = tokio::join!(waiting, killing);
-        match r {
-            Err(Error::Disconnected) => {}
-            other => panic!("expected Disconnected, got {other:?}"),
-        }
-        let after = seen.saturating_duration_since(killed);
-        assert!(
-            after < Duration::from_secs(2),
-            "seen {after:?} after the kill"
-        );
-    });
+    let mut c = AsyncClient::connect(&name, &opts()).await.unwrap();
+    let mut m = Vec::new();
+    message(1, &mut m);
+    let a = c.call(&m).await.unwrap();
+    check_answer(1, &mut m, &a).unwrap();
+    let waiting = async {
+        let r = c.call(b"HANG").await;
+        (r, std::time::Instant::now())
+    };
+    let killing = async {
+        // Long enough for the call to be asleep on its wake word.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        server.kill().unwrap(); // SIGKILL
+        std::time::Instant::now()
+    };
+    let ((r, seen), killed) = tokio::join!(waiting, killing);
+    match r {
+        Err(Error::Disconnected) => {}
+        other => panic!("expected Disconnected, got {other:?}"),
+    }
+    let after = seen.saturating_duration_since(killed);
+    assert!(
+        after < Duration::from_secs(2),
+        "seen {after:?} after the kill"
+    );
     server.wait().unwrap();
     ipcring::segment::remove(&name, false).unwrap();
 }
