@@ -36,11 +36,25 @@ async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
     SIGNALLED.lock().await
 }
 
-/// For the Redis test `test`: the server's URL, and [`exclusive`] held; `None` (after
-/// saying the test skipped) without a server.
-async fn redis_exclusive(test: &str) -> Option<(String, tokio::sync::MutexGuard<'static, ()>)> {
+/// For the Redis test `test`: the server's URL, a name unique to this call (after `tag`),
+/// and [`exclusive`] held; `None` (after saying the test skipped) without a server.
+async fn redis_exclusive(
+    test: &str,
+    tag: &str,
+) -> Option<(String, String, tokio::sync::MutexGuard<'static, ()>)> {
     let url = redis_url(test)?;
-    Some((url, exclusive().await))
+    Some((url, unique(tag), exclusive().await))
+}
+
+/// In a Redis test: `(url, name, guard)` from [`redis_exclusive`] for the enclosing test;
+/// without a server, the test returns (skipped, as it said).
+macro_rules! redis_or_skip {
+    ($tag:literal) => {{
+        match redis_exclusive($crate::this_test!(), $tag).await {
+            Some(server) => server,
+            None => return,
+        }
+    }};
 }
 
 /// A peer's role: sends messages 0..n on `tx`, pausing 1 ms after every tenth.
@@ -291,12 +305,7 @@ async fn file_async_writer_to_blocking_reader_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_async_stream_consumer_from_blocking_producer_process() {
-    let Some((url, _x)) =
-        redis_exclusive("redis_async_stream_consumer_from_blocking_producer_process").await
-    else {
-        return;
-    };
-    let key = unique("aio-stream");
+    let (url, key, _x) = redis_or_skip!("aio-stream");
     let n = 200u64;
     let k = key.clone();
     let mut rx = AsyncStreamConsumer::connect(&url, move |u| {
@@ -325,12 +334,7 @@ async fn redis_async_stream_consumer_from_blocking_producer_process() {
 
 #[tokio::test]
 async fn redis_async_publisher_to_blocking_subscriber_process() {
-    let Some((url, _x)) =
-        redis_exclusive("redis_async_publisher_to_blocking_subscriber_process").await
-    else {
-        return;
-    };
-    let channel = unique("aio-pub");
+    let (url, channel, _x) = redis_or_skip!("aio-pub");
     let n = 100u64;
     let (mut child, mut out) = ready_peer("sub_read", &[&url, &channel, &n.to_string()]);
     let ch = channel.clone();
@@ -347,10 +351,7 @@ async fn redis_async_publisher_to_blocking_subscriber_process() {
 
 #[tokio::test]
 async fn redis_async_subscriber_cancel_then_recv() {
-    let Some((url, _x)) = redis_exclusive("redis_async_subscriber_cancel_then_recv").await else {
-        return;
-    };
-    let channel = unique("aio-sub");
+    let (url, channel, _x) = redis_or_skip!("aio-sub");
     let ch = channel.clone();
     let mut rx = AsyncSubscriber::connect(&url, move |u| {
         Subscriber::connect(u, &ch, &RedisOptions::new())

@@ -46,10 +46,7 @@ fn shared_server(
 /// enclosing test; without a server, the test returns (skipped, as it said).
 macro_rules! server_or_skip {
     ($tag:literal) => {{
-        // The test's name: the path of a function defined in it ends with it.
-        fn here() {}
-        let path = std::any::type_name_of_val(&here).trim_end_matches("::here");
-        match shared_server(path.rsplit("::").next().unwrap(), $tag) {
+        match shared_server($crate::this_test!(), $tag) {
             Some(server) => server,
             None => return,
         }

@@ -47,6 +47,20 @@ macro_rules! peer_entry {
     };
 }
 
+/// The name of the test it is expanded in (for a SKIPPED line): the path of a function
+/// defined there ends with it (then, in an async test, with the body's closure).
+#[macro_export]
+macro_rules! this_test {
+    () => {{
+        fn here() {}
+        let path = std::any::type_name_of_val(&here).trim_end_matches("::here");
+        path.trim_end_matches("::{{closure}}")
+            .rsplit("::")
+            .next()
+            .unwrap()
+    }};
+}
+
 /// Spawns this test binary as peer `role` with `args`, stdout piped or discarded, for the
 /// tests that manage the [`Child`] themselves. New tests use [`Peer`], which adds a deadline,
 /// kill-on-drop and the peer's stderr on failure.
