@@ -23,7 +23,7 @@ use ipcring::socket::{Connection, Listener, SocketOptions};
 use ipcring::transport::{AsyncReceiver, AsyncSender, ReceiverStream};
 use ipcring::{Error, TryRecvError, TrySendError};
 use ipcring::{Receiver, Sender};
-use support::setup::{current_thread, multi_thread, LONG};
+use support::setup::{multi_thread, LONG};
 use support::{check, message, sent, unique, Peer};
 
 /// Runs the future `$op` under a timeout of `$us` µs again and again until a run completes,
@@ -119,9 +119,9 @@ fn recv_paced<R: Receiver>(
 
 /// Receives messages 0..n and checks them: even ones by a plain wait (only readiness can
 /// end it), odd ones by receives of 300 µs retried until one gets the message (many time
-/// out while the sender pauses: each dropped receive must have taken nothing). Returns how
+/// out while the sender pauses: each dropped receive must have taken nothing). Says how
 /// many receives were cancelled.
-async fn recv_through_cancels<R: AsyncReceiver>(rx: &mut R, n: u64) -> u32 {
+async fn recv_through_cancels<R: AsyncReceiver>(rx: &mut R, n: u64) {
     let (mut buf, mut scratch) = (Vec::new(), Vec::new());
     let mut cancelled = 0;
     for seq in 0..n {
@@ -135,7 +135,51 @@ async fn recv_through_cancels<R: AsyncReceiver>(rx: &mut R, n: u64) -> u32 {
         }
         check(seq, &buf, &mut scratch).unwrap();
     }
-    cancelled
+    eprintln!("{cancelled} receives cancelled");
+}
+
+/// Sends messages 0..n: even ones by a plain wait for room (only readiness can end it), odd
+/// ones by `odd(tx, message)` under timeouts of 200 µs, retried until one completes (each
+/// dropped send must have sent nothing). Says how many sends were cancelled.
+async fn send_through_cancels_too<S: AsyncSender>(
+    tx: &mut S,
+    n: u64,
+    mut odd: impl AsyncFnMut(&mut S, &[u8]) -> ipcring::Result<()>,
+) {
+    let mut m = Vec::new();
+    let mut cancelled = 0u32;
+    for seq in 0..n {
+        message(seq, &mut m);
+        if seq % 2 == 0 {
+            tokio::time::timeout(LONG, tx.send(&m))
+                .await
+                .expect("readiness woke the send")
+                .unwrap();
+        } else {
+            until_done!(200, cancelled, odd(tx, &m)).unwrap();
+        }
+    }
+    eprintln!("{cancelled} sends cancelled");
+}
+
+/// Awaits `recv` (for [`LONG`] at most): it must end with `Disconnected`.
+async fn assert_disconnected<T: std::fmt::Debug>(
+    recv: impl std::future::Future<Output = ipcring::Result<T>>,
+) {
+    match tokio::time::timeout(LONG, recv).await {
+        Ok(Err(Error::Disconnected)) => {}
+        other => panic!("expected Disconnected, got {other:?}"),
+    }
+}
+
+/// Three receives on `rx`, each given up after `wait`: nothing can arrive yet, and each
+/// one dropped must take nothing.
+async fn receives_time_out<R: AsyncReceiver>(rx: &mut R, wait: Duration) {
+    let mut buf = Vec::new();
+    for _ in 0..3 {
+        let r = tokio::time::timeout(wait, rx.recv_into(&mut buf)).await;
+        assert!(r.is_err(), "nothing can arrive yet: {r:?}");
+    }
 }
 
 crate::peer_entry!(roles);
@@ -416,93 +460,88 @@ fn roles(role: &str, args: Vec<String>) {
     std::process::exit(code);
 }
 
-#[test]
-fn async_consumer_receives_every_message_from_a_blocking_producer_then_disconnected() {
+#[tokio::test]
+async fn async_consumer_receives_every_message_from_a_blocking_producer_then_disconnected() {
     let name = unique("aio-recv");
     let n = 3000u64;
-    let rt = current_thread();
-    rt.block_on(async {
-        let mut rx = AsyncConsumer::create(&name, &ropts()).unwrap();
-        let mut child = Peer::spawn("ring-producer-paced", &[&name, &n.to_string(), "1"]);
-        let mut scratch = Vec::new();
-        let mut buf = Vec::new();
-        for seq in 0..n {
-            if seq % 2 == 0 {
-                rx.recv_into(&mut buf).await.unwrap();
-                check(seq, &buf, &mut scratch).unwrap();
-            } else {
-                let m = rx.recv().await.unwrap();
-                check(seq, &m, &mut scratch).unwrap();
-            }
+    let mut rx = AsyncConsumer::create(&name, &ropts()).unwrap();
+    let mut child = Peer::spawn("ring-producer-paced", &[&name, &n.to_string(), "1"]);
+    let mut scratch = Vec::new();
+    let mut buf = Vec::new();
+    for seq in 0..n {
+        if seq % 2 == 0 {
+            rx.recv_into(&mut buf).await.unwrap();
+            check(seq, &buf, &mut scratch).unwrap();
+        } else {
+            let m = rx.recv().await.unwrap();
+            check(seq, &m, &mut scratch).unwrap();
         }
-        match tokio::time::timeout(LONG, rx.recv_into(&mut buf)).await {
-            Ok(Err(Error::Disconnected)) => {}
-            other => panic!("expected Disconnected, got {other:?}"),
-        }
-        child.finish();
-    });
+    }
+    assert_disconnected(rx.recv_into(&mut buf)).await;
+    child.finish();
 }
 
-#[test]
-fn dropped_recv_futures_lose_no_message() {
+#[tokio::test]
+async fn dropped_recv_futures_lose_no_message() {
     let name = unique("aio-cancel");
-    let rt = current_thread();
-    rt.block_on(async {
-        let (mut tx, mut rx) = aduplex(&name, Side::A, &ropts()).unwrap();
-        let mut child = Peer::spawn("ring-on-go", &[&name]);
-        let mut buf = Vec::new();
-        // The peer sends nothing before "go": every one of these times out (long enough
-        // for the future to get past its spin into the futex sleep), and is dropped.
-        for _ in 0..3 {
-            let r = tokio::time::timeout(Duration::from_millis(30), rx.recv_into(&mut buf)).await;
-            assert!(r.is_err(), "nothing can arrive before go: {r:?}");
-            let r = tokio::time::timeout(Duration::from_millis(5), rx.recv()).await;
-            assert!(r.is_err(), "nothing can arrive before go");
-        }
-        // The trait's timeout form says Timeout and takes nothing either.
-        match AsyncReceiver::recv_timeout(&mut rx, Duration::from_millis(20)).await {
-            Err(Error::Timeout) => {}
-            other => panic!("expected Timeout, got {other:?}"),
-        }
-        // A dropped wait may still have its sleeper in flight: the message published now
-        // must still reach the next recv.
-        let _ = tokio::time::timeout(Duration::from_millis(1), rx.recv_into(&mut buf)).await;
-        tx.send(b"go").await.unwrap();
-        let got = tokio::time::timeout(LONG, rx.recv_into(&mut buf)).await;
-        assert!(matches!(got, Ok(Ok(()))), "{got:?}");
-        assert_eq!(buf, b"message");
-        // And nothing more: the message came once.
-        assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
-        tx.send(b"bye").await.unwrap();
-        child.finish();
-    });
+    let (mut tx, mut rx) = aduplex(&name, Side::A, &ropts()).unwrap();
+    let mut child = Peer::spawn("ring-on-go", &[&name]);
+    let mut buf = Vec::new();
+    // The peer sends nothing before "go": every one of these times out (long enough
+    // for the future to get past its spin into the futex sleep), and is dropped.
+    for _ in 0..3 {
+        let r = tokio::time::timeout(Duration::from_millis(30), rx.recv_into(&mut buf)).await;
+        assert!(r.is_err(), "nothing can arrive before go: {r:?}");
+        let r = tokio::time::timeout(Duration::from_millis(5), rx.recv()).await;
+        assert!(r.is_err(), "nothing can arrive before go");
+    }
+    // The trait's timeout form says Timeout and takes nothing either.
+    match AsyncReceiver::recv_timeout(&mut rx, Duration::from_millis(20)).await {
+        Err(Error::Timeout) => {}
+        other => panic!("expected Timeout, got {other:?}"),
+    }
+    // A dropped wait may still have its sleeper in flight: the message published now
+    // must still reach the next recv.
+    let _ = tokio::time::timeout(Duration::from_millis(1), rx.recv_into(&mut buf)).await;
+    tx.send(b"go").await.unwrap();
+    let got = tokio::time::timeout(LONG, rx.recv_into(&mut buf)).await;
+    assert!(matches!(got, Ok(Ok(()))), "{got:?}");
+    assert_eq!(buf, b"message");
+    // And nothing more: the message came once.
+    assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
+    tx.send(b"bye").await.unwrap();
+    child.finish();
 }
 
-#[test]
-fn dropped_send_futures_send_whole_messages_or_nothing() {
-    let name = unique("aio-send");
+/// Sends messages 0..n (20 000) from an async producer on a new 4 KiB ring to a blocking
+/// consumer in another process, which pauses now and then (so the ring fills up and sends
+/// wait) and checks that every message arrives once, intact, in order: a retry after a half
+/// send would fail it. Each message goes by `send(tx, seq, message)` under 200 µs timeouts,
+/// retried until one completes; every one that timed out was dropped and must have sent
+/// nothing. Returns how many were.
+async fn send_through_cancels(
+    tag: &str,
+    mut send: impl AsyncFnMut(&mut AsyncProducer, u64, &[u8]) -> ipcring::Result<()>,
+) -> u32 {
+    let name = unique(tag);
     let n = 20_000u64;
-    let rt = current_thread();
-    let retried = rt.block_on(async {
-        // A small ring and a consumer that pauses: sends find it full and wait.
-        let opts = RingOptions::new().capacity(4096);
-        let mut tx = AsyncProducer::create(&name, &opts).unwrap();
-        let mut child = Peer::spawn("ring-consumer-check", &[&name, &n.to_string()]);
-        let mut m = Vec::new();
-        let mut retried = 0u32;
-        for seq in 0..n {
-            message(seq, &mut m);
-            // Cancelled sends must have sent nothing: the consumer checks that every
-            // message arrives exactly once, so a retry after a half-send would fail it.
-            until_done!(200, retried, tx.send(&m)).unwrap();
-        }
-        // The trait's timeout form on a ring nobody drains would say Timeout; here just
-        // check it sends when there is room.
-        drop(tx);
-        // Fails, with the consumer's stderr, if it saw a gap, a duplicate or a torn message.
-        child.finish();
-        retried
-    });
+    let mut tx = AsyncProducer::create(&name, &RingOptions::new().capacity(4096)).unwrap();
+    let mut child = Peer::spawn("ring-consumer-check", &[&name, &n.to_string()]);
+    let mut m = Vec::new();
+    let mut cancelled = 0u32;
+    for seq in 0..n {
+        message(seq, &mut m);
+        until_done!(200, cancelled, send(&mut tx, seq, &m)).unwrap();
+    }
+    drop(tx);
+    // Fails, with the consumer's stderr, if it saw a gap, a duplicate or a torn message.
+    child.finish();
+    cancelled
+}
+
+#[tokio::test]
+async fn dropped_send_futures_send_whole_messages_or_nothing() {
+    let retried = send_through_cancels("aio-send", async |tx, _, m| tx.send(m).await).await;
     // Not an assertion on timing: just visible in the output.
     eprintln!("{retried} sends were cancelled and retried");
 }
@@ -510,105 +549,82 @@ fn dropped_send_futures_send_whole_messages_or_nothing() {
 /// An async reserve on a full ring waits until the consumer (another process, which starts
 /// reading only after a pause) frees room, then the message written in place into the
 /// grant arrives byte for byte; reserves dropped while they waited reserved nothing.
-#[test]
-fn async_reserve_waits_for_room_then_commits_in_place() {
+#[tokio::test]
+async fn async_reserve_waits_for_room_then_commits_in_place() {
     let name = unique("aio-reserve");
     let size = 40usize;
-    let rt = current_thread();
-    rt.block_on(async {
-        let opts = RingOptions::new().capacity(256);
-        let mut tx = AsyncProducer::create(&name, &opts).unwrap();
-        let mut k = 0u8;
-        while sent(tx.try_send(&[k; 40])) {
-            k += 1;
-        }
-        assert!(k > 0);
-        assert!(
-            matches!(tx.try_reserve(size), Err(TrySendError::Full)),
-            "the ring is full"
-        );
-        // No consumer yet: reserves time out (past the spin into the sleep, and a short
-        // one), are dropped, and reserve nothing.
-        for us in [30_000, 500] {
-            let r = tokio::time::timeout(Duration::from_micros(us), tx.reserve(size)).await;
-            assert!(r.is_err(), "a full ring with no consumer has no room");
-        }
-        let n = k as usize + 8;
-        let started = std::time::Instant::now();
-        let pause_ms = 100u64;
-        let mut child = Peer::spawn(
-            "ring-consumer-fixed",
-            &[
-                &name,
-                &n.to_string(),
-                &size.to_string(),
-                &pause_ms.to_string(),
-            ],
-        );
-        // Waits for the consumer to free room: it reads nothing before its pause ends.
-        let mut g = tokio::time::timeout(LONG, tx.reserve(size))
-            .await
-            .expect("the consumer's release woke the reserve")
-            .unwrap();
-        assert!(
-            started.elapsed() >= Duration::from_millis(pause_ms),
-            "the reserve found room before the consumer took anything"
-        );
-        assert_eq!(g.len(), size);
-        g.fill(k);
+    let opts = RingOptions::new().capacity(256);
+    let mut tx = AsyncProducer::create(&name, &opts).unwrap();
+    let mut k = 0u8;
+    while sent(tx.try_send(&[k; 40])) {
+        k += 1;
+    }
+    assert!(k > 0);
+    assert!(
+        matches!(tx.try_reserve(size), Err(TrySendError::Full)),
+        "the ring is full"
+    );
+    // No consumer yet: reserves time out (past the spin into the sleep, and a short
+    // one), are dropped, and reserve nothing.
+    for us in [30_000, 500] {
+        let r = tokio::time::timeout(Duration::from_micros(us), tx.reserve(size)).await;
+        assert!(r.is_err(), "a full ring with no consumer has no room");
+    }
+    let n = k as usize + 8;
+    let started = std::time::Instant::now();
+    let pause_ms = 100u64;
+    let mut child = Peer::spawn(
+        "ring-consumer-fixed",
+        &[
+            &name,
+            &n.to_string(),
+            &size.to_string(),
+            &pause_ms.to_string(),
+        ],
+    );
+    // Waits for the consumer to free room: it reads nothing before its pause ends.
+    let mut g = tokio::time::timeout(LONG, tx.reserve(size))
+        .await
+        .expect("the consumer's release woke the reserve")
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(pause_ms),
+        "the reserve found room before the consumer took anything"
+    );
+    assert_eq!(g.len(), size);
+    g.fill(k);
+    g.commit();
+    for i in k + 1..n as u8 {
+        let mut g = tx.reserve(size).await.unwrap();
+        g.copy_from_slice(&[i; 40]);
         g.commit();
-        for i in k + 1..n as u8 {
-            let mut g = tx.reserve(size).await.unwrap();
-            g.copy_from_slice(&[i; 40]);
-            g.commit();
-        }
-        assert!(matches!(
-            tx.reserve(1 << 20).await,
-            Err(Error::MessageTooLarge { .. })
-        ));
-        drop(tx);
-        // Fails, with the consumer's stderr, unless messages 0..n came byte for byte.
-        child.finish();
-    });
+    }
+    assert!(matches!(
+        tx.reserve(1 << 20).await,
+        Err(Error::MessageTooLarge { .. })
+    ));
+    drop(tx);
+    // Fails, with the consumer's stderr, unless messages 0..n came byte for byte.
+    child.finish();
 }
 
 /// Reserves cancelled by a 200 µs timeout, again and again while a slow consumer in
 /// another process keeps the ring full, reserve nothing: the consumer checks that every
 /// message arrives once, intact, in order.
-#[test]
-fn dropped_reserve_futures_reserve_nothing() {
-    let name = unique("aio-reserve-cancel");
-    let n = 20_000u64;
-    let rt = current_thread();
-    let retried = rt.block_on(async {
-        let opts = RingOptions::new().capacity(4096);
-        let mut tx = AsyncProducer::create(&name, &opts).unwrap();
-        let mut child = Peer::spawn("ring-consumer-check", &[&name, &n.to_string()]);
-        let mut m = Vec::new();
-        let mut retried = 0u32;
-        for seq in 0..n {
-            message(seq, &mut m);
-            loop {
-                match tokio::time::timeout(Duration::from_micros(200), tx.reserve(m.len())).await {
-                    Ok(g) => {
-                        let mut g = g.unwrap();
-                        g.copy_from_slice(&m);
-                        // Half of them deferred: published by the next commit.
-                        if seq % 2 == 0 {
-                            g.commit_deferred();
-                        } else {
-                            g.commit();
-                        }
-                        break;
-                    }
-                    Err(_) => retried += 1,
-                }
-            }
+#[tokio::test]
+async fn dropped_reserve_futures_reserve_nothing() {
+    let retried = send_through_cancels("aio-reserve-cancel", async |tx, seq, m| {
+        let mut g = tx.reserve(m.len()).await?;
+        g.copy_from_slice(m);
+        // Half of them deferred: published by the next commit (or the producer's drop).
+        if seq % 2 == 0 {
+            g.commit_deferred();
+        } else {
+            g.commit();
         }
-        drop(tx); // publishes the last deferred commit
-        child.finish();
-        retried
-    });
+        Ok(())
+    })
+    .await;
     eprintln!("{retried} reserves were cancelled and retried");
 }
 
@@ -616,393 +632,343 @@ fn dropped_reserve_futures_reserve_nothing() {
 /// in order, through `next` futures dropped by timeouts (which must take nothing); the
 /// receiver taken back between polls and given to a new stream loses nothing either;
 /// then the stream ends when the producer leaves, and stays ended.
-#[test]
-fn ring_consumer_stream_yields_every_message_then_ends() {
+#[tokio::test]
+async fn ring_consumer_stream_yields_every_message_then_ends() {
     let name = unique("aio-stream");
     let n = 3000u64;
-    let rt = current_thread();
-    rt.block_on(async {
-        let rx = AsyncConsumer::create(&name, &ropts()).unwrap();
-        let mut stream = rx.into_stream();
-        // No producer yet: each `next` waits past its spin into the futex sleep, times
-        // out and is dropped with its receive in flight; it must take nothing.
-        for _ in 0..3 {
-            let r = tokio::time::timeout(Duration::from_millis(30), stream.next()).await;
-            assert!(r.is_err(), "nothing can arrive before the producer: {r:?}");
+    let rx = AsyncConsumer::create(&name, &ropts()).unwrap();
+    let mut stream = rx.into_stream();
+    // No producer yet: each `next` waits past its spin into the futex sleep, times
+    // out and is dropped with its receive in flight; it must take nothing.
+    for _ in 0..3 {
+        let r = tokio::time::timeout(Duration::from_millis(30), stream.next()).await;
+        assert!(r.is_err(), "nothing can arrive before the producer: {r:?}");
+    }
+    assert!(!futures_core::FusedStream::is_terminated(&stream));
+    let mut child = Peer::spawn("ring-producer-paced", &[&name, &n.to_string(), "1"]);
+    let mut scratch = Vec::new();
+    let mut cancelled = 0u32;
+    for seq in 0..n {
+        if seq == n / 2 {
+            // Between polls: the receiver comes back whole, and a new stream goes on.
+            let rx = stream.into_inner().expect("no receive in flight");
+            stream = ReceiverStream::new(rx);
         }
-        assert!(!futures_core::FusedStream::is_terminated(&stream));
-        let mut child = Peer::spawn("ring-producer-paced", &[&name, &n.to_string(), "1"]);
-        let mut scratch = Vec::new();
-        let mut cancelled = 0u32;
-        for seq in 0..n {
-            if seq == n / 2 {
-                // Between polls: the receiver comes back whole, and a new stream goes on.
-                let rx = stream.into_inner().expect("no receive in flight");
-                stream = ReceiverStream::new(rx);
-            }
-            // The producer pauses before every tenth message: there, `next` is cancelled
-            // by short timeouts until one gets it.
-            let m = if seq % 10 == 0 {
-                until_done!(300, cancelled, stream.next())
-            } else {
-                tokio::time::timeout(LONG, stream.next())
-                    .await
-                    .expect("woken")
-            };
-            check(seq, &m.expect("not ended yet").unwrap(), &mut scratch).unwrap();
-        }
-        let end = tokio::time::timeout(LONG, stream.next())
-            .await
-            .expect("ended");
-        assert!(end.is_none(), "expected the end, got {end:?}");
-        assert!(futures_core::FusedStream::is_terminated(&stream));
-        assert!(stream.next().await.is_none());
-        child.finish();
-        eprintln!("{cancelled} next() calls cancelled");
-    });
+        // The producer pauses before every tenth message: there, `next` is cancelled
+        // by short timeouts until one gets it.
+        let m = if seq % 10 == 0 {
+            until_done!(300, cancelled, stream.next())
+        } else {
+            tokio::time::timeout(LONG, stream.next())
+                .await
+                .expect("woken")
+        };
+        check(seq, &m.expect("not ended yet").unwrap(), &mut scratch).unwrap();
+    }
+    let end = tokio::time::timeout(LONG, stream.next())
+        .await
+        .expect("ended");
+    assert!(end.is_none(), "expected the end, got {end:?}");
+    assert!(futures_core::FusedStream::is_terminated(&stream));
+    assert!(stream.next().await.is_none());
+    child.finish();
+    eprintln!("{cancelled} next() calls cancelled");
 }
 
 /// The same adapter over a named pipe: generic over every `AsyncReceiver`.
-#[test]
-fn pipe_receiver_stream_yields_every_message_then_ends() {
+#[tokio::test]
+async fn pipe_receiver_stream_yields_every_message_then_ends() {
     let (_dir, path) = fifo_path("aio-pipe-stream");
     let n = 3000u64;
-    let rt = current_thread();
-    rt.block_on(async {
-        let mut stream = AsyncPipeReceiver::open(&path, &PipeOptions::new())
-            .unwrap()
-            .into_stream();
-        let mut child = Peer::spawn("pipe-writer", &[&path, &n.to_string()]);
-        let mut scratch = Vec::new();
-        let mut cancelled = 0u32;
-        for seq in 0..n {
-            let m = if seq % 2 == 0 {
-                tokio::time::timeout(LONG, stream.next())
-                    .await
-                    .expect("woken")
-            } else {
-                until_done!(300, cancelled, stream.next())
-            };
-            check(seq, &m.expect("not ended yet").unwrap(), &mut scratch).unwrap();
-        }
-        let end = tokio::time::timeout(LONG, stream.next())
-            .await
-            .expect("ended");
-        assert!(end.is_none(), "expected the end, got {end:?}");
-        child.finish();
-        eprintln!("{cancelled} next() calls cancelled");
-    });
+    let mut stream = AsyncPipeReceiver::open(&path, &PipeOptions::new())
+        .unwrap()
+        .into_stream();
+    let mut child = Peer::spawn("pipe-writer", &[&path, &n.to_string()]);
+    let mut scratch = Vec::new();
+    let mut cancelled = 0u32;
+    for seq in 0..n {
+        let m = if seq % 2 == 0 {
+            tokio::time::timeout(LONG, stream.next())
+                .await
+                .expect("woken")
+        } else {
+            until_done!(300, cancelled, stream.next())
+        };
+        check(seq, &m.expect("not ended yet").unwrap(), &mut scratch).unwrap();
+    }
+    let end = tokio::time::timeout(LONG, stream.next())
+        .await
+        .expect("ended");
+    assert!(end.is_none(), "expected the end, got {end:?}");
+    child.finish();
+    eprintln!("{cancelled} next() calls cancelled");
 }
 
-#[test]
-fn send_timeout_on_a_full_ring_sends_nothing() {
+#[tokio::test]
+async fn send_timeout_on_a_full_ring_sends_nothing() {
     let name = unique("aio-full");
-    let rt = current_thread();
-    rt.block_on(async {
-        let opts = RingOptions::new().capacity(256);
-        let mut tx = AsyncProducer::create(&name, &opts).unwrap();
-        let mut rx = Consumer::open(&name, &opts).unwrap();
-        let mut n = 0u8;
-        while sent(tx.try_send(&[n; 40])) {
-            n += 1;
-        }
-        match AsyncSender::send_timeout(&mut tx, &[0xEE; 40], Duration::from_millis(30)).await {
-            Err(Error::Timeout) => {}
-            other => panic!("expected Timeout, got {other:?}"),
-        }
-        let mut buf = Vec::new();
-        for i in 0..n {
-            rx.recv_into(&mut buf).unwrap();
-            assert_eq!(buf, [i; 40]);
-        }
-        assert!(
-            matches!(rx.try_recv_into(&mut buf), Err(TryRecvError::Empty)),
-            "the timed-out message was sent"
-        );
-        assert!(matches!(
-            tx.send(&vec![0; 1000]).await,
-            Err(Error::MessageTooLarge { .. })
-        ));
-    });
+    let opts = RingOptions::new().capacity(256);
+    let mut tx = AsyncProducer::create(&name, &opts).unwrap();
+    let mut rx = Consumer::open(&name, &opts).unwrap();
+    let mut n = 0u8;
+    while sent(tx.try_send(&[n; 40])) {
+        n += 1;
+    }
+    match AsyncSender::send_timeout(&mut tx, &[0xEE; 40], Duration::from_millis(30)).await {
+        Err(Error::Timeout) => {}
+        other => panic!("expected Timeout, got {other:?}"),
+    }
+    let mut buf = Vec::new();
+    for i in 0..n {
+        rx.recv_into(&mut buf).unwrap();
+        assert_eq!(buf, [i; 40]);
+    }
+    assert!(
+        matches!(rx.try_recv_into(&mut buf), Err(TryRecvError::Empty)),
+        "the timed-out message was sent"
+    );
+    assert!(matches!(
+        tx.send(&vec![0; 1000]).await,
+        Err(Error::MessageTooLarge { .. })
+    ));
 }
 
-#[test]
-fn async_ring_echo_between_two_async_processes_with_concurrent_tasks() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_ring_echo_between_two_async_processes_with_concurrent_tasks() {
     let name = unique("aio-echo");
     let n = 5000u64;
-    let rt = multi_thread();
-    rt.block_on(async {
-        let (mut tx, mut rx) = aduplex(&name, Side::A, &ropts()).unwrap();
-        let mut child = Peer::spawn("ring-async-echo", &[&name]);
-        let sender = tokio::spawn(async move {
-            let mut m = Vec::new();
-            for seq in 0..n {
-                message(seq, &mut m);
-                tx.send(&m).await.unwrap();
-                if seq % 100 == 0 {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
+    let (mut tx, mut rx) = aduplex(&name, Side::A, &ropts()).unwrap();
+    let mut child = Peer::spawn("ring-async-echo", &[&name]);
+    let sender = tokio::spawn(async move {
+        let mut m = Vec::new();
+        for seq in 0..n {
+            message(seq, &mut m);
+            tx.send(&m).await.unwrap();
+            if seq % 100 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
             }
-            tx
-        });
-        let receiver = tokio::spawn(async move {
-            let mut scratch = Vec::new();
-            let mut buf = Vec::new();
-            for seq in 0..n {
-                tokio::time::timeout(LONG, rx.recv_into(&mut buf))
-                    .await
-                    .expect("echo within the time")
-                    .unwrap();
-                check(seq, &buf, &mut scratch).unwrap();
-            }
-            rx
-        });
-        let tx = sender.await.unwrap();
-        let rx = receiver.await.unwrap();
-        drop(tx);
-        drop(rx);
-        child.finish();
+        }
+        tx
     });
-}
-
-#[test]
-fn killed_producer_is_disconnected_after_its_messages() {
-    let name = unique("aio-kill");
-    let rt = current_thread();
-    rt.block_on(async {
-        let mut rx = AsyncConsumer::create(&name, &ropts()).unwrap();
-        let mut child = Peer::spawn("ring-producer-forever", &[&name]);
+    let receiver = tokio::spawn(async move {
         let mut scratch = Vec::new();
         let mut buf = Vec::new();
-        let mut seq = 0u64;
-        while seq < 5000 {
-            rx.recv_into(&mut buf).await.unwrap();
+        for seq in 0..n {
+            tokio::time::timeout(LONG, rx.recv_into(&mut buf))
+                .await
+                .expect("echo within the time")
+                .unwrap();
             check(seq, &buf, &mut scratch).unwrap();
-            seq += 1;
         }
-        child.kill();
-        loop {
-            match tokio::time::timeout(LONG, rx.recv_into(&mut buf)).await {
-                Ok(Ok(())) => {
-                    check(seq, &buf, &mut scratch).unwrap();
-                    seq += 1;
-                }
-                Ok(Err(Error::Disconnected)) => break,
-                other => panic!("after {seq} messages: {other:?}"),
+        rx
+    });
+    let tx = sender.await.unwrap();
+    let rx = receiver.await.unwrap();
+    drop(tx);
+    drop(rx);
+    child.finish();
+}
+
+#[tokio::test]
+async fn killed_producer_is_disconnected_after_its_messages() {
+    let name = unique("aio-kill");
+    let mut rx = AsyncConsumer::create(&name, &ropts()).unwrap();
+    let mut child = Peer::spawn("ring-producer-forever", &[&name]);
+    let mut scratch = Vec::new();
+    let mut buf = Vec::new();
+    let mut seq = 0u64;
+    while seq < 5000 {
+        rx.recv_into(&mut buf).await.unwrap();
+        check(seq, &buf, &mut scratch).unwrap();
+        seq += 1;
+    }
+    child.kill();
+    loop {
+        match tokio::time::timeout(LONG, rx.recv_into(&mut buf)).await {
+            Ok(Ok(())) => {
+                check(seq, &buf, &mut scratch).unwrap();
+                seq += 1;
             }
+            Ok(Err(Error::Disconnected)) => break,
+            other => panic!("after {seq} messages: {other:?}"),
         }
-    });
+    }
 }
 
-#[test]
-fn dropping_a_consumer_while_its_wait_sleeps_is_clean() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_consumer_while_its_wait_sleeps_is_clean() {
     let name = unique("aio-drop");
-    let rt = multi_thread();
-    rt.block_on(async {
-        let mut rx = AsyncConsumer::create(&name, &ropts()).unwrap();
-        let mut tx = Producer::open(&name, &ropts()).unwrap();
-        let mut buf = Vec::new();
-        // Leaves a sleeper in flight on the futex.
-        let r = tokio::time::timeout(Duration::from_millis(25), rx.recv_into(&mut buf)).await;
-        assert!(r.is_err());
-        drop(rx); // waits for the sleeper, then unmaps
-                  // The producer sees the consumer gone: the ring is not left "waited on".
-        tx.send(b"x").unwrap();
-        assert!(!tx.consumer_attached().unwrap());
-    });
+    let mut rx = AsyncConsumer::create(&name, &ropts()).unwrap();
+    let mut tx = Producer::open(&name, &ropts()).unwrap();
+    let mut buf = Vec::new();
+    // Leaves a sleeper in flight on the futex.
+    let r = tokio::time::timeout(Duration::from_millis(25), rx.recv_into(&mut buf)).await;
+    assert!(r.is_err());
+    drop(rx); // waits for the sleeper, then unmaps
+              // The producer sees the consumer gone: the ring is not left "waited on".
+    tx.send(b"x").unwrap();
+    assert!(!tx.consumer_attached().unwrap());
 }
 
-#[test]
-fn async_socket_client_against_a_blocking_listener_with_split_halves() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_socket_client_against_a_blocking_listener_with_split_halves() {
     let addr = sock_addr("aio-sock");
     let n = 2000u64;
-    let rt = multi_thread();
-    rt.block_on(async {
-        let mut child = Peer::spawn("sock-echo", &[&addr, "k1"]);
-        let conn = AsyncConnection::connect(addr.as_str(), &sopts("k1"))
-            .await
-            .unwrap();
-        let (mut tx, mut rx) = conn.into_split();
-        // Nothing is sent yet: these receives time out, are dropped, and lose nothing.
-        let mut buf = Vec::new();
-        for _ in 0..3 {
-            assert!(
-                tokio::time::timeout(Duration::from_millis(5), rx.recv_into(&mut buf))
-                    .await
-                    .is_err()
-            );
-        }
-        let big = vec![0x5Au8; 3 << 20]; // several socket buffers: partial writes and reads
-        let sender = tokio::spawn(async move {
-            let mut m = Vec::new();
-            for seq in 0..n {
-                message(seq, &mut m);
-                tx.send(&m).await.unwrap();
-                if seq == n / 2 {
-                    tx.send(&big).await.unwrap();
-                }
-            }
-            tx
-        });
-        let mut scratch = Vec::new();
+    let mut child = Peer::spawn("sock-echo", &[&addr, "k1"]);
+    let conn = AsyncConnection::connect(addr.as_str(), &sopts("k1"))
+        .await
+        .unwrap();
+    let (mut tx, mut rx) = conn.into_split();
+    // Nothing is sent yet: these receives time out, are dropped, and lose nothing.
+    receives_time_out(&mut rx, Duration::from_millis(5)).await;
+    let mut buf = Vec::new();
+    let big = vec![0x5Au8; 3 << 20]; // several socket buffers: partial writes and reads
+    let sender = tokio::spawn(async move {
+        let mut m = Vec::new();
         for seq in 0..n {
-            // Short timeouts that fire while a frame is half in: the next recv continues.
+            message(seq, &mut m);
+            tx.send(&m).await.unwrap();
+            if seq == n / 2 {
+                tx.send(&big).await.unwrap();
+            }
+        }
+        tx
+    });
+    let mut scratch = Vec::new();
+    for seq in 0..n {
+        // Short timeouts that fire while a frame is half in: the next recv continues.
+        let got = until_done!(300, rx.recv_into(&mut buf));
+        got.unwrap();
+        check(seq, &buf, &mut scratch).unwrap();
+        if seq == n / 2 {
             let got = until_done!(300, rx.recv_into(&mut buf));
             got.unwrap();
-            check(seq, &buf, &mut scratch).unwrap();
-            if seq == n / 2 {
-                let got = until_done!(300, rx.recv_into(&mut buf));
-                got.unwrap();
-                assert!(buf.len() == 3 << 20 && buf.iter().all(|&b| b == 0x5A));
-            }
+            assert!(buf.len() == 3 << 20 && buf.iter().all(|&b| b == 0x5A));
         }
-        let tx = sender.await.unwrap();
-        assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
-        drop(tx);
-        drop(rx);
-        child.finish();
-    });
+    }
+    let tx = sender.await.unwrap();
+    assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
+    drop(tx);
+    drop(rx);
+    child.finish();
 }
 
-#[test]
-fn async_listener_serves_blocking_clients_and_refuses_a_wrong_key() {
+#[tokio::test]
+async fn async_listener_serves_blocking_clients_and_refuses_a_wrong_key() {
     let addr = sock_addr("aio-listen");
-    let rt = current_thread();
-    rt.block_on(async {
-        let listener = AsyncListener::bind(addr.as_str(), &sopts("k2")).unwrap();
-        let mut bad = Peer::spawn("sock-wrong-key", &[&addr]);
-        match listener.accept().await {
-            Err(Error::Auth(_)) => {}
-            other => panic!("expected Auth, got {:?}", other.map(|_| ())),
-        }
-        bad.finish();
-        // The listener still serves; two clients at once, each on its own task.
-        let mut c1 = Peer::spawn("sock-client", &[&addr, "k2", "500"]);
-        let mut c2 = Peer::spawn("sock-client", &[&addr, "k2", "500"]);
-        let mut tasks = Vec::new();
-        for _ in 0..2 {
-            let mut conn = listener.accept().await.unwrap();
-            tasks.push(tokio::spawn(async move {
-                let mut buf = Vec::new();
-                loop {
-                    match conn.recv_into(&mut buf).await {
-                        Ok(()) => conn.send(&buf).await.unwrap(),
-                        Err(Error::Disconnected) => break,
-                        Err(e) => panic!("{e}"),
-                    }
+    let listener = AsyncListener::bind(addr.as_str(), &sopts("k2")).unwrap();
+    let mut bad = Peer::spawn("sock-wrong-key", &[&addr]);
+    match listener.accept().await {
+        Err(Error::Auth(_)) => {}
+        other => panic!("expected Auth, got {:?}", other.map(|_| ())),
+    }
+    bad.finish();
+    // The listener still serves; two clients at once, each on its own task.
+    let mut c1 = Peer::spawn("sock-client", &[&addr, "k2", "500"]);
+    let mut c2 = Peer::spawn("sock-client", &[&addr, "k2", "500"]);
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let mut conn = listener.accept().await.unwrap();
+        tasks.push(tokio::spawn(async move {
+            let mut buf = Vec::new();
+            loop {
+                match conn.recv_into(&mut buf).await {
+                    Ok(()) => conn.send(&buf).await.unwrap(),
+                    Err(Error::Disconnected) => break,
+                    Err(e) => panic!("{e}"),
                 }
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-        c1.finish();
-        c2.finish();
-    });
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    c1.finish();
+    c2.finish();
 }
 
-#[test]
-fn cancelled_socket_sends_are_whole_or_absent() {
+#[tokio::test]
+async fn cancelled_socket_sends_are_whole_or_absent() {
     let addr = sock_addr("aio-ssend");
     let n = 200u64;
     let size = 256 * 1024;
-    let rt = current_thread();
-    let (sent_on_cancel, retried) = rt.block_on(async {
-        let mut child = Peer::spawn(
-            "sock-slow-sink",
-            &[&addr, "k3", &n.to_string(), &size.to_string()],
-        );
-        let mut conn = AsyncConnection::connect(addr.as_str(), &sopts("k3"))
-            .await
-            .unwrap();
-        let (mut sent_on_cancel, mut retried) = (0u32, 0u32);
-        let mut m = vec![0u8; size];
-        for seq in 0..n {
-            m[..8].copy_from_slice(&seq.to_le_bytes());
-            m[8..].fill(seq as u8);
-            loop {
-                let before = conn.sent_count();
-                match tokio::time::timeout(Duration::from_micros(500), conn.send(&m)).await {
-                    Ok(r) => break r.unwrap(),
-                    // Committed: its rest goes out with the next operation.
-                    Err(_) if conn.sent_count() == before + 1 => {
-                        sent_on_cancel += 1;
-                        break;
-                    }
-                    // Not sent at all: send it again.
-                    Err(_) => retried += 1,
+    let mut child = Peer::spawn(
+        "sock-slow-sink",
+        &[&addr, "k3", &n.to_string(), &size.to_string()],
+    );
+    let mut conn = AsyncConnection::connect(addr.as_str(), &sopts("k3"))
+        .await
+        .unwrap();
+    let (mut sent_on_cancel, mut retried) = (0u32, 0u32);
+    let mut m = vec![0u8; size];
+    for seq in 0..n {
+        m[..8].copy_from_slice(&seq.to_le_bytes());
+        m[8..].fill(seq as u8);
+        loop {
+            let before = conn.sent_count();
+            match tokio::time::timeout(Duration::from_micros(500), conn.send(&m)).await {
+                Ok(r) => break r.unwrap(),
+                // Committed: its rest goes out with the next operation.
+                Err(_) if conn.sent_count() == before + 1 => {
+                    sent_on_cancel += 1;
+                    break;
                 }
+                // Not sent at all: send it again.
+                Err(_) => retried += 1,
             }
         }
-        conn.flush().await.unwrap();
-        drop(conn);
-        child.finish(); // fails with the peer's stderr: the sink saw a torn, missing or doubled frame
-        (sent_on_cancel, retried)
-    });
+    }
+    conn.flush().await.unwrap();
+    drop(conn);
+    child.finish(); // fails with the peer's stderr: the sink saw a torn, missing or doubled frame
     eprintln!("{sent_on_cancel} sends cancelled after their first byte, {retried} before it");
 }
 
-#[test]
-fn async_mq_receives_from_a_blocking_sender_through_cancelled_waits() {
+#[tokio::test]
+async fn async_mq_receives_from_a_blocking_sender_through_cancelled_waits() {
     let name = unique("aio-mq");
     let n = 2000u64;
-    let rt = current_thread();
-    rt.block_on(async {
-        let mut q = AsyncMessageQueue::create(&name, &mqopts()).unwrap();
-        let mut child = Peer::spawn("mq-sender", &[&name, &n.to_string()]);
-        let cancelled = recv_through_cancels(&mut q, n).await;
-        let mut buf = Vec::new();
-        child.finish();
-        // The sender has gone and everything it sent was received.
-        assert!(q.try_recv_into(&mut buf).unwrap_err().is_disconnected());
-        eprintln!("{cancelled} receives cancelled");
-    });
+    let mut q = AsyncMessageQueue::create(&name, &mqopts()).unwrap();
+    let mut child = Peer::spawn("mq-sender", &[&name, &n.to_string()]);
+    recv_through_cancels(&mut q, n).await;
+    child.finish();
+    // The sender has gone and everything it sent was received.
+    assert!(q
+        .try_recv_into(&mut Vec::new())
+        .unwrap_err()
+        .is_disconnected());
 }
 
-#[test]
-fn async_mq_sends_cancelled_on_a_full_queue_are_whole_or_absent() {
+#[tokio::test]
+async fn async_mq_sends_cancelled_on_a_full_queue_are_whole_or_absent() {
     let name = unique("aio-mqs");
     let n = 2000u64;
-    let rt = current_thread();
-    rt.block_on(async {
-        let mut q = AsyncMessageQueue::create(&name, &mqopts()).unwrap();
-        // Full queue, nobody draining yet: the timed send says Timeout and sends nothing.
-        let mut k = 0u64;
-        let mut m = Vec::new();
-        message(0, &mut m);
-        while sent(q.try_send(&m)) {
-            k += 1;
-        }
-        assert_eq!(k, 8);
-        match q.send_timeout(&m, Duration::from_millis(20)).await {
-            Err(Error::Timeout) => {}
-            other => panic!("expected Timeout, got {other:?}"),
-        }
-        let mut buf = Vec::new();
-        for _ in 0..k {
-            q.try_recv_into(&mut buf).unwrap();
-        }
-        assert!(
-            matches!(q.try_recv_into(&mut buf), Err(TryRecvError::Empty)),
-            "the timed-out send was sent"
-        );
-        // Now with a slow receiver in another process, every send under a short timeout,
-        // retried when it timed out.
-        let mut child = Peer::spawn("mq-receiver-check", &[&name, &n.to_string()]);
-        for seq in 0..n {
-            message(seq, &mut m);
-            if seq % 2 == 0 {
-                // A plain wait for room: only the queue's readiness can end it.
-                tokio::time::timeout(LONG, q.send(&m))
-                    .await
-                    .expect("readiness woke the send")
-                    .unwrap();
-                continue;
-            }
-            until_done!(200, q.send_priority(&m, 0)).unwrap();
-        }
-        child.finish(); // fails with the peer's stderr: the receiver saw a gap or a duplicate
-    });
+    let mut q = AsyncMessageQueue::create(&name, &mqopts()).unwrap();
+    // Full queue, nobody draining yet: the timed send says Timeout and sends nothing.
+    let mut k = 0u64;
+    let mut m = Vec::new();
+    message(0, &mut m);
+    while sent(q.try_send(&m)) {
+        k += 1;
+    }
+    assert_eq!(k, 8);
+    match q.send_timeout(&m, Duration::from_millis(20)).await {
+        Err(Error::Timeout) => {}
+        other => panic!("expected Timeout, got {other:?}"),
+    }
+    let mut buf = Vec::new();
+    for _ in 0..k {
+        q.try_recv_into(&mut buf).unwrap();
+    }
+    assert!(
+        matches!(q.try_recv_into(&mut buf), Err(TryRecvError::Empty)),
+        "the timed-out send was sent"
+    );
+    // Now with a slow receiver in another process, every send under a short timeout,
+    // retried when it timed out.
+    let mut child = Peer::spawn("mq-receiver-check", &[&name, &n.to_string()]);
+    send_through_cancels_too(&mut q, n, async |q, m| q.send_priority(m, 0).await).await;
+    child.finish(); // fails with the peer's stderr: the receiver saw a gap or a duplicate
 }
 
 fn fifo_path(prefix: &str) -> (tempfile::TempDir, String) {
@@ -1011,199 +977,158 @@ fn fifo_path(prefix: &str) -> (tempfile::TempDir, String) {
     (dir, p.to_str().unwrap().to_owned())
 }
 
-#[test]
-fn async_pipe_reader_started_first_gets_every_message_then_disconnected() {
+#[tokio::test]
+async fn async_pipe_reader_started_first_gets_every_message_then_disconnected() {
     let (_dir, path) = fifo_path("aio-pipe-r");
     let n = 3000u64;
-    let rt = current_thread();
-    rt.block_on(async {
-        let mut rx = AsyncPipeReceiver::open(&path, &PipeOptions::new()).unwrap();
-        // No writer yet: waits time out (readiness must not report a writer that is not
-        // there), are dropped, and take nothing.
-        let mut buf = Vec::new();
-        for _ in 0..3 {
-            assert!(
-                tokio::time::timeout(Duration::from_millis(10), rx.recv_into(&mut buf))
-                    .await
-                    .is_err()
-            );
-        }
-        let mut child = Peer::spawn("pipe-writer", &[&path, &n.to_string()]);
-        let cancelled = recv_through_cancels(&mut rx, n).await;
-        match tokio::time::timeout(LONG, rx.recv_into(&mut buf)).await {
-            Ok(Err(Error::Disconnected)) => {}
-            other => panic!("expected Disconnected, got {other:?}"),
-        }
-        child.finish();
-        eprintln!("{cancelled} receives cancelled");
-    });
+    let mut rx = AsyncPipeReceiver::open(&path, &PipeOptions::new()).unwrap();
+    // No writer yet: waits time out (readiness must not report a writer that is not
+    // there), are dropped, and take nothing.
+    receives_time_out(&mut rx, Duration::from_millis(10)).await;
+    let mut child = Peer::spawn("pipe-writer", &[&path, &n.to_string()]);
+    recv_through_cancels(&mut rx, n).await;
+    assert_disconnected(rx.recv_into(&mut Vec::new())).await;
+    child.finish();
 }
 
-#[test]
-fn async_pipe_writer_started_first_waits_for_the_reader_and_loses_nothing() {
+#[tokio::test]
+async fn async_pipe_writer_started_first_waits_for_the_reader_and_loses_nothing() {
     let (_dir, path) = fifo_path("aio-pipe-w");
     let n = 20_000u64;
-    let rt = current_thread();
-    rt.block_on(async {
-        let mut tx = AsyncPipeSender::open(&path, &PipeOptions::new()).unwrap();
-        // No reader yet: a send waits (on inotify), times out, and sent nothing.
-        let mut m = Vec::new();
-        message(0, &mut m);
-        assert!(tokio::time::timeout(Duration::from_millis(20), tx.send(&m))
-            .await
-            .is_err());
-        let mut child = Peer::spawn("pipe-reader-check", &[&path, &n.to_string()]);
-        let mut cancelled = 0u32;
-        for seq in 0..n {
-            message(seq, &mut m);
-            if seq % 2 == 0 {
-                tokio::time::timeout(LONG, tx.send(&m))
-                    .await
-                    .expect("readiness woke the send")
-                    .unwrap();
-                continue;
-            }
-            until_done!(200, cancelled, tx.send(&m)).unwrap();
-        }
-        tx.flush().await.unwrap();
-        drop(tx);
-        child.finish(); // fails with the peer's stderr: the reader saw a gap, a duplicate or a torn message
-        eprintln!("{cancelled} sends cancelled");
-    });
+    let mut tx = AsyncPipeSender::open(&path, &PipeOptions::new()).unwrap();
+    // No reader yet: a send waits (on inotify), times out, and sent nothing.
+    let mut m = Vec::new();
+    message(0, &mut m);
+    assert!(tokio::time::timeout(Duration::from_millis(20), tx.send(&m))
+        .await
+        .is_err());
+    let mut child = Peer::spawn("pipe-reader-check", &[&path, &n.to_string()]);
+    send_through_cancels_too(&mut tx, n, async |tx, m| tx.send(m).await).await;
+    tx.flush().await.unwrap();
+    drop(tx);
+    child.finish(); // fails with the peer's stderr: the reader saw a gap, a duplicate or a torn message
 }
 
-#[test]
-fn async_subscriber_gets_every_broadcast_then_disconnected() {
+#[tokio::test]
+async fn async_subscriber_gets_every_broadcast_then_disconnected() {
     let name = unique("aio-bc");
     let n = 2000u64;
-    let rt = current_thread();
-    rt.block_on(async {
-        let mut child = Peer::spawn("bc-publisher", &[&name, &n.to_string()]);
-        let mut sub = AsyncSubscriber::open(&name, &bcopts()).unwrap();
-        let mut buf = Vec::new();
-        let mut scratch = Vec::new();
-        let mut cancelled = 0u32;
-        for seq in 0..n {
-            let r = if seq % 2 == 0 {
-                tokio::time::timeout(LONG, sub.recv_into(&mut buf))
-                    .await
-                    .expect("the futex wake reached the task")
-                    .unwrap()
-            } else {
-                until_done!(300, cancelled, sub.recv_into(&mut buf)).unwrap()
-            };
-            assert_eq!(r, Recv::Message(seq));
-            check(seq, &buf, &mut scratch).unwrap();
-        }
-        match tokio::time::timeout(LONG, sub.recv_into(&mut buf)).await {
-            Ok(Err(Error::Disconnected)) => {}
-            other => panic!("expected Disconnected, got {other:?}"),
-        }
-        child.finish();
-        eprintln!("{cancelled} receives cancelled");
-    });
+    let mut child = Peer::spawn("bc-publisher", &[&name, &n.to_string()]);
+    let mut sub = AsyncSubscriber::open(&name, &bcopts()).unwrap();
+    let mut buf = Vec::new();
+    let mut scratch = Vec::new();
+    let mut cancelled = 0u32;
+    for seq in 0..n {
+        let r = if seq % 2 == 0 {
+            tokio::time::timeout(LONG, sub.recv_into(&mut buf))
+                .await
+                .expect("the futex wake reached the task")
+                .unwrap()
+        } else {
+            until_done!(300, cancelled, sub.recv_into(&mut buf)).unwrap()
+        };
+        assert_eq!(r, Recv::Message(seq));
+        check(seq, &buf, &mut scratch).unwrap();
+    }
+    assert_disconnected(sub.recv_into(&mut buf)).await;
+    child.finish();
+    eprintln!("{cancelled} receives cancelled");
 }
 
-#[test]
-fn async_seqlock_reader_follows_a_writer_in_another_process() {
+#[tokio::test]
+async fn async_seqlock_reader_follows_a_writer_in_another_process() {
     let name = unique("aio-sl");
     let n = 500u64;
-    let rt = current_thread();
-    rt.block_on(async {
-        let mut child = Peer::spawn("sl-writer", &[&name, &n.to_string()]);
-        let opts = SeqlockOptions::new().open_timeout(LONG);
-        let mut r = AsyncReader::from(Reader::<[u64; 2]>::open(&name, &opts).unwrap());
-        let mut last = 0u64;
-        let mut waits = 0u32;
-        loop {
-            let got = if waits % 2 == 0 {
-                tokio::time::timeout(LONG, r.wait_changed(last))
-                    .await
-                    .expect("woken")
-            } else {
-                // Dropped waits change nothing; the next one still sees every change.
-                match tokio::time::timeout(Duration::from_micros(300), r.wait_changed(last)).await {
-                    Ok(x) => x,
-                    Err(_) => {
-                        waits += 1;
-                        continue;
-                    }
+    let mut child = Peer::spawn("sl-writer", &[&name, &n.to_string()]);
+    let opts = SeqlockOptions::new().open_timeout(LONG);
+    let mut r = AsyncReader::from(Reader::<[u64; 2]>::open(&name, &opts).unwrap());
+    let mut last = 0u64;
+    let mut waits = 0u32;
+    loop {
+        let got = if waits % 2 == 0 {
+            tokio::time::timeout(LONG, r.wait_changed(last))
+                .await
+                .expect("woken")
+        } else {
+            // Dropped waits change nothing; the next one still sees every change.
+            match tokio::time::timeout(Duration::from_micros(300), r.wait_changed(last)).await {
+                Ok(x) => x,
+                Err(_) => {
+                    waits += 1;
+                    continue;
                 }
-            };
-            waits += 1;
-            match got {
-                Ok(snap) => {
-                    assert!(snap.version > last, "versions only grow");
-                    // Version k holds the k-th write: [k, 3k], never a torn mix.
-                    assert_eq!(snap.value, [snap.version, snap.version * 3]);
-                    last = snap.version;
-                }
-                Err(Error::Disconnected) => break,
-                Err(e) => panic!("{e}"),
             }
+        };
+        waits += 1;
+        match got {
+            Ok(snap) => {
+                assert!(snap.version > last, "versions only grow");
+                // Version k holds the k-th write: [k, 3k], never a torn mix.
+                assert_eq!(snap.value, [snap.version, snap.version * 3]);
+                last = snap.version;
+            }
+            Err(Error::Disconnected) => break,
+            Err(e) => panic!("{e}"),
         }
-        assert_eq!(last, n, "the last write was seen before Disconnected");
-        child.finish();
-    });
+    }
+    assert_eq!(last, n, "the last write was seen before Disconnected");
+    child.finish();
 }
 
-#[test]
-fn async_rpc_client_many_tasks_over_one_connection() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_rpc_client_many_tasks_over_one_connection() {
     let addr = sock_addr("aio-rpc");
-    let rt = multi_thread();
-    rt.block_on(async {
-        let mut child = Peer::spawn("rpc-server", &[&addr]);
-        let (tx, rx) = AsyncConnection::connect(addr.as_str(), &sopts("k-rpc"))
-            .await
-            .unwrap()
-            .into_split();
-        let client = AsyncClient::new(tx, rx, JsonCodec);
-        // Many tasks, many calls in flight at once on one connection.
-        let mut tasks = Vec::new();
-        for t in 0..20i64 {
-            let c = client.clone();
-            tasks.push(tokio::spawn(async move {
-                for i in 0..25i64 {
-                    let r: i64 = c.call("add", (t * 1000, i)).await.unwrap();
-                    assert_eq!(r, t * 1000 + i);
-                }
-            }));
-        }
-        // Replies out of order: the slow call was sent first.
-        let slow = {
-            let c = client.clone();
-            tokio::spawn(async move { c.call::<_, i64>("sleep_echo", (150u64, 1i64)).await })
-        };
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        let fast: i64 = client.call("sleep_echo", (0u64, 2i64)).await.unwrap();
-        assert_eq!(fast, 2);
-        for t in tasks {
-            t.await.unwrap();
-        }
-        assert_eq!(slow.await.unwrap().unwrap(), 1);
-        // A call given up (its future dropped by the timeout) does not disturb the next;
-        // its late reply is discarded.
-        match client
-            .call_timeout::<_, i64>("sleep_echo", (200u64, 7i64), Duration::from_millis(20))
-            .await
-        {
-            Err(RpcError::Timeout) => {}
-            other => panic!("expected Timeout, got {other:?}"),
-        }
-        let r: i64 = client.call("add", (40i64, 2i64)).await.unwrap();
-        assert_eq!(r, 42);
-        match client.call::<_, i64>("nope", ()).await {
-            Err(RpcError::UnknownMethod { method }) => assert_eq!(method, "nope"),
-            other => panic!("expected UnknownMethod, got {other:?}"),
-        }
-        // Wait out the forgotten call's reply: nothing is left in flight.
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        let r: i64 = client.call("add", (1i64, 1i64)).await.unwrap();
-        assert_eq!(r, 2);
-        assert_eq!(client.in_flight(), 0);
-        drop(client);
-        child.finish();
-    });
+    let mut child = Peer::spawn("rpc-server", &[&addr]);
+    let (tx, rx) = AsyncConnection::connect(addr.as_str(), &sopts("k-rpc"))
+        .await
+        .unwrap()
+        .into_split();
+    let client = AsyncClient::new(tx, rx, JsonCodec);
+    // Many tasks, many calls in flight at once on one connection.
+    let mut tasks = Vec::new();
+    for t in 0..20i64 {
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..25i64 {
+                let r: i64 = c.call("add", (t * 1000, i)).await.unwrap();
+                assert_eq!(r, t * 1000 + i);
+            }
+        }));
+    }
+    // Replies out of order: the slow call was sent first.
+    let slow = {
+        let c = client.clone();
+        tokio::spawn(async move { c.call::<_, i64>("sleep_echo", (150u64, 1i64)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let fast: i64 = client.call("sleep_echo", (0u64, 2i64)).await.unwrap();
+    assert_eq!(fast, 2);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(slow.await.unwrap().unwrap(), 1);
+    // A call given up (its future dropped by the timeout) does not disturb the next;
+    // its late reply is discarded.
+    match client
+        .call_timeout::<_, i64>("sleep_echo", (200u64, 7i64), Duration::from_millis(20))
+        .await
+    {
+        Err(RpcError::Timeout) => {}
+        other => panic!("expected Timeout, got {other:?}"),
+    }
+    let r: i64 = client.call("add", (40i64, 2i64)).await.unwrap();
+    assert_eq!(r, 42);
+    match client.call::<_, i64>("nope", ()).await {
+        Err(RpcError::UnknownMethod { method }) => assert_eq!(method, "nope"),
+        other => panic!("expected UnknownMethod, got {other:?}"),
+    }
+    // Wait out the forgotten call's reply: nothing is left in flight.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let r: i64 = client.call("add", (1i64, 1i64)).await.unwrap();
+    assert_eq!(r, 2);
+    assert_eq!(client.in_flight(), 0);
+    drop(client);
+    child.finish();
 }
 
 /// Every async operation's future can move between threads (`tokio::spawn` on a

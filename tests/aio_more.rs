@@ -22,16 +22,52 @@ use ipcring::signal::AsyncListener;
 use ipcring::signal::{Signal, SignalOptions};
 use ipcring::transport::{AsyncReceiver, AsyncSender};
 use ipcring::{Error, Receiver, Sender};
-use support::setup::{current_thread, multi_thread};
+
+use support::setup::multi_thread;
 use support::{check, loud, message, redis_url, unique, Peer};
 
 /// Held by the signal test while another process signals this one, and by the Redis tests:
 /// a signal caught by a thread blocked in a Redis read interrupts it (EINTR), which is
-/// outside what those tests check.
-static SIGNALLED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// outside what those tests check. A tokio mutex: the Redis tests hold it across their
+/// awaits.
+static SIGNALLED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn exclusive() -> std::sync::MutexGuard<'static, ()> {
-    SIGNALLED.lock().unwrap_or_else(|p| p.into_inner())
+async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+    SIGNALLED.lock().await
+}
+
+/// For the Redis test `test`: the server's URL, a name unique to this call (after `tag`),
+/// and [`exclusive`] held; `None` (after saying the test skipped) without a server.
+async fn redis_exclusive(
+    test: &str,
+    tag: &str,
+) -> Option<(String, String, tokio::sync::MutexGuard<'static, ()>)> {
+    let url = redis_url(test)?;
+    Some((url, unique(tag), exclusive().await))
+}
+
+/// In a Redis test: `(url, name, guard)` from [`redis_exclusive`] for the enclosing test;
+/// without a server, the test returns (skipped, as it said).
+macro_rules! redis_or_skip {
+    ($tag:literal) => {{
+        match redis_exclusive($crate::this_test!(), $tag).await {
+            Some(server) => server,
+            None => return,
+        }
+    }};
+}
+
+/// A peer's role: sends messages 0..n on `tx`, pausing 1 ms after every tenth.
+fn send_paced<S: Sender>(mut tx: S, n: &str) -> i32 {
+    let mut m = Vec::new();
+    for seq in 0..n.parse().unwrap() {
+        message(seq, &mut m);
+        tx.send(&m).unwrap();
+        if seq % 10 == 9 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    0
 }
 
 /// A line to the parent, written straight to stdout and flushed.
@@ -66,19 +102,10 @@ fn roles(role: &str, args: Vec<String>) {
             0
         }
         // args: path, count — blocking log writer, pausing every 10 messages.
-        "log_write" => {
-            let mut w = LogWriter::open(&args[0], &LogOptions::new()).unwrap();
-            let n: u64 = args[1].parse().unwrap();
-            let mut m = Vec::new();
-            for seq in 0..n {
-                message(seq, &mut m);
-                w.send(&m).unwrap();
-                if seq % 10 == 9 {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-            0
-        }
+        "log_write" => send_paced(
+            LogWriter::open(&args[0], &LogOptions::new()).unwrap(),
+            &args[1],
+        ),
         // args: path — blocking log reader: checks messages 0.. in order until the writer
         // is gone; prints how many.
         "log_read" => {
@@ -102,19 +129,10 @@ fn roles(role: &str, args: Vec<String>) {
             0
         }
         // args: url, key, count — blocking stream producer.
-        "stream_add" => {
-            let mut p = StreamProducer::connect(&args[0], &args[1], &StreamOptions::new()).unwrap();
-            let n: u64 = args[2].parse().unwrap();
-            let mut m = Vec::new();
-            for seq in 0..n {
-                message(seq, &mut m);
-                p.send(&m).unwrap();
-                if seq % 10 == 9 {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-            0
-        }
+        "stream_add" => send_paced(
+            StreamProducer::connect(&args[0], &args[1], &StreamOptions::new()).unwrap(),
+            &args[2],
+        ),
         // args: url, channel, count — blocking subscriber: says "ready" once subscribed,
         // checks messages 0..count in order, prints how many.
         "sub_read" => {
@@ -152,6 +170,29 @@ fn line_starting(out: &mut impl BufRead, prefixes: &[&str]) -> String {
     }
 }
 
+/// The peer `role` with `args`, once it said "ready"; and its stdout, to read on.
+fn ready_peer(role: &str, args: &[&str]) -> (Peer, impl BufRead) {
+    let mut child = Peer::spawn_piped(role, args);
+    let mut out = child.take_stdout();
+    assert_eq!(line_starting(&mut out, &["ready"]), "ready");
+    (child, out)
+}
+
+/// Sends messages 0..n on `tx`, each `every`-th send dropped at once: its operation has
+/// already started on the pool and still goes in, before the next one (which waits for
+/// it), so the receiver sees every message in order.
+async fn send_some_dropped<S: AsyncSender>(tx: &mut S, n: u64, every: u64) {
+    let mut m = Vec::new();
+    for seq in 0..n {
+        message(seq, &mut m);
+        if seq % every == 0 {
+            let _ = tokio::time::timeout(Duration::ZERO, tx.send(&m)).await;
+        } else {
+            tx.send(&m).await.unwrap();
+        }
+    }
+}
+
 /// Receives `n` messages 0..n from `rx`, every other one after a receive cancelled by a
 /// very short timeout (which may or may not have got it first): each arrives once, whole,
 /// in order. Returns how many receives were cancelled.
@@ -178,14 +219,13 @@ async fn recv_all_with_cancels<R: AsyncReceiver>(rx: &mut R, n: u64) -> u64 {
 
 #[test]
 fn signal_async_listener_cancel_then_recv_between_processes() {
-    let _x = exclusive();
+    let _x = SIGNALLED.blocking_lock();
     let dir = tempfile::tempdir().unwrap();
     let dir_s = dir.path().to_str().unwrap().to_owned();
     // Before the runtime, so its threads inherit the blocked mask.
     let mut l = AsyncListener::new(&sig_opts(&dir_s)).unwrap();
-    let rt = multi_thread();
     let n = 300;
-    rt.block_on(async {
+    multi_thread().block_on(async {
         // Cancelled receives with nothing there...
         for _ in 0..3 {
             let e = l.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
@@ -229,151 +269,101 @@ fn signal_async_listener_cancel_then_recv_between_processes() {
     });
 }
 
-#[test]
-fn file_async_reader_from_blocking_writer_process() {
+#[tokio::test]
+async fn file_async_reader_from_blocking_writer_process() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.log");
     let n = 400u64;
-    let rt = current_thread();
-    rt.block_on(async {
-        let mut r = AsyncLogReader::open(&path, &LogOptions::new()).unwrap();
-        // No writer yet: a timed-out receive, then the messages.
-        let e = r.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
-        assert!(e.is_timeout());
-        let mut child = Peer::spawn("log_write", &[path.to_str().unwrap(), &n.to_string()]);
-        let cancelled = recv_all_with_cancels(&mut r, n).await;
-        child.finish();
-        // Everything read and the writer gone (exited): disconnected.
-        let e = r.recv().await.unwrap_err();
-        assert!(e.is_disconnected(), "{e}");
-        loud(&format!(
-            "file: {n} messages, {cancelled} receives cancelled"
-        ));
-    });
+    let mut r = AsyncLogReader::open(&path, &LogOptions::new()).unwrap();
+    // No writer yet: a timed-out receive, then the messages.
+    let e = r.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
+    assert!(e.is_timeout());
+    let mut child = Peer::spawn("log_write", &[path.to_str().unwrap(), &n.to_string()]);
+    let cancelled = recv_all_with_cancels(&mut r, n).await;
+    child.finish();
+    // Everything read and the writer gone (exited): disconnected.
+    let e = r.recv().await.unwrap_err();
+    assert!(e.is_disconnected(), "{e}");
+    loud(&format!(
+        "file: {n} messages, {cancelled} receives cancelled"
+    ));
 }
 
-#[test]
-fn file_async_writer_to_blocking_reader_process() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_async_writer_to_blocking_reader_process() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("b.log");
     let n = 300u64;
     // The reader creates the log and says when it is open, so it reads from the start.
-    let mut child = Peer::spawn_piped("log_read", &[path.to_str().unwrap()]);
-    let mut out = child.take_stdout();
-    assert_eq!(line_starting(&mut out, &["ready"]), "ready");
-    let rt = multi_thread();
-    rt.block_on(async {
-        let mut w = AsyncLogWriter::open(&path, &LogOptions::new()).unwrap();
-        let mut m = Vec::new();
-        for seq in 0..n {
-            message(seq, &mut m);
-            if seq % 3 == 0 {
-                // Dropped at once: the append already started on the pool and still goes
-                // in; the next send waits for it, so the reader sees every message in order.
-                let _ = tokio::time::timeout(Duration::ZERO, w.send(&m)).await;
-            } else {
-                w.send(&m).await.unwrap();
-            }
-        }
-        w.close().await.unwrap();
-    });
+    let (mut child, mut out) = ready_peer("log_read", &[path.to_str().unwrap()]);
+    let mut w = AsyncLogWriter::open(&path, &LogOptions::new()).unwrap();
+    send_some_dropped(&mut w, n, 3).await;
+    w.close().await.unwrap();
     assert_eq!(line_starting(&mut out, &["got", "bad"]), format!("got {n}"));
     child.finish();
 }
 
-#[test]
-fn redis_async_stream_consumer_from_blocking_producer_process() {
-    let Some(url) = redis_url("redis_async_stream_consumer_from_blocking_producer_process") else {
-        return;
-    };
-    let _x = exclusive();
-    let key = unique("aio-stream");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_async_stream_consumer_from_blocking_producer_process() {
+    let (url, key, _x) = redis_or_skip!("aio-stream");
     let n = 200u64;
-    let rt = multi_thread();
-    rt.block_on(async {
-        let k = key.clone();
-        let mut rx = AsyncStreamConsumer::connect(&url, move |u| {
-            StreamConsumer::connect(u, &k, "g", "c1", &StreamOptions::new())
-        })
-        .await
-        .unwrap();
-        let e = rx.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
-        assert!(e.is_timeout());
-        let mut child = Peer::spawn("stream_add", &[&url, &key, &n.to_string()]);
-        // Plain receives: with receives cancelled all along, one run in five lost an entry
-        // (cause not found yet; see the AsyncStreamConsumer docs).
-        let mut scratch = Vec::new();
-        for seq in 0..n {
-            let m = rx.recv_timeout(Duration::from_secs(20)).await.unwrap();
-            check(seq, &m, &mut scratch).unwrap();
-        }
-        let cancelled = 0;
-        child.finish();
-        let mut buf = Vec::new();
-        assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
-        loud(&format!(
-            "redis stream: {n} messages, {cancelled} receives cancelled"
-        ));
-    });
+    let k = key.clone();
+    let mut rx = AsyncStreamConsumer::connect(&url, move |u| {
+        StreamConsumer::connect(u, &k, "g", "c1", &StreamOptions::new())
+    })
+    .await
+    .unwrap();
+    let e = rx.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
+    assert!(e.is_timeout());
+    let mut child = Peer::spawn("stream_add", &[&url, &key, &n.to_string()]);
+    // Plain receives: with receives cancelled all along, one run in five lost an entry
+    // (cause not found yet; see the AsyncStreamConsumer docs).
+    let mut scratch = Vec::new();
+    for seq in 0..n {
+        let m = rx.recv_timeout(Duration::from_secs(20)).await.unwrap();
+        check(seq, &m, &mut scratch).unwrap();
+    }
+    let cancelled = 0;
+    child.finish();
+    let mut buf = Vec::new();
+    assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
+    loud(&format!(
+        "redis stream: {n} messages, {cancelled} receives cancelled"
+    ));
 }
 
-#[test]
-fn redis_async_publisher_to_blocking_subscriber_process() {
-    let Some(url) = redis_url("redis_async_publisher_to_blocking_subscriber_process") else {
-        return;
-    };
-    let _x = exclusive();
-    let channel = unique("aio-pub");
+#[tokio::test]
+async fn redis_async_publisher_to_blocking_subscriber_process() {
+    let (url, channel, _x) = redis_or_skip!("aio-pub");
     let n = 100u64;
-    let mut child = Peer::spawn_piped("sub_read", &[&url, &channel, &n.to_string()]);
-    let mut out = child.take_stdout();
-    assert_eq!(line_starting(&mut out, &["ready"]), "ready");
-    let rt = current_thread();
-    rt.block_on(async {
-        let ch = channel.clone();
-        let mut tx = AsyncPublisher::connect(&url, move |u| {
-            Publisher::connect(u, &ch, &RedisOptions::new())
-        })
-        .await
-        .unwrap();
-        let mut m = Vec::new();
-        for seq in 0..n {
-            message(seq, &mut m);
-            if seq % 4 == 0 {
-                // Dropped at once: the publish still happens on the pool, before the next.
-                let _ = tokio::time::timeout(Duration::ZERO, tx.send(&m)).await;
-            } else {
-                tx.send(&m).await.unwrap();
-            }
-        }
-        tx.settle().await.unwrap();
-    });
+    let (mut child, mut out) = ready_peer("sub_read", &[&url, &channel, &n.to_string()]);
+    let ch = channel.clone();
+    let mut tx = AsyncPublisher::connect(&url, move |u| {
+        Publisher::connect(u, &ch, &RedisOptions::new())
+    })
+    .await
+    .unwrap();
+    send_some_dropped(&mut tx, n, 4).await;
+    tx.settle().await.unwrap();
     assert_eq!(line_starting(&mut out, &["got", "bad"]), format!("got {n}"));
     child.finish();
 }
 
-#[test]
-fn redis_async_subscriber_cancel_then_recv() {
-    let Some(url) = redis_url("redis_async_subscriber_cancel_then_recv") else {
-        return;
-    };
-    let _x = exclusive();
-    let channel = unique("aio-sub");
-    let rt = current_thread();
-    rt.block_on(async {
-        let ch = channel.clone();
-        let mut rx = AsyncSubscriber::connect(&url, move |u| {
-            Subscriber::connect(u, &ch, &RedisOptions::new())
-        })
-        .await
-        .unwrap();
-        // A receive cancelled while its slice waits on the pool...
-        let e = rx.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
-        assert!(e.is_timeout());
-        // ...then a publish that the still-running slice may take: the next recv gets it.
-        let mut p = Publisher::connect(&url, &channel, &RedisOptions::new()).unwrap();
-        p.send(b"after the cancel").unwrap();
-        let m = rx.recv_timeout(Duration::from_secs(20)).await.unwrap();
-        assert_eq!(m, b"after the cancel");
-    });
+#[tokio::test]
+async fn redis_async_subscriber_cancel_then_recv() {
+    let (url, channel, _x) = redis_or_skip!("aio-sub");
+    let ch = channel.clone();
+    let mut rx = AsyncSubscriber::connect(&url, move |u| {
+        Subscriber::connect(u, &ch, &RedisOptions::new())
+    })
+    .await
+    .unwrap();
+    // A receive cancelled while its slice waits on the pool...
+    let e = rx.recv_timeout(Duration::from_millis(5)).await.unwrap_err();
+    assert!(e.is_timeout());
+    // ...then a publish that the still-running slice may take: the next recv gets it.
+    let mut p = Publisher::connect(&url, &channel, &RedisOptions::new()).unwrap();
+    p.send(b"after the cancel").unwrap();
+    let m = rx.recv_timeout(Duration::from_secs(20)).await.unwrap();
+    assert_eq!(m, b"after the cancel");
 }

@@ -49,6 +49,29 @@ fn recv_retry(r: &mut LogReader) -> Vec<u8> {
     }
 }
 
+/// A new directory (removed with it) and the path of `file` in it.
+fn new_path(file: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = unique_dir("file");
+    let path = dir.path().join(file);
+    (dir, path)
+}
+
+fn open_reader(path: &Path) -> LogReader {
+    LogReader::open(path, &LogOptions::new()).unwrap()
+}
+
+fn open_writer(path: &Path) -> LogWriter {
+    LogWriter::open(path, &LogOptions::new()).unwrap()
+}
+
+/// A new reader of the log at `path`, whose first message is `first`: its next receive's
+/// error.
+fn error_after(path: &Path, first: &[u8]) -> Error {
+    let mut r = open_reader(path);
+    assert_eq!(r.recv().unwrap(), first);
+    r.recv().unwrap_err()
+}
+
 fn wait_ok(mut c: Peer) {
     c.finish();
 }
@@ -167,13 +190,13 @@ fn roles(role: &str, args: Vec<String>) {
     match role {
         "writer" => {
             let w: usize = arg.parse().unwrap();
-            let mut tx = LogWriter::open(&path, &LogOptions::new()).unwrap();
+            let mut tx = open_writer(&path);
             for seq in 0..per_writer() {
                 tx.send(&message(w, seq)).unwrap();
             }
         }
         "reader" => {
-            let mut rx = LogReader::open(&path, &LogOptions::new()).unwrap();
+            let mut rx = open_reader(&path);
             read_all(&mut rx, WRITERS, per_writer());
             // Every writer is gone and everything was read.
             assert!(rx.recv().unwrap_err().is_disconnected());
@@ -188,7 +211,7 @@ fn roles(role: &str, args: Vec<String>) {
         }
         "big-writer-forever" => {
             // Large records, so a SIGKILL most likely lands in the middle of one.
-            let mut tx = LogWriter::open(&path, &LogOptions::new()).unwrap();
+            let mut tx = open_writer(&path);
             for seq in 0.. {
                 tx.send(&big_message(seq)).unwrap();
             }
@@ -231,7 +254,7 @@ fn roles(role: &str, args: Vec<String>) {
             // stays alive until killed.
             let (w, n) = arg.split_once(',').unwrap();
             let (w, n): (usize, usize) = (w.parse().unwrap(), n.parse().unwrap());
-            let mut tx = LogWriter::open(&path, &LogOptions::new()).unwrap();
+            let mut tx = open_writer(&path);
             signal_ready(&path, w);
             wait_for_go(&path);
             for seq in 0..n {
@@ -285,8 +308,7 @@ fn roles(role: &str, args: Vec<String>) {
 
 #[test]
 fn four_writers_two_readers_every_message_once_in_order_none_torn() {
-    let dir = unique_dir("file");
-    let path = dir.path().join("log");
+    let (_dir, path) = new_path("log");
     let mut children = Vec::new();
     children.push(spawn("reader", &path, ""));
     for w in 0..WRITERS {
@@ -297,16 +319,15 @@ fn four_writers_two_readers_every_message_once_in_order_none_torn() {
         wait_ok(c);
     }
     // A reader started after everything is over sees the same log, then Disconnected.
-    let mut r = LogReader::open(&path, &LogOptions::new()).unwrap();
+    let mut r = open_reader(&path);
     read_all(&mut r, WRITERS, per_writer());
     assert!(r.recv().unwrap_err().is_disconnected());
 }
 
 #[test]
 fn killed_writer_is_disconnect_after_its_messages() {
-    let dir = unique_dir("file");
-    let path = dir.path().join("log");
-    let mut r = LogReader::open(&path, &LogOptions::new()).unwrap();
+    let (_dir, path) = new_path("log");
+    let mut r = open_reader(&path);
     let mut child = spawn("writer-then-hang", &path, "50");
     for seq in 0..50 {
         assert_eq!(parse(&recv_retry(&mut r)), (0, seq));
@@ -319,16 +340,15 @@ fn killed_writer_is_disconnect_after_its_messages() {
     child.kill();
     assert!(r.recv().unwrap_err().is_disconnected());
     // A new writer revives the log for the same reader.
-    let mut w = LogWriter::open(&path, &LogOptions::new()).unwrap();
+    let mut w = open_writer(&path);
     w.send(b"after").unwrap();
     assert_eq!(r.recv().unwrap(), b"after");
 }
 
 #[test]
 fn restarted_reader_resumes_from_its_cursor_without_loss_or_duplicates() {
-    let dir = unique_dir("file");
-    let path = dir.path().join("log");
-    let mut w = LogWriter::open(&path, &LogOptions::new()).unwrap();
+    let (dir, path) = new_path("log");
+    let mut w = open_writer(&path);
     for seq in 0..100 {
         w.send(&message(0, seq)).unwrap();
     }
@@ -358,9 +378,8 @@ fn big_message(seq: usize) -> Vec<u8> {
 
 #[test]
 fn writer_killed_mid_record_leaves_nothing_torn_and_the_next_writer_continues() {
-    let dir = unique_dir("file");
-    let path = dir.path().join("log");
-    let mut r = LogReader::open(&path, &LogOptions::new()).unwrap();
+    let (_dir, path) = new_path("log");
+    let mut r = open_reader(&path);
     let mut child = spawn("big-writer-forever", &path, "");
     let mut next = 0usize;
     for _ in 0..5 {
@@ -383,7 +402,7 @@ fn writer_killed_mid_record_leaves_nothing_torn_and_the_next_writer_continues() 
     let end = committed_end(&path);
     let len = std::fs::metadata(&path).unwrap().len();
     assert!(len >= end);
-    let mut w = LogWriter::open(&path, &LogOptions::new()).unwrap();
+    let mut w = open_writer(&path);
     w.send(b"after the crash").unwrap();
     assert_eq!(r.recv().unwrap(), b"after the crash");
 }
@@ -395,9 +414,8 @@ fn committed_end(path: &Path) -> u64 {
 
 #[test]
 fn torn_tail_is_not_delivered_and_the_next_writer_continues_cleanly() {
-    let dir = unique_dir("file");
-    let path = dir.path().join("log");
-    let mut w = LogWriter::open(&path, &LogOptions::new()).unwrap();
+    let (_dir, path) = new_path("log");
+    let mut w = open_writer(&path);
     w.send(b"one").unwrap();
     drop(w);
     // What a writer that died while writing leaves: a record header announcing 1000 bytes
@@ -410,7 +428,7 @@ fn torn_tail_is_not_delivered_and_the_next_writer_continues_cleanly() {
     torn.extend_from_slice(&[7u8; 300]);
     f.write_all_at(&torn, end).unwrap();
     drop(f);
-    let mut r = LogReader::open(&path, &LogOptions::new()).unwrap();
+    let mut r = open_reader(&path);
     assert_eq!(r.recv().unwrap(), b"one");
     assert!(r.recv().unwrap_err().is_disconnected());
     // A writer in another process overwrites the torn tail.
@@ -423,9 +441,8 @@ fn torn_tail_is_not_delivered_and_the_next_writer_continues_cleanly() {
 
 #[test]
 fn garbage_inside_the_log_is_an_error_not_a_panic() {
-    let dir = unique_dir("file");
-    let path = dir.path().join("log");
-    let mut w = LogWriter::open(&path, &LogOptions::new()).unwrap();
+    let (dir, path) = new_path("log");
+    let mut w = open_writer(&path);
     w.send(b"good").unwrap();
     w.send(b"payload that will be damaged").unwrap();
     drop(w);
@@ -433,18 +450,14 @@ fn garbage_inside_the_log_is_an_error_not_a_panic() {
     // Flip a byte in the second record's payload.
     let second = LOG_HEADER_LEN + 16;
     f.write_all_at(b"X", second + 8 + 3).unwrap();
-    let mut r = LogReader::open(&path, &LogOptions::new()).unwrap();
-    assert_eq!(r.recv().unwrap(), b"good");
-    let e = r.recv().unwrap_err();
+    let e = error_after(&path, b"good");
     assert!(
         matches!(&e, Error::Corrupt(m) if m.contains("checksum")),
         "{e}"
     );
     // An absurd length in the committed range.
     f.write_all_at(&u32::MAX.to_le_bytes(), second).unwrap();
-    let mut r = LogReader::open(&path, &LogOptions::new()).unwrap();
-    assert_eq!(r.recv().unwrap(), b"good");
-    assert!(matches!(r.recv().unwrap_err(), Error::Corrupt(_)));
+    assert!(matches!(error_after(&path, b"good"), Error::Corrupt(_)));
     // Not a log at all.
     f.write_all_at(b"NOTALOG!", 0).unwrap();
     assert!(matches!(
@@ -460,9 +473,7 @@ fn garbage_inside_the_log_is_an_error_not_a_panic() {
     let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     f.write_all_at(&(committed_end(&path) + 4096).to_le_bytes(), 16)
         .unwrap();
-    let mut r = LogReader::open(&path, &LogOptions::new()).unwrap();
-    assert_eq!(r.recv().unwrap(), b"good");
-    let e = r.recv().unwrap_err();
+    let e = error_after(&path, b"good");
     assert!(
         matches!(&e, Error::Corrupt(m) if m.contains("ends before")),
         "{e}"
@@ -471,8 +482,7 @@ fn garbage_inside_the_log_is_an_error_not_a_panic() {
 
 #[test]
 fn mailbox_rust_alice_and_two_rust_bobs_in_separate_processes() {
-    let dir = unique_dir("file");
-    let path = dir.path().join("shared.json");
+    let (_dir, path) = new_path("shared.json");
     // Bobs first: the mailbox works in either start order.
     let bob1 = spawn("bob", &path, "1000");
     let bob2 = spawn("bob", &path, "2000");
@@ -522,8 +532,7 @@ fn mailbox_rust_alice_and_two_rust_bobs_in_separate_processes() {
 
 #[test]
 fn mailbox_lock_file_replaced_under_running_processes_keeps_exclusion() {
-    let dir = unique_dir("file");
-    let path = dir.path().join("shared.json");
+    let (_dir, path) = new_path("shared.json");
     let lock = with_suffix(&path, ".lock");
     const N: usize = 60;
     // Alice and one submitter open the mailbox (and its lock file) before the replacement...
@@ -557,8 +566,7 @@ fn mailbox_lock_file_replaced_under_running_processes_keeps_exclusion() {
 
 #[test]
 fn log_lock_file_replaced_under_running_writers_keeps_every_message_and_liveness() {
-    let dir = unique_dir("file");
-    let path = dir.path().join("log");
+    let (_dir, path) = new_path("log");
     let lock = with_suffix(&path, ".lock");
     const N: usize = 3000;
     // Writer 0 opens before the replacement, writers 1 and 2 after.
@@ -571,7 +579,7 @@ fn log_lock_file_replaced_under_running_writers_keeps_every_message_and_liveness
     wait_ready(&path, 1);
     wait_ready(&path, 2);
     // A reader that only ever saw the new lock file.
-    let mut r = LogReader::open(&path, &LogOptions::new()).unwrap();
+    let mut r = open_reader(&path);
     std::fs::write(with_suffix(&path, ".go"), b"").unwrap();
     read_all(&mut r, 3, N);
     for w in 0..3 {

@@ -21,9 +21,19 @@ fn roles(role: &str, args: Vec<String>) {
     std::process::exit(0);
 }
 
-fn check(stats: measure::Stats, iters: usize) {
-    // Whole batches only; every counted round trip took some time, the median no more
-    // than the 99th percentile.
+/// Runs `floor` over `name` against its peer `role` (given `name` and `args`) in a process of
+/// its own; checks the figures: whole batches only, every counted round trip took some
+/// time, the median no more than the 99th percentile.
+fn floor_between_processes(
+    role: &str,
+    args: &[&str],
+    iters: usize,
+    floor: impl FnOnce(&str, usize) -> ipcring::Result<measure::Stats>,
+) {
+    let name = unique(role);
+    let mut c = Peer::spawn(role, &[&[name.as_str()], args].concat());
+    let stats = floor(&name, iters).expect("floor");
+    c.finish();
     assert_eq!(stats.count, iters / measure::BATCH * measure::BATCH);
     assert!(!stats.p50.is_zero());
     assert!(stats.p50 <= stats.p99);
@@ -31,20 +41,12 @@ fn check(stats: measure::Stats, iters: usize) {
 
 #[test]
 fn spin_floor_between_processes() {
-    let name = unique("floor1");
-    let mut c = Peer::spawn("floor-spin", &[&name]);
-    let s = measure::floor_spin(&name, 20_000).expect("floor");
-    c.finish();
-    check(s, 20_000);
+    floor_between_processes("floor-spin", &[], 20_000, measure::floor_spin);
 }
 
 #[test]
 fn split_floor_between_processes() {
-    let name = unique("floor2");
-    let mut c = Peer::spawn("floor-split", &[&name]);
-    let s = measure::floor_spin_split(&name, 20_000).expect("floor");
-    c.finish();
-    check(s, 20_000);
+    floor_between_processes("floor-split", &[], 20_000, measure::floor_spin_split);
 }
 
 #[test]
@@ -63,12 +65,10 @@ fn records_floor_between_processes() {
     // first byte, so a record read before it was written, or a stale one from the last
     // lap, fails the run.
     for size in [0usize, 13, 64, 1000] {
-        let name = unique("floor4");
         let iters = measure::RECORDS_LANE / (8 + size.div_ceil(8) * 8) * 2 + 1000;
-        let mut c = Peer::spawn("floor-records", &[&name, &size.to_string()]);
-        let s = measure::floor_records(&name, size, iters).expect("floor");
-        c.finish();
-        check(s, iters);
+        floor_between_processes("floor-records", &[&size.to_string()], iters, |name, n| {
+            measure::floor_records(name, size, n)
+        });
     }
 }
 

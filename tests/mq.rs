@@ -27,6 +27,21 @@ fn spawn(role: &str, name: &str) -> Peer {
     Peer::spawn_piped(role, &[name])
 }
 
+/// A new queue with `opts`, named after `tag`, and the peer `role` on it.
+fn queue_with_peer(tag: &str, opts: &MqOptions, role: &str) -> (String, MessageQueue, Peer) {
+    let name = unique(tag);
+    let q = MessageQueue::create(&name, opts).unwrap();
+    let peer = spawn(role, &name);
+    (name, q, peer)
+}
+
+/// A new queue with `opts`, and a peer that has sent messages 0..5 on it and hangs.
+fn queue_after_five_sent(tag: &str, opts: &MqOptions) -> (String, MessageQueue, Peer) {
+    let (name, q, mut peer) = queue_with_peer(tag, opts, "send_then_hang");
+    peer.wait_line("SENT");
+    (name, q, peer)
+}
+
 crate::peer_entry!(roles);
 
 /// The peer roles. Does nothing unless run as a peer.
@@ -63,10 +78,8 @@ fn roles(role: &str, args: Vec<String>) {
 /// arrives once, in order, intact.
 #[test]
 fn order_and_integrity_between_processes() {
-    let name = unique("order");
-    let mut q =
-        MessageQueue::create(&name, &MqOptions::new().max_messages(10).message_size(8192)).unwrap();
-    let mut peer = spawn("sender", &name);
+    let opts = MqOptions::new().max_messages(10).message_size(8192);
+    let (_, mut q, mut peer) = queue_with_peer("order", &opts, "sender");
     let mut buf = Vec::new();
     for seq in 0..COUNT {
         q.recv_timeout_into(&mut buf, Duration::from_secs(60))
@@ -93,10 +106,7 @@ fn kill_soon(peer: &Peer) -> std::thread::JoinHandle<()> {
 /// SIGKILLed: every message it sent first, then `Disconnected`.
 #[test]
 fn blocked_receiver_gets_everything_then_disconnected_when_the_sender_is_killed() {
-    let name = unique("rxdead");
-    let mut q = MessageQueue::create(&name, &MqOptions::new()).unwrap();
-    let mut peer = spawn("send_then_hang", &name);
-    peer.wait_line("SENT");
+    let (name, mut q, peer) = queue_after_five_sent("rxdead", &MqOptions::new());
     for seq in 0..5 {
         assert_eq!(q.recv().unwrap(), message(seq));
     }
@@ -123,10 +133,8 @@ fn blocked_receiver_gets_everything_then_disconnected_when_the_sender_is_killed(
 /// the message not sent, the earlier ones still queued.
 #[test]
 fn blocked_sender_gets_disconnected_when_the_receiver_is_killed() {
-    let name = unique("txdead");
-    let mut q =
-        MessageQueue::create(&name, &MqOptions::new().max_messages(2).message_size(8192)).unwrap();
-    let mut peer = spawn("receive_one_then_hang", &name);
+    let opts = MqOptions::new().max_messages(2).message_size(8192);
+    let (_, mut q, mut peer) = queue_with_peer("txdead", &opts, "receive_one_then_hang");
     peer.wait_line("READY");
     for seq in 0..3 {
         q.send(&message(seq)).unwrap();
@@ -144,10 +152,7 @@ fn blocked_sender_gets_disconnected_when_the_receiver_is_killed() {
 /// With liveness off, a dead peer is not reported: the wait ends by its timeout.
 #[test]
 fn liveness_off_waits_for_the_timeout() {
-    let name = unique("nolive");
-    let mut q = MessageQueue::create(&name, &MqOptions::new().liveness(false)).unwrap();
-    let mut peer = spawn("send_then_hang", &name);
-    peer.wait_line("SENT");
+    let (_, mut q, mut peer) = queue_after_five_sent("nolive", &MqOptions::new().liveness(false));
     peer.kill();
     for _ in 0..5 {
         q.recv().unwrap();
@@ -160,38 +165,29 @@ fn liveness_off_waits_for_the_timeout() {
 
 /// The async queue, blocked in a receive, learns of the sender's SIGKILL too.
 #[cfg(feature = "async")]
-#[test]
-fn async_receiver_gets_disconnected_when_the_sender_is_killed() {
+#[tokio::test]
+async fn async_receiver_gets_disconnected_when_the_sender_is_killed() {
     use ipcring::mq::AsyncMessageQueue;
     use ipcring::transport::AsyncReceiver;
     let name = unique("aiodead");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut q = AsyncMessageQueue::create(&name, &MqOptions::new()).unwrap();
-        let mut peer = spawn("send_then_hang", &name);
-        peer.wait_line("SENT");
-        let mut buf = Vec::new();
-        for seq in 0..5 {
-            q.recv_into(&mut buf).await.unwrap();
-            assert_eq!(buf, message(seq));
-        }
-        let killer = kill_soon(&peer);
-        let e = q.recv_into(&mut buf).await.unwrap_err();
-        assert!(e.is_disconnected(), "{e}");
-        killer.join().unwrap();
-    });
+    let mut q = AsyncMessageQueue::create(&name, &MqOptions::new()).unwrap();
+    let mut peer = spawn("send_then_hang", &name);
+    peer.wait_line("SENT");
+    let mut buf = Vec::new();
+    for seq in 0..5 {
+        q.recv_into(&mut buf).await.unwrap();
+        assert_eq!(buf, message(seq));
+    }
+    let killer = kill_soon(&peer);
+    let e = q.recv_into(&mut buf).await.unwrap_err();
+    assert!(e.is_disconnected(), "{e}");
+    killer.join().unwrap();
 }
 
 /// A sender killed after sending: everything it sent is still there (the kernel keeps it).
 #[test]
 fn messages_outlive_a_killed_sender() {
-    let name = unique("killed");
-    let mut q = MessageQueue::create(&name, &MqOptions::new()).unwrap();
-    let mut peer = spawn("send_then_hang", &name);
-    peer.wait_line("SENT");
+    let (_, mut q, mut peer) = queue_after_five_sent("killed", &MqOptions::new());
     peer.kill();
     for seq in 0..5 {
         assert_eq!(

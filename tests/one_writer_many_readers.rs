@@ -234,27 +234,20 @@ fn bc_publish_then_hang(name: &str) {
     for i in 0..3u64 {
         p.publish(&message(i)).unwrap();
     }
-    println!("@ready");
-    // Wait to be killed (bounded, in case the test that started us died first).
-    std::thread::sleep(Duration::from_secs(30));
-    std::process::exit(3);
+    ready_then_hang()
 }
 
 #[test]
 fn killed_publisher_is_seen_by_a_blocked_subscriber() {
     let name = unique("kill");
-    let mut child = spawn("bc-pub-then-hang", &name);
-    line_with(&mut child, "@ready");
+    let child = spawn_ready("bc-pub-then-hang", &name);
     let mut s = Subscriber::open(&name, &BroadcastOptions::new().start(Start::Oldest)).unwrap();
     let mut buf = Vec::new();
     for i in 0..3 {
         assert_eq!(s.recv_into(&mut buf).unwrap(), Recv::Message(i));
         check_message(i, &buf);
     }
-    let killer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(50));
-        child.kill();
-    });
+    let killer = kill_soon(child);
     // Blocked (spinning, then on the futex) when the publisher dies: Disconnected, not
     // the timeout.
     let r = s.recv_timeout_into(&mut buf, Duration::from_secs(20));
@@ -267,24 +260,42 @@ fn killed_publisher_is_seen_by_a_blocked_subscriber() {
 fn seq_write_then_hang(name: &str) {
     let mut w = Writer::<Value>::create(name, &SeqlockOptions::new()).unwrap();
     w.write(&[1; WORDS]);
+    ready_then_hang()
+}
+
+/// Says `@ready`, then waits to be killed (bounded, in case the test that started us died
+/// first).
+fn ready_then_hang() -> ! {
     println!("@ready");
     std::thread::sleep(Duration::from_secs(30));
     std::process::exit(3);
 }
 
+/// The peer `role` on `name`, once it said it is ready.
+fn spawn_ready(role: &str, name: &str) -> Peer {
+    let mut child = spawn(role, name);
+    line_with(&mut child, "@ready");
+    child
+}
+
+/// Kills `child` 50 ms from now, from another thread (join the handle), while this one
+/// waits on what it wrote.
+fn kill_soon(mut child: Peer) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        child.kill();
+    })
+}
+
 #[test]
 fn killed_writer_is_seen_by_a_reader_waiting_for_a_change() {
     let name = unique("seqkill");
-    let mut child = spawn("seq-writer-then-hang", &name);
-    line_with(&mut child, "@ready");
+    let child = spawn_ready("seq-writer-then-hang", &name);
     let r = Reader::<Value>::open(&name, &SeqlockOptions::new()).unwrap();
     let s = r.read().unwrap();
     check_value(&s.value, s.version);
     assert_eq!(s.version, 1);
-    let killer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(50));
-        child.kill();
-    });
+    let killer = kill_soon(child);
     let e = r.wait_changed(1, Duration::from_secs(20));
     assert!(
         matches!(e, Err(Error::Disconnected)),

@@ -12,7 +12,7 @@ use std::time::Duration;
 use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
 use ipcring::{Error, Receiver, Sender, TryRecvError, TrySendError};
 use support::setup::unique_dir;
-use support::Peer;
+use support::{assert_nothing_now, Peer};
 
 fn spawn(role: &str, path: &Path, count: usize) -> Peer {
     Peer::builder(role).arg(path.display()).arg(count).spawn()
@@ -37,6 +37,29 @@ fn message(i: usize) -> Vec<u8> {
     m
 }
 
+/// Sends messages 0..count on `path`; returns the writer, still open.
+fn send_messages(path: &Path, count: usize) -> PipeSender {
+    let mut tx = PipeSender::open(path, &PipeOptions::new()).unwrap();
+    for i in 0..count {
+        tx.send(&message(i)).unwrap();
+    }
+    tx
+}
+
+/// Checks that the next `count` messages on `rx` are messages 0..count, in order.
+fn expect_messages(rx: &mut PipeReceiver, count: usize) {
+    for i in 0..count {
+        assert_eq!(rx.recv().unwrap(), message(i), "message {i}");
+    }
+}
+
+/// Receives on `path` and checks messages 0..count, in order, then Disconnected.
+fn recv_messages(path: &Path, count: usize) {
+    let mut rx = PipeReceiver::open(path, &PipeOptions::new()).unwrap();
+    expect_messages(&mut rx, count);
+    assert!(rx.recv().unwrap_err().is_disconnected());
+}
+
 crate::peer_entry!(roles);
 
 /// The peer roles, run in a child process.
@@ -45,26 +68,12 @@ fn roles(role: &str, args: Vec<String>) {
     let count: usize = args[1].parse().unwrap();
     let opts = PipeOptions::new();
     match role {
-        "writer" => {
-            let mut tx = PipeSender::open(&path, &opts).unwrap();
-            for i in 0..count {
-                tx.send(&message(i)).unwrap();
-            }
-        }
+        "writer" => drop(send_messages(&path, count)),
         "writer-then-hang" => {
-            let mut tx = PipeSender::open(&path, &opts).unwrap();
-            for i in 0..count {
-                tx.send(&message(i)).unwrap();
-            }
+            let _tx = send_messages(&path, count);
             std::thread::sleep(Duration::from_secs(60));
         }
-        "reader" => {
-            let mut rx = PipeReceiver::open(&path, &opts).unwrap();
-            for i in 0..count {
-                assert_eq!(rx.recv().unwrap(), message(i), "message {i}");
-            }
-            assert!(rx.recv().unwrap_err().is_disconnected());
-        }
+        "reader" => recv_messages(&path, count),
         "reader-one-and-exit" => {
             let mut rx = PipeReceiver::open(&path, &opts.keep(true)).unwrap();
             rx.recv().unwrap();
@@ -138,47 +147,43 @@ fn writer_whose_reader_left(path: &Path) -> PipeSender {
     tx
 }
 
+/// The peer `role` opens its end of a new FIFO first; this process does `local` (300
+/// messages) on the other end; the peer checks its side and exits cleanly.
+fn order_and_integrity(role: &str, local: fn(&Path, usize)) {
+    let (_dir, path) = fifo();
+    let child = spawn_first(role, &path, 300);
+    local(&path, 300);
+    wait_ok(child);
+}
+
 #[test]
 fn order_and_integrity_writer_first() {
-    let (_dir, path) = fifo();
-    let n = 300;
-    let child = spawn_first("writer", &path, n);
-    let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
-    for i in 0..n {
-        assert_eq!(rx.recv().unwrap(), message(i), "message {i}");
-    }
-    assert!(rx.recv().unwrap_err().is_disconnected());
-    wait_ok(child);
+    order_and_integrity("writer", recv_messages);
 }
 
 #[test]
 fn order_and_integrity_reader_first() {
-    let (_dir, path) = fifo();
-    let n = 300;
-    let child = spawn_first("reader", &path, n);
-    let mut tx = PipeSender::open(&path, &PipeOptions::new()).unwrap();
-    for i in 0..n {
-        tx.send(&message(i)).unwrap();
-    }
-    drop(tx);
-    wait_ok(child);
+    order_and_integrity("reader", |path, n| drop(send_messages(path, n)));
+}
+
+/// A reader on a new FIFO that got messages 0..count from a writer process which then
+/// hangs (until killed): the FIFO's directory and path, the reader, the writer.
+fn reader_of_a_hanging_writer(count: usize) -> (tempfile::TempDir, PathBuf, PipeReceiver, Peer) {
+    let (dir, path) = fifo();
+    let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
+    let child = spawn("writer-then-hang", &path, count);
+    expect_messages(&mut rx, count);
+    (dir, path, rx, child)
 }
 
 #[test]
 fn killed_writer_is_disconnect_and_a_new_writer_reconnects() {
-    let (_dir, path) = fifo();
-    let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
-    let mut child = spawn("writer-then-hang", &path, 20);
-    for i in 0..20 {
-        assert_eq!(rx.recv().unwrap(), message(i));
-    }
+    let (_dir, path, mut rx, mut child) = reader_of_a_hanging_writer(20);
     child.kill();
     assert!(rx.recv().unwrap_err().is_disconnected());
     // A new writer on the same path is received by the same receiver.
     let child = spawn("writer", &path, 10);
-    for i in 0..10 {
-        assert_eq!(rx.recv().unwrap(), message(i));
-    }
+    expect_messages(&mut rx, 10);
     assert!(rx.recv().unwrap_err().is_disconnected());
     wait_ok(child);
 }
@@ -188,30 +193,10 @@ fn killed_writer_is_disconnect_and_a_new_writer_reconnects() {
 /// `ipcring::Result` keeps the difference (`WouldBlock` against `Disconnected`).
 #[test]
 fn try_recv_is_empty_while_the_writer_lives_and_disconnected_once_it_is_killed() {
-    fn take_now(rx: &mut PipeReceiver, buf: &mut Vec<u8>) -> ipcring::Result<()> {
-        rx.try_recv_into(buf)?;
-        Ok(())
-    }
-    let (_dir, path) = fifo();
-    let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
-    let mut child = spawn("writer-then-hang", &path, 3);
-    for i in 0..3 {
-        assert_eq!(rx.recv().unwrap(), message(i));
-    }
-    let mut buf = vec![1, 2, 3];
-    assert!(matches!(
-        rx.try_recv_into(&mut buf),
-        Err(TryRecvError::Empty)
-    ));
-    assert!(
-        buf.is_empty(),
-        "an empty try_recv_into leaves the buffer empty"
-    );
-    assert!(matches!(
-        take_now(&mut rx, &mut buf),
-        Err(Error::WouldBlock)
-    ));
+    let (_dir, _, mut rx, mut child) = reader_of_a_hanging_writer(3);
+    assert_nothing_now(&mut rx);
     child.kill();
+    let mut buf = Vec::new();
     match rx.try_recv_into(&mut buf) {
         Err(e @ TryRecvError::Failed(Error::Disconnected)) => assert!(e.is_disconnected()),
         other => panic!("after the writer was killed: {other:?}"),
@@ -256,42 +241,40 @@ fn sigpipe_is_an_error_not_a_death() {
     assert_eq!(child.code(), 42);
 }
 
+/// A reader on a new FIFO, after the foreign writer `role` (a process of its own) wrote and
+/// left: the FIFO's directory and path, the reader, and its first receive's framing error.
+fn framing_error_after(
+    role: &str,
+    opts: &PipeOptions,
+) -> (tempfile::TempDir, PathBuf, PipeReceiver, String) {
+    let (dir, path) = fifo();
+    let mut rx = PipeReceiver::open(&path, opts).unwrap();
+    wait_ok(spawn(role, &path, 0));
+    match rx.recv() {
+        Err(Error::Framing(m)) => (dir, path, rx, m.into_owned()),
+        other => panic!("after {role}: expected a framing error, got {other:?}"),
+    }
+}
+
 #[test]
 fn garbage_is_a_framing_error_then_a_good_writer_works() {
-    let (_dir, path) = fifo();
-    let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
-    wait_ok(spawn("garbage", &path, 0));
-    let e = rx.recv().unwrap_err();
-    assert!(matches!(e, Error::Framing(_)), "{e}");
+    let (_dir, path, mut rx, _) = framing_error_after("garbage", &PipeOptions::new());
     assert!(rx.recv().unwrap_err().is_disconnected());
     let child = spawn("writer", &path, 3);
-    for i in 0..3 {
-        assert_eq!(rx.recv().unwrap(), message(i));
-    }
+    expect_messages(&mut rx, 3);
     wait_ok(child);
 }
 
 #[test]
 fn absurd_length_is_refused_without_allocating_it() {
-    let (_dir, path) = fifo();
-    let mut rx = PipeReceiver::open(&path, &PipeOptions::new().max_message(1024)).unwrap();
-    wait_ok(spawn("huge-length", &path, 0));
-    let e = rx.recv().unwrap_err();
-    assert!(
-        matches!(&e, Error::Framing(m) if m.contains("4294967295")),
-        "{e}"
-    );
+    let opts = PipeOptions::new().max_message(1024);
+    let (_dir, _, mut rx, e) = framing_error_after("huge-length", &opts);
+    assert!(e.contains("4294967295"), "{e}");
     assert!(rx.recv().unwrap_err().is_disconnected());
 }
 
 #[test]
 fn writer_leaving_mid_frame_is_a_framing_error() {
-    let (_dir, path) = fifo();
-    let mut rx = PipeReceiver::open(&path, &PipeOptions::new()).unwrap();
-    wait_ok(spawn("half-frame", &path, 0));
-    let e = rx.recv().unwrap_err();
-    assert!(
-        matches!(&e, Error::Framing(m) if m.contains("middle of a frame")),
-        "{e}"
-    );
+    let (.., e) = framing_error_after("half-frame", &PipeOptions::new());
+    assert!(e.contains("middle of a frame"), "{e}");
 }

@@ -21,9 +21,9 @@ use ipcring::redis::{
 };
 use ipcring::transport::Deadline;
 use ipcring::{Error, Receiver, Sender};
+use support::loud;
 use support::setup::redis_key;
 
-const URL_VAR: &str = "IPCRING_TEST_REDIS_URL";
 const RESTART_VAR: &str = "IPCRING_TEST_REDIS_RESTART";
 const PEER_VAR: &str = "IPCRING_REDIS_PEER";
 
@@ -31,24 +31,26 @@ const PEER_VAR: &str = "IPCRING_REDIS_PEER";
 /// sees the server vanish under it.
 static SERVER: RwLock<()> = RwLock::new(());
 
-/// Writes straight to stderr: `eprintln!` would be captured (hidden) by the test harness.
-fn loud(msg: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{msg}");
+/// For the test `test`: the server's URL, a key unique to this call (after `tag`), and
+/// [`SERVER`] held shared; `None` (after saying loudly that the test skipped) without a
+/// server.
+fn shared_server(
+    test: &str,
+    tag: &str,
+) -> Option<(String, String, std::sync::RwLockReadGuard<'static, ()>)> {
+    let url = support::redis_url(test)?;
+    Some((url, redis_key(tag), SERVER.read().unwrap()))
 }
 
-fn server_url(test: &str) -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            loud(&format!(
-                "\n*** SKIPPED redis test {test}: {URL_VAR} is not set, so there is no \
-                 redis-server to test against. Run .ci/steps/70-redis.sh (or start one with \
-                 scripts/redis-test-server.sh and set {URL_VAR}). ***\n"
-            ));
-            None
+/// In a test against the Redis server: `(url, key, guard)` from [`shared_server`] for the
+/// enclosing test; without a server, the test returns (skipped, as it said).
+macro_rules! server_or_skip {
+    ($tag:literal) => {{
+        match shared_server($crate::this_test!(), $tag) {
+            Some(server) => server,
+            None => return,
         }
-    }
+    }};
 }
 
 fn fast() -> RedisOptions {
@@ -90,6 +92,26 @@ fn stream_data(url: &str, key: &str) -> Vec<String> {
         .query(&mut side(url))
         .unwrap();
     v.into_iter().map(|(_, f)| f[0].1.clone()).collect()
+}
+
+/// Sends entries `sent` (each its number) on `tx`, never more than `window` in flight; then
+/// a flush leaves none in flight, and the stream `key` on the server `url` holds entries 0
+/// to `sent.end - 1`, once each, in order.
+fn sent_in_order(
+    tx: &mut StreamProducer,
+    (url, key): (&str, &str),
+    sent: std::ops::Range<usize>,
+    window: usize,
+) {
+    let end = sent.end;
+    for i in sent {
+        tx.send(format!("{i}").as_bytes()).unwrap();
+        assert!(tx.in_flight() <= window, "{} in flight", tx.in_flight());
+    }
+    tx.flush().unwrap();
+    assert_eq!(tx.in_flight(), 0);
+    let want: Vec<String> = (0..end).map(|i| i.to_string()).collect();
+    assert_eq!(stream_data(url, key), want, "every entry, once, in order");
 }
 
 /// A plain connection for checking the server's state from the outside.
@@ -232,19 +254,18 @@ fn peer_role() {
     std::process::exit(0);
 }
 
+/// How many messages the round-trip tests send each way.
+const ROUND_TRIP: usize = 200;
+
 #[test]
 fn pubsub_round_trip_in_order_between_processes() {
-    let Some(url) = server_url("pubsub_round_trip_in_order_between_processes") else {
-        return;
-    };
-    let _g = SERVER.read().unwrap();
-    let (fwd, back) = (redis_key("fwd"), redis_key("back"));
-    const N: usize = 200;
+    let (url, fwd, _g) = server_or_skip!("fwd");
+    let back = redis_key("back");
     let mut rx = Subscriber::connect(&url, &back, &fast()).unwrap();
     let mut tx = Publisher::connect(&url, &fwd, &fast()).unwrap();
-    let (mut child, mut out) = peer("pubsub-echo", &url, &[&fwd, &back, &N.to_string()]);
+    let (mut child, mut out) = peer("pubsub-echo", &url, &[&fwd, &back, &ROUND_TRIP.to_string()]);
     wait_for(&mut out, "ready");
-    for i in 0..N {
+    for i in 0..ROUND_TRIP {
         let msg = format!("message {i}: {}", "x".repeat(i));
         assert_eq!(
             tx.publish(msg.as_bytes()).unwrap(),
@@ -252,14 +273,14 @@ fn pubsub_round_trip_in_order_between_processes() {
             "the peer is subscribed"
         );
         // Round trip one at a time for the first half, then pipelined.
-        if i < N / 2 {
+        if i < ROUND_TRIP / 2 {
             assert_eq!(
                 rx.recv_timeout(Duration::from_secs(10)).unwrap(),
                 msg.as_bytes()
             );
         }
     }
-    for i in N / 2..N {
+    for i in ROUND_TRIP / 2..ROUND_TRIP {
         let msg = format!("message {i}: {}", "x".repeat(i));
         assert_eq!(
             rx.recv_timeout(Duration::from_secs(10)).unwrap(),
@@ -276,23 +297,19 @@ fn pubsub_round_trip_in_order_between_processes() {
 
 #[test]
 fn stream_round_trip_in_order_between_processes() {
-    let Some(url) = server_url("stream_round_trip_in_order_between_processes") else {
-        return;
-    };
-    let _g = SERVER.read().unwrap();
-    let (fwd, back) = (redis_key("sfwd"), redis_key("sback"));
-    const N: usize = 200;
+    let (url, fwd, _g) = server_or_skip!("sfwd");
+    let back = redis_key("sback");
     let mut tx = StreamProducer::connect(&url, &fwd, &stream_opts()).unwrap();
     // Half the messages before the peer even exists: a stream keeps them for it.
-    for i in 0..N / 2 {
+    for i in 0..ROUND_TRIP / 2 {
         tx.send(format!("entry {i}").as_bytes()).unwrap();
     }
-    let (mut child, _out) = peer("stream-echo", &url, &[&fwd, &back, &N.to_string()]);
+    let (mut child, _out) = peer("stream-echo", &url, &[&fwd, &back, &ROUND_TRIP.to_string()]);
     let mut rx = StreamConsumer::connect(&url, &back, "main", "main-1", &stream_opts()).unwrap();
-    for i in N / 2..N {
+    for i in ROUND_TRIP / 2..ROUND_TRIP {
         tx.send(format!("entry {i}").as_bytes()).unwrap();
     }
-    for i in 0..N {
+    for i in 0..ROUND_TRIP {
         assert_eq!(
             rx.recv_timeout(Duration::from_secs(10)).unwrap(),
             format!("entry {i}").as_bytes()
@@ -304,21 +321,24 @@ fn stream_round_trip_in_order_between_processes() {
     assert!(rx.try_recv_into(&mut Vec::new()).unwrap_err().is_empty());
 }
 
-#[test]
-fn stream_entries_of_a_killed_consumer_are_claimed_by_another() {
-    let Some(url) = server_url("stream_entries_of_a_killed_consumer_are_claimed_by_another") else {
-        return;
-    };
-    let _g = SERVER.read().unwrap();
-    let key = redis_key("claim");
-    let mut tx = StreamProducer::connect(&url, &key, &stream_opts()).unwrap();
-    for i in 0..10 {
+/// Entries "0" to "n - 1" on the stream `key`, and a consumer `consumer` of group `g` in
+/// another process, SIGKILLed (no acknowledgement, no cleanup) once it has taken `take` of
+/// them without acknowledging any.
+fn killed_while_holding(url: &str, key: &str, n: u32, consumer: &str, take: &str) {
+    let mut tx = StreamProducer::connect(url, key, &stream_opts()).unwrap();
+    for i in 0..n {
         tx.send(format!("{i}").as_bytes()).unwrap();
     }
-    let (mut child, mut out) = peer("stream-hold", &url, &[&key, "g", "victim", "5"]);
+    let (mut child, mut out) = peer("stream-hold", url, &[key, "g", consumer, take]);
     wait_for(&mut out, "holding");
-    child.kill().unwrap(); // SIGKILL: no acknowledgement, no cleanup
+    child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[test]
+fn stream_entries_of_a_killed_consumer_are_claimed_by_another() {
+    let (url, key, _g) = server_or_skip!("claim");
+    killed_while_holding(&url, &key, 10, "victim", "5");
 
     let opts = stream_opts()
         .claim_idle(Some(Duration::from_millis(200)))
@@ -348,19 +368,8 @@ fn stream_entries_of_a_killed_consumer_are_claimed_by_another() {
 
 #[test]
 fn restarted_consumer_gets_its_own_pending_entries_back_first() {
-    let Some(url) = server_url("restarted_consumer_gets_its_own_pending_entries_back_first") else {
-        return;
-    };
-    let _g = SERVER.read().unwrap();
-    let key = redis_key("own");
-    let mut tx = StreamProducer::connect(&url, &key, &stream_opts()).unwrap();
-    for i in 0..6 {
-        tx.send(format!("{i}").as_bytes()).unwrap();
-    }
-    let (mut child, mut out) = peer("stream-hold", &url, &[&key, "g", "worker", "3"]);
-    wait_for(&mut out, "holding");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let (url, key, _g) = server_or_skip!("own");
+    killed_while_holding(&url, &key, 6, "worker", "3");
     // Same consumer name, no claiming: it must find what it had been given.
     let opts = stream_opts().claim_idle(None);
     let mut again = StreamConsumer::connect(&url, &key, "g", "worker", &opts).unwrap();
@@ -376,7 +385,7 @@ fn restarted_consumer_gets_its_own_pending_entries_back_first() {
 
 #[test]
 fn stream_survives_a_server_crash_and_restart() {
-    let Some(url) = server_url("stream_survives_a_server_crash_and_restart") else {
+    let Some(url) = support::redis_url("stream_survives_a_server_crash_and_restart") else {
         return;
     };
     let Ok(restart) = std::env::var(RESTART_VAR) else {
@@ -491,11 +500,7 @@ fn publish_until_heard(tx: &mut Publisher, rx: &mut Subscriber) -> Vec<u8> {
 
 #[test]
 fn subscriber_reconnects_and_reports_the_gap() {
-    let Some(url) = server_url("subscriber_reconnects_and_reports_the_gap") else {
-        return;
-    };
-    let _g = SERVER.read().unwrap();
-    let ch = redis_key("gap");
+    let (url, ch, _g) = server_or_skip!("gap");
     let name = format!("ipcring-gap-{}", std::process::id());
     let mut rx = Subscriber::connect(&url, &ch, &fast().client_name(name.clone())).unwrap();
     let mut tx = Publisher::connect(&url, &ch, &fast()).unwrap();
@@ -557,13 +562,9 @@ fn redis_cli(url: &str, args: &[&str]) -> Option<String> {
 
 #[test]
 fn interop_with_redis_cli() {
-    let Some(url) = server_url("interop_with_redis_cli") else {
-        return;
-    };
-    let _g = SERVER.read().unwrap();
+    let (url, ch, _g) = server_or_skip!("cli");
 
     // redis-cli PUBLISH -> Subscriber
-    let ch = redis_key("cli");
     let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
     let Some(out) = redis_cli(&url, &["PUBLISH", &ch, "hello from redis-cli"]) else {
         return;
@@ -605,11 +606,7 @@ fn interop_with_redis_cli() {
 
 #[test]
 fn stream_is_bounded_and_trimmed_pending_entries_are_counted() {
-    let Some(url) = server_url("stream_is_bounded_and_trimmed_pending_entries_are_counted") else {
-        return;
-    };
-    let _g = SERVER.read().unwrap();
-    let key = redis_key("bounded");
+    let (url, key, _g) = server_or_skip!("bounded");
     let opts = stream_opts()
         .max_len(Some(100))
         .ack_mode(AckMode::Manual)
@@ -643,26 +640,26 @@ fn stream_is_bounded_and_trimmed_pending_entries_are_counted() {
     assert_eq!(rx.trimmed(), 50);
 }
 
+/// With nothing sent yet, `rx` has nothing now ([`support::assert_nothing_now`]) and a
+/// receive of 100 ms times out; `tx` refuses 17 bytes: its error.
+fn nothing_yet_and_17_bytes_too_many<S: Sender, R: Receiver>(tx: &mut S, rx: &mut R) -> Error {
+    support::assert_nothing_now(rx);
+    let e = rx.recv_timeout(Duration::from_millis(100)).unwrap_err();
+    assert!(e.is_timeout(), "{e}");
+    tx.send(&[0; 17]).unwrap_err()
+}
+
 #[test]
 fn timeout_forms_and_limits() {
-    let Some(url) = server_url("timeout_forms_and_limits") else {
-        return;
-    };
-    let _g = SERVER.read().unwrap();
+    let (url, ch, _g) = server_or_skip!("forms");
     let small = fast().max_message(16);
-    let ch = redis_key("forms");
     let mut sub = Subscriber::connect(&url, &ch, &small).unwrap();
     let mut publ = Publisher::connect(&url, &ch, &small).unwrap();
-    let mut buf = Vec::new();
-    assert!(sub.try_recv_into(&mut buf).unwrap_err().is_empty());
-    assert!(sub
-        .recv_timeout(Duration::from_millis(100))
-        .unwrap_err()
-        .is_timeout());
-    assert!(matches!(
-        publ.send(&[0; 17]),
-        Err(Error::MessageTooLarge { len: 17, max: 16 })
-    ));
+    let e = nothing_yet_and_17_bytes_too_many(&mut publ, &mut sub);
+    assert!(
+        matches!(e, Error::MessageTooLarge { len: 17, max: 16 }),
+        "{e}"
+    );
     publ.try_send(b"ok").unwrap();
     assert_eq!(sub.recv_timeout(Duration::from_secs(5)).unwrap(), b"ok");
     assert_eq!(publ.max_message(), 16);
@@ -671,15 +668,9 @@ fn timeout_forms_and_limits() {
     let sopts = stream_opts().redis(small);
     let mut rx = StreamConsumer::connect(&url, &key, "g", "c", &sopts).unwrap();
     let mut tx = StreamProducer::connect(&url, &key, &sopts).unwrap();
-    assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
-    assert!(rx
-        .recv_timeout(Duration::from_millis(100))
-        .unwrap_err()
-        .is_timeout());
-    assert!(matches!(
-        tx.send(&[0; 17]),
-        Err(Error::MessageTooLarge { .. })
-    ));
+    let e = nothing_yet_and_17_bytes_too_many(&mut tx, &mut rx);
+    assert!(matches!(e, Error::MessageTooLarge { .. }), "{e}");
+    let mut buf = Vec::new();
     tx.try_send(b"one").unwrap();
     rx.try_recv_into(&mut buf).unwrap();
     assert_eq!(buf, b"one");
@@ -703,14 +694,10 @@ fn timeout_forms_and_limits() {
 
 #[test]
 fn large_messages_arrive_whole_through_short_reads() {
-    let Some(url) = server_url("large_messages_arrive_whole_through_short_reads") else {
-        return;
-    };
-    let _g = SERVER.read().unwrap();
+    let (url, ch, _g) = server_or_skip!("big");
     let big: Vec<u8> = (0..4u32 << 20).map(|i| (i * 7 + i / 251) as u8).collect();
 
     // try_recv reads in 1 ms slices: a 4 MiB message takes many, and must come out whole.
-    let ch = redis_key("big");
     let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
     let mut publ = Publisher::connect(&url, &ch, &fast()).unwrap();
     for _ in 0..3 {
@@ -741,11 +728,7 @@ fn large_messages_arrive_whole_through_short_reads() {
 
 #[test]
 fn consumer_recreates_a_group_the_server_lost() {
-    let Some(url) = server_url("consumer_recreates_a_group_the_server_lost") else {
-        return;
-    };
-    let _g = SERVER.read().unwrap();
-    let key = redis_key("lostgroup");
+    let (url, key, _g) = server_or_skip!("lostgroup");
     let mut rx = StreamConsumer::connect(&url, &key, "g", "c", &stream_opts()).unwrap();
     let mut tx = StreamProducer::connect(&url, &key, &stream_opts()).unwrap();
     tx.send(b"one").unwrap();
@@ -762,13 +745,7 @@ fn consumer_recreates_a_group_the_server_lost() {
 
 #[test]
 fn blocked_subscriber_gets_disconnected_after_its_publisher_is_killed() {
-    let Some(url) =
-        server_url("blocked_subscriber_gets_disconnected_after_its_publisher_is_killed")
-    else {
-        return;
-    };
-    let _g = SERVER.read().unwrap();
-    let ch = redis_key("live-pub");
+    let (url, ch, _g) = server_or_skip!("live-pub");
     const N: usize = 50;
     let mut rx = Subscriber::connect(&url, &ch, &live()).unwrap();
     let (mut child, mut out) = peer("publish-then-hang", &url, &[&ch, &N.to_string()]);
@@ -801,13 +778,7 @@ fn blocked_subscriber_gets_disconnected_after_its_publisher_is_killed() {
 
 #[test]
 fn stream_consumer_gets_every_entry_then_disconnected_after_its_producer_is_killed() {
-    let Some(url) = server_url(
-        "stream_consumer_gets_every_entry_then_disconnected_after_its_producer_is_killed",
-    ) else {
-        return;
-    };
-    let _g = SERVER.read().unwrap();
-    let key = redis_key("live-stream");
+    let (url, key, _g) = server_or_skip!("live-stream");
     const N: usize = 300;
     let opts = stream_opts().redis(live());
     let mut rx = StreamConsumer::connect(&url, &key, "g", "c1", &opts).unwrap();
@@ -831,12 +802,8 @@ fn stream_consumer_gets_every_entry_then_disconnected_after_its_producer_is_kill
 
 #[test]
 fn liveness_off_or_foreign_senders_never_give_disconnected() {
-    let Some(url) = server_url("liveness_off_or_foreign_senders_never_give_disconnected") else {
-        return;
-    };
-    let _g = SERVER.read().unwrap();
+    let (url, key, _g) = server_or_skip!("nolive");
     // A sender of this crate with liveness off keeps no entry; neither does redis-cli.
-    let key = redis_key("nolive");
     let mut rx =
         StreamConsumer::connect(&url, &key, "g", "c1", &stream_opts().redis(live())).unwrap();
     let mut tx =
@@ -862,24 +829,11 @@ fn liveness_off_or_foreign_senders_never_give_disconnected() {
 
 #[test]
 fn pipelined_sends_keep_the_window_and_order_and_report_refusals() {
-    let Some(url) = server_url("pipelined_sends_keep_the_window_and_order_and_report_refusals")
-    else {
-        return;
-    };
-    let _g = SERVER.read().unwrap();
-    let key = redis_key("window");
+    let (url, key, _g) = server_or_skip!("window");
     let opts = stream_opts().redis(fast().pipeline(4, 1 << 20));
     let mut tx = StreamProducer::connect(&url, &key, &opts).unwrap();
     const N: usize = 500;
-    for i in 0..N {
-        tx.send(format!("{i}").as_bytes()).unwrap();
-        assert!(tx.in_flight() <= 4, "{} in flight", tx.in_flight());
-    }
-    tx.flush().unwrap();
-    assert_eq!(tx.in_flight(), 0);
-    let got = stream_data(&url, &key);
-    let want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
-    assert_eq!(got, want, "every entry, once, in order");
+    sent_in_order(&mut tx, (&url, &key), 0..N, 4);
 
     // A key of the wrong type: each XADD is refused. The send that wrote it returned Ok;
     // the refusal comes with a later call (here the flush), once, never dropped.
@@ -956,11 +910,7 @@ fn pipelined_sends_keep_the_window_and_order_and_report_refusals() {
 fn async_producer_pipelines_and_flushes() {
     use ipcring::redis::AsyncStreamProducer;
     use ipcring::transport::AsyncSender;
-    let Some(url) = server_url("async_producer_pipelines_and_flushes") else {
-        return;
-    };
-    let _g = SERVER.read().unwrap();
-    let key = redis_key("async-pipe");
+    let (url, key, _g) = server_or_skip!("async-pipe");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -990,11 +940,7 @@ fn async_producer_pipelines_and_flushes() {
 /// order, nothing lost.
 #[test]
 fn coalesced_sends_are_queued_then_written_in_order() {
-    let Some(url) = server_url("coalesced_sends_are_queued_then_written_in_order") else {
-        return;
-    };
-    let _g = SERVER.read().unwrap();
-    let key = redis_key("coalesce");
+    let (url, key, _g) = server_or_skip!("coalesce");
     let opts = stream_opts().redis(fast().coalesce(8));
     let mut tx = StreamProducer::connect(&url, &key, &opts).unwrap();
     tx.send(b"0").unwrap();
@@ -1003,14 +949,7 @@ fn coalesced_sends_are_queued_then_written_in_order() {
     let len: usize = redis::cmd("XLEN").arg(&key).query(&mut side(&url)).unwrap();
     assert_eq!(len, 0, "a coalesced send is not written before the n-th");
     const N: usize = 301;
-    for i in 1..N {
-        tx.send(format!("{i}").as_bytes()).unwrap();
-        assert!(tx.in_flight() <= 128, "{} in flight", tx.in_flight());
-    }
-    tx.flush().unwrap();
-    assert_eq!(tx.in_flight(), 0);
-    let want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
-    assert_eq!(stream_data(&url, &key), want, "every entry, once, in order");
+    sent_in_order(&mut tx, (&url, &key), 1..N, 128);
     // Dropping the sender writes what is still queued.
     tx.send(b"last").unwrap();
     drop(tx);

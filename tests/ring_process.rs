@@ -8,10 +8,9 @@ use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::time::Duration;
 
 use ipcring::ring::{duplex, inspect, Consumer, Producer, RingOptions, Side, WaitStrategy};
-use ipcring::{Error, Receiver, Sender, TryRecvError, TrySendError};
-use support::{check, got, message, unique, Peer};
-
-const LONG: Duration = Duration::from_secs(30);
+use ipcring::{Error, Sender, TryRecvError, TrySendError};
+use support::setup::{open_producer, ring_pair, LONG};
+use support::{assert_nothing_now, check, got, message, unique, Peer};
 
 fn strategy(s: &str) -> WaitStrategy {
     match s {
@@ -54,8 +53,7 @@ fn roles(role: &str, args: Vec<String>) {
         // args: name, count — produce `count` messages, then stay attached and idle until
         // killed (the consumer falls asleep on an empty ring).
         "producer-then-idle" => {
-            let mut tx = Producer::open(&args[0], &RingOptions::new().open_timeout(LONG))
-                .expect("open producer");
+            let mut tx = open_producer(&args[0]);
             let n: u64 = args[1].parse().unwrap();
             let mut m = Vec::new();
             for seq in 0..n {
@@ -68,8 +66,7 @@ fn roles(role: &str, args: Vec<String>) {
         }
         // args: name — produce forever (until killed).
         "producer-forever" => {
-            let mut tx = Producer::open(&args[0], &RingOptions::new().open_timeout(LONG))
-                .expect("open producer");
+            let mut tx = open_producer(&args[0]);
             let mut m = Vec::new();
             for seq in 0.. {
                 message(seq, &mut m);
@@ -244,6 +241,14 @@ fn peer_lines(mut child: Peer, prefix: &str) -> (Option<i32>, Vec<String>) {
         .filter_map(|l| l.find(prefix).map(|i| l[i..].to_owned()))
         .collect();
     (status.code(), lines)
+}
+
+/// Receives messages 0..n (each within [`LONG`]), checking each byte.
+fn recv_checked(rx: &mut Consumer, n: u64) {
+    let mut scratch = Vec::new();
+    for seq in 0..n {
+        check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
+    }
 }
 
 /// Receives `n` messages from `producer`, checking each byte, then expects Disconnected.
@@ -816,22 +821,15 @@ fn live_segment_is_not_reclaimed() {
 
 #[test]
 fn created_with_mode_0600_by_default_and_configurable() {
-    let name = unique("mode");
-    let _a = Producer::create(&name, &RingOptions::new().capacity(4096)).unwrap();
-    let mode = std::fs::metadata(format!("/dev/shm{name}"))
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
-    assert_eq!(mode, 0o600);
-    let name2 = unique("mode");
-    let _b = Producer::create(&name2, &RingOptions::new().capacity(4096).mode(0o640)).unwrap();
-    let mode = std::fs::metadata(format!("/dev/shm{name2}"))
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
-    assert_eq!(mode, 0o640);
+    for (opts, mode) in [
+        (RingOptions::new(), 0o600),
+        (RingOptions::new().mode(0o640), 0o640),
+    ] {
+        let name = unique("mode");
+        let _tx = Producer::create(&name, &opts.capacity(4096)).unwrap();
+        let meta = std::fs::metadata(format!("/dev/shm{name}")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, mode);
+    }
 }
 
 /// A ring in a file, kept, whose bytes the test then damages.
@@ -860,58 +858,48 @@ fn patch(path: &str, offset: u64, bytes: &[u8]) {
 
 #[test]
 fn bad_files_are_refused_with_a_specific_error() {
-    // Random bytes.
+    // A file of `bytes`, as a path.
     let dir = tempfile::tempdir().unwrap();
-    let junk = dir.path().join("junk");
-    std::fs::write(
-        &junk,
-        (0..4096u32)
-            .map(|i| (i.wrapping_mul(2654435761u32) >> 13) as u8)
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
-    assert!(open_err(junk.to_str().unwrap()).contains("wrong magic"));
+    let file_of = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    // Random bytes.
+    let random: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761u32) >> 13) as u8)
+        .collect();
+    assert!(open_err(&file_of("junk", &random)).contains("wrong magic"));
     // Too small to hold a header.
-    let small = dir.path().join("small");
-    std::fs::write(&small, b"SHMRING").unwrap();
-    assert!(open_err(small.to_str().unwrap()).contains("truncated"));
+    assert!(open_err(&file_of("small", b"SHMRING")).contains("truncated"));
     // Truncated after creation.
     let (_d, path) = kept_file_ring(4096);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(2048)
-        .unwrap();
+    set_len(&path, 2048);
     assert!(
         open_err(&path).contains("truncated or resized"),
         "{}",
         open_err(&path)
     );
-    // Wrong magic.
-    let (_d, path) = kept_file_ring(4096);
-    patch(&path, 0, b"NOTARING");
-    assert!(open_err(&path).contains("wrong magic"));
-    // Unknown layout version.
-    let (_d, path) = kept_file_ring(4096);
-    patch(&path, 8, &99u32.to_le_bytes());
-    assert!(open_err(&path).contains("layout version 99"));
-    // Capacity not a power of two.
-    let (_d, path) = kept_file_ring(4096);
-    patch(&path, 128, &3000u64.to_le_bytes());
-    assert!(open_err(&path).contains("not a power of two"));
-    // Capacity larger than the mapping.
-    let (_d, path) = kept_file_ring(4096);
-    patch(&path, 128, &8192u64.to_le_bytes());
-    assert!(open_err(&path).contains("does not match the file"));
-    // Max message larger than the ring allows.
-    let (_d, path) = kept_file_ring(4096);
-    patch(&path, 136, &4000u32.to_le_bytes());
-    assert!(open_err(&path).contains("max message 4000 exceeds"));
+    // A header field patched: the offset, the bytes written there, what the error says.
+    for (offset, bytes, says) in [
+        // Wrong magic.
+        (0, &b"NOTARING"[..], "wrong magic"),
+        // Unknown layout version.
+        (8, &99u32.to_le_bytes(), "layout version 99"),
+        // Capacity not a power of two.
+        (128, &3000u64.to_le_bytes(), "not a power of two"),
+        // Capacity larger than the mapping.
+        (128, &8192u64.to_le_bytes(), "does not match the file"),
+        // Max message larger than the ring allows.
+        (136, &4000u32.to_le_bytes(), "max message 4000 exceeds"),
+    ] {
+        let (_d, path) = kept_file_ring(4096);
+        patch(&path, offset, bytes);
+        let e = open_err(&path);
+        assert!(e.contains(says), "{e}");
+    }
     // Never initialised (zeroed header: a creator died while creating it).
-    let zero = dir.path().join("zero");
-    std::fs::write(&zero, vec![0u8; 2048]).unwrap();
-    assert!(open_err(zero.to_str().unwrap()).contains("never initialised"));
+    assert!(open_err(&file_of("zero", &[0; 2048])).contains("never initialised"));
     // A missing name.
     assert!(matches!(
         Consumer::open(
@@ -945,14 +933,9 @@ fn bad_files_are_refused_with_a_specific_error() {
 
 #[test]
 fn segment_corrupted_while_in_use_yields_corrupt() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ring").to_str().unwrap().to_owned();
-    let mut rx = Consumer::create(&path, &RingOptions::new().capacity(4096)).unwrap();
+    let (_d, path, mut rx) = file_consumer(4096);
     let mut child = Peer::spawn("producer", &[&path, "10", "block"]);
-    let mut scratch = Vec::new();
-    for seq in 0..10 {
-        check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
-    }
+    recv_checked(&mut rx, 10);
     child.finish();
     // A third party writes a garbage record header where the next message would go.
     let info = inspect(&path).unwrap();
@@ -1019,28 +1002,9 @@ fn try_outcomes_are_full_and_empty_and_question_mark_makes_them_would_block() {
         tx.try_send(msg).map_err(ipcring::Error::from)?;
         Ok(())
     }
-    fn take_now<R: Receiver>(rx: &mut R, buf: &mut Vec<u8>) -> ipcring::Result<()> {
-        rx.try_recv_into(buf)?;
-        Ok(())
-    }
-    let name = unique("tryfull");
     // Messages of up to 272 bytes: a few fit.
-    let opts = RingOptions::new().capacity(2048);
-    let mut tx = Producer::create(&name, &opts).unwrap();
-    let mut rx = Consumer::open(&name, &opts).unwrap();
-    let mut buf = vec![9; 4];
-    assert!(matches!(
-        rx.try_recv_into(&mut buf),
-        Err(TryRecvError::Empty)
-    ));
-    assert!(
-        buf.is_empty(),
-        "an empty try_recv_into leaves the buffer empty"
-    );
-    assert!(matches!(
-        take_now(&mut rx, &mut buf),
-        Err(Error::WouldBlock)
-    ));
+    let (mut tx, mut rx) = ring_pair("tryfull", &RingOptions::new().capacity(2048));
+    assert_nothing_now(&mut rx);
     assert!(rx.try_recv().unwrap_err().is_empty());
     let mut m = Vec::new();
     let mut sent = 0u64;
@@ -1067,7 +1031,7 @@ fn try_outcomes_are_full_and_empty_and_question_mark_makes_them_would_block() {
         std::io::ErrorKind::WouldBlock
     );
     // Exactly what was accepted comes out, then nothing.
-    let mut scratch = Vec::new();
+    let (mut buf, mut scratch) = (Vec::new(), Vec::new());
     for seq in 0..sent {
         rx.try_recv_into(&mut buf).unwrap();
         check(seq, &buf, &mut scratch).unwrap();
@@ -1077,10 +1041,7 @@ fn try_outcomes_are_full_and_empty_and_question_mark_makes_them_would_block() {
 
 #[test]
 fn timeout_forms_take_what_is_there_at_once_and_time_out_otherwise() {
-    let name = unique("tmo");
-    let opts = RingOptions::new().capacity(64);
-    let mut tx = Producer::create(&name, &opts).unwrap();
-    let mut rx = Consumer::open(&name, &opts).unwrap();
+    let (mut tx, mut rx) = ring_pair("tmo", &RingOptions::new().capacity(64));
     let zero = Duration::ZERO;
     // Empty ring: both receive forms time out.
     assert!(matches!(rx.recv_timeout(zero), Err(Error::Timeout)));
@@ -1112,6 +1073,36 @@ fn file_ring() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ring").to_str().unwrap().to_owned();
     (dir, path)
+}
+
+/// The consumer of a new [`file_ring`] of `capacity` bytes.
+fn file_consumer(capacity: u64) -> (tempfile::TempDir, String, Consumer) {
+    let (dir, path) = file_ring();
+    let rx = Consumer::create(&path, &RingOptions::new().capacity(capacity)).unwrap();
+    (dir, path, rx)
+}
+
+/// The consumer of a new [`file_ring`] of 16 KiB, into which a producer process sent 50
+/// messages and left.
+fn file_consumer_after_50() -> (tempfile::TempDir, String, Consumer) {
+    let (dir, path, rx) = file_consumer(1 << 14);
+    let status = Peer::spawn("producer", &[&path, "50", "block"]).wait();
+    assert!(status.success());
+    (dir, path, rx)
+}
+
+/// Waits for the `consumer-report` peer: it exited with `code`, after printing `got` and
+/// an error line holding `error`.
+fn consumer_ended(consumer: Peer, code: i32, got: &str, error: &str) {
+    let (status, lines) = peer_lines(consumer, "");
+    assert_eq!(status, Some(code), "{lines:?}");
+    // The harness's "test peer ... " may precede the first line.
+    let lines: Vec<_> = lines
+        .iter()
+        .map(|l| l.trim_start_matches("test peer ... "))
+        .collect();
+    assert!(lines.contains(&got), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains(error)), "{lines:?}");
 }
 
 fn set_len(path: &str, len: u64) {
@@ -1154,44 +1145,24 @@ fn write_pos_moved_past_the_records_is_corrupt_not_a_silent_hang() {
     let (code, lines) = peer_lines(producer, "ERR");
     assert_eq!(code, Some(4), "{lines:?}");
     assert!(lines[0].contains("past the last record"), "{lines:?}");
-    let (code, lines) = peer_lines(consumer, "");
-    assert_eq!(code, Some(4), "{lines:?}");
-    let lines: Vec<_> = lines
-        .iter()
-        .map(|l| l.trim_start_matches("test peer ... "))
-        .collect();
-    assert!(lines.contains(&"GOT 0"), "{lines:?}");
-    assert!(
-        lines.iter().any(|l| l.contains("none is at position")),
-        "{lines:?}"
-    );
+    consumer_ended(consumer, 4, "GOT 0", "none is at position");
 }
 
 #[test]
 fn write_pos_moved_after_a_producer_left_is_corrupt_after_its_messages() {
-    let (_d, path) = file_ring();
-    let mut rx = Consumer::create(&path, &RingOptions::new().capacity(1 << 14)).unwrap();
-    let status = Peer::spawn("producer", &[&path, "50", "block"]).wait();
-    assert!(status.success());
+    let (_d, path, mut rx) = file_consumer_after_50();
     let w = header_word(&path, WRITE_POS);
     patch(&path, WRITE_POS, &(w + 64).to_le_bytes());
     // Every committed message is delivered, then Corrupt instead of Disconnected.
-    let mut scratch = Vec::new();
-    for seq in 0..50 {
-        check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
-    }
+    recv_checked(&mut rx, 50);
     assert!(matches!(rx.recv_timeout(LONG), Err(Error::Corrupt(_))));
 }
 
 #[test]
 fn producer_reports_how_many_messages_a_departed_consumer_left_unread() {
-    let (_d, path) = file_ring();
-    let mut rx = Consumer::create(&path, &RingOptions::new().capacity(1 << 16)).unwrap();
+    let (_d, path, mut rx) = file_consumer(1 << 16);
     let producer = Peer::spawn_piped("producer-report", &[&path, "100"]);
-    let mut scratch = Vec::new();
-    for seq in 0..10 {
-        check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
-    }
+    recv_checked(&mut rx, 10);
     // Once the producer waits for the rest to be taken, all 100 are in the ring (they
     // fit): leave, so the count is exact.
     wait_asleep(&path, SPACE_WAITERS);
@@ -1204,13 +1175,9 @@ fn producer_reports_how_many_messages_a_departed_consumer_left_unread() {
 
 #[test]
 fn producer_waiting_for_its_consumer_ends_once_everything_was_taken() {
-    let (_d, path) = file_ring();
-    let mut rx = Consumer::create(&path, &RingOptions::new().capacity(1 << 12)).unwrap();
+    let (_d, path, mut rx) = file_consumer(1 << 12);
     let producer = Peer::spawn_piped("producer-report", &[&path, "1000"]);
-    let mut scratch = Vec::new();
-    for seq in 0..1000 {
-        check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
-    }
+    recv_checked(&mut rx, 1000);
     let (code, lines) = peer_lines(producer, "ERR");
     assert_eq!(code, Some(0), "{lines:?}");
 }
@@ -1229,19 +1196,7 @@ fn truncation_while_a_side_sleeps_is_bad_segment_not_sigbus() {
     });
     wait_asleep(&path, DATA_WAITERS);
     set_len(&path, (1024 + 4096) / 2);
-    let (code, lines) = peer_lines(consumer, "");
-    assert_eq!(code, Some(5), "{lines:?}");
-    let lines: Vec<_> = lines
-        .iter()
-        .map(|l| l.trim_start_matches("test peer ... "))
-        .collect();
-    assert!(lines.contains(&"GOT 1"), "{lines:?}");
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("resized from 5120 to 2560")),
-        "{lines:?}"
-    );
+    consumer_ended(consumer, 5, "GOT 1", "resized from 5120 to 2560");
     drop(tx); // sees the cut too, and leaves the mapping alone
 
     // Producer side: waiting for a consumer to take its messages; the file is cut to
@@ -1266,10 +1221,7 @@ fn records_zeroed_by_a_cut_and_regrow_are_corrupt_not_a_clean_end() {
     // A producer sends 50 messages and leaves; the file is cut to its header and grown
     // back (the records read zero). Before: the consumer saw an empty ring and a producer
     // gone, and ended cleanly with 50 messages lost.
-    let (_d, path) = file_ring();
-    let mut rx = Consumer::create(&path, &RingOptions::new().capacity(1 << 14)).unwrap();
-    let status = Peer::spawn("producer", &[&path, "50", "block"]).wait();
-    assert!(status.success());
+    let (_d, path, mut rx) = file_consumer_after_50();
     set_len(&path, 1024);
     set_len(&path, 1024 + (1 << 14));
     match rx.recv_timeout(LONG) {

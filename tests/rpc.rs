@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use support::frames::{
     connect_retry, connect_to_parent, framed, spawn_connected, FrameRx, FrameTx, MAX_FRAME,
 };
-use support::rpc_alice::alice;
+use support::rpc_alice::{alice, calls_in_flight, failures_come_back, served_at_once};
 use support::{unique_path, Peer};
 
 const T: Duration = Duration::from_secs(20);
@@ -180,12 +180,7 @@ fn pipelined_calls_answered_out_of_order_binary() {
 #[test]
 fn many_calls_in_flight_waited_in_reverse() {
     let (mut peer, mut c) = start("binary", BinaryCodec);
-    let pending: Vec<_> = (0..50i64)
-        .map(|i| c.start_call::<_, i64>("multiply", (i, 3), T).unwrap())
-        .collect();
-    for (i, p) in pending.into_iter().enumerate().rev() {
-        assert_eq!(c.wait(p, T).unwrap(), i as i64 * 3);
-    }
+    calls_in_flight(&mut c, "multiply", (0..50).map(|i| (i, 3)), true);
     drop(c);
     peer.finish();
 }
@@ -524,25 +519,16 @@ fn json_rpc_2_conformance_of_server_replies() {
 fn serve_incoming_serves_many_connections_at_once() {
     let path = unique_path("many");
     let mut peer = Peer::spawn("many-json", &[path.to_str().unwrap()]);
-    let threads: Vec<_> = (0..3i64)
-        .map(|k| {
+    let clients = (0..3)
+        .map(|_| {
             let (tx, rx) = framed(connect_retry(&path));
-            std::thread::spawn(move || {
-                let mut c = Client::new(tx, rx, JsonCodec);
-                let pending: Vec<_> = (0..20i64)
-                    .map(|i| c.start_call::<_, i64>("multiply", (i, k), T).unwrap())
-                    .collect();
-                for (i, p) in pending.into_iter().enumerate() {
-                    assert_eq!(c.wait(p, T).unwrap(), i as i64 * k);
-                }
-                c.call::<_, u64>("incr", 1u64, T).unwrap()
-            })
+            Client::new(tx, rx, JsonCodec)
         })
         .collect();
-    let mut seen: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-    seen.sort_unstable();
     // One process, one counter, three connections served by their own threads.
-    assert_eq!(seen, [1, 2, 3]);
+    served_at_once(clients, |c, k| {
+        calls_in_flight(c, "multiply", (0..20).map(|i| (i, k)), false)
+    });
     peer.finish();
     let _ = std::fs::remove_file(&path);
 }
@@ -556,20 +542,8 @@ fn serve_concurrent_runs_calls_of_one_client_at_once() {
     c.call::<_, ()>("gate_open", (), T).unwrap();
     assert_eq!(c.wait(waiting, T).unwrap(), "through the gate");
     // The rest behaves as with `serve`.
-    let pending: Vec<_> = (0..100i64)
-        .map(|i| c.start_call::<_, i64>("add", (i, 1), T).unwrap())
-        .collect();
-    for (i, p) in pending.into_iter().enumerate() {
-        assert_eq!(c.wait(p, T).unwrap(), i as i64 + 1);
-    }
-    match c.call::<_, ()>("boom", "kaboom", T) {
-        Err(RpcError::Internal { message, .. }) => assert!(message.contains("kaboom")),
-        other => panic!("a panicking handler gave {other:?}"),
-    }
-    assert!(matches!(
-        c.call::<_, i64>("add", ("bad", "data"), T),
-        Err(RpcError::BadArguments { .. })
-    ));
+    calls_in_flight(&mut c, "add", (0..100).map(|i| (i, 1)), false);
+    failures_come_back(&mut c);
     drop(c);
     peer.finish(); // ended with Ok once the client was gone and every call answered
 }

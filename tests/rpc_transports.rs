@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
 use ipcring::transport::{Receiver, Sender};
-use support::rpc_alice::alice;
+use support::rpc_alice::{alice, calls_in_flight, failures_come_back, served_at_once};
 use support::{peer_role, unique, unique_path, Peer};
 
 const T: Duration = Duration::from_secs(20);
@@ -92,26 +92,14 @@ fn calls_work<L: Link, C: Codec>(test: &str, codec: C, bob_first: bool) {
     };
     assert_eq!(first.unwrap(), 7);
     assert_eq!(c.call::<_, i64>("multiply", (8, 5), T).unwrap(), 40);
-    match c.call::<_, i64>("add", ("bad", "data"), T) {
-        Err(RpcError::BadArguments { method, .. }) => assert_eq!(method, "add"),
-        other => panic!("add('bad', 'data') gave {other:?}"),
-    }
-    match c.call::<_, ()>("boom", "kaboom", T) {
-        Err(RpcError::Internal { message, .. }) => assert!(message.contains("kaboom")),
-        other => panic!("a panicking handler gave {other:?}"),
-    }
+    failures_come_back(&mut c);
     assert!(matches!(
         c.call::<_, i64>("nope", (), T),
         Err(RpcError::UnknownMethod { .. })
     ));
     c.notify("incr", 3u64, T).unwrap();
     assert_eq!(c.call::<_, u64>("count", (), T).unwrap(), 3);
-    let pending: Vec<_> = (0..L::IN_FLIGHT)
-        .map(|i| c.start_call::<_, i64>("add", (i, i), T).unwrap())
-        .collect();
-    for (i, p) in pending.into_iter().enumerate().rev() {
-        assert_eq!(c.wait(p, T).unwrap(), 2 * i as i64);
-    }
+    calls_in_flight(&mut c, "add", (0..L::IN_FLIGHT).map(|i| (i, i)), true);
     drop(c);
     if L::SEES_BOB_LEAVE {
         peer.finish(); // Alice's serve ended with Ok when Bob's ends were gone
@@ -292,12 +280,7 @@ mod rows {
         let waiting = c.start_call::<_, String>("gate_wait", (), T).unwrap();
         c.call::<_, ()>("gate_open", (), T).unwrap();
         assert_eq!(c.wait(waiting, T).unwrap(), "through the gate");
-        let pending: Vec<_> = (0..200i64)
-            .map(|i| c.start_call::<_, i64>("multiply", (i, 2), T).unwrap())
-            .collect();
-        for (i, p) in pending.into_iter().enumerate().rev() {
-            assert_eq!(c.wait(p, T).unwrap(), 2 * i as i64);
-        }
+        calls_in_flight(&mut c, "multiply", (0..200).map(|i| (i, 2)), true);
         drop(c);
         peer.finish();
     }
@@ -367,12 +350,7 @@ mod rows {
         // pipes, so both sides wait for room unless the client takes replies while it sends.
         let (tx, rx) = bob_pipes(dir.path(), true);
         let mut c = Client::new(tx, rx, BinaryCodec);
-        let pending: Vec<_> = (0..5000i64)
-            .map(|i| c.start_call::<_, i64>("multiply", (i, 3), T).unwrap())
-            .collect();
-        for (i, p) in pending.into_iter().enumerate() {
-            assert_eq!(c.wait(p, T).unwrap(), 3 * i as i64);
-        }
+        calls_in_flight(&mut c, "multiply", (0..5000).map(|i| (i, 3)), false);
         drop(c);
         peer.finish();
     }
@@ -502,35 +480,15 @@ mod rows {
         );
         assert!(matches!(eve, Err(ipcring::Error::Auth(_))), "{eve:?}");
 
-        let bobs: Vec<_> = (0..CONNECTIONS as i64 - 1)
-            .map(|k| {
-                let mut c = bob::<SocketLink<false>, C>(&place, codec.clone());
-                std::thread::spawn(move || {
-                    assert_eq!(c.call::<_, i64>("add", (2, 5), T).unwrap(), 7);
-                    match c.call::<_, i64>("add", ("bad", "data"), T) {
-                        Err(RpcError::BadArguments { method, .. }) => assert_eq!(method, "add"),
-                        other => panic!("add('bad', 'data') gave {other:?}"),
-                    }
-                    match c.call::<_, ()>("boom", "kaboom", T) {
-                        Err(RpcError::Internal { message, .. }) => {
-                            assert!(message.contains("kaboom"))
-                        }
-                        other => panic!("a panicking handler gave {other:?}"),
-                    }
-                    let pending: Vec<_> = (0..50i64)
-                        .map(|i| c.start_call::<_, i64>("multiply", (i, k), T).unwrap())
-                        .collect();
-                    for (i, p) in pending.into_iter().enumerate().rev() {
-                        assert_eq!(c.wait(p, T).unwrap(), i as i64 * k);
-                    }
-                    c.call::<_, u64>("incr", 1u64, T).unwrap()
-                })
-            })
+        let bobs = (1..CONNECTIONS)
+            .map(|_| bob::<SocketLink<false>, C>(&place, codec.clone()))
             .collect();
-        let mut counts: Vec<u64> = bobs.into_iter().map(|t| t.join().unwrap()).collect();
-        counts.sort_unstable();
         // One Alice, one counter, three connections served at once.
-        assert_eq!(counts, [1, 2, 3]);
+        served_at_once(bobs, |c, k| {
+            assert_eq!(c.call::<_, i64>("add", (2, 5), T).unwrap(), 7);
+            failures_come_back(c);
+            calls_in_flight(c, "multiply", (0..50).map(|i| (i, k)), true);
+        });
         peer.finish(); // serve_incoming returned once every connection was done
     }
 

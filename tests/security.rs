@@ -10,7 +10,7 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
@@ -93,6 +93,11 @@ impl Peer {
         }
     }
 
+    /// [`finish`](Self::finish), which must find nothing more said and exit code 0.
+    fn finish_clean(self) {
+        assert_eq!(self.finish(), (vec![], 0));
+    }
+
     /// Closes the peer's stdin (its signal to finish); returns every protocol line it
     /// writes until it exits, and its exit code.
     fn finish(mut self) -> (Vec<String>, i32) {
@@ -113,6 +118,29 @@ fn shared_dir() -> tempfile::TempDir {
     let d = tempfile::tempdir().expect("tempdir");
     std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
     d
+}
+
+/// In a two-user test: the value in `$setup` (an `Option`), or `return` when it is `None`
+/// (the test skips, as [`two_users`] said).
+macro_rules! or_skip {
+    ($setup:expr) => {
+        match $setup {
+            Some(v) => v,
+            None => return,
+        }
+    };
+}
+
+/// For a two-user test: a [`shared_dir`] and the path of `file` in it; `None` (the test
+/// skips, saying so) when this process cannot run a peer as nobody.
+#[allow(dead_code)] // used by the feature-gated tests
+fn shared_path(file: &str) -> Option<(tempfile::TempDir, PathBuf)> {
+    if !two_users() {
+        return None;
+    }
+    let dir = shared_dir();
+    let path = dir.path().join(file);
+    Some((dir, path))
 }
 
 /// Blocks until stdin closes (the test's signal that the peer may exit).
@@ -229,7 +257,7 @@ fn another_users_segment_is_refused_on_both_sides() {
         assert!(msg.contains(&name), "{msg}");
         assert!(msg.contains("uid 65534"), "{msg}");
         assert!(msg.contains("0600"), "{msg}");
-        assert_eq!(peer.finish(), (vec![], 0));
+        peer.finish_clean();
         // Nothing of root's reached nobody's ring, and its name is untouched.
         assert!(matches!(
             ipcring::segment::inspect(&name),
@@ -381,24 +409,28 @@ fn nobody_makes(kind: &str, path: &Path) -> Peer {
     peer
 }
 
+/// For a two-user test: a [`shared_dir`], the path of `file` in it, and nobody holding a
+/// `kind` it made there (see [`nobody_makes`]); `None` when the test cannot run.
+#[allow(dead_code)] // used by the feature-gated tests
+fn nobody_made(kind: &str, file: &str) -> Option<(tempfile::TempDir, PathBuf, Peer)> {
+    let (dir, path) = shared_path(file)?;
+    let peer = nobody_makes(kind, &path);
+    Some((dir, path, peer))
+}
+
 #[cfg(feature = "pipe")]
 #[test]
 fn another_users_fifo_is_refused_at_both_ends() {
     use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
     use ipcring::Sender;
-    if !two_users() {
-        return;
-    }
-    let dir = shared_dir();
-    let path = dir.path().join("fifo");
-    let peer = nobody_makes("fifo", &path);
+    let (_dir, path, peer) = or_skip!(nobody_made("fifo", "fifo"));
     assert_denied(PipeReceiver::open(&path, &PipeOptions::new()), NOBODY);
     let sent = PipeSender::open(&path, &PipeOptions::new())
         .and_then(|mut tx| tx.send_timeout(b"secret", LONG));
     assert_denied(sent, NOBODY);
     // Allowed, and a mode no wider than asked for: it opens.
     assert!(PipeReceiver::open(&path, &PipeOptions::new().allow_owner(NOBODY)).is_ok());
-    assert_eq!(peer.finish(), (vec![], 0));
+    peer.finish_clean();
 }
 
 #[cfg(feature = "file")]
@@ -406,17 +438,12 @@ fn another_users_fifo_is_refused_at_both_ends() {
 fn another_users_log_and_mailbox_are_refused() {
     use ipcring::file::mailbox::{Mailbox, MailboxOptions};
     use ipcring::file::{LogOptions, LogReader, LogWriter};
-    if !two_users() {
-        return;
-    }
-    let dir = shared_dir();
-    let log = dir.path().join("events.log");
-    let peer = nobody_makes("log", &log);
+    let (dir, log, peer) = or_skip!(nobody_made("log", "events.log"));
     let msg = assert_denied(LogWriter::open(&log, &LogOptions::new()), NOBODY);
     assert!(msg.contains("events.log"), "{msg}");
     assert_denied(LogReader::open(&log, &LogOptions::new()), NOBODY);
     assert!(LogReader::open(&log, &LogOptions::new().allow_owner(NOBODY)).is_ok());
-    assert_eq!(peer.finish(), (vec![], 0));
+    peer.finish_clean();
 
     let mb = dir.path().join("shared.json");
     let peer = nobody_makes("mailbox", &mb);
@@ -424,7 +451,7 @@ fn another_users_log_and_mailbox_are_refused() {
     let msg = assert_denied(Mailbox::open(&mb), NOBODY);
     assert!(msg.contains("shared.json.lock"), "{msg}");
     assert!(Mailbox::open_with(&mb, &MailboxOptions::new().allow_owner(NOBODY)).is_ok());
-    assert_eq!(peer.finish(), (vec![], 0));
+    peer.finish_clean();
 }
 
 /// A lock file that another user planted beside our own log is refused too.
@@ -432,11 +459,7 @@ fn another_users_log_and_mailbox_are_refused() {
 #[test]
 fn a_planted_lock_file_is_refused() {
     use ipcring::file::{LogOptions, LogWriter};
-    if !two_users() {
-        return;
-    }
-    let dir = shared_dir();
-    let log = dir.path().join("mine.log");
+    let (dir, log) = or_skip!(shared_path("mine.log"));
     let peer = nobody_makes("log", &dir.path().join("mine.log.lock-maker"));
     drop(peer.finish());
     // nobody's log at "<x>.lock-maker" made "<x>.lock-maker.lock"; plant the lock itself:
@@ -453,31 +476,21 @@ fn a_planted_lock_file_is_refused() {
 #[test]
 fn another_users_registry_is_refused() {
     use ipcring::signal::{Registry, SignalOptions};
-    if !two_users() {
-        return;
-    }
-    let dir = shared_dir();
-    let reg = dir.path().join("reg");
-    let peer = nobody_makes("registry", &reg);
+    let (_dir, reg, peer) = or_skip!(nobody_made("registry", "reg"));
     assert_denied(Registry::open(&SignalOptions::new("svc").dir(&reg)), NOBODY);
-    assert_eq!(peer.finish(), (vec![], 0));
+    peer.finish_clean();
 }
 
 #[cfg(feature = "socket")]
 #[test]
 fn another_users_listener_is_refused_and_so_are_its_clients() {
     use ipcring::socket::{Connection, Listener, SocketOptions};
-    if !two_users() {
-        return;
-    }
-    let dir = shared_dir();
     // nobody listens first on the path root meant to use.
-    let path = dir.path().join("svc.sock");
-    let peer = nobody_makes("listener", &path);
+    let (dir, path, peer) = or_skip!(nobody_made("listener", "svc.sock"));
     let r = Connection::connect(path.as_path(), &SocketOptions::new());
     let msg = assert_denied(r, NOBODY);
     assert!(msg.contains("listener runs as uid 65534"), "{msg}");
-    assert_eq!(peer.finish(), (vec![], 0));
+    peer.finish_clean();
 
     // root listens; nobody (allowing root) connects; root's listener closes it unheard.
     let path = dir.path().join("root.sock");
@@ -489,7 +502,7 @@ fn another_users_listener_is_refused_and_so_are_its_clients() {
     assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
     assert_eq!(l.refused_peers(), 1);
     assert_eq!(peer.wait_line("END"), "END disconnected");
-    assert_eq!(peer.finish(), (vec![], 0));
+    peer.finish_clean();
 }
 
 #[cfg(all(feature = "mq", target_os = "linux"))]
@@ -508,5 +521,5 @@ fn another_users_message_queue_is_refused() {
         NOBODY,
     );
     assert!(MessageQueue::open(&name, &MqOptions::new().allow_owner(NOBODY)).is_ok());
-    assert_eq!(peer.finish(), (vec![], 0));
+    peer.finish_clean();
 }

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use ipcring::service::{Client, Listener, Request, ServiceOptions};
 use ipcring::Error;
+#[cfg(feature = "async")]
+use support::setup::current_thread;
 use support::{check, message, spawn_peer, unique};
 
 const LONG: Duration = Duration::from_secs(30);
@@ -227,10 +229,10 @@ fn expect_line(lines: &mut Lines<BufReader<ChildStdout>>, want: &str) {
     panic!("the peer ended before printing {want}");
 }
 
-/// A client process calling forever (from seq 0) on `name`, and its output, once it has
-/// made progress.
-fn calling_client(name: &str) -> (Child, Lines<BufReader<ChildStdout>>) {
-    let mut c = spawn_peer("client-forever", &[name, "0"], true);
+/// A client process calling forever (from seq `first`) on `name`, and its output, once it
+/// has made progress.
+fn calling_client(name: &str, first: &str) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mut c = spawn_peer("client-forever", &[name, first], true);
     let mut out = lines(&mut c);
     expect_progress(&mut out, 500);
     (c, out)
@@ -253,11 +255,34 @@ fn expect_progress(lines: &mut Lines<BufReader<ChildStdout>>, more: u64) {
         .expect("the client stopped making calls");
 }
 
-fn start_server(name: &str, max_clients: u32) -> Child {
-    let mut s = spawn_peer("server", &[name, &max_clients.to_string()], true);
-    let mut out = lines(&mut s);
-    expect_line(&mut out, "READY");
+/// The client that has been calling all along still makes progress; then it is killed, and
+/// the server quits.
+fn survivor_went_on(name: &str, server: Child, survivor: (Child, Lines<BufReader<ChildStdout>>)) {
+    let (mut c, mut out) = survivor;
+    expect_progress(&mut out, 500);
+    sigkill(&mut c);
+    quit(name, server);
+}
+
+/// The server peer `role` with `args`, once it is ready.
+fn ready_server(role: &str, args: &[&str]) -> Child {
+    let mut s = spawn_peer(role, args, true);
+    expect_line(&mut lines(&mut s), "READY");
     s
+}
+
+fn start_server(name: &str, max_clients: u32) -> Child {
+    ready_server("server", &[name, &max_clients.to_string()])
+}
+
+/// A server for `max_clients` on `name`, and a client that calls it all along (from seq 0).
+#[allow(clippy::type_complexity)]
+fn server_with_a_caller(
+    name: &str,
+    max_clients: u32,
+) -> (Child, (Child, Lines<BufReader<ChildStdout>>)) {
+    let server = start_server(name, max_clients);
+    (server, calling_client(name, "0"))
 }
 
 fn quit(name: &str, mut server: Child) {
@@ -276,7 +301,7 @@ fn sigkill(c: &mut Child) {
 /// Waits for every client and asserts that each exited successfully.
 fn all_succeed(clients: impl IntoIterator<Item = Child>) {
     for mut c in clients {
-        assert!(c.wait().unwrap().success());
+        assert!(c.wait().unwrap().success(), "a client failed");
     }
 }
 
@@ -295,9 +320,7 @@ fn many_clients_each_making_many_checked_calls() {
             )
         })
         .collect();
-    for mut c in clients {
-        assert!(c.wait().unwrap().success(), "a client failed");
-    }
+    all_succeed(clients);
     quit(&name, server);
 }
 
@@ -314,22 +337,15 @@ fn client_started_before_the_server_connects_when_it_comes() {
 #[test]
 fn killed_client_is_freed_while_the_others_go_on() {
     let name = unique("svc-kill");
-    let server = start_server(&name, 3);
-    let mut survivor = spawn_peer("client-forever", &[&name, "0"], true);
-    let mut victim = spawn_peer("client-forever", &[&name, "1000000000"], true);
-    let mut sv = lines(&mut survivor);
-    let mut vv = lines(&mut victim);
-    expect_progress(&mut sv, 500);
-    expect_progress(&mut vv, 500);
+    let (server, survivor) = server_with_a_caller(&name, 3);
+    let (mut victim, _out) = calling_client(&name, "1000000000");
     sigkill(&mut victim); // SIGKILL, in the middle of its calls
                           // Its entry is freed within the liveness bound: with one survivor of three entries,
                           // two new clients must both get in (connect waits while a dead entry is being freed).
     let a = spawn_peer("client", &[&name, "2000000000", "1000", "4"], false);
     let b = spawn_peer("client", &[&name, "3000000000", "1000", "1"], false);
     all_succeed([a, b]);
-    expect_progress(&mut sv, 500);
-    sigkill(&mut survivor);
-    quit(&name, server);
+    survivor_went_on(&name, server, survivor);
 }
 
 /// Clients SIGKILLed at random moments of their calls, one after another, while a
@@ -338,8 +354,7 @@ fn killed_client_is_freed_while_the_others_go_on() {
 #[test]
 fn clients_killed_at_random_while_others_go_on() {
     let name = unique("svc-random-kill");
-    let server = start_server(&name, 3);
-    let (mut survivor, mut sv) = calling_client(&name);
+    let (server, survivor) = server_with_a_caller(&name, 3);
     // A small xorshift seeded by the clock: a different schedule every run, printed so a
     // failing one can be told apart.
     let mut x = std::time::SystemTime::now()
@@ -372,9 +387,7 @@ fn clients_killed_at_random_while_others_go_on() {
         })
         .collect();
     all_succeed(late);
-    expect_progress(&mut sv, 500);
-    sigkill(&mut survivor);
-    quit(&name, server);
+    survivor_went_on(&name, server, survivor);
 }
 
 #[test]
@@ -407,18 +420,15 @@ fn killed_server_disconnects_clients_and_a_restarted_one_serves_again() {
 #[test]
 fn corrupting_client_loses_only_itself() {
     let name = unique("svc-corrupt");
-    let server = start_server(&name, 4);
-    let (mut good, mut gv) = calling_client(&name);
+    let (server, good) = server_with_a_caller(&name, 4);
     let mut bad = spawn_peer("client-corrupt", &[&name], true);
     let mut bv = lines(&mut bad);
     expect_line(&mut bv, "DISCONNECTED");
     assert!(bad.wait().unwrap().success());
-    // The server and the good client go on, and a new client gets in.
-    expect_progress(&mut gv, 500);
-    let mut late = spawn_peer("client", &[&name, "5000000000", "500", "2"], false);
-    assert!(late.wait().unwrap().success());
-    sigkill(&mut good);
-    quit(&name, server);
+    // A new client gets in, and the server and the good client go on.
+    let late = spawn_peer("client", &[&name, "5000000000", "500", "2"], false);
+    all_succeed([late]);
+    survivor_went_on(&name, server, good);
 }
 
 /// The auth key between real processes: a server with a key refuses a client with the
@@ -429,8 +439,7 @@ fn corrupting_client_loses_only_itself() {
 #[test]
 fn auth_key_is_checked_at_connect() {
     let name = unique("svc-key");
-    let mut server = spawn_peer("server-key", &[&name, "Do not let eve find us!"], true);
-    expect_line(&mut lines(&mut server), "READY");
+    let mut server = ready_server("server-key", &[&name, "Do not let eve find us!"]);
     match Client::connect(&name, &opts().auth_key("Do not let eve find us?")) {
         Err(Error::Auth(why)) => assert!(why.contains("refused this client's auth key"), "{why}"),
         other => panic!("expected Auth, got {other:?}"),
@@ -613,8 +622,7 @@ fn rpc_over_the_service() {
     use ipcring::rpc::{BinaryCodec, Client as RpcClient, Codec, JsonCodec, RpcError};
     fn run<C: Codec + Clone>(codec_name: &str, codec: C) {
         let name = unique("svc-rpc");
-        let mut server = spawn_peer("rpc-server", &[&name, codec_name], true);
-        expect_line(&mut lines(&mut server), "READY");
+        let mut server = ready_server("rpc-server", &[&name, codec_name]);
         let mut bobs: Vec<_> = (0..3)
             .map(|_| {
                 let (tx, rx) =
@@ -649,14 +657,6 @@ fn rpc_over_the_service() {
 }
 
 // ---- The async forms (`service::AsyncClient`, `AsyncListener`) between real processes ----
-
-#[cfg(feature = "async")]
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// The answer to `seq`'s message, checked byte for byte.
 #[cfg(feature = "async")]
@@ -728,8 +728,7 @@ fn async_serve(name: &str, max_clients: u32) -> ipcring::Result<()> {
 fn async_client_makes_10k_checked_calls_to_a_blocking_server() {
     let name = unique("svc-aclient");
     let server = start_server(&name, 4);
-    let mut c = spawn_peer("async-client", &[&name, "0", "10000"], false);
-    assert!(c.wait().unwrap().success(), "the async client failed");
+    all_succeed([spawn_peer("async-client", &[&name, "0", "10000"], false)]);
     quit(&name, server);
 }
 
@@ -737,8 +736,7 @@ fn async_client_makes_10k_checked_calls_to_a_blocking_server() {
 #[test]
 fn async_server_serves_blocking_clients() {
     let name = unique("svc-aserver");
-    let mut server = spawn_peer("async-server", &[&name, "4"], true);
-    expect_line(&mut lines(&mut server), "READY");
+    let server = ready_server("async-server", &[&name, "4"]);
     let clients: Vec<Child> = [(1, 0u64), (2, 1 << 32), (4, 2 << 32)]
         .iter()
         .map(|(depth, first)| {
@@ -749,12 +747,13 @@ fn async_server_serves_blocking_clients() {
             )
         })
         .collect();
-    for mut c in clients {
-        assert!(c.wait().unwrap().success(), "a blocking client failed");
-    }
+    all_succeed(clients);
     // And an async client against the async server.
-    let mut c = spawn_peer("async-client", &[&name, "5000000000", "2000"], false);
-    assert!(c.wait().unwrap().success(), "the async client failed");
+    all_succeed([spawn_peer(
+        "async-client",
+        &[&name, "5000000000", "2000"],
+        false,
+    )]);
     quit(&name, server);
 }
 
@@ -763,86 +762,82 @@ fn async_server_serves_blocking_clients() {
 /// answer, never the dropped one's, with one slot (the next call waits for the stale
 /// answer to free it) and with two.
 #[cfg(feature = "async")]
-#[test]
-fn dropped_async_call_leaves_no_stale_answer() {
+#[tokio::test]
+async fn dropped_async_call_leaves_no_stale_answer() {
     use ipcring::service::AsyncClient;
     let name = unique("svc-adrop");
     let server = start_server(&name, 4);
-    current_thread().block_on(async {
-        for slots in [1, 2] {
-            let mut c = AsyncClient::connect(&name, &opts().slots(slots))
-                .await
-                .unwrap();
-            let mut m = Vec::new();
-            let mut seq = u64::from(slots) << 40;
-            for round in 0..5u8 {
-                let slow = [b"SLOW".as_slice(), &[round; 60]].concat();
-                if round % 2 == 0 {
-                    let r = c.call_timeout(&slow, Duration::from_millis(2)).await;
-                    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
-                } else {
-                    tokio::select! {
-                        r = c.call(&slow) => panic!("the slow call won: {r:?}"),
-                        () = tokio::time::sleep(Duration::from_millis(2)) => {}
-                    }
-                }
-                for _ in 0..200 {
-                    message(seq, &mut m);
-                    let a = c.call(&m).await.unwrap();
-                    check_answer(seq, &mut m, &a).unwrap();
-                    seq += 1;
+    for slots in [1, 2] {
+        let mut c = AsyncClient::connect(&name, &opts().slots(slots))
+            .await
+            .unwrap();
+        let mut m = Vec::new();
+        let mut seq = u64::from(slots) << 40;
+        for round in 0..5u8 {
+            let slow = [b"SLOW".as_slice(), &[round; 60]].concat();
+            if round % 2 == 0 {
+                let r = c.call_timeout(&slow, Duration::from_millis(2)).await;
+                assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+            } else {
+                tokio::select! {
+                    r = c.call(&slow) => panic!("the slow call won: {r:?}"),
+                    () = tokio::time::sleep(Duration::from_millis(2)) => {}
                 }
             }
-            // The slow answers were all taken: every slot is free again.
-            let mut tickets = Vec::new();
-            for k in 0..u64::from(slots) {
-                message(seq + k, &mut m);
-                tickets.push(c.submit(&m).expect("a slot still held by a stale answer"));
-            }
-            for (k, t) in (0..).zip(tickets) {
-                let a = c.wait(t).await.unwrap();
-                check_answer(seq + k, &mut m, &a).unwrap();
+            for _ in 0..200 {
+                message(seq, &mut m);
+                let a = c.call(&m).await.unwrap();
+                check_answer(seq, &mut m, &a).unwrap();
+                seq += 1;
             }
         }
-    });
+        // The slow answers were all taken: every slot is free again.
+        let mut tickets = Vec::new();
+        for k in 0..u64::from(slots) {
+            message(seq + k, &mut m);
+            tickets.push(c.submit(&m).expect("a slot still held by a stale answer"));
+        }
+        for (k, t) in (0..).zip(tickets) {
+            let a = c.wait(t).await.unwrap();
+            check_answer(seq + k, &mut m, &a).unwrap();
+        }
+    }
     quit(&name, server);
 }
 
 /// A waiting async call whose server is SIGKILLed ends in `Disconnected`, within the
 /// liveness bound (one slice, 10 ms; allowed 2 s here for a loaded machine).
 #[cfg(feature = "async")]
-#[test]
-fn killed_server_is_seen_by_a_waiting_async_call() {
+#[tokio::test]
+async fn killed_server_is_seen_by_a_waiting_async_call() {
     use ipcring::service::AsyncClient;
     let name = unique("svc-akill");
     let mut server = start_server(&name, 4);
-    current_thread().block_on(async {
-        let mut c = AsyncClient::connect(&name, &opts()).await.unwrap();
-        let mut m = Vec::new();
-        message(1, &mut m);
-        let a = c.call(&m).await.unwrap();
-        check_answer(1, &mut m, &a).unwrap();
-        let waiting = async {
-            let r = c.call(b"HANG").await;
-            (r, std::time::Instant::now())
-        };
-        let killing = async {
-            // Long enough for the call to be asleep on its wake word.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            server.kill().unwrap(); // SIGKILL
-            std::time::Instant::now()
-        };
-        let ((r, seen), killed) = tokio::join!(waiting, killing);
-        match r {
-            Err(Error::Disconnected) => {}
-            other => panic!("expected Disconnected, got {other:?}"),
-        }
-        let after = seen.saturating_duration_since(killed);
-        assert!(
-            after < Duration::from_secs(2),
-            "seen {after:?} after the kill"
-        );
-    });
+    let mut c = AsyncClient::connect(&name, &opts()).await.unwrap();
+    let mut m = Vec::new();
+    message(1, &mut m);
+    let a = c.call(&m).await.unwrap();
+    check_answer(1, &mut m, &a).unwrap();
+    let waiting = async {
+        let r = c.call(b"HANG").await;
+        (r, std::time::Instant::now())
+    };
+    let killing = async {
+        // Long enough for the call to be asleep on its wake word.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        server.kill().unwrap(); // SIGKILL
+        std::time::Instant::now()
+    };
+    let ((r, seen), killed) = tokio::join!(waiting, killing);
+    match r {
+        Err(Error::Disconnected) => {}
+        other => panic!("expected Disconnected, got {other:?}"),
+    }
+    let after = seen.saturating_duration_since(killed);
+    assert!(
+        after < Duration::from_secs(2),
+        "seen {after:?} after the kill"
+    );
     server.wait().unwrap();
     ipcring::segment::remove(&name, false).unwrap();
 }

@@ -175,8 +175,7 @@ fn order_and_integrity_tcp() {
 #[test]
 fn many_clients_at_once() {
     let addr = unique("unix");
-    let mut server = spawn("echo_server", &addr, &[]);
-    server.wait_line("READY");
+    let server = echo_server(&addr, &[]);
     let opts = SocketOptions::new().authkey(KEY);
     const CLIENTS: usize = 32;
     const REQUESTS: usize = 1000;
@@ -199,13 +198,25 @@ fn many_clients_at_once() {
             });
         }
     });
-    let mut c = Connection::connect(addr.as_str(), &opts).unwrap();
-    c.send(b"stop").unwrap();
+    let c = Connection::connect(addr.as_str(), &opts).unwrap();
+    stop_and_check(server, c, &[&format!("SERVED {}", CLIENTS * REQUESTS)]);
+}
+
+/// The `echo_server` peer at `addr`, with `env`, once it is ready.
+fn echo_server(addr: &str, env: &[(&str, &str)]) -> Peer {
+    let mut server = spawn("echo_server", addr, env);
+    server.wait_line("READY");
+    server
+}
+
+/// Stops the echo server through `client`, its last client, and checks that what the
+/// server printed after READY says each of `says`.
+fn stop_and_check(mut server: Peer, mut client: Connection, says: &[&str]) {
+    client.send(b"stop").unwrap();
     let rest = server.finish_output();
-    assert!(
-        rest.contains(&format!("SERVED {}", CLIENTS * REQUESTS)),
-        "{rest}"
-    );
+    for s in says {
+        assert!(rest.contains(s), "{s:?} not in {rest}");
+    }
 }
 
 /// A client with the right key that the server at `addr` has served: one echo came back.
@@ -219,8 +230,7 @@ fn served_client(addr: &str) -> Connection {
 #[test]
 fn wrong_key_is_refused_on_both_sides() {
     let addr = unique("tcp");
-    let mut server = spawn("echo_server", &addr, &[]);
-    server.wait_line("READY");
+    let server = echo_server(&addr, &[]);
     let eve = SocketOptions::new().authkey(b"eve's guess");
     match Connection::connect(addr.as_str(), &eve) {
         Err(Error::Auth(m)) => assert!(m.contains("authkey"), "{m}"),
@@ -235,13 +245,7 @@ fn wrong_key_is_refused_on_both_sides() {
         .is_ok_and(|m| m.starts_with(b"#CHALLENGE#")));
     drop(c);
     // The server is still serving.
-    let mut good = served_client(&addr);
-    good.send(b"stop").unwrap();
-    let rest = server.finish_output();
-    assert!(
-        rest.contains("AUTHFAIL") && rest.contains("authkey"),
-        "{rest}"
-    );
+    stop_and_check(server, served_client(&addr), &["AUTHFAIL", "authkey"]);
 }
 
 /// A client that connects and never answers the challenge is dropped after the handshake
@@ -249,12 +253,7 @@ fn wrong_key_is_refused_on_both_sides() {
 #[test]
 fn silent_client_is_dropped_after_the_handshake_timeout() {
     let addr = unique("unix");
-    let mut server = spawn(
-        "echo_server",
-        &addr,
-        &[("IPCRING_SOCKET_HANDSHAKE_MS", "300")],
-    );
-    server.wait_line("READY");
+    let server = echo_server(&addr, &[("IPCRING_SOCKET_HANDSHAKE_MS", "300")]);
     let mut silent = UnixStream::connect(&addr).unwrap();
     silent
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -263,16 +262,12 @@ fn silent_client_is_dropped_after_the_handshake_timeout() {
     silent.read_exact(&mut challenge).unwrap();
     assert_eq!(&challenge[4..15], b"#CHALLENGE#");
     // While the silent one sits there, another client is served.
-    let mut good = served_client(&addr);
+    let good = served_client(&addr);
     // The server closes the silent connection: we read end of stream, not our read timeout.
     let mut b = [0u8; 16];
     assert_eq!(silent.read(&mut b).unwrap(), 0);
-    good.send(b"stop").unwrap();
-    let rest = server.finish_output();
-    assert!(
-        rest.contains("AUTHFAIL") && rest.contains("did not answer our challenge within 300 ms"),
-        "{rest}"
-    );
+    let says = ["AUTHFAIL", "did not answer our challenge within 300 ms"];
+    stop_and_check(server, good, &says);
 }
 
 /// A peer announcing a frame of 2^40 bytes gets its connection closed; the server allocates
@@ -280,8 +275,7 @@ fn silent_client_is_dropped_after_the_handshake_timeout() {
 #[test]
 fn huge_announced_frame_is_refused() {
     let addr = unique("unix");
-    let mut server = spawn("echo_server", &addr, &[("IPCRING_SOCKET_NOKEY", "1")]);
-    server.wait_line("READY");
+    let server = echo_server(&addr, &[("IPCRING_SOCKET_NOKEY", "1")]);
     let mut raw = UnixStream::connect(&addr).unwrap();
     raw.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut hdr = vec![0xFF, 0xFF, 0xFF, 0xFF];
@@ -296,12 +290,8 @@ fn huge_announced_frame_is_refused() {
     let mut good = Connection::connect(addr.as_str(), &SocketOptions::new()).unwrap();
     good.send(b"ping").unwrap();
     assert_eq!(good.recv().unwrap(), b"ping");
-    good.send(b"stop").unwrap();
-    let rest = server.finish_output();
-    assert!(
-        rest.contains("HANDLERERR message of 1099511627776 bytes exceeds the maximum"),
-        "{rest}"
-    );
+    let says = "HANDLERERR message of 1099511627776 bytes exceeds the maximum";
+    stop_and_check(server, good, &[says]);
 }
 
 /// A peer killed in the middle of a frame: every whole frame is delivered, then a framing

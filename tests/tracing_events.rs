@@ -11,10 +11,9 @@ use std::time::Duration;
 
 use ipcring::ring::{Consumer, Producer, RingOptions};
 use ipcring::{Error, TryRecvError};
+use support::setup::{open_producer, LONG};
 use support::{spawn_peer, unique};
 use tracing_subscriber::util::SubscriberInitExt;
-
-const LONG: Duration = Duration::from_secs(30);
 
 /// Everything logged, as text.
 #[derive(Clone, Default)]
@@ -47,8 +46,7 @@ fn roles(role: &str, args: Vec<String>) {
     match role {
         // args: name — send one message, then stay attached until killed.
         "producer-then-idle" => {
-            let mut tx = Producer::open(&args[0], &RingOptions::new().open_timeout(LONG))
-                .expect("open producer");
+            let mut tx = open_producer(&args[0]);
             tx.send(b"hello").expect("send");
             loop {
                 std::thread::sleep(Duration::from_secs(3600));

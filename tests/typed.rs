@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use bytemuck::{Pod, Zeroable};
 use ipcring::broadcast::{BroadcastOptions, Publisher, Received, Start, Subscriber};
-use ipcring::ring::{Consumer, Producer, RingOptions};
+use ipcring::ring::{Consumer, RingOptions};
 use ipcring::{Error, TryRecvError, TrySendError};
+use support::setup::{open_producer, ring_pair, LONG};
 use support::{sent, spawn_peer, unique};
-
-const LONG: Duration = Duration::from_secs(30);
 
 /// A value with padding-free mixed fields whose alignment (8) exceeds the ring's record
 /// alignment guarantees nothing about: received by copy, so any offset works.
@@ -68,8 +67,7 @@ fn roles(role: &str, args: Vec<String>) {
     match role {
         // args: name, count — send `count` ticks, then one message of the wrong size.
         "pod-producer" => {
-            let mut tx = Producer::open(&args[0], &RingOptions::new().open_timeout(LONG))
-                .expect("open producer");
+            let mut tx = open_producer(&args[0]);
             let n: u64 = args[1].parse().unwrap();
             for seq in 0..n {
                 tx.send_pod(&tick(seq)).expect("send_pod");
@@ -95,8 +93,7 @@ fn roles(role: &str, args: Vec<String>) {
         #[cfg(feature = "serde")]
         // args: name, count — send `count` events, then bytes that are no `Event`.
         "serde-producer" => {
-            let mut tx = Producer::open(&args[0], &RingOptions::new().open_timeout(LONG))
-                .expect("open producer");
+            let mut tx = open_producer(&args[0]);
             let n: u64 = args[1].parse().unwrap();
             for i in 0..n {
                 tx.send_serde(&event(i)).expect("send_serde");
@@ -108,24 +105,35 @@ fn roles(role: &str, args: Vec<String>) {
     }
 }
 
+/// A new ring of `capacity` bytes, into which the peer `role` (another process) sends `n`
+/// values, then a message that is no such value: checks that `recv` gives values `want(0)`
+/// to `want(n - 1)`, then a codec error; returns the consumer, the peer and that error's
+/// text.
+fn values_from_peer<T: PartialEq + std::fmt::Debug>(
+    role: &str,
+    capacity: u64,
+    n: u64,
+    recv: impl Fn(&mut Consumer) -> ipcring::Result<T>,
+    want: impl Fn(u64) -> T,
+) -> (Consumer, std::process::Child, String) {
+    let name = unique(role);
+    let mut rx = Consumer::create(&name, &RingOptions::new().capacity(capacity)).unwrap();
+    let child = spawn_peer(role, &[&name, &n.to_string()], false);
+    for i in 0..n {
+        assert_eq!(recv(&mut rx).unwrap(), want(i));
+    }
+    match recv(&mut rx) {
+        Err(Error::Codec(e)) => (rx, child, e.to_string()),
+        other => panic!("expected a codec error, got {other:?}"),
+    }
+}
+
 #[test]
 fn pod_values_cross_processes_and_a_wrong_size_is_a_clear_error() {
-    let name = unique("pod");
-    let opts = RingOptions::new().capacity(4096);
-    let mut rx = Consumer::create(&name, &opts).unwrap();
-    let n = 500u64;
-    let mut child = spawn_peer("pod-producer", &[&name, &n.to_string()], false);
-    for seq in 0..n {
-        assert_eq!(rx.recv_pod_timeout::<Tick>(LONG).unwrap(), tick(seq));
-    }
-    let e = rx.recv_pod_timeout::<Tick>(LONG).unwrap_err();
-    match &e {
-        Error::Codec(msg) => {
-            assert!(msg.contains("7 bytes"), "{msg}");
-            assert!(msg.contains("24 bytes"), "{msg}");
-            assert!(msg.contains("Tick"), "{msg}");
-        }
-        other => panic!("expected a codec error, got {other:?}"),
+    let recv = |rx: &mut Consumer| rx.recv_pod_timeout::<Tick>(LONG);
+    let (mut rx, mut child, e) = values_from_peer("pod-producer", 4096, 500, recv, tick);
+    for says in ["7 bytes", "24 bytes", "Tick"] {
+        assert!(e.contains(says), "{e}");
     }
     assert!(child.wait().unwrap().success());
     // The bad message was consumed, nothing else is left, and the producer is gone.
@@ -138,10 +146,10 @@ fn pod_values_cross_processes_and_a_wrong_size_is_a_clear_error() {
 
 #[test]
 fn pod_too_large_for_the_ring_is_refused_and_nothing_is_sent() {
-    let name = unique("pod-big");
-    let opts = RingOptions::new().capacity(4096).max_message(64);
-    let mut tx = Producer::create(&name, &opts).unwrap();
-    let mut rx = Consumer::open(&name, &opts).unwrap();
+    let (mut tx, mut rx) = ring_pair(
+        "pod-big",
+        &RingOptions::new().capacity(4096).max_message(64),
+    );
     assert!(matches!(
         tx.send_pod(&[0u64; 9]),
         Err(Error::MessageTooLarge { len: 72, max: 64 })
@@ -204,19 +212,9 @@ fn broadcast_pod_values_cross_processes_with_numbers() {
 #[cfg(feature = "serde")]
 #[test]
 fn serde_values_cross_processes_and_garbage_is_a_codec_error() {
-    let name = unique("serde");
-    let opts = RingOptions::new().capacity(8192);
-    let mut rx = Consumer::create(&name, &opts).unwrap();
-    let n = 300u64;
-    let mut child = spawn_peer("serde-producer", &[&name, &n.to_string()], false);
-    for i in 0..n {
-        assert_eq!(rx.recv_serde_timeout::<Event>(LONG).unwrap(), event(i));
-    }
-    let e = rx.recv_serde_timeout::<Event>(LONG).unwrap_err();
-    assert!(
-        matches!(&e, Error::Codec(m) if m.contains("Event")),
-        "{e:?}"
-    );
+    let recv = |rx: &mut Consumer| rx.recv_serde_timeout::<Event>(LONG);
+    let (mut rx, mut child, e) = values_from_peer("serde-producer", 8192, 300, recv, event);
+    assert!(e.contains("Event"), "{e}");
     assert!(child.wait().unwrap().success());
     assert!(matches!(
         rx.try_recv_serde::<Event>(),
@@ -227,10 +225,10 @@ fn serde_values_cross_processes_and_garbage_is_a_codec_error() {
 #[cfg(feature = "serde")]
 #[test]
 fn serde_encoding_larger_than_max_message_is_refused_whole() {
-    let name = unique("serde-big");
-    let opts = RingOptions::new().capacity(4096).max_message(32);
-    let mut tx = Producer::create(&name, &opts).unwrap();
-    let mut rx = Consumer::open(&name, &opts).unwrap();
+    let (mut tx, mut rx) = ring_pair(
+        "serde-big",
+        &RingOptions::new().capacity(4096).max_message(32),
+    );
     let big = "y".repeat(100);
     assert!(matches!(
         tx.send_serde(&big),

@@ -47,6 +47,20 @@ macro_rules! peer_entry {
     };
 }
 
+/// The name of the test it is expanded in (for a SKIPPED line): the path of a function
+/// defined there ends with it (then, in an async test, with the body's closure).
+#[macro_export]
+macro_rules! this_test {
+    () => {{
+        fn here() {}
+        let path = std::any::type_name_of_val(&here).trim_end_matches("::here");
+        path.trim_end_matches("::{{closure}}")
+            .rsplit("::")
+            .next()
+            .unwrap()
+    }};
+}
+
 /// Spawns this test binary as peer `role` with `args`, stdout piped or discarded, for the
 /// tests that manage the [`Child`] themselves. New tests use [`Peer`], which adds a deadline,
 /// kill-on-drop and the peer's stderr on failure.
@@ -79,6 +93,28 @@ pub fn got<T>(r: Result<T, ipcring::TryRecvError>) -> Option<T> {
         Err(ipcring::TryRecvError::Empty) => None,
         Err(e) => panic!("try_recv failed: {e}"),
     }
+}
+
+/// Checks a receiver that has nothing to take now: `try_recv_into` is `Empty` and leaves the
+/// buffer empty, and `?` into an `ipcring::Result` makes the same outcome `WouldBlock`.
+pub fn assert_nothing_now<R: ipcring::Receiver>(rx: &mut R) {
+    fn take_now<R: ipcring::Receiver>(rx: &mut R, buf: &mut Vec<u8>) -> ipcring::Result<()> {
+        rx.try_recv_into(buf)?;
+        Ok(())
+    }
+    let mut buf = vec![1, 2, 3];
+    assert!(matches!(
+        rx.try_recv_into(&mut buf),
+        Err(ipcring::TryRecvError::Empty)
+    ));
+    assert!(
+        buf.is_empty(),
+        "an empty try_recv_into leaves the buffer empty"
+    );
+    assert!(matches!(
+        take_now(rx, &mut buf),
+        Err(ipcring::Error::WouldBlock)
+    ));
 }
 
 /// A name unique to this process and call.

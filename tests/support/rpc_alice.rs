@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use ipcring::rpc::{Codec, HandlerError, Server};
+use ipcring::rpc::{Client, Codec, HandlerError, RpcError, Server};
+use ipcring::{Receiver, Sender};
 use serde::Deserialize;
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -71,4 +72,69 @@ pub fn alice<C: Codec>(codec: C) -> Server<C> {
             Ok(())
         });
     s
+}
+
+/// Puts the calls `method(a, b)` (Alice's `add` or `multiply`), one for each pair of
+/// `args`, in flight at once on `c`; then waits for each, the last sent first when
+/// `last_first`, and checks its answer.
+pub fn calls_in_flight<S: Sender, R: Receiver, C: Codec>(
+    c: &mut Client<S, R, C>,
+    method: &str,
+    args: impl Iterator<Item = (i64, i64)>,
+    last_first: bool,
+) {
+    let t = super::setup::LONG;
+    let mut pending: Vec<_> = args
+        .map(|(a, b)| (a, b, c.start_call::<_, i64>(method, (a, b), t).unwrap()))
+        .collect();
+    if last_first {
+        pending.reverse();
+    }
+    for (a, b, p) in pending {
+        let want = match method {
+            "add" => a + b,
+            "multiply" => a * b,
+            other => panic!("{other} is not add or multiply"),
+        };
+        assert_eq!(c.wait(p, t).unwrap(), want, "{method}({a}, {b})");
+    }
+}
+
+/// Runs `each(client, k)` for every client `k` on a thread of its own, each then adding one
+/// to Alice's counter (`incr`): the counts they see are 1 to n, so one Alice served them
+/// all at once, with one counter.
+pub fn served_at_once<S, R, C>(clients: Vec<Client<S, R, C>>, each: fn(&mut Client<S, R, C>, i64))
+where
+    S: Sender + Send + 'static,
+    R: Receiver + Send + 'static,
+    C: Codec + Send + 'static,
+{
+    let n = clients.len() as u64;
+    let threads: Vec<_> = clients
+        .into_iter()
+        .zip(0..)
+        .map(|(mut c, k)| {
+            std::thread::spawn(move || {
+                each(&mut c, k);
+                c.call::<_, u64>("incr", 1u64, super::setup::LONG).unwrap()
+            })
+        })
+        .collect();
+    let mut counts: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=n).collect::<Vec<_>>());
+}
+
+/// Alice's failures come back as what they are: `add` of two strings is `BadArguments` for
+/// `add`, and the handler that panics (`boom`) is `Internal`, with the panic's message.
+pub fn failures_come_back<S: Sender, R: Receiver, C: Codec>(c: &mut Client<S, R, C>) {
+    let t = super::setup::LONG;
+    match c.call::<_, i64>("add", ("bad", "data"), t) {
+        Err(RpcError::BadArguments { method, .. }) => assert_eq!(method, "add"),
+        other => panic!("add('bad', 'data') gave {other:?}"),
+    }
+    match c.call::<_, ()>("boom", "kaboom", t) {
+        Err(RpcError::Internal { message, .. }) => assert!(message.contains("kaboom")),
+        other => panic!("a panicking handler gave {other:?}"),
+    }
 }

@@ -6,6 +6,23 @@ use std::time::Duration;
 /// Waits that are only reached when something is wrong.
 pub const LONG: Duration = Duration::from_secs(30);
 
+/// In a peer: the producer of the ring `name`, which the test creates; waits up to [`LONG`]
+/// for it.
+pub fn open_producer(name: &str) -> ipcring::ring::Producer {
+    let opts = ipcring::ring::RingOptions::new().open_timeout(LONG);
+    ipcring::ring::Producer::open(name, &opts).expect("open producer")
+}
+
+/// A new ring named after `tag`, and both its ends in this process.
+pub fn ring_pair(
+    tag: &str,
+    opts: &ipcring::ring::RingOptions,
+) -> (ipcring::ring::Producer, ipcring::ring::Consumer) {
+    let name = super::unique(tag);
+    let tx = ipcring::ring::Producer::create(&name, opts).unwrap();
+    (tx, ipcring::ring::Consumer::open(&name, opts).unwrap())
+}
+
 /// A tokio runtime on two worker threads, timers and I/O enabled.
 pub fn multi_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
