@@ -377,20 +377,14 @@ mod guard {
                         let n = self.line();
                         self.leaf(1 + n);
                     }
-                    b'G' => {
-                        self.take(8)?;
-                        self.leaf(1);
-                    }
-                    b'J' => {
-                        self.take(4)?;
-                        self.leaf(1);
-                    }
-                    b'K' => {
-                        self.take(1)?;
-                        self.leaf(1);
-                    }
-                    b'M' => {
-                        self.take(2)?;
+                    op @ (b'G' | b'J' | b'K' | b'M') => {
+                        // BINFLOAT, BININT, BININT1, BININT2: an argument of fixed size.
+                        self.take(match op {
+                            b'G' => 8,
+                            b'J' => 4,
+                            b'K' => 1,
+                            _ => 2,
+                        })?;
                         self.leaf(1);
                     }
                     0x8a | b'C' | b'U' | 0x8c => {
