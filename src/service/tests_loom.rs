@@ -11,7 +11,7 @@ use loom::sync::Arc;
 use loom::thread;
 
 use crate::ring::layout::WakeWord;
-use crate::service::core::{must_wake, ChannelCore, ClientSide, ServerSide};
+use crate::service::core::{must_wake, ChannelCore, ClientSide, ServerSide, Side};
 use crate::sync::AtomicU32;
 
 const SLOT_SIZE: u32 = 32;
