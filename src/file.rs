@@ -637,12 +637,7 @@ impl LogWriter {
     }
 
     fn append(&mut self, msg: &[u8], deadline: Deadline) -> Result<bool> {
-        if msg.len() > self.opts.max_message {
-            return Err(Error::MessageTooLarge {
-                len: msg.len(),
-                max: self.opts.max_message,
-            });
-        }
+        Error::check_len(msg.len(), self.opts.max_message)?;
         let len = msg.len() as u32;
         let rec_len = padded(RECORD_HEADER_LEN as u64 + msg.len() as u64) as usize;
         let mut scratch = std::mem::take(&mut self.scratch);

@@ -641,12 +641,7 @@ impl MessageQueue {
 
     /// The one send path: `Error::Timeout` when the queue stays full until `deadline`.
     fn send_impl(&mut self, msg: &[u8], prio: u32, deadline: Deadline) -> Result<()> {
-        if msg.len() > self.message_size {
-            return Err(Error::MessageTooLarge {
-                len: msg.len(),
-                max: self.message_size,
-            });
-        }
+        Error::check_len(msg.len(), self.message_size)?;
         if prio >= PRIO_MAX {
             return Err(Error::InvalidConfig(
                 format!("priority {prio} is not below {PRIO_MAX}").into(),

@@ -318,14 +318,7 @@ impl StreamProducer {
     }
 
     fn check_len(&self, msg: &[u8]) -> Result<()> {
-        let max = self.link.opts.max_message;
-        if msg.len() > max {
-            return Err(Error::MessageTooLarge {
-                len: msg.len(),
-                max,
-            });
-        }
-        Ok(())
+        Error::check_len(msg.len(), self.link.opts.max_message)
     }
 
     /// Queues the `XADD` of `msg`; with `write`, writes it (a send), else leaves it queued.
