@@ -324,12 +324,7 @@ impl PublisherCore {
     /// Writes message number `head` into its slot (not yet visible through `head`).
     #[inline]
     pub(crate) fn write(&mut self, data: &[AtomicU64], msg: &[u8]) -> Result<()> {
-        if msg.len() > self.geo.max_message as usize {
-            return Err(Error::MessageTooLarge {
-                len: msg.len(),
-                max: self.geo.max_message as usize,
-            });
-        }
+        Error::check_len(msg.len(), self.geo.max_message as usize)?;
         let i = self.head;
         let base = self.geo.slot_of(i) * self.geo.slot_words;
         let slot = &data[base..base + self.geo.slot_words];

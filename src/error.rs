@@ -196,6 +196,16 @@ impl Error {
         }
     }
 
+    /// `Ok` if a message of `len` bytes is within the limit `max`, else
+    /// [`Error::MessageTooLarge`].
+    #[inline]
+    pub(crate) fn check_len(len: usize, max: usize) -> Result<()> {
+        if len > max {
+            return Err(Error::MessageTooLarge { len, max });
+        }
+        Ok(())
+    }
+
     /// Builds an [`Error::Corrupt`].
     pub(crate) fn corrupt(msg: impl Into<Cow<'static, str>>) -> Error {
         let msg = msg.into();

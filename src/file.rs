@@ -197,30 +197,26 @@ impl LogOptions {
         }
     }
 
-    /// Largest message (writer) or largest record believed (reader), in bytes; at most
-    /// `u32::MAX - 8`. A larger record in the file is [`Error::Corrupt`] at the reader.
-    ///
-    /// ```
-    /// let opts = ipcring::file::LogOptions::new().max_message(4096);
-    /// # let _ = opts;
-    /// ```
-    pub fn max_message(mut self, bytes: usize) -> LogOptions {
-        self.max_message = bytes;
-        self
-    }
+    crate::builder::setters! {
+        /// Largest message (writer) or largest record believed (reader), in bytes; at most
+        /// `u32::MAX - 8`. A larger record in the file is [`Error::Corrupt`] at the reader.
+        ///
+        /// ```
+        /// let opts = ipcring::file::LogOptions::new().max_message(4096);
+        /// # let _ = opts;
+        /// ```
+        max_message(bytes: usize);
 
-    /// Durable mode: the writer calls `fdatasync` after writing each record and after
-    /// committing it, so a message whose `send` returned survives a power cut; a reader
-    /// with a cursor syncs its cursor file too. Default: off (the OS writes back later;
-    /// other processes see every committed message at once either way).
-    ///
-    /// ```
-    /// let opts = ipcring::file::LogOptions::new().durable(true);
-    /// assert!(opts.is_durable());
-    /// ```
-    pub fn durable(mut self, on: bool) -> LogOptions {
-        self.durable = on;
-        self
+        /// Durable mode: the writer calls `fdatasync` after writing each record and after
+        /// committing it, so a message whose `send` returned survives a power cut; a reader
+        /// with a cursor syncs its cursor file too. Default: off (the OS writes back later;
+        /// other processes see every committed message at once either way).
+        ///
+        /// ```
+        /// let opts = ipcring::file::LogOptions::new().durable(true);
+        /// assert!(opts.is_durable());
+        /// ```
+        durable(on: bool);
     }
 
     /// True if [`durable`](LogOptions::durable) is on.
@@ -641,12 +637,7 @@ impl LogWriter {
     }
 
     fn append(&mut self, msg: &[u8], deadline: Deadline) -> Result<bool> {
-        if msg.len() > self.opts.max_message {
-            return Err(Error::MessageTooLarge {
-                len: msg.len(),
-                max: self.opts.max_message,
-            });
-        }
+        Error::check_len(msg.len(), self.opts.max_message)?;
         let len = msg.len() as u32;
         let rec_len = padded(RECORD_HEADER_LEN as u64 + msg.len() as u64) as usize;
         let mut scratch = std::mem::take(&mut self.scratch);

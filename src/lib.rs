@@ -68,6 +68,8 @@ compile_error!(
 #[cfg(not(loom))]
 pub mod access;
 pub mod broadcast;
+#[cfg(not(loom))]
+pub(crate) mod builder;
 pub(crate) mod deadline;
 pub mod error;
 pub(crate) mod kinds;

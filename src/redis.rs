@@ -214,30 +214,26 @@ impl RedisOptions {
         Self::default()
     }
 
-    /// How long a constructor keeps trying to reach the server (and the bound of one
-    /// connection attempt).
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// let opts = ipcring::redis::RedisOptions::new().connect_timeout(Duration::from_secs(1));
-    /// # let _ = opts;
-    /// ```
-    pub fn connect_timeout(mut self, d: Duration) -> Self {
-        self.connect_timeout = d;
-        self
-    }
+    crate::builder::setters! {
+        /// How long a constructor keeps trying to reach the server (and the bound of one
+        /// connection attempt).
+        ///
+        /// ```
+        /// # use std::time::Duration;
+        /// let opts = ipcring::redis::RedisOptions::new().connect_timeout(Duration::from_secs(1));
+        /// # let _ = opts;
+        /// ```
+        connect_timeout(d: Duration);
 
-    /// How long the server has to answer a command (beyond a `BLOCK` the command asked for)
-    /// before the connection is taken as dead and replaced.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// let opts = ipcring::redis::RedisOptions::new().io_timeout(Duration::from_secs(1));
-    /// # let _ = opts;
-    /// ```
-    pub fn io_timeout(mut self, d: Duration) -> Self {
-        self.io_timeout = d;
-        self
+        /// How long the server has to answer a command (beyond a `BLOCK` the command asked for)
+        /// before the connection is taken as dead and replaced.
+        ///
+        /// ```
+        /// # use std::time::Duration;
+        /// let opts = ipcring::redis::RedisOptions::new().io_timeout(Duration::from_secs(1));
+        /// # let _ = opts;
+        /// ```
+        io_timeout(d: Duration);
     }
 
     /// Reconnect backoff: wait `initial` after the first failure, doubling up to `max`.
@@ -254,30 +250,27 @@ impl RedisOptions {
         self
     }
 
-    /// After this long of failing in a row, a call returns the last error ([`Error::Redis`])
-    /// instead of trying again. `None` (the default): blocking calls try forever.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// let opts = ipcring::redis::RedisOptions::new().give_up_after(Some(Duration::from_secs(30)));
-    /// # let _ = opts;
-    /// ```
-    pub fn give_up_after(mut self, d: Option<Duration>) -> Self {
-        self.give_up_after = d;
-        self
-    }
+    crate::builder::setters! {
+        /// After this long of failing in a row, a call returns the last error ([`Error::Redis`])
+        /// instead of trying again. `None` (the default): blocking calls try forever.
+        ///
+        /// ```
+        /// # use std::time::Duration;
+        /// use ipcring::redis::RedisOptions;
+        /// let opts = RedisOptions::new().give_up_after(Some(Duration::from_secs(30)));
+        /// # let _ = opts;
+        /// ```
+        give_up_after(d: Option<Duration>);
 
-    /// The largest message sent or accepted, in bytes (at most 512 MB, Redis' own limit).
-    /// A larger one is refused on send with [`Error::MessageTooLarge`]; one arriving is
-    /// dropped (and acknowledged, for streams) with the same error.
-    ///
-    /// ```
-    /// let opts = ipcring::redis::RedisOptions::new().max_message(1 << 20);
-    /// assert_eq!(opts.max_message_len(), 1 << 20);
-    /// ```
-    pub fn max_message(mut self, bytes: usize) -> Self {
-        self.max_message = bytes;
-        self
+        /// The largest message sent or accepted, in bytes (at most 512 MB, Redis' own limit).
+        /// A larger one is refused on send with [`Error::MessageTooLarge`]; one arriving is
+        /// dropped (and acknowledged, for streams) with the same error.
+        ///
+        /// ```
+        /// let opts = ipcring::redis::RedisOptions::new().max_message(1 << 20);
+        /// assert_eq!(opts.max_message_len(), 1 << 20);
+        /// ```
+        max_message(bytes: usize);
     }
 
     /// The largest message, as set by [`RedisOptions::max_message`].

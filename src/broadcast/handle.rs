@@ -66,17 +66,13 @@ impl BroadcastOptions {
         Self::default()
     }
 
-    /// Number of slots: how many messages the ring holds (a power of two, 2 ..= 2^20).
-    /// Used by `create` only.
-    pub fn slots(mut self, n: u32) -> Self {
-        self.slots = n;
-        self
-    }
+    crate::builder::setters! {
+        /// Number of slots: how many messages the ring holds (a power of two, 2 ..= 2^20).
+        /// Used by `create` only.
+        slots(n: u32);
 
-    /// Largest message in bytes (1 ..= 1 MiB). Used by `create` only.
-    pub fn max_message(mut self, bytes: u32) -> Self {
-        self.max_message = bytes;
-        self
+        /// Largest message in bytes (1 ..= 1 MiB). Used by `create` only.
+        max_message(bytes: u32);
     }
 
     segment::segment_option_methods!(

@@ -125,72 +125,58 @@ impl MqOptions {
         MqOptions::default()
     }
 
-    /// Queue depth on creation (`mq_maxmsg`). Above `/proc/sys/fs/mqueue/msg_max` needs
-    /// CAP_SYS_RESOURCE.
-    ///
-    /// ```
-    /// let o = ipcring::mq::MqOptions::new().max_messages(4);
-    /// ```
-    pub fn max_messages(mut self, n: i64) -> MqOptions {
-        self.max_messages = n;
-        self
-    }
+    crate::builder::setters! {
+        /// Queue depth on creation (`mq_maxmsg`). Above `/proc/sys/fs/mqueue/msg_max` needs
+        /// CAP_SYS_RESOURCE.
+        ///
+        /// ```
+        /// let o = ipcring::mq::MqOptions::new().max_messages(4);
+        /// ```
+        max_messages(n: i64);
 
-    /// Largest message on creation (`mq_msgsize`). Above
-    /// `/proc/sys/fs/mqueue/msgsize_max` needs CAP_SYS_RESOURCE.
-    ///
-    /// ```
-    /// let o = ipcring::mq::MqOptions::new().message_size(1024);
-    /// ```
-    pub fn message_size(mut self, bytes: i64) -> MqOptions {
-        self.message_size = bytes;
-        self
-    }
+        /// Largest message on creation (`mq_msgsize`). Above
+        /// `/proc/sys/fs/mqueue/msgsize_max` needs CAP_SYS_RESOURCE.
+        ///
+        /// ```
+        /// let o = ipcring::mq::MqOptions::new().message_size(1024);
+        /// ```
+        message_size(bytes: i64);
 
-    /// File mode of a created queue (default 0600), and the widest mode [`MessageQueue::open`]
-    /// accepts (Linux): a queue that grants more, or that another user owns (see
-    /// [`MqOptions::allow_owner`]), is refused with [`Error::PermissionDenied`].
-    ///
-    /// ```
-    /// let o = ipcring::mq::MqOptions::new().mode(0o660);
-    /// ```
-    pub fn mode(mut self, mode: u32) -> MqOptions {
-        self.mode = mode;
-        self
+        /// File mode of a created queue (default 0600), and the widest mode [`MessageQueue::open`]
+        /// accepts (Linux): a queue that grants more, or that another user owns (see
+        /// [`MqOptions::allow_owner`]), is refused with [`Error::PermissionDenied`].
+        ///
+        /// ```
+        /// let o = ipcring::mq::MqOptions::new().mode(0o660);
+        /// ```
+        mode(mode: u32);
     }
 
     crate::access::access_option_methods!(access);
 
-    /// Keep the queue when its creator drops (default `false`: the creator unlinks it).
-    ///
-    /// ```
-    /// let o = ipcring::mq::MqOptions::new().keep(true);
-    /// ```
-    pub fn keep(mut self, keep: bool) -> MqOptions {
-        self.keep = keep;
-        self
-    }
+    crate::builder::setters! {
+        /// Keep the queue when its creator drops (default `false`: the creator unlinks it).
+        ///
+        /// ```
+        /// let o = ipcring::mq::MqOptions::new().keep(true);
+        /// ```
+        keep(keep: bool);
 
-    /// Priority of messages sent through [`Sender`] (default 0; `0 .. 32768`).
-    ///
-    /// ```
-    /// let o = ipcring::mq::MqOptions::new().priority(5);
-    /// ```
-    pub fn priority(mut self, priority: u32) -> MqOptions {
-        self.priority = priority;
-        self
-    }
+        /// Priority of messages sent through [`Sender`] (default 0; `0 .. 32768`).
+        ///
+        /// ```
+        /// let o = ipcring::mq::MqOptions::new().priority(5);
+        /// ```
+        priority(priority: u32);
 
-    /// Announce this handle in the queue's liveness file and report peers' death as
-    /// [`Error::Disconnected`] (default `true`; see the [module docs](crate::mq)). Off, a
-    /// wait ends only with a message, room or its timeout, whoever died.
-    ///
-    /// ```
-    /// let o = ipcring::mq::MqOptions::new().liveness(false);
-    /// ```
-    pub fn liveness(mut self, on: bool) -> MqOptions {
-        self.liveness = on;
-        self
+        /// Announce this handle in the queue's liveness file and report peers' death as
+        /// [`Error::Disconnected`] (default `true`; see the [module docs](crate::mq)). Off, a
+        /// wait ends only with a message, room or its timeout, whoever died.
+        ///
+        /// ```
+        /// let o = ipcring::mq::MqOptions::new().liveness(false);
+        /// ```
+        liveness(on: bool);
     }
 }
 
@@ -655,12 +641,7 @@ impl MessageQueue {
 
     /// The one send path: `Error::Timeout` when the queue stays full until `deadline`.
     fn send_impl(&mut self, msg: &[u8], prio: u32, deadline: Deadline) -> Result<()> {
-        if msg.len() > self.message_size {
-            return Err(Error::MessageTooLarge {
-                len: msg.len(),
-                max: self.message_size,
-            });
-        }
+        Error::check_len(msg.len(), self.message_size)?;
         if prio >= PRIO_MAX {
             return Err(Error::InvalidConfig(
                 format!("priority {prio} is not below {PRIO_MAX}").into(),

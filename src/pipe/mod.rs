@@ -443,12 +443,7 @@ impl PipeSender {
 
     /// The one send path. `Ok(false)`: nothing of `msg` was sent before `deadline`.
     fn send_until(&mut self, msg: &[u8], deadline: Deadline) -> Result<bool> {
-        if msg.len() > self.opts.max_message {
-            return Err(Error::MessageTooLarge {
-                len: msg.len(),
-                max: self.opts.max_message,
-            });
-        }
+        Error::check_len(msg.len(), self.opts.max_message)?;
         if !self.flush_pending(deadline)? {
             return Ok(false);
         }

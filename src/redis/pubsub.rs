@@ -109,13 +109,7 @@ impl Publisher {
     /// The pipelined send: `Ok` once `msg` is written to the connection (see the type's
     /// docs); an earlier message's refusal is reported here instead (this one not sent).
     fn send_within(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
-        let max = self.link.opts.max_message;
-        if msg.len() > max {
-            return Err(Error::MessageTooLarge {
-                len: msg.len(),
-                max,
-            });
-        }
+        Error::check_len(msg.len(), self.link.opts.max_message)?;
         let parts: [&[u8]; 3] = [b"PUBLISH", self.channel.as_bytes(), msg];
         self.pipe.send(&mut self.link, &parts, deadline)
     }
@@ -138,9 +132,8 @@ impl Publisher {
     /// ```
     pub fn send_all(&mut self, msgs: &[&[u8]]) -> Result<()> {
         let max = self.link.opts.max_message;
-        if let Some(m) = msgs.iter().find(|m| m.len() > max) {
-            return Err(Error::MessageTooLarge { len: m.len(), max });
-        }
+        msgs.iter()
+            .try_for_each(|m| Error::check_len(m.len(), max))?;
         for msg in msgs {
             let parts: [&[u8]; 3] = [b"PUBLISH", self.channel.as_bytes(), msg];
             self.pipe
@@ -464,13 +457,7 @@ impl Subscriber {
                 Ok(msg) => {
                     self.last_activity = Instant::now();
                     let payload = msg.get_payload_bytes();
-                    let max = self.link.opts.max_message;
-                    if payload.len() > max {
-                        return Err(Error::MessageTooLarge {
-                            len: payload.len(),
-                            max,
-                        });
-                    }
+                    Error::check_len(payload.len(), self.link.opts.max_message)?;
                     self.last_channel.clear();
                     self.last_channel.push_str(msg.get_channel_name());
                     buf.extend_from_slice(payload);

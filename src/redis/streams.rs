@@ -108,43 +108,36 @@ impl StreamOptions {
         Self::default()
     }
 
-    /// The connection settings.
-    ///
-    /// ```
-    /// use ipcring::redis::{RedisOptions, StreamOptions};
-    /// let opts = StreamOptions::new().redis(RedisOptions::new().max_message(4096));
-    /// # let _ = opts;
-    /// ```
-    pub fn redis(mut self, redis: RedisOptions) -> Self {
-        self.redis = redis;
-        self
-    }
+    crate::builder::setters! {
+        /// The connection settings.
+        ///
+        /// ```
+        /// use ipcring::redis::{RedisOptions, StreamOptions};
+        /// let opts = StreamOptions::new().redis(RedisOptions::new().max_message(4096));
+        /// # let _ = opts;
+        /// ```
+        redis(redis: RedisOptions);
 
-    /// Producer: keep the stream at about this many entries (`XADD key MAXLEN ~ n`; Redis
-    /// trims whole nodes, so a few more may stay). `None`: never trim. Trimming removes the
-    /// oldest entries whether or not they were read: size it for the longest backlog you
-    /// must survive. An entry trimmed before it was read is counted by
-    /// [`StreamConsumer::trimmed`].
-    ///
-    /// ```
-    /// let opts = ipcring::redis::StreamOptions::new().max_len(Some(1000));
-    /// # let _ = opts;
-    /// ```
-    pub fn max_len(mut self, n: Option<u64>) -> Self {
-        self.max_len = n;
-        self
-    }
+        /// Producer: keep the stream at about this many entries (`XADD key MAXLEN ~ n`; Redis
+        /// trims whole nodes, so a few more may stay). `None`: never trim. Trimming removes the
+        /// oldest entries whether or not they were read: size it for the longest backlog you
+        /// must survive. An entry trimmed before it was read is counted by
+        /// [`StreamConsumer::trimmed`].
+        ///
+        /// ```
+        /// let opts = ipcring::redis::StreamOptions::new().max_len(Some(1000));
+        /// # let _ = opts;
+        /// ```
+        max_len(n: Option<u64>);
 
-    /// Consumer: where a new group starts.
-    ///
-    /// ```
-    /// use ipcring::redis::{StartFrom, StreamOptions};
-    /// let opts = StreamOptions::new().start(StartFrom::New);
-    /// # let _ = opts;
-    /// ```
-    pub fn start(mut self, start: StartFrom) -> Self {
-        self.start = start;
-        self
+        /// Consumer: where a new group starts.
+        ///
+        /// ```
+        /// use ipcring::redis::{StartFrom, StreamOptions};
+        /// let opts = StreamOptions::new().start(StartFrom::New);
+        /// # let _ = opts;
+        /// ```
+        start(start: StartFrom);
     }
 
     /// Consumer: when to acknowledge.
@@ -159,54 +152,45 @@ impl StreamOptions {
         self
     }
 
-    /// Consumer: how many entries one read fetches (1..=10000).
-    ///
-    /// ```
-    /// let opts = ipcring::redis::StreamOptions::new().batch(16);
-    /// # let _ = opts;
-    /// ```
-    pub fn batch(mut self, n: usize) -> Self {
-        self.batch = n;
-        self
-    }
+    crate::builder::setters! {
+        /// Consumer: how many entries one read fetches (1..=10000).
+        ///
+        /// ```
+        /// let opts = ipcring::redis::StreamOptions::new().batch(16);
+        /// # let _ = opts;
+        /// ```
+        batch(n: usize);
 
-    /// Consumer: the longest single `BLOCK` of a blocking read (a blocking receive loops).
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// let opts = ipcring::redis::StreamOptions::new().block(Duration::from_millis(500));
-    /// # let _ = opts;
-    /// ```
-    pub fn block(mut self, d: Duration) -> Self {
-        self.block = d;
-        self
-    }
+        /// Consumer: the longest single `BLOCK` of a blocking read (a blocking receive loops).
+        ///
+        /// ```
+        /// # use std::time::Duration;
+        /// let opts = ipcring::redis::StreamOptions::new().block(Duration::from_millis(500));
+        /// # let _ = opts;
+        /// ```
+        block(d: Duration);
 
-    /// Consumer: take over entries that another consumer of the group (a dead one, most
-    /// likely) has left unacknowledged for at least this long (`XAUTOCLAIM`). `None`: never.
-    /// Make it longer than the time a message takes to process, or a slow consumer's
-    /// messages are processed twice.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// let opts = ipcring::redis::StreamOptions::new().claim_idle(Some(Duration::from_secs(60)));
-    /// # let _ = opts;
-    /// ```
-    pub fn claim_idle(mut self, d: Option<Duration>) -> Self {
-        self.claim_idle = d;
-        self
-    }
+        /// Consumer: take over entries that another consumer of the group (a dead one, most
+        /// likely) has left unacknowledged for at least this long (`XAUTOCLAIM`). `None`: never.
+        /// Make it longer than the time a message takes to process, or a slow consumer's
+        /// messages are processed twice.
+        ///
+        /// ```
+        /// # use std::time::Duration;
+        /// use ipcring::redis::StreamOptions;
+        /// let opts = StreamOptions::new().claim_idle(Some(Duration::from_secs(60)));
+        /// # let _ = opts;
+        /// ```
+        claim_idle(d: Option<Duration>);
 
-    /// Consumer: how often to look for such entries.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// let opts = ipcring::redis::StreamOptions::new().claim_every(Duration::from_millis(200));
-    /// # let _ = opts;
-    /// ```
-    pub fn claim_every(mut self, d: Duration) -> Self {
-        self.claim_every = d;
-        self
+        /// Consumer: how often to look for such entries.
+        ///
+        /// ```
+        /// # use std::time::Duration;
+        /// let opts = ipcring::redis::StreamOptions::new().claim_every(Duration::from_millis(200));
+        /// # let _ = opts;
+        /// ```
+        claim_every(d: Duration);
     }
 
     fn validate(&self) -> Result<()> {
@@ -334,14 +318,7 @@ impl StreamProducer {
     }
 
     fn check_len(&self, msg: &[u8]) -> Result<()> {
-        let max = self.link.opts.max_message;
-        if msg.len() > max {
-            return Err(Error::MessageTooLarge {
-                len: msg.len(),
-                max,
-            });
-        }
-        Ok(())
+        Error::check_len(msg.len(), self.link.opts.max_message)
     }
 
     /// Queues the `XADD` of `msg`; with `write`, writes it (a send), else leaves it queued.

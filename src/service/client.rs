@@ -11,7 +11,7 @@ use crate::ring::wait::wait_for;
 use crate::ring::WaitStrategy;
 use crate::segment::Segment;
 use crate::service::auth::{self, Handshake, Who};
-use crate::service::core::{must_wake, Answered, ChannelCore, ClientSide, Owned};
+use crate::service::core::{must_wake, Answered, ChannelCore, ClientSide, Owned, Side};
 use crate::service::layout::*;
 use crate::service::listener::{
     channel_auth, channel_geometry, channel_name, entry, listener_geometry, validate_listener,

@@ -356,12 +356,6 @@ impl ClientSide {
         }
     }
 
-    /// The channel.
-    #[inline(always)]
-    pub(crate) fn core(&self) -> &ChannelCore {
-        &self.core
-    }
-
     /// A free slot to write a request into. [`Error::SystemLimit`] if every slot is in
     /// flight (or held by an answer).
     #[inline]
@@ -528,48 +522,17 @@ impl Fits<'_, '_> {
 
 /// An answer the client has taken: its slot is the client's until this is dropped, then
 /// free again.
-#[derive(Debug)]
-pub(crate) struct Answered<'a> {
-    side: &'a ClientSide,
-    slot: u32,
-    len: u32,
-}
+pub(crate) type Answered<'a> = Filled<'a, ClientSide>;
 
-impl Answered<'_> {
-    /// The slot's index.
+impl Side for ClientSide {
     #[inline(always)]
-    #[cfg_attr(loom, allow(dead_code))]
-    pub(crate) fn slot(&self) -> u32 {
-        self.slot
+    fn core(&self) -> &ChannelCore {
+        &self.core
     }
 
-    /// The answer's length.
-    #[inline(always)]
-    #[cfg_attr(loom, allow(dead_code))]
-    pub(crate) fn len(&self) -> u32 {
-        self.len
-    }
-
-    /// The answer's bytes, in the channel.
-    #[cfg(not(loom))]
-    #[inline(always)]
-    pub(crate) fn bytes(&self) -> &[u8] {
-        // `len <= max_message`: validated by `poll_answer`.
-        self.side.core.bytes(self.slot, self.len)
-    }
-
-    /// Replaces `out`'s contents with a copy of the answer, read with word-sized atomic
-    /// loads: no reference into shared memory is made (for an untrusted server).
     #[inline]
-    pub(crate) fn copy_into(&self, out: &mut Vec<u8>) {
-        self.side.core.copy_out(self.slot, self.len, out);
-    }
-}
-
-impl Drop for Answered<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        self.side.give_back(self.slot);
+    fn release(&self, slot: u32) {
+        self.give_back(slot);
     }
 }
 
@@ -594,13 +557,6 @@ impl ServerSide {
             client_may_sleep,
             found: None,
         }
-    }
-
-    /// The channel.
-    #[inline(always)]
-    #[cfg_attr(loom, allow(dead_code))]
-    pub(crate) fn core(&self) -> &ChannelCore {
-        &self.core
     }
 
     /// Looks at every slot for a request: true if one was found (then [`ServerSide::take`]
@@ -632,28 +588,22 @@ impl ServerSide {
 
 /// A request the server holds: its slot is the server's until it answers, which it does
 /// exactly once ([`Served::respond`], [`Served::respond_with`], or zero bytes on drop).
-#[derive(Debug)]
-pub(crate) struct Served<'a> {
-    side: &'a ServerSide,
-    slot: u32,
-    len: u32,
+pub(crate) type Served<'a> = Filled<'a, ServerSide>;
+
+impl Side for ServerSide {
+    #[inline(always)]
+    fn core(&self) -> &ChannelCore {
+        &self.core
+    }
+
+    /// Unanswered: answered with zero bytes.
+    #[inline]
+    fn release(&self, slot: u32) {
+        publish_answer(self, slot, 0);
+    }
 }
 
 impl Served<'_> {
-    /// The slot's index.
-    #[inline(always)]
-    #[cfg_attr(loom, allow(dead_code))]
-    pub(crate) fn slot(&self) -> u32 {
-        self.slot
-    }
-
-    /// The request's length.
-    #[inline(always)]
-    #[cfg_attr(loom, allow(dead_code))]
-    pub(crate) fn len(&self) -> u32 {
-        self.len
-    }
-
     /// The largest answer.
     #[inline(always)]
     #[cfg_attr(loom, allow(dead_code))]
@@ -661,26 +611,11 @@ impl Served<'_> {
         self.side.core.max_message
     }
 
-    /// The request's bytes, in the channel.
-    #[cfg(not(loom))]
-    #[inline(always)]
-    pub(crate) fn bytes(&self) -> &[u8] {
-        // `len <= max_message`: validated by `poll_request`.
-        self.side.core.bytes(self.slot, self.len)
-    }
-
     /// The slot's whole payload, writable (the request in its first `len` bytes).
     #[cfg(not(loom))]
     #[inline(always)]
     pub(crate) fn buffer(&mut self) -> &mut [u8] {
         self.side.core.bytes_mut(self.slot)
-    }
-
-    /// Replaces `out`'s contents with a copy of the request (word-sized atomic loads).
-    #[inline]
-    #[cfg_attr(not(loom), allow(dead_code))]
-    pub(crate) fn copy_into(&self, out: &mut Vec<u8>) {
-        self.side.core.copy_out(self.slot, self.len, out);
     }
 
     /// Publishes the first `len` bytes of the payload as the answer.
@@ -719,9 +654,63 @@ impl Served<'_> {
     }
 }
 
-impl Drop for Served<'_> {
+// ---- A slot holding a message: the answer taken, the request found ----
+
+/// What a [`Filled`] token needs of its side: the channel, and what becomes of a slot whose
+/// token goes.
+pub(crate) trait Side {
+    /// The channel.
+    fn core(&self) -> &ChannelCore;
+
+    /// The token holding `slot` was dropped.
+    fn release(&self, slot: u32);
+}
+
+/// A slot a side holds with a message of `len` bytes in it: the client's [`Answered`] or
+/// the server's [`Served`]. Dropped, it gives the slot back as its side says
+/// ([`Side::release`]).
+#[derive(Debug)]
+pub(crate) struct Filled<'a, S: Side> {
+    side: &'a S,
+    slot: u32,
+    len: u32,
+}
+
+impl<S: Side> Filled<'_, S> {
+    /// The slot's index.
+    #[inline(always)]
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn slot(&self) -> u32 {
+        self.slot
+    }
+
+    /// The message's length.
+    #[inline(always)]
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// The message's bytes, in the channel.
+    #[cfg(not(loom))]
+    #[inline(always)]
+    pub(crate) fn bytes(&self) -> &[u8] {
+        // `len <= max_message`: validated by `poll_answer` or `poll_request`.
+        self.side.core().bytes(self.slot, self.len)
+    }
+
+    /// Replaces `out`'s contents with a copy of the message, read with word-sized atomic
+    /// loads: no reference into shared memory is made (for an untrusted peer).
+    #[inline]
+    pub(crate) fn copy_into(&self, out: &mut Vec<u8>) {
+        self.side.core().copy_out(self.slot, self.len, out);
+    }
+}
+
+impl<S: Side> Drop for Filled<'_, S> {
+    #[inline]
     fn drop(&mut self) {
-        publish_answer(self.side, self.slot, 0);
+        self.side.release(self.slot);
     }
 }
 

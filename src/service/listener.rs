@@ -12,7 +12,7 @@ use crate::ring::wait::wait_for;
 use crate::ring::WaitStrategy;
 use crate::segment::{self, Segment, Trust};
 use crate::service::auth::{self, AuthKey, Handshake, Who};
-use crate::service::core::{ChannelCore, EntryWords, Served, ServerSide};
+use crate::service::core::{ChannelCore, EntryWords, Served, ServerSide, Side};
 use crate::service::layout::*;
 use crate::service::ServiceOptions;
 use crate::sys::{Location, Mapping};

@@ -169,31 +169,21 @@ impl ServiceOptions {
         Self::default()
     }
 
-    /// Listener: how many clients may be connected at once (1 ..= 4096). Beyond it,
-    /// `connect` fails with [`Error::SystemLimit`].
-    pub fn max_clients(mut self, n: u32) -> Self {
-        self.max_clients = n;
-        self
-    }
+    crate::builder::setters! {
+        /// Listener: how many clients may be connected at once (1 ..= 4096). Beyond it,
+        /// `connect` fails with [`Error::SystemLimit`].
+        max_clients(n: u32);
 
-    /// Listener: the most slots a client's channel may have (1 ..= 64).
-    pub fn max_slots(mut self, n: u32) -> Self {
-        self.max_slots = n;
-        self
-    }
+        /// Listener: the most slots a client's channel may have (1 ..= 64).
+        max_slots(n: u32);
 
-    /// Client: slots in its channel, i.e. requests in flight at once (1 ..= 64, and at most
-    /// the listener's `max_slots`).
-    pub fn slots(mut self, n: u32) -> Self {
-        self.slots = n;
-        self
-    }
+        /// Client: slots in its channel, i.e. requests in flight at once (1 ..= 64, and at most
+        /// the listener's `max_slots`).
+        slots(n: u32);
 
-    /// Largest request or answer in bytes (1 ..= 16 MiB). For a listener, the most a client
-    /// may ask for; for a client, its channel's slot size (at most the listener's).
-    pub fn max_message(mut self, bytes: u32) -> Self {
-        self.max_message = bytes;
-        self
+        /// Largest request or answer in bytes (1 ..= 16 MiB). For a listener, the most a client
+        /// may ask for; for a client, its channel's slot size (at most the listener's).
+        max_message(bytes: u32);
     }
 
     /// An auth key (feature `service-auth`): a listener bound with one accepts only

@@ -11,7 +11,7 @@ use loom::sync::Arc;
 use loom::thread;
 
 use crate::ring::layout::WakeWord;
-use crate::service::core::{must_wake, ChannelCore, ClientSide, ServerSide};
+use crate::service::core::{must_wake, ChannelCore, ClientSide, ServerSide, Side};
 use crate::sync::AtomicU32;
 
 const SLOT_SIZE: u32 = 32;
@@ -22,25 +22,6 @@ fn wake_word() -> WakeWord {
         seq: AtomicU32::new(0),
         waiters: AtomicU32::new(0),
         park: (loom::sync::Mutex::new(()), loom::sync::Condvar::new()),
-    }
-}
-
-/// The two sides of one channel, and the server's wake word (in the listener, really).
-struct Model {
-    client: ClientSide,
-    server: ServerSide,
-    server_wake: Arc<WakeWord>,
-}
-
-impl Model {
-    /// `slots` slots; `client_may_sleep` as the client's channel flag says.
-    fn new(slots: u32, client_may_sleep: bool) -> Model {
-        let core = ChannelCore::new_model(slots, SLOT_SIZE, MAX, Arc::new(wake_word()));
-        Model {
-            client: ClientSide::new(core.clone()),
-            server: ServerSide::new(core, client_may_sleep),
-            server_wake: Arc::new(wake_word()),
-        }
     }
 }
 
@@ -115,23 +96,34 @@ fn serve_one(s: &mut ServerSide, server_wake: &WakeWord, sleep: bool) {
     served.respond_with(&answer_for(&req)).unwrap();
 }
 
+/// One channel of `slots` slots whose server already serves `requests` requests on its own
+/// thread (`sleep`: the client's channel flag says it may sleep, and both sides do): the
+/// client's side, the server's wake word (in the listener, really) and the server's thread.
+fn spawn_server(
+    slots: u32,
+    sleep: bool,
+    requests: usize,
+) -> (ClientSide, Arc<WakeWord>, thread::JoinHandle<()>) {
+    let core = ChannelCore::new_model(slots, SLOT_SIZE, MAX, Arc::new(wake_word()));
+    let client = ClientSide::new(core.clone());
+    let mut server = ServerSide::new(core, sleep);
+    let server_wake = Arc::new(wake_word());
+    let wake = server_wake.clone();
+    let serving = thread::spawn(move || {
+        for _ in 0..requests {
+            serve_one(&mut server, &wake, sleep);
+        }
+    });
+    (client, server_wake, serving)
+}
+
 /// Two round trips through one slot with both sides sleeping: the second request reuses
 /// the bytes the first answer came back in; every read is ordered after its write, and
 /// neither side misses a wake-up.
 #[test]
 fn round_trips_reuse_the_slot_no_lost_wakeup() {
     loom::model(|| {
-        let Model {
-            client,
-            mut server,
-            server_wake,
-        } = Model::new(1, true);
-        let wake = server_wake.clone();
-        let serving = thread::spawn(move || {
-            for _ in 0..2 {
-                serve_one(&mut server, &wake, true);
-            }
-        });
+        let (client, server_wake, serving) = spawn_server(1, true, 2);
         for round in 0..2u8 {
             let req = request(round, 0);
             let slot = submit(&client, &server_wake, &req, true);
@@ -147,17 +139,7 @@ fn round_trips_reuse_the_slot_no_lost_wakeup() {
 #[test]
 fn pipelined_slots() {
     loom::model(|| {
-        let Model {
-            client,
-            mut server,
-            server_wake,
-        } = Model::new(2, false);
-        let wake = server_wake.clone();
-        let serving = thread::spawn(move || {
-            for _ in 0..2 {
-                serve_one(&mut server, &wake, false);
-            }
-        });
+        let (client, server_wake, serving) = spawn_server(2, false, 2);
         let (r0, r1) = (request(0, 0), request(0, 1));
         let s0 = submit(&client, &server_wake, &r0, false);
         let s1 = submit(&client, &server_wake, &r1, false);

@@ -563,9 +563,7 @@ impl AsyncClient {
     /// # }
     /// ```
     pub async fn call_timeout(&mut self, req: &[u8], timeout: Duration) -> Result<Vec<u8>> {
-        tokio::time::timeout(timeout, self.call(req))
-            .await
-            .unwrap_or(Err(Error::Timeout))
+        crate::transport::within(timeout, self.call(req)).await
     }
 }
 
@@ -735,9 +733,6 @@ impl AsyncListener {
     /// # Ok(()) }
     /// ```
     pub async fn recv_timeout(&mut self, timeout: Duration) -> Result<Request<'_>> {
-        match tokio::time::timeout(timeout, self.recv()).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::Timeout),
-        }
+        crate::transport::within(timeout, self.recv()).await
     }
 }

@@ -189,9 +189,7 @@ impl AsyncListener {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub async fn recv_timeout(&mut self, timeout: Duration) -> Result<SignalEvent> {
-        tokio::time::timeout(timeout, self.recv())
-            .await
-            .unwrap_or(Err(Error::Timeout))
+        crate::transport::within(timeout, self.recv()).await
     }
 
     /// The blocking listener underneath.

@@ -34,14 +34,6 @@ pub(crate) fn encode_header(len: usize, out: &mut [u8; MAX_HEADER]) -> usize {
     }
 }
 
-/// [`Error::MessageTooLarge`] if a payload of `len` bytes is over the limit `max`.
-pub(super) fn check_len(len: usize, max: usize) -> Result<()> {
-    if len > max {
-        return Err(Error::MessageTooLarge { len, max });
-    }
-    Ok(())
-}
-
 /// Whether a send failed because the peer is gone (then the connection is done with).
 pub(super) fn peer_gone(e: &io::Error) -> bool {
     matches!(
@@ -130,7 +122,7 @@ impl Inbox {
             return Ok(false);
         };
         // A frame whose header an earlier owner with a larger limit parsed.
-        check_len(len, max)?;
+        Error::check_len(len, max)?;
         let take = (len - self.payload.len()).min(self.end - self.start);
         self.payload
             .extend_from_slice(&self.rbuf[self.start..self.start + take]);

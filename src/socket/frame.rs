@@ -76,7 +76,7 @@ impl SocketSender {
         try_only: bool,
     ) -> Result<bool> {
         self.usable()?;
-        codec::check_len(msg.len(), self.max_frame)?;
+        Error::check_len(msg.len(), self.max_frame)?;
         let mut header = [0u8; MAX_HEADER];
         let hlen = encode_header(msg.len(), &mut header);
         let mut wbuf = std::mem::take(&mut self.wbuf);

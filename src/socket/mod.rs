@@ -363,76 +363,62 @@ impl SocketOptions {
         self
     }
 
-    /// The digest this side asks for when it delivers a challenge (default
-    /// [`Digest::Sha256`]).
-    ///
-    /// ```
-    /// use ipcring::socket::{Digest, SocketOptions};
-    /// let o = SocketOptions::new().digest(Digest::Sha384);
-    /// ```
-    pub fn digest(mut self, digest: Digest) -> SocketOptions {
-        self.digest = digest;
-        self
-    }
+    crate::builder::setters! {
+        /// The digest this side asks for when it delivers a challenge (default
+        /// [`Digest::Sha256`]).
+        ///
+        /// ```
+        /// use ipcring::socket::{Digest, SocketOptions};
+        /// let o = SocketOptions::new().digest(Digest::Sha384);
+        /// ```
+        digest(digest: Digest);
 
-    /// The largest frame sent or accepted, in bytes (default 64 MiB). A peer announcing a
-    /// larger one gets its connection closed, and the receiver an
-    /// [`Error::MessageTooLarge`]; nothing is allocated for it.
-    ///
-    /// ```
-    /// let o = ipcring::socket::SocketOptions::new().max_frame(4096);
-    /// ```
-    pub fn max_frame(mut self, bytes: usize) -> SocketOptions {
-        self.max_frame = bytes;
-        self
-    }
+        /// The largest frame sent or accepted, in bytes (default 64 MiB). A peer announcing a
+        /// larger one gets its connection closed, and the receiver an
+        /// [`Error::MessageTooLarge`]; nothing is allocated for it.
+        ///
+        /// ```
+        /// let o = ipcring::socket::SocketOptions::new().max_frame(4096);
+        /// ```
+        max_frame(bytes: usize);
 
-    /// How long the whole handshake may take before the connection is dropped (default
-    /// 10 s). Applies on both sides.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let o = ipcring::socket::SocketOptions::new().handshake_timeout(Duration::from_secs(2));
-    /// ```
-    pub fn handshake_timeout(mut self, t: Duration) -> SocketOptions {
-        self.handshake_timeout = t;
-        self
-    }
+        /// How long the whole handshake may take before the connection is dropped (default
+        /// 10 s). Applies on both sides.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let o = ipcring::socket::SocketOptions::new().handshake_timeout(Duration::from_secs(2));
+        /// ```
+        handshake_timeout(t: Duration);
 
-    /// How long [`Connection::connect`] keeps trying while the listener is not there yet
-    /// (refused, or no socket file): default 10 s, so the two programs can start in any
-    /// order. `Duration::ZERO` makes a single attempt, as Python's `Client` does.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let o = ipcring::socket::SocketOptions::new().connect_timeout(Duration::ZERO);
-    /// ```
-    pub fn connect_timeout(mut self, t: Duration) -> SocketOptions {
-        self.connect_timeout = t;
-        self
-    }
+        /// How long [`Connection::connect`] keeps trying while the listener is not there yet
+        /// (refused, or no socket file): default 10 s, so the two programs can start in any
+        /// order. `Duration::ZERO` makes a single attempt, as Python's `Client` does.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let o = ipcring::socket::SocketOptions::new().connect_timeout(Duration::ZERO);
+        /// ```
+        connect_timeout(t: Duration);
 
-    /// Time limit of the blocking [`Receiver::recv`] forms (default `None`: wait for ever).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let o = ipcring::socket::SocketOptions::new().read_timeout(Some(Duration::from_secs(5)));
-    /// ```
-    pub fn read_timeout(mut self, t: Option<Duration>) -> SocketOptions {
-        self.read_timeout = t;
-        self
-    }
+        /// Time limit of the blocking [`Receiver::recv`] forms (default `None`: wait for ever).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use ipcring::socket::SocketOptions;
+        /// let o = SocketOptions::new().read_timeout(Some(Duration::from_secs(5)));
+        /// ```
+        read_timeout(t: Option<Duration>);
 
-    /// Time limit of the blocking [`Sender::send`] (default `None`: wait for ever). A send
-    /// that times out after writing part of its frame leaves the connection unusable.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let o = ipcring::socket::SocketOptions::new().write_timeout(Some(Duration::from_secs(5)));
-    /// ```
-    pub fn write_timeout(mut self, t: Option<Duration>) -> SocketOptions {
-        self.write_timeout = t;
-        self
+        /// Time limit of the blocking [`Sender::send`] (default `None`: wait for ever). A send
+        /// that times out after writing part of its frame leaves the connection unusable.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use ipcring::socket::SocketOptions;
+        /// let o = SocketOptions::new().write_timeout(Some(Duration::from_secs(5)));
+        /// ```
+        write_timeout(t: Option<Duration>);
     }
 
     /// How many connections [`Listener::serve`] handles at once (default 1024); more wait

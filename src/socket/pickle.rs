@@ -309,6 +309,16 @@ mod guard {
             Ok(())
         }
 
+        /// The memo id operand of PUT and GET (`p`, `g`: a decimal line), BINPUT and BINGET
+        /// (`q`, `h`: one byte), LONG_BINPUT and LONG_BINGET (`r`, `j`: 4 bytes, little-endian).
+        fn memo_id(&mut self, op: u8) -> Result<u32> {
+            match op {
+                b'p' | b'g' => self.line_id(),
+                b'q' | b'h' => Ok(self.byte()?.into()),
+                _ => Ok(self.le(4)? as u32),
+            }
+        }
+
         fn get(&mut self, id: u32) -> Result<()> {
             let item = *self
                 .memo
@@ -350,32 +360,16 @@ mod guard {
                             is_ref: false,
                         });
                     }
-                    b'p' => {
-                        let id = self.line_id()?;
-                        self.memoize(id)?;
-                    }
-                    b'q' => {
-                        let id = self.byte()?.into();
-                        self.memoize(id)?;
-                    }
-                    b'r' => {
-                        let id = self.le(4)? as u32;
+                    op @ (b'p' | b'q' | b'r') => {
+                        let id = self.memo_id(op)?;
                         self.memoize(id)?;
                     }
                     0x94 => {
                         let id = self.memo.len() as u32;
                         self.memoize(id)?;
                     }
-                    b'g' => {
-                        let id = self.line_id()?;
-                        self.get(id)?;
-                    }
-                    b'h' => {
-                        let id = self.byte()?.into();
-                        self.get(id)?;
-                    }
-                    b'j' => {
-                        let id = self.le(4)? as u32;
+                    op @ (b'g' | b'h' | b'j') => {
+                        let id = self.memo_id(op)?;
                         self.get(id)?;
                     }
                     b'N' | 0x88 | 0x89 => self.leaf(1),
@@ -383,20 +377,14 @@ mod guard {
                         let n = self.line();
                         self.leaf(1 + n);
                     }
-                    b'G' => {
-                        self.take(8)?;
-                        self.leaf(1);
-                    }
-                    b'J' => {
-                        self.take(4)?;
-                        self.leaf(1);
-                    }
-                    b'K' => {
-                        self.take(1)?;
-                        self.leaf(1);
-                    }
-                    b'M' => {
-                        self.take(2)?;
+                    op @ (b'G' | b'J' | b'K' | b'M') => {
+                        // BINFLOAT, BININT, BININT1, BININT2: an argument of fixed size.
+                        self.take(match op {
+                            b'G' => 8,
+                            b'J' => 4,
+                            b'K' => 1,
+                            _ => 2,
+                        })?;
                         self.leaf(1);
                     }
                     0x8a | b'C' | b'U' | 0x8c => {

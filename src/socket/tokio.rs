@@ -182,7 +182,7 @@ impl AsyncSocketSender {
         if self.gone {
             return Err(Error::Disconnected);
         }
-        codec::check_len(msg.len(), self.max_frame)?;
+        Error::check_len(msg.len(), self.max_frame)?;
         let mut header = [0u8; MAX_HEADER];
         let hlen = encode_header(msg.len(), &mut header);
         let mut frame = Vec::with_capacity(hlen + msg.len());

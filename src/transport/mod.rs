@@ -162,7 +162,7 @@ pub(crate) mod pool;
 mod tokio;
 
 #[cfg(feature = "async")]
-pub(crate) use self::tokio::{inherent_async_receiver, inherent_async_sender};
+pub(crate) use self::tokio::{inherent_async_receiver, inherent_async_sender, within};
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use self::tokio::{AsyncReceiver, AsyncSender, ReceiverStream};

@@ -188,12 +188,7 @@ impl<T: Sender + Send + 'static> Pool<T> {
     /// pool), then runs [`Sender::send`] on the pool with a copy of it. **A dropped future
     /// may still send the message**: the task runs to its end in the background.
     pub(crate) async fn send(&mut self, msg: &[u8], max: usize) -> Result<()> {
-        if msg.len() > max {
-            return Err(Error::MessageTooLarge {
-                len: msg.len(),
-                max,
-            });
-        }
+        Error::check_len(msg.len(), max)?;
         let msg = msg.to_vec();
         self.run(Kind::Other, move |t| Sender::send(t, &msg))
             .await?

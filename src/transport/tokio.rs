@@ -38,11 +38,7 @@ pub trait AsyncSender: Send {
         msg: &[u8],
         timeout: Duration,
     ) -> impl Future<Output = Result<()>> + Send {
-        async move {
-            tokio::time::timeout(timeout, self.send(msg))
-                .await
-                .unwrap_or(Err(Error::Timeout))
-        }
+        within(timeout, self.send(msg))
     }
 
     /// The largest message this sender accepts, in bytes.
@@ -73,11 +69,7 @@ pub trait AsyncReceiver: Send {
         buf: &mut Vec<u8>,
         timeout: Duration,
     ) -> impl Future<Output = Result<()>> + Send {
-        async move {
-            tokio::time::timeout(timeout, self.recv_into(buf))
-                .await
-                .unwrap_or(Err(Error::Timeout))
-        }
+        within(timeout, self.recv_into(buf))
     }
 
     /// Receives the next message into a new `Vec`. Cancel safe.
@@ -134,6 +126,17 @@ pub trait AsyncReceiver: Send {
     {
         ReceiverStream::new(self)
     }
+}
+
+/// `fut`, given at most `timeout` (tokio's timer): [`Error::Timeout`] when the time runs out
+/// first (`fut` is then dropped), what the `_timeout` forms do.
+pub(crate) async fn within<T>(
+    timeout: Duration,
+    fut: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::time::timeout(timeout, fut)
+        .await
+        .unwrap_or(Err(Error::Timeout))
 }
 
 /// Implements [`AsyncSender`] for an async handle whose inherent `send` (async) and
