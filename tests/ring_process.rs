@@ -406,8 +406,8 @@ fn await_consumer_waiting(name: &str) {
 }
 
 /// A consumer in another process excuses the producer's publish fence while it polls
-/// (`wake::fences_excused`): once `wake::excuse::GIVE_AFTER` of its waits in a row ended
-/// while it still polled, the excuse word says so; before it sleeps it withdraws the excuse (a sleeping consumer never leaves it
+/// (`wake::fences_excused`): once a wait of its ends while it still polled, the excuse word
+/// says so; before it sleeps it withdraws the excuse (a sleeping consumer never leaves it
 /// given), and the message sent to the sleeper still wakes it. Three rounds of
 /// sleep, wake-up, poll.
 #[test]
@@ -447,9 +447,9 @@ fn a_polling_consumer_excuses_the_fence_and_withdraws_it_before_it_sleeps() {
             !info.consumer_excuses,
             "round {round}: asleep with the excuse given"
         );
-        // Its wake-up (a wait that slept) gives nothing; messages sent while it polls
-        // again end its waits in their spin phase, which gives the excuse after a streak
-        // of them (if this machine has the barrier).
+        // Its wake-up (a wait that slept) gives nothing; a message sent while it polls
+        // again ends a wait in its spin phase, which gives the excuse (if this machine
+        // has the barrier).
         send(&mut seq);
         let deadline = std::time::Instant::now() + LONG;
         loop {

@@ -140,9 +140,6 @@ struct Attached {
     wait: WaitStrategy,
     /// The header's creation nonce when this handle attached (see `check_intact`).
     nonce: u64,
-    /// This handle's waits in a row that ended without sleeping (see
-    /// `wake::excuse::GIVE_AFTER`).
-    streak: std::sync::atomic::AtomicU32,
 }
 
 // SAFETY: `mem` points into `seg`'s mapping, which moves with the value and is only
@@ -180,7 +177,6 @@ impl Attached {
             geo,
             wait,
             nonce,
-            streak: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -441,7 +437,7 @@ impl Producer {
     fn wait_room(&mut self, len: usize, timeout: Limit) -> Result<()> {
         let Producer { ring, core } = self;
         wait_for(
-            ring.shared().space_sleep(&ring.streak),
+            ring.shared().space_sleep(),
             ring.wait,
             timeout,
             core,
@@ -487,7 +483,7 @@ impl Producer {
         self.publish();
         let Producer { ring, core } = self;
         let waited = wait_for(
-            ring.shared().space_sleep(&ring.streak),
+            ring.shared().space_sleep(),
             ring.wait,
             timeout,
             core,
@@ -825,7 +821,7 @@ impl Consumer {
         let Consumer { ring, core } = self;
         core.announce_waiting();
         let got = wait_for(
-            ring.shared().data_sleep(&ring.streak),
+            ring.shared().data_sleep(),
             ring.wait,
             timeout,
             core,
@@ -1228,7 +1224,7 @@ pub fn duplex(name: &str, side: Side, opts: &RingOptions) -> Result<(Producer, C
 impl Producer {
     /// The word the producer sleeps on while the ring is full, with its excuse word.
     pub(super) fn space_wake_word(&self) -> crate::wake::Sleep<'_> {
-        self.ring.shared().space_sleep(&self.ring.streak)
+        self.ring.shared().space_sleep()
     }
 
     /// True once a consumer had attached and is gone; first the slice-end checks of the
@@ -1265,7 +1261,7 @@ impl Producer {
 impl Consumer {
     /// The word the consumer sleeps on while the ring is empty, with its excuse word.
     pub(super) fn data_wake_word(&self) -> crate::wake::Sleep<'_> {
-        self.ring.shared().data_sleep(&self.ring.streak)
+        self.ring.shared().data_sleep()
     }
 
     /// True once a producer had attached and is gone; first the slice-end checks of the

@@ -126,32 +126,19 @@ unsafe impl crate::sys::SharedPlain for RingGeometry {}
 unsafe impl crate::sys::SharedPlain for RingShared {}
 
 impl RingShared {
-    /// What the consumer sleeps on: the data wake word and the consumer's excuse word, with
-    /// the consumer's `streak` (see `wake::excuse::Excuse`).
-    pub(crate) fn data_sleep<'a>(
-        &'a self,
-        streak: &'a std::sync::atomic::AtomicU32,
-    ) -> crate::wake::Sleep<'a> {
+    /// What the consumer sleeps on: the data wake word and the consumer's excuse word.
+    pub(crate) fn data_sleep(&self) -> crate::wake::Sleep<'_> {
         crate::wake::Sleep {
             word: &self.data_wake,
-            excuse: Some(crate::wake::excuse::Excuse {
-                word: &self.data_excuse,
-                streak,
-            }),
+            excuse: Some(&self.data_excuse),
         }
     }
 
     /// What the producer sleeps on: the space wake word and the producer's excuse word.
-    pub(crate) fn space_sleep<'a>(
-        &'a self,
-        streak: &'a std::sync::atomic::AtomicU32,
-    ) -> crate::wake::Sleep<'a> {
+    pub(crate) fn space_sleep(&self) -> crate::wake::Sleep<'_> {
         crate::wake::Sleep {
             word: &self.space_wake,
-            excuse: Some(crate::wake::excuse::Excuse {
-                word: &self.space_excuse,
-                streak,
-            }),
+            excuse: Some(&self.space_excuse),
         }
     }
 

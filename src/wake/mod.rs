@@ -116,7 +116,7 @@ impl ExcusePtr {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sleep<'a> {
     pub(crate) word: &'a WakeWord,
-    pub(crate) excuse: Option<excuse::Excuse<'a>>,
+    pub(crate) excuse: Option<&'a ExcuseWord>,
 }
 
 impl<'a> From<&'a WakeWord> for Sleep<'a> {
@@ -126,16 +126,16 @@ impl<'a> From<&'a WakeWord> for Sleep<'a> {
 }
 
 impl Sleep<'_> {
-    /// A wait ended without sleeping: this side polls, so (after a streak of such waits)
-    /// its peer may skip its fence (see [`excuse`]).
+    /// A wait ended without sleeping: this side polls, so its peer may skip its fence
+    /// ([`ExcuseWord::give`]).
     #[inline]
     pub(crate) fn polled(&self) {
         if let Some(e) = self.excuse {
-            e.polled();
+            e.give();
         }
     }
 
-    /// Withdraws the excuse if it was given (see [`excuse`]), then
+    /// Withdraws the excuse if it was given ([`ExcuseWord::withdraw`]), then
     /// [`WakeWord::announce`]: the ticket and the longest safe sleep (1 ms if the barrier
     /// failed: a wake-up may then be missed, so bound its cost).
     #[inline]
@@ -298,8 +298,8 @@ pub(crate) fn spin_yield(now: std::time::Instant) -> std::time::Instant {
 /// read it once per round trip, on its first miss). Sixteen spin hints are about 0.4 µs
 /// here (a PAUSE measured 25 ns on the 2-vCPU reference guest), longer than a far
 /// placement's busy-poll round trip and well under the spin phase's first yield
-/// ([`YIELD_AFTER`], 1 µs). The blocking wait (`blocking::wait_for`, which makes them
-/// itself) looks at the clock only every 64 polls anyway, so these shift its deadline and its spin phase by
+/// ([`YIELD_AFTER`], 1 µs). The blocking wait (`blocking::wait_for`) looks at the clock
+/// only every 64 polls anyway, so these shift its deadline and its spin phase by
 /// less than that granularity; a strategy with a spin time of zero (sleep or yield at the
 /// first miss) skips them.
 pub(crate) const QUICK_POLLS: u32 = 16;

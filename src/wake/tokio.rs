@@ -101,8 +101,6 @@ pub(crate) struct Waiter {
     word: WordPtr,
     /// The excuse word beside it, if any (see `wake::excuse`).
     excuse: Option<ExcusePtr>,
-    /// This waiter's waits in a row that ended without sleeping (`wake::excuse::Excuse`).
-    streak: std::sync::atomic::AtomicU32,
     /// How long to spin before sleeping; `None`: never sleep (WaitStrategy::Spin).
     spin: Option<Duration>,
     /// A sleeper still in flight, left by a wait that was cancelled (its future dropped),
@@ -115,17 +113,10 @@ pub(crate) struct Waiter {
 
 /// The [`Sleep`] of a waiter's two pointers (a free function, so that it borrows the
 /// pointers, not the whole waiter).
-fn sleep_on<'a>(
-    word: &'a WordPtr,
-    excuse: &'a Option<ExcusePtr>,
-    streak: &'a std::sync::atomic::AtomicU32,
-) -> Sleep<'a> {
+fn sleep_on<'a>(word: &'a WordPtr, excuse: &'a Option<ExcusePtr>) -> Sleep<'a> {
     Sleep {
         word: word.get(),
-        excuse: excuse.as_ref().map(|e| crate::wake::excuse::Excuse {
-            word: e.get(),
-            streak,
-        }),
+        excuse: excuse.as_ref().map(ExcusePtr::get),
     }
 }
 
@@ -150,8 +141,7 @@ impl Waiter {
         };
         Waiter {
             word: WordPtr(sleep.word),
-            excuse: sleep.excuse.map(|e| ExcusePtr(e.word)),
-            streak: std::sync::atomic::AtomicU32::new(0),
+            excuse: sleep.excuse.map(|e| ExcusePtr(e)),
             spin,
             sleeper: None,
             #[cfg(target_os = "linux")]
@@ -161,7 +151,7 @@ impl Waiter {
 
     /// What this waiter sleeps on, as the blocking driver sees it.
     fn sleep(&self) -> Sleep<'_> {
-        sleep_on(&self.word, &self.excuse, &self.streak)
+        sleep_on(&self.word, &self.excuse)
     }
 
     /// Makes sure no sleeper uses the wake word any more: wakes it and waits (a few
@@ -258,7 +248,7 @@ impl Waiter {
                 }
                 if let Uring::Ready(u) = &mut self.uring {
                     let word = self.word;
-                    let (ticket, slice) = sleep_on(&word, &self.excuse, &self.streak).announce();
+                    let (ticket, slice) = sleep_on(&word, &self.excuse).announce();
                     let announced = Withdraw(word);
                     if let Some(v) = ready(ctx)? {
                         return Ok(v);
