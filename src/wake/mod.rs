@@ -64,48 +64,45 @@ pub fn fences_excused() -> bool {
     excuse::enabled()
 }
 
-/// A pointer to a wake word inside a ring's mapping.
+/// A pointer to a word (a [`WakeWord`], an [`ExcuseWord`]) inside a ring's mapping, for
+/// an async waiter and its sleeper thread.
 ///
 /// The mapping lives as long as the `Producer`/`Consumer` that owns it, and the async
 /// wrappers never let that handle drop while a sleeper thread still uses the pointer (see
 /// `tokio::Waiter::settle`). The mapping does not move when the handle moves.
 #[cfg(all(feature = "async", not(loom)))]
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct WordPtr(pub(crate) *const WakeWord);
+#[derive(Debug)]
+pub(crate) struct MapPtr<T>(pub(crate) *const T);
 
-// SAFETY: WakeWord is made of atomics (Sync); the pointer is only dereferenced while the
-// mapping is alive (see the type's docs), from whichever thread.
+/// A pointer to a wake word in a mapping.
 #[cfg(all(feature = "async", not(loom)))]
-unsafe impl Send for WordPtr {}
-// SAFETY: as above; shared access to atomics is thread-safe.
+pub(crate) type WordPtr = MapPtr<WakeWord>;
+/// A pointer to an excuse word in a mapping.
 #[cfg(all(feature = "async", not(loom)))]
-unsafe impl Sync for WordPtr {}
+pub(crate) type ExcusePtr = MapPtr<ExcuseWord>;
 
+// (By hand, not derived: a derive would ask `T: Copy`.)
 #[cfg(all(feature = "async", not(loom)))]
-impl WordPtr {
-    pub(crate) fn get(&self) -> &WakeWord {
-        // SAFETY: see the type's docs: the mapping outlives every use of the pointer.
-        unsafe { &*self.0 }
+impl<T> Clone for MapPtr<T> {
+    fn clone(&self) -> Self {
+        *self
     }
 }
+#[cfg(all(feature = "async", not(loom)))]
+impl<T> Copy for MapPtr<T> {}
 
-/// A pointer to an excuse word inside a ring's mapping: as [`WordPtr`], for the same
-/// waiter.
+// SAFETY: the words are made of atomics (`T: Sync`); the pointer is only dereferenced while
+// the mapping is alive (see the type's docs), from whichever thread.
 #[cfg(all(feature = "async", not(loom)))]
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ExcusePtr(pub(crate) *const ExcuseWord);
-
-// SAFETY: as for WordPtr: atomics only, dereferenced only while the mapping is alive.
+unsafe impl<T: Sync> Send for MapPtr<T> {}
+// SAFETY: as above; shared access to atomics is thread-safe.
 #[cfg(all(feature = "async", not(loom)))]
-unsafe impl Send for ExcusePtr {}
-// SAFETY: as above.
-#[cfg(all(feature = "async", not(loom)))]
-unsafe impl Sync for ExcusePtr {}
+unsafe impl<T: Sync> Sync for MapPtr<T> {}
 
 #[cfg(all(feature = "async", not(loom)))]
-impl ExcusePtr {
-    pub(crate) fn get(&self) -> &ExcuseWord {
-        // SAFETY: as for WordPtr::get.
+impl<T> MapPtr<T> {
+    pub(crate) fn get(&self) -> &T {
+        // SAFETY: see the type's docs: the mapping outlives every use of the pointer.
         unsafe { &*self.0 }
     }
 }

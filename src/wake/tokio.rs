@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
-use crate::wake::{ExcusePtr, Sleep, WaitStrategy, WordPtr, LIVENESS_SLICE};
+use crate::wake::{ExcusePtr, MapPtr, Sleep, WaitStrategy, WordPtr, LIVENESS_SLICE};
 use crate::{Error, Result};
 
 /// Looks at the shared word's condition between two yields to the scheduler while spinning.
@@ -140,8 +140,8 @@ impl Waiter {
             WaitStrategy::SpinYield { spin } | WaitStrategy::SpinBlock { spin } => Some(spin),
         };
         Waiter {
-            word: WordPtr(sleep.word),
-            excuse: sleep.excuse.map(|e| ExcusePtr(e)),
+            word: MapPtr(sleep.word),
+            excuse: sleep.excuse.map(|e| MapPtr(e as *const _)),
             spin,
             sleeper: None,
             #[cfg(target_os = "linux")]
