@@ -122,6 +122,7 @@ fn shared_dir() -> tempfile::TempDir {
 
 /// In a two-user test: the value in `$setup` (an `Option`), or `return` when it is `None`
 /// (the test skips, as [`two_users`] said).
+#[allow(unused_macros)] // used by the feature-gated tests
 macro_rules! or_skip {
     ($setup:expr) => {
         match $setup {
