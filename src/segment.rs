@@ -77,24 +77,15 @@ pub struct SegmentHeader {
     pub created_ns: AtomicU64,
 }
 
-// SAFETY: repr(C) of atomics only: every bit pattern is valid, no pointers, and it changes
-// only through atomic operations.
-unsafe impl crate::sys::SharedPlain for SegmentHeader {}
-
-#[cfg(not(loom))]
-const _: () = {
-    use std::mem::{offset_of, size_of};
-    assert!(offset_of!(SegmentHeader, version) == 8);
-    assert!(offset_of!(SegmentHeader, header_size) == 12);
-    assert!(offset_of!(SegmentHeader, kind) == 16);
-    assert!(offset_of!(SegmentHeader, state) == 20);
-    assert!(offset_of!(SegmentHeader, creator_pid) == 24);
-    assert!(offset_of!(SegmentHeader, flags) == 28);
-    assert!(offset_of!(SegmentHeader, nonce) == 32);
-    assert!(offset_of!(SegmentHeader, total_size) == 40);
-    assert!(offset_of!(SegmentHeader, created_ns) == 48);
-    assert!(size_of::<SegmentHeader>() <= COMMON_HEADER_SIZE);
-};
+crate::kinds::shared_layout! {
+    // SAFETY: repr(C) of atomics only: every bit pattern is valid, no pointers, and it
+    // changes only through atomic operations.
+    unsafe SegmentHeader {
+        magic: 0, version: 8, header_size: 12, kind: 16, state: 20, creator_pid: 24,
+        flags: 28, nonce: 32, total_size: 40, created_ns: 48,
+    } size 56;
+}
+const _: () = assert!(std::mem::size_of::<SegmentHeader>() <= COMMON_HEADER_SIZE);
 
 /// Human name of a segment kind: the header's `kind` number as `ipcring ls` shows it
 /// ("ring", "seqlock", "broadcast", "service", "service channel"; "unknown" for a number
