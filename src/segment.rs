@@ -981,24 +981,20 @@ impl<S: sys::SharedPlain, W: sys::SharedPlain> Held<S, W> {
         Held { seg, shared, words }
     }
 
-    /// Takes `seg` with its `S` at byte offset `off` and `n` words `W` from `words_off`,
-    /// or gives the segment back if either does not fit the mapping.
-    pub(crate) fn with_words(
-        seg: Segment,
-        off: usize,
-        words_off: usize,
-        n: usize,
-    ) -> std::result::Result<Held<S, W>, Segment> {
+    /// Takes `seg` with its `S` at byte offset `off` and `n` words `W` from `words_off`.
+    /// The caller validated the segment's header against the mapping's length, so both
+    /// fit; if they do not, this panics (a bug in this crate), as [`Held::new`] does.
+    pub(crate) fn with_words(seg: Segment, off: usize, words_off: usize, n: usize) -> Held<S, W> {
         let map = seg.mapping();
         let (Some(shared), Some(words)) = (map.view::<S>(off), map.view_slice::<W>(words_off, n))
         else {
-            return Err(seg);
+            panic!("internal error: a validated segment's words do not fit its mapping");
         };
         let (shared, words) = (
             std::ptr::NonNull::from(shared),
             std::ptr::NonNull::from(words),
         );
-        Ok(Held { seg, shared, words })
+        Held { seg, shared, words }
     }
 
     /// The shared words.

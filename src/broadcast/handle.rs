@@ -1,6 +1,6 @@
 //! Publisher and Subscriber handles over a named segment.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{
@@ -175,23 +175,8 @@ impl Attached {
     fn from_segment(seg: Segment, geo: Geo, wait: WaitStrategy) -> Attached {
         // The geometry was checked against the mapping's length, so the words fit.
         let n = geo.slots as usize * geo.slot_words;
-        let seg =
-            Held::with_words(seg, SHARED_OFFSET, BROADCAST_HEADER_SIZE, n).unwrap_or_else(|_| {
-                panic!("internal error: a validated broadcast ring's slots do not fit its mapping")
-            });
+        let seg = Held::with_words(seg, SHARED_OFFSET, BROADCAST_HEADER_SIZE, n);
         Attached { seg, geo, wait }
-    }
-
-    /// The run-time words (no check per message: found at attach).
-    #[inline]
-    fn shared(&self) -> &BroadcastShared {
-        self.seg.shared()
-    }
-
-    /// The slots' words.
-    #[inline]
-    fn data(&self) -> &[AtomicU64] {
-        self.seg.words()
     }
 
     fn geometry(&self) -> &BroadcastGeometry {
@@ -302,7 +287,7 @@ impl Publisher {
     }
 
     fn attach(ring: Attached) -> Result<Publisher> {
-        let core = PublisherCore::attach(ring.shared(), ring.geo);
+        let core = PublisherCore::attach(ring.seg.shared(), ring.geo);
         // SYNC: Release, so a subscriber that sees the count also sees our lock taken.
         ring.geometry()
             .publisher_attaches
@@ -312,7 +297,7 @@ impl Publisher {
 
     #[inline]
     fn flush(&mut self) {
-        let shared = self.ring.shared();
+        let shared = self.ring.seg.shared();
         if self.core.flush(shared) {
             shared.data_wake.wake();
         }
@@ -325,7 +310,7 @@ impl Publisher {
     #[inline]
     pub fn publish(&mut self, msg: &[u8]) -> Result<u64> {
         let n = self.core.head();
-        self.core.write(self.ring.data(), msg)?;
+        self.core.write(self.ring.seg.words(), msg)?;
         self.flush();
         Ok(n)
     }
@@ -337,7 +322,7 @@ impl Publisher {
         let mut n = 0;
         let mut result = Ok(());
         for m in msgs {
-            if let Err(e) = self.core.write(self.ring.data(), m) {
+            if let Err(e) = self.core.write(self.ring.seg.words(), m) {
                 result = Err(e);
                 break;
             }
@@ -383,7 +368,7 @@ impl Drop for Publisher {
         self.flush();
         // Release the role before waking, so a blocked subscriber that wakes sees us gone.
         let _ = self.ring.seg.leave_role(PUBLISHER_ROLE);
-        self.ring.shared().data_wake.wake();
+        self.ring.seg.shared().data_wake.wake();
     }
 }
 
@@ -440,7 +425,7 @@ impl Subscriber {
         ring.geometry()
             .subscriber_attaches
             .fetch_add(1, Ordering::Relaxed);
-        let head = ring.shared().head.load(Ordering::Acquire);
+        let head = ring.seg.shared().head.load(Ordering::Acquire);
         let next = match opts.start {
             Start::Newest => head.saturating_sub(1),
             Start::Oldest => head.saturating_sub(ring.geo.slots),
@@ -463,7 +448,7 @@ impl Subscriber {
     pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<Recv, TryRecvError> {
         match self
             .core
-            .try_recv(self.ring.shared(), self.ring.data(), buf)
+            .try_recv(self.ring.seg.shared(), self.ring.seg.words(), buf)
         {
             Ok(Some(r)) => Ok(self.note(r)),
             Ok(None) => {
@@ -484,11 +469,11 @@ impl Subscriber {
     fn wait_recv(&mut self, buf: &mut Vec<u8>, timeout: impl Into<Limit>) -> Result<Recv> {
         let Subscriber { ring, core, .. } = self;
         let r = wait_for(
-            &ring.shared().data_wake,
+            &ring.seg.shared().data_wake,
             ring.wait,
             timeout,
             core,
-            |core| core.try_recv(ring.shared(), ring.data(), buf),
+            |core| core.try_recv(ring.seg.shared(), ring.seg.words(), buf),
             |_| ring.publisher_gone(),
         )?;
         Ok(self.note(r))
@@ -540,7 +525,7 @@ impl Subscriber {
 
     /// Messages published so far, as the shared head says now.
     pub fn published(&self) -> u64 {
-        self.ring.shared().head.load(Ordering::Acquire)
+        self.ring.seg.shared().head.load(Ordering::Acquire)
     }
 
     /// Total messages this subscriber lost (the sum of every [`Recv::Lagged`] it got,
@@ -640,7 +625,7 @@ pub fn inspect(name: &str) -> Result<BroadcastInfo> {
 impl Subscriber {
     /// The word subscribers sleep on while nothing new is there.
     pub(super) fn data_wake_word(&self) -> &crate::wake::WakeWord {
-        &self.ring.shared().data_wake
+        &self.ring.seg.shared().data_wake
     }
 
     /// True once a publisher had attached and is gone.
@@ -752,7 +737,7 @@ mod tests {
         let sw = tx.ring.geo.slot_words;
         // A stable slot claiming a length past max_message.
         tx.publish(b"x").unwrap();
-        let data = tx.ring.data();
+        let data = tx.ring.seg.words();
         data[sw + 1].store(1 << 40, Ordering::Relaxed);
         let e = rx.try_recv_into(&mut buf).unwrap_err();
         assert!(matches!(e, TryRecvError::Failed(Error::Corrupt(_))), "{e}");
@@ -762,7 +747,7 @@ mod tests {
         let e = rx.try_recv_into(&mut buf).unwrap_err();
         assert!(matches!(e, TryRecvError::Failed(Error::Corrupt(_))), "{e}");
         // A head that went backwards.
-        tx.ring.shared().head.store(0, Ordering::Relaxed);
+        tx.ring.seg.shared().head.store(0, Ordering::Relaxed);
         let e = rx.try_recv_into(&mut buf).unwrap_err();
         assert!(matches!(e, TryRecvError::Failed(Error::Corrupt(_))), "{e}");
     }

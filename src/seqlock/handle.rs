@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::{
@@ -157,23 +157,8 @@ impl Cell {
         // after `validate` showed it to be the header plus `value_words(size_of::<T>())`
         // words (or `create` made it so), while a peer could rewrite the header word.
         let n_words = seg.mapping().len().saturating_sub(SEQLOCK_HEADER_SIZE) / 8;
-        let seg = Held::with_words(seg, SHARED_OFFSET, SEQLOCK_HEADER_SIZE, n_words)
-            .unwrap_or_else(|_| {
-                panic!("internal error: a validated seqlock's words do not fit its mapping")
-            });
+        let seg = Held::with_words(seg, SHARED_OFFSET, SEQLOCK_HEADER_SIZE, n_words);
         Cell { seg, n_words, wait }
-    }
-
-    /// The run-time words (no check per message: found at attach).
-    #[inline]
-    fn shared(&self) -> &SeqlockShared {
-        self.seg.shared()
-    }
-
-    /// The value's words.
-    #[inline]
-    fn words(&self) -> &[AtomicU64] {
-        self.seg.words()
     }
 
     fn geometry(&self) -> &SeqlockGeometry {
@@ -282,7 +267,7 @@ impl<T: bytemuck::Pod> Writer<T> {
     }
 
     fn attach(cell: Cell) -> Result<Writer<T>> {
-        let core = WriterCore::attach(cell.shared());
+        let core = WriterCore::attach(cell.seg.shared());
         // SYNC: Release, so a reader that sees the count also sees our lock taken.
         cell.geometry()
             .writer_attaches
@@ -299,10 +284,10 @@ impl<T: bytemuck::Pod> Writer<T> {
     #[inline]
     pub fn write(&mut self, value: &T) -> u64 {
         let bytes = bytemuck::bytes_of(value);
-        let shared = self.cell.shared();
+        let shared = self.cell.seg.shared();
         if self
             .core
-            .write(shared, self.cell.words(), |i| word_of(bytes, i))
+            .write(shared, self.cell.seg.words(), |i| word_of(bytes, i))
         {
             shared.changed.wake();
         }
@@ -314,7 +299,7 @@ impl<T: bytemuck::Pod> Writer<T> {
         let mut v = T::zeroed();
         let bytes = bytemuck::bytes_of_mut(&mut v);
         // Only this writer stores the words, so its own loads are never torn.
-        for (i, w) in self.cell.words().iter().enumerate() {
+        for (i, w) in self.cell.seg.words().iter().enumerate() {
             put_word(bytes, i, w.load(Ordering::Relaxed));
         }
         v
@@ -352,7 +337,7 @@ impl<T: bytemuck::Pod> Drop for Writer<T> {
     fn drop(&mut self) {
         // Release the role before waking, so a blocked reader that wakes sees us gone.
         let _ = self.cell.seg.leave_role(WRITER_ROLE);
-        self.cell.shared().changed.wake();
+        self.cell.seg.shared().changed.wake();
     }
 }
 
@@ -450,7 +435,7 @@ impl<T: bytemuck::Pod> Reader<T> {
     #[inline]
     fn attempt(&self, out: &mut T) -> Attempt {
         let bytes = bytemuck::bytes_of_mut(out);
-        try_read_words(self.cell.shared(), self.cell.words(), |i, w| {
+        try_read_words(self.cell.seg.shared(), self.cell.seg.words(), |i, w| {
             put_word(bytes, i, w)
         })
     }
@@ -482,7 +467,7 @@ impl<T: bytemuck::Pod> Reader<T> {
                 return Ok(seq / 2);
             }
             if backoff.snooze()
-                && self.cell.shared().seq.load(Ordering::Acquire) & 1 == 1
+                && self.cell.seg.shared().seq.load(Ordering::Acquire) & 1 == 1
                 && !self.cell.seg.role_held_by_other(WRITER_ROLE)?
             {
                 // Re-check: a writer may have finished between the two loads.
@@ -503,7 +488,7 @@ impl<T: bytemuck::Pod> Reader<T> {
 
     /// Version of the last completed write, without copying the value.
     pub fn version(&self) -> u64 {
-        self.cell.shared().seq.load(Ordering::Acquire) / 2
+        self.cell.seg.shared().seq.load(Ordering::Acquire) / 2
     }
 
     /// Waits until a version newer than `last_version` is there, at most `timeout`
@@ -514,7 +499,7 @@ impl<T: bytemuck::Pod> Reader<T> {
     /// is gone (exited or killed) and nothing newer than `last_version` is there: seen
     /// within [`LIVENESS_SLICE`] of its death. The last value stays readable.
     pub fn wait_changed(&self, last_version: u64, timeout: Duration) -> Result<Snapshot<T>> {
-        let shared = self.cell.shared();
+        let shared = self.cell.seg.shared();
         let mut v = T::zeroed();
         let version = wait_for(
             &shared.changed,
@@ -614,7 +599,7 @@ pub fn inspect(name: &str) -> Result<SeqlockInfo> {
 impl<T: bytemuck::Pod> Reader<T> {
     /// The word readers sleep on while waiting for a change.
     pub(super) fn changed_wake_word(&self) -> &crate::wake::WakeWord {
-        &self.cell.shared().changed
+        &self.cell.seg.shared().changed
     }
 
     /// True once a writer had attached and is gone.
@@ -629,7 +614,7 @@ impl<T: bytemuck::Pod> Reader<T> {
 
     /// A consistent value newer than `last_version`, if there is one now.
     pub(super) fn try_newer(&self, last_version: u64) -> Option<Snapshot<T>> {
-        if self.cell.shared().seq.load(Ordering::Acquire) / 2 <= last_version {
+        if self.cell.seg.shared().seq.load(Ordering::Acquire) / 2 <= last_version {
             return None;
         }
         let mut v = T::zeroed();
@@ -792,7 +777,7 @@ mod tests {
         w.set_keep(true);
         w.write(&5);
         // Simulate a writer that died after its odd store.
-        w.cell.shared().seq.store(3, Ordering::Relaxed);
+        w.cell.seg.shared().seq.store(3, Ordering::Relaxed);
         drop(w);
         let r = Reader::<u64>::open(&n, &o).unwrap();
         assert!(r.try_read().is_none());
