@@ -647,12 +647,18 @@ mod tests {
         crate::test_name("bct", tag)
     }
 
+    /// A publisher on a new ring (named after `tag`) of `slots` slots of up to `max`
+    /// bytes, and a subscriber on it that starts at `start`.
+    fn pair(tag: &str, slots: u32, max: u32, start: Start) -> (Publisher, Subscriber) {
+        let n = name(tag);
+        let o = BroadcastOptions::new().slots(slots).max_message(max);
+        let tx = Publisher::create(&n, &o).unwrap();
+        (tx, Subscriber::open(&n, &o.start(start)).unwrap())
+    }
+
     #[test]
     fn variable_lengths_and_too_large() {
-        let n = name("len");
-        let o = BroadcastOptions::new().slots(8).max_message(100);
-        let mut tx = Publisher::create(&n, &o).unwrap();
-        let mut rx = Subscriber::open(&n, &o).unwrap();
+        let (mut tx, mut rx) = pair("len", 8, 100, Start::Newest);
         let mut buf = Vec::new();
         for len in [0usize, 1, 7, 8, 9, 100] {
             let m: Vec<u8> = (0..len).map(|i| i as u8 ^ len as u8).collect();
@@ -669,10 +675,7 @@ mod tests {
 
     #[test]
     fn lag_is_exact_and_reading_continues() {
-        let n = name("lag");
-        let o = BroadcastOptions::new().slots(4).max_message(8);
-        let mut tx = Publisher::create(&n, &o).unwrap();
-        let mut rx = Subscriber::open(&n, &o.clone().start(Start::Next)).unwrap();
+        let (mut tx, mut rx) = pair("lag", 4, 8, Start::Next);
         for i in 0..10u64 {
             tx.publish(&i.to_le_bytes()).unwrap();
         }
@@ -685,7 +688,8 @@ mod tests {
         assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
         assert_eq!(rx.lagged_total(), 6);
         // Start::Oldest begins with the oldest message held.
-        let mut old = Subscriber::open(&n, &o.clone().start(Start::Oldest)).unwrap();
+        let oldest = BroadcastOptions::new().start(Start::Oldest);
+        let mut old = Subscriber::open(&tx.name(), &oldest).unwrap();
         assert_eq!(old.try_recv_into(&mut buf).unwrap(), Recv::Message(6));
     }
 
@@ -727,10 +731,7 @@ mod tests {
 
     #[test]
     fn impossible_shared_values_are_corrupt_not_panics() {
-        let n = name("corrupt");
-        let o = BroadcastOptions::new().slots(4).max_message(16);
-        let mut tx = Publisher::create(&n, &o).unwrap();
-        let mut rx = Subscriber::open(&n, &o.clone().start(Start::Next)).unwrap();
+        let (mut tx, mut rx) = pair("corrupt", 4, 16, Start::Next);
         let mut buf = Vec::new();
         tx.publish(b"ok").unwrap();
         assert_eq!(rx.try_recv_into(&mut buf).unwrap(), Recv::Message(0));
@@ -770,10 +771,7 @@ mod tests {
 
     #[test]
     fn transport_traits_skip_lag() {
-        let n = name("traits");
-        let o = BroadcastOptions::new().slots(2).max_message(8);
-        let mut tx = Publisher::create(&n, &o).unwrap();
-        let mut rx = Subscriber::open(&n, &o.clone().start(Start::Next)).unwrap();
+        let (mut tx, mut rx) = pair("traits", 2, 8, Start::Next);
         for i in 0..5u8 {
             Sender::send(&mut tx, &[i]).unwrap();
         }

@@ -636,12 +636,24 @@ mod tests {
         crate::test_name("seqt", tag)
     }
 
+    /// A writer of `T` on a new cell named after `tag`, and a reader on it.
+    fn pair<T: bytemuck::Pod>(tag: &str) -> (Writer<T>, Reader<T>) {
+        let n = name(tag);
+        let w = Writer::create(&n, &SeqlockOptions::new()).unwrap();
+        (w, Reader::open(&n, &SeqlockOptions::new()).unwrap())
+    }
+
+    /// A writer on a new cell `n` that keeps the name when it drops, having written `v`.
+    fn kept_writer<T: bytemuck::Pod>(n: &str, v: &T) -> Writer<T> {
+        let mut w = Writer::create(n, &SeqlockOptions::new()).unwrap();
+        w.set_keep(true);
+        w.write(v);
+        w
+    }
+
     #[test]
     fn roundtrip_odd_sized_value_and_versions() {
-        let n = name("odd");
-        let o = SeqlockOptions::new();
-        let mut w = Writer::<[u8; 13]>::create(&n, &o).unwrap();
-        let r = Reader::<[u8; 13]>::open(&n, &o).unwrap();
+        let (mut w, r) = pair::<[u8; 13]>("odd");
         assert_eq!(
             r.read().unwrap(),
             Snapshot {
@@ -700,9 +712,7 @@ mod tests {
     #[test]
     fn largest_value_roundtrips() {
         type Big = super::tests::Big<8192>; // 64 KiB
-        let n = name("big64k");
-        let mut w = Writer::<Big>::create(&n, &SeqlockOptions::new()).unwrap();
-        let r = Reader::<Big>::open(&n, &SeqlockOptions::new()).unwrap();
+        let (mut w, r) = pair::<Big>("big64k");
         let mut v = Box::new(Big([0; 8192]));
         for (i, x) in v.0.iter_mut().enumerate() {
             *x = i as u64 * 3;
@@ -715,9 +725,7 @@ mod tests {
 
     #[test]
     fn wait_changed_wakes_and_times_out() {
-        let n = name("wait");
-        let mut w = Writer::<u64>::create(&n, &SeqlockOptions::new()).unwrap();
-        let r = Reader::<u64>::open(&n, &SeqlockOptions::new()).unwrap();
+        let (mut w, r) = pair::<u64>("wait");
         assert!(matches!(
             r.wait_changed(0, Duration::from_millis(20)),
             Err(Error::Timeout)
@@ -751,9 +759,7 @@ mod tests {
     fn second_writer_refused_then_takes_over() {
         let n = name("takeover");
         let o = SeqlockOptions::new();
-        let mut w1 = Writer::<u32>::create(&n, &o).unwrap();
-        w1.set_keep(true);
-        w1.write(&1);
+        let w1 = kept_writer(&n, &1u32);
         assert!(matches!(
             Writer::<u32>::open(&n, &o),
             Err(Error::RoleTaken { .. })
@@ -773,9 +779,7 @@ mod tests {
     fn dead_writer_mid_write_is_completed_by_next_writer() {
         let n = name("midwrite");
         let o = SeqlockOptions::new();
-        let mut w = Writer::<u64>::create(&n, &o).unwrap();
-        w.set_keep(true);
-        w.write(&5);
+        let w = kept_writer(&n, &5u64);
         // Simulate a writer that died after its odd store.
         w.cell.seg.shared().seq.store(3, Ordering::Relaxed);
         drop(w);
