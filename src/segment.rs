@@ -151,6 +151,38 @@ impl SegmentOptions {
             max_mode: self.mode,
         }
     }
+
+    /// Creates a segment of `kind` with these settings ([`Segment::create`]), its header
+    /// `header_size` bytes of `total_size`, locked for `role`, `init` writing its geometry
+    /// into the zeroed mapping; it keeps its name on drop if these settings say so.
+    pub(crate) fn create(
+        &self,
+        name: &str,
+        kind: &Kind,
+        header_size: usize,
+        total_size: u64,
+        role: Role,
+        init: impl FnOnce(&Mapping),
+    ) -> Result<Segment> {
+        let spec = self.create_spec(kind, header_size as u32, total_size);
+        let mut seg = Segment::create(name, &spec, Some(role), init)?;
+        seg.set_keep(self.keep);
+        Ok(seg)
+    }
+
+    /// Opens a segment of `kind` for writing with these settings ([`Segment::open`]):
+    /// waiting up to the open timeout, trusting what they trust, locking `role` if given,
+    /// `validate` checking the kind's header.
+    pub(crate) fn open(
+        &self,
+        name: &str,
+        kind: &Kind,
+        role: Option<Role>,
+        validate: impl Fn(&Mapping, &str) -> Result<()>,
+    ) -> Result<Segment> {
+        let deadline = self.open_deadline();
+        Segment::open(name, kind, deadline, true, &self.trust(), role, validate)
+    }
 }
 
 /// The builder methods of the [`SegmentOptions`] settings, for an options type with a

@@ -186,20 +186,18 @@ impl Attached {
     fn create(name: &str, opts: &BroadcastOptions) -> Result<Attached> {
         opts.check()?;
         let ss = slot_size(opts.max_message);
-        let spec = opts.seg.create_spec(
-            &crate::kinds::BROADCAST,
-            BROADCAST_HEADER_SIZE as u32,
-            BROADCAST_HEADER_SIZE as u64 + opts.slots as u64 * ss as u64,
-        );
-        let mut seg = Segment::create(name, &spec, Some(PUBLISHER_ROLE), |map| {
-            let g = geometry_of(map);
-            g.slots.store(opts.slots, Ordering::Relaxed);
-            g.max_message.store(opts.max_message, Ordering::Relaxed);
-            g.slot_size.store(ss as u32, Ordering::Relaxed);
-            g.data_offset
-                .store(BROADCAST_HEADER_SIZE as u32, Ordering::Relaxed);
-        })?;
-        seg.set_keep(opts.seg.keep);
+        let total = BROADCAST_HEADER_SIZE as u64 + opts.slots as u64 * ss as u64;
+        let (kind, header) = (&crate::kinds::BROADCAST, BROADCAST_HEADER_SIZE);
+        let seg = opts
+            .seg
+            .create(name, kind, header, total, PUBLISHER_ROLE, |map| {
+                let g = geometry_of(map);
+                g.slots.store(opts.slots, Ordering::Relaxed);
+                g.max_message.store(opts.max_message, Ordering::Relaxed);
+                g.slot_size.store(ss as u32, Ordering::Relaxed);
+                g.data_offset
+                    .store(BROADCAST_HEADER_SIZE as u32, Ordering::Relaxed);
+            })?;
         let geo = Geo {
             slots: opts.slots as u64,
             slot_words: ss / 8,
@@ -214,18 +212,12 @@ impl Attached {
         role: Option<crate::kinds::Role>,
     ) -> Result<Attached> {
         let geo = std::cell::Cell::new(None);
-        let seg = Segment::open(
-            name,
-            &crate::kinds::BROADCAST,
-            opts.seg.open_deadline(),
-            true,
-            &opts.seg.trust(),
-            role,
-            |map, shown| {
+        let seg = opts
+            .seg
+            .open(name, &crate::kinds::BROADCAST, role, |map, shown| {
                 geo.set(Some(validate(map, shown)?));
                 Ok(())
-            },
-        )?;
+            })?;
         let Some(geo) = geo.get() else {
             unreachable!("Segment::open returned without validating");
         };

@@ -249,32 +249,23 @@ impl Attached {
 
     fn create(name: &str, opts: &RingOptions, role: Role) -> Result<Attached> {
         let geo = opts.geometry()?;
-        let spec = opts.seg.create_spec(
-            &kinds::RING,
-            RING_HEADER_SIZE as u32,
-            RING_HEADER_SIZE as u64 + geo.capacity,
-        );
-        let mut seg = Segment::create(name, &spec, Some(role), |map| {
-            let g = Self::geometry_words(map);
-            g.capacity.store(geo.capacity, Ordering::Relaxed);
-            g.max_message.store(geo.max_message, Ordering::Relaxed);
-            g.data_offset
-                .store(RING_HEADER_SIZE as u32, Ordering::Relaxed);
-        })?;
-        seg.set_keep(opts.seg.keep);
+        let total = RING_HEADER_SIZE as u64 + geo.capacity;
+        let seg = opts
+            .seg
+            .create(name, &kinds::RING, RING_HEADER_SIZE, total, role, |map| {
+                let g = Self::geometry_words(map);
+                g.capacity.store(geo.capacity, Ordering::Relaxed);
+                g.max_message.store(geo.max_message, Ordering::Relaxed);
+                g.data_offset
+                    .store(RING_HEADER_SIZE as u32, Ordering::Relaxed);
+            })?;
         Ok(Self::from_segment(seg, opts.seg.wait))
     }
 
     fn open(name: &str, opts: &RingOptions, role: Role) -> Result<Attached> {
-        let seg = Segment::open(
-            name,
-            &kinds::RING,
-            opts.seg.open_deadline(),
-            true,
-            &opts.seg.trust(),
-            Some(role),
-            validate_ring,
-        )?;
+        let seg = opts
+            .seg
+            .open(name, &kinds::RING, Some(role), validate_ring)?;
         Ok(Self::from_segment(seg, opts.seg.wait))
     }
 

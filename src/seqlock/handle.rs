@@ -169,18 +169,16 @@ impl Cell {
         check_type::<T>()?;
         let size = std::mem::size_of::<T>();
         let words = value_words(size);
-        let spec = opts.seg.create_spec(
-            &crate::kinds::SEQLOCK,
-            SEQLOCK_HEADER_SIZE as u32,
-            (SEQLOCK_HEADER_SIZE + words * 8) as u64,
-        );
-        let mut seg = Segment::create(name, &spec, Some(WRITER_ROLE), |map| {
-            let g = geometry_of(map);
-            g.value_size.store(size as u32, Ordering::Relaxed);
-            g.value_words.store(words as u32, Ordering::Relaxed);
-            g.type_tag.store(opts.type_tag, Ordering::Relaxed);
-        })?;
-        seg.set_keep(opts.seg.keep);
+        let total = (SEQLOCK_HEADER_SIZE + words * 8) as u64;
+        let (kind, header) = (&crate::kinds::SEQLOCK, SEQLOCK_HEADER_SIZE);
+        let seg = opts
+            .seg
+            .create(name, kind, header, total, WRITER_ROLE, |map| {
+                let g = geometry_of(map);
+                g.value_size.store(size as u32, Ordering::Relaxed);
+                g.value_words.store(words as u32, Ordering::Relaxed);
+                g.type_tag.store(opts.type_tag, Ordering::Relaxed);
+            })?;
         Ok(Cell::from_segment(seg, opts.seg.wait))
     }
 
@@ -191,15 +189,11 @@ impl Cell {
     ) -> Result<Cell> {
         check_type::<T>()?;
         let tag = opts.type_tag;
-        let seg = Segment::open(
-            name,
-            &crate::kinds::SEQLOCK,
-            opts.seg.open_deadline(),
-            true,
-            &opts.seg.trust(),
-            role,
-            |map, shown| validate::<T>(map, shown, tag),
-        )?;
+        let seg = opts
+            .seg
+            .open(name, &crate::kinds::SEQLOCK, role, |map, shown| {
+                validate::<T>(map, shown, tag)
+            })?;
         Ok(Cell::from_segment(seg, opts.seg.wait))
     }
 
