@@ -228,6 +228,14 @@ macro_rules! segment_option_methods {
 }
 pub(crate) use segment_option_methods;
 
+/// Counts one more attach of a single-holder role (a producer, a writer, a publisher) in
+/// the attach counter of its kind's geometry, after the handle took the role's lock.
+pub(crate) fn count_attach(counter: &AtomicU32) {
+    // SYNC: Release, so a peer that loads the count with Acquire and sees it non-zero also
+    // sees our lock taken (its `peer_gone` check reads a free role as gone only then).
+    counter.fetch_add(1, Ordering::Release);
+}
+
 /// Who an opened segment may belong to and how wide its mode may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Trust {

@@ -280,10 +280,7 @@ impl Publisher {
 
     fn attach(ring: Attached) -> Result<Publisher> {
         let core = PublisherCore::attach(ring.seg.shared(), ring.geo);
-        // SYNC: Release, so a subscriber that sees the count also sees our lock taken.
-        ring.geometry()
-            .publisher_attaches
-            .fetch_add(1, Ordering::Release);
+        segment::count_attach(&ring.geometry().publisher_attaches);
         Ok(Publisher { ring, core })
     }
 

@@ -371,10 +371,7 @@ impl Producer {
         ring.shared().space_wake.forget_sleepers();
         // One killed while it polled may have left its excuse set (`wake::excuse`).
         ring.shared().space_excuse.reset();
-        // SYNC: Release, so a consumer that sees the count also sees our lock taken.
-        ring.geometry_counters()
-            .producer_attaches
-            .fetch_add(1, Ordering::Release);
+        segment::count_attach(&ring.geometry_counters().producer_attaches);
         Ok(Producer { ring, core })
     }
 
@@ -761,10 +758,7 @@ impl Consumer {
         core.withdraw_waiting();
         ring.shared().data_wake.forget_sleepers();
         ring.shared().data_excuse.reset();
-        // SYNC: Release, so a producer that sees the count also sees our lock taken.
-        ring.geometry_counters()
-            .consumer_attaches
-            .fetch_add(1, Ordering::Release);
+        segment::count_attach(&ring.geometry_counters().consumer_attaches);
         Ok(Consumer { ring, core })
     }
 

@@ -262,10 +262,7 @@ impl<T: bytemuck::Pod> Writer<T> {
 
     fn attach(cell: Cell) -> Result<Writer<T>> {
         let core = WriterCore::attach(cell.seg.shared());
-        // SYNC: Release, so a reader that sees the count also sees our lock taken.
-        cell.geometry()
-            .writer_attaches
-            .fetch_add(1, Ordering::Release);
+        segment::count_attach(&cell.geometry().writer_attaches);
         Ok(Writer {
             cell,
             core,
