@@ -131,30 +131,23 @@ pub(crate) struct BroadcastShared {
     _pad1: [u8; 120],
 }
 
-// SAFETY: repr(C) of atomics only: every bit pattern is valid, no pointers, and it changes
-// only through atomic operations.
-#[cfg(not(loom))]
-unsafe impl crate::sys::SharedPlain for BroadcastGeometry {}
-// SAFETY: repr(C) of atomics (the `WakeWord` is two `AtomicU32`s outside loom) and private
-// `u8` padding that this crate never reads or writes: every bit pattern is valid, no
-// pointers, and every field this crate touches changes only through atomic operations.
-#[cfg(not(loom))]
-unsafe impl crate::sys::SharedPlain for BroadcastShared {}
+crate::kinds::shared_layout! {
+    // SAFETY: repr(C) of atomics only: every bit pattern is valid, no pointers, and it
+    // changes only through atomic operations.
+    unsafe BroadcastGeometry {
+        slots: 0, max_message: 4, slot_size: 8, data_offset: 12,
+        publisher_attaches: 16, subscriber_attaches: 20,
+    } size 24;
+    // SAFETY: repr(C) of atomics (the `WakeWord` is two `AtomicU32`s outside loom) and
+    // private `u8` padding that this crate never reads or writes: every bit pattern is
+    // valid, no pointers, and every field this crate touches changes only through atomic
+    // operations.
+    unsafe BroadcastShared { head: 0, data_wake: 128 } size 256, align 8;
+}
 
 #[cfg(not(loom))]
 const _: () = {
-    use std::mem::{align_of, offset_of, size_of};
-    assert!(offset_of!(BroadcastGeometry, slots) == 0);
-    assert!(offset_of!(BroadcastGeometry, max_message) == 4);
-    assert!(offset_of!(BroadcastGeometry, slot_size) == 8);
-    assert!(offset_of!(BroadcastGeometry, data_offset) == 12);
-    assert!(offset_of!(BroadcastGeometry, publisher_attaches) == 16);
-    assert!(offset_of!(BroadcastGeometry, subscriber_attaches) == 20);
-    assert!(size_of::<BroadcastGeometry>() == 24);
-    assert!(offset_of!(BroadcastShared, head) == 0);
-    assert!(offset_of!(BroadcastShared, data_wake) == 128);
-    assert!(size_of::<BroadcastShared>() == 256);
-    assert!(align_of::<BroadcastShared>() == 8);
+    use std::mem::size_of;
     assert!(GEOMETRY_OFFSET + size_of::<BroadcastGeometry>() <= SHARED_OFFSET);
     assert!(SHARED_OFFSET + size_of::<BroadcastShared>() == BROADCAST_HEADER_SIZE);
     assert!(BROADCAST_HEADER_SIZE % SLOT_ALIGN == 0);

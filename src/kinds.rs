@@ -5,7 +5,8 @@
 //! [`Kind`] it is handed and names an unknown file's kind through [`by_id`]; it knows no
 //! kind itself. Each kind's module (ring, seqlock, broadcast, service) takes its descriptor
 //! and roles from here. One table, so that two kinds can never share a number: checked at
-//! compile time below. This module imports nothing of the crate: every layer may use it.
+//! compile time below. [`shared_layout!`] declares and checks the shared structs of each
+//! kind's header. This module imports nothing of the crate: every layer may use it.
 
 /// A segment kind: what the segment layer needs to know of it.
 #[derive(Debug, PartialEq, Eq)]
@@ -135,6 +136,32 @@ const _: () = {
         i += 1;
     }
 };
+
+/// Marks `#[repr(C)]` header structs as [`SharedPlain`](crate::sys::SharedPlain) and asserts
+/// their layout at compile time (docs/LAYOUT.md): each listed field at its offset, the size,
+/// and the alignment where one is given. Both outside loom only, where a `WakeWord` also
+/// carries loom's mutex and is neither plain nor 8 bytes.
+///
+/// Each struct is written `unsafe Name { field: offset, ... } size N[, align A];` after a
+/// `// SAFETY:` line that says why it is plain (repr(C) of atomics and private padding that
+/// nothing reads: valid for every bit pattern, no pointers, changed only atomically).
+macro_rules! shared_layout {
+    ($(
+        unsafe $ty:ident { $($field:ident: $offset:expr),* $(,)? }
+        size $size:expr $(, align $align:expr)?;
+    )+) => {$(
+        // SAFETY: the `// SAFETY:` line of the invocation, before `unsafe $ty`.
+        #[cfg(not(loom))]
+        unsafe impl crate::sys::SharedPlain for $ty {}
+        #[cfg(not(loom))]
+        const _: () = {
+            $(assert!(::std::mem::offset_of!($ty, $field) == $offset);)*
+            assert!(::std::mem::size_of::<$ty>() == $size);
+            $(assert!(::std::mem::align_of::<$ty>() == $align);)?
+        };
+    )+};
+}
+pub(crate) use shared_layout;
 
 #[cfg(test)]
 mod tests {

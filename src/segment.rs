@@ -77,24 +77,15 @@ pub struct SegmentHeader {
     pub created_ns: AtomicU64,
 }
 
-// SAFETY: repr(C) of atomics only: every bit pattern is valid, no pointers, and it changes
-// only through atomic operations.
-unsafe impl crate::sys::SharedPlain for SegmentHeader {}
-
-#[cfg(not(loom))]
-const _: () = {
-    use std::mem::{offset_of, size_of};
-    assert!(offset_of!(SegmentHeader, version) == 8);
-    assert!(offset_of!(SegmentHeader, header_size) == 12);
-    assert!(offset_of!(SegmentHeader, kind) == 16);
-    assert!(offset_of!(SegmentHeader, state) == 20);
-    assert!(offset_of!(SegmentHeader, creator_pid) == 24);
-    assert!(offset_of!(SegmentHeader, flags) == 28);
-    assert!(offset_of!(SegmentHeader, nonce) == 32);
-    assert!(offset_of!(SegmentHeader, total_size) == 40);
-    assert!(offset_of!(SegmentHeader, created_ns) == 48);
-    assert!(size_of::<SegmentHeader>() <= COMMON_HEADER_SIZE);
-};
+crate::kinds::shared_layout! {
+    // SAFETY: repr(C) of atomics only: every bit pattern is valid, no pointers, and it
+    // changes only through atomic operations.
+    unsafe SegmentHeader {
+        magic: 0, version: 8, header_size: 12, kind: 16, state: 20, creator_pid: 24,
+        flags: 28, nonce: 32, total_size: 40, created_ns: 48,
+    } size 56;
+}
+const _: () = assert!(std::mem::size_of::<SegmentHeader>() <= COMMON_HEADER_SIZE);
 
 /// Human name of a segment kind: the header's `kind` number as `ipcring ls` shows it
 /// ("ring", "seqlock", "broadcast", "service", "service channel"; "unknown" for a number
@@ -160,6 +151,38 @@ impl SegmentOptions {
             max_mode: self.mode,
         }
     }
+
+    /// Creates a segment of `kind` with these settings ([`Segment::create`]), its header
+    /// `header_size` bytes of `total_size`, locked for `role`, `init` writing its geometry
+    /// into the zeroed mapping; it keeps its name on drop if these settings say so.
+    pub(crate) fn create(
+        &self,
+        name: &str,
+        kind: &Kind,
+        header_size: usize,
+        total_size: u64,
+        role: Role,
+        init: impl FnOnce(&Mapping),
+    ) -> Result<Segment> {
+        let spec = self.create_spec(kind, header_size as u32, total_size);
+        let mut seg = Segment::create(name, &spec, Some(role), init)?;
+        seg.set_keep(self.keep);
+        Ok(seg)
+    }
+
+    /// Opens a segment of `kind` for writing with these settings ([`Segment::open`]):
+    /// waiting up to the open timeout, trusting what they trust, locking `role` if given,
+    /// `validate` checking the kind's header.
+    pub(crate) fn open(
+        &self,
+        name: &str,
+        kind: &Kind,
+        role: Option<Role>,
+        validate: impl Fn(&Mapping, &str) -> Result<()>,
+    ) -> Result<Segment> {
+        let deadline = self.open_deadline();
+        Segment::open(name, kind, deadline, true, &self.trust(), role, validate)
+    }
 }
 
 /// The builder methods of the [`SegmentOptions`] settings, for an options type with a
@@ -204,6 +227,14 @@ macro_rules! segment_option_methods {
     };
 }
 pub(crate) use segment_option_methods;
+
+/// Counts one more attach of a single-holder role (a producer, a writer, a publisher) in
+/// the attach counter of its kind's geometry, after the handle took the role's lock.
+pub(crate) fn count_attach(counter: &AtomicU32) {
+    // SYNC: Release, so a peer that loads the count with Acquire and sees it non-zero also
+    // sees our lock taken (its `peer_gone` check reads a free role as gone only then).
+    counter.fetch_add(1, Ordering::Release);
+}
 
 /// Who an opened segment may belong to and how wide its mode may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -990,24 +1021,20 @@ impl<S: sys::SharedPlain, W: sys::SharedPlain> Held<S, W> {
         Held { seg, shared, words }
     }
 
-    /// Takes `seg` with its `S` at byte offset `off` and `n` words `W` from `words_off`,
-    /// or gives the segment back if either does not fit the mapping.
-    pub(crate) fn with_words(
-        seg: Segment,
-        off: usize,
-        words_off: usize,
-        n: usize,
-    ) -> std::result::Result<Held<S, W>, Segment> {
+    /// Takes `seg` with its `S` at byte offset `off` and `n` words `W` from `words_off`.
+    /// The caller validated the segment's header against the mapping's length, so both
+    /// fit; if they do not, this panics (a bug in this crate), as [`Held::new`] does.
+    pub(crate) fn with_words(seg: Segment, off: usize, words_off: usize, n: usize) -> Held<S, W> {
         let map = seg.mapping();
         let (Some(shared), Some(words)) = (map.view::<S>(off), map.view_slice::<W>(words_off, n))
         else {
-            return Err(seg);
+            panic!("internal error: a validated segment's words do not fit its mapping");
         };
         let (shared, words) = (
             std::ptr::NonNull::from(shared),
             std::ptr::NonNull::from(words),
         );
-        Ok(Held { seg, shared, words })
+        Held { seg, shared, words }
     }
 
     /// The shared words.

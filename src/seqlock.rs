@@ -119,29 +119,22 @@ pub(crate) struct SeqlockShared {
     _pad1: [u8; 120],
 }
 
-// SAFETY: repr(C) of atomics only: every bit pattern is valid, no pointers, and it changes
-// only through atomic operations.
-#[cfg(not(loom))]
-unsafe impl crate::sys::SharedPlain for SeqlockGeometry {}
-// SAFETY: repr(C) of atomics (the `WakeWord` is two `AtomicU32`s outside loom) and private
-// `u8` padding that this crate never reads or writes: every bit pattern is valid, no
-// pointers, and every field this crate touches changes only through atomic operations.
-#[cfg(not(loom))]
-unsafe impl crate::sys::SharedPlain for SeqlockShared {}
+crate::kinds::shared_layout! {
+    // SAFETY: repr(C) of atomics only: every bit pattern is valid, no pointers, and it
+    // changes only through atomic operations.
+    unsafe SeqlockGeometry {
+        value_size: 0, value_words: 4, type_tag: 8, writer_attaches: 16, reader_attaches: 20,
+    } size 24;
+    // SAFETY: repr(C) of atomics (the `WakeWord` is two `AtomicU32`s outside loom) and
+    // private `u8` padding that this crate never reads or writes: every bit pattern is
+    // valid, no pointers, and every field this crate touches changes only through atomic
+    // operations.
+    unsafe SeqlockShared { seq: 0, changed: 128 } size 256, align 8;
+}
 
 #[cfg(not(loom))]
 const _: () = {
-    use std::mem::{align_of, offset_of, size_of};
-    assert!(offset_of!(SeqlockGeometry, value_size) == 0);
-    assert!(offset_of!(SeqlockGeometry, value_words) == 4);
-    assert!(offset_of!(SeqlockGeometry, type_tag) == 8);
-    assert!(offset_of!(SeqlockGeometry, writer_attaches) == 16);
-    assert!(offset_of!(SeqlockGeometry, reader_attaches) == 20);
-    assert!(size_of::<SeqlockGeometry>() == 24);
-    assert!(offset_of!(SeqlockShared, seq) == 0);
-    assert!(offset_of!(SeqlockShared, changed) == 128);
-    assert!(size_of::<SeqlockShared>() == 256);
-    assert!(align_of::<SeqlockShared>() == 8);
+    use std::mem::size_of;
     assert!(GEOMETRY_OFFSET + size_of::<SeqlockGeometry>() <= SHARED_OFFSET);
     assert!(SHARED_OFFSET + size_of::<SeqlockShared>() == SEQLOCK_HEADER_SIZE);
     assert!(SEQLOCK_HEADER_SIZE % 8 == 0);

@@ -1,6 +1,6 @@
 //! Publisher and Subscriber handles over a named segment.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{
@@ -175,23 +175,8 @@ impl Attached {
     fn from_segment(seg: Segment, geo: Geo, wait: WaitStrategy) -> Attached {
         // The geometry was checked against the mapping's length, so the words fit.
         let n = geo.slots as usize * geo.slot_words;
-        let seg =
-            Held::with_words(seg, SHARED_OFFSET, BROADCAST_HEADER_SIZE, n).unwrap_or_else(|_| {
-                panic!("internal error: a validated broadcast ring's slots do not fit its mapping")
-            });
+        let seg = Held::with_words(seg, SHARED_OFFSET, BROADCAST_HEADER_SIZE, n);
         Attached { seg, geo, wait }
-    }
-
-    /// The run-time words (no check per message: found at attach).
-    #[inline]
-    fn shared(&self) -> &BroadcastShared {
-        self.seg.shared()
-    }
-
-    /// The slots' words.
-    #[inline]
-    fn data(&self) -> &[AtomicU64] {
-        self.seg.words()
     }
 
     fn geometry(&self) -> &BroadcastGeometry {
@@ -201,20 +186,18 @@ impl Attached {
     fn create(name: &str, opts: &BroadcastOptions) -> Result<Attached> {
         opts.check()?;
         let ss = slot_size(opts.max_message);
-        let spec = opts.seg.create_spec(
-            &crate::kinds::BROADCAST,
-            BROADCAST_HEADER_SIZE as u32,
-            BROADCAST_HEADER_SIZE as u64 + opts.slots as u64 * ss as u64,
-        );
-        let mut seg = Segment::create(name, &spec, Some(PUBLISHER_ROLE), |map| {
-            let g = geometry_of(map);
-            g.slots.store(opts.slots, Ordering::Relaxed);
-            g.max_message.store(opts.max_message, Ordering::Relaxed);
-            g.slot_size.store(ss as u32, Ordering::Relaxed);
-            g.data_offset
-                .store(BROADCAST_HEADER_SIZE as u32, Ordering::Relaxed);
-        })?;
-        seg.set_keep(opts.seg.keep);
+        let total = BROADCAST_HEADER_SIZE as u64 + opts.slots as u64 * ss as u64;
+        let (kind, header) = (&crate::kinds::BROADCAST, BROADCAST_HEADER_SIZE);
+        let seg = opts
+            .seg
+            .create(name, kind, header, total, PUBLISHER_ROLE, |map| {
+                let g = geometry_of(map);
+                g.slots.store(opts.slots, Ordering::Relaxed);
+                g.max_message.store(opts.max_message, Ordering::Relaxed);
+                g.slot_size.store(ss as u32, Ordering::Relaxed);
+                g.data_offset
+                    .store(BROADCAST_HEADER_SIZE as u32, Ordering::Relaxed);
+            })?;
         let geo = Geo {
             slots: opts.slots as u64,
             slot_words: ss / 8,
@@ -229,18 +212,12 @@ impl Attached {
         role: Option<crate::kinds::Role>,
     ) -> Result<Attached> {
         let geo = std::cell::Cell::new(None);
-        let seg = Segment::open(
-            name,
-            &crate::kinds::BROADCAST,
-            opts.seg.open_deadline(),
-            true,
-            &opts.seg.trust(),
-            role,
-            |map, shown| {
+        let seg = opts
+            .seg
+            .open(name, &crate::kinds::BROADCAST, role, |map, shown| {
                 geo.set(Some(validate(map, shown)?));
                 Ok(())
-            },
-        )?;
+            })?;
         let Some(geo) = geo.get() else {
             unreachable!("Segment::open returned without validating");
         };
@@ -302,17 +279,14 @@ impl Publisher {
     }
 
     fn attach(ring: Attached) -> Result<Publisher> {
-        let core = PublisherCore::attach(ring.shared(), ring.geo);
-        // SYNC: Release, so a subscriber that sees the count also sees our lock taken.
-        ring.geometry()
-            .publisher_attaches
-            .fetch_add(1, Ordering::Release);
+        let core = PublisherCore::attach(ring.seg.shared(), ring.geo);
+        segment::count_attach(&ring.geometry().publisher_attaches);
         Ok(Publisher { ring, core })
     }
 
     #[inline]
     fn flush(&mut self) {
-        let shared = self.ring.shared();
+        let shared = self.ring.seg.shared();
         if self.core.flush(shared) {
             shared.data_wake.wake();
         }
@@ -325,7 +299,7 @@ impl Publisher {
     #[inline]
     pub fn publish(&mut self, msg: &[u8]) -> Result<u64> {
         let n = self.core.head();
-        self.core.write(self.ring.data(), msg)?;
+        self.core.write(self.ring.seg.words(), msg)?;
         self.flush();
         Ok(n)
     }
@@ -337,7 +311,7 @@ impl Publisher {
         let mut n = 0;
         let mut result = Ok(());
         for m in msgs {
-            if let Err(e) = self.core.write(self.ring.data(), m) {
+            if let Err(e) = self.core.write(self.ring.seg.words(), m) {
                 result = Err(e);
                 break;
             }
@@ -383,7 +357,7 @@ impl Drop for Publisher {
         self.flush();
         // Release the role before waking, so a blocked subscriber that wakes sees us gone.
         let _ = self.ring.seg.leave_role(PUBLISHER_ROLE);
-        self.ring.shared().data_wake.wake();
+        self.ring.seg.shared().data_wake.wake();
     }
 }
 
@@ -440,7 +414,7 @@ impl Subscriber {
         ring.geometry()
             .subscriber_attaches
             .fetch_add(1, Ordering::Relaxed);
-        let head = ring.shared().head.load(Ordering::Acquire);
+        let head = ring.seg.shared().head.load(Ordering::Acquire);
         let next = match opts.start {
             Start::Newest => head.saturating_sub(1),
             Start::Oldest => head.saturating_sub(ring.geo.slots),
@@ -463,7 +437,7 @@ impl Subscriber {
     pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<Recv, TryRecvError> {
         match self
             .core
-            .try_recv(self.ring.shared(), self.ring.data(), buf)
+            .try_recv(self.ring.seg.shared(), self.ring.seg.words(), buf)
         {
             Ok(Some(r)) => Ok(self.note(r)),
             Ok(None) => {
@@ -484,11 +458,11 @@ impl Subscriber {
     fn wait_recv(&mut self, buf: &mut Vec<u8>, timeout: impl Into<Limit>) -> Result<Recv> {
         let Subscriber { ring, core, .. } = self;
         let r = wait_for(
-            &ring.shared().data_wake,
+            &ring.seg.shared().data_wake,
             ring.wait,
             timeout,
             core,
-            |core| core.try_recv(ring.shared(), ring.data(), buf),
+            |core| core.try_recv(ring.seg.shared(), ring.seg.words(), buf),
             |_| ring.publisher_gone(),
         )?;
         Ok(self.note(r))
@@ -540,7 +514,7 @@ impl Subscriber {
 
     /// Messages published so far, as the shared head says now.
     pub fn published(&self) -> u64 {
-        self.ring.shared().head.load(Ordering::Acquire)
+        self.ring.seg.shared().head.load(Ordering::Acquire)
     }
 
     /// Total messages this subscriber lost (the sum of every [`Recv::Lagged`] it got,
@@ -640,7 +614,7 @@ pub fn inspect(name: &str) -> Result<BroadcastInfo> {
 impl Subscriber {
     /// The word subscribers sleep on while nothing new is there.
     pub(super) fn data_wake_word(&self) -> &crate::wake::WakeWord {
-        &self.ring.shared().data_wake
+        &self.ring.seg.shared().data_wake
     }
 
     /// True once a publisher had attached and is gone.
@@ -662,12 +636,18 @@ mod tests {
         crate::test_name("bct", tag)
     }
 
+    /// A publisher on a new ring (named after `tag`) of `slots` slots of up to `max`
+    /// bytes, and a subscriber on it that starts at `start`.
+    fn pair(tag: &str, slots: u32, max: u32, start: Start) -> (Publisher, Subscriber) {
+        let n = name(tag);
+        let o = BroadcastOptions::new().slots(slots).max_message(max);
+        let tx = Publisher::create(&n, &o).unwrap();
+        (tx, Subscriber::open(&n, &o.start(start)).unwrap())
+    }
+
     #[test]
     fn variable_lengths_and_too_large() {
-        let n = name("len");
-        let o = BroadcastOptions::new().slots(8).max_message(100);
-        let mut tx = Publisher::create(&n, &o).unwrap();
-        let mut rx = Subscriber::open(&n, &o).unwrap();
+        let (mut tx, mut rx) = pair("len", 8, 100, Start::Newest);
         let mut buf = Vec::new();
         for len in [0usize, 1, 7, 8, 9, 100] {
             let m: Vec<u8> = (0..len).map(|i| i as u8 ^ len as u8).collect();
@@ -684,10 +664,7 @@ mod tests {
 
     #[test]
     fn lag_is_exact_and_reading_continues() {
-        let n = name("lag");
-        let o = BroadcastOptions::new().slots(4).max_message(8);
-        let mut tx = Publisher::create(&n, &o).unwrap();
-        let mut rx = Subscriber::open(&n, &o.clone().start(Start::Next)).unwrap();
+        let (mut tx, mut rx) = pair("lag", 4, 8, Start::Next);
         for i in 0..10u64 {
             tx.publish(&i.to_le_bytes()).unwrap();
         }
@@ -700,7 +677,8 @@ mod tests {
         assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
         assert_eq!(rx.lagged_total(), 6);
         // Start::Oldest begins with the oldest message held.
-        let mut old = Subscriber::open(&n, &o.clone().start(Start::Oldest)).unwrap();
+        let oldest = BroadcastOptions::new().start(Start::Oldest);
+        let mut old = Subscriber::open(&tx.name(), &oldest).unwrap();
         assert_eq!(old.try_recv_into(&mut buf).unwrap(), Recv::Message(6));
     }
 
@@ -742,17 +720,14 @@ mod tests {
 
     #[test]
     fn impossible_shared_values_are_corrupt_not_panics() {
-        let n = name("corrupt");
-        let o = BroadcastOptions::new().slots(4).max_message(16);
-        let mut tx = Publisher::create(&n, &o).unwrap();
-        let mut rx = Subscriber::open(&n, &o.clone().start(Start::Next)).unwrap();
+        let (mut tx, mut rx) = pair("corrupt", 4, 16, Start::Next);
         let mut buf = Vec::new();
         tx.publish(b"ok").unwrap();
         assert_eq!(rx.try_recv_into(&mut buf).unwrap(), Recv::Message(0));
         let sw = tx.ring.geo.slot_words;
         // A stable slot claiming a length past max_message.
         tx.publish(b"x").unwrap();
-        let data = tx.ring.data();
+        let data = tx.ring.seg.words();
         data[sw + 1].store(1 << 40, Ordering::Relaxed);
         let e = rx.try_recv_into(&mut buf).unwrap_err();
         assert!(matches!(e, TryRecvError::Failed(Error::Corrupt(_))), "{e}");
@@ -762,7 +737,7 @@ mod tests {
         let e = rx.try_recv_into(&mut buf).unwrap_err();
         assert!(matches!(e, TryRecvError::Failed(Error::Corrupt(_))), "{e}");
         // A head that went backwards.
-        tx.ring.shared().head.store(0, Ordering::Relaxed);
+        tx.ring.seg.shared().head.store(0, Ordering::Relaxed);
         let e = rx.try_recv_into(&mut buf).unwrap_err();
         assert!(matches!(e, TryRecvError::Failed(Error::Corrupt(_))), "{e}");
     }
@@ -785,10 +760,7 @@ mod tests {
 
     #[test]
     fn transport_traits_skip_lag() {
-        let n = name("traits");
-        let o = BroadcastOptions::new().slots(2).max_message(8);
-        let mut tx = Publisher::create(&n, &o).unwrap();
-        let mut rx = Subscriber::open(&n, &o.clone().start(Start::Next)).unwrap();
+        let (mut tx, mut rx) = pair("traits", 2, 8, Start::Next);
         for i in 0..5u8 {
             Sender::send(&mut tx, &[i]).unwrap();
         }

@@ -20,10 +20,30 @@ use crate::{Error, Result, TryRecvError, TrySendError};
 /// The producer's and the consumer's roles.
 pub(crate) use crate::kinds::{CONSUMER as CONSUMER_ROLE, PRODUCER as PRODUCER_ROLE};
 
-/// The accessors [`Producer`] and [`Consumer`] share: both hold the ring as `ring:
-/// Attached`.
-macro_rules! ring_handle_accessors {
-    () => {
+/// The constructors and accessors [`Producer`] and [`Consumer`] share: both hold the ring
+/// as `ring: Attached` and set themselves up on it in `attach`. `$role` is the handle's
+/// role, `$peer` the other side's; `$peer_attached` the method that asks for it.
+macro_rules! ring_handle_methods {
+    ($role:ident $role_name:literal, $peer:ident $peer_name:literal, $peer_attached:ident) => {
+        /// Creates a new ring named `name` (a `/shm-name` or a file path) and
+        #[doc = concat!("attaches as its ", $role_name, ". Fails with [`Error::AlreadyExists`] ")]
+        /// if the name is taken (see [`RingOptions::reclaim_stale`]).
+        pub fn create(name: &str, opts: &RingOptions) -> Result<Self> {
+            Self::attach(Attached::create(name, opts, $role)?)
+        }
+
+        #[doc = concat!("Opens an existing ring as its ", $role_name, ", waiting up to the ")]
+        /// open timeout for it to be created.
+        pub fn open(name: &str, opts: &RingOptions) -> Result<Self> {
+            Self::attach(Attached::open(name, opts, $role)?)
+        }
+
+        /// Opens the ring if it exists, else creates it: for peers that do not know who
+        /// starts first.
+        pub fn open_or_create(name: &str, opts: &RingOptions) -> Result<Self> {
+            Self::attach(Attached::open_or_create(name, opts, $role)?)
+        }
+
         /// The ring's name.
         pub fn name(&self) -> String {
             self.ring.seg.name()
@@ -42,6 +62,11 @@ macro_rules! ring_handle_accessors {
         /// Keep the name after this (creating) handle drops.
         pub fn set_keep(&mut self, keep: bool) {
             self.ring.seg.set_keep(keep);
+        }
+
+        #[doc = concat!("True if a ", $peer_name, " is attached now.")]
+        pub fn $peer_attached(&self) -> Result<bool> {
+            self.ring.seg.role_held_by_other($peer)
         }
     };
 }
@@ -224,32 +249,23 @@ impl Attached {
 
     fn create(name: &str, opts: &RingOptions, role: Role) -> Result<Attached> {
         let geo = opts.geometry()?;
-        let spec = opts.seg.create_spec(
-            &kinds::RING,
-            RING_HEADER_SIZE as u32,
-            RING_HEADER_SIZE as u64 + geo.capacity,
-        );
-        let mut seg = Segment::create(name, &spec, Some(role), |map| {
-            let g = Self::geometry_words(map);
-            g.capacity.store(geo.capacity, Ordering::Relaxed);
-            g.max_message.store(geo.max_message, Ordering::Relaxed);
-            g.data_offset
-                .store(RING_HEADER_SIZE as u32, Ordering::Relaxed);
-        })?;
-        seg.set_keep(opts.seg.keep);
+        let total = RING_HEADER_SIZE as u64 + geo.capacity;
+        let seg = opts
+            .seg
+            .create(name, &kinds::RING, RING_HEADER_SIZE, total, role, |map| {
+                let g = Self::geometry_words(map);
+                g.capacity.store(geo.capacity, Ordering::Relaxed);
+                g.max_message.store(geo.max_message, Ordering::Relaxed);
+                g.data_offset
+                    .store(RING_HEADER_SIZE as u32, Ordering::Relaxed);
+            })?;
         Ok(Self::from_segment(seg, opts.seg.wait))
     }
 
     fn open(name: &str, opts: &RingOptions, role: Role) -> Result<Attached> {
-        let seg = Segment::open(
-            name,
-            &kinds::RING,
-            opts.seg.open_deadline(),
-            true,
-            &opts.seg.trust(),
-            Some(role),
-            validate_ring,
-        )?;
+        let seg = opts
+            .seg
+            .open(name, &kinds::RING, Some(role), validate_ring)?;
         Ok(Self::from_segment(seg, opts.seg.wait))
     }
 
@@ -345,24 +361,7 @@ pub struct Producer {
 }
 
 impl Producer {
-    /// Creates a new ring named `name` (a `/shm-name` or a file path) and attaches as its
-    /// producer. Fails with [`Error::AlreadyExists`] if the name is taken (see
-    /// [`RingOptions::reclaim_stale`]).
-    pub fn create(name: &str, opts: &RingOptions) -> Result<Producer> {
-        Self::attach(Attached::create(name, opts, PRODUCER_ROLE)?)
-    }
-
-    /// Opens an existing ring as its producer, waiting up to the open timeout for it to be
-    /// created.
-    pub fn open(name: &str, opts: &RingOptions) -> Result<Producer> {
-        Self::attach(Attached::open(name, opts, PRODUCER_ROLE)?)
-    }
-
-    /// Opens the ring if it exists, else creates it: for peers that do not know who
-    /// starts first.
-    pub fn open_or_create(name: &str, opts: &RingOptions) -> Result<Producer> {
-        Self::attach(Attached::open_or_create(name, opts, PRODUCER_ROLE)?)
-    }
+    ring_handle_methods!(PRODUCER_ROLE "producer", CONSUMER_ROLE "consumer", consumer_attached);
 
     fn attach(ring: Attached) -> Result<Producer> {
         // SAFETY: shared/data point into the mapping owned by `ring`, which the Producer
@@ -372,18 +371,8 @@ impl Producer {
         ring.shared().space_wake.forget_sleepers();
         // One killed while it polled may have left its excuse set (`wake::excuse`).
         ring.shared().space_excuse.reset();
-        // SYNC: Release, so a consumer that sees the count also sees our lock taken.
-        ring.geometry_counters()
-            .producer_attaches
-            .fetch_add(1, Ordering::Release);
+        segment::count_attach(&ring.geometry_counters().producer_attaches);
         Ok(Producer { ring, core })
-    }
-
-    ring_handle_accessors!();
-
-    /// True if a consumer is attached now.
-    pub fn consumer_attached(&self) -> Result<bool> {
-        self.ring.seg.role_held_by_other(CONSUMER_ROLE)
     }
 
     /// Whether the ring's name still leads to this ring. `false` once the name was removed
@@ -736,7 +725,8 @@ impl DerefMut for Grant<'_> {
     }
 }
 
-/// The receiving side of a ring. One per ring at a time.
+/// The receiving side of a ring. One per ring at a time. A consumer that opens a ring
+/// another consumer left continues after the first message that one did not release.
 ///
 /// ```
 /// use ipcring::ring::{Consumer, Producer, RingOptions};
@@ -758,21 +748,7 @@ pub struct Consumer {
 }
 
 impl Consumer {
-    /// Creates a new ring and attaches as its consumer.
-    pub fn create(name: &str, opts: &RingOptions) -> Result<Consumer> {
-        Self::attach(Attached::create(name, opts, CONSUMER_ROLE)?)
-    }
-
-    /// Opens an existing ring as its consumer (continuing after the first unreleased
-    /// message, if another consumer was here before).
-    pub fn open(name: &str, opts: &RingOptions) -> Result<Consumer> {
-        Self::attach(Attached::open(name, opts, CONSUMER_ROLE)?)
-    }
-
-    /// Opens the ring if it exists, else creates it.
-    pub fn open_or_create(name: &str, opts: &RingOptions) -> Result<Consumer> {
-        Self::attach(Attached::open_or_create(name, opts, CONSUMER_ROLE)?)
-    }
+    ring_handle_methods!(CONSUMER_ROLE "consumer", PRODUCER_ROLE "producer", producer_attached);
 
     fn attach(ring: Attached) -> Result<Consumer> {
         // SAFETY: as in Producer::attach, for the consumer role.
@@ -782,18 +758,8 @@ impl Consumer {
         core.withdraw_waiting();
         ring.shared().data_wake.forget_sleepers();
         ring.shared().data_excuse.reset();
-        // SYNC: Release, so a producer that sees the count also sees our lock taken.
-        ring.geometry_counters()
-            .consumer_attaches
-            .fetch_add(1, Ordering::Release);
+        segment::count_attach(&ring.geometry_counters().consumer_attaches);
         Ok(Consumer { ring, core })
-    }
-
-    ring_handle_accessors!();
-
-    /// True if a producer is attached now.
-    pub fn producer_attached(&self) -> Result<bool> {
-        self.ring.seg.role_held_by_other(PRODUCER_ROLE)
     }
 
     #[inline]

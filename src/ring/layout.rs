@@ -116,14 +116,20 @@ pub struct RingShared {
     _pad3: [u8; 116],
 }
 
-// SAFETY: repr(C) of atomics only, valid for every bit pattern, changed only atomically.
-#[cfg(not(loom))]
-unsafe impl crate::sys::SharedPlain for RingGeometry {}
-// SAFETY: repr(C) of atomics and padding arrays; the padding is private and never read, so
-// another process writing it changes nothing this process relies on; the atomics are valid
-// for every bit pattern.
-#[cfg(not(loom))]
-unsafe impl crate::sys::SharedPlain for RingShared {}
+crate::kinds::shared_layout! {
+    // SAFETY: repr(C) of atomics only, valid for every bit pattern, changed only atomically.
+    unsafe RingGeometry {
+        capacity: 0, max_message: 8, data_offset: 12, producer_attaches: 16,
+        consumer_attaches: 20,
+    } size 24;
+    // SAFETY: repr(C) of atomics and padding arrays; the padding is private and never read,
+    // so another process writing it changes nothing this process relies on; the atomics are
+    // valid for every bit pattern.
+    unsafe RingShared {
+        write_pos: 0, read_pos: 128, consumer_waiting: 136, data_wake: 256,
+        data_excuse: 264, space_wake: 384, space_excuse: 392,
+    } size 512, align 8;
+}
 
 impl RingShared {
     /// What the consumer sleeps on: the data wake word and the consumer's excuse word.
@@ -174,23 +180,9 @@ pub const SHARED_OFFSET: usize = 256;
 
 #[cfg(not(loom))]
 const _: () = {
-    use std::mem::{align_of, offset_of, size_of};
-    assert!(size_of::<RingGeometry>() == 24);
-    assert!(offset_of!(RingGeometry, max_message) == 8);
-    assert!(offset_of!(RingGeometry, data_offset) == 12);
-    assert!(offset_of!(RingGeometry, producer_attaches) == 16);
-    assert!(offset_of!(RingGeometry, consumer_attaches) == 20);
+    use std::mem::size_of;
     assert!(size_of::<WakeWord>() == 8);
-    assert!(offset_of!(RingShared, write_pos) == 0);
-    assert!(offset_of!(RingShared, read_pos) == 128);
-    assert!(offset_of!(RingShared, consumer_waiting) == 136);
-    assert!(offset_of!(RingShared, data_wake) == 256);
-    assert!(offset_of!(RingShared, data_excuse) == 264);
-    assert!(offset_of!(RingShared, space_wake) == 384);
-    assert!(offset_of!(RingShared, space_excuse) == 392);
     assert!(size_of::<ExcuseWord>() == 4);
-    assert!(size_of::<RingShared>() == 512);
-    assert!(align_of::<RingShared>() == 8);
     assert!(SHARED_OFFSET + size_of::<RingShared>() <= RING_HEADER_SIZE);
     assert!(GEOMETRY_OFFSET + size_of::<RingGeometry>() <= SHARED_OFFSET);
 };

@@ -46,6 +46,38 @@ use crate::transport::{inherent_async_receiver, inherent_async_sender};
 use crate::wake::tokio::{waited_handle, Waiter};
 use crate::{Error, Result, TryRecvError, TrySendError};
 
+/// The constructors and `get_ref` of [`AsyncProducer`] and [`AsyncConsumer`]: each opens
+/// its blocking handle `$inner` (whose role is `$role_name`) and wraps it.
+macro_rules! async_ring_handle_methods {
+    ($inner:ident $role_name:literal) => {
+        #[doc = concat!("Creates a ring and attaches as its ", $role_name, ":")]
+        #[doc = concat!("[`", stringify!($inner), "::create`]. Does not wait.")]
+        pub fn create(name: &str, opts: &RingOptions) -> Result<Self> {
+            $inner::create(name, opts).map(Self::from)
+        }
+
+        #[doc = concat!("Opens a ring as its ", $role_name, ":")]
+        #[doc = concat!("[`", stringify!($inner), "::open`]. This blocks the calling thread")]
+        /// up to the open timeout while the ring is not there yet; from a task whose peer
+        /// may start late, call it inside [`tokio::task::spawn_blocking`].
+        pub fn open(name: &str, opts: &RingOptions) -> Result<Self> {
+            $inner::open(name, opts).map(Self::from)
+        }
+
+        /// Opens the ring, or creates it:
+        #[doc = concat!("[`", stringify!($inner), "::open_or_create`] (blocks as")]
+        /// [`open`](Self::open) does while it waits for a ring another process is creating).
+        pub fn open_or_create(name: &str, opts: &RingOptions) -> Result<Self> {
+            $inner::open_or_create(name, opts).map(Self::from)
+        }
+
+        /// The blocking handle underneath (for its name, capacity, attachment state).
+        pub fn get_ref(&self) -> &$inner {
+            &self.inner
+        }
+    };
+}
+
 /// The sending side of a ring, for tokio. Wraps a [`Producer`].
 ///
 /// ```
@@ -68,27 +100,7 @@ pub struct AsyncProducer {
 waited_handle!(AsyncProducer, Producer, space_wake_word);
 
 impl AsyncProducer {
-    /// Creates a ring and attaches as its producer: [`Producer::create`]. Does not wait.
-    pub fn create(name: &str, opts: &RingOptions) -> Result<AsyncProducer> {
-        Producer::create(name, opts).map(Self::from)
-    }
-
-    /// Opens a ring as its producer: [`Producer::open`]. This blocks the calling thread
-    /// up to the open timeout while the ring is not there yet; from a task whose peer may
-    /// start late, call it inside [`tokio::task::spawn_blocking`].
-    pub fn open(name: &str, opts: &RingOptions) -> Result<AsyncProducer> {
-        Producer::open(name, opts).map(Self::from)
-    }
-
-    /// Opens the ring, or creates it: [`Producer::open_or_create`].
-    pub fn open_or_create(name: &str, opts: &RingOptions) -> Result<AsyncProducer> {
-        Producer::open_or_create(name, opts).map(Self::from)
-    }
-
-    /// The blocking handle underneath (for its name, capacity, attachment state).
-    pub fn get_ref(&self) -> &Producer {
-        &self.inner
-    }
+    async_ring_handle_methods!(Producer "producer");
 
     /// Copies `msg` into the ring, waiting for room.
     ///
@@ -221,26 +233,7 @@ pub struct AsyncConsumer {
 waited_handle!(AsyncConsumer, Consumer, data_wake_word);
 
 impl AsyncConsumer {
-    /// Creates a ring and attaches as its consumer: [`Consumer::create`].
-    pub fn create(name: &str, opts: &RingOptions) -> Result<AsyncConsumer> {
-        Consumer::create(name, opts).map(Self::from)
-    }
-
-    /// Opens a ring as its consumer: [`Consumer::open`] (blocks up to the open timeout
-    /// while the ring is not there yet; see [`AsyncProducer::open`]).
-    pub fn open(name: &str, opts: &RingOptions) -> Result<AsyncConsumer> {
-        Consumer::open(name, opts).map(Self::from)
-    }
-
-    /// Opens the ring, or creates it: [`Consumer::open_or_create`].
-    pub fn open_or_create(name: &str, opts: &RingOptions) -> Result<AsyncConsumer> {
-        Consumer::open_or_create(name, opts).map(Self::from)
-    }
-
-    /// The blocking handle underneath.
-    pub fn get_ref(&self) -> &Consumer {
-        &self.inner
-    }
+    async_ring_handle_methods!(Consumer "consumer");
 
     /// The next message, zero-copy (see [`Message`]), waiting for one. (The
     /// [`AsyncReceiver::recv`](crate::transport::AsyncReceiver::recv) of the trait, called

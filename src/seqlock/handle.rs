@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::{
@@ -157,23 +157,8 @@ impl Cell {
         // after `validate` showed it to be the header plus `value_words(size_of::<T>())`
         // words (or `create` made it so), while a peer could rewrite the header word.
         let n_words = seg.mapping().len().saturating_sub(SEQLOCK_HEADER_SIZE) / 8;
-        let seg = Held::with_words(seg, SHARED_OFFSET, SEQLOCK_HEADER_SIZE, n_words)
-            .unwrap_or_else(|_| {
-                panic!("internal error: a validated seqlock's words do not fit its mapping")
-            });
+        let seg = Held::with_words(seg, SHARED_OFFSET, SEQLOCK_HEADER_SIZE, n_words);
         Cell { seg, n_words, wait }
-    }
-
-    /// The run-time words (no check per message: found at attach).
-    #[inline]
-    fn shared(&self) -> &SeqlockShared {
-        self.seg.shared()
-    }
-
-    /// The value's words.
-    #[inline]
-    fn words(&self) -> &[AtomicU64] {
-        self.seg.words()
     }
 
     fn geometry(&self) -> &SeqlockGeometry {
@@ -184,18 +169,16 @@ impl Cell {
         check_type::<T>()?;
         let size = std::mem::size_of::<T>();
         let words = value_words(size);
-        let spec = opts.seg.create_spec(
-            &crate::kinds::SEQLOCK,
-            SEQLOCK_HEADER_SIZE as u32,
-            (SEQLOCK_HEADER_SIZE + words * 8) as u64,
-        );
-        let mut seg = Segment::create(name, &spec, Some(WRITER_ROLE), |map| {
-            let g = geometry_of(map);
-            g.value_size.store(size as u32, Ordering::Relaxed);
-            g.value_words.store(words as u32, Ordering::Relaxed);
-            g.type_tag.store(opts.type_tag, Ordering::Relaxed);
-        })?;
-        seg.set_keep(opts.seg.keep);
+        let total = (SEQLOCK_HEADER_SIZE + words * 8) as u64;
+        let (kind, header) = (&crate::kinds::SEQLOCK, SEQLOCK_HEADER_SIZE);
+        let seg = opts
+            .seg
+            .create(name, kind, header, total, WRITER_ROLE, |map| {
+                let g = geometry_of(map);
+                g.value_size.store(size as u32, Ordering::Relaxed);
+                g.value_words.store(words as u32, Ordering::Relaxed);
+                g.type_tag.store(opts.type_tag, Ordering::Relaxed);
+            })?;
         Ok(Cell::from_segment(seg, opts.seg.wait))
     }
 
@@ -206,15 +189,11 @@ impl Cell {
     ) -> Result<Cell> {
         check_type::<T>()?;
         let tag = opts.type_tag;
-        let seg = Segment::open(
-            name,
-            &crate::kinds::SEQLOCK,
-            opts.seg.open_deadline(),
-            true,
-            &opts.seg.trust(),
-            role,
-            |map, shown| validate::<T>(map, shown, tag),
-        )?;
+        let seg = opts
+            .seg
+            .open(name, &crate::kinds::SEQLOCK, role, |map, shown| {
+                validate::<T>(map, shown, tag)
+            })?;
         Ok(Cell::from_segment(seg, opts.seg.wait))
     }
 
@@ -282,11 +261,8 @@ impl<T: bytemuck::Pod> Writer<T> {
     }
 
     fn attach(cell: Cell) -> Result<Writer<T>> {
-        let core = WriterCore::attach(cell.shared());
-        // SYNC: Release, so a reader that sees the count also sees our lock taken.
-        cell.geometry()
-            .writer_attaches
-            .fetch_add(1, Ordering::Release);
+        let core = WriterCore::attach(cell.seg.shared());
+        segment::count_attach(&cell.geometry().writer_attaches);
         Ok(Writer {
             cell,
             core,
@@ -299,10 +275,10 @@ impl<T: bytemuck::Pod> Writer<T> {
     #[inline]
     pub fn write(&mut self, value: &T) -> u64 {
         let bytes = bytemuck::bytes_of(value);
-        let shared = self.cell.shared();
+        let shared = self.cell.seg.shared();
         if self
             .core
-            .write(shared, self.cell.words(), |i| word_of(bytes, i))
+            .write(shared, self.cell.seg.words(), |i| word_of(bytes, i))
         {
             shared.changed.wake();
         }
@@ -314,7 +290,7 @@ impl<T: bytemuck::Pod> Writer<T> {
         let mut v = T::zeroed();
         let bytes = bytemuck::bytes_of_mut(&mut v);
         // Only this writer stores the words, so its own loads are never torn.
-        for (i, w) in self.cell.words().iter().enumerate() {
+        for (i, w) in self.cell.seg.words().iter().enumerate() {
             put_word(bytes, i, w.load(Ordering::Relaxed));
         }
         v
@@ -352,7 +328,7 @@ impl<T: bytemuck::Pod> Drop for Writer<T> {
     fn drop(&mut self) {
         // Release the role before waking, so a blocked reader that wakes sees us gone.
         let _ = self.cell.seg.leave_role(WRITER_ROLE);
-        self.cell.shared().changed.wake();
+        self.cell.seg.shared().changed.wake();
     }
 }
 
@@ -450,7 +426,7 @@ impl<T: bytemuck::Pod> Reader<T> {
     #[inline]
     fn attempt(&self, out: &mut T) -> Attempt {
         let bytes = bytemuck::bytes_of_mut(out);
-        try_read_words(self.cell.shared(), self.cell.words(), |i, w| {
+        try_read_words(self.cell.seg.shared(), self.cell.seg.words(), |i, w| {
             put_word(bytes, i, w)
         })
     }
@@ -482,7 +458,7 @@ impl<T: bytemuck::Pod> Reader<T> {
                 return Ok(seq / 2);
             }
             if backoff.snooze()
-                && self.cell.shared().seq.load(Ordering::Acquire) & 1 == 1
+                && self.cell.seg.shared().seq.load(Ordering::Acquire) & 1 == 1
                 && !self.cell.seg.role_held_by_other(WRITER_ROLE)?
             {
                 // Re-check: a writer may have finished between the two loads.
@@ -503,7 +479,7 @@ impl<T: bytemuck::Pod> Reader<T> {
 
     /// Version of the last completed write, without copying the value.
     pub fn version(&self) -> u64 {
-        self.cell.shared().seq.load(Ordering::Acquire) / 2
+        self.cell.seg.shared().seq.load(Ordering::Acquire) / 2
     }
 
     /// Waits until a version newer than `last_version` is there, at most `timeout`
@@ -514,7 +490,7 @@ impl<T: bytemuck::Pod> Reader<T> {
     /// is gone (exited or killed) and nothing newer than `last_version` is there: seen
     /// within [`LIVENESS_SLICE`] of its death. The last value stays readable.
     pub fn wait_changed(&self, last_version: u64, timeout: Duration) -> Result<Snapshot<T>> {
-        let shared = self.cell.shared();
+        let shared = self.cell.seg.shared();
         let mut v = T::zeroed();
         let version = wait_for(
             &shared.changed,
@@ -614,7 +590,7 @@ pub fn inspect(name: &str) -> Result<SeqlockInfo> {
 impl<T: bytemuck::Pod> Reader<T> {
     /// The word readers sleep on while waiting for a change.
     pub(super) fn changed_wake_word(&self) -> &crate::wake::WakeWord {
-        &self.cell.shared().changed
+        &self.cell.seg.shared().changed
     }
 
     /// True once a writer had attached and is gone.
@@ -629,7 +605,7 @@ impl<T: bytemuck::Pod> Reader<T> {
 
     /// A consistent value newer than `last_version`, if there is one now.
     pub(super) fn try_newer(&self, last_version: u64) -> Option<Snapshot<T>> {
-        if self.cell.shared().seq.load(Ordering::Acquire) / 2 <= last_version {
+        if self.cell.seg.shared().seq.load(Ordering::Acquire) / 2 <= last_version {
             return None;
         }
         let mut v = T::zeroed();
@@ -651,12 +627,24 @@ mod tests {
         crate::test_name("seqt", tag)
     }
 
+    /// A writer of `T` on a new cell named after `tag`, and a reader on it.
+    fn pair<T: bytemuck::Pod>(tag: &str) -> (Writer<T>, Reader<T>) {
+        let n = name(tag);
+        let w = Writer::create(&n, &SeqlockOptions::new()).unwrap();
+        (w, Reader::open(&n, &SeqlockOptions::new()).unwrap())
+    }
+
+    /// A writer on a new cell `n` that keeps the name when it drops, having written `v`.
+    fn kept_writer<T: bytemuck::Pod>(n: &str, v: &T) -> Writer<T> {
+        let mut w = Writer::create(n, &SeqlockOptions::new()).unwrap();
+        w.set_keep(true);
+        w.write(v);
+        w
+    }
+
     #[test]
     fn roundtrip_odd_sized_value_and_versions() {
-        let n = name("odd");
-        let o = SeqlockOptions::new();
-        let mut w = Writer::<[u8; 13]>::create(&n, &o).unwrap();
-        let r = Reader::<[u8; 13]>::open(&n, &o).unwrap();
+        let (mut w, r) = pair::<[u8; 13]>("odd");
         assert_eq!(
             r.read().unwrap(),
             Snapshot {
@@ -715,9 +703,7 @@ mod tests {
     #[test]
     fn largest_value_roundtrips() {
         type Big = super::tests::Big<8192>; // 64 KiB
-        let n = name("big64k");
-        let mut w = Writer::<Big>::create(&n, &SeqlockOptions::new()).unwrap();
-        let r = Reader::<Big>::open(&n, &SeqlockOptions::new()).unwrap();
+        let (mut w, r) = pair::<Big>("big64k");
         let mut v = Box::new(Big([0; 8192]));
         for (i, x) in v.0.iter_mut().enumerate() {
             *x = i as u64 * 3;
@@ -730,9 +716,7 @@ mod tests {
 
     #[test]
     fn wait_changed_wakes_and_times_out() {
-        let n = name("wait");
-        let mut w = Writer::<u64>::create(&n, &SeqlockOptions::new()).unwrap();
-        let r = Reader::<u64>::open(&n, &SeqlockOptions::new()).unwrap();
+        let (mut w, r) = pair::<u64>("wait");
         assert!(matches!(
             r.wait_changed(0, Duration::from_millis(20)),
             Err(Error::Timeout)
@@ -766,9 +750,7 @@ mod tests {
     fn second_writer_refused_then_takes_over() {
         let n = name("takeover");
         let o = SeqlockOptions::new();
-        let mut w1 = Writer::<u32>::create(&n, &o).unwrap();
-        w1.set_keep(true);
-        w1.write(&1);
+        let w1 = kept_writer(&n, &1u32);
         assert!(matches!(
             Writer::<u32>::open(&n, &o),
             Err(Error::RoleTaken { .. })
@@ -788,11 +770,9 @@ mod tests {
     fn dead_writer_mid_write_is_completed_by_next_writer() {
         let n = name("midwrite");
         let o = SeqlockOptions::new();
-        let mut w = Writer::<u64>::create(&n, &o).unwrap();
-        w.set_keep(true);
-        w.write(&5);
+        let w = kept_writer(&n, &5u64);
         // Simulate a writer that died after its odd store.
-        w.cell.shared().seq.store(3, Ordering::Relaxed);
+        w.cell.seg.shared().seq.store(3, Ordering::Relaxed);
         drop(w);
         let r = Reader::<u64>::open(&n, &o).unwrap();
         assert!(r.try_read().is_none());

@@ -49,8 +49,6 @@
 use crate::ring::layout::WakeWord;
 #[cfg(not(loom))]
 use crate::sync::{AtomicU32, AtomicU64};
-#[cfg(not(loom))]
-use crate::sys::SharedPlain;
 
 /// Segment kind of a service listener.
 pub const KIND_LISTENER: u32 = crate::kinds::LISTENER.id;
@@ -226,26 +224,23 @@ pub struct ChannelShared {
     _pad1: [u8; 120],
 }
 
-// SAFETY: this impl and the five below: each type is repr(C) of atomics (`WakeWord` too),
-// arrays of atomics and private padding bytes that nothing reads; every bit pattern is
-// valid, there are no pointers, and every field that is read changes only through atomics.
-#[cfg(not(loom))]
-unsafe impl SharedPlain for ListenerGeometry {}
-// SAFETY: as above.
-#[cfg(not(loom))]
-unsafe impl SharedPlain for ListenerShared {}
-// SAFETY: as above.
-#[cfg(not(loom))]
-unsafe impl SharedPlain for Entry {}
-// SAFETY: as above.
-#[cfg(not(loom))]
-unsafe impl SharedPlain for ChannelGeometry {}
-// SAFETY: as above.
-#[cfg(not(loom))]
-unsafe impl SharedPlain for ChannelAuth {}
-// SAFETY: as above.
-#[cfg(not(loom))]
-unsafe impl SharedPlain for ChannelShared {}
+crate::kinds::shared_layout! {
+    // SAFETY: this type and the five below: each is repr(C) of atomics (`WakeWord` too),
+    // arrays of atomics and private padding bytes that nothing reads; every bit pattern is
+    // valid, there are no pointers, and every field that is read changes only through
+    // atomics.
+    unsafe ListenerGeometry {} size 16;
+    // SAFETY: as above.
+    unsafe ListenerShared { server_wake: 128 } size 256;
+    // SAFETY: as above.
+    unsafe Entry { pid: 4, channel_nonce: 8, challenge: 16, refusal: 32 } size ENTRY_SIZE;
+    // SAFETY: as above.
+    unsafe ChannelGeometry { listener_nonce: 16, entry: 24 } size 32;
+    // SAFETY: as above.
+    unsafe ChannelAuth {} size 2 * PROOF_LEN;
+    // SAFETY: as above.
+    unsafe ChannelShared { client_wake: 128 } size 256;
+}
 
 /// A service segment with its run-time words ([`ListenerShared`] or [`ChannelShared`]).
 #[cfg(not(loom))]
@@ -258,24 +253,11 @@ pub const SHARED_OFFSET: usize = 256;
 
 #[cfg(not(loom))]
 const _: () = {
-    use std::mem::{offset_of, size_of};
-    assert!(size_of::<ListenerGeometry>() == 16);
-    assert!(offset_of!(ListenerShared, server_wake) == 128);
-    assert!(size_of::<ListenerShared>() == 256);
+    use std::mem::size_of;
     assert!(SHARED_OFFSET + size_of::<ListenerShared>() == LISTENER_HEADER_SIZE);
-    assert!(size_of::<Entry>() == ENTRY_SIZE);
-    assert!(offset_of!(Entry, pid) == 4);
-    assert!(offset_of!(Entry, channel_nonce) == 8);
-    assert!(offset_of!(Entry, challenge) == 16);
-    assert!(offset_of!(Entry, refusal) == 32);
-    assert!(size_of::<ChannelAuth>() == 2 * PROOF_LEN);
     assert!(GEOMETRY_OFFSET + size_of::<ChannelGeometry>() <= AUTH_OFFSET);
     assert!(AUTH_OFFSET + size_of::<ChannelAuth>() <= SHARED_OFFSET);
     assert!(CHALLENGE_LEN == 16 && PROOF_LEN == 32);
-    assert!(size_of::<ChannelGeometry>() == 32);
-    assert!(offset_of!(ChannelGeometry, listener_nonce) == 16);
-    assert!(offset_of!(ChannelGeometry, entry) == 24);
-    assert!(offset_of!(ChannelShared, client_wake) == 128);
     assert!(SHARED_OFFSET + size_of::<ChannelShared>() == CHANNEL_HEADER_SIZE);
     assert!(GEOMETRY_OFFSET + size_of::<ChannelGeometry>() <= SHARED_OFFSET);
     assert!(CHANNEL_HEADER_SIZE % SLOT_ALIGN == 0);
