@@ -328,10 +328,13 @@ pub(crate) fn open_sliced<T: Send>(
 ///   ones as read-only properties, `ask` ones (whose handle method returns an
 ///   `ipcring::Result`) as methods.
 ///
+/// With `from { extra, .. }` after the handle's type, also `From<$handle>`: the class
+/// around an open handle, its other fields (`extra`) at their default.
+///
 /// Each member's Python docstring is the doc comment written before its name.
 macro_rules! handle_pymethods {
     (
-        $class:ident($handle:ty);
+        $class:ident($handle:ty) $(from { $($extra:ident),* })?;
         $(#[doc = $close_doc:literal])* close $(by $detach:ident)?;
         $($(#[doc = $keep_doc:literal])+ set_keep;)?
         get { $($(#[doc = $get_doc:literal])* $get:ident -> $get_ty:ty;)* }
@@ -342,6 +345,17 @@ macro_rules! handle_pymethods {
                 self.inner.live(stringify!($class))
             }
         }
+
+        $(
+            impl From<$handle> for $class {
+                fn from(handle: $handle) -> Self {
+                    $class {
+                        inner: $crate::Exclusive::new(Some(handle)),
+                        $($extra: Default::default(),)*
+                    }
+                }
+            }
+        )?
 
         #[pyo3::pymethods]
         impl $class {
