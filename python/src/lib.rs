@@ -132,26 +132,33 @@ impl<T> IntoPy<T> for ipcring::Result<T> {
     }
 }
 
-/// A `try_` send: `None` when the channel was full (Python sees `False`).
-impl<T> IntoPy<Option<T>> for Result<T, ipcring::TrySendError> {
-    #[inline]
-    fn py(self) -> PyResult<Option<T>> {
-        match self {
-            Ok(v) => Ok(Some(v)),
-            Err(ipcring::TrySendError::Full) => Ok(None),
-            Err(ipcring::TrySendError::Failed(e)) => Err(to_py(e)),
-        }
+/// The error of a `try_` form: "not now" (the channel was full, or nothing was waiting) or
+/// a failure.
+trait TryError: Into<ipcring::Error> {
+    fn not_now(&self) -> bool;
+}
+
+impl TryError for ipcring::TrySendError {
+    fn not_now(&self) -> bool {
+        self.is_full()
     }
 }
 
-/// A `try_` receive: `None` when nothing was waiting (Python sees `None` or `False`).
-impl<T> IntoPy<Option<T>> for Result<T, ipcring::TryRecvError> {
+impl TryError for ipcring::TryRecvError {
+    fn not_now(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+/// A `try_` outcome: `None` when it could not be done now (Python sees `False` for a send,
+/// `None` or `False` for a receive).
+impl<T, E: TryError> IntoPy<Option<T>> for Result<T, E> {
     #[inline]
     fn py(self) -> PyResult<Option<T>> {
         match self {
             Ok(v) => Ok(Some(v)),
-            Err(ipcring::TryRecvError::Empty) => Ok(None),
-            Err(ipcring::TryRecvError::Failed(e)) => Err(to_py(e)),
+            Err(e) if e.not_now() => Ok(None),
+            Err(e) => Err(to_py(e.into())),
         }
     }
 }
