@@ -298,6 +298,16 @@ fn stream_count() -> u64 {
         .unwrap_or(10_000_000)
 }
 
+/// The sequence numbers a `consumer-print` peer prints (`SEQ <n>` lines), in order. The
+/// harness prints lines of its own on stdout too, and its "test peer ..." may precede the
+/// first number on the same line: only the numbers are kept.
+fn printed_seqs(peer: &mut Peer) -> impl Iterator<Item = u64> {
+    peer.take_stdout()
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| Some(l.split_once("SEQ ")?.1.parse::<u64>().unwrap()))
+}
+
 /// The harness's deadline is a hang guard counted from the peer's last sign of progress,
 /// not a limit on how long it runs: a producer that streams for longer than its deadline,
 /// each message reported as progress, is not killed (a fixed 180 s once killed a healthy
@@ -417,11 +427,7 @@ fn a_polling_consumer_excuses_the_fence_and_withdraws_it_before_it_sleeps() {
     let opts = RingOptions::new().capacity(1 << 16);
     let mut tx = Producer::create(&name, &opts).unwrap();
     let mut c = Peer::spawn_piped("consumer-print", &[&name, "spin-100ms"]);
-    let mut seqs = c
-        .take_stdout()
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|l| Some(l.split_once("SEQ ")?.1.parse::<u64>().unwrap()));
+    let mut seqs = printed_seqs(&mut c);
     let (mut seq, mut m) = (0u64, Vec::new());
     let mut send = |seq: &mut u64| {
         message(*seq, &mut m);
@@ -581,12 +587,7 @@ fn consumer_sigkilled_and_replaced_loses_nothing() {
     });
     // First consumer: prints each seq before releasing it.
     let mut c1 = Peer::spawn_piped("consumer-print", &[&name]);
-    // The test harness prints its own lines on stdout too: keep only ours.
-    let mut seqs = c1
-        .take_stdout()
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|l| l.strip_prefix("SEQ ").map(|s| s.parse::<u64>().unwrap()));
+    let mut seqs = printed_seqs(&mut c1);
     let mut last = 0u64;
     for _ in 0..5_000 {
         last = seqs.next().expect("first consumer died early");
@@ -628,12 +629,7 @@ fn a_consumer_killed_in_its_sleep_leaves_the_whole_ring_for_the_next() {
     let mut tx = Producer::create(&name, &opts).unwrap();
     assert!(!inspect(&name).unwrap().consumer_waiting, "no consumer yet");
     let mut c1 = Peer::spawn_piped("consumer-print", &[&name, "sleep"]);
-    // The harness's own "test peer ... " may precede the first line on the same line.
-    let mut seqs = c1
-        .take_stdout()
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|l| Some(l.split_once("SEQ ")?.1.parse::<u64>().unwrap()));
+    let mut seqs = printed_seqs(&mut c1);
     let mut m = Vec::new();
     // Three messages: the next one is where this ring's producer first checks whether it
     // may start over (a few records in).
