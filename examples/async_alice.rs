@@ -20,7 +20,6 @@ use std::time::Duration;
 mod rings;
 
 use ipcring::ring::{async_duplex, Side};
-use ipcring::Error;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ipcring::Result<()> {
@@ -36,21 +35,12 @@ async fn main() -> ipcring::Result<()> {
             println!("alice: (still serving, {n} s)");
         }
     });
-    let mut cleanup_armed = false;
     loop {
         let (mut tx, mut rx) = async_duplex(&name, Side::A, &opts)?;
-        // Armed once she holds the rings: a second Alice, refused above, removes nothing.
-        if !cleanup_armed {
-            rings::remove_rings_on_signal(&name)?;
-            cleanup_armed = true;
-        }
+        // Once she holds the rings: a second Alice, refused above, removes nothing.
+        rings::remove_rings_on_signal(&name)?;
         println!("alice: waiting for messages on {name}");
-        loop {
-            let reply = match rx.recv().await {
-                Ok(msg) => rings::converter(&msg),
-                Err(Error::Disconnected) => break,
-                Err(e) => return Err(e),
-            };
+        while let Some(reply) = rings::reply(rx.recv().await)? {
             println!("alice: {reply}");
             tx.send(reply.as_bytes()).await?;
         }

@@ -20,28 +20,19 @@
 mod rings;
 
 use ipcring::ring::{duplex, Side};
-use ipcring::Error;
 
 fn main() -> ipcring::Result<()> {
     let once = std::env::args().any(|a| a == "--once");
     let name = rings::name();
     let opts = rings::opts();
-    let mut cleanup_armed = false;
     loop {
         let (mut tx, mut rx) = duplex(&name, Side::A, &opts)?;
-        // Armed once she holds the rings (not before: a second Alice, refused with
-        // `RoleTaken` above, must not remove the first one's rings).
-        if !cleanup_armed {
-            rings::remove_rings_on_signal(&name)?;
-            cleanup_armed = true;
-        }
+        // Once she holds the rings (not before: a second Alice, refused with `RoleTaken`
+        // above, must not remove the first one's rings).
+        rings::remove_rings_on_signal(&name)?;
         println!("alice: waiting for messages on {name}");
-        loop {
-            let reply = match rx.recv() {
-                Ok(msg) => rings::converter(&msg),
-                Err(Error::Disconnected) => break,
-                Err(e) => return Err(e),
-            };
+        // Until Bob leaves (`Error::Disconnected`: his end closed, all he sent read).
+        while let Some(reply) = rings::reply(rx.recv())? {
             println!("alice: {reply}");
             tx.send(reply.as_bytes())?;
         }

@@ -277,51 +277,6 @@ pub enum TrySendError {
     Failed(#[from] Error),
 }
 
-impl TrySendError {
-    /// True for [`TrySendError::Full`].
-    ///
-    /// ```
-    /// assert!(ipcring::TrySendError::Full.is_full());
-    /// ```
-    pub fn is_full(&self) -> bool {
-        matches!(self, TrySendError::Full)
-    }
-
-    /// True when the send failed because the peer is gone ([`Error::Disconnected`]).
-    ///
-    /// ```
-    /// use ipcring::{Error, TrySendError};
-    /// assert!(TrySendError::Failed(Error::Disconnected).is_disconnected());
-    /// assert!(!TrySendError::Full.is_disconnected());
-    /// ```
-    pub fn is_disconnected(&self) -> bool {
-        matches!(self, TrySendError::Failed(Error::Disconnected))
-    }
-
-    /// The error as an [`Error`]: `Full` becomes [`Error::WouldBlock`].
-    ///
-    /// ```
-    /// use ipcring::{Error, TrySendError};
-    /// assert!(matches!(TrySendError::Full.into_error(), Error::WouldBlock));
-    /// ```
-    pub fn into_error(self) -> Error {
-        match self {
-            TrySendError::Full => Error::WouldBlock,
-            TrySendError::Failed(e) => e,
-        }
-    }
-
-    /// The outcome of a send with an already expired deadline as a `try_` outcome:
-    /// [`Error::Timeout`] means nothing could be sent now.
-    pub(crate) fn from_deadline<T>(r: Result<T>) -> Result<T, TrySendError> {
-        match r {
-            Ok(v) => Ok(v),
-            Err(Error::Timeout) => Err(TrySendError::Full),
-            Err(e) => Err(TrySendError::Failed(e)),
-        }
-    }
-}
-
 /// A `try_` outcome as a wait loop's look, inside the crate: "full" or "empty" is not an
 /// error there but "not yet".
 #[cfg(feature = "async")]
@@ -335,49 +290,6 @@ pub(crate) trait TryOutcome<T> {
         Self: Sized,
     {
         self.ready().map(|v| v.is_some())
-    }
-}
-
-#[cfg(feature = "async")]
-impl<T> TryOutcome<T> for Result<T, TrySendError> {
-    fn ready(self) -> Result<Option<T>> {
-        match self {
-            Ok(v) => Ok(Some(v)),
-            Err(TrySendError::Full) => Ok(None),
-            Err(TrySendError::Failed(e)) => Err(e),
-        }
-    }
-}
-
-#[cfg(feature = "async")]
-impl<T> TryOutcome<T> for Result<T, TryRecvError> {
-    fn ready(self) -> Result<Option<T>> {
-        match self {
-            Ok(v) => Ok(Some(v)),
-            Err(TryRecvError::Empty) => Ok(None),
-            Err(TryRecvError::Failed(e)) => Err(e),
-        }
-    }
-}
-
-// The typed outcomes cost nothing on the ring's hot path: a `try_send` result is no larger
-// than the `Result<bool>` it replaces (both 64 bytes on x86_64: the size of `Error`; `Full`
-// and `Empty` take niches of `Error`'s discriminant).
-const _: () =
-    assert!(std::mem::size_of::<Result<(), TrySendError>>() <= std::mem::size_of::<Result<bool>>());
-const _: () =
-    assert!(std::mem::size_of::<Result<(), TryRecvError>>() <= std::mem::size_of::<Result<bool>>());
-
-/// `?` on a `try_send` in a function returning [`crate::Result`]: "full" is an error there
-/// ([`Error::WouldBlock`]).
-///
-/// ```
-/// use ipcring::{Error, TrySendError};
-/// assert!(matches!(Error::from(TrySendError::Full), Error::WouldBlock));
-/// ```
-impl From<TrySendError> for Error {
-    fn from(e: TrySendError) -> Error {
-        e.into_error()
     }
 }
 
@@ -412,63 +324,91 @@ pub enum TryRecvError {
     Failed(#[from] Error),
 }
 
-impl TryRecvError {
-    /// True for [`TryRecvError::Empty`].
-    ///
-    /// ```
-    /// assert!(ipcring::TryRecvError::Empty.is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        matches!(self, TryRecvError::Empty)
-    }
+/// What [`TrySendError`] and [`TryRecvError`] share, written once for both: `$name` is the
+/// error, `$not_yet` its "not now" variant and `$is_not_yet` the test for it, `$op` the
+/// operation that was tried ("send", "receive").
+macro_rules! try_error {
+    ($name:ident, $not_yet:ident, $is_not_yet:ident, $op:literal) => {
+        impl $name {
+            #[doc = concat!("True for [`", stringify!($name), "::", stringify!($not_yet), "`].")]
+            ///
+            /// ```
+            #[doc = concat!("assert!(ipcring::", stringify!($name), "::", stringify!($not_yet), ".", stringify!($is_not_yet), "());")]
+            /// ```
+            pub fn $is_not_yet(&self) -> bool {
+                matches!(self, $name::$not_yet)
+            }
 
-    /// True when the receive failed because the peer is gone ([`Error::Disconnected`]).
-    ///
-    /// ```
-    /// use ipcring::{Error, TryRecvError};
-    /// assert!(TryRecvError::Failed(Error::Disconnected).is_disconnected());
-    /// assert!(!TryRecvError::Empty.is_disconnected());
-    /// ```
-    pub fn is_disconnected(&self) -> bool {
-        matches!(self, TryRecvError::Failed(Error::Disconnected))
-    }
+            #[doc = concat!("True when the ", $op, " failed because the peer is gone ([`Error::Disconnected`]).")]
+            ///
+            /// ```
+            #[doc = concat!("use ipcring::{Error, ", stringify!($name), "};")]
+            #[doc = concat!("assert!(", stringify!($name), "::Failed(Error::Disconnected).is_disconnected());")]
+            #[doc = concat!("assert!(!", stringify!($name), "::", stringify!($not_yet), ".is_disconnected());")]
+            /// ```
+            pub fn is_disconnected(&self) -> bool {
+                matches!(self, $name::Failed(Error::Disconnected))
+            }
 
-    /// The error as an [`Error`]: `Empty` becomes [`Error::WouldBlock`].
-    ///
-    /// ```
-    /// use ipcring::{Error, TryRecvError};
-    /// assert!(matches!(TryRecvError::Empty.into_error(), Error::WouldBlock));
-    /// ```
-    pub fn into_error(self) -> Error {
-        match self {
-            TryRecvError::Empty => Error::WouldBlock,
-            TryRecvError::Failed(e) => e,
+            #[doc = concat!("The error as an [`Error`]: `", stringify!($not_yet), "` becomes [`Error::WouldBlock`].")]
+            ///
+            /// ```
+            #[doc = concat!("use ipcring::{Error, ", stringify!($name), "};")]
+            #[doc = concat!("assert!(matches!(", stringify!($name), "::", stringify!($not_yet), ".into_error(), Error::WouldBlock));")]
+            /// ```
+            pub fn into_error(self) -> Error {
+                match self {
+                    $name::$not_yet => Error::WouldBlock,
+                    $name::Failed(e) => e,
+                }
+            }
+
+            #[doc = concat!("The outcome of a ", $op, " with an already expired deadline as a `try_` outcome:")]
+            #[doc = concat!("[`Error::Timeout`] becomes `", stringify!($not_yet), "`.")]
+            pub(crate) fn from_deadline<T>(r: Result<T>) -> Result<T, $name> {
+                match r {
+                    Ok(v) => Ok(v),
+                    Err(Error::Timeout) => Err($name::$not_yet),
+                    Err(e) => Err($name::Failed(e)),
+                }
+            }
         }
-    }
 
-    /// The outcome of a receive with an already expired deadline as a `try_` outcome:
-    /// [`Error::Timeout`] means nothing was there.
-    pub(crate) fn from_deadline<T>(r: Result<T>) -> Result<T, TryRecvError> {
-        match r {
-            Ok(v) => Ok(v),
-            Err(Error::Timeout) => Err(TryRecvError::Empty),
-            Err(e) => Err(TryRecvError::Failed(e)),
+        #[doc = concat!("`?` on a `try_` ", $op, " in a function returning [`crate::Result`]: `", stringify!($not_yet), "` is an")]
+        /// error there ([`Error::WouldBlock`]).
+        ///
+        /// ```
+        #[doc = concat!("use ipcring::{Error, ", stringify!($name), "};")]
+        #[doc = concat!("assert!(matches!(Error::from(", stringify!($name), "::", stringify!($not_yet), "), Error::WouldBlock));")]
+        /// ```
+        impl From<$name> for Error {
+            fn from(e: $name) -> Error {
+                e.into_error()
+            }
         }
-    }
+
+        #[cfg(feature = "async")]
+        impl<T> TryOutcome<T> for Result<T, $name> {
+            fn ready(self) -> Result<Option<T>> {
+                match self {
+                    Ok(v) => Ok(Some(v)),
+                    Err($name::$not_yet) => Ok(None),
+                    Err($name::Failed(e)) => Err(e),
+                }
+            }
+        }
+
+        // The typed outcome costs nothing on the ring's hot path: a `try_` result is no
+        // larger than the `Result<bool>` it replaces (both 64 bytes on x86_64: the size of
+        // `Error`; `Full` and `Empty` take niches of `Error`'s discriminant).
+        const _: () = assert!(
+            std::mem::size_of::<Result<(), $name>>() <= std::mem::size_of::<Result<bool>>()
+        );
+    };
 }
 
-/// `?` on a `try_recv` in a function returning [`crate::Result`]: "empty" is an error there
-/// ([`Error::WouldBlock`]).
-///
-/// ```
-/// use ipcring::{Error, TryRecvError};
-/// assert!(matches!(Error::from(TryRecvError::Empty), Error::WouldBlock));
-/// ```
-impl From<TryRecvError> for Error {
-    fn from(e: TryRecvError) -> Error {
-        e.into_error()
-    }
-}
+try_error!(TrySendError, Full, is_full, "send");
+try_error!(TryRecvError, Empty, is_empty, "receive");
 
 impl From<io::Error> for Error {
     /// Maps an I/O error to the variant a caller matches on: timeouts to [`Error::Timeout`],

@@ -45,18 +45,10 @@ impl Kit for RingKit {
         place.0.clone()
     }
     fn tx(at: At<'_, RingPlace>) -> Producer {
-        let name = match at {
-            At::Here(p) => p.0.clone(),
-            At::There(a) => a.to_owned(),
-        };
-        Producer::open_or_create(&name, &ring_opts()).unwrap()
+        Producer::open_or_create(&addr_of::<RingKit>(at), &ring_opts()).unwrap()
     }
     fn rx(at: At<'_, RingPlace>) -> Consumer {
-        let name = match at {
-            At::Here(p) => p.0.clone(),
-            At::There(a) => a.to_owned(),
-        };
-        Consumer::open_or_create(&name, &ring_opts()).unwrap()
+        Consumer::open_or_create(&addr_of::<RingKit>(at), &ring_opts()).unwrap()
     }
 }
 
@@ -73,7 +65,6 @@ impl AsyncKit for RingKit {
 }
 
 /// The address of an end: the test's place, or the peer's argument.
-#[cfg(any(feature = "pipe", feature = "file", feature = "mq", feature = "redis"))]
 fn addr_of<K: Kit>(at: At<'_, K::Place>) -> String {
     match at {
         At::Here(p) => K::addr(p),

@@ -298,6 +298,16 @@ fn stream_count() -> u64 {
         .unwrap_or(10_000_000)
 }
 
+/// The sequence numbers a `consumer-print` peer prints (`SEQ <n>` lines), in order. The
+/// harness prints lines of its own on stdout too, and its "test peer ..." may precede the
+/// first number on the same line: only the numbers are kept.
+fn printed_seqs(peer: &mut Peer) -> impl Iterator<Item = u64> {
+    peer.take_stdout()
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| Some(l.split_once("SEQ ")?.1.parse::<u64>().unwrap()))
+}
+
 /// The harness's deadline is a hang guard counted from the peer's last sign of progress,
 /// not a limit on how long it runs: a producer that streams for longer than its deadline,
 /// each message reported as progress, is not killed (a fixed 180 s once killed a healthy

@@ -23,11 +23,20 @@ pub const MESSAGES: [&str; 3] = [
     "ANOTHER-ONE_BITES_THE-DUST",
 ];
 
-/// Alice's answer to a message.
-pub fn converter(message: &[u8]) -> String {
-    String::from_utf8_lossy(message)
-        .replace(['_', '-'], " ")
-        .to_lowercase()
+/// Alice's answer to what she received: the message converted, or `None` once Bob has left
+/// ([`Error::Disconnected`]: his end is closed and everything he sent was read).
+pub fn reply(
+    received: ipcring::Result<impl std::ops::Deref<Target = [u8]>>,
+) -> ipcring::Result<Option<String>> {
+    match received {
+        Ok(message) => Ok(Some(
+            String::from_utf8_lossy(&message)
+                .replace(['_', '-'], " ")
+                .to_lowercase(),
+        )),
+        Err(Error::Disconnected) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Removes the two rings' names. Forced: Alice owns the channel, and a Bob still attached
@@ -42,8 +51,14 @@ pub fn remove_rings(name: &str) {
 }
 
 /// On SIGINT or SIGTERM, removes the rings and exits (128 + the signal, as a shell reports a
-/// process killed by it).
+/// process killed by it). Alice calls it each time she holds the rings (not before: a second
+/// Alice, refused with `RoleTaken`, must not remove the first one's rings); the first call
+/// arms it, later ones do nothing.
 pub fn remove_rings_on_signal(name: &str) -> ipcring::Result<()> {
+    static ARMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if ARMED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        return Ok(());
+    }
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     let name = name.to_owned();

@@ -7,10 +7,11 @@
 use ipcring::rpc::{BinaryCodec, Codec, Incoming};
 use libfuzzer_sys::fuzz_target;
 
-fn typed<A>(frame: &[u8], params: std::ops::Range<usize>, id: Option<u64>, method: &str)
-where
-    A: serde::de::DeserializeOwned + serde::Serialize + PartialEq + std::fmt::Debug,
-{
+/// A type whose values the round trips decode, encode again and compare.
+trait Value: serde::de::DeserializeOwned + serde::Serialize + PartialEq + std::fmt::Debug {}
+impl<A: serde::de::DeserializeOwned + serde::Serialize + PartialEq + std::fmt::Debug> Value for A {}
+
+fn typed<A: Value>(frame: &[u8], params: std::ops::Range<usize>, id: Option<u64>, method: &str) {
     let codec = BinaryCodec;
     let Ok(a) = codec.decode_params::<A>(frame, params) else {
         return;
@@ -27,10 +28,7 @@ where
     assert_eq!(back, a);
 }
 
-fn result<A>(frame: &[u8], value: std::ops::Range<usize>, id: u64)
-where
-    A: serde::de::DeserializeOwned + serde::Serialize + PartialEq + std::fmt::Debug,
-{
+fn result<A: Value>(frame: &[u8], value: std::ops::Range<usize>, id: u64) {
     let codec = BinaryCodec;
     let Ok(a) = codec.decode_result::<A>(frame, value) else {
         return;

@@ -39,14 +39,6 @@ pub struct Publisher {
     inner: Exclusive<Option<broadcast::Publisher>>,
 }
 
-impl From<broadcast::Publisher> for Publisher {
-    fn from(p: broadcast::Publisher) -> Self {
-        Publisher {
-            inner: Exclusive::new(Some(p)),
-        }
-    }
-}
-
 impl Publisher {
     fn make(
         py: Python<'_>,
@@ -179,10 +171,7 @@ impl Subscriber {
         let s = open_sliced(py, timeout, |slice| {
             broadcast::Subscriber::open(&name, &opts.clone().open_timeout(slice))
         })?;
-        Ok(Subscriber {
-            inner: Exclusive::new(Some(s)),
-            buf: Vec::new(),
-        })
+        Ok(Subscriber::from(s))
     }
 
     /// The next message as ``(number, bytes)``, waiting for one (forever, or at most
@@ -217,7 +206,7 @@ impl Subscriber {
 }
 
 handle_pymethods! {
-    Publisher(broadcast::Publisher);
+    Publisher(broadcast::Publisher) from {};
     /// Detaches (subscribers see ``Disconnected`` once they have read everything held).
     close;
     /// Keep the name after this (creating) handle closes.
@@ -239,7 +228,7 @@ handle_pymethods! {
 }
 
 handle_pymethods! {
-    Subscriber(broadcast::Subscriber);
+    Subscriber(broadcast::Subscriber) from { buf };
     /// Detaches.
     close;
     get {

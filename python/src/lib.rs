@@ -132,26 +132,33 @@ impl<T> IntoPy<T> for ipcring::Result<T> {
     }
 }
 
-/// A `try_` send: `None` when the channel was full (Python sees `False`).
-impl<T> IntoPy<Option<T>> for Result<T, ipcring::TrySendError> {
-    #[inline]
-    fn py(self) -> PyResult<Option<T>> {
-        match self {
-            Ok(v) => Ok(Some(v)),
-            Err(ipcring::TrySendError::Full) => Ok(None),
-            Err(ipcring::TrySendError::Failed(e)) => Err(to_py(e)),
-        }
+/// The error of a `try_` form: "not now" (the channel was full, or nothing was waiting) or
+/// a failure.
+trait TryError: Into<ipcring::Error> {
+    fn not_now(&self) -> bool;
+}
+
+impl TryError for ipcring::TrySendError {
+    fn not_now(&self) -> bool {
+        self.is_full()
     }
 }
 
-/// A `try_` receive: `None` when nothing was waiting (Python sees `None` or `False`).
-impl<T> IntoPy<Option<T>> for Result<T, ipcring::TryRecvError> {
+impl TryError for ipcring::TryRecvError {
+    fn not_now(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+/// A `try_` outcome: `None` when it could not be done now (Python sees `False` for a send,
+/// `None` or `False` for a receive).
+impl<T, E: TryError> IntoPy<Option<T>> for Result<T, E> {
     #[inline]
     fn py(self) -> PyResult<Option<T>> {
         match self {
             Ok(v) => Ok(Some(v)),
-            Err(ipcring::TryRecvError::Empty) => Ok(None),
-            Err(ipcring::TryRecvError::Failed(e)) => Err(to_py(e)),
+            Err(e) if e.not_now() => Ok(None),
+            Err(e) => Err(to_py(e.into())),
         }
     }
 }
@@ -328,10 +335,13 @@ pub(crate) fn open_sliced<T: Send>(
 ///   ones as read-only properties, `ask` ones (whose handle method returns an
 ///   `ipcring::Result`) as methods.
 ///
+/// With `from { extra, .. }` after the handle's type, also `From<$handle>`: the class
+/// around an open handle, its other fields (`extra`) at their default.
+///
 /// Each member's Python docstring is the doc comment written before its name.
 macro_rules! handle_pymethods {
     (
-        $class:ident($handle:ty);
+        $class:ident($handle:ty) $(from { $($extra:ident),* })?;
         $(#[doc = $close_doc:literal])* close $(by $detach:ident)?;
         $($(#[doc = $keep_doc:literal])+ set_keep;)?
         get { $($(#[doc = $get_doc:literal])* $get:ident -> $get_ty:ty;)* }
@@ -342,6 +352,17 @@ macro_rules! handle_pymethods {
                 self.inner.live(stringify!($class))
             }
         }
+
+        $(
+            impl From<$handle> for $class {
+                fn from(handle: $handle) -> Self {
+                    $class {
+                        inner: $crate::Exclusive::new(Some(handle)),
+                        $($extra: Default::default(),)*
+                    }
+                }
+            }
+        )?
 
         #[pyo3::pymethods]
         impl $class {

@@ -28,14 +28,14 @@ fn ring_options(capacity: u64, max_message: Option<u32>, c: &Common) -> RingOpti
 }
 
 /// The members a ring's two ends write the same way, as a second `#[pymethods]` block of
-/// `$class` (which is `From<$end>`, `$end` the crate's handle, and has a `detach(py)`):
+/// `$class` (which holds `$end`, the crate's handle, and has a `detach(py)`):
 /// `create`, `open` and `open_or_create` (each with the doc given before its name; the
 /// first and last by [`create_pymethods!`]), the `closed` getter, the fields of its
-/// `__repr__`, and what [`handle_pymethods!`] writes, with the `name`, `capacity` and
+/// `__repr__`, and what [`handle_pymethods!`] writes (`from` as there), with the `name`, `capacity` and
 /// `max_message` getters and `set_keep` (`close`, `get` and `ask` as there).
 macro_rules! ring_end_pymethods {
     (
-        $class:ident($end:ty);
+        $class:ident($end:ty) from { $($extra:ident),* };
         $(#[doc = $create_doc:literal])* create;
         $(#[doc = $open_doc:literal])* open;
         $(#[doc = $open_or_create_doc:literal])* open_or_create;
@@ -50,7 +50,7 @@ macro_rules! ring_end_pymethods {
         }
 
         handle_pymethods! {
-            $class($end);
+            $class($end) from { $($extra),* };
             $(#[doc = $close_doc])*
             close by detach;
             /// Keep the name after this (creating) handle closes (or remove it: ``False``).
@@ -142,14 +142,6 @@ macro_rules! ring_end_pymethods {
 #[derive(Debug)]
 pub struct Producer {
     inner: Exclusive<Option<ring::Producer>>,
-}
-
-impl From<ring::Producer> for Producer {
-    fn from(p: ring::Producer) -> Self {
-        Producer {
-            inner: Exclusive::new(Some(p)),
-        }
-    }
 }
 
 impl Producer {
@@ -270,15 +262,6 @@ pub struct Consumer {
     /// The message lent out by `recv_view`, not freed yet: it is the ring's next message
     /// (peeked, not advanced) until no buffer of it is exported.
     view: Option<Arc<ViewState>>,
-}
-
-impl From<ring::Consumer> for Consumer {
-    fn from(c: ring::Consumer) -> Self {
-        Consumer {
-            inner: Exclusive::new(Some(c)),
-            view: None,
-        }
-    }
 }
 
 impl Consumer {
@@ -532,7 +515,7 @@ impl Drop for Consumer {
 }
 
 ring_end_pymethods! {
-    Producer(ring::Producer);
+    Producer(ring::Producer) from {};
     /// Creates a new ring named ``name`` (``"/shm-name"`` or a file path) and attaches as
     /// its producer.
     ///
@@ -566,7 +549,7 @@ ring_end_pymethods! {
 }
 
 ring_end_pymethods! {
-    Consumer(ring::Consumer);
+    Consumer(ring::Consumer) from { view };
     /// Creates a new ring and attaches as its consumer (arguments as
     /// ``Producer.create``).
     create;

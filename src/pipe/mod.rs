@@ -740,6 +740,13 @@ impl Drop for PipeReceiver {
 mod tests {
     use super::*;
 
+    /// A fresh directory and the path of a FIFO in it (not made yet).
+    fn fifo_path() -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        (dir, path)
+    }
+
     #[test]
     fn header_round_trip_and_refusals() {
         let h = encode_header(5);
@@ -759,8 +766,7 @@ mod tests {
 
     #[test]
     fn in_process_round_trip_either_order_and_timeouts() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f");
+        let (_dir, path) = fifo_path();
         let opts = PipeOptions::new();
         let mut tx = PipeSender::open(&path, &opts).unwrap();
         use std::os::unix::fs::PermissionsExt;
@@ -803,8 +809,7 @@ mod tests {
 
     #[test]
     fn a_partly_sent_frame_is_finished_before_the_next_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f");
+        let (_dir, path) = fifo_path();
         let opts = PipeOptions::new();
         let mut rx = PipeReceiver::open(&path, &opts).unwrap();
         let mut tx = PipeSender::open(&path, &opts).unwrap();
@@ -831,8 +836,7 @@ mod tests {
 
     #[test]
     fn too_large_and_bad_options() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f");
+        let (dir, path) = fifo_path();
         let mut tx = PipeSender::open(&path, &PipeOptions::new().max_message(3)).unwrap();
         assert!(matches!(
             tx.send(b"four"),

@@ -185,14 +185,6 @@ impl Codec for BinaryCodec {
         Incoming::Single(decode_one(frame))
     }
 
-    fn decode_params<A: DeserializeOwned>(
-        &self,
-        frame: &[u8],
-        params: Range<usize>,
-    ) -> Result<A, String> {
-        postcard_exact(frame, params)
-    }
-
     fn encode_result<T: Serialize + ?Sized>(
         &self,
         id: &u64,

@@ -83,12 +83,16 @@ pub trait Codec: Clone + Debug + Send + Sync + 'static {
     fn decode_request<'f>(&self, frame: &'f [u8]) -> Incoming<'f, Self>;
 
     /// Server: decodes a request's arguments into the handler's argument type. The error is
-    /// the decoder's message (sent back as invalid params).
+    /// the decoder's message (sent back as invalid params). The default decodes them as
+    /// [`Codec::decode_result`] decodes a result; a codec that accepts other shapes of
+    /// arguments overrides it.
     fn decode_params<A: DeserializeOwned>(
         &self,
         frame: &[u8],
         params: Self::Value,
-    ) -> Result<A, String>;
+    ) -> Result<A, String> {
+        self.decode_result(frame, params)
+    }
 
     /// Server: appends the successful reply to request `id`.
     fn encode_result<T: Serialize + ?Sized>(

@@ -65,7 +65,14 @@ fn request_from_value(v: Value) -> Entry {
     })
 }
 
-fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> Result<(), RpcError> {
+/// Appends `before` (the JSON text up to a value: a member's name, an opening brace) and
+/// then `v` as JSON.
+fn write_json<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    before: &[u8],
+    v: &T,
+) -> Result<(), RpcError> {
+    out.extend_from_slice(before);
     serde_json::to_writer(&mut *out, v).map_err(RpcError::codec)
 }
 
@@ -88,12 +95,11 @@ impl Codec for JsonCodec {
         params: &P,
         out: &mut Vec<u8>,
     ) -> Result<(), RpcError> {
-        out.extend_from_slice(br#"{"jsonrpc":"2.0","method":"#);
-        write_json(out, method)?;
+        write_json(out, br#"{"jsonrpc":"2.0","method":"#, method)?;
+        const PARAMS: &[u8] = br#","params":"#;
         let before = out.len();
-        out.extend_from_slice(br#","params":"#);
-        let at = out.len();
-        write_json(out, params)?;
+        write_json(out, PARAMS, params)?;
+        let at = before + PARAMS.len();
         match out.get(at) {
             Some(b'[' | b'{') => {}
             // `()`, `None`: no params member at all.
@@ -105,8 +111,7 @@ impl Codec for JsonCodec {
             }
         }
         if let Some(id) = id {
-            out.extend_from_slice(br#","id":"#);
-            write_json(out, &id)?;
+            write_json(out, br#","id":"#, &id)?;
         }
         out.push(b'}');
         Ok(())
@@ -157,10 +162,8 @@ impl Codec for JsonCodec {
         result: &T,
         out: &mut Vec<u8>,
     ) -> Result<(), RpcError> {
-        out.extend_from_slice(br#"{"jsonrpc":"2.0","result":"#);
-        write_json(out, result)?;
-        out.extend_from_slice(br#","id":"#);
-        write_json(out, id)?;
+        write_json(out, br#"{"jsonrpc":"2.0","result":"#, result)?;
+        write_json(out, br#","id":"#, id)?;
         out.push(b'}');
         Ok(())
     }
@@ -168,16 +171,12 @@ impl Codec for JsonCodec {
     fn encode_error(&self, id: Option<&Value>, error: &ErrorObject, out: &mut Vec<u8>) {
         // Writing numbers, strings and a `Value` into a Vec cannot fail.
         let _ = (|| -> Result<(), RpcError> {
-            out.extend_from_slice(br#"{"jsonrpc":"2.0","error":{"code":"#);
-            write_json(out, &error.code)?;
-            out.extend_from_slice(br#","message":"#);
-            write_json(out, &error.message)?;
+            write_json(out, br#"{"jsonrpc":"2.0","error":{"code":"#, &error.code)?;
+            write_json(out, br#","message":"#, &error.message)?;
             if let Some(data) = &error.data {
-                out.extend_from_slice(br#","data":"#);
-                write_json(out, data)?;
+                write_json(out, br#","data":"#, data)?;
             }
-            out.extend_from_slice(br#"},"id":"#);
-            write_json(out, id.unwrap_or(&Value::Null))?;
+            write_json(out, br#"},"id":"#, id.unwrap_or(&Value::Null))?;
             out.push(b'}');
             Ok(())
         })();

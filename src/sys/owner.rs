@@ -304,6 +304,11 @@ mod tests {
         }
     }
 
+    /// `check` of a regular file at a made-up path.
+    fn regular(f: &Stat, access: &Access, max_mode: u32) -> Result<()> {
+        check(f, "/x", FileType::Regular, access, max_mode)
+    }
+
     fn reason(r: Result<()>) -> String {
         match r {
             Err(Error::PermissionDenied { reason, .. }) => reason.into_owned(),
@@ -315,59 +320,27 @@ mod tests {
     fn own_file_within_the_mode_passes() {
         let me = euid();
         let a = Access::new();
-        check(&file(me, 0, 0o600), "/x", FileType::Regular, &a, 0o600).unwrap();
-        check(&file(me, 0, 0o200), "/x", FileType::Regular, &a, 0o600).unwrap();
+        regular(&file(me, 0, 0o600), &a, 0o600).unwrap();
+        regular(&file(me, 0, 0o200), &a, 0o600).unwrap();
     }
 
     #[test]
     fn another_owner_is_refused_unless_allowed() {
         let other = euid().wrapping_add(1);
-        let r = reason(check(
-            &file(other, 77, 0o600),
-            "/x",
-            FileType::Regular,
-            &Access::new(),
-            0o600,
-        ));
+        let r = reason(regular(&file(other, 77, 0o600), &Access::new(), 0o600));
         assert!(r.contains(&format!("owned by uid {other}")), "{r}");
         assert!(r.contains(&format!("allow_owner({other})")), "{r}");
         let by_owner = Access::new().allow_owner(other);
-        check(
-            &file(other, 77, 0o600),
-            "/x",
-            FileType::Regular,
-            &by_owner,
-            0o600,
-        )
-        .unwrap();
+        regular(&file(other, 77, 0o600), &by_owner, 0o600).unwrap();
         let by_group = Access::new().allow_group(77);
-        check(
-            &file(other, 77, 0o600),
-            "/x",
-            FileType::Regular,
-            &by_group,
-            0o600,
-        )
-        .unwrap();
+        regular(&file(other, 77, 0o600), &by_group, 0o600).unwrap();
         let wrong_group = Access::new().allow_group(78);
-        reason(check(
-            &file(other, 77, 0o600),
-            "/x",
-            FileType::Regular,
-            &wrong_group,
-            0o600,
-        ));
+        reason(regular(&file(other, 77, 0o600), &wrong_group, 0o600));
     }
 
     #[test]
     fn a_wider_mode_is_refused_naming_the_extra_bits() {
-        let r = reason(check(
-            &file(euid(), 0, 0o664),
-            "/x",
-            FileType::Regular,
-            &Access::new(),
-            0o640,
-        ));
+        let r = reason(regular(&file(euid(), 0, 0o664), &Access::new(), 0o640));
         assert!(r.contains("mode 0664") && r.contains("grants 0024"), "{r}");
     }
 
