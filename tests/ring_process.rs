@@ -402,15 +402,6 @@ fn sleeping_consumer_sees_a_sigkilled_producer() {
     assert!(matches!(rx.recv_timeout(LONG), Err(Error::Disconnected)));
 }
 
-/// The sequence numbers a `consumer-print` peer prints, as it prints them. (The harness's
-/// own "test peer ... " may precede the first one on the same line.)
-fn printed_seqs(peer: &mut Peer) -> impl Iterator<Item = u64> {
-    peer.take_stdout()
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|l| Some(l.split_once("SEQ ")?.1.parse::<u64>().unwrap()))
-}
-
 /// Returns once the consumer of ring `name` waits for its next record (`inspect`'s hint);
 /// panics after `LONG`.
 fn await_consumer_waiting(name: &str) {
