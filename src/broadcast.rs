@@ -161,12 +161,7 @@ impl BroadcastShared {
         BroadcastShared {
             head: AtomicU64::new(0),
             _pad0: [0; 120],
-            data_wake: WakeWord {
-                seq: AtomicU32::new(0),
-                waiters: AtomicU32::new(0),
-                #[cfg(loom)]
-                park: (loom::sync::Mutex::new(()), loom::sync::Condvar::new()),
-            },
+            data_wake: WakeWord::new_model(),
             _pad1: [0; 120],
         }
     }

@@ -148,11 +148,7 @@ impl SeqlockShared {
         SeqlockShared {
             seq: AtomicU64::new(0),
             _pad0: [0; 120],
-            changed: WakeWord {
-                seq: AtomicU32::new(0),
-                waiters: AtomicU32::new(0),
-                park: (loom::sync::Mutex::new(()), loom::sync::Condvar::new()),
-            },
+            changed: WakeWord::new_model(),
             _pad1: [0; 120],
         }
     }

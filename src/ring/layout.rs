@@ -151,22 +151,16 @@ impl RingShared {
     /// A zeroed block for in-process models (loom) and tests.
     #[cfg(any(test, loom))]
     pub(crate) fn new_model() -> RingShared {
-        let ww = || WakeWord {
-            seq: AtomicU32::new(0),
-            waiters: AtomicU32::new(0),
-            #[cfg(loom)]
-            park: (loom::sync::Mutex::new(()), loom::sync::Condvar::new()),
-        };
         RingShared {
             write_pos: AtomicU64::new(0),
             _pad0: [0; 120],
             read_pos: AtomicU64::new(0),
             consumer_waiting: AtomicU64::new(0),
             _pad1: [0; 112],
-            data_wake: ww(),
+            data_wake: WakeWord::new_model(),
             data_excuse: ExcuseWord::new_model(),
             _pad2: [0; 116],
-            space_wake: ww(),
+            space_wake: WakeWord::new_model(),
             space_excuse: ExcuseWord::new_model(),
             _pad3: [0; 116],
         }

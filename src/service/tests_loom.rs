@@ -18,11 +18,7 @@ const SLOT_SIZE: u32 = 32;
 const MAX: u32 = 24;
 
 fn wake_word() -> WakeWord {
-    WakeWord {
-        seq: AtomicU32::new(0),
-        waiters: AtomicU32::new(0),
-        park: (loom::sync::Mutex::new(()), loom::sync::Condvar::new()),
-    }
+    WakeWord::new_model()
 }
 
 fn request(round: u8, slot: u32) -> Vec<u8> {

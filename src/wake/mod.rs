@@ -341,6 +341,17 @@ pub struct WakeWord {
 }
 
 impl WakeWord {
+    /// A zeroed word for in-process models (loom, tests).
+    #[cfg(any(test, loom))]
+    pub(crate) fn new_model() -> WakeWord {
+        WakeWord {
+            seq: AtomicU32::new(0),
+            waiters: AtomicU32::new(0),
+            #[cfg(loom)]
+            park: (loom::sync::Mutex::new(()), loom::sync::Condvar::new()),
+        }
+    }
+
     /// Forgets the sleepers counted so far: for the one side that sleeps on this word, as
     /// it attaches (its role lock held, so no other sleeper of that side exists). One
     /// killed in its sleep never withdrew its count, and every waker would otherwise make
