@@ -62,8 +62,7 @@ fn main() -> ipcring::Result<()> {
             other => panic!("unknown mode {other}: stream, copy or view"),
         }
     }
-    drop((tx, rx));
-    ipcring::segment::remove(&name, true)?;
+    drop((tx, rx)); // the creator's drop removes the ring's name
     println!("{n} messages of 64 B ({mode}), each checked");
     Ok(())
 }
