@@ -171,9 +171,7 @@ fn ring_stream(size: usize, count: usize, batch: bool) -> f64 {
         }
     }
     // Wait until the consumer drained everything: then the rate is end to end.
-    while ipcring::ring::inspect(&name).map(|i| i.fill).unwrap_or(0) > 0 {
-        std::hint::spin_loop();
-    }
+    tx.wait_drained(None).unwrap();
     let dt = t.elapsed();
     drop(tx);
     c.wait().unwrap();

@@ -390,17 +390,23 @@ impl WakeWord {
     }
 
     /// The publishing side's half of the protocol, after the Release store that published
-    /// (a record, a position): the store-load barrier, unless `excused` (see [`excuse`]),
-    /// then whether a sleeper announced itself and must be woken ([`WakeWord::wake`]).
+    /// (a record, a position): whether a sleeper announced itself and must be woken
+    /// ([`WakeWord::wake`]). Excused (see [`excuse`]), nobody sleeps that this publish
+    /// could miss: the sleeper withdraws its excuse with a barrier before it announces
+    /// itself, so a publish that still read the excuse came, stores and all, before that
+    /// barrier, and the sleeper's re-check sees it. So an excused publish reads nothing
+    /// more (measured: the `waiters` read alone cost 64 B streaming a quarter of its
+    /// rate); otherwise the store-load barrier, then `waiters`.
     #[inline(always)]
     pub(crate) fn after_publish(&self, excused: bool) -> bool {
-        if !excused {
-            // SYNC: the publishing stores before this and the load of `waiters` below must
-            // not be reordered (store-load): paired with the sleeper's barrier after it
-            // announces itself (`prepare_wait`), either we see its announcement or its
-            // re-check sees what we published.
-            light_barrier();
+        if excused {
+            return false;
         }
+        // SYNC: the publishing stores before this and the load of `waiters` below must not
+        // be reordered (store-load): paired with the sleeper's barrier after it announces
+        // itself (`prepare_wait`), either we see its announcement or its re-check sees what
+        // we published.
+        light_barrier();
         self.waiters.load(Ordering::Relaxed) != 0
     }
 
