@@ -11,13 +11,14 @@
 //! - zero (every segment made before it existed, every peer that cannot issue the barrier):
 //!   the publisher fences, as the plain protocol says.
 //!
-//! Why that is enough: the publisher stores its record, *then* reads this word, then reads
-//! `waiters`. The barrier runs at one point of the publisher's instruction stream, with
-//! everything before it visible and everything after it ordered after the sleeper's
-//! clearing store. If the point falls after the record's store, the sleeper's re-check
-//! (after the barrier) sees the record. If it falls before, the publisher's read of this
-//! word comes after the clearing store and sees zero, so it fences, and the plain protocol's
-//! pairing of two fences applies.
+//! Why that is enough: the publisher stores its record, *then* reads this word; only if it
+//! is zero does it fence and read `waiters`. The barrier runs at one point of the
+//! publisher's instruction stream, with everything before it visible and everything after
+//! it ordered after the sleeper's clearing store. If the point falls after the record's
+//! store, the sleeper's re-check (after the barrier) sees the record: no wake-up is needed,
+//! so an excused publish reads nothing more. If it falls before, the publisher's read of
+//! this word comes after the clearing store and sees zero, so it fences, and the plain
+//! protocol's pairing of two fences applies.
 //!
 //! The barrier costs an inter-processor interrupt on every CPU that runs a registered
 //! process (measured on the 2-vCPU reference guest: 9.4 µs with the peer spinning on the
