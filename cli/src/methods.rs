@@ -42,73 +42,31 @@ impl Wait {
 mod article {
     use super::Qual;
     use std::borrow::Cow::Borrowed;
-    pub const SHARED_MEMORY: Qual = Qual {
-        article_row: Borrowed("Shared Memory"),
-        cross_platform: Borrowed("Yes"),
-        needs_file: Borrowed("Yes"),
-        needs_service: Borrowed("No"),
-        easy: Borrowed("No"),
-    };
-    pub const PIPES: Qual = Qual {
-        article_row: Borrowed("Pipes"),
-        cross_platform: Borrowed("No"),
-        needs_file: Borrowed("Yes"),
-        needs_service: Borrowed("No"),
-        easy: Borrowed("No"),
-    };
-    pub const FILES: Qual = Qual {
-        article_row: Borrowed("Files"),
-        cross_platform: Borrowed("Yes"),
-        needs_file: Borrowed("Yes"),
-        needs_service: Borrowed("No"),
-        easy: Borrowed("Yes"),
-    };
-    pub const SIGNALS: Qual = Qual {
-        article_row: Borrowed("Signals"),
-        cross_platform: Borrowed("No"),
-        needs_file: Borrowed("No"),
-        needs_service: Borrowed("No"),
-        easy: Borrowed("Yes"),
-    };
-    pub const SOCKETS: Qual = Qual {
-        article_row: Borrowed("Sockets"),
-        cross_platform: Borrowed("Yes"),
-        needs_file: Borrowed("No"),
-        needs_service: Borrowed("No"),
-        easy: Borrowed("Yes"),
-    };
-    pub const MESSAGE_QUEUES: Qual = Qual {
-        article_row: Borrowed("Message Queues"),
-        cross_platform: Borrowed("Yes"),
-        needs_file: Borrowed("No"),
-        needs_service: Borrowed("Yes"),
-        easy: Borrowed("Yes"),
-    };
+
+    /// The row `row` with its columns: cross platform, needs a file, needs a service, easy.
+    const fn row(row: &'static str, [cross, file, service, easy]: [&'static str; 4]) -> Qual {
+        Qual {
+            article_row: Borrowed(row),
+            cross_platform: Borrowed(cross),
+            needs_file: Borrowed(file),
+            needs_service: Borrowed(service),
+            easy: Borrowed(easy),
+        }
+    }
+
+    pub const SHARED_MEMORY: Qual = row("Shared Memory", ["Yes", "Yes", "No", "No"]);
+    pub const PIPES: Qual = row("Pipes", ["No", "Yes", "No", "No"]);
+    pub const FILES: Qual = row("Files", ["Yes", "Yes", "No", "Yes"]);
+    pub const SIGNALS: Qual = row("Signals", ["No", "No", "No", "Yes"]);
+    pub const SOCKETS: Qual = row("Sockets", ["Yes", "No", "No", "Yes"]);
+    pub const MESSAGE_QUEUES: Qual = row("Message Queues", ["Yes", "No", "Yes", "Yes"]);
     /// POSIX message queues: the article lists them among message queues, but they need
     /// no service, and macOS has none.
-    pub const POSIX_MQ: Qual = Qual {
-        article_row: Borrowed("Message Queues (POSIX)"),
-        cross_platform: Borrowed("No"),
-        needs_file: Borrowed("No"),
-        needs_service: Borrowed("No"),
-        easy: Borrowed("Yes"),
-    };
+    pub const POSIX_MQ: Qual = row("Message Queues (POSIX)", ["No", "No", "No", "Yes"]);
     /// RPC over the ring: shared memory, made easy by the RPC layer.
-    pub const RPC_RING: Qual = Qual {
-        article_row: Borrowed("Shared Memory (RPC)"),
-        cross_platform: Borrowed("Yes"),
-        needs_file: Borrowed("Yes"),
-        needs_service: Borrowed("No"),
-        easy: Borrowed("Yes"),
-    };
+    pub const RPC_RING: Qual = row("Shared Memory (RPC)", ["Yes", "Yes", "No", "Yes"]);
     /// The article's last section (RPC over sockets).
-    pub const RPC: Qual = Qual {
-        article_row: Borrowed("Sockets (RPC)"),
-        cross_platform: Borrowed("Yes"),
-        needs_file: Borrowed("No"),
-        needs_service: Borrowed("No"),
-        easy: Borrowed("Yes"),
-    };
+    pub const RPC: Qual = row("Sockets (RPC)", ["Yes", "No", "No", "Yes"]);
 }
 
 /// One measurable method.
@@ -155,8 +113,6 @@ pub type Serve = fn(
     ready: &mut dyn FnMut() -> ipcring::Result<()>,
 ) -> Result<(), String>;
 
-fn no_cleanup(_: &str) {}
-
 /// A method with the defaults: runs everywhere, the peer sees the close, streams without
 /// limit, nothing to clean up. Override fields with `Method { x, ..method(..) }`.
 const fn method(
@@ -171,19 +127,15 @@ const fn method(
         label,
         qual,
         wait,
-        check: runs,
+        check: || Ok(()),
         connect,
         peer_sees_close: true,
         no_stream: None,
         max_stream_bytes: u64::MAX,
         rpc: None,
-        cleanup: no_cleanup,
+        cleanup: |_| {},
         serve: None,
     }
-}
-
-fn runs() -> Result<(), String> {
-    Ok(())
 }
 
 fn boxed<S: Sender + 'static, R: Receiver + 'static>(
@@ -586,8 +538,7 @@ fn file_pair(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
 
 /// Removes both logs and their lock (and cursor) files.
 fn remove_file_logs(name: &str) {
-    let base = name.trim_start_matches('/');
-    let (ab, ba) = (format!("{base}.ab"), format!("{base}.ba"));
+    let (ab, ba) = directions(name, Side::A);
     let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
         return;
     };
@@ -616,18 +567,10 @@ fn signal_pair(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
     let theirs = signal_opts(name, other);
     let listener = Listener::new(&mine)?;
     let registration = Registry::open(&mine)?.register()?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let pid = loop {
-        if let Ok(reg) = Registry::open(&theirs) {
-            if let Some(&pid) = reg.pids()?.first() {
-                break pid;
-            }
-        }
-        if std::time::Instant::now() > deadline {
-            return Err(ipcring::Error::Timeout);
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
+    let pid = wait_for(|| match Registry::open(&theirs) {
+        Ok(reg) => Ok(reg.pids()?.first().copied()),
+        Err(_) => Ok(None),
+    })?;
     boxed(Ok((
         crate::adapters::SignalTx { pid, opts: mine },
         crate::adapters::SignalRx {
@@ -635,6 +578,20 @@ fn signal_pair(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
             _registration: registration,
         },
     )))
+}
+
+/// Polls `ready` every 2 ms until it gives a value, for at most 10 s (then `Timeout`).
+fn wait_for<T>(mut ready: impl FnMut() -> ipcring::Result<Option<T>>) -> ipcring::Result<T> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(t) = ready()? {
+            return Ok(t);
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(ipcring::Error::Timeout);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 /// Removes both registry directories.
@@ -727,16 +684,11 @@ fn socket_tcp(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
             Ok(l)
         },
         || {
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            loop {
-                if let Ok(a) = std::fs::read_to_string(&port_file) {
-                    return Ok(format!("tcp:{a}"));
-                }
-                if std::time::Instant::now() > deadline {
-                    return Err(ipcring::Error::Timeout);
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
+            wait_for(|| {
+                Ok(std::fs::read_to_string(&port_file)
+                    .ok()
+                    .map(|a| format!("tcp:{a}")))
+            })
         },
     )
 }

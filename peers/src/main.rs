@@ -16,7 +16,7 @@ mod contenders;
 #[path = "../../cli/src/drive.rs"]
 mod drive;
 
-use std::io::{BufReader, Write};
+use std::io::BufReader;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -61,25 +61,17 @@ fn peer(args: &[String]) -> Result<(), String> {
         _ => {}
     }
     let c = contenders::find(id).ok_or_else(|| format!("unknown contender {id}"))?;
+    // Standard output is line-buffered: each line reaches side A as it is written.
     if let Some(serve) = c.serve {
-        return serve(token, &mut || {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "ready");
-            let _ = out.flush();
-        });
+        return serve(token, &mut || println!("ready"));
     }
     let (mut tx, mut rx) = (c.b_side)(token)?;
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "ready");
-    let _ = out.flush();
+    println!("ready");
     match role.as_str() {
         "echo" => measure::echo_peer(&mut tx, &mut rx).map_err(|e| e.to_string()),
         "sink" => loop {
             match measure::throughput_peer(&mut rx) {
-                Ok((n, bytes, dt)) => {
-                    let _ = writeln!(out, "{n} {bytes} {}", dt.as_nanos());
-                    let _ = out.flush();
-                }
+                Ok((n, bytes, dt)) => println!("{n} {bytes} {}", dt.as_nanos()),
                 Err(ipcring::Error::Disconnected) => return Ok(()),
                 Err(e) => return Err(e.to_string()),
             }
@@ -344,42 +336,18 @@ no throughput."
     }
     // Say plainly who wins each figure.
     let winner = |f: &dyn Fn(&Row) -> Option<f64>, more_is_better: bool| {
+        let sign = if more_is_better { 1.0 } else { -1.0 };
         rows.iter()
-            .filter_map(|r| f(r).map(|v| (r.label, v)))
-            .max_by(|a, b| {
-                if more_is_better {
-                    a.1.total_cmp(&b.1)
-                } else {
-                    b.1.total_cmp(&a.1)
-                }
-            })
+            .filter_map(|r| f(r).map(|v| (r.label, sign * v)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(l, _)| l)
     };
-    let blocking_rtt = winner(
-        &|r: &Row| {
-            (!r.busy)
-                .then(|| r.rtt.as_ref().ok().map(|s| ns(s.p50)))
-                .flatten()
-        },
-        false,
-    );
-    let busy_rtt = winner(
-        &|r: &Row| {
-            r.busy
-                .then(|| r.rtt.as_ref().ok().map(|s| ns(s.p50)))
-                .flatten()
-        },
-        false,
-    );
+    let p50 = |r: &Row| r.rtt.as_ref().ok().map(|s| ns(s.p50));
+    let blocking_rtt = winner(&|r: &Row| p50(r).filter(|_| !r.busy), false);
+    let busy_rtt = winner(&|r: &Row| p50(r).filter(|_| r.busy), false);
     let small = winner(&|r: &Row| r.small.as_ref().ok().copied(), true);
     let large = winner(&|r: &Row| r.large.as_ref().ok().copied(), true);
-    let rr_rtt = winner(
-        &|r: &Row| {
-            r.rr.then(|| r.rtt.as_ref().ok().map(|s| ns(s.p50)))
-                .flatten()
-        },
-        false,
-    );
+    let rr_rtt = winner(&|r: &Row| p50(r).filter(|_| r.rr), false);
     println!("fastest round trip, busy-poll: {}", busy_rtt.unwrap_or("-"));
     println!("fastest request/response:      {}", rr_rtt.unwrap_or("-"));
     println!(
