@@ -121,8 +121,7 @@ fn with_peer<T: Send + 'static>(
         Ok(r) => {
             let fin = peer.finish(r.is_err() || stop_peer_after);
             match (r, fin) {
-                (Ok(t), Ok(())) => Ok(t),
-                (Ok(t), Err(_)) => Ok(t),
+                (Ok(t), _) => Ok(t),
                 (Err(e), Ok(())) => Err(e),
                 (Err(e), Err(pe)) => Err(format!("{e} ({pe})")),
             }
@@ -385,14 +384,12 @@ fn selected(args: &CompareArgs) -> Result<Vec<Method>, Failure> {
     if args.only.is_empty() {
         return Ok(all);
     }
-    for id in &args.only {
-        if !all.iter().any(|m| m.id == id) {
-            let ids: Vec<_> = all.iter().map(|m| m.id).collect();
-            return Err(Failure {
-                msg: format!("unknown method {id:?}; methods: {}", ids.join(", ")),
-                code: EXIT_USAGE,
-            });
-        }
+    if let Some(id) = args.only.iter().find(|id| !all.iter().any(|m| m.id == *id)) {
+        let ids: Vec<_> = all.iter().map(|m| m.id).collect();
+        return Err(Failure {
+            msg: format!("unknown method {id:?}; methods: {}", ids.join(", ")),
+            code: EXIT_USAGE,
+        });
     }
     Ok(all
         .into_iter()

@@ -376,15 +376,10 @@ fn service_serve(
     let text = |e: ipcring::Error| e.to_string();
     let mut l = Listener::bind(name, &service_opts(m.wait.strategy())).map_err(text)?;
     ready().map_err(text)?;
-    if let Some(codec) = m.rpc {
-        return rpcbench::serve_service(codec, &mut l);
+    match m.rpc {
+        Some(codec) => rpcbench::serve_service(codec, &mut l),
+        None => crate::drive::serve_echo(&mut l),
     }
-    let mut buf = Vec::new();
-    rpcbench::served_until_alone(&mut l, |req| {
-        buf.clear();
-        buf.extend_from_slice(&req);
-        req.respond_with(&buf)
-    })
 }
 
 /// The listener's name goes with its server; a killed peer leaves it: remove it.

@@ -100,28 +100,18 @@ mod secs {
 
 impl Plan {
     pub(crate) fn from_args(a: &CompareArgs) -> Plan {
+        // Round trip, throughput and floor budgets, ms.
+        let (mode, [rtt, tput, floor]) = match (a.quick, a.full) {
+            (true, _) => (Mode::Quick, [250, 200, 100]),
+            (false, true) => (Mode::Full, [4000, 3000, 1000]),
+            (false, false) => (Mode::Default, [1000, 700, 300]),
+        };
         let ms = Duration::from_millis;
-        if a.quick {
-            Plan {
-                mode: Mode::Quick,
-                rtt: ms(250),
-                tput: ms(200),
-                floor: ms(100),
-            }
-        } else if a.full {
-            Plan {
-                mode: Mode::Full,
-                rtt: ms(4000),
-                tput: ms(3000),
-                floor: ms(1000),
-            }
-        } else {
-            Plan {
-                mode: Mode::Default,
-                rtt: ms(1000),
-                tput: ms(700),
-                floor: ms(300),
-            }
+        Plan {
+            mode,
+            rtt: ms(rtt),
+            tput: ms(tput),
+            floor: ms(floor),
         }
     }
 
@@ -228,12 +218,11 @@ pub enum Outcome<T> {
     Failed(String),
 }
 
-impl<T> Outcome<T> {
-    pub(crate) fn ok(&self) -> Option<&T> {
-        match self {
-            Outcome::Ok(t) => Some(t),
-            _ => None,
-        }
+/// What was measured, if it was.
+pub(crate) fn measured<T>(o: &Option<Outcome<T>>) -> Option<&T> {
+    match o {
+        Some(Outcome::Ok(t)) => Some(t),
+        _ => None,
     }
 }
 
@@ -484,7 +473,7 @@ two idle cores and will be noisy; re-run on a quieter machine.\n",
             let _ = writeln!(s, "{head} not run here: {why}");
             continue;
         }
-        let rtt = match r.rtt.as_ref().and_then(|o| o.ok()) {
+        let rtt = match measured(&r.rtt) {
             Some(x) => format!(
                 "{:>9} {:>9} {:>7} {:>7}",
                 fmt_ns(x.p50_ns),
@@ -494,7 +483,7 @@ two idle cores and will be noisy; re-run on a quieter machine.\n",
             ),
             None => format!("{:>9} {:>9} {:>7} {:>7}", "-", "-", "-", "-"),
         };
-        let tp = |o: &Option<Outcome<Tput>>, bytes: bool| match o.as_ref().and_then(|o| o.ok()) {
+        let tp = |o: &Option<Outcome<Tput>>, bytes: bool| match measured(o) {
             Some(t) => format!(
                 "{:>11} {:>8}",
                 if bytes {
@@ -512,19 +501,15 @@ two idle cores and will be noisy; re-run on a quieter machine.\n",
             tp(&r.tput_small, false),
             tp(&r.tput_large, true)
         );
-        if let Some(x) = r.rtt.as_ref().and_then(|o| o.ok()) {
-            if x.size != SMALL {
+        let sizes = [
+            ("round trip", measured(&r.rtt).map(|x| x.size)),
+            ("throughput", measured(&r.tput_small).map(|t| t.size)),
+        ];
+        for (what, size) in sizes {
+            if let Some(size) = size.filter(|&s| s != SMALL) {
                 notes.push(format!(
-                    "  {} round trip: measured at {} B, its largest message",
-                    r.label, x.size
-                ));
-            }
-        }
-        if let Some(t) = r.tput_small.as_ref().and_then(|o| o.ok()) {
-            if t.size != SMALL {
-                notes.push(format!(
-                    "  {} throughput: measured at {} B, its largest message",
-                    r.label, t.size
+                    "  {} {what}: measured at {size} B, its largest message",
+                    r.label
                 ));
             }
         }

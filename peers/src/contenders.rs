@@ -695,23 +695,7 @@ fn service_a(name: &str, spawn: Spawn<'_>) -> Setup<(Tx, Rx)> {
 fn service_serve(token: &str, ready: &mut dyn FnMut()) -> Setup<()> {
     let mut l = ipcring::service::Listener::bind(token, &service_opts()).map_err(s)?;
     ready();
-    let (mut buf, mut served) = (Vec::new(), false);
-    loop {
-        match l.recv_timeout(Duration::from_millis(50)) {
-            Ok(req) => {
-                served = true;
-                buf.clear();
-                buf.extend_from_slice(&req);
-                req.respond_with(&buf).map_err(s)?;
-                continue;
-            }
-            Err(Error::Timeout) => {}
-            Err(e) => return Err(s(e)),
-        }
-        if served && l.clients() == 0 {
-            return Ok(());
-        }
-    }
+    crate::drive::serve_echo(&mut l)
 }
 
 type IoxRrService =
