@@ -59,6 +59,21 @@ pub fn steps(script: &[u8]) -> impl Iterator<Item = (u8, u64, &[u8])> {
     })
 }
 
+/// The sizes (1..=64) of the pieces a stream of `len` bytes is written in, from `seed`
+/// (not 0).
+pub fn pieces(mut seed: u32, len: usize) -> Vec<usize> {
+    let (mut out, mut off) = (Vec::new(), 0);
+    while off < len {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        let n = ((1 + seed % 64) as usize).min(len - off);
+        out.push(n);
+        off += n;
+    }
+    out
+}
+
 /// Writes all of `bytes` to `fd` without SIGPIPE (the receiver may have shut the socket).
 pub fn put(fd: &UnixStream, bytes: &[u8]) {
     let mut off = 0;

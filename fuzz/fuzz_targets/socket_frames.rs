@@ -65,20 +65,6 @@ fn model(mut rest: &[u8], max: usize) -> (Vec<&[u8]>, End) {
     }
 }
 
-/// The sizes (1..=64) of the pieces the stream is written in.
-fn pieces(mut seed: u32, len: usize) -> Vec<usize> {
-    let (mut out, mut off) = (Vec::new(), 0);
-    while off < len {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        let n = ((1 + seed % 64) as usize).min(len - off);
-        out.push(n);
-        off += n;
-    }
-    out
-}
-
 static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
 
 /// The same stream through the async receiver, made async from a blocking connection after
@@ -162,7 +148,7 @@ fuzz_target!(|data: &[u8]| {
     let mut first_err: Option<End> = None;
     let mut buf = Vec::new();
     // Pieces of 1..=64 bytes, each followed by non-blocking receives.
-    let sizes = pieces(seed, stream.len());
+    let sizes = common::pieces(seed, stream.len());
     let mut off = 0;
     for &n in &sizes {
         common::put(&peer, &stream[off..off + n]);
