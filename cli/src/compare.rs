@@ -454,22 +454,23 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
             continue;
         }
         let kind = FloorKind::of(m.wait);
+        // The step done counts; the next one is named.
+        let next = |what: String| {
+            bar.inc(1);
+            bar.set_message(what);
+        };
         bar.set_message(format!("{} (before {})", kind.label(), m.id));
         let before = match r.last_floor {
             Some(i) if r.floors[i].kind == kind => Some(i),
             _ => r.floor(kind, format!("before {}", m.id)),
         };
-        bar.inc(1);
-        bar.set_message(format!("{}: round trip", m.id));
+        next(format!("{}: round trip", m.id));
         let rtt = r.rtt(m);
-        bar.inc(1);
-        bar.set_message(format!("{}: throughput 64 B", m.id));
+        next(format!("{}: throughput 64 B", m.id));
         res.tput_small = Some(r.tput(m, SMALL, memcpy[0].1));
-        bar.inc(1);
-        bar.set_message(format!("{}: throughput 64 KiB", m.id));
+        next(format!("{}: throughput 64 KiB", m.id));
         res.tput_large = Some(r.tput(m, LARGE, memcpy[1].1));
-        bar.inc(1);
-        bar.set_message(format!("{} (after {})", kind.label(), m.id));
+        next(format!("{} (after {})", kind.label(), m.id));
         let after = r.floor(kind, format!("after {}", m.id));
         bar.inc(1);
         let pick = |f: fn(&FloorResult) -> f64| {

@@ -209,10 +209,8 @@ fn denied_entry(name: &str, owner: Option<u32>, mode: Option<u32>, reason: &str)
 
 /// `ipcring ls`.
 pub fn ls(a: &LsArgs) -> Result<(), Failure> {
-    for d in &a.dirs {
-        if !d.is_dir() {
-            return Err(Failure::new(format!("{}: not a directory", d.display())));
-        }
+    if let Some(d) = a.dirs.iter().find(|d| !d.is_dir()) {
+        return Err(Failure::new(format!("{}: not a directory", d.display())));
     }
     let mut found = Vec::new();
     let mut half = Vec::new();
@@ -631,8 +629,7 @@ pub fn send(a: &SendArgs) -> Result<(), Failure> {
     let mut tx = Producer::open_or_create(name, &ring_opts(a.ring.capacity))?;
     let mut sent = 0u64;
     let max = tx.max_message();
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
+    let mut input = std::io::stdin().lock();
     let mut buf = Vec::new();
     loop {
         if a.framed {
@@ -733,8 +730,7 @@ pub fn recv(a: &RecvArgs) -> Result<(), Failure> {
     let name = &a.ring.name;
     prepare_name(name, a.resume)?;
     let mut rx = Consumer::open_or_create(name, &ring_opts(a.ring.capacity))?;
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = BufWriter::new(std::io::stdout().lock());
     let mut n = 0u64;
     let mut msg = Vec::new();
     let written = (|| -> std::io::Result<Option<Error>> {

@@ -173,11 +173,7 @@ fn floor(spin: bool, budget: Duration) -> Result<Stats, String> {
                 }
             })
         };
-        let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
-            .args(["peer", "-", role, &name])
-            .stdin(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?;
+        let mut child = Peer::spawn("-", role, &name)?.child;
         // A peer that failed leaves the floor waiting for ever: give up on it (and its
         // page) a second after the peer is gone.
         let mut gone_since: Option<Instant> = None;
