@@ -164,33 +164,35 @@ fn ring_block(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
 /// Every method, in table order. Methods whose module has not landed in this build are
 /// listed with that reason.
 pub fn all() -> Vec<Method> {
+    use article::*;
+    use Wait::{Blocking, BusyPoll};
     vec![
         method(
             "ring-spin",
             "ipcring ring, busy-poll",
-            article::SHARED_MEMORY,
-            Wait::BusyPoll,
+            SHARED_MEMORY,
+            BusyPoll,
             ring_spin,
         ),
         method(
             "ring-block",
             "ipcring ring, futex wake",
-            article::SHARED_MEMORY,
-            Wait::Blocking,
+            SHARED_MEMORY,
+            Blocking,
             ring_block,
         ),
         served(method(
             "service",
             "ipcring service, busy-poll",
-            article::SHARED_MEMORY,
-            Wait::BusyPoll,
+            SHARED_MEMORY,
+            BusyPoll,
             service_spin,
         )),
         served(method(
             "service-block",
             "ipcring service, futex",
-            article::SHARED_MEMORY,
-            Wait::Blocking,
+            SHARED_MEMORY,
+            Blocking,
             service_block,
         )),
         Method {
@@ -198,39 +200,27 @@ pub fn all() -> Vec<Method> {
             ..method(
                 "seqlock",
                 "seqlock cell, busy-poll",
-                article::SHARED_MEMORY,
-                Wait::BusyPoll,
+                SHARED_MEMORY,
+                BusyPoll,
                 seqlock_pair,
             )
         },
         method(
             "broadcast",
             "broadcast ring, busy-poll",
-            article::SHARED_MEMORY,
-            Wait::BusyPoll,
+            SHARED_MEMORY,
+            BusyPoll,
             broadcast_pair,
         ),
         Method {
             cleanup: remove_paths,
-            ..method(
-                "pipe",
-                "named pipe (FIFO)",
-                article::PIPES,
-                Wait::Blocking,
-                pipe_pair,
-            )
+            ..method("pipe", "named pipe (FIFO)", PIPES, Blocking, pipe_pair)
         },
         Method {
             cleanup: remove_file_logs,
             // The log keeps every byte on disk until it is removed.
             max_stream_bytes: 256 << 20,
-            ..method(
-                "file",
-                "shared file + lock",
-                article::FILES,
-                Wait::Blocking,
-                file_pair,
-            )
+            ..method("file", "shared file + lock", FILES, Blocking, file_pair)
         },
         Method {
             cleanup: remove_signal_registries,
@@ -239,28 +229,22 @@ pub fn all() -> Vec<Method> {
             ..method(
                 "signal",
                 "signals (sigqueue, 3 B)",
-                article::SIGNALS,
-                Wait::Blocking,
+                SIGNALS,
+                Blocking,
                 signal_pair,
             )
         },
         Method {
             cleanup: remove_paths,
-            ..method(
-                "socket-unix",
-                "Unix socket",
-                article::SOCKETS,
-                Wait::Blocking,
-                socket_unix,
-            )
+            ..method("socket-unix", "Unix socket", SOCKETS, Blocking, socket_unix)
         },
         Method {
             cleanup: remove_paths,
             ..method(
                 "socket-tcp",
                 "TCP socket (loopback)",
-                article::SOCKETS,
-                Wait::Blocking,
+                SOCKETS,
+                Blocking,
                 socket_tcp,
             )
         },
@@ -269,13 +253,7 @@ pub fn all() -> Vec<Method> {
             cleanup: mq_cleanup,
             // A queue has no connection: a receiver never learns that the sender left.
             peer_sees_close: false,
-            ..method(
-                "mq",
-                "POSIX message queue",
-                article::POSIX_MQ,
-                Wait::Blocking,
-                mq_pair,
-            )
+            ..method("mq", "POSIX message queue", POSIX_MQ, Blocking, mq_pair)
         },
         Method {
             check: redis_check,
@@ -283,8 +261,8 @@ pub fn all() -> Vec<Method> {
             ..method(
                 "redis",
                 "Redis pub/sub",
-                article::MESSAGE_QUEUES,
-                Wait::Blocking,
+                MESSAGE_QUEUES,
+                Blocking,
                 redis_pubsub,
             )
         },
@@ -293,8 +271,8 @@ pub fn all() -> Vec<Method> {
             ..method(
                 "rpc-ring",
                 "RPC, ring (binary codec)",
-                article::RPC_RING,
-                Wait::Blocking,
+                RPC_RING,
+                Blocking,
                 ring_block,
             )
         },
@@ -303,8 +281,8 @@ pub fn all() -> Vec<Method> {
             ..served(method(
                 "rpc-service",
                 "RPC, service (binary)",
-                article::RPC_RING,
-                Wait::Blocking,
+                RPC_RING,
+                Blocking,
                 service_block,
             ))
         },
@@ -314,8 +292,8 @@ pub fn all() -> Vec<Method> {
             ..method(
                 "rpc-socket",
                 "RPC, Unix socket (JSON)",
-                article::RPC,
-                Wait::Blocking,
+                RPC,
+                Blocking,
                 socket_unix,
             )
         },
