@@ -39,10 +39,15 @@ pub struct Contender {
     /// Side A.
     pub a_side: ASide,
     /// Side B.
-    pub b_side: BSide,
-    /// A request/response contender's server (the peer runs it instead of an echo over
-    /// side B's pair; there is no one-way stream to measure).
-    pub serve: Option<Serve>,
+    pub b_side: SideB,
+}
+
+/// What the peer process runs.
+pub enum SideB {
+    /// Its end of the pair, over which it echoes or sinks.
+    Pair(BSide),
+    /// A request/response contender's server (there is no one-way stream to measure).
+    Serve(Serve),
 }
 
 /// Every contender, in table order.
@@ -53,72 +58,63 @@ pub fn all() -> Vec<Contender> {
             label: "ipcring ring, busy-poll",
             busy_poll: true,
             a_side: |n, spawn| ring_a(n, spawn, WaitStrategy::Spin),
-            b_side: |t| ring_b(t, WaitStrategy::Spin),
-            serve: None,
+            b_side: SideB::Pair(|t| ring_b(t, WaitStrategy::Spin)),
         },
         Contender {
             id: "ring-block",
             label: "ipcring ring, futex wake",
             busy_poll: false,
             a_side: |n, spawn| ring_a(n, spawn, ring_block()),
-            b_side: |t| ring_b(t, ring_block()),
-            serve: None,
+            b_side: SideB::Pair(|t| ring_b(t, ring_block())),
         },
         Contender {
             id: "iceoryx2-spin",
             label: "iceoryx2 pub-sub, busy-poll",
             busy_poll: true,
             a_side: |n, spawn| iox_a(n, spawn, false),
-            b_side: |t| iox_b(t, false),
-            serve: None,
+            b_side: SideB::Pair(|t| iox_b(t, false)),
         },
         Contender {
             id: "iceoryx2-event",
             label: "iceoryx2 pub-sub + event, blocking",
             busy_poll: false,
             a_side: |n, spawn| iox_a(n, spawn, true),
-            b_side: |t| iox_b(t, true),
-            serve: None,
+            b_side: SideB::Pair(|t| iox_b(t, true)),
         },
         Contender {
             id: "service-spin",
             label: "ipcring service (req/resp), busy-poll",
             busy_poll: true,
             a_side: service_a,
-            b_side: no_pair,
-            serve: Some(service_serve),
+            b_side: SideB::Serve(service_serve),
         },
         Contender {
             id: "iceoryx2-rr-spin",
             label: "iceoryx2 request-response, busy-poll",
             busy_poll: true,
             a_side: iox_rr_a,
-            b_side: no_pair,
-            serve: Some(iox_rr_serve),
+            b_side: SideB::Serve(iox_rr_serve),
         },
         Contender {
             id: "ipc-channel",
             label: "ipc-channel (bytes channels)",
             busy_poll: false,
             a_side: ipc_a,
-            b_side: ipc_b,
-            serve: None,
+            b_side: SideB::Pair(ipc_b),
         },
         Contender {
             id: "shm-raw-sync",
             label: "shared_memory + raw_sync (mutex, events)",
             busy_poll: false,
             a_side: shm_a,
-            b_side: shm_b,
-            serve: None,
+            b_side: SideB::Pair(shm_b),
         },
         Contender {
             id: "unix",
             label: "Unix socket (std, u32 length prefix)",
             busy_poll: false,
             a_side: unix_a,
-            b_side: unix_b,
-            serve: None,
+            b_side: SideB::Pair(unix_b),
         },
     ]
 }
@@ -134,13 +130,10 @@ fn s(e: impl std::fmt::Display) -> String {
 
 /// `msg` fits in a channel whose messages hold at most `max` bytes.
 fn fits(msg: &[u8], max: usize) -> Result<()> {
-    if msg.len() > max {
-        return Err(Error::MessageTooLarge {
-            len: msg.len(),
-            max,
-        });
+    match msg.len() {
+        len if len > max => Err(Error::MessageTooLarge { len, max }),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 // ---- ipcring's ring ----
@@ -670,10 +663,6 @@ fn iox_b(token: &str, blocking: bool) -> Setup<(Tx, Rx)> {
 }
 
 // ---- request/response: ipcring's service, iceoryx2's request-response ----
-
-fn no_pair(_: &str) -> Setup<(Tx, Rx)> {
-    Err("a request/response contender's peer serves (Contender::serve)".into())
-}
 
 fn service_opts() -> ipcring::service::ServiceOptions {
     ipcring::service::ServiceOptions::new()

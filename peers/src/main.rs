@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use ipcring::measure::{self, Stats};
 use ipcring::Sender;
 
-use contenders::{Contender, Rx, Tx};
+use contenders::{Contender, Rx, SideB, Tx};
 use drive::{iters_for, ns, read_line, unique};
 
 const SMALL: usize = 64;
@@ -62,10 +62,10 @@ fn peer(args: &[String]) -> Result<(), String> {
     }
     let c = contenders::find(id).ok_or_else(|| format!("unknown contender {id}"))?;
     // Standard output is line-buffered: each line reaches side A as it is written.
-    if let Some(serve) = c.serve {
-        return serve(token, &mut || println!("ready"));
-    }
-    let (mut tx, mut rx) = (c.b_side)(token)?;
+    let (mut tx, mut rx) = match c.b_side {
+        SideB::Pair(b_side) => b_side(token)?,
+        SideB::Serve(serve) => return serve(token, &mut || println!("ready")),
+    };
     println!("ready");
     match role.as_str() {
         "echo" => measure::echo_peer(&mut tx, &mut rx).map_err(|e| e.to_string()),
@@ -257,14 +257,18 @@ fn run(budget: Duration) {
     for c in chosen {
         progress(start);
         eprintln!("  {}", c.label);
-        let stream = |size| match c.serve {
-            Some(_) => Err(NO_STREAM.to_owned()),
-            None => tput(&c, size, budget * 2 / 3),
+        let rr = matches!(c.b_side, SideB::Serve(_));
+        let stream = |size| {
+            if rr {
+                Err(NO_STREAM.to_owned())
+            } else {
+                tput(&c, size, budget * 2 / 3)
+            }
         };
         rows.push(Row {
             label: c.label,
             busy: c.busy_poll,
-            rr: c.serve.is_some(),
+            rr,
             rtt: rtt(&c, budget),
             small: stream(SMALL),
             large: stream(LARGE),

@@ -256,7 +256,9 @@ pub(crate) fn blocking<T: Send>(
     timeout: Option<f64>,
     mut op: impl FnMut(Duration) -> ipcring::Result<T> + Send,
 ) -> PyResult<T> {
-    let deadline = deadline(timeout)?;
+    let deadline = timeout
+        .map(|t| seconds("timeout", t).map(|d| Instant::now() + d))
+        .transpose()?;
     loop {
         let slice = match deadline {
             None => SLICE,
@@ -285,13 +287,6 @@ pub(crate) fn check_timeout(timeout: Option<f64>) -> PyResult<()> {
         Some(t) if !(t.is_finite() && t >= 0.0) => seconds("timeout", t).map(drop),
         _ => Ok(()),
     }
-}
-
-/// The deadline `timeout` seconds from now (`None`: no deadline).
-fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
-    timeout
-        .map(|t| seconds("timeout", t).map(|d| Instant::now() + d))
-        .transpose()
 }
 
 /// Opens a segment with `open(opts_with_timeout)` in slices of at most [`SLICE`] with the
