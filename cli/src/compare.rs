@@ -167,9 +167,10 @@ impl Runner {
     /// `floors`, or `None` if every chunk failed.
     fn floor(&mut self, kind: FloorKind, around: String) -> Option<usize> {
         let idx = kind as usize;
-        let role = match kind {
-            FloorKind::Spin => "floor-spin",
-            FloorKind::Futex => "floor-futex",
+        // The peer's role, and the round trips of the first chunk.
+        let (role, first) = match kind {
+            FloorKind::Spin => ("floor-spin", 20_000),
+            FloorKind::Futex => ("floor-futex", 300),
         };
         // A chunk is meant to take a quarter of the floor budget: one that takes seconds
         // met a busy machine and is abandoned (and the next one made smaller).
@@ -198,10 +199,7 @@ impl Runner {
         let chunk = || {
             let iters = match *per {
                 Some(per) => iters_for(plan.floor / 4, per, 100, 50_000_000, BATCH),
-                None => match kind {
-                    FloorKind::Spin => 20_000,
-                    FloorKind::Futex => 300,
-                },
+                None => first,
             };
             let r = run(iters);
             *per = Some(match &r {
@@ -219,7 +217,7 @@ impl Runner {
             around,
         });
         self.last_floor = Some(self.floors.len() - 1);
-        Some(self.floors.len() - 1)
+        self.last_floor
     }
 
     /// Runs `work` against `m`'s peer process in `role`, over this side's pair once the
