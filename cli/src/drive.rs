@@ -1,7 +1,7 @@
-//! The measuring side's drivers that `ipcring compare` and `ipcring-peers` share (peers/
-//! includes this file), so that both measure the same way: run-unique names, the peer
-//! process's answers, and the one-way stream to a sink peer. The round trip is
-//! `ipcring::measure::round_trip_for`, the floors `ipcring::measure::floor_*`.
+//! The drivers that `ipcring compare` and `ipcring-peers` share (peers/ includes this
+//! file), so that both measure the same way: run-unique names, the peer process's answers,
+//! the one-way stream to a sink peer, and the service peers' answering loop. The round trip
+//! is `ipcring::measure::round_trip_for`, the floors `ipcring::measure::floor_*`.
 //!
 //! Only `std` and `ipcring` here: the file is compiled in both crates.
 

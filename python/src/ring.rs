@@ -215,23 +215,18 @@ impl Producer {
                 }
             }
             if chunk.is_empty() {
-                return match failed {
-                    Some(e) => Err(e),
-                    None => Ok(sent),
-                };
+                return failed.map_or(Ok(sent), Err);
             }
             let slices: Vec<&[u8]> = chunk.iter().map(|d| d.as_slice()).collect();
             let mut i = 0;
             while i < slices.len() {
-                let n = p.try_send_batch(slices[i..].iter().copied()).py()?;
-                i += n;
-                sent += n;
+                i += p.try_send_batch(slices[i..].iter().copied()).py()?;
                 if i < slices.len() {
                     Self::send_slice(p, py, slices[i], None)?;
                     i += 1;
-                    sent += 1;
                 }
             }
+            sent += slices.len();
             if let Some(e) = failed {
                 return Err(e);
             }
@@ -419,19 +414,15 @@ impl Consumer {
         if !Self::has_message(c)? {
             Self::wait(py, c, timeout)?;
         }
-        let mut err = None;
+        // The first failure to append stops the appending (the batch is freed whole).
+        let mut appended = Ok(());
         c.try_recv_batch(max, |m| {
-            if err.is_none() {
-                if let Err(e) = list.append(PyBytes::new(py, m)) {
-                    err = Some(e);
-                }
+            if appended.is_ok() {
+                appended = list.append(PyBytes::new(py, m));
             }
         })
         .py()?;
-        match err {
-            Some(e) => Err(e),
-            None => Ok(list),
-        }
+        appended.map(|()| list)
     }
 
     /// The next message, zero-copy, for a ``with`` block::
