@@ -493,7 +493,7 @@ def run_method(method, plan, ctx, uid):
         srv.join(60)
         for size, n, key in ((SMALL, plan.small, "small"), (LARGE, plan.large, "large")):
             sname = f"{name}-{key}"
-            ns = stream(
+            got, ns = stream(
                 lambda n, size: child(iox_sink, sname, n, size, child_end),
                 c.send,
                 n,
@@ -501,7 +501,6 @@ def run_method(method, plan, ctx, uid):
                 connect=lambda size: c.connect_stream(sname, size),
                 end=c.close_stream,
             )
-            got, ns = ns
             res[key] = (got - 1, ns)
     elif method == "mp-pipe":
         a, b = ctx.Pipe()
