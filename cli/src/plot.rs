@@ -94,16 +94,12 @@ pub fn draw(rep: &Report, path: &Path) -> Result<(), Box<dyn std::error::Error>>
     let (tlo, thi) = decades(rows.iter().flat_map(|r| [r.small, r.large]).flatten());
     let x1 = LABEL_W;
     let x2 = LABEL_W + PANEL_W + GAP;
-    root.draw(&Text::new(
-        "round trip p50, 64 B (log, shorter is better)",
-        (x1, 32),
-        font.clone(),
-    ))?;
-    root.draw(&Text::new(
-        "throughput, messages/s (log): 64 B dark, 64 KiB light",
-        (x2, 32),
-        font.clone(),
-    ))?;
+    for (heading, x) in [
+        ("round trip p50, 64 B (log, shorter is better)", x1),
+        ("throughput, messages/s (log): 64 B dark, 64 KiB light", x2),
+    ] {
+        root.draw(&Text::new(heading, (x, 32), font.clone()))?;
+    }
     // Axes with decade ticks.
     let axis_y = TOP + ROW * rows.len() as i32 + 4;
     for (x0, lo, hi, ns) in [(x1, rlo, rhi, true), (x2, tlo, thi, false)] {
