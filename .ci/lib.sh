@@ -22,6 +22,12 @@ example_pair() {
   rm -rf "$out"
 }
 
+# Installs python3 (and the Debian packages named, e.g. python3-pip) if there is none.
+need_python3() {
+  command -v python3 >/dev/null 2>&1 && return 0
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 "$@" >/dev/null
+}
+
 # A throwaway redis-server (Debian's package, installed with redis-cli if missing) on
 # 127.0.0.1, on the first free port from $1 up (never the default 6379), with a directory of
 # its own and its append-only file fsynced on every write, stopped at exit. Sets REDIS_PORT

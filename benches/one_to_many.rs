@@ -16,7 +16,7 @@ use ipcring::measure::{self, Stats};
 use ipcring::ring::WaitStrategy;
 use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
 use ipcring::Error;
-use support::{divisor, floor_spin, spawn_piped as spawn, uniq};
+use support::{divisor, floor_spin, ns, spawn_piped as spawn, uniq};
 
 /// The prefix of the segment names this bench creates.
 const NAMES: &str = "/ipcring-bench-otm";
@@ -207,20 +207,20 @@ fn main() {
     let f1 = floor_spin(500_000 / k);
     let s = seqlock_rtt(500_000 / k);
     let f2 = floor_spin(500_000 / k);
-    let floor = f1.p50.min(f2.p50).as_nanos() as f64;
+    let floor = ns(f1.p50.min(f2.p50));
     println!(
         "floor: cache-line ping-pong            p50 {:>6.0} ns",
-        f1.p50.as_nanos() as f64
+        ns(f1.p50)
     );
     println!(
         "seqlock: write in A, seen in B, echoed  p50 {:>6.0} ns  p99 {:>6.0} ns  {:.2}x the floor (one way: half)",
-        s.p50.as_nanos() as f64,
-        s.p99.as_nanos() as f64,
-        s.p50.as_nanos() as f64 / floor
+        ns(s.p50),
+        ns(s.p99),
+        ns(s.p50) / floor
     );
     println!(
         "floor: cache-line ping-pong (after)    p50 {:>6.0} ns\n",
-        f2.p50.as_nanos() as f64
+        ns(f2.p50)
     );
     for readers in [1, 2] {
         let r = seqlock_reads(readers, 1000 / k as u64);

@@ -43,6 +43,14 @@ fn service_opts(s: &str) -> ServiceOptions {
         .open_timeout(Duration::from_secs(10))
 }
 
+/// The ring pair the service is compared with: 4 KiB each way, busy-poll.
+fn ring_opts() -> RingOptions {
+    RingOptions::new()
+        .capacity(4096)
+        .wait(WaitStrategy::Spin)
+        .open_timeout(Duration::from_secs(10))
+}
+
 /// The server: answers every request in place (its first byte plus one, same length)
 /// until the request "stop".
 fn serve(name: &str, extra: &str) {
@@ -72,11 +80,7 @@ fn peer(role: &str, name: &str, extra: &str) {
         }
         "echo" => {
             pin(1);
-            let opts = RingOptions::new()
-                .capacity(4096)
-                .wait(WaitStrategy::Spin)
-                .open_timeout(Duration::from_secs(10));
-            let (mut tx, mut rx) = duplex(name, Side::B, &opts).unwrap();
+            let (mut tx, mut rx) = duplex(name, Side::B, &ring_opts()).unwrap();
             measure::echo_peer(&mut tx, &mut rx).unwrap();
         }
         "server" => {
@@ -105,11 +109,7 @@ fn peer(role: &str, name: &str, extra: &str) {
 
 fn ring_rtt(iters: usize) -> Stats {
     let name = uniq("ring");
-    let opts = RingOptions::new()
-        .capacity(4096)
-        .wait(WaitStrategy::Spin)
-        .open_timeout(Duration::from_secs(10));
-    let (mut tx, mut rx) = duplex(&name, Side::A, &opts).unwrap();
+    let (mut tx, mut rx) = duplex(&name, Side::A, &ring_opts()).unwrap();
     let mut c = spawn("echo", &name, "");
     let s = measure::round_trip(&mut tx, &mut rx, 64, iters, None).unwrap();
     drop((tx, rx));

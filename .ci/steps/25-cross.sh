@@ -4,9 +4,6 @@
 # cross toolchain or SDK is needed: `cargo check` never links.
 # A separate target dir: another toolchain and other targets share nothing with the main
 # build, and its std builds stay cached between runs.
-if ! rustup toolchain list | grep -q nightly; then
-  rustup toolchain install nightly --profile minimal
-fi
 rustup component add --toolchain nightly rust-src >/dev/null 2>&1 \
   || rustup component add --toolchain nightly rust-src
 cross_check() {

@@ -4,9 +4,6 @@
 # emulation panics (an interpreter bug, not a finding) on a location written both
 # non-atomically (payload bytes) and atomically (record headers), as ring memory is over
 # its laps. The proptests run 4 cases each under miri (cfg(miri)).
-if ! rustup toolchain list | grep -q nightly; then
-  rustup toolchain install nightly --profile minimal
-fi
 if rustup component add --toolchain nightly miri rust-src >/dev/null 2>&1; then
   cargo +nightly miri setup
   MIRIFLAGS="-Zmiri-disable-weak-memory-emulation" \

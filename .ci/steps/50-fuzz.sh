@@ -2,9 +2,6 @@
 # starting from its seed corpus in fuzz/corpus/<target>/ (read only: new inputs go to a
 # scratch directory). A crash, a panic, an input that runs over 10 s (a hang) or a single
 # allocation over 256 MiB fails the step; libFuzzer prints the input that did it.
-if ! rustup toolchain list | grep -q nightly; then
-  rustup toolchain install nightly --profile minimal
-fi
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 fuzz_scratch=$(mktemp -d)

@@ -3,9 +3,7 @@
 # against our Rust Bob/Alice (examples/socket_*.rs), over TCP and a Unix path; then the
 # CPython 3.12 `{sha256}` handshake, checked frame by frame by tests/python/socket_handshake312.py.
 # Every process is bounded by `timeout`, so a hang fails the step instead of stalling CI.
-if ! command -v python3 >/dev/null 2>&1; then
-  apt-get update -qq && apt-get install -y -qq python3 >/dev/null
-fi
+need_python3
 echo "python: $(python3 --version)"
 cargo build --all-features --example socket_alice --example socket_bob
 SOCK_EX="${CARGO_TARGET_DIR:-target}/debug/examples"

@@ -1,8 +1,6 @@
 # mq <-> Python's posix_ipc (PyPI): a message sent by Python arrives in Rust, and the
 # reverse, priorities included. Every process is bounded by `timeout`.
-if ! command -v python3 >/dev/null 2>&1; then
-  apt-get update -qq && apt-get install -y -qq python3 python3-pip >/dev/null
-fi
+need_python3 python3-pip
 python3 -c "import posix_ipc" 2>/dev/null || python3 -m pip install -q posix_ipc \
   || python3 -m pip install -q --break-system-packages posix_ipc
 cargo build --all-features --example mq_alice --example mq_bob

@@ -2,9 +2,7 @@
 # then a plain Python JSON-RPC 2.0 client (tests/python/rpc_jsonrpc_client.py, speaking
 # multiprocessing.connection framing) against the Rust JSON-RPC server. Every process is
 # bounded by `timeout`, so a hang fails the step instead of stalling CI.
-if ! command -v python3 >/dev/null 2>&1; then
-  apt-get update -qq && apt-get install -y -qq python3 >/dev/null
-fi
+need_python3
 cargo build --all-features --example rpc_alice --example rpc_bob
 rpc_ex="${CARGO_TARGET_DIR:-target}/debug/examples"
 rpc_tmp="$(mktemp -d)"

@@ -12,14 +12,7 @@
 #   (in debug, into the shared target directory, so step 80's build is reused), and the
 #   installed `ipcring` then lists and removes the rings a killed example left behind, as
 #   README says to.
-if ! command -v python3 >/dev/null 2>&1; then
-  apt-get update -qq && apt-get install -y -qq python3 >/dev/null
-fi
-if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends redis-server redis-tools >/dev/null
-fi
+need_python3
 
 rd_tmp=$(mktemp -d)
 on_exit "rm -rf '$rd_tmp'"

@@ -47,13 +47,8 @@ fn decode_cell(c: &Cell, buf: &mut Vec<u8>) -> Result<()> {
 }
 
 /// Writes each message as the cell's new value (never waits).
+#[derive(Debug)]
 pub struct CellTx(pub ipcring::seqlock::Writer<Cell>);
-
-impl std::fmt::Debug for CellTx {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CellTx")
-    }
-}
 
 impl Sender for CellTx {
     fn send_deadline(&mut self, msg: &[u8], _: Deadline) -> Result<()> {
@@ -68,6 +63,7 @@ impl Sender for CellTx {
 
 /// Receives each new version of the cell (versions written between two receives are
 /// skipped: that is what a seqlock is).
+#[derive(Debug)]
 pub struct CellRx {
     /// The reader.
     pub reader: ipcring::seqlock::Reader<Cell>,
@@ -75,22 +71,13 @@ pub struct CellRx {
     pub last: u64,
 }
 
-impl std::fmt::Debug for CellRx {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CellRx")
-    }
-}
-
 impl Receiver for CellRx {
     fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
         let timeout = deadline.remaining().unwrap_or(Duration::MAX);
-        let s = match self.reader.wait_changed(self.last, timeout) {
-            Ok(s) => s,
-            Err(e) => {
-                buf.clear();
-                return Err(e);
-            }
-        };
+        let s = self
+            .reader
+            .wait_changed(self.last, timeout)
+            .inspect_err(|_| buf.clear())?;
         self.last = s.version;
         decode_cell(&s.value, buf)
     }
@@ -117,21 +104,17 @@ impl SignalTx {
         b[1..1 + msg.len()].copy_from_slice(msg);
         Ok(i32::from_le_bytes(b))
     }
+}
 
-    fn attempt(&self, v: i32) -> Result<bool> {
-        match ipcring::signal::send(self.pid, ipcring::signal::Signal::Value(v), &self.opts) {
-            Ok(()) => Ok(true),
-            // The peer's queue of real-time signals is full: no room now.
-            Err(Error::SystemLimit { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn send_until(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
+impl Sender for SignalTx {
+    fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
         let v = Self::value(msg)?;
         loop {
-            if self.attempt(v)? {
-                return Ok(());
+            match ipcring::signal::send(self.pid, ipcring::signal::Signal::Value(v), &self.opts) {
+                Ok(()) => return Ok(()),
+                // The peer's queue of real-time signals is full: no room now.
+                Err(Error::SystemLimit { .. }) => {}
+                Err(e) => return Err(e),
             }
             if deadline.expired() {
                 return Err(Error::Timeout);
@@ -139,29 +122,18 @@ impl SignalTx {
             std::thread::sleep(Duration::from_micros(50));
         }
     }
-}
-
-impl Sender for SignalTx {
-    fn send_deadline(&mut self, msg: &[u8], deadline: Deadline) -> Result<()> {
-        self.send_until(msg, deadline)
-    }
     fn max_message(&self) -> usize {
         SIGNAL_MAX
     }
 }
 
 /// Receives the values queued to this process (other signals are ignored).
+#[derive(Debug)]
 pub struct SignalRx {
     /// The listener.
     pub listener: ipcring::signal::Listener,
     /// This process's entry in its registry (held only to be removed on drop).
     pub _registration: ipcring::signal::Registration,
-}
-
-impl std::fmt::Debug for SignalRx {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SignalRx")
-    }
 }
 
 fn decode_value(v: i32, buf: &mut Vec<u8>) -> Result<()> {

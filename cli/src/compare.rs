@@ -121,8 +121,7 @@ fn with_peer<T: Send + 'static>(
         Ok(r) => {
             let fin = peer.finish(r.is_err() || stop_peer_after);
             match (r, fin) {
-                (Ok(t), Ok(())) => Ok(t),
-                (Ok(t), Err(_)) => Ok(t),
+                (Ok(t), _) => Ok(t),
                 (Err(e), Ok(())) => Err(e),
                 (Err(e), Err(pe)) => Err(format!("{e} ({pe})")),
             }
@@ -168,9 +167,10 @@ impl Runner {
     /// `floors`, or `None` if every chunk failed.
     fn floor(&mut self, kind: FloorKind, around: String) -> Option<usize> {
         let idx = kind as usize;
-        let role = match kind {
-            FloorKind::Spin => "floor-spin",
-            FloorKind::Futex => "floor-futex",
+        // The peer's role, and the round trips of the first chunk.
+        let (role, first) = match kind {
+            FloorKind::Spin => ("floor-spin", 20_000),
+            FloorKind::Futex => ("floor-futex", 300),
         };
         // A chunk is meant to take a quarter of the floor budget: one that takes seconds
         // met a busy machine and is abandoned (and the next one made smaller).
@@ -199,10 +199,7 @@ impl Runner {
         let chunk = || {
             let iters = match *per {
                 Some(per) => iters_for(plan.floor / 4, per, 100, 50_000_000, BATCH),
-                None => match kind {
-                    FloorKind::Spin => 20_000,
-                    FloorKind::Futex => 300,
-                },
+                None => first,
             };
             let r = run(iters);
             *per = Some(match &r {
@@ -220,7 +217,7 @@ impl Runner {
             around,
         });
         self.last_floor = Some(self.floors.len() - 1);
-        Some(self.floors.len() - 1)
+        self.last_floor
     }
 
     /// Runs `work` against `m`'s peer process in `role`, over this side's pair once the
@@ -385,14 +382,12 @@ fn selected(args: &CompareArgs) -> Result<Vec<Method>, Failure> {
     if args.only.is_empty() {
         return Ok(all);
     }
-    for id in &args.only {
-        if !all.iter().any(|m| m.id == id) {
-            let ids: Vec<_> = all.iter().map(|m| m.id).collect();
-            return Err(Failure {
-                msg: format!("unknown method {id:?}; methods: {}", ids.join(", ")),
-                code: EXIT_USAGE,
-            });
-        }
+    if let Some(id) = args.only.iter().find(|id| !all.iter().any(|m| m.id == *id)) {
+        let ids: Vec<_> = all.iter().map(|m| m.id).collect();
+        return Err(Failure {
+            msg: format!("unknown method {id:?}; methods: {}", ids.join(", ")),
+            code: EXIT_USAGE,
+        });
     }
     Ok(all
         .into_iter()
@@ -457,22 +452,23 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
             continue;
         }
         let kind = FloorKind::of(m.wait);
+        // The step done counts; the next one is named.
+        let next = |what: String| {
+            bar.inc(1);
+            bar.set_message(what);
+        };
         bar.set_message(format!("{} (before {})", kind.label(), m.id));
         let before = match r.last_floor {
             Some(i) if r.floors[i].kind == kind => Some(i),
             _ => r.floor(kind, format!("before {}", m.id)),
         };
-        bar.inc(1);
-        bar.set_message(format!("{}: round trip", m.id));
+        next(format!("{}: round trip", m.id));
         let rtt = r.rtt(m);
-        bar.inc(1);
-        bar.set_message(format!("{}: throughput 64 B", m.id));
+        next(format!("{}: throughput 64 B", m.id));
         res.tput_small = Some(r.tput(m, SMALL, memcpy[0].1));
-        bar.inc(1);
-        bar.set_message(format!("{}: throughput 64 KiB", m.id));
+        next(format!("{}: throughput 64 KiB", m.id));
         res.tput_large = Some(r.tput(m, LARGE, memcpy[1].1));
-        bar.inc(1);
-        bar.set_message(format!("{} (after {})", kind.label(), m.id));
+        next(format!("{} (after {})", kind.label(), m.id));
         let after = r.floor(kind, format!("after {}", m.id));
         bar.inc(1);
         let pick = |f: fn(&FloorResult) -> f64| {

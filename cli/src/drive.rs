@@ -1,7 +1,7 @@
-//! The measuring side's drivers that `ipcring compare` and `ipcring-peers` share (peers/
-//! includes this file), so that both measure the same way: run-unique names, the peer
-//! process's answers, and the one-way stream to a sink peer. The round trip is
-//! `ipcring::measure::round_trip_for`, the floors `ipcring::measure::floor_*`.
+//! The drivers that `ipcring compare` and `ipcring-peers` share (peers/ includes this
+//! file), so that both measure the same way: run-unique names, the peer process's answers,
+//! the one-way stream to a sink peer, and the service peers' answering loop. The round trip
+//! is `ipcring::measure::round_trip_for`, the floors `ipcring::measure::floor_*`.
 //!
 //! Only `std` and `ipcring` here: the file is compiled in both crates.
 
@@ -9,6 +9,7 @@ use std::io::BufRead;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use ipcring::service::{Listener, Request};
 use ipcring::{measure, Sender};
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -45,6 +46,40 @@ pub fn iters_for(budget: Duration, per: f64, min: usize, max: usize, step: usize
         max
     };
     (n.clamp(min, max) / step).max(1) * step
+}
+
+/// Answers requests with `answer` until the listener, having served, has no client left
+/// (the loop of every service peer: RPC calls, or [`serve_echo`]).
+pub fn served_until_alone(
+    l: &mut Listener,
+    mut answer: impl FnMut(Request<'_>) -> ipcring::Result<()>,
+) -> Result<(), String> {
+    let mut served = false;
+    loop {
+        match l.recv_timeout(Duration::from_millis(50)) {
+            Ok(req) => {
+                served = true;
+                answer(req).map_err(|e| e.to_string())?;
+                continue;
+            }
+            Err(ipcring::Error::Timeout) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        if served && l.clients() == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// Answers each request with a copy of it (copied out, then written back over itself: the
+/// work of the ring's echo peer) until the listener, having served, has no client left.
+pub fn serve_echo(l: &mut Listener) -> Result<(), String> {
+    let mut buf = Vec::new();
+    served_until_alone(l, |req| {
+        buf.clear();
+        buf.extend_from_slice(&req);
+        req.respond_with(&buf)
+    })
 }
 
 /// Streams `size`-byte messages to a sink peer (`ipcring::measure::throughput_peer`,

@@ -42,73 +42,31 @@ impl Wait {
 mod article {
     use super::Qual;
     use std::borrow::Cow::Borrowed;
-    pub const SHARED_MEMORY: Qual = Qual {
-        article_row: Borrowed("Shared Memory"),
-        cross_platform: Borrowed("Yes"),
-        needs_file: Borrowed("Yes"),
-        needs_service: Borrowed("No"),
-        easy: Borrowed("No"),
-    };
-    pub const PIPES: Qual = Qual {
-        article_row: Borrowed("Pipes"),
-        cross_platform: Borrowed("No"),
-        needs_file: Borrowed("Yes"),
-        needs_service: Borrowed("No"),
-        easy: Borrowed("No"),
-    };
-    pub const FILES: Qual = Qual {
-        article_row: Borrowed("Files"),
-        cross_platform: Borrowed("Yes"),
-        needs_file: Borrowed("Yes"),
-        needs_service: Borrowed("No"),
-        easy: Borrowed("Yes"),
-    };
-    pub const SIGNALS: Qual = Qual {
-        article_row: Borrowed("Signals"),
-        cross_platform: Borrowed("No"),
-        needs_file: Borrowed("No"),
-        needs_service: Borrowed("No"),
-        easy: Borrowed("Yes"),
-    };
-    pub const SOCKETS: Qual = Qual {
-        article_row: Borrowed("Sockets"),
-        cross_platform: Borrowed("Yes"),
-        needs_file: Borrowed("No"),
-        needs_service: Borrowed("No"),
-        easy: Borrowed("Yes"),
-    };
-    pub const MESSAGE_QUEUES: Qual = Qual {
-        article_row: Borrowed("Message Queues"),
-        cross_platform: Borrowed("Yes"),
-        needs_file: Borrowed("No"),
-        needs_service: Borrowed("Yes"),
-        easy: Borrowed("Yes"),
-    };
+
+    /// The row `row` with its columns: cross platform, needs a file, needs a service, easy.
+    const fn row(row: &'static str, [cross, file, service, easy]: [&'static str; 4]) -> Qual {
+        Qual {
+            article_row: Borrowed(row),
+            cross_platform: Borrowed(cross),
+            needs_file: Borrowed(file),
+            needs_service: Borrowed(service),
+            easy: Borrowed(easy),
+        }
+    }
+
+    pub const SHARED_MEMORY: Qual = row("Shared Memory", ["Yes", "Yes", "No", "No"]);
+    pub const PIPES: Qual = row("Pipes", ["No", "Yes", "No", "No"]);
+    pub const FILES: Qual = row("Files", ["Yes", "Yes", "No", "Yes"]);
+    pub const SIGNALS: Qual = row("Signals", ["No", "No", "No", "Yes"]);
+    pub const SOCKETS: Qual = row("Sockets", ["Yes", "No", "No", "Yes"]);
+    pub const MESSAGE_QUEUES: Qual = row("Message Queues", ["Yes", "No", "Yes", "Yes"]);
     /// POSIX message queues: the article lists them among message queues, but they need
     /// no service, and macOS has none.
-    pub const POSIX_MQ: Qual = Qual {
-        article_row: Borrowed("Message Queues (POSIX)"),
-        cross_platform: Borrowed("No"),
-        needs_file: Borrowed("No"),
-        needs_service: Borrowed("No"),
-        easy: Borrowed("Yes"),
-    };
+    pub const POSIX_MQ: Qual = row("Message Queues (POSIX)", ["No", "No", "No", "Yes"]);
     /// RPC over the ring: shared memory, made easy by the RPC layer.
-    pub const RPC_RING: Qual = Qual {
-        article_row: Borrowed("Shared Memory (RPC)"),
-        cross_platform: Borrowed("Yes"),
-        needs_file: Borrowed("Yes"),
-        needs_service: Borrowed("No"),
-        easy: Borrowed("Yes"),
-    };
+    pub const RPC_RING: Qual = row("Shared Memory (RPC)", ["Yes", "Yes", "No", "Yes"]);
     /// The article's last section (RPC over sockets).
-    pub const RPC: Qual = Qual {
-        article_row: Borrowed("Sockets (RPC)"),
-        cross_platform: Borrowed("Yes"),
-        needs_file: Borrowed("No"),
-        needs_service: Borrowed("No"),
-        easy: Borrowed("Yes"),
-    };
+    pub const RPC: Qual = row("Sockets (RPC)", ["Yes", "No", "No", "Yes"]);
 }
 
 /// One measurable method.
@@ -155,8 +113,6 @@ pub type Serve = fn(
     ready: &mut dyn FnMut() -> ipcring::Result<()>,
 ) -> Result<(), String>;
 
-fn no_cleanup(_: &str) {}
-
 /// A method with the defaults: runs everywhere, the peer sees the close, streams without
 /// limit, nothing to clean up. Override fields with `Method { x, ..method(..) }`.
 const fn method(
@@ -171,19 +127,15 @@ const fn method(
         label,
         qual,
         wait,
-        check: runs,
+        check: || Ok(()),
         connect,
         peer_sees_close: true,
         no_stream: None,
         max_stream_bytes: u64::MAX,
         rpc: None,
-        cleanup: no_cleanup,
+        cleanup: |_| {},
         serve: None,
     }
-}
-
-fn runs() -> Result<(), String> {
-    Ok(())
 }
 
 fn boxed<S: Sender + 'static, R: Receiver + 'static>(
@@ -212,33 +164,35 @@ fn ring_block(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
 /// Every method, in table order. Methods whose module has not landed in this build are
 /// listed with that reason.
 pub fn all() -> Vec<Method> {
+    use article::*;
+    use Wait::{Blocking, BusyPoll};
     vec![
         method(
             "ring-spin",
             "ipcring ring, busy-poll",
-            article::SHARED_MEMORY,
-            Wait::BusyPoll,
+            SHARED_MEMORY,
+            BusyPoll,
             ring_spin,
         ),
         method(
             "ring-block",
             "ipcring ring, futex wake",
-            article::SHARED_MEMORY,
-            Wait::Blocking,
+            SHARED_MEMORY,
+            Blocking,
             ring_block,
         ),
         served(method(
             "service",
             "ipcring service, busy-poll",
-            article::SHARED_MEMORY,
-            Wait::BusyPoll,
+            SHARED_MEMORY,
+            BusyPoll,
             service_spin,
         )),
         served(method(
             "service-block",
             "ipcring service, futex",
-            article::SHARED_MEMORY,
-            Wait::Blocking,
+            SHARED_MEMORY,
+            Blocking,
             service_block,
         )),
         Method {
@@ -246,39 +200,27 @@ pub fn all() -> Vec<Method> {
             ..method(
                 "seqlock",
                 "seqlock cell, busy-poll",
-                article::SHARED_MEMORY,
-                Wait::BusyPoll,
+                SHARED_MEMORY,
+                BusyPoll,
                 seqlock_pair,
             )
         },
         method(
             "broadcast",
             "broadcast ring, busy-poll",
-            article::SHARED_MEMORY,
-            Wait::BusyPoll,
+            SHARED_MEMORY,
+            BusyPoll,
             broadcast_pair,
         ),
         Method {
             cleanup: remove_paths,
-            ..method(
-                "pipe",
-                "named pipe (FIFO)",
-                article::PIPES,
-                Wait::Blocking,
-                pipe_pair,
-            )
+            ..method("pipe", "named pipe (FIFO)", PIPES, Blocking, pipe_pair)
         },
         Method {
             cleanup: remove_file_logs,
             // The log keeps every byte on disk until it is removed.
             max_stream_bytes: 256 << 20,
-            ..method(
-                "file",
-                "shared file + lock",
-                article::FILES,
-                Wait::Blocking,
-                file_pair,
-            )
+            ..method("file", "shared file + lock", FILES, Blocking, file_pair)
         },
         Method {
             cleanup: remove_signal_registries,
@@ -287,28 +229,22 @@ pub fn all() -> Vec<Method> {
             ..method(
                 "signal",
                 "signals (sigqueue, 3 B)",
-                article::SIGNALS,
-                Wait::Blocking,
+                SIGNALS,
+                Blocking,
                 signal_pair,
             )
         },
         Method {
             cleanup: remove_paths,
-            ..method(
-                "socket-unix",
-                "Unix socket",
-                article::SOCKETS,
-                Wait::Blocking,
-                socket_unix,
-            )
+            ..method("socket-unix", "Unix socket", SOCKETS, Blocking, socket_unix)
         },
         Method {
             cleanup: remove_paths,
             ..method(
                 "socket-tcp",
                 "TCP socket (loopback)",
-                article::SOCKETS,
-                Wait::Blocking,
+                SOCKETS,
+                Blocking,
                 socket_tcp,
             )
         },
@@ -317,13 +253,7 @@ pub fn all() -> Vec<Method> {
             cleanup: mq_cleanup,
             // A queue has no connection: a receiver never learns that the sender left.
             peer_sees_close: false,
-            ..method(
-                "mq",
-                "POSIX message queue",
-                article::POSIX_MQ,
-                Wait::Blocking,
-                mq_pair,
-            )
+            ..method("mq", "POSIX message queue", POSIX_MQ, Blocking, mq_pair)
         },
         Method {
             check: redis_check,
@@ -331,8 +261,8 @@ pub fn all() -> Vec<Method> {
             ..method(
                 "redis",
                 "Redis pub/sub",
-                article::MESSAGE_QUEUES,
-                Wait::Blocking,
+                MESSAGE_QUEUES,
+                Blocking,
                 redis_pubsub,
             )
         },
@@ -341,8 +271,8 @@ pub fn all() -> Vec<Method> {
             ..method(
                 "rpc-ring",
                 "RPC, ring (binary codec)",
-                article::RPC_RING,
-                Wait::Blocking,
+                RPC_RING,
+                Blocking,
                 ring_block,
             )
         },
@@ -351,8 +281,8 @@ pub fn all() -> Vec<Method> {
             ..served(method(
                 "rpc-service",
                 "RPC, service (binary)",
-                article::RPC_RING,
-                Wait::Blocking,
+                RPC_RING,
+                Blocking,
                 service_block,
             ))
         },
@@ -362,8 +292,8 @@ pub fn all() -> Vec<Method> {
             ..method(
                 "rpc-socket",
                 "RPC, Unix socket (JSON)",
-                article::RPC,
-                Wait::Blocking,
+                RPC,
+                Blocking,
                 socket_unix,
             )
         },
@@ -424,15 +354,10 @@ fn service_serve(
     let text = |e: ipcring::Error| e.to_string();
     let mut l = Listener::bind(name, &service_opts(m.wait.strategy())).map_err(text)?;
     ready().map_err(text)?;
-    if let Some(codec) = m.rpc {
-        return rpcbench::serve_service(codec, &mut l);
+    match m.rpc {
+        Some(codec) => rpcbench::serve_service(codec, &mut l),
+        None => crate::drive::serve_echo(&mut l),
     }
-    let mut buf = Vec::new();
-    rpcbench::served_until_alone(&mut l, |req| {
-        buf.clear();
-        buf.extend_from_slice(&req);
-        req.respond_with(&buf)
-    })
 }
 
 /// The listener's name goes with its server; a killed peer leaves it: remove it.
@@ -586,8 +511,7 @@ fn file_pair(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
 
 /// Removes both logs and their lock (and cursor) files.
 fn remove_file_logs(name: &str) {
-    let base = name.trim_start_matches('/');
-    let (ab, ba) = (format!("{base}.ab"), format!("{base}.ba"));
+    let (ab, ba) = directions(name, Side::A);
     let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
         return;
     };
@@ -616,18 +540,10 @@ fn signal_pair(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
     let theirs = signal_opts(name, other);
     let listener = Listener::new(&mine)?;
     let registration = Registry::open(&mine)?.register()?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let pid = loop {
-        if let Ok(reg) = Registry::open(&theirs) {
-            if let Some(&pid) = reg.pids()?.first() {
-                break pid;
-            }
-        }
-        if std::time::Instant::now() > deadline {
-            return Err(ipcring::Error::Timeout);
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
+    let pid = wait_for(|| match Registry::open(&theirs) {
+        Ok(reg) => Ok(reg.pids()?.first().copied()),
+        Err(_) => Ok(None),
+    })?;
     boxed(Ok((
         crate::adapters::SignalTx { pid, opts: mine },
         crate::adapters::SignalRx {
@@ -635,6 +551,20 @@ fn signal_pair(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
             _registration: registration,
         },
     )))
+}
+
+/// Polls `ready` every 2 ms until it gives a value, for at most 10 s (then `Timeout`).
+fn wait_for<T>(mut ready: impl FnMut() -> ipcring::Result<Option<T>>) -> ipcring::Result<T> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(t) = ready()? {
+            return Ok(t);
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(ipcring::Error::Timeout);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 /// Removes both registry directories.
@@ -727,16 +657,11 @@ fn socket_tcp(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
             Ok(l)
         },
         || {
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            loop {
-                if let Ok(a) = std::fs::read_to_string(&port_file) {
-                    return Ok(format!("tcp:{a}"));
-                }
-                if std::time::Instant::now() > deadline {
-                    return Err(ipcring::Error::Timeout);
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
+            wait_for(|| {
+                Ok(std::fs::read_to_string(&port_file)
+                    .ok()
+                    .map(|a| format!("tcp:{a}")))
+            })
         },
     )
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::report::{fmt_ns, fmt_rate, FloorKind, Outcome, Report, Tput, LARGE, SMALL};
+use crate::report::{fmt_ns, fmt_rate, measured, FloorKind, Outcome, Report, Tput, LARGE, SMALL};
 
 const ROW: i32 = 26;
 const TOP: i32 = 70;
@@ -22,10 +22,7 @@ struct Row {
 }
 
 fn tput(o: &Option<Outcome<Tput>>) -> Option<f64> {
-    match o {
-        Some(Outcome::Ok(t)) if t.msgs_per_s > 0.0 => Some(t.msgs_per_s),
-        _ => None,
-    }
+    measured(o).map(|t| t.msgs_per_s).filter(|&v| v > 0.0)
 }
 
 /// x of value `v` on a log scale from `lo` to `hi` across `w` pixels.
@@ -74,10 +71,7 @@ pub fn draw(rep: &Report, path: &Path) -> Result<(), Box<dyn std::error::Error>>
         }
         rows.push(Row {
             label: m.label.to_string(),
-            rtt: match &m.rtt {
-                Some(Outcome::Ok(r)) => Some(r.p50_ns),
-                _ => None,
-            },
+            rtt: measured(&m.rtt).map(|r| r.p50_ns),
             small: tput(&m.tput_small),
             large: tput(&m.tput_large),
         });
@@ -100,16 +94,12 @@ pub fn draw(rep: &Report, path: &Path) -> Result<(), Box<dyn std::error::Error>>
     let (tlo, thi) = decades(rows.iter().flat_map(|r| [r.small, r.large]).flatten());
     let x1 = LABEL_W;
     let x2 = LABEL_W + PANEL_W + GAP;
-    root.draw(&Text::new(
-        "round trip p50, 64 B (log, shorter is better)",
-        (x1, 32),
-        font.clone(),
-    ))?;
-    root.draw(&Text::new(
-        "throughput, messages/s (log): 64 B dark, 64 KiB light",
-        (x2, 32),
-        font.clone(),
-    ))?;
+    for (heading, x) in [
+        ("round trip p50, 64 B (log, shorter is better)", x1),
+        ("throughput, messages/s (log): 64 B dark, 64 KiB light", x2),
+    ] {
+        root.draw(&Text::new(heading, (x, 32), font.clone()))?;
+    }
     // Axes with decade ticks.
     let axis_y = TOP + ROW * rows.len() as i32 + 4;
     for (x0, lo, hi, ns) in [(x1, rlo, rhi, true), (x2, tlo, thi, false)] {
@@ -149,19 +139,15 @@ pub fn draw(rep: &Report, path: &Path) -> Result<(), Box<dyn std::error::Error>>
                 small_font.clone(),
             ))?;
         }
-        for (k, v) in [(0, r.small), (1, r.large)] {
+        // 64 B in the upper half of the row, dark; 64 KiB in the lower half, light.
+        let halves = [
+            (r.small, dark, (y + 2, y + ROW / 2 - 1)),
+            (r.large, light, (y + ROW / 2, y + ROW - 4)),
+        ];
+        for (v, c, (ya, yb)) in halves {
             if let Some(v) = v {
                 let len = logx(v, tlo, thi, PANEL_W).max(1);
-                let c = match (is_floor, k) {
-                    (true, _) => floor_c,
-                    (false, 0) => dark,
-                    _ => light,
-                };
-                let (ya, yb) = if k == 0 {
-                    (y + 2, y + ROW / 2 - 1)
-                } else {
-                    (y + ROW / 2, y + ROW - 4)
-                };
+                let c = if is_floor { floor_c } else { c };
                 root.draw(&Rectangle::new([(x2, ya), (x2 + len, yb)], c.filled()))?;
             }
         }

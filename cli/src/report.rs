@@ -100,28 +100,18 @@ mod secs {
 
 impl Plan {
     pub(crate) fn from_args(a: &CompareArgs) -> Plan {
+        // Round trip, throughput and floor budgets, ms.
+        let (mode, [rtt, tput, floor]) = match (a.quick, a.full) {
+            (true, _) => (Mode::Quick, [250, 200, 100]),
+            (false, true) => (Mode::Full, [4000, 3000, 1000]),
+            (false, false) => (Mode::Default, [1000, 700, 300]),
+        };
         let ms = Duration::from_millis;
-        if a.quick {
-            Plan {
-                mode: Mode::Quick,
-                rtt: ms(250),
-                tput: ms(200),
-                floor: ms(100),
-            }
-        } else if a.full {
-            Plan {
-                mode: Mode::Full,
-                rtt: ms(4000),
-                tput: ms(3000),
-                floor: ms(1000),
-            }
-        } else {
-            Plan {
-                mode: Mode::Default,
-                rtt: ms(1000),
-                tput: ms(700),
-                floor: ms(300),
-            }
+        Plan {
+            mode,
+            rtt: ms(rtt),
+            tput: ms(tput),
+            floor: ms(floor),
         }
     }
 
@@ -228,12 +218,11 @@ pub enum Outcome<T> {
     Failed(String),
 }
 
-impl<T> Outcome<T> {
-    pub(crate) fn ok(&self) -> Option<&T> {
-        match self {
-            Outcome::Ok(t) => Some(t),
-            _ => None,
-        }
+/// What was measured, if it was.
+pub(crate) fn measured<T>(o: &Option<Outcome<T>>) -> Option<&T> {
+    match o {
+        Some(Outcome::Ok(t)) => Some(t),
+        _ => None,
     }
 }
 
@@ -394,6 +383,21 @@ fn fmt_outcome<T>(o: &Option<Outcome<T>>) -> Option<String> {
     }
 }
 
+/// The table's first columns: the method (or floor) and the article's four.
+fn head(label: &str, [cross, file, service, easy]: [&str; 4]) -> String {
+    format!("{label:<26} {cross:<5} {file:<5} {service:<7} {easy:<4}")
+}
+
+/// The round-trip columns: p50, p99 and their ratios to the floor.
+fn rtt_cols([p50, p99, p50_fl, p99_fl]: [&str; 4]) -> String {
+    format!("{p50:>9} {p99:>9} {p50_fl:>7} {p99_fl:>7}")
+}
+
+/// A throughput's columns: the rate and its ratio to memcpy.
+fn tput_cols(rate: &str, ratio: &str) -> String {
+    format!("{rate:>11} {ratio:>8}")
+}
+
 /// The text table.
 pub fn render(rep: &Report) -> String {
     use std::fmt::Write;
@@ -420,111 +424,76 @@ two idle cores and will be noisy; re-run on a quieter machine.\n",
     }
     let _ = writeln!(
         s,
-        "{:<26} {:<5} {:<5} {:<7} {:<4} | {:>9} {:>9} {:>7} {:>7} | {:>11} {:>8} | {:>11} {:>8}",
-        "method",
-        "cross",
-        "file",
-        "service",
-        "easy",
-        "rtt p50",
-        "rtt p99",
-        "p50/fl",
-        "p99/fl",
-        "64 B msg/s",
-        "/memcpy",
-        "64 KiB B/s",
-        "/memcpy"
+        "{} | {} | {} | {}",
+        head("method", ["cross", "file", "service", "easy"]),
+        rtt_cols(["rtt p50", "rtt p99", "p50/fl", "p99/fl"]),
+        tput_cols("64 B msg/s", "/memcpy"),
+        tput_cols("64 KiB B/s", "/memcpy")
     );
     let _ = writeln!(s, "{}", "-".repeat(131));
     // Floors first: the smallest of each kind.
     for kind in [FloorKind::Spin, FloorKind::Futex] {
         if let Some(f) = rep.best_floor(kind) {
-            let _ = writeln!(
-                s,
-                "{:<26} {:<5} {:<5} {:<7} {:<4} | {:>9} {:>9} {:>7} {:>7} |",
-                kind.label(),
-                "",
-                "",
-                "",
-                "",
-                fmt_ns(f.p50_ns),
-                fmt_ns(f.p99_ns),
-                "1.00x",
-                "1.00x"
-            );
+            let (p50, p99) = (fmt_ns(f.p50_ns), fmt_ns(f.p99_ns));
+            let rtt = rtt_cols([&p50, &p99, "1.00x", "1.00x"]);
+            let _ = writeln!(s, "{} | {rtt} |", head(kind.label(), [""; 4]));
         }
     }
-    let _ =
-        writeln!(
+    let small = rep
+        .memcpy_rate(SMALL)
+        .map_or("-".into(), |v| fmt_rate(v, ""));
+    let large = rep
+        .memcpy_rate(LARGE)
+        .map_or("-".into(), |v| fmt_rate(v * LARGE as f64, "B"));
+    let _ = writeln!(
         s,
-        "{:<26} {:<5} {:<5} {:<7} {:<4} | {:>9} {:>9} {:>7} {:>7} | {:>11} {:>8} | {:>11} {:>8}",
-        "floor: memcpy (1 process)",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        rep.memcpy_rate(SMALL).map_or("-".into(), |v| fmt_rate(v, "")),
-        "1.00x",
-        rep.memcpy_rate(LARGE).map_or("-".into(), |v| fmt_rate(v * LARGE as f64, "B")),
-        "1.00x"
+        "{} | {} | {} | {}",
+        head("floor: memcpy (1 process)", [""; 4]),
+        rtt_cols([""; 4]),
+        tput_cols(&small, "1.00x"),
+        tput_cols(&large, "1.00x")
     );
     let _ = writeln!(s, "{}", "-".repeat(131));
     let mut notes = Vec::new();
     for r in &rep.methods {
         let q = &r.qual;
-        let head = format!(
-            "{:<26} {:<5} {:<5} {:<7} {:<4} |",
-            r.label, q.cross_platform, q.needs_file, q.needs_service, q.easy
-        );
+        let qual = [&q.cross_platform, &q.needs_file, &q.needs_service, &q.easy];
+        let head = head(&r.label, qual.map(|c| c.as_ref()));
         if let Some(why) = &r.unavailable {
-            let _ = writeln!(s, "{head} not run here: {why}");
+            let _ = writeln!(s, "{head} | not run here: {why}");
             continue;
         }
-        let rtt = match r.rtt.as_ref().and_then(|o| o.ok()) {
-            Some(x) => format!(
-                "{:>9} {:>9} {:>7} {:>7}",
-                fmt_ns(x.p50_ns),
-                fmt_ns(x.p99_ns),
-                fmt_ratio(x.p50_ratio),
-                fmt_ratio(x.p99_ratio)
-            ),
-            None => format!("{:>9} {:>9} {:>7} {:>7}", "-", "-", "-", "-"),
+        let rtt = match measured(&r.rtt) {
+            Some(x) => rtt_cols([
+                &fmt_ns(x.p50_ns),
+                &fmt_ns(x.p99_ns),
+                &fmt_ratio(x.p50_ratio),
+                &fmt_ratio(x.p99_ratio),
+            ]),
+            None => rtt_cols(["-"; 4]),
         };
-        let tp = |o: &Option<Outcome<Tput>>, bytes: bool| match o.as_ref().and_then(|o| o.ok()) {
-            Some(t) => format!(
-                "{:>11} {:>8}",
-                if bytes {
+        let tp = |o: &Option<Outcome<Tput>>, bytes: bool| match measured(o) {
+            Some(t) => {
+                let rate = if bytes {
                     fmt_rate(t.bytes_per_s, "B")
                 } else {
                     fmt_rate(t.msgs_per_s, "")
-                },
-                fmt_ratio(Some(t.ratio))
-            ),
-            None => format!("{:>11} {:>8}", "-", "-"),
-        };
-        let _ = writeln!(
-            s,
-            "{head} {rtt} | {} | {}",
-            tp(&r.tput_small, false),
-            tp(&r.tput_large, true)
-        );
-        if let Some(x) = r.rtt.as_ref().and_then(|o| o.ok()) {
-            if x.size != SMALL {
-                notes.push(format!(
-                    "  {} round trip: measured at {} B, its largest message",
-                    r.label, x.size
-                ));
+                };
+                tput_cols(&rate, &fmt_ratio(Some(t.ratio)))
             }
-        }
-        if let Some(t) = r.tput_small.as_ref().and_then(|o| o.ok()) {
-            if t.size != SMALL {
+            None => tput_cols("-", "-"),
+        };
+        let (small, large) = (tp(&r.tput_small, false), tp(&r.tput_large, true));
+        let _ = writeln!(s, "{head} | {rtt} | {small} | {large}");
+        let sizes = [
+            ("round trip", measured(&r.rtt).map(|x| x.size)),
+            ("throughput", measured(&r.tput_small).map(|t| t.size)),
+        ];
+        for (what, size) in sizes {
+            if let Some(size) = size.filter(|&s| s != SMALL) {
                 notes.push(format!(
-                    "  {} throughput: measured at {} B, its largest message",
-                    r.label, t.size
+                    "  {} {what}: measured at {size} B, its largest message",
+                    r.label
                 ));
             }
         }
@@ -622,13 +591,7 @@ pub(crate) mod tests {
         spin.tput_large = Some(tput(LARGE, 5e4, 2e5));
         let mut signal = row("signal", "signals (sigqueue, 3 B)", Wait::Blocking);
         signal.rtt = Some(Outcome::Ok(rtt(3, 8000.0, FloorKind::Futex, 2000.0)));
-        signal.tput_small = Some(Outcome::Ok(Tput {
-            size: 3,
-            ..match tput(3, 1e5, 1e8) {
-                Outcome::Ok(t) => t,
-                _ => unreachable!(),
-            }
-        }));
+        signal.tput_small = Some(tput(3, 1e5, 1e8));
         signal.tput_large = Some(Outcome::Skipped("largest message 3 B < 65536 B".into()));
         let mut pipe = row("pipe", "named pipe (FIFO)", Wait::Blocking);
         pipe.rtt = Some(Outcome::Failed("peer exit status: 1: no such file".into()));

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use ipcring::measure::Stats;
 use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, Server};
-use ipcring::service::{Listener, Request};
+use ipcring::service::Listener;
 use ipcring::{Receiver, Sender};
 
 /// Calls in flight in a throughput run.
@@ -68,7 +68,7 @@ pub fn serve_service(codec: RpcCodec, l: &mut Listener) -> Result<(), String> {
     with_codec!(codec, |c| {
         let s = echo_sink(c);
         let mut out = Vec::new();
-        served_until_alone(l, |req| {
+        crate::drive::served_until_alone(l, |req| {
             if s.handle_frame(&req, &mut out) {
                 req.respond_with(&out)
             } else {
@@ -76,29 +76,6 @@ pub fn serve_service(codec: RpcCodec, l: &mut Listener) -> Result<(), String> {
             }
         })
     })
-}
-
-/// Answers requests with `answer` until the listener, having served, has no client left
-/// (the loop of every service peer: RPC here, the echo in `methods`).
-pub(crate) fn served_until_alone(
-    l: &mut Listener,
-    mut answer: impl FnMut(Request<'_>) -> ipcring::Result<()>,
-) -> Result<(), String> {
-    let mut served = false;
-    loop {
-        match l.recv_timeout(Duration::from_millis(50)) {
-            Ok(req) => {
-                served = true;
-                answer(req).map_err(|e| e.to_string())?;
-                continue;
-            }
-            Err(ipcring::Error::Timeout) => {}
-            Err(e) => return Err(e.to_string()),
-        }
-        if served && l.clients() == 0 {
-            return Ok(());
-        }
-    }
 }
 
 /// Round trips of `echo(size bytes)`, sized to `budget` by a pilot.

@@ -25,21 +25,20 @@ struct Seen {
 
 fn look(name: &str) -> ipcring::Result<Seen> {
     let info = segment::inspect(name)?;
-    let mut seen = Seen {
+    let is = |kind: &str| info.kind == kind;
+    Ok(Seen {
+        ring: is("ring").then(|| ring::inspect(name)).transpose()?,
+        seqlock: is("seqlock")
+            .then(|| ipcring::seqlock::inspect(name))
+            .transpose()?,
+        broadcast: is("broadcast")
+            .then(|| ipcring::broadcast::inspect(name))
+            .transpose()?,
+        service: is("service")
+            .then(|| ipcring::service::inspect(name))
+            .transpose()?,
         info,
-        ring: None,
-        seqlock: None,
-        broadcast: None,
-        service: None,
-    };
-    match seen.info.kind {
-        "ring" => seen.ring = Some(ring::inspect(name)?),
-        "seqlock" => seen.seqlock = Some(ipcring::seqlock::inspect(name)?),
-        "broadcast" => seen.broadcast = Some(ipcring::broadcast::inspect(name)?),
-        "service" => seen.service = Some(ipcring::service::inspect(name)?),
-        _ => {}
-    }
-    Ok(seen)
+    })
 }
 
 /// Role names of a kind's role bytes.
@@ -124,6 +123,13 @@ fn to_json(s: &Seen) -> Value {
     v
 }
 
+/// Prints `v` as pretty JSON (`--json`).
+fn print_json(v: &impl serde::Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(v).map_err(|e| Failure::new(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
 /// True if the error says "this file is not one of ours" (as opposed to "one of ours, but
 /// broken").
 fn not_ours(e: &Error) -> bool {
@@ -203,10 +209,8 @@ fn denied_entry(name: &str, owner: Option<u32>, mode: Option<u32>, reason: &str)
 
 /// `ipcring ls`.
 pub fn ls(a: &LsArgs) -> Result<(), Failure> {
-    for d in &a.dirs {
-        if !d.is_dir() {
-            return Err(Failure::new(format!("{}: not a directory", d.display())));
-        }
+    if let Some(d) = a.dirs.iter().find(|d| !d.is_dir()) {
+        return Err(Failure::new(format!("{}: not a directory", d.display())));
     }
     let mut found = Vec::new();
     let mut half = Vec::new();
@@ -253,11 +257,7 @@ pub fn ls(a: &LsArgs) -> Result<(), Failure> {
                 "in_progress": h.in_progress,
             })
         }));
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&v).map_err(|e| Failure::new(e.to_string()))?
-        );
-        return Ok(());
+        return print_json(&v);
     }
     if found.is_empty() && half.is_empty() {
         println!("no ipcring segments");
@@ -370,11 +370,7 @@ fn age(created_ns: u64) -> String {
 pub fn inspect(a: &InspectArgs) -> Result<(), Failure> {
     let s = look(&a.name)?;
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&to_json(&s)).map_err(|e| Failure::new(e.to_string()))?
-        );
-        return Ok(());
+        return print_json(&to_json(&s));
     }
     let i = &s.info;
     let att = roles(&s);
@@ -470,69 +466,9 @@ pub fn inspect(a: &InspectArgs) -> Result<(), Failure> {
 pub fn rm(a: &RmArgs) -> Result<(), Failure> {
     let mut failed = 0;
     for name in &a.names {
-        if segment::inspect(name).is_ok_and(|i| i.kind == "service") {
-            match ipcring::service::remove(name, a.force) {
-                Ok((info, channels)) => {
-                    println!(
-                        "removed {} (service, was {})",
-                        info.segment.name,
-                        if info.server_attached {
-                            "live"
-                        } else {
-                            "stale"
-                        }
-                    );
-                    for c in channels {
-                        println!("removed {c} (a client's channel)");
-                    }
-                }
-                Err(e @ Error::RoleTaken { .. }) => {
-                    failed += 1;
-                    eprintln!(
-                        "ipcring: {name}: not removed: {e} (use --force to remove it anyway)"
-                    );
-                }
-                Err(e) => {
-                    failed += 1;
-                    eprintln!("ipcring: {name}: not removed: {e}");
-                }
-            }
-            continue;
-        }
-        let removed = match segment::remove(name, a.force) {
-            Err(e @ (Error::BadSegment { .. } | Error::NotFound(_))) => {
-                // Not a finished segment: a half-created one is removed too.
-                match segment::remove_half_created(name, a.force) {
-                    Ok(Some(h)) => {
-                        println!("removed {} (half-created, {} bytes)", h.name, h.size);
-                        continue;
-                    }
-                    Ok(None) => Err(e),
-                    Err(Error::RoleTaken { .. }) => {
-                        failed += 1;
-                        eprintln!("ipcring: {name}: not removed: it is not finished and a creator may still be at work on it (use --force to remove it anyway)");
-                        continue;
-                    }
-                    Err(e2) => Err(e2),
-                }
-            }
-            other => other,
-        };
-        match removed {
-            Ok(info) => println!(
-                "removed {} ({}, was {})",
-                info.name,
-                info.kind,
-                state(&info)
-            ),
-            Err(e @ Error::RoleTaken { .. }) => {
-                failed += 1;
-                eprintln!("ipcring: {name}: not removed: {e} (use --force to remove it anyway)");
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("ipcring: {name}: not removed: {e}");
-            }
+        if let Err(why) = rm_one(name, a.force) {
+            failed += 1;
+            eprintln!("ipcring: {name}: not removed: {why}");
         }
     }
     if failed > 0 {
@@ -541,6 +477,51 @@ pub fn rm(a: &RmArgs) -> Result<(), Failure> {
             code: EXIT_FAILURE,
         });
     }
+    Ok(())
+}
+
+/// Removes `name` (a service with its clients' channels, a segment of another kind, or a
+/// half-created one) and says what it removed; else why not.
+fn rm_one(name: &str, force: bool) -> Result<(), String> {
+    let refused = |e: Error| match e {
+        Error::RoleTaken { .. } => format!("{e} (use --force to remove it anyway)"),
+        e => e.to_string(),
+    };
+    if segment::inspect(name).is_ok_and(|i| i.kind == "service") {
+        let (info, channels) = ipcring::service::remove(name, force).map_err(refused)?;
+        let was = if info.server_attached {
+            "live"
+        } else {
+            "stale"
+        };
+        println!("removed {} (service, was {was})", info.segment.name);
+        for c in channels {
+            println!("removed {c} (a client's channel)");
+        }
+        return Ok(());
+    }
+    let info = match segment::remove(name, force) {
+        Err(e @ (Error::BadSegment { .. } | Error::NotFound(_))) => {
+            // Not a finished segment: a half-created one is removed too.
+            match segment::remove_half_created(name, force) {
+                Ok(Some(h)) => {
+                    println!("removed {} (half-created, {} bytes)", h.name, h.size);
+                    return Ok(());
+                }
+                Ok(None) => Err(e),
+                Err(Error::RoleTaken { .. }) => return Err("it is not finished and a creator may still be at work on it (use --force to remove it anyway)".into()),
+                Err(e2) => Err(e2),
+            }
+        }
+        other => other,
+    }
+    .map_err(refused)?;
+    println!(
+        "removed {} ({}, was {})",
+        info.name,
+        info.kind,
+        state(&info)
+    );
     Ok(())
 }
 
@@ -648,8 +629,7 @@ pub fn send(a: &SendArgs) -> Result<(), Failure> {
     let mut tx = Producer::open_or_create(name, &ring_opts(a.ring.capacity))?;
     let mut sent = 0u64;
     let max = tx.max_message();
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
+    let mut input = std::io::stdin().lock();
     let mut buf = Vec::new();
     loop {
         if a.framed {
@@ -750,8 +730,7 @@ pub fn recv(a: &RecvArgs) -> Result<(), Failure> {
     let name = &a.ring.name;
     prepare_name(name, a.resume)?;
     let mut rx = Consumer::open_or_create(name, &ring_opts(a.ring.capacity))?;
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = BufWriter::new(std::io::stdout().lock());
     let mut n = 0u64;
     let mut msg = Vec::new();
     let written = (|| -> std::io::Result<Option<Error>> {

@@ -59,6 +59,65 @@ pub fn steps(script: &[u8]) -> impl Iterator<Item = (u8, u64, &[u8])> {
     })
 }
 
+/// The sizes (1..=64) of the pieces a stream of `len` bytes is written in, from `seed`
+/// (not 0).
+pub fn pieces(mut seed: u32, len: usize) -> Vec<usize> {
+    let (mut out, mut off) = (Vec::new(), 0);
+    while off < len {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        let n = ((1 + seed % 64) as usize).min(len - off);
+        out.push(n);
+        off += n;
+    }
+    out
+}
+
+/// How a stream of Python-framed messages ends.
+#[derive(Debug, PartialEq, Clone, Copy)]
+pub enum End {
+    Clean,
+    Partial,
+    Negative,
+    TooLarge,
+}
+
+/// Python's `send_bytes` framing (4-byte big-endian signed length, or -1 and an 8-byte
+/// length), parsed on its own, frames of at most `max` bytes: the whole frames, then how
+/// the stream ends.
+pub fn py_frames(mut rest: &[u8], max: usize) -> (Vec<&[u8]>, End) {
+    let mut frames = Vec::new();
+    loop {
+        if rest.is_empty() {
+            return (frames, End::Clean);
+        }
+        if rest.len() < 4 {
+            return (frames, End::Partial);
+        }
+        let short = i32::from_be_bytes(rest[..4].try_into().unwrap());
+        let (len, used) = if short >= 0 {
+            (short as u64, 4)
+        } else if short == -1 {
+            if rest.len() < 12 {
+                return (frames, End::Partial);
+            }
+            (u64::from_be_bytes(rest[4..12].try_into().unwrap()), 12)
+        } else {
+            return (frames, End::Negative);
+        };
+        if len > max as u64 {
+            return (frames, End::TooLarge);
+        }
+        let len = len as usize;
+        if rest.len() - used < len {
+            return (frames, End::Partial);
+        }
+        frames.push(&rest[used..used + len]);
+        rest = &rest[used + len..];
+    }
+}
+
 /// Writes all of `bytes` to `fd` without SIGPIPE (the receiver may have shut the socket).
 pub fn put(fd: &UnixStream, bytes: &[u8]) {
     let mut off = 0;

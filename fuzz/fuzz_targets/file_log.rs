@@ -9,6 +9,8 @@
 //! Bit 1 of byte 1: the first 16 bytes of the rest are a saved cursor file instead.
 #![no_main]
 
+mod common;
+
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -18,25 +20,6 @@ use ipcring::{Error, Receiver, Sender, TryRecvError};
 use libfuzzer_sys::fuzz_target;
 
 static ROUND_TRIP: Mutex<Option<(LogWriter, LogReader)>> = Mutex::new(None);
-
-fn path(tag: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("ipcring-fuzz-log-{tag}-{}", std::process::id()))
-}
-
-/// Writes a file as the crate creates its own: mode 0600 (a wider mode is refused at open
-/// as another user's or a too-open file would be, which is not what this target checks).
-fn write_private(p: &Path, bytes: &[u8]) {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(p)
-        .and_then(|mut f| f.write_all(bytes))
-        .unwrap();
-}
 
 fn clean(p: &Path) {
     for suffix in ["", ".lock", ".cursor.c"] {
@@ -53,19 +36,19 @@ fuzz_target!(|data: &[u8]| {
     let Some((&flags, mut rest)) = rest.split_first() else {
         return;
     };
-    let p = path("in");
+    let p = common::fresh_path("log-in");
     clean(&p);
     let max = [16usize, 100, 4096, 1 << 20][(flags & 3) as usize];
     let mut opts = LogOptions::new().max_message(max).start(Start::Beginning);
     if flags & 4 != 0 && rest.len() >= 16 {
         let mut c = p.as_os_str().to_owned();
         c.push(".cursor.c");
-        write_private(&PathBuf::from(c), &rest[..16]);
+        common::write_segment_file(&PathBuf::from(c), &rest[..16]);
         rest = &rest[16..];
         opts = opts.cursor("c");
     }
     if mode % 2 == 0 {
-        write_private(&p, rest);
+        common::write_segment_file(&p, rest);
     } else {
         {
             let mut w = LogWriter::open(&p, &LogOptions::new()).unwrap();
@@ -112,7 +95,7 @@ fuzz_target!(|data: &[u8]| {
         let mut pair = ROUND_TRIP.lock().unwrap();
         if pair.as_ref().is_none_or(|(_, r)| r.offset() > 1 << 20) {
             *pair = None;
-            let q = path("out");
+            let q = common::fresh_path("log-out");
             clean(&q);
             let opts = LogOptions::new()
                 .max_message(1 << 20)

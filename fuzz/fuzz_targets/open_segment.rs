@@ -3,6 +3,8 @@
 //! bytes, or a valid ring header with the fuzzer's bytes laid over part of it.
 #![no_main]
 
+mod common;
+
 use std::io::Write;
 use std::time::Duration;
 
@@ -10,10 +12,8 @@ use ipcring::ring::{Consumer, Producer, RingOptions};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let dir = std::env::temp_dir();
-    let path = dir.join(format!("ipcring-fuzz-open-{}", std::process::id()));
+    let path = common::fresh_path("open");
     let p = path.to_str().unwrap();
-    let _ = std::fs::remove_file(&path);
     // Mode 0666 accepted: `File::create` makes the raw-bytes file 0644 (umask), and the
     // point here is the header's validation, not the mode check.
     let opts = RingOptions::new()

@@ -10,9 +10,10 @@
 //! stream.
 #![no_main]
 
+mod common;
+
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
 
 use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender, HEADER_LEN};
 use ipcring::{Error, Receiver, Sender, TryRecvError};
@@ -51,10 +52,6 @@ fn model(stream: &[u8], max: usize) -> (Vec<&[u8]>, usize, Vec<Seen>) {
     }
 }
 
-fn fifo(tag: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("ipcring-fuzz-fifo-{tag}-{}", std::process::id()))
-}
-
 fn seen(
     r: Result<(), TryRecvError>,
     got: &mut Vec<Vec<u8>>,
@@ -84,12 +81,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let max = MAXES[(data[0] & 3) as usize];
-    let mut seed = u32::from(data[1]) << 8 | u32::from(data[2]) | 1;
+    let seed = u32::from(data[1]) << 8 | u32::from(data[2]) | 1;
     let stream = &data[3..];
     let (expect, used, expect_errs) = model(stream, max);
 
-    let path = fifo("in");
-    let _ = std::fs::remove_file(&path);
+    let path = common::fresh_path("fifo-in");
     let opts = PipeOptions::new().max_message(max);
     let mut rx = PipeReceiver::open(&path, &opts).unwrap();
     let mut writer = std::fs::OpenOptions::new()
@@ -99,14 +95,9 @@ fuzz_target!(|data: &[u8]| {
         .unwrap();
     let (mut got, mut errs, mut buf) = (Vec::new(), Vec::new(), Vec::new());
     let mut off = 0;
-    while off < stream.len() {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        let n = (1 + seed % 64) as usize;
-        let piece = &stream[off..(off + n).min(stream.len())];
-        off += piece.len();
-        writer.write_all(piece).unwrap();
+    for n in common::pieces(seed, stream.len()) {
+        writer.write_all(&stream[off..off + n]).unwrap();
+        off += n;
         while seen(rx.try_recv_into(&mut buf), &mut got, &buf, &mut errs) {}
     }
     drop(writer);
@@ -140,8 +131,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(canon, &stream[..used]);
     // And go through a real pair unchanged.
     if !got.is_empty() {
-        let path = fifo("rt");
-        let _ = std::fs::remove_file(&path);
+        let path = common::fresh_path("fifo-rt");
         let mut rx = PipeReceiver::open(&path, &opts).unwrap();
         let mut tx = PipeSender::open(&path, &opts).unwrap();
         for f in &got {

@@ -85,8 +85,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(entries) = parse_read_reply(v.clone()) {
         check(&entries);
     }
-    if let Ok((cursor, entries, _deleted)) = parse_autoclaim_reply(v) {
-        let _ = cursor;
+    if let Ok((_cursor, entries, _deleted)) = parse_autoclaim_reply(v) {
         check(&entries);
     }
 });

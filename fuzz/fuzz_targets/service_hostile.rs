@@ -11,6 +11,8 @@
 //! answer, 5 connect another client.
 #![no_main]
 
+mod common;
+
 use std::collections::VecDeque;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -72,9 +74,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let key = (flags & 1 == 1).then_some(KEY);
-    let path = std::env::temp_dir().join(format!("ipcring-fuzz-svc-{}", std::process::id()));
+    let path = common::fresh_path("svc");
     let p = path.to_str().unwrap().to_owned();
-    let _ = std::fs::remove_file(&path);
     let mut l = Listener::bind(&p, &opts(key, SHORT)).unwrap();
     // The first client must get in, however busy the machine.
     let client = connect_while_serving(&mut l, &p, key, Duration::from_secs(5)).unwrap();
@@ -82,11 +83,9 @@ fuzz_target!(|data: &[u8]| {
     let listener_len = file.metadata().unwrap().len();
     let mut tickets = VecDeque::new();
     let mut others = Vec::new();
-    for step in script.chunks(10) {
-        let op = step[0];
-        let arg = step.get(1).copied().unwrap_or(0) as usize;
+    for (op, arg, bytes) in common::steps(script) {
+        let arg = arg as usize;
         let mut word = [0u8; 8];
-        let bytes = &step[2.min(step.len())..];
         word[..bytes.len()].copy_from_slice(bytes);
         match op % 6 {
             0 => {

@@ -31,28 +31,11 @@ const FAILURE: &[u8] = b"#FAILURE#";
 const ALLOWED: [&[u8]; 5] = [b"md5", b"sha256", b"sha384", b"sha3_256", b"sha3_384"];
 
 /// Splits a byte stream into frames of at most `max` bytes (None: malformed or cut short).
-fn frames(mut rest: &[u8], max: usize) -> Vec<Option<&[u8]>> {
-    let mut out = Vec::new();
-    while !rest.is_empty() {
-        if rest.len() < 4 {
-            out.push(None);
-            break;
-        }
-        let short = i32::from_be_bytes(rest[..4].try_into().unwrap());
-        let (len, used) = match short {
-            s if s >= 0 => (s as u64, 4),
-            -1 if rest.len() >= 12 => (u64::from_be_bytes(rest[4..12].try_into().unwrap()), 12),
-            _ => {
-                out.push(None);
-                break;
-            }
-        };
-        if len > max as u64 || rest.len() - used < len as usize {
-            out.push(None);
-            break;
-        }
-        out.push(Some(&rest[used..used + len as usize]));
-        rest = &rest[used + len as usize..];
+fn frames(rest: &[u8], max: usize) -> Vec<Option<&[u8]>> {
+    let (whole, end) = common::py_frames(rest, max);
+    let mut out: Vec<_> = whole.into_iter().map(Some).collect();
+    if end != common::End::Clean {
+        out.push(None);
     }
     out
 }

@@ -16,6 +16,7 @@ use std::io::Read;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
+use common::End;
 use ipcring::__fuzz::socket::connection;
 use ipcring::socket::AsyncConnection;
 use ipcring::socket::SocketOptions;
@@ -23,61 +24,6 @@ use ipcring::{Error, Receiver, Sender, TryRecvError};
 use libfuzzer_sys::fuzz_target;
 
 const MAX_FRAMES: [usize; 8] = [0, 1, 7, 64, 255, 4096, 1 << 20, 1 << 30];
-
-#[derive(Debug, PartialEq, Clone, Copy)]
-enum End {
-    Clean,
-    Partial,
-    Negative,
-    TooLarge,
-}
-
-/// The documented format, parsed on its own: the whole frames, then how the stream ends.
-fn model(mut rest: &[u8], max: usize) -> (Vec<&[u8]>, End) {
-    let mut frames = Vec::new();
-    loop {
-        if rest.is_empty() {
-            return (frames, End::Clean);
-        }
-        if rest.len() < 4 {
-            return (frames, End::Partial);
-        }
-        let short = i32::from_be_bytes(rest[..4].try_into().unwrap());
-        let (len, used) = if short >= 0 {
-            (short as u64, 4)
-        } else if short == -1 {
-            if rest.len() < 12 {
-                return (frames, End::Partial);
-            }
-            (u64::from_be_bytes(rest[4..12].try_into().unwrap()), 12)
-        } else {
-            return (frames, End::Negative);
-        };
-        if len > max as u64 {
-            return (frames, End::TooLarge);
-        }
-        let len = len as usize;
-        if rest.len() - used < len {
-            return (frames, End::Partial);
-        }
-        frames.push(&rest[used..used + len]);
-        rest = &rest[used + len..];
-    }
-}
-
-/// The sizes (1..=64) of the pieces the stream is written in.
-fn pieces(mut seed: u32, len: usize) -> Vec<usize> {
-    let (mut out, mut off) = (Vec::new(), 0);
-    while off < len {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        let n = ((1 + seed % 64) as usize).min(len - off);
-        out.push(n);
-        off += n;
-    }
-    out
-}
 
 static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
 
@@ -151,7 +97,7 @@ fuzz_target!(|data: &[u8]| {
     let max = MAX_FRAMES[(data[0] & 7) as usize];
     let seed = u32::from(data[1]) << 8 | u32::from(data[2]) | 1;
     let stream = &data[3..];
-    let (expect, end) = model(stream, max);
+    let (expect, end) = common::py_frames(stream, max);
 
     let (ours, peer) = UnixStream::pair().unwrap();
     let opts = SocketOptions::new()
@@ -162,7 +108,7 @@ fuzz_target!(|data: &[u8]| {
     let mut first_err: Option<End> = None;
     let mut buf = Vec::new();
     // Pieces of 1..=64 bytes, each followed by non-blocking receives.
-    let sizes = pieces(seed, stream.len());
+    let sizes = common::pieces(seed, stream.len());
     let mut off = 0;
     for &n in &sizes {
         common::put(&peer, &stream[off..off + n]);

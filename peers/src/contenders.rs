@@ -14,17 +14,19 @@ pub type Tx = Box<dyn Sender>;
 /// This side's receiving half.
 pub type Rx = Box<dyn Receiver>;
 
+/// The outcome of setting up a contender's side: the error is a message.
+pub type Setup<T> = std::result::Result<T, String>;
+/// Starts the peer process, giving it the token it finds this side by.
+pub type Spawn<'a> = &'a mut dyn FnMut(&str) -> Setup<()>;
+
 /// Side A: sets up, calls `spawn(token)` to start the peer process at the right moment
 /// (it gets `token` to find us), then finishes connecting.
-pub type ASide = fn(
-    name: &str,
-    spawn: &mut dyn FnMut(&str) -> std::result::Result<(), String>,
-) -> std::result::Result<(Tx, Rx), String>;
+pub type ASide = fn(name: &str, spawn: Spawn<'_>) -> Setup<(Tx, Rx)>;
 /// Side B, in the peer process, from the token A gave it.
-pub type BSide = fn(token: &str) -> std::result::Result<(Tx, Rx), String>;
+pub type BSide = fn(token: &str) -> Setup<(Tx, Rx)>;
 /// A request/response server, in the peer process: serves echo requests from the token A
 /// gave it, calling `ready` once a client may connect, until its client has gone.
-pub type Serve = fn(token: &str, ready: &mut dyn FnMut()) -> std::result::Result<(), String>;
+pub type Serve = fn(token: &str, ready: &mut dyn FnMut()) -> Setup<()>;
 
 /// One contender.
 pub struct Contender {
@@ -37,10 +39,15 @@ pub struct Contender {
     /// Side A.
     pub a_side: ASide,
     /// Side B.
-    pub b_side: BSide,
-    /// A request/response contender's server (the peer runs it instead of an echo over
-    /// side B's pair; there is no one-way stream to measure).
-    pub serve: Option<Serve>,
+    pub b_side: SideB,
+}
+
+/// What the peer process runs.
+pub enum SideB {
+    /// Its end of the pair, over which it echoes or sinks.
+    Pair(BSide),
+    /// A request/response contender's server (there is no one-way stream to measure).
+    Serve(Serve),
 }
 
 /// Every contender, in table order.
@@ -51,72 +58,63 @@ pub fn all() -> Vec<Contender> {
             label: "ipcring ring, busy-poll",
             busy_poll: true,
             a_side: |n, spawn| ring_a(n, spawn, WaitStrategy::Spin),
-            b_side: |t| ring_b(t, WaitStrategy::Spin),
-            serve: None,
+            b_side: SideB::Pair(|t| ring_b(t, WaitStrategy::Spin)),
         },
         Contender {
             id: "ring-block",
             label: "ipcring ring, futex wake",
             busy_poll: false,
             a_side: |n, spawn| ring_a(n, spawn, ring_block()),
-            b_side: |t| ring_b(t, ring_block()),
-            serve: None,
+            b_side: SideB::Pair(|t| ring_b(t, ring_block())),
         },
         Contender {
             id: "iceoryx2-spin",
             label: "iceoryx2 pub-sub, busy-poll",
             busy_poll: true,
             a_side: |n, spawn| iox_a(n, spawn, false),
-            b_side: |t| iox_b(t, false),
-            serve: None,
+            b_side: SideB::Pair(|t| iox_b(t, false)),
         },
         Contender {
             id: "iceoryx2-event",
             label: "iceoryx2 pub-sub + event, blocking",
             busy_poll: false,
             a_side: |n, spawn| iox_a(n, spawn, true),
-            b_side: |t| iox_b(t, true),
-            serve: None,
+            b_side: SideB::Pair(|t| iox_b(t, true)),
         },
         Contender {
             id: "service-spin",
             label: "ipcring service (req/resp), busy-poll",
             busy_poll: true,
             a_side: service_a,
-            b_side: no_pair,
-            serve: Some(service_serve),
+            b_side: SideB::Serve(service_serve),
         },
         Contender {
             id: "iceoryx2-rr-spin",
             label: "iceoryx2 request-response, busy-poll",
             busy_poll: true,
             a_side: iox_rr_a,
-            b_side: no_pair,
-            serve: Some(iox_rr_serve),
+            b_side: SideB::Serve(iox_rr_serve),
         },
         Contender {
             id: "ipc-channel",
             label: "ipc-channel (bytes channels)",
             busy_poll: false,
             a_side: ipc_a,
-            b_side: ipc_b,
-            serve: None,
+            b_side: SideB::Pair(ipc_b),
         },
         Contender {
             id: "shm-raw-sync",
             label: "shared_memory + raw_sync (mutex, events)",
             busy_poll: false,
             a_side: shm_a,
-            b_side: shm_b,
-            serve: None,
+            b_side: SideB::Pair(shm_b),
         },
         Contender {
             id: "unix",
             label: "Unix socket (std, u32 length prefix)",
             busy_poll: false,
             a_side: unix_a,
-            b_side: unix_b,
-            serve: None,
+            b_side: SideB::Pair(unix_b),
         },
     ]
 }
@@ -132,13 +130,10 @@ fn s(e: impl std::fmt::Display) -> String {
 
 /// `msg` fits in a channel whose messages hold at most `max` bytes.
 fn fits(msg: &[u8], max: usize) -> Result<()> {
-    if msg.len() > max {
-        return Err(Error::MessageTooLarge {
-            len: msg.len(),
-            max,
-        });
+    match msg.len() {
+        len if len > max => Err(Error::MessageTooLarge { len, max }),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 // ---- ipcring's ring ----
@@ -156,17 +151,13 @@ fn ring_opts(w: WaitStrategy) -> RingOptions {
         .open_timeout(Duration::from_secs(10))
 }
 
-fn ring_a(
-    name: &str,
-    spawn: &mut dyn FnMut(&str) -> std::result::Result<(), String>,
-    w: WaitStrategy,
-) -> std::result::Result<(Tx, Rx), String> {
+fn ring_a(name: &str, spawn: Spawn<'_>, w: WaitStrategy) -> Setup<(Tx, Rx)> {
     let (tx, rx) = duplex(name, Side::A, &ring_opts(w)).map_err(s)?;
     spawn(name)?;
     Ok((Box::new(tx), Box::new(rx)))
 }
 
-fn ring_b(token: &str, w: WaitStrategy) -> std::result::Result<(Tx, Rx), String> {
+fn ring_b(token: &str, w: WaitStrategy) -> Setup<(Tx, Rx)> {
     let (tx, rx) = duplex(token, Side::B, &ring_opts(w)).map_err(s)?;
     Ok((Box::new(tx), Box::new(rx)))
 }
@@ -214,10 +205,7 @@ impl Receiver for IpcRx {
 
 /// A one-shot server bootstraps the two bytes channels: the peer connects to it by name
 /// and sends (its receiving end's sender, its sending end's receiver).
-fn ipc_a(
-    _name: &str,
-    spawn: &mut dyn FnMut(&str) -> std::result::Result<(), String>,
-) -> std::result::Result<(Tx, Rx), String> {
+fn ipc_a(_name: &str, spawn: Spawn<'_>) -> Setup<(Tx, Rx)> {
     let (server, token) =
         IpcOneShotServer::<(IpcBytesSender, IpcBytesReceiver)>::new().map_err(s)?;
     spawn(&token)?;
@@ -225,7 +213,7 @@ fn ipc_a(
     Ok((Box::new(IpcTx(tx)), Box::new(IpcRx(rx))))
 }
 
-fn ipc_b(token: &str) -> std::result::Result<(Tx, Rx), String> {
+fn ipc_b(token: &str) -> Setup<(Tx, Rx)> {
     let (to_b, from_a) = ipc::bytes_channel().map_err(s)?;
     let (to_a, from_b) = ipc::bytes_channel().map_err(s)?;
     IpcSender::connect(token.to_owned())
@@ -259,44 +247,41 @@ struct ShmChannel {
 }
 
 impl ShmChannel {
-    fn create(id: &str) -> std::result::Result<ShmChannel, String> {
-        let mem = ShmemConf::new()
-            .size(SHM_SIZE)
-            .os_id(id)
-            .create()
-            .map_err(s)?;
+    fn create(id: &str) -> Setup<ShmChannel> {
+        let conf = ShmemConf::new().size(SHM_SIZE).os_id(id);
+        ShmChannel::at(conf.create().map_err(s)?, true)
+    }
+
+    fn open(id: &str) -> Setup<ShmChannel> {
+        let mem = ShmemConf::new().os_id(id).open().map_err(s)?;
+        if mem.len() < SHM_SIZE {
+            return Err(format!("{id}: {} bytes, expected {SHM_SIZE}", mem.len()));
+        }
+        ShmChannel::at(mem, false)
+    }
+
+    /// The channel in `mem`: its objects initialised in place (`create`), or as their
+    /// creator initialised them before it started us.
+    fn at(mem: Shmem, create: bool) -> Setup<ShmChannel> {
         let base = mem.as_ptr();
         // SAFETY: the mapping is SHM_SIZE bytes: three SLOT-sized areas for the objects,
         // then the buffer; raw_sync initialises each object in place (size_of <= SLOT on
         // Linux: a pthread mutex, a mutex + condvar + flag).
         unsafe {
             let data = base.add(3 * SLOT);
-            let (lock, _) = Mutex::new(base, data).map_err(s)?;
-            let (full, _) = Event::new(base.add(SLOT), true).map_err(s)?;
-            let (empty, _) = Event::new(base.add(2 * SLOT), true).map_err(s)?;
-            empty.set(EventState::Signaled).map_err(s)?;
-            Ok(ShmChannel {
-                _mem: mem,
-                lock,
-                full,
-                empty,
-                data,
-            })
-        }
-    }
-
-    fn open(id: &str) -> std::result::Result<ShmChannel, String> {
-        let mem = ShmemConf::new().os_id(id).open().map_err(s)?;
-        if mem.len() < SHM_SIZE {
-            return Err(format!("{id}: {} bytes, expected {SHM_SIZE}", mem.len()));
-        }
-        let base = mem.as_ptr();
-        // SAFETY: as in `create`; the creator initialised the objects before starting us.
-        unsafe {
-            let data = base.add(3 * SLOT);
-            let (lock, _) = Mutex::from_existing(base, data).map_err(s)?;
-            let (full, _) = Event::from_existing(base.add(SLOT)).map_err(s)?;
-            let (empty, _) = Event::from_existing(base.add(2 * SLOT)).map_err(s)?;
+            let (lock, full, empty) = if create {
+                let lock = Mutex::new(base, data).map_err(s)?.0;
+                let full = Event::new(base.add(SLOT), true).map_err(s)?.0;
+                let empty = Event::new(base.add(2 * SLOT), true).map_err(s)?.0;
+                empty.set(EventState::Signaled).map_err(s)?;
+                (lock, full, empty)
+            } else {
+                (
+                    Mutex::from_existing(base, data).map_err(s)?.0,
+                    Event::from_existing(base.add(SLOT)).map_err(s)?.0,
+                    Event::from_existing(base.add(2 * SLOT)).map_err(s)?.0,
+                )
+            };
             Ok(ShmChannel {
                 _mem: mem,
                 lock,
@@ -350,17 +335,14 @@ impl Receiver for ShmChannel {
     }
 }
 
-fn shm_a(
-    name: &str,
-    spawn: &mut dyn FnMut(&str) -> std::result::Result<(), String>,
-) -> std::result::Result<(Tx, Rx), String> {
+fn shm_a(name: &str, spawn: Spawn<'_>) -> Setup<(Tx, Rx)> {
     let tx = ShmChannel::create(&format!("{name}.ab"))?;
     let rx = ShmChannel::create(&format!("{name}.ba"))?;
     spawn(name)?;
     Ok((Box::new(tx), Box::new(rx)))
 }
 
-fn shm_b(token: &str) -> std::result::Result<(Tx, Rx), String> {
+fn shm_b(token: &str) -> Setup<(Tx, Rx)> {
     let rx = ShmChannel::open(&format!("{token}.ab"))?;
     let tx = ShmChannel::open(&format!("{token}.ba"))?;
     Ok((Box::new(tx), Box::new(rx)))
@@ -409,15 +391,12 @@ impl Receiver for UnixRx {
     }
 }
 
-fn unix_split(s: UnixStream) -> std::result::Result<(Tx, Rx), String> {
+fn unix_split(s: UnixStream) -> Setup<(Tx, Rx)> {
     let r = s.try_clone().map_err(|e| e.to_string())?;
     Ok((Box::new(UnixTx(s)), Box::new(UnixRx(r))))
 }
 
-fn unix_a(
-    name: &str,
-    spawn: &mut dyn FnMut(&str) -> std::result::Result<(), String>,
-) -> std::result::Result<(Tx, Rx), String> {
+fn unix_a(name: &str, spawn: Spawn<'_>) -> Setup<(Tx, Rx)> {
     let path = std::env::temp_dir().join(name.trim_start_matches('/'));
     let _ = std::fs::remove_file(&path);
     let l = UnixListener::bind(&path).map_err(s)?;
@@ -427,7 +406,7 @@ fn unix_a(
     unix_split(conn)
 }
 
-fn unix_b(token: &str) -> std::result::Result<(Tx, Rx), String> {
+fn unix_b(token: &str) -> Setup<(Tx, Rx)> {
     unix_split(UnixStream::connect(token).map_err(s)?)
 }
 
@@ -574,16 +553,11 @@ impl Receiver for IoxRx {
 
 /// This side's ends: publishes on `{base}/{out}`, subscribes to `{base}/{inp}` (the same
 /// service settings on both sides: `open_or_create`).
-fn iox_ports(
-    base: &str,
-    out: &str,
-    inp: &str,
-    blocking: bool,
-) -> std::result::Result<(IoxTx, IoxRx), String> {
+fn iox_ports(base: &str, out: &str, inp: &str, blocking: bool) -> Setup<(IoxTx, IoxRx)> {
     // Without a config file iceoryx2 warns on stderr that it uses its defaults (it does).
     set_log_level(LogLevel::Error);
     let node = Rc::new(NodeBuilder::new().create::<Ipc>().map_err(s)?);
-    let name = |dir: &str, what: &str| -> std::result::Result<ServiceName, String> {
+    let name = |dir: &str, what: &str| -> Setup<ServiceName> {
         format!("{base}/{dir}/{what}")
             .as_str()
             .try_into()
@@ -645,11 +619,7 @@ fn iox_ports(
 const HS: [&[u8]; 4] = [b"\0iox-hs1", b"\0iox-hs2", b"\0iox-hs3", b"\0iox-hs4"];
 const HS_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn iox_a(
-    name: &str,
-    spawn: &mut dyn FnMut(&str) -> std::result::Result<(), String>,
-    blocking: bool,
-) -> std::result::Result<(Tx, Rx), String> {
+fn iox_a(name: &str, spawn: Spawn<'_>, blocking: bool) -> Setup<(Tx, Rx)> {
     let base = format!("ipcring-peers{}", name.replace('/', "-"));
     let (mut tx, mut rx) = iox_ports(&base, "ab", "ba", blocking)?;
     spawn(&base)?;
@@ -676,7 +646,7 @@ fn iox_a(
     Ok((Box::new(tx), Box::new(rx)))
 }
 
-fn iox_b(token: &str, blocking: bool) -> std::result::Result<(Tx, Rx), String> {
+fn iox_b(token: &str, blocking: bool) -> Setup<(Tx, Rx)> {
     let (mut tx, mut rx) = iox_ports(token, "ba", "ab", blocking)?;
     let deadline = Instant::now() + HS_TIMEOUT;
     let mut buf = Vec::new();
@@ -694,10 +664,6 @@ fn iox_b(token: &str, blocking: bool) -> std::result::Result<(Tx, Rx), String> {
 
 // ---- request/response: ipcring's service, iceoryx2's request-response ----
 
-fn no_pair(_: &str) -> std::result::Result<(Tx, Rx), String> {
-    Err("a request/response contender's peer serves (Contender::serve)".into())
-}
-
 fn service_opts() -> ipcring::service::ServiceOptions {
     ipcring::service::ServiceOptions::new()
         .wait(WaitStrategy::Spin)
@@ -706,10 +672,7 @@ fn service_opts() -> ipcring::service::ServiceOptions {
 
 /// The client: each message sent is a request, each received the answer
 /// (`service::split`, as `ipcring compare` uses it).
-fn service_a(
-    name: &str,
-    spawn: &mut dyn FnMut(&str) -> std::result::Result<(), String>,
-) -> std::result::Result<(Tx, Rx), String> {
+fn service_a(name: &str, spawn: Spawn<'_>) -> Setup<(Tx, Rx)> {
     use ipcring::service::{split, Client};
     spawn(name)?;
     let (tx, rx) = split(Client::connect(name, &service_opts()).map_err(s)?);
@@ -718,26 +681,10 @@ fn service_a(
 
 /// The listener: copies each request out and writes it back over itself (the echo's
 /// copy out and copy in), until its client has gone.
-fn service_serve(token: &str, ready: &mut dyn FnMut()) -> std::result::Result<(), String> {
+fn service_serve(token: &str, ready: &mut dyn FnMut()) -> Setup<()> {
     let mut l = ipcring::service::Listener::bind(token, &service_opts()).map_err(s)?;
     ready();
-    let (mut buf, mut served) = (Vec::new(), false);
-    loop {
-        match l.recv_timeout(Duration::from_millis(50)) {
-            Ok(req) => {
-                served = true;
-                buf.clear();
-                buf.extend_from_slice(&req);
-                req.respond_with(&buf).map_err(s)?;
-                continue;
-            }
-            Err(Error::Timeout) => {}
-            Err(e) => return Err(s(e)),
-        }
-        if served && l.clients() == 0 {
-            return Ok(());
-        }
-    }
+    crate::drive::serve_echo(&mut l)
 }
 
 type IoxRrService =
@@ -750,7 +697,7 @@ type IoxQueue = Rc<std::cell::RefCell<std::collections::VecDeque<IoxPending>>>;
 /// 64 bytes is all they are measured with).
 const IOX_RR_MAX: usize = 4096;
 
-fn iox_rr_service(token: &str) -> std::result::Result<(Rc<Node<Ipc>>, IoxRrService), String> {
+fn iox_rr_service(token: &str) -> Setup<(Rc<Node<Ipc>>, IoxRrService)> {
     set_log_level(LogLevel::Error);
     let node = Rc::new(NodeBuilder::new().create::<Ipc>().map_err(s)?);
     let name: ServiceName = format!("{token}/rr").as_str().try_into().map_err(s)?;
@@ -819,10 +766,7 @@ impl Receiver for IoxRespRx {
 
 /// The client: creates the service, starts the server, waits until a request reaches it
 /// and comes back (requests sent before the server is connected are not delivered).
-fn iox_rr_a(
-    name: &str,
-    spawn: &mut dyn FnMut(&str) -> std::result::Result<(), String>,
-) -> std::result::Result<(Tx, Rx), String> {
+fn iox_rr_a(name: &str, spawn: Spawn<'_>) -> Setup<(Tx, Rx)> {
     let base = format!("ipcring-peers{}", name.replace('/', "-"));
     let (node, service) = iox_rr_service(&base)?;
     let client = service
@@ -865,7 +809,7 @@ fn iox_rr_a(
 
 /// The server: answers each request with a copy of it (loaned, copied in, sent), busy
 /// polling, until its client has gone.
-fn iox_rr_serve(token: &str, ready: &mut dyn FnMut()) -> std::result::Result<(), String> {
+fn iox_rr_serve(token: &str, ready: &mut dyn FnMut()) -> Setup<()> {
     let (_node, service) = iox_rr_service(token)?;
     let server = service
         .server_builder()

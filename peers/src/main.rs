@@ -16,14 +16,14 @@ mod contenders;
 #[path = "../../cli/src/drive.rs"]
 mod drive;
 
-use std::io::{BufReader, Write};
+use std::io::BufReader;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ipcring::measure::{self, Stats};
 use ipcring::Sender;
 
-use contenders::{Contender, Rx, Tx};
+use contenders::{Contender, Rx, SideB, Tx};
 use drive::{iters_for, ns, read_line, unique};
 
 const SMALL: usize = 64;
@@ -61,25 +61,17 @@ fn peer(args: &[String]) -> Result<(), String> {
         _ => {}
     }
     let c = contenders::find(id).ok_or_else(|| format!("unknown contender {id}"))?;
-    if let Some(serve) = c.serve {
-        return serve(token, &mut || {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "ready");
-            let _ = out.flush();
-        });
-    }
-    let (mut tx, mut rx) = (c.b_side)(token)?;
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "ready");
-    let _ = out.flush();
+    // Standard output is line-buffered: each line reaches side A as it is written.
+    let (mut tx, mut rx) = match c.b_side {
+        SideB::Pair(b_side) => b_side(token)?,
+        SideB::Serve(serve) => return serve(token, &mut || println!("ready")),
+    };
+    println!("ready");
     match role.as_str() {
         "echo" => measure::echo_peer(&mut tx, &mut rx).map_err(|e| e.to_string()),
         "sink" => loop {
             match measure::throughput_peer(&mut rx) {
-                Ok((n, bytes, dt)) => {
-                    let _ = writeln!(out, "{n} {bytes} {}", dt.as_nanos());
-                    let _ = out.flush();
-                }
+                Ok((n, bytes, dt)) => println!("{n} {bytes} {}", dt.as_nanos()),
                 Err(ipcring::Error::Disconnected) => return Ok(()),
                 Err(e) => return Err(e.to_string()),
             }
@@ -181,11 +173,7 @@ fn floor(spin: bool, budget: Duration) -> Result<Stats, String> {
                 }
             })
         };
-        let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
-            .args(["peer", "-", role, &name])
-            .stdin(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?;
+        let mut child = Peer::spawn("-", role, &name)?.child;
         // A peer that failed leaves the floor waiting for ever: give up on it (and its
         // page) a second after the peer is gone.
         let mut gone_since: Option<Instant> = None;
@@ -269,14 +257,18 @@ fn run(budget: Duration) {
     for c in chosen {
         progress(start);
         eprintln!("  {}", c.label);
-        let stream = |size| match c.serve {
-            Some(_) => Err(NO_STREAM.to_owned()),
-            None => tput(&c, size, budget * 2 / 3),
+        let rr = matches!(c.b_side, SideB::Serve(_));
+        let stream = |size| {
+            if rr {
+                Err(NO_STREAM.to_owned())
+            } else {
+                tput(&c, size, budget * 2 / 3)
+            }
         };
         rows.push(Row {
             label: c.label,
             busy: c.busy_poll,
-            rr: c.serve.is_some(),
+            rr,
             rtt: rtt(&c, budget),
             small: stream(SMALL),
             large: stream(LARGE),
@@ -344,42 +336,18 @@ no throughput."
     }
     // Say plainly who wins each figure.
     let winner = |f: &dyn Fn(&Row) -> Option<f64>, more_is_better: bool| {
+        let sign = if more_is_better { 1.0 } else { -1.0 };
         rows.iter()
-            .filter_map(|r| f(r).map(|v| (r.label, v)))
-            .max_by(|a, b| {
-                if more_is_better {
-                    a.1.total_cmp(&b.1)
-                } else {
-                    b.1.total_cmp(&a.1)
-                }
-            })
+            .filter_map(|r| f(r).map(|v| (r.label, sign * v)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(l, _)| l)
     };
-    let blocking_rtt = winner(
-        &|r: &Row| {
-            (!r.busy)
-                .then(|| r.rtt.as_ref().ok().map(|s| ns(s.p50)))
-                .flatten()
-        },
-        false,
-    );
-    let busy_rtt = winner(
-        &|r: &Row| {
-            r.busy
-                .then(|| r.rtt.as_ref().ok().map(|s| ns(s.p50)))
-                .flatten()
-        },
-        false,
-    );
+    let p50 = |r: &Row| r.rtt.as_ref().ok().map(|s| ns(s.p50));
+    let blocking_rtt = winner(&|r: &Row| p50(r).filter(|_| !r.busy), false);
+    let busy_rtt = winner(&|r: &Row| p50(r).filter(|_| r.busy), false);
     let small = winner(&|r: &Row| r.small.as_ref().ok().copied(), true);
     let large = winner(&|r: &Row| r.large.as_ref().ok().copied(), true);
-    let rr_rtt = winner(
-        &|r: &Row| {
-            r.rr.then(|| r.rtt.as_ref().ok().map(|s| ns(s.p50)))
-                .flatten()
-        },
-        false,
-    );
+    let rr_rtt = winner(&|r: &Row| p50(r).filter(|_| r.rr), false);
     println!("fastest round trip, busy-poll: {}", busy_rtt.unwrap_or("-"));
     println!("fastest request/response:      {}", rr_rtt.unwrap_or("-"));
     println!(

@@ -200,12 +200,11 @@ def iox_sink(name, n, size, out):
 
 
 class IoxClient:
-    def __init__(self, name, ready_pipe):
+    def __init__(self, name):
         import iceoryx2 as iox2
 
         self.iox2 = iox2
         self.name = name
-        self.ready_pipe = ready_pipe
         self.Small, self.Large = _iox_types()
         self.node = iox2.NodeBuilder.new().create(iox2.ServiceType.Ipc)
 
@@ -276,15 +275,13 @@ def conn_sink(conn, n, size, out):
 def listener_server(address, n):
     from multiprocessing.connection import Client
 
-    conn = Client(address, family="AF_UNIX")
-    conn_server(conn, n)
+    conn_server(Client(address, family="AF_UNIX"), n)
 
 
 def listener_sink(address, n, size, out):
     from multiprocessing.connection import Client
 
-    conn = Client(address, family="AF_UNIX")
-    conn_sink(conn, n, size, out)
+    conn_sink(Client(address, family="AF_UNIX"), n, size, out)
 
 
 class ConnClient:
@@ -347,16 +344,14 @@ def shm_sink(prefix, n, size, out):
     ready = posix_ipc.Semaphore(prefix + "-req")
     free = posix_ipc.Semaphore(prefix + "-rep")
     buf = shm.buf
-    t = None
-    out.send("ready")
-    for i in range(n):
+
+    def recv():
         ready.acquire()
         ln = int.from_bytes(buf[:4], "little")
         _ = bytes(buf[4 : 4 + ln])
         free.release()
-        if i == 0:
-            t = NS()
-    out.send(NS() - t)
+
+    timed_sink(recv, n, out)
     del buf
     shm.close()
 
@@ -381,9 +376,12 @@ class ShmClient:
         self.req = p.Semaphore(self.prefix + "-req", p.O_CREX, initial_value=0)
         self.rep = p.Semaphore(self.prefix + "-rep", p.O_CREX, initial_value=rep_initial)
 
-    def rt(self, msg):
+    def put(self, msg):
         self.buf[:4] = len(msg).to_bytes(4, "little")
         self.buf[4 : 4 + len(msg)] = msg
+
+    def rt(self, msg):
+        self.put(msg)
         self.req.release()
         self.rep.acquire()
         ln = int.from_bytes(self.buf[:4], "little")
@@ -391,8 +389,7 @@ class ShmClient:
 
     def send(self, msg):
         self.rep.acquire()  # "free"
-        self.buf[:4] = len(msg).to_bytes(4, "little")
-        self.buf[4 : 4 + len(msg)] = msg
+        self.put(msg)
         self.req.release()  # "ready"
 
     def close(self):
@@ -488,7 +485,7 @@ def run_method(method, plan, ctx, uid):
             res[key] = (n - 1, ns)
     elif method == "iceoryx2":
         name = f"ipcring-bench-iox-{uid}"
-        c = IoxClient(name, parent_end)
+        c = IoxClient(name)
         srv = child(iox_server, name, rt_total)
         c.connect_rt()
         res["rt"] = measure_rt(c.rt, plan)
@@ -496,7 +493,7 @@ def run_method(method, plan, ctx, uid):
         srv.join(60)
         for size, n, key in ((SMALL, plan.small, "small"), (LARGE, plan.large, "large")):
             sname = f"{name}-{key}"
-            ns = stream(
+            got, ns = stream(
                 lambda n, size: child(iox_sink, sname, n, size, child_end),
                 c.send,
                 n,
@@ -504,7 +501,6 @@ def run_method(method, plan, ctx, uid):
                 connect=lambda size: c.connect_stream(sname, size),
                 end=c.close_stream,
             )
-            got, ns = ns
             res[key] = (got - 1, ns)
     elif method == "mp-pipe":
         a, b = ctx.Pipe()
@@ -631,22 +627,8 @@ def rust_rust(cli, quick):
 
 
 def rust_rows(data):
-    """Rows (label, p50, p99, small msg/s, large GB/s) from compare's JSON, whatever its
-    exact shape: every object with an id and round-trip fields."""
-    rows = []
-
-    def walk(o):
-        if isinstance(o, dict):
-            if o.get("id") in ("ring-spin", "ring-block"):
-                rows.append(o)
-            for v in o.values():
-                walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-
-    walk(data)
-    return rows
+    """The ring's rows of compare's JSON (its keys: cli/src/report.rs)."""
+    return [m for m in data["methods"] if m["id"] in ("ring-spin", "ring-block")]
 
 
 # --- report ------------------------------------------------------------------------------

@@ -198,10 +198,8 @@ impl Subscriber {
     fn try_recv<'py>(&mut self, py: Python<'py>) -> PyResult<Option<(u64, Bound<'py, PyBytes>)>> {
         let Subscriber { inner, buf } = self;
         let s = inner.live("Subscriber")?;
-        match s.try_recv_into(buf).py()? {
-            Some(r) => Self::deliver(py, r, buf).map(Some),
-            None => Ok(None),
-        }
+        let r = s.try_recv_into(buf).py()?;
+        r.map(|r| Self::deliver(py, r, buf)).transpose()
     }
 }
 

@@ -9,7 +9,6 @@
 //! zero-copy input. Hand-written because no crate offers them for abi3 below 3.11.
 
 use std::ffi::{c_char, c_int, c_void};
-use std::ptr;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
@@ -78,24 +77,10 @@ impl Buffer {
     /// Gets a contiguous buffer of `obj` (writable if `writable`). Raises `TypeError` for
     /// an object that has no buffer (the exporter's own error for one that refuses).
     pub(crate) fn get(obj: &Bound<'_, PyAny>, writable: bool) -> PyResult<Buffer> {
-        let mut raw = RawBuffer {
-            buf: ptr::null_mut(),
-            obj: ptr::null_mut(),
-            len: 0,
-            itemsize: 0,
-            readonly: 0,
-            ndim: 0,
-            format: ptr::null_mut(),
-            shape: ptr::null_mut(),
-            strides: ptr::null_mut(),
-            suboffsets: ptr::null_mut(),
-            internal: ptr::null_mut(),
-        };
-        let flags = if writable {
-            PYBUF_SIMPLE | PYBUF_WRITABLE
-        } else {
-            PYBUF_SIMPLE
-        };
+        // SAFETY: every field is an integer or a raw pointer: all zeros (null) is a value
+        // of each, as the empty Py_buffer CPython callers start from.
+        let mut raw: RawBuffer = unsafe { std::mem::zeroed() };
+        let flags = PYBUF_SIMPLE | if writable { PYBUF_WRITABLE } else { 0 };
         // SAFETY: obj is a live object (we hold the GIL through `obj`); raw is a
         // Py_buffer-layout struct the call fills in.
         let rc = unsafe { PyObject_GetBuffer(obj.as_ptr(), &mut raw, flags) };

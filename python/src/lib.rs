@@ -93,27 +93,24 @@ pub(crate) fn to_py(e: ipcring::Error) -> PyErr {
             // the base class, with the crate's message.
             _ => ("Error", None),
         };
-        let class = match py.import("ipcring._errors").and_then(|m| m.getattr(class)) {
-            Ok(c) => c,
-            Err(import_error) => return import_error,
-        };
-        let args = match errno {
-            Some(n) => (n, msg).into_pyobject(py).map(|t| t.into_any()),
-            None => (msg,).into_pyobject(py).map(|t| t.into_any()),
-        };
-        match args.and_then(|a| class.call1(a.cast_into::<pyo3::types::PyTuple>()?)) {
-            Ok(exc) => PyErr::from_value(exc),
-            Err(e) => e,
+        match errno {
+            Some(n) => py_error(py, class, (n, msg)),
+            None => py_error(py, class, (msg,)),
         }
     })
 }
 
-/// A new `ipcring` exception of class `class` (a name in `ipcring._errors`).
-pub(crate) fn py_error(py: Python<'_>, class: &str, msg: String) -> PyErr {
+/// A new `ipcring` exception of class `class` (a name in `ipcring._errors`), made with
+/// `args`.
+pub(crate) fn py_error<'py>(
+    py: Python<'py>,
+    class: &str,
+    args: impl pyo3::call::PyCallArgs<'py>,
+) -> PyErr {
     match py
         .import("ipcring._errors")
         .and_then(|m| m.getattr(class))
-        .and_then(|c| c.call1((msg,)))
+        .and_then(|c| c.call1(args))
     {
         Ok(exc) => PyErr::from_value(exc),
         Err(e) => e,
@@ -259,7 +256,9 @@ pub(crate) fn blocking<T: Send>(
     timeout: Option<f64>,
     mut op: impl FnMut(Duration) -> ipcring::Result<T> + Send,
 ) -> PyResult<T> {
-    let deadline = deadline(timeout)?;
+    let deadline = timeout
+        .map(|t| seconds("timeout", t).map(|d| Instant::now() + d))
+        .transpose()?;
     loop {
         let slice = match deadline {
             None => SLICE,
@@ -288,13 +287,6 @@ pub(crate) fn check_timeout(timeout: Option<f64>) -> PyResult<()> {
         Some(t) if !(t.is_finite() && t >= 0.0) => seconds("timeout", t).map(drop),
         _ => Ok(()),
     }
-}
-
-/// The deadline `timeout` seconds from now (`None`: no deadline).
-fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
-    timeout
-        .map(|t| seconds("timeout", t).map(|d| Instant::now() + d))
-        .transpose()
 }
 
 /// Opens a segment with `open(opts_with_timeout)` in slices of at most [`SLICE`] with the

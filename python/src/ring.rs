@@ -215,23 +215,18 @@ impl Producer {
                 }
             }
             if chunk.is_empty() {
-                return match failed {
-                    Some(e) => Err(e),
-                    None => Ok(sent),
-                };
+                return failed.map_or(Ok(sent), Err);
             }
             let slices: Vec<&[u8]> = chunk.iter().map(|d| d.as_slice()).collect();
             let mut i = 0;
             while i < slices.len() {
-                let n = p.try_send_batch(slices[i..].iter().copied()).py()?;
-                i += n;
-                sent += n;
+                i += p.try_send_batch(slices[i..].iter().copied()).py()?;
                 if i < slices.len() {
                     Self::send_slice(p, py, slices[i], None)?;
                     i += 1;
-                    sent += 1;
                 }
             }
+            sent += slices.len();
             if let Some(e) = failed {
                 return Err(e);
             }
@@ -379,14 +374,11 @@ impl Consumer {
             let n = m.len();
             // Not received: the message stays the ring's next.
             std::mem::forget(m);
-            return Err(py_error(
-                py,
-                "BufferTooSmall",
-                format!(
-                    "the next message has {n} bytes, the buffer only {}; nothing was received",
-                    out.len()
-                ),
-            ));
+            let msg = format!(
+                "the next message has {n} bytes, the buffer only {}; nothing was received",
+                out.len()
+            );
+            return Err(py_error(py, "BufferTooSmall", (msg,)));
         }
         out[..m.len()].copy_from_slice(&m);
         Ok(m.len())
@@ -422,19 +414,15 @@ impl Consumer {
         if !Self::has_message(c)? {
             Self::wait(py, c, timeout)?;
         }
-        let mut err = None;
+        // The first failure to append stops the appending (the batch is freed whole).
+        let mut appended = Ok(());
         c.try_recv_batch(max, |m| {
-            if err.is_none() {
-                if let Err(e) = list.append(PyBytes::new(py, m)) {
-                    err = Some(e);
-                }
+            if appended.is_ok() {
+                appended = list.append(PyBytes::new(py, m));
             }
         })
         .py()?;
-        match err {
-            Some(e) => Err(e),
-            None => Ok(list),
-        }
+        appended.map(|()| list)
     }
 
     /// The next message, zero-copy, for a ``with`` block::
@@ -684,6 +672,13 @@ fn duplex(
     Ok((Producer::from(tx), Consumer::from(rx)))
 }
 
+/// `dict[field] = value.field` for each field named.
+macro_rules! set_fields {
+    ($dict:expr, $value:expr; $($field:ident),* $(,)?) => {
+        $($dict.set_item(stringify!($field), &$value.$field)?;)*
+    };
+}
+
 /// What the header of segment ``name`` says, read without attaching, as a dict: common
 /// fields (``name``, ``kind``: "ring", "seqlock" or "broadcast", ``version``,
 /// ``total_size``, ``creator_pid``, ``created_ns``, ``stale``) and, for a ring,
@@ -700,20 +695,9 @@ fn inspect<'py>(py: Python<'py>, name: &Bound<'py, PyAny>) -> PyResult<Bound<'py
     let d = segment_dict(py, &seg)?;
     if seg.kind == "ring" {
         let r = py.detach(|| ring::inspect(&name)).py()?;
-        d.set_item("capacity", r.capacity)?;
-        d.set_item("max_message", r.max_message)?;
-        d.set_item("write_pos", r.write_pos)?;
-        d.set_item("read_pos", r.read_pos)?;
-        d.set_item("fill", r.fill)?;
-        d.set_item("producer_attached", r.producer_attached)?;
-        d.set_item("consumer_attached", r.consumer_attached)?;
-        d.set_item("producer_attaches", r.producer_attaches)?;
-        d.set_item("consumer_attaches", r.consumer_attaches)?;
-        d.set_item("consumer_waiting", r.consumer_waiting)?;
-        d.set_item("consumer_asleep", r.consumer_asleep)?;
-        d.set_item("producer_asleep", r.producer_asleep)?;
-        d.set_item("consumer_excuses", r.consumer_excuses)?;
-        d.set_item("producer_excuses", r.producer_excuses)?;
+        set_fields!(d, r; capacity, max_message, write_pos, read_pos, fill, producer_attached,
+            consumer_attached, producer_attaches, consumer_attaches, consumer_waiting,
+            consumer_asleep, producer_asleep, consumer_excuses, producer_excuses);
     }
     Ok(d)
 }
@@ -723,12 +707,7 @@ fn segment_dict<'py>(
     s: &ipcring::segment::SegmentInfo,
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("name", &s.name)?;
-    d.set_item("kind", s.kind)?;
-    d.set_item("version", s.version)?;
-    d.set_item("total_size", s.total_size)?;
-    d.set_item("creator_pid", s.creator_pid)?;
-    d.set_item("created_ns", s.created_ns)?;
+    set_fields!(d, s; name, kind, version, total_size, creator_pid, created_ns);
     d.set_item("stale", s.is_stale())?;
     Ok(d)
 }

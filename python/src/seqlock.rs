@@ -98,22 +98,18 @@ impl<const N: usize> AnyReader for seqlock::Reader<[u8; N]> {
     }
 }
 
-#[derive(Clone, Copy)]
-enum How {
-    Create,
-    Open,
-    OpenOrCreate,
-}
-
+/// The writer of a `[u8; N]` cell, created or opened as `how` says (`None`: opened).
 fn writer_n<const N: usize>(
     name: &str,
     opts: &SeqlockOptions,
-    how: How,
+    how: Option<Make>,
 ) -> ipcring::Result<Box<dyn AnyWriter>> {
     Ok(match how {
-        How::Create => Box::new(seqlock::Writer::<[u8; N]>::create(name, opts)?),
-        How::Open => Box::new(seqlock::Writer::<[u8; N]>::open(name, opts)?),
-        How::OpenOrCreate => Box::new(seqlock::Writer::<[u8; N]>::open_or_create(name, opts)?),
+        Some(Make::Create) => Box::new(seqlock::Writer::<[u8; N]>::create(name, opts)?),
+        None => Box::new(seqlock::Writer::<[u8; N]>::open(name, opts)?),
+        Some(Make::OpenOrCreate) => {
+            Box::new(seqlock::Writer::<[u8; N]>::open_or_create(name, opts)?)
+        }
     })
 }
 
@@ -121,7 +117,7 @@ fn writer_open_n<const N: usize>(
     name: &str,
     opts: &SeqlockOptions,
 ) -> ipcring::Result<Box<dyn AnyWriter>> {
-    writer_n::<N>(name, opts, How::Open)
+    writer_n::<N>(name, opts, None)
 }
 
 fn reader_open_n<const N: usize>(
@@ -269,12 +265,8 @@ impl SeqlockWriter {
         how: Make,
     ) -> PyResult<SeqlockWriter> {
         let o = options(type_tag, &c);
-        let how = match how {
-            Make::Create => How::Create,
-            Make::OpenOrCreate => How::OpenOrCreate,
-        };
         SeqlockWriter::attached(size, || {
-            py.detach(|| by_size!(size, writer_n, name, &o, how).unwrap_or_else(no_size))
+            py.detach(|| by_size!(size, writer_n, name, &o, Some(how)).unwrap_or_else(no_size))
                 .py()
         })
     }

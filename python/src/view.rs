@@ -70,26 +70,14 @@ unsafe extern "C" fn getbuffer(
     // SAFETY: CPython calls this slot with an instance of our type (the only type with it).
     let this = unsafe { &*(slf as *const MessageBuffer) };
     if this.state.is_null() {
-        // SAFETY: we hold the GIL (slot functions run with it).
-        unsafe {
-            ffi::PyErr_SetString(
-                ffi::PyExc_BufferError,
-                c"ipcring: not a message buffer".as_ptr(),
-            )
-        };
-        return -1;
+        return buffer_error(c"ipcring: not a message buffer");
     }
     // SAFETY: state came from Arc::into_raw and is dropped only in dealloc.
     let state = unsafe { &*this.state };
     if state.revoked.load(Ordering::Relaxed) {
-        // SAFETY: GIL held.
-        unsafe {
-            ffi::PyErr_SetString(
-                ffi::PyExc_BufferError,
-                c"ipcring: the message was freed when its with block ended; copy it (bytes(mv)) to keep it".as_ptr(),
-            )
-        };
-        return -1;
+        return buffer_error(
+            c"ipcring: the message was freed when its with block ended; copy it (bytes(mv)) to keep it",
+        );
     }
     // SAFETY: ptr/len describe the message's payload in the consumer's mapping, which
     // `owner` keeps alive, and the slot stays unfreed while exports > 0. readonly = 1:
@@ -99,6 +87,13 @@ unsafe extern "C" fn getbuffer(
         state.exports.fetch_add(1, Ordering::Relaxed);
     }
     rc
+}
+
+/// Raises `BufferError` with `msg`; returns `getbuffer`'s failure value.
+fn buffer_error(msg: &CStr) -> c_int {
+    // SAFETY: called from `getbuffer`, which runs with the GIL held (slot functions do).
+    unsafe { ffi::PyErr_SetString(ffi::PyExc_BufferError, msg.as_ptr()) };
+    -1
 }
 
 unsafe extern "C" fn releasebuffer(slf: *mut ffi::PyObject, _view: *mut RawBuffer) {
@@ -155,31 +150,14 @@ unsafe extern "C" fn no_new(
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     const NAME: &CStr = c"ipcring._MessageBuffer";
     const DOC: &CStr = c"The exporter of a received message's bytes (see Consumer.recv_view).";
+    let slot = |slot, pfunc: *mut c_void| ffi::PyType_Slot { slot, pfunc };
     let mut slots = [
-        ffi::PyType_Slot {
-            slot: ffi::Py_bf_getbuffer,
-            pfunc: getbuffer as *mut c_void,
-        },
-        ffi::PyType_Slot {
-            slot: PY_BF_RELEASEBUFFER,
-            pfunc: releasebuffer as *mut c_void,
-        },
-        ffi::PyType_Slot {
-            slot: ffi::Py_tp_dealloc,
-            pfunc: dealloc as *mut c_void,
-        },
-        ffi::PyType_Slot {
-            slot: ffi::Py_tp_new,
-            pfunc: no_new as *mut c_void,
-        },
-        ffi::PyType_Slot {
-            slot: ffi::Py_tp_doc,
-            pfunc: DOC.as_ptr() as *mut c_void,
-        },
-        ffi::PyType_Slot {
-            slot: 0,
-            pfunc: ptr::null_mut(),
-        },
+        slot(ffi::Py_bf_getbuffer, getbuffer as *mut c_void),
+        slot(PY_BF_RELEASEBUFFER, releasebuffer as *mut c_void),
+        slot(ffi::Py_tp_dealloc, dealloc as *mut c_void),
+        slot(ffi::Py_tp_new, no_new as *mut c_void),
+        slot(ffi::Py_tp_doc, DOC.as_ptr() as *mut c_void),
+        slot(0, ptr::null_mut()),
     ];
     let mut spec = ffi::PyType_Spec {
         name: NAME.as_ptr(),
