@@ -7,15 +7,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Lines};
-use std::process::{Child, ChildStdout};
+use std::io::BufRead;
 use std::time::Duration;
 
 use ipcring::service::{Client, Listener, Request, ServiceOptions};
 use ipcring::Error;
 #[cfg(feature = "async")]
 use support::setup::current_thread;
-use support::{check, message, spawn_peer, unique};
+use support::{check, message, unique, Peer};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -215,94 +214,65 @@ fn roles(role: &str, args: Vec<String>) {
     std::process::exit(0);
 }
 
-fn lines(child: &mut Child) -> Lines<BufReader<ChildStdout>> {
-    BufReader::new(child.stdout.take().unwrap()).lines()
-}
-
-fn expect_line(lines: &mut Lines<BufReader<ChildStdout>>, want: &str) {
-    for l in lines.by_ref() {
-        // The harness prints "test peer ... " before the peer's first line.
-        if l.unwrap().contains(want) {
-            return;
-        }
-    }
-    panic!("the peer ended before printing {want}");
-}
-
-/// A client process calling forever (from seq `first`) on `name`, and its output, once it
-/// has made progress.
-fn calling_client(name: &str, first: &str) -> (Child, Lines<BufReader<ChildStdout>>) {
-    let mut c = spawn_peer("client-forever", &[name, first], true);
-    let mut out = lines(&mut c);
-    expect_progress(&mut out, 500);
-    (c, out)
+/// A client process calling forever (from seq `first`) on `name`, once it has made
+/// progress.
+fn calling_client(name: &str, first: &str) -> Peer {
+    let mut c = Peer::spawn_piped("client-forever", &[name, first]);
+    expect_progress(&mut c, 500);
+    c
 }
 
 /// Reads progress lines until the peer has made `more` calls beyond the next line.
-fn expect_progress(lines: &mut Lines<BufReader<ChildStdout>>, more: u64) {
+fn expect_progress(peer: &mut Peer, more: u64) {
     let count = |l: String| {
         l.split("CALLS ")
             .nth(1)
             .map(|n| n.trim().parse::<u64>().unwrap())
     };
+    let mut lines = peer.stdout().lines();
     let first = lines
         .by_ref()
         .find_map(|l| count(l.unwrap()))
         .expect("progress");
     lines
-        .by_ref()
         .find_map(|l| count(l.unwrap()).filter(|&n| n >= first + more))
         .expect("the client stopped making calls");
 }
 
 /// The client that has been calling all along still makes progress; then it is killed, and
 /// the server quits.
-fn survivor_went_on(name: &str, server: Child, survivor: (Child, Lines<BufReader<ChildStdout>>)) {
-    let (mut c, mut out) = survivor;
-    expect_progress(&mut out, 500);
-    sigkill(&mut c);
+fn survivor_went_on(name: &str, server: Peer, mut survivor: Peer) {
+    expect_progress(&mut survivor, 500);
+    survivor.kill();
     quit(name, server);
 }
 
 /// The server peer `role` with `args`, once it is ready.
-fn ready_server(role: &str, args: &[&str]) -> Child {
-    let mut s = spawn_peer(role, args, true);
-    expect_line(&mut lines(&mut s), "READY");
+fn ready_server(role: &str, args: &[&str]) -> Peer {
+    let mut s = Peer::spawn_piped(role, args);
+    s.wait_line("READY");
     s
 }
 
-fn start_server(name: &str, max_clients: u32) -> Child {
+fn start_server(name: &str, max_clients: u32) -> Peer {
     ready_server("server", &[name, &max_clients.to_string()])
 }
 
 /// A server for `max_clients` on `name`, and a client that calls it all along (from seq 0).
-#[allow(clippy::type_complexity)]
-fn server_with_a_caller(
-    name: &str,
-    max_clients: u32,
-) -> (Child, (Child, Lines<BufReader<ChildStdout>>)) {
-    let server = start_server(name, max_clients);
-    (server, calling_client(name, "0"))
+fn server_with_a_caller(name: &str, max_clients: u32) -> (Peer, Peer) {
+    (start_server(name, max_clients), calling_client(name, "0"))
 }
 
-fn quit(name: &str, mut server: Child) {
+fn quit(name: &str, mut server: Peer) {
     let c = Client::connect(name, &opts()).unwrap();
     let _ = c.call(b"QUIT");
     drop(c);
-    assert!(server.wait().unwrap().success());
-}
-
-/// SIGKILLs a peer and reaps it.
-fn sigkill(c: &mut Child) {
-    c.kill().unwrap();
-    c.wait().unwrap();
+    server.finish();
 }
 
 /// Waits for every client and asserts that each exited successfully.
-fn all_succeed(clients: impl IntoIterator<Item = Child>) {
-    for mut c in clients {
-        assert!(c.wait().unwrap().success(), "a client failed");
-    }
+fn all_succeed(clients: impl IntoIterator<Item = Peer>) {
+    clients.into_iter().for_each(|mut c| c.finish());
 }
 
 #[test]
@@ -310,14 +280,11 @@ fn many_clients_each_making_many_checked_calls() {
     let name = unique("svc-many");
     let server = start_server(&name, 16);
     let n = calls_per_client();
-    let clients: Vec<Child> = (0..16u64)
+    let clients: Vec<Peer> = (0..16u64)
         .map(|i| {
             let depth = [1, 2, 4, 8][i as usize % 4].to_string();
-            spawn_peer(
-                "client",
-                &[&name, &(i * 1_000_000).to_string(), &n.to_string(), &depth],
-                false,
-            )
+            let first = (i * 1_000_000).to_string();
+            Peer::spawn("client", &[&name, &first, &n.to_string(), &depth])
         })
         .collect();
     all_succeed(clients);
@@ -327,10 +294,10 @@ fn many_clients_each_making_many_checked_calls() {
 #[test]
 fn client_started_before_the_server_connects_when_it_comes() {
     let name = unique("svc-order");
-    let mut c = spawn_peer("client", &[&name, "0", "200", "2"], false);
+    let c = Peer::spawn("client", &[&name, "0", "200", "2"]);
     std::thread::sleep(Duration::from_millis(50));
     let server = start_server(&name, 4);
-    assert!(c.wait().unwrap().success());
+    all_succeed([c]);
     quit(&name, server);
 }
 
@@ -338,12 +305,12 @@ fn client_started_before_the_server_connects_when_it_comes() {
 fn killed_client_is_freed_while_the_others_go_on() {
     let name = unique("svc-kill");
     let (server, survivor) = server_with_a_caller(&name, 3);
-    let (mut victim, _out) = calling_client(&name, "1000000000");
-    sigkill(&mut victim); // SIGKILL, in the middle of its calls
-                          // Its entry is freed within the liveness bound: with one survivor of three entries,
-                          // two new clients must both get in (connect waits while a dead entry is being freed).
-    let a = spawn_peer("client", &[&name, "2000000000", "1000", "4"], false);
-    let b = spawn_peer("client", &[&name, "3000000000", "1000", "1"], false);
+    // SIGKILLed in the middle of its calls, its entry is freed within the liveness bound:
+    // with one survivor of three entries, two new clients must both get in (connect
+    // waits while a dead entry is being freed).
+    calling_client(&name, "1000000000").kill();
+    let a = Peer::spawn("client", &[&name, "2000000000", "1000", "4"]);
+    let b = Peer::spawn("client", &[&name, "3000000000", "1000", "1"]);
     all_succeed([a, b]);
     survivor_went_on(&name, server, survivor);
 }
@@ -364,29 +331,21 @@ fn clients_killed_at_random_while_others_go_on() {
         | 1;
     eprintln!("random kills, seed {x:#x}");
     for i in 0..6u64 {
-        let mut victim = spawn_peer(
-            "client-forever",
-            &[&name, &((i + 1) << 32).to_string()],
-            true,
-        );
-        let mut vv = lines(&mut victim);
-        expect_line(&mut vv, "CALLS");
+        let mut victim =
+            Peer::spawn_piped("client-forever", &[&name, &((i + 1) << 32).to_string()]);
+        victim.wait_line("CALLS");
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         std::thread::sleep(Duration::from_micros(x % 20_000));
-        sigkill(&mut victim); // SIGKILL, somewhere in its calls
+        victim.kill(); // SIGKILL, somewhere in its calls
     }
-    let late: Vec<Child> = (0..2u64)
-        .map(|i| {
-            spawn_peer(
-                "client",
-                &[&name, &((i + 10) << 32).to_string(), "500", "2"],
-                false,
-            )
-        })
-        .collect();
-    all_succeed(late);
+    all_succeed((0..2u64).map(|i| {
+        Peer::spawn(
+            "client",
+            &[&name, &((i + 10) << 32).to_string(), "500", "2"],
+        )
+    }));
     survivor_went_on(&name, server, survivor);
 }
 
@@ -398,8 +357,8 @@ fn killed_server_disconnects_clients_and_a_restarted_one_serves_again() {
     let (mut m, mut scratch) = (Vec::new(), Vec::new());
     message(1, &mut m);
     check(1, &inverted(&c.call(&m).unwrap()), &mut scratch).unwrap();
-    sigkill(&mut server); // SIGKILL
-                          // A call now waits on a server that is gone: Disconnected, not a hang.
+    // SIGKILL: a call now waits on a server that is gone, Disconnected, not a hang.
+    server.kill();
     message(2, &mut m);
     match c.call(&m) {
         Err(Error::Disconnected) => {}
@@ -421,13 +380,11 @@ fn killed_server_disconnects_clients_and_a_restarted_one_serves_again() {
 fn corrupting_client_loses_only_itself() {
     let name = unique("svc-corrupt");
     let (server, good) = server_with_a_caller(&name, 4);
-    let mut bad = spawn_peer("client-corrupt", &[&name], true);
-    let mut bv = lines(&mut bad);
-    expect_line(&mut bv, "DISCONNECTED");
-    assert!(bad.wait().unwrap().success());
+    let mut bad = Peer::spawn_piped("client-corrupt", &[&name]);
+    bad.wait_line("DISCONNECTED");
+    bad.finish();
     // A new client gets in, and the server and the good client go on.
-    let late = spawn_peer("client", &[&name, "5000000000", "500", "2"], false);
-    all_succeed([late]);
+    all_succeed([Peer::spawn("client", &[&name, "5000000000", "500", "2"])]);
     survivor_went_on(&name, server, good);
 }
 
@@ -460,7 +417,7 @@ fn auth_key_is_checked_at_connect() {
     let c = Client::connect(&name, &opts().auth_key("Do not let eve find us!")).unwrap();
     let _ = c.call(b"QUIT");
     drop(c);
-    assert!(server.wait().unwrap().success());
+    server.finish();
 
     // A client that has a key does not talk to a server that has none.
     let name = unique("svc-nokey");
@@ -479,7 +436,7 @@ fn remove_takes_a_dead_clients_channel_with_the_listener() {
     let name = unique("svc-rm");
     // A listener that never polls: the client's connect stays waiting for its accept.
     let l = Listener::bind(&name, &opts().max_clients(2).keep(true)).unwrap();
-    let mut c = spawn_peer("client", &[&name, "0", "1", "1"], false);
+    let mut c = Peer::spawn("client", &[&name, "0", "1", "1"]);
     let deadline = std::time::Instant::now() + LONG;
     let waiting = loop {
         let info = ipcring::service::inspect(&name).unwrap();
@@ -495,7 +452,7 @@ fn remove_takes_a_dead_clients_channel_with_the_listener() {
     };
     assert!(waiting.alive);
     assert_eq!(waiting.pid, c.id());
-    sigkill(&mut c); // SIGKILL, while it waits to be accepted
+    c.kill(); // SIGKILL, while it waits to be accepted
     drop(l); // kept: the listener is left behind, its server gone
 
     // A process that another test is spawning just now holds a copy of this process's
@@ -648,7 +605,7 @@ fn rpc_over_the_service() {
             assert_eq!(bob.wait(a, LONG).unwrap(), 3);
         }
         drop(bobs);
-        sigkill(&mut server);
+        server.kill();
         // Killed, the server left its listener behind: stale now, so removable.
         ipcring::segment::remove(&name, false).unwrap();
     }
@@ -728,7 +685,7 @@ fn async_serve(name: &str, max_clients: u32) -> ipcring::Result<()> {
 fn async_client_makes_10k_checked_calls_to_a_blocking_server() {
     let name = unique("svc-aclient");
     let server = start_server(&name, 4);
-    all_succeed([spawn_peer("async-client", &[&name, "0", "10000"], false)]);
+    all_succeed([Peer::spawn("async-client", &[&name, "0", "10000"])]);
     quit(&name, server);
 }
 
@@ -737,23 +694,16 @@ fn async_client_makes_10k_checked_calls_to_a_blocking_server() {
 fn async_server_serves_blocking_clients() {
     let name = unique("svc-aserver");
     let server = ready_server("async-server", &[&name, "4"]);
-    let clients: Vec<Child> = [(1, 0u64), (2, 1 << 32), (4, 2 << 32)]
-        .iter()
-        .map(|(depth, first)| {
-            spawn_peer(
+    all_succeed(
+        [(1, 0u64), (2, 1 << 32), (4, 2 << 32)].map(|(depth, first)| {
+            Peer::spawn(
                 "client",
                 &[&name, &first.to_string(), "3000", &depth.to_string()],
-                false,
             )
-        })
-        .collect();
-    all_succeed(clients);
+        }),
+    );
     // And an async client against the async server.
-    all_succeed([spawn_peer(
-        "async-client",
-        &[&name, "5000000000", "2000"],
-        false,
-    )]);
+    all_succeed([Peer::spawn("async-client", &[&name, "5000000000", "2000"])]);
     quit(&name, server);
 }
 
@@ -825,7 +775,7 @@ async fn killed_server_is_seen_by_a_waiting_async_call() {
     let killing = async {
         // Long enough for the call to be asleep on its wake word.
         tokio::time::sleep(Duration::from_millis(100)).await;
-        server.kill().unwrap(); // SIGKILL
+        server.kill(); // SIGKILL
         std::time::Instant::now()
     };
     let ((r, seen), killed) = tokio::join!(waiting, killing);
@@ -838,6 +788,5 @@ async fn killed_server_is_seen_by_a_waiting_async_call() {
         after < Duration::from_secs(2),
         "seen {after:?} after the kill"
     );
-    server.wait().unwrap();
     ipcring::segment::remove(&name, false).unwrap();
 }

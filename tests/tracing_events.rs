@@ -12,7 +12,7 @@ use std::time::Duration;
 use ipcring::ring::{Consumer, Producer, RingOptions};
 use ipcring::{Error, TryRecvError};
 use support::setup::{open_producer, LONG};
-use support::{spawn_peer, unique};
+use support::{unique, Peer};
 use tracing_subscriber::util::SubscriberInitExt;
 
 /// Everything logged, as text.
@@ -83,10 +83,9 @@ fn creation_reclaim_peer_death_and_corruption_are_each_logged_once() {
         created[0].contains(&name) && created[0].contains("ring"),
         "{created:?}"
     );
-    let mut child = spawn_peer("producer-then-idle", &[&name], false);
+    let mut child = Peer::spawn("producer-then-idle", &[&name]);
     assert_eq!(&*rx.recv_timeout(LONG).unwrap(), b"hello");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
     assert!(matches!(rx.recv_timeout(LONG), Err(Error::Disconnected)));
     assert!(matches!(rx.recv_timeout(LONG), Err(Error::Disconnected)));
     let gone = log.lines_with("peer gone");
@@ -99,10 +98,7 @@ fn creation_reclaim_peer_death_and_corruption_are_each_logged_once() {
 
     // A stale segment (its creator exited keeping it) reclaimed by a new creator.
     let stale = unique("trace-stale");
-    assert!(spawn_peer("leave-stale", &[&stale], false)
-        .wait()
-        .unwrap()
-        .success());
+    Peer::spawn("leave-stale", &[&stale]).finish();
     assert!(log.lines_with("reclaimed").is_empty());
     let opts = RingOptions::new().capacity(4096).reclaim_stale(true);
     let tx = Producer::create(&stale, &opts).unwrap();

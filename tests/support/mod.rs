@@ -18,10 +18,9 @@ pub mod rpc_alice;
 pub mod setup;
 
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-pub use peer::{peer_command, peer_role, Peer, PeerBuilder};
+pub use peer::{peer_role, Peer};
 
 /// Defines a test file's `#[test] fn peer()`, the entry point of every peer role: in a
 /// process that [`Peer`] started it calls `$roles(role, args)`; in the normal test run it is
@@ -59,17 +58,6 @@ macro_rules! this_test {
             .next()
             .unwrap()
     }};
-}
-
-/// Spawns this test binary as peer `role` with `args`, stdout piped or discarded, for the
-/// tests that manage the [`Child`] themselves. New tests use [`Peer`], which adds a deadline,
-/// kill-on-drop and the peer's stderr on failure.
-pub fn spawn_peer(role: &str, args: &[&str], stdout_piped: bool) -> Child {
-    let mut cmd = peer_command(role, args);
-    if stdout_piped {
-        cmd.stdout(Stdio::piped());
-    }
-    cmd.spawn().expect("spawn peer")
 }
 
 /// Env var giving the Redis server the tests use; unset, they skip (saying so).

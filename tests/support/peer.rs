@@ -52,20 +52,6 @@ pub fn peer_role() -> Option<(String, Vec<String>)> {
     Some((role, args))
 }
 
-/// The command that runs this test binary as peer `role` with `args` (stdin, stdout null;
-/// stderr inherited), for a caller that wraps or spawns it itself.
-pub fn peer_command(role: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
-    cmd.args(["--exact", ENTRY, "--nocapture", "--test-threads=1"])
-        .env(ROLE_VAR, role)
-        .env(ARGS_VAR, args.join("\u{1f}"))
-        .env("RUST_BACKTRACE", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    cmd
-}
-
 /// How to start a peer: built by [`Peer::builder`], started by [`PeerBuilder::spawn`].
 #[derive(Debug)]
 pub struct PeerBuilder {
@@ -110,19 +96,16 @@ impl PeerBuilder {
 
     /// Starts the peer.
     pub fn spawn(self) -> Peer {
-        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        let mut cmd = peer_command(&self.role, &args);
-        cmd.stderr(Stdio::piped());
-        if self.stdout {
-            cmd.stdout(Stdio::piped());
-        }
-        if self.stdin {
-            cmd.stdin(Stdio::piped());
-        }
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd
+        let piped = |on| if on { Stdio::piped() } else { Stdio::null() };
+        let mut child = Command::new(std::env::current_exe().expect("current exe"))
+            .args(["--exact", ENTRY, "--nocapture", "--test-threads=1"])
+            .env(ROLE_VAR, &self.role)
+            .env(ARGS_VAR, self.args.join("\u{1f}"))
+            .env("RUST_BACKTRACE", "0")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(piped(self.stdin))
+            .stdout(piped(self.stdout))
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn peer {}: {e}", self.role));
         // Drained on a thread of its own, so a chatty peer never blocks on a full pipe.
