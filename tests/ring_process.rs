@@ -10,7 +10,7 @@ use std::time::Duration;
 use ipcring::ring::{duplex, inspect, Consumer, Producer, RingOptions, Side, WaitStrategy};
 use ipcring::{Error, Sender, TryRecvError, TrySendError};
 use support::setup::{open_producer, ring_pair, LONG};
-use support::{assert_nothing_now, check, got, message, unique, Peer};
+use support::{assert_nothing_now, check, got, message, send_seqs, unique, Peer};
 
 fn strategy(s: &str) -> WaitStrategy {
     match s {
@@ -42,36 +42,21 @@ fn roles(role: &str, args: Vec<String>) {
                 .wait(strategy(&args[2]))
                 .open_timeout(LONG);
             let mut tx = Producer::open(&args[0], &opts).expect("open producer");
-            let n: u64 = args[1].parse().unwrap();
-            let mut m = Vec::new();
-            for seq in 0..n {
-                message(seq, &mut m);
-                tx.send(&m).expect("send");
-            }
+            send_seqs(&mut tx, 0..args[1].parse().unwrap());
             0
         }
         // args: name, count — produce `count` messages, then stay attached and idle until
         // killed (the consumer falls asleep on an empty ring).
         "producer-then-idle" => {
             let mut tx = open_producer(&args[0]);
-            let n: u64 = args[1].parse().unwrap();
-            let mut m = Vec::new();
-            for seq in 0..n {
-                message(seq, &mut m);
-                tx.send(&m).expect("send");
-            }
+            send_seqs(&mut tx, 0..args[1].parse().unwrap());
             loop {
                 std::thread::sleep(Duration::from_secs(3600));
             }
         }
         // args: name — produce forever (until killed).
         "producer-forever" => {
-            let mut tx = open_producer(&args[0]);
-            let mut m = Vec::new();
-            for seq in 0.. {
-                message(seq, &mut m);
-                tx.send(&m).expect("send");
-            }
+            send_seqs(&mut open_producer(&args[0]), 0..);
             0
         }
         // args: name, strategy (optional) — consume, printing each seq before releasing
@@ -243,10 +228,10 @@ fn peer_lines(mut child: Peer, prefix: &str) -> (Option<i32>, Vec<String>) {
     (status.code(), lines)
 }
 
-/// Receives messages 0..n (each within [`LONG`]), checking each byte.
-fn recv_checked(rx: &mut Consumer, n: u64) {
+/// Receives messages `seqs` (each within [`LONG`]), checking each byte.
+fn recv_checked(rx: &mut Consumer, seqs: std::ops::Range<u64>) {
     let mut scratch = Vec::new();
-    for seq in 0..n {
+    for seq in seqs {
         check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
     }
 }
@@ -388,11 +373,7 @@ fn sleeping_consumer_sees_a_sigkilled_producer() {
     let opts = RingOptions::new().capacity(1 << 12).wait(strategy("sleep"));
     let mut rx = Consumer::create(&name, &opts).unwrap();
     let mut child = Peer::spawn("producer-then-idle", &[&name, "100"]);
-    let mut scratch = Vec::new();
-    for seq in 0..100u64 {
-        let m = rx.recv_timeout(LONG).unwrap();
-        check(seq, &m, &mut scratch).unwrap();
-    }
+    recv_checked(&mut rx, 0..100);
     // Empty now: a short wait sleeps and times out (the producer is alive).
     assert!(matches!(
         rx.recv_timeout(Duration::from_millis(30)),
@@ -437,18 +418,11 @@ fn a_polling_consumer_excuses_the_fence_and_withdraws_it_before_it_sleeps() {
     };
     for round in 0..3 {
         // Nothing in flight: the consumer polls for 100 ms, then sleeps.
-        let deadline = std::time::Instant::now() + LONG;
-        let info = loop {
-            let info = inspect(&name).unwrap();
-            if info.consumer_attached && info.consumer_asleep {
-                break info;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "round {round}: never slept"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        };
+        let mut info = inspect(&name).unwrap();
+        wait_until(&format!("round {round}: the consumer to sleep"), || {
+            info = inspect(&name).unwrap();
+            info.consumer_attached && info.consumer_asleep
+        });
         assert!(
             !info.consumer_excuses,
             "round {round}: asleep with the excuse given"
@@ -535,16 +509,11 @@ fn producer_sigkilled_midstream_is_disconnected_after_its_messages() {
     let name = unique("kill-p");
     let mut rx = Consumer::create(&name, &RingOptions::new().capacity(1 << 14)).unwrap();
     let mut child = Peer::spawn("producer-forever", &[&name]);
-    let mut scratch = Vec::new();
-    let mut seq = 0u64;
-    while seq < 20_000 {
-        let m = rx.recv_timeout(LONG).unwrap();
-        check(seq, &m, &mut scratch).unwrap();
-        seq += 1;
-    }
+    recv_checked(&mut rx, 0..20_000);
     child.kill(); // SIGKILL
                   // Everything committed before the kill is delivered, intact and in order; then
                   // Disconnected (not a hang, not a torn message).
+    let (mut seq, mut scratch) = (20_000u64, Vec::new());
     loop {
         match rx.recv_timeout(LONG) {
             Ok(m) => {
@@ -606,11 +575,7 @@ fn consumer_sigkilled_and_replaced_loses_nothing() {
         "printed up to {last}, replacement starts at {first_seq}"
     );
     drop(first);
-    let mut scratch = Vec::new();
-    for seq in first_seq + 1..n {
-        let m = rx.recv_timeout(LONG).unwrap();
-        check(seq, &m, &mut scratch).unwrap();
-    }
+    recv_checked(&mut rx, first_seq + 1..n);
     let _tx = producer.join().unwrap();
 }
 
@@ -641,15 +606,10 @@ fn a_consumer_killed_in_its_sleep_leaves_the_whole_ring_for_the_next() {
         assert_eq!(seqs.next(), Some(seq), "the consumer printed");
         seq += 1;
     }
-    let deadline = std::time::Instant::now() + LONG;
-    loop {
+    wait_until("the consumer to sleep", || {
         let info = inspect(&name).unwrap();
-        if info.consumer_waiting && info.consumer_asleep {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "never slept");
-        std::thread::yield_now();
-    }
+        info.consumer_waiting && info.consumer_asleep
+    });
     c1.kill();
     let info = inspect(&name).unwrap();
     assert!(
@@ -677,10 +637,7 @@ fn a_consumer_killed_in_its_sleep_leaves_the_whole_ring_for_the_next() {
         !info.consumer_waiting && !info.consumer_asleep,
         "cleared at attach"
     );
-    let mut scratch = Vec::new();
-    for s in first_queued..seq {
-        check(s, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
-    }
+    recv_checked(&mut rx, first_queued..seq);
     assert!(matches!(
         rx.recv_timeout(Duration::from_millis(20)),
         Err(Error::Timeout)
@@ -697,7 +654,7 @@ fn a_consumer_killed_in_its_sleep_leaves_the_whole_ring_for_the_next() {
     message(seq, &mut m);
     tx.send(&m).unwrap();
     let (rx, got) = waiter.join().unwrap();
-    check(seq, &got.unwrap(), &mut scratch).unwrap();
+    check(seq, &got.unwrap(), &mut Vec::new()).unwrap();
     drop(rx);
     assert!(!inspect(&name).unwrap().consumer_waiting, "cleared at drop");
 }
@@ -712,11 +669,9 @@ fn a_producer_killed_in_its_sleep_is_forgotten_by_the_next() {
     let opts = RingOptions::new().capacity(4096);
     let mut rx = Consumer::create(&name, &opts).unwrap();
     let mut child = Peer::spawn("producer", &[&name, "1000000", "sleep"]);
-    let deadline = std::time::Instant::now() + LONG;
-    while !inspect(&name).unwrap().producer_asleep {
-        assert!(std::time::Instant::now() < deadline, "never slept");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_until("the producer to sleep", || {
+        inspect(&name).unwrap().producer_asleep
+    });
     child.kill();
     assert!(
         inspect(&name).unwrap().producer_asleep,
@@ -787,7 +742,7 @@ fn second_producer_is_refused_in_another_process_and_in_this_one() {
 #[test]
 fn stale_segment_is_detected_and_reclaimed_on_request() {
     let name = unique("stale");
-    assert!(Peer::spawn("leave-stale", &[&name]).wait().success());
+    Peer::spawn("leave-stale", &[&name]).finish();
     let info = inspect(&name).unwrap();
     assert!(info.segment.is_stale());
     assert_eq!(info.fill, 3 * 16); // three 1-byte messages, 16-byte records
@@ -830,8 +785,7 @@ fn created_with_mode_0600_by_default_and_configurable() {
 
 /// A ring in a file, kept, whose bytes the test then damages.
 fn kept_file_ring(capacity: u64) -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ring").to_str().unwrap().to_owned();
+    let (dir, path) = file_ring();
     let mut tx =
         Producer::create(&path, &RingOptions::new().capacity(capacity).keep(true)).unwrap();
     tx.send(b"hello").unwrap();
@@ -905,14 +859,10 @@ fn bad_files_are_refused_with_a_specific_error() {
         Err(Error::NotFound(_))
     ));
     // Bad names.
-    assert!(matches!(
-        Producer::create("", &RingOptions::new()),
-        Err(Error::InvalidName { .. })
-    ));
-    assert!(matches!(
-        Producer::create("/", &RingOptions::new()),
-        Err(Error::InvalidName { .. })
-    ));
+    for bad in ["", "/"] {
+        let r = Producer::create(bad, &RingOptions::new());
+        assert!(matches!(r, Err(Error::InvalidName { .. })));
+    }
     // Bad options.
     let e = Producer::create(&unique("cfg"), &RingOptions::new().capacity(1000)).unwrap_err();
     assert_eq!(
@@ -931,7 +881,7 @@ fn bad_files_are_refused_with_a_specific_error() {
 fn segment_corrupted_while_in_use_yields_corrupt() {
     let (_d, path, mut rx) = file_consumer(4096);
     let mut child = Peer::spawn("producer", &[&path, "10", "block"]);
-    recv_checked(&mut rx, 10);
+    recv_checked(&mut rx, 0..10);
     child.finish();
     // A third party writes a garbage record header where the next message would go.
     let info = inspect(&path).unwrap();
@@ -1082,8 +1032,7 @@ fn file_consumer(capacity: u64) -> (tempfile::TempDir, String, Consumer) {
 /// messages and left.
 fn file_consumer_after_50() -> (tempfile::TempDir, String, Consumer) {
     let (dir, path, rx) = file_consumer(1 << 14);
-    let status = Peer::spawn("producer", &[&path, "50", "block"]).wait();
-    assert!(status.success());
+    Peer::spawn("producer", &[&path, "50", "block"]).finish();
     (dir, path, rx)
 }
 
@@ -1150,7 +1099,7 @@ fn write_pos_moved_after_a_producer_left_is_corrupt_after_its_messages() {
     let w = header_word(&path, WRITE_POS);
     patch(&path, WRITE_POS, &(w + 64).to_le_bytes());
     // Every committed message is delivered, then Corrupt instead of Disconnected.
-    recv_checked(&mut rx, 50);
+    recv_checked(&mut rx, 0..50);
     assert!(matches!(rx.recv_timeout(LONG), Err(Error::Corrupt(_))));
 }
 
@@ -1158,7 +1107,7 @@ fn write_pos_moved_after_a_producer_left_is_corrupt_after_its_messages() {
 fn producer_reports_how_many_messages_a_departed_consumer_left_unread() {
     let (_d, path, mut rx) = file_consumer(1 << 16);
     let producer = Peer::spawn_piped("producer-report", &[&path, "100"]);
-    recv_checked(&mut rx, 10);
+    recv_checked(&mut rx, 0..10);
     // Once the producer waits for the rest to be taken, all 100 are in the ring (they
     // fit): leave, so the count is exact.
     wait_asleep(&path, SPACE_WAITERS);
@@ -1173,7 +1122,7 @@ fn producer_reports_how_many_messages_a_departed_consumer_left_unread() {
 fn producer_waiting_for_its_consumer_ends_once_everything_was_taken() {
     let (_d, path, mut rx) = file_consumer(1 << 12);
     let producer = Peer::spawn_piped("producer-report", &[&path, "1000"]);
-    recv_checked(&mut rx, 1000);
+    recv_checked(&mut rx, 0..1000);
     let (code, lines) = peer_lines(producer, "ERR");
     assert_eq!(code, Some(0), "{lines:?}");
 }

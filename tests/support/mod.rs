@@ -172,6 +172,25 @@ pub fn sized_message(seq: u32, len: usize, mul: u32) -> Vec<u8> {
     v
 }
 
+/// Sends messages `seqs` (see [`message`]) on `tx`.
+pub fn send_seqs<S: ipcring::Sender>(tx: &mut S, seqs: impl IntoIterator<Item = u64>) {
+    let mut m = Vec::new();
+    for seq in seqs {
+        message(seq, &mut m);
+        tx.send(&m).unwrap_or_else(|e| panic!("send {seq}: {e}"));
+    }
+}
+
+/// Receives messages `seqs` on `rx`, each within [`setup::LONG`], checking every byte.
+pub fn recv_seqs<R: ipcring::Receiver>(rx: &mut R, seqs: impl IntoIterator<Item = u64>) {
+    let (mut buf, mut scratch) = (Vec::new(), Vec::new());
+    for seq in seqs {
+        rx.recv_timeout_into(&mut buf, setup::LONG)
+            .unwrap_or_else(|e| panic!("message {seq}: {e}"));
+        check(seq, &buf, &mut scratch).unwrap();
+    }
+}
+
 /// Checks that `got` is exactly message `seq`; returns a description of the first mismatch.
 pub fn check(seq: u64, got: &[u8], scratch: &mut Vec<u8>) -> Result<(), String> {
     message(seq, scratch);
