@@ -24,7 +24,7 @@ use ipcring::transport::{AsyncReceiver, AsyncSender, ReceiverStream};
 use ipcring::{Error, TryRecvError, TrySendError};
 use ipcring::{Receiver, Sender};
 use support::setup::{multi_thread, LONG};
-use support::{check, message, sent, unique, Peer};
+use support::{check, message, send_seqs, sent, unique, Peer};
 
 /// Runs the future `$op` under a timeout of `$us` µs again and again until a run completes,
 /// and evaluates to its output. Each run that timed out was dropped (and must have done
@@ -84,6 +84,11 @@ fn send_paced<S: Sender>(mut tx: S, n: u64, pause_at: fn(u64) -> bool, pause: Du
         tx.send(&m).expect("send");
     }
     0
+}
+
+/// The messages before which a paced sender pauses: two in every ten, at odd intervals.
+fn odd_pause(seq: u64) -> bool {
+    seq % 10 == 1 || seq % 10 == 4
 }
 
 /// A blocking receiver's peer role, slow now and then (a pause of `ms` milliseconds every
@@ -197,11 +202,7 @@ fn roles(role: &str, args: Vec<String>) {
         // args: name — blocking producer forever (until killed).
         "ring-producer-forever" => {
             let mut tx = Producer::open(&args[0], &ropts()).expect("open producer");
-            let mut m = Vec::new();
-            for seq in 0.. {
-                message(seq, &mut m);
-                tx.send(&m).expect("send");
-            }
+            send_seqs(&mut tx, 0..);
             0
         }
         // args: name, count — blocking consumer, checks `count` messages in order (slowly
@@ -337,7 +338,6 @@ fn roles(role: &str, args: Vec<String>) {
         // args: name, count — blocking mq sender, pausing every 10 messages.
         "mq-sender" => {
             let q = MessageQueue::open(&args[0], &mqopts()).expect("open queue");
-            let odd_pause = |seq| seq % 10 == 1 || seq % 10 == 4;
             send_paced(
                 q,
                 args[1].parse().unwrap(),
@@ -355,7 +355,6 @@ fn roles(role: &str, args: Vec<String>) {
         // args: path, count — blocking pipe writer, pausing now and then.
         "pipe-writer" => {
             let tx = PipeSender::open(&args[0], &PipeOptions::new()).expect("open pipe");
-            let odd_pause = |seq| seq % 10 == 1 || seq % 10 == 4;
             send_paced(
                 tx,
                 args[1].parse().unwrap(),
@@ -379,7 +378,7 @@ fn roles(role: &str, args: Vec<String>) {
             let n: u64 = args[1].parse().unwrap();
             let mut m = Vec::new();
             for seq in 0..n {
-                if seq % 10 == 1 || seq % 10 == 4 {
+                if odd_pause(seq) {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 message(seq, &mut m);
@@ -496,10 +495,8 @@ async fn dropped_recv_futures_lose_no_message() {
         assert!(r.is_err(), "nothing can arrive before go");
     }
     // The trait's timeout form says Timeout and takes nothing either.
-    match AsyncReceiver::recv_timeout(&mut rx, Duration::from_millis(20)).await {
-        Err(Error::Timeout) => {}
-        other => panic!("expected Timeout, got {other:?}"),
-    }
+    let r = AsyncReceiver::recv_timeout(&mut rx, Duration::from_millis(20)).await;
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
     // A dropped wait may still have its sleeper in flight: the message published now
     // must still reach the next recv.
     let _ = tokio::time::timeout(Duration::from_millis(1), rx.recv_into(&mut buf)).await;
@@ -714,10 +711,8 @@ async fn send_timeout_on_a_full_ring_sends_nothing() {
     while sent(tx.try_send(&[n; 40])) {
         n += 1;
     }
-    match AsyncSender::send_timeout(&mut tx, &[0xEE; 40], Duration::from_millis(30)).await {
-        Err(Error::Timeout) => {}
-        other => panic!("expected Timeout, got {other:?}"),
-    }
+    let r = AsyncSender::send_timeout(&mut tx, &[0xEE; 40], Duration::from_millis(30)).await;
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
     let mut buf = Vec::new();
     for i in 0..n {
         rx.recv_into(&mut buf).unwrap();
@@ -776,13 +771,12 @@ async fn killed_producer_is_disconnected_after_its_messages() {
     let mut child = Peer::spawn("ring-producer-forever", &[&name]);
     let mut scratch = Vec::new();
     let mut buf = Vec::new();
-    let mut seq = 0u64;
-    while seq < 5000 {
+    for seq in 0..5000 {
         rx.recv_into(&mut buf).await.unwrap();
         check(seq, &buf, &mut scratch).unwrap();
-        seq += 1;
     }
     child.kill();
+    let mut seq = 5000;
     loop {
         match tokio::time::timeout(LONG, rx.recv_into(&mut buf)).await {
             Ok(Ok(())) => {
@@ -952,10 +946,8 @@ async fn async_mq_sends_cancelled_on_a_full_queue_are_whole_or_absent() {
         k += 1;
     }
     assert_eq!(k, 8);
-    match q.send_timeout(&m, Duration::from_millis(20)).await {
-        Err(Error::Timeout) => {}
-        other => panic!("expected Timeout, got {other:?}"),
-    }
+    let r = q.send_timeout(&m, Duration::from_millis(20)).await;
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
     let mut buf = Vec::new();
     for _ in 0..k {
         q.try_recv_into(&mut buf).unwrap();

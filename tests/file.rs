@@ -14,7 +14,7 @@ use ipcring::file::{LogOptions, LogReader, LogWriter, LOG_HEADER_LEN};
 use ipcring::{Error, Receiver, Sender};
 use serde_json::json;
 use support::setup::unique_dir;
-use support::Peer;
+use support::{wait_until, Peer};
 
 /// Writers x messages for the concurrency test: 4 x 25k, as the issue asks (about two
 /// seconds on a 2-core machine). `IPCRING_FILE_MESSAGES` overrides the per-writer count.
@@ -135,15 +135,7 @@ fn signal_ready(path: &Path, who: usize) {
 }
 
 fn wait_for_file(p: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !p.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {}",
-            p.display()
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_until(&p.display().to_string(), || p.exists());
 }
 
 fn wait_ready(path: &Path, who: usize) {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use ipcring::ring::{duplex, inspect, Consumer, Producer, RingOptions, Side, WaitStrategy};
 use ipcring::{Error, Sender, TryRecvError, TrySendError};
 use support::setup::{open_producer, ring_pair, LONG};
-use support::{assert_nothing_now, check, got, message, send_seqs, unique, Peer};
+use support::{assert_nothing_now, check, got, message, send_seqs, unique, wait_until, Peer};
 
 fn strategy(s: &str) -> WaitStrategy {
     match s {
@@ -183,15 +183,6 @@ fn error_code(e: &Error) -> i32 {
         Error::Corrupt(_) => 4,
         Error::BadSegment { .. } => 5,
         _ => 1,
-    }
-}
-
-/// Waits (bounded, as a failure guard) until `cond` holds.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < LONG, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(2));
     }
 }
 

@@ -14,7 +14,7 @@ use ipcring::service::{Client, Listener, Request, ServiceOptions};
 use ipcring::Error;
 #[cfg(feature = "async")]
 use support::setup::current_thread;
-use support::{check, message, unique, Peer};
+use support::{check, message, unique, wait_until, Peer};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -437,19 +437,17 @@ fn remove_takes_a_dead_clients_channel_with_the_listener() {
     // A listener that never polls: the client's connect stays waiting for its accept.
     let l = Listener::bind(&name, &opts().max_clients(2).keep(true)).unwrap();
     let mut c = Peer::spawn("client", &[&name, "0", "1", "1"]);
-    let deadline = std::time::Instant::now() + LONG;
-    let waiting = loop {
+    let mut waiting = None;
+    wait_until("a client", || {
         let info = ipcring::service::inspect(&name).unwrap();
         assert!(info.server_attached);
-        if let Some(w) = info.clients.iter().find(|w| {
+        waiting = info.clients.into_iter().find(|w| {
             w.state == ipcring::service::EntryState::Connecting
                 && ipcring::segment::inspect(&w.channel).is_ok()
-        }) {
-            break w.clone();
-        }
-        assert!(std::time::Instant::now() < deadline, "no client came");
-        std::thread::sleep(Duration::from_millis(5));
-    };
+        });
+        waiting.is_some()
+    });
+    let waiting = waiting.unwrap();
     assert!(waiting.alive);
     assert_eq!(waiting.pid, c.id());
     c.kill(); // SIGKILL, while it waits to be accepted
@@ -458,20 +456,10 @@ fn remove_takes_a_dead_clients_channel_with_the_listener() {
     // A process that another test is spawning just now holds a copy of this process's
     // descriptors, the listener's lock with them, until it executes its program: wait
     // for that (the lock is the open file's, shared by every copy).
-    let deadline = std::time::Instant::now() + LONG;
-    loop {
+    wait_until("the server and the client to be gone", || {
         let info = ipcring::service::inspect(&name).unwrap();
-        if !info.server_attached && !info.clients[0].alive {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "server {} client {} still alive",
-            info.server_attached,
-            info.clients[0].alive
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+        !info.server_attached && !info.clients[0].alive
+    });
     let (_, removed) = ipcring::service::remove(&name, false).unwrap();
     assert_eq!(removed, std::slice::from_ref(&waiting.channel));
     assert!(matches!(

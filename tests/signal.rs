@@ -25,12 +25,12 @@ mod linux {
     use std::collections::HashSet;
     use std::path::PathBuf;
     use std::process::Command;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use ipcring::signal::{send, Listener, Registry, Signal, SignalEvent, SignalOptions};
     use ipcring::{Error, TryRecvError};
 
-    use crate::support::{peer_role, Peer};
+    use crate::support::{peer_role, wait_until, Peer};
 
     const DIR: &str = "IPCRING_SIGNAL_DIR";
     const VALUES: usize = 2000;
@@ -218,12 +218,9 @@ mod linux {
         let clients: Vec<_> = (0..2)
             .map(|_| Peer::spawn("client", &[dir.to_str().unwrap()]))
             .collect();
-        let deadline = Instant::now() + Duration::from_secs(20);
         for c in &clients {
-            while !dir.join(format!("ready-{}", c.id())).exists() {
-                assert!(Instant::now() < deadline, "client did not register");
-                std::thread::sleep(Duration::from_millis(5));
-            }
+            let ready = dir.join(format!("ready-{}", c.id()));
+            wait_until("the client to register", || ready.exists());
         }
         // A dead client that never cleaned up.
         let mut dead = Command::new("true").spawn().unwrap();

@@ -63,6 +63,15 @@ macro_rules! this_test {
 /// Env var giving the Redis server the tests use; unset, they skip (saying so).
 pub const REDIS_URL_VAR: &str = "IPCRING_TEST_REDIS_URL";
 
+/// Waits (bounded by [`setup::LONG`], as a failure guard) until `cond` holds.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < setup::LONG, "gave up waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
 /// A `try_` send's outcome in a test: `true` sent, `false` full (the normal way a fill
 /// loop ends); any failure fails the test.
 pub fn sent<T>(r: Result<T, ipcring::TrySendError>) -> bool {
@@ -219,15 +228,10 @@ where
     R: ipcring::Receiver,
     C: ipcring::rpc::Codec,
 {
-    use std::time::{Duration, Instant};
     let marker = unique_path(&format!("{}-marker", peer.role()));
-    let t = Duration::from_secs(30);
+    let t = setup::LONG;
     let p = c.start_call::<_, ()>("hang", marker.to_str().unwrap(), t)?;
-    let deadline = Instant::now() + t;
-    while !marker.exists() {
-        assert!(Instant::now() < deadline, "the handler never ran");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until("the handler to run", || marker.exists());
     let _ = std::fs::remove_file(&marker);
     peer.kill();
     c.wait(p, t)
