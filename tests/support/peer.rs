@@ -56,6 +56,7 @@ pub fn peer_role() -> Option<(String, Vec<String>)> {
 #[derive(Debug)]
 pub struct PeerBuilder {
     role: String,
+    entry: &'static str,
     args: Vec<String>,
     env: Vec<(String, String)>,
     stdout: bool,
@@ -67,6 +68,12 @@ impl PeerBuilder {
     /// Adds an argument (the role reads them in order).
     pub fn arg(mut self, a: impl ToString) -> Self {
         self.args.push(a.to_string());
+        self
+    }
+
+    /// The test the peer process runs (default [`ENTRY`]).
+    pub fn entry(mut self, test: &'static str) -> Self {
+        self.entry = test;
         self
     }
 
@@ -98,7 +105,7 @@ impl PeerBuilder {
     pub fn spawn(self) -> Peer {
         let piped = |on| if on { Stdio::piped() } else { Stdio::null() };
         let mut child = Command::new(std::env::current_exe().expect("current exe"))
-            .args(["--exact", ENTRY, "--nocapture", "--test-threads=1"])
+            .args(["--exact", self.entry, "--nocapture", "--test-threads=1"])
             .env(ROLE_VAR, &self.role)
             .env(ARGS_VAR, self.args.join("\u{1f}"))
             .env("RUST_BACKTRACE", "0")
@@ -209,6 +216,7 @@ impl Peer {
     pub fn builder(role: &str) -> PeerBuilder {
         PeerBuilder {
             role: role.to_owned(),
+            entry: ENTRY,
             args: Vec::new(),
             env: Vec::new(),
             stdout: false,
