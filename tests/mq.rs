@@ -22,16 +22,11 @@ fn message(seq: u32) -> Vec<u8> {
     support::sized_message(seq, len, 13)
 }
 
-/// Peer `role` on queue `name`, its stdout piped.
-fn spawn(role: &str, name: &str) -> Peer {
-    Peer::spawn_piped(role, &[name])
-}
-
 /// A new queue with `opts`, named after `tag`, and the peer `role` on it.
 fn queue_with_peer(tag: &str, opts: &MqOptions, role: &str) -> (String, MessageQueue, Peer) {
     let name = unique(tag);
     let q = MessageQueue::create(&name, opts).unwrap();
-    let peer = spawn(role, &name);
+    let peer = Peer::spawn_piped(role, &[&name]);
     (name, q, peer)
 }
 
@@ -91,17 +86,6 @@ fn order_and_integrity_between_processes() {
     assert!(q.try_recv_into(&mut buf).unwrap_err().is_disconnected());
 }
 
-/// Kills `peer` from another thread a little later, so that this thread is most likely
-/// blocked in a wait when the peer dies (if not, the result must be the same).
-fn kill_soon(peer: &Peer) -> std::thread::JoinHandle<()> {
-    let pid = peer.id() as libc::pid_t;
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(150));
-        // SAFETY: plain syscall; the child is not reaped before this thread is joined.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
-    })
-}
-
 /// A receiver blocked (without a timeout) on an empty queue learns that its only peer was
 /// SIGKILLed: every message it sent first, then `Disconnected`.
 #[test]
@@ -110,7 +94,7 @@ fn blocked_receiver_gets_everything_then_disconnected_when_the_sender_is_killed(
     for seq in 0..5 {
         assert_eq!(q.recv().unwrap(), message(seq));
     }
-    let killer = kill_soon(&peer);
+    let killer = peer.kill_soon();
     let e = q.recv().unwrap_err();
     assert!(e.is_disconnected(), "{e}");
     killer.join().unwrap();
@@ -141,7 +125,7 @@ fn blocked_sender_gets_disconnected_when_the_receiver_is_killed() {
     }
     peer.wait_line("RECEIVED");
     // Messages 1 and 2 fill the queue; this one waits for room nobody will make.
-    let killer = kill_soon(&peer);
+    let killer = peer.kill_soon();
     let e = q.send(&message(3)).unwrap_err();
     assert!(e.is_disconnected(), "{e}");
     killer.join().unwrap();
@@ -171,14 +155,14 @@ async fn async_receiver_gets_disconnected_when_the_sender_is_killed() {
     use ipcring::transport::AsyncReceiver;
     let name = unique("aiodead");
     let mut q = AsyncMessageQueue::create(&name, &MqOptions::new()).unwrap();
-    let mut peer = spawn("send_then_hang", &name);
+    let mut peer = Peer::spawn_piped("send_then_hang", &[&name]);
     peer.wait_line("SENT");
     let mut buf = Vec::new();
     for seq in 0..5 {
         q.recv_into(&mut buf).await.unwrap();
         assert_eq!(buf, message(seq));
     }
-    let killer = kill_soon(&peer);
+    let killer = peer.kill_soon();
     let e = q.recv_into(&mut buf).await.unwrap_err();
     assert!(e.is_disconnected(), "{e}");
     killer.join().unwrap();

@@ -247,7 +247,7 @@ fn killed_publisher_is_seen_by_a_blocked_subscriber() {
         assert_eq!(s.recv_into(&mut buf).unwrap(), Recv::Message(i));
         check_message(i, &buf);
     }
-    let killer = kill_soon(child);
+    let killer = child.kill_soon();
     // Blocked (spinning, then on the futex) when the publisher dies: Disconnected, not
     // the timeout.
     let r = s.recv_timeout_into(&mut buf, Duration::from_secs(20));
@@ -278,15 +278,6 @@ fn spawn_ready(role: &str, name: &str) -> Peer {
     child
 }
 
-/// Kills `child` 50 ms from now, from another thread (join the handle), while this one
-/// waits on what it wrote.
-fn kill_soon(mut child: Peer) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(50));
-        child.kill();
-    })
-}
-
 #[test]
 fn killed_writer_is_seen_by_a_reader_waiting_for_a_change() {
     let name = unique("seqkill");
@@ -295,7 +286,7 @@ fn killed_writer_is_seen_by_a_reader_waiting_for_a_change() {
     let s = r.read().unwrap();
     check_value(&s.value, s.version);
     assert_eq!(s.version, 1);
-    let killer = kill_soon(child);
+    let killer = child.kill_soon();
     let e = r.wait_changed(1, Duration::from_secs(20));
     assert!(
         matches!(e, Err(Error::Disconnected)),

@@ -64,17 +64,6 @@ fn live() -> RedisOptions {
     fast().liveness_ttl(Some(Duration::from_millis(500)))
 }
 
-/// SIGKILLs `child` from another thread a little later, so that the caller is most likely
-/// blocked in a receive when the peer dies (if not, the outcome must be the same).
-fn kill_soon(child: &Peer) -> std::thread::JoinHandle<()> {
-    let pid = child.id() as libc::pid_t;
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(150));
-        // SAFETY: plain syscall; the child is reaped only after this thread is joined.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
-    })
-}
-
 fn stream_opts() -> StreamOptions {
     StreamOptions::new()
         .redis(fast())
@@ -722,7 +711,7 @@ fn blocked_subscriber_gets_disconnected_after_its_publisher_is_killed() {
     // Alive and idle for more than twice the bound: nothing, and not Disconnected.
     let e = rx.recv_timeout(Duration::from_millis(2500)).unwrap_err();
     assert!(e.is_timeout(), "{e}");
-    let killer = kill_soon(&child);
+    let killer = child.kill_soon();
     let e = rx.recv().unwrap_err();
     assert!(e.is_disconnected(), "{e}");
     killer.join().unwrap();

@@ -398,6 +398,19 @@ impl Peer {
         (self.wait(), text)
     }
 
+    /// SIGKILLs the peer from another thread 150 ms from now, so that this thread is most
+    /// likely blocked in a wait when the peer dies (if not, the outcome must be the same).
+    /// Join the handle before the peer is reaped.
+    pub fn kill_soon(&self) -> JoinHandle<()> {
+        let pid = self.id() as libc::pid_t;
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            // SAFETY: kill(2) on the child's pid, not reaped (nor reused) before this thread
+            // is joined.
+            assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+        })
+    }
+
     /// Kills the peer (SIGKILL) and reaps it.
     pub fn kill(&mut self) {
         let mut reaped = self.watch.reaped.lock().unwrap();
