@@ -17,18 +17,6 @@ use support::{unique, Peer};
 const WORDS: usize = 128;
 type Value = [u64; WORDS];
 
-fn spawn(role: &str, name: &str) -> Peer {
-    Peer::spawn_piped(role, &[name])
-}
-
-/// Reads the peer's stdout until a line holding `prefix`; returns it from `prefix` on
-/// (libtest prints "test peer ... " without a newline before the test runs, so the marker
-/// may follow it on the same line).
-fn line_with(peer: &mut Peer, prefix: &str) -> String {
-    let line = peer.wait_line(prefix);
-    line[line.find(prefix).unwrap()..].trim().to_owned()
-}
-
 fn field(line: &str, key: &str) -> u64 {
     line.split_whitespace()
         .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
@@ -106,9 +94,11 @@ fn seq_reader(name: &str) {
 fn seqlock_readers_in_other_processes_never_see_a_torn_value() {
     let name = unique("seq");
     let mut w = Writer::<Value>::create(&name, &SeqlockOptions::new()).unwrap();
-    let mut peers: Vec<_> = (0..3).map(|_| spawn("seq-reader", &name)).collect();
+    let mut peers: Vec<_> = (0..3)
+        .map(|_| Peer::spawn_piped("seq-reader", &[&name]))
+        .collect();
     for peer in peers.iter_mut() {
-        line_with(peer, "@ready");
+        peer.wait_line("@ready");
     }
     let start = Instant::now();
     let mut version = 0;
@@ -122,7 +112,7 @@ fn seqlock_readers_in_other_processes_never_see_a_torn_value() {
     }
     drop(w); // readers blocked in wait_changed see Disconnected
     for mut child in peers {
-        let line = line_with(&mut child, "@result");
+        let line = child.wait_line("@result");
         eprintln!("peer: {line}");
         child.finish();
         assert_eq!(field(&line, "last"), version, "{line}");
@@ -200,9 +190,12 @@ fn broadcast_subscribers_in_other_processes_count_every_message() {
     let opts = BroadcastOptions::new().slots(64).max_message(256);
     let mut p = Publisher::create(&name, &opts).unwrap();
     let roles = ["bc-sub", "bc-sub", "bc-sub-slow"];
-    let mut peers: Vec<_> = roles.iter().map(|r| spawn(r, &name)).collect();
+    let mut peers: Vec<_> = roles
+        .iter()
+        .map(|r| Peer::spawn_piped(r, &[&name]))
+        .collect();
     for peer in peers.iter_mut() {
-        line_with(peer, "@ready");
+        peer.wait_line("@ready");
     }
     let total = 100_000u64;
     for i in 0..total {
@@ -213,7 +206,7 @@ fn broadcast_subscribers_in_other_processes_count_every_message() {
     }
     drop(p); // subscribers drain what is held, then see Disconnected
     for mut child in peers {
-        let line = line_with(&mut child, "@result");
+        let line = child.wait_line("@result");
         eprintln!("peer: {line}");
         child.finish();
         assert_eq!(field(&line, "first"), 0, "{line}");
@@ -273,8 +266,8 @@ fn ready_then_hang() -> ! {
 
 /// The peer `role` on `name`, once it said it is ready.
 fn spawn_ready(role: &str, name: &str) -> Peer {
-    let mut child = spawn(role, name);
-    line_with(&mut child, "@ready");
+    let mut child = Peer::spawn_piped(role, &[name]);
+    child.wait_line("@ready");
     child
 }
 

@@ -278,8 +278,9 @@ impl Peer {
         drop(self.stdin.take());
     }
 
-    /// Reads the peer's stdout until a line containing `needle`; returns that line. The
-    /// test harness of the peer writes "test peer ... " before the peer's first line.
+    /// Reads the peer's stdout until a line containing `needle`; returns that line from
+    /// `needle` on (the test harness of the peer writes "test peer ... " before the peer's
+    /// first line, without a newline).
     pub fn wait_line(&mut self, needle: &str) -> String {
         let role = self.role.clone();
         let mut line = String::new();
@@ -296,8 +297,8 @@ impl Peer {
                     self.stderr_note()
                 );
             }
-            if line.contains(needle) {
-                return line.trim_end().to_owned();
+            if let Some(at) = line.find(needle) {
+                return line[at..].trim_end().to_owned();
             }
         }
     }
