@@ -9,7 +9,6 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::io::BufRead;
 use std::time::Duration;
 
 use ipcring::file::{AsyncLogReader, AsyncLogWriter};
@@ -115,10 +114,7 @@ fn roles(role: &str, args: Vec<String>) {
             loop {
                 match r.recv() {
                     Ok(m) => {
-                        if let Err(e) = check(seq, &m, &mut scratch) {
-                            say(&format!("bad {e}"));
-                            std::process::exit(1);
-                        }
+                        check(seq, &m, &mut scratch).unwrap();
                         seq += 1;
                     }
                     Err(Error::Disconnected) => break,
@@ -142,10 +138,7 @@ fn roles(role: &str, args: Vec<String>) {
             let mut scratch = Vec::new();
             for seq in 0..n {
                 let m = s.recv_timeout(Duration::from_secs(20)).unwrap();
-                if let Err(e) = check(seq, &m, &mut scratch) {
-                    say(&format!("bad {e}"));
-                    std::process::exit(1);
-                }
+                check(seq, &m, &mut scratch).unwrap();
             }
             say(&format!("got {n}"));
             0
@@ -155,27 +148,11 @@ fn roles(role: &str, args: Vec<String>) {
     std::process::exit(code);
 }
 
-/// The next line of a peer's stdout that starts with one of `prefixes` (the test harness prints
-/// its own lines there too); empty at end of output.
-fn line_starting(out: &mut impl BufRead, prefixes: &[&str]) -> String {
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if out.read_line(&mut line).unwrap() == 0 {
-            return String::new();
-        }
-        if prefixes.iter().any(|p| line.starts_with(p)) {
-            return line.trim().to_owned();
-        }
-    }
-}
-
-/// The peer `role` with `args`, once it said "ready"; and its stdout, to read on.
-fn ready_peer(role: &str, args: &[&str]) -> (Peer, impl BufRead) {
+/// The peer `role` with `args`, once it said "ready".
+fn ready_peer(role: &str, args: &[&str]) -> Peer {
     let mut child = Peer::spawn_piped(role, args);
-    let mut out = child.take_stdout();
-    assert_eq!(line_starting(&mut out, &["ready"]), "ready");
-    (child, out)
+    child.wait_line("ready");
+    child
 }
 
 /// Sends messages 0..n on `tx`, each `every`-th send dropped at once: its operation has
@@ -197,8 +174,8 @@ async fn send_some_dropped<S: AsyncSender>(tx: &mut S, n: u64, every: u64) {
 /// very short timeout (which may or may not have got it first): each arrives once, whole,
 /// in order. Returns how many receives were cancelled.
 async fn recv_all_with_cancels<R: AsyncReceiver>(rx: &mut R, n: u64) -> u64 {
-    let (mut seq, mut scratch, mut cancelled) = (0u64, Vec::new(), 0u64);
-    while seq < n {
+    let (mut scratch, mut cancelled) = (Vec::new(), 0u64);
+    for seq in 0..n {
         let got = if seq % 2 == 0 {
             match tokio::time::timeout(Duration::from_micros(200), rx.recv()).await {
                 Ok(r) => r,
@@ -212,7 +189,6 @@ async fn recv_all_with_cancels<R: AsyncReceiver>(rx: &mut R, n: u64) -> u64 {
         };
         let m = got.unwrap_or_else(|e| panic!("message {seq}: {e}"));
         check(seq, &m, &mut scratch).unwrap();
-        seq += 1;
     }
     cancelled
 }
@@ -295,11 +271,11 @@ async fn file_async_writer_to_blocking_reader_process() {
     let path = dir.path().join("b.log");
     let n = 300u64;
     // The reader creates the log and says when it is open, so it reads from the start.
-    let (mut child, mut out) = ready_peer("log_read", &[path.to_str().unwrap()]);
+    let mut child = ready_peer("log_read", &[path.to_str().unwrap()]);
     let mut w = AsyncLogWriter::open(&path, &LogOptions::new()).unwrap();
     send_some_dropped(&mut w, n, 3).await;
     w.close().await.unwrap();
-    assert_eq!(line_starting(&mut out, &["got", "bad"]), format!("got {n}"));
+    assert_eq!(child.wait_line("got "), format!("got {n}"));
     child.finish();
 }
 
@@ -336,7 +312,7 @@ async fn redis_async_stream_consumer_from_blocking_producer_process() {
 async fn redis_async_publisher_to_blocking_subscriber_process() {
     let (url, channel, _x) = redis_or_skip!("aio-pub");
     let n = 100u64;
-    let (mut child, mut out) = ready_peer("sub_read", &[&url, &channel, &n.to_string()]);
+    let mut child = ready_peer("sub_read", &[&url, &channel, &n.to_string()]);
     let ch = channel.clone();
     let mut tx = AsyncPublisher::connect(&url, move |u| {
         Publisher::connect(u, &ch, &RedisOptions::new())
@@ -345,7 +321,7 @@ async fn redis_async_publisher_to_blocking_subscriber_process() {
     .unwrap();
     send_some_dropped(&mut tx, n, 4).await;
     tx.settle().await.unwrap();
-    assert_eq!(line_starting(&mut out, &["got", "bad"]), format!("got {n}"));
+    assert_eq!(child.wait_line("got "), format!("got {n}"));
     child.finish();
 }
 
