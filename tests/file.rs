@@ -72,10 +72,6 @@ fn error_after(path: &Path, first: &[u8]) -> Error {
     r.recv().unwrap_err()
 }
 
-fn wait_ok(mut c: Peer) {
-    c.finish();
-}
-
 /// Message `seq` of writer `w`: its identity, then a pattern derived from both, of a
 /// length that varies, so tearing, mixing or corruption shows.
 fn message(w: usize, seq: usize) -> Vec<u8> {
@@ -307,8 +303,8 @@ fn four_writers_two_readers_every_message_once_in_order_none_torn() {
         children.push(spawn("writer", &path, &w.to_string()));
     }
     children.push(spawn("reader", &path, ""));
-    for c in children {
-        wait_ok(c);
+    for mut c in children {
+        c.finish();
     }
     // A reader started after everything is over sees the same log, then Disconnected.
     let mut r = open_reader(&path);
@@ -344,13 +340,13 @@ fn restarted_reader_resumes_from_its_cursor_without_loss_or_duplicates() {
     for seq in 0..100 {
         w.send(&message(0, seq)).unwrap();
     }
-    wait_ok(spawn("cursor-reader", &path, "0,37"));
-    wait_ok(spawn("cursor-reader", &path, "37,100"));
+    spawn("cursor-reader", &path, "0,37").finish();
+    spawn("cursor-reader", &path, "37,100").finish();
     // More messages after the readers left; the next run picks up exactly there.
     for seq in 100..120 {
         w.send(&message(0, seq)).unwrap();
     }
-    wait_ok(spawn("cursor-reader", &path, "100,120"));
+    spawn("cursor-reader", &path, "100,120").finish();
     // A corrupt cursor file is an error, not a guess.
     let cursor = dir.path().join("log.cursor.resume");
     std::fs::write(&cursor, [1u8; 16]).unwrap();
@@ -476,12 +472,12 @@ fn garbage_inside_the_log_is_an_error_not_a_panic() {
 fn mailbox_rust_alice_and_two_rust_bobs_in_separate_processes() {
     let (_dir, path) = new_path("shared.json");
     // Bobs first: the mailbox works in either start order.
-    let bob1 = spawn("bob", &path, "1000");
-    let bob2 = spawn("bob", &path, "2000");
+    let mut bob1 = spawn("bob", &path, "1000");
+    let mut bob2 = spawn("bob", &path, "2000");
     std::thread::sleep(Duration::from_millis(50));
     let mut alice = spawn("alice", &path, "");
-    wait_ok(bob1);
-    wait_ok(bob2);
+    bob1.finish();
+    bob2.finish();
     // And the article's three calls from this process.
     let mut mb = Mailbox::open(&path).unwrap();
     let t = Some(Duration::from_secs(20));
@@ -530,7 +526,7 @@ fn mailbox_lock_file_replaced_under_running_processes_keeps_exclusion() {
     // Alice and one submitter open the mailbox (and its lock file) before the replacement...
     let mut alice = spawn("alice-ready", &path, "");
     wait_ready(&path, 0);
-    let early = spawn("submitter-on-go", &path, &format!("1000,{N}"));
+    let mut early = spawn("submitter-on-go", &path, &format!("1000,{N}"));
     wait_ready(&path, 1000);
     replace_lock_file(&lock);
     // ...two more after it: without re-checking, the first two would lock a deleted inode
@@ -545,9 +541,9 @@ fn mailbox_lock_file_replaced_under_running_processes_keeps_exclusion() {
     // Once more while they all run.
     std::thread::sleep(Duration::from_millis(20));
     replace_lock_file(&lock);
-    wait_ok(early);
-    for c in late {
-        wait_ok(c);
+    early.finish();
+    for mut c in late {
+        c.finish();
     }
     alice.kill();
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
