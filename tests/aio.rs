@@ -94,7 +94,7 @@ fn odd_pause(seq: u64) -> bool {
 /// A blocking receiver's peer role, slow now and then (a pause of `ms` milliseconds every
 /// `every` messages, so the async sender finds no room): exit code 0 if messages 0..n came
 /// once each, intact, in order, and then the receive waiting `end_wait` ended as `end` says
-/// (1: a bad message, 2: another end).
+/// (else it panics, saying why).
 fn recv_paced<R: Receiver>(
     mut rx: R,
     n: &str,
@@ -108,18 +108,15 @@ fn recv_paced<R: Receiver>(
             std::thread::sleep(Duration::from_millis(ms));
         }
         rx.recv_timeout_into(&mut buf, LONG).expect("recv");
-        if let Err(e) = check(seq, &buf, &mut scratch) {
-            eprintln!("{e}");
-            return 1;
-        }
+        check(seq, &buf, &mut scratch).unwrap();
     }
-    match rx.recv_timeout_into(&mut buf, end_wait) {
-        Err(e) if end(&e) => 0,
-        other => {
-            eprintln!("expected the end, got {other:?} ({} bytes)", buf.len());
-            2
-        }
-    }
+    let r = rx.recv_timeout_into(&mut buf, end_wait);
+    assert!(
+        r.as_ref().is_err_and(end),
+        "expected the end, got {r:?} ({} bytes)",
+        buf.len()
+    );
+    0
 }
 
 /// Receives messages 0..n and checks them: even ones by a plain wait (only readiness can
@@ -223,18 +220,11 @@ fn roles(role: &str, args: Vec<String>) {
             let mut buf = Vec::new();
             for i in 0..n {
                 rx.recv_timeout_into(&mut buf, LONG).expect("recv");
-                if buf != vec![i as u8; size] {
-                    eprintln!("message {i}: {buf:?}");
-                    std::process::exit(1);
-                }
+                assert_eq!(buf, vec![i as u8; size], "message {i}");
             }
-            match rx.recv_timeout_into(&mut buf, LONG) {
-                Err(Error::Disconnected) => 0,
-                other => {
-                    eprintln!("expected Disconnected, got {other:?} ({buf:?})");
-                    2
-                }
-            }
+            let r = rx.recv_timeout_into(&mut buf, LONG);
+            assert!(matches!(r, Err(Error::Disconnected)), "{r:?} ({buf:?})");
+            0
         }
         // args: name — duplex side B, blocking: waits for "go", then sends "message".
         "ring-on-go" => {
@@ -286,10 +276,7 @@ fn roles(role: &str, args: Vec<String>) {
                 message(seq, &mut m);
                 conn.send(&m).expect("send");
                 conn.recv_into(&mut buf).expect("recv");
-                if let Err(e) = check(seq, &buf, &mut scratch) {
-                    eprintln!("{e}");
-                    std::process::exit(1);
-                }
+                check(seq, &buf, &mut scratch).unwrap();
             }
             0
         }
@@ -315,25 +302,18 @@ fn roles(role: &str, args: Vec<String>) {
                     std::thread::sleep(Duration::from_millis(2));
                 }
                 conn.recv_into(&mut buf).expect("recv");
-                if buf.len() != size
-                    || buf[..8] != seq.to_le_bytes()
-                    || buf[8..].iter().any(|&b| b != seq as u8)
-                {
-                    eprintln!(
-                        "frame {seq}: {} bytes, starts {:?}",
-                        buf.len(),
-                        &buf[..8.min(buf.len())]
-                    );
-                    std::process::exit(1);
-                }
+                assert!(
+                    buf.len() == size
+                        && buf[..8] == seq.to_le_bytes()
+                        && buf[8..].iter().all(|&b| b == seq as u8),
+                    "frame {seq}: {} bytes, starts {:?}",
+                    buf.len(),
+                    &buf[..8.min(buf.len())]
+                );
             }
-            match conn.recv_into(&mut buf) {
-                Err(Error::Disconnected) => 0,
-                other => {
-                    eprintln!("expected Disconnected, got {other:?}");
-                    2
-                }
-            }
+            let r = conn.recv_into(&mut buf);
+            assert!(matches!(r, Err(Error::Disconnected)), "{r:?}");
+            0
         }
         // args: name, count — blocking mq sender, pausing every 10 messages.
         "mq-sender" => {
