@@ -36,6 +36,18 @@ fn inverted(b: &[u8]) -> Vec<u8> {
     b.iter().map(|x| !x).collect()
 }
 
+/// The answer to `seq`'s message, checked byte for byte.
+fn check_answer(seq: u64, m: &mut Vec<u8>, answer: &[u8]) -> ipcring::Result<()> {
+    message(seq, m);
+    if answer != inverted(m) {
+        let why = check(seq, &inverted(answer), &mut Vec::new()).err();
+        return Err(Error::Corrupt(
+            format!("answer to {seq}: {}", why.unwrap_or_default()).into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Serves until asked to quit (request "QUIT") or killed: checks every request, answers it
 /// inverted in place (zero-copy: the answer overwrites the request in its slot).
 fn serve(name: &str, max_clients: u32) -> ipcring::Result<()> {
@@ -93,7 +105,7 @@ fn answer(mut req: Request<'_>, scratch: &mut Vec<u8>) -> ipcring::Result<bool> 
 /// progress line every 500 calls.
 fn client_calls(name: &str, first: u64, n: Option<u64>, depth: u32) -> ipcring::Result<()> {
     let c = Client::connect(name, &opts().slots(depth))?;
-    let (mut m, mut scratch) = (Vec::new(), Vec::new());
+    let mut m = Vec::new();
     let mut in_flight = std::collections::VecDeque::new();
     let mut next = first;
     let mut done = 0u64;
@@ -107,15 +119,7 @@ fn client_calls(name: &str, first: u64, n: Option<u64>, depth: u32) -> ipcring::
         let Some((seq, t)) = in_flight.pop_front() else {
             return Ok(());
         };
-        let answer = c.wait(t)?;
-        message(seq, &mut m);
-        if *answer != inverted(&m)[..] {
-            let why = check(seq, &inverted(&answer), &mut scratch).err();
-            return Err(Error::Corrupt(
-                format!("answer to {seq}: {}", why.unwrap_or_default()).into(),
-            ));
-        }
-        drop(answer);
+        check_answer(seq, &mut m, &c.wait(t)?)?;
         done += 1;
         if done % 500 == 0 {
             println!("CALLS {done}");
@@ -602,19 +606,6 @@ fn rpc_over_the_service() {
 }
 
 // ---- The async forms (`service::AsyncClient`, `AsyncListener`) between real processes ----
-
-/// The answer to `seq`'s message, checked byte for byte.
-#[cfg(feature = "async")]
-fn check_answer(seq: u64, m: &mut Vec<u8>, answer: &[u8]) -> ipcring::Result<()> {
-    message(seq, m);
-    if answer != inverted(m) {
-        let why = check(seq, &inverted(answer), &mut Vec::new()).err();
-        return Err(Error::Corrupt(
-            format!("answer to {seq}: {}", why.unwrap_or_default()).into(),
-        ));
-    }
-    Ok(())
-}
 
 /// `n` checked calls from an async client: in pairs, alternately two `call_into`s and two
 /// requests in flight at once (`submit`, `submit`, then `wait` for the second first).
