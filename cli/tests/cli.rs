@@ -156,33 +156,17 @@ fn rm_force_removes_a_live_segment_and_ls_finds_shm_names() {
 fn send_then_recv_lines() {
     let name = uniq("lines");
     // send first: it creates the ring, then waits for a consumer to drain it.
-    let mut send = Command::new(EXE)
-        .args(["send", &name])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    send.stdin
-        .take()
-        .unwrap()
-        .write_all(b"alpha\nbeta\n\ngamma")
-        .unwrap();
-    let recv = run(&["recv", &name]);
-    assert!(recv.status.success(), "{}", text(&recv.stderr));
-    assert_eq!(text(&recv.stdout), "alpha\nbeta\n\ngamma\n");
-    assert!(send.wait().unwrap().success());
+    let send = start(&["send", &name], b"alpha\nbeta\n\ngamma");
+    assert_eq!(run_ok(&["recv", &name]), "alpha\nbeta\n\ngamma\n");
+    let send = finish(send, "send");
+    assert!(send.status.success(), "{}", text(&send.stderr));
 }
 
 #[test]
 fn recv_then_send_frames() {
     let name = uniq("frames");
     // recv first: it creates the ring and waits for the producer.
-    let recv = Command::new(EXE)
-        .args(["recv", "--framed", &name])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let recv = start(&["recv", "--framed", &name], b"");
     let mut input = Vec::new();
     let msgs: [&[u8]; 4] = [b"one", b"", b"with\nnewline", &[0u8, 255, 7]];
     for m in msgs {
@@ -192,7 +176,7 @@ fn recv_then_send_frames() {
     std::thread::sleep(Duration::from_millis(50));
     let send = run_with_stdin(&["send", "--framed", &name], &input);
     assert!(send.status.success(), "{}", text(&send.stderr));
-    let out = recv.wait_with_output().unwrap();
+    let out = finish(recv, "recv");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(out.stdout, input);
 }
