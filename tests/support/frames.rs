@@ -41,11 +41,6 @@ pub fn framed(stream: UnixStream) -> (FrameTx, FrameRx) {
 }
 
 impl FrameTx {
-    /// Writes raw bytes (for tests that send malformed frames).
-    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<()> {
-        self.stream.write_all(bytes).map_err(Error::from)
-    }
-
     fn write_frame(&mut self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
         if msg.len() > MAX_FRAME {
             return Err(Error::MessageTooLarge {

@@ -24,7 +24,7 @@
 //! the code under test lost the peer). A kill says so on stderr when it happens.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -60,7 +60,6 @@ pub struct PeerBuilder {
     args: Vec<String>,
     env: Vec<(String, String)>,
     stdout: bool,
-    stdin: bool,
     deadline: Duration,
 }
 
@@ -89,12 +88,6 @@ impl PeerBuilder {
         self
     }
 
-    /// Pipes this process to the peer's stdin ([`Peer::stdin`]).
-    pub fn stdin_piped(mut self) -> Self {
-        self.stdin = true;
-        self
-    }
-
     /// How long the peer may run without a sign of progress (default [`DEADLINE`]).
     pub fn deadline(mut self, d: Duration) -> Self {
         self.deadline = d;
@@ -103,15 +96,19 @@ impl PeerBuilder {
 
     /// Starts the peer.
     pub fn spawn(self) -> Peer {
-        let piped = |on| if on { Stdio::piped() } else { Stdio::null() };
+        let stdout = if self.stdout {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        };
         let mut child = Command::new(std::env::current_exe().expect("current exe"))
             .args(["--exact", self.entry, "--nocapture", "--test-threads=1"])
             .env(ROLE_VAR, &self.role)
             .env(ARGS_VAR, self.args.join("\u{1f}"))
             .env("RUST_BACKTRACE", "0")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(piped(self.stdin))
-            .stdout(piped(self.stdout))
+            .stdin(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn peer {}: {e}", self.role));
@@ -129,7 +126,6 @@ impl PeerBuilder {
             }
         });
         let stdout = child.stdout.take().map(BufReader::new);
-        let stdin = child.stdin.take();
         // Its clock starts now, with the child's.
         let watch = Arc::new(Watch::default());
         let (w, pid, deadline) = (watch.clone(), child.id() as libc::pid_t, self.deadline);
@@ -165,7 +161,6 @@ impl PeerBuilder {
             role: self.role,
             child,
             stdout,
-            stdin,
             stderr,
             drain: Some(drain),
             deadline: self.deadline,
@@ -205,7 +200,6 @@ pub struct Peer {
     role: String,
     child: Child,
     stdout: Option<BufReader<ChildStdout>>,
-    stdin: Option<ChildStdin>,
     stderr: Arc<Mutex<Vec<u8>>>,
     drain: Option<JoinHandle<()>>,
     deadline: Duration,
@@ -220,7 +214,6 @@ impl Peer {
             args: Vec::new(),
             env: Vec::new(),
             stdout: false,
-            stdin: false,
             deadline: DEADLINE,
         }
     }
@@ -266,16 +259,6 @@ impl Peer {
     /// Takes the peer's stdout (spawned with [`PeerBuilder::stdout_piped`]).
     pub fn take_stdout(&mut self) -> BufReader<ChildStdout> {
         self.stdout.take().expect("the peer's stdout is not piped")
-    }
-
-    /// The peer's stdin (spawned with [`PeerBuilder::stdin_piped`]).
-    pub fn stdin(&mut self) -> &mut ChildStdin {
-        self.stdin.as_mut().expect("the peer's stdin is not piped")
-    }
-
-    /// Closes the peer's stdin (its end-of-input).
-    pub fn close_stdin(&mut self) {
-        drop(self.stdin.take());
     }
 
     /// Reads the peer's stdout until a line containing `needle`; returns that line from
