@@ -214,10 +214,15 @@ fn roles(role: &str, args: Vec<String>) {
                 assert_eq!(parse(&m), (0, seq));
             }
         }
-        "alice" => {
+        // "alice-ready" says so once its mailbox is there, and serves longer.
+        "alice" | "alice-ready" => {
             let mut mb = Mailbox::open(&path).unwrap();
             mb.init().unwrap();
-            let stop = Instant::now() + Duration::from_secs(30);
+            let ready = role == "alice-ready";
+            if ready {
+                signal_ready(&path, 0);
+            }
+            let stop = Instant::now() + Duration::from_secs(if ready { 90 } else { 30 });
             mb.serve(&mut |c, a| article_alice(c, a), &mut || {
                 Instant::now() < stop
             })
@@ -226,14 +231,9 @@ fn roles(role: &str, args: Vec<String>) {
         "bob" => {
             let base: i64 = arg.parse().unwrap();
             let mut mb = Mailbox::open(&path).unwrap();
+            let t = Some(Duration::from_secs(20));
             for i in 0..15 {
-                let r = mb
-                    .call(
-                        "add",
-                        vec![json!(base), json!(i)],
-                        Some(Duration::from_secs(20)),
-                    )
-                    .unwrap();
+                let r = mb.call("add", vec![json!(base), json!(i)], t).unwrap();
                 assert_eq!(r, Ok(json!(base + i)));
             }
         }
@@ -279,16 +279,6 @@ fn roles(role: &str, args: Vec<String>) {
                     }
                 }
             }
-        }
-        "alice-ready" => {
-            let mut mb = Mailbox::open(&path).unwrap();
-            mb.init().unwrap();
-            signal_ready(&path, 0);
-            let stop = Instant::now() + Duration::from_secs(90);
-            mb.serve(&mut |c, a| article_alice(c, a), &mut || {
-                Instant::now() < stop
-            })
-            .unwrap();
         }
         other => panic!("unknown role {other}"),
     }

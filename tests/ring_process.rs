@@ -349,7 +349,6 @@ fn one_message_at_a_time_every_wait_sleeping_loses_nothing() {
         tx.send(&m).unwrap();
         let echo = rx.recv_timeout(LONG).unwrap();
         check(seq, &echo, &mut scratch).unwrap();
-        assert_eq!(&*echo, &m[..]);
     }
     drop((tx, rx));
     child.finish();
@@ -461,7 +460,6 @@ fn one_message_at_a_time_recycles_the_first_lines_and_loses_nothing() {
         tx.send(&m).unwrap();
         let echo = rx.recv_timeout(LONG).unwrap();
         check(seq, &echo, &mut scratch).unwrap();
-        assert_eq!(&*echo, &m[..]);
     }
     // Without recycling the positions would stay near the bytes sent; with it, each
     // ring moves a lap every few messages, so at least one per 8 KiB sent.
