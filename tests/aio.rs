@@ -168,10 +168,8 @@ async fn send_through_cancels_too<S: AsyncSender>(
 async fn assert_disconnected<T: std::fmt::Debug>(
     recv: impl std::future::Future<Output = ipcring::Result<T>>,
 ) {
-    match tokio::time::timeout(LONG, recv).await {
-        Ok(Err(Error::Disconnected)) => {}
-        other => panic!("expected Disconnected, got {other:?}"),
-    }
+    let r = tokio::time::timeout(LONG, recv).await;
+    assert!(matches!(r, Ok(Err(Error::Disconnected))), "{r:?}");
 }
 
 /// Three receives on `rx`, each given up after `wait`: nothing can arrive yet, and each
@@ -832,10 +830,8 @@ async fn async_listener_serves_blocking_clients_and_refuses_a_wrong_key() {
     let addr = sock_addr("aio-listen");
     let listener = AsyncListener::bind(addr.as_str(), &sopts("k2")).unwrap();
     let mut bad = Peer::spawn("sock-wrong-key", &[&addr]);
-    match listener.accept().await {
-        Err(Error::Auth(_)) => {}
-        other => panic!("expected Auth, got {:?}", other.map(|_| ())),
-    }
+    let r = listener.accept().await.map(|_| ());
+    assert!(matches!(r, Err(Error::Auth(_))), "{r:?}");
     bad.finish();
     // The listener still serves; two clients at once, each on its own task.
     let mut c1 = Peer::spawn("sock-client", &[&addr, "k2", "500"]);
@@ -1081,19 +1077,17 @@ async fn async_rpc_client_many_tasks_over_one_connection() {
     assert_eq!(slow.await.unwrap().unwrap(), 1);
     // A call given up (its future dropped by the timeout) does not disturb the next;
     // its late reply is discarded.
-    match client
+    let r = client
         .call_timeout::<_, i64>("sleep_echo", (200u64, 7i64), Duration::from_millis(20))
-        .await
-    {
-        Err(RpcError::Timeout) => {}
-        other => panic!("expected Timeout, got {other:?}"),
-    }
+        .await;
+    assert!(matches!(r, Err(RpcError::Timeout)), "{r:?}");
     let r: i64 = client.call("add", (40i64, 2i64)).await.unwrap();
     assert_eq!(r, 42);
-    match client.call::<_, i64>("nope", ()).await {
-        Err(RpcError::UnknownMethod { method }) => assert_eq!(method, "nope"),
-        other => panic!("expected UnknownMethod, got {other:?}"),
-    }
+    let r = client.call::<_, i64>("nope", ()).await;
+    assert!(
+        matches!(&r, Err(RpcError::UnknownMethod { method }) if method == "nope"),
+        "{r:?}"
+    );
     // Wait out the forgotten call's reply: nothing is left in flight.
     tokio::time::sleep(Duration::from_millis(250)).await;
     let r: i64 = client.call("add", (1i64, 1i64)).await.unwrap();
