@@ -86,6 +86,9 @@ fn send_paced<S: Sender>(mut tx: S, n: u64, pause_at: fn(u64) -> bool, pause: Du
     0
 }
 
+/// The pause of a paced sender.
+const PAUSE: Duration = Duration::from_millis(1);
+
 /// The messages before which a paced sender pauses: two in every ten, at odd intervals.
 fn odd_pause(seq: u64) -> bool {
     seq % 10 == 1 || seq % 10 == 4
@@ -316,12 +319,7 @@ fn roles(role: &str, args: Vec<String>) {
         // args: name, count — blocking mq sender, pausing every 10 messages.
         "mq-sender" => {
             let q = MessageQueue::open(&args[0], &mqopts()).expect("open queue");
-            send_paced(
-                q,
-                args[1].parse().unwrap(),
-                odd_pause,
-                Duration::from_millis(1),
-            )
+            send_paced(q, args[1].parse().unwrap(), odd_pause, PAUSE)
         }
         // args: name, count — blocking mq receiver, slow now and then; exit 0 if `count`
         // messages came once each, intact, in order, and nothing after them.
@@ -333,12 +331,7 @@ fn roles(role: &str, args: Vec<String>) {
         // args: path, count — blocking pipe writer, pausing now and then.
         "pipe-writer" => {
             let tx = PipeSender::open(&args[0], &PipeOptions::new()).expect("open pipe");
-            send_paced(
-                tx,
-                args[1].parse().unwrap(),
-                odd_pause,
-                Duration::from_millis(1),
-            )
+            send_paced(tx, args[1].parse().unwrap(), odd_pause, PAUSE)
         }
         // args: path, count — blocking pipe reader, slow now and then; exit 0 if `count`
         // messages came once each, intact, in order, then Disconnected.
@@ -357,7 +350,7 @@ fn roles(role: &str, args: Vec<String>) {
             let mut m = Vec::new();
             for seq in 0..n {
                 if odd_pause(seq) {
-                    std::thread::sleep(Duration::from_millis(1));
+                    std::thread::sleep(PAUSE);
                 }
                 message(seq, &mut m);
                 tx.publish(&m).expect("publish");
