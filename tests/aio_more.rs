@@ -69,15 +69,6 @@ fn send_paced<S: Sender>(mut tx: S, n: &str) -> i32 {
     0
 }
 
-/// A line to the parent, written straight to stdout and flushed.
-fn say(what: &str) {
-    use std::io::Write;
-    let mut o = std::io::stdout().lock();
-    // On a line of its own: the harness has written "test peer ... " without a newline.
-    writeln!(o, "\n{what}").unwrap();
-    o.flush().unwrap();
-}
-
 fn sig_opts(dir: &str) -> SignalOptions {
     SignalOptions::new("aio-more").dir(dir)
 }
@@ -109,7 +100,7 @@ fn roles(role: &str, args: Vec<String>) {
         // is gone; prints how many.
         "log_read" => {
             let mut r = LogReader::open(&args[0], &LogOptions::new()).unwrap();
-            say("ready");
+            println!("\nready");
             let (mut seq, mut scratch) = (0u64, Vec::new());
             loop {
                 match r.recv() {
@@ -121,7 +112,7 @@ fn roles(role: &str, args: Vec<String>) {
                     Err(e) => panic!("log reader: {e}"),
                 }
             }
-            say(&format!("got {seq}"));
+            println!("\ngot {seq}");
             0
         }
         // args: url, key, count — blocking stream producer.
@@ -133,14 +124,14 @@ fn roles(role: &str, args: Vec<String>) {
         // checks messages 0..count in order, prints how many.
         "sub_read" => {
             let mut s = Subscriber::connect(&args[0], &args[1], &RedisOptions::new()).unwrap();
-            say("ready");
+            println!("\nready");
             let n: u64 = args[2].parse().unwrap();
             let mut scratch = Vec::new();
             for seq in 0..n {
                 let m = s.recv_timeout(Duration::from_secs(20)).unwrap();
                 check(seq, &m, &mut scratch).unwrap();
             }
-            say(&format!("got {n}"));
+            println!("\ngot {n}");
             0
         }
         other => panic!("unknown peer role {other}"),

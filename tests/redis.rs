@@ -115,13 +115,6 @@ fn peer(role: &str, url: &str, args: &[&str]) -> Peer {
     args.iter().fold(b, |b, a| b.arg(a)).spawn()
 }
 
-fn say(what: &str) {
-    use std::io::Write;
-    let mut o = std::io::stdout().lock();
-    writeln!(o, "PEER:{what}").unwrap();
-    o.flush().unwrap();
-}
-
 /// The peer side of the two-process tests (args: the server's URL, then the role's). A
 /// no-op unless run by [`peer`].
 #[test]
@@ -136,7 +129,7 @@ fn peer_role() {
             let n: usize = args[2].parse().unwrap();
             let mut rx = Subscriber::connect(&url, &args[0], &fast()).unwrap();
             let mut tx = Publisher::connect(&url, &args[1], &fast()).unwrap();
-            say("ready");
+            println!("PEER:ready");
             for _ in 0..n {
                 let m = rx.recv_timeout(WAIT).unwrap();
                 tx.send(&m).unwrap();
@@ -168,9 +161,9 @@ fn peer_role() {
                 let e = rx
                     .recv_entry(Deadline::after(Duration::from_secs(10)))
                     .unwrap();
-                say(&format!("got {}", String::from_utf8_lossy(&e.data)));
+                println!("PEER:got {}", String::from_utf8_lossy(&e.data));
             }
-            say("holding");
+            println!("PEER:holding");
             loop {
                 std::thread::sleep(Duration::from_secs(60));
             }
@@ -184,7 +177,7 @@ fn peer_role() {
                 std::thread::sleep(Duration::from_millis(3));
             }
             tx.flush().unwrap();
-            say("done");
+            println!("PEER:done");
         }
         // publish N messages on channel args[0] (liveness TTL 500 ms), then wait to be killed
         "publish-then-hang" => {
@@ -193,7 +186,7 @@ fn peer_role() {
             for i in 0..n {
                 assert_eq!(tx.publish(format!("{i}").as_bytes()).unwrap(), 1);
             }
-            say("sent");
+            println!("PEER:sent");
             loop {
                 std::thread::sleep(Duration::from_secs(60));
             }
@@ -207,7 +200,7 @@ fn peer_role() {
             // Pipelined: only a flush says every entry is in the server (a SIGKILL may
             // otherwise take what the server had not read yet).
             tx.flush().unwrap();
-            say("sent");
+            println!("PEER:sent");
             loop {
                 std::thread::sleep(Duration::from_secs(60));
             }

@@ -66,8 +66,7 @@ fn roles(role: &str, args: Vec<String>) {
                 .open_timeout(LONG)
                 .wait(strategy(args.get(1).map_or("", String::as_str)));
             let mut rx = Consumer::open(&args[0], &opts).expect("open consumer");
-            let out = std::io::stdout();
-            let mut out = out.lock();
+            let mut out = std::io::stdout().lock();
             let mut scratch = Vec::new();
             let mut expect: Option<u64> = None;
             loop {

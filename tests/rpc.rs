@@ -72,7 +72,7 @@ fn answer_backwards<C: Codec>(parent: &str, codec: C) {
 }
 
 fn start<C: Codec>(role: &str, codec: C) -> (Peer, Client<FrameTx, FrameRx, C>) {
-    let (peer, stream) = spawn_connected(role, &[]);
+    let (peer, stream) = spawn_connected(role);
     let (tx, rx) = framed(stream);
     (peer, Client::new(tx, rx, codec))
 }
@@ -255,7 +255,7 @@ struct Raw {
 
 impl Raw {
     fn start(role: &str) -> (Peer, Raw) {
-        let (peer, stream) = spawn_connected(role, &[]);
+        let (peer, stream) = spawn_connected(role);
         let (tx, rx) = framed(stream);
         (peer, Raw { tx, rx })
     }

@@ -147,15 +147,13 @@ impl Receiver for FrameRx {
     }
 }
 
-/// Binds a listener, starts peer `role` with the listener's path as its first argument
-/// (then `args`), and accepts the connection the peer makes with [`connect_to_parent`].
-pub fn spawn_connected(role: &str, args: &[&str]) -> (Peer, UnixStream) {
+/// Binds a listener, starts peer `role` with the listener's path as its argument, and
+/// accepts the connection the peer makes with [`connect_to_parent`].
+pub fn spawn_connected(role: &str) -> (Peer, UnixStream) {
     let path = unique_path(role);
     let listener = UnixListener::bind(&path).expect("bind");
     listener.set_nonblocking(true).unwrap();
-    let mut all = vec![path.to_str().unwrap()];
-    all.extend_from_slice(args);
-    let mut peer = Peer::spawn(role, &all);
+    let mut peer = Peer::spawn(role, &[path.to_str().unwrap()]);
     let deadline = Instant::now() + Duration::from_secs(30);
     let stream = loop {
         match listener.accept() {
