@@ -158,9 +158,7 @@ fn peer_role() {
             let mut rx =
                 StreamConsumer::connect(&url, &args[0], &args[1], &args[2], &opts).unwrap();
             for _ in 0..n {
-                let e = rx
-                    .recv_entry(Deadline::after(Duration::from_secs(10)))
-                    .unwrap();
+                let e = rx.recv_entry(Deadline::after(WAIT)).unwrap();
                 println!("PEER:got {}", String::from_utf8_lossy(&e.data));
             }
             println!("PEER:holding");
@@ -567,12 +565,7 @@ fn stream_is_bounded_and_trimmed_pending_entries_are_counted() {
     tx.send(b"first").unwrap();
     send_numbered(&mut tx, 0..49);
     // One read fetches all 50 (pending under "c"); hand out one.
-    assert_eq!(
-        rx.recv_entry(Deadline::after(Duration::from_secs(5)))
-            .unwrap()
-            .data,
-        b"first"
-    );
+    assert_eq!(rx.recv_entry(Deadline::after(WAIT)).unwrap().data, b"first");
     drop(rx);
     for _ in 0..1000 {
         tx.send(b"filler").unwrap();
