@@ -12,14 +12,13 @@ use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::time::Duration;
 
 use ipcring::ring::{Consumer, Producer, RingOptions};
 use ipcring::Error;
+use support::setup::LONG;
 use support::unique;
 
 const NOBODY: u32 = 65534;
-const LONG: Duration = Duration::from_secs(30);
 
 /// True if this process can run a peer as another user.
 fn two_users() -> bool {
@@ -493,7 +492,7 @@ fn another_users_listener_is_refused_and_so_are_its_clients() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
     let mut peer = spawn_nobody("make", &["client-of-root", path.to_str().unwrap()]);
     peer.wait_line("READY");
-    let r = l.accept_timeout(Duration::from_millis(300));
+    let r = l.accept_timeout(std::time::Duration::from_millis(300));
     assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
     assert_eq!(l.refused_peers(), 1);
     assert_eq!(peer.wait_line("END"), "END disconnected");

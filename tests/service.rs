@@ -14,9 +14,8 @@ use ipcring::service::{Client, Listener, Request, ServiceOptions};
 use ipcring::Error;
 #[cfg(feature = "async")]
 use support::setup::current_thread;
+use support::setup::LONG;
 use support::{check, message, unique, wait_until, Peer};
-
-const LONG: Duration = Duration::from_secs(30);
 
 fn opts() -> ServiceOptions {
     ServiceOptions::new().max_message(512).open_timeout(LONG)

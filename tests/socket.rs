@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use ipcring::socket::{Address, Connection, Flow, Listener, SocketOptions};
 use ipcring::{Error, Receiver, Sender};
+use support::setup::LONG;
 use support::Peer;
 
 const KEY: &[u8] = b"Do not let eve find us!";
@@ -138,20 +139,16 @@ fn order_and_integrity(kind: &str) {
     let opts = SocketOptions::new().authkey(KEY);
     let listener = Listener::bind(addr.as_str(), &opts).unwrap();
     let mut peer = spawn("sender", &addr, &[]);
-    let mut conn = listener.accept_timeout(Duration::from_secs(30)).unwrap();
+    let mut conn = listener.accept_timeout(LONG).unwrap();
     let mut buf = Vec::new();
     for seq in 0..SENDER_COUNT {
-        conn.recv_timeout_into(&mut buf, Duration::from_secs(30))
-            .unwrap();
+        conn.recv_timeout_into(&mut buf, LONG).unwrap();
         assert_eq!(buf, message(seq), "message {seq} differs");
     }
     conn.send(b"ack").unwrap();
     peer.finish_output();
     // The sender is gone after everything it sent was delivered.
-    assert!(conn
-        .recv_timeout(Duration::from_secs(30))
-        .unwrap_err()
-        .is_disconnected());
+    assert!(conn.recv_timeout(LONG).unwrap_err().is_disconnected());
 }
 
 #[test]
@@ -241,7 +238,7 @@ fn wrong_key_is_refused_on_both_sides() {
     let mut c = Connection::connect(addr.as_str(), &SocketOptions::new()).unwrap();
     assert!(c.send(b"hello").is_ok());
     assert!(c
-        .recv_timeout(Duration::from_secs(30))
+        .recv_timeout(LONG)
         .is_ok_and(|m| m.starts_with(b"#CHALLENGE#")));
     drop(c);
     // The server is still serving.
@@ -255,9 +252,7 @@ fn silent_client_is_dropped_after_the_handshake_timeout() {
     let addr = unique("unix");
     let server = echo_server(&addr, &[("IPCRING_SOCKET_HANDSHAKE_MS", "300")]);
     let mut silent = UnixStream::connect(&addr).unwrap();
-    silent
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+    silent.set_read_timeout(Some(LONG)).unwrap();
     let mut challenge = [0u8; 4 + 59];
     silent.read_exact(&mut challenge).unwrap();
     assert_eq!(&challenge[4..15], b"#CHALLENGE#");
@@ -277,7 +272,7 @@ fn huge_announced_frame_is_refused() {
     let addr = unique("unix");
     let server = echo_server(&addr, &[("IPCRING_SOCKET_NOKEY", "1")]);
     let mut raw = UnixStream::connect(&addr).unwrap();
-    raw.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    raw.set_read_timeout(Some(LONG)).unwrap();
     let mut hdr = vec![0xFF, 0xFF, 0xFF, 0xFF];
     hdr.extend_from_slice(&(1u64 << 40).to_be_bytes());
     raw.write_all(&hdr).unwrap();
@@ -301,13 +296,13 @@ fn peer_killed_mid_frame() {
     let addr = unique("unix");
     let listener = Listener::bind(addr.as_str(), &SocketOptions::new()).unwrap();
     let mut peer = spawn("mid_frame", &addr, &[]);
-    let mut conn = listener.accept_timeout(Duration::from_secs(30)).unwrap();
+    let mut conn = listener.accept_timeout(LONG).unwrap();
     peer.wait_line("SENT");
     peer.kill();
     for m in [&b"one"[..], b"two", b"three"] {
-        assert_eq!(conn.recv_timeout(Duration::from_secs(30)).unwrap(), m);
+        assert_eq!(conn.recv_timeout(LONG).unwrap(), m);
     }
-    match conn.recv_timeout(Duration::from_secs(30)) {
+    match conn.recv_timeout(LONG) {
         Err(Error::Framing(m)) => assert!(m.contains("500 of 1000"), "{m}"),
         other => panic!("expected a framing error, got {other:?}"),
     }
