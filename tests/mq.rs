@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use ipcring::mq::{MessageQueue, MqOptions};
 use ipcring::{Error, Receiver, Sender};
+use support::setup::LONG;
 use support::{unique, Peer};
 
 const COUNT: u32 = 3000;
@@ -46,8 +47,7 @@ fn roles(role: &str, args: Vec<String>) {
     match role {
         "sender" => {
             for seq in 0..COUNT {
-                q.send_timeout(&message(seq), Duration::from_secs(60))
-                    .unwrap();
+                q.send_timeout(&message(seq), LONG).unwrap();
             }
         }
         "send_then_hang" => {
@@ -59,7 +59,7 @@ fn roles(role: &str, args: Vec<String>) {
         }
         "receive_one_then_hang" => {
             println!("READY");
-            let m = q.recv_timeout(Duration::from_secs(30)).unwrap();
+            let m = q.recv_timeout(LONG).unwrap();
             assert_eq!(m, message(0));
             println!("RECEIVED");
             std::thread::sleep(Duration::from_secs(60));
@@ -77,8 +77,7 @@ fn order_and_integrity_between_processes() {
     let (_, mut q, mut peer) = queue_with_peer("order", &opts, "sender");
     let mut buf = Vec::new();
     for seq in 0..COUNT {
-        q.recv_timeout_into(&mut buf, Duration::from_secs(60))
-            .unwrap();
+        q.recv_timeout_into(&mut buf, LONG).unwrap();
         assert_eq!(buf, message(seq), "message {seq} differs");
     }
     peer.finish_output();
@@ -174,10 +173,7 @@ fn messages_outlive_a_killed_sender() {
     let (_, mut q, mut peer) = queue_after_five_sent("killed", &MqOptions::new());
     peer.kill();
     for seq in 0..5 {
-        assert_eq!(
-            q.recv_timeout(Duration::from_secs(10)).unwrap(),
-            message(seq)
-        );
+        assert_eq!(q.recv_timeout(LONG).unwrap(), message(seq));
     }
     // Then: the sender is gone, nothing more will come.
     assert!(q.recv().unwrap_err().is_disconnected());

@@ -30,6 +30,7 @@ mod linux {
     use ipcring::signal::{send, Listener, Registry, Signal, SignalEvent, SignalOptions};
     use ipcring::{Error, TryRecvError};
 
+    use crate::support::setup::LONG;
     use crate::support::{peer_role, wait_until, Peer};
 
     const DIR: &str = "IPCRING_SIGNAL_DIR";
@@ -41,7 +42,7 @@ mod linux {
 
     fn expect(l: &mut Listener, what: Signal) -> SignalEvent {
         let ev = l
-            .recv_timeout(Duration::from_secs(10))
+            .recv_timeout(LONG)
             .unwrap_or_else(|e| panic!("waiting for {what:?}: {e}"));
         assert_eq!(ev.signal, what);
         ev
@@ -137,12 +138,7 @@ mod linux {
                 // Standard signals are taken lowest number first, not in send order: compare sets.
                 let mut got = HashSet::new();
                 while got.len() < 3 {
-                    got.insert(
-                        listener
-                            .recv_timeout(Duration::from_secs(20))
-                            .unwrap()
-                            .signal,
-                    );
+                    got.insert(listener.recv_timeout(LONG).unwrap().signal);
                 }
                 assert_eq!(
                     got,
