@@ -1135,23 +1135,12 @@ fn every_future_is_send() {
 /// waiting ring.
 #[test]
 fn many_waiting_rings_share_one_waker_thread() {
-    use std::io::BufRead;
     let prefix = unique("aio-many");
     let mut child = Peer::spawn_piped("many-waiters", &[&prefix, "150"]);
-    let out = child.take_stdout();
-    let mut threads = None;
-    let mut ok = false;
-    for line in out.lines() {
-        let line = line.unwrap();
-        // The harness may print "test peer ... " before it on the same line.
-        if let Some(at) = line.find("THREADS ") {
-            threads = Some(line[at + 8..].trim().parse::<usize>().unwrap());
-        }
-        ok |= line == "OK";
-    }
+    let threads: usize = child.wait_line("THREADS ")[8..].parse().unwrap();
+    // Every waiting task got its message.
+    assert_eq!(child.wait_line("OK"), "OK");
     child.finish();
-    assert!(ok, "every waiting task got its message");
-    let threads = threads.unwrap();
     eprintln!("{threads} threads with 150 rings waited on");
     if waitv_supported() {
         // 127 share one thread; 23 fall back to one pool thread each; plus the runtime's.

@@ -207,17 +207,6 @@ fn wait_asleep(path: &str, waiters: u64) {
     });
 }
 
-/// The peer's output lines from `prefix` on (the test harness prints too).
-fn peer_lines(mut child: Peer, prefix: &str) -> (Option<i32>, Vec<String>) {
-    let (status, out) = child.output();
-    let lines = out
-        .lines()
-        // The harness's "test peer ... " may precede the first line.
-        .filter_map(|l| l.find(prefix).map(|i| l[i..].to_owned()))
-        .collect();
-    (status.code(), lines)
-}
-
 /// Receives messages `seqs` (each within [`LONG`]), checking each byte.
 fn recv_checked(rx: &mut Consumer, seqs: std::ops::Range<u64>) {
     let mut scratch = Vec::new();
@@ -1021,18 +1010,18 @@ fn file_consumer_after_50() -> (tempfile::TempDir, String, Consumer) {
     (dir, path, rx)
 }
 
-/// Waits for the `consumer-report` peer: it exited with `code`, after printing `got` and
-/// an error line holding `error`.
-fn consumer_ended(consumer: Peer, code: i32, got: &str, error: &str) {
-    let (status, lines) = peer_lines(consumer, "");
-    assert_eq!(status, Some(code), "{lines:?}");
-    // The harness's "test peer ... " may precede the first line.
-    let lines: Vec<_> = lines
-        .iter()
-        .map(|l| l.trim_start_matches("test peer ... "))
-        .collect();
-    assert!(lines.contains(&got), "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains(error)), "{lines:?}");
+/// Waits for a `*-report` peer: it printed an `ERR` line holding `error`, and exited with
+/// `code`.
+fn ended_with(mut peer: Peer, code: i32, error: &str) {
+    let err = peer.wait_line("ERR ");
+    assert!(err.contains(error), "{err}");
+    assert_eq!(peer.code(), code);
+}
+
+/// Waits for the `consumer-report` peer: it printed `got`, then as [`ended_with`].
+fn consumer_ended(mut consumer: Peer, code: i32, got: &str, error: &str) {
+    assert_eq!(consumer.wait_line("GOT "), got);
+    ended_with(consumer, code, error);
 }
 
 fn set_len(path: &str, len: u64) {
@@ -1072,9 +1061,7 @@ fn write_pos_moved_past_the_records_is_corrupt_not_a_silent_hang() {
     let w = header_word(&path, WRITE_POS);
     patch(&path, WRITE_POS, &(w + 64).to_le_bytes());
     let producer = Peer::spawn_piped("producer-report", &[&path, "50"]);
-    let (code, lines) = peer_lines(producer, "ERR");
-    assert_eq!(code, Some(4), "{lines:?}");
-    assert!(lines[0].contains("past the last record"), "{lines:?}");
+    ended_with(producer, 4, "past the last record");
     consumer_ended(consumer, 4, "GOT 0", "none is at position");
 }
 
@@ -1098,18 +1085,15 @@ fn producer_reports_how_many_messages_a_departed_consumer_left_unread() {
     wait_asleep(&path, SPACE_WAITERS);
     rx.set_keep(true);
     drop(rx);
-    let (code, lines) = peer_lines(producer, "ERR");
-    assert_eq!(code, Some(3), "{lines:?}");
-    assert!(lines[0].contains("left with 90 message(s)"), "{lines:?}");
+    ended_with(producer, 3, "left with 90 message(s)");
 }
 
 #[test]
 fn producer_waiting_for_its_consumer_ends_once_everything_was_taken() {
     let (_d, path, mut rx) = file_consumer(1 << 12);
-    let producer = Peer::spawn_piped("producer-report", &[&path, "1000"]);
+    let mut producer = Peer::spawn_piped("producer-report", &[&path, "1000"]);
     recv_checked(&mut rx, 0..1000);
-    let (code, lines) = peer_lines(producer, "ERR");
-    assert_eq!(code, Some(0), "{lines:?}");
+    producer.finish_output();
 }
 
 #[test]
@@ -1140,9 +1124,7 @@ fn truncation_while_a_side_sleeps_is_bad_segment_not_sigbus() {
     });
     wait_asleep(&path, SPACE_WAITERS);
     set_len(&path, 1024);
-    let (code, lines) = peer_lines(producer, "ERR");
-    assert_eq!(code, Some(5), "{lines:?}");
-    assert!(lines[0].contains("resized from 5120 to 1024"), "{lines:?}");
+    ended_with(producer, 5, "resized from 5120 to 1024");
     drop(rx);
 }
 
