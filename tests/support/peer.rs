@@ -365,21 +365,16 @@ impl Peer {
     /// Reads the rest of the peer's stdout, waits for it to exit and asserts it succeeded;
     /// returns that stdout.
     pub fn finish_output(&mut self) -> String {
-        let (st, rest) = self.output();
+        let mut rest = String::new();
+        if let Some(out) = self.stdout.as_mut() {
+            out.read_to_string(&mut rest).expect("read peer stdout");
+        }
+        let st = self.wait();
         if !st.success() {
             let note = self.stderr_note();
             panic!("peer {} failed: {st}\n{rest}{note}", self.role);
         }
         rest
-    }
-
-    /// Reads the rest of the peer's stdout, then waits for it to exit.
-    pub fn output(&mut self) -> (ExitStatus, String) {
-        let mut text = String::new();
-        if let Some(out) = self.stdout.as_mut() {
-            out.read_to_string(&mut text).expect("read peer stdout");
-        }
-        (self.wait(), text)
     }
 
     /// SIGKILLs the peer from another thread 150 ms from now, so that this thread is most
