@@ -20,10 +20,7 @@ use support::{wait_until, Peer};
 /// seconds on a 2-core machine). `IPCRING_FILE_MESSAGES` overrides the per-writer count.
 const WRITERS: usize = 4;
 fn per_writer() -> usize {
-    std::env::var("IPCRING_FILE_MESSAGES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(25_000)
+    support::env_count("IPCRING_FILE_MESSAGES", 25_000)
 }
 
 fn spawn(role: &str, path: &Path, arg: &str) -> Peer {

@@ -254,10 +254,7 @@ fn stream(strategy_name: &str, n: u64) {
 }
 
 fn stream_count() -> u64 {
-    std::env::var("IPCRING_STREAM_MESSAGES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000_000)
+    support::env_count("IPCRING_STREAM_MESSAGES", 10_000_000)
 }
 
 /// The sequence numbers a `consumer-print` peer prints (`SEQ <n>` lines), in order. The

@@ -25,10 +25,7 @@ fn opts() -> ServiceOptions {
 /// 100k; 16 x 100k took 5 s in a release build but is slower unoptimised, so CI runs 20k;
 /// set `IPCRING_SERVICE_CALLS=100000` for the full run).
 fn calls_per_client() -> u64 {
-    std::env::var("IPCRING_SERVICE_CALLS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20_000)
+    support::env_count("IPCRING_SERVICE_CALLS", 20_000)
 }
 
 fn inverted(b: &[u8]) -> Vec<u8> {

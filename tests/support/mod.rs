@@ -131,6 +131,14 @@ pub fn unique_path(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("ipcring-t-{}-{n}-{tag}.sock", std::process::id()))
 }
 
+/// The number in env var `var`, or `default` when it is unset or not a number.
+pub fn env_count<T: std::str::FromStr>(var: &str, default: T) -> T {
+    std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Writes straight to stderr: `eprintln!` would be captured (hidden) by the test harness.
 pub fn loud(msg: &str) {
     use std::io::Write;
