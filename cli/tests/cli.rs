@@ -158,8 +158,7 @@ fn send_then_recv_lines() {
     // send first: it creates the ring, then waits for a consumer to drain it.
     let send = start(&["send", &name], b"alpha\nbeta\n\ngamma");
     assert_eq!(run_ok(&["recv", &name]), "alpha\nbeta\n\ngamma\n");
-    let send = finish(send, "send");
-    assert!(send.status.success(), "{}", text(&send.stderr));
+    finish_exit(send, "send", 0);
 }
 
 #[test]
@@ -176,9 +175,7 @@ fn recv_then_send_frames() {
     std::thread::sleep(Duration::from_millis(50));
     let send = run_with_stdin(&["send", "--framed", &name], &input);
     assert!(send.status.success(), "{}", text(&send.stderr));
-    let out = finish(recv, "recv");
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(out.stdout, input);
+    assert_eq!(finish_exit(recv, "recv", 0).stdout, input);
 }
 
 #[test]
@@ -427,6 +424,15 @@ fn finish(mut child: std::process::Child, what: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// [`finish`], and `child` must have exited with `code`.
+#[track_caller]
+fn finish_exit(child: std::process::Child, what: &str, code: i32) -> Output {
+    let out = finish(child, what);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{what}: {err}");
+    out
+}
+
 /// Starts `ipcring args` with `input` on stdin (written by a thread, then closed: the
 /// command may stop reading early), output captured.
 fn start(args: &[&str], input: &[u8]) -> std::process::Child {
@@ -471,10 +477,8 @@ fn send_ends_with_exit_3_when_the_consumer_leaves_early() {
     let recv = run(&["recv", "--count", "10", &name]);
     assert!(recv.status.success(), "{}", text(&recv.stderr));
     assert_eq!(text(&recv.stdout), text(&lines(1, 10)));
-    let out = finish(send, "send");
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    let err = text(&out.stderr);
-    assert!(err.contains("left with 90 message(s)"), "{err}");
+    let out = finish_exit(send, "send", 3);
+    assert_says(&out.stderr, "left with 90 message(s)");
 
     // `ipcring recv /q | head -n 2`, with more input than the ring holds.
     let name = uniq("head");
@@ -484,9 +488,7 @@ fn send_ends_with_exit_3_when_the_consumer_leaves_early() {
         .output()
         .unwrap();
     assert_eq!(text(&recv.stdout), "1\n2\n");
-    let out = finish(send, "send");
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert_says(&out.stderr, "unread");
+    assert_says(&finish_exit(send, "send", 3).stderr, "unread");
 }
 
 #[test]
@@ -508,8 +510,7 @@ fn send_exits_0_once_everything_was_taken_even_if_the_name_or_header_changed() {
         got.push(rx.recv().unwrap().to_vec());
     }
     assert_eq!(got, [b"a", b"b", b"c"]);
-    let out = finish(send, "send");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    finish_exit(send, "send", 0);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -524,9 +525,7 @@ fn send_ends_when_its_name_is_removed_before_any_consumer_came() {
         ipcring::ring::inspect(&path).is_ok_and(|i| i.fill > 0)
     });
     run_exit(&["rm", "--force", &path], 0);
-    let out = finish(send, "send");
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert_says(&out.stderr, "name was removed");
+    assert_says(&finish_exit(send, "send", 3).stderr, "name was removed");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -575,9 +574,8 @@ fn a_stale_ring_from_an_interrupted_send_is_replaced_unless_resumed() {
         ipcring::ring::inspect(&name).is_ok_and(|i| !i.segment.is_stale())
     });
     let recv = start(&["recv", &name], b"");
-    let (send, recv) = (finish(send, "send"), finish(recv, "recv"));
-    assert!(send.status.success(), "{}", text(&send.stderr));
-    assert!(recv.status.success(), "{}", text(&recv.stderr));
+    let send = finish_exit(send, "send", 0);
+    let recv = finish_exit(recv, "recv", 0);
     assert_eq!(text(&recv.stdout), "100\n101\n102\n");
     let notes = text(&send.stderr) + &text(&recv.stderr);
     assert!(
@@ -592,8 +590,7 @@ fn a_stale_ring_from_an_interrupted_send_is_replaced_unless_resumed() {
         ipcring::ring::inspect(&name).is_ok_and(|i| i.producer_attached)
     });
     let recv = finish(start(&["recv", &name], b""), "recv");
-    let send = finish(send, "send");
-    assert!(send.status.success(), "{}", text(&send.stderr));
+    let send = finish_exit(send, "send", 0);
     assert!(text(&send.stderr).contains("resuming a stale ring"));
     assert_eq!(
         text(&recv.stdout),
@@ -638,8 +635,7 @@ fn a_half_created_name_is_listed_removed_and_no_longer_blocks_send_and_recv() {
     // send and recv on the other one: it is removed and a ring made in its place.
     let send = start(&["send", &b], b"x\ny\n");
     let recv = finish(start(&["recv", &b], b""), "recv");
-    let send = finish(send, "send");
-    assert!(send.status.success(), "{}", text(&send.stderr));
+    let send = finish_exit(send, "send", 0);
     assert_eq!(text(&recv.stdout), "x\ny\n");
     let notes = text(&send.stderr) + &text(&recv.stderr);
     assert!(notes.contains("removing a half-created segment"), "{notes}");
@@ -673,8 +669,7 @@ fn recv_asleep_when_its_ring_is_truncated_exits_1_not_sigbus() {
         .unwrap()
         .set_len(1024)
         .unwrap();
-    let out = finish(recv, "recv");
-    assert_eq!(out.status.code(), Some(1), "{:?}", out.status);
+    let out = finish_exit(recv, "recv", 1);
     assert_eq!(text(&out.stdout), "one\n");
     assert_says(&out.stderr, "resized from 5120 to 1024");
     drop(tx);
