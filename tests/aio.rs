@@ -731,8 +731,7 @@ async fn async_ring_echo_between_two_async_processes_with_concurrent_tasks() {
     let tx = sender.await.unwrap();
     let rx = receiver.await.unwrap();
     drop(tx);
-    drop(rx);
-    child.finish();
+    child.hang_up(rx);
 }
 
 #[tokio::test]
@@ -814,8 +813,7 @@ async fn async_socket_client_against_a_blocking_listener_with_split_halves() {
     let tx = sender.await.unwrap();
     assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
     drop(tx);
-    drop(rx);
-    child.finish();
+    child.hang_up(rx);
 }
 
 #[tokio::test]
@@ -882,8 +880,7 @@ async fn cancelled_socket_sends_are_whole_or_absent() {
         }
     }
     conn.flush().await.unwrap();
-    drop(conn);
-    child.finish(); // fails with the peer's stderr: the sink saw a torn, missing or doubled frame
+    child.hang_up(conn); // fails with the peer's stderr: the sink saw a torn, missing or doubled frame
     eprintln!("{sent_on_cancel} sends cancelled after their first byte, {retried} before it");
 }
 
@@ -966,8 +963,7 @@ async fn async_pipe_writer_started_first_waits_for_the_reader_and_loses_nothing(
     let mut child = Peer::spawn("pipe-reader-check", &[&path, &n.to_string()]);
     send_through_cancels_too(&mut tx, n, async |tx, m| tx.send(m).await).await;
     tx.flush().await.unwrap();
-    drop(tx);
-    child.finish(); // fails with the peer's stderr: the reader saw a gap, a duplicate or a torn message
+    child.hang_up(tx); // fails with the peer's stderr: the reader saw a gap, a duplicate or a torn message
 }
 
 #[tokio::test]
@@ -1086,8 +1082,7 @@ async fn async_rpc_client_many_tasks_over_one_connection() {
     let r: i64 = client.call("add", (1i64, 1i64)).await.unwrap();
     assert_eq!(r, 2);
     assert_eq!(client.in_flight(), 0);
-    drop(client);
-    child.finish();
+    child.hang_up(client);
 }
 
 /// Every async operation's future can move between threads (`tokio::spawn` on a

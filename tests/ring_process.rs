@@ -333,8 +333,7 @@ fn one_message_at_a_time_every_wait_sleeping_loses_nothing() {
         let echo = rx.recv_timeout(LONG).unwrap();
         check(seq, &echo, &mut scratch).unwrap();
     }
-    drop((tx, rx));
-    child.finish();
+    child.hang_up((tx, rx));
 }
 
 /// A consumer that sleeps at once (no spin phase) still checks its peer at every wait
@@ -461,8 +460,7 @@ fn one_message_at_a_time_recycles_the_first_lines_and_loses_nothing() {
             info.write_pos
         );
     }
-    drop((tx, rx));
-    child.finish();
+    child.hang_up((tx, rx));
 }
 
 #[test]

@@ -266,8 +266,7 @@ fn server_with_a_caller(name: &str, max_clients: u32) -> (Peer, Peer) {
 fn quit(name: &str, mut server: Peer) {
     let c = Client::connect(name, &opts()).unwrap();
     let _ = c.call(b"QUIT");
-    drop(c);
-    server.finish();
+    server.hang_up(c);
 }
 
 /// Waits for every client and asserts that each exited successfully.
@@ -414,8 +413,7 @@ fn auth_key_is_checked_at_connect() {
     // Again on the same entry (max_clients 1): a fresh challenge, a fresh proof.
     let c = Client::connect(&name, &opts().auth_key("Do not let eve find us!")).unwrap();
     let _ = c.call(b"QUIT");
-    drop(c);
-    server.finish();
+    server.hang_up(c);
 
     // A client that has a key does not talk to a server that has none.
     let name = unique("svc-nokey");

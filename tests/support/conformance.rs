@@ -244,8 +244,7 @@ pub fn to_another_process<K: Kit>(test: &str) {
     let Some(place) = K::place(test) else { return };
     let (mut peer, mut tx) = tx_for_peer::<K>(&place);
     send_seqs(&mut tx, 0..PROCESS_N);
-    drop(tx);
-    peer.finish();
+    peer.hang_up(tx);
 }
 
 /// The async forms (`ipcring::transport::AsyncSender`/`AsyncReceiver`) of a [`Kit`]'s ends.

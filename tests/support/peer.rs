@@ -349,6 +349,13 @@ impl Peer {
         }
     }
 
+    /// Drops `end`, this side's end of what links it to the peer (so the peer sees this side
+    /// leave), then [`finish`](Self::finish)es.
+    pub fn hang_up<T>(&mut self, end: T) {
+        drop(end);
+        self.finish();
+    }
+
     /// Waits for the peer to exit and returns its exit code, asserting it was not killed
     /// by a signal.
     pub fn code(&mut self) -> i32 {
