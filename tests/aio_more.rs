@@ -139,13 +139,6 @@ fn roles(role: &str, args: Vec<String>) {
     std::process::exit(code);
 }
 
-/// The peer `role` with `args`, once it said "ready".
-fn ready_peer(role: &str, args: &[&str]) -> Peer {
-    let mut child = Peer::spawn_piped(role, args);
-    child.wait_line("ready");
-    child
-}
-
 /// Sends messages 0..n on `tx`, each `every`-th send dropped at once: its operation has
 /// already started on the pool and still goes in, before the next one (which waits for
 /// it), so the receiver sees every message in order.
@@ -262,7 +255,7 @@ async fn file_async_writer_to_blocking_reader_process() {
     let path = dir.path().join("b.log");
     let n = 300u64;
     // The reader creates the log and says when it is open, so it reads from the start.
-    let mut child = ready_peer("log_read", &[path.to_str().unwrap()]);
+    let mut child = Peer::spawn_until("log_read", &[path.to_str().unwrap()], "ready");
     let mut w = AsyncLogWriter::open(&path, &LogOptions::new()).unwrap();
     send_some_dropped(&mut w, n, 3).await;
     w.close().await.unwrap();
@@ -303,7 +296,7 @@ async fn redis_async_stream_consumer_from_blocking_producer_process() {
 async fn redis_async_publisher_to_blocking_subscriber_process() {
     let (url, channel, _x) = redis_or_skip!("aio-pub");
     let n = 100u64;
-    let mut child = ready_peer("sub_read", &[&url, &channel, &n.to_string()]);
+    let mut child = Peer::spawn_until("sub_read", &[&url, &channel, &n.to_string()], "ready");
     let ch = channel.clone();
     let mut tx = AsyncPublisher::connect(&url, move |u| {
         Publisher::connect(u, &ch, &RedisOptions::new())

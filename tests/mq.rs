@@ -154,8 +154,7 @@ async fn async_receiver_gets_disconnected_when_the_sender_is_killed() {
     use ipcring::transport::AsyncReceiver;
     let name = unique("aiodead");
     let mut q = AsyncMessageQueue::create(&name, &MqOptions::new()).unwrap();
-    let mut peer = Peer::spawn_piped("send_then_hang", &[&name]);
-    peer.wait_line("SENT");
+    let peer = Peer::spawn_until("send_then_hang", &[&name], "SENT");
     let mut buf = Vec::new();
     for seq in 0..5 {
         q.recv_into(&mut buf).await.unwrap();

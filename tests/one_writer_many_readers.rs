@@ -233,7 +233,7 @@ fn bc_publish_then_hang(name: &str) {
 #[test]
 fn killed_publisher_is_seen_by_a_blocked_subscriber() {
     let name = unique("kill");
-    let child = spawn_ready("bc-pub-then-hang", &name);
+    let child = Peer::spawn_until("bc-pub-then-hang", &[&name], "@ready");
     let mut s = Subscriber::open(&name, &BroadcastOptions::new().start(Start::Oldest)).unwrap();
     let mut buf = Vec::new();
     for i in 0..3 {
@@ -264,17 +264,10 @@ fn ready_then_hang() -> ! {
     std::process::exit(3);
 }
 
-/// The peer `role` on `name`, once it said it is ready.
-fn spawn_ready(role: &str, name: &str) -> Peer {
-    let mut child = Peer::spawn_piped(role, &[name]);
-    child.wait_line("@ready");
-    child
-}
-
 #[test]
 fn killed_writer_is_seen_by_a_reader_waiting_for_a_change() {
     let name = unique("seqkill");
-    let child = spawn_ready("seq-writer-then-hang", &name);
+    let child = Peer::spawn_until("seq-writer-then-hang", &[&name], "@ready");
     let r = Reader::<Value>::open(&name, &SeqlockOptions::new()).unwrap();
     let s = r.read().unwrap();
     check_value(&s.value, s.version);

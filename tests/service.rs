@@ -247,15 +247,8 @@ fn survivor_went_on(name: &str, server: Peer, mut survivor: Peer) {
     quit(name, server);
 }
 
-/// The server peer `role` with `args`, once it is ready.
-fn ready_server(role: &str, args: &[&str]) -> Peer {
-    let mut s = Peer::spawn_piped(role, args);
-    s.wait_line("READY");
-    s
-}
-
 fn start_server(name: &str, max_clients: u32) -> Peer {
-    ready_server("server", &[name, &max_clients.to_string()])
+    Peer::spawn_until("server", &[name, &max_clients.to_string()], "READY")
 }
 
 /// A server for `max_clients` on `name`, and a client that calls it all along (from seq 0).
@@ -393,7 +386,7 @@ fn corrupting_client_loses_only_itself() {
 #[test]
 fn auth_key_is_checked_at_connect() {
     let name = unique("svc-key");
-    let mut server = ready_server("server-key", &[&name, "Do not let eve find us!"]);
+    let mut server = Peer::spawn_until("server-key", &[&name, "Do not let eve find us!"], "READY");
     match Client::connect(&name, &opts().auth_key("Do not let eve find us?")) {
         Err(Error::Auth(why)) => assert!(why.contains("refused this client's auth key"), "{why}"),
         other => panic!("expected Auth, got {other:?}"),
@@ -561,7 +554,7 @@ fn rpc_over_the_service() {
     use ipcring::rpc::{BinaryCodec, Client as RpcClient, Codec, JsonCodec, RpcError};
     fn run<C: Codec + Clone>(codec_name: &str, codec: C) {
         let name = unique("svc-rpc");
-        let mut server = ready_server("rpc-server", &[&name, codec_name]);
+        let mut server = Peer::spawn_until("rpc-server", &[&name, codec_name], "READY");
         let mut bobs: Vec<_> = (0..3)
             .map(|_| {
                 let (tx, rx) =
@@ -662,7 +655,7 @@ fn async_client_makes_10k_checked_calls_to_a_blocking_server() {
 #[test]
 fn async_server_serves_blocking_clients() {
     let name = unique("svc-aserver");
-    let server = ready_server("async-server", &[&name, "4"]);
+    let server = Peer::spawn_until("async-server", &[&name, "4"], "READY");
     all_succeed(
         [(1, 0u64), (2, 1 << 32), (4, 2 << 32)].map(|(depth, first)| {
             Peer::spawn(

@@ -232,6 +232,14 @@ impl Peer {
             .spawn()
     }
 
+    /// [`spawn_piped`](Self::spawn_piped), then waits for a line with `needle` (the peer says
+    /// it is ready, say).
+    pub fn spawn_until(role: &str, args: &[&str], needle: &str) -> Peer {
+        let mut peer = Peer::spawn_piped(role, args);
+        peer.wait_line(needle);
+        peer
+    }
+
     /// Records a sign of the peer's progress (a message from it, say): its deadline counts
     /// from now. Cheap (a clock read and an atomic): a test may call it for every message.
     pub fn progress(&self) {
