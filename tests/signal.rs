@@ -162,21 +162,18 @@ mod linux {
 
     fn kill_from_a_shell_is_the_same_event(l: &mut Listener, _dir: &std::path::Path) {
         let me = std::process::id();
-        let mut sh = Command::new("sh")
-            .arg("-c")
-            .arg(format!("kill -USR1 {me}"))
-            .spawn()
-            .unwrap();
-        let sh_pid = sh.id();
-        assert!(sh.wait().unwrap().success());
-        let ev = expect(l, Signal::Usr1);
-        assert_eq!(ev.sender_pid, sh_pid);
-        let st = Command::new("sh")
-            .arg("-c")
-            .arg(format!("kill -USR2 {me}"))
-            .status()
-            .unwrap();
-        assert!(st.success());
+        let kill = |sig: &str| {
+            let mut sh = Command::new("sh")
+                .arg("-c")
+                .arg(format!("kill -{sig} {me}"))
+                .spawn()
+                .unwrap();
+            assert!(sh.wait().unwrap().success());
+            sh.id()
+        };
+        let sh_pid = kill("USR1");
+        assert_eq!(expect(l, Signal::Usr1).sender_pid, sh_pid);
+        kill("USR2");
         expect(l, Signal::Usr2);
     }
 

@@ -126,9 +126,7 @@ pub fn unique(prefix: &str) -> String {
 
 /// A socket path unique to this process and call.
 pub fn unique_path(tag: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!("ipcring-t-{}-{n}-{tag}.sock", std::process::id()))
+    std::env::temp_dir().join(format!("{}.sock", &unique(tag)[1..]))
 }
 
 /// The number in env var `var`, or `default` when it is unset or not a number.
