@@ -133,18 +133,7 @@ pub fn full_channel<K: Kit>(test: &str) {
     let Some(place) = K::place(test) else { return };
     let (mut tx, mut rx) = K::pair(&place);
     let (mut m, mut buf) = (Vec::new(), Vec::new());
-    let mut sent = 0u64;
-    loop {
-        message(sent, &mut m);
-        match tx.try_send(&m) {
-            Ok(()) => {}
-            Err(TrySendError::Full) => break,
-            Err(e) => panic!("try_send on a filling channel: {e}"),
-        }
-        sent += 1;
-        assert!(sent < 10_000_000, "try_send never reported a full channel");
-    }
-    assert!(sent > 0, "no room for one message");
+    let sent = super::fill(&mut tx, 10_000_000);
     message(sent, &mut m);
     let r = tx.send_timeout(&m, SHORT);
     assert!(

@@ -92,6 +92,20 @@ pub fn got<T>(r: Result<T, ipcring::TryRecvError>) -> Option<T> {
     }
 }
 
+/// Sends messages 0, 1, ... (see [`message`]) with `try_send` until `tx` reports itself
+/// full (at most `limit`); returns how many it took, at least one.
+pub fn fill<S: ipcring::Sender>(tx: &mut S, limit: u64) -> u64 {
+    let mut m = Vec::new();
+    for n in 0..limit {
+        message(n, &mut m);
+        if !sent(tx.try_send(&m)) {
+            assert!(n > 0, "no room for one message");
+            return n;
+        }
+    }
+    panic!("try_send never reported full after {limit} messages");
+}
+
 /// Checks a receiver that has nothing to take now: `try_recv_into` is `Empty` and leaves the
 /// buffer empty, and `?` into an `ipcring::Result` makes the same outcome `WouldBlock`.
 pub fn assert_nothing_now<R: ipcring::Receiver>(rx: &mut R) {
