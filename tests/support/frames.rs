@@ -185,14 +185,10 @@ pub fn connect_to_parent(path: &str) -> UnixStream {
 
 /// Connects to `path`, retrying while the peer has not bound it yet.
 pub fn connect_retry(path: &Path) -> UnixStream {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match UnixStream::connect(path) {
-            Ok(s) => return s,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "connect {}: {e}", path.display());
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-    }
+    let mut stream = None;
+    super::wait_until(&format!("a listener at {}", path.display()), || {
+        stream = UnixStream::connect(path).ok();
+        stream.is_some()
+    });
+    stream.unwrap()
 }
