@@ -94,12 +94,9 @@ fn seq_reader(name: &str) {
 fn seqlock_readers_in_other_processes_never_see_a_torn_value() {
     let name = unique("seq");
     let mut w = Writer::<Value>::create(&name, &SeqlockOptions::new()).unwrap();
-    let mut peers: Vec<_> = (0..3)
-        .map(|_| Peer::spawn_piped("seq-reader", &[&name]))
+    let peers: Vec<_> = (0..3)
+        .map(|_| Peer::spawn_until("seq-reader", &[&name], "@ready"))
         .collect();
-    for peer in peers.iter_mut() {
-        peer.wait_line("@ready");
-    }
     let start = Instant::now();
     let mut version = 0;
     while start.elapsed() < Duration::from_millis(1500) {
@@ -190,13 +187,10 @@ fn broadcast_subscribers_in_other_processes_count_every_message() {
     let opts = BroadcastOptions::new().slots(64).max_message(256);
     let mut p = Publisher::create(&name, &opts).unwrap();
     let roles = ["bc-sub", "bc-sub", "bc-sub-slow"];
-    let mut peers: Vec<_> = roles
+    let peers: Vec<_> = roles
         .iter()
-        .map(|r| Peer::spawn_piped(r, &[&name]))
+        .map(|r| Peer::spawn_until(r, &[&name], "@ready"))
         .collect();
-    for peer in peers.iter_mut() {
-        peer.wait_line("@ready");
-    }
     let total = 100_000u64;
     for i in 0..total {
         assert_eq!(p.publish(&message(i)).unwrap(), i);
