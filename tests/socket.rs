@@ -17,18 +17,11 @@ use support::Peer;
 
 const KEY: &[u8] = b"Do not let eve find us!";
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
 /// A unique address of the given kind for this test.
 fn unique(kind: &str) -> String {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let id = format!("ipcring-sock-{}-{n}", std::process::id());
     match kind {
-        "unix" => std::env::temp_dir()
-            .join(format!("{id}.sock"))
-            .to_string_lossy()
-            .into_owned(),
-        "abstract" => format!("@{id}"),
+        "unix" => support::unique_path("sock").to_str().unwrap().to_owned(),
+        "abstract" => format!("@{}", &support::unique("sock")[1..]),
         _ => {
             // Pick a free port by binding port 0 and releasing it.
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
