@@ -568,13 +568,11 @@ fn a_consumer_killed_in_its_sleep_leaves_the_whole_ring_for_the_next() {
     let mut m = Vec::new();
     // Three messages: the next one is where this ring's producer first checks whether it
     // may start over (a few records in).
-    let mut seq = 0u64;
-    while seq < 3 {
+    for seq in 0..3 {
         await_consumer_waiting(&name);
         message(seq, &mut m);
         tx.send(&m).unwrap();
         assert_eq!(seqs.next(), Some(seq), "the consumer printed");
-        seq += 1;
     }
     wait_until("the consumer to sleep", || {
         let info = inspect(&name).unwrap();
@@ -587,8 +585,7 @@ fn a_consumer_killed_in_its_sleep_leaves_the_whole_ring_for_the_next() {
         "a killed sleeper's hint stays"
     );
     // Queue three quarters of the ring while no consumer is there.
-    let first_queued = seq;
-    let mut queued = 0u64;
+    let (first_queued, mut seq, mut queued) = (3, 3, 0u64);
     loop {
         message(seq, &mut m);
         let record = (m.len() as u64 + 8).div_ceil(8) * 8;
