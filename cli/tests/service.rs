@@ -8,7 +8,7 @@ use std::time::Duration;
 use ipcring::service::{Client, Listener, ServiceOptions};
 
 mod support;
-use support::{assert_says, listed_json, run, run_exit, run_ok, text};
+use support::{assert_says, listed_json, run, run_exit, run_ok};
 
 fn opts() -> ServiceOptions {
     ServiceOptions::new()
@@ -84,11 +84,10 @@ fn ls_inspect_and_rm_show_a_service_and_its_clients() {
     drop(client);
     stop.store(true, Ordering::Relaxed);
     server.join().unwrap();
-    let out = run_exit(&["rm", &name], 0);
+    let out = run_ok(&["rm", &name]);
     assert!(
-        text(&out.stdout).contains(&format!("removed {name} (service, was stale)")),
-        "{}",
-        text(&out.stdout)
+        out.contains(&format!("removed {name} (service, was stale)")),
+        "{out}"
     );
     assert!(ipcring::segment::inspect(&name).is_err());
 }
