@@ -72,8 +72,7 @@ fn answer_backwards<C: Codec>(parent: &str, codec: C) {
 }
 
 fn start<C: Codec>(role: &str, codec: C) -> (Peer, Client<FrameTx, FrameRx, C>) {
-    let (peer, stream) = spawn_connected(role);
-    let (tx, rx) = framed(stream);
+    let (peer, Raw { tx, rx }) = Raw::start(role);
     (peer, Client::new(tx, rx, codec))
 }
 
