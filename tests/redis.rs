@@ -846,11 +846,7 @@ fn async_producer_pipelines_and_flushes() {
     use ipcring::redis::AsyncStreamProducer;
     use ipcring::transport::AsyncSender;
     let (url, key, _g) = server_or_skip!("async-pipe");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::setup::multi_thread();
     const N: usize = 300;
     rt.block_on(async {
         let k = key.clone();

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ipcring::ring::{Consumer, Producer, RingOptions};
 use ipcring::{Error, TryRecvError};
-use support::setup::{open_producer, LONG};
+use support::setup::{open_producer, ring_pair, LONG};
 use support::{unique, Peer};
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -125,9 +125,7 @@ fn creation_reclaim_peer_death_and_corruption_are_each_logged_once() {
     let corrupt = log.lines_with("corruption detected");
     assert_eq!(corrupt.len(), 1, "{corrupt:?}");
     // Sends and receives that succeed log nothing.
-    let other = unique("trace-quiet");
-    let mut a = Producer::create(&other, &RingOptions::new().capacity(4096)).unwrap();
-    let mut c = Consumer::open(&other, &RingOptions::new()).unwrap();
+    let (mut a, mut c) = ring_pair("trace-quiet", &RingOptions::new().capacity(4096));
     let quiet_from = log.0.lock().unwrap().len();
     for i in 0..100u32 {
         a.send(&i.to_le_bytes()).unwrap();
