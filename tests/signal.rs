@@ -69,25 +69,17 @@ mod linux {
             peer(&role, &dir, &args[1..], &mut listener);
             return;
         }
-        let cases: &[(&str, Case)] = &[
-            (
-                "kill_from_a_shell_is_the_same_event",
-                kill_from_a_shell_is_the_same_event,
-            ),
-            (
-                "values_from_another_process_arrive_in_order",
-                values_from_another_process_arrive_in_order,
-            ),
-            (
-                "standard_signals_coalesce_values_do_not",
-                standard_signals_coalesce_values_do_not,
-            ),
-            (
-                "broadcast_reaches_clients_and_prunes_stale_pids",
-                broadcast_reaches_clients_and_prunes_stale_pids,
-            ),
-            ("bad_input_is_refused", bad_input_is_refused),
-        ];
+        // Each case with its name.
+        macro_rules! cases {
+            ($($case:ident),*) => { [$((stringify!($case), $case as Case)),*] };
+        }
+        let cases = cases!(
+            kill_from_a_shell_is_the_same_event,
+            values_from_another_process_arrive_in_order,
+            standard_signals_coalesce_values_do_not,
+            broadcast_reaches_clients_and_prunes_stale_pids,
+            bad_input_is_refused
+        );
         let filter: Vec<String> = std::env::args()
             .skip(1)
             .filter(|a| !a.starts_with('-'))
