@@ -501,9 +501,8 @@ async fn send_through_cancels(
         message(seq, &mut m);
         until_done!(200, cancelled, send(&mut tx, seq, &m)).unwrap();
     }
-    drop(tx);
     // Fails, with the consumer's stderr, if it saw a gap, a duplicate or a torn message.
-    child.finish();
+    child.hang_up(tx);
     cancelled
 }
 
@@ -571,9 +570,8 @@ async fn async_reserve_waits_for_room_then_commits_in_place() {
         tx.reserve(1 << 20).await,
         Err(Error::MessageTooLarge { .. })
     ));
-    drop(tx);
     // Fails, with the consumer's stderr, unless messages 0..n came byte for byte.
-    child.finish();
+    child.hang_up(tx);
 }
 
 /// Reserves cancelled by a 200 µs timeout, again and again while a slow consumer in
@@ -728,10 +726,8 @@ async fn async_ring_echo_between_two_async_processes_with_concurrent_tasks() {
         }
         rx
     });
-    let tx = sender.await.unwrap();
-    let rx = receiver.await.unwrap();
-    drop(tx);
-    child.hang_up(rx);
+    let ends = (sender.await.unwrap(), receiver.await.unwrap());
+    child.hang_up(ends);
 }
 
 #[tokio::test]
@@ -768,8 +764,9 @@ async fn dropping_a_consumer_while_its_wait_sleeps_is_clean() {
     // Leaves a sleeper in flight on the futex.
     let r = tokio::time::timeout(Duration::from_millis(25), rx.recv_into(&mut buf)).await;
     assert!(r.is_err());
-    drop(rx); // waits for the sleeper, then unmaps
-              // The producer sees the consumer gone: the ring is not left "waited on".
+    // The drop waits for the sleeper, then unmaps; the producer sees the consumer gone: the
+    // ring is not left "waited on".
+    drop(rx);
     tx.send(b"x").unwrap();
     assert!(!tx.consumer_attached().unwrap());
 }
@@ -812,8 +809,7 @@ async fn async_socket_client_against_a_blocking_listener_with_split_halves() {
     }
     let tx = sender.await.unwrap();
     assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
-    drop(tx);
-    child.hang_up(rx);
+    child.hang_up((tx, rx));
 }
 
 #[tokio::test]
