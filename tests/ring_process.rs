@@ -326,12 +326,10 @@ fn one_message_at_a_time_every_wait_sleeping_loses_nothing() {
     let opts = RingOptions::new().capacity(1 << 12).wait(strategy("sleep"));
     let (mut tx, mut rx) = duplex(&name, Side::A, &opts).unwrap();
     let mut child = Peer::spawn("echo-checked", &[&name, "sleep"]);
-    let (mut m, mut scratch) = (Vec::new(), Vec::new());
+    let mut scratch = Vec::new();
     for seq in 0..5000u64 {
-        message(seq, &mut m);
-        tx.send(&m).unwrap();
-        let echo = rx.recv_timeout(LONG).unwrap();
-        check(seq, &echo, &mut scratch).unwrap();
+        send_seqs(&mut tx, [seq]);
+        check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
     }
     child.hang_up((tx, rx));
 }

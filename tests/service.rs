@@ -323,9 +323,8 @@ fn clients_killed_at_random_while_others_go_on() {
         | 1;
     eprintln!("random kills, seed {x:#x}");
     for i in 0..6u64 {
-        let mut victim =
-            Peer::spawn_piped("client-forever", &[&name, &((i + 1) << 32).to_string()]);
-        victim.wait_line("CALLS");
+        let first = ((i + 1) << 32).to_string();
+        let mut victim = Peer::spawn_until("client-forever", &[&name, &first], "CALLS");
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
@@ -370,9 +369,7 @@ fn killed_server_disconnects_clients_and_a_restarted_one_serves_again() {
 fn corrupting_client_loses_only_itself() {
     let name = unique("svc-corrupt");
     let (server, good) = server_with_a_caller(&name, 4);
-    let mut bad = Peer::spawn_piped("client-corrupt", &[&name]);
-    bad.wait_line("DISCONNECTED");
-    bad.finish();
+    Peer::spawn_until("client-corrupt", &[&name], "DISCONNECTED").finish();
     // A new client gets in, and the server and the good client go on.
     all_succeed([Peer::spawn("client", &[&name, "5000000000", "500", "2"])]);
     survivor_went_on(&name, server, good);
