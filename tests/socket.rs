@@ -30,15 +30,6 @@ fn unique(kind: &str) -> String {
     }
 }
 
-/// Peer `role` at `addr`, with `env`, its stdout piped.
-fn spawn(role: &str, addr: &str, env: &[(&str, &str)]) -> Peer {
-    env.iter()
-        .fold(Peer::builder(role).arg(addr).stdout_piped(), |b, (k, v)| {
-            b.env(k, v)
-        })
-        .spawn()
-}
-
 fn opts_from_env() -> SocketOptions {
     let mut o = SocketOptions::new();
     if std::env::var("IPCRING_SOCKET_NOKEY").is_err() {
@@ -131,7 +122,7 @@ fn order_and_integrity(kind: &str) {
     let addr = unique(kind);
     let opts = SocketOptions::new().authkey(KEY);
     let listener = Listener::bind(addr.as_str(), &opts).unwrap();
-    let mut peer = spawn("sender", &addr, &[]);
+    let mut peer = Peer::spawn_piped("sender", &[&addr]);
     let mut conn = listener.accept_timeout(LONG).unwrap();
     let mut buf = Vec::new();
     for seq in 0..SENDER_COUNT {
@@ -193,7 +184,8 @@ fn many_clients_at_once() {
 
 /// The `echo_server` peer at `addr`, with `env`, once it is ready.
 fn echo_server(addr: &str, env: &[(&str, &str)]) -> Peer {
-    let mut server = spawn("echo_server", addr, env);
+    let server = Peer::builder("echo_server").arg(addr).stdout_piped();
+    let mut server = env.iter().fold(server, |b, (k, v)| b.env(k, v)).spawn();
     server.wait_line("READY");
     server
 }
@@ -287,7 +279,7 @@ fn huge_announced_frame_is_refused() {
 fn peer_killed_mid_frame() {
     let addr = unique("unix");
     let listener = Listener::bind(addr.as_str(), &SocketOptions::new()).unwrap();
-    let mut peer = spawn("mid_frame", &addr, &[]);
+    let mut peer = Peer::spawn_piped("mid_frame", &[&addr]);
     let mut conn = listener.accept_timeout(LONG).unwrap();
     peer.wait_line("SENT");
     peer.kill();
