@@ -162,9 +162,7 @@ fn peer_role() {
                 println!("PEER:got {}", String::from_utf8_lossy(&e.data));
             }
             println!("PEER:holding");
-            loop {
-                std::thread::sleep(Duration::from_secs(60));
-            }
+            support::hang()
         }
         // add messages 0..N to stream args[0], a few ms apart
         "stream-produce" => {
@@ -185,9 +183,7 @@ fn peer_role() {
                 assert_eq!(tx.publish(format!("{i}").as_bytes()).unwrap(), 1);
             }
             println!("PEER:sent");
-            loop {
-                std::thread::sleep(Duration::from_secs(60));
-            }
+            support::hang()
         }
         // add N entries to stream args[0] (liveness TTL 500 ms), then wait to be killed
         "add-then-hang" => {
@@ -199,9 +195,7 @@ fn peer_role() {
             // otherwise take what the server had not read yet).
             tx.flush().unwrap();
             println!("PEER:sent");
-            loop {
-                std::thread::sleep(Duration::from_secs(60));
-            }
+            support::hang()
         }
         other => panic!("unknown peer role {other}"),
     }

@@ -50,9 +50,7 @@ fn roles(role: &str, args: Vec<String>) {
         "producer-then-idle" => {
             let mut tx = open_producer(&args[0]);
             send_seqs(&mut tx, 0..args[1].parse().unwrap());
-            loop {
-                std::thread::sleep(Duration::from_secs(3600));
-            }
+            support::hang()
         }
         // args: name — produce forever (until killed).
         "producer-forever" => {

@@ -7,7 +7,6 @@ mod support;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use ipcring::ring::{Consumer, Producer, RingOptions};
 use ipcring::{Error, TryRecvError};
@@ -48,9 +47,7 @@ fn roles(role: &str, args: Vec<String>) {
         "producer-then-idle" => {
             let mut tx = open_producer(&args[0]);
             tx.send(b"hello").expect("send");
-            loop {
-                std::thread::sleep(Duration::from_secs(3600));
-            }
+            support::hang()
         }
         // args: name — create a ring, keep it, and exit: it is stale then.
         "leave-stale" => {

@@ -60,6 +60,13 @@ macro_rules! this_test {
     }};
 }
 
+/// In a peer that must stay alive (attached to what it opened) until the test kills it.
+pub fn hang() -> ! {
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+    }
+}
+
 /// Env var giving the Redis server the tests use; unset, they skip (saying so).
 pub const REDIS_URL_VAR: &str = "IPCRING_TEST_REDIS_URL";
 
