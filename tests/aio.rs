@@ -24,7 +24,7 @@ use ipcring::transport::{AsyncReceiver, AsyncSender, ReceiverStream};
 use ipcring::{Error, TryRecvError, TrySendError};
 use ipcring::{Receiver, Sender};
 use support::setup::{multi_thread, LONG};
-use support::{check, message, sent, unique, Peer};
+use support::{check, message, send_seqs, sent, unique, Peer};
 
 /// Runs the future `$op` under a timeout of `$us` µs again and again until a run completes,
 /// and evaluates to its output. Each run that timed out was dropped (and must have done
@@ -86,10 +86,18 @@ fn send_paced<S: Sender>(mut tx: S, n: u64, pause_at: fn(u64) -> bool, pause: Du
     0
 }
 
+/// The pause of a paced sender.
+const PAUSE: Duration = Duration::from_millis(1);
+
+/// The messages before which a paced sender pauses: two in every ten, at odd intervals.
+fn odd_pause(seq: u64) -> bool {
+    seq % 10 == 1 || seq % 10 == 4
+}
+
 /// A blocking receiver's peer role, slow now and then (a pause of `ms` milliseconds every
 /// `every` messages, so the async sender finds no room): exit code 0 if messages 0..n came
 /// once each, intact, in order, and then the receive waiting `end_wait` ended as `end` says
-/// (1: a bad message, 2: another end).
+/// (else it panics, saying why).
 fn recv_paced<R: Receiver>(
     mut rx: R,
     n: &str,
@@ -103,18 +111,15 @@ fn recv_paced<R: Receiver>(
             std::thread::sleep(Duration::from_millis(ms));
         }
         rx.recv_timeout_into(&mut buf, LONG).expect("recv");
-        if let Err(e) = check(seq, &buf, &mut scratch) {
-            eprintln!("{e}");
-            return 1;
-        }
+        check(seq, &buf, &mut scratch).unwrap();
     }
-    match rx.recv_timeout_into(&mut buf, end_wait) {
-        Err(e) if end(&e) => 0,
-        other => {
-            eprintln!("expected the end, got {other:?} ({} bytes)", buf.len());
-            2
-        }
-    }
+    let r = rx.recv_timeout_into(&mut buf, end_wait);
+    assert!(
+        r.as_ref().is_err_and(end),
+        "expected the end, got {r:?} ({} bytes)",
+        buf.len()
+    );
+    0
 }
 
 /// Receives messages 0..n and checks them: even ones by a plain wait (only readiness can
@@ -166,10 +171,8 @@ async fn send_through_cancels_too<S: AsyncSender>(
 async fn assert_disconnected<T: std::fmt::Debug>(
     recv: impl std::future::Future<Output = ipcring::Result<T>>,
 ) {
-    match tokio::time::timeout(LONG, recv).await {
-        Ok(Err(Error::Disconnected)) => {}
-        other => panic!("expected Disconnected, got {other:?}"),
-    }
+    let r = tokio::time::timeout(LONG, recv).await;
+    assert!(matches!(r, Ok(Err(Error::Disconnected))), "{r:?}");
 }
 
 /// Three receives on `rx`, each given up after `wait`: nothing can arrive yet, and each
@@ -197,11 +200,7 @@ fn roles(role: &str, args: Vec<String>) {
         // args: name — blocking producer forever (until killed).
         "ring-producer-forever" => {
             let mut tx = Producer::open(&args[0], &ropts()).expect("open producer");
-            let mut m = Vec::new();
-            for seq in 0.. {
-                message(seq, &mut m);
-                tx.send(&m).expect("send");
-            }
+            send_seqs(&mut tx, 0..);
             0
         }
         // args: name, count — blocking consumer, checks `count` messages in order (slowly
@@ -222,18 +221,11 @@ fn roles(role: &str, args: Vec<String>) {
             let mut buf = Vec::new();
             for i in 0..n {
                 rx.recv_timeout_into(&mut buf, LONG).expect("recv");
-                if buf != vec![i as u8; size] {
-                    eprintln!("message {i}: {buf:?}");
-                    std::process::exit(1);
-                }
+                assert_eq!(buf, vec![i as u8; size], "message {i}");
             }
-            match rx.recv_timeout_into(&mut buf, LONG) {
-                Err(Error::Disconnected) => 0,
-                other => {
-                    eprintln!("expected Disconnected, got {other:?} ({buf:?})");
-                    2
-                }
-            }
+            let r = rx.recv_timeout_into(&mut buf, LONG);
+            assert!(matches!(r, Err(Error::Disconnected)), "{r:?} ({buf:?})");
+            0
         }
         // args: name — duplex side B, blocking: waits for "go", then sends "message".
         "ring-on-go" => {
@@ -285,10 +277,7 @@ fn roles(role: &str, args: Vec<String>) {
                 message(seq, &mut m);
                 conn.send(&m).expect("send");
                 conn.recv_into(&mut buf).expect("recv");
-                if let Err(e) = check(seq, &buf, &mut scratch) {
-                    eprintln!("{e}");
-                    std::process::exit(1);
-                }
+                check(seq, &buf, &mut scratch).unwrap();
             }
             0
         }
@@ -314,36 +303,23 @@ fn roles(role: &str, args: Vec<String>) {
                     std::thread::sleep(Duration::from_millis(2));
                 }
                 conn.recv_into(&mut buf).expect("recv");
-                if buf.len() != size
-                    || buf[..8] != seq.to_le_bytes()
-                    || buf[8..].iter().any(|&b| b != seq as u8)
-                {
-                    eprintln!(
-                        "frame {seq}: {} bytes, starts {:?}",
-                        buf.len(),
-                        &buf[..8.min(buf.len())]
-                    );
-                    std::process::exit(1);
-                }
+                assert!(
+                    buf.len() == size
+                        && buf[..8] == seq.to_le_bytes()
+                        && buf[8..].iter().all(|&b| b == seq as u8),
+                    "frame {seq}: {} bytes, starts {:?}",
+                    buf.len(),
+                    &buf[..8.min(buf.len())]
+                );
             }
-            match conn.recv_into(&mut buf) {
-                Err(Error::Disconnected) => 0,
-                other => {
-                    eprintln!("expected Disconnected, got {other:?}");
-                    2
-                }
-            }
+            let r = conn.recv_into(&mut buf);
+            assert!(matches!(r, Err(Error::Disconnected)), "{r:?}");
+            0
         }
         // args: name, count — blocking mq sender, pausing every 10 messages.
         "mq-sender" => {
             let q = MessageQueue::open(&args[0], &mqopts()).expect("open queue");
-            let odd_pause = |seq| seq % 10 == 1 || seq % 10 == 4;
-            send_paced(
-                q,
-                args[1].parse().unwrap(),
-                odd_pause,
-                Duration::from_millis(1),
-            )
+            send_paced(q, args[1].parse().unwrap(), odd_pause, PAUSE)
         }
         // args: name, count — blocking mq receiver, slow now and then; exit 0 if `count`
         // messages came once each, intact, in order, and nothing after them.
@@ -355,13 +331,7 @@ fn roles(role: &str, args: Vec<String>) {
         // args: path, count — blocking pipe writer, pausing now and then.
         "pipe-writer" => {
             let tx = PipeSender::open(&args[0], &PipeOptions::new()).expect("open pipe");
-            let odd_pause = |seq| seq % 10 == 1 || seq % 10 == 4;
-            send_paced(
-                tx,
-                args[1].parse().unwrap(),
-                odd_pause,
-                Duration::from_millis(1),
-            )
+            send_paced(tx, args[1].parse().unwrap(), odd_pause, PAUSE)
         }
         // args: path, count — blocking pipe reader, slow now and then; exit 0 if `count`
         // messages came once each, intact, in order, then Disconnected.
@@ -379,8 +349,8 @@ fn roles(role: &str, args: Vec<String>) {
             let n: u64 = args[1].parse().unwrap();
             let mut m = Vec::new();
             for seq in 0..n {
-                if seq % 10 == 1 || seq % 10 == 4 {
-                    std::thread::sleep(Duration::from_millis(1));
+                if odd_pause(seq) {
+                    std::thread::sleep(PAUSE);
                 }
                 message(seq, &mut m);
                 tx.publish(&m).expect("publish");
@@ -496,10 +466,8 @@ async fn dropped_recv_futures_lose_no_message() {
         assert!(r.is_err(), "nothing can arrive before go");
     }
     // The trait's timeout form says Timeout and takes nothing either.
-    match AsyncReceiver::recv_timeout(&mut rx, Duration::from_millis(20)).await {
-        Err(Error::Timeout) => {}
-        other => panic!("expected Timeout, got {other:?}"),
-    }
+    let r = AsyncReceiver::recv_timeout(&mut rx, Duration::from_millis(20)).await;
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
     // A dropped wait may still have its sleeper in flight: the message published now
     // must still reach the next recv.
     let _ = tokio::time::timeout(Duration::from_millis(1), rx.recv_into(&mut buf)).await;
@@ -533,9 +501,8 @@ async fn send_through_cancels(
         message(seq, &mut m);
         until_done!(200, cancelled, send(&mut tx, seq, &m)).unwrap();
     }
-    drop(tx);
     // Fails, with the consumer's stderr, if it saw a gap, a duplicate or a torn message.
-    child.finish();
+    child.hang_up(tx);
     cancelled
 }
 
@@ -603,9 +570,8 @@ async fn async_reserve_waits_for_room_then_commits_in_place() {
         tx.reserve(1 << 20).await,
         Err(Error::MessageTooLarge { .. })
     ));
-    drop(tx);
     // Fails, with the consumer's stderr, unless messages 0..n came byte for byte.
-    child.finish();
+    child.hang_up(tx);
 }
 
 /// Reserves cancelled by a 200 µs timeout, again and again while a slow consumer in
@@ -714,10 +680,8 @@ async fn send_timeout_on_a_full_ring_sends_nothing() {
     while sent(tx.try_send(&[n; 40])) {
         n += 1;
     }
-    match AsyncSender::send_timeout(&mut tx, &[0xEE; 40], Duration::from_millis(30)).await {
-        Err(Error::Timeout) => {}
-        other => panic!("expected Timeout, got {other:?}"),
-    }
+    let r = AsyncSender::send_timeout(&mut tx, &[0xEE; 40], Duration::from_millis(30)).await;
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
     let mut buf = Vec::new();
     for i in 0..n {
         rx.recv_into(&mut buf).unwrap();
@@ -762,11 +726,8 @@ async fn async_ring_echo_between_two_async_processes_with_concurrent_tasks() {
         }
         rx
     });
-    let tx = sender.await.unwrap();
-    let rx = receiver.await.unwrap();
-    drop(tx);
-    drop(rx);
-    child.finish();
+    let ends = (sender.await.unwrap(), receiver.await.unwrap());
+    child.hang_up(ends);
 }
 
 #[tokio::test]
@@ -776,13 +737,12 @@ async fn killed_producer_is_disconnected_after_its_messages() {
     let mut child = Peer::spawn("ring-producer-forever", &[&name]);
     let mut scratch = Vec::new();
     let mut buf = Vec::new();
-    let mut seq = 0u64;
-    while seq < 5000 {
+    for seq in 0..5000 {
         rx.recv_into(&mut buf).await.unwrap();
         check(seq, &buf, &mut scratch).unwrap();
-        seq += 1;
     }
     child.kill();
+    let mut seq = 5000;
     loop {
         match tokio::time::timeout(LONG, rx.recv_into(&mut buf)).await {
             Ok(Ok(())) => {
@@ -804,8 +764,9 @@ async fn dropping_a_consumer_while_its_wait_sleeps_is_clean() {
     // Leaves a sleeper in flight on the futex.
     let r = tokio::time::timeout(Duration::from_millis(25), rx.recv_into(&mut buf)).await;
     assert!(r.is_err());
-    drop(rx); // waits for the sleeper, then unmaps
-              // The producer sees the consumer gone: the ring is not left "waited on".
+    // The drop waits for the sleeper, then unmaps; the producer sees the consumer gone: the
+    // ring is not left "waited on".
+    drop(rx);
     tx.send(b"x").unwrap();
     assert!(!tx.consumer_attached().unwrap());
 }
@@ -848,9 +809,7 @@ async fn async_socket_client_against_a_blocking_listener_with_split_halves() {
     }
     let tx = sender.await.unwrap();
     assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
-    drop(tx);
-    drop(rx);
-    child.finish();
+    child.hang_up((tx, rx));
 }
 
 #[tokio::test]
@@ -858,10 +817,8 @@ async fn async_listener_serves_blocking_clients_and_refuses_a_wrong_key() {
     let addr = sock_addr("aio-listen");
     let listener = AsyncListener::bind(addr.as_str(), &sopts("k2")).unwrap();
     let mut bad = Peer::spawn("sock-wrong-key", &[&addr]);
-    match listener.accept().await {
-        Err(Error::Auth(_)) => {}
-        other => panic!("expected Auth, got {:?}", other.map(|_| ())),
-    }
+    let r = listener.accept().await.map(|_| ());
+    assert!(matches!(r, Err(Error::Auth(_))), "{r:?}");
     bad.finish();
     // The listener still serves; two clients at once, each on its own task.
     let mut c1 = Peer::spawn("sock-client", &[&addr, "k2", "500"]);
@@ -919,8 +876,7 @@ async fn cancelled_socket_sends_are_whole_or_absent() {
         }
     }
     conn.flush().await.unwrap();
-    drop(conn);
-    child.finish(); // fails with the peer's stderr: the sink saw a torn, missing or doubled frame
+    child.hang_up(conn); // fails with the peer's stderr: the sink saw a torn, missing or doubled frame
     eprintln!("{sent_on_cancel} sends cancelled after their first byte, {retried} before it");
 }
 
@@ -952,10 +908,8 @@ async fn async_mq_sends_cancelled_on_a_full_queue_are_whole_or_absent() {
         k += 1;
     }
     assert_eq!(k, 8);
-    match q.send_timeout(&m, Duration::from_millis(20)).await {
-        Err(Error::Timeout) => {}
-        other => panic!("expected Timeout, got {other:?}"),
-    }
+    let r = q.send_timeout(&m, Duration::from_millis(20)).await;
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
     let mut buf = Vec::new();
     for _ in 0..k {
         q.try_recv_into(&mut buf).unwrap();
@@ -1005,8 +959,7 @@ async fn async_pipe_writer_started_first_waits_for_the_reader_and_loses_nothing(
     let mut child = Peer::spawn("pipe-reader-check", &[&path, &n.to_string()]);
     send_through_cancels_too(&mut tx, n, async |tx, m| tx.send(m).await).await;
     tx.flush().await.unwrap();
-    drop(tx);
-    child.finish(); // fails with the peer's stderr: the reader saw a gap, a duplicate or a torn message
+    child.hang_up(tx); // fails with the peer's stderr: the reader saw a gap, a duplicate or a torn message
 }
 
 #[tokio::test]
@@ -1109,26 +1062,23 @@ async fn async_rpc_client_many_tasks_over_one_connection() {
     assert_eq!(slow.await.unwrap().unwrap(), 1);
     // A call given up (its future dropped by the timeout) does not disturb the next;
     // its late reply is discarded.
-    match client
+    let r = client
         .call_timeout::<_, i64>("sleep_echo", (200u64, 7i64), Duration::from_millis(20))
-        .await
-    {
-        Err(RpcError::Timeout) => {}
-        other => panic!("expected Timeout, got {other:?}"),
-    }
+        .await;
+    assert!(matches!(r, Err(RpcError::Timeout)), "{r:?}");
     let r: i64 = client.call("add", (40i64, 2i64)).await.unwrap();
     assert_eq!(r, 42);
-    match client.call::<_, i64>("nope", ()).await {
-        Err(RpcError::UnknownMethod { method }) => assert_eq!(method, "nope"),
-        other => panic!("expected UnknownMethod, got {other:?}"),
-    }
+    let r = client.call::<_, i64>("nope", ()).await;
+    assert!(
+        matches!(&r, Err(RpcError::UnknownMethod { method }) if method == "nope"),
+        "{r:?}"
+    );
     // Wait out the forgotten call's reply: nothing is left in flight.
     tokio::time::sleep(Duration::from_millis(250)).await;
     let r: i64 = client.call("add", (1i64, 1i64)).await.unwrap();
     assert_eq!(r, 2);
     assert_eq!(client.in_flight(), 0);
-    drop(client);
-    child.finish();
+    child.hang_up(client);
 }
 
 /// Every async operation's future can move between threads (`tokio::spawn` on a
@@ -1176,23 +1126,12 @@ fn every_future_is_send() {
 /// waiting ring.
 #[test]
 fn many_waiting_rings_share_one_waker_thread() {
-    use std::io::BufRead;
     let prefix = unique("aio-many");
     let mut child = Peer::spawn_piped("many-waiters", &[&prefix, "150"]);
-    let out = child.take_stdout();
-    let mut threads = None;
-    let mut ok = false;
-    for line in out.lines() {
-        let line = line.unwrap();
-        // The harness may print "test peer ... " before it on the same line.
-        if let Some(at) = line.find("THREADS ") {
-            threads = Some(line[at + 8..].trim().parse::<usize>().unwrap());
-        }
-        ok |= line == "OK";
-    }
+    let threads: usize = child.wait_line("THREADS ")[8..].parse().unwrap();
+    // Every waiting task got its message.
+    assert_eq!(child.wait_line("OK"), "OK");
     child.finish();
-    assert!(ok, "every waiting task got its message");
-    let threads = threads.unwrap();
     eprintln!("{threads} threads with 150 rings waited on");
     if waitv_supported() {
         // 127 share one thread; 23 fall back to one pool thread each; plus the runtime's.

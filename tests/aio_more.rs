@@ -9,7 +9,6 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::io::BufRead;
 use std::time::Duration;
 
 use ipcring::file::{AsyncLogReader, AsyncLogWriter};
@@ -70,15 +69,6 @@ fn send_paced<S: Sender>(mut tx: S, n: &str) -> i32 {
     0
 }
 
-/// A line to the parent, written straight to stdout and flushed.
-fn say(what: &str) {
-    use std::io::Write;
-    let mut o = std::io::stdout().lock();
-    // On a line of its own: the harness has written "test peer ... " without a newline.
-    writeln!(o, "\n{what}").unwrap();
-    o.flush().unwrap();
-}
-
 fn sig_opts(dir: &str) -> SignalOptions {
     SignalOptions::new("aio-more").dir(dir)
 }
@@ -110,22 +100,19 @@ fn roles(role: &str, args: Vec<String>) {
         // is gone; prints how many.
         "log_read" => {
             let mut r = LogReader::open(&args[0], &LogOptions::new()).unwrap();
-            say("ready");
+            println!("\nready");
             let (mut seq, mut scratch) = (0u64, Vec::new());
             loop {
                 match r.recv() {
                     Ok(m) => {
-                        if let Err(e) = check(seq, &m, &mut scratch) {
-                            say(&format!("bad {e}"));
-                            std::process::exit(1);
-                        }
+                        check(seq, &m, &mut scratch).unwrap();
                         seq += 1;
                     }
                     Err(Error::Disconnected) => break,
                     Err(e) => panic!("log reader: {e}"),
                 }
             }
-            say(&format!("got {seq}"));
+            println!("\ngot {seq}");
             0
         }
         // args: url, key, count — blocking stream producer.
@@ -137,45 +124,19 @@ fn roles(role: &str, args: Vec<String>) {
         // checks messages 0..count in order, prints how many.
         "sub_read" => {
             let mut s = Subscriber::connect(&args[0], &args[1], &RedisOptions::new()).unwrap();
-            say("ready");
+            println!("\nready");
             let n: u64 = args[2].parse().unwrap();
             let mut scratch = Vec::new();
             for seq in 0..n {
                 let m = s.recv_timeout(Duration::from_secs(20)).unwrap();
-                if let Err(e) = check(seq, &m, &mut scratch) {
-                    say(&format!("bad {e}"));
-                    std::process::exit(1);
-                }
+                check(seq, &m, &mut scratch).unwrap();
             }
-            say(&format!("got {n}"));
+            println!("\ngot {n}");
             0
         }
         other => panic!("unknown peer role {other}"),
     };
     std::process::exit(code);
-}
-
-/// The next line of a peer's stdout that starts with one of `prefixes` (the test harness prints
-/// its own lines there too); empty at end of output.
-fn line_starting(out: &mut impl BufRead, prefixes: &[&str]) -> String {
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if out.read_line(&mut line).unwrap() == 0 {
-            return String::new();
-        }
-        if prefixes.iter().any(|p| line.starts_with(p)) {
-            return line.trim().to_owned();
-        }
-    }
-}
-
-/// The peer `role` with `args`, once it said "ready"; and its stdout, to read on.
-fn ready_peer(role: &str, args: &[&str]) -> (Peer, impl BufRead) {
-    let mut child = Peer::spawn_piped(role, args);
-    let mut out = child.take_stdout();
-    assert_eq!(line_starting(&mut out, &["ready"]), "ready");
-    (child, out)
 }
 
 /// Sends messages 0..n on `tx`, each `every`-th send dropped at once: its operation has
@@ -197,8 +158,8 @@ async fn send_some_dropped<S: AsyncSender>(tx: &mut S, n: u64, every: u64) {
 /// very short timeout (which may or may not have got it first): each arrives once, whole,
 /// in order. Returns how many receives were cancelled.
 async fn recv_all_with_cancels<R: AsyncReceiver>(rx: &mut R, n: u64) -> u64 {
-    let (mut seq, mut scratch, mut cancelled) = (0u64, Vec::new(), 0u64);
-    while seq < n {
+    let (mut scratch, mut cancelled) = (Vec::new(), 0u64);
+    for seq in 0..n {
         let got = if seq % 2 == 0 {
             match tokio::time::timeout(Duration::from_micros(200), rx.recv()).await {
                 Ok(r) => r,
@@ -212,7 +173,6 @@ async fn recv_all_with_cancels<R: AsyncReceiver>(rx: &mut R, n: u64) -> u64 {
         };
         let m = got.unwrap_or_else(|e| panic!("message {seq}: {e}"));
         check(seq, &m, &mut scratch).unwrap();
-        seq += 1;
     }
     cancelled
 }
@@ -295,11 +255,11 @@ async fn file_async_writer_to_blocking_reader_process() {
     let path = dir.path().join("b.log");
     let n = 300u64;
     // The reader creates the log and says when it is open, so it reads from the start.
-    let (mut child, mut out) = ready_peer("log_read", &[path.to_str().unwrap()]);
+    let mut child = Peer::spawn_until("log_read", &[path.to_str().unwrap()], "ready");
     let mut w = AsyncLogWriter::open(&path, &LogOptions::new()).unwrap();
     send_some_dropped(&mut w, n, 3).await;
     w.close().await.unwrap();
-    assert_eq!(line_starting(&mut out, &["got", "bad"]), format!("got {n}"));
+    assert_eq!(child.wait_line("got "), format!("got {n}"));
     child.finish();
 }
 
@@ -336,7 +296,7 @@ async fn redis_async_stream_consumer_from_blocking_producer_process() {
 async fn redis_async_publisher_to_blocking_subscriber_process() {
     let (url, channel, _x) = redis_or_skip!("aio-pub");
     let n = 100u64;
-    let (mut child, mut out) = ready_peer("sub_read", &[&url, &channel, &n.to_string()]);
+    let mut child = Peer::spawn_until("sub_read", &[&url, &channel, &n.to_string()], "ready");
     let ch = channel.clone();
     let mut tx = AsyncPublisher::connect(&url, move |u| {
         Publisher::connect(u, &ch, &RedisOptions::new())
@@ -345,7 +305,7 @@ async fn redis_async_publisher_to_blocking_subscriber_process() {
     .unwrap();
     send_some_dropped(&mut tx, n, 4).await;
     tx.settle().await.unwrap();
-    assert_eq!(line_starting(&mut out, &["got", "bad"]), format!("got {n}"));
+    assert_eq!(child.wait_line("got "), format!("got {n}"));
     child.finish();
 }
 

@@ -389,11 +389,7 @@ mod service_kit {
         type Rx = Answers;
         fn place(_: &str) -> Option<ServicePlace> {
             let name = unique("conf-svc");
-            let mut echo = Peer::builder("conf-service-echo")
-                .arg(&name)
-                .stdout_piped()
-                .spawn();
-            echo.wait_line("READY");
+            let echo = Peer::spawn_until("conf-service-echo", &[&name], "READY");
             Some(ServicePlace(name, echo))
         }
         fn addr(place: &ServicePlace) -> String {

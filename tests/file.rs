@@ -14,16 +14,13 @@ use ipcring::file::{LogOptions, LogReader, LogWriter, LOG_HEADER_LEN};
 use ipcring::{Error, Receiver, Sender};
 use serde_json::json;
 use support::setup::unique_dir;
-use support::Peer;
+use support::{wait_until, Peer};
 
 /// Writers x messages for the concurrency test: 4 x 25k, as the issue asks (about two
 /// seconds on a 2-core machine). `IPCRING_FILE_MESSAGES` overrides the per-writer count.
 const WRITERS: usize = 4;
 fn per_writer() -> usize {
-    std::env::var("IPCRING_FILE_MESSAGES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(25_000)
+    support::env_count("IPCRING_FILE_MESSAGES", 25_000)
 }
 
 fn spawn(role: &str, path: &Path, arg: &str) -> Peer {
@@ -70,10 +67,6 @@ fn error_after(path: &Path, first: &[u8]) -> Error {
     let mut r = open_reader(path);
     assert_eq!(r.recv().unwrap(), first);
     r.recv().unwrap_err()
-}
-
-fn wait_ok(mut c: Peer) {
-    c.finish();
 }
 
 /// Message `seq` of writer `w`: its identity, then a pattern derived from both, of a
@@ -135,15 +128,7 @@ fn signal_ready(path: &Path, who: usize) {
 }
 
 fn wait_for_file(p: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !p.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {}",
-            p.display()
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_until(&p.display().to_string(), || p.exists());
 }
 
 fn wait_ready(path: &Path, who: usize) {
@@ -226,10 +211,15 @@ fn roles(role: &str, args: Vec<String>) {
                 assert_eq!(parse(&m), (0, seq));
             }
         }
-        "alice" => {
+        // "alice-ready" says so once its mailbox is there, and serves longer.
+        "alice" | "alice-ready" => {
             let mut mb = Mailbox::open(&path).unwrap();
             mb.init().unwrap();
-            let stop = Instant::now() + Duration::from_secs(30);
+            let ready = role == "alice-ready";
+            if ready {
+                signal_ready(&path, 0);
+            }
+            let stop = Instant::now() + Duration::from_secs(if ready { 90 } else { 30 });
             mb.serve(&mut |c, a| article_alice(c, a), &mut || {
                 Instant::now() < stop
             })
@@ -238,14 +228,9 @@ fn roles(role: &str, args: Vec<String>) {
         "bob" => {
             let base: i64 = arg.parse().unwrap();
             let mut mb = Mailbox::open(&path).unwrap();
+            let t = Some(Duration::from_secs(20));
             for i in 0..15 {
-                let r = mb
-                    .call(
-                        "add",
-                        vec![json!(base), json!(i)],
-                        Some(Duration::from_secs(20)),
-                    )
-                    .unwrap();
+                let r = mb.call("add", vec![json!(base), json!(i)], t).unwrap();
                 assert_eq!(r, Ok(json!(base + i)));
             }
         }
@@ -292,16 +277,6 @@ fn roles(role: &str, args: Vec<String>) {
                 }
             }
         }
-        "alice-ready" => {
-            let mut mb = Mailbox::open(&path).unwrap();
-            mb.init().unwrap();
-            signal_ready(&path, 0);
-            let stop = Instant::now() + Duration::from_secs(90);
-            mb.serve(&mut |c, a| article_alice(c, a), &mut || {
-                Instant::now() < stop
-            })
-            .unwrap();
-        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -315,8 +290,8 @@ fn four_writers_two_readers_every_message_once_in_order_none_torn() {
         children.push(spawn("writer", &path, &w.to_string()));
     }
     children.push(spawn("reader", &path, ""));
-    for c in children {
-        wait_ok(c);
+    for mut c in children {
+        c.finish();
     }
     // A reader started after everything is over sees the same log, then Disconnected.
     let mut r = open_reader(&path);
@@ -352,13 +327,13 @@ fn restarted_reader_resumes_from_its_cursor_without_loss_or_duplicates() {
     for seq in 0..100 {
         w.send(&message(0, seq)).unwrap();
     }
-    wait_ok(spawn("cursor-reader", &path, "0,37"));
-    wait_ok(spawn("cursor-reader", &path, "37,100"));
+    spawn("cursor-reader", &path, "0,37").finish();
+    spawn("cursor-reader", &path, "37,100").finish();
     // More messages after the readers left; the next run picks up exactly there.
     for seq in 100..120 {
         w.send(&message(0, seq)).unwrap();
     }
-    wait_ok(spawn("cursor-reader", &path, "100,120"));
+    spawn("cursor-reader", &path, "100,120").finish();
     // A corrupt cursor file is an error, not a guess.
     let cursor = dir.path().join("log.cursor.resume");
     std::fs::write(&cursor, [1u8; 16]).unwrap();
@@ -484,12 +459,12 @@ fn garbage_inside_the_log_is_an_error_not_a_panic() {
 fn mailbox_rust_alice_and_two_rust_bobs_in_separate_processes() {
     let (_dir, path) = new_path("shared.json");
     // Bobs first: the mailbox works in either start order.
-    let bob1 = spawn("bob", &path, "1000");
-    let bob2 = spawn("bob", &path, "2000");
+    let mut bob1 = spawn("bob", &path, "1000");
+    let mut bob2 = spawn("bob", &path, "2000");
     std::thread::sleep(Duration::from_millis(50));
     let mut alice = spawn("alice", &path, "");
-    wait_ok(bob1);
-    wait_ok(bob2);
+    bob1.finish();
+    bob2.finish();
     // And the article's three calls from this process.
     let mut mb = Mailbox::open(&path).unwrap();
     let t = Some(Duration::from_secs(20));
@@ -538,7 +513,7 @@ fn mailbox_lock_file_replaced_under_running_processes_keeps_exclusion() {
     // Alice and one submitter open the mailbox (and its lock file) before the replacement...
     let mut alice = spawn("alice-ready", &path, "");
     wait_ready(&path, 0);
-    let early = spawn("submitter-on-go", &path, &format!("1000,{N}"));
+    let mut early = spawn("submitter-on-go", &path, &format!("1000,{N}"));
     wait_ready(&path, 1000);
     replace_lock_file(&lock);
     // ...two more after it: without re-checking, the first two would lock a deleted inode
@@ -553,9 +528,9 @@ fn mailbox_lock_file_replaced_under_running_processes_keeps_exclusion() {
     // Once more while they all run.
     std::thread::sleep(Duration::from_millis(20));
     replace_lock_file(&lock);
-    wait_ok(early);
-    for c in late {
-        wait_ok(c);
+    early.finish();
+    for mut c in late {
+        c.finish();
     }
     alice.kill();
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();

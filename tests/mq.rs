@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use ipcring::mq::{MessageQueue, MqOptions};
 use ipcring::{Error, Receiver, Sender};
+use support::setup::LONG;
 use support::{unique, Peer};
 
 const COUNT: u32 = 3000;
@@ -22,16 +23,11 @@ fn message(seq: u32) -> Vec<u8> {
     support::sized_message(seq, len, 13)
 }
 
-/// Peer `role` on queue `name`, its stdout piped.
-fn spawn(role: &str, name: &str) -> Peer {
-    Peer::spawn_piped(role, &[name])
-}
-
 /// A new queue with `opts`, named after `tag`, and the peer `role` on it.
 fn queue_with_peer(tag: &str, opts: &MqOptions, role: &str) -> (String, MessageQueue, Peer) {
     let name = unique(tag);
     let q = MessageQueue::create(&name, opts).unwrap();
-    let peer = spawn(role, &name);
+    let peer = Peer::spawn_piped(role, &[&name]);
     (name, q, peer)
 }
 
@@ -51,8 +47,7 @@ fn roles(role: &str, args: Vec<String>) {
     match role {
         "sender" => {
             for seq in 0..COUNT {
-                q.send_timeout(&message(seq), Duration::from_secs(60))
-                    .unwrap();
+                q.send_timeout(&message(seq), LONG).unwrap();
             }
         }
         "send_then_hang" => {
@@ -64,7 +59,7 @@ fn roles(role: &str, args: Vec<String>) {
         }
         "receive_one_then_hang" => {
             println!("READY");
-            let m = q.recv_timeout(Duration::from_secs(30)).unwrap();
+            let m = q.recv_timeout(LONG).unwrap();
             assert_eq!(m, message(0));
             println!("RECEIVED");
             std::thread::sleep(Duration::from_secs(60));
@@ -82,24 +77,12 @@ fn order_and_integrity_between_processes() {
     let (_, mut q, mut peer) = queue_with_peer("order", &opts, "sender");
     let mut buf = Vec::new();
     for seq in 0..COUNT {
-        q.recv_timeout_into(&mut buf, Duration::from_secs(60))
-            .unwrap();
+        q.recv_timeout_into(&mut buf, LONG).unwrap();
         assert_eq!(buf, message(seq), "message {seq} differs");
     }
     peer.finish_output();
     // The sender has gone and everything it sent was received.
     assert!(q.try_recv_into(&mut buf).unwrap_err().is_disconnected());
-}
-
-/// Kills `peer` from another thread a little later, so that this thread is most likely
-/// blocked in a wait when the peer dies (if not, the result must be the same).
-fn kill_soon(peer: &Peer) -> std::thread::JoinHandle<()> {
-    let pid = peer.id() as libc::pid_t;
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(150));
-        // SAFETY: plain syscall; the child is not reaped before this thread is joined.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
-    })
 }
 
 /// A receiver blocked (without a timeout) on an empty queue learns that its only peer was
@@ -110,7 +93,7 @@ fn blocked_receiver_gets_everything_then_disconnected_when_the_sender_is_killed(
     for seq in 0..5 {
         assert_eq!(q.recv().unwrap(), message(seq));
     }
-    let killer = kill_soon(&peer);
+    let killer = peer.kill_soon();
     let e = q.recv().unwrap_err();
     assert!(e.is_disconnected(), "{e}");
     killer.join().unwrap();
@@ -141,7 +124,7 @@ fn blocked_sender_gets_disconnected_when_the_receiver_is_killed() {
     }
     peer.wait_line("RECEIVED");
     // Messages 1 and 2 fill the queue; this one waits for room nobody will make.
-    let killer = kill_soon(&peer);
+    let killer = peer.kill_soon();
     let e = q.send(&message(3)).unwrap_err();
     assert!(e.is_disconnected(), "{e}");
     killer.join().unwrap();
@@ -171,14 +154,13 @@ async fn async_receiver_gets_disconnected_when_the_sender_is_killed() {
     use ipcring::transport::AsyncReceiver;
     let name = unique("aiodead");
     let mut q = AsyncMessageQueue::create(&name, &MqOptions::new()).unwrap();
-    let mut peer = spawn("send_then_hang", &name);
-    peer.wait_line("SENT");
+    let peer = Peer::spawn_until("send_then_hang", &[&name], "SENT");
     let mut buf = Vec::new();
     for seq in 0..5 {
         q.recv_into(&mut buf).await.unwrap();
         assert_eq!(buf, message(seq));
     }
-    let killer = kill_soon(&peer);
+    let killer = peer.kill_soon();
     let e = q.recv_into(&mut buf).await.unwrap_err();
     assert!(e.is_disconnected(), "{e}");
     killer.join().unwrap();
@@ -190,10 +172,7 @@ fn messages_outlive_a_killed_sender() {
     let (_, mut q, mut peer) = queue_after_five_sent("killed", &MqOptions::new());
     peer.kill();
     for seq in 0..5 {
-        assert_eq!(
-            q.recv_timeout(Duration::from_secs(10)).unwrap(),
-            message(seq)
-        );
+        assert_eq!(q.recv_timeout(LONG).unwrap(), message(seq));
     }
     // Then: the sender is gone, nothing more will come.
     assert!(q.recv().unwrap_err().is_disconnected());

@@ -17,18 +17,6 @@ use support::{unique, Peer};
 const WORDS: usize = 128;
 type Value = [u64; WORDS];
 
-fn spawn(role: &str, name: &str) -> Peer {
-    Peer::spawn_piped(role, &[name])
-}
-
-/// Reads the peer's stdout until a line holding `prefix`; returns it from `prefix` on
-/// (libtest prints "test peer ... " without a newline before the test runs, so the marker
-/// may follow it on the same line).
-fn line_with(peer: &mut Peer, prefix: &str) -> String {
-    let line = peer.wait_line(prefix);
-    line[line.find(prefix).unwrap()..].trim().to_owned()
-}
-
 fn field(line: &str, key: &str) -> u64 {
     line.split_whitespace()
         .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
@@ -106,10 +94,9 @@ fn seq_reader(name: &str) {
 fn seqlock_readers_in_other_processes_never_see_a_torn_value() {
     let name = unique("seq");
     let mut w = Writer::<Value>::create(&name, &SeqlockOptions::new()).unwrap();
-    let mut peers: Vec<_> = (0..3).map(|_| spawn("seq-reader", &name)).collect();
-    for peer in peers.iter_mut() {
-        line_with(peer, "@ready");
-    }
+    let peers: Vec<_> = (0..3)
+        .map(|_| Peer::spawn_until("seq-reader", &[&name], "@ready"))
+        .collect();
     let start = Instant::now();
     let mut version = 0;
     while start.elapsed() < Duration::from_millis(1500) {
@@ -122,7 +109,7 @@ fn seqlock_readers_in_other_processes_never_see_a_torn_value() {
     }
     drop(w); // readers blocked in wait_changed see Disconnected
     for mut child in peers {
-        let line = line_with(&mut child, "@result");
+        let line = child.wait_line("@result");
         eprintln!("peer: {line}");
         child.finish();
         assert_eq!(field(&line, "last"), version, "{line}");
@@ -200,10 +187,10 @@ fn broadcast_subscribers_in_other_processes_count_every_message() {
     let opts = BroadcastOptions::new().slots(64).max_message(256);
     let mut p = Publisher::create(&name, &opts).unwrap();
     let roles = ["bc-sub", "bc-sub", "bc-sub-slow"];
-    let mut peers: Vec<_> = roles.iter().map(|r| spawn(r, &name)).collect();
-    for peer in peers.iter_mut() {
-        line_with(peer, "@ready");
-    }
+    let peers: Vec<_> = roles
+        .iter()
+        .map(|r| Peer::spawn_until(r, &[&name], "@ready"))
+        .collect();
     let total = 100_000u64;
     for i in 0..total {
         assert_eq!(p.publish(&message(i)).unwrap(), i);
@@ -213,7 +200,7 @@ fn broadcast_subscribers_in_other_processes_count_every_message() {
     }
     drop(p); // subscribers drain what is held, then see Disconnected
     for mut child in peers {
-        let line = line_with(&mut child, "@result");
+        let line = child.wait_line("@result");
         eprintln!("peer: {line}");
         child.finish();
         assert_eq!(field(&line, "first"), 0, "{line}");
@@ -240,14 +227,14 @@ fn bc_publish_then_hang(name: &str) {
 #[test]
 fn killed_publisher_is_seen_by_a_blocked_subscriber() {
     let name = unique("kill");
-    let child = spawn_ready("bc-pub-then-hang", &name);
+    let child = Peer::spawn_until("bc-pub-then-hang", &[&name], "@ready");
     let mut s = Subscriber::open(&name, &BroadcastOptions::new().start(Start::Oldest)).unwrap();
     let mut buf = Vec::new();
     for i in 0..3 {
         assert_eq!(s.recv_into(&mut buf).unwrap(), Recv::Message(i));
         check_message(i, &buf);
     }
-    let killer = kill_soon(child);
+    let killer = child.kill_soon();
     // Blocked (spinning, then on the futex) when the publisher dies: Disconnected, not
     // the timeout.
     let r = s.recv_timeout_into(&mut buf, Duration::from_secs(20));
@@ -271,31 +258,15 @@ fn ready_then_hang() -> ! {
     std::process::exit(3);
 }
 
-/// The peer `role` on `name`, once it said it is ready.
-fn spawn_ready(role: &str, name: &str) -> Peer {
-    let mut child = spawn(role, name);
-    line_with(&mut child, "@ready");
-    child
-}
-
-/// Kills `child` 50 ms from now, from another thread (join the handle), while this one
-/// waits on what it wrote.
-fn kill_soon(mut child: Peer) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(50));
-        child.kill();
-    })
-}
-
 #[test]
 fn killed_writer_is_seen_by_a_reader_waiting_for_a_change() {
     let name = unique("seqkill");
-    let child = spawn_ready("seq-writer-then-hang", &name);
+    let child = Peer::spawn_until("seq-writer-then-hang", &[&name], "@ready");
     let r = Reader::<Value>::open(&name, &SeqlockOptions::new()).unwrap();
     let s = r.read().unwrap();
     check_value(&s.value, s.version);
     assert_eq!(s.version, 1);
-    let killer = kill_soon(child);
+    let killer = child.kill_soon();
     let e = r.wait_changed(1, Duration::from_secs(20));
     assert!(
         matches!(e, Err(Error::Disconnected)),

@@ -119,10 +119,6 @@ fn roles(role: &str, args: Vec<String>) {
     }
 }
 
-fn wait_ok(mut c: Peer) {
-    c.finish();
-}
-
 /// A FIFO path in a new temporary directory (removed with it).
 fn fifo() -> (tempfile::TempDir, PathBuf) {
     let dir = unique_dir("pipe");
@@ -141,9 +137,9 @@ fn spawn_first(role: &str, path: &Path, count: usize) -> Peer {
 /// A writer on `path` whose reader, a process of its own, read one message and exited.
 fn writer_whose_reader_left(path: &Path) -> PipeSender {
     let mut tx = PipeSender::open(path, &PipeOptions::new()).unwrap();
-    let child = spawn("reader-one-and-exit", path, 1);
+    let mut child = spawn("reader-one-and-exit", path, 1);
     tx.send(b"one").unwrap();
-    wait_ok(child);
+    child.finish();
     tx
 }
 
@@ -151,9 +147,9 @@ fn writer_whose_reader_left(path: &Path) -> PipeSender {
 /// messages) on the other end; the peer checks its side and exits cleanly.
 fn order_and_integrity(role: &str, local: fn(&Path, usize)) {
     let (_dir, path) = fifo();
-    let child = spawn_first(role, &path, 300);
+    let mut child = spawn_first(role, &path, 300);
     local(&path, 300);
-    wait_ok(child);
+    child.finish();
 }
 
 #[test]
@@ -182,10 +178,10 @@ fn killed_writer_is_disconnect_and_a_new_writer_reconnects() {
     child.kill();
     assert!(rx.recv().unwrap_err().is_disconnected());
     // A new writer on the same path is received by the same receiver.
-    let child = spawn("writer", &path, 10);
+    let mut child = spawn("writer", &path, 10);
     expect_messages(&mut rx, 10);
     assert!(rx.recv().unwrap_err().is_disconnected());
-    wait_ok(child);
+    child.finish();
 }
 
 /// The `try_` forms tell "nothing now" from "the peer is gone" in their type: `Empty` while
@@ -232,12 +228,11 @@ fn reader_leaving_is_disconnect_for_the_writer() {
 #[test]
 fn sigpipe_is_an_error_not_a_death() {
     let (_dir, path) = fifo();
-    let child = spawn("sigpipe-default", &path, 1);
+    let mut child = spawn("sigpipe-default", &path, 1);
     {
         let mut rx = PipeReceiver::open(&path, &PipeOptions::new().keep(true)).unwrap();
         assert_eq!(rx.recv().unwrap(), b"first");
     }
-    let mut child = child;
     assert_eq!(child.code(), 42);
 }
 
@@ -249,7 +244,7 @@ fn framing_error_after(
 ) -> (tempfile::TempDir, PathBuf, PipeReceiver, String) {
     let (dir, path) = fifo();
     let mut rx = PipeReceiver::open(&path, opts).unwrap();
-    wait_ok(spawn(role, &path, 0));
+    spawn(role, &path, 0).finish();
     match rx.recv() {
         Err(Error::Framing(m)) => (dir, path, rx, m.into_owned()),
         other => panic!("after {role}: expected a framing error, got {other:?}"),
@@ -260,9 +255,9 @@ fn framing_error_after(
 fn garbage_is_a_framing_error_then_a_good_writer_works() {
     let (_dir, path, mut rx, _) = framing_error_after("garbage", &PipeOptions::new());
     assert!(rx.recv().unwrap_err().is_disconnected());
-    let child = spawn("writer", &path, 3);
+    let mut child = spawn("writer", &path, 3);
     expect_messages(&mut rx, 3);
-    wait_ok(child);
+    child.finish();
 }
 
 #[test]

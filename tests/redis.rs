@@ -5,14 +5,13 @@
 //! sets it. The server-restart test also needs `IPCRING_TEST_REDIS_RESTART`, a shell command
 //! that crashes and restarts that server (`scripts/redis-test-server.sh restart DIR PORT`).
 //!
-//! Two-process tests re-execute this binary in a peer role (`peer_role`, selected by the
-//! `IPCRING_REDIS_PEER` environment variable).
+//! Two-process tests re-execute this binary in a peer role (`peer_role`, through
+//! `support::Peer`).
 
 mod support;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::Command;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
@@ -21,11 +20,10 @@ use ipcring::redis::{
 };
 use ipcring::transport::Deadline;
 use ipcring::{Error, Receiver, Sender};
-use support::loud;
 use support::setup::redis_key;
+use support::{loud, Peer};
 
 const RESTART_VAR: &str = "IPCRING_TEST_REDIS_RESTART";
-const PEER_VAR: &str = "IPCRING_REDIS_PEER";
 
 /// Tests take it shared; the server-restart test takes it exclusively, so no other test
 /// sees the server vanish under it.
@@ -64,17 +62,6 @@ fn fast() -> RedisOptions {
 /// `disconnect_bound` = 1.125 s.
 fn live() -> RedisOptions {
     fast().liveness_ttl(Some(Duration::from_millis(500)))
-}
-
-/// SIGKILLs `child` from another thread a little later, so that the caller is most likely
-/// blocked in a receive when the peer dies (if not, the outcome must be the same).
-fn kill_soon(child: &Child) -> std::thread::JoinHandle<()> {
-    let pid = child.id() as libc::pid_t;
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(150));
-        // SAFETY: plain syscall; the child is reaped only after this thread is joined.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
-    })
 }
 
 fn stream_opts() -> StreamOptions {
@@ -119,61 +106,32 @@ fn side(url: &str) -> redis::Connection {
     redis::Client::open(url).unwrap().get_connection().unwrap()
 }
 
-fn peer(role: &str, url: &str, args: &[&str]) -> (Child, BufReader<ChildStdout>) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "peer_role", "--nocapture", "--test-threads", "1"])
-        .env(PEER_VAR, role)
-        .env("IPCRING_REDIS_PEER_URL", url)
-        .env("IPCRING_REDIS_PEER_ARGS", args.join(" "))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = BufReader::new(child.stdout.take().unwrap());
-    (child, out)
+/// Peer `role` on the server `url`, with `args`, its stdout piped.
+fn peer(role: &str, url: &str, args: &[&str]) -> Peer {
+    let b = Peer::builder(role)
+        .entry("peer_role")
+        .stdout_piped()
+        .arg(url);
+    args.iter().fold(b, |b, a| b.arg(a)).spawn()
 }
 
-/// Reads the peer's stdout until a line `PEER:<what>`.
-fn wait_for(out: &mut BufReader<ChildStdout>, what: &str) {
-    let want = format!("PEER:{what}");
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let n = out.read_line(&mut line).unwrap();
-        assert!(n > 0, "peer exited before saying {want:?}");
-        if line.trim_end().ends_with(&want) {
-            return;
-        }
-    }
-}
-
-fn say(what: &str) {
-    use std::io::Write;
-    let mut o = std::io::stdout().lock();
-    writeln!(o, "PEER:{what}").unwrap();
-    o.flush().unwrap();
-}
-
-/// The peer side of the two-process tests. A no-op unless `IPCRING_REDIS_PEER` is set.
+/// The peer side of the two-process tests (args: the server's URL, then the role's). A
+/// no-op unless run by [`peer`].
 #[test]
 fn peer_role() {
-    let Ok(role) = std::env::var(PEER_VAR) else {
+    let Some((role, mut args)) = support::peer_role() else {
         return;
     };
-    let url = std::env::var("IPCRING_REDIS_PEER_URL").unwrap();
-    let args: Vec<String> = std::env::var("IPCRING_REDIS_PEER_ARGS")
-        .unwrap()
-        .split(' ')
-        .map(String::from)
-        .collect();
+    let url = args.remove(0);
     match role.as_str() {
         // echo N messages from channel args[0] to channel args[1]
         "pubsub-echo" => {
             let n: usize = args[2].parse().unwrap();
             let mut rx = Subscriber::connect(&url, &args[0], &fast()).unwrap();
             let mut tx = Publisher::connect(&url, &args[1], &fast()).unwrap();
-            say("ready");
+            println!("PEER:ready");
             for _ in 0..n {
-                let m = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+                let m = rx.recv_timeout(WAIT).unwrap();
                 tx.send(&m).unwrap();
             }
             // Sends are pipelined and `exit` below runs no destructor.
@@ -186,7 +144,7 @@ fn peer_role() {
                 StreamConsumer::connect(&url, &args[0], "echo", "echo-1", &stream_opts()).unwrap();
             let mut tx = StreamProducer::connect(&url, &args[1], &stream_opts()).unwrap();
             for _ in 0..n {
-                let m = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+                let m = rx.recv_timeout(WAIT).unwrap();
                 tx.send(&m).unwrap();
             }
             tx.flush().unwrap();
@@ -200,15 +158,11 @@ fn peer_role() {
             let mut rx =
                 StreamConsumer::connect(&url, &args[0], &args[1], &args[2], &opts).unwrap();
             for _ in 0..n {
-                let e = rx
-                    .recv_entry(Deadline::after(Duration::from_secs(10)))
-                    .unwrap();
-                say(&format!("got {}", String::from_utf8_lossy(&e.data)));
+                let e = rx.recv_entry(Deadline::after(WAIT)).unwrap();
+                println!("PEER:got {}", String::from_utf8_lossy(&e.data));
             }
-            say("holding");
-            loop {
-                std::thread::sleep(Duration::from_secs(60));
-            }
+            println!("PEER:holding");
+            support::hang()
         }
         // add messages 0..N to stream args[0], a few ms apart
         "stream-produce" => {
@@ -219,7 +173,7 @@ fn peer_role() {
                 std::thread::sleep(Duration::from_millis(3));
             }
             tx.flush().unwrap();
-            say("done");
+            println!("PEER:done");
         }
         // publish N messages on channel args[0] (liveness TTL 500 ms), then wait to be killed
         "publish-then-hang" => {
@@ -228,30 +182,41 @@ fn peer_role() {
             for i in 0..n {
                 assert_eq!(tx.publish(format!("{i}").as_bytes()).unwrap(), 1);
             }
-            say("sent");
-            loop {
-                std::thread::sleep(Duration::from_secs(60));
-            }
+            println!("PEER:sent");
+            support::hang()
         }
         // add N entries to stream args[0] (liveness TTL 500 ms), then wait to be killed
         "add-then-hang" => {
             let n: usize = args[1].parse().unwrap();
             let opts = stream_opts().redis(live());
             let mut tx = StreamProducer::connect(&url, &args[0], &opts).unwrap();
-            for i in 0..n {
-                tx.send(format!("{i}").as_bytes()).unwrap();
-            }
+            send_numbered(&mut tx, 0..n);
             // Pipelined: only a flush says every entry is in the server (a SIGKILL may
             // otherwise take what the server had not read yet).
             tx.flush().unwrap();
-            say("sent");
-            loop {
-                std::thread::sleep(Duration::from_secs(60));
-            }
+            println!("PEER:sent");
+            support::hang()
         }
         other => panic!("unknown peer role {other}"),
     }
     std::process::exit(0);
+}
+
+/// How long a receive that must get a message may wait (a failure guard).
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Sends messages "i" for each `i` of `numbers`, in order.
+fn send_numbered(tx: &mut impl Sender, numbers: std::ops::Range<usize>) {
+    for i in numbers {
+        tx.send(format!("{i}").as_bytes()).unwrap();
+    }
+}
+
+/// Receives messages "i" for each `i` of `numbers`, in order, each within [`WAIT`].
+fn recv_numbered(rx: &mut impl Receiver, numbers: std::ops::Range<usize>) {
+    for i in numbers {
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), format!("{i}").as_bytes());
+    }
 }
 
 /// How many messages the round-trip tests send each way.
@@ -263,8 +228,8 @@ fn pubsub_round_trip_in_order_between_processes() {
     let back = redis_key("back");
     let mut rx = Subscriber::connect(&url, &back, &fast()).unwrap();
     let mut tx = Publisher::connect(&url, &fwd, &fast()).unwrap();
-    let (mut child, mut out) = peer("pubsub-echo", &url, &[&fwd, &back, &ROUND_TRIP.to_string()]);
-    wait_for(&mut out, "ready");
+    let mut child = peer("pubsub-echo", &url, &[&fwd, &back, &ROUND_TRIP.to_string()]);
+    child.wait_line("PEER:ready");
     for i in 0..ROUND_TRIP {
         let msg = format!("message {i}: {}", "x".repeat(i));
         assert_eq!(
@@ -274,20 +239,14 @@ fn pubsub_round_trip_in_order_between_processes() {
         );
         // Round trip one at a time for the first half, then pipelined.
         if i < ROUND_TRIP / 2 {
-            assert_eq!(
-                rx.recv_timeout(Duration::from_secs(10)).unwrap(),
-                msg.as_bytes()
-            );
+            assert_eq!(rx.recv_timeout(WAIT).unwrap(), msg.as_bytes());
         }
     }
     for i in ROUND_TRIP / 2..ROUND_TRIP {
         let msg = format!("message {i}: {}", "x".repeat(i));
-        assert_eq!(
-            rx.recv_timeout(Duration::from_secs(10)).unwrap(),
-            msg.as_bytes()
-        );
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), msg.as_bytes());
     }
-    assert!(child.wait().unwrap().success());
+    child.finish();
     assert_eq!(rx.gaps(), 0);
     assert!(
         rx.try_recv_into(&mut Vec::new()).unwrap_err().is_empty(),
@@ -304,18 +263,18 @@ fn stream_round_trip_in_order_between_processes() {
     for i in 0..ROUND_TRIP / 2 {
         tx.send(format!("entry {i}").as_bytes()).unwrap();
     }
-    let (mut child, _out) = peer("stream-echo", &url, &[&fwd, &back, &ROUND_TRIP.to_string()]);
+    let mut child = peer("stream-echo", &url, &[&fwd, &back, &ROUND_TRIP.to_string()]);
     let mut rx = StreamConsumer::connect(&url, &back, "main", "main-1", &stream_opts()).unwrap();
     for i in ROUND_TRIP / 2..ROUND_TRIP {
         tx.send(format!("entry {i}").as_bytes()).unwrap();
     }
     for i in 0..ROUND_TRIP {
         assert_eq!(
-            rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+            rx.recv_timeout(WAIT).unwrap(),
             format!("entry {i}").as_bytes()
         );
     }
-    assert!(child.wait().unwrap().success());
+    child.finish();
     rx.commit().unwrap();
     assert_eq!(rx.pending().unwrap(), 0, "every entry acknowledged");
     assert!(rx.try_recv_into(&mut Vec::new()).unwrap_err().is_empty());
@@ -324,15 +283,12 @@ fn stream_round_trip_in_order_between_processes() {
 /// Entries "0" to "n - 1" on the stream `key`, and a consumer `consumer` of group `g` in
 /// another process, SIGKILLed (no acknowledgement, no cleanup) once it has taken `take` of
 /// them without acknowledging any.
-fn killed_while_holding(url: &str, key: &str, n: u32, consumer: &str, take: &str) {
+fn killed_while_holding(url: &str, key: &str, n: usize, consumer: &str, take: &str) {
     let mut tx = StreamProducer::connect(url, key, &stream_opts()).unwrap();
-    for i in 0..n {
-        tx.send(format!("{i}").as_bytes()).unwrap();
-    }
-    let (mut child, mut out) = peer("stream-hold", url, &[key, "g", consumer, take]);
-    wait_for(&mut out, "holding");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    send_numbered(&mut tx, 0..n);
+    let mut child = peer("stream-hold", url, &[key, "g", consumer, take]);
+    child.wait_line("PEER:holding");
+    child.kill();
 }
 
 #[test]
@@ -373,12 +329,7 @@ fn restarted_consumer_gets_its_own_pending_entries_back_first() {
     // Same consumer name, no claiming: it must find what it had been given.
     let opts = stream_opts().claim_idle(None);
     let mut again = StreamConsumer::connect(&url, &key, "g", "worker", &opts).unwrap();
-    for i in 0..6 {
-        assert_eq!(
-            again.recv_timeout(Duration::from_secs(5)).unwrap(),
-            format!("{i}").as_bytes()
-        );
-    }
+    recv_numbered(&mut again, 0..6);
     again.commit().unwrap();
     assert_eq!(again.pending().unwrap(), 0);
 }
@@ -405,7 +356,7 @@ fn stream_survives_a_server_crash_and_restart() {
     let ch = redis_key("restartch");
     let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
     let mut publ = Publisher::connect(&url, &ch, &fast()).unwrap();
-    let (mut child, _out) = peer("stream-produce", &url, &[&key, &N.to_string()]);
+    let mut child = peer("stream-produce", &url, &[&key, &N.to_string()]);
     let mut seen = BTreeSet::new();
     let mut last = None;
     let mut restarted = false;
@@ -444,17 +395,14 @@ fn stream_survives_a_server_crash_and_restart() {
         }
     }
     assert!(restarted);
-    assert!(
-        child.wait().unwrap().success(),
-        "the producer saw every add through"
-    );
+    child.finish(); // the producer saw every add through
     assert!(rx.reconnects() >= 1, "the consumer went through the crash");
     rx.commit().unwrap();
     assert_eq!(rx.pending().unwrap(), 0);
     assert!(rx.try_recv_into(&mut Vec::new()).unwrap_err().is_empty());
 
     let msg = publish_until_heard(&mut publ, &mut sub);
-    assert_eq!(sub.recv_timeout(Duration::from_secs(5)).unwrap(), msg);
+    assert_eq!(sub.recv_timeout(WAIT).unwrap(), msg);
     assert_eq!(sub.gaps(), 1, "the subscriber says it was away");
 }
 
@@ -505,12 +453,12 @@ fn subscriber_reconnects_and_reports_the_gap() {
     let mut rx = Subscriber::connect(&url, &ch, &fast().client_name(name.clone())).unwrap();
     let mut tx = Publisher::connect(&url, &ch, &fast()).unwrap();
     tx.send(b"before").unwrap();
-    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), b"before");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), b"before");
     assert!(rx.take_gap().is_none());
 
     kill_client(&url, &name);
     let msg = publish_until_heard(&mut tx, &mut rx);
-    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), msg);
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), msg);
     assert_eq!(rx.gaps(), 1);
     let gap = rx.take_gap().expect("the gap is reported");
     assert_eq!(gap.count, 1);
@@ -534,7 +482,7 @@ fn subscriber_reconnects_and_reports_the_gap() {
         "{err}"
     );
     let msg = publish_until_heard(&mut tx, &mut rx);
-    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), msg);
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), msg);
     assert_eq!(rx.gaps(), 2);
 }
 
@@ -570,10 +518,7 @@ fn interop_with_redis_cli() {
         return;
     };
     assert_eq!(out.trim(), "1");
-    assert_eq!(
-        sub.recv_timeout(Duration::from_secs(5)).unwrap(),
-        b"hello from redis-cli"
-    );
+    assert_eq!(sub.recv_timeout(WAIT).unwrap(), b"hello from redis-cli");
     assert_eq!(sub.last_channel(), ch);
 
     // redis-cli XADD -> StreamConsumer, including an entry without the data field
@@ -582,13 +527,10 @@ fn interop_with_redis_cli() {
     redis_cli(&url, &["XADD", &key, "*", "data", "hi there"]).unwrap();
     redis_cli(&url, &["XADD", &key, "*", "other", "x"]).unwrap();
     redis_cli(&url, &["XADD", &key, "*", "data", "after"]).unwrap();
-    assert_eq!(
-        rx.recv_timeout(Duration::from_secs(5)).unwrap(),
-        b"hi there"
-    );
-    let e = rx.recv_timeout(Duration::from_secs(5)).unwrap_err();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), b"hi there");
+    let e = rx.recv_timeout(WAIT).unwrap_err();
     assert!(matches!(&e, Error::Framing(s) if s.contains("data")), "{e}");
-    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), b"after");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), b"after");
     rx.commit().unwrap();
     assert_eq!(
         rx.pending().unwrap(),
@@ -615,16 +557,9 @@ fn stream_is_bounded_and_trimmed_pending_entries_are_counted() {
     let mut tx = StreamProducer::connect(&url, &key, &opts).unwrap();
     let mut rx = StreamConsumer::connect(&url, &key, "g", "c", &opts).unwrap();
     tx.send(b"first").unwrap();
-    for i in 0..49 {
-        tx.send(format!("{i}").as_bytes()).unwrap();
-    }
+    send_numbered(&mut tx, 0..49);
     // One read fetches all 50 (pending under "c"); hand out one.
-    assert_eq!(
-        rx.recv_entry(Deadline::after(Duration::from_secs(5)))
-            .unwrap()
-            .data,
-        b"first"
-    );
+    assert_eq!(rx.recv_entry(Deadline::after(WAIT)).unwrap().data, b"first");
     drop(rx);
     for _ in 0..1000 {
         tx.send(b"filler").unwrap();
@@ -636,7 +571,7 @@ fn stream_is_bounded_and_trimmed_pending_entries_are_counted() {
     );
     // Back as "c": its pending entries are gone from the stream; it says how many.
     let mut rx = StreamConsumer::connect(&url, &key, "g", "c", &opts).unwrap();
-    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), b"filler");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), b"filler");
     assert_eq!(rx.trimmed(), 50);
 }
 
@@ -661,7 +596,7 @@ fn timeout_forms_and_limits() {
         "{e}"
     );
     publ.try_send(b"ok").unwrap();
-    assert_eq!(sub.recv_timeout(Duration::from_secs(5)).unwrap(), b"ok");
+    assert_eq!(sub.recv_timeout(WAIT).unwrap(), b"ok");
     assert_eq!(publ.max_message(), 16);
 
     let key = redis_key("sforms");
@@ -684,10 +619,10 @@ fn timeout_forms_and_limits() {
         .unwrap();
     tx.send(b"two").unwrap();
     assert!(matches!(
-        rx.recv_timeout(Duration::from_secs(5)),
+        rx.recv_timeout(WAIT),
         Err(Error::MessageTooLarge { len: 64, max: 16 })
     ));
-    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), b"two");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), b"two");
     rx.commit().unwrap();
     assert_eq!(rx.pending().unwrap(), 0);
 }
@@ -723,7 +658,7 @@ fn large_messages_arrive_whole_through_short_reads() {
     let mut tx = StreamProducer::connect(&url, &key, &stream_opts()).unwrap();
     let mut rx = StreamConsumer::connect(&url, &key, "g", "c", &stream_opts()).unwrap();
     tx.send(&big).unwrap();
-    assert!(rx.recv_timeout(Duration::from_secs(10)).unwrap() == big);
+    assert!(rx.recv_timeout(WAIT).unwrap() == big);
 }
 
 #[test]
@@ -732,7 +667,7 @@ fn consumer_recreates_a_group_the_server_lost() {
     let mut rx = StreamConsumer::connect(&url, &key, "g", "c", &stream_opts()).unwrap();
     let mut tx = StreamProducer::connect(&url, &key, &stream_opts()).unwrap();
     tx.send(b"one").unwrap();
-    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), b"one");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), b"one");
     // As after a restart of a server without persistence: stream and group are gone.
     let _: u64 = redis::cmd("DEL").arg(&key).query(&mut side(&url)).unwrap();
     assert!(rx
@@ -740,7 +675,7 @@ fn consumer_recreates_a_group_the_server_lost() {
         .unwrap_err()
         .is_timeout());
     tx.send(b"two").unwrap();
-    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), b"two");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), b"two");
 }
 
 #[test]
@@ -748,19 +683,19 @@ fn blocked_subscriber_gets_disconnected_after_its_publisher_is_killed() {
     let (url, ch, _g) = server_or_skip!("live-pub");
     const N: usize = 50;
     let mut rx = Subscriber::connect(&url, &ch, &live()).unwrap();
-    let (mut child, mut out) = peer("publish-then-hang", &url, &[&ch, &N.to_string()]);
-    wait_for(&mut out, "sent");
+    let mut child = peer("publish-then-hang", &url, &[&ch, &N.to_string()]);
+    child.wait_line("PEER:sent");
     for i in 0..N {
         assert_eq!(rx.recv().unwrap(), format!("{i}").as_bytes());
     }
     // Alive and idle for more than twice the bound: nothing, and not Disconnected.
     let e = rx.recv_timeout(Duration::from_millis(2500)).unwrap_err();
     assert!(e.is_timeout(), "{e}");
-    let killer = kill_soon(&child);
+    let killer = child.kill_soon();
     let e = rx.recv().unwrap_err();
     assert!(e.is_disconnected(), "{e}");
     killer.join().unwrap();
-    child.wait().unwrap();
+    child.wait();
     // Nothing was lost on the way.
     assert_eq!(rx.gaps(), 0);
     assert!(rx
@@ -782,11 +717,10 @@ fn stream_consumer_gets_every_entry_then_disconnected_after_its_producer_is_kill
     const N: usize = 300;
     let opts = stream_opts().redis(live());
     let mut rx = StreamConsumer::connect(&url, &key, "g", "c1", &opts).unwrap();
-    let (mut child, mut out) = peer("add-then-hang", &url, &[&key, &N.to_string()]);
-    wait_for(&mut out, "sent");
+    let mut child = peer("add-then-hang", &url, &[&key, &N.to_string()]);
+    child.wait_line("PEER:sent");
     // Killed before anything was read: all of it is in the stream.
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
     for i in 0..N {
         assert_eq!(rx.recv().unwrap(), format!("{i}").as_bytes());
     }
@@ -871,14 +805,9 @@ fn pipelined_sends_keep_the_window_and_order_and_report_refusals() {
         assert!(publ.in_flight() <= 8);
     }
     publ.flush().unwrap();
-    for i in 0..N {
-        assert_eq!(
-            sub.recv_timeout(Duration::from_secs(5)).unwrap(),
-            format!("{i}").as_bytes()
-        );
-    }
+    recv_numbered(&mut sub, 0..N);
     assert_eq!(publ.publish(b"last").unwrap(), 1, "one subscriber");
-    assert_eq!(sub.recv_timeout(Duration::from_secs(5)).unwrap(), b"last");
+    assert_eq!(sub.recv_timeout(WAIT).unwrap(), b"last");
 
     // Batches: in order, and a message over the limit fails the batch before any is sent.
     let batch: Vec<Vec<u8>> = (0..50).map(|i| format!("b{i}").into_bytes()).collect();
@@ -886,7 +815,7 @@ fn pipelined_sends_keep_the_window_and_order_and_report_refusals() {
     publ.send_all(&refs).unwrap();
     publ.flush().unwrap();
     for m in &batch {
-        assert_eq!(&sub.recv_timeout(Duration::from_secs(5)).unwrap(), m);
+        assert_eq!(&sub.recv_timeout(WAIT).unwrap(), m);
     }
     let big = vec![0u8; RedisOptions::new().max_message_len() + 1];
     let e = publ.send_all(&[b"never".as_slice(), &big]).unwrap_err();
@@ -894,7 +823,7 @@ fn pipelined_sends_keep_the_window_and_order_and_report_refusals() {
     publ.flush().unwrap();
     // Sent after the refused batch: the next thing the subscriber gets.
     publ.publish(b"after").unwrap();
-    assert_eq!(sub.recv_timeout(Duration::from_secs(5)).unwrap(), b"after");
+    assert_eq!(sub.recv_timeout(WAIT).unwrap(), b"after");
     tx.send_all(&refs).unwrap();
     tx.flush().unwrap();
     let v = stream_data(&url, &key);
@@ -911,11 +840,7 @@ fn async_producer_pipelines_and_flushes() {
     use ipcring::redis::AsyncStreamProducer;
     use ipcring::transport::AsyncSender;
     let (url, key, _g) = server_or_skip!("async-pipe");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::setup::multi_thread();
     const N: usize = 300;
     rt.block_on(async {
         let k = key.clone();
@@ -962,16 +887,9 @@ fn coalesced_sends_are_queued_then_written_in_order() {
     let ch = redis_key("coalesce-ch");
     let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
     let mut publ = Publisher::connect(&url, &ch, &fast().coalesce(8)).unwrap();
-    for i in 0..N {
-        publ.send(format!("{i}").as_bytes()).unwrap();
-    }
+    send_numbered(&mut publ, 0..N);
     publ.flush().unwrap();
-    for i in 0..N {
-        assert_eq!(
-            sub.recv_timeout(Duration::from_secs(5)).unwrap(),
-            format!("{i}").as_bytes()
-        );
-    }
+    recv_numbered(&mut sub, 0..N);
     // A window smaller than the coalescing is refused when connecting.
     let e = Publisher::connect(&url, &ch, &fast().pipeline(4, 1 << 20).coalesce(8)).unwrap_err();
     assert!(matches!(e, Error::InvalidConfig(_)), "{e}");

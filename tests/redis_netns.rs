@@ -66,8 +66,9 @@ fn produce(tx: &mut impl Sender, secs: f64) -> u64 {
     n
 }
 
-/// Checks a sequence of received numbers: first deliveries in increasing order; returns
-/// (distinct, repeats).
+/// Checks a sequence of received numbers: first deliveries in increasing order; counts the
+/// distinct ones and the repeats.
+#[derive(Default)]
 struct Seen {
     set: BTreeSet<u64>,
     last: Option<u64>,
@@ -75,14 +76,6 @@ struct Seen {
 }
 
 impl Seen {
-    fn new() -> Seen {
-        Seen {
-            set: BTreeSet::new(),
-            last: None,
-            repeats: 0,
-        }
-    }
-
     fn add(&mut self, i: u64) {
         if self.set.insert(i) {
             assert!(
@@ -103,7 +96,7 @@ impl Seen {
 
 /// Receives until `end:<n>`; what came, and `n`.
 fn receive_until_end(rx: &mut impl Receiver) -> (Seen, u64) {
-    let mut seen = Seen::new();
+    let mut seen = Seen::default();
     let give_up = Instant::now() + Duration::from_secs(120);
     loop {
         assert!(Instant::now() < give_up, "no end marker within 120 s");

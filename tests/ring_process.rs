@@ -10,7 +10,7 @@ use std::time::Duration;
 use ipcring::ring::{duplex, inspect, Consumer, Producer, RingOptions, Side, WaitStrategy};
 use ipcring::{Error, Sender, TryRecvError, TrySendError};
 use support::setup::{open_producer, ring_pair, LONG};
-use support::{assert_nothing_now, check, got, message, unique, Peer};
+use support::{assert_nothing_now, check, fill, got, message, send_seqs, unique, wait_until, Peer};
 
 fn strategy(s: &str) -> WaitStrategy {
     match s {
@@ -42,36 +42,19 @@ fn roles(role: &str, args: Vec<String>) {
                 .wait(strategy(&args[2]))
                 .open_timeout(LONG);
             let mut tx = Producer::open(&args[0], &opts).expect("open producer");
-            let n: u64 = args[1].parse().unwrap();
-            let mut m = Vec::new();
-            for seq in 0..n {
-                message(seq, &mut m);
-                tx.send(&m).expect("send");
-            }
+            send_seqs(&mut tx, 0..args[1].parse().unwrap());
             0
         }
         // args: name, count — produce `count` messages, then stay attached and idle until
         // killed (the consumer falls asleep on an empty ring).
         "producer-then-idle" => {
             let mut tx = open_producer(&args[0]);
-            let n: u64 = args[1].parse().unwrap();
-            let mut m = Vec::new();
-            for seq in 0..n {
-                message(seq, &mut m);
-                tx.send(&m).expect("send");
-            }
-            loop {
-                std::thread::sleep(Duration::from_secs(3600));
-            }
+            send_seqs(&mut tx, 0..args[1].parse().unwrap());
+            support::hang()
         }
         // args: name — produce forever (until killed).
         "producer-forever" => {
-            let mut tx = open_producer(&args[0]);
-            let mut m = Vec::new();
-            for seq in 0.. {
-                message(seq, &mut m);
-                tx.send(&m).expect("send");
-            }
+            send_seqs(&mut open_producer(&args[0]), 0..);
             0
         }
         // args: name, strategy (optional) — consume, printing each seq before releasing
@@ -81,8 +64,7 @@ fn roles(role: &str, args: Vec<String>) {
                 .open_timeout(LONG)
                 .wait(strategy(args.get(1).map_or("", String::as_str)));
             let mut rx = Consumer::open(&args[0], &opts).expect("open consumer");
-            let out = std::io::stdout();
-            let mut out = out.lock();
+            let mut out = std::io::stdout().lock();
             let mut scratch = Vec::new();
             let mut expect: Option<u64> = None;
             loop {
@@ -201,15 +183,6 @@ fn error_code(e: &Error) -> i32 {
     }
 }
 
-/// Waits (bounded, as a failure guard) until `cond` holds.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < LONG, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
 /// A word of the ring's header, read from its file (as a third process sees it).
 fn header_word(path: &str, offset: u64) -> u64 {
     let f = std::fs::File::open(path).unwrap();
@@ -232,21 +205,10 @@ fn wait_asleep(path: &str, waiters: u64) {
     });
 }
 
-/// The peer's output lines from `prefix` on (the test harness prints too).
-fn peer_lines(mut child: Peer, prefix: &str) -> (Option<i32>, Vec<String>) {
-    let (status, out) = child.output();
-    let lines = out
-        .lines()
-        // The harness's "test peer ... " may precede the first line.
-        .filter_map(|l| l.find(prefix).map(|i| l[i..].to_owned()))
-        .collect();
-    (status.code(), lines)
-}
-
-/// Receives messages 0..n (each within [`LONG`]), checking each byte.
-fn recv_checked(rx: &mut Consumer, n: u64) {
+/// Receives messages `seqs` (each within [`LONG`]), checking each byte.
+fn recv_checked(rx: &mut Consumer, seqs: std::ops::Range<u64>) {
     let mut scratch = Vec::new();
-    for seq in 0..n {
+    for seq in seqs {
         check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
     }
 }
@@ -265,13 +227,11 @@ fn consume_all(rx: &mut Consumer, n: u64, producer: &Peer) {
             producer.progress();
         }
     }
-    match rx.recv_timeout(LONG) {
-        Err(Error::Disconnected) => {}
-        other => panic!(
-            "expected Disconnected after {n} messages, got {:?}",
-            other.map(|m| m.len())
-        ),
-    }
+    let r = rx.recv_timeout(LONG).map(|m| m.len());
+    assert!(
+        matches!(r, Err(Error::Disconnected)),
+        "after {n} messages: {r:?}"
+    );
 }
 
 fn stream(strategy_name: &str, n: u64) {
@@ -292,10 +252,7 @@ fn stream(strategy_name: &str, n: u64) {
 }
 
 fn stream_count() -> u64 {
-    std::env::var("IPCRING_STREAM_MESSAGES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000_000)
+    support::env_count("IPCRING_STREAM_MESSAGES", 10_000_000)
 }
 
 /// The sequence numbers a `consumer-print` peer prints (`SEQ <n>` lines), in order. The
@@ -367,16 +324,12 @@ fn one_message_at_a_time_every_wait_sleeping_loses_nothing() {
     let opts = RingOptions::new().capacity(1 << 12).wait(strategy("sleep"));
     let (mut tx, mut rx) = duplex(&name, Side::A, &opts).unwrap();
     let mut child = Peer::spawn("echo-checked", &[&name, "sleep"]);
-    let (mut m, mut scratch) = (Vec::new(), Vec::new());
+    let mut scratch = Vec::new();
     for seq in 0..5000u64 {
-        message(seq, &mut m);
-        tx.send(&m).unwrap();
-        let echo = rx.recv_timeout(LONG).unwrap();
-        check(seq, &echo, &mut scratch).unwrap();
-        assert_eq!(&*echo, &m[..]);
+        send_seqs(&mut tx, [seq]);
+        check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
     }
-    drop((tx, rx));
-    child.finish();
+    child.hang_up((tx, rx));
 }
 
 /// A consumer that sleeps at once (no spin phase) still checks its peer at every wait
@@ -388,11 +341,7 @@ fn sleeping_consumer_sees_a_sigkilled_producer() {
     let opts = RingOptions::new().capacity(1 << 12).wait(strategy("sleep"));
     let mut rx = Consumer::create(&name, &opts).unwrap();
     let mut child = Peer::spawn("producer-then-idle", &[&name, "100"]);
-    let mut scratch = Vec::new();
-    for seq in 0..100u64 {
-        let m = rx.recv_timeout(LONG).unwrap();
-        check(seq, &m, &mut scratch).unwrap();
-    }
+    recv_checked(&mut rx, 0..100);
     // Empty now: a short wait sleeps and times out (the producer is alive).
     assert!(matches!(
         rx.recv_timeout(Duration::from_millis(30)),
@@ -437,18 +386,11 @@ fn a_polling_consumer_excuses_the_fence_and_withdraws_it_before_it_sleeps() {
     };
     for round in 0..3 {
         // Nothing in flight: the consumer polls for 100 ms, then sleeps.
-        let deadline = std::time::Instant::now() + LONG;
-        let info = loop {
-            let info = inspect(&name).unwrap();
-            if info.consumer_attached && info.consumer_asleep {
-                break info;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "round {round}: never slept"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        };
+        let mut info = inspect(&name).unwrap();
+        wait_until(&format!("round {round}: the consumer to sleep"), || {
+            info = inspect(&name).unwrap();
+            info.consumer_attached && info.consumer_asleep
+        });
         assert!(
             !info.consumer_excuses,
             "round {round}: asleep with the excuse given"
@@ -496,7 +438,6 @@ fn one_message_at_a_time_recycles_the_first_lines_and_loses_nothing() {
         tx.send(&m).unwrap();
         let echo = rx.recv_timeout(LONG).unwrap();
         check(seq, &echo, &mut scratch).unwrap();
-        assert_eq!(&*echo, &m[..]);
     }
     // Without recycling the positions would stay near the bytes sent; with it, each
     // ring moves a lap every few messages, so at least one per 8 KiB sent.
@@ -515,8 +456,7 @@ fn one_message_at_a_time_recycles_the_first_lines_and_loses_nothing() {
             info.write_pos
         );
     }
-    drop((tx, rx));
-    child.finish();
+    child.hang_up((tx, rx));
 }
 
 #[test]
@@ -535,16 +475,11 @@ fn producer_sigkilled_midstream_is_disconnected_after_its_messages() {
     let name = unique("kill-p");
     let mut rx = Consumer::create(&name, &RingOptions::new().capacity(1 << 14)).unwrap();
     let mut child = Peer::spawn("producer-forever", &[&name]);
-    let mut scratch = Vec::new();
-    let mut seq = 0u64;
-    while seq < 20_000 {
-        let m = rx.recv_timeout(LONG).unwrap();
-        check(seq, &m, &mut scratch).unwrap();
-        seq += 1;
-    }
+    recv_checked(&mut rx, 0..20_000);
     child.kill(); // SIGKILL
                   // Everything committed before the kill is delivered, intact and in order; then
                   // Disconnected (not a hang, not a torn message).
+    let (mut seq, mut scratch) = (20_000u64, Vec::new());
     loop {
         match rx.recv_timeout(LONG) {
             Ok(m) => {
@@ -606,11 +541,7 @@ fn consumer_sigkilled_and_replaced_loses_nothing() {
         "printed up to {last}, replacement starts at {first_seq}"
     );
     drop(first);
-    let mut scratch = Vec::new();
-    for seq in first_seq + 1..n {
-        let m = rx.recv_timeout(LONG).unwrap();
-        check(seq, &m, &mut scratch).unwrap();
-    }
+    recv_checked(&mut rx, first_seq + 1..n);
     let _tx = producer.join().unwrap();
 }
 
@@ -633,23 +564,16 @@ fn a_consumer_killed_in_its_sleep_leaves_the_whole_ring_for_the_next() {
     let mut m = Vec::new();
     // Three messages: the next one is where this ring's producer first checks whether it
     // may start over (a few records in).
-    let mut seq = 0u64;
-    while seq < 3 {
+    for seq in 0..3 {
         await_consumer_waiting(&name);
         message(seq, &mut m);
         tx.send(&m).unwrap();
         assert_eq!(seqs.next(), Some(seq), "the consumer printed");
-        seq += 1;
     }
-    let deadline = std::time::Instant::now() + LONG;
-    loop {
+    wait_until("the consumer to sleep", || {
         let info = inspect(&name).unwrap();
-        if info.consumer_waiting && info.consumer_asleep {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "never slept");
-        std::thread::yield_now();
-    }
+        info.consumer_waiting && info.consumer_asleep
+    });
     c1.kill();
     let info = inspect(&name).unwrap();
     assert!(
@@ -657,8 +581,7 @@ fn a_consumer_killed_in_its_sleep_leaves_the_whole_ring_for_the_next() {
         "a killed sleeper's hint stays"
     );
     // Queue three quarters of the ring while no consumer is there.
-    let first_queued = seq;
-    let mut queued = 0u64;
+    let (first_queued, mut seq, mut queued) = (3, 3, 0u64);
     loop {
         message(seq, &mut m);
         let record = (m.len() as u64 + 8).div_ceil(8) * 8;
@@ -677,10 +600,7 @@ fn a_consumer_killed_in_its_sleep_leaves_the_whole_ring_for_the_next() {
         !info.consumer_waiting && !info.consumer_asleep,
         "cleared at attach"
     );
-    let mut scratch = Vec::new();
-    for s in first_queued..seq {
-        check(s, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
-    }
+    recv_checked(&mut rx, first_queued..seq);
     assert!(matches!(
         rx.recv_timeout(Duration::from_millis(20)),
         Err(Error::Timeout)
@@ -697,7 +617,7 @@ fn a_consumer_killed_in_its_sleep_leaves_the_whole_ring_for_the_next() {
     message(seq, &mut m);
     tx.send(&m).unwrap();
     let (rx, got) = waiter.join().unwrap();
-    check(seq, &got.unwrap(), &mut scratch).unwrap();
+    check(seq, &got.unwrap(), &mut Vec::new()).unwrap();
     drop(rx);
     assert!(!inspect(&name).unwrap().consumer_waiting, "cleared at drop");
 }
@@ -712,11 +632,9 @@ fn a_producer_killed_in_its_sleep_is_forgotten_by_the_next() {
     let opts = RingOptions::new().capacity(4096);
     let mut rx = Consumer::create(&name, &opts).unwrap();
     let mut child = Peer::spawn("producer", &[&name, "1000000", "sleep"]);
-    let deadline = std::time::Instant::now() + LONG;
-    while !inspect(&name).unwrap().producer_asleep {
-        assert!(std::time::Instant::now() < deadline, "never slept");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_until("the producer to sleep", || {
+        inspect(&name).unwrap().producer_asleep
+    });
     child.kill();
     assert!(
         inspect(&name).unwrap().producer_asleep,
@@ -765,8 +683,7 @@ fn a_creators_drop_leaves_a_name_that_leads_to_a_newer_ring() {
 fn second_producer_is_refused_in_another_process_and_in_this_one() {
     let name = unique("role");
     let _tx = Producer::create(&name, &RingOptions::new().capacity(4096)).unwrap();
-    let status = Peer::spawn("second-producer", &[&name]).wait();
-    assert_eq!(status.code(), Some(3));
+    assert_eq!(Peer::spawn("second-producer", &[&name]).code(), 3);
     assert!(matches!(
         Producer::open(&name, &RingOptions::new()),
         Err(Error::RoleTaken {
@@ -787,7 +704,7 @@ fn second_producer_is_refused_in_another_process_and_in_this_one() {
 #[test]
 fn stale_segment_is_detected_and_reclaimed_on_request() {
     let name = unique("stale");
-    assert!(Peer::spawn("leave-stale", &[&name]).wait().success());
+    Peer::spawn("leave-stale", &[&name]).finish();
     let info = inspect(&name).unwrap();
     assert!(info.segment.is_stale());
     assert_eq!(info.fill, 3 * 16); // three 1-byte messages, 16-byte records
@@ -830,8 +747,7 @@ fn created_with_mode_0600_by_default_and_configurable() {
 
 /// A ring in a file, kept, whose bytes the test then damages.
 fn kept_file_ring(capacity: u64) -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ring").to_str().unwrap().to_owned();
+    let (dir, path) = file_ring();
     let mut tx =
         Producer::create(&path, &RingOptions::new().capacity(capacity).keep(true)).unwrap();
     tx.send(b"hello").unwrap();
@@ -905,14 +821,10 @@ fn bad_files_are_refused_with_a_specific_error() {
         Err(Error::NotFound(_))
     ));
     // Bad names.
-    assert!(matches!(
-        Producer::create("", &RingOptions::new()),
-        Err(Error::InvalidName { .. })
-    ));
-    assert!(matches!(
-        Producer::create("/", &RingOptions::new()),
-        Err(Error::InvalidName { .. })
-    ));
+    for bad in ["", "/"] {
+        let r = Producer::create(bad, &RingOptions::new());
+        assert!(matches!(r, Err(Error::InvalidName { .. })));
+    }
     // Bad options.
     let e = Producer::create(&unique("cfg"), &RingOptions::new().capacity(1000)).unwrap_err();
     assert_eq!(
@@ -931,18 +843,17 @@ fn bad_files_are_refused_with_a_specific_error() {
 fn segment_corrupted_while_in_use_yields_corrupt() {
     let (_d, path, mut rx) = file_consumer(4096);
     let mut child = Peer::spawn("producer", &[&path, "10", "block"]);
-    recv_checked(&mut rx, 10);
+    recv_checked(&mut rx, 0..10);
     child.finish();
     // A third party writes a garbage record header where the next message would go.
     let info = inspect(&path).unwrap();
     let slot = 1024 + (info.read_pos & (info.capacity - 1));
     patch(&path, slot, &0x0bad_f00d_0000_0040u64.to_le_bytes());
-    match rx.try_recv() {
-        Err(TryRecvError::Failed(Error::Corrupt(msg))) => {
-            assert!(msg.contains("unknown record kind"), "{msg}")
-        }
-        other => panic!("expected Corrupt, got {:?}", other.map(|m| m.len())),
-    }
+    let r = rx.try_recv().map(|m| m.len());
+    assert!(
+        matches!(&r, Err(TryRecvError::Failed(Error::Corrupt(m))) if m.contains("unknown record kind")),
+        "{r:?}"
+    );
     // A lying record header.
     let mut tx = Producer::create(&unique("rec"), &RingOptions::new().capacity(4096)).unwrap();
     drop(rx);
@@ -1002,18 +913,9 @@ fn try_outcomes_are_full_and_empty_and_question_mark_makes_them_would_block() {
     let (mut tx, mut rx) = ring_pair("tryfull", &RingOptions::new().capacity(2048));
     assert_nothing_now(&mut rx);
     assert!(rx.try_recv().unwrap_err().is_empty());
+    let sent = fill(&mut tx, 1000);
     let mut m = Vec::new();
-    let mut sent = 0u64;
-    loop {
-        message(sent, &mut m);
-        match tx.try_send(&m) {
-            Ok(()) => sent += 1,
-            Err(TrySendError::Full) => break,
-            Err(e) => panic!("try_send on a filling ring: {e}"),
-        }
-        assert!(sent < 1000, "a 2 KiB ring never reported full");
-    }
-    assert!(sent > 0, "no room for one message");
+    message(sent, &mut m);
     assert!(matches!(tx.try_send(&m), Err(TrySendError::Full)));
     assert!(matches!(
         Sender::try_send(&mut tx, &m),
@@ -1082,23 +984,22 @@ fn file_consumer(capacity: u64) -> (tempfile::TempDir, String, Consumer) {
 /// messages and left.
 fn file_consumer_after_50() -> (tempfile::TempDir, String, Consumer) {
     let (dir, path, rx) = file_consumer(1 << 14);
-    let status = Peer::spawn("producer", &[&path, "50", "block"]).wait();
-    assert!(status.success());
+    Peer::spawn("producer", &[&path, "50", "block"]).finish();
     (dir, path, rx)
 }
 
-/// Waits for the `consumer-report` peer: it exited with `code`, after printing `got` and
-/// an error line holding `error`.
-fn consumer_ended(consumer: Peer, code: i32, got: &str, error: &str) {
-    let (status, lines) = peer_lines(consumer, "");
-    assert_eq!(status, Some(code), "{lines:?}");
-    // The harness's "test peer ... " may precede the first line.
-    let lines: Vec<_> = lines
-        .iter()
-        .map(|l| l.trim_start_matches("test peer ... "))
-        .collect();
-    assert!(lines.contains(&got), "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains(error)), "{lines:?}");
+/// Waits for a `*-report` peer: it printed an `ERR` line holding `error`, and exited with
+/// `code`.
+fn ended_with(mut peer: Peer, code: i32, error: &str) {
+    let err = peer.wait_line("ERR ");
+    assert!(err.contains(error), "{err}");
+    assert_eq!(peer.code(), code);
+}
+
+/// Waits for the `consumer-report` peer: it printed `got`, then as [`ended_with`].
+fn consumer_ended(mut consumer: Peer, code: i32, got: &str, error: &str) {
+    assert_eq!(consumer.wait_line("GOT "), got);
+    ended_with(consumer, code, error);
 }
 
 fn set_len(path: &str, len: u64) {
@@ -1138,9 +1039,7 @@ fn write_pos_moved_past_the_records_is_corrupt_not_a_silent_hang() {
     let w = header_word(&path, WRITE_POS);
     patch(&path, WRITE_POS, &(w + 64).to_le_bytes());
     let producer = Peer::spawn_piped("producer-report", &[&path, "50"]);
-    let (code, lines) = peer_lines(producer, "ERR");
-    assert_eq!(code, Some(4), "{lines:?}");
-    assert!(lines[0].contains("past the last record"), "{lines:?}");
+    ended_with(producer, 4, "past the last record");
     consumer_ended(consumer, 4, "GOT 0", "none is at position");
 }
 
@@ -1150,7 +1049,7 @@ fn write_pos_moved_after_a_producer_left_is_corrupt_after_its_messages() {
     let w = header_word(&path, WRITE_POS);
     patch(&path, WRITE_POS, &(w + 64).to_le_bytes());
     // Every committed message is delivered, then Corrupt instead of Disconnected.
-    recv_checked(&mut rx, 50);
+    recv_checked(&mut rx, 0..50);
     assert!(matches!(rx.recv_timeout(LONG), Err(Error::Corrupt(_))));
 }
 
@@ -1158,24 +1057,21 @@ fn write_pos_moved_after_a_producer_left_is_corrupt_after_its_messages() {
 fn producer_reports_how_many_messages_a_departed_consumer_left_unread() {
     let (_d, path, mut rx) = file_consumer(1 << 16);
     let producer = Peer::spawn_piped("producer-report", &[&path, "100"]);
-    recv_checked(&mut rx, 10);
+    recv_checked(&mut rx, 0..10);
     // Once the producer waits for the rest to be taken, all 100 are in the ring (they
     // fit): leave, so the count is exact.
     wait_asleep(&path, SPACE_WAITERS);
     rx.set_keep(true);
     drop(rx);
-    let (code, lines) = peer_lines(producer, "ERR");
-    assert_eq!(code, Some(3), "{lines:?}");
-    assert!(lines[0].contains("left with 90 message(s)"), "{lines:?}");
+    ended_with(producer, 3, "left with 90 message(s)");
 }
 
 #[test]
 fn producer_waiting_for_its_consumer_ends_once_everything_was_taken() {
     let (_d, path, mut rx) = file_consumer(1 << 12);
-    let producer = Peer::spawn_piped("producer-report", &[&path, "1000"]);
-    recv_checked(&mut rx, 1000);
-    let (code, lines) = peer_lines(producer, "ERR");
-    assert_eq!(code, Some(0), "{lines:?}");
+    let mut producer = Peer::spawn_piped("producer-report", &[&path, "1000"]);
+    recv_checked(&mut rx, 0..1000);
+    producer.finish_output();
 }
 
 #[test]
@@ -1206,9 +1102,7 @@ fn truncation_while_a_side_sleeps_is_bad_segment_not_sigbus() {
     });
     wait_asleep(&path, SPACE_WAITERS);
     set_len(&path, 1024);
-    let (code, lines) = peer_lines(producer, "ERR");
-    assert_eq!(code, Some(5), "{lines:?}");
-    assert!(lines[0].contains("resized from 5120 to 1024"), "{lines:?}");
+    ended_with(producer, 5, "resized from 5120 to 1024");
     drop(rx);
 }
 

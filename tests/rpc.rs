@@ -72,8 +72,7 @@ fn answer_backwards<C: Codec>(parent: &str, codec: C) {
 }
 
 fn start<C: Codec>(role: &str, codec: C) -> (Peer, Client<FrameTx, FrameRx, C>) {
-    let (peer, stream) = spawn_connected(role, &[]);
-    let (tx, rx) = framed(stream);
+    let (peer, Raw { tx, rx }) = Raw::start(role);
     (peer, Client::new(tx, rx, codec))
 }
 
@@ -133,8 +132,7 @@ fn alice_and_bob<C: Codec>(role: &str, codec: C) {
     }
     assert_eq!(bob.call::<_, i64>("add", (-2, 2), T).unwrap(), 0);
 
-    drop(bob);
-    peer.finish(); // the server's loop ended with Ok on the client's disconnection
+    peer.hang_up(bob); // the server's loop ended with Ok on the client's disconnection
 }
 
 #[test]
@@ -163,8 +161,7 @@ fn pipelined_out_of_order<C: Codec>(role: &str, codec: C) {
         }
     }
     assert_eq!(c.in_flight(), 0);
-    drop(c);
-    peer.finish();
+    peer.hang_up(c);
 }
 
 #[test]
@@ -181,8 +178,7 @@ fn pipelined_calls_answered_out_of_order_binary() {
 fn many_calls_in_flight_waited_in_reverse() {
     let (mut peer, mut c) = start("binary", BinaryCodec);
     calls_in_flight(&mut c, "multiply", (0..50).map(|i| (i, 3)), true);
-    drop(c);
-    peer.finish();
+    peer.hang_up(c);
 }
 
 fn handler_panic<C: Codec>(role: &str, codec: C) {
@@ -198,8 +194,7 @@ fn handler_panic<C: Codec>(role: &str, codec: C) {
         other => panic!("a panicking handler gave {other:?}"),
     }
     assert_eq!(c.call::<_, i64>("add", (2, 5), T).unwrap(), 7);
-    drop(c);
-    peer.finish();
+    peer.hang_up(c);
 }
 
 #[test]
@@ -220,8 +215,7 @@ fn timed_out_call_is_forgotten_and_its_late_reply_discarded() {
     assert_eq!(c.in_flight(), 0);
     // The late reply (id 1) comes first and must not be taken for this call's.
     assert_eq!(c.call::<_, i64>("add", (2, 5), T).unwrap(), 7);
-    drop(c);
-    peer.finish();
+    peer.hang_up(c);
 }
 
 #[test]
@@ -243,8 +237,7 @@ fn too_large_reply_becomes_an_error_reply() {
         other => panic!("an oversized reply gave {other:?}"),
     }
     assert_eq!(c.call::<_, Vec<u8>>("big", 3usize, T).unwrap(), [7, 7, 7]);
-    drop(c);
-    peer.finish();
+    peer.hang_up(c);
 }
 
 /// A raw connection to a server peer: frames in, frames out, no client logic.
@@ -255,7 +248,7 @@ struct Raw {
 
 impl Raw {
     fn start(role: &str) -> (Peer, Raw) {
-        let (peer, stream) = spawn_connected(role, &[]);
+        let (peer, stream) = spawn_connected(role);
         let (tx, rx) = framed(stream);
         (peer, Raw { tx, rx })
     }
@@ -344,8 +337,7 @@ fn malformed_json_requests_each_get_an_error_reply() {
         raw.ask_json(r#"{"jsonrpc":"2.0","method":"add","params":[2,5],"id":7}"#)["result"],
         7
     );
-    drop(raw);
-    peer.finish();
+    peer.hang_up(raw);
 }
 
 #[test]
@@ -391,8 +383,7 @@ fn malformed_binary_requests_each_get_an_error_reply() {
             .unwrap(),
         7
     );
-    drop(raw);
-    peer.finish();
+    peer.hang_up(raw);
 }
 
 /// The exact bytes of the client's requests and notifications.
@@ -511,8 +502,7 @@ fn json_rpc_2_conformance_of_server_replies() {
             {"jsonrpc": "2.0", "result": ["hello", 5, "XYZ"], "id": "9"}
         ])
     );
-    drop(raw);
-    peer.finish();
+    peer.hang_up(raw);
 }
 
 #[test]
@@ -544,6 +534,5 @@ fn serve_concurrent_runs_calls_of_one_client_at_once() {
     // The rest behaves as with `serve`.
     calls_in_flight(&mut c, "add", (0..100).map(|i| (i, 1)), false);
     failures_come_back(&mut c);
-    drop(c);
-    peer.finish(); // ended with Ok once the client was gone and every call answered
+    peer.hang_up(c); // ended with Ok once the client was gone and every call answered
 }

@@ -256,8 +256,7 @@ mod rows {
         for (i, p) in pending.into_iter().enumerate() {
             assert_eq!(c.wait(p, T).unwrap(), 2 * i as i64);
         }
-        drop(c);
-        peer.finish();
+        peer.hang_up(c);
     }
 
     #[test]
@@ -281,8 +280,7 @@ mod rows {
         c.call::<_, ()>("gate_open", (), T).unwrap();
         assert_eq!(c.wait(waiting, T).unwrap(), "through the gate");
         calls_in_flight(&mut c, "multiply", (0..200).map(|i| (i, 2)), true);
-        drop(c);
-        peer.finish();
+        peer.hang_up(c);
     }
 
     // ---- pipe: two named pipes (one FIFO each way) ----
@@ -351,8 +349,7 @@ mod rows {
         let (tx, rx) = bob_pipes(dir.path(), true);
         let mut c = Client::new(tx, rx, BinaryCodec);
         calls_in_flight(&mut c, "multiply", (0..5000).map(|i| (i, 3)), false);
-        drop(c);
-        peer.finish();
+        peer.hang_up(c);
     }
 
     #[cfg(not(feature = "pipe"))]

@@ -8,18 +8,17 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::time::Duration;
 
 use ipcring::ring::{Consumer, Producer, RingOptions};
 use ipcring::Error;
+use support::setup::LONG;
 use support::unique;
 
 const NOBODY: u32 = 65534;
-const LONG: Duration = Duration::from_secs(30);
 
 /// True if this process can run a peer as another user.
 fn two_users() -> bool {
@@ -150,12 +149,6 @@ fn until_stdin_closes() {
     let _ = std::io::stdin().read_to_end(&mut sink);
 }
 
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}").unwrap();
-    out.flush().unwrap();
-}
-
 /// Asserts `r` is PermissionDenied naming `owner`; returns the message.
 fn assert_denied<T: std::fmt::Debug>(r: ipcring::Result<T>, owner: u32) -> String {
     match r {
@@ -181,14 +174,14 @@ fn roles(role: &str, args: Vec<String>) {
             let opts = RingOptions::new().capacity(4096);
             if args[1] == "producer" {
                 let _tx = Producer::create(&args[0], &opts).expect("create producer");
-                say("READY");
+                println!("READY");
                 until_stdin_closes();
             } else {
                 let mut rx = Consumer::create(&args[0], &opts).expect("create consumer");
-                say("READY");
+                println!("READY");
                 until_stdin_closes();
                 while let Ok(m) = rx.try_recv() {
-                    say(&format!("GOT {}", String::from_utf8_lossy(&m)));
+                    println!("GOT {}", String::from_utf8_lossy(&m));
                 }
             }
             0
@@ -204,25 +197,25 @@ fn roles(role: &str, args: Vec<String>) {
             }
             match Consumer::open(&args[0], &opts) {
                 Err(Error::PermissionDenied { owner, mode, .. }) => {
-                    say(&format!(
+                    println!(
                         "DENIED {} {:o}",
                         owner.map_or(-1, i64::from),
                         mode.unwrap_or(0)
-                    ));
+                    );
                 }
-                Err(e) => say(&format!("ERROR {e}")),
+                Err(e) => println!("ERROR {e}"),
                 Ok(mut rx) => loop {
                     match rx.recv() {
-                        Ok(m) => say(&format!("GOT {}", String::from_utf8_lossy(&m))),
+                        Ok(m) => println!("GOT {}", String::from_utf8_lossy(&m)),
                         Err(Error::Disconnected) => break,
                         Err(e) => {
-                            say(&format!("ERROR {e}"));
+                            println!("ERROR {e}");
                             break;
                         }
                     }
                 },
             }
-            say("END");
+            println!("END");
             0
         }
         // args: kind, path — create the named object as this user, print READY, hold it
@@ -377,17 +370,17 @@ fn make_and_hold(kind: &str, path: &str) {
             // Connect to root's listener, allowing root: root's listener closes us unheard.
             let opts = ipcring::socket::SocketOptions::new().allow_owner(0);
             let mut c = ipcring::socket::Connection::connect(path, &opts).expect("connect");
-            say("READY");
+            println!("READY");
             let mut buf = Vec::new();
             let r = ipcring::Receiver::recv_timeout_into(&mut c, &mut buf, LONG);
-            say(&format!(
+            println!(
                 "END {}",
                 if r.as_ref().is_err_and(|e| e.is_disconnected()) {
                     "disconnected"
                 } else {
                     "other"
                 }
-            ));
+            );
             until_stdin_closes();
             return;
         }
@@ -397,7 +390,7 @@ fn make_and_hold(kind: &str, path: &str) {
         ),
         other => panic!("cannot make a {other}"),
     };
-    say("READY");
+    println!("READY");
     until_stdin_closes();
     drop(hold);
 }
@@ -499,7 +492,7 @@ fn another_users_listener_is_refused_and_so_are_its_clients() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
     let mut peer = spawn_nobody("make", &["client-of-root", path.to_str().unwrap()]);
     peer.wait_line("READY");
-    let r = l.accept_timeout(Duration::from_millis(300));
+    let r = l.accept_timeout(std::time::Duration::from_millis(300));
     assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
     assert_eq!(l.refused_peers(), 1);
     assert_eq!(peer.wait_line("END"), "END disconnected");

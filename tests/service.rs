@@ -7,17 +7,15 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Lines};
-use std::process::{Child, ChildStdout};
+use std::io::BufRead;
 use std::time::Duration;
 
 use ipcring::service::{Client, Listener, Request, ServiceOptions};
 use ipcring::Error;
 #[cfg(feature = "async")]
 use support::setup::current_thread;
-use support::{check, message, spawn_peer, unique};
-
-const LONG: Duration = Duration::from_secs(30);
+use support::setup::LONG;
+use support::{check, message, unique, wait_until, Peer};
 
 fn opts() -> ServiceOptions {
     ServiceOptions::new().max_message(512).open_timeout(LONG)
@@ -27,14 +25,23 @@ fn opts() -> ServiceOptions {
 /// 100k; 16 x 100k took 5 s in a release build but is slower unoptimised, so CI runs 20k;
 /// set `IPCRING_SERVICE_CALLS=100000` for the full run).
 fn calls_per_client() -> u64 {
-    std::env::var("IPCRING_SERVICE_CALLS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20_000)
+    support::env_count("IPCRING_SERVICE_CALLS", 20_000)
 }
 
 fn inverted(b: &[u8]) -> Vec<u8> {
     b.iter().map(|x| !x).collect()
+}
+
+/// The answer to `seq`'s message, checked byte for byte.
+fn check_answer(seq: u64, m: &mut Vec<u8>, answer: &[u8]) -> ipcring::Result<()> {
+    message(seq, m);
+    if answer != inverted(m) {
+        let why = check(seq, &inverted(answer), &mut Vec::new()).err();
+        return Err(Error::Corrupt(
+            format!("answer to {seq}: {}", why.unwrap_or_default()).into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Serves until asked to quit (request "QUIT") or killed: checks every request, answers it
@@ -94,7 +101,7 @@ fn answer(mut req: Request<'_>, scratch: &mut Vec<u8>) -> ipcring::Result<bool> 
 /// progress line every 500 calls.
 fn client_calls(name: &str, first: u64, n: Option<u64>, depth: u32) -> ipcring::Result<()> {
     let c = Client::connect(name, &opts().slots(depth))?;
-    let (mut m, mut scratch) = (Vec::new(), Vec::new());
+    let mut m = Vec::new();
     let mut in_flight = std::collections::VecDeque::new();
     let mut next = first;
     let mut done = 0u64;
@@ -108,15 +115,7 @@ fn client_calls(name: &str, first: u64, n: Option<u64>, depth: u32) -> ipcring::
         let Some((seq, t)) = in_flight.pop_front() else {
             return Ok(());
         };
-        let answer = c.wait(t)?;
-        message(seq, &mut m);
-        if *answer != inverted(&m)[..] {
-            let why = check(seq, &inverted(&answer), &mut scratch).err();
-            return Err(Error::Corrupt(
-                format!("answer to {seq}: {}", why.unwrap_or_default()).into(),
-            ));
-        }
-        drop(answer);
+        check_answer(seq, &mut m, &c.wait(t)?)?;
         done += 1;
         if done % 500 == 0 {
             println!("CALLS {done}");
@@ -215,94 +214,57 @@ fn roles(role: &str, args: Vec<String>) {
     std::process::exit(0);
 }
 
-fn lines(child: &mut Child) -> Lines<BufReader<ChildStdout>> {
-    BufReader::new(child.stdout.take().unwrap()).lines()
-}
-
-fn expect_line(lines: &mut Lines<BufReader<ChildStdout>>, want: &str) {
-    for l in lines.by_ref() {
-        // The harness prints "test peer ... " before the peer's first line.
-        if l.unwrap().contains(want) {
-            return;
-        }
-    }
-    panic!("the peer ended before printing {want}");
-}
-
-/// A client process calling forever (from seq `first`) on `name`, and its output, once it
-/// has made progress.
-fn calling_client(name: &str, first: &str) -> (Child, Lines<BufReader<ChildStdout>>) {
-    let mut c = spawn_peer("client-forever", &[name, first], true);
-    let mut out = lines(&mut c);
-    expect_progress(&mut out, 500);
-    (c, out)
+/// A client process calling forever (from seq `first`) on `name`, once it has made
+/// progress.
+fn calling_client(name: &str, first: &str) -> Peer {
+    let mut c = Peer::spawn_piped("client-forever", &[name, first]);
+    expect_progress(&mut c, 500);
+    c
 }
 
 /// Reads progress lines until the peer has made `more` calls beyond the next line.
-fn expect_progress(lines: &mut Lines<BufReader<ChildStdout>>, more: u64) {
+fn expect_progress(peer: &mut Peer, more: u64) {
     let count = |l: String| {
         l.split("CALLS ")
             .nth(1)
             .map(|n| n.trim().parse::<u64>().unwrap())
     };
+    let mut lines = peer.stdout().lines();
     let first = lines
         .by_ref()
         .find_map(|l| count(l.unwrap()))
         .expect("progress");
     lines
-        .by_ref()
         .find_map(|l| count(l.unwrap()).filter(|&n| n >= first + more))
         .expect("the client stopped making calls");
 }
 
 /// The client that has been calling all along still makes progress; then it is killed, and
 /// the server quits.
-fn survivor_went_on(name: &str, server: Child, survivor: (Child, Lines<BufReader<ChildStdout>>)) {
-    let (mut c, mut out) = survivor;
-    expect_progress(&mut out, 500);
-    sigkill(&mut c);
+fn survivor_went_on(name: &str, server: Peer, mut survivor: Peer) {
+    expect_progress(&mut survivor, 500);
+    survivor.kill();
     quit(name, server);
 }
 
-/// The server peer `role` with `args`, once it is ready.
-fn ready_server(role: &str, args: &[&str]) -> Child {
-    let mut s = spawn_peer(role, args, true);
-    expect_line(&mut lines(&mut s), "READY");
-    s
-}
-
-fn start_server(name: &str, max_clients: u32) -> Child {
-    ready_server("server", &[name, &max_clients.to_string()])
+fn start_server(name: &str, max_clients: u32) -> Peer {
+    Peer::spawn_until("server", &[name, &max_clients.to_string()], "READY")
 }
 
 /// A server for `max_clients` on `name`, and a client that calls it all along (from seq 0).
-#[allow(clippy::type_complexity)]
-fn server_with_a_caller(
-    name: &str,
-    max_clients: u32,
-) -> (Child, (Child, Lines<BufReader<ChildStdout>>)) {
-    let server = start_server(name, max_clients);
-    (server, calling_client(name, "0"))
+fn server_with_a_caller(name: &str, max_clients: u32) -> (Peer, Peer) {
+    (start_server(name, max_clients), calling_client(name, "0"))
 }
 
-fn quit(name: &str, mut server: Child) {
+fn quit(name: &str, mut server: Peer) {
     let c = Client::connect(name, &opts()).unwrap();
     let _ = c.call(b"QUIT");
-    drop(c);
-    assert!(server.wait().unwrap().success());
-}
-
-/// SIGKILLs a peer and reaps it.
-fn sigkill(c: &mut Child) {
-    c.kill().unwrap();
-    c.wait().unwrap();
+    server.hang_up(c);
 }
 
 /// Waits for every client and asserts that each exited successfully.
-fn all_succeed(clients: impl IntoIterator<Item = Child>) {
-    for mut c in clients {
-        assert!(c.wait().unwrap().success(), "a client failed");
-    }
+fn all_succeed(clients: impl IntoIterator<Item = Peer>) {
+    clients.into_iter().for_each(|mut c| c.finish());
 }
 
 #[test]
@@ -310,14 +272,11 @@ fn many_clients_each_making_many_checked_calls() {
     let name = unique("svc-many");
     let server = start_server(&name, 16);
     let n = calls_per_client();
-    let clients: Vec<Child> = (0..16u64)
+    let clients: Vec<Peer> = (0..16u64)
         .map(|i| {
             let depth = [1, 2, 4, 8][i as usize % 4].to_string();
-            spawn_peer(
-                "client",
-                &[&name, &(i * 1_000_000).to_string(), &n.to_string(), &depth],
-                false,
-            )
+            let first = (i * 1_000_000).to_string();
+            Peer::spawn("client", &[&name, &first, &n.to_string(), &depth])
         })
         .collect();
     all_succeed(clients);
@@ -327,10 +286,10 @@ fn many_clients_each_making_many_checked_calls() {
 #[test]
 fn client_started_before_the_server_connects_when_it_comes() {
     let name = unique("svc-order");
-    let mut c = spawn_peer("client", &[&name, "0", "200", "2"], false);
+    let c = Peer::spawn("client", &[&name, "0", "200", "2"]);
     std::thread::sleep(Duration::from_millis(50));
     let server = start_server(&name, 4);
-    assert!(c.wait().unwrap().success());
+    all_succeed([c]);
     quit(&name, server);
 }
 
@@ -338,12 +297,12 @@ fn client_started_before_the_server_connects_when_it_comes() {
 fn killed_client_is_freed_while_the_others_go_on() {
     let name = unique("svc-kill");
     let (server, survivor) = server_with_a_caller(&name, 3);
-    let (mut victim, _out) = calling_client(&name, "1000000000");
-    sigkill(&mut victim); // SIGKILL, in the middle of its calls
-                          // Its entry is freed within the liveness bound: with one survivor of three entries,
-                          // two new clients must both get in (connect waits while a dead entry is being freed).
-    let a = spawn_peer("client", &[&name, "2000000000", "1000", "4"], false);
-    let b = spawn_peer("client", &[&name, "3000000000", "1000", "1"], false);
+    // SIGKILLed in the middle of its calls, its entry is freed within the liveness bound:
+    // with one survivor of three entries, two new clients must both get in (connect
+    // waits while a dead entry is being freed).
+    calling_client(&name, "1000000000").kill();
+    let a = Peer::spawn("client", &[&name, "2000000000", "1000", "4"]);
+    let b = Peer::spawn("client", &[&name, "3000000000", "1000", "1"]);
     all_succeed([a, b]);
     survivor_went_on(&name, server, survivor);
 }
@@ -364,29 +323,20 @@ fn clients_killed_at_random_while_others_go_on() {
         | 1;
     eprintln!("random kills, seed {x:#x}");
     for i in 0..6u64 {
-        let mut victim = spawn_peer(
-            "client-forever",
-            &[&name, &((i + 1) << 32).to_string()],
-            true,
-        );
-        let mut vv = lines(&mut victim);
-        expect_line(&mut vv, "CALLS");
+        let first = ((i + 1) << 32).to_string();
+        let mut victim = Peer::spawn_until("client-forever", &[&name, &first], "CALLS");
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         std::thread::sleep(Duration::from_micros(x % 20_000));
-        sigkill(&mut victim); // SIGKILL, somewhere in its calls
+        victim.kill(); // SIGKILL, somewhere in its calls
     }
-    let late: Vec<Child> = (0..2u64)
-        .map(|i| {
-            spawn_peer(
-                "client",
-                &[&name, &((i + 10) << 32).to_string(), "500", "2"],
-                false,
-            )
-        })
-        .collect();
-    all_succeed(late);
+    all_succeed((0..2u64).map(|i| {
+        Peer::spawn(
+            "client",
+            &[&name, &((i + 10) << 32).to_string(), "500", "2"],
+        )
+    }));
     survivor_went_on(&name, server, survivor);
 }
 
@@ -398,13 +348,11 @@ fn killed_server_disconnects_clients_and_a_restarted_one_serves_again() {
     let (mut m, mut scratch) = (Vec::new(), Vec::new());
     message(1, &mut m);
     check(1, &inverted(&c.call(&m).unwrap()), &mut scratch).unwrap();
-    sigkill(&mut server); // SIGKILL
-                          // A call now waits on a server that is gone: Disconnected, not a hang.
+    // SIGKILL: a call now waits on a server that is gone, Disconnected, not a hang.
+    server.kill();
     message(2, &mut m);
-    match c.call(&m) {
-        Err(Error::Disconnected) => {}
-        other => panic!("expected Disconnected, got {:?}", other.map(|a| a.len())),
-    }
+    let r = c.call(&m).map(|a| a.len());
+    assert!(matches!(r, Err(Error::Disconnected)), "{r:?}");
     drop(c);
     // The same name, no manual cleanup: the new server reclaims the dead one's listener.
     let server = start_server(&name, 4);
@@ -421,13 +369,9 @@ fn killed_server_disconnects_clients_and_a_restarted_one_serves_again() {
 fn corrupting_client_loses_only_itself() {
     let name = unique("svc-corrupt");
     let (server, good) = server_with_a_caller(&name, 4);
-    let mut bad = spawn_peer("client-corrupt", &[&name], true);
-    let mut bv = lines(&mut bad);
-    expect_line(&mut bv, "DISCONNECTED");
-    assert!(bad.wait().unwrap().success());
+    Peer::spawn_until("client-corrupt", &[&name], "DISCONNECTED").finish();
     // A new client gets in, and the server and the good client go on.
-    let late = spawn_peer("client", &[&name, "5000000000", "500", "2"], false);
-    all_succeed([late]);
+    all_succeed([Peer::spawn("client", &[&name, "5000000000", "500", "2"])]);
     survivor_went_on(&name, server, good);
 }
 
@@ -439,7 +383,7 @@ fn corrupting_client_loses_only_itself() {
 #[test]
 fn auth_key_is_checked_at_connect() {
     let name = unique("svc-key");
-    let mut server = ready_server("server-key", &[&name, "Do not let eve find us!"]);
+    let mut server = Peer::spawn_until("server-key", &[&name, "Do not let eve find us!"], "READY");
     match Client::connect(&name, &opts().auth_key("Do not let eve find us?")) {
         Err(Error::Auth(why)) => assert!(why.contains("refused this client's auth key"), "{why}"),
         other => panic!("expected Auth, got {other:?}"),
@@ -459,8 +403,7 @@ fn auth_key_is_checked_at_connect() {
     // Again on the same entry (max_clients 1): a fresh challenge, a fresh proof.
     let c = Client::connect(&name, &opts().auth_key("Do not let eve find us!")).unwrap();
     let _ = c.call(b"QUIT");
-    drop(c);
-    assert!(server.wait().unwrap().success());
+    server.hang_up(c);
 
     // A client that has a key does not talk to a server that has none.
     let name = unique("svc-nokey");
@@ -479,42 +422,30 @@ fn remove_takes_a_dead_clients_channel_with_the_listener() {
     let name = unique("svc-rm");
     // A listener that never polls: the client's connect stays waiting for its accept.
     let l = Listener::bind(&name, &opts().max_clients(2).keep(true)).unwrap();
-    let mut c = spawn_peer("client", &[&name, "0", "1", "1"], false);
-    let deadline = std::time::Instant::now() + LONG;
-    let waiting = loop {
+    let mut c = Peer::spawn("client", &[&name, "0", "1", "1"]);
+    let mut waiting = None;
+    wait_until("a client", || {
         let info = ipcring::service::inspect(&name).unwrap();
         assert!(info.server_attached);
-        if let Some(w) = info.clients.iter().find(|w| {
+        waiting = info.clients.into_iter().find(|w| {
             w.state == ipcring::service::EntryState::Connecting
                 && ipcring::segment::inspect(&w.channel).is_ok()
-        }) {
-            break w.clone();
-        }
-        assert!(std::time::Instant::now() < deadline, "no client came");
-        std::thread::sleep(Duration::from_millis(5));
-    };
+        });
+        waiting.is_some()
+    });
+    let waiting = waiting.unwrap();
     assert!(waiting.alive);
     assert_eq!(waiting.pid, c.id());
-    sigkill(&mut c); // SIGKILL, while it waits to be accepted
+    c.kill(); // SIGKILL, while it waits to be accepted
     drop(l); // kept: the listener is left behind, its server gone
 
     // A process that another test is spawning just now holds a copy of this process's
     // descriptors, the listener's lock with them, until it executes its program: wait
     // for that (the lock is the open file's, shared by every copy).
-    let deadline = std::time::Instant::now() + LONG;
-    loop {
+    wait_until("the server and the client to be gone", || {
         let info = ipcring::service::inspect(&name).unwrap();
-        if !info.server_attached && !info.clients[0].alive {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "server {} client {} still alive",
-            info.server_attached,
-            info.clients[0].alive
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+        !info.server_attached && !info.clients[0].alive
+    });
     let (_, removed) = ipcring::service::remove(&name, false).unwrap();
     assert_eq!(removed, std::slice::from_ref(&waiting.channel));
     assert!(matches!(
@@ -606,10 +537,8 @@ fn limits_and_errors() {
 #[test]
 fn connect_without_a_server_times_out() {
     let name = unique("svc-none");
-    match Client::connect(&name, &opts().open_timeout(Duration::from_millis(50))) {
-        Err(Error::NotFound(_)) => {}
-        other => panic!("expected NotFound, got {other:?}"),
-    }
+    let r = Client::connect(&name, &opts().open_timeout(Duration::from_millis(50)));
+    assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
 }
 
 /// The rpc layer over the service: one server process (the RPC tests' Alice) answering
@@ -622,7 +551,7 @@ fn rpc_over_the_service() {
     use ipcring::rpc::{BinaryCodec, Client as RpcClient, Codec, JsonCodec, RpcError};
     fn run<C: Codec + Clone>(codec_name: &str, codec: C) {
         let name = unique("svc-rpc");
-        let mut server = ready_server("rpc-server", &[&name, codec_name]);
+        let mut server = Peer::spawn_until("rpc-server", &[&name, codec_name], "READY");
         let mut bobs: Vec<_> = (0..3)
             .map(|_| {
                 let (tx, rx) =
@@ -648,7 +577,7 @@ fn rpc_over_the_service() {
             assert_eq!(bob.wait(a, LONG).unwrap(), 3);
         }
         drop(bobs);
-        sigkill(&mut server);
+        server.kill();
         // Killed, the server left its listener behind: stale now, so removable.
         ipcring::segment::remove(&name, false).unwrap();
     }
@@ -657,19 +586,6 @@ fn rpc_over_the_service() {
 }
 
 // ---- The async forms (`service::AsyncClient`, `AsyncListener`) between real processes ----
-
-/// The answer to `seq`'s message, checked byte for byte.
-#[cfg(feature = "async")]
-fn check_answer(seq: u64, m: &mut Vec<u8>, answer: &[u8]) -> ipcring::Result<()> {
-    message(seq, m);
-    if answer != inverted(m) {
-        let why = check(seq, &inverted(answer), &mut Vec::new()).err();
-        return Err(Error::Corrupt(
-            format!("answer to {seq}: {}", why.unwrap_or_default()).into(),
-        ));
-    }
-    Ok(())
-}
 
 /// `n` checked calls from an async client: in pairs, alternately two `call_into`s and two
 /// requests in flight at once (`submit`, `submit`, then `wait` for the second first).
@@ -728,7 +644,7 @@ fn async_serve(name: &str, max_clients: u32) -> ipcring::Result<()> {
 fn async_client_makes_10k_checked_calls_to_a_blocking_server() {
     let name = unique("svc-aclient");
     let server = start_server(&name, 4);
-    all_succeed([spawn_peer("async-client", &[&name, "0", "10000"], false)]);
+    all_succeed([Peer::spawn("async-client", &[&name, "0", "10000"])]);
     quit(&name, server);
 }
 
@@ -736,24 +652,17 @@ fn async_client_makes_10k_checked_calls_to_a_blocking_server() {
 #[test]
 fn async_server_serves_blocking_clients() {
     let name = unique("svc-aserver");
-    let server = ready_server("async-server", &[&name, "4"]);
-    let clients: Vec<Child> = [(1, 0u64), (2, 1 << 32), (4, 2 << 32)]
-        .iter()
-        .map(|(depth, first)| {
-            spawn_peer(
+    let server = Peer::spawn_until("async-server", &[&name, "4"], "READY");
+    all_succeed(
+        [(1, 0u64), (2, 1 << 32), (4, 2 << 32)].map(|(depth, first)| {
+            Peer::spawn(
                 "client",
                 &[&name, &first.to_string(), "3000", &depth.to_string()],
-                false,
             )
-        })
-        .collect();
-    all_succeed(clients);
+        }),
+    );
     // And an async client against the async server.
-    all_succeed([spawn_peer(
-        "async-client",
-        &[&name, "5000000000", "2000"],
-        false,
-    )]);
+    all_succeed([Peer::spawn("async-client", &[&name, "5000000000", "2000"])]);
     quit(&name, server);
 }
 
@@ -825,19 +734,15 @@ async fn killed_server_is_seen_by_a_waiting_async_call() {
     let killing = async {
         // Long enough for the call to be asleep on its wake word.
         tokio::time::sleep(Duration::from_millis(100)).await;
-        server.kill().unwrap(); // SIGKILL
+        server.kill(); // SIGKILL
         std::time::Instant::now()
     };
     let ((r, seen), killed) = tokio::join!(waiting, killing);
-    match r {
-        Err(Error::Disconnected) => {}
-        other => panic!("expected Disconnected, got {other:?}"),
-    }
+    assert!(matches!(r, Err(Error::Disconnected)), "{r:?}");
     let after = seen.saturating_duration_since(killed);
     assert!(
         after < Duration::from_secs(2),
         "seen {after:?} after the kill"
     );
-    server.wait().unwrap();
     ipcring::segment::remove(&name, false).unwrap();
 }

@@ -25,12 +25,13 @@ mod linux {
     use std::collections::HashSet;
     use std::path::PathBuf;
     use std::process::Command;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use ipcring::signal::{send, Listener, Registry, Signal, SignalEvent, SignalOptions};
     use ipcring::{Error, TryRecvError};
 
-    use crate::support::{peer_role, Peer};
+    use crate::support::setup::LONG;
+    use crate::support::{peer_role, wait_until, Peer};
 
     const DIR: &str = "IPCRING_SIGNAL_DIR";
     const VALUES: usize = 2000;
@@ -41,7 +42,7 @@ mod linux {
 
     fn expect(l: &mut Listener, what: Signal) -> SignalEvent {
         let ev = l
-            .recv_timeout(Duration::from_secs(10))
+            .recv_timeout(LONG)
             .unwrap_or_else(|e| panic!("waiting for {what:?}: {e}"));
         assert_eq!(ev.signal, what);
         ev
@@ -68,25 +69,17 @@ mod linux {
             peer(&role, &dir, &args[1..], &mut listener);
             return;
         }
-        let cases: &[(&str, Case)] = &[
-            (
-                "kill_from_a_shell_is_the_same_event",
-                kill_from_a_shell_is_the_same_event,
-            ),
-            (
-                "values_from_another_process_arrive_in_order",
-                values_from_another_process_arrive_in_order,
-            ),
-            (
-                "standard_signals_coalesce_values_do_not",
-                standard_signals_coalesce_values_do_not,
-            ),
-            (
-                "broadcast_reaches_clients_and_prunes_stale_pids",
-                broadcast_reaches_clients_and_prunes_stale_pids,
-            ),
-            ("bad_input_is_refused", bad_input_is_refused),
-        ];
+        // Each case with its name.
+        macro_rules! cases {
+            ($($case:ident),*) => { [$((stringify!($case), $case as Case)),*] };
+        }
+        let cases = cases!(
+            kill_from_a_shell_is_the_same_event,
+            values_from_another_process_arrive_in_order,
+            standard_signals_coalesce_values_do_not,
+            broadcast_reaches_clients_and_prunes_stale_pids,
+            bad_input_is_refused
+        );
         let filter: Vec<String> = std::env::args()
             .skip(1)
             .filter(|a| !a.starts_with('-'))
@@ -137,12 +130,7 @@ mod linux {
                 // Standard signals are taken lowest number first, not in send order: compare sets.
                 let mut got = HashSet::new();
                 while got.len() < 3 {
-                    got.insert(
-                        listener
-                            .recv_timeout(Duration::from_secs(20))
-                            .unwrap()
-                            .signal,
-                    );
+                    got.insert(listener.recv_timeout(LONG).unwrap().signal);
                 }
                 assert_eq!(
                     got,
@@ -166,21 +154,18 @@ mod linux {
 
     fn kill_from_a_shell_is_the_same_event(l: &mut Listener, _dir: &std::path::Path) {
         let me = std::process::id();
-        let mut sh = Command::new("sh")
-            .arg("-c")
-            .arg(format!("kill -USR1 {me}"))
-            .spawn()
-            .unwrap();
-        let sh_pid = sh.id();
-        assert!(sh.wait().unwrap().success());
-        let ev = expect(l, Signal::Usr1);
-        assert_eq!(ev.sender_pid, sh_pid);
-        let st = Command::new("sh")
-            .arg("-c")
-            .arg(format!("kill -USR2 {me}"))
-            .status()
-            .unwrap();
-        assert!(st.success());
+        let kill = |sig: &str| {
+            let mut sh = Command::new("sh")
+                .arg("-c")
+                .arg(format!("kill -{sig} {me}"))
+                .spawn()
+                .unwrap();
+            assert!(sh.wait().unwrap().success());
+            sh.id()
+        };
+        let sh_pid = kill("USR1");
+        assert_eq!(expect(l, Signal::Usr1).sender_pid, sh_pid);
+        kill("USR2");
         expect(l, Signal::Usr2);
     }
 
@@ -218,12 +203,9 @@ mod linux {
         let clients: Vec<_> = (0..2)
             .map(|_| Peer::spawn("client", &[dir.to_str().unwrap()]))
             .collect();
-        let deadline = Instant::now() + Duration::from_secs(20);
         for c in &clients {
-            while !dir.join(format!("ready-{}", c.id())).exists() {
-                assert!(Instant::now() < deadline, "client did not register");
-                std::thread::sleep(Duration::from_millis(5));
-            }
+            let ready = dir.join(format!("ready-{}", c.id()));
+            wait_until("the client to register", || ready.exists());
         }
         // A dead client that never cleaned up.
         let mut dead = Command::new("true").spawn().unwrap();

@@ -12,37 +12,22 @@ use std::time::Duration;
 
 use ipcring::socket::{Address, Connection, Flow, Listener, SocketOptions};
 use ipcring::{Error, Receiver, Sender};
+use support::setup::LONG;
 use support::Peer;
 
 const KEY: &[u8] = b"Do not let eve find us!";
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
 /// A unique address of the given kind for this test.
 fn unique(kind: &str) -> String {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let id = format!("ipcring-sock-{}-{n}", std::process::id());
     match kind {
-        "unix" => std::env::temp_dir()
-            .join(format!("{id}.sock"))
-            .to_string_lossy()
-            .into_owned(),
-        "abstract" => format!("@{id}"),
+        "unix" => support::unique_path("sock").to_str().unwrap().to_owned(),
+        "abstract" => format!("@{}", &support::unique("sock")[1..]),
         _ => {
             // Pick a free port by binding port 0 and releasing it.
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             format!("127.0.0.1:{}", l.local_addr().unwrap().port())
         }
     }
-}
-
-/// Peer `role` at `addr`, with `env`, its stdout piped.
-fn spawn(role: &str, addr: &str, env: &[(&str, &str)]) -> Peer {
-    env.iter()
-        .fold(Peer::builder(role).arg(addr).stdout_piped(), |b, (k, v)| {
-            b.env(k, v)
-        })
-        .spawn()
 }
 
 fn opts_from_env() -> SocketOptions {
@@ -137,21 +122,17 @@ fn order_and_integrity(kind: &str) {
     let addr = unique(kind);
     let opts = SocketOptions::new().authkey(KEY);
     let listener = Listener::bind(addr.as_str(), &opts).unwrap();
-    let mut peer = spawn("sender", &addr, &[]);
-    let mut conn = listener.accept_timeout(Duration::from_secs(30)).unwrap();
+    let mut peer = Peer::spawn_piped("sender", &[&addr]);
+    let mut conn = listener.accept_timeout(LONG).unwrap();
     let mut buf = Vec::new();
     for seq in 0..SENDER_COUNT {
-        conn.recv_timeout_into(&mut buf, Duration::from_secs(30))
-            .unwrap();
+        conn.recv_timeout_into(&mut buf, LONG).unwrap();
         assert_eq!(buf, message(seq), "message {seq} differs");
     }
     conn.send(b"ack").unwrap();
     peer.finish_output();
     // The sender is gone after everything it sent was delivered.
-    assert!(conn
-        .recv_timeout(Duration::from_secs(30))
-        .unwrap_err()
-        .is_disconnected());
+    assert!(conn.recv_timeout(LONG).unwrap_err().is_disconnected());
 }
 
 #[test]
@@ -191,8 +172,7 @@ fn many_clients_at_once() {
                 for seq in 0..REQUESTS {
                     let req = format!("client {id} request {seq} {}", "x".repeat(seq % 50));
                     c.send(req.as_bytes()).unwrap();
-                    c.recv_timeout_into(&mut buf, Duration::from_secs(60))
-                        .unwrap();
+                    c.recv_timeout_into(&mut buf, LONG).unwrap();
                     assert_eq!(buf, req.as_bytes());
                 }
             });
@@ -204,7 +184,8 @@ fn many_clients_at_once() {
 
 /// The `echo_server` peer at `addr`, with `env`, once it is ready.
 fn echo_server(addr: &str, env: &[(&str, &str)]) -> Peer {
-    let mut server = spawn("echo_server", addr, env);
+    let server = Peer::builder("echo_server").arg(addr).stdout_piped();
+    let mut server = env.iter().fold(server, |b, (k, v)| b.env(k, v)).spawn();
     server.wait_line("READY");
     server
 }
@@ -241,7 +222,7 @@ fn wrong_key_is_refused_on_both_sides() {
     let mut c = Connection::connect(addr.as_str(), &SocketOptions::new()).unwrap();
     assert!(c.send(b"hello").is_ok());
     assert!(c
-        .recv_timeout(Duration::from_secs(30))
+        .recv_timeout(LONG)
         .is_ok_and(|m| m.starts_with(b"#CHALLENGE#")));
     drop(c);
     // The server is still serving.
@@ -255,9 +236,7 @@ fn silent_client_is_dropped_after_the_handshake_timeout() {
     let addr = unique("unix");
     let server = echo_server(&addr, &[("IPCRING_SOCKET_HANDSHAKE_MS", "300")]);
     let mut silent = UnixStream::connect(&addr).unwrap();
-    silent
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+    silent.set_read_timeout(Some(LONG)).unwrap();
     let mut challenge = [0u8; 4 + 59];
     silent.read_exact(&mut challenge).unwrap();
     assert_eq!(&challenge[4..15], b"#CHALLENGE#");
@@ -277,7 +256,7 @@ fn huge_announced_frame_is_refused() {
     let addr = unique("unix");
     let server = echo_server(&addr, &[("IPCRING_SOCKET_NOKEY", "1")]);
     let mut raw = UnixStream::connect(&addr).unwrap();
-    raw.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    raw.set_read_timeout(Some(LONG)).unwrap();
     let mut hdr = vec![0xFF, 0xFF, 0xFF, 0xFF];
     hdr.extend_from_slice(&(1u64 << 40).to_be_bytes());
     raw.write_all(&hdr).unwrap();
@@ -300,14 +279,14 @@ fn huge_announced_frame_is_refused() {
 fn peer_killed_mid_frame() {
     let addr = unique("unix");
     let listener = Listener::bind(addr.as_str(), &SocketOptions::new()).unwrap();
-    let mut peer = spawn("mid_frame", &addr, &[]);
-    let mut conn = listener.accept_timeout(Duration::from_secs(30)).unwrap();
+    let mut peer = Peer::spawn_piped("mid_frame", &[&addr]);
+    let mut conn = listener.accept_timeout(LONG).unwrap();
     peer.wait_line("SENT");
     peer.kill();
     for m in [&b"one"[..], b"two", b"three"] {
-        assert_eq!(conn.recv_timeout(Duration::from_secs(30)).unwrap(), m);
+        assert_eq!(conn.recv_timeout(LONG).unwrap(), m);
     }
-    match conn.recv_timeout(Duration::from_secs(30)) {
+    match conn.recv_timeout(LONG) {
         Err(Error::Framing(m)) => assert!(m.contains("500 of 1000"), "{m}"),
         other => panic!("expected a framing error, got {other:?}"),
     }

@@ -7,12 +7,11 @@ mod support;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use ipcring::ring::{Consumer, Producer, RingOptions};
 use ipcring::{Error, TryRecvError};
-use support::setup::{open_producer, LONG};
-use support::{spawn_peer, unique};
+use support::setup::{open_producer, ring_pair, LONG};
+use support::{unique, Peer};
 use tracing_subscriber::util::SubscriberInitExt;
 
 /// Everything logged, as text.
@@ -48,9 +47,7 @@ fn roles(role: &str, args: Vec<String>) {
         "producer-then-idle" => {
             let mut tx = open_producer(&args[0]);
             tx.send(b"hello").expect("send");
-            loop {
-                std::thread::sleep(Duration::from_secs(3600));
-            }
+            support::hang()
         }
         // args: name — create a ring, keep it, and exit: it is stale then.
         "leave-stale" => {
@@ -83,10 +80,9 @@ fn creation_reclaim_peer_death_and_corruption_are_each_logged_once() {
         created[0].contains(&name) && created[0].contains("ring"),
         "{created:?}"
     );
-    let mut child = spawn_peer("producer-then-idle", &[&name], false);
+    let mut child = Peer::spawn("producer-then-idle", &[&name]);
     assert_eq!(&*rx.recv_timeout(LONG).unwrap(), b"hello");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
     assert!(matches!(rx.recv_timeout(LONG), Err(Error::Disconnected)));
     assert!(matches!(rx.recv_timeout(LONG), Err(Error::Disconnected)));
     let gone = log.lines_with("peer gone");
@@ -99,10 +95,7 @@ fn creation_reclaim_peer_death_and_corruption_are_each_logged_once() {
 
     // A stale segment (its creator exited keeping it) reclaimed by a new creator.
     let stale = unique("trace-stale");
-    assert!(spawn_peer("leave-stale", &[&stale], false)
-        .wait()
-        .unwrap()
-        .success());
+    Peer::spawn("leave-stale", &[&stale]).finish();
     assert!(log.lines_with("reclaimed").is_empty());
     let opts = RingOptions::new().capacity(4096).reclaim_stale(true);
     let tx = Producer::create(&stale, &opts).unwrap();
@@ -129,9 +122,7 @@ fn creation_reclaim_peer_death_and_corruption_are_each_logged_once() {
     let corrupt = log.lines_with("corruption detected");
     assert_eq!(corrupt.len(), 1, "{corrupt:?}");
     // Sends and receives that succeed log nothing.
-    let other = unique("trace-quiet");
-    let mut a = Producer::create(&other, &RingOptions::new().capacity(4096)).unwrap();
-    let mut c = Consumer::open(&other, &RingOptions::new()).unwrap();
+    let (mut a, mut c) = ring_pair("trace-quiet", &RingOptions::new().capacity(4096));
     let quiet_from = log.0.lock().unwrap().len();
     for i in 0..100u32 {
         a.send(&i.to_le_bytes()).unwrap();

@@ -11,7 +11,7 @@ use ipcring::broadcast::{BroadcastOptions, Publisher, Received, Start, Subscribe
 use ipcring::ring::{Consumer, RingOptions};
 use ipcring::{Error, TryRecvError, TrySendError};
 use support::setup::{open_producer, ring_pair, LONG};
-use support::{sent, spawn_peer, unique};
+use support::{sent, unique, Peer};
 
 /// A value with padding-free mixed fields whose alignment (8) exceeds the ring's record
 /// alignment guarantees nothing about: received by copy, so any offset works.
@@ -115,10 +115,10 @@ fn values_from_peer<T: PartialEq + std::fmt::Debug>(
     n: u64,
     recv: impl Fn(&mut Consumer) -> ipcring::Result<T>,
     want: impl Fn(u64) -> T,
-) -> (Consumer, std::process::Child, String) {
+) -> (Consumer, Peer, String) {
     let name = unique(role);
     let mut rx = Consumer::create(&name, &RingOptions::new().capacity(capacity)).unwrap();
-    let child = spawn_peer(role, &[&name, &n.to_string()], false);
+    let child = Peer::spawn(role, &[&name, &n.to_string()]);
     for i in 0..n {
         assert_eq!(recv(&mut rx).unwrap(), want(i));
     }
@@ -135,7 +135,7 @@ fn pod_values_cross_processes_and_a_wrong_size_is_a_clear_error() {
     for says in ["7 bytes", "24 bytes", "Tick"] {
         assert!(e.contains(says), "{e}");
     }
-    assert!(child.wait().unwrap().success());
+    child.finish();
     // The bad message was consumed, nothing else is left, and the producer is gone.
     assert!(matches!(
         rx.try_recv_pod::<Tick>(),
@@ -178,10 +178,9 @@ fn broadcast_pod_values_cross_processes_with_numbers() {
     let flag = std::env::temp_dir().join(format!("ipcring-bpod-flag-{}", std::process::id()));
     std::fs::write(&flag, b"").unwrap();
     let n = 300u64;
-    let mut child = spawn_peer(
+    let mut child = Peer::spawn(
         "pod-publisher",
         &[&name, &n.to_string(), flag.to_str().unwrap()],
-        false,
     );
     let opts = BroadcastOptions::new()
         .start(Start::Oldest)
@@ -206,7 +205,7 @@ fn broadcast_pod_values_cross_processes_with_numbers() {
         "{e:?}"
     );
     std::fs::remove_file(&flag).unwrap();
-    assert!(child.wait().unwrap().success());
+    child.finish();
 }
 
 #[cfg(feature = "serde")]
@@ -215,7 +214,7 @@ fn serde_values_cross_processes_and_garbage_is_a_codec_error() {
     let recv = |rx: &mut Consumer| rx.recv_serde_timeout::<Event>(LONG);
     let (mut rx, mut child, e) = values_from_peer("serde-producer", 8192, 300, recv, event);
     assert!(e.contains("Event"), "{e}");
-    assert!(child.wait().unwrap().success());
+    child.finish();
     assert!(matches!(
         rx.try_recv_serde::<Event>(),
         Err(TryRecvError::Empty)

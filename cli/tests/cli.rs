@@ -9,7 +9,9 @@ use std::time::Duration;
 use ipcring::ring::{Consumer, Producer, RingOptions};
 
 mod support;
-use support::{assert_says, listed, listed_json, run, run_ok, run_with_stdin, text, EXE};
+use support::{
+    assert_says, listed, listed_json, run, run_exit, run_json, run_ok, run_with_stdin, text, EXE,
+};
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -31,9 +33,7 @@ fn tmpdir(tag: &str) -> PathBuf {
 
 #[test]
 fn help_lists_the_commands_and_hides_the_peer() {
-    let out = run(&["--help"]);
-    assert!(out.status.success());
-    let help = text(&out.stdout);
+    let help = run_ok(&["--help"]);
     for cmd in [
         "compare",
         "ls",
@@ -46,30 +46,26 @@ fn help_lists_the_commands_and_hides_the_peer() {
         assert!(help.contains(cmd), "{cmd} missing from --help:\n{help}");
     }
     assert!(!help.contains("__peer"), "peer role shown in --help");
-    let out = run(&["rm", "--help"]);
-    assert!(text(&out.stdout).contains("--force"));
+    assert!(run_ok(&["rm", "--help"]).contains("--force"));
 }
 
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(run(&["--no-such-option"]).status.code(), Some(2));
     assert_eq!(run(&["rm"]).status.code(), Some(2));
-    let out = run(&["compare", "--only", "no-such-method"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("unknown method"));
+    assert_says(
+        &run_exit(&["compare", "--only", "no-such-method"], 2).stderr,
+        "unknown method",
+    );
 }
 
 #[test]
 fn inspect_bad_names_and_missing_segments() {
     for bad in ["", "/"] {
-        let out = run(&["inspect", bad]);
-        assert_eq!(out.status.code(), Some(2), "name {bad:?}");
-        assert_says(&out.stderr, "invalid name");
+        assert_says(&run_exit(&["inspect", bad], 2).stderr, "invalid name");
     }
     let name = uniq("missing");
-    let out = run(&["inspect", &name]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("does not exist"));
+    assert_says(&run_exit(&["inspect", &name], 1).stderr, "does not exist");
 }
 
 #[test]
@@ -84,25 +80,22 @@ fn inspect_and_rm_refuse_files_that_are_not_segments() {
 
     // The same error text as the library gives.
     let lib_err = ipcring::ring::inspect(junk_s).unwrap_err().to_string();
-    let out = run(&["inspect", junk_s]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = run_exit(&["inspect", junk_s], 1);
     let err = text(&out.stderr);
     assert!(err.contains(&lib_err), "{err} vs {lib_err}");
     assert!(err.contains("wrong magic"), "{err}");
 
-    let out = run(&["inspect", "--json", short_s]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("truncated"));
+    assert_says(
+        &run_exit(&["inspect", "--json", short_s], 1).stderr,
+        "truncated",
+    );
 
     // rm never removes what is not a segment, even with --force.
-    let out = run(&["rm", "--force", junk_s, short_s]);
-    assert_eq!(out.status.code(), Some(1));
+    run_exit(&["rm", "--force", junk_s, short_s], 1);
     assert!(junk.exists() && short.exists());
 
     // ls skips files that are not segments.
-    let out = run(&["ls", dir.to_str().unwrap()]);
-    assert!(out.status.success());
-    assert!(!text(&out.stdout).contains("junk"));
+    assert!(!run_ok(&["ls", dir.to_str().unwrap()]).contains("junk"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -121,8 +114,7 @@ fn inspect_ls_rm_on_a_live_then_stale_ring() {
     assert!(t.contains("state:      live"), "{t}");
     assert!(t.contains("16 bytes waiting"), "{t}");
 
-    let out = run(&["inspect", "--json", &p]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = run_json(&["inspect", "--json", &p]);
     assert_eq!(v["kind"], "ring");
     assert_eq!(v["ring"]["capacity"], 4096);
     assert_eq!(v["ring"]["fill"], 16);
@@ -130,25 +122,20 @@ fn inspect_ls_rm_on_a_live_then_stale_ring() {
     assert_eq!(v["ring"]["consumer_attached"], false);
     assert_eq!(v["creator_pid"], std::process::id());
 
-    let out = run(&["ls", "--json", dir.to_str().unwrap()]);
-    let me = listed_json(&out.stdout, &p);
+    let me = listed_json(&run(&["ls", "--json", dir.to_str().unwrap()]).stdout, &p);
     assert_eq!(me["state"], "live");
 
     // Live: refused without --force, and still there.
-    let out = run(&["rm", &p]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("--force"));
+    assert_says(&run_exit(&["rm", &p], 1).stderr, "--force");
     assert!(path.exists());
 
     // Stale once its producer is gone (kept on drop).
     drop(tx);
-    let out = run(&["ls", dir.to_str().unwrap()]);
-    let t = text(&out.stdout);
+    let t = run_ok(&["ls", dir.to_str().unwrap()]);
     let line = listed(&t, &p);
     assert!(line.contains("stale"), "{line}");
     assert!(line.contains("4096"), "{line}");
-    let out = run(&["rm", &p]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    run_exit(&["rm", &p], 0);
     assert!(!path.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -157,12 +144,10 @@ fn inspect_ls_rm_on_a_live_then_stale_ring() {
 fn rm_force_removes_a_live_segment_and_ls_finds_shm_names() {
     let name = uniq("force");
     let _rx = Consumer::create(&name, &RingOptions::new().capacity(4096)).unwrap();
-    let out = run(&["ls"]);
-    let t = text(&out.stdout);
+    let t = run_ok(&["ls"]);
     let line = listed(&t, &name);
     assert!(line.contains("consumer") && line.contains("live"), "{line}");
-    let out = run(&["rm", "--force", &name]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    run_exit(&["rm", "--force", &name], 0);
     assert!(ipcring::segment::inspect(&name).is_err());
 }
 
@@ -170,33 +155,16 @@ fn rm_force_removes_a_live_segment_and_ls_finds_shm_names() {
 fn send_then_recv_lines() {
     let name = uniq("lines");
     // send first: it creates the ring, then waits for a consumer to drain it.
-    let mut send = Command::new(EXE)
-        .args(["send", &name])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    send.stdin
-        .take()
-        .unwrap()
-        .write_all(b"alpha\nbeta\n\ngamma")
-        .unwrap();
-    let recv = run(&["recv", &name]);
-    assert!(recv.status.success(), "{}", text(&recv.stderr));
-    assert_eq!(text(&recv.stdout), "alpha\nbeta\n\ngamma\n");
-    assert!(send.wait().unwrap().success());
+    let send = start(&["send", &name], b"alpha\nbeta\n\ngamma");
+    assert_eq!(run_ok(&["recv", &name]), "alpha\nbeta\n\ngamma\n");
+    finish_exit(send, "send", 0);
 }
 
 #[test]
 fn recv_then_send_frames() {
     let name = uniq("frames");
     // recv first: it creates the ring and waits for the producer.
-    let recv = Command::new(EXE)
-        .args(["recv", "--framed", &name])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let recv = start(&["recv", "--framed", &name], b"");
     let mut input = Vec::new();
     let msgs: [&[u8]; 4] = [b"one", b"", b"with\nnewline", &[0u8, 255, 7]];
     for m in msgs {
@@ -206,9 +174,7 @@ fn recv_then_send_frames() {
     std::thread::sleep(Duration::from_millis(50));
     let send = run_with_stdin(&["send", "--framed", &name], &input);
     assert!(send.status.success(), "{}", text(&send.stderr));
-    let out = recv.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(out.stdout, input);
+    assert_eq!(finish_exit(recv, "recv", 0).stdout, input);
 }
 
 #[test]
@@ -242,16 +208,12 @@ fn recv_count_stops_early() {
     for m in [b"1", b"2", b"3"] {
         tx.send(m).unwrap();
     }
-    let out = run(&["recv", "--count", "2", &name]);
-    assert!(out.status.success());
-    assert_eq!(text(&out.stdout), "1\n2\n");
+    assert_eq!(run_ok(&["recv", "--count", "2", &name]), "1\n2\n");
 }
 
 #[test]
 fn compare_lists_every_method_with_a_reason_when_it_cannot_run() {
-    let out = run(&["compare", "--list"]);
-    assert!(out.status.success());
-    let t = text(&out.stdout);
+    let t = run_ok(&["compare", "--list"]);
     for id in ["ring-spin", "ring-block", "redis"] {
         assert!(t.lines().any(|l| l.starts_with(id)), "{id} missing:\n{t}");
     }
@@ -407,15 +369,13 @@ fn ls_and_inspect_show_seqlock_and_broadcast_segments() {
     assert!(t.contains("attached:   writer"), "{t}");
     assert!(t.contains("16 bytes") && t.contains("version 2"), "{t}");
 
-    let out = run(&["inspect", "--json", &bcast]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = run_json(&["inspect", "--json", &bcast]);
     assert_eq!(v["kind"], "broadcast");
     assert_eq!(v["broadcast"]["slots"], 8);
     assert_eq!(v["broadcast"]["published"], 1);
     assert_eq!(v["roles"][0], "publisher");
 
-    let out = run(&["ls"]);
-    let t = text(&out.stdout);
+    let t = run_ok(&["ls"]);
     let line = listed(&t, &cell);
     assert!(
         line.contains("seqlock") && line.contains("v2") && line.contains("live"),
@@ -433,8 +393,7 @@ fn rm_goes_on_after_a_failure_and_exits_1() {
     let stale = uniq("stale");
     let missing = uniq("missing");
     drop(Producer::create(&stale, &RingOptions::new().capacity(4096).keep(true)).unwrap());
-    let out = run(&["rm", &missing, &stale]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = run_exit(&["rm", &missing, &stale], 1);
     assert_says(&out.stderr, "does not exist");
     assert!(text(&out.stdout).contains(&format!("removed {stale}")));
     assert!(ipcring::segment::inspect(&stale).is_err());
@@ -462,6 +421,15 @@ fn finish(mut child: std::process::Child, what: &str) -> Output {
         std::thread::sleep(Duration::from_millis(5));
     }
     child.wait_with_output().unwrap()
+}
+
+/// [`finish`], and `child` must have exited with `code`.
+#[track_caller]
+fn finish_exit(child: std::process::Child, what: &str, code: i32) -> Output {
+    let out = finish(child, what);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{what}: {err}");
+    out
 }
 
 /// Starts `ipcring args` with `input` on stdin (written by a thread, then closed: the
@@ -508,10 +476,8 @@ fn send_ends_with_exit_3_when_the_consumer_leaves_early() {
     let recv = run(&["recv", "--count", "10", &name]);
     assert!(recv.status.success(), "{}", text(&recv.stderr));
     assert_eq!(text(&recv.stdout), text(&lines(1, 10)));
-    let out = finish(send, "send");
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    let err = text(&out.stderr);
-    assert!(err.contains("left with 90 message(s)"), "{err}");
+    let out = finish_exit(send, "send", 3);
+    assert_says(&out.stderr, "left with 90 message(s)");
 
     // `ipcring recv /q | head -n 2`, with more input than the ring holds.
     let name = uniq("head");
@@ -521,9 +487,7 @@ fn send_ends_with_exit_3_when_the_consumer_leaves_early() {
         .output()
         .unwrap();
     assert_eq!(text(&recv.stdout), "1\n2\n");
-    let out = finish(send, "send");
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert_says(&out.stderr, "unread");
+    assert_says(&finish_exit(send, "send", 3).stderr, "unread");
 }
 
 #[test]
@@ -538,16 +502,14 @@ fn send_exits_0_once_everything_was_taken_even_if_the_name_or_header_changed() {
     // The header's magic overwritten and the name removed while send waits: neither
     // matters to the delivery, which it follows through the ring it holds.
     let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-    let out = run(&["rm", "--force", &path]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    run_exit(&["rm", "--force", &path], 0);
     std::os::unix::fs::FileExt::write_all_at(&file, b"NOTARING", 0).unwrap();
     let mut got = Vec::new();
     for _ in 0..3 {
         got.push(rx.recv().unwrap().to_vec());
     }
     assert_eq!(got, [b"a", b"b", b"c"]);
-    let out = finish(send, "send");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    finish_exit(send, "send", 0);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -561,11 +523,8 @@ fn send_ends_when_its_name_is_removed_before_any_consumer_came() {
     wait_until("the two lines", || {
         ipcring::ring::inspect(&path).is_ok_and(|i| i.fill > 0)
     });
-    let out = run(&["rm", "--force", &path]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = finish(send, "send");
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert_says(&out.stderr, "name was removed");
+    run_exit(&["rm", "--force", &path], 0);
+    assert_says(&finish_exit(send, "send", 3).stderr, "name was removed");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -614,9 +573,8 @@ fn a_stale_ring_from_an_interrupted_send_is_replaced_unless_resumed() {
         ipcring::ring::inspect(&name).is_ok_and(|i| !i.segment.is_stale())
     });
     let recv = start(&["recv", &name], b"");
-    let (send, recv) = (finish(send, "send"), finish(recv, "recv"));
-    assert!(send.status.success(), "{}", text(&send.stderr));
-    assert!(recv.status.success(), "{}", text(&recv.stderr));
+    let send = finish_exit(send, "send", 0);
+    let recv = finish_exit(recv, "recv", 0);
     assert_eq!(text(&recv.stdout), "100\n101\n102\n");
     let notes = text(&send.stderr) + &text(&recv.stderr);
     assert!(
@@ -631,8 +589,7 @@ fn a_stale_ring_from_an_interrupted_send_is_replaced_unless_resumed() {
         ipcring::ring::inspect(&name).is_ok_and(|i| i.producer_attached)
     });
     let recv = finish(start(&["recv", &name], b""), "recv");
-    let send = finish(send, "send");
-    assert!(send.status.success(), "{}", text(&send.stderr));
+    let send = finish_exit(send, "send", 0);
     assert!(text(&send.stderr).contains("resuming a stale ring"));
     assert_eq!(
         text(&recv.stdout),
@@ -658,31 +615,26 @@ fn a_half_created_name_is_listed_removed_and_no_longer_blocks_send_and_recv() {
     };
     let (a, b) = (half("a"), half("b"));
     // Within the grace period a creator may still be at work: listed as such, kept.
-    let out = run(&["ls", dir.to_str().unwrap()]);
-    let t = text(&out.stdout);
+    let t = run_ok(&["ls", dir.to_str().unwrap()]);
     assert!(
         t.contains("half-created") && t.contains("may still be at work"),
         "{t}"
     );
-    let out = run(&["rm", &a]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    run_exit(&["rm", &a], 1);
     std::thread::sleep(ipcring::segment::HALF_CREATED_GRACE + Duration::from_millis(200));
 
-    let out = run(&["ls", "--json", dir.to_str().unwrap()]);
-    let e = listed_json(&out.stdout, &a);
+    let e = listed_json(&run(&["ls", "--json", dir.to_str().unwrap()]).stdout, &a);
     assert_eq!(e["state"], "half-created");
     assert_eq!(e["mode"], "0200");
     assert_eq!(e["in_progress"], false);
-    let out = run(&["rm", &a]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run_exit(&["rm", &a], 0);
     assert!(text(&out.stdout).contains("half-created"));
     assert!(!std::path::Path::new(&a).exists());
 
     // send and recv on the other one: it is removed and a ring made in its place.
     let send = start(&["send", &b], b"x\ny\n");
     let recv = finish(start(&["recv", &b], b""), "recv");
-    let send = finish(send, "send");
-    assert!(send.status.success(), "{}", text(&send.stderr));
+    let send = finish_exit(send, "send", 0);
     assert_eq!(text(&recv.stdout), "x\ny\n");
     let notes = text(&send.stderr) + &text(&recv.stderr);
     assert!(notes.contains("removing a half-created segment"), "{notes}");
@@ -716,8 +668,7 @@ fn recv_asleep_when_its_ring_is_truncated_exits_1_not_sigbus() {
         .unwrap()
         .set_len(1024)
         .unwrap();
-    let out = finish(recv, "recv");
-    assert_eq!(out.status.code(), Some(1), "{:?}", out.status);
+    let out = finish_exit(recv, "recv", 1);
     assert_eq!(text(&out.stdout), "one\n");
     assert_says(&out.stderr, "resized from 5120 to 1024");
     drop(tx);
@@ -746,15 +697,10 @@ fn inspect_flags_impossible_positions_and_recv_refuses_them() {
     // write_pos (offset 256) two capacities past read_pos.
     let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     std::os::unix::fs::FileExt::write_all_at(&f, &8192u64.to_le_bytes(), 256).unwrap();
-    let out = run(&["inspect", &path]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_says(&out.stdout, "INCONSISTENT");
-    let out = run(&["inspect", "--json", &path]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_says(&run_exit(&["inspect", &path], 0).stdout, "INCONSISTENT");
+    let v = run_json(&["inspect", "--json", &path]);
     assert_eq!(v["ring"]["positions_consistent"], false);
-    let out = run(&["recv", "--resume", &path]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_says(&out.stderr, "corrupt");
+    assert_says(&run_exit(&["recv", "--resume", &path], 1).stderr, "corrupt");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -764,8 +710,9 @@ fn send_no_wait_without_a_consumer_keeps_its_messages_for_recv_resume() {
     let out = run_with_stdin(&["send", "--no-wait", &name], b"p\nq\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_says(&out.stderr, "recv --resume");
-    let out = run(&["recv", "--resume", "--count", "2", &name]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "p\nq\n");
+    assert_eq!(
+        run_ok(&["recv", "--resume", "--count", "2", &name]),
+        "p\nq\n"
+    );
     ipcring::segment::remove(&name, true).unwrap();
 }

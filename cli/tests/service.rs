@@ -8,7 +8,7 @@ use std::time::Duration;
 use ipcring::service::{Client, Listener, ServiceOptions};
 
 mod support;
-use support::{assert_says, listed_json, run, text};
+use support::{assert_says, listed_json, run, run_exit, run_ok};
 
 fn opts() -> ServiceOptions {
     ServiceOptions::new()
@@ -35,9 +35,7 @@ fn ls_inspect_and_rm_show_a_service_and_its_clients() {
     let client = Client::connect(&name, &opts()).unwrap();
     assert_eq!(&*client.call(b"x").unwrap(), b"ok");
 
-    let out = run(&["ls", "--json"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let me = listed_json(&out.stdout, &name);
+    let me = listed_json(&run_exit(&["ls", "--json"], 0).stdout, &name);
     assert_eq!(me["kind"], "service");
     assert_eq!(me["roles"], serde_json::json!(["server"]));
     let svc = &me["service"];
@@ -52,8 +50,7 @@ fn ls_inspect_and_rm_show_a_service_and_its_clients() {
     );
 
     // The table: the service's row, then its client's.
-    let out = run(&["ls"]);
-    let table = text(&out.stdout);
+    let table = run_ok(&["ls"]);
     let row = table
         .lines()
         .position(|l| l.starts_with(&name))
@@ -73,8 +70,7 @@ fn ls_inspect_and_rm_show_a_service_and_its_clients() {
         "{next}"
     );
 
-    let out = run(&["inspect", &name]);
-    let shown = text(&out.stdout);
+    let shown = run_ok(&["inspect", &name]);
     assert!(shown.contains("limits:     3 clients"), "{shown}");
     assert!(shown.contains("clients:    1 connected"), "{shown}");
 
@@ -88,12 +84,10 @@ fn ls_inspect_and_rm_show_a_service_and_its_clients() {
     drop(client);
     stop.store(true, Ordering::Relaxed);
     server.join().unwrap();
-    let out = run(&["rm", &name]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run_ok(&["rm", &name]);
     assert!(
-        text(&out.stdout).contains(&format!("removed {name} (service, was stale)")),
-        "{}",
-        text(&out.stdout)
+        out.contains(&format!("removed {name} (service, was stale)")),
+        "{out}"
     );
     assert!(ipcring::segment::inspect(&name).is_err());
 }

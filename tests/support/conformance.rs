@@ -13,7 +13,7 @@ use std::time::Duration;
 use ipcring::transport::{Receiver, Sender};
 use ipcring::{Error, TryRecvError, TrySendError};
 
-use super::{check, message, Peer};
+use super::{check, message, recv_seqs, send_seqs, Peer};
 
 pub use super::setup::LONG;
 /// A short wait, for cases that expect `Timeout`.
@@ -59,14 +59,8 @@ pub trait Kit {
     fn rx(at: At<'_, Self::Place>) -> Self::Rx;
 }
 
-fn recv_checked<R: Receiver>(rx: &mut R, seq: u64, buf: &mut Vec<u8>, scratch: &mut Vec<u8>) {
-    rx.recv_timeout_into(buf, LONG)
-        .unwrap_or_else(|e| panic!("receiving message {seq}: {e}"));
-    check(seq, buf, scratch).unwrap();
-}
-
-fn expect_departure<R: Receiver>(rx: &mut R, buf: &mut Vec<u8>) {
-    match rx.recv_timeout_into(buf, LONG) {
+fn expect_departure<R: Receiver>(rx: &mut R) {
+    match rx.recv_timeout_into(&mut Vec::new(), LONG) {
         Err(Error::Disconnected) => {}
         other => panic!("after the sender left and all was delivered: {other:?}"),
     }
@@ -77,19 +71,17 @@ fn expect_departure<R: Receiver>(rx: &mut R, buf: &mut Vec<u8>) {
 pub fn order_and_integrity<K: Kit>(test: &str) {
     let Some(place) = K::place(test) else { return };
     let (mut tx, mut rx) = K::pair(&place);
-    let (mut m, mut buf, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
     const N: u64 = 500;
     for seq in 0..N {
-        message(seq, &mut m);
-        tx.send(&m).unwrap();
+        send_seqs(&mut tx, [seq]);
         if seq >= 1 {
-            recv_checked(&mut rx, seq - 1, &mut buf, &mut scratch);
+            recv_seqs(&mut rx, [seq - 1]);
         }
     }
-    recv_checked(&mut rx, N - 1, &mut buf, &mut scratch);
+    recv_seqs(&mut rx, [N - 1]);
     drop(tx);
     if K::SEES_DEPARTURE {
-        expect_departure(&mut rx, &mut buf);
+        expect_departure(&mut rx);
     }
 }
 
@@ -114,7 +106,7 @@ pub fn try_and_timeout_forms<K: Kit>(test: &str) {
     );
     message(0, &mut m);
     tx.send_timeout(&m, LONG).unwrap();
-    recv_checked(&mut rx, 0, &mut buf, &mut scratch);
+    recv_seqs(&mut rx, [0]);
     message(1, &mut m);
     tx.try_send(&m).expect("an empty channel has room");
     // `try_recv_into` until it comes (it may take a moment to cross).
@@ -140,35 +132,22 @@ pub fn try_and_timeout_forms<K: Kit>(test: &str) {
 pub fn full_channel<K: Kit>(test: &str) {
     let Some(place) = K::place(test) else { return };
     let (mut tx, mut rx) = K::pair(&place);
-    let (mut m, mut buf, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
-    let mut sent = 0u64;
-    loop {
-        message(sent, &mut m);
-        match tx.try_send(&m) {
-            Ok(()) => {}
-            Err(TrySendError::Full) => break,
-            Err(e) => panic!("try_send on a filling channel: {e}"),
-        }
-        sent += 1;
-        assert!(sent < 10_000_000, "try_send never reported a full channel");
-    }
-    assert!(sent > 0, "no room for one message");
+    let (mut m, mut buf) = (Vec::new(), Vec::new());
+    let sent = super::fill(&mut tx, 10_000_000);
     message(sent, &mut m);
     let r = tx.send_timeout(&m, SHORT);
     assert!(
         matches!(r, Err(Error::Timeout)),
         "a full channel gave {r:?}"
     );
-    for seq in 0..sent {
-        recv_checked(&mut rx, seq, &mut buf, &mut scratch);
-    }
+    recv_seqs(&mut rx, 0..sent);
     assert!(
         matches!(rx.try_recv_into(&mut buf), Err(TryRecvError::Empty)),
         "the timed-out message was sent"
     );
     // Room again.
     tx.send_timeout(&m, LONG).unwrap();
-    recv_checked(&mut rx, sent, &mut buf, &mut scratch);
+    recv_seqs(&mut rx, [sent]);
 }
 
 /// A message over `max_message` is refused with `MessageTooLarge`; the channel goes on.
@@ -179,9 +158,7 @@ pub fn oversized_is_refused<K: Kit>(test: &str) {
     if max > 64 << 20 {
         return; // no practical limit to test against
     }
-    let (mut m, mut buf, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
-    message(0, &mut m);
-    tx.send(&m).unwrap();
+    send_seqs(&mut tx, [0]);
     let big = vec![7u8; max + 1];
     match tx.send(&big) {
         Err(Error::MessageTooLarge { len, .. }) => assert_eq!(len, max + 1),
@@ -191,10 +168,8 @@ pub fn oversized_is_refused<K: Kit>(test: &str) {
         tx.try_send(&big),
         Err(TrySendError::Failed(Error::MessageTooLarge { .. }))
     ));
-    message(1, &mut m);
-    tx.send(&m).unwrap();
-    recv_checked(&mut rx, 0, &mut buf, &mut scratch);
-    recv_checked(&mut rx, 1, &mut buf, &mut scratch);
+    send_seqs(&mut tx, [1]);
+    recv_seqs(&mut rx, 0..2);
 }
 
 /// Messages sent by a peer process (`conf-send-<row>`).
@@ -202,24 +177,17 @@ pub const PROCESS_N: u64 = 2000;
 
 /// The peer roles of the cases between processes; `true` if `role` was one of them.
 pub fn serve_peer<K: Kit>(role: &str, args: &[String]) -> bool {
-    let (mut m, mut buf, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
     if role == format!("conf-send-{}", K::NAME) {
-        let mut tx = K::tx(At::There(&args[0]));
-        for seq in 0..PROCESS_N {
-            message(seq, &mut m);
-            tx.send(&m).unwrap();
-        }
+        send_seqs(&mut K::tx(At::There(&args[0])), 0..PROCESS_N);
         // Leaving now is the departure the test checks for.
         return true;
     }
     if role == format!("conf-recv-{}", K::NAME) {
         let mut rx = K::rx(At::There(&args[0]));
         println!("\nREADY");
-        for seq in 0..PROCESS_N {
-            recv_checked(&mut rx, seq, &mut buf, &mut scratch);
-        }
+        recv_seqs(&mut rx, 0..PROCESS_N);
         if K::SEES_DEPARTURE {
-            expect_departure(&mut rx, &mut buf);
+            expect_departure(&mut rx);
         }
         return true;
     }
@@ -242,13 +210,10 @@ fn rx_around_peer<K: Kit>(place: &K::Place, role: &str) -> (Peer, K::Rx) {
 pub fn from_another_process<K: Kit>(test: &str) {
     let Some(place) = K::place(test) else { return };
     let (mut peer, mut rx) = rx_around_peer::<K>(&place, &format!("conf-send-{}", K::NAME));
-    let (mut buf, mut scratch) = (Vec::new(), Vec::new());
-    for seq in 0..PROCESS_N {
-        recv_checked(&mut rx, seq, &mut buf, &mut scratch);
-    }
+    recv_seqs(&mut rx, 0..PROCESS_N);
     peer.finish();
     if K::SEES_DEPARTURE {
-        expect_departure(&mut rx, &mut buf);
+        expect_departure(&mut rx);
     }
 }
 
@@ -267,13 +232,8 @@ fn tx_for_peer<K: Kit>(place: &K::Place) -> (Peer, K::Tx) {
 pub fn to_another_process<K: Kit>(test: &str) {
     let Some(place) = K::place(test) else { return };
     let (mut peer, mut tx) = tx_for_peer::<K>(&place);
-    let mut m = Vec::new();
-    for seq in 0..PROCESS_N {
-        message(seq, &mut m);
-        tx.send(&m).unwrap();
-    }
-    drop(tx);
-    peer.finish();
+    send_seqs(&mut tx, 0..PROCESS_N);
+    peer.hang_up(tx);
 }
 
 /// The async forms (`ipcring::transport::AsyncSender`/`AsyncReceiver`) of a [`Kit`]'s ends.

@@ -41,11 +41,6 @@ pub fn framed(stream: UnixStream) -> (FrameTx, FrameRx) {
 }
 
 impl FrameTx {
-    /// Writes raw bytes (for tests that send malformed frames).
-    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<()> {
-        self.stream.write_all(bytes).map_err(Error::from)
-    }
-
     fn write_frame(&mut self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
         if msg.len() > MAX_FRAME {
             return Err(Error::MessageTooLarge {
@@ -152,15 +147,13 @@ impl Receiver for FrameRx {
     }
 }
 
-/// Binds a listener, starts peer `role` with the listener's path as its first argument
-/// (then `args`), and accepts the connection the peer makes with [`connect_to_parent`].
-pub fn spawn_connected(role: &str, args: &[&str]) -> (Peer, UnixStream) {
+/// Binds a listener, starts peer `role` with the listener's path as its argument, and
+/// accepts the connection the peer makes with [`connect_to_parent`].
+pub fn spawn_connected(role: &str) -> (Peer, UnixStream) {
     let path = unique_path(role);
     let listener = UnixListener::bind(&path).expect("bind");
     listener.set_nonblocking(true).unwrap();
-    let mut all = vec![path.to_str().unwrap()];
-    all.extend_from_slice(args);
-    let mut peer = Peer::spawn(role, &all);
+    let mut peer = Peer::spawn(role, &[path.to_str().unwrap()]);
     let deadline = Instant::now() + Duration::from_secs(30);
     let stream = loop {
         match listener.accept() {
@@ -192,14 +185,10 @@ pub fn connect_to_parent(path: &str) -> UnixStream {
 
 /// Connects to `path`, retrying while the peer has not bound it yet.
 pub fn connect_retry(path: &Path) -> UnixStream {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match UnixStream::connect(path) {
-            Ok(s) => return s,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "connect {}: {e}", path.display());
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-    }
+    let mut stream = None;
+    super::wait_until(&format!("a listener at {}", path.display()), || {
+        stream = UnixStream::connect(path).ok();
+        stream.is_some()
+    });
+    stream.unwrap()
 }

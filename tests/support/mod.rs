@@ -18,10 +18,9 @@ pub mod rpc_alice;
 pub mod setup;
 
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-pub use peer::{peer_command, peer_role, Peer, PeerBuilder};
+pub use peer::{peer_role, Peer};
 
 /// Defines a test file's `#[test] fn peer()`, the entry point of every peer role: in a
 /// process that [`Peer`] started it calls `$roles(role, args)`; in the normal test run it is
@@ -61,19 +60,24 @@ macro_rules! this_test {
     }};
 }
 
-/// Spawns this test binary as peer `role` with `args`, stdout piped or discarded, for the
-/// tests that manage the [`Child`] themselves. New tests use [`Peer`], which adds a deadline,
-/// kill-on-drop and the peer's stderr on failure.
-pub fn spawn_peer(role: &str, args: &[&str], stdout_piped: bool) -> Child {
-    let mut cmd = peer_command(role, args);
-    if stdout_piped {
-        cmd.stdout(Stdio::piped());
+/// In a peer that must stay alive (attached to what it opened) until the test kills it.
+pub fn hang() -> ! {
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
     }
-    cmd.spawn().expect("spawn peer")
 }
 
 /// Env var giving the Redis server the tests use; unset, they skip (saying so).
 pub const REDIS_URL_VAR: &str = "IPCRING_TEST_REDIS_URL";
+
+/// Waits (bounded by [`setup::LONG`], as a failure guard) until `cond` holds.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < setup::LONG, "gave up waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
 
 /// A `try_` send's outcome in a test: `true` sent, `false` full (the normal way a fill
 /// loop ends); any failure fails the test.
@@ -93,6 +97,20 @@ pub fn got<T>(r: Result<T, ipcring::TryRecvError>) -> Option<T> {
         Err(ipcring::TryRecvError::Empty) => None,
         Err(e) => panic!("try_recv failed: {e}"),
     }
+}
+
+/// Sends messages 0, 1, ... (see [`message`]) with `try_send` until `tx` reports itself
+/// full (at most `limit`); returns how many it took, at least one.
+pub fn fill<S: ipcring::Sender>(tx: &mut S, limit: u64) -> u64 {
+    let mut m = Vec::new();
+    for n in 0..limit {
+        message(n, &mut m);
+        if !sent(tx.try_send(&m)) {
+            assert!(n > 0, "no room for one message");
+            return n;
+        }
+    }
+    panic!("try_send never reported full after {limit} messages");
 }
 
 /// Checks a receiver that has nothing to take now: `try_recv_into` is `Empty` and leaves the
@@ -129,9 +147,15 @@ pub fn unique(prefix: &str) -> String {
 
 /// A socket path unique to this process and call.
 pub fn unique_path(tag: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!("ipcring-t-{}-{n}-{tag}.sock", std::process::id()))
+    std::env::temp_dir().join(format!("{}.sock", &unique(tag)[1..]))
+}
+
+/// The number in env var `var`, or `default` when it is unset or not a number.
+pub fn env_count<T: std::str::FromStr>(var: &str, default: T) -> T {
+    std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Writes straight to stderr: `eprintln!` would be captured (hidden) by the test harness.
@@ -184,6 +208,25 @@ pub fn sized_message(seq: u32, len: usize, mul: u32) -> Vec<u8> {
     v
 }
 
+/// Sends messages `seqs` (see [`message`]) on `tx`.
+pub fn send_seqs<S: ipcring::Sender>(tx: &mut S, seqs: impl IntoIterator<Item = u64>) {
+    let mut m = Vec::new();
+    for seq in seqs {
+        message(seq, &mut m);
+        tx.send(&m).unwrap_or_else(|e| panic!("send {seq}: {e}"));
+    }
+}
+
+/// Receives messages `seqs` on `rx`, each within [`setup::LONG`], checking every byte.
+pub fn recv_seqs<R: ipcring::Receiver>(rx: &mut R, seqs: impl IntoIterator<Item = u64>) {
+    let (mut buf, mut scratch) = (Vec::new(), Vec::new());
+    for seq in seqs {
+        rx.recv_timeout_into(&mut buf, setup::LONG)
+            .unwrap_or_else(|e| panic!("message {seq}: {e}"));
+        check(seq, &buf, &mut scratch).unwrap();
+    }
+}
+
 /// Checks that `got` is exactly message `seq`; returns a description of the first mismatch.
 pub fn check(seq: u64, got: &[u8], scratch: &mut Vec<u8>) -> Result<(), String> {
     message(seq, scratch);
@@ -212,15 +255,10 @@ where
     R: ipcring::Receiver,
     C: ipcring::rpc::Codec,
 {
-    use std::time::{Duration, Instant};
     let marker = unique_path(&format!("{}-marker", peer.role()));
-    let t = Duration::from_secs(30);
+    let t = setup::LONG;
     let p = c.start_call::<_, ()>("hang", marker.to_str().unwrap(), t)?;
-    let deadline = Instant::now() + t;
-    while !marker.exists() {
-        assert!(Instant::now() < deadline, "the handler never ran");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until("the handler to run", || marker.exists());
     let _ = std::fs::remove_file(&marker);
     peer.kill();
     c.wait(p, t)

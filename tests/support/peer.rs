@@ -24,7 +24,7 @@
 //! the code under test lost the peer). A kill says so on stderr when it happens.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -52,28 +52,14 @@ pub fn peer_role() -> Option<(String, Vec<String>)> {
     Some((role, args))
 }
 
-/// The command that runs this test binary as peer `role` with `args` (stdin, stdout null;
-/// stderr inherited), for a caller that wraps or spawns it itself.
-pub fn peer_command(role: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
-    cmd.args(["--exact", ENTRY, "--nocapture", "--test-threads=1"])
-        .env(ROLE_VAR, role)
-        .env(ARGS_VAR, args.join("\u{1f}"))
-        .env("RUST_BACKTRACE", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    cmd
-}
-
 /// How to start a peer: built by [`Peer::builder`], started by [`PeerBuilder::spawn`].
 #[derive(Debug)]
 pub struct PeerBuilder {
     role: String,
+    entry: &'static str,
     args: Vec<String>,
     env: Vec<(String, String)>,
     stdout: bool,
-    stdin: bool,
     deadline: Duration,
 }
 
@@ -81,6 +67,12 @@ impl PeerBuilder {
     /// Adds an argument (the role reads them in order).
     pub fn arg(mut self, a: impl ToString) -> Self {
         self.args.push(a.to_string());
+        self
+    }
+
+    /// The test the peer process runs (default [`ENTRY`]).
+    pub fn entry(mut self, test: &'static str) -> Self {
+        self.entry = test;
         self
     }
 
@@ -96,12 +88,6 @@ impl PeerBuilder {
         self
     }
 
-    /// Pipes this process to the peer's stdin ([`Peer::stdin`]).
-    pub fn stdin_piped(mut self) -> Self {
-        self.stdin = true;
-        self
-    }
-
     /// How long the peer may run without a sign of progress (default [`DEADLINE`]).
     pub fn deadline(mut self, d: Duration) -> Self {
         self.deadline = d;
@@ -110,19 +96,20 @@ impl PeerBuilder {
 
     /// Starts the peer.
     pub fn spawn(self) -> Peer {
-        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        let mut cmd = peer_command(&self.role, &args);
-        cmd.stderr(Stdio::piped());
-        if self.stdout {
-            cmd.stdout(Stdio::piped());
-        }
-        if self.stdin {
-            cmd.stdin(Stdio::piped());
-        }
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd
+        let stdout = if self.stdout {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        };
+        let mut child = Command::new(std::env::current_exe().expect("current exe"))
+            .args(["--exact", self.entry, "--nocapture", "--test-threads=1"])
+            .env(ROLE_VAR, &self.role)
+            .env(ARGS_VAR, self.args.join("\u{1f}"))
+            .env("RUST_BACKTRACE", "0")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn peer {}: {e}", self.role));
         // Drained on a thread of its own, so a chatty peer never blocks on a full pipe.
@@ -139,7 +126,6 @@ impl PeerBuilder {
             }
         });
         let stdout = child.stdout.take().map(BufReader::new);
-        let stdin = child.stdin.take();
         // Its clock starts now, with the child's.
         let watch = Arc::new(Watch::default());
         let (w, pid, deadline) = (watch.clone(), child.id() as libc::pid_t, self.deadline);
@@ -175,7 +161,6 @@ impl PeerBuilder {
             role: self.role,
             child,
             stdout,
-            stdin,
             stderr,
             drain: Some(drain),
             deadline: self.deadline,
@@ -215,7 +200,6 @@ pub struct Peer {
     role: String,
     child: Child,
     stdout: Option<BufReader<ChildStdout>>,
-    stdin: Option<ChildStdin>,
     stderr: Arc<Mutex<Vec<u8>>>,
     drain: Option<JoinHandle<()>>,
     deadline: Duration,
@@ -226,10 +210,10 @@ impl Peer {
     pub fn builder(role: &str) -> PeerBuilder {
         PeerBuilder {
             role: role.to_owned(),
+            entry: ENTRY,
             args: Vec::new(),
             env: Vec::new(),
             stdout: false,
-            stdin: false,
             deadline: DEADLINE,
         }
     }
@@ -246,6 +230,14 @@ impl Peer {
         args.iter()
             .fold(Peer::builder(role).stdout_piped(), |b, a| b.arg(a))
             .spawn()
+    }
+
+    /// [`spawn_piped`](Self::spawn_piped), then waits for a line with `needle` (the peer says
+    /// it is ready, say).
+    pub fn spawn_until(role: &str, args: &[&str], needle: &str) -> Peer {
+        let mut peer = Peer::spawn_piped(role, args);
+        peer.wait_line(needle);
+        peer
     }
 
     /// Records a sign of the peer's progress (a message from it, say): its deadline counts
@@ -277,18 +269,9 @@ impl Peer {
         self.stdout.take().expect("the peer's stdout is not piped")
     }
 
-    /// The peer's stdin (spawned with [`PeerBuilder::stdin_piped`]).
-    pub fn stdin(&mut self) -> &mut ChildStdin {
-        self.stdin.as_mut().expect("the peer's stdin is not piped")
-    }
-
-    /// Closes the peer's stdin (its end-of-input).
-    pub fn close_stdin(&mut self) {
-        drop(self.stdin.take());
-    }
-
-    /// Reads the peer's stdout until a line containing `needle`; returns that line. The
-    /// test harness of the peer writes "test peer ... " before the peer's first line.
+    /// Reads the peer's stdout until a line containing `needle`; returns that line from
+    /// `needle` on (the test harness of the peer writes "test peer ... " before the peer's
+    /// first line, without a newline).
     pub fn wait_line(&mut self, needle: &str) -> String {
         let role = self.role.clone();
         let mut line = String::new();
@@ -305,8 +288,8 @@ impl Peer {
                     self.stderr_note()
                 );
             }
-            if line.contains(needle) {
-                return line.trim_end().to_owned();
+            if let Some(at) = line.find(needle) {
+                return line[at..].trim_end().to_owned();
             }
         }
     }
@@ -374,6 +357,13 @@ impl Peer {
         }
     }
 
+    /// Drops `end`, this side's end of what links it to the peer (so the peer sees this side
+    /// leave), then [`finish`](Self::finish)es.
+    pub fn hang_up<T>(&mut self, end: T) {
+        drop(end);
+        self.finish();
+    }
+
     /// Waits for the peer to exit and returns its exit code, asserting it was not killed
     /// by a signal.
     pub fn code(&mut self) -> i32 {
@@ -390,7 +380,11 @@ impl Peer {
     /// Reads the rest of the peer's stdout, waits for it to exit and asserts it succeeded;
     /// returns that stdout.
     pub fn finish_output(&mut self) -> String {
-        let (st, rest) = self.output();
+        let mut rest = String::new();
+        if let Some(out) = self.stdout.as_mut() {
+            out.read_to_string(&mut rest).expect("read peer stdout");
+        }
+        let st = self.wait();
         if !st.success() {
             let note = self.stderr_note();
             panic!("peer {} failed: {st}\n{rest}{note}", self.role);
@@ -398,13 +392,17 @@ impl Peer {
         rest
     }
 
-    /// Reads the rest of the peer's stdout, then waits for it to exit.
-    pub fn output(&mut self) -> (ExitStatus, String) {
-        let mut text = String::new();
-        if let Some(out) = self.stdout.as_mut() {
-            out.read_to_string(&mut text).expect("read peer stdout");
-        }
-        (self.wait(), text)
+    /// SIGKILLs the peer from another thread 150 ms from now, so that this thread is most
+    /// likely blocked in a wait when the peer dies (if not, the outcome must be the same).
+    /// Join the handle before the peer is reaped.
+    pub fn kill_soon(&self) -> JoinHandle<()> {
+        let pid = self.id() as libc::pid_t;
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            // SAFETY: kill(2) on the child's pid, not reaped (nor reused) before this thread
+            // is joined.
+            assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+        })
     }
 
     /// Kills the peer (SIGKILL) and reaps it.

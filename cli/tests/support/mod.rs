@@ -72,14 +72,23 @@ pub fn listed_json(ls_json: &[u8], name: &str) -> serde_json::Value {
     }
 }
 
+/// Runs `ipcring args`, which must exit with `code`.
+#[track_caller]
+pub fn run_exit(args: &[&str], code: i32) -> Output {
+    let out = run(args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "ipcring {args:?}: {err}");
+    out
+}
+
+/// Runs `ipcring args` (a `--json` form): what it said, parsed.
+#[track_caller]
+pub fn run_json(args: &[&str]) -> serde_json::Value {
+    serde_json::from_slice(&run(args).stdout).expect("JSON on stdout")
+}
+
 /// Runs `ipcring args`, which must succeed: its stdout.
 #[track_caller]
 pub fn run_ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "ipcring {args:?}: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout)
+    text(&run_exit(args, 0).stdout)
 }
