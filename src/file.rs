@@ -217,6 +217,15 @@ impl LogOptions {
         /// assert!(opts.is_durable());
         /// ```
         durable(on: bool);
+
+        /// Reader only: where to start when there is no saved cursor (default
+        /// [`Start::Beginning`]).
+        ///
+        /// ```
+        /// let opts = ipcring::file::LogOptions::new().start(ipcring::file::Start::End);
+        /// # let _ = opts;
+        /// ```
+        start(start: Start);
     }
 
     /// True if [`durable`](LogOptions::durable) is on.
@@ -254,18 +263,6 @@ impl LogOptions {
     /// ```
     pub fn cursor(mut self, name: impl Into<String>) -> LogOptions {
         self.cursor = Some(name.into());
-        self
-    }
-
-    /// Reader only: where to start when there is no saved cursor (default
-    /// [`Start::Beginning`]).
-    ///
-    /// ```
-    /// let opts = ipcring::file::LogOptions::new().start(ipcring::file::Start::End);
-    /// # let _ = opts;
-    /// ```
-    pub fn start(mut self, start: Start) -> LogOptions {
-        self.start = start;
         self
     }
 

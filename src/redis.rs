@@ -271,6 +271,50 @@ impl RedisOptions {
         /// assert_eq!(opts.max_message_len(), 1 << 20);
         /// ```
         max_message(bytes: usize);
+
+        /// How often an idle [`Subscriber`] pings the server to find out that its connection
+        /// broke.
+        ///
+        /// ```
+        /// # use std::time::Duration;
+        /// let opts = ipcring::redis::RedisOptions::new().health_check(Duration::from_secs(1));
+        /// # let _ = opts;
+        /// ```
+        health_check(d: Duration);
+
+        /// Peer liveness (see [the module docs](crate::redis#peer-death)): senders keep an
+        /// entry that lives `ttl` after each refresh (refreshed every `ttl / 4` by a thread of
+        /// their own), and receivers report [`Error::Disconnected`] once every sender they knew
+        /// is gone, within [`disconnect_bound`]`(ttl)`. `None` turns it off (no liveness keys,
+        /// no threads; receivers then never return `Disconnected`). Default
+        /// [`DEFAULT_LIVENESS_TTL`] (2 s); at least 200 ms. A sender cut off from the server
+        /// for longer than `ttl` counts as gone.
+        ///
+        /// ```
+        /// # use std::time::Duration;
+        /// let opts = ipcring::redis::RedisOptions::new().liveness_ttl(Some(Duration::from_secs(5)));
+        /// # let _ = opts;
+        /// ```
+        liveness_ttl(ttl: Option<Duration>);
+
+        /// Opt-in, **changes what a returned `send` means**: [`Publisher`] and
+        /// [`StreamProducer`] keep up to `messages` sent messages in the process and write them
+        /// together, instead of one write per `send` (default 1: every `send` writes its
+        /// message before it returns). With `coalesce(n)`, `n > 1`, a `send` that returns `Ok`
+        /// has only *queued* the message; the queue is written when it holds `n` messages (or the
+        /// window's bytes), by a later send that finds a message of the window older than 1 ms,
+        /// and by `flush`, `publish`/`add` and drop. So a message sent last waits for the next
+        /// send or flush (call `flush` when nothing more comes), and a process that ends
+        /// without dropping or flushing its sender loses up to `n` more messages. Worth it
+        /// for many small messages sent one by one: one write per `n` instead of one per
+        /// message, which is what limits a pipelined `send` (see the module docs).
+        /// `messages` in `1..=` the window's message count ([`RedisOptions::pipeline`]).
+        ///
+        /// ```
+        /// let opts = ipcring::redis::RedisOptions::new().coalesce(32);
+        /// # let _ = opts;
+        /// ```
+        coalesce(messages: usize);
     }
 
     /// The largest message, as set by [`RedisOptions::max_message`].
@@ -282,19 +326,6 @@ impl RedisOptions {
         self.max_message
     }
 
-    /// How often an idle [`Subscriber`] pings the server to find out that its connection
-    /// broke.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// let opts = ipcring::redis::RedisOptions::new().health_check(Duration::from_secs(1));
-    /// # let _ = opts;
-    /// ```
-    pub fn health_check(mut self, d: Duration) -> Self {
-        self.health_check = d;
-        self
-    }
-
     /// A name set with `CLIENT SETNAME` on every connection, so `CLIENT LIST` shows who is
     /// who. Letters, digits, `-`, `_`, `.`, `:` only.
     ///
@@ -304,24 +335,6 @@ impl RedisOptions {
     /// ```
     pub fn client_name(mut self, name: impl Into<String>) -> Self {
         self.client_name = Some(name.into());
-        self
-    }
-
-    /// Peer liveness (see [the module docs](crate::redis#peer-death)): senders keep an
-    /// entry that lives `ttl` after each refresh (refreshed every `ttl / 4` by a thread of
-    /// their own), and receivers report [`Error::Disconnected`] once every sender they knew
-    /// is gone, within [`disconnect_bound`]`(ttl)`. `None` turns it off (no liveness keys,
-    /// no threads; receivers then never return `Disconnected`). Default
-    /// [`DEFAULT_LIVENESS_TTL`] (2 s); at least 200 ms. A sender cut off from the server
-    /// for longer than `ttl` counts as gone.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// let opts = ipcring::redis::RedisOptions::new().liveness_ttl(Some(Duration::from_secs(5)));
-    /// # let _ = opts;
-    /// ```
-    pub fn liveness_ttl(mut self, ttl: Option<Duration>) -> Self {
-        self.liveness_ttl = ttl;
         self
     }
 
@@ -340,28 +353,6 @@ impl RedisOptions {
     pub fn pipeline(mut self, messages: usize, bytes: usize) -> Self {
         self.pipeline_msgs = messages;
         self.pipeline_bytes = bytes;
-        self
-    }
-
-    /// Opt-in, **changes what a returned `send` means**: [`Publisher`] and
-    /// [`StreamProducer`] keep up to `messages` sent messages in the process and write them
-    /// together, instead of one write per `send` (default 1: every `send` writes its
-    /// message before it returns). With `coalesce(n)`, `n > 1`, a `send` that returns `Ok`
-    /// has only *queued* the message; the queue is written when it holds `n` messages (or the
-    /// window's bytes), by a later send that finds a message of the window older than 1 ms,
-    /// and by `flush`, `publish`/`add` and drop. So a message sent last waits for the next
-    /// send or flush (call `flush` when nothing more comes), and a process that ends
-    /// without dropping or flushing its sender loses up to `n` more messages. Worth it
-    /// for many small messages sent one by one: one write per `n` instead of one per
-    /// message, which is what limits a pipelined `send` (see the module docs).
-    /// `messages` in `1..=` the window's message count ([`RedisOptions::pipeline`]).
-    ///
-    /// ```
-    /// let opts = ipcring::redis::RedisOptions::new().coalesce(32);
-    /// # let _ = opts;
-    /// ```
-    pub fn coalesce(mut self, messages: usize) -> Self {
-        self.coalesce = messages;
         self
     }
 

@@ -73,17 +73,14 @@ impl BroadcastOptions {
 
         /// Largest message in bytes (1 ..= 1 MiB). Used by `create` only.
         max_message(bytes: u32);
+
+        /// Where a subscriber opened with these options starts (default [`Start::Newest`]).
+        start(start: Start);
     }
 
     segment::segment_option_methods!(
         "How blocking receives wait (default: spin 20 µs, then sleep on the futex)."
     );
-
-    /// Where a subscriber opened with these options starts (default [`Start::Newest`]).
-    pub fn start(mut self, start: Start) -> Self {
-        self.start = start;
-        self
-    }
 
     /// The number of slots set.
     pub fn get_slots(&self) -> u32 {

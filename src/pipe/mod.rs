@@ -135,16 +135,24 @@ impl PipeOptions {
 
     crate::access::access_option_methods!(access);
 
-    /// Largest message accepted (sender) or believed (receiver), in bytes; at most
-    /// `u32::MAX - 8`. A frame announcing more is an [`Error::Framing`] at the receiver.
-    ///
-    /// ```
-    /// let opts = ipcring::pipe::PipeOptions::new().max_message(4096);
-    /// assert_eq!(opts.get_max_message(), 4096);
-    /// ```
-    pub fn max_message(mut self, bytes: usize) -> PipeOptions {
-        self.max_message = bytes;
-        self
+    crate::builder::setters! {
+        /// Largest message accepted (sender) or believed (receiver), in bytes; at most
+        /// `u32::MAX - 8`. A frame announcing more is an [`Error::Framing`] at the receiver.
+        ///
+        /// ```
+        /// let opts = ipcring::pipe::PipeOptions::new().max_message(4096);
+        /// assert_eq!(opts.get_max_message(), 4096);
+        /// ```
+        max_message(bytes: usize);
+
+        /// Keep the FIFO on the file system when the side that created it is dropped
+        /// (default: remove it).
+        ///
+        /// ```
+        /// let opts = ipcring::pipe::PipeOptions::new().keep(true);
+        /// # let _ = opts;
+        /// ```
+        keep(keep: bool);
     }
 
     /// The configured message limit.
@@ -154,18 +162,6 @@ impl PipeOptions {
     /// ```
     pub fn get_max_message(&self) -> usize {
         self.max_message
-    }
-
-    /// Keep the FIFO on the file system when the side that created it is dropped
-    /// (default: remove it).
-    ///
-    /// ```
-    /// let opts = ipcring::pipe::PipeOptions::new().keep(true);
-    /// # let _ = opts;
-    /// ```
-    pub fn keep(mut self, keep: bool) -> PipeOptions {
-        self.keep = keep;
-        self
     }
 
     /// Ask the kernel for a pipe buffer of this many bytes (Linux `F_SETPIPE_SZ`; an
