@@ -346,11 +346,7 @@ impl PipeSender {
     /// ```
     pub fn wait_for_reader(&mut self, timeout: Option<Duration>) -> Result<()> {
         let deadline = timeout.map_or(Deadline::forever(), Deadline::after);
-        if self.connect(deadline)? {
-            Ok(())
-        } else {
-            Err(Error::Timeout)
-        }
+        done_by_deadline(self.connect(deadline)?)
     }
 
     /// Writes out the rest of a partly written frame, waiting as long as needed.
@@ -361,11 +357,7 @@ impl PipeSender {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn flush(&mut self) -> Result<()> {
-        if self.flush_pending(Deadline::forever())? {
-            Ok(())
-        } else {
-            Err(Error::Timeout)
-        }
+        done_by_deadline(self.flush_pending(Deadline::forever())?)
     }
 
     /// Connects to a reader if not connected. `Ok(false)` if none came before `deadline`.

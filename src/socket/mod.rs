@@ -50,7 +50,7 @@
 
 use std::fmt;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -517,32 +517,27 @@ impl Connection {
         }
     }
 
-    fn connect_once(addr: &Address, deadline: Deadline) -> std::io::Result<Stream> {
-        match addr {
+    /// One attempt: `Err` for an address that cannot be used, `Ok(Err)` if the connect failed.
+    fn connect_once(addr: &Address, deadline: Deadline) -> Result<std::io::Result<Stream>> {
+        Ok(match addr {
             Address::Unix(p) => UnixStream::connect(p).map(Stream::Unix),
-            Address::Abstract(n) => {
-                let a = abstract_addr(n)
-                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-                UnixStream::connect_addr(&a).map(Stream::Unix)
-            }
+            Address::Abstract(n) => UnixStream::connect_addr(&abstract_addr(n)?).map(Stream::Unix),
             Address::Tcp(h) => {
-                let addrs = Address::resolve(h)
-                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
                 let mut last = None;
-                for a in addrs {
+                for a in Address::resolve(h)? {
                     let r = match deadline.remaining() {
                         Some(d) if !d.is_zero() => TcpStream::connect_timeout(&a, d),
                         _ => TcpStream::connect(a),
                     };
                     match r {
-                        Ok(s) => return Ok(Stream::Tcp(s)),
+                        Ok(s) => return Ok(Ok(Stream::Tcp(s))),
                         Err(e) => last = Some(e),
                     }
                 }
                 Err(last
                     .unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::AddrNotAvailable)))
             }
-        }
+        })
     }
 
     /// Connects to a listener and, with an authkey, runs the handshake (answer the
@@ -563,20 +558,15 @@ impl Connection {
         let addr = addr.to_address()?;
         let deadline = Deadline::after(opts.connect_timeout);
         let stream = loop {
-            match Self::connect_once(&addr, deadline) {
+            match Self::connect_once(&addr, deadline)? {
                 Ok(s) => break s,
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                    return Err(Error::InvalidName {
+                        name: addr.to_string(),
+                        reason: "unusable address".into(),
+                    });
+                }
                 Err(e) => {
-                    if e.kind() == std::io::ErrorKind::InvalidInput {
-                        if let Some(inner) = e.into_inner() {
-                            if let Ok(err) = inner.downcast::<Error>() {
-                                return Err(*err);
-                            }
-                        }
-                        return Err(Error::InvalidName {
-                            name: addr.to_string(),
-                            reason: "unusable address".into(),
-                        });
-                    }
                     let retry = matches!(
                         e.raw_os_error(),
                         Some(libc::ECONNREFUSED) | Some(libc::ENOENT) | Some(libc::EAGAIN)
@@ -901,30 +891,15 @@ impl Listener {
                 (Inner::Unix(l), None)
             }
             Address::Tcp(h) => {
-                let mut last = None;
-                let mut bound = None;
-                for a in Address::resolve(h)? {
-                    match TcpListener::bind(a) {
-                        Ok(l) => {
-                            bound = Some(l);
-                            break;
-                        }
-                        Err(e) => last = Some(e),
+                // Each address in turn (IPv4 first); the last one's error if none binds.
+                let l = TcpListener::bind(&Address::resolve(h)?[..]).map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::AddrInUse {
+                        Error::AlreadyExists(format!("{h} (the port is in use)"))
+                    } else {
+                        Error::io(format!("bind {h}"), e)
                     }
-                }
-                match bound {
-                    Some(l) => (Inner::Tcp(l), None),
-                    None => {
-                        let e = last.unwrap_or_else(|| {
-                            std::io::Error::from(std::io::ErrorKind::AddrNotAvailable)
-                        });
-                        return Err(if e.kind() == std::io::ErrorKind::AddrInUse {
-                            Error::AlreadyExists(format!("{h} (the port is in use)"))
-                        } else {
-                            Error::io(format!("bind {h}"), e)
-                        });
-                    }
-                }
+                })?;
+                (Inner::Tcp(l), None)
             }
         };
         let nb = match &inner {
@@ -974,10 +949,10 @@ impl Listener {
         &self.address
     }
 
-    fn fd(&self) -> RawFd {
+    fn fd(&self) -> BorrowedFd<'_> {
         match &self.inner {
-            Inner::Unix(l) => l.as_raw_fd(),
-            Inner::Tcp(l) => l.as_raw_fd(),
+            Inner::Unix(l) => l.as_fd(),
+            Inner::Tcp(l) => l.as_fd(),
         }
     }
 
@@ -1007,7 +982,7 @@ impl Listener {
                 }
                 Ok(s) => return Ok(Some(s)),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    if !wait_ready(self.fd(), Ready::Read, deadline)? {
+                    if !wait_ready(self.fd().as_raw_fd(), Ready::Read, deadline)? {
                         return Ok(None);
                     }
                 }
