@@ -234,23 +234,7 @@ impl RedisOptions {
         /// # let _ = opts;
         /// ```
         io_timeout(d: Duration);
-    }
 
-    /// Reconnect backoff: wait `initial` after the first failure, doubling up to `max`.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// let opts = ipcring::redis::RedisOptions::new()
-    ///     .backoff(Duration::from_millis(10), Duration::from_millis(500));
-    /// # let _ = opts;
-    /// ```
-    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.backoff_initial = initial;
-        self.backoff_max = max;
-        self
-    }
-
-    crate::builder::setters! {
         /// After this long of failing in a row, a call returns the last error ([`Error::Redis`])
         /// instead of trying again. `None` (the default): blocking calls try forever.
         ///
@@ -315,6 +299,20 @@ impl RedisOptions {
         /// # let _ = opts;
         /// ```
         coalesce(messages: usize);
+    }
+
+    /// Reconnect backoff: wait `initial` after the first failure, doubling up to `max`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let opts = ipcring::redis::RedisOptions::new()
+    ///     .backoff(Duration::from_millis(10), Duration::from_millis(500));
+    /// # let _ = opts;
+    /// ```
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.backoff_initial = initial;
+        self.backoff_max = max;
+        self
     }
 
     /// The largest message, as set by [`RedisOptions::max_message`].

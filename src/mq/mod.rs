@@ -150,11 +150,7 @@ impl MqOptions {
         /// let o = ipcring::mq::MqOptions::new().mode(0o660);
         /// ```
         mode(mode: u32);
-    }
 
-    crate::access::access_option_methods!(access);
-
-    crate::builder::setters! {
         /// Keep the queue when its creator drops (default `false`: the creator unlinks it).
         ///
         /// ```
@@ -178,6 +174,8 @@ impl MqOptions {
         /// ```
         liveness(on: bool);
     }
+
+    crate::access::access_option_methods!(access);
 }
 
 /// The liveness file's name for queue `name` (`/x` gives `/ipcring-mq.x`; a name too long

@@ -138,21 +138,7 @@ impl StreamOptions {
         /// # let _ = opts;
         /// ```
         start(start: StartFrom);
-    }
 
-    /// Consumer: when to acknowledge.
-    ///
-    /// ```
-    /// use ipcring::redis::{AckMode, StreamOptions};
-    /// let opts = StreamOptions::new().ack_mode(AckMode::Manual);
-    /// # let _ = opts;
-    /// ```
-    pub fn ack_mode(mut self, ack: AckMode) -> Self {
-        self.ack = ack;
-        self
-    }
-
-    crate::builder::setters! {
         /// Consumer: how many entries one read fetches (1..=10000).
         ///
         /// ```
@@ -191,6 +177,18 @@ impl StreamOptions {
         /// # let _ = opts;
         /// ```
         claim_every(d: Duration);
+    }
+
+    /// Consumer: when to acknowledge.
+    ///
+    /// ```
+    /// use ipcring::redis::{AckMode, StreamOptions};
+    /// let opts = StreamOptions::new().ack_mode(AckMode::Manual);
+    /// # let _ = opts;
+    /// ```
+    pub fn ack_mode(mut self, ack: AckMode) -> Self {
+        self.ack = ack;
+        self
     }
 
     fn validate(&self) -> Result<()> {
