@@ -395,17 +395,11 @@ impl Subscriber {
         self.last_activity = Instant::now();
         if let Some((lost_at, restored_at)) = self.link.take_healed() {
             self.gaps += 1;
-            self.gap = Some(match self.gap {
-                Some(g) => Gap {
-                    lost_at: g.lost_at,
-                    restored_at,
-                    count: g.count + 1,
-                },
-                None => Gap {
-                    lost_at,
-                    restored_at,
-                    count: 1,
-                },
+            let (lost_at, count) = self.gap.map_or((lost_at, 0), |g| (g.lost_at, g.count));
+            self.gap = Some(Gap {
+                lost_at,
+                restored_at,
+                count: count + 1,
             });
             self.gap_error_due = self.gap_errors;
         }
