@@ -433,34 +433,14 @@ mod tests {
 
     #[test]
     fn options_are_validated() {
+        let refused = |o: RedisOptions| matches!(o.validate(), Err(Error::InvalidConfig(_)));
         assert!(RedisOptions::new().validate().is_ok());
-        assert!(matches!(
-            RedisOptions::new().io_timeout(Duration::ZERO).validate(),
-            Err(Error::InvalidConfig(_))
-        ));
-        assert!(matches!(
-            RedisOptions::new().max_message(0).validate(),
-            Err(Error::InvalidConfig(_))
-        ));
-        assert!(matches!(
-            RedisOptions::new().client_name("has space").validate(),
-            Err(Error::InvalidConfig(_))
-        ));
-        assert!(matches!(
-            RedisOptions::new().pipeline(0, 1).validate(),
-            Err(Error::InvalidConfig(_))
-        ));
-        assert!(matches!(
-            RedisOptions::new().coalesce(0).validate(),
-            Err(Error::InvalidConfig(_))
-        ));
-        assert!(matches!(
-            RedisOptions::new()
-                .pipeline(16, 1 << 20)
-                .coalesce(17)
-                .validate(),
-            Err(Error::InvalidConfig(_))
-        ));
+        assert!(refused(RedisOptions::new().io_timeout(Duration::ZERO)));
+        assert!(refused(RedisOptions::new().max_message(0)));
+        assert!(refused(RedisOptions::new().client_name("has space")));
+        assert!(refused(RedisOptions::new().pipeline(0, 1)));
+        assert!(refused(RedisOptions::new().coalesce(0)));
+        assert!(refused(RedisOptions::new().pipeline(16, 1 << 20).coalesce(17)));
         assert!(RedisOptions::new()
             .pipeline(16, 1 << 20)
             .coalesce(16)

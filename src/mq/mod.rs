@@ -348,6 +348,15 @@ fn check_name(name: &str) -> Result<CString> {
 /// Refuses a queue another user owns (unless allowed) or whose mode is wider than ours.
 /// On Linux a queue descriptor is a file descriptor of the mqueue file system, so `fstat`
 /// gives its owner and mode (on FreeBSD, the descriptor `mq_getfd_np` returns).
+fn check_priority(prio: u32) -> Result<()> {
+    if prio >= PRIO_MAX {
+        return Err(Error::InvalidConfig(
+            format!("priority {prio} is not below {PRIO_MAX}").into(),
+        ));
+    }
+    Ok(())
+}
+
 fn check_owner(mqd: &sys::Mq, name: &str, opts: &MqOptions) -> Result<()> {
     use crate::sys::owner;
     let st = owner::fstat(mqd.as_fd())?;
@@ -473,12 +482,7 @@ impl MessageQueue {
                 .into(),
             ));
         }
-        if opts.priority >= PRIO_MAX {
-            return Err(Error::InvalidConfig(
-                format!("priority {} is not below {PRIO_MAX}", opts.priority).into(),
-            ));
-        }
-        Ok(())
+        check_priority(opts.priority)
     }
 
     /// Creates a new queue; [`Error::AlreadyExists`] if the name is taken. This handle
@@ -514,11 +518,7 @@ impl MessageQueue {
     /// ```
     pub fn open(name: &str, opts: &MqOptions) -> Result<MessageQueue> {
         let c = check_name(name)?;
-        if opts.priority >= PRIO_MAX {
-            return Err(Error::InvalidConfig(
-                format!("priority {} is not below {PRIO_MAX}", opts.priority).into(),
-            ));
-        }
+        check_priority(opts.priority)?;
         let mqd = sys::open(&c, libc::O_RDWR | libc::O_CLOEXEC, 0, None)
             .map_err(|e| open_error(name, opts, false, e))?;
         // On failure `mqd` drops: the queue is closed.
@@ -631,20 +631,13 @@ impl MessageQueue {
     /// After a wait found the queue empty (or full): true if every peer this handle has known
     /// is gone (never with liveness off).
     fn check_peers(&mut self) -> Result<bool> {
-        match self.liveness.as_mut() {
-            Some(l) => l.peers_gone(),
-            None => Ok(false),
-        }
+        self.liveness.as_mut().map_or(Ok(false), Liveness::peers_gone)
     }
 
     /// The one send path: `Error::Timeout` when the queue stays full until `deadline`.
     fn send_impl(&mut self, msg: &[u8], prio: u32, deadline: Deadline) -> Result<()> {
         Error::check_len(msg.len(), self.message_size)?;
-        if prio >= PRIO_MAX {
-            return Err(Error::InvalidConfig(
-                format!("priority {prio} is not below {PRIO_MAX}").into(),
-            ));
-        }
+        check_priority(prio)?;
         loop {
             let abs = self.slice(&deadline);
             match self.mqd.send(msg, prio, abs.as_ref()) {
