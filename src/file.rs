@@ -277,7 +277,7 @@ impl LogOptions {
                 && name.len() <= 100
                 && name
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
             if !ok {
                 return Err(Error::InvalidName {
                     name: name.clone(),

@@ -440,7 +440,9 @@ mod tests {
         assert!(refused(RedisOptions::new().client_name("has space")));
         assert!(refused(RedisOptions::new().pipeline(0, 1)));
         assert!(refused(RedisOptions::new().coalesce(0)));
-        assert!(refused(RedisOptions::new().pipeline(16, 1 << 20).coalesce(17)));
+        assert!(refused(
+            RedisOptions::new().pipeline(16, 1 << 20).coalesce(17)
+        ));
         assert!(RedisOptions::new()
             .pipeline(16, 1 << 20)
             .coalesce(16)

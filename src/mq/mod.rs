@@ -631,7 +631,9 @@ impl MessageQueue {
     /// After a wait found the queue empty (or full): true if every peer this handle has known
     /// is gone (never with liveness off).
     fn check_peers(&mut self) -> Result<bool> {
-        self.liveness.as_mut().map_or(Ok(false), Liveness::peers_gone)
+        self.liveness
+            .as_mut()
+            .map_or(Ok(false), Liveness::peers_gone)
     }
 
     /// The one send path: `Error::Timeout` when the queue stays full until `deadline`.
