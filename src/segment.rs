@@ -341,7 +341,7 @@ impl Segment {
         hdr.version.store(LAYOUT_VERSION, Ordering::Relaxed);
         hdr.header_size.store(spec.header_size, Ordering::Relaxed);
         hdr.kind.store(spec.kind, Ordering::Relaxed);
-        hdr.creator_pid.store(sys::pid(), Ordering::Relaxed);
+        hdr.creator_pid.store(std::process::id(), Ordering::Relaxed);
         hdr.flags.store(0, Ordering::Relaxed);
         hdr.nonce.store(sys::random_u64(), Ordering::Relaxed);
         hdr.total_size.store(spec.total_size, Ordering::Relaxed);

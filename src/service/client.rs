@@ -178,7 +178,7 @@ impl Client {
         let en = entry(map, e);
         let nonce = sys::random_u64();
         en.channel_nonce.store(nonce, Ordering::Relaxed);
-        en.pid.store(sys::pid(), Ordering::Relaxed);
+        en.pid.store(std::process::id(), Ordering::Relaxed);
         let chan_name = channel_name(&name, e, nonce);
         let size = slot_size_for(opts.max_message);
         let total = CHANNEL_HEADER_SIZE as u64 + opts.slots as u64 * size as u64;
