@@ -850,16 +850,16 @@ impl Listener {
                                 .and_then(|c| crate::sys::owner::lstat(&c))
                                 {
                                     if !opts.access.trusts(st.uid, st.gid) {
-                                        return Err(Error::PermissionDenied {
-                                            path: p.display().to_string(),
-                                            owner: Some(st.uid),
-                                            mode: Some(st.perm()),
-                                            reason: format!(
-                                                "a leftover socket of uid {}: not removed",
-                                                st.uid
-                                            )
-                                            .into(),
-                                        });
+                                        let why = format!(
+                                            "a leftover socket of uid {}: not removed",
+                                            st.uid
+                                        );
+                                        let shown = p.display().to_string();
+                                        return Err(crate::sys::owner::denied(
+                                            &shown,
+                                            Some(&st),
+                                            why,
+                                        ));
                                     }
                                 }
                                 let _ = std::fs::remove_file(p);

@@ -133,12 +133,11 @@ impl Location {
                     Err(owner::eacces(&self.display(), at.as_deref()))
                 }
             }
-            Err(Errno::ELOOP) => Err(Error::PermissionDenied {
-                path: self.display(),
-                owner: None,
-                mode: None,
-                reason: "is a symbolic link; segments are opened with O_NOFOLLOW".into(),
-            }),
+            Err(Errno::ELOOP) => Err(owner::denied(
+                &self.display(),
+                None,
+                "is a symbolic link; segments are opened with O_NOFOLLOW".into(),
+            )),
             Err(e) => Err(Error::io(format!("open {}", self.display()), e.into())),
         }
     }

@@ -98,7 +98,7 @@ pub(crate) fn lstat(path: &CStr) -> Option<Stat> {
         .map(|st| Stat::from_raw(&st))
 }
 
-fn denied(path: &str, st: Option<&Stat>, reason: String) -> Error {
+pub(crate) fn denied(path: &str, st: Option<&Stat>, reason: String) -> Error {
     Error::PermissionDenied {
         path: path.to_owned(),
         owner: st.map(|s| s.uid),
@@ -120,12 +120,8 @@ pub(crate) fn check(
     max_mode: u32,
 ) -> Result<()> {
     if ty != FileType::Any && st.mode & libc::S_IFMT as u32 != ty.bits() as u32 {
-        return Err(Error::PermissionDenied {
-            path: path.to_owned(),
-            owner: Some(st.uid),
-            mode: Some(st.perm()),
-            reason: format!("not {} (mode {:o})", ty.name(), st.mode).into(),
-        });
+        let reason = format!("not {} (mode {:o})", ty.name(), st.mode);
+        return Err(denied(path, Some(st), reason));
     }
     if !access.trusts(st.uid, st.gid) {
         let me = euid();
@@ -203,14 +199,11 @@ pub(crate) fn eacces(path: &str, at: Option<&CStr>) -> Error {
 // The casts are no-ops on Linux; elsewhere `mode_t` is u16.
 #[allow(clippy::unnecessary_cast)]
 pub(crate) fn is_being_created(at: &CStr, access: &Access) -> bool {
-    match lstat(at) {
-        Some(s) => {
-            s.mode & libc::S_IFMT as u32 == libc::S_IFREG as u32
-                && s.perm() == 0o200
-                && access.trusts(s.uid, s.gid)
-        }
-        None => false,
-    }
+    lstat(at).is_some_and(|s| {
+        s.mode & libc::S_IFMT as u32 == libc::S_IFREG as u32
+            && s.perm() == 0o200
+            && access.trusts(s.uid, s.gid)
+    })
 }
 
 /// Maps an `io::Error` from opening `path` to [`Error::PermissionDenied`] for EACCES /
@@ -228,12 +221,11 @@ pub(crate) fn open_error(op: &str, path: &std::path::Path, e: std::io::Error) ->
                     .ok();
             eacces(&shown, c.as_deref())
         }
-        Some(libc::ELOOP) => Error::PermissionDenied {
-            path: path.display().to_string(),
-            owner: None,
-            mode: None,
-            reason: "is a symbolic link; named objects are opened with O_NOFOLLOW".into(),
-        },
+        Some(libc::ELOOP) => denied(
+            &path.display().to_string(),
+            None,
+            "is a symbolic link; named objects are opened with O_NOFOLLOW".into(),
+        ),
         _ => Error::io(format!("{op} {}", path.display()), e),
     }
 }
