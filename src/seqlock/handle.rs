@@ -393,17 +393,11 @@ impl Backoff {
             return false;
         }
         let now = Instant::now();
-        match self.next_check {
-            None => {
-                self.next_check = Some(now + LIVENESS_SLICE);
-                false
-            }
-            Some(t) if now >= t => {
-                self.next_check = Some(now + LIVENESS_SLICE);
-                true
-            }
-            Some(_) => false,
+        let due = self.next_check.is_some_and(|t| now >= t);
+        if due || self.next_check.is_none() {
+            self.next_check = Some(now + LIVENESS_SLICE);
         }
+        due
     }
 }
 
