@@ -41,27 +41,20 @@ const ALLOWED_DIGESTS: [&[u8]; 5] = [b"md5", b"sha256", b"sha384", b"sha3_256", 
 
 /// HMAC of `data` under `key` with the digest named `name` (Python's `hashlib` names).
 pub(crate) fn hmac_named(name: &[u8], key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
-    // `new_from_slice` accepts keys of any length for HMAC: the error arm cannot happen,
-    // but is mapped rather than unwrapped.
-    let bad_key = |_| Error::Auth("the HMAC refused the key".into());
-    Ok(match name {
-        b"md5" => {
-            let mut m = Hmac::<md5::Md5>::new_from_slice(key).map_err(bad_key)?;
-            m.update(data);
-            m.finalize().into_bytes().to_vec()
-        }
-        b"sha256" => {
-            let mut m = Hmac::<sha2::Sha256>::new_from_slice(key).map_err(bad_key)?;
-            m.update(data);
-            m.finalize().into_bytes().to_vec()
-        }
-        b"sha384" => {
-            let mut m = Hmac::<sha2::Sha384>::new_from_slice(key).map_err(bad_key)?;
-            m.update(data);
-            m.finalize().into_bytes().to_vec()
-        }
+    fn mac<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
+        // `new_from_slice` accepts keys of any length for HMAC: the error arm cannot happen,
+        // but is mapped rather than unwrapped.
+        let mut m = <M as Mac>::new_from_slice(key)
+            .map_err(|_| Error::Auth("the HMAC refused the key".into()))?;
+        m.update(data);
+        Ok(m.finalize().into_bytes().to_vec())
+    }
+    match name {
+        b"md5" => mac::<Hmac<md5::Md5>>(key, data),
+        b"sha256" => mac::<Hmac<sha2::Sha256>>(key, data),
+        b"sha384" => mac::<Hmac<sha2::Sha384>>(key, data),
         other => {
-            return Err(Error::Auth(
+            Err(Error::Auth(
                 format!(
                     "the peer chose the digest {:?}, which Python allows but ipcring does not implement (md5, sha256, sha384 are)",
                     String::from_utf8_lossy(other)
@@ -69,7 +62,7 @@ pub(crate) fn hmac_named(name: &[u8], key: &[u8], data: &[u8]) -> Result<Vec<u8>
                 .into(),
             ))
         }
-    })
+    }
 }
 
 /// CPython 3.12's `_get_digest_name_and_payload`: a 20- or 16-byte message is legacy
