@@ -612,11 +612,6 @@ impl Connection {
         Ok(conn)
     }
 
-    #[cfg(test)]
-    fn rx_buffered(&self) -> usize {
-        self.rx.buffered()
-    }
-
     fn handshake<'a>(&'a mut self, key: &'a [u8], timeout: Duration) -> auth::Handshake<'a> {
         auth::Handshake {
             tx: &mut self.tx,
