@@ -416,19 +416,13 @@ impl AsyncClient {
         self.reap()?;
         let mut out = Vec::new();
         let AsyncClient { inner, waiter, .. } = self;
-        let waited = tokio::time::timeout(
-            timeout,
-            waiter.wait_for(
-                inner,
-                |c| Ok(c.try_answer_into(ticket, Some(&mut out))?.then_some(())),
-                |c| c.server_gone(),
-            ),
-        )
-        .await;
-        match waited {
-            Ok(r) => r.map(|()| out),
-            Err(_) => Err(Error::Timeout),
-        }
+        let waited = waiter.wait_for(
+            inner,
+            |c| Ok(c.try_answer_into(ticket, Some(&mut out))?.then_some(())),
+            |c| c.server_gone(),
+        );
+        crate::transport::within(timeout, waited).await?;
+        Ok(out)
     }
 
     /// True if the answer to `ticket` is there (then [`AsyncClient::wait`] returns at once).
