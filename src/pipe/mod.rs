@@ -678,12 +678,8 @@ impl PipeReceiver {
             // Poll before reading: on a FIFO that no writer has opened yet, read() returns 0,
             // which must not be mistaken for a writer that left.
             let revents = fifo::poll(&self.fd, libc::POLLIN, deadline.remaining())?;
-            if revents & libc::POLLIN != 0 {
-                if !self.fill()? {
-                    return self.on_eof();
-                }
-            } else if revents & (libc::POLLHUP | libc::POLLERR) != 0 {
-                // No data and no writer: confirm with a read (0 = end of file).
+            // Data, or no writer (a read confirms it: 0 = end of file).
+            if revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
                 if !self.fill()? {
                     return self.on_eof();
                 }
