@@ -161,15 +161,8 @@ fn look(conn: &mut Connection, watched: &[(String, String)]) -> redis::RedisResu
     for (set, gen) in watched {
         c.arg(set).arg(gen);
     }
-    match c.query::<Value>(conn)? {
-        Value::Array(v) => match v.as_slice() {
-            [Value::Int(alive), Value::Int(gen)] => Ok((*alive, *gen)),
-            _ => Err((
-                redis::ErrorKind::TypeError,
-                "unexpected reply to the liveness look",
-            )
-                .into()),
-        },
+    match c.query::<Value>(conn)?.as_sequence() {
+        Some([Value::Int(alive), Value::Int(gen)]) => Ok((*alive, *gen)),
         _ => Err((
             redis::ErrorKind::TypeError,
             "unexpected reply to the liveness look",
