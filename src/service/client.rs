@@ -223,41 +223,27 @@ impl Client {
         let mut pause = Duration::from_micros(20);
         loop {
             // Once ACCEPTED, the server has the channel open: we may unlink its name.
-            match en.words().verdict() {
+            let err = match en.words().verdict() {
                 ENTRY_ACCEPTED => break,
-                ENTRY_CONNECT => {}
-                ENTRY_CLOSED if en.refusal.load(Ordering::Relaxed) == REFUSED_AUTH => {
-                    return Err(give_back(
-                        &listener,
-                        Error::Auth(
-                            format!("the service {name} refused this client's auth key: the two sides do not share the same key").into(),
-                        ),
-                    ))
+                ENTRY_CONNECT if !listener.role_held_by_other(crate::kinds::SERVER)? => {
+                    Error::Disconnected
                 }
-                ENTRY_CLOSED => {
-                    return Err(give_back(
-                        &listener,
-                        Error::BadSegment {
-                            path: chan_name,
-                            reason: "the server refused this channel".into(),
-                        },
-                    ))
+                ENTRY_CONNECT if deadline.expired() => Error::Timeout,
+                ENTRY_CONNECT => {
+                    thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(1));
+                    continue;
                 }
-                s => {
-                    return Err(give_back(
-                        &listener,
-                        Error::corrupt(format!("connection entry {e} of {name} in state {s}")),
-                    ))
-                }
-            }
-            if !listener.role_held_by_other(crate::kinds::SERVER)? {
-                return Err(give_back(&listener, Error::Disconnected));
-            }
-            if deadline.expired() {
-                return Err(give_back(&listener, Error::Timeout));
-            }
-            thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(1));
+                ENTRY_CLOSED if en.refusal.load(Ordering::Relaxed) == REFUSED_AUTH => Error::Auth(
+                    format!("the service {name} refused this client's auth key: the two sides do not share the same key").into(),
+                ),
+                ENTRY_CLOSED => Error::BadSegment {
+                    path: chan_name,
+                    reason: "the server refused this channel".into(),
+                },
+                s => Error::corrupt(format!("connection entry {e} of {name} in state {s}")),
+            };
+            return Err(give_back(&listener, err));
         }
         if let Some(key) = &opts.key {
             // SYNC: the server wrote its proof before its Release store of ACCEPTED, which
