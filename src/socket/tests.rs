@@ -142,7 +142,8 @@ fn huge_announced_frame_is_refused_from_its_header() {
         .recv_timeout(Duration::from_millis(50))
         .unwrap_err()
         .is_timeout());
-    assert!(c.rx.buffered() <= 4 << 20, "{} bytes held", c.rx.buffered());
+    let held = c.rx.inbox.buffered();
+    assert!(held <= 4 << 20, "{held} bytes held");
 
     // With the default limit it is refused at once.
     let (mut c, mut raw) = pair(&SocketOptions::new());
