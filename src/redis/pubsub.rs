@@ -272,12 +272,8 @@ impl Subscriber {
                 "a redis subscriber needs at least one channel or pattern",
             )));
         }
-        for c in channels {
-            check_name("channel", c)?;
-        }
-        for p in patterns {
-            check_name("pattern", p)?;
-        }
+        channels.iter().try_for_each(|c| check_name("channel", c))?;
+        patterns.iter().try_for_each(|p| check_name("pattern", p))?;
         let mut all: Vec<&str> = channels.to_vec();
         all.extend_from_slice(patterns);
         let link = Link::open(url, &format!("channels {}", all.join(",")), opts)?;
