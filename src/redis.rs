@@ -362,12 +362,9 @@ impl RedisOptions {
             ("backoff max", self.backoff_max),
             ("health_check", self.health_check),
         ];
-        for (name, d) in positive {
-            if d.is_zero() {
-                return Err(Error::InvalidConfig(Cow::Owned(format!(
-                    "redis {name} must not be zero"
-                ))));
-            }
+        let bad = |m: String| Err(Error::InvalidConfig(m.into()));
+        if let Some((name, _)) = positive.iter().find(|(_, d)| d.is_zero()) {
+            return bad(format!("redis {name} must not be zero"));
         }
         if self
             .liveness_ttl
@@ -378,22 +375,22 @@ impl RedisOptions {
             )));
         }
         if self.max_message == 0 || self.max_message > 512 << 20 {
-            return Err(Error::InvalidConfig(Cow::Owned(format!(
+            return bad(format!(
                 "redis max_message {} must be in 1..=536870912",
                 self.max_message
-            ))));
+            ));
         }
         if self.pipeline_msgs == 0 || self.pipeline_msgs > 100_000 || self.pipeline_bytes == 0 {
-            return Err(Error::InvalidConfig(Cow::Owned(format!(
+            return bad(format!(
                 "redis pipeline ({} messages, {} bytes): messages in 1..=100000, bytes at least 1",
                 self.pipeline_msgs, self.pipeline_bytes
-            ))));
+            ));
         }
         if self.coalesce == 0 || self.coalesce > self.pipeline_msgs {
-            return Err(Error::InvalidConfig(Cow::Owned(format!(
+            return bad(format!(
                 "redis coalesce {} must be in 1..={} (the pipeline window's messages)",
                 self.coalesce, self.pipeline_msgs
-            ))));
+            ));
         }
         if let Some(name) = &self.client_name {
             if name.is_empty()
@@ -401,9 +398,9 @@ impl RedisOptions {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
             {
-                return Err(Error::InvalidConfig(Cow::Owned(format!(
+                return bad(format!(
                     "redis client name {name:?}: use letters, digits, '-', '_', '.', ':'"
-                ))));
+                ));
             }
         }
         Ok(())
