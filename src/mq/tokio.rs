@@ -165,18 +165,7 @@ impl AsyncMessageQueue {
 impl AsyncSender for AsyncMessageQueue {
     /// Sends with the queue's default priority ([`MqOptions::priority`]). Cancel safe.
     async fn send(&mut self, msg: &[u8]) -> Result<()> {
-        loop {
-            if Sender::try_send(&mut self.q, msg).done()? {
-                return Ok(());
-            }
-            let Some(mut guard) = ready(&self.fd, self.q.liveness.is_some(), false).await? else {
-                continue; // a liveness look: the next try_ reports a dead peer
-            };
-            if Sender::try_send(&mut self.q, msg).done()? {
-                return Ok(());
-            }
-            guard.clear_ready();
-        }
+        self.send_priority(msg, self.q.priority).await
     }
     fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         Sender::try_send(&mut self.q, msg)
