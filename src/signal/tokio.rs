@@ -151,22 +151,9 @@ impl AsyncListener {
             // Wait until either descriptor is readable; clear that readiness, then look
             // again (an event that arrives after the clear sets it anew).
             std::future::poll_fn(|cx| {
-                match reg.sigfd.poll_read_ready(cx) {
-                    Poll::Ready(Ok(mut g)) => {
-                        g.clear_ready();
-                        return Poll::Ready(Ok(()));
-                    }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => {}
-                }
-                if let Some(p) = reg.pipe.as_ref() {
-                    match p.poll_read_ready(cx) {
-                        Poll::Ready(Ok(mut g)) => {
-                            g.clear_ready();
-                            return Poll::Ready(Ok(()));
-                        }
-                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                        Poll::Pending => {}
+                for fd in std::iter::once(&reg.sigfd).chain(&reg.pipe) {
+                    if let Poll::Ready(r) = fd.poll_read_ready(cx) {
+                        return Poll::Ready(r.map(|mut g| g.clear_ready()));
                     }
                 }
                 Poll::Pending
