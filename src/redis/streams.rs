@@ -791,17 +791,7 @@ impl StreamConsumer {
                 pipe.cmd("XACK").arg(&key).arg(&group).arg(&to_ack).ignore();
             }
             let mut read_timeout = io;
-            if scan_own {
-                pipe.cmd("XREADGROUP")
-                    .arg("GROUP")
-                    .arg(&group)
-                    .arg(&consumer)
-                    .arg("COUNT")
-                    .arg(batch)
-                    .arg("STREAMS")
-                    .arg(&key)
-                    .arg(pending_cursor);
-            } else if let Some(idle) = claim {
+            if let Some(idle) = claim {
                 pipe.cmd("XAUTOCLAIM")
                     .arg(&key)
                     .arg(&group)
@@ -818,11 +808,13 @@ impl StreamConsumer {
                     .arg(&consumer)
                     .arg("COUNT")
                     .arg(batch);
-                if let Some(b) = block {
+                // Our pending list from its cursor, or new entries (a blocking read).
+                if let Some(b) = block.filter(|_| !scan_own) {
                     c.arg("BLOCK").arg(block_ms(b));
                     read_timeout += b;
                 }
-                c.arg("STREAMS").arg(&key).arg(">");
+                let from = if scan_own { pending_cursor } else { ">" };
+                c.arg("STREAMS").arg(&key).arg(from);
             }
             conn.set_read_timeout(Some(read_timeout))?;
             let r = pipe.query::<Vec<Value>>(conn);
