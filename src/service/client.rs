@@ -137,27 +137,21 @@ impl Client {
         let listener_flags = g.flags.load(Ordering::Relaxed);
         let server_may_sleep = listener_flags & FLAG_MAY_SLEEP != 0;
         let name = listener.name();
-        match (listener_flags & FLAG_AUTH != 0, &opts.key) {
-            (true, None) => {
-                return Err(Error::Auth(
-                    format!(
-                        "the service {name} requires an auth key (ServiceOptions::auth_key{})",
-                        if cfg!(feature = "service-auth") {
-                            ""
-                        } else {
-                            ", feature service-auth"
-                        }
-                    )
-                    .into(),
-                ))
-            }
-            (false, Some(_)) => {
-                return Err(Error::Auth(
-                    format!("the service {name} has no auth key, and this client requires one")
-                        .into(),
-                ))
-            }
-            _ => {}
+        let needs_key = listener_flags & FLAG_AUTH != 0;
+        if needs_key != opts.key.is_some() {
+            let feature = if cfg!(feature = "service-auth") {
+                ""
+            } else {
+                ", feature service-auth"
+            };
+            return Err(Error::Auth(if needs_key {
+                format!(
+                    "the service {name} requires an auth key (ServiceOptions::auth_key{feature})"
+                )
+                .into()
+            } else {
+                format!("the service {name} has no auth key, and this client requires one").into()
+            }));
         }
         if opts.slots > max_slots || opts.max_message > max_message {
             return Err(Error::InvalidConfig(
