@@ -971,7 +971,6 @@ pub fn remove_half_created(name: &str, force: bool) -> Result<Option<HalfCreated
 /// shared words `S` and an array of words `W` (empty where a kind has none), found through
 /// [`Mapping::view`] / [`Mapping::view_slice`] once, when the segment is attached, so the
 /// per-message path pays no bounds check. Derefs to the segment.
-#[cfg(not(loom))]
 #[derive(Debug)]
 pub(crate) struct Held<S: sys::SharedPlain, W: sys::SharedPlain = AtomicU64> {
     seg: Segment,
@@ -983,13 +982,10 @@ pub(crate) struct Held<S: sys::SharedPlain, W: sys::SharedPlain = AtomicU64> {
 // SAFETY: the pointers lead into the mapping `seg` owns, which moves with the value and
 // is shared with other processes anyway; `S` and `W` are `SharedPlain` (hence `Sync`), so
 // reaching them from another thread is as sound as from this one.
-#[cfg(not(loom))]
 unsafe impl<S: sys::SharedPlain, W: sys::SharedPlain> Send for Held<S, W> {}
 // SAFETY: as above: `&Held` gives out only `&S`, `&[W]` (`Sync`) and `&Segment`.
-#[cfg(not(loom))]
 unsafe impl<S: sys::SharedPlain, W: sys::SharedPlain> Sync for Held<S, W> {}
 
-#[cfg(not(loom))]
 impl<S: sys::SharedPlain, W: sys::SharedPlain> Held<S, W> {
     /// Takes `seg` with its `S` at byte offset `off` and no word array. The caller
     /// validated the segment's header, so the block fits; if it does not, this panics (a
@@ -1033,7 +1029,6 @@ impl<S: sys::SharedPlain, W: sys::SharedPlain> Held<S, W> {
     }
 }
 
-#[cfg(not(loom))]
 impl<S: sys::SharedPlain, W: sys::SharedPlain> std::ops::Deref for Held<S, W> {
     type Target = Segment;
     fn deref(&self) -> &Segment {
@@ -1041,7 +1036,6 @@ impl<S: sys::SharedPlain, W: sys::SharedPlain> std::ops::Deref for Held<S, W> {
     }
 }
 
-#[cfg(not(loom))]
 impl<S: sys::SharedPlain, W: sys::SharedPlain> std::ops::DerefMut for Held<S, W> {
     fn deref_mut(&mut self) -> &mut Segment {
         &mut self.seg
