@@ -818,6 +818,37 @@ fn file_id(p: &Path) -> Option<(u64, u64)> {
         .map(|m| (m.dev(), m.ino()))
 }
 
+/// Binds a Unix socket at `p`, replacing a leftover of a dead listener that `access` trusts.
+fn bind_unix(p: &Path, access: &crate::Access) -> Result<UnixListener> {
+    let bind_err = |e| Error::io(format!("bind {}", p.display()), e);
+    match UnixListener::bind(p) {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {}
+        r => return r.map_err(bind_err),
+    }
+    // A socket file nobody accepts on is a leftover of a dead listener.
+    let refused = UnixStream::connect(p).err().and_then(|e| e.raw_os_error());
+    if refused != Some(libc::ECONNREFUSED) {
+        let shown = p.display();
+        return Err(Error::AlreadyExists(format!(
+            "{shown} (a listener is using it)"
+        )));
+    }
+    // Only our own (or an allowed user's) leftover is removed.
+    let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()));
+    if let Some(st) = c.ok().and_then(|c| crate::sys::owner::lstat(&c)) {
+        if !access.trusts(st.uid, st.gid) {
+            let why = format!("a leftover socket of uid {}: not removed", st.uid);
+            return Err(crate::sys::owner::denied(
+                &p.display().to_string(),
+                Some(&st),
+                why,
+            ));
+        }
+    }
+    let _ = std::fs::remove_file(p);
+    UnixListener::bind(p).map_err(bind_err)
+}
+
 impl Listener {
     /// Binds and listens.
     ///
@@ -831,46 +862,7 @@ impl Listener {
         let address = addr.to_address()?;
         let (inner, owned_path) = match &address {
             Address::Unix(p) => {
-                let l = match UnixListener::bind(p) {
-                    Ok(l) => l,
-                    Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                        // A socket file nobody accepts on is a leftover of a dead listener.
-                        match UnixStream::connect(p) {
-                            Err(ce) if ce.raw_os_error() == Some(libc::ECONNREFUSED) => {
-                                // Only our own (or an allowed user's) leftover is removed.
-                                if let Some(st) = std::ffi::CString::new(
-                                    std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()),
-                                )
-                                .ok()
-                                .and_then(|c| crate::sys::owner::lstat(&c))
-                                {
-                                    if !opts.access.trusts(st.uid, st.gid) {
-                                        let why = format!(
-                                            "a leftover socket of uid {}: not removed",
-                                            st.uid
-                                        );
-                                        let shown = p.display().to_string();
-                                        return Err(crate::sys::owner::denied(
-                                            &shown,
-                                            Some(&st),
-                                            why,
-                                        ));
-                                    }
-                                }
-                                let _ = std::fs::remove_file(p);
-                                UnixListener::bind(p)
-                                    .map_err(|e| Error::io(format!("bind {}", p.display()), e))?
-                            }
-                            _ => {
-                                return Err(Error::AlreadyExists(format!(
-                                    "{} (a listener is using it)",
-                                    p.display()
-                                )))
-                            }
-                        }
-                    }
-                    Err(e) => return Err(Error::io(format!("bind {}", p.display()), e)),
-                };
+                let l = bind_unix(p, &opts.access)?;
                 let id = file_id(p).unwrap_or((0, 0));
                 (Inner::Unix(l), Some((p.clone(), id.0, id.1)))
             }
