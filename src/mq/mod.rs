@@ -218,28 +218,20 @@ impl Liveness {
     /// it or its mode is wider than the queue's.
     fn attach(name: &str, mode: u32, access: &crate::Access) -> Result<Liveness> {
         let loc = liveness_location(name)?;
-        let mut fd = None;
-        for _ in 0..200 {
-            if let Some(f) = loc.create_excl(0o200)? {
-                crate::sys::fchmod(&f, mode & 0o666)?;
-                fd = Some(f);
-                break;
+        let fd = 'found: {
+            for _ in 0..200 {
+                if let Some(f) = loc.create_excl(0o200)? {
+                    crate::sys::fchmod(&f, mode & 0o666)?;
+                    break 'found f;
+                }
+                // Exists: open it, unless its creator is still at 0200 (or it just went away).
+                if let Some(f) = loc.open_existing(true, access)? {
+                    let regular = crate::sys::owner::FileType::Regular;
+                    crate::sys::owner::check_fd(&f, &loc.display(), regular, access, mode & 0o666)?;
+                    break 'found f;
+                }
+                std::thread::sleep(Duration::from_millis(1));
             }
-            // Exists: open it, unless its creator is still at 0200 (or it just went away).
-            if let Some(f) = loc.open_existing(true, access)? {
-                crate::sys::owner::check_fd(
-                    &f,
-                    &loc.display(),
-                    crate::sys::owner::FileType::Regular,
-                    access,
-                    mode & 0o666,
-                )?;
-                fd = Some(f);
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let Some(fd) = fd else {
             return Err(Error::io(
                 format!("open {}", loc.display()),
                 io::Error::from(io::ErrorKind::PermissionDenied),
