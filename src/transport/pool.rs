@@ -128,10 +128,7 @@ impl<T: Send + 'static> Pool<T> {
             let r = self.finish(out)?;
             self.keep(kind, r);
         }
-        if self.inner.is_none() {
-            return Err(lost());
-        }
-        Ok(())
+        self.inner.as_ref().map(drop).ok_or_else(lost)
     }
 
     /// Like [`Pool::settle`] without waiting: `Ok(false)` while the operation still runs.
@@ -148,10 +145,7 @@ impl<T: Send + 'static> Pool<T> {
                 }
             }
         }
-        if self.inner.is_none() {
-            return Err(lost());
-        }
-        Ok(true)
+        self.inner.as_ref().map(|_| true).ok_or_else(lost)
     }
 
     /// Runs `f` on the handle on the blocking pool, after any operation left running by a
