@@ -244,12 +244,7 @@ impl AsyncClient {
             if self.inner.has_free_slot() || self.abandoned.is_empty() {
                 return Ok(());
             }
-            let AsyncClient {
-                inner,
-                waiter,
-                abandoned,
-            } = self;
-            let abandoned = &*abandoned;
+            let (inner, waiter, abandoned) = (&mut self.inner, &mut self.waiter, &self.abandoned);
             waiter
                 .wait_for(
                     inner,
@@ -298,11 +293,7 @@ impl AsyncClient {
     /// Waits for the answer to `ticket`, copied into `out` (cleared first).
     async fn answer_into(&mut self, ticket: Ticket, out: &mut Vec<u8>) -> Result<()> {
         self.reap()?;
-        let AsyncClient {
-            inner,
-            waiter,
-            abandoned,
-        } = self;
+        let (inner, waiter, abandoned) = (&mut self.inner, &mut self.waiter, &mut self.abandoned);
         let mut guard = Abandon {
             ticket: Some(ticket),
             into: abandoned,
