@@ -208,45 +208,27 @@ pub trait ToAddress {
     fn to_address(self) -> Result<Address>;
 }
 
-impl ToAddress for Address {
-    fn to_address(self) -> Result<Address> {
-        Ok(self)
-    }
+/// `ToAddress` for each type, as a closure of its value.
+macro_rules! to_address {
+    ($($ty:ty => |$v:ident| $address:expr,)*) => {$(
+        impl ToAddress for $ty {
+            fn to_address(self) -> Result<Address> {
+                let $v = self;
+                $address
+            }
+        }
+    )*};
 }
-impl ToAddress for &Address {
-    fn to_address(self) -> Result<Address> {
-        Ok(self.clone())
-    }
-}
-impl ToAddress for &str {
-    fn to_address(self) -> Result<Address> {
-        Address::parse(self)
-    }
-}
-impl ToAddress for &String {
-    fn to_address(self) -> Result<Address> {
-        Address::parse(self)
-    }
-}
-impl ToAddress for String {
-    fn to_address(self) -> Result<Address> {
-        Address::parse(&self)
-    }
-}
-impl ToAddress for &Path {
-    fn to_address(self) -> Result<Address> {
-        Ok(Address::Unix(self.to_path_buf()))
-    }
-}
-impl ToAddress for PathBuf {
-    fn to_address(self) -> Result<Address> {
-        Ok(Address::Unix(self))
-    }
-}
-impl ToAddress for SocketAddr {
-    fn to_address(self) -> Result<Address> {
-        Ok(Address::Tcp(self.to_string()))
-    }
+
+to_address! {
+    Address => |a| Ok(a),
+    &Address => |a| Ok(a.clone()),
+    &str => |s| Address::parse(s),
+    &String => |s| Address::parse(s),
+    String => |s| Address::parse(&s),
+    &Path => |p| Ok(Address::Unix(p.to_path_buf())),
+    PathBuf => |p| Ok(Address::Unix(p)),
+    SocketAddr => |a| Ok(Address::Tcp(a.to_string())),
 }
 
 /// The digest a side uses when it *delivers* a challenge. Answers always follow whatever
