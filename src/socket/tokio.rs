@@ -37,9 +37,7 @@ use super::codec::{self, encode_header, Inbox, MAX_HEADER};
 use crate::socket::{Connection, Listener, SocketOptions, Stream, ToAddress};
 use crate::sys::socket::{recv_some, send_dontwait};
 use crate::transport::Deadline;
-use crate::transport::{
-    inherent_async_receiver, inherent_async_sender, AsyncReceiver, AsyncSender,
-};
+use crate::transport::{inherent_async_receiver, inherent_async_sender};
 use crate::{Error, Result, TryRecvError, TrySendError};
 
 type Io = Arc<Watched<Arc<Stream>>>;
@@ -460,26 +458,8 @@ impl AsyncConnection {
     }
 }
 
-impl AsyncSender for AsyncConnection {
-    async fn send(&mut self, msg: &[u8]) -> Result<()> {
-        self.tx.send(msg).await
-    }
-    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
-        self.tx.try_send(msg)
-    }
-    fn max_message(&self) -> usize {
-        self.tx.max_frame
-    }
-}
-
-impl AsyncReceiver for AsyncConnection {
-    async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        self.rx.recv_into(buf).await
-    }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
-        self.rx.try_recv_into(buf)
-    }
-}
+inherent_async_sender!(AsyncConnection, max_message: |c| c.tx.max_frame);
+inherent_async_receiver!(AsyncConnection);
 
 /// A listener for tokio: waits for clients on readiness, authenticates each on the
 /// blocking pool (bounded by the handshake timeout), and yields [`AsyncConnection`]s.
