@@ -194,27 +194,21 @@ impl PipeOptions {
 
 /// Creates the FIFO if it is missing. Returns the identity of the FIFO this call created.
 fn ensure_fifo(path: &Path, mode: u32) -> Result<Option<(u64, u64)>> {
-    if fifo::mkfifo(path, mode)? {
-        // Created by us; read its identity back so that drop removes only this FIFO.
-        match fifo::fifo_identity(path) {
-            Ok(id) => Ok(id),
-            Err(Error::NotFound(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
-    } else {
-        Ok(None)
+    if !fifo::mkfifo(path, mode)? {
+        return Ok(None);
+    }
+    // Created by us; read its identity back so that drop removes only this FIFO.
+    match fifo::fifo_identity(path) {
+        Err(Error::NotFound(_)) => Ok(None),
+        r => r,
     }
 }
 
 /// Removes the FIFO at `path` if it is still the one identified by `id`.
 fn remove_if_ours(path: &Path, id: Option<(u64, u64)>) {
-    if let Some(id) = id {
-        if let Ok(Some(now)) = fifo::fifo_identity(path) {
-            if now == id {
-                // Cleanup never panics; a failure here only leaves a FIFO behind.
-                let _ = std::fs::remove_file(path);
-            }
-        }
+    if id.is_some() && fifo::fifo_identity(path).ok().flatten() == id {
+        // Cleanup never panics; a failure here only leaves a FIFO behind.
+        let _ = std::fs::remove_file(path);
     }
 }
 
