@@ -879,7 +879,7 @@ impl StreamConsumer {
 
 /// The message in an entry's fields: the value of its [`DATA_FIELD`] (the last one if
 /// repeated).
-pub(crate) fn data_of(fields: &[Value]) -> Option<&Value> {
+pub fn data_of(fields: &[Value]) -> Option<&Value> {
     let mut data = None;
     for pair in fields.chunks(2) {
         if let [Value::BulkString(k), v] = pair {
@@ -920,7 +920,7 @@ fn parse_entry(v: Value, what: &str) -> Result<RawEntry> {
 }
 
 /// XREADGROUP: nil, or `[[key, [entry, ...]]]`.
-pub(crate) fn parse_read_reply(v: Value) -> Result<Vec<RawEntry>> {
+pub fn parse_read_reply(v: Value) -> Result<Vec<RawEntry>> {
     const W: &str = "XREADGROUP";
     let streams = match v {
         Value::Nil => return Ok(Vec::new()),
@@ -943,7 +943,7 @@ pub(crate) fn parse_read_reply(v: Value) -> Result<Vec<RawEntry>> {
 }
 
 /// XAUTOCLAIM: `[next-cursor, [entry, ...], [deleted-id, ...]]` (the third part since 7.0).
-pub(crate) fn parse_autoclaim_reply(v: Value) -> Result<(String, Vec<RawEntry>, u64)> {
+pub fn parse_autoclaim_reply(v: Value) -> Result<(String, Vec<RawEntry>, u64)> {
     const W: &str = "XAUTOCLAIM";
     let Value::Array(parts) = v else {
         return Err(bad_reply(W));

@@ -28,7 +28,7 @@ pub(crate) const CHALLENGE: &[u8] = b"#CHALLENGE#";
 pub(crate) const WELCOME: &[u8] = b"#WELCOME#";
 pub(crate) const FAILURE: &[u8] = b"#FAILURE#";
 /// CPython caps every handshake read with `recv_bytes(256)`.
-pub(crate) const MAX_HANDSHAKE_FRAME: usize = 256;
+pub const MAX_HANDSHAKE_FRAME: usize = 256;
 /// Random bytes in a 3.12-style challenge (`MESSAGE_LENGTH`).
 const MESSAGE_LENGTH: usize = 40;
 /// Random bytes in a 3.11-style challenge (`_MD5ONLY_MESSAGE_LENGTH`).
@@ -68,7 +68,7 @@ pub(crate) fn hmac_named(name: &[u8], key: &[u8], data: &[u8]) -> Result<Vec<u8>
 /// CPython 3.12's `_get_digest_name_and_payload`: a 20- or 16-byte message is legacy
 /// (digest name empty, meaning MD5); otherwise it must start with `{name}` where `name` is
 /// in the allowlist.
-pub(crate) fn digest_name_and_payload(message: &[u8]) -> Result<(&[u8], &[u8])> {
+pub fn digest_name_and_payload(message: &[u8]) -> Result<(&[u8], &[u8])> {
     if message.len() == MD5_ONLY_MESSAGE_LENGTH || message.len() == MD5_DIGEST_LEN {
         return Ok((b"", message));
     }
@@ -95,7 +95,7 @@ pub(crate) fn digest_name_and_payload(message: &[u8]) -> Result<(&[u8], &[u8])> 
 }
 
 /// CPython 3.12's `_create_response`: the answer to a challenge message (prefix removed).
-pub(crate) fn create_response(key: &[u8], message: &[u8]) -> Result<Vec<u8>> {
+pub fn create_response(key: &[u8], message: &[u8]) -> Result<Vec<u8>> {
     let (name, _) = digest_name_and_payload(message)?;
     if name.is_empty() {
         return hmac_named(b"md5", key, message);
@@ -109,7 +109,7 @@ pub(crate) fn create_response(key: &[u8], message: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// CPython 3.12's `_verify_challenge`, with a constant-time comparison.
-pub(crate) fn verify_response(key: &[u8], message: &[u8], response: &[u8]) -> Result<()> {
+pub fn verify_response(key: &[u8], message: &[u8], response: &[u8]) -> Result<()> {
     let (name, mac) = digest_name_and_payload(response)?;
     let name: &[u8] = if name.is_empty() { b"md5" } else { name };
     let expected = hmac_named(name, key, message)?;
@@ -128,7 +128,7 @@ pub(crate) fn verify_response(key: &[u8], message: &[u8], response: &[u8]) -> Re
 }
 
 /// A fresh challenge message for `digest` (without the `#CHALLENGE#` prefix).
-pub(crate) fn new_challenge(digest: Digest) -> Result<Vec<u8>> {
+pub fn new_challenge(digest: Digest) -> Result<Vec<u8>> {
     let (prefix, n): (&[u8], usize) = match digest {
         Digest::LegacyMd5 => (b"", MD5_ONLY_MESSAGE_LENGTH),
         Digest::Sha256 => (b"{sha256}", MESSAGE_LENGTH),
