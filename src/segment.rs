@@ -633,11 +633,16 @@ pub(crate) fn check_header_size(
     Ok(())
 }
 
-fn validate_common(map: &Mapping, size: u64, kind: u32, shown: &str) -> Result<()> {
-    let bad = |reason: String| Error::BadSegment {
+/// [`Error::BadSegment`] of the segment shown as `shown`, for the reason given.
+pub(crate) fn bad(shown: &str) -> impl Fn(String) -> Error + Copy + '_ {
+    move |reason| Error::BadSegment {
         path: shown.to_owned(),
         reason: reason.into(),
-    };
+    }
+}
+
+fn validate_common(map: &Mapping, size: u64, kind: u32, shown: &str) -> Result<()> {
+    let bad = bad(shown);
     let h = header_of(map);
     let version = h.version.load(Ordering::Relaxed);
     if version != LAYOUT_VERSION {
@@ -721,10 +726,7 @@ pub(crate) fn inspect_as<T>(
 ) -> Result<(SegmentInfo, T)> {
     let loc = Location::parse(name)?;
     let shown = loc.display();
-    let bad = |reason: String| Error::BadSegment {
-        path: shown.clone(),
-        reason: reason.into(),
-    };
+    let bad = bad(&shown);
     let fd = loc
         .open_existing(false, access)?
         .ok_or_else(|| Error::NotFound(shown.clone()))?;

@@ -129,10 +129,7 @@ fn geometry_of(map: &Mapping) -> &BroadcastGeometry {
 /// the handle keeps these values, so a peer rewriting the header after the check cannot
 /// make the handle index past its mapping.
 fn validate(map: &Mapping, shown: &str) -> Result<Geo> {
-    let bad = |reason: String| Error::BadSegment {
-        path: shown.to_owned(),
-        reason: reason.into(),
-    };
+    let bad = segment::bad(shown);
     segment::check_header_size(map, "broadcast", BROADCAST_HEADER_SIZE).map_err(bad)?;
     let g = geometry_of(map);
     let n = g.slots.load(Ordering::Relaxed);

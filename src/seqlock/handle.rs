@@ -116,10 +116,7 @@ fn check_type<T>() -> Result<()> {
 }
 
 fn validate<T>(map: &Mapping, shown: &str, tag: u64) -> Result<()> {
-    let bad = |reason: String| Error::BadSegment {
-        path: shown.to_owned(),
-        reason: reason.into(),
-    };
+    let bad = segment::bad(shown);
     segment::check_header_size(map, "seqlock", SEQLOCK_HEADER_SIZE).map_err(bad)?;
     let g = geometry_of(map);
     let size = g.value_size.load(Ordering::Relaxed) as usize;

@@ -45,10 +45,7 @@ impl Entry {
 
 /// Checks a listener's own fields against the file (after the common header's checks).
 pub(crate) fn validate_listener(map: &Mapping, shown: &str) -> Result<()> {
-    let bad = |reason: String| Error::BadSegment {
-        path: shown.to_owned(),
-        reason: reason.into(),
-    };
+    let bad = segment::bad(shown);
     let hs = segment::header_of(map).header_size.load(Ordering::Relaxed) as usize;
     if hs != LISTENER_HEADER_SIZE || map.len() < LISTENER_HEADER_SIZE {
         return Err(bad(format!(
@@ -127,10 +124,7 @@ fn validate_channel(
     max_slots: u32,
     max_message: u32,
 ) -> Result<(u32, u32, u32, bool)> {
-    let bad = |reason: String| Error::BadSegment {
-        path: shown.to_owned(),
-        reason: reason.into(),
-    };
+    let bad = segment::bad(shown);
     let hs = segment::header_of(map).header_size.load(Ordering::Relaxed) as usize;
     if hs != CHANNEL_HEADER_SIZE || map.len() < CHANNEL_HEADER_SIZE {
         return Err(bad(format!("channel header size {hs}")));
