@@ -708,10 +708,7 @@ mod tests {
         assert_eq!(v["commands"]["a"]["result"], json!(12));
         assert_eq!(v["note"], json!(1));
         // Served once only.
-        assert_eq!(
-            mb.serve_pending(&mut |c, a| article_alice(c, a)).unwrap(),
-            0
-        );
+        assert_eq!(mb.serve_pending(&mut article_alice).unwrap(), 0);
     }
 
     #[test]
@@ -721,7 +718,7 @@ mod tests {
         std::fs::write(&path, b"{not json").unwrap();
         let mut mb = Mailbox::open(&path).unwrap();
         assert!(matches!(
-            mb.serve_pending(&mut |c, a| article_alice(c, a)),
+            mb.serve_pending(&mut article_alice),
             Err(Error::Corrupt(_))
         ));
         assert!(matches!(mb.submit("add", vec![]), Err(Error::Corrupt(_))));
@@ -730,10 +727,7 @@ mod tests {
             br#"{"commands": {"x": {"command": 5}, "y": {"command": "add", "args": 3}, "w": 7}}"#,
         )
         .unwrap();
-        assert_eq!(
-            mb.serve_pending(&mut |c, a| article_alice(c, a)).unwrap(),
-            2
-        );
+        assert_eq!(mb.serve_pending(&mut article_alice).unwrap(), 2);
         assert_eq!(
             mb.answer("x").unwrap(),
             Some(Err("command must be a string".into()))
@@ -767,9 +761,7 @@ mod tests {
             let s = std::fs::metadata(&path).unwrap().len();
             assert!(s > last);
             last = s;
-            alice
-                .serve_pending(&mut |c, a| article_alice(c, a))
-                .unwrap();
+            alice.serve_pending(&mut article_alice).unwrap();
             let s = std::fs::metadata(&path).unwrap().len();
             assert!(s > last);
             last = s;
