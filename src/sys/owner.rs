@@ -123,38 +123,24 @@ pub(crate) fn check(
         let reason = format!("not {} (mode {:o})", ty.name(), st.mode);
         return Err(denied(path, Some(st), reason));
     }
-    if !access.trusts(st.uid, st.gid) {
+    let (uid, gid, perm) = (st.uid, st.gid, st.perm());
+    if !access.trusts(uid, gid) {
         let me = euid();
-        return Err(denied(
-            path,
-            Some(st),
-            format!(
-                "owned by uid {} (gid {}, mode {:04o}), not by this user (uid {me}); \
-                 another user's object is refused unless allowed with allow_owner({}) \
-                 or allow_group({})",
-                st.uid,
-                st.gid,
-                st.perm(),
-                st.uid,
-                st.gid
-            ),
-        ));
+        let reason = format!(
+            "owned by uid {uid} (gid {gid}, mode {perm:04o}), not by this user (uid {me}); \
+             another user's object is refused unless allowed with allow_owner({uid}) \
+             or allow_group({gid})"
+        );
+        return Err(denied(path, Some(st), reason));
     }
-    let extra = st.perm() & 0o777 & !max_mode;
+    let (extra, asked) = (perm & 0o777 & !max_mode, max_mode & 0o777);
     if extra != 0 {
-        return Err(denied(
-            path,
-            Some(st),
-            format!(
-                "mode {:04o} (owner uid {}) grants {:04o} beyond the {:04o} asked for; \
-                 ask for mode {:04o} to accept it",
-                st.perm(),
-                st.uid,
-                extra,
-                max_mode & 0o777,
-                (max_mode | st.perm()) & 0o777
-            ),
-        ));
+        let wider = (max_mode | perm) & 0o777;
+        let reason = format!(
+            "mode {perm:04o} (owner uid {uid}) grants {extra:04o} beyond the {asked:04o} asked \
+             for; ask for mode {wider:04o} to accept it"
+        );
+        return Err(denied(path, Some(st), reason));
     }
     Ok(())
 }
