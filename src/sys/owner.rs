@@ -161,20 +161,13 @@ pub(crate) fn check_fd(
 /// The error for an open that failed with EACCES: says who owns `at` and its mode (from an
 /// `lstat`, for the message only: nothing is trusted from it).
 pub(crate) fn eacces(path: &str, at: Option<&CStr>) -> Error {
-    let st = at.and_then(lstat);
-    let reason = match &st {
-        Some(s) => format!(
-            "the system refused access (EACCES): owned by uid {} (gid {}), mode {:04o}, \
-             this process runs as uid {}",
-            s.uid,
-            s.gid,
-            s.perm(),
-            euid()
+    let (st, me) = (at.and_then(lstat), euid());
+    let reason = match st.map(|s| (s.uid, s.gid, s.perm())) {
+        Some((uid, gid, perm)) => format!(
+            "the system refused access (EACCES): owned by uid {uid} (gid {gid}), mode \
+             {perm:04o}, this process runs as uid {me}"
         ),
-        None => format!(
-            "the system refused access (EACCES) to this process (uid {})",
-            euid()
-        ),
+        None => format!("the system refused access (EACCES) to this process (uid {me})"),
     };
     denied(path, st.as_ref(), reason)
 }
