@@ -535,10 +535,9 @@ impl LogFiles {
             generation: u64_at(32),
         };
         if st.end < LOG_HEADER_LEN || st.end % 8 != 0 {
+            let (path, end) = (self.path.display(), st.end);
             return Err(Error::corrupt(format!(
-                "{}: committed end {} is impossible",
-                self.path.display(),
-                st.end
+                "{path}: committed end {end} is impossible"
             )));
         }
         Ok(st)
@@ -803,11 +802,8 @@ impl LogReader {
     }
 
     fn corrupt(&self, what: String) -> Error {
-        Error::corrupt(format!(
-            "{} at offset {}: {what}",
-            self.files.path.display(),
-            self.offset
-        ))
+        let (path, offset) = (self.files.path.display(), self.offset);
+        Error::corrupt(format!("{path} at offset {offset}: {what}"))
     }
 
     /// Makes `rbuf` hold the log's bytes `[offset, offset + n)`; `offset + n <= known_end`.

@@ -178,14 +178,10 @@ impl PipeOptions {
     }
 
     fn validate(&self) -> Result<()> {
-        if self.max_message > u32::MAX as usize - HEADER_LEN {
+        let (max, limit) = (self.max_message, u32::MAX as usize - HEADER_LEN);
+        if max > limit {
             return Err(Error::InvalidConfig(
-                format!(
-                    "max_message {} exceeds the frame format's limit of {}",
-                    self.max_message,
-                    u32::MAX as usize - HEADER_LEN
-                )
-                .into(),
+                format!("max_message {max} exceeds the frame format's limit of {limit}").into(),
             ));
         }
         Ok(())

@@ -126,11 +126,10 @@ fn validate<T>(map: &Mapping, shown: &str, tag: u64) -> Result<()> {
             "value size {size} / {words} words is inconsistent"
         )));
     }
-    if SEQLOCK_HEADER_SIZE + words * 8 != map.len() {
+    let (need, len) = (SEQLOCK_HEADER_SIZE + words * 8, map.len());
+    if need != len {
         return Err(bad(format!(
-            "a {size}-byte value needs a {}-byte segment, the file has {}",
-            SEQLOCK_HEADER_SIZE + words * 8,
-            map.len()
+            "a {size}-byte value needs a {need}-byte segment, the file has {len}"
         )));
     }
     let want = std::mem::size_of::<T>();
