@@ -652,11 +652,8 @@ fn validate_common(map: &Mapping, size: u64, kind: u32, shown: &str) -> Result<(
     }
     let k = h.kind.load(Ordering::Relaxed);
     if k != kind {
-        return Err(bad(format!(
-            "is a {} segment (kind {k}), not a {}",
-            kind_name(k),
-            kind_name(kind)
-        )));
+        let (is, want) = (kind_name(k), kind_name(kind));
+        return Err(bad(format!("is a {is} segment (kind {k}), not a {want}")));
     }
     let total = h.total_size.load(Ordering::Relaxed);
     if total != size {
@@ -752,11 +749,8 @@ pub(crate) fn inspect_as<T>(
     }
     let found = h.kind.load(Ordering::Relaxed);
     if let Some(k) = kind.filter(|k| k.id != found) {
-        return Err(bad(format!(
-            "is a {} segment, not a {}",
-            kind_name(found),
-            k.name
-        )));
+        let (is, want) = (kind_name(found), k.name);
+        return Err(bad(format!("is a {is} segment, not a {want}")));
     }
     validate_common(&hdr_map, size, found, &shown)?;
     drop(hdr_map);
