@@ -520,14 +520,13 @@ impl LogFiles {
         }
         let u32_at = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
         let u64_at = |o: usize| u64::from_le_bytes(h[o..o + 8].try_into().unwrap_or([0; 8]));
-        if u32_at(8) != LOG_VERSION {
-            return Err(self.bad(format!(
-                "unsupported log version {} (expected {LOG_VERSION})",
-                u32_at(8)
-            )));
+        let (version, size) = (u32_at(8), u32_at(12));
+        if version != LOG_VERSION {
+            let e = format!("unsupported log version {version} (expected {LOG_VERSION})");
+            return Err(self.bad(e));
         }
-        if u32_at(12) as u64 != LOG_HEADER_LEN {
-            return Err(self.bad(format!("header size {} (expected 64)", u32_at(12))));
+        if size as u64 != LOG_HEADER_LEN {
+            return Err(self.bad(format!("header size {size} (expected 64)")));
         }
         let st = HeaderState {
             end: u64_at(16),

@@ -235,11 +235,9 @@ impl<C: Codec> Server<C> {
         if let Err(p) = ran {
             out.truncate(start);
             if id.is_some() {
-                let e = ErrorObject::new(INTERNAL_ERROR, "Internal error").with_data(format!(
-                    "handler `{}` panicked: {}",
-                    req.method,
-                    panic_message(&*p)
-                ));
+                let (method, why) = (&req.method, panic_message(&*p));
+                let data = format!("handler `{method}` panicked: {why}");
+                let e = ErrorObject::new(INTERNAL_ERROR, "Internal error").with_data(data);
                 self.codec.encode_error(id, &e, out);
             }
         }
