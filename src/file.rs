@@ -747,6 +747,7 @@ impl LogReader {
                 let f = owner::open_file(&cpath, opts.mode, &opts.access, opts.mode)?;
                 let mut b = [0u8; 16];
                 let n = read_full_at(&f, &mut b, 0).map_err(|e| io_err("read", &cpath, e))?;
+                let shown = cpath.display();
                 if n == 16 {
                     let off = u64::from_le_bytes(b[0..8].try_into().unwrap_or([0; 8]));
                     let check = u64::from_le_bytes(b[8..16].try_into().unwrap_or([0; 8]));
@@ -756,15 +757,13 @@ impl LogReader {
                         || off > st.end
                     {
                         return Err(Error::corrupt(format!(
-                            "{}: saved offset {off} is not a record boundary of this log",
-                            cpath.display()
+                            "{shown}: saved offset {off} is not a record boundary of this log"
                         )));
                     }
                     offset = off;
                 } else if n != 0 {
                     return Err(Error::corrupt(format!(
-                        "{}: truncated cursor file ({n} bytes)",
-                        cpath.display()
+                        "{shown}: truncated cursor file ({n} bytes)"
                     )));
                 }
                 Some((cpath, f))
@@ -884,10 +883,9 @@ impl LogReader {
             self.files.read_header()?
         };
         if st.end < self.known_end {
-            return Err(self.corrupt(format!(
-                "the committed end went back from {} to {}",
-                self.known_end, st.end
-            )));
+            let (was, end) = (self.known_end, st.end);
+            let e = format!("the committed end went back from {was} to {end}");
+            return Err(self.corrupt(e));
         }
         self.known_end = st.end;
         Ok(st)
