@@ -194,9 +194,9 @@ impl Link {
             let since = *failing_since.get_or_insert(now);
             if let Some(limit) = self.opts.give_up_after {
                 if now.duration_since(since) >= limit {
+                    let what = &self.what;
                     return Err(Error::Redis(Cow::Owned(format!(
-                        "{}: gave up after {:?} of failures: {err}",
-                        self.what, limit
+                        "{what}: gave up after {limit:?} of failures: {err}"
                     ))));
                 }
             }
