@@ -523,9 +523,8 @@ impl Server {
             if state == ENTRY_FREE && !has_conn {
                 continue;
             }
-            match seg.role_held_by_other(entry_role(e)) {
-                Ok(false) => {}
-                _ => continue,
+            if !matches!(seg.role_held_by_other(entry_role(e)), Ok(false)) {
+                continue;
             }
             if let Some(conn) = self.remove(e) {
                 // It may have died before unlinking its channel's name.
