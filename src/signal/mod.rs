@@ -368,12 +368,10 @@ impl Registry {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn pids(&self) -> Result<Vec<u32>> {
+        let err = |e| Error::io(format!("read {}", self.dir.display()), e);
         let mut v = Vec::new();
-        let rd = std::fs::read_dir(&self.dir)
-            .map_err(|e| Error::io(format!("read {}", self.dir.display()), e))?;
-        for entry in rd {
-            let entry = entry.map_err(|e| Error::io(format!("read {}", self.dir.display()), e))?;
-            if let Some(pid) = entry.file_name().to_str().and_then(parse_pid) {
+        for entry in std::fs::read_dir(&self.dir).map_err(err)? {
+            if let Some(pid) = entry.map_err(err)?.file_name().to_str().and_then(parse_pid) {
                 v.push(pid);
             }
         }
