@@ -221,17 +221,14 @@ impl Handshake<'_> {
         }
         let response = create_response(self.key, message)?;
         self.send(&response, "read our answer")?;
-        let verdict = self.recv("send its verdict")?;
-        if verdict == WELCOME {
-            Ok(())
-        } else if verdict == FAILURE {
-            Err(Error::Auth(
+        match self.recv("send its verdict")?.as_slice() {
+            WELCOME => Ok(()),
+            FAILURE => Err(Error::Auth(
                 "the peer rejected our digest: the two sides do not share the same authkey".into(),
-            ))
-        } else {
-            Err(Error::Auth(
+            )),
+            _ => Err(Error::Auth(
                 "protocol error: expected #WELCOME# or #FAILURE#".into(),
-            ))
+            )),
         }
     }
 }
