@@ -837,10 +837,6 @@ impl Drop for MessageQueue {
 mod tests {
     use super::*;
 
-    fn unique(tag: &str) -> String {
-        crate::test_name("mq", tag)
-    }
-
     #[test]
     fn names_are_checked() {
         for bad in ["", "/", "noslash", "/a/b"] {
@@ -856,7 +852,7 @@ mod tests {
 
     #[test]
     fn priorities_then_fifo() {
-        let name = unique("prio");
+        let name = crate::test_name("mq", "prio");
         let mut q = MessageQueue::create(&name, &MqOptions::new()).unwrap();
         for (m, p) in [(&b"low1"[..], 1), (b"high", 9), (b"low2", 1), (b"mid", 5)] {
             q.send_priority(m, p).unwrap();
