@@ -217,6 +217,15 @@ impl LogOptions {
         /// assert!(opts.is_durable());
         /// ```
         durable(on: bool);
+
+        /// Reader only: where to start when there is no saved cursor (default
+        /// [`Start::Beginning`]).
+        ///
+        /// ```
+        /// let opts = ipcring::file::LogOptions::new().start(ipcring::file::Start::End);
+        /// # let _ = opts;
+        /// ```
+        start(start: Start);
     }
 
     /// True if [`durable`](LogOptions::durable) is on.
@@ -257,18 +266,6 @@ impl LogOptions {
         self
     }
 
-    /// Reader only: where to start when there is no saved cursor (default
-    /// [`Start::Beginning`]).
-    ///
-    /// ```
-    /// let opts = ipcring::file::LogOptions::new().start(ipcring::file::Start::End);
-    /// # let _ = opts;
-    /// ```
-    pub fn start(mut self, start: Start) -> LogOptions {
-        self.start = start;
-        self
-    }
-
     fn validate(&self) -> Result<()> {
         if self.max_message > u32::MAX as usize - RECORD_HEADER_LEN {
             return Err(Error::InvalidConfig(
@@ -280,7 +277,7 @@ impl LogOptions {
                 && name.len() <= 100
                 && name
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
             if !ok {
                 return Err(Error::InvalidName {
                     name: name.clone(),
@@ -523,14 +520,13 @@ impl LogFiles {
         }
         let u32_at = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
         let u64_at = |o: usize| u64::from_le_bytes(h[o..o + 8].try_into().unwrap_or([0; 8]));
-        if u32_at(8) != LOG_VERSION {
-            return Err(self.bad(format!(
-                "unsupported log version {} (expected {LOG_VERSION})",
-                u32_at(8)
-            )));
+        let (version, size) = (u32_at(8), u32_at(12));
+        if version != LOG_VERSION {
+            let e = format!("unsupported log version {version} (expected {LOG_VERSION})");
+            return Err(self.bad(e));
         }
-        if u32_at(12) as u64 != LOG_HEADER_LEN {
-            return Err(self.bad(format!("header size {} (expected 64)", u32_at(12))));
+        if size as u64 != LOG_HEADER_LEN {
+            return Err(self.bad(format!("header size {size} (expected 64)")));
         }
         let st = HeaderState {
             end: u64_at(16),
@@ -538,10 +534,9 @@ impl LogFiles {
             generation: u64_at(32),
         };
         if st.end < LOG_HEADER_LEN || st.end % 8 != 0 {
+            let (path, end) = (self.path.display(), st.end);
             return Err(Error::corrupt(format!(
-                "{}: committed end {} is impossible",
-                self.path.display(),
-                st.end
+                "{path}: committed end {end} is impossible"
             )));
         }
         Ok(st)
@@ -752,6 +747,7 @@ impl LogReader {
                 let f = owner::open_file(&cpath, opts.mode, &opts.access, opts.mode)?;
                 let mut b = [0u8; 16];
                 let n = read_full_at(&f, &mut b, 0).map_err(|e| io_err("read", &cpath, e))?;
+                let shown = cpath.display();
                 if n == 16 {
                     let off = u64::from_le_bytes(b[0..8].try_into().unwrap_or([0; 8]));
                     let check = u64::from_le_bytes(b[8..16].try_into().unwrap_or([0; 8]));
@@ -761,15 +757,13 @@ impl LogReader {
                         || off > st.end
                     {
                         return Err(Error::corrupt(format!(
-                            "{}: saved offset {off} is not a record boundary of this log",
-                            cpath.display()
+                            "{shown}: saved offset {off} is not a record boundary of this log"
                         )));
                     }
                     offset = off;
                 } else if n != 0 {
                     return Err(Error::corrupt(format!(
-                        "{}: truncated cursor file ({n} bytes)",
-                        cpath.display()
+                        "{shown}: truncated cursor file ({n} bytes)"
                     )));
                 }
                 Some((cpath, f))
@@ -806,11 +800,8 @@ impl LogReader {
     }
 
     fn corrupt(&self, what: String) -> Error {
-        Error::corrupt(format!(
-            "{} at offset {}: {what}",
-            self.files.path.display(),
-            self.offset
-        ))
+        let (path, offset) = (self.files.path.display(), self.offset);
+        Error::corrupt(format!("{path} at offset {offset}: {what}"))
     }
 
     /// Makes `rbuf` hold the log's bytes `[offset, offset + n)`; `offset + n <= known_end`.
@@ -892,10 +883,9 @@ impl LogReader {
             self.files.read_header()?
         };
         if st.end < self.known_end {
-            return Err(self.corrupt(format!(
-                "the committed end went back from {} to {}",
-                self.known_end, st.end
-            )));
+            let (was, end) = (self.known_end, st.end);
+            let e = format!("the committed end went back from {was} to {end}");
+            return Err(self.corrupt(e));
         }
         self.known_end = st.end;
         Ok(st)

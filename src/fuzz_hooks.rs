@@ -58,28 +58,10 @@ pub mod socket {
         handshake(tx, rx, key, timeout).deliver_message(message)
     }
 
-    /// A fresh random challenge message for `digest`.
-    pub fn new_challenge(digest: Digest) -> Result<Vec<u8>> {
-        auth::new_challenge(digest)
-    }
-
-    /// CPython 3.12's `_get_digest_name_and_payload`.
-    pub fn digest_name_and_payload(message: &[u8]) -> Result<(&[u8], &[u8])> {
-        auth::digest_name_and_payload(message)
-    }
-
-    /// CPython 3.12's `_create_response`.
-    pub fn create_response(key: &[u8], message: &[u8]) -> Result<Vec<u8>> {
-        auth::create_response(key, message)
-    }
-
-    /// CPython 3.12's `_verify_challenge`.
-    pub fn verify_response(key: &[u8], message: &[u8], response: &[u8]) -> Result<()> {
-        auth::verify_response(key, message, response)
-    }
-
-    /// The largest handshake frame (CPython's `recv_bytes(256)`).
-    pub const MAX_HANDSHAKE_FRAME: usize = auth::MAX_HANDSHAKE_FRAME;
+    pub use crate::socket::auth::{
+        create_response, digest_name_and_payload, new_challenge, verify_response,
+        MAX_HANDSHAKE_FRAME,
+    };
 }
 
 /// The command mailbox's document (`mailbox`).
@@ -101,26 +83,10 @@ pub mod mailbox {
 /// How a stream consumer decodes the server's replies (`redis_streams`).
 #[cfg(feature = "redis")]
 pub mod redis {
-    use crate::redis::streams;
-    use crate::Result;
-
     pub use ::redis::{parse_redis_value, Value};
 
     /// An entry as read: its id and fields, or `None` if trimmed away while pending.
     pub type Entry = (String, Option<Vec<Value>>);
 
-    /// The reply to `XREADGROUP`.
-    pub fn parse_read_reply(v: Value) -> Result<Vec<Entry>> {
-        streams::parse_read_reply(v)
-    }
-
-    /// The reply to `XAUTOCLAIM`: next cursor, entries, how many were deleted.
-    pub fn parse_autoclaim_reply(v: Value) -> Result<(String, Vec<Entry>, u64)> {
-        streams::parse_autoclaim_reply(v)
-    }
-
-    /// The `data` field of an entry's fields, as the consumer picks it.
-    pub fn data_of(fields: &[Value]) -> Option<&Value> {
-        streams::data_of(fields)
-    }
+    pub use crate::redis::streams::{data_of, parse_autoclaim_reply, parse_read_reply};
 }

@@ -37,6 +37,11 @@ impl Role {
 }
 
 impl Kind {
+    /// The kind numbered `id`, named `name`, with its fixed `roles`.
+    pub(crate) const fn new(id: u32, name: &'static str, roles: &'static [Role]) -> Kind {
+        Kind { id, name, roles }
+    }
+
     /// The name of the fixed role on lock byte `byte`, if this kind has one.
     pub(crate) fn role_name(&self, byte: u64) -> Option<&'static str> {
         self.roles.iter().find(|r| r.byte == byte).map(|r| r.name)
@@ -48,52 +53,32 @@ pub(crate) const PRODUCER: Role = Role::new(0, "producer");
 /// The ring's consumer.
 pub(crate) const CONSUMER: Role = Role::new(1, "consumer");
 /// A one-to-one ring (`ring`).
-pub(crate) const RING: Kind = Kind {
-    id: 1,
-    name: "ring",
-    roles: &[PRODUCER, CONSUMER],
-};
+pub(crate) const RING: Kind = Kind::new(1, "ring", &[PRODUCER, CONSUMER]);
 
 /// The seqlock's writer.
 pub(crate) const WRITER: Role = Role::new(0, "writer");
 /// The seqlock's readers (a shared lock: any number hold it).
 pub(crate) const READERS: Role = Role::new(1, "readers");
 /// A seqlock cell (`seqlock`).
-pub(crate) const SEQLOCK: Kind = Kind {
-    id: 2,
-    name: "seqlock",
-    roles: &[WRITER, READERS],
-};
+pub(crate) const SEQLOCK: Kind = Kind::new(2, "seqlock", &[WRITER, READERS]);
 
 /// The broadcast ring's publisher.
 pub(crate) const PUBLISHER: Role = Role::new(0, "publisher");
 /// The broadcast ring's subscribers (a shared lock: any number hold it).
 pub(crate) const SUBSCRIBERS: Role = Role::new(1, "subscribers");
 /// A broadcast ring (`broadcast`).
-pub(crate) const BROADCAST: Kind = Kind {
-    id: 3,
-    name: "broadcast",
-    roles: &[PUBLISHER, SUBSCRIBERS],
-};
+pub(crate) const BROADCAST: Kind = Kind::new(3, "broadcast", &[PUBLISHER, SUBSCRIBERS]);
 
 /// The service's server (its listener segment's owner).
 pub(crate) const SERVER: Role = Role::new(0, "server");
 /// A service's listener segment (`service`): clients lock their connection entries on
 /// bytes past the fixed roles.
-pub(crate) const LISTENER: Kind = Kind {
-    id: 4,
-    name: "service",
-    roles: &[SERVER],
-};
+pub(crate) const LISTENER: Kind = Kind::new(4, "service", &[SERVER]);
 
 /// A service client's hold on its own channel.
 pub(crate) const CLIENT: Role = Role::new(0, "client");
 /// One client's channel to a service (`service channel`).
-pub(crate) const CHANNEL: Kind = Kind {
-    id: 5,
-    name: "service channel",
-    roles: &[CLIENT],
-};
+pub(crate) const CHANNEL: Kind = Kind::new(5, "service channel", &[CLIENT]);
 
 /// How many lock bytes, from byte 0, a segment reserves for fixed roles.
 pub(crate) const FIXED_ROLE_BYTES: u64 = 8;

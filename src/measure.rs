@@ -34,7 +34,7 @@ use crate::{Error, Result};
 pub const BATCH: usize = 16;
 
 /// Round-trip statistics.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Stats {
     /// Median round trip.
     pub p50: Duration,
@@ -50,12 +50,7 @@ impl Stats {
     /// Statistics from per-batch totals of `per_batch` round trips each.
     pub fn from_batches(mut batches: Vec<Duration>, per_batch: usize) -> Stats {
         if batches.is_empty() {
-            return Stats {
-                p50: Duration::ZERO,
-                p99: Duration::ZERO,
-                mean: Duration::ZERO,
-                count: 0,
-            };
+            return Stats::default();
         }
         let per = per_batch.max(1) as u32;
         batches.sort_unstable();
@@ -71,6 +66,8 @@ impl Stats {
 }
 
 const STOP: u64 = u64::MAX;
+/// The size of the shared page of the spin and futex floors.
+const PAGE: usize = 4096;
 
 /// Shared memory for the floors: one page, or [`RECORDS_AREA`] for [`floor_records`].
 struct FloorPage {
@@ -81,11 +78,7 @@ struct FloorPage {
 }
 
 impl FloorPage {
-    fn create(name: &str) -> Result<FloorPage> {
-        Self::create_len(name, 4096)
-    }
-
-    fn create_len(name: &str, len: usize) -> Result<FloorPage> {
+    fn create(name: &str, len: usize) -> Result<FloorPage> {
         let loc = Location::parse(name)?;
         let _ = loc.unlink();
         let fd = loc
@@ -101,11 +94,7 @@ impl FloorPage {
         })
     }
 
-    fn open(name: &str) -> Result<FloorPage> {
-        Self::open_len(name, 4096)
-    }
-
-    fn open_len(name: &str, len: usize) -> Result<FloorPage> {
+    fn open(name: &str, len: usize) -> Result<FloorPage> {
         let loc = Location::parse(name)?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -199,7 +188,7 @@ pub const RECORDS_LANE: usize = 1 << 20;
 ///
 /// `size` must be at most `RECORDS_LANE / 2 - 8` bytes (`Error::InvalidConfig`).
 pub fn floor_records(name: &str, size: usize, iters: usize) -> Result<Stats> {
-    let lanes = RecordLanes::new(FloorPage::create_len(name, 2 * RECORDS_LANE)?, size)?;
+    let lanes = RecordLanes::new(FloorPage::create(name, 2 * RECORDS_LANE)?, size)?;
     let (mut payload, mut out) = (vec![0xA5u8; size], Vec::with_capacity(size));
     let (stats, last) = spin_batches(iters, |i| {
         if let Some(b) = payload.first_mut() {
@@ -217,7 +206,7 @@ pub fn floor_records(name: &str, size: usize, iters: usize) -> Result<Stats> {
 
 /// The peer of [`floor_records`]: echoes every record until told to stop.
 pub fn floor_records_peer(name: &str, size: usize) -> Result<()> {
-    let lanes = RecordLanes::new(FloorPage::open_len(name, 2 * RECORDS_LANE)?, size)?;
+    let lanes = RecordLanes::new(FloorPage::open(name, 2 * RECORDS_LANE)?, size)?;
     let mut buf = Vec::with_capacity(size);
     let mut i = 1u64;
     while lanes.wait(0, i, &mut buf)? {
@@ -297,7 +286,7 @@ impl RecordLanes {
     fn wait(&self, lane: usize, i: u64, out: &mut Vec<u8>) -> Result<bool> {
         let seq = self.seq(lane, i);
         let next_line = (self.at(i) | 63) + 1;
-        let mut patience = Patience::new();
+        let mut patience = Patience::default();
         loop {
             match seq.load(Ordering::Acquire) {
                 v if v == i => break,
@@ -326,11 +315,11 @@ const SAME_LINE: usize = 8;
 const SPLIT_LINES: usize = 128;
 
 fn spin_ping_pong(name: &str, iters: usize, pong_at: usize) -> Result<Stats> {
-    let page = FloorPage::create(name)?;
+    let page = FloorPage::create(name, PAGE)?;
     let (ping, pong) = (page.u64_at(0), page.u64_at(pong_at));
     let (stats, _) = spin_batches(iters, |i| {
         ping.store(i, Ordering::Release);
-        let mut patience = Patience::new();
+        let mut patience = Patience::default();
         while pong.load(Ordering::Acquire) != i {
             patience.poll()?;
         }
@@ -366,19 +355,13 @@ fn spin_batches(iters: usize, mut one: impl FnMut(u64) -> Result<()>) -> (Result
 
 /// A busy-poll loop that must not spin forever on a peer that died or never came: it
 /// looks at the clock every 2^16 polls and gives up after [`PEER_TIMEOUT`].
+#[derive(Default)]
 struct Patience {
     polls: u32,
     since: Option<Instant>,
 }
 
 impl Patience {
-    fn new() -> Patience {
-        Patience {
-            polls: 0,
-            since: None,
-        }
-    }
-
     /// Counts one poll that found nothing; `Err(Timeout)` once the peer is overdue.
     #[inline(always)]
     fn poll(&mut self) -> Result<()> {
@@ -396,17 +379,17 @@ impl Patience {
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn spin_ping_pong_peer(name: &str, pong_at: usize) -> Result<()> {
-    let page = FloorPage::open(name)?;
+    let page = FloorPage::open(name, PAGE)?;
     let (ping, pong) = (page.u64_at(0), page.u64_at(pong_at));
     let mut last = 0;
-    let mut patience = Patience::new();
+    let mut patience = Patience::default();
     loop {
         let v = ping.load(Ordering::Acquire);
         if v == last {
             patience.poll()?;
             continue;
         }
-        patience = Patience::new();
+        patience = Patience::default();
         if v == STOP {
             return Ok(());
         }
@@ -420,7 +403,7 @@ fn spin_ping_pong_peer(name: &str, pong_at: usize) -> Result<()> {
 /// `pause` (if any) is slept between round trips, as [`round_trip`] does, so that the
 /// floor for "a peer that went to sleep" pays the same idle-CPU wake-up cost.
 pub fn floor_futex(name: &str, iters: usize, pause: Option<Duration>) -> Result<Stats> {
-    let page = FloorPage::create(name)?;
+    let page = FloorPage::create(name, PAGE)?;
     let (ping, pong) = (page.u32_at(0), page.u32_at(128));
     let warm = (iters / 10).max(1);
     let mut batches = Vec::with_capacity(iters);
@@ -477,7 +460,7 @@ pub fn floor_futex_peer(name: &str) -> Result<()> {
 /// # Ok::<(), ipcring::Error>(())
 /// ```
 pub fn floor_futex_peer_paused(name: &str, pause: Option<Duration>) -> Result<()> {
-    let page = FloorPage::open(name)?;
+    let page = FloorPage::open(name, PAGE)?;
     let (ping, pong) = (page.u32_at(0), page.u32_at(128));
     let mut last = 0u32;
     let mut idle_since: Option<Instant> = None;

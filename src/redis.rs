@@ -234,23 +234,7 @@ impl RedisOptions {
         /// # let _ = opts;
         /// ```
         io_timeout(d: Duration);
-    }
 
-    /// Reconnect backoff: wait `initial` after the first failure, doubling up to `max`.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// let opts = ipcring::redis::RedisOptions::new()
-    ///     .backoff(Duration::from_millis(10), Duration::from_millis(500));
-    /// # let _ = opts;
-    /// ```
-    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.backoff_initial = initial;
-        self.backoff_max = max;
-        self
-    }
-
-    crate::builder::setters! {
         /// After this long of failing in a row, a call returns the last error ([`Error::Redis`])
         /// instead of trying again. `None` (the default): blocking calls try forever.
         ///
@@ -271,6 +255,64 @@ impl RedisOptions {
         /// assert_eq!(opts.max_message_len(), 1 << 20);
         /// ```
         max_message(bytes: usize);
+
+        /// How often an idle [`Subscriber`] pings the server to find out that its connection
+        /// broke.
+        ///
+        /// ```
+        /// # use std::time::Duration;
+        /// let opts = ipcring::redis::RedisOptions::new().health_check(Duration::from_secs(1));
+        /// # let _ = opts;
+        /// ```
+        health_check(d: Duration);
+
+        /// Peer liveness (see [the module docs](crate::redis#peer-death)): senders keep an
+        /// entry that lives `ttl` after each refresh (refreshed every `ttl / 4` by a thread of
+        /// their own), and receivers report [`Error::Disconnected`] once every sender they knew
+        /// is gone, within [`disconnect_bound`]`(ttl)`. `None` turns it off (no liveness keys,
+        /// no threads; receivers then never return `Disconnected`). Default
+        /// [`DEFAULT_LIVENESS_TTL`] (2 s); at least 200 ms. A sender cut off from the server
+        /// for longer than `ttl` counts as gone.
+        ///
+        /// ```
+        /// # use std::time::Duration;
+        /// let opts = ipcring::redis::RedisOptions::new().liveness_ttl(Some(Duration::from_secs(5)));
+        /// # let _ = opts;
+        /// ```
+        liveness_ttl(ttl: Option<Duration>);
+
+        /// Opt-in, **changes what a returned `send` means**: [`Publisher`] and
+        /// [`StreamProducer`] keep up to `messages` sent messages in the process and write them
+        /// together, instead of one write per `send` (default 1: every `send` writes its
+        /// message before it returns). With `coalesce(n)`, `n > 1`, a `send` that returns `Ok`
+        /// has only *queued* the message; the queue is written when it holds `n` messages (or the
+        /// window's bytes), by a later send that finds a message of the window older than 1 ms,
+        /// and by `flush`, `publish`/`add` and drop. So a message sent last waits for the next
+        /// send or flush (call `flush` when nothing more comes), and a process that ends
+        /// without dropping or flushing its sender loses up to `n` more messages. Worth it
+        /// for many small messages sent one by one: one write per `n` instead of one per
+        /// message, which is what limits a pipelined `send` (see the module docs).
+        /// `messages` in `1..=` the window's message count ([`RedisOptions::pipeline`]).
+        ///
+        /// ```
+        /// let opts = ipcring::redis::RedisOptions::new().coalesce(32);
+        /// # let _ = opts;
+        /// ```
+        coalesce(messages: usize);
+    }
+
+    /// Reconnect backoff: wait `initial` after the first failure, doubling up to `max`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let opts = ipcring::redis::RedisOptions::new()
+    ///     .backoff(Duration::from_millis(10), Duration::from_millis(500));
+    /// # let _ = opts;
+    /// ```
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.backoff_initial = initial;
+        self.backoff_max = max;
+        self
     }
 
     /// The largest message, as set by [`RedisOptions::max_message`].
@@ -282,19 +324,6 @@ impl RedisOptions {
         self.max_message
     }
 
-    /// How often an idle [`Subscriber`] pings the server to find out that its connection
-    /// broke.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// let opts = ipcring::redis::RedisOptions::new().health_check(Duration::from_secs(1));
-    /// # let _ = opts;
-    /// ```
-    pub fn health_check(mut self, d: Duration) -> Self {
-        self.health_check = d;
-        self
-    }
-
     /// A name set with `CLIENT SETNAME` on every connection, so `CLIENT LIST` shows who is
     /// who. Letters, digits, `-`, `_`, `.`, `:` only.
     ///
@@ -304,24 +333,6 @@ impl RedisOptions {
     /// ```
     pub fn client_name(mut self, name: impl Into<String>) -> Self {
         self.client_name = Some(name.into());
-        self
-    }
-
-    /// Peer liveness (see [the module docs](crate::redis#peer-death)): senders keep an
-    /// entry that lives `ttl` after each refresh (refreshed every `ttl / 4` by a thread of
-    /// their own), and receivers report [`Error::Disconnected`] once every sender they knew
-    /// is gone, within [`disconnect_bound`]`(ttl)`. `None` turns it off (no liveness keys,
-    /// no threads; receivers then never return `Disconnected`). Default
-    /// [`DEFAULT_LIVENESS_TTL`] (2 s); at least 200 ms. A sender cut off from the server
-    /// for longer than `ttl` counts as gone.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// let opts = ipcring::redis::RedisOptions::new().liveness_ttl(Some(Duration::from_secs(5)));
-    /// # let _ = opts;
-    /// ```
-    pub fn liveness_ttl(mut self, ttl: Option<Duration>) -> Self {
-        self.liveness_ttl = ttl;
         self
     }
 
@@ -343,28 +354,6 @@ impl RedisOptions {
         self
     }
 
-    /// Opt-in, **changes what a returned `send` means**: [`Publisher`] and
-    /// [`StreamProducer`] keep up to `messages` sent messages in the process and write them
-    /// together, instead of one write per `send` (default 1: every `send` writes its
-    /// message before it returns). With `coalesce(n)`, `n > 1`, a `send` that returns `Ok`
-    /// has only *queued* the message; the queue is written when it holds `n` messages (or the
-    /// window's bytes), by a later send that finds a message of the window older than 1 ms,
-    /// and by `flush`, `publish`/`add` and drop. So a message sent last waits for the next
-    /// send or flush (call `flush` when nothing more comes), and a process that ends
-    /// without dropping or flushing its sender loses up to `n` more messages. Worth it
-    /// for many small messages sent one by one: one write per `n` instead of one per
-    /// message, which is what limits a pipelined `send` (see the module docs).
-    /// `messages` in `1..=` the window's message count ([`RedisOptions::pipeline`]).
-    ///
-    /// ```
-    /// let opts = ipcring::redis::RedisOptions::new().coalesce(32);
-    /// # let _ = opts;
-    /// ```
-    pub fn coalesce(mut self, messages: usize) -> Self {
-        self.coalesce = messages;
-        self
-    }
-
     pub(crate) fn validate(&self) -> Result<()> {
         let positive = [
             ("connect_timeout", self.connect_timeout),
@@ -373,12 +362,9 @@ impl RedisOptions {
             ("backoff max", self.backoff_max),
             ("health_check", self.health_check),
         ];
-        for (name, d) in positive {
-            if d.is_zero() {
-                return Err(Error::InvalidConfig(Cow::Owned(format!(
-                    "redis {name} must not be zero"
-                ))));
-            }
+        let bad = |m: String| Err(Error::InvalidConfig(m.into()));
+        if let Some((name, _)) = positive.iter().find(|(_, d)| d.is_zero()) {
+            return bad(format!("redis {name} must not be zero"));
         }
         if self
             .liveness_ttl
@@ -389,22 +375,22 @@ impl RedisOptions {
             )));
         }
         if self.max_message == 0 || self.max_message > 512 << 20 {
-            return Err(Error::InvalidConfig(Cow::Owned(format!(
+            return bad(format!(
                 "redis max_message {} must be in 1..=536870912",
                 self.max_message
-            ))));
+            ));
         }
         if self.pipeline_msgs == 0 || self.pipeline_msgs > 100_000 || self.pipeline_bytes == 0 {
-            return Err(Error::InvalidConfig(Cow::Owned(format!(
+            return bad(format!(
                 "redis pipeline ({} messages, {} bytes): messages in 1..=100000, bytes at least 1",
                 self.pipeline_msgs, self.pipeline_bytes
-            ))));
+            ));
         }
         if self.coalesce == 0 || self.coalesce > self.pipeline_msgs {
-            return Err(Error::InvalidConfig(Cow::Owned(format!(
+            return bad(format!(
                 "redis coalesce {} must be in 1..={} (the pipeline window's messages)",
                 self.coalesce, self.pipeline_msgs
-            ))));
+            ));
         }
         if let Some(name) = &self.client_name {
             if name.is_empty()
@@ -412,9 +398,9 @@ impl RedisOptions {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
             {
-                return Err(Error::InvalidConfig(Cow::Owned(format!(
+                return bad(format!(
                     "redis client name {name:?}: use letters, digits, '-', '_', '.', ':'"
-                ))));
+                ));
             }
         }
         Ok(())
@@ -444,33 +430,15 @@ mod tests {
 
     #[test]
     fn options_are_validated() {
+        let refused = |o: RedisOptions| matches!(o.validate(), Err(Error::InvalidConfig(_)));
         assert!(RedisOptions::new().validate().is_ok());
-        assert!(matches!(
-            RedisOptions::new().io_timeout(Duration::ZERO).validate(),
-            Err(Error::InvalidConfig(_))
-        ));
-        assert!(matches!(
-            RedisOptions::new().max_message(0).validate(),
-            Err(Error::InvalidConfig(_))
-        ));
-        assert!(matches!(
-            RedisOptions::new().client_name("has space").validate(),
-            Err(Error::InvalidConfig(_))
-        ));
-        assert!(matches!(
-            RedisOptions::new().pipeline(0, 1).validate(),
-            Err(Error::InvalidConfig(_))
-        ));
-        assert!(matches!(
-            RedisOptions::new().coalesce(0).validate(),
-            Err(Error::InvalidConfig(_))
-        ));
-        assert!(matches!(
-            RedisOptions::new()
-                .pipeline(16, 1 << 20)
-                .coalesce(17)
-                .validate(),
-            Err(Error::InvalidConfig(_))
+        assert!(refused(RedisOptions::new().io_timeout(Duration::ZERO)));
+        assert!(refused(RedisOptions::new().max_message(0)));
+        assert!(refused(RedisOptions::new().client_name("has space")));
+        assert!(refused(RedisOptions::new().pipeline(0, 1)));
+        assert!(refused(RedisOptions::new().coalesce(0)));
+        assert!(refused(
+            RedisOptions::new().pipeline(16, 1 << 20).coalesce(17)
         ));
         assert!(RedisOptions::new()
             .pipeline(16, 1 << 20)

@@ -278,6 +278,20 @@ pub(crate) struct Segment {
 }
 
 impl Segment {
+    /// A handle on the segment mapped as `map`; a `creator` removes the name on drop
+    /// unless kept, an opener keeps it.
+    fn new(loc: Location, fd: OwnedFd, map: Mapping, creator: bool) -> Segment {
+        Segment {
+            loc,
+            fd,
+            map,
+            creator,
+            keep: !creator,
+            #[cfg(feature = "tracing")]
+            peer_gone_logged: Default::default(),
+        }
+    }
+
     /// Creates a new segment per `spec`, locks `role` on it, runs `init` on the zeroed
     /// mapping, then publishes it as ready.
     pub(crate) fn create(
@@ -296,69 +310,50 @@ impl Segment {
         }
         let total = usize::try_from(spec.total_size)
             .map_err(|_| Error::InvalidConfig("segment too large for this platform".into()))?;
-        let fd = match loc.create_excl(0o200)? {
-            Some(fd) => fd,
-            None => {
-                if spec.reclaim_stale
-                    && Self::reclaim_if_stale(&loc, &Trust::owner_only(spec.access))?
-                {
-                    loc.create_excl(0o200)?
-                        .ok_or_else(|| Error::AlreadyExists(loc.display()))?
-                } else {
-                    return Err(Error::AlreadyExists(loc.display()));
+        let mut fd = loc.create_excl(0o200)?;
+        if fd.is_none()
+            && spec.reclaim_stale
+            && Self::reclaim_if_stale(&loc, &Trust::owner_only(spec.access))?
+        {
+            fd = loc.create_excl(0o200)?;
+        }
+        let fd = fd.ok_or_else(|| Error::AlreadyExists(loc.display()))?;
+        let made = (|| {
+            if let Some(r) = role {
+                if !sys::try_lock_byte(&fd, r.byte)? {
+                    return Err(Error::RoleTaken {
+                        role: "creator",
+                        name: loc.display(),
+                    });
                 }
             }
-        };
-        // From here on, a failure must remove what we created.
-        let fail = |loc: &Location, e: Error| -> Error {
-            let _ = loc.unlink();
-            e
-        };
-        if let Some(r) = role {
-            match sys::try_lock_byte(&fd, r.byte) {
-                Ok(true) => {}
-                Ok(false) => {
-                    return Err(fail(
-                        &loc,
-                        Error::RoleTaken {
-                            role: "creator",
-                            name: loc.display(),
-                        },
-                    ))
-                }
-                Err(e) => return Err(fail(&loc, e)),
-            }
-        }
-        if let Err(e) = sys::ftruncate(&fd, spec.total_size) {
-            return Err(fail(&loc, e));
-        }
-        let map = match Mapping::map(&fd, total, true) {
-            Ok(m) => m,
-            Err(e) => return Err(fail(&loc, e)),
-        };
-        let hdr = header_of(&map);
-        hdr.magic.store(MAGIC, Ordering::Relaxed);
-        hdr.version.store(LAYOUT_VERSION, Ordering::Relaxed);
-        hdr.header_size.store(spec.header_size, Ordering::Relaxed);
-        hdr.kind.store(spec.kind, Ordering::Relaxed);
-        hdr.creator_pid.store(sys::pid(), Ordering::Relaxed);
-        hdr.flags.store(0, Ordering::Relaxed);
-        hdr.nonce.store(sys::random_u64(), Ordering::Relaxed);
-        hdr.total_size.store(spec.total_size, Ordering::Relaxed);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        hdr.created_ns.store(now, Ordering::Relaxed);
-        init(&map);
-        // The final mode before READY, so that an opener that sees READY also sees the
-        // mode it checks (it refuses a mode wider than its own).
-        if let Err(e) = sys::fchmod(&fd, spec.mode) {
-            return Err(fail(&loc, e));
-        }
+            sys::ftruncate(&fd, spec.total_size)?;
+            let map = Mapping::map(&fd, total, true)?;
+            let hdr = header_of(&map);
+            hdr.magic.store(MAGIC, Ordering::Relaxed);
+            hdr.version.store(LAYOUT_VERSION, Ordering::Relaxed);
+            hdr.header_size.store(spec.header_size, Ordering::Relaxed);
+            hdr.kind.store(spec.kind, Ordering::Relaxed);
+            hdr.creator_pid.store(std::process::id(), Ordering::Relaxed);
+            hdr.flags.store(0, Ordering::Relaxed);
+            hdr.nonce.store(sys::random_u64(), Ordering::Relaxed);
+            hdr.total_size.store(spec.total_size, Ordering::Relaxed);
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
+            hdr.created_ns.store(now, Ordering::Relaxed);
+            init(&map);
+            // The final mode before READY, so that an opener that sees READY also sees the
+            // mode it checks (it refuses a mode wider than its own).
+            sys::fchmod(&fd, spec.mode)?;
+            Ok(map)
+        })();
+        // A failure removes what we created.
+        let map = made.inspect_err(|_| drop(loc.unlink()))?;
         // SYNC: publishes every header and kind field written above to openers, which
         // load `state` with Acquire before reading them.
-        hdr.state.store(STATE_READY, Ordering::Release);
+        header_of(&map).state.store(STATE_READY, Ordering::Release);
         crate::log::log_event!(
             info,
             name = %loc.display(),
@@ -367,15 +362,7 @@ impl Segment {
             mode = format_args!("{:o}", spec.mode),
             "segment created"
         );
-        Ok(Segment {
-            loc,
-            fd,
-            map,
-            creator: true,
-            keep: false,
-            #[cfg(feature = "tracing")]
-            peer_gone_logged: Default::default(),
-        })
+        Ok(Segment::new(loc, fd, map, true))
     }
 
     /// Opens an existing segment of `kind`, waiting until `deadline` for it to appear and
@@ -416,15 +403,7 @@ impl Segment {
                                 });
                             }
                         }
-                        return Ok(Segment {
-                            loc,
-                            fd,
-                            map,
-                            creator: false,
-                            keep: true,
-                            #[cfg(feature = "tracing")]
-                            peer_gone_logged: Default::default(),
-                        });
+                        return Ok(Segment::new(loc, fd, map, false));
                     }
                     Ready::NotYet(why) => retry_reason = why,
                 },
@@ -654,11 +633,16 @@ pub(crate) fn check_header_size(
     Ok(())
 }
 
-fn validate_common(map: &Mapping, size: u64, kind: u32, shown: &str) -> Result<()> {
-    let bad = |reason: String| Error::BadSegment {
+/// [`Error::BadSegment`] of the segment shown as `shown`, for the reason given.
+pub(crate) fn bad(shown: &str) -> impl Fn(String) -> Error + Copy + '_ {
+    move |reason| Error::BadSegment {
         path: shown.to_owned(),
         reason: reason.into(),
-    };
+    }
+}
+
+fn validate_common(map: &Mapping, size: u64, kind: u32, shown: &str) -> Result<()> {
+    let bad = bad(shown);
     let h = header_of(map);
     let version = h.version.load(Ordering::Relaxed);
     if version != LAYOUT_VERSION {
@@ -668,11 +652,8 @@ fn validate_common(map: &Mapping, size: u64, kind: u32, shown: &str) -> Result<(
     }
     let k = h.kind.load(Ordering::Relaxed);
     if k != kind {
-        return Err(bad(format!(
-            "is a {} segment (kind {k}), not a {}",
-            kind_name(k),
-            kind_name(kind)
-        )));
+        let (is, want) = (kind_name(k), kind_name(kind));
+        return Err(bad(format!("is a {is} segment (kind {k}), not a {want}")));
     }
     let total = h.total_size.load(Ordering::Relaxed);
     if total != size {
@@ -742,10 +723,7 @@ pub(crate) fn inspect_as<T>(
 ) -> Result<(SegmentInfo, T)> {
     let loc = Location::parse(name)?;
     let shown = loc.display();
-    let bad = |reason: String| Error::BadSegment {
-        path: shown.clone(),
-        reason: reason.into(),
-    };
+    let bad = bad(&shown);
     let fd = loc
         .open_existing(false, access)?
         .ok_or_else(|| Error::NotFound(shown.clone()))?;
@@ -771,11 +749,8 @@ pub(crate) fn inspect_as<T>(
     }
     let found = h.kind.load(Ordering::Relaxed);
     if let Some(k) = kind.filter(|k| k.id != found) {
-        return Err(bad(format!(
-            "is a {} segment, not a {}",
-            kind_name(found),
-            k.name
-        )));
+        let (is, want) = (kind_name(found), k.name);
+        return Err(bad(format!("is a {is} segment, not a {want}")));
     }
     validate_common(&hdr_map, size, found, &shown)?;
     drop(hdr_map);
@@ -992,7 +967,6 @@ pub fn remove_half_created(name: &str, force: bool) -> Result<Option<HalfCreated
 /// shared words `S` and an array of words `W` (empty where a kind has none), found through
 /// [`Mapping::view`] / [`Mapping::view_slice`] once, when the segment is attached, so the
 /// per-message path pays no bounds check. Derefs to the segment.
-#[cfg(not(loom))]
 #[derive(Debug)]
 pub(crate) struct Held<S: sys::SharedPlain, W: sys::SharedPlain = AtomicU64> {
     seg: Segment,
@@ -1004,13 +978,10 @@ pub(crate) struct Held<S: sys::SharedPlain, W: sys::SharedPlain = AtomicU64> {
 // SAFETY: the pointers lead into the mapping `seg` owns, which moves with the value and
 // is shared with other processes anyway; `S` and `W` are `SharedPlain` (hence `Sync`), so
 // reaching them from another thread is as sound as from this one.
-#[cfg(not(loom))]
 unsafe impl<S: sys::SharedPlain, W: sys::SharedPlain> Send for Held<S, W> {}
 // SAFETY: as above: `&Held` gives out only `&S`, `&[W]` (`Sync`) and `&Segment`.
-#[cfg(not(loom))]
 unsafe impl<S: sys::SharedPlain, W: sys::SharedPlain> Sync for Held<S, W> {}
 
-#[cfg(not(loom))]
 impl<S: sys::SharedPlain, W: sys::SharedPlain> Held<S, W> {
     /// Takes `seg` with its `S` at byte offset `off` and no word array. The caller
     /// validated the segment's header, so the block fits; if it does not, this panics (a
@@ -1054,7 +1025,6 @@ impl<S: sys::SharedPlain, W: sys::SharedPlain> Held<S, W> {
     }
 }
 
-#[cfg(not(loom))]
 impl<S: sys::SharedPlain, W: sys::SharedPlain> std::ops::Deref for Held<S, W> {
     type Target = Segment;
     fn deref(&self) -> &Segment {
@@ -1062,7 +1032,6 @@ impl<S: sys::SharedPlain, W: sys::SharedPlain> std::ops::Deref for Held<S, W> {
     }
 }
 
-#[cfg(not(loom))]
 impl<S: sys::SharedPlain, W: sys::SharedPlain> std::ops::DerefMut for Held<S, W> {
     fn deref_mut(&mut self) -> &mut Segment {
         &mut self.seg

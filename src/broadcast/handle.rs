@@ -73,17 +73,14 @@ impl BroadcastOptions {
 
         /// Largest message in bytes (1 ..= 1 MiB). Used by `create` only.
         max_message(bytes: u32);
+
+        /// Where a subscriber opened with these options starts (default [`Start::Newest`]).
+        start(start: Start);
     }
 
     segment::segment_option_methods!(
         "How blocking receives wait (default: spin 20 µs, then sleep on the futex)."
     );
-
-    /// Where a subscriber opened with these options starts (default [`Start::Newest`]).
-    pub fn start(mut self, start: Start) -> Self {
-        self.start = start;
-        self
-    }
 
     /// The number of slots set.
     pub fn get_slots(&self) -> u32 {
@@ -132,10 +129,7 @@ fn geometry_of(map: &Mapping) -> &BroadcastGeometry {
 /// the handle keeps these values, so a peer rewriting the header after the check cannot
 /// make the handle index past its mapping.
 fn validate(map: &Mapping, shown: &str) -> Result<Geo> {
-    let bad = |reason: String| Error::BadSegment {
-        path: shown.to_owned(),
-        reason: reason.into(),
-    };
+    let bad = segment::bad(shown);
     segment::check_header_size(map, "broadcast", BROADCAST_HEADER_SIZE).map_err(bad)?;
     let g = geometry_of(map);
     let n = g.slots.load(Ordering::Relaxed);

@@ -65,7 +65,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::de::{MapAccess, Visitor};
-use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
@@ -117,11 +116,7 @@ impl<'de> Deserialize<'de> for Commands {
 
 impl Serialize for Commands {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
     }
 }
 
@@ -140,14 +135,11 @@ fn parse_doc(path: &Path, buf: &[u8]) -> Result<Doc> {
     }
     // Parse the first JSON value; tolerate trailing bytes (see the module docs).
     let mut it = serde_json::Deserializer::from_slice(buf).into_iter::<Doc>();
-    match it.next() {
-        Some(Ok(doc)) => Ok(doc),
-        Some(Err(e)) => Err(Error::corrupt(format!(
-            "{}: not a command mailbox: {e}",
-            path.display()
-        ))),
-        None => Ok(Doc::default()),
-    }
+    let doc = it
+        .next()
+        .transpose()
+        .map_err(|e| Error::corrupt(format!("{}: not a command mailbox: {e}", path.display())))?;
+    Ok(doc.unwrap_or_default())
 }
 
 /// For the fuzz targets: decodes `buf` as [`Mailbox`] reads the file, and returns the
@@ -436,7 +428,7 @@ impl Mailbox {
             .map_err(|e| io_err("write", &self.path, e))?;
         f.set_len(bytes.len() as u64)
             .map_err(|e| io_err("truncate", &self.path, e))?;
-        self.last_seen.set(stat_key(f));
+        self.last_seen.set(stat_key(f.metadata()));
         Ok(())
     }
 
@@ -616,7 +608,7 @@ impl Mailbox {
         if ran > 0 {
             self.write_doc(&f, &doc)?;
         } else {
-            self.last_seen.set(stat_key(&f));
+            self.last_seen.set(stat_key(f.metadata()));
         }
         Ok(ran)
     }
@@ -673,9 +665,7 @@ impl Mailbox {
                 return Ok(true);
             }
             // No event: look at the file's identity, size and time in case one was missed.
-            let now = std::fs::metadata(&self.path)
-                .ok()
-                .map(|m| (m.len(), m.mtime_nsec() + m.mtime() * 1_000_000_000, m.ino()));
+            let now = stat_key(std::fs::metadata(&self.path));
             if now != self.last_seen.get() {
                 self.last_seen.set(now);
                 return Ok(true);
@@ -684,9 +674,8 @@ impl Mailbox {
     }
 }
 
-fn stat_key(f: &File) -> Option<(u64, i64, u64)> {
-    f.metadata()
-        .ok()
+fn stat_key(m: std::io::Result<std::fs::Metadata>) -> Option<(u64, i64, u64)> {
+    m.ok()
         .map(|m| (m.len(), m.mtime_nsec() + m.mtime() * 1_000_000_000, m.ino()))
 }
 
@@ -719,10 +708,7 @@ mod tests {
         assert_eq!(v["commands"]["a"]["result"], json!(12));
         assert_eq!(v["note"], json!(1));
         // Served once only.
-        assert_eq!(
-            mb.serve_pending(&mut |c, a| article_alice(c, a)).unwrap(),
-            0
-        );
+        assert_eq!(mb.serve_pending(&mut article_alice).unwrap(), 0);
     }
 
     #[test]
@@ -732,7 +718,7 @@ mod tests {
         std::fs::write(&path, b"{not json").unwrap();
         let mut mb = Mailbox::open(&path).unwrap();
         assert!(matches!(
-            mb.serve_pending(&mut |c, a| article_alice(c, a)),
+            mb.serve_pending(&mut article_alice),
             Err(Error::Corrupt(_))
         ));
         assert!(matches!(mb.submit("add", vec![]), Err(Error::Corrupt(_))));
@@ -741,10 +727,7 @@ mod tests {
             br#"{"commands": {"x": {"command": 5}, "y": {"command": "add", "args": 3}, "w": 7}}"#,
         )
         .unwrap();
-        assert_eq!(
-            mb.serve_pending(&mut |c, a| article_alice(c, a)).unwrap(),
-            2
-        );
+        assert_eq!(mb.serve_pending(&mut article_alice).unwrap(), 2);
         assert_eq!(
             mb.answer("x").unwrap(),
             Some(Err("command must be a string".into()))
@@ -778,9 +761,7 @@ mod tests {
             let s = std::fs::metadata(&path).unwrap().len();
             assert!(s > last);
             last = s;
-            alice
-                .serve_pending(&mut |c, a| article_alice(c, a))
-                .unwrap();
+            alice.serve_pending(&mut article_alice).unwrap();
             let s = std::fs::metadata(&path).unwrap().len();
             assert!(s > last);
             last = s;

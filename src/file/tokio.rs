@@ -90,7 +90,7 @@ impl AsyncLogReader {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn from_blocking(inner: LogReader) -> Result<AsyncLogReader> {
-        let fd = match inner.watch_fd() {
+        let fd = match inner.watch.as_ref().map(|w| w.as_fd()) {
             Some(watch) => Some(Watched::register_dup(watch, "the inotify descriptor")?),
             None => None,
         };
@@ -113,7 +113,9 @@ impl AsyncReceiver for AsyncLogReader {
         loop {
             // Drain the queued inotify events first: a change after this is either seen by
             // the look below or queued anew.
-            self.inner.drain_watch()?;
+            if let Some(w) = self.inner.watch.as_mut() {
+                w.drain()?;
+            }
             if Receiver::try_recv_into(&mut self.inner, buf).done()? {
                 return Ok(());
             }
@@ -214,21 +216,5 @@ impl AsyncSender for AsyncLogWriter {
 
     fn max_message(&self) -> usize {
         self.max_message
-    }
-}
-
-// What the async reader needs of the blocking one: its inotify descriptor, to wait on,
-// and a way to drain it.
-impl LogReader {
-    /// The inotify descriptor (readable while events are queued); `None` without a watch.
-    fn watch_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
-        self.watch.as_ref().map(|w| w.as_fd())
-    }
-
-    fn drain_watch(&mut self) -> Result<()> {
-        if let Some(w) = self.watch.as_mut() {
-            w.drain()?;
-        }
-        Ok(())
     }
 }

@@ -150,11 +150,7 @@ impl MqOptions {
         /// let o = ipcring::mq::MqOptions::new().mode(0o660);
         /// ```
         mode(mode: u32);
-    }
 
-    crate::access::access_option_methods!(access);
-
-    crate::builder::setters! {
         /// Keep the queue when its creator drops (default `false`: the creator unlinks it).
         ///
         /// ```
@@ -178,6 +174,8 @@ impl MqOptions {
         /// ```
         liveness(on: bool);
     }
+
+    crate::access::access_option_methods!(access);
 }
 
 /// The liveness file's name for queue `name` (`/x` gives `/ipcring-mq.x`; a name too long
@@ -220,28 +218,20 @@ impl Liveness {
     /// it or its mode is wider than the queue's.
     fn attach(name: &str, mode: u32, access: &crate::Access) -> Result<Liveness> {
         let loc = liveness_location(name)?;
-        let mut fd = None;
-        for _ in 0..200 {
-            if let Some(f) = loc.create_excl(0o200)? {
-                crate::sys::fchmod(&f, mode & 0o666)?;
-                fd = Some(f);
-                break;
+        let fd = 'found: {
+            for _ in 0..200 {
+                if let Some(f) = loc.create_excl(0o200)? {
+                    crate::sys::fchmod(&f, mode & 0o666)?;
+                    break 'found f;
+                }
+                // Exists: open it, unless its creator is still at 0200 (or it just went away).
+                if let Some(f) = loc.open_existing(true, access)? {
+                    let regular = crate::sys::owner::FileType::Regular;
+                    crate::sys::owner::check_fd(&f, &loc.display(), regular, access, mode & 0o666)?;
+                    break 'found f;
+                }
+                std::thread::sleep(Duration::from_millis(1));
             }
-            // Exists: open it, unless its creator is still at 0200 (or it just went away).
-            if let Some(f) = loc.open_existing(true, access)? {
-                crate::sys::owner::check_fd(
-                    &f,
-                    &loc.display(),
-                    crate::sys::owner::FileType::Regular,
-                    access,
-                    mode & 0o666,
-                )?;
-                fd = Some(f);
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let Some(fd) = fd else {
             return Err(Error::io(
                 format!("open {}", loc.display()),
                 io::Error::from(io::ErrorKind::PermissionDenied),
@@ -350,6 +340,15 @@ fn check_name(name: &str) -> Result<CString> {
 /// Refuses a queue another user owns (unless allowed) or whose mode is wider than ours.
 /// On Linux a queue descriptor is a file descriptor of the mqueue file system, so `fstat`
 /// gives its owner and mode (on FreeBSD, the descriptor `mq_getfd_np` returns).
+fn check_priority(prio: u32) -> Result<()> {
+    if prio >= PRIO_MAX {
+        return Err(Error::InvalidConfig(
+            format!("priority {prio} is not below {PRIO_MAX}").into(),
+        ));
+    }
+    Ok(())
+}
+
 fn check_owner(mqd: &sys::Mq, name: &str, opts: &MqOptions) -> Result<()> {
     use crate::sys::owner;
     let st = owner::fstat(mqd.as_fd())?;
@@ -475,12 +474,7 @@ impl MessageQueue {
                 .into(),
             ));
         }
-        if opts.priority >= PRIO_MAX {
-            return Err(Error::InvalidConfig(
-                format!("priority {} is not below {PRIO_MAX}", opts.priority).into(),
-            ));
-        }
-        Ok(())
+        check_priority(opts.priority)
     }
 
     /// Creates a new queue; [`Error::AlreadyExists`] if the name is taken. This handle
@@ -516,11 +510,7 @@ impl MessageQueue {
     /// ```
     pub fn open(name: &str, opts: &MqOptions) -> Result<MessageQueue> {
         let c = check_name(name)?;
-        if opts.priority >= PRIO_MAX {
-            return Err(Error::InvalidConfig(
-                format!("priority {} is not below {PRIO_MAX}", opts.priority).into(),
-            ));
-        }
+        check_priority(opts.priority)?;
         let mqd = sys::open(&c, libc::O_RDWR | libc::O_CLOEXEC, 0, None)
             .map_err(|e| open_error(name, opts, false, e))?;
         // On failure `mqd` drops: the queue is closed.
@@ -633,20 +623,15 @@ impl MessageQueue {
     /// After a wait found the queue empty (or full): true if every peer this handle has known
     /// is gone (never with liveness off).
     fn check_peers(&mut self) -> Result<bool> {
-        match self.liveness.as_mut() {
-            Some(l) => l.peers_gone(),
-            None => Ok(false),
-        }
+        self.liveness
+            .as_mut()
+            .map_or(Ok(false), Liveness::peers_gone)
     }
 
     /// The one send path: `Error::Timeout` when the queue stays full until `deadline`.
     fn send_impl(&mut self, msg: &[u8], prio: u32, deadline: Deadline) -> Result<()> {
         Error::check_len(msg.len(), self.message_size)?;
-        if prio >= PRIO_MAX {
-            return Err(Error::InvalidConfig(
-                format!("priority {prio} is not below {PRIO_MAX}").into(),
-            ));
-        }
+        check_priority(prio)?;
         loop {
             let abs = self.slice(&deadline);
             match self.mqd.send(msg, prio, abs.as_ref()) {
@@ -852,10 +837,6 @@ impl Drop for MessageQueue {
 mod tests {
     use super::*;
 
-    fn unique(tag: &str) -> String {
-        crate::test_name("mq", tag)
-    }
-
     #[test]
     fn names_are_checked() {
         for bad in ["", "/", "noslash", "/a/b"] {
@@ -871,7 +852,7 @@ mod tests {
 
     #[test]
     fn priorities_then_fifo() {
-        let name = unique("prio");
+        let name = crate::test_name("mq", "prio");
         let mut q = MessageQueue::create(&name, &MqOptions::new()).unwrap();
         for (m, p) in [(&b"low1"[..], 1), (b"high", 9), (b"low2", 1), (b"mid", 5)] {
             q.send_priority(m, p).unwrap();

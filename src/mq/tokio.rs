@@ -111,7 +111,9 @@ impl AsyncMessageQueue {
 
     /// Makes an open queue async. Must be called within a tokio runtime.
     pub fn from_blocking(q: MessageQueue) -> Result<AsyncMessageQueue> {
-        let fd = Watched::register_dup(q.mqd_fd(), "the queue descriptor")?;
+        // On Linux the queue descriptor is a file descriptor that `poll`/`epoll` report
+        // readable while messages wait and writable while there is room.
+        let fd = Watched::register_dup(q.mqd.as_fd(), "the queue descriptor")?;
         Ok(AsyncMessageQueue { fd, q })
     }
 
@@ -129,7 +131,7 @@ impl AsyncMessageQueue {
             if self.q.try_send_priority(msg, priority).done()? {
                 return Ok(());
             }
-            let Some(mut guard) = ready(&self.fd, self.q.has_liveness(), false).await? else {
+            let Some(mut guard) = ready(&self.fd, self.q.liveness.is_some(), false).await? else {
                 continue; // a liveness look: the next try_ reports a dead peer
             };
             if self.q.try_send_priority(msg, priority).done()? {
@@ -149,7 +151,7 @@ impl AsyncMessageQueue {
             if let Some(p) = self.q.try_recv_priority_into(buf).ready()? {
                 return Ok(p);
             }
-            let Some(mut guard) = ready(&self.fd, self.q.has_liveness(), true).await? else {
+            let Some(mut guard) = ready(&self.fd, self.q.liveness.is_some(), true).await? else {
                 continue; // a liveness look: the next try_ reports a dead peer
             };
             if let Some(p) = self.q.try_recv_priority_into(buf).ready()? {
@@ -163,18 +165,7 @@ impl AsyncMessageQueue {
 impl AsyncSender for AsyncMessageQueue {
     /// Sends with the queue's default priority ([`MqOptions::priority`]). Cancel safe.
     async fn send(&mut self, msg: &[u8]) -> Result<()> {
-        loop {
-            if Sender::try_send(&mut self.q, msg).done()? {
-                return Ok(());
-            }
-            let Some(mut guard) = ready(&self.fd, self.q.has_liveness(), false).await? else {
-                continue; // a liveness look: the next try_ reports a dead peer
-            };
-            if Sender::try_send(&mut self.q, msg).done()? {
-                return Ok(());
-            }
-            guard.clear_ready();
-        }
+        self.send_priority(msg, self.q.priority).await
     }
     fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         Sender::try_send(&mut self.q, msg)
@@ -191,19 +182,5 @@ impl AsyncReceiver for AsyncMessageQueue {
     }
     fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
         Receiver::try_recv_into(&mut self.q, buf)
-    }
-}
-
-// What the async queue needs of the blocking one.
-impl MessageQueue {
-    /// Whether this handle watches its peers (then waits must wake to look).
-    fn has_liveness(&self) -> bool {
-        self.liveness.is_some()
-    }
-
-    /// The queue descriptor: on Linux a file descriptor that `poll`/`epoll` report
-    /// readable while messages wait and writable while there is room.
-    fn mqd_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.mqd.as_fd()
     }
 }

@@ -135,16 +135,24 @@ impl PipeOptions {
 
     crate::access::access_option_methods!(access);
 
-    /// Largest message accepted (sender) or believed (receiver), in bytes; at most
-    /// `u32::MAX - 8`. A frame announcing more is an [`Error::Framing`] at the receiver.
-    ///
-    /// ```
-    /// let opts = ipcring::pipe::PipeOptions::new().max_message(4096);
-    /// assert_eq!(opts.get_max_message(), 4096);
-    /// ```
-    pub fn max_message(mut self, bytes: usize) -> PipeOptions {
-        self.max_message = bytes;
-        self
+    crate::builder::setters! {
+        /// Largest message accepted (sender) or believed (receiver), in bytes; at most
+        /// `u32::MAX - 8`. A frame announcing more is an [`Error::Framing`] at the receiver.
+        ///
+        /// ```
+        /// let opts = ipcring::pipe::PipeOptions::new().max_message(4096);
+        /// assert_eq!(opts.get_max_message(), 4096);
+        /// ```
+        max_message(bytes: usize);
+
+        /// Keep the FIFO on the file system when the side that created it is dropped
+        /// (default: remove it).
+        ///
+        /// ```
+        /// let opts = ipcring::pipe::PipeOptions::new().keep(true);
+        /// # let _ = opts;
+        /// ```
+        keep(keep: bool);
     }
 
     /// The configured message limit.
@@ -154,18 +162,6 @@ impl PipeOptions {
     /// ```
     pub fn get_max_message(&self) -> usize {
         self.max_message
-    }
-
-    /// Keep the FIFO on the file system when the side that created it is dropped
-    /// (default: remove it).
-    ///
-    /// ```
-    /// let opts = ipcring::pipe::PipeOptions::new().keep(true);
-    /// # let _ = opts;
-    /// ```
-    pub fn keep(mut self, keep: bool) -> PipeOptions {
-        self.keep = keep;
-        self
     }
 
     /// Ask the kernel for a pipe buffer of this many bytes (Linux `F_SETPIPE_SZ`; an
@@ -182,14 +178,10 @@ impl PipeOptions {
     }
 
     fn validate(&self) -> Result<()> {
-        if self.max_message > u32::MAX as usize - HEADER_LEN {
+        let (max, limit) = (self.max_message, u32::MAX as usize - HEADER_LEN);
+        if max > limit {
             return Err(Error::InvalidConfig(
-                format!(
-                    "max_message {} exceeds the frame format's limit of {}",
-                    self.max_message,
-                    u32::MAX as usize - HEADER_LEN
-                )
-                .into(),
+                format!("max_message {max} exceeds the frame format's limit of {limit}").into(),
             ));
         }
         Ok(())
@@ -198,27 +190,21 @@ impl PipeOptions {
 
 /// Creates the FIFO if it is missing. Returns the identity of the FIFO this call created.
 fn ensure_fifo(path: &Path, mode: u32) -> Result<Option<(u64, u64)>> {
-    if fifo::mkfifo(path, mode)? {
-        // Created by us; read its identity back so that drop removes only this FIFO.
-        match fifo::fifo_identity(path) {
-            Ok(id) => Ok(id),
-            Err(Error::NotFound(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
-    } else {
-        Ok(None)
+    if !fifo::mkfifo(path, mode)? {
+        return Ok(None);
+    }
+    // Created by us; read its identity back so that drop removes only this FIFO.
+    match fifo::fifo_identity(path) {
+        Err(Error::NotFound(_)) => Ok(None),
+        r => r,
     }
 }
 
 /// Removes the FIFO at `path` if it is still the one identified by `id`.
 fn remove_if_ours(path: &Path, id: Option<(u64, u64)>) {
-    if let Some(id) = id {
-        if let Ok(Some(now)) = fifo::fifo_identity(path) {
-            if now == id {
-                // Cleanup never panics; a failure here only leaves a FIFO behind.
-                let _ = std::fs::remove_file(path);
-            }
-        }
+    if id.is_some() && fifo::fifo_identity(path).ok().flatten() == id {
+        // Cleanup never panics; a failure here only leaves a FIFO behind.
+        let _ = std::fs::remove_file(path);
     }
 }
 
@@ -350,11 +336,7 @@ impl PipeSender {
     /// ```
     pub fn wait_for_reader(&mut self, timeout: Option<Duration>) -> Result<()> {
         let deadline = timeout.map_or(Deadline::forever(), Deadline::after);
-        if self.connect(deadline)? {
-            Ok(())
-        } else {
-            Err(Error::Timeout)
-        }
+        done_by_deadline(self.connect(deadline)?)
     }
 
     /// Writes out the rest of a partly written frame, waiting as long as needed.
@@ -365,11 +347,7 @@ impl PipeSender {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn flush(&mut self) -> Result<()> {
-        if self.flush_pending(Deadline::forever())? {
-            Ok(())
-        } else {
-            Err(Error::Timeout)
-        }
+        done_by_deadline(self.flush_pending(Deadline::forever())?)
     }
 
     /// Connects to a reader if not connected. `Ok(false)` if none came before `deadline`.
@@ -690,12 +668,8 @@ impl PipeReceiver {
             // Poll before reading: on a FIFO that no writer has opened yet, read() returns 0,
             // which must not be mistaken for a writer that left.
             let revents = fifo::poll(&self.fd, libc::POLLIN, deadline.remaining())?;
-            if revents & libc::POLLIN != 0 {
-                if !self.fill()? {
-                    return self.on_eof();
-                }
-            } else if revents & (libc::POLLHUP | libc::POLLERR) != 0 {
-                // No data and no writer: confirm with a read (0 = end of file).
+            // Data, or no writer (a read confirms it: 0 = end of file).
+            if revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
                 if !self.fill()? {
                     return self.on_eof();
                 }

@@ -23,7 +23,7 @@
 //! ```
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use tokio::io::Interest;
@@ -96,7 +96,6 @@ pub struct AsyncPipeSender {
     /// registration of (a duplicate of) its descriptor.
     #[cfg(target_os = "linux")]
     watch: Option<(Watched<OwnedFd>, crate::sys::notify::Watch)>,
-    path: PathBuf,
     tx: PipeSender,
 }
 
@@ -113,7 +112,6 @@ impl AsyncPipeSender {
             ready: None,
             #[cfg(target_os = "linux")]
             watch: None,
-            path: tx.path().to_path_buf(),
             tx,
         }
     }
@@ -138,7 +136,7 @@ impl AsyncPipeSender {
             use crate::sys::notify::{Event, Watch};
             if self.watch.is_none() {
                 let mut w = Watch::new()?;
-                w.add(&self.path, Event::Open)?;
+                w.add(self.tx.path(), Event::Open)?;
                 let fd = register_dup(w.as_fd())?.fd;
                 self.watch = Some((fd, w));
             }
@@ -160,7 +158,7 @@ impl AsyncPipeSender {
         }
         #[cfg(not(target_os = "linux"))]
         {
-            let _ = (&self.path, msg);
+            let _ = msg;
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             Ok(false)
         }

@@ -145,29 +145,25 @@ impl Link {
     }
 
     fn connect(&mut self, deadline: Deadline) -> RedisResult<&mut Connection> {
-        if self.conn.is_none() {
-            // A try_ form (deadline already reached) still gets one attempt, bounded by
-            // connect_timeout; set_*_timeout refuse a zero duration.
-            let budget = match deadline.remaining() {
-                Some(d) if !d.is_zero() => d.min(self.opts.connect_timeout),
-                _ => self.opts.connect_timeout,
-            };
-            let conn = self.client.get_connection_with_timeout(budget)?;
-            conn.set_write_timeout(Some(self.opts.io_timeout))?;
-            conn.set_read_timeout(Some(self.opts.io_timeout))?;
-            let mut conn = conn;
-            if let Some(name) = &self.opts.client_name {
-                redis::cmd("CLIENT")
-                    .arg("SETNAME")
-                    .arg(name)
-                    .query::<()>(&mut conn)?;
-            }
-            self.conn = Some(conn);
+        if let Some(conn) = self.conn.take() {
+            return Ok(self.conn.insert(conn));
         }
-        // The branch above filled it; the Option is never None here.
-        self.conn
-            .as_mut()
-            .ok_or_else(|| RedisError::from((ErrorKind::IoError, "no connection")))
+        // A try_ form (deadline already reached) still gets one attempt, bounded by
+        // connect_timeout; set_*_timeout refuse a zero duration.
+        let budget = match deadline.remaining() {
+            Some(d) if !d.is_zero() => d.min(self.opts.connect_timeout),
+            _ => self.opts.connect_timeout,
+        };
+        let mut conn = self.client.get_connection_with_timeout(budget)?;
+        conn.set_write_timeout(Some(self.opts.io_timeout))?;
+        conn.set_read_timeout(Some(self.opts.io_timeout))?;
+        if let Some(name) = &self.opts.client_name {
+            redis::cmd("CLIENT")
+                .arg("SETNAME")
+                .arg(name)
+                .query::<()>(&mut conn)?;
+        }
+        Ok(self.conn.insert(conn))
     }
 
     /// Runs `f` on a live connection. A transient failure drops the connection and tries
@@ -198,9 +194,9 @@ impl Link {
             let since = *failing_since.get_or_insert(now);
             if let Some(limit) = self.opts.give_up_after {
                 if now.duration_since(since) >= limit {
+                    let what = &self.what;
                     return Err(Error::Redis(Cow::Owned(format!(
-                        "{}: gave up after {:?} of failures: {err}",
-                        self.what, limit
+                        "{what}: gave up after {limit:?} of failures: {err}"
                     ))));
                 }
             }

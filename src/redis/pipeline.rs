@@ -184,13 +184,13 @@ impl Pipeline {
 
     /// Writes everything queued (in one write when the connection is confirmed).
     pub(crate) fn write_queued(&mut self, link: &mut Link, deadline: Deadline) -> Result<()> {
-        self.pump(link, deadline, |p| p.written == p.inflight.len())
+        self.pump_with(link, deadline, false, |p| p.written == p.inflight.len())
     }
 
     /// Waits until every reply is in; returns the last one (`None` if nothing was sent).
     /// Refusals are reported as an error.
     pub(crate) fn flush(&mut self, link: &mut Link, deadline: Deadline) -> Result<Option<Value>> {
-        self.pump(link, deadline, |p| p.inflight.is_empty())?;
+        self.pump_with(link, deadline, false, |p| p.inflight.is_empty())?;
         self.take_refused(&link.what)?;
         Ok(self.last.take())
     }
@@ -235,18 +235,9 @@ impl Pipeline {
     }
 
     /// Writes and reads on `link` until `goal` holds, reconnecting (and rewriting what is
-    /// unanswered) with the link's backoff.
-    fn pump(
-        &mut self,
-        link: &mut Link,
-        deadline: Deadline,
-        goal: impl Fn(&Pipeline) -> bool,
-    ) -> Result<()> {
-        self.pump_with(link, deadline, false, goal)
-    }
-
-    /// [`Pipeline::pump`]; with `read_first`, replies to commands already written are read
-    /// before unwritten ones are written (to make room without splitting a batch).
+    /// unanswered) with the link's backoff. With `read_first`, replies to commands already
+    /// written are read before unwritten ones are written (to make room without splitting
+    /// a batch).
     fn pump_with(
         &mut self,
         link: &mut Link,
@@ -305,11 +296,7 @@ impl Pipeline {
                 self.read_timeout = Some(budget);
             }
             // The redis crate returns an error reply (`-LOADING ...`) as a value.
-            let reply = match conn.recv_response() {
-                Ok(v) => v.extract_error(),
-                Err(e) => Err(e),
-            };
-            match reply {
+            match conn.recv_response().and_then(Value::extract_error) {
                 Ok(v) => self.answered(Ok(v)),
                 // A read that timed out leaves the redis crate's connection out of step
                 // (it skips the next reply): the connection is given up, what is
@@ -324,13 +311,8 @@ impl Pipeline {
     }
 }
 
-fn decimal_len(mut n: usize) -> usize {
-    let mut d = 1;
-    while n >= 10 {
-        n /= 10;
-        d += 1;
-    }
-    d
+fn decimal_len(n: usize) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 /// Bytes of `*N\r\n` + `$len\r\n<arg>\r\n` for every part.

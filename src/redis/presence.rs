@@ -161,15 +161,8 @@ fn look(conn: &mut Connection, watched: &[(String, String)]) -> redis::RedisResu
     for (set, gen) in watched {
         c.arg(set).arg(gen);
     }
-    match c.query::<Value>(conn)? {
-        Value::Array(v) => match v.as_slice() {
-            [Value::Int(alive), Value::Int(gen)] => Ok((*alive, *gen)),
-            _ => Err((
-                redis::ErrorKind::TypeError,
-                "unexpected reply to the liveness look",
-            )
-                .into()),
-        },
+    match c.query::<Value>(conn)?.as_sequence() {
+        Some([Value::Int(alive), Value::Int(gen)]) => Ok((*alive, *gen)),
         _ => Err((
             redis::ErrorKind::TypeError,
             "unexpected reply to the liveness look",
@@ -198,17 +191,7 @@ impl Presence {
         let gone = Arc::new(AtomicBool::new(false));
         spawn("ipcring-redis-live", gone, move |stopped| {
             let mut conn = Some(conn);
-            loop {
-                match stopped.recv_timeout(ttl / 4) {
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                    // Dropped: leave at once, so watchers need not wait for the expiry.
-                    _ => {
-                        if let Some(c) = conn.as_mut() {
-                            let _ = redis::cmd("ZREM").arg(&set).arg(&id).query::<Value>(c);
-                        }
-                        return;
-                    }
-                }
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(ttl / 4) {
                 if conn.is_none() {
                     conn = connect(&client, &opts).ok();
                 }
@@ -217,6 +200,10 @@ impl Presence {
                         conn = None; // reconnect at the next tick
                     }
                 }
+            }
+            // Dropped: leave at once, so watchers need not wait for the expiry.
+            if let Some(c) = conn.as_mut() {
+                let _ = redis::cmd("ZREM").arg(&set).arg(&id).query::<Value>(c);
             }
         })
     }

@@ -272,12 +272,8 @@ impl Subscriber {
                 "a redis subscriber needs at least one channel or pattern",
             )));
         }
-        for c in channels {
-            check_name("channel", c)?;
-        }
-        for p in patterns {
-            check_name("pattern", p)?;
-        }
+        channels.iter().try_for_each(|c| check_name("channel", c))?;
+        patterns.iter().try_for_each(|p| check_name("pattern", p))?;
         let mut all: Vec<&str> = channels.to_vec();
         all.extend_from_slice(patterns);
         let link = Link::open(url, &format!("channels {}", all.join(",")), opts)?;
@@ -395,17 +391,11 @@ impl Subscriber {
         self.last_activity = Instant::now();
         if let Some((lost_at, restored_at)) = self.link.take_healed() {
             self.gaps += 1;
-            self.gap = Some(match self.gap {
-                Some(g) => Gap {
-                    lost_at: g.lost_at,
-                    restored_at,
-                    count: g.count + 1,
-                },
-                None => Gap {
-                    lost_at,
-                    restored_at,
-                    count: 1,
-                },
+            let (lost_at, count) = self.gap.map_or((lost_at, 0), |g| (g.lost_at, g.count));
+            self.gap = Some(Gap {
+                lost_at,
+                restored_at,
+                count: count + 1,
             });
             self.gap_error_due = self.gap_errors;
         }

@@ -138,21 +138,7 @@ impl StreamOptions {
         /// # let _ = opts;
         /// ```
         start(start: StartFrom);
-    }
 
-    /// Consumer: when to acknowledge.
-    ///
-    /// ```
-    /// use ipcring::redis::{AckMode, StreamOptions};
-    /// let opts = StreamOptions::new().ack_mode(AckMode::Manual);
-    /// # let _ = opts;
-    /// ```
-    pub fn ack_mode(mut self, ack: AckMode) -> Self {
-        self.ack = ack;
-        self
-    }
-
-    crate::builder::setters! {
         /// Consumer: how many entries one read fetches (1..=10000).
         ///
         /// ```
@@ -191,6 +177,18 @@ impl StreamOptions {
         /// # let _ = opts;
         /// ```
         claim_every(d: Duration);
+    }
+
+    /// Consumer: when to acknowledge.
+    ///
+    /// ```
+    /// use ipcring::redis::{AckMode, StreamOptions};
+    /// let opts = StreamOptions::new().ack_mode(AckMode::Manual);
+    /// # let _ = opts;
+    /// ```
+    pub fn ack_mode(mut self, ack: AckMode) -> Self {
+        self.ack = ack;
+        self
     }
 
     fn validate(&self) -> Result<()> {
@@ -323,27 +321,10 @@ impl StreamProducer {
 
     /// Queues the `XADD` of `msg`; with `write`, writes it (a send), else leaves it queued.
     fn enqueue(&mut self, msg: &[u8], deadline: Deadline, write: bool) -> Result<()> {
-        let data = DATA_FIELD.as_bytes();
-        let with_len;
-        let without;
+        let (key, data) = (self.key.as_bytes(), DATA_FIELD.as_bytes());
         let parts: &[&[u8]] = match &self.max_len {
-            Some(n) => {
-                with_len = [
-                    b"XADD".as_slice(),
-                    self.key.as_bytes(),
-                    b"MAXLEN",
-                    b"~",
-                    n.as_bytes(),
-                    b"*",
-                    data,
-                    msg,
-                ];
-                &with_len
-            }
-            None => {
-                without = [b"XADD".as_slice(), self.key.as_bytes(), b"*", data, msg];
-                &without
-            }
+            Some(n) => &[b"XADD", key, b"MAXLEN", b"~", n.as_bytes(), b"*", data, msg],
+            None => &[b"XADD", key, b"*", data, msg],
         };
         if write {
             self.pipe.send(&mut self.link, parts, deadline)
@@ -631,11 +612,8 @@ impl StreamConsumer {
                     .arg(group)
                     .query::<Value>(conn)?)
             })?;
-        match v {
-            Value::Array(items) => match items.first() {
-                Some(Value::Int(n)) => Ok((*n).max(0) as u64),
-                _ => Err(Error::Redis(Cow::Borrowed("XPENDING: unexpected reply"))),
-            },
+        match v.as_sequence().and_then(<[Value]>::first) {
+            Some(Value::Int(n)) => Ok((*n).max(0) as u64),
             _ => Err(Error::Redis(Cow::Borrowed("XPENDING: unexpected reply"))),
         }
     }
@@ -682,14 +660,11 @@ impl StreamConsumer {
         let mut last_look = false;
         loop {
             if let Some((id, fields)) = self.backlog.pop_front() {
-                match self.take_entry(&id, fields, buf) {
-                    Ok(true) => {
-                        self.outstanding.insert(id.clone());
-                        return Ok(Some(id));
-                    }
-                    Ok(false) => continue, // trimmed away: counted, acknowledged
-                    Err(e) => return Err(e),
+                if self.take_entry(&id, fields, buf)? {
+                    self.outstanding.insert(id.clone());
+                    return Ok(Some(id));
                 }
+                continue; // trimmed away: counted, acknowledged
             }
             if polled && self.presence.as_ref().is_some_and(Presence::gone) {
                 // Every producer is gone: read once more (what they added is in the
@@ -816,17 +791,7 @@ impl StreamConsumer {
                 pipe.cmd("XACK").arg(&key).arg(&group).arg(&to_ack).ignore();
             }
             let mut read_timeout = io;
-            if scan_own {
-                pipe.cmd("XREADGROUP")
-                    .arg("GROUP")
-                    .arg(&group)
-                    .arg(&consumer)
-                    .arg("COUNT")
-                    .arg(batch)
-                    .arg("STREAMS")
-                    .arg(&key)
-                    .arg(pending_cursor);
-            } else if let Some(idle) = claim {
+            if let Some(idle) = claim {
                 pipe.cmd("XAUTOCLAIM")
                     .arg(&key)
                     .arg(&group)
@@ -843,11 +808,13 @@ impl StreamConsumer {
                     .arg(&consumer)
                     .arg("COUNT")
                     .arg(batch);
-                if let Some(b) = block {
+                // Our pending list from its cursor, or new entries (a blocking read).
+                if let Some(b) = block.filter(|_| !scan_own) {
                     c.arg("BLOCK").arg(block_ms(b));
                     read_timeout += b;
                 }
-                c.arg("STREAMS").arg(&key).arg(">");
+                let from = if scan_own { pending_cursor } else { ">" };
+                c.arg("STREAMS").arg(&key).arg(from);
             }
             conn.set_read_timeout(Some(read_timeout))?;
             let r = pipe.query::<Vec<Value>>(conn);
@@ -881,17 +848,14 @@ impl StreamConsumer {
         let Some(last) = reply.into_iter().last() else {
             return Ok(read_new);
         };
-        if scan_own {
+        // Our pending list and claimed entries may hold entries already taken or queued.
+        let entries = if scan_own {
             let entries = parse_read_reply(last)?;
             match entries.last() {
                 None => self.scan_own = false,
                 Some((id, _)) => self.pending_cursor = id.clone(),
             }
-            for e in entries {
-                if !self.outstanding.contains(&e.0) && !self.backlog.iter().any(|b| b.0 == e.0) {
-                    self.backlog.push_back(e);
-                }
-            }
+            entries
         } else if claim.is_some() {
             let (cursor, entries, deleted) = parse_autoclaim_reply(last)?;
             self.trimmed += deleted;
@@ -899,13 +863,15 @@ impl StreamConsumer {
                 self.next_claim = now + self.opts.claim_every;
             }
             self.claim_cursor = cursor;
-            for e in entries {
-                if !self.outstanding.contains(&e.0) && !self.backlog.iter().any(|b| b.0 == e.0) {
-                    self.backlog.push_back(e);
-                }
-            }
+            entries
         } else {
             self.backlog.extend(parse_read_reply(last)?);
+            return Ok(read_new);
+        };
+        for e in entries {
+            if !self.outstanding.contains(&e.0) && !self.backlog.iter().any(|b| b.0 == e.0) {
+                self.backlog.push_back(e);
+            }
         }
         Ok(read_new)
     }
@@ -913,7 +879,7 @@ impl StreamConsumer {
 
 /// The message in an entry's fields: the value of its [`DATA_FIELD`] (the last one if
 /// repeated).
-pub(crate) fn data_of(fields: &[Value]) -> Option<&Value> {
+pub fn data_of(fields: &[Value]) -> Option<&Value> {
     let mut data = None;
     for pair in fields.chunks(2) {
         if let [Value::BulkString(k), v] = pair {
@@ -939,14 +905,13 @@ fn id_of(v: Value, what: &str) -> Result<String> {
 
 /// `[id, [field, value, ...] | nil]`
 fn parse_entry(v: Value, what: &str) -> Result<RawEntry> {
-    let Value::Array(mut parts) = v else {
+    let Value::Array(parts) = v else {
         return Err(bad_reply(what));
     };
-    if parts.len() != 2 {
+    let Ok([id, fields]) = <[Value; 2]>::try_from(parts) else {
         return Err(bad_reply(what));
-    }
-    let fields = parts.pop().ok_or_else(|| bad_reply(what))?;
-    let id = id_of(parts.pop().ok_or_else(|| bad_reply(what))?, what)?;
+    };
+    let id = id_of(id, what)?;
     match fields {
         Value::Array(f) => Ok((id, Some(f))),
         Value::Nil => Ok((id, None)),
@@ -955,7 +920,7 @@ fn parse_entry(v: Value, what: &str) -> Result<RawEntry> {
 }
 
 /// XREADGROUP: nil, or `[[key, [entry, ...]]]`.
-pub(crate) fn parse_read_reply(v: Value) -> Result<Vec<RawEntry>> {
+pub fn parse_read_reply(v: Value) -> Result<Vec<RawEntry>> {
     const W: &str = "XREADGROUP";
     let streams = match v {
         Value::Nil => return Ok(Vec::new()),
@@ -978,7 +943,7 @@ pub(crate) fn parse_read_reply(v: Value) -> Result<Vec<RawEntry>> {
 }
 
 /// XAUTOCLAIM: `[next-cursor, [entry, ...], [deleted-id, ...]]` (the third part since 7.0).
-pub(crate) fn parse_autoclaim_reply(v: Value) -> Result<(String, Vec<RawEntry>, u64)> {
+pub fn parse_autoclaim_reply(v: Value) -> Result<(String, Vec<RawEntry>, u64)> {
     const W: &str = "XAUTOCLAIM";
     let Value::Array(parts) = v else {
         return Err(bad_reply(W));

@@ -185,19 +185,9 @@ impl<T: Send + 'static> Pooled<T> {
     pub async fn into_inner(mut self) -> Result<(T, Option<Result<Vec<u8>>>)> {
         self.pool.settle().await?;
         let stash = self.pool.take_stash();
-        match self.pool.take() {
-            Some(t) => Ok((t, stash)),
-            None => Err(Error::corrupt("redis handle missing after settle")),
-        }
-    }
-}
-
-impl<T: Sender + Send + 'static> Pooled<T> {
-    /// Remembers the sender's [`Sender::max_message`] for while it is on the pool.
-    fn sender_limit(&mut self) {
-        if let Some(t) = self.pool.get_ref() {
-            self.max_message = Sender::max_message(t);
-        }
+        let t = self.pool.take();
+        t.map(|t| (t, stash))
+            .ok_or_else(|| Error::corrupt("redis handle missing after settle"))
     }
 }
 
@@ -205,7 +195,10 @@ impl<T: Sender + Send + 'static> AsyncSender for Pooled<T> {
     /// Sends on the blocking pool ([`Sender::send`], with its retries). **A dropped future
     /// may still send the message** in the background (module docs).
     async fn send(&mut self, msg: &[u8]) -> Result<()> {
-        self.sender_limit();
+        // The limit as last seen, for when the handle is out on the blocking pool.
+        if let Some(t) = self.pool.get_ref() {
+            self.max_message = Sender::max_message(t);
+        }
         self.pool.send(msg, self.max_message).await
     }
 
@@ -216,10 +209,9 @@ impl<T: Sender + Send + 'static> AsyncSender for Pooled<T> {
     }
 
     fn max_message(&self) -> usize {
-        match self.pool.get_ref() {
-            Some(t) => Sender::max_message(t),
-            None => self.max_message,
-        }
+        self.pool
+            .get_ref()
+            .map_or(self.max_message, Sender::max_message)
     }
 }
 

@@ -123,35 +123,26 @@ fn postcard_exact<T: DeserializeOwned>(frame: &[u8], at: Range<usize>) -> Result
 
 fn decode_one(frame: &[u8]) -> Result<Request<'_, BinaryCodec>, (Option<u64>, ErrorObject)> {
     let bad = |id, what: &str| {
+        let e = ErrorObject::new(INVALID_REQUEST, "Invalid Request");
+        (id, e.with_data(what))
+    };
+    let parse = |id, what: &str| {
         (
             id,
-            ErrorObject::new(INVALID_REQUEST, "Invalid Request").with_data(what),
+            ErrorObject::new(PARSE_ERROR, "Parse error").with_data(what),
         )
     };
     let mut r = Reader { buf: frame, pos: 0 };
     let Ok(kind) = r.byte() else {
-        return Err((
-            None,
-            ErrorObject::new(PARSE_ERROR, "Parse error").with_data("empty frame"),
-        ));
+        return Err(parse(None, "empty frame"));
     };
     let id = match kind {
-        KIND_REQUEST => Some(r.varint().map_err(|e| {
-            (
-                None,
-                ErrorObject::new(PARSE_ERROR, "Parse error").with_data(e),
-            )
-        })?),
+        KIND_REQUEST => Some(r.varint().map_err(|e| parse(None, e))?),
         KIND_NOTIFY => None,
         KIND_RESULT | KIND_ERROR => return Err(bad(None, "a reply frame sent as a request")),
         _ => return Err(bad(None, "unknown frame kind")),
     };
-    let method = r.str().map_err(|e| {
-        (
-            id,
-            ErrorObject::new(PARSE_ERROR, "Parse error").with_data(e),
-        )
-    })?;
+    let method = r.str().map_err(|e| parse(id, e))?;
     Ok(Request {
         id,
         method: Cow::Borrowed(method),

@@ -109,18 +109,6 @@ impl<T> Drop for Pending<T> {
     }
 }
 
-fn recv_until<R: Receiver>(
-    rx: &mut R,
-    buf: &mut Vec<u8>,
-    deadline: Deadline,
-) -> Result<(), RpcError> {
-    match deadline.remaining() {
-        None => rx.recv_into(buf)?,
-        Some(left) => rx.recv_timeout_into(buf, left)?,
-    }
-    Ok(())
-}
-
 /// The ids of dropped [`Pending`]s, shared with them; `any` spares the lock on the fast path.
 #[derive(Debug, Default)]
 struct Abandoned {
@@ -351,7 +339,8 @@ impl<S: Sender, R: Receiver, C: Codec> Client<S, R, C> {
         }
         loop {
             let mut frame = std::mem::take(&mut self.frame);
-            let got = recv_until(&mut self.rx, &mut frame, deadline);
+            let got = self.rx.recv_deadline_into(&mut frame, deadline);
+            let got = got.map_err(RpcError::from);
             let decoded = got.and_then(|()| self.codec.decode_reply(&frame));
             let reply = match decoded {
                 Ok(r) => r,

@@ -184,12 +184,7 @@ impl Codec for JsonCodec {
 
     fn encode_batch(&self, replies: &[Vec<u8>], out: &mut Vec<u8>) -> Result<(), RpcError> {
         out.push(b'[');
-        for (i, r) in replies.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(r);
-        }
+        out.extend_from_slice(&replies.join(&b','));
         out.push(b']');
         Ok(())
     }

@@ -77,13 +77,10 @@ impl<C: Codec> fmt::Debug for Server<C> {
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        s
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s
-    } else {
-        "(a non-string panic payload)"
-    }
+    p.downcast_ref::<&str>()
+        .copied()
+        .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(a non-string panic payload)")
 }
 
 impl<C: Codec> Server<C> {
@@ -238,11 +235,9 @@ impl<C: Codec> Server<C> {
         if let Err(p) = ran {
             out.truncate(start);
             if id.is_some() {
-                let e = ErrorObject::new(INTERNAL_ERROR, "Internal error").with_data(format!(
-                    "handler `{}` panicked: {}",
-                    req.method,
-                    panic_message(&*p)
-                ));
+                let (method, why) = (&req.method, panic_message(&*p));
+                let data = format!("handler `{method}` panicked: {why}");
+                let e = ErrorObject::new(INTERNAL_ERROR, "Internal error").with_data(data);
                 self.codec.encode_error(id, &e, out);
             }
         }
@@ -345,17 +340,13 @@ impl<C: Codec> Server<C> {
                             continue;
                         }
                         let sent = tx.lock().unwrap_or_else(PoisonError::into_inner).send(&out);
-                        match sent {
-                            Ok(()) => {}
-                            Err(e) => {
-                                if !e.is_disconnected() {
-                                    let mut f =
-                                        failed.lock().unwrap_or_else(PoisonError::into_inner);
-                                    f.get_or_insert(e.into());
-                                }
-                                stop.store(true, Ordering::Release);
-                                return;
+                        if let Err(e) = sent {
+                            if !e.is_disconnected() {
+                                let mut f = failed.lock().unwrap_or_else(PoisonError::into_inner);
+                                f.get_or_insert(e.into());
                             }
+                            stop.store(true, Ordering::Release);
+                            return;
                         }
                     }
                 });
@@ -381,10 +372,7 @@ impl<C: Codec> Server<C> {
             read
         });
         let failed = failed.into_inner().unwrap_or_else(PoisonError::into_inner);
-        match (read, failed) {
-            (Err(e), _) | (Ok(()), Some(e)) => Err(e),
-            (Ok(()), None) => Ok(()),
-        }
+        read.and(failed.map_or(Ok(()), Err))
     }
 
     /// Serves one client on a new thread; the thread's result is [`Server::serve`]'s.

@@ -37,7 +37,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -61,6 +61,10 @@ struct Shared<C: Codec> {
 }
 
 impl<C: Codec> Shared<C> {
+    fn waiting(&self) -> MutexGuard<'_, HashMap<u64, oneshot::Sender<Delivery<C::Value>>>> {
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn closed_error(&self) -> Option<RpcError> {
         let g = self.closed.lock().unwrap_or_else(|e| e.into_inner());
         g.as_ref().map(copy_error)
@@ -143,7 +147,7 @@ async fn read_replies<R: AsyncReceiver, C: Codec>(mut rx: R, shared: Arc<Shared<
             // Not attributable to any call; the call it belonged to will time out.
             continue;
         };
-        let mut waiting = shared.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        let mut waiting = shared.waiting();
         let target =
             reply_owner(&reply, waiting.keys().copied()).and_then(|id| waiting.remove(&id));
         drop(waiting);
@@ -153,11 +157,7 @@ async fn read_replies<R: AsyncReceiver, C: Codec>(mut rx: R, shared: Arc<Shared<
     };
     *shared.closed.lock().unwrap_or_else(|e| e.into_inner()) = Some(end);
     // Dropping the senders tells every waiting call.
-    shared
-        .waiting
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clear();
+    shared.waiting().clear();
 }
 
 impl<S: AsyncSender + 'static, C: Codec> AsyncClient<S, C> {
@@ -200,11 +200,7 @@ impl<S: AsyncSender + 'static, C: Codec> AsyncClient<S, C> {
             .codec
             .encode_request(Some(id), method, &args, &mut out)?;
         let (reply_tx, reply_rx) = oneshot::channel();
-        shared
-            .waiting
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, reply_tx);
+        shared.waiting().insert(id, reply_tx);
         let _forget = Forget { shared, id };
         // The reader may have stopped between the check above and the insert.
         if let Some(e) = shared.closed_error() {

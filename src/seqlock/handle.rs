@@ -116,10 +116,7 @@ fn check_type<T>() -> Result<()> {
 }
 
 fn validate<T>(map: &Mapping, shown: &str, tag: u64) -> Result<()> {
-    let bad = |reason: String| Error::BadSegment {
-        path: shown.to_owned(),
-        reason: reason.into(),
-    };
+    let bad = segment::bad(shown);
     segment::check_header_size(map, "seqlock", SEQLOCK_HEADER_SIZE).map_err(bad)?;
     let g = geometry_of(map);
     let size = g.value_size.load(Ordering::Relaxed) as usize;
@@ -129,11 +126,10 @@ fn validate<T>(map: &Mapping, shown: &str, tag: u64) -> Result<()> {
             "value size {size} / {words} words is inconsistent"
         )));
     }
-    if SEQLOCK_HEADER_SIZE + words * 8 != map.len() {
+    let (need, len) = (SEQLOCK_HEADER_SIZE + words * 8, map.len());
+    if need != len {
         return Err(bad(format!(
-            "a {size}-byte value needs a {}-byte segment, the file has {}",
-            SEQLOCK_HEADER_SIZE + words * 8,
-            map.len()
+            "a {size}-byte value needs a {need}-byte segment, the file has {len}"
         )));
     }
     let want = std::mem::size_of::<T>();
@@ -393,17 +389,11 @@ impl Backoff {
             return false;
         }
         let now = Instant::now();
-        match self.next_check {
-            None => {
-                self.next_check = Some(now + LIVENESS_SLICE);
-                false
-            }
-            Some(t) if now >= t => {
-                self.next_check = Some(now + LIVENESS_SLICE);
-                true
-            }
-            Some(_) => false,
+        let due = self.next_check.is_some_and(|t| now >= t);
+        if due || self.next_check.is_none() {
+            self.next_check = Some(now + LIVENESS_SLICE);
         }
+        due
     }
 }
 
@@ -645,13 +635,8 @@ mod tests {
     #[test]
     fn roundtrip_odd_sized_value_and_versions() {
         let (mut w, r) = pair::<[u8; 13]>("odd");
-        assert_eq!(
-            r.read().unwrap(),
-            Snapshot {
-                value: [0; 13],
-                version: 0
-            }
-        );
+        let s = r.read().unwrap();
+        assert_eq!((s.value, s.version), ([0; 13], 0));
         for k in 1..=5u8 {
             assert_eq!(w.write(&[k; 13]), k as u64);
         }
@@ -728,13 +713,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(30));
         w.write(&42);
         let (s, r) = t.join().unwrap();
-        assert_eq!(
-            s,
-            Snapshot {
-                value: 42,
-                version: 1
-            }
-        );
+        assert_eq!((s.value, s.version), (42, 1));
         // A version already newer than asked returns at once.
         assert_eq!(r.wait_changed(0, Duration::ZERO).unwrap().value, 42);
         drop(w);
@@ -779,13 +758,8 @@ mod tests {
         assert!(matches!(r.read(), Err(Error::Disconnected)));
         let mut w = Writer::<u64>::open(&n, &o).unwrap();
         assert_eq!(w.write(&6), 2);
-        assert_eq!(
-            r.read().unwrap(),
-            Snapshot {
-                value: 6,
-                version: 2
-            }
-        );
+        let s = r.read().unwrap();
+        assert_eq!((s.value, s.version), (6, 2));
         drop(w);
         crate::sys::Location::parse(&n).unwrap().unlink().unwrap();
     }

@@ -137,27 +137,21 @@ impl Client {
         let listener_flags = g.flags.load(Ordering::Relaxed);
         let server_may_sleep = listener_flags & FLAG_MAY_SLEEP != 0;
         let name = listener.name();
-        match (listener_flags & FLAG_AUTH != 0, &opts.key) {
-            (true, None) => {
-                return Err(Error::Auth(
-                    format!(
-                        "the service {name} requires an auth key (ServiceOptions::auth_key{})",
-                        if cfg!(feature = "service-auth") {
-                            ""
-                        } else {
-                            ", feature service-auth"
-                        }
-                    )
-                    .into(),
-                ))
-            }
-            (false, Some(_)) => {
-                return Err(Error::Auth(
-                    format!("the service {name} has no auth key, and this client requires one")
-                        .into(),
-                ))
-            }
-            _ => {}
+        let needs_key = listener_flags & FLAG_AUTH != 0;
+        if needs_key != opts.key.is_some() {
+            let feature = if cfg!(feature = "service-auth") {
+                ""
+            } else {
+                ", feature service-auth"
+            };
+            return Err(Error::Auth(if needs_key {
+                format!(
+                    "the service {name} requires an auth key (ServiceOptions::auth_key{feature})"
+                )
+                .into()
+            } else {
+                format!("the service {name} has no auth key, and this client requires one").into()
+            }));
         }
         if opts.slots > max_slots || opts.max_message > max_message {
             return Err(Error::InvalidConfig(
@@ -178,7 +172,7 @@ impl Client {
         let en = entry(map, e);
         let nonce = sys::random_u64();
         en.channel_nonce.store(nonce, Ordering::Relaxed);
-        en.pid.store(sys::pid(), Ordering::Relaxed);
+        en.pid.store(std::process::id(), Ordering::Relaxed);
         let chan_name = channel_name(&name, e, nonce);
         let size = slot_size_for(opts.max_message);
         let total = CHANNEL_HEADER_SIZE as u64 + opts.slots as u64 * size as u64;
@@ -223,41 +217,27 @@ impl Client {
         let mut pause = Duration::from_micros(20);
         loop {
             // Once ACCEPTED, the server has the channel open: we may unlink its name.
-            match en.words().verdict() {
+            let err = match en.words().verdict() {
                 ENTRY_ACCEPTED => break,
-                ENTRY_CONNECT => {}
-                ENTRY_CLOSED if en.refusal.load(Ordering::Relaxed) == REFUSED_AUTH => {
-                    return Err(give_back(
-                        &listener,
-                        Error::Auth(
-                            format!("the service {name} refused this client's auth key: the two sides do not share the same key").into(),
-                        ),
-                    ))
+                ENTRY_CONNECT if !listener.role_held_by_other(crate::kinds::SERVER)? => {
+                    Error::Disconnected
                 }
-                ENTRY_CLOSED => {
-                    return Err(give_back(
-                        &listener,
-                        Error::BadSegment {
-                            path: chan_name,
-                            reason: "the server refused this channel".into(),
-                        },
-                    ))
+                ENTRY_CONNECT if deadline.expired() => Error::Timeout,
+                ENTRY_CONNECT => {
+                    thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(1));
+                    continue;
                 }
-                s => {
-                    return Err(give_back(
-                        &listener,
-                        Error::corrupt(format!("connection entry {e} of {name} in state {s}")),
-                    ))
-                }
-            }
-            if !listener.role_held_by_other(crate::kinds::SERVER)? {
-                return Err(give_back(&listener, Error::Disconnected));
-            }
-            if deadline.expired() {
-                return Err(give_back(&listener, Error::Timeout));
-            }
-            thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(1));
+                ENTRY_CLOSED if en.refusal.load(Ordering::Relaxed) == REFUSED_AUTH => Error::Auth(
+                    format!("the service {name} refused this client's auth key: the two sides do not share the same key").into(),
+                ),
+                ENTRY_CLOSED => Error::BadSegment {
+                    path: chan_name,
+                    reason: "the server refused this channel".into(),
+                },
+                s => Error::corrupt(format!("connection entry {e} of {name} in state {s}")),
+            };
+            return Err(give_back(&listener, err));
         }
         if let Some(key) = &opts.key {
             // SYNC: the server wrote its proof before its Release store of ACCEPTED, which

@@ -45,10 +45,7 @@ impl Entry {
 
 /// Checks a listener's own fields against the file (after the common header's checks).
 pub(crate) fn validate_listener(map: &Mapping, shown: &str) -> Result<()> {
-    let bad = |reason: String| Error::BadSegment {
-        path: shown.to_owned(),
-        reason: reason.into(),
-    };
+    let bad = segment::bad(shown);
     let hs = segment::header_of(map).header_size.load(Ordering::Relaxed) as usize;
     if hs != LISTENER_HEADER_SIZE || map.len() < LISTENER_HEADER_SIZE {
         return Err(bad(format!(
@@ -127,10 +124,7 @@ fn validate_channel(
     max_slots: u32,
     max_message: u32,
 ) -> Result<(u32, u32, u32, bool)> {
-    let bad = |reason: String| Error::BadSegment {
-        path: shown.to_owned(),
-        reason: reason.into(),
-    };
+    let bad = segment::bad(shown);
     let hs = segment::header_of(map).header_size.load(Ordering::Relaxed) as usize;
     if hs != CHANNEL_HEADER_SIZE || map.len() < CHANNEL_HEADER_SIZE {
         return Err(bad(format!("channel header size {hs}")));
@@ -529,9 +523,8 @@ impl Server {
             if state == ENTRY_FREE && !has_conn {
                 continue;
             }
-            match seg.role_held_by_other(entry_role(e)) {
-                Ok(false) => {}
-                _ => continue,
+            if !matches!(seg.role_held_by_other(entry_role(e)), Ok(false)) {
+                continue;
             }
             if let Some(conn) = self.remove(e) {
                 // It may have died before unlinking its channel's name.

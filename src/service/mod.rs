@@ -230,25 +230,16 @@ impl ServiceOptions {
     );
 
     fn check(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::InvalidConfig(m.into()));
-        if !(1..=layout::MAX_CLIENTS).contains(&self.max_clients) {
-            return bad(format!(
-                "max_clients {} is outside 1 ..= {}",
-                self.max_clients,
-                layout::MAX_CLIENTS
-            ));
-        }
-        for (what, n) in [("max_slots", self.max_slots), ("slots", self.slots)] {
-            if !(1..=layout::MAX_SLOTS).contains(&n) {
-                return bad(format!("{what} {n} is outside 1 ..= {}", layout::MAX_SLOTS));
+        for (what, n, max) in [
+            ("max_clients", self.max_clients, layout::MAX_CLIENTS),
+            ("max_slots", self.max_slots, layout::MAX_SLOTS),
+            ("slots", self.slots, layout::MAX_SLOTS),
+            ("max_message", self.max_message, layout::MAX_MESSAGE),
+        ] {
+            if !(1..=max).contains(&n) {
+                let e = format!("{what} {n} is outside 1 ..= {max}");
+                return Err(Error::InvalidConfig(e.into()));
             }
-        }
-        if !(1..=layout::MAX_MESSAGE).contains(&self.max_message) {
-            return bad(format!(
-                "max_message {} is outside 1 ..= {}",
-                self.max_message,
-                layout::MAX_MESSAGE
-            ));
         }
         Ok(())
     }

@@ -17,10 +17,6 @@ use crate::sync::AtomicU32;
 const SLOT_SIZE: u32 = 32;
 const MAX: u32 = 24;
 
-fn wake_word() -> WakeWord {
-    WakeWord::new_model()
-}
-
 fn request(round: u8, slot: u32) -> Vec<u8> {
     vec![round.wrapping_mul(31).wrapping_add(slot as u8); 3]
 }
@@ -100,10 +96,10 @@ fn spawn_server(
     sleep: bool,
     requests: usize,
 ) -> (ClientSide, Arc<WakeWord>, thread::JoinHandle<()>) {
-    let core = ChannelCore::new_model(slots, SLOT_SIZE, MAX, Arc::new(wake_word()));
+    let core = ChannelCore::new_model(slots, SLOT_SIZE, MAX, Arc::new(WakeWord::new_model()));
     let client = ClientSide::new(core.clone());
     let mut server = ServerSide::new(core, sleep);
-    let server_wake = Arc::new(wake_word());
+    let server_wake = Arc::new(WakeWord::new_model());
     let wake = server_wake.clone();
     let serving = thread::spawn(move || {
         for _ in 0..requests {

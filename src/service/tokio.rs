@@ -244,12 +244,7 @@ impl AsyncClient {
             if self.inner.has_free_slot() || self.abandoned.is_empty() {
                 return Ok(());
             }
-            let AsyncClient {
-                inner,
-                waiter,
-                abandoned,
-            } = self;
-            let abandoned = &*abandoned;
+            let (inner, waiter, abandoned) = (&mut self.inner, &mut self.waiter, &self.abandoned);
             waiter
                 .wait_for(
                     inner,
@@ -298,11 +293,7 @@ impl AsyncClient {
     /// Waits for the answer to `ticket`, copied into `out` (cleared first).
     async fn answer_into(&mut self, ticket: Ticket, out: &mut Vec<u8>) -> Result<()> {
         self.reap()?;
-        let AsyncClient {
-            inner,
-            waiter,
-            abandoned,
-        } = self;
+        let (inner, waiter, abandoned) = (&mut self.inner, &mut self.waiter, &mut self.abandoned);
         let mut guard = Abandon {
             ticket: Some(ticket),
             into: abandoned,
@@ -416,19 +407,13 @@ impl AsyncClient {
         self.reap()?;
         let mut out = Vec::new();
         let AsyncClient { inner, waiter, .. } = self;
-        let waited = tokio::time::timeout(
-            timeout,
-            waiter.wait_for(
-                inner,
-                |c| Ok(c.try_answer_into(ticket, Some(&mut out))?.then_some(())),
-                |c| c.server_gone(),
-            ),
-        )
-        .await;
-        match waited {
-            Ok(r) => r.map(|()| out),
-            Err(_) => Err(Error::Timeout),
-        }
+        let waited = waiter.wait_for(
+            inner,
+            |c| Ok(c.try_answer_into(ticket, Some(&mut out))?.then_some(())),
+            |c| c.server_gone(),
+        );
+        crate::transport::within(timeout, waited).await?;
+        Ok(out)
     }
 
     /// True if the answer to `ticket` is there (then [`AsyncClient::wait`] returns at once).

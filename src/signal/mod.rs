@@ -203,7 +203,7 @@ impl SignalOptions {
             && self
                 .name
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
             && self.name != "."
             && self.name != "..";
         if !ok {
@@ -368,12 +368,10 @@ impl Registry {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn pids(&self) -> Result<Vec<u32>> {
+        let err = |e| Error::io(format!("read {}", self.dir.display()), e);
         let mut v = Vec::new();
-        let rd = std::fs::read_dir(&self.dir)
-            .map_err(|e| Error::io(format!("read {}", self.dir.display()), e))?;
-        for entry in rd {
-            let entry = entry.map_err(|e| Error::io(format!("read {}", self.dir.display()), e))?;
-            if let Some(pid) = entry.file_name().to_str().and_then(parse_pid) {
+        for entry in std::fs::read_dir(&self.dir).map_err(err)? {
+            if let Some(pid) = entry.map_err(err)?.file_name().to_str().and_then(parse_pid) {
                 v.push(pid);
             }
         }
@@ -575,13 +573,7 @@ impl Listener {
                 name: format!("process {}", std::process::id()),
             });
         }
-        match Listener::start(rt) {
-            Ok(l) => Ok(l),
-            Err(e) => {
-                LISTENER_ACTIVE.store(false, Ordering::Release);
-                Err(e)
-            }
-        }
+        Listener::start(rt).inspect_err(|_| LISTENER_ACTIVE.store(false, Ordering::Release))
     }
 
     fn start(rt: i32) -> Result<Listener> {
@@ -634,15 +626,12 @@ impl Listener {
     }
 
     fn decode(&self, signo: i32, code: i32, value: i32, pid: u32) -> Option<SignalEvent> {
-        let signal = if signo == libc::SIGUSR1 {
-            Signal::Usr1
-        } else if signo == libc::SIGUSR2 {
-            Signal::Usr2
-        } else if signo == self.rt {
+        let signal = match signo {
+            libc::SIGUSR1 => Signal::Usr1,
+            libc::SIGUSR2 => Signal::Usr2,
             // A real-time signal sent with kill(2) instead of sigqueue carries no value.
-            Signal::Value(if code == sig::SI_QUEUE { value } else { 0 })
-        } else {
-            return None;
+            s if s == self.rt => Signal::Value(if code == sig::SI_QUEUE { value } else { 0 }),
+            _ => return None,
         };
         Some(SignalEvent {
             signal,

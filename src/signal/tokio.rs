@@ -102,8 +102,9 @@ impl AsyncListener {
         if self.reg.is_some() {
             return Ok(());
         }
-        let sigfd = Watched::register_dup(self.inner.signal_fd(), "the signalfd")?;
-        let pipe = match Listener::self_pipe_fd() {
+        let sigfd = Watched::register_dup(self.inner.sigfd.as_fd(), "the signalfd")?;
+        // The fallback handler's self-pipe (read end) is a static, never closed.
+        let pipe = match super::PIPE.get().map(|(r, _)| r.as_fd()) {
             Some(fd) => Some(Watched::register_dup(fd, "the signal self-pipe")?),
             None => None,
         };
@@ -123,7 +124,7 @@ impl AsyncListener {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn try_recv(&mut self) -> Result<SignalEvent, TryRecvError> {
-        self.inner.take_event()?.ok_or(TryRecvError::Empty)
+        self.inner.take()?.ok_or(TryRecvError::Empty)
     }
 
     /// Waits for the next event.
@@ -141,7 +142,7 @@ impl AsyncListener {
     pub async fn recv(&mut self) -> Result<SignalEvent> {
         self.register()?;
         loop {
-            if let Some(ev) = self.inner.take_event()? {
+            if let Some(ev) = self.inner.take()? {
                 return Ok(ev);
             }
             let Some(reg) = self.reg.as_ref() else {
@@ -150,22 +151,9 @@ impl AsyncListener {
             // Wait until either descriptor is readable; clear that readiness, then look
             // again (an event that arrives after the clear sets it anew).
             std::future::poll_fn(|cx| {
-                match reg.sigfd.poll_read_ready(cx) {
-                    Poll::Ready(Ok(mut g)) => {
-                        g.clear_ready();
-                        return Poll::Ready(Ok(()));
-                    }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => {}
-                }
-                if let Some(p) = reg.pipe.as_ref() {
-                    match p.poll_read_ready(cx) {
-                        Poll::Ready(Ok(mut g)) => {
-                            g.clear_ready();
-                            return Poll::Ready(Ok(()));
-                        }
-                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                        Poll::Pending => {}
+                for fd in std::iter::once(&reg.sigfd).chain(&reg.pipe) {
+                    if let Poll::Ready(r) = fd.poll_read_ready(cx) {
+                        return Poll::Ready(r.map(|mut g| g.clear_ready()));
                     }
                 }
                 Poll::Pending
@@ -204,23 +192,5 @@ impl AsyncListener {
     /// ```
     pub fn get_ref(&self) -> &Listener {
         &self.inner
-    }
-}
-
-// What the async listener needs of the blocking one: one non-blocking look, and the two
-// descriptors that become readable when an event waits.
-impl Listener {
-    fn take_event(&mut self) -> Result<Option<SignalEvent>> {
-        self.take()
-    }
-
-    fn signal_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.sigfd.as_fd()
-    }
-
-    /// The fallback handler's self-pipe (read end); it lives as long as the process (a
-    /// static, never closed), hence the `'static` borrow.
-    fn self_pipe_fd() -> Option<std::os::fd::BorrowedFd<'static>> {
-        super::PIPE.get().map(|(r, _)| r.as_fd())
     }
 }

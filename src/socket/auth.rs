@@ -28,7 +28,7 @@ pub(crate) const CHALLENGE: &[u8] = b"#CHALLENGE#";
 pub(crate) const WELCOME: &[u8] = b"#WELCOME#";
 pub(crate) const FAILURE: &[u8] = b"#FAILURE#";
 /// CPython caps every handshake read with `recv_bytes(256)`.
-pub(crate) const MAX_HANDSHAKE_FRAME: usize = 256;
+pub const MAX_HANDSHAKE_FRAME: usize = 256;
 /// Random bytes in a 3.12-style challenge (`MESSAGE_LENGTH`).
 const MESSAGE_LENGTH: usize = 40;
 /// Random bytes in a 3.11-style challenge (`_MD5ONLY_MESSAGE_LENGTH`).
@@ -41,27 +41,20 @@ const ALLOWED_DIGESTS: [&[u8]; 5] = [b"md5", b"sha256", b"sha384", b"sha3_256", 
 
 /// HMAC of `data` under `key` with the digest named `name` (Python's `hashlib` names).
 pub(crate) fn hmac_named(name: &[u8], key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
-    // `new_from_slice` accepts keys of any length for HMAC: the error arm cannot happen,
-    // but is mapped rather than unwrapped.
-    let bad_key = |_| Error::Auth("the HMAC refused the key".into());
-    Ok(match name {
-        b"md5" => {
-            let mut m = Hmac::<md5::Md5>::new_from_slice(key).map_err(bad_key)?;
-            m.update(data);
-            m.finalize().into_bytes().to_vec()
-        }
-        b"sha256" => {
-            let mut m = Hmac::<sha2::Sha256>::new_from_slice(key).map_err(bad_key)?;
-            m.update(data);
-            m.finalize().into_bytes().to_vec()
-        }
-        b"sha384" => {
-            let mut m = Hmac::<sha2::Sha384>::new_from_slice(key).map_err(bad_key)?;
-            m.update(data);
-            m.finalize().into_bytes().to_vec()
-        }
+    fn mac<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
+        // `new_from_slice` accepts keys of any length for HMAC: the error arm cannot happen,
+        // but is mapped rather than unwrapped.
+        let mut m = <M as Mac>::new_from_slice(key)
+            .map_err(|_| Error::Auth("the HMAC refused the key".into()))?;
+        m.update(data);
+        Ok(m.finalize().into_bytes().to_vec())
+    }
+    match name {
+        b"md5" => mac::<Hmac<md5::Md5>>(key, data),
+        b"sha256" => mac::<Hmac<sha2::Sha256>>(key, data),
+        b"sha384" => mac::<Hmac<sha2::Sha384>>(key, data),
         other => {
-            return Err(Error::Auth(
+            Err(Error::Auth(
                 format!(
                     "the peer chose the digest {:?}, which Python allows but ipcring does not implement (md5, sha256, sha384 are)",
                     String::from_utf8_lossy(other)
@@ -69,13 +62,13 @@ pub(crate) fn hmac_named(name: &[u8], key: &[u8], data: &[u8]) -> Result<Vec<u8>
                 .into(),
             ))
         }
-    })
+    }
 }
 
 /// CPython 3.12's `_get_digest_name_and_payload`: a 20- or 16-byte message is legacy
 /// (digest name empty, meaning MD5); otherwise it must start with `{name}` where `name` is
 /// in the allowlist.
-pub(crate) fn digest_name_and_payload(message: &[u8]) -> Result<(&[u8], &[u8])> {
+pub fn digest_name_and_payload(message: &[u8]) -> Result<(&[u8], &[u8])> {
     if message.len() == MD5_ONLY_MESSAGE_LENGTH || message.len() == MD5_DIGEST_LEN {
         return Ok((b"", message));
     }
@@ -102,7 +95,7 @@ pub(crate) fn digest_name_and_payload(message: &[u8]) -> Result<(&[u8], &[u8])> 
 }
 
 /// CPython 3.12's `_create_response`: the answer to a challenge message (prefix removed).
-pub(crate) fn create_response(key: &[u8], message: &[u8]) -> Result<Vec<u8>> {
+pub fn create_response(key: &[u8], message: &[u8]) -> Result<Vec<u8>> {
     let (name, _) = digest_name_and_payload(message)?;
     if name.is_empty() {
         return hmac_named(b"md5", key, message);
@@ -116,7 +109,7 @@ pub(crate) fn create_response(key: &[u8], message: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// CPython 3.12's `_verify_challenge`, with a constant-time comparison.
-pub(crate) fn verify_response(key: &[u8], message: &[u8], response: &[u8]) -> Result<()> {
+pub fn verify_response(key: &[u8], message: &[u8], response: &[u8]) -> Result<()> {
     let (name, mac) = digest_name_and_payload(response)?;
     let name: &[u8] = if name.is_empty() { b"md5" } else { name };
     let expected = hmac_named(name, key, message)?;
@@ -135,7 +128,7 @@ pub(crate) fn verify_response(key: &[u8], message: &[u8], response: &[u8]) -> Re
 }
 
 /// A fresh challenge message for `digest` (without the `#CHALLENGE#` prefix).
-pub(crate) fn new_challenge(digest: Digest) -> Result<Vec<u8>> {
+pub fn new_challenge(digest: Digest) -> Result<Vec<u8>> {
     let (prefix, n): (&[u8], usize) = match digest {
         Digest::LegacyMd5 => (b"", MD5_ONLY_MESSAGE_LENGTH),
         Digest::Sha256 => (b"{sha256}", MESSAGE_LENGTH),
@@ -228,17 +221,14 @@ impl Handshake<'_> {
         }
         let response = create_response(self.key, message)?;
         self.send(&response, "read our answer")?;
-        let verdict = self.recv("send its verdict")?;
-        if verdict == WELCOME {
-            Ok(())
-        } else if verdict == FAILURE {
-            Err(Error::Auth(
+        match self.recv("send its verdict")?.as_slice() {
+            WELCOME => Ok(()),
+            FAILURE => Err(Error::Auth(
                 "the peer rejected our digest: the two sides do not share the same authkey".into(),
-            ))
-        } else {
-            Err(Error::Auth(
+            )),
+            _ => Err(Error::Auth(
                 "protocol error: expected #WELCOME# or #FAILURE#".into(),
-            ))
+            )),
         }
     }
 }

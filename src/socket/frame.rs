@@ -250,12 +250,6 @@ impl SocketReceiver {
         self.max_frame
     }
 
-    /// Memory held for a frame in progress (tests check it follows the bytes received).
-    #[cfg(test)]
-    pub(crate) fn buffered(&self) -> usize {
-        self.inbox.buffered()
-    }
-
     /// Closes the connection after a protocol error: the peer sees end of stream.
     fn fail(&mut self, e: Error) -> Error {
         self.closed = true;

@@ -50,7 +50,7 @@
 
 use std::fmt;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -208,45 +208,27 @@ pub trait ToAddress {
     fn to_address(self) -> Result<Address>;
 }
 
-impl ToAddress for Address {
-    fn to_address(self) -> Result<Address> {
-        Ok(self)
-    }
+/// `ToAddress` for each type, as a closure of its value.
+macro_rules! to_address {
+    ($($ty:ty => |$v:ident| $address:expr,)*) => {$(
+        impl ToAddress for $ty {
+            fn to_address(self) -> Result<Address> {
+                let $v = self;
+                $address
+            }
+        }
+    )*};
 }
-impl ToAddress for &Address {
-    fn to_address(self) -> Result<Address> {
-        Ok(self.clone())
-    }
-}
-impl ToAddress for &str {
-    fn to_address(self) -> Result<Address> {
-        Address::parse(self)
-    }
-}
-impl ToAddress for &String {
-    fn to_address(self) -> Result<Address> {
-        Address::parse(self)
-    }
-}
-impl ToAddress for String {
-    fn to_address(self) -> Result<Address> {
-        Address::parse(&self)
-    }
-}
-impl ToAddress for &Path {
-    fn to_address(self) -> Result<Address> {
-        Ok(Address::Unix(self.to_path_buf()))
-    }
-}
-impl ToAddress for PathBuf {
-    fn to_address(self) -> Result<Address> {
-        Ok(Address::Unix(self))
-    }
-}
-impl ToAddress for SocketAddr {
-    fn to_address(self) -> Result<Address> {
-        Ok(Address::Tcp(self.to_string()))
-    }
+
+to_address! {
+    Address => |a| Ok(a),
+    &Address => |a| Ok(a.clone()),
+    &str => |s| Address::parse(s),
+    &String => |s| Address::parse(s),
+    String => |s| Address::parse(&s),
+    &Path => |p| Ok(Address::Unix(p.to_path_buf())),
+    PathBuf => |p| Ok(Address::Unix(p)),
+    SocketAddr => |a| Ok(Address::Tcp(a.to_string())),
 }
 
 /// The digest a side uses when it *delivers* a challenge. Answers always follow whatever
@@ -517,32 +499,27 @@ impl Connection {
         }
     }
 
-    fn connect_once(addr: &Address, deadline: Deadline) -> std::io::Result<Stream> {
-        match addr {
+    /// One attempt: `Err` for an address that cannot be used, `Ok(Err)` if the connect failed.
+    fn connect_once(addr: &Address, deadline: Deadline) -> Result<std::io::Result<Stream>> {
+        Ok(match addr {
             Address::Unix(p) => UnixStream::connect(p).map(Stream::Unix),
-            Address::Abstract(n) => {
-                let a = abstract_addr(n)
-                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-                UnixStream::connect_addr(&a).map(Stream::Unix)
-            }
+            Address::Abstract(n) => UnixStream::connect_addr(&abstract_addr(n)?).map(Stream::Unix),
             Address::Tcp(h) => {
-                let addrs = Address::resolve(h)
-                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
                 let mut last = None;
-                for a in addrs {
+                for a in Address::resolve(h)? {
                     let r = match deadline.remaining() {
                         Some(d) if !d.is_zero() => TcpStream::connect_timeout(&a, d),
                         _ => TcpStream::connect(a),
                     };
                     match r {
-                        Ok(s) => return Ok(Stream::Tcp(s)),
+                        Ok(s) => return Ok(Ok(Stream::Tcp(s))),
                         Err(e) => last = Some(e),
                     }
                 }
                 Err(last
                     .unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::AddrNotAvailable)))
             }
-        }
+        })
     }
 
     /// Connects to a listener and, with an authkey, runs the handshake (answer the
@@ -563,20 +540,15 @@ impl Connection {
         let addr = addr.to_address()?;
         let deadline = Deadline::after(opts.connect_timeout);
         let stream = loop {
-            match Self::connect_once(&addr, deadline) {
+            match Self::connect_once(&addr, deadline)? {
                 Ok(s) => break s,
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                    return Err(Error::InvalidName {
+                        name: addr.to_string(),
+                        reason: "unusable address".into(),
+                    });
+                }
                 Err(e) => {
-                    if e.kind() == std::io::ErrorKind::InvalidInput {
-                        if let Some(inner) = e.into_inner() {
-                            if let Ok(err) = inner.downcast::<Error>() {
-                                return Err(*err);
-                            }
-                        }
-                        return Err(Error::InvalidName {
-                            name: addr.to_string(),
-                            reason: "unusable address".into(),
-                        });
-                    }
                     let retry = matches!(
                         e.raw_os_error(),
                         Some(libc::ECONNREFUSED) | Some(libc::ENOENT) | Some(libc::EAGAIN)
@@ -620,11 +592,6 @@ impl Connection {
             h.deliver(opts.digest)?;
         }
         Ok(conn)
-    }
-
-    #[cfg(test)]
-    fn rx_buffered(&self) -> usize {
-        self.rx.buffered()
     }
 
     fn handshake<'a>(&'a mut self, key: &'a [u8], timeout: Duration) -> auth::Handshake<'a> {
@@ -833,6 +800,37 @@ fn file_id(p: &Path) -> Option<(u64, u64)> {
         .map(|m| (m.dev(), m.ino()))
 }
 
+/// Binds a Unix socket at `p`, replacing a leftover of a dead listener that `access` trusts.
+fn bind_unix(p: &Path, access: &crate::Access) -> Result<UnixListener> {
+    let bind_err = |e| Error::io(format!("bind {}", p.display()), e);
+    match UnixListener::bind(p) {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {}
+        r => return r.map_err(bind_err),
+    }
+    // A socket file nobody accepts on is a leftover of a dead listener.
+    let refused = UnixStream::connect(p).err().and_then(|e| e.raw_os_error());
+    if refused != Some(libc::ECONNREFUSED) {
+        let shown = p.display();
+        return Err(Error::AlreadyExists(format!(
+            "{shown} (a listener is using it)"
+        )));
+    }
+    // Only our own (or an allowed user's) leftover is removed.
+    let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()));
+    if let Some(st) = c.ok().and_then(|c| crate::sys::owner::lstat(&c)) {
+        if !access.trusts(st.uid, st.gid) {
+            let why = format!("a leftover socket of uid {}: not removed", st.uid);
+            return Err(crate::sys::owner::denied(
+                &p.display().to_string(),
+                Some(&st),
+                why,
+            ));
+        }
+    }
+    let _ = std::fs::remove_file(p);
+    UnixListener::bind(p).map_err(bind_err)
+}
+
 impl Listener {
     /// Binds and listens.
     ///
@@ -846,46 +844,7 @@ impl Listener {
         let address = addr.to_address()?;
         let (inner, owned_path) = match &address {
             Address::Unix(p) => {
-                let l = match UnixListener::bind(p) {
-                    Ok(l) => l,
-                    Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                        // A socket file nobody accepts on is a leftover of a dead listener.
-                        match UnixStream::connect(p) {
-                            Err(ce) if ce.raw_os_error() == Some(libc::ECONNREFUSED) => {
-                                // Only our own (or an allowed user's) leftover is removed.
-                                if let Some(st) = std::ffi::CString::new(
-                                    std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()),
-                                )
-                                .ok()
-                                .and_then(|c| crate::sys::owner::lstat(&c))
-                                {
-                                    if !opts.access.trusts(st.uid, st.gid) {
-                                        return Err(Error::PermissionDenied {
-                                            path: p.display().to_string(),
-                                            owner: Some(st.uid),
-                                            mode: Some(st.perm()),
-                                            reason: format!(
-                                                "a leftover socket of uid {}: not removed",
-                                                st.uid
-                                            )
-                                            .into(),
-                                        });
-                                    }
-                                }
-                                let _ = std::fs::remove_file(p);
-                                UnixListener::bind(p)
-                                    .map_err(|e| Error::io(format!("bind {}", p.display()), e))?
-                            }
-                            _ => {
-                                return Err(Error::AlreadyExists(format!(
-                                    "{} (a listener is using it)",
-                                    p.display()
-                                )))
-                            }
-                        }
-                    }
-                    Err(e) => return Err(Error::io(format!("bind {}", p.display()), e)),
-                };
+                let l = bind_unix(p, &opts.access)?;
                 let id = file_id(p).unwrap_or((0, 0));
                 (Inner::Unix(l), Some((p.clone(), id.0, id.1)))
             }
@@ -901,30 +860,15 @@ impl Listener {
                 (Inner::Unix(l), None)
             }
             Address::Tcp(h) => {
-                let mut last = None;
-                let mut bound = None;
-                for a in Address::resolve(h)? {
-                    match TcpListener::bind(a) {
-                        Ok(l) => {
-                            bound = Some(l);
-                            break;
-                        }
-                        Err(e) => last = Some(e),
+                // Each address in turn (IPv4 first); the last one's error if none binds.
+                let l = TcpListener::bind(&Address::resolve(h)?[..]).map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::AddrInUse {
+                        Error::AlreadyExists(format!("{h} (the port is in use)"))
+                    } else {
+                        Error::io(format!("bind {h}"), e)
                     }
-                }
-                match bound {
-                    Some(l) => (Inner::Tcp(l), None),
-                    None => {
-                        let e = last.unwrap_or_else(|| {
-                            std::io::Error::from(std::io::ErrorKind::AddrNotAvailable)
-                        });
-                        return Err(if e.kind() == std::io::ErrorKind::AddrInUse {
-                            Error::AlreadyExists(format!("{h} (the port is in use)"))
-                        } else {
-                            Error::io(format!("bind {h}"), e)
-                        });
-                    }
-                }
+                })?;
+                (Inner::Tcp(l), None)
             }
         };
         let nb = match &inner {
@@ -974,10 +918,10 @@ impl Listener {
         &self.address
     }
 
-    fn fd(&self) -> RawFd {
+    fn fd(&self) -> BorrowedFd<'_> {
         match &self.inner {
-            Inner::Unix(l) => l.as_raw_fd(),
-            Inner::Tcp(l) => l.as_raw_fd(),
+            Inner::Unix(l) => l.as_fd(),
+            Inner::Tcp(l) => l.as_fd(),
         }
     }
 
@@ -1007,7 +951,7 @@ impl Listener {
                 }
                 Ok(s) => return Ok(Some(s)),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    if !wait_ready(self.fd(), Ready::Read, deadline)? {
+                    if !wait_ready(self.fd().as_raw_fd(), Ready::Read, deadline)? {
                         return Ok(None);
                     }
                 }

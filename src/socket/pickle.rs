@@ -216,11 +216,12 @@ mod guard {
                 .ok_or_else(|| bad("bad memo id", start))
         }
 
+        fn push(&mut self, item: Item, is_ref: bool) {
+            self.stack.push(Slot { item, is_ref });
+        }
+
         fn leaf(&mut self, units: usize) {
-            self.stack.push(Slot {
-                item: Item::Leaf(units as u64),
-                is_ref: false,
-            });
+            self.push(Item::Leaf(units as u64), false);
         }
 
         fn payload(&mut self, len: u64) -> Result<()> {
@@ -277,10 +278,7 @@ mod guard {
                 u32::try_from(self.weight.len()).map_err(|_| bad("too many values", self.pos))?;
             self.weight.push(1);
             self.add(n, items);
-            self.stack.push(Slot {
-                item: Item::Node(n),
-                is_ref: false,
-            });
+            self.push(Item::Node(n), false);
             Ok(())
         }
 
@@ -302,10 +300,7 @@ mod guard {
         fn memoize(&mut self, id: u32) -> Result<()> {
             let top = self.pop_resolve()?;
             self.memo.insert(id, top.item);
-            self.stack.push(Slot {
-                item: top.item,
-                is_ref: true,
-            });
+            self.push(top.item, true);
             Ok(())
         }
 
@@ -324,7 +319,7 @@ mod guard {
                 .memo
                 .get(&id)
                 .ok_or_else(|| bad("unknown memo id", self.pos))?;
-            self.stack.push(Slot { item, is_ref: true });
+            self.push(item, true);
             Ok(())
         }
 
@@ -355,10 +350,7 @@ mod guard {
                             .last()
                             .ok_or_else(|| bad("stack underflow", at))?;
                         self.copy(top.item);
-                        self.stack.push(Slot {
-                            item: top.item,
-                            is_ref: false,
-                        });
+                        self.push(top.item, false);
                     }
                     op @ (b'p' | b'q' | b'r') => {
                         let id = self.memo_id(op)?;
@@ -448,10 +440,7 @@ mod guard {
                         let args = self.pop_resolve()?;
                         self.pop_resolve()?;
                         self.copy(args.item);
-                        self.stack.push(Slot {
-                            item: args.item,
-                            is_ref: false,
-                        });
+                        self.push(args.item, false);
                     }
                     b'i' => {
                         self.line();
@@ -648,23 +637,23 @@ mod tests {
         refused(&p, "expand");
     }
 
-    #[test]
-    fn deep_nesting_is_refused_without_exhausting_the_stack() {
-        let n = 200_000;
+    /// `n` lists, each appended to the one before it: nested `n` deep.
+    fn nested(n: usize) -> Vec<u8> {
         let mut p = b"\x80\x02".to_vec();
         p.extend(std::iter::repeat_n(b']', n));
         p.extend(std::iter::repeat_n(b'a', n - 1));
         p.push(b'.');
-        refused(&p, "nested deeper");
+        p
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_exhausting_the_stack() {
+        refused(&nested(200_000), "nested deeper");
     }
 
     #[test]
     fn nesting_up_to_the_limit_decodes_and_encodes() {
-        let n = MAX_DEPTH as usize;
-        let mut p = b"\x80\x02".to_vec();
-        p.extend(std::iter::repeat_n(b']', n));
-        p.extend(std::iter::repeat_n(b'a', n - 1));
-        p.push(b'.');
+        let mut p = nested(MAX_DEPTH as usize);
         let v = value_from_slice(&p).unwrap();
         let back = value_from_slice(&value_to_vec(&v).unwrap()).unwrap();
         assert_eq!(back, v);

@@ -22,6 +22,22 @@ fn read_exact(s: &mut UnixStream, n: usize) -> Vec<u8> {
     v
 }
 
+/// A 3.12 answer to `message`: `{sha256}` and the HMAC.
+fn sha256_answer(key: &[u8], message: &[u8]) -> Vec<u8> {
+    [
+        &b"{sha256}"[..],
+        &hmac_named(b"sha256", key, message).unwrap(),
+    ]
+    .concat()
+}
+
+/// Asserts that the connection's other end is closed: `raw` reads end of stream.
+fn assert_closed(raw: &mut UnixStream) {
+    let mut b = [0u8; 1];
+    raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(raw.read(&mut b).unwrap(), 0);
+}
+
 fn frame(payload: &[u8]) -> Vec<u8> {
     let mut v = (payload.len() as i32).to_be_bytes().to_vec();
     v.extend_from_slice(payload);
@@ -61,12 +77,8 @@ fn py312_answers(py: &mut UnixStream, key: &[u8]) {
     assert_eq!(&ch[..4], &[0, 0, 0, 0x3B]);
     assert_eq!(&ch[4..15], CHALLENGE);
     assert_eq!(&ch[15..23], b"{sha256}");
-    let answer = [
-        &b"{sha256}"[..],
-        &hmac_named(b"sha256", key, &ch[15..]).unwrap(),
-    ]
-    .concat();
-    py.write_all(&frame(&answer)).unwrap();
+    py.write_all(&frame(&sha256_answer(key, &ch[15..])))
+        .unwrap();
     assert_eq!(read_exact(py, 13), frame(WELCOME));
 }
 
@@ -112,10 +124,7 @@ fn negative_length_is_refused_and_closes() {
     let (mut c, mut raw) = pair(&SocketOptions::new());
     raw.write_all(&[0xFF, 0xFF, 0xFF, 0xFE]).unwrap();
     assert!(matches!(c.recv(), Err(Error::Framing(_))));
-    // The connection is closed: the peer reads end of stream.
-    let mut b = [0u8; 1];
-    raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    assert_eq!(raw.read(&mut b).unwrap(), 0);
+    assert_closed(&mut raw);
     assert!(c.recv().unwrap_err().is_disconnected());
 }
 
@@ -133,7 +142,8 @@ fn huge_announced_frame_is_refused_from_its_header() {
         .recv_timeout(Duration::from_millis(50))
         .unwrap_err()
         .is_timeout());
-    assert!(c.rx_buffered() <= 4 << 20, "{} bytes held", c.rx_buffered());
+    let held = c.rx.inbox.buffered();
+    assert!(held <= 4 << 20, "{held} bytes held");
 
     // With the default limit it is refused at once.
     let (mut c, mut raw) = pair(&SocketOptions::new());
@@ -145,9 +155,7 @@ fn huge_announced_frame_is_refused_from_its_header() {
         }
         other => panic!("expected MessageTooLarge, got {other:?}"),
     }
-    let mut b = [0u8; 1];
-    raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    assert_eq!(raw.read(&mut b).unwrap(), 0);
+    assert_closed(&mut raw);
 }
 
 #[test]
@@ -287,12 +295,8 @@ fn wrong_key_gets_failure_and_an_auth_error() {
     });
     let ch = read_exact(&mut py, 4 + 59);
     let message = &ch[15..];
-    let answer = [
-        &b"{sha256}"[..],
-        &hmac_named(b"sha256", b"wrong", message).unwrap(),
-    ]
-    .concat();
-    py.write_all(&frame(&answer)).unwrap();
+    py.write_all(&frame(&sha256_answer(b"wrong", message)))
+        .unwrap();
     assert_eq!(read_exact(&mut py, 13), frame(FAILURE));
     assert!(matches!(t.join().unwrap(), Err(Error::Auth(_))));
 }

@@ -34,12 +34,10 @@ use std::time::Duration;
 use crate::wake::watched::{StableFd, Watched};
 
 use super::codec::{self, encode_header, Inbox, MAX_HEADER};
-use crate::socket::{Connection, Inner, Listener, Pending, SocketOptions, Stream, ToAddress};
+use crate::socket::{Connection, Listener, SocketOptions, Stream, ToAddress};
 use crate::sys::socket::{recv_some, send_dontwait};
 use crate::transport::Deadline;
-use crate::transport::{
-    inherent_async_receiver, inherent_async_sender, AsyncReceiver, AsyncSender,
-};
+use crate::transport::{inherent_async_receiver, inherent_async_sender};
 use crate::{Error, Result, TryRecvError, TrySendError};
 
 type Io = Arc<Watched<Arc<Stream>>>;
@@ -460,26 +458,8 @@ impl AsyncConnection {
     }
 }
 
-impl AsyncSender for AsyncConnection {
-    async fn send(&mut self, msg: &[u8]) -> Result<()> {
-        self.tx.send(msg).await
-    }
-    fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
-        self.tx.try_send(msg)
-    }
-    fn max_message(&self) -> usize {
-        self.tx.max_frame
-    }
-}
-
-impl AsyncReceiver for AsyncConnection {
-    async fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        self.rx.recv_into(buf).await
-    }
-    fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), TryRecvError> {
-        self.rx.try_recv_into(buf)
-    }
-}
+inherent_async_sender!(AsyncConnection, max_message: |c| c.tx.max_frame);
+inherent_async_receiver!(AsyncConnection);
 
 /// A listener for tokio: waits for clients on readiness, authenticates each on the
 /// blocking pool (bounded by the handshake timeout), and yields [`AsyncConnection`]s.
@@ -509,7 +489,7 @@ impl AsyncListener {
 
     /// Makes a bound blocking listener async. Must be called within a tokio runtime.
     pub fn from_blocking(listener: Listener) -> Result<AsyncListener> {
-        let fd = Watched::register_dup(listener.listen_fd(), "the listening socket")?;
+        let fd = Watched::register_dup(listener.fd(), "the listening socket")?;
         Ok(AsyncListener { fd, listener })
     }
 
@@ -530,9 +510,13 @@ impl AsyncListener {
                 .readable()
                 .await
                 .map_err(|e| Error::io("wait for a client", e))?;
-            match self.listener.try_accept_pending()? {
-                Some(pending) => {
+            match self
+                .listener
+                .accept_stream(Deadline::after(Duration::ZERO))?
+            {
+                Some(stream) => {
                     guard.retain_ready();
+                    let pending = self.listener.pending(stream);
                     let opts = self.listener.opts.clone();
                     let conn = tokio::task::spawn_blocking(move || pending.authenticate())
                         .await
@@ -542,24 +526,5 @@ impl AsyncListener {
                 None => guard.clear_ready(),
             }
         }
-    }
-}
-
-// What the async listener needs of the blocking one.
-impl Listener {
-    /// The listening socket's descriptor (for readiness).
-    fn listen_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        use std::os::fd::AsFd;
-        match &self.inner {
-            Inner::Unix(l) => l.as_fd(),
-            Inner::Tcp(l) => l.as_fd(),
-        }
-    }
-
-    /// Accepts a connection if one is waiting now, without its handshake.
-    fn try_accept_pending(&self) -> Result<Option<Pending>> {
-        Ok(self
-            .accept_stream(Deadline::after(Duration::ZERO))?
-            .map(|s| self.pending(s)))
     }
 }

@@ -60,10 +60,8 @@ pub(crate) fn fifo_identity(path: &Path) -> Result<Option<(u64, u64)>> {
         Err(Errno::ENOENT) => return Err(Error::NotFound(path.display().to_string())),
         Err(e) => return Err(Error::io(format!("stat {}", path.display()), e.into())),
     };
-    if st.st_mode & libc::S_IFMT != libc::S_IFIFO {
-        return Ok(None);
-    }
-    Ok(Some((st.st_dev as u64, st.st_ino as u64)))
+    let fifo = st.st_mode & libc::S_IFMT == libc::S_IFIFO;
+    Ok(fifo.then_some((st.st_dev as u64, st.st_ino as u64)))
 }
 
 /// `(device, inode)` of an open fd.

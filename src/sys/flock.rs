@@ -66,7 +66,7 @@ pub(crate) fn unlock(fd: &impl AsRawFd) -> Result<()> {
 pub(crate) fn lock_byte_shared(fd: &impl AsFd, byte: u64) -> Result<bool> {
     crate::sys::set_lock(
         fd,
-        &crate::sys::flock_for(byte, libc::F_RDLCK as libc::c_short),
+        &crate::sys::flock_for(byte, libc::F_RDLCK),
         "fcntl read lock",
     )
 }

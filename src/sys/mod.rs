@@ -40,9 +40,6 @@ impl Location {
         if name.is_empty() {
             return Err(bad("empty"));
         }
-        if name.as_bytes().contains(&0) {
-            return Err(bad("contains a NUL byte"));
-        }
         let c = CString::new(name).map_err(|_| bad("contains a NUL byte"))?;
         if name.starts_with('/') && !name[1..].contains('/') {
             if name.len() == 1 {
@@ -136,12 +133,11 @@ impl Location {
                     Err(owner::eacces(&self.display(), at.as_deref()))
                 }
             }
-            Err(Errno::ELOOP) => Err(Error::PermissionDenied {
-                path: self.display(),
-                owner: None,
-                mode: None,
-                reason: "is a symbolic link; segments are opened with O_NOFOLLOW".into(),
-            }),
+            Err(Errno::ELOOP) => Err(owner::denied(
+                &self.display(),
+                None,
+                "is a symbolic link; segments are opened with O_NOFOLLOW".into(),
+            )),
             Err(e) => Err(Error::io(format!("open {}", self.display()), e.into())),
         }
     }
@@ -300,11 +296,11 @@ unsafe impl SharedPlain for std::sync::atomic::AtomicU8 {}
 unsafe impl<const N: usize> SharedPlain for [std::sync::atomic::AtomicU64; N] {}
 
 /// A one-byte record lock request (`l_pid` is 0, as `F_OFD_*` requires).
-pub(crate) fn flock_for(byte: u64, ty: libc::c_short) -> libc::flock {
+pub(crate) fn flock_for(byte: u64, ty: libc::c_int) -> libc::flock {
     // Every field named: a target whose `flock` has more (or private padding) fails to
     // build here rather than sending an unset field to the kernel.
     libc::flock {
-        l_type: ty,
+        l_type: ty as libc::c_short,
         l_whence: libc::SEEK_SET as libc::c_short,
         l_start: byte as libc::off_t,
         l_len: 1,
@@ -337,11 +333,7 @@ pub(crate) fn set_lock(fd: &impl AsFd, fl: &libc::flock, op: &'static str) -> Re
 /// when the last fd of this open closes — including when the process is killed.
 /// `Ok(false)` if another open holds it.
 pub(crate) fn try_lock_byte(fd: &OwnedFd, byte: u64) -> Result<bool> {
-    set_lock(
-        fd,
-        &flock_for(byte, libc::F_WRLCK as libc::c_short),
-        "fcntl lock",
-    )
+    set_lock(fd, &flock_for(byte, libc::F_WRLCK), "fcntl lock")
 }
 
 /// Takes a shared (read) lock on one byte of `fd` without waiting: many opens may hold it
@@ -349,37 +341,23 @@ pub(crate) fn try_lock_byte(fd: &OwnedFd, byte: u64) -> Result<bool> {
 /// [`byte_locked`] from any other open, so a segment in use by readers only is not stale.
 /// `Ok(false)` if another open holds an exclusive lock on it.
 pub(crate) fn try_lock_byte_shared(fd: &OwnedFd, byte: u64) -> Result<bool> {
-    set_lock(
-        fd,
-        &flock_for(byte, libc::F_RDLCK as libc::c_short),
-        "fcntl shared lock",
-    )
+    set_lock(fd, &flock_for(byte, libc::F_RDLCK), "fcntl shared lock")
 }
 
 /// Releases a lock taken with [`try_lock_byte`].
 pub(crate) fn unlock_byte(fd: &OwnedFd, byte: u64) -> Result<()> {
-    set_lock(
-        fd,
-        &flock_for(byte, libc::F_UNLCK as libc::c_short),
-        "fcntl unlock",
-    )
-    .map(drop)
+    set_lock(fd, &flock_for(byte, libc::F_UNLCK), "fcntl unlock").map(drop)
 }
 
 /// True if some other open of the file holds a lock on `byte` (a live role holder).
 pub(crate) fn byte_locked(fd: &impl AsFd, byte: u64) -> Result<bool> {
-    let mut fl = flock_for(byte, libc::F_WRLCK as libc::c_short);
+    let mut fl = flock_for(byte, libc::F_WRLCK);
     #[cfg(target_os = "linux")]
     let arg = FcntlArg::F_OFD_GETLK(&mut fl);
     #[cfg(not(target_os = "linux"))]
     let arg = FcntlArg::F_GETLK(&mut fl);
     nix::fcntl::fcntl(fd.as_fd(), arg).map_err(|e| Error::io("fcntl getlk", e.into()))?;
     Ok(fl.l_type != libc::F_UNLCK as libc::c_short)
-}
-
-/// The current process id.
-pub(crate) fn pid() -> u32 {
-    std::process::id()
 }
 
 /// A fresh random 64-bit value (creation nonces).
@@ -393,7 +371,7 @@ pub(crate) fn random_u64() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    t ^ ((pid() as u64) << 32)
+    t ^ ((std::process::id() as u64) << 32)
 }
 #[cfg(feature = "pipe")]
 pub(crate) mod fifo;

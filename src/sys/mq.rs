@@ -123,21 +123,10 @@ pub(crate) fn open(
                 attr,
             )
         };
-        (mqd, failed(mqd))
+        // `(mqd_t)-1`: an int on Linux, a pointer elsewhere.
+        (mqd, mqd as isize == -1)
     })
     .map(Mq)
-}
-
-/// `mq_open`'s failure value, `(mqd_t)-1`: an int on Linux, a pointer on FreeBSD.
-#[cfg(target_os = "linux")]
-fn failed(mqd: libc::mqd_t) -> bool {
-    mqd == -1
-}
-
-/// `mq_open`'s failure value, `(mqd_t)-1`: an int on Linux, a pointer on FreeBSD.
-#[cfg(not(target_os = "linux"))]
-fn failed(mqd: libc::mqd_t) -> bool {
-    mqd as isize == -1
 }
 
 /// `mq_unlink`.
@@ -225,17 +214,10 @@ pub(crate) fn abs_deadline(after: Option<Duration>) -> libc::timespec {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let secs = (now.as_secs().min(i64::MAX as u64 / 2) as i64)
-        .saturating_add(after.as_secs().min(i64::MAX as u64 / 2) as i64);
-    let mut nsec = now.subsec_nanos() as i64 + after.subsec_nanos() as i64;
-    let mut secs = secs;
-    if nsec >= 1_000_000_000 {
-        nsec -= 1_000_000_000;
-        secs = secs.saturating_add(1);
-    }
+    let at = now.saturating_add(after);
     libc::timespec {
-        tv_sec: secs as libc::time_t,
-        tv_nsec: nsec as _,
+        tv_sec: at.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: at.subsec_nanos() as _,
     }
 }
 

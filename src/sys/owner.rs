@@ -98,7 +98,7 @@ pub(crate) fn lstat(path: &CStr) -> Option<Stat> {
         .map(|st| Stat::from_raw(&st))
 }
 
-fn denied(path: &str, st: Option<&Stat>, reason: String) -> Error {
+pub(crate) fn denied(path: &str, st: Option<&Stat>, reason: String) -> Error {
     Error::PermissionDenied {
         path: path.to_owned(),
         owner: st.map(|s| s.uid),
@@ -120,45 +120,27 @@ pub(crate) fn check(
     max_mode: u32,
 ) -> Result<()> {
     if ty != FileType::Any && st.mode & libc::S_IFMT as u32 != ty.bits() as u32 {
-        return Err(Error::PermissionDenied {
-            path: path.to_owned(),
-            owner: Some(st.uid),
-            mode: Some(st.perm()),
-            reason: format!("not {} (mode {:o})", ty.name(), st.mode).into(),
-        });
+        let reason = format!("not {} (mode {:o})", ty.name(), st.mode);
+        return Err(denied(path, Some(st), reason));
     }
-    if !access.trusts(st.uid, st.gid) {
+    let (uid, gid, perm) = (st.uid, st.gid, st.perm());
+    if !access.trusts(uid, gid) {
         let me = euid();
-        return Err(denied(
-            path,
-            Some(st),
-            format!(
-                "owned by uid {} (gid {}, mode {:04o}), not by this user (uid {me}); \
-                 another user's object is refused unless allowed with allow_owner({}) \
-                 or allow_group({})",
-                st.uid,
-                st.gid,
-                st.perm(),
-                st.uid,
-                st.gid
-            ),
-        ));
+        let reason = format!(
+            "owned by uid {uid} (gid {gid}, mode {perm:04o}), not by this user (uid {me}); \
+             another user's object is refused unless allowed with allow_owner({uid}) \
+             or allow_group({gid})"
+        );
+        return Err(denied(path, Some(st), reason));
     }
-    let extra = st.perm() & 0o777 & !max_mode;
+    let (extra, asked) = (perm & 0o777 & !max_mode, max_mode & 0o777);
     if extra != 0 {
-        return Err(denied(
-            path,
-            Some(st),
-            format!(
-                "mode {:04o} (owner uid {}) grants {:04o} beyond the {:04o} asked for; \
-                 ask for mode {:04o} to accept it",
-                st.perm(),
-                st.uid,
-                extra,
-                max_mode & 0o777,
-                (max_mode | st.perm()) & 0o777
-            ),
-        ));
+        let wider = (max_mode | perm) & 0o777;
+        let reason = format!(
+            "mode {perm:04o} (owner uid {uid}) grants {extra:04o} beyond the {asked:04o} asked \
+             for; ask for mode {wider:04o} to accept it"
+        );
+        return Err(denied(path, Some(st), reason));
     }
     Ok(())
 }
@@ -179,20 +161,13 @@ pub(crate) fn check_fd(
 /// The error for an open that failed with EACCES: says who owns `at` and its mode (from an
 /// `lstat`, for the message only: nothing is trusted from it).
 pub(crate) fn eacces(path: &str, at: Option<&CStr>) -> Error {
-    let st = at.and_then(lstat);
-    let reason = match &st {
-        Some(s) => format!(
-            "the system refused access (EACCES): owned by uid {} (gid {}), mode {:04o}, \
-             this process runs as uid {}",
-            s.uid,
-            s.gid,
-            s.perm(),
-            euid()
+    let (st, me) = (at.and_then(lstat), euid());
+    let reason = match st.map(|s| (s.uid, s.gid, s.perm())) {
+        Some((uid, gid, perm)) => format!(
+            "the system refused access (EACCES): owned by uid {uid} (gid {gid}), mode \
+             {perm:04o}, this process runs as uid {me}"
         ),
-        None => format!(
-            "the system refused access (EACCES) to this process (uid {})",
-            euid()
-        ),
+        None => format!("the system refused access (EACCES) to this process (uid {me})"),
     };
     denied(path, st.as_ref(), reason)
 }
@@ -203,14 +178,11 @@ pub(crate) fn eacces(path: &str, at: Option<&CStr>) -> Error {
 // The casts are no-ops on Linux; elsewhere `mode_t` is u16.
 #[allow(clippy::unnecessary_cast)]
 pub(crate) fn is_being_created(at: &CStr, access: &Access) -> bool {
-    match lstat(at) {
-        Some(s) => {
-            s.mode & libc::S_IFMT as u32 == libc::S_IFREG as u32
-                && s.perm() == 0o200
-                && access.trusts(s.uid, s.gid)
-        }
-        None => false,
-    }
+    lstat(at).is_some_and(|s| {
+        s.mode & libc::S_IFMT as u32 == libc::S_IFREG as u32
+            && s.perm() == 0o200
+            && access.trusts(s.uid, s.gid)
+    })
 }
 
 /// Maps an `io::Error` from opening `path` to [`Error::PermissionDenied`] for EACCES /
@@ -228,12 +200,11 @@ pub(crate) fn open_error(op: &str, path: &std::path::Path, e: std::io::Error) ->
                     .ok();
             eacces(&shown, c.as_deref())
         }
-        Some(libc::ELOOP) => Error::PermissionDenied {
-            path: path.display().to_string(),
-            owner: None,
-            mode: None,
-            reason: "is a symbolic link; named objects are opened with O_NOFOLLOW".into(),
-        },
+        Some(libc::ELOOP) => denied(
+            &path.display().to_string(),
+            None,
+            "is a symbolic link; named objects are opened with O_NOFOLLOW".into(),
+        ),
         _ => Error::io(format!("{op} {}", path.display()), e),
     }
 }

@@ -70,15 +70,9 @@ pub(crate) fn signalfd(set: &SigSet) -> Result<SignalFd> {
 pub(crate) fn read_signalfd(fd: &SignalFd) -> Result<Option<(i32, i32, i32, u32)>> {
     loop {
         match fd.read_signal() {
-            Ok(Some(si)) => {
-                return Ok(Some((
-                    si.ssi_signo as i32,
-                    si.ssi_code,
-                    si.ssi_int,
-                    si.ssi_pid,
-                )))
+            Ok(si) => {
+                return Ok(si.map(|si| (si.ssi_signo as i32, si.ssi_code, si.ssi_int, si.ssi_pid)))
             }
-            Ok(None) => return Ok(None),
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(Error::io("read signalfd", e.into())),
         }

@@ -317,9 +317,5 @@ forward_transport!(&mut S, Box<S>);
 /// before the deadline) is [`Error::Timeout`](crate::Error::Timeout).
 #[cfg(any(feature = "pipe", feature = "file", feature = "socket"))]
 pub(crate) fn done_by_deadline(done: bool) -> Result<()> {
-    if done {
-        Ok(())
-    } else {
-        Err(crate::Error::Timeout)
-    }
+    done.then_some(()).ok_or(crate::Error::Timeout)
 }

@@ -92,15 +92,13 @@ impl<T: Send + 'static> Pool<T> {
     /// Moves a message a dropped receive left behind into `buf` (`Ok(true)`), or the error
     /// that receive met; `Ok(false)`: nothing was left.
     pub(crate) fn take_stash_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        match self.stash.take() {
-            Some(kept) => {
-                let m = kept?;
-                buf.clear();
-                buf.extend_from_slice(&m);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        let Some(kept) = self.stash.take() else {
+            return Ok(false);
+        };
+        let m = kept?;
+        buf.clear();
+        buf.extend_from_slice(&m);
+        Ok(true)
     }
 
     fn finish(
@@ -116,11 +114,7 @@ impl<T: Send + 'static> Pool<T> {
     fn keep(&mut self, kind: Kind, r: Box<dyn Any + Send>) {
         if kind == Kind::Recv {
             if let Ok(got) = r.downcast::<Result<Option<Vec<u8>>>>() {
-                match *got {
-                    Ok(Some(m)) => self.stash = Some(Ok(m)),
-                    Ok(None) => {}
-                    Err(e) => self.stash = Some(Err(e)),
-                }
+                self.stash = got.transpose().or(self.stash.take());
             }
         }
     }
@@ -134,10 +128,7 @@ impl<T: Send + 'static> Pool<T> {
             let r = self.finish(out)?;
             self.keep(kind, r);
         }
-        if self.inner.is_none() {
-            return Err(lost());
-        }
-        Ok(())
+        self.inner.as_ref().map(drop).ok_or_else(lost)
     }
 
     /// Like [`Pool::settle`] without waiting: `Ok(false)` while the operation still runs.
@@ -154,10 +145,7 @@ impl<T: Send + 'static> Pool<T> {
                 }
             }
         }
-        if self.inner.is_none() {
-            return Err(lost());
-        }
-        Ok(true)
+        self.inner.as_ref().map(|_| true).ok_or_else(lost)
     }
 
     /// Runs `f` on the handle on the blocking pool, after any operation left running by a
@@ -200,9 +188,7 @@ impl<T: Sender + Send + 'static> Pool<T> {
         if !self.settle_now()? {
             return Err(TrySendError::Full);
         }
-        match self.get_mut() {
-            Some(t) => Sender::try_send(t, msg),
-            None => Err(TrySendError::Full),
-        }
+        self.get_mut()
+            .map_or(Err(TrySendError::Full), |t| Sender::try_send(t, msg))
     }
 }

@@ -335,25 +335,16 @@ impl<R: AsyncReceiver + 'static> Stream for ReceiverStream<R> {
         };
         let (got, rx) = ready!(b.poll(cx));
         this.rx = Some(rx);
-        match got {
-            Ok(msg) => Poll::Ready(Some(Ok(msg))),
-            Err(Error::Disconnected) => {
-                this.ended = true;
-                Poll::Ready(None)
-            }
-            Err(e) => {
-                this.ended = true;
-                Poll::Ready(Some(Err(e)))
-            }
-        }
+        // Any error ends the stream; Disconnected ends it without an item.
+        this.ended = got.is_err();
+        Poll::Ready(match got {
+            Err(Error::Disconnected) => None,
+            got => Some(got),
+        })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        if self.ended {
-            (0, Some(0))
-        } else {
-            (0, None)
-        }
+        (0, self.ended.then_some(0))
     }
 }
 
