@@ -238,13 +238,9 @@ impl ProducerCore {
         // producer would write where the consumer never looks), and records past it are
         // a previous producer's last commits.
         let mut w = r;
-        loop {
-            if w - r >= geo.capacity {
+        while w - r < geo.capacity {
+            let Some((size, _)) = record_at(data, &geo, w)? else {
                 break;
-            }
-            let size = match record_at(data, &geo, w)? {
-                None => break,
-                Some((size, _)) => size,
             };
             if w + size - r > geo.capacity {
                 return Err(Error::corrupt(format!(
@@ -413,16 +409,14 @@ impl ProducerCore {
         let r = self.refresh_read()?;
         let (mut pos, mut messages, mut bytes) = (r, 0u64, 0u64);
         while pos < self.write {
-            match record_at(&self.mem.data, &self.mem.geo, pos)? {
-                Some((size, len)) => {
-                    if let Some(len) = len {
-                        messages += 1;
-                        bytes += len as u64;
-                    }
-                    pos += size;
-                }
-                None => break,
+            let Some((size, len)) = record_at(&self.mem.data, &self.mem.geo, pos)? else {
+                break;
+            };
+            if let Some(len) = len {
+                messages += 1;
+                bytes += len as u64;
             }
+            pos += size;
         }
         if pos != self.write {
             return Err(Error::corrupt(format!(
@@ -872,7 +866,7 @@ mod tests {
         pub(crate) fn new(capacity: u64, max_message: u32) -> Mem {
             Mem {
                 shared: Box::new(RingShared::new_model()),
-                data: zeroed_words(capacity as usize / 8),
+                data: (0..capacity / 8).map(|_| AtomicU64::new(0)).collect(),
                 geo: Geometry::new(capacity, max_message),
             }
         }
@@ -908,18 +902,10 @@ mod tests {
         fn shared(&self) -> &RingShared {
             &self.shared
         }
-        /// Words in the data area.
-        fn data_words(&self) -> usize {
-            self.data.len()
-        }
         /// Overwrites data word `i` (a hostile peer's write).
         fn set_data_word(&self, i: usize, v: u64) {
             self.data[i].store(v, Ordering::Relaxed);
         }
-    }
-
-    fn zeroed_words(n: usize) -> Box<[AtomicU64]> {
-        (0..n).map(|_| AtomicU64::new(0)).collect()
     }
 
     #[derive(Debug, Clone)]
@@ -1067,7 +1053,7 @@ mod tests {
                 for i in 0..valid_prefix { let _ = p.push(&payload(i as u64, i * 5)); }
                 p.publish();
             }
-            let n = mem.data_words();
+            let n = mem.data.len();
             for (i, v) in words.iter().enumerate() { mem.set_data_word(i % n, *v); }
             if w % 3 == 0 { mem.shared().write_pos.store(w, Ordering::Relaxed); }
             if r % 5 == 0 { mem.shared().read_pos.store(r, Ordering::Relaxed); }

@@ -244,19 +244,7 @@ impl AsyncConsumer {
     /// producer is gone and everything it sent was received.
     pub async fn recv(&mut self) -> Result<Message<'_>> {
         if !self.inner.has_message()? {
-            self.inner.announce_waiting();
-            let waited = self
-                .waiter
-                .wait_for(
-                    &mut self.inner,
-                    |c| Ok(c.has_message()?.then_some(())),
-                    |c| c.producer_gone(),
-                )
-                .await;
-            if waited.is_err() {
-                self.inner.withdraw_waiting();
-            }
-            waited?;
+            self.wait(|c| Ok(c.has_message()?.then_some(()))).await?;
         }
         match self.inner.try_recv() {
             Ok(m) => Ok(m),
@@ -275,19 +263,21 @@ impl AsyncConsumer {
         if self.inner.try_recv_into(buf).done()? {
             return Ok(());
         }
+        self.wait(|c| c.try_recv_into(buf).ready()).await
+    }
+
+    /// Waits until `ready` yields, announcing to the producer that this consumer waits
+    /// (withdrawn if the wait fails).
+    async fn wait<T>(
+        &mut self,
+        ready: impl FnMut(&mut Consumer) -> Result<Option<T>> + Send,
+    ) -> Result<T> {
         self.inner.announce_waiting();
         let waited = self
             .waiter
-            .wait_for(
-                &mut self.inner,
-                |c| c.try_recv_into(buf).ready(),
-                |c| c.producer_gone(),
-            )
+            .wait_for(&mut self.inner, ready, |c| c.producer_gone())
             .await;
-        if waited.is_err() {
-            self.inner.withdraw_waiting();
-        }
-        waited
+        waited.inspect_err(|_| self.inner.withdraw_waiting())
     }
 
     /// The next message if one is there now, zero-copy (never waits).
