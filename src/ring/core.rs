@@ -899,9 +899,6 @@ mod tests {
         pub(crate) fn consumer(&self) -> ConsumerCore {
             self.try_consumer().unwrap()
         }
-        fn shared(&self) -> &RingShared {
-            &self.shared
-        }
         /// Overwrites data word `i` (a hostile peer's write).
         fn set_data_word(&self, i: usize, v: u64) {
             self.data[i].store(v, Ordering::Relaxed);
@@ -1055,8 +1052,8 @@ mod tests {
             }
             let n = mem.data.len();
             for (i, v) in words.iter().enumerate() { mem.set_data_word(i % n, *v); }
-            if w % 3 == 0 { mem.shared().write_pos.store(w, Ordering::Relaxed); }
-            if r % 5 == 0 { mem.shared().read_pos.store(r, Ordering::Relaxed); }
+            if w % 3 == 0 { mem.shared.write_pos.store(w, Ordering::Relaxed); }
+            if r % 5 == 0 { mem.shared.read_pos.store(r, Ordering::Relaxed); }
             let c = mem.try_consumer();
             if let Ok(mut c) = c {
                 let mut buf = Vec::new();
@@ -1091,9 +1088,9 @@ mod tests {
         assert!(c.pop_into(&mut buf).unwrap());
         assert_eq!(buf, [3; 16]);
         c.release();
-        assert_eq!(mem.shared().read_pos.load(Ordering::Relaxed), 64 + 24);
+        assert_eq!(mem.shared.read_pos.load(Ordering::Relaxed), 64 + 24);
         p.publish();
-        assert_eq!(mem.shared().write_pos.load(Ordering::Relaxed), 64 + 24);
+        assert_eq!(mem.shared.write_pos.load(Ordering::Relaxed), 64 + 24);
     }
 
     #[test]
@@ -1185,7 +1182,7 @@ mod tests {
         mem.geo.recycle = 128;
         let (mut p, mut c) = (mem.producer(), mem.consumer());
         let offsets = (0..6).map(|i| one_trip(&mut p, &mut c, i, len)).collect();
-        let read = mem.shared().read_pos.load(Ordering::Relaxed);
+        let read = mem.shared.read_pos.load(Ordering::Relaxed);
         (offsets, p.write, read)
     }
 
@@ -1277,7 +1274,7 @@ mod tests {
         }
         c.pop_into(&mut Vec::new()).unwrap();
         c.release();
-        mem.shared().read_pos.store(8 * 1001, Ordering::Relaxed); // past what was written
+        mem.shared.read_pos.store(8 * 1001, Ordering::Relaxed); // past what was written
         assert!(matches!(p.reserve(24), Err(Error::Corrupt(_))));
     }
 
@@ -1291,9 +1288,9 @@ mod tests {
         }
         p.publish();
         c.check_stalled().unwrap();
-        let w = mem.shared().write_pos.load(Ordering::Relaxed);
+        let w = mem.shared.write_pos.load(Ordering::Relaxed);
         // A third party moves write_pos 64 bytes past the last record.
-        mem.shared().write_pos.store(w + 64, Ordering::Relaxed);
+        mem.shared.write_pos.store(w + 64, Ordering::Relaxed);
         // The consumer still takes the three messages, then reports the gap.
         let mut buf = Vec::new();
         for i in 0..3 {
@@ -1309,7 +1306,7 @@ mod tests {
         let e = mem.try_producer().unwrap_err();
         assert!(e.to_string().contains("past the last record"), "{e}");
         // More than a capacity ahead of read_pos.
-        mem.shared().write_pos.store(w + 2048, Ordering::Relaxed);
+        mem.shared.write_pos.store(w + 2048, Ordering::Relaxed);
         assert!(matches!(c.check_stalled(), Err(Error::Corrupt(_))));
     }
 
@@ -1395,8 +1392,8 @@ mod tests {
         for _ in 0..3 {
             assert!(p.push(&[0; 20]).unwrap());
         }
-        let r = mem.shared().read_pos.load(Ordering::Relaxed);
-        mem.shared().read_pos.store(r + 8, Ordering::Relaxed);
+        let r = mem.shared.read_pos.load(Ordering::Relaxed);
+        mem.shared.read_pos.store(r + 8, Ordering::Relaxed);
         let e = p.check_stalled().unwrap_err();
         assert!(e.to_string().contains("empty slot"), "{e}");
     }

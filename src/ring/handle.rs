@@ -69,6 +69,13 @@ macro_rules! ring_handle_methods {
             self.ring.seg.role_held_by_other($peer)
         }
 
+        /// True once the peer had attached and is gone; first the slice-end checks of the
+        /// blocking wait (segment whole, positions consistent).
+        #[cfg(feature = "async")]
+        pub(super) fn peer_gone(&self) -> Result<bool> {
+            self.ring.slice_end(|| self.core.check_stalled(), $peer)
+        }
+
         /// The wait strategy from the options (its spin time is reused by async waits).
         #[cfg(feature = "async")]
         pub(super) fn wait_strategy(&self) -> WaitStrategy {
@@ -786,10 +793,7 @@ impl Consumer {
             |core| core.peek(),
             |core| ring.slice_end(|| core.check_stalled(), PRODUCER_ROLE),
         );
-        if got.is_err() {
-            core.withdraw_waiting();
-        }
-        got
+        got.inspect_err(|_| core.withdraw_waiting())
     }
 
     /// [`ConsumerCore::announce_waiting`], for the async consumer's wait.
@@ -1156,14 +1160,12 @@ pub enum Side {
 /// # Ok(()) }
 /// ```
 pub fn duplex(name: &str, side: Side, opts: &RingOptions) -> Result<(Producer, Consumer)> {
-    let ab = format!("{name}.ab");
-    let ba = format!("{name}.ba");
     let (out, inn) = match side {
-        Side::A => (ab, ba),
-        Side::B => (ba, ab),
+        Side::A => ("ab", "ba"),
+        Side::B => ("ba", "ab"),
     };
-    let tx = Producer::open_or_create(&out, opts)?;
-    let rx = Consumer::open_or_create(&inn, opts)?;
+    let tx = Producer::open_or_create(&format!("{name}.{out}"), opts)?;
+    let rx = Consumer::open_or_create(&format!("{name}.{inn}"), opts)?;
     Ok((tx, rx))
 }
 
@@ -1174,13 +1176,6 @@ impl Producer {
     /// The word the producer sleeps on while the ring is full, with its excuse word.
     pub(super) fn space_wake_word(&self) -> crate::wake::Sleep<'_> {
         self.ring.shared().space_sleep()
-    }
-
-    /// True once a consumer had attached and is gone; first the slice-end checks of the
-    /// blocking wait (segment whole, positions consistent).
-    pub(super) fn consumer_gone(&self) -> Result<bool> {
-        self.ring
-            .slice_end(|| self.core.check_stalled(), CONSUMER_ROLE)
     }
 
     /// Room for a `len`-byte message if there is some now, as the core's reservation: it
@@ -1198,13 +1193,6 @@ impl Consumer {
     /// The word the consumer sleeps on while the ring is empty, with its excuse word.
     pub(super) fn data_wake_word(&self) -> crate::wake::Sleep<'_> {
         self.ring.shared().data_sleep()
-    }
-
-    /// True once a producer had attached and is gone; first the slice-end checks of the
-    /// blocking wait (segment whole, positions consistent).
-    pub(super) fn producer_gone(&self) -> Result<bool> {
-        self.ring
-            .slice_end(|| self.core.check_stalled(), PRODUCER_ROLE)
     }
 
     /// True if a message is waiting now (does not consume it).

@@ -1,6 +1,7 @@
 //! The tokio driver of the wait plan: waiting on a shared-memory wake word from a task:
-//! spin with yields, then announce and let a blocking-pool thread sleep on the futex.
-//! Used by the ring, broadcast and seqlock wrappers; docs/methods/async.md says why.
+//! spin with yields, then announce and sleep on the futex (through `uring`, else the waker
+//! thread of `hub`, else a blocking-pool thread). Used by the ring, broadcast and seqlock
+//! wrappers; docs/methods/async.md says why.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -331,12 +332,9 @@ impl Waiter {
                     }
                 }
             }
-            if let Some(s) = self.sleeper.as_mut() {
-                // Left by a cancelled wait: it announced before our last look, so any
-                // publish since wakes it. Wait for it rather than announcing twice.
-                let _ = (&mut s.handle).await;
-                self.sleeper = None;
-            } else {
+            // A sleeper left by a cancelled wait announced before our last look, so any
+            // publish since wakes it: wait for it rather than announcing twice.
+            if self.sleeper.is_none() {
                 let word = self.word;
                 let (ticket, slice) = self.sleep().announce();
                 let announced = Announced {
@@ -352,11 +350,11 @@ impl Waiter {
                     drop(announced);
                 });
                 self.sleeper = Some(Sleeper { handle, done });
-                if let Some(s) = self.sleeper.as_mut() {
-                    let _ = (&mut s.handle).await;
-                }
-                self.sleeper = None;
             }
+            if let Some(s) = self.sleeper.as_mut() {
+                let _ = (&mut s.handle).await;
+            }
+            self.sleeper = None;
             after_sleep!(false);
         }
     }
