@@ -665,11 +665,8 @@ impl ConsumerCore {
     #[cold]
     #[inline(never)]
     fn skip_padding(&mut self, idx: u64, len: u32, kind: u32) -> Result<()> {
-        if kind != REC_PADDING {
-            return Err(self.bad_record(idx, len, kind));
-        }
         let total = RECORD_HEADER + len as u64;
-        if self.read + total - self.released > self.mem.geo.capacity {
+        if kind != REC_PADDING || self.read + total - self.released > self.mem.geo.capacity {
             return Err(self.bad_record(idx, len, kind));
         }
         if idx + total != self.mem.geo.capacity {
