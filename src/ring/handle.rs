@@ -796,18 +796,6 @@ impl Consumer {
         got.inspect_err(|_| core.withdraw_waiting())
     }
 
-    /// [`ConsumerCore::announce_waiting`], for the async consumer's wait.
-    #[cfg(feature = "async")]
-    pub(super) fn announce_waiting(&self) {
-        self.core.announce_waiting();
-    }
-
-    /// [`ConsumerCore::withdraw_waiting`], for the async consumer's wait.
-    #[cfg(feature = "async")]
-    pub(super) fn withdraw_waiting(&self) {
-        self.core.withdraw_waiting();
-    }
-
     /// The next message if one is there now, as a zero-copy guard (see the module docs on
     /// what it means to hold a reference into shared memory). Its space is freed when the
     /// guard drops.
@@ -1198,5 +1186,18 @@ impl Consumer {
     /// True if a message is waiting now (does not consume it).
     pub(super) fn has_message(&mut self) -> Result<bool> {
         Ok(self.core.peek()?.is_some())
+    }
+
+    /// The async consumer's wait with `waiter` until `ready` yields, as
+    /// [`Consumer::wait_message`]: it tells the producer that this consumer waits
+    /// ([`ConsumerCore::announce_waiting`]), and withdraws that if the wait fails.
+    pub(super) async fn wait_async<T>(
+        &mut self,
+        waiter: &mut crate::wake::tokio::Waiter,
+        ready: impl FnMut(&mut Consumer) -> Result<Option<T>> + Send,
+    ) -> Result<T> {
+        self.core.announce_waiting();
+        let waited = waiter.wait_for(self, ready, |c| c.peer_gone()).await;
+        waited.inspect_err(|_| self.core.withdraw_waiting())
     }
 }

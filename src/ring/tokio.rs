@@ -238,7 +238,9 @@ impl AsyncConsumer {
     /// producer is gone and everything it sent was received.
     pub async fn recv(&mut self) -> Result<Message<'_>> {
         if !self.inner.has_message()? {
-            self.wait(|c| Ok(c.has_message()?.then_some(()))).await?;
+            self.inner
+                .wait_async(&mut self.waiter, |c| Ok(c.has_message()?.then_some(())))
+                .await?;
         }
         match self.inner.try_recv() {
             Ok(m) => Ok(m),
@@ -257,21 +259,9 @@ impl AsyncConsumer {
         if self.inner.try_recv_into(buf).done()? {
             return Ok(());
         }
-        self.wait(|c| c.try_recv_into(buf).ready()).await
-    }
-
-    /// Waits until `ready` yields, announcing to the producer that this consumer waits
-    /// (withdrawn if the wait fails).
-    async fn wait<T>(
-        &mut self,
-        ready: impl FnMut(&mut Consumer) -> Result<Option<T>> + Send,
-    ) -> Result<T> {
-        self.inner.announce_waiting();
-        let waited = self
-            .waiter
-            .wait_for(&mut self.inner, ready, |c| c.peer_gone())
-            .await;
-        waited.inspect_err(|_| self.inner.withdraw_waiting())
+        self.inner
+            .wait_async(&mut self.waiter, |c| c.try_recv_into(buf).ready())
+            .await
     }
 
     /// The next message if one is there now, zero-copy (never waits).
