@@ -48,10 +48,7 @@ fn opts(extra: &str) -> RingOptions {
         "sleep" => WaitStrategy::SpinBlock {
             spin: Duration::ZERO,
         },
-        _ => match std::env::var("IPCRING_BENCH_SPIN_US")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
+        _ => match env("IPCRING_BENCH_SPIN_US") {
             Some(us) => WaitStrategy::SpinBlock {
                 spin: Duration::from_micros(us),
             },
@@ -59,14 +56,24 @@ fn opts(extra: &str) -> RingOptions {
         },
     };
     RingOptions::new()
-        .capacity(cap.unwrap_or_else(|| {
-            std::env::var("IPCRING_BENCH_CAPACITY")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1 << 22)
-        }))
+        .capacity(
+            cap.or_else(|| env("IPCRING_BENCH_CAPACITY"))
+                .unwrap_or(1 << 22),
+        )
         .wait(w)
         .open_timeout(Duration::from_secs(10))
+}
+
+/// The environment variable `var`, parsed; `None` if unset or not a `T`.
+fn env<T: std::str::FromStr>(var: &str) -> Option<T> {
+    std::env::var(var).ok()?.parse().ok()
+}
+
+/// The strategy in an "echo" peer's `extra` (after the pause, if any).
+fn strategy_of(extra: &str) -> &str {
+    extra
+        .split_once('/')
+        .map_or(extra, |(_, strategy)| strategy)
 }
 
 fn peer(role: &str, name: &str, extra: &str) {
@@ -80,16 +87,16 @@ fn peer(role: &str, name: &str, extra: &str) {
             let us: u64 = extra.parse().unwrap();
             measure::floor_futex_peer_paused(name, Some(Duration::from_micros(us))).unwrap()
         }
-        "echo-pause" => {
-            // extra: "<pause in µs>/<strategy>"
-            let (us, strategy) = extra.split_once('/').unwrap();
-            let (mut tx, mut rx) = duplex(name, Side::B, &opts(strategy)).unwrap();
-            let pause = Duration::from_micros(us.parse().unwrap());
-            measure::echo_peer_paused(&mut tx, &mut rx, pause).unwrap();
-        }
         "echo" => {
-            let (mut tx, mut rx) = duplex(name, Side::B, &opts(extra)).unwrap();
-            measure::echo_peer(&mut tx, &mut rx).unwrap();
+            // extra: the strategy, or "<pause in µs>/<strategy>" to answer after a pause.
+            let (mut tx, mut rx) = duplex(name, Side::B, &opts(strategy_of(extra))).unwrap();
+            match extra.split_once('/') {
+                Some((us, _)) => {
+                    let pause = Duration::from_micros(us.parse().unwrap());
+                    measure::echo_peer_paused(&mut tx, &mut rx, pause).unwrap();
+                }
+                None => measure::echo_peer(&mut tx, &mut rx).unwrap(),
+            }
         }
         "sink-batch" => {
             // Drain many, release once: one release (and its fence) per batch.
@@ -139,10 +146,12 @@ fn floor_records(size: usize, iters: usize) -> Stats {
     s
 }
 
-fn ring_rtt(strategy: &str, size: usize, iters: usize, pause: Option<Duration>) -> Stats {
+/// Round trips of `size` bytes with an echo peer; `extra` is the strategy of both sides, or
+/// "<pause in µs>/<strategy>" for a peer that answers after a pause.
+fn ring_rtt(extra: &str, size: usize, iters: usize, pause: Option<Duration>) -> Stats {
     let name = uniq(&format!("rt{size}"));
-    let (mut tx, mut rx) = duplex(&name, Side::A, &opts(strategy)).unwrap();
-    let mut c = spawn("echo", &name, strategy);
+    let (mut tx, mut rx) = duplex(&name, Side::A, &opts(strategy_of(extra))).unwrap();
+    let mut c = spawn("echo", &name, extra);
     let s = measure::round_trip(&mut tx, &mut rx, size, iters, pause).unwrap();
     drop((tx, rx));
     c.wait().unwrap();
@@ -451,12 +460,7 @@ fn wake(k: usize) {
     let (mut r50, mut rmean) = (vec![], vec![]);
     let mut before = floor_futex(n, None);
     for round in 1..=rounds {
-        let name = uniq("wk");
-        let (mut tx, mut rx) = duplex(&name, Side::A, &opts("sleep")).unwrap();
-        let mut c = spawn("echo", &name, "sleep");
-        let ring = measure::round_trip(&mut tx, &mut rx, 64, n, Some(Duration::ZERO)).unwrap();
-        drop((tx, rx));
-        c.wait().unwrap();
+        let ring = ring_rtt("sleep", 64, n, Some(Duration::ZERO));
         let after = floor_futex(n, None);
         let f50 = ns(before.p50).min(ns(after.p50));
         let fmean = ns(before.mean).min(ns(after.mean));
@@ -515,13 +519,7 @@ fn paused_peer(k: usize) {
             let mut c = spawn("floor-futex-pause", &name, &pause_us.to_string());
             let paused = measure::floor_futex(&name, n, None).unwrap();
             c.wait().unwrap();
-            let name = uniq("pr");
-            let strategy = "block";
-            let (mut tx, mut rx) = duplex(&name, Side::A, &opts(strategy)).unwrap();
-            let mut c = spawn("echo-pause", &name, &format!("{pause_us}/{strategy}"));
-            let ring = measure::round_trip(&mut tx, &mut rx, 64, n, Some(Duration::ZERO)).unwrap();
-            drop((tx, rx));
-            c.wait().unwrap();
+            let ring = ring_rtt(&format!("{pause_us}/block"), 64, n, Some(Duration::ZERO));
             let ex50 = (ns(ring.p50) - ns(paused.p50)) / ns(floor.p50);
             let exmean = (ns(ring.mean) - ns(paused.mean)) / ns(floor.mean);
             println!(
@@ -543,10 +541,7 @@ fn paused_peer(k: usize) {
 /// `perf stat -e syscalls:sys_enter_futex,...` or `strace -c -f` (subtract a run with a
 /// count of 1 for the set-up).
 fn wake_count(what: &str) {
-    let n: usize = std::env::var("IPCRING_BENCH_COUNT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+    let n = env("IPCRING_BENCH_COUNT").unwrap_or(10_000);
     let name = uniq("wc");
     match what {
         "floor" => {

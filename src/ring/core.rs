@@ -238,13 +238,9 @@ impl ProducerCore {
         // producer would write where the consumer never looks), and records past it are
         // a previous producer's last commits.
         let mut w = r;
-        loop {
-            if w - r >= geo.capacity {
+        while w - r < geo.capacity {
+            let Some((size, _)) = record_at(data, &geo, w)? else {
                 break;
-            }
-            let size = match record_at(data, &geo, w)? {
-                None => break,
-                Some((size, _)) => size,
             };
             if w + size - r > geo.capacity {
                 return Err(Error::corrupt(format!(
@@ -413,16 +409,14 @@ impl ProducerCore {
         let r = self.refresh_read()?;
         let (mut pos, mut messages, mut bytes) = (r, 0u64, 0u64);
         while pos < self.write {
-            match record_at(&self.mem.data, &self.mem.geo, pos)? {
-                Some((size, len)) => {
-                    if let Some(len) = len {
-                        messages += 1;
-                        bytes += len as u64;
-                    }
-                    pos += size;
-                }
-                None => break,
+            let Some((size, len)) = record_at(&self.mem.data, &self.mem.geo, pos)? else {
+                break;
+            };
+            if let Some(len) = len {
+                messages += 1;
+                bytes += len as u64;
             }
+            pos += size;
         }
         if pos != self.write {
             return Err(Error::corrupt(format!(
@@ -671,11 +665,8 @@ impl ConsumerCore {
     #[cold]
     #[inline(never)]
     fn skip_padding(&mut self, idx: u64, len: u32, kind: u32) -> Result<()> {
-        if kind != REC_PADDING {
-            return Err(self.bad_record(idx, len, kind));
-        }
         let total = RECORD_HEADER + len as u64;
-        if self.read + total - self.released > self.mem.geo.capacity {
+        if kind != REC_PADDING || self.read + total - self.released > self.mem.geo.capacity {
             return Err(self.bad_record(idx, len, kind));
         }
         if idx + total != self.mem.geo.capacity {
@@ -872,7 +863,7 @@ mod tests {
         pub(crate) fn new(capacity: u64, max_message: u32) -> Mem {
             Mem {
                 shared: Box::new(RingShared::new_model()),
-                data: zeroed_words(capacity as usize / 8),
+                data: (0..capacity / 8).map(|_| AtomicU64::new(0)).collect(),
                 geo: Geometry::new(capacity, max_message),
             }
         }
@@ -905,21 +896,10 @@ mod tests {
         pub(crate) fn consumer(&self) -> ConsumerCore {
             self.try_consumer().unwrap()
         }
-        fn shared(&self) -> &RingShared {
-            &self.shared
-        }
-        /// Words in the data area.
-        fn data_words(&self) -> usize {
-            self.data.len()
-        }
         /// Overwrites data word `i` (a hostile peer's write).
         fn set_data_word(&self, i: usize, v: u64) {
             self.data[i].store(v, Ordering::Relaxed);
         }
-    }
-
-    fn zeroed_words(n: usize) -> Box<[AtomicU64]> {
-        (0..n).map(|_| AtomicU64::new(0)).collect()
     }
 
     #[derive(Debug, Clone)]
@@ -1067,10 +1047,10 @@ mod tests {
                 for i in 0..valid_prefix { let _ = p.push(&payload(i as u64, i * 5)); }
                 p.publish();
             }
-            let n = mem.data_words();
+            let n = mem.data.len();
             for (i, v) in words.iter().enumerate() { mem.set_data_word(i % n, *v); }
-            if w % 3 == 0 { mem.shared().write_pos.store(w, Ordering::Relaxed); }
-            if r % 5 == 0 { mem.shared().read_pos.store(r, Ordering::Relaxed); }
+            if w % 3 == 0 { mem.shared.write_pos.store(w, Ordering::Relaxed); }
+            if r % 5 == 0 { mem.shared.read_pos.store(r, Ordering::Relaxed); }
             let c = mem.try_consumer();
             if let Ok(mut c) = c {
                 let mut buf = Vec::new();
@@ -1105,9 +1085,9 @@ mod tests {
         assert!(c.pop_into(&mut buf).unwrap());
         assert_eq!(buf, [3; 16]);
         c.release();
-        assert_eq!(mem.shared().read_pos.load(Ordering::Relaxed), 64 + 24);
+        assert_eq!(mem.shared.read_pos.load(Ordering::Relaxed), 64 + 24);
         p.publish();
-        assert_eq!(mem.shared().write_pos.load(Ordering::Relaxed), 64 + 24);
+        assert_eq!(mem.shared.write_pos.load(Ordering::Relaxed), 64 + 24);
     }
 
     #[test]
@@ -1199,7 +1179,7 @@ mod tests {
         mem.geo.recycle = 128;
         let (mut p, mut c) = (mem.producer(), mem.consumer());
         let offsets = (0..6).map(|i| one_trip(&mut p, &mut c, i, len)).collect();
-        let read = mem.shared().read_pos.load(Ordering::Relaxed);
+        let read = mem.shared.read_pos.load(Ordering::Relaxed);
         (offsets, p.write, read)
     }
 
@@ -1291,7 +1271,7 @@ mod tests {
         }
         c.pop_into(&mut Vec::new()).unwrap();
         c.release();
-        mem.shared().read_pos.store(8 * 1001, Ordering::Relaxed); // past what was written
+        mem.shared.read_pos.store(8 * 1001, Ordering::Relaxed); // past what was written
         assert!(matches!(p.reserve(24), Err(Error::Corrupt(_))));
     }
 
@@ -1305,9 +1285,9 @@ mod tests {
         }
         p.publish();
         c.check_stalled().unwrap();
-        let w = mem.shared().write_pos.load(Ordering::Relaxed);
+        let w = mem.shared.write_pos.load(Ordering::Relaxed);
         // A third party moves write_pos 64 bytes past the last record.
-        mem.shared().write_pos.store(w + 64, Ordering::Relaxed);
+        mem.shared.write_pos.store(w + 64, Ordering::Relaxed);
         // The consumer still takes the three messages, then reports the gap.
         let mut buf = Vec::new();
         for i in 0..3 {
@@ -1323,7 +1303,7 @@ mod tests {
         let e = mem.try_producer().unwrap_err();
         assert!(e.to_string().contains("past the last record"), "{e}");
         // More than a capacity ahead of read_pos.
-        mem.shared().write_pos.store(w + 2048, Ordering::Relaxed);
+        mem.shared.write_pos.store(w + 2048, Ordering::Relaxed);
         assert!(matches!(c.check_stalled(), Err(Error::Corrupt(_))));
     }
 
@@ -1409,8 +1389,8 @@ mod tests {
         for _ in 0..3 {
             assert!(p.push(&[0; 20]).unwrap());
         }
-        let r = mem.shared().read_pos.load(Ordering::Relaxed);
-        mem.shared().read_pos.store(r + 8, Ordering::Relaxed);
+        let r = mem.shared.read_pos.load(Ordering::Relaxed);
+        mem.shared.read_pos.store(r + 8, Ordering::Relaxed);
         let e = p.check_stalled().unwrap_err();
         assert!(e.to_string().contains("empty slot"), "{e}");
     }

@@ -68,6 +68,19 @@ macro_rules! ring_handle_methods {
         pub fn $peer_attached(&self) -> Result<bool> {
             self.ring.seg.role_held_by_other($peer)
         }
+
+        /// True once the peer had attached and is gone; first the slice-end checks of the
+        /// blocking wait (segment whole, positions consistent).
+        #[cfg(feature = "async")]
+        pub(super) fn peer_gone(&self) -> Result<bool> {
+            self.ring.slice_end(|| self.core.check_stalled(), $peer)
+        }
+
+        /// The wait strategy from the options (its spin time is reused by async waits).
+        #[cfg(feature = "async")]
+        pub(super) fn wait_strategy(&self) -> WaitStrategy {
+            self.ring.wait
+        }
     };
 }
 
@@ -209,14 +222,8 @@ impl Attached {
     /// the file's size (`fstat` on the descriptor held) is still the mapping's, and then
     /// (only then, since reading a truncated mapping raises SIGBUS) that the header's
     /// creation nonce is unchanged. Made where every wait slice ends and before a handle
-    /// touches the ring on drop; never on the send/receive path.
-    ///
-    /// A truncation by the file's owner (the only user who can truncate a segment opened
-    /// with the default checks) thus yields [`Error::BadSegment`] at the next slice end of
-    /// a waiting side, which then returns without touching the mapping again. A side that
-    /// is sending or receiving (not waiting) when the file shrinks touches pages that no
-    /// longer exist and gets SIGBUS: no user-space check can close that window. A file cut
-    /// and grown back to its size reads zeros: its nonce (0) gives it away.
+    /// touches the ring on drop; never on the send/receive path. What a truncation then
+    /// does: see the module docs ("Truncation").
     fn check_intact(&self) -> Result<()> {
         let bad = |reason: String| Error::BadSegment {
             path: self.seg.name(),
@@ -276,29 +283,18 @@ impl Attached {
         }
     }
 
-    /// A waiting producer's check at each slice end: the segment is whole
+    /// A waiting side's check at each slice end: the segment is whole
     /// ([`Attached::check_intact`], first, before anything touches the mapping), the ring's
-    /// positions hold up ([`ProducerCore::check_stalled`]); then whether the consumer is
-    /// gone.
-    fn slice_end_producer(&self, core: &ProducerCore) -> Result<bool> {
+    /// positions hold up (`stalled`: the core's `check_stalled`); then whether the peer
+    /// (role `peer`) is gone: it had attached and no longer holds its lock.
+    fn slice_end(&self, stalled: impl FnOnce() -> Result<()>, peer: Role) -> Result<bool> {
         self.check_intact()?;
-        core.check_stalled()?;
-        self.peer_gone(CONSUMER_ROLE)
-    }
-
-    /// A waiting consumer's check at each slice end (see `slice_end_producer`).
-    fn slice_end_consumer(&self, core: &ConsumerCore) -> Result<bool> {
-        self.check_intact()?;
-        core.check_stalled()?;
-        self.peer_gone(PRODUCER_ROLE)
-    }
-
-    /// True once the peer (role `peer`) had attached and no longer holds its lock.
-    fn peer_gone(&self, peer: Role) -> Result<bool> {
+        stalled()?;
+        let g = self.geometry_counters();
         let attaches = if peer == PRODUCER_ROLE {
-            &self.geometry_counters().producer_attaches
+            &g.producer_attaches
         } else {
-            &self.geometry_counters().consumer_attaches
+            &g.consumer_attaches
         };
         self.seg
             .peer_gone(attaches.load(Ordering::Acquire) != 0, peer)
@@ -431,7 +427,7 @@ impl Producer {
             timeout,
             core,
             |core| Ok(core.reserve(len)?.map(drop)),
-            |core| ring.slice_end_producer(core),
+            |core| ring.slice_end(|| core.check_stalled(), CONSUMER_ROLE),
         )
     }
 
@@ -477,7 +473,7 @@ impl Producer {
             timeout,
             core,
             |core| Ok(core.drained()?.then_some(())),
-            |core| ring.slice_end_producer(core),
+            |core| ring.slice_end(|| core.check_stalled(), CONSUMER_ROLE),
         );
         match waited {
             Err(Error::Disconnected) => {
@@ -504,10 +500,7 @@ impl Producer {
     #[inline]
     pub fn try_reserve(&mut self, len: usize) -> Result<Grant<'_>, TrySendError> {
         match self.core.reserve(len) {
-            Ok(Some(res)) => Ok(Grant {
-                producer: self,
-                res,
-            }),
+            Ok(Some(res)) => Ok(self.grant(res)),
             Ok(None) => Err(TrySendError::Full),
             Err(e) => Err(TrySendError::Failed(e)),
         }
@@ -537,10 +530,17 @@ impl Producer {
     /// Reserves room, waiting at most `timeout`.
     pub fn reserve_timeout(&mut self, len: usize, timeout: Duration) -> Result<Grant<'_>> {
         let res = self.room(len, Some(timeout))?;
-        Ok(Grant {
+        Ok(self.grant(res))
+    }
+
+    /// The [`Grant`] of a reservation made just before on this producer, with no other
+    /// reserve, send or commit in between.
+    #[inline]
+    pub(super) fn grant(&mut self, res: Reservation) -> Grant<'_> {
+        Grant {
             producer: self,
             res,
-        })
+        }
     }
 
     #[inline]
@@ -621,9 +621,8 @@ impl Producer {
         for m in msgs {
             match self.core.push(m) {
                 Ok(true) => n += 1,
-                Ok(false) => break,
-                Err(e) => {
-                    result = Err(e);
+                other => {
+                    result = other.map(drop);
                     break;
                 }
             }
@@ -792,24 +791,9 @@ impl Consumer {
             timeout,
             core,
             |core| core.peek(),
-            |core| ring.slice_end_consumer(core),
+            |core| ring.slice_end(|| core.check_stalled(), PRODUCER_ROLE),
         );
-        if got.is_err() {
-            core.withdraw_waiting();
-        }
-        got
-    }
-
-    /// [`ConsumerCore::announce_waiting`], for the async consumer's wait.
-    #[cfg(feature = "async")]
-    pub(super) fn announce_waiting(&self) {
-        self.core.announce_waiting();
-    }
-
-    /// [`ConsumerCore::withdraw_waiting`], for the async consumer's wait.
-    #[cfg(feature = "async")]
-    pub(super) fn withdraw_waiting(&self) {
-        self.core.withdraw_waiting();
+        got.inspect_err(|_| core.withdraw_waiting())
     }
 
     /// The next message if one is there now, as a zero-copy guard (see the module docs on
@@ -908,16 +892,9 @@ impl Consumer {
     /// # Ok(()) }
     /// ```
     pub fn recv_deadline_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<()> {
-        match self.next_slot(deadline) {
-            Ok(slot) => {
-                self.copy_out(slot, buf);
-                Ok(())
-            }
-            Err(e) => {
-                buf.clear();
-                Err(e)
-            }
-        }
+        let slot = self.next_slot(deadline).inspect_err(|_| buf.clear())?;
+        self.copy_out(slot, buf);
+        Ok(())
     }
 
     /// Hands up to `max` waiting messages to `f` (zero-copy), then frees them all at once
@@ -932,9 +909,8 @@ impl Consumer {
                     self.core.advance(slot);
                     n += 1;
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    result = Err(e);
+                other => {
+                    result = other.map(drop);
                     break;
                 }
             }
@@ -1116,7 +1092,7 @@ impl RingInfo {
 /// # Ok(()) }
 /// ```
 pub fn inspect(name: &str) -> Result<RingInfo> {
-    let (segment, info) = segment::inspect_with(name, Some(&crate::kinds::RING), |map, info| {
+    segment::inspect_with(name, Some(&crate::kinds::RING), |map, info| {
         validate_ring(map, &info.name)?;
         let g = Attached::geometry_words(map);
         let sh: &RingShared = map.at(SHARED_OFFSET);
@@ -1142,9 +1118,8 @@ pub fn inspect(name: &str) -> Result<RingInfo> {
             consumer_excuses: sh.data_excuse.flag.load(Ordering::Relaxed) != 0,
             producer_excuses: sh.space_excuse.flag.load(Ordering::Relaxed) != 0,
         })
-    })?;
-    let _ = segment;
-    Ok(info)
+    })
+    .map(|(_, info)| info)
 }
 
 /// Which end of a [`duplex`] channel this process is.
@@ -1173,14 +1148,12 @@ pub enum Side {
 /// # Ok(()) }
 /// ```
 pub fn duplex(name: &str, side: Side, opts: &RingOptions) -> Result<(Producer, Consumer)> {
-    let ab = format!("{name}.ab");
-    let ba = format!("{name}.ba");
     let (out, inn) = match side {
-        Side::A => (ab, ba),
-        Side::B => (ba, ab),
+        Side::A => ("ab", "ba"),
+        Side::B => ("ba", "ab"),
     };
-    let tx = Producer::open_or_create(&out, opts)?;
-    let rx = Consumer::open_or_create(&inn, opts)?;
+    let tx = Producer::open_or_create(&format!("{name}.{out}"), opts)?;
+    let rx = Consumer::open_or_create(&format!("{name}.{inn}"), opts)?;
     Ok((tx, rx))
 }
 
@@ -1193,32 +1166,12 @@ impl Producer {
         self.ring.shared().space_sleep()
     }
 
-    /// True once a consumer had attached and is gone; first the slice-end checks of the
-    /// blocking wait (segment whole, positions consistent).
-    pub(super) fn consumer_gone(&self) -> Result<bool> {
-        self.ring.slice_end_producer(&self.core)
-    }
-
-    /// The wait strategy from the options (its spin time is reused by async waits).
-    pub(super) fn wait_strategy(&self) -> WaitStrategy {
-        self.ring.wait
-    }
-
     /// Room for a `len`-byte message if there is some now, as the core's reservation: it
     /// borrows nothing, so the async reserve can wait for it and only then make the
     /// [`Grant`] (see [`Producer::grant`]). Dropped unused, it reserved nothing: the
     /// producer alone takes room, so the same room is there at the next look.
     pub(super) fn reserve_room(&mut self, len: usize) -> Result<Option<Reservation>> {
         self.core.reserve(len)
-    }
-
-    /// The [`Grant`] of a reservation made by [`Producer::reserve_room`] just before,
-    /// with no other reserve, send or commit in between.
-    pub(super) fn grant(&mut self, res: Reservation) -> Grant<'_> {
-        Grant {
-            producer: self,
-            res,
-        }
     }
 }
 
@@ -1230,19 +1183,21 @@ impl Consumer {
         self.ring.shared().data_sleep()
     }
 
-    /// True once a producer had attached and is gone; first the slice-end checks of the
-    /// blocking wait (segment whole, positions consistent).
-    pub(super) fn producer_gone(&self) -> Result<bool> {
-        self.ring.slice_end_consumer(&self.core)
-    }
-
     /// True if a message is waiting now (does not consume it).
     pub(super) fn has_message(&mut self) -> Result<bool> {
         Ok(self.core.peek()?.is_some())
     }
 
-    /// The wait strategy from the options.
-    pub(super) fn wait_strategy(&self) -> WaitStrategy {
-        self.ring.wait
+    /// The async consumer's wait with `waiter` until `ready` yields, as
+    /// [`Consumer::wait_message`]: it tells the producer that this consumer waits
+    /// ([`ConsumerCore::announce_waiting`]), and withdraws that if the wait fails.
+    pub(super) async fn wait_async<T>(
+        &mut self,
+        waiter: &mut crate::wake::tokio::Waiter,
+        ready: impl FnMut(&mut Consumer) -> Result<Option<T>> + Send,
+    ) -> Result<T> {
+        self.core.announce_waiting();
+        let waited = waiter.wait_for(self, ready, |c| c.peer_gone()).await;
+        waited.inspect_err(|_| self.core.withdraw_waiting())
     }
 }

@@ -2,16 +2,14 @@
 //!
 //! The fast path is the blocking ring's own: a send or receive that finds room or a
 //! message makes no system call, takes no lock and does not touch the scheduler. Only when
-//! it must wait does a task:
-//! 1. spin for the ring's [`WaitStrategy`](crate::wake::WaitStrategy) spin time, yielding to the scheduler between
-//!    looks ([`tokio::task::yield_now`]), so other tasks on the same thread run;
-//! 2. announce itself on the ring's wake word (the same eventcount the blocking form
-//!    uses: `waiters += 1`, re-check) and register with the process's one waker thread,
-//!    which sleeps on every waited word at once (`futex_waitv`, Linux 5.16+) and wakes the
-//!    task when the peer's existing futex wake (it wakes only when `waiters != 0`) comes,
-//!    or after one [`LIVENESS_SLICE`](crate::wake::LIVENESS_SLICE) to check the peer is
-//!    alive. Where `futex_waitv` is missing, or 127 words are already waited on, the wait
-//!    is handed to a thread of tokio's blocking pool ([`tokio::task::spawn_blocking`]).
+//! it must wait does a task spin for the ring's [`WaitStrategy`](crate::wake::WaitStrategy)
+//! spin time, yielding to the scheduler between looks so other tasks on the same thread
+//! run, then announce itself on the ring's wake word (the same eventcount the blocking form
+//! uses) and sleep without a thread of its own until the peer's futex wake or the end of a
+//! [`LIVENESS_SLICE`](crate::wake::LIVENESS_SLICE), when it checks that the peer is alive:
+//! an io_uring futex wait where there is one (Linux 6.7+), else the process's one waker
+//! thread (`futex_waitv`, Linux 5.16+), else a thread of tokio's blocking pool (see
+//! `crate::wake::tokio`).
 //!
 //! So a ring costs nothing while no task waits on it (no thread, no registration, no
 //! announcement: the peer's publish stays syscall-free), and waiting tasks share one
@@ -116,7 +114,7 @@ impl AsyncProducer {
             .wait_for(
                 &mut self.inner,
                 |p| p.try_send(msg).ready(),
-                |p| p.consumer_gone(),
+                |p| p.peer_gone(),
             )
             .await
     }
@@ -168,11 +166,7 @@ impl AsyncProducer {
             Some(res) => res,
             None => {
                 self.waiter
-                    .wait_for(
-                        &mut self.inner,
-                        |p| p.reserve_room(len),
-                        |p| p.consumer_gone(),
-                    )
+                    .wait_for(&mut self.inner, |p| p.reserve_room(len), |p| p.peer_gone())
                     .await?
             }
         };
@@ -244,19 +238,9 @@ impl AsyncConsumer {
     /// producer is gone and everything it sent was received.
     pub async fn recv(&mut self) -> Result<Message<'_>> {
         if !self.inner.has_message()? {
-            self.inner.announce_waiting();
-            let waited = self
-                .waiter
-                .wait_for(
-                    &mut self.inner,
-                    |c| Ok(c.has_message()?.then_some(())),
-                    |c| c.producer_gone(),
-                )
-                .await;
-            if waited.is_err() {
-                self.inner.withdraw_waiting();
-            }
-            waited?;
+            self.inner
+                .wait_async(&mut self.waiter, |c| Ok(c.has_message()?.then_some(())))
+                .await?;
         }
         match self.inner.try_recv() {
             Ok(m) => Ok(m),
@@ -275,19 +259,9 @@ impl AsyncConsumer {
         if self.inner.try_recv_into(buf).done()? {
             return Ok(());
         }
-        self.inner.announce_waiting();
-        let waited = self
-            .waiter
-            .wait_for(
-                &mut self.inner,
-                |c| c.try_recv_into(buf).ready(),
-                |c| c.producer_gone(),
-            )
-            .await;
-        if waited.is_err() {
-            self.inner.withdraw_waiting();
-        }
-        waited
+        self.inner
+            .wait_async(&mut self.waiter, |c| c.try_recv_into(buf).ready())
+            .await
     }
 
     /// The next message if one is there now, zero-copy (never waits).

@@ -15,22 +15,17 @@ use bytemuck::Pod;
 use super::{Consumer, Producer};
 use crate::{Error, Result, TryRecvError, TrySendError};
 
-/// The error for a message whose length is not `size_of::<T>()`.
-pub(crate) fn wrong_size<T>(len: usize) -> Error {
-    Error::Codec(
-        format!(
-            "a message of {len} bytes cannot be a {} ({} bytes); the message was consumed",
-            std::any::type_name::<T>(),
-            std::mem::size_of::<T>()
-        )
-        .into(),
-    )
-}
-
 /// Reads a `T` from exactly `size_of::<T>()` bytes (any alignment).
 pub(crate) fn pod_from<T: Pod>(bytes: &[u8]) -> Result<T> {
-    if bytes.len() != std::mem::size_of::<T>() {
-        return Err(wrong_size::<T>(bytes.len()));
+    let (len, size) = (bytes.len(), std::mem::size_of::<T>());
+    if len != size {
+        return Err(Error::Codec(
+            format!(
+                "a message of {len} bytes cannot be a {} ({size} bytes); the message was consumed",
+                std::any::type_name::<T>()
+            )
+            .into(),
+        ));
     }
     Ok(bytemuck::pod_read_unaligned(bytes))
 }

@@ -24,7 +24,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::sys::waitv::{wait_any, Waited, WaitvEntry, MAX_WORDS};
-use crate::wake::WordPtr;
+use crate::wake::tokio::WordPtr;
 
 #[derive(Debug)]
 struct Entry {
@@ -165,16 +165,13 @@ impl Registration {
     /// Ready once the word changed or the deadline passed (or the hub stopped).
     pub(crate) fn poll_fired(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut g = self.hub.lock();
-        match g.get_mut(&self.key) {
-            Some(e) if e.fired => Poll::Ready(()),
-            Some(e) => {
-                if !e.waker.will_wake(cx.waker()) {
-                    e.waker = cx.waker().clone();
-                }
-                Poll::Pending
-            }
-            None => Poll::Ready(()),
+        let Some(e) = g.get_mut(&self.key).filter(|e| !e.fired) else {
+            return Poll::Ready(());
+        };
+        if !e.waker.will_wake(cx.waker()) {
+            e.waker = cx.waker().clone();
         }
+        Poll::Pending
     }
 }
 

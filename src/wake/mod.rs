@@ -64,49 +64,6 @@ pub fn fences_excused() -> bool {
     excuse::enabled()
 }
 
-/// A pointer to a word (a [`WakeWord`], an [`ExcuseWord`]) inside a ring's mapping, for
-/// an async waiter and its sleeper thread.
-///
-/// The mapping lives as long as the `Producer`/`Consumer` that owns it, and the async
-/// wrappers never let that handle drop while a sleeper thread still uses the pointer (see
-/// `tokio::Waiter::settle`). The mapping does not move when the handle moves.
-#[cfg(all(feature = "async", not(loom)))]
-#[derive(Debug)]
-pub(crate) struct MapPtr<T>(pub(crate) *const T);
-
-/// A pointer to a wake word in a mapping.
-#[cfg(all(feature = "async", not(loom)))]
-pub(crate) type WordPtr = MapPtr<WakeWord>;
-/// A pointer to an excuse word in a mapping.
-#[cfg(all(feature = "async", not(loom)))]
-pub(crate) type ExcusePtr = MapPtr<ExcuseWord>;
-
-// (By hand, not derived: a derive would ask `T: Copy`.)
-#[cfg(all(feature = "async", not(loom)))]
-impl<T> Clone for MapPtr<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-#[cfg(all(feature = "async", not(loom)))]
-impl<T> Copy for MapPtr<T> {}
-
-// SAFETY: the words are made of atomics (`T: Sync`); the pointer is only dereferenced while
-// the mapping is alive (see the type's docs), from whichever thread.
-#[cfg(all(feature = "async", not(loom)))]
-unsafe impl<T: Sync> Send for MapPtr<T> {}
-// SAFETY: as above; shared access to atomics is thread-safe.
-#[cfg(all(feature = "async", not(loom)))]
-unsafe impl<T: Sync> Sync for MapPtr<T> {}
-
-#[cfg(all(feature = "async", not(loom)))]
-impl<T> MapPtr<T> {
-    pub(crate) fn get(&self) -> &T {
-        // SAFETY: see the type's docs: the mapping outlives every use of the pointer.
-        unsafe { &*self.0 }
-    }
-}
-
 /// What a waiting side sleeps on: its wake word, and the excuse word beside it where the
 /// layout has one (the ring: see [`excuse`]). A plain `&WakeWord` converts into one
 /// without an excuse word.
@@ -132,17 +89,18 @@ impl Sleep<'_> {
         }
     }
 
-    /// Withdraws the excuse if it was given ([`ExcuseWord::withdraw`]), then
-    /// [`WakeWord::announce`]: the ticket and the longest safe sleep (1 ms if the barrier
-    /// failed: a wake-up may then be missed, so bound its cost).
+    /// Withdraws the excuse if it was given ([`ExcuseWord::withdraw`]), then announces a
+    /// sleeper ([`WakeWord::prepare_wait`]): the ticket, and the longest sleep that is then
+    /// safe: one [`LIVENESS_SLICE`], or 1 ms if either barrier failed (a wake-up may then
+    /// be missed: bound its cost).
     #[inline]
     pub(crate) fn announce(&self) -> (u32, Duration) {
-        let barrier_ok = self.excuse.is_none_or(|e| e.withdraw());
-        let (ticket, slice) = self.word.announce();
-        if barrier_ok {
-            (ticket, slice)
+        let excuse_ok = self.excuse.is_none_or(|e| e.withdraw());
+        let (ticket, barrier_ok) = self.word.prepare_wait();
+        if excuse_ok && barrier_ok {
+            (ticket, LIVENESS_SLICE)
         } else {
-            (ticket, slice.min(Duration::from_millis(1)))
+            (ticket, Duration::from_millis(1))
         }
     }
 }
@@ -226,18 +184,6 @@ thread_local! {
         const { std::cell::Cell::new(None) };
 }
 
-/// One yield of a spin phase (see [`YIELD_AFTER`]), skipped while yields are costly on
-/// this thread; returns the time after it. A yield hands the CPU to every other runnable
-/// task for its whole slice: on a loaded machine (load average 7 on 2 CPUs) the default
-/// strategy with a peer answering after 100 µs or 1 ms then cost 3.8-8.0 ms per round trip,
-/// against 0.23-1.15 ms for the futex floor whose peer paused the same way (`cargo bench
-/// --bench ring -- --pause-only`). So once a yield took longer than [`YIELD_COSTLY`], the
-/// thread spins without yielding for [`YIELD_PAUSE`]: at most one such loss per pause.
-/// (Tried and not kept: never yielding, which brings back the doubled round trip above;
-/// sleeping at once whenever this side had just woken its peer, which locked a pair into
-/// sleeping: each side had always just woken the other, and a peer answering at once cost
-/// two wake-ups per round trip, 21.8-43.8 µs p50 against 0.5-7.3 µs. The 5 µs spin after
-/// a wake-up, [`AFTER_WAKE_SPIN`], is what was kept of it.)
 /// How long a side that has just woken its peer spins (when its strategy's spin time is
 /// longer) before it sleeps: a peer that wakes on another CPU within it is caught, and the
 /// pair goes back to polling; a peer the kernel queued behind this side waits at most this
@@ -270,6 +216,18 @@ pub(crate) fn spin_after_wake(start: std::time::Instant, spin: Duration) -> Dura
     spin
 }
 
+/// One yield of a spin phase (see [`YIELD_AFTER`]), skipped while yields are costly on
+/// this thread; returns the time after it. A yield hands the CPU to every other runnable
+/// task for its whole slice: on a loaded machine (load average 7 on 2 CPUs) the default
+/// strategy with a peer answering after 100 µs or 1 ms then cost 3.8-8.0 ms per round trip,
+/// against 0.23-1.15 ms for the futex floor whose peer paused the same way (`cargo bench
+/// --bench ring -- --pause-only`). So once a yield took longer than [`YIELD_COSTLY`], the
+/// thread spins without yielding for [`YIELD_PAUSE`]: at most one such loss per pause.
+/// (Tried and not kept: never yielding, which brings back the doubled round trip above;
+/// sleeping at once whenever this side had just woken its peer, which locked a pair into
+/// sleeping: each side had always just woken the other, and a peer answering at once cost
+/// two wake-ups per round trip, 21.8-43.8 µs p50 against 0.5-7.3 µs. The 5 µs spin after
+/// a wake-up, [`AFTER_WAKE_SPIN`], is what was kept of it.)
 pub(crate) fn spin_yield(now: std::time::Instant) -> std::time::Instant {
     #[cfg(not(loom))]
     {
@@ -373,20 +331,6 @@ impl WakeWord {
         let ok = heavy_barrier();
         // SYNC: Acquire pairs with the Release bump in `wake`.
         (self.seq.load(Ordering::Acquire), ok)
-    }
-
-    /// [`WakeWord::prepare_wait`], with the longest sleep that is then safe: one
-    /// [`LIVENESS_SLICE`], or 1 ms if the heavy barrier could not be issued (a wake-up may
-    /// then be missed: bound its cost).
-    #[inline]
-    pub(crate) fn announce(&self) -> (u32, Duration) {
-        let (ticket, barrier_ok) = self.prepare_wait();
-        let slice = if barrier_ok {
-            LIVENESS_SLICE
-        } else {
-            Duration::from_millis(1)
-        };
-        (ticket, slice)
     }
 
     /// The publishing side's half of the protocol, after the Release store that published

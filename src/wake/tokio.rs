@@ -1,14 +1,50 @@
 //! The tokio driver of the wait plan: waiting on a shared-memory wake word from a task:
-//! spin with yields, then announce and let a blocking-pool thread sleep on the futex.
-//! Used by the ring, broadcast and seqlock wrappers; docs/methods/async.md says why.
+//! spin with yields, then announce and sleep on the futex (through `uring`, else the waker
+//! thread of `hub`, else a blocking-pool thread). Used by the ring, broadcast and seqlock
+//! wrappers; docs/methods/async.md says why.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
-use crate::wake::{ExcusePtr, MapPtr, Sleep, WaitStrategy, WordPtr, LIVENESS_SLICE};
+use crate::wake::{ExcuseWord, Sleep, WaitStrategy, WakeWord, LIVENESS_SLICE};
 use crate::{Error, Result};
+
+/// A pointer to a word (a [`WakeWord`], an [`ExcuseWord`]) inside a ring's mapping, for
+/// an async waiter and its sleeper thread.
+///
+/// The mapping lives as long as the `Producer`/`Consumer` that owns it, and the async
+/// wrappers never let that handle drop while a sleeper thread still uses the pointer (see
+/// `Waiter::settle`). The mapping does not move when the handle moves.
+#[derive(Debug)]
+pub(crate) struct MapPtr<T>(pub(crate) *const T);
+
+/// A pointer to a wake word in a mapping.
+pub(crate) type WordPtr = MapPtr<WakeWord>;
+/// A pointer to an excuse word in a mapping.
+pub(crate) type ExcusePtr = MapPtr<ExcuseWord>;
+
+// (By hand, not derived: a derive would ask `T: Copy`.)
+impl<T> Clone for MapPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for MapPtr<T> {}
+
+// SAFETY: the words are made of atomics (`T: Sync`); the pointer is only dereferenced while
+// the mapping is alive (see the type's docs), from whichever thread.
+unsafe impl<T: Sync> Send for MapPtr<T> {}
+// SAFETY: as above; shared access to atomics is thread-safe.
+unsafe impl<T: Sync> Sync for MapPtr<T> {}
+
+impl<T> MapPtr<T> {
+    pub(crate) fn get(&self) -> &T {
+        // SAFETY: see the type's docs: the mapping outlives every use of the pointer.
+        unsafe { &*self.0 }
+    }
+}
 
 /// Looks at the shared word's condition between two yields to the scheduler while spinning.
 const SPINS_PER_YIELD: u32 = 64;
@@ -241,10 +277,8 @@ impl Waiter {
             #[cfg(target_os = "linux")]
             if self.sleeper.is_none() {
                 if matches!(self.uring, Uring::Untried) {
-                    self.uring = match crate::wake::uring::UringSleeper::new() {
-                        Some(u) => Uring::Ready(Box::new(u)),
-                        None => Uring::Unavailable,
-                    };
+                    self.uring = crate::wake::uring::UringSleeper::new()
+                        .map_or(Uring::Unavailable, |u| Uring::Ready(Box::new(u)));
                 }
                 if let Uring::Ready(u) = &mut self.uring {
                     let word = self.word;
@@ -258,15 +292,12 @@ impl Waiter {
                         Err(e) => Err(e),
                     };
                     drop(announced);
-                    let woken = match fired {
-                        Ok(f) => f == crate::wake::uring::Fired::Woken,
-                        Err(_) => {
-                            // Refused after all (e.g. the futex flags): the other ways.
-                            self.uring = Uring::Unavailable;
-                            continue;
-                        }
+                    let Ok(fired) = fired else {
+                        // Refused after all (e.g. the futex flags): the other ways.
+                        self.uring = Uring::Unavailable;
+                        continue;
                     };
-                    after_sleep!(!woken);
+                    after_sleep!(fired != crate::wake::uring::Fired::Woken);
                     continue;
                 }
             }
@@ -280,16 +311,12 @@ impl Waiter {
                         return Ok(v);
                     }
                     let deadline = Instant::now() + slice;
-                    let mut reg = None;
+                    let mut reg: Option<crate::wake::hub::Registration> = None;
                     let mut full = false;
                     std::future::poll_fn(|cx| match &reg {
-                        Some(r) => crate::wake::hub::Registration::poll_fired(r, cx),
+                        Some(r) => r.poll_fired(cx),
                         None => match hub.register(word, ticket, deadline, cx.waker()) {
-                            Some(r) => {
-                                let p = r.poll_fired(cx);
-                                reg = Some(r);
-                                p
-                            }
+                            Some(r) => reg.insert(r).poll_fired(cx),
                             None => {
                                 full = true;
                                 std::task::Poll::Ready(())
@@ -305,22 +332,17 @@ impl Waiter {
                     }
                 }
             }
-            if let Some(s) = self.sleeper.as_mut() {
-                // Left by a cancelled wait: it announced before our last look, so any
-                // publish since wakes it. Wait for it rather than announcing twice.
-                let _ = (&mut s.handle).await;
-                self.sleeper = None;
-            } else {
+            // A sleeper left by a cancelled wait announced before our last look, so any
+            // publish since wakes it: wait for it rather than announcing twice.
+            if self.sleeper.is_none() {
                 let word = self.word;
                 let (ticket, slice) = self.sleep().announce();
                 let announced = Announced {
                     word,
                     done: Arc::new(Done::default()),
                 };
-                match ready(ctx) {
-                    Ok(None) => {}
-                    Ok(Some(v)) => return Ok(v), // `announced` drops: withdrawn
-                    Err(e) => return Err(e),
+                if let Some(v) = ready(ctx)? {
+                    return Ok(v); // `announced` drops: withdrawn
                 }
                 let done = announced.done.clone();
                 let handle = tokio::task::spawn_blocking(move || {
@@ -328,11 +350,11 @@ impl Waiter {
                     drop(announced);
                 });
                 self.sleeper = Some(Sleeper { handle, done });
-                if let Some(s) = self.sleeper.as_mut() {
-                    let _ = (&mut s.handle).await;
-                }
-                self.sleeper = None;
             }
+            if let Some(s) = self.sleeper.as_mut() {
+                let _ = (&mut s.handle).await;
+            }
+            self.sleeper = None;
             after_sleep!(false);
         }
     }

@@ -97,7 +97,7 @@ impl UringSleeper {
     /// Queues a wait on `word` while it holds `ticket`, for at most `slice` (unless a wait
     /// queued earlier is still there: it ends at the next wake-up as well, so it is kept).
     pub(crate) fn arm(&mut self, word: &AtomicU32, ticket: u32, slice: Duration) -> io::Result<()> {
-        self.reap()?;
+        reap(&mut self.ring, &mut self.pending)?;
         if self.pending {
             return Ok(());
         }
@@ -130,10 +130,6 @@ impl UringSleeper {
         self.ring.submit()?;
         self.pending = true;
         Ok(())
-    }
-
-    fn reap(&mut self) -> io::Result<Option<Fired>> {
-        reap(&mut self.ring, &mut self.pending)
     }
 
     /// Ready once the queued wait has completed.
