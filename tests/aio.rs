@@ -24,7 +24,9 @@ use ipcring::transport::{AsyncReceiver, AsyncSender, ReceiverStream};
 use ipcring::{Error, TryRecvError, TrySendError};
 use ipcring::{Receiver, Sender};
 use support::setup::{multi_thread, LONG};
-use support::{check, message, send_seqs, sent, unique, Peer};
+use support::{
+    check, message, recv_seqs, recv_seqs_async, send_seqs, sent, unique, wait_until, Peer,
+};
 
 /// Runs the future `$op` under a timeout of `$us` µs again and again until a run completes,
 /// and evaluates to its output. Each run that timed out was dropped (and must have done
@@ -269,15 +271,9 @@ fn roles(role: &str, args: Vec<String>) {
         "sock-client" => {
             let mut conn =
                 Connection::connect(args[0].as_str(), &sopts(&args[1])).expect("connect");
-            let n: u64 = args[2].parse().unwrap();
-            let mut m = Vec::new();
-            let mut scratch = Vec::new();
-            let mut buf = Vec::new();
-            for seq in 0..n {
-                message(seq, &mut m);
-                conn.send(&m).expect("send");
-                conn.recv_into(&mut buf).expect("recv");
-                check(seq, &buf, &mut scratch).unwrap();
+            for seq in 0..args[2].parse().unwrap() {
+                send_seqs(&mut conn, [seq]);
+                recv_seqs(&mut conn, [seq]);
             }
             0
         }
@@ -343,9 +339,7 @@ fn roles(role: &str, args: Vec<String>) {
         // `count` messages with pauses, exits.
         "bc-publisher" => {
             let mut tx = Publisher::create(&args[0], &bcopts()).expect("create");
-            while !tx.subscribers_attached().unwrap() {
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            wait_until("a subscriber", || tx.subscribers_attached().unwrap());
             let n: u64 = args[1].parse().unwrap();
             let mut m = Vec::new();
             for seq in 0..n {
@@ -362,9 +356,7 @@ fn roles(role: &str, args: Vec<String>) {
         "sl-writer" => {
             let mut w =
                 Writer::<[u64; 2]>::create(&args[0], &SeqlockOptions::new()).expect("create");
-            while !w.readers_attached().unwrap() {
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            wait_until("a reader", || w.readers_attached().unwrap());
             let n: u64 = args[1].parse().unwrap();
             for i in 1..=n {
                 if i % 5 == 0 {
@@ -715,15 +707,7 @@ async fn async_ring_echo_between_two_async_processes_with_concurrent_tasks() {
         tx
     });
     let receiver = tokio::spawn(async move {
-        let mut scratch = Vec::new();
-        let mut buf = Vec::new();
-        for seq in 0..n {
-            tokio::time::timeout(LONG, rx.recv_into(&mut buf))
-                .await
-                .expect("echo within the time")
-                .unwrap();
-            check(seq, &buf, &mut scratch).unwrap();
-        }
+        recv_seqs_async(&mut rx, 0..n).await;
         rx
     });
     let ends = (sender.await.unwrap(), receiver.await.unwrap());
@@ -735,14 +719,9 @@ async fn killed_producer_is_disconnected_after_its_messages() {
     let name = unique("aio-kill");
     let mut rx = AsyncConsumer::create(&name, &ropts()).unwrap();
     let mut child = Peer::spawn("ring-producer-forever", &[&name]);
-    let mut scratch = Vec::new();
-    let mut buf = Vec::new();
-    for seq in 0..5000 {
-        rx.recv_into(&mut buf).await.unwrap();
-        check(seq, &buf, &mut scratch).unwrap();
-    }
+    recv_seqs_async(&mut rx, 0..5000).await;
     child.kill();
-    let mut seq = 5000;
+    let (mut buf, mut scratch, mut seq) = (Vec::new(), Vec::new(), 5000);
     loop {
         match tokio::time::timeout(LONG, rx.recv_into(&mut buf)).await {
             Ok(Ok(())) => {

@@ -227,6 +227,35 @@ pub fn recv_seqs<R: ipcring::Receiver>(rx: &mut R, seqs: impl IntoIterator<Item 
     }
 }
 
+/// Receives messages `from`, `from + 1`, ... on `rx` (each within [`setup::LONG`]), checking
+/// every byte, until it says `Disconnected`; returns the number of the next message.
+pub fn recv_seqs_to_end<R: ipcring::Receiver>(rx: &mut R, from: u64) -> u64 {
+    let (mut buf, mut scratch) = (Vec::new(), Vec::new());
+    for seq in from.. {
+        match rx.recv_timeout_into(&mut buf, setup::LONG) {
+            Ok(()) => check(seq, &buf, &mut scratch).unwrap(),
+            Err(ipcring::Error::Disconnected) => return seq,
+            Err(e) => panic!("after {seq} messages: {e}"),
+        }
+    }
+    unreachable!("more than u64::MAX messages")
+}
+
+/// [`recv_seqs`] on an async receiver.
+#[cfg(feature = "async")]
+pub async fn recv_seqs_async<R: ipcring::transport::AsyncReceiver>(
+    rx: &mut R,
+    seqs: impl IntoIterator<Item = u64>,
+) {
+    let (mut buf, mut scratch) = (Vec::new(), Vec::new());
+    for seq in seqs {
+        rx.recv_timeout_into(&mut buf, setup::LONG)
+            .await
+            .unwrap_or_else(|e| panic!("message {seq}: {e}"));
+        check(seq, &buf, &mut scratch).unwrap();
+    }
+}
+
 /// Checks that `got` is exactly message `seq`; returns a description of the first mismatch.
 pub fn check(seq: u64, got: &[u8], scratch: &mut Vec<u8>) -> Result<(), String> {
     message(seq, scratch);
