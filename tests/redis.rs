@@ -734,9 +734,12 @@ fn liveness_off_or_foreign_senders_never_give_disconnected() {
     // A sender of this crate with liveness off keeps no entry; neither does redis-cli.
     let mut rx =
         StreamConsumer::connect(&url, &key, "g", "c1", &stream_opts().redis(live())).unwrap();
-    let mut tx =
-        StreamProducer::connect(&url, &key, &stream_opts().redis(redis_opts().liveness_ttl(None)))
-            .unwrap();
+    let mut tx = StreamProducer::connect(
+        &url,
+        &key,
+        &stream_opts().redis(redis_opts().liveness_ttl(None)),
+    )
+    .unwrap();
     tx.send(b"one").unwrap();
     drop(tx);
     assert_eq!(rx.recv().unwrap(), b"one");
@@ -832,7 +835,11 @@ fn async_producer_pipelines_and_flushes() {
     rt.block_on(async {
         let k = key.clone();
         let mut tx = AsyncStreamProducer::connect(&url, move |u| {
-            StreamProducer::connect(u, &k, &stream_opts().redis(redis_opts().pipeline(16, 1 << 20)))
+            StreamProducer::connect(
+                u,
+                &k,
+                &stream_opts().redis(redis_opts().pipeline(16, 1 << 20)),
+            )
         })
         .await
         .unwrap();
@@ -878,6 +885,7 @@ fn coalesced_sends_are_queued_then_written_in_order() {
     publ.flush().unwrap();
     recv_numbered(&mut sub, 0..N);
     // A window smaller than the coalescing is refused when connecting.
-    let e = Publisher::connect(&url, &ch, &redis_opts().pipeline(4, 1 << 20).coalesce(8)).unwrap_err();
+    let e =
+        Publisher::connect(&url, &ch, &redis_opts().pipeline(4, 1 << 20).coalesce(8)).unwrap_err();
     assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
 }

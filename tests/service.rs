@@ -44,6 +44,16 @@ fn check_answer(seq: u64, m: &mut Vec<u8>, answer: &[u8]) -> ipcring::Result<()>
     Ok(())
 }
 
+/// Calls `c` with messages `seqs`, checking each answer byte for byte.
+fn checked_calls(c: &Client, seqs: impl IntoIterator<Item = u64>) {
+    let mut m = Vec::new();
+    for seq in seqs {
+        message(seq, &mut m);
+        let answer = c.call(&m).unwrap();
+        check_answer(seq, &mut m, &answer).unwrap();
+    }
+}
+
 /// Serves until asked to quit (request "QUIT") or killed: checks every request, answers it
 /// inverted in place (zero-copy: the answer overwrites the request in its slot).
 fn serve(name: &str, max_clients: u32) -> ipcring::Result<()> {
@@ -345,23 +355,17 @@ fn killed_server_disconnects_clients_and_a_restarted_one_serves_again() {
     let name = unique("svc-restart");
     let mut server = start_server(&name, 4);
     let c = Client::connect(&name, &opts()).unwrap();
-    let (mut m, mut scratch) = (Vec::new(), Vec::new());
-    message(1, &mut m);
-    check(1, &inverted(&c.call(&m).unwrap()), &mut scratch).unwrap();
+    checked_calls(&c, [1]);
     // SIGKILL: a call now waits on a server that is gone, Disconnected, not a hang.
     server.kill();
+    let mut m = Vec::new();
     message(2, &mut m);
     let r = c.call(&m).map(|a| a.len());
     assert!(matches!(r, Err(Error::Disconnected)), "{r:?}");
     drop(c);
     // The same name, no manual cleanup: the new server reclaims the dead one's listener.
     let server = start_server(&name, 4);
-    let c = Client::connect(&name, &opts()).unwrap();
-    for seq in 3..100 {
-        message(seq, &mut m);
-        check(seq, &inverted(&c.call(&m).unwrap()), &mut scratch).unwrap();
-    }
-    drop(c);
+    checked_calls(&Client::connect(&name, &opts()).unwrap(), 3..100);
     quit(&name, server);
 }
 
@@ -392,14 +396,9 @@ fn auth_key_is_checked_at_connect() {
         Err(Error::Auth(why)) => assert!(why.contains("requires an auth key"), "{why}"),
         other => panic!("expected Auth, got {other:?}"),
     }
-    let (mut m, mut scratch) = (Vec::new(), Vec::new());
-    {
-        let c = Client::connect(&name, &opts().auth_key("Do not let eve find us!")).unwrap();
-        for seq in 0..100 {
-            message(seq, &mut m);
-            check(seq, &inverted(&c.call(&m).unwrap()), &mut scratch).unwrap();
-        }
-    }
+    let c = Client::connect(&name, &opts().auth_key("Do not let eve find us!")).unwrap();
+    checked_calls(&c, 0..100);
+    drop(c);
     // Again on the same entry (max_clients 1): a fresh challenge, a fresh proof.
     let c = Client::connect(&name, &opts().auth_key("Do not let eve find us!")).unwrap();
     let _ = c.call(b"QUIT");
