@@ -25,7 +25,8 @@ use ipcring::{Error, TryRecvError, TrySendError};
 use ipcring::{Receiver, Sender};
 use support::setup::{multi_thread, LONG};
 use support::{
-    check, message, recv_seqs, recv_seqs_async, send_seqs, sent, unique, wait_until, Peer,
+    check, message, recv_seqs, recv_seqs_async, send_paced, send_seqs, sent, unique, wait_until,
+    Peer,
 };
 
 /// Runs the future `$op` under a timeout of `$us` µs again and again until a run completes,
@@ -72,20 +73,6 @@ fn mqopts() -> MqOptions {
 
 fn ropts() -> RingOptions {
     RingOptions::new().capacity(1 << 14).open_timeout(LONG)
-}
-
-/// A blocking sender's peer role: messages 0..n, sleeping `pause` before each one
-/// `pause_at` picks (so the async receiver has to wait for readiness). Exit code 0.
-fn send_paced<S: Sender>(mut tx: S, n: u64, pause_at: fn(u64) -> bool, pause: Duration) -> i32 {
-    let mut m = Vec::new();
-    for seq in 0..n {
-        if pause_at(seq) {
-            std::thread::sleep(pause);
-        }
-        message(seq, &mut m);
-        tx.send(&m).expect("send");
-    }
-    0
 }
 
 /// The pause of a paced sender.
@@ -338,18 +325,9 @@ fn roles(role: &str, args: Vec<String>) {
         // args: name, count — blocking publisher: waits for a subscriber, publishes
         // `count` messages with pauses, exits.
         "bc-publisher" => {
-            let mut tx = Publisher::create(&args[0], &bcopts()).expect("create");
+            let tx = Publisher::create(&args[0], &bcopts()).expect("create");
             wait_until("a subscriber", || tx.subscribers_attached().unwrap());
-            let n: u64 = args[1].parse().unwrap();
-            let mut m = Vec::new();
-            for seq in 0..n {
-                if odd_pause(seq) {
-                    std::thread::sleep(PAUSE);
-                }
-                message(seq, &mut m);
-                tx.publish(&m).expect("publish");
-            }
-            0
+            send_paced(tx, args[1].parse().unwrap(), odd_pause, PAUSE)
         }
         // args: name, count — seqlock writer: waits for a reader, writes [i, i*3] for
         // i in 1..=count with pauses, exits.

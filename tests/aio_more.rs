@@ -59,16 +59,14 @@ macro_rules! redis_or_skip {
 }
 
 /// A peer's role: sends messages 0..n on `tx`, pausing 1 ms after every tenth.
-fn send_paced<S: Sender>(mut tx: S, n: &str) -> i32 {
-    let mut m = Vec::new();
-    for seq in 0..n.parse().unwrap() {
-        message(seq, &mut m);
-        tx.send(&m).unwrap();
-        if seq % 10 == 9 {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-    0
+fn send_paced<S: ipcring::Sender>(tx: S, n: &str) -> i32 {
+    let after_tenth = |seq| seq % 10 == 0 && seq > 0;
+    support::send_paced(
+        tx,
+        n.parse().unwrap(),
+        after_tenth,
+        Duration::from_millis(1),
+    )
 }
 
 fn sig_opts(dir: &str) -> SignalOptions {

@@ -272,11 +272,6 @@ fn quit(name: &str, mut server: Peer) {
     server.hang_up(c);
 }
 
-/// Waits for every client and asserts that each exited successfully.
-fn all_succeed(clients: impl IntoIterator<Item = Peer>) {
-    clients.into_iter().for_each(|mut c| c.finish());
-}
-
 #[test]
 fn many_clients_each_making_many_checked_calls() {
     let name = unique("svc-many");
@@ -289,7 +284,7 @@ fn many_clients_each_making_many_checked_calls() {
             Peer::spawn("client", &[&name, &first, &n.to_string(), &depth])
         })
         .collect();
-    all_succeed(clients);
+    Peer::finish_all(clients);
     quit(&name, server);
 }
 
@@ -299,7 +294,7 @@ fn client_started_before_the_server_connects_when_it_comes() {
     let c = Peer::spawn("client", &[&name, "0", "200", "2"]);
     std::thread::sleep(Duration::from_millis(50));
     let server = start_server(&name, 4);
-    all_succeed([c]);
+    Peer::finish_all([c]);
     quit(&name, server);
 }
 
@@ -313,7 +308,7 @@ fn killed_client_is_freed_while_the_others_go_on() {
     calling_client(&name, "1000000000").kill();
     let a = Peer::spawn("client", &[&name, "2000000000", "1000", "4"]);
     let b = Peer::spawn("client", &[&name, "3000000000", "1000", "1"]);
-    all_succeed([a, b]);
+    Peer::finish_all([a, b]);
     survivor_went_on(&name, server, survivor);
 }
 
@@ -341,7 +336,7 @@ fn clients_killed_at_random_while_others_go_on() {
         std::thread::sleep(Duration::from_micros(x % 20_000));
         victim.kill(); // SIGKILL, somewhere in its calls
     }
-    all_succeed((0..2u64).map(|i| {
+    Peer::finish_all((0..2u64).map(|i| {
         Peer::spawn(
             "client",
             &[&name, &((i + 10) << 32).to_string(), "500", "2"],
@@ -375,7 +370,7 @@ fn corrupting_client_loses_only_itself() {
     let (server, good) = server_with_a_caller(&name, 4);
     Peer::spawn_until("client-corrupt", &[&name], "DISCONNECTED").finish();
     // A new client gets in, and the server and the good client go on.
-    all_succeed([Peer::spawn("client", &[&name, "5000000000", "500", "2"])]);
+    Peer::finish_all([Peer::spawn("client", &[&name, "5000000000", "500", "2"])]);
     survivor_went_on(&name, server, good);
 }
 
@@ -643,7 +638,7 @@ fn async_serve(name: &str, max_clients: u32) -> ipcring::Result<()> {
 fn async_client_makes_10k_checked_calls_to_a_blocking_server() {
     let name = unique("svc-aclient");
     let server = start_server(&name, 4);
-    all_succeed([Peer::spawn("async-client", &[&name, "0", "10000"])]);
+    Peer::finish_all([Peer::spawn("async-client", &[&name, "0", "10000"])]);
     quit(&name, server);
 }
 
@@ -652,7 +647,7 @@ fn async_client_makes_10k_checked_calls_to_a_blocking_server() {
 fn async_server_serves_blocking_clients() {
     let name = unique("svc-aserver");
     let server = Peer::spawn_until("async-server", &[&name, "4"], "READY");
-    all_succeed(
+    Peer::finish_all(
         [(1, 0u64), (2, 1 << 32), (4, 2 << 32)].map(|(depth, first)| {
             Peer::spawn(
                 "client",
@@ -661,7 +656,7 @@ fn async_server_serves_blocking_clients() {
         }),
     );
     // And an async client against the async server.
-    all_succeed([Peer::spawn("async-client", &[&name, "5000000000", "2000"])]);
+    Peer::finish_all([Peer::spawn("async-client", &[&name, "5000000000", "2000"])]);
     quit(&name, server);
 }
 

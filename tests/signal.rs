@@ -238,9 +238,7 @@ mod linux {
         );
         bystander.kill().unwrap();
         bystander.wait().unwrap();
-        for mut c in clients {
-            c.finish();
-        }
+        Peer::finish_all(clients);
         // Clients removed their entries when they exited.
         assert!(reg.pids().unwrap().is_empty());
     }

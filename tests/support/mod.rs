@@ -217,6 +217,24 @@ pub fn send_seqs<S: ipcring::Sender>(tx: &mut S, seqs: impl IntoIterator<Item = 
     }
 }
 
+/// A sending peer's role: messages 0..n (see [`message`]) on `tx`, sleeping `pause` before
+/// each one `pause_at` picks (so the receiver has to wait for them). Returns 0, the role's
+/// exit code.
+pub fn send_paced<S: ipcring::Sender>(
+    mut tx: S,
+    n: u64,
+    pause_at: fn(u64) -> bool,
+    pause: std::time::Duration,
+) -> i32 {
+    for seq in 0..n {
+        if pause_at(seq) {
+            std::thread::sleep(pause);
+        }
+        send_seqs(&mut tx, [seq]);
+    }
+    0
+}
+
 /// Receives messages `seqs` on `rx`, each within [`setup::LONG`], checking every byte.
 pub fn recv_seqs<R: ipcring::Receiver>(rx: &mut R, seqs: impl IntoIterator<Item = u64>) {
     let (mut buf, mut scratch) = (Vec::new(), Vec::new());

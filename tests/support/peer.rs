@@ -383,6 +383,11 @@ impl Peer {
         );
     }
 
+    /// [`finish`](Self::finish)es each of `peers`, in order.
+    pub fn finish_all(peers: impl IntoIterator<Item = Peer>) {
+        peers.into_iter().for_each(|mut p| p.finish());
+    }
+
     /// Drops `end`, this side's end of what links it to the peer (so the peer sees this side
     /// leave), then [`finish`](Self::finish)es.
     pub fn hang_up<T>(&mut self, end: T) {
