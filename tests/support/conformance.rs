@@ -30,11 +30,8 @@ pub enum At<'a, P> {
 pub trait Kit {
     /// The row's name: the suffix of its peer roles.
     const NAME: &'static str;
-    /// `try_send` reports a full channel (and `send_timeout` then times out, sending
-    /// nothing) before the test runs out of memory.
-    const BOUNDED: bool;
     /// The receiver learns that the sender has gone (`Error::Disconnected`).
-    const SEES_DEPARTURE: bool;
+    const SEES_DEPARTURE: bool = true;
     /// The receiver must exist before anything is sent (else it would not see it).
     const RX_FIRST: bool = false;
 
