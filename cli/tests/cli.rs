@@ -10,7 +10,8 @@ use ipcring::ring::{Consumer, Producer, RingOptions};
 
 mod support;
 use support::{
-    assert_says, listed, listed_json, run, run_exit, run_json, run_ok, run_with_stdin, text, EXE,
+    assert_says, listed, listed_json, run, run_exit, run_json, run_ok, run_with_stdin, text,
+    wait_until, EXE,
 };
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
@@ -448,18 +449,6 @@ fn start(args: &[&str], input: &[u8]) -> std::process::Child {
         let _ = stdin.write_all(&input);
     });
     child
-}
-
-/// Waits (bounded) until `cond` holds.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "gave up waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 fn lines(from: u32, to: u32) -> Vec<u8> {

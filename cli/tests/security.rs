@@ -3,14 +3,12 @@
 //! created first is refused by `send` and `recv` with a non-zero exit and a message naming
 //! the owner; a ring nobody may open is reported as such at once; `ls` lists both.
 
-use std::io::Read;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use ipcring::Error;
 
 mod support;
-use support::{listed, text, with_stdin, EXE};
+use support::{listed, text, wait_until, with_stdin, EXE};
 
 fn two_users() -> bool {
     let root = ipcring::Access::effective_uid() == 0;
@@ -38,17 +36,14 @@ fn as_nobody(args: &[&str]) -> Command {
 
 /// Waits until `name` exists (as seen by root: another user's segment is PermissionDenied).
 fn wait_exists(name: &str, child: &mut Child) {
-    loop {
-        match ipcring::segment::inspect(name) {
-            Err(Error::NotFound(_)) => {}
-            _ => return,
-        }
+    wait_until(&format!("nobody's ipcring to create {name}"), || {
+        let exists = !matches!(ipcring::segment::inspect(name), Err(Error::NotFound(_)));
         assert!(
-            child.try_wait().unwrap().is_none(),
+            exists || child.try_wait().unwrap().is_none(),
             "nobody's ipcring ended before creating {name}"
         );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+        exists
+    });
 }
 
 /// The report, replayed: nobody's `recv` creates the name first; root's `send` of
@@ -94,14 +89,7 @@ fn send_and_recv_refuse_a_name_another_user_created() {
     );
 
     nobody.kill().unwrap();
-    let mut got = String::new();
-    nobody
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut got)
-        .unwrap();
-    nobody.wait().unwrap();
+    let got = text(&nobody.wait_with_output().unwrap().stdout);
     assert!(!got.contains("SECRET"), "nobody received: {got}");
     // Its creator was killed: the name is left behind, still nobody's.
     let _ = std::fs::remove_file(format!("/dev/shm{q}"));

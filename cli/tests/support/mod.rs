@@ -72,6 +72,18 @@ pub fn listed_json(ls_json: &[u8], name: &str) -> serde_json::Value {
     }
 }
 
+/// Waits (bounded, as a failure guard) until `cond` holds.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "gave up waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
 /// Runs `ipcring args`, which must exit with `code`.
 #[track_caller]
 pub fn run_exit(args: &[&str], code: i32) -> Output {
