@@ -187,13 +187,10 @@ fn roles(role: &str, args: Vec<String>) {
             // SAFETY: the address is inside our own live, writable mapping of the channel
             // (slot 1 of 2), 8-aligned; an atomic store is how the protocol writes it.
             unsafe { (*word).store(bad, std::sync::atomic::Ordering::Release) };
+            // Calls are answered until the server has seen the bad header.
             let t = loop {
-                match c.submit(&m) {
-                    Ok(t) => match c.wait(t) {
-                        Ok(_) => continue, // the server had not seen it yet
-                        Err(e) => break e,
-                    },
-                    Err(e) => break e,
+                if let Err(e) = c.submit(&m).and_then(|t| c.wait(t).map(drop)) {
+                    break e;
                 }
             };
             match t {
