@@ -15,7 +15,7 @@ use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
 use ipcring::ring::{async_duplex as aduplex, AsyncConsumer, AsyncProducer};
 use ipcring::ring::{duplex, Consumer, Producer, RingOptions, Side};
 use ipcring::rpc::AsyncClient;
-use ipcring::rpc::{JsonCodec, RpcError, Server};
+use ipcring::rpc::{JsonCodec, RpcError};
 use ipcring::seqlock::AsyncReader;
 use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
 use ipcring::socket::{AsyncConnection, AsyncListener};
@@ -23,6 +23,7 @@ use ipcring::socket::{Connection, Listener, SocketOptions};
 use ipcring::transport::{AsyncReceiver, AsyncSender, ReceiverStream};
 use ipcring::{Error, TryRecvError, TrySendError};
 use ipcring::{Receiver, Sender};
+use support::rpc_alice::alice;
 use support::setup::{multi_thread, LONG};
 use support::{
     check, message, recv_seqs, recv_seqs_async, send_paced, send_seqs, sent, unique, wait_until,
@@ -344,18 +345,12 @@ fn roles(role: &str, args: Vec<String>) {
             }
             0
         }
-        // args: addr — blocking RPC server (4 workers) for one connection.
+        // args: addr — blocking RPC server (the RPC tests' Alice, 4 workers) for one
+        // connection.
         "rpc-server" => {
             let l = Listener::bind(args[0].as_str(), &sopts("k-rpc")).expect("bind");
             let (tx, rx) = l.accept().expect("accept").into_split();
-            let mut server = Server::new(JsonCodec);
-            server
-                .register("add", |(a, b): (i64, i64)| Ok(a + b))
-                .register("sleep_echo", |(ms, v): (u64, i64)| {
-                    std::thread::sleep(Duration::from_millis(ms));
-                    Ok(v)
-                });
-            match server.serve_concurrent(tx, rx, 4) {
+            match alice(JsonCodec).serve_concurrent(tx, rx, 4) {
                 Ok(()) | Err(RpcError::Disconnected) => 0,
                 Err(e) => {
                     eprintln!("serve: {e}");
@@ -1008,19 +1003,19 @@ async fn async_rpc_client_many_tasks_over_one_connection() {
     // Replies out of order: the slow call was sent first.
     let slow = {
         let c = client.clone();
-        tokio::spawn(async move { c.call::<_, i64>("sleep_echo", (150u64, 1i64)).await })
+        tokio::spawn(async move { c.call::<_, u64>("sleep_ms", 150u64).await })
     };
     tokio::time::sleep(Duration::from_millis(10)).await;
-    let fast: i64 = client.call("sleep_echo", (0u64, 2i64)).await.unwrap();
-    assert_eq!(fast, 2);
+    let fast: u64 = client.call("sleep_ms", 0u64).await.unwrap();
+    assert_eq!(fast, 0);
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(slow.await.unwrap().unwrap(), 1);
+    assert_eq!(slow.await.unwrap().unwrap(), 150);
     // A call given up (its future dropped by the timeout) does not disturb the next;
     // its late reply is discarded.
     let r = client
-        .call_timeout::<_, i64>("sleep_echo", (200u64, 7i64), Duration::from_millis(20))
+        .call_timeout::<_, u64>("sleep_ms", 200u64, Duration::from_millis(20))
         .await;
     assert!(matches!(r, Err(RpcError::Timeout)), "{r:?}");
     let r: i64 = client.call("add", (40i64, 2i64)).await.unwrap();

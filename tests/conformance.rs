@@ -160,16 +160,9 @@ mod socket_kit {
     /// Unix (`TCP = false`, a path) or TCP (loopback, a port of the kernel's choosing).
     pub struct SocketKit<const TCP: bool>;
 
-    /// The listener the test's end is accepted from.
+    /// The listener the test's end is accepted from (its drop removes a Unix socket's file),
+    /// and its address.
     pub struct SocketPlace(Listener, String);
-
-    impl Drop for SocketPlace {
-        fn drop(&mut self) {
-            if self.1.starts_with('/') {
-                let _ = std::fs::remove_file(&self.1);
-            }
-        }
-    }
 
     /// The test's end is accepted; the other (here or in the peer) connects.
     fn end<const TCP: bool>(at: At<'_, SocketPlace>) -> Connection {
