@@ -264,20 +264,11 @@ fn stream_round_trip_in_order_between_processes() {
     let back = redis_key("sback");
     let mut tx = StreamProducer::connect(&url, &fwd, &stream_opts()).unwrap();
     // Half the messages before the peer even exists: a stream keeps them for it.
-    for i in 0..ROUND_TRIP / 2 {
-        tx.send(format!("entry {i}").as_bytes()).unwrap();
-    }
+    send_numbered(&mut tx, 0..ROUND_TRIP / 2);
     let mut child = peer("stream-echo", &url, &[&fwd, &back, &ROUND_TRIP.to_string()]);
     let mut rx = StreamConsumer::connect(&url, &back, "main", "main-1", &stream_opts()).unwrap();
-    for i in ROUND_TRIP / 2..ROUND_TRIP {
-        tx.send(format!("entry {i}").as_bytes()).unwrap();
-    }
-    for i in 0..ROUND_TRIP {
-        assert_eq!(
-            rx.recv_timeout(WAIT).unwrap(),
-            format!("entry {i}").as_bytes()
-        );
-    }
+    send_numbered(&mut tx, ROUND_TRIP / 2..ROUND_TRIP);
+    recv_numbered(&mut rx, 0..ROUND_TRIP);
     child.finish();
     rx.commit().unwrap();
     assert_eq!(rx.pending().unwrap(), 0, "every entry acknowledged");

@@ -463,9 +463,9 @@ fn producer_sigkilled_midstream_is_disconnected_after_its_messages() {
     let mut rx = Consumer::create(&name, &RingOptions::new().capacity(1 << 14)).unwrap();
     let mut child = Peer::spawn("producer-forever", &[&name]);
     recv_seqs(&mut rx, 0..20_000);
-    child.kill(); // SIGKILL
-                  // Everything committed before the kill is delivered, intact and in order; then
-                  // Disconnected (not a hang, not a torn message).
+    // SIGKILL: everything committed before it is delivered, intact and in order; then
+    // Disconnected (not a hang, not a torn message).
+    child.kill();
     assert!(recv_seqs_to_end(&mut rx, 20_000) >= 20_000);
 }
 
@@ -504,9 +504,7 @@ fn consumer_sigkilled_and_replaced_loses_nothing() {
         last = seqs.next().expect("first consumer died early");
     }
     c1.kill();
-    for s in seqs {
-        last = s;
-    }
+    let last = seqs.last().unwrap_or(last);
     // Second consumer continues at the first unreleased message: the last printed one
     // (killed between print and release) or the one after it.
     let mut rx = Consumer::open(&name, &opts).unwrap();
