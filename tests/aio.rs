@@ -141,8 +141,7 @@ async fn send_through_cancels_too<S: AsyncSender>(
     n: u64,
     mut odd: impl AsyncFnMut(&mut S, &[u8]) -> ipcring::Result<()>,
 ) {
-    let mut m = Vec::new();
-    let mut cancelled = 0u32;
+    let (mut m, mut cancelled) = (Vec::new(), 0u32);
     for seq in 0..n {
         message(seq, &mut m);
         if seq % 2 == 0 {
@@ -401,8 +400,7 @@ async fn async_consumer_receives_every_message_from_a_blocking_producer_then_dis
     let n = 3000u64;
     let mut rx = AsyncConsumer::create(&name, &ropts()).unwrap();
     let mut child = Peer::spawn("ring-producer-paced", &[&name, &n.to_string(), "1"]);
-    let mut scratch = Vec::new();
-    let mut buf = Vec::new();
+    let (mut buf, mut scratch) = (Vec::new(), Vec::new());
     for seq in 0..n {
         if seq % 2 == 0 {
             rx.recv_into(&mut buf).await.unwrap();
@@ -460,8 +458,7 @@ async fn send_through_cancels(
     let n = 20_000u64;
     let mut tx = AsyncProducer::create(&name, &RingOptions::new().capacity(4096)).unwrap();
     let mut child = Peer::spawn("ring-consumer-check", &[&name, &n.to_string()]);
-    let mut m = Vec::new();
-    let mut cancelled = 0u32;
+    let (mut m, mut cancelled) = (Vec::new(), 0u32);
     for seq in 0..n {
         message(seq, &mut m);
         until_done!(200, cancelled, send(&mut tx, seq, &m)).unwrap();
@@ -577,8 +574,7 @@ async fn ring_consumer_stream_yields_every_message_then_ends() {
     }
     assert!(!futures_core::FusedStream::is_terminated(&stream));
     let mut child = Peer::spawn("ring-producer-paced", &[&name, &n.to_string(), "1"]);
-    let mut scratch = Vec::new();
-    let mut cancelled = 0u32;
+    let (mut scratch, mut cancelled) = (Vec::new(), 0u32);
     for seq in 0..n {
         if seq == n / 2 {
             // Between polls: the receiver comes back whole, and a new stream goes on.
@@ -615,8 +611,7 @@ async fn pipe_receiver_stream_yields_every_message_then_ends() {
         .unwrap()
         .into_stream();
     let mut child = Peer::spawn("pipe-writer", &[&path, &n.to_string()]);
-    let mut scratch = Vec::new();
-    let mut cancelled = 0u32;
+    let (mut scratch, mut cancelled) = (Vec::new(), 0u32);
     for seq in 0..n {
         let m = if seq % 2 == 0 {
             tokio::time::timeout(LONG, stream.next())
@@ -851,8 +846,7 @@ async fn async_mq_sends_cancelled_on_a_full_queue_are_whole_or_absent() {
     let n = 2000u64;
     let mut q = AsyncMessageQueue::create(&name, &mqopts()).unwrap();
     // Full queue, nobody draining yet: the timed send says Timeout and sends nothing.
-    let mut k = 0u64;
-    let mut m = Vec::new();
+    let (mut k, mut m) = (0u64, Vec::new());
     message(0, &mut m);
     while sent(q.try_send(&m)) {
         k += 1;
@@ -918,9 +912,7 @@ async fn async_subscriber_gets_every_broadcast_then_disconnected() {
     let n = 2000u64;
     let mut child = Peer::spawn("bc-publisher", &[&name, &n.to_string()]);
     let mut sub = AsyncSubscriber::open(&name, &bcopts()).unwrap();
-    let mut buf = Vec::new();
-    let mut scratch = Vec::new();
-    let mut cancelled = 0u32;
+    let (mut buf, mut scratch, mut cancelled) = (Vec::new(), Vec::new(), 0u32);
     for seq in 0..n {
         let r = if seq % 2 == 0 {
             tokio::time::timeout(LONG, sub.recv_into(&mut buf))
@@ -945,8 +937,7 @@ async fn async_seqlock_reader_follows_a_writer_in_another_process() {
     let mut child = Peer::spawn("sl-writer", &[&name, &n.to_string()]);
     let opts = SeqlockOptions::new().open_timeout(LONG);
     let mut r = AsyncReader::from(Reader::<[u64; 2]>::open(&name, &opts).unwrap());
-    let mut last = 0u64;
-    let mut waits = 0u32;
+    let (mut last, mut waits) = (0u64, 0u32);
     loop {
         let got = if waits % 2 == 0 {
             tokio::time::timeout(LONG, r.wait_changed(last))

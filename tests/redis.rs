@@ -352,9 +352,7 @@ fn stream_survives_a_server_crash_and_restart() {
     let mut sub = Subscriber::connect(&url, &ch, &redis_opts()).unwrap();
     let mut publ = Publisher::connect(&url, &ch, &redis_opts()).unwrap();
     let mut child = peer("stream-produce", &url, &[&key, &N.to_string()]);
-    let mut seen = BTreeSet::new();
-    let mut last = None;
-    let mut restarted = false;
+    let (mut seen, mut last, mut restarted) = (BTreeSet::new(), None, false);
     let deadline = Instant::now() + Duration::from_secs(60);
     while seen.len() < N as usize {
         assert!(
