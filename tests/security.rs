@@ -29,8 +29,7 @@ fn two_users() -> bool {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
+        .is_ok_and(|s| s.success());
     if !(root && setpriv) {
         eprintln!("skipped: needs root and setpriv to run a peer as nobody");
     }

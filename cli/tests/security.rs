@@ -8,23 +8,18 @@ use std::process::{Child, Command, Stdio};
 use ipcring::Error;
 
 mod support;
-use support::{listed, text, wait_until, with_stdin, EXE};
+use support::{listed, text, uniq, wait_until, with_stdin, EXE};
 
 fn two_users() -> bool {
     let root = ipcring::Access::effective_uid() == 0;
     let setpriv = Command::new("setpriv")
         .arg("--version")
         .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
+        .is_ok_and(|o| o.status.success());
     if !(root && setpriv) {
         eprintln!("skipped: needs root and setpriv to run ipcring as nobody");
     }
     root && setpriv
-}
-
-fn name(tag: &str) -> String {
-    format!("/ipcring-clisec-{tag}-{}", std::process::id())
 }
 
 fn as_nobody(args: &[&str]) -> Command {
@@ -54,7 +49,7 @@ fn send_and_recv_refuse_a_name_another_user_created() {
     if !two_users() {
         return;
     }
-    let q = name("q");
+    let q = uniq("q");
     let mut nobody = as_nobody(&["recv", &q])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -102,7 +97,7 @@ fn a_ring_nobody_may_not_open_is_reported_as_such() {
     if !two_users() {
         return;
     }
-    let q = name("root");
+    let q = uniq("root");
     let tx = ipcring::ring::Producer::create(&q, &ipcring::ring::RingOptions::new()).unwrap();
     let out = with_stdin(&mut as_nobody(&["recv", &q]), b"");
     let err = text(&out.stderr);

@@ -4,9 +4,20 @@
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The binary under test.
 pub const EXE: &str = env!("CARGO_BIN_EXE_ipcring");
+
+/// A shm name unique to this test process and call.
+pub fn uniq(tag: &str) -> String {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "/ipcring-clitest-{tag}-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
 
 /// Runs `ipcring args` with no input.
 pub fn run(args: &[&str]) -> Output {
