@@ -15,7 +15,7 @@ use ipcring::pipe::{PipeOptions, PipeReceiver, PipeSender};
 use ipcring::ring::{async_duplex as aduplex, AsyncConsumer, AsyncProducer};
 use ipcring::ring::{duplex, Consumer, Producer, RingOptions, Side};
 use ipcring::rpc::AsyncClient;
-use ipcring::rpc::{JsonCodec, RpcError, Server};
+use ipcring::rpc::{JsonCodec, RpcError};
 use ipcring::seqlock::AsyncReader;
 use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
 use ipcring::socket::{AsyncConnection, AsyncListener};
@@ -23,8 +23,12 @@ use ipcring::socket::{Connection, Listener, SocketOptions};
 use ipcring::transport::{AsyncReceiver, AsyncSender, ReceiverStream};
 use ipcring::{Error, TryRecvError, TrySendError};
 use ipcring::{Receiver, Sender};
+use support::rpc_alice::alice;
 use support::setup::{multi_thread, LONG};
-use support::{check, message, send_seqs, sent, unique, Peer};
+use support::{
+    check, message, recv_seqs, recv_seqs_async, send_paced, send_seqs, sent, unique, wait_until,
+    Peer,
+};
 
 /// Runs the future `$op` under a timeout of `$us` µs again and again until a run completes,
 /// and evaluates to its output. Each run that timed out was dropped (and must have done
@@ -70,20 +74,6 @@ fn mqopts() -> MqOptions {
 
 fn ropts() -> RingOptions {
     RingOptions::new().capacity(1 << 14).open_timeout(LONG)
-}
-
-/// A blocking sender's peer role: messages 0..n, sleeping `pause` before each one
-/// `pause_at` picks (so the async receiver has to wait for readiness). Exit code 0.
-fn send_paced<S: Sender>(mut tx: S, n: u64, pause_at: fn(u64) -> bool, pause: Duration) -> i32 {
-    let mut m = Vec::new();
-    for seq in 0..n {
-        if pause_at(seq) {
-            std::thread::sleep(pause);
-        }
-        message(seq, &mut m);
-        tx.send(&m).expect("send");
-    }
-    0
 }
 
 /// The pause of a paced sender.
@@ -151,8 +141,7 @@ async fn send_through_cancels_too<S: AsyncSender>(
     n: u64,
     mut odd: impl AsyncFnMut(&mut S, &[u8]) -> ipcring::Result<()>,
 ) {
-    let mut m = Vec::new();
-    let mut cancelled = 0u32;
+    let (mut m, mut cancelled) = (Vec::new(), 0u32);
     for seq in 0..n {
         message(seq, &mut m);
         if seq % 2 == 0 {
@@ -269,15 +258,9 @@ fn roles(role: &str, args: Vec<String>) {
         "sock-client" => {
             let mut conn =
                 Connection::connect(args[0].as_str(), &sopts(&args[1])).expect("connect");
-            let n: u64 = args[2].parse().unwrap();
-            let mut m = Vec::new();
-            let mut scratch = Vec::new();
-            let mut buf = Vec::new();
-            for seq in 0..n {
-                message(seq, &mut m);
-                conn.send(&m).expect("send");
-                conn.recv_into(&mut buf).expect("recv");
-                check(seq, &buf, &mut scratch).unwrap();
+            for seq in 0..args[2].parse().unwrap() {
+                send_seqs(&mut conn, [seq]);
+                recv_seqs(&mut conn, [seq]);
             }
             0
         }
@@ -342,29 +325,16 @@ fn roles(role: &str, args: Vec<String>) {
         // args: name, count — blocking publisher: waits for a subscriber, publishes
         // `count` messages with pauses, exits.
         "bc-publisher" => {
-            let mut tx = Publisher::create(&args[0], &bcopts()).expect("create");
-            while !tx.subscribers_attached().unwrap() {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            let n: u64 = args[1].parse().unwrap();
-            let mut m = Vec::new();
-            for seq in 0..n {
-                if odd_pause(seq) {
-                    std::thread::sleep(PAUSE);
-                }
-                message(seq, &mut m);
-                tx.publish(&m).expect("publish");
-            }
-            0
+            let tx = Publisher::create(&args[0], &bcopts()).expect("create");
+            wait_until("a subscriber", || tx.subscribers_attached().unwrap());
+            send_paced(tx, args[1].parse().unwrap(), odd_pause, PAUSE)
         }
         // args: name, count — seqlock writer: waits for a reader, writes [i, i*3] for
         // i in 1..=count with pauses, exits.
         "sl-writer" => {
             let mut w =
                 Writer::<[u64; 2]>::create(&args[0], &SeqlockOptions::new()).expect("create");
-            while !w.readers_attached().unwrap() {
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            wait_until("a reader", || w.readers_attached().unwrap());
             let n: u64 = args[1].parse().unwrap();
             for i in 1..=n {
                 if i % 5 == 0 {
@@ -374,18 +344,12 @@ fn roles(role: &str, args: Vec<String>) {
             }
             0
         }
-        // args: addr — blocking RPC server (4 workers) for one connection.
+        // args: addr — blocking RPC server (the RPC tests' Alice, 4 workers) for one
+        // connection.
         "rpc-server" => {
             let l = Listener::bind(args[0].as_str(), &sopts("k-rpc")).expect("bind");
             let (tx, rx) = l.accept().expect("accept").into_split();
-            let mut server = Server::new(JsonCodec);
-            server
-                .register("add", |(a, b): (i64, i64)| Ok(a + b))
-                .register("sleep_echo", |(ms, v): (u64, i64)| {
-                    std::thread::sleep(Duration::from_millis(ms));
-                    Ok(v)
-                });
-            match server.serve_concurrent(tx, rx, 4) {
+            match alice(JsonCodec).serve_concurrent(tx, rx, 4) {
                 Ok(()) | Err(RpcError::Disconnected) => 0,
                 Err(e) => {
                     eprintln!("serve: {e}");
@@ -436,8 +400,7 @@ async fn async_consumer_receives_every_message_from_a_blocking_producer_then_dis
     let n = 3000u64;
     let mut rx = AsyncConsumer::create(&name, &ropts()).unwrap();
     let mut child = Peer::spawn("ring-producer-paced", &[&name, &n.to_string(), "1"]);
-    let mut scratch = Vec::new();
-    let mut buf = Vec::new();
+    let (mut buf, mut scratch) = (Vec::new(), Vec::new());
     for seq in 0..n {
         if seq % 2 == 0 {
             rx.recv_into(&mut buf).await.unwrap();
@@ -495,8 +458,7 @@ async fn send_through_cancels(
     let n = 20_000u64;
     let mut tx = AsyncProducer::create(&name, &RingOptions::new().capacity(4096)).unwrap();
     let mut child = Peer::spawn("ring-consumer-check", &[&name, &n.to_string()]);
-    let mut m = Vec::new();
-    let mut cancelled = 0u32;
+    let (mut m, mut cancelled) = (Vec::new(), 0u32);
     for seq in 0..n {
         message(seq, &mut m);
         until_done!(200, cancelled, send(&mut tx, seq, &m)).unwrap();
@@ -612,8 +574,7 @@ async fn ring_consumer_stream_yields_every_message_then_ends() {
     }
     assert!(!futures_core::FusedStream::is_terminated(&stream));
     let mut child = Peer::spawn("ring-producer-paced", &[&name, &n.to_string(), "1"]);
-    let mut scratch = Vec::new();
-    let mut cancelled = 0u32;
+    let (mut scratch, mut cancelled) = (Vec::new(), 0u32);
     for seq in 0..n {
         if seq == n / 2 {
             // Between polls: the receiver comes back whole, and a new stream goes on.
@@ -650,8 +611,7 @@ async fn pipe_receiver_stream_yields_every_message_then_ends() {
         .unwrap()
         .into_stream();
     let mut child = Peer::spawn("pipe-writer", &[&path, &n.to_string()]);
-    let mut scratch = Vec::new();
-    let mut cancelled = 0u32;
+    let (mut scratch, mut cancelled) = (Vec::new(), 0u32);
     for seq in 0..n {
         let m = if seq % 2 == 0 {
             tokio::time::timeout(LONG, stream.next())
@@ -715,15 +675,7 @@ async fn async_ring_echo_between_two_async_processes_with_concurrent_tasks() {
         tx
     });
     let receiver = tokio::spawn(async move {
-        let mut scratch = Vec::new();
-        let mut buf = Vec::new();
-        for seq in 0..n {
-            tokio::time::timeout(LONG, rx.recv_into(&mut buf))
-                .await
-                .expect("echo within the time")
-                .unwrap();
-            check(seq, &buf, &mut scratch).unwrap();
-        }
+        recv_seqs_async(&mut rx, 0..n).await;
         rx
     });
     let ends = (sender.await.unwrap(), receiver.await.unwrap());
@@ -735,14 +687,9 @@ async fn killed_producer_is_disconnected_after_its_messages() {
     let name = unique("aio-kill");
     let mut rx = AsyncConsumer::create(&name, &ropts()).unwrap();
     let mut child = Peer::spawn("ring-producer-forever", &[&name]);
-    let mut scratch = Vec::new();
-    let mut buf = Vec::new();
-    for seq in 0..5000 {
-        rx.recv_into(&mut buf).await.unwrap();
-        check(seq, &buf, &mut scratch).unwrap();
-    }
+    recv_seqs_async(&mut rx, 0..5000).await;
     child.kill();
-    let mut seq = 5000;
+    let (mut buf, mut scratch, mut seq) = (Vec::new(), Vec::new(), 5000);
     loop {
         match tokio::time::timeout(LONG, rx.recv_into(&mut buf)).await {
             Ok(Ok(())) => {
@@ -798,12 +745,10 @@ async fn async_socket_client_against_a_blocking_listener_with_split_halves() {
     let mut scratch = Vec::new();
     for seq in 0..n {
         // Short timeouts that fire while a frame is half in: the next recv continues.
-        let got = until_done!(300, rx.recv_into(&mut buf));
-        got.unwrap();
+        until_done!(300, rx.recv_into(&mut buf)).unwrap();
         check(seq, &buf, &mut scratch).unwrap();
         if seq == n / 2 {
-            let got = until_done!(300, rx.recv_into(&mut buf));
-            got.unwrap();
+            until_done!(300, rx.recv_into(&mut buf)).unwrap();
             assert!(buf.len() == 3 << 20 && buf.iter().all(|&b| b == 0x5A));
         }
     }
@@ -901,8 +846,7 @@ async fn async_mq_sends_cancelled_on_a_full_queue_are_whole_or_absent() {
     let n = 2000u64;
     let mut q = AsyncMessageQueue::create(&name, &mqopts()).unwrap();
     // Full queue, nobody draining yet: the timed send says Timeout and sends nothing.
-    let mut k = 0u64;
-    let mut m = Vec::new();
+    let (mut k, mut m) = (0u64, Vec::new());
     message(0, &mut m);
     while sent(q.try_send(&m)) {
         k += 1;
@@ -968,9 +912,7 @@ async fn async_subscriber_gets_every_broadcast_then_disconnected() {
     let n = 2000u64;
     let mut child = Peer::spawn("bc-publisher", &[&name, &n.to_string()]);
     let mut sub = AsyncSubscriber::open(&name, &bcopts()).unwrap();
-    let mut buf = Vec::new();
-    let mut scratch = Vec::new();
-    let mut cancelled = 0u32;
+    let (mut buf, mut scratch, mut cancelled) = (Vec::new(), Vec::new(), 0u32);
     for seq in 0..n {
         let r = if seq % 2 == 0 {
             tokio::time::timeout(LONG, sub.recv_into(&mut buf))
@@ -995,8 +937,7 @@ async fn async_seqlock_reader_follows_a_writer_in_another_process() {
     let mut child = Peer::spawn("sl-writer", &[&name, &n.to_string()]);
     let opts = SeqlockOptions::new().open_timeout(LONG);
     let mut r = AsyncReader::from(Reader::<[u64; 2]>::open(&name, &opts).unwrap());
-    let mut last = 0u64;
-    let mut waits = 0u32;
+    let (mut last, mut waits) = (0u64, 0u32);
     loop {
         let got = if waits % 2 == 0 {
             tokio::time::timeout(LONG, r.wait_changed(last))
@@ -1051,19 +992,19 @@ async fn async_rpc_client_many_tasks_over_one_connection() {
     // Replies out of order: the slow call was sent first.
     let slow = {
         let c = client.clone();
-        tokio::spawn(async move { c.call::<_, i64>("sleep_echo", (150u64, 1i64)).await })
+        tokio::spawn(async move { c.call::<_, u64>("sleep_ms", 150u64).await })
     };
     tokio::time::sleep(Duration::from_millis(10)).await;
-    let fast: i64 = client.call("sleep_echo", (0u64, 2i64)).await.unwrap();
-    assert_eq!(fast, 2);
+    let fast: u64 = client.call("sleep_ms", 0u64).await.unwrap();
+    assert_eq!(fast, 0);
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(slow.await.unwrap().unwrap(), 1);
+    assert_eq!(slow.await.unwrap().unwrap(), 150);
     // A call given up (its future dropped by the timeout) does not disturb the next;
     // its late reply is discarded.
     let r = client
-        .call_timeout::<_, i64>("sleep_echo", (200u64, 7i64), Duration::from_millis(20))
+        .call_timeout::<_, u64>("sleep_ms", 200u64, Duration::from_millis(20))
         .await;
     assert!(matches!(r, Err(RpcError::Timeout)), "{r:?}");
     let r: i64 = client.call("add", (40i64, 2i64)).await.unwrap();

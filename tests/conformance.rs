@@ -33,8 +33,6 @@ struct RingPlace(String);
 
 impl Kit for RingKit {
     const NAME: &'static str = "ring";
-    const BOUNDED: bool = true;
-    const SEES_DEPARTURE: bool = true;
     type Place = RingPlace;
     type Tx = Producer;
     type Rx = Consumer;
@@ -87,8 +85,6 @@ mod pipe_kit {
 
     impl Kit for PipeKit {
         const NAME: &'static str = "pipe";
-        const BOUNDED: bool = true;
-        const SEES_DEPARTURE: bool = true;
         type Tx = PipeSender;
         type Rx = PipeReceiver;
         crate::dir_place!();
@@ -128,9 +124,7 @@ mod file_kit {
 
     impl Kit for FileKit {
         const NAME: &'static str = "file";
-        // A log grows as long as the disk lets it.
-        const BOUNDED: bool = false;
-        const SEES_DEPARTURE: bool = true;
+        // Not `bounded` (the table): a log grows as long as the disk lets it.
         type Tx = LogWriter;
         type Rx = LogReader;
         crate::dir_place!();
@@ -166,16 +160,9 @@ mod socket_kit {
     /// Unix (`TCP = false`, a path) or TCP (loopback, a port of the kernel's choosing).
     pub struct SocketKit<const TCP: bool>;
 
-    /// The listener the test's end is accepted from.
+    /// The listener the test's end is accepted from (its drop removes a Unix socket's file),
+    /// and its address.
     pub struct SocketPlace(Listener, String);
-
-    impl Drop for SocketPlace {
-        fn drop(&mut self) {
-            if self.1.starts_with('/') {
-                let _ = std::fs::remove_file(&self.1);
-            }
-        }
-    }
 
     /// The test's end is accepted; the other (here or in the peer) connects.
     fn end<const TCP: bool>(at: At<'_, SocketPlace>) -> Connection {
@@ -187,10 +174,8 @@ mod socket_kit {
 
     impl<const TCP: bool> Kit for SocketKit<TCP> {
         const NAME: &'static str = if TCP { "socket_tcp" } else { "socket_unix" };
-        // A sender timed out inside a frame leaves the stream broken by design: the
-        // full-channel case does not apply.
-        const BOUNDED: bool = false;
-        const SEES_DEPARTURE: bool = true;
+        // Not `bounded` (the table): a sender timed out inside a frame leaves the stream
+        // broken by design.
         type Place = SocketPlace;
         type Tx = Connection;
         type Rx = Connection;
@@ -249,8 +234,6 @@ mod mq_kit {
 
     impl Kit for MqKit {
         const NAME: &'static str = "mq";
-        const BOUNDED: bool = true;
-        const SEES_DEPARTURE: bool = true;
         // The queue's name, unlinked at the end. Each end opens the queue or creates it (in
         // the peer, it may come first): a third handle would be a peer that never leaves.
         type Place = Queues;
@@ -304,9 +287,7 @@ mod redis_kit {
 
     impl Kit for RedisKit {
         const NAME: &'static str = "redis";
-        // A stream keeps what it is given (up to its memory).
-        const BOUNDED: bool = false;
-        const SEES_DEPARTURE: bool = true;
+        // Not `bounded` (the table): a stream keeps what it is given (up to its memory).
         // A consumer group starts at the stream's end: it must exist before the sends.
         const RX_FIRST: bool = true;
         type Place = RedisPlace;
@@ -380,8 +361,8 @@ mod service_kit {
 
     impl Kit for ServiceKit {
         const NAME: &'static str = "service";
-        // A send beyond the client's slots is a clear error, not a wait: not this case.
-        const BOUNDED: bool = false;
+        // Not `bounded` (the table): a send beyond the client's slots is a clear error,
+        // not a wait.
         // Answers end with their requests: there is no sender to see leave.
         const SEES_DEPARTURE: bool = false;
         type Place = ServicePlace;

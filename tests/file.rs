@@ -69,6 +69,13 @@ fn error_after(path: &Path, first: &[u8]) -> Error {
     r.recv().unwrap_err()
 }
 
+/// Sends writer `w`'s messages `seqs` on `tx`.
+fn send_messages(tx: &mut LogWriter, w: usize, seqs: std::ops::Range<usize>) {
+    for seq in seqs {
+        tx.send(&message(w, seq)).unwrap();
+    }
+}
+
 /// Message `seq` of writer `w`: its identity, then a pattern derived from both, of a
 /// length that varies, so tearing, mixing or corruption shows.
 fn message(w: usize, seq: usize) -> Vec<u8> {
@@ -175,10 +182,7 @@ fn roles(role: &str, args: Vec<String>) {
     match role {
         "writer" => {
             let w: usize = arg.parse().unwrap();
-            let mut tx = open_writer(&path);
-            for seq in 0..per_writer() {
-                tx.send(&message(w, seq)).unwrap();
-            }
+            send_messages(&mut open_writer(&path), w, 0..per_writer());
         }
         "reader" => {
             let mut rx = open_reader(&path);
@@ -189,10 +193,8 @@ fn roles(role: &str, args: Vec<String>) {
         "writer-then-hang" => {
             let n: usize = arg.parse().unwrap();
             let mut tx = LogWriter::open(&path, &LogOptions::new().durable(true)).unwrap();
-            for seq in 0..n {
-                tx.send(&message(0, seq)).unwrap();
-            }
-            std::thread::sleep(Duration::from_secs(60));
+            send_messages(&mut tx, 0, 0..n);
+            support::hang()
         }
         "big-writer-forever" => {
             // Large records, so a SIGKILL most likely lands in the middle of one.
@@ -242,11 +244,9 @@ fn roles(role: &str, args: Vec<String>) {
             let mut tx = open_writer(&path);
             signal_ready(&path, w);
             wait_for_go(&path);
-            for seq in 0..n {
-                tx.send(&message(w, seq)).unwrap();
-            }
+            send_messages(&mut tx, w, 0..n);
             std::fs::write(with_suffix(&path, &format!(".done.{w}")), b"").unwrap();
-            std::thread::sleep(Duration::from_secs(60));
+            support::hang()
         }
         "submitter-on-go" => {
             // Opens the mailbox now, says so, waits for the go, adds `n` commands (each a
@@ -290,9 +290,7 @@ fn four_writers_two_readers_every_message_once_in_order_none_torn() {
         children.push(spawn("writer", &path, &w.to_string()));
     }
     children.push(spawn("reader", &path, ""));
-    for mut c in children {
-        c.finish();
-    }
+    Peer::finish_all(children);
     // A reader started after everything is over sees the same log, then Disconnected.
     let mut r = open_reader(&path);
     read_all(&mut r, WRITERS, per_writer());
@@ -324,15 +322,11 @@ fn killed_writer_is_disconnect_after_its_messages() {
 fn restarted_reader_resumes_from_its_cursor_without_loss_or_duplicates() {
     let (dir, path) = new_path("log");
     let mut w = open_writer(&path);
-    for seq in 0..100 {
-        w.send(&message(0, seq)).unwrap();
-    }
+    send_messages(&mut w, 0, 0..100);
     spawn("cursor-reader", &path, "0,37").finish();
     spawn("cursor-reader", &path, "37,100").finish();
     // More messages after the readers left; the next run picks up exactly there.
-    for seq in 100..120 {
-        w.send(&message(0, seq)).unwrap();
-    }
+    send_messages(&mut w, 0, 100..120);
     spawn("cursor-reader", &path, "100,120").finish();
     // A corrupt cursor file is an error, not a guess.
     let cursor = dir.path().join("log.cursor.resume");
@@ -513,7 +507,7 @@ fn mailbox_lock_file_replaced_under_running_processes_keeps_exclusion() {
     // Alice and one submitter open the mailbox (and its lock file) before the replacement...
     let mut alice = spawn("alice-ready", &path, "");
     wait_ready(&path, 0);
-    let mut early = spawn("submitter-on-go", &path, &format!("1000,{N}"));
+    let early = spawn("submitter-on-go", &path, &format!("1000,{N}"));
     wait_ready(&path, 1000);
     replace_lock_file(&lock);
     // ...two more after it: without re-checking, the first two would lock a deleted inode
@@ -528,10 +522,7 @@ fn mailbox_lock_file_replaced_under_running_processes_keeps_exclusion() {
     // Once more while they all run.
     std::thread::sleep(Duration::from_millis(20));
     replace_lock_file(&lock);
-    early.finish();
-    for mut c in late {
-        c.finish();
-    }
+    Peer::finish_all(std::iter::once(early).chain(late));
     alice.kill();
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let cmds = doc["commands"].as_object().unwrap();

@@ -102,16 +102,10 @@ fn roles(role: &str, args: Vec<String>) {
             let mut tx = PipeSender::open(&path, &opts).unwrap();
             tx.send(b"first").unwrap();
             // Wait until the reader has gone (it exits after one message).
-            let mut err = None;
-            for _ in 0..500 {
-                match tx.send(b"more") {
-                    Ok(()) => std::thread::sleep(Duration::from_millis(10)),
-                    Err(e) => {
-                        err = Some(e);
-                        break;
-                    }
-                }
-            }
+            let err = (0..500).find_map(|_| {
+                std::thread::sleep(Duration::from_millis(10));
+                tx.send(b"more").err()
+            });
             assert!(err.unwrap().is_disconnected());
             std::process::exit(42);
         }

@@ -20,7 +20,7 @@ use ipcring::redis::{
 };
 use ipcring::transport::Deadline;
 use ipcring::{Error, Receiver, Sender};
-use support::setup::redis_key;
+use support::setup::{redis_key, redis_opts};
 use support::{loud, Peer};
 
 const RESTART_VAR: &str = "IPCRING_TEST_REDIS_RESTART";
@@ -51,22 +51,15 @@ macro_rules! server_or_skip {
     }};
 }
 
-fn fast() -> RedisOptions {
-    RedisOptions::new()
-        .backoff(Duration::from_millis(10), Duration::from_millis(200))
-        .connect_timeout(Duration::from_secs(5))
-        .io_timeout(Duration::from_secs(5))
-}
-
 /// [`fast`] with a short liveness TTL (500 ms), so that a dead peer shows within
 /// `disconnect_bound` = 1.125 s.
 fn live() -> RedisOptions {
-    fast().liveness_ttl(Some(Duration::from_millis(500)))
+    redis_opts().liveness_ttl(Some(Duration::from_millis(500)))
 }
 
 fn stream_opts() -> StreamOptions {
     StreamOptions::new()
-        .redis(fast())
+        .redis(redis_opts())
         .block(Duration::from_millis(200))
 }
 
@@ -101,6 +94,17 @@ fn sent_in_order(
     assert_eq!(stream_data(url, key), want, "every entry, once, in order");
 }
 
+/// Adds an entry with field `data` to stream `key` from the outside (as another writer).
+fn xadd(url: &str, key: &str, data: impl redis::ToRedisArgs) {
+    let _: String = redis::cmd("XADD")
+        .arg(key)
+        .arg("*")
+        .arg("data")
+        .arg(data)
+        .query(&mut side(url))
+        .unwrap();
+}
+
 /// A plain connection for checking the server's state from the outside.
 fn side(url: &str) -> redis::Connection {
     redis::Client::open(url).unwrap().get_connection().unwrap()
@@ -127,8 +131,8 @@ fn peer_role() {
         // echo N messages from channel args[0] to channel args[1]
         "pubsub-echo" => {
             let n: usize = args[2].parse().unwrap();
-            let mut rx = Subscriber::connect(&url, &args[0], &fast()).unwrap();
-            let mut tx = Publisher::connect(&url, &args[1], &fast()).unwrap();
+            let mut rx = Subscriber::connect(&url, &args[0], &redis_opts()).unwrap();
+            let mut tx = Publisher::connect(&url, &args[1], &redis_opts()).unwrap();
             println!("PEER:ready");
             for _ in 0..n {
                 let m = rx.recv_timeout(WAIT).unwrap();
@@ -226,8 +230,8 @@ const ROUND_TRIP: usize = 200;
 fn pubsub_round_trip_in_order_between_processes() {
     let (url, fwd, _g) = server_or_skip!("fwd");
     let back = redis_key("back");
-    let mut rx = Subscriber::connect(&url, &back, &fast()).unwrap();
-    let mut tx = Publisher::connect(&url, &fwd, &fast()).unwrap();
+    let mut rx = Subscriber::connect(&url, &back, &redis_opts()).unwrap();
+    let mut tx = Publisher::connect(&url, &fwd, &redis_opts()).unwrap();
     let mut child = peer("pubsub-echo", &url, &[&fwd, &back, &ROUND_TRIP.to_string()]);
     child.wait_line("PEER:ready");
     for i in 0..ROUND_TRIP {
@@ -260,20 +264,11 @@ fn stream_round_trip_in_order_between_processes() {
     let back = redis_key("sback");
     let mut tx = StreamProducer::connect(&url, &fwd, &stream_opts()).unwrap();
     // Half the messages before the peer even exists: a stream keeps them for it.
-    for i in 0..ROUND_TRIP / 2 {
-        tx.send(format!("entry {i}").as_bytes()).unwrap();
-    }
+    send_numbered(&mut tx, 0..ROUND_TRIP / 2);
     let mut child = peer("stream-echo", &url, &[&fwd, &back, &ROUND_TRIP.to_string()]);
     let mut rx = StreamConsumer::connect(&url, &back, "main", "main-1", &stream_opts()).unwrap();
-    for i in ROUND_TRIP / 2..ROUND_TRIP {
-        tx.send(format!("entry {i}").as_bytes()).unwrap();
-    }
-    for i in 0..ROUND_TRIP {
-        assert_eq!(
-            rx.recv_timeout(WAIT).unwrap(),
-            format!("entry {i}").as_bytes()
-        );
-    }
+    send_numbered(&mut tx, ROUND_TRIP / 2..ROUND_TRIP);
+    recv_numbered(&mut rx, 0..ROUND_TRIP);
     child.finish();
     rx.commit().unwrap();
     assert_eq!(rx.pending().unwrap(), 0, "every entry acknowledged");
@@ -354,12 +349,10 @@ fn stream_survives_a_server_crash_and_restart() {
         StreamConsumer::connect(&url, &key, "g", "c", &stream_opts().claim_idle(None)).unwrap();
     // A subscriber and a publisher go through the crash too.
     let ch = redis_key("restartch");
-    let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
-    let mut publ = Publisher::connect(&url, &ch, &fast()).unwrap();
+    let mut sub = Subscriber::connect(&url, &ch, &redis_opts()).unwrap();
+    let mut publ = Publisher::connect(&url, &ch, &redis_opts()).unwrap();
     let mut child = peer("stream-produce", &url, &[&key, &N.to_string()]);
-    let mut seen = BTreeSet::new();
-    let mut last = None;
-    let mut restarted = false;
+    let (mut seen, mut last, mut restarted) = (BTreeSet::new(), None, false);
     let deadline = Instant::now() + Duration::from_secs(60);
     while seen.len() < N as usize {
         assert!(
@@ -450,8 +443,8 @@ fn publish_until_heard(tx: &mut Publisher, rx: &mut Subscriber) -> Vec<u8> {
 fn subscriber_reconnects_and_reports_the_gap() {
     let (url, ch, _g) = server_or_skip!("gap");
     let name = format!("ipcring-gap-{}", std::process::id());
-    let mut rx = Subscriber::connect(&url, &ch, &fast().client_name(name.clone())).unwrap();
-    let mut tx = Publisher::connect(&url, &ch, &fast()).unwrap();
+    let mut rx = Subscriber::connect(&url, &ch, &redis_opts().client_name(name.clone())).unwrap();
+    let mut tx = Publisher::connect(&url, &ch, &redis_opts()).unwrap();
     tx.send(b"before").unwrap();
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), b"before");
     assert!(rx.take_gap().is_none());
@@ -513,7 +506,7 @@ fn interop_with_redis_cli() {
     let (url, ch, _g) = server_or_skip!("cli");
 
     // redis-cli PUBLISH -> Subscriber
-    let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
+    let mut sub = Subscriber::connect(&url, &ch, &redis_opts()).unwrap();
     let Some(out) = redis_cli(&url, &["PUBLISH", &ch, "hello from redis-cli"]) else {
         return;
     };
@@ -587,7 +580,7 @@ fn nothing_yet_and_17_bytes_too_many<S: Sender, R: Receiver>(tx: &mut S, rx: &mu
 #[test]
 fn timeout_forms_and_limits() {
     let (url, ch, _g) = server_or_skip!("forms");
-    let small = fast().max_message(16);
+    let small = redis_opts().max_message(16);
     let mut sub = Subscriber::connect(&url, &ch, &small).unwrap();
     let mut publ = Publisher::connect(&url, &ch, &small).unwrap();
     let e = nothing_yet_and_17_bytes_too_many(&mut publ, &mut sub);
@@ -610,13 +603,7 @@ fn timeout_forms_and_limits() {
     rx.try_recv_into(&mut buf).unwrap();
     assert_eq!(buf, b"one");
     // An oversized entry from another writer is refused, acknowledged, and skipped.
-    let _: String = redis::cmd("XADD")
-        .arg(&key)
-        .arg("*")
-        .arg("data")
-        .arg(&[7u8; 64][..])
-        .query(&mut side(&url))
-        .unwrap();
+    xadd(&url, &key, &[7u8; 64][..]);
     tx.send(b"two").unwrap();
     assert!(matches!(
         rx.recv_timeout(WAIT),
@@ -633,19 +620,17 @@ fn large_messages_arrive_whole_through_short_reads() {
     let big: Vec<u8> = (0..4u32 << 20).map(|i| (i * 7 + i / 251) as u8).collect();
 
     // try_recv reads in 1 ms slices: a 4 MiB message takes many, and must come out whole.
-    let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
-    let mut publ = Publisher::connect(&url, &ch, &fast()).unwrap();
+    let mut sub = Subscriber::connect(&url, &ch, &redis_opts()).unwrap();
+    let mut publ = Publisher::connect(&url, &ch, &redis_opts()).unwrap();
     for _ in 0..3 {
         publ.send(&big).unwrap();
     }
     publ.send(b"small").unwrap();
     let mut buf = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
     for want in [&big[..], &big[..], &big[..], b"small"] {
-        while let Err(e) = sub.try_recv_into(&mut buf) {
-            assert!(e.is_empty(), "{e}");
-            assert!(Instant::now() < deadline, "message never completed");
-        }
+        support::wait_until("a whole message", || {
+            support::got(sub.try_recv_into(&mut buf)).is_some()
+        });
         assert!(
             buf == want,
             "message of {} bytes came out as {} bytes",
@@ -685,9 +670,7 @@ fn blocked_subscriber_gets_disconnected_after_its_publisher_is_killed() {
     let mut rx = Subscriber::connect(&url, &ch, &live()).unwrap();
     let mut child = peer("publish-then-hang", &url, &[&ch, &N.to_string()]);
     child.wait_line("PEER:sent");
-    for i in 0..N {
-        assert_eq!(rx.recv().unwrap(), format!("{i}").as_bytes());
-    }
+    recv_numbered(&mut rx, 0..N);
     // Alive and idle for more than twice the bound: nothing, and not Disconnected.
     let e = rx.recv_timeout(Duration::from_millis(2500)).unwrap_err();
     assert!(e.is_timeout(), "{e}");
@@ -721,9 +704,7 @@ fn stream_consumer_gets_every_entry_then_disconnected_after_its_producer_is_kill
     child.wait_line("PEER:sent");
     // Killed before anything was read: all of it is in the stream.
     child.kill();
-    for i in 0..N {
-        assert_eq!(rx.recv().unwrap(), format!("{i}").as_bytes());
-    }
+    recv_numbered(&mut rx, 0..N);
     let e = rx.recv().unwrap_err();
     assert!(e.is_disconnected(), "{e}");
     rx.commit().unwrap();
@@ -740,22 +721,18 @@ fn liveness_off_or_foreign_senders_never_give_disconnected() {
     // A sender of this crate with liveness off keeps no entry; neither does redis-cli.
     let mut rx =
         StreamConsumer::connect(&url, &key, "g", "c1", &stream_opts().redis(live())).unwrap();
-    let mut tx =
-        StreamProducer::connect(&url, &key, &stream_opts().redis(fast().liveness_ttl(None)))
-            .unwrap();
+    let mut tx = StreamProducer::connect(
+        &url,
+        &key,
+        &stream_opts().redis(redis_opts().liveness_ttl(None)),
+    )
+    .unwrap();
     tx.send(b"one").unwrap();
     drop(tx);
     assert_eq!(rx.recv().unwrap(), b"one");
     let e = rx.recv_timeout(Duration::from_millis(2500)).unwrap_err();
     assert!(e.is_timeout(), "{e}");
-    let mut side = side(&url);
-    let _: String = redis::cmd("XADD")
-        .arg(&key)
-        .arg("*")
-        .arg("data")
-        .arg("two")
-        .query(&mut side)
-        .unwrap();
+    xadd(&url, &key, "two");
     assert_eq!(rx.recv().unwrap(), b"two");
     let e = rx.recv_timeout(Duration::from_millis(500)).unwrap_err();
     assert!(e.is_timeout(), "{e}");
@@ -764,7 +741,7 @@ fn liveness_off_or_foreign_senders_never_give_disconnected() {
 #[test]
 fn pipelined_sends_keep_the_window_and_order_and_report_refusals() {
     let (url, key, _g) = server_or_skip!("window");
-    let opts = stream_opts().redis(fast().pipeline(4, 1 << 20));
+    let opts = stream_opts().redis(redis_opts().pipeline(4, 1 << 20));
     let mut tx = StreamProducer::connect(&url, &key, &opts).unwrap();
     const N: usize = 500;
     sent_in_order(&mut tx, (&url, &key), 0..N, 4);
@@ -798,8 +775,8 @@ fn pipelined_sends_keep_the_window_and_order_and_report_refusals() {
 
     // Pub/sub: a flush means the server took every message, in order.
     let ch = redis_key("pipech");
-    let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
-    let mut publ = Publisher::connect(&url, &ch, &fast().pipeline(8, 1 << 20)).unwrap();
+    let mut sub = Subscriber::connect(&url, &ch, &redis_opts()).unwrap();
+    let mut publ = Publisher::connect(&url, &ch, &redis_opts().pipeline(8, 1 << 20)).unwrap();
     for i in 0..N {
         publ.send(format!("{i}").as_bytes()).unwrap();
         assert!(publ.in_flight() <= 8);
@@ -845,7 +822,11 @@ fn async_producer_pipelines_and_flushes() {
     rt.block_on(async {
         let k = key.clone();
         let mut tx = AsyncStreamProducer::connect(&url, move |u| {
-            StreamProducer::connect(u, &k, &stream_opts().redis(fast().pipeline(16, 1 << 20)))
+            StreamProducer::connect(
+                u,
+                &k,
+                &stream_opts().redis(redis_opts().pipeline(16, 1 << 20)),
+            )
         })
         .await
         .unwrap();
@@ -866,7 +847,7 @@ fn async_producer_pipelines_and_flushes() {
 #[test]
 fn coalesced_sends_are_queued_then_written_in_order() {
     let (url, key, _g) = server_or_skip!("coalesce");
-    let opts = stream_opts().redis(fast().coalesce(8));
+    let opts = stream_opts().redis(redis_opts().coalesce(8));
     let mut tx = StreamProducer::connect(&url, &key, &opts).unwrap();
     tx.send(b"0").unwrap();
     // Queued in this process, not written: the server cannot have it.
@@ -885,12 +866,13 @@ fn coalesced_sends_are_queued_then_written_in_order() {
 
     // Pub/sub the same way: a flush means the server took every message, in order.
     let ch = redis_key("coalesce-ch");
-    let mut sub = Subscriber::connect(&url, &ch, &fast()).unwrap();
-    let mut publ = Publisher::connect(&url, &ch, &fast().coalesce(8)).unwrap();
+    let mut sub = Subscriber::connect(&url, &ch, &redis_opts()).unwrap();
+    let mut publ = Publisher::connect(&url, &ch, &redis_opts().coalesce(8)).unwrap();
     send_numbered(&mut publ, 0..N);
     publ.flush().unwrap();
     recv_numbered(&mut sub, 0..N);
     // A window smaller than the coalescing is refused when connecting.
-    let e = Publisher::connect(&url, &ch, &fast().pipeline(4, 1 << 20).coalesce(8)).unwrap_err();
+    let e =
+        Publisher::connect(&url, &ch, &redis_opts().pipeline(4, 1 << 20).coalesce(8)).unwrap_err();
     assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
 }

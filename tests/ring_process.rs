@@ -10,7 +10,10 @@ use std::time::Duration;
 use ipcring::ring::{duplex, inspect, Consumer, Producer, RingOptions, Side, WaitStrategy};
 use ipcring::{Error, Sender, TryRecvError, TrySendError};
 use support::setup::{open_producer, ring_pair, LONG};
-use support::{assert_nothing_now, check, fill, got, message, send_seqs, unique, wait_until, Peer};
+use support::{
+    assert_nothing_now, check, fill, got, message, recv_seqs, recv_seqs_to_end, send_seqs, unique,
+    wait_until, Peer,
+};
 
 fn strategy(s: &str) -> WaitStrategy {
     match s {
@@ -205,14 +208,6 @@ fn wait_asleep(path: &str, waiters: u64) {
     });
 }
 
-/// Receives messages `seqs` (each within [`LONG`]), checking each byte.
-fn recv_checked(rx: &mut Consumer, seqs: std::ops::Range<u64>) {
-    let mut scratch = Vec::new();
-    for seq in seqs {
-        check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
-    }
-}
-
 /// Receives `n` messages from `producer`, checking each byte, then expects Disconnected.
 /// The messages are `producer`'s progress: its hang guard counts from the last of them, so
 /// a stream that takes long on a busy machine does not have its producer killed midway.
@@ -324,10 +319,9 @@ fn one_message_at_a_time_every_wait_sleeping_loses_nothing() {
     let opts = RingOptions::new().capacity(1 << 12).wait(strategy("sleep"));
     let (mut tx, mut rx) = duplex(&name, Side::A, &opts).unwrap();
     let mut child = Peer::spawn("echo-checked", &[&name, "sleep"]);
-    let mut scratch = Vec::new();
     for seq in 0..5000u64 {
         send_seqs(&mut tx, [seq]);
-        check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
+        recv_seqs(&mut rx, [seq]);
     }
     child.hang_up((tx, rx));
 }
@@ -341,7 +335,7 @@ fn sleeping_consumer_sees_a_sigkilled_producer() {
     let opts = RingOptions::new().capacity(1 << 12).wait(strategy("sleep"));
     let mut rx = Consumer::create(&name, &opts).unwrap();
     let mut child = Peer::spawn("producer-then-idle", &[&name, "100"]);
-    recv_checked(&mut rx, 0..100);
+    recv_seqs(&mut rx, 0..100);
     // Empty now: a short wait sleeps and times out (the producer is alive).
     assert!(matches!(
         rx.recv_timeout(Duration::from_millis(30)),
@@ -399,17 +393,10 @@ fn a_polling_consumer_excuses_the_fence_and_withdraws_it_before_it_sleeps() {
         // again ends a wait in its spin phase, which gives the excuse (if this machine
         // has the barrier).
         send(&mut seq);
-        let deadline = std::time::Instant::now() + LONG;
-        loop {
+        wait_until(&format!("round {round}: the excuse"), || {
             send(&mut seq);
-            if inspect(&name).unwrap().consumer_excuses == on {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "round {round}: never excused"
-            );
-        }
+            inspect(&name).unwrap().consumer_excuses == on
+        });
     }
     c.kill();
 }
@@ -475,22 +462,11 @@ fn producer_sigkilled_midstream_is_disconnected_after_its_messages() {
     let name = unique("kill-p");
     let mut rx = Consumer::create(&name, &RingOptions::new().capacity(1 << 14)).unwrap();
     let mut child = Peer::spawn("producer-forever", &[&name]);
-    recv_checked(&mut rx, 0..20_000);
-    child.kill(); // SIGKILL
-                  // Everything committed before the kill is delivered, intact and in order; then
-                  // Disconnected (not a hang, not a torn message).
-    let (mut seq, mut scratch) = (20_000u64, Vec::new());
-    loop {
-        match rx.recv_timeout(LONG) {
-            Ok(m) => {
-                check(seq, &m, &mut scratch).unwrap();
-                seq += 1;
-            }
-            Err(Error::Disconnected) => break,
-            Err(e) => panic!("after {seq} messages: {e}"),
-        }
-    }
-    assert!(seq >= 20_000);
+    recv_seqs(&mut rx, 0..20_000);
+    // SIGKILL: everything committed before it is delivered, intact and in order; then
+    // Disconnected (not a hang, not a torn message).
+    child.kill();
+    assert!(recv_seqs_to_end(&mut rx, 20_000) >= 20_000);
 }
 
 #[test]
@@ -528,9 +504,7 @@ fn consumer_sigkilled_and_replaced_loses_nothing() {
         last = seqs.next().expect("first consumer died early");
     }
     c1.kill();
-    for s in seqs {
-        last = s;
-    }
+    let last = seqs.last().unwrap_or(last);
     // Second consumer continues at the first unreleased message: the last printed one
     // (killed between print and release) or the one after it.
     let mut rx = Consumer::open(&name, &opts).unwrap();
@@ -541,7 +515,7 @@ fn consumer_sigkilled_and_replaced_loses_nothing() {
         "printed up to {last}, replacement starts at {first_seq}"
     );
     drop(first);
-    recv_checked(&mut rx, first_seq + 1..n);
+    recv_seqs(&mut rx, first_seq + 1..n);
     let _tx = producer.join().unwrap();
 }
 
@@ -566,8 +540,7 @@ fn a_consumer_killed_in_its_sleep_leaves_the_whole_ring_for_the_next() {
     // may start over (a few records in).
     for seq in 0..3 {
         await_consumer_waiting(&name);
-        message(seq, &mut m);
-        tx.send(&m).unwrap();
+        send_seqs(&mut tx, [seq]);
         assert_eq!(seqs.next(), Some(seq), "the consumer printed");
     }
     wait_until("the consumer to sleep", || {
@@ -600,7 +573,7 @@ fn a_consumer_killed_in_its_sleep_leaves_the_whole_ring_for_the_next() {
         !info.consumer_waiting && !info.consumer_asleep,
         "cleared at attach"
     );
-    recv_checked(&mut rx, first_queued..seq);
+    recv_seqs(&mut rx, first_queued..seq);
     assert!(matches!(
         rx.recv_timeout(Duration::from_millis(20)),
         Err(Error::Timeout)
@@ -614,8 +587,7 @@ fn a_consumer_killed_in_its_sleep_leaves_the_whole_ring_for_the_next() {
         (rx, got)
     });
     await_consumer_waiting(&name);
-    message(seq, &mut m);
-    tx.send(&m).unwrap();
+    send_seqs(&mut tx, [seq]);
     let (rx, got) = waiter.join().unwrap();
     check(seq, &got.unwrap(), &mut Vec::new()).unwrap();
     drop(rx);
@@ -652,10 +624,8 @@ fn a_producer_killed_in_its_sleep_is_forgotten_by_the_next() {
         !inspect(&name).unwrap().producer_asleep,
         "cleared at attach"
     );
-    let mut m = Vec::new();
-    message(seq, &mut m);
-    tx.send(&m).unwrap();
-    check(seq, &rx.recv_timeout(LONG).unwrap(), &mut scratch).unwrap();
+    send_seqs(&mut tx, [seq]);
+    recv_seqs(&mut rx, [seq]);
 }
 
 /// A creator's drop removes its ring's name only while the name still leads to that ring:
@@ -843,7 +813,7 @@ fn bad_files_are_refused_with_a_specific_error() {
 fn segment_corrupted_while_in_use_yields_corrupt() {
     let (_d, path, mut rx) = file_consumer(4096);
     let mut child = Peer::spawn("producer", &[&path, "10", "block"]);
-    recv_checked(&mut rx, 0..10);
+    recv_seqs(&mut rx, 0..10);
     child.finish();
     // A third party writes a garbage record header where the next message would go.
     let info = inspect(&path).unwrap();
@@ -1049,7 +1019,7 @@ fn write_pos_moved_after_a_producer_left_is_corrupt_after_its_messages() {
     let w = header_word(&path, WRITE_POS);
     patch(&path, WRITE_POS, &(w + 64).to_le_bytes());
     // Every committed message is delivered, then Corrupt instead of Disconnected.
-    recv_checked(&mut rx, 0..50);
+    recv_seqs(&mut rx, 0..50);
     assert!(matches!(rx.recv_timeout(LONG), Err(Error::Corrupt(_))));
 }
 
@@ -1057,7 +1027,7 @@ fn write_pos_moved_after_a_producer_left_is_corrupt_after_its_messages() {
 fn producer_reports_how_many_messages_a_departed_consumer_left_unread() {
     let (_d, path, mut rx) = file_consumer(1 << 16);
     let producer = Peer::spawn_piped("producer-report", &[&path, "100"]);
-    recv_checked(&mut rx, 0..10);
+    recv_seqs(&mut rx, 0..10);
     // Once the producer waits for the rest to be taken, all 100 are in the ring (they
     // fit): leave, so the count is exact.
     wait_asleep(&path, SPACE_WAITERS);
@@ -1070,7 +1040,7 @@ fn producer_reports_how_many_messages_a_departed_consumer_left_unread() {
 fn producer_waiting_for_its_consumer_ends_once_everything_was_taken() {
     let (_d, path, mut rx) = file_consumer(1 << 12);
     let mut producer = Peer::spawn_piped("producer-report", &[&path, "1000"]);
-    recv_checked(&mut rx, 0..1000);
+    recv_seqs(&mut rx, 0..1000);
     producer.finish_output();
 }
 

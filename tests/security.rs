@@ -8,15 +8,15 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use ipcring::ring::{Consumer, Producer, RingOptions};
 use ipcring::Error;
 use support::setup::LONG;
-use support::unique;
+use support::{unique, Peer};
 
 const NOBODY: u32 = 65534;
 
@@ -29,36 +29,26 @@ fn two_users() -> bool {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
+        .is_ok_and(|s| s.success());
     if !(root && setpriv) {
         eprintln!("skipped: needs root and setpriv to run a peer as nobody");
     }
     root && setpriv
 }
 
-/// A peer running as nobody: its process and its stdout.
-struct Peer {
-    child: Child,
-    out: BufReader<ChildStdout>,
-}
-
 /// Spawns this test binary as user nobody in peer `role`, stdin and stdout piped.
 fn spawn_nobody(role: &str, args: &[&str]) -> Peer {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut child = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(exe)
-        .args(["--exact", "peer", "--nocapture", "--test-threads", "1"])
-        .env("IPCRING_PEER", role)
-        .env("IPCRING_ARGS", args.join("\u{1f}"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+    args.iter()
+        .fold(Peer::builder(role), |b, a| b.arg(a))
+        .launcher(&[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ])
+        .stdin_piped()
+        .stdout_piped()
         .spawn()
-        .expect("spawn peer as nobody");
-    let out = BufReader::new(child.stdout.take().expect("piped stdout"));
-    Peer { child, out }
 }
 
 /// The peer's protocol lines: each begins with one of these words. (The test harness of the
@@ -72,43 +62,17 @@ fn ours(raw: &str) -> Option<&str> {
     WORDS.iter().any(|w| line.starts_with(w)).then_some(line)
 }
 
-impl Peer {
-    /// Reads until a protocol line starting with `prefix`; returns it.
-    fn wait_line(&mut self, prefix: &str) -> String {
-        let mut raw = String::new();
-        loop {
-            raw.clear();
-            let n = self.out.read_line(&mut raw).expect("read peer stdout");
-            assert!(n > 0, "peer ended before a line starting {prefix:?}");
-            if let Some(line) = ours(&raw) {
-                assert!(
-                    line.starts_with(prefix) || line.starts_with("READY"),
-                    "expected {prefix}, got {line}"
-                );
-                if line.starts_with(prefix) {
-                    return line.to_owned();
-                }
-            }
-        }
-    }
+/// Closes the peer's stdin (its signal to finish); returns every protocol line it writes
+/// until it exits, which must be with success.
+fn finish(mut peer: Peer) -> Vec<String> {
+    peer.close_stdin();
+    let rest = peer.finish_output();
+    rest.lines().filter_map(ours).map(str::to_owned).collect()
+}
 
-    /// [`finish`](Self::finish), which must find nothing more said and exit code 0.
-    fn finish_clean(self) {
-        assert_eq!(self.finish(), (vec![], 0));
-    }
-
-    /// Closes the peer's stdin (its signal to finish); returns every protocol line it
-    /// writes until it exits, and its exit code.
-    fn finish(mut self) -> (Vec<String>, i32) {
-        drop(self.child.stdin.take());
-        let mut text = String::new();
-        self.out
-            .read_to_string(&mut text)
-            .expect("read peer stdout");
-        let lines = text.lines().filter_map(ours).map(str::to_owned).collect();
-        let code = self.child.wait().expect("wait peer").code().unwrap_or(-1);
-        (lines, code)
-    }
+/// [`finish`], which must find nothing more said.
+fn finish_clean(peer: Peer) {
+    assert_eq!(finish(peer), Vec::<String>::new());
 }
 
 /// A directory anyone may create files in (mode 01777, like /tmp), removed on drop.
@@ -251,7 +215,7 @@ fn another_users_segment_is_refused_on_both_sides() {
         assert!(msg.contains(&name), "{msg}");
         assert!(msg.contains("uid 65534"), "{msg}");
         assert!(msg.contains("0600"), "{msg}");
-        peer.finish_clean();
+        finish_clean(peer);
         // Nothing of root's reached nobody's ring, and its name is untouched.
         assert!(matches!(
             ipcring::segment::inspect(&name),
@@ -270,10 +234,7 @@ fn a_segment_nobody_may_not_open_is_reported_at_once() {
     let name = unique("sec-root");
     let tx = Producer::create(&name, &RingOptions::new().capacity(4096)).unwrap();
     let peer = spawn_nobody("open", &[&name, "600", "-"]);
-    assert_eq!(
-        peer.finish(),
-        (vec!["DENIED 0 600".into(), "END".into()], 0)
-    );
+    assert_eq!(finish(peer), ["DENIED 0 600", "END"]);
     drop(tx);
 }
 
@@ -287,16 +248,13 @@ fn allow_owner_lets_another_users_segment_in() {
     let mut tx = Producer::create(&name, &RingOptions::new().capacity(4096).mode(0o666)).unwrap();
     // Allowed owner, but a mode wider than nobody's own 0600: refused, naming the mode.
     let peer = spawn_nobody("open", &[&name, "600", "0"]);
-    assert_eq!(
-        peer.finish(),
-        (vec!["DENIED 0 666".into(), "END".into()], 0)
-    );
+    assert_eq!(finish(peer), ["DENIED 0 666", "END"]);
     // Allowed owner and mode: it receives what root sends.
     let mut peer = spawn_nobody("open", &[&name, "666", "0"]);
     tx.send(b"hello nobody").unwrap();
     assert_eq!(peer.wait_line("GOT"), "GOT hello nobody");
     drop(tx);
-    assert_eq!(peer.finish(), (vec!["END".into()], 0));
+    assert_eq!(finish(peer), ["END"]);
 }
 
 /// Same user, but a segment whose mode is wider than this side asked for.
@@ -424,7 +382,7 @@ fn another_users_fifo_is_refused_at_both_ends() {
     assert_denied(sent, NOBODY);
     // Allowed, and a mode no wider than asked for: it opens.
     assert!(PipeReceiver::open(&path, &PipeOptions::new().allow_owner(NOBODY)).is_ok());
-    peer.finish_clean();
+    finish_clean(peer);
 }
 
 #[cfg(feature = "file")]
@@ -437,7 +395,7 @@ fn another_users_log_and_mailbox_are_refused() {
     assert!(msg.contains("events.log"), "{msg}");
     assert_denied(LogReader::open(&log, &LogOptions::new()), NOBODY);
     assert!(LogReader::open(&log, &LogOptions::new().allow_owner(NOBODY)).is_ok());
-    peer.finish_clean();
+    finish_clean(peer);
 
     let mb = dir.path().join("shared.json");
     let peer = nobody_makes("mailbox", &mb);
@@ -445,7 +403,7 @@ fn another_users_log_and_mailbox_are_refused() {
     let msg = assert_denied(Mailbox::open(&mb), NOBODY);
     assert!(msg.contains("shared.json.lock"), "{msg}");
     assert!(Mailbox::open_with(&mb, &MailboxOptions::new().allow_owner(NOBODY)).is_ok());
-    peer.finish_clean();
+    finish_clean(peer);
 }
 
 /// A lock file that another user planted beside our own log is refused too.
@@ -455,7 +413,7 @@ fn a_planted_lock_file_is_refused() {
     use ipcring::file::{LogOptions, LogWriter};
     let (dir, log) = or_skip!(shared_path("mine.log"));
     let peer = nobody_makes("log", &dir.path().join("mine.log.lock-maker"));
-    drop(peer.finish());
+    finish(peer);
     // nobody's log at "<x>.lock-maker" made "<x>.lock-maker.lock"; plant the lock itself:
     std::fs::rename(
         dir.path().join("mine.log.lock-maker.lock"),
@@ -472,7 +430,7 @@ fn another_users_registry_is_refused() {
     use ipcring::signal::{Registry, SignalOptions};
     let (_dir, reg, peer) = or_skip!(nobody_made("registry", "reg"));
     assert_denied(Registry::open(&SignalOptions::new("svc").dir(&reg)), NOBODY);
-    peer.finish_clean();
+    finish_clean(peer);
 }
 
 #[cfg(feature = "socket")]
@@ -484,7 +442,7 @@ fn another_users_listener_is_refused_and_so_are_its_clients() {
     let r = Connection::connect(path.as_path(), &SocketOptions::new());
     let msg = assert_denied(r, NOBODY);
     assert!(msg.contains("listener runs as uid 65534"), "{msg}");
-    peer.finish_clean();
+    finish_clean(peer);
 
     // root listens; nobody (allowing root) connects; root's listener closes it unheard.
     let path = dir.path().join("root.sock");
@@ -496,7 +454,7 @@ fn another_users_listener_is_refused_and_so_are_its_clients() {
     assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
     assert_eq!(l.refused_peers(), 1);
     assert_eq!(peer.wait_line("END"), "END disconnected");
-    peer.finish_clean();
+    finish_clean(peer);
 }
 
 #[cfg(all(feature = "mq", target_os = "linux"))]
@@ -515,5 +473,5 @@ fn another_users_message_queue_is_refused() {
         NOBODY,
     );
     assert!(MessageQueue::open(&name, &MqOptions::new().allow_owner(NOBODY)).is_ok());
-    peer.finish_clean();
+    finish_clean(peer);
 }

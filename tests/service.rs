@@ -44,6 +44,16 @@ fn check_answer(seq: u64, m: &mut Vec<u8>, answer: &[u8]) -> ipcring::Result<()>
     Ok(())
 }
 
+/// Calls `c` with messages `seqs`, checking each answer byte for byte.
+fn checked_calls(c: &Client, seqs: impl IntoIterator<Item = u64>) {
+    let mut m = Vec::new();
+    for seq in seqs {
+        message(seq, &mut m);
+        let answer = c.call(&m).unwrap();
+        check_answer(seq, &mut m, &answer).unwrap();
+    }
+}
+
 /// Serves until asked to quit (request "QUIT") or killed: checks every request, answers it
 /// inverted in place (zero-copy: the answer overwrites the request in its slot).
 fn serve(name: &str, max_clients: u32) -> ipcring::Result<()> {
@@ -177,13 +187,10 @@ fn roles(role: &str, args: Vec<String>) {
             // SAFETY: the address is inside our own live, writable mapping of the channel
             // (slot 1 of 2), 8-aligned; an atomic store is how the protocol writes it.
             unsafe { (*word).store(bad, std::sync::atomic::Ordering::Release) };
+            // Calls are answered until the server has seen the bad header.
             let t = loop {
-                match c.submit(&m) {
-                    Ok(t) => match c.wait(t) {
-                        Ok(_) => continue, // the server had not seen it yet
-                        Err(e) => break e,
-                    },
-                    Err(e) => break e,
+                if let Err(e) = c.submit(&m).and_then(|t| c.wait(t).map(drop)) {
+                    break e;
                 }
             };
             match t {
@@ -262,11 +269,6 @@ fn quit(name: &str, mut server: Peer) {
     server.hang_up(c);
 }
 
-/// Waits for every client and asserts that each exited successfully.
-fn all_succeed(clients: impl IntoIterator<Item = Peer>) {
-    clients.into_iter().for_each(|mut c| c.finish());
-}
-
 #[test]
 fn many_clients_each_making_many_checked_calls() {
     let name = unique("svc-many");
@@ -279,7 +281,7 @@ fn many_clients_each_making_many_checked_calls() {
             Peer::spawn("client", &[&name, &first, &n.to_string(), &depth])
         })
         .collect();
-    all_succeed(clients);
+    Peer::finish_all(clients);
     quit(&name, server);
 }
 
@@ -289,7 +291,7 @@ fn client_started_before_the_server_connects_when_it_comes() {
     let c = Peer::spawn("client", &[&name, "0", "200", "2"]);
     std::thread::sleep(Duration::from_millis(50));
     let server = start_server(&name, 4);
-    all_succeed([c]);
+    Peer::finish_all([c]);
     quit(&name, server);
 }
 
@@ -303,7 +305,7 @@ fn killed_client_is_freed_while_the_others_go_on() {
     calling_client(&name, "1000000000").kill();
     let a = Peer::spawn("client", &[&name, "2000000000", "1000", "4"]);
     let b = Peer::spawn("client", &[&name, "3000000000", "1000", "1"]);
-    all_succeed([a, b]);
+    Peer::finish_all([a, b]);
     survivor_went_on(&name, server, survivor);
 }
 
@@ -331,7 +333,7 @@ fn clients_killed_at_random_while_others_go_on() {
         std::thread::sleep(Duration::from_micros(x % 20_000));
         victim.kill(); // SIGKILL, somewhere in its calls
     }
-    all_succeed((0..2u64).map(|i| {
+    Peer::finish_all((0..2u64).map(|i| {
         Peer::spawn(
             "client",
             &[&name, &((i + 10) << 32).to_string(), "500", "2"],
@@ -345,23 +347,17 @@ fn killed_server_disconnects_clients_and_a_restarted_one_serves_again() {
     let name = unique("svc-restart");
     let mut server = start_server(&name, 4);
     let c = Client::connect(&name, &opts()).unwrap();
-    let (mut m, mut scratch) = (Vec::new(), Vec::new());
-    message(1, &mut m);
-    check(1, &inverted(&c.call(&m).unwrap()), &mut scratch).unwrap();
+    checked_calls(&c, [1]);
     // SIGKILL: a call now waits on a server that is gone, Disconnected, not a hang.
     server.kill();
+    let mut m = Vec::new();
     message(2, &mut m);
     let r = c.call(&m).map(|a| a.len());
     assert!(matches!(r, Err(Error::Disconnected)), "{r:?}");
     drop(c);
     // The same name, no manual cleanup: the new server reclaims the dead one's listener.
     let server = start_server(&name, 4);
-    let c = Client::connect(&name, &opts()).unwrap();
-    for seq in 3..100 {
-        message(seq, &mut m);
-        check(seq, &inverted(&c.call(&m).unwrap()), &mut scratch).unwrap();
-    }
-    drop(c);
+    checked_calls(&Client::connect(&name, &opts()).unwrap(), 3..100);
     quit(&name, server);
 }
 
@@ -371,7 +367,7 @@ fn corrupting_client_loses_only_itself() {
     let (server, good) = server_with_a_caller(&name, 4);
     Peer::spawn_until("client-corrupt", &[&name], "DISCONNECTED").finish();
     // A new client gets in, and the server and the good client go on.
-    all_succeed([Peer::spawn("client", &[&name, "5000000000", "500", "2"])]);
+    Peer::finish_all([Peer::spawn("client", &[&name, "5000000000", "500", "2"])]);
     survivor_went_on(&name, server, good);
 }
 
@@ -392,14 +388,9 @@ fn auth_key_is_checked_at_connect() {
         Err(Error::Auth(why)) => assert!(why.contains("requires an auth key"), "{why}"),
         other => panic!("expected Auth, got {other:?}"),
     }
-    let (mut m, mut scratch) = (Vec::new(), Vec::new());
-    {
-        let c = Client::connect(&name, &opts().auth_key("Do not let eve find us!")).unwrap();
-        for seq in 0..100 {
-            message(seq, &mut m);
-            check(seq, &inverted(&c.call(&m).unwrap()), &mut scratch).unwrap();
-        }
-    }
+    let c = Client::connect(&name, &opts().auth_key("Do not let eve find us!")).unwrap();
+    checked_calls(&c, 0..100);
+    drop(c);
     // Again on the same entry (max_clients 1): a fresh challenge, a fresh proof.
     let c = Client::connect(&name, &opts().auth_key("Do not let eve find us!")).unwrap();
     let _ = c.call(b"QUIT");
@@ -644,7 +635,7 @@ fn async_serve(name: &str, max_clients: u32) -> ipcring::Result<()> {
 fn async_client_makes_10k_checked_calls_to_a_blocking_server() {
     let name = unique("svc-aclient");
     let server = start_server(&name, 4);
-    all_succeed([Peer::spawn("async-client", &[&name, "0", "10000"])]);
+    Peer::finish_all([Peer::spawn("async-client", &[&name, "0", "10000"])]);
     quit(&name, server);
 }
 
@@ -653,7 +644,7 @@ fn async_client_makes_10k_checked_calls_to_a_blocking_server() {
 fn async_server_serves_blocking_clients() {
     let name = unique("svc-aserver");
     let server = Peer::spawn_until("async-server", &[&name, "4"], "READY");
-    all_succeed(
+    Peer::finish_all(
         [(1, 0u64), (2, 1 << 32), (4, 2 << 32)].map(|(depth, first)| {
             Peer::spawn(
                 "client",
@@ -662,7 +653,7 @@ fn async_server_serves_blocking_clients() {
         }),
     );
     // And an async client against the async server.
-    all_succeed([Peer::spawn("async-client", &[&name, "5000000000", "2000"])]);
+    Peer::finish_all([Peer::spawn("async-client", &[&name, "5000000000", "2000"])]);
     quit(&name, server);
 }
 

@@ -25,7 +25,6 @@ mod linux {
     use std::collections::HashSet;
     use std::path::PathBuf;
     use std::process::Command;
-    use std::time::Duration;
 
     use ipcring::signal::{send, Listener, Registry, Signal, SignalEvent, SignalOptions};
     use ipcring::{Error, TryRecvError};
@@ -111,15 +110,13 @@ mod linux {
                 for i in 0..VALUES {
                     let v = value(i);
                     // A full queue at the receiver is a clear error: wait and retry.
-                    loop {
+                    wait_until("room in the queue", || {
                         match send(target, Signal::Value(v), &opts(dir)) {
-                            Ok(()) => break,
-                            Err(Error::SystemLimit { .. }) => {
-                                std::thread::sleep(Duration::from_millis(1))
-                            }
+                            Ok(()) => true,
+                            Err(Error::SystemLimit { .. }) => false,
                             Err(e) => panic!("{e}"),
                         }
-                    }
+                    });
                 }
             }
             "client" => {
@@ -238,9 +235,7 @@ mod linux {
         );
         bystander.kill().unwrap();
         bystander.wait().unwrap();
-        for mut c in clients {
-            c.finish();
-        }
+        Peer::finish_all(clients);
         // Clients removed their entries when they exited.
         assert!(reg.pids().unwrap().is_empty());
     }

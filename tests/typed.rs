@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use bytemuck::{Pod, Zeroable};
 use ipcring::broadcast::{BroadcastOptions, Publisher, Received, Start, Subscriber};
 use ipcring::ring::{Consumer, RingOptions};
@@ -86,9 +84,7 @@ fn roles(role: &str, args: Vec<String>) {
             tx.publish(b"x").expect("publish");
             // Stay until the subscriber has read it all (it removes the flag file).
             let flag = std::path::PathBuf::from(&args[1 + 1]);
-            while flag.exists() {
-                std::thread::sleep(Duration::from_millis(5));
-            }
+            support::wait_until("the subscriber to read it all", || !flag.exists());
         }
         #[cfg(feature = "serde")]
         // args: name, count — send `count` events, then bytes that are no `Event`.

@@ -3,26 +3,15 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ipcring::ring::{Consumer, Producer, RingOptions};
 
 mod support;
 use support::{
-    assert_says, listed, listed_json, run, run_exit, run_json, run_ok, run_with_stdin, text, EXE,
+    assert_says, listed, listed_json, run, run_exit, run_json, run_ok, run_with_stdin, text, uniq,
+    wait_until, EXE,
 };
-
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
-/// A shm name unique to this test process and call.
-fn uniq(tag: &str) -> String {
-    format!(
-        "/ipcring-clitest-{tag}-{}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 /// A fresh directory under the system temp dir.
 fn tmpdir(tag: &str) -> PathBuf {
@@ -292,8 +281,7 @@ fn compare_redis_runs_against_redis_url_or_a_server_of_its_own() {
     assert_says(&out.stdout, "cannot run here: no redis-server on the PATH");
     // With redis-server on the PATH: a server of the run's own, gone when the run ends.
     let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join("redis-server").is_file()))
-        .unwrap_or(false);
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("redis-server").is_file()));
     if on_path {
         let out = run_env(
             &["compare", "--list", "--only", "redis"],
@@ -448,18 +436,6 @@ fn start(args: &[&str], input: &[u8]) -> std::process::Child {
         let _ = stdin.write_all(&input);
     });
     child
-}
-
-/// Waits (bounded) until `cond` holds.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "gave up waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 fn lines(from: u32, to: u32) -> Vec<u8> {

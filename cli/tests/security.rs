@@ -3,30 +3,23 @@
 //! created first is refused by `send` and `recv` with a non-zero exit and a message naming
 //! the owner; a ring nobody may open is reported as such at once; `ls` lists both.
 
-use std::io::Read;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use ipcring::Error;
 
 mod support;
-use support::{listed, text, with_stdin, EXE};
+use support::{listed, text, uniq, wait_until, with_stdin, EXE};
 
 fn two_users() -> bool {
     let root = ipcring::Access::effective_uid() == 0;
     let setpriv = Command::new("setpriv")
         .arg("--version")
         .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
+        .is_ok_and(|o| o.status.success());
     if !(root && setpriv) {
         eprintln!("skipped: needs root and setpriv to run ipcring as nobody");
     }
     root && setpriv
-}
-
-fn name(tag: &str) -> String {
-    format!("/ipcring-clisec-{tag}-{}", std::process::id())
 }
 
 fn as_nobody(args: &[&str]) -> Command {
@@ -38,17 +31,14 @@ fn as_nobody(args: &[&str]) -> Command {
 
 /// Waits until `name` exists (as seen by root: another user's segment is PermissionDenied).
 fn wait_exists(name: &str, child: &mut Child) {
-    loop {
-        match ipcring::segment::inspect(name) {
-            Err(Error::NotFound(_)) => {}
-            _ => return,
-        }
+    wait_until(&format!("nobody's ipcring to create {name}"), || {
+        let exists = !matches!(ipcring::segment::inspect(name), Err(Error::NotFound(_)));
         assert!(
-            child.try_wait().unwrap().is_none(),
+            exists || child.try_wait().unwrap().is_none(),
             "nobody's ipcring ended before creating {name}"
         );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+        exists
+    });
 }
 
 /// The report, replayed: nobody's `recv` creates the name first; root's `send` of
@@ -59,7 +49,7 @@ fn send_and_recv_refuse_a_name_another_user_created() {
     if !two_users() {
         return;
     }
-    let q = name("q");
+    let q = uniq("q");
     let mut nobody = as_nobody(&["recv", &q])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -94,14 +84,7 @@ fn send_and_recv_refuse_a_name_another_user_created() {
     );
 
     nobody.kill().unwrap();
-    let mut got = String::new();
-    nobody
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut got)
-        .unwrap();
-    nobody.wait().unwrap();
+    let got = text(&nobody.wait_with_output().unwrap().stdout);
     assert!(!got.contains("SECRET"), "nobody received: {got}");
     // Its creator was killed: the name is left behind, still nobody's.
     let _ = std::fs::remove_file(format!("/dev/shm{q}"));
@@ -114,7 +97,7 @@ fn a_ring_nobody_may_not_open_is_reported_as_such() {
     if !two_users() {
         return;
     }
-    let q = name("root");
+    let q = uniq("root");
     let tx = ipcring::ring::Producer::create(&q, &ipcring::ring::RingOptions::new()).unwrap();
     let out = with_stdin(&mut as_nobody(&["recv", &q]), b"");
     let err = text(&out.stderr);

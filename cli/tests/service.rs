@@ -8,7 +8,7 @@ use std::time::Duration;
 use ipcring::service::{Client, Listener, ServiceOptions};
 
 mod support;
-use support::{assert_says, listed_json, run, run_exit, run_ok};
+use support::{assert_says, listed_json, run, run_exit, run_ok, uniq};
 
 fn opts() -> ServiceOptions {
     ServiceOptions::new()
@@ -18,7 +18,7 @@ fn opts() -> ServiceOptions {
 
 #[test]
 fn ls_inspect_and_rm_show_a_service_and_its_clients() {
-    let name = format!("/ipcring-clitest-svc-{}", std::process::id());
+    let name = uniq("svc");
     let mut l = Listener::bind(&name, &opts().keep(true)).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let server = std::thread::spawn({

@@ -5,7 +5,7 @@
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ipcring::transport::{Deadline, Receiver, Sender};
 use ipcring::{Error, Result};
@@ -154,27 +154,26 @@ pub fn spawn_connected(role: &str) -> (Peer, UnixStream) {
     let listener = UnixListener::bind(&path).expect("bind");
     listener.set_nonblocking(true).unwrap();
     let mut peer = Peer::spawn(role, &[path.to_str().unwrap()]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let stream = loop {
+    let mut stream = None;
+    super::wait_until(&format!("peer {role} to connect"), || {
         match listener.accept() {
             Ok((s, _)) => {
-                s.set_nonblocking(false).unwrap();
-                break s;
+                stream = Some(s);
+                true
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                if let Some(st) = peer.try_wait() {
-                    panic!(
-                        "peer {role} exited before connecting: {st}\n{}",
-                        peer.stderr_text()
-                    );
-                }
-                assert!(Instant::now() < deadline, "peer {role} did not connect");
-                std::thread::sleep(Duration::from_millis(5));
-            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => match peer.try_wait() {
+                Some(st) => panic!(
+                    "peer {role} exited before connecting: {st}\n{}",
+                    peer.stderr_text()
+                ),
+                None => false,
+            },
             Err(e) => panic!("accept: {e}"),
         }
-    };
+    });
     let _ = std::fs::remove_file(&path);
+    let stream = stream.unwrap();
+    stream.set_nonblocking(false).unwrap();
     (peer, stream)
 }
 

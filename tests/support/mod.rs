@@ -217,11 +217,58 @@ pub fn send_seqs<S: ipcring::Sender>(tx: &mut S, seqs: impl IntoIterator<Item = 
     }
 }
 
+/// A sending peer's role: messages 0..n (see [`message`]) on `tx`, sleeping `pause` before
+/// each one `pause_at` picks (so the receiver has to wait for them). Returns 0, the role's
+/// exit code.
+pub fn send_paced<S: ipcring::Sender>(
+    mut tx: S,
+    n: u64,
+    pause_at: fn(u64) -> bool,
+    pause: std::time::Duration,
+) -> i32 {
+    for seq in 0..n {
+        if pause_at(seq) {
+            std::thread::sleep(pause);
+        }
+        send_seqs(&mut tx, [seq]);
+    }
+    0
+}
+
 /// Receives messages `seqs` on `rx`, each within [`setup::LONG`], checking every byte.
 pub fn recv_seqs<R: ipcring::Receiver>(rx: &mut R, seqs: impl IntoIterator<Item = u64>) {
     let (mut buf, mut scratch) = (Vec::new(), Vec::new());
     for seq in seqs {
         rx.recv_timeout_into(&mut buf, setup::LONG)
+            .unwrap_or_else(|e| panic!("message {seq}: {e}"));
+        check(seq, &buf, &mut scratch).unwrap();
+    }
+}
+
+/// Receives messages `from`, `from + 1`, ... on `rx` (each within [`setup::LONG`]), checking
+/// every byte, until it says `Disconnected`; returns the number of the next message.
+pub fn recv_seqs_to_end<R: ipcring::Receiver>(rx: &mut R, from: u64) -> u64 {
+    let (mut buf, mut scratch) = (Vec::new(), Vec::new());
+    for seq in from.. {
+        match rx.recv_timeout_into(&mut buf, setup::LONG) {
+            Ok(()) => check(seq, &buf, &mut scratch).unwrap(),
+            Err(ipcring::Error::Disconnected) => return seq,
+            Err(e) => panic!("after {seq} messages: {e}"),
+        }
+    }
+    unreachable!("more than u64::MAX messages")
+}
+
+/// [`recv_seqs`] on an async receiver.
+#[cfg(feature = "async")]
+pub async fn recv_seqs_async<R: ipcring::transport::AsyncReceiver>(
+    rx: &mut R,
+    seqs: impl IntoIterator<Item = u64>,
+) {
+    let (mut buf, mut scratch) = (Vec::new(), Vec::new());
+    for seq in seqs {
+        rx.recv_timeout_into(&mut buf, setup::LONG)
+            .await
             .unwrap_or_else(|e| panic!("message {seq}: {e}"));
         check(seq, &buf, &mut scratch).unwrap();
     }

@@ -59,6 +59,8 @@ pub struct PeerBuilder {
     entry: &'static str,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    launcher: Vec<String>,
+    stdin: bool,
     stdout: bool,
     deadline: Duration,
 }
@@ -82,6 +84,19 @@ impl PeerBuilder {
         self
     }
 
+    /// Runs the peer through `launcher` (a command and its arguments, given the test
+    /// binary and its arguments after them, which it must exec: `setpriv`, say).
+    pub fn launcher(mut self, launcher: &[&str]) -> Self {
+        self.launcher = launcher.iter().map(|a| a.to_string()).collect();
+        self
+    }
+
+    /// Pipes the peer's stdin from this process ([`Peer::close_stdin`]).
+    pub fn stdin_piped(mut self) -> Self {
+        self.stdin = true;
+        self
+    }
+
     /// Pipes the peer's stdout to this process ([`Peer::wait_line`], [`Peer::stdout`]).
     pub fn stdout_piped(mut self) -> Self {
         self.stdout = true;
@@ -96,19 +111,18 @@ impl PeerBuilder {
 
     /// Starts the peer.
     pub fn spawn(self) -> Peer {
-        let stdout = if self.stdout {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        };
-        let mut child = Command::new(std::env::current_exe().expect("current exe"))
+        let piped = |yes| if yes { Stdio::piped() } else { Stdio::null() };
+        let mut argv: Vec<std::ffi::OsString> = self.launcher.iter().map(Into::into).collect();
+        argv.push(std::env::current_exe().expect("current exe").into());
+        let mut child = Command::new(&argv[0])
+            .args(&argv[1..])
             .args(["--exact", self.entry, "--nocapture", "--test-threads=1"])
             .env(ROLE_VAR, &self.role)
             .env(ARGS_VAR, self.args.join("\u{1f}"))
             .env("RUST_BACKTRACE", "0")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(stdout)
+            .stdin(piped(self.stdin))
+            .stdout(piped(self.stdout))
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn peer {}: {e}", self.role));
@@ -213,6 +227,8 @@ impl Peer {
             entry: ENTRY,
             args: Vec::new(),
             env: Vec::new(),
+            launcher: Vec::new(),
+            stdin: false,
             stdout: false,
             deadline: DEADLINE,
         }
@@ -355,6 +371,21 @@ impl Peer {
             let note = self.stderr_note();
             panic!("peer {} failed: {st}{note}", self.role);
         }
+    }
+
+    /// Closes the peer's stdin (spawned with [`PeerBuilder::stdin_piped`]): it reads the end.
+    pub fn close_stdin(&mut self) {
+        drop(
+            self.child
+                .stdin
+                .take()
+                .expect("the peer's stdin is not piped"),
+        );
+    }
+
+    /// [`finish`](Self::finish)es each of `peers`, in order.
+    pub fn finish_all(peers: impl IntoIterator<Item = Peer>) {
+        peers.into_iter().for_each(|mut p| p.finish());
     }
 
     /// Drops `end`, this side's end of what links it to the peer (so the peer sees this side

@@ -78,15 +78,20 @@ impl Drop for Queues {
     }
 }
 
-/// Redis streams that retry briefly and block 100 ms at a time.
+/// Redis connections that retry briefly and give up on a silent server after 5 s.
 #[cfg(feature = "redis")]
-pub fn stream_opts() -> ipcring::redis::StreamOptions {
-    let redis = ipcring::redis::RedisOptions::new()
+pub fn redis_opts() -> ipcring::redis::RedisOptions {
+    ipcring::redis::RedisOptions::new()
         .backoff(Duration::from_millis(10), Duration::from_millis(200))
         .connect_timeout(Duration::from_secs(5))
-        .io_timeout(Duration::from_secs(5));
+        .io_timeout(Duration::from_secs(5))
+}
+
+/// Redis streams on [`redis_opts`] that block 100 ms at a time.
+#[cfg(feature = "redis")]
+pub fn stream_opts() -> ipcring::redis::StreamOptions {
     ipcring::redis::StreamOptions::new()
-        .redis(redis)
+        .redis(redis_opts())
         .block(Duration::from_millis(100))
 }
 

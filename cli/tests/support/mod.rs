@@ -4,9 +4,20 @@
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The binary under test.
 pub const EXE: &str = env!("CARGO_BIN_EXE_ipcring");
+
+/// A shm name unique to this test process and call.
+pub fn uniq(tag: &str) -> String {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "/ipcring-clitest-{tag}-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
 
 /// Runs `ipcring args` with no input.
 pub fn run(args: &[&str]) -> Output {
@@ -69,6 +80,18 @@ pub fn listed_json(ls_json: &[u8], name: &str) -> serde_json::Value {
     match entries.iter().find(|e| e["name"] == name) {
         Some(e) => e.clone(),
         None => panic!("{name} not listed: {all}"),
+    }
+}
+
+/// Waits (bounded, as a failure guard) until `cond` holds.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "gave up waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }
 
