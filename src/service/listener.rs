@@ -18,7 +18,7 @@ use crate::service::ServiceOptions;
 use crate::sys::{Location, Mapping};
 use crate::transport::Deadline;
 use crate::wake::quick_poll;
-use crate::{Error, Result, TryRecvError};
+use crate::{Result, TryRecvError};
 
 /// The listener's geometry words.
 pub(crate) fn listener_geometry(map: &Mapping) -> &ListenerGeometry {
@@ -237,7 +237,7 @@ unsafe impl Send for Listener {}
 impl Listener {
     /// Binds `name` (a `/shm-name` or a file path): creates the listener segment and takes
     /// the server role. A leftover listener whose server died is removed first; a live one
-    /// gives [`Error::AlreadyExists`].
+    /// gives [`Error::AlreadyExists`](crate::Error::AlreadyExists).
     pub fn bind(name: &str, opts: &ServiceOptions) -> Result<Listener> {
         opts.check()?;
         let total = LISTENER_HEADER_SIZE as u64 + opts.max_clients as u64 * ENTRY_SIZE as u64;
@@ -322,7 +322,7 @@ impl Listener {
         self.recv_within(None)
     }
 
-    /// As [`Listener::recv`], waiting at most `timeout` ([`Error::Timeout`]).
+    /// As [`Listener::recv`], waiting at most `timeout` ([`Error::Timeout`](crate::Error::Timeout)).
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Request<'_>> {
         self.recv_within(Some(timeout))
     }
@@ -386,7 +386,7 @@ impl Listener {
     pub(super) fn take_request(&mut self, k: u32) -> Result<Request<'_>> {
         self.srv
             .request(k)
-            .ok_or_else(|| Error::corrupt("a request seen waiting was gone when taken"))
+            .ok_or_else(|| crate::Error::corrupt("a request seen waiting was gone when taken"))
     }
 
     /// The word a client wakes the server on when it posts a request or a connect.
@@ -687,7 +687,7 @@ impl Request<'_> {
     }
 
     /// Publishes the first `len` bytes of [`Request::buffer`] as the answer.
-    /// [`Error::MessageTooLarge`] past the client's slot (nothing is sent then, and the
+    /// [`Error::MessageTooLarge`](crate::Error::MessageTooLarge) past the client's slot (nothing is sent then, and the
     /// request is answered with zero bytes).
     #[inline]
     pub fn respond(self, len: usize) -> Result<()> {
