@@ -295,12 +295,14 @@ unsafe impl SharedPlain for std::sync::atomic::AtomicU8 {}
 // the same caveat as the data area: see `sync::DataArea`).
 unsafe impl<const N: usize> SharedPlain for [std::sync::atomic::AtomicU64; N] {}
 
-/// A one-byte record lock request (`l_pid` is 0, as `F_OFD_*` requires).
-pub(crate) fn flock_for(byte: u64, ty: libc::c_int) -> libc::flock {
+/// A one-byte record lock request (`l_pid` is 0, as `F_OFD_*` requires). `ty` is one of
+/// `libc::F_*LCK`, whose type differs by target (`c_int` on Linux, `c_short` on macOS and
+/// FreeBSD).
+pub(crate) fn flock_for(byte: u64, ty: impl Into<libc::c_int>) -> libc::flock {
     // Every field named: a target whose `flock` has more (or private padding) fails to
     // build here rather than sending an unset field to the kernel.
     libc::flock {
-        l_type: ty as libc::c_short,
+        l_type: ty.into() as libc::c_short,
         l_whence: libc::SEEK_SET as libc::c_short,
         l_start: byte as libc::off_t,
         l_len: 1,
