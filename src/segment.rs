@@ -403,23 +403,18 @@ impl Segment {
                     Ready::NotYet(why) => retry_reason = why,
                 },
             }
-            match deadline.remaining() {
-                Some(left) if left.is_zero() => {
-                    return Err(if retry_reason.starts_with("does not exist") {
-                        Error::NotFound(shown)
-                    } else {
-                        Error::BadSegment {
-                            path: shown,
-                            reason: retry_reason.into(),
-                        }
-                    })
-                }
-                left => {
-                    let nap = left.map_or(pause, |l| l.min(pause));
-                    thread::sleep(nap);
-                    pause = (pause * 2).min(Duration::from_millis(10));
-                }
-            }
+            let Some(nap) = deadline.slice(pause) else {
+                return Err(if retry_reason.starts_with("does not exist") {
+                    Error::NotFound(shown)
+                } else {
+                    Error::BadSegment {
+                        path: shown,
+                        reason: retry_reason.into(),
+                    }
+                });
+            };
+            thread::sleep(nap);
+            pause = (pause * 2).min(Duration::from_millis(10));
         }
     }
 

@@ -654,10 +654,8 @@ impl Mailbox {
     /// Sleeps until the file changes or `deadline` passes. `Ok(false)` once it has passed.
     fn wait_change(&mut self, deadline: Deadline) -> Result<bool> {
         loop {
-            let slice = match deadline.remaining() {
-                Some(d) if d.is_zero() => return Ok(false),
-                Some(d) => d.min(WAIT_SLICE),
-                None => WAIT_SLICE,
+            let Some(slice) = deadline.slice(WAIT_SLICE) else {
+                return Ok(false);
             };
             // (Re-)watch the path: the file may have been created or replaced meanwhile.
             let _ = self.watch.add(&self.path, Event::Modify);

@@ -375,10 +375,8 @@ impl PipeSender {
                 self.watch = None;
                 return Ok(true);
             }
-            let slice = match deadline.remaining() {
-                Some(d) if d.is_zero() => return Ok(false),
-                Some(d) => d.min(WAIT_SLICE),
-                None => WAIT_SLICE,
+            let Some(slice) = deadline.slice(WAIT_SLICE) else {
+                return Ok(false);
             };
             if let Some(w) = self.watch.as_mut() {
                 w.wait(slice)?;

@@ -764,11 +764,7 @@ impl StreamConsumer {
         } else {
             self.opts.block
         };
-        let block = match deadline.remaining() {
-            None => Some(longest),
-            Some(left) if left.is_zero() => None,
-            Some(left) => Some(left.min(longest)),
-        };
+        let block = deadline.slice(longest);
         let scan_own = self.scan_own;
         let pending_cursor = self.pending_cursor.clone();
         let claim_cursor = self.claim_cursor.clone();
