@@ -426,15 +426,6 @@ impl Stream {
             Stream::Tcp(s) => s.shutdown(Shutdown::Both),
         };
     }
-
-    fn prepare(self) -> Stream {
-        if let Stream::Tcp(s) = &self {
-            // Frames are written whole; do not let Nagle hold a request back.
-            let _ = s.set_nodelay(true);
-        }
-        no_sigpipe(self.as_raw_fd());
-        self
-    }
 }
 
 impl AsRawFd for Stream {
@@ -489,7 +480,12 @@ pub struct Connection {
 
 impl Connection {
     pub(crate) fn from_stream(stream: Stream, opts: &SocketOptions) -> Connection {
-        let stream = Arc::new(stream.prepare());
+        if let Stream::Tcp(s) = &stream {
+            // Frames are written whole; do not let Nagle hold a request back.
+            let _ = s.set_nodelay(true);
+        }
+        no_sigpipe(stream.as_raw_fd());
+        let stream = Arc::new(stream);
         Connection {
             tx: SocketSender::new(stream.clone(), opts.max_frame, opts.write_timeout),
             rx: SocketReceiver::new(stream, opts.max_frame, opts.read_timeout),
