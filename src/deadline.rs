@@ -72,6 +72,7 @@ impl Deadline {
     }
 
     /// The next wait, at most `longest`: `None` once the deadline has passed.
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn slice(&self, longest: Duration) -> Option<Duration> {
         match self.remaining() {
             None => Some(longest),
