@@ -178,11 +178,8 @@ impl Link {
         let mut delay = self.opts.backoff_initial;
         let mut failing_since: Option<Instant> = None;
         loop {
-            let outcome = match self.connect(deadline) {
-                Ok(conn) => f(conn),
-                Err(e) => Err(Failure::from(e)),
-            };
-            let err = match outcome {
+            let outcome = self.connect(deadline).map_err(Failure::from);
+            let err = match outcome.and_then(&mut f) {
                 Ok(v) => return Ok(v),
                 Err(Failure::Fatal(e)) => return Err(e),
                 Err(Failure::Transient(e)) => e,
