@@ -71,6 +71,16 @@ impl Deadline {
         }
     }
 
+    /// The next wait, at most `longest`: `None` once the deadline has passed.
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn slice(&self, longest: Duration) -> Option<Duration> {
+        match self.remaining() {
+            None => Some(longest),
+            Some(left) if left.is_zero() => None,
+            Some(left) => Some(left.min(longest)),
+        }
+    }
+
     /// True once the deadline has passed ([`Deadline::immediate`]: always, with no clock
     /// read).
     pub fn expired(&self) -> bool {

@@ -430,11 +430,10 @@ fn take_flock(fd: &OwnedFd, mode: Mode, deadline: Deadline) -> Result<bool> {
         if flock::flock(fd, mode, false)? {
             return Ok(true);
         }
-        match deadline.remaining() {
-            Some(d) if d.is_zero() => return Ok(false),
-            Some(d) => std::thread::sleep(nap.min(d)),
-            None => std::thread::sleep(nap),
-        }
+        let Some(d) = deadline.slice(nap) else {
+            return Ok(false);
+        };
+        std::thread::sleep(d);
         nap = (nap * 2).min(Duration::from_millis(5));
     }
 }
@@ -917,10 +916,8 @@ impl LogReader {
                 }
                 return Err(Error::Disconnected);
             }
-            let slice = match deadline.remaining() {
-                Some(d) if d.is_zero() => return Ok(false),
-                Some(d) => d.min(WAIT_SLICE),
-                None => WAIT_SLICE,
+            let Some(slice) = deadline.slice(WAIT_SLICE) else {
+                return Ok(false);
             };
             if let Some(w) = self.watch.as_mut() {
                 // The lock file was replaced: watch the new one (a writer's exit closes it).

@@ -370,9 +370,7 @@ impl RedisOptions {
             .liveness_ttl
             .is_some_and(|t| t < Duration::from_millis(200))
         {
-            return Err(Error::InvalidConfig(Cow::Borrowed(
-                "redis liveness_ttl must be at least 200 ms",
-            )));
+            return bad("redis liveness_ttl must be at least 200 ms".into());
         }
         if self.max_message == 0 || self.max_message > 512 << 20 {
             return bad(format!(

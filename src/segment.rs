@@ -138,11 +138,6 @@ impl SegmentOptions {
         }
     }
 
-    /// When `open` gives up waiting for the segment.
-    pub(crate) fn open_deadline(&self) -> Deadline {
-        Deadline::after(self.open_timeout)
-    }
-
     /// Who an opened segment may belong to, and the widest mode accepted (this side's
     /// own `mode`).
     pub(crate) fn trust(&self) -> Trust {
@@ -180,7 +175,7 @@ impl SegmentOptions {
         role: Option<Role>,
         validate: impl Fn(&Mapping, &str) -> Result<()>,
     ) -> Result<Segment> {
-        let deadline = self.open_deadline();
+        let deadline = Deadline::after(self.open_timeout);
         Segment::open(name, kind, deadline, true, &self.trust(), role, validate)
     }
 }
@@ -408,23 +403,18 @@ impl Segment {
                     Ready::NotYet(why) => retry_reason = why,
                 },
             }
-            match deadline.remaining() {
-                Some(left) if left.is_zero() => {
-                    return Err(if retry_reason.starts_with("does not exist") {
-                        Error::NotFound(shown)
-                    } else {
-                        Error::BadSegment {
-                            path: shown,
-                            reason: retry_reason.into(),
-                        }
-                    })
-                }
-                left => {
-                    let nap = left.map_or(pause, |l| l.min(pause));
-                    thread::sleep(nap);
-                    pause = (pause * 2).min(Duration::from_millis(10));
-                }
-            }
+            let Some(nap) = deadline.slice(pause) else {
+                return Err(if retry_reason.starts_with("does not exist") {
+                    Error::NotFound(shown)
+                } else {
+                    Error::BadSegment {
+                        path: shown,
+                        reason: retry_reason.into(),
+                    }
+                });
+            };
+            thread::sleep(nap);
+            pause = (pause * 2).min(Duration::from_millis(10));
         }
     }
 
@@ -711,16 +701,7 @@ pub(crate) fn inspect_with<T>(
     kind: Option<&Kind>,
     f: impl FnOnce(&Mapping, &SegmentInfo) -> Result<T>,
 ) -> Result<(SegmentInfo, T)> {
-    inspect_as(name, kind, &Access::new(), f)
-}
-
-/// [`inspect_with`] accepting the owners `access` allows besides this user.
-pub(crate) fn inspect_as<T>(
-    name: &str,
-    kind: Option<&Kind>,
-    access: &Access,
-    f: impl FnOnce(&Mapping, &SegmentInfo) -> Result<T>,
-) -> Result<(SegmentInfo, T)> {
+    let access = &Access::new();
     let loc = Location::parse(name)?;
     let shown = loc.display();
     let bad = bad(&shown);

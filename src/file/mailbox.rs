@@ -399,6 +399,12 @@ impl Mailbox {
         )
     }
 
+    /// Opens the file, creating it if missing.
+    fn create_file(&self) -> Result<File> {
+        self.open_file(true)?
+            .ok_or_else(|| Error::NotFound(self.path.display().to_string()))
+    }
+
     /// Reads the document (the lock held). A missing or empty file is an empty mailbox.
     fn read_doc(&self, f: Option<&File>) -> Result<Doc> {
         let Some(f) = f else {
@@ -443,9 +449,7 @@ impl Mailbox {
     /// ```
     pub fn reset(&mut self) -> Result<()> {
         let _g = self.lock.lock(Mode::Exclusive)?;
-        let f = self
-            .open_file(true)?
-            .ok_or_else(|| Error::NotFound(self.path.display().to_string()))?;
+        let f = self.create_file()?;
         self.completed.clear();
         self.write_doc(&f, &Doc::default())
     }
@@ -462,9 +466,7 @@ impl Mailbox {
     /// ```
     pub fn init(&mut self) -> Result<()> {
         let _g = self.lock.lock(Mode::Exclusive)?;
-        let f = self
-            .open_file(true)?
-            .ok_or_else(|| Error::NotFound(self.path.display().to_string()))?;
+        let f = self.create_file()?;
         let mut doc = self.read_doc(Some(&f))?;
         doc.commands.0.retain(|(_, v)| answer_of(v).is_none());
         self.write_doc(&f, &doc)
@@ -487,9 +489,7 @@ impl Mailbox {
 
     fn submit_as(&mut self, id: &str, command: &str, args: &[Value]) -> Result<()> {
         let _g = self.lock.lock(Mode::Exclusive)?;
-        let f = self
-            .open_file(true)?
-            .ok_or_else(|| Error::NotFound(self.path.display().to_string()))?;
+        let f = self.create_file()?;
         let mut doc = self.read_doc(Some(&f))?;
         let mut entry = Map::new();
         entry.insert("command".into(), Value::String(command.to_owned()));
@@ -654,10 +654,8 @@ impl Mailbox {
     /// Sleeps until the file changes or `deadline` passes. `Ok(false)` once it has passed.
     fn wait_change(&mut self, deadline: Deadline) -> Result<bool> {
         loop {
-            let slice = match deadline.remaining() {
-                Some(d) if d.is_zero() => return Ok(false),
-                Some(d) => d.min(WAIT_SLICE),
-                None => WAIT_SLICE,
+            let Some(slice) = deadline.slice(WAIT_SLICE) else {
+                return Ok(false);
             };
             // (Re-)watch the path: the file may have been created or replaced meanwhile.
             let _ = self.watch.add(&self.path, Event::Modify);

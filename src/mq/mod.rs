@@ -56,6 +56,7 @@ use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
 use crate::sys::mq as sys;
+use crate::sys::owner::{self, FileType};
 use crate::sys::Location;
 use crate::transport::{Deadline, Receiver, Sender};
 use crate::{Error, Result, TryRecvError, TrySendError};
@@ -190,14 +191,6 @@ fn liveness_location(name: &str) -> Result<Location> {
         n = format!("{LIVENESS_PREFIX}h{h:016x}");
     }
     Location::parse(&n)
-}
-
-/// The permission bits of the queue behind `mqd` (its descriptor in the mqueue file
-/// system: see `sys::Mq`'s `AsFd`).
-fn queue_mode(mqd: &sys::Mq) -> Option<u32> {
-    crate::sys::owner::fstat(mqd.as_fd())
-        .ok()
-        .map(|st| st.perm() & 0o777)
 }
 
 /// This handle's presence in the queue's liveness file, and what it knows of its peers.
@@ -336,10 +329,6 @@ fn check_name(name: &str) -> Result<CString> {
     CString::new(name).map_err(|_| bad("contains a NUL byte"))
 }
 
-/// Turns an `mq_open` failure into the error a user can act on.
-/// Refuses a queue another user owns (unless allowed) or whose mode is wider than ours.
-/// On Linux a queue descriptor is a file descriptor of the mqueue file system, so `fstat`
-/// gives its owner and mode (on FreeBSD, the descriptor `mq_getfd_np` returns).
 fn check_priority(prio: u32) -> Result<()> {
     if prio >= PRIO_MAX {
         return Err(Error::InvalidConfig(
@@ -349,18 +338,7 @@ fn check_priority(prio: u32) -> Result<()> {
     Ok(())
 }
 
-fn check_owner(mqd: &sys::Mq, name: &str, opts: &MqOptions) -> Result<()> {
-    use crate::sys::owner;
-    let st = owner::fstat(mqd.as_fd())?;
-    owner::check(
-        &st,
-        &format!("message queue {name}"),
-        owner::FileType::Any,
-        &opts.access,
-        opts.mode,
-    )
-}
-
+/// Turns an `mq_open` failure into the error a user can act on.
 fn open_error(name: &str, opts: &MqOptions, creating: bool, e: io::Error) -> Error {
     let limit = |what: String, hint: String| Error::SystemLimit {
         what: what.into(),
@@ -458,23 +436,11 @@ impl MessageQueue {
             // The liveness file gets the queue's own mode, so whoever may open the queue may
             // open it. On failure `q` drops: closes the queue, and unlinks it if this handle
             // made it.
-            let mode = queue_mode(&q.mqd).unwrap_or(opts.mode);
+            let st = owner::fstat(q.mqd.as_fd());
+            let mode = st.map_or(opts.mode, |st| st.perm() & 0o777);
             q.liveness = Some(Liveness::attach(q.name(), mode, &opts.access)?);
         }
         Ok(q)
-    }
-
-    fn check_create(opts: &MqOptions) -> Result<()> {
-        if opts.max_messages < 1 || opts.message_size < 1 {
-            return Err(Error::InvalidConfig(
-                format!(
-                    "a message queue needs max_messages >= 1 and message_size >= 1 (got {} and {})",
-                    opts.max_messages, opts.message_size
-                )
-                .into(),
-            ));
-        }
-        check_priority(opts.priority)
     }
 
     /// Creates a new queue; [`Error::AlreadyExists`] if the name is taken. This handle
@@ -489,7 +455,16 @@ impl MessageQueue {
     /// ```
     pub fn create(name: &str, opts: &MqOptions) -> Result<MessageQueue> {
         let c = check_name(name)?;
-        Self::check_create(opts)?;
+        if opts.max_messages < 1 || opts.message_size < 1 {
+            return Err(Error::InvalidConfig(
+                format!(
+                    "a message queue needs max_messages >= 1 and message_size >= 1 (got {} and {})",
+                    opts.max_messages, opts.message_size
+                )
+                .into(),
+            ));
+        }
+        check_priority(opts.priority)?;
         let mqd = sys::open(
             &c,
             libc::O_RDWR | libc::O_EXCL | libc::O_CLOEXEC,
@@ -513,8 +488,12 @@ impl MessageQueue {
         check_priority(opts.priority)?;
         let mqd = sys::open(&c, libc::O_RDWR | libc::O_CLOEXEC, 0, None)
             .map_err(|e| open_error(name, opts, false, e))?;
-        // On failure `mqd` drops: the queue is closed.
-        check_owner(&mqd, name, opts)?;
+        // On failure `mqd` drops: the queue is closed. Refused: a queue another user owns
+        // (unless allowed) or whose mode is wider than ours. On Linux a queue descriptor is
+        // a file descriptor of the mqueue file system, so `fstat` gives its owner and mode
+        // (on FreeBSD, the descriptor `mq_getfd_np` returns).
+        let (shown, any) = (format!("message queue {name}"), FileType::Any);
+        owner::check_fd(&mqd, &shown, any, &opts.access, opts.mode)?;
         Self::from_mqd(mqd, c, false, opts)
     }
 

@@ -219,30 +219,25 @@ fn encode_header(len: usize) -> [u8; HEADER_LEN] {
 
 /// Checks a frame header and returns the payload length it announces.
 fn decode_header(h: &[u8], max: usize) -> Result<usize> {
+    let bad = |reason: String| Err(Error::Framing(reason.into()));
     if h[0..2] != MAGIC {
-        return Err(Error::Framing(
-            format!("bad frame magic {:02x}{:02x} (expected \"SP\")", h[0], h[1]).into(),
+        return bad(format!(
+            "bad frame magic {:02x}{:02x} (expected \"SP\")",
+            h[0], h[1]
         ));
     }
     if h[2] != WIRE_VERSION {
-        return Err(Error::Framing(
-            format!(
-                "unsupported frame version {} (expected {WIRE_VERSION})",
-                h[2]
-            )
-            .into(),
+        return bad(format!(
+            "unsupported frame version {} (expected {WIRE_VERSION})",
+            h[2]
         ));
     }
     if h[3] != 0 {
-        return Err(Error::Framing(
-            format!("unknown frame flags {:#04x}", h[3]).into(),
-        ));
+        return bad(format!("unknown frame flags {:#04x}", h[3]));
     }
     let len = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
     if len > max {
-        return Err(Error::Framing(
-            format!("frame of {len} bytes exceeds the limit of {max}").into(),
-        ));
+        return bad(format!("frame of {len} bytes exceeds the limit of {max}"));
     }
     Ok(len)
 }
@@ -380,10 +375,8 @@ impl PipeSender {
                 self.watch = None;
                 return Ok(true);
             }
-            let slice = match deadline.remaining() {
-                Some(d) if d.is_zero() => return Ok(false),
-                Some(d) => d.min(WAIT_SLICE),
-                None => WAIT_SLICE,
+            let Some(slice) = deadline.slice(WAIT_SLICE) else {
+                return Ok(false);
             };
             if let Some(w) = self.watch.as_mut() {
                 w.wait(slice)?;

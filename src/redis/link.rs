@@ -150,10 +150,8 @@ impl Link {
         }
         // A try_ form (deadline already reached) still gets one attempt, bounded by
         // connect_timeout; set_*_timeout refuse a zero duration.
-        let budget = match deadline.remaining() {
-            Some(d) if !d.is_zero() => d.min(self.opts.connect_timeout),
-            _ => self.opts.connect_timeout,
-        };
+        let budget = deadline.slice(self.opts.connect_timeout);
+        let budget = budget.unwrap_or(self.opts.connect_timeout);
         let mut conn = self.client.get_connection_with_timeout(budget)?;
         conn.set_write_timeout(Some(self.opts.io_timeout))?;
         conn.set_read_timeout(Some(self.opts.io_timeout))?;
@@ -180,11 +178,8 @@ impl Link {
         let mut delay = self.opts.backoff_initial;
         let mut failing_since: Option<Instant> = None;
         loop {
-            let outcome = match self.connect(deadline) {
-                Ok(conn) => f(conn),
-                Err(e) => Err(Failure::from(e)),
-            };
-            let err = match outcome {
+            let outcome = self.connect(deadline).map_err(Failure::from);
+            let err = match outcome.and_then(&mut f) {
                 Ok(v) => return Ok(v),
                 Err(Failure::Fatal(e)) => return Err(e),
                 Err(Failure::Transient(e)) => e,
@@ -200,10 +195,8 @@ impl Link {
                     ))));
                 }
             }
-            let pause = match deadline.remaining() {
-                None => delay,
-                Some(left) if left.is_zero() => return Err(Error::Timeout),
-                Some(left) => delay.min(left),
+            let Some(pause) = deadline.slice(delay) else {
+                return Err(Error::Timeout);
             };
             std::thread::sleep(pause);
             delay = (delay * 2).min(self.opts.backoff_max);

@@ -284,10 +284,7 @@ impl Pipeline {
                 continue;
             }
             // Nothing to write: wait for the oldest reply.
-            let budget = match deadline.remaining() {
-                Some(left) if !left.is_zero() => left.min(io),
-                _ => io,
-            };
+            let budget = deadline.slice(io).unwrap_or(io);
             if self.read_timeout != Some(budget) {
                 if let Err(e) = conn.set_read_timeout(Some(budget)) {
                     self.reset();

@@ -234,32 +234,28 @@ impl Presence {
                 if conn.is_none() {
                     conn = connect(&client, &opts).ok();
                 }
-                let Some(c) = conn.as_mut() else {
-                    // The server cannot be reached: no verdict either way.
-                    none_since = None;
-                    verdict.store(false, Ordering::Release);
-                    continue;
-                };
-                match look(c, &watched) {
-                    Ok((alive, gen)) => {
+                // While the server cannot be reached: no verdict either way.
+                let none_alive = match conn.as_mut().map(|c| look(c, &watched)) {
+                    Some(Ok((alive, gen))) => {
                         // The counters expire 4 TTL after the last sender's refresh:
                         // a lower value is a fresh start, not a departure.
                         gen0 = gen0.min(gen);
                         known |= alive > 0 || gen > gen0;
-                        if alive > 0 || !known {
-                            none_since = None;
-                            verdict.store(false, Ordering::Release);
-                        } else {
-                            let since = *none_since.get_or_insert_with(Instant::now);
-                            verdict.store(since.elapsed() >= ttl * 3 / 8, Ordering::Release);
-                        }
+                        alive == 0 && known
                     }
-                    Err(_) => {
+                    Some(Err(_)) => {
                         conn = None;
-                        none_since = None;
-                        verdict.store(false, Ordering::Release);
+                        false
                     }
-                }
+                    None => false,
+                };
+                let gone = if none_alive {
+                    none_since.get_or_insert_with(Instant::now).elapsed() >= ttl * 3 / 8
+                } else {
+                    none_since = None;
+                    false
+                };
+                verdict.store(gone, Ordering::Release);
             }
         })
     }

@@ -568,11 +568,15 @@ impl StreamConsumer {
     /// # }
     /// ```
     pub fn commit(&mut self) -> Result<()> {
-        if self.opts.ack == AckMode::OnNextRecv {
-            let done = std::mem::take(&mut self.outstanding);
-            self.to_ack.extend(done);
-        }
+        self.due_acks();
         self.flush_acks(Deadline::forever())
+    }
+
+    /// In [`AckMode::OnNextRecv`], what was handed out counts as processed: queue its acks.
+    fn due_acks(&mut self) {
+        if self.opts.ack == AckMode::OnNextRecv {
+            self.to_ack.extend(std::mem::take(&mut self.outstanding));
+        }
     }
 
     fn flush_acks(&mut self, deadline: Deadline) -> Result<()> {
@@ -651,10 +655,7 @@ impl StreamConsumer {
     /// deadline passed.
     fn next_into(&mut self, buf: &mut Vec<u8>, deadline: Deadline) -> Result<Option<String>> {
         buf.clear();
-        if self.opts.ack == AckMode::OnNextRecv {
-            let done = std::mem::take(&mut self.outstanding);
-            self.to_ack.extend(done);
-        }
+        self.due_acks();
         let mut polled = false;
         // Set once the producers are found gone: one more read, then Disconnected.
         let mut last_look = false;
@@ -735,16 +736,20 @@ impl StreamConsumer {
         let result = self.fill_once(deadline);
         if self.link.losses != losses_before || !self.link.is_connected() {
             // Whatever a lost connection delivered to us sits in our pending list.
-            self.scan_own = true;
-            self.pending_cursor = "0".into();
+            self.rescan_own();
         }
         result
     }
 
+    /// Reads our own pending list again from its start.
+    fn rescan_own(&mut self) {
+        self.scan_own = true;
+        self.pending_cursor = "0".into();
+    }
+
     fn fill_once(&mut self, deadline: Deadline) -> Result<bool> {
         if !self.link.is_connected() {
-            self.scan_own = true;
-            self.pending_cursor = "0".into();
+            self.rescan_own();
         }
         let now = Instant::now();
         let claim = match self.opts.claim_idle {
@@ -759,11 +764,7 @@ impl StreamConsumer {
         } else {
             self.opts.block
         };
-        let block = match deadline.remaining() {
-            None => Some(longest),
-            Some(left) if left.is_zero() => None,
-            Some(left) => Some(left.min(longest)),
-        };
+        let block = deadline.slice(longest);
         let scan_own = self.scan_own;
         let pending_cursor = self.pending_cursor.clone();
         let claim_cursor = self.claim_cursor.clone();
@@ -834,14 +835,12 @@ impl StreamConsumer {
         let claim = if scan_own { None } else { claim };
         if scan_own && !self.scan_own {
             // A retry switched to our pending list: keep scanning it from the start.
-            self.scan_own = true;
-            self.pending_cursor = "0".into();
+            self.rescan_own();
         }
         // The acknowledgements went through with the command.
         self.to_ack.drain(..to_ack.len());
         if recreate_group {
-            self.scan_own = true;
-            self.pending_cursor = "0".into();
+            self.rescan_own();
             return self.create_group(deadline).map(|()| false);
         }
         let read_new = !scan_own && claim.is_none();
@@ -880,15 +879,10 @@ impl StreamConsumer {
 /// The message in an entry's fields: the value of its [`DATA_FIELD`] (the last one if
 /// repeated).
 pub fn data_of(fields: &[Value]) -> Option<&Value> {
-    let mut data = None;
-    for pair in fields.chunks(2) {
-        if let [Value::BulkString(k), v] = pair {
-            if k == DATA_FIELD.as_bytes() {
-                data = Some(v);
-            }
-        }
-    }
-    data
+    fields.chunks(2).rev().find_map(|pair| match pair {
+        [Value::BulkString(k), v] if k == DATA_FIELD.as_bytes() => Some(v),
+        _ => None,
+    })
 }
 
 fn bad_reply(what: &str) -> Error {
@@ -985,10 +979,7 @@ impl Drop for StreamConsumer {
     /// Acknowledges what is due (one attempt; what fails stays pending and comes back to
     /// this consumer name, or is claimed by another).
     fn drop(&mut self) {
-        if self.opts.ack == AckMode::OnNextRecv {
-            let done = std::mem::take(&mut self.outstanding);
-            self.to_ack.extend(done);
-        }
+        self.due_acks();
         let _ = self.flush_acks(Deadline::after(Duration::ZERO));
     }
 }

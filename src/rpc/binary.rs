@@ -127,10 +127,8 @@ fn decode_one(frame: &[u8]) -> Result<Request<'_, BinaryCodec>, (Option<u64>, Er
         (id, e.with_data(what))
     };
     let parse = |id, what: &str| {
-        (
-            id,
-            ErrorObject::new(PARSE_ERROR, "Parse error").with_data(what),
-        )
+        let e = ErrorObject::new(PARSE_ERROR, "Parse error");
+        (id, e.with_data(what))
     };
     let mut r = Reader { buf: frame, pos: 0 };
     let Ok(kind) = r.byte() else {
@@ -264,12 +262,8 @@ mod tests {
         assert!(Reader { buf: &over, pos: 0 }.varint().is_err());
         let over = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02];
         assert!(Reader { buf: &over, pos: 0 }.varint().is_err());
-        assert!(Reader {
-            buf: &[0x80],
-            pos: 0
-        }
-        .varint()
-        .is_err());
+        let cut = [0x80];
+        assert!(Reader { buf: &cut, pos: 0 }.varint().is_err());
     }
 
     #[test]

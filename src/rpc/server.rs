@@ -51,18 +51,10 @@ type Erased<C> = dyn Fn(&C, &[u8], <C as Codec>::Value, Option<&<C as Codec>::Pe
 /// let sum: i64 = BinaryCodec.decode_result(&reply, r.outcome.unwrap()).unwrap();
 /// assert_eq!(sum, 7);
 /// ```
+#[derive(Clone)]
 pub struct Server<C: Codec> {
     codec: C,
     handlers: Arc<HashMap<String, Arc<Erased<C>>>>,
-}
-
-impl<C: Codec> Clone for Server<C> {
-    fn clone(&self) -> Self {
-        Server {
-            codec: self.codec.clone(),
-            handlers: Arc::clone(&self.handlers),
-        }
-    }
 }
 
 impl<C: Codec> fmt::Debug for Server<C> {

@@ -356,6 +356,7 @@ impl<T: bytemuck::Pod> fmt::Debug for Reader<T> {
 
 /// Bounded backoff for a reader that keeps meeting a write in progress: spin, then
 /// yield, then sleep 1 µs doubling up to 1 ms. Says when a liveness check is due.
+#[derive(Default)]
 struct Backoff {
     step: u32,
     next_check: Option<Instant>,
@@ -364,13 +365,6 @@ struct Backoff {
 impl Backoff {
     const SPIN_STEPS: u32 = 6;
     const YIELD_STEPS: u32 = 10;
-
-    fn new() -> Backoff {
-        Backoff {
-            step: 0,
-            next_check: None,
-        }
-    }
 
     /// Waits a little; `true` when the caller should check that the writer lives.
     fn snooze(&mut self) -> bool {
@@ -442,7 +436,7 @@ impl<T: bytemuck::Pod> Reader<T> {
     /// [`Error::Disconnected`] only if the writer died in the middle of a write and no new
     /// writer has completed one since (there is then no consistent value to return).
     pub fn read_into(&self, out: &mut T) -> Result<u64> {
-        let mut backoff = Backoff::new();
+        let mut backoff = Backoff::default();
         loop {
             if let Attempt::Ok(seq) = self.attempt(out) {
                 return Ok(seq / 2);

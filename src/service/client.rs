@@ -101,7 +101,7 @@ impl Client {
     /// listener allows.
     pub fn connect(name: &str, opts: &ServiceOptions) -> Result<Client> {
         opts.check()?;
-        let deadline = opts.seg.open_deadline();
+        let deadline = Deadline::after(opts.seg.open_timeout);
         loop {
             let listener = Segment::open(
                 name,

@@ -37,26 +37,31 @@ fn submit(c: &ClientSide, server_wake: &WakeWord, req: &[u8], server_may_sleep: 
     slot
 }
 
-/// The client's wait for slot `slot`'s answer, as `wait_for` does it (without the clock):
-/// announce, re-check, sleep. The answer is copied out as `Client::call_into` does.
-fn wait_answer(c: &ClientSide, slot: u32, sleep: bool) -> Vec<u8> {
-    let wake = c.core().client_wake();
-    let answer = loop {
-        if let Some(a) = c.answer(slot).unwrap() {
-            break a;
+/// Looks until `look` finds something, as `wait_for` does it (without the clock): with
+/// `sleep`, announce on `wake`, re-check, sleep; else yield between looks.
+fn wait_on<T>(wake: &WakeWord, sleep: bool, mut look: impl FnMut() -> Option<T>) -> T {
+    loop {
+        if let Some(v) = look() {
+            return v;
         }
         if !sleep {
             thread::yield_now();
             continue;
         }
         let (ticket, _) = wake.prepare_wait();
-        if let Some(a) = c.answer(slot).unwrap() {
+        if let Some(v) = look() {
             wake.cancel_wait();
-            break a;
+            return v;
         }
         wake.sleep(ticket, None);
         wake.cancel_wait();
-    };
+    }
+}
+
+/// The client's wait for slot `slot`'s answer; the answer is copied out as
+/// `Client::call_into` does.
+fn wait_answer(c: &ClientSide, slot: u32, sleep: bool) -> Vec<u8> {
+    let answer = wait_on(c.core().client_wake(), sleep, || c.answer(slot).unwrap());
     let mut out = Vec::new();
     answer.copy_into(&mut out);
     out
@@ -66,22 +71,7 @@ fn wait_answer(c: &ClientSide, slot: u32, sleep: bool) -> Vec<u8> {
 /// `Listener::poll` and `Request::respond_with` do it (the answer wakes the client if it
 /// may sleep).
 fn serve_one(s: &mut ServerSide, server_wake: &WakeWord, sleep: bool) {
-    loop {
-        if s.poll().unwrap() {
-            break;
-        }
-        if !sleep {
-            thread::yield_now();
-            continue;
-        }
-        let (ticket, _) = server_wake.prepare_wait();
-        if s.poll().unwrap() {
-            server_wake.cancel_wait();
-            break;
-        }
-        server_wake.sleep(ticket, None);
-        server_wake.cancel_wait();
-    }
+    wait_on(server_wake, sleep, || s.poll().unwrap().then_some(()));
     let served = s.take().expect("poll found a request");
     let mut req = Vec::new();
     served.copy_into(&mut req);

@@ -577,19 +577,14 @@ impl Listener {
     }
 
     fn start(rt: i32) -> Result<Listener> {
-        let (_, w) = match PIPE.get() {
-            Some(p) => p,
-            None => {
-                let p = sig::pipe()?;
-                let _ = PIPE.set(p);
-                PIPE.get()
-                    .ok_or_else(|| Error::corrupt("self-pipe missing"))?
-            }
-        };
-        // Drain events left from an earlier listener.
-        if let Some((r, _)) = PIPE.get() {
-            while sig::read_record(r)?.is_some() {}
+        if PIPE.get().is_none() {
+            let _ = PIPE.set(sig::pipe()?);
         }
+        let (r, w) = PIPE
+            .get()
+            .ok_or_else(|| Error::corrupt("self-pipe missing"))?;
+        // Drain events left from an earlier listener.
+        while sig::read_record(r)?.is_some() {}
         ACTIVE_RT.store(rt, Ordering::Relaxed);
         PIPE_WRITE.store(w.as_raw_fd(), Ordering::Release);
         {
@@ -700,11 +695,8 @@ impl Listener {
     /// # Ok::<(), ipcring::Error>(())
     /// ```
     pub fn try_recv(&mut self) -> Result<SignalEvent, TryRecvError> {
-        match self.recv_deadline(Deadline::immediate()) {
-            Ok(Some(ev)) => Ok(ev),
-            Ok(None) => Err(TryRecvError::Empty),
-            Err(e) => Err(TryRecvError::Failed(e)),
-        }
+        self.recv_deadline(Deadline::immediate())?
+            .ok_or(TryRecvError::Empty)
     }
 
     /// Waits at most `timeout` for the next event ([`Error::Timeout`] if none came).

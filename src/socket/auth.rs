@@ -39,13 +39,18 @@ const MAX_DIGEST_LEN: usize = 8;
 /// The digests CPython 3.12 accepts (`_ALLOWED_DIGESTS`).
 const ALLOWED_DIGESTS: [&[u8]; 5] = [b"md5", b"sha256", b"sha384", b"sha3_256", b"sha3_384"];
 
+/// An [`Error::Auth`] with `reason`.
+fn auth(reason: impl Into<std::borrow::Cow<'static, str>>) -> Error {
+    Error::Auth(reason.into())
+}
+
 /// HMAC of `data` under `key` with the digest named `name` (Python's `hashlib` names).
 pub(crate) fn hmac_named(name: &[u8], key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
     fn mac<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
         // `new_from_slice` accepts keys of any length for HMAC: the error arm cannot happen,
         // but is mapped rather than unwrapped.
-        let mut m = <M as Mac>::new_from_slice(key)
-            .map_err(|_| Error::Auth("the HMAC refused the key".into()))?;
+        let mut m =
+            <M as Mac>::new_from_slice(key).map_err(|_| auth("the HMAC refused the key"))?;
         m.update(data);
         Ok(m.finalize().into_bytes().to_vec())
     }
@@ -53,15 +58,10 @@ pub(crate) fn hmac_named(name: &[u8], key: &[u8], data: &[u8]) -> Result<Vec<u8>
         b"md5" => mac::<Hmac<md5::Md5>>(key, data),
         b"sha256" => mac::<Hmac<sha2::Sha256>>(key, data),
         b"sha384" => mac::<Hmac<sha2::Sha384>>(key, data),
-        other => {
-            Err(Error::Auth(
-                format!(
-                    "the peer chose the digest {:?}, which Python allows but ipcring does not implement (md5, sha256, sha384 are)",
-                    String::from_utf8_lossy(other)
-                )
-                .into(),
-            ))
-        }
+        other => Err(auth(format!(
+            "the peer chose the digest {:?}, which Python allows but ipcring does not implement (md5, sha256, sha384 are)",
+            String::from_utf8_lossy(other)
+        ))),
     }
 }
 
@@ -85,13 +85,10 @@ pub fn digest_name_and_payload(message: &[u8]) -> Result<(&[u8], &[u8])> {
             }
         }
     }
-    Err(Error::Auth(
-        format!(
-            "unsupported message length ({} bytes), missing digest prefix, or unsupported digest",
-            message.len()
-        )
-        .into(),
-    ))
+    Err(auth(format!(
+        "unsupported message length ({} bytes), missing digest prefix, or unsupported digest",
+        message.len()
+    )))
 }
 
 /// CPython 3.12's `_create_response`: the answer to a challenge message (prefix removed).
@@ -114,15 +111,16 @@ pub fn verify_response(key: &[u8], message: &[u8], response: &[u8]) -> Result<()
     let name: &[u8] = if name.is_empty() { b"md5" } else { name };
     let expected = hmac_named(name, key, message)?;
     if expected.len() != mac.len() {
-        return Err(Error::Auth(
-            format!("the peer's {}-byte digest has the wrong length", mac.len()).into(),
-        ));
+        return Err(auth(format!(
+            "the peer's {}-byte digest has the wrong length",
+            mac.len()
+        )));
     }
     if bool::from(expected.as_slice().ct_eq(mac)) {
         Ok(())
     } else {
-        Err(Error::Auth(
-            "the peer's digest is wrong: the two sides do not share the same authkey".into(),
+        Err(auth(
+            "the peer's digest is wrong: the two sides do not share the same authkey",
         ))
     }
 }
@@ -137,22 +135,17 @@ pub fn new_challenge(digest: Digest) -> Result<Vec<u8>> {
     let mut m = vec![0u8; prefix.len() + n];
     m[..prefix.len()].copy_from_slice(prefix);
     getrandom::getrandom(&mut m[prefix.len()..])
-        .map_err(|e| Error::Auth(format!("no random bytes for the challenge: {e}").into()))?;
+        .map_err(|e| auth(format!("no random bytes for the challenge: {e}")))?;
     Ok(m)
 }
 
 /// Maps a transport error met during the handshake to a clear authentication error.
 fn handshake_err(e: Error, step: &str, timeout_ms: u128) -> Error {
     match e {
-        Error::Timeout => Error::Auth(format!("the peer did not {step} within {timeout_ms} ms").into()),
-        Error::Disconnected => Error::Auth(
-            format!("the peer closed the connection instead of {step} (a different authkey, or no authkey?)").into(),
-        ),
-        Error::MessageTooLarge { len, .. } => Error::Auth(
-            format!("handshake message of {len} bytes exceeds the limit of {MAX_HANDSHAKE_FRAME} (is the peer using an authkey?)")
-                .into(),
-        ),
-        Error::Framing(m) => Error::Auth(format!("malformed handshake frame: {m}").into()),
+        Error::Timeout => auth(format!("the peer did not {step} within {timeout_ms} ms")),
+        Error::Disconnected => auth(format!("the peer closed the connection instead of {step} (a different authkey, or no authkey?)")),
+        Error::MessageTooLarge { len, .. } => auth(format!("handshake message of {len} bytes exceeds the limit of {MAX_HANDSHAKE_FRAME} (is the peer using an authkey?)")),
+        Error::Framing(m) => auth(format!("malformed handshake frame: {m}")),
         other => other,
     }
 }
@@ -209,26 +202,24 @@ impl Handshake<'_> {
     pub(crate) fn answer(&mut self) -> Result<()> {
         let frame = self.recv("send its challenge")?;
         let Some(message) = frame.strip_prefix(CHALLENGE) else {
-            return Err(Error::Auth(
-                "protocol error: expected a #CHALLENGE# message (is the peer using an authkey?)"
-                    .into(),
+            return Err(auth(
+                "protocol error: expected a #CHALLENGE# message (is the peer using an authkey?)",
             ));
         };
         if message.len() < MD5_ONLY_MESSAGE_LENGTH {
-            return Err(Error::Auth(
-                format!("challenge too short: {} bytes", message.len()).into(),
-            ));
+            return Err(auth(format!(
+                "challenge too short: {} bytes",
+                message.len()
+            )));
         }
         let response = create_response(self.key, message)?;
         self.send(&response, "read our answer")?;
         match self.recv("send its verdict")?.as_slice() {
             WELCOME => Ok(()),
-            FAILURE => Err(Error::Auth(
-                "the peer rejected our digest: the two sides do not share the same authkey".into(),
+            FAILURE => Err(auth(
+                "the peer rejected our digest: the two sides do not share the same authkey",
             )),
-            _ => Err(Error::Auth(
-                "protocol error: expected #WELCOME# or #FAILURE#".into(),
-            )),
+            _ => Err(auth("protocol error: expected #WELCOME# or #FAILURE#")),
         }
     }
 }

@@ -135,13 +135,12 @@ impl Address {
         if let Some(p) = s.strip_prefix("unix:") {
             return Ok(Address::Unix(PathBuf::from(p)));
         }
+        let host_port = |t: &str| matches!(t.rsplit_once(':'), Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok());
         if let Some(t) = s.strip_prefix("tcp:") {
-            return match t.rsplit_once(':') {
-                Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => {
-                    Ok(Address::Tcp(t.to_owned()))
-                }
-                _ => Err(bad("expected tcp:host:port")),
-            };
+            if !host_port(t) {
+                return Err(bad("expected tcp:host:port"));
+            }
+            return Ok(Address::Tcp(t.to_owned()));
         }
         if let Some(n) = s.strip_prefix('@') {
             if n.is_empty() {
@@ -152,10 +151,8 @@ impl Address {
         if s.contains('/') {
             return Ok(Address::Unix(PathBuf::from(s)));
         }
-        if let Some((h, p)) = s.rsplit_once(':') {
-            if !h.is_empty() && p.parse::<u16>().is_ok() {
-                return Ok(Address::Tcp(s.to_owned()));
-            }
+        if host_port(s) {
+            return Ok(Address::Tcp(s.to_owned()));
         }
         Ok(Address::Unix(PathBuf::from(s)))
     }
@@ -429,15 +426,6 @@ impl Stream {
             Stream::Tcp(s) => s.shutdown(Shutdown::Both),
         };
     }
-
-    fn prepare(self) -> Stream {
-        if let Stream::Tcp(s) = &self {
-            // Frames are written whole; do not let Nagle hold a request back.
-            let _ = s.set_nodelay(true);
-        }
-        no_sigpipe(self.as_raw_fd());
-        self
-    }
 }
 
 impl AsRawFd for Stream {
@@ -492,7 +480,12 @@ pub struct Connection {
 
 impl Connection {
     pub(crate) fn from_stream(stream: Stream, opts: &SocketOptions) -> Connection {
-        let stream = Arc::new(stream.prepare());
+        if let Stream::Tcp(s) = &stream {
+            // Frames are written whole; do not let Nagle hold a request back.
+            let _ = s.set_nodelay(true);
+        }
+        no_sigpipe(stream.as_raw_fd());
+        let stream = Arc::new(stream);
         Connection {
             tx: SocketSender::new(stream.clone(), opts.max_frame, opts.write_timeout),
             rx: SocketReceiver::new(stream, opts.max_frame, opts.read_timeout),
@@ -842,6 +835,13 @@ impl Listener {
     /// ```
     pub fn bind(addr: impl ToAddress, opts: &SocketOptions) -> Result<Listener> {
         let address = addr.to_address()?;
+        let bind_err = |taken: String, e: std::io::Error| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                Error::AlreadyExists(taken)
+            } else {
+                Error::io(format!("bind {address}"), e)
+            }
+        };
         let (inner, owned_path) = match &address {
             Address::Unix(p) => {
                 let l = bind_unix(p, &opts.access)?;
@@ -849,25 +849,14 @@ impl Listener {
                 (Inner::Unix(l), Some((p.clone(), id.0, id.1)))
             }
             Address::Abstract(n) => {
-                let a = abstract_addr(n)?;
-                let l = UnixListener::bind_addr(&a).map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::AddrInUse {
-                        Error::AlreadyExists(address.to_string())
-                    } else {
-                        Error::io(format!("bind {address}"), e)
-                    }
-                })?;
+                let l = UnixListener::bind_addr(&abstract_addr(n)?)
+                    .map_err(|e| bind_err(address.to_string(), e))?;
                 (Inner::Unix(l), None)
             }
             Address::Tcp(h) => {
                 // Each address in turn (IPv4 first); the last one's error if none binds.
-                let l = TcpListener::bind(&Address::resolve(h)?[..]).map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::AddrInUse {
-                        Error::AlreadyExists(format!("{h} (the port is in use)"))
-                    } else {
-                        Error::io(format!("bind {h}"), e)
-                    }
-                })?;
+                let l = TcpListener::bind(&Address::resolve(h)?[..])
+                    .map_err(|e| bind_err(format!("{h} (the port is in use)"), e))?;
                 (Inner::Tcp(l), None)
             }
         };

@@ -231,6 +231,12 @@ mod guard {
             Ok(())
         }
 
+        /// A payload after its length in `len_bytes` bytes (little-endian, unsigned).
+        fn sized_payload(&mut self, len_bytes: usize) -> Result<()> {
+            let n = self.le(len_bytes)?;
+            self.payload(n)
+        }
+
         fn pop(&mut self) -> Result<Slot> {
             self.stack
                 .pop()
@@ -379,10 +385,7 @@ mod guard {
                         })?;
                         self.leaf(1);
                     }
-                    0x8a | b'C' | b'U' | 0x8c => {
-                        let n = self.le(1)?;
-                        self.payload(n)?;
-                    }
+                    0x8a | b'C' | b'U' | 0x8c => self.sized_payload(1)?,
                     0x8b | b'T' => {
                         let n = self.le(4)? as u32 as i32;
                         if n < 0 {
@@ -390,14 +393,8 @@ mod guard {
                         }
                         self.payload(n as u64)?;
                     }
-                    b'B' | b'X' => {
-                        let n = self.le(4)?;
-                        self.payload(n)?;
-                    }
-                    0x8e | 0x8d | 0x96 => {
-                        let n = self.le(8)?;
-                        self.payload(n)?;
-                    }
+                    b'B' | b'X' => self.sized_payload(4)?,
+                    0x8e | 0x8d | 0x96 => self.sized_payload(8)?,
                     b')' | b']' | b'}' | 0x8f => self.node(&[])?,
                     0x85..=0x87 => {
                         // TUPLE1, TUPLE2, TUPLE3

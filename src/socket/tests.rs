@@ -55,31 +55,34 @@ fn pending(a: UnixStream, authkey: &[u8], digest: Digest) -> Pending {
     }
 }
 
+/// A peer delivers the challenge `msg`: our answer must be the frame of `answer`, byte for
+/// byte; the peer welcomes it.
+fn peer_challenges(py: &mut UnixStream, msg: &[u8], answer: &[u8]) {
+    py.write_all(&frame(&[CHALLENGE, msg].concat())).unwrap();
+    assert_eq!(read_exact(py, 4 + answer.len()), frame(answer));
+    py.write_all(&frame(WELCOME)).unwrap();
+}
+
 /// A CPython 3.12 peer delivers its challenge `{sha256}` + `r40`: our answer must be
 /// byte-exact (00 00 00 28 "{sha256}" HMAC_SHA256(K, "{sha256}" R40)); it welcomes it.
 fn py312_challenges(py: &mut UnixStream, key: &[u8], r40: &[u8]) {
     let msg: Vec<u8> = [&b"{sha256}"[..], r40].concat();
-    py.write_all(&frame(&[CHALLENGE, &msg].concat())).unwrap();
-    let resp = read_exact(py, 4 + 40);
-    assert_eq!(&resp[..4], &[0, 0, 0, 0x28]);
-    assert_eq!(&resp[4..12], b"{sha256}");
-    assert_eq!(
-        &resp[12..],
-        hmac_named(b"sha256", key, &msg).unwrap().as_slice()
-    );
-    py.write_all(&frame(WELCOME)).unwrap();
+    peer_challenges(py, &msg, &sha256_answer(key, &msg));
 }
 
-/// A CPython 3.12 peer answers our challenge (00 00 00 3B "#CHALLENGE#" "{sha256}" R40)
-/// and is welcomed.
-fn py312_answers(py: &mut UnixStream, key: &[u8]) {
+/// Our challenge (00 00 00 3B "#CHALLENGE#" "{sha256}" R40) reaches the peer, which sends
+/// `answer(message)` back and gets `verdict`.
+fn peer_answers(py: &mut UnixStream, answer: impl Fn(&[u8]) -> Vec<u8>, verdict: &[u8]) {
     let ch = read_exact(py, 4 + 59);
     assert_eq!(&ch[..4], &[0, 0, 0, 0x3B]);
-    assert_eq!(&ch[4..15], CHALLENGE);
-    assert_eq!(&ch[15..23], b"{sha256}");
-    py.write_all(&frame(&sha256_answer(key, &ch[15..])))
-        .unwrap();
-    assert_eq!(read_exact(py, 13), frame(WELCOME));
+    assert_eq!(ch[4..23], [CHALLENGE, b"{sha256}"].concat());
+    py.write_all(&frame(&answer(&ch[15..]))).unwrap();
+    assert_eq!(read_exact(py, 4 + verdict.len()), frame(verdict));
+}
+
+/// A CPython 3.12 peer answers our challenge and is welcomed.
+fn py312_answers(py: &mut UnixStream, key: &[u8]) {
+    peer_answers(py, |m| sha256_answer(key, m), WELCOME);
 }
 
 #[test]
@@ -267,21 +270,10 @@ fn listener_handshake_against_a_scripted_311_client() {
     let (a, mut py) = UnixStream::pair().unwrap();
     let t = std::thread::spawn(move || pending(a, key, Digest::Sha256).authenticate().map(|_| ()));
     // Our challenge: 59 bytes; a 3.11 client MD5s the whole 48-byte remainder.
-    let ch = read_exact(&mut py, 4 + 59);
-    let message = &ch[15..];
-    py.write_all(&frame(&hmac_named(b"md5", key, message).unwrap()))
-        .unwrap();
-    assert_eq!(read_exact(&mut py, 13), frame(WELCOME));
+    peer_answers(&mut py, |m| hmac_named(b"md5", key, m).unwrap(), WELCOME);
     // The 3.11 client delivers a 20-byte challenge; we answer with a raw 16-byte MD5.
     let r20 = [7u8; 20];
-    py.write_all(&frame(&[CHALLENGE, &r20].concat())).unwrap();
-    let resp = read_exact(&mut py, 4 + 16);
-    assert_eq!(&resp[..4], &[0, 0, 0, 0x10]);
-    assert_eq!(
-        &resp[4..],
-        hmac_named(b"md5", key, &r20).unwrap().as_slice()
-    );
-    py.write_all(&frame(WELCOME)).unwrap();
+    peer_challenges(&mut py, &r20, &hmac_named(b"md5", key, &r20).unwrap());
     t.join().unwrap().unwrap();
 }
 
@@ -293,11 +285,7 @@ fn wrong_key_gets_failure_and_an_auth_error() {
             .authenticate()
             .map(|_| ())
     });
-    let ch = read_exact(&mut py, 4 + 59);
-    let message = &ch[15..];
-    py.write_all(&frame(&sha256_answer(b"wrong", message)))
-        .unwrap();
-    assert_eq!(read_exact(&mut py, 13), frame(FAILURE));
+    peer_answers(&mut py, |m| sha256_answer(b"wrong", m), FAILURE);
     assert!(matches!(t.join().unwrap(), Err(Error::Auth(_))));
 }
 

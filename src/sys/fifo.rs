@@ -149,24 +149,23 @@ pub(crate) enum Io {
     Closed,
 }
 
-/// Maps a read or write result: EINTR is `None` (retry), EAGAIN and EPIPE are outcomes.
-fn outcome(r: nix::Result<usize>, op: &'static str) -> Option<Result<Io>> {
-    match r {
-        Ok(n) => Some(Ok(Io::Done(n))),
-        Err(Errno::EINTR) => None,
-        Err(Errno::EAGAIN) => Some(Ok(Io::WouldBlock)),
-        Err(Errno::EPIPE) => Some(Ok(Io::Closed)),
-        Err(e) => Some(Err(Error::io(op, e.into()))),
+/// Runs a read or write until it is not interrupted (EINTR); EAGAIN and EPIPE are outcomes.
+#[inline]
+fn outcome(op: &'static str, mut call: impl FnMut() -> nix::Result<usize>) -> Result<Io> {
+    loop {
+        match call() {
+            Ok(n) => return Ok(Io::Done(n)),
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => return Ok(Io::WouldBlock),
+            Err(Errno::EPIPE) => return Ok(Io::Closed),
+            Err(e) => return Err(Error::io(op, e.into())),
+        }
     }
 }
 
 /// Reads into `buf` without blocking; EINTR is retried.
 pub(crate) fn read(fd: &OwnedFd, buf: &mut [u8]) -> Result<Io> {
-    loop {
-        if let Some(r) = outcome(nix::unistd::read(fd, buf), "read fifo") {
-            return r;
-        }
-    }
+    outcome("read fifo", || nix::unistd::read(fd, buf))
 }
 
 /// True if SIGPIPE is ignored in this process (Rust binaries ignore it by default), so a
@@ -185,16 +184,9 @@ pub(crate) fn sigpipe_ignored() -> bool {
 /// is blocked in this thread for the call and a SIGPIPE it raised is consumed, so a reader
 /// that went away is reported as [`Io::Closed`] even in processes that do not ignore SIGPIPE.
 pub(crate) fn write(fd: &OwnedFd, buf: &[u8], guard_sigpipe: bool) -> Result<Io> {
-    let op = || loop {
-        if let Some(r) = outcome(nix::unistd::write(fd, buf), "write fifo") {
-            return r;
-        }
-    };
-    if guard_sigpipe {
-        with_sigpipe_blocked(op)
-    } else {
-        op()
-    }
+    with_sigpipe_blocked(guard_sigpipe, || {
+        outcome("write fifo", || nix::unistd::write(fd, buf))
+    })
 }
 
 /// Asks the kernel for a pipe buffer of `bytes` (Linux F_SETPIPE_SZ). Returns the size granted.
@@ -230,16 +222,9 @@ pub(crate) fn write2(fd: &OwnedFd, a: &[u8], b: &[u8], guard_sigpipe: bool) -> R
         return write(fd, a, guard_sigpipe);
     }
     let iov = [IoSlice::new(a), IoSlice::new(b)];
-    let op = || loop {
-        if let Some(r) = outcome(nix::sys::uio::writev(fd, &iov), "writev fifo") {
-            return r;
-        }
-    };
-    if guard_sigpipe {
-        with_sigpipe_blocked(op)
-    } else {
-        op()
-    }
+    with_sigpipe_blocked(guard_sigpipe, || {
+        outcome("writev fifo", || nix::sys::uio::writev(fd, &iov))
+    })
 }
 
 /// True if SIGPIPE is pending for this thread or process. Raw libc: nix does not wrap
@@ -254,9 +239,13 @@ fn sigpipe_pending() -> bool {
     }
 }
 
-/// Runs `f` with SIGPIPE blocked in this thread; a SIGPIPE that `f` raised (result
-/// [`Io::Closed`]) is consumed before the mask is restored.
-fn with_sigpipe_blocked(f: impl FnOnce() -> Result<Io>) -> Result<Io> {
+/// Runs `f`, with `guard` with SIGPIPE blocked in this thread; a SIGPIPE that `f` raised
+/// (result [`Io::Closed`]) is consumed before the mask is restored.
+#[inline]
+fn with_sigpipe_blocked(guard: bool, f: impl FnOnce() -> Result<Io>) -> Result<Io> {
+    if !guard {
+        return f();
+    }
     let set = SigSet::from(Signal::SIGPIPE);
     let Ok(old) = set.thread_swap_mask(SigmaskHow::SIG_BLOCK) else {
         // The mask could not change: run unguarded (a process that ignores SIGPIPE, as

@@ -192,20 +192,19 @@ pub(crate) fn is_being_created(at: &CStr, access: &Access) -> bool {
     allow(dead_code)
 )]
 pub(crate) fn open_error(op: &str, path: &std::path::Path, e: std::io::Error) -> Error {
+    use std::os::unix::ffi::OsStrExt;
+    let shown = path.display().to_string();
     match e.raw_os_error() {
         Some(libc::EACCES) | Some(libc::EPERM) => {
-            let shown = path.display().to_string();
-            let c =
-                std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()))
-                    .ok();
+            let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok();
             eacces(&shown, c.as_deref())
         }
         Some(libc::ELOOP) => denied(
-            &path.display().to_string(),
+            &shown,
             None,
             "is a symbolic link; named objects are opened with O_NOFOLLOW".into(),
         ),
-        _ => Error::io(format!("{op} {}", path.display()), e),
+        _ => Error::io(format!("{op} {shown}"), e),
     }
 }
 

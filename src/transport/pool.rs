@@ -95,9 +95,7 @@ impl<T: Send + 'static> Pool<T> {
         let Some(kept) = self.stash.take() else {
             return Ok(false);
         };
-        let m = kept?;
-        buf.clear();
-        buf.extend_from_slice(&m);
+        *buf = kept?;
         Ok(true)
     }
 
