@@ -29,19 +29,15 @@ use support::{
 /// The prefix of the segment names this bench creates.
 const NAMES: &str = "/ipcring-bench-svc";
 
-fn strategy(s: &str) -> WaitStrategy {
-    if s == "spin" {
-        WaitStrategy::Spin
-    } else {
-        WaitStrategy::default()
-    }
-}
-
 fn service_opts(s: &str) -> ServiceOptions {
     ServiceOptions::new()
         .max_message(64)
         .slots(1)
-        .wait(strategy(s))
+        .wait(if s == "spin" {
+            WaitStrategy::Spin
+        } else {
+            WaitStrategy::default()
+        })
         .open_timeout(Duration::from_secs(10))
 }
 
