@@ -48,8 +48,7 @@ fn peer(role: &str, name: &str, extra: &str) {
                 Writer::<Value>::open_or_create(&format!("{name}.pong"), &seq_opts()).unwrap();
             let mut last = 0;
             loop {
-                let v = ping.version();
-                if v == last {
+                if ping.version() == last {
                     continue;
                 }
                 let Some(s) = ping.try_read() else { continue };
