@@ -114,7 +114,7 @@ fn seqlock_rtt(iters: usize) -> Stats {
     let mut one = |i: u64, v: &mut Value| {
         v[0] = i;
         ping.write(v);
-        while !pong.try_read().is_some_and(|s| s.value[0] == i) {}
+        while pong.try_read().is_none_or(|s| s.value[0] != i) {}
     };
     for i in 1..=1000 {
         one(i, &mut v);
