@@ -21,7 +21,7 @@ use ipcring::socket::{AsyncConnection, AsyncListener};
 use ipcring::socket::{Connection, Listener, SocketOptions};
 use ipcring::transport::{AsyncReceiver, AsyncSender};
 use ipcring::{Error, Result};
-use support::{divisor, floor_futex, floor_spin, spawn, uniq};
+use support::{against_peer, divisor, floor_futex, floor_spin, uniq};
 
 /// The prefix of the segment names this bench creates.
 const NAMES: &str = "/ipcring-abench";
@@ -113,25 +113,20 @@ fn peer(role: &str, name: &str, _extra: &str) {
 }
 
 fn ring(asyncly: bool, iters: usize, pause: Option<Duration>) -> Stats {
-    let name = uniq(if asyncly { "ra" } else { "rb" });
     if asyncly {
-        rt().block_on(async {
-            let (mut tx, mut rx) = aduplex(&name, Side::A, &ropts()).unwrap();
-            let mut c = spawn("ring-async", &name, "");
-            let s = async_round_trip(&mut tx, &mut rx, 64, iters, pause)
-                .await
-                .unwrap();
-            drop((tx, rx));
-            c.wait().unwrap();
-            s
+        against_peer("ring-async", &uniq("ra"), |name| {
+            rt().block_on(async {
+                let (mut tx, mut rx) = aduplex(name, Side::A, &ropts()).unwrap();
+                async_round_trip(&mut tx, &mut rx, 64, iters, pause)
+                    .await
+                    .unwrap()
+            })
         })
     } else {
-        let (mut tx, mut rx) = duplex(&name, Side::A, &ropts()).unwrap();
-        let mut c = spawn("ring-blocking", &name, "");
-        let s = measure::round_trip(&mut tx, &mut rx, 64, iters, pause).unwrap();
-        drop((tx, rx));
-        c.wait().unwrap();
-        s
+        against_peer("ring-blocking", &uniq("rb"), |name| {
+            let (mut tx, mut rx) = duplex(name, Side::A, &ropts()).unwrap();
+            measure::round_trip(&mut tx, &mut rx, 64, iters, pause).unwrap()
+        })
     }
 }
 
@@ -141,27 +136,22 @@ fn socket(asyncly: bool, iters: usize, pause: Option<Duration>) -> Stats {
         uniq(if asyncly { "sa" } else { "sb" }).trim_start_matches('/')
     );
     if asyncly {
-        let mut c = spawn("sock-async", &addr, "");
-        let s = rt().block_on(async {
-            let (mut tx, mut rx) = AsyncConnection::connect(addr.as_str(), &sopts())
-                .await
-                .unwrap()
-                .into_split();
-            async_round_trip(&mut tx, &mut rx, 64, iters, pause)
-                .await
-                .unwrap()
-        });
-        c.wait().unwrap();
-        s
+        against_peer("sock-async", &addr, |addr| {
+            rt().block_on(async {
+                let (mut tx, mut rx) = AsyncConnection::connect(addr, &sopts())
+                    .await
+                    .unwrap()
+                    .into_split();
+                async_round_trip(&mut tx, &mut rx, 64, iters, pause)
+                    .await
+                    .unwrap()
+            })
+        })
     } else {
-        let mut c = spawn("sock-blocking", &addr, "");
-        let (mut tx, mut rx) = Connection::connect(addr.as_str(), &sopts())
-            .unwrap()
-            .into_split();
-        let s = measure::round_trip(&mut tx, &mut rx, 64, iters, pause).unwrap();
-        drop((tx, rx));
-        c.wait().unwrap();
-        s
+        against_peer("sock-blocking", &addr, |addr| {
+            let (mut tx, mut rx) = Connection::connect(addr, &sopts()).unwrap().into_split();
+            measure::round_trip(&mut tx, &mut rx, 64, iters, pause).unwrap()
+        })
     }
 }
 
@@ -169,14 +159,13 @@ fn us(d: Duration) -> f64 {
     d.as_nanos() as f64 / 1e3
 }
 
-fn line(what: &str, s: Stats, floor: Option<f64>) {
-    let ratio = floor.map_or(String::new(), |f| format!("{:.2}", us(s.p50) / f));
+fn line(what: &str, s: Stats, floor: f64) {
     println!(
-        "{:<52} {:>9.2}us {:>9.2}us {:>9}",
+        "{:<52} {:>9.2}us {:>9.2}us {:>9.2}",
         what,
         us(s.p50),
         us(s.p99),
-        ratio
+        us(s.p50) / floor
     );
 }
 
@@ -197,9 +186,9 @@ fn main() {
     let ra = ring(true, hot, None);
     let f2 = floor_spin(hot);
     let floor = us(f1.p50).min(us(f2.p50));
-    line("floor: cache-line ping-pong", f1, Some(floor));
-    line("ring, blocking, peer answers at once", rb, Some(floor));
-    line("ring, async (tokio), peer answers at once", ra, Some(floor));
+    line("floor: cache-line ping-pong", f1, floor);
+    line("ring, blocking, peer answers at once", rb, floor);
+    line("ring, async (tokio), peer answers at once", ra, floor);
 
     let n = 3000 / k;
     let pause = Some(Duration::from_micros(300));
@@ -208,21 +197,17 @@ fn main() {
     let ras = ring(true, n, pause);
     let g2 = floor_futex(n, pause);
     let ffloor = us(g1.p50).min(us(g2.p50));
-    line("floor: futex ping-pong, 300us apart", g1, Some(ffloor));
-    line(
-        "ring, blocking, 300us apart (peer asleep)",
-        rbs,
-        Some(ffloor),
-    );
-    line("ring, async, 300us apart (peer asleep)", ras, Some(ffloor));
+    line("floor: futex ping-pong, 300us apart", g1, ffloor);
+    line("ring, blocking, 300us apart (peer asleep)", rbs, ffloor);
+    line("ring, async, 300us apart (peer asleep)", ras, ffloor);
 
     let sn = 50_000 / k;
     let sb = socket(false, sn, None);
     let sa = socket(true, sn, None);
-    line("unix socket, blocking", sb, Some(ffloor));
-    line("unix socket, async (AsyncFd)", sa, Some(ffloor));
+    line("unix socket, blocking", sb, ffloor);
+    line("unix socket, async (AsyncFd)", sa, ffloor);
     let sbs = socket(false, n, pause);
     let sas = socket(true, n, pause);
-    line("unix socket, blocking, 300us apart", sbs, Some(ffloor));
-    line("unix socket, async, 300us apart", sas, Some(ffloor));
+    line("unix socket, blocking, 300us apart", sbs, ffloor);
+    line("unix socket, async, 300us apart", sas, ffloor);
 }

@@ -48,8 +48,7 @@ fn peer(role: &str, name: &str, extra: &str) {
                 Writer::<Value>::open_or_create(&format!("{name}.pong"), &seq_opts()).unwrap();
             let mut last = 0;
             loop {
-                let v = ping.version();
-                if v == last {
+                if ping.version() == last {
                     continue;
                 }
                 let Some(s) = ping.try_read() else { continue };
@@ -115,13 +114,7 @@ fn seqlock_rtt(iters: usize) -> Stats {
     let mut one = |i: u64, v: &mut Value| {
         v[0] = i;
         ping.write(v);
-        loop {
-            if let Some(s) = pong.try_read() {
-                if s.value[0] == i {
-                    break;
-                }
-            }
-        }
+        while pong.try_read().is_none_or(|s| s.value[0] != i) {}
     };
     for i in 1..=1000 {
         one(i, &mut v);

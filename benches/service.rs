@@ -22,24 +22,22 @@ use std::time::{Duration, Instant};
 use ipcring::measure::{self, Stats, BATCH};
 use ipcring::ring::{duplex, RingOptions, Side, WaitStrategy};
 use ipcring::service::{Client, Listener, ServiceOptions};
-use support::{arg, floor_spin, floor_split, median, ns, pin, spawn, spawn_piped, uniq};
+use support::{
+    against_peer, arg, floor_spin, floor_split, median, ns, pin, spawn, spawn_piped, uniq,
+};
 
 /// The prefix of the segment names this bench creates.
 const NAMES: &str = "/ipcring-bench-svc";
-
-fn strategy(s: &str) -> WaitStrategy {
-    if s == "spin" {
-        WaitStrategy::Spin
-    } else {
-        WaitStrategy::default()
-    }
-}
 
 fn service_opts(s: &str) -> ServiceOptions {
     ServiceOptions::new()
         .max_message(64)
         .slots(1)
-        .wait(strategy(s))
+        .wait(if s == "spin" {
+            WaitStrategy::Spin
+        } else {
+            WaitStrategy::default()
+        })
         .open_timeout(Duration::from_secs(10))
 }
 
@@ -108,13 +106,10 @@ fn peer(role: &str, name: &str, extra: &str) {
 }
 
 fn ring_rtt(iters: usize) -> Stats {
-    let name = uniq("ring");
-    let (mut tx, mut rx) = duplex(&name, Side::A, &ring_opts()).unwrap();
-    let mut c = spawn("echo", &name, "");
-    let s = measure::round_trip(&mut tx, &mut rx, 64, iters, None).unwrap();
-    drop((tx, rx));
-    c.wait().unwrap();
-    s
+    against_peer("echo", &uniq("ring"), |name| {
+        let (mut tx, mut rx) = duplex(name, Side::A, &ring_opts()).unwrap();
+        measure::round_trip(&mut tx, &mut rx, 64, iters, None).unwrap()
+    })
 }
 
 /// Round trips of `size` bytes over the service, one client (this process), busy-poll on

@@ -27,8 +27,7 @@ fn main() -> ipcring::Result<()> {
     let opts = rings::opts();
     loop {
         let (mut tx, mut rx) = duplex(&name, Side::A, &opts)?;
-        // Once she holds the rings (not before: a second Alice, refused with `RoleTaken`
-        // above, must not remove the first one's rings).
+        // Once she holds the rings: a second Alice, refused above, removes nothing.
         rings::remove_rings_on_signal(&name)?;
         println!("alice: waiting for messages on {name}");
         // Until Bob leaves (`Error::Disconnected`: his end closed, all he sent read).

@@ -51,7 +51,7 @@ fn serve_socket<C: Codec>(addr: &str, codec: C, once: bool) -> Result<(), RpcErr
     let server = alice(codec);
     let listener = Listener::bind(addr, &SocketOptions::new().authkey(DEFAULT_AUTHKEY))?;
     println!("Alice is listening on {}", listener.local_addr());
-    listener.serve(|conn| {
+    Ok(listener.serve(|conn| {
         match conn {
             Ok(conn) => {
                 println!("Bob has connected");
@@ -67,8 +67,7 @@ fn serve_socket<C: Codec>(addr: &str, codec: C, once: bool) -> Result<(), RpcErr
             }
         }
         Ok(if once { Flow::Stop } else { Flow::Continue })
-    })?;
-    Ok(())
+    })?)
 }
 
 fn main() {

@@ -16,7 +16,7 @@ mod socket_args;
 
 use ipcring::socket::pickle::{self, Value};
 use ipcring::socket::{Flow, Listener, SocketOptions};
-use ipcring::{Receiver, Sender};
+use ipcring::Receiver;
 
 fn function_to_execute(args: &[Value]) -> Option<Value> {
     match args {
@@ -44,26 +44,23 @@ fn main() -> ipcring::Result<()> {
                 Err(e) if e.is_disconnected() => break,
                 Err(e) => return Err(e),
             };
-            let args = pickle::value_from_slice(&msg)?;
-            match args {
+            let result = match pickle::value_from_slice(&msg)? {
                 Value::Bytes(b) if b == b"stop server" => {
                     println!("Goodbye");
                     return Ok(Flow::Stop);
                 }
-                Value::List(items) | Value::Tuple(items)
-                    if function_to_execute(&items).is_some() =>
-                {
-                    // Very basic check, must be more secure in production
+                Value::List(items) | Value::Tuple(items) => function_to_execute(&items),
+                _ => None,
+            };
+            // Very basic check, must be more secure in production
+            let reply = match result {
+                Some(result) => {
                     println!("Someone wants me to do something");
-                    let result = function_to_execute(&items).unwrap_or(Value::None);
-                    conn.send(&pickle::value_to_vec(&result)?)?;
+                    result
                 }
-                _ => {
-                    conn.send(&pickle::value_to_vec(&Value::Bytes(
-                        b"I have no idea what you want me to do".to_vec(),
-                    ))?)?;
-                }
-            }
+                None => Value::Bytes(b"I have no idea what you want me to do".to_vec()),
+            };
+            conn.send_value(&reply)?;
         }
         println!("waiting for someone to ask for something");
         Ok(Flow::Continue)

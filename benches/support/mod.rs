@@ -90,31 +90,33 @@ pub fn uniq(tag: &str) -> String {
     format!("{}-{tag}-{}", crate::NAMES, std::process::id())
 }
 
-/// The one-line floor (cache-line ping-pong) against a peer in role `floor-spin`.
-pub fn floor_spin(iters: usize) -> Stats {
-    let name = uniq("fs");
-    let mut c = spawn("floor-spin", &name, "");
-    let s = measure::floor_spin(&name, iters).unwrap();
+/// Starts a peer in `role` on `name`, runs `measure(name)` against it, then waits for it.
+pub fn against_peer(role: &str, name: &str, measure: impl FnOnce(&str) -> Stats) -> Stats {
+    let mut c = spawn(role, name, "");
+    let s = measure(name);
     c.wait().unwrap();
     s
+}
+
+/// The one-line floor (cache-line ping-pong) against a peer in role `floor-spin`.
+pub fn floor_spin(iters: usize) -> Stats {
+    against_peer("floor-spin", &uniq("fs"), |n| {
+        measure::floor_spin(n, iters).unwrap()
+    })
 }
 
 /// The two-line floor (one line per direction) against a peer in role `floor-split`.
 pub fn floor_split(iters: usize) -> Stats {
-    let name = uniq("fl");
-    let mut c = spawn("floor-split", &name, "");
-    let s = measure::floor_spin_split(&name, iters).unwrap();
-    c.wait().unwrap();
-    s
+    against_peer("floor-split", &uniq("fl"), |n| {
+        measure::floor_spin_split(n, iters).unwrap()
+    })
 }
 
 /// The futex ping-pong floor against a peer in role `floor-futex`.
 pub fn floor_futex(iters: usize, pause: Option<Duration>) -> Stats {
-    let name = uniq("ff");
-    let mut c = spawn("floor-futex", &name, "");
-    let s = measure::floor_futex(&name, iters, pause).unwrap();
-    c.wait().unwrap();
-    s
+    against_peer("floor-futex", &uniq("ff"), |n| {
+        measure::floor_futex(n, iters, pause).unwrap()
+    })
 }
 
 /// A duration in nanoseconds.
