@@ -225,10 +225,8 @@ impl Attached {
     /// touches the ring on drop; never on the send/receive path. What a truncation then
     /// does: see the module docs ("Truncation").
     fn check_intact(&self) -> Result<()> {
-        let bad = |reason: String| Error::BadSegment {
-            path: self.seg.name(),
-            reason: reason.into(),
-        };
+        let name = self.seg.name();
+        let bad = segment::bad(&name);
         let len = self.seg.mapping().len() as u64;
         let size = self.seg.file_size()?;
         if size != len {
@@ -302,10 +300,7 @@ impl Attached {
 }
 
 fn validate_ring(map: &Mapping, shown: &str) -> Result<()> {
-    let bad = |reason: String| Error::BadSegment {
-        path: shown.to_owned(),
-        reason: reason.into(),
-    };
+    let bad = segment::bad(shown);
     segment::check_header_size(map, "ring", RING_HEADER_SIZE).map_err(bad)?;
     let g = Attached::geometry_words(map);
     let cap = g.capacity.load(Ordering::Relaxed);

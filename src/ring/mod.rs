@@ -94,9 +94,6 @@
 pub mod layout;
 
 pub(crate) mod core;
-// The wait plan and the eventcount live in `crate::wake`; this alias keeps the paths that
-// other modules (the service) use.
-pub(crate) use crate::wake as wait;
 
 #[cfg(all(test, loom))]
 mod tests_loom;

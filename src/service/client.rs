@@ -7,7 +7,6 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::Duration;
 
-use crate::ring::wait::wait_for;
 use crate::ring::WaitStrategy;
 use crate::segment::Segment;
 use crate::service::auth::{self, Handshake, Who};
@@ -20,6 +19,7 @@ use crate::service::ServiceOptions;
 use crate::sys::{self, Location};
 use crate::transport::Deadline;
 use crate::wake::quick_poll;
+use crate::wake::wait_for;
 use crate::{Error, Result};
 
 /// A connection to a [`Listener`](crate::service::Listener): its own duplex channel of

@@ -17,7 +17,7 @@
 //! # Wake-ups
 //! After publishing, a side whose peer may sleep (the peer's `FLAG_MAY_SLEEP`) issues the
 //! full barrier and reads the peer's `waiters` word, exactly as the ring does (see
-//! `ring::wait`); when the peer only spins (`WaitStrategy::Spin` or `SpinYield`) the
+//! `wake`); when the peer only spins (`WaitStrategy::Spin` or `SpinYield`) the
 //! barrier and the read are skipped: the busy-poll round trip is two stores and two loads.
 //!
 //! # Who may touch a slot's bytes

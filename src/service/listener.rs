@@ -8,7 +8,6 @@ use std::ops::Deref;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::ring::wait::wait_for;
 use crate::ring::WaitStrategy;
 use crate::segment::{self, Segment, Trust};
 use crate::service::auth::{self, AuthKey, Handshake, Who};
@@ -18,6 +17,7 @@ use crate::service::ServiceOptions;
 use crate::sys::{Location, Mapping};
 use crate::transport::Deadline;
 use crate::wake::quick_poll;
+use crate::wake::wait_for;
 use crate::{Result, TryRecvError};
 
 /// The listener's geometry words.

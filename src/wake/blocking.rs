@@ -147,11 +147,9 @@ pub(crate) fn wait_for<'w, C: ?Sized, T>(
                     return Err(e);
                 }
             }
-            let slice = match deadline.remaining() {
-                Some(left) => left.min(cap),
-                None => cap,
-            };
-            let woken = !slice.is_zero() && wake.word.sleep(ticket, Some(slice));
+            let woken = deadline
+                .slice(cap)
+                .is_some_and(|slice| wake.word.sleep(ticket, Some(slice)));
             if woken {
                 // Woken by the peer, which has just written to the mapping: look at once,
                 // with no system call beyond the futex floor's.
