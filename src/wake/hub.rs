@@ -24,7 +24,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::sys::waitv::{wait_any, Waited, WaitvEntry, MAX_WORDS};
-use crate::wake::tokio::WordPtr;
+use crate::wake::ptr::WordPtr;
 
 #[derive(Debug)]
 struct Entry {

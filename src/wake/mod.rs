@@ -33,6 +33,8 @@ pub mod excuse;
 #[cfg(all(feature = "async", target_os = "linux", not(loom)))]
 pub(crate) mod hub;
 #[cfg(all(feature = "async", not(loom)))]
+pub(crate) mod ptr;
+#[cfg(all(feature = "async", not(loom)))]
 pub(crate) mod tokio;
 #[cfg(all(feature = "async", target_os = "linux", not(loom)))]
 pub(crate) mod uring;
