@@ -492,8 +492,8 @@ impl MessageQueue {
         // (unless allowed) or whose mode is wider than ours. On Linux a queue descriptor is
         // a file descriptor of the mqueue file system, so `fstat` gives its owner and mode
         // (on FreeBSD, the descriptor `mq_getfd_np` returns).
-        let (shown, any) = (format!("message queue {name}"), FileType::Any);
-        owner::check_fd(&mqd, &shown, any, &opts.access, opts.mode)?;
+        let shown = format!("message queue {name}");
+        owner::check_fd(&mqd, &shown, FileType::Any, &opts.access, opts.mode)?;
         Self::from_mqd(mqd, c, false, opts)
     }
 

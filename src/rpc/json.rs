@@ -184,7 +184,13 @@ impl Codec for JsonCodec {
 
     fn encode_batch(&self, replies: &[Vec<u8>], out: &mut Vec<u8>) -> Result<(), RpcError> {
         out.push(b'[');
-        out.extend_from_slice(&replies.join(&b','));
+        // Straight into `out`: `join` would build a temporary copy of every reply first.
+        for (i, r) in replies.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(r);
+        }
         out.push(b']');
         Ok(())
     }
