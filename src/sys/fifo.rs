@@ -239,8 +239,8 @@ fn sigpipe_pending() -> bool {
     }
 }
 
-/// Runs `f`, with `guard` with SIGPIPE blocked in this thread; a SIGPIPE that `f` raised
-/// (result [`Io::Closed`]) is consumed before the mask is restored.
+/// Runs `f`; with `guard`, SIGPIPE is blocked in this thread meanwhile, and a SIGPIPE that
+/// `f` raised (result [`Io::Closed`]) is consumed before the mask is restored.
 #[inline]
 fn with_sigpipe_blocked(guard: bool, f: impl FnOnce() -> Result<Io>) -> Result<Io> {
     if !guard {
