@@ -121,9 +121,8 @@ async fn recv_through_cancels<R: AsyncReceiver>(rx: &mut R, n: u64) {
     let mut cancelled = 0;
     for seq in 0..n {
         if seq % 2 == 0 {
-            tokio::time::timeout(LONG, rx.recv_into(&mut buf))
+            within(rx.recv_into(&mut buf), "readiness woke the receive")
                 .await
-                .expect("readiness woke the receive")
                 .unwrap();
         } else {
             until_done!(300, cancelled, rx.recv_into(&mut buf)).unwrap();
@@ -145,15 +144,19 @@ async fn send_through_cancels_too<S: AsyncSender>(
     for seq in 0..n {
         message(seq, &mut m);
         if seq % 2 == 0 {
-            tokio::time::timeout(LONG, tx.send(&m))
+            within(tx.send(&m), "readiness woke the send")
                 .await
-                .expect("readiness woke the send")
                 .unwrap();
         } else {
             until_done!(200, cancelled, odd(tx, &m)).unwrap();
         }
     }
     eprintln!("{cancelled} sends cancelled");
+}
+
+/// Awaits `f` for [`LONG`] at most: it must complete by then (else panics with `what`).
+async fn within<F: std::future::Future>(f: F, what: &str) -> F::Output {
+    tokio::time::timeout(LONG, f).await.expect(what)
 }
 
 /// Awaits `recv` (for [`LONG`] at most): it must end with `Disconnected`.
@@ -383,7 +386,7 @@ fn roles(role: &str, args: Vec<String>) {
                 p.send(format!("ring {i}").as_bytes()).unwrap();
             }
             for t in tasks {
-                let (i, buf) = tokio::time::timeout(LONG, t).await.expect("woken").unwrap();
+                let (i, buf) = within(t, "woken").await.unwrap();
                 assert_eq!(buf, format!("ring {i}").as_bytes());
             }
             println!("OK");
@@ -512,9 +515,8 @@ async fn async_reserve_waits_for_room_then_commits_in_place() {
         ],
     );
     // Waits for the consumer to free room: it reads nothing before its pause ends.
-    let mut g = tokio::time::timeout(LONG, tx.reserve(size))
+    let mut g = within(tx.reserve(size), "the consumer's release woke the reserve")
         .await
-        .expect("the consumer's release woke the reserve")
         .unwrap();
     assert!(
         started.elapsed() >= Duration::from_millis(pause_ms),
@@ -586,15 +588,11 @@ async fn ring_consumer_stream_yields_every_message_then_ends() {
         let m = if seq % 10 == 0 {
             until_done!(300, cancelled, stream.next())
         } else {
-            tokio::time::timeout(LONG, stream.next())
-                .await
-                .expect("woken")
+            within(stream.next(), "woken").await
         };
         check(seq, &m.expect("not ended yet").unwrap(), &mut scratch).unwrap();
     }
-    let end = tokio::time::timeout(LONG, stream.next())
-        .await
-        .expect("ended");
+    let end = within(stream.next(), "ended").await;
     assert!(end.is_none(), "expected the end, got {end:?}");
     assert!(futures_core::FusedStream::is_terminated(&stream));
     assert!(stream.next().await.is_none());
@@ -614,17 +612,13 @@ async fn pipe_receiver_stream_yields_every_message_then_ends() {
     let (mut scratch, mut cancelled) = (Vec::new(), 0u32);
     for seq in 0..n {
         let m = if seq % 2 == 0 {
-            tokio::time::timeout(LONG, stream.next())
-                .await
-                .expect("woken")
+            within(stream.next(), "woken").await
         } else {
             until_done!(300, cancelled, stream.next())
         };
         check(seq, &m.expect("not ended yet").unwrap(), &mut scratch).unwrap();
     }
-    let end = tokio::time::timeout(LONG, stream.next())
-        .await
-        .expect("ended");
+    let end = within(stream.next(), "ended").await;
     assert!(end.is_none(), "expected the end, got {end:?}");
     child.finish();
     eprintln!("{cancelled} next() calls cancelled");
@@ -915,9 +909,8 @@ async fn async_subscriber_gets_every_broadcast_then_disconnected() {
     let (mut buf, mut scratch, mut cancelled) = (Vec::new(), Vec::new(), 0u32);
     for seq in 0..n {
         let r = if seq % 2 == 0 {
-            tokio::time::timeout(LONG, sub.recv_into(&mut buf))
+            within(sub.recv_into(&mut buf), "the futex wake reached the task")
                 .await
-                .expect("the futex wake reached the task")
                 .unwrap()
         } else {
             until_done!(300, cancelled, sub.recv_into(&mut buf)).unwrap()
@@ -939,21 +932,15 @@ async fn async_seqlock_reader_follows_a_writer_in_another_process() {
     let mut r = AsyncReader::from(Reader::<[u64; 2]>::open(&name, &opts).unwrap());
     let (mut last, mut waits) = (0u64, 0u32);
     loop {
-        let got = if waits % 2 == 0 {
-            tokio::time::timeout(LONG, r.wait_changed(last))
-                .await
-                .expect("woken")
+        waits += 1;
+        let got = if waits % 2 == 1 {
+            within(r.wait_changed(last), "woken").await
         } else {
             // Dropped waits change nothing; the next one still sees every change.
-            match tokio::time::timeout(Duration::from_micros(300), r.wait_changed(last)).await {
-                Ok(x) => x,
-                Err(_) => {
-                    waits += 1;
-                    continue;
-                }
-            }
+            let wait = tokio::time::timeout(Duration::from_micros(300), r.wait_changed(last));
+            let Ok(got) = wait.await else { continue };
+            got
         };
-        waits += 1;
         match got {
             Ok(snap) => {
                 assert!(snap.version > last, "versions only grow");
