@@ -409,8 +409,7 @@ async fn async_consumer_receives_every_message_from_a_blocking_producer_then_dis
             rx.recv_into(&mut buf).await.unwrap();
             check(seq, &buf, &mut scratch).unwrap();
         } else {
-            let m = rx.recv().await.unwrap();
-            check(seq, &m, &mut scratch).unwrap();
+            check(seq, &rx.recv().await.unwrap(), &mut scratch).unwrap();
         }
     }
     assert_disconnected(rx.recv_into(&mut buf)).await;
@@ -672,8 +671,7 @@ async fn async_ring_echo_between_two_async_processes_with_concurrent_tasks() {
         recv_seqs_async(&mut rx, 0..n).await;
         rx
     });
-    let ends = (sender.await.unwrap(), receiver.await.unwrap());
-    child.hang_up(ends);
+    child.hang_up((sender.await.unwrap(), receiver.await.unwrap()));
 }
 
 #[tokio::test]
