@@ -826,10 +826,8 @@ async fn async_mq_receives_from_a_blocking_sender_through_cancelled_waits() {
     recv_through_cancels(&mut q, n).await;
     child.finish();
     // The sender has gone and everything it sent was received.
-    assert!(q
-        .try_recv_into(&mut Vec::new())
-        .unwrap_err()
-        .is_disconnected());
+    let e = q.try_recv_into(&mut Vec::new()).unwrap_err();
+    assert!(e.is_disconnected(), "{e}");
 }
 
 #[tokio::test]

@@ -306,10 +306,8 @@ fn killed_writer_is_disconnect_after_its_messages() {
         assert_eq!(parse(&recv_retry(&mut r)), (0, seq));
     }
     // The writer is alive: nothing more, and not disconnected.
-    assert!(r
-        .recv_timeout(Duration::from_millis(50))
-        .unwrap_err()
-        .is_timeout());
+    let e = r.recv_timeout(Duration::from_millis(50)).unwrap_err();
+    assert!(e.is_timeout(), "{e}");
     child.kill();
     assert!(r.recv().unwrap_err().is_disconnected());
     // A new writer revives the log for the same reader.
@@ -552,16 +550,11 @@ fn log_lock_file_replaced_under_running_writers_keeps_every_message_and_liveness
         wait_for_file(&with_suffix(&path, &format!(".done.{w}")));
     }
     // All three are alive, idle: nothing more, and not disconnected.
-    assert!(r
-        .recv_timeout(Duration::from_millis(200))
-        .unwrap_err()
-        .is_timeout());
+    let idle = Duration::from_millis(200);
+    assert!(r.recv_timeout(idle).unwrap_err().is_timeout());
     // Once the lock file is replaced again, the idle writers still count as alive.
     replace_lock_file(&lock);
-    assert!(r
-        .recv_timeout(Duration::from_millis(200))
-        .unwrap_err()
-        .is_timeout());
+    assert!(r.recv_timeout(idle).unwrap_err().is_timeout());
     for p in late.iter_mut().chain(std::iter::once(&mut early)) {
         p.kill();
     }

@@ -98,14 +98,10 @@ fn blocked_receiver_gets_everything_then_disconnected_when_the_sender_is_killed(
     assert!(e.is_disconnected(), "{e}");
     killer.join().unwrap();
     // Stays so, also for the try_ and timed forms.
-    assert!(q
-        .try_recv_into(&mut Vec::new())
-        .unwrap_err()
-        .is_disconnected());
-    assert!(q
-        .recv_timeout(Duration::from_secs(5))
-        .unwrap_err()
-        .is_disconnected());
+    let e = q.try_recv_into(&mut Vec::new()).unwrap_err();
+    assert!(e.is_disconnected(), "{e}");
+    let e = q.recv_timeout(Duration::from_secs(5)).unwrap_err();
+    assert!(e.is_disconnected(), "{e}");
     // A new peer revives the queue.
     let mut bob = MessageQueue::open(&name, &MqOptions::new()).unwrap();
     bob.send(b"again").unwrap();
@@ -140,10 +136,8 @@ fn liveness_off_waits_for_the_timeout() {
     for _ in 0..5 {
         q.recv().unwrap();
     }
-    assert!(q
-        .recv_timeout(Duration::from_millis(300))
-        .unwrap_err()
-        .is_timeout());
+    let e = q.recv_timeout(Duration::from_millis(300)).unwrap_err();
+    assert!(e.is_timeout(), "{e}");
 }
 
 /// The async queue, blocked in a receive, learns of the sender's SIGKILL too.
@@ -186,17 +180,12 @@ fn try_and_timeout_forms() {
     let mut buf = vec![1, 2, 3];
     assert!(q.try_recv_into(&mut buf).unwrap_err().is_empty());
     assert!(buf.is_empty());
-    assert!(q
-        .recv_timeout(Duration::from_millis(10))
-        .unwrap_err()
-        .is_timeout());
+    let short = Duration::from_millis(10);
+    assert!(q.recv_timeout(short).unwrap_err().is_timeout());
     q.try_send(b"a").unwrap();
-    q.send_timeout(b"b", Duration::from_millis(10)).unwrap();
+    q.send_timeout(b"b", short).unwrap();
     assert!(q.try_send(b"c").unwrap_err().is_full());
-    assert!(q
-        .send_timeout(b"c", Duration::from_millis(10))
-        .unwrap_err()
-        .is_timeout());
+    assert!(q.send_timeout(b"c", short).unwrap_err().is_timeout());
     assert!(matches!(
         q.send(&[0u8; 17]),
         Err(Error::MessageTooLarge { len: 17, max: 16 })

@@ -479,10 +479,7 @@ fn send_exits_0_once_everything_was_taken_even_if_the_name_or_header_changed() {
     let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     run_exit(&["rm", "--force", &path], 0);
     std::os::unix::fs::FileExt::write_all_at(&file, b"NOTARING", 0).unwrap();
-    let mut got = Vec::new();
-    for _ in 0..3 {
-        got.push(rx.recv().unwrap().to_vec());
-    }
+    let got: Vec<_> = (0..3).map(|_| rx.recv().unwrap().to_vec()).collect();
     assert_eq!(got, [b"a", b"b", b"c"]);
     finish_exit(send, "send", 0);
     std::fs::remove_dir_all(&dir).unwrap();
