@@ -983,20 +983,14 @@ mod tests {
         )
         .unwrap();
         // Mode 0644 (from the umask) is wider than the 0600 asked for: refused as such.
-        assert!(matches!(
-            LogReader::open(&path, &LogOptions::new()),
-            Err(Error::PermissionDenied { .. })
-        ));
+        let r = LogReader::open(&path, &LogOptions::new());
+        assert!(matches!(r, Err(Error::PermissionDenied { .. })), "{r:?}");
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(matches!(
-            LogReader::open(&path, &LogOptions::new()),
-            Err(Error::BadSegment { .. })
-        ));
+        let r = LogReader::open(&path, &LogOptions::new());
+        assert!(matches!(r, Err(Error::BadSegment { .. })), "{r:?}");
         std::fs::write(&path, b"short").unwrap();
-        assert!(matches!(
-            LogWriter::open(&path, &LogOptions::new()),
-            Err(Error::BadSegment { .. })
-        ));
+        let r = LogWriter::open(&path, &LogOptions::new());
+        assert!(matches!(r, Err(Error::BadSegment { .. })), "{r:?}");
     }
 }

@@ -529,10 +529,8 @@ async fn async_reserve_waits_for_room_then_commits_in_place() {
         g.copy_from_slice(&[i; 40]);
         g.commit();
     }
-    assert!(matches!(
-        tx.reserve(1 << 20).await,
-        Err(Error::MessageTooLarge { .. })
-    ));
+    let got = tx.reserve(1 << 20).await;
+    assert!(matches!(got, Err(Error::MessageTooLarge { .. })), "{got:?}");
     // Fails, with the consumer's stderr, unless messages 0..n came byte for byte.
     child.hang_up(tx);
 }
@@ -644,10 +642,8 @@ async fn send_timeout_on_a_full_ring_sends_nothing() {
         matches!(rx.try_recv_into(&mut buf), Err(TryRecvError::Empty)),
         "the timed-out message was sent"
     );
-    assert!(matches!(
-        tx.send(&vec![0; 1000]).await,
-        Err(Error::MessageTooLarge { .. })
-    ));
+    let got = tx.send(&vec![0; 1000]).await;
+    assert!(matches!(got, Err(Error::MessageTooLarge { .. })), "{got:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -197,10 +197,8 @@ fn try_and_timeout_forms() {
         (2, 16, 2)
     );
     assert_eq!(q.recv().unwrap(), b"a");
-    assert!(matches!(
-        q.send_priority(b"x", 40_000),
-        Err(Error::InvalidConfig(_))
-    ));
+    let r = q.send_priority(b"x", 40_000);
+    assert!(matches!(r, Err(Error::InvalidConfig(_))), "{r:?}");
 }
 
 #[test]
@@ -224,38 +222,30 @@ fn system_limits_are_named() {
         Err(Error::SystemLimit { hint, .. }) => assert!(hint.contains("msg_max"), "{hint}"),
         other => panic!("expected a SystemLimit error, got {other:?}"),
     }
-    assert!(matches!(
-        MessageQueue::create(&name, &MqOptions::new().max_messages(0)),
-        Err(Error::InvalidConfig(_))
-    ));
+    let r = MessageQueue::create(&name, &MqOptions::new().max_messages(0));
+    assert!(matches!(r, Err(Error::InvalidConfig(_))), "{r:?}");
 }
 
 #[test]
 fn creator_unlinks_unless_kept() {
     let name = unique("unlink");
     let q = MessageQueue::create(&name, &MqOptions::new()).unwrap();
-    assert!(matches!(
-        MessageQueue::create(&name, &MqOptions::new()),
-        Err(Error::AlreadyExists(_))
-    ));
+    let r = MessageQueue::create(&name, &MqOptions::new());
+    assert!(matches!(r, Err(Error::AlreadyExists(_))), "{r:?}");
     let opener = MessageQueue::open(&name, &MqOptions::new().mode(0o640)).unwrap();
     drop(opener); // an opener does not unlink
     assert!(MessageQueue::open(&name, &MqOptions::new()).is_ok());
     drop(q);
-    assert!(matches!(
-        MessageQueue::open(&name, &MqOptions::new()),
-        Err(Error::NotFound(_))
-    ));
+    let r = MessageQueue::open(&name, &MqOptions::new());
+    assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
 
     let kept = MessageQueue::create(&name, &MqOptions::new().keep(true)).unwrap();
     drop(kept);
     let mut again = MessageQueue::open_or_create(&name, &MqOptions::new()).unwrap();
     again.set_unlink_on_drop(true);
     drop(again);
-    assert!(matches!(
-        MessageQueue::open(&name, &MqOptions::new()),
-        Err(Error::NotFound(_))
-    ));
+    let r = MessageQueue::open(&name, &MqOptions::new());
+    assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
 }
 
 /// The liveness file sits in /dev/shm beside the queue, with the queue's mode whatever the

@@ -214,10 +214,8 @@ fn another_users_segment_is_refused_on_both_sides() {
         assert!(msg.contains("0600"), "{msg}");
         finish_clean(peer);
         // Nothing of root's reached nobody's ring, and its name is untouched.
-        assert!(matches!(
-            ipcring::segment::inspect(&name),
-            Err(Error::NotFound(_))
-        ));
+        let r = ipcring::segment::inspect(&name);
+        assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
     }
 }
 

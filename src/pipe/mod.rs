@@ -803,15 +803,11 @@ mod tests {
             tx.send(b"four"),
             Err(Error::MessageTooLarge { len: 4, max: 3 })
         ));
-        assert!(matches!(
-            PipeSender::open(&path, &PipeOptions::new().max_message(u32::MAX as usize)),
-            Err(Error::InvalidConfig(_))
-        ));
+        let r = PipeSender::open(&path, &PipeOptions::new().max_message(u32::MAX as usize));
+        assert!(matches!(r, Err(Error::InvalidConfig(_))), "{r:?}");
         let file = dir.path().join("plain");
         std::fs::write(&file, b"").unwrap();
-        assert!(matches!(
-            PipeReceiver::open(&file, &PipeOptions::new()),
-            Err(Error::AlreadyExists(_))
-        ));
+        let r = PipeReceiver::open(&file, &PipeOptions::new());
+        assert!(matches!(r, Err(Error::AlreadyExists(_))), "{r:?}");
     }
 }
