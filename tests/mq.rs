@@ -239,8 +239,7 @@ fn creator_unlinks_unless_kept() {
     let r = MessageQueue::open(&name, &MqOptions::new());
     assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
 
-    let kept = MessageQueue::create(&name, &MqOptions::new().keep(true)).unwrap();
-    drop(kept);
+    drop(MessageQueue::create(&name, &MqOptions::new().keep(true)).unwrap());
     let mut again = MessageQueue::open_or_create(&name, &MqOptions::new()).unwrap();
     again.set_unlink_on_drop(true);
     drop(again);
@@ -258,8 +257,7 @@ fn liveness_file_has_the_queue_mode_and_goes_with_the_queue() {
     let q = MessageQueue::create(&name, &MqOptions::new().mode(0o640)).unwrap();
     let meta = std::fs::metadata(&file).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o640);
-    let opener = MessageQueue::open(&name, &MqOptions::new().mode(0o640)).unwrap();
-    drop(opener);
+    drop(MessageQueue::open(&name, &MqOptions::new().mode(0o640)).unwrap());
     assert!(std::path::Path::new(&file).exists(), "an opener leaves it");
     drop(q);
     assert!(
