@@ -585,9 +585,7 @@ mod tests {
     fn plain_io_errors_map_by_kind() {
         assert!(Error::from(io::Error::from(K::TimedOut)).is_timeout());
         assert!(Error::from(io::Error::from(K::BrokenPipe)).is_disconnected());
-        assert!(matches!(
-            Error::from(io::Error::from(K::PermissionDenied)),
-            Error::Io { .. }
-        ));
+        let r = Error::from(io::Error::from(K::PermissionDenied));
+        assert!(matches!(r, Error::Io { .. }), "{r:?}");
     }
 }

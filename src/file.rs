@@ -956,18 +956,15 @@ mod tests {
         let mut buf = Vec::new();
         // No writer ever: waiting, not disconnected.
         assert!(r.try_recv_into(&mut buf).unwrap_err().is_empty());
-        assert!(r
-            .recv_timeout(Duration::from_millis(10))
-            .unwrap_err()
-            .is_timeout());
+        let short = Duration::from_millis(10);
+        assert!(r.recv_timeout(short).unwrap_err().is_timeout());
         let mut w = LogWriter::open(&path, &LogOptions::new().max_message(10)).unwrap();
         assert!(matches!(
             w.send(&[0; 11]),
             Err(Error::MessageTooLarge { len: 11, max: 10 })
         ));
         w.try_send(b"").unwrap();
-        w.send_timeout(b"0123456789", Duration::from_millis(10))
-            .unwrap();
+        w.send_timeout(b"0123456789", short).unwrap();
         assert_eq!(r.recv().unwrap(), b"");
         assert_eq!(r.recv().unwrap(), b"0123456789");
         assert!(r.try_recv_into(&mut buf).unwrap_err().is_empty());
@@ -986,20 +983,14 @@ mod tests {
         )
         .unwrap();
         // Mode 0644 (from the umask) is wider than the 0600 asked for: refused as such.
-        assert!(matches!(
-            LogReader::open(&path, &LogOptions::new()),
-            Err(Error::PermissionDenied { .. })
-        ));
+        let r = LogReader::open(&path, &LogOptions::new());
+        assert!(matches!(r, Err(Error::PermissionDenied { .. })), "{r:?}");
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(matches!(
-            LogReader::open(&path, &LogOptions::new()),
-            Err(Error::BadSegment { .. })
-        ));
+        let r = LogReader::open(&path, &LogOptions::new());
+        assert!(matches!(r, Err(Error::BadSegment { .. })), "{r:?}");
         std::fs::write(&path, b"short").unwrap();
-        assert!(matches!(
-            LogWriter::open(&path, &LogOptions::new()),
-            Err(Error::BadSegment { .. })
-        ));
+        let r = LogWriter::open(&path, &LogOptions::new());
+        assert!(matches!(r, Err(Error::BadSegment { .. })), "{r:?}");
     }
 }

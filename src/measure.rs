@@ -122,18 +122,6 @@ impl FloorPage {
             std::thread::sleep(Duration::from_millis(1));
         }
     }
-
-    /// The word at `off` (panics unless it lies in the page, 8-aligned: a bug here).
-    #[track_caller]
-    fn u64_at(&self, off: usize) -> &AtomicU64 {
-        self.map.at(off)
-    }
-
-    /// The word at `off` (panics unless it lies in the page, 4-aligned: a bug here).
-    #[track_caller]
-    fn u32_at(&self, off: usize) -> &AtomicU32 {
-        self.map.at(off)
-    }
 }
 
 impl Drop for FloorPage {
@@ -263,8 +251,7 @@ impl RecordLanes {
     }
 
     fn seq(&self, lane: usize, i: u64) -> &AtomicU64 {
-        let off = lane * RECORDS_LANE + self.at(i);
-        self.page.u64_at(off)
+        self.page.map.at(lane * RECORDS_LANE + self.at(i))
     }
 
     /// Writes record `i` (payload `msg`) into `lane` and publishes it.
@@ -316,7 +303,7 @@ const SPLIT_LINES: usize = 128;
 
 fn spin_ping_pong(name: &str, iters: usize, pong_at: usize) -> Result<Stats> {
     let page = FloorPage::create(name, PAGE)?;
-    let (ping, pong) = (page.u64_at(0), page.u64_at(pong_at));
+    let (ping, pong): (&AtomicU64, &AtomicU64) = (page.map.at(0), page.map.at(pong_at));
     let (stats, _) = spin_batches(iters, |i| {
         ping.store(i, Ordering::Release);
         let mut patience = Patience::default();
@@ -380,7 +367,7 @@ pub const PEER_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn spin_ping_pong_peer(name: &str, pong_at: usize) -> Result<()> {
     let page = FloorPage::open(name, PAGE)?;
-    let (ping, pong) = (page.u64_at(0), page.u64_at(pong_at));
+    let (ping, pong): (&AtomicU64, &AtomicU64) = (page.map.at(0), page.map.at(pong_at));
     let mut last = 0;
     let mut patience = Patience::default();
     loop {
@@ -404,7 +391,7 @@ fn spin_ping_pong_peer(name: &str, pong_at: usize) -> Result<()> {
 /// floor for "a peer that went to sleep" pays the same idle-CPU wake-up cost.
 pub fn floor_futex(name: &str, iters: usize, pause: Option<Duration>) -> Result<Stats> {
     let page = FloorPage::create(name, PAGE)?;
-    let (ping, pong) = (page.u32_at(0), page.u32_at(128));
+    let (ping, pong): (&AtomicU32, &AtomicU32) = (page.map.at(0), page.map.at(128));
     let warm = (iters / 10).max(1);
     let mut batches = Vec::with_capacity(iters);
     let mut i = 0u32;
@@ -461,7 +448,7 @@ pub fn floor_futex_peer(name: &str) -> Result<()> {
 /// ```
 pub fn floor_futex_peer_paused(name: &str, pause: Option<Duration>) -> Result<()> {
     let page = FloorPage::open(name, PAGE)?;
-    let (ping, pong) = (page.u32_at(0), page.u32_at(128));
+    let (ping, pong): (&AtomicU32, &AtomicU32) = (page.map.at(0), page.map.at(128));
     let mut last = 0u32;
     let mut idle_since: Option<Instant> = None;
     loop {

@@ -121,9 +121,8 @@ async fn recv_through_cancels<R: AsyncReceiver>(rx: &mut R, n: u64) {
     let mut cancelled = 0;
     for seq in 0..n {
         if seq % 2 == 0 {
-            tokio::time::timeout(LONG, rx.recv_into(&mut buf))
+            within(rx.recv_into(&mut buf), "readiness woke the receive")
                 .await
-                .expect("readiness woke the receive")
                 .unwrap();
         } else {
             until_done!(300, cancelled, rx.recv_into(&mut buf)).unwrap();
@@ -145,15 +144,19 @@ async fn send_through_cancels_too<S: AsyncSender>(
     for seq in 0..n {
         message(seq, &mut m);
         if seq % 2 == 0 {
-            tokio::time::timeout(LONG, tx.send(&m))
+            within(tx.send(&m), "readiness woke the send")
                 .await
-                .expect("readiness woke the send")
                 .unwrap();
         } else {
             until_done!(200, cancelled, odd(tx, &m)).unwrap();
         }
     }
     eprintln!("{cancelled} sends cancelled");
+}
+
+/// Awaits `f` for [`LONG`] at most: it must complete by then (else panics with `what`).
+async fn within<F: std::future::Future>(f: F, what: &str) -> F::Output {
+    tokio::time::timeout(LONG, f).await.expect(what)
 }
 
 /// Awaits `recv` (for [`LONG`] at most): it must end with `Disconnected`.
@@ -383,7 +386,7 @@ fn roles(role: &str, args: Vec<String>) {
                 p.send(format!("ring {i}").as_bytes()).unwrap();
             }
             for t in tasks {
-                let (i, buf) = tokio::time::timeout(LONG, t).await.expect("woken").unwrap();
+                let (i, buf) = within(t, "woken").await.unwrap();
                 assert_eq!(buf, format!("ring {i}").as_bytes());
             }
             println!("OK");
@@ -406,8 +409,7 @@ async fn async_consumer_receives_every_message_from_a_blocking_producer_then_dis
             rx.recv_into(&mut buf).await.unwrap();
             check(seq, &buf, &mut scratch).unwrap();
         } else {
-            let m = rx.recv().await.unwrap();
-            check(seq, &m, &mut scratch).unwrap();
+            check(seq, &rx.recv().await.unwrap(), &mut scratch).unwrap();
         }
     }
     assert_disconnected(rx.recv_into(&mut buf)).await;
@@ -512,9 +514,8 @@ async fn async_reserve_waits_for_room_then_commits_in_place() {
         ],
     );
     // Waits for the consumer to free room: it reads nothing before its pause ends.
-    let mut g = tokio::time::timeout(LONG, tx.reserve(size))
+    let mut g = within(tx.reserve(size), "the consumer's release woke the reserve")
         .await
-        .expect("the consumer's release woke the reserve")
         .unwrap();
     assert!(
         started.elapsed() >= Duration::from_millis(pause_ms),
@@ -528,10 +529,8 @@ async fn async_reserve_waits_for_room_then_commits_in_place() {
         g.copy_from_slice(&[i; 40]);
         g.commit();
     }
-    assert!(matches!(
-        tx.reserve(1 << 20).await,
-        Err(Error::MessageTooLarge { .. })
-    ));
+    let got = tx.reserve(1 << 20).await;
+    assert!(matches!(got, Err(Error::MessageTooLarge { .. })), "{got:?}");
     // Fails, with the consumer's stderr, unless messages 0..n came byte for byte.
     child.hang_up(tx);
 }
@@ -586,15 +585,11 @@ async fn ring_consumer_stream_yields_every_message_then_ends() {
         let m = if seq % 10 == 0 {
             until_done!(300, cancelled, stream.next())
         } else {
-            tokio::time::timeout(LONG, stream.next())
-                .await
-                .expect("woken")
+            within(stream.next(), "woken").await
         };
         check(seq, &m.expect("not ended yet").unwrap(), &mut scratch).unwrap();
     }
-    let end = tokio::time::timeout(LONG, stream.next())
-        .await
-        .expect("ended");
+    let end = within(stream.next(), "ended").await;
     assert!(end.is_none(), "expected the end, got {end:?}");
     assert!(futures_core::FusedStream::is_terminated(&stream));
     assert!(stream.next().await.is_none());
@@ -614,17 +609,13 @@ async fn pipe_receiver_stream_yields_every_message_then_ends() {
     let (mut scratch, mut cancelled) = (Vec::new(), 0u32);
     for seq in 0..n {
         let m = if seq % 2 == 0 {
-            tokio::time::timeout(LONG, stream.next())
-                .await
-                .expect("woken")
+            within(stream.next(), "woken").await
         } else {
             until_done!(300, cancelled, stream.next())
         };
         check(seq, &m.expect("not ended yet").unwrap(), &mut scratch).unwrap();
     }
-    let end = tokio::time::timeout(LONG, stream.next())
-        .await
-        .expect("ended");
+    let end = within(stream.next(), "ended").await;
     assert!(end.is_none(), "expected the end, got {end:?}");
     child.finish();
     eprintln!("{cancelled} next() calls cancelled");
@@ -651,10 +642,8 @@ async fn send_timeout_on_a_full_ring_sends_nothing() {
         matches!(rx.try_recv_into(&mut buf), Err(TryRecvError::Empty)),
         "the timed-out message was sent"
     );
-    assert!(matches!(
-        tx.send(&vec![0; 1000]).await,
-        Err(Error::MessageTooLarge { .. })
-    ));
+    let got = tx.send(&vec![0; 1000]).await;
+    assert!(matches!(got, Err(Error::MessageTooLarge { .. })), "{got:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -678,8 +667,7 @@ async fn async_ring_echo_between_two_async_processes_with_concurrent_tasks() {
         recv_seqs_async(&mut rx, 0..n).await;
         rx
     });
-    let ends = (sender.await.unwrap(), receiver.await.unwrap());
-    child.hang_up(ends);
+    child.hang_up((sender.await.unwrap(), receiver.await.unwrap()));
 }
 
 #[tokio::test]
@@ -834,10 +822,8 @@ async fn async_mq_receives_from_a_blocking_sender_through_cancelled_waits() {
     recv_through_cancels(&mut q, n).await;
     child.finish();
     // The sender has gone and everything it sent was received.
-    assert!(q
-        .try_recv_into(&mut Vec::new())
-        .unwrap_err()
-        .is_disconnected());
+    let e = q.try_recv_into(&mut Vec::new()).unwrap_err();
+    assert!(e.is_disconnected(), "{e}");
 }
 
 #[tokio::test]
@@ -915,9 +901,8 @@ async fn async_subscriber_gets_every_broadcast_then_disconnected() {
     let (mut buf, mut scratch, mut cancelled) = (Vec::new(), Vec::new(), 0u32);
     for seq in 0..n {
         let r = if seq % 2 == 0 {
-            tokio::time::timeout(LONG, sub.recv_into(&mut buf))
+            within(sub.recv_into(&mut buf), "the futex wake reached the task")
                 .await
-                .expect("the futex wake reached the task")
                 .unwrap()
         } else {
             until_done!(300, cancelled, sub.recv_into(&mut buf)).unwrap()
@@ -939,21 +924,15 @@ async fn async_seqlock_reader_follows_a_writer_in_another_process() {
     let mut r = AsyncReader::from(Reader::<[u64; 2]>::open(&name, &opts).unwrap());
     let (mut last, mut waits) = (0u64, 0u32);
     loop {
-        let got = if waits % 2 == 0 {
-            tokio::time::timeout(LONG, r.wait_changed(last))
-                .await
-                .expect("woken")
+        waits += 1;
+        let got = if waits % 2 == 1 {
+            within(r.wait_changed(last), "woken").await
         } else {
             // Dropped waits change nothing; the next one still sees every change.
-            match tokio::time::timeout(Duration::from_micros(300), r.wait_changed(last)).await {
-                Ok(x) => x,
-                Err(_) => {
-                    waits += 1;
-                    continue;
-                }
-            }
+            let wait = tokio::time::timeout(Duration::from_micros(300), r.wait_changed(last));
+            let Ok(got) = wait.await else { continue };
+            got
         };
-        waits += 1;
         match got {
             Ok(snap) => {
                 assert!(snap.version > last, "versions only grow");

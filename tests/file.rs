@@ -306,10 +306,8 @@ fn killed_writer_is_disconnect_after_its_messages() {
         assert_eq!(parse(&recv_retry(&mut r)), (0, seq));
     }
     // The writer is alive: nothing more, and not disconnected.
-    assert!(r
-        .recv_timeout(Duration::from_millis(50))
-        .unwrap_err()
-        .is_timeout());
+    let e = r.recv_timeout(Duration::from_millis(50)).unwrap_err();
+    assert!(e.is_timeout(), "{e}");
     child.kill();
     assert!(r.recv().unwrap_err().is_disconnected());
     // A new writer revives the log for the same reader.
@@ -333,10 +331,8 @@ fn restarted_reader_resumes_from_its_cursor_without_loss_or_duplicates() {
     std::fs::write(&cursor, [1u8; 16]).unwrap();
     let e = LogReader::open(&path, &LogOptions::new().cursor("resume")).unwrap_err();
     assert!(matches!(e, Error::Corrupt(_)), "{e}");
-    assert!(matches!(
-        LogReader::open(&path, &LogOptions::new().cursor("../escape")),
-        Err(Error::InvalidName { .. })
-    ));
+    let r = LogReader::open(&path, &LogOptions::new().cursor("../escape"));
+    assert!(matches!(r, Err(Error::InvalidName { .. })), "{r:?}");
 }
 
 fn big_message(seq: usize) -> Vec<u8> {
@@ -429,10 +425,8 @@ fn garbage_inside_the_log_is_an_error_not_a_panic() {
     assert!(matches!(error_after(&path, b"good"), Error::Corrupt(_)));
     // Not a log at all.
     f.write_all_at(b"NOTALOG!", 0).unwrap();
-    assert!(matches!(
-        LogReader::open(&path, &LogOptions::new()),
-        Err(Error::BadSegment { .. })
-    ));
+    let r = LogReader::open(&path, &LogOptions::new());
+    assert!(matches!(r, Err(Error::BadSegment { .. })), "{r:?}");
     // A committed end past the end of the file.
     let path = dir.path().join("log2");
     LogWriter::open(&path, &LogOptions::new())
@@ -552,16 +546,11 @@ fn log_lock_file_replaced_under_running_writers_keeps_every_message_and_liveness
         wait_for_file(&with_suffix(&path, &format!(".done.{w}")));
     }
     // All three are alive, idle: nothing more, and not disconnected.
-    assert!(r
-        .recv_timeout(Duration::from_millis(200))
-        .unwrap_err()
-        .is_timeout());
+    let idle = Duration::from_millis(200);
+    assert!(r.recv_timeout(idle).unwrap_err().is_timeout());
     // Once the lock file is replaced again, the idle writers still count as alive.
     replace_lock_file(&lock);
-    assert!(r
-        .recv_timeout(Duration::from_millis(200))
-        .unwrap_err()
-        .is_timeout());
+    assert!(r.recv_timeout(idle).unwrap_err().is_timeout());
     for p in late.iter_mut().chain(std::iter::once(&mut early)) {
         p.kill();
     }

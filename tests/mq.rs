@@ -98,14 +98,10 @@ fn blocked_receiver_gets_everything_then_disconnected_when_the_sender_is_killed(
     assert!(e.is_disconnected(), "{e}");
     killer.join().unwrap();
     // Stays so, also for the try_ and timed forms.
-    assert!(q
-        .try_recv_into(&mut Vec::new())
-        .unwrap_err()
-        .is_disconnected());
-    assert!(q
-        .recv_timeout(Duration::from_secs(5))
-        .unwrap_err()
-        .is_disconnected());
+    let e = q.try_recv_into(&mut Vec::new()).unwrap_err();
+    assert!(e.is_disconnected(), "{e}");
+    let e = q.recv_timeout(Duration::from_secs(5)).unwrap_err();
+    assert!(e.is_disconnected(), "{e}");
     // A new peer revives the queue.
     let mut bob = MessageQueue::open(&name, &MqOptions::new()).unwrap();
     bob.send(b"again").unwrap();
@@ -140,10 +136,8 @@ fn liveness_off_waits_for_the_timeout() {
     for _ in 0..5 {
         q.recv().unwrap();
     }
-    assert!(q
-        .recv_timeout(Duration::from_millis(300))
-        .unwrap_err()
-        .is_timeout());
+    let e = q.recv_timeout(Duration::from_millis(300)).unwrap_err();
+    assert!(e.is_timeout(), "{e}");
 }
 
 /// The async queue, blocked in a receive, learns of the sender's SIGKILL too.
@@ -186,17 +180,12 @@ fn try_and_timeout_forms() {
     let mut buf = vec![1, 2, 3];
     assert!(q.try_recv_into(&mut buf).unwrap_err().is_empty());
     assert!(buf.is_empty());
-    assert!(q
-        .recv_timeout(Duration::from_millis(10))
-        .unwrap_err()
-        .is_timeout());
+    let short = Duration::from_millis(10);
+    assert!(q.recv_timeout(short).unwrap_err().is_timeout());
     q.try_send(b"a").unwrap();
-    q.send_timeout(b"b", Duration::from_millis(10)).unwrap();
+    q.send_timeout(b"b", short).unwrap();
     assert!(q.try_send(b"c").unwrap_err().is_full());
-    assert!(q
-        .send_timeout(b"c", Duration::from_millis(10))
-        .unwrap_err()
-        .is_timeout());
+    assert!(q.send_timeout(b"c", short).unwrap_err().is_timeout());
     assert!(matches!(
         q.send(&[0u8; 17]),
         Err(Error::MessageTooLarge { len: 17, max: 16 })
@@ -208,10 +197,8 @@ fn try_and_timeout_forms() {
         (2, 16, 2)
     );
     assert_eq!(q.recv().unwrap(), b"a");
-    assert!(matches!(
-        q.send_priority(b"x", 40_000),
-        Err(Error::InvalidConfig(_))
-    ));
+    let r = q.send_priority(b"x", 40_000);
+    assert!(matches!(r, Err(Error::InvalidConfig(_))), "{r:?}");
 }
 
 #[test]
@@ -235,38 +222,29 @@ fn system_limits_are_named() {
         Err(Error::SystemLimit { hint, .. }) => assert!(hint.contains("msg_max"), "{hint}"),
         other => panic!("expected a SystemLimit error, got {other:?}"),
     }
-    assert!(matches!(
-        MessageQueue::create(&name, &MqOptions::new().max_messages(0)),
-        Err(Error::InvalidConfig(_))
-    ));
+    let r = MessageQueue::create(&name, &MqOptions::new().max_messages(0));
+    assert!(matches!(r, Err(Error::InvalidConfig(_))), "{r:?}");
 }
 
 #[test]
 fn creator_unlinks_unless_kept() {
     let name = unique("unlink");
     let q = MessageQueue::create(&name, &MqOptions::new()).unwrap();
-    assert!(matches!(
-        MessageQueue::create(&name, &MqOptions::new()),
-        Err(Error::AlreadyExists(_))
-    ));
+    let r = MessageQueue::create(&name, &MqOptions::new());
+    assert!(matches!(r, Err(Error::AlreadyExists(_))), "{r:?}");
     let opener = MessageQueue::open(&name, &MqOptions::new().mode(0o640)).unwrap();
     drop(opener); // an opener does not unlink
     assert!(MessageQueue::open(&name, &MqOptions::new()).is_ok());
     drop(q);
-    assert!(matches!(
-        MessageQueue::open(&name, &MqOptions::new()),
-        Err(Error::NotFound(_))
-    ));
+    let r = MessageQueue::open(&name, &MqOptions::new());
+    assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
 
-    let kept = MessageQueue::create(&name, &MqOptions::new().keep(true)).unwrap();
-    drop(kept);
+    drop(MessageQueue::create(&name, &MqOptions::new().keep(true)).unwrap());
     let mut again = MessageQueue::open_or_create(&name, &MqOptions::new()).unwrap();
     again.set_unlink_on_drop(true);
     drop(again);
-    assert!(matches!(
-        MessageQueue::open(&name, &MqOptions::new()),
-        Err(Error::NotFound(_))
-    ));
+    let r = MessageQueue::open(&name, &MqOptions::new());
+    assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
 }
 
 /// The liveness file sits in /dev/shm beside the queue, with the queue's mode whatever the
@@ -279,8 +257,7 @@ fn liveness_file_has_the_queue_mode_and_goes_with_the_queue() {
     let q = MessageQueue::create(&name, &MqOptions::new().mode(0o640)).unwrap();
     let meta = std::fs::metadata(&file).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o640);
-    let opener = MessageQueue::open(&name, &MqOptions::new().mode(0o640)).unwrap();
-    drop(opener);
+    drop(MessageQueue::open(&name, &MqOptions::new().mode(0o640)).unwrap());
     assert!(std::path::Path::new(&file).exists(), "an opener leaves it");
     drop(q);
     assert!(

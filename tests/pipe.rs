@@ -213,10 +213,8 @@ fn reader_leaving_is_disconnect_for_the_writer() {
     let mut tx = writer_whose_reader_left(&path);
     assert!(tx.send(b"two").unwrap_err().is_disconnected());
     // The next send waits for a new reader again.
-    assert!(tx
-        .send_timeout(b"three", Duration::from_millis(50))
-        .unwrap_err()
-        .is_timeout());
+    let r = tx.send_timeout(b"three", Duration::from_millis(50));
+    assert!(r.unwrap_err().is_timeout());
 }
 
 #[test]

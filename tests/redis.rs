@@ -655,10 +655,8 @@ fn consumer_recreates_a_group_the_server_lost() {
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), b"one");
     // As after a restart of a server without persistence: stream and group are gone.
     let _: u64 = redis::cmd("DEL").arg(&key).query(&mut side(&url)).unwrap();
-    assert!(rx
-        .recv_timeout(Duration::from_millis(300))
-        .unwrap_err()
-        .is_timeout());
+    let e = rx.recv_timeout(Duration::from_millis(300)).unwrap_err();
+    assert!(e.is_timeout(), "{e}");
     tx.send(b"two").unwrap();
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), b"two");
 }
@@ -681,10 +679,8 @@ fn blocked_subscriber_gets_disconnected_after_its_publisher_is_killed() {
     child.wait();
     // Nothing was lost on the way.
     assert_eq!(rx.gaps(), 0);
-    assert!(rx
-        .try_recv_into(&mut Vec::new())
-        .unwrap_err()
-        .is_disconnected());
+    let e = rx.try_recv_into(&mut Vec::new()).unwrap_err();
+    assert!(e.is_disconnected(), "{e}");
     // A new publisher revives the channel.
     let mut tx = Publisher::connect(&url, &ch, &live()).unwrap();
     assert_eq!(tx.publish(b"again").unwrap(), 1);

@@ -678,10 +678,8 @@ fn stale_segment_is_detected_and_reclaimed_on_request() {
     let info = inspect(&name).unwrap();
     assert!(info.segment.is_stale());
     assert_eq!(info.fill, 3 * 16); // three 1-byte messages, 16-byte records
-    assert!(matches!(
-        Producer::create(&name, &RingOptions::new()),
-        Err(Error::AlreadyExists(_))
-    ));
+    let r = Producer::create(&name, &RingOptions::new());
+    assert!(matches!(r, Err(Error::AlreadyExists(_))), "{r:?}");
     let tx = Producer::create(
         &name,
         &RingOptions::new().capacity(4096).reclaim_stale(true),
@@ -696,10 +694,8 @@ fn stale_segment_is_detected_and_reclaimed_on_request() {
 fn live_segment_is_not_reclaimed() {
     let name = unique("live");
     let _rx = Consumer::create(&name, &RingOptions::new().capacity(4096)).unwrap();
-    assert!(matches!(
-        Producer::create(&name, &RingOptions::new().reclaim_stale(true)),
-        Err(Error::AlreadyExists(_))
-    ));
+    let r = Producer::create(&name, &RingOptions::new().reclaim_stale(true));
+    assert!(matches!(r, Err(Error::AlreadyExists(_))), "{r:?}");
 }
 
 #[test]
@@ -857,10 +853,8 @@ fn consumer_never_attached_is_not_disconnected_but_times_out() {
     let name = unique("noconsumer");
     let mut tx = Producer::create(&name, &RingOptions::new().capacity(64)).unwrap();
     tx.send(&[0; 24]).unwrap(); // 32-byte record + 8: the rest cannot hold another
-    assert!(matches!(
-        tx.send_timeout(&[0; 24], Duration::from_millis(30)),
-        Err(Error::Timeout)
-    ));
+    let r = tx.send_timeout(&[0; 24], Duration::from_millis(30));
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
     assert!(tx.try_send(&[0; 24]).unwrap_err().is_full());
 }
 
@@ -887,10 +881,8 @@ fn try_outcomes_are_full_and_empty_and_question_mark_makes_them_would_block() {
     let mut m = Vec::new();
     message(sent, &mut m);
     assert!(matches!(tx.try_send(&m), Err(TrySendError::Full)));
-    assert!(matches!(
-        Sender::try_send(&mut tx, &m),
-        Err(TrySendError::Full)
-    ));
+    let r = Sender::try_send(&mut tx, &m);
+    assert!(matches!(r, Err(TrySendError::Full)), "{r:?}");
     assert!(matches!(tx.try_reserve(m.len()), Err(TrySendError::Full)));
     assert!(matches!(send_now(&mut tx, &m), Err(Error::WouldBlock)));
     assert!(matches!(send_now(&mut &mut tx, &m), Err(Error::WouldBlock)));
@@ -914,20 +906,16 @@ fn timeout_forms_take_what_is_there_at_once_and_time_out_otherwise() {
     // Empty ring: both receive forms time out.
     assert!(matches!(rx.recv_timeout(zero), Err(Error::Timeout)));
     let mut buf = vec![1u8];
-    assert!(matches!(
-        rx.recv_timeout_into(&mut buf, zero),
-        Err(Error::Timeout)
-    ));
+    let r = rx.recv_timeout_into(&mut buf, zero);
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
     // Room: both send forms succeed even with a zero timeout.
     tx.send_timeout(b"one", zero).unwrap();
     let mut g = tx.reserve_timeout(3, zero).unwrap();
     g.copy_from_slice(b"two");
     g.commit();
     // Two 16-byte records (+ the 8-byte next header slot) leave no room for a 32-byte one.
-    assert!(matches!(
-        tx.send_timeout(&[0; 24], zero),
-        Err(Error::Timeout)
-    ));
+    let r = tx.send_timeout(&[0; 24], zero);
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
     assert!(matches!(tx.reserve_timeout(24, zero), Err(Error::Timeout)));
     // Messages there: both receive forms take them at once, in order.
     assert_eq!(&*rx.recv_timeout(zero).unwrap(), b"one");

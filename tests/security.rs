@@ -116,11 +116,8 @@ fn until_stdin_closes() {
 /// Asserts `r` is PermissionDenied naming `owner`; returns the message.
 fn assert_denied<T: std::fmt::Debug>(r: ipcring::Result<T>, owner: u32) -> String {
     match r {
-        Err(e @ Error::PermissionDenied { .. }) => {
-            let Error::PermissionDenied { owner: o, .. } = &e else {
-                unreachable!()
-            };
-            assert_eq!(*o, Some(owner), "{e}");
+        Err(e @ Error::PermissionDenied { owner: o, .. }) => {
+            assert_eq!(o, Some(owner), "{e}");
             e.to_string()
         }
         other => panic!("expected PermissionDenied (owner {owner}), got {other:?}"),
@@ -217,10 +214,8 @@ fn another_users_segment_is_refused_on_both_sides() {
         assert!(msg.contains("0600"), "{msg}");
         finish_clean(peer);
         // Nothing of root's reached nobody's ring, and its name is untouched.
-        assert!(matches!(
-            ipcring::segment::inspect(&name),
-            Err(Error::NotFound(_))
-        ));
+        let r = ipcring::segment::inspect(&name);
+        assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
     }
 }
 
@@ -448,8 +443,7 @@ fn another_users_listener_is_refused_and_so_are_its_clients() {
     let path = dir.path().join("root.sock");
     let l = Listener::bind(path.as_path(), &SocketOptions::new()).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let mut peer = spawn_nobody("make", &["client-of-root", path.to_str().unwrap()]);
-    peer.wait_line("READY");
+    let mut peer = nobody_makes("client-of-root", &path);
     let r = l.accept_timeout(std::time::Duration::from_millis(300));
     assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
     assert_eq!(l.refused_peers(), 1);

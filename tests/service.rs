@@ -439,14 +439,10 @@ fn remove_takes_a_dead_clients_channel_with_the_listener() {
     });
     let (_, removed) = ipcring::service::remove(&name, false).unwrap();
     assert_eq!(removed, std::slice::from_ref(&waiting.channel));
-    assert!(matches!(
-        ipcring::segment::inspect(&waiting.channel),
-        Err(Error::NotFound(_))
-    ));
-    assert!(matches!(
-        ipcring::segment::inspect(&name),
-        Err(Error::NotFound(_))
-    ));
+    let r = ipcring::segment::inspect(&waiting.channel);
+    assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
+    let r = ipcring::segment::inspect(&name);
+    assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
 }
 
 /// In one process: the limits and errors a user meets.
@@ -455,10 +451,8 @@ fn limits_and_errors() {
     let name = unique("svc-limits");
     let mut l = Listener::bind(&name, &opts().max_clients(2).max_slots(4)).unwrap();
     // A second live listener under the same name is refused.
-    assert!(matches!(
-        Listener::bind(&name, &opts()),
-        Err(Error::AlreadyExists(_))
-    ));
+    let r = Listener::bind(&name, &opts());
+    assert!(matches!(r, Err(Error::AlreadyExists(_))), "{r:?}");
     let server = std::thread::spawn(move || {
         // Serve until every client is gone after the first one connected.
         let mut seen = false;
@@ -478,14 +472,10 @@ fn limits_and_errors() {
         }
     });
     // More than the listener allows.
-    assert!(matches!(
-        Client::connect(&name, &opts().slots(8)),
-        Err(Error::InvalidConfig(_))
-    ));
-    assert!(matches!(
-        Client::connect(&name, &opts().max_message(1024)),
-        Err(Error::InvalidConfig(_))
-    ));
+    let r = Client::connect(&name, &opts().slots(8));
+    assert!(matches!(r, Err(Error::InvalidConfig(_))), "{r:?}");
+    let r = Client::connect(&name, &opts().max_message(1024));
+    assert!(matches!(r, Err(Error::InvalidConfig(_))), "{r:?}");
     let a = Client::connect(&name, &opts().slots(2)).unwrap();
     let b = Client::connect(&name, &opts()).unwrap();
     match Client::connect(&name, &opts()) {

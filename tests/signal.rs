@@ -267,22 +267,14 @@ mod linux {
         assert!(send(gone_pid, Signal::Usr1, &opts(dir))
             .unwrap_err()
             .is_disconnected());
-        assert!(matches!(
-            send(0, Signal::Usr1, &opts(dir)),
-            Err(Error::InvalidConfig(_))
-        ));
+        let got = send(0, Signal::Usr1, &opts(dir));
+        assert!(matches!(got, Err(Error::InvalidConfig(_))), "{got:?}");
         // A second listener in one process, bad names and offsets.
-        assert!(matches!(
-            Listener::new(&opts(dir)),
-            Err(Error::RoleTaken { .. })
-        ));
-        assert!(matches!(
-            Registry::open(&SignalOptions::new("../etc")),
-            Err(Error::InvalidName { .. })
-        ));
-        assert!(matches!(
-            Registry::open(&opts(dir).rt_offset(1000)),
-            Err(Error::InvalidConfig(_))
-        ));
+        let got = Listener::new(&opts(dir));
+        assert!(matches!(got, Err(Error::RoleTaken { .. })), "{got:?}");
+        let got = Registry::open(&SignalOptions::new("../etc"));
+        assert!(matches!(got, Err(Error::InvalidName { .. })), "{got:?}");
+        let got = Registry::open(&opts(dir).rt_offset(1000));
+        assert!(matches!(got, Err(Error::InvalidConfig(_))), "{got:?}");
     }
 }

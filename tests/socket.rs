@@ -301,10 +301,8 @@ fn connect_gives_up_when_nobody_listens() {
         .unwrap_err()
         .is_timeout());
     let once = SocketOptions::new().connect_timeout(Duration::ZERO);
-    assert!(matches!(
-        Connection::connect(addr.as_str(), &once),
-        Err(Error::Io { .. })
-    ));
+    let r = Connection::connect(addr.as_str(), &once);
+    assert!(matches!(r, Err(Error::Io { .. })), "{r:?}");
 }
 
 #[test]
@@ -314,10 +312,8 @@ fn unix_listener_replaces_a_stale_file_and_removes_its_own() {
         let l = Listener::bind(addr.as_str(), &SocketOptions::new()).unwrap();
         assert_eq!(l.local_addr(), &Address::Unix(addr.clone().into()));
         // A second listener on a live socket is refused.
-        assert!(matches!(
-            Listener::bind(addr.as_str(), &SocketOptions::new()),
-            Err(Error::AlreadyExists(_))
-        ));
+        let r = Listener::bind(addr.as_str(), &SocketOptions::new());
+        assert!(matches!(r, Err(Error::AlreadyExists(_))), "{r:?}");
     }
     assert!(!std::path::Path::new(&addr).exists());
     // Leave a socket file behind with nobody listening, as a killed listener would.

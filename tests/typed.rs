@@ -133,10 +133,8 @@ fn pod_values_cross_processes_and_a_wrong_size_is_a_clear_error() {
     }
     child.finish();
     // The bad message was consumed, nothing else is left, and the producer is gone.
-    assert!(matches!(
-        rx.try_recv_pod::<Tick>(),
-        Err(TryRecvError::Empty)
-    ));
+    let r = rx.try_recv_pod::<Tick>();
+    assert!(matches!(r, Err(TryRecvError::Empty)), "{r:?}");
     assert!(matches!(rx.recv_pod::<Tick>(), Err(Error::Disconnected)));
 }
 
@@ -211,10 +209,8 @@ fn serde_values_cross_processes_and_garbage_is_a_codec_error() {
     let (mut rx, mut child, e) = values_from_peer("serde-producer", 8192, 300, recv, event);
     assert!(e.contains("Event"), "{e}");
     child.finish();
-    assert!(matches!(
-        rx.try_recv_serde::<Event>(),
-        Err(TryRecvError::Empty)
-    ));
+    let r = rx.try_recv_serde::<Event>();
+    assert!(matches!(r, Err(TryRecvError::Empty)), "{r:?}");
 }
 
 #[cfg(feature = "serde")]

@@ -477,11 +477,9 @@ fn temp_path(name: &str, suffix: &str) -> PathBuf {
 
 /// [`directions`] as paths in the temp directory: (out, in).
 fn temp_directions(name: &str, side: Side) -> (PathBuf, PathBuf) {
+    let tmp = std::env::temp_dir();
     let (out, inn) = directions(name, side);
-    (
-        std::env::temp_dir().join(out),
-        std::env::temp_dir().join(inn),
-    )
+    (tmp.join(out), tmp.join(inn))
 }
 
 /// Removes `<tmp>/<name>.ab` and `.ba` (FIFOs and the like) if still there.
@@ -536,8 +534,7 @@ fn signal_pair(name: &str, side: Side) -> ipcring::Result<(Tx, Rx)> {
         Side::A => ("a", "b"),
         Side::B => ("b", "a"),
     };
-    let mine = signal_opts(name, me);
-    let theirs = signal_opts(name, other);
+    let (mine, theirs) = (signal_opts(name, me), signal_opts(name, other));
     let listener = Listener::new(&mine)?;
     let registration = Registry::open(&mine)?.register()?;
     let pid = wait_for(|| match Registry::open(&theirs) {

@@ -93,8 +93,7 @@ fn inspect_ls_rm_on_a_live_then_stale_ring() {
     let dir = tmpdir("lsrm");
     let path = dir.join("ring");
     let p = path.to_str().unwrap().to_owned();
-    let opts = RingOptions::new().capacity(4096).keep(true);
-    let mut tx = Producer::create(&p, &opts).unwrap();
+    let mut tx = Producer::create(&p, &RingOptions::new().capacity(4096).keep(true)).unwrap();
     tx.send(b"12345").unwrap();
 
     let t = run_ok(&["inspect", &p]);
@@ -480,10 +479,7 @@ fn send_exits_0_once_everything_was_taken_even_if_the_name_or_header_changed() {
     let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     run_exit(&["rm", "--force", &path], 0);
     std::os::unix::fs::FileExt::write_all_at(&file, b"NOTARING", 0).unwrap();
-    let mut got = Vec::new();
-    for _ in 0..3 {
-        got.push(rx.recv().unwrap().to_vec());
-    }
+    let got: Vec<_> = (0..3).map(|_| rx.recv().unwrap().to_vec()).collect();
     assert_eq!(got, [b"a", b"b", b"c"]);
     finish_exit(send, "send", 0);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -603,8 +599,7 @@ fn a_half_created_name_is_listed_removed_and_no_longer_blocks_send_and_recv() {
     assert_eq!(e["state"], "half-created");
     assert_eq!(e["mode"], "0200");
     assert_eq!(e["in_progress"], false);
-    let out = run_exit(&["rm", &a], 0);
-    assert!(text(&out.stdout).contains("half-created"));
+    assert_says(&run_exit(&["rm", &a], 0).stdout, "half-created");
     assert!(!std::path::Path::new(&a).exists());
 
     // send and recv on the other one: it is removed and a ring made in its place.

@@ -60,6 +60,16 @@ class Plan:
 # and a client object with round_trips(n) and stream(n, size) -----------------------------
 
 
+def round_trip(send, recv):
+    """A client's round trip: ``send(msg)``, then what ``recv()`` returns."""
+
+    def rt(msg):
+        send(msg)
+        return recv()
+
+    return rt
+
+
 def timed_sink(recv, n, out):
     """The one-way rate's receiving loop: says "ready", takes the first of ``n`` messages
     with ``recv()``, then sends the parent how long the other ``n - 1`` took (ns)."""
@@ -284,18 +294,6 @@ def listener_sink(address, n, size, out):
     conn_sink(Client(address, family="AF_UNIX"), n, size, out)
 
 
-class ConnClient:
-    def __init__(self, conn):
-        self.conn = conn
-
-    def rt(self, msg):
-        self.conn.send_bytes(msg)
-        return self.conn.recv_bytes()
-
-    def send(self, msg):
-        self.conn.send_bytes(msg)
-
-
 def queue_server(q_in, q_out, n):
     for _ in range(n):
         q_out.put(q_in.get())
@@ -303,18 +301,6 @@ def queue_server(q_in, q_out, n):
 
 def queue_sink(q, n, size, out):
     timed_sink(q.get, n, out)
-
-
-class QueueClient:
-    def __init__(self, q_out, q_in):
-        self.q_out, self.q_in = q_out, q_in
-
-    def rt(self, msg):
-        self.q_out.put(msg)
-        return self.q_in.get()
-
-    def send(self, msg):
-        self.q_out.put(msg)
 
 
 # shared_memory + posix_ipc semaphores (the article's way) ----------------------------------
@@ -505,11 +491,11 @@ def run_method(method, plan, ctx, uid):
     elif method == "mp-pipe":
         a, b = ctx.Pipe()
         srv = child(conn_server, b, rt_total)
-        res["rt"] = measure_rt(ConnClient(a).rt, plan)
+        res["rt"] = measure_rt(round_trip(a.send_bytes, a.recv_bytes), plan)
         srv.join(60)
         for size, n, key in ((SMALL, plan.small, "small"), (LARGE, plan.large, "large")):
             a, b = ctx.Pipe()
-            ns = stream(lambda n, size: child(conn_sink, b, n, size, child_end), ConnClient(a).send, n, size)
+            ns = stream(lambda n, size: child(conn_sink, b, n, size, child_end), a.send_bytes, n, size)
             res[key] = (n - 1, ns)
     elif method == "mp-listener":
         from multiprocessing.connection import Listener
@@ -520,7 +506,7 @@ def run_method(method, plan, ctx, uid):
             with Listener(addr, family="AF_UNIX") as lst:
                 srv = child(listener_server, addr, rt_total)
                 conn = lst.accept()
-                res["rt"] = measure_rt(ConnClient(conn).rt, plan)
+                res["rt"] = measure_rt(round_trip(conn.send_bytes, conn.recv_bytes), plan)
                 srv.join(60)
             for size, n, key in ((SMALL, plan.small, "small"), (LARGE, plan.large, "large")):
                 addr = os.path.join(d, f"{key}.sock")
@@ -528,11 +514,11 @@ def run_method(method, plan, ctx, uid):
                     box = {}
 
                     def connect(size, lst=lst, box=box):
-                        box["c"] = ConnClient(lst.accept())
+                        box["c"] = lst.accept()
 
                     ns = stream(
                         lambda n, size, addr=addr: child(listener_sink, addr, n, size, child_end),
-                        lambda m, box=box: box["c"].send(m),
+                        lambda m, box=box: box["c"].send_bytes(m),
                         n,
                         size,
                         connect=connect,
@@ -543,12 +529,11 @@ def run_method(method, plan, ctx, uid):
     elif method == "mp-queue":
         q1, q2 = ctx.Queue(), ctx.Queue()
         srv = child(queue_server, q1, q2, rt_total)
-        res["rt"] = measure_rt(QueueClient(q1, q2).rt, plan)
+        res["rt"] = measure_rt(round_trip(q1.put, q2.get), plan)
         srv.join(60)
         for size, n, key in ((SMALL, plan.small, "small"), (LARGE, plan.large, "large")):
             q = ctx.Queue(maxsize=1024)
-            send = QueueClient(q, None).send
-            ns = stream(lambda n, size, q=q: child(queue_sink, q, n, size, child_end), send, n, size)
+            ns = stream(lambda n, size, q=q: child(queue_sink, q, n, size, child_end), q.put, n, size)
             res[key] = (n - 1, ns)
     elif method == "shm-posix-sem":
         prefix = f"/ipcring-bench-sem-{uid}"
@@ -589,11 +574,7 @@ def python_rust(cli, plan, uid):
     tx, rx = ipcring.duplex(name, "a", capacity=1 << 22, wait="spin", timeout=10)
     assert peer.stdout.readline().strip() == b"ready"
 
-    def rt(msg):
-        tx.send(msg)
-        return rx.recv()
-
-    res["rt"] = measure_rt(rt, plan)
+    res["rt"] = measure_rt(round_trip(tx.send, rx.recv), plan)
     tx.close()
     rx.close()
     peer.wait(60)

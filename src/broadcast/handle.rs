@@ -684,10 +684,8 @@ mod tests {
         tx.set_keep(true);
         let mut rx = Subscriber::open(&n, &o).unwrap();
         let mut buf = Vec::new();
-        assert!(matches!(
-            rx.recv_timeout_into(&mut buf, Duration::from_millis(20)),
-            Err(Error::Timeout)
-        ));
+        let got = rx.recv_timeout_into(&mut buf, Duration::from_millis(20));
+        assert!(matches!(got, Err(Error::Timeout)), "{got:?}");
         let t = std::thread::spawn(move || {
             let mut buf = Vec::new();
             let r = rx

@@ -715,10 +715,8 @@ mod tests {
         let path = dir.path().join("shared.json");
         std::fs::write(&path, b"{not json").unwrap();
         let mut mb = Mailbox::open(&path).unwrap();
-        assert!(matches!(
-            mb.serve_pending(&mut article_alice),
-            Err(Error::Corrupt(_))
-        ));
+        let r = mb.serve_pending(&mut article_alice);
+        assert!(matches!(r, Err(Error::Corrupt(_))), "{r:?}");
         assert!(matches!(mb.submit("add", vec![]), Err(Error::Corrupt(_))));
         std::fs::write(
             &path,
@@ -736,10 +734,8 @@ mod tests {
         );
         assert_eq!(mb.answer("w").unwrap(), None);
         let mut small = Mailbox::open_with(&path, &MailboxOptions::new().max_file(10)).unwrap();
-        assert!(matches!(
-            small.answer("x"),
-            Err(Error::MessageTooLarge { .. })
-        ));
+        let r = small.answer("x");
+        assert!(matches!(r, Err(Error::MessageTooLarge { .. })), "{r:?}");
     }
 
     #[test]

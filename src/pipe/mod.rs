@@ -742,18 +742,14 @@ mod tests {
             0o600
         );
         // No reader yet: nothing can be sent.
+        let short = Duration::from_millis(20);
         assert!(tx.try_send(b"x").unwrap_err().is_full());
-        assert!(tx
-            .send_timeout(b"x", Duration::from_millis(20))
-            .unwrap_err()
-            .is_timeout());
+        assert!(tx.send_timeout(b"x", short).unwrap_err().is_timeout());
         let mut rx = PipeReceiver::open(&path, &opts).unwrap();
         let mut buf = Vec::new();
         assert!(rx.try_recv_into(&mut buf).unwrap_err().is_empty());
-        assert!(rx
-            .recv_timeout_into(&mut buf, Duration::from_millis(20))
-            .unwrap_err()
-            .is_timeout());
+        let e = rx.recv_timeout_into(&mut buf, short).unwrap_err();
+        assert!(e.is_timeout(), "{e}");
         tx.send(b"").unwrap();
         tx.send(b"two").unwrap();
         assert_eq!(rx.recv().unwrap(), b"");
@@ -787,10 +783,8 @@ mod tests {
         assert!(!tx.pending.is_empty());
         // The pipe is full: a new message cannot even start.
         assert!(tx.try_send(b"next").unwrap_err().is_full());
-        assert!(tx
-            .send_timeout(b"next", Duration::from_millis(10))
-            .unwrap_err()
-            .is_timeout());
+        let r = tx.send_timeout(b"next", Duration::from_millis(10));
+        assert!(r.unwrap_err().is_timeout());
         let t = std::thread::spawn(move || {
             tx.send(b"next").unwrap();
             tx
@@ -809,15 +803,11 @@ mod tests {
             tx.send(b"four"),
             Err(Error::MessageTooLarge { len: 4, max: 3 })
         ));
-        assert!(matches!(
-            PipeSender::open(&path, &PipeOptions::new().max_message(u32::MAX as usize)),
-            Err(Error::InvalidConfig(_))
-        ));
+        let r = PipeSender::open(&path, &PipeOptions::new().max_message(u32::MAX as usize));
+        assert!(matches!(r, Err(Error::InvalidConfig(_))), "{r:?}");
         let file = dir.path().join("plain");
         std::fs::write(&file, b"").unwrap();
-        assert!(matches!(
-            PipeReceiver::open(&file, &PipeOptions::new()),
-            Err(Error::AlreadyExists(_))
-        ));
+        let r = PipeReceiver::open(&file, &PipeOptions::new());
+        assert!(matches!(r, Err(Error::AlreadyExists(_))), "{r:?}");
     }
 }

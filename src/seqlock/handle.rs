@@ -696,10 +696,8 @@ mod tests {
     #[test]
     fn wait_changed_wakes_and_times_out() {
         let (mut w, r) = pair::<u64>("wait");
-        assert!(matches!(
-            r.wait_changed(0, Duration::from_millis(20)),
-            Err(Error::Timeout)
-        ));
+        let got = r.wait_changed(0, Duration::from_millis(20));
+        assert!(matches!(got, Err(Error::Timeout)), "{got:?}");
         let t = std::thread::spawn(move || {
             let s = r.wait_changed(0, Duration::from_secs(10)).unwrap();
             (s, r)
@@ -712,10 +710,8 @@ mod tests {
         assert_eq!(r.wait_changed(0, Duration::ZERO).unwrap().value, 42);
         drop(w);
         // Writer gone, nothing newer: Disconnected (not a timeout), last value readable.
-        assert!(matches!(
-            r.wait_changed(1, Duration::from_secs(10)),
-            Err(Error::Disconnected)
-        ));
+        let got = r.wait_changed(1, Duration::from_secs(10));
+        assert!(matches!(got, Err(Error::Disconnected)), "{got:?}");
         assert_eq!(r.read().unwrap().value, 42);
     }
 
@@ -724,10 +720,8 @@ mod tests {
         let n = name("takeover");
         let o = SeqlockOptions::new();
         let w1 = kept_writer(&n, &1u32);
-        assert!(matches!(
-            Writer::<u32>::open(&n, &o),
-            Err(Error::RoleTaken { .. })
-        ));
+        let r = Writer::<u32>::open(&n, &o);
+        assert!(matches!(r, Err(Error::RoleTaken { .. })), "{r:?}");
         drop(w1);
         let mut w2 = Writer::<u32>::open(&n, &o).unwrap();
         assert_eq!(w2.value(), 1);

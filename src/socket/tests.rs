@@ -141,10 +141,8 @@ fn huge_announced_frame_is_refused_from_its_header() {
     raw.write_all(&[0u8; 1000]).unwrap();
     // It is within this (absurd) limit, so the receiver waits for the bytes, holding only
     // what arrived.
-    assert!(c
-        .recv_timeout(Duration::from_millis(50))
-        .unwrap_err()
-        .is_timeout());
+    let e = c.recv_timeout(Duration::from_millis(50)).unwrap_err();
+    assert!(e.is_timeout(), "{e}");
     let held = c.rx.inbox.buffered();
     assert!(held <= 4 << 20, "{held} bytes held");
 
@@ -167,16 +165,11 @@ fn partial_frame_survives_a_timeout() {
     let payload: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
     let f = frame(&payload);
     raw.write_all(&f[..3]).unwrap();
-    assert!(c
-        .recv_timeout(Duration::from_millis(20))
-        .unwrap_err()
-        .is_timeout());
+    let short = Duration::from_millis(20);
+    assert!(c.recv_timeout(short).unwrap_err().is_timeout());
     assert!(c.try_recv_into(&mut Vec::new()).unwrap_err().is_empty());
     raw.write_all(&f[3..100_000]).unwrap();
-    assert!(c
-        .recv_timeout(Duration::from_millis(20))
-        .unwrap_err()
-        .is_timeout());
+    assert!(c.recv_timeout(short).unwrap_err().is_timeout());
     raw.write_all(&f[100_000..]).unwrap();
     raw.write_all(&frame(b"next")).unwrap();
     assert_eq!(c.recv().unwrap(), payload);
@@ -231,10 +224,8 @@ fn try_send_reports_a_full_socket() {
         sent += 1;
         assert!(sent < 100_000, "the socket buffer never filled");
     }
-    assert!(c
-        .send_timeout(&chunk, Duration::from_millis(10))
-        .unwrap_err()
-        .is_timeout());
+    let r = c.send_timeout(&chunk, Duration::from_millis(10));
+    assert!(r.unwrap_err().is_timeout());
 }
 
 /// Plays a CPython 3.12 `Listener` byte by byte against our client side, with a fixed

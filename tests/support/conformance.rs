@@ -317,10 +317,8 @@ pub fn async_empty_channel<K: AsyncKit>(test: &str) {
             matches!(rx.try_recv_into(&mut buf), Err(TryRecvError::Empty)),
             "a message from nowhere"
         );
-        assert!(matches!(
-            rx.recv_timeout_into(&mut buf, SHORT).await,
-            Err(Error::Timeout)
-        ));
+        let r = rx.recv_timeout_into(&mut buf, SHORT).await;
+        assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
         message(0, &mut m);
         tx.send(&m).await.unwrap();
         rx.recv_timeout_into(&mut buf, LONG).await.unwrap();

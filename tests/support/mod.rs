@@ -121,18 +121,14 @@ pub fn assert_nothing_now<R: ipcring::Receiver>(rx: &mut R) {
         Ok(())
     }
     let mut buf = vec![1, 2, 3];
-    assert!(matches!(
-        rx.try_recv_into(&mut buf),
-        Err(ipcring::TryRecvError::Empty)
-    ));
+    let r = rx.try_recv_into(&mut buf);
+    assert!(matches!(r, Err(ipcring::TryRecvError::Empty)), "{r:?}");
     assert!(
         buf.is_empty(),
         "an empty try_recv_into leaves the buffer empty"
     );
-    assert!(matches!(
-        take_now(rx, &mut buf),
-        Err(ipcring::Error::WouldBlock)
-    ));
+    let r = take_now(rx, &mut buf);
+    assert!(matches!(r, Err(ipcring::Error::WouldBlock)), "{r:?}");
 }
 
 /// A name unique to this process and call.

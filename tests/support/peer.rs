@@ -289,7 +289,6 @@ impl Peer {
     /// `needle` on (the test harness of the peer writes "test peer ... " before the peer's
     /// first line, without a newline).
     pub fn wait_line(&mut self, needle: &str) -> String {
-        let role = self.role.clone();
         let mut line = String::new();
         loop {
             line.clear();
@@ -299,10 +298,7 @@ impl Peer {
                 .expect("read peer stdout");
             if n == 0 {
                 let st = self.wait();
-                panic!(
-                    "peer {role} ended ({st}) before printing {needle:?}{}",
-                    self.stderr_note()
-                );
+                self.fail(format_args!("ended ({st}) before printing {needle:?}"));
             }
             if let Some(at) = line.find(needle) {
                 return line[at..].trim_end().to_owned();
@@ -313,6 +309,12 @@ impl Peer {
     /// What the peer wrote to stderr so far.
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Panics: the peer `what`, and what it wrote to stderr.
+    fn fail(&mut self, what: std::fmt::Arguments) -> ! {
+        let note = self.stderr_note();
+        panic!("peer {} {what}{note}", self.role)
     }
 
     fn stderr_note(&mut self) -> String {
@@ -351,12 +353,10 @@ impl Peer {
         loop {
             if let Some(st) = self.try_wait() {
                 if self.watch.fired.load(Ordering::Acquire) {
-                    let note = self.stderr_note();
-                    panic!(
-                        "peer {} killed by the test harness: no sign of progress for {:?} \
-                         (its deadline){note}",
-                        self.role, self.deadline
-                    );
+                    let d = self.deadline;
+                    self.fail(format_args!(
+                        "killed by the test harness: no sign of progress for {d:?} (its deadline)"
+                    ));
                 }
                 return st;
             }
@@ -368,19 +368,14 @@ impl Peer {
     pub fn finish(&mut self) {
         let st = self.wait();
         if !st.success() {
-            let note = self.stderr_note();
-            panic!("peer {} failed: {st}{note}", self.role);
+            self.fail(format_args!("failed: {st}"));
         }
     }
 
     /// Closes the peer's stdin (spawned with [`PeerBuilder::stdin_piped`]): it reads the end.
     pub fn close_stdin(&mut self) {
-        drop(
-            self.child
-                .stdin
-                .take()
-                .expect("the peer's stdin is not piped"),
-        );
+        let stdin = self.child.stdin.take();
+        drop(stdin.expect("the peer's stdin is not piped"));
     }
 
     /// [`finish`](Self::finish)es each of `peers`, in order.
@@ -399,13 +394,8 @@ impl Peer {
     /// by a signal.
     pub fn code(&mut self) -> i32 {
         let st = self.wait();
-        match st.code() {
-            Some(c) => c,
-            None => {
-                let note = self.stderr_note();
-                panic!("peer {} was killed: {st}{note}", self.role)
-            }
-        }
+        st.code()
+            .unwrap_or_else(|| self.fail(format_args!("was killed: {st}")))
     }
 
     /// Reads the rest of the peer's stdout, waits for it to exit and asserts it succeeded;
@@ -417,8 +407,7 @@ impl Peer {
         }
         let st = self.wait();
         if !st.success() {
-            let note = self.stderr_note();
-            panic!("peer {} failed: {st}\n{rest}{note}", self.role);
+            self.fail(format_args!("failed: {st}\n{rest}"));
         }
         rest
     }
