@@ -396,7 +396,7 @@ impl LockFile {
             if !take_flock(&fd, mode, deadline)? {
                 return Ok(None);
             }
-            match flock::still_at(&*fd, &self.path) {
+            match crate::sys::still_at(&*fd, &self.path) {
                 Ok(true) => return Ok(Some(Locked(fd))),
                 Ok(false) => {}
                 Err(e) => {

@@ -64,6 +64,11 @@ fn roles(role: &str, args: Vec<String>) {
             println!("RECEIVED");
             std::thread::sleep(Duration::from_secs(60));
         }
+        "hold_until_stdin_ends" => {
+            println!("HOLDING");
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new()).unwrap();
+            drop(q);
+        }
         other => panic!("unknown role {other}"),
     }
     std::process::exit(0);
@@ -264,4 +269,59 @@ fn liveness_file_has_the_queue_mode_and_goes_with_the_queue() {
         !std::path::Path::new(&file).exists(),
         "the creator removes it"
     );
+}
+
+/// A queue whose name someone else removed (its creator kept it; a bare `mq_unlink`, as a
+/// program that does not use this crate removes it) leaves nothing in /dev/shm: the last
+/// handle to drop removes the liveness file, whether it is the peer that ends last or this
+/// process after the peer was killed; an earlier one leaves it to the handles still there.
+#[test]
+fn the_last_handle_of_a_queue_removed_elsewhere_removes_its_liveness_file() {
+    let name = unique("gone");
+    let file = format!("/dev/shm/ipcring-mq.{}", &name[1..]);
+    let exists = || std::path::Path::new(&file).exists();
+    let unlink_bare = || {
+        let c = std::ffi::CString::new(name.clone()).unwrap();
+        // SAFETY: a NUL-terminated name; mq_unlink only reads it.
+        assert_eq!(unsafe { libc::mq_unlink(c.as_ptr()) }, 0);
+    };
+    let kept = MqOptions::new().keep(true);
+
+    // The peer ends last: it removes the file.
+    let creator = MessageQueue::create(&name, &kept).unwrap();
+    let mut peer = Peer::builder("hold_until_stdin_ends")
+        .arg(&name)
+        .stdin_piped()
+        .stdout_piped()
+        .spawn();
+    peer.wait_line("HOLDING");
+    unlink_bare();
+    drop(creator);
+    assert!(exists(), "the peer still holds the queue: its file stays");
+    peer.close_stdin();
+    peer.finish();
+    assert!(
+        !exists(),
+        "the peer's handle was the last: it removed the file"
+    );
+
+    // The peer is killed: this process's handle is the last, and removes it.
+    let creator = MessageQueue::create(&name, &kept).unwrap();
+    let mut peer = Peer::spawn_until("hold_until_stdin_ends", &[&name], "HOLDING");
+    unlink_bare();
+    peer.kill();
+    assert!(exists());
+    drop(creator);
+    assert!(
+        !exists(),
+        "the last handle removed the file after its peer was killed"
+    );
+
+    // A queue still named keeps its file when an opener drops.
+    let creator = MessageQueue::create(&name, &kept).unwrap();
+    drop(MessageQueue::open(&name, &MqOptions::new()).unwrap());
+    drop(creator);
+    assert!(exists(), "the queue is still there (kept): so is its file");
+    MessageQueue::unlink(&name).unwrap();
+    assert!(!exists());
 }

@@ -7,6 +7,10 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 fuzz_scratch=$(mktemp -d)
 on_exit "rm -rf '$fuzz_scratch'"
 (cd fuzz && cargo +nightly fuzz build)
+# What the targets leave in /dev/shm (a queue's liveness file, a segment) is counted before
+# and after: a target must remove what it made.
+shm_left() { ls /dev/shm | grep -c 'ipcring-fuzz' || true; }
+shm_before=$(shm_left)
 for t in $(cd fuzz && cargo +nightly fuzz list); do
   mkdir -p "$fuzz_scratch/$t"
   echo "--- fuzz $t (${FUZZ_SECONDS}s)"
@@ -20,3 +24,8 @@ for t in $(cd fuzz && cargo +nightly fuzz list); do
   fi
   grep -E '^(#[0-9]+ +(INITED|DONE)|Done )' "$fuzz_scratch/$t.log" || true
 done
+if [ "$(shm_left)" != "$shm_before" ]; then
+  ls /dev/shm | grep 'ipcring-fuzz'
+  echo "the fuzz targets left these in /dev/shm ($shm_before before)"
+  exit 1
+fi

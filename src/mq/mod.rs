@@ -28,6 +28,12 @@
 //! `posix_ipc`) hold no lock: against them a wait never ends in `Disconnected`; turn it off
 //! with [`MqOptions::liveness`] when such peers come and go beside this crate's.
 //!
+//! The liveness file goes with the queue: the creator removes both (unless
+//! [`MqOptions::keep`]), [`MessageQueue::unlink`] removes both, and when the queue's name
+//! was removed some other way (by a program that does not use this crate) the last handle
+//! to drop removes the file (on Linux; a handle killed by a signal cannot, and the next
+//! handle of the same name reuses the file).
+//!
 //! # Example
 //!
 //! ```
@@ -48,11 +54,13 @@
 //! ```
 
 use std::borrow::Cow;
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
 use std::fs::File;
 use std::io;
 use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::sys::mq as sys;
@@ -211,34 +219,58 @@ impl Liveness {
     /// it or its mode is wider than the queue's.
     fn attach(name: &str, mode: u32, access: &crate::Access) -> Result<Liveness> {
         let loc = liveness_location(name)?;
-        let fd = 'found: {
-            for _ in 0..200 {
-                if let Some(f) = loc.create_excl(0o200)? {
-                    crate::sys::fchmod(&f, mode & 0o666)?;
-                    break 'found f;
-                }
-                // Exists: open it, unless its creator is still at 0200 (or it just went away).
-                if let Some(f) = loc.open_existing(true, access)? {
-                    let regular = crate::sys::owner::FileType::Regular;
-                    crate::sys::owner::check_fd(&f, &loc.display(), regular, access, mode & 0o666)?;
-                    break 'found f;
-                }
+        let path: Option<PathBuf> = loc
+            .fs_path()
+            .map(|p| OsStr::from_bytes(p.as_bytes()).into());
+        let (mut found, mut write_locked) = (None, false);
+        for _ in 0..200 {
+            let fd = if let Some(f) = loc.create_excl(0o200)? {
+                crate::sys::fchmod(&f, mode & 0o666)?;
+                f
+            } else if let Some(f) = loc.open_existing(true, access)? {
+                // Exists: checked as the queue is.
+                let regular = crate::sys::owner::FileType::Regular;
+                crate::sys::owner::check_fd(&f, &loc.display(), regular, access, mode & 0o666)?;
+                f
+            } else {
+                // Its creator is still at 0200, or it just went away.
                 std::thread::sleep(Duration::from_millis(1));
+                continue;
+            };
+            let locked = crate::sys::try_lock_byte_shared(&fd, ALIVE_BYTE)?;
+            // The last handle of a removed queue removes the file under a write lock
+            // (`remove_if_last`): one opened just before that must not stay on it (it would
+            // not see the handles that attach later, nor they it): start over.
+            if let Some(p) = &path {
+                if !crate::sys::still_at(&fd, p)? {
+                    continue;
+                }
+            }
+            if !locked {
+                // The last handle of a removed queue holds a write lock while it removes
+                // the file: look again.
+                write_locked = true;
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            found = Some(fd);
+            break;
+        }
+        let Some(fd) = found else {
+            if write_locked {
+                return Err(Error::Corrupt(
+                    format!(
+                        "{}: the liveness byte is write-locked by a foreign process",
+                        loc.display()
+                    )
+                    .into(),
+                ));
             }
             return Err(Error::io(
                 format!("open {}", loc.display()),
                 io::Error::from(io::ErrorKind::PermissionDenied),
             ));
         };
-        if !crate::sys::try_lock_byte_shared(&fd, ALIVE_BYTE)? {
-            return Err(Error::Corrupt(
-                format!(
-                    "{}: the liveness byte is write-locked by a foreign process",
-                    loc.display()
-                )
-                .into(),
-            ));
-        }
         let file = File::from(fd);
         let stamp = crate::sys::random_u64();
         // The lock is taken first: whoever sees this stamp finds this handle alive (or dead).
@@ -266,6 +298,29 @@ impl Liveness {
             self.seen_peer = n < 8 || u64::from_le_bytes(b) != self.stamp;
         }
         Ok(self.seen_peer)
+    }
+
+    /// For a handle that drops after its queue's name was removed by someone else (a
+    /// creator that does not use this crate, one run with [`MqOptions::keep`] removed by
+    /// [`MessageQueue::unlink`] elsewhere): removes the liveness file if no other handle
+    /// holds it, so that removed queues leave nothing in `/dev/shm`. Under this handle's
+    /// write lock, which only it can get while it is the last: one that opens the file
+    /// meanwhile finds it removed and starts over ([`Liveness::attach`]). Linux only: with
+    /// the per-process record locks of other systems, another handle of this process would
+    /// not keep the write lock from being granted. Errors only leave the file behind.
+    #[cfg(target_os = "linux")]
+    fn remove_if_last(&self, name: &str) {
+        let exclusive = crate::sys::flock_for(ALIVE_BYTE, libc::F_WRLCK);
+        let Ok(loc) = liveness_location(name) else {
+            return;
+        };
+        let Some(path) = loc.fs_path() else { return };
+        let path = std::path::Path::new(OsStr::from_bytes(path.as_bytes()));
+        if crate::sys::set_lock(&self.file, &exclusive, "fcntl write lock").unwrap_or(false)
+            && crate::sys::still_at(&self.file, path).unwrap_or(false)
+        {
+            let _ = loc.unlink();
+        }
     }
 }
 
@@ -807,6 +862,16 @@ impl Drop for MessageQueue {
             let _ = sys::unlink(&self.name);
             if let Ok(loc) = liveness_location(self.name()) {
                 let _ = loc.unlink();
+            }
+        } else {
+            #[cfg(target_os = "linux")]
+            if let Some(l) = &self.liveness {
+                // Removed by someone else: no link left to the queue this handle has open.
+                let removed =
+                    nix::sys::stat::fstat(self.mqd.as_fd()).is_ok_and(|st| st.st_nlink == 0);
+                if removed {
+                    l.remove_if_last(self.name());
+                }
             }
         }
     }

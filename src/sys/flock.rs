@@ -5,8 +5,6 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use nix::errno::Errno;
 use nix::fcntl::FlockArg;
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 
 // `flock` and `unlock` take any fd owner (a `File` or an `OwnedFd`).
 
@@ -69,20 +67,4 @@ pub(crate) fn lock_byte_shared(fd: &impl AsFd, byte: u64) -> Result<bool> {
         &crate::sys::flock_for(byte, libc::F_RDLCK),
         "fcntl read lock",
     )
-}
-
-/// True if `fd` is still the file named `path`: it has a link left and `path` names the same
-/// device and inode. False when the file was removed, or removed and created again, since
-/// `fd` was opened: a `flock` on `fd` then excludes nobody who opens `path` now.
-pub(crate) fn still_at(fd: &impl AsFd, path: &Path) -> Result<bool> {
-    let st =
-        nix::sys::stat::fstat(fd.as_fd()).map_err(|e| Error::io("fstat lock file", e.into()))?;
-    if st.st_nlink == 0 {
-        return Ok(false);
-    }
-    match std::fs::metadata(path) {
-        Ok(m) => Ok(m.dev() == st.st_dev as u64 && m.ino() == st.st_ino as u64),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(Error::io(format!("stat {}", path.display()), e)),
-    }
 }

@@ -362,6 +362,23 @@ pub(crate) fn byte_locked(fd: &impl AsFd, byte: u64) -> Result<bool> {
     Ok(fl.l_type != libc::F_UNLCK as libc::c_short)
 }
 
+/// True if `fd` is still the file named `path`: it has a link left and `path` names the same
+/// device and inode. False when the file was removed, or removed and created again, since
+/// `fd` was opened: a `flock` on `fd` then excludes nobody who opens `path` now.
+pub(crate) fn still_at(fd: &impl AsFd, path: &std::path::Path) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let st =
+        nix::sys::stat::fstat(fd.as_fd()).map_err(|e| Error::io("fstat lock file", e.into()))?;
+    if st.st_nlink == 0 {
+        return Ok(false);
+    }
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(m.dev() == st.st_dev as u64 && m.ino() == st.st_ino as u64),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(format!("stat {}", path.display()), e)),
+    }
+}
+
 /// A fresh random 64-bit value (creation nonces).
 pub(crate) fn random_u64() -> u64 {
     let mut v = [0u8; 8];
