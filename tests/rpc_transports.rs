@@ -16,8 +16,10 @@ use std::time::Duration;
 
 use ipcring::rpc::{BinaryCodec, Client, Codec, JsonCodec, RpcError};
 use ipcring::transport::{Receiver, Sender};
-use support::rpc_alice::{alice, calls_in_flight, failures_come_back, served_at_once};
-use support::{peer_role, unique, unique_path, Peer};
+use support::rpc_alice::{alice, calls_in_flight, failures_come_back};
+use support::{peer_role, unique, Peer};
+#[cfg(feature = "socket")]
+use support::{rpc_alice::served_at_once, unique_path};
 
 const T: Duration = Duration::from_secs(20);
 

@@ -18,8 +18,10 @@ use crate::Result;
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Event {
     /// The file was written to.
+    #[cfg(feature = "file")]
     Modify,
     /// The file was opened (by anyone).
+    #[cfg(feature = "pipe")]
     Open,
 }
 
@@ -52,7 +54,9 @@ mod imp {
 
         pub(crate) fn add(&mut self, path: &Path, ev: Event) -> Result<()> {
             let mask = match ev {
+                #[cfg(feature = "file")]
                 Event::Modify => AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_CLOSE_WRITE,
+                #[cfg(feature = "pipe")]
                 Event::Open => AddWatchFlags::IN_OPEN,
             };
             match self.fd.add_watch(path, mask) {
