@@ -823,7 +823,9 @@ pub fn inspect(name: &str) -> Result<SegmentInfo> {
 
 /// Removes a segment's name (`shm_unlink` or `unlink`) after checking that it is a
 /// segment of this crate; processes still attached keep their mapping. Refuses a segment
-/// that a live handle uses with [`Error::RoleTaken`] unless `force`.
+/// that a live handle uses with [`Error::RoleTaken`] unless `force`. If another process
+/// removed that segment and made a new one under the name between the look and the
+/// removal, the new one is left alone (the one inspected is gone either way).
 ///
 /// ```
 /// use ipcring::ring::{Producer, RingOptions};
@@ -837,6 +839,9 @@ pub fn inspect(name: &str) -> Result<SegmentInfo> {
 /// # Ok(()) }
 /// ```
 pub fn remove(name: &str, force: bool) -> Result<SegmentInfo> {
+    let loc = Location::parse(name)?;
+    // Held across the look, so that the removal can check it is still this file.
+    let looked_at = loc.open_to_probe()?.map(std::fs::File::from);
     let info = inspect(name)?;
     if !force && !info.is_stale() {
         let role = info
@@ -850,7 +855,11 @@ pub fn remove(name: &str, force: bool) -> Result<SegmentInfo> {
             name: info.name,
         });
     }
-    Location::parse(name)?.unlink()?;
+    match &looked_at {
+        // False: replaced meanwhile, left alone.
+        Some(file) => _ = remove_if_still(&loc, file)?,
+        None => loc.unlink()?,
+    }
     Ok(info)
 }
 
@@ -888,6 +897,11 @@ pub struct HalfCreated {
 /// # Ok(()) }
 /// ```
 pub fn half_created(name: &str) -> Result<Option<HalfCreated>> {
+    Ok(probe_half_created(name)?.map(|(h, _)| h))
+}
+
+/// [`half_created`], with the open file it looked at.
+fn probe_half_created(name: &str) -> Result<Option<(HalfCreated, std::fs::File)>> {
     use std::os::unix::fs::FileExt;
     let loc = Location::parse(name)?;
     let Some(fd) = loc.open_to_probe()? else {
@@ -912,17 +926,19 @@ pub fn half_created(name: &str) -> Result<Option<HalfCreated>> {
             return Ok(None);
         }
     }
-    Ok(Some(HalfCreated {
+    let h = HalfCreated {
         name: loc.display(),
         size,
         mode: st.perm(),
         in_progress,
-    }))
+    };
+    Ok(Some((h, file)))
 }
 
 /// Removes a half-created segment's name (see [`half_created`]). `Ok(None)` if `name` is
-/// not one; [`Error::RoleTaken`] (role `"creator"`) if a creator may still be at work on
-/// it, unless `force`.
+/// not one, or no longer names the file found half-created (another process removed it
+/// and made a segment there meanwhile: that one is left alone); [`Error::RoleTaken`]
+/// (role `"creator"`) if a creator may still be at work on it, unless `force`.
 ///
 /// ```
 /// # fn main() -> ipcring::Result<()> {
@@ -931,7 +947,7 @@ pub fn half_created(name: &str) -> Result<Option<HalfCreated>> {
 /// # Ok(()) }
 /// ```
 pub fn remove_half_created(name: &str, force: bool) -> Result<Option<HalfCreated>> {
-    let Some(h) = half_created(name)? else {
+    let Some((h, file)) = probe_half_created(name)? else {
         return Ok(None);
     };
     if h.in_progress && !force {
@@ -940,8 +956,26 @@ pub fn remove_half_created(name: &str, force: bool) -> Result<Option<HalfCreated
             name: h.name,
         });
     }
-    Location::parse(name)?.unlink()?;
-    Ok(Some(h))
+    remove_if_still(&Location::parse(name)?, &file).map(|gone| gone.then_some(h))
+}
+
+/// Removes `loc`'s name if it still names `file` (true), else leaves it (false). Two
+/// processes that find the same abandoned name may both set out to remove it: the one
+/// that comes second must not remove the segment the first made there meanwhile (seen in
+/// a test: `send` and `recv` started together on such a name, each then on its own ring).
+/// The check and the unlink are two calls; what is left between them is a few
+/// microseconds, not the whole probe. Where a name has no path (shm names outside Linux)
+/// the name is removed unchecked.
+fn remove_if_still(loc: &Location, file: &std::fs::File) -> Result<bool> {
+    if let Some(p) = loc.fs_path() {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::path::Path::new(std::ffi::OsStr::from_bytes(p.as_bytes()));
+        if !sys::still_at(file, path)? {
+            return Ok(false);
+        }
+    }
+    loc.unlink()?;
+    Ok(true)
 }
 
 /// A segment together with the blocks its handle touches on every message: one block of
@@ -1016,5 +1050,52 @@ impl<S: sys::SharedPlain, W: sys::SharedPlain> std::ops::Deref for Held<S, W> {
 impl<S: sys::SharedPlain, W: sys::SharedPlain> std::ops::DerefMut for Held<S, W> {
     fn deref_mut(&mut self) -> &mut Segment {
         &mut self.seg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    /// A file as a creator leaves it between its `O_EXCL` open and its `fchmod`.
+    fn unfinished(path: &std::path::Path) {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o200)
+            .open(path)
+            .unwrap();
+    }
+
+    /// Two removers find the same abandoned name; the first removes it and a segment is
+    /// made there (unfinished too, as it is while its creator works): the second, which
+    /// probed the old file, must leave the new one alone.
+    #[test]
+    fn a_half_created_name_replaced_after_the_probe_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seg");
+        let name = path.to_str().unwrap();
+        unfinished(&path);
+        let (h, old) = probe_half_created(name).unwrap().unwrap();
+        assert_eq!((h.mode, h.size), (0o200, 0));
+        std::fs::remove_file(&path).unwrap();
+        unfinished(&path);
+        let loc = Location::parse(name).unwrap();
+        assert!(!remove_if_still(&loc, &old).unwrap());
+        assert!(path.exists(), "the new file was removed");
+        // The file probed is still there: removed.
+        let (_, new) = probe_half_created(name).unwrap().unwrap();
+        assert!(remove_if_still(&loc, &new).unwrap());
+        assert!(!path.exists());
+        // Forced (it is within the grace period), through the public call.
+        unfinished(&path);
+        let r = remove_half_created(name, false);
+        assert!(matches!(r, Err(Error::RoleTaken { .. })), "{r:?}");
+        assert_eq!(
+            remove_half_created(name, true).unwrap().map(|h| h.mode),
+            Some(0o200)
+        );
+        assert!(!path.exists());
     }
 }

@@ -365,7 +365,6 @@ pub(crate) fn byte_locked(fd: &impl AsFd, byte: u64) -> Result<bool> {
 /// True if `fd` is still the file named `path`: it has a link left and `path` names the same
 /// device and inode. False when the file was removed, or removed and created again, since
 /// `fd` was opened: a `flock` on `fd` then excludes nobody who opens `path` now.
-#[cfg(any(feature = "file", feature = "mq"))]
 pub(crate) fn still_at(fd: &impl AsFd, path: &std::path::Path) -> Result<bool> {
     use std::os::unix::fs::MetadataExt;
     let st =
