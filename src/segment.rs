@@ -857,7 +857,7 @@ pub fn remove(name: &str, force: bool) -> Result<SegmentInfo> {
     }
     match &looked_at {
         // False: replaced meanwhile, left alone.
-        Some(file) => _ = remove_if_still(&loc, file)?,
+        Some(file) => _ = loc.unlink_if_still(file)?,
         None => loc.unlink()?,
     }
     Ok(info)
@@ -956,26 +956,8 @@ pub fn remove_half_created(name: &str, force: bool) -> Result<Option<HalfCreated
             name: h.name,
         });
     }
-    remove_if_still(&Location::parse(name)?, &file).map(|gone| gone.then_some(h))
-}
-
-/// Removes `loc`'s name if it still names `file` (true), else leaves it (false). Two
-/// processes that find the same abandoned name may both set out to remove it: the one
-/// that comes second must not remove the segment the first made there meanwhile (seen in
-/// a test: `send` and `recv` started together on such a name, each then on its own ring).
-/// The check and the unlink are two calls; what is left between them is a few
-/// microseconds, not the whole probe. Where a name has no path (shm names outside Linux)
-/// the name is removed unchecked.
-fn remove_if_still(loc: &Location, file: &std::fs::File) -> Result<bool> {
-    if let Some(p) = loc.fs_path() {
-        use std::os::unix::ffi::OsStrExt;
-        let path = std::path::Path::new(std::ffi::OsStr::from_bytes(p.as_bytes()));
-        if !sys::still_at(file, path)? {
-            return Ok(false);
-        }
-    }
-    loc.unlink()?;
-    Ok(true)
+    let gone = Location::parse(name)?.unlink_if_still(&file)?;
+    Ok(gone.then_some(h))
 }
 
 /// A segment together with the blocks its handle touches on every message: one block of
@@ -1082,11 +1064,11 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         unfinished(&path);
         let loc = Location::parse(name).unwrap();
-        assert!(!remove_if_still(&loc, &old).unwrap());
+        assert!(!loc.unlink_if_still(&old).unwrap());
         assert!(path.exists(), "the new file was removed");
         // The file probed is still there: removed.
         let (_, new) = probe_half_created(name).unwrap().unwrap();
-        assert!(remove_if_still(&loc, &new).unwrap());
+        assert!(loc.unlink_if_still(&new).unwrap());
         assert!(!path.exists());
         // Forced (it is within the grace period), through the public call.
         unfinished(&path);

@@ -54,13 +54,11 @@
 //! ```
 
 use std::borrow::Cow;
-use std::ffi::{CString, OsStr};
+use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsFd;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::sys::mq as sys;
@@ -219,9 +217,6 @@ impl Liveness {
     /// it or its mode is wider than the queue's.
     fn attach(name: &str, mode: u32, access: &crate::Access) -> Result<Liveness> {
         let loc = liveness_location(name)?;
-        let path: Option<PathBuf> = loc
-            .fs_path()
-            .map(|p| OsStr::from_bytes(p.as_bytes()).into());
         let (mut found, mut write_locked) = (None, false);
         for _ in 0..200 {
             let fd = if let Some(f) = loc.create_excl(0o200)? {
@@ -241,10 +236,8 @@ impl Liveness {
             // The last handle of a removed queue removes the file under a write lock
             // (`remove_if_last`): one opened just before that must not stay on it (it would
             // not see the handles that attach later, nor they it): start over.
-            if let Some(p) = &path {
-                if !crate::sys::still_at(&fd, p)? {
-                    continue;
-                }
+            if !loc.still_names(&fd)? {
+                continue;
             }
             if !locked {
                 // The last handle of a removed queue holds a write lock while it removes
@@ -311,15 +304,10 @@ impl Liveness {
     #[cfg(target_os = "linux")]
     fn remove_if_last(&self, name: &str) {
         let exclusive = crate::sys::flock_for(ALIVE_BYTE, libc::F_WRLCK);
-        let Ok(loc) = liveness_location(name) else {
-            return;
-        };
-        let Some(path) = loc.fs_path() else { return };
-        let path = std::path::Path::new(OsStr::from_bytes(path.as_bytes()));
-        if crate::sys::set_lock(&self.file, &exclusive, "fcntl write lock").unwrap_or(false)
-            && crate::sys::still_at(&self.file, path).unwrap_or(false)
-        {
-            let _ = loc.unlink();
+        if crate::sys::set_lock(&self.file, &exclusive, "fcntl write lock").unwrap_or(false) {
+            if let Ok(loc) = liveness_location(name) {
+                let _ = loc.unlink_if_still(&self.file);
+            }
         }
     }
 }

@@ -157,6 +157,34 @@ impl Location {
         Ok(None)
     }
 
+    /// True if the name still names `fd`'s file ([`still_at`]); true where a name has no
+    /// path to check (shm names outside Linux).
+    pub(crate) fn still_names(&self, fd: &impl AsFd) -> Result<bool> {
+        use std::os::unix::ffi::OsStrExt;
+        match self.fs_path() {
+            Some(p) => still_at(
+                fd,
+                std::path::Path::new(std::ffi::OsStr::from_bytes(p.as_bytes())),
+            ),
+            None => Ok(true),
+        }
+    }
+
+    /// Removes the name if it still names `fd`'s file (true), else leaves it (false). Two
+    /// processes that find the same abandoned name may both set out to remove it: the one
+    /// that comes second must not remove what the first made there meanwhile (seen in a
+    /// test: `send` and `recv` started together on a half-created name, each then on its
+    /// own ring). The check and the unlink are two calls; what is left between them is a
+    /// few microseconds, not the whole look that judged the file abandoned. Where a name
+    /// has no path the name is removed unchecked.
+    pub(crate) fn unlink_if_still(&self, fd: &impl AsFd) -> Result<bool> {
+        if !self.still_names(fd)? {
+            return Ok(false);
+        }
+        self.unlink()?;
+        Ok(true)
+    }
+
     /// Removes the name. A missing name is not an error.
     pub(crate) fn unlink(&self) -> Result<()> {
         let r = match self {
