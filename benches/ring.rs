@@ -20,7 +20,10 @@
 //! Streaming is measured in rounds (rtrb, then the ring, then the ring with batches),
 //! and each round's ratio is taken within the round: these virtual machines switch
 //! between placements that change every rate several-fold within seconds, so the
-//! median of per-round ratios is the figure, printed with its range.
+//! median of per-round ratios is the figure, printed with its range. Each queue is new in
+//! each round and its clock starts once its consumer has taken a first 1000 messages (so
+//! neither a process's nor a thread's start is counted); the row "one lap in" starts it
+//! after both queues have carried a whole lap, as in a long stream.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -56,6 +59,7 @@ fn opts(extra: &str) -> RingOptions {
         },
     };
     RingOptions::new()
+        .prefault(env("IPCRING_BENCH_PREFAULT") != Some(0))
         .capacity(
             cap.or_else(|| env("IPCRING_BENCH_CAPACITY"))
                 .unwrap_or(1 << 22),
@@ -159,16 +163,27 @@ fn ring_rtt(extra: &str, size: usize, iters: usize, pause: Option<Duration>) -> 
 }
 
 /// Messages per second from this process to a peer process, zero-copy on both sides plus
-/// one copy in and one copy out (the work rtrb does).
-fn ring_stream(size: usize, count: usize, batch: bool) -> f64 {
+/// one copy in and one copy out (the work rtrb does). The clock starts once the consumer
+/// process has started and taken a first 1000 messages; with `lap`, once it has taken a
+/// whole lap of the ring first (every line of it then written and read once: the steady
+/// state of a long stream).
+fn ring_stream(size: usize, count: usize, batch: bool, lap: bool) -> f64 {
     let name = uniq(&format!("st{size}{batch}"));
     let mut tx = Producer::create(&name, &opts("block")).unwrap();
     let mut c = spawn(if batch { "sink-batch" } else { "sink" }, &name, "block");
     let src = vec![0x5Au8; size];
-    // Warm up (also waits for the consumer to attach).
-    for _ in 0..1000 {
+    // Warm up, and wait until the consumer has taken it all: its process's start is not
+    // part of the rate.
+    let warm = 1000
+        + if lap {
+            tx.capacity() as usize / (size + 8)
+        } else {
+            0
+        };
+    for _ in 0..warm {
         tx.send(&src).unwrap();
     }
+    tx.wait_drained(None).unwrap();
     let t = Instant::now();
     for i in 0..count {
         let mut g = tx.reserve(size).unwrap();
@@ -204,14 +219,17 @@ fn copy_sized(dst: &mut [u8], src: &[u8]) {
     }
 }
 
-/// rtrb between two threads of one process, same message sizes.
-fn rtrb_stream(size: usize, count: usize) -> f64 {
-    fn fixed<const N: usize>(count: usize) -> f64 {
-        let (mut p, mut c) = rtrb::RingBuffer::<[u8; N]>::new((1 << 22) / N);
-        let t = Instant::now();
+/// rtrb between two threads of one process, same message sizes. For 64 and 1024 bytes
+/// its clock starts as the ring's (`lap`: see [`ring_stream`]); other sizes use rtrb's
+/// byte ring, timed from before its reader thread starts, with no lap.
+fn rtrb_stream(size: usize, count: usize, lap: bool) -> f64 {
+    fn fixed<const N: usize>(count: usize, lap: bool) -> f64 {
+        let slots = (1 << 22) / N;
+        let (mut p, mut c) = rtrb::RingBuffer::<[u8; N]>::new(slots);
+        let warm = 1000 + if lap { slots } else { 0 };
         let reader = std::thread::spawn(move || {
             pin(1);
-            for _ in 0..count {
+            for _ in 0..count + warm {
                 loop {
                     if let Ok(v) = c.pop() {
                         // Copied out and used once per message, as the ring's sink does.
@@ -222,6 +240,11 @@ fn rtrb_stream(size: usize, count: usize) -> f64 {
             }
         });
         let src = [0x5Au8; N];
+        for _ in 0..warm {
+            while p.push(src).is_err() {}
+        }
+        while p.slots() < slots {}
+        let t = Instant::now();
         for _ in 0..count {
             while p.push(src).is_err() {}
         }
@@ -229,8 +252,8 @@ fn rtrb_stream(size: usize, count: usize) -> f64 {
         count as f64 / t.elapsed().as_secs_f64()
     }
     match size {
-        64 => fixed::<64>(count),
-        1024 => fixed::<1024>(count),
+        64 => fixed::<64>(count, lap),
+        1024 => fixed::<1024>(count, lap),
         _ => {
             // Large messages: a byte ring, written and read in chunks of `size`.
             let (mut p, mut c) = rtrb::RingBuffer::<u8>::new(1 << 22);
@@ -568,10 +591,25 @@ fn stream(k: usize) {
     println!(
         "\nstreaming, {rounds} rounds of (rtrb between two threads, ring, ring in batches); ratio = ring / rtrb of the same round"
     );
+    println!("(each queue new in each round; \"one lap in\": both queues first carry a whole lap, as in a long stream)");
     println!(
         "{:<22} {:>13} {:>13} {:>13} {:>20}",
         "", "ipcring msg/s", "rtrb msg/s", "median ratio", "range of ratios"
     );
+    let row = |label: String, size: usize, rates: &mut Vec<f64>, rt: f64, ratios: &mut Vec<f64>| {
+        let rate = median(rates);
+        let m = median(ratios);
+        println!(
+            "{:<22} {:>13.0} {:>13.0} {:>13.2} {:>9.2} .. {:<8.2}  ({:.2} GB/s)",
+            label,
+            rate,
+            rt,
+            m,
+            ratios[0],
+            ratios[ratios.len() - 1],
+            rate * size as f64 / 1e9
+        );
+    };
     for (size, count) in [
         (64usize, 4_000_000usize),
         (1024, 1_000_000),
@@ -580,32 +618,41 @@ fn stream(k: usize) {
         let count = count / k;
         let (mut rtrb, mut ours, mut batch) = (vec![], vec![], vec![]);
         let (mut r_ours, mut r_batch) = (vec![], vec![]);
+        let (mut rtrb_lap, mut lap, mut r_lap) = (vec![], vec![], vec![]);
         for _ in 0..rounds {
-            let r = rtrb_stream(size, count);
-            let o = ring_stream(size, count, false);
-            let b = ring_stream(size, count, true);
+            let r = rtrb_stream(size, count, false);
+            let o = ring_stream(size, count, false, false);
+            let b = ring_stream(size, count, true, false);
             rtrb.push(r);
             ours.push(o);
             batch.push(b);
             r_ours.push(o / r);
             r_batch.push(b / r);
+            if size == 64 {
+                let r = rtrb_stream(size, count, true);
+                let o = ring_stream(size, count, false, true);
+                rtrb_lap.push(r);
+                lap.push(o);
+                r_lap.push(o / r);
+            }
         }
         let rt = median(&mut rtrb);
-        for (label, rates, ratios) in [
-            ("", &mut ours, &mut r_ours),
-            (", batches of 64", &mut batch, &mut r_batch),
-        ] {
-            let rate = median(rates);
-            let m = median(ratios);
-            println!(
-                "{:<22} {:>13.0} {:>13.0} {:>13.2} {:>9.2} .. {:<8.2}  ({:.2} GB/s)",
-                format!("{size} B{label}"),
-                rate,
+        row(format!("{size} B"), size, &mut ours, rt, &mut r_ours);
+        row(
+            format!("{size} B, batches of 64"),
+            size,
+            &mut batch,
+            rt,
+            &mut r_batch,
+        );
+        if size == 64 {
+            let rt = median(&mut rtrb_lap);
+            row(
+                format!("{size} B, one lap in"),
+                size,
+                &mut lap,
                 rt,
-                m,
-                ratios[0],
-                ratios[ratios.len() - 1],
-                rate * size as f64 / 1e9
+                &mut r_lap,
             );
         }
     }

@@ -170,9 +170,37 @@ fn roles(role: &str, args: Vec<String>) {
                 }
             }
         }
+        // args: name, count, prefault ("1" or "0") — open as consumer with that prefault
+        // setting, receive `count` messages (each checked), print "FAULTS <n>": the page
+        // faults this thread took while receiving them.
+        "consumer-faults" => {
+            let opts = RingOptions::new()
+                .open_timeout(LONG)
+                .prefault(args[2] == "1");
+            let mut rx = Consumer::open(&args[0], &opts).expect("open consumer");
+            let (mut buf, mut scratch) = (Vec::with_capacity(1024), Vec::with_capacity(1024));
+            let before = thread_page_faults();
+            for seq in 0..args[1].parse::<u64>().unwrap() {
+                rx.recv_timeout_into(&mut buf, LONG).expect("recv");
+                check(seq, &buf, &mut scratch).unwrap();
+            }
+            println!("FAULTS {}", thread_page_faults() - before);
+            0
+        }
         other => panic!("unknown role {other}"),
     };
     std::process::exit(code);
+}
+
+/// The page faults (minor: no disk read) the calling thread has taken so far.
+fn thread_page_faults() -> i64 {
+    // SAFETY: `rusage` is plain data, valid zeroed; getrusage only writes the struct it is
+    // handed.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; RUSAGE_THREAD is a valid `who` on Linux.
+    let r = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut u) };
+    assert_eq!(r, 0, "getrusage: {}", std::io::Error::last_os_error());
+    u.ru_minflt
 }
 
 /// A peer's exit code for the error that ended it.
@@ -1076,4 +1104,50 @@ fn records_zeroed_by_a_cut_and_regrow_are_corrupt_not_a_clean_end() {
         Err(Error::Corrupt(msg)) => assert!(msg.contains("none is at position 0"), "{msg}"),
         other => panic!("expected Corrupt, got {:?}", other.map(|m| m.len())),
     };
+}
+
+/// A fresh ring's first lap, between two processes: prefaulted (the default for this size),
+/// neither side takes a page fault while the messages flow; without it, the producer takes
+/// one per 4 KiB page it first writes (and the consumer some: the kernel maps pages it reads
+/// in groups). Counts, not times: the same on every machine.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_prefaulted_ring_takes_no_page_faults_on_its_first_lap() {
+    const CAPACITY: u64 = 1 << 20;
+    let pages = (CAPACITY / 4096) as i64;
+    // Messages average about 150 bytes: this is more than two laps.
+    let n: u64 = 2 * CAPACITY / 100;
+    let mut seen = vec![];
+    for prefault in [true, false] {
+        let name = unique("prefault");
+        let opts = RingOptions::new().capacity(CAPACITY).prefault(prefault);
+        let mut tx = Producer::create(&name, &opts).unwrap();
+        let mut child = Peer::spawn_piped(
+            "consumer-faults",
+            &[&name, &n.to_string(), if prefault { "1" } else { "0" }],
+        );
+        let mut m = Vec::with_capacity(1024);
+        let before = thread_page_faults();
+        for seq in 0..n {
+            message(seq, &mut m);
+            tx.send_timeout(&m, LONG).unwrap();
+        }
+        let producer = thread_page_faults() - before;
+        tx.wait_drained(Some(LONG)).unwrap();
+        let line = child.wait_line("FAULTS ");
+        let consumer: i64 = line["FAULTS ".len()..].parse().unwrap();
+        child.finish();
+        seen.push((prefault, producer, consumer));
+    }
+    let [(_, p_on, c_on), (_, p_off, c_off)] = seen[..] else {
+        unreachable!()
+    };
+    assert!(
+        p_on <= 2 && c_on <= 2,
+        "prefaulted: the producer took {p_on} page faults and the consumer {c_on} ({pages} pages): {seen:?}"
+    );
+    assert!(
+        p_off >= pages / 2 && c_off > c_on,
+        "not prefaulted, the first lap faults in: producer {p_off}, consumer {c_off} ({pages} pages): {seen:?}"
+    );
 }
