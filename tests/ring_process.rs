@@ -187,6 +187,28 @@ fn roles(role: &str, args: Vec<String>) {
             println!("FAULTS {}", thread_page_faults() - before);
             0
         }
+        // args: dir — a tmpfs of 256 KiB is mounted there (see
+        // `a_ring_larger_than_its_file_system_is_refused_when_attached_not_by_sigbus_later`):
+        // create a 1 MiB ring in it, prefaulted (the default) and not, and open it as
+        // consumer; print what each did.
+        "create-in-small-fs" => {
+            let name = format!("{}/ring", args[0]);
+            let opts = RingOptions::new().capacity(1 << 20).open_timeout(LONG);
+            match Producer::create(&name, &opts) {
+                Err(e @ Error::SystemLimit { .. }) => println!("REFUSED {e}"),
+                other => println!("UNEXPECTED create: {other:?}"),
+            }
+            println!("LEFT {}", std::path::Path::new(&name).exists());
+            let lazy = Producer::create(&name, &opts.clone().prefault(false))
+                .expect("create without prefaulting");
+            println!("CREATED");
+            match Consumer::open(&name, &opts) {
+                Err(Error::SystemLimit { .. }) => println!("OPEN-REFUSED"),
+                other => println!("UNEXPECTED open: {other:?}"),
+            }
+            drop(lazy);
+            0
+        }
         other => panic!("unknown role {other}"),
     };
     std::process::exit(code);
@@ -1149,5 +1171,70 @@ fn a_prefaulted_ring_takes_no_page_faults_on_its_first_lap() {
     assert!(
         p_off >= pages / 2 && c_off > c_on,
         "not prefaulted, the first lap faults in: producer {p_off}, consumer {c_off} ({pages} pages): {seen:?}"
+    );
+}
+
+/// True if this user may mount a tmpfs in a new user and mount namespace of its own.
+#[cfg(target_os = "linux")]
+fn can_mount_in_a_namespace() -> bool {
+    let ok = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "true"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!(
+            "skipped: needs `unshare --user --map-root-user --mount` (util-linux, user namespaces)"
+        );
+    }
+    ok
+}
+
+/// A ring whose memory its file system cannot provide (a 256 KiB tmpfs, mounted in a
+/// namespace of the peer's own, for a 1 MiB ring): prefaulted, `create` and `open` fail
+/// with `SystemLimit` and the failed `create` leaves no name behind, where without
+/// prefaulting the ring is made and a write past 256 KiB would raise SIGBUS.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_ring_larger_than_its_file_system_is_refused_when_attached_not_by_sigbus_later() {
+    if !can_mount_in_a_namespace() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let mount = r#"mount -t tmpfs -o size=256k ipcring-test "$0" && exec "$@""#;
+    let out = Peer::builder("create-in-small-fs")
+        .arg(d)
+        .launcher(&[
+            "unshare",
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "sh",
+            "-c",
+            mount,
+            d,
+        ])
+        .stdout_piped()
+        .spawn()
+        .finish_output();
+    let said: Vec<&str> = out
+        .lines()
+        .map(|l| l.trim_start_matches("test peer ... "))
+        .filter(|l| {
+            ["REFUSED", "LEFT", "CREATED", "OPEN-REFUSED", "UNEXPECTED"]
+                .iter()
+                .any(|w| l.starts_with(w))
+        })
+        .collect();
+    assert_eq!(said.len(), 4, "{out}");
+    assert!(
+        said[0].starts_with("REFUSED system limit: 1048576 bytes of shared memory"),
+        "{out}"
+    );
+    assert_eq!(
+        said[1..],
+        ["LEFT false", "CREATED", "OPEN-REFUSED"],
+        "{out}"
     );
 }

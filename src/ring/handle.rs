@@ -310,9 +310,15 @@ impl Attached {
     /// the name).
     fn prefaulted(self, opts: &RingOptions) -> Result<Attached> {
         if opts.prefaults(self.geo.capacity) {
-            self.seg
+            let done = self
+                .seg
                 .mapping()
-                .prefault(RING_HEADER_SIZE, self.geo.capacity as usize)?;
+                .prefault(RING_HEADER_SIZE, self.geo.capacity as usize);
+            if let Err(e) = done {
+                // A file cut short since it was checked is that, not a lack of memory.
+                self.check_intact()?;
+                return Err(e);
+            }
         }
         Ok(self)
     }

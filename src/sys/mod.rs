@@ -251,13 +251,15 @@ impl Mapping {
 
     /// Makes the `len` bytes from `off` resident and mapped writable now
     /// (`MADV_POPULATE_WRITE`, Linux 5.14 and later), so that the first touch of each page
-    /// takes no page fault later. Contents are unchanged. On a kernel without it, or
-    /// elsewhere, it does nothing (pages then fault in on first use, as without it).
+    /// takes no page fault later. Contents are unchanged. Where the call is missing (an
+    /// older kernel, another system) or refused (a seccomp filter), it does nothing: pages
+    /// then fault in on first use, as without it.
     ///
     /// Written by hand over `madvise` rather than `MAP_POPULATE` at `mmap` time: the latter
     /// hides a failure, this reports it. `Err(SystemLimit)` when the memory cannot be
-    /// provided (a full tmpfs such as `/dev/shm`, or a memory limit): touching those pages
-    /// later would raise SIGBUS instead.
+    /// provided (a full tmpfs such as `/dev/shm`, a memory limit, or a file cut short
+    /// meanwhile: the caller tells that case apart): touching those pages later would raise
+    /// SIGBUS instead.
     pub(crate) fn prefault(&self, off: usize, len: usize) -> Result<()> {
         if off.checked_add(len).is_none_or(|end| end > self.len()) {
             return Err(Error::InvalidConfig(
@@ -269,17 +271,25 @@ impl Mapping {
             ));
         }
         #[cfg(target_os = "linux")]
-        match self.map.advise_range(memmap2::Advice::PopulateWrite, off, len) {
-            Ok(()) => {}
-            // Not supported by this kernel (before 5.14), or not for this mapping.
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EFAULT | libc::ENOMEM)) => {
-                return Err(Error::SystemLimit {
-                    what: format!("memory for {len} bytes of shared memory ({e})").into(),
-                    hint: "the file system holding the segment (/dev/shm for a /name) is full, or a memory limit was reached; free some, or turn prefaulting off to fault pages in as they are first used".into(),
-                })
+        while let Err(e) = self
+            .map
+            .advise_range(memmap2::Advice::PopulateWrite, off, len)
+        {
+            match e.raw_os_error() {
+                // A signal arrived: the pages done so far stay done; go on.
+                Some(libc::EINTR) => {}
+                Some(libc::EFAULT | libc::ENOMEM) => {
+                    return Err(Error::SystemLimit {
+                        what: format!("{len} bytes of shared memory could not be provided ({e})")
+                            .into(),
+                        hint: "the file system holding the segment (/dev/shm for a /name) is full, or a memory limit was reached; free some, or turn prefaulting off to fault pages in as they are first used".into(),
+                    });
+                }
+                Some(libc::EHWPOISON) => return Err(Error::io("madvise(MADV_POPULATE_WRITE)", e)),
+                // EINVAL (before Linux 5.14), EPERM/ENOSYS (a seccomp filter), anything
+                // else: prefaulting is only ever a head start.
+                _ => break,
             }
-            Err(e) => return Err(Error::io("madvise(MADV_POPULATE_WRITE)", e)),
         }
         Ok(())
     }
