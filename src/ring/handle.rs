@@ -101,19 +101,14 @@ macro_rules! ring_handle_methods {
 pub struct RingOptions {
     capacity: u64,
     max_message: Option<u32>,
-    prefault: Option<bool>,
     seg: SegmentOptions,
 }
-
-/// The largest data area [`RingOptions::prefault`] faults in unless asked to: 64 MiB.
-pub const PREFAULT_DEFAULT_MAX: u64 = 64 << 20;
 
 impl Default for RingOptions {
     fn default() -> Self {
         RingOptions {
             capacity: 1 << 20,
             max_message: None,
-            prefault: None,
             seg: SegmentOptions::default(),
         }
     }
@@ -137,32 +132,6 @@ impl RingOptions {
     pub fn max_message(mut self, bytes: u32) -> Self {
         self.max_message = Some(bytes);
         self
-    }
-
-    /// Fault in the whole data area when this handle attaches (default: yes for data
-    /// areas up to [`PREFAULT_DEFAULT_MAX`], no above it). Each side then takes its page
-    /// faults at `create`/`open`, not on the ring's first lap, where each costs a message
-    /// stream its pace and a round trip its latency (counted between two processes: a
-    /// fresh 1 MiB ring's first lap cost its producer 256 page faults and its consumer 16;
-    /// prefaulted, none). The memory is also reserved then: on a full `/dev/shm`
-    /// the `create` or `open` fails with [`Error::SystemLimit`] rather than a later write
-    /// raising SIGBUS. Turn it off for a large ring that is rarely filled, whose memory
-    /// should be taken only as it is used. Linux 5.14 and later; elsewhere it does nothing.
-    ///
-    /// ```
-    /// use ipcring::ring::RingOptions;
-    /// // A 1 GiB ring kept as a deep buffer: take pages as they are used.
-    /// let opts = RingOptions::new().capacity(1 << 30).prefault(false);
-    /// # let _ = opts;
-    /// ```
-    pub fn prefault(mut self, yes: bool) -> Self {
-        self.prefault = Some(yes);
-        self
-    }
-
-    /// Whether a ring with a `capacity`-byte data area is faulted in on attach.
-    fn prefaults(&self, capacity: u64) -> bool {
-        self.prefault.unwrap_or(capacity <= PREFAULT_DEFAULT_MAX)
     }
 
     segment::segment_option_methods!(
@@ -295,32 +264,14 @@ impl Attached {
                 g.data_offset
                     .store(RING_HEADER_SIZE as u32, Ordering::Relaxed);
             })?;
-        Self::from_segment(seg, opts.seg.wait).prefaulted(opts)
+        Ok(Self::from_segment(seg, opts.seg.wait))
     }
 
     fn open(name: &str, opts: &RingOptions, role: Role) -> Result<Attached> {
         let seg = opts
             .seg
             .open(name, &kinds::RING, Some(role), validate_ring)?;
-        Self::from_segment(seg, opts.seg.wait).prefaulted(opts)
-    }
-
-    /// Faults the data area in if `opts` asks for it (see [`RingOptions::prefault`]). On
-    /// an error the handle drops as any handle that failed to attach (a creator's removes
-    /// the name).
-    fn prefaulted(self, opts: &RingOptions) -> Result<Attached> {
-        if opts.prefaults(self.geo.capacity) {
-            let done = self
-                .seg
-                .mapping()
-                .prefault(RING_HEADER_SIZE, self.geo.capacity as usize);
-            if let Err(e) = done {
-                // A file cut short since it was checked is that, not a lack of memory.
-                self.check_intact()?;
-                return Err(e);
-            }
-        }
-        Ok(self)
+        Ok(Self::from_segment(seg, opts.seg.wait))
     }
 
     fn open_or_create(name: &str, opts: &RingOptions, role: Role) -> Result<Attached> {

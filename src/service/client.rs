@@ -204,7 +204,9 @@ impl Client {
             if let Some(p) = &proof {
                 auth::store_words(&channel_auth(m).client_proof, p);
             }
-        }) {
+        })
+        .and_then(|c| opts.seg.prefault(&c).map(|()| c))
+        {
             Ok(c) => c,
             Err(err) => return Err(give_back(&listener, err)),
         };

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::ring::WaitStrategy;
-use crate::segment::{self, Segment, Trust};
+use crate::segment::{self, Segment, SegmentOptions, Trust};
 use crate::service::auth::{self, AuthKey, Handshake, Who};
 use crate::service::core::{ChannelCore, EntryWords, Served, ServerSide, Side};
 use crate::service::layout::*;
@@ -213,6 +213,8 @@ struct Server {
     max_message: u32,
     /// Who a client's channel may belong to, and its widest mode (ours).
     trust: Trust,
+    /// The listener's segment settings (for prefaulting each client's channel).
+    seg_opts: SegmentOptions,
     /// Accepted connections, in polling order (a poll walks them, nothing else).
     conns: Vec<Conn>,
     /// Per entry: its connection's index in `conns` plus one, or 0 if it has none.
@@ -267,6 +269,7 @@ impl Listener {
             }
         })?;
         seg.set_keep(opts.seg.keep);
+        opts.seg.prefault(&seg)?;
         let nonce = seg.header().nonce.load(Ordering::Relaxed);
         Ok(Listener {
             seg: Held::new(seg, SHARED_OFFSET),
@@ -277,6 +280,7 @@ impl Listener {
                 max_slots: opts.max_slots,
                 max_message: opts.max_message,
                 trust: opts.seg.trust(),
+                seg_opts: opts.seg,
                 conns: Vec::new(),
                 conn_of: vec![0; opts.max_clients as usize],
                 cursor: 0,
@@ -489,6 +493,7 @@ impl Server {
             None,
             |map, shown| validate_channel(map, shown, ln, e, ms, mm).map(drop),
         )?;
+        self.seg_opts.prefault(&seg)?;
         // Validated in `open`; read again from the same mapping (the client may have
         // changed them since: validate once more and use what we validated).
         let (slots, size, max, may_sleep) =
