@@ -25,6 +25,7 @@ _T = TypeVar("_T", covariant=True)
 class _WaitOptions(TypedDict, total=False):
     wait: Optional[Wait]
     spin: Optional[float]
+    prefault: Optional[bool]
 
 class _KeepOptions(TypedDict, total=False):
     mode: Optional[int]

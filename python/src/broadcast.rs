@@ -145,7 +145,8 @@ impl Subscriber {
     /// already published, then everything after it), ``"oldest"`` (all history still
     /// held) or ``"next"`` (only messages published after this call).
     #[staticmethod]
-    #[pyo3(signature = (name, timeout = None, start = "newest", *, wait = None, spin = None))]
+    #[pyo3(signature = (name, timeout = None, start = "newest", *, wait = None, spin = None, prefault = None))]
+    #[allow(clippy::too_many_arguments)]
     fn open(
         py: Python<'_>,
         name: &Bound<'_, PyAny>,
@@ -153,6 +154,7 @@ impl Subscriber {
         start: &str,
         wait: Option<&str>,
         spin: Option<f64>,
+        prefault: Option<bool>,
     ) -> PyResult<Subscriber> {
         let name = name_arg(name)?;
         let start = match start {
@@ -165,9 +167,12 @@ impl Subscriber {
                 )))
             }
         };
-        let opts = BroadcastOptions::new()
+        let mut opts = BroadcastOptions::new()
             .start(start)
             .wait(wait_strategy(wait, spin)?);
+        if let Some(p) = prefault {
+            opts = opts.prefault(p);
+        }
         let s = open_sliced(py, timeout, |slice| {
             broadcast::Subscriber::open(&name, &opts.clone().open_timeout(slice))
         })?;

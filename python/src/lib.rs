@@ -197,16 +197,19 @@ pub(crate) struct Common {
     pub reclaim_stale: bool,
     pub wait: Option<WaitStrategy>,
     pub open_timeout: Option<Duration>,
+    /// Fault the segment in on attach (`None`: the crate's default by size).
+    pub prefault: Option<bool>,
 }
 
 impl Common {
     /// The options of a `create` (or `open_or_create`) from Python, waiting with `wait`
-    /// (from [`wait_strategy`]).
+    /// (from [`wait_strategy`]), prefaulting as `prefault` says.
     pub(crate) fn new(
         mode: Option<u32>,
         keep: bool,
         reclaim_stale: bool,
         wait: WaitStrategy,
+        prefault: Option<bool>,
     ) -> Common {
         Common {
             mode,
@@ -214,7 +217,13 @@ impl Common {
             reclaim_stale,
             wait: Some(wait),
             open_timeout: None,
+            prefault,
         }
+    }
+
+    /// The options of an `open` from Python: only how it waits and prefaults.
+    pub(crate) fn for_open(wait: WaitStrategy, prefault: Option<bool>) -> Common {
+        Common::new(None, false, false, wait, prefault)
     }
 
     /// The same with `timeout` seconds (checked) as the open timeout (`None`: the
@@ -240,6 +249,9 @@ macro_rules! apply_common {
         }
         if let Some(t) = c.open_timeout {
             o = o.open_timeout(t);
+        }
+        if let Some(p) = c.prefault {
+            o = o.prefault(p);
         }
         o
     }};
@@ -446,7 +458,7 @@ impl Make {
 /// segment's `name` (`str` or `os.PathLike`), the class's own arguments (`$arg`, then
 /// after `;` the keyword-only `$kw`), `timeout` (`open_or_create` only: the open timeout,
 /// last of the positional ones) and, keyword-only, the options every segment kind shares
-/// (`mode`, `keep`, `reclaim_stale`, `wait`, `spin`); it returns
+/// (`mode`, `keep`, `reclaim_stale`, `wait`, `spin`, `prefault`); it returns
 /// `$make(py, &name, $arg.., $kw.., common, Make::Create or Make::OpenOrCreate)`, the
 /// shared options (with the open timeout) as a [`Common`]. Each method's Python docstring
 /// is the doc comment written before its name. A default is one token (parenthesised if
@@ -471,7 +483,7 @@ macro_rules! create_pymethods {
         impl $class {
             $(#[doc = $doc])*
             #[staticmethod]
-            #[pyo3(signature = (name, $($arg $(= $default)?,)* $($timeout = None,)? *, $($kw = $kwdefault,)* mode = None, keep = false, reclaim_stale = false, wait = None, spin = None))]
+            #[pyo3(signature = (name, $($arg $(= $default)?,)* $($timeout = None,)? *, $($kw = $kwdefault,)* mode = None, keep = false, reclaim_stale = false, wait = None, spin = None, prefault = None))]
             #[allow(clippy::too_many_arguments)]
             fn $fn(
                 py: pyo3::Python<'_>,
@@ -484,10 +496,11 @@ macro_rules! create_pymethods {
                 reclaim_stale: bool,
                 wait: Option<&str>,
                 spin: Option<f64>,
+                prefault: Option<bool>,
             ) -> pyo3::PyResult<$class> {
                 let name = $crate::name_arg(name)?;
                 let wait = $crate::wait_strategy(wait, spin)?;
-                let c = $crate::Common::new(mode, keep, reclaim_stale, wait);
+                let c = $crate::Common::new(mode, keep, reclaim_stale, wait, prefault);
                 $(let c = c.open_timeout($timeout)?;)?
                 $make(py, &name, $($arg,)* $($kw,)* c, $crate::Make::$how)
             }

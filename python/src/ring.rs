@@ -96,16 +96,17 @@ macro_rules! ring_end_pymethods {
         impl $class {
             $(#[doc = $open_doc])*
             #[staticmethod]
-            #[pyo3(signature = (name, timeout = None, *, wait = None, spin = None))]
+            #[pyo3(signature = (name, timeout = None, *, wait = None, spin = None, prefault = None))]
             fn open(
                 py: Python<'_>,
                 name: &Bound<'_, PyAny>,
                 timeout: Option<f64>,
                 wait: Option<&str>,
                 spin: Option<f64>,
+                prefault: Option<bool>,
             ) -> PyResult<$class> {
                 let name = name_arg(name)?;
-                let c = Common::new(None, false, false, wait_strategy(wait, spin)?);
+                let c = Common::for_open(wait_strategy(wait, spin)?, prefault);
                 let base = ring_options(1 << 20, None, &c);
                 let end = open_sliced(py, timeout, |slice| {
                     <$end>::open(&name, &base.clone().open_timeout(slice))
@@ -513,7 +514,8 @@ ring_end_pymethods! {
     /// place when this handle closes. ``reclaim_stale``: replace a leftover segment that no
     /// live process uses. ``wait``: how blocking calls wait, ``"spin"`` (busy-poll),
     /// ``"spin_yield"`` or ``"spin_block"`` (the default: poll ``spin`` seconds, 20 µs
-    /// unless given, then sleep on a futex).
+    /// unless given, then sleep on a futex). ``prefault``: fault the ring in now rather
+    /// than on its first lap (default: yes up to 64 MiB; every ``open`` takes it too).
     ///
     /// Raises ``AlreadyExists`` if the name is taken, ``InvalidConfig`` for a bad
     /// capacity.
@@ -640,7 +642,7 @@ impl Drop for MessageView {
 /// ``"b"`` (sends on ``.ba``). Returns this side's ``(Producer, Consumer)``.
 /// Other arguments as ``Producer.open_or_create``.
 #[pyfunction]
-#[pyo3(signature = (name, side, capacity = 1 << 20, max_message = None, timeout = None, *, mode = None, keep = false, reclaim_stale = false, wait = None, spin = None))]
+#[pyo3(signature = (name, side, capacity = 1 << 20, max_message = None, timeout = None, *, mode = None, keep = false, reclaim_stale = false, wait = None, spin = None, prefault = None))]
 #[allow(clippy::too_many_arguments)]
 fn duplex(
     py: Python<'_>,
@@ -654,6 +656,7 @@ fn duplex(
     reclaim_stale: bool,
     wait: Option<&str>,
     spin: Option<f64>,
+    prefault: Option<bool>,
 ) -> PyResult<(Producer, Consumer)> {
     let name = name_arg(name)?;
     let side = match side {
@@ -665,8 +668,14 @@ fn duplex(
             )))
         }
     };
-    let c =
-        Common::new(mode, keep, reclaim_stale, wait_strategy(wait, spin)?).open_timeout(timeout)?;
+    let c = Common::new(
+        mode,
+        keep,
+        reclaim_stale,
+        wait_strategy(wait, spin)?,
+        prefault,
+    )
+    .open_timeout(timeout)?;
     let opts = ring_options(capacity, max_message, &c);
     let (tx, rx) = py.detach(|| ring::duplex(&name, side, &opts)).py()?;
     Ok((Producer::from(tx), Consumer::from(rx)))

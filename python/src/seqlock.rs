@@ -199,7 +199,8 @@ macro_rules! cell_class {
         impl $class {
             $(#[doc = $open_doc])*
             #[staticmethod]
-            #[pyo3(signature = (name, size, timeout = None, *, type_tag = 0, wait = None, spin = None))]
+            #[pyo3(signature = (name, size, timeout = None, *, type_tag = 0, wait = None, spin = None, prefault = None))]
+            #[allow(clippy::too_many_arguments)]
             fn open(
                 py: Python<'_>,
                 name: &Bound<'_, PyAny>,
@@ -208,12 +209,10 @@ macro_rules! cell_class {
                 type_tag: u64,
                 wait: Option<&str>,
                 spin: Option<f64>,
+                prefault: Option<bool>,
             ) -> PyResult<$class> {
                 let name = name_arg(name)?;
-                let c = Common {
-                    wait: Some(wait_strategy(wait, spin)?),
-                    ..Common::default()
-                };
+                let c = Common::for_open(wait_strategy(wait, spin)?, prefault);
                 $class::attached(size, || {
                     open_sliced(py, timeout, |slice| {
                         let o = options(type_tag, &c).open_timeout(slice);

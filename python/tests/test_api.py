@@ -310,3 +310,45 @@ def test_not_a_segment_raises_bad_segment(tmp_path):
         ipcring.Consumer.open(str(path), timeout=0.2)
     with pytest.raises(ipcring.BadSegment):
         ipcring.inspect(path)
+
+
+def _thread_page_faults():
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+
+
+@pytest.mark.parametrize("prefault", [True, False])
+def test_prefault_takes_the_first_laps_page_faults_at_attach(name, prefault):
+    # A 1 MiB ring is 256 pages: without prefaulting, the first lap faults each of them in
+    # (the producer's writes); prefaulted, create and open took them all already.
+    capacity = 1 << 20
+    p = ipcring.Producer.create(name, capacity=capacity, prefault=prefault)
+    c = ipcring.Consumer.open(name, prefault=prefault)
+    msg = b"m" * 100
+    n = 2 * capacity // 112  # two laps of 100-byte messages (112-byte records)
+    before = _thread_page_faults()
+    for i in range(n):
+        p.send(msg)
+        assert c.recv() == msg
+    faults = _thread_page_faults() - before
+    if prefault:
+        assert faults < 32, faults
+    else:
+        assert faults >= 256, faults
+    c.close()
+    p.close()
+
+
+def test_every_create_and_open_takes_prefault(name):
+    tx, rx = ipcring.duplex(name, "a", capacity=4096, prefault=False)
+    w = ipcring.SeqlockWriter.create(name + ".s", 16, prefault=True)
+    r = ipcring.SeqlockReader.open(name + ".s", 16, prefault=False)
+    pub = ipcring.Publisher.create(name + ".b", prefault=False)
+    sub = ipcring.Subscriber.open(name + ".b", prefault=True)
+    pub.publish(b"x")
+    assert sub.recv(timeout=5)[1] == b"x"
+    w.write(bytes(16))
+    assert r.read()[0] == bytes(16)
+    for h in (sub, pub, r, w, rx, tx):
+        h.close()
