@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use ipcring::broadcast::{BroadcastOptions, Publisher, Recv, Start, Subscriber};
 use ipcring::seqlock::{Reader, SeqlockOptions, Writer};
 use ipcring::Error;
-use support::{unique, Peer};
+use support::{thread_page_faults, unique, Peer};
 
 /// 1 KiB value: every word carries the same counter (the version that wrote it).
 const WORDS: usize = 128;
@@ -277,4 +277,32 @@ fn killed_writer_is_seen_by_a_reader_waiting_for_a_change() {
     // The last value stays readable.
     assert_eq!(r.read().unwrap().version, 1);
     let _ = std::fs::remove_file(format!("/dev/shm{name}"));
+}
+
+/// Prefaulting holds for the broadcast ring as for the ring (the segment options do it for
+/// every kind): a publisher that fills each of 1024 slots of 1000 bytes, twice over, takes
+/// no page fault when prefaulted (the default at this size) and one per page it first
+/// writes without. Counts, not times.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_prefaulted_broadcast_ring_takes_no_page_faults_on_its_first_lap() {
+    let mut seen = vec![];
+    for prefault in [true, false] {
+        let name = unique("bc-prefault");
+        let opts = BroadcastOptions::new()
+            .slots(1024)
+            .max_message(1000)
+            .prefault(prefault);
+        let mut p = Publisher::create(&name, &opts).unwrap();
+        let msg = vec![7u8; 1000];
+        let before = thread_page_faults();
+        for _ in 0..2 * p.slots() {
+            p.publish(&msg).unwrap();
+        }
+        seen.push(thread_page_faults() - before);
+    }
+    assert!(
+        seen[0] <= 2 && seen[1] >= 128,
+        "page faults over the first laps (prefaulted, not): {seen:?}"
+    );
 }

@@ -11,8 +11,8 @@ use ipcring::ring::{duplex, inspect, Consumer, Producer, RingOptions, Side, Wait
 use ipcring::{Error, Sender, TryRecvError, TrySendError};
 use support::setup::{open_producer, ring_pair, LONG};
 use support::{
-    assert_nothing_now, check, fill, got, message, recv_seqs, recv_seqs_to_end, send_seqs, unique,
-    wait_until, Peer,
+    assert_nothing_now, check, fill, got, message, recv_seqs, recv_seqs_to_end, send_seqs,
+    thread_page_faults, unique, wait_until, Peer,
 };
 
 fn strategy(s: &str) -> WaitStrategy {
@@ -212,17 +212,6 @@ fn roles(role: &str, args: Vec<String>) {
         other => panic!("unknown role {other}"),
     };
     std::process::exit(code);
-}
-
-/// The page faults (minor: no disk read) the calling thread has taken so far.
-fn thread_page_faults() -> i64 {
-    // SAFETY: `rusage` is plain data, valid zeroed; getrusage only writes the struct it is
-    // handed.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; RUSAGE_THREAD is a valid `who` on Linux.
-    let r = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut u) };
-    assert_eq!(r, 0, "getrusage: {}", std::io::Error::last_os_error());
-    u.ru_minflt
 }
 
 /// A peer's exit code for the error that ended it.

@@ -60,6 +60,17 @@ macro_rules! this_test {
     }};
 }
 
+/// The page faults (minor: no disk read) the calling thread has taken so far.
+pub fn thread_page_faults() -> i64 {
+    // SAFETY: `rusage` is plain data, valid zeroed; getrusage only writes the struct it is
+    // handed.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; RUSAGE_THREAD is a valid `who` on Linux.
+    let r = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut u) };
+    assert_eq!(r, 0, "getrusage: {}", std::io::Error::last_os_error());
+    u.ru_minflt
+}
+
 /// In a peer that must stay alive (attached to what it opened) until the test kills it.
 pub fn hang() -> ! {
     loop {
