@@ -183,7 +183,7 @@ impl SegmentOptions {
         if !self.prefault.unwrap_or(len as u64 <= PREFAULT_DEFAULT_MAX) {
             return Ok(());
         }
-        seg.mapping().prefault(0, len).or_else(|e| {
+        seg.mapping().prefault().or_else(|e| {
             // A file cut short since it was checked is that, not a lack of memory.
             let size = seg.file_size()?;
             if size != len as u64 {

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::ring::WaitStrategy;
-use crate::segment::{self, Segment, SegmentOptions, Trust};
+use crate::segment::{self, Segment, SegmentOptions};
 use crate::service::auth::{self, AuthKey, Handshake, Who};
 use crate::service::core::{ChannelCore, EntryWords, Served, ServerSide, Side};
 use crate::service::layout::*;
@@ -211,9 +211,8 @@ struct Server {
     max_clients: u32,
     max_slots: u32,
     max_message: u32,
-    /// Who a client's channel may belong to, and its widest mode (ours).
-    trust: Trust,
-    /// The listener's segment settings (for prefaulting each client's channel).
+    /// The listener's segment settings: who a client's channel may belong to and its
+    /// widest mode (ours), and whether to prefault it.
     seg_opts: SegmentOptions,
     /// Accepted connections, in polling order (a poll walks them, nothing else).
     conns: Vec<Conn>,
@@ -279,7 +278,6 @@ impl Listener {
                 max_clients: opts.max_clients,
                 max_slots: opts.max_slots,
                 max_message: opts.max_message,
-                trust: opts.seg.trust(),
                 seg_opts: opts.seg,
                 conns: Vec::new(),
                 conn_of: vec![0; opts.max_clients as usize],
@@ -489,7 +487,7 @@ impl Server {
             &crate::kinds::CHANNEL,
             Deadline::after(Duration::ZERO),
             true,
-            &self.trust,
+            &self.seg_opts.trust(),
             None,
             |map, shown| validate_channel(map, shown, ln, e, ms, mm).map(drop),
         )?;
@@ -538,7 +536,7 @@ impl Server {
                 // Died before we accepted: remove its channel if nobody holds it.
                 let name = channel_name(&seg.name(), e, en.channel_nonce.load(Ordering::Relaxed));
                 if let Ok(loc) = Location::parse(&name) {
-                    let _ = Segment::reclaim_if_stale(&loc, &self.trust);
+                    let _ = Segment::reclaim_if_stale(&loc, &self.seg_opts.trust());
                 }
             }
             // Only the server frees an entry, and a client claims only a free one, so the

@@ -249,7 +249,7 @@ impl Mapping {
         Ok(Mapping { map })
     }
 
-    /// Makes the `len` bytes from `off` resident and mapped writable now
+    /// Makes the whole mapping resident and mapped writable now
     /// (`MADV_POPULATE_WRITE`, Linux 5.14 and later), so that the first touch of each page
     /// takes no page fault later. Contents are unchanged. Where the call is missing (an
     /// older kernel, another system) or refused (a seccomp filter), it does nothing: pages
@@ -260,20 +260,13 @@ impl Mapping {
     /// provided (a full tmpfs such as `/dev/shm`, a memory limit, or a file cut short
     /// meanwhile: the caller tells that case apart): touching those pages later would raise
     /// SIGBUS instead.
-    pub(crate) fn prefault(&self, off: usize, len: usize) -> Result<()> {
-        if off.checked_add(len).is_none_or(|end| end > self.len()) {
-            return Err(Error::InvalidConfig(
-                format!(
-                    "prefault of {len} bytes at {off} is outside the {}-byte mapping",
-                    self.len()
-                )
-                .into(),
-            ));
-        }
+    pub(crate) fn prefault(&self) -> Result<()> {
+        #[cfg(target_os = "linux")]
+        let len = self.len();
         #[cfg(target_os = "linux")]
         while let Err(e) = self
             .map
-            .advise_range(memmap2::Advice::PopulateWrite, off, len)
+            .advise_range(memmap2::Advice::PopulateWrite, 0, len)
         {
             match e.raw_os_error() {
                 // A signal arrived: the pages done so far stay done; go on.
