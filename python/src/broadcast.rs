@@ -78,13 +78,23 @@ create_pymethods! {
 #[pymethods]
 impl Publisher {
     /// Opens an existing broadcast ring as its publisher, waiting up to ``timeout``
-    /// seconds (default 5) for it to be created.
+    /// seconds (default 5) for it to be created. ``prefault`` as ``Producer.open`` (the
+    /// publisher never waits, so it takes no ``wait``).
     #[staticmethod]
-    #[pyo3(signature = (name, timeout = None))]
-    fn open(py: Python<'_>, name: &Bound<'_, PyAny>, timeout: Option<f64>) -> PyResult<Publisher> {
+    #[pyo3(signature = (name, timeout = None, *, prefault = None))]
+    fn open(
+        py: Python<'_>,
+        name: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+        prefault: Option<bool>,
+    ) -> PyResult<Publisher> {
         let name = name_arg(name)?;
+        let mut opts = BroadcastOptions::new();
+        if let Some(p) = prefault {
+            opts = opts.prefault(p);
+        }
         let p = open_sliced(py, timeout, |slice| {
-            broadcast::Publisher::open(&name, &BroadcastOptions::new().open_timeout(slice))
+            broadcast::Publisher::open(&name, &opts.clone().open_timeout(slice))
         })?;
         Ok(Publisher::from(p))
     }

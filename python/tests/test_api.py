@@ -340,6 +340,26 @@ def test_prefault_takes_the_first_laps_page_faults_at_attach(name, prefault):
     p.close()
 
 
+@pytest.mark.parametrize("prefault", [True, False])
+def test_publisher_open_takes_prefault(name, prefault):
+    # A ring of 256 slots of 4000 bytes is some 1 MiB (256+ pages), created without
+    # prefaulting and left in place: the publisher that opens it takes the pages at
+    # open when asked to, else one fault per page on its first lap.
+    creator = ipcring.Publisher.create(name, slots=256, max_message=4000, keep=True, prefault=False)
+    creator.close()
+    pub = ipcring.Publisher.open(name, prefault=prefault)
+    msg = b"p" * 4000
+    before = _thread_page_faults()
+    for _ in range(256):
+        pub.publish(msg)
+    faults = _thread_page_faults() - before
+    if prefault:
+        assert faults < 32, faults
+    else:
+        assert faults >= 200, faults
+    pub.close()
+
+
 def test_every_create_and_open_takes_prefault(name):
     tx, rx = ipcring.duplex(name, "a", capacity=4096, prefault=False)
     w = ipcring.SeqlockWriter.create(name + ".s", 16, prefault=True)
