@@ -318,6 +318,18 @@ def _thread_page_faults():
     return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
 
 
+def _assert_faults(work, prefault, at_least):
+    """Runs ``work()`` and checks this thread's page faults meanwhile: fewer than 32 if the
+    segment was prefaulted, else at least ``at_least`` (one per page it first touches)."""
+    before = _thread_page_faults()
+    work()
+    faults = _thread_page_faults() - before
+    if prefault:
+        assert faults < 32, faults
+    else:
+        assert faults >= at_least, faults
+
+
 @pytest.mark.parametrize("prefault", [True, False])
 def test_prefault_takes_the_first_laps_page_faults_at_attach(name, prefault):
     # A 1 MiB ring is 256 pages: without prefaulting, the first lap faults each of them in
@@ -327,15 +339,13 @@ def test_prefault_takes_the_first_laps_page_faults_at_attach(name, prefault):
     c = ipcring.Consumer.open(name, prefault=prefault)
     msg = b"m" * 100
     n = 2 * capacity // 112  # two laps of 100-byte messages (112-byte records)
-    before = _thread_page_faults()
-    for i in range(n):
-        p.send(msg)
-        assert c.recv() == msg
-    faults = _thread_page_faults() - before
-    if prefault:
-        assert faults < 32, faults
-    else:
-        assert faults >= 256, faults
+
+    def laps():
+        for i in range(n):
+            p.send(msg)
+            assert c.recv() == msg
+
+    _assert_faults(laps, prefault, 256)
     c.close()
     p.close()
 
@@ -349,14 +359,7 @@ def test_publisher_open_takes_prefault(name, prefault):
     creator.close()
     pub = ipcring.Publisher.open(name, prefault=prefault)
     msg = b"p" * 4000
-    before = _thread_page_faults()
-    for _ in range(256):
-        pub.publish(msg)
-    faults = _thread_page_faults() - before
-    if prefault:
-        assert faults < 32, faults
-    else:
-        assert faults >= 200, faults
+    _assert_faults(lambda: [pub.publish(msg) for _ in range(256)], prefault, 200)
     pub.close()
 
 
