@@ -262,18 +262,16 @@ impl Mapping {
     /// SIGBUS instead.
     pub(crate) fn prefault(&self) -> Result<()> {
         #[cfg(target_os = "linux")]
-        let len = self.len();
-        #[cfg(target_os = "linux")]
         while let Err(e) = self
             .map
-            .advise_range(memmap2::Advice::PopulateWrite, 0, len)
+            .advise_range(memmap2::Advice::PopulateWrite, 0, self.len())
         {
             match e.raw_os_error() {
                 // A signal arrived: the pages done so far stay done; go on.
                 Some(libc::EINTR) => {}
                 Some(libc::EFAULT | libc::ENOMEM) => {
                     return Err(Error::SystemLimit {
-                        what: format!("{len} bytes of shared memory could not be provided ({e})")
+                        what: format!("{} bytes of shared memory could not be provided ({e})", self.len())
                             .into(),
                         hint: "the file system holding the segment (/dev/shm for a /name) is full, or a memory limit was reached; free some, or turn prefaulting off to fault pages in as they are first used".into(),
                     });
