@@ -384,6 +384,36 @@ fn sleeping_consumer_sees_a_sigkilled_producer() {
     assert!(matches!(rx.recv_timeout(LONG), Err(Error::Disconnected)));
 }
 
+/// A spinning consumer that catches up with a burst shorter than its slip distance
+/// (50 messages of 16-272 bytes, at most 14 KiB; the slip waits for 16 KiB) gives up the slip when
+/// the producer stops publishing, and receives the whole burst, in order, while the
+/// producer stays attached and idle; then it waits as before (a timeout while the
+/// producer lives, `Disconnected` once it is killed).
+#[test]
+fn a_burst_shorter_than_the_slip_is_received_whole() {
+    for strategy_name in ["spin", "block", "yield"] {
+        let name = unique("slipburst");
+        let opts = RingOptions::new()
+            .capacity(1 << 20)
+            .wait(strategy(strategy_name));
+        let mut rx = Consumer::create(&name, &opts).unwrap();
+        let mut child = Peer::spawn("producer-then-idle", &[&name, "50"]);
+        recv_seqs(&mut rx, 0..50);
+        assert!(
+            matches!(
+                rx.recv_timeout(Duration::from_millis(30)),
+                Err(Error::Timeout)
+            ),
+            "{strategy_name}"
+        );
+        child.kill();
+        assert!(
+            matches!(rx.recv_timeout(LONG), Err(Error::Disconnected)),
+            "{strategy_name}"
+        );
+    }
+}
+
 /// Returns once the consumer of ring `name` waits for its next record (`inspect`'s hint);
 /// panics after `LONG`.
 fn await_consumer_waiting(name: &str) {

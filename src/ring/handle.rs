@@ -788,6 +788,14 @@ impl Consumer {
 
     fn wait_message(&mut self, timeout: Limit) -> Result<Slot> {
         let Consumer { ring, core } = self;
+        // A consumer that caught up with a streaming producer lets it run ahead first
+        // (see `ConsumerCore::slip`); only where the wait would spin anyway.
+        if timeout.spins_first(ring.wait) && core.slip_due() {
+            core.slip();
+            if let Some(slot) = core.peek()? {
+                return Ok(slot);
+            }
+        }
         core.announce_waiting();
         let got = wait_for(
             ring.shared().data_sleep(),

@@ -27,6 +27,21 @@ impl From<Deadline> for Limit {
     }
 }
 
+impl Limit {
+    /// True if a wait under this limit and `strategy` spins before anything else: false
+    /// for an immediate deadline, a zero timeout, and a strategy with no spin phase.
+    pub(crate) fn spins_first(&self, strategy: WaitStrategy) -> bool {
+        let now = match self {
+            Limit::For(t) => *t == Some(Duration::ZERO),
+            Limit::Until(d) => d.is_immediate(),
+        };
+        !now && match strategy {
+            WaitStrategy::Spin => true,
+            WaitStrategy::SpinYield { spin } | WaitStrategy::SpinBlock { spin } => !spin.is_zero(),
+        }
+    }
+}
+
 /// Polls between two looks at the clock while spinning.
 const SPINS_PER_CLOCK: u32 = 64;
 
